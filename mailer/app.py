@@ -1,0 +1,35 @@
+"""The application factory shared by the web app, the worker and the CLI."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Flask
+
+from mailer.config import Settings, load_settings
+from mailer.db import Database
+
+
+def create_app(test_config: dict[str, Any] | None = None) -> Flask:
+    """Build the app; `test_config` overrides settings by their config.toml names."""
+    settings = load_settings(test_config)
+    app = Flask(__name__, instance_path=str(settings.instance_path))
+    app.config.from_mapping(
+        SECRET_KEY=settings.secret_key,
+        MAX_CONTENT_LENGTH=2 * 1024 * 1024,
+    )
+    app.extensions["mailer.settings"] = settings
+    app.extensions["mailer.db"] = Database(settings.database_url)
+
+    from mailer.web import init_app as init_web
+
+    init_web(app)
+    return app
+
+
+def settings_of(app: Flask) -> Settings:
+    return app.extensions["mailer.settings"]
+
+
+def db_of(app: Flask) -> Database:
+    return app.extensions["mailer.db"]

@@ -1,0 +1,68 @@
+"""The `mailer` command line: thin commands, each calling one domain function."""
+
+from __future__ import annotations
+
+import secrets
+from pathlib import Path
+
+import click
+
+from mailer.cli.runtime import Runtime, fail
+from mailer.config import CONFIG_FILE, ConfigError, instance_path_from_env, load_settings
+from mailer.db import Database
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="mailer")
+@click.pass_context
+def main(ctx: click.Context) -> None:
+    """Invitation campaigns and RSVP tracking for member organisations."""
+    ctx.obj = Runtime()
+
+
+CONFIG_TEMPLATE = """\
+# mailer configuration. Every key can be overridden by an environment variable
+# named MAILER_ + the key in upper case (e.g. MAILER_SMTP_URL). See README.md.
+secret_key = "{secret}"
+base_url = "http://127.0.0.1:5000"
+from = "Ax – Kulturorganisationer i samverkan <info@ax.example.org>"
+# smtp_url = "smtp://user:password@smtp.example.org:587"   # unset: mail goes to instance/outbox/
+# staff_emails = ["kansli@ax.example.org"]
+timezone = "Europe/Stockholm"
+language = "sv"
+"""
+
+
+@main.command()
+def init() -> None:
+    """Create the instance folder and config, and migrate the database to the newest schema."""
+    instance = instance_path_from_env()
+    instance.mkdir(parents=True, exist_ok=True)
+    config = instance / CONFIG_FILE
+    if config.exists():
+        click.echo(f"kept existing {config}")
+    else:
+        config.write_text(CONFIG_TEMPLATE.format(secret=secrets.token_urlsafe(32)), encoding="utf-8")
+        config.chmod(0o600)
+        click.echo(f"wrote {config} with a new secret key")
+    try:
+        settings = load_settings()
+    except ConfigError as exc:
+        fail(f"configuration error: {exc}", 2)
+    database = Database(settings.database_url)
+    database.upgrade()
+    click.echo(f"database {database.engine.url.render_as_string(hide_password=True)} at revision {database.current_revision()}")
+    database.dispose()
+
+
+def _register() -> None:
+    from mailer.cli import contacts, demo, meetings, orgs
+
+    main.add_command(contacts.contacts)
+    main.add_command(orgs.orgs)
+    main.add_command(meetings.meetings)
+    main.add_command(demo.demo)
+
+
+_register()
+__all__ = ["main", "Path"]

@@ -1,0 +1,43 @@
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import click
+
+from mailer.cli.runtime import Runtime, pass_runtime
+from mailer.contacts.queries import list_organisations
+from mailer.demo import add_demo_meetings, import_demo_contacts
+from mailer.i18n import format_when
+from mailer.meetings.service import list_meetings
+
+
+@click.command()
+@click.option("--contacts", "folder", type=click.Path(path_type=Path, file_okay=False, exists=True),
+              default="contacts", show_default=True)
+@pass_runtime
+def demo(rt: Runtime, folder: Path) -> None:
+    """Load the demo: import the demo contact lists and add the six demo meetings."""
+    tz = rt.settings.timezone
+    with rt.transaction() as session:
+        report = import_demo_contacts(session, folder)
+        added = add_demo_meetings(session, tz, dt.datetime.now(tz).date())
+    rejected = sum(len(f.rejected) for f in report.files)
+    for file in report.files:
+        for problem in file.rejected:
+            click.echo(f"{file.path}:{problem.line}: {problem.message}", err=True)
+    lists = sum(1 for f in report.files if f.organisation)
+    click.echo(f"imported {lists} contact lists ({rejected} rows rejected, see above)")
+    click.echo(f"added {len(added)} meetings" if added else "demo meetings already present")
+    with rt.transaction() as session:
+        organisations = list_organisations(session)
+        meetings = list_meetings(session)
+        from sqlalchemy import func, select
+
+        from mailer.contacts.models import Contact
+
+        people = session.scalar(select(func.count()).select_from(Contact))
+        click.echo(f"\n{len(organisations)} member organisations, {people} contacts")
+        click.echo("\nMeetings:")
+        for m in meetings:
+            click.echo(f"  {m.slug:<12} {format_when(m.starts_at, m.ends_at, tz):<46} {m.city} – {m.host}")

@@ -1,0 +1,63 @@
+from __future__ import annotations
+
+import click
+
+from mailer.cli.runtime import Runtime, echo_json, fail, pass_runtime
+from mailer.i18n import format_when
+from mailer.meetings.service import MeetingError, add_meeting, list_meetings
+
+
+@click.group()
+def meetings() -> None:
+    """Meetings ("träffar")."""
+
+
+@meetings.command("add")
+@click.option("--slug", required=True)
+@click.option("--title", required=True)
+@click.option("--region", required=True)
+@click.option("--city", required=True)
+@click.option("--host")
+@click.option("--venue")
+@click.option("--starts", required=True, metavar='"YYYY-MM-DD HH:MM"', help="Local time in the configured zone.")
+@click.option("--ends", metavar='"YYYY-MM-DD HH:MM"', help="Default: two hours after the start.")
+@click.option("--capacity", type=int)
+@click.option("--max-guests", type=int, default=1, show_default=True, help="Guests one person may bring.")
+@click.option("--rsvp-by", metavar='"YYYY-MM-DD"')
+@click.option("--description")
+@pass_runtime
+def add(rt: Runtime, **fields) -> None:
+    """Add a meeting."""
+    with rt.transaction() as session:
+        try:
+            meeting = add_meeting(session, rt.settings.timezone, **fields)
+        except MeetingError as exc:
+            fail(f"--{exc.field.replace('_', '-')}: {str(exc).split(': ', 1)[1]}")
+        click.echo(f"added {meeting.slug}: {format_when(meeting.starts_at, meeting.ends_at, rt.settings.timezone)}")
+
+
+def meeting_dict(meeting, tz) -> dict:
+    return {
+        "slug": meeting.slug, "title": meeting.title, "region": meeting.region, "host": meeting.host,
+        "city": meeting.city, "venue": meeting.venue,
+        "starts": meeting.starts_at.astimezone(tz).isoformat(), "ends": meeting.ends_at.astimezone(tz).isoformat(),
+        "when": format_when(meeting.starts_at, meeting.ends_at, tz),
+        "capacity": meeting.capacity, "max_guests": meeting.max_guests,
+        "rsvp_by": meeting.rsvp_by.isoformat() if meeting.rsvp_by else None,
+    }
+
+
+@meetings.command("list")
+@click.option("--json", "as_json", is_flag=True)
+@pass_runtime
+def list_(rt: Runtime, as_json: bool) -> None:
+    """List meetings in date order."""
+    tz = rt.settings.timezone
+    with rt.transaction() as session:
+        rows = [meeting_dict(m, tz) for m in list_meetings(session)]
+    if as_json:
+        echo_json(rows)
+        return
+    for m in rows:
+        click.echo(f"{m['slug']:<22} {m['when']:<45} {m['city']}, {m['host'] or m['region']}")
+    click.echo(f"{len(rows)} meetings")

@@ -1,0 +1,60 @@
+"""What every command needs: the app (settings, database), created once, lazily.
+
+`mailer init` must work before any config exists, so nothing is loaded until a
+command asks for it; a bad setting then stops the command with the setting's name.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from contextlib import contextmanager
+from typing import Any, Iterator, NoReturn
+
+import click
+from flask import Flask
+from sqlalchemy.orm import Session
+
+from mailer.config import ConfigError, Settings
+
+
+def fail(message: str, code: int = 1) -> NoReturn:
+    click.echo(f"mailer: {message}", err=True)
+    sys.exit(code)
+
+
+class Runtime:
+    def __init__(self) -> None:
+        self._app: Flask | None = None
+
+    @property
+    def app(self) -> Flask:
+        if self._app is None:
+            from mailer.app import create_app
+
+            try:
+                self._app = create_app()
+            except ConfigError as exc:
+                fail(f"configuration error: {exc}", 2)
+            db = self._app.extensions["mailer.db"]
+            from mailer.db import head_revision
+
+            if db.current_revision() != head_revision():
+                fail("the database schema is not up to date: run `mailer init`", 2)
+        return self._app
+
+    @property
+    def settings(self) -> Settings:
+        return self.app.extensions["mailer.settings"]
+
+    @contextmanager
+    def transaction(self) -> Iterator[Session]:
+        with self.app.extensions["mailer.db"].transaction() as session:
+            yield session
+
+
+pass_runtime = click.make_pass_decorator(Runtime)
+
+
+def echo_json(value: Any) -> None:
+    click.echo(json.dumps(value, ensure_ascii=False, indent=2, default=str))

@@ -1,0 +1,276 @@
+"""Settings: `instance/config.toml`, overridden by `MAILER_*` environment variables.
+
+Everything is parsed and checked once, at start, so that a typo in a setting
+stops `mailer serve` or `mailer worker` immediately with the setting's name,
+instead of surfacing at send time halfway through a campaign.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from dataclasses import dataclass, field, replace
+from email.headerregistry import Address
+from email.utils import getaddresses
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from apscheduler.triggers.cron import CronTrigger
+from email_validator import EmailNotValidError, validate_email
+
+CONFIG_FILE = "config.toml"
+LANGUAGES = ("sv", "en")
+
+
+class ConfigError(Exception):
+    """A setting is missing or malformed; `setting` is the environment variable name."""
+
+    def __init__(self, setting: str, message: str):
+        super().__init__(f"{setting}: {message}")
+        self.setting = setting
+
+
+@dataclass(frozen=True)
+class Settings:
+    instance_path: Path
+    database_url: str
+    secret_key: str
+    base_url: str
+    mail_from: Address
+    smtp_url: str | None = None
+    staff_emails: tuple[str, ...] = ()
+    timezone: ZoneInfo = field(default_factory=lambda: ZoneInfo("Europe/Stockholm"))
+    language: str = "sv"
+    old_secret_keys: tuple[str, ...] = ()
+    templates_path: Path | None = None
+    send_rate_per_minute: int = 600
+    send_batch_size: int = 100
+    grace_period_hours: int = 24
+    digest_cron: str = "mon 08:00"
+    smtp_timeout: float = 30.0
+
+    @property
+    def outbox_path(self) -> Path:
+        return self.instance_path / "outbox"
+
+    def with_overrides(self, **changes: Any) -> "Settings":
+        return replace(self, **changes)
+
+
+# setting name (TOML key; the environment variable is MAILER_ + upper case) -> parser
+def _str(name: str, value: Any) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise ConfigError(env_name(name), "must be a non-empty string")
+    return value.strip()
+
+
+def _int(name: str, value: Any, minimum: int = 1) -> int:
+    try:
+        number = int(value)
+    except (TypeError, ValueError):
+        raise ConfigError(env_name(name), f"must be a whole number, got {value!r}") from None
+    if number < minimum:
+        raise ConfigError(env_name(name), f"must be at least {minimum}, got {number}")
+    return number
+
+
+def _secret_key(name: str, value: Any) -> str:
+    key = _str(name, value)
+    if len(key) < 16:
+        raise ConfigError(env_name(name), "is too short (at least 16 characters); `mailer init` generates one")
+    return key
+
+
+def _key_list(name: str, value: Any) -> tuple[str, ...]:
+    items = value.split(",") if isinstance(value, str) else value
+    if not isinstance(items, (list, tuple)):
+        raise ConfigError(env_name(name), "must be a list of keys (comma-separated in the environment)")
+    return tuple(_secret_key(name, item) for item in items if str(item).strip())
+
+
+def _database_url(name: str, value: Any) -> str:
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
+    url = _str(name, value)
+    try:
+        make_url(url)
+    except ArgumentError as exc:
+        raise ConfigError(env_name(name), f"not a database URL: {exc}") from None
+    return url
+
+
+def _base_url(name: str, value: Any) -> str:
+    url = _str(name, value).rstrip("/")
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise ConfigError(env_name(name), f"must be an http:// or https:// URL, got {value!r}")
+    return url
+
+
+def _smtp_url(name: str, value: Any) -> str | None:
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    url = _str(name, value)
+    parts = urlsplit(url)
+    if parts.scheme not in ("smtp", "smtps") or not parts.hostname:
+        raise ConfigError(env_name(name), "must look like smtp://[user:pass@]host[:port] or smtps://…")
+    try:
+        parts.port
+    except ValueError:
+        raise ConfigError(env_name(name), "has an invalid port") from None
+    return url
+
+
+def _address(name: str, value: Any) -> Address:
+    text = _str(name, value)
+    pairs = getaddresses([text])
+    if len(pairs) != 1 or not pairs[0][1]:
+        raise ConfigError(env_name(name), f"must be one address like 'Ax <info@example.org>', got {text!r}")
+    display, addr = pairs[0]
+    try:
+        valid = validate_email(addr, check_deliverability=False)
+    except EmailNotValidError as exc:
+        raise ConfigError(env_name(name), f"{addr!r} is not a valid address: {exc}") from None
+    return Address(display_name=display, addr_spec=valid.normalized)
+
+
+def _email_list(name: str, value: Any) -> tuple[str, ...]:
+    items = value.split(",") if isinstance(value, str) else value
+    if not isinstance(items, (list, tuple)):
+        raise ConfigError(env_name(name), "must be a list of addresses (comma-separated in the environment)")
+    result = []
+    for item in items:
+        item = str(item).strip()
+        if not item:
+            continue
+        try:
+            result.append(validate_email(item, check_deliverability=False).normalized)
+        except EmailNotValidError as exc:
+            raise ConfigError(env_name(name), f"{item!r} is not a valid address: {exc}") from None
+    return tuple(result)
+
+
+def _timezone(name: str, value: Any) -> ZoneInfo:
+    try:
+        return ZoneInfo(_str(name, value))
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ConfigError(env_name(name), f"unknown time zone {value!r} (e.g. Europe/Stockholm)") from None
+
+
+def _language(name: str, value: Any) -> str:
+    lang = _str(name, value).lower()
+    if lang not in LANGUAGES:
+        raise ConfigError(env_name(name), f"must be one of {', '.join(LANGUAGES)}, got {value!r}")
+    return lang
+
+
+def _path(name: str, value: Any) -> Path | None:
+    if value is None or value == "":
+        return None
+    path = Path(_str(name, value)).expanduser()
+    if not path.is_dir():
+        raise ConfigError(env_name(name), f"folder {str(path)!r} does not exist")
+    return path
+
+
+def _cron(name: str, value: Any) -> str:
+    """'mon 08:00' (weekday and time) or a 5-field crontab expression."""
+    text = _str(name, value)
+    try:
+        cron_trigger(text, ZoneInfo("UTC"))
+    except ValueError as exc:
+        raise ConfigError(env_name(name), f"{text!r}: {exc}") from None
+    return text
+
+
+def _float(name: str, value: Any) -> float:
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        raise ConfigError(env_name(name), f"must be a number, got {value!r}") from None
+    if number <= 0:
+        raise ConfigError(env_name(name), "must be positive")
+    return number
+
+
+def cron_trigger(text: str, tz: ZoneInfo) -> CronTrigger:
+    parts = text.split()
+    if len(parts) == 2 and ":" in parts[1]:
+        hour, _, minute = parts[1].partition(":")
+        return CronTrigger(day_of_week=parts[0], hour=int(hour), minute=int(minute), timezone=tz)
+    return CronTrigger.from_crontab(text, timezone=tz)
+
+
+PARSERS = {
+    "database_url": _database_url,
+    "secret_key": _secret_key,
+    "old_secret_keys": _key_list,
+    "base_url": _base_url,
+    "smtp_url": _smtp_url,
+    "from": _address,
+    "staff_emails": _email_list,
+    "timezone": _timezone,
+    "language": _language,
+    "templates_path": _path,
+    "send_rate_per_minute": _int,
+    "send_batch_size": _int,
+    "grace_period_hours": _int,
+    "digest_cron": _cron,
+    "smtp_timeout": _float,
+}
+REQUIRED = ("secret_key", "base_url", "from")
+
+
+def env_name(key: str) -> str:
+    return "MAILER_" + key.upper()
+
+
+def instance_path_from_env(environ: dict[str, str] | None = None) -> Path:
+    environ = os.environ if environ is None else environ
+    return Path(environ.get("MAILER_INSTANCE_PATH") or "instance").expanduser().resolve()
+
+
+def default_templates_path() -> Path | None:
+    """The checkout's templates/email/ when run from a checkout, else None (packaged copy)."""
+    candidate = Path.cwd() / "templates" / "email"
+    return candidate if candidate.is_dir() else None
+
+
+def load_settings(
+    overrides: dict[str, Any] | None = None, environ: dict[str, str] | None = None
+) -> Settings:
+    """Read config.toml, then the environment, then `overrides` (tests), and validate all."""
+    environ = dict(os.environ if environ is None else environ)
+    overrides = dict(overrides or {})
+    instance_path = Path(overrides.pop("instance_path", None) or instance_path_from_env(environ))
+
+    raw: dict[str, Any] = {}
+    config_file = instance_path / CONFIG_FILE
+    if config_file.exists():
+        try:
+            raw.update(tomllib.loads(config_file.read_text(encoding="utf-8")))
+        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+            raise ConfigError(str(config_file), f"cannot be read: {exc}") from None
+    unknown = set(raw) - set(PARSERS)
+    if unknown:
+        raise ConfigError(str(config_file), f"unknown setting(s): {', '.join(sorted(unknown))}")
+    for key in PARSERS:
+        if env_name(key) in environ:
+            raw[key] = environ[env_name(key)]
+    raw.update(overrides)
+
+    missing = [key for key in REQUIRED if raw.get(key) in (None, "")]
+    if missing:
+        raise ConfigError(
+            env_name(missing[0]),
+            f"is not set (in {config_file} or the environment); `mailer init` writes a config",
+        )
+    values = {key: PARSERS[key](key, raw[key]) for key in raw if key in PARSERS}
+    values["mail_from"] = values.pop("from")
+    values.setdefault("database_url", f"sqlite:///{instance_path / 'mailer.sqlite'}")
+    if "templates_path" not in values:
+        values["templates_path"] = default_templates_path()
+    return Settings(instance_path=instance_path, **values)

@@ -1,0 +1,193 @@
+"""Reading member organisations' contact lists: real exports from Excel and member systems.
+
+Pure parsing and validation, no database: the import, its --dry-run and the
+staff upload preview all see exactly the same rows and rejections.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from email_validator import EmailNotValidError, EmailUndeliverableError, validate_email
+
+MAX_FILE_BYTES = 20 * 1024 * 1024
+MAX_COLUMNS = 200
+MAX_FIELD_CHARS = 1000
+SLUG_RE = re.compile(r"^[a-z0-9][a-z0-9-]{0,79}$")
+
+# Header (lower case, stripped) -> our field. Swedish and English, as exports write them.
+HEADER_ALIASES = {
+    "email": "email", "e-mail": "email", "e-post": "email", "epost": "email",
+    "e-postadress": "email", "epostadress": "email", "mail": "email", "email address": "email",
+    "name": "name", "namn": "name", "full name": "name", "fullständigt namn": "name",
+    "first_name": "first_name", "first name": "first_name", "förnamn": "first_name", "fornamn": "first_name",
+    "last_name": "last_name", "last name": "last_name", "efternamn": "last_name",
+    "role": "role", "roll": "role", "befattning": "role",
+    "region": "region", "län": "region",
+    "language": "language", "språk": "language", "sprak": "language", "lang": "language",
+    "phone": "phone", "telefon": "phone", "tel": "phone", "mobil": "phone", "mobile": "phone",
+}
+LANGUAGE_ALIASES = {
+    "sv": "sv", "se": "sv", "svenska": "sv", "swedish": "sv", "sv-se": "sv",
+    "en": "en", "engelska": "en", "english": "en", "en-gb": "en", "en-us": "en",
+}
+
+
+class CsvFileError(Exception):
+    """The file cannot be read as a contact list at all: nothing from it is imported."""
+
+
+@dataclass
+class ContactRow:
+    line: int
+    email: str
+    name: str | None = None
+    role: str | None = None
+    region: str | None = None
+    language: str | None = None
+    phone: str | None = None
+
+
+@dataclass
+class Problem:
+    line: int
+    message: str
+    value: str | None = None
+
+
+@dataclass
+class ParsedList:
+    path: Path
+    rows: list[ContactRow] = field(default_factory=list)
+    rejected: list[Problem] = field(default_factory=list)
+    warnings: list[Problem] = field(default_factory=list)
+
+
+def normalise_email(value: str, check_dns: bool = False) -> str:
+    """The address as we store and key it: validated, normalised, lower-cased.
+
+    Raises EmailNotValidError with a readable reason.
+    """
+    result = validate_email(value.strip(), check_deliverability=check_dns)
+    return result.normalized.lower()
+
+
+def decode(data: bytes) -> str:
+    """UTF-8 (with or without BOM), else Windows-1252, as Swedish Excel saves it."""
+    if b"\x00" in data[:8192]:
+        raise CsvFileError("not a CSV file (binary content)")
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        pass
+    try:
+        return data.decode("cp1252")
+    except UnicodeDecodeError as exc:
+        raise CsvFileError(f"cannot decode the file as UTF-8 or Windows-1252 (byte {exc.start})") from None
+
+
+def _delimiter(header_line: str) -> str:
+    counts = {d: header_line.count(d) for d in (";", ",", "\t")}
+    best = max(counts, key=counts.get)
+    return best if counts[best] else ","
+
+
+def _clean(value: str | None) -> str | None:
+    if value is None:
+        return None
+    value = " ".join(value.split())
+    return value[:MAX_FIELD_CHARS] or None
+
+
+def parse(path: Path, data: bytes | None = None, check_dns: bool = False, display_name: str | None = None) -> ParsedList:
+    """Parse one contact list. Raises CsvFileError when the file as a whole is unusable."""
+    if data is None:
+        try:
+            if path.stat().st_size > MAX_FILE_BYTES:
+                raise CsvFileError(f"file is larger than {MAX_FILE_BYTES // (1024 * 1024)} MB")
+            data = path.read_bytes()
+        except OSError as exc:
+            raise CsvFileError(f"cannot read the file: {exc.strerror}") from None
+    if len(data) > MAX_FILE_BYTES:
+        raise CsvFileError(f"file is larger than {MAX_FILE_BYTES // (1024 * 1024)} MB")
+    text = decode(data)
+    first_line = text.split("\n", 1)[0]
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=_delimiter(first_line), strict=True)
+    parsed = ParsedList(path=path)
+    try:
+        header = next(reader, None)
+        if header is None or not any(cell.strip() for cell in header):
+            raise CsvFileError("the file is empty (no header row)")
+        if len(header) > MAX_COLUMNS:
+            raise CsvFileError(f"the header has {len(header)} columns (at most {MAX_COLUMNS})")
+        columns: dict[str, int] = {}
+        for index, cell in enumerate(header):
+            key = HEADER_ALIASES.get(cell.strip().strip('"').lower())
+            if key and key not in columns:
+                columns[key] = index
+        if "email" not in columns:
+            raise CsvFileError(
+                "no email column (expected a header such as e-post, epost or email; found: "
+                + ", ".join(repr(c) for c in header[:10]) + ")"
+            )
+        line = reader.line_num
+        for cells in reader:
+            start, line = line + 1, reader.line_num
+            if not any(cell.strip() for cell in cells):
+                continue
+            _parse_row(parsed, start, cells, columns, check_dns)
+    except csv.Error as exc:
+        raise CsvFileError(f"line {reader.line_num}: broken CSV quoting ({exc})") from None
+    return parsed
+
+
+def _parse_row(parsed: ParsedList, line: int, cells: list[str], columns: dict[str, int], check_dns: bool) -> None:
+    def cell(key: str) -> str | None:
+        index = columns.get(key)
+        return _clean(cells[index]) if index is not None and index < len(cells) else None
+
+    raw_email = cell("email")
+    if not raw_email:
+        parsed.rejected.append(Problem(line, "missing address"))
+        return
+    try:
+        email = normalise_email(raw_email, check_dns)
+    except EmailUndeliverableError as exc:
+        parsed.rejected.append(Problem(line, f"undeliverable address {raw_email!r}: {exc}", raw_email))
+        return
+    except EmailNotValidError as exc:
+        parsed.rejected.append(Problem(line, f"bad address {raw_email!r}: {exc}", raw_email))
+        return
+
+    name = cell("name")
+    if not name:
+        name = _clean(" ".join(filter(None, [cell("first_name"), cell("last_name")])))
+    language = cell("language")
+    if language is not None:
+        code = LANGUAGE_ALIASES.get(language.lower())
+        if code is None:
+            parsed.warnings.append(Problem(line, f"unknown language {language!r} ignored (use sv or en)", language))
+        language = code
+    parsed.rows.append(
+        ContactRow(line=line, email=email, name=name, role=cell("role"), region=cell("region"),
+                   language=language, phone=cell("phone"))
+    )
+
+
+def read_organisation_names(folder: Path) -> dict[str, tuple[str, str | None]]:
+    """`organisations.csv` beside the lists: slug -> (display name, region)."""
+    path = folder / "organisations.csv"
+    if not path.exists():
+        return {}
+    text = decode(path.read_bytes())
+    reader = csv.DictReader(io.StringIO(text, newline=""), delimiter=_delimiter(text.split("\n", 1)[0]))
+    names = {}
+    for row in reader:
+        row = {(k or "").strip().lower(): (v or "").strip() for k, v in row.items()}
+        if row.get("slug") and row.get("name"):
+            names[row["slug"]] = (row["name"], row.get("region") or None)
+    return names

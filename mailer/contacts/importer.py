@@ -1,0 +1,221 @@
+"""Importing contact lists into the database: one contact per person, one membership per list.
+
+Rules that protect people and data:
+- re-importing a list never re-subscribes a suppressed address;
+- an erased person (suppressed by hash, reason "erased") is never stored again;
+- a file that cannot be read changes nothing, and --strict makes any bad row change nothing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from sqlalchemy import delete, select
+from sqlalchemy.orm import Session
+
+from mailer.contacts.csvfile import SLUG_RE, ContactRow, CsvFileError, Problem, parse, read_organisation_names
+from mailer.contacts.models import (
+    Contact,
+    ImportRejection,
+    Membership,
+    Organisation,
+    Suppression,
+    SuppressionReason,
+    address_hash,
+)
+
+REGISTRY_FILE = "organisations.csv"
+CHUNK = 500
+
+
+@dataclass
+class FileReport:
+    path: Path
+    organisation: str | None = None
+    error: str | None = None
+    note: str | None = None
+    imported: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    suppressed: int = 0
+    erased: int = 0
+    rejected: list[Problem] = field(default_factory=list)
+    warnings: list[Problem] = field(default_factory=list)
+
+    def summary(self) -> str:
+        if self.error:
+            return f"{self.path.name}: not imported: {self.error}"
+        if self.note:
+            return f"{self.path.name}: {self.note}"
+        text = (f"{self.path.name}: {self.imported} imported, {self.updated} updated, "
+                f"{self.unchanged} unchanged, {len(self.rejected)} rejected")
+        extras = []
+        if self.suppressed:
+            extras.append(f"{self.suppressed} suppressed stay suppressed")
+        if self.erased:
+            extras.append(f"{self.erased} erased on request, skipped")
+        return text + (f" ({'; '.join(extras)})" if extras else "")
+
+
+@dataclass
+class ImportReport:
+    files: list[FileReport]
+    written: bool
+
+    @property
+    def exit_code(self) -> int:
+        """0: all good; 1: some rows rejected (good rows kept); 2: a file unreadable."""
+        if any(f.error for f in self.files):
+            return 2
+        if any(f.rejected for f in self.files):
+            return 1
+        return 0
+
+
+def import_lists(
+    session: Session,
+    paths: list[Path],
+    org: str | None = None,
+    dry_run: bool = False,
+    strict: bool = False,
+    check_dns: bool = False,
+    data: dict[Path, bytes] | None = None,
+) -> ImportReport:
+    """Import contact lists within the caller's transaction.
+
+    With dry_run, or when strict finds a problem, every change is rolled back to
+    a savepoint, so the report is computed by the very same code that writes.
+    `data` supplies file contents already in memory (web uploads).
+    """
+    reports: list[tuple[FileReport, list[ContactRow]]] = []
+    for path in paths:
+        report = FileReport(path=path)
+        reports.append((report, []))
+        if path.name == REGISTRY_FILE and org is None:
+            report.note = "organisation names, not a contact list: skipped"
+            continue
+        slug = org or path.stem.lower()
+        if not SLUG_RE.match(slug):
+            report.error = f"{slug!r} is not a valid organisation slug (a-z, 0-9 and hyphens); rename the file or use --org"
+            continue
+        report.organisation = slug
+        try:
+            parsed = parse(path, data=(data or {}).get(path), check_dns=check_dns)
+        except CsvFileError as exc:
+            report.error = str(exc)
+            continue
+        report.rejected, report.warnings = parsed.rejected, parsed.warnings
+        reports[-1] = (report, parsed.rows)
+
+    rollback = dry_run or (strict and any(r.error or r.rejected for r, _ in reports))
+    savepoint = session.begin_nested()
+    for report, rows in reports:
+        if report.organisation and not report.error and not report.note:
+            _apply(session, report, rows)
+            session.flush()
+    if rollback:
+        savepoint.rollback()
+    else:
+        savepoint.commit()
+    return ImportReport(files=[r for r, _ in reports], written=not rollback)
+
+
+def _organisation(session: Session, slug: str, folder: Path) -> Organisation:
+    names = read_organisation_names(folder)
+    name, region = names.get(slug, (None, None))
+    organisation = session.scalar(select(Organisation).where(Organisation.slug == slug))
+    if organisation is None:
+        organisation = Organisation(slug=slug, name=name or slug.replace("-", " ").title(), region=region)
+        session.add(organisation)
+        session.flush()
+    elif name and (organisation.name, organisation.region) != (name, region):
+        organisation.name, organisation.region = name, region
+    return organisation
+
+
+def _merge_duplicates(rows: list[ContactRow], report: FileReport) -> tuple[list[ContactRow], int]:
+    """The same address twice in one file is one person; later non-empty cells win."""
+    by_email: dict[str, ContactRow] = {}
+    duplicates = 0
+    for row in rows:
+        first = by_email.get(row.email)
+        if first is None:
+            by_email[row.email] = row
+            continue
+        duplicates += 1
+        report.warnings.append(Problem(row.line, f"same address as line {first.line}: merged", row.email))
+        for attr in ("name", "role", "region", "language", "phone"):
+            if getattr(row, attr):
+                setattr(first, attr, getattr(row, attr))
+    return list(by_email.values()), duplicates
+
+
+def _apply(session: Session, report: FileReport, rows: list[ContactRow]) -> None:
+    organisation = _organisation(session, report.organisation, report.path.parent)
+    rows, report.unchanged = _merge_duplicates(rows, report)
+    emails = [row.email for row in rows]
+
+    contacts: dict[str, Contact] = {}
+    suppressions: dict[str, SuppressionReason] = {}
+    for start in range(0, len(emails), CHUNK):
+        chunk = emails[start:start + CHUNK]
+        contacts.update((c.email, c) for c in session.scalars(select(Contact).where(Contact.email.in_(chunk))))
+        hashes = {address_hash(e): e for e in chunk}
+        for h, reason in session.execute(
+            select(Suppression.address_hash, Suppression.reason).where(Suppression.address_hash.in_(hashes))
+        ):
+            suppressions[hashes[h]] = reason
+    memberships = {
+        m.contact_id: m
+        for m in session.scalars(select(Membership).where(Membership.organisation_id == organisation.id))
+    }
+
+    for row in rows:
+        reason = suppressions.get(row.email)
+        if reason is SuppressionReason.ERASED:
+            report.erased += 1
+            continue
+        if reason is not None:
+            report.suppressed += 1
+        contact = contacts.get(row.email)
+        new = changed = False
+        if contact is None:
+            contact = Contact(email=row.email, name=row.name, language=row.language,
+                              region=row.region, phone=row.phone)
+            session.add(contact)
+            session.flush()
+            contacts[row.email] = contact
+            new = True
+        else:
+            for attr in ("name", "language", "region", "phone"):
+                value = getattr(row, attr)
+                if value and getattr(contact, attr) != value:
+                    setattr(contact, attr, value)
+                    changed = True
+        membership = memberships.get(contact.id)
+        if membership is None:
+            membership = Membership(contact_id=contact.id, organisation_id=organisation.id, role=row.role)
+            session.add(membership)
+            memberships[contact.id] = membership
+            new = True
+        elif row.role and membership.role != row.role:
+            membership.role = row.role
+            changed = True
+        if new:
+            report.imported += 1
+        elif changed:
+            report.updated += 1
+        else:
+            report.unchanged += 1
+
+    session.execute(
+        delete(ImportRejection).where(
+            ImportRejection.organisation_id == organisation.id, ImportRejection.file_name == report.path.name
+        )
+    )
+    session.add_all(
+        ImportRejection(organisation_id=organisation.id, file_name=report.path.name, line=p.line,
+                        value=(p.value or "")[:400] or None, reason=p.message[:400])
+        for p in report.rejected
+    )

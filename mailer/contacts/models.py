@@ -1,0 +1,120 @@
+"""Organisations, contacts, their memberships, and the suppression list."""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+import hashlib
+import secrets
+
+from sqlalchemy import Enum, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from mailer.db import Base, UTCDateTime, utcnow
+
+
+def new_link_key() -> str:
+    """Random, unguessable id carried (signed) in a person's links; replaced to revoke them."""
+    return secrets.token_urlsafe(16)
+
+
+def address_hash(email: str) -> str:
+    """One-way hash of a normalised address: lets an erased person stay suppressed."""
+    return hashlib.sha256(email.strip().lower().encode("utf-8")).hexdigest()
+
+
+class Organisation(Base):
+    __tablename__ = "organisations"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    slug: Mapped[str] = mapped_column(String(80), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    region: Mapped[str | None] = mapped_column(String(100))
+    contact_email: Mapped[str | None] = mapped_column(String(320))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    memberships: Mapped[list["Membership"]] = relationship(back_populates="organisation")
+
+    def __repr__(self) -> str:
+        return f"<Organisation {self.slug}>"
+
+
+class Contact(Base):
+    """One row per person, keyed by the normalised (lower-case) email address."""
+
+    __tablename__ = "contacts"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    email: Mapped[str] = mapped_column(String(320), unique=True)
+    name: Mapped[str | None] = mapped_column(String(200))
+    language: Mapped[str | None] = mapped_column(String(5))
+    region: Mapped[str | None] = mapped_column(String(100))
+    phone: Mapped[str | None] = mapped_column(String(50))
+    link_key: Mapped[str] = mapped_column(String(32), unique=True, default=new_link_key)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+    memberships: Mapped[list["Membership"]] = relationship(
+        back_populates="contact", cascade="all, delete-orphan"
+    )
+
+    @property
+    def first_name(self) -> str:
+        return (self.name or "").split(" ")[0]
+
+    def __repr__(self) -> str:
+        return f"<Contact {self.id}>"
+
+
+class Membership(Base):
+    __tablename__ = "memberships"
+
+    contact_id: Mapped[int] = mapped_column(ForeignKey("contacts.id", ondelete="CASCADE"), primary_key=True)
+    organisation_id: Mapped[int] = mapped_column(
+        ForeignKey("organisations.id", ondelete="CASCADE"), primary_key=True, index=True
+    )
+    role: Mapped[str | None] = mapped_column(String(100))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    contact: Mapped[Contact] = relationship(back_populates="memberships")
+    organisation: Mapped[Organisation] = relationship(back_populates="memberships")
+
+
+class SuppressionReason(enum.StrEnum):
+    UNSUBSCRIBED = "unsubscribed"
+    BOUNCED = "bounced"
+    ERASED = "erased"
+
+
+class Suppression(Base):
+    """An address that must never be mailed again by a campaign.
+
+    Keyed by the hash of the address so that the entry survives erasure of the
+    person (then `email` is cleared) and a later import cannot bring them back.
+    """
+
+    __tablename__ = "suppressions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    address_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    email: Mapped[str | None] = mapped_column(String(320))
+    reason: Mapped[SuppressionReason] = mapped_column(
+        Enum(SuppressionReason, native_enum=False, length=20, values_callable=lambda e: [m.value for m in e])
+    )
+    detail: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class ImportRejection(Base):
+    """A row an import rejected, kept so the organisation can fix its own records."""
+
+    __tablename__ = "import_rejections"
+    __table_args__ = (UniqueConstraint("organisation_id", "file_name", "line"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    organisation_id: Mapped[int] = mapped_column(ForeignKey("organisations.id", ondelete="CASCADE"), index=True)
+    file_name: Mapped[str] = mapped_column(String(255))
+    line: Mapped[int] = mapped_column(Integer)
+    value: Mapped[str | None] = mapped_column(String(400))
+    reason: Mapped[str] = mapped_column(String(400))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)

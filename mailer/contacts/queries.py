@@ -1,0 +1,48 @@
+"""Read-only views of contacts and organisations for listings."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, selectinload
+
+from mailer.contacts.models import Contact, Membership, Organisation, Suppression, address_hash
+
+
+@dataclass
+class OrganisationRow:
+    slug: str
+    name: str
+    region: str | None
+    contacts: int
+
+
+def list_organisations(session: Session) -> list[OrganisationRow]:
+    counts = (
+        select(Membership.organisation_id, func.count().label("n"))
+        .group_by(Membership.organisation_id)
+        .subquery()
+    )
+    rows = session.execute(
+        select(Organisation, func.coalesce(counts.c.n, 0))
+        .outerjoin(counts, counts.c.organisation_id == Organisation.id)
+        .order_by(Organisation.name)
+    )
+    return [OrganisationRow(o.slug, o.name, o.region, n) for o, n in rows]
+
+
+def list_contacts(session: Session, org: str | None = None) -> list[Contact]:
+    """Contacts with their memberships loaded; raises LookupError for an unknown organisation."""
+    query = select(Contact).options(selectinload(Contact.memberships).selectinload(Membership.organisation))
+    if org is not None:
+        organisation = session.scalar(select(Organisation).where(Organisation.slug == org))
+        if organisation is None:
+            raise LookupError(f"no organisation with slug {org!r}")
+        query = query.join(Membership).where(Membership.organisation_id == organisation.id)
+    return list(session.scalars(query.order_by(Contact.email)))
+
+
+def suppressed_hashes(session: Session, emails: list[str]) -> set[str]:
+    hashes = {address_hash(e) for e in emails}
+    return set(session.scalars(select(Suppression.address_hash).where(Suppression.address_hash.in_(hashes))))

@@ -1,0 +1,60 @@
+"""Demo data: the six regional dialogue meetings of Ax's project report, dated ahead."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from mailer.contacts.importer import ImportReport, import_lists
+from mailer.meetings.models import Meeting
+from mailer.meetings.service import add_meeting
+
+DEMO_MEETINGS = [
+    # slug, city, host, region, venue
+    ("eskilstuna", "Eskilstuna", "Landstinget Sörmland", "Sörmland", "Munktellarenan, Verkstadsgatan 9, Eskilstuna"),
+    ("goteborg", "Göteborg", "Västra Götalandsregionen", "Västra Götaland", "Regionens hus, Vänersborgsvägen 1, Göteborg"),
+    ("gavle", "Gävle", "Region Gävleborg", "Gävleborg", "Kulturkvarteret, Slottstorget 2, Gävle"),
+    ("falun", "Falun", "Landstinget Dalarna", "Dalarna", "Dalarnas museum, Stigaregatan 2, Falun"),
+    ("lulea", "Luleå", "Region Norrbotten", "Norrbotten", "Kulturens hus, Skeppsbrogatan 17, Luleå"),
+    ("ostersund", "Östersund", "Region Jämtland Härjedalen", "Jämtland Härjedalen", "Jamtli, Museiplan 1, Östersund"),
+]
+DESCRIPTION = (
+    "En regional dialogträff mellan Ax medlemsorganisationer och regionen: regionen berättar hur den "
+    "arbetar med kulturpolitiken och kultursamverkansmodellen, och föreningarna presenterar sin "
+    "verksamhet. Två timmar en vardagskväll, med 2–5 regionala företrädare."
+)
+
+
+def demo_dates(today: dt.date, count: int = len(DEMO_MEETINGS)) -> list[dt.date]:
+    """Weekday evenings three weeks apart, starting about three weeks from today (Tue/Wed/Thu)."""
+    dates, day = [], today + dt.timedelta(days=21)
+    for index in range(count):
+        wanted = 1 + index % 3  # Tuesday, Wednesday, Thursday in turn
+        day += dt.timedelta(days=(wanted - day.weekday()) % 7)
+        dates.append(day)
+        day += dt.timedelta(days=19)
+    return dates
+
+
+def add_demo_meetings(session: Session, tz: ZoneInfo, today: dt.date) -> list[str]:
+    """Add the demo meetings that are not there yet; returns the slugs added."""
+    existing = set(session.scalars(select(Meeting.slug)))
+    added = []
+    for (slug, city, host, region, venue), day in zip(DEMO_MEETINGS, demo_dates(today)):
+        if slug in existing:
+            continue
+        add_meeting(
+            session, tz, slug=slug, title=f"Dialogträff med {host}", region=region, city=city, host=host,
+            venue=venue, starts=f"{day.isoformat()} 18:00", capacity=40, max_guests=1,
+            rsvp_by=(day - dt.timedelta(days=7)).isoformat(), description=DESCRIPTION,
+        )
+        added.append(slug)
+    return added
+
+
+def import_demo_contacts(session: Session, folder: Path) -> ImportReport:
+    return import_lists(session, sorted(folder.glob("*.csv")))

@@ -1,0 +1,100 @@
+"""Creating and listing meetings, with times entered in local (Stockholm) time."""
+
+from __future__ import annotations
+
+import datetime as dt
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from mailer.contacts.csvfile import SLUG_RE
+from mailer.meetings.models import Meeting
+
+DEFAULT_LENGTH = dt.timedelta(hours=2)
+
+
+class MeetingError(ValueError):
+    """Bad meeting input; `field` names the option or form field."""
+
+    def __init__(self, field: str, message: str):
+        super().__init__(f"{field}: {message}")
+        self.field = field
+
+
+def parse_local(field: str, text: str, tz: ZoneInfo) -> dt.datetime:
+    """'YYYY-MM-DD HH:MM' in the configured zone -> aware datetime; rejects DST gaps."""
+    try:
+        naive = dt.datetime.strptime(text.strip(), "%Y-%m-%d %H:%M")
+    except ValueError:
+        raise MeetingError(field, f"{text!r} is not a date and time like 2027-09-13 18:00") from None
+    local = naive.replace(tzinfo=tz)
+    if local.astimezone(dt.timezone.utc).astimezone(tz).replace(tzinfo=None) != naive:
+        raise MeetingError(field, f"{text!r} does not exist in {tz.key} (clocks change)")
+    return local
+
+
+def parse_date(field: str, text: str) -> dt.date:
+    try:
+        return dt.date.fromisoformat(text.strip())
+    except ValueError:
+        raise MeetingError(field, f"{text!r} is not a date like 2027-09-06") from None
+
+
+def add_meeting(
+    session: Session,
+    tz: ZoneInfo,
+    *,
+    slug: str,
+    title: str,
+    region: str,
+    city: str,
+    starts: str,
+    ends: str | None = None,
+    host: str | None = None,
+    venue: str | None = None,
+    capacity: int | None = None,
+    max_guests: int = 1,
+    rsvp_by: str | None = None,
+    description: str | None = None,
+) -> Meeting:
+    """Validate everything before writing anything; raises MeetingError naming the field."""
+    slug = slug.strip().lower()
+    if not SLUG_RE.match(slug):
+        raise MeetingError("slug", f"{slug!r} must be lower-case letters, digits and hyphens")
+    for field, value in (("title", title), ("region", region), ("city", city)):
+        if not value or not value.strip():
+            raise MeetingError(field, "is required")
+    starts_at = parse_local("starts", starts, tz)
+    ends_at = parse_local("ends", ends, tz) if ends else starts_at + DEFAULT_LENGTH
+    if ends_at <= starts_at:
+        raise MeetingError("ends", "the meeting must end after it starts")
+    if capacity is not None and capacity < 1:
+        raise MeetingError("capacity", "must be at least 1")
+    if max_guests < 0:
+        raise MeetingError("max_guests", "cannot be negative")
+    deadline = parse_date("rsvp_by", rsvp_by) if rsvp_by else None
+    if deadline is not None and deadline > starts_at.astimezone(tz).date():
+        raise MeetingError("rsvp_by", "the RSVP deadline is after the meeting")
+    if session.scalar(select(Meeting.id).where(Meeting.slug == slug)) is not None:
+        raise MeetingError("slug", f"a meeting with slug {slug!r} already exists")
+    meeting = Meeting(
+        slug=slug, title=title.strip(), region=region.strip(), city=city.strip(),
+        host=(host or "").strip() or None, venue=(venue or "").strip() or None,
+        starts_at=starts_at, ends_at=ends_at, capacity=capacity, max_guests=max_guests,
+        rsvp_by=deadline, description=description,
+    )
+    session.add(meeting)
+    session.flush()
+    return meeting
+
+
+def list_meetings(session: Session) -> list[Meeting]:
+    return list(session.scalars(select(Meeting).order_by(Meeting.starts_at)))
+
+
+def get_meeting(session: Session, slug: str) -> Meeting:
+    meeting = session.scalar(select(Meeting).where(Meeting.slug == slug))
+    if meeting is None:
+        raise LookupError(f"no meeting with slug {slug!r}")
+    return meeting

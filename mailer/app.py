@@ -8,6 +8,7 @@ from flask import Flask
 
 from mailer.config import Settings, load_settings
 from mailer.db import Database
+from mailer.mail.templates import EmailTemplates
 
 
 def create_app(test_config: dict[str, Any] | None = None) -> Flask:
@@ -20,6 +21,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     )
     app.extensions["mailer.settings"] = settings
     app.extensions["mailer.db"] = Database(settings.database_url)
+    app.extensions["mailer.templates"] = EmailTemplates(settings.templates_path)
 
     from mailer.web import init_app as init_web
 
@@ -33,3 +35,7 @@ def settings_of(app: Flask) -> Settings:
 
 def db_of(app: Flask) -> Database:
     return app.extensions["mailer.db"]
+
+
+def templates_of(app: Flask) -> EmailTemplates:
+    return app.extensions["mailer.templates"]

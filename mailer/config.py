@@ -156,7 +156,7 @@ def _email_list(name: str, value: Any) -> tuple[str, ...]:
 def _timezone(name: str, value: Any) -> ZoneInfo:
     try:
         return ZoneInfo(_str(name, value))
-    except (ZoneInfoNotFoundError, ValueError):
+    except (ZoneInfoNotFoundError, ValueError, OSError):  # OSError: a folder such as 'Europe'
         raise ConfigError(env_name(name), f"unknown time zone {value!r} (e.g. Europe/Stockholm)") from None
 
 

@@ -56,8 +56,10 @@ def init() -> None:
 
 
 def _register() -> None:
-    from mailer.cli import contacts, demo, meetings, orgs
+    from mailer.cli import campaigns, contacts, demo, meetings, orgs, worker
 
+    main.add_command(campaigns.campaigns)
+    main.add_command(worker.worker)
     main.add_command(contacts.contacts)
     main.add_command(orgs.orgs)
     main.add_command(meetings.meetings)

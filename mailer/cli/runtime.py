@@ -47,6 +47,14 @@ class Runtime:
     def settings(self) -> Settings:
         return self.app.extensions["mailer.settings"]
 
+    @property
+    def db(self):
+        return self.app.extensions["mailer.db"]
+
+    @property
+    def templates(self):
+        return self.app.extensions["mailer.templates"]
+
     @contextmanager
     def transaction(self) -> Iterator[Session]:
         with self.app.extensions["mailer.db"].transaction() as session:

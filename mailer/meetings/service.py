@@ -66,7 +66,12 @@ def add_meeting(
         if not value or not value.strip():
             raise MeetingError(field, "is required")
     starts_at = parse_local("starts", starts, tz)
-    ends_at = parse_local("ends", ends, tz) if ends else starts_at + DEFAULT_LENGTH
+    # Add the default length in UTC: aware arithmetic in a local zone is wall-clock
+    # time and would give 1 or 3 hours on the nights the clocks change.
+    if ends:
+        ends_at = parse_local("ends", ends, tz)
+    else:
+        ends_at = (starts_at.astimezone(dt.timezone.utc) + DEFAULT_LENGTH).astimezone(tz)
     if ends_at <= starts_at:
         raise MeetingError("ends", "the meeting must end after it starts")
     if capacity is not None and capacity < 1:

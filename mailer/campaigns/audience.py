@@ -1,0 +1,133 @@
+"""Who a campaign goes to: any of the chosen organisations, regions and roles.
+
+Always one message per person however many lists they are on, and never to a
+suppressed address. Reminders keep only people already invited who have not
+answered; practical information keeps only those who said yes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+
+from sqlalchemy import Select, and_, exists, func, or_, select
+from sqlalchemy.orm import Session
+
+from mailer.campaigns.models import Campaign
+from mailer.contacts.models import Contact, Membership, Organisation, Suppression
+from mailer.outbox.models import MessageState, OutboxMessage
+from mailer.rsvp.models import Answer, Response
+
+
+class AudienceError(ValueError):
+    pass
+
+
+@dataclass
+class Audience:
+    orgs: list[str] = field(default_factory=list)
+    regions: list[str] = field(default_factory=list)
+    roles: list[str] = field(default_factory=list)
+    all: bool = False
+    only_unanswered: bool = False
+    only_yes: bool = False
+
+    def to_json(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, data: dict) -> "Audience":
+        return cls(**{k: v for k, v in data.items() if k in cls.__dataclass_fields__})
+
+    @property
+    def has_selector(self) -> bool:
+        return bool(self.all or self.orgs or self.regions or self.roles)
+
+    def validate(self, session: Session) -> None:
+        if self.only_unanswered and self.only_yes:
+            raise AudienceError("--only-unanswered and --only-yes exclude each other")
+        if not self.has_selector and not (self.only_unanswered or self.only_yes):
+            raise AudienceError("choose an audience: --org, --region, --role or --all")
+        if self.orgs:
+            known = set(session.scalars(select(Organisation.slug).where(Organisation.slug.in_(self.orgs))))
+            unknown = [slug for slug in self.orgs if slug not in known]
+            if unknown:
+                raise AudienceError(f"unknown organisation(s): {', '.join(unknown)}")
+
+    def describe(self) -> str:
+        parts = []
+        if self.all:
+            parts.append("all contacts")
+        parts += [f"org {o}" for o in self.orgs] + [f"region {r}" for r in self.regions]
+        parts += [f"role {r}" for r in self.roles]
+        text = " or ".join(parts) or "everyone invited"
+        if self.only_unanswered:
+            text += ", only those who have not answered"
+        if self.only_yes:
+            text += ", only those who said yes"
+        return text
+
+
+def invited_to(meeting_id: int):
+    """Contacts who were sent an invitation to the meeting."""
+    return (
+        select(OutboxMessage.contact_id)
+        .join(Campaign, Campaign.id == OutboxMessage.campaign_id)
+        .where(
+            Campaign.meeting_id == meeting_id,
+            Campaign.template == "invitation",
+            OutboxMessage.state == MessageState.SENT,
+            OutboxMessage.contact_id.is_not(None),
+        )
+    )
+
+
+def recipients_query(audience: Audience, meeting_id: int) -> Select:
+    """SELECT of contact ids, distinct, suppression already excluded."""
+    query = select(Contact.id)
+    if not audience.all and audience.has_selector:
+        conditions = []
+        if audience.orgs:
+            conditions.append(
+                exists().where(
+                    Membership.contact_id == Contact.id,
+                    Membership.organisation_id == Organisation.id,
+                    Organisation.slug.in_(audience.orgs),
+                )
+            )
+        if audience.regions:
+            regions = [r.lower() for r in audience.regions]
+            conditions.append(func.lower(Contact.region).in_(regions))
+            conditions.append(
+                exists().where(
+                    Membership.contact_id == Contact.id,
+                    Membership.organisation_id == Organisation.id,
+                    func.lower(Organisation.region).in_(regions),
+                )
+            )
+        if audience.roles:
+            conditions.append(
+                exists().where(
+                    Membership.contact_id == Contact.id,
+                    func.lower(Membership.role).in_([r.lower() for r in audience.roles]),
+                )
+            )
+        query = query.where(or_(*conditions))
+    if audience.only_unanswered:
+        query = query.where(
+            Contact.id.in_(invited_to(meeting_id)),
+            ~exists().where(Response.contact_id == Contact.id, Response.meeting_id == meeting_id),
+        )
+    if audience.only_yes:
+        query = query.where(
+            exists().where(
+                Response.contact_id == Contact.id,
+                Response.meeting_id == meeting_id,
+                and_(Response.answer == Answer.YES, Response.waitlisted.is_(False)),
+            )
+        )
+    query = query.where(~exists().where(Suppression.email == Contact.email))
+    return query.order_by(Contact.id)
+
+
+def count_recipients(session: Session, audience: Audience, meeting_id: int) -> int:
+    return session.scalar(select(func.count()).select_from(recipients_query(audience, meeting_id).subquery()))

@@ -1,0 +1,47 @@
+"""Campaigns: one templated mailing for one meeting to one audience, as a state machine."""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+
+from sqlalchemy import JSON, Enum, ForeignKey, String
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from mailer.db import Base, UTCDateTime, utcnow
+from mailer.meetings.models import Meeting
+
+
+def str_enum(enum_cls: type[enum.Enum]) -> Enum:
+    """Store enum values as plain strings (portable, readable in SQL)."""
+    return Enum(enum_cls, native_enum=False, length=20, values_callable=lambda e: [m.value for m in e])
+
+
+class CampaignState(enum.StrEnum):
+    DRAFT = "draft"
+    SCHEDULED = "scheduled"
+    RUNNING = "running"
+    PAUSED = "paused"
+    FINISHED = "finished"
+    CANCELLED = "cancelled"
+    MISSED = "missed"
+
+
+class Campaign(Base):
+    __tablename__ = "campaigns"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    meeting_id: Mapped[int] = mapped_column(ForeignKey("meetings.id"), index=True)
+    template: Mapped[str] = mapped_column(String(50))
+    audience: Mapped[dict] = mapped_column(JSON)
+    state: Mapped[CampaignState] = mapped_column(str_enum(CampaignState), default=CampaignState.DRAFT, index=True)
+    send_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    created_by: Mapped[str | None] = mapped_column(String(320))
+    started_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    finished_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+
+    meeting: Mapped[Meeting] = relationship()
+
+    def __repr__(self) -> str:
+        return f"<Campaign {self.id} {self.template} {self.state}>"

@@ -1,0 +1,235 @@
+"""The campaign state machine. Every campaign state change happens here and nowhere else.
+
+    draft ──schedule──▶ scheduled ──(due, worker)──▶ running ──(all rows final)──▶ finished
+      │                   │   └──(worker down past the grace period)──▶ missed
+      └──send now─────────┴──────────────────────────▶ running
+    draft / scheduled / running / paused ──cancel──▶ cancelled
+    finished ──retry failed rows──▶ running
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from email.message import EmailMessage
+
+from sqlalchemy import func, insert, select, update
+from sqlalchemy.orm import Session, selectinload
+
+from mailer.campaigns.audience import Audience, count_recipients, recipients_query
+from mailer.campaigns.models import Campaign, CampaignState
+from mailer.config import LANGUAGES, Settings
+from mailer.contacts.models import Contact, Membership
+from mailer.db import utcnow
+from mailer.mail.message import stable_message_id
+from mailer.mail.templates import CAMPAIGN_TEMPLATES, EmailTemplates
+from mailer.meetings.service import get_meeting, parse_local
+from mailer.outbox.compose import compose, has_been_mailed, made_up_contact
+from mailer.outbox.models import FINAL_STATES, MessageState, OutboxMessage
+
+S = CampaignState
+
+
+class CampaignError(ValueError):
+    pass
+
+
+def get_campaign(session: Session, campaign_id: int) -> Campaign:
+    campaign = session.get(Campaign, campaign_id)
+    if campaign is None:
+        raise CampaignError(f"no campaign with id {campaign_id}")
+    return campaign
+
+
+def _require(campaign: Campaign, allowed: tuple[CampaignState, ...], action: str) -> None:
+    if campaign.state not in allowed:
+        raise CampaignError(f"campaign {campaign.id} is {campaign.state}; cannot {action}")
+
+
+def _contact_query():
+    return select(Contact).options(selectinload(Contact.memberships).selectinload(Membership.organisation))
+
+
+def sample_contact(session: Session, campaign: Campaign, email: str | None = None) -> Contact:
+    """The given recipient, else the campaign's first, else a made-up one (empty audience)."""
+    if email:
+        contact = session.scalar(_contact_query().where(Contact.email == email.strip().lower()))
+        if contact is None:
+            raise CampaignError(f"no contact with address {email!r}")
+        return contact
+    first_id = session.scalar(recipients_query(Audience.from_json(campaign.audience), campaign.meeting_id).limit(1))
+    if first_id is None:
+        return made_up_contact()
+    return session.scalar(_contact_query().where(Contact.id == first_id))
+
+
+def preview(session: Session, settings: Settings, templates: EmailTemplates, campaign: Campaign,
+            email: str | None = None, to_email: str | None = None) -> EmailMessage:
+    """The message exactly as this recipient would get it (raises TemplateProblem)."""
+    contact = sample_contact(session, campaign, email)
+    first = not contact.id or not has_been_mailed(session, contact.id)
+    return compose(settings, templates, template=campaign.template, contact=contact, meeting=campaign.meeting,
+                   first_message=first, message_id=stable_message_id("preview", campaign.id, settings.mail_from.domain),
+                   to_email=to_email)
+
+
+def create_campaign(
+    session: Session, settings: Settings, templates: EmailTemplates, *, meeting_slug: str, template: str,
+    audience: Audience, send_at: str | None = None, created_by: str | None = None,
+) -> Campaign:
+    """Validate the meeting, audience and template (rendered once for real) before saving."""
+    if template not in CAMPAIGN_TEMPLATES:
+        raise CampaignError(f"--template must be one of {', '.join(CAMPAIGN_TEMPLATES)}, got {template!r}")
+    try:
+        meeting = get_meeting(session, meeting_slug)
+    except LookupError as exc:
+        raise CampaignError(str(exc)) from None
+    audience.validate(session)
+    when = _parse_when(send_at, settings) if send_at else None
+    campaign = Campaign(meeting=meeting, template=template, audience=audience.to_json(), created_by=created_by,
+                        state=S.SCHEDULED if when else S.DRAFT, send_at=when)
+    session.add(campaign)
+    session.flush()
+    for language in LANGUAGES:  # a typo in either language's template is caught now
+        compose(settings, templates, template=template, contact=made_up_contact(language), meeting=meeting,
+                first_message=True, message_id="<check@localhost>")
+    return campaign
+
+
+def _parse_when(text: str, settings: Settings) -> dt.datetime:
+    try:
+        return parse_local("send_at", text, settings.timezone)
+    except ValueError as exc:
+        raise CampaignError(str(exc).split(": ", 1)[-1]) from None
+
+
+def schedule(session: Session, settings: Settings, campaign: Campaign, at: str) -> Campaign:
+    _require(campaign, (S.DRAFT, S.SCHEDULED, S.MISSED), "schedule it")
+    campaign.send_at = _parse_when(at, settings)
+    campaign.state = S.SCHEDULED
+    return campaign
+
+
+def cancel(session: Session, campaign: Campaign) -> int:
+    """Stop a campaign; rows not yet sent become skipped. Returns how many were skipped."""
+    _require(campaign, (S.DRAFT, S.SCHEDULED, S.RUNNING, S.PAUSED, S.MISSED), "cancel it")
+    campaign.state = S.CANCELLED
+    campaign.finished_at = utcnow()
+    result = session.execute(
+        update(OutboxMessage)
+        .where(OutboxMessage.campaign_id == campaign.id,
+               OutboxMessage.state.in_([MessageState.QUEUED, MessageState.RETRYING]))
+        .values(state=MessageState.SKIPPED, last_error="campaign cancelled", claimed_by=None)
+    )
+    return result.rowcount
+
+
+def start(session: Session, campaign: Campaign) -> int:
+    """Fix the recipients (one outbox row each) and mark the campaign running.
+
+    Done in one transaction: after a crash either nothing happened or every row
+    exists. Rows already there (a retried start) are kept, never duplicated.
+    """
+    _require(campaign, (S.DRAFT, S.SCHEDULED, S.RUNNING), "start it")
+    audience = Audience.from_json(campaign.audience)
+    existing = select(OutboxMessage.contact_id).where(OutboxMessage.campaign_id == campaign.id)
+    recipients = recipients_query(audience, campaign.meeting_id).where(Contact.id.not_in(existing))
+    rows = session.execute(
+        select(Contact.id, Contact.email).where(Contact.id.in_(recipients.scalar_subquery()))
+    ).all()
+    now = utcnow()
+    if rows:
+        session.execute(insert(OutboxMessage), [
+            {"campaign_id": campaign.id, "contact_id": cid, "meeting_id": campaign.meeting_id,
+             "template": campaign.template, "to_email": email, "state": MessageState.QUEUED,
+             "attempts": 0, "next_attempt_at": now, "created_at": now, "uncertain": False}
+            for cid, email in rows
+        ])
+    campaign.state = S.RUNNING
+    campaign.started_at = campaign.started_at or now
+    session.flush()
+    finish_if_done(session, campaign)
+    return len(rows)
+
+
+def start_due(session: Session, campaign_id: int, grace: dt.timedelta, now: dt.datetime | None = None) -> str:
+    """What the scheduler calls at send time: start, or mark missed when too late."""
+    now = now or utcnow()
+    campaign = session.get(Campaign, campaign_id)
+    if campaign is None or campaign.state is not S.SCHEDULED:
+        return "not scheduled"
+    if campaign.send_at and now - campaign.send_at > grace:
+        campaign.state = S.MISSED
+        campaign.finished_at = now
+        return "missed"
+    start(session, campaign)
+    return "started"
+
+
+def finish_if_done(session: Session, campaign: Campaign) -> bool:
+    if campaign.state is not S.RUNNING:
+        return False
+    open_rows = session.scalar(
+        select(func.count()).select_from(OutboxMessage)
+        .where(OutboxMessage.campaign_id == campaign.id, OutboxMessage.state.not_in(FINAL_STATES))
+    )
+    if open_rows:
+        return False
+    campaign.state = S.FINISHED
+    campaign.finished_at = utcnow()
+    return True
+
+
+def retry_failed(session: Session, campaign: Campaign) -> int:
+    """Staff decided to try the failed rows again: they get a fresh set of attempts."""
+    _require(campaign, (S.RUNNING, S.FINISHED), "retry it")
+    result = session.execute(
+        update(OutboxMessage)
+        .where(OutboxMessage.campaign_id == campaign.id, OutboxMessage.state == MessageState.FAILED)
+        .values(state=MessageState.QUEUED, attempts=0, next_attempt_at=utcnow(), claimed_by=None)
+    )
+    if result.rowcount:
+        campaign.state = S.RUNNING
+        campaign.finished_at = None
+    return result.rowcount
+
+
+@dataclass
+class CampaignStatus:
+    id: int
+    meeting: str
+    template: str
+    state: str
+    send_at: dt.datetime | None
+    audience: str
+    recipients: int
+    counts: dict[str, int]
+    uncertain: int
+
+    def to_json(self) -> dict:
+        return {
+            "id": self.id, "meeting": self.meeting, "template": self.template, "state": self.state,
+            "send_at": self.send_at.isoformat() if self.send_at else None, "audience": self.audience,
+            "recipients": self.recipients, **self.counts, "uncertain": self.uncertain,
+        }
+
+
+def status(session: Session, campaign: Campaign) -> CampaignStatus:
+    counts = {state.value: 0 for state in MessageState}
+    for state, n in session.execute(
+        select(OutboxMessage.state, func.count()).where(OutboxMessage.campaign_id == campaign.id)
+        .group_by(OutboxMessage.state)
+    ):
+        counts[MessageState(state).value] = n
+    uncertain = session.scalar(select(func.count()).select_from(OutboxMessage).where(
+        OutboxMessage.campaign_id == campaign.id, OutboxMessage.uncertain.is_(True)))
+    audience = Audience.from_json(campaign.audience)
+    recipients = sum(counts.values()) if campaign.started_at else count_recipients(session, audience, campaign.meeting_id)
+    return CampaignStatus(campaign.id, campaign.meeting.slug, campaign.template, campaign.state.value,
+                          campaign.send_at, audience.describe(), recipients, counts, uncertain)
+
+
+def list_campaigns(session: Session) -> list[Campaign]:
+    return list(session.scalars(select(Campaign).options(selectinload(Campaign.meeting)).order_by(Campaign.id)))
+
+

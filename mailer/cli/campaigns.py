@@ -1,0 +1,200 @@
+from __future__ import annotations
+
+import click
+
+from mailer.campaigns import service
+from mailer.campaigns.audience import Audience, AudienceError
+from mailer.cli.runtime import Runtime, echo_json, fail, pass_runtime
+from mailer.mail.templates import TemplateProblem
+from mailer.mail.transport import TransportError, make_transport
+from mailer.outbox.sender import Sender
+
+WHEN = '"YYYY-MM-DD HH:MM"'
+
+
+@click.group()
+def campaigns() -> None:
+    """Invitation rounds, reminders and thank-you mails."""
+
+
+def _campaign(session, campaign_id: int):
+    try:
+        return service.get_campaign(session, campaign_id)
+    except service.CampaignError as exc:
+        fail(str(exc))
+
+
+@campaigns.command()
+@click.option("--meeting", "meeting_slug", required=True)
+@click.option("--template", required=True, help="invitation, reminder or thanks")
+@click.option("--org", "orgs", multiple=True, help="Organisation slug (repeatable).")
+@click.option("--region", "regions", multiple=True, help="Contact's or organisation's region (repeatable).")
+@click.option("--role", "roles", multiple=True, help="Role on a member list, e.g. ordförande (repeatable).")
+@click.option("--all", "all_", is_flag=True, help="Every contact.")
+@click.option("--only-unanswered", is_flag=True, help="Only those invited who have not answered (reminders).")
+@click.option("--only-yes", is_flag=True, help="Only those who said yes (practical information).")
+@click.option("--send-at", metavar=WHEN, help="Schedule it (local time); otherwise it stays a draft.")
+@pass_runtime
+def create(rt: Runtime, meeting_slug, template, orgs, regions, roles, all_, only_unanswered, only_yes, send_at):
+    """Create a campaign; prints its id."""
+    audience = Audience(list(orgs), list(regions), list(roles), all_, only_unanswered, only_yes)
+    with rt.transaction() as session:
+        try:
+            campaign = service.create_campaign(session, rt.settings, rt.templates, meeting_slug=meeting_slug,
+                                               template=template, audience=audience, send_at=send_at)
+        except (service.CampaignError, AudienceError, TemplateProblem) as exc:
+            fail(str(exc))
+        status = service.status(session, campaign)
+    click.echo(campaign.id)
+    click.echo(f"campaign {campaign.id}: {template} for {meeting_slug}, {status.recipients} recipients, {campaign.state}",
+               err=True)
+
+
+@campaigns.command()
+@click.argument("campaign_id", type=int)
+@click.option("--contact", "email", help="Render for this recipient (default: the first one).")
+@pass_runtime
+def preview(rt: Runtime, campaign_id: int, email: str | None):
+    """Print the rendered message for one recipient."""
+    with rt.transaction() as session:
+        campaign = _campaign(session, campaign_id)
+        try:
+            message = service.preview(session, rt.settings, rt.templates, campaign, email)
+        except (service.CampaignError, TemplateProblem) as exc:
+            fail(str(exc))
+    for header in ("From", "To", "Subject", "List-Unsubscribe"):
+        click.echo(f"{header}: {message[header]}")
+    click.echo()
+    click.echo(message.get_body(("plain",)).get_content())
+
+
+@campaigns.command()
+@click.argument("campaign_id", type=int)
+@click.option("--to", "to_email", required=True, help="Where the test goes (e.g. yourself).")
+@pass_runtime
+def test(rt: Runtime, campaign_id: int, to_email: str):
+    """Send one test message (rendered for the first recipient) to an address."""
+    from mailer.contacts.csvfile import normalise_email
+    from mailer.outbox.sender import envelope_address
+
+    try:
+        to_email = normalise_email(to_email)
+    except ValueError as exc:
+        fail(f"--to: {exc}")
+    with rt.transaction() as session:
+        campaign = _campaign(session, campaign_id)
+        try:
+            message = service.preview(session, rt.settings, rt.templates, campaign, to_email=to_email)
+        except TemplateProblem as exc:
+            fail(str(exc))
+    message.replace_header("Subject", f"[TEST] {message['Subject']}")
+    transport = make_transport(rt.settings.smtp_url, rt.settings.outbox_path, rt.settings.smtp_timeout)
+    try:
+        transport.send(rt.settings.mail_from.addr_spec, envelope_address(to_email), bytes(message), message["Message-ID"])
+    except TransportError as exc:
+        fail(f"test message not sent: {exc.reply}")
+    finally:
+        transport.close()
+    where = rt.settings.smtp_url and "via SMTP" or f"to {rt.settings.outbox_path}"
+    click.echo(f"test message sent to {to_email} {where}")
+
+
+@campaigns.command("schedule")
+@click.argument("campaign_id", type=int)
+@click.option("--at", "at", required=True, metavar=WHEN, help="Local time in the configured zone.")
+@pass_runtime
+def schedule_(rt: Runtime, campaign_id: int, at: str):
+    """Schedule a campaign; the worker sends it at that time."""
+    with rt.transaction() as session:
+        try:
+            campaign = service.schedule(session, rt.settings, _campaign(session, campaign_id), at)
+        except service.CampaignError as exc:
+            fail(str(exc))
+    click.echo(f"campaign {campaign_id} scheduled for {campaign.send_at.astimezone(rt.settings.timezone):%Y-%m-%d %H:%M}")
+
+
+@campaigns.command()
+@click.argument("campaign_id", type=int)
+@pass_runtime
+def send(rt: Runtime, campaign_id: int):
+    """Start a campaign now and send it from this process (retries are left to the worker)."""
+    with rt.transaction() as session:
+        campaign = _campaign(session, campaign_id)
+        try:
+            service.start(session, campaign)
+        except service.CampaignError as exc:
+            fail(str(exc))
+    sender = Sender(rt.db, rt.settings, rt.templates)
+    try:
+        while True:
+            result = sender.run_once(campaign_id)
+            if result.connection_error:
+                fail(f"mail server unavailable: {result.connection_error}; the worker will carry on", 1)
+            if not result.claimed:
+                break
+    finally:
+        sender.close()
+    _print_status(rt, campaign_id, as_json=False)
+
+
+@campaigns.command()
+@click.argument("campaign_id", type=int)
+@pass_runtime
+def cancel(rt: Runtime, campaign_id: int):
+    """Cancel a campaign; messages not yet sent are skipped."""
+    with rt.transaction() as session:
+        try:
+            skipped = service.cancel(session, _campaign(session, campaign_id))
+        except service.CampaignError as exc:
+            fail(str(exc))
+    click.echo(f"campaign {campaign_id} cancelled ({skipped} unsent messages skipped)")
+
+
+@campaigns.command()
+@click.argument("campaign_id", type=int)
+@pass_runtime
+def retry(rt: Runtime, campaign_id: int):
+    """Queue a campaign's failed messages again."""
+    with rt.transaction() as session:
+        try:
+            count = service.retry_failed(session, _campaign(session, campaign_id))
+        except service.CampaignError as exc:
+            fail(str(exc))
+    click.echo(f"campaign {campaign_id}: {count} failed messages queued again")
+
+
+@campaigns.command("list")
+@click.option("--json", "as_json", is_flag=True)
+@pass_runtime
+def list_(rt: Runtime, as_json: bool):
+    """List campaigns."""
+    with rt.transaction() as session:
+        rows = [service.status(session, c).to_json() for c in service.list_campaigns(session)]
+    if as_json:
+        echo_json(rows)
+        return
+    for r in rows:
+        click.echo(f"{r['id']:>4}  {r['meeting']:<14} {r['template']:<12} {r['state']:<10} "
+                   f"{r['sent']:>5}/{r['recipients']:<5} sent  {r['send_at'] or ''}")
+
+
+def _print_status(rt: Runtime, campaign_id: int, as_json: bool) -> None:
+    with rt.transaction() as session:
+        data = service.status(session, _campaign(session, campaign_id)).to_json()
+    if as_json:
+        echo_json(data)
+        return
+    click.echo(f"campaign {data['id']}: {data['template']} for {data['meeting']} ({data['audience']}), {data['state']}")
+    click.echo("  " + ", ".join(f"{k} {data[k]}" for k in
+                                ("queued", "sent", "retrying", "failed", "bounced", "skipped")))
+    if data["uncertain"]:
+        click.echo(f"  {data['uncertain']} sent again after a crash (may have arrived twice)")
+
+
+@campaigns.command("status")
+@click.argument("campaign_id", type=int)
+@click.option("--json", "as_json", is_flag=True)
+@pass_runtime
+def status_(rt: Runtime, campaign_id: int, as_json: bool):
+    """Counts of queued, sent, retrying, failed, bounced and skipped messages."""
+    _print_status(rt, campaign_id, as_json)

@@ -1,0 +1,21 @@
+from __future__ import annotations
+
+import logging
+
+import click
+
+from mailer.cli.runtime import Runtime, pass_runtime
+
+
+@click.command()
+@click.option("--until-idle", is_flag=True, help="Exit once nothing is due (demo, tests, cron).")
+@click.option("-v", "--verbose", is_flag=True)
+@pass_runtime
+def worker(rt: Runtime, until_idle: bool, verbose: bool) -> None:
+    """Run the scheduler and send queued mail (exactly one per SQLite database)."""
+    from mailer.worker.runner import run_worker
+
+    logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("apscheduler").setLevel(logging.WARNING)
+    run_worker(rt.db, rt.settings, rt.templates, until_idle=until_idle)

@@ -1,0 +1,82 @@
+"""What a template sees: plain dicts of strings, never ORM objects (the sandbox stays small)."""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import quote_plus
+
+from mailer.config import Settings
+from mailer.contacts.models import Contact
+from mailer.i18n import format_clock, format_day, format_when
+from mailer.meetings.models import Meeting
+from mailer.rsvp.tokens import TokenCodec
+
+
+def codec(settings: Settings) -> TokenCodec:
+    return TokenCodec(settings.secret_key, settings.old_secret_keys)
+
+
+def language_of(contact: Contact | None, settings: Settings) -> str:
+    return (contact.language if contact is not None else None) or settings.language
+
+
+def meeting_context(meeting: Meeting, settings: Settings, lang: str) -> dict[str, Any]:
+    tz = settings.timezone
+    place = meeting.venue if meeting.venue and meeting.city in meeting.venue else \
+        ", ".join(p for p in (meeting.venue, meeting.city) if p)
+    return {
+        "title": meeting.title,
+        "host": meeting.host,
+        "city": meeting.city,
+        "venue": meeting.venue,
+        "region": meeting.region,
+        "description": meeting.description,
+        "when": format_when(meeting.starts_at, meeting.ends_at, tz, lang),
+        "day": format_day(meeting.starts_at, tz, lang),
+        "start_time": format_clock(meeting.starts_at, tz, lang),
+        "end_time": format_clock(meeting.ends_at, tz, lang),
+        "rsvp_by": format_day(meeting.rsvp_by, tz, lang) if meeting.rsvp_by else None,
+        "map_url": f"https://www.openstreetmap.org/search?query={quote_plus(place)}" if place else None,
+        "capacity": meeting.capacity,
+    }
+
+
+def links(settings: Settings, contact: Contact, meeting: Meeting | None) -> dict[str, str]:
+    tokens = codec(settings)
+    base = settings.base_url
+    result = {"unsubscribe_url": f"{base}/u/{tokens.dumps('unsubscribe', contact.link_key)}"}
+    if meeting is not None:
+        rsvp = tokens.dumps("rsvp", contact.link_key, meeting.link_key)
+        result.update(
+            rsvp_url=f"{base}/r/{rsvp}",
+            rsvp_yes_url=f"{base}/r/{rsvp}?answer=yes",
+            rsvp_no_url=f"{base}/r/{rsvp}?answer=no",
+            calendar_url=f"{base}/r/{rsvp}/calendar.ics",
+            evaluation_url=f"{base}/e/{tokens.dumps('evaluation', contact.link_key, meeting.link_key)}",
+        )
+    return result
+
+
+def recipient_context(
+    settings: Settings,
+    contact: Contact,
+    meeting: Meeting | None,
+    organisations: list[str],
+    first_message: bool,
+    extra: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    lang = language_of(contact, settings)
+    name = contact.name or ""
+    context: dict[str, Any] = {
+        "lang": lang,
+        "sender": {"name": settings.mail_from.display_name, "email": settings.mail_from.addr_spec},
+        "contact": {"name": name, "first_name": name.split(" ")[0] if name else "", "email": contact.email},
+        "organisations": organisations,
+        "first_message": first_message,
+        **links(settings, contact, meeting),
+    }
+    if meeting is not None:
+        context["meeting"] = meeting_context(meeting, settings, lang)
+    if extra:
+        context.update(extra)
+    return context

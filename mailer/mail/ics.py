@@ -1,0 +1,37 @@
+"""A meeting as a plain calendar entry (METHOD:PUBLISH).
+
+Not a meeting request: a REQUEST would make calendar clients send accept/decline
+replies to our From address, which nobody reads; answers go through the RSVP page.
+"""
+
+from __future__ import annotations
+
+from icalendar import Calendar, Event
+
+from mailer.config import Settings
+from mailer.db import utcnow
+from mailer.meetings.models import Meeting
+
+
+def meeting_ics(meeting: Meeting, settings: Settings, url: str | None = None) -> bytes:
+    calendar = Calendar()
+    calendar.add("prodid", "-//Ax mailer//SV")
+    calendar.add("version", "2.0")
+    calendar.add("method", "PUBLISH")
+    event = Event()
+    domain = settings.mail_from.domain
+    event.add("uid", f"meeting-{meeting.link_key}@{domain}")
+    event.add("dtstamp", utcnow())
+    event.add("dtstart", meeting.starts_at)
+    event.add("dtend", meeting.ends_at)
+    event.add("summary", meeting.title)
+    location = ", ".join(p for p in (meeting.venue, meeting.city) if p)
+    if location:
+        event.add("location", location)
+    description = "\n\n".join(p for p in (meeting.host, meeting.description, url) if p)
+    if description:
+        event.add("description", description)
+    if url:
+        event.add("url", url)
+    calendar.add_component(event)
+    return calendar.to_ical()

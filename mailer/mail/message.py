@@ -1,0 +1,64 @@
+"""Building RFC 5322 messages with the standard library's EmailMessage and Address.
+
+Never by string concatenation: a name or subject with CR/LF in it must not be
+able to add a header. Data-derived header values are flattened to one line first.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from email.headerregistry import Address
+from email.message import EmailMessage
+from email.utils import format_datetime
+
+from mailer.db import utcnow
+from mailer.mail.templates import Rendered
+
+
+def one_line(value: str | None) -> str:
+    return " ".join((value or "").split())
+
+
+@dataclass(frozen=True)
+class Attachment:
+    filename: str
+    maintype: str
+    subtype: str
+    data: bytes
+
+
+def recipient_address(name: str | None, email: str) -> Address:
+    local, _, domain = email.rpartition("@")
+    return Address(display_name=one_line(name), username=local, domain=domain)
+
+
+def build_message(
+    rendered: Rendered,
+    sender: Address,
+    to: Address,
+    message_id: str,
+    unsubscribe_url: str | None = None,
+    attachments: tuple[Attachment, ...] = (),
+) -> EmailMessage:
+    message = EmailMessage()
+    message["From"] = sender
+    message["To"] = to
+    message["Subject"] = one_line(rendered.subject)
+    message["Date"] = format_datetime(utcnow())
+    message["Message-ID"] = message_id
+    if unsubscribe_url:
+        # RFC 8058 one-click unsubscribe, required by Gmail and Yahoo for bulk senders.
+        message["List-Unsubscribe"] = f"<{unsubscribe_url}>"
+        message["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
+    message.set_content(rendered.text, subtype="plain", cte="quoted-printable")
+    message.add_alternative(rendered.html, subtype="html", cte="quoted-printable")
+    for attachment in attachments:
+        message.add_attachment(
+            attachment.data, maintype=attachment.maintype, subtype=attachment.subtype, filename=attachment.filename
+        )
+    return message
+
+
+def stable_message_id(kind: str, row_id: int, domain: str) -> str:
+    """The same outbox row always gets the same Message-ID, so a resend can be recognised."""
+    return f"<{kind}.{row_id}@{domain}>"

@@ -1,0 +1,59 @@
+"""The outbox: every email mailer sends is a row here before it is sent.
+
+Rows are written in the same transaction as the change that causes them
+(a campaign starting, an RSVP being recorded) and sent only after commit, so a
+crash can delay a mail but never lose it or invent one.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+
+from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from mailer.campaigns.models import Campaign, str_enum
+from mailer.contacts.models import Contact
+from mailer.db import Base, UTCDateTime, utcnow
+
+
+class MessageState(enum.StrEnum):
+    QUEUED = "queued"
+    SENDING = "sending"
+    SENT = "sent"
+    RETRYING = "retrying"
+    FAILED = "failed"
+    BOUNCED = "bounced"
+    SKIPPED = "skipped"
+
+
+FINAL_STATES = (MessageState.SENT, MessageState.FAILED, MessageState.BOUNCED, MessageState.SKIPPED)
+
+
+class OutboxMessage(Base):
+    __tablename__ = "messages"
+    __table_args__ = (
+        UniqueConstraint("campaign_id", "contact_id"),
+        Index("ix_messages_due", "state", "next_attempt_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    campaign_id: Mapped[int | None] = mapped_column(ForeignKey("campaigns.id"), index=True)
+    contact_id: Mapped[int | None] = mapped_column(ForeignKey("contacts.id", ondelete="SET NULL"), index=True)
+    meeting_id: Mapped[int | None] = mapped_column(ForeignKey("meetings.id"), index=True)
+    template: Mapped[str] = mapped_column(String(50))
+    to_email: Mapped[str | None] = mapped_column(String(320))
+    extra: Mapped[dict | None] = mapped_column(JSON)
+    state: Mapped[MessageState] = mapped_column(str_enum(MessageState), default=MessageState.QUEUED)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    claimed_by: Mapped[str | None] = mapped_column(String(100))
+    claimed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    uncertain: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    sent_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+
+    campaign: Mapped[Campaign | None] = relationship()
+    contact: Mapped[Contact | None] = relationship()

@@ -1,0 +1,50 @@
+"""Signed link tokens: the only thing a recipient's link carries.
+
+A token holds two random keys (the person's and the meeting's), signed with the
+secret key and a salt per purpose, so an RSVP token cannot be used to
+unsubscribe and vice versa. Old secret keys keep already-sent links working
+after a rotation; a person's links are revoked by giving them a new link_key.
+Tokens never expire and are never single-use: mail scanners open every link.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from itsdangerous import BadData, URLSafeSerializer
+
+PURPOSES = ("rsvp", "unsubscribe", "evaluation")
+
+
+class BadToken(Exception):
+    """Tampered, truncated, wrong-purpose or unknown: callers show one friendly 404 for all."""
+
+
+@dataclass(frozen=True)
+class TokenCodec:
+    secret_key: str
+    old_secret_keys: tuple[str, ...] = ()
+
+    def _serializer(self, purpose: str) -> URLSafeSerializer:
+        if purpose not in PURPOSES:
+            raise ValueError(f"unknown token purpose {purpose!r}")
+        # itsdangerous signs with the last key and accepts any of them.
+        keys = [*self.old_secret_keys, self.secret_key]
+        return URLSafeSerializer(keys, salt=f"mailer.{purpose}")
+
+    def dumps(self, purpose: str, contact_key: str, meeting_key: str | None = None) -> str:
+        payload = [contact_key] if meeting_key is None else [contact_key, meeting_key]
+        return self._serializer(purpose).dumps(payload)
+
+    def loads(self, purpose: str, token: str) -> tuple[str, str | None]:
+        try:
+            payload = self._serializer(purpose).loads(token)
+        except (BadData, UnicodeError, ValueError) as exc:
+            raise BadToken() from exc
+        if (
+            not isinstance(payload, list)
+            or not 1 <= len(payload) <= 2
+            or not all(isinstance(p, str) and p for p in payload)
+        ):
+            raise BadToken()
+        return payload[0], payload[1] if len(payload) == 2 else None

@@ -1,0 +1,28 @@
+"""Functions the scheduler runs. A job carries only a campaign id and points here.
+
+APScheduler pickles a job as a reference to one of these functions plus its
+arguments; the project's tables stay the truth about every campaign.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+
+from mailer.campaigns.service import start_due
+
+log = logging.getLogger(__name__)
+_runtime: dict = {}
+
+
+def bind(database, settings) -> None:
+    """Set by the worker process at start: jobs run inside it, with its database."""
+    _runtime.update(db=database, settings=settings)
+
+
+def start_scheduled_campaign(campaign_id: int) -> str:
+    db, settings = _runtime["db"], _runtime["settings"]
+    with db.transaction() as session:
+        outcome = start_due(session, campaign_id, dt.timedelta(hours=settings.grace_period_hours))
+    log.info("campaign %s: %s", campaign_id, outcome)
+    return outcome

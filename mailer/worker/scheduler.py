@@ -1,0 +1,77 @@
+"""The one scheduler: APScheduler 3 with its job store in our database.
+
+Only `mailer worker` runs it; the web app and the CLI only change our tables
+(a campaign's state and send_at), and `reconcile` makes the job store match
+them — at start, and every few seconds. So a job APScheduler dropped (it
+deletes jobs it cannot unpickle) or a lost job store never loses a campaign,
+and a job for a campaign that is no longer scheduled never sends it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+
+from apscheduler.jobstores.memory import MemoryJobStore
+from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
+from apscheduler.schedulers.background import BackgroundScheduler
+from sqlalchemy import select
+
+from mailer.campaigns.models import Campaign, CampaignState
+from mailer.config import Settings
+from mailer.db import Database
+from mailer.worker import jobs
+
+log = logging.getLogger(__name__)
+JOBSTORE = "default"
+RECONCILE_SECONDS = 10
+
+
+def campaign_job_id(campaign_id: int) -> str:
+    return f"campaign-{campaign_id}"
+
+
+def build_scheduler(database: Database, settings: Settings) -> BackgroundScheduler:
+    jobs.bind(database, settings)
+    scheduler = BackgroundScheduler(
+        jobstores={
+            JOBSTORE: SQLAlchemyJobStore(engine=database.engine, tablename="apscheduler_jobs"),
+            "internal": MemoryJobStore(),
+        },
+        # Our job functions decide what "too late" means (the grace period), so
+        # APScheduler must never skip a late run silently.
+        job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": None},
+        timezone=settings.timezone,
+    )
+    scheduler.add_job(reconcile, "interval", seconds=RECONCILE_SECONDS, args=[scheduler, database],
+                      id="reconcile", jobstore="internal")
+    return scheduler
+
+
+def reconcile(scheduler: BackgroundScheduler, database: Database) -> dict[str, int]:
+    """Make the persistent job store hold exactly one job per scheduled campaign."""
+    with database.transaction() as session:
+        wanted = {
+            campaign_job_id(cid): (cid, send_at)
+            for cid, send_at in session.execute(
+                select(Campaign.id, Campaign.send_at).where(Campaign.state == CampaignState.SCHEDULED)
+            )
+        }
+    present = {job.id: job for job in scheduler.get_jobs(jobstore=JOBSTORE) if job.id.startswith("campaign-")}
+    changes = {"added": 0, "moved": 0, "removed": 0}
+    for job_id, (cid, send_at) in wanted.items():
+        run_at = send_at or dt.datetime.now(dt.timezone.utc)
+        job = present.get(job_id)
+        if job is None:
+            scheduler.add_job(jobs.start_scheduled_campaign, "date", run_date=run_at, args=[cid], id=job_id,
+                              jobstore=JOBSTORE, replace_existing=True)
+            changes["added"] += 1
+        elif job.next_run_time is None or abs((job.next_run_time - run_at).total_seconds()) >= 1:
+            scheduler.reschedule_job(job_id, jobstore=JOBSTORE, trigger="date", run_date=run_at)
+            changes["moved"] += 1
+    for job_id in set(present) - set(wanted):
+        scheduler.remove_job(job_id, jobstore=JOBSTORE)
+        changes["removed"] += 1
+    if any(changes.values()):
+        log.info("scheduler reconciled with campaigns: %s", changes)
+    return changes

@@ -1,0 +1,207 @@
+"""Settings: instance/config.toml, overridden by MAILER_* variables, checked at start."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from mailer.app import create_app
+from mailer.config import ConfigError, load_settings
+
+
+SECRET_KEY = "a-secret-key-for-these-tests-0123"
+BASE_URL = "http://mailer.test"
+
+
+@pytest.fixture
+def environ(instance_path: Path) -> dict[str, str]:
+    """The smallest environment that starts: the three required settings."""
+    return {
+        "MAILER_INSTANCE_PATH": str(instance_path),
+        "MAILER_SECRET_KEY": SECRET_KEY,
+        "MAILER_BASE_URL": BASE_URL,
+        "MAILER_FROM": "Ax <info@ax.example.org>",
+    }
+
+
+def write_config(instance_path: Path, text: str) -> Path:
+    instance_path.mkdir(parents=True, exist_ok=True)
+    path = instance_path / "config.toml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def test_defaults(environ, instance_path):
+    settings = load_settings(environ=environ)
+
+    assert settings.instance_path == instance_path
+    assert settings.database_url == f"sqlite:///{instance_path / 'mailer.sqlite'}"
+    assert settings.smtp_url is None
+    assert settings.outbox_path == instance_path / "outbox"
+    assert settings.staff_emails == ()
+    assert settings.timezone == ZoneInfo("Europe/Stockholm")
+    assert settings.language == "sv"
+    assert settings.secret_key == SECRET_KEY
+    assert settings.base_url == BASE_URL
+    assert settings.mail_from.display_name == "Ax"
+    assert settings.mail_from.addr_spec == "info@ax.example.org"
+
+
+def test_instance_path_defaults_to_instance_folder_in_working_directory(environ, tmp_path, monkeypatch):
+    del environ["MAILER_INSTANCE_PATH"]
+    monkeypatch.chdir(tmp_path)
+
+    settings = load_settings(environ=environ)
+
+    assert settings.instance_path == (tmp_path / "instance").resolve()
+    assert settings.database_url == f"sqlite:///{(tmp_path / 'instance' / 'mailer.sqlite').resolve()}"
+
+
+def test_every_documented_variable_is_read(environ, tmp_path):
+    environ.update({
+        "MAILER_DATABASE_URL": f"sqlite:///{tmp_path / 'elsewhere.sqlite'}",
+        "MAILER_BASE_URL": "https://utskick.ax.example.org/",
+        "MAILER_SMTP_URL": "smtp://user:pw@smtp.example.org:587",
+        "MAILER_FROM": "Ax – Kulturorganisationer i samverkan <Info@AX.example.org>",
+        "MAILER_STAFF_EMAILS": "kansli@ax.example.org, ordforande@ax.example.org,",
+        "MAILER_TIMEZONE": "Europe/Helsinki",
+        "MAILER_LANGUAGE": "EN",
+    })
+
+    settings = load_settings(environ=environ)
+
+    assert settings.database_url == f"sqlite:///{tmp_path / 'elsewhere.sqlite'}"
+    assert settings.base_url == "https://utskick.ax.example.org"  # trailing slash dropped
+    assert settings.smtp_url == "smtp://user:pw@smtp.example.org:587"
+    assert settings.mail_from.display_name == "Ax – Kulturorganisationer i samverkan"
+    assert settings.mail_from.domain == "ax.example.org"
+    assert settings.staff_emails == ("kansli@ax.example.org", "ordforande@ax.example.org")
+    assert settings.timezone == ZoneInfo("Europe/Helsinki")
+    assert settings.language == "en"
+
+
+def test_empty_smtp_url_means_file_outbox(environ):
+    environ["MAILER_SMTP_URL"] = "  "
+
+    assert load_settings(environ=environ).smtp_url is None
+
+
+def test_config_file_is_read_and_environment_wins(environ, instance_path):
+    del environ["MAILER_SECRET_KEY"], environ["MAILER_FROM"]
+    write_config(instance_path, (
+        'secret_key = "from-the-config-file-0123456789"\n'
+        'base_url = "https://from-file.example.org"\n'
+        'from = "Fil <fil@ax.example.org>"\n'
+        'staff_emails = ["a@ax.example.org", "b@ax.example.org"]\n'
+        'language = "en"\n'
+        'timezone = "UTC"\n'
+    ))
+
+    settings = load_settings(environ=environ)
+
+    assert settings.secret_key == "from-the-config-file-0123456789"
+    assert settings.mail_from.addr_spec == "fil@ax.example.org"
+    assert settings.staff_emails == ("a@ax.example.org", "b@ax.example.org")
+    assert settings.language == "en"
+    assert settings.timezone == ZoneInfo("UTC")
+    assert settings.base_url == BASE_URL  # MAILER_BASE_URL overrides the file
+
+
+def test_create_app_takes_settings_by_config_toml_names(test_config, instance_path):
+    app = create_app(test_config)
+
+    settings = app.extensions["mailer.settings"]
+    assert app.config["SECRET_KEY"] == test_config["secret_key"]
+    assert app.instance_path == str(instance_path)
+    assert settings.base_url == "http://mailer.test"
+    assert settings.mail_from.addr_spec == "info@ax.example.org"
+    assert app.extensions["mailer.db"].url == test_config["database_url"]
+    app.extensions["mailer.db"].dispose()
+
+
+@pytest.mark.parametrize(
+    ("variable", "value"),
+    [
+        ("MAILER_BASE_URL", "ftp://x"),
+        ("MAILER_BASE_URL", "mailer.example.org"),
+        ("MAILER_SECRET_KEY", "too-short"),
+        ("MAILER_SECRET_KEY", "   "),
+        ("MAILER_FROM", "not an address"),
+        ("MAILER_FROM", "a@ax.example.org, b@ax.example.org"),
+        ("MAILER_SMTP_URL", "http://smtp.example.org"),
+        ("MAILER_SMTP_URL", "smtp://smtp.example.org:port"),
+        ("MAILER_STAFF_EMAILS", "kansli@ax.example.org,nobody"),
+        ("MAILER_TIMEZONE", "Mars/Olympus"),
+        ("MAILER_TIMEZONE", "Europe"),
+        ("MAILER_TIMEZONE", "../etc/passwd"),
+        ("MAILER_LANGUAGE", "de"),
+        ("MAILER_DATABASE_URL", "not a database url"),
+    ],
+)
+def test_malformed_setting_names_the_variable(environ, variable, value):
+    environ[variable] = value
+
+    with pytest.raises(ConfigError) as caught:
+        load_settings(environ=environ)
+
+    assert caught.value.setting == variable
+    assert str(caught.value).startswith(f"{variable}: ")
+
+
+@pytest.mark.parametrize("variable", ["MAILER_SECRET_KEY", "MAILER_BASE_URL", "MAILER_FROM"])
+def test_missing_required_setting_names_the_variable(environ, variable):
+    del environ[variable]
+
+    with pytest.raises(ConfigError) as caught:
+        load_settings(environ=environ)
+
+    assert caught.value.setting == variable
+    assert "is not set" in str(caught.value)
+
+
+def test_malformed_value_in_config_file_names_the_setting(environ, instance_path):
+    del environ["MAILER_BASE_URL"]
+    write_config(instance_path, "base_url = 5\n")
+
+    with pytest.raises(ConfigError, match="^MAILER_BASE_URL: "):
+        load_settings(environ=environ)
+
+
+def test_unknown_key_in_config_file_is_named(environ, instance_path):
+    path = write_config(instance_path, 'smtp_host = "smtp.example.org"\n')
+
+    with pytest.raises(ConfigError) as caught:
+        load_settings(environ=environ)
+
+    assert caught.value.setting == str(path)
+    assert "smtp_host" in str(caught.value)
+
+
+def test_unparsable_config_file_is_named(environ, instance_path):
+    path = write_config(instance_path, "secret_key = \n")
+
+    with pytest.raises(ConfigError) as caught:
+        load_settings(environ=environ)
+
+    assert caught.value.setting == str(path)
+    assert "cannot be read" in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    ("variable", "value"),
+    [
+        ("MAILER_BASE_URL", "ftp://x"),
+        ("MAILER_TIMEZONE", "Europe"),
+        ("MAILER_LANGUAGE", "fi"),
+        ("MAILER_SECRET_KEY", None),  # unset
+    ],
+)
+def test_cli_stops_at_start_with_the_setting_name(runner, variable, value):
+    result = runner.invoke(["orgs", "list"], env={variable: value})
+
+    assert result.exit_code == 2
+    assert variable in result.stderr
+    assert result.stderr.startswith("mailer: configuration error: ")
+    assert result.stdout == ""

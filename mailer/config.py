@@ -96,9 +96,13 @@ def _database_url(name: str, value: Any) -> str:
 
     url = _str(name, value)
     try:
-        make_url(url)
+        parsed = make_url(url)
     except ArgumentError as exc:
         raise ConfigError(env_name(name), f"not a database URL: {exc}") from None
+    if parsed.get_backend_name() not in ("sqlite", "postgresql"):  # else create_engine fails with a traceback
+        raise ConfigError(
+            env_name(name), f"unsupported database {parsed.drivername!r}; use sqlite:///… or postgresql://…"
+        )
     return url
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 import pytest
 from click.testing import CliRunner, Result
@@ -18,9 +18,6 @@ from click.testing import CliRunner, Result
 from mailer.app import create_app
 from mailer.cli import main
 from mailer.db import Database
-
-DATA = Path(__file__).parent / "data"
-DEMO_CONTACTS = Path(__file__).parent.parent / "contacts"
 
 SECRET_KEY = "test-secret-key-0123456789abcdef"
 BASE_URL = "http://mailer.test"
@@ -41,9 +38,14 @@ def instance_path(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-def database_url(instance_path: Path) -> str:
-    """The one place that decides which database the tests use (SQLite file for now)."""
-    return f"sqlite:///{instance_path / 'test.sqlite'}"
+def database_url(instance_path: Path) -> Iterator[str]:
+    """The one place that decides which database the tests use (a fresh SQLite file for now).
+
+    To add PostgreSQL: parametrize this fixture over ["sqlite", "postgresql"], and for
+    "postgresql" create a throw-away database (or schema) on MAILER_TEST_POSTGRES_URL,
+    yield its URL, and drop it after the test.
+    """
+    yield f"sqlite:///{instance_path / 'test.sqlite'}"
 
 
 @pytest.fixture

@@ -119,11 +119,19 @@ def test_init_leaves_the_database_in_wal_mode(bare_runner):
     assert sqlite_pragma(instance / "mailer.sqlite", "journal_mode") == "wal"
 
 
-def test_every_connection_uses_wal_and_a_busy_timeout(db):
-    with db.engine.connect() as connection:
-        assert connection.execute(text("PRAGMA journal_mode")).scalar() == "wal"
-        assert connection.execute(text("PRAGMA busy_timeout")).scalar() >= 5000
-        assert connection.execute(text("PRAGMA foreign_keys")).scalar() == 1
+def test_every_sqlite_connection_uses_wal_and_a_busy_timeout(tmp_path):
+    # Its own SQLite file, so this stays a SQLite test when `database_url` also runs PostgreSQL.
+    database = Database(f"sqlite:///{tmp_path / 'db' / 'wal.sqlite'}")
+    try:
+        database.upgrade()
+        with database.engine.connect() as connection:
+            assert connection.execute(text("PRAGMA journal_mode")).scalar() == "wal"
+            assert connection.execute(text("PRAGMA busy_timeout")).scalar() >= 5000
+            assert connection.execute(text("PRAGMA foreign_keys")).scalar() == 1
+        with database.transaction() as session:  # and transactions work on top of it
+            assert session.execute(text("SELECT count(*) FROM contacts")).scalar() == 0
+    finally:
+        database.dispose()
 
 
 def test_app_fixture_database_is_at_the_newest_revision(db):

@@ -138,6 +138,8 @@ def test_create_app_takes_settings_by_config_toml_names(test_config, instance_pa
         ("MAILER_TIMEZONE", "../etc/passwd"),
         ("MAILER_LANGUAGE", "de"),
         ("MAILER_DATABASE_URL", "not a database url"),
+        ("MAILER_DATABASE_URL", "postgres://user@db.example.org/mailer"),
+        ("MAILER_DATABASE_URL", "mysql://user@db.example.org/mailer"),
     ],
 )
 def test_malformed_setting_names_the_variable(environ, variable, value):
@@ -195,6 +197,7 @@ def test_unparsable_config_file_is_named(environ, instance_path):
         ("MAILER_BASE_URL", "ftp://x"),
         ("MAILER_TIMEZONE", "Europe"),
         ("MAILER_LANGUAGE", "fi"),
+        ("MAILER_DATABASE_URL", "postgres://user@db.example.org/mailer"),
         ("MAILER_SECRET_KEY", None),  # unset
     ],
 )
@@ -205,3 +208,11 @@ def test_cli_stops_at_start_with_the_setting_name(runner, variable, value):
     assert variable in result.stderr
     assert result.stderr.startswith("mailer: configuration error: ")
     assert result.stdout == ""
+
+
+@pytest.mark.parametrize("url", ["sqlite:////srv/mailer/mailer.sqlite", "postgresql://mailer:pw@db.example.org/mailer",
+                                 "postgresql+psycopg://mailer@db.example.org:5433/mailer"])
+def test_supported_database_urls(environ, url):
+    environ["MAILER_DATABASE_URL"] = url
+
+    assert load_settings(environ=environ).database_url == url

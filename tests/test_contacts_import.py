@@ -640,3 +640,26 @@ def test_cli_import_from_a_copied_folder_uses_that_folders_names(runner, tmp_pat
 
     (org,) = json.loads(runner.invoke(["orgs", "list", "--json"]).stdout)
     assert (org["slug"], org["name"]) == ("sormlands-korforbund", "Sormlands Korforbund")
+
+
+def test_cli_unreadable_organisations_csv_beside_a_list_is_reported_not_a_crash(runner, make_csv):
+    make_csv("organisations.csv", b"slug,name\x00\x01")
+    path = make_csv("korpen.csv", "email\nbo@example.org\n")
+
+    result = runner.invoke(["contacts", "import", path])
+
+    assert result.exit_code == 2
+    assert f"{path}: organisations.csv beside it cannot be read: not a CSV file (binary content)" in result.stderr
+    assert json.loads(runner.invoke(["orgs", "list", "--json"]).stdout) == []
+
+
+def test_cli_undecodable_file_exits_2_and_imports_nothing(runner, make_csv):
+    # 0x81 is neither UTF-8 nor defined in Windows-1252
+    path = make_csv("korpen.csv", b"email,name\nbo@example.org,Bo\nkim@example.org,Caf\x81\n")
+
+    result = runner.invoke(["contacts", "import", path])
+
+    assert result.exit_code == 2
+    assert result.stderr == f"{path}: cannot decode the file as UTF-8 or Windows-1252 (byte 48)\n"
+    assert result.stdout == "korpen.csv: not imported: cannot decode the file as UTF-8 or Windows-1252 (byte 48)\n"
+    assert json.loads(runner.invoke(["contacts", "list", "--json"]).stdout) == []

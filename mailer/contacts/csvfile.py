@@ -183,7 +183,10 @@ def read_organisation_names(folder: Path) -> dict[str, tuple[str, str | None]]:
     path = folder / "organisations.csv"
     if not path.exists():
         return {}
-    text = decode(path.read_bytes())
+    try:
+        text = decode(path.read_bytes())
+    except (CsvFileError, OSError) as exc:
+        raise CsvFileError(f"{path.name} beside it cannot be read: {exc}") from None
     reader = csv.DictReader(io.StringIO(text, newline=""), delimiter=_delimiter(text.split("\n", 1)[0]))
     names = {}
     for row in reader:

@@ -101,6 +101,7 @@ def import_lists(
             continue
         report.organisation = slug
         try:
+            read_organisation_names(path.parent)  # a broken organisations.csv stops this file here
             parsed = parse(path, data=(data or {}).get(path), check_dns=check_dns)
         except CsvFileError as exc:
             report.error = str(exc)

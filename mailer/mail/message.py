@@ -53,9 +53,12 @@ def build_message(
     message.set_content(rendered.text, subtype="plain", cte="quoted-printable")
     message.add_alternative(rendered.html, subtype="html", cte="quoted-printable")
     for attachment in attachments:
-        message.add_attachment(
-            attachment.data, maintype=attachment.maintype, subtype=attachment.subtype, filename=attachment.filename
-        )
+        if attachment.maintype == "text":  # declared charset, so clients show å, ä, ö right
+            message.add_attachment(attachment.data.decode("utf-8"), subtype=attachment.subtype,
+                                   filename=attachment.filename)
+        else:
+            message.add_attachment(attachment.data, maintype=attachment.maintype, subtype=attachment.subtype,
+                                   filename=attachment.filename)
     return message
 
 

@@ -1,0 +1,116 @@
+"""A real SMTP server for tests (aiosmtpd on a free port) whose replies a test can script.
+
+Registered as a pytest plugin from conftest.py: use the `smtp_server` fixture.
+It can accept, temporarily refuse (451), permanently refuse (550), drop the
+connection every N messages, and be stopped and started again on the same port.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import email
+import email.policy
+import socket
+import threading
+from dataclasses import dataclass, field
+
+import pytest
+from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import SMTP as SMTPProtocol
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@dataclass
+class Received:
+    envelope_from: str
+    envelope_to: list[str]
+    data: bytes
+
+    @property
+    def message(self) -> email.message.EmailMessage:
+        return email.message_from_bytes(self.data, policy=email.policy.default)
+
+
+@dataclass
+class Script:
+    """Per-recipient replies: address -> list of codes used in turn (the last one repeats)."""
+
+    rcpt_replies: dict[str, list[str]] = field(default_factory=dict)
+    drop_every: int = 0  # close the connection after every N accepted messages
+
+
+class Handler:
+    def __init__(self, server: "SMTPTestServer"):
+        self.server = server
+
+    async def handle_RCPT(self, smtp, session, envelope, address, rcpt_options):
+        replies = self.server.script.rcpt_replies.get(address.lower())
+        if replies:
+            reply = replies.pop(0) if len(replies) > 1 else replies[0]
+            if not reply.startswith("250"):
+                return reply
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    async def handle_DATA(self, smtp, session, envelope):
+        with self.server.lock:
+            self.server.received.append(Received(envelope.mail_from, list(envelope.rcpt_tos), envelope.original_content or envelope.content))
+            count = len(self.server.received)
+        drop = self.server.script.drop_every
+        if drop and count % drop == 0:
+            # Accept, then hang up before the client's next command.
+            smtp.transport.write(b"250 OK\r\n")
+            smtp.transport.close()
+            return None
+        return "250 OK"
+
+
+class SMTPTestServer:
+    def __init__(self, port: int | None = None):
+        self.port = port or free_port()
+        self.script = Script()
+        self.received: list[Received] = []
+        self.lock = threading.Lock()
+        self.controller: Controller | None = None
+
+    @property
+    def url(self) -> str:
+        return f"smtp://127.0.0.1:{self.port}"
+
+    def start(self) -> "SMTPTestServer":
+        self.loop = asyncio.new_event_loop()  # ours, so that stop() can close it
+        self.controller = Controller(Handler(self), hostname="127.0.0.1", port=self.port, loop=self.loop,
+                                     enable_SMTPUTF8=True, ready_timeout=10)
+        self.controller.start()
+        return self
+
+    def stop(self) -> None:
+        if self.controller is not None:
+            self.controller.stop()
+            self.controller = None
+            self.loop.close()
+
+    def reply(self, address: str, *codes: str) -> None:
+        """E.g. reply("x@example.org", "451 4.7.1 try later", "250") or reply(addr, "550 5.1.1 no such user")."""
+        self.script.rcpt_replies[address.lower()] = list(codes)
+
+    def to(self, address: str) -> list[Received]:
+        return [r for r in self.received if address.lower() in (a.lower() for a in r.envelope_to)]
+
+    def recipients(self) -> list[str]:
+        return [a.lower() for r in self.received for a in r.envelope_to]
+
+
+@pytest.fixture
+def smtp_server():
+    server = SMTPTestServer().start()
+    yield server
+    server.stop()
+
+
+__all__ = ["SMTPProtocol", "SMTPTestServer", "free_port", "smtp_server"]

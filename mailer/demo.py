@@ -58,3 +58,30 @@ def add_demo_meetings(session: Session, tz: ZoneInfo, today: dt.date) -> list[st
 
 def import_demo_contacts(session: Session, folder: Path) -> ImportReport:
     return import_lists(session, sorted(folder.glob("*.csv")))
+
+
+def create_demo_invitation(session: Session, settings, templates) -> int | None:
+    """The first meeting's invitation to every member organisation, due now (once)."""
+    from mailer.campaigns.audience import Audience
+    from mailer.campaigns.models import Campaign
+    from mailer.campaigns.service import create_campaign
+
+    first = DEMO_MEETINGS[0][0]
+    if session.scalar(select(Campaign.id).join(Campaign.meeting).where(Meeting.slug == first)) is not None:
+        return None
+    now = dt.datetime.now(settings.timezone).strftime("%Y-%m-%d %H:%M")
+    campaign = create_campaign(session, settings, templates, meeting_slug=first, template="invitation",
+                               audience=Audience(all=True), send_at=now, created_by="demo")
+    return campaign.id
+
+
+def demo_rsvp_url(session: Session, settings) -> str | None:
+    """One demo recipient's answer page, to try the recipient's side."""
+    from mailer.contacts.models import Contact
+    from mailer.mail.context import links
+
+    meeting = session.scalar(select(Meeting).where(Meeting.slug == DEMO_MEETINGS[0][0]))
+    contact = session.scalar(select(Contact).order_by(Contact.id).limit(1))
+    if meeting is None or contact is None:
+        return None
+    return links(settings, contact, meeting)["rsvp_url"]

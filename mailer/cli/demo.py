@@ -7,7 +7,7 @@ import click
 
 from mailer.cli.runtime import Runtime, pass_runtime
 from mailer.contacts.queries import list_organisations
-from mailer.demo import add_demo_meetings, import_demo_contacts
+from mailer.demo import add_demo_meetings, create_demo_invitation, demo_rsvp_url, import_demo_contacts
 from mailer.i18n import format_when
 from mailer.meetings.service import list_meetings
 
@@ -17,11 +17,12 @@ from mailer.meetings.service import list_meetings
               default="contacts", show_default=True)
 @pass_runtime
 def demo(rt: Runtime, folder: Path) -> None:
-    """Load the demo: import the demo contact lists and add the six demo meetings."""
+    """Load the demo: contact lists, the six meetings, and the first meeting's invitation round."""
     tz = rt.settings.timezone
     with rt.transaction() as session:
         report = import_demo_contacts(session, folder)
         added = add_demo_meetings(session, tz, dt.datetime.now(tz).date())
+        campaign_id = create_demo_invitation(session, rt.settings, rt.templates)
     rejected = sum(len(f.rejected) for f in report.files)
     for file in report.files:
         for problem in file.rejected:
@@ -41,3 +42,9 @@ def demo(rt: Runtime, folder: Path) -> None:
         click.echo("\nMeetings:")
         for m in meetings:
             click.echo(f"  {m.slug:<12} {format_when(m.starts_at, m.ends_at, tz):<46} {m.city} – {m.host}")
+        if campaign_id:
+            click.echo(f"\nInvitation campaign {campaign_id} for {meetings[0].slug} is due now: `mailer worker` sends it "
+                       f"to {rt.settings.smtp_url and 'the SMTP server' or rt.settings.outbox_path}.")
+        url = demo_rsvp_url(session, rt.settings)
+        if url:
+            click.echo(f"\nOne demo recipient's answer page:\n  {url}")

@@ -18,4 +18,5 @@ def worker(rt: Runtime, until_idle: bool, verbose: bool) -> None:
     logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("apscheduler").setLevel(logging.WARNING)
+    logging.getLogger("alembic").setLevel(logging.WARNING)
     run_worker(rt.db, rt.settings, rt.templates, until_idle=until_idle)

@@ -17,6 +17,8 @@ install: $(STAMP)
 demo: $(STAMP)
 	$(BIN)/mailer init
 	$(BIN)/mailer demo
+	$(BIN)/mailer worker --until-idle
+	@echo "Sent: $$(ls instance/outbox | wc -l) messages in instance/outbox/"
 
 test: $(STAMP)
 	$(BIN)/pytest

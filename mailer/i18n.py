@@ -40,3 +40,8 @@ def format_when(starts: dt.datetime, ends: dt.datetime | None, tz: ZoneInfo, lan
     if ends is not None:
         text += f"–{format_clock(ends, tz, lang)}"
     return text
+
+
+def format_short_date(value: dt.date, language: str | None = "sv") -> str:
+    """'13 sep.' / '13 Sept' for chart labels."""
+    return format_date(value, "d MMM", locale=_lang(language))

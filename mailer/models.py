@@ -2,12 +2,15 @@
 
 from mailer.campaigns.models import Campaign, CampaignState
 from mailer.contacts.models import Contact, ImportRejection, Membership, Organisation, Suppression, SuppressionReason
+from mailer.digest.models import DigestRun
+from mailer.evaluations.models import Evaluation, EvaluationReceipt
 from mailer.meetings.models import Meeting
 from mailer.outbox.models import MessageState, OutboxMessage
 from mailer.rsvp.models import Answer, LinkOpen, Response, ResponseChange
+from mailer.tracking.models import Attendance
 
 __all__ = [
-    "Answer", "Campaign", "CampaignState", "Contact", "ImportRejection", "LinkOpen", "Meeting",
+    "Answer", "Attendance", "Campaign", "DigestRun", "Evaluation", "EvaluationReceipt", "CampaignState", "Contact", "ImportRejection", "LinkOpen", "Meeting",
     "Membership", "MessageState", "Organisation", "OutboxMessage", "Response", "ResponseChange",
     "Suppression", "SuppressionReason",
 ]

@@ -16,6 +16,7 @@ from mailer.campaigns.models import Campaign
 from mailer.contacts.models import Contact, Membership, Organisation, Suppression
 from mailer.outbox.models import MessageState, OutboxMessage
 from mailer.rsvp.models import Answer, Response
+from mailer.tracking.coverage import participants
 
 
 class AudienceError(ValueError):
@@ -30,6 +31,7 @@ class Audience:
     all: bool = False
     only_unanswered: bool = False
     only_yes: bool = False
+    participants: bool = False  # thanks/evaluation: only those who came (or said yes, without check-in)
 
     def to_json(self) -> dict:
         return asdict(self)
@@ -45,7 +47,7 @@ class Audience:
     def validate(self, session: Session) -> None:
         if self.only_unanswered and self.only_yes:
             raise AudienceError("--only-unanswered and --only-yes exclude each other")
-        if not self.has_selector and not (self.only_unanswered or self.only_yes):
+        if not self.has_selector and not (self.only_unanswered or self.only_yes or self.participants):
             raise AudienceError("choose an audience: --org, --region, --role or --all")
         if self.orgs:
             known = set(session.scalars(select(Organisation.slug).where(Organisation.slug.in_(self.orgs))))
@@ -59,11 +61,13 @@ class Audience:
             parts.append("all contacts")
         parts += [f"org {o}" for o in self.orgs] + [f"region {r}" for r in self.regions]
         parts += [f"role {r}" for r in self.roles]
-        text = " or ".join(parts) or "everyone invited"
+        text = " or ".join(parts) or ("everyone" if self.participants else "everyone invited")
         if self.only_unanswered:
             text += ", only those who have not answered"
         if self.only_yes:
             text += ", only those who said yes"
+        if self.participants:
+            text += ", only participants"
         return text
 
 
@@ -125,6 +129,8 @@ def recipients_query(audience: Audience, meeting_id: int) -> Select:
                 and_(Response.answer == Answer.YES, Response.waitlisted.is_(False)),
             )
         )
+    if audience.participants:
+        query = query.where(Contact.id.in_(participants(meeting_id)))
     query = query.where(~exists().where(Suppression.email == Contact.email))
     return query.order_by(Contact.id)
 

@@ -84,6 +84,8 @@ def create_campaign(
         meeting = get_meeting(session, meeting_slug)
     except LookupError as exc:
         raise CampaignError(str(exc)) from None
+    if template == "thanks":
+        audience.participants = True  # thanks carry the evaluation link: participants only
     audience.validate(session)
     when = _parse_when(send_at, settings) if send_at else None
     campaign = Campaign(meeting=meeting, template=template, audience=audience.to_json(), created_by=created_by,

@@ -178,8 +178,15 @@ def _parse_row(parsed: ParsedList, line: int, cells: list[str], columns: dict[st
     )
 
 
-def read_organisation_names(folder: Path) -> dict[str, tuple[str, str | None]]:
-    """`organisations.csv` beside the lists: slug -> (display name, region)."""
+@dataclass(frozen=True)
+class OrganisationInfo:
+    name: str
+    region: str | None = None
+    email: str | None = None  # where `mailer orgs report --send` goes
+
+
+def read_organisation_names(folder: Path) -> dict[str, OrganisationInfo]:
+    """`organisations.csv` beside the lists: `slug,name,region[,email]`."""
     path = folder / "organisations.csv"
     if not path.exists():
         return {}
@@ -192,5 +199,10 @@ def read_organisation_names(folder: Path) -> dict[str, tuple[str, str | None]]:
     for row in reader:
         row = {(k or "").strip().lower(): (v or "").strip() for k, v in row.items()}
         if row.get("slug") and row.get("name"):
-            names[row["slug"]] = (row["name"], row.get("region") or None)
+            email = row.get("email") or row.get("e-post") or None
+            try:
+                email = normalise_email(email) if email else None
+            except EmailNotValidError:
+                email = None
+            names[row["slug"]] = OrganisationInfo(row["name"], row.get("region") or None, email)
     return names

@@ -123,15 +123,15 @@ def import_lists(
 
 
 def _organisation(session: Session, slug: str, folder: Path) -> Organisation:
-    names = read_organisation_names(folder)
-    name, region = names.get(slug, (None, None))
+    info = read_organisation_names(folder).get(slug)
     organisation = session.scalar(select(Organisation).where(Organisation.slug == slug))
     if organisation is None:
-        organisation = Organisation(slug=slug, name=name or slug.replace("-", " ").title(), region=region)
+        organisation = Organisation(slug=slug, name=info.name if info else slug.replace("-", " ").title())
         session.add(organisation)
-        session.flush()
-    elif name and (organisation.name, organisation.region) != (name, region):
-        organisation.name, organisation.region = name, region
+    if info is not None:
+        organisation.name, organisation.region = info.name, info.region
+        organisation.contact_email = info.email or organisation.contact_email
+    session.flush()
     return organisation
 
 

@@ -15,7 +15,7 @@ import css_inline
 from jinja2 import ChoiceLoader, FileSystemLoader, StrictUndefined, TemplateError, TemplateNotFound, TemplateSyntaxError, select_autoescape
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
-TEMPLATE_NAMES = ("invitation", "reminder", "confirmation", "thanks", "digest")
+TEMPLATE_NAMES = ("invitation", "reminder", "confirmation", "thanks", "digest", "org_report")
 CAMPAIGN_TEMPLATES = ("invitation", "reminder", "thanks")
 
 

@@ -41,6 +41,37 @@ def parse_date(field: str, text: str) -> dt.date:
         raise MeetingError(field, f"{text!r} is not a date like 2027-09-06") from None
 
 
+def _validated(tz: ZoneInfo, *, title: str, region: str, city: str, starts: str, ends: str | None,
+               host: str | None, venue: str | None, capacity: int | None, max_guests: int,
+               rsvp_by: str | None, description: str | None) -> dict:
+    """Column values from user input; raises MeetingError naming the field."""
+    for field, value in (("title", title), ("region", region), ("city", city)):
+        if not value or not value.strip():
+            raise MeetingError(field, "is required")
+    starts_at = parse_local("starts", starts, tz)
+    # Add the default length in UTC: aware arithmetic in a local zone is wall-clock
+    # time and would give 1 or 3 hours on the nights the clocks change.
+    if ends:
+        ends_at = parse_local("ends", ends, tz)
+    else:
+        ends_at = (starts_at.astimezone(dt.timezone.utc) + DEFAULT_LENGTH).astimezone(tz)
+    if ends_at <= starts_at:
+        raise MeetingError("ends", "the meeting must end after it starts")
+    if capacity is not None and capacity < 1:
+        raise MeetingError("capacity", "must be at least 1")
+    if max_guests < 0:
+        raise MeetingError("max_guests", "cannot be negative")
+    deadline = parse_date("rsvp_by", rsvp_by) if rsvp_by else None
+    if deadline is not None and deadline > starts_at.astimezone(tz).date():
+        raise MeetingError("rsvp_by", "the RSVP deadline is after the meeting")
+    return dict(
+        title=title.strip(), region=region.strip(), city=city.strip(),
+        host=(host or "").strip() or None, venue=(venue or "").strip() or None,
+        starts_at=starts_at, ends_at=ends_at, capacity=capacity, max_guests=max_guests,
+        rsvp_by=deadline, description=(description or "").strip() or None,
+    )
+
+
 def add_meeting(
     session: Session,
     tz: ZoneInfo,
@@ -62,34 +93,42 @@ def add_meeting(
     slug = slug.strip().lower()
     if not SLUG_RE.match(slug):
         raise MeetingError("slug", f"{slug!r} must be lower-case letters, digits and hyphens")
-    for field, value in (("title", title), ("region", region), ("city", city)):
-        if not value or not value.strip():
-            raise MeetingError(field, "is required")
-    starts_at = parse_local("starts", starts, tz)
-    # Add the default length in UTC: aware arithmetic in a local zone is wall-clock
-    # time and would give 1 or 3 hours on the nights the clocks change.
-    if ends:
-        ends_at = parse_local("ends", ends, tz)
-    else:
-        ends_at = (starts_at.astimezone(dt.timezone.utc) + DEFAULT_LENGTH).astimezone(tz)
-    if ends_at <= starts_at:
-        raise MeetingError("ends", "the meeting must end after it starts")
-    if capacity is not None and capacity < 1:
-        raise MeetingError("capacity", "must be at least 1")
-    if max_guests < 0:
-        raise MeetingError("max_guests", "cannot be negative")
-    deadline = parse_date("rsvp_by", rsvp_by) if rsvp_by else None
-    if deadline is not None and deadline > starts_at.astimezone(tz).date():
-        raise MeetingError("rsvp_by", "the RSVP deadline is after the meeting")
+    values = _validated(tz, title=title, region=region, city=city, starts=starts, ends=ends, host=host,
+                        venue=venue, capacity=capacity, max_guests=max_guests, rsvp_by=rsvp_by,
+                        description=description)
     if session.scalar(select(Meeting.id).where(Meeting.slug == slug)) is not None:
         raise MeetingError("slug", f"a meeting with slug {slug!r} already exists")
-    meeting = Meeting(
-        slug=slug, title=title.strip(), region=region.strip(), city=city.strip(),
-        host=(host or "").strip() or None, venue=(venue or "").strip() or None,
-        starts_at=starts_at, ends_at=ends_at, capacity=capacity, max_guests=max_guests,
-        rsvp_by=deadline, description=description,
-    )
+    meeting = Meeting(slug=slug, **values)
     session.add(meeting)
+    session.flush()
+    return meeting
+
+
+def local_text(value: dt.datetime, tz: ZoneInfo) -> str:
+    return value.astimezone(tz).strftime("%Y-%m-%d %H:%M")
+
+
+def update_meeting(session: Session, tz: ZoneInfo, meeting: Meeting, *,
+                   evaluation_anonymous: bool | None = None, **changes) -> Meeting:
+    """Change some fields; the rest keep their values, and a moved start keeps the length."""
+    current = dict(
+        title=meeting.title, region=meeting.region, city=meeting.city, host=meeting.host, venue=meeting.venue,
+        starts=local_text(meeting.starts_at, tz), ends=local_text(meeting.ends_at, tz),
+        capacity=meeting.capacity, max_guests=meeting.max_guests,
+        rsvp_by=meeting.rsvp_by.isoformat() if meeting.rsvp_by else None, description=meeting.description,
+    )
+    unknown = set(changes) - set(current)
+    if unknown:
+        raise MeetingError(sorted(unknown)[0], "cannot be changed")
+    changes = {k: v for k, v in changes.items() if v is not None}
+    if "starts" in changes and "ends" not in changes:
+        length = meeting.ends_at - meeting.starts_at
+        start = parse_local("starts", changes["starts"], tz)
+        changes["ends"] = local_text((start.astimezone(dt.timezone.utc) + length).astimezone(tz), tz)
+    for key, value in _validated(tz, **{**current, **changes}).items():
+        setattr(meeting, key, value)
+    if evaluation_anonymous is not None:
+        meeting.evaluation_anonymous = evaluation_anonymous
     session.flush()
     return meeting
 

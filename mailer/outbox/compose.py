@@ -70,3 +70,14 @@ def compose(
         unsubscribe_url=context["unsubscribe_url"],
         attachments=attachments,
     )
+
+
+STAFF_TEMPLATES = ("digest", "org_report")
+
+
+def compose_staff(settings: Settings, templates: EmailTemplates, *, template: str, to_email: str,
+                  context: dict[str, Any], message_id: str) -> EmailMessage:
+    """Mail to staff or to an organisation's office: the context was fixed when it was queued."""
+    rendered = templates.render(template, context.get("lang", settings.language), context)
+    return build_message(rendered, sender=settings.mail_from, to=recipient_address(None, to_email),
+                         message_id=message_id)

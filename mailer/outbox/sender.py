@@ -15,6 +15,7 @@ import os
 import socket
 import time
 from dataclasses import dataclass, field
+from email.message import EmailMessage
 from typing import Callable
 
 from sqlalchemy import or_, select, update
@@ -36,7 +37,7 @@ from mailer.mail.transport import (
     Transport,
     make_transport,
 )
-from mailer.outbox.compose import compose
+from mailer.outbox.compose import STAFF_TEMPLATES, compose, compose_staff
 from mailer.outbox.models import MessageState, OutboxMessage
 
 log = logging.getLogger(__name__)
@@ -128,7 +129,7 @@ class Sender:
                         "and flagged uncertain", in_flight)
         return in_flight
 
-    def _claim(self, session: Session, campaign_id: int | None) -> list[int]:
+    def _claim(self, session: Session, campaign_id: int | None, template: str | None = None) -> list[int]:
         now = utcnow()
         running = select(Campaign.id).where(Campaign.state == CampaignState.RUNNING)
         query = (
@@ -144,6 +145,8 @@ class Sender:
         )
         if campaign_id is not None:
             query = query.where(OutboxMessage.campaign_id == campaign_id)
+        if template is not None:
+            query = query.where(OutboxMessage.template == template)
         if not self.db.is_sqlite:
             query = query.with_for_update(skip_locked=True)
         ids = list(session.scalars(query))
@@ -161,11 +164,11 @@ class Sender:
                                 .values(claimed_by=None, claimed_at=None))
 
     # -- sending --------------------------------------------------------------------------
-    def run_once(self, campaign_id: int | None = None) -> BatchResult:
-        """Claim one batch of due rows and send it. Returns what happened."""
+    def run_once(self, campaign_id: int | None = None, template: str | None = None) -> BatchResult:
+        """Claim one batch of due rows (of one campaign or template, if given) and send it."""
         result = BatchResult()
         with self.db.transaction() as session:
-            ids = self._claim(session, campaign_id)
+            ids = self._claim(session, campaign_id, template)
         result.claimed = len(ids)
         if not ids:
             return result
@@ -209,22 +212,18 @@ class Sender:
             row = self._load(session, row_id)
             if row is None:  # cancelled or taken over meanwhile
                 return None, None
-            contact, campaign_id = row.contact, row.campaign_id
-            if contact is None or self._suppressed(session, contact.email):
-                self._finish(row, MessageState.SKIPPED, "address suppressed or erased before sending")
-                return MessageState.SKIPPED, campaign_id
-            first = not session.scalar(select(OutboxMessage.id).where(
-                OutboxMessage.contact_id == contact.id, OutboxMessage.state == MessageState.SENT).limit(1))
-            meeting = session.get(Meeting, row.meeting_id) if row.meeting_id else None
+            campaign_id = row.campaign_id
             message_id = stable_message_id(row.template, row.id, self.settings.mail_from.domain)
             try:
-                message = compose(self.settings, self.templates, template=row.template, contact=contact,
-                                  meeting=meeting, first_message=first, message_id=message_id, extra=row.extra)
+                built = self._build(session, row, message_id)
+                if built is None:
+                    self._finish(row, MessageState.SKIPPED, "address suppressed or erased before sending")
+                    return MessageState.SKIPPED, campaign_id
+                to_email, message = built
                 data = message.as_bytes(policy=_policy(message))
             except (TemplateProblem, ValueError) as exc:
                 self._finish(row, MessageState.FAILED, f"could not build the message: {exc}")
                 return MessageState.FAILED, campaign_id
-            to_email = contact.email
             row.state = MessageState.SENDING
             row.attempts += 1
             row.to_email = to_email
@@ -254,6 +253,23 @@ class Sender:
         if error:
             log.info("message %s to %s: %s (%s)", row_id, redact(to_email), outcome.value, error)
         return outcome, campaign_id
+
+    def _build(self, session: Session, row: OutboxMessage, message_id: str) -> tuple[str, EmailMessage] | None:
+        """The address and the message, or None when there is nobody to send to any more."""
+        contact = row.contact
+        if contact is None:
+            if row.template in STAFF_TEMPLATES and row.to_email:
+                return row.to_email, compose_staff(self.settings, self.templates, template=row.template,
+                                                   to_email=row.to_email, context=row.extra or {},
+                                                   message_id=message_id)
+            return None
+        if self._suppressed(session, contact.email):
+            return None
+        first = not session.scalar(select(OutboxMessage.id).where(
+            OutboxMessage.contact_id == contact.id, OutboxMessage.state == MessageState.SENT).limit(1))
+        meeting = session.get(Meeting, row.meeting_id) if row.meeting_id else None
+        return contact.email, compose(self.settings, self.templates, template=row.template, contact=contact,
+                                      meeting=meeting, first_message=first, message_id=message_id, extra=row.extra)
 
     def _finish(self, row: OutboxMessage, state: MessageState, error: str | None) -> None:
         row.state = state

@@ -26,3 +26,14 @@ def start_scheduled_campaign(campaign_id: int) -> str:
         outcome = start_due(session, campaign_id, dt.timedelta(hours=settings.grace_period_hours))
     log.info("campaign %s: %s", campaign_id, outcome)
     return outcome
+
+
+def send_weekly_digest() -> str:
+    from mailer.digest.build import send_digest
+
+    db, settings = _runtime["db"], _runtime["settings"]
+    with db.transaction() as session:
+        run = send_digest(session, settings)
+    outcome = "no staff_emails configured" if run is None else f"queued for {run.recipients} staff address(es)"
+    log.info("weekly digest: %s", outcome)
+    return outcome

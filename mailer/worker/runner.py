@@ -18,7 +18,7 @@ from mailer.db import Database, utcnow
 from mailer.mail.templates import EmailTemplates
 from mailer.outbox.models import MessageState, OutboxMessage
 from mailer.outbox.sender import Sender
-from mailer.worker.scheduler import build_scheduler, reconcile
+from mailer.worker.scheduler import JOBSTORE, build_scheduler, ensure_digest_job, reconcile
 
 log = logging.getLogger(__name__)
 IDLE_SLEEP = 1.0
@@ -44,12 +44,16 @@ class Worker:
                 OutboxMessage.state.in_([MessageState.QUEUED, MessageState.RETRYING, MessageState.SENDING]),
                 or_(OutboxMessage.campaign_id.is_(None),
                     OutboxMessage.campaign_id.in_(select(Campaign.id).where(Campaign.state == CampaignState.RUNNING))))))
-        return bool(scheduled_due or open_rows)
+        jobs_due = any(job.next_run_time and job.next_run_time <= utcnow()
+                       for job in self.scheduler.get_jobs(jobstore=JOBSTORE))
+        return bool(scheduled_due or open_rows or jobs_due)
 
     def run(self, until_idle: bool = False) -> None:
         self.sender.recover()
-        self.scheduler.start()
+        self.scheduler.start(paused=True)
+        ensure_digest_job(self.scheduler, self.settings)
         reconcile(self.scheduler, self.db)
+        self.scheduler.resume()
         log.info("worker started (%s)", self.sender.owner)
         backoff = 0.0
         try:

@@ -18,7 +18,7 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from sqlalchemy import select
 
 from mailer.campaigns.models import Campaign, CampaignState
-from mailer.config import Settings
+from mailer.config import Settings, cron_trigger
 from mailer.db import Database
 from mailer.worker import jobs
 
@@ -46,6 +46,26 @@ def build_scheduler(database: Database, settings: Settings) -> BackgroundSchedul
     scheduler.add_job(reconcile, "interval", seconds=RECONCILE_SECONDS, args=[scheduler, database],
                       id="reconcile", jobstore="internal")
     return scheduler
+
+
+DIGEST_JOB = "weekly-digest"
+
+
+def ensure_digest_job(scheduler: BackgroundScheduler, settings: Settings) -> str:
+    """Keep the stored digest job when its schedule is unchanged.
+
+    Replacing it at every start would move its next run into the future and so
+    drop a digest that fell due while the worker was down; kept, APScheduler
+    runs it once on start (coalesced), within the grace period.
+    """
+    trigger = cron_trigger(settings.digest_cron, settings.timezone)
+    grace = settings.grace_period_hours * 3600
+    job = scheduler.get_job(DIGEST_JOB, jobstore=JOBSTORE)
+    if job is not None and str(job.trigger) == str(trigger) and job.misfire_grace_time == grace:
+        return "kept"
+    scheduler.add_job(jobs.send_weekly_digest, trigger, id=DIGEST_JOB, jobstore=JOBSTORE, replace_existing=True,
+                      misfire_grace_time=grace, coalesce=True)
+    return "scheduled" if job is None else "rescheduled"
 
 
 def reconcile(scheduler: BackgroundScheduler, database: Database) -> dict[str, int]:

@@ -1,0 +1,49 @@
+from __future__ import annotations
+
+import click
+
+from mailer.cli.runtime import Runtime, fail, pass_runtime
+from mailer.digest.build import current_period, digest_context, send_digest
+from mailer.mail.templates import TemplateProblem
+
+
+@click.group()
+def digest() -> None:
+    """The weekly response digest to staff (MAILER_STAFF_EMAILS)."""
+
+
+@digest.command()
+@click.option("--html", is_flag=True, help="Print the HTML part instead of the text.")
+@pass_runtime
+def preview(rt: Runtime, html: bool) -> None:
+    """Print the digest as it would be sent now (nothing is recorded)."""
+    with rt.transaction() as session:
+        start, end = current_period(session)
+        context = digest_context(session, rt.settings, start, end)
+    try:
+        rendered = rt.templates.render("digest", context["lang"], context)
+    except TemplateProblem as exc:
+        fail(str(exc))
+    click.echo(f"Subject: {rendered.subject}\n")
+    click.echo(rendered.html if html else rendered.text)
+
+
+@digest.command()
+@pass_runtime
+def send(rt: Runtime) -> None:
+    """Queue the digest now for every staff address; the period then starts afresh."""
+    if not rt.settings.staff_emails:
+        fail("MAILER_STAFF_EMAILS: no staff addresses configured", 1)
+    with rt.transaction() as session:
+        run = send_digest(session, rt.settings)
+    from mailer.outbox.sender import Sender
+
+    sender = Sender(rt.db, rt.settings, rt.templates)
+    try:
+        while sender.run_once(template="digest").claimed:
+            pass
+    finally:
+        sender.close()
+    tz = rt.settings.timezone
+    click.echo(f"digest for {run.period_start.astimezone(tz):%Y-%m-%d %H:%M}–{run.period_end.astimezone(tz):%Y-%m-%d %H:%M} "
+               f"sent to {', '.join(rt.settings.staff_emails)}")

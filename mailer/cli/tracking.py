@@ -1,0 +1,192 @@
+"""Commands for the day of the meeting and after: check-in, exports, evaluations, reports."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import click
+
+from mailer.cli.meetings import meetings
+from mailer.cli.orgs import orgs
+from mailer.cli.runtime import Runtime, echo_json, fail, pass_runtime
+from mailer.evaluations.service import summarise
+from mailer.meetings.service import MeetingError, get_meeting, list_meetings, update_meeting
+from mailer.tracking.attendance import add_walk_in, check_in
+from mailer.tracking.export import attendee_rows, to_csv, to_xlsx
+from mailer.tracking.org_report import org_report
+from mailer.tracking.report import board_report, to_html, to_markdown
+
+
+def _meeting(session, slug: str):
+    try:
+        return get_meeting(session, slug)
+    except LookupError as exc:
+        fail(str(exc))
+
+
+@meetings.command("checkin")
+@click.argument("slug")
+@click.argument("emails", nargs=-1)
+@click.option("--walk-in", "walk_ins", multiple=True, metavar="NAME", help="Someone not on any list (repeatable).")
+@click.option("--org", "walk_in_org", metavar="NAME", help="The walk-ins' organisation, e.g. Riksteatern.")
+@pass_runtime
+def checkin(rt: Runtime, slug: str, emails: tuple[str, ...], walk_ins: tuple[str, ...], walk_in_org: str | None):
+    """Mark who came. Unknown addresses are listed (exit 1); add them with --walk-in."""
+    if not emails and not walk_ins:
+        fail("give at least one EMAIL or --walk-in NAME")
+    with rt.transaction() as session:
+        meeting = _meeting(session, slug)
+        result = check_in(session, meeting, list(emails))
+        for name in walk_ins:
+            try:
+                add_walk_in(session, meeting, name, walk_in_org)
+            except ValueError as exc:
+                fail(f"--walk-in: {exc}")
+    click.echo(f"{slug}: {len(result.checked_in)} checked in, {len(result.already)} already, "
+               f"{len(walk_ins)} walk-ins")
+    for email in result.unknown:
+        click.echo(f"{email}: not on any list; use --walk-in NAME [--org ORG]", err=True)
+    raise SystemExit(1 if result.unknown else 0)
+
+
+@meetings.command("edit")
+@click.argument("slug")
+@click.option("--title")
+@click.option("--host")
+@click.option("--venue")
+@click.option("--starts", metavar='"YYYY-MM-DD HH:MM"')
+@click.option("--ends", metavar='"YYYY-MM-DD HH:MM"')
+@click.option("--capacity", type=int)
+@click.option("--max-guests", type=int)
+@click.option("--rsvp-by", metavar="YYYY-MM-DD")
+@click.option("--anonymous-evaluation/--named-evaluation", default=None,
+              help="Store this meeting's evaluations without the person.")
+@pass_runtime
+def edit(rt: Runtime, slug: str, anonymous_evaluation: bool | None, **changes):
+    """Change a meeting."""
+    with rt.transaction() as session:
+        meeting = _meeting(session, slug)
+        try:
+            update_meeting(session, rt.settings.timezone, meeting, evaluation_anonymous=anonymous_evaluation, **changes)
+        except MeetingError as exc:
+            fail(f"--{exc.field.replace('_', '-')}: {str(exc).split(': ', 1)[1]}")
+    click.echo(f"{slug} updated")
+
+
+@meetings.command("evaluations")
+@click.argument("slug", required=False)
+@click.option("--json", "as_json", is_flag=True)
+@pass_runtime
+def evaluations(rt: Runtime, slug: str | None, as_json: bool):
+    """Evaluation results per meeting and per region: averages, counts, free text."""
+    with rt.transaction() as session:
+        chosen = [_meeting(session, slug)] if slug else list_meetings(session)
+        per_meeting, per_region = summarise(session, chosen)
+    if as_json:
+        echo_json({"meetings": [s.to_json() for s in per_meeting], "regions": [s.to_json() for s in per_region]})
+        return
+    for title, rows in (("Per meeting", per_meeting), ("Per region", per_region)):
+        click.echo(title)
+        for s in rows:
+            if s.count:
+                click.echo(f"  {s.label:<24} {s.count:>3} answers  valuable {s.value_avg}  knows more {s.knowledge_avg}"
+                           f"  closer cooperation {s.cooperation_yes} of {s.count}")
+            else:
+                click.echo(f"  {s.label:<24}   0 answers")
+            for comment in s.comments if title == "Per meeting" else ():
+                click.echo(f"      “{comment}”")
+
+
+@click.group()
+def responses() -> None:
+    """Answers to invitations."""
+
+
+@responses.command("export")
+@click.argument("slug")
+@click.option("--format", "fmt", type=click.Choice(["csv", "xlsx"]), default="csv", show_default=True)
+@click.option("-o", "--output", type=click.Path(path_type=Path, dir_okay=False), help="Default: standard output.")
+@click.option("--delimiter", type=click.Choice([";", ","]), default=";", show_default=True,
+              help="CSV separator (Swedish Excel expects ;).")
+@pass_runtime
+def export(rt: Runtime, slug: str, fmt: str, output: Path | None, delimiter: str):
+    """The attendee list: name, organisations, email, answer, guests, diet, accessibility, comment, answered at."""
+    language = rt.settings.language
+    with rt.transaction() as session:
+        meeting = _meeting(session, slug)
+        rows = attendee_rows(session, meeting, rt.settings.timezone, language)
+    data = to_xlsx(rows, meeting.slug, language) if fmt == "xlsx" else to_csv(rows, language, delimiter)
+    if output is None:
+        if fmt == "xlsx":
+            fail("--format xlsx needs -o FILE")
+        click.get_binary_stream("stdout").write(data)
+        return
+    output.write_bytes(data)
+    click.echo(f"{len(rows)} answers written to {output}", err=True)
+
+
+@orgs.command("report")
+@click.argument("slug")
+@click.option("--send", is_flag=True, help="Also email it to the organisation's address (organisations.csv `email`).")
+@click.option("--json", "as_json", is_flag=True)
+@pass_runtime
+def report_(rt: Runtime, slug: str, send: bool, as_json: bool):
+    """Addresses of one organisation that bounced, unsubscribed or were rejected at import."""
+    from mailer.tracking.org_report import queue_org_report
+
+    with rt.transaction() as session:
+        try:
+            report = org_report(session, slug)
+        except LookupError as exc:
+            fail(str(exc))
+        if send:
+            if not report.contact_email:
+                fail(f"{slug} has no address: add an `email` column for it in organisations.csv and import again")
+            queue_org_report(session, rt.settings, report)
+    if as_json:
+        echo_json(report.to_json())
+    else:
+        click.echo(f"{report.name} ({report.slug}): {report.contacts} contacts")
+        for title, items, fmt in (
+            ("Bounced (the address does not work)", report.bounced, lambda e: f"{e['email']}  {e['detail'] or ''}"),
+            ("Unsubscribed", report.unsubscribed, lambda e: f"{e['email']}  since {e['since']}"),
+            ("Rejected at import", report.rejected, lambda e: f"{e['file']}:{e['line']}: {e['reason']}"),
+        ):
+            click.echo(f"\n{title}: {len(items)}")
+            for item in items:
+                click.echo(f"  {fmt(item)}")
+    if send:
+        click.echo(f"\nqueued for {report.contact_email}; the worker sends it", err=True)
+
+
+def _date(ctx, param, value):
+    if value is None:
+        return None
+    try:
+        return dt.date.fromisoformat(value)
+    except ValueError:
+        raise click.BadParameter(f"{value!r} is not a date like 2027-01-31") from None
+
+
+@click.command("report")
+@click.option("--from", "start", callback=_date, metavar="YYYY-MM-DD")
+@click.option("--to", "end", callback=_date, metavar="YYYY-MM-DD")
+@click.option("--format", "fmt", type=click.Choice(["md", "html", "json"]), default="md", show_default=True)
+@click.option("-o", "--output", type=click.Path(path_type=Path, dir_okay=False))
+@pass_runtime
+def report(rt: Runtime, start, end, fmt: str, output: Path | None):
+    """The board report for a period: meetings, invitations, answers, participants, coverage, evaluations."""
+    with rt.transaction() as session:
+        data = board_report(session, rt.settings, start, end)
+    if fmt == "json":
+        import json
+
+        text = json.dumps(data.to_json(), ensure_ascii=False, indent=2)
+    else:
+        text = to_html(data) if fmt == "html" else to_markdown(data)
+    if output:
+        output.write_text(text, encoding="utf-8")
+        click.echo(f"report written to {output}", err=True)
+    else:
+        click.echo(text)

@@ -1,0 +1,138 @@
+"""The weekly digest to staff: where each upcoming meeting stands, and what happened since last time.
+
+The period always starts where the last digest sent ended, so a missed week is
+covered by the next digest and nothing is counted twice. The digest run and its
+outbox rows are written in one transaction: it is sent once, or not at all.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, selectinload
+
+from mailer.campaigns.models import Campaign, CampaignState
+from mailer.config import Settings
+from mailer.contacts.models import Contact, Membership, Organisation, Suppression, SuppressionReason
+from mailer.db import utcnow
+from mailer.digest.models import DigestRun
+from mailer.i18n import format_short_date, format_when
+from mailer.meetings.models import Meeting
+from mailer.outbox.models import OutboxMessage
+from mailer.rsvp.models import Answer, Response, ResponseChange
+from mailer.rsvp.status import status_by_meeting
+from mailer.tracking.coverage import represented_organisations
+
+FIRST_PERIOD = dt.timedelta(days=7)
+CHART_WEEKS = 8
+
+
+def current_period(session: Session, now: dt.datetime | None = None) -> tuple[dt.datetime, dt.datetime]:
+    now = now or utcnow()
+    last_end = session.scalar(select(func.max(DigestRun.period_end)))
+    return (last_end or now - FIRST_PERIOD), now
+
+
+def _chart(session: Session, meeting: Meeting, tz, now: dt.datetime, lang: str) -> list[dict]:
+    """Answers given so far, week by week (cumulative yes/no at the end of each week)."""
+    changes = session.execute(
+        select(ResponseChange.response_id, ResponseChange.answer, ResponseChange.at)
+        .join(Response, Response.id == ResponseChange.response_id)
+        .where(Response.meeting_id == meeting.id).order_by(ResponseChange.id)
+    ).all()
+    if not changes:
+        return []
+    weeks = []
+    end = now
+    for _ in range(CHART_WEEKS):
+        weeks.append(end)
+        end -= dt.timedelta(days=7)
+        if end < changes[0].at - dt.timedelta(days=7):
+            break
+    chart = []
+    for week_end in reversed(weeks):
+        latest: dict[int, str] = {}
+        for response_id, answer, at in changes:
+            if at <= week_end:
+                latest[response_id] = answer
+        chart.append({
+            "label": format_short_date(week_end.astimezone(tz).date(), lang),
+            "yes": sum(1 for a in latest.values() if a == Answer.YES),
+            "no": sum(1 for a in latest.values() if a == Answer.NO),
+        })
+    return chart
+
+
+def digest_context(session: Session, settings: Settings, start: dt.datetime, end: dt.datetime) -> dict[str, Any]:
+    tz, lang = settings.timezone, settings.language
+    meetings = session.scalars(select(Meeting).where(Meeting.ends_at >= end).order_by(Meeting.starts_at)).all()
+    figures = status_by_meeting(session, [m.id for m in meetings])
+    all_orgs = session.execute(select(Organisation.id, Organisation.name).order_by(Organisation.name)).all()
+    answer_words = {"sv": {"yes": "ja", "no": "nej"}, "en": {"yes": "yes", "no": "no"}}[lang]
+
+    meeting_items = []
+    for meeting in meetings:
+        f = figures[meeting.id]
+        represented = represented_organisations(session, meeting.id)
+        new = session.scalars(
+            select(Response).where(Response.meeting_id == meeting.id, Response.updated_at > start,
+                                   Response.updated_at <= end, Response.contact_id.is_not(None))
+            .options(selectinload(Response.contact).selectinload(Contact.memberships)
+                     .selectinload(Membership.organisation))
+            .order_by(Response.updated_at)
+        ).all()
+        meeting_items.append({
+            "title": meeting.title, "when": format_when(meeting.starts_at, meeting.ends_at, tz, lang),
+            "city": meeting.city, "invited": f.invited, "yes": f.yes, "no": f.no, "waitlisted": f.waitlisted,
+            "no_answer": f.no_answer, "guests": f.guests,
+            "organisations_represented": len(represented), "organisations_total": len(all_orgs),
+            "missing_organisations": [name for oid, name in all_orgs if oid not in represented],
+            "chart": _chart(session, meeting, tz, end, lang),
+            "new_responses": [{
+                "name": r.contact.name or r.contact.email,
+                "organisations": ", ".join(sorted(m.organisation.name for m in r.contact.memberships)),
+                "answer": answer_words["yes" if r.answer is Answer.YES else "no"]
+                + (" (väntelista)" if r.waitlisted and lang == "sv" else " (waiting list)" if r.waitlisted else ""),
+            } for r in new],
+        })
+
+    suppressed = session.scalars(
+        select(Suppression).where(Suppression.created_at > start, Suppression.created_at <= end,
+                                  Suppression.email.is_not(None)).order_by(Suppression.created_at)
+    ).all()
+    upcoming = session.scalars(
+        select(Campaign).where(Campaign.state == CampaignState.SCHEDULED, Campaign.send_at <= end + dt.timedelta(days=7))
+        .options(selectinload(Campaign.meeting)).order_by(Campaign.send_at)
+    ).all()
+    return {
+        "lang": lang,
+        "sender": {"name": settings.mail_from.display_name, "email": settings.mail_from.addr_spec},
+        "digest": {
+            "period_start": format_when(start, None, tz, lang),
+            "period_end": format_when(end, None, tz, lang),
+            "meetings": meeting_items,
+            "bounces": [{"email": s.email, "detail": s.detail or ""} for s in suppressed
+                        if s.reason is SuppressionReason.BOUNCED],
+            "unsubscribes": [{"email": s.email} for s in suppressed if s.reason is SuppressionReason.UNSUBSCRIBED],
+            "upcoming_campaigns": [{"meeting": c.meeting.title, "template": c.template,
+                                    "send_at": format_when(c.send_at, None, tz, lang)} for c in upcoming],
+        },
+    }
+
+
+def send_digest(session: Session, settings: Settings, now: dt.datetime | None = None) -> DigestRun | None:
+    """Queue the digest for every staff address and record the period it covers."""
+    if not settings.staff_emails:
+        return None
+    start, end = current_period(session, now)
+    context = digest_context(session, settings, start, end)
+    run = DigestRun(period_start=start, period_end=end, recipients=len(settings.staff_emails))
+    session.add(run)
+    session.add_all(
+        OutboxMessage(template="digest", to_email=email, extra=context, next_attempt_at=end)
+        for email in settings.staff_emails
+    )
+    session.flush()
+    return run

@@ -1,0 +1,35 @@
+"""Who took part, and which member organisations were represented.
+
+Participants are those checked in when the meeting has any check-in, otherwise
+those who said yes (with a place): the figures a project report needs, both
+before a meeting and after it. A person counts for every organisation they belong to.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import Select, and_, exists, select
+from sqlalchemy.orm import Session
+
+from mailer.contacts.models import Membership
+from mailer.rsvp.models import Answer, Response
+from mailer.tracking.models import Attendance
+
+
+def has_check_ins(meeting_id) -> object:
+    return exists().where(Attendance.meeting_id == meeting_id)
+
+
+def participants(meeting_id: int) -> Select:
+    """contact_id of each participant (walk-ins without an address are counted separately)."""
+    came = select(Attendance.contact_id).where(Attendance.meeting_id == meeting_id, Attendance.contact_id.is_not(None))
+    said_yes = select(Response.contact_id).where(
+        Response.meeting_id == meeting_id, Response.contact_id.is_not(None),
+        and_(Response.answer == Answer.YES, Response.waitlisted.is_(False)), ~has_check_ins(meeting_id))
+    return came.union(said_yes)
+
+
+def represented_organisations(session: Session, meeting_id: int) -> set[int]:
+    who = participants(meeting_id).subquery()
+    return set(session.scalars(
+        select(Membership.organisation_id).distinct().where(Membership.contact_id.in_(select(who.c.contact_id)))
+    ))

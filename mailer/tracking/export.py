@@ -1,0 +1,84 @@
+"""The attendee list for name tags and catering, as CSV for Swedish Excel or as .xlsx.
+
+A cell that starts with =, +, - or @ (or a tab or carriage return) could run as a
+formula when a spreadsheet opens the file: in CSV it gets a leading apostrophe,
+in .xlsx it is stored as a text cell.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, selectinload
+
+from mailer.contacts.models import Contact, Membership
+from mailer.meetings.models import Meeting
+from mailer.rsvp.models import Answer, Response
+
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+HEADERS = {
+    "sv": ["Namn", "Organisationer", "E-post", "Svar", "Gäster", "Kost", "Tillgänglighet", "Kommentar", "Svarade"],
+    "en": ["Name", "Organisations", "Email", "Answer", "Guests", "Diet", "Accessibility", "Comment", "Answered at"],
+}
+ANSWERS = {
+    "sv": {"yes": "ja", "no": "nej", "waitlisted": "väntelista"},
+    "en": {"yes": "yes", "no": "no", "waitlisted": "waiting list"},
+}
+
+
+def attendee_rows(session: Session, meeting: Meeting, tz, language: str = "sv") -> list[list[object]]:
+    """Yes first, then the waiting list, then no; by name within each."""
+    responses = session.scalars(
+        select(Response).where(Response.meeting_id == meeting.id)
+        .options(selectinload(Response.contact).selectinload(Contact.memberships).selectinload(Membership.organisation))
+    ).all()
+    words = ANSWERS.get(language, ANSWERS["sv"])
+
+    def key(r: Response):
+        rank = 0 if r.answer is Answer.YES and not r.waitlisted else 1 if r.answer is Answer.YES else 2
+        return rank, ((r.contact.name or r.contact.email) if r.contact else "").lower()
+
+    rows = []
+    for r in sorted(responses, key=key):
+        contact = r.contact
+        answer = words["waitlisted"] if r.waitlisted else words[r.answer.value]
+        rows.append([
+            contact.name if contact else "", ", ".join(sorted(m.organisation.name for m in contact.memberships)) if contact else "",
+            contact.email if contact else "", answer, r.guests, r.diet or "", r.accessibility or "", r.comment or "",
+            r.updated_at.astimezone(tz).strftime("%Y-%m-%d %H:%M"),
+        ])
+    return rows
+
+
+def neutralise(value: object) -> object:
+    if isinstance(value, str) and value.startswith(FORMULA_START):
+        return "'" + value
+    return value
+
+
+def to_csv(rows: list[list[object]], language: str = "sv", delimiter: str = ";") -> bytes:
+    """UTF-8 with BOM, so Excel opens å, ä, ö right; semicolons by default, as Swedish Excel expects."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, delimiter=delimiter, lineterminator="\r\n")
+    writer.writerow(HEADERS.get(language, HEADERS["sv"]))
+    writer.writerows([neutralise(v) for v in row] for row in rows)
+    return buffer.getvalue().encode("utf-8-sig")
+
+
+def to_xlsx(rows: list[list[object]], title: str, language: str = "sv") -> bytes:
+    from openpyxl import Workbook
+
+    workbook = Workbook()
+    sheet = workbook.active
+    sheet.title = title[:31] or "Svar"
+    sheet.append(HEADERS.get(language, HEADERS["sv"]))
+    for row in rows:
+        sheet.append(row)
+        for cell in sheet[sheet.max_row]:
+            if isinstance(cell.value, str):
+                cell.data_type = "s"  # never a formula, whatever the text starts with
+    buffer = io.BytesIO()
+    workbook.save(buffer)
+    return buffer.getvalue()

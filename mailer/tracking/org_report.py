@@ -1,0 +1,65 @@
+"""Data quality back to a member organisation: what in its list did not work, so it can fix it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from mailer.contacts.models import Contact, ImportRejection, Membership, Organisation, Suppression, SuppressionReason
+
+
+@dataclass
+class OrgReport:
+    slug: str
+    name: str
+    contact_email: str | None
+    contacts: int
+    bounced: list[dict] = field(default_factory=list)
+    unsubscribed: list[dict] = field(default_factory=list)
+    rejected: list[dict] = field(default_factory=list)
+
+    def to_json(self) -> dict:
+        return self.__dict__.copy()
+
+    @property
+    def empty(self) -> bool:
+        return not (self.bounced or self.unsubscribed or self.rejected)
+
+
+def org_report(session: Session, slug: str) -> OrgReport:
+    organisation = session.scalar(select(Organisation).where(Organisation.slug == slug))
+    if organisation is None:
+        raise LookupError(f"no organisation with slug {slug!r}")
+    members = select(Contact.email).join(Membership).where(Membership.organisation_id == organisation.id)
+    count = len(session.scalars(members).all())
+    report = OrgReport(organisation.slug, organisation.name, organisation.contact_email, count)
+    for suppression in session.scalars(
+        select(Suppression).where(Suppression.email.in_(members)).order_by(Suppression.created_at)
+    ):
+        entry = {"email": suppression.email, "since": suppression.created_at.date().isoformat(),
+                 "detail": suppression.detail}
+        if suppression.reason is SuppressionReason.BOUNCED:
+            report.bounced.append(entry)
+        elif suppression.reason is SuppressionReason.UNSUBSCRIBED:
+            report.unsubscribed.append(entry)
+    for rejection in session.scalars(
+        select(ImportRejection).where(ImportRejection.organisation_id == organisation.id)
+        .order_by(ImportRejection.file_name, ImportRejection.line)
+    ):
+        report.rejected.append({"file": rejection.file_name, "line": rejection.line,
+                                "value": rejection.value, "reason": rejection.reason})
+    return report
+
+
+def queue_org_report(session: Session, settings, report: OrgReport) -> None:
+    """Queue the report to the organisation's own address; the worker sends it."""
+    from mailer.outbox.models import OutboxMessage
+
+    context = {
+        "lang": settings.language,
+        "sender": {"name": settings.mail_from.display_name, "email": settings.mail_from.addr_spec},
+        "report": report.to_json(),
+    }
+    session.add(OutboxMessage(template="org_report", to_email=report.contact_email, extra=context))

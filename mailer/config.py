@@ -50,6 +50,7 @@ class Settings:
     grace_period_hours: int = 24
     digest_cron: str = "mon 08:00"
     smtp_timeout: float = 30.0
+    ratelimit_storage_url: str = "memory://"
 
     @property
     def outbox_path(self) -> Path:
@@ -200,6 +201,20 @@ def _float(name: str, value: Any) -> float:
     return number
 
 
+RATELIMIT_SCHEMES = ("memory", "redis", "rediss", "redis+unix", "redis+cluster", "redis+sentinel", "valkey",
+                     "valkeys", "valkey+unix", "valkey+cluster", "valkey+sentinel", "memcached", "mongodb",
+                     "mongodb+srv")
+
+
+def _storage_url(name: str, value: Any) -> str:
+    """Where Flask-Limiter keeps its counters; only a shared store holds a limit across processes."""
+    url = _str(name, value)
+    scheme = url.split("://", 1)[0] if "://" in url else ""
+    if scheme not in RATELIMIT_SCHEMES:
+        raise ConfigError(env_name(name), f"must be memory:// or a shared store like redis://host:6379, got {url!r}")
+    return url
+
+
 def cron_trigger(text: str, tz: ZoneInfo) -> CronTrigger:
     parts = text.split()
     if len(parts) == 2 and ":" in parts[1]:
@@ -224,6 +239,7 @@ PARSERS = {
     "grace_period_hours": _int,
     "digest_cron": _cron,
     "smtp_timeout": _float,
+    "ratelimit_storage_url": _storage_url,
 }
 REQUIRED = ("secret_key", "base_url", "from")
 

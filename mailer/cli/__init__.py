@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import secrets
-from pathlib import Path
 
 import click
 
@@ -56,15 +55,13 @@ def init() -> None:
 
 
 def _register() -> None:
-    from mailer.cli import campaigns, contacts, demo, meetings, orgs, worker
+    from mailer.cli import campaigns, contacts, demo, digest, meetings, orgs, rsvp, serve, tracking, worker
 
-    main.add_command(campaigns.campaigns)
-    main.add_command(worker.worker)
-    main.add_command(contacts.contacts)
-    main.add_command(orgs.orgs)
-    main.add_command(meetings.meetings)
-    main.add_command(demo.demo)
+    for command in (contacts.contacts, orgs.orgs, meetings.meetings, campaigns.campaigns, tracking.responses,
+                    tracking.report, digest.digest, worker.worker, serve.serve, demo.demo):
+        main.add_command(command)
+    contacts.contacts.add_command(rsvp.revoke_links)
 
 
 _register()
-__all__ = ["main", "Path"]
+__all__ = ["main"]

@@ -190,3 +190,45 @@ def report(rt: Runtime, start, end, fmt: str, output: Path | None):
         click.echo(f"report written to {output}", err=True)
     else:
         click.echo(text)
+
+
+STATUS_LABELS = {
+    "invited": "invited (invitation sent)",
+    "bounced": "bounced",
+    "yes": "yes",
+    "no": "no",
+    "waitlisted": "waitlisted",
+    "no_answer": "no answer yet",
+    "guests": "guests (with a place)",
+    "opened_not_answered": "opened, not answered",
+}
+
+
+@meetings.command("status")
+@click.argument("slug")
+@click.option("--json", "as_json", is_flag=True)
+@pass_runtime
+def status(rt: Runtime, slug: str, as_json: bool):
+    """Where a meeting stands: answers, per organisation and region, coverage, attendance."""
+    from mailer.tracking.status import full_status
+
+    with rt.transaction() as session:
+        meeting = _meeting(session, slug)
+        data = {"slug": slug, "title": meeting.title, "capacity": meeting.capacity, **full_status(session, meeting)}
+    if as_json:
+        echo_json(data)
+        return
+    click.echo(f"{slug}: {data['title']}" + (f" (capacity {data['capacity']})" if data["capacity"] else ""))
+    for key, label in STATUS_LABELS.items():
+        click.echo(f"  {label:<28} {data[key]:>6}")
+    if data["checked_in"]:
+        click.echo(f"  {'came (checked in)':<28} {data['checked_in']:>6}   of whom walk-ins {data['walk_ins']}")
+    click.echo(f"\nmember organisations represented: {data['organisations_represented']} of {data['organisations_total']}")
+    if data["organisations_missing"]:
+        click.echo("not yet represented: " + ", ".join(data["organisations_missing"]))
+    header = f"  {'':<40} {'invited':>7} {'yes':>5} {'no':>5} {'wait':>5} {'none':>5} {'bounced':>7} {'came':>5}"
+    for title, rows in (("Per organisation", data["by_organisation"]), ("Per region", data["by_region"])):
+        click.echo(f"\n{title}\n{header}")
+        for key, f in rows.items():
+            click.echo(f"  {f.get('name', key)[:40]:<40} {f['invited']:>7} {f['yes']:>5} {f['no']:>5} "
+                       f"{f['waitlisted']:>5} {f['no_answer']:>5} {f['bounced']:>7} {f['checked_in']:>5}")

@@ -1,0 +1,24 @@
+"""RSVP commands: revoking a person's links."""
+
+from __future__ import annotations
+
+import click
+
+from mailer.cli.runtime import Runtime, fail, pass_runtime
+from mailer.rsvp.service import revoke_links as revoke
+
+
+@click.command("revoke-links")
+@click.argument("email")
+@pass_runtime
+def revoke_links(rt: Runtime, email: str) -> None:
+    """Make every link sent to EMAIL stop working (RSVP, calendar, unsubscribe).
+
+    Mails sent from now on carry new links.
+    """
+    with rt.transaction() as session:
+        try:
+            contact = revoke(session, email)
+        except LookupError as exc:
+            fail(str(exc))
+        click.echo(f"revoked the links of {contact.email}; new mails carry new links")

@@ -1,0 +1,67 @@
+"""`mailer serve`: the web app under gunicorn.
+
+One process with threads by default, because the in-memory rate-limit
+counters are per process: several processes would each allow the full limit.
+More workers are refused until the limits live in a shared store.
+"""
+
+from __future__ import annotations
+
+import click
+from flask import Flask
+from gunicorn.app.base import BaseApplication
+
+from mailer.cli.runtime import Runtime, fail, pass_runtime
+from mailer.config import env_name
+
+
+class MailerServer(BaseApplication):
+    def __init__(self, app: Flask, options: dict):
+        self.application = app
+        self.options = options
+        super().__init__()
+
+    def load_config(self) -> None:
+        for key, value in self.options.items():
+            if key in self.cfg.settings:  # settings of newer gunicorns are skipped on older ones
+                self.cfg.set(key, value)
+
+    def load(self) -> Flask:
+        return self.application
+
+
+def shared_store(url: str) -> bool:
+    return not url.startswith("memory://")
+
+
+@click.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on (0.0.0.0: all).")
+@click.option("--port", default=5000, show_default=True, type=click.IntRange(1, 65535))
+@click.option("--workers", default=1, show_default=True, type=click.IntRange(1, 64),
+              help="Processes; more than 1 needs MAILER_RATELIMIT_STORAGE_URL set to a shared store (Redis).")
+@click.option("--threads", default=8, show_default=True, type=click.IntRange(1, 256), help="Threads per process.")
+@pass_runtime
+def serve(rt: Runtime, host: str, port: int, workers: int, threads: int) -> None:
+    """Run the web app (RSVP and unsubscribe pages, /healthz) under gunicorn."""
+    store = rt.settings.ratelimit_storage_url
+    if workers > 1 and not shared_store(store):
+        fail(f"--workers {workers} needs a rate-limit store shared by all processes: set "
+             f"{env_name('ratelimit_storage_url')} (e.g. redis://localhost:6379/0); {store} counts per process", 2)
+    app = rt.app
+    rt.db.dispose()  # no connection may be shared with the forked worker processes
+    click.echo(f"serving {rt.settings.base_url} on http://{host}:{port} ({workers} worker(s) x {threads} threads)")
+    MailerServer(app, {
+        "bind": f"{host}:{port}",
+        "workers": workers,
+        "threads": threads,
+        "worker_class": "gthread",
+        "timeout": 60,
+        "graceful_timeout": 20,
+        "accesslog": None,  # URLs carry personal link tokens: keep them out of logs
+        "errorlog": "-",
+        "loglevel": "info",
+        "proc_name": "mailer",
+        # gunicorn >= 25.1 opens a control socket at one path per user; two instances
+        # (or the tests' servers) would fight over it, and nothing here needs it.
+        "control_socket_disable": True,
+    }).run()

@@ -1,0 +1,115 @@
+"""The answer page /r/<token> and the meeting's calendar entry.
+
+GET and HEAD only log an open: mail scanners fetch every link, `?answer=`
+included, before the person reads the mail. Only a POST with a valid CSRF
+token records an answer. Any bad token gets the same 404 page.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, Response, current_app, redirect, render_template, request, url_for
+
+from mailer.app import db_of, settings_of
+from mailer.mail.context import codec, language_of, meeting_context
+from mailer.mail.ics import meeting_ics
+from mailer.rsvp import service
+from mailer.rsvp.models import Answer
+from mailer.rsvp.tokens import BadToken
+from mailer.web.i18n import LANGUAGES, Words
+from mailer.web.security import csrf_ok
+
+bp = Blueprint("rsvp", __name__, template_folder="templates")
+FIELDS = ("answer", "guests", "diet", "accessibility", "comment")
+
+
+def not_found() -> tuple[str, int]:
+    """One page for every bad link, in both languages, saying nothing about why."""
+    settings = settings_of(current_app)
+    first = settings.language
+    sections = [(lang, Words(lang)) for lang in (first, *[x for x in LANGUAGES if x != first])]
+    return render_template(
+        "public/not_found.html", t=sections[0][1], lang=first, sections=sections, email=settings.mail_from.addr_spec
+    ), 404
+
+
+@bp.route("/r/<token>", methods=["GET", "POST"])
+def page(token: str):
+    settings = settings_of(current_app)
+    tokens, tz = codec(settings), settings.timezone
+    try:
+        with db_of(current_app).transaction() as session:
+            if request.method != "POST":
+                result = service.open_rsvp(session, tokens, token, tz)
+                return _render(result, _values_from(result, request.args.get("answer")),
+                               saved=request.args.get("saved") == "1")
+            if not csrf_ok():
+                result = service.view_rsvp(session, tokens, token, tz)
+                return _render(result, request.form, expired=True), 400
+            result = service.answer_rsvp(session, tokens, token, request.form.to_dict(), tz)
+            if result.error is not None:
+                return _render(result, request.form), 422
+            if result.closed:
+                return _render(result, _values_from(result, None)), 409
+    except BadToken:
+        return not_found()
+    return redirect(url_for(".page", token=token, saved="1"), code=303)
+
+
+@bp.get("/r/<token>/calendar.ics")
+def calendar(token: str):
+    settings = settings_of(current_app)
+    try:
+        with db_of(current_app).transaction() as session:
+            contact, meeting = service.resolve_rsvp(session, codec(settings), token)
+            lang = language_of(contact, settings)
+            body = meeting_ics(meeting, settings, f"{settings.base_url}/r/{token}")
+    except BadToken:
+        return not_found()
+    name = "traff.ics" if lang == "sv" else "meeting.ics"
+    return Response(body, mimetype="text/calendar", headers={
+        "Content-Disposition": f'attachment; filename="{name}"'})
+
+
+def _values_from(result: service.RsvpPage, preselect: str | None) -> dict[str, Any]:
+    """The form as the person left it, with `?answer=` from the mail's yes/no buttons on top."""
+    response = result.response
+    values: dict[str, Any] = {name: "" for name in FIELDS}
+    if response is not None:
+        values.update(answer=response.answer.value, guests=str(response.guests), diet=response.diet or "",
+                      accessibility=response.accessibility or "", comment=response.comment or "")
+    if preselect in (Answer.YES.value, Answer.NO.value):
+        values["answer"] = preselect
+    return values
+
+
+def _render(result: service.RsvpPage, values, saved: bool = False, expired: bool = False) -> str:
+    """Called inside the transaction, while the ORM objects can still load what they need."""
+    settings = settings_of(current_app)
+    lang = language_of(result.contact, settings)
+    t = Words(lang)
+    meeting, response = result.meeting, result.response
+    errors = {}
+    if result.error is not None:
+        error = result.error
+        errors[error.field] = t(f"error.{error.field}.{error.reason}", limit=error.limit)
+    current = None
+    if response is not None:
+        current = {"answer": response.answer.value, "guests": response.guests, "waitlisted": response.waitlisted}
+    return render_template(
+        "public/rsvp.html",
+        t=t,
+        lang=t.lang,
+        meeting=meeting_context(meeting, settings, t.lang),
+        max_guests=meeting.max_guests,
+        current=current,
+        values={name: values.get(name, "") or "" for name in FIELDS},
+        errors=errors,
+        closed=result.closed,
+        saved=saved and current is not None,
+        expired=expired,
+        limits=service.LIMITS,
+        email=settings.mail_from.addr_spec,
+        calendar_url=url_for(".calendar", token=request.view_args["token"]),
+    )

@@ -1,0 +1,61 @@
+"""/u/<token>: unsubscribe and subscribe again, including RFC 8058 one-click.
+
+Mail clients POST `List-Unsubscribe=One-Click` without cookies and do not
+follow redirects, so that POST needs no CSRF token (it can do nothing but
+unsubscribe) and gets a plain 200. The page's own form is CSRF-protected,
+since it can also subscribe the address again. Repeating any POST is harmless.
+"""
+
+from __future__ import annotations
+
+from flask import Blueprint, current_app, redirect, render_template, request, url_for
+
+from mailer.app import db_of, settings_of
+from mailer.mail.context import codec, language_of
+from mailer.rsvp import service
+from mailer.rsvp.tokens import BadToken
+from mailer.web.i18n import Words
+from mailer.web.rsvp import not_found
+from mailer.web.security import csrf_ok
+
+bp = Blueprint("unsubscribe", __name__, template_folder="templates")
+
+
+def masked(email: str) -> str:
+    """Enough of the address to recognise it, not enough to harvest it from a forwarded link."""
+    local, _, domain = email.partition("@")
+    return f"{local[:2]}…@{domain}"
+
+
+@bp.route("/u/<token>", methods=["GET", "POST"])
+def page(token: str):
+    settings = settings_of(current_app)
+    tokens = codec(settings)
+    one_click = request.method == "POST" and request.form.get("List-Unsubscribe") == "One-Click"
+    action = request.form.get("action")
+    try:
+        with db_of(current_app).transaction() as session:
+            if one_click:
+                contact = service.unsubscribe(session, tokens, token)
+                return _render(contact, unsubscribed=True)
+            if request.method != "POST":
+                return _render(*service.view_subscription(session, tokens, token))
+            if action not in ("unsubscribe", "resubscribe") or not csrf_ok():
+                return _render(*service.view_subscription(session, tokens, token)), 400
+            if action == "unsubscribe":
+                service.unsubscribe(session, tokens, token)
+            else:
+                service.resubscribe(session, tokens, token)
+    except BadToken:
+        return not_found()
+    return redirect(url_for(".page", token=token, done=action), code=303)
+
+
+def _render(contact, unsubscribed: bool) -> str:
+    settings = settings_of(current_app)
+    t = Words(language_of(contact, settings))
+    return render_template(
+        "public/unsubscribe.html", t=t, lang=t.lang, unsubscribed=unsubscribed,
+        welcome_back=not unsubscribed and request.args.get("done") == "resubscribe",
+        address=masked(contact.email), sender=settings.mail_from.display_name or settings.mail_from.addr_spec,
+    )

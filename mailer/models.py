@@ -1,5 +1,7 @@
 """Every table, imported in one place so Alembic and tests see the whole schema."""
 
+from mailer.audit.models import AuditEntry
+
 from mailer.campaigns.models import Campaign, CampaignState
 from mailer.contacts.models import Contact, ImportRejection, Membership, Organisation, Suppression, SuppressionReason
 from mailer.digest.models import DigestRun
@@ -10,7 +12,7 @@ from mailer.rsvp.models import Answer, LinkOpen, Response, ResponseChange
 from mailer.tracking.models import Attendance
 
 __all__ = [
-    "Answer", "Attendance", "Campaign", "DigestRun", "Evaluation", "EvaluationReceipt", "CampaignState", "Contact", "ImportRejection", "LinkOpen", "Meeting",
+    "Answer", "Attendance", "AuditEntry", "Campaign", "DigestRun", "Evaluation", "EvaluationReceipt", "CampaignState", "Contact", "ImportRejection", "LinkOpen", "Meeting",
     "Membership", "MessageState", "Organisation", "OutboxMessage", "Response", "ResponseChange",
     "Suppression", "SuppressionReason",
 ]

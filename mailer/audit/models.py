@@ -1,0 +1,21 @@
+"""Who did what, when: staff actions that change people's data or send mail."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy import JSON, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from mailer.db import Base, UTCDateTime, utcnow
+
+
+class AuditEntry(Base):
+    __tablename__ = "audit_log"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+    actor: Mapped[str] = mapped_column(String(320))  # staff email, or "cli:<user>", or "worker"
+    action: Mapped[str] = mapped_column(String(50), index=True)  # e.g. contacts.import, contacts.forget
+    target: Mapped[str | None] = mapped_column(String(200))  # never a full email address
+    detail: Mapped[dict | None] = mapped_column(JSON)

@@ -50,6 +50,7 @@ class Settings:
     grace_period_hours: int = 24
     digest_cron: str = "mon 08:00"
     smtp_timeout: float = 30.0
+    retention_months: int = 24
     ratelimit_storage_url: str = "memory://"
 
     @property
@@ -239,6 +240,7 @@ PARSERS = {
     "grace_period_hours": _int,
     "digest_cron": _cron,
     "smtp_timeout": _float,
+    "retention_months": _int,
     "ratelimit_storage_url": _storage_url,
 }
 REQUIRED = ("secret_key", "base_url", "from")

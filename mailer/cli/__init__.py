@@ -17,6 +17,7 @@ from mailer.db import Database
 def main(ctx: click.Context) -> None:
     """Invitation campaigns and RSVP tracking for member organisations."""
     ctx.obj = Runtime()
+    ctx.call_on_close(ctx.obj.close)
 
 
 CONFIG_TEMPLATE = """\
@@ -55,10 +56,10 @@ def init() -> None:
 
 
 def _register() -> None:
-    from mailer.cli import campaigns, contacts, demo, digest, meetings, orgs, rsvp, serve, tracking, worker
+    from mailer.cli import campaigns, contacts, demo, digest, meetings, orgs, privacy, rsvp, serve, tracking, worker
 
     for command in (contacts.contacts, orgs.orgs, meetings.meetings, campaigns.campaigns, tracking.responses,
-                    tracking.report, digest.digest, worker.worker, serve.serve, demo.demo):
+                    tracking.report, digest.digest, privacy.audit, worker.worker, serve.serve, demo.demo):
         main.add_command(command)
     contacts.contacts.add_command(rsvp.revoke_links)
 

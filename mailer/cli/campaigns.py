@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import click
 
+from mailer.audit.log import cli_actor, record
 from mailer.campaigns import service
 from mailer.campaigns.audience import Audience, AudienceError
 from mailer.cli.runtime import Runtime, echo_json, fail, pass_runtime
@@ -44,6 +45,8 @@ def create(rt: Runtime, meeting_slug, template, orgs, regions, roles, all_, only
                                                template=template, audience=audience, send_at=send_at)
         except (service.CampaignError, AudienceError, TemplateProblem) as exc:
             fail(str(exc))
+        record(session, cli_actor(), "campaigns.create", target=f"campaign:{campaign.id}", template=template,
+               meeting=meeting_slug)
         status = service.status(session, campaign)
     click.echo(campaign.id)
     click.echo(f"campaign {campaign.id}: {template} for {meeting_slug}, {status.recipients} recipients, {campaign.state}",
@@ -110,6 +113,7 @@ def schedule_(rt: Runtime, campaign_id: int, at: str):
             campaign = service.schedule(session, rt.settings, _campaign(session, campaign_id), at)
         except service.CampaignError as exc:
             fail(str(exc))
+        record(session, cli_actor(), "campaigns.schedule", target=f"campaign:{campaign_id}", at=at)
     click.echo(f"campaign {campaign_id} scheduled for {campaign.send_at.astimezone(rt.settings.timezone):%Y-%m-%d %H:%M}")
 
 
@@ -124,6 +128,7 @@ def send(rt: Runtime, campaign_id: int):
             service.start(session, campaign)
         except service.CampaignError as exc:
             fail(str(exc))
+        record(session, cli_actor(), "campaigns.send", target=f"campaign:{campaign_id}")
     sender = Sender(rt.db, rt.settings, rt.templates)
     try:
         while True:
@@ -147,6 +152,7 @@ def cancel(rt: Runtime, campaign_id: int):
             skipped = service.cancel(session, _campaign(session, campaign_id))
         except service.CampaignError as exc:
             fail(str(exc))
+        record(session, cli_actor(), "campaigns.cancel", target=f"campaign:{campaign_id}")
     click.echo(f"campaign {campaign_id} cancelled ({skipped} unsent messages skipped)")
 
 
@@ -160,6 +166,7 @@ def retry(rt: Runtime, campaign_id: int):
             count = service.retry_failed(session, _campaign(session, campaign_id))
         except service.CampaignError as exc:
             fail(str(exc))
+        record(session, cli_actor(), "campaigns.retry", target=f"campaign:{campaign_id}", messages=count)
     click.echo(f"campaign {campaign_id}: {count} failed messages queued again")
 
 

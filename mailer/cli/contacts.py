@@ -4,6 +4,7 @@ from pathlib import Path
 
 import click
 
+from mailer.audit.log import cli_actor, record
 from mailer.cli.runtime import Runtime, echo_json, fail, pass_runtime
 from mailer.contacts.importer import import_lists
 from mailer.contacts.queries import list_contacts
@@ -29,6 +30,10 @@ def import_(rt: Runtime, files: tuple[Path, ...], org: str | None, dry_run: bool
     """
     with rt.transaction() as session:
         report = import_lists(session, list(files), org=org, dry_run=dry_run, strict=strict, check_dns=check_dns)
+        if report.written:
+            record(session, cli_actor(), "contacts.import", target=",".join(f.path.name for f in report.files)[:200],
+                   imported=sum(f.imported for f in report.files), updated=sum(f.updated for f in report.files),
+                   rejected=sum(len(f.rejected) for f in report.files))
     for file in report.files:
         for problem in file.warnings:
             click.echo(f"{file.path}:{problem.line}: warning: {problem.message}", err=True)

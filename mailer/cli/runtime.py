@@ -55,6 +55,15 @@ class Runtime:
     def templates(self):
         return self.app.extensions["mailer.templates"]
 
+    def close(self) -> None:
+        """Close the database's pooled connections when the command ends.
+
+        An in-process caller (tests, a script) outlives the command; PostgreSQL
+        connections left to the garbage collector would linger on the server.
+        """
+        if self._app is not None:
+            self._app.extensions["mailer.db"].dispose()
+
     @contextmanager
     def transaction(self) -> Iterator[Session]:
         with self.app.extensions["mailer.db"].transaction() as session:

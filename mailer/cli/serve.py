@@ -13,6 +13,7 @@ from gunicorn.app.base import BaseApplication
 
 from mailer.cli.runtime import Runtime, fail, pass_runtime
 from mailer.config import env_name
+from mailer.logs import install_filter
 
 
 class MailerServer(BaseApplication):
@@ -27,6 +28,7 @@ class MailerServer(BaseApplication):
                 self.cfg.set(key, value)
 
     def load(self) -> Flask:
+        install_filter()  # gunicorn's handlers exist by now, in each worker process
         return self.application
 
 

@@ -1,10 +1,9 @@
 from __future__ import annotations
 
-import logging
-
 import click
 
 from mailer.cli.runtime import Runtime, pass_runtime
+from mailer.logs import configure as configure_logging
 
 
 @click.command()
@@ -15,8 +14,5 @@ def worker(rt: Runtime, until_idle: bool, verbose: bool) -> None:
     """Run the scheduler and send queued mail (exactly one per SQLite database)."""
     from mailer.worker.runner import run_worker
 
-    logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    logging.getLogger("apscheduler").setLevel(logging.WARNING)
-    logging.getLogger("alembic").setLevel(logging.WARNING)
+    configure_logging(verbose)
     run_worker(rt.db, rt.settings, rt.templates, until_idle=until_idle)

@@ -13,6 +13,9 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from mailer.db import Base, UTCDateTime, utcnow
 
 
+ERASED_DOMAIN = "erased.invalid"  # placeholder addresses of erased people (RFC 2606: never delivered)
+
+
 def new_link_key() -> str:
     """Random, unguessable id carried (signed) in a person's links; replaced to revoke them."""
     return secrets.token_urlsafe(16)
@@ -57,6 +60,10 @@ class Contact(Base):
     memberships: Mapped[list["Membership"]] = relationship(
         back_populates="contact", cascade="all, delete-orphan"
     )
+
+    @property
+    def is_erased(self) -> bool:
+        return self.email.endswith("@" + ERASED_DOMAIN)
 
     @property
     def first_name(self) -> str:

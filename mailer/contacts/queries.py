@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, selectinload
 
-from mailer.contacts.models import Contact, Membership, Organisation, Suppression, address_hash
+from mailer.contacts.models import ERASED_DOMAIN, Contact, Membership, Organisation, Suppression, address_hash
 
 
 @dataclass
@@ -21,6 +21,8 @@ class OrganisationRow:
 def list_organisations(session: Session) -> list[OrganisationRow]:
     counts = (
         select(Membership.organisation_id, func.count().label("n"))
+        .join(Contact, Contact.id == Membership.contact_id)
+        .where(Contact.email.not_like(f"%@{ERASED_DOMAIN}"))
         .group_by(Membership.organisation_id)
         .subquery()
     )
@@ -34,7 +36,8 @@ def list_organisations(session: Session) -> list[OrganisationRow]:
 
 def list_contacts(session: Session, org: str | None = None) -> list[Contact]:
     """Contacts with their memberships loaded; raises LookupError for an unknown organisation."""
-    query = select(Contact).options(selectinload(Contact.memberships).selectinload(Membership.organisation))
+    query = (select(Contact).where(Contact.email.not_like(f"%@{ERASED_DOMAIN}"))
+             .options(selectinload(Contact.memberships).selectinload(Membership.organisation)))
     if org is not None:
         organisation = session.scalar(select(Organisation).where(Organisation.slug == org))
         if organisation is None:

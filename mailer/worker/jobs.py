@@ -37,3 +37,14 @@ def send_weekly_digest() -> str:
     outcome = "no staff_emails configured" if run is None else f"queued for {run.recipients} staff address(es)"
     log.info("weekly digest: %s", outcome)
     return outcome
+
+
+def anonymise_expired_answers() -> str:
+    from mailer.tracking.retention import anonymise_expired
+
+    db, settings = _runtime["db"], _runtime["settings"]
+    with db.transaction() as session:
+        done = anonymise_expired(session, settings.retention_months)
+    outcome = f"{done.responses} answers and {done.evaluations} evaluations of {done.meetings} old meetings anonymised"
+    log.info("retention: %s", outcome)
+    return outcome

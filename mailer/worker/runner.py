@@ -18,7 +18,7 @@ from mailer.db import Database, utcnow
 from mailer.mail.templates import EmailTemplates
 from mailer.outbox.models import MessageState, OutboxMessage
 from mailer.outbox.sender import Sender
-from mailer.worker.scheduler import JOBSTORE, build_scheduler, ensure_digest_job, reconcile
+from mailer.worker.scheduler import JOBSTORE, build_scheduler, ensure_digest_job, ensure_retention_job, reconcile
 
 log = logging.getLogger(__name__)
 IDLE_SLEEP = 1.0
@@ -52,6 +52,7 @@ class Worker:
         self.sender.recover()
         self.scheduler.start(paused=True)
         ensure_digest_job(self.scheduler, self.settings)
+        ensure_retention_job(self.scheduler, self.settings)
         reconcile(self.scheduler, self.db)
         self.scheduler.resume()
         log.info("worker started (%s)", self.sender.owner)

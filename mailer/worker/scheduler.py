@@ -68,6 +68,21 @@ def ensure_digest_job(scheduler: BackgroundScheduler, settings: Settings) -> str
     return "scheduled" if job is None else "rescheduled"
 
 
+RETENTION_JOB = "daily-retention"
+RETENTION_CRON = "30 3 * * *"  # every night at 03:30 local time
+
+
+def ensure_retention_job(scheduler: BackgroundScheduler, settings: Settings) -> str:
+    """The nightly anonymisation of old answers; like the digest, kept across restarts."""
+    trigger = cron_trigger(RETENTION_CRON, settings.timezone)
+    job = scheduler.get_job(RETENTION_JOB, jobstore=JOBSTORE)
+    if job is not None and str(job.trigger) == str(trigger):
+        return "kept"
+    scheduler.add_job(jobs.anonymise_expired_answers, trigger, id=RETENTION_JOB, jobstore=JOBSTORE,
+                      replace_existing=True, misfire_grace_time=settings.grace_period_hours * 3600, coalesce=True)
+    return "scheduled" if job is None else "rescheduled"
+
+
 def reconcile(scheduler: BackgroundScheduler, database: Database) -> dict[str, int]:
     """Make the persistent job store hold exactly one job per scheduled campaign."""
     with database.transaction() as session:

@@ -1,0 +1,59 @@
+"""GDPR commands: what is held about a person, erasure, and the audit log."""
+
+from __future__ import annotations
+
+import click
+
+from mailer.audit.log import cli_actor, recent, record
+from mailer.cli.contacts import contacts
+from mailer.cli.runtime import Runtime, echo_json, fail, pass_runtime
+from mailer.contacts.privacy import export_person, forget
+
+
+@contacts.command("export-person")
+@click.argument("email")
+@pass_runtime
+def export_person_command(rt: Runtime, email: str) -> None:
+    """Print, as JSON, everything held about one person."""
+    with rt.transaction() as session:
+        try:
+            data = export_person(session, email)
+        except LookupError as exc:
+            fail(str(exc))
+        record(session, cli_actor(), "contacts.export_person", target="contact")
+    echo_json(data)
+
+
+@contacts.command("forget")
+@click.argument("email")
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+@pass_runtime
+def forget_command(rt: Runtime, email: str, yes: bool) -> None:
+    """Erase a person's personal data everywhere; counts stay, the address stays blocked (hashed)."""
+    if not yes:
+        click.confirm(f"Erase everything about {email}? This cannot be undone", abort=True)
+    with rt.transaction() as session:
+        try:
+            erased = forget(session, email)
+        except LookupError as exc:
+            fail(str(exc))
+        record(session, cli_actor(), "contacts.forget", target=f"contact:{erased.contact_id}")
+    click.echo(f"erased contact {erased.contact_id}: {erased.messages} messages and {erased.responses} answers "
+               f"anonymised; the address can never be imported again")
+
+
+@click.command("audit")
+@click.option("--limit", type=int, default=50, show_default=True)
+@click.option("--json", "as_json", is_flag=True)
+@pass_runtime
+def audit(rt: Runtime, limit: int, as_json: bool) -> None:
+    """Recent staff actions: imports, sends, erasures, template edits."""
+    tz = rt.settings.timezone
+    with rt.transaction() as session:
+        rows = [{"at": e.at.astimezone(tz).isoformat(timespec="seconds"), "actor": e.actor, "action": e.action,
+                 "target": e.target, "detail": e.detail} for e in recent(session, limit)]
+    if as_json:
+        echo_json(rows)
+        return
+    for r in rows:
+        click.echo(f"{r['at']}  {r['actor']:<24} {r['action']:<24} {r['target'] or ''} {r['detail'] or ''}")

@@ -1,0 +1,53 @@
+"""Logging that never writes a link token or a full email address.
+
+Tokens in /r/, /u/ and /e/ URLs are keys to a person's answers; addresses are
+personal data. Both are masked in every record, whatever module logs it
+(Flask's "Exception on /r/<token>", a library's error, our own messages).
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+
+TOKEN_IN_PATH = re.compile(r"/(r|u|e)/[A-Za-z0-9_\-.]{8,}")
+EMAIL = re.compile(r"([A-Za-z0-9._%+\-\u00c0-\u024f]{1,64})@([A-Za-z0-9.\-\u00c0-\u024f]+\.[A-Za-z]{2,})")
+
+
+def redact(text: str) -> str:
+    text = TOKEN_IN_PATH.sub(lambda m: f"/{m.group(1)}/…", text)
+    return EMAIL.sub(lambda m: f"{m.group(1)[:1]}…@{m.group(2)}", text)
+
+
+class RedactingFilter(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        cleaned = redact(message)
+        if record.exc_info and not record.exc_text:
+            record.exc_text = logging.Formatter().formatException(record.exc_info)
+        if record.exc_text:
+            record.exc_text = redact(record.exc_text)
+        if cleaned != message:
+            record.msg, record.args = cleaned, None
+        return True
+
+
+def configure(verbose: bool = False) -> None:
+    """Root logging for `mailer worker` and `mailer serve`, with redaction on every handler."""
+    logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    for name in ("apscheduler", "alembic"):
+        logging.getLogger(name).setLevel(logging.WARNING)
+    install_filter()
+
+
+def install_filter() -> None:
+    """Put the filter on every handler there is (handlers, not loggers: records from child loggers pass handlers)."""
+    from flask.logging import default_handler  # Flask's "Exception on /r/<token> [POST]" goes here
+
+    redactor = RedactingFilter()
+    loggers = [logging.getLogger()] + [logging.getLogger(n) for n in logging.root.manager.loggerDict]
+    handlers = [default_handler] + [h for logger in loggers for h in getattr(logger, "handlers", [])]
+    for handler in handlers:
+        if not any(isinstance(f, RedactingFilter) for f in handler.filters):
+            handler.addFilter(redactor)

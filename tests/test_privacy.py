@@ -1,0 +1,153 @@
+"""GDPR: export everything about a person, erase it everywhere, keep the counts; retention; logs; audit."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+import sqlite3
+
+import pytest
+from sqlalchemy import select
+
+from mailer.audit.models import AuditEntry
+from mailer.campaigns import service
+from mailer.campaigns.audience import Audience
+from mailer.contacts.importer import import_lists
+from mailer.contacts.models import Contact
+from mailer.contacts.privacy import export_person, forget
+from mailer.digest.build import send_digest
+from mailer.evaluations.service import record_evaluation
+from mailer.logs import RedactingFilter, redact
+from mailer.meetings.models import Meeting
+from mailer.outbox.sender import Sender
+from mailer.rsvp.models import Response
+from mailer.rsvp.service import record_answer
+from mailer.tracking.attendance import check_in
+from mailer.tracking.retention import anonymise_expired
+from mailer.tracking.status import full_status
+
+ANNA = "anna@kor.example.org"
+LIST = "email,name,role,phone\nanna@kor.example.org,Anna Andersson,ordförande,070-1234567\nbengt@kor.example.org,Bengt Berg,,\n"
+
+
+@pytest.fixture
+def scene(db, app, make_csv, make_meeting):
+    settings = app.extensions["mailer.settings"].with_overrides(staff_emails=("kansli@ax.example.org",))
+    templates = app.extensions["mailer.templates"]
+    path = make_csv("kor.csv", LIST)
+    meeting = make_meeting(slug="falun", starts="2031-03-04 18:00")
+    with db.transaction() as session:
+        import_lists(session, [path])
+        campaign = service.create_campaign(session, settings, templates, meeting_slug="falun", template="invitation",
+                                           audience=Audience(all=True))
+        service.start(session, campaign)
+    sender = Sender(db, settings, templates)
+    while sender.run_once().claimed:
+        pass
+    sender.close()
+    with db.transaction() as session:
+        anna = session.scalar(select(Contact).where(Contact.email == ANNA))
+        m = session.get(Meeting, meeting.id)
+        record_answer(session, anna, m, {"answer": "yes", "diet": "vegan", "comment": "Ser fram emot det, /Anna Andersson"},
+                      settings.timezone)
+        check_in(session, m, [ANNA])
+        record_evaluation(session, anna, m, {"value": "5", "knowledge": "4", "cooperation": "yes",
+                                             "comment": "Anna Andersson tyckte det var bra"})
+        send_digest(session, settings)
+    return settings, meeting.id, path
+
+
+def test_export_person_holds_everything(db, scene):
+    with db.transaction() as session:
+        data = export_person(session, " Anna@Kor.example.org ")
+    assert data["contact"]["name"] == "Anna Andersson" and data["contact"]["phone"] == "070-1234567"
+    assert data["memberships"][0]["organisation"] == "kor" and data["memberships"][0]["role"] == "ordförande"
+    assert [m["template"] for m in data["messages"]] == ["invitation", "confirmation"]
+    assert data["responses"][0]["diet"] == "vegan" and len(data["responses"][0]["history"]) == 1
+    assert data["attendance"][0]["meeting"] == "falun"
+    assert data["evaluations"][0]["value"] == 5
+    assert data["suppression"] is None
+    json.dumps(data)  # plain JSON
+
+
+def test_forget_erases_everywhere_but_keeps_the_counts(db, app, scene, make_csv, database_url):
+    settings, meeting_id, path = scene
+    with db.transaction() as session:
+        before = full_status(session, session.get(Meeting, meeting_id))
+        forget(session, ANNA)
+    with db.transaction() as session:
+        after = full_status(session, session.get(Meeting, meeting_id))
+    for key in ("invited", "yes", "no", "no_answer", "organisations_represented", "checked_in"):
+        assert after[key] == before[key], key
+
+    if database_url.startswith("sqlite"):  # nothing personal left anywhere in the file
+        dump = "\n".join(sqlite3.connect(database_url.split("///", 1)[1]).iterdump())
+        for secret in ("anna@kor", "Anna Andersson", "070-1234567", "vegan", "Ser fram emot"):
+            assert secret not in dump, secret
+
+    with db.transaction() as session:  # a later import does not bring her back
+        report = import_lists(session, [path])
+    assert report.files[0].erased == 1
+    with db.transaction() as session:
+        assert session.scalar(select(Contact).where(Contact.email == ANNA)) is None
+        with pytest.raises(LookupError):
+            export_person(session, ANNA)
+        # and no campaign ever reaches the placeholder
+        campaign = service.create_campaign(session, settings, app.extensions["mailer.templates"], meeting_slug="falun",
+                                           template="reminder", audience=Audience(all=True))
+        service.start(session, campaign)
+        status = service.status(session, campaign)
+    assert status.recipients == 1  # Bengt only
+
+
+def test_retention_anonymises_old_answers_but_keeps_figures(db, scene):
+    _, meeting_id, _ = scene
+    with db.transaction() as session:
+        nothing = anonymise_expired(session, 24, now=dt.datetime(2031, 3, 5, tzinfo=dt.timezone.utc))
+        done = anonymise_expired(session, 24, now=dt.datetime(2033, 4, 1, tzinfo=dt.timezone.utc))
+        response = session.scalar(select(Response))
+        assert response.contact_id is None and response.diet is None and response.answer.value == "yes"
+    assert nothing.meetings == 0 and (done.meetings, done.responses, done.evaluations) == (1, 1, 1)
+
+
+def test_cli_forget_export_and_audit(runner, scene):
+    exported = runner.invoke(["contacts", "export-person", ANNA])
+    assert exported.exit_code == 0 and json.loads(exported.output)["contact"]["email"] == ANNA
+    refused = runner.invoke(["contacts", "forget", ANNA], input="n\n")
+    assert refused.exit_code == 1
+    done = runner.invoke(["contacts", "forget", ANNA, "--yes"])
+    assert done.exit_code == 0 and "erased contact" in done.output
+    missing = runner.invoke(["contacts", "forget", ANNA, "--yes"])
+    assert missing.exit_code == 1 and "no contact" in missing.output
+    audit = json.loads(runner.invoke(["audit", "--json"]).output)
+    assert [a["action"] for a in audit][:2] == ["contacts.forget", "contacts.export_person"]
+    assert all(ANNA not in json.dumps(a) for a in audit)
+
+
+def test_audit_records_imports_and_campaign_actions(runner, db, make_csv, make_meeting):
+    make_meeting(slug="gavle")
+    runner.invoke(["contacts", "import", make_csv("teater.csv", "email\nx@teater.example.org\n")])
+    runner.invoke(["contacts", "import", "--dry-run", make_csv("teater.csv", "email\ny@teater.example.org\n")])
+    created = runner.invoke(["campaigns", "create", "--meeting", "gavle", "--template", "invitation", "--all"])
+    runner.invoke(["campaigns", "cancel", created.stdout.strip()])
+    with db.transaction() as session:
+        actions = [e.action for e in session.scalars(select(AuditEntry).order_by(AuditEntry.id))]
+    assert actions == ["contacts.import", "campaigns.create", "campaigns.cancel"]  # a dry run changes nothing
+
+
+def test_logs_never_carry_tokens_or_addresses(caplog):
+    line = redact("Exception on /r/WyJhYmMiLCJkZWYiXQ.sig-abc_123 [POST] for anna.andersson@kor.example.org")
+    assert "WyJh" not in line and "anna.andersson@" not in line
+    assert line == "Exception on /r/… [POST] for a…@kor.example.org"
+    logger = logging.getLogger("mailer.test")
+    handler = logging.Handler()
+    records = []
+    handler.emit = records.append
+    handler.addFilter(RedactingFilter())
+    logger.addHandler(handler)
+    try:
+        logger.error("answer from %s on /u/%s", "bengt@kor.example.org", "WyJhYmMiXQ.signature")
+    finally:
+        logger.removeHandler(handler)
+    assert records[0].getMessage() == "answer from b…@kor.example.org on /u/…"

@@ -14,11 +14,18 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
+# Loads the demo, sends its invitation round to instance/outbox/, then serves the
+# web app with the worker beside it until Ctrl-C.
 demo: $(STAMP)
 	$(BIN)/mailer init
 	$(BIN)/mailer demo
 	$(BIN)/mailer worker --until-idle
-	@echo "Sent: $$(ls instance/outbox | wc -l) messages in instance/outbox/"
+	@echo
+	@echo "Sent: $$(ls instance/outbox | wc -l) messages, as .eml files in instance/outbox/"
+	@echo "Answer as a demo recipient would:  $$($(BIN)/mailer demo --link-only)"
+	@echo "Stop with Ctrl-C."
+	@echo
+	@$(BIN)/mailer worker & worker=$$!; trap 'kill $$worker 2>/dev/null' EXIT INT TERM; $(BIN)/mailer serve
 
 test: $(STAMP)
 	$(BIN)/pytest

@@ -15,10 +15,15 @@ from mailer.meetings.service import list_meetings
 @click.command()
 @click.option("--contacts", "folder", type=click.Path(path_type=Path, file_okay=False, exists=True),
               default="contacts", show_default=True)
+@click.option("--link-only", is_flag=True, help="Only print one demo recipient's answer page.")
 @pass_runtime
-def demo(rt: Runtime, folder: Path) -> None:
+def demo(rt: Runtime, folder: Path, link_only: bool) -> None:
     """Load the demo: contact lists, the six meetings, and the first meeting's invitation round."""
     tz = rt.settings.timezone
+    if link_only:
+        with rt.transaction() as session:
+            click.echo(demo_rsvp_url(session, rt.settings) or "no demo data: run `mailer demo`")
+        return
     with rt.transaction() as session:
         report = import_demo_contacts(session, folder)
         added = add_demo_meetings(session, tz, dt.datetime.now(tz).date())

@@ -115,6 +115,10 @@ def bar(value: int, largest: int, width: int = 30) -> str:
     return "█" * (round(width * value / largest) if largest else 0)
 
 
+def _score(value: float | None) -> str:
+    return "–" if value is None else f"{value:.1f}"
+
+
 def to_markdown(report: BoardReport) -> str:
     largest = max((m.participants for m in report.meetings), default=0)
     lines = [
@@ -133,13 +137,16 @@ def to_markdown(report: BoardReport) -> str:
               f"{m.participants}{'' if m.checked_in else ' (said yes)'} |" for m in report.meetings]
     lines += ["", "## Participants per meeting", "", "```"]
     lines += [f"{m.city:<12} {bar(m.participants, largest)} {m.participants}" for m in report.meetings]
-    lines += ["```", "", "## Evaluations", "",
-              "| meeting | answers | valuable (1–5) | knows more about the region (1–5) | wants closer cooperation |",
-              "| --- | ---: | ---: | ---: | ---: |"]
-    for s in report.evaluations + report.evaluations_by_region:
-        lines.append(f"| {s.label} | {s.count} | {s.value_avg if s.value_avg is not None else '–'} | "
-                     f"{s.knowledge_avg if s.knowledge_avg is not None else '–'} | {s.cooperation_yes} of {s.count} |")
-    comments = [(s.label, c) for s in report.evaluations for c in s.comments]
+    cities = {m.slug: m.city for m in report.meetings}
+    lines += ["```", "", "## Evaluations"]
+    for title, rows in (("Per meeting", report.evaluations), ("Per region", report.evaluations_by_region)):
+        lines += ["", f"### {title}", "",
+                  "| | answers | valuable (1–5) | knows more about the region (1–5) | wants closer cooperation |",
+                  "| --- | ---: | ---: | ---: | ---: |"]
+        for s in rows:
+            lines.append(f"| {cities.get(s.label, s.label)} | {s.count} | {_score(s.value_avg)} | "
+                         f"{_score(s.knowledge_avg)} | {s.cooperation_yes} of {s.count} |")
+    comments = [(cities.get(s.label, s.label), c) for s in report.evaluations for c in s.comments]
     if comments:
         lines += ["", "### Comments", ""] + [f"- {label}: {c}" for label, c in comments]
     return "\n".join(lines) + "\n"
@@ -149,4 +156,5 @@ def to_html(report: BoardReport) -> str:
     env = Environment(loader=FileSystemLoader(str(Path(__file__).parent / "templates")),
                       autoescape=select_autoescape(["html"]))
     largest = max((m.participants for m in report.meetings), default=0)
-    return env.get_template("report.html").render(report=report, largest=largest or 1)
+    cities = {m.slug: m.city for m in report.meetings}
+    return env.get_template("report.html").render(report=report, largest=largest or 1, cities=cities)

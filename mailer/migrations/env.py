@@ -3,15 +3,9 @@
 from alembic import context
 
 from mailer import models  # noqa: F401  (registers every table on Base.metadata)
-from mailer.db import Base
+from mailer.db import Base, include_object
 
 target_metadata = Base.metadata
-
-
-def include_object(obj, name, type_, reflected, compare_to):
-    """APScheduler's job table is created by migration 0002 but not described by our models."""
-    table = obj.table.name if type_ == "index" else name
-    return table != "apscheduler_jobs"
 
 
 def run_migrations_online() -> None:

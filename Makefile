@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test install clean
+.PHONY: demo test install clean browser bench
 
 $(STAMP): pyproject.toml
 	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
@@ -22,13 +22,30 @@ demo: $(STAMP)
 	$(BIN)/mailer worker --until-idle
 	@echo
 	@echo "Sent: $$(ls instance/outbox | wc -l) messages, as .eml files in instance/outbox/"
-	@echo "Answer as a demo recipient would:  $$($(BIN)/mailer demo --link-only)"
+	@$(BIN)/mailer demo --links
 	@echo "Stop with Ctrl-C."
 	@echo
 	@$(BIN)/mailer worker & worker=$$!; trap 'kill $$worker 2>/dev/null' EXIT INT TERM; $(BIN)/mailer serve
 
-test: $(STAMP)
+test: $(STAMP) browser
 	$(BIN)/pytest
+
+# The browser tests (tests/browser) drive Debian's headless chromium through its chromedriver.
+# Installed when the driver is missing, as root or with sudo; otherwise a clear failure, never a skip.
+browser:
+	@if [ ! -x /usr/bin/chromedriver ] || [ ! -x /usr/bin/chromium ]; then \
+	  if [ "$$(id -u)" = 0 ]; then SUDO=""; elif sudo -n true 2>/dev/null; then SUDO="sudo -n"; else \
+	    echo "make browser: /usr/bin/chromedriver is missing and this user cannot install it;" >&2; \
+	    echo "  run as root: apt-get install -y chromium chromium-driver chromium-l10n" >&2; exit 1; fi; \
+	  $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get update -qq && \
+	  $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver chromium-l10n \
+	  || { echo "make browser: could not install chromium and chromium-driver with apt-get" >&2; exit 1; }; \
+	fi
+
+# Speed figures, each divided by a ceiling measured in the same run (bench/run.py); a few minutes.
+# Installs Postfix (smtp-sink, smtp-source) and wrk from Debian when they are missing.
+bench: $(STAMP)
+	$(BIN)/python bench/run.py
 
 clean:
 	rm -rf $(VENV) build dist *.egg-info

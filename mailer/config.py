@@ -22,6 +22,10 @@ from email_validator import EmailNotValidError, validate_email
 
 CONFIG_FILE = "config.toml"
 LANGUAGES = ("sv", "en")
+# Per client address, for every public page together (answer, unsubscribe, evaluation).
+# Generous enough for an office behind one NAT address, tight enough that nobody can
+# flood the forms; raise it when a proxy makes every visitor one address.
+DEFAULT_PUBLIC_RATE_LIMIT = "120 per minute;1000 per hour"
 
 
 class ConfigError(Exception):
@@ -52,6 +56,7 @@ class Settings:
     smtp_timeout: float = 30.0
     retention_months: int = 24
     ratelimit_storage_url: str = "memory://"
+    public_rate_limit: str = DEFAULT_PUBLIC_RATE_LIMIT
 
     @property
     def outbox_path(self) -> Path:
@@ -216,6 +221,21 @@ def _storage_url(name: str, value: Any) -> str:
     return url
 
 
+def _rate_limit(name: str, value: Any) -> str:
+    """A Flask-Limiter limit such as '120 per minute;1000 per hour', checked with `limits`."""
+    from limits import parse_many
+
+    text = _str(name, value)
+    try:
+        items = parse_many(text)
+    except ValueError as exc:
+        raise ConfigError(env_name(name), f"{text!r} is not a rate limit like '120 per minute;1000 per hour' "
+                                          f"({exc})") from None
+    if any(item.amount < 1 for item in items):
+        raise ConfigError(env_name(name), f"{text!r}: every limit must allow at least 1 request")
+    return text
+
+
 def cron_trigger(text: str, tz: ZoneInfo) -> CronTrigger:
     parts = text.split()
     if len(parts) == 2 and ":" in parts[1]:
@@ -242,6 +262,7 @@ PARSERS = {
     "smtp_timeout": _float,
     "retention_months": _int,
     "ratelimit_storage_url": _storage_url,
+    "public_rate_limit": _rate_limit,
 }
 REQUIRED = ("secret_key", "base_url", "from")
 

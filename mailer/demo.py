@@ -85,3 +85,16 @@ def demo_rsvp_url(session: Session, settings) -> str | None:
     if meeting is None or contact is None:
         return None
     return links(settings, contact, meeting)["rsvp_url"]
+
+
+DEMO_STAFF = "kansli@ax.example.org"
+
+
+def demo_staff_link(session: Session, settings) -> str:
+    """A staff account for the demo, and a one-time link to choose its password."""
+    from mailer.staff import accounts
+
+    user = accounts.find_staff(session, DEMO_STAFF) or accounts.add_staff(session, DEMO_STAFF, "Kansliet")
+    session.flush()
+    token = accounts.set_password_token(settings.secret_key, user, settings.old_secret_keys)
+    return f"{settings.base_url}/staff/set-password/{token}"

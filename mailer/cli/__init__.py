@@ -56,10 +56,10 @@ def init() -> None:
 
 
 def _register() -> None:
-    from mailer.cli import campaigns, contacts, demo, digest, meetings, orgs, privacy, rsvp, serve, tracking, worker
+    from mailer.cli import campaigns, contacts, demo, digest, meetings, orgs, privacy, rsvp, serve, staff, tracking, worker
 
     for command in (contacts.contacts, orgs.orgs, meetings.meetings, campaigns.campaigns, tracking.responses,
-                    tracking.report, digest.digest, privacy.audit, worker.worker, serve.serve, demo.demo):
+                    tracking.report, digest.digest, privacy.audit, worker.worker, serve.serve, demo.demo, staff.staff):
         main.add_command(command)
     contacts.contacts.add_command(rsvp.revoke_links)
 

@@ -7,7 +7,7 @@ import click
 
 from mailer.cli.runtime import Runtime, pass_runtime
 from mailer.contacts.queries import list_organisations
-from mailer.demo import add_demo_meetings, create_demo_invitation, demo_rsvp_url, import_demo_contacts
+from mailer.demo import DEMO_STAFF, add_demo_meetings, create_demo_invitation, demo_rsvp_url, demo_staff_link, import_demo_contacts
 from mailer.i18n import format_when
 from mailer.meetings.service import list_meetings
 
@@ -15,14 +15,14 @@ from mailer.meetings.service import list_meetings
 @click.command()
 @click.option("--contacts", "folder", type=click.Path(path_type=Path, file_okay=False, exists=True),
               default="contacts", show_default=True)
-@click.option("--link-only", is_flag=True, help="Only print one demo recipient's answer page.")
+@click.option("--links", "links_only", is_flag=True,
+              help="Only print a demo recipient's answer page and the staff set-password link.")
 @pass_runtime
-def demo(rt: Runtime, folder: Path, link_only: bool) -> None:
+def demo(rt: Runtime, folder: Path, links_only: bool) -> None:
     """Load the demo: contact lists, the six meetings, and the first meeting's invitation round."""
     tz = rt.settings.timezone
-    if link_only:
-        with rt.transaction() as session:
-            click.echo(demo_rsvp_url(session, rt.settings) or "no demo data: run `mailer demo`")
+    if links_only:
+        _print_links(rt)
         return
     with rt.transaction() as session:
         report = import_demo_contacts(session, folder)
@@ -50,6 +50,12 @@ def demo(rt: Runtime, folder: Path, link_only: bool) -> None:
         if campaign_id:
             click.echo(f"\nInvitation campaign {campaign_id} for {meetings[0].slug} is due now: `mailer worker` sends it "
                        f"to {rt.settings.smtp_url and 'the SMTP server' or rt.settings.outbox_path}.")
+    _print_links(rt)
+
+
+def _print_links(rt: Runtime) -> None:
+    with rt.transaction() as session:
         url = demo_rsvp_url(session, rt.settings)
-        if url:
-            click.echo(f"\nOne demo recipient's answer page:\n  {url}")
+        staff = demo_staff_link(session, rt.settings)
+    click.echo(f"\nAnswer as a demo recipient would:\n  {url or 'no demo data: run `mailer demo`'}")
+    click.echo(f"Staff web app: choose a password for {DEMO_STAFF}, then log in:\n  {staff}")

@@ -44,7 +44,7 @@ def shared_store(url: str) -> bool:
 @click.option("--threads", default=8, show_default=True, type=click.IntRange(1, 256), help="Threads per process.")
 @pass_runtime
 def serve(rt: Runtime, host: str, port: int, workers: int, threads: int) -> None:
-    """Run the web app (RSVP and unsubscribe pages, /healthz) under gunicorn."""
+    """Run the web app (staff pages, answer, unsubscribe and evaluation pages, /healthz) under gunicorn."""
     store = rt.settings.ratelimit_storage_url
     if workers > 1 and not shared_store(store):
         fail(f"--workers {workers} needs a rate-limit store shared by all processes: set "

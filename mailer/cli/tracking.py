@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import sys
 from pathlib import Path
 
 import click
@@ -120,7 +121,8 @@ def export(rt: Runtime, slug: str, fmt: str, output: Path | None, delimiter: str
     if output is None:
         if fmt == "xlsx":
             fail("--format xlsx needs -o FILE")
-        click.get_binary_stream("stdout").write(data)
+        sys.stdout.buffer.write(data)
+        sys.stdout.flush()
         return
     output.write_bytes(data)
     click.echo(f"{len(rows)} answers written to {output}", err=True)
@@ -164,9 +166,12 @@ def _date(ctx, param, value):
     if value is None:
         return None
     try:
-        return dt.date.fromisoformat(value)
+        day = dt.date.fromisoformat(value)
     except ValueError:
         raise click.BadParameter(f"{value!r} is not a date like 2027-01-31") from None
+    if not 2000 <= day.year <= 2999:
+        raise click.BadParameter(f"{value!r} is out of range (years 2000–2999)")
+    return day
 
 
 @click.command("report")

@@ -17,6 +17,10 @@ from email_validator import EmailNotValidError, EmailUndeliverableError, validat
 MAX_FILE_BYTES = 20 * 1024 * 1024
 MAX_COLUMNS = 200
 MAX_FIELD_CHARS = 1000
+# The columns' sizes in the database (PostgreSQL enforces them): a longer cell is cut, with a
+# warning; it is usually another column's text pasted into this one.
+FIELD_LIMITS = {"name": 200, "role": 100, "region": 100, "phone": 50}
+ORGANISATION_LIMITS = {"name": 200, "region": 100}
 SLUG_RE = re.compile(r"^[a-z0-9][a-z0-9-]{0,79}$")
 
 # Header (lower case, stripped) -> our field. Swedish and English, as exports write them.
@@ -96,11 +100,17 @@ def _delimiter(header_line: str) -> str:
     return best if counts[best] else ","
 
 
+# Control characters that are not whitespace (NUL, ESC, BEL, C1): PostgreSQL refuses NUL
+# in text, and escape sequences would reach terminals through `mailer contacts list`.
+_CONTROL = re.compile(r"[\x00-\x08\x0e-\x1b\x7f-\x84\x86-\x9f]")
+
+
 def _clean(value: str | None) -> str | None:
+    """One line of text: runs of whitespace (newlines too) become one space, control characters go."""
     if value is None:
         return None
-    value = " ".join(value.split())
-    return value[:MAX_FIELD_CHARS] or None
+    value = " ".join(_CONTROL.sub("", value).split())
+    return value[:MAX_FIELD_CHARS].rstrip() or None
 
 
 def parse(path: Path, data: bytes | None = None, check_dns: bool = False, display_name: str | None = None) -> ParsedList:
@@ -141,6 +151,9 @@ def parse(path: Path, data: bytes | None = None, check_dns: bool = False, displa
                 continue
             _parse_row(parsed, start, cells, columns, check_dns)
     except csv.Error as exc:
+        if "field limit" in str(exc):  # one cell over csv.field_size_limit(): not a contact list
+            raise CsvFileError(f"line {reader.line_num}: a cell is longer than {csv.field_size_limit()} characters "
+                               "(an unclosed quote, or not a contact list)") from None
         raise CsvFileError(f"line {reader.line_num}: broken CSV quoting ({exc})") from None
     return parsed
 
@@ -172,10 +185,13 @@ def _parse_row(parsed: ParsedList, line: int, cells: list[str], columns: dict[st
         if code is None:
             parsed.warnings.append(Problem(line, f"unknown language {language!r} ignored (use sv or en)", language))
         language = code
-    parsed.rows.append(
-        ContactRow(line=line, email=email, name=name, role=cell("role"), region=cell("region"),
-                   language=language, phone=cell("phone"))
-    )
+    values = {"name": name, "role": cell("role"), "region": cell("region"), "phone": cell("phone")}
+    for key, value in values.items():
+        limit = FIELD_LIMITS[key]
+        if value is not None and len(value) > limit:
+            parsed.warnings.append(Problem(line, f"{key} longer than {limit} characters: cut", value[:400]))
+            values[key] = value[:limit].rstrip()
+    parsed.rows.append(ContactRow(line=line, email=email, language=language, **values))
 
 
 @dataclass(frozen=True)
@@ -196,13 +212,19 @@ def read_organisation_names(folder: Path) -> dict[str, OrganisationInfo]:
         raise CsvFileError(f"{path.name} beside it cannot be read: {exc}") from None
     reader = csv.DictReader(io.StringIO(text, newline=""), delimiter=_delimiter(text.split("\n", 1)[0]))
     names = {}
-    for row in reader:
-        row = {(k or "").strip().lower(): (v or "").strip() for k, v in row.items()}
-        if row.get("slug") and row.get("name"):
-            email = row.get("email") or row.get("e-post") or None
-            try:
-                email = normalise_email(email) if email else None
-            except EmailNotValidError:
-                email = None
-            names[row["slug"]] = OrganisationInfo(row["name"], row.get("region") or None, email)
+    try:
+        for row in reader:
+            # A row longer than the header puts a list under the key None: ignore those cells.
+            row = {(k or "").strip().lower(): _clean(v) or "" for k, v in row.items() if isinstance(v, str)}
+            for key, limit in ORGANISATION_LIMITS.items():
+                row[key] = row.get(key, "")[:limit].rstrip()
+            if row.get("slug") and row.get("name"):
+                email = row.get("email") or row.get("e-post") or None
+                try:
+                    email = normalise_email(email) if email else None
+                except EmailNotValidError:
+                    email = None
+                names[row["slug"]] = OrganisationInfo(row["name"], row.get("region") or None, email)
+    except csv.Error as exc:
+        raise CsvFileError(f"{path.name} beside it cannot be read: line {reader.reader.line_num}: {exc}") from None
     return names

@@ -7,6 +7,7 @@ evaluation can therefore not be changed afterwards (nobody can tell which is who
 
 from __future__ import annotations
 
+import re
 from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Iterable, Mapping
@@ -21,6 +22,7 @@ from mailer.meetings.models import Meeting
 from mailer.tracking.coverage import participants
 
 COMMENT_MAX = 2000
+CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")  # never stored: a NUL breaks PostgreSQL
 
 
 class EvaluationError(ValueError):
@@ -64,7 +66,7 @@ def parse(form: Mapping[str, str | None]) -> dict:
     cooperation = (form.get("cooperation") or "").strip()
     if cooperation not in ("yes", "no"):
         raise EvaluationError("cooperation", "choose yes or no")
-    comment = (form.get("comment") or "").strip()
+    comment = CONTROL.sub("", form.get("comment") or "").strip()
     if len(comment) > COMMENT_MAX:
         raise EvaluationError("comment", f"at most {COMMENT_MAX} characters")
     return {"value": _score(form, "value"), "knowledge": _score(form, "knowledge"),

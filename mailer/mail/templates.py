@@ -80,7 +80,7 @@ class EmailTemplates:
             html = self.env.get_template(html_name).render(context, subject=subject)
         except TemplateSyntaxError as exc:
             raise TemplateProblem(exc.name or current, exc.lineno, exc.message or str(exc)) from None
-        except TemplateError as exc:
+        except (TemplateError, OverflowError) as exc:  # OverflowError: the sandbox's range() limit
             template, line = _template_frame(exc, self.roots, current)
             raise TemplateProblem(template, line, str(exc)) from None
         if not subject:

@@ -65,6 +65,7 @@ class SMTPTransport:
         self.timeout = timeout
         self.tls_context = ssl.create_default_context()
         self._smtp: smtplib.SMTP | None = None
+        self._stage = "mail"
 
     def connect(self) -> None:
         if self._smtp is not None:
@@ -89,11 +90,21 @@ class SMTPTransport:
         self._smtp = smtp
 
     def send(self, envelope_from: str, envelope_to: str, data: bytes, message_id: str) -> None:
+        reused = self._smtp is not None
         self.connect()
-        assert self._smtp is not None
         options = ["SMTPUTF8"] if not envelope_to.isascii() or not envelope_from.isascii() else []
         try:
-            self._smtp.sendmail(envelope_from, [envelope_to], data, mail_options=options)
+            try:
+                self._transaction(envelope_from, envelope_to, data, options)
+            except smtplib.SMTPServerDisconnected:
+                # A server may hang up between messages (after every N, or when idle). If the
+                # reused connection was already gone at MAIL, none of this message was sent:
+                # sending it on a new connection cannot duplicate it, and costs no attempt.
+                if not (reused and self._stage == "mail"):
+                    raise
+                self._drop()
+                self.connect()
+                self._transaction(envelope_from, envelope_to, data, options)
         except smtplib.SMTPRecipientsRefused as exc:
             code, message = next(iter(exc.recipients.values()))
             self._after_error(code)
@@ -114,6 +125,24 @@ class SMTPTransport:
         except (OSError, smtplib.SMTPException) as exc:
             self._drop()
             raise TemporaryFailure(f"connection lost: {exc or type(exc).__name__}") from None
+
+    def _transaction(self, sender: str, recipient: str, data: bytes, options: list[str]) -> None:
+        """smtplib's sendmail for one recipient, remembering how far it got (see `send`)."""
+        smtp = self._smtp
+        assert smtp is not None
+        self._stage = "mail"
+        smtp.ehlo_or_helo_if_needed()
+        code, reply = smtp.mail(sender, options)
+        if code != 250:
+            raise smtplib.SMTPSenderRefused(code, reply, sender)
+        self._stage = "rcpt"
+        code, reply = smtp.rcpt(recipient)
+        if code not in (250, 251):
+            raise smtplib.SMTPRecipientsRefused({recipient: (code, reply)})
+        self._stage = "data"
+        code, reply = smtp.data(data)
+        if code != 250:
+            raise smtplib.SMTPDataError(code, reply)
 
     def _after_error(self, code: int | None) -> None:
         """Keep the connection for a per-recipient refusal, unless the server is closing it (421)."""

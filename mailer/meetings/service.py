@@ -12,6 +12,10 @@ from mailer.contacts.csvfile import SLUG_RE
 from mailer.meetings.models import Meeting
 
 DEFAULT_LENGTH = dt.timedelta(hours=2)
+# Meetings, deadlines and send times are this century's or the next few: a year outside
+# is a typo, and years 1 and 9999 overflow as soon as a time zone or a length is applied.
+EARLIEST_YEAR, LATEST_YEAR = 2000, 2999
+TEXT_LIMITS = {"title": 200, "region": 100, "city": 100, "host": 200, "venue": 300}  # the columns' sizes
 
 
 class MeetingError(ValueError):
@@ -28,6 +32,7 @@ def parse_local(field: str, text: str, tz: ZoneInfo) -> dt.datetime:
         naive = dt.datetime.strptime(text.strip(), "%Y-%m-%d %H:%M")
     except ValueError:
         raise MeetingError(field, f"{text!r} is not a date and time like 2027-09-13 18:00") from None
+    _check_year(field, text, naive)
     local = naive.replace(tzinfo=tz)
     if local.astimezone(dt.timezone.utc).astimezone(tz).replace(tzinfo=None) != naive:
         raise MeetingError(field, f"{text!r} does not exist in {tz.key} (clocks change)")
@@ -36,9 +41,16 @@ def parse_local(field: str, text: str, tz: ZoneInfo) -> dt.datetime:
 
 def parse_date(field: str, text: str) -> dt.date:
     try:
-        return dt.date.fromisoformat(text.strip())
+        value = dt.date.fromisoformat(text.strip())
     except ValueError:
         raise MeetingError(field, f"{text!r} is not a date like 2027-09-06") from None
+    _check_year(field, text, value)
+    return value
+
+
+def _check_year(field: str, text: str, value: dt.date) -> None:
+    if not EARLIEST_YEAR <= value.year <= LATEST_YEAR:
+        raise MeetingError(field, f"{text!r} is out of range: the year must be {EARLIEST_YEAR}–{LATEST_YEAR}")
 
 
 def _validated(tz: ZoneInfo, *, title: str, region: str, city: str, starts: str, ends: str | None,
@@ -48,6 +60,9 @@ def _validated(tz: ZoneInfo, *, title: str, region: str, city: str, starts: str,
     for field, value in (("title", title), ("region", region), ("city", city)):
         if not value or not value.strip():
             raise MeetingError(field, "is required")
+    for field, value in (("title", title), ("region", region), ("city", city), ("host", host), ("venue", venue)):
+        if value and len(value.strip()) > TEXT_LIMITS[field]:
+            raise MeetingError(field, f"is longer than {TEXT_LIMITS[field]} characters")
     starts_at = parse_local("starts", starts, tz)
     # Add the default length in UTC: aware arithmetic in a local zone is wall-clock
     # time and would give 1 or 3 hours on the nights the clocks change.

@@ -1,10 +1,17 @@
 """Sending the outbox: claim due rows in batches, send over one connection, record each outcome.
 
-Delivery guarantee. A row is marked `sending` (committed) before its SMTP
-transaction and `sent` (committed) right after the server accepted it. If the
-process dies in between, the row is found in `sending` on restart, flagged
-`uncertain` and sent again: at-least-once with a one-message window per
-worker. A row is never marked sent before the server accepted it.
+Delivery guarantee. A row is marked `sending` (committed) before its SMTP transaction and
+`sent` (committed) right after the server accepted it. If the process dies in between, the
+row is found in `sending` on restart, flagged `uncertain` and sent again: at-least-once with
+a one-message window per worker. A row is never marked sent before the server accepted it.
+
+One commit per message keeps that window at one message: the commit that records message
+n's outcome also marks message n+1 `sending`, right before its SMTP transaction, so a worker
+never has more than one row in `sending`. Everything else is batched: a claimed batch is
+loaded in a few queries (batch.py), outcomes are recorded with prepared statements (record.py),
+and messages to contacts are built from a skeleton made once per template and meeting
+(fast.py), byte for byte what compose() builds, by helper processes when the rate asks for
+more than one process can build (pool.py).
 """
 
 from __future__ import annotations
@@ -13,38 +20,34 @@ import datetime as dt
 import logging
 import os
 import socket
-import time
 from dataclasses import dataclass, field
-from email.message import EmailMessage
-from typing import Callable
 
 from sqlalchemy import or_, select, update
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm import Session
 
 from mailer.campaigns.models import Campaign, CampaignState
 from mailer.campaigns.service import finish_if_done
 from mailer.config import Settings
-from mailer.contacts.models import Contact, Membership, Suppression, SuppressionReason, address_hash
 from mailer.db import Database, utcnow
-from mailer.mail.message import stable_message_id
-from mailer.meetings.models import Meeting
-from mailer.mail.templates import EmailTemplates, TemplateProblem
+from mailer.mail.templates import EmailTemplates
 from mailer.mail.transport import (
-    ConnectionFailure,
-    MessageRejected,
-    RecipientRejected,
-    TemporaryFailure,
-    Transport,
-    make_transport,
+    ConnectionFailure, MessageRejected, RecipientRejected, TemporaryFailure, Transport, make_transport,
 )
-from mailer.outbox.compose import STAFF_TEMPLATES, compose, compose_staff
+from mailer.outbox.batch import SENDABLE, Batch, Item, Row
+from mailer.outbox.fast import FastComposer
+from mailer.outbox import pool
 from mailer.outbox.models import MessageState, OutboxMessage
+from mailer.outbox.record import Ledger, Outcome
+from mailer.outbox.ratelimit import SharedRateLimiter
 
 log = logging.getLogger(__name__)
 
 DELAYS = (60, 300, 900, 3600, 3 * 3600)  # seconds to wait before the 2nd, 3rd, … try
 MAX_TRIES = len(DELAYS) + 1
-LEASE = dt.timedelta(minutes=10)  # a claim older than this belongs to a dead worker
+# A claim older than this belongs to a dead worker. A live one renews its claims every
+# quarter of it, so a worker that died on another host frees its rows within two minutes.
+LEASE = dt.timedelta(minutes=2)
+FLUSH_BEFORE_WAIT = 0.02  # seconds: record the last outcome before sleeping for a rate-limit slot
 
 
 def worker_id() -> str:
@@ -57,22 +60,6 @@ def redact(email: str | None) -> str:
         return "?"
     local, _, domain = email.partition("@")
     return f"{local[:1]}…@{domain}"
-
-
-class RateLimiter:
-    """At most `per_minute` messages a minute, spread evenly."""
-
-    def __init__(self, per_minute: int, clock: Callable[[], float] = time.monotonic, sleep=time.sleep):
-        self.interval = 60.0 / per_minute
-        self.clock, self.sleep = clock, sleep
-        self.next_slot = 0.0
-
-    def wait(self) -> None:
-        now = self.clock()
-        if now < self.next_slot:
-            self.sleep(self.next_slot - now)
-            now = self.next_slot
-        self.next_slot = now + self.interval
 
 
 @dataclass
@@ -101,7 +88,10 @@ class Sender:
         self.transport = transport or make_transport(settings.smtp_url, settings.outbox_path, settings.smtp_timeout)
         self.delays = DELAYS if delays is None else delays
         self.owner = owner or worker_id()
-        self.limiter = RateLimiter(settings.send_rate_per_minute)
+        self.limiter = SharedRateLimiter(database, settings.send_rate_per_minute)
+        self.composers: dict[tuple, FastComposer] = {}
+        self.ledger = Ledger(database, self.owner, LEASE)
+        self.pool: pool.BuildPool | None = None
 
     # -- claiming -------------------------------------------------------------------------
     def recover(self) -> int:
@@ -135,7 +125,7 @@ class Sender:
         query = (
             select(OutboxMessage.id)
             .where(
-                OutboxMessage.state.in_([MessageState.QUEUED, MessageState.RETRYING]),
+                OutboxMessage.state.in_(SENDABLE),
                 OutboxMessage.next_attempt_at <= now,
                 or_(OutboxMessage.claimed_by.is_(None), OutboxMessage.claimed_at < now - LEASE),
                 or_(OutboxMessage.campaign_id.is_(None), OutboxMessage.campaign_id.in_(running)),
@@ -147,7 +137,7 @@ class Sender:
             query = query.where(OutboxMessage.campaign_id == campaign_id)
         if template is not None:
             query = query.where(OutboxMessage.template == template)
-        if not self.db.is_sqlite:
+        if not self.db.is_sqlite:  # workers share the work: each skips the rows another is claiming
             query = query.with_for_update(skip_locked=True)
         ids = list(session.scalars(query))
         if ids:
@@ -179,117 +169,85 @@ class Sender:
             result.connection_error = exc.reply
             log.warning("mail server unavailable: %s", exc.reply)
             return result
-        campaigns: set[int] = set()
-        for position, row_id in enumerate(ids):
-            try:
-                state, campaign = self._send_one(row_id)
-            except ConnectionFailure as exc:
-                self._release(ids[position:])
-                result.connection_error = exc.reply
-                break
-            if state is not None:
-                result.count(state)
-            if campaign is not None:
-                campaigns.add(campaign)
+        with self.db.transaction() as session:
+            batch = Batch(session, self.settings, self.templates, self.owner, ids, self.composers)
+        helpers = pool.wanted(self.settings, len(batch))
+        if helpers:
+            self.pool = self.pool or pool.BuildPool(self.settings, helpers)
+            batch.prebuild(self.pool)
+        done: list[Outcome] = []
+        try:
+            with self.db.engine.connect() as self.ledger.connection:  # one connection for the batch's commits
+                for position, row in enumerate(batch.rows):
+                    done = self._one(batch, row, len(batch.rows) - position, done, result)
+                self.ledger.commit(done, None)
+                done = []
+        finally:
+            self.ledger.connection = None
+            if done:  # an error escaped: keep what is known, free the rest for other workers
+                self.ledger.commit(done, None)
+            self._release(ids)
+        campaigns = {row.campaign_id for row in batch.rows if row.campaign_id is not None}
         if campaigns:
             with self.db.transaction() as session:
                 for cid in campaigns:
                     finish_if_done(session, session.get(Campaign, cid))
         return result
 
-    def _load(self, session: Session, row_id: int) -> OutboxMessage | None:
-        return session.scalar(
-            select(OutboxMessage)
-            .where(OutboxMessage.id == row_id, OutboxMessage.claimed_by == self.owner,
-                   OutboxMessage.state.in_([MessageState.QUEUED, MessageState.RETRYING]))
-            .options(selectinload(OutboxMessage.contact).selectinload(Contact.memberships)
-                     .selectinload(Membership.organisation))
-        )
+    def _one(self, batch: Batch, row: Row, upcoming: int, done: list[Outcome],
+             result: BatchResult) -> list[Outcome]:
+        """Send one row; returns the outcomes not yet committed."""
+        item = batch.prepare(row)
+        if item.skip is None and self.transport.rate_limited:
+            if done and self.limiter.delay(upcoming) > FLUSH_BEFORE_WAIT:
+                self.ledger.commit(done, None)  # a kill while waiting must not leave a sent row in `sending`
+                done = []
+            self.limiter.wait(upcoming)
+        if item.skip is None:
+            batch.build(row, item)
+        if item.skip or item.failure:
+            state = MessageState.SKIPPED if item.skip else MessageState.FAILED
+            result.count(state)
+            return [*done, Outcome(item, state, item.skip or item.failure)]
+        marked = self.ledger.commit(done, item)
+        if marked is not MessageState.SENDING:  # cancelled, taken over, or suppressed meanwhile
+            if marked is not None:
+                result.count(marked)
+            return []
+        outcome = self._send(item)
+        result.count(outcome.state)
+        if outcome.state is MessageState.SENT:
+            batch.sent(row)
+        return [outcome]
 
-    def _send_one(self, row_id: int) -> tuple[MessageState | None, int | None]:
-        # 1. Compose and mark `sending`, committed before the SMTP transaction starts.
-        with self.db.transaction() as session:
-            row = self._load(session, row_id)
-            if row is None:  # cancelled or taken over meanwhile
-                return None, None
-            campaign_id = row.campaign_id
-            message_id = stable_message_id(row.template, row.id, self.settings.mail_from.domain)
-            try:
-                built = self._build(session, row, message_id)
-                if built is None:
-                    self._finish(row, MessageState.SKIPPED, "address suppressed or erased before sending")
-                    return MessageState.SKIPPED, campaign_id
-                to_email, message = built
-                data = message.as_bytes(policy=_policy(message))
-            except (TemplateProblem, ValueError) as exc:
-                self._finish(row, MessageState.FAILED, f"could not build the message: {exc}")
-                return MessageState.FAILED, campaign_id
-            row.state = MessageState.SENDING
-            row.attempts += 1
-            row.to_email = to_email
-            attempt = row.attempts
-
-        # 2. The SMTP transaction, outside any database transaction.
-        if self.transport.rate_limited:
-            self.limiter.wait()
-        outcome, error = MessageState.SENT, None
+    def _send(self, item: Item) -> Outcome:
+        """The SMTP transaction, outside any database transaction."""
+        attempt = item.attempts + 1
         try:
-            self.transport.send(self.settings.mail_from.addr_spec, envelope_address(to_email), data, message_id)
+            self.transport.send(self.settings.mail_from.addr_spec, envelope_address(item.to_email), item.data,
+                                item.message_id)
         except RecipientRejected as exc:
-            outcome, error = MessageState.BOUNCED, exc.reply
+            return self._logged(Outcome(item, MessageState.BOUNCED, exc.reply, sent=True))
         except MessageRejected as exc:
-            outcome, error = MessageState.FAILED, exc.reply
+            return self._logged(Outcome(item, MessageState.FAILED, exc.reply, sent=True))
         except TemporaryFailure as exc:
-            outcome, error = (MessageState.RETRYING if attempt < len(self.delays) + 1 else MessageState.FAILED), exc.reply
-
-        # 3. Record the outcome.
-        with self.db.transaction() as session:
-            row = session.get(OutboxMessage, row_id)
-            if outcome is MessageState.RETRYING:
-                row.next_attempt_at = utcnow() + dt.timedelta(seconds=self.delays[attempt - 1])
-            if outcome is MessageState.BOUNCED:
-                _suppress_bounced(session, to_email, error)
-            self._finish(row, outcome, error)
-        if error:
-            log.info("message %s to %s: %s (%s)", row_id, redact(to_email), outcome.value, error)
-        return outcome, campaign_id
-
-    def _build(self, session: Session, row: OutboxMessage, message_id: str) -> tuple[str, EmailMessage] | None:
-        """The address and the message, or None when there is nobody to send to any more."""
-        contact = row.contact
-        if contact is None:
-            if row.template in STAFF_TEMPLATES and row.to_email:
-                return row.to_email, compose_staff(self.settings, self.templates, template=row.template,
-                                                   to_email=row.to_email, context=row.extra or {},
-                                                   message_id=message_id)
-            return None
-        if self._suppressed(session, contact.email):
-            return None
-        first = not session.scalar(select(OutboxMessage.id).where(
-            OutboxMessage.contact_id == contact.id, OutboxMessage.state == MessageState.SENT).limit(1))
-        meeting = session.get(Meeting, row.meeting_id) if row.meeting_id else None
-        return contact.email, compose(self.settings, self.templates, template=row.template, contact=contact,
-                                      meeting=meeting, first_message=first, message_id=message_id, extra=row.extra)
-
-    def _finish(self, row: OutboxMessage, state: MessageState, error: str | None) -> None:
-        row.state = state
-        row.last_error = error
-        row.claimed_by = row.claimed_at = None
-        if state is MessageState.SENT:
-            row.sent_at = utcnow()
+            if attempt < len(self.delays) + 1:
+                retry_at = utcnow() + dt.timedelta(seconds=self.delays[attempt - 1])
+                return self._logged(Outcome(item, MessageState.RETRYING, exc.reply, retry_at, sent=True))
+            return self._logged(Outcome(item, MessageState.FAILED, exc.reply, sent=True))
+        return Outcome(item, MessageState.SENT, sent=True)
 
     @staticmethod
-    def _suppressed(session: Session, email: str) -> bool:
-        return session.scalar(select(Suppression.id).where(Suppression.address_hash == address_hash(email))) is not None
+    def _logged(outcome: Outcome) -> Outcome:
+        log.info("message %s to %s: %s (%s)", outcome.item.id, redact(outcome.item.to_email), outcome.state.value,
+                 outcome.error)
+        return outcome
 
     def close(self) -> None:
         self.transport.close()
-
-
-def _suppress_bounced(session: Session, email: str, reply: str | None) -> None:
-    if session.scalar(select(Suppression.id).where(Suppression.address_hash == address_hash(email))) is None:
-        session.add(Suppression(address_hash=address_hash(email), email=email,
-                                reason=SuppressionReason.BOUNCED, detail=reply))
+        if self.pool is not None:
+            self.pool.close()
+            self.pool = None
 
 
 def _dead_local_process(owner: str) -> bool:
@@ -309,10 +267,3 @@ def envelope_address(email: str) -> str:
     """IDN domains in their ASCII form, so any server takes them; non-ASCII local parts need SMTPUTF8."""
     local, _, domain = email.rpartition("@")
     return f"{local}@{domain.encode('idna').decode('ascii')}"
-
-
-def _policy(message):
-    """SMTPUTF8 only when an address needs it (å in the local part); plain SMTP otherwise."""
-    from email.policy import SMTP, SMTPUTF8
-
-    return SMTP if str(message["To"]).isascii() else SMTPUTF8

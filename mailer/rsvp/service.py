@@ -145,8 +145,12 @@ def _parse(form: Mapping[str, str | None], meeting: Meeting) -> dict:
     except ValueError:
         raise AnswerError("answer", "required") from None
     raw_guests = (form.get("guests") or "0").strip()
-    if not raw_guests.isdigit():
+    # ASCII digits only: str.isdigit() is also true for '²', which int() refuses, and
+    # a few thousand digits would make int() raise (Python caps its digits).
+    if not (raw_guests.isascii() and raw_guests.isdigit()):
         raise AnswerError("guests", "not_a_number", meeting.max_guests)
+    if len(raw_guests) > 6:
+        raise AnswerError("guests", "too_many", meeting.max_guests)
     guests = int(raw_guests) if answer is Answer.YES else 0
     if guests > meeting.max_guests:
         raise AnswerError("guests", "too_many", meeting.max_guests)

@@ -4,8 +4,8 @@ from flask import Flask
 
 
 def init_app(app: Flask) -> None:
-    from mailer.web import evaluation, health, rsvp, unsubscribe
-    from mailer.web.security import init_security
+    from mailer.web import evaluation, health, rsvp, staff, unsubscribe
+    from mailer.web.security import init_security, init_staff_security
 
     settings = app.extensions["mailer.settings"]
     app.register_blueprint(health.bp)
@@ -13,6 +13,7 @@ def init_app(app: Flask) -> None:
     app.register_blueprint(unsubscribe.bp)
     app.register_blueprint(evaluation.bp)
     init_security(app, settings, public=[rsvp.bp, unsubscribe.bp, evaluation.bp])
+    init_staff_security(app, staff.init_app(app), login=staff.auth.bp)  # /staff/: behind a log-in
 
     @app.context_processor
     def _site():

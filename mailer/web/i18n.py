@@ -173,9 +173,9 @@ def page_language(language: str | None) -> str:
 class Words:
     """`t("key", n=2)` in templates; an unknown key raises KeyError, so a typo fails a test."""
 
-    def __init__(self, language: str | None):
+    def __init__(self, language: str | None, table: dict[str, dict[str, str]] | None = None):
         self.lang = page_language(language)
-        self._strings = STRINGS[self.lang]
+        self._strings = (table or STRINGS)[self.lang]  # the staff pages bring their own table
 
     def __call__(self, key: str, **values: Any) -> str:
         return self._strings[key].format(**values)

@@ -14,12 +14,12 @@ from flask_limiter.util import get_remote_address
 from flask_wtf.csrf import CSRFError, CSRFProtect
 from limits.errors import ConfigurationError
 
-from mailer.config import ConfigError, Settings, env_name
+from mailer.config import DEFAULT_PUBLIC_RATE_LIMIT, ConfigError, Settings, env_name
 from mailer.web.i18n import Words
 
-# Per client address. Generous enough for an office behind one NAT address,
-# tight enough that nobody can flood the answer or unsubscribe forms.
-PUBLIC_LIMIT = "120 per minute;1000 per hour"
+# Per client address, one budget for all public pages; the setting `public_rate_limit`
+# (MAILER_PUBLIC_RATE_LIMIT) changes it, this is its default.
+PUBLIC_LIMIT = DEFAULT_PUBLIC_RATE_LIMIT
 
 HEADERS = {
     # The token is in the URL: never send it to the map site or anyone else.
@@ -49,7 +49,7 @@ def init_security(app: Flask, settings: Settings, public: list[Blueprint]) -> No
     names = {bp.name for bp in public}
     for blueprint in public:
         csrf.exempt(blueprint)
-        limiter.shared_limit(PUBLIC_LIMIT, scope="public")(blueprint)  # one budget for all public pages
+        limiter.shared_limit(settings.public_rate_limit, scope="public")(blueprint)  # one budget for all public pages
 
     @app.after_request
     def _public_headers(response):
@@ -72,3 +72,41 @@ def csrf_ok() -> bool:
     except CSRFError:
         return False
     return True
+
+
+# -- the staff pages --------------------------------------------------------------------
+
+# Per client address, on top of the per-account slow-down in mailer.staff.login.
+LOGIN_LIMIT = "20 per minute;200 per day"
+STAFF_SESSION_HOURS = 12
+STAFF_HEADERS = {
+    "Referrer-Policy": "same-origin",
+    "Cache-Control": "no-store",  # personal data: never from a shared computer's cache
+    "X-Content-Type-Options": "nosniff",
+    "X-Robots-Tag": "noindex, nofollow",
+    # Own script and styles only; email previews sit in sandboxed srcdoc frames.
+    "Content-Security-Policy": "default-src 'none'; script-src 'self'; connect-src 'self'; "
+                               "style-src 'self' 'unsafe-inline'; img-src 'self' data:; frame-src 'self'; "
+                               "form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
+}
+
+
+def init_staff_security(app: Flask, staff: Blueprint, login: Blueprint) -> None:
+    """Staff sessions end after a working day; log-in POSTs are rate limited; strict headers.
+
+    CSRF needs nothing here: CSRFProtect checks every staff form (only the
+    public blueprints are exempt). The session cookie is signed, HttpOnly,
+    SameSite=Lax, and Secure when the app runs behind HTTPS (init_security).
+    """
+    import datetime as dt
+
+    app.config["PERMANENT_SESSION_LIFETIME"] = dt.timedelta(hours=STAFF_SESSION_HOURS)
+    limiter = next(iter(app.extensions["limiter"]))
+    limiter.limit(LOGIN_LIMIT, methods=["POST"])(login)
+
+    @app.after_request
+    def _staff_headers(response):
+        if request.blueprints and request.blueprints[-1] == staff.name:
+            for name, value in STAFF_HEADERS.items():
+                response.headers.setdefault(name, value)
+        return response

@@ -2,27 +2,46 @@
 
 APScheduler pickles a job as a reference to one of these functions plus its
 arguments; the project's tables stay the truth about every campaign.
+
+Each job first checks that this worker still holds the scheduler role (role.py): a worker
+whose database connection died may not have noticed yet that another took over.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import logging
+from typing import Callable
 
+from sqlalchemy import select
+
+from mailer.campaigns.models import Campaign
 from mailer.campaigns.service import start_due
 
 log = logging.getLogger(__name__)
 _runtime: dict = {}
 
 
-def bind(database, settings) -> None:
+def bind(database, settings, held: Callable[[], bool] | None = None) -> None:
     """Set by the worker process at start: jobs run inside it, with its database."""
-    _runtime.update(db=database, settings=settings)
+    _runtime.update(db=database, settings=settings, held=held or (lambda: True))
+
+
+def still_scheduler(job: str) -> bool:
+    if _runtime["held"]():
+        return True
+    log.warning("%s not run: this worker no longer holds the scheduler role", job)
+    return False
 
 
 def start_scheduled_campaign(campaign_id: int) -> str:
     db, settings = _runtime["db"], _runtime["settings"]
+    if not still_scheduler(f"campaign {campaign_id}"):
+        return "not the scheduler"
     with db.transaction() as session:
+        # Locked, so that a start racing with another (a scheduler that lost its role
+        # unawares) finds the campaign running and leaves it: it starts once.
+        session.execute(select(Campaign.id).where(Campaign.id == campaign_id).with_for_update())
         outcome = start_due(session, campaign_id, dt.timedelta(hours=settings.grace_period_hours))
     log.info("campaign %s: %s", campaign_id, outcome)
     return outcome
@@ -32,6 +51,8 @@ def send_weekly_digest() -> str:
     from mailer.digest.build import send_digest
 
     db, settings = _runtime["db"], _runtime["settings"]
+    if not still_scheduler("weekly digest"):
+        return "not the scheduler"
     with db.transaction() as session:
         run = send_digest(session, settings)
     outcome = "no staff_emails configured" if run is None else f"queued for {run.recipients} staff address(es)"
@@ -43,6 +64,8 @@ def anonymise_expired_answers() -> str:
     from mailer.tracking.retention import anonymise_expired
 
     db, settings = _runtime["db"], _runtime["settings"]
+    if not still_scheduler("retention"):
+        return "not the scheduler"
     with db.transaction() as session:
         done = anonymise_expired(session, settings.retention_months)
     outcome = f"{done.responses} answers and {done.evaluations} evaluations of {done.meetings} old meetings anonymised"

@@ -1,14 +1,21 @@
-"""`mailer worker`: the scheduler plus the sending loop, in one process.
+"""`mailer worker`: the sending loop, plus the scheduler when this worker holds the scheduler role.
 
-Exactly one such process should run per SQLite database; the web app never
-starts a scheduler (one per gunicorn worker would send every mail several times).
+Any number of workers may run against one PostgreSQL database: all of them send (they share
+the outbox by claiming batches with SKIP LOCKED, and the rate limit through one row), and one
+of them, the holder of the scheduler role (role.py), runs APScheduler for the timed jobs:
+scheduled campaigns, the digest, retention. A standby worker tries to take the role every
+few seconds, so when the scheduling worker dies another one carries on within seconds.
+On SQLite exactly one worker runs; a second one refuses to start. The web app never starts a
+scheduler (one per gunicorn worker would send every mail several times).
 """
 
 from __future__ import annotations
 
 import logging
 import signal
+import sys
 import threading
+import time
 
 from sqlalchemy import exists, or_, select
 
@@ -18,23 +25,73 @@ from mailer.db import Database, utcnow
 from mailer.mail.templates import EmailTemplates
 from mailer.outbox.models import MessageState, OutboxMessage
 from mailer.outbox.sender import Sender
+from mailer.worker import jobs
+from mailer.worker.role import WorkerRefused, scheduler_role
 from mailer.worker.scheduler import JOBSTORE, build_scheduler, ensure_digest_job, ensure_retention_job, reconcile
 
 log = logging.getLogger(__name__)
 IDLE_SLEEP = 1.0
 MAX_BACKOFF = 300.0
+STANDBY_POLL = 5.0  # a standby tries to take the scheduler role this often
+HOLDER_CHECK = 2.0  # the scheduler checks this often that it still holds the role
+RECOVER_EVERY = 15.0  # seconds between looks for rows left behind by dead workers
 
 
 class Worker:
     def __init__(self, database: Database, settings: Settings, templates: EmailTemplates, sender: Sender | None = None):
         self.db, self.settings = database, settings
         self.sender = sender or Sender(database, settings, templates)
-        self.scheduler = build_scheduler(database, settings)
+        self.role = scheduler_role(database, self.sender.owner)
+        self.scheduler = None
         self.stopping = threading.Event()
+        self.lock = threading.Lock()  # the role keeper and the main loop both start/stop the scheduler
+        jobs.bind(database, settings, self.role.held)
 
     def stop(self, *_args) -> None:
         self.stopping.set()
 
+    # -- the scheduler role -------------------------------------------------------------------
+    def _take_role(self) -> bool:
+        with self.lock:
+            if self.scheduler is not None or self.stopping.is_set() or not self.role.try_acquire():
+                return False
+            scheduler = build_scheduler(self.db, self.settings, self.role.held)
+            scheduler.start(paused=True)
+            ensure_digest_job(scheduler, self.settings)
+            ensure_retention_job(scheduler, self.settings)
+            reconcile(scheduler, self.db)
+            scheduler.resume()
+            self.scheduler = scheduler
+        log.info("scheduler role taken (%s)", self.sender.owner)
+        return True
+
+    def _drop_scheduler(self) -> None:
+        with self.lock:
+            scheduler, self.scheduler = self.scheduler, None
+        if scheduler is not None:
+            scheduler.shutdown(wait=True)
+
+    def _keep_role(self) -> None:
+        """Thread: a standby polls for the role; the holder makes sure it still has it."""
+        while not self.stopping.is_set():
+            try:
+                if self.scheduler is None:
+                    self._take_role()
+                    self.stopping.wait(STANDBY_POLL)
+                elif not self.role.held():
+                    log.warning("scheduler role lost (database connection gone); scheduler stopped (%s)",
+                                self.sender.owner)
+                    self._drop_scheduler()
+                else:
+                    self.stopping.wait(HOLDER_CHECK)
+            except Exception as exc:  # the database is away: try again later, the sending loop carries on
+                log.warning("scheduler role: %s", exc)
+                self._drop_scheduler()
+                if not self.role.exclusive_worker:
+                    self.role.release()
+                self.stopping.wait(STANDBY_POLL)
+
+    # -- the loop ---------------------------------------------------------------------------------
     def pending_work(self) -> bool:
         """Anything due now or later that this worker is still responsible for."""
         with self.db.transaction() as session:
@@ -44,44 +101,60 @@ class Worker:
                 OutboxMessage.state.in_([MessageState.QUEUED, MessageState.RETRYING, MessageState.SENDING]),
                 or_(OutboxMessage.campaign_id.is_(None),
                     OutboxMessage.campaign_id.in_(select(Campaign.id).where(Campaign.state == CampaignState.RUNNING))))))
-        jobs_due = any(job.next_run_time and job.next_run_time <= utcnow()
-                       for job in self.scheduler.get_jobs(jobstore=JOBSTORE))
+        scheduler = self.scheduler
+        jobs_due = scheduler is not None and any(job.next_run_time and job.next_run_time <= utcnow()
+                                                 for job in scheduler.get_jobs(jobstore=JOBSTORE))
         return bool(scheduled_due or open_rows or jobs_due)
 
     def run(self, until_idle: bool = False) -> None:
-        self.sender.recover()
-        self.scheduler.start(paused=True)
-        ensure_digest_job(self.scheduler, self.settings)
-        ensure_retention_job(self.scheduler, self.settings)
-        reconcile(self.scheduler, self.db)
-        self.scheduler.resume()
-        log.info("worker started (%s)", self.sender.owner)
-        backoff = 0.0
+        if self.role.exclusive_worker:
+            self.role.try_acquire()  # SQLite: refuses when another worker runs (WorkerRefused)
+        keeper = threading.Thread(target=self._keep_role, name="scheduler-role", daemon=True)
         try:
-            while not self.stopping.is_set():
-                result = self.sender.run_once()
-                if result.connection_error:
-                    backoff = min(MAX_BACKOFF, max(1.0, backoff * 2))
-                    log.warning("mail server unavailable, next try in %.0f s", backoff)
-                    self.stopping.wait(backoff)
-                    continue
-                backoff = 0.0
-                if result.claimed:
-                    continue
-                if until_idle and not self.pending_work():
-                    break
-                self.stopping.wait(IDLE_SLEEP)
+            self.sender.recover()
+            self._take_role()
+            log.info("worker started (%s)%s", self.sender.owner, "" if self.scheduler else ", standby scheduler")
+            keeper.start()
+            self._loop(until_idle)
         finally:
-            self.scheduler.shutdown(wait=True)
+            self.stopping.set()
+            if keeper.is_alive():
+                keeper.join()
+            self._drop_scheduler()
+            self.role.release()
             self.sender.close()
             log.info("worker stopped")
+
+    def _loop(self, until_idle: bool) -> None:
+        backoff, recovered = 0.0, time.monotonic()
+        while not self.stopping.is_set():
+            if time.monotonic() - recovered > RECOVER_EVERY:  # another worker may have died
+                self.sender.recover()
+                recovered = time.monotonic()
+            result = self.sender.run_once()
+            if result.connection_error:
+                backoff = min(MAX_BACKOFF, max(1.0, backoff * 2))
+                log.warning("mail server unavailable, next try in %.0f s", backoff)
+                self.stopping.wait(backoff)
+                continue
+            backoff = 0.0
+            if result.claimed:
+                log.debug("batch of %d: %s", result.claimed, result.outcomes)
+                continue
+            if until_idle and not self.pending_work():
+                break
+            self.stopping.wait(IDLE_SLEEP)
 
 
 def run_worker(database: Database, settings: Settings, templates: EmailTemplates, until_idle: bool = False) -> None:
     worker = Worker(database, settings, templates)
     signal.signal(signal.SIGTERM, worker.stop)
     signal.signal(signal.SIGINT, worker.stop)
-    worker.run(until_idle=until_idle)
+    try:
+        worker.run(until_idle=until_idle)
+    except WorkerRefused as exc:
+        print(f"mailer: {exc}", file=sys.stderr)
+        raise SystemExit(2) from None
 
 
 __all__ = ["Worker", "run_worker"]

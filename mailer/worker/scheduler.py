@@ -1,6 +1,6 @@
 """The one scheduler: APScheduler 3 with its job store in our database.
 
-Only `mailer worker` runs it; the web app and the CLI only change our tables
+Only the `mailer worker` holding the scheduler role (role.py) runs it; the web app and the CLI only change our tables
 (a campaign's state and send_at), and `reconcile` makes the job store match
 them — at start, and every few seconds. So a job APScheduler dropped (it
 deletes jobs it cannot unpickle) or a lost job store never loses a campaign,
@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+from typing import Callable
 
 from apscheduler.jobstores.memory import MemoryJobStore
 from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
@@ -31,8 +32,10 @@ def campaign_job_id(campaign_id: int) -> str:
     return f"campaign-{campaign_id}"
 
 
-def build_scheduler(database: Database, settings: Settings) -> BackgroundScheduler:
-    jobs.bind(database, settings)
+def build_scheduler(database: Database, settings: Settings,
+                    held: Callable[[], bool] | None = None) -> BackgroundScheduler:
+    """Only the holder of the scheduler role (role.py) starts one; `held` tells it still is."""
+    jobs.bind(database, settings, held)
     scheduler = BackgroundScheduler(
         jobstores={
             JOBSTORE: SQLAlchemyJobStore(engine=database.engine, tablename="apscheduler_jobs"),
@@ -43,7 +46,7 @@ def build_scheduler(database: Database, settings: Settings) -> BackgroundSchedul
         job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": None},
         timezone=settings.timezone,
     )
-    scheduler.add_job(reconcile, "interval", seconds=RECONCILE_SECONDS, args=[scheduler, database],
+    scheduler.add_job(reconcile_if_held, "interval", seconds=RECONCILE_SECONDS, args=[scheduler, database],
                       id="reconcile", jobstore="internal")
     return scheduler
 
@@ -81,6 +84,11 @@ def ensure_retention_job(scheduler: BackgroundScheduler, settings: Settings) -> 
     scheduler.add_job(jobs.anonymise_expired_answers, trigger, id=RETENTION_JOB, jobstore=JOBSTORE,
                       replace_existing=True, misfire_grace_time=settings.grace_period_hours * 3600, coalesce=True)
     return "scheduled" if job is None else "rescheduled"
+
+
+def reconcile_if_held(scheduler: BackgroundScheduler, database: Database) -> dict[str, int] | None:
+    """The periodic reconcile writes the job store: only while this worker is the scheduler."""
+    return reconcile(scheduler, database) if jobs.still_scheduler("reconcile") else None
 
 
 def reconcile(scheduler: BackgroundScheduler, database: Database) -> dict[str, int]:

@@ -1,0 +1,127 @@
+"""RSVP: answers a second POSTed to /r/<token> under a real server (gunicorn, as `mailer serve`
+runs it) with wrk as the load generator, divided by the same server's rate for a route that
+does nothing. Each POST is a real answer: a signed link resolved, the CSRF token checked, the
+answer and its history written, a confirmation mail queued, all in one transaction.
+
+Usage: python bench/rsvp.py [SECONDS]
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+import urllib.parse
+import urllib.request
+from http.cookiejar import CookieJar
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import Instance, ensure_tools, free_port, wait_port, which, workspace  # noqa: E402
+
+PEOPLE = 2000
+CONNECTIONS, WRK_THREADS, WORKERS, THREADS = 16, 2, 1, 8
+LUA = """
+local paths, i = {}, 0
+for line in io.lines("%(paths)s") do paths[#paths + 1] = line end
+wrk.method = "%(method)s"
+wrk.headers["Content-Type"] = "application/x-www-form-urlencoded"
+wrk.headers["Cookie"] = "%(cookie)s"
+wrk.body = "%(body)s"
+request = function()
+  i = i + 1
+  return wrk.format(nil, paths[(i %% #paths) + 1])
+end
+"""
+
+
+def set_up(instance: Instance, folder: Path, port: int) -> list[str]:
+    """People, a meeting without a cap, and each person's answer page path."""
+    lines = ["email,name"] + [f"svar{i}@example.org,Svar {i}" for i in range(PEOPLE)]
+    (folder / "svar.csv").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    instance.mailer("contacts", "import", str(folder / "svar.csv"))
+    instance.mailer("meetings", "add", "--slug", "bench", "--title", "Dialogträff", "--region", "Dalarna",
+                    "--city", "Falun", "--starts", "2031-09-14 18:00", "--max-guests", "3")
+    from sqlalchemy import select
+
+    from mailer.contacts.models import Contact
+    from mailer.mail.context import links
+    from mailer.meetings.models import Meeting
+
+    app = instance.app()
+    db, settings = app.extensions["mailer.db"], app.extensions["mailer.settings"]
+    with db.transaction() as session:
+        meeting = session.scalar(select(Meeting))
+        paths = [urllib.parse.urlsplit(links(settings, c, meeting)["rsvp_url"]).path
+                 for c in session.scalars(select(Contact))]
+    db.dispose()
+    return paths
+
+
+def session_and_token(port: int, path: str) -> tuple[str, str]:
+    """Open one answer page like a browser: its session cookie and CSRF token serve every POST."""
+    jar = CookieJar()
+    opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(jar))
+    html = opener.open(f"http://127.0.0.1:{port}{path}").read().decode()
+    token = re.search(r'name="csrf_token" value="([^"]+)"', html).group(1)
+    return "; ".join(f"{c.name}={c.value}" for c in jar), token
+
+
+def wrk(port: int, script: Path, seconds: int, path: str) -> tuple[float, dict]:
+    out = subprocess.run([which("wrk"), f"-t{WRK_THREADS}", f"-c{CONNECTIONS}", f"-d{seconds}s", "-s", str(script),
+                          f"http://127.0.0.1:{port}{path}"], check=True, capture_output=True, text=True).stdout
+    rate = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
+    errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    return rate, {"non_2xx_3xx": int(errors.group(1)) if errors else 0}
+
+
+def run(seconds: int = 10) -> dict:
+    ensure_tools()
+    port = free_port()
+    with workspace() as folder:
+        instance = Instance(folder, base_url=f"http://127.0.0.1:{port}", public_rate_limit="100000000 per minute")
+        paths = set_up(instance, folder, port)
+        (folder / "paths.txt").write_text("\n".join(paths) + "\n")
+        server = subprocess.Popen([sys.executable, str(Path(__file__).with_name("rsvp_server.py")), str(port),
+                                   str(WORKERS), str(THREADS)], env=instance.env, cwd=folder,
+                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        try:
+            wait_port(port)
+            cookie, token = session_and_token(port, paths[0])
+            bare = folder / "bare.lua"
+            bare.write_text(LUA % {"paths": folder / "bare.txt", "method": "GET", "cookie": "", "body": ""})
+            (folder / "bare.txt").write_text("/bench/bare\n")
+            post = folder / "post.lua"
+            body = urllib.parse.urlencode({"csrf_token": token, "answer": "yes", "guests": "1"})
+            post.write_text(LUA % {"paths": folder / "paths.txt", "method": "POST", "cookie": cookie, "body": body})
+            wrk(port, bare, 2, "/bench/bare")  # warm up
+            bare_rate, _ = wrk(port, bare, seconds, "/bench/bare")
+            post_rate, problems = wrk(port, post, seconds, paths[0])
+        finally:
+            server.terminate()
+            server.wait()
+        answered = count_answers(instance)
+    if problems["non_2xx_3xx"] or answered == 0:
+        raise RuntimeError(f"RSVP posts failed: {problems}, {answered} answers stored")
+    return {"rsvp_posts_per_s": round(post_rate), "rsvp_bare_per_s": round(bare_rate),
+            "rsvp_ratio": round(post_rate / bare_rate, 3), "rsvp_answers_stored": answered,
+            "rsvp_server": f"gunicorn gthread, {WORKERS} process x {THREADS} threads, SQLite; "
+                           f"wrk {WRK_THREADS} threads x {CONNECTIONS} connections, {seconds} s each"}
+
+
+def count_answers(instance: Instance) -> int:
+    from sqlalchemy import func, select
+
+    from mailer.rsvp.models import ResponseChange
+
+    app = instance.app()
+    db = app.extensions["mailer.db"]
+    with db.transaction() as session:
+        count = session.scalar(select(func.count()).select_from(ResponseChange))
+    db.dispose()
+    return count
+
+
+if __name__ == "__main__":
+    print(json.dumps(run(int(sys.argv[1]) if len(sys.argv) > 1 else 10), indent=2))

@@ -1,0 +1,65 @@
+"""`make bench`: every benchmark, each in its own process, one table, and bench/results.json.
+
+Each figure is divided by a ceiling measured in the same run on the same machine, so the
+ratios compare across machines where raw rates do not. A few minutes on 2 cores.
+Usage: python bench/run.py [send|rsvp|import|status ...]
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import ensure_tools, machine  # noqa: E402
+
+HERE = Path(__file__).resolve().parent
+BENCHES = {"send": "send.py", "rsvp": "rsvp.py", "import": "import_contacts.py", "status": "status.py"}
+TARGETS = {"send_ratio": 0.25, "rsvp_ratio": 0.5, "import_ratio": 0.5}
+TIME_TARGETS_MS = {"status_ms": 1000, "digest_ms": 1000}
+ROWS = [
+    ("Campaign send (20,000 invitations)", "send_msgs_per_s", "send_ceiling_msgs_per_s", "send_ratio", "msg/s"),
+    ("RSVP POST /r/<token>", "rsvp_posts_per_s", "rsvp_bare_per_s", "rsvp_ratio", "req/s"),
+    ("Import 100,000 contacts", "import_rows_per_s", "import_parse_rows_per_s", "import_ratio", "rows/s"),
+]
+
+
+def table(results: dict) -> str:
+    lines = [f"{'benchmark':<38} {'rate':>10} {'ceiling':>10} {'ratio':>7} {'target':>7}"]
+    for title, rate, ceiling, ratio, unit in ROWS:
+        if ratio in results:
+            mark = "ok" if results[ratio] >= TARGETS[ratio] else "BELOW"
+            lines.append(f"{title:<38} {results[rate]:>10,} {results[ceiling]:>10,} {results[ratio]:>7.3f} "
+                         f"{'≥' + str(TARGETS[ratio]):>7} {mark}  ({unit})")
+    for key, limit in TIME_TARGETS_MS.items():
+        if key in results:
+            mark = "ok" if results[key] < limit else "OVER"
+            lines.append(f"{key.replace('_ms', ' (100,000 invited, 1M history)'):<38} {results[key]:>8,.1f} ms "
+                         f"{'':>10} {'<' + str(limit) + ' ms':>15} {mark}")
+    if "render_fast_per_s" in results:
+        lines.append(f"  send, one core: fast path builds {results['render_fast_per_s']:,}/s, compose() "
+                     f"{results['render_slow_per_s']:,}/s; SMTP alone (mailer's transport, one connection) "
+                     f"{results['smtp_only_per_s']:,}/s; {results['message_bytes']:,} bytes a message")
+    return "\n".join(lines)
+
+
+def main(names: list[str]) -> int:
+    ensure_tools()
+    results: dict = {"machine": machine(), "measured_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")}
+    for name in names or list(BENCHES):
+        print(f"bench: {name} …", file=sys.stderr, flush=True)
+        out = subprocess.run([sys.executable, str(HERE / BENCHES[name])], check=True, capture_output=True,
+                             text=True, timeout=1200).stdout
+        results.update(json.loads(out))
+    path = HERE / "results.json"
+    previous = json.loads(path.read_text()) if path.exists() and names else {}
+    path.write_text(json.dumps({**previous, **results}, indent=2, ensure_ascii=False) + "\n")
+    print(f"{results['machine']}\n{table(results)}\nwritten: {path}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,83 @@
+"""Finding and correcting one contact by hand (the lists themselves change by import).
+
+The address is not editable: it is the person's key, and suppressions are kept
+by its hash. A changed address is a new contact (erase the old one if asked).
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import or_, select
+from sqlalchemy.orm import Session, selectinload
+
+from mailer.contacts.models import Contact, Membership, Organisation
+
+LIMITS = {"name": 200, "region": 100, "phone": 50, "role": 100}
+LANGUAGES = ("sv", "en")
+
+
+class ContactError(ValueError):
+    def __init__(self, field: str, message: str):
+        super().__init__(f"{field}: {message}")
+        self.field = field
+
+
+def _with_memberships():
+    return select(Contact).options(selectinload(Contact.memberships).selectinload(Membership.organisation))
+
+
+def get_contact(session: Session, contact_id: int) -> Contact:
+    contact = session.scalar(_with_memberships().where(Contact.id == contact_id))
+    if contact is None:
+        raise LookupError(f"no contact with id {contact_id}")
+    return contact
+
+
+def search_contacts(session: Session, text: str, limit: int = 100) -> list[Contact]:
+    """Contacts whose address or name contains the text, by address.
+
+    SQLite folds only ASCII case, so "örjan" is also tried as "Örjan".
+    """
+    typed = " ".join(text.split())
+    if not typed:
+        return []
+    conditions = []
+    for variant in {typed, typed.lower(), typed.capitalize(), typed.title()}:
+        escaped = variant.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        pattern = f"%{escaped}%"
+        conditions += [Contact.email.like(pattern, escape="\\"), Contact.name.like(pattern, escape="\\")]
+    return list(session.scalars(_with_memberships().where(or_(*conditions)).order_by(Contact.email).limit(limit)))
+
+
+def _clean(field: str, value: str | None) -> str | None:
+    text = " ".join((value or "").split())
+    if len(text) > LIMITS[field]:
+        raise ContactError(field, f"at most {LIMITS[field]} characters")
+    return text or None
+
+
+def update_contact(session: Session, contact: Contact, *, name: str | None, language: str | None,
+                   region: str | None, phone: str | None, roles: dict[str, str | None] | None = None) -> list[str]:
+    """Set the fields (an empty value clears one); returns the names of the fields that changed."""
+    language = (language or "").strip().lower() or None
+    if language is not None and language not in LANGUAGES:
+        raise ContactError("language", f"must be one of {', '.join(LANGUAGES)}")
+    values = {"name": _clean("name", name), "language": language, "region": _clean("region", region),
+              "phone": _clean("phone", phone)}
+    cleaned_roles = {slug: _clean("role", role) for slug, role in (roles or {}).items()}
+    changed = [key for key, value in values.items() if getattr(contact, key) != value]
+    for key in changed:
+        setattr(contact, key, values[key])
+    for membership in contact.memberships:
+        slug = membership.organisation.slug
+        if slug in cleaned_roles and membership.role != cleaned_roles[slug]:
+            membership.role = cleaned_roles[slug]
+            changed.append(f"role:{slug}")
+    session.flush()
+    return changed
+
+
+def organisation_by_slug(session: Session, slug: str) -> Organisation:
+    organisation = session.scalar(select(Organisation).where(Organisation.slug == slug))
+    if organisation is None:
+        raise LookupError(f"no organisation with slug {slug!r}")
+    return organisation

@@ -1,0 +1,86 @@
+"""The SMTP sending rate, shared by every process that sends through one database.
+
+Why a row in the database: workers on several hosts must together stay under the relay's
+limit (`send_rate_per_minute`), and the database is the one thing they all share. The row
+holds the next free send slot. A sender reserves a run of consecutive slots in one short
+transaction (the row is locked meanwhile: FOR UPDATE on PostgreSQL, BEGIN IMMEDIATE on
+SQLite) and sends at those times, so the slots of all workers interleave at exactly the
+configured interval. At most about a second's worth of slots is reserved at a time, so the
+database sees one small write per second per worker, not one per message; slots a worker
+reserved and did not use (it died, or its batch ran out) are simply lost, which can only make
+the rate lower, never higher.
+
+Times come from the database server's clock on PostgreSQL, so hosts whose clocks disagree
+still share one timeline; each sender converts its slots to its own clock once per reservation.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import deque
+from typing import Callable
+
+from sqlalchemy import Float, String, func, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Mapped, mapped_column
+
+from mailer.db import Base, Database
+
+RESERVE_SECONDS = 1.0  # how far ahead one reservation reaches
+
+
+class SendRate(Base):
+    """One row per shared limit ("smtp"): the next free slot, in seconds since the epoch."""
+
+    __tablename__ = "send_rate"
+
+    name: Mapped[str] = mapped_column(String(50), primary_key=True)
+    next_at: Mapped[float] = mapped_column(Float)
+
+
+class SharedRateLimiter:
+    """At most `per_minute` messages a minute across every process using the database, evenly spaced."""
+
+    def __init__(self, database: Database, per_minute: int, name: str = "smtp",
+                 clock: Callable[[], float] = time.time, sleep: Callable[[float], None] = time.sleep):
+        self.db, self.name = database, name
+        self.interval = 60.0 / per_minute
+        self.clock, self.sleep = clock, sleep
+        self.slots: deque[float] = deque()
+        self.reservations = 0
+
+    def delay(self, upcoming: int = 1) -> float:
+        """Seconds until this process's next slot (reserving slots when it has none left)."""
+        if not self.slots:
+            self._reserve(max(1, min(upcoming, int(RESERVE_SECONDS / self.interval))))
+        return self.slots[0] - self.clock()
+
+    def wait(self, upcoming: int = 1) -> None:
+        """Sleep until this process's next slot and use it; `upcoming` messages are expected in a row."""
+        delay = self.delay(upcoming)
+        self.slots.popleft()
+        if delay > 0:
+            self.sleep(delay)
+
+    def _reserve(self, count: int) -> None:
+        before = self.clock()
+        with self.db.transaction() as session:
+            now = self._db_now(session)
+            insert = (postgresql if session.get_bind().dialect.name == "postgresql" else sqlite).insert
+            session.execute(insert(SendRate).values(name=self.name, next_at=now).on_conflict_do_nothing())
+            query = select(SendRate.next_at).where(SendRate.name == self.name)
+            if not self.db.is_sqlite:
+                query = query.with_for_update()
+            start = max(session.scalar(query), now)
+            session.execute(update(SendRate).where(SendRate.name == self.name)
+                            .values(next_at=start + count * self.interval))
+        # This host's clock minus the database's (nothing on SQLite: one clock); the server read
+        # its clock somewhere within the transaction, so take the middle of it.
+        offset = 0.0 if self.db.is_sqlite else (before + self.clock()) / 2 - now
+        self.slots.extend(start + offset + i * self.interval for i in range(count))
+        self.reservations += 1
+
+    def _db_now(self, session) -> float:
+        if self.db.is_sqlite:  # one host: its own clock is the database's
+            return self.clock()
+        return float(session.scalar(select(func.extract("epoch", func.clock_timestamp()))))

@@ -1,0 +1,1 @@
+"""Staff accounts and the use cases behind the staff web app (no Flask here)."""

@@ -1,0 +1,148 @@
+"""Staff accounts: adding, listing, removing, passwords and one-time set-password links.
+
+Passwords are stored only as slow scrypt hashes (Werkzeug). A set-password link
+is signed, expires, and carries a fingerprint of the current password hash, so
+it stops working the moment it has been used (the hash changes) and a link
+sent before a password change cannot undo that change.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import secrets
+
+from email_validator import EmailNotValidError
+from itsdangerous import BadData, URLSafeTimedSerializer
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+from werkzeug.security import check_password_hash, generate_password_hash
+
+from mailer.contacts.csvfile import normalise_email
+from mailer.staff.models import StaffUser
+
+PASSWORD_MIN = 10
+PASSWORD_MAX = 200
+LINK_MAX_AGE = 3 * 24 * 3600  # seconds: long enough to reach someone back from a weekend
+HASH_METHOD = "scrypt"
+
+
+class StaffError(ValueError):
+    """Bad input for an account; `reason` is a stable code the pages translate."""
+
+    def __init__(self, reason: str, message: str):
+        super().__init__(message)
+        self.reason = reason
+
+
+class BadLink(Exception):
+    """A set-password link that is tampered with, expired, already used or for a removed account."""
+
+
+def normalised(email: str) -> str:
+    try:
+        return normalise_email(email)
+    except (EmailNotValidError, ValueError) as exc:
+        raise StaffError("email", f"{email!r} is not a valid email address: {exc}") from None
+
+
+def fingerprint(password_hash: str | None) -> str:
+    """Changes whenever the password changes: set-password links and sessions are bound to it."""
+    return hashlib.sha256((password_hash or "").encode()).hexdigest()[:20]
+
+
+def check_password_rules(password: str) -> None:
+    if len(password) < PASSWORD_MIN:
+        raise StaffError("too_short", f"the password must have at least {PASSWORD_MIN} characters")
+    if len(password) > PASSWORD_MAX:
+        raise StaffError("too_long", f"the password can have at most {PASSWORD_MAX} characters")
+
+
+def hash_password(password: str) -> str:
+    check_password_rules(password)
+    return generate_password_hash(password, method=HASH_METHOD)
+
+
+def password_matches(user: StaffUser | None, password: str) -> bool:
+    """Always does the slow hash, so a wrong address takes as long as a wrong password."""
+    stored = user.password_hash if user is not None and user.password_hash else _dummy_hash()
+    ok = check_password_hash(stored, password)
+    return ok and user is not None and user.password_hash is not None
+
+
+@functools.cache
+def _dummy_hash() -> str:
+    return generate_password_hash(secrets.token_urlsafe(16), method=HASH_METHOD)
+
+
+def find_staff(session: Session, email: str) -> StaffUser | None:
+    try:
+        address = normalised(email)
+    except StaffError:
+        return None
+    return session.scalar(select(StaffUser).where(StaffUser.email == address))
+
+
+def add_staff(session: Session, email: str, name: str | None = None, password: str | None = None) -> StaffUser:
+    """A new account; without a password it can only be activated through a set-password link."""
+    address = normalised(email)
+    if session.scalar(select(StaffUser.id).where(StaffUser.email == address)) is not None:
+        raise StaffError("exists", f"a staff account for {address} already exists")
+    user = StaffUser(email=address, name=(name or "").strip() or None,
+                     password_hash=hash_password(password) if password is not None else None)
+    session.add(user)
+    session.flush()
+    return user
+
+
+def list_staff(session: Session) -> list[StaffUser]:
+    return list(session.scalars(select(StaffUser).order_by(StaffUser.email)))
+
+
+def remove_staff(session: Session, email: str) -> StaffUser:
+    """Delete the account; its open sessions end at their next request (the user is gone)."""
+    user = find_staff(session, email)
+    if user is None:
+        raise StaffError("unknown", f"no staff account for {email.strip()!r}")
+    session.delete(user)
+    session.flush()
+    return user
+
+
+def set_password(session: Session, user: StaffUser, password: str) -> StaffUser:
+    user.password_hash = hash_password(password)
+    session.flush()
+    return user
+
+
+def set_language(session: Session, user_id: int, language: str) -> StaffUser | None:
+    """The pages' language for this person, kept with the account so it follows them to a phone."""
+    if language not in ("sv", "en"):
+        raise StaffError("language", f"unknown language {language!r}")
+    user = session.get(StaffUser, user_id)
+    if user is not None:
+        user.language = language
+    return user
+
+
+def _links(secret_key: str, old_secret_keys: tuple[str, ...]) -> URLSafeTimedSerializer:
+    return URLSafeTimedSerializer([*old_secret_keys, secret_key], salt="mailer.staff.set-password")
+
+
+def set_password_token(secret_key: str, user: StaffUser, old_secret_keys: tuple[str, ...] = ()) -> str:
+    return _links(secret_key, old_secret_keys).dumps({"id": user.id, "fp": fingerprint(user.password_hash)})
+
+
+def user_for_token(session: Session, secret_key: str, token: str, old_secret_keys: tuple[str, ...] = (),
+                   max_age: int = LINK_MAX_AGE) -> StaffUser:
+    """The account a set-password link is for; BadLink when it is not (or no longer) valid."""
+    try:
+        payload = _links(secret_key, old_secret_keys).loads(token, max_age=max_age)
+    except (BadData, UnicodeError, ValueError):
+        raise BadLink() from None
+    if not isinstance(payload, dict) or not isinstance(payload.get("id"), int):
+        raise BadLink()
+    user = session.get(StaffUser, payload["id"])
+    if user is None or payload.get("fp") != fingerprint(user.password_hash):
+        raise BadLink()
+    return user

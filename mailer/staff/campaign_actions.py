@@ -1,0 +1,86 @@
+"""Campaign actions from the web app, each with its audit-log entry in the same transaction.
+
+The state changes are owned by `mailer.campaigns.service`; nothing here sends
+mail in the caller's request except `send_test` (one message, like the CLI's
+`campaigns test`). "Send now" starts the campaign: its outbox rows are written
+and the worker sends them.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy.orm import Session
+
+from mailer.audit.log import record
+from mailer.campaigns import service
+from mailer.campaigns.audience import Audience
+from mailer.campaigns.models import Campaign
+from mailer.config import Settings
+from mailer.contacts.csvfile import normalise_email
+from mailer.db import Database
+from mailer.mail.templates import EmailTemplates
+from mailer.mail.transport import make_transport
+from mailer.outbox.sender import envelope_address
+
+
+def target(campaign: Campaign) -> str:
+    return f"campaign:{campaign.id}"
+
+
+def create(session: Session, settings: Settings, templates: EmailTemplates, actor: str, *, meeting_slug: str,
+           template: str, audience: Audience) -> Campaign:
+    campaign = service.create_campaign(session, settings, templates, meeting_slug=meeting_slug, template=template,
+                                       audience=audience, created_by=actor)
+    record(session, actor, "campaigns.create", target(campaign), meeting=meeting_slug, template=template)
+    return campaign
+
+
+def schedule(session: Session, settings: Settings, actor: str, campaign_id: int, at: str) -> Campaign:
+    campaign = service.schedule(session, settings, service.get_campaign(session, campaign_id), at)
+    record(session, actor, "campaigns.schedule", target(campaign), at=campaign.send_at.isoformat())
+    return campaign
+
+
+def send_now(session: Session, actor: str, campaign_id: int) -> int:
+    """Start the campaign: one outbox row per recipient now; the worker does the sending."""
+    campaign = service.get_campaign(session, campaign_id)
+    queued = service.start(session, campaign)
+    record(session, actor, "campaigns.start", target(campaign), queued=queued)
+    return queued
+
+
+def cancel(session: Session, actor: str, campaign_id: int) -> int:
+    campaign = service.get_campaign(session, campaign_id)
+    skipped = service.cancel(session, campaign)
+    record(session, actor, "campaigns.cancel", target(campaign), skipped=skipped)
+    return skipped
+
+
+def retry(session: Session, actor: str, campaign_id: int) -> int:
+    campaign = service.get_campaign(session, campaign_id)
+    queued = service.retry_failed(session, campaign)
+    record(session, actor, "campaigns.retry", target(campaign), queued=queued)
+    return queued
+
+
+def send_test(database: Database, settings: Settings, templates: EmailTemplates, actor: str, campaign_id: int,
+              to_email: str, contact_email: str | None = None) -> str:
+    """One test message, rendered for a recipient (the first by default), subject marked [TEST].
+
+    Rendered in one short transaction and sent outside it: SQLite's write lock
+    must not be held while a mail server answers. Raises ValueError for a bad
+    address, CampaignError, TemplateProblem or TransportError.
+    """
+    to_email = normalise_email(to_email)
+    with database.transaction() as session:
+        campaign = service.get_campaign(session, campaign_id)
+        message = service.preview(session, settings, templates, campaign, email=contact_email or None,
+                                  to_email=to_email)
+    message.replace_header("Subject", f"[TEST] {message['Subject']}")
+    transport = make_transport(settings.smtp_url, settings.outbox_path, settings.smtp_timeout)
+    try:
+        transport.send(settings.mail_from.addr_spec, envelope_address(to_email), bytes(message), message["Message-ID"])
+    finally:
+        transport.close()
+    with database.transaction() as session:
+        record(session, actor, "campaigns.test", f"campaign:{campaign_id}")
+    return to_email

@@ -1,0 +1,103 @@
+"""What the campaign pages show: the audience choices, the live count, and one campaign with its preview.
+
+Reads only. The preview is `mailer.campaigns.service.preview`, the very
+function the sender's compose path shares, so staff see what recipients get.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from email.message import EmailMessage
+
+from sqlalchemy import func, select, union
+from sqlalchemy.orm import Session
+
+from mailer.campaigns import service
+from mailer.campaigns.audience import Audience, count_recipients, recipients_query
+from mailer.campaigns.models import Campaign
+from mailer.config import Settings
+from mailer.contacts.models import Contact, Membership, Organisation
+from mailer.mail.templates import EmailTemplates, TemplateProblem
+from mailer.meetings.models import Meeting
+from mailer.meetings.service import get_meeting, list_meetings
+
+PREVIEW_CHOICES = 50
+
+
+@dataclass
+class AudienceChoices:
+    meetings: list[Meeting]
+    organisations: list[tuple[str, str, int]]  # slug, name, contacts
+    regions: list[str]
+    roles: list[str]
+
+
+def audience_choices(session: Session) -> AudienceChoices:
+    counts = dict(session.execute(select(Membership.organisation_id, func.count()).group_by(Membership.organisation_id)).all())
+    organisations = [(o.slug, o.name, counts.get(o.id, 0))
+                     for o in session.scalars(select(Organisation).order_by(Organisation.name))]
+    region_rows = union(select(Contact.region.label("r")).where(Contact.region.is_not(None)),
+                        select(Organisation.region).where(Organisation.region.is_not(None)))
+    regions = sorted({r.strip() for r in session.scalars(select(region_rows.subquery().c.r)) if r and r.strip()},
+                     key=str.casefold)
+    roles = sorted({r.strip().lower() for r in session.scalars(select(Membership.role).distinct()) if r and r.strip()})
+    return AudienceChoices(list_meetings(session), organisations, regions, roles)
+
+
+def audience_count(session: Session, meeting_slug: str | None, audience: Audience) -> int:
+    """How many would get the mail now; raises AudienceError or LookupError (unknown meeting)."""
+    audience.validate(session)
+    if (audience.only_unanswered or audience.only_yes) and not meeting_slug:
+        raise LookupError("choose the meeting first")
+    meeting_id = get_meeting(session, meeting_slug).id if meeting_slug else 0
+    return count_recipients(session, audience, meeting_id)
+
+
+@dataclass
+class Preview:
+    sender: str
+    to: str
+    subject: str
+    html: str
+    text: str
+
+
+@dataclass
+class CampaignPage:
+    campaign: Campaign
+    status: service.CampaignStatus
+    audience: Audience
+    preview: Preview | None = None
+    problem: str | None = None  # a template error (file:line) or an unknown recipient
+    recipients: list[str] = field(default_factory=list)  # the first few, to pick a preview from
+    organisation_names: dict[str, str] = field(default_factory=dict)  # slug -> name, for the audience
+
+
+def _parts(message: EmailMessage) -> Preview:
+    html = message.get_body(("html",))
+    text = message.get_body(("plain",))
+    return Preview(sender=str(message["From"]), to=str(message["To"]), subject=str(message["Subject"]),
+                   html=html.get_content() if html is not None else "", text=text.get_content() if text is not None else "")
+
+
+def campaign_page(session: Session, settings: Settings, templates: EmailTemplates, campaign_id: int,
+                  contact_email: str | None = None) -> CampaignPage:
+    """Raises CampaignError for an unknown campaign; a preview problem is shown, not raised."""
+    campaign = service.get_campaign(session, campaign_id)
+    audience = Audience.from_json(campaign.audience)
+    page = CampaignPage(campaign, service.status(session, campaign), audience)
+    page.organisation_names = dict(session.execute(
+        select(Organisation.slug, Organisation.name).where(Organisation.slug.in_(audience.orgs))).all())
+    ids = recipients_query(audience, campaign.meeting_id).limit(PREVIEW_CHOICES).subquery()
+    page.recipients = list(session.scalars(select(Contact.email).where(Contact.id.in_(select(ids.c.id)))
+                                           .order_by(Contact.email)))
+    try:
+        page.preview = _parts(service.preview(session, settings, templates, campaign, contact_email or None))
+    except (service.CampaignError, TemplateProblem) as exc:
+        page.problem = str(exc)
+    return page
+
+
+def campaigns_overview(session: Session) -> list[service.CampaignStatus]:
+    """Newest first: the campaign just made or sent is the one staff look for."""
+    return [service.status(session, c) for c in reversed(service.list_campaigns(session))]

@@ -1,0 +1,79 @@
+"""What staff do to contact lists and people from the web app, each with its audit-log entry.
+
+The changes themselves belong to `mailer.contacts` (importer, editing,
+subscriptions); these functions add the audit record in the same transaction,
+so neither the change nor its record can exist without the other.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from sqlalchemy.orm import Session
+
+from mailer.audit.log import record
+from mailer.contacts.editing import get_contact, update_contact
+from mailer.contacts.importer import ImportReport, import_lists
+from mailer.contacts.models import Contact, SuppressionReason
+from mailer.contacts.privacy import forget
+from mailer.contacts.subscriptions import lift_suppression, suppress
+from mailer.staff import uploads
+
+SAFE_NAME = re.compile(r"[^A-Za-z0-9._-]+")
+
+
+def upload_name(filename: str | None) -> str:
+    """The uploaded file's own name, reduced to safe characters (it is shown and stored in rejections)."""
+    name = SAFE_NAME.sub("_", Path(filename or "").name).strip("._") or "lista"
+    return name if name.lower().endswith(".csv") else f"{name}.csv"
+
+
+def check_upload(session: Session, folder: Path, token: str, filename: str, org: str) -> ImportReport:
+    """The import exactly as it would go, computed by the importer itself and rolled back."""
+    path = folder / upload_name(filename)
+    return import_lists(session, [path], org=org, dry_run=True, data={path: uploads.load(folder, token)})
+
+
+def confirm_upload(session: Session, actor: str, folder: Path, token: str, filename: str, org: str) -> ImportReport:
+    """Import for real (rows with problems are left out, as on the command line), then drop the upload."""
+    path = folder / upload_name(filename)
+    report = import_lists(session, [path], org=org, data={path: uploads.load(folder, token)})
+    file = report.files[0]
+    if report.written and not file.error:
+        record(session, actor, "contacts.import", f"org:{file.organisation}", file=path.name,
+               imported=file.imported, updated=file.updated, unchanged=file.unchanged,
+               rejected=len(file.rejected), via="web")
+        uploads.discard(folder, token)
+    return report
+
+
+def edit_contact(session: Session, actor: str, contact_id: int, **fields) -> list[str]:
+    contact = get_contact(session, contact_id)
+    changed = update_contact(session, contact, **fields)
+    if changed:
+        record(session, actor, "contacts.update", f"contact:{contact.id}", fields=changed)
+    return changed
+
+
+def unsubscribe_contact(session: Session, actor: str, contact_id: int) -> Contact:
+    contact = get_contact(session, contact_id)
+    suppress(session, contact.email, SuppressionReason.UNSUBSCRIBED, detail=f"by staff ({actor})")
+    record(session, actor, "contacts.unsubscribe", f"contact:{contact.id}")
+    return contact
+
+
+def resubscribe_contact(session: Session, actor: str, contact_id: int) -> bool:
+    contact = get_contact(session, contact_id)
+    lifted = lift_suppression(session, contact.email)
+    if lifted:
+        record(session, actor, "contacts.resubscribe", f"contact:{contact.id}")
+    return lifted
+
+
+def erase_contact(session: Session, actor: str, contact_id: int) -> int:
+    """Erase the person on request (GDPR Art. 17) through `mailer.contacts.privacy.forget`, which owns it."""
+    contact = get_contact(session, contact_id)
+    erased = forget(session, contact.email)
+    record(session, actor, "contacts.forget", f"contact:{erased.contact_id}", via="web")
+    return erased.contact_id

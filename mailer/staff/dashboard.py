@@ -1,0 +1,108 @@
+"""What the staff dashboard shows: where each coming meeting stands, who is missing, what is being sent.
+
+All counting is done by the existing status queries (`mailer.rsvp.status`,
+`mailer.tracking.coverage`, `mailer.campaigns.service.status`); this module
+only picks what a busy person needs on one screen.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, selectinload
+
+from mailer.campaigns.models import Campaign, CampaignState
+from mailer.campaigns.service import CampaignStatus, status
+from mailer.config import Settings
+from mailer.contacts.models import Organisation, Suppression, SuppressionReason
+from mailer.db import utcnow
+from mailer.i18n import format_when
+from mailer.meetings.models import Meeting
+from mailer.rsvp.status import MeetingStatus, status_by_meeting
+from mailer.tracking.coverage import represented_organisations
+
+ACTIVE = (CampaignState.SCHEDULED, CampaignState.RUNNING, CampaignState.PAUSED)
+BOUNCES_SHOWN = 10
+
+
+@dataclass
+class MeetingLine:
+    slug: str
+    title: str
+    when: str
+    city: str
+    capacity: int | None
+    figures: MeetingStatus
+    represented: int
+
+    @property
+    def total(self) -> int:
+        """Everyone the bar stands for: the invited, plus anyone who answered without an invitation."""
+        f = self.figures
+        return max(f.invited, f.yes + f.no + f.waitlisted + f.no_answer)
+
+    def share(self, count: int) -> float:
+        return round(100 * count / self.total, 1) if self.total else 0.0
+
+
+@dataclass
+class CampaignLine:
+    id: int
+    meeting_title: str
+    template: str
+    state: str
+    send_at: str | None
+    status: CampaignStatus
+
+    @property
+    def done(self) -> int:
+        c = self.status.counts
+        return c["sent"] + c["failed"] + c["bounced"] + c["skipped"]
+
+
+@dataclass
+class Bounce:
+    email: str | None
+    detail: str | None
+    at: dt.datetime
+
+
+@dataclass
+class Dashboard:
+    meetings: list[MeetingLine]
+    organisations_total: int
+    missing_organisations: list[str]
+    campaigns: list[CampaignLine]
+    bounces: list[Bounce]
+
+
+def dashboard(session: Session, settings: Settings, language: str, now: dt.datetime | None = None) -> Dashboard:
+    now = now or utcnow()
+    tz = settings.timezone
+    all_meetings = list(session.scalars(select(Meeting).order_by(Meeting.starts_at)))
+    coming = [m for m in all_meetings if m.ends_at >= now]
+    figures = status_by_meeting(session, [m.id for m in coming])
+    organisations = session.execute(select(Organisation.id, Organisation.name).order_by(Organisation.name)).all()
+    represented_anywhere: set[int] = set()
+    lines = []
+    for meeting in all_meetings:
+        represented = represented_organisations(session, meeting.id)
+        represented_anywhere |= represented
+        if meeting in coming:
+            lines.append(MeetingLine(meeting.slug, meeting.title, format_when(meeting.starts_at, meeting.ends_at, tz, language),
+                                     meeting.city, meeting.capacity, figures[meeting.id], len(represented)))
+    campaigns = session.scalars(select(Campaign).where(Campaign.state.in_(ACTIVE))
+                                .options(selectinload(Campaign.meeting)).order_by(Campaign.send_at, Campaign.id)).all()
+    bounces = session.scalars(select(Suppression).where(Suppression.reason == SuppressionReason.BOUNCED)
+                              .order_by(Suppression.created_at.desc()).limit(BOUNCES_SHOWN)).all()
+    return Dashboard(
+        meetings=lines,
+        organisations_total=len(organisations),
+        missing_organisations=[name for oid, name in organisations if oid not in represented_anywhere],
+        campaigns=[CampaignLine(c.id, c.meeting.title, c.template, c.state.value,
+                                format_when(c.send_at, None, tz, language) if c.send_at else None, status(session, c))
+                   for c in campaigns],
+        bounces=[Bounce(s.email, s.detail, s.created_at) for s in bounces],
+    )

@@ -1,0 +1,83 @@
+"""Logging in and out, choosing a password from a one-time link, and the page language."""
+
+from __future__ import annotations
+
+from urllib.parse import urlsplit
+
+from flask import Blueprint, redirect, request, session, url_for
+
+from mailer.staff import accounts
+from mailer.staff.login import log_in
+from mailer.web.staff.common import (
+    client_address, db, end_session, me, page, say, settings, start_session, words,
+)
+
+bp = Blueprint("auth", __name__)
+
+
+def _safe_next(target: str | None) -> str:
+    """Only a path on this site: never send someone on to another site after logging in."""
+    parts = urlsplit(target or "")
+    if not target or parts.scheme or parts.netloc or not target.startswith("/staff/") or "\\" in target:
+        return url_for("staff.dashboard.index")
+    return target
+
+
+@bp.route("/login", methods=["GET", "POST"])
+def login():
+    if request.args.get("lang") in ("sv", "en"):
+        session["lang"] = request.args["lang"]
+    email = request.form.get("email", "")
+    if request.method != "POST":
+        return page("login.html", email="", next=request.args.get("next", ""))
+    with db().transaction() as s:
+        outcome = log_in(s, email, request.form.get("password", ""), client_address())
+        if outcome.user is not None:
+            start_session(outcome.user)
+    if outcome.user is not None:
+        return redirect(_safe_next(request.form.get("next")), code=303)
+    error = words()("login_wait", seconds=outcome.wait) if outcome.wait else words()("login_failed")
+    return page("login.html", 429 if outcome.wait else 401, email=email, error=error,
+                next=request.form.get("next", ""))
+
+
+@bp.post("/logout")
+def logout():
+    end_session()
+    say("logged_out")
+    return redirect(url_for(".login"), code=303)
+
+
+@bp.route("/set-password/<token>", methods=["GET", "POST"])
+def set_password(token: str):
+    config = settings()
+    with db().transaction() as s:
+        try:
+            user = accounts.user_for_token(s, config.secret_key, token, config.old_secret_keys)
+        except accounts.BadLink:
+            return page("message.html", 404, title_key="link_bad_title", body_key="link_bad_body")
+        if request.method != "POST":
+            return page("set_password.html", email=user.email)
+        password = request.form.get("password", "")
+        if password != request.form.get("repeat", ""):
+            return page("set_password.html", 422, email=user.email, error=words()("password_mismatch"))
+        try:
+            accounts.set_password(s, user, password)
+        except accounts.StaffError as exc:
+            return page("set_password.html", 422, email=user.email,
+                        error=words()(f"password_{exc.reason}", n=accounts.PASSWORD_MIN))
+        start_session(user)
+    say("password_saved")
+    return redirect(url_for("staff.dashboard.index"), code=303)
+
+
+@bp.post("/language")
+def language():
+    wanted = request.form.get("language", "")
+    with db().transaction() as s:
+        try:
+            accounts.set_language(s, me().id, wanted)
+        except accounts.StaffError:
+            pass
+    session["lang"] = wanted if wanted in ("sv", "en") else session.get("lang")
+    return redirect(_safe_next(request.form.get("next")), code=303)

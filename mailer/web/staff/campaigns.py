@@ -1,0 +1,151 @@
+"""Campaigns: compose with a live recipient count, preview, test to yourself, schedule or send now, cancel.
+
+"Send now" only starts the campaign (its outbox rows are written in this
+request); the worker sends. The campaign page follows the progress, with a
+small script or, without scripts, by reloading itself.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from flask import Blueprint, redirect, request, url_for
+
+from mailer.campaigns.audience import Audience, AudienceError
+from mailer.campaigns.models import CampaignState
+from mailer.campaigns.service import CampaignError, get_campaign, status
+from mailer.mail.templates import CAMPAIGN_TEMPLATES, TemplateProblem
+from mailer.mail.transport import TransportError
+from mailer.staff import campaign_actions
+from mailer.staff.campaign_view import audience_choices, audience_count, campaign_page, campaigns_overview
+from mailer.web.staff.common import db, me, page, say, settings, templates, words
+
+bp = Blueprint("campaigns", __name__)
+FOLLOWED = (CampaignState.SCHEDULED.value, CampaignState.RUNNING.value, CampaignState.PAUSED.value)
+
+
+def audience_from(form) -> Audience:
+    """The audience part of the form (also the live count's query string)."""
+    narrowing = form.get("only", "")
+    return Audience(orgs=form.getlist("org"), regions=form.getlist("region"), roles=form.getlist("role"),
+                    all=form.get("all") == "1", only_unanswered=narrowing == "unanswered", only_yes=narrowing == "yes")
+
+
+def _count_text(meeting: str | None, audience: Audience) -> tuple[int | None, str]:
+    t = words()
+    try:
+        with db().transaction() as s:
+            n = audience_count(s, meeting, audience)
+    except AudienceError as exc:
+        return None, t("audience_incomplete") if not audience.has_selector else str(exc)
+    except LookupError:
+        return None, t("choose_meeting")
+    return n, t("recipients_one") if n == 1 else t("recipients_n", n=n)
+
+
+@bp.get("/campaigns")
+def index():
+    with db().transaction() as s:
+        rows = campaigns_overview(s)
+    return page("campaigns.html", rows=rows, tz=settings().timezone)
+
+
+@bp.get("/campaigns/count")
+def count():
+    n, text = _count_text(request.args.get("meeting") or None, audience_from(request.args))
+    return {"count": n, "text": text}
+
+
+def _compose_form(form, status: int = 200, error: str | None = None, counted: str | None = None):
+    with db().transaction() as s:
+        choices = audience_choices(s)
+    return page("campaign_form.html", status, choices=choices, form=form, error=error, counted=counted,
+                templates=CAMPAIGN_TEMPLATES, tz=settings().timezone)
+
+
+@bp.route("/campaigns/new", methods=["GET", "POST"])
+def new():
+    form = request.form if request.method == "POST" else request.args
+    if request.method != "POST" or request.form.get("action") == "count":
+        counted = _count_text(form.get("meeting") or None, audience_from(form))[1] if form.get("meeting") else None
+        return _compose_form(form, counted=counted)
+    try:
+        with db().transaction() as s:
+            campaign = campaign_actions.create(s, settings(), templates(), me().actor,
+                                               meeting_slug=form.get("meeting", ""),
+                                               template=form.get("template", ""), audience=audience_from(form))
+    except (CampaignError, AudienceError, TemplateProblem) as exc:
+        return _compose_form(form, 422, error=str(exc))
+    say("campaign_created")
+    return redirect(url_for(".show", campaign_id=campaign.id), code=303)
+
+
+@bp.get("/campaigns/<int:campaign_id>")
+def show(campaign_id: int):
+    tz = settings().timezone
+    with db().transaction() as s:
+        try:
+            data = campaign_page(s, settings(), templates(), campaign_id, request.args.get("contact"))
+        except CampaignError:
+            return page("message.html", 404, title_key="not_found_title", body_key="not_found_body")
+        now = dt.datetime.now(tz)
+        return page("campaign.html", data=data, tz=tz, followed=data.status.state in FOLLOWED,
+                    today=now.strftime("%Y-%m-%d"), soon=(now + dt.timedelta(hours=1)).strftime("%H:00"),
+                    contact=request.args.get("contact", ""))
+
+
+@bp.get("/campaigns/<int:campaign_id>/status.json")
+def progress(campaign_id: int):
+    with db().transaction() as s:
+        try:
+            return status(s, get_campaign(s, campaign_id)).to_json()
+        except CampaignError:
+            return {"error": "not found"}, 404
+
+
+def _back(campaign_id: int):
+    return redirect(url_for(".show", campaign_id=campaign_id), code=303)
+
+
+@bp.post("/campaigns/<int:campaign_id>/test")
+def test(campaign_id: int):
+    try:
+        sent_to = campaign_actions.send_test(db(), settings(), templates(), me().actor, campaign_id,
+                                             request.form.get("to") or me().email, request.form.get("contact"))
+    except TransportError as exc:
+        say("test_failed", "error", reason=exc.reply)
+    except (CampaignError, TemplateProblem, ValueError) as exc:
+        say("test_failed", "error", reason=str(exc))
+    else:
+        say("test_sent", email=sent_to)
+    return _back(campaign_id)
+
+
+@bp.post("/campaigns/<int:campaign_id>/schedule")
+def schedule(campaign_id: int):
+    at = f"{request.form.get('date', '').strip()} {request.form.get('time', '').strip()}"
+    try:
+        with db().transaction() as s:
+            campaign = campaign_actions.schedule(s, settings(), me().actor, campaign_id, at)
+            when = campaign.send_at
+    except CampaignError as exc:
+        say("schedule_failed", "error", reason=str(exc))
+        return _back(campaign_id)
+    if when <= dt.datetime.now(dt.timezone.utc):
+        say("scheduled_past")
+    else:
+        say("scheduled", when=when.astimezone(settings().timezone).strftime("%Y-%m-%d %H:%M"))
+    return _back(campaign_id)
+
+
+@bp.post("/campaigns/<int:campaign_id>/<any(send, cancel, retry):action>")
+def act(campaign_id: int, action: str):
+    do = {"send": campaign_actions.send_now, "cancel": campaign_actions.cancel, "retry": campaign_actions.retry}[action]
+    try:
+        with db().transaction() as s:
+            n = do(s, me().actor, campaign_id)
+    except CampaignError as exc:
+        say("action_failed", "error", reason=str(exc))
+    else:
+        say(f"campaign_{action}", n=n)
+    return _back(campaign_id)

@@ -1,0 +1,100 @@
+"""What every staff handler shares: who is logged in, their language, and rendering a page.
+
+The session cookie holds the account id and a fingerprint of its password
+hash: removing the account or changing its password ends every open session
+at the next request.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from flask import current_app, flash, g, render_template, request, session
+
+from mailer.app import db_of, settings_of, templates_of
+from mailer.staff.accounts import fingerprint
+from mailer.staff.models import StaffUser
+from mailer.web.i18n import Words
+from mailer.web.staff.words import STAFF_STRINGS
+
+
+@dataclass(frozen=True)
+class Me:
+    id: int
+    email: str
+    name: str | None
+    language: str
+
+    @property
+    def actor(self) -> str:
+        """How the audit log names this person."""
+        return self.email
+
+
+def db():
+    return db_of(current_app)
+
+
+def settings():
+    return settings_of(current_app)
+
+
+def templates():
+    return templates_of(current_app)
+
+
+def start_session(user: StaffUser) -> None:
+    language = session.get("lang")
+    session.clear()  # nothing from before the log-in survives it
+    session.permanent = True
+    session["staff"] = user.id
+    session["staff_fp"] = fingerprint(user.password_hash)
+    if language and not user.language:
+        session["lang"] = language
+
+
+def end_session() -> None:
+    language = session.get("lang")
+    session.clear()
+    if language:
+        session["lang"] = language
+
+
+def load_me() -> Me | None:
+    """The logged-in account, or None (no session, removed account, changed password)."""
+    staff_id = session.get("staff")
+    if not isinstance(staff_id, int):
+        return None
+    with db().transaction() as s:
+        user = s.get(StaffUser, staff_id)
+        if user is None or user.password_hash is None or session.get("staff_fp") != fingerprint(user.password_hash):
+            return None
+        language = user.language or session.get("lang") or settings().language
+        return Me(user.id, user.email, user.name, language)
+
+
+def me() -> Me:
+    return g.staff
+
+
+def words() -> Words:
+    if "staff_words" not in g:
+        staff = g.get("staff")
+        wanted = request.args.get("lang") or (staff.language if staff else session.get("lang")) or settings().language
+        g.staff_words = Words(wanted, STAFF_STRINGS)
+    return g.staff_words
+
+
+def say(key: str, category: str = "ok", **values: Any) -> None:
+    """A one-line message on the next page ("Sparat.")."""
+    flash(words()(key, **values), category)
+
+
+def page(template: str, status: int = 200, **context: Any):
+    t = words()
+    return render_template(f"staff/{template}", t=t, lang=t.lang, me=g.get("staff"), **context), status
+
+
+def client_address() -> str:
+    return request.remote_addr or "unknown"

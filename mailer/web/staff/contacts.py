@@ -1,0 +1,140 @@
+"""Organisations and contacts: lists, search, uploading a list, editing, (un)subscribing, erasing.
+
+An uploaded list is checked first with the importer's own dry run (same rules
+and the same per-row report as `mailer contacts import`) and imported only
+when staff confirm; the bytes wait on the server in the meantime.
+"""
+
+from __future__ import annotations
+
+from flask import Blueprint, redirect, request, url_for
+
+from mailer.contacts.editing import ContactError, get_contact
+from mailer.contacts.queries import list_organisations
+from mailer.contacts.subscriptions import suppression_of
+from mailer.staff import contact_actions, uploads
+from mailer.staff.directory import directory, organisation_page
+from mailer.web.staff.common import db, me, page, say, settings
+
+bp = Blueprint("contacts", __name__)
+EDITABLE = ("name", "language", "region", "phone")
+
+
+def _folder():
+    return settings().instance_path / "uploads"
+
+
+def _not_found():
+    return page("message.html", 404, title_key="not_found_title", body_key="not_found_body")
+
+
+@bp.get("/organisations")
+def index():
+    query = request.args.get("q", "").strip()
+    with db().transaction() as s:
+        data = directory(s, query)
+        return page("organisations.html", organisations=data.organisations, query=query, found=data.found,
+                    suppressed=data.suppressed)
+
+
+@bp.get("/organisations/<slug>")
+def organisation(slug: str):
+    with db().transaction() as s:
+        try:
+            data = organisation_page(s, slug)
+        except LookupError:
+            return _not_found()
+        return page("organisation.html", org=data.organisation, people=data.people, suppressed=data.suppressed)
+
+
+@bp.get("/upload")
+def upload_form():
+    with db().transaction() as s:
+        organisations = list_organisations(s)
+    return page("upload.html", organisations=organisations, chosen=request.args.get("org", ""))
+
+
+@bp.post("/upload")
+def upload():
+    file = request.files.get("file")
+    org = (request.form.get("new_org", "").strip().lower() or request.form.get("org", "")).strip()
+    with db().transaction() as s:
+        organisations = list_organisations(s)
+    if file is None or not file.filename or not org:
+        return page("upload.html", 422, organisations=organisations, chosen=org,
+                    error="upload_missing_file" if not (file and file.filename) else "upload_missing_org")
+    token = uploads.keep(_folder(), file.read())
+    name = contact_actions.upload_name(file.filename)
+    with db().transaction() as s:
+        report = contact_actions.check_upload(s, _folder(), token, name, org)
+    if report.files[0].error:
+        uploads.discard(_folder(), token)
+    return page("upload_report.html", report=report.files[0], token=token, name=name, org=org, confirmed=False)
+
+
+@bp.post("/upload/confirm")
+def confirm_upload():
+    token, name, org = (request.form.get(k, "") for k in ("token", "name", "org"))
+    try:
+        with db().transaction() as s:
+            report = contact_actions.confirm_upload(s, me().actor, _folder(), token, name, org)
+    except uploads.UploadGone:
+        return page("message.html", 410, title_key="upload_gone_title", body_key="upload_gone_body")
+    return page("upload_report.html", report=report.files[0], token=None, name=name, org=org, confirmed=True)
+
+
+def _contact_page(s, contact_id: int, values: dict | None = None, error: str | None = None, status: int = 200):
+    contact = get_contact(s, contact_id)
+    if values is None:
+        values = {k: getattr(contact, k) or "" for k in EDITABLE}
+        values |= {f"role:{m.organisation.slug}": m.role or "" for m in contact.memberships}
+    return page("contact.html", status, contact=contact, values=values, error=error,
+                suppression=suppression_of(s, contact.email))
+
+
+@bp.route("/contacts/<int:contact_id>", methods=["GET", "POST"])
+def contact(contact_id: int):
+    with db().transaction() as s:
+        try:
+            if request.method != "POST":
+                return _contact_page(s, contact_id)
+            roles = {key[5:]: value for key, value in request.form.items() if key.startswith("role:")}
+            try:
+                with s.begin_nested():
+                    contact_actions.edit_contact(s, me().actor, contact_id, roles=roles,
+                                                 **{k: request.form.get(k, "") for k in EDITABLE})
+            except ContactError as exc:
+                return _contact_page(s, contact_id, request.form.to_dict(), exc.field, 422)
+        except LookupError:
+            return _not_found()
+    say("contact_saved")
+    return redirect(url_for(".contact", contact_id=contact_id), code=303)
+
+
+@bp.post("/contacts/<int:contact_id>/subscription")
+def subscription(contact_id: int):
+    action = request.form.get("action")
+    try:
+        with db().transaction() as s:
+            if action == "unsubscribe":
+                contact_actions.unsubscribe_contact(s, me().actor, contact_id)
+            elif action == "resubscribe":
+                contact_actions.resubscribe_contact(s, me().actor, contact_id)
+    except LookupError:
+        return _not_found()
+    if action in ("unsubscribe", "resubscribe"):
+        say(f"contact_{action}d")
+    return redirect(url_for(".contact", contact_id=contact_id), code=303)
+
+
+@bp.route("/contacts/<int:contact_id>/erase", methods=["GET", "POST"])
+def erase(contact_id: int):
+    with db().transaction() as s:
+        try:
+            if request.method != "POST":
+                return page("erase.html", contact=get_contact(s, contact_id))
+            contact_actions.erase_contact(s, me().actor, contact_id)
+        except LookupError:
+            return _not_found()
+    say("contact_erased")
+    return redirect(url_for(".index"), code=303)

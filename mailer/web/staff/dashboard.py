@@ -1,0 +1,17 @@
+"""The start page: coming meetings and their answers, missing organisations, sending, bounces."""
+
+from __future__ import annotations
+
+from flask import Blueprint
+
+from mailer.staff.dashboard import dashboard
+from mailer.web.staff.common import db, page, settings, words
+
+bp = Blueprint("dashboard", __name__)
+
+
+@bp.get("/")
+def index():
+    with db().transaction() as s:
+        data = dashboard(s, settings(), words().lang)
+    return page("dashboard.html", data=data, tz=settings().timezone)

@@ -1,0 +1,80 @@
+"""A meeting's answers: table with filters, check-in at the door (phone-sized), evaluations, export."""
+
+from __future__ import annotations
+
+from flask import Blueprint, Response, redirect, request, url_for
+
+from mailer.staff.responses import (
+    ANSWERS, attendee_file, checkin_rows, mark_arrived, responses_page, unmark_arrived, walk_in,
+)
+from mailer.web.staff.common import db, page, say, settings, words
+
+bp = Blueprint("responses", __name__)
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+def _not_found():
+    return page("message.html", 404, title_key="not_found_title", body_key="not_found_body")
+
+
+@bp.get("/meetings/<slug>/responses")
+def index(slug: str):
+    answer = request.args.get("answer") if request.args.get("answer") in ANSWERS else ""
+    org = request.args.get("org", "")
+    with db().transaction() as s:
+        try:
+            data = responses_page(s, slug, answer or None, org or None)
+        except LookupError:
+            return _not_found()
+        return page("responses.html", data=data, answer=answer, org=org, answers=ANSWERS, tz=settings().timezone)
+
+
+@bp.get("/meetings/<slug>/export.<any(csv, xlsx):kind>")
+def export(slug: str, kind: str):
+    with db().transaction() as s:
+        try:
+            body = attendee_file(s, slug, settings().timezone, words().lang, kind)
+        except LookupError:
+            return _not_found()
+    return Response(body, mimetype="text/csv" if kind == "csv" else XLSX, headers={
+        "Content-Disposition": f'attachment; filename="{slug}.{kind}"'})
+
+
+@bp.get("/meetings/<slug>/checkin")
+def checkin(slug: str):
+    query = request.args.get("q", "")
+    with db().transaction() as s:
+        try:
+            meeting, rows = checkin_rows(s, slug, query)
+        except LookupError:
+            return _not_found()
+        return page("checkin.html", meeting=meeting, rows=rows, query=query,
+                    arrived=sum(1 for r in rows if r.checked_in))
+
+
+@bp.post("/meetings/<slug>/checkin")
+def mark(slug: str):
+    email, undo = request.form.get("email", ""), request.form.get("action") == "undo"
+    with db().transaction() as s:
+        try:
+            done = unmark_arrived(s, slug, email) if undo else bool(mark_arrived(s, slug, email).checked_in)
+        except LookupError:
+            return _not_found()
+    if done:
+        say("checked_out" if undo else "checked_in", email=email)
+    return redirect(url_for(".checkin", slug=slug, q=request.form.get("q") or None), code=303)
+
+
+@bp.post("/meetings/<slug>/walk-in")
+def add_walk_in(slug: str):
+    name = request.form.get("name", "")
+    with db().transaction() as s:
+        try:
+            walk_in(s, slug, name, request.form.get("organisation"))
+        except LookupError:
+            return _not_found()
+        except ValueError:
+            say("walk_in_needs_name", "error")
+            return redirect(url_for(".checkin", slug=slug), code=303)
+    say("walk_in_added", name=" ".join(name.split()))
+    return redirect(url_for(".checkin", slug=slug), code=303)

@@ -1,0 +1,335 @@
+"""Load against a real server: `mailer serve` with several gunicorn worker processes sharing
+their rate-limit counters in Redis (MAILER_RATELIMIT_STORAGE_URL), over the test database.
+
+- 500 different people answer at once: every answer is recorded, with its history and mail.
+- One person posts 20 times at once (20 tabs or devices): one response, every post in its history.
+- 50 yes answers at once for 10 places: exactly 10 get a place, 40 wait, in order of arrival.
+- The public rate limit: configurable (MAILER_PUBLIC_RATE_LIMIT, checked at start), and the
+  default one answers 429 after 120 requests a minute from one address, across all processes.
+
+Each test's requests come from its own random loopback address (127.x.y.z), so its rate-limit
+counters in the shared Redis never meet those of another test or another run on this machine.
+"""
+
+from __future__ import annotations
+
+import http.client
+import os
+import random
+import subprocess
+import sys
+import threading
+import time
+import urllib.parse
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Iterator
+
+import pytest
+from sqlalchemy import func, select
+
+from mailer.config import DEFAULT_PUBLIC_RATE_LIMIT, ConfigError, load_settings
+from mailer.contacts.models import Contact
+from mailer.rsvp.models import Answer, LinkOpen, Response, ResponseChange
+from rsvp_fixtures import confirmations, csrf_of, links_for, person  # noqa: F401  (fixture)
+from smtp_server import free_port
+
+ROOT = Path(__file__).resolve().parent.parent
+REDIS_URL = os.environ.get("MAILER_TEST_REDIS_URL", "redis://127.0.0.1:6379/14")
+HIGH_LIMIT = "100000 per minute;100000 per hour"
+
+
+def loopback_address() -> str:
+    """A random address in 127.0.0.0/8: Linux routes the whole block to the loopback device."""
+    rng = random.SystemRandom()
+    return f"127.{rng.randint(1, 254)}.{rng.randint(0, 255)}.{rng.randint(1, 254)}"
+
+
+class Visitor:
+    """One browser: its own cookies, a new connection per request (so gunicorn spreads them
+    over its processes), from a chosen loopback source address, redirects not followed."""
+
+    def __init__(self, base: str, source: str):
+        parts = urllib.parse.urlsplit(base)
+        self.host, self.port, self.source = parts.hostname, parts.port, source
+        self.cookies: dict[str, str] = {}
+
+    def request(self, method: str, path: str, form: dict | None = None) -> tuple[int, str]:
+        headers = {"Connection": "close"}
+        body = None
+        if form is not None:
+            body = urllib.parse.urlencode(form).encode()
+            headers["Content-Type"] = "application/x-www-form-urlencoded"
+        if self.cookies:
+            headers["Cookie"] = "; ".join(f"{k}={v}" for k, v in self.cookies.items())
+        connection = http.client.HTTPConnection(self.host, self.port, timeout=120, source_address=(self.source, 0))
+        try:
+            connection.request(method, path, body=body, headers=headers)
+            reply = connection.getresponse()
+            text = reply.read().decode("utf-8", "replace")
+            for header in reply.headers.get_all("Set-Cookie") or []:
+                name, _, value = header.split(";", 1)[0].partition("=")
+                self.cookies[name.strip()] = value.strip()
+            return reply.status, text
+        finally:
+            connection.close()
+
+    def get(self, path: str) -> tuple[int, str]:
+        return self.request("GET", path)
+
+    def post(self, path: str, form: dict) -> tuple[int, str]:
+        return self.request("POST", path, form)
+
+    def open_form(self, path: str) -> str:
+        status, page = self.get(path)
+        assert status == 200, (status, page[:300])
+        return csrf_of(page)
+
+
+@dataclass
+class Server:
+    base: str
+    process: subprocess.Popen
+    log_path: Path
+    source: str = field(default_factory=loopback_address)
+
+    def visitor(self) -> Visitor:
+        return Visitor(self.base, self.source)
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+
+@contextmanager
+def mailer_server(cli_env: dict[str, str], workers: int = 3, threads: int = 8,
+                  **settings: str) -> Iterator[Server]:
+    """`mailer serve --workers N` over the test database; `settings` are extra MAILER_* variables."""
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MAILER_")}
+    env.update(cli_env, MAILER_BASE_URL=base, MAILER_RATELIMIT_STORAGE_URL=REDIS_URL, **settings)
+    log_path = Path(cli_env["MAILER_INSTANCE_PATH"]) / f"serve-{port}.log"
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    with log_path.open("wb") as log:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "mailer", "serve", "--port", str(port), "--workers", str(workers),
+             "--threads", str(threads)],
+            cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+        try:
+            deadline = time.monotonic() + 60
+            while True:
+                try:
+                    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
+                    try:
+                        connection.request("GET", "/healthz")
+                        if connection.getresponse().status == 200:
+                            break
+                    finally:
+                        connection.close()
+                except OSError:
+                    pass
+                if process.poll() is not None or time.monotonic() > deadline:
+                    pytest.fail(f"mailer serve did not come up:\n{log_path.read_text(errors='replace')}")
+                time.sleep(0.1)
+            yield Server(base, process, log_path)
+        finally:
+            process.terminate()
+            try:
+                process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+
+
+def at_once(count: int, prepare: Callable[[int], Callable[[], object]], concurrency: int | None = None) -> list:
+    """Run `prepare(i)` for each i, then every returned action released by one barrier at once."""
+    concurrency = concurrency or count
+    gate = threading.Barrier(min(count, concurrency))
+
+    def run(i: int):
+        try:
+            action = prepare(i)
+        except BaseException:
+            gate.abort()  # the others stop waiting at once
+            raise
+        if i < concurrency:
+            gate.wait(timeout=300)
+        return action()
+
+    with ThreadPoolExecutor(max_workers=concurrency) as pool:
+        return list(pool.map(run, range(count)))
+
+
+def shared_count(key: str) -> int:
+    """A counter as the server processes left it in Redis (limits' key layout)."""
+    import redis
+
+    client = redis.Redis.from_url(REDIS_URL)
+    try:
+        return int(client.get(f"LIMITS:{key}") or 0)
+    finally:
+        client.close()
+
+
+def assert_clean_log(server: Server) -> None:
+    log = server.log()
+    for bad in ("Traceback", "database is locked", "Error handling request", "WORKER TIMEOUT"):
+        assert bad not in log, log[-3000:]
+
+
+# -- the setting --------------------------------------------------------------------------------
+
+def test_public_rate_limit_setting_defaults_and_is_checked_at_start(test_config, monkeypatch, runner):
+    assert load_settings(test_config).public_rate_limit == DEFAULT_PUBLIC_RATE_LIMIT == "120 per minute;1000 per hour"
+    monkeypatch.setenv("MAILER_PUBLIC_RATE_LIMIT", "5000 per minute; 20000/hour")
+    assert load_settings(test_config).public_rate_limit == "5000 per minute; 20000/hour"
+    for bad in ("lots", "120 per fortnight", "0 per minute", "-5 per minute", "120 per minute;;", " "):
+        monkeypatch.setenv("MAILER_PUBLIC_RATE_LIMIT", bad)
+        with pytest.raises(ConfigError) as caught:
+            load_settings(test_config)
+        assert caught.value.setting == "MAILER_PUBLIC_RATE_LIMIT", bad
+    monkeypatch.delenv("MAILER_PUBLIC_RATE_LIMIT")
+    result = runner.invoke(["serve", "--port", str(free_port())], env={"MAILER_PUBLIC_RATE_LIMIT": "many per minute"})
+    assert result.exit_code == 2
+    assert result.stderr.startswith("mailer: configuration error: MAILER_PUBLIC_RATE_LIMIT: 'many per minute'")
+
+
+def test_a_configured_limit_is_the_one_enforced(app, test_config, person, make_meeting):
+    from mailer.app import create_app
+
+    path = links_for(app, person("anna@example.org"), make_meeting().id)["rsvp_url"]
+    tight = create_app({**test_config, "public_rate_limit": "3 per minute"})
+    try:
+        client = tight.test_client()
+        assert [client.get(path).status_code for _ in range(4)] == [200, 200, 200, 429]
+    finally:
+        tight.extensions["mailer.db"].dispose()
+
+
+# -- a real server with several processes ------------------------------------------------------
+
+@pytest.mark.slow
+def test_the_default_limit_answers_429_across_all_server_processes(app, db, cli_env, person, make_meeting):
+    """120 a minute per address, counted together by all three processes (Redis), then 429."""
+    per_minute = int(DEFAULT_PUBLIC_RATE_LIMIT.split()[0])
+    anna = person("anna@example.org", "Anna")
+    path = links_for(app, anna, make_meeting().id)["rsvp_url"]
+    with mailer_server(cli_env, workers=3) as server:
+        visitor = server.visitor()
+        statuses = [visitor.get(path)[0] for _ in range(per_minute)]
+        assert statuses == [200] * per_minute
+        status, page = visitor.get(path)
+        assert status == 429 and "Vänta en stund" in page
+        assert visitor.post(path, {"answer": "yes"})[0] == 429
+        assert visitor.get("/u/anything")[0] == 429  # one budget for every public page
+        assert Visitor(server.base, loopback_address()).get(path)[0] == 200  # another address is not affected
+        assert_clean_log(server)
+    assert shared_count(f"LIMITER/{server.source}/public/{per_minute}/1/minute") == per_minute + 3
+    with db.transaction() as session:
+        assert session.scalar(select(LinkOpen.count)) == per_minute + 1  # refused requests logged nothing
+
+
+@pytest.mark.slow
+def test_500_people_answering_at_once_are_all_recorded(app, db, cli_env, person, make_meeting):
+    meeting = make_meeting(slug="riksmote", title="Riksmöte", capacity=None, max_guests=2).id
+    people = [person(f"p{i}@forening{i % 22}.example.org", f"Person {i}") for i in range(500)]
+    paths = {cid: links_for(app, cid, meeting)["rsvp_url"] for cid in people}
+    wanted = {cid: {"answer": "yes" if i % 3 else "no", "guests": str(i % 3), "diet": f"kost {i}",
+                    "comment": f"Hälsningar från person {i} <b>&</b>"} for i, cid in enumerate(people)}
+    with mailer_server(cli_env, workers=3, threads=8, MAILER_PUBLIC_RATE_LIMIT=HIGH_LIMIT) as server:
+        def prepare(i: int):
+            cid = people[i]
+            visitor = server.visitor()
+            token = visitor.open_form(paths[cid])
+            return lambda: visitor.post(paths[cid], {"csrf_token": token, **wanted[cid]})[0]
+
+        statuses = at_once(len(people), prepare)
+        assert_clean_log(server)
+    assert statuses == [303] * len(people)
+
+    with db.transaction() as session:
+        stored = {r.contact_id: r for r in session.scalars(select(Response).where(Response.meeting_id == meeting))}
+        history = dict(session.execute(select(ResponseChange.response_id, func.count())
+                                       .group_by(ResponseChange.response_id)).all())
+        opens = session.scalar(select(func.sum(LinkOpen.count)))
+        assert len(stored) == len(people)
+        for cid, form in wanted.items():
+            r = stored[cid]
+            guests = int(form["guests"]) if form["answer"] == "yes" else 0
+            assert (r.answer.value, r.guests, r.diet, r.comment) == (form["answer"], guests, form["diet"],
+                                                                     form["comment"])
+            assert history[r.id] == 1
+    assert opens == len(people)
+    mails = confirmations(db)
+    assert sorted(m["contact_id"] for m in mails) == sorted(c for c, f in wanted.items() if f["answer"] == "yes")
+
+
+def expected_mails(history: list[tuple[str, int]]) -> list[tuple[str, int]]:
+    """The confirmations a sequence of answers calls for (no capacity): a new yes, a change to
+    no after a yes, and a new number of guests on a held place."""
+    mails, before = [], None
+    for answer, guests in history:
+        if answer == "yes" and (before is None or before[0] == "no" or before[1] != guests):
+            mails.append((answer, guests))
+        elif answer == "no" and before is not None and before[0] == "yes":
+            mails.append((answer, guests))
+        before = (answer, guests)
+    return mails
+
+
+@pytest.mark.slow
+def test_one_person_posting_20_times_at_once_leaves_one_response_with_every_post_in_its_history(
+        app, db, cli_env, person, make_meeting):
+    meeting = make_meeting(slug="samma", capacity=None, max_guests=3).id
+    anna = person("anna@example.org", "Anna")
+    path = links_for(app, anna, meeting)["rsvp_url"]
+    posts = [{"answer": "yes" if i % 4 else "no", "guests": str(i % 4), "comment": f"försök {i}"} for i in range(20)]
+    with mailer_server(cli_env, workers=3, MAILER_PUBLIC_RATE_LIMIT=HIGH_LIMIT) as server:
+        def prepare(i: int):
+            visitor = server.visitor()  # 20 tabs and devices, each with its own session
+            token = visitor.open_form(path)
+            return lambda: visitor.post(path, {"csrf_token": token, **posts[i]})[0]
+
+        statuses = at_once(len(posts), prepare)
+        assert_clean_log(server)
+    assert statuses == [303] * len(posts)
+
+    with db.transaction() as session:
+        (response,) = session.scalars(select(Response).where(Response.meeting_id == meeting)).all()
+        history = [(c.answer.value, c.guests, c.comment) for c in response.history]
+        assert session.scalar(select(func.count()).select_from(ResponseChange)) == len(posts)
+        current = (response.answer.value, response.guests, response.comment)
+    assert sorted(c for _, _, c in history) == sorted(p["comment"] for p in posts)  # every post, once
+    for answer, guests, comment in history:
+        i = int(comment.split()[-1])
+        assert (answer, guests) == (posts[i]["answer"], int(posts[i]["guests"]) if answer == "yes" else 0)
+    assert current == history[-1]  # the answer in force is the last one written
+    mails = [(m["answer"], m["guests"]) for m in confirmations(db)]
+    assert mails == expected_mails([(a, g) for a, g, _ in history])
+
+
+@pytest.mark.slow
+def test_50_yes_answers_at_once_for_10_places_give_exactly_10_places(app, db, cli_env, person, make_meeting):
+    meeting = make_meeting(slug="tio", title="Tio platser", capacity=10, max_guests=0).id
+    people = [person(f"p{i}@example.org", f"Person {i}") for i in range(50)]
+    with mailer_server(cli_env, workers=3, MAILER_PUBLIC_RATE_LIMIT=HIGH_LIMIT) as server:
+        def prepare(i: int):
+            visitor = server.visitor()
+            path = links_for(app, people[i], meeting)["rsvp_url"]
+            token = visitor.open_form(path)
+            return lambda: visitor.post(path, {"csrf_token": token, "answer": "yes"})[0]
+
+        statuses = at_once(len(people), prepare)
+        assert_clean_log(server)
+    assert statuses == [303] * len(people)
+    with db.transaction() as session:
+        rows = session.execute(select(Response.contact_id, Response.waitlisted, Response.answer)
+                               .where(Response.meeting_id == meeting).order_by(Response.id)).all()
+        assert session.scalar(select(func.count()).select_from(Contact)) == 50
+    assert {a for _, _, a in rows} == {Answer.YES}
+    assert [w for _, w, _ in rows] == [False] * 10 + [True] * 40  # first come, first served
+    mails = confirmations(db)
+    assert len(mails) == 50
+    assert sorted(m["contact_id"] for m in mails if not m["waitlisted"]) == sorted(c for c, w, _ in rows if not w)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import and_, case, func, select
 from sqlalchemy.orm import Session, selectinload
 
 from mailer.campaigns.models import Campaign, CampaignState
@@ -21,7 +21,7 @@ from mailer.digest.models import DigestRun
 from mailer.i18n import format_short_date, format_when
 from mailer.meetings.models import Meeting
 from mailer.outbox.models import OutboxMessage
-from mailer.rsvp.models import Answer, Response, ResponseChange
+from mailer.rsvp.models import Answer, Response
 from mailer.rsvp.status import status_by_meeting
 from mailer.tracking.coverage import represented_organisations
 
@@ -36,33 +36,24 @@ def current_period(session: Session, now: dt.datetime | None = None) -> tuple[dt
 
 
 def _chart(session: Session, meeting: Meeting, tz, now: dt.datetime, lang: str) -> list[dict]:
-    """Answers given so far, week by week (cumulative yes/no at the end of each week)."""
-    changes = session.execute(
-        select(ResponseChange.response_id, ResponseChange.answer, ResponseChange.at)
-        .join(Response, Response.id == ResponseChange.response_id)
-        .where(Response.meeting_id == meeting.id).order_by(ResponseChange.id)
-    ).all()
-    if not changes:
+    """Answers over time, week by week: today's yes and no, counted by when each person first answered.
+
+    One scan of the meeting's responses however many weeks are shown (not of their whole history).
+    """
+    first = session.scalar(select(func.min(Response.created_at)).where(Response.meeting_id == meeting.id))
+    if first is None:
         return []
-    weeks = []
-    end = now
-    for _ in range(CHART_WEEKS):
-        weeks.append(end)
-        end -= dt.timedelta(days=7)
-        if end < changes[0].at - dt.timedelta(days=7):
-            break
-    chart = []
-    for week_end in reversed(weeks):
-        latest: dict[int, str] = {}
-        for response_id, answer, at in changes:
-            if at <= week_end:
-                latest[response_id] = answer
-        chart.append({
-            "label": format_short_date(week_end.astimezone(tz).date(), lang),
-            "yes": sum(1 for a in latest.values() if a == Answer.YES),
-            "no": sum(1 for a in latest.values() if a == Answer.NO),
-        })
-    return chart
+    weeks = [now - dt.timedelta(days=7 * k) for k in range(CHART_WEEKS)]
+    weeks = [w for w in weeks if w >= first - dt.timedelta(days=7)][::-1] or [now]
+    yes = and_(Response.answer == Answer.YES, Response.waitlisted.is_(False))
+    columns = []
+    for week_end in weeks:
+        until = Response.created_at <= week_end
+        columns += [func.coalesce(func.sum(case((and_(until, yes), 1), else_=0)), 0),
+                    func.coalesce(func.sum(case((and_(until, Response.answer == Answer.NO), 1), else_=0)), 0)]
+    counts = session.execute(select(*columns).where(Response.meeting_id == meeting.id)).one()
+    return [{"label": format_short_date(week_end.astimezone(tz).date(), lang),
+             "yes": int(counts[2 * i]), "no": int(counts[2 * i + 1])} for i, week_end in enumerate(weeks)]
 
 
 def digest_context(session: Session, settings: Settings, start: dt.datetime, end: dt.datetime) -> dict[str, Any]:

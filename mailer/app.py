@@ -23,6 +23,14 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app.extensions["mailer.db"] = Database(settings.database_url)
     app.extensions["mailer.templates"] = EmailTemplates(settings.templates_path)
 
+    if settings.proxy_count:
+        # Behind nginx/Caddy: the visitor's address (rate limits) and https (Secure cookies)
+        # come from the proxy's X-Forwarded-* headers, trusted for exactly this many hops.
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        n = settings.proxy_count
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n)  # type: ignore[method-assign]
+
     from mailer.web import init_app as init_web
 
     init_web(app)

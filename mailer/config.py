@@ -57,6 +57,7 @@ class Settings:
     retention_months: int = 24
     ratelimit_storage_url: str = "memory://"
     public_rate_limit: str = DEFAULT_PUBLIC_RATE_LIMIT
+    proxy_count: int = 0  # reverse proxies in front whose X-Forwarded-* headers are trusted
 
     @property
     def outbox_path(self) -> Path:
@@ -263,6 +264,7 @@ PARSERS = {
     "retention_months": _int,
     "ratelimit_storage_url": _storage_url,
     "public_rate_limit": _rate_limit,
+    "proxy_count": lambda name, value: _int(name, value, minimum=0),
 }
 REQUIRED = ("secret_key", "base_url", "from")
 

@@ -216,3 +216,28 @@ def test_supported_database_urls(environ, url):
     environ["MAILER_DATABASE_URL"] = url
 
     assert load_settings(environ=environ).database_url == url
+
+
+def test_proxy_count_trusts_forwarded_headers_for_exactly_that_many_hops(test_config):
+    from mailer.app import create_app
+
+    def client_address(app, forwarded: str) -> str:
+        @app.get("/_whoami")
+        def whoami():
+            from flask import request
+            return f"{request.remote_addr} {request.scheme}"
+
+        return app.test_client().get("/_whoami", headers={"X-Forwarded-For": forwarded, "X-Forwarded-Proto": "https"},
+                                     environ_base={"REMOTE_ADDR": "10.0.0.1"}).get_data(as_text=True)
+
+    assert client_address(create_app(test_config), "203.0.113.9") == "10.0.0.1 http"  # default: not trusted
+    behind_one = create_app({**test_config, "proxy_count": 1})
+    assert client_address(behind_one, "198.51.100.7, 203.0.113.9") == "203.0.113.9 https"
+
+
+def test_proxy_count_must_be_a_whole_number(test_config):
+    from mailer.app import create_app
+    from mailer.config import ConfigError
+
+    with pytest.raises(ConfigError, match="MAILER_PROXY_COUNT"):
+        create_app({**test_config, "proxy_count": "many"})

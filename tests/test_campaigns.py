@@ -66,7 +66,9 @@ def make_campaign(db, app, contacts, meeting):
 
 def start_and_send(db, settings, app, campaign_id, delays=(0, 0, 0)):
     with db.transaction() as session:
-        service.start(session, service.get_campaign(session, campaign_id))
+        campaign = service.get_campaign(session, campaign_id)
+        if campaign.state is not CampaignState.RUNNING:  # (a retry of failed rows runs it again)
+            service.start(session, campaign)
     sender = Sender(db, settings, app.extensions["mailer.templates"], delays=delays)
     try:
         while sender.run_once(campaign_id).claimed:
@@ -104,12 +106,16 @@ def test_suppressed_addresses_are_never_in_the_audience(db, make_campaign):
     assert "bengt@kor.example.org" not in recipients(db, cid)
 
 
-def test_starting_twice_never_duplicates_a_recipient(db, make_campaign):
+def test_a_running_campaign_is_never_started_again(db, make_campaign, make_csv):
     cid = make_campaign(all=True)
-    for _ in range(2):
-        with db.transaction() as session:
+    with db.transaction() as session:
+        service.start(session, service.get_campaign(session, cid))
+    with db.transaction() as session:  # someone is imported after the start …
+        import_lists(session, [make_csv("sent.csv", "email\nlate@kor.example.org\n")])
+    with db.transaction() as session:
+        with pytest.raises(service.CampaignError, match="running"):
             service.start(session, service.get_campaign(session, cid))
-    assert len(recipients(db, cid)) == 5
+    assert len(recipients(db, cid)) == 5  # … and is not added: recipients are fixed at the start
 
 
 def test_unknown_org_and_missing_audience_are_refused(db, app, meeting, contacts):
@@ -337,3 +343,38 @@ def test_packaged_templates_exist_for_every_name_and_language():
         for name in TEMPLATE_NAMES:
             assert (root / language / f"{name}.txt").is_file() and (root / language / f"{name}.html").is_file()
     assert isinstance(root, Path)
+
+
+def test_server_gone_between_messages_uses_no_attempt_and_stops_the_batch(db, app, smtp_settings, smtp_server,
+                                                                        make_campaign):
+    """The server dies after the first message: the next one cannot connect, nothing reached the
+    server, so it goes back to the queue with its attempts untouched, and the batch stops there."""
+    import threading
+    import time
+
+    smtp_server.script.drop_every = 1  # hang up after each message, so the next must reconnect
+    cid = make_campaign(all=True)
+    with db.transaction() as session:
+        service.start(session, service.get_campaign(session, cid))
+
+    def stop_after_first():
+        while not smtp_server.received:
+            time.sleep(0.01)
+        smtp_server.stop()
+
+    stopper = threading.Thread(target=stop_after_first)
+    stopper.start()
+    slow = smtp_settings.with_overrides(send_rate_per_minute=30)  # two seconds between messages
+    sender = Sender(db, slow, app.extensions["mailer.templates"], delays=(0,))
+    try:
+        result = sender.run_once(cid)
+    finally:
+        sender.close()
+        stopper.join()
+    assert result.outcomes == {"sent": 1} and result.connection_error
+    with db.transaction() as session:
+        rows = session.scalars(select(OutboxMessage).where(OutboxMessage.campaign_id == cid)).all()
+    waiting = [r for r in rows if r.state is not MessageState.SENT]
+    assert len(waiting) == 4
+    assert all(r.state is MessageState.QUEUED and r.attempts == 0 and not r.uncertain and r.claimed_by is None
+               for r in waiting)

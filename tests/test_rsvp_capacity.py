@@ -107,3 +107,27 @@ def test_no_capacity_means_nobody_waits(app, db, make_meeting, people):
         say(app, contact, open_meeting, answer="yes", guests="2")
     assert places_taken(db, open_meeting) == 12
     assert not any(m["waitlisted"] for m in confirmations(db))
+
+
+def test_raising_the_capacity_moves_the_waiting_list_up_at_once(db, settings, make_meeting):
+    from sqlalchemy import select
+
+    from mailer.contacts.models import Contact
+    from mailer.meetings.models import Meeting
+    from mailer.meetings.service import update_meeting
+    from mailer.rsvp.models import Response
+    from mailer.rsvp.service import record_answer
+
+    meeting_id = make_meeting(slug="liten", capacity=1).id
+    with db.transaction() as session:
+        for email in ("a@x.example.org", "b@x.example.org", "c@x.example.org"):
+            session.add(Contact(email=email))
+    with db.transaction() as session:
+        meeting = session.get(Meeting, meeting_id)
+        for contact in session.scalars(select(Contact).order_by(Contact.id)):
+            record_answer(session, contact, meeting, {"answer": "yes"}, settings.timezone)
+    with db.transaction() as session:
+        update_meeting(session, settings.timezone, session.get(Meeting, meeting_id), capacity=2)
+    with db.transaction() as session:
+        waiting = [r.waitlisted for r in session.scalars(select(Response).order_by(Response.id))]
+    assert waiting == [False, False, True]  # b moved up (and was mailed), c still waits

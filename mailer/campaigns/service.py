@@ -10,6 +10,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import secrets
 from dataclasses import dataclass
 from email.message import EmailMessage
 
@@ -68,9 +69,11 @@ def preview(session: Session, settings: Settings, templates: EmailTemplates, cam
     """The message exactly as this recipient would get it (raises TemplateProblem)."""
     contact = sample_contact(session, campaign, email)
     first = not contact.id or not has_been_mailed(session, contact.id)
+    # A fresh Message-ID each time: mail services drop a repeated one, so a second test
+    # after a template edit would never arrive.
+    message_id = stable_message_id(f"preview.{campaign.id}", secrets.randbelow(10**12), settings.mail_from.domain)
     return compose(settings, templates, template=campaign.template, contact=contact, meeting=campaign.meeting,
-                   first_message=first, message_id=stable_message_id("preview", campaign.id, settings.mail_from.domain),
-                   to_email=to_email)
+                   first_message=first, message_id=message_id, to_email=to_email)
 
 
 def create_campaign(
@@ -130,9 +133,10 @@ def start(session: Session, campaign: Campaign) -> int:
     """Fix the recipients (one outbox row each) and mark the campaign running.
 
     Done in one transaction: after a crash either nothing happened or every row
-    exists. Rows already there (a retried start) are kept, never duplicated.
+    exists. A running campaign is never started again: its recipients were fixed
+    when it started, and people imported since must not be added.
     """
-    _require(campaign, (S.DRAFT, S.SCHEDULED, S.RUNNING), "start it")
+    _require(campaign, (S.DRAFT, S.SCHEDULED), "start it")
     audience = Audience.from_json(campaign.audience)
     existing = select(OutboxMessage.contact_id).where(OutboxMessage.campaign_id == campaign.id)
     recipients = recipients_query(audience, campaign.meeting_id).where(Contact.id.not_in(existing))

@@ -5,6 +5,7 @@ import click
 from mailer.audit.log import cli_actor, record
 from mailer.campaigns import service
 from mailer.campaigns.audience import Audience, AudienceError
+from mailer.campaigns.models import CampaignState
 from mailer.cli.runtime import Runtime, echo_json, fail, pass_runtime
 from mailer.mail.templates import TemplateProblem
 from mailer.mail.transport import TransportError, make_transport
@@ -121,14 +122,18 @@ def schedule_(rt: Runtime, campaign_id: int, at: str):
 @click.argument("campaign_id", type=int)
 @pass_runtime
 def send(rt: Runtime, campaign_id: int):
-    """Start a campaign now and send it from this process (retries are left to the worker)."""
+    """Start a campaign now (or carry on with a running one) and send it from this process.
+
+    Retries due later are left to the worker.
+    """
     with rt.transaction() as session:
         campaign = _campaign(session, campaign_id)
-        try:
-            service.start(session, campaign)
-        except service.CampaignError as exc:
-            fail(str(exc))
-        record(session, cli_actor(), "campaigns.send", target=f"campaign:{campaign_id}")
+        if campaign.state is not CampaignState.RUNNING:
+            try:
+                service.start(session, campaign)
+            except service.CampaignError as exc:
+                fail(str(exc))
+            record(session, cli_actor(), "campaigns.send", target=f"campaign:{campaign_id}")
     sender = Sender(rt.db, rt.settings, rt.templates)
     try:
         while True:

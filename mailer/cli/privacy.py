@@ -43,7 +43,7 @@ def forget_command(rt: Runtime, email: str, yes: bool) -> None:
 
 
 @click.command("audit")
-@click.option("--limit", type=int, default=50, show_default=True)
+@click.option("--limit", type=click.IntRange(1, 10_000), default=50, show_default=True)
 @click.option("--json", "as_json", is_flag=True)
 @pass_runtime
 def audit(rt: Runtime, limit: int, as_json: bool) -> None:

@@ -182,6 +182,8 @@ def _date(ctx, param, value):
 @pass_runtime
 def report(rt: Runtime, start, end, fmt: str, output: Path | None):
     """The board report for a period: meetings, invitations, answers, participants, coverage, evaluations."""
+    if start and end and start > end:
+        raise click.BadParameter(f"{start} is after --to {end}", param_hint="--from")
     with rt.transaction() as session:
         data = board_report(session, rt.settings, start, end)
     if fmt == "json":

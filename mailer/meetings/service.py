@@ -140,8 +140,14 @@ def update_meeting(session: Session, tz: ZoneInfo, meeting: Meeting, *,
         length = meeting.ends_at - meeting.starts_at
         start = parse_local("starts", changes["starts"], tz)
         changes["ends"] = local_text((start.astimezone(dt.timezone.utc) + length).astimezone(tz), tz)
+    before = meeting.capacity
     for key, value in _validated(tz, **{**current, **changes}).items():
         setattr(meeting, key, value)
+    if before is not None and (meeting.capacity is None or meeting.capacity > before):
+        from mailer.rsvp.service import promote_waitlisted  # places freed: the waiting list moves up now
+
+        session.flush()
+        promote_waitlisted(session, meeting)
     if evaluation_anonymous is not None:
         meeting.evaluation_anonymous = evaluation_anonymous
     session.flush()

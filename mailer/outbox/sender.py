@@ -180,6 +180,8 @@ class Sender:
             with self.db.engine.connect() as self.ledger.connection:  # one connection for the batch's commits
                 for position, row in enumerate(batch.rows):
                     done = self._one(batch, row, len(batch.rows) - position, done, result)
+                    if result.connection_error:
+                        break
                 self.ledger.commit(done, None)
                 done = []
         finally:
@@ -215,6 +217,9 @@ class Sender:
                 result.count(marked)
             return []
         outcome = self._send(item)
+        if outcome.state is MessageState.QUEUED:
+            result.connection_error = outcome.error
+            return [outcome]
         result.count(outcome.state)
         if outcome.state is MessageState.SENT:
             batch.sent(row)
@@ -230,6 +235,10 @@ class Sender:
             return self._logged(Outcome(item, MessageState.BOUNCED, exc.reply, sent=True))
         except MessageRejected as exc:
             return self._logged(Outcome(item, MessageState.FAILED, exc.reply, sent=True))
+        except ConnectionFailure as exc:
+            # No connection could be made: nothing of the message left, so no attempt is used;
+            # the row goes back to the queue and the batch stops (the worker backs off).
+            return self._logged(Outcome(item, MessageState.QUEUED, exc.reply, sent=True, attempts=item.attempts))
         except TemporaryFailure as exc:
             if attempt < len(self.delays) + 1:
                 retry_at = utcnow() + dt.timedelta(seconds=self.delays[attempt - 1])

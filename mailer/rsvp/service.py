@@ -18,6 +18,7 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
+from mailer.contacts.csvfile import normalise_email
 from mailer.contacts.models import Contact, Suppression, SuppressionReason, address_hash, new_link_key
 from mailer.db import utcnow
 from mailer.meetings.models import Meeting
@@ -69,7 +70,11 @@ def resolve_rsvp(session: Session, codec: TokenCodec, token: str) -> tuple[Conta
 
 def revoke_links(session: Session, email: str) -> Contact:
     """Give the person a new link key: every link sent to them so far stops working at once."""
-    contact = session.scalar(select(Contact).where(Contact.email == email.strip().lower()))
+    try:
+        key = normalise_email(email)
+    except ValueError:
+        key = email.strip().lower()
+    contact = session.scalar(select(Contact).where(Contact.email == key))
     if contact is None:
         raise LookupError(f"no contact with the address {email.strip()!r}")
     contact.link_key = new_link_key()
@@ -144,16 +149,16 @@ def _parse(form: Mapping[str, str | None], meeting: Meeting) -> dict:
         answer = Answer((form.get("answer") or "").strip())
     except ValueError:
         raise AnswerError("answer", "required") from None
-    raw_guests = (form.get("guests") or "0").strip()
-    # ASCII digits only: str.isdigit() is also true for '²', which int() refuses, and
-    # a few thousand digits would make int() raise (Python caps its digits).
-    if not (raw_guests.isascii() and raw_guests.isdigit()):
-        raise AnswerError("guests", "not_a_number", meeting.max_guests)
-    if len(raw_guests) > 6:
-        raise AnswerError("guests", "too_many", meeting.max_guests)
-    guests = int(raw_guests) if answer is Answer.YES else 0
-    if guests > meeting.max_guests:
-        raise AnswerError("guests", "too_many", meeting.max_guests)
+    guests = 0
+    if answer is Answer.YES:  # a "no" ignores whatever the (hidden) guests field still holds
+        raw_guests = (form.get("guests") or "0").strip()
+        # ASCII digits only: str.isdigit() is also true for '²', which int() refuses, and
+        # a few thousand digits would make int() raise (Python caps its digits).
+        if not (raw_guests.isascii() and raw_guests.isdigit()):
+            raise AnswerError("guests", "not_a_number", meeting.max_guests)
+        if len(raw_guests) > 6 or int(raw_guests) > meeting.max_guests:
+            raise AnswerError("guests", "too_many", meeting.max_guests)
+        guests = int(raw_guests)
     return {"answer": answer, "guests": guests, **{name: _text(form, name) for name in LIMITS}}
 
 

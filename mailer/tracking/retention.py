@@ -44,7 +44,7 @@ def anonymise_expired(session: Session, months: int, now: dt.datetime | None = N
         .values(contact_id=None, diet=None, accessibility=None, comment=None)).rowcount
     evaluations = session.execute(
         update(Evaluation).where(Evaluation.meeting_id.in_(meeting_ids), Evaluation.contact_id.is_not(None))
-        .values(contact_id=None)).rowcount
+        .values(contact_id=None, comment=None)).rowcount
     session.execute(update(EvaluationReceipt).where(EvaluationReceipt.meeting_id.in_(meeting_ids))
                     .values(contact_id=None))
     session.execute(update(Attendance).where(Attendance.meeting_id.in_(meeting_ids))

@@ -238,3 +238,20 @@ def test_demo_meetings_are_six_weekday_evenings(db):
         assert m.rsvp_by < local.date()
     with db.transaction() as session:
         assert session.scalar(select(Meeting.id).where(Meeting.slug == "falun")) is not None
+
+
+def test_update_changes_only_what_is_given_and_none_clears(db, settings, make_meeting):
+    from mailer.meetings.models import Meeting
+    from mailer.meetings.service import update_meeting
+
+    meeting_id = make_meeting(slug="andras", capacity=30, rsvp_by="2031-05-01", venue="Kulturhuset").id
+    with db.transaction() as session:
+        meeting = session.get(Meeting, meeting_id)
+        length = meeting.ends_at - meeting.starts_at
+        update_meeting(session, settings.timezone, meeting, starts="2031-05-20 17:00")
+        assert (meeting.capacity, meeting.venue, meeting.ends_at - meeting.starts_at) == (30, "Kulturhuset", length)
+        update_meeting(session, settings.timezone, meeting, capacity=None, rsvp_by=None)
+        assert meeting.capacity is None and meeting.rsvp_by is None
+        with pytest.raises(MeetingError) as missing:
+            update_meeting(session, settings.timezone, meeting, title=None)
+        assert missing.value.field == "title"

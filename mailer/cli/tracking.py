@@ -69,7 +69,8 @@ def edit(rt: Runtime, slug: str, anonymous_evaluation: bool | None, **changes):
     with rt.transaction() as session:
         meeting = _meeting(session, slug)
         try:
-            update_meeting(session, rt.settings.timezone, meeting, evaluation_anonymous=anonymous_evaluation, **changes)
+            given = {name: value for name, value in changes.items() if value is not None}
+            update_meeting(session, rt.settings.timezone, meeting, evaluation_anonymous=anonymous_evaluation, **given)
         except MeetingError as exc:
             fail(f"--{exc.field.replace('_', '-')}: {str(exc).split(': ', 1)[1]}")
     click.echo(f"{slug} updated")

@@ -125,7 +125,10 @@ def local_text(value: dt.datetime, tz: ZoneInfo) -> str:
 
 def update_meeting(session: Session, tz: ZoneInfo, meeting: Meeting, *,
                    evaluation_anonymous: bool | None = None, **changes) -> Meeting:
-    """Change some fields; the rest keep their values, and a moved start keeps the length."""
+    """Change the fields given; the rest keep their values, and a moved start keeps the length.
+
+    A field given as None is cleared (no capacity, no deadline, no venue); a required one is refused.
+    """
     current = dict(
         title=meeting.title, region=meeting.region, city=meeting.city, host=meeting.host, venue=meeting.venue,
         starts=local_text(meeting.starts_at, tz), ends=local_text(meeting.ends_at, tz),
@@ -135,7 +138,6 @@ def update_meeting(session: Session, tz: ZoneInfo, meeting: Meeting, *,
     unknown = set(changes) - set(current)
     if unknown:
         raise MeetingError(sorted(unknown)[0], "cannot be changed")
-    changes = {k: v for k, v in changes.items() if v is not None}
     if "starts" in changes and "ends" not in changes:
         length = meeting.ends_at - meeting.starts_at
         start = parse_local("starts", changes["starts"], tz)

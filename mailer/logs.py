@@ -14,9 +14,17 @@ TOKEN_IN_PATH = re.compile(r"/(r|u|e)/[A-Za-z0-9_\-.]{8,}")
 EMAIL = re.compile(r"([A-Za-z0-9._%+\-\u00c0-\u024f]{1,64})@([A-Za-z0-9.\-\u00c0-\u024f]+\.[A-Za-z]{2,})")
 
 
+def mask_email(email: str | None, keep: int = 1) -> str:
+    """Enough of an address to recognise it ('a…@kor.example.org'), not enough to harvest it."""
+    if not email or "@" not in email:
+        return "?"
+    local, _, domain = email.partition("@")
+    return f"{local[:keep]}…@{domain}"
+
+
 def redact(text: str) -> str:
     text = TOKEN_IN_PATH.sub(lambda m: f"/{m.group(1)}/…", text)
-    return EMAIL.sub(lambda m: f"{m.group(1)[:1]}…@{m.group(2)}", text)
+    return EMAIL.sub(lambda m: mask_email(m.group(0)), text)
 
 
 class RedactingFilter(logging.Filter):

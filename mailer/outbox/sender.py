@@ -28,6 +28,7 @@ from sqlalchemy.orm import Session
 from mailer.campaigns.models import Campaign, CampaignState
 from mailer.campaigns.service import finish_if_done
 from mailer.config import Settings
+from mailer.logs import mask_email
 from mailer.db import Database, utcnow
 from mailer.mail.templates import EmailTemplates
 from mailer.mail.transport import (
@@ -52,14 +53,6 @@ FLUSH_BEFORE_WAIT = 0.02  # seconds: record the last outcome before sleeping for
 
 def worker_id() -> str:
     return f"{socket.gethostname()}:{os.getpid()}"
-
-
-def redact(email: str | None) -> str:
-    """Logs never carry full addresses."""
-    if not email or "@" not in email:
-        return "?"
-    local, _, domain = email.partition("@")
-    return f"{local[:1]}…@{domain}"
 
 
 @dataclass
@@ -248,7 +241,7 @@ class Sender:
 
     @staticmethod
     def _logged(outcome: Outcome) -> Outcome:
-        log.info("message %s to %s: %s (%s)", outcome.item.id, redact(outcome.item.to_email), outcome.state.value,
+        log.info("message %s to %s: %s (%s)", outcome.item.id, mask_email(outcome.item.to_email), outcome.state.value,
                  outcome.error)
         return outcome
 

@@ -16,15 +16,10 @@ from mailer.rsvp import service
 from mailer.rsvp.tokens import BadToken
 from mailer.web.i18n import Words
 from mailer.web.rsvp import not_found
+from mailer.logs import mask_email
 from mailer.web.security import csrf_ok
 
 bp = Blueprint("unsubscribe", __name__, template_folder="templates")
-
-
-def masked(email: str) -> str:
-    """Enough of the address to recognise it, not enough to harvest it from a forwarded link."""
-    local, _, domain = email.partition("@")
-    return f"{local[:2]}…@{domain}"
 
 
 @bp.route("/u/<token>", methods=["GET", "POST"])
@@ -57,5 +52,5 @@ def _render(contact, unsubscribed: bool) -> str:
     return render_template(
         "public/unsubscribe.html", t=t, lang=t.lang, unsubscribed=unsubscribed,
         welcome_back=not unsubscribed and request.args.get("done") == "resubscribe",
-        address=masked(contact.email), sender=settings.mail_from.display_name or settings.mail_from.addr_spec,
+        address=mask_email(contact.email, keep=2), sender=settings.mail_from.display_name or settings.mail_from.addr_spec,
     )

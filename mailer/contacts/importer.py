@@ -156,18 +156,18 @@ def _merge_duplicates(rows: list[ContactRow], report: FileReport) -> tuple[list[
 
 def _insert_new(session: Session, organisation: Organisation, contacts: dict[str, ContactRow],
                 new_memberships: list[tuple[int | str, str | None]]) -> None:
-    """New people and memberships as two multi-row INSERTs: no ORM object, no round trip per row."""
+    """New people and memberships as two multi-row Core INSERTs: no ORM object, no round trip per row."""
     now = utcnow()
     ids: dict[str, int] = {}
     if contacts:
         result = session.execute(
-            insert(Contact).returning(Contact.id, Contact.email),
+            insert(Contact.__table__).returning(Contact.__table__.c.id, Contact.__table__.c.email),
             [{"email": r.email, "name": r.name, "language": r.language, "region": r.region, "phone": r.phone,
               "link_key": new_link_key(), "created_at": now, "updated_at": now} for r in contacts.values()],
         )
         ids = {email: contact_id for contact_id, email in result}
     if new_memberships:
-        session.execute(insert(Membership), [
+        session.execute(insert(Membership.__table__), [
             {"contact_id": ids[who] if isinstance(who, str) else who, "organisation_id": organisation.id,
              "role": role, "created_at": now}
             for who, role in new_memberships

@@ -2,14 +2,15 @@ from __future__ import annotations
 
 import click
 
-from mailer.audit.log import cli_actor, record
+from mailer.audit.log import cli_actor
 from mailer.campaigns import service
 from mailer.campaigns.audience import Audience, AudienceError
 from mailer.campaigns.models import CampaignState
 from mailer.cli.runtime import Runtime, echo_json, fail, pass_runtime
 from mailer.mail.templates import TemplateProblem
-from mailer.mail.transport import TransportError, make_transport
+from mailer.mail.transport import TransportError
 from mailer.outbox.sender import Sender
+from mailer.staff import campaign_actions as actions
 
 WHEN = '"YYYY-MM-DD HH:MM"'
 
@@ -42,12 +43,10 @@ def create(rt: Runtime, meeting_slug, template, orgs, regions, roles, all_, only
     audience = Audience(list(orgs), list(regions), list(roles), all_, only_unanswered, only_yes)
     with rt.transaction() as session:
         try:
-            campaign = service.create_campaign(session, rt.settings, rt.templates, meeting_slug=meeting_slug,
-                                               template=template, audience=audience, send_at=send_at)
+            campaign = actions.create(session, rt.settings, rt.templates, cli_actor(), meeting_slug=meeting_slug,
+                                      template=template, audience=audience, send_at=send_at)
         except (service.CampaignError, AudienceError, TemplateProblem) as exc:
             fail(str(exc))
-        record(session, cli_actor(), "campaigns.create", target=f"campaign:{campaign.id}", template=template,
-               meeting=meeting_slug)
         status = service.status(session, campaign)
     click.echo(campaign.id)
     click.echo(f"campaign {campaign.id}: {template} for {meeting_slug}, {status.recipients} recipients, {campaign.state}",
@@ -78,29 +77,16 @@ def preview(rt: Runtime, campaign_id: int, email: str | None):
 @pass_runtime
 def test(rt: Runtime, campaign_id: int, to_email: str):
     """Send one test message (rendered for the first recipient) to an address."""
-    from mailer.contacts.csvfile import normalise_email
-    from mailer.outbox.sender import envelope_address
-
     try:
-        to_email = normalise_email(to_email)
-    except ValueError as exc:
-        fail(f"--to: {exc}")
-    with rt.transaction() as session:
-        campaign = _campaign(session, campaign_id)
-        try:
-            message = service.preview(session, rt.settings, rt.templates, campaign, to_email=to_email)
-        except TemplateProblem as exc:
-            fail(str(exc))
-    message.replace_header("Subject", f"[TEST] {message['Subject']}")
-    transport = make_transport(rt.settings.smtp_url, rt.settings.outbox_path, rt.settings.smtp_timeout)
-    try:
-        transport.send(rt.settings.mail_from.addr_spec, envelope_address(to_email), bytes(message), message["Message-ID"])
+        sent_to = actions.send_test(rt.db, rt.settings, rt.templates, cli_actor(), campaign_id, to_email)
+    except ValueError as exc:  # a bad address or an unknown campaign (CampaignError is a ValueError)
+        fail(f"--to: {exc}" if not isinstance(exc, service.CampaignError) else str(exc))
+    except TemplateProblem as exc:
+        fail(str(exc))
     except TransportError as exc:
         fail(f"test message not sent: {exc.reply}")
-    finally:
-        transport.close()
     where = rt.settings.smtp_url and "via SMTP" or f"to {rt.settings.outbox_path}"
-    click.echo(f"test message sent to {to_email} {where}")
+    click.echo(f"test message sent to {sent_to} {where}")
 
 
 @campaigns.command("schedule")
@@ -111,10 +97,9 @@ def schedule_(rt: Runtime, campaign_id: int, at: str):
     """Schedule a campaign; the worker sends it at that time."""
     with rt.transaction() as session:
         try:
-            campaign = service.schedule(session, rt.settings, _campaign(session, campaign_id), at)
+            campaign = actions.schedule(session, rt.settings, cli_actor(), campaign_id, at)
         except service.CampaignError as exc:
             fail(str(exc))
-        record(session, cli_actor(), "campaigns.schedule", target=f"campaign:{campaign_id}", at=at)
     click.echo(f"campaign {campaign_id} scheduled for {campaign.send_at.astimezone(rt.settings.timezone):%Y-%m-%d %H:%M}")
 
 
@@ -127,13 +112,11 @@ def send(rt: Runtime, campaign_id: int):
     Retries due later are left to the worker.
     """
     with rt.transaction() as session:
-        campaign = _campaign(session, campaign_id)
-        if campaign.state is not CampaignState.RUNNING:
+        if _campaign(session, campaign_id).state is not CampaignState.RUNNING:
             try:
-                service.start(session, campaign)
+                actions.send_now(session, cli_actor(), campaign_id)
             except service.CampaignError as exc:
                 fail(str(exc))
-            record(session, cli_actor(), "campaigns.send", target=f"campaign:{campaign_id}")
     sender = Sender(rt.db, rt.settings, rt.templates)
     try:
         while True:
@@ -154,10 +137,9 @@ def cancel(rt: Runtime, campaign_id: int):
     """Cancel a campaign; messages not yet sent are skipped."""
     with rt.transaction() as session:
         try:
-            skipped = service.cancel(session, _campaign(session, campaign_id))
+            skipped = actions.cancel(session, cli_actor(), campaign_id)
         except service.CampaignError as exc:
             fail(str(exc))
-        record(session, cli_actor(), "campaigns.cancel", target=f"campaign:{campaign_id}")
     click.echo(f"campaign {campaign_id} cancelled ({skipped} unsent messages skipped)")
 
 
@@ -168,10 +150,9 @@ def retry(rt: Runtime, campaign_id: int):
     """Queue a campaign's failed messages again."""
     with rt.transaction() as session:
         try:
-            count = service.retry_failed(session, _campaign(session, campaign_id))
+            count = actions.retry(session, cli_actor(), campaign_id)
         except service.CampaignError as exc:
             fail(str(exc))
-        record(session, cli_actor(), "campaigns.retry", target=f"campaign:{campaign_id}", messages=count)
     click.echo(f"campaign {campaign_id}: {count} failed messages queued again")
 
 

@@ -1,4 +1,4 @@
-"""Campaign actions from the web app, each with its audit-log entry in the same transaction.
+"""Campaign actions by a person (web app or CLI), each with its audit-log entry in the same transaction.
 
 The state changes are owned by `mailer.campaigns.service`; nothing here sends
 mail in the caller's request except `send_test` (one message, like the CLI's
@@ -27,9 +27,9 @@ def target(campaign: Campaign) -> str:
 
 
 def create(session: Session, settings: Settings, templates: EmailTemplates, actor: str, *, meeting_slug: str,
-           template: str, audience: Audience) -> Campaign:
+           template: str, audience: Audience, send_at: str | None = None) -> Campaign:
     campaign = service.create_campaign(session, settings, templates, meeting_slug=meeting_slug, template=template,
-                                       audience=audience, created_by=actor)
+                                       audience=audience, send_at=send_at, created_by=actor)
     record(session, actor, "campaigns.create", target(campaign), meeting=meeting_slug, template=template)
     return campaign
 

@@ -40,8 +40,20 @@ def scene(db, app, make_csv, make_meeting):
     return settings, answer
 
 
-def digest_due_while_down(db, settings, late_by: dt.timedelta) -> None:
-    """Store the weekly job as a worker would, with its run `late_by` in the past (nothing started)."""
+WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+
+
+def digest_due_while_down(db, settings, late_by: dt.timedelta) -> str:
+    """Store the weekly job as a worker would, its last due run `late_by` ago (nothing started).
+
+    The schedule is chosen so that this run is a real fire time of the weekly
+    trigger and the one before it a week earlier: with the default Monday 08:00
+    the outcome would depend on the day the suite runs. Returns the schedule
+    for the worker's MAILER_DIGEST_CRON, so it keeps the stored job.
+    """
+    due = (utcnow() - late_by).astimezone(settings.timezone).replace(second=0, microsecond=0)
+    cron = f"{WEEKDAYS[due.weekday()]} {due:%H:%M}"
+    settings = settings.with_overrides(digest_cron=cron)
     scheduler = build_scheduler(db, settings)
     scheduler.start(paused=True)
     ensure_digest_job(scheduler, settings)
@@ -49,8 +61,9 @@ def digest_due_while_down(db, settings, late_by: dt.timedelta) -> None:
     store = SQLAlchemyJobStore(engine=db.engine, tablename="apscheduler_jobs")
     store.start(scheduler, "default")
     job = store.lookup_job(DIGEST_JOB)
-    job.next_run_time = utcnow() - late_by
+    job.next_run_time = due
     store.update_job(job)
+    return cron
 
 
 def names_in(context) -> list[str]:
@@ -98,9 +111,10 @@ def test_worker_sends_a_digest_that_fell_due_while_it_was_down_once(db, app, sce
     settings, answer = scene
     answer("anna@kor.example.org", utcnow() - dt.timedelta(days=2))
     # The worker ran last week and stored the weekly job; then it was down over the due time.
-    digest_due_while_down(db, settings, dt.timedelta(hours=3))
+    cron = digest_due_while_down(db, settings, dt.timedelta(hours=3))
 
-    env = {**os.environ, **cli_env, "MAILER_STAFF_EMAILS": STAFF, "MAILER_SMTP_URL": smtp_server.url}
+    env = {**os.environ, **cli_env, "MAILER_STAFF_EMAILS": STAFF, "MAILER_SMTP_URL": smtp_server.url,
+           "MAILER_DIGEST_CRON": cron}
     for _ in range(2):  # the second run finds nothing due: the digest goes out once
         result = subprocess.run([sys.executable, "-m", "mailer", "worker", "--until-idle"], env=env,
                                 capture_output=True, text=True, timeout=120)
@@ -113,8 +127,9 @@ def test_worker_sends_a_digest_that_fell_due_while_it_was_down_once(db, app, sce
 
 def test_worker_skips_a_digest_missed_beyond_the_grace_period(db, app, scene, smtp_server, cli_env):
     settings, _ = scene
-    digest_due_while_down(db, settings, dt.timedelta(hours=30))
-    env = {**os.environ, **cli_env, "MAILER_STAFF_EMAILS": STAFF, "MAILER_SMTP_URL": smtp_server.url}
+    cron = digest_due_while_down(db, settings, dt.timedelta(hours=30))
+    env = {**os.environ, **cli_env, "MAILER_STAFF_EMAILS": STAFF, "MAILER_SMTP_URL": smtp_server.url,
+           "MAILER_DIGEST_CRON": cron}
     result = subprocess.run([sys.executable, "-m", "mailer", "worker", "--until-idle"], env=env,
                             capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr

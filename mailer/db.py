@@ -7,7 +7,8 @@ functions serve the CLI, the web app and the worker.
 from __future__ import annotations
 
 import datetime as dt
-from contextlib import contextmanager
+import threading
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 from typing import Iterator
 
@@ -90,6 +91,13 @@ class Database:
         else:
             self.engine = create_engine(url, pool_pre_ping=True)
         self.sessionmaker = sessionmaker(self.engine, expire_on_commit=False)
+        # SQLite has one writer, and every transaction takes the write lock (BEGIN IMMEDIATE).
+        # Threads of one process (gunicorn's gthread workers) queue here and are woken the
+        # moment it is free; left to SQLite's busy handler they would sleep and poll, which
+        # under load costs more than the transactions themselves. Other processes (the
+        # worker) still meet at SQLite's lock with its busy timeout. Reentrant, so that a
+        # thread holding it can still open a session for reading.
+        self._write_lock = threading.RLock() if is_sqlite else None
 
     @property
     def is_sqlite(self) -> bool:
@@ -98,7 +106,7 @@ class Database:
     @contextmanager
     def transaction(self) -> Iterator[Session]:
         """A session whose work is committed on success and rolled back on error."""
-        with self.sessionmaker() as session, session.begin():
+        with self._write_lock or nullcontext(), self.sessionmaker() as session, session.begin():
             yield session
 
     def upgrade(self) -> None:

@@ -242,7 +242,50 @@ def cron_trigger(text: str, tz: ZoneInfo) -> CronTrigger:
     if len(parts) == 2 and ":" in parts[1]:
         hour, _, minute = parts[1].partition(":")
         return CronTrigger(day_of_week=parts[0], hour=int(hour), minute=int(minute), timezone=tz)
-    return CronTrigger.from_crontab(text, timezone=tz)
+    if len(parts) != 5:
+        raise ValueError("expected 'mon 08:00' or five crontab fields (minute hour day month weekday)")
+    minute, hour, day, month, weekday = parts
+    return CronTrigger(minute=minute, hour=hour, day=day, month=month, day_of_week=_crontab_weekdays(weekday),
+                       timezone=tz)
+
+
+CRON_DAYS = ("sun", "mon", "tue", "wed", "thu", "fri", "sat")
+
+
+def _crontab_weekdays(field: str) -> str:
+    """A crontab weekday field (0 or 7 = Sunday) as APScheduler 3 day names.
+
+    APScheduler 3 numbers weekdays from Monday = 0, and its `from_crontab` passes the
+    numbers through unchanged, so `0 8 * * 1` (Monday in every crontab) would fire
+    on Tuesdays. Numbers, names, ranges, lists and steps are expanded to names.
+    """
+    if field in ("*", "?"):
+        return "*"
+    days: set[int] = set()
+    for item in field.split(","):
+        spec, _, step = item.partition("/")
+        if spec == "*":
+            first, last = 0, 6
+        elif "-" in spec:
+            first, last = (_crontab_day(x) for x in spec.split("-", 1))
+        else:
+            first = last = _crontab_day(spec)
+            if step:
+                last = 6
+        if last < first:
+            last += 7  # fri-mon wraps over the week's end
+        if step and not step.isdigit() or step == "0":
+            raise ValueError(f"weekday step {step!r} is not a positive whole number")
+        days.update(day % 7 for day in range(first, last + 1, int(step or 1)))
+    return ",".join(CRON_DAYS[day] for day in sorted(days))
+
+
+def _crontab_day(text: str) -> int:
+    if text.isdigit() and int(text) <= 7:
+        return int(text) % 7
+    if text.lower()[:3] in CRON_DAYS:
+        return CRON_DAYS.index(text.lower()[:3])
+    raise ValueError(f"{text!r} is not a weekday (0-7 or sun-sat)")
 
 
 PARSERS = {

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
 
 from mailer.app import create_app
-from mailer.config import ConfigError, load_settings
+from mailer.config import ConfigError, cron_trigger, load_settings
 
 
 SECRET_KEY = "a-secret-key-for-these-tests-0123"
@@ -241,3 +242,29 @@ def test_proxy_count_must_be_a_whole_number(test_config):
 
     with pytest.raises(ConfigError, match="MAILER_PROXY_COUNT"):
         create_app({**test_config, "proxy_count": "many"})
+
+
+MONDAY_0900 = dt.datetime(2026, 11, 30, 9, 0, tzinfo=ZoneInfo("Europe/Stockholm"))
+
+
+@pytest.mark.parametrize(("schedule", "next_run"), [
+    ("mon 08:00", "2026-12-07 Mon 08:00"),
+    ("0 8 * * 1", "2026-12-07 Mon 08:00"),  # crontab: 1 = Monday (APScheduler 3 alone would say Tuesday)
+    ("0 9 * * 2", "2026-12-01 Tue 09:00"),
+    ("0 8 * * 0", "2026-12-06 Sun 08:00"),
+    ("0 8 * * 7", "2026-12-06 Sun 08:00"),
+    ("0 8 * * 6-7", "2026-12-05 Sat 08:00"),
+    ("0 10 * * 1-5", "2026-11-30 Mon 10:00"),
+    ("0 8 * * fri", "2026-12-04 Fri 08:00"),
+    ("30 7 1 * *", "2026-12-01 Tue 07:30"),
+])
+def test_digest_schedules_mean_what_they_mean_in_crontab(schedule, next_run):
+    trigger = cron_trigger(schedule, ZoneInfo("Europe/Stockholm"))
+    assert f"{trigger.get_next_fire_time(None, MONDAY_0900):%Y-%m-%d %a %H:%M}" == next_run
+
+
+@pytest.mark.parametrize("schedule", ["0 8 * * 9", "0 8 * *", "0 8 * * 1/0", "mon 25:00", "someday"])
+def test_a_bad_digest_schedule_stops_the_start_with_the_setting_named(environ, schedule):
+    with pytest.raises(ConfigError) as error:
+        load_settings(environ={**environ, "MAILER_DIGEST_CRON": schedule})
+    assert "MAILER_DIGEST_CRON" in str(error.value)

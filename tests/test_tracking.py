@@ -20,7 +20,7 @@ from sqlalchemy import select
 from mailer.campaigns import service
 from mailer.campaigns.audience import Audience
 from mailer.contacts.importer import import_lists
-from mailer.contacts.models import Contact
+from mailer.contacts.models import Contact, Organisation
 from mailer.evaluations.models import Evaluation
 from mailer.evaluations.service import AlreadyAnswered, EvaluationError, NotEligible, record_evaluation, summarise
 from mailer.meetings.models import Meeting
@@ -106,6 +106,22 @@ def test_attendance_changes_participants_and_coverage(db, world):
     assert data["participants"] == 3  # Anna, David, and the walk-in; Cecilia said yes but did not come
     assert data["organisations_represented"] == 2  # kor (Anna), teater (David)
     assert data["by_organisation"]["teater"]["checked_in"] == 1
+
+
+def test_a_walk_in_from_a_member_organisation_represents_it(db, world):
+    meeting_id, settings, _, _ = world
+    with db.transaction() as session:
+        meeting = session.get(Meeting, meeting_id)
+        check_in(session, meeting, ["anna@kor.example.org"])
+        walk_in = add_walk_in(session, meeting, "Frans F", "  DANS ")  # Frida's organisation, typed by hand
+        add_walk_in(session, meeting, "Karin Kvist", "Riksteatern")
+        dans = session.scalar(select(Organisation).where(Organisation.slug == "dans"))
+        assert walk_in.organisation_name == dans.name
+        report = board_report(session, settings, dt.date(2025, 1, 1), dt.date(2025, 12, 31))
+    data = status(db, meeting_id)
+    assert data["organisations_represented"] == 2 and data["by_organisation"]["dans"]["represented"]
+    assert not data["by_organisation"]["teater"]["represented"]
+    assert report.organisations_represented == 2 and report.other_organisations == ["Riksteatern"]
 
 
 def test_board_report_counts(db, world):

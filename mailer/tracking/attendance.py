@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from mailer.contacts.models import Contact
+from mailer.contacts.models import Contact, Organisation
 from mailer.meetings.models import Meeting
 from mailer.tracking.models import Attendance
 
@@ -40,15 +40,31 @@ def check_in(session: Session, meeting: Meeting, emails: list[str]) -> CheckinRe
 
 
 def add_walk_in(session: Session, meeting: Meeting, name: str, organisation: str | None = None) -> Attendance:
-    """Someone who came without being on any list: counted, but not made a contact."""
+    """Someone who came without being on any list: counted, but not made a contact.
+
+    An organisation typed as a member organisation's slug or name (in any case) is
+    stored as that organisation's name, so the walk-in counts for its coverage.
+    """
     name = " ".join(name.split())
     if not name:
         raise ValueError("a walk-in needs a name")
     attendance = Attendance(meeting_id=meeting.id, name=name[:200],
-                            organisation_name=(organisation or "").strip()[:200] or None, walk_in=True)
+                            organisation_name=member_organisation_name(session, organisation), walk_in=True)
     session.add(attendance)
     session.flush()
     return attendance
+
+
+def member_organisation_name(session: Session, typed: str | None) -> str | None:
+    """The member organisation's own name when `typed` names one, else the text as typed."""
+    text = " ".join((typed or "").split())[:200]
+    if not text:
+        return None
+    key = text.casefold()
+    for slug, org_name in session.execute(select(Organisation.slug, Organisation.name)):
+        if key in (slug.casefold(), " ".join(org_name.split()).casefold()):
+            return org_name
+    return text
 
 
 def undo_check_in(session: Session, meeting: Meeting, email: str) -> bool:

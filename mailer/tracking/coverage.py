@@ -10,7 +10,7 @@ from __future__ import annotations
 from sqlalchemy import Select, and_, exists, select
 from sqlalchemy.orm import Session
 
-from mailer.contacts.models import Membership
+from mailer.contacts.models import Membership, Organisation
 from mailer.rsvp.models import Answer, Response
 from mailer.tracking.models import Attendance
 
@@ -29,7 +29,9 @@ def participants(meeting_id: int) -> Select:
 
 
 def represented_organisations(session: Session, meeting_id: int) -> set[int]:
+    """Through participants' memberships, and walk-ins from a member organisation (named as it is)."""
     who = participants(meeting_id).subquery()
-    return set(session.scalars(
-        select(Membership.organisation_id).distinct().where(Membership.contact_id.in_(select(who.c.contact_id)))
-    ))
+    by_membership = select(Membership.organisation_id).where(Membership.contact_id.in_(select(who.c.contact_id)))
+    by_walk_in = select(Organisation.id).where(Organisation.name.in_(
+        select(Attendance.organisation_name).where(Attendance.meeting_id == meeting_id, Attendance.walk_in.is_(True))))
+    return set(session.scalars(by_membership.union(by_walk_in)))

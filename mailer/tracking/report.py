@@ -104,9 +104,10 @@ def board_report(session: Session, settings: Settings, start: dt.date | None, en
     report.organisations_total = len(organisations)
     report.represented_names = [name for oid, name in organisations if oid in represented]
     report.organisations_represented = len(report.represented_names)
+    member_names = {name for _, name in organisations}
     report.other_organisations = sorted(set(session.scalars(
         select(Attendance.organisation_name).where(Attendance.meeting_id.in_(ids),
-                                                   Attendance.organisation_name.is_not(None)))))
+                                                   Attendance.organisation_name.is_not(None)))) - member_names)
     report.evaluations, report.evaluations_by_region = summarise(session, meetings)
     return report
 

@@ -239,7 +239,7 @@ def test_crlf_in_names_titles_and_organisation_names_adds_no_header(app, db, run
     settings = app.extensions["mailer.settings"].with_overrides(staff_emails=(STAFF,))
     with db.transaction() as session:
         service.start(session, service.get_campaign(session, int(campaign_id)))
-        queue_org_report(session, settings, org_report(session, "kor"))
+        queue_org_report(session, settings, org_report(session, "kor", settings.timezone))
     client = app.test_client()
     answer(client, links_for(app, bo, meeting_id(db, "falun"))["rsvp_url"], answer="yes")
     with db.transaction() as session:
@@ -353,7 +353,7 @@ def test_markup_and_template_syntax_are_inert_in_every_mail(app, db, hostile_wor
                                          template="thanks", audience=Audience(all=True))
         service.start(session, thanks)
         send_digest(session, w["settings"])
-        queue_org_report(session, w["settings"], org_report(session, "hostile"))
+        queue_org_report(session, w["settings"], org_report(session, "hostile", w["settings"].timezone))
     send_outbox(app, smtp_server.url)
 
     mails = {}

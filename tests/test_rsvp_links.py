@@ -69,6 +69,10 @@ def bad_links(app, links) -> dict[str, str]:
         "unknown person, unsubscribe": "/u/" + other.dumps("unsubscribe", "no-such-person-key"),
         "calendar of a forged token": f"/r/{body}.{flipped}/calendar.ics",
         "garbage": "/r/%3Cscript%3E",
+        "calendar link cut off": rsvp + "/calendar",
+        "trailing slash": rsvp + "/",
+        "no token at all": "/r/",
+        "unsubscribe without a token": "/u/",
     }
 
 

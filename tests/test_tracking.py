@@ -21,7 +21,7 @@ from mailer.campaigns import service
 from mailer.campaigns.audience import Audience
 from mailer.contacts.importer import import_lists
 from mailer.contacts.models import Contact, Organisation
-from mailer.evaluations.models import Evaluation
+from mailer.evaluations.models import Evaluation, EvaluationReceipt
 from mailer.evaluations.service import AlreadyAnswered, EvaluationError, NotEligible, record_evaluation, summarise
 from mailer.meetings.models import Meeting
 from mailer.outbox.models import OutboxMessage
@@ -180,7 +180,10 @@ def test_anonymous_evaluation_is_stored_without_the_person_and_only_once(db, wor
         with pytest.raises(AlreadyAnswered):
             record_evaluation(session, anna, meeting, {"value": "1", "knowledge": "1", "cooperation": "no"})
         stored = session.scalars(select(Evaluation)).all()
+        receipt = session.scalar(select(EvaluationReceipt))
     assert [(e.contact_id, e.value) for e in stored] == [(None, 4)]
+    assert receipt.contact_id == anna.id and stored[0].created_at != receipt.at  # the time does not link them
+    assert stored[0].created_at.time() == dt.time(0, 0)
 
 
 def test_thanks_campaign_goes_only_to_participants(db, world):

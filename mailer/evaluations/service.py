@@ -82,7 +82,9 @@ def record_evaluation(session: Session, contact: Contact, meeting: Meeting, form
         if has_answered(session, contact, meeting):
             raise AlreadyAnswered()
         session.add(EvaluationReceipt(meeting_id=meeting.id, contact_id=contact.id, at=now))
-        evaluation = Evaluation(meeting_id=meeting.id, contact_id=None, created_at=now, updated_at=now, **values)
+        # Only the day: the receipt's exact time must not point at the answer.
+        day = now.replace(hour=0, minute=0, second=0, microsecond=0)
+        evaluation = Evaluation(meeting_id=meeting.id, contact_id=None, created_at=day, updated_at=day, **values)
         session.add(evaluation)
     else:
         evaluation = current_evaluation(session, contact, meeting)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -28,7 +29,8 @@ class OrgReport:
         return not (self.bounced or self.unsubscribed or self.rejected)
 
 
-def org_report(session: Session, slug: str) -> OrgReport:
+def org_report(session: Session, slug: str, tz: ZoneInfo) -> OrgReport:
+    """`tz`: the dates are the organisation's days, not UTC's (an evening bounce is not tomorrow's)."""
     organisation = session.scalar(select(Organisation).where(Organisation.slug == slug))
     if organisation is None:
         raise LookupError(f"no organisation with slug {slug!r}")
@@ -38,7 +40,7 @@ def org_report(session: Session, slug: str) -> OrgReport:
     for suppression in session.scalars(
         select(Suppression).where(Suppression.email.in_(members)).order_by(Suppression.created_at)
     ):
-        entry = {"email": suppression.email, "since": suppression.created_at.date().isoformat(),
+        entry = {"email": suppression.email, "since": suppression.created_at.astimezone(tz).date().isoformat(),
                  "detail": suppression.detail}
         if suppression.reason is SuppressionReason.BOUNCED:
             report.bounced.append(entry)

@@ -1,6 +1,6 @@
 """HTTP: thin handlers over the domain packages."""
 
-from flask import Flask
+from flask import Flask, request
 
 
 def init_app(app: Flask) -> None:
@@ -14,6 +14,13 @@ def init_app(app: Flask) -> None:
     app.register_blueprint(evaluation.bp)
     init_security(app, settings, public=[rsvp.bp, unsubscribe.bp, evaluation.bp])
     init_staff_security(app, staff.init_app(app), login=staff.auth.bp)  # /staff/: behind a log-in
+
+    @app.errorhandler(404)
+    def _not_found(exc):
+        """A cut-off or mangled link (/r/<token>/calendar, /u/) gets the recipients' friendly page."""
+        if request.path.startswith("/staff/"):
+            return exc
+        return rsvp.not_found()
 
     @app.context_processor
     def _site():

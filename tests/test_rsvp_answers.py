@@ -69,7 +69,7 @@ def test_posting_the_same_answer_again_adds_no_history_and_no_mail(app, db, anna
 @pytest.mark.parametrize("form, field, message", [
     ({}, "answer", "Välj ja eller nej."),
     ({"answer": "maybe"}, "answer", "Välj ja eller nej."),
-    ({"answer": "yes", "guests": "3"}, "guests", "Du kan ta med högst 2 gäster."),
+    ({"answer": "yes", "guests": "3"}, "guests", "Antalet gäster kan vara högst 2."),
     ({"answer": "yes", "guests": "-1"}, "guests", "Ange antal gäster med siffror, 0–2."),
     ({"answer": "yes", "guests": "två"}, "guests", "Ange antal gäster med siffror, 0–2."),
     ({"answer": "yes", "comment": "x" * 1001}, "comment", "Skriv högst 1000 tecken."),
@@ -97,7 +97,7 @@ def test_page_and_messages_in_english_for_english_contacts(app, db, person, meet
     assert "Kommer du" not in html
     assert "Thursday 1 May 2031 at 18:00–20:00" in html
     wrong = answer(client, path, answer="yes", guests="5").get_data(as_text=True)
-    assert "You can bring at most 2 guests." in wrong and "Something needs fixing" in wrong
+    assert "The number of guests can be at most 2." in wrong and "Something needs fixing" in wrong
 
 
 def test_post_without_a_valid_csrf_token_is_refused(app, db, anna, meeting):

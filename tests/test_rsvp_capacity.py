@@ -95,7 +95,7 @@ def test_someone_with_a_place_keeps_it_and_cannot_add_guests_beyond_capacity(app
     posted, _ = say(app, anna, meeting, answer="yes", guests="2")
     html = posted.get_data(as_text=True)
     assert posted.status_code == 422
-    assert "Det finns bara plats för 0 gäster till med dig." in html
+    assert "Gäster med dig: högst 0, för träffen är nästan full." in html
     response = response_of(db, anna, meeting)
     assert (response.guests, response.waitlisted) == (0, False)
     assert places_taken(db, meeting) == 3

@@ -128,6 +128,12 @@ def test_calendar_entry(app, setup):
     body = reply.get_data(as_text=True)
     assert "BEGIN:VEVENT" in body and "SUMMARY:Dialogträff i Falun" in body
     assert "DTSTART:20310501T160000Z" in body.replace("\r\n ", "")
+    assert "LOCATION:Dalarnas museum\\, Falun" in body
+
+
+def test_the_city_is_named_once_when_the_venue_names_it(make_meeting):
+    meeting = make_meeting(slug="eskilstuna", city="Eskilstuna", venue="Munktellmuseet, Båtsmansgatan 6, Eskilstuna")
+    assert meeting.place == "Munktellmuseet, Båtsmansgatan 6, Eskilstuna"
 
 
 def test_rotated_secret_key_keeps_links_already_sent(test_config, setup):

@@ -22,8 +22,7 @@ def language_of(contact: Contact | None, settings: Settings) -> str:
 
 def meeting_context(meeting: Meeting, settings: Settings, lang: str) -> dict[str, Any]:
     tz = settings.timezone
-    place = meeting.venue if meeting.venue and meeting.city in meeting.venue else \
-        ", ".join(p for p in (meeting.venue, meeting.city) if p)
+    place = meeting.place
     return {
         "title": meeting.title,
         "host": meeting.host,

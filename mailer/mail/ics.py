@@ -25,9 +25,8 @@ def meeting_ics(meeting: Meeting, settings: Settings, url: str | None = None) ->
     event.add("dtstart", meeting.starts_at)
     event.add("dtend", meeting.ends_at)
     event.add("summary", meeting.title)
-    location = ", ".join(p for p in (meeting.venue, meeting.city) if p)
-    if location:
-        event.add("location", location)
+    if meeting.place:
+        event.add("location", meeting.place)
     description = "\n\n".join(p for p in (meeting.host, meeting.description, url) if p)
     if description:
         event.add("description", description)

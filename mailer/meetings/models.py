@@ -31,5 +31,12 @@ class Meeting(Base):
     evaluation_anonymous: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
 
+    @property
+    def place(self) -> str:
+        """Venue and city for maps and calendars, the city only once when the venue names it."""
+        if self.venue and self.city in self.venue:
+            return self.venue
+        return ", ".join(p for p in (self.venue, self.city) if p)
+
     def __repr__(self) -> str:
         return f"<Meeting {self.slug}>"

@@ -72,7 +72,7 @@ def board_report(session: Session, settings: Settings, start: dt.date | None, en
         query = query.where(Meeting.starts_at < dt.datetime.combine(end + dt.timedelta(days=1), dt.time(), tz))
     meetings = session.scalars(query).all()
     ids = [m.id for m in meetings]
-    report = BoardReport(period=f"{start or '…'} – {end or '…'}")
+    report = BoardReport(period=f"{start or 'from the start'} – {end or 'today'}")
 
     invitations = (select(OutboxMessage.contact_id).join(Campaign, Campaign.id == OutboxMessage.campaign_id)
                    .where(Campaign.meeting_id.in_(ids), Campaign.template == "invitation",
@@ -120,15 +120,20 @@ def _score(value: float | None) -> str:
     return "–" if value is None else f"{value:.1f}"
 
 
+def _count(n: int, one: str, many: str | None = None) -> str:
+    return f"{n} {one if n == 1 else many or one + 's'}"
+
+
 def to_markdown(report: BoardReport) -> str:
     largest = max((m.participants for m in report.meetings), default=0)
     lines = [
         f"# Board report {report.period}", "",
-        f"- Meetings held: {len(report.meetings)} in {len(report.meetings_per_region)} regions "
-        f"({', '.join(f'{r}: {n}' for r, n in report.meetings_per_region.items())})",
+        f"- Meetings held: {len(report.meetings)} in {_count(len(report.meetings_per_region), 'region')}"
+        + (f" ({', '.join(f'{r}: {n}' for r, n in report.meetings_per_region.items())})" if report.meetings else ""),
         f"- Invitations sent: {report.invitations_sent} to {report.people_invited} people",
         f"- Answers: {report.answers}",
-        f"- Participants: {report.participants} ({report.unique_participants} different people on the lists)",
+        f"- Participants: {report.participants} ({_count(report.unique_participants, 'person', 'people')} "
+        "on the lists)",
         f"- Member organisations represented: {report.organisations_represented} of {report.organisations_total}",
         f"- Other organisations present: {', '.join(report.other_organisations) or 'none recorded'}",
         "", "## Meetings", "",

@@ -42,7 +42,15 @@ LANGUAGE_ALIASES = {
 
 
 class CsvFileError(Exception):
-    """The file cannot be read as a contact list at all: nothing from it is imported."""
+    """The file cannot be read as a contact list at all: nothing from it is imported.
+
+    The message is English (the command line); `code` and `params` let the staff
+    pages say the same in the page's language.
+    """
+
+    def __init__(self, message: str, code: str, **params: object):
+        super().__init__(message)
+        self.code, self.params = code, params
 
 
 @dataclass
@@ -58,9 +66,13 @@ class ContactRow:
 
 @dataclass
 class Problem:
+    """One row's problem: `message` in English, `code` and `params` for translated pages."""
+
     line: int
     message: str
     value: str | None = None
+    code: str = ""
+    params: dict = field(default_factory=dict)
 
 
 @dataclass
@@ -83,7 +95,7 @@ def normalise_email(value: str, check_dns: bool = False) -> str:
 def decode(data: bytes) -> str:
     """UTF-8 (with or without BOM), else Windows-1252, as Swedish Excel saves it."""
     if b"\x00" in data[:8192]:
-        raise CsvFileError("not a CSV file (binary content)")
+        raise CsvFileError("not a CSV file (binary content)", "binary")
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError:
@@ -91,7 +103,8 @@ def decode(data: bytes) -> str:
     try:
         return data.decode("cp1252")
     except UnicodeDecodeError as exc:
-        raise CsvFileError(f"cannot decode the file as UTF-8 or Windows-1252 (byte {exc.start})") from None
+        raise CsvFileError(f"cannot decode the file as UTF-8 or Windows-1252 (byte {exc.start})", "undecodable",
+                           byte=exc.start) from None
 
 
 def _delimiter(header_line: str) -> str:
@@ -113,17 +126,22 @@ def _clean(value: str | None) -> str | None:
     return value[:MAX_FIELD_CHARS].rstrip() or None
 
 
+def _too_large() -> CsvFileError:
+    mb = MAX_FILE_BYTES // (1024 * 1024)
+    return CsvFileError(f"file is larger than {mb} MB", "too_large", mb=mb)
+
+
 def parse(path: Path, data: bytes | None = None, check_dns: bool = False, display_name: str | None = None) -> ParsedList:
     """Parse one contact list. Raises CsvFileError when the file as a whole is unusable."""
     if data is None:
         try:
             if path.stat().st_size > MAX_FILE_BYTES:
-                raise CsvFileError(f"file is larger than {MAX_FILE_BYTES // (1024 * 1024)} MB")
+                raise _too_large()
             data = path.read_bytes()
         except OSError as exc:
-            raise CsvFileError(f"cannot read the file: {exc.strerror}") from None
+            raise CsvFileError(f"cannot read the file: {exc.strerror}", "unreadable", reason=exc.strerror) from None
     if len(data) > MAX_FILE_BYTES:
-        raise CsvFileError(f"file is larger than {MAX_FILE_BYTES // (1024 * 1024)} MB")
+        raise _too_large()
     text = decode(data)
     first_line = text.split("\n", 1)[0]
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=_delimiter(first_line), strict=True)
@@ -131,19 +149,20 @@ def parse(path: Path, data: bytes | None = None, check_dns: bool = False, displa
     try:
         header = next(reader, None)
         if header is None or not any(cell.strip() for cell in header):
-            raise CsvFileError("the file is empty (no header row)")
+            raise CsvFileError("the file is empty (no header row)", "empty")
         if len(header) > MAX_COLUMNS:
-            raise CsvFileError(f"the header has {len(header)} columns (at most {MAX_COLUMNS})")
+            raise CsvFileError(f"the header has {len(header)} columns (at most {MAX_COLUMNS})", "too_many_columns",
+                                  n=len(header), limit=MAX_COLUMNS)
         columns: dict[str, int] = {}
         for index, cell in enumerate(header):
             key = HEADER_ALIASES.get(cell.strip().strip('"').lower())
             if key and key not in columns:
                 columns[key] = index
         if "email" not in columns:
+            found = ", ".join(repr(c) for c in header[:10])
             raise CsvFileError(
-                "no email column (expected a header such as e-post, epost or email; found: "
-                + ", ".join(repr(c) for c in header[:10]) + ")"
-            )
+                f"no email column (expected a header such as e-post, epost or email; found: {found})",
+                "no_email_column", found=found)
         line = reader.line_num
         for cells in reader:
             start, line = line + 1, reader.line_num
@@ -153,8 +172,10 @@ def parse(path: Path, data: bytes | None = None, check_dns: bool = False, displa
     except csv.Error as exc:
         if "field limit" in str(exc):  # one cell over csv.field_size_limit(): not a contact list
             raise CsvFileError(f"line {reader.line_num}: a cell is longer than {csv.field_size_limit()} characters "
-                               "(an unclosed quote, or not a contact list)") from None
-        raise CsvFileError(f"line {reader.line_num}: broken CSV quoting ({exc})") from None
+                               "(an unclosed quote, or not a contact list)", "cell_too_long", line=reader.line_num,
+                               limit=csv.field_size_limit()) from None
+        raise CsvFileError(f"line {reader.line_num}: broken CSV quoting ({exc})", "broken_quoting",
+                           line=reader.line_num) from None
     return parsed
 
 
@@ -165,15 +186,16 @@ def _parse_row(parsed: ParsedList, line: int, cells: list[str], columns: dict[st
 
     raw_email = cell("email")
     if not raw_email:
-        parsed.rejected.append(Problem(line, "missing address"))
+        parsed.rejected.append(Problem(line, "missing address", code="missing_address"))
         return
     try:
         email = normalise_email(raw_email, check_dns)
     except EmailUndeliverableError as exc:
-        parsed.rejected.append(Problem(line, f"undeliverable address {raw_email!r}: {exc}", raw_email))
+        parsed.rejected.append(Problem(line, f"undeliverable address {raw_email!r}: {exc}", raw_email,
+                                       "undeliverable_address"))
         return
     except EmailNotValidError as exc:
-        parsed.rejected.append(Problem(line, f"bad address {raw_email!r}: {exc}", raw_email))
+        parsed.rejected.append(Problem(line, f"bad address {raw_email!r}: {exc}", raw_email, "bad_address"))
         return
 
     name = cell("name")
@@ -183,13 +205,15 @@ def _parse_row(parsed: ParsedList, line: int, cells: list[str], columns: dict[st
     if language is not None:
         code = LANGUAGE_ALIASES.get(language.lower())
         if code is None:
-            parsed.warnings.append(Problem(line, f"unknown language {language!r} ignored (use sv or en)", language))
+            parsed.warnings.append(Problem(line, f"unknown language {language!r} ignored (use sv or en)", language,
+                                           "unknown_language"))
         language = code
     values = {"name": name, "role": cell("role"), "region": cell("region"), "phone": cell("phone")}
     for key, value in values.items():
         limit = FIELD_LIMITS[key]
         if value is not None and len(value) > limit:
-            parsed.warnings.append(Problem(line, f"{key} longer than {limit} characters: cut", value[:400]))
+            parsed.warnings.append(Problem(line, f"{key} longer than {limit} characters: cut", value[:400],
+                                           "too_long", {"field": key, "limit": limit}))
             values[key] = value[:limit].rstrip()
     parsed.rows.append(ContactRow(line=line, email=email, language=language, **values))
 
@@ -209,7 +233,8 @@ def read_organisation_names(folder: Path) -> dict[str, OrganisationInfo]:
     try:
         text = decode(path.read_bytes())
     except (CsvFileError, OSError) as exc:
-        raise CsvFileError(f"{path.name} beside it cannot be read: {exc}") from None
+        raise CsvFileError(f"{path.name} beside it cannot be read: {exc}", "registry_unreadable",
+                           name=path.name) from None
     reader = csv.DictReader(io.StringIO(text, newline=""), delimiter=_delimiter(text.split("\n", 1)[0]))
     names = {}
     try:
@@ -226,5 +251,6 @@ def read_organisation_names(folder: Path) -> dict[str, OrganisationInfo]:
                     email = None
                 names[row["slug"]] = OrganisationInfo(row["name"], row.get("region") or None, email)
     except csv.Error as exc:
-        raise CsvFileError(f"{path.name} beside it cannot be read: line {reader.reader.line_num}: {exc}") from None
+        raise CsvFileError(f"{path.name} beside it cannot be read: line {reader.reader.line_num}: {exc}",
+                           "registry_unreadable", name=path.name) from None
     return names

@@ -36,6 +36,8 @@ class FileReport:
     path: Path
     organisation: str | None = None
     error: str | None = None
+    error_code: str = ""  # with error_params, the error for pages in another language
+    error_params: dict = field(default_factory=dict)
     note: str | None = None
     imported: int = 0
     updated: int = 0
@@ -100,13 +102,14 @@ def import_lists(
         slug = org or path.stem.lower()
         if not SLUG_RE.match(slug):
             report.error = f"{slug!r} is not a valid organisation slug (a-z, 0-9 and hyphens); rename the file or use --org"
+            report.error_code, report.error_params = "bad_slug", {"slug": slug}
             continue
         report.organisation = slug
         try:
             read_organisation_names(path.parent)  # a broken organisations.csv stops this file here
             parsed = parse(path, data=(data or {}).get(path), check_dns=check_dns)
         except CsvFileError as exc:
-            report.error = str(exc)
+            report.error, report.error_code, report.error_params = str(exc), exc.code, exc.params
             continue
         report.rejected, report.warnings = parsed.rejected, parsed.warnings
         reports[-1] = (report, parsed.rows)
@@ -147,7 +150,8 @@ def _merge_duplicates(rows: list[ContactRow], report: FileReport) -> tuple[list[
             by_email[row.email] = row
             continue
         duplicates += 1
-        report.warnings.append(Problem(row.line, f"same address as line {first.line}: merged", row.email))
+        report.warnings.append(Problem(row.line, f"same address as line {first.line}: merged", row.email,
+                                       "duplicate", {"first_line": first.line}))
         for attr in ("name", "role", "region", "language", "phone"):
             if getattr(row, attr):
                 setattr(first, attr, getattr(row, attr))

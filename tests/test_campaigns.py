@@ -311,6 +311,16 @@ def test_cli_round_with_file_outbox(runner, contacts, meeting, instance_path):
     assert [c["id"] for c in listing] == [int(campaign_id)]
 
 
+def test_cli_test_message_reaches_a_real_smtp_server(runner, contacts, meeting, smtp_server):
+    created = runner.invoke(["campaigns", "create", "--meeting", "eskilstuna", "--template", "invitation", "--all"])
+    env = {"MAILER_SMTP_URL": smtp_server.url}
+    test = runner.invoke(["campaigns", "test", created.stdout.strip(), "--to", "kansli@ax.example.org"], env=env)
+    assert test.exit_code == 0, test.output
+    (received,) = smtp_server.to("kansli@ax.example.org")
+    assert received.message["Subject"].startswith("[TEST] ")
+    assert b"\r\nList-Unsubscribe: <http://mailer.test/u/" in received.data  # CRLF, and the link as it is
+
+
 def test_cli_schedule_and_cancel(runner, db, contacts, meeting):
     created = runner.invoke(["campaigns", "create", "--meeting", "eskilstuna", "--template", "reminder",
                              "--all", "--send-at", "2031-09-01 09:00"])

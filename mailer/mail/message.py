@@ -7,12 +7,31 @@ able to add a header. Data-derived header values are flattened to one line first
 from __future__ import annotations
 
 from dataclasses import dataclass
+from email import policy as email_policy
 from email.headerregistry import Address
 from email.message import EmailMessage
 from email.utils import format_datetime
 
 from mailer.db import utcnow
 from mailer.mail.templates import Rendered
+
+
+# refold_source="none": a header set with set_raw() (List-Unsubscribe) is written as it is.
+# Refolded, its one long word would become RFC 2047 encoded words, which RFC 2369 headers may
+# not hold: receivers would not find the <https://…> link. Headers set the ordinary way are
+# header objects and fold as before.
+SEND_POLICY = email_policy.SMTP.clone(refold_source="none")
+SEND_POLICY_UTF8 = email_policy.SMTPUTF8.clone(refold_source="none")
+
+
+def policy_for(to_header: str):
+    """SMTPUTF8 only when the To header needs it."""
+    return SEND_POLICY if to_header.isascii() else SEND_POLICY_UTF8
+
+
+def flatten(message) -> bytes:
+    """The bytes that go on the wire (CRLF line ends), for every message mailer sends."""
+    return message.as_bytes(policy=policy_for(str(message["To"])))
 
 
 def one_line(value: str | None) -> str:
@@ -48,7 +67,10 @@ def build_message(
     message["Message-ID"] = message_id
     if unsubscribe_url:
         # RFC 8058 one-click unsubscribe, required by Gmail and Yahoo for bulk senders.
-        message["List-Unsubscribe"] = f"<{unsubscribe_url}>"
+        # Raw, so that it goes out as <https://…> and never as encoded words (see SEND_POLICY).
+        if not unsubscribe_url.isascii() or not unsubscribe_url.isprintable() or " " in unsubscribe_url:
+            raise ValueError(f"unsubscribe URL {unsubscribe_url!r} is not a plain ASCII URL")
+        message.set_raw("List-Unsubscribe", f"<{unsubscribe_url}>")
         message["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
     message.set_content(rendered.text, subtype="plain", cte="quoted-printable")
     message.add_alternative(rendered.html, subtype="html", cte="quoted-printable")

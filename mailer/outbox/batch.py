@@ -18,12 +18,11 @@ from sqlalchemy.orm import Session
 
 from mailer.config import Settings
 from mailer.contacts.models import Contact, Membership, Organisation, Suppression, address_hash
-from mailer.mail.message import stable_message_id
+from mailer.mail.message import flatten, stable_message_id
 from mailer.mail.templates import EmailTemplates, TemplateProblem
 from mailer.meetings.models import Meeting
 from mailer.outbox.compose import STAFF_TEMPLATES, compose, compose_staff
 from mailer.outbox.fast import FastComposer
-from mailer.outbox.mimeparts import policy_for
 from mailer.outbox.models import MessageState, OutboxMessage
 from mailer.outbox.pool import BuildPool, Job
 
@@ -142,7 +141,7 @@ class Batch:
         if contact is None:
             message = compose_staff(self.settings, self.templates, template=row.template, to_email=row.to_email,
                                     context=row.extra or {}, message_id=item.message_id)
-            return message.as_bytes(policy=policy_for(str(message["To"])))
+            return flatten(message)
         if row.id in self.prebuilt:
             data, failure = self._prebuilt(row.id)
             if failure is not None:
@@ -197,7 +196,7 @@ def message_bytes(composer: FastComposer, contact, first_message: bool, message_
     if data is None:
         message = compose(composer.settings, composer.templates, template=composer.template, contact=contact,
                           meeting=composer.meeting, first_message=first_message, message_id=message_id, extra=extra)
-        data = message.as_bytes(policy=policy_for(str(message["To"])))
+        data = flatten(message)
     return data
 
 

@@ -28,12 +28,12 @@ from mailer.config import Settings
 from mailer.contacts.models import Contact
 from mailer.db import utcnow
 from mailer.mail.context import language_of, links, meeting_context, recipient_context
-from mailer.mail.message import one_line, recipient_address
+from mailer.mail.message import flatten, one_line, policy_for, recipient_address
 from mailer.mail.templates import EmailTemplates
 from mailer.meetings.models import Meeting
 from mailer.outbox.compose import compose, organisation_names, wants_calendar
 from mailer.outbox.mimeparts import (
-    CalendarTemplate, Skeleton, attachment_body, cut, fold_header, policy_for, qp_body,
+    CalendarTemplate, Skeleton, attachment_body, cut, fold_header, qp_body, raw_header,
 )
 
 log = logging.getLogger(__name__)
@@ -150,7 +150,7 @@ class FastComposer:
             "subject": self.subjects[subject_key],
             "date": fold_header("Date", date, policy),
             "message-id": fold_header("Message-ID", message_id, policy),
-            "list-unsubscribe": fold_header("List-Unsubscribe", f"<{unsubscribe_url}>", policy),
+            "list-unsubscribe": raw_header("List-Unsubscribe", f"<{unsubscribe_url}>"),
             "text": qp_body(text),
             "html": qp_body(html),
         }
@@ -169,7 +169,7 @@ class FastComposer:
                 part.set_boundary(boundary)
                 boundaries.append(b"--" + boundary.encode("ascii"))
         policy = policy_for(str(message["To"]))
-        flat = message.as_bytes(policy=policy)
+        flat = flatten(message)
         self.skeletons[key] = DISABLED
         if not self._same_context(contact, organisations, first_message, extra):
             log.warning("fast path off for %s: its template context differs from recipient_context()", self.template)

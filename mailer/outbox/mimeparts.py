@@ -19,7 +19,7 @@ from mailer.mail.ics import meeting_ics
 from mailer.meetings.models import Meeting
 
 PER_RECIPIENT_HEADERS = (b"to", b"subject", b"date", b"message-id", b"list-unsubscribe")
-UNSTRUCTURED = ("Subject", "List-Unsubscribe")  # headers whose value is free text (no address syntax)
+UNSTRUCTURED = ("Subject",)  # headers whose value is free text (no address syntax)
 BUILD_POLICY = email_policy.default  # the policy EmailMessage() encodes bodies with in build_message
 MAX_LINE = BUILD_POLICY.max_line_length
 SENTINEL_URL = "https://zqx.invalid/zqxsentinelzqx"  # nothing in it that iCalendar escapes or folds around
@@ -27,17 +27,17 @@ ICS_UNSAFE = re.compile(r"[^\x21-\x7e]|[,;\\^]")
 _foldline = getattr(ical_parser, "_foldline", None) or ical_parser.foldline  # icalendar 7 made it private
 
 
-def policy_for(to_header: str):
-    """The policy `sender._policy` picks: SMTPUTF8 only when the To header needs it."""
-    return email_policy.SMTP if to_header.isascii() else email_policy.SMTPUTF8
+def raw_header(name: str, value: str) -> bytes:
+    """A header written as it is (see SEND_POLICY), as the generator writes a set_raw() one."""
+    return f"{name}: {value}\r\n".encode("ascii")
 
 
 def fold_header(name: str, value: str, policy) -> bytes:
     """A header exactly as the generator writes it.
 
     A short one-line value that needs no encoding is written as it is, and one long ASCII
-    word (the List-Unsubscribe link) as RFC 2047 encoded words, both as the email package's
-    folding does; anything else goes through the email package itself.
+    word (in a Subject) as RFC 2047 encoded words, both as the email package's folding
+    does; anything else goes through the email package itself.
     """
     maxlen = policy.max_line_length
     plain = value.isprintable() and "=?" not in value and value == value.strip() and "  " not in value

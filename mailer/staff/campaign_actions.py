@@ -17,6 +17,7 @@ from mailer.campaigns.models import Campaign
 from mailer.config import Settings
 from mailer.contacts.csvfile import normalise_email
 from mailer.db import Database
+from mailer.mail.message import flatten
 from mailer.mail.templates import EmailTemplates
 from mailer.mail.transport import make_transport
 from mailer.outbox.sender import envelope_address
@@ -78,7 +79,7 @@ def send_test(database: Database, settings: Settings, templates: EmailTemplates,
     message.replace_header("Subject", f"[TEST] {message['Subject']}")
     transport = make_transport(settings.smtp_url, settings.outbox_path, settings.smtp_timeout)
     try:
-        transport.send(settings.mail_from.addr_spec, envelope_address(to_email), bytes(message), message["Message-ID"])
+        transport.send(settings.mail_from.addr_spec, envelope_address(to_email), flatten(message), message["Message-ID"])
     finally:
         transport.close()
     with database.transaction() as session:

@@ -6,13 +6,14 @@ import json
 from pathlib import Path
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from mailer.campaigns import service
 from mailer.campaigns.audience import Audience, AudienceError
-from mailer.campaigns.models import CampaignState
+from mailer.campaigns.models import Campaign, CampaignState
 from mailer.contacts.importer import import_lists
 from mailer.contacts.models import Suppression, SuppressionReason, address_hash
+from mailer.db import utcnow
 from mailer.mail.templates import EmailTemplates, TemplateProblem
 from mailer.outbox.models import MessageState, OutboxMessage
 from mailer.outbox.sender import Sender
@@ -274,6 +275,41 @@ def test_a_template_typo_is_reported_with_its_line_when_the_campaign_is_created(
                                     template="invitation", audience=Audience(all=True))
     assert info.value.template == "sv/invitation.txt" and info.value.line == 4
     assert "meetng" in str(info.value)
+
+
+def test_a_typo_in_the_subject_is_reported_with_its_own_line(db, app, broken_templates, contacts, meeting):
+    path = broken_templates / "en" / "invitation.txt"
+    text = path.read_text(encoding="utf-8")
+    subject_line = next(i for i, line in enumerate(text.splitlines(), 1) if "block subject" in line)
+    path.write_text(text.replace("{% block subject %}", "{% block subject %}{{ meeting.titel }}", 1), encoding="utf-8")
+    with db.transaction() as session:
+        with pytest.raises(TemplateProblem) as info:
+            service.create_campaign(session, app.extensions["mailer.settings"], EmailTemplates(broken_templates),
+                                    meeting_slug=meeting.slug, template="invitation", audience=Audience(all=True))
+    assert (info.value.template, info.value.line) == ("en/invitation.txt", subject_line)
+    assert "titel" in str(info.value)
+
+
+def test_a_template_broken_after_creation_stops_the_start_before_anyone_is_mailed(
+        runner, db, app, broken_templates, contacts, meeting):
+    env = {"MAILER_TEMPLATES_PATH": str(broken_templates)}
+    campaign_id = runner.invoke(["campaigns", "create", "--meeting", "eskilstuna", "--template", "invitation",
+                                 "--all"], env=env).stdout.strip()
+    scheduled_id = runner.invoke(["campaigns", "create", "--meeting", "eskilstuna", "--template", "invitation",
+                                  "--all", "--send-at", "2020-01-01 10:00"], env=env).stdout.strip()
+    path = broken_templates / "en" / "invitation.txt"  # only the English-speaking recipients would hit it
+    path.write_text(path.read_text(encoding="utf-8").replace("{%- endblock %}", "{{ meeting.whn }}{%- endblock %}"),
+                    encoding="utf-8")
+    sent = runner.invoke(["campaigns", "send", campaign_id], env=env)
+    assert sent.exit_code == 1 and "en/invitation.txt:" in sent.stderr and "whn" in sent.stderr
+    settings = app.extensions["mailer.settings"]
+    with db.transaction() as session:
+        assert session.get(Campaign, int(campaign_id)).state is CampaignState.DRAFT
+        outcome = service.start_due(session, settings, EmailTemplates(broken_templates), int(scheduled_id),
+                                    now=utcnow().replace(year=2020, month=1, day=1, hour=10))
+        assert outcome.startswith("not started, back to draft: template error en/invitation.txt:")
+        assert session.get(Campaign, int(scheduled_id)).state is CampaignState.DRAFT
+        assert session.scalar(select(func.count()).select_from(OutboxMessage)) == 0
 
 
 def test_a_template_cannot_reach_python_internals(broken_templates):

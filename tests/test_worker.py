@@ -92,13 +92,15 @@ def test_a_job_apscheduler_cannot_unpickle_is_replaced(db, settings, campaign):
         scheduler.shutdown(wait=False)
 
 
-def test_grace_period_decides_between_late_send_and_missed(db, campaign):
+def test_grace_period_decides_between_late_send_and_missed(app, db, campaign):
+    settings, templates = app.extensions["mailer.settings"], app.extensions["mailer.templates"]
+    assert settings.grace_period_hours == 24
     late = campaign(utcnow() - dt.timedelta(hours=2))
     too_late = campaign(utcnow() - dt.timedelta(hours=30))
     with db.transaction() as session:
-        assert service.start_due(session, late, dt.timedelta(hours=24)) == "started"
-        assert service.start_due(session, too_late, dt.timedelta(hours=24)) == "missed"
-        assert service.start_due(session, too_late, dt.timedelta(hours=24)) == "not scheduled"
+        assert service.start_due(session, settings, templates, late) == "started"
+        assert service.start_due(session, settings, templates, too_late) == "missed"
+        assert service.start_due(session, settings, templates, too_late) == "not scheduled"
         assert session.get(Campaign, too_late).state is CampaignState.MISSED
         assert session.scalar(select(func.count()).where(OutboxMessage.campaign_id == too_late)) == 0
 

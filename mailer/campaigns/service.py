@@ -23,7 +23,7 @@ from mailer.config import LANGUAGES, Settings
 from mailer.contacts.models import Contact, Membership
 from mailer.db import utcnow
 from mailer.mail.message import stable_message_id
-from mailer.mail.templates import CAMPAIGN_TEMPLATES, EmailTemplates
+from mailer.mail.templates import CAMPAIGN_TEMPLATES, EmailTemplates, TemplateProblem
 from mailer.meetings.service import get_meeting, parse_local
 from mailer.outbox.compose import compose, has_been_mailed, made_up_contact
 from mailer.outbox.models import FINAL_STATES, MessageState, OutboxMessage
@@ -95,10 +95,19 @@ def create_campaign(
                         state=S.SCHEDULED if when else S.DRAFT, send_at=when)
     session.add(campaign)
     session.flush()
-    for language in LANGUAGES:  # a typo in either language's template is caught now
-        compose(settings, templates, template=template, contact=made_up_contact(language), meeting=meeting,
-                first_message=True, message_id="<check@localhost>")
+    check_templates(settings, templates, campaign)
     return campaign
+
+
+def check_templates(settings: Settings, templates: EmailTemplates, campaign: Campaign) -> None:
+    """Render the campaign's template in both languages once for real (raises TemplateProblem).
+
+    At creation and again at start: staff may edit a template in between, and a
+    typo must stop the start with its file and line, not fail halfway through a send.
+    """
+    for language in LANGUAGES:
+        compose(settings, templates, template=campaign.template, contact=made_up_contact(language),
+                meeting=campaign.meeting, first_message=True, message_id="<check@localhost>")
 
 
 def _parse_when(text: str, settings: Settings) -> dt.datetime:
@@ -158,16 +167,26 @@ def start(session: Session, campaign: Campaign) -> int:
     return len(rows)
 
 
-def start_due(session: Session, campaign_id: int, grace: dt.timedelta, now: dt.datetime | None = None) -> str:
-    """What the scheduler calls at send time: start, or mark missed when too late."""
+def start_due(session: Session, settings: Settings, templates: EmailTemplates, campaign_id: int,
+              now: dt.datetime | None = None) -> str:
+    """What the scheduler calls at send time: start, or mark missed when too late.
+
+    A template broken since the campaign was scheduled sends it back to draft,
+    with the reason in the outcome (the worker logs it): nobody gets half a round.
+    """
     now = now or utcnow()
     campaign = session.get(Campaign, campaign_id)
     if campaign is None or campaign.state is not S.SCHEDULED:
         return "not scheduled"
-    if campaign.send_at and now - campaign.send_at > grace:
+    if campaign.send_at and now - campaign.send_at > dt.timedelta(hours=settings.grace_period_hours):
         campaign.state = S.MISSED
         campaign.finished_at = now
         return "missed"
+    try:
+        check_templates(settings, templates, campaign)
+    except TemplateProblem as exc:
+        campaign.state = S.DRAFT
+        return f"not started, back to draft: template error {exc}"
     start(session, campaign)
     return "started"
 

@@ -114,8 +114,8 @@ def send(rt: Runtime, campaign_id: int):
     with rt.transaction() as session:
         if _campaign(session, campaign_id).state is not CampaignState.RUNNING:
             try:
-                actions.send_now(session, cli_actor(), campaign_id)
-            except service.CampaignError as exc:
+                actions.send_now(session, rt.settings, rt.templates, cli_actor(), campaign_id)
+            except (service.CampaignError, TemplateProblem) as exc:
                 fail(str(exc))
     sender = Sender(rt.db, rt.settings, rt.templates)
     try:

@@ -72,8 +72,7 @@ class EmailTemplates:
         current = text_name
         try:
             text_template = self.env.get_template(text_name)
-            subject = "".join(text_template.blocks["subject"](text_template.new_context(dict(context)))) \
-                if "subject" in text_template.blocks else ""
+            subject = self._subject(text_template, context)
             subject = " ".join(subject.split())
             text = text_template.render(context).strip() + "\n"
             current = html_name
@@ -86,6 +85,17 @@ class EmailTemplates:
         if not subject:
             raise TemplateProblem(text_name, None, "the subject block is empty")
         return Rendered(subject=subject, text=text, html=self._inliner.inline(html))
+
+
+    def _subject(self, template, context: dict[str, Any]) -> str:
+        """The subject block alone. Called directly, a block's errors keep Jinja's generated
+        line numbers; handle_exception() rewrites them to the template's, as render() does."""
+        if "subject" not in template.blocks:
+            return ""
+        try:
+            return "".join(template.blocks["subject"](template.new_context(dict(context))))
+        except Exception:
+            self.env.handle_exception()
 
 
 def _template_frame(exc: BaseException, roots: list[Path], fallback: str) -> tuple[str, int | None]:

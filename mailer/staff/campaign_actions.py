@@ -41,9 +41,13 @@ def schedule(session: Session, settings: Settings, actor: str, campaign_id: int,
     return campaign
 
 
-def send_now(session: Session, actor: str, campaign_id: int) -> int:
-    """Start the campaign: one outbox row per recipient now; the worker does the sending."""
+def send_now(session: Session, settings: Settings, templates: EmailTemplates, actor: str, campaign_id: int) -> int:
+    """Start the campaign: one outbox row per recipient now; the worker does the sending.
+
+    Raises TemplateProblem, before anything is queued, when a template broke since creation.
+    """
     campaign = service.get_campaign(session, campaign_id)
+    service.check_templates(settings, templates, campaign)
     queued = service.start(session, campaign)
     record(session, actor, "campaigns.start", target(campaign), queued=queued)
     return queued

@@ -9,7 +9,6 @@ whose database connection died may not have noticed yet that another took over.
 
 from __future__ import annotations
 
-import datetime as dt
 import logging
 from typing import Callable
 
@@ -17,6 +16,7 @@ from sqlalchemy import select
 
 from mailer.campaigns.models import Campaign
 from mailer.campaigns.service import start_due
+from mailer.mail.templates import EmailTemplates
 
 log = logging.getLogger(__name__)
 _runtime: dict = {}
@@ -24,7 +24,8 @@ _runtime: dict = {}
 
 def bind(database, settings, held: Callable[[], bool] | None = None) -> None:
     """Set by the worker process at start: jobs run inside it, with its database."""
-    _runtime.update(db=database, settings=settings, held=held or (lambda: True))
+    _runtime.update(db=database, settings=settings, templates=EmailTemplates(settings.templates_path),
+                    held=held or (lambda: True))
 
 
 def still_scheduler(job: str) -> bool:
@@ -42,8 +43,8 @@ def start_scheduled_campaign(campaign_id: int) -> str:
         # Locked, so that a start racing with another (a scheduler that lost its role
         # unawares) finds the campaign running and leaves it: it starts once.
         session.execute(select(Campaign.id).where(Campaign.id == campaign_id).with_for_update())
-        outcome = start_due(session, campaign_id, dt.timedelta(hours=settings.grace_period_hours))
-    log.info("campaign %s: %s", campaign_id, outcome)
+        outcome = start_due(session, settings, _runtime["templates"], campaign_id)
+    (log.error if "template error" in outcome else log.info)("campaign %s: %s", campaign_id, outcome)
     return outcome
 
 

@@ -140,11 +140,13 @@ def schedule(campaign_id: int):
 
 @bp.post("/campaigns/<int:campaign_id>/<any(send, cancel, retry):action>")
 def act(campaign_id: int, action: str):
-    do = {"send": campaign_actions.send_now, "cancel": campaign_actions.cancel, "retry": campaign_actions.retry}[action]
     try:
         with db().transaction() as s:
-            n = do(s, me().actor, campaign_id)
-    except CampaignError as exc:
+            if action == "send":
+                n = campaign_actions.send_now(s, settings(), templates(), me().actor, campaign_id)
+            else:
+                n = {"cancel": campaign_actions.cancel, "retry": campaign_actions.retry}[action](s, me().actor, campaign_id)
+    except (CampaignError, TemplateProblem) as exc:
         say("action_failed", "error", reason=str(exc))
     else:
         say(f"campaign_{action}", n=n)

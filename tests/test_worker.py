@@ -19,7 +19,10 @@ from mailer.campaigns.models import Campaign, CampaignState
 from mailer.contacts.importer import import_lists
 from mailer.db import utcnow
 from mailer.outbox.models import MessageState, OutboxMessage
-from mailer.worker.scheduler import build_scheduler, reconcile
+from mailer.worker import jobs
+from mailer.worker.scheduler import (
+    DIGEST_JOB, RETENTION_JOB, build_scheduler, ensure_digest_job, ensure_retention_job, reconcile,
+)
 from smtp_server import smtp_server  # noqa: F401  (fixture)
 
 
@@ -88,6 +91,26 @@ def test_a_job_apscheduler_cannot_unpickle_is_replaced(db, settings, campaign):
         reconcile(scheduler, db)
         assert job_ids(db) == {f"campaign-{cid}"}
         assert scheduler.get_job(f"campaign-{cid}").args == (cid,)
+    finally:
+        scheduler.shutdown(wait=False)
+
+
+def test_unreadable_digest_and_retention_jobs_are_added_anew_and_the_worker_still_starts(db, settings, cli_env):
+    scheduler = build_scheduler(db, settings)
+    scheduler.start(paused=True)
+    ensure_digest_job(scheduler, settings)
+    ensure_retention_job(scheduler, settings)
+    scheduler.shutdown(wait=True)
+    with db.transaction() as session:
+        session.execute(text("UPDATE apscheduler_jobs SET job_state = :junk"), {"junk": b"not a pickle"})
+    result = subprocess.run([sys.executable, "-m", "mailer", "worker", "--until-idle"],
+                            env={**os.environ, **cli_env}, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert job_ids(db) == {DIGEST_JOB, RETENTION_JOB}
+    scheduler = build_scheduler(db, settings)
+    scheduler.start(paused=True)
+    try:
+        assert scheduler.get_job(DIGEST_JOB).func is jobs.send_weekly_digest  # readable again
     finally:
         scheduler.shutdown(wait=False)
 

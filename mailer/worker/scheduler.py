@@ -54,6 +54,20 @@ def build_scheduler(database: Database, settings: Settings,
 DIGEST_JOB = "weekly-digest"
 
 
+def _stored_job(scheduler: BackgroundScheduler, job_id: str):
+    """The stored job, or None; one that cannot be restored is removed (and then added anew).
+
+    APScheduler drops unreadable jobs when it scans the store, but a lookup by id
+    raises instead, which would keep the worker from starting at all.
+    """
+    try:
+        return scheduler.get_job(job_id, jobstore=JOBSTORE)
+    except Exception as exc:  # an unpickling error can be of almost any type
+        log.warning("stored job %s cannot be restored (%s): adding it anew", job_id, type(exc).__name__)
+        scheduler.remove_job(job_id, jobstore=JOBSTORE)
+        return None
+
+
 def ensure_digest_job(scheduler: BackgroundScheduler, settings: Settings) -> str:
     """Keep the stored digest job when its schedule is unchanged.
 
@@ -63,7 +77,7 @@ def ensure_digest_job(scheduler: BackgroundScheduler, settings: Settings) -> str
     """
     trigger = cron_trigger(settings.digest_cron, settings.timezone)
     grace = settings.grace_period_hours * 3600
-    job = scheduler.get_job(DIGEST_JOB, jobstore=JOBSTORE)
+    job = _stored_job(scheduler, DIGEST_JOB)
     if job is not None and str(job.trigger) == str(trigger) and job.misfire_grace_time == grace:
         return "kept"
     scheduler.add_job(jobs.send_weekly_digest, trigger, id=DIGEST_JOB, jobstore=JOBSTORE, replace_existing=True,
@@ -78,7 +92,7 @@ RETENTION_CRON = "30 3 * * *"  # every night at 03:30 local time
 def ensure_retention_job(scheduler: BackgroundScheduler, settings: Settings) -> str:
     """The nightly anonymisation of old answers; like the digest, kept across restarts."""
     trigger = cron_trigger(RETENTION_CRON, settings.timezone)
-    job = scheduler.get_job(RETENTION_JOB, jobstore=JOBSTORE)
+    job = _stored_job(scheduler, RETENTION_JOB)
     if job is not None and str(job.trigger) == str(trigger):
         return "kept"
     scheduler.add_job(jobs.anonymise_expired_answers, trigger, id=RETENTION_JOB, jobstore=JOBSTORE,

@@ -12,11 +12,13 @@ from mailer.campaigns import service
 from mailer.campaigns.audience import Audience, AudienceError
 from mailer.campaigns.models import Campaign, CampaignState
 from mailer.contacts.importer import import_lists
-from mailer.contacts.models import Suppression, SuppressionReason, address_hash
+from mailer.contacts.models import Contact, Suppression, SuppressionReason, address_hash
 from mailer.db import utcnow
 from mailer.mail.templates import EmailTemplates, TemplateProblem
 from mailer.outbox.models import MessageState, OutboxMessage
+from mailer.meetings.models import Meeting
 from mailer.outbox.sender import Sender
+from mailer.rsvp.service import record_answer
 from smtp_server import smtp_server  # noqa: F401  (fixture)
 
 LISTS = {
@@ -117,6 +119,23 @@ def test_a_running_campaign_is_never_started_again(db, make_campaign, make_csv):
         with pytest.raises(service.CampaignError, match="running"):
             service.start(session, service.get_campaign(session, cid))
     assert len(recipients(db, cid)) == 5  # … and is not added: recipients are fixed at the start
+
+
+def test_practical_information_goes_to_those_who_said_yes_and_only_them(db, app, make_campaign, smtp_settings,
+                                                                        smtp_server):
+    invitation = make_campaign()
+    start_and_send(db, smtp_settings, app, invitation)
+    with db.transaction() as session:
+        meeting = session.scalar(select(Meeting))
+        for email, answer in (("anna@kor.example.org", "yes"), ("bengt@kor.example.org", "no")):
+            contact = session.scalar(select(Contact).where(Contact.email == email))
+            record_answer(session, contact, meeting, {"answer": answer}, smtp_settings.timezone)
+    information = make_campaign("information", all=True)  # the template itself narrows it to the yes
+    start_and_send(db, smtp_settings, app, information)
+    assert recipients(db, information) == ["anna@kor.example.org"]
+    (mail,) = [r for r in smtp_server.to("anna@kor.example.org") if "Praktisk information" in r.message["Subject"]]
+    body = mail.message.get_body(("plain",)).get_content()
+    assert "Tack för att du har anmält dig" in body and "Munktellarenan, Eskilstuna" in body and "/r/" in body
 
 
 def test_unknown_org_and_missing_audience_are_refused(db, app, meeting, contacts):

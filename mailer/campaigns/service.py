@@ -89,6 +89,8 @@ def create_campaign(
         raise CampaignError(str(exc)) from None
     if template == "thanks":
         audience.participants = True  # thanks carry the evaluation link: participants only
+    if template == "information":
+        audience.only_yes = True  # "thank you for signing up": only for those who did
     audience.validate(session)
     when = _parse_when(send_at, settings) if send_at else None
     campaign = Campaign(meeting=meeting, template=template, audience=audience.to_json(), created_by=created_by,

@@ -29,7 +29,7 @@ def _campaign(session, campaign_id: int):
 
 @campaigns.command()
 @click.option("--meeting", "meeting_slug", required=True)
-@click.option("--template", required=True, help="invitation, reminder or thanks")
+@click.option("--template", required=True, help="invitation, reminder, information (to those who said yes) or thanks")
 @click.option("--org", "orgs", multiple=True, help="Organisation slug (repeatable).")
 @click.option("--region", "regions", multiple=True, help="Contact's or organisation's region (repeatable).")
 @click.option("--role", "roles", multiple=True, help="Role on a member list, e.g. ordförande (repeatable).")

@@ -15,8 +15,8 @@ import css_inline
 from jinja2 import ChoiceLoader, FileSystemLoader, StrictUndefined, TemplateError, TemplateNotFound, TemplateSyntaxError, select_autoescape
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
-TEMPLATE_NAMES = ("invitation", "reminder", "confirmation", "thanks", "digest", "org_report")
-CAMPAIGN_TEMPLATES = ("invitation", "reminder", "thanks")
+TEMPLATE_NAMES = ("invitation", "reminder", "information", "confirmation", "thanks", "digest", "org_report")
+CAMPAIGN_TEMPLATES = ("invitation", "reminder", "information", "thanks")
 
 
 def packaged_templates_path() -> Path:

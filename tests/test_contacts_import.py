@@ -360,6 +360,24 @@ def test_same_person_in_two_organisations_files_is_one_contact_with_two_membersh
         assert list(session.scalars(select(Contact.email))) == ["kim@example.org"]
 
 
+def test_two_lists_that_spell_one_person_differently_settle_on_the_first(db, make_csv):
+    a = make_csv("korpen.csv", "email,name,telefon\nleyla@example.org,Leyla SEHLSTEDT,070-111\n")
+    b = make_csv("hembygd.csv", "email,name,telefon\nleyla@example.org,Leyla Sehlstedt,070-111\n")
+
+    first = run_import(db, [a, b])
+    again = run_import(db, [a, b])
+
+    assert contact(db, "leyla@example.org").name == "Leyla SEHLSTEDT"
+    assert [f.summary() for f in again.files] == ["korpen.csv: 0 imported, 0 updated, 1 unchanged, 0 rejected",
+                                                  "hembygd.csv: 0 imported, 0 updated, 1 unchanged, 0 rejected"]
+    for report in (first, again):
+        (warning,) = report.files[1].warnings
+        assert warning.line == 2 and "'Leyla SEHLSTEDT' in korpen.csv" in warning.message
+    alone = run_import(db, [b])  # one organisation's list alone still updates the person
+    assert alone.files[0].summary() == "hembygd.csv: 0 imported, 1 updated, 0 unchanged, 0 rejected"
+    assert contact(db, "leyla@example.org").name == "Leyla Sehlstedt"
+
+
 def test_idn_address_in_either_spelling_is_one_contact(db, make_csv):
     a = make_csv("korpen.csv", "email\nasa@räksmörgås.example.org\n")
     b = make_csv("bygdegardarna.csv", "email\nASA@xn--rksmrgs-5wao1o.example.org\n")

@@ -116,9 +116,10 @@ def import_lists(
 
     rollback = dry_run or (strict and any(r.error or r.rejected for r, _ in reports))
     savepoint = session.begin_nested()
+    claims: Claims = {}
     for report, rows in reports:
         if report.organisation and not report.error and not report.note:
-            _apply(session, report, rows)
+            _apply(session, report, rows, claims)
             session.flush()
     if rollback:
         savepoint.rollback()
@@ -178,7 +179,32 @@ def _insert_new(session: Session, organisation: Organisation, contacts: dict[str
         ])
 
 
-def _apply(session: Session, report: FileReport, rows: list[ContactRow]) -> None:
+PERSON_FIELDS = ("name", "language", "region", "phone")
+# Within one import, which file set each person's field first: {(email, field): (value, file name)}.
+Claims = dict[tuple[str, str], tuple[str, str]]
+
+
+def _person_changes(row: ContactRow, contact: Contact | None, claims: Claims, report: FileReport) -> dict[str, str]:
+    """The person's fields this row changes. One person on two lists that spell them differently
+    ("Leyla SEHLSTEDT", "Leyla Sehlstedt") keeps the first list's value in an import of both,
+    with a warning, so that importing the same files again changes nothing; a later import of
+    one list alone still updates the person."""
+    changes = {}
+    for attr in PERSON_FIELDS:
+        value = getattr(row, attr)
+        if not value:
+            continue
+        claimed = claims.setdefault((row.email, attr), (value, report.path.name))
+        if claimed[0] != value:
+            report.warnings.append(Problem(
+                row.line, f"{attr} {value!r} differs from {claimed[0]!r} in {claimed[1]}: kept {claimed[0]!r}", value,
+                "differs", {"field": attr, "other": claimed[0], "file": claimed[1]}))
+        elif contact is not None and getattr(contact, attr) != value:
+            changes[attr] = value
+    return changes
+
+
+def _apply(session: Session, report: FileReport, rows: list[ContactRow], claims: Claims) -> None:
     organisation = _organisation(session, report.organisation, report.path.parent)
     rows, report.unchanged = _merge_duplicates(rows, report)
     emails = [row.email for row in rows]
@@ -208,17 +234,15 @@ def _apply(session: Session, report: FileReport, rows: list[ContactRow]) -> None
         if reason is not None:
             report.suppressed += 1
         contact = contacts.get(row.email)
+        changes = _person_changes(row, contact, claims, report)
         if contact is None:
             new_contacts[row.email] = row
             new_memberships.append((row.email, row.role))
             report.imported += 1
             continue
-        changed = False
-        for attr in ("name", "language", "region", "phone"):
-            value = getattr(row, attr)
-            if value and getattr(contact, attr) != value:
-                setattr(contact, attr, value)
-                changed = True
+        for attr, value in changes.items():
+            setattr(contact, attr, value)
+        changed = bool(changes)
         membership = memberships.get(contact.id)
         if membership is None:
             new_memberships.append((contact.id, row.role))

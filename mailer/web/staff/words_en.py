@@ -153,6 +153,7 @@ EN: dict[str, str] = {
     "import_problem.unknown_language": "Unknown language, ignored (write sv or en).",
     "import_problem.too_long": "Text too long in the column {field} (at most {limit} characters): cut.",
     "import_problem.duplicate": "Same address as on line {first_line}: merged.",
+    "import_problem.differs": "The column {field} differs from {other!r} in {file}: {other!r} is kept.",
     "import_problem.binary": "This is not a CSV file (it holds binary data).",
     "import_problem.undecodable": "The file is neither UTF-8 nor Windows-1252 (byte {byte}). Save it as CSV (UTF-8) in Excel.",
     "import_problem.too_large": "The file is larger than {mb} MB. Split the list into several files.",

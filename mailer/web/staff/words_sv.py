@@ -153,6 +153,7 @@ SV: dict[str, str] = {
     "import_problem.unknown_language": "Okänt språk, ignorerat (skriv sv eller en).",
     "import_problem.too_long": "För lång text i kolumnen {field} (högst {limit} tecken): avkortad.",
     "import_problem.duplicate": "Samma adress som på rad {first_line}: sammanslagen.",
+    "import_problem.differs": "Kolumnen {field} skiljer sig från {other!r} i {file}: {other!r} behålls.",
     "import_problem.binary": "Det är ingen CSV-fil (filen innehåller binära data).",
     "import_problem.undecodable": "Filen är varken UTF-8 eller Windows-1252 (byte {byte}). Spara den som CSV (UTF-8) i Excel.",
     "import_problem.too_large": "Filen är större än {mb} MB. Dela upp listan i flera filer.",

@@ -571,7 +571,7 @@ def test_cli_strict_aborts_the_whole_import(runner, db, make_csv):
 
     assert result.exit_code == 1
     assert stderr_errors(result) == WIN_REJECTED
-    assert result.stdout.splitlines()[-1] == "strict: rows were rejected, nothing was written"
+    assert result.stdout.splitlines()[-1] == "strict: a file or rows were rejected, nothing was written"
     assert snapshot(db) == before
 
 

@@ -162,13 +162,15 @@ def retry(rt: Runtime, campaign_id: int):
 def list_(rt: Runtime, as_json: bool):
     """List campaigns."""
     with rt.transaction() as session:
-        rows = [service.status(session, c).to_json() for c in service.list_campaigns(session)]
+        campaigns_ = service.list_campaigns(session)
+        rows = [service.status(session, c).to_json() for c in campaigns_]
+        local = [c.send_at and f"{c.send_at.astimezone(rt.settings.timezone):%Y-%m-%d %H:%M}" for c in campaigns_]
     if as_json:
         echo_json(rows)
         return
-    for r in rows:
+    for r, send_at in zip(rows, local):
         click.echo(f"{r['id']:>4}  {r['meeting']:<14} {r['template']:<12} {r['state']:<10} "
-                   f"{r['sent']:>5}/{r['recipients']:<5} sent  {r['send_at'] or ''}")
+                   f"{r['sent']:>5}/{r['recipients']:<5} sent  {send_at or ''}")
 
 
 def _print_status(rt: Runtime, campaign_id: int, as_json: bool) -> None:

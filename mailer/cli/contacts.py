@@ -44,7 +44,7 @@ def import_(rt: Runtime, files: tuple[Path, ...], org: str | None, dry_run: bool
     for file in report.files:
         click.echo(file.summary())
     if not report.written:
-        click.echo("dry run: nothing was written" if dry_run else "strict: rows were rejected, nothing was written")
+        click.echo("dry run: nothing was written" if dry_run else "strict: a file or rows were rejected, nothing was written")
     raise SystemExit(report.exit_code)
 
 

@@ -50,7 +50,7 @@ def demo(rt: Runtime, folder: Path, links_only: bool) -> None:
         if campaign_id:
             click.echo(f"\nInvitation campaign {campaign_id} for {meetings[0].slug} is due now: `mailer worker` sends it "
                        f"to {rt.settings.smtp_url and 'the SMTP server' or rt.settings.outbox_path}.")
-    _print_links(rt)
+    click.echo("\n`mailer demo --links` prints a demo recipient's answer page and the staff set-password link.")
 
 
 def _print_links(rt: Runtime) -> None:

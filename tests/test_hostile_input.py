@@ -340,6 +340,57 @@ def test_markup_and_template_syntax_show_as_text_on_every_page(app, db, hostile_
     assert_inert(to_html(report), *[f"<script>alert('{f}')</script>" for f in ("stad2", "värd2", "region2")])
 
 
+def assert_inert_staff_page(html: str, *shown: str) -> None:
+    """As assert_inert, but a staff page may hold email previews: sandboxed frames (no scripts)
+    whose srcdoc is itself checked as a page."""
+    page = Markup(html)
+    frames = [attrs for tag, attrs in page.tags if tag == "iframe"]
+    for attrs in frames:
+        assert "sandbox" in attrs and "allow-scripts" not in attrs["sandbox"], attrs
+        assert_inert(attrs.get("srcdoc", ""))
+    own_script = r'<script src="/staff/static/staff\.js" defer></script>'  # the app's own, no inline script
+    assert_inert(re.sub(own_script, "", re.sub(r"(?s)<iframe\b.*?</iframe>", "", html)), *shown)
+
+
+def test_markup_and_template_syntax_show_as_text_on_every_staff_page(app, db, hostile_world):
+    from mailer.staff.accounts import add_staff
+    from mailer.tracking.attendance import add_walk_in
+    from test_staff_fixtures import log_in
+
+    w = hostile_world
+    with db.transaction() as session:
+        add_staff(session, STAFF, payload("kansli"), "ett långt lösenord")
+        meeting = session.get(Meeting, w["meeting"])
+        check_in(session, meeting, ["anna@hostile.example.org"])
+        add_walk_in(session, meeting, payload("gäst"), payload("gästorg"))
+        campaign_id = session.scalar(select(func.min(OutboxMessage.campaign_id)))
+    client = app.test_client()
+    assert log_in(client, email=STAFF, password="ett långt lösenord").status_code == 303
+    answer(client.application.test_client(), links_for(app, w["anna"], w["meeting"])["rsvp_url"], answer="yes",
+           comment=payload("kommentar"))
+    pages = {
+        "/staff/": [],
+        "/staff/organisations": [payload("org")],
+        "/staff/organisations?q=" + urllib.parse.quote("<script>"): [],
+        "/staff/organisations/hostile": [payload("namn"), payload("roll")],
+        f"/staff/contacts/{w['anna']}": [payload("roll")],
+        f"/staff/contacts/{w['anna']}/erase": [],
+        "/staff/meetings": [],
+        "/staff/meetings/falun/edit": [payload("beskrivning")],
+        "/staff/meetings/falun/responses": [payload("namn"), payload("gäst"), payload("gästorg")],
+        "/staff/meetings/falun/responses?org=" + urllib.parse.quote(payload("org")): [],
+        "/staff/meetings/falun/checkin": [],
+        "/staff/campaigns": [],
+        f"/staff/campaigns/{campaign_id}": [],
+        "/staff/campaigns/new": [],
+        "/staff/templates": [],
+    }
+    for path, shown in pages.items():
+        reply = client.get(path)
+        assert reply.status_code == 200, path
+        assert_inert_staff_page(reply.get_data(as_text=True), *shown)
+
+
 def test_markup_and_template_syntax_are_inert_in_every_mail(app, db, hostile_world, smtp_server):
     w = hostile_world
     client = app.test_client()

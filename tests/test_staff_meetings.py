@@ -55,11 +55,17 @@ def test_edit_a_meeting(db, settings, staff_client):
     assert 'type="date" id="date" name="date" value="2031-09-16"' in form
     assert 'type="time" id="start" name="start" value="18:00"' in form
     reply = post(staff_client, "/staff/meetings/gavle/edit", {**FORM, "start": "17:30", "end": "19:00",
-                                                              "capacity": "60", "venue": ""})
+                                                              "capacity": "60", "venue": "", "max_guests": "3",
+                                                              "rsvp_by": "2031-09-12"})
     assert reply.status_code == 303
     meeting = stored(db, "gavle")
     assert meeting.starts_at.astimezone(settings.timezone).strftime("%H:%M") == "17:30"
-    assert (meeting.capacity, meeting.venue) == (60, None)
+    assert (meeting.capacity, meeting.venue, meeting.max_guests) == (60, None, 3)
+    assert meeting.rsvp_by.isoformat() == "2031-09-12"
+    cleared = post(staff_client, "/staff/meetings/gavle/edit", {**FORM, "capacity": "", "rsvp_by": ""})
+    assert cleared.status_code == 303
+    assert (stored(db, "gavle").capacity, stored(db, "gavle").rsvp_by) == (None, None)  # no limit, no deadline
+    post(staff_client, "/staff/meetings/gavle/edit", {**FORM, "capacity": "60"})
     bad = post(staff_client, "/staff/meetings/gavle/edit", {**FORM, "end": "16:00"})
     assert bad.status_code == 422
     assert stored(db, "gavle").capacity == 60  # nothing of the bad form was saved

@@ -5,7 +5,10 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
+import os
 import sqlite3
+import subprocess
+import sys
 
 import pytest
 from sqlalchemy import select
@@ -109,6 +112,51 @@ def test_retention_anonymises_old_answers_but_keeps_figures(db, scene):
         response = session.scalar(select(Response))
         assert response.contact_id is None and response.diet is None and response.answer.value == "yes"
     assert nothing.meetings == 0 and (done.meetings, done.responses, done.evaluations) == (1, 1, 1)
+
+
+def test_the_workers_nightly_job_anonymises_by_retention_months_and_logs_no_address(db, app, make_csv, make_meeting,
+                                                                                   cli_env):
+    """The scheduled job in a real worker, its period from MAILER_RETENTION_MONTHS, its log read."""
+    from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
+
+    from mailer.db import utcnow
+    from mailer.worker.scheduler import RETENTION_JOB, build_scheduler, ensure_retention_job
+
+    settings = app.extensions["mailer.settings"]
+    with db.transaction() as session:
+        import_lists(session, [make_csv("kor.csv", f"email,name\n{ANNA},Anna A\n")])
+    held = make_meeting(slug="forr", starts=(utcnow() - dt.timedelta(days=70)).astimezone(settings.timezone)
+                        .strftime("%Y-%m-%d 18:00"))
+    with db.transaction() as session:
+        anna = session.scalar(select(Contact).where(Contact.email == ANNA))
+        record_answer(session, anna, session.get(Meeting, held.id), {"answer": "yes", "diet": "vegan"},
+                      settings.timezone, now=held.starts_at - dt.timedelta(days=7))
+    scheduler = build_scheduler(db, settings)  # stored as a worker stores it, due an hour ago
+    scheduler.start(paused=True)
+    ensure_retention_job(scheduler, settings)
+    scheduler.shutdown(wait=True)
+    store = SQLAlchemyJobStore(engine=db.engine, tablename="apscheduler_jobs")
+    store.start(scheduler, "default")
+
+    def worker(months: int) -> str:
+        job = store.lookup_job(RETENTION_JOB)
+        job.next_run_time = utcnow() - dt.timedelta(hours=1)
+        store.update_job(job)
+        env = {**os.environ, **cli_env, "MAILER_RETENTION_MONTHS": str(months)}
+        result = subprocess.run([sys.executable, "-m", "mailer", "worker", "--until-idle"], env=env,
+                                capture_output=True, text=True, timeout=120)
+        assert result.returncode == 0, result.stderr
+        return result.stdout + result.stderr
+
+    assert "0 answers and 0 evaluations of 0 old meetings anonymised" in worker(24)  # the default keeps it
+    with db.transaction() as session:
+        assert session.scalar(select(Response)).contact_id is not None
+    log = worker(1)  # 70 days ago is older than one month
+    assert "1 answers and 0 evaluations of 1 old meetings anonymised" in log
+    assert ANNA not in log and "/r/" not in log
+    with db.transaction() as session:
+        response = session.scalar(select(Response))
+        assert response.contact_id is None and response.diet is None and response.answer.value == "yes"
 
 
 def test_cli_forget_export_and_audit(runner, scene):

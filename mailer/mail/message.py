@@ -24,14 +24,19 @@ SEND_POLICY = email_policy.SMTP.clone(refold_source="none")
 SEND_POLICY_UTF8 = email_policy.SMTPUTF8.clone(refold_source="none")
 
 
-def policy_for(to_header: str):
-    """SMTPUTF8 only when the To header needs it."""
-    return SEND_POLICY if to_header.isascii() else SEND_POLICY_UTF8
+def policy_for(address: str):
+    """Raw UTF-8 headers (RFC 6532) only when the address itself needs them.
+
+    A name with å, ä, ö goes as RFC 2047 encoded words, which every server takes;
+    raw UTF-8 headers need a server that offers SMTPUTF8, which the transport asks
+    for only for a non-ASCII address.
+    """
+    return SEND_POLICY if address.isascii() else SEND_POLICY_UTF8
 
 
 def flatten(message) -> bytes:
     """The bytes that go on the wire (CRLF line ends), for every message mailer sends."""
-    return message.as_bytes(policy=policy_for(str(message["To"])))
+    return message.as_bytes(policy=policy_for(message["To"].addresses[0].addr_spec))
 
 
 def one_line(value: str | None) -> str:

@@ -123,7 +123,7 @@ class FastComposer:
             return None
         subject, text, html = rendered
         to = str(recipient_address(contact.name, contact.email))
-        policy = policy_for(to)
+        policy = policy_for(contact.email)
         now = utcnow()
         date, dtstamp = format_datetime(now), now.strftime("%Y%m%dT%H%M%SZ")
         cte, calendar = None, None
@@ -168,7 +168,7 @@ class FastComposer:
                 boundary = Generator._make_boundary()
                 part.set_boundary(boundary)
                 boundaries.append(b"--" + boundary.encode("ascii"))
-        policy = policy_for(str(message["To"]))
+        policy = policy_for(message["To"].addresses[0].addr_spec)
         flat = flatten(message)
         self.skeletons[key] = DISABLED
         if not self._same_context(contact, organisations, first_message, extra):

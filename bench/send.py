@@ -6,7 +6,7 @@ Figures, all from this one run:
 - send_ceiling_msgs_per_s: what Postfix's smtp-source puts into the same sink over two reused
   connections with 15 KB messages, and send_ratio = the two divided;
 - render_fast_per_s / render_slow_per_s: messages built a second, by the fast path and by
-  compose() + as_bytes() (the email object model), no database, no SMTP;
+  compose() + flatten() (the email object model), no database, no SMTP;
 - smtp_only_per_s: prebuilt messages a second through mailer's SMTP transport on one connection.
 Usage: python bench/send.py [RECIPIENTS]
 """
@@ -43,7 +43,7 @@ def render_rates(instance: Instance, campaign_id: int) -> tuple[float, float, in
     from mailer.contacts.models import Contact, Membership
     from mailer.outbox.compose import compose
     from mailer.outbox.fast import FastComposer
-    from mailer.outbox.mimeparts import policy_for
+    from mailer.mail.message import flatten
 
     app = instance.app()
     db, settings, templates = (app.extensions[k] for k in ("mailer.db", "mailer.settings", "mailer.templates"))
@@ -60,7 +60,7 @@ def render_rates(instance: Instance, campaign_id: int) -> tuple[float, float, in
     for c in people[:300]:
         message = compose(settings, templates, template="invitation", contact=c, meeting=meeting,
                           first_message=True, message_id=f"<invitation.{c.id}@ax.example.org>")
-        message.as_bytes(policy=policy_for(str(message["To"])))
+        flatten(message)
     slow = 300 / (time.process_time() - start)
     db.dispose()
     return fast, slow, sum(sizes) // len(sizes)

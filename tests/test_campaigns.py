@@ -315,7 +315,7 @@ def test_a_template_broken_after_creation_stops_the_start_before_anyone_is_maile
     campaign_id = runner.invoke(["campaigns", "create", "--meeting", "eskilstuna", "--template", "invitation",
                                  "--all"], env=env).stdout.strip()
     scheduled_id = runner.invoke(["campaigns", "create", "--meeting", "eskilstuna", "--template", "invitation",
-                                  "--all", "--send-at", "2020-01-01 10:00"], env=env).stdout.strip()
+                                  "--all", "--send-at", "2030-01-01 10:00"], env=env).stdout.strip()
     path = broken_templates / "en" / "invitation.txt"  # only the English-speaking recipients would hit it
     path.write_text(path.read_text(encoding="utf-8").replace("{%- endblock %}", "{{ meeting.whn }}{%- endblock %}"),
                     encoding="utf-8")
@@ -325,7 +325,7 @@ def test_a_template_broken_after_creation_stops_the_start_before_anyone_is_maile
     with db.transaction() as session:
         assert session.get(Campaign, int(campaign_id)).state is CampaignState.DRAFT
         outcome = service.start_due(session, settings, EmailTemplates(broken_templates), int(scheduled_id),
-                                    now=utcnow().replace(year=2020, month=1, day=1, hour=10))
+                                    now=utcnow().replace(year=2030, month=1, day=1, hour=10))
         assert outcome.startswith("not started, back to draft: template error en/invitation.txt:")
         assert session.get(Campaign, int(scheduled_id)).state is CampaignState.DRAFT
         assert session.scalar(select(func.count()).select_from(OutboxMessage)) == 0
@@ -384,6 +384,8 @@ def test_cli_schedule_and_cancel(runner, db, contacts, meeting):
     assert status["state"] == "scheduled" and status["send_at"].startswith("2031-09-01T07:00")
     moved = runner.invoke(["campaigns", "schedule", campaign_id, "--at", "2031-09-02 10:00"])
     assert moved.exit_code == 0 and "2031-09-02 10:00" in moved.output
+    past = runner.invoke(["campaigns", "schedule", campaign_id, "--at", "2020-01-01 09:00"])
+    assert past.exit_code == 1 and "'2020-01-01 09:00' is in the past" in past.stderr
     bad = runner.invoke(["campaigns", "schedule", campaign_id, "--at", "tomorrow"])
     assert bad.exit_code == 1 and "tomorrow" in bad.output
     assert runner.invoke(["campaigns", "cancel", campaign_id]).exit_code == 0

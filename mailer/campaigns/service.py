@@ -113,10 +113,14 @@ def check_templates(settings: Settings, templates: EmailTemplates, campaign: Cam
 
 
 def _parse_when(text: str, settings: Settings) -> dt.datetime:
+    """A send time; one already past is refused (the worker would only mark it missed)."""
     try:
-        return parse_local("send_at", text, settings.timezone)
+        when = parse_local("send_at", text, settings.timezone)
     except ValueError as exc:
         raise CampaignError(str(exc).split(": ", 1)[-1]) from None
+    if when < utcnow() - dt.timedelta(minutes=1):
+        raise CampaignError(f"{text.strip()!r} is in the past; to send now, use `mailer campaigns send`")
+    return when
 
 
 def schedule(session: Session, settings: Settings, campaign: Campaign, at: str) -> Campaign:

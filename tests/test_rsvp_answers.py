@@ -150,6 +150,10 @@ def test_after_the_deadline_the_answer_shows_but_the_form_is_closed(app, db, ann
     assert response_of(db, anna, closed).answer.value == "yes"
     assert response_of(db, anna, started) is None
     assert count(db, OutboxMessage) == 0
+    with db.transaction() as session:  # someone still waiting once it has closed is promised nothing
+        session.add(Response(meeting_id=started, contact_id=anna, answer=Answer.YES, guests=0, waitlisted=True))
+    waiting = client.get(rsvp(app, anna, started)).get_data(as_text=True)
+    assert "Du står på väntelistan." in waiting and "Blir en plats ledig" not in waiting
 
 
 def test_confirmation_mails_are_queued_with_the_answer(app, db, anna, person, meeting):

@@ -91,8 +91,8 @@ def board_report(session: Session, settings: Settings, start: dt.date | None, en
                                     .where(Attendance.meeting_id == meeting.id)) > 0
         everyone |= people
         represented |= represented_organisations(session, meeting.id)
-        invited = session.scalar(select(func.count()).select_from(
-            invitations.where(Campaign.meeting_id == meeting.id).subquery()))
+        invited = session.scalar(select(func.count(distinct(  # people, as `meetings status` counts them
+            invitations.where(Campaign.meeting_id == meeting.id).subquery().c.contact_id))))
         answered = session.scalar(select(func.count()).select_from(Response).where(Response.meeting_id == meeting.id))
         report.meetings.append(MeetingLine(meeting.slug, meeting.title, meeting.region, meeting.city, meeting.host,
                                            format_day(meeting.starts_at, tz, settings.language), invited, answered,

@@ -25,6 +25,7 @@ STRINGS: dict[str, dict[str, str]] = {
         "one_guest": "1 gäst",
         "n_guests": "{n} gäster",
         "answer_waitlisted": "Du står på väntelistan. Blir en plats ledig mejlar vi dig.",
+        "answer_waitlisted_closed": "Du står på väntelistan.",
         "answer_no_now": "Nej, du kan inte komma.",
         "saved": "Tack! Ditt svar är sparat.",
         "saved_waitlisted": "Tack! Träffen är fullbokad just nu, så du står på väntelistan. "
@@ -101,6 +102,7 @@ STRINGS: dict[str, dict[str, str]] = {
         "one_guest": "1 guest",
         "n_guests": "{n} guests",
         "answer_waitlisted": "You are on the waiting list. If a place becomes free we will email you.",
+        "answer_waitlisted_closed": "You are on the waiting list.",
         "answer_no_now": "No, you cannot come.",
         "saved": "Thank you! Your reply has been saved.",
         "saved_waitlisted": "Thank you! The meeting is fully booked at the moment, so you are on the "

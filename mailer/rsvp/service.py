@@ -224,12 +224,28 @@ def record_answer(session: Session, contact: Contact, meeting: Meeting, form: Ma
         response.updated_at = now
         _log_change(response, now)
     session.flush()
-    promote_waitlisted(session, meeting, now, skip_mail_for=response)
+    if _places_freed(before, response):
+        promote_waitlisted(session, meeting, now, skip_mail_for=response)
     if was_waiting and response.answer is Answer.YES and not response.waitlisted:
         enqueue_confirmation(session, response, promoted=True)
     elif _mail_due(before, response):
         enqueue_confirmation(session, response, promoted=False)
     return response
+
+
+def _places_freed(before: tuple | None, response: Response) -> bool:
+    """Whether this answer can let someone on the waitlist move up.
+
+    The waitlist only ever holds people the first in line does not fit for (every
+    change of places or capacity moves it up), so it moves only when this answer
+    gave places back, or took its owner out of the line.
+    """
+    if before is None or before[0] is not Answer.YES:
+        return False
+    _, was_waiting, guests = before
+    if was_waiting:
+        return response.answer is Answer.NO or not response.waitlisted
+    return response.answer is Answer.NO or response.guests < guests
 
 
 def _mail_due(before: tuple | None, response: Response) -> bool:

@@ -56,6 +56,25 @@ def _chart(session: Session, meeting: Meeting, tz, now: dt.datetime, lang: str) 
              "yes": int(counts[2 * i]), "no": int(counts[2 * i + 1])} for i, week_end in enumerate(weeks)]
 
 
+def _new_answers(session: Session, meeting_id: int, start: dt.datetime, end: dt.datetime) -> list[tuple]:
+    """(name, email, organisation names, answer, waitlisted) of the answers given in the period.
+
+    Plain rows in two queries, not ORM objects: a first round can bring thousands.
+    """
+    given = and_(Response.meeting_id == meeting_id, Response.updated_at > start, Response.updated_at <= end,
+                 Response.contact_id.is_not(None))
+    organisations: dict[int, list[str]] = {}
+    for contact_id, name in session.execute(
+            select(Membership.contact_id, Organisation.name).join(Organisation)
+            .where(Membership.contact_id.in_(select(Response.contact_id).where(given)))):
+        organisations.setdefault(contact_id, []).append(name)
+    rows = session.execute(
+        select(Contact.id, Contact.name, Contact.email, Response.answer, Response.waitlisted)
+        .join(Contact, Contact.id == Response.contact_id).where(given).order_by(Response.updated_at))
+    return [(name, email, organisations.get(cid, []), answer, waitlisted)
+            for cid, name, email, answer, waitlisted in rows]
+
+
 def digest_context(session: Session, settings: Settings, start: dt.datetime, end: dt.datetime) -> dict[str, Any]:
     tz, lang = settings.timezone, settings.language
     meetings = session.scalars(select(Meeting).where(Meeting.ends_at >= end).order_by(Meeting.starts_at)).all()
@@ -67,13 +86,7 @@ def digest_context(session: Session, settings: Settings, start: dt.datetime, end
     for meeting in meetings:
         f = figures[meeting.id]
         represented = represented_organisations(session, meeting.id)
-        new = session.scalars(
-            select(Response).where(Response.meeting_id == meeting.id, Response.updated_at > start,
-                                   Response.updated_at <= end, Response.contact_id.is_not(None))
-            .options(selectinload(Response.contact).selectinload(Contact.memberships)
-                     .selectinload(Membership.organisation))
-            .order_by(Response.updated_at)
-        ).all()
+        new = _new_answers(session, meeting.id, start, end)
         meeting_items.append({
             "title": meeting.title, "when": format_when(meeting.starts_at, meeting.ends_at, tz, lang),
             "city": meeting.city, "invited": f.invited, "yes": f.yes, "no": f.no, "waitlisted": f.waitlisted,
@@ -82,11 +95,11 @@ def digest_context(session: Session, settings: Settings, start: dt.datetime, end
             "missing_organisations": [name for oid, name in all_orgs if oid not in represented],
             "chart": _chart(session, meeting, tz, end, lang),
             "new_responses": [{
-                "name": r.contact.name or r.contact.email,
-                "organisations": ", ".join(sorted(m.organisation.name for m in r.contact.memberships)),
-                "answer": answer_words["yes" if r.answer is Answer.YES else "no"]
-                + (" (väntelista)" if r.waitlisted and lang == "sv" else " (waiting list)" if r.waitlisted else ""),
-            } for r in new],
+                "name": name or email,
+                "organisations": ", ".join(sorted(organisations)),
+                "answer": answer_words["yes" if answer is Answer.YES else "no"]
+                + (" (väntelista)" if waitlisted and lang == "sv" else " (waiting list)" if waitlisted else ""),
+            } for name, email, organisations, answer, waitlisted in new],
         })
 
     suppressed = session.scalars(

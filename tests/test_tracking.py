@@ -92,6 +92,25 @@ def test_status_figures_before_the_meeting(db, world):
     assert data["by_region"]["Dalarna"]["bounced"] == 1
 
 
+def test_one_region_spelled_differently_in_members_lists_is_one_row(db, app, make_csv, make_meeting):
+    settings, templates = app.extensions["mailer.settings"], app.extensions["mailer.templates"]
+    make_meeting(slug="falun", city="Falun", region="Dalarna")
+    with db.transaction() as session:
+        import_lists(session, [make_csv("spel.csv", "email,region\na@spel.example.org,Dalarna\n"
+                                                    "b@spel.example.org,Dalarna\nc@spel.example.org,dalarna\n"
+                                                    "d@spel.example.org,DALARNA\ne@spel.example.org,Gävleborg\n")])
+        campaign = service.create_campaign(session, settings, templates, meeting_slug="falun", template="invitation",
+                                           audience=Audience(all=True))
+        service.start(session, campaign)
+    sender = Sender(db, settings, templates)  # to the file outbox
+    while sender.run_once().claimed:
+        pass
+    sender.close()
+    with db.transaction() as session:
+        data = full_status(session, session.scalar(select(Meeting).where(Meeting.slug == "falun")))
+    assert {region: row["invited"] for region, row in data["by_region"].items()} == {"Dalarna": 4, "Gävleborg": 1}
+
+
 def test_attendance_changes_participants_and_coverage(db, world):
     meeting_id = world[0]
     with db.transaction() as session:

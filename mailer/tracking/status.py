@@ -8,6 +8,8 @@ A person counts for every organisation they belong to.
 
 from __future__ import annotations
 
+from typing import Any
+
 from sqlalchemy import func, literal, select
 from sqlalchemy.orm import Session
 
@@ -54,6 +56,28 @@ def _count_by(session: Session, contact_ids, key, by_organisation: bool) -> dict
     return dict(session.execute(query.group_by(key)).all())
 
 
+def _same_region_together(counts: dict[str, Any]) -> dict[str, Any]:
+    """'Dalarna', 'dalarna' and ' Dalarna ' from different members' lists are one region, shown in
+    the spelling that is most common (then first in order); counts (or dicts of counts) are added."""
+    spelled: dict[str, str] = {}
+    for region in sorted(counts, key=lambda r: -_size(counts[r])):
+        spelled.setdefault(" ".join(region.split()).casefold(), region)
+    merged: dict[str, Any] = {}
+    for region, value in counts.items():
+        name = spelled[" ".join(region.split()).casefold()]
+        if name not in merged:
+            merged[name] = dict(value) if isinstance(value, dict) else value
+        elif isinstance(value, dict):
+            merged[name] = {k: merged[name][k] + v for k, v in value.items()}
+        else:
+            merged[name] += value
+    return merged
+
+
+def _size(value: Any) -> int:
+    return value["invited"] if isinstance(value, dict) else value
+
+
 def _came(meeting_id: int):
     return select(Attendance.contact_id).where(Attendance.meeting_id == meeting_id, Attendance.contact_id.is_not(None))
 
@@ -85,9 +109,9 @@ def full_status(session: Session, meeting: Meeting) -> dict:
                                               "name": name, "represented": oid in represented}
         for oid, slug, name in organisations
     }
-    by_region = _grouped(session, meeting.id, REGION, _join_contacts)
-    bounced_region = _count_by(session, _bounced(meeting.id), REGION, False)
-    came_region = _count_by(session, _came(meeting.id), REGION, False)
+    by_region = _same_region_together(_grouped(session, meeting.id, REGION, _join_contacts))
+    bounced_region = _same_region_together(_count_by(session, _bounced(meeting.id), REGION, False))
+    came_region = _same_region_together(_count_by(session, _came(meeting.id), REGION, False))
     regions = sorted(set(by_region) | set(bounced_region) | set(came_region))
     data["by_region"] = {
         (region or "–"): empty | by_region.get(region, {}) | {"bounced": bounced_region.get(region, 0),

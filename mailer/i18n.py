@@ -34,10 +34,16 @@ def format_clock(value: dt.datetime, tz: ZoneInfo, language: str | None = "sv") 
 
 
 def format_when(starts: dt.datetime, ends: dt.datetime | None, tz: ZoneInfo, language: str | None = "sv") -> str:
-    """'tisdag 13 september 2027 kl. 18.00–20.00' (English: 'Tuesday 13 September 2027 at 18:00–20:00')."""
+    """'tisdag 13 september 2027 kl. 18.00–20.00' (English: 'Tuesday 13 September 2027 at 18:00–20:00').
+
+    An end on another day names that day too: 'fredag 1 oktober 2027 kl. 22.00 – lördag 2 oktober
+    2027 kl. 01.00', never a bare '22.00–01.00'.
+    """
     lang = _lang(language)
     text = f"{format_day(starts, tz, lang)} {PATTERNS[lang]['at']} {format_clock(starts, tz, lang)}"
-    if ends is not None:
+    if ends is not None and ends.astimezone(tz).date() != starts.astimezone(tz).date():
+        text += f" – {format_day(ends, tz, lang)} {PATTERNS[lang]['at']} {format_clock(ends, tz, lang)}"
+    elif ends is not None:
         text += f"–{format_clock(ends, tz, lang)}"
     return text
 

@@ -123,6 +123,17 @@ def test_duplicate_slug_is_refused_and_the_first_meeting_is_kept(db, make_meetin
     assert stored(db, "falun").title == "Första"
 
 
+def test_a_meeting_ending_after_midnight_names_both_days():
+    from zoneinfo import ZoneInfo
+
+    from mailer.i18n import format_when
+
+    tz = ZoneInfo("Europe/Stockholm")
+    starts, ends = dt.datetime(2031, 10, 3, 20, 0, tzinfo=UTC), dt.datetime(2031, 10, 3, 23, 0, tzinfo=UTC)
+    assert format_when(starts, ends, tz) == "fredag 3 oktober 2031 kl. 22.00 – lördag 4 oktober 2031 kl. 01.00"
+    assert format_when(starts, ends, tz, "en") == "Friday 3 October 2031 at 22:00 – Saturday 4 October 2031 at 01:00"
+
+
 # --- the command line ---------------------------------------------------------------
 
 def test_cli_add_and_list(runner, db):

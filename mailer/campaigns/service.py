@@ -29,6 +29,7 @@ from mailer.outbox.compose import compose, has_been_mailed, made_up_contact
 from mailer.outbox.models import FINAL_STATES, MessageState, OutboxMessage
 
 S = CampaignState
+PAST_SEND_AT = dt.timedelta(minutes=15)
 
 
 class CampaignError(ValueError):
@@ -113,12 +114,13 @@ def check_templates(settings: Settings, templates: EmailTemplates, campaign: Cam
 
 
 def _parse_when(text: str, settings: Settings) -> dt.datetime:
-    """A send time; one already past is refused (the worker would only mark it missed)."""
+    """A send time. One a few minutes past (typed as "now") goes out at once; one further back is
+    refused, as it was surely a typo (the worker would send it late or mark it missed)."""
     try:
         when = parse_local("send_at", text, settings.timezone)
     except ValueError as exc:
         raise CampaignError(str(exc).split(": ", 1)[-1]) from None
-    if when < utcnow() - dt.timedelta(minutes=1):
+    if when < utcnow() - PAST_SEND_AT:
         raise CampaignError(f"{text.strip()!r} is in the past; to send now, use `mailer campaigns send`")
     return when
 

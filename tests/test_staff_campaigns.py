@@ -56,6 +56,9 @@ def test_the_live_count_follows_the_audience(staff_client, ready):
     assert count("all=1&only=unanswered")["text"] == "välj träffen först"
     assert count("meeting=eskilstuna&all=1&only=unanswered")["count"] == 0  # nobody invited yet
     assert count("meeting=nope&all=1")["text"] == "välj träffen först"
+    # The template's own narrowing counts too: practical information only reaches those who said yes.
+    assert count("meeting=eskilstuna&all=1&template=invitation")["count"] == 3
+    assert count("meeting=eskilstuna&all=1&template=information")["count"] == 0  # nobody has said yes yet
     # Without scripts the form counts on a button press.
     page = post(staff_client, "/staff/campaigns/new", {"meeting": "eskilstuna", "org": "teater", "action": "count"})
     assert "Mottagare just nu: 1 mottagare" in text(page)

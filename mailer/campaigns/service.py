@@ -88,10 +88,7 @@ def create_campaign(
         meeting = get_meeting(session, meeting_slug)
     except LookupError as exc:
         raise CampaignError(str(exc)) from None
-    if template == "thanks":
-        audience.participants = True  # thanks carry the evaluation link: participants only
-    if template == "information":
-        audience.only_yes = True  # "thank you for signing up": only for those who did
+    implied_audience(template, audience)
     audience.validate(session)
     when = _parse_when(send_at, settings) if send_at else None
     campaign = Campaign(meeting=meeting, template=template, audience=audience.to_json(), created_by=created_by,
@@ -111,6 +108,15 @@ def check_templates(settings: Settings, templates: EmailTemplates, campaign: Cam
     for language in LANGUAGES:
         compose(settings, templates, template=campaign.template, contact=made_up_contact(language),
                 meeting=campaign.meeting, first_message=True, message_id="<check@localhost>")
+
+
+def implied_audience(template: str | None, audience: Audience) -> Audience:
+    """What a template always narrows its audience to; the one rule for creating and for counting."""
+    if template == "thanks":
+        audience.participants = True  # thanks carry the evaluation link: participants only
+    if template == "information":
+        audience.only_yes = True  # "thank you for signing up": only for those who did
+    return audience
 
 
 def _parse_when(text: str, settings: Settings) -> dt.datetime:

@@ -13,7 +13,7 @@ from flask import Blueprint, redirect, request, url_for
 
 from mailer.campaigns.audience import Audience, AudienceError
 from mailer.campaigns.models import CampaignState
-from mailer.campaigns.service import CampaignError, get_campaign, status
+from mailer.campaigns.service import CampaignError, get_campaign, implied_audience, status
 from mailer.mail.templates import CAMPAIGN_TEMPLATES, TemplateProblem
 from mailer.mail.transport import TransportError
 from mailer.staff import campaign_actions
@@ -27,8 +27,10 @@ FOLLOWED = (CampaignState.SCHEDULED.value, CampaignState.RUNNING.value, Campaign
 def audience_from(form) -> Audience:
     """The audience part of the form (also the live count's query string)."""
     narrowing = form.get("only", "")
-    return Audience(orgs=form.getlist("org"), regions=form.getlist("region"), roles=form.getlist("role"),
-                    all=form.get("all") == "1", only_unanswered=narrowing == "unanswered", only_yes=narrowing == "yes")
+    audience = Audience(orgs=form.getlist("org"), regions=form.getlist("region"), roles=form.getlist("role"),
+                        all=form.get("all") == "1", only_unanswered=narrowing == "unanswered",
+                        only_yes=narrowing == "yes")
+    return implied_audience(form.get("template"), audience)
 
 
 def _count_text(meeting: str | None, audience: Audience) -> tuple[int | None, str]:

@@ -30,6 +30,7 @@ from mailer.outbox.models import FINAL_STATES, MessageState, OutboxMessage
 
 S = CampaignState
 PAST_SEND_AT = dt.timedelta(minutes=15)
+NOT_STARTED = "not started, back to draft"  # start_due's outcome when the campaign cannot go out
 
 
 class CampaignError(ValueError):
@@ -200,7 +201,7 @@ def start_due(session: Session, settings: Settings, templates: EmailTemplates, c
         check_templates(settings, templates, campaign)
     except TemplateProblem as exc:
         campaign.state = S.DRAFT
-        return f"not started, back to draft: template error {exc}"
+        return f"{NOT_STARTED}: template error {exc}"
     start(session, campaign)
     return "started"
 

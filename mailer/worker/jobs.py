@@ -15,7 +15,7 @@ from typing import Callable
 from sqlalchemy import select
 
 from mailer.campaigns.models import Campaign
-from mailer.campaigns.service import start_due
+from mailer.campaigns.service import NOT_STARTED, start_due
 from mailer.mail.templates import EmailTemplates
 
 log = logging.getLogger(__name__)
@@ -44,7 +44,7 @@ def start_scheduled_campaign(campaign_id: int) -> str:
         # unawares) finds the campaign running and leaves it: it starts once.
         session.execute(select(Campaign.id).where(Campaign.id == campaign_id).with_for_update())
         outcome = start_due(session, settings, _runtime["templates"], campaign_id)
-    (log.error if "template error" in outcome else log.info)("campaign %s: %s", campaign_id, outcome)
+    log.log(logging.ERROR if outcome.startswith(NOT_STARTED) else logging.INFO, "campaign %s: %s", campaign_id, outcome)
     return outcome
 
 

@@ -28,6 +28,7 @@ def meeting_context(meeting: Meeting, settings: Settings, lang: str) -> dict[str
         "host": meeting.host,
         "city": meeting.city,
         "venue": meeting.venue,
+        "place": place,  # venue and city, the city once (Meeting.place)
         "region": meeting.region,
         "description": meeting.description,
         "when": format_when(meeting.starts_at, meeting.ends_at, tz, lang),

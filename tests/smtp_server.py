@@ -42,11 +42,18 @@ class Script:
 
     rcpt_replies: dict[str, list[str]] = field(default_factory=dict)
     drop_every: int = 0  # close the connection after every N accepted messages
+    pipelining: bool = True  # advertise PIPELINING, as Postfix and most relays do
 
 
 class Handler:
     def __init__(self, server: "SMTPTestServer"):
         self.server = server
+
+    async def handle_EHLO(self, smtp, session, envelope, hostname, responses):
+        session.host_name = hostname
+        if self.server.script.pipelining:
+            responses.insert(len(responses) - 1, "250-PIPELINING")
+        return responses
 
     async def handle_RCPT(self, smtp, session, envelope, address, rcpt_options):
         replies = self.server.script.rcpt_replies.get(address.lower())

@@ -180,7 +180,9 @@ def test_second_message_to_a_person_omits_the_why_paragraph(db, app, smtp_settin
     assert "avregistrera" in second.lower()  # the unsubscribe link is always there
 
 
-def test_throttling_is_retried_and_never_a_bounce(db, app, smtp_settings, smtp_server, make_campaign):
+@pytest.mark.parametrize("pipelining", [True, False], ids=["pipelined", "stepwise"])
+def test_throttling_is_retried_and_never_a_bounce(pipelining, db, app, smtp_settings, smtp_server, make_campaign):
+    smtp_server.script.pipelining = pipelining
     smtp_server.reply("anna@kor.example.org", "451 4.7.1 Greylisted, try again", "250 OK")
     cid = make_campaign(orgs=["korforbundet"])
     status = start_and_send(db, smtp_settings, app, cid)
@@ -192,7 +194,9 @@ def test_throttling_is_retried_and_never_a_bounce(db, app, smtp_settings, smtp_s
         assert row.attempts == 2
 
 
-def test_hard_bounce_suppresses_and_the_campaign_carries_on(db, app, smtp_settings, smtp_server, make_campaign):
+@pytest.mark.parametrize("pipelining", [True, False], ids=["pipelined", "stepwise"])
+def test_hard_bounce_suppresses_and_the_campaign_carries_on(pipelining, db, app, smtp_settings, smtp_server, make_campaign):
+    smtp_server.script.pipelining = pipelining
     smtp_server.reply("bengt@kor.example.org", "550 5.1.1 No such user")
     cid = make_campaign(orgs=["korforbundet"])
     status = start_and_send(db, smtp_settings, app, cid)
@@ -238,7 +242,9 @@ def test_server_down_leaves_everything_queued_and_nothing_lost(db, app, smtp_set
     assert sorted(smtp_server.recipients()) == ["anna@kor.example.org", "bengt@kor.example.org", "cecilia@both.example.org"]
 
 
-def test_dropped_connections_lose_nothing_and_duplicate_nothing(db, app, smtp_settings, smtp_server, make_campaign):
+@pytest.mark.parametrize("pipelining", [True, False], ids=["pipelined", "stepwise"])
+def test_dropped_connections_lose_nothing_and_duplicate_nothing(pipelining, db, app, smtp_settings, smtp_server, make_campaign):
+    smtp_server.script.pipelining = pipelining
     smtp_server.script.drop_every = 2
     status = start_and_send(db, smtp_settings, app, make_campaign(all=True))
     assert status.counts["sent"] == 5
@@ -445,3 +451,22 @@ def test_server_gone_between_messages_uses_no_attempt_and_stops_the_batch(db, ap
     assert len(waiting) == 4
     assert all(r.state is MessageState.QUEUED and r.attempts == 0 and not r.uncertain and r.claimed_by is None
                for r in waiting)
+
+
+@pytest.mark.parametrize("pipelining", [True, False], ids=["pipelined", "stepwise"])
+def test_smtp_transport_keeps_dots_and_stays_in_step_after_a_refusal(pipelining, smtp_server):
+    """Lines starting with a dot survive the SMTP dot-stuffing, with or without PIPELINING, and a
+    refused recipient leaves the connection ready for the next message."""
+    from mailer.mail.transport import RecipientRejected, SMTPTransport
+
+    smtp_server.script.pipelining = pipelining
+    smtp_server.reply("gone@example.org", "550 5.1.1 No such user")
+    transport = SMTPTransport(smtp_server.url)
+    data = b".First line is a dot\r\nSubject: x\r\n\r\n.\r\n..two\r\nend without line break"
+    transport.send("info@ax.example.org", "one@example.org", data, "<1@ax>")
+    with pytest.raises(RecipientRejected, match="No such user"):
+        transport.send("info@ax.example.org", "gone@example.org", b"Subject: y\r\n\r\nhej\r\n", "<2@ax>")
+    transport.send("info@ax.example.org", "two@example.org", b"Subject: z\r\n\r\nhej\r\n", "<3@ax>")
+    transport.close()
+    assert [r.envelope_to for r in smtp_server.received] == [["one@example.org"], ["two@example.org"]]
+    assert smtp_server.received[0].data == data + b"\r\n"

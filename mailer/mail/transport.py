@@ -45,6 +45,15 @@ class Transport(Protocol):
     def close(self) -> None: ...
 
 
+_PLAIN_ADDRESS = re.compile(r"[^\s<>\"()\\,;:@]+@[^\s<>\"()\\,;:@]+")
+
+
+def _plain(address: str) -> bool:
+    """An address that goes into MAIL/RCPT as <address> with nothing to quote (what smtplib's
+    quoteaddr would make of it); anything else takes smtplib's own path."""
+    return address.isascii() and _PLAIN_ADDRESS.fullmatch(address) is not None
+
+
 def _reply(code: int, message: bytes | str) -> str:
     text = message.decode("utf-8", "replace") if isinstance(message, bytes) else str(message)
     return f"{code} {text}".strip()
@@ -132,6 +141,9 @@ class SMTPTransport:
         assert smtp is not None
         self._stage = "mail"
         smtp.ehlo_or_helo_if_needed()
+        if not options and smtp.has_extn("pipelining") and _plain(sender) and _plain(recipient):
+            self._pipelined(smtp, sender, recipient, data)
+            return
         code, reply = smtp.mail(sender, options)
         if code != 250:
             raise smtplib.SMTPSenderRefused(code, reply, sender)
@@ -141,6 +153,36 @@ class SMTPTransport:
             raise smtplib.SMTPRecipientsRefused({recipient: (code, reply)})
         self._stage = "data"
         code, reply = smtp.data(data)
+        if code != 250:
+            raise smtplib.SMTPDataError(code, reply)
+
+    def _pipelined(self, smtp: smtplib.SMTP, sender: str, recipient: str, data: bytes) -> None:
+        """MAIL, RCPT and DATA in one write (RFC 2920), then the message: two round trips, not four.
+
+        Why: on a fast relay the waits for each reply, not the bytes, bound one connection.
+        Every reply is read before deciding, so the conversation stays in step whatever fails;
+        a DATA accepted after a refused recipient gets an empty message ended at once (RFC 2920 3.1).
+        """
+        smtp.send(f"MAIL FROM:<{sender}>\r\nRCPT TO:<{recipient}>\r\nDATA\r\n".encode("ascii"))
+        mail = smtp.getreply()
+        self._stage = "rcpt"
+        rcpt, go = smtp.getreply(), smtp.getreply()
+        self._stage = "data"
+        if go[0] == 354 and (mail[0] != 250 or rcpt[0] not in (250, 251)):
+            smtp.send(b".\r\n")
+            smtp.getreply()
+        if mail[0] != 250:
+            raise smtplib.SMTPSenderRefused(mail[0], mail[1], sender)
+        if rcpt[0] not in (250, 251):
+            raise smtplib.SMTPRecipientsRefused({recipient: rcpt})
+        if go[0] != 354:
+            raise smtplib.SMTPDataError(*go)
+        # smtplib's _quote_periods (a dot at the start of any line doubled), without a regex pass.
+        stuffed = data.replace(b"\n.", b"\n..")
+        if stuffed.startswith(b"."):
+            stuffed = b"." + stuffed
+        smtp.send(stuffed + (b".\r\n" if stuffed.endswith(b"\r\n") else b"\r\n.\r\n"))
+        code, reply = smtp.getreply()
         if code != 250:
             raise smtplib.SMTPDataError(code, reply)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 from urllib.parse import quote_plus
 
@@ -13,7 +14,13 @@ from mailer.rsvp.tokens import TokenCodec
 
 
 def codec(settings: Settings) -> TokenCodec:
-    return TokenCodec(settings.secret_key, settings.old_secret_keys)
+    return _codec(settings.secret_key, tuple(settings.old_secret_keys))
+
+
+@functools.lru_cache(maxsize=8)
+def _codec(secret_key: str, old_secret_keys: tuple[str, ...]) -> TokenCodec:
+    """One codec per key set, so its serializers are made once per process, not per link."""
+    return TokenCodec(secret_key, old_secret_keys)
 
 
 def language_of(contact: Contact | None, settings: Settings) -> str:

@@ -146,7 +146,7 @@ def update_meeting(session: Session, tz: ZoneInfo, meeting: Meeting, *,
     for key, value in _validated(tz, **{**current, **changes}).items():
         setattr(meeting, key, value)
     if before is not None and (meeting.capacity is None or meeting.capacity > before):
-        from mailer.rsvp.service import promote_waitlisted  # places freed: the waiting list moves up now
+        from mailer.rsvp.answers import promote_waitlisted  # places freed: the waiting list moves up now
 
         session.flush()
         promote_waitlisted(session, meeting)

@@ -9,7 +9,7 @@ Tokens never expire and are never single-use: mail scanners open every link.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from itsdangerous import BadData, URLSafeSerializer
 
@@ -24,13 +24,19 @@ class BadToken(Exception):
 class TokenCodec:
     secret_key: str
     old_secret_keys: tuple[str, ...] = ()
+    # One serializer per purpose, made once: building one costs more than signing a token,
+    # and a campaign signs three tokens a message.
+    _serializers: dict[str, URLSafeSerializer] = field(default_factory=dict, init=False, repr=False, compare=False)
 
     def _serializer(self, purpose: str) -> URLSafeSerializer:
-        if purpose not in PURPOSES:
-            raise ValueError(f"unknown token purpose {purpose!r}")
-        # itsdangerous signs with the last key and accepts any of them.
-        keys = [*self.old_secret_keys, self.secret_key]
-        return URLSafeSerializer(keys, salt=f"mailer.{purpose}")
+        serializer = self._serializers.get(purpose)
+        if serializer is None:
+            if purpose not in PURPOSES:
+                raise ValueError(f"unknown token purpose {purpose!r}")
+            # itsdangerous signs with the last key and accepts any of them.
+            keys = [*self.old_secret_keys, self.secret_key]
+            serializer = self._serializers[purpose] = URLSafeSerializer(keys, salt=f"mailer.{purpose}")
+        return serializer
 
     def dumps(self, purpose: str, contact_key: str, meeting_key: str | None = None) -> str:
         payload = [contact_key] if meeting_key is None else [contact_key, meeting_key]

@@ -48,9 +48,9 @@ def page(token: str):
                 result = service.view_rsvp(session, tokens, token, tz)
                 return _render(result, request.form, expired=True), 400
             result = service.answer_rsvp(session, tokens, token, request.form.to_dict(), tz)
-            if result.error is not None:
+            if result is not None and result.error is not None:
                 return _render(result, request.form), 422
-            if result.closed:
+            if result is not None:  # answers closed
                 return _render(result, _values_from(result, None)), 409
     except BadToken:
         return not_found()

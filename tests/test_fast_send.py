@@ -110,6 +110,19 @@ def test_headers_fold_exactly_as_the_email_package_folds_them(name, local, subje
             assert fold_header(header, value, policy) == expected
 
 
+@hypothesis_settings(max_examples=600, deadline=None)
+@given(words=st.lists(st.from_regex(r"[A-Za-z0-9ÅÄÖåäöÉéÜüØøÆæÑñŁłčž×-]{1,14}", fullmatch=True), min_size=1,
+                      max_size=6),
+       local=st.from_regex(r"[a-z0-9][a-z0-9.+_-]{0,30}[a-z0-9]", fullmatch=True))
+def test_names_of_plain_words_fold_exactly_as_the_email_package_folds_them(words, local):
+    """The common case, names like "Åsa Öberg-Lind", which fold_header encodes itself."""
+    to = str(recipient_address(" ".join(words), f"{local}@lista.example.org"))
+    for policy in (email_policy.SMTP, email_policy.SMTPUTF8):
+        expected = policy.fold_binary("To", BUILD_POLICY.header_factory("To", to))
+        assert fold_header("To", to, policy) == expected
+
+
+
 def test_what_the_sender_sends_is_what_compose_builds(app, db, settings, contacts, make_meeting, smtp_server):
     meeting = make_meeting(slug="orebro", title="Dialogträff i Örebro", city="Örebro")
     templates = app.extensions["mailer.templates"]

@@ -47,11 +47,56 @@ def fold_header(name: str, value: str, policy) -> bytes:
         folded = _fold_as_encoded_words(name, value.encode("ascii"), maxlen)
         if folded is not None:
             return folded
+    if plain and name in ADDRESS_HEADERS and not policy.utf8:
+        folded = _fold_named_address(name, value, maxlen)
+        if folded is not None:
+            return folded
     return policy.fold_binary(name, BUILD_POLICY.header_factory(name, value))
+
+
+ADDRESS_HEADERS = ("To",)
+_NAMED_ADDRESS = re.compile(r"([^<>\"]+) <([A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+)>")
+_NAME_WORD = re.compile(r"[A-Za-z0-9-]*")
+
+
+def _fold_named_address(name: str, value: str, maxlen: int) -> bytes | None:
+    """`Åsa Öberg <a@b>` as the email package folds it, when it fits on one line.
+
+    For a display name of plain words (letters, digits, hyphens) the email package makes one
+    encoded word of everything from the first word with non-ASCII letters to the last, and
+    leaves the ASCII words around it as they are (its _refold_parse_tree combines encoded
+    words across the words between them). Anything else, or anything longer, returns None.
+    """
+    match = _NAMED_ADDRESS.fullmatch(value)
+    if match is None or value.isascii():
+        return None
+    words = match.group(1).split(" ")
+    if not all(w and _NAME_WORD.fullmatch(w.translate(_LETTERS_AWAY)) for w in words):
+        return None
+    marked = [i for i, word in enumerate(words) if not word.isascii()]
+    first, last = marked[0], marked[-1]
+    raw = " ".join(words[first:last + 1]).encode("utf-8")
+    q = "".join(_Q_HEADER[c] for c in raw)
+    b = base64.b64encode(raw).decode("ascii")
+    encoded = f"=?utf-8?q?{q}?=" if len(q) - len(b) < 5 else f"=?utf-8?b?{b}?="
+    line = " ".join([f"{name}:", *words[:first], encoded, *words[last + 1:], f"<{match.group(2)}>"])
+    return (line + "\r\n").encode("ascii") if len(line) <= maxlen else None
+
+
+class _NonAsciiLetters(dict):
+    """str.translate table: non-ASCII letters vanish, everything else stays (and is checked)."""
+
+    def __missing__(self, code: int):
+        self[code] = None if code > 127 and chr(code).isalpha() else code
+        return self[code]
+
+
+_LETTERS_AWAY = _NonAsciiLetters()
 
 
 _Q_SAFE = frozenset(b"-!*+/abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789")
 _Q_CODE = [chr(c) if c in _Q_SAFE else f"={c:02X}" for c in range(256)]
+_Q_HEADER = [*_Q_CODE[:32], "_", *_Q_CODE[33:]]  # in a header's encoded word a space is "_"
 EW_CHROME = len("=?utf-8?q??=")
 
 

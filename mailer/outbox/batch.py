@@ -102,6 +102,7 @@ class Batch:
         meeting_ids = {r.meeting_id for r in self.rows if r.meeting_id}
         self.meetings = {m.id: m for m in session.scalars(select(Meeting).where(Meeting.id.in_(meeting_ids)))} \
             if meeting_ids else {}
+        self._checked: dict[tuple, FastComposer] = {}  # this batch's composers, already checked
         self.prebuilt: dict[int, None] = {}  # rows whose messages helper processes are building
         self._results: Iterator = iter(())
 
@@ -181,10 +182,15 @@ class Batch:
         return None, None
 
     def _composer(self, template: str, meeting: Meeting | None) -> FastComposer:
-        """Kept across batches (the Sender's dict) while the meeting and the templates are unchanged."""
+        """Kept across batches (the Sender's dict) while the meeting and the templates are unchanged;
+        checked once per batch (a template check is a stat() of each file)."""
+        checked = (template, meeting.id if meeting is not None else None)
+        if checked in self._checked:
+            return self._checked[checked]
         key = (template, meeting_fingerprint(meeting))
         if key not in self.composers or not self.composers[key].up_to_date():
             self.composers[key] = FastComposer(self.settings, self.templates, template, meeting)
+        self._checked[checked] = self.composers[key]
         return self.composers[key]
 
 

@@ -75,20 +75,22 @@ def _start(settings: Settings) -> None:
 
 
 def _build_chunk(jobs: list[Job]) -> list[tuple[bytes | None, str | None]]:
-    return [_build(job) for job in jobs]
+    checked: set[tuple] = set()  # composers checked against the template files in this chunk
+    return [_build(job, checked) for job in jobs]
 
 
-def _build(job: Job) -> tuple[bytes | None, str | None]:
+def _build(job: Job, checked: set[tuple]) -> tuple[bytes | None, str | None]:
     from mailer.outbox.batch import Recipient, message_bytes
     from mailer.outbox.fast import FastComposer
 
     settings, templates, composers = _helper["settings"], _helper["templates"], _helper["composers"]
     key = (job.template, job.meeting)
-    if key not in composers or not composers[key].up_to_date():
+    if key not in checked and (key not in composers or not composers[key].up_to_date()):
         meeting = None
         if job.meeting is not None:
             meeting = Meeting(**dict(zip([c.key for c in Meeting.__table__.columns], job.meeting)))
         composers[key] = FastComposer(settings, templates, job.template, meeting)
+    checked.add(key)
     *fields, organisations = job.contact
     contact = Recipient(*fields, memberships=[SimpleNamespace(organisation=SimpleNamespace(name=n))
                                              for n in organisations])

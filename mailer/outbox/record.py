@@ -3,7 +3,8 @@
 The transaction that records message n's outcome also marks message n+1 `sending`, right
 before its SMTP transaction: so a sender never has more than one row in `sending` (the
 one-message window of the delivery guarantee) and the database sees one commit per message,
-not two. The statements are prepared once (Core, not the ORM): this runs for every message.
+not two. The statements are Core, compiled once per database (db.Prepared): they run for
+every message.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from sqlalchemy import Integer, bindparam, exists, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from mailer.contacts.models import Suppression, SuppressionReason, address_hash
-from mailer.db import Database, UTCDateTime, utcnow
+from mailer.db import Database, Prepared, UTCDateTime, utcnow
 from mailer.outbox.batch import SENDABLE, Item
 from mailer.outbox.models import MessageState, OutboxMessage
 
@@ -58,6 +59,14 @@ class Ledger:
         self.db, self.owner, self.lease = database, owner, lease
         self.connection = None  # set by the sender for the length of a batch
         self._renewed = time.monotonic()
+        self._prepared: dict[int, Prepared] = {}
+
+    def _run(self, connection, statement, params: dict) -> int:
+        """Run one of the statements above, compiled once (see db.Prepared)."""
+        prepared = self._prepared.get(id(statement))
+        if prepared is None:
+            prepared = self._prepared[id(statement)] = Prepared(statement, connection.dialect)
+        return prepared.run(connection, params)
 
     def commit(self, done: list[Outcome], mark: Item | None) -> MessageState | None:
         """Record finished rows and mark the next one `sending`, in one transaction.
@@ -76,28 +85,28 @@ class Ledger:
             for outcome in done:
                 self._record(connection, outcome, now)
             if time.monotonic() - self._renewed > self.lease.total_seconds() / 4:
-                connection.execute(RENEW, {"owner": self.owner, "now": now})
+                self._run(connection, RENEW, {"owner": self.owner, "now": now})
                 self._renewed = time.monotonic()
             if mark is None:
                 return None
             ours = {"m_id": mark.id, "m_owner": self.owner}
             if mark.address_hash is None:
-                return MessageState.SENDING if connection.execute(MARK, {
-                    **ours, "m_attempts": mark.attempts + 1, "m_to": mark.to_email, "m_now": now}).rowcount else None
-            if connection.execute(MARK_UNLESS_SUPPRESSED, {
+                return MessageState.SENDING if self._run(connection, MARK, {
+                    **ours, "m_attempts": mark.attempts + 1, "m_to": mark.to_email, "m_now": now}) else None
+            if self._run(connection, MARK_UNLESS_SUPPRESSED, {
                     **ours, "m_attempts": mark.attempts + 1, "m_to": mark.to_email, "m_now": now,
-                    "m_hash": mark.address_hash}).rowcount:
+                    "m_hash": mark.address_hash}):
                 return MessageState.SENDING
-            return MessageState.SKIPPED if connection.execute(SKIP, ours).rowcount else None
+            return MessageState.SKIPPED if self._run(connection, SKIP, ours) else None
 
     def _record(self, connection, outcome: Outcome, now: dt.datetime) -> None:
         values = {"r_id": outcome.item.id, "r_state": outcome.state, "r_error": outcome.error,
                   "r_sent_at": now if outcome.state is MessageState.SENT else None, "r_retry": outcome.retry_at,
                   "r_attempts": outcome.attempts}
         if outcome.sent:
-            connection.execute(RECORD, values)
+            self._run(connection, RECORD, values)
         else:  # skipped or failed before sending: only while the row is still ours
-            connection.execute(RECORD_IF_OURS, {**values, "r_owner": self.owner})
+            self._run(connection, RECORD_IF_OURS, {**values, "r_owner": self.owner})
         if outcome.state is MessageState.BOUNCED:
             with Session(bind=connection) as session:
                 _suppress_bounced(session, outcome.item.to_email, outcome.error)

@@ -59,7 +59,7 @@ def contacts(db, make_csv):
 
 
 EXTRAS = {
-    "invitation": [None], "reminder": [None], "thanks": [None],
+    "invitation": [None], "reminder": [None], "thanks": [None], "information": [None],
     "confirmation": [{"response": {"answer": "yes", "guests": 1, "waitlisted": False, "promoted": False}},
                      {"response": {"answer": "yes", "guests": 0, "waitlisted": True, "promoted": False}},
                      {"response": {"answer": "yes", "guests": 0, "waitlisted": False, "promoted": True}},
@@ -83,6 +83,9 @@ def test_every_message_is_what_compose_builds(app, contacts, make_meeting, templ
                 assert normalised(fast) == normalised(slow(app, contact, meeting, template, first, message_id, extra))
                 compared += 1
     assert composer.fast == compared and composer.slow == 0
+    # The shipped templates pass the prerendering check: most messages were filled in, not rendered.
+    assert composer.prerenders["sv"] is not None and composer.prerenders["en"] is not None
+    assert sum(p.filled for p in composer.prerenders.values()) > compared / 3
     # Skeletons were made for both header policies (ASCII and UTF-8 addresses) and both languages.
     assert {(lang, utf8) for lang, utf8, _ in composer.skeletons} == {("sv", False), ("sv", True), ("en", False),
                                                                       ("en", True)}
@@ -170,3 +173,61 @@ def test_a_template_edited_during_a_send_is_noticed(app, contacts, make_meeting,
     base = folder / "base.html"
     os.utime(base, (base.stat().st_atime, base.stat().st_mtime + 10))
     assert not composer.up_to_date()
+
+
+@hypothesis_settings(max_examples=500, deadline=None)
+@given(text=st.text(st.characters(blacklist_categories=["Cs"]), max_size=200))
+def test_quoted_printable_lines_are_what_the_email_package_makes(text):
+    """qp_body's shortcut for short lines agrees with quoprimime.body_encode on any line."""
+    from email import quoprimime
+
+    from mailer.outbox.mimeparts import MAX_LINE, _qp_line
+
+    for line in text.encode("utf-8").splitlines():
+        expected = quoprimime.body_encode(line.decode("latin-1"), MAX_LINE).replace("\n", "\r\n").encode("ascii")
+        assert _qp_line(line) == expected
+
+
+
+@pytest.mark.parametrize("edit", ["{{ contact.first_name|upper }}", "{% if contact.name == 'Anna Andersson' %}VIP{% endif %}",
+                                  "{{ rsvp_url[:20] }}", "{% set n = contact.name %}{{ n }}"])
+def test_a_template_that_does_more_than_print_a_personal_value_is_rendered_for_each_message(
+        app, contacts, make_meeting, tmp_path, edit):
+    """Prerendering needs personal values printed as they are; anything else renders per message."""
+    import shutil
+
+    from mailer.mail.templates import EmailTemplates, packaged_templates_path
+
+    folder = tmp_path / "templates"
+    shutil.copytree(packaged_templates_path(), folder)
+    text = folder / "sv" / "invitation.txt"
+    text.write_text(text.read_text(encoding="utf-8").replace("Hej!{% endif %}", "Hej!{% endif %} " + edit),
+                    encoding="utf-8")
+    settings = app.extensions["mailer.settings"].with_overrides(templates_path=folder)
+    templates = EmailTemplates(folder)
+    meeting = make_meeting(slug="lund")
+    composer = FastComposer(settings, templates, "invitation", meeting)
+    for contact in contacts:
+        message_id = stable_message_id("invitation", contact.id, "ax.example.org")
+        fast = composer.build(contact, True, message_id)
+        message = compose(settings, templates, template="invitation", contact=contact, meeting=meeting,
+                          first_message=True, message_id=message_id)
+        assert normalised(fast) == normalised(flatten(message))
+    assert composer.prerenders["sv"] is None
+
+
+def test_prerendering_turns_itself_off_when_a_filled_message_differs_from_its_render():
+    """The last safety net: a template whose output the static check misjudged is caught by
+    comparing filled messages with full renders, and is rendered in full from then on."""
+    from mailer.outbox.prerender import Prerender, finish
+
+    def render(context):  # prints the name reversed: filling in the name cannot reproduce that
+        name = context["contact"]["name"]
+        return f"Hej {name}", f"Hej {name[::-1]}", f"<p>{name}</p>"
+
+    prerender = Prerender(render, ["contact.name"])
+    people = [{"contact": {"name": name}, "lang": "sv"} for name in ("Anna Berg", "Björn Ek", "Cecilia Dahl")]
+    results = [prerender(context) for context in people]
+    # The first is checked at once and comes back rendered in full; then None: "render it yourself".
+    assert results == [finish(*render(people[0])), None, None]
+    assert not prerender.on

@@ -32,6 +32,7 @@ from mailer.mail.message import flatten, one_line, policy_for, recipient_address
 from mailer.mail.templates import EmailTemplates
 from mailer.meetings.models import Meeting
 from mailer.outbox.compose import compose, organisation_names, wants_calendar
+from mailer.outbox.prerender import Prerender, finish, only_printed, personal_names
 from mailer.outbox.mimeparts import (
     CalendarTemplate, Skeleton, attachment_body, cut, fold_header, qp_body, raw_header,
 )
@@ -50,6 +51,7 @@ class FastComposer:
         self.skeletons: dict[tuple, Skeleton | object] = {}
         self.languages: dict[str, tuple] = {}
         self.subjects: dict[tuple[str, bool], bytes] = {}
+        self.prerenders: dict[str, Prerender | None] = {}
         self.fast = self.slow = 0
         # The same environment without a file-system check per template per render (eight stat()
         # calls a message, with base and footer); up_to_date() checks once per batch instead.
@@ -88,17 +90,28 @@ class FastComposer:
         return context
 
     def _render(self, lang: str, context: dict[str, Any]) -> tuple[str, str, str] | None:
-        """What EmailTemplates.render does, with the templates looked up once."""
+        """What EmailTemplates.render does, once per kind of recipient where the templates allow."""
+        if lang not in self.prerenders:
+            text_name, html_name = self.templates.names(self.template, lang)
+            personal = personal_names(context)
+            self.prerenders[lang] = Prerender(lambda c: self._render_raw(lang, c), personal) \
+                if only_printed(self.env, [text_name, html_name], set(personal), lang) else None
+        prerender = self.prerenders[lang]
+        if prerender is not None and (rendered := prerender(context)) is not None:
+            return rendered
+        raw = self._render_raw(lang, context)
+        return finish(*raw) if raw is not None else None
+
+    def _render_raw(self, lang: str, context: dict[str, Any]) -> tuple[str, str, str] | None:
+        """The subject block and text as Jinja writes them and the finished HTML; None for no subject."""
         text_template, html_template, _ = self._language(lang)
         subject = ""
         if "subject" in text_template.blocks:
             subject = "".join(text_template.blocks["subject"](text_template.new_context(dict(context))))
-        subject = " ".join(subject.split())
-        if not subject:
+        if not subject.split():
             return None
-        text = text_template.render(context).strip() + "\n"
-        html = self.templates._inliner.inline(html_template.render(context, subject=subject))
-        return subject, text, html
+        html = html_template.render(context, subject=" ".join(subject.split()))
+        return subject, text_template.render(context), self.templates._inliner.inline(html)
 
     # -- per message ------------------------------------------------------------------------------
     def build(self, contact: Contact, first_message: bool, message_id: str,

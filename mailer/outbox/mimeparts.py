@@ -130,9 +130,17 @@ def _fold_as_encoded_words(name: str, word: bytes, maxlen: int) -> bytes | None:
     return ("\r\n".join(lines) + "\r\n").encode("ascii")
 
 
+_QP_MAP = quoprimime._QUOPRI_BODY_ENCODE_MAP  # what body_encode translates a body with, first
+
+
 @functools.lru_cache(maxsize=16384)
 def _qp_line(line: bytes) -> bytes:
     # quoprimime encodes line by line, so one template line is encoded once per campaign.
+    # A line that is no longer than a line may be and does not end in whitespace is, in
+    # body_encode, exactly its translation: take that without the rest of body_encode.
+    quoted = line.decode("latin-1").translate(_QP_MAP)
+    if len(quoted) <= MAX_LINE and quoted[-1:] not in (" ", "\t"):
+        return quoted.encode("ascii")
     return quoprimime.body_encode(line.decode("latin-1"), MAX_LINE).replace("\n", "\r\n").encode("ascii")
 
 

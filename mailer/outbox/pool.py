@@ -48,7 +48,7 @@ def wanted(settings: Settings, batch_size: int) -> int:
     cores = os.cpu_count() or 1
     if cores < 2 or batch_size < MIN_BATCH or settings.send_rate_per_minute / 60 <= SINGLE_PROCESS_RATE:
         return 0
-    return cores
+    return cores - 1
 
 
 class BuildPool:

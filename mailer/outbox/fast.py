@@ -5,8 +5,9 @@ Why: `compose()` builds an EmailMessage and flattens it, which costs about 2 ms 
 the calendar entry rebuilt by icalendar): a 20,000-recipient round would be bound by the
 email object model, not by the mail server. Here the constant parts are built once per
 template, meeting, language and header policy, by compose() itself, and only what differs per
-recipient is made per message: the rendered text and HTML, the folded To, Subject, Date,
-Message-ID and List-Unsubscribe headers, and the calendar entry's link and time stamp.
+recipient is made per message: the text and HTML (rendered once per kind of recipient where
+the templates allow, see prerender.py), the folded To, Subject, Date, Message-ID and
+List-Unsubscribe headers, and the calendar entry's link and time stamp.
 
 Exactness: every message is byte for byte what `compose()` + `as_bytes()` builds, apart
 from the Date header, the calendar's DTSTAMP (both the current time) and the MIME boundaries

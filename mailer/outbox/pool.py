@@ -1,7 +1,8 @@
 """Building a batch's messages in helper processes while the sender sends.
 
-Why: one message costs the sender ~0.15 ms of SMTP and a commit, but ~0.4 ms to build
-(Jinja, CSS inlining, encoding), so one process tops out well below what a relay takes.
+Why: building a message (signing its links, filling in and encoding its bodies) costs about
+as much as its SMTP transaction and its commit together, so one process doing both tops out
+well below what a relay takes.
 When the configured rate is more than one process can build, the sender hands the building
 to helper processes (one per spare core) and keeps everything that touches the delivery
 guarantee to itself: claiming, marking `sending`, the SMTP transaction, recording the outcome.

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import enum
 
-from sqlalchemy import ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from mailer.campaigns.models import str_enum
@@ -21,7 +21,10 @@ class Answer(enum.StrEnum):
 
 class Response(Base):
     __tablename__ = "responses"
-    __table_args__ = (UniqueConstraint("meeting_id", "contact_id"),)
+    __table_args__ = (
+        UniqueConstraint("meeting_id", "contact_id"),
+        Index("ix_responses_meeting_updated", "meeting_id", "updated_at"),  # the digest's "answers this week"
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     meeting_id: Mapped[int] = mapped_column(ForeignKey("meetings.id"), index=True)

@@ -56,7 +56,6 @@ def fold_header(name: str, value: str, policy) -> bytes:
 
 ADDRESS_HEADERS = ("To",)
 _NAMED_ADDRESS = re.compile(r"([^<>\"]+) <([A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+)>")
-_NAME_WORD = re.compile(r"[A-Za-z0-9-]*")
 
 
 def _fold_named_address(name: str, value: str, maxlen: int) -> bytes | None:
@@ -71,7 +70,7 @@ def _fold_named_address(name: str, value: str, maxlen: int) -> bytes | None:
     if match is None or value.isascii():
         return None
     words = match.group(1).split(" ")
-    if not all(w and _NAME_WORD.fullmatch(w.translate(_LETTERS_AWAY)) for w in words):
+    if not all(word and all(_plain_name_character(c) for c in word) for word in words):
         return None
     marked = [i for i, word in enumerate(words) if not word.isascii()]
     first, last = marked[0], marked[-1]
@@ -83,15 +82,9 @@ def _fold_named_address(name: str, value: str, maxlen: int) -> bytes | None:
     return (line + "\r\n").encode("ascii") if len(line) <= maxlen else None
 
 
-class _NonAsciiLetters(dict):
-    """str.translate table: non-ASCII letters vanish, everything else stays (and is checked)."""
-
-    def __missing__(self, code: int):
-        self[code] = None if code > 127 and chr(code).isalpha() else code
-        return self[code]
-
-
-_LETTERS_AWAY = _NonAsciiLetters()
+def _plain_name_character(c: str) -> bool:
+    """An ASCII letter, digit or hyphen, or a non-ASCII letter (å, é, ø …)."""
+    return c.isalpha() or c == "-" or (c.isascii() and c.isdigit())
 
 
 _Q_SAFE = frozenset(b"-!*+/abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789")

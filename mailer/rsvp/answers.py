@@ -23,6 +23,7 @@ from sqlalchemy import bindparam, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from mailer.db import utcnow
+from mailer.meetings.models import Meeting
 from mailer.outbox.models import OutboxMessage
 from mailer.rsvp.models import Answer, Response, ResponseChange
 
@@ -106,8 +107,6 @@ def lock_meeting(session: Session, meeting_id: int) -> None:
     the meeting row is locked before anything is counted.
     """
     if session.get_bind().dialect.name != "sqlite":
-        from mailer.meetings.models import Meeting
-
         session.execute(select(Meeting.id).where(Meeting.id == meeting_id).with_for_update())
 
 

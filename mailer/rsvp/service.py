@@ -23,7 +23,7 @@ from mailer.contacts.models import Contact, Suppression, SuppressionReason, addr
 from mailer.db import utcnow
 from mailer.meetings.models import Meeting
 from mailer.rsvp.answers import (  # noqa: F401  (the answer's rules, re-exported for callers)
-    LIMITS, AnswerError, AnswersClosed, answers_closed, enqueue_confirmation, promote_waitlisted, record_answer,
+    LIMITS, AnswerError, AnswersClosed, answers_closed, record_answer,
 )
 from mailer.rsvp.models import LinkOpen, Response
 from mailer.rsvp.tokens import BadToken, TokenCodec

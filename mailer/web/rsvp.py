@@ -15,13 +15,13 @@ from mailer.app import db_of, settings_of
 from mailer.mail.context import codec, language_of, meeting_context
 from mailer.mail.ics import meeting_ics
 from mailer.rsvp import service
+from mailer.rsvp.answers import FIELDS
 from mailer.rsvp.models import Answer
 from mailer.rsvp.tokens import BadToken
 from mailer.web.i18n import LANGUAGES, Words
 from mailer.web.security import csrf_ok
 
 bp = Blueprint("rsvp", __name__, template_folder="templates")
-FIELDS = ("answer", "guests", "diet", "accessibility", "comment")
 
 
 def not_found() -> tuple[str, int]:

@@ -38,16 +38,20 @@ def not_found() -> tuple[str, int]:
 def page(token: str):
     settings = settings_of(current_app)
     tokens, tz = codec(settings), settings.timezone
+    # The CSRF check and the form are read before the transaction opens: on SQLite every
+    # transaction holds the one write lock, and other answers wait for as long as it is held.
+    fresh = request.method == "POST" and csrf_ok()
+    form = request.form.to_dict() if fresh else None
     try:
         with db_of(current_app).transaction() as session:
             if request.method != "POST":
                 result = service.open_rsvp(session, tokens, token, tz)
                 return _render(result, _values_from(result, request.args.get("answer")),
                                saved=request.args.get("saved") == "1")
-            if not csrf_ok():
+            if form is None:
                 result = service.view_rsvp(session, tokens, token, tz)
                 return _render(result, request.form, expired=True), 400
-            result = service.answer_rsvp(session, tokens, token, request.form.to_dict(), tz)
+            result = service.answer_rsvp(session, tokens, token, form, tz)
             if result is not None and result.error is not None:
                 return _render(result, request.form), 422
             if result is not None:  # answers closed

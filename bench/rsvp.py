@@ -3,6 +3,11 @@ runs it) with wrk as the load generator, divided by the same server's rate for a
 does nothing. Each POST is a real answer: a signed link resolved, the CSRF token checked, the
 answer and its history written, a confirmation mail queued, all in one transaction.
 
+Also measured, to show the bound: a POST route that only reads the form and the session
+cookie and redirects (rsvp_floor_per_s): what gunicorn and Flask cost for any form POST
+before the rate limit, the CSRF check or the database add anything; and the same with one
+empty write transaction (rsvp_floor_commit_per_s), which every answer needs.
+
 Usage: python bench/rsvp.py [SECONDS]
 """
 
@@ -95,17 +100,28 @@ def run(seconds: int = 10) -> dict:
             post = folder / "post.lua"
             body = urllib.parse.urlencode({"csrf_token": token, "answer": "yes", "guests": "1"})
             post.write_text(LUA % {"paths": folder / "paths.txt", "method": "POST", "cookie": cookie, "body": body})
+            floor = folder / "floor.lua"
+            (folder / "floor.txt").write_text("\n".join("/bench/floor/" + p.rsplit("/", 1)[1] for p in paths) + "\n")
+            floor.write_text(LUA % {"paths": folder / "floor.txt", "method": "POST", "cookie": cookie, "body": body})
             wrk(port, bare, 2, "/bench/bare")  # warm up
             bare_rate, _ = wrk(port, bare, seconds, "/bench/bare")
+            floor_rate, floor_problems = wrk(port, floor, seconds, "/bench/floor/x")
+            (folder / "floor.txt").write_text("\n".join("/bench/floor/" + p.rsplit("/", 1)[1] + "?commit=1"
+                                                         for p in paths) + "\n")
+            commit_rate, commit_problems = wrk(port, floor, seconds, "/bench/floor/x")
             post_rate, problems = wrk(port, post, seconds, paths[0])
         finally:
             server.terminate()
             server.wait()
         answered = count_answers(instance)
-    if problems["non_2xx_3xx"] or answered == 0:
-        raise RuntimeError(f"RSVP posts failed: {problems}, {answered} answers stored")
+    if problems["non_2xx_3xx"] or floor_problems["non_2xx_3xx"] or commit_problems["non_2xx_3xx"] or answered == 0:
+        raise RuntimeError(f"RSVP posts failed: {problems}, floor {floor_problems}, {commit_problems}, "
+                           f"{answered} answers stored")
     return {"rsvp_posts_per_s": round(post_rate), "rsvp_bare_per_s": round(bare_rate),
             "rsvp_ratio": round(post_rate / bare_rate, 3), "rsvp_answers_stored": answered,
+            "rsvp_floor_per_s": round(floor_rate), "rsvp_floor_ratio": round(floor_rate / bare_rate, 3),
+            "rsvp_floor_commit_per_s": round(commit_rate),
+            "rsvp_floor_commit_ratio": round(commit_rate / bare_rate, 3),
             "rsvp_server": f"gunicorn gthread, {WORKERS} process x {THREADS} threads, SQLite; "
                            f"wrk {WRK_THREADS} threads x {CONNECTIONS} connections, {seconds} s each"}
 

@@ -1,5 +1,8 @@
 """The server the RSVP benchmark loads: `mailer serve`'s gunicorn set-up and app, plus one
-route that does nothing (/bench/bare), so both rates come from the same server.
+route that does nothing (/bench/bare) and one that does only what any form POST with a
+session costs in Flask (/bench/floor/<token>: read the body and the session cookie, answer
+303 to the page; with ?commit=1 also one empty write transaction), so every rate comes
+from the same server.
 
 Usage (environment: the instance's MAILER_* variables): python bench/rsvp_server.py PORT WORKERS THREADS
 """
@@ -8,14 +11,26 @@ from __future__ import annotations
 
 import sys
 
-from mailer.app import create_app
+from flask import current_app, redirect, request, session, url_for
+
+from mailer.app import create_app, db_of
 from mailer.cli.serve import MailerServer
+
+
+def floor(token: str):
+    request.form.get("answer")
+    session.get("csrf_token")
+    if request.args.get("commit"):  # and one empty write transaction, as every answer opens
+        with db_of(current_app).transaction() as db_session:
+            db_session.connection()
+    return redirect(url_for("bench_floor", token=token, saved="1"), code=303)
 
 
 def main() -> None:
     port, workers, threads = (int(a) for a in sys.argv[1:4])
     app = create_app()
     app.add_url_rule("/bench/bare", "bench_bare", lambda: ("", 200))
+    app.add_url_rule("/bench/floor/<token>", "bench_floor", floor, methods=["POST"])
     app.extensions["mailer.db"].dispose()  # nothing shared with the forked workers
     MailerServer(app, {"bind": f"127.0.0.1:{port}", "workers": workers, "threads": threads,
                        "worker_class": "gthread", "accesslog": None, "errorlog": "-", "loglevel": "warning",

@@ -43,6 +43,11 @@ def table(results: dict) -> str:
         lines.append(f"  send, one core: fast path builds {results['render_fast_per_s']:,}/s, compose() "
                      f"{results['render_slow_per_s']:,}/s; SMTP alone (mailer's transport, one connection) "
                      f"{results['smtp_only_per_s']:,}/s; {results['message_bytes']:,} bytes a message")
+    if "rsvp_floor_per_s" in results:
+        lines.append(f"  rsvp: a POST that only reads the form and session and redirects (no limit, CSRF or "
+                     f"database) {results['rsvp_floor_per_s']:,}/s, ratio {results['rsvp_floor_ratio']:.3f}; "
+                     f"with one empty write transaction {results['rsvp_floor_commit_per_s']:,}/s, ratio "
+                     f"{results['rsvp_floor_commit_ratio']:.3f}")
     if "calibration_signs_per_s" in results:
         lines.append(f"  this machine's Python: itsdangerous signs {results['calibration_signs_per_s']:,} tokens/s "
                      f"(the figures the targets were set by: ~{REFERENCE_SIGNS_PER_S:,}/s), while C code (the "

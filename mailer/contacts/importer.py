@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from sqlalchemy import delete, insert, select
+from sqlalchemy import bindparam, delete, func, insert, select
 from sqlalchemy.orm import Session
 
 from mailer.contacts.csvfile import SLUG_RE, ContactRow, CsvFileError, Problem, parse, read_organisation_names
@@ -25,7 +25,7 @@ from mailer.contacts.models import (
     address_hash,
     new_link_key,
 )
-from mailer.db import utcnow
+from mailer.db import Prepared, utcnow
 
 REGISTRY_FILE = "organisations.csv"
 CHUNK = 500
@@ -159,24 +159,30 @@ def _merge_duplicates(rows: list[ContactRow], report: FileReport) -> tuple[list[
     return list(by_email.values()), duplicates
 
 
+_C, _M = Contact.__table__, Membership.__table__
+NEW_CONTACT = insert(_C).values({name: bindparam(name, type_=_C.c[name].type) for name in (
+    "email", "name", "language", "region", "phone", "link_key", "created_at", "updated_at")})
+NEW_MEMBERSHIP = insert(_M).values({name: bindparam(name, type_=_M.c[name].type) for name in (
+    "contact_id", "organisation_id", "role", "created_at")})
+
+
 def _insert_new(session: Session, organisation: Organisation, contacts: dict[str, ContactRow],
-                new_memberships: list[tuple[int | str, str | None]]) -> None:
-    """New people and memberships as two multi-row Core INSERTs: no ORM object, no round trip per row."""
+                new_memberships: list[tuple[str, str | None]], known: dict[str, int]) -> None:
+    """New people and memberships, each as one statement the driver runs for every row (db.Prepared):
+    no ORM object, no round trip per row. `known` maps existing people's addresses to their ids."""
     now = utcnow()
-    ids: dict[str, int] = {}
+    connection = session.connection()
     if contacts:
-        result = session.execute(
-            insert(Contact.__table__).returning(Contact.__table__.c.id, Contact.__table__.c.email),
-            [{"email": r.email, "name": r.name, "language": r.language, "region": r.region, "phone": r.phone,
-              "link_key": new_link_key(), "created_at": now, "updated_at": now} for r in contacts.values()],
-        )
-        ids = {email: contact_id for contact_id, email in result}
-    if new_memberships:
-        session.execute(insert(Membership.__table__), [
-            {"contact_id": ids[who] if isinstance(who, str) else who, "organisation_id": organisation.id,
-             "role": role, "created_at": now}
-            for who, role in new_memberships
-        ])
+        last = connection.execute(select(func.max(_C.c.id))).scalar_one() or 0
+        Prepared(NEW_CONTACT, connection.dialect).run_many(connection, [
+            {"email": r.email, "name": r.name, "language": r.language, "region": r.region, "phone": r.phone,
+             "link_key": new_link_key()} for r in contacts.values()], created_at=now, updated_at=now)
+        # Ours are among the rows after `last` (another transaction's may be there too on PostgreSQL).
+        known = {**known, **{email: contact_id for contact_id, email in connection.execute(
+            select(_C.c.id, _C.c.email).where(_C.c.id > last)) if email in contacts}}
+    Prepared(NEW_MEMBERSHIP, connection.dialect).run_many(connection, [
+        {"contact_id": known[email], "role": role} for email, role in new_memberships],
+        organisation_id=organisation.id, created_at=now)
 
 
 PERSON_FIELDS = ("name", "language", "region", "phone")
@@ -225,7 +231,7 @@ def _apply(session: Session, report: FileReport, rows: list[ContactRow], claims:
     }
 
     new_contacts: dict[str, ContactRow] = {}
-    new_memberships: list[tuple[int | str, str | None]] = []  # (contact id, or email of a new contact; role)
+    new_memberships: list[tuple[str, str | None]] = []  # (email, role)
     for row in rows:
         reason = suppressions.get(row.email)
         if reason is SuppressionReason.ERASED:
@@ -245,7 +251,7 @@ def _apply(session: Session, report: FileReport, rows: list[ContactRow], claims:
         changed = bool(changes)
         membership = memberships.get(contact.id)
         if membership is None:
-            new_memberships.append((contact.id, row.role))
+            new_memberships.append((row.email, row.role))
             report.imported += 1
             continue
         if row.role and membership.role != row.role:
@@ -255,7 +261,8 @@ def _apply(session: Session, report: FileReport, rows: list[ContactRow], claims:
             report.updated += 1
         else:
             report.unchanged += 1
-    _insert_new(session, organisation, new_contacts, new_memberships)
+    _insert_new(session, organisation, new_contacts, new_memberships,
+                {email: contact.id for email, contact in contacts.items()})
 
     session.execute(
         delete(ImportRejection).where(

@@ -153,6 +153,10 @@ def include_object(obj, name, type_, reflected, compare_to) -> bool:
 _PER_ROW = object()
 
 
+def _identity(value):
+    return value
+
+
 class Prepared:
     """A Core statement compiled once for one dialect and run through exec_driver_sql.
 
@@ -188,14 +192,12 @@ class Prepared:
         if not rows:
             return
         names = self.order if self.order is not None else tuple(self.compiled.binds)
-        fixed = {name: self.processors[name](value) if name in self.processors else value
-                 for name, value in same.items()}
-        plan = [(name, fixed.get(name, _PER_ROW), self.processors.get(name)) for name in names]
+        fixed = {name: self.processors.get(name, _identity)(value) for name, value in same.items()}
+        # Per parameter: its converted shared value, or _PER_ROW and the conversion to apply.
+        plan = [(name, fixed.get(name, _PER_ROW), self.processors.get(name, _identity)) for name in names]
 
         def args(row: dict):
-            values = [row[name] if value is _PER_ROW and processor is None
-                      else processor(row[name]) if value is _PER_ROW else value
-                      for name, value, processor in plan]
+            values = [convert(row[name]) if value is _PER_ROW else value for name, value, convert in plan]
             return tuple(values) if self.order is not None else dict(zip(names, values))
 
         connection.exec_driver_sql(self.sql, [args(row) for row in rows])

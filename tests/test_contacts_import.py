@@ -29,6 +29,7 @@ from mailer.contacts.models import (
     address_hash,
 )
 from mailer.contacts.queries import list_contacts, list_organisations
+from mailer.db import utcnow
 
 DATA = Path(__file__).parent / "data"
 WIN = DATA / "sormlands-korforbund.csv"
@@ -277,6 +278,26 @@ def test_same_person_twice_in_one_file_is_one_contact_and_one_membership(db, mak
     nils = contact(db, "nils@example.org")
     assert nils.name == "Nils Holm"  # later non-empty cells win
     assert roles(nils) == {"korpen": "Kassör"}
+
+
+def test_new_people_are_stored_as_the_orm_would_store_them(db, make_csv):
+    """The bulk insert bypasses the ORM (db.Prepared.run_many): values must still round-trip."""
+    start = utcnow()
+    run_import(db, [make_csv("korpen.csv", "email,name,role\nasa@example.org,Åsa Ek,Ordförande\nbo@example.org,,\n")])
+    run_import(db, [make_csv("ung.csv", "email,role\nbo@example.org,Kassör\nce@example.org,\n")])
+
+    asa, bo, ce = (contact(db, f"{who}@example.org") for who in ("asa", "bo", "ce"))
+    assert (asa.name, bo.name, bo.phone) == ("Åsa Ek", None, None)
+    assert roles(asa) == {"korpen": "Ordförande"}
+    assert roles(bo) == {"korpen": None, "ung": "Kassör"}
+    assert roles(ce) == {"ung": None}
+    assert len({asa.link_key, bo.link_key, ce.link_key}) == 3
+    for person in (asa, bo, ce):
+        assert person.created_at.tzinfo is not None and start <= person.created_at <= utcnow()
+        assert person.updated_at == person.created_at
+        first = min(m.created_at for m in person.memberships)
+        assert first == person.created_at  # a person and their first membership: one import, one time
+    assert max(m.created_at for m in bo.memberships) > bo.created_at  # the second list came later
 
 
 def test_reimporting_the_same_files_changes_nothing(db):

@@ -100,15 +100,17 @@ def run(seconds: int = 10) -> dict:
             post = folder / "post.lua"
             body = urllib.parse.urlencode({"csrf_token": token, "answer": "yes", "guests": "1"})
             post.write_text(LUA % {"paths": folder / "paths.txt", "method": "POST", "cookie": cookie, "body": body})
-            floor = folder / "floor.lua"
-            (folder / "floor.txt").write_text("\n".join("/bench/floor/" + p.rsplit("/", 1)[1] for p in paths) + "\n")
-            floor.write_text(LUA % {"paths": folder / "floor.txt", "method": "POST", "cookie": cookie, "body": body})
+            floors = {}
+            for name, query in (("floor", ""), ("commit", "?commit=1")):
+                (folder / f"{name}.txt").write_text(
+                    "".join(f"/bench/floor/{p.rsplit('/', 1)[1]}{query}\n" for p in paths))
+                floors[name] = folder / f"{name}.lua"
+                floors[name].write_text(LUA % {"paths": folder / f"{name}.txt", "method": "POST", "cookie": cookie,
+                                               "body": body})
             wrk(port, bare, 2, "/bench/bare")  # warm up
             bare_rate, _ = wrk(port, bare, seconds, "/bench/bare")
-            floor_rate, floor_problems = wrk(port, floor, seconds, "/bench/floor/x")
-            (folder / "floor.txt").write_text("\n".join("/bench/floor/" + p.rsplit("/", 1)[1] + "?commit=1"
-                                                         for p in paths) + "\n")
-            commit_rate, commit_problems = wrk(port, floor, seconds, "/bench/floor/x")
+            floor_rate, floor_problems = wrk(port, floors["floor"], seconds, "/bench/floor/x")
+            commit_rate, commit_problems = wrk(port, floors["commit"], seconds, "/bench/floor/x")
             post_rate, problems = wrk(port, post, seconds, paths[0])
         finally:
             server.terminate()

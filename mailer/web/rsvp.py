@@ -40,8 +40,7 @@ def page(token: str):
     tokens, tz = codec(settings), settings.timezone
     # The CSRF check and the form are read before the transaction opens: on SQLite every
     # transaction holds the one write lock, and other answers wait for as long as it is held.
-    fresh = request.method == "POST" and csrf_ok()
-    form = request.form.to_dict() if fresh else None
+    form = request.form.to_dict() if request.method == "POST" and csrf_ok() else None
     try:
         with db_of(current_app).transaction() as session:
             if request.method != "POST":

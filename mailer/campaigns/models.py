@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import enum
 
-from sqlalchemy import JSON, Enum, ForeignKey, String
+from sqlalchemy import JSON, Enum, ForeignKey, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from mailer.db import Base, UTCDateTime, utcnow
@@ -40,6 +40,10 @@ class Campaign(Base):
     created_by: Mapped[str | None] = mapped_column(String(320))
     started_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     finished_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    # Why a running campaign is paused, and until when (mailer.campaigns.service.pause).
+    paused_until: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)  # not personal
+    pause_reason: Mapped[str | None] = mapped_column(String(20))  # not personal: quota, policy, ...
+    pause_reply: Mapped[str | None] = mapped_column(Text)  # personal: a relay's reply may quote an address
 
     meeting: Mapped[Meeting] = relationship()
 

@@ -5,6 +5,7 @@
       └──send now─────────┴──────────────────────────▶ running
     draft / scheduled / running / paused ──cancel──▶ cancelled
     finished ──retry failed rows──▶ running
+    running ──(the relay refused: quota, policy, 421; sender)──▶ paused ──(retry time, worker; or staff)──▶ running
 """
 
 from __future__ import annotations
@@ -144,6 +145,7 @@ def cancel(session: Session, campaign: Campaign) -> int:
     _require(campaign, (S.DRAFT, S.SCHEDULED, S.RUNNING, S.PAUSED, S.MISSED), "cancel it")
     campaign.state = S.CANCELLED
     campaign.finished_at = utcnow()
+    campaign.paused_until = campaign.pause_reason = campaign.pause_reply = None
     result = session.execute(
         update(OutboxMessage)
         .where(OutboxMessage.campaign_id == campaign.id,
@@ -151,6 +153,42 @@ def cancel(session: Session, campaign: Campaign) -> int:
         .values(state=MessageState.SKIPPED, last_error="campaign cancelled", claimed_by=None)
     )
     return result.rowcount
+
+
+def pause(session: Session, campaign: Campaign, reason: str, reply: str | None, until: dt.datetime) -> bool:
+    """The relay refused for reasons of its own: stop this campaign until `until`, keeping its reply.
+
+    Called by the sender; its rows stay queued and nobody is suppressed. A pause already
+    running longer is kept. Returns False when the campaign is not running (or already paused).
+    """
+    if campaign.state is S.PAUSED:
+        if campaign.paused_until is None or campaign.paused_until < until:
+            campaign.paused_until, campaign.pause_reason, campaign.pause_reply = until, reason, reply
+        return False
+    if campaign.state is not S.RUNNING:
+        return False
+    campaign.state = S.PAUSED
+    campaign.paused_until, campaign.pause_reason, campaign.pause_reply = until, reason, reply
+    return True
+
+
+def resume(session: Session, campaign: Campaign) -> Campaign:
+    """Back to running (staff, or the worker when the retry time has come); the reply is forgotten."""
+    _require(campaign, (S.PAUSED,), "resume it")
+    campaign.state = S.RUNNING
+    campaign.paused_until = campaign.pause_reason = campaign.pause_reply = None
+    session.flush()
+    finish_if_done(session, campaign)
+    return campaign
+
+
+def resume_due(session: Session, now: dt.datetime | None = None) -> list[int]:
+    """The worker's part: paused campaigns whose retry time has come run again."""
+    now = now or utcnow()
+    due = list(session.scalars(select(Campaign).where(Campaign.state == S.PAUSED, Campaign.paused_until <= now)))
+    for campaign in due:
+        resume(session, campaign)
+    return [campaign.id for campaign in due]
 
 
 def start(session: Session, campaign: Campaign) -> int:

@@ -81,7 +81,8 @@ def send_test(database: Database, settings: Settings, templates: EmailTemplates,
         message = service.preview(session, settings, templates, campaign, email=contact_email or None,
                                   to_email=to_email)
     message.replace_header("Subject", f"[TEST] {message['Subject']}")
-    transport = make_transport(settings.smtp_url, settings.outbox_path, settings.smtp_timeout)
+    transport = make_transport(settings.smtp_url, settings.outbox_path, settings.smtp_timeout,
+                               settings.smtp_connect_timeout)
     try:
         transport.send(settings.mail_from.addr_spec, envelope_address(to_email), flatten(message), message["Message-ID"])
     finally:

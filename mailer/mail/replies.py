@@ -70,8 +70,10 @@ def classify(code: int, text: str, stage: str = "rcpt") -> Verdict:
     if code == 421:
         return Verdict(Fault.RELAY, "closing", status)
     if stage in ("connect", "mail"):
-        # A refused login or MAIL FROM refuses every message alike, whatever it says.
-        return Verdict(Fault.RELAY, _relay_reason(status, text, "sender"), status)
+        # A refused greeting, login or MAIL FROM refuses every message alike, whatever it says.
+        if status is not None and status.split(".", 1)[1] == "4.5" or LIMIT_WORDS.search(text):
+            return Verdict(Fault.RELAY, "quota", status)
+        return Verdict(Fault.RELAY, "sender" if stage == "mail" else "login", status)
     if status is not None:
         return _by_status(basic, status, text)
     if LIMIT_WORDS.search(text):
@@ -111,16 +113,6 @@ def _by_status(basic: int, status: str, text: str) -> Verdict:
     if klass == "4":
         return Verdict(Fault.TEMPORARY, "temporary", status)
     return Verdict(Fault.MESSAGE, "message", status)
-
-
-def _relay_reason(status: str | None, text: str, default: str) -> str:
-    if status and status.split(".", 1)[1] == "4.5" or LIMIT_WORDS.search(text):
-        return "quota"
-    if status and status.split(".")[1] == "7":
-        return "policy"
-    if status and status.split(".")[1] == "3":
-        return "system"
-    return default
 
 
 def same_reply(text: str) -> str:

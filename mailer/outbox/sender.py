@@ -105,7 +105,8 @@ class Sender:
         self.streak: tuple[str | None, set[str]] = (None, set())  # the circuit breaker's reply and recipients
         self.relay_troubled = False  # a relay pause is on record: the next accepted message clears it
         self.held: set[int] = set()  # campaigns paused during this batch: their rows are left alone
-        self._holds: list[tuple[str, str, str, int | None]] = []  # pauses a send called for: (scope, reason, reply, campaign)
+        # Pauses a send called for, applied once its outcome is recorded: (scope, reason, reply, campaign, until).
+        self._holds: list[tuple[str, str, str, int | None, dt.datetime | None]] = []
         self.composers: dict[tuple, FastComposer] = {}
         self.ledger = Ledger(database, self.owner, LEASE)
         self.pool: pool.BuildPool | None = None
@@ -287,14 +288,15 @@ class Sender:
             if verdict.fault is Fault.RELAY or self._breaks(exc.reply, item):
                 # Not this message's fault: it goes back to the queue without using an attempt.
                 self._holds.append(("relay", verdict.reason if verdict.fault is Fault.RELAY else "breaker",
-                                    exc.reply, item.campaign_id))
+                                    exc.reply, item.campaign_id, None))
                 return self._logged(Outcome(item, MessageState.QUEUED, exc.reply, sent=True, attempts=item.attempts))
+            until = utcnow() + relay.wait_for(verdict.reason)
             if item.campaign_id is not None:
-                self._holds.append(("campaign", verdict.reason, exc.reply, item.campaign_id))
-            return self._retry(item, attempt, exc.reply, after=relay.wait_for(verdict.reason))
+                self._holds.append(("campaign", verdict.reason, exc.reply, item.campaign_id, until))
+            return self._retry(item, attempt, exc.reply, not_before=until)
         except MessageRejected as exc:
             if self._breaks(exc.reply, item):
-                self._holds.append(("relay", "breaker", exc.reply, item.campaign_id))
+                self._holds.append(("relay", "breaker", exc.reply, item.campaign_id, None))
                 return self._logged(Outcome(item, MessageState.QUEUED, exc.reply, sent=True, attempts=item.attempts))
             return self._logged(Outcome(item, MessageState.FAILED, exc.reply, sent=True))
         except RelayTimeout as exc:
@@ -308,21 +310,21 @@ class Sender:
             # the row goes back to the queue and the batch stops (the worker backs off).
             result.connection_error = exc.reply
             if exc.verdict is not None and exc.verdict.pauses:
-                self._holds.append(("relay", exc.verdict.reason, exc.reply, item.campaign_id))
+                self._holds.append(("relay", exc.verdict.reason, exc.reply, item.campaign_id, None))
             return self._logged(Outcome(item, MessageState.QUEUED, exc.reply, sent=True, attempts=item.attempts))
         except TemporaryFailure as exc:
             if exc.verdict is not None and exc.verdict.fault is Fault.SOFT:
                 self._streak_ends()
             elif exc.verdict is not None and self._breaks(exc.reply, item):
-                self._holds.append(("relay", "breaker", exc.reply, item.campaign_id))
+                self._holds.append(("relay", "breaker", exc.reply, item.campaign_id, None))
                 return self._logged(Outcome(item, MessageState.QUEUED, exc.reply, sent=True, attempts=item.attempts))
             return self._retry(item, attempt, exc.reply)
         return Outcome(item, MessageState.SENT, sent=True)
 
-    def _retry(self, item: Item, attempt: int, reply: str, after: dt.timedelta = dt.timedelta(0)) -> Outcome:
-        """Try again after the attempt's delay (and `after`, a pause's length), or fail after the last."""
+    def _retry(self, item: Item, attempt: int, reply: str, not_before: dt.datetime | None = None) -> Outcome:
+        """Try again after the attempt's delay (counted from `not_before`, a pause's end), or fail after the last."""
         if attempt < len(self.delays) + 1:
-            retry_at = utcnow() + after + dt.timedelta(seconds=self.delays[attempt - 1])
+            retry_at = (not_before or utcnow()) + dt.timedelta(seconds=self.delays[attempt - 1])
             return self._logged(Outcome(item, MessageState.RETRYING, reply, retry_at, sent=True))
         return self._logged(Outcome(item, MessageState.FAILED, reply, sent=True))
 
@@ -355,17 +357,17 @@ class Sender:
         if self.timeouts >= TIMEOUTS_IN_A_ROW:
             self.timeouts = 0
             result.connection_error = reply
-            self._holds.append(("relay", relay.TIMEOUT, reply, item.campaign_id if item else None))
+            self._holds.append(("relay", relay.TIMEOUT, reply, item.campaign_id if item else None, None))
             if item is None:
                 self._apply_holds(result)
 
     def _apply_holds(self, result: BatchResult) -> None:
         holds, self._holds = self._holds, []
-        for scope, reason, reply, campaign_id in holds:
+        for scope, reason, reply, campaign_id, until in holds:
             if scope == "relay":
                 self._hold_relay(reason, reply, campaign_id, result)
             else:
-                self._hold_campaign(reason, reply, campaign_id)
+                self._hold_campaign(reason, reply, campaign_id, until)
 
     def _hold_relay(self, reason: str, reply: str, campaign_id: int | None, result: BatchResult) -> None:
         """Every sender stops until the retry time; the campaign that heard it is paused with the reply."""
@@ -382,10 +384,9 @@ class Sender:
         self.relay_troubled = True
         log.warning("sending paused until %s (%s): %s", held.until.isoformat(), reason, reply)
 
-    def _hold_campaign(self, reason: str, reply: str, campaign_id: int) -> None:
+    def _hold_campaign(self, reason: str, reply: str, campaign_id: int, until: dt.datetime) -> None:
         with self.db.transaction() as session:
             campaign = session.get(Campaign, campaign_id)
-            until = utcnow() + relay.wait_for(reason)
             if campaign is not None and campaigns.pause(session, campaign, reason, reply, until):
                 record(session, WORKER, "campaign.pause", f"campaign:{campaign_id}", reason=reason,
                        until=until.isoformat(), status=_status(reply))

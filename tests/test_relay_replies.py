@@ -1,0 +1,240 @@
+"""Real relays' replies (RFC 3463): who is to blame decides between a bounce, a retry and a pause.
+
+Against a real SMTP server (aiosmtpd, tests/smtp_server.py) scripted like Microsoft 365,
+Google Workspace and a hosting relay answer: quota replies after N messages on RCPT and on
+DATA, policy replies, 421, a refused sender. Times move with time-machine.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+import time_machine
+from sqlalchemy import func, select
+
+from mailer.audit.models import AuditEntry
+from mailer.campaigns import service
+from mailer.campaigns.audience import Audience
+from mailer.campaigns.models import Campaign, CampaignState
+from mailer.contacts.importer import import_lists
+from mailer.contacts.models import Suppression
+from mailer.db import utcnow
+from mailer.mail.replies import Fault, classify
+from mailer.outbox import relay
+from mailer.outbox.models import MessageState, OutboxMessage
+from mailer.outbox.sender import Sender
+from smtp_server import smtp_server  # noqa: F401  (fixture)
+
+# Replies as real servers word them, and what they must mean.
+REPLIES = [
+    ("rcpt", 550, "550 5.1.1 <anna@example.org>: Recipient address rejected: User unknown in virtual mailbox table",
+     Fault.HARD),
+    ("rcpt", 550, "550 5.1.1 The email account that you tried to reach does not exist. Please try double-checking",
+     Fault.HARD),
+    ("rcpt", 550, "550 5.1.10 RESOLVER.ADR.RecipientNotFound; Recipient not found by SMTP address lookup",
+     Fault.HARD),
+    ("rcpt", 556, "556 5.1.10 Recipient address has null MX", Fault.HARD),
+    ("rcpt", 550, "550 5.2.1 The email account that you tried to reach is disabled", Fault.HARD),
+    ("rcpt", 550, "550 5.1.2 Host unknown (Name server: example.invalid: host not found)", Fault.HARD),
+    ("rcpt", 550, "550 User unknown", Fault.HARD),  # a server without enhanced codes
+    ("rcpt", 452, "452 4.2.2 The email account that you tried to reach is over quota", Fault.SOFT),
+    ("data", 552, "552 5.2.2 Mailbox full", Fault.SOFT),
+    ("rcpt", 550, "550 5.4.5 Daily SMTP relay limit exceeded for customer", Fault.RELAY),
+    ("data", 550, "550 5.4.5 Daily user sending quota exceeded", Fault.RELAY),
+    ("rcpt", 550, "550 5.7.1 Too many messages, slow down", Fault.RELAY),
+    ("rcpt", 554, "554 5.7.0 Your message could not be sent. The limit on the number of allowed outgoing "
+                  "messages was exceeded", Fault.RELAY),
+    ("rcpt", 450, "450 Too many messages sent, rate limited", Fault.RELAY),  # no enhanced code
+    ("rcpt", 550, "550 Sending limit exceeded", Fault.RELAY),
+    ("rcpt", 421, "421 4.7.0 Try again later, closing connection", Fault.RELAY),
+    ("mail", 553, "553 5.7.1 <info@ax.example.org>: Sender address rejected: not owned by user", Fault.RELAY),
+    ("mail", 550, "550 5.7.60 SMTP; Client does not have permissions to send as this sender", Fault.RELAY),
+    ("connect", 535, "535 5.7.8 Username and Password not accepted", Fault.RELAY),
+    ("rcpt", 451, "451 4.3.0 Error: queue file write error", Fault.RELAY),
+    ("rcpt", 550, "550 5.7.1 Relaying denied", Fault.POLICY),
+    ("data", 550, "550 5.7.1 Message rejected as spam by Content Filtering", Fault.POLICY),
+    ("rcpt", 554, "554 Relay access denied", Fault.POLICY),  # no code, but about us, not the mailbox
+    ("rcpt", 451, "451 4.7.1 Greylisted, try again", Fault.TEMPORARY),
+    ("data", 552, "552 5.3.4 Message size exceeds fixed limit", Fault.MESSAGE),
+    ("data", 554, "554 5.6.0 Transaction failed", Fault.MESSAGE),
+]
+
+
+@pytest.mark.parametrize("stage,code,reply,fault", REPLIES, ids=[r[2][:40] for r in REPLIES])
+def test_a_reply_is_judged_by_its_enhanced_code(stage, code, reply, fault):
+    verdict = classify(code, reply, stage)
+    assert verdict.fault is fault
+    assert verdict.suppresses is (fault is Fault.HARD)
+
+
+# -- against a scripted relay ------------------------------------------------------------------
+
+@pytest.fixture
+def start_campaign(db, app, make_csv, make_meeting):
+    """start_campaign(n) -> id of a running invitation campaign to n people."""
+    settings, templates = app.extensions["mailer.settings"], app.extensions["mailer.templates"]
+
+    def make(count: int, org: str = "relay") -> int:
+        rows = "".join(f"person{i}@{org}.example.org,Person {i}\n" for i in range(count))
+        with db.transaction() as session:
+            import_lists(session, [make_csv(f"{org}.csv", "email,name\n" + rows)])
+        meeting = make_meeting()
+        with db.transaction() as session:
+            campaign = service.create_campaign(session, settings, templates, meeting_slug=meeting.slug,
+                                               template="invitation", audience=Audience(orgs=[org]))
+            service.start(session, campaign)
+            return campaign.id
+    return make
+
+
+@pytest.fixture
+def relay_settings(app, smtp_server):
+    return app.extensions["mailer.settings"].with_overrides(smtp_url=smtp_server.url, send_rate_per_minute=60_000)
+
+
+@pytest.fixture
+def sender(db, app, relay_settings):
+    senders = []
+
+    def make(settings=None, delays=(0, 0, 0)) -> Sender:
+        made = Sender(db, settings or relay_settings, app.extensions["mailer.templates"], delays=delays)
+        senders.append(made)
+        return made
+    yield make
+    for made in senders:
+        made.close()
+
+
+def send_until_stopped(sender: Sender):
+    """Batches until there is nothing to claim, or sending is paused; the last batch's result."""
+    while True:
+        result = sender.run_once()
+        if not result.claimed or result.paused_until or result.connection_error:
+            return result
+
+
+def campaign_of(db, campaign_id):
+    with db.transaction() as session:
+        campaign = session.get(Campaign, campaign_id)
+        session.expunge(campaign)
+        return campaign
+
+
+def counts(db, campaign_id) -> dict[str, int]:
+    with db.transaction() as session:
+        return service.status(session, session.get(Campaign, campaign_id)).counts
+
+
+def suppressions(db) -> int:
+    with db.transaction() as session:
+        return session.scalar(select(func.count()).select_from(Suppression))
+
+
+def attempts_used(db, campaign_id) -> set[int]:
+    with db.transaction() as session:
+        return set(session.scalars(select(OutboxMessage.attempts).where(
+            OutboxMessage.campaign_id == campaign_id, OutboxMessage.state != MessageState.SENT)))
+
+
+@pytest.mark.parametrize("stage", ["rcpt", "data"])
+def test_a_quota_reply_after_n_messages_pauses_sending_and_suppresses_nobody(
+        stage, db, smtp_server, sender, start_campaign):
+    smtp_server.script.after, smtp_server.script.later_stage = 3, stage
+    smtp_server.script.later_reply = "550 5.4.5 Daily SMTP relay limit exceeded for customer"
+    cid = start_campaign(8)
+    result = send_until_stopped(sender())
+
+    assert result.paused_until is not None
+    assert counts(db, cid) == {**counts(db, cid), "sent": 3, "queued": 5, "bounced": 0, "failed": 0}
+    assert suppressions(db) == 0
+    assert attempts_used(db, cid) == {0}  # the refused message used no attempt: not its fault
+    campaign = campaign_of(db, cid)
+    assert campaign.state is CampaignState.PAUSED
+    assert "5.4.5" in campaign.pause_reply and campaign.pause_reason == "quota"
+    assert dt.timedelta(minutes=55) < campaign.paused_until - utcnow() <= dt.timedelta(hours=1)
+    with db.transaction() as session:
+        assert relay.current_pause(session).reason == "quota"
+        entry = session.scalar(select(AuditEntry).where(AuditEntry.action == "sending.pause"))
+        assert entry.detail["status"] == "550 5.4.5" and entry.target == f"campaign:{cid}"
+
+    # Another sender (a second worker) claims nothing while the relay is paused.
+    assert sender().run_once().claimed == 0
+
+    # The retry time comes: the campaign resumes by itself and the rest goes out.
+    smtp_server.script.later_reply = None
+    with time_machine.travel(campaign.paused_until + dt.timedelta(seconds=1)):
+        send_until_stopped(sender())
+        assert campaign_of(db, cid).state is CampaignState.FINISHED
+        with db.transaction() as session:
+            assert relay.current_pause(session) is None and not relay.troubled(session)
+    assert counts(db, cid)["sent"] == 8 and len(smtp_server.received) == 8
+
+
+def test_a_policy_reply_pauses_the_campaign_and_the_message_is_tried_again_later(
+        db, smtp_server, sender, start_campaign):
+    cid = start_campaign(4)
+    smtp_server.reply("person1@relay.example.org", "550 5.7.1 Message rejected due to content restrictions")
+    assert send_until_stopped(sender()).paused_until is None  # only this campaign waits
+    campaign = campaign_of(db, cid)
+    assert campaign.state is CampaignState.PAUSED and campaign.pause_reason == "policy"
+    assert "5.7.1" in campaign.pause_reply
+    assert suppressions(db) == 0
+    with db.transaction() as session:
+        refused = session.scalar(select(OutboxMessage).where(OutboxMessage.to_email == "person1@relay.example.org"))
+        assert refused.state is MessageState.RETRYING and refused.attempts == 1
+        assert refused.next_attempt_at >= campaign.paused_until  # the others go first after the pause
+        assert relay.current_pause(session) is None  # other campaigns and staff mail carry on
+    assert counts(db, cid)["sent"] == 1  # person0; the rest wait for the campaign to resume
+
+    smtp_server.reply("person1@relay.example.org", "250 OK")
+    with time_machine.travel(refused.next_attempt_at + dt.timedelta(seconds=1)):
+        send_until_stopped(sender())
+    assert counts(db, cid)["sent"] == 4 and campaign_of(db, cid).state is CampaignState.FINISHED
+
+
+def test_421_and_a_refused_sender_pause_all_sending(db, smtp_server, sender, start_campaign):
+    cid = start_campaign(3)
+    smtp_server.script.mail_reply = "553 5.7.1 <info@ax.example.org>: Sender address rejected: not owned by user"
+    result = send_until_stopped(sender())
+    assert result.paused_until and counts(db, cid)["queued"] == 3 and suppressions(db) == 0
+    with db.transaction() as session:
+        assert relay.current_pause(session).reason == "sender"
+        relay.clear(session)  # staff fixed the relay's settings and said "try now"
+    smtp_server.script.mail_reply = None
+    with db.transaction() as session:
+        service.resume(session, session.get(Campaign, cid))
+
+    smtp_server.reply("person0@relay.example.org", "421 4.7.0 Too many connections, closing transmission channel")
+    result = send_until_stopped(sender())
+    with db.transaction() as session:
+        held = relay.current_pause(session)
+        assert held.reason == "closing" and "421" in held.reply
+        assert dt.timedelta(minutes=4) < held.until - utcnow() <= dt.timedelta(minutes=5)
+    assert counts(db, cid)["queued"] == 3 and suppressions(db) == 0
+
+
+def test_the_same_reply_for_three_recipients_in_a_row_trips_the_breaker(db, smtp_server, sender, start_campaign):
+    cid = start_campaign(6)
+    for i in range(6):  # a reply our rules do not know, quoting each address
+        smtp_server.reply(f"person{i}@relay.example.org", f"554 5.6.0 <person{i}@relay.example.org>: Transaction failed")
+    result = send_until_stopped(sender())
+    assert result.paused_until
+    with db.transaction() as session:
+        assert relay.current_pause(session).reason == "breaker"
+    figures = counts(db, cid)
+    assert figures["failed"] == 2 and figures["queued"] == 4 and figures["bounced"] == 0
+    assert suppressions(db) == 0 and campaign_of(db, cid).state is CampaignState.PAUSED
+
+
+def test_recipient_faults_still_bounce_and_a_full_mailbox_is_only_soft(db, smtp_server, sender, start_campaign):
+    cid = start_campaign(4)
+    smtp_server.reply("person0@relay.example.org", "550 5.1.1 User unknown")
+    smtp_server.reply("person1@relay.example.org", "556 5.1.10 Recipient address has null MX")
+    smtp_server.reply("person2@relay.example.org", "552 5.2.2 Mailbox full", "250 OK")
+    send_until_stopped(sender(delays=(0, 0)))
+    send_until_stopped(sender(delays=(0, 0)))  # the retry of the full mailbox
+    figures = counts(db, cid)
+    assert figures["bounced"] == 2 and figures["sent"] == 2
+    assert suppressions(db) == 2
+    assert campaign_of(db, cid).state is CampaignState.FINISHED

@@ -185,7 +185,10 @@ def test_a_policy_reply_pauses_the_campaign_and_the_message_is_tried_again_later
         assert refused.state is MessageState.RETRYING and refused.attempts == 1
         assert refused.next_attempt_at >= campaign.paused_until  # the others go first after the pause
         assert relay.current_pause(session) is None  # other campaigns and staff mail carry on
-    assert counts(db, cid)["sent"] == 1  # person0; the rest wait for the campaign to resume
+        before = session.scalar(select(func.count()).where(OutboxMessage.campaign_id == cid,
+                                                           OutboxMessage.id < refused.id))
+    assert counts(db, cid)["sent"] == before  # the rows after it wait for the campaign to resume
+    assert counts(db, cid)["queued"] == 3 - before
 
     smtp_server.reply("person1@relay.example.org", "250 OK")
     with time_machine.travel(refused.next_attempt_at + dt.timedelta(seconds=1)):

@@ -97,8 +97,8 @@ def relay_settings(app, smtp_server):
 def sender(db, app, relay_settings):
     senders = []
 
-    def make(settings=None, delays=(0, 0, 0)) -> Sender:
-        made = Sender(db, settings or relay_settings, app.extensions["mailer.templates"], delays=delays)
+    def make(settings=None, delays=(0, 0, 0), owner=None) -> Sender:
+        made = Sender(db, settings or relay_settings, app.extensions["mailer.templates"], delays=delays, owner=owner)
         senders.append(made)
         return made
     yield make
@@ -241,3 +241,114 @@ def test_recipient_faults_still_bounce_and_a_full_mailbox_is_only_soft(db, smtp_
     assert figures["bounced"] == 2 and figures["sent"] == 2
     assert suppressions(db) == 2
     assert campaign_of(db, cid).state is CampaignState.FINISHED
+
+
+# -- slow and dead relays ------------------------------------------------------------------------
+
+@pytest.mark.parametrize("stage", ["rcpt", "data"])
+def test_a_stalling_relay_stops_the_batch_after_three_timeouts_and_every_sender_waits_doubling(
+        stage, db, smtp_server, sender, start_campaign, relay_settings):
+    cid = start_campaign(6)
+    smtp_server.script.stall = stage
+    impatient = relay_settings.with_overrides(smtp_timeout=0.3)
+    result = send_until_stopped(sender(impatient))
+    assert result.paused_until and result.connection_error and "did not answer" in result.connection_error
+    assert counts(db, cid) == {**counts(db, cid), "queued": 6, "sent": 0, "failed": 0, "retrying": 0}
+    assert attempts_used(db, cid) == {0}  # a timeout alone marks nothing, uses nothing
+    with db.transaction() as session:  # after the whole message went, the relay may have taken it
+        flagged = session.scalar(select(func.count()).where(OutboxMessage.uncertain.is_(True)))
+    assert flagged == (3 if stage == "data" else 0)
+    with db.transaction() as session:
+        first = relay.current_pause(session)
+    assert first.reason == "timeout"
+    assert dt.timedelta(seconds=59) < first.until - utcnow() <= dt.timedelta(minutes=1)
+    assert campaign_of(db, cid).state is CampaignState.RUNNING  # nobody refused anything
+    assert sender(impatient).run_once().claimed == 0  # every worker waits
+
+    with time_machine.travel(first.until + dt.timedelta(seconds=1)):
+        send_until_stopped(sender(impatient))
+        with db.transaction() as session:
+            second = relay.current_pause(session)
+        assert second.reason == "timeout"
+        assert dt.timedelta(seconds=119) < second.until - utcnow() <= dt.timedelta(minutes=2)
+
+    with time_machine.travel(second.until + dt.timedelta(seconds=1)):
+        smtp_server.script.stall = None  # the relay answers again
+        send_until_stopped(sender(impatient))
+        with db.transaction() as session:
+            assert relay.current_pause(session) is None and not relay.troubled(session)
+    assert counts(db, cid)["sent"] == 6
+
+
+def test_timeout_waits_double_up_to_thirty_minutes(db):
+    now = utcnow()
+    waits = []
+    for _ in range(8):
+        with db.transaction() as session:
+            waits.append(round((relay.pause(session, relay.TIMEOUT, "no answer", now=now).until - now).total_seconds()))
+            session.get(relay.RelayStatus, relay.NAME).paused_until = now  # the wait ran out, no success since
+    assert waits == [60, 120, 240, 480, 960, 1800, 1800, 1800]
+
+
+def test_a_relay_that_never_greets_is_given_up_after_three_connect_timeouts(
+        db, sender, start_campaign, relay_settings):
+    from smtp_server import silent_server
+
+    cid = start_campaign(2)
+    with silent_server() as url:
+        dead = relay_settings.with_overrides(smtp_url=url, smtp_connect_timeout=0.3)
+        worker = sender(dead)
+        errors = [worker.run_once() for _ in range(3)]
+    assert all("did not answer within 0.3 s" in r.connection_error for r in errors)
+    assert errors[-1].paused_until and not errors[0].paused_until
+    with db.transaction() as session:
+        assert relay.current_pause(session).reason == "timeout"
+    assert counts(db, cid)["queued"] == 2 and attempts_used(db, cid) == {0}
+
+
+# -- the relay's own limits per hour and per day --------------------------------------------------
+
+def an_hour_passes(db):
+    """The database's log of reserved slots ages by an hour (PostgreSQL keeps its own clock,
+    which time-machine does not move)."""
+    from sqlalchemy import update
+
+    from mailer.outbox.ratelimit import SendReservation
+
+    with db.transaction() as session:
+        session.execute(update(SendReservation).values(at=SendReservation.at - 3601))
+
+
+def test_the_hourly_limit_holds_across_two_workers_and_the_rest_goes_out_in_the_next_hour(
+        db, smtp_server, sender, start_campaign, relay_settings):
+    cid = start_campaign(10)
+    limited = relay_settings.with_overrides(send_limit_per_hour=4, send_batch_size=2)
+    first, second = sender(limited, owner="host-a:1"), sender(limited, owner="host-b:2")
+    for _ in range(4):  # two workers taking turns, batch by batch
+        first.run_once()
+        second.run_once()
+    assert len(smtp_server.received) == 4 and counts(db, cid)["queued"] == 6
+    with db.transaction() as session:
+        held = relay.current_pause(session)
+    assert held.reason == "limit" and held.reply is None
+    assert dt.timedelta(minutes=59) < held.until - utcnow() <= dt.timedelta(hours=1)
+    assert campaign_of(db, cid).state is CampaignState.RUNNING  # nothing is wrong: it waits its turn
+
+    an_hour_passes(db)
+    with time_machine.travel(held.until + dt.timedelta(seconds=1)):
+        while first.run_once().claimed or second.run_once().claimed:
+            pass
+        assert len(smtp_server.received) == 8
+        with db.transaction() as session:
+            assert relay.current_pause(session).reason == "limit"
+
+
+def test_the_daily_limit_stops_sending_for_the_rest_of_the_rolling_day(
+        db, smtp_server, sender, start_campaign, relay_settings):
+    cid = start_campaign(5)
+    send_until_stopped(sender(relay_settings.with_overrides(send_limit_per_day=3)))
+    assert counts(db, cid)["sent"] == 3
+    with db.transaction() as session:
+        held = relay.current_pause(session)
+    assert held.reason == "limit"
+    assert dt.timedelta(hours=23, minutes=59) < held.until - utcnow() <= dt.timedelta(days=1)

@@ -121,12 +121,11 @@ class SMTPTransport:
             _close_quietly(smtp)
             reply = _reply(exc.smtp_code, exc.smtp_error)
             raise ConnectionFailure(reply, classify(exc.smtp_code, reply, "connect")) from None
-        except TimeoutError:
-            _close_quietly(smtp)
-            raise RelayTimeout(f"{self.host}:{self.port} did not answer within "
-                               f"{self.connect_timeout if smtp is None else self.timeout:g} s") from None
         except (OSError, smtplib.SMTPException) as exc:
             _close_quietly(smtp)
+            if timed_out(exc):
+                raise RelayTimeout(f"{self.host}:{self.port} did not answer within "
+                                   f"{self.connect_timeout if smtp is None else self.timeout:g} s") from None
             raise ConnectionFailure(f"cannot connect to {self.host}:{self.port}: {exc}") from None
         self._smtp = smtp
 
@@ -137,11 +136,11 @@ class SMTPTransport:
         try:
             try:
                 self._transaction(envelope_from, envelope_to, data, options)
-            except smtplib.SMTPServerDisconnected:
+            except smtplib.SMTPServerDisconnected as exc:
                 # A server may hang up between messages (after every N, or when idle). If the
                 # reused connection was already gone at MAIL, none of this message was sent:
                 # sending it on a new connection cannot duplicate it, and costs no attempt.
-                if not (reused and self._stage == "mail"):
+                if not (reused and self._stage == "mail") or timed_out(exc):
                     raise
                 self._drop()
                 self.connect()
@@ -163,12 +162,11 @@ class SMTPTransport:
             self._after_error(exc.smtp_code)
             reply = _reply(exc.smtp_code, exc.smtp_error)
             raise refusal(exc.smtp_code, reply, self._stage) from None
-        except TimeoutError:
-            self._drop()
-            raise RelayTimeout(f"{self.host}:{self.port} did not answer within {self.timeout:g} s",
-                               maybe_delivered=self._stage in ("data", "sent")) from None
         except (OSError, smtplib.SMTPException) as exc:
             self._drop()
+            if timed_out(exc):
+                raise RelayTimeout(f"{self.host}:{self.port} did not answer within {self.timeout:g} s",
+                                   maybe_delivered=self._stage in ("data", "sent")) from None
             raise TemporaryFailure(f"connection lost: {exc or type(exc).__name__}") from None
 
     def _transaction(self, sender: str, recipient: str, data: bytes, options: list[str]) -> None:
@@ -294,6 +292,18 @@ def refusal(code: int, reply: str, stage: str) -> TransportError:
     if verdict.fault is Fault.MESSAGE:
         return MessageRejected(reply, verdict)
     return TemporaryFailure(reply, verdict)
+
+
+def timed_out(exc: BaseException) -> bool:
+    """A socket timeout, also when smtplib reports it as SMTPServerDisconnected (raised while
+    handling the TimeoutError, so it is the exception's __context__)."""
+    for _ in range(10):  # a chain is short; never follow a cycle
+        if exc is None:
+            return False
+        if isinstance(exc, TimeoutError):
+            return True
+        exc = exc.__cause__ or exc.__context__
+    return False
 
 
 def _close_quietly(smtp: smtplib.SMTP | None) -> None:

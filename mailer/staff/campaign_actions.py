@@ -13,13 +13,14 @@ from sqlalchemy.orm import Session
 from mailer.audit.log import record
 from mailer.campaigns import service
 from mailer.campaigns.audience import Audience
-from mailer.campaigns.models import Campaign
+from mailer.campaigns.models import Campaign, CampaignState
 from mailer.config import Settings
 from mailer.contacts.csvfile import normalise_email
 from mailer.db import Database
 from mailer.mail.message import flatten
 from mailer.mail.templates import EmailTemplates
 from mailer.mail.transport import make_transport
+from mailer.outbox import relay
 from mailer.outbox.sender import envelope_address
 
 
@@ -58,6 +59,21 @@ def cancel(session: Session, actor: str, campaign_id: int) -> int:
     skipped = service.cancel(session, campaign)
     record(session, actor, "campaigns.cancel", target(campaign), skipped=skipped)
     return skipped
+
+
+def resume(session: Session, actor: str, campaign_id: int) -> int:
+    """Staff say "try now": a paused campaign runs again, and a paused relay is tried again at once.
+
+    Returns how many messages wait to go out."""
+    campaign = service.get_campaign(session, campaign_id)
+    was_paused = campaign.state is CampaignState.PAUSED
+    relay_lifted = relay.clear(session)
+    if was_paused:
+        service.resume(session, campaign)
+    elif not relay_lifted:
+        raise service.CampaignError(f"campaign {campaign.id} is {campaign.state}; cannot resume it")
+    record(session, actor, "campaigns.resume", target(campaign), relay=relay_lifted)
+    return service.status(session, campaign).unsent
 
 
 def retry(session: Session, actor: str, campaign_id: int) -> int:

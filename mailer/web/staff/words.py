@@ -5,8 +5,10 @@ have the same keys, so a forgotten translation fails a test, not a page.
 """
 
 from mailer.web.staff.words_en import EN
+from mailer.web.staff.words_en_sending import EN_SENDING
 from mailer.web.staff.words_en_work import EN_WORK
 from mailer.web.staff.words_sv import SV
+from mailer.web.staff.words_sv_sending import SV_SENDING
 from mailer.web.staff.words_sv_work import SV_WORK
 
-STAFF_STRINGS: dict[str, dict[str, str]] = {"sv": {**SV, **SV_WORK}, "en": {**EN, **EN_WORK}}
+STAFF_STRINGS: dict[str, dict[str, str]] = {"sv": {**SV, **SV_WORK, **SV_SENDING}, "en": {**EN, **EN_WORK, **EN_SENDING}}

@@ -15,15 +15,14 @@ from sqlalchemy import func, select
 
 from mailer.audit.models import AuditEntry
 from mailer.campaigns import service
-from mailer.campaigns.audience import Audience
 from mailer.campaigns.models import Campaign, CampaignState
-from mailer.contacts.importer import import_lists
-from mailer.contacts.models import Suppression
 from mailer.db import utcnow
 from mailer.mail.replies import Fault, classify
 from mailer.outbox import relay
 from mailer.outbox.models import MessageState, OutboxMessage
-from mailer.outbox.sender import Sender
+from relay_fixtures import (  # noqa: F401  (fixtures)
+    attempts_used, campaign_of, counts, relay_settings, send_until_stopped, sender, start_campaign, suppressions,
+)
 from smtp_server import smtp_server  # noqa: F401  (fixture)
 
 # Replies as real servers word them, and what they must mean.
@@ -69,73 +68,6 @@ def test_a_reply_is_judged_by_its_enhanced_code(stage, code, reply, fault):
 
 
 # -- against a scripted relay ------------------------------------------------------------------
-
-@pytest.fixture
-def start_campaign(db, app, make_csv, make_meeting):
-    """start_campaign(n) -> id of a running invitation campaign to n people."""
-    settings, templates = app.extensions["mailer.settings"], app.extensions["mailer.templates"]
-
-    def make(count: int, org: str = "relay") -> int:
-        rows = "".join(f"person{i}@{org}.example.org,Person {i}\n" for i in range(count))
-        with db.transaction() as session:
-            import_lists(session, [make_csv(f"{org}.csv", "email,name\n" + rows)])
-        meeting = make_meeting()
-        with db.transaction() as session:
-            campaign = service.create_campaign(session, settings, templates, meeting_slug=meeting.slug,
-                                               template="invitation", audience=Audience(orgs=[org]))
-            service.start(session, campaign)
-            return campaign.id
-    return make
-
-
-@pytest.fixture
-def relay_settings(app, smtp_server):
-    return app.extensions["mailer.settings"].with_overrides(smtp_url=smtp_server.url, send_rate_per_minute=60_000)
-
-
-@pytest.fixture
-def sender(db, app, relay_settings):
-    senders = []
-
-    def make(settings=None, delays=(0, 0, 0), owner=None) -> Sender:
-        made = Sender(db, settings or relay_settings, app.extensions["mailer.templates"], delays=delays, owner=owner)
-        senders.append(made)
-        return made
-    yield make
-    for made in senders:
-        made.close()
-
-
-def send_until_stopped(sender: Sender):
-    """Batches until there is nothing to claim, or sending is paused; the last batch's result."""
-    while True:
-        result = sender.run_once()
-        if not result.claimed or result.paused_until or result.connection_error:
-            return result
-
-
-def campaign_of(db, campaign_id):
-    with db.transaction() as session:
-        campaign = session.get(Campaign, campaign_id)
-        session.expunge(campaign)
-        return campaign
-
-
-def counts(db, campaign_id) -> dict[str, int]:
-    with db.transaction() as session:
-        return service.status(session, session.get(Campaign, campaign_id)).counts
-
-
-def suppressions(db) -> int:
-    with db.transaction() as session:
-        return session.scalar(select(func.count()).select_from(Suppression))
-
-
-def attempts_used(db, campaign_id) -> set[int]:
-    with db.transaction() as session:
-        return set(session.scalars(select(OutboxMessage.attempts).where(
-            OutboxMessage.campaign_id == campaign_id, OutboxMessage.state != MessageState.SENT)))
-
 
 @pytest.mark.parametrize("stage", ["rcpt", "data"])
 def test_a_quota_reply_after_n_messages_pauses_sending_and_suppresses_nobody(

@@ -284,3 +284,42 @@ def test_the_daily_limit_stops_sending_for_the_rest_of_the_rolling_day(
         held = relay.current_pause(session)
     assert held.reason == "limit"
     assert dt.timedelta(hours=23, minutes=59) < held.until - utcnow() <= dt.timedelta(days=1)
+
+
+# -- the worker process and the command line ------------------------------------------------------
+
+def test_the_worker_process_leaves_a_paused_relay_alone_and_the_cli_says_why(
+        db, cli_env, runner, smtp_server, start_campaign):
+    import os
+    import subprocess
+    import sys
+
+    smtp_server.script.after, smtp_server.script.later_reply = 2, "550 5.7.1 Too many messages, slow down"
+    cid = start_campaign(4)
+    env = {**os.environ, **cli_env, "MAILER_SMTP_URL": smtp_server.url, "MAILER_SEND_RATE_PER_MINUTE": "60000",
+           "MAILER_SEND_LIMIT_PER_DAY": "100", "MAILER_SMTP_CONNECT_TIMEOUT": "5"}
+    worker = subprocess.run([sys.executable, "-m", "mailer", "worker", "--until-idle"], env=env,
+                            capture_output=True, text=True, timeout=120)
+    assert worker.returncode == 0, worker.stderr
+    assert "sending paused until" in worker.stderr
+    assert counts(db, cid) == {**counts(db, cid), "sent": 2, "queued": 2, "bounced": 0}
+
+    status = runner.invoke(["campaigns", "status", cid])
+    assert "paused" in status.output and "(quota)" in status.output and "Too many messages" in status.output
+    assert runner.invoke(["campaigns", "resume", cid]).output.startswith(f"campaign {cid} resumed; 2 messages")
+    assert campaign_of(db, cid).state is CampaignState.RUNNING
+
+
+def test_relay_settings_come_from_the_environment_and_unset_limits_are_none(tmp_path):
+    from mailer.config import ConfigError, load_settings
+
+    base = {"instance_path": tmp_path, "secret_key": "x" * 20, "base_url": "https://x.example.org",
+            "from": "Ax <info@ax.example.org>"}
+    settings = load_settings(base, environ={})
+    assert settings.send_limit_per_hour is None and settings.send_limit_per_day is None
+    assert settings.smtp_connect_timeout == 10.0 and settings.smtp_timeout == 30.0
+    settings = load_settings(base, environ={"MAILER_SEND_LIMIT_PER_HOUR": "1000", "MAILER_SEND_LIMIT_PER_DAY": "",
+                                            "MAILER_SMTP_CONNECT_TIMEOUT": "2.5"})
+    assert (settings.send_limit_per_hour, settings.send_limit_per_day, settings.smtp_connect_timeout) == (1000, None, 2.5)
+    with pytest.raises(ConfigError, match="MAILER_SEND_LIMIT_PER_DAY"):
+        load_settings(base, environ={"MAILER_SEND_LIMIT_PER_DAY": "lots"})

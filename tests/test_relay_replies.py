@@ -47,6 +47,10 @@ REPLIES = [
     ("rcpt", 450, "450 Too many messages sent, rate limited", Fault.RELAY),  # no enhanced code
     ("rcpt", 550, "550 Sending limit exceeded", Fault.RELAY),
     ("rcpt", 421, "421 4.7.0 Try again later, closing connection", Fault.RELAY),
+    ("data", 554, "554 5.2.0 STOREDRV.Submission.Exception:SubmissionQuotaExceededException; Failed to process "
+                  "message due to a permanent exception", Fault.RELAY),  # Microsoft 365's daily quota
+    ("data", 552, "552 5.2.0 Mailbox quota exceeded for this recipient", Fault.SOFT),
+    ("rcpt", 550, "550 5.7.705 Access denied, tenant has exceeded threshold", Fault.RELAY),
     ("mail", 553, "553 5.7.1 <info@ax.example.org>: Sender address rejected: not owned by user", Fault.RELAY),
     ("mail", 550, "550 5.7.60 SMTP; Client does not have permissions to send as this sender", Fault.RELAY),
     ("connect", 535, "535 5.7.8 Username and Password not accepted", Fault.RELAY),

@@ -18,7 +18,8 @@ from dataclasses import dataclass
 
 ENHANCED = re.compile(r"(?<![\d.])([245])\.(\d{1,3})\.(\d{1,3})(?![\d.])")
 # A server without enhanced codes that talks about its own limits.
-LIMIT_WORDS = re.compile(r"\b(limit|limits|limited|quota|rate|too many|throttl\w*|exceeded)\b", re.IGNORECASE)
+# Substrings, not words: Microsoft writes "SubmissionQuotaExceededException".
+LIMIT_WORDS = re.compile(r"limit|quota|\brate\b|too many|throttl|exceeded", re.IGNORECASE)
 # ... or about us (authentication, relaying, reputation) rather than the mailbox.
 SENDER_WORDS = re.compile(r"\b(relay\w*|auth\w*|policy|spam|block\w*|blacklist\w*|reputation|sender|helo|"
                           r"denied|not permitted|tls)\b", re.IGNORECASE)
@@ -96,6 +97,10 @@ def _by_status(basic: int, status: str, text: str) -> Verdict:
         return Verdict(Fault.SOFT, "mailbox", status)
     if subject_detail in SENDER_ADDRESS:
         return Verdict(Fault.RELAY, "sender", status)
+    if subject == "2" and subject_detail != "2.2" and LIMIT_WORDS.search(text):
+        if MAILBOX_WORDS.search(text):  # "5.2.0 Mailbox quota exceeded": a full mailbox
+            return Verdict(Fault.SOFT, "mailbox_full", status)
+        return Verdict(Fault.RELAY, "quota", status)  # 5.2.0 SubmissionQuotaExceeded: our quota, not theirs
     if subject_detail == "2.2" or (subject == "2" and klass == "4"):
         return Verdict(Fault.SOFT, "mailbox_full" if subject_detail == "2.2" else "mailbox", status)
     if subject_detail == "4.5":

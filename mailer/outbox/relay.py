@@ -52,6 +52,7 @@ class Pause:
     reply: str | None
     since: dt.datetime
     until: dt.datetime
+    strikes: int = 0  # timeout pauses in a row
 
 
 def wait_for(reason: str) -> dt.timedelta:
@@ -82,12 +83,12 @@ def pause(session: Session, reason: str, reply: str | None, until: dt.datetime |
         wait = wait_for(reason)
     until = until or now + wait
     if row.paused_until is not None and row.paused_until > until:
-        return Pause(row.reason or "", row.reply, row.since or now, row.paused_until)
+        return Pause(row.reason or "", row.reply, row.since or now, row.paused_until, row.strikes)
     if row.paused_until is None or row.paused_until <= now or row.reason != reason:
         row.since = now
     row.reason, row.reply, row.paused_until = reason, reply, until
     session.flush()
-    return Pause(reason, reply, row.since, until)
+    return Pause(reason, reply, row.since, until, row.strikes)
 
 
 def clear(session: Session) -> bool:

@@ -264,12 +264,12 @@ class Sender:
         if outcome.state is MessageState.SENT:
             batch.sent(row)
             self._went_through(item)
+        if outcome.state is not MessageState.QUEUED:
+            result.count(outcome.state)
         if result.connection_error or self._holds:
             self.ledger.commit([outcome], None)  # recorded before the pause, which has its own transaction
             self._apply_holds(result)
             return []
-        if outcome.state is not MessageState.QUEUED:
-            result.count(outcome.state)
         return [outcome]
 
     def _send(self, item: Item, result: BatchResult) -> Outcome:
@@ -377,7 +377,7 @@ class Sender:
             campaign = session.get(Campaign, campaign_id) if campaign_id is not None else None
             if campaign is not None and reason != relay.TIMEOUT:  # a timeout is no reply: the page says so
                 campaigns.pause(session, campaign, reason, reply, held.until)
-            if held.since == now:  # a new pause, not a longer one: once in the log (and the digest)
+            if held.since == now and (reason != relay.TIMEOUT or held.strikes <= 1):  # new (timeouts: the first in a row)
                 record(session, WORKER, "sending.pause", f"campaign:{campaign_id}" if campaign_id else None,
                        reason=reason, until=held.until.isoformat(), status=_status(reply))
         result.paused_until = held.until

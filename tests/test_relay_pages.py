@@ -141,3 +141,15 @@ def test_the_digest_tells_of_the_weeks_pauses_and_what_waits_now(db, app, settin
     assert "Väntar nu (allt utskick): reläets sändningskvot var slut" in plain
     assert "Ingen adress spärras för sådana svar" in plain
     assert "Utskick som fick vänta" in message.get_body(("html",)).get_content()
+
+
+def test_erasing_a_person_takes_their_address_out_of_a_kept_relay_reply(db, smtp_server, sender, start_campaign):
+    from mailer.contacts.privacy import forget
+
+    cid = start_campaign(2)
+    smtp_server.reply("person0@relay.example.org", "550 5.7.1 <Person0@relay.example.org>: Relay access denied")
+    send_until_stopped(sender())
+    assert "Person0@relay.example.org" in campaign_of(db, cid).pause_reply
+    with db.transaction() as session:
+        forget(session, "person0@relay.example.org")
+    assert campaign_of(db, cid).pause_reply == "550 5.7.1 <[raderad]>: Relay access denied"

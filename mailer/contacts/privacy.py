@@ -12,12 +12,14 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session, selectinload
 
+from mailer.campaigns.models import Campaign
 from mailer.contacts.csvfile import normalise_email
 from mailer.contacts.models import (
     ERASED_DOMAIN,
@@ -33,6 +35,7 @@ from mailer.evaluations.models import Evaluation, EvaluationReceipt
 from mailer.meetings.models import Meeting
 from mailer.outbox.compose import STAFF_TEMPLATES
 from mailer.outbox.models import OutboxMessage
+from mailer.outbox.relay import RelayStatus
 from mailer.rsvp.models import LinkOpen, Response, ResponseChange
 from mailer.tracking.models import Attendance
 
@@ -134,8 +137,20 @@ def forget(session: Session, email: str) -> Erasure:
     session.execute(update(Attendance).where(Attendance.contact_id == contact.id).values(name=None))
     session.execute(update(Evaluation).where(Evaluation.contact_id == contact.id).values(comment=None))
     scrubbed = _scrub_staff_mails(session, [address] + ([name] if name else []))
+    _scrub_relay_replies(session, address)
     session.flush()
     return Erasure(contact.id, messages, responses, scrubbed)
+
+
+def _scrub_relay_replies(session: Session, address: str) -> None:
+    """A relay's reply kept with a pause (personal: it may quote the address it refused)."""
+    quoted = re.compile(re.escape(address), re.IGNORECASE)
+    for row in [*session.scalars(select(Campaign).where(func.lower(Campaign.pause_reply).contains(address))),
+                *session.scalars(select(RelayStatus).where(func.lower(RelayStatus.reply).contains(address)))]:
+        if isinstance(row, Campaign):
+            row.pause_reply = quoted.sub(ERASED_TEXT, row.pause_reply)
+        else:
+            row.reply = quoted.sub(ERASED_TEXT, row.reply)
 
 
 def _scrub_staff_mails(session: Session, needles: list[str]) -> int:

@@ -19,7 +19,7 @@ def export_person_command(rt: Runtime, email: str) -> None:
         try:
             data = export_person(session, email)
         except LookupError as exc:
-            fail(str(exc))
+            fail(exc)
         record(session, cli_actor(), "contacts.export_person", target="contact")
     echo_json(data)
 
@@ -36,7 +36,7 @@ def forget_command(rt: Runtime, email: str, yes: bool) -> None:
         try:
             erased = forget(session, email)
         except LookupError as exc:
-            fail(str(exc))
+            fail(exc)
         record(session, cli_actor(), "contacts.forget", target=f"contact:{erased.contact_id}")
     click.echo(f"erased contact {erased.contact_id}: {erased.messages} messages and {erased.responses} answers "
                f"anonymised; the address can never be imported again")

@@ -29,6 +29,7 @@ from mailer.contacts.models import (
     new_link_key,
 )
 from mailer.db import utcnow
+from mailer.errors import NotFound
 from mailer.evaluations.models import Evaluation, EvaluationReceipt
 from mailer.meetings.models import Meeting
 from mailer.outbox.compose import STAFF_TEMPLATES
@@ -47,7 +48,7 @@ def _find(session: Session, email: str) -> Contact:
     contact = session.scalar(select(Contact).where(Contact.email == key)
                              .options(selectinload(Contact.memberships).selectinload(Membership.organisation)))
     if contact is None:
-        raise LookupError(f"no contact with address {email.strip()!r}")
+        raise NotFound("no_contact", email=email.strip())
     return contact
 
 

@@ -63,6 +63,13 @@ def language_or_default(language: str | None) -> str:
     return language if language in LANGUAGES else DEFAULT_LANGUAGE
 
 
+class _Missing(NullTranslations):
+    """The last fallback of every catalog: a key no catalog has is an error, not a text."""
+
+    def gettext(self, message: str) -> str:
+        raise KeyError(message)
+
+
 @functools.cache
 def catalog(language: str) -> NullTranslations:
     """One language's compiled catalog, read once per process."""
@@ -70,23 +77,28 @@ def catalog(language: str) -> NullTranslations:
     po, mo = po_path(language), mo_path(language)
     if mo.exists() and mo.stat().st_mtime >= po.stat().st_mtime:
         with mo.open("rb") as mo_file:
-            return Translations(mo_file, domain=DOMAIN)
-    return Translations(io.BytesIO(compile_catalog(language)), domain=DOMAIN)
+            loaded = Translations(mo_file, domain=DOMAIN)
+    else:
+        loaded = Translations(io.BytesIO(compile_catalog(language)), domain=DOMAIN)
+    loaded.add_fallback(_Missing())
+    return loaded
 
 
 def has(key: str, language: str | None = DEFAULT_LANGUAGE) -> bool:
-    return catalog(language_or_default(language)).gettext(key) != key
+    try:
+        catalog(language_or_default(language)).gettext(key)
+    except KeyError:
+        return False
+    return True
 
 
-def translate(key: str, language: str | None = DEFAULT_LANGUAGE, **values: Any) -> str:
+def translate(key: str, language: str | None = DEFAULT_LANGUAGE, /, **values: Any) -> str:
     """The text for `key` in `language`, placeholders filled in.
 
     A key missing from the catalog raises KeyError: a typo or a forgotten
     translation fails a test instead of showing "login_title" to a person.
     """
     text = catalog(language_or_default(language)).gettext(key)
-    if text == key:
-        raise KeyError(key)
     return text.format(**values)
 
 

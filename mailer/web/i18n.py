@@ -29,6 +29,6 @@ class Words:
         if has_request_context():
             g.page_language = self.lang  # Flask-Babel's locale for this request
 
-    def __call__(self, key: str, **values: Any) -> str:
+    def __call__(self, key: str, /, **values: Any) -> str:
         return translate(self.prefix + key, self.lang, **values)
 

@@ -2,7 +2,7 @@
 
 Read from the audit log (the sender writes one entry when a pause begins, with the reply's
 codes but no address) and from the pauses in force. The explanations are plain words for
-staff, in the digest's language.
+staff, in the digest's language, from the catalogs.
 """
 
 from __future__ import annotations
@@ -17,37 +17,15 @@ from mailer.audit.models import AuditEntry
 from mailer.campaigns.models import Campaign, CampaignState
 from mailer.i18n import format_when
 from mailer.outbox.relay import current_pause
+from mailer.translations import translate
 
-REASONS = {
-    "sv": {
-        "quota": "reläets sändningskvot var slut",
-        "policy": "reläet vägrade mejlet enligt sina regler",
-        "closing": "reläet var upptaget (421)",
-        "sender": "reläet godtog inte vår avsändaradress",
-        "login": "reläet nekade inloggningen",
-        "system": "reläet hade ett tillfälligt fel",
-        "breaker": "samma svar för tre mottagare i rad: felet var reläets",
-        "timeout": "e-postservern svarade inte",
-        "limit": "gränsen för antal mejl per timme eller dygn var nådd",
-    },
-    "en": {
-        "quota": "the relay's sending quota was used up",
-        "policy": "the relay refused the message by its rules",
-        "closing": "the relay was busy (421)",
-        "sender": "the relay did not accept our sender address",
-        "login": "the relay refused the log-in",
-        "system": "the relay had a temporary fault",
-        "breaker": "the same reply for three recipients in a row: the relay was at fault",
-        "timeout": "the mail server did not answer",
-        "limit": "the limit of messages per hour or per day was reached",
-    },
-}
+REASONS = ("quota", "policy", "closing", "sender", "login", "system", "breaker", "timeout", "limit")
 PAUSE_ACTIONS = ("sending.pause", "campaign.pause")
 
 
 def explain(reason: str | None, lang: str) -> str:
-    words = REASONS.get(lang, REASONS["sv"])
-    return words.get(reason or "", reason or "")
+    """The reason in plain words (catalog key digest.pause_reason.<reason>); an unknown one as it is."""
+    return translate(f"digest.pause_reason.{reason}", lang) if reason in REASONS else reason or ""
 
 
 def sending_context(session: Session, start: dt.datetime, end: dt.datetime, tz, lang: str) -> dict[str, Any]:

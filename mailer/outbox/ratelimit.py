@@ -30,7 +30,7 @@ from sqlalchemy import Float, Index, Integer, String, delete, func, select, upda
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Mapped, mapped_column
 
-from mailer.db import Base, Database
+from mailer.db import Base, Database, not_personal
 
 RESERVE_SECONDS = 1.0  # how far ahead one reservation reaches
 HOUR, DAY = 3600.0, 86400.0
@@ -50,8 +50,8 @@ class SendRate(Base):
 
     __tablename__ = "send_rate"
 
-    name: Mapped[str] = mapped_column(String(50), primary_key=True)
-    next_at: Mapped[float] = mapped_column(Float)
+    name: Mapped[str] = mapped_column(String(50), primary_key=True, info=not_personal())
+    next_at: Mapped[float] = mapped_column(Float, info=not_personal())
 
 
 class SendReservation(Base):
@@ -60,10 +60,10 @@ class SendReservation(Base):
     __tablename__ = "send_reservations"
     __table_args__ = (Index("ix_send_reservations_name_at", "name", "at"),)
 
-    id: Mapped[int] = mapped_column(primary_key=True)  # not personal
-    name: Mapped[str] = mapped_column(String(50))  # not personal
-    at: Mapped[float] = mapped_column(Float)  # not personal: the first slot, seconds since the epoch
-    count: Mapped[int] = mapped_column(Integer)  # not personal
+    id: Mapped[int] = mapped_column(primary_key=True, info=not_personal())
+    name: Mapped[str] = mapped_column(String(50), info=not_personal())
+    at: Mapped[float] = mapped_column(Float, info=not_personal())  # the first slot, seconds since the epoch
+    count: Mapped[int] = mapped_column(Integer, info=not_personal())
 
 
 class SharedRateLimiter:

@@ -18,7 +18,7 @@ from sqlalchemy import Integer, String, Text, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
-from mailer.db import Base, UTCDateTime, utcnow
+from mailer.db import Base, UTCDateTime, not_personal, personal, utcnow
 
 NAME = "smtp"
 FIRST_TIMEOUT_WAIT = dt.timedelta(minutes=1)
@@ -38,12 +38,12 @@ TIMEOUT, LIMIT = "timeout", "limit"
 class RelayStatus(Base):
     __tablename__ = "relay_status"
 
-    name: Mapped[str] = mapped_column(String(50), primary_key=True)  # not personal
-    reason: Mapped[str | None] = mapped_column(String(20))  # not personal: timeout, limit, quota, policy, ...
-    reply: Mapped[str | None] = mapped_column(Text)  # personal: a relay's reply may quote an address
-    since: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)  # not personal
-    paused_until: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)  # not personal
-    strikes: Mapped[int] = mapped_column(Integer, default=0)  # not personal: timeout pauses in a row
+    name: Mapped[str] = mapped_column(String(50), primary_key=True, info=not_personal())
+    reason: Mapped[str | None] = mapped_column(String(20), info=not_personal())  # timeout, limit, quota, policy, ...
+    reply: Mapped[str | None] = mapped_column(Text, info=personal())  # a relay's reply may quote an address
+    since: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, info=not_personal())
+    paused_until: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, info=not_personal())
+    strikes: Mapped[int] = mapped_column(Integer, default=0, info=not_personal())  # timeout pauses in a row
 
 
 @dataclass(frozen=True)

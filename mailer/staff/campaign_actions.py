@@ -71,7 +71,7 @@ def resume(session: Session, actor: str, campaign_id: int) -> int:
     if was_paused:
         service.resume(session, campaign)
     elif not relay_lifted:
-        raise service.CampaignError(f"campaign {campaign.id} is {campaign.state}; cannot resume it")
+        raise service.CampaignError("wrong_state.resume", id=campaign.id, state=campaign.state)
     record(session, actor, "campaigns.resume", target(campaign), relay=relay_lifted)
     return service.status(session, campaign).unsent
 

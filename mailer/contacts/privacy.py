@@ -31,7 +31,7 @@ from mailer.contacts.models import (
 from mailer.db import utcnow
 from mailer.evaluations.models import Evaluation, EvaluationReceipt
 from mailer.meetings.models import Meeting
-from mailer.outbox.compose import STAFF_TEMPLATES
+from mailer.mail.compose import STAFF_TEMPLATES
 from mailer.outbox.models import OutboxMessage
 from mailer.rsvp.models import LinkOpen, Response, ResponseChange
 from mailer.tracking.models import Attendance

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import css_inline
-from jinja2 import ChoiceLoader, FileSystemLoader, StrictUndefined, TemplateError, TemplateNotFound, TemplateSyntaxError, select_autoescape
+from jinja2 import ChoiceLoader, Template, FileSystemLoader, StrictUndefined, TemplateError, TemplateNotFound, TemplateSyntaxError, select_autoescape
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 TEMPLATE_NAMES = ("invitation", "reminder", "information", "confirmation", "thanks", "digest", "org_report")
@@ -35,6 +35,14 @@ class TemplateProblem(Exception):
 
 
 @dataclass(frozen=True)
+class Loaded:
+    text_name: str
+    html_name: str
+    text: Template
+    html: Template
+
+
+@dataclass(frozen=True)
 class Rendered:
     subject: str
     text: str
@@ -53,13 +61,21 @@ class EmailTemplates:
 
     def names(self, name: str, language: str) -> tuple[str, str]:
         """The (text, html) template names for a language, falling back to Swedish."""
+        loaded = self.load(name, language)
+        return loaded.text_name, loaded.html_name
+
+    def load(self, name: str, language: str) -> "Loaded":
+        """The template's two files for a language (Swedish when it has none); raises TemplateProblem.
+
+        A sender renders many messages from one Loaded: Jinja checks the files for edits at
+        each get_template(), which would be eight stat() calls a message.
+        """
         if name not in TEMPLATE_NAMES:
             raise TemplateProblem(name, None, f"unknown template (choose one of {', '.join(TEMPLATE_NAMES)})")
         for lang in (language, "sv"):
             try:
-                self.env.get_template(f"{lang}/{name}.txt")
-                self.env.get_template(f"{lang}/{name}.html")
-                return f"{lang}/{name}.txt", f"{lang}/{name}.html"
+                return Loaded(f"{lang}/{name}.txt", f"{lang}/{name}.html", self.env.get_template(f"{lang}/{name}.txt"),
+                              self.env.get_template(f"{lang}/{name}.html"))
             except TemplateNotFound:
                 continue
             except TemplateSyntaxError as exc:
@@ -68,24 +84,24 @@ class EmailTemplates:
 
     def render(self, name: str, language: str, context: dict[str, Any]) -> Rendered:
         """Render subject, text and HTML (CSS inlined); raises TemplateProblem with file:line."""
-        text_name, html_name = self.names(name, language)
-        current = text_name
+        return self.render_loaded(self.load(name, language), context)
+
+    def render_loaded(self, loaded: "Loaded", context: dict[str, Any]) -> Rendered:
+        current = loaded.text_name
         try:
-            text_template = self.env.get_template(text_name)
-            subject = self._subject(text_template, context)
+            subject = self._subject(loaded.text, context)
             subject = " ".join(subject.split())
-            text = text_template.render(context).strip() + "\n"
-            current = html_name
-            html = self.env.get_template(html_name).render(context, subject=subject)
+            text = loaded.text.render(context).strip() + "\n"
+            current = loaded.html_name
+            html = loaded.html.render(context, subject=subject)
         except TemplateSyntaxError as exc:
             raise TemplateProblem(exc.name or current, exc.lineno, exc.message or str(exc)) from None
         except (TemplateError, OverflowError) as exc:  # OverflowError: the sandbox's range() limit
             template, line = _template_frame(exc, self.roots, current)
             raise TemplateProblem(template, line, str(exc)) from None
         if not subject:
-            raise TemplateProblem(text_name, None, "the subject block is empty")
+            raise TemplateProblem(loaded.text_name, None, "the subject block is empty")
         return Rendered(subject=subject, text=text, html=self._inliner.inline(html))
-
 
     def _subject(self, template, context: dict[str, Any]) -> str:
         """The subject block alone. Called directly, a block's errors keep Jinja's generated

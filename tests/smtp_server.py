@@ -2,7 +2,8 @@
 
 Registered as a pytest plugin from conftest.py: use the `smtp_server` fixture.
 It can accept, temporarily refuse (451), permanently refuse (550), drop the
-connection every N messages, and be stopped and started again on the same port.
+connection every N messages, leave out 8BITMIME or SMTPUTF8 from its EHLO reply (as
+older relays do), and be stopped and started again on the same port.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ class Received:
     envelope_from: str
     envelope_to: list[str]
     data: bytes
+    mail_options: list[str] = field(default_factory=list)  # MAIL FROM parameters: SMTPUTF8, BODY=8BITMIME
 
     @property
     def message(self) -> email.message.EmailMessage:
@@ -43,6 +45,8 @@ class Script:
     rcpt_replies: dict[str, list[str]] = field(default_factory=dict)
     drop_every: int = 0  # close the connection after every N accepted messages
     pipelining: bool = True  # advertise PIPELINING, as Postfix and most relays do
+    eightbitmime: bool = True  # advertise 8BITMIME (RFC 6152)
+    smtputf8: bool = True  # advertise SMTPUTF8 (RFC 6531)
 
 
 class Handler:
@@ -51,9 +55,12 @@ class Handler:
 
     async def handle_EHLO(self, smtp, session, envelope, hostname, responses):
         session.host_name = hostname
-        if self.server.script.pipelining:
+        script = self.server.script
+        if script.pipelining:
             responses.insert(len(responses) - 1, "250-PIPELINING")
-        return responses
+        left_out = {"8BITMIME"} if not script.eightbitmime else set()
+        left_out |= {"SMTPUTF8"} if not script.smtputf8 else set()
+        return [r for r in responses if r[4:].upper() not in left_out]
 
     async def handle_RCPT(self, smtp, session, envelope, address, rcpt_options):
         replies = self.server.script.rcpt_replies.get(address.lower())
@@ -66,7 +73,9 @@ class Handler:
 
     async def handle_DATA(self, smtp, session, envelope):
         with self.server.lock:
-            self.server.received.append(Received(envelope.mail_from, list(envelope.rcpt_tos), envelope.original_content or envelope.content))
+            self.server.received.append(Received(envelope.mail_from, list(envelope.rcpt_tos),
+                                                 envelope.original_content or envelope.content,
+                                                 list(envelope.mail_options)))
             count = len(self.server.received)
         drop = self.server.script.drop_every
         if drop and count % drop == 0:

@@ -6,6 +6,7 @@ file and line when a campaign is created or previewed, not halfway through a sen
 
 from __future__ import annotations
 
+import copy
 import traceback
 from dataclasses import dataclass
 from pathlib import Path
@@ -58,6 +59,23 @@ class EmailTemplates:
             autoescape=select_autoescape(["html"], default_for_string=False, default=False),
         )
         self._inliner = css_inline.CSSInliner(keep_style_tags=False)
+        self._for_sending: tuple[tuple, EmailTemplates] | None = None
+
+    def for_sending(self) -> "EmailTemplates":
+        """The same templates, without Jinja's check for edits at every render.
+
+        Why: with auto-reload Jinja stat()s a template and everything it extends or includes
+        each time it is used, four files a message. A sender takes this once per batch; it is
+        made again when a file under the template folders changed (a staff member's edit).
+        """
+        version = tuple((str(path), path.stat().st_mtime_ns) for root in self.roots
+                        for path in sorted(root.rglob("*")) if path.is_file())
+        if self._for_sending is None or self._for_sending[0] != version:
+            frozen = copy.copy(self)
+            frozen.env = self.env.overlay(auto_reload=False, cache_size=400)  # own cache: templates bound to it
+            frozen._for_sending = None
+            self._for_sending = (version, frozen)
+        return self._for_sending[1]
 
     def names(self, name: str, language: str) -> tuple[str, str]:
         """The (text, html) template names for a language, falling back to Swedish."""

@@ -70,7 +70,7 @@ class Row:
 
 class Batch:
     def __init__(self, session: Session, settings: Settings, templates: EmailTemplates, owner: str, ids: list[int]):
-        self.settings, self.templates = settings, templates
+        self.settings, self.templates = settings, templates.for_sending()
         message = OutboxMessage
         self.rows = [Row(*r) for r in session.execute(
             select(message.id, message.campaign_id, message.contact_id, message.meeting_id, message.template,

@@ -3,6 +3,8 @@
 Figures, all from this one run:
 - send_msgs_per_s: recipients / wall time of `mailer campaigns send ID` (starting the campaign,
   building every message, SMTP, and every row's bookkeeping), SQLite in the instance folder;
+- send_cpu_us_per_msg: CPU time of that command (every process it ran) per message: the
+  send's own cost, which a busy machine changes less than it changes wall time;
 - send_ceiling_msgs_per_s: what Postfix's smtp-source puts into the same sink over two reused
   connections with 15 KB messages, and send_ratio = the two divided;
 - render_per_s: messages built a second by the sender's Composer (mail/compose.py), one core,
@@ -14,6 +16,7 @@ Usage: python bench/send.py [RECIPIENTS]
 from __future__ import annotations
 
 import json
+import resource
 import sys
 import time
 from pathlib import Path
@@ -73,6 +76,12 @@ def smtp_only_rate(port: int, size: int, count: int = 5000) -> float:
     return count / elapsed
 
 
+def children_cpu() -> float:
+    """CPU seconds of the finished child processes (and theirs): the send's cost whatever the load."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
 def run(recipients: int = 20_000) -> dict:
     ensure_tools()
     port = free_port()
@@ -91,15 +100,16 @@ def run(recipients: int = 20_000) -> dict:
         ceiling = smtp_source_rate(port, recipients, size=15_000)
         smtp_only = smtp_only_rate(port, size)
 
-        start = time.perf_counter()
+        start, cpu_before = time.perf_counter(), children_cpu()
         instance.mailer("campaigns", "send", str(campaign_id), timeout=1800)
-        elapsed = time.perf_counter() - start
+        elapsed, cpu = time.perf_counter() - start, children_cpu() - cpu_before
         status = json.loads(instance.mailer("campaigns", "status", str(campaign_id), "--json").stdout)
         if status["sent"] != recipients:
             raise RuntimeError(f"only {status['sent']} of {recipients} sent: {status}")
     send = recipients / elapsed
     return {
         "send_recipients": recipients, "send_seconds": round(elapsed, 2), "send_msgs_per_s": round(send),
+        "send_cpu_us_per_msg": round(cpu / recipients * 1e6),
         "send_ceiling_msgs_per_s": round(ceiling), "send_ratio": round(send / ceiling, 3),
         "render_per_s": round(render), "smtp_only_per_s": round(smtp_only),
         "message_bytes": size,

@@ -211,3 +211,25 @@ def test_any_name_subject_and_text_read_back_as_written(name, local, subject, te
     expected = text.replace("\r\n", "\n").replace("\r", "\n")
     body = message.get_body(("plain",)).get_content().replace("\r\n", "\n")  # line ends as on the wire
     assert body == expected + ("\n" if expected and not expected.endswith("\n") else "")
+
+
+def test_a_template_edited_while_a_worker_runs_is_used_from_the_next_batch(app, tmp_path):
+    """The sender renders without Jinja's per-render file check; an edit is noticed per batch."""
+    import os
+    import shutil
+
+    from mailer.mail.templates import EmailTemplates, packaged_templates_path
+
+    folder = tmp_path / "templates"
+    shutil.copytree(packaged_templates_path(), folder)
+    templates = EmailTemplates(folder)
+    first = templates.for_sending()
+    assert templates.for_sending() is first  # nothing changed: the same compiled templates
+    footer = folder / "sv" / "footer.txt"
+    footer.write_text(footer.read_text(encoding="utf-8") + "\nNy rad i sidfoten.\n", encoding="utf-8")
+    os.utime(footer, ns=(footer.stat().st_atime_ns, footer.stat().st_mtime_ns + 10**9))  # a later edit
+    second = templates.for_sending()
+    assert second is not first
+    context = {"lang": "sv", "unsubscribe_url": "https://x/u/1", "first_message": True, "organisations": [],
+               "sender": {"name": "Ax", "email": "info@ax.example.org"}}
+    assert "Ny rad i sidfoten." in second.env.get_template("sv/footer.txt").render(context)

@@ -102,11 +102,6 @@ def _subject_header(subject: str, utf8: bool) -> bytes:
     return _registry_header("Subject", subject, utf8)  # once per round (and kind of recipient)
 
 
-@functools.lru_cache(maxsize=64)
-def _sender_header(display_name: str, username: str, domain: str, utf8: bool) -> bytes:
-    return _registry_header("From", Address(display_name, username, ascii_domain(domain)), utf8)
-
-
 def _address_header(name: str, display_name: str, email: str, utf8: bool) -> bytes:
     """`To: Åsa Öberg <asa@xn--strae-oqa.se>`, its name as RFC 2047 encoded words unless `utf8`.
 
@@ -123,6 +118,11 @@ def _address_header(name: str, display_name: str, email: str, utf8: bool) -> byt
         return f"{name}: {formataddr((display_name, address))}\r\n".encode("ascii")
     words = Header(display_name, "utf-8", header_name=name).encode(linesep="\r\n")
     return f"{name}: {words} <{address}>\r\n".encode("ascii")
+
+
+@functools.lru_cache(maxsize=64)
+def _sender_header(display_name: str, email: str, utf8: bool) -> bytes:
+    return _address_header("From", one_line(display_name), email, utf8)  # once per round
 
 
 # -- parts ---------------------------------------------------------------------------------------
@@ -181,7 +181,7 @@ def build_message(
     """The message's bytes, CRLF line ends, ready for SMTP DATA or an .eml file."""
     utf8 = needs_smtputf8(to_email, sender.addr_spec)
     head = [
-        _sender_header(sender.display_name, sender.username, sender.domain, utf8),
+        _sender_header(sender.display_name, sender.addr_spec, utf8),
         _address_header("To", one_line(to_name), to_email, utf8),
         _subject_header(one_line(rendered.subject), utf8),
         f"Date: {format_datetime(now or utcnow())}\r\n".encode("ascii"),

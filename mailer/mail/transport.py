@@ -125,7 +125,7 @@ class SMTPTransport:
             if 500 <= exc.smtp_code < 600:
                 raise MessageRejected(_reply(exc.smtp_code, exc.smtp_error)) from None
             raise TemporaryFailure(_reply(exc.smtp_code, exc.smtp_error)) from None
-        except smtplib.SMTPNotSupportedError as exc:
+        except smtplib.SMTPNotSupportedError:
             self._after_error(None)
             raise MessageRejected(f"not sent: {envelope_to} has non-ASCII letters before the @, which only a mail "
                                   f"server offering SMTPUTF8 (RFC 6531) accepts, and this one does not") from None

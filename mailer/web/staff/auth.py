@@ -43,6 +43,8 @@ def login():
 
 @bp.post("/logout")
 def logout():
+    with db().transaction() as s:
+        accounts.log_out(s, me().id)
     end_session()
     say("logged_out")
     return redirect(url_for(".login"), code=303)

@@ -12,6 +12,6 @@ bp = Blueprint("dashboard", __name__)
 
 @bp.get("/")
 def index():
-    with db().transaction() as s:
+    with db().reading() as s:
         data = dashboard(s, settings(), words().lang)
     return page("dashboard.html", data=data, tz=settings().timezone)

@@ -14,7 +14,7 @@ from pathlib import Path
 from sqlalchemy import bindparam, delete, func, insert, select
 from sqlalchemy.orm import Session
 
-from mailer.contacts.csvfile import SLUG_RE, ContactRow, CsvFileError, Problem, parse, read_organisation_names
+from mailer.contacts.csvfile import MAX_FILE_BYTES, SLUG_RE, ContactRow, CsvFileError, Problem, parse, read_organisation_names
 from mailer.contacts.models import (
     Contact,
     ImportRejection,
@@ -85,6 +85,7 @@ def import_lists(
     strict: bool = False,
     check_dns: bool = False,
     data: dict[Path, bytes] | None = None,
+    max_bytes: int = MAX_FILE_BYTES,
 ) -> ImportReport:
     """Import contact lists within the caller's transaction.
 
@@ -107,7 +108,7 @@ def import_lists(
         report.organisation = slug
         try:
             read_organisation_names(path.parent)  # a broken organisations.csv stops this file here
-            parsed = parse(path, data=(data or {}).get(path), check_dns=check_dns)
+            parsed = parse(path, data=(data or {}).get(path), check_dns=check_dns, max_bytes=max_bytes)
         except CsvFileError as exc:
             report.error, report.error_code, report.error_params = str(exc), exc.code, exc.params
             continue

@@ -72,7 +72,8 @@ _helper: dict[str, Any] = {}
 
 
 def _start(settings: Settings) -> None:
-    _helper.update(settings=settings, templates=EmailTemplates(settings.templates_path), composers={})
+    templates = EmailTemplates(settings.templates_path, settings.max_message_bytes)
+    _helper.update(settings=settings, templates=templates, composers={})
 
 
 def _build_chunk(jobs: list[Job]) -> list[tuple[bytes | None, str | None]]:

@@ -116,7 +116,7 @@ def _edited(settings: Settings, name: str, text: str) -> Iterator[EmailTemplates
         shutil.copytree(source, folder)
         (folder / name).parent.mkdir(parents=True, exist_ok=True)
         (folder / name).write_text(text, encoding="utf-8")
-        yield EmailTemplates(folder)
+        yield EmailTemplates(folder, settings.max_message_bytes)
 
 
 def preview(session: Session, settings: Settings, name: str, text: str) -> Rendered:

@@ -2,8 +2,6 @@
 
 from flask import Flask, request
 
-from mailer.contacts.csvfile import MAX_FILE_BYTES
-
 
 def init_app(app: Flask) -> None:
     from mailer.web import evaluation, health, rsvp, staff, unsubscribe
@@ -14,8 +12,9 @@ def init_app(app: Flask) -> None:
     @app.before_request  # before CSRFProtect's, which reads the body
     def _upload_limit():
         """A contact list may be as large in the browser as on the command line; other bodies stay small."""
-        if request.endpoint == "staff.contacts.upload":
-            request.max_content_length = MAX_FILE_BYTES + 256 * 1024  # the form around the file
+        if request.endpoint == "staff.contacts.upload":  # the setting read per request: tests change it
+            limit = app.extensions["mailer.settings"].max_upload_bytes
+            request.max_content_length = limit + 256 * 1024  # the form around the file
 
     app.register_blueprint(health.bp)
     app.register_blueprint(rsvp.bp)

@@ -18,7 +18,7 @@ from mailer.mail.templates import CAMPAIGN_TEMPLATES, TemplateProblem
 from mailer.mail.transport import TransportError
 from mailer.staff import campaign_actions
 from mailer.staff.campaign_view import audience_choices, audience_count, campaign_page, campaigns_overview
-from mailer.web.staff.common import db, me, page, say, settings, templates, words
+from mailer.web.staff.common import db, me, page, problem_text, say, settings, templates, words
 
 bp = Blueprint("campaigns", __name__)
 FOLLOWED = (CampaignState.SCHEDULED.value, CampaignState.RUNNING.value, CampaignState.PAUSED.value)
@@ -77,7 +77,7 @@ def new():
                                                meeting_slug=form.get("meeting", ""),
                                                template=form.get("template", ""), audience=audience_from(form))
     except (CampaignError, AudienceError, TemplateProblem) as exc:
-        return _compose_form(form, 422, error=str(exc))
+        return _compose_form(form, 422, error=problem_text(exc))
     say("campaign_created")
     return redirect(url_for(".show", campaign_id=campaign.id), code=303)
 

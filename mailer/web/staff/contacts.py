@@ -66,7 +66,7 @@ def upload():
     token = uploads.keep(_folder(), file.read())
     name = contact_actions.upload_name(file.filename)
     with db().reading() as s:  # a dry run: reads only, never holds the write lock
-        report = contact_actions.check_upload(s, _folder(), token, name, org)
+        report = contact_actions.check_upload(s, _folder(), token, name, org, settings().max_upload_bytes)
     if report.files[0].error:
         uploads.discard(_folder(), token)
     return page("upload_report.html", report=report.files[0], token=token, name=name, org=org, confirmed=False)
@@ -77,7 +77,8 @@ def confirm_upload():
     token, name, org = (request.form.get(k, "") for k in ("token", "name", "org"))
     try:
         with db().transaction() as s:
-            report = contact_actions.confirm_upload(s, me().actor, _folder(), token, name, org)
+            report = contact_actions.confirm_upload(s, me().actor, _folder(), token, name, org,
+                                                    settings().max_upload_bytes)
     except uploads.UploadGone:
         return page("message.html", 410, title_key="upload_gone_title", body_key="upload_gone_body")
     return page("upload_report.html", report=report.files[0], token=None, name=name, org=org, confirmed=True)

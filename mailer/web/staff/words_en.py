@@ -36,7 +36,7 @@ EN: dict[str, str] = {
     "expired_title": "The form had expired",
     "expired_body": "The page had been open for a long time. Go back, reload the page and try again.",
     "too_large_title": "The file is too large",
-    "too_large_body": "Files can be at most 20 MB. Split the list into several files.",
+    "too_large_body": "Files can be at most {mb} MB. Split the list into several files.",
     "not_found_title": "Page not found",
     "not_found_body": "What you were looking for does not exist (any more).",
     # dashboard
@@ -157,6 +157,8 @@ EN: dict[str, str] = {
     "import_problem.binary": "This is not a CSV file (it holds binary data).",
     "import_problem.undecodable": "The file is neither UTF-8 nor Windows-1252 (byte {byte}). Save it as CSV (UTF-8) in Excel.",
     "import_problem.too_large": "The file is larger than {mb} MB. Split the list into several files.",
+    "template_problem.too_large": "{where}: the message would be larger than {mb} MB (the max_message_bytes setting). Shorten the template or what it repeats.",
+    "template_problem.subject_too_long": "{where}: the subject would be {chars} characters long; at most {max} fit in a mail header.",
     "import_problem.unreadable": "The file could not be opened ({reason}).",
     "import_problem.empty": "The file is empty (no header row).",
     "import_problem.too_many_columns": "The header row has {n} columns (at most {limit}).",

@@ -36,7 +36,7 @@ SV: dict[str, str] = {
     "expired_title": "Formuläret hade gått ut",
     "expired_body": "Sidan hade varit öppen länge. Gå tillbaka, ladda om sidan och försök igen.",
     "too_large_title": "Filen är för stor",
-    "too_large_body": "Filen får vara högst 20 MB. Dela upp listan i flera filer.",
+    "too_large_body": "Filen får vara högst {mb} MB. Dela upp listan i flera filer.",
     "not_found_title": "Sidan finns inte",
     "not_found_body": "Det du letade efter finns inte (längre).",
     # dashboard
@@ -157,6 +157,8 @@ SV: dict[str, str] = {
     "import_problem.binary": "Det är ingen CSV-fil (filen innehåller binära data).",
     "import_problem.undecodable": "Filen är varken UTF-8 eller Windows-1252 (byte {byte}). Spara den som CSV (UTF-8) i Excel.",
     "import_problem.too_large": "Filen är större än {mb} MB. Dela upp listan i flera filer.",
+    "template_problem.too_large": "{where}: meddelandet blir större än {mb} MB (inställningen max_message_bytes). Korta mallen eller det som upprepas i den.",
+    "template_problem.subject_too_long": "{where}: ämnesraden blir {chars} tecken lång; högst {max} tecken ryms i ett e-posthuvud.",
     "import_problem.unreadable": "Filen kunde inte öppnas ({reason}).",
     "import_problem.empty": "Filen är tom (ingen rubrikrad).",
     "import_problem.too_many_columns": "Rubrikraden har {n} kolumner (högst {limit}).",

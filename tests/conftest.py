@@ -150,6 +150,7 @@ def cli_env(instance_path: Path, database_url: str) -> dict[str, str]:
         "MAILER_SECRET_KEY": SECRET_KEY,
         "MAILER_BASE_URL": BASE_URL,
         "MAILER_FROM": MAIL_FROM,
+        "LANG": "en_GB.UTF-8",  # the CLI speaks English here; tests of its Swedish pass --lang sv
     }
 
 
@@ -163,7 +164,7 @@ def runner(app, cli_env: dict[str, str]) -> MailerRunner:
 def bare_runner(tmp_path: Path) -> tuple[MailerRunner, Path]:
     """The CLI over an instance folder that does not exist yet (for `mailer init`)."""
     instance = tmp_path / "fresh-instance"
-    return MailerRunner(env={"MAILER_INSTANCE_PATH": str(instance)}), instance
+    return MailerRunner(env={"MAILER_INSTANCE_PATH": str(instance), "LANG": "en_GB.UTF-8"}), instance
 
 
 @pytest.fixture

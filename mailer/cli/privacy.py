@@ -20,7 +20,7 @@ def export_person_command(rt: Runtime, email: str) -> None:
         try:
             data = export_person(session, email, rt.settings)
         except LookupError as exc:
-            fail(str(exc))
+            fail(exc)
     with rt.transaction() as session:
         record(session, cli_actor(), "contacts.export_person", target="contact")
     echo_json(data)
@@ -37,7 +37,7 @@ def forget_command(rt: Runtime, email: str, yes: bool) -> None:
     try:
         erased = erase_person(rt.db, rt.settings, email, cli_actor())
     except LookupError as exc:
-        fail(str(exc))
+        fail(exc)
     click.echo(f"erased contact {erased.contact_id}: {erased.messages} messages and {erased.responses} answers "
                f"anonymised, {erased.mentions_rewritten} mentions rewritten, {len(erased.files)} files removed; "
                f"the address can never be imported again")

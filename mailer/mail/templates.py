@@ -15,6 +15,8 @@ import css_inline
 from jinja2 import ChoiceLoader, FileSystemLoader, StrictUndefined, TemplateError, TemplateNotFound, TemplateSyntaxError, select_autoescape
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
+from mailer.errors import DomainError
+
 MAX_SUBJECT_CHARS = 998  # one header line (RFC 5322 section 2.1.1)
 DEFAULT_MAX_MESSAGE_BYTES = 10 * 1024 * 1024  # the `max_message_bytes` setting's default
 
@@ -30,14 +32,27 @@ def packaged_templates_path() -> Path:
     return Path(__file__).resolve().parents[2] / "templates" / "email"
 
 
-class TemplateProblem(Exception):
-    """A template that cannot be rendered; `code` and `params` (when set) let the pages say it in their language."""
+class TemplateProblem(DomainError):
+    """A template that cannot be rendered, named by file and line.
+
+    Jinja's own errors keep its (English) message; mailer's limits carry a `code`
+    ("too_large", "subject_too_long") whose catalog text ("template_problem.<code>")
+    says it in the reader's language.
+    """
+
+    prefix = "template_problem."
 
     def __init__(self, template: str, line: int | None, message: str, code: str | None = None, **params: Any):
         where = f"{template}:{line}" if line else template
-        super().__init__(f"{where}: {message}")
+        Exception.__init__(self, f"{where}: {message}")
         self.template, self.line, self.message = template, line, message
-        self.code, self.params = code, {"where": where, **params}
+        self.code, self.params = code or "", {"where": where, **params}
+
+    def render(self, language: str | None) -> str:
+        return super().render(language) if self.code else str(self)
+
+    def __str__(self) -> str:
+        return str(self.args[0])
 
 
 def _too_large(template: str, limit: int) -> TemplateProblem:

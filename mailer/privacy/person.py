@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 
 from mailer.contacts.csvfile import normalise_email
 from mailer.contacts.models import Contact
+from mailer.errors import NotFound
 from mailer.privacy.catalogue import all_tables, personal_columns
 
 # Shorter names would match inside unrelated words ("Li" in "Linköping").
@@ -25,7 +26,7 @@ def find_contact(session: Session, email: str) -> Contact:
         key = email.strip().lower()
     contact = session.scalar(select(Contact).where(Contact.email == key))
     if contact is None:
-        raise LookupError(f"no contact with address {email.strip()!r}")
+        raise NotFound("no_contact", email=email.strip())
     return contact
 
 

@@ -14,11 +14,9 @@ from typing import Any
 from flask import current_app, flash, g, render_template, request, session
 
 from mailer.app import db_of, settings_of, templates_of
-from mailer.mail.templates import TemplateProblem
 from mailer.staff.accounts import fingerprint, session_is_current
 from mailer.staff.models import StaffUser
 from mailer.web.i18n import Words
-from mailer.web.staff.words import STAFF_STRINGS
 
 
 @dataclass(frozen=True)
@@ -85,7 +83,7 @@ def words() -> Words:
     if "staff_words" not in g:
         staff = g.get("staff")
         wanted = request.args.get("lang") or (staff.language if staff else session.get("lang")) or settings().language
-        g.staff_words = Words(wanted, STAFF_STRINGS)
+        g.staff_words = Words(wanted, prefix="")
     return g.staff_words
 
 
@@ -97,13 +95,6 @@ def say(key: str, category: str = "ok", **values: Any) -> None:
 def page(template: str, status: int = 200, **context: Any):
     t = words()
     return render_template(f"staff/{template}", t=t, lang=t.lang, me=g.get("staff"), **context), status
-
-
-def problem_text(exc: Exception) -> str:
-    """A template problem in the page's language when it carries a code, else as the domain wrote it."""
-    if isinstance(exc, TemplateProblem) and exc.code:
-        return words()(f"template_problem.{exc.code}", **exc.params)
-    return str(exc)
 
 
 def client_address() -> str:

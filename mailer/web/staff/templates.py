@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from flask import Blueprint, redirect, request, url_for
 
+from mailer.errors import render
 from mailer.mail.templates import TemplateProblem
 from mailer.staff import template_editor as editor
-from mailer.web.staff.common import db, me, page, problem_text, say, settings, templates
+from mailer.web.staff.common import db, me, page, say, settings, templates, words
 
 bp = Blueprint("templates", __name__)
 
@@ -24,7 +25,7 @@ def _editor(name: str, text: str, status: int = 200, problem: str | None = None)
             try:
                 rendered = editor.preview(s, settings(), name, text)
             except TemplateProblem as exc:
-                problem = problem_text(exc)
+                problem = render(exc, words().lang)
     return page("template_edit.html", status, name=name, text=text, rendered=rendered, problem=problem,
                 shown_as=editor.shown_as(name, settings()), writable=settings().templates_path is not None)
 
@@ -39,7 +40,7 @@ def edit(name: str):
             return _editor(name, text)
         editor.save_template(db(), settings(), templates(), me().actor, name, text)
     except TemplateProblem as exc:
-        return _editor(name, text, 422, problem=problem_text(exc))
+        return _editor(name, text, 422, problem=render(exc, words().lang))
     except editor.NotEditable:
         return page("message.html", 404, title_key="not_found_title", body_key="not_found_body")
     say("template_saved", name=name)
@@ -53,7 +54,7 @@ def live_preview(name: str):
         with db().reading() as s:
             rendered = editor.preview(s, settings(), name, request.form.get("text", ""))
     except TemplateProblem as exc:
-        return {"ok": False, "problem": problem_text(exc)}
+        return {"ok": False, "problem": render(exc, words().lang)}
     except editor.NotEditable:
         return {"ok": False, "problem": "not found"}, 404
     return {"ok": True, "subject": rendered.subject, "html": rendered.html, "text": rendered.text}

@@ -1,7 +1,7 @@
 """sessions: a per-account session generation, raised to end every open session at once
 
 Revision ID: 0015
-Revises: 0007
+Revises: 0009
 Create Date: 2026-12-02 08:00:00
 
 Log-out, a password change, deactivation and a role change raise it; a session cookie
@@ -12,7 +12,7 @@ from alembic import op
 
 
 revision = '0015'
-down_revision = '0007'
+down_revision = '0009'
 branch_labels = None
 depends_on = None
 

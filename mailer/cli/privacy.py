@@ -40,6 +40,10 @@ def forget_command(rt: Runtime, email: str, yes: bool) -> None:
         record(session, cli_actor(), "contacts.forget", target=f"contact:{erased.contact_id}")
     click.echo(f"erased contact {erased.contact_id}: {erased.messages} messages and {erased.responses} answers "
                f"anonymised; the address can never be imported again")
+    keep = rt.settings.backup_keep
+    click.echo(f"note: backups taken before now still hold this person; they are not edited but expire with "
+               f"backup_keep ({keep}: the last one holding them is gone after {max(keep.daily, 7 * keep.weekly)} "
+               f"days); see docs/operations.md")
 
 
 @click.command("audit")

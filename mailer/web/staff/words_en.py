@@ -165,4 +165,11 @@ EN: dict[str, str] = {
     "import_problem.broken_quoting": "Line {line}: the quotes in the file do not match.",
     "import_problem.registry_unreadable": "{name} in the same folder cannot be read.",
     "import_problem.bad_slug": "{slug!r} will not do as an organisation's short name (a–z, 0–9 and hyphens).",
+    # the worker's health and backups (mailer/operations)
+    "worker_stalled": "Sending has stopped: the worker has not been heard from since {when}, and mail is waiting to be sent. Ask whoever runs the server to start it again (mailer worker).",
+    "worker_never_started": "Sending has stopped: the worker has not been started, and mail is waiting to be sent. Ask whoever runs the server to start it (mailer worker).",
+    "backup_title": "Backup",
+    "backup_last": "The last backup was taken {when}.",
+    "backup_none": "No backup has been taken yet.",
+    "backup_stale": "The backup is more than two days old. Ask whoever runs the server to check the backups (mailer doctor).",
 }

@@ -165,4 +165,11 @@ SV: dict[str, str] = {
     "import_problem.broken_quoting": "Rad {line}: citattecknen i filen stämmer inte.",
     "import_problem.registry_unreadable": "{name} i samma mapp kan inte läsas.",
     "import_problem.bad_slug": "{slug!r} duger inte som kortnamn för en organisation (a–z, 0–9 och bindestreck).",
+    # the worker's health and backups (mailer/operations)
+    "worker_stalled": "Utskicken står still: arbetsprocessen har inte hörts av sedan {when}, och mejl väntar på att skickas. Be den som sköter servern att starta den igen (mailer worker).",
+    "worker_never_started": "Utskicken står still: arbetsprocessen har inte startats, och mejl väntar på att skickas. Be den som sköter servern att starta den (mailer worker).",
+    "backup_title": "Säkerhetskopia",
+    "backup_last": "Senaste säkerhetskopian togs {when}.",
+    "backup_none": "Ingen säkerhetskopia har tagits ännu.",
+    "backup_stale": "Säkerhetskopian är äldre än två dygn. Be den som sköter servern att kontrollera säkerhetskopieringen (mailer doctor).",
 }

@@ -43,6 +43,7 @@ class Script:
     rcpt_replies: dict[str, list[str]] = field(default_factory=dict)
     drop_every: int = 0  # close the connection after every N accepted messages
     pipelining: bool = True  # advertise PIPELINING, as Postfix and most relays do
+    refuse_ehlo: str = ""  # e.g. "554 5.7.1 not welcome": the reply to EHLO instead of the greeting
 
 
 class Handler:
@@ -51,6 +52,8 @@ class Handler:
 
     async def handle_EHLO(self, smtp, session, envelope, hostname, responses):
         session.host_name = hostname
+        if self.server.script.refuse_ehlo:
+            return [self.server.script.refuse_ehlo]
         if self.server.script.pipelining:
             responses.insert(len(responses) - 1, "250-PIPELINING")
         return responses

@@ -7,6 +7,7 @@ functions serve the CLI, the web app and the worker.
 from __future__ import annotations
 
 import datetime as dt
+import sqlite3
 import threading
 from contextlib import contextmanager, nullcontext
 from pathlib import Path
@@ -84,10 +85,17 @@ class Database:
         is_sqlite = url.startswith("sqlite")
         if is_sqlite:
             path = url.split("///", 1)[-1]
+            options = {}
             if path and path != ":memory:":
                 Path(path).parent.mkdir(parents=True, exist_ok=True)
+                if Path(path).exists():
+                    # Open the file that is there, never create one: a database deleted or moved while
+                    # the app runs must fail loudly, not be replaced by an empty one collecting answers.
+                    uri = Path(path).resolve().as_uri() + "?mode=rw"
+                    options["creator"] = lambda: sqlite3.connect(
+                        uri, uri=True, timeout=SQLITE_BUSY_TIMEOUT_MS / 1000, check_same_thread=False)
             self.engine = create_engine(
-                url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000, "check_same_thread": False}
+                url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000, "check_same_thread": False}, **options
             )
             _configure_sqlite(self.engine)
         else:

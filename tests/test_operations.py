@@ -329,8 +329,12 @@ def test_db_copy_refuses_a_target_at_another_schema_and_a_foreign_database(app, 
     assert not_ours.exit_code == 1 and "not made by mailer" in not_ours.stderr
     assert itself.exit_code == 1 and "the database in use" in itself.stderr
     assert bad_url.exit_code == 2 and "unsupported database" in bad_url.stderr
-    with Database(older).engine.connect() as connection:  # nothing written into it
-        assert connection.execute(text("SELECT count(*) FROM contacts")).scalar() == 0
+    older_db = Database(older)
+    try:
+        with older_db.engine.connect() as connection:  # nothing written into it
+            assert connection.execute(text("SELECT count(*) FROM contacts")).scalar() == 0
+    finally:
+        older_db.dispose()
 
 
 # -- doctor ----------------------------------------------------------------------------------------

@@ -15,7 +15,7 @@ from werkzeug.exceptions import RequestEntityTooLarge
 
 from mailer.contacts.models import address_hash
 from mailer.web.staff import auth, campaigns, contacts, dashboard, meetings, responses, templates
-from mailer.web.staff.common import load_me, page
+from mailer.web.staff.common import load_me, page, words, worker_banner
 
 OPEN_ENDPOINTS = {"staff.static", "staff.auth.login", "staff.auth.set_password"}
 
@@ -33,6 +33,8 @@ def _require_login():
     if g.staff is None:
         target = request.full_path.rstrip("?") if request.method == "GET" else None
         return redirect(url_for("staff.auth.login", next=target))
+    if request.method == "GET":
+        g.worker_banner = worker_banner(words())
     return None
 
 

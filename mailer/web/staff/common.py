@@ -94,7 +94,11 @@ def say(key: str, category: str = "ok", **values: Any) -> None:
 
 
 def worker_banner(t: Words) -> str | None:
-    """The banner every staff page shows while mail waits and the worker is silent (or None)."""
+    """The banner every staff page shows while mail waits and the worker is silent (or None).
+
+    Read before the handler runs (see the staff blueprint): a page rendered inside the handler's
+    own write transaction could not open a second one on SQLite.
+    """
     with db().transaction() as s:
         health = worker_health(s)
     if not health.stalled:
@@ -109,9 +113,8 @@ def worker_banner(t: Words) -> str | None:
 
 def page(template: str, status: int = 200, **context: Any):
     t = words()
-    banner = worker_banner(t) if g.get("staff") else None
-    return render_template(f"staff/{template}", t=t, lang=t.lang, me=g.get("staff"), worker_banner=banner,
-                           **context), status
+    return render_template(f"staff/{template}", t=t, lang=t.lang, me=g.get("staff"),
+                           worker_banner=g.get("worker_banner"), **context), status
 
 
 def client_address() -> str:

@@ -8,8 +8,11 @@ import email
 import email.policy
 import hashlib
 import json
+import os
 import re
 import sqlite3
+import subprocess
+import sys
 import threading
 from pathlib import Path
 
@@ -30,6 +33,7 @@ from mailer.outbox.models import MessageState, OutboxMessage
 from mailer.rsvp.models import Response
 from mailer.rsvp.service import record_answer
 from rsvp_fixtures import answer
+from test_staff_fixtures import staff, staff_client  # noqa: F401  (fixtures)
 from smtp_server import free_port, smtp_server  # noqa: F401  (fixture)
 from test_faults import campaign, finished, people, wait_for, worker, worker_env  # noqa: F401  (fixtures)
 from test_load import HIGH_LIMIT, mailer_server
@@ -406,3 +410,65 @@ def test_doctor_with_a_broken_config_says_so_and_still_checks_the_folder(bare_ru
     assert result.exit_code == 1 and lines == {"config": "fail", "instance": "fail"}
     assert "MAILER_BASE_URL" in result.output and "run `mailer init`" in result.output
     assert not instance.exists()  # the doctor creates nothing
+
+
+# -- scheduled backups, and what staff see of them -------------------------------------------------
+
+def test_the_worker_takes_the_scheduled_backup_prunes_old_ones_and_staff_see_when(
+        app, db, settings, runner, cli_env, instance_path, staff_client):
+    from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
+
+    from mailer.worker.scheduler import BACKUP_JOB, build_scheduler, ensure_backup_job
+
+    folder = instance_path / "backups"
+    folder.mkdir()
+    old = []
+    for age in (60, 61, 62):  # three nightly backups from two months ago
+        at = utcnow() - dt.timedelta(days=age)
+        path = folder / f"mailer-{at:%Y%m%dT%H%M%SZ}.sqlite"
+        path.write_text("old")
+        manifest_path(path).write_text(json.dumps({"created_at": at.isoformat()}))
+        old.append(path)
+    with db.transaction() as session:  # the last good backup was three days ago
+        session.add(BackupRecord(started_at=utcnow() - dt.timedelta(days=3), finished_at=utcnow() - dt.timedelta(days=3),
+                                 path=str(old[0]), trigger="scheduled"))
+    assert "Säkerhetskopian är äldre än två dygn" in staff_client.get("/staff/").get_data(as_text=True)
+    preview = runner.invoke(["digest", "preview"])
+    assert "Varning: säkerhetskopian är äldre än två dygn" in preview.output
+
+    scheduler = build_scheduler(db, settings)  # stored as a worker stores it, due an hour ago
+    scheduler.start(paused=True)
+    ensure_backup_job(scheduler, settings)
+    scheduler.shutdown(wait=True)
+    store = SQLAlchemyJobStore(engine=db.engine, tablename="apscheduler_jobs")
+    store.start(scheduler, "default")
+    job = store.lookup_job(BACKUP_JOB)
+    assert str(job.trigger) == "cron[month='*', day='*', day_of_week='*', hour='3', minute='0']"  # 03:00 nightly
+    job.next_run_time = utcnow() - dt.timedelta(hours=1)
+    store.update_job(job)
+    env = {**{k: v for k, v in os.environ.items() if not k.startswith("MAILER_")}, **cli_env,
+           "MAILER_BACKUP_KEEP": "2 daily"}
+    result = subprocess.run([sys.executable, "-m", "mailer", "worker", "--until-idle"], env=env,
+                            capture_output=True, text=True, timeout=120)
+
+    assert result.returncode == 0, result.stderr
+    assert "backup: written to" in result.stderr and "2 old backup(s) removed" in result.stderr
+    [new] = [path for path in backups_of(instance_path) if path not in old]
+    assert backups_of(instance_path) == sorted([old[0], new])  # the newest of each of the last 2 days with one
+    with db.transaction() as session:
+        assert session.scalars(select(BackupRecord).order_by(BackupRecord.id.desc())).first().trigger == "scheduled"
+    page = staff_client.get("/staff/").get_data(as_text=True)
+    assert "Senaste säkerhetskopian togs" in page and "äldre än två dygn" not in page
+    preview = runner.invoke(["digest", "preview"])
+    assert "Senaste säkerhetskopian togs" in preview.output and "Varning" not in preview.output
+
+
+def test_forget_says_that_backups_age_out(runner, app, db, make_csv):
+    from mailer.contacts.importer import import_lists
+
+    with db.transaction() as session:
+        import_lists(session, [make_csv("dans.csv", "email,name\nanna@dans.example.org,Anna\n")])
+    result = runner.invoke(["contacts", "forget", "anna@dans.example.org", "--yes"])
+    assert result.exit_code == 0
+    assert "backups taken before now still hold this person" in result.output
+    assert "backup_keep (7 daily, 4 weekly" in result.output

@@ -267,7 +267,7 @@ def test_db_copy_moves_everything_and_the_app_carries_on_on_the_target(
     """SQLite -> PostgreSQL (and PostgreSQL -> SQLite): a link from a mail sent before the copy answers
     after it, the answers are there, and the outbox resumes where it was."""
     people(5)
-    first = campaign(start=True)
+    campaign(start=True)  # the invitations of the mail whose link is used after the copy
     assert runner.invoke(["worker", "--until-idle"]).exit_code == 0  # the invitations, to instance/outbox/
     mails = sorted((instance_path / "outbox").glob("*.eml"))
     assert len(mails) == 5

@@ -472,3 +472,12 @@ def test_forget_says_that_backups_age_out(runner, app, db, make_csv):
     assert result.exit_code == 0
     assert "backups taken before now still hold this person" in result.output
     assert "backup_keep (7 daily, 4 weekly" in result.output
+
+
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+def test_a_postgresql_backup_without_pg_dump_names_the_package_and_writes_nothing(app, runner, instance_path):
+    result = runner.invoke(["backup"], env={"PATH": str(instance_path / "no-tools-here")})
+    assert result.exit_code == 1
+    assert result.stderr == ("mailer: backup failed: pg_dump is not installed: install the PostgreSQL client tools "
+                             "in the server's version (Debian/Ubuntu: apt install postgresql-client)\n")
+    assert not (instance_path / "backups").exists()

@@ -174,6 +174,8 @@ def _writable_folder(folder: Path) -> None:
 def write_backup(database: Database, path: Path) -> Manifest:
     """Write the backup and its manifest at `path`, atomically; nothing is left behind on failure."""
     backend = backend_of(database.url)
+    if backend == "postgresql" and shutil.which("pg_dump") is None:
+        raise BackupError(f"pg_dump is not installed: {PG_DUMP_INSTALL}")
     _writable_folder(path.parent)
     if path.exists() or manifest_path(path).exists():
         raise BackupError(f"{path}: already exists; choose another name")

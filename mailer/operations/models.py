@@ -11,7 +11,7 @@ import datetime as dt
 from sqlalchemy import BigInteger, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from mailer.db import Base, UTCDateTime, utcnow
+from mailer.db import Base, UTCDateTime, not_personal, utcnow
 
 
 class WorkerHeartbeat(Base):
@@ -19,10 +19,10 @@ class WorkerHeartbeat(Base):
 
     __tablename__ = "worker_heartbeats"
 
-    owner: Mapped[str] = mapped_column(String(100), primary_key=True)  # not personal: "host:pid:nonce"
-    started_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)  # not personal
-    seen_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)  # not personal
-    stopped_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)  # not personal
+    owner: Mapped[str] = mapped_column(String(100), primary_key=True, info=not_personal())  # "host:pid" of the worker process
+    started_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow, info=not_personal())
+    seen_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow, index=True, info=not_personal())
+    stopped_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, info=not_personal())
 
 
 class BackupRecord(Base):
@@ -30,14 +30,14 @@ class BackupRecord(Base):
 
     __tablename__ = "backups"
 
-    id: Mapped[int] = mapped_column(primary_key=True)  # not personal
-    started_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)  # not personal
-    finished_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, index=True)  # not personal
-    path: Mapped[str] = mapped_column(String(1000))  # not personal: the backup file's path
-    size_bytes: Mapped[int | None] = mapped_column(BigInteger)  # not personal
-    revision: Mapped[str | None] = mapped_column(String(32))  # not personal: the schema revision
-    trigger: Mapped[str] = mapped_column(String(20))  # not personal: "manual" or "scheduled"
-    error: Mapped[str | None] = mapped_column(Text)  # not personal: why it failed (an OS or driver message)
+    id: Mapped[int] = mapped_column(primary_key=True, info=not_personal())
+    started_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow, info=not_personal())
+    finished_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, index=True, info=not_personal())
+    path: Mapped[str] = mapped_column(String(1000), info=not_personal())  # the backup file's path
+    size_bytes: Mapped[int | None] = mapped_column(BigInteger, info=not_personal())
+    revision: Mapped[str | None] = mapped_column(String(32), info=not_personal())  # the schema revision
+    trigger: Mapped[str] = mapped_column(String(20), info=not_personal())  # "manual" or "scheduled"
+    error: Mapped[str | None] = mapped_column(Text, info=not_personal())  # why it failed (an OS or driver message)
 
 
 class HealthProbe(Base):
@@ -45,5 +45,5 @@ class HealthProbe(Base):
 
     __tablename__ = "health_probe"
 
-    name: Mapped[str] = mapped_column(String(50), primary_key=True)  # not personal: "healthz"
-    checked_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)  # not personal
+    name: Mapped[str] = mapped_column(String(50), primary_key=True, info=not_personal())  # "healthz"
+    checked_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow, info=not_personal())

@@ -18,7 +18,6 @@ from mailer.operations.heartbeat import worker_health
 from mailer.staff.accounts import fingerprint
 from mailer.staff.models import StaffUser
 from mailer.web.i18n import Words
-from mailer.web.staff.words import STAFF_STRINGS
 
 
 @dataclass(frozen=True)
@@ -84,7 +83,7 @@ def words() -> Words:
     if "staff_words" not in g:
         staff = g.get("staff")
         wanted = request.args.get("lang") or (staff.language if staff else session.get("lang")) or settings().language
-        g.staff_words = Words(wanted, STAFF_STRINGS)
+        g.staff_words = Words(wanted, prefix="")
     return g.staff_words
 
 

@@ -124,8 +124,7 @@ def empty_database_url(tmp_path: Path) -> Iterator[Callable[[str], str]]:
                 admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
-def drop_postgres_databases(prefix: str) -> list[str]:
-    """Drop every database whose name starts with `prefix` (what a test's restore kept aside)."""
+def _drop_postgres_databases(prefix: str) -> list[str]:
     if not POSTGRES_URL:
         return []
     with _postgres_admin() as admin:
@@ -134,6 +133,18 @@ def drop_postgres_databases(prefix: str) -> list[str]:
         for name in names:
             admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
     return names
+
+
+@pytest.fixture
+def drop_postgres_databases() -> Callable[[str], list[str]]:
+    """drop_postgres_databases(prefix): drop every database whose name starts with it (what a restore kept aside)."""
+    return _drop_postgres_databases
+
+
+@pytest.fixture
+def postgres_available() -> bool:
+    """Whether this run has a PostgreSQL server (MAILER_TEST_POSTGRES_URL)."""
+    return bool(POSTGRES_URL)
 
 
 @pytest.fixture
@@ -195,6 +206,12 @@ def cli_env(instance_path: Path, database_url: str) -> dict[str, str]:
 def runner(app, cli_env: dict[str, str]) -> MailerRunner:
     """The CLI over the instance of `app` (schema already upgraded)."""
     return MailerRunner(env=cli_env)
+
+
+@pytest.fixture
+def runner_for() -> Callable[[dict[str, str]], MailerRunner]:
+    """runner_for(env) -> the CLI under exactly that environment (another instance or database)."""
+    return lambda env: MailerRunner(env=env)
 
 
 @pytest.fixture

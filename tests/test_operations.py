@@ -20,7 +20,6 @@ import pytest
 from alembic import command
 from sqlalchemy import func, make_url, select, text
 
-from conftest import POSTGRES_URL, MailerRunner, drop_postgres_databases
 from mailer.app import create_app
 from mailer.campaigns.models import Campaign
 from mailer.contacts.models import Contact
@@ -50,16 +49,17 @@ def file_digest(path: Path) -> str:
 
 
 @pytest.fixture
-def replaced_databases(database_url):
+def replaced_databases(database_url, drop_postgres_databases):
     """PostgreSQL: a restore keeps the replaced database under `<name>_replaced_…`; dropped after the test."""
     yield
     if database_url.startswith("postgresql"):
         drop_postgres_databases(make_url(database_url).database[:40] + "_replaced_")
 
 
-def other_backend(db) -> str:
+@pytest.fixture
+def other_backend(db, postgres_available) -> str:
     """Where `db copy` goes in a test: SQLite to PostgreSQL when a server is there, else to SQLite."""
-    return "postgresql" if db.is_sqlite and POSTGRES_URL else "sqlite"
+    return "postgresql" if db.is_sqlite and postgres_available else "sqlite"
 
 
 def heard(db) -> bool:
@@ -263,7 +263,8 @@ def rsvp_link_in(eml: Path) -> str:
 
 
 def test_db_copy_moves_everything_and_the_app_carries_on_on_the_target(
-        app, db, runner, cli_env, test_config, people, campaign, instance_path, empty_database_url, make_csv):
+        app, db, runner, runner_for, cli_env, test_config, people, campaign, instance_path, empty_database_url,
+        other_backend):
     """SQLite -> PostgreSQL (and PostgreSQL -> SQLite): a link from a mail sent before the copy answers
     after it, the answers are there, and the outbox resumes where it was."""
     people(5)
@@ -276,7 +277,7 @@ def test_db_copy_moves_everything_and_the_app_carries_on_on_the_target(
     assert answer(client, link.split("mailer.test", 1)[1], answer="yes", comment="Före flytten").status_code == 303
     people(3, org="liten")
     second = campaign(org="liten", start=True)  # queued, not sent before the copy
-    target = empty_database_url(other_backend(db))
+    target = empty_database_url(other_backend)
 
     copied = runner.invoke(["db", "copy", "--to", target])
 
@@ -292,7 +293,7 @@ def test_db_copy_moves_everything_and_the_app_carries_on_on_the_target(
         page = visitor.get(path)
         assert page.status_code == 200 and "Före flytten" in page.get_data(as_text=True)
         assert answer(visitor, path, answer="no", comment="Efter flytten").status_code == 303
-        target_runner = MailerRunner(env={**cli_env, "MAILER_DATABASE_URL": target})
+        target_runner = runner_for({**cli_env, "MAILER_DATABASE_URL": target})
         assert target_runner.invoke(["worker", "--until-idle"]).exit_code == 0
         moved_db = moved.extensions["mailer.db"]
         with moved_db.transaction() as session:
@@ -310,8 +311,9 @@ def test_db_copy_moves_everything_and_the_app_carries_on_on_the_target(
     assert len(again.stderr.strip().splitlines()) == 1
 
 
-def test_db_copy_refuses_a_target_at_another_schema_and_a_foreign_database(app, db, runner, empty_database_url):
-    older = empty_database_url(other_backend(db))
+def test_db_copy_refuses_a_target_at_another_schema_and_a_foreign_database(app, db, runner, empty_database_url,
+                                                                            other_backend):
+    older = empty_database_url(other_backend)
     older_db = Database(older)
     with older_db.engine.begin() as connection:
         config = alembic_config()

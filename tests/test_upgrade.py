@@ -10,7 +10,6 @@ import email.policy
 from alembic import command
 from sqlalchemy import MetaData, Table, select
 
-from conftest import MailerRunner
 from mailer.app import create_app
 from mailer.config import load_settings
 from mailer.db import Database, alembic_config, head_revision, utcnow
@@ -36,7 +35,7 @@ def insert(database: Database, table: str, **values) -> int | None:
 
 
 def test_an_instance_of_the_first_release_upgrades_and_keeps_links_answers_and_the_outbox(
-        database_url, test_config, cli_env, instance_path):
+        database_url, test_config, cli_env, instance_path, runner_for):
     instance_path.mkdir(parents=True, exist_ok=True)
     database = Database(database_url)
     migrate(database, "base", down=True)  # PostgreSQL's test database comes migrated: start from nothing
@@ -69,7 +68,7 @@ def test_an_instance_of_the_first_release_upgrades_and_keeps_links_answers_and_t
     anna_link = f"/r/{tokens.dumps('rsvp', 'a' * 32, 'm' * 32)}"
     bo_link = f"/r/{tokens.dumps('rsvp', 'b' * 32, 'm' * 32)}"
 
-    upgraded = MailerRunner(env=cli_env).invoke(["init"])  # what the README's upgrade steps run
+    upgraded = runner_for(cli_env).invoke(["init"])  # what the README's upgrade steps run
 
     assert upgraded.exit_code == 0, upgraded.output
     assert f"at revision {head_revision()}" in upgraded.output
@@ -79,7 +78,7 @@ def test_an_instance_of_the_first_release_upgrades_and_keeps_links_answers_and_t
         page = client.get(anna_link)
         assert page.status_code == 200 and "Kommer gärna" in page.get_data(as_text=True)  # the old answer
         assert answer(client, bo_link, answer="yes", comment="Nu efter uppgraderingen").status_code == 303
-        sent = MailerRunner(env=cli_env).invoke(["worker", "--until-idle"])
+        sent = runner_for(cli_env).invoke(["worker", "--until-idle"])
         assert sent.exit_code == 0, sent.output
         with app.extensions["mailer.db"].transaction() as session:
             answers = {r.contact_id: r.comment for r in session.scalars(select(Response))}

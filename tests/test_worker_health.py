@@ -16,7 +16,6 @@ from typing import Iterator
 import pytest
 from sqlalchemy import make_url, select, text
 
-from conftest import MailerRunner
 from mailer.db import utcnow
 from mailer.i18n import format_clock
 from mailer.operations.heartbeat import STALL_AFTER
@@ -164,9 +163,9 @@ def tmpfs(folder: Path, size: str = "256k", read_only: bool = False) -> Iterator
 
 
 @SQLITE_ONLY
-def test_a_read_only_or_full_instance_folder_stops_commands_in_one_line(app, runner, cli_env, tmp_path):
+def test_a_read_only_or_full_instance_folder_stops_commands_in_one_line(app, runner_for, cli_env, tmp_path):
     with tmpfs(tmp_path / "ro", read_only=True) as folder:
-        result = MailerRunner(env={**cli_env, "MAILER_INSTANCE_PATH": str(folder),
+        result = runner_for({**cli_env, "MAILER_INSTANCE_PATH": str(folder),
                                    "MAILER_DATABASE_URL": f"sqlite:///{folder}/mailer.sqlite"}).invoke(["orgs", "list"])
         assert result.exit_code == 2
         assert result.stderr == f"mailer: {folder}: the folder is read-only for this user; make it writable " \
@@ -185,12 +184,12 @@ def test_a_read_only_or_full_instance_folder_stops_commands_in_one_line(app, run
             pass
         finally:
             os.close(fd)
-        result = MailerRunner(env=env).invoke(["orgs", "list"])
+        result = runner_for(env).invoke(["orgs", "list"])
         assert result.exit_code == 2
         assert result.stderr == f"mailer: {folder}: the disk is full; free some space on that disk " \
                                 "(old backups, logs) and try again\n"
         filler.unlink()
-        result = MailerRunner(env=env).invoke(["backup"])
+        result = runner_for(env).invoke(["backup"])
         assert result.exit_code == 0, result.output
 
 

@@ -483,3 +483,15 @@ def test_a_postgresql_backup_without_pg_dump_names_the_package_and_writes_nothin
     assert result.stderr == ("mailer: backup failed: pg_dump is not installed: install the PostgreSQL client tools "
                              "in the server's version (Debian/Ubuntu: apt install postgresql-client)\n")
     assert not (instance_path / "backups").exists()
+
+
+def test_the_operations_commands_speak_swedish_by_default(app, db, runner, tmp_path):
+    """The CLI's language is Swedish unless the locale or --lang says English (issue 16)."""
+    missing = runner.invoke(["--lang", "sv", "restore", "--dry-run", tmp_path / "saknas.sqlite"])
+    assert missing.exit_code == 1
+    assert missing.stderr == f"mailer: återläsningen nekades: {tmp_path / 'saknas.sqlite'}: filen finns inte\n"
+    taken = runner.invoke(["--lang", "sv", "backup", tmp_path])
+    assert taken.exit_code == 0 and "säkerhetskopia skriven:" in taken.output
+    doctor = runner.invoke(["--lang", "sv", "doctor"])
+    assert "ok    backup      senaste säkerhetskopian" in doctor.output
+    assert "åtgärd: starta den: `mailer worker`" in doctor.output

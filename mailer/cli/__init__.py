@@ -28,7 +28,7 @@ class FaultGroup(click.Group):
             fault = fault_from_error(exc, runtime.fault_place() if runtime else str(instance_path_from_env()))
             if fault is None:
                 raise
-            fail(str(fault), 2)
+            fail(fault, 2)
 
 
 @click.group(cls=FaultGroup, context_settings={"help_option_names": ["-h", "--help"]})

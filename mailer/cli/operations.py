@@ -6,9 +6,15 @@ from pathlib import Path
 
 import click
 
-from mailer.cli.runtime import Runtime, fail, pass_runtime
+from mailer.cli.runtime import Runtime, cli_language, fail, pass_runtime, say
+from mailer.errors import render
+from mailer.translations import translate
 
 PROGRESS_EVERY = 10_000  # rows between progress lines of `db copy`
+
+
+def _failure(key: str, exc: BaseException, code: int = 1):
+    fail(translate(key, cli_language(), reason=render(exc, cli_language())), code)
 
 
 def _counts(counts: dict[str, int]) -> None:
@@ -31,13 +37,13 @@ def backup(rt: Runtime, path: Path | None) -> None:
     try:
         taken = take_backup(rt.db, rt.settings, path)
     except BackupError as exc:
-        fail(f"backup failed: {exc}", 1)
+        _failure("ops.backup_failed", exc)
     manifest = taken.manifest
-    click.echo(f"backup written: {taken.path} ({manifest.bytes / 1024 / 1024:.1f} MB, schema revision "
-               f"{manifest.schema_revision}, {sum(manifest.tables.values())} rows)")
-    click.echo(f"manifest: {manifest_path(taken.path)}")
+    say("ops.backup_written", path=taken.path, size=f"{manifest.bytes / 1024 / 1024:.1f}",
+        revision=manifest.schema_revision, rows=sum(manifest.tables.values()))
+    say("ops.manifest_at", path=manifest_path(taken.path))
     for old in taken.pruned:
-        click.echo(f"removed old backup (backup_keep = {rt.settings.backup_keep}): {old}")
+        say("ops.backup_pruned", keep=rt.settings.backup_keep, path=old)
 
 
 @click.command()
@@ -60,23 +66,23 @@ def restore(path: Path, dry_run: bool) -> None:
     except ConfigError as exc:
         fail(f"configuration error: {exc}", 2)
     except InstanceFault as exc:
-        fail(str(exc), 2)
+        fail(exc, 2)
     try:
         if dry_run:
             manifest = check_backup(path)
-            click.echo(f"backup ok: {path} ({manifest.backend}, schema revision {manifest.schema_revision}, "
-                       f"taken {manifest.created_at}); nothing was changed")
+            say("ops.backup_ok", path=path, backend=manifest.backend, revision=manifest.schema_revision,
+                taken=manifest.created_at)
             _counts(manifest.tables)
             return
         restored = restore_backup(settings, path)
     except BackupError as exc:
-        fail(f"restore refused: {exc}", 1)
-    click.echo(f"restored {path} (taken {restored.manifest.created_at})")
+        _failure("ops.restore_refused", exc)
+    say("ops.restored", path=path, taken=restored.manifest.created_at)
     if restored.replaced:
-        click.echo(f"the database it replaced is kept as {restored.replaced}")
+        say("ops.replaced_kept", where=restored.replaced)
     if restored.migrated_from:
-        click.echo(f"migrated from schema revision {restored.migrated_from} to the latest")
-    click.echo("rows per table:")
+        say("ops.migrated", revision=restored.migrated_from)
+    say("ops.rows_per_table")
     _counts(restored.counts)
 
 
@@ -106,36 +112,37 @@ def copy(rt: Runtime, target_url: str) -> None:
         PARSERS["database_url"]("to", target_url)
     except ConfigError as exc:
         fail(f"--to: {str(exc).split(': ', 1)[-1]}", 2)
-    for line in running_against(rt.settings):
-        click.echo(f"note: {line}; what it writes from now on is not copied", err=True)
+    language = cli_language()
+    for process in running_against(rt.settings):
+        say("ops.copy_running_note", err=True, process=process.render(language))
     printed: dict[str, int] = {}
 
     def progress(table: str, done: int, total: int) -> None:
         if done == total:
-            click.echo(f"  {table}: {done} rows")
+            say("ops.copy_table_done", table=table, done=done)
         elif done - printed.get(table, 0) >= PROGRESS_EVERY:
-            click.echo(f"  {table}: {done}/{total} rows")
+            say("ops.copy_progress", table=table, done=done, total=total)
             printed[table] = done
 
-    click.echo("copying:")
+    say("ops.copying")
     try:
         checks = copy_database(rt.db, target_url, progress)
     except CopyError as exc:
-        fail(f"db copy refused: {exc}", 1)
+        _failure("ops.copy_refused", exc)
     except (SQLAlchemyError, ArgumentError) as exc:
-        reason = str(getattr(exc, "orig", exc)).strip().splitlines()[0]
-        fail(f"db copy failed, the target is left without rows: {reason}", 1)
+        fail(translate("ops.copy_failed", language, reason=str(getattr(exc, "orig", exc)).strip().splitlines()[0]), 1)
     width = max(len(check.table) for check in checks)
-    click.echo(f"{'table':<{width}}  {'source':>9}  {'target':>9}  checksum of key columns")
+    table, source, target, checksum = translate("ops.copy_header", language).split("|")
+    click.echo(f"{table:<{width}}  {source:>9}  {target:>9}  {checksum}")
     for check in checks:
-        same = "same" if check.source_checksum == check.target_checksum else "DIFFERENT"
+        same = (translate("ops.copy_same", language) if check.source_checksum == check.target_checksum
+                else translate("ops.copy_different", language))
         click.echo(f"{check.table:<{width}}  {check.source_rows:>9}  {check.target_rows:>9}  "
                    f"{check.source_checksum[:16]} {same}")
     bad = [check.table for check in checks if not check.ok]
     if bad:
-        fail(f"db copy: the target differs from the source in {', '.join(bad)}", 1)
-    click.echo(f"copied {len(checks)} tables: counts and checksums agree. Now set database_url "
-               f"(MAILER_DATABASE_URL) to the target and restart the web server and worker.")
+        fail(translate("ops.copy_differs", language, tables=", ".join(bad)), 1)
+    say("ops.copy_done", n=len(checks))
 
 
 @click.command()
@@ -143,12 +150,14 @@ def doctor() -> None:
     """Check the instance: config, database, folder and disk, mail relay, worker, backups, secret key, base_url."""
     from mailer.operations.doctor import FAIL, run_checks
 
+    language = cli_language()
+
     def report(check) -> None:
-        click.echo(f"{check.status:<4}  {check.name:<10}  {check.detail}")
+        click.echo(f"{check.status:<4}  {check.name:<10}  {check.detail.render(language)}")
         if check.fix and check.status != "ok":
-            click.echo(f"{'':<4}  {'':<10}  fix: {check.fix}")
+            click.echo(f"{'':<4}  {'':<10}  {translate('ops.fix', language, fix=check.fix.render(language))}")
 
     checks = run_checks(report=report)
     failed = [check.name for check in checks if check.status == FAIL]
     if failed:
-        fail(f"{len(failed)} check(s) failed: {', '.join(failed)}", 1)
+        fail(translate("ops.doctor_failed", language, n=len(failed), names=", ".join(failed)), 1)

@@ -6,7 +6,7 @@ import click
 
 from mailer.audit.log import cli_actor, recent, record
 from mailer.cli.contacts import contacts
-from mailer.cli.runtime import Runtime, echo_json, fail, pass_runtime
+from mailer.cli.runtime import Runtime, echo_json, fail, pass_runtime, say
 from mailer.privacy.erasure import erase_person
 from mailer.privacy.export import export_person
 
@@ -42,9 +42,7 @@ def forget_command(rt: Runtime, email: str, yes: bool) -> None:
                f"anonymised, {erased.mentions_rewritten} mentions rewritten, {len(erased.files)} files removed; "
                f"the address can never be imported again")
     keep = rt.settings.backup_keep
-    click.echo(f"note: backups taken before now still hold this person; they are not edited but expire with "
-               f"backup_keep ({keep}: the last one holding them is gone after {max(keep.daily, 7 * keep.weekly)} "
-               f"days); see docs/operations.md")
+    say("ops.forget_backups", keep=keep, days=max(keep.daily, 7 * keep.weekly))
 
 
 @click.command("audit")

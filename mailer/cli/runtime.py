@@ -70,7 +70,7 @@ class Runtime:
             except ConfigError as exc:
                 fail(f"configuration error: {exc}", 2)
             except InstanceFault as exc:
-                fail(str(exc), 2)
+                fail(exc, 2)
             db = self._app.extensions["mailer.db"]
             from mailer.db import head_revision
 

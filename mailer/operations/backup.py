@@ -26,6 +26,7 @@ from sqlalchemy.orm import Session
 
 from mailer.config import BackupKeep, Settings
 from mailer.db import Database, utcnow
+from mailer.errors import DomainError
 from mailer.operations.faults import sqlite_path
 from mailer.operations.models import BackupRecord
 
@@ -33,11 +34,12 @@ MANIFEST_FORMAT = "mailer-backup"
 MANIFEST_VERSION = 1
 EXTENSIONS = {"sqlite": "sqlite", "postgresql": "dump"}
 STALE_AFTER = dt.timedelta(days=2)  # the digest, the dashboard and `mailer doctor` warn after this
-PG_DUMP_INSTALL = "install the PostgreSQL client tools in the server's version (Debian/Ubuntu: apt install postgresql-client)"
 
 
-class BackupError(Exception):
-    """A backup cannot be taken or used; the message is one line naming the file and the reason."""
+class BackupError(DomainError):
+    """A backup cannot be taken or used: a code whose one-line text names the file and the reason."""
+
+    prefix = "error.ops."
 
 
 @dataclass
@@ -105,7 +107,7 @@ def sqlite_counts(connection: sqlite3.Connection) -> dict[str, int]:
 def _sqlite_backup(source: Path, target: Path) -> tuple[str, dict[str, int]]:
     """SQLite's online backup in one step: one consistent snapshot, writers carry on (WAL)."""
     if not source.exists():
-        raise BackupError(f"{source}: the database file is missing")
+        raise BackupError("backup_source_missing", path=str(source))
     src = sqlite3.connect(source, timeout=30)
     dst = sqlite3.connect(target)
     try:
@@ -113,11 +115,11 @@ def _sqlite_backup(source: Path, target: Path) -> tuple[str, dict[str, int]]:
         dst.execute("PRAGMA journal_mode = DELETE")  # one self-contained file, no -wal beside it
         verdict = dst.execute("PRAGMA integrity_check").fetchone()[0]
         if verdict != "ok":
-            raise BackupError(f"{target}: the copy fails SQLite's integrity check ({verdict})")
+            raise BackupError("copy_not_intact", path=str(target), verdict=verdict)
         revision = dst.execute("SELECT version_num FROM alembic_version").fetchone()
         counts = sqlite_counts(dst)
     except sqlite3.Error as exc:
-        raise BackupError(f"{source}: {exc}") from None
+        raise BackupError("file_error", path=str(source), reason=str(exc)) from None
     finally:
         dst.close()
         src.close()
@@ -143,9 +145,7 @@ def postgres_counts(connection) -> dict[str, int]:
 
 def _postgres_backup(database: Database, target: Path) -> tuple[str, dict[str, int]]:
     """pg_dump -Fc inside an exported snapshot, so the counts are exactly those of the dump."""
-    pg_dump = shutil.which("pg_dump")
-    if pg_dump is None:
-        raise BackupError(f"pg_dump is not installed: {PG_DUMP_INSTALL}")
+    pg_dump = postgres_tool("pg_dump")
     dbname, env = libpq_command_args(database.url)
     with database.engine.connect() as connection:
         connection = connection.execution_options(isolation_level="REPEATABLE READ")
@@ -157,8 +157,16 @@ def _postgres_backup(database: Database, target: Path) -> tuple[str, dict[str, i
                                    f"--file={target}", *dbname], env=env, capture_output=True, text=True)
     if done.returncode != 0:
         lines = [line for line in done.stderr.splitlines() if line.strip()]
-        raise BackupError(f"pg_dump failed: {lines[0] if lines else f'exit {done.returncode}'}")
+        raise BackupError("pg_dump_failed", reason=lines[0] if lines else f"exit {done.returncode}")
     return revision, counts
+
+
+def postgres_tool(name: str) -> str:
+    """The path of pg_dump or pg_restore; BackupError naming the package when it is not installed."""
+    tool = shutil.which(name)
+    if tool is None:
+        raise BackupError("tool_missing", tool=name)
+    return tool
 
 
 def _writable_folder(folder: Path) -> None:
@@ -166,19 +174,19 @@ def _writable_folder(folder: Path) -> None:
         if not folder.exists():
             folder.mkdir(parents=True, mode=0o700)  # backups hold personal data
     except OSError as exc:
-        raise BackupError(f"{folder}: cannot create the folder ({exc.strerror})") from None
+        raise BackupError("cannot_create_folder", path=str(folder), reason=exc.strerror or str(exc)) from None
     if not os.access(folder, os.W_OK | os.X_OK):
-        raise BackupError(f"{folder}: the folder is not writable for this user")
+        raise BackupError("folder_not_writable", path=str(folder))
 
 
 def write_backup(database: Database, path: Path) -> Manifest:
     """Write the backup and its manifest at `path`, atomically; nothing is left behind on failure."""
     backend = backend_of(database.url)
-    if backend == "postgresql" and shutil.which("pg_dump") is None:
-        raise BackupError(f"pg_dump is not installed: {PG_DUMP_INSTALL}")
+    if backend == "postgresql":
+        postgres_tool("pg_dump")  # named before anything is written
     _writable_folder(path.parent)
     if path.exists() or manifest_path(path).exists():
-        raise BackupError(f"{path}: already exists; choose another name")
+        raise BackupError("backup_exists", path=str(path))
     partial = path.with_name(f".{path.name}.partial-{os.getpid()}")
     partial_manifest = manifest_path(partial)
     try:
@@ -196,7 +204,7 @@ def write_backup(database: Database, path: Path) -> Manifest:
         os.replace(partial_manifest, manifest_path(path))  # last: a manifest means a complete backup
         _fsync(path.parent)
     except OSError as exc:
-        raise BackupError(f"{exc.filename or path}: {exc.strerror or exc}") from None
+        raise BackupError("file_error", path=str(exc.filename or path), reason=exc.strerror or str(exc)) from None
     finally:
         for leftover in (partial, partial_manifest):
             leftover.unlink(missing_ok=True)

@@ -20,8 +20,9 @@ from sqlalchemy import Integer, MetaData, Table, create_engine, func, inspect, m
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.pool import NullPool
 
-from mailer import models  # noqa: F401  (every table on the metadata)
+import mailer.models  # noqa: F401  (every table on the metadata)
 from mailer.db import Base, Database, alembic_config
+from mailer.errors import DomainError
 
 BATCH_ROWS = 1000
 JOBSTORE_TABLE = "apscheduler_jobs"  # created by migration 0002, not described by our models
@@ -29,8 +30,10 @@ JOBSTORE_TABLE = "apscheduler_jobs"  # created by migration 0002, not described 
 Progress = Callable[[str, int, int], None]  # table, rows copied so far, rows in the table
 
 
-class CopyError(Exception):
-    """The copy cannot start or did not complete; one line naming the table or the reason."""
+class CopyError(DomainError):
+    """The copy cannot start: a code whose one-line text names the table or the reason."""
+
+    prefix = "error.ops."
 
 
 @dataclass
@@ -93,16 +96,14 @@ def _empty_or_refuse(target: Database, source_revision: str) -> bool:
         if not present:
             return True
         if "alembic_version" not in present:
-            raise CopyError(f"the target database is not empty (tables {', '.join(sorted(present)[:5])}) and was "
-                            "not made by mailer: give an empty database")
+            raise CopyError("copy_foreign", tables=", ".join(sorted(present)[:5]))
         revision = connection.execute(text("SELECT version_num FROM alembic_version")).scalar()
         if revision != source_revision:
-            raise CopyError(f"the target database is at schema revision {revision}, this one at {source_revision}: "
-                            "give an empty database (or one at the same revision with no rows)")
+            raise CopyError("copy_other_revision", revision=revision, source=source_revision)
         for name in sorted(present - {"alembic_version"}):
             rows = connection.execute(text(f'SELECT count(*) FROM "{name}"')).scalar()
             if rows:
-                raise CopyError(f"the target database is not empty: table {name} has {rows} row(s)")
+                raise CopyError("copy_not_empty", table=name, rows=rows)
     return False
 
 
@@ -131,7 +132,7 @@ def copy_database(source: Database, target_url: str, progress: Progress | None =
                   batch_rows: int = BATCH_ROWS) -> list[TableCheck]:
     """Copy every table of `source` into the empty database at `target_url`; return the checks."""
     if make_url(target_url) == make_url(source.url):
-        raise CopyError("the target is the database in use: give another one")
+        raise CopyError("copy_same")
     source_revision = source.current_revision()
     target = Database(target_url)
     engine, reader = _snapshot_reader(source.url)

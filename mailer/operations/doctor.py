@@ -13,9 +13,9 @@ import smtplib
 import socket
 import ssl
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable
 from urllib.parse import urlsplit
 
 from sqlalchemy import make_url
@@ -27,6 +27,7 @@ from mailer.operations.backup import STALE_AFTER, backup_status
 from mailer.operations.faults import sqlite_path
 from mailer.operations.health import database_problem
 from mailer.operations.heartbeat import STALL_AFTER, worker_health
+from mailer.translations import translate
 
 OK, WARN, FAIL = "ok", "warn", "fail"
 FREE_FAIL_BYTES = 50 * 1024 * 1024
@@ -37,37 +38,54 @@ LOCAL_SUFFIXES = (".test", ".localhost", ".local", ".example", ".invalid")
 
 
 @dataclass(frozen=True)
+class Text:
+    """A catalog text and its values, rendered when printed, in the reader's language."""
+
+    key: str
+    values: dict[str, Any] = field(default_factory=dict)
+
+    def render(self, language: str | None) -> str:
+        return translate(self.key, language,
+                         **{name: value.render(language) if hasattr(value, "render") else value
+                            for name, value in self.values.items()})
+
+
+def _(key: str, **values: Any) -> Text:
+    """A lazy text, as gettext's `_` (and found by `pybabel extract` under that name)."""
+    return Text(key, values)
+
+
+@dataclass(frozen=True)
 class Check:
     status: str  # ok, warn or fail
-    name: str
-    detail: str
-    fix: str = ""
+    name: str  # config, instance, database, smtp, worker, backup, secret_key, base_url
+    detail: Text
+    fix: Text | None = None
 
 
 def _config(environ: dict[str, str] | None) -> tuple[Check, Settings | None]:
     try:
         settings = load_settings(environ=environ)
     except ConfigError as exc:
-        return Check(FAIL, "config", str(exc), "correct the setting in instance/config.toml or the environment "
-                                              "(`mailer init` writes a config)"), None
-    return Check(OK, "config", f"{settings.instance_path / 'config.toml'} and the environment are valid"), settings
+        return Check(FAIL, "config", _("ops.doctor.config_error", error=str(exc)), _("ops.doctor.config_fix")), None
+    return Check(OK, "config", _("ops.doctor.config_ok", path=settings.instance_path / "config.toml")), settings
 
 
 def _instance(folder: Path) -> Check:
     if not folder.is_dir():
-        return Check(FAIL, "instance", f"{folder} does not exist", "run `mailer init` or set MAILER_INSTANCE_PATH")
+        return Check(FAIL, "instance", _("ops.doctor.instance_missing", path=folder), _("ops.doctor.instance_missing_fix"))
     probe = folder / f".doctor-{uuid.uuid4().hex}"
     try:
         probe.write_bytes(b"probe")
         probe.unlink()
     except OSError as exc:
-        return Check(FAIL, "instance", f"{folder} is not writable ({exc.strerror})",
-                     f"make it writable for this user (chmod u+w {folder})")
+        return Check(FAIL, "instance", _("ops.doctor.instance_readonly", path=folder, reason=exc.strerror or exc),
+                     _("ops.doctor.instance_readonly_fix", path=folder))
     from shutil import disk_usage
 
     free = disk_usage(folder).free
-    text = f"{folder} is writable, {free / 1024 ** 3:.1f} GB free"
-    fix = "free some space (old backups in instance/backups, logs) or grow the disk"
+    text = _("ops.doctor.instance_ok", path=folder, free=f"{free / 1024 ** 3:.1f}")
+    fix = _("ops.doctor.instance_space_fix")
     if free < FREE_FAIL_BYTES:
         return Check(FAIL, "instance", text, fix)
     if free < FREE_WARN_BYTES:
@@ -81,62 +99,58 @@ def _database(settings: Settings) -> tuple[Check, Database | None]:
     if file is not None:
         shown = str(file)
         if not file.exists():  # Database() would create an empty one
-            return Check(FAIL, "database", f"{file} is missing",
-                         "restore the last backup (`mailer restore PATH`) or run `mailer init`"), None
+            return Check(FAIL, "database", _("ops.doctor.database_missing", path=file), _("ops.doctor.database_missing_fix")), None
     database = Database(settings.database_url)
     try:
         revision = database.current_revision()
     except SQLAlchemyError as exc:
         database.dispose()
         reason = str(getattr(exc, "orig", exc)).strip().splitlines()[0]
-        return Check(FAIL, "database", f"{shown} cannot be reached: {reason}",
-                     "start the database server, or correct database_url"), None
+        return Check(FAIL, "database", _("ops.doctor.database_unreachable", database=shown, reason=reason),
+                     _("ops.doctor.database_unreachable_fix")), None
     head = head_revision()
     if revision != head:
-        return Check(FAIL, "database", f"{shown} is at schema revision {revision}, the latest is {head}",
-                     "run `mailer init` (it migrates the database)"), database
+        return Check(FAIL, "database", _("ops.doctor.database_old", database=shown, revision=revision, head=head),
+                     _("ops.doctor.database_old_fix")), database
     problem = database_problem(database)
     if problem:
-        return Check(FAIL, "database", f"{shown} cannot be written: {problem}",
-                     "make the database writable (file permissions, disk space, database user's rights)"), database
-    return Check(OK, "database", f"{shown} is reachable and writable, at the latest revision {head}"), database
+        return Check(FAIL, "database", _("ops.doctor.database_unwritable", database=shown, reason=problem),
+                     _("ops.doctor.database_unwritable_fix")), database
+    return Check(OK, "database", _("ops.doctor.database_ok", database=shown, head=head)), database
 
 
 def _smtp(settings: Settings) -> Check:
     if settings.smtp_url is None:
-        return Check(WARN if _production(settings) else OK, "smtp",
-                     f"no smtp_url: mail is written to files in {settings.outbox_path}, not sent",
-                     "set smtp_url to your mail relay (smtp://user:password@host:587)" if _production(settings) else "")
+        return Check(WARN if _production(settings) else OK, "smtp", _("ops.doctor.smtp_file_outbox", path=settings.outbox_path),
+                     _("ops.doctor.smtp_file_outbox_fix") if _production(settings) else None)
     parts = urlsplit(settings.smtp_url)
     secure = parts.scheme == "smtps"
     host, port = parts.hostname, parts.port or (465 if secure else 25)
+    relay = f"{host}:{port}"
     timeout = min(settings.smtp_timeout, 15.0)
     try:
         smtp = (smtplib.SMTP_SSL(host, port, timeout=timeout, context=ssl.create_default_context()) if secure
                 else smtplib.SMTP(host, port, timeout=timeout))
     except (OSError, smtplib.SMTPException) as exc:
-        return Check(FAIL, "smtp", f"cannot reach the relay {host}:{port}: {exc}",
-                     "check smtp_url, the relay and the firewall (outgoing port)")
+        return Check(FAIL, "smtp", _("ops.doctor.smtp_unreachable", relay=relay, reason=exc), _("ops.doctor.smtp_unreachable_fix"))
     try:
         code, reply = smtp.ehlo(socket.getfqdn())
         if code != 250:
-            return Check(FAIL, "smtp", f"the relay {host}:{port} refused EHLO: {code} "
-                                       f"{reply.decode(errors='replace').strip()}",
-                         "ask the relay's operator to allow this server, or use another relay")
+            return Check(FAIL, "smtp", _("ops.doctor.smtp_refused", relay=relay,
+                                          reply=f"{code} {reply.decode(errors='replace').strip()}"),
+                         _("ops.doctor.smtp_refused_fix"))
         features = {name: smtp.has_extn(name) for name in ("starttls", "8bitmime", "smtputf8")}
     except (OSError, smtplib.SMTPException) as exc:
-        return Check(FAIL, "smtp", f"the relay {host}:{port} broke off the conversation: {exc}",
-                     "check smtp_url (port 465 needs smtps://) and the relay")
+        return Check(FAIL, "smtp", _("ops.doctor.smtp_broken", relay=relay, reason=exc), _("ops.doctor.smtp_broken_fix"))
     finally:
         try:
             smtp.quit()
         except (OSError, smtplib.SMTPException):
             smtp.close()
-    offered = ", ".join(f"{name.upper()} {'yes' if on else 'no'}" for name, on in features.items())
-    detail = f"{host}:{port} answered EHLO ({'TLS' if secure else 'plain'}; {offered})"
+    offered = _Offered(features)
+    detail = _("ops.doctor.smtp_ok", relay=relay, security="TLS" if secure else "plain", offered=offered)
     if not secure and not features["starttls"] and not _local_host(host):
-        return Check(WARN, "smtp", detail, "the relay offers no STARTTLS: mail and password travel unencrypted; "
-                                           "use smtps:// or a relay with STARTTLS")
+        return Check(WARN, "smtp", detail, _("ops.doctor.smtp_no_tls_fix"))
     return Check(OK, "smtp", detail)
 
 
@@ -144,50 +158,58 @@ def _worker(database: Database, settings: Settings) -> Check:
     with database.transaction() as session:
         health = worker_health(session)
     if health.last_seen is None:
-        seen = "no worker has run yet"
+        seen = _("ops.doctor.worker_never")
     else:
-        seen = f"last heard from {health.last_seen.astimezone(settings.timezone):%Y-%m-%d %H:%M:%S} " \
-               f"({health.age_seconds:.0f} s ago)"
-    fix = "start it: `mailer worker` (as a service: docs/deploy.md)"
+        seen = _("ops.doctor.worker_seen", when=f"{health.last_seen.astimezone(settings.timezone):%Y-%m-%d %H:%M:%S}",
+                  seconds=f"{health.age_seconds:.0f}")
+    fix = _("ops.doctor.worker_fix")
     if health.running:
-        return Check(OK, "worker", f"running, {seen}")
+        return Check(OK, "worker", _("ops.doctor.worker_ok", seen=seen))
     if health.stalled:
-        return Check(FAIL, "worker", f"mail is waiting and the worker is not running: {seen}", fix)
+        return Check(FAIL, "worker", _("ops.doctor.worker_stalled", seen=seen), fix)
     if health.work_waiting:
-        return Check(WARN, "worker", f"not running and mail is waiting ({seen})", fix)
-    minutes = int(STALL_AFTER.total_seconds() // 60)
-    return Check(WARN, "worker", f"not running ({seen}; nothing waits yet, it would be a stall after {minutes} min)",
-                 fix)
+        return Check(WARN, "worker", _("ops.doctor.worker_waiting", seen=seen), fix)
+    return Check(WARN, "worker", _("ops.doctor.worker_idle", seen=seen, minutes=int(STALL_AFTER.total_seconds() // 60)), fix)
 
 
 def _backup(database: Database, settings: Settings) -> Check:
     with database.transaction() as session:
         status = backup_status(session)
-    fix = f"run `mailer backup`; the worker takes one on schedule ({settings.backup_cron}, kept: {settings.backup_keep})"
+    fix = _("ops.doctor.backup_fix", cron=settings.backup_cron, keep=settings.backup_keep)
     if status.last_at is None:
-        return Check(WARN, "backup", "no backup has been taken", fix)
+        return Check(WARN, "backup", _("ops.doctor.backup_none"), fix)
     age = utcnow() - status.last_at
-    detail = f"last backup {status.last_at.astimezone(settings.timezone):%Y-%m-%d %H:%M} " \
-             f"({age.total_seconds() / 3600:.0f} h ago): {status.path}"
+    values = {"when": f"{status.last_at.astimezone(settings.timezone):%Y-%m-%d %H:%M}",
+              "hours": f"{age.total_seconds() / 3600:.0f}", "path": status.path}
     if age > STALE_AFTER:
-        return Check(WARN, "backup", detail + f", older than {STALE_AFTER.days} days", fix)
-    return Check(OK, "backup", detail)
+        return Check(WARN, "backup", _("ops.doctor.backup_old", days=STALE_AFTER.days, **values), fix)
+    return Check(OK, "backup", _("ops.doctor.backup_ok", **values))
 
 
 def _secret(settings: Settings) -> Check:
     key = settings.secret_key
-    fix = "replace secret_key with a new one (python3 -c 'import secrets; print(secrets.token_urlsafe(32))'); " \
-          "keep the old one in old_secret_keys so that links already sent keep working"
+    fix = _("ops.doctor.secret_fix")
     if key in EXAMPLE_SECRETS or len(set(key)) < 8:
-        return Check(FAIL, "secret_key", "is the example key or trivially guessable", fix)
+        return Check(FAIL, "secret_key", _("ops.doctor.secret_weak"), fix)
     if len(key) < GOOD_SECRET_LENGTH:
-        return Check(WARN, "secret_key", f"is {len(key)} characters; {GOOD_SECRET_LENGTH} or more is strong", fix)
-    return Check(OK, "secret_key", f"{len(key)} characters, {len(set(key))} different ones")
+        return Check(WARN, "secret_key", _("ops.doctor.secret_short", length=len(key), good=GOOD_SECRET_LENGTH), fix)
+    return Check(OK, "secret_key", _("ops.doctor.secret_ok", length=len(key), different=len(set(key))))
 
 
 def _local_host(host: str | None) -> bool:
     host = (host or "").lower()
     return host in ("localhost", "127.0.0.1", "::1") or host.endswith(LOCAL_SUFFIXES) or host.startswith("127.")
+
+
+@dataclass(frozen=True)
+class _Offered:
+    """"STARTTLS yes, 8BITMIME yes, SMTPUTF8 no" with yes and no in the reader's language."""
+
+    features: dict[str, bool]
+
+    def render(self, language: str | None) -> str:
+        yes, no = translate("ops.doctor.yes", language), translate("ops.doctor.no", language)
+        return ", ".join(f"{name.upper()} {yes if on else no}" for name, on in self.features.items())
 
 
 def _production(settings: Settings) -> bool:
@@ -198,12 +220,10 @@ def _production(settings: Settings) -> bool:
 def _base_url(settings: Settings) -> Check:
     scheme = urlsplit(settings.base_url).scheme
     if not _production(settings):
-        return Check(OK, "base_url", f"{settings.base_url} (local or test address: https not required)")
+        return Check(OK, "base_url", _("ops.doctor.base_url_local", url=settings.base_url))
     if scheme != "https":
-        return Check(FAIL, "base_url", f"{settings.base_url} is plain http on a public address: answer links "
-                                       "and staff passwords travel unencrypted",
-                     "serve over https (docs/deploy.md: reverse proxy) and set base_url to https://…")
-    return Check(OK, "base_url", f"{settings.base_url} uses https")
+        return Check(FAIL, "base_url", _("ops.doctor.base_url_http", url=settings.base_url), _("ops.doctor.base_url_http_fix"))
+    return Check(OK, "base_url", _("ops.doctor.base_url_ok", url=settings.base_url))
 
 
 def run_checks(environ: dict[str, str] | None = None, report: Callable[[Check], None] | None = None) -> list[Check]:
@@ -228,8 +248,8 @@ def run_checks(environ: dict[str, str] | None = None, report: Callable[[Check], 
             add(_worker(database, settings))
             add(_backup(database, settings))
         else:
-            add(Check(WARN, "worker", "not checked: the database is not usable"))
-            add(Check(WARN, "backup", "not checked: the database is not usable"))
+            add(Check(WARN, "worker", _("ops.doctor.not_checked")))
+            add(Check(WARN, "backup", _("ops.doctor.not_checked")))
         add(_secret(settings))
         add(_base_url(settings))
     finally:

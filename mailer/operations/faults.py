@@ -15,15 +15,19 @@ from pathlib import Path
 
 from sqlalchemy import make_url
 
+from mailer.errors import DomainError
+
 MIN_FREE_BYTES = 1024 * 1024  # below this, no command starts: SQLite needs room for its journal
 
 
-class InstanceFault(Exception):
-    """Something about the instance's files stops the work; `path` is where, `fix` what to do."""
+class InstanceFault(DomainError):
+    """Something about the instance's files stops the work: a code whose text names `path` and the fix."""
 
-    def __init__(self, path: Path | str, problem: str, fix: str):
-        super().__init__(f"{path}: {problem}; {fix}")
-        self.path, self.problem, self.fix = str(path), problem, fix
+    prefix = "error.ops."
+
+    def __init__(self, code: str, /, path: Path | str, **params):
+        super().__init__(code, path=str(path), **params)
+        self.path = str(path)
 
 
 def sqlite_path(database_url: str) -> Path | None:
@@ -36,13 +40,11 @@ def sqlite_path(database_url: str) -> Path | None:
 
 def _fault_for_folder(folder: Path) -> InstanceFault | None:
     if not folder.is_dir():
-        return InstanceFault(folder, "the instance folder does not exist",
-                             "run `mailer init`, or set MAILER_INSTANCE_PATH to the instance folder")
+        return InstanceFault("instance_missing", folder)
     if not os.access(folder, os.W_OK | os.X_OK):
-        return InstanceFault(folder, "the folder is read-only for this user",
-                             f"make it writable (chmod u+w {folder}, or remount the disk read-write)")
+        return InstanceFault("folder_readonly", folder)
     if shutil.disk_usage(folder).free < MIN_FREE_BYTES:
-        return InstanceFault(folder, "the disk is full", "free some space on that disk (old backups, logs) and try again")
+        return InstanceFault("disk_full", folder)
     return None
 
 
@@ -63,43 +65,34 @@ def check_instance(instance_path: Path, database_url: str, need_database: bool =
             raise fault
     if not path.exists():
         if need_database:
-            raise InstanceFault(path, "the database file is missing",
-                                "restore the last backup with `mailer restore PATH` (see docs/operations.md), "
-                                "or run `mailer init` to start an empty database")
+            raise InstanceFault("database_missing", path)
         return
     for file in (path, Path(f"{path}-wal"), Path(f"{path}-shm")):
         if file.exists() and not os.access(file, os.R_OK | os.W_OK):
-            raise InstanceFault(file, "the database file is read-only for this user", f"make it writable (chmod u+rw {file})")
+            raise InstanceFault("database_file_readonly", file)
 
 
 # Driver messages (SQLite, PostgreSQL) and OS errors that mean the files, not the program, are at fault.
 _MESSAGES = (
-    ("database or disk is full", "the disk is full", "free some space on that disk and try again"),
-    ("could not extend file", "the database server's disk is full", "free space on the database server"),
-    ("no space left on device", "the disk is full", "free some space on that disk and try again"),
-    ("readonly database", "the database is read-only", "make the database file and its folder writable"),
-    ("unable to open database file", "the database file cannot be opened",
-     "check that the file and its folder exist and are writable, or restore a backup (`mailer restore PATH`)"),
-    ("disk i/o error", "the disk failed to read or write", "check the disk, then restore a backup if needed"),
+    ("database or disk is full", "disk_full"),
+    ("could not extend file", "server_disk_full"),
+    ("no space left on device", "disk_full"),
+    ("readonly database", "database_readonly"),
+    ("unable to open database file", "cannot_open"),
+    ("disk i/o error", "io_error"),
 )
-_ERRNOS = {
-    errno.ENOSPC: ("the disk is full", "free some space on that disk and try again"),
-    errno.EDQUOT: ("the disk quota is used up", "free some space or raise the quota"),
-    errno.EROFS: ("the file system is read-only", "remount it read-write"),
-    errno.EACCES: ("permission denied", "make it writable for the user running mailer"),
-    errno.EPERM: ("permission denied", "make it writable for the user running mailer"),
-}
+_ERRNOS = {errno.ENOSPC: "disk_full", errno.EDQUOT: "quota", errno.EROFS: "readonly_fs", errno.EACCES: "permission",
+           errno.EPERM: "permission"}
 
 
 def fault_from_error(exc: BaseException, where: Path | str) -> InstanceFault | None:
     """The InstanceFault an error stands for, or None when it is a bug or something else."""
     if isinstance(exc, OSError) and exc.errno in _ERRNOS:
-        problem, fix = _ERRNOS[exc.errno]
-        return InstanceFault(exc.filename or where, problem, fix)
+        return InstanceFault(_ERRNOS[exc.errno], exc.filename or where)
     text = str(getattr(exc, "orig", None) or exc).lower()
-    for needle, problem, fix in _MESSAGES:
+    for needle, code in _MESSAGES:
         if needle in text:
-            return InstanceFault(where, problem, fix)
+            return InstanceFault(code, where)
     return None
 
 
@@ -122,15 +115,15 @@ class FileWatch:
             return None
         return (stat.st_dev, stat.st_ino) if stat else None
 
-    def problem(self) -> str | None:
+    def problem(self) -> InstanceFault | None:
         """None while the file is the one first seen; else what happened to it."""
         if self.path is None:
             return None
         current = self._identity()
         if current is None:
-            return f"the database file {self.path} was deleted"
+            return InstanceFault("file_deleted", self.path)
         if self.identity is None:
             self.identity = current  # first seen now (created after this process started)
         elif current != self.identity:
-            return f"the database file {self.path} was replaced by another file"
+            return InstanceFault("file_replaced", self.path)
         return None

@@ -17,7 +17,7 @@ def database_problem(database: Database, watch: FileWatch | None = None) -> str 
     """None when a write commits; else a one-line reason naming the path or the error."""
     problem = watch.problem() if watch else None
     if problem:
-        return problem
+        return str(problem)  # English: /healthz is read by machines and their operators' logs
     try:
         with database.transaction() as session:
             session.merge(HealthProbe(name="healthz", checked_at=utcnow()))

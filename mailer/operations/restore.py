@@ -24,32 +24,40 @@ from sqlalchemy.pool import NullPool
 
 from mailer.config import Settings
 from mailer.db import Database, alembic_config, head_revision, utcnow
-from mailer.operations.backup import (MANIFEST_FORMAT, MANIFEST_VERSION, PG_DUMP_INSTALL, BackupError, Manifest,
-                                      file_sha256, backend_of, libpq_command_args, manifest_path, row_counts, sqlite_counts)
+from mailer.operations.backup import (MANIFEST_FORMAT, MANIFEST_VERSION, BackupError, Manifest, backend_of,
+                                      file_sha256, libpq_command_args, manifest_path, postgres_tool, row_counts,
+                                      sqlite_counts)
 from mailer.operations.faults import sqlite_path
+from mailer.translations import translate
 from mailer.operations.models import BackupRecord
 from mailer.operations.running import running_against
 
 
 class RestoreRefused(BackupError):
-    """The instance is in use: `mailer serve` or a worker runs against it."""
+    """The instance is in use: `mailer serve` or a worker runs against it (`running`: what runs)."""
+
+    def render(self, language: str | None) -> str:
+        running = self.params.get("running")
+        if isinstance(running, list):  # each process named in the reader's language
+            return translate(self.prefix + self.code, language, running="; ".join(r.render(language) for r in running))
+        return super().render(language)
 
 
 def read_manifest(backup: Path) -> Manifest:
     if not backup.is_file():
-        raise BackupError(f"{backup}: no such file")
+        raise BackupError("no_such_file", path=str(backup))
     beside = manifest_path(backup)
     if not beside.is_file():
-        raise BackupError(f"{backup}: no manifest {beside.name} beside it (not a mailer backup, or not complete)")
+        raise BackupError("no_manifest", path=str(backup), manifest=beside.name)
     try:
         data = json.loads(beside.read_text(encoding="utf-8"))
-        if data.get("format") != MANIFEST_FORMAT:
-            raise ValueError("not a mailer backup manifest")
+        if not isinstance(data, dict) or data.get("format") != MANIFEST_FORMAT:
+            raise ValueError(f"format is not {MANIFEST_FORMAT!r}")
         if int(data.get("manifest_version", 0)) > MANIFEST_VERSION:
-            raise ValueError("written by a newer mailer: upgrade mailer first")
+            raise BackupError("manifest_newer", path=str(beside))
         return Manifest(**{key: data[key] for key in Manifest.__dataclass_fields__ if key in data})
     except (ValueError, TypeError, UnicodeDecodeError) as exc:
-        raise BackupError(f"{beside}: {exc}") from None
+        raise BackupError("bad_manifest", path=str(beside), reason=str(exc)) from None
 
 
 def check_backup(backup: Path) -> Manifest:
@@ -58,19 +66,18 @@ def check_backup(backup: Path) -> Manifest:
     manifest = read_manifest(backup)
     size = backup.stat().st_size
     if size != manifest.bytes:
-        raise BackupError(f"{backup}: truncated or changed ({size} bytes, the manifest says {manifest.bytes})")
+        raise BackupError("truncated", path=str(backup), size=size, expected=manifest.bytes)
     if file_sha256(backup) != manifest.sha256:
-        raise BackupError(f"{backup}: damaged (its checksum differs from the manifest's)")
+        raise BackupError("damaged", path=str(backup))
     known = {rev.revision for rev in ScriptDirectory.from_config(alembic_config()).walk_revisions()}
     if manifest.schema_revision not in known:
-        raise BackupError(f"{backup}: made at schema revision {manifest.schema_revision!r}, unknown to this version "
-                          "of mailer (a newer one?): upgrade mailer first")
+        raise BackupError("unknown_revision", path=str(backup), revision=manifest.schema_revision)
     if manifest.backend == "sqlite":
         _check_sqlite_file(backup, manifest)
     elif manifest.backend == "postgresql":
         _check_dump(backup)
     else:
-        raise BackupError(f"{backup}: unknown backend {manifest.backend!r} in the manifest")
+        raise BackupError("unknown_backend", path=str(backup), backend=manifest.backend)
     return manifest
 
 
@@ -83,26 +90,19 @@ def _check_sqlite_file(backup: Path, manifest: Manifest) -> None:
         finally:
             connection.close()
     except sqlite3.Error as exc:
-        raise BackupError(f"{backup}: not a readable SQLite database ({exc})") from None
+        raise BackupError("not_sqlite", path=str(backup), reason=str(exc)) from None
     if verdict != "ok":
-        raise BackupError(f"{backup}: fails SQLite's integrity check ({verdict})")
+        raise BackupError("not_intact", path=str(backup), verdict=verdict)
     if counts != manifest.tables:
         differ = sorted(name for name in set(counts) | set(manifest.tables) if counts.get(name) != manifest.tables.get(name))
-        raise BackupError(f"{backup}: row counts differ from the manifest's in {', '.join(differ)}")
-
-
-def _pg_tool(name: str) -> str:
-    tool = shutil.which(name)
-    if tool is None:
-        raise BackupError(f"{name} is not installed: {PG_DUMP_INSTALL}")
-    return tool
+        raise BackupError("counts_differ", path=str(backup), tables=", ".join(differ))
 
 
 def _check_dump(backup: Path) -> None:
-    listed = subprocess.run([_pg_tool("pg_restore"), "--list", str(backup)], capture_output=True, text=True)
+    listed = subprocess.run([postgres_tool("pg_restore"), "--list", str(backup)], capture_output=True, text=True)
     if listed.returncode != 0:
         first = next((line for line in listed.stderr.splitlines() if line.strip()), "")
-        raise BackupError(f"{backup}: not a readable pg_dump archive ({first})")
+        raise BackupError("not_dump", path=str(backup), reason=first)
 
 
 @dataclass
@@ -119,11 +119,10 @@ def restore_backup(settings: Settings, backup: Path, now: dt.datetime | None = N
     manifest = check_backup(backup)
     backend = backend_of(settings.database_url)
     if manifest.backend != backend:
-        raise BackupError(f"{backup}: a {manifest.backend} backup cannot be restored into this {backend} database; "
-                          "restore it into a database of its kind, then use `mailer db copy --to URL`")
+        raise BackupError("other_backend", path=str(backup), backup_backend=manifest.backend, backend=backend)
     running = running_against(settings)
     if running:
-        raise RestoreRefused("; ".join(running) + ": stop it first, then restore")
+        raise RestoreRefused("in_use", running=running)
     stamp = (now or utcnow()).astimezone(dt.timezone.utc).strftime("%Y%m%dT%H%M%SZ")
     if backend == "sqlite":
         replaced = _swap_sqlite(backup, sqlite_path(settings.database_url), stamp)
@@ -166,7 +165,7 @@ def _swap_sqlite(backup: Path, target: Path, stamp: str) -> str | None:
             leftover.unlink(missing_ok=True)
         os.replace(incoming, target)
     except (OSError, sqlite3.Error) as exc:
-        raise BackupError(f"{target}: cannot put the backup in place ({exc})") from None
+        raise BackupError("cannot_swap", path=str(target), reason=str(exc)) from None
     finally:
         incoming.unlink(missing_ok=True)
     return replaced
@@ -174,7 +173,7 @@ def _swap_sqlite(backup: Path, target: Path, stamp: str) -> str | None:
 
 def _swap_postgres(backup: Path, database_url: str, stamp: str) -> str:
     """Rename the database aside, create it anew, pg_restore into it; on failure, rename it back."""
-    pg_restore = _pg_tool("pg_restore")
+    pg_restore = postgres_tool("pg_restore")
     url = make_url(database_url)
     name = url.database
     kept = f"{name[:40]}_replaced_{stamp.lower()}"
@@ -185,8 +184,7 @@ def _swap_postgres(backup: Path, database_url: str, stamp: str) -> str:
                 "SELECT count(*) FROM pg_stat_activity WHERE datname = :name AND pid <> pg_backend_pid()"),
                 {"name": name}).scalar()
             if others:
-                raise RestoreRefused(f"{others} other connection(s) are open to the database {name}: "
-                                     "stop the web server and the workers first, then restore")
+                raise RestoreRefused("pg_connections", count=others, name=name)
             connection.execute(text(f'ALTER DATABASE "{name}" RENAME TO "{kept}"'))
             connection.execute(text(f'CREATE DATABASE "{name}" TEMPLATE template0'))
         dbname, env = libpq_command_args(database_url)
@@ -197,9 +195,9 @@ def _swap_postgres(backup: Path, database_url: str, stamp: str) -> str:
                 connection.execute(text(f'DROP DATABASE "{name}"'))
                 connection.execute(text(f'ALTER DATABASE "{kept}" RENAME TO "{name}"'))
             first = next((line for line in done.stderr.splitlines() if line.strip()), f"exit {done.returncode}")
-            raise BackupError(f"pg_restore failed, the database is as it was: {first}")
+            raise BackupError("pg_restore_failed", reason=first)
     except SQLAlchemyError as exc:
-        raise BackupError(f"database {name}: {str(getattr(exc, 'orig', exc)).splitlines()[0]}") from None
+        raise BackupError("database_error", name=name, reason=str(getattr(exc, "orig", exc)).splitlines()[0]) from None
     finally:
         admin.dispose()
     return f"database {kept}"

@@ -18,6 +18,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from mailer.config import Settings
 from mailer.db import Database, utcnow
+from mailer.errors import DomainError
 from mailer.operations.faults import sqlite_path
 from mailer.operations.heartbeat import running_workers
 
@@ -60,24 +61,31 @@ def serve_label(host: str, port: int) -> str:
     return f"mailer serve, pid {os.getpid()}, http://{host}:{port}"
 
 
-def running_against(settings: Settings) -> list[str]:
-    """One line per live web server or worker of this instance ([] when none)."""
+class Running(DomainError):
+    """A live process of the instance, named in the reader's language ("a worker is running (host:pid)")."""
+
+    prefix = "error.ops."
+
+
+def running_against(settings: Settings) -> list[Running]:
+    """One item per live web server or worker of this instance ([] when none)."""
     found = []
     web = lock_holder(settings.instance_path / SERVE_LOCK)
     if web:
-        found.append(f"a web server is running ({web})")
+        found.append(Running("web_running", who=web))
     database_file = sqlite_path(settings.database_url)
     if database_file is not None:
         worker = lock_holder(Path(f"{database_file}.worker.lock"))
         if worker:
-            found.append(f"a worker is running ({worker})")
+            found.append(Running("worker_running", who=worker))
         return found
     database = Database(settings.database_url)
     try:
         with database.transaction() as session:
             now = utcnow()
             for row in running_workers(session, now):
-                found.append(f"a worker is running ({row.owner}, heard from {(now - row.seen_at).total_seconds():.0f} s ago)")
+                found.append(Running("worker_heard", who=row.owner,
+                                     seconds=f"{(now - row.seen_at).total_seconds():.0f}"))
     except SQLAlchemyError:
         pass  # no database to read: nobody can be working on it either
     finally:

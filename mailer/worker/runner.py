@@ -24,7 +24,7 @@ from mailer.config import Settings
 from mailer.db import Database, utcnow
 from mailer.mail.templates import EmailTemplates
 from mailer.operations import heartbeat
-from mailer.operations.faults import FileWatch
+from mailer.operations.faults import FileWatch, InstanceFault
 from mailer.outbox.models import MessageState, OutboxMessage
 from mailer.outbox.sender import Sender
 from mailer.worker import jobs
@@ -49,7 +49,7 @@ class Worker:
         self.stopping = threading.Event()
         self.lock = threading.Lock()  # the role keeper and the main loop both start/stop the scheduler
         self.watch = FileWatch(database.url)
-        self.fault: str | None = None  # why the worker stopped on its own (its database file is gone)
+        self.fault: InstanceFault | None = None  # why the worker stopped on its own (its database file is gone)
         jobs.bind(database, settings, self.role.held)
 
     def stop(self, *_args) -> None:
@@ -191,7 +191,9 @@ class Worker:
             self.stopping.wait(IDLE_SLEEP)
 
 
-def run_worker(database: Database, settings: Settings, templates: EmailTemplates, until_idle: bool = False) -> None:
+def run_worker(database: Database, settings: Settings, templates: EmailTemplates,
+               until_idle: bool = False) -> InstanceFault | None:
+    """Run until stopped; returns why the worker stopped on its own (its database file lost), else None."""
     worker = Worker(database, settings, templates)
     signal.signal(signal.SIGTERM, worker.stop)
     signal.signal(signal.SIGINT, worker.stop)
@@ -200,11 +202,7 @@ def run_worker(database: Database, settings: Settings, templates: EmailTemplates
     except WorkerRefused as exc:
         print(f"mailer: {exc}", file=sys.stderr)
         raise SystemExit(2) from None
-    if worker.fault:
-        print(f"mailer: {worker.fault}; the worker stopped so that nothing is written into a lost file: "
-              "restore the database (`mailer restore PATH`, see docs/operations.md) and start the worker again",
-              file=sys.stderr)
-        raise SystemExit(2)
+    return worker.fault
 
 
 __all__ = ["Worker", "run_worker"]

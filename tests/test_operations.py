@@ -495,3 +495,10 @@ def test_the_operations_commands_speak_swedish_by_default(app, db, runner, tmp_p
     doctor = runner.invoke(["--lang", "sv", "doctor"])
     assert "ok    backup      senaste säkerhetskopian" in doctor.output
     assert "åtgärd: starta den: `mailer worker`" in doctor.output
+
+
+def test_backup_files_and_their_folder_are_private(app, runner, instance_path):
+    assert runner.invoke(["backup"]).exit_code == 0
+    [backup] = backups_of(instance_path)
+    assert (instance_path / "backups").stat().st_mode & 0o777 == 0o700
+    assert backup.stat().st_mode & 0o777 == 0o600 and manifest_path(backup).stat().st_mode & 0o777 == 0o600

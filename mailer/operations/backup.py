@@ -200,6 +200,8 @@ def write_backup(database: Database, path: Path) -> Manifest:
                             sha256=file_sha256(partial), mailer_version=_mailer_version())
         partial_manifest.write_text(manifest.to_json(), encoding="utf-8")
         _fsync(partial_manifest)
+        for written in (partial, partial_manifest):
+            written.chmod(0o600)  # personal data: readable by the owner only, before it has its name
         os.replace(partial, path)
         os.replace(partial_manifest, manifest_path(path))  # last: a manifest means a complete backup
         _fsync(path.parent)
@@ -208,8 +210,6 @@ def write_backup(database: Database, path: Path) -> Manifest:
     finally:
         for leftover in (partial, partial_manifest):
             leftover.unlink(missing_ok=True)
-    for written in (path, manifest_path(path)):
-        written.chmod(0o600)  # personal data
     return manifest
 
 

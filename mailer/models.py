@@ -9,7 +9,8 @@ from mailer.evaluations.models import Evaluation, EvaluationReceipt
 from mailer.meetings.models import Meeting
 from mailer.operations.models import BackupRecord, HealthProbe, WorkerHeartbeat
 from mailer.outbox.models import MessageState, OutboxMessage
-from mailer.outbox.ratelimit import SendRate
+from mailer.outbox.ratelimit import SendRate, SendReservation
+from mailer.outbox.relay import RelayStatus
 from mailer.rsvp.models import Answer, LinkOpen, Response, ResponseChange
 from mailer.staff.models import LoginFailure, StaffUser
 from mailer.tracking.models import Attendance
@@ -18,4 +19,5 @@ __all__ = [
     "Answer", "Attendance", "AuditEntry", "BackupRecord", "HealthProbe", "Campaign", "DigestRun", "Evaluation", "EvaluationReceipt", "CampaignState", "Contact", "ImportRejection", "LinkOpen", "Meeting",
     "Membership", "MessageState", "Organisation", "OutboxMessage", "Response", "ResponseChange",
     "SendRate", "Suppression", "SuppressionReason", "WorkerHeartbeat",
+    "RelayStatus", "SendRate", "SendReservation", "Suppression", "SuppressionReason",
 ]

@@ -18,6 +18,7 @@ from mailer.config import Settings
 from mailer.contacts.models import Contact, Membership, Organisation, Suppression, SuppressionReason
 from mailer.db import utcnow
 from mailer.digest.models import DigestRun
+from mailer.digest.sending import sending_context
 from mailer.i18n import format_short_date, format_when
 from mailer.meetings.models import Meeting
 from mailer.operations.backup import backup_status
@@ -126,6 +127,7 @@ def digest_context(session: Session, settings: Settings, start: dt.datetime, end
                                     "send_at": format_when(c.send_at, None, tz, lang)} for c in upcoming],
             "backup": {"last": format_when(backup.last_at, None, tz, lang) if backup.last_at else "",
                        "stale": backup.stale},
+            "sending": sending_context(session, start, end, tz, lang),
         },
     }
 

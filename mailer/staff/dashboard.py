@@ -21,6 +21,7 @@ from mailer.db import utcnow
 from mailer.i18n import format_when
 from mailer.meetings.models import Meeting
 from mailer.operations.backup import BackupStatus, backup_status
+from mailer.outbox.relay import Pause, current_pause
 from mailer.rsvp.status import MeetingStatus, status_by_meeting
 from mailer.tracking.coverage import represented_organisations
 
@@ -79,6 +80,7 @@ class Dashboard:
     bounces: list[Bounce]
     backup: BackupStatus
     backup_when: str | None  # when the last successful backup was taken, in words
+    relay: Pause | None = None  # all sending waits (a relay refusal, timeouts, a sending limit)
 
 
 def dashboard(session: Session, settings: Settings, language: str, now: dt.datetime | None = None) -> Dashboard:
@@ -111,4 +113,5 @@ def dashboard(session: Session, settings: Settings, language: str, now: dt.datet
         bounces=[Bounce(s.email, s.detail, s.created_at) for s in bounces],
         backup=backup,
         backup_when=format_when(backup.last_at, None, tz, language) if backup.last_at else None,
+        relay=current_pause(session, now),
     )

@@ -28,6 +28,21 @@ LANGUAGES = ("sv", "en")
 DEFAULT_PUBLIC_RATE_LIMIT = "120 per minute;1000 per hour"
 
 
+DEFAULT_BACKUP_CRON = "0 3 * * *"  # every night at 03:00 local time
+
+
+@dataclass(frozen=True)
+class BackupKeep:
+    """How many backups the backup folder keeps: the newest of each of the last `daily` days
+    and of each of the last `weekly` weeks (ISO weeks); older ones are deleted."""
+
+    daily: int = 7
+    weekly: int = 4
+
+    def __str__(self) -> str:
+        return f"{self.daily} daily, {self.weekly} weekly"
+
+
 class ConfigError(Exception):
     """A setting is missing or malformed; `setting` is the environment variable name."""
 
@@ -63,10 +78,17 @@ class Settings:
     proxy_count: int = 0  # reverse proxies in front whose X-Forwarded-* headers are trusted
     max_message_bytes: int = 10 * 1024 * 1024  # a rendered message larger than this is refused
     max_upload_mb: int = 50  # the largest contact list staff may upload
+    backup_cron: str = DEFAULT_BACKUP_CRON
+    backup_keep: "BackupKeep" = field(default_factory=lambda: BackupKeep())
 
     @property
     def max_upload_bytes(self) -> int:
         return self.max_upload_mb * 1024 * 1024
+
+    @property
+    def backups_path(self) -> Path:
+        """Where `mailer backup` and the scheduled backups write by default."""
+        return self.instance_path / "backups"
 
     @property
     def outbox_path(self) -> Path:
@@ -253,6 +275,20 @@ def _rate_limit(name: str, value: Any) -> str:
     return text
 
 
+def _backup_keep(name: str, value: Any) -> BackupKeep:
+    """'7 daily, 4 weekly' (either part may be left out: it is then 0)."""
+    text = _str(name, value).lower()
+    counts = {"daily": 0, "weekly": 0}
+    for part in text.replace(";", ",").split(","):
+        words = part.split()
+        if len(words) != 2 or not words[0].isdigit() or words[1] not in counts:
+            raise ConfigError(env_name(name), f"{value!r} is not like '7 daily, 4 weekly'")
+        counts[words[1]] = int(words[0])
+    if not any(counts.values()):
+        raise ConfigError(env_name(name), "must keep at least one backup (e.g. '7 daily, 4 weekly')")
+    return BackupKeep(**counts)
+
+
 def cron_trigger(text: str, tz: ZoneInfo) -> CronTrigger:
     parts = text.split()
     if len(parts) == 2 and ":" in parts[1]:
@@ -329,6 +365,8 @@ PARSERS = {
     "proxy_count": lambda name, value: _int(name, value, minimum=0),
     "max_message_bytes": lambda name, value: _int(name, value, minimum=10_000),
     "max_upload_mb": _int,
+    "backup_cron": _cron,
+    "backup_keep": _backup_keep,
 }
 REQUIRED = ("secret_key", "base_url", "from")
 

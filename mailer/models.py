@@ -7,6 +7,7 @@ from mailer.contacts.models import Contact, ImportRejection, Membership, Organis
 from mailer.digest.models import DigestRun
 from mailer.evaluations.models import Evaluation, EvaluationReceipt
 from mailer.meetings.models import Meeting
+from mailer.operations.models import BackupRecord, HealthProbe, WorkerHeartbeat
 from mailer.outbox.models import MessageState, OutboxMessage
 from mailer.outbox.ratelimit import SendRate, SendReservation
 from mailer.outbox.relay import RelayStatus
@@ -15,7 +16,8 @@ from mailer.staff.models import LoginFailure, StaffUser
 from mailer.tracking.models import Attendance
 
 __all__ = [
-    "Answer", "Attendance", "AuditEntry", "Campaign", "DigestRun", "Evaluation", "EvaluationReceipt", "CampaignState", "Contact", "ImportRejection", "LinkOpen", "Meeting",
+    "Answer", "Attendance", "AuditEntry", "BackupRecord", "HealthProbe", "Campaign", "DigestRun", "Evaluation", "EvaluationReceipt", "CampaignState", "Contact", "ImportRejection", "LinkOpen", "Meeting",
     "Membership", "MessageState", "Organisation", "OutboxMessage", "Response", "ResponseChange",
+    "SendRate", "Suppression", "SuppressionReason", "WorkerHeartbeat",
     "RelayStatus", "SendRate", "SendReservation", "Suppression", "SuppressionReason",
 ]

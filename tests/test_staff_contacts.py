@@ -174,6 +174,7 @@ def test_erasing_a_person_asks_first_then_erases_everywhere(db, staff_client):
     anna = _contact(db)
     confirm = staff_client.get(f"/staff/contacts/{anna}/erase")
     assert "Radera Anna Andersson?" in text(confirm) and "Det går inte att ångra." in text(confirm)
+    assert "Säkerhetskopior som redan tagits ändras inte" in text(confirm)  # they age out (backup_keep)
     assert _contact(db) == anna  # asking changed nothing
     reply = post(staff_client, f"/staff/contacts/{anna}/erase", follow_redirects=True)
     assert "Personen är raderad." in text(reply)

@@ -21,6 +21,7 @@ from mailer.digest.models import DigestRun
 from mailer.digest.sending import sending_context
 from mailer.i18n import format_short_date, format_when
 from mailer.meetings.models import Meeting
+from mailer.operations.backup import backup_status
 from mailer.outbox.models import OutboxMessage
 from mailer.rsvp.models import Answer, Response
 from mailer.rsvp.status import status_by_meeting
@@ -111,6 +112,7 @@ def digest_context(session: Session, settings: Settings, start: dt.datetime, end
         select(Campaign).where(Campaign.state == CampaignState.SCHEDULED, Campaign.send_at <= end + dt.timedelta(days=7))
         .options(selectinload(Campaign.meeting)).order_by(Campaign.send_at)
     ).all()
+    backup = backup_status(session)
     return {
         "lang": lang,
         "sender": {"name": settings.mail_from.display_name, "email": settings.mail_from.addr_spec},
@@ -123,6 +125,8 @@ def digest_context(session: Session, settings: Settings, start: dt.datetime, end
             "unsubscribes": [{"email": s.email} for s in suppressed if s.reason is SuppressionReason.UNSUBSCRIBED],
             "upcoming_campaigns": [{"meeting": c.meeting.title, "template": c.template,
                                     "send_at": format_when(c.send_at, None, tz, lang)} for c in upcoming],
+            "backup": {"last": format_when(backup.last_at, None, tz, lang) if backup.last_at else "",
+                       "stale": backup.stale},
             "sending": sending_context(session, start, end, tz, lang),
         },
     }

@@ -20,6 +20,7 @@ from mailer.contacts.models import Organisation, Suppression, SuppressionReason
 from mailer.db import utcnow
 from mailer.i18n import format_when
 from mailer.meetings.models import Meeting
+from mailer.operations.backup import BackupStatus, backup_status
 from mailer.outbox.relay import Pause, current_pause
 from mailer.rsvp.status import MeetingStatus, status_by_meeting
 from mailer.tracking.coverage import represented_organisations
@@ -77,6 +78,8 @@ class Dashboard:
     missing_organisations: list[str]
     campaigns: list[CampaignLine]
     bounces: list[Bounce]
+    backup: BackupStatus
+    backup_when: str | None  # when the last successful backup was taken, in words
     relay: Pause | None = None  # all sending waits (a relay refusal, timeouts, a sending limit)
 
 
@@ -99,6 +102,7 @@ def dashboard(session: Session, settings: Settings, language: str, now: dt.datet
                                 .options(selectinload(Campaign.meeting)).order_by(Campaign.send_at, Campaign.id)).all()
     bounces = session.scalars(select(Suppression).where(Suppression.reason == SuppressionReason.BOUNCED)
                               .order_by(Suppression.created_at.desc()).limit(BOUNCES_SHOWN)).all()
+    backup = backup_status(session)
     return Dashboard(
         meetings=lines,
         organisations_total=len(organisations),
@@ -107,5 +111,7 @@ def dashboard(session: Session, settings: Settings, language: str, now: dt.datet
                                 format_when(c.send_at, None, tz, language) if c.send_at else None, status(session, c))
                    for c in campaigns],
         bounces=[Bounce(s.email, s.detail, s.created_at) for s in bounces],
+        backup=backup,
+        backup_when=format_when(backup.last_at, None, tz, language) if backup.last_at else None,
         relay=current_pause(session, now),
     )

@@ -100,6 +100,21 @@ def ensure_retention_job(scheduler: BackgroundScheduler, settings: Settings) -> 
     return "scheduled" if job is None else "rescheduled"
 
 
+BACKUP_JOB = "scheduled-backup"
+
+
+def ensure_backup_job(scheduler: BackgroundScheduler, settings: Settings) -> str:
+    """The backup at `backup_cron` (default every night at 03:00); kept across restarts like the digest,
+    so a backup that fell due while the worker was down is taken at start (within the grace period)."""
+    trigger = cron_trigger(settings.backup_cron, settings.timezone)
+    job = _stored_job(scheduler, BACKUP_JOB)
+    if job is not None and str(job.trigger) == str(trigger):
+        return "kept"
+    scheduler.add_job(jobs.take_scheduled_backup, trigger, id=BACKUP_JOB, jobstore=JOBSTORE,
+                      replace_existing=True, misfire_grace_time=settings.grace_period_hours * 3600, coalesce=True)
+    return "scheduled" if job is None else "rescheduled"
+
+
 def reconcile_if_held(scheduler: BackgroundScheduler, database: Database) -> dict[str, int] | None:
     """The periodic reconcile writes the job store: only while this worker is the scheduler."""
     return reconcile(scheduler, database) if jobs.still_scheduler("reconcile") else None

@@ -1,7 +1,7 @@
 """operations: the workers' heartbeats, the record of backups taken, the health probe row
 
 Revision ID: 0012
-Revises: 0009
+Revises: 0015
 Create Date: 2026-12-02 08:00:00
 
 Neither table holds personal data (every column: not personal). The heartbeat lets the staff
@@ -15,7 +15,7 @@ import mailer.db
 
 
 revision = '0012'
-down_revision = '0009'
+down_revision = '0015'
 branch_labels = None
 depends_on = None
 

@@ -56,10 +56,11 @@ def init() -> None:
 
 
 def _register() -> None:
-    from mailer.cli import campaigns, contacts, demo, digest, meetings, orgs, privacy, rsvp, serve, staff, tracking, worker
+    from mailer.cli import bounces, campaigns, contacts, demo, digest, meetings, orgs, privacy, rsvp, serve, staff, tracking, worker
 
     for command in (contacts.contacts, orgs.orgs, meetings.meetings, campaigns.campaigns, tracking.responses,
-                    tracking.report, digest.digest, privacy.audit, worker.worker, serve.serve, demo.demo, staff.staff):
+                    tracking.report, digest.digest, privacy.audit, worker.worker, serve.serve, demo.demo, staff.staff,
+                    bounces.bounces):
         main.add_command(command)
     contacts.contacts.add_command(rsvp.revoke_links)
 

@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 
+from mailer.bounces.verp import envelope_sender
 from mailer.campaigns.models import Campaign, CampaignState
 from mailer.campaigns.service import finish_if_done
 from mailer.config import Settings
@@ -222,7 +223,7 @@ class Sender:
         """The SMTP transaction, outside any database transaction."""
         attempt = item.attempts + 1
         try:
-            self.transport.send(self.settings.mail_from.addr_spec, envelope_address(item.to_email), item.data,
+            self.transport.send(self._envelope_sender(item), envelope_address(item.to_email), item.data,
                                 item.message_id)
         except RecipientRejected as exc:
             return self._logged(Outcome(item, MessageState.BOUNCED, exc.reply, sent=True))
@@ -238,6 +239,11 @@ class Sender:
                 return self._logged(Outcome(item, MessageState.RETRYING, exc.reply, retry_at, sent=True))
             return self._logged(Outcome(item, MessageState.FAILED, exc.reply, sent=True))
         return Outcome(item, MessageState.SENT, sent=True)
+
+    def _envelope_sender(self, item: Item) -> str:
+        """Bounces come back to a per-message tagged address (VERP) when a bounce address is set."""
+        settings = self.settings
+        return envelope_sender(settings.bounce_address, settings.mail_from.addr_spec, settings.secret_key, item.id)
 
     @staticmethod
     def _logged(outcome: Outcome) -> Outcome:

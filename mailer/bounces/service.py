@@ -1,0 +1,165 @@
+"""Reading reports (scan) and acting on them (process): the one owner of what a bounce changes.
+
+Only a signed tag on our bounce address (verp.py) makes a report ours, naming the outbox row and
+so the contact; an address in the report's text never does. What a report of ours changes:
+- hard: the contact's address is suppressed (reason bounced; the code and the server's words kept);
+- soft that counts (full mailbox, expiry, no code): counted; `soft_bounce_limit` of them within
+  SOFT_WINDOW suppress the address;
+- soft that is the sender's, the relay's or the message's fault, and delay warnings: recorded only;
+- complaint (ARF): the address is unsubscribed;
+- auto-replies and other mail: nothing.
+Each report is applied in its own transaction, once: its fingerprint is unique.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import logging
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Iterator
+
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from mailer.bounces.models import BounceEvent
+from mailer.bounces.reading import COMPLAINT, HARD, NOT_BOUNCE, SOFT, Reading, read_message
+from mailer.bounces.sources import Incoming, open_source
+from mailer.bounces.status import COMPLAINT as COMPLAINT_WORDS, explain
+from mailer.bounces.verp import tagged_message_ids
+from mailer.config import Settings
+from mailer.contacts.models import Contact, SuppressionReason
+from mailer.contacts.subscriptions import suppress
+from mailer.db import Database, utcnow
+from mailer.logs import mask_email
+from mailer.outbox.models import OutboxMessage
+
+log = logging.getLogger(__name__)
+SOFT_WINDOW = dt.timedelta(days=30)
+
+
+@dataclass
+class Report:
+    """One line of `mailer bounces scan/process`; the JSON fields are a documented interface."""
+
+    file: str
+    kind: str
+    recipients: list[str]
+    status: str | None
+    contact_id: int | None
+    action: str | None = None  # what process did (None for scan)
+    problem: str | None = None
+
+    def to_json(self) -> dict:
+        return asdict(self)
+
+
+def _ours(session: Session, settings: Settings, reading: Reading) -> OutboxMessage | None:
+    """The outbox row a correctly signed tag names, if it was a message to a contact."""
+    if not settings.bounce_address or not reading.trusted or reading.kind == NOT_BOUNCE:
+        return None  # a reply by a person, or anything else, is not a report about our message
+    keys = (settings.secret_key, *settings.old_secret_keys)
+    for message_id in tagged_message_ids(reading.tag_text, settings.bounce_address, keys):
+        row = session.get(OutboxMessage, message_id)
+        if row is not None and row.contact_id is not None:
+            return row
+    return None
+
+
+def scan(session: Session, settings: Settings, incoming: Incoming) -> Report:
+    """What the message is and whose; changes nothing."""
+    reading = read_message(incoming.data, incoming.truncated)
+    row = _ours(session, settings, reading)
+    return Report(incoming.label, reading.kind, reading.recipients, reading.status,
+                  row.contact_id if row is not None else None, problem=reading.problem)
+
+
+def apply(session: Session, settings: Settings, incoming: Incoming, now: dt.datetime | None = None) -> Report:
+    """Scan, then act on a report of ours (see the module docstring)."""
+    now = now or utcnow()
+    reading = read_message(incoming.data, incoming.truncated)
+    row = _ours(session, settings, reading)
+    report = Report(incoming.label, reading.kind, reading.recipients, reading.status,
+                    row.contact_id if row is not None else None, action="nothing", problem=reading.problem)
+    if row is None or reading.kind not in (HARD, SOFT, COMPLAINT):
+        return report
+    contact = session.get(Contact, row.contact_id)
+    if contact is None or contact.is_erased:
+        return report
+    fingerprint = hashlib.sha256(incoming.data).hexdigest()
+    if session.scalar(select(BounceEvent.id).where(BounceEvent.fingerprint == fingerprint)) is not None:
+        report.action = "already processed"
+        return report
+    session.add(BounceEvent(fingerprint=fingerprint, contact_id=contact.id, message_id=row.id, kind=reading.kind,
+                            status=reading.status, counts=reading.kind == SOFT and reading.counts,
+                            reply=reading.reply, created_at=now))
+    session.flush()
+    report.action = _act(session, settings, contact, reading, now)
+    log.info("bounce report %s: %s for %s: %s", incoming.label, reading.kind, mask_email(contact.email), report.action)
+    return report
+
+
+def _act(session: Session, settings: Settings, contact: Contact, reading: Reading, now: dt.datetime) -> str:
+    if reading.kind == COMPLAINT:
+        suppress(session, contact.email, SuppressionReason.UNSUBSCRIBED, f"complaint: {COMPLAINT_WORDS[1]}")
+        return "unsubscribed"
+    if reading.kind == HARD:
+        suppress(session, contact.email, SuppressionReason.BOUNCED, _detail(reading))
+        return "suppressed"
+    if not reading.counts:
+        return "recorded (not counted: " + explain(reading.status, "en").rstrip(".") + ")" if reading.status \
+            else "recorded (delay warning, not counted)"
+    count = session.scalar(select(func.count()).select_from(BounceEvent).where(
+        BounceEvent.contact_id == contact.id, BounceEvent.counts.is_(True),
+        BounceEvent.created_at > now - SOFT_WINDOW)) or 0
+    if count >= settings.soft_bounce_limit:
+        suppress(session, contact.email, SuppressionReason.BOUNCED,
+                 f"{count} soft bounces in {SOFT_WINDOW.days} days; last: {_detail(reading)}")
+        return "suppressed"
+    return f"counted ({count} of {settings.soft_bounce_limit})"
+
+
+def _detail(reading: Reading) -> str:
+    """What the suppression keeps: the code and the server's words (the report's reply)."""
+    return " ".join(part for part in (reading.status, reading.reply) if part)[:1000] or reading.kind
+
+
+def scan_path(database: Database, settings: Settings, path: Path) -> Iterator[Report]:
+    """Raises SourceError at once when PATH cannot be read; then one report per message."""
+    messages = open_source(path)
+
+    def reports() -> Iterator[Report]:
+        for incoming in messages:
+            with database.transaction() as session:
+                report = scan(session, settings, incoming)
+            yield report
+
+    return reports()
+
+
+def process_path(database: Database, settings: Settings, path: Path) -> Iterator[Report]:
+    """Like scan_path, applied; each Maildir message moves to done/ once its report is committed."""
+    messages = open_source(path)
+
+    def reports() -> Iterator[Report]:
+        for incoming in messages:
+            report = process_one(database, settings, incoming)
+            if incoming.done is not None:
+                incoming.done()
+            yield report
+
+    return reports()
+
+
+def process_one(database: Database, settings: Settings, incoming: Incoming) -> Report:
+    """Apply one report in its own transaction. The same report applied by two readers at once
+    (two workers, or a run by hand racing the worker) is applied once: the loser of the unique
+    fingerprint tries again and finds it already processed."""
+    try:
+        with database.transaction() as session:
+            return apply(session, settings, incoming)
+    except IntegrityError:
+        with database.transaction() as session:
+            return apply(session, settings, incoming)

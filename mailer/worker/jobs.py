@@ -72,3 +72,14 @@ def anonymise_expired_answers() -> str:
     outcome = f"{done.responses} answers and {done.evaluations} evaluations of {done.meetings} old meetings anonymised"
     log.info("retention: %s", outcome)
     return outcome
+
+
+def read_bounce_mailbox() -> str:
+    """One round over the IMAP bounce mailbox; a failure is logged there and tried again next round."""
+    from mailer.bounces.imap import fetch_and_process
+
+    db, settings = _runtime["db"], _runtime["settings"]
+    if not still_scheduler("bounce mailbox"):
+        return "not the scheduler"
+    result = fetch_and_process(db, settings)
+    return result.error or f"{len(result.reports)} message(s) processed"

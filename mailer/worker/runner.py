@@ -27,7 +27,9 @@ from mailer.outbox.models import MessageState, OutboxMessage
 from mailer.outbox.sender import Sender
 from mailer.worker import jobs
 from mailer.worker.role import WorkerRefused, scheduler_role
-from mailer.worker.scheduler import JOBSTORE, build_scheduler, ensure_digest_job, ensure_retention_job, reconcile
+from mailer.worker.scheduler import (
+    JOBSTORE, build_scheduler, ensure_bounce_job, ensure_digest_job, ensure_retention_job, reconcile,
+)
 
 log = logging.getLogger(__name__)
 IDLE_SLEEP = 1.0
@@ -59,6 +61,7 @@ class Worker:
             scheduler.start(paused=True)
             ensure_digest_job(scheduler, self.settings)
             ensure_retention_job(scheduler, self.settings)
+            ensure_bounce_job(scheduler, self.settings)
             reconcile(scheduler, self.db)
             scheduler.resume()
             self.scheduler = scheduler

@@ -240,3 +240,34 @@ def test_an_mbox_and_unreadable_paths(runner, db, sent, tmp_path):
     for unreadable in (tmp_path / "missing", tmp_path):  # tmp_path: a folder, but not a Maildir
         failed = runner.invoke(["bounces", "scan", unreadable])
         assert failed.exit_code == 2 and str(unreadable) in failed.output
+
+
+def test_bounces_reach_the_organisations_quality_list_and_the_digest_in_swedish(runner, db, settings, reports):
+    assert runner.invoke(["bounces", "process", reports]).exit_code == 0
+    data = json.loads(runner.invoke(["orgs", "report", "korforbundet", "--json"]).output)
+    (anna,) = data["bounced"]
+    assert anna["email"] == "anna.lind@korforbundet.example.se" and anna["status"] == "5.1.1"
+    assert anna["explanation"] == "Adressen finns inte hos mottagarens e-postserver."
+    quota = json.loads(runner.invoke(["orgs", "report", "musikforbundet", "--json"]).output)
+    assert [(s["email"], s["status"], s["count"]) for s in quota["soft_bounced"]] == [
+        ("david.berg@gmail.example.com", "5.2.2", 1)]
+    assert quota["soft_bounced"][0]["explanation"] == "Brevlådan är full."
+
+    digest = runner.invoke(["digest", "preview"])
+    assert digest.exit_code == 0, digest.output
+    assert ("- bo.ek@musikforbundet.example.se (Musikforbundet): "
+            "Adressen finns inte hos mottagarens e-postserver.\n  5.1.1 550 5.1.1 No such user here") in digest.output
+    assert ("- cilla.holm@teaterforbundet.example.se (Teaterforbundet): "
+            "Adressen finns inte, eller domänen tar inte emot e-post.") in digest.output
+    assert "- david.berg@gmail.example.com (Musikforbundet): Brevlådan är full. (1 gång(er))" in digest.output
+    assert "Mottagarens server stoppade" not in digest.output  # a policy refusal is not the address's fault
+
+
+def test_erasure_clears_the_servers_words_kept_with_a_persons_bounces(runner, db, reports):
+    assert runner.invoke(["bounces", "process", reports]).exit_code == 0
+    with db.transaction() as session:
+        assert session.scalars(select(BounceEvent.reply)).all().count(None) < 9
+    assert runner.invoke(["contacts", "forget", "anna.lind@korforbundet.example.se", "--yes"]).exit_code == 0
+    with db.transaction() as session:
+        replies = session.scalars(select(BounceEvent.reply).where(BounceEvent.reply.is_not(None))).all()
+    assert replies and not any("anna.lind" in reply for reply in replies)

@@ -18,6 +18,7 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session, selectinload
 
+from mailer.bounces.models import BounceEvent
 from mailer.contacts.csvfile import normalise_email
 from mailer.contacts.models import (
     ERASED_DOMAIN,
@@ -133,6 +134,7 @@ def forget(session: Session, email: str) -> Erasure:
                     .values(diet=None, accessibility=None, comment=None))
     session.execute(update(Attendance).where(Attendance.contact_id == contact.id).values(name=None))
     session.execute(update(Evaluation).where(Evaluation.contact_id == contact.id).values(comment=None))
+    session.execute(update(BounceEvent).where(BounceEvent.contact_id == contact.id).values(reply=None))
     scrubbed = _scrub_staff_mails(session, [address] + ([name] if name else []))
     session.flush()
     return Erasure(contact.id, messages, responses, scrubbed)

@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 
 from mailer.bounces.quality import described, last_status, soft_bounces
 from mailer.bounces.service import SOFT_WINDOW
+from mailer.errors import NotFound
 from mailer.contacts.models import Contact, ImportRejection, Membership, Organisation, Suppression, SuppressionReason
 from mailer.db import utcnow
 
@@ -38,7 +39,7 @@ def org_report(session: Session, slug: str, tz: ZoneInfo, lang: str = "sv") -> O
     Each bounce says what the receiving server's reply means, in `lang`."""
     organisation = session.scalar(select(Organisation).where(Organisation.slug == slug))
     if organisation is None:
-        raise LookupError(f"no organisation with slug {slug!r}")
+        raise NotFound("no_organisation", slug=slug)
     members = select(Contact.email).join(Membership).where(Membership.organisation_id == organisation.id)
     count = len(session.scalars(members).all())
     report = OrgReport(organisation.slug, organisation.name, organisation.contact_email, count)

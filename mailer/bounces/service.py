@@ -27,7 +27,6 @@ from sqlalchemy.orm import Session
 from mailer.bounces.models import BounceEvent
 from mailer.bounces.reading import COMPLAINT, HARD, NOT_BOUNCE, SOFT, Reading, read_message
 from mailer.bounces.sources import Incoming, open_source
-from mailer.bounces.status import COMPLAINT as COMPLAINT_WORDS, explain
 from mailer.bounces.verp import tagged_message_ids
 from mailer.config import Settings
 from mailer.contacts.models import Contact, SuppressionReason
@@ -49,7 +48,9 @@ class Report:
     recipients: list[str]
     status: str | None
     contact_id: int | None
-    action: str | None = None  # what process did (None for scan)
+    # what process did (None for scan): suppressed, counted, unsubscribed, recorded, nothing, already-processed
+    action: str | None = None
+    soft_count: int | None = None  # with counted/suppressed by soft bounces: how many within 30 days
     problem: str | None = None
 
     def to_json(self) -> dict:
@@ -90,35 +91,35 @@ def apply(session: Session, settings: Settings, incoming: Incoming, now: dt.date
         return report
     fingerprint = hashlib.sha256(incoming.data).hexdigest()
     if session.scalar(select(BounceEvent.id).where(BounceEvent.fingerprint == fingerprint)) is not None:
-        report.action = "already processed"
+        report.action = "already-processed"
         return report
     session.add(BounceEvent(fingerprint=fingerprint, contact_id=contact.id, message_id=row.id, kind=reading.kind,
                             status=reading.status, counts=reading.kind == SOFT and reading.counts,
                             reply=reading.reply, created_at=now))
     session.flush()
-    report.action = _act(session, settings, contact, reading, now)
+    report.action, report.soft_count = _act(session, settings, contact, reading, now)
     log.info("bounce report %s: %s for %s: %s", incoming.label, reading.kind, mask_email(contact.email), report.action)
     return report
 
 
-def _act(session: Session, settings: Settings, contact: Contact, reading: Reading, now: dt.datetime) -> str:
+def _act(session: Session, settings: Settings, contact: Contact, reading: Reading,
+         now: dt.datetime) -> tuple[str, int | None]:
     if reading.kind == COMPLAINT:
-        suppress(session, contact.email, SuppressionReason.UNSUBSCRIBED, f"complaint: {COMPLAINT_WORDS[1]}")
-        return "unsubscribed"
+        suppress(session, contact.email, SuppressionReason.UNSUBSCRIBED, "complaint (ARF feedback report)")
+        return "unsubscribed", None
     if reading.kind == HARD:
         suppress(session, contact.email, SuppressionReason.BOUNCED, _detail(reading))
-        return "suppressed"
-    if not reading.counts:
-        return "recorded (not counted: " + explain(reading.status, "en").rstrip(".") + ")" if reading.status \
-            else "recorded (delay warning, not counted)"
+        return "suppressed", None
+    if not reading.counts:  # the sender's, relay's or message's fault, or a delay warning
+        return "recorded", None
     count = session.scalar(select(func.count()).select_from(BounceEvent).where(
         BounceEvent.contact_id == contact.id, BounceEvent.counts.is_(True),
         BounceEvent.created_at > now - SOFT_WINDOW)) or 0
     if count >= settings.soft_bounce_limit:
         suppress(session, contact.email, SuppressionReason.BOUNCED,
                  f"{count} soft bounces in {SOFT_WINDOW.days} days; last: {_detail(reading)}")
-        return "suppressed"
-    return f"counted ({count} of {settings.soft_bounce_limit})"
+        return "suppressed", count
+    return "counted", count
 
 
 def _detail(reading: Reading) -> str:

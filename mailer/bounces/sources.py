@@ -14,12 +14,13 @@ from pathlib import Path
 from typing import Callable, Iterator
 
 from mailer.bounces.reading import MAX_BYTES
+from mailer.errors import DomainError
 
 DONE = "done"
 
 
-class SourceError(Exception):
-    """PATH cannot be read at all (missing, not allowed, not a message, Maildir or mbox)."""
+class SourceError(DomainError):
+    """PATH cannot be read at all (missing, not allowed, a folder that is not a Maildir, a broken mbox)."""
 
 
 @dataclass
@@ -35,19 +36,19 @@ def open_source(path: Path) -> Iterator[Incoming]:
     try:
         if path.is_dir():
             if not any((path / sub).is_dir() for sub in ("cur", "new")):
-                raise SourceError(f"{path}: a folder but not a Maildir (no cur/ or new/)")
+                raise SourceError("bounce_source_not_maildir", path=str(path))
             names = _maildir_files(path)
             return _maildir(path, names)
         with open(path, "rb") as handle:
             head = handle.read(5)
     except OSError as exc:
-        raise SourceError(f"{path}: {exc.strerror or exc}") from None
+        raise SourceError("bounce_source_unreadable", path=str(path), reason=exc.strerror or str(exc)) from None
     if head == b"From ":
         try:
             box = mailbox.mbox(path, create=False)
             keys = box.keys()
         except (OSError, mailbox.Error) as exc:
-            raise SourceError(f"{path}: not a readable mbox: {exc}") from None
+            raise SourceError("bounce_source_not_mbox", path=str(path), reason=str(exc)) from None
         return _mbox(path, box, keys)
     return iter([_file(path)])
 

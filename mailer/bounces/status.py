@@ -15,6 +15,8 @@ from __future__ import annotations
 import enum
 import re
 
+from mailer.translations import N_, translate
+
 STATUS = re.compile(r"(?<![\d.])([245])\.(\d{1,3})\.(\d{1,3})(?![\d.]*\d)")
 
 
@@ -47,39 +49,33 @@ def status_class(status: str | None) -> StatusClass:
     return StatusClass.MAILBOX
 
 
-# What the reply means, for staff (Swedish first) and the organisations' quality lists.
-# Keyed by "subject.detail", then by subject, then a catch-all.
-EXPLANATIONS: dict[str, tuple[str, str]] = {
-    "1.1": ("Adressen finns inte hos mottagarens e-postserver.", "The address does not exist at the recipient's mail server."),
-    "1.2": ("Domänen finns inte eller tar inte emot e-post.", "The domain does not exist or does not accept mail."),
-    "1.3": ("Adressen är felskriven.", "The address is malformed."),
-    "1.6": ("Personen har flyttat och adressen används inte längre.", "The person has moved; the address is no longer used."),
-    "1.10": ("Adressen finns inte, eller domänen tar inte emot e-post.",
-             "The address does not exist, or the domain accepts no mail."),
-    "2.1": ("Brevlådan är avstängd.", "The mailbox is disabled."),
-    "2.2": ("Brevlådan är full.", "The mailbox is full."),
-    "2.3": ("Meddelandet var för stort för mottagarens brevlåda.", "The message was too large for the mailbox."),
-    "4.7": ("Mottagarens server svarade inte i tid; leveransen gavs upp.", "The recipient's server did not answer in time; delivery was given up."),
-    "7": ("Mottagarens server stoppade meddelandet av policy- eller skräppostskäl; felet ligger inte hos adressen.",
-          "The receiving server refused the message for policy or spam reasons; the address is not at fault."),
-    "3": ("Fel i mottagarens e-postsystem; försök igen senare.", "A fault in the receiving mail system; it may work later."),
-    "4": ("Leveransen stoppades på vägen (nätverk, routning eller sändningsgräns); felet ligger inte hos adressen.",
-          "Delivery was stopped on the way (network, routing or a sending limit); the address is not at fault."),
-    "5": ("Fel i kommunikationen mellan e-postservrarna.", "A protocol error between the mail servers."),
-    "6": ("Mottagarens server tog inte emot meddelandets innehåll.", "The receiving server did not accept the message's content."),
-    "2": ("Brevlådan kunde inte ta emot meddelandet just nu.", "The mailbox could not take the message now."),
-    "1": ("Problem med adressen.", "A problem with the address."),
+# What the reply means, for staff and the organisations' quality lists: catalog keys (the texts,
+# Swedish and English, are in mailer/translations), by "subject.detail", then by subject.
+EXPLANATIONS: dict[str, str] = {
+    "1.1": N_("bounce.explain.no_such_user"),
+    "1.2": N_("bounce.explain.bad_domain"),
+    "1.3": N_("bounce.explain.bad_syntax"),
+    "1.6": N_("bounce.explain.moved"),
+    "1.10": N_("bounce.explain.no_such_address"),
+    "2.1": N_("bounce.explain.disabled"),
+    "2.2": N_("bounce.explain.mailbox_full"),
+    "2.3": N_("bounce.explain.too_large"),
+    "4.7": N_("bounce.explain.expired"),
+    "7": N_("bounce.explain.policy"),
+    "3": N_("bounce.explain.system"),
+    "4": N_("bounce.explain.routing"),
+    "5": N_("bounce.explain.protocol"),
+    "6": N_("bounce.explain.content"),
+    "2": N_("bounce.explain.mailbox"),
+    "1": N_("bounce.explain.address"),
 }
-UNKNOWN = ("Meddelandet kom i retur utan närmare förklaring.", "The message came back without a clear reason.")
-DELAYED = ("Leveransen är försenad; servern försöker fortfarande.", "Delivery is delayed; the server is still trying.")
-COMPLAINT = ("Mottagaren markerade utskicket som skräppost och har avregistrerats.",
-             "The recipient marked the mailing as spam and has been unsubscribed.")
+UNKNOWN = N_("bounce.explain.unknown")
 
 
 def explain(status: str | None, lang: str = "sv") -> str:
     """One sentence on what the reply means, in Swedish or English."""
-    words = UNKNOWN
+    key = UNKNOWN
     if status:
         _, subject, detail = status.split(".")
-        words = EXPLANATIONS.get(f"{subject}.{detail}") or EXPLANATIONS.get(subject) or UNKNOWN
-    return words[0] if lang == "sv" else words[1]
+        key = EXPLANATIONS.get(f"{subject}.{detail}") or EXPLANATIONS.get(subject) or UNKNOWN
+    return translate(key, lang)

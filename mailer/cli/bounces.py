@@ -9,7 +9,12 @@ import click
 
 from mailer.bounces.service import Report, process_path, scan_path
 from mailer.bounces.sources import SourceError
-from mailer.cli.runtime import Runtime, fail, pass_runtime
+from mailer.cli.runtime import Runtime, cli_language, fail, pass_runtime
+from mailer.translations import N_, translate
+
+
+ACTIONS = (N_("bounces.action.suppressed"), N_("bounces.action.counted"), N_("bounces.action.unsubscribed"),
+           N_("bounces.action.recorded"), N_("bounces.action.nothing"), N_("bounces.action.already-processed"))
 
 
 @click.group()
@@ -17,13 +22,16 @@ def bounces() -> None:
     """Bounces that come back as mail (to MAILER_BOUNCE_ADDRESS); see docs/bounces.md."""
 
 
-def _line(report: Report, as_json: bool) -> str:
+def _line(report: Report, as_json: bool, limit: int) -> str:
+    """JSON: the documented fields as they are; else one tab-separated line in the CLI's language."""
     if as_json:
         return json.dumps(report.to_json(), ensure_ascii=False)
+    language = cli_language()
     fields = [report.file, report.kind, report.status or "-", ",".join(report.recipients) or "-",
-              f"contact {report.contact_id}" if report.contact_id is not None else "not ours"]
+              translate("bounces.ours", language, contact_id=report.contact_id) if report.contact_id is not None
+              else translate("bounces.not_ours", language)]
     if report.action is not None:
-        fields.append(report.action)
+        fields.append(translate(f"bounces.action.{report.action}", language, count=report.soft_count, limit=limit))
     if report.problem:
         fields.append(f"({report.problem})")
     return "\t".join(fields)
@@ -38,9 +46,9 @@ def scan(rt: Runtime, path: Path, as_json: bool) -> None:
     try:
         reports = scan_path(rt.db, rt.settings, path)
     except SourceError as exc:
-        fail(str(exc), 2)
+        fail(exc, 2)
     for report in reports:
-        click.echo(_line(report, as_json))
+        click.echo(_line(report, as_json, rt.settings.soft_bounce_limit))
 
 
 @bounces.command()
@@ -52,6 +60,6 @@ def process(rt: Runtime, path: Path, as_json: bool) -> None:
     try:
         reports = process_path(rt.db, rt.settings, path)
     except SourceError as exc:
-        fail(str(exc), 2)
+        fail(exc, 2)
     for report in reports:
-        click.echo(_line(report, as_json))
+        click.echo(_line(report, as_json, rt.settings.soft_bounce_limit))

@@ -40,6 +40,7 @@ EXPECTED = {
     "postfix_user_unknown.eml": ("hard", ["anna.lind@korforbundet.example.se"], "5.1.1"),
     "exim_no_such_user.eml": ("hard", ["bo.ek@musikforbundet.example.se"], "5.1.1"),
     "exchange_recipient_not_found.eml": ("hard", ["cilla.holm@teaterforbundet.example.se"], "5.1.10"),
+    "exchange_onprem_generic_status.eml": ("hard", ["helena.sand@dansforbundet.example.se"], "5.1.1"),
     "gmail_over_quota.eml": ("soft", ["david.berg@gmail.example.com"], "5.2.2"),
     "qmail_no_mailbox.eml": ("hard", ["eva.nord@slojdforeningen.example.se"], "5.1.1"),
     "sendmail_expired.eml": ("soft", ["frida.ost@folkdans.example.se"], "4.4.7"),
@@ -55,6 +56,7 @@ ABOUT = {
     "postfix_user_unknown.eml": "anna.lind@korforbundet.example.se",
     "exim_no_such_user.eml": "bo.ek@musikforbundet.example.se",
     "exchange_recipient_not_found.eml": "cilla.holm@teaterforbundet.example.se",
+    "exchange_onprem_generic_status.eml": "helena.sand@dansforbundet.example.se",
     "gmail_over_quota.eml": "david.berg@gmail.example.com",
     "qmail_no_mailbox.eml": "eva.nord@slojdforeningen.example.se",
     "sendmail_expired.eml": "frida.ost@folkdans.example.se",
@@ -128,6 +130,7 @@ def test_process_suppresses_hard_counts_soft_unsubscribes_complaints_and_moves_t
         "bo.ek@musikforbundet.example.se": "bounced",
         "cilla.holm@teaterforbundet.example.se": "bounced",
         "eva.nord@slojdforeningen.example.se": "bounced",
+        "helena.sand@dansforbundet.example.se": "bounced",
         "jonas.kvist@mailbox.example.com": "unsubscribed",
     }
     reason, detail = held["anna.lind@korforbundet.example.se"]
@@ -150,7 +153,7 @@ def test_process_suppresses_hard_counts_soft_unsubscribes_complaints_and_moves_t
     assert plain.output.rstrip().endswith("\tsoft\t5.2.2\tdavid.berg@gmail.example.com\tkontakt 4\tredan behandlad")
     assert suppressions(db) == held
     with db.transaction() as session:
-        assert session.scalar(select(func.count()).select_from(BounceEvent)) == 9
+        assert session.scalar(select(func.count()).select_from(BounceEvent)) == 10
 
 
 def test_soft_bounces_suppress_after_the_limit_within_30_days(db, settings, sent):
@@ -270,8 +273,32 @@ def test_bounces_reach_the_organisations_quality_list_and_the_digest_in_swedish(
 def test_erasure_clears_the_servers_words_kept_with_a_persons_bounces(runner, db, reports):
     assert runner.invoke(["bounces", "process", reports]).exit_code == 0
     with db.transaction() as session:
-        assert session.scalars(select(BounceEvent.reply)).all().count(None) < 9
+        assert session.scalars(select(BounceEvent.reply)).all().count(None) < 10
     assert runner.invoke(["contacts", "forget", "anna.lind@korforbundet.example.se", "--yes"]).exit_code == 0
     with db.transaction() as session:
         replies = session.scalars(select(BounceEvent.reply).where(BounceEvent.reply.is_not(None))).all()
     assert replies and not any("anna.lind" in reply for reply in replies)
+
+
+def test_two_readers_applying_the_same_report_at_once_apply_it_once(db, settings, sent):
+    """The worker's IMAP round and a `process` run by hand may meet on one report."""
+    import threading
+
+    from mailer.bounces.service import process_one
+
+    incoming = Incoming("same", report_bytes("postfix_user_unknown.eml", sent["anna.lind@korforbundet.example.se"]),
+                        False)
+    start, results = threading.Barrier(2), []
+
+    def read():
+        start.wait()
+        results.append(process_one(db, settings, incoming).action)
+
+    threads = [threading.Thread(target=read) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(results) == ["already-processed", "suppressed"]
+    with db.transaction() as session:
+        assert session.scalar(select(func.count()).select_from(BounceEvent)) == 1

@@ -30,10 +30,6 @@ TEXT_LIMIT = 256 * 1024  # of each text part, for status codes and tags
 HARD, SOFT, AUTOREPLY, COMPLAINT, NOT_BOUNCE = "hard", "soft", "autoreply", "complaint", "not-bounce"
 KINDS = (HARD, SOFT, AUTOREPLY, COMPLAINT, NOT_BOUNCE)
 
-# Where the tagged envelope sender shows up: the bounce's own recipient headers, and the
-# Return-Path of the original message quoted inside the report.
-ENVELOPE_HEADERS = ("to", "cc", "delivered-to", "x-original-to", "envelope-to", "x-envelope-to", "x-delivered-to",
-                    "x-rcpt-to", "x-failed-recipients-envelope", "return-path", "received")
 DAEMON = re.compile(r"mailer-daemon|postmaster|mail delivery|mail administrator|MAILER_DAEMON", re.IGNORECASE)
 AUTOREPLY_SUBJECT = re.compile(
     r"^\s*(out of (the )?office|automatic reply|auto(matisk)?[ -]?(svar|reply|response)|automatiskt svar|"
@@ -136,7 +132,10 @@ def _dsn_recipients(message: email.message.Message) -> list[_Recipient]:
             if not address or not action:
                 continue
             diagnostic = _unfold(block.get("diagnostic-code"))
-            status = find_status(str(block.get("status", ""))) or find_status(diagnostic)
+            status = find_status(str(block.get("status", "")))
+            said = find_status(diagnostic)
+            if status is None or (status.endswith(".0.0") and said and said[0] == status[0]):
+                status = said or status  # "5.0.0" says less than the remote server's "550 5.1.1"
             found.append(_Recipient(address, action, status, diagnostic))
         if found:
             return found
@@ -242,12 +241,13 @@ def _reply_near(text: str, status: str | None) -> str | None:
 
 
 def _tag_text(message: email.message.Message) -> str:
-    """Headers that carry envelope addresses, of the report and of every message quoted in it."""
+    """Every header of the report and of each message or header block quoted in it (the original's
+    Return-Path, an ARF report's Original-Mail-From), and the text parts (reports that quote the
+    original as plain text: qmail, Exim). Only a correctly signed tag found here counts."""
     pieces = []
     for part in message.walk():
-        if part is message or part.get_content_type() in ("message/rfc822", "text/rfc822-headers"):
-            pieces += [str(value) for name in ENVELOPE_HEADERS for value in part.get_all(name, [])]
-    pieces += list(_text_parts(message))  # reports that quote the original as plain text (qmail, Exim)
+        pieces += [str(value) for value in part.values()]
+    pieces += list(_text_parts(message))
     return "\n".join(pieces)
 
 

@@ -9,6 +9,7 @@ and short: `bounces+1234567-<16 hex>` leaves the local part far below 64 charact
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 import re
@@ -17,9 +18,14 @@ SIGNATURE_CHARS = 16  # 64 bits of HMAC-SHA256: guessing one takes ~2^63 tries
 _TAG = re.compile(r"(\d{1,12})-([0-9a-f]{%d})" % SIGNATURE_CHARS)
 
 
+@functools.lru_cache(maxsize=8)
+def _key(secret_key: str) -> bytes:
+    """A key of its own for tags, derived from the secret key (links use theirs, with other salts)."""
+    return hashlib.sha256(b"mailer.verp\0" + secret_key.encode("utf-8")).digest()
+
+
 def _signature(secret_key: str, message_id: int) -> str:
-    key = hashlib.sha256(b"mailer.verp\0" + secret_key.encode("utf-8")).digest()
-    return hmac.new(key, str(message_id).encode("ascii"), hashlib.sha256).hexdigest()[:SIGNATURE_CHARS]
+    return hmac.new(_key(secret_key), str(message_id).encode("ascii"), hashlib.sha256).hexdigest()[:SIGNATURE_CHARS]
 
 
 def tag(secret_key: str, message_id: int) -> str:

@@ -302,3 +302,14 @@ def test_two_readers_applying_the_same_report_at_once_apply_it_once(db, settings
     assert sorted(results) == ["already-processed", "suppressed"]
     with db.transaction() as session:
         assert session.scalar(select(func.count()).select_from(BounceEvent)) == 1
+
+
+def test_without_a_bounce_address_nothing_is_ours_and_the_command_says_so(runner, cli_env, db, tmp_path):
+    path = tmp_path / "report.eml"
+    path.write_bytes(report_bytes("postfix_user_unknown.eml"))
+    env = {**cli_env, "MAILER_BOUNCE_ADDRESS": ""}
+    result = runner.invoke(["--lang", "en", "bounces", "process", path, "--json"], env=env)
+    assert result.exit_code == 0
+    assert "MAILER_BOUNCE_ADDRESS is not set" in result.stderr
+    (line,) = lines(result.stdout)
+    assert (line["kind"], line["contact_id"], line["action"]) == ("hard", None, "nothing")

@@ -9,7 +9,7 @@ import click
 
 from mailer.bounces.service import Report, process_path, scan_path
 from mailer.bounces.sources import SourceError
-from mailer.cli.runtime import Runtime, cli_language, fail, pass_runtime
+from mailer.cli.runtime import Runtime, cli_language, fail, pass_runtime, say
 from mailer.translations import N_, translate
 
 
@@ -20,6 +20,11 @@ ACTIONS = (N_("bounces.action.suppressed"), N_("bounces.action.counted"), N_("bo
 @click.group()
 def bounces() -> None:
     """Bounces that come back as mail (to MAILER_BOUNCE_ADDRESS); see docs/bounces.md."""
+
+
+def _warn_untagged(rt: Runtime) -> None:
+    if not rt.settings.bounce_address:
+        say("bounces.no_bounce_address", err=True)
 
 
 def _line(report: Report, as_json: bool, limit: int) -> str:
@@ -43,6 +48,7 @@ def _line(report: Report, as_json: bool, limit: int) -> str:
 @pass_runtime
 def scan(rt: Runtime, path: Path, as_json: bool) -> None:
     """Say what each message in PATH is and whose it is; changes nothing."""
+    _warn_untagged(rt)
     try:
         reports = scan_path(rt.db, rt.settings, path)
     except SourceError as exc:
@@ -57,6 +63,7 @@ def scan(rt: Runtime, path: Path, as_json: bool) -> None:
 @pass_runtime
 def process(rt: Runtime, path: Path, as_json: bool) -> None:
     """Apply each report in PATH (suppress, count, unsubscribe); a Maildir's move to its done/ folder."""
+    _warn_untagged(rt)
     try:
         reports = process_path(rt.db, rt.settings, path)
     except SourceError as exc:

@@ -51,6 +51,7 @@ class Reading:
     tag_text: str = ""
     problem: str | None = None
     trusted: bool = True  # False when cut short or broken in its structure: reported, never acted on
+    original_ids: list[str] = field(default_factory=list)  # Message-IDs of the message the report is about
 
 
 def read_message(data: bytes, truncated: bool = False) -> Reading:
@@ -58,6 +59,7 @@ def read_message(data: bytes, truncated: bool = False) -> Reading:
         message = email.message_from_bytes(data)
         reading = _classify(message)
         reading.tag_text = _tag_text(message)
+        reading.original_ids = _original_ids(message)
         defects = _defects(message)
     except Exception as exc:  # a parser or a detector tripping over broken input: report, carry on
         log.warning("cannot read message: %s: %s", type(exc).__name__, exc)
@@ -249,6 +251,30 @@ def _tag_text(message: email.message.Message) -> str:
         pieces += [str(value) for value in part.values()]
     pieces += list(_text_parts(message))
     return "\n".join(pieces)
+
+
+MESSAGE_ID = re.compile(r"<[^<>\s]+@[^<>\s]+>")
+QUOTED_MESSAGE_ID = re.compile(r"^Message-ID:[ \t]*(<[^<>\s]+@[^<>\s]+>)", re.IGNORECASE | re.MULTILINE)
+
+
+def _original_ids(message: email.message.Message) -> list[str]:
+    """The Message-ID of the returned original (its quoted headers), and what the report itself
+    says it answers (In-Reply-To, References: Exchange and Gmail set them)."""
+    values = [str(v) for name in ("in-reply-to", "references") for v in message.get_all(name, [])]
+    for part in message.walk():
+        if part.get_content_type() == "message/rfc822" and isinstance(part.get_payload(), list):
+            values += [str(v) for inner in part.get_payload() for v in inner.get_all("message-id", [])]
+        elif part.get_content_type() == "text/rfc822-headers":
+            quoted = email.message_from_string(next(_text_parts(part), ""))
+            values += [str(v) for v in quoted.get_all("message-id", [])]
+    for text in _text_parts(message):  # a copy quoted as plain text (qmail, Exim)
+        values += QUOTED_MESSAGE_ID.findall(text)
+    found: list[str] = []
+    for value in values:
+        for match in MESSAGE_ID.findall(value):
+            if match not in found:
+                found.append(match)
+    return found
 
 
 def _defects(message: email.message.Message) -> set[str]:

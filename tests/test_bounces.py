@@ -313,3 +313,11 @@ def test_without_a_bounce_address_nothing_is_ours_and_the_command_says_so(runner
     assert "MAILER_BOUNCE_ADDRESS is not set" in result.stderr
     (line,) = lines(result.stdout)
     assert (line["kind"], line["contact_id"], line["action"]) == ("hard", None, "nothing")
+
+
+def test_a_failure_without_any_code_is_counted_not_suppressed(db, settings, sent):
+    data = report_bytes("qmail_no_mailbox.eml", sent["eva.nord@slojdforeningen.example.se"]).replace(b" (#5.1.1)", b"")
+    with db.transaction() as session:
+        report = apply(session, settings, Incoming("qmail-no-code", data, False))
+    assert (report.kind, report.status, report.action, report.soft_count) == ("soft", None, "counted", 1)
+    assert suppressions(db) == {}

@@ -91,8 +91,8 @@ def _classify(message: email.message.Message) -> Reading:
         reply = _reply_near(text, status)
         if not permanent:  # a warning: the server is still trying
             return Reading(SOFT, recipients, status, reply)
-        if status is None:  # permanent, in the detector's judgement, and nothing more specific
-            return Reading(HARD, recipients, None, reply)
+        # Permanent in the detector's judgement; with no code to say whose fault, it is counted
+        # (soft) rather than taken on a heuristic's word: a dead address is suppressed after a few.
         return _by_status(recipients, status, reply)
     if _is_autoreply(message):
         return Reading(AUTOREPLY)

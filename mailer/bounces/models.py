@@ -15,6 +15,9 @@ from sqlalchemy.orm import Mapped, mapped_column
 from mailer.db import Base, UTCDateTime, not_personal, personal, utcnow
 
 
+DELAYED = "delayed"  # a soft report that only says the server is still trying
+
+
 class BounceEvent(Base):
     __tablename__ = "bounce_events"
     __table_args__ = (Index("ix_bounce_events_contact_created", "contact_id", "created_at"),)
@@ -26,7 +29,7 @@ class BounceEvent(Base):
     # the outbox row the signed tag named
     message_id: Mapped[int | None] = mapped_column(ForeignKey("messages.id", ondelete="SET NULL"), index=True,
                                                    info=not_personal())
-    kind: Mapped[str] = mapped_column(String(20), info=not_personal())  # hard, soft, complaint
+    kind: Mapped[str] = mapped_column(String(20), info=not_personal())  # hard, soft, delayed, complaint
     status: Mapped[str | None] = mapped_column(String(12), info=not_personal())  # enhanced status code, e.g. 5.1.1
     counts: Mapped[bool] = mapped_column(Boolean, default=False, info=not_personal())  # toward soft_bounce_limit
     # the receiving server's words, which usually name the address

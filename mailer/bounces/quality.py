@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from mailer.bounces.models import BounceEvent
+from mailer.bounces.reading import SOFT
 from mailer.bounces.status import explain, find_status
 from mailer.contacts.models import Contact, Membership, Organisation
 
@@ -53,3 +54,14 @@ def soft_bounces(session: Session, start: dt.datetime, end: dt.datetime, lang: s
         latest[email] = (status, created_at, count)
     return [{"email": email, "status": status, "explanation": explain(status, lang), "count": count,
              "last": created_at} for email, (status, created_at, count) in latest.items()]
+
+
+def refusals(session: Session, start: dt.datetime, end: dt.datetime, lang: str) -> list[dict]:
+    """Reports in a period that were the sender's, relay's or message's fault (policy, spam lists,
+    authentication), by code: nobody's address is to blame, but many of them mean our mail has a
+    problem (SPF/DKIM, a blocklisted relay) that staff should take to the mail provider."""
+    rows = session.execute(select(BounceEvent.status, func.count()).where(
+        BounceEvent.kind == SOFT, BounceEvent.counts.is_(False),
+        BounceEvent.created_at > start, BounceEvent.created_at <= end)
+        .group_by(BounceEvent.status).order_by(func.count().desc(), BounceEvent.status))
+    return [{"status": status, "explanation": explain(status, lang), "count": count} for status, count in rows]

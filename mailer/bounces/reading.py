@@ -48,6 +48,7 @@ class Reading:
     status: str | None = None
     reply: str | None = None  # the reporting server's words (Diagnostic-Code or the report's text)
     counts: bool = False  # a soft bounce that counts toward soft_bounce_limit
+    delayed: bool = False  # a warning that the server is still trying (soft, counts for nothing)
     tag_text: str = ""
     problem: str | None = None
     trusted: bool = True  # False when cut short or broken in its structure: reported, never acted on
@@ -90,7 +91,7 @@ def _classify(message: email.message.Message) -> Reading:
         recipients = sorted({_address(raw) for raw in (permanent or temporary)} - {""})
         reply = _reply_near(text, status)
         if not permanent:  # a warning: the server is still trying
-            return Reading(SOFT, recipients, status, reply)
+            return Reading(SOFT, recipients, status, reply, delayed=True)
         # Permanent in the detector's judgement; with no code to say whose fault, it is counted
         # (soft) rather than taken on a heuristic's word: a dead address is suppressed after a few.
         return _by_status(recipients, status, reply)
@@ -154,7 +155,7 @@ def _from_dsn(recipients: list[_Recipient]) -> Reading:
         return reading
     delayed = [r for r in recipients if r.action == "delayed"]
     if delayed:  # a warning: the server keeps trying; counts for nothing
-        return Reading(SOFT, [r.address for r in delayed], delayed[0].status, delayed[0].diagnostic)
+        return Reading(SOFT, [r.address for r in delayed], delayed[0].status, delayed[0].diagnostic, delayed=True)
     return Reading(NOT_BOUNCE)  # delivered, relayed, expanded
 
 

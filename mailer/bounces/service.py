@@ -24,7 +24,7 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from mailer.bounces.models import BounceEvent
+from mailer.bounces.models import DELAYED, BounceEvent
 from mailer.bounces.reading import COMPLAINT, HARD, NOT_BOUNCE, SOFT, Reading, read_message
 from mailer.bounces.sources import Incoming, open_source
 from mailer.bounces.verp import tagged_message_ids
@@ -93,7 +93,8 @@ def apply(session: Session, settings: Settings, incoming: Incoming, now: dt.date
     if session.scalar(select(BounceEvent.id).where(BounceEvent.fingerprint == fingerprint)) is not None:
         report.action = "already-processed"
         return report
-    session.add(BounceEvent(fingerprint=fingerprint, contact_id=contact.id, message_id=row.id, kind=reading.kind,
+    kind = DELAYED if reading.delayed else reading.kind
+    session.add(BounceEvent(fingerprint=fingerprint, contact_id=contact.id, message_id=row.id, kind=kind,
                             status=reading.status, counts=reading.kind == SOFT and reading.counts,
                             reply=reading.reply, created_at=now))
     session.flush()

@@ -13,7 +13,7 @@ from typing import Any
 from sqlalchemy import and_, case, func, select
 from sqlalchemy.orm import Session, selectinload
 
-from mailer.bounces.quality import described, last_status, organisations_of, soft_bounces
+from mailer.bounces.quality import described, last_status, organisations_of, refusals, soft_bounces
 from mailer.campaigns.models import Campaign, CampaignState
 from mailer.config import Settings
 from mailer.contacts.models import Contact, Membership, Organisation, Suppression, SuppressionReason
@@ -128,6 +128,7 @@ def digest_context(session: Session, settings: Settings, start: dt.datetime, end
             "soft_bounces": [{"email": b["email"], "organisations": ", ".join(organisations.get(b["email"], [])),
                               "status": b["status"], "explanation": b["explanation"], "count": b["count"]}
                              for b in soft if b["email"] not in {s.email for s in bounced}],
+            "refusals": refusals(session, start, end, lang),
             "unsubscribes": [{"email": s.email} for s in suppressed if s.reason is SuppressionReason.UNSUBSCRIBED],
             "upcoming_campaigns": [{"meeting": c.meeting.title, "template": c.template,
                                     "send_at": format_when(c.send_at, None, tz, lang)} for c in upcoming],

@@ -24,6 +24,7 @@ USER, PASSWORD = "bounces", "imap-test-password"
 @dataclass
 class IMAPTestServer:
     port: int
+    certificate: Path | None = None  # PEM key and chain: the server offers STARTTLS with it
     process: subprocess.Popen | None = None
 
     @property
@@ -31,9 +32,10 @@ class IMAPTestServer:
         return f"imap://{USER}:{PASSWORD}@127.0.0.1:{self.port}/INBOX"
 
     def start(self) -> "IMAPTestServer":
+        tls = ["--cert", str(self.certificate), "--key", str(self.certificate)] if self.certificate else ["--no-tls"]
         self.process = subprocess.Popen(
-            [str(Path(sys.executable).with_name("pymap")), "--host", "127.0.0.1", "--port", str(self.port), "dict", "--demo-data",
-             "--demo-user", USER, "--demo-password", PASSWORD],
+            [str(Path(sys.executable).with_name("pymap")), "--host", "127.0.0.1", "--port", str(self.port), *tls,
+             "dict", "--demo-data", "--demo-user", USER, "--demo-password", PASSWORD],
             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         deadline = time.monotonic() + 30
         while True:
@@ -79,6 +81,24 @@ class IMAPTestServer:
 
 @pytest.fixture
 def imap_server():
+    """Plain IMAP (no STARTTLS offered), as a server on the same machine may be."""
     server = IMAPTestServer(free_port()).start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def test_ca():
+    import trustme
+
+    return trustme.CA()
+
+
+@pytest.fixture
+def imap_tls_server(tmp_path, test_ca):
+    """IMAP offering STARTTLS with a certificate for 127.0.0.1 from the test CA (`test_ca`)."""
+    certificate = tmp_path / "imap-server.pem"
+    test_ca.issue_cert("127.0.0.1").private_key_and_cert_chain_pem.write_to_path(str(certificate))
+    server = IMAPTestServer(free_port(), certificate).start()
     yield server
     server.stop()

@@ -16,7 +16,7 @@ from sqlalchemy import select
 from mailer.bounces.imap import fetch_and_process
 from mailer.contacts.models import Suppression
 from bounce_fixtures import report_bytes, sent, with_bounce_address  # noqa: F401  (fixture)
-from imap_server import imap_server  # noqa: F401  (fixture)
+from imap_server import imap_server, imap_tls_server, test_ca  # noqa: F401  (fixtures)
 from smtp_server import free_port, smtp_server  # noqa: F401  (fixture)
 
 
@@ -85,3 +85,19 @@ def test_the_worker_reads_the_mailbox_on_its_schedule(db, cli_env, sent, imap_se
         worker.wait(timeout=30)
         log.close()
     assert worker.returncode == 0
+
+
+def test_imap_uses_starttls_when_offered_and_checks_the_certificate(db, settings, sent, imap_tls_server, test_ca,
+                                                                     tmp_path, monkeypatch):
+    imap_tls_server.append(report_bytes("qmail_no_mailbox.eml", sent["eva.nord@slojdforeningen.example.se"]))
+    tls_settings = settings.with_overrides(bounce_imap_url=imap_tls_server.url)
+    untrusted = fetch_and_process(db, tls_settings)  # the test CA is nobody's: refused, not sent in the clear
+    assert "CERTIFICATE_VERIFY_FAILED" in untrusted.error and untrusted.reports == []
+    assert "eva.nord@slojdforeningen.example.se" not in suppressed(db)
+
+    trusted = tmp_path / "ca.pem"
+    test_ca.cert_pem.write_to_path(str(trusted))
+    monkeypatch.setenv("SSL_CERT_FILE", str(trusted))
+    result = fetch_and_process(db, tls_settings)
+    assert result.error is None and result.reports[-1].kind == "hard"
+    assert suppressed(db)["eva.nord@slojdforeningen.example.se"] == "bounced"

@@ -46,9 +46,15 @@ def connect(url: str) -> tuple[imaplib.IMAP4, str]:
     else:
         connection = imaplib.IMAP4(parts.hostname, parts.port or 143, timeout=TIMEOUT)
     try:
+        if parts.scheme == "imap" and "STARTTLS" in connection.capabilities:
+            # As smtp://: encrypted whenever the server can, and its certificate checked.
+            connection.starttls(ssl_context=ssl.create_default_context())
         connection.login(unquote(parts.username or ""), unquote(parts.password or ""))
     except BaseException:
-        connection.shutdown()  # a refused login must not leave the socket open
+        try:
+            connection.shutdown()  # a refused login or certificate must not leave the socket open
+        except OSError:
+            pass  # already closed by the failed TLS handshake
         raise
     return connection, unquote(parts.path.lstrip("/")) or "INBOX"
 

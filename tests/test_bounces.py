@@ -21,6 +21,7 @@ from bounce_fixtures import (  # noqa: F401  (fixture)
     BOUNCE_ADDRESS, deliver, make_maildir, report_bytes, sent, with_bounce_address,
 )
 from smtp_server import smtp_server  # noqa: F401  (fixture)
+from test_staff_fixtures import staff, staff_client  # noqa: F401  (fixtures)
 
 import datetime as dt
 
@@ -328,3 +329,10 @@ def test_a_failure_without_any_code_is_counted_not_suppressed(db, settings, sent
         report = apply(session, settings, Incoming("qmail-no-code", data, False))
     assert (report.kind, report.status, report.action, report.soft_count) == ("soft", None, "counted", 1)
     assert suppressions(db) == {}
+
+
+def test_the_staff_dashboard_explains_each_bounce(app, db, runner, reports, staff_client):
+    assert runner.invoke(["bounces", "process", reports]).exit_code == 0
+    page = staff_client.get("/staff/").get_data(as_text=True)
+    row = page[page.index("bo.ek@musikforbundet.example.se"):].split("</tr>")[0]
+    assert "Adressen finns inte hos mottagarens e-postserver." in row and "550 5.1.1 No such user here" in row

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -11,6 +12,9 @@ from mailer.bounces.models import BounceEvent
 from mailer.bounces.reading import SOFT
 from mailer.bounces.status import explain, find_status
 from mailer.contacts.models import Contact, Membership, Organisation
+from mailer.translations import N_, translate
+
+REFUSED = N_("bounce.explain.refused")
 
 
 def last_status(session: Session, emails: list[str]) -> dict[str, str]:
@@ -24,10 +28,16 @@ def last_status(session: Session, emails: list[str]) -> dict[str, str]:
     return found
 
 
+REFUSED_REPLY = re.compile(r"^\s*5\d\d\b")
+
+
 def described(email: str, detail: str | None, statuses: dict[str, str], lang: str) -> dict:
     """status and explanation for one suppressed address: the report's code, else the one in the
-    kept reply (a refusal during sending keeps the relay's reply, with its code)."""
+    kept reply (a refusal during sending keeps the relay's reply, with its code); a 5xx reply
+    without an enhanced code says no more than that the server refused the address."""
     status = statuses.get(email) or find_status(detail)
+    if status is None and REFUSED_REPLY.match(detail or ""):
+        return {"status": None, "explanation": translate(REFUSED, lang)}
     return {"status": status, "explanation": explain(status, lang)}
 
 

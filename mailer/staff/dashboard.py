@@ -21,6 +21,7 @@ from mailer.contacts.models import Organisation, Suppression, SuppressionReason
 from mailer.db import utcnow
 from mailer.i18n import format_when
 from mailer.meetings.models import Meeting
+from mailer.outbox.relay import Pause, current_pause
 from mailer.rsvp.status import MeetingStatus, status_by_meeting
 from mailer.tracking.coverage import represented_organisations
 
@@ -78,6 +79,7 @@ class Dashboard:
     missing_organisations: list[str]
     campaigns: list[CampaignLine]
     bounces: list[Bounce]
+    relay: Pause | None = None  # all sending waits (a relay refusal, timeouts, a sending limit)
 
 
 def dashboard(session: Session, settings: Settings, language: str, now: dt.datetime | None = None) -> Dashboard:
@@ -109,4 +111,5 @@ def dashboard(session: Session, settings: Settings, language: str, now: dt.datet
                    for c in campaigns],
         bounces=[Bounce(s.email, s.detail, s.created_at, described(s.email, s.detail, statuses, language)["explanation"])
                  for s in bounces],
+        relay=current_pause(session, now),
     )

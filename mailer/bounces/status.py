@@ -1,6 +1,7 @@
 """What an enhanced status code (RFC 3463) says about a failed delivery, and the words for it.
 
-Three classes matter for what happens to an address:
+Three classes matter for what happens to an address (the dead-mailbox and sender-address codes are
+the ones mail/replies.py judges refusals during sending by):
 - RECIPIENT: the address is dead (x.1.1 no such user, x.1.2/x.1.3 bad domain or syntax, x.1.6 moved,
   x.2.1 disabled, x.1.10 null MX): one such bounce suppresses it.
 - MAILBOX: the mailbox exists but could not take the message now (x.2.2 full, expiry x.4.7, codes
@@ -15,6 +16,7 @@ from __future__ import annotations
 import enum
 import re
 
+from mailer.mail.replies import HARD_RECIPIENT, SENDER_ADDRESS
 from mailer.translations import N_, translate
 
 STATUS = re.compile(r"(?<![\d.])([245])\.(\d{1,3})\.(\d{1,3})(?![\d.]*\d)")
@@ -26,7 +28,6 @@ class StatusClass(enum.StrEnum):
     OURS = "ours"
 
 
-HARD_DETAILS = {(1, 1), (1, 2), (1, 3), (1, 6), (1, 10), (2, 1)}
 
 
 def find_status(text: str | None) -> str | None:
@@ -39,10 +40,11 @@ def status_class(status: str | None) -> StatusClass:
     """No code at all says nothing against anyone: counted like a full mailbox."""
     if not status:
         return StatusClass.MAILBOX
-    _, subject, detail = (int(part) for part in status.split("."))
-    if (subject, detail) in HARD_DETAILS:
+    subject_detail = status.split(".", 1)[1]
+    if subject_detail in HARD_RECIPIENT:  # the same codes as for a refusal during sending (mail/replies.py)
         return StatusClass.RECIPIENT
-    if subject in (3, 5, 6, 7) or (subject == 4 and detail != 7) or (subject, detail) in ((1, 7), (1, 8)):
+    subject, detail = (int(part) for part in subject_detail.split("."))
+    if subject in (3, 5, 6, 7) or (subject == 4 and detail != 7) or subject_detail in SENDER_ADDRESS:
         return StatusClass.OURS
     if (subject, detail) == (2, 3):  # message too big for the mailbox: the message's fault
         return StatusClass.OURS

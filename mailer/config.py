@@ -64,6 +64,12 @@ class Settings:
     bounce_address: str | None = None  # envelope sender, tagged per message (VERP); None: the From address
     bounce_imap_url: str | None = None  # mailbox the worker reads bounces from; None: not read
     soft_bounce_limit: int = 3  # soft bounces within 30 days that suppress an address
+    max_message_bytes: int = 10 * 1024 * 1024  # a rendered message larger than this is refused
+    max_upload_mb: int = 50  # the largest contact list staff may upload
+
+    @property
+    def max_upload_bytes(self) -> int:
+        return self.max_upload_mb * 1024 * 1024
 
     @property
     def outbox_path(self) -> Path:
@@ -356,6 +362,8 @@ PARSERS = {
     "bounce_address": _bounce_address,
     "bounce_imap_url": _imap_url,
     "soft_bounce_limit": _int,
+    "max_message_bytes": lambda name, value: _int(name, value, minimum=10_000),
+    "max_upload_mb": _int,
 }
 REQUIRED = ("secret_key", "base_url", "from")
 

@@ -11,11 +11,10 @@
 from __future__ import annotations
 
 import datetime as dt
-import secrets
 from dataclasses import dataclass
 from email.message import EmailMessage
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import exists, func, insert, select, update
 from sqlalchemy.orm import Session, selectinload
 
 from mailer.campaigns.audience import Audience, count_recipients, recipients_query
@@ -24,10 +23,10 @@ from mailer.config import LANGUAGES, Settings
 from mailer.contacts.models import Contact, Membership
 from mailer.db import utcnow
 from mailer.errors import DomainError, NotFound
-from mailer.mail.message import stable_message_id
+from mailer.mail.compose import compose, made_up_contact
+from mailer.mail.message import new_message_id, parsed
 from mailer.mail.templates import CAMPAIGN_TEMPLATES, EmailTemplates, TemplateProblem
 from mailer.meetings.service import MeetingError, get_meeting, parse_local
-from mailer.outbox.compose import compose, has_been_mailed, made_up_contact
 from mailer.outbox.models import FINAL_STATES, MessageState, OutboxMessage
 from mailer.outbox.relay import current_pause
 
@@ -71,16 +70,30 @@ def sample_contact(session: Session, campaign: Campaign, email: str | None = Non
     return session.scalar(_contact_query().where(Contact.id == first_id))
 
 
-def preview(session: Session, settings: Settings, templates: EmailTemplates, campaign: Campaign,
-            email: str | None = None, to_email: str | None = None) -> EmailMessage:
-    """The message exactly as this recipient would get it (raises TemplateProblem)."""
+def has_been_mailed(session: Session, contact_id: int) -> bool:
+    return bool(session.scalar(select(exists().where(
+        OutboxMessage.contact_id == contact_id, OutboxMessage.state == MessageState.SENT))))
+
+
+def preview_bytes(session: Session, settings: Settings, templates: EmailTemplates, campaign: Campaign,
+                  email: str | None = None, to_email: str | None = None, subject_prefix: str = "",
+                  message_id: str | None = None) -> bytes:
+    """The message exactly as this recipient would get it, as sent (raises TemplateProblem).
+
+    A fresh Message-ID each time: mail services drop a repeated one, so a second test
+    after a template edit would never arrive.
+    """
     contact = sample_contact(session, campaign, email)
     first = not contact.id or not has_been_mailed(session, contact.id)
-    # A fresh Message-ID each time: mail services drop a repeated one, so a second test
-    # after a template edit would never arrive.
-    message_id = stable_message_id(f"preview.{campaign.id}", secrets.randbelow(10**12), settings.mail_from.domain)
     return compose(settings, templates, template=campaign.template, contact=contact, meeting=campaign.meeting,
-                   first_message=first, message_id=message_id, to_email=to_email)
+                   first_message=first, message_id=message_id or new_message_id(settings.mail_from.domain), to_email=to_email,
+                   subject_prefix=subject_prefix)
+
+
+def preview(session: Session, settings: Settings, templates: EmailTemplates, campaign: Campaign,
+            email: str | None = None, to_email: str | None = None) -> EmailMessage:
+    """The message exactly as this recipient would get it, read back as a mail program reads it."""
+    return parsed(preview_bytes(session, settings, templates, campaign, email, to_email))
 
 
 def create_campaign(

@@ -1,7 +1,7 @@
 """bounce events: delivery reports read from the bounce mailbox
 
 Revision ID: 0010
-Revises: 0009
+Revises: 0015
 Create Date: 2026-12-02 08:00:00
 
 Soft bounces are counted over 30 days before an address is suppressed, and a report read
@@ -13,7 +13,7 @@ import mailer.db
 
 
 revision = '0010'
-down_revision = '0009'
+down_revision = '0015'
 branch_labels = None
 depends_on = None
 

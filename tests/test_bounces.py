@@ -16,6 +16,7 @@ from mailer.bounces.models import BounceEvent
 from mailer.bounces.service import apply
 from mailer.bounces.sources import Incoming
 from mailer.contacts.models import Contact, Suppression, SuppressionReason
+from mailer.outbox.models import OutboxMessage
 from mailer.db import utcnow
 from bounce_fixtures import (  # noqa: F401  (fixture)
     BOUNCE_ADDRESS, deliver, make_maildir, report_bytes, sent, with_bounce_address,
@@ -312,15 +313,28 @@ def test_two_readers_applying_the_same_report_at_once_apply_it_once(db, settings
         assert session.scalar(select(func.count()).select_from(BounceEvent)) == 1
 
 
-def test_without_a_bounce_address_nothing_is_ours_and_the_command_says_so(runner, cli_env, db, tmp_path):
-    path = tmp_path / "report.eml"
-    path.write_bytes(report_bytes("postfix_user_unknown.eml"))
+def stored_message_id(db, address: str) -> str:
+    with db.transaction() as session:
+        return session.scalar(select(OutboxMessage.message_id).join(Contact, Contact.id == OutboxMessage.contact_id)
+                              .where(Contact.email == address))
+
+
+def test_without_a_bounce_address_only_our_stored_message_id_makes_a_report_ours(runner, cli_env, db, sent, tmp_path):
+    anna, bo = "anna.lind@korforbundet.example.se", "bo.ek@musikforbundet.example.se"
+    untagged = tmp_path / "untagged.eml"  # names anna, quotes a Message-ID we never used
+    untagged.write_bytes(report_bytes("postfix_user_unknown.eml"))
+    quoted = tmp_path / "quoted.eml"  # Exim quotes the original as text: its Message-ID is ours (bo's)
+    quoted.write_bytes(report_bytes("exim_no_such_user.eml").replace(
+        b"<invitation.42@ax.example.org>", stored_message_id(db, bo).encode()))
     env = {**cli_env, "MAILER_BOUNCE_ADDRESS": ""}
-    result = runner.invoke(["--lang", "en", "bounces", "process", path, "--json"], env=env)
-    assert result.exit_code == 0
-    assert "MAILER_BOUNCE_ADDRESS is not set" in result.stderr
+    result = runner.invoke(["--lang", "en", "bounces", "process", untagged, "--json"], env=env)
+    assert result.exit_code == 0 and "MAILER_BOUNCE_ADDRESS is not set" in result.stderr
     (line,) = lines(result.stdout)
     assert (line["kind"], line["contact_id"], line["action"]) == ("hard", None, "nothing")
+    (line,) = lines(runner.invoke(["bounces", "process", quoted, "--json"], env=env).stdout)
+    assert (line["kind"], line["contact_id"], line["action"]) == ("hard", contact_ids(db)[bo], "suppressed")
+    assert set(suppressions(db)) == {bo}
+
 
 
 def test_a_failure_without_any_code_is_counted_not_suppressed(db, settings, sent):

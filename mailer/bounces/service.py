@@ -1,7 +1,7 @@
 """Reading reports (scan) and acting on them (process): the one owner of what a bounce changes.
 
-Only a signed tag on our bounce address (verp.py) makes a report ours, naming the outbox row and
-so the contact; an address in the report's text never does. What a report of ours changes:
+Only a signed tag on our bounce address (verp.py), or the random Message-ID stored with an outbox
+row, makes a report ours, naming the row and so the contact; an address in the report's text never does. What a report of ours changes:
 - hard: the contact's address is suppressed (reason bounced; the code and the server's words kept);
 - soft that counts (full mailbox, expiry, no code): counted; `soft_bounce_limit` of them within
   SOFT_WINDOW suppress the address;
@@ -58,12 +58,19 @@ class Report:
 
 
 def _ours(session: Session, settings: Settings, reading: Reading) -> OutboxMessage | None:
-    """The outbox row a correctly signed tag names, if it was a message to a contact."""
-    if not settings.bounce_address or not reading.trusted or reading.kind == NOT_BOUNCE:
+    """The outbox row of a message to a contact that the report is about: named by a correctly
+    signed tag, or by the random Message-ID stored with the row (quoted in the report, or in its
+    In-Reply-To/References), which nobody but the recipient has seen either."""
+    if not reading.trusted or reading.kind == NOT_BOUNCE:
         return None  # a reply by a person, or anything else, is not a report about our message
-    keys = (settings.secret_key, *settings.old_secret_keys)
-    for message_id in tagged_message_ids(reading.tag_text, settings.bounce_address, keys):
-        row = session.get(OutboxMessage, message_id)
+    if settings.bounce_address:
+        keys = (settings.secret_key, *settings.old_secret_keys)
+        for row_id in tagged_message_ids(reading.tag_text, settings.bounce_address, keys):
+            row = session.get(OutboxMessage, row_id)
+            if row is not None and row.contact_id is not None:
+                return row
+    for message_id in reading.original_ids:
+        row = session.scalar(select(OutboxMessage).where(OutboxMessage.message_id == message_id))
         if row is not None and row.contact_id is not None:
             return row
     return None

@@ -76,6 +76,9 @@ class Settings:
     ratelimit_storage_url: str = "memory://"
     public_rate_limit: str = DEFAULT_PUBLIC_RATE_LIMIT
     proxy_count: int = 0  # reverse proxies in front whose X-Forwarded-* headers are trusted
+    bounce_address: str | None = None  # envelope sender, tagged per message (VERP); None: the From address
+    bounce_imap_url: str | None = None  # mailbox the worker reads bounces from; None: not read
+    soft_bounce_limit: int = 3  # soft bounces within 30 days that suppress an address
     max_message_bytes: int = 10 * 1024 * 1024  # a rendered message larger than this is refused
     max_upload_mb: int = 50  # the largest contact list staff may upload
     backup_cron: str = DEFAULT_BACKUP_CRON
@@ -201,6 +204,35 @@ def _email_list(name: str, value: Any) -> tuple[str, ...]:
         except EmailNotValidError as exc:
             raise ConfigError(env_name(name), f"{item!r} is not a valid address: {exc}") from None
     return tuple(result)
+
+
+def _bounce_address(name: str, value: Any) -> str | None:
+    """A plain address whose local part can take a +tag: bounces@ax.example.org."""
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    text = _str(name, value)
+    try:
+        valid = validate_email(text, check_deliverability=False)
+    except EmailNotValidError as exc:
+        raise ConfigError(env_name(name), f"{text!r} is not a valid address: {exc}") from None
+    if "+" in valid.local_part or not valid.local_part.isascii() or len(valid.local_part) > 32:
+        raise ConfigError(env_name(name), f"{text!r}: the local part must be a short ASCII name without '+' "
+                                          "(a tag is added after it, e.g. bounces+tag@…)")
+    return f"{valid.local_part}@{valid.ascii_domain}"
+
+
+def _imap_url(name: str, value: Any) -> str | None:
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    url = _str(name, value)
+    parts = urlsplit(url)
+    if parts.scheme not in ("imap", "imaps") or not parts.hostname or not parts.username:
+        raise ConfigError(env_name(name), "must look like imaps://user:password@host[:port]/INBOX (or imap://…)")
+    try:
+        parts.port
+    except ValueError:
+        raise ConfigError(env_name(name), "has an invalid port") from None
+    return url
 
 
 def _timezone(name: str, value: Any) -> ZoneInfo:
@@ -363,6 +395,9 @@ PARSERS = {
     "ratelimit_storage_url": _storage_url,
     "public_rate_limit": _rate_limit,
     "proxy_count": lambda name, value: _int(name, value, minimum=0),
+    "bounce_address": _bounce_address,
+    "bounce_imap_url": _imap_url,
+    "soft_bounce_limit": _int,
     "max_message_bytes": lambda name, value: _int(name, value, minimum=10_000),
     "max_upload_mb": _int,
     "backup_cron": _cron,

@@ -1,6 +1,7 @@
 """Every table, imported in one place so Alembic and tests see the whole schema."""
 
 from mailer.audit.models import AuditEntry
+from mailer.bounces.models import BounceEvent
 
 from mailer.campaigns.models import Campaign, CampaignState
 from mailer.contacts.models import Contact, ImportRejection, Membership, Organisation, Suppression, SuppressionReason
@@ -16,7 +17,7 @@ from mailer.staff.models import LoginFailure, StaffUser
 from mailer.tracking.models import Attendance
 
 __all__ = [
-    "Answer", "Attendance", "AuditEntry", "BackupRecord", "HealthProbe", "Campaign", "DigestRun", "Evaluation", "EvaluationReceipt", "CampaignState", "Contact", "ImportRejection", "LinkOpen", "Meeting",
+    "Answer", "Attendance", "AuditEntry", "BackupRecord", "BounceEvent", "HealthProbe", "Campaign", "DigestRun", "Evaluation", "EvaluationReceipt", "CampaignState", "Contact", "ImportRejection", "LinkOpen", "Meeting",
     "Membership", "MessageState", "Organisation", "OutboxMessage", "Response", "ResponseChange",
     "SendRate", "Suppression", "SuppressionReason", "WorkerHeartbeat",
     "RelayStatus", "SendRate", "SendReservation", "Suppression", "SuppressionReason",

@@ -78,12 +78,12 @@ def init() -> None:
 
 
 def _register() -> None:
-    from mailer.cli import (campaigns, contacts, demo, digest, meetings, operations, orgs, privacy, rsvp, serve, staff,
-                            tracking, worker)
+    from mailer.cli import (bounces, campaigns, contacts, demo, digest, meetings, operations, orgs, privacy, rsvp, serve,
+                            staff, tracking, worker)
 
     for command in (contacts.contacts, orgs.orgs, meetings.meetings, campaigns.campaigns, tracking.responses,
                     tracking.report, digest.digest, privacy.audit, worker.worker, serve.serve, demo.demo, staff.staff,
-                    operations.backup, operations.restore, operations.db, operations.doctor):
+                    operations.backup, operations.restore, operations.db, operations.doctor, bounces.bounces):
         main.add_command(command)
     contacts.contacts.add_command(rsvp.revoke_links)
 

@@ -140,7 +140,7 @@ def report_(rt: Runtime, slug: str, send: bool, as_json: bool):
 
     with rt.transaction() as session:
         try:
-            report = org_report(session, slug, rt.settings.timezone)
+            report = org_report(session, slug, rt.settings.timezone, rt.settings.language)
         except LookupError as exc:
             fail(exc)
         if send:

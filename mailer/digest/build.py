@@ -13,6 +13,7 @@ from typing import Any
 from sqlalchemy import and_, case, func, select
 from sqlalchemy.orm import Session, selectinload
 
+from mailer.bounces.quality import described, last_status, organisations_of, refusals, soft_bounces
 from mailer.campaigns.models import Campaign, CampaignState
 from mailer.config import Settings
 from mailer.contacts.models import Contact, Membership, Organisation, Suppression, SuppressionReason
@@ -108,6 +109,10 @@ def digest_context(session: Session, settings: Settings, start: dt.datetime, end
         select(Suppression).where(Suppression.created_at > start, Suppression.created_at <= end,
                                   Suppression.email.is_not(None)).order_by(Suppression.created_at)
     ).all()
+    bounced = [s for s in suppressed if s.reason is SuppressionReason.BOUNCED]
+    soft = soft_bounces(session, start, end, lang)
+    statuses = last_status(session, [s.email for s in bounced])
+    organisations = organisations_of(session, [s.email for s in bounced] + [b["email"] for b in soft])
     upcoming = session.scalars(
         select(Campaign).where(Campaign.state == CampaignState.SCHEDULED, Campaign.send_at <= end + dt.timedelta(days=7))
         .options(selectinload(Campaign.meeting)).order_by(Campaign.send_at)
@@ -120,8 +125,13 @@ def digest_context(session: Session, settings: Settings, start: dt.datetime, end
             "period_start": format_when(start, None, tz, lang),
             "period_end": format_when(end, None, tz, lang),
             "meetings": meeting_items,
-            "bounces": [{"email": s.email, "detail": s.detail or ""} for s in suppressed
-                        if s.reason is SuppressionReason.BOUNCED],
+            "bounces": [{"email": s.email, "detail": s.detail or "",
+                         "organisations": ", ".join(organisations.get(s.email, [])),
+                         **described(s.email, s.detail, statuses, lang)} for s in bounced],
+            "soft_bounces": [{"email": b["email"], "organisations": ", ".join(organisations.get(b["email"], [])),
+                              "status": b["status"], "explanation": b["explanation"], "count": b["count"]}
+                             for b in soft if b["email"] not in {s.email for s in bounced}],
+            "refusals": refusals(session, start, end, lang),
             "unsubscribes": [{"email": s.email} for s in suppressed if s.reason is SuppressionReason.UNSUBSCRIBED],
             "upcoming_campaigns": [{"meeting": c.meeting.title, "template": c.template,
                                     "send_at": format_when(c.send_at, None, tz, lang)} for c in upcoming],

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
+from mailer.bounces.quality import described, last_status
 from mailer.campaigns.models import Campaign, CampaignState
 from mailer.campaigns.service import CampaignStatus, status
 from mailer.config import Settings
@@ -69,6 +70,7 @@ class Bounce:
     email: str | None
     detail: str | None
     at: dt.datetime
+    explanation: str | None = None  # what the reply means, in the staff member's language
 
 
 @dataclass
@@ -103,6 +105,7 @@ def dashboard(session: Session, settings: Settings, language: str, now: dt.datet
     bounces = session.scalars(select(Suppression).where(Suppression.reason == SuppressionReason.BOUNCED)
                               .order_by(Suppression.created_at.desc()).limit(BOUNCES_SHOWN)).all()
     backup = backup_status(session)
+    statuses = last_status(session, [s.email for s in bounces if s.email])
     return Dashboard(
         meetings=lines,
         organisations_total=len(organisations),
@@ -110,7 +113,8 @@ def dashboard(session: Session, settings: Settings, language: str, now: dt.datet
         campaigns=[CampaignLine(c.id, c.meeting.title, c.template, c.state.value,
                                 format_when(c.send_at, None, tz, language) if c.send_at else None, status(session, c))
                    for c in campaigns],
-        bounces=[Bounce(s.email, s.detail, s.created_at) for s in bounces],
+        bounces=[Bounce(s.email, s.detail, s.created_at, described(s.email, s.detail, statuses, language)["explanation"])
+                 for s in bounces],
         backup=backup,
         backup_when=format_when(backup.last_at, None, tz, language) if backup.last_at else None,
         relay=current_pause(session, now),

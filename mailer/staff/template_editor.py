@@ -22,6 +22,7 @@ from typing import Iterator
 from sqlalchemy.orm import Session
 
 from mailer.audit.log import record
+from mailer.bounces.status import explain
 from mailer.config import LANGUAGES, Settings
 from mailer.db import Database, utcnow
 from mailer.digest.build import current_period, digest_context
@@ -93,7 +94,10 @@ def _contexts(session: Session, settings: Settings, template: str, language: str
         return [{"lang": language, "sender": {"name": settings.mail_from.display_name,
                                              "email": settings.mail_from.addr_spec},
                  "report": {"slug": "exempelforbundet", "name": "Exempelförbundet", "contact_email": None,
-                            "contacts": 84, "bounced": [entry], "unsubscribed": [entry],
+                            "contacts": 84, "unsubscribed": [entry],
+                            "bounced": [entry | {"status": "5.1.1", "explanation": explain("5.1.1", language)}],
+                            "soft_bounced": [{"email": "bo@example.org", "since": "2027-01-20", "status": "5.2.2",
+                                              "explanation": explain("5.2.2", language), "count": 1}],
                             "rejected": [{"file": "exempel.csv", "line": 12, "value": "anna.example.org",
                                           "reason": "bad address"}]}}]
     meeting = sample_meeting(settings)

@@ -93,3 +93,14 @@ def take_scheduled_backup() -> str:
     outcome = f"written to {taken.path}; {len(taken.pruned)} old backup(s) removed"
     log.info("backup: %s", outcome)
     return outcome
+
+
+def read_bounce_mailbox() -> str:
+    """One round over the IMAP bounce mailbox; a failure is logged there and tried again next round."""
+    from mailer.bounces.imap import fetch_and_process
+
+    db, settings = _runtime["db"], _runtime["settings"]
+    if not still_scheduler("bounce mailbox"):
+        return "not the scheduler"
+    result = fetch_and_process(db, settings)
+    return result.error or f"{len(result.reports)} message(s) processed"

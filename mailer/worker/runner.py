@@ -30,8 +30,10 @@ from mailer.outbox.models import MessageState, OutboxMessage
 from mailer.outbox.sender import Sender
 from mailer.worker import jobs
 from mailer.worker.role import WorkerRefused, scheduler_role
-from mailer.worker.scheduler import (JOBSTORE, build_scheduler, ensure_backup_job, ensure_digest_job,
-                                     ensure_retention_job, reconcile)
+from mailer.worker.scheduler import (
+    JOBSTORE, build_scheduler, ensure_backup_job, ensure_bounce_job, ensure_digest_job, ensure_retention_job,
+    reconcile,
+)
 
 log = logging.getLogger(__name__)
 IDLE_SLEEP = 1.0
@@ -66,6 +68,7 @@ class Worker:
             ensure_digest_job(scheduler, self.settings)
             ensure_retention_job(scheduler, self.settings)
             ensure_backup_job(scheduler, self.settings)
+            ensure_bounce_job(scheduler, self.settings)
             reconcile(scheduler, self.db)
             scheduler.resume()
             self.scheduler = scheduler

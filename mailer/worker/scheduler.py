@@ -52,6 +52,21 @@ def build_scheduler(database: Database, settings: Settings,
 
 
 DIGEST_JOB = "weekly-digest"
+BOUNCE_JOB = "bounce-mailbox"
+BOUNCE_POLL_SECONDS = 120
+
+
+def ensure_bounce_job(scheduler: BackgroundScheduler, settings: Settings) -> bool:
+    """Read the IMAP bounce mailbox at start and every two minutes, when one is configured.
+
+    In the in-memory store: a missed round needs no catching up, the next one reads what came.
+    """
+    if not settings.bounce_imap_url:
+        return False
+    scheduler.add_job(jobs.read_bounce_mailbox, "interval", seconds=BOUNCE_POLL_SECONDS, id=BOUNCE_JOB,
+                      jobstore="internal", replace_existing=True, next_run_time=dt.datetime.now(dt.timezone.utc))
+    return True
+
 
 
 def _stored_job(scheduler: BackgroundScheduler, job_id: str):

@@ -3,7 +3,10 @@
 from mailer.audit.models import AuditEntry
 
 from mailer.campaigns.models import Campaign, CampaignState
-from mailer.contacts.models import Contact, ImportRejection, Membership, Organisation, Suppression, SuppressionReason
+from mailer.contacts.models import (
+    Contact, ImportRejection, Membership, Organisation, RetiredLinkKey, Suppression,
+    SuppressionReason,
+)
 from mailer.digest.models import DigestRun
 from mailer.evaluations.models import Evaluation, EvaluationReceipt
 from mailer.meetings.models import Meeting
@@ -16,5 +19,5 @@ from mailer.tracking.models import Attendance
 __all__ = [
     "Answer", "Attendance", "AuditEntry", "Campaign", "DigestRun", "Evaluation", "EvaluationReceipt", "CampaignState", "Contact", "ImportRejection", "LinkOpen", "Meeting",
     "Membership", "MessageState", "Organisation", "OutboxMessage", "Response", "ResponseChange",
-    "SendRate", "Suppression", "SuppressionReason",
+    "RetiredLinkKey",    "SendRate", "Suppression", "SuppressionReason",
 ]

@@ -17,24 +17,33 @@ from email.message import EmailMessage
 from sqlalchemy import func, insert, select, update
 from sqlalchemy.orm import Session, selectinload
 
-from mailer.campaigns.audience import Audience, count_recipients, recipients_query
+from mailer.campaigns.audience import Audience, count_recipients, left_out_answered, recipients_query
 from mailer.campaigns.models import Campaign, CampaignState
 from mailer.config import LANGUAGES, Settings
-from mailer.contacts.models import Contact, Membership
+from mailer.contacts.models import Contact, Membership, TestPerson
 from mailer.db import utcnow
 from mailer.mail.message import stable_message_id
+from mailer.mail.context import language_of
 from mailer.mail.templates import CAMPAIGN_TEMPLATES, EmailTemplates, TemplateProblem
+from mailer.meetings.models import Meeting
 from mailer.meetings.service import get_meeting, parse_local
-from mailer.outbox.compose import compose, has_been_mailed, made_up_contact
+from mailer.outbox.compose import compose, has_been_mailed, made_up_contact, organisation_names, render_for
 from mailer.outbox.models import FINAL_STATES, MessageState, OutboxMessage
 
 S = CampaignState
-PAST_SEND_AT = dt.timedelta(minutes=15)
 NOT_STARTED = "not started, back to draft"  # start_due's outcome when the campaign cannot go out
 
 
 class CampaignError(ValueError):
-    pass
+    """A refusal. The message is English (the CLI's); `code` and `params`, when given, let the web
+    say it in the staff member's language; `field` names the option or form field."""
+
+    def __init__(self, message: str, code: str | None = None, field: str | None = None, **params):
+        super().__init__(message)
+        self.code, self.field, self.params = code, field, params
+
+
+ROUNDS_BEFORE_THE_MEETING = ("invitation", "reminder")  # pointless, and misleading, once it has started
 
 
 def get_campaign(session: Session, campaign_id: int) -> Campaign:
@@ -78,6 +87,36 @@ def preview(session: Session, settings: Settings, templates: EmailTemplates, cam
                    first_message=first, message_id=message_id, to_email=to_email)
 
 
+def test_message(session: Session, settings: Settings, templates: EmailTemplates, campaign: Campaign,
+                 to_email: str, email: str | None = None) -> EmailMessage:
+    """The message for a made-up test person, addressed to `to_email` only.
+
+    Written for "Testa Testsson" with the first recipient's (or the given one's) organisations
+    and language, so it reads as theirs would; its links open the real pages, marked as test
+    links, and never change an answer, a subscription or a count.
+    """
+    sample = sample_contact(session, campaign, email)
+    person = TestPerson(language=language_of(sample, settings),
+                        organisations=organisation_names(sample) if sample.id else [])
+    message_id = stable_message_id(f"test.{campaign.id}", secrets.randbelow(10**12), settings.mail_from.domain)
+    message = compose(settings, templates, template=campaign.template, contact=person, meeting=campaign.meeting,
+                      first_message=True, message_id=message_id, to_email=to_email)
+    message.replace_header("To", to_email)
+    message.replace_header("Subject", f"[TEST] {message['Subject']}")
+    return message
+
+
+def check_meeting(meeting: Meeting, template: str, now: dt.datetime | None = None) -> None:
+    """No round of any kind for a cancelled meeting; no invitation or reminder once it has started."""
+    if meeting.cancelled_at is not None:
+        raise CampaignError(f"meeting {meeting.slug} is cancelled; no mail can be sent for it",
+                            "meeting_cancelled", "meeting", meeting=meeting.title)
+    if template in ROUNDS_BEFORE_THE_MEETING and (now or utcnow()) >= meeting.starts_at:
+        raise CampaignError(f"meeting {meeting.slug} has already started; a {template} cannot be sent "
+                            "(thanks and evaluation rounds can)", "meeting_started", "meeting",
+                            meeting=meeting.title)
+
+
 def create_campaign(
     session: Session, settings: Settings, templates: EmailTemplates, *, meeting_slug: str, template: str,
     audience: Audience, send_at: str | None = None, created_by: str | None = None,
@@ -89,9 +128,10 @@ def create_campaign(
         meeting = get_meeting(session, meeting_slug)
     except LookupError as exc:
         raise CampaignError(str(exc)) from None
+    check_meeting(meeting, template)
     implied_audience(template, audience)
     audience.validate(session)
-    when = _parse_when(send_at, settings) if send_at else None
+    when = _parse_when(send_at, settings, meeting, template) if send_at else None
     campaign = Campaign(meeting=meeting, template=template, audience=audience.to_json(), created_by=created_by,
                         state=S.SCHEDULED if when else S.DRAFT, send_at=when)
     session.add(campaign)
@@ -105,8 +145,13 @@ def check_templates(settings: Settings, templates: EmailTemplates, campaign: Cam
 
     At creation and again at start: staff may edit a template in between, and a
     typo must stop the start with its file and line, not fail halfway through a send.
+    A message without the recipient's unsubscribe link (MissingUnsubscribe) never starts.
     """
     for language in LANGUAGES:
+        for first in (True, False):
+            contact = made_up_contact(language)
+            rendered, context = render_for(settings, templates, campaign.template, contact, campaign.meeting, first)
+            templates.require_unsubscribe(campaign.template, context["lang"], rendered, context["unsubscribe_url"])
         compose(settings, templates, template=campaign.template, contact=made_up_contact(language),
                 meeting=campaign.meeting, first_message=True, message_id="<check@localhost>")
 
@@ -117,24 +162,31 @@ def implied_audience(template: str | None, audience: Audience) -> Audience:
         audience.participants = True  # thanks carry the evaluation link: participants only
     if template == "information":
         audience.only_yes = True  # "thank you for signing up": only for those who did
+        audience.service = True  # about a meeting they said yes to: unsubscribing from invitations does not stop it
+    audience.skip_answered = template in ROUNDS_BEFORE_THE_MEETING  # already answered: not asked again
     return audience
 
 
-def _parse_when(text: str, settings: Settings) -> dt.datetime:
-    """A send time. One a few minutes past (typed as "now") goes out at once; one further back is
-    refused, as it was surely a typo (the worker would send it late or mark it missed)."""
+def _parse_when(text: str, settings: Settings, meeting: Meeting, template: str) -> dt.datetime:
+    """A send time: this minute or later (the worker would send one in the past late, or mark it
+    missed), and for an invitation or reminder before the meeting starts."""
     try:
         when = parse_local("send_at", text, settings.timezone)
     except ValueError as exc:
-        raise CampaignError(str(exc).split(": ", 1)[-1]) from None
-    if when < utcnow() - PAST_SEND_AT:
-        raise CampaignError(f"{text.strip()!r} is in the past; to send now, use `mailer campaigns send`")
+        raise CampaignError(str(exc).split(": ", 1)[-1], "send_at_invalid", "send_at", text=text.strip()) from None
+    if when < utcnow().replace(second=0, microsecond=0):
+        raise CampaignError(f"send_at: {text.strip()!r} is in the past; to send now, use `mailer campaigns send`",
+                            "send_at_past", "send_at", text=text.strip())
+    if template in ROUNDS_BEFORE_THE_MEETING and when >= meeting.starts_at:
+        raise CampaignError(f"send_at: {text.strip()!r} is after the meeting starts", "send_at_after_meeting",
+                            "send_at", text=text.strip())
     return when
 
 
 def schedule(session: Session, settings: Settings, campaign: Campaign, at: str) -> Campaign:
     _require(campaign, (S.DRAFT, S.SCHEDULED, S.MISSED), "schedule it")
-    campaign.send_at = _parse_when(at, settings)
+    check_meeting(campaign.meeting, campaign.template)
+    campaign.send_at = _parse_when(at, settings, campaign.meeting, campaign.template)
     campaign.state = S.SCHEDULED
     return campaign
 
@@ -161,6 +213,7 @@ def start(session: Session, campaign: Campaign) -> int:
     when it started, and people imported since must not be added.
     """
     _require(campaign, (S.DRAFT, S.SCHEDULED), "start it")
+    check_meeting(campaign.meeting, campaign.template)
     audience = Audience.from_json(campaign.audience)
     existing = select(OutboxMessage.contact_id).where(OutboxMessage.campaign_id == campaign.id)
     recipients = recipients_query(audience, campaign.meeting_id).where(Contact.id.not_in(existing))
@@ -168,6 +221,9 @@ def start(session: Session, campaign: Campaign) -> int:
         select(Contact.id, Contact.email).where(Contact.id.in_(recipients.scalar_subquery()))
     ).all()
     now = utcnow()
+    if not rows and not session.scalar(select(func.count()).select_from(existing.subquery())):
+        raise CampaignError(f"campaign {campaign.id} has no recipients ({audience.describe()}); nothing to send",
+                            "no_recipients", "audience")
     if rows:
         session.execute(insert(OutboxMessage), [
             {"campaign_id": campaign.id, "contact_id": cid, "meeting_id": campaign.meeting_id,
@@ -202,7 +258,11 @@ def start_due(session: Session, settings: Settings, templates: EmailTemplates, c
     except TemplateProblem as exc:
         campaign.state = S.DRAFT
         return f"{NOT_STARTED}: template error {exc}"
-    start(session, campaign)
+    try:
+        start(session, campaign)
+    except CampaignError as exc:
+        campaign.state = S.DRAFT
+        return f"{NOT_STARTED}: {exc}"
     return "started"
 
 
@@ -245,12 +305,14 @@ class CampaignStatus:
     recipients: int
     counts: dict[str, int]
     uncertain: int
+    left_out: int = 0  # not started yet: how many the audience leaves out as they already answered
 
     def to_json(self) -> dict:
         return {
             "id": self.id, "meeting": self.meeting, "template": self.template, "state": self.state,
             "send_at": self.send_at.isoformat() if self.send_at else None, "audience": self.audience,
             "recipients": self.recipients, **self.counts, "uncertain": self.uncertain,
+            "left_out_answered": self.left_out,
         }
 
 
@@ -265,8 +327,11 @@ def status(session: Session, campaign: Campaign) -> CampaignStatus:
         OutboxMessage.campaign_id == campaign.id, OutboxMessage.uncertain.is_(True)))
     audience = Audience.from_json(campaign.audience)
     recipients = sum(counts.values()) if campaign.started_at else count_recipients(session, audience, campaign.meeting_id)
+    left_out = 0 if campaign.started_at else left_out_answered(session, audience, campaign.meeting_id)
+    # A send time means "goes out then": a cancelled campaign has none to show.
+    send_at = None if campaign.state is S.CANCELLED else campaign.send_at
     return CampaignStatus(campaign.id, campaign.meeting.slug, campaign.template, campaign.state.value,
-                          campaign.send_at, audience.describe(), recipients, counts, uncertain)
+                          send_at, audience.describe(), recipients, counts, uncertain, left_out)
 
 
 def list_campaigns(session: Session) -> list[Campaign]:

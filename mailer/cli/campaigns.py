@@ -164,7 +164,8 @@ def list_(rt: Runtime, as_json: bool):
     with rt.transaction() as session:
         campaigns_ = service.list_campaigns(session)
         rows = [service.status(session, c).to_json() for c in campaigns_]
-        local = [c.send_at and f"{c.send_at.astimezone(rt.settings.timezone):%Y-%m-%d %H:%M}" for c in campaigns_]
+        local = [c.send_at and f"{c.send_at.astimezone(rt.settings.timezone):%Y-%m-%d %H:%M}"
+                 if c.state is not CampaignState.CANCELLED else None for c in campaigns_]
     if as_json:
         echo_json(rows)
         return

@@ -6,6 +6,7 @@ file and line when a campaign is created or previewed, not halfway through a sen
 
 from __future__ import annotations
 
+import html
 import traceback
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,8 +16,15 @@ import css_inline
 from jinja2 import ChoiceLoader, FileSystemLoader, StrictUndefined, TemplateError, TemplateNotFound, TemplateSyntaxError, select_autoescape
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
-TEMPLATE_NAMES = ("invitation", "reminder", "information", "confirmation", "thanks", "digest", "org_report")
+TEMPLATE_NAMES = ("invitation", "reminder", "information", "confirmation", "thanks", "meeting_update",
+                  "meeting_cancelled", "digest", "org_report")
 CAMPAIGN_TEMPLATES = ("invitation", "reminder", "information", "thanks")
+STAFF_TEMPLATES = ("digest", "org_report")
+# Mail to members: each must carry the person's unsubscribe link and the notice beside it.
+RECIPIENT_TEMPLATES = tuple(name for name in TEMPLATE_NAMES if name not in STAFF_TEMPLATES)
+# Service mail about a meeting the person signed up for, not marketing: it reaches them even
+# after they unsubscribed from invitations (never after a bounce or an erasure).
+SERVICE_TEMPLATES = ("confirmation", "information", "meeting_update", "meeting_cancelled")
 
 
 def packaged_templates_path() -> Path:
@@ -32,6 +40,16 @@ class TemplateProblem(Exception):
         where = f"{template}:{line}" if line else template
         super().__init__(f"{where}: {message}")
         self.template, self.line, self.message = template, line, message
+
+
+class MissingUnsubscribe(TemplateProblem):
+    """The rendered mail has lost the recipient's unsubscribe link (and with it the Art. 21 notice)."""
+
+    code = "unsubscribe_missing"
+
+    def __init__(self, template: str):
+        super().__init__(template, None, "the rendered message has no unsubscribe link: keep "
+                         "{{ unsubscribe_url }} in it (by default it comes from footer.txt/footer.html)")
 
 
 @dataclass(frozen=True)
@@ -86,6 +104,15 @@ class EmailTemplates:
             raise TemplateProblem(text_name, None, "the subject block is empty")
         return Rendered(subject=subject, text=text, html=self._inliner.inline(html))
 
+
+    def require_unsubscribe(self, name: str, language: str, rendered: Rendered, url: str) -> None:
+        """Checked on the rendered output, so any layout that keeps the link passes; raises
+        MissingUnsubscribe naming the file (text or HTML) whose output lacks it."""
+        text_name, html_name = self.names(name, language)
+        if url not in rendered.text:
+            raise MissingUnsubscribe(text_name)
+        if url not in rendered.html and html.escape(url) not in rendered.html:
+            raise MissingUnsubscribe(html_name)
 
     def _subject(self, template, context: dict[str, Any]) -> str:
         """The subject block alone. Called directly, a block's errors keep Jinja's generated

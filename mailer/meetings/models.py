@@ -30,6 +30,11 @@ class Meeting(Base):
     description: Mapped[str | None] = mapped_column(Text)
     evaluation_anonymous: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # Raised at every change of time or place and at cancellation: calendars replace an entry
+    # with the same UID only when its SEQUENCE is higher (RFC 5545). Not personal.
+    sequence: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    # Set when the meeting is called off: no answers, no invitations, a CANCEL calendar entry. Not personal.
+    cancelled_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
 
     @property
     def place(self) -> str:

@@ -17,7 +17,7 @@ from mailer.contacts.models import Contact
 from mailer.mail.context import recipient_context
 from mailer.mail.ics import meeting_ics
 from mailer.mail.message import Attachment, build_message, recipient_address
-from mailer.mail.templates import EmailTemplates, Rendered
+from mailer.mail.templates import STAFF_TEMPLATES, EmailTemplates, Rendered
 from mailer.meetings.models import Meeting
 from mailer.outbox.models import MessageState, OutboxMessage
 
@@ -30,7 +30,9 @@ def made_up_contact(language: str | None = None) -> Contact:
 
 
 def organisation_names(contact: Contact) -> list[str]:
-    return sorted(m.organisation.name for m in contact.memberships) if contact.id else ["Exempelförbundet"]
+    """A made-up person without organisations reads as from an example one."""
+    names = sorted(m.organisation.name for m in contact.memberships)
+    return names if names or contact.id else ["Exempelförbundet"]
 
 
 def has_been_mailed(session: Session, contact_id: int) -> bool:
@@ -39,7 +41,7 @@ def has_been_mailed(session: Session, contact_id: int) -> bool:
 
 
 def wants_calendar(template: str, extra: dict[str, Any] | None) -> bool:
-    if template == "invitation":
+    if template in ("invitation", "meeting_update", "meeting_cancelled"):
         return True
     response = (extra or {}).get("response") or {}
     return template == "confirmation" and response.get("answer") == "yes" and not response.get("waitlisted")
@@ -71,8 +73,6 @@ def compose(
         attachments=attachments,
     )
 
-
-STAFF_TEMPLATES = ("digest", "org_report")
 
 
 def compose_staff(settings: Settings, templates: EmailTemplates, *, template: str, to_email: str,

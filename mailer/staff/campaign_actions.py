@@ -69,7 +69,9 @@ def retry(session: Session, actor: str, campaign_id: int) -> int:
 
 def send_test(database: Database, settings: Settings, templates: EmailTemplates, actor: str, campaign_id: int,
               to_email: str, contact_email: str | None = None) -> str:
-    """One test message, rendered for a recipient (the first by default), subject marked [TEST].
+    """One test message to `to_email` only, subject marked [TEST], written for the made-up test
+    person with a recipient's (the first by default) organisations and language: no member's
+    live links ever leave in a test (see service.test_message).
 
     Rendered in one short transaction and sent outside it: SQLite's write lock
     must not be held while a mail server answers. Raises ValueError for a bad
@@ -78,9 +80,7 @@ def send_test(database: Database, settings: Settings, templates: EmailTemplates,
     to_email = normalise_email(to_email)
     with database.transaction() as session:
         campaign = service.get_campaign(session, campaign_id)
-        message = service.preview(session, settings, templates, campaign, email=contact_email or None,
-                                  to_email=to_email)
-    message.replace_header("Subject", f"[TEST] {message['Subject']}")
+        message = service.test_message(session, settings, templates, campaign, to_email, email=contact_email or None)
     transport = make_transport(settings.smtp_url, settings.outbox_path, settings.smtp_timeout)
     try:
         transport.send(settings.mail_from.addr_spec, envelope_address(to_email), flatten(message), message["Message-ID"])

@@ -30,6 +30,20 @@ STRINGS: dict[str, dict[str, str]] = {
         "saved": "Tack! Ditt svar är sparat.",
         "saved_waitlisted": "Tack! Träffen är fullbokad just nu, så du står på väntelistan. "
                             "Blir en plats ledig mejlar vi dig.",
+        "saved_waitlisted_few_one": "Tack! Det finns bara en plats kvar, inte nog för dig och dina gäster, "
+                                    "så du står på väntelistan. Blir fler platser lediga mejlar vi dig.",
+        "saved_waitlisted_few": "Tack! Det finns bara {n} platser kvar, inte nog för dig och dina gäster, "
+                                "så du står på väntelistan. Blir fler platser lediga mejlar vi dig.",
+        "answer_waitlisted_few_one": "Du står på väntelistan: en plats är kvar, men det räcker inte för dig och "
+                                     "dina gäster. Blir fler platser lediga mejlar vi dig.",
+        "answer_waitlisted_few": "Du står på väntelistan: {n} platser är kvar, men det räcker inte för dig och "
+                                 "dina gäster. Blir fler platser lediga mejlar vi dig.",
+        "test_link": "Testlänk – inget sparas",
+        "test_not_saved": "Ett riktigt svar hade sparats nu. Det här var en testlänk, så inget sparades.",
+        "test_unsubscribe": "Testlänk: ingen adress avregistrerades.",
+        "meeting_cancelled": "Träffen är inställd.",
+        "unsub_service_note": "Har du anmält dig till en träff får du ändå mejl om den: bekräftelser, "
+                              "ändringar, praktisk information och besked om den ställs in.",
         "form_heading": "Svara på inbjudan",
         "change_heading": "Ändra ditt svar",
         "coming": "Kommer du?",
@@ -107,6 +121,20 @@ STRINGS: dict[str, dict[str, str]] = {
         "saved": "Thank you! Your reply has been saved.",
         "saved_waitlisted": "Thank you! The meeting is fully booked at the moment, so you are on the "
                             "waiting list. If a place becomes free we will email you.",
+        "saved_waitlisted_few_one": "Thank you! There is only one place left, not enough for you and your guests, "
+                                    "so you are on the waiting list. If more places become free we will email you.",
+        "saved_waitlisted_few": "Thank you! There are only {n} places left, not enough for you and your guests, "
+                                "so you are on the waiting list. If more places become free we will email you.",
+        "answer_waitlisted_few_one": "You are on the waiting list: one place is left, but not enough for you and "
+                                     "your guests. If more places become free we will email you.",
+        "answer_waitlisted_few": "You are on the waiting list: {n} places are left, but not enough for you and "
+                                 "your guests. If more places become free we will email you.",
+        "test_link": "Test link – nothing is saved",
+        "test_not_saved": "A real reply would have been saved now. This was a test link, so nothing was saved.",
+        "test_unsubscribe": "Test link: no address was unsubscribed.",
+        "meeting_cancelled": "The meeting has been cancelled.",
+        "unsub_service_note": "If you have signed up for a meeting, you will still get mail about it: "
+                              "confirmations, changes, practical information and word if it is cancelled.",
         "form_heading": "Reply to the invitation",
         "change_heading": "Change your reply",
         "coming": "Will you come?",

@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session, selectinload
 from mailer.campaigns.audience import Audience, count_recipients, left_out_answered, recipients_query
 from mailer.campaigns.models import Campaign, CampaignState
 from mailer.config import LANGUAGES, Settings
-from mailer.contacts.models import Contact, Membership, TestPerson
+from mailer.contacts.models import Contact, Membership, Suppression, SuppressionReason, TestPerson, address_hash
 from mailer.db import utcnow
 from mailer.mail.message import stable_message_id
 from mailer.mail.context import language_of
@@ -75,6 +75,34 @@ def sample_contact(session: Session, campaign: Campaign, email: str | None = Non
     return session.scalar(_contact_query().where(Contact.id == first_id))
 
 
+WHY_NOT = {  # will_not_get's codes, in the CLI's words (the web has its own, in words_*_safety.py)
+    "unsubscribed": "they unsubscribed",
+    "bounced": "their address bounced",
+    "erased": "they were erased",
+    "answered": "they already answered the meeting",
+    "not_in_audience": "they are not in this campaign's audience",
+}
+
+
+def will_not_get(session: Session, campaign: Campaign, email: str | None) -> str | None:
+    """Why the person previewed would not get this mail (a WHY_NOT code), or None when they would.
+
+    A preview shows anyone's message; staff must not take it for a promise that it reaches them.
+    """
+    if not email or campaign.started_at:
+        return None
+    contact = sample_contact(session, campaign, email)
+    audience = Audience.from_json(campaign.audience)
+    suppression = session.scalar(select(Suppression.reason).where(Suppression.address_hash == address_hash(contact.email)))
+    if suppression is not None and not (audience.service and suppression == SuppressionReason.UNSUBSCRIBED):
+        return SuppressionReason(suppression).value
+    if session.scalar(recipients_query(audience, campaign.meeting_id).where(Contact.id == contact.id)) is not None:
+        return None
+    if session.scalar(recipients_query(audience, campaign.meeting_id, False).where(Contact.id == contact.id)):
+        return "answered"
+    return "not_in_audience"
+
+
 def preview(session: Session, settings: Settings, templates: EmailTemplates, campaign: Campaign,
             email: str | None = None, to_email: str | None = None) -> EmailMessage:
     """The message exactly as this recipient would get it (raises TemplateProblem)."""
@@ -119,16 +147,19 @@ def check_meeting(meeting: Meeting, template: str, now: dt.datetime | None = Non
 
 def create_campaign(
     session: Session, settings: Settings, templates: EmailTemplates, *, meeting_slug: str, template: str,
-    audience: Audience, send_at: str | None = None, created_by: str | None = None,
+    audience: Audience, send_at: str | None = None, created_by: str | None = None, now: dt.datetime | None = None,
 ) -> Campaign:
-    """Validate the meeting, audience and template (rendered once for real) before saving."""
+    """Validate the meeting, audience and template (rendered once for real) before saving.
+
+    `now` is the clock the meeting's start is checked against (default: the real one).
+    """
     if template not in CAMPAIGN_TEMPLATES:
         raise CampaignError(f"--template must be one of {', '.join(CAMPAIGN_TEMPLATES)}, got {template!r}")
     try:
         meeting = get_meeting(session, meeting_slug)
     except LookupError as exc:
         raise CampaignError(str(exc)) from None
-    check_meeting(meeting, template)
+    check_meeting(meeting, template, now)
     implied_audience(template, audience)
     audience.validate(session)
     when = _parse_when(send_at, settings, meeting, template) if send_at else None
@@ -205,7 +236,7 @@ def cancel(session: Session, campaign: Campaign) -> int:
     return result.rowcount
 
 
-def start(session: Session, campaign: Campaign) -> int:
+def start(session: Session, campaign: Campaign, now: dt.datetime | None = None) -> int:
     """Fix the recipients (one outbox row each) and mark the campaign running.
 
     Done in one transaction: after a crash either nothing happened or every row
@@ -213,14 +244,14 @@ def start(session: Session, campaign: Campaign) -> int:
     when it started, and people imported since must not be added.
     """
     _require(campaign, (S.DRAFT, S.SCHEDULED), "start it")
-    check_meeting(campaign.meeting, campaign.template)
+    check_meeting(campaign.meeting, campaign.template, now)
     audience = Audience.from_json(campaign.audience)
     existing = select(OutboxMessage.contact_id).where(OutboxMessage.campaign_id == campaign.id)
     recipients = recipients_query(audience, campaign.meeting_id).where(Contact.id.not_in(existing))
     rows = session.execute(
         select(Contact.id, Contact.email).where(Contact.id.in_(recipients.scalar_subquery()))
     ).all()
-    now = utcnow()
+    now = now or utcnow()
     if not rows and not session.scalar(select(func.count()).select_from(existing.subquery())):
         raise CampaignError(f"campaign {campaign.id} has no recipients ({audience.describe()}); nothing to send",
                             "no_recipients", "audience")
@@ -259,7 +290,7 @@ def start_due(session: Session, settings: Settings, templates: EmailTemplates, c
         campaign.state = S.DRAFT
         return f"{NOT_STARTED}: template error {exc}"
     try:
-        start(session, campaign)
+        start(session, campaign, now)
     except CampaignError as exc:
         campaign.state = S.DRAFT
         return f"{NOT_STARTED}: {exc}"

@@ -9,6 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from mailer.contacts.csvfile import SLUG_RE
+from mailer.db import utcnow
 from mailer.meetings.models import Meeting
 
 DEFAULT_LENGTH = dt.timedelta(hours=2)
@@ -19,11 +20,18 @@ TEXT_LIMITS = {"title": 200, "region": 100, "city": 100, "host": 200, "venue": 3
 
 
 class MeetingError(ValueError):
-    """Bad meeting input; `field` names the option or form field."""
+    """Bad meeting input; `field` names the option or form field. The message is English (the
+    CLI's); `code` and `params`, when given, let the web say it in the staff member's language."""
 
-    def __init__(self, field: str, message: str):
+    def __init__(self, field: str, message: str, code: str | None = None, **params):
         super().__init__(f"{field}: {message}")
-        self.field = field
+        self.field, self.code, self.params = field, code, params
+
+
+def _not_in_the_past(field: str, text: str, when: dt.datetime, now: dt.datetime | None = None) -> None:
+    """Nobody can come to a meeting in the past, and invitations to one would go out at once."""
+    if when < (now or utcnow()):
+        raise MeetingError(field, f"{text.strip()!r} is in the past", "start_in_past", text=text.strip())
 
 
 def parse_local(field: str, text: str, tz: ZoneInfo) -> dt.datetime:
@@ -103,8 +111,12 @@ def add_meeting(
     max_guests: int = 1,
     rsvp_by: str | None = None,
     description: str | None = None,
+    now: dt.datetime | None = None,
 ) -> Meeting:
-    """Validate everything before writing anything; raises MeetingError naming the field."""
+    """Validate everything before writing anything; raises MeetingError naming the field.
+
+    `now` is the clock the start must not be before (default: the real one).
+    """
     slug = slug.strip().lower()
     if not SLUG_RE.match(slug):
         raise MeetingError("slug", f"{slug!r} must be lower-case letters, digits and hyphens")
@@ -113,6 +125,7 @@ def add_meeting(
                         description=description)
     if session.scalar(select(Meeting.id).where(Meeting.slug == slug)) is not None:
         raise MeetingError("slug", f"a meeting with slug {slug!r} already exists")
+    _not_in_the_past("starts", starts, values["starts_at"], now)
     meeting = Meeting(slug=slug, **values)
     session.add(meeting)
     session.flush()
@@ -128,6 +141,8 @@ def update_meeting(session: Session, tz: ZoneInfo, meeting: Meeting, *,
     """Change the fields given; the rest keep their values, and a moved start keeps the length.
 
     A field given as None is cleared (no capacity, no deadline, no venue); a required one is refused.
+    A new start in the past is refused, and so is a capacity below the places already taken
+    (people who have a place keep it). Nothing is changed when anything is refused.
     """
     current = dict(
         title=meeting.title, region=meeting.region, city=meeting.city, host=meeting.host, venue=meeting.venue,
@@ -143,7 +158,18 @@ def update_meeting(session: Session, tz: ZoneInfo, meeting: Meeting, *,
         start = parse_local("starts", changes["starts"], tz)
         changes["ends"] = local_text((start.astimezone(dt.timezone.utc) + length).astimezone(tz), tz)
     before = meeting.capacity
-    for key, value in _validated(tz, **{**current, **changes}).items():
+    values = _validated(tz, **{**current, **changes})
+    if "starts" in changes and values["starts_at"] != meeting.starts_at:
+        _not_in_the_past("starts", changes["starts"], values["starts_at"])
+    if values["capacity"] is not None and values["capacity"] != meeting.capacity:
+        from mailer.rsvp.answers import places_taken
+
+        session.flush()
+        taken = places_taken(session, meeting.id)
+        if values["capacity"] < taken:
+            raise MeetingError("capacity", f"{taken} places are already taken; the capacity cannot be lower",
+                               "capacity_below_taken", taken=taken)
+    for key, value in values.items():
         setattr(meeting, key, value)
     if before is not None and (meeting.capacity is None or meeting.capacity > before):
         from mailer.rsvp.answers import promote_waitlisted  # places freed: the waiting list moves up now

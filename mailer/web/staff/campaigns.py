@@ -19,9 +19,16 @@ from mailer.mail.transport import TransportError
 from mailer.staff import campaign_actions
 from mailer.staff.campaign_view import audience_choices, audience_count, campaign_page, campaigns_overview
 from mailer.web.staff.common import db, me, page, say, settings, templates, words
+from mailer.web.staff.refusals import refusal
 
 bp = Blueprint("campaigns", __name__)
 FOLLOWED = (CampaignState.SCHEDULED.value, CampaignState.RUNNING.value, CampaignState.PAUSED.value)
+
+
+def next_whole_hour(now: dt.datetime) -> dt.datetime:
+    """The default send time: the next whole hour, always ahead (an hour boundary is the same in
+    UTC and Stockholm, and the date rolls over with it at midnight)."""
+    return now.replace(minute=0, second=0, microsecond=0) + dt.timedelta(hours=1)
 
 
 def audience_from(form) -> Audience:
@@ -29,7 +36,7 @@ def audience_from(form) -> Audience:
     narrowing = form.get("only", "")
     audience = Audience(orgs=form.getlist("org"), regions=form.getlist("region"), roles=form.getlist("role"),
                         all=form.get("all") == "1", only_unanswered=narrowing == "unanswered",
-                        only_yes=narrowing == "yes")
+                        only_yes=narrowing == "yes", include_answered=form.get("include_answered") == "1")
     return implied_audience(form.get("template"), audience)
 
 
@@ -37,12 +44,15 @@ def _count_text(meeting: str | None, audience: Audience) -> tuple[int | None, st
     t = words()
     try:
         with db().transaction() as s:
-            n = audience_count(s, meeting, audience)
+            n, left_out = audience_count(s, meeting, audience)
     except AudienceError as exc:
         return None, t("audience_incomplete") if not audience.has_selector else str(exc)
     except LookupError:
         return None, t("choose_meeting")
-    return n, t("recipients_one") if n == 1 else t("recipients_n", n=n)
+    text = t("recipients_one") if n == 1 else t("recipients_n", n=n)
+    if left_out:
+        text += ". " + (t("left_out_answered_one") if left_out == 1 else t("left_out_answered", n=left_out))
+    return n, text
 
 
 @bp.get("/campaigns")
@@ -77,7 +87,7 @@ def new():
                                                meeting_slug=form.get("meeting", ""),
                                                template=form.get("template", ""), audience=audience_from(form))
     except (CampaignError, AudienceError, TemplateProblem) as exc:
-        return _compose_form(form, 422, error=str(exc))
+        return _compose_form(form, 422, error=refusal(exc))
     say("campaign_created")
     return redirect(url_for(".show", campaign_id=campaign.id), code=303)
 
@@ -90,9 +100,9 @@ def show(campaign_id: int):
             data = campaign_page(s, settings(), templates(), campaign_id, request.args.get("contact"))
         except CampaignError:
             return page("message.html", 404, title_key="not_found_title", body_key="not_found_body")
-        now = dt.datetime.now(tz)
+        soon = next_whole_hour(dt.datetime.now(dt.timezone.utc)).astimezone(tz)
         return page("campaign.html", data=data, tz=tz, followed=data.status.state in FOLLOWED,
-                    today=now.strftime("%Y-%m-%d"), soon=(now + dt.timedelta(hours=1)).strftime("%H:00"),
+                    today=soon.strftime("%Y-%m-%d"), soon=soon.strftime("%H:%M"),
                     contact=request.args.get("contact", ""))
 
 
@@ -117,7 +127,7 @@ def test(campaign_id: int):
     except TransportError as exc:
         say("test_failed", "error", reason=exc.reply)
     except (CampaignError, TemplateProblem, ValueError) as exc:
-        say("test_failed", "error", reason=str(exc))
+        say("test_failed", "error", reason=refusal(exc))
     else:
         say("test_sent", email=sent_to)
     return _back(campaign_id)
@@ -131,7 +141,7 @@ def schedule(campaign_id: int):
             campaign = campaign_actions.schedule(s, settings(), me().actor, campaign_id, at)
             when = campaign.send_at
     except CampaignError as exc:
-        say("schedule_failed", "error", reason=str(exc))
+        say("schedule_failed", "error", reason=refusal(exc))
         return _back(campaign_id)
     if when <= dt.datetime.now(dt.timezone.utc):
         say("scheduled_past")
@@ -149,7 +159,7 @@ def act(campaign_id: int, action: str):
             else:
                 n = {"cancel": campaign_actions.cancel, "retry": campaign_actions.retry}[action](s, me().actor, campaign_id)
     except (CampaignError, TemplateProblem) as exc:
-        say("action_failed", "error", reason=str(exc))
+        say("action_failed", "error", reason=refusal(exc))
     else:
         say(f"campaign_{action}", n=n)
     return _back(campaign_id)

@@ -7,6 +7,7 @@ from flask import Blueprint, redirect, request, url_for
 from mailer.mail.templates import TemplateProblem
 from mailer.staff import template_editor as editor
 from mailer.web.staff.common import db, me, page, say, settings, templates
+from mailer.web.staff.refusals import refusal
 
 bp = Blueprint("templates", __name__)
 
@@ -40,7 +41,7 @@ def edit(name: str):
         with db().transaction() as s:
             editor.save_template(s, settings(), templates(), me().actor, name, text)
     except TemplateProblem as exc:
-        return _editor(name, text, 422, problem=str(exc))
+        return _editor(name, text, 422, problem=refusal(exc))
     except editor.NotEditable:
         return page("message.html", 404, title_key="not_found_title", body_key="not_found_body")
     say("template_saved", name=name)

@@ -122,7 +122,9 @@ EN_WORK: dict[str, str] = {
     "test_heading": "Test first",
     "test_to": "Send a test email to",
     "send_test": "Send test",
-    "test_hint": "The subject starts with [TEST]. The email looks as it does for the recipient in the preview.",
+    "test_hint": "The subject starts with [TEST]. The test is written for a made-up person, Testa Testsson, with "
+                 "the first recipient's organisation and language. Its links open the real pages marked “Test link "
+                 "– nothing is saved”: no answer, unsubscription or figure changes.",
     "test_sent": "The test email was sent to {email}.",
     "test_failed": "The test email could not be sent: {reason}",
     "preview": "Preview",

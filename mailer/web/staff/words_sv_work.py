@@ -122,7 +122,9 @@ SV_WORK: dict[str, str] = {
     "test_heading": "Testa först",
     "test_to": "Skicka testmejl till",
     "send_test": "Skicka test",
-    "test_hint": "Ämnesraden börjar med [TEST]. Mejlet ser ut som för mottagaren i förhandsvisningen.",
+    "test_hint": "Ämnesraden börjar med [TEST]. Testmejlet skrivs till en påhittad person, Testa Testsson, "
+                 "med den första mottagarens organisation och språk. Länkarna i det öppnar de riktiga sidorna "
+                 "märkta ”Testlänk – inget sparas”: inga svar, avregistreringar eller siffror ändras.",
     "test_sent": "Testmejlet är skickat till {email}.",
     "test_failed": "Testmejlet kunde inte skickas: {reason}",
     "preview": "Förhandsvisning",

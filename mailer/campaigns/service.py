@@ -126,7 +126,7 @@ def test_message(session: Session, settings: Settings, templates: EmailTemplates
     sample = sample_contact(session, campaign, email)
     person = TestPerson(language=language_of(sample, settings),
                         organisations=organisation_names(sample) if sample.id else [])
-    message_id = stable_message_id(f"test.{campaign.id}", secrets.randbelow(10**12), settings.mail_from.domain)
+    message_id = stable_message_id(f"preview.{campaign.id}", secrets.randbelow(10**12), settings.mail_from.domain)
     message = compose(settings, templates, template=campaign.template, contact=person, meeting=campaign.meeting,
                       first_message=True, message_id=message_id, to_email=to_email)
     message.replace_header("To", to_email)

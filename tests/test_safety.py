@@ -22,7 +22,7 @@ from mailer.app import create_app
 from mailer.audit.models import AuditEntry
 from mailer.campaigns.models import Campaign, CampaignState
 from mailer.contacts.importer import import_lists
-from mailer.contacts.models import Contact, Suppression, SuppressionReason, address_hash
+from mailer.contacts.models import Contact, RetiredLinkKey, Suppression, SuppressionReason, address_hash
 from mailer.evaluations.models import Evaluation
 from mailer.mail.context import codec
 from mailer.meetings.models import Meeting
@@ -462,3 +462,13 @@ def test_previewing_someone_who_will_not_get_it_says_so(app, db, runner, staff_c
     assert "får inte det här mejlet" not in page
     result = runner.invoke(["campaigns", "preview", campaign_id, "--contact", "anna@kor.example.org"])
     assert result.exit_code == 0 and "note: anna@kor.example.org will not get this mail: they unsubscribed" in result.stderr
+
+
+def test_erasure_also_ends_the_unsubscribe_links_kept_by_revoking(app, db, runner, world):
+    unsubscribe = links_for(app, world["anna"])["unsubscribe_url"]
+    assert runner.invoke(["contacts", "revoke-links", "anna@kor.example.org"]).exit_code == 0
+    assert '"links_revoked": [' in runner.invoke(["contacts", "export-person", "anna@kor.example.org"]).stdout
+    assert app.test_client().get(unsubscribe).status_code == 200
+    assert runner.invoke(["contacts", "forget", "anna@kor.example.org", "--yes"]).exit_code == 0
+    assert app.test_client().get(unsubscribe).status_code == 404
+    assert count(db, RetiredLinkKey) == 0

@@ -15,7 +15,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session, selectinload
 
 from mailer.contacts.csvfile import normalise_email
@@ -23,6 +23,7 @@ from mailer.contacts.models import (
     ERASED_DOMAIN,
     Contact,
     Membership,
+    RetiredLinkKey,
     Suppression,
     SuppressionReason,
     address_hash,
@@ -31,7 +32,7 @@ from mailer.contacts.models import (
 from mailer.db import utcnow
 from mailer.evaluations.models import Evaluation, EvaluationReceipt
 from mailer.meetings.models import Meeting
-from mailer.outbox.compose import STAFF_TEMPLATES
+from mailer.mail.templates import STAFF_TEMPLATES
 from mailer.outbox.models import OutboxMessage
 from mailer.rsvp.models import LinkOpen, Response, ResponseChange
 from mailer.tracking.models import Attendance
@@ -91,6 +92,8 @@ def export_person(session: Session, email: str) -> dict[str, Any]:
             select(EvaluationReceipt).where(EvaluationReceipt.contact_id == contact.id))],
         "suppression": None if suppression is None else {
             "reason": suppression.reason.value, "since": _when(suppression.created_at), "detail": suppression.detail},
+        "links_revoked": [_when(at) for at in session.scalars(  # old keys: their unsubscribe links still work
+            select(RetiredLinkKey.retired_at).where(RetiredLinkKey.contact_id == contact.id).order_by(RetiredLinkKey.id))],
     }
 
 
@@ -121,6 +124,7 @@ def forget(session: Session, email: str) -> Erasure:
                             reason=SuppressionReason.ERASED))
     contact.name = contact.phone = contact.language = None
     contact.link_key = new_link_key()  # every link ever sent stops working
+    session.execute(delete(RetiredLinkKey).where(RetiredLinkKey.contact_id == contact.id))  # unsubscribe ones too
     for membership in contact.memberships:
         membership.role = None
 

@@ -124,5 +124,6 @@ def list_(rt: Runtime, as_json: bool) -> None:
         echo_json(rows)
         return
     for m in rows:
-        click.echo(f"{m['slug']:<22} {m['when']:<45} {m['city']}, {m['host'] or m['region']}")
+        cancelled = "  (cancelled)" if m["cancelled"] else ""
+        click.echo(f"{m['slug']:<22} {m['when']:<45} {m['city']}, {m['host'] or m['region']}{cancelled}")
     click.echo(f"{len(rows)} meetings")

@@ -41,6 +41,8 @@ class TestPerson:
     Carries a real recipient's organisations and language, so the test reads as theirs would.
     """
 
+    __test__ = False  # not a pytest test class, whatever its name
+
     language: str | None = None
     organisations: list[str] = field(default_factory=list)
     id: int = 0

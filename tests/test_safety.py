@@ -248,7 +248,7 @@ def test_past_starts_and_rounds_for_started_meetings_are_refused(app, db, settin
 
     started = make_meeting(slug="igang", starts=f"{local_day(settings, -1)} 18:00")
     result = runner.invoke(["campaigns", "create", "--meeting", "igang", "--template", "invitation", "--all"])
-    assert result.exit_code == 1 and "meeting igang has already started" in result.stderr
+    assert result.exit_code == 1 and "meeting igang (“Dialogträff 2”) has already started: no invitation can be sent" in result.stderr
     reply = post(staff_client, "/staff/campaigns/new", {"meeting": "igang", "template": "reminder", "all": "1",
                                                         "action": "create"})
     assert reply.status_code == 422 and "har redan börjat" in text(reply)
@@ -338,7 +338,7 @@ def test_a_time_change_and_a_cancellation_reach_those_coming_with_calendar_updat
         with pytest.raises(AnswersClosed):
             record_answer(session, session.get(Contact, world["bengt"]), meeting, {"answer": "yes"}, settings.timezone)
     result = runner.invoke(["campaigns", "create", "--meeting", "eskilstuna", "--template", "thanks"])
-    assert result.exit_code == 1 and "meeting eskilstuna is cancelled" in result.stderr
+    assert result.exit_code == 1 and "meeting eskilstuna (“Ny rubrik”) is cancelled" in result.stderr
     result = runner.invoke(["meetings", "cancel", "eskilstuna"])
     assert result.exit_code == 1 and "is already cancelled" in result.stderr
 
@@ -360,7 +360,7 @@ def test_the_web_asks_before_telling_about_a_change_and_can_cancel(app, db, sett
     reply = post(staff_client, "/staff/meetings/eskilstuna/cancel", follow_redirects=True)
     assert "Träffen är inställd. 1 mejl om det skickas." in text(reply) and "Inställd" in text(reply)
     reply = post(staff_client, "/staff/meetings/eskilstuna/cancel", follow_redirects=True)
-    assert "Träffen är redan inställd." in text(reply)
+    assert "träffen eskilstuna är redan inställd." in text(reply)
     with db.transaction() as session:
         templates = list(session.scalars(select(OutboxMessage.template).order_by(OutboxMessage.id)))
         assert templates[-2:] == ["meeting_update", "meeting_cancelled"]
@@ -422,7 +422,7 @@ def test_a_round_without_recipients_cannot_start(db, runner, staff_client, world
     result = runner.invoke(["campaigns", "send", campaign_id])
     assert result.exit_code == 1 and "has no recipients" in result.stderr
     reply = post(staff_client, f"/staff/campaigns/{campaign_id}/send", follow_redirects=True)
-    assert "Utskicket har inga mottagare" in text(reply)
+    assert f"Utskick {campaign_id} har inga mottagare" in text(reply)
     with db.transaction() as session:
         assert session.get(Campaign, campaign_id).state is CampaignState.DRAFT
 
@@ -467,8 +467,7 @@ def test_previewing_someone_who_will_not_get_it_says_so(app, db, runner, staff_c
 def test_erasure_also_ends_the_unsubscribe_links_kept_by_revoking(app, db, runner, world):
     unsubscribe = links_for(app, world["anna"])["unsubscribe_url"]
     assert runner.invoke(["contacts", "revoke-links", "anna@kor.example.org"]).exit_code == 0
-    assert '"links_revoked": [' in runner.invoke(["contacts", "export-person", "anna@kor.example.org"]).stdout
     assert app.test_client().get(unsubscribe).status_code == 200
+    assert count(db, RetiredLinkKey) == 1
     assert runner.invoke(["contacts", "forget", "anna@kor.example.org", "--yes"]).exit_code == 0
-    assert app.test_client().get(unsubscribe).status_code == 404
-    assert count(db, RetiredLinkKey) == 0
+    assert app.test_client().get(unsubscribe).status_code == 404  # every link ever sent stops working

@@ -22,11 +22,12 @@ from mailer.campaigns.models import Campaign, CampaignState
 from mailer.config import LANGUAGES, Settings
 from mailer.contacts.models import Contact, Membership, Suppression, SuppressionReason, TestPerson, address_hash
 from mailer.db import utcnow
+from mailer.errors import DomainError, NotFound
 from mailer.mail.message import stable_message_id
 from mailer.mail.context import language_of
 from mailer.mail.templates import CAMPAIGN_TEMPLATES, EmailTemplates, TemplateProblem
 from mailer.meetings.models import Meeting
-from mailer.meetings.service import get_meeting, parse_local
+from mailer.meetings.service import MeetingError, get_meeting, parse_local
 from mailer.outbox.compose import compose, has_been_mailed, made_up_contact, organisation_names, render_for
 from mailer.outbox.models import FINAL_STATES, MessageState, OutboxMessage
 
@@ -34,13 +35,10 @@ S = CampaignState
 NOT_STARTED = "not started, back to draft"  # start_due's outcome when the campaign cannot go out
 
 
-class CampaignError(ValueError):
-    """A refusal. The message is English (the CLI's); `code` and `params`, when given, let the web
-    say it in the staff member's language; `field` names the option or form field."""
+class CampaignError(DomainError, ValueError):
+    """A campaign that cannot be made or moved as asked; the code says why."""
 
-    def __init__(self, message: str, code: str | None = None, field: str | None = None, **params):
-        super().__init__(message)
-        self.code, self.field, self.params = code, field, params
+    prefix = "error.campaign."
 
 
 ROUNDS_BEFORE_THE_MEETING = ("invitation", "reminder")  # pointless, and misleading, once it has started
@@ -49,13 +47,13 @@ ROUNDS_BEFORE_THE_MEETING = ("invitation", "reminder")  # pointless, and mislead
 def get_campaign(session: Session, campaign_id: int) -> Campaign:
     campaign = session.get(Campaign, campaign_id)
     if campaign is None:
-        raise CampaignError(f"no campaign with id {campaign_id}")
+        raise CampaignError("no_campaign", id=campaign_id)
     return campaign
 
 
 def _require(campaign: Campaign, allowed: tuple[CampaignState, ...], action: str) -> None:
     if campaign.state not in allowed:
-        raise CampaignError(f"campaign {campaign.id} is {campaign.state}; cannot {action}")
+        raise CampaignError(f"wrong_state.{action}", id=campaign.id, state=campaign.state)
 
 
 def _contact_query():
@@ -67,7 +65,7 @@ def sample_contact(session: Session, campaign: Campaign, email: str | None = Non
     if email:
         contact = session.scalar(_contact_query().where(Contact.email == email.strip().lower()))
         if contact is None:
-            raise CampaignError(f"no contact with address {email!r}")
+            raise CampaignError("no_contact", email=email)
         return contact
     first_id = session.scalar(recipients_query(Audience.from_json(campaign.audience), campaign.meeting_id).limit(1))
     if first_id is None:
@@ -137,12 +135,9 @@ def test_message(session: Session, settings: Settings, templates: EmailTemplates
 def check_meeting(meeting: Meeting, template: str, now: dt.datetime | None = None) -> None:
     """No round of any kind for a cancelled meeting; no invitation or reminder once it has started."""
     if meeting.cancelled_at is not None:
-        raise CampaignError(f"meeting {meeting.slug} is cancelled; no mail can be sent for it",
-                            "meeting_cancelled", "meeting", meeting=meeting.title)
+        raise CampaignError("meeting_cancelled", slug=meeting.slug, title=meeting.title)
     if template in ROUNDS_BEFORE_THE_MEETING and (now or utcnow()) >= meeting.starts_at:
-        raise CampaignError(f"meeting {meeting.slug} has already started; a {template} cannot be sent "
-                            "(thanks and evaluation rounds can)", "meeting_started", "meeting",
-                            meeting=meeting.title)
+        raise CampaignError("meeting_started", slug=meeting.slug, title=meeting.title, template=template)
 
 
 def create_campaign(
@@ -154,11 +149,11 @@ def create_campaign(
     `now` is the clock the meeting's start is checked against (default: the real one).
     """
     if template not in CAMPAIGN_TEMPLATES:
-        raise CampaignError(f"--template must be one of {', '.join(CAMPAIGN_TEMPLATES)}, got {template!r}")
+        raise CampaignError("bad_template", template=template, choices=", ".join(CAMPAIGN_TEMPLATES))
     try:
         meeting = get_meeting(session, meeting_slug)
-    except LookupError as exc:
-        raise CampaignError(str(exc)) from None
+    except NotFound:
+        raise CampaignError("no_meeting", slug=meeting_slug) from None
     check_meeting(meeting, template, now)
     implied_audience(template, audience)
     audience.validate(session)
@@ -203,19 +198,17 @@ def _parse_when(text: str, settings: Settings, meeting: Meeting, template: str) 
     missed), and for an invitation or reminder before the meeting starts."""
     try:
         when = parse_local("send_at", text, settings.timezone)
-    except ValueError as exc:
-        raise CampaignError(str(exc).split(": ", 1)[-1], "send_at_invalid", "send_at", text=text.strip()) from None
+    except MeetingError as exc:
+        raise CampaignError(f"send_at.{exc.code}", **exc.params) from None
     if when < utcnow().replace(second=0, microsecond=0):
-        raise CampaignError(f"send_at: {text.strip()!r} is in the past; to send now, use `mailer campaigns send`",
-                            "send_at_past", "send_at", text=text.strip())
+        raise CampaignError("send_at_past", text=text.strip())
     if template in ROUNDS_BEFORE_THE_MEETING and when >= meeting.starts_at:
-        raise CampaignError(f"send_at: {text.strip()!r} is after the meeting starts", "send_at_after_meeting",
-                            "send_at", text=text.strip())
+        raise CampaignError("send_at_after_meeting", text=text.strip())
     return when
 
 
 def schedule(session: Session, settings: Settings, campaign: Campaign, at: str) -> Campaign:
-    _require(campaign, (S.DRAFT, S.SCHEDULED, S.MISSED), "schedule it")
+    _require(campaign, (S.DRAFT, S.SCHEDULED, S.MISSED), "schedule")
     check_meeting(campaign.meeting, campaign.template)
     campaign.send_at = _parse_when(at, settings, campaign.meeting, campaign.template)
     campaign.state = S.SCHEDULED
@@ -224,7 +217,7 @@ def schedule(session: Session, settings: Settings, campaign: Campaign, at: str) 
 
 def cancel(session: Session, campaign: Campaign) -> int:
     """Stop a campaign; rows not yet sent become skipped. Returns how many were skipped."""
-    _require(campaign, (S.DRAFT, S.SCHEDULED, S.RUNNING, S.PAUSED, S.MISSED), "cancel it")
+    _require(campaign, (S.DRAFT, S.SCHEDULED, S.RUNNING, S.PAUSED, S.MISSED), "cancel")
     campaign.state = S.CANCELLED
     campaign.finished_at = utcnow()
     result = session.execute(
@@ -243,7 +236,7 @@ def start(session: Session, campaign: Campaign, now: dt.datetime | None = None) 
     exists. A running campaign is never started again: its recipients were fixed
     when it started, and people imported since must not be added.
     """
-    _require(campaign, (S.DRAFT, S.SCHEDULED), "start it")
+    _require(campaign, (S.DRAFT, S.SCHEDULED), "start")
     check_meeting(campaign.meeting, campaign.template, now)
     audience = Audience.from_json(campaign.audience)
     existing = select(OutboxMessage.contact_id).where(OutboxMessage.campaign_id == campaign.id)
@@ -253,8 +246,7 @@ def start(session: Session, campaign: Campaign, now: dt.datetime | None = None) 
     ).all()
     now = now or utcnow()
     if not rows and not session.scalar(select(func.count()).select_from(existing.subquery())):
-        raise CampaignError(f"campaign {campaign.id} has no recipients ({audience.describe()}); nothing to send",
-                            "no_recipients", "audience")
+        raise CampaignError("no_recipients", id=campaign.id, audience=audience.describe())
     if rows:
         session.execute(insert(OutboxMessage), [
             {"campaign_id": campaign.id, "contact_id": cid, "meeting_id": campaign.meeting_id,
@@ -313,7 +305,7 @@ def finish_if_done(session: Session, campaign: Campaign) -> bool:
 
 def retry_failed(session: Session, campaign: Campaign) -> int:
     """Staff decided to try the failed rows again: they get a fresh set of attempts."""
-    _require(campaign, (S.RUNNING, S.FINISHED), "retry it")
+    _require(campaign, (S.RUNNING, S.FINISHED), "retry")
     result = session.execute(
         update(OutboxMessage)
         .where(OutboxMessage.campaign_id == campaign.id, OutboxMessage.state == MessageState.FAILED)

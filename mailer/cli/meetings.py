@@ -3,7 +3,7 @@ from __future__ import annotations
 import click
 
 from mailer.audit.log import cli_actor, record
-from mailer.cli.runtime import Runtime, echo_json, fail, pass_runtime
+from mailer.cli.runtime import Runtime, cli_language, echo_json, fail, pass_runtime
 from mailer.i18n import format_when
 from mailer.meetings.changes import cancel_meeting, edit_meeting
 from mailer.meetings.service import MeetingError, add_meeting, get_meeting, list_meetings
@@ -40,8 +40,8 @@ def add(rt: Runtime, **fields) -> None:
 
 
 def _refused(exc: MeetingError):
-    option = "SLUG" if exc.field == "slug" and exc.code else f"--{exc.field.replace('_', '-')}"
-    fail(f"{option}: {str(exc).split(': ', 1)[1]}")
+    option = "SLUG" if exc.field == "slug" else f"--{exc.field.replace('_', '-')}"
+    fail(f"{option}: {exc.render(cli_language())}")
 
 
 def _meeting(session, slug: str):

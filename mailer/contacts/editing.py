@@ -10,15 +10,23 @@ from sqlalchemy import or_, select
 from sqlalchemy.orm import Session, selectinload
 
 from mailer.contacts.models import Contact, Membership, Organisation
+from mailer.errors import DomainError, NotFound
 
 LIMITS = {"name": 200, "region": 100, "phone": 50, "role": 100}
 LANGUAGES = ("sv", "en")
 
 
-class ContactError(ValueError):
-    def __init__(self, field: str, message: str):
-        super().__init__(f"{field}: {message}")
+class ContactError(DomainError, ValueError):
+    """A contact field that cannot be saved; `field` names it, the code says why."""
+
+    prefix = "error.contact."
+
+    def __init__(self, field: str, code: str, /, **params):
+        super().__init__(code, **params)
         self.field = field
+
+    def __str__(self) -> str:
+        return f"{self.field}: {self.render('en')}"
 
 
 def _with_memberships():
@@ -28,7 +36,7 @@ def _with_memberships():
 def get_contact(session: Session, contact_id: int) -> Contact:
     contact = session.scalar(_with_memberships().where(Contact.id == contact_id))
     if contact is None:
-        raise LookupError(f"no contact with id {contact_id}")
+        raise NotFound("no_contact_id", id=contact_id)
     return contact
 
 
@@ -51,7 +59,7 @@ def search_contacts(session: Session, text: str, limit: int = 100) -> list[Conta
 def _clean(field: str, value: str | None) -> str | None:
     text = " ".join((value or "").split())
     if len(text) > LIMITS[field]:
-        raise ContactError(field, f"at most {LIMITS[field]} characters")
+        raise ContactError(field, "too_long", limit=LIMITS[field])
     return text or None
 
 
@@ -60,7 +68,7 @@ def update_contact(session: Session, contact: Contact, *, name: str | None, lang
     """Set the fields (an empty value clears one); returns the names of the fields that changed."""
     language = (language or "").strip().lower() or None
     if language is not None and language not in LANGUAGES:
-        raise ContactError("language", f"must be one of {', '.join(LANGUAGES)}")
+        raise ContactError("language", "language", choices=", ".join(LANGUAGES))
     values = {"name": _clean("name", name), "language": language, "region": _clean("region", region),
               "phone": _clean("phone", phone)}
     cleaned_roles = {slug: _clean("role", role) for slug, role in (roles or {}).items()}
@@ -79,5 +87,5 @@ def update_contact(session: Session, contact: Contact, *, name: str | None, lang
 def organisation_by_slug(session: Session, slug: str) -> Organisation:
     organisation = session.scalar(select(Organisation).where(Organisation.slug == slug))
     if organisation is None:
-        raise LookupError(f"no organisation with slug {slug!r}")
+        raise NotFound("no_organisation", slug=slug)
     return organisation

@@ -16,6 +16,8 @@ import css_inline
 from jinja2 import ChoiceLoader, FileSystemLoader, StrictUndefined, TemplateError, TemplateNotFound, TemplateSyntaxError, select_autoescape
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
+from mailer.errors import DomainError
+
 TEMPLATE_NAMES = ("invitation", "reminder", "information", "confirmation", "thanks", "meeting_update",
                   "meeting_cancelled", "digest", "org_report")
 CAMPAIGN_TEMPLATES = ("invitation", "reminder", "information", "thanks")
@@ -42,14 +44,14 @@ class TemplateProblem(Exception):
         self.template, self.line, self.message = template, line, message
 
 
-class MissingUnsubscribe(TemplateProblem):
+class MissingUnsubscribe(TemplateProblem, DomainError):
     """The rendered mail has lost the recipient's unsubscribe link (and with it the Art. 21 notice)."""
 
-    code = "unsubscribe_missing"
+    prefix = "error.template."
 
     def __init__(self, template: str):
-        super().__init__(template, None, "the rendered message has no unsubscribe link: keep "
-                         "{{ unsubscribe_url }} in it (by default it comes from footer.txt/footer.html)")
+        TemplateProblem.__init__(self, template, None, "the rendered message has no unsubscribe link")
+        self.code, self.params = "unsubscribe_missing", {"file": template}
 
 
 @dataclass(frozen=True)

@@ -84,8 +84,7 @@ def edit_meeting(session: Session, tz: ZoneInfo, default_language: str, actor: s
     """Change the fields given (see meetings.service.update_meeting); tell those who come when
     the time or the place changed, unless `notify` is False. Raises MeetingError."""
     if meeting.cancelled_at is not None:
-        raise MeetingError("slug", f"meeting {meeting.slug} is cancelled and cannot be changed",
-                           "meeting_cancelled")
+        raise MeetingError("slug", "meeting_cancelled", slug=meeting.slug)
     before = _values(meeting)
     old_when = (meeting.starts_at, meeting.ends_at)
     old_place = meeting.place
@@ -114,9 +113,9 @@ def cancel_meeting(session: Session, actor: str, meeting: Meeting, *, notify: bo
     answers closed. Raises MeetingError when it is already cancelled or has started."""
     now = now or utcnow()
     if meeting.cancelled_at is not None:
-        raise MeetingError("slug", f"meeting {meeting.slug} is already cancelled", "already_cancelled")
+        raise MeetingError("slug", "already_cancelled", slug=meeting.slug)
     if meeting.starts_at <= now:
-        raise MeetingError("slug", f"meeting {meeting.slug} has already started", "meeting_started_cancel")
+        raise MeetingError("slug", "started_cannot_cancel", slug=meeting.slug)
     change = MeetingChange(meeting, ["cancelled_at"])
     for campaign in session.scalars(select(Campaign).where(Campaign.meeting_id == meeting.id,
                                                            Campaign.state.in_(OPEN_CAMPAIGNS))):

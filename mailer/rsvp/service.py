@@ -24,6 +24,7 @@ from mailer.contacts.models import (
     new_link_key,
 )
 from mailer.db import utcnow
+from mailer.errors import NotFound
 from mailer.meetings.models import Meeting
 from mailer.rsvp.answers import (  # noqa: F401  (the answer's rules, re-exported for callers)
     LIMITS, AnswerError, AnswersClosed, answers_closed, parse_answer, places_taken, record_answer,
@@ -66,6 +67,8 @@ def resolve(session: Session, codec: TokenCodec, purpose: str, token: str) -> tu
     if contact is None and purpose == "unsubscribe":
         contact = session.scalar(select(Contact).join(RetiredLinkKey, RetiredLinkKey.contact_id == Contact.id)
                                  .where(RetiredLinkKey.link_key == contact_key))
+        if contact is not None and contact.is_erased:
+            contact = None  # erasure ends every link ever sent, these too
     if contact is None or (purpose in ("rsvp", "evaluation") and meeting is None):
         raise BadToken()
     return contact, meeting
@@ -84,7 +87,7 @@ def revoke_links(session: Session, email: str) -> Contact:
         key = email.strip().lower()
     contact = session.scalar(select(Contact).where(Contact.email == key))
     if contact is None:
-        raise LookupError(f"no contact with the address {email.strip()!r}")
+        raise NotFound("no_contact", email=email.strip())
     session.add(RetiredLinkKey(contact_id=contact.id, link_key=contact.link_key, retired_at=utcnow()))
     contact.link_key = new_link_key()
     return contact

@@ -13,10 +13,10 @@ import unicodedata
 from flask import Blueprint, redirect, request, url_for
 
 from mailer.audit.log import record
+from mailer.errors import render
 from mailer.meetings.changes import cancel_meeting, count_concerned, edit_meeting
 from mailer.meetings.service import MeetingError, add_meeting, get_meeting, list_meetings
-from mailer.web.staff.common import db, me, page, say, settings
-from mailer.web.staff.refusals import refusal
+from mailer.web.staff.common import db, me, page, say, settings, words
 
 bp = Blueprint("meetings", __name__)
 FIELDS = ("slug", "title", "region", "city", "host", "venue", "date", "start", "end", "capacity", "max_guests",
@@ -67,10 +67,13 @@ def _form(values: dict, meeting=None, error: str | None = None, status: int = 20
                 concerned=concerned, notify=notify)
 
 
+SAID_IN_FULL = ("start_in_past", "capacity_below_taken", "meeting_cancelled")  # more than "check this field"
+
+
 def _refused(exc: Exception) -> tuple[str, str | None]:
-    """The form field to mark, and the refusal in words when it is more than "check this field"."""
+    """The form field to mark, and the refusal in words where the field's hint does not say it."""
     field = FORM_FIELD.get(exc.field, exc.field)
-    return field, refusal(exc) if getattr(exc, "code", None) else None
+    return field, render(exc, words().lang) if getattr(exc, "code", None) in SAID_IN_FULL else None
 
 
 @bp.get("/meetings")
@@ -144,7 +147,7 @@ def cancel(slug: str):
     except LookupError:
         return page("message.html", 404, title_key="not_found_title", body_key="not_found_body")
     except MeetingError as exc:
-        say("action_failed", "error", reason=refusal(exc))
+        say("action_failed", "error", reason=render(exc, words().lang))
         return redirect(url_for(".edit", slug=slug), code=303)
     say("meeting_cancelled_done", n=change.notified)
     return redirect(url_for(".index"), code=303)

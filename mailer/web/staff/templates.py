@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from flask import Blueprint, redirect, request, url_for
 
+from mailer.errors import render
 from mailer.mail.templates import TemplateProblem
 from mailer.staff import template_editor as editor
-from mailer.web.staff.common import db, me, page, say, settings, templates
-from mailer.web.staff.refusals import refusal
+from mailer.web.staff.common import db, me, page, say, settings, templates, words
 
 bp = Blueprint("templates", __name__)
 
@@ -41,7 +41,7 @@ def edit(name: str):
         with db().transaction() as s:
             editor.save_template(s, settings(), templates(), me().actor, name, text)
     except TemplateProblem as exc:
-        return _editor(name, text, 422, problem=refusal(exc))
+        return _editor(name, text, 422, problem=render(exc, words().lang))
     except editor.NotEditable:
         return page("message.html", 404, title_key="not_found_title", body_key="not_found_body")
     say("template_saved", name=name)

@@ -34,13 +34,13 @@ def add(rt: Runtime, **fields) -> None:
         try:
             meeting = add_meeting(session, rt.settings.timezone, **fields)
         except MeetingError as exc:
-            _refused(exc)
+            _refused(exc, slug_is_argument=False)
         record(session, cli_actor(), "meetings.add", f"meeting:{meeting.slug}")
         click.echo(f"added {meeting.slug}: {format_when(meeting.starts_at, meeting.ends_at, rt.settings.timezone)}")
 
 
-def _refused(exc: MeetingError):
-    option = "SLUG" if exc.field == "slug" else f"--{exc.field.replace('_', '-')}"
+def _refused(exc: MeetingError, slug_is_argument: bool = True):
+    option = "SLUG" if exc.field == "slug" and slug_is_argument else f"--{exc.field.replace('_', '-')}"
     fail(f"{option}: {exc.render(cli_language())}")
 
 

@@ -361,6 +361,7 @@ def test_the_web_asks_before_telling_about_a_change_and_can_cancel(app, db, sett
     assert "Träffen är inställd. 1 mejl om det skickas." in text(reply) and "Inställd" in text(reply)
     reply = post(staff_client, "/staff/meetings/eskilstuna/cancel", follow_redirects=True)
     assert "träffen eskilstuna är redan inställd." in text(reply)
+    assert "Inga kommande träffar." in text(staff_client.get("/staff/"))  # not shown as coming any more
     with db.transaction() as session:
         templates = list(session.scalars(select(OutboxMessage.template).order_by(OutboxMessage.id)))
         assert templates[-2:] == ["meeting_update", "meeting_cancelled"]

@@ -31,7 +31,7 @@ from mailer.mail.templates import (
     RECIPIENT_TEMPLATES, TEMPLATE_NAMES, EmailTemplates, Rendered, TemplateProblem, packaged_templates_path,
 )
 from mailer.meetings.models import Meeting
-from mailer.outbox.compose import made_up_contact
+from mailer.mail.compose import made_up_contact
 
 NAME = re.compile(r"^(?:(sv|en)/)?([a-z_]+)\.(html|txt)$")
 CONFIRMATIONS = (

@@ -115,7 +115,8 @@ def test_a_test_mail_is_for_a_made_up_person_and_its_links_save_nothing(app, db,
     result = runner.invoke(["campaigns", "test", campaign_id, "--to", "me@example.org"])
     assert result.exit_code == 0, result.output
     [mail] = mails(settings)
-    assert str(mail["To"]) == "me@example.org"  # the address given, and only it
+    assert [a.addr_spec for a in mail["To"].addresses] == ["me@example.org"]  # the address given, and only it
+    assert mail["To"].addresses[0].display_name == "Testa Testsson"
     assert mail["Subject"].startswith("[TEST] Inbjudan: Dialogträff i Eskilstuna")
     body = mail.get_body(("plain",)).get_content()
     assert "Hej Testa!" in body and "Korforbundet" in body  # the first recipient's organisation
@@ -162,7 +163,7 @@ def test_the_web_test_button_writes_in_the_chosen_recipients_language(db, settin
     assert f"Testmejlet är skickat till {STAFF_EMAIL}." in text(reply)
     assert "Testa Testsson" in text(staff_client.get(f"/staff/campaigns/{campaign_id}"))  # the hint says so
     [mail] = mails(settings)
-    assert str(mail["To"]) == STAFF_EMAIL and mail["Subject"].startswith("[TEST] ")
+    assert [a.addr_spec for a in mail["To"].addresses] == [STAFF_EMAIL] and mail["Subject"].startswith("[TEST] ")
     body = mail.get_body(("plain",)).get_content()
     assert "Hello Testa," in body and "Bengt" not in body  # Bengt reads English
     assert count(db, OutboxMessage) == 0

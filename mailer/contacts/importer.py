@@ -14,7 +14,7 @@ from pathlib import Path
 from sqlalchemy import delete, insert, select
 from sqlalchemy.orm import Session
 
-from mailer.contacts.csvfile import SLUG_RE, ContactRow, CsvFileError, Problem, parse, read_organisation_names
+from mailer.contacts.csvfile import MAX_FILE_BYTES, SLUG_RE, ContactRow, CsvFileError, Problem, parse, read_organisation_names
 from mailer.contacts.models import (
     Contact,
     ImportRejection,
@@ -84,6 +84,7 @@ def import_lists(
     strict: bool = False,
     check_dns: bool = False,
     data: dict[Path, bytes] | None = None,
+    max_bytes: int = MAX_FILE_BYTES,
 ) -> ImportReport:
     """Import contact lists within the caller's transaction.
 
@@ -106,16 +107,25 @@ def import_lists(
         report.organisation = slug
         try:
             read_organisation_names(path.parent)  # a broken organisations.csv stops this file here
-            parsed = parse(path, data=(data or {}).get(path), check_dns=check_dns)
+            parsed = parse(path, data=(data or {}).get(path), check_dns=check_dns, max_bytes=max_bytes)
         except CsvFileError as exc:
             report.error, report.error_code, report.error_params = str(exc), exc.code, exc.params
             continue
         report.rejected, report.warnings = parsed.rejected, parsed.warnings
         reports[-1] = (report, parsed.rows)
 
-    rollback = dry_run or (strict and any(r.error or r.rejected for r, _ in reports))
-    savepoint = session.begin_nested()
     claims: Claims = {}
+    if dry_run:
+        # Computed by the same code, with the changes kept in memory and never sent to the
+        # database: a preview only reads, so it can run without the write lock (Database.reading).
+        with session.no_autoflush:
+            for report, rows in reports:
+                if report.organisation and not report.error and not report.note:
+                    _apply(session, report, rows, claims, write=False)
+        session.expunge_all()
+        return ImportReport(files=[r for r, _ in reports], written=False)
+    rollback = strict and any(r.error or r.rejected for r, _ in reports)
+    savepoint = session.begin_nested()
     for report, rows in reports:
         if report.organisation and not report.error and not report.note:
             _apply(session, report, rows, claims)
@@ -127,16 +137,19 @@ def import_lists(
     return ImportReport(files=[r for r, _ in reports], written=not rollback)
 
 
-def _organisation(session: Session, slug: str, folder: Path) -> Organisation:
+def _organisation(session: Session, slug: str, folder: Path, write: bool = True) -> Organisation:
     info = read_organisation_names(folder).get(slug)
     organisation = session.scalar(select(Organisation).where(Organisation.slug == slug))
     if organisation is None:
         organisation = Organisation(slug=slug, name=info.name if info else slug.replace("-", " ").title())
+        if not write:
+            return organisation  # a new organisation in a dry run: no id, no members yet
         session.add(organisation)
     if info is not None:
         organisation.name, organisation.region = info.name, info.region
         organisation.contact_email = info.email or organisation.contact_email
-    session.flush()
+    if write:
+        session.flush()
     return organisation
 
 
@@ -201,8 +214,9 @@ def _person_changes(row: ContactRow, contact: Contact | None, claims: Claims, re
     return changes
 
 
-def _apply(session: Session, report: FileReport, rows: list[ContactRow], claims: Claims) -> None:
-    organisation = _organisation(session, report.organisation, report.path.parent)
+def _apply(session: Session, report: FileReport, rows: list[ContactRow], claims: Claims, write: bool = True) -> None:
+    """Count (and with `write`, make) the file's changes; without it nothing reaches the database."""
+    organisation = _organisation(session, report.organisation, report.path.parent, write)
     rows, report.unchanged = _merge_duplicates(rows, report)
     emails = [row.email for row in rows]
 
@@ -252,6 +266,8 @@ def _apply(session: Session, report: FileReport, rows: list[ContactRow], claims:
             report.updated += 1
         else:
             report.unchanged += 1
+    if not write:
+        return
     _insert_new(session, organisation, new_contacts, new_memberships,
                 {email: contact.id for email, contact in contacts.items()})
 

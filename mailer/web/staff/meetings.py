@@ -78,7 +78,7 @@ def _refused(exc: Exception) -> tuple[str, str | None]:
 
 @bp.get("/meetings")
 def index():
-    with db().transaction() as s:
+    with db().reading() as s:
         meetings = list_meetings(s)
     return page("meetings.html", meetings=meetings, tz=settings().timezone)
 

@@ -21,11 +21,11 @@ def index():
 def _editor(name: str, text: str, status: int = 200, problem: str | None = None):
     rendered = None
     if problem is None:
-        with db().transaction() as s:
+        with db().reading() as s:
             try:
                 rendered = editor.preview(s, settings(), name, text)
             except TemplateProblem as exc:
-                problem = str(exc)
+                problem = render(exc, words().lang)
     return page("template_edit.html", status, name=name, text=text, rendered=rendered, problem=problem,
                 shown_as=editor.shown_as(name, settings()), writable=settings().templates_path is not None)
 
@@ -38,8 +38,7 @@ def edit(name: str):
         text = request.form.get("text", "")
         if request.form.get("action") != "save":
             return _editor(name, text)
-        with db().transaction() as s:
-            editor.save_template(s, settings(), templates(), me().actor, name, text)
+        editor.save_template(db(), settings(), templates(), me().actor, name, text)
     except TemplateProblem as exc:
         return _editor(name, text, 422, problem=render(exc, words().lang))
     except editor.NotEditable:
@@ -52,10 +51,10 @@ def edit(name: str):
 def live_preview(name: str):
     """For the editor's script: the unsaved text rendered, or the problem with its file and line."""
     try:
-        with db().transaction() as s:
+        with db().reading() as s:
             rendered = editor.preview(s, settings(), name, request.form.get("text", ""))
     except TemplateProblem as exc:
-        return {"ok": False, "problem": str(exc)}
+        return {"ok": False, "problem": render(exc, words().lang)}
     except editor.NotEditable:
         return {"ok": False, "problem": "not found"}, 404
     return {"ok": True, "subject": rendered.subject, "html": rendered.html, "text": rendered.text}

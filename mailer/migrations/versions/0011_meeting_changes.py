@@ -1,7 +1,7 @@
 """meeting changes: a calendar SEQUENCE and a cancellation time per meeting; retired link keys
 
 Revision ID: 0011
-Revises: 0009
+Revises: 0015
 Create Date: 2026-12-02 08:00:00
 
 `meetings.sequence` and `meetings.cancelled_at` (not personal) let an update or a cancellation
@@ -14,7 +14,7 @@ import mailer.db
 
 
 revision = '0011'
-down_revision = '0009'
+down_revision = '0015'
 branch_labels = None
 depends_on = None
 

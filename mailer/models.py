@@ -4,7 +4,10 @@ from mailer.audit.models import AuditEntry
 from mailer.bounces.models import BounceEvent
 
 from mailer.campaigns.models import Campaign, CampaignState
-from mailer.contacts.models import Contact, ImportRejection, Membership, Organisation, Suppression, SuppressionReason
+from mailer.contacts.models import (
+    Contact, ImportRejection, Membership, Organisation, RetiredLinkKey, Suppression,
+    SuppressionReason,
+)
 from mailer.digest.models import DigestRun
 from mailer.evaluations.models import Evaluation, EvaluationReceipt
 from mailer.meetings.models import Meeting
@@ -19,6 +22,5 @@ from mailer.tracking.models import Attendance
 __all__ = [
     "Answer", "Attendance", "AuditEntry", "BackupRecord", "BounceEvent", "HealthProbe", "Campaign", "DigestRun", "Evaluation", "EvaluationReceipt", "CampaignState", "Contact", "ImportRejection", "LinkOpen", "Meeting",
     "Membership", "MessageState", "Organisation", "OutboxMessage", "Response", "ResponseChange",
-    "SendRate", "Suppression", "SuppressionReason", "WorkerHeartbeat",
-    "RelayStatus", "SendRate", "SendReservation", "Suppression", "SuppressionReason",
+    "RelayStatus", "RetiredLinkKey", "SendRate", "SendReservation", "Suppression", "SuppressionReason", "WorkerHeartbeat",
 ]

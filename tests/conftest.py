@@ -241,8 +241,14 @@ def make_csv(tmp_path: Path) -> Callable[..., Path]:
 
 @pytest.fixture
 def make_meeting(db: Database, settings) -> Callable[..., Any]:
-    """make_meeting(slug="x", starts="2031-05-06 18:00", ...) -> the stored Meeting."""
-    from mailer.meetings.service import add_meeting
+    """make_meeting(slug="x", starts="2031-05-06 18:00", ...) -> the stored Meeting.
+
+    A start in the past is made as if entered the day before it (add_meeting's `now`): the
+    app refuses past starts, but tests of what happens after a meeting need such meetings.
+    """
+    import datetime as dt
+
+    from mailer.meetings.service import add_meeting, parse_local
 
     counter = iter(range(1, 10_000))
 
@@ -256,6 +262,8 @@ def make_meeting(db: Database, settings) -> Callable[..., Any]:
             "starts": f"2031-05-{n:02d} 18:00",
         }
         values.update(fields)
+        starts = parse_local("starts", values["starts"], settings.timezone)
+        values.setdefault("now", starts - dt.timedelta(days=1))
         with db.transaction() as session:
             return add_meeting(session, settings.timezone, **values)
 

@@ -89,7 +89,7 @@ def dashboard(session: Session, settings: Settings, language: str, now: dt.datet
     now = now or utcnow()
     tz = settings.timezone
     all_meetings = list(session.scalars(select(Meeting).order_by(Meeting.starts_at)))
-    coming = [m for m in all_meetings if m.ends_at >= now]
+    coming = [m for m in all_meetings if m.ends_at >= now and m.cancelled_at is None]
     figures = status_by_meeting(session, [m.id for m in coming])
     organisations = session.execute(select(Organisation.id, Organisation.name).order_by(Organisation.name)).all()
     represented_anywhere: set[int] = set()

@@ -65,7 +65,8 @@ class BoardReport:
 
 def board_report(session: Session, settings: Settings, start: dt.date | None, end: dt.date | None) -> BoardReport:
     tz = settings.timezone
-    query = select(Meeting).where(Meeting.starts_at <= utcnow()).order_by(Meeting.starts_at)  # held, not planned
+    query = select(Meeting).where(Meeting.starts_at <= utcnow(), Meeting.cancelled_at.is_(None)) \
+        .order_by(Meeting.starts_at)  # held: not planned, not called off
     if start:
         query = query.where(Meeting.starts_at >= dt.datetime.combine(start, dt.time(), tz))
     if end:

@@ -7,7 +7,7 @@ import enum
 import hashlib
 import secrets
 
-from sqlalchemy import Enum, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import Boolean, Enum, ForeignKey, Integer, String, Text, UniqueConstraint, false
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from mailer.db import Base, UTCDateTime, utcnow
@@ -32,8 +32,10 @@ class Organisation(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     slug: Mapped[str] = mapped_column(String(80), unique=True)
     name: Mapped[str] = mapped_column(String(200))
-    region: Mapped[str | None] = mapped_column(String(100))
+    region: Mapped[str | None] = mapped_column(String(100))  # canonical (mailer.regions)
     contact_email: Mapped[str | None] = mapped_column(String(320))
+    # Staff corrected the name on the organisation page: organisations.csv no longer overwrites it.
+    named_by_staff: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())  # not personal
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     memberships: Mapped[list["Membership"]] = relationship(back_populates="organisation")
@@ -49,9 +51,9 @@ class Contact(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     email: Mapped[str] = mapped_column(String(320), unique=True)
-    name: Mapped[str | None] = mapped_column(String(200))
+    name: Mapped[str | None] = mapped_column(String(200))  # the shown name; each list's own is on Membership
     language: Mapped[str | None] = mapped_column(String(5))
-    region: Mapped[str | None] = mapped_column(String(100))
+    region: Mapped[str | None] = mapped_column(String(100))  # canonical (mailer.regions); each list's on Membership
     phone: Mapped[str | None] = mapped_column(String(50))
     link_key: Mapped[str] = mapped_column(String(32), unique=True, default=new_link_key)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
@@ -74,6 +76,12 @@ class Contact(Base):
 
 
 class Membership(Base):
+    """A person on one organisation's list, with what that list says of them.
+
+    Lists disagree ("Leyla SEHLSTEDT", "Leyla Sehlstedt"): each keeps its own spelling here,
+    and the contact shows the most recently confirmed one, so re-importing changes nothing.
+    """
+
     __tablename__ = "memberships"
 
     contact_id: Mapped[int] = mapped_column(ForeignKey("contacts.id", ondelete="CASCADE"), primary_key=True)
@@ -81,6 +89,9 @@ class Membership(Base):
         ForeignKey("organisations.id", ondelete="CASCADE"), primary_key=True, index=True
     )
     role: Mapped[str | None] = mapped_column(String(100))
+    name: Mapped[str | None] = mapped_column(String(200))  # personal: the name as this list writes it
+    title: Mapped[str | None] = mapped_column(String(200))  # personal: job title on this list
+    region: Mapped[str | None] = mapped_column(String(100))  # not personal (coarse, kept on erasure): canonical
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     contact: Mapped[Contact] = relationship(back_populates="memberships")

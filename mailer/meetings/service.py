@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 
 from mailer.contacts.csvfile import SLUG_RE
 from mailer.meetings.models import Meeting
+from mailer.regions import canonical_region, suggest_region
 
 DEFAULT_LENGTH = dt.timedelta(hours=2)
 # Meetings, deadlines and send times are this century's or the next few: a year outside
@@ -63,6 +64,12 @@ def _validated(tz: ZoneInfo, *, title: str, region: str, city: str, starts: str,
     for field, value in (("title", title), ("region", region), ("city", city), ("host", host), ("venue", venue)):
         if value and len(value.strip()) > TEXT_LIMITS[field]:
             raise MeetingError(field, f"is longer than {TEXT_LIMITS[field]} characters")
+    canonical = canonical_region(region)
+    if canonical is None:
+        suggestion = suggest_region(region)
+        raise MeetingError("region", f"{region.strip()!r} is not a region: write one of the 21 regions or "
+                           "'Hela landet'" + (f" (did you mean {suggestion}?)" if suggestion else ""))
+    region = canonical
     starts_at = parse_local("starts", starts, tz)
     # Add the default length in UTC: aware arithmetic in a local zone is wall-clock
     # time and would give 1 or 3 hours on the nights the clocks change.

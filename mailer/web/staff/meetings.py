@@ -13,6 +13,7 @@ import unicodedata
 from flask import Blueprint, redirect, request, url_for
 
 from mailer.meetings.service import MeetingError, add_meeting, get_meeting, list_meetings, update_meeting
+from mailer.regions import region_names
 from mailer.web.staff.common import db, page, say, settings
 
 bp = Blueprint("meetings", __name__)
@@ -59,7 +60,7 @@ def _arguments(values: dict) -> dict:
 
 
 def _form(values: dict, meeting=None, error: str | None = None, status: int = 200):
-    return page("meeting_form.html", status, values=values, meeting=meeting, error=error)
+    return page("meeting_form.html", status, values=values, meeting=meeting, error=error, regions=region_names())
 
 
 @bp.get("/meetings")

@@ -13,7 +13,8 @@ from pathlib import Path
 from sqlalchemy.orm import Session
 
 from mailer.audit.log import record
-from mailer.contacts.editing import get_contact, update_contact
+from mailer.contacts.csvfile import Choices
+from mailer.contacts.editing import get_contact, update_contact, update_organisation
 from mailer.contacts.importer import ImportReport, import_lists
 from mailer.contacts.models import Contact, SuppressionReason
 from mailer.contacts.privacy import forget
@@ -29,23 +30,37 @@ def upload_name(filename: str | None) -> str:
     return name if name.lower().endswith(".csv") else f"{name}.csv"
 
 
-def check_upload(session: Session, folder: Path, token: str, filename: str, org: str) -> ImportReport:
+def check_upload(session: Session, folder: Path, token: str, filename: str, org: str,
+                 choices: Choices | None = None) -> ImportReport:
     """The import exactly as it would go, computed by the importer itself and rolled back."""
     path = folder / upload_name(filename)
-    return import_lists(session, [path], org=org, dry_run=True, data={path: uploads.load(folder, token)})
+    return import_lists(session, [path], org=org, dry_run=True, data={path: uploads.load(folder, token)},
+                        choices=choices)
 
 
-def confirm_upload(session: Session, actor: str, folder: Path, token: str, filename: str, org: str) -> ImportReport:
-    """Import for real (rows with problems are left out, as on the command line), then drop the upload."""
+def confirm_upload(session: Session, actor: str, folder: Path, token: str, filename: str, org: str,
+                   choices: Choices | None = None) -> ImportReport:
+    """Import for real (rows with problems are left out, as on the command line), then drop the upload.
+
+    A file with an unknown region or column left unchosen imports nothing: the report says so
+    and the upload stays for the next try."""
     path = folder / upload_name(filename)
-    report = import_lists(session, [path], org=org, data={path: uploads.load(folder, token)})
+    report = import_lists(session, [path], org=org, data={path: uploads.load(folder, token)}, choices=choices)
     file = report.files[0]
-    if report.written and not file.error:
+    if report.written and not file.error and not file.blocking:
         record(session, actor, "contacts.import", f"org:{file.organisation}", file=path.name,
-               imported=file.imported, updated=file.updated, unchanged=file.unchanged,
+               imported=file.imported, updated=file.updated, unchanged=file.unchanged, removed=file.removed,
                rejected=len(file.rejected), via="web")
         uploads.discard(folder, token)
     return report
+
+
+def edit_organisation(session: Session, actor: str, slug: str, **fields) -> list[str]:
+    """Correct an organisation's name (e.g. uploaded without accents), region or address."""
+    changed = update_organisation(session, slug, **fields)
+    if changed:
+        record(session, actor, "organisations.update", f"org:{slug}", fields=changed)
+    return changed
 
 
 def edit_contact(session: Session, actor: str, contact_id: int, **fields) -> list[str]:

@@ -190,7 +190,8 @@ def test_both_languages_have_every_word():
             words(key, n=1, total=2, email="a@b", seconds=3, when="x", who="x", org="x", name="x",
                   reason="x", q="x", done=1, yes=1, no=1, waitlisted=0, no_answer=1, since="x",
                   imported=1, updated=0, unchanged=0, rejected=0, template="x", language="x", field="x", limit=2,
-                  first_line=1, byte=3, mb=20, found="x", line=4, slug="x", other="x", file="x")
+                  first_line=1, byte=3, mb=20, found="x", line=4, slug="x", other="x", file="x", removed=0,
+                  value="x", lines=2, header="x", column=2, other_column=1, other_header="x", fields="x")
 
 
 def test_static_files_need_no_login(app):

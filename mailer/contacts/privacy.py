@@ -67,7 +67,8 @@ def export_person(session: Session, email: str) -> dict[str, Any]:
                     "region": contact.region, "phone": contact.phone, "created_at": _when(contact.created_at),
                     "updated_at": _when(contact.updated_at)},
         "memberships": [{"organisation": m.organisation.slug, "organisation_name": m.organisation.name,
-                         "role": m.role, "since": _when(m.created_at)} for m in contact.memberships],
+                         "role": m.role, "name": m.name, "title": m.title, "region": m.region,
+                         "since": _when(m.created_at)} for m in contact.memberships],
         "messages": [{"template": m.template, "campaign": m.campaign_id, "meeting": meetings.get(m.meeting_id),
                       "state": m.state.value, "attempts": m.attempts, "sent_at": _when(m.sent_at),
                       "last_error": m.last_error}
@@ -122,7 +123,7 @@ def forget(session: Session, email: str) -> Erasure:
     contact.name = contact.phone = contact.language = None
     contact.link_key = new_link_key()  # every link ever sent stops working
     for membership in contact.memberships:
-        membership.role = None
+        membership.role = membership.name = membership.title = None  # each list's own spelling too
 
     messages = session.execute(update(OutboxMessage).where(OutboxMessage.contact_id == contact.id)
                                .values(to_email=None, last_error=None)).rowcount

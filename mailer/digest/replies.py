@@ -29,6 +29,10 @@ EXPLANATIONS: dict[str, tuple[str, str]] = {
     "unreachable": ("Ingen kontakt med e-postservern; ett nytt försök görs automatiskt.",
                     "The mail server could not be reached; it is tried again automatically."),
     "unknown": ("Okänt fel; se serverns svar.", "Unknown problem; see the server's reply."),
+    "gave_up": ("Mottagarens server svarade med tillfälliga fel vid varje försök, så utskicket gav upp. "
+                "Försök igen senare, eller kontakta personen på annat sätt.",
+                "The recipient's server gave temporary errors at every attempt, so sending gave up. "
+                "Try again later, or reach the person another way."),
 }
 
 
@@ -71,6 +75,10 @@ def classify(reply: str | None) -> str:
     return "unknown"
 
 
-def explain(reply: str | None, lang: str = "sv") -> str:
-    swedish, english = EXPLANATIONS[classify(reply)]
+def explain(reply: str | None, lang: str = "sv", final: bool = False) -> str:
+    """The reply in words; `final` when no further attempt will be made (the message failed)."""
+    kind = classify(reply)
+    if final and kind in ("temporary", "unreachable"):
+        kind = "gave_up"
+    swedish, english = EXPLANATIONS[kind]
     return english if lang == "en" else swedish

@@ -174,7 +174,8 @@ def delivery_problems_section(session: Session, period: Period) -> dict:
         group["messages"].append({
             "name": row.name or row.email, "email": row.email,
             "organisations": ", ".join(organisations.get(row.id, [])), "state": row.state.value,
-            "explanation": explain(row.last_error, period.lang), "reply": (row.last_error or "")[:200]})
+            "explanation": explain(row.last_error, period.lang, final=row.state is MessageState.FAILED),
+            "reply": (row.last_error or "")[:200]})
     return {"groups": list(groups.values()), "failed": sum(g["failed"] for g in groups.values()),
             "retrying": sum(g["retrying"] for g in groups.values())}
 

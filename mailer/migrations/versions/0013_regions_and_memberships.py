@@ -39,13 +39,13 @@ def _canonicalise(connection, table: str) -> list[str]:
 
 
 def upgrade() -> None:
-    with op.batch_alter_table('memberships') as batch:
-        batch.add_column(sa.Column('name', sa.String(length=200), nullable=True))  # personal
-        batch.add_column(sa.Column('title', sa.String(length=200), nullable=True))  # personal
-        batch.add_column(sa.Column('region', sa.String(length=100), nullable=True))  # not personal
-    with op.batch_alter_table('organisations') as batch:
-        batch.add_column(sa.Column('named_by_staff', sa.Boolean(), server_default=sa.false(),
-                                   nullable=False))  # not personal
+    # Plain ADD/DROP COLUMN (SQLite has both since 3.35): a batch copy of `organisations` would drop
+    # the old table, and with foreign keys on, every membership with it (ON DELETE CASCADE).
+    op.add_column('memberships', sa.Column('name', sa.String(length=200), nullable=True))  # personal
+    op.add_column('memberships', sa.Column('title', sa.String(length=200), nullable=True))  # personal
+    op.add_column('memberships', sa.Column('region', sa.String(length=100), nullable=True))  # not personal
+    op.add_column('organisations', sa.Column('named_by_staff', sa.Boolean(), server_default=sa.false(),
+                                             nullable=False))  # not personal
 
     connection = op.get_bind()
     for table in ('contacts', 'organisations', 'meetings'):
@@ -59,9 +59,6 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    with op.batch_alter_table('organisations') as batch:
-        batch.drop_column('named_by_staff')
-    with op.batch_alter_table('memberships') as batch:
-        batch.drop_column('region')
-        batch.drop_column('title')
-        batch.drop_column('name')
+    op.drop_column('organisations', 'named_by_staff')
+    for column in ('region', 'title', 'name'):
+        op.drop_column('memberships', column)

@@ -307,3 +307,11 @@ def test_an_organisation_name_uploaded_without_accents_is_fixed_on_its_page(db, 
         assert (organisation.name, organisation.region, organisation.contact_email) == (
             "Sveriges Författare", "Hela landet", "kansli@ex.org")
     assert folder_csv.exists()
+
+
+def test_the_same_name_in_worse_case_is_no_new_spelling(db, make_csv):
+    run_import(db, [make_csv("kor.csv", "email,name\ngoran@ex.org,Göran Åberg\n")])
+    report = run_import(db, [make_csv("orkester.csv", "email,name\ngoran@ex.org,göran åberg\n"),
+                             make_csv("dans.csv", "email,name\ngoran@ex.org,GÖRAN ÅBERG\n")])
+    assert shown(db, "goran@ex.org")[0] == "Göran Åberg"
+    assert [len(f.disagreements) for f in report.files] == [1, 1]  # still listed: staff may choose

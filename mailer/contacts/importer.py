@@ -291,7 +291,7 @@ def _shown(session: Session, row: ContactRow, contact: Contact, stated_now: set[
                 options.setdefault(stated, []).append(organisation)
         if attr not in stated_now and row.email not in chosen:
             continue
-        result = value if attr in stated_now else shown
+        result = value if attr in stated_now and not _worse_cased(value, shown) else shown
         if chosen.get(row.email) in options or chosen.get(row.email) == shown:
             result = chosen[row.email]
         if len(options) > 1:
@@ -300,6 +300,17 @@ def _shown(session: Session, row: ContactRow, contact: Contact, stated_now: set[
             setattr(contact, attr, result)
             changed = True
     return changed
+
+
+def _casing(name: str) -> int:
+    """How many words are written as names are ("Åberg", not "åberg" or "ÅBERG")."""
+    return sum(1 for word in name.split() if word[:1].isupper() and not (len(word) > 1 and word.isupper()))
+
+
+def _worse_cased(new: str, shown: str) -> bool:
+    """"göran åberg" or "GÖRAN ÅBERG" from one list does not replace "Göran Åberg" from another:
+    the same name in worse case is no new spelling to confirm."""
+    return new.casefold() == shown.casefold() and _casing(new) < _casing(shown)
 
 
 def _apply(session: Session, report: FileReport, rows: list[ContactRow], claims: Claims,

@@ -55,7 +55,7 @@ def import_(rt: Runtime, files: tuple[Path, ...], org: str | None, dry_run: bool
         if report.written:
             record(session, cli_actor(), "contacts.import", target=",".join(f.path.name for f in report.files)[:200],
                    imported=sum(f.imported for f in report.files), updated=sum(f.updated for f in report.files),
-                   rejected=sum(len(f.rejected) for f in report.files))
+                   removed=sum(f.removed for f in report.files), rejected=sum(len(f.rejected) for f in report.files))
     for file in report.files:
         for problem in file.warnings:
             click.echo(f"{file.path}:{problem.line}: warning: {problem.message}", err=True)

@@ -283,14 +283,14 @@ def _shown(session: Session, row: ContactRow, contact: Contact, stated_now: set[
             setattr(contact, attr, value)
             changed = True
             continue
+        if attr not in stated_now and row.email not in chosen:
+            continue
         options: dict[str, list[str]] = {}
         for stated, organisation in session.execute(
                 select(getattr(Membership, attr), Organisation.name).join(Organisation)
                 .where(Membership.contact_id == contact.id)):
             if stated:
                 options.setdefault(stated, []).append(organisation)
-        if attr not in stated_now and row.email not in chosen:
-            continue
         result = value if attr in stated_now and not _worse_cased(value, shown) else shown
         if chosen.get(row.email) in options or chosen.get(row.email) == shown:
             result = chosen[row.email]
@@ -337,6 +337,7 @@ def _apply(session: Session, report: FileReport, rows: list[ContactRow], claims:
 
     new_contacts: dict[str, ContactRow] = {}
     new_memberships: list[ContactRow] = []
+    joining: list[tuple[ContactRow, Contact]] = []  # people already known, new on this list
     for row in rows:
         reason = suppressions.get(row.email)
         if reason is SuppressionReason.ERASED:
@@ -356,11 +357,8 @@ def _apply(session: Session, report: FileReport, rows: list[ContactRow], claims:
         changed = bool(changes)
         membership = memberships.get(contact.id)
         if membership is None:
-            membership = Membership(contact=contact, organisation=organisation,
-                                    **{attr: getattr(row, attr) for attr in LIST_FIELDS})
-            session.add(membership)
-            session.flush()
-            _shown(session, row, contact, {"name", "region"}, choices, report)
+            new_memberships.append(row)
+            joining.append((row, contact))
             report.imported += 1
             continue
         stated_now = set()
@@ -378,6 +376,8 @@ def _apply(session: Session, report: FileReport, rows: list[ContactRow], claims:
             report.unchanged += 1
     _insert_new(session, organisation, new_contacts, new_memberships,
                 {email: contact.id for email, contact in contacts.items()})
+    for row, contact in joining:  # their new membership is in: it states this list's spelling
+        _shown(session, row, contact, {"name", "region"}, choices, report)
 
     session.execute(
         delete(ImportRejection).where(

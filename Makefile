@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test install clean browser bench
+.PHONY: demo test install clean browser bench translations
 
 $(STAMP): pyproject.toml
 	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
@@ -46,6 +46,15 @@ browser:
 # Installs Postfix (smtp-sink, smtp-source) and wrk from Debian when they are missing.
 bench: $(STAMP)
 	$(BIN)/python bench/run.py
+
+# The gettext catalogs (mailer/translations): extract the keys the code uses into messages.pot
+# (babel.cfg) and compile the .po files. New texts: add them to both .po files (Swedish first),
+# or put SV/EN dicts in a file and run `$(BIN)/python -m mailer.translations.absorb FILE`.
+# tests/test_translations.py fails on any key without a Swedish or English text.
+translations: $(STAMP)
+	$(BIN)/pybabel -q extract -F babel.cfg -k t -k say -k translate -k N_ --no-location --sort-output \
+	  -o mailer/translations/messages.pot .
+	$(BIN)/pybabel compile -d mailer/translations --statistics
 
 clean:
 	rm -rf $(VENV) build dist *.egg-info

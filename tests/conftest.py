@@ -150,6 +150,7 @@ def cli_env(instance_path: Path, database_url: str) -> dict[str, str]:
         "MAILER_SECRET_KEY": SECRET_KEY,
         "MAILER_BASE_URL": BASE_URL,
         "MAILER_FROM": MAIL_FROM,
+        "LANG": "en_GB.UTF-8",  # the CLI speaks English here; tests of its Swedish pass --lang sv
     }
 
 
@@ -163,7 +164,7 @@ def runner(app, cli_env: dict[str, str]) -> MailerRunner:
 def bare_runner(tmp_path: Path) -> tuple[MailerRunner, Path]:
     """The CLI over an instance folder that does not exist yet (for `mailer init`)."""
     instance = tmp_path / "fresh-instance"
-    return MailerRunner(env={"MAILER_INSTANCE_PATH": str(instance)}), instance
+    return MailerRunner(env={"MAILER_INSTANCE_PATH": str(instance), "LANG": "en_GB.UTF-8"}), instance
 
 
 @pytest.fixture
@@ -205,3 +206,24 @@ def make_meeting(db: Database, settings) -> Callable[..., Any]:
             return add_meeting(session, settings.timezone, **values)
 
     return make
+
+
+@pytest.fixture
+def database_dump(db: Database) -> Callable[[], str]:
+    """database_dump() -> every row of every table (reflected, so tables no model describes too), as text.
+
+    The same on both backends, for tests that look for what must not be left anywhere.
+    """
+    from sqlalchemy import MetaData, select
+
+    def dump() -> str:
+        metadata = MetaData()
+        metadata.reflect(db.engine)
+        lines = []
+        with db.engine.connect() as connection:
+            for table in metadata.sorted_tables:
+                for row in connection.execute(select(table)):
+                    lines.append(f"{table.name}: {tuple(row)!r} {tuple(str(v) for v in row)!r}")
+        return "\n".join(lines)
+
+    return dump

@@ -13,7 +13,7 @@ from sqlalchemy import select
 from mailer.campaigns.models import Campaign, CampaignState
 from mailer.contacts.importer import import_lists
 from mailer.contacts.models import Contact, SuppressionReason
-from mailer.contacts.privacy import forget
+from mailer.privacy.erasure import forget
 from mailer.contacts.subscriptions import suppress
 from mailer.db import utcnow
 from mailer.digest.build import current_period, digest_context

@@ -84,7 +84,7 @@ def test_create_preview_for_any_recipient(db, staff_client, ready):
 def test_create_refuses_an_incomplete_form(staff_client, ready):
     reply = post(staff_client, "/staff/campaigns/new", {"meeting": "eskilstuna", "template": "invitation",
                                                         "action": "create"})
-    assert reply.status_code == 422 and "choose an audience" in text(reply)
+    assert reply.status_code == 422 and "Välj mottagare: organisationer, regioner, roller eller alla." in text(reply)
 
 
 def test_a_test_goes_to_yourself_marked_test(app, db, staff_client, ready):

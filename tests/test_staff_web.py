@@ -9,7 +9,6 @@ from mailer.staff import accounts
 from mailer.staff.models import StaffUser
 from mailer.web.i18n import Words
 from mailer.web.staff import OPEN_ENDPOINTS
-from mailer.web.staff.words import STAFF_STRINGS
 from rsvp_fixtures import links_for, person  # noqa: F401
 from test_staff_fixtures import PASSWORD, STAFF_EMAIL, csrf, log_in, post, staff, staff_client, text  # noqa: F401
 
@@ -180,18 +179,6 @@ def test_swedish_by_default_english_by_choice(db, staff_client, staff):
 
 def test_the_root_leads_to_the_staff_pages(app):
     assert app.test_client().get("/").headers["Location"] == "/staff/"
-
-
-def test_both_languages_have_every_word():
-    assert set(STAFF_STRINGS["sv"]) == set(STAFF_STRINGS["en"])
-    for lang in ("sv", "en"):
-        words = Words(lang, STAFF_STRINGS)
-        for key in STAFF_STRINGS[lang]:
-            words(key, n=1, total=2, email="a@b", seconds=3, when="x", who="x", org="x", name="x",
-                  reason="x", q="x", done=1, yes=1, no=1, waitlisted=0, no_answer=1, since="x",
-                  imported=1, updated=0, unchanged=0, rejected=0, template="x", language="x", field="x", limit=2,
-                  first_line=1, byte=3, mb=20, found="x", line=4, slug="x", other="x", file="x", removed=0,
-                  value="x", lines=2, header="x", column=2, other_column=1, other_header="x", fields="x")
 
 
 def test_static_files_need_no_login(app):

@@ -14,14 +14,17 @@ from sqlalchemy.orm import Session
 
 from mailer.campaigns.models import Campaign
 from mailer.contacts.models import Contact, Membership, Organisation, Suppression
+from mailer.errors import DomainError
 from mailer.outbox.models import MessageState, OutboxMessage
 from mailer.regions import canonical_region
 from mailer.rsvp.models import Answer, Response
 from mailer.tracking.coverage import participants
 
 
-class AudienceError(ValueError):
-    pass
+class AudienceError(DomainError, ValueError):
+    """An audience that selects nothing sensible; the code says why."""
+
+    prefix = "error.audience."
 
 
 @dataclass
@@ -47,17 +50,17 @@ class Audience:
 
     def validate(self, session: Session) -> None:
         if self.only_unanswered and self.only_yes:
-            raise AudienceError("--only-unanswered and --only-yes exclude each other")
+            raise AudienceError("exclusive")
         if not self.has_selector and not (self.only_unanswered or self.only_yes or self.participants):
-            raise AudienceError("choose an audience: --org, --region, --role or --all")
+            raise AudienceError("empty")
         if self.orgs:
             known = set(session.scalars(select(Organisation.slug).where(Organisation.slug.in_(self.orgs))))
             unknown = [slug for slug in self.orgs if slug not in known]
             if unknown:
-                raise AudienceError(f"unknown organisation(s): {', '.join(unknown)}")
+                raise AudienceError("unknown_organisations", names=", ".join(unknown))
         not_regions = [region for region in self.regions if canonical_region(region) is None]
         if not_regions:
-            raise AudienceError(f"not a region: {', '.join(not_regions)} (write one of the 21 regions or Hela landet)")
+            raise AudienceError("not_regions", names=", ".join(not_regions))
 
     def describe(self) -> str:
         parts = []

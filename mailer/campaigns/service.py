@@ -22,9 +22,10 @@ from mailer.campaigns.models import Campaign, CampaignState
 from mailer.config import LANGUAGES, Settings
 from mailer.contacts.models import Contact, Membership
 from mailer.db import utcnow
+from mailer.errors import DomainError, NotFound
 from mailer.mail.message import stable_message_id
 from mailer.mail.templates import CAMPAIGN_TEMPLATES, EmailTemplates, TemplateProblem
-from mailer.meetings.service import get_meeting, parse_local
+from mailer.meetings.service import MeetingError, get_meeting, parse_local
 from mailer.outbox.compose import compose, has_been_mailed, made_up_contact
 from mailer.outbox.models import FINAL_STATES, MessageState, OutboxMessage
 
@@ -33,20 +34,22 @@ PAST_SEND_AT = dt.timedelta(minutes=15)
 NOT_STARTED = "not started, back to draft"  # start_due's outcome when the campaign cannot go out
 
 
-class CampaignError(ValueError):
-    pass
+class CampaignError(DomainError, ValueError):
+    """A campaign that cannot be made or moved as asked; the code says why."""
+
+    prefix = "error.campaign."
 
 
 def get_campaign(session: Session, campaign_id: int) -> Campaign:
     campaign = session.get(Campaign, campaign_id)
     if campaign is None:
-        raise CampaignError(f"no campaign with id {campaign_id}")
+        raise CampaignError("no_campaign", id=campaign_id)
     return campaign
 
 
 def _require(campaign: Campaign, allowed: tuple[CampaignState, ...], action: str) -> None:
     if campaign.state not in allowed:
-        raise CampaignError(f"campaign {campaign.id} is {campaign.state}; cannot {action}")
+        raise CampaignError(f"wrong_state.{action}", id=campaign.id, state=campaign.state)
 
 
 def _contact_query():
@@ -58,7 +61,7 @@ def sample_contact(session: Session, campaign: Campaign, email: str | None = Non
     if email:
         contact = session.scalar(_contact_query().where(Contact.email == email.strip().lower()))
         if contact is None:
-            raise CampaignError(f"no contact with address {email!r}")
+            raise CampaignError("no_contact", email=email)
         return contact
     first_id = session.scalar(recipients_query(Audience.from_json(campaign.audience), campaign.meeting_id).limit(1))
     if first_id is None:
@@ -84,11 +87,11 @@ def create_campaign(
 ) -> Campaign:
     """Validate the meeting, audience and template (rendered once for real) before saving."""
     if template not in CAMPAIGN_TEMPLATES:
-        raise CampaignError(f"--template must be one of {', '.join(CAMPAIGN_TEMPLATES)}, got {template!r}")
+        raise CampaignError("bad_template", template=template, choices=", ".join(CAMPAIGN_TEMPLATES))
     try:
         meeting = get_meeting(session, meeting_slug)
-    except LookupError as exc:
-        raise CampaignError(str(exc)) from None
+    except NotFound:
+        raise CampaignError("no_meeting", slug=meeting_slug) from None
     implied_audience(template, audience)
     audience.validate(session)
     when = _parse_when(send_at, settings) if send_at else None
@@ -125,15 +128,15 @@ def _parse_when(text: str, settings: Settings) -> dt.datetime:
     refused, as it was surely a typo (the worker would send it late or mark it missed)."""
     try:
         when = parse_local("send_at", text, settings.timezone)
-    except ValueError as exc:
-        raise CampaignError(str(exc).split(": ", 1)[-1]) from None
+    except MeetingError as exc:
+        raise CampaignError(f"send_at.{exc.code}", **exc.params) from None
     if when < utcnow() - PAST_SEND_AT:
-        raise CampaignError(f"{text.strip()!r} is in the past; to send now, use `mailer campaigns send`")
+        raise CampaignError("send_at_past", text=text.strip())
     return when
 
 
 def schedule(session: Session, settings: Settings, campaign: Campaign, at: str) -> Campaign:
-    _require(campaign, (S.DRAFT, S.SCHEDULED, S.MISSED), "schedule it")
+    _require(campaign, (S.DRAFT, S.SCHEDULED, S.MISSED), "schedule")
     campaign.send_at = _parse_when(at, settings)
     campaign.state = S.SCHEDULED
     return campaign
@@ -141,7 +144,7 @@ def schedule(session: Session, settings: Settings, campaign: Campaign, at: str) 
 
 def cancel(session: Session, campaign: Campaign) -> int:
     """Stop a campaign; rows not yet sent become skipped. Returns how many were skipped."""
-    _require(campaign, (S.DRAFT, S.SCHEDULED, S.RUNNING, S.PAUSED, S.MISSED), "cancel it")
+    _require(campaign, (S.DRAFT, S.SCHEDULED, S.RUNNING, S.PAUSED, S.MISSED), "cancel")
     campaign.state = S.CANCELLED
     campaign.finished_at = utcnow()
     result = session.execute(
@@ -160,7 +163,7 @@ def start(session: Session, campaign: Campaign) -> int:
     exists. A running campaign is never started again: its recipients were fixed
     when it started, and people imported since must not be added.
     """
-    _require(campaign, (S.DRAFT, S.SCHEDULED), "start it")
+    _require(campaign, (S.DRAFT, S.SCHEDULED), "start")
     audience = Audience.from_json(campaign.audience)
     existing = select(OutboxMessage.contact_id).where(OutboxMessage.campaign_id == campaign.id)
     recipients = recipients_query(audience, campaign.meeting_id).where(Contact.id.not_in(existing))
@@ -222,7 +225,7 @@ def finish_if_done(session: Session, campaign: Campaign) -> bool:
 
 def retry_failed(session: Session, campaign: Campaign) -> int:
     """Staff decided to try the failed rows again: they get a fresh set of attempts."""
-    _require(campaign, (S.RUNNING, S.FINISHED), "retry it")
+    _require(campaign, (S.RUNNING, S.FINISHED), "retry")
     result = session.execute(
         update(OutboxMessage)
         .where(OutboxMessage.campaign_id == campaign.id, OutboxMessage.state == MessageState.FAILED)

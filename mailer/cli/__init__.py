@@ -9,14 +9,17 @@ import click
 from mailer.cli.runtime import Runtime, fail
 from mailer.config import CONFIG_FILE, ConfigError, instance_path_from_env, load_settings
 from mailer.db import Database
+from mailer.translations import LANGUAGES
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="mailer")
+@click.option("--lang", type=click.Choice(LANGUAGES), default=None,
+              help="Language of messages (default: an en/sv LANG, else MAILER_LANGUAGE, else sv).")
 @click.pass_context
-def main(ctx: click.Context) -> None:
+def main(ctx: click.Context, lang: str | None) -> None:
     """Invitation campaigns and RSVP tracking for member organisations."""
-    ctx.obj = Runtime()
+    ctx.obj = Runtime(lang)
     ctx.call_on_close(ctx.obj.close)
 
 

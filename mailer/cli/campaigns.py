@@ -24,7 +24,7 @@ def _campaign(session, campaign_id: int):
     try:
         return service.get_campaign(session, campaign_id)
     except service.CampaignError as exc:
-        fail(str(exc))
+        fail(exc)
 
 
 @campaigns.command()
@@ -46,7 +46,7 @@ def create(rt: Runtime, meeting_slug, template, orgs, regions, roles, all_, only
             campaign = actions.create(session, rt.settings, rt.templates, cli_actor(), meeting_slug=meeting_slug,
                                       template=template, audience=audience, send_at=send_at)
         except (service.CampaignError, AudienceError, TemplateProblem) as exc:
-            fail(str(exc))
+            fail(exc)
         status = service.status(session, campaign)
     click.echo(campaign.id)
     click.echo(f"campaign {campaign.id}: {template} for {meeting_slug}, {status.recipients} recipients, {campaign.state}",
@@ -64,7 +64,7 @@ def preview(rt: Runtime, campaign_id: int, email: str | None):
         try:
             message = service.preview(session, rt.settings, rt.templates, campaign, email)
         except (service.CampaignError, TemplateProblem) as exc:
-            fail(str(exc))
+            fail(exc)
     for header in ("From", "To", "Subject", "List-Unsubscribe"):
         click.echo(f"{header}: {message[header]}")
     click.echo()
@@ -82,7 +82,7 @@ def test(rt: Runtime, campaign_id: int, to_email: str):
     except ValueError as exc:  # a bad address or an unknown campaign (CampaignError is a ValueError)
         fail(f"--to: {exc}" if not isinstance(exc, service.CampaignError) else str(exc))
     except TemplateProblem as exc:
-        fail(str(exc))
+        fail(exc)
     except TransportError as exc:
         fail(f"test message not sent: {exc.reply}")
     where = rt.settings.smtp_url and "via SMTP" or f"to {rt.settings.outbox_path}"
@@ -99,7 +99,7 @@ def schedule_(rt: Runtime, campaign_id: int, at: str):
         try:
             campaign = actions.schedule(session, rt.settings, cli_actor(), campaign_id, at)
         except service.CampaignError as exc:
-            fail(str(exc))
+            fail(exc)
     click.echo(f"campaign {campaign_id} scheduled for {campaign.send_at.astimezone(rt.settings.timezone):%Y-%m-%d %H:%M}")
 
 
@@ -116,7 +116,7 @@ def send(rt: Runtime, campaign_id: int):
             try:
                 actions.send_now(session, rt.settings, rt.templates, cli_actor(), campaign_id)
             except (service.CampaignError, TemplateProblem) as exc:
-                fail(str(exc))
+                fail(exc)
     sender = Sender(rt.db, rt.settings, rt.templates)
     try:
         while True:
@@ -139,7 +139,7 @@ def cancel(rt: Runtime, campaign_id: int):
         try:
             skipped = actions.cancel(session, cli_actor(), campaign_id)
         except service.CampaignError as exc:
-            fail(str(exc))
+            fail(exc)
     click.echo(f"campaign {campaign_id} cancelled ({skipped} unsent messages skipped)")
 
 
@@ -152,7 +152,7 @@ def retry(rt: Runtime, campaign_id: int):
         try:
             count = actions.retry(session, cli_actor(), campaign_id)
         except service.CampaignError as exc:
-            fail(str(exc))
+            fail(exc)
     click.echo(f"campaign {campaign_id}: {count} failed messages queued again")
 
 

@@ -86,7 +86,7 @@ def list_(rt: Runtime, org: str | None, as_json: bool) -> None:
         try:
             rows = list_contacts(session, org)
         except LookupError as exc:
-            fail(str(exc))
+            fail(exc)
         data = [
             {
                 "email": c.email, "name": c.name, "language": c.language, "region": c.region, "phone": c.phone,

@@ -23,7 +23,7 @@ def preview(rt: Runtime, html: bool) -> None:
     try:
         rendered = rt.templates.render("digest", context["lang"], context)
     except TemplateProblem as exc:
-        fail(str(exc))
+        fail(exc)
     click.echo(f"Subject: {rendered.subject}\n")
     click.echo(rendered.html if html else rendered.text)
 

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import click
 
-from mailer.cli.runtime import Runtime, echo_json, fail, pass_runtime
+from mailer.cli.runtime import Runtime, cli_language, echo_json, fail, pass_runtime
 from mailer.i18n import format_when
 from mailer.meetings.service import MeetingError, add_meeting, list_meetings
 
@@ -32,7 +32,7 @@ def add(rt: Runtime, **fields) -> None:
         try:
             meeting = add_meeting(session, rt.settings.timezone, **fields)
         except MeetingError as exc:
-            fail(f"--{exc.field.replace('_', '-')}: {str(exc).split(': ', 1)[1]}")
+            fail(f"--{exc.field.replace('_', '-')}: {exc.render(cli_language())}")
         click.echo(f"added {meeting.slug}: {format_when(meeting.starts_at, meeting.ends_at, rt.settings.timezone)}")
 
 

@@ -20,5 +20,5 @@ def revoke_links(rt: Runtime, email: str) -> None:
         try:
             contact = revoke(session, email)
         except LookupError as exc:
-            fail(str(exc))
+            fail(exc)
         click.echo(f"revoked the links of {contact.email}; new mails carry new links")

@@ -7,6 +7,7 @@ command asks for it; a bad setting then stops the command with the setting's nam
 from __future__ import annotations
 
 import json
+import os
 import sys
 from contextlib import contextmanager
 from typing import Any, Iterator, NoReturn
@@ -16,16 +17,43 @@ from flask import Flask
 from sqlalchemy.orm import Session
 
 from mailer.config import ConfigError, Settings
+from mailer.errors import render
+from mailer.translations import DEFAULT_LANGUAGE, LANGUAGES, translate
 
 
-def fail(message: str, code: int = 1) -> NoReturn:
-    click.echo(f"mailer: {message}", err=True)
+def environment_language(environ: dict[str, str] | os._Environ = os.environ) -> str:
+    """The CLI's language without --lang: an en*/sv* locale (LC_ALL, LC_MESSAGES, LANG), else
+    the configured MAILER_LANGUAGE, else Swedish."""
+    for name in ("LC_ALL", "LC_MESSAGES", "LANG"):
+        value = environ.get(name) or ""
+        if value[:2] in LANGUAGES:
+            return value[:2]
+    configured = environ.get("MAILER_LANGUAGE") or ""
+    return configured if configured in LANGUAGES else DEFAULT_LANGUAGE
+
+
+def cli_language() -> str:
+    context = click.get_current_context(silent=True)
+    runtime = context.find_object(Runtime) if context else None
+    return runtime.language if runtime else environment_language()
+
+
+def say(key: str, /, err: bool = False, **values: Any) -> None:
+    """Print the catalog's text for `key` in the CLI's language."""
+    click.echo(translate(key, cli_language(), **values), err=err)
+
+
+def fail(message: str | BaseException, code: int = 1) -> NoReturn:
+    """Stop the command with a message (a domain error is rendered in the CLI's language)."""
+    text = render(message, cli_language()) if isinstance(message, BaseException) else message
+    click.echo(f"mailer: {text}", err=True)
     sys.exit(code)
 
 
 class Runtime:
-    def __init__(self) -> None:
+    def __init__(self, language: str | None = None) -> None:
         self._app: Flask | None = None
+        self.language = language or environment_language()
 
     @property
     def app(self) -> Flask:

@@ -34,7 +34,7 @@ def add(rt: Runtime, email: str, name: str | None, link_only: bool) -> None:
         try:
             user = accounts.add_staff(session, email, name, password)
         except accounts.StaffError as exc:
-            fail(str(exc))
+            fail(exc)
         record(session, cli_actor(), "staff.add", f"staff:{user.id}")
         link = _link(rt, user) if link_only else None
     click.echo(f"staff account {user.email} created")
@@ -82,6 +82,6 @@ def remove(rt: Runtime, email: str) -> None:
         try:
             user = accounts.remove_staff(session, email)
         except accounts.StaffError as exc:
-            fail(str(exc))
+            fail(exc)
         record(session, cli_actor(), "staff.remove", f"staff:{user.id}")
     click.echo(f"staff account {user.email} removed")

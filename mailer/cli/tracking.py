@@ -10,7 +10,7 @@ import click
 
 from mailer.cli.meetings import meetings
 from mailer.cli.orgs import orgs
-from mailer.cli.runtime import Runtime, echo_json, fail, pass_runtime
+from mailer.cli.runtime import Runtime, cli_language, echo_json, fail, pass_runtime
 from mailer.evaluations.service import summarise
 from mailer.meetings.service import MeetingError, get_meeting, list_meetings, update_meeting
 from mailer.tracking.attendance import add_walk_in, check_in
@@ -23,7 +23,7 @@ def _meeting(session, slug: str):
     try:
         return get_meeting(session, slug)
     except LookupError as exc:
-        fail(str(exc))
+        fail(exc)
 
 
 @meetings.command("checkin")
@@ -72,7 +72,7 @@ def edit(rt: Runtime, slug: str, anonymous_evaluation: bool | None, **changes):
             given = {name: value for name, value in changes.items() if value is not None}
             update_meeting(session, rt.settings.timezone, meeting, evaluation_anonymous=anonymous_evaluation, **given)
         except MeetingError as exc:
-            fail(f"--{exc.field.replace('_', '-')}: {str(exc).split(': ', 1)[1]}")
+            fail(f"--{exc.field.replace('_', '-')}: {exc.render(cli_language())}")
     click.echo(f"{slug} updated")
 
 
@@ -142,7 +142,7 @@ def report_(rt: Runtime, slug: str, send: bool, as_json: bool):
         try:
             report = org_report(session, slug, rt.settings.timezone)
         except LookupError as exc:
-            fail(str(exc))
+            fail(exc)
         if send:
             if not report.contact_email:
                 fail(f"{slug} has no address: add an `email` column for it in organisations.csv and import again")

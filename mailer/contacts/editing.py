@@ -11,16 +11,24 @@ from sqlalchemy.orm import Session, selectinload
 
 from mailer.contacts.csvfile import clean_text, normalise_email
 from mailer.contacts.models import Contact, Membership, Organisation
+from mailer.errors import DomainError, NotFound
 from mailer.regions import canonical_region
 
 LIMITS = {"name": 200, "region": 100, "phone": 50, "role": 100, "organisation_name": 200}
 LANGUAGES = ("sv", "en")
 
 
-class ContactError(ValueError):
-    def __init__(self, field: str, message: str):
-        super().__init__(f"{field}: {message}")
+class ContactError(DomainError, ValueError):
+    """A contact field that cannot be saved; `field` names it, the code says why."""
+
+    prefix = "error.contact."
+
+    def __init__(self, field: str, code: str, /, **params):
+        super().__init__(code, **params)
         self.field = field
+
+    def __str__(self) -> str:
+        return f"{self.field}: {self.render('en')}"
 
 
 def _with_memberships():
@@ -30,7 +38,7 @@ def _with_memberships():
 def get_contact(session: Session, contact_id: int) -> Contact:
     contact = session.scalar(_with_memberships().where(Contact.id == contact_id))
     if contact is None:
-        raise LookupError(f"no contact with id {contact_id}")
+        raise NotFound("no_contact_id", id=contact_id)
     return contact
 
 
@@ -53,7 +61,7 @@ def search_contacts(session: Session, text: str, limit: int = 100) -> list[Conta
 def _clean(field: str, value: str | None) -> str | None:
     text = clean_text(value or "")[0] or ""
     if len(text) > LIMITS[field]:
-        raise ContactError(field, f"at most {LIMITS[field]} characters")
+        raise ContactError(field, "too_long", limit=LIMITS[field])
     return text or None
 
 
@@ -62,7 +70,7 @@ def update_contact(session: Session, contact: Contact, *, name: str | None, lang
     """Set the fields (an empty value clears one); returns the names of the fields that changed."""
     language = (language or "").strip().lower() or None
     if language is not None and language not in LANGUAGES:
-        raise ContactError("language", f"must be one of {', '.join(LANGUAGES)}")
+        raise ContactError("language", "language", choices=", ".join(LANGUAGES))
     values = {"name": _clean("name", name), "language": language, "region": _region(region),
               "phone": _clean("phone", phone)}
     cleaned_roles = {slug: _clean("role", role) for slug, role in (roles or {}).items()}
@@ -83,7 +91,7 @@ def _region(value: str | None) -> str | None:
         return None
     region = canonical_region(value)
     if region is None:
-        raise ContactError("region", f"{value.strip()!r} is not a region")
+        raise ContactError("region", "not_region", value=value.strip())
     return region
 
 
@@ -95,13 +103,13 @@ def update_organisation(session: Session, slug: str, *, name: str | None, region
     organisation = organisation_by_slug(session, slug)
     text = _clean("organisation_name", name)
     if not text:
-        raise ContactError("organisation_name", "is required")
+        raise ContactError("organisation_name", "required")
     email = (contact_email or "").strip() or None
     if email is not None:
         try:
             email = normalise_email(email)
         except ValueError:
-            raise ContactError("contact_email", "is not an email address") from None
+            raise ContactError("contact_email", "not_email") from None
     values = {"name": text, "region": _region(region), "contact_email": email}
     changed = [key for key, value in values.items() if getattr(organisation, key) != value]
     for key in changed:
@@ -115,5 +123,5 @@ def update_organisation(session: Session, slug: str, *, name: str | None, region
 def organisation_by_slug(session: Session, slug: str) -> Organisation:
     organisation = session.scalar(select(Organisation).where(Organisation.slug == slug))
     if organisation is None:
-        raise LookupError(f"no organisation with slug {slug!r}")
+        raise NotFound("no_organisation", slug=slug)
     return organisation

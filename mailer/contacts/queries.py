@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, selectinload
 
+from mailer.errors import NotFound
 from mailer.contacts.models import ERASED_DOMAIN, Contact, Membership, Organisation, Suppression, address_hash
 
 
@@ -41,7 +42,7 @@ def list_contacts(session: Session, org: str | None = None) -> list[Contact]:
     if org is not None:
         organisation = session.scalar(select(Organisation).where(Organisation.slug == org))
         if organisation is None:
-            raise LookupError(f"no organisation with slug {org!r}")
+            raise NotFound("no_organisation", slug=org)
         query = query.join(Membership).where(Membership.organisation_id == organisation.id)
     return list(session.scalars(query.order_by(Contact.email)))
 

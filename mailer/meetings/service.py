@@ -9,6 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from mailer.contacts.csvfile import SLUG_RE
+from mailer.errors import DomainError, NotFound
 from mailer.meetings.models import Meeting
 from mailer.regions import canonical_region, suggest_region
 
@@ -19,12 +20,17 @@ EARLIEST_YEAR, LATEST_YEAR = 2000, 2999
 TEXT_LIMITS = {"title": 200, "region": 100, "city": 100, "host": 200, "venue": 300}  # the columns' sizes
 
 
-class MeetingError(ValueError):
-    """Bad meeting input; `field` names the option or form field."""
+class MeetingError(DomainError, ValueError):
+    """Bad meeting input; `field` names the option or form field, the code says what is wrong."""
 
-    def __init__(self, field: str, message: str):
-        super().__init__(f"{field}: {message}")
+    prefix = "error.meeting."
+
+    def __init__(self, field: str, code: str, /, **params):
+        super().__init__(code, **params)
         self.field = field
+
+    def __str__(self) -> str:
+        return f"{self.field}: {self.render('en')}"
 
 
 def parse_local(field: str, text: str, tz: ZoneInfo) -> dt.datetime:
@@ -32,11 +38,11 @@ def parse_local(field: str, text: str, tz: ZoneInfo) -> dt.datetime:
     try:
         naive = dt.datetime.strptime(text.strip(), "%Y-%m-%d %H:%M")
     except ValueError:
-        raise MeetingError(field, f"{text!r} is not a date and time like 2027-09-13 18:00") from None
+        raise MeetingError(field, "not_datetime", text=text) from None
     _check_year(field, text, naive)
     local = naive.replace(tzinfo=tz)
     if local.astimezone(dt.timezone.utc).astimezone(tz).replace(tzinfo=None) != naive:
-        raise MeetingError(field, f"{text!r} does not exist in {tz.key} (clocks change)")
+        raise MeetingError(field, "clocks_change", text=text, zone=tz.key)
     return local
 
 
@@ -44,14 +50,14 @@ def parse_date(field: str, text: str) -> dt.date:
     try:
         value = dt.date.fromisoformat(text.strip())
     except ValueError:
-        raise MeetingError(field, f"{text!r} is not a date like 2027-09-06") from None
+        raise MeetingError(field, "not_date", text=text) from None
     _check_year(field, text, value)
     return value
 
 
 def _check_year(field: str, text: str, value: dt.date) -> None:
     if not EARLIEST_YEAR <= value.year <= LATEST_YEAR:
-        raise MeetingError(field, f"{text!r} is out of range: the year must be {EARLIEST_YEAR}–{LATEST_YEAR}")
+        raise MeetingError(field, "year_range", text=text, earliest=EARLIEST_YEAR, latest=LATEST_YEAR)
 
 
 def _validated(tz: ZoneInfo, *, title: str, region: str, city: str, starts: str, ends: str | None,
@@ -60,15 +66,13 @@ def _validated(tz: ZoneInfo, *, title: str, region: str, city: str, starts: str,
     """Column values from user input; raises MeetingError naming the field."""
     for field, value in (("title", title), ("region", region), ("city", city)):
         if not value or not value.strip():
-            raise MeetingError(field, "is required")
+            raise MeetingError(field, "required")
     for field, value in (("title", title), ("region", region), ("city", city), ("host", host), ("venue", venue)):
         if value and len(value.strip()) > TEXT_LIMITS[field]:
-            raise MeetingError(field, f"is longer than {TEXT_LIMITS[field]} characters")
+            raise MeetingError(field, "too_long", limit=TEXT_LIMITS[field])
     canonical = canonical_region(region)
     if canonical is None:
-        suggestion = suggest_region(region)
-        raise MeetingError("region", f"{region.strip()!r} is not a region: write one of the 21 regions or "
-                           "'Hela landet'" + (f" (did you mean {suggestion}?)" if suggestion else ""))
+        raise MeetingError("region", "not_region", value=region.strip(), suggestion=suggest_region(region) or "–")
     region = canonical
     starts_at = parse_local("starts", starts, tz)
     # Add the default length in UTC: aware arithmetic in a local zone is wall-clock
@@ -78,14 +82,14 @@ def _validated(tz: ZoneInfo, *, title: str, region: str, city: str, starts: str,
     else:
         ends_at = (starts_at.astimezone(dt.timezone.utc) + DEFAULT_LENGTH).astimezone(tz)
     if ends_at <= starts_at:
-        raise MeetingError("ends", "the meeting must end after it starts")
+        raise MeetingError("ends", "ends_before_start")
     if capacity is not None and capacity < 1:
-        raise MeetingError("capacity", "must be at least 1")
+        raise MeetingError("capacity", "at_least_one")
     if max_guests < 0:
-        raise MeetingError("max_guests", "cannot be negative")
+        raise MeetingError("max_guests", "negative")
     deadline = parse_date("rsvp_by", rsvp_by) if rsvp_by else None
     if deadline is not None and deadline > starts_at.astimezone(tz).date():
-        raise MeetingError("rsvp_by", "the RSVP deadline is after the meeting")
+        raise MeetingError("rsvp_by", "deadline_after")
     return dict(
         title=title.strip(), region=region.strip(), city=city.strip(),
         host=(host or "").strip() or None, venue=(venue or "").strip() or None,
@@ -114,12 +118,12 @@ def add_meeting(
     """Validate everything before writing anything; raises MeetingError naming the field."""
     slug = slug.strip().lower()
     if not SLUG_RE.match(slug):
-        raise MeetingError("slug", f"{slug!r} must be lower-case letters, digits and hyphens")
+        raise MeetingError("slug", "bad_slug", slug=slug)
     values = _validated(tz, title=title, region=region, city=city, starts=starts, ends=ends, host=host,
                         venue=venue, capacity=capacity, max_guests=max_guests, rsvp_by=rsvp_by,
                         description=description)
     if session.scalar(select(Meeting.id).where(Meeting.slug == slug)) is not None:
-        raise MeetingError("slug", f"a meeting with slug {slug!r} already exists")
+        raise MeetingError("slug", "slug_taken", slug=slug)
     meeting = Meeting(slug=slug, **values)
     session.add(meeting)
     session.flush()
@@ -144,7 +148,7 @@ def update_meeting(session: Session, tz: ZoneInfo, meeting: Meeting, *,
     )
     unknown = set(changes) - set(current)
     if unknown:
-        raise MeetingError(sorted(unknown)[0], "cannot be changed")
+        raise MeetingError(sorted(unknown)[0], "not_changeable")
     if "starts" in changes and "ends" not in changes:
         length = meeting.ends_at - meeting.starts_at
         start = parse_local("starts", changes["starts"], tz)
@@ -170,5 +174,5 @@ def list_meetings(session: Session) -> list[Meeting]:
 def get_meeting(session: Session, slug: str) -> Meeting:
     meeting = session.scalar(select(Meeting).where(Meeting.slug == slug))
     if meeting is None:
-        raise LookupError(f"no meeting with slug {slug!r}")
+        raise NotFound("no_meeting", slug=slug)
     return meeting

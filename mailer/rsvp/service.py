@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 from mailer.contacts.csvfile import normalise_email
 from mailer.contacts.models import Contact, Suppression, SuppressionReason, address_hash, new_link_key
 from mailer.db import utcnow
+from mailer.errors import NotFound
 from mailer.meetings.models import Meeting
 from mailer.rsvp.answers import (  # noqa: F401  (the answer's rules, re-exported for callers)
     LIMITS, AnswerError, AnswersClosed, answers_closed, record_answer,
@@ -63,7 +64,7 @@ def revoke_links(session: Session, email: str) -> Contact:
         key = email.strip().lower()
     contact = session.scalar(select(Contact).where(Contact.email == key))
     if contact is None:
-        raise LookupError(f"no contact with the address {email.strip()!r}")
+        raise NotFound("no_contact", email=email.strip())
     contact.link_key = new_link_key()
     return contact
 

@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from mailer.contacts.csvfile import normalise_email
+from mailer.errors import DomainError
 from mailer.staff.models import StaffUser
 
 PASSWORD_MIN = 10
@@ -27,12 +28,14 @@ LINK_MAX_AGE = 3 * 24 * 3600  # seconds: long enough to reach someone back from 
 HASH_METHOD = "scrypt"
 
 
-class StaffError(ValueError):
-    """Bad input for an account; `reason` is a stable code the pages translate."""
+class StaffError(DomainError, ValueError):
+    """Bad input for an account; `reason` (the code) is what the pages and the CLI translate."""
 
-    def __init__(self, reason: str, message: str):
-        super().__init__(message)
-        self.reason = reason
+    prefix = "error.staff."
+
+    @property
+    def reason(self) -> str:
+        return self.code
 
 
 class BadLink(Exception):
@@ -43,7 +46,7 @@ def normalised(email: str) -> str:
     try:
         return normalise_email(email)
     except (EmailNotValidError, ValueError) as exc:
-        raise StaffError("email", f"{email!r} is not a valid email address: {exc}") from None
+        raise StaffError("email", email=email, detail=str(exc)) from None
 
 
 def fingerprint(password_hash: str | None) -> str:
@@ -53,9 +56,9 @@ def fingerprint(password_hash: str | None) -> str:
 
 def check_password_rules(password: str) -> None:
     if len(password) < PASSWORD_MIN:
-        raise StaffError("too_short", f"the password must have at least {PASSWORD_MIN} characters")
+        raise StaffError("too_short", n=PASSWORD_MIN)
     if len(password) > PASSWORD_MAX:
-        raise StaffError("too_long", f"the password can have at most {PASSWORD_MAX} characters")
+        raise StaffError("too_long", n=PASSWORD_MAX)
 
 
 def hash_password(password: str) -> str:
@@ -87,7 +90,7 @@ def add_staff(session: Session, email: str, name: str | None = None, password: s
     """A new account; without a password it can only be activated through a set-password link."""
     address = normalised(email)
     if session.scalar(select(StaffUser.id).where(StaffUser.email == address)) is not None:
-        raise StaffError("exists", f"a staff account for {address} already exists")
+        raise StaffError("exists", email=address)
     user = StaffUser(email=address, name=(name or "").strip() or None,
                      password_hash=hash_password(password) if password is not None else None)
     session.add(user)
@@ -103,7 +106,7 @@ def remove_staff(session: Session, email: str) -> StaffUser:
     """Delete the account; its open sessions end at their next request (the user is gone)."""
     user = find_staff(session, email)
     if user is None:
-        raise StaffError("unknown", f"no staff account for {email.strip()!r}")
+        raise StaffError("unknown", email=email.strip())
     session.delete(user)
     session.flush()
     return user
@@ -118,7 +121,7 @@ def set_password(session: Session, user: StaffUser, password: str) -> StaffUser:
 def set_language(session: Session, user_id: int, language: str) -> StaffUser | None:
     """The pages' language for this person, kept with the account so it follows them to a phone."""
     if language not in ("sv", "en"):
-        raise StaffError("language", f"unknown language {language!r}")
+        raise StaffError("language", language=language, choices="sv, en")
     user = session.get(StaffUser, user_id)
     if user is not None:
         user.language = language

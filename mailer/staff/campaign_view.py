@@ -17,6 +17,7 @@ from mailer.campaigns.audience import Audience, count_recipients, recipients_que
 from mailer.campaigns.models import Campaign
 from mailer.config import Settings
 from mailer.contacts.models import Contact, Membership, Organisation
+from mailer.errors import NotFound
 from mailer.mail.templates import EmailTemplates, TemplateProblem
 from mailer.meetings.models import Meeting
 from mailer.meetings.service import get_meeting, list_meetings
@@ -50,7 +51,7 @@ def audience_count(session: Session, meeting_slug: str | None, audience: Audienc
     """How many would get the mail now; raises AudienceError or LookupError (unknown meeting)."""
     audience.validate(session)
     if (audience.only_unanswered or audience.only_yes) and not meeting_slug:
-        raise LookupError("choose the meeting first")
+        raise NotFound("choose_meeting_first")
     meeting_id = get_meeting(session, meeting_slug).id if meeting_slug else 0
     return count_recipients(session, audience, meeting_id)
 

@@ -8,6 +8,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from mailer.errors import NotFound
 from mailer.contacts.models import Contact, ImportRejection, Membership, Organisation, Suppression, SuppressionReason
 
 
@@ -33,7 +34,7 @@ def org_report(session: Session, slug: str, tz: ZoneInfo) -> OrgReport:
     """`tz`: the dates are the organisation's days, not UTC's (an evening bounce is not tomorrow's)."""
     organisation = session.scalar(select(Organisation).where(Organisation.slug == slug))
     if organisation is None:
-        raise LookupError(f"no organisation with slug {slug!r}")
+        raise NotFound("no_organisation", slug=slug)
     members = select(Contact.email).join(Membership).where(Membership.organisation_id == organisation.id)
     count = len(session.scalars(members).all())
     report = OrgReport(organisation.slug, organisation.name, organisation.contact_email, count)

@@ -1,8 +1,10 @@
 """HTTP: thin handlers over the domain packages."""
 
-from flask import Flask, request
+from flask import Flask, g, request
+from flask_babel import Babel
 
 from mailer.contacts.csvfile import MAX_FILE_BYTES
+from mailer import translations
 
 
 def init_app(app: Flask) -> None:
@@ -10,6 +12,13 @@ def init_app(app: Flask) -> None:
     from mailer.web.security import init_security, init_staff_security
 
     settings = app.extensions["mailer.settings"]
+
+    # The catalogs (mailer/translations) serve Flask-Babel's gettext in templates and the
+    # pages' `t("key")`; the page's language is the recipient's or the staff member's.
+    translations.ensure_compiled()
+    Babel(app, locale_selector=lambda: g.get("page_language") or settings.language,
+          timezone_selector=lambda: settings.timezone.key,
+          default_translation_directories=str(translations.DIRECTORY))
 
     @app.before_request  # before CSRFProtect's, which reads the body
     def _upload_limit():

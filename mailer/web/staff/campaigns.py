@@ -14,6 +14,7 @@ from flask import Blueprint, redirect, request, url_for
 from mailer.campaigns.audience import Audience, AudienceError
 from mailer.campaigns.models import CampaignState
 from mailer.campaigns.service import CampaignError, get_campaign, implied_audience, status
+from mailer.errors import render
 from mailer.mail.templates import CAMPAIGN_TEMPLATES, TemplateProblem
 from mailer.mail.transport import TransportError
 from mailer.staff import campaign_actions
@@ -39,7 +40,7 @@ def _count_text(meeting: str | None, audience: Audience) -> tuple[int | None, st
         with db().transaction() as s:
             n = audience_count(s, meeting, audience)
     except AudienceError as exc:
-        return None, t("audience_incomplete") if not audience.has_selector else str(exc)
+        return None, t("audience_incomplete") if not audience.has_selector else render(exc, t.lang)
     except LookupError:
         return None, t("choose_meeting")
     return n, t("recipients_one") if n == 1 else t("recipients_n", n=n)
@@ -77,7 +78,7 @@ def new():
                                                meeting_slug=form.get("meeting", ""),
                                                template=form.get("template", ""), audience=audience_from(form))
     except (CampaignError, AudienceError, TemplateProblem) as exc:
-        return _compose_form(form, 422, error=str(exc))
+        return _compose_form(form, 422, error=render(exc, words().lang))
     say("campaign_created")
     return redirect(url_for(".show", campaign_id=campaign.id), code=303)
 
@@ -117,7 +118,7 @@ def test(campaign_id: int):
     except TransportError as exc:
         say("test_failed", "error", reason=exc.reply)
     except (CampaignError, TemplateProblem, ValueError) as exc:
-        say("test_failed", "error", reason=str(exc))
+        say("test_failed", "error", reason=render(exc, words().lang))
     else:
         say("test_sent", email=sent_to)
     return _back(campaign_id)
@@ -131,7 +132,7 @@ def schedule(campaign_id: int):
             campaign = campaign_actions.schedule(s, settings(), me().actor, campaign_id, at)
             when = campaign.send_at
     except CampaignError as exc:
-        say("schedule_failed", "error", reason=str(exc))
+        say("schedule_failed", "error", reason=render(exc, words().lang))
         return _back(campaign_id)
     if when <= dt.datetime.now(dt.timezone.utc):
         say("scheduled_past")
@@ -149,7 +150,7 @@ def act(campaign_id: int, action: str):
             else:
                 n = {"cancel": campaign_actions.cancel, "retry": campaign_actions.retry}[action](s, me().actor, campaign_id)
     except (CampaignError, TemplateProblem) as exc:
-        say("action_failed", "error", reason=str(exc))
+        say("action_failed", "error", reason=render(exc, words().lang))
     else:
         say(f"campaign_{action}", n=n)
     return _back(campaign_id)

@@ -16,7 +16,6 @@ from mailer.app import db_of, settings_of, templates_of
 from mailer.staff.accounts import fingerprint
 from mailer.staff.models import StaffUser
 from mailer.web.i18n import Words
-from mailer.web.staff.words import STAFF_STRINGS
 
 
 @dataclass(frozen=True)
@@ -82,7 +81,7 @@ def words() -> Words:
     if "staff_words" not in g:
         staff = g.get("staff")
         wanted = request.args.get("lang") or (staff.language if staff else session.get("lang")) or settings().language
-        g.staff_words = Words(wanted, STAFF_STRINGS)
+        g.staff_words = Words(wanted, prefix="")
     return g.staff_words
 
 

@@ -60,8 +60,10 @@ def mark(slug: str):
             done = unmark_arrived(s, slug, email) if undo else bool(mark_arrived(s, slug, email).checked_in)
         except LookupError:
             return _not_found()
-    if done:
-        say("checked_out" if undo else "checked_in", email=email)
+    if done and undo:
+        say("checked_out", email=email)
+    elif done:
+        say("checked_in", email=email)
     return redirect(url_for(".checkin", slug=slug, q=request.form.get("q") or None), code=303)
 
 

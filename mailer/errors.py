@@ -1,0 +1,38 @@
+"""Domain errors as codes with parameters, rendered in the reader's language.
+
+The domain raises `SomeError("code", name=value)`; the web app and the CLI call
+`render(language)` to show the catalog's text ("error.<code>") in Swedish or
+English. `str(exc)` is the English text, for logs and tracebacks. This is the
+shape `contacts.csvfile.CsvFileError` started with.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from mailer.translations import translate
+
+
+class DomainError(Exception):
+    """A failure a person can fix: a stable `code` and the `params` its text needs."""
+
+    prefix = "error."
+
+    def __init__(self, code: str, /, **params: Any):
+        super().__init__(code)
+        self.code, self.params = code, params
+
+    def render(self, language: str | None) -> str:
+        return translate(self.prefix + self.code, language, **self.params)
+
+    def __str__(self) -> str:
+        return self.render("en")
+
+
+class NotFound(DomainError, LookupError):
+    """No such organisation, meeting, contact, campaign or account; `params` name what was asked for."""
+
+
+def render(exc: BaseException, language: str | None) -> str:
+    """Any exception's text for a person: domain errors translated, others as they are."""
+    return exc.render(language) if isinstance(exc, DomainError) else str(exc)

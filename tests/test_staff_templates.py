@@ -110,7 +110,7 @@ def test_without_a_folder_for_edits_templates_are_read_only(db, settings):
 
 def _context(settings) -> dict:
     from mailer.mail.context import recipient_context
-    from mailer.outbox.compose import made_up_contact
+    from mailer.mail.compose import made_up_contact
 
     return recipient_context(settings, made_up_contact("sv"), template_editor.sample_meeting(settings),
                              ["Exempelförbundet"], True)

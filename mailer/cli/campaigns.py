@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import datetime as dt
+
 import click
 
 from mailer.audit.log import cli_actor
@@ -121,6 +123,10 @@ def send(rt: Runtime, campaign_id: int):
     try:
         while True:
             result = sender.run_once(campaign_id)
+            if result.paused_until:
+                until = result.paused_until.astimezone(rt.settings.timezone)
+                fail(f"sending is paused until {until:%Y-%m-%d %H:%M} (see `mailer campaigns status {campaign_id}`); "
+                     "the worker will carry on", 1)
             if result.connection_error:
                 fail(f"mail server unavailable: {result.connection_error}; the worker will carry on", 1)
             if not result.claimed:
@@ -141,6 +147,19 @@ def cancel(rt: Runtime, campaign_id: int):
         except service.CampaignError as exc:
             fail(exc)
     click.echo(f"campaign {campaign_id} cancelled ({skipped} unsent messages skipped)")
+
+
+@campaigns.command()
+@click.argument("campaign_id", type=int)
+@pass_runtime
+def resume(rt: Runtime, campaign_id: int):
+    """Send a paused campaign again now (and try a paused relay again), before its retry time."""
+    with rt.transaction() as session:
+        try:
+            waiting = actions.resume(session, cli_actor(), campaign_id)
+        except service.CampaignError as exc:
+            fail(str(exc))
+    click.echo(f"campaign {campaign_id} resumed; {waiting} messages wait for the worker")
 
 
 @campaigns.command()
@@ -184,6 +203,12 @@ def _print_status(rt: Runtime, campaign_id: int, as_json: bool) -> None:
                                 ("queued", "sent", "retrying", "failed", "bounced", "skipped")))
     if data["uncertain"]:
         click.echo(f"  {data['uncertain']} sent again after a crash (may have arrived twice)")
+    for reason, until in ((data["pause_reason"], data["paused_until"]),
+                          (data["relay_pause_reason"], data["relay_paused_until"])):
+        if until:
+            local = dt.datetime.fromisoformat(until).astimezone(rt.settings.timezone)
+            click.echo(f"  paused ({reason}) until {local:%Y-%m-%d %H:%M}"
+                       + (f": {data['pause_reply']}" if reason == data["pause_reason"] and data["pause_reply"] else ""))
 
 
 @campaigns.command("status")

@@ -10,7 +10,7 @@ import json
 import os
 import sys
 from contextlib import contextmanager
-from typing import Any, Iterator, NoReturn
+from typing import Any, Iterator, Mapping, NoReturn
 
 import click
 from flask import Flask
@@ -21,7 +21,7 @@ from mailer.errors import render
 from mailer.translations import DEFAULT_LANGUAGE, LANGUAGES, translate
 
 
-def environment_language(environ: dict[str, str] | os._Environ = os.environ) -> str:
+def environment_language(environ: Mapping[str, str] = os.environ) -> str:
     """The CLI's language without --lang: an en*/sv* locale (LC_ALL, LC_MESSAGES, LANG), else
     the configured MAILER_LANGUAGE, else Swedish."""
     for name in ("LC_ALL", "LC_MESSAGES", "LANG"):

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from sqlalchemy import bindparam, delete, func, insert, select
+from sqlalchemy import delete, insert, select
 from sqlalchemy.orm import Session
 
 from mailer.contacts.csvfile import (
@@ -32,9 +32,8 @@ from mailer.contacts.models import (
     Suppression,
     SuppressionReason,
     address_hash,
-    new_link_key,
 )
-from mailer.db import Prepared, utcnow
+from mailer.db import utcnow
 
 REGISTRY_FILE = "organisations.csv"
 CHUNK = 500
@@ -215,31 +214,25 @@ def _merge_duplicates(rows: list[ContactRow], report: FileReport) -> list[Contac
     return list(by_email.values())
 
 
-_C, _M = Contact.__table__, Membership.__table__
-NEW_CONTACT = insert(_C).values({name: bindparam(name, type_=_C.c[name].type) for name in (
-    "email", "name", "language", "region", "phone", "link_key", "created_at", "updated_at")})
-NEW_MEMBERSHIP = insert(_M).values({name: bindparam(name, type_=_M.c[name].type) for name in (
-    "contact_id", "organisation_id", "role", "name", "title", "region", "created_at")})
 LIST_FIELDS = ("name", "title", "region", "role")  # what each list says of a person, kept per membership
 
 
 def _insert_new(session: Session, organisation: Organisation, contacts: dict[str, ContactRow],
                 new_memberships: list[ContactRow], known: dict[str, int]) -> None:
-    """New people and memberships, each as one statement the driver runs for every row (db.Prepared):
-    no ORM object, no round trip per row. `known` maps existing people's addresses to their ids."""
+    """New people and memberships, each as one bulk INSERT of all their rows (SQLAlchemy's
+    executemany, with the models' column defaults): no ORM object, no round trip per row.
+    `known` maps existing people's addresses to their ids. One time stamp for the whole import,
+    so that a person and their first membership show the same time."""
     now = utcnow()
-    connection = session.connection()
     if contacts:
-        last = connection.execute(select(func.max(_C.c.id))).scalar_one() or 0
-        Prepared(NEW_CONTACT, connection.dialect).run_many(connection, [
+        new_ids = session.execute(insert(Contact).returning(Contact.id, Contact.email), [
             {"email": r.email, "name": r.name, "language": r.language, "region": r.region, "phone": r.phone,
-             "link_key": new_link_key()} for r in contacts.values()], created_at=now, updated_at=now)
-        # Ours are among the rows after `last` (another transaction's may be there too on PostgreSQL).
-        known = {**known, **{email: contact_id for contact_id, email in connection.execute(
-            select(_C.c.id, _C.c.email).where(_C.c.id > last)) if email in contacts}}
-    Prepared(NEW_MEMBERSHIP, connection.dialect).run_many(connection, [
-        {"contact_id": known[row.email], **{attr: getattr(row, attr) for attr in LIST_FIELDS}}
-        for row in new_memberships], organisation_id=organisation.id, created_at=now)
+             "created_at": now, "updated_at": now} for r in contacts.values()])
+        known = {**known, **{email: contact_id for contact_id, email in new_ids}}
+    if new_memberships:
+        session.execute(insert(Membership), [
+            {"contact_id": known[row.email], "organisation_id": organisation.id, "created_at": now,
+             **{attr: getattr(row, attr) for attr in LIST_FIELDS}} for row in new_memberships])
 
 
 PERSON_FIELDS = ("language", "phone")

@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session, selectinload
 from mailer.campaigns.models import Campaign, CampaignState
 from mailer.contacts.models import ERASED_DOMAIN, Contact, Membership, Organisation, Suppression, SuppressionReason
 from mailer.digest.replies import classify, explain
+from mailer.digest.sending import sending_context
 from mailer.i18n import format_day, format_short_date, format_when
 from mailer.meetings.models import Meeting
 from mailer.outbox.models import MessageState, OutboxMessage
@@ -305,6 +306,11 @@ def upcoming_campaigns_section(session: Session, period: Period) -> list[dict]:
              "send_at": format_when(c.send_at, None, period.tz, period.lang)} for c in upcoming]
 
 
+def sending_section(session: Session, period: Period) -> dict:
+    """When the relay made sending wait this week, why, and what waits now (mailer.digest.sending)."""
+    return sending_context(session, period.start, period.end, period.tz, period.lang)
+
+
 # Name in the template's `digest` -> the function that fills it, in the order shown.
 SECTIONS: list[tuple[str, Callable[[Session, Period], Any]]] = [
     ("meetings", meetings_section),
@@ -313,6 +319,7 @@ SECTIONS: list[tuple[str, Callable[[Session, Period], Any]]] = [
     ("waitlists", waitlist_section),
     ("delivery_problems", delivery_problems_section),
     ("bounces", bounces_section),
+    ("sending", sending_section),
     ("unsubscribes", unsubscribes_section),
     ("deadlines", deadlines_section),
     ("coming_meetings", coming_meetings_section),

@@ -13,14 +13,14 @@ from sqlalchemy.orm import Session
 from mailer.audit.log import record
 from mailer.campaigns import service
 from mailer.campaigns.audience import Audience
-from mailer.campaigns.models import Campaign
+from mailer.campaigns.models import Campaign, CampaignState
 from mailer.config import Settings
 from mailer.contacts.csvfile import normalise_email
 from mailer.db import Database
-from mailer.mail.message import flatten
+from mailer.mail.message import new_message_id, wire_address
 from mailer.mail.templates import EmailTemplates
 from mailer.mail.transport import make_transport
-from mailer.outbox.sender import envelope_address
+from mailer.outbox import relay
 
 
 def target(campaign: Campaign) -> str:
@@ -60,6 +60,21 @@ def cancel(session: Session, actor: str, campaign_id: int) -> int:
     return skipped
 
 
+def resume(session: Session, actor: str, campaign_id: int) -> int:
+    """Staff say "try now": a paused campaign runs again, and a paused relay is tried again at once.
+
+    Returns how many messages wait to go out."""
+    campaign = service.get_campaign(session, campaign_id)
+    was_paused = campaign.state is CampaignState.PAUSED
+    relay_lifted = relay.clear(session)
+    if was_paused:
+        service.resume(session, campaign)
+    elif not relay_lifted:
+        raise service.CampaignError("wrong_state.resume", id=campaign.id, state=campaign.state)
+    record(session, actor, "campaigns.resume", target(campaign), relay=relay_lifted)
+    return service.status(session, campaign).unsent
+
+
 def retry(session: Session, actor: str, campaign_id: int) -> int:
     campaign = service.get_campaign(session, campaign_id)
     queued = service.retry_failed(session, campaign)
@@ -78,12 +93,13 @@ def send_test(database: Database, settings: Settings, templates: EmailTemplates,
     to_email = normalise_email(to_email)
     with database.transaction() as session:
         campaign = service.get_campaign(session, campaign_id)
-        message = service.preview(session, settings, templates, campaign, email=contact_email or None,
-                                  to_email=to_email)
-    message.replace_header("Subject", f"[TEST] {message['Subject']}")
-    transport = make_transport(settings.smtp_url, settings.outbox_path, settings.smtp_timeout)
+        message_id = new_message_id(settings.mail_from.domain)
+        data = service.preview_bytes(session, settings, templates, campaign, email=contact_email or None,
+                                     to_email=to_email, subject_prefix="[TEST] ", message_id=message_id)
+    transport = make_transport(settings.smtp_url, settings.outbox_path, settings.smtp_timeout,
+                               settings.smtp_connect_timeout)
     try:
-        transport.send(settings.mail_from.addr_spec, envelope_address(to_email), flatten(message), message["Message-ID"])
+        transport.send(wire_address(settings.mail_from.addr_spec), wire_address(to_email), data, message_id)
     finally:
         transport.close()
     with database.transaction() as session:

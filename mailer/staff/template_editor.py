@@ -28,7 +28,7 @@ from mailer.digest.build import current_period, digest_context
 from mailer.mail.context import recipient_context
 from mailer.mail.templates import TEMPLATE_NAMES, EmailTemplates, Rendered, TemplateProblem, packaged_templates_path
 from mailer.meetings.models import Meeting
-from mailer.outbox.compose import made_up_contact
+from mailer.mail.compose import made_up_contact
 
 NAME = re.compile(r"^(?:(sv|en)/)?([a-z_]+)\.(html|txt)$")
 CONFIRMATIONS = (

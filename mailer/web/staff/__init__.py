@@ -14,14 +14,15 @@ from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from mailer.contacts.models import address_hash
-from mailer.web.staff import auth, campaigns, contacts, dashboard, meetings, responses, templates
+from mailer.web.staff import auth, campaigns, contacts, dashboard, meetings, responses, suppressions, templates
 from mailer.web.staff.common import load_me, page
 
 OPEN_ENDPOINTS = {"staff.static", "staff.auth.login", "staff.auth.set_password"}
 
 bp = Blueprint("staff", __name__, url_prefix="/staff", static_folder="static",
                template_folder=str(Path(__file__).resolve().parent.parent / "templates"))
-for child in (auth.bp, dashboard.bp, contacts.bp, meetings.bp, campaigns.bp, responses.bp, templates.bp):
+for child in (auth.bp, dashboard.bp, contacts.bp, meetings.bp, campaigns.bp, responses.bp, templates.bp,
+              suppressions.bp):
     bp.register_blueprint(child)
 
 

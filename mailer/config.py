@@ -61,6 +61,12 @@ class Settings:
     ratelimit_storage_url: str = "memory://"
     public_rate_limit: str = DEFAULT_PUBLIC_RATE_LIMIT
     proxy_count: int = 0  # reverse proxies in front whose X-Forwarded-* headers are trusted
+    max_message_bytes: int = 10 * 1024 * 1024  # a rendered message larger than this is refused
+    max_upload_mb: int = 50  # the largest contact list staff may upload
+
+    @property
+    def max_upload_bytes(self) -> int:
+        return self.max_upload_mb * 1024 * 1024
 
     @property
     def outbox_path(self) -> Path:
@@ -321,6 +327,8 @@ PARSERS = {
     "ratelimit_storage_url": _storage_url,
     "public_rate_limit": _rate_limit,
     "proxy_count": lambda name, value: _int(name, value, minimum=0),
+    "max_message_bytes": lambda name, value: _int(name, value, minimum=10_000),
+    "max_upload_mb": _int,
 }
 REQUIRED = ("secret_key", "base_url", "from")
 

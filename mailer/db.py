@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import datetime as dt
 import threading
-from contextlib import contextmanager, nullcontext
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
 
@@ -76,12 +76,19 @@ def utcnow() -> dt.datetime:
     return dt.datetime.now(dt.timezone.utc)
 
 
-def _configure_sqlite(engine: Engine) -> None:
+def _configure_sqlite(engine: Engine, write_lock: threading.RLock) -> None:
     """WAL and a busy timeout, because the web app and the worker share the file.
 
-    Every transaction starts with BEGIN IMMEDIATE: a deferred transaction that
+    Every write transaction starts with BEGIN IMMEDIATE: a deferred transaction that
     reads and then writes can fail at once with "database is locked" when the
-    other process wrote in between (busy_timeout does not help there).
+    other process wrote in between (busy_timeout does not help there). Sessions from
+    `Database.reading()` start with a plain BEGIN: they never write, and in WAL mode a
+    reader neither waits for the writer nor holds it up.
+
+    The process's write lock (see Database) is taken here, when the transaction really
+    begins at its first statement, not when a `transaction()` block is entered; so work
+    done before the first statement (parsing a file, hashing a password) holds nothing.
+    It is released when the connection goes back to the pool, after COMMIT has finished.
     """
 
     @event.listens_for(engine, "connect")
@@ -100,8 +107,29 @@ def _configure_sqlite(engine: Engine) -> None:
     def _on_begin(connection):
         # Straight to the driver: through exec_driver_sql this one statement cost as much as
         # the rest of a small transaction (events, logging, a result object).
-        reading = connection.get_execution_options().get(READ_ONLY, False)
-        connection.connection.driver_connection.execute("BEGIN" if reading else "BEGIN IMMEDIATE")
+        driver = connection.connection.driver_connection
+        if connection.get_execution_options().get(READ_ONLY, False):
+            driver.execute("BEGIN")
+            return
+        write_lock.acquire()
+        try:
+            driver.execute("BEGIN IMMEDIATE")
+        except BaseException:
+            write_lock.release()
+            raise
+        connection.info[_HOLDS_WRITE_LOCK] = connection.info.get(_HOLDS_WRITE_LOCK, 0) + 1
+
+    @event.listens_for(engine, "checkin")
+    def _on_checkin(_dbapi_connection, record):
+        held = record.info.pop(_HOLDS_WRITE_LOCK, 0) if record is not None else 0
+        for _ in range(held):
+            try:
+                write_lock.release()
+            except RuntimeError:  # checked in by another thread (garbage collection): not ours to free
+                break
+
+
+_HOLDS_WRITE_LOCK = "mailer_holds_write_lock"
 
 
 class Database:
@@ -115,19 +143,18 @@ class Database:
             self.engine = create_engine(
                 url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000, "check_same_thread": False}
             )
-            _configure_sqlite(self.engine)
+            # SQLite has one writer, and every write transaction takes the write lock (BEGIN
+            # IMMEDIATE). Threads of one process (gunicorn's gthread workers) queue here and are
+            # woken the moment it is free; left to SQLite's busy handler they would sleep and
+            # poll, which under load costs more than the transactions themselves. Other
+            # processes (the worker) still meet at SQLite's lock with its busy timeout.
+            # Reentrant, so that a thread holding it can still open another session.
+            _configure_sqlite(self.engine, threading.RLock())
         else:
             self.engine = create_engine(url, pool_pre_ping=True)
         self.sessionmaker = sessionmaker(self.engine, expire_on_commit=False)
         self.read_sessionmaker = sessionmaker(self.engine.execution_options(**{READ_ONLY: True}),
                                               expire_on_commit=False)
-        # SQLite has one writer, and every transaction takes the write lock (BEGIN IMMEDIATE).
-        # Threads of one process (gunicorn's gthread workers) queue here and are woken the
-        # moment it is free; left to SQLite's busy handler they would sleep and poll, which
-        # under load costs more than the transactions themselves. Other processes (the
-        # worker) still meet at SQLite's lock with its busy timeout. Reentrant, so that a
-        # thread holding it can still open a session for reading.
-        self._write_lock = threading.RLock() if is_sqlite else None
 
     @property
     def is_sqlite(self) -> bool:
@@ -135,8 +162,13 @@ class Database:
 
     @contextmanager
     def transaction(self) -> Iterator[Session]:
-        """A session whose work is committed on success and rolled back on error."""
-        with self._write_lock or nullcontext(), self.sessionmaker() as session, session.begin():
+        """A session whose work is committed on success and rolled back on error.
+
+        On SQLite it holds the database's one write lock from its first statement to its
+        end: do slow work (parsing, rendering, hashing) before the block or after it, and
+        read-only work in `reading()`.
+        """
+        with self.sessionmaker() as session, session.begin():
             yield session
 
     @contextmanager
@@ -149,11 +181,8 @@ class Database:
         recipients' answers are never queued behind it; in WAL mode a reader sees the last
         committed state and blocks nobody. Writes made here are rolled back.
         """
-        with self.read_sessionmaker() as session:
-            try:
-                yield session
-            finally:
-                session.rollback()
+        with self.read_sessionmaker() as session:  # closing rolls back; loaded objects stay readable
+            yield session
 
     def checkpoint(self) -> None:
         """SQLite: copy the write-ahead log into the database file and empty it.

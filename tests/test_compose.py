@@ -174,7 +174,7 @@ def test_message_ids_are_random_at_the_from_domain_and_stored(app, db, settings,
 
 def test_a_retry_of_a_row_reuses_its_stored_message_id(app, db, settings, make_csv, make_meeting, smtp_server):
     import_people(db, make_csv, "anna@exempel.se,Anna Berg,sv\n")
-    smtp_server.reply("anna@exempel.se", "451 4.3.0 try again later", "250 OK")
+    smtp_server.reply("anna@exempel.se", "452 4.2.2 mailbox full, try again later", "250 OK")
     templates = app.extensions["mailer.templates"]
     meeting = make_meeting(slug="goteborg")
     with db.transaction() as session:

@@ -82,7 +82,7 @@ def edit(rt: Runtime, slug: str, anonymous_evaluation: bool | None, **changes):
 @pass_runtime
 def evaluations(rt: Runtime, slug: str | None, as_json: bool):
     """Evaluation results per meeting and per region: averages, counts, free text."""
-    with rt.transaction() as session:
+    with rt.db.reading() as session:
         chosen = [_meeting(session, slug)] if slug else list_meetings(session)
         per_meeting, per_region = summarise(session, chosen)
     if as_json:
@@ -115,7 +115,7 @@ def responses() -> None:
 def export(rt: Runtime, slug: str, fmt: str, output: Path | None, delimiter: str):
     """The attendee list: name, organisations, email, answer, guests, diet, accessibility, comment, answered at."""
     language = rt.settings.language
-    with rt.transaction() as session:
+    with rt.db.reading() as session:
         meeting = _meeting(session, slug)
         rows = attendee_rows(session, meeting, rt.settings.timezone, language)
     data = to_xlsx(rows, meeting.slug, language) if fmt == "xlsx" else to_csv(rows, language, delimiter)
@@ -185,7 +185,7 @@ def report(rt: Runtime, start, end, fmt: str, output: Path | None):
     """The board report for a period: meetings, invitations, answers, participants, coverage, evaluations."""
     if start and end and start > end:
         raise click.BadParameter(f"{start} is after --to {end}", param_hint="--from")
-    with rt.transaction() as session:
+    with rt.db.reading() as session:
         data = board_report(session, rt.settings, start, end)
     if fmt == "json":
         import json
@@ -220,7 +220,7 @@ def status(rt: Runtime, slug: str, as_json: bool):
     """Where a meeting stands: answers, per organisation and region, coverage, attendance."""
     from mailer.tracking.status import full_status
 
-    with rt.transaction() as session:
+    with rt.db.reading() as session:
         meeting = _meeting(session, slug)
         data = {"slug": slug, "title": meeting.title, "capacity": meeting.capacity, **full_status(session, meeting)}
     if as_json:

@@ -15,6 +15,7 @@ from sqlalchemy import delete, insert, select
 from sqlalchemy.orm import Session
 
 from mailer.contacts.csvfile import (
+    MAX_FILE_BYTES,
     SLUG_RE,
     Choices,
     ContactRow,
@@ -113,13 +114,15 @@ def import_lists(
     check_dns: bool = False,
     data: dict[Path, bytes] | None = None,
     choices: Choices | None = None,
+    max_bytes: int = MAX_FILE_BYTES,
 ) -> ImportReport:
     """Import contact lists within the caller's transaction.
 
-    With dry_run, or when strict finds a problem, every change is rolled back to
-    a savepoint, so the report is computed by the very same code that writes.
-    A file with blocking problems (unknown region or column) is computed too, for
-    the preview, and rolled back on its own. `data` supplies file contents already
+    With dry_run the report is computed by the very same code, with the changes kept in
+    memory and never sent to the database: a preview only reads, so it can run without the
+    write lock (Database.reading). When strict finds a problem, every change is rolled back
+    to a savepoint. A file with blocking problems (unknown region or column) is computed
+    too, for the preview, and rolled back on its own. `data` supplies file contents already
     in memory (web uploads); `choices` answers blocking problems and disagreements.
     """
     choices = choices or Choices()
@@ -138,16 +141,26 @@ def import_lists(
         report.organisation = slug
         try:
             read_organisation_names(path.parent)  # a broken organisations.csv stops this file here
-            parsed = parse(path, data=(data or {}).get(path), check_dns=check_dns, choices=choices)
+            parsed = parse(path, data=(data or {}).get(path), check_dns=check_dns, max_bytes=max_bytes,
+                           choices=choices)
         except CsvFileError as exc:
             report.error, report.error_code, report.error_params = str(exc), exc.code, exc.params
             continue
         report.rejected, report.warnings, report.blocking = parsed.rejected, parsed.warnings, parsed.blocking
         reports[-1] = (report, parsed.rows)
 
-    rollback = dry_run or (strict and any(r.error or r.rejected or r.blocking for r, _ in reports))
-    savepoint = session.begin_nested()
     claims: Claims = {}
+    if dry_run:
+        with session.no_autoflush:
+            for report, rows in reports:
+                if report.organisation and not report.error and not report.note:
+                    organisation_id, emails = _apply(session, report, rows, claims, choices, write=False)
+                    if organisation_id is not None:
+                        report.removed = _remove_absent(session, organisation_id, emails, write=False)
+        session.expunge_all()
+        return ImportReport(files=[r for r, _ in reports], written=False)
+    rollback = strict and any(r.error or r.rejected or r.blocking for r, _ in reports)
+    savepoint = session.begin_nested()
     lists: dict[int, tuple[FileReport, set[str]]] = {}  # organisation id -> its last file, everyone on its files
     for report, rows in reports:
         if report.organisation and not report.error and not report.note:
@@ -168,14 +181,17 @@ def import_lists(
     return ImportReport(files=[r for r, _ in reports], written=not rollback)
 
 
-def _remove_absent(session: Session, organisation_id: int, emails: set[str]) -> int:
-    """Memberships of people no longer on the organisation's list (the person stays a contact).
+def _remove_absent(session: Session, organisation_id: int, emails: set[str], write: bool = True) -> int:
+    """Memberships of people no longer on the organisation's list (the person stays a contact);
+    without `write`, only how many.
 
     An erased person's membership stays: it is what keeps "organisations represented" right."""
     absent = [contact_id for contact_id, email in session.execute(
         select(Contact.id, Contact.email).join(Membership, Membership.contact_id == Contact.id)
         .where(Membership.organisation_id == organisation_id))
         if email not in emails and not email.endswith("@" + ERASED_DOMAIN)]
+    if not write:
+        return len(absent)
     for start in range(0, len(absent), CHUNK):
         session.execute(delete(Membership).where(Membership.organisation_id == organisation_id,
                                                  Membership.contact_id.in_(absent[start:start + CHUNK])))
@@ -183,18 +199,21 @@ def _remove_absent(session: Session, organisation_id: int, emails: set[str]) -> 
     return len(absent)
 
 
-def _organisation(session: Session, slug: str, folder: Path) -> Organisation:
+def _organisation(session: Session, slug: str, folder: Path, write: bool = True) -> Organisation:
     info = read_organisation_names(folder).get(slug)
     organisation = session.scalar(select(Organisation).where(Organisation.slug == slug))
     if organisation is None:
         organisation = Organisation(slug=slug, name=info.name if info else slug.replace("-", " ").title())
+        if not write:
+            return organisation  # a new organisation in a dry run: no id, no members yet
         session.add(organisation)
     if info is not None:
         if not organisation.named_by_staff:  # a name corrected on the organisation page stays
             organisation.name = info.name
         organisation.region = info.region or organisation.region
         organisation.contact_email = info.email or organisation.contact_email
-    session.flush()
+    if write:
+        session.flush()
     return organisation
 
 
@@ -258,8 +277,8 @@ def _person_changes(row: ContactRow, contact: Contact | None, claims: Claims, re
     return changes
 
 
-def _shown(session: Session, row: ContactRow, contact: Contact, stated_now: set[str], choices: Choices,
-           report: FileReport) -> bool:
+def _shown(session: Session, row: ContactRow, contact: Contact, organisation: Organisation, stated_now: set[str],
+           choices: Choices, report: FileReport) -> bool:
     """Set the person's shown name and region from this list; True when one changed.
 
     The shown value is the most recently confirmed one: a list stating a spelling it did not
@@ -278,12 +297,16 @@ def _shown(session: Session, row: ContactRow, contact: Contact, stated_now: set[
             continue
         if attr not in stated_now and row.email not in chosen:
             continue
+        # What the other lists say (in the database), and what this list says now (maybe only in
+        # memory: a dry run writes nothing).
         options: dict[str, list[str]] = {}
-        for stated, organisation in session.execute(
+        for stated, other in session.execute(
                 select(getattr(Membership, attr), Organisation.name).join(Organisation)
-                .where(Membership.contact_id == contact.id)):
+                .where(Membership.contact_id == contact.id, Organisation.slug != organisation.slug)
+                .order_by(Organisation.name)):
             if stated:
-                options.setdefault(stated, []).append(organisation)
+                options.setdefault(stated, []).append(other)
+        options.setdefault(value, []).append(organisation.name)
         result = value if attr in stated_now and not _worse_cased(value, shown) else shown
         if chosen.get(row.email) in options or chosen.get(row.email) == shown:
             result = chosen[row.email]
@@ -307,9 +330,10 @@ def _worse_cased(new: str, shown: str) -> bool:
 
 
 def _apply(session: Session, report: FileReport, rows: list[ContactRow], claims: Claims,
-           choices: Choices) -> tuple[int, set[str]]:
-    """Write one file; returns its organisation's id and the addresses on the list."""
-    organisation = _organisation(session, report.organisation, report.path.parent)
+           choices: Choices, write: bool = True) -> tuple[int | None, set[str]]:
+    """Count (and with `write`, make) one file's changes; returns its organisation's id and the
+    addresses on the list. Without `write` nothing reaches the database."""
+    organisation = _organisation(session, report.organisation, report.path.parent, write)
     rows = _merge_duplicates(rows, report)
     emails = [row.email for row in rows]
 
@@ -360,17 +384,17 @@ def _apply(session: Session, report: FileReport, rows: list[ContactRow], claims:
             if value and getattr(membership, attr) != value:
                 setattr(membership, attr, value)
                 stated_now.add(attr)
-        if stated_now:
-            session.flush()
-        changed = _shown(session, row, contact, stated_now, choices, report) or changed or bool(stated_now)
+        changed = _shown(session, row, contact, organisation, stated_now, choices, report) or changed or bool(stated_now)
         if changed:
             report.updated += 1
         else:
             report.unchanged += 1
+    for row, contact in joining:  # new on this list: it states its spelling for the first time
+        _shown(session, row, contact, organisation, {"name", "region"}, choices, report)
+    if not write:
+        return organisation.id, {row.email for row in rows}
     _insert_new(session, organisation, new_contacts, new_memberships,
                 {email: contact.id for email, contact in contacts.items()})
-    for row, contact in joining:  # their new membership is in: it states this list's spelling
-        _shown(session, row, contact, {"name", "region"}, choices, report)
 
     session.execute(
         delete(ImportRejection).where(

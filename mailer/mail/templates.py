@@ -16,6 +16,11 @@ import css_inline
 from jinja2 import ChoiceLoader, Template, FileSystemLoader, StrictUndefined, TemplateError, TemplateNotFound, TemplateSyntaxError, select_autoescape
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
+from mailer.errors import DomainError
+
+MAX_SUBJECT_CHARS = 998  # one header line (RFC 5322 section 2.1.1)
+DEFAULT_MAX_MESSAGE_BYTES = 10 * 1024 * 1024  # the `max_message_bytes` setting's default
+
 TEMPLATE_NAMES = ("invitation", "reminder", "information", "confirmation", "thanks", "digest", "org_report")
 CAMPAIGN_TEMPLATES = ("invitation", "reminder", "information", "thanks")
 
@@ -28,11 +33,53 @@ def packaged_templates_path() -> Path:
     return Path(__file__).resolve().parents[2] / "templates" / "email"
 
 
-class TemplateProblem(Exception):
-    def __init__(self, template: str, line: int | None, message: str):
+class TemplateProblem(DomainError):
+    """A template that cannot be rendered, named by file and line.
+
+    Jinja's own errors keep its (English) message; mailer's limits carry a `code`
+    ("too_large", "subject_too_long") whose catalog text ("template_problem.<code>")
+    says it in the reader's language.
+    """
+
+    prefix = "template_problem."
+
+    def __init__(self, template: str, line: int | None, message: str, code: str | None = None, **params: Any):
         where = f"{template}:{line}" if line else template
-        super().__init__(f"{where}: {message}")
+        Exception.__init__(self, f"{where}: {message}")
         self.template, self.line, self.message = template, line, message
+        self.code, self.params = code or "", {"where": where, **params}
+
+    def render(self, language: str | None) -> str:
+        return super().render(language) if self.code else str(self)
+
+    def __str__(self) -> str:
+        return str(self.args[0])
+
+
+def _too_large(template: str, limit: int) -> TemplateProblem:
+    mb = round(limit / (1024 * 1024), 1)
+    return TemplateProblem(template, None, f"the rendered message is larger than {mb:g} MB (max_message_bytes)",
+                           "too_large", mb=f"{mb:g}")
+
+
+class _Budget:
+    """What is left of the message size limit while rendering.
+
+    Why streamed: a template looping a million times would otherwise build its whole
+    output (hundreds of MB) before anything could refuse it.
+    """
+
+    def __init__(self, limit: int):
+        self.limit, self.left = limit, limit
+
+    def take(self, chunks, template: str) -> str:
+        parts = []
+        for chunk in chunks:
+            self.left -= len(chunk)
+            if self.left < 0:
+                raise _too_large(template, self.limit)
+            parts.append(chunk)
+        return "".join(parts)
 
 
 @dataclass(frozen=True)
@@ -51,7 +98,8 @@ class Rendered:
 
 
 class EmailTemplates:
-    def __init__(self, override_path: Path | None = None):
+    def __init__(self, override_path: Path | None = None, max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES):
+        self.max_message_bytes = max_message_bytes
         self.roots = [p for p in (override_path, packaged_templates_path()) if p is not None]
         self.env = ImmutableSandboxedEnvironment(
             loader=ChoiceLoader([FileSystemLoader(str(p)) for p in self.roots]),
@@ -101,17 +149,26 @@ class EmailTemplates:
         raise TemplateProblem(f"{language}/{name}", None, "template files not found")
 
     def render(self, name: str, language: str, context: dict[str, Any]) -> Rendered:
-        """Render subject, text and HTML (CSS inlined); raises TemplateProblem with file:line."""
+        """Render subject, text and HTML (CSS inlined); raises TemplateProblem with file:line.
+
+        Refused as well: a subject longer than one header line (998 characters) and a
+        message larger than `max_message_bytes`, with a message saying which.
+        """
         return self.render_loaded(self.load(name, language), context)
 
     def render_loaded(self, loaded: "Loaded", context: dict[str, Any]) -> Rendered:
         current = loaded.text_name
+        budget = _Budget(self.max_message_bytes)
         try:
-            subject = self._subject(loaded.text, context)
+            subject = self._subject(loaded.text, context, budget, loaded.text_name)
             subject = " ".join(subject.split())
-            text = loaded.text.render(context).strip() + "\n"
+            if len(subject) > MAX_SUBJECT_CHARS:
+                raise TemplateProblem(loaded.text_name, None, f"the subject is {len(subject)} characters long; "
+                                      f"at most {MAX_SUBJECT_CHARS} fit in a mail header", "subject_too_long",
+                                      chars=len(subject), max=MAX_SUBJECT_CHARS)
+            text = budget.take(loaded.text.generate(context), loaded.text_name).strip() + "\n"
             current = loaded.html_name
-            html = loaded.html.render(context, subject=subject)
+            html = budget.take(loaded.html.generate(context, subject=subject), loaded.html_name)
         except TemplateSyntaxError as exc:
             raise TemplateProblem(exc.name or current, exc.lineno, exc.message or str(exc)) from None
         except (TemplateError, OverflowError) as exc:  # OverflowError: the sandbox's range() limit
@@ -119,15 +176,21 @@ class EmailTemplates:
             raise TemplateProblem(template, line, str(exc)) from None
         if not subject:
             raise TemplateProblem(loaded.text_name, None, "the subject block is empty")
-        return Rendered(subject=subject, text=text, html=self._inliner.inline(html))
+        html = self._inliner.inline(html)
+        size = sum(len(part.encode("utf-8")) for part in (subject, text, html))
+        if size > self.max_message_bytes:
+            raise _too_large(loaded.html_name, self.max_message_bytes)
+        return Rendered(subject=subject, text=text, html=html)
 
-    def _subject(self, template, context: dict[str, Any]) -> str:
+    def _subject(self, template, context: dict[str, Any], budget: _Budget, name: str) -> str:
         """The subject block alone. Called directly, a block's errors keep Jinja's generated
         line numbers; handle_exception() rewrites them to the template's, as render() does."""
         if "subject" not in template.blocks:
             return ""
         try:
-            return "".join(template.blocks["subject"](template.new_context(dict(context))))
+            return budget.take(template.blocks["subject"](template.new_context(dict(context))), name)
+        except TemplateProblem:
+            raise
         except Exception:
             self.env.handle_exception()
 

@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session
 
 from mailer.audit.log import record
 from mailer.config import LANGUAGES, Settings
-from mailer.db import utcnow
+from mailer.db import Database, utcnow
 from mailer.digest.build import current_period, digest_context
 from mailer.mail.context import recipient_context
 from mailer.mail.templates import TEMPLATE_NAMES, EmailTemplates, Rendered, TemplateProblem, packaged_templates_path
@@ -116,7 +116,7 @@ def _edited(settings: Settings, name: str, text: str) -> Iterator[EmailTemplates
         shutil.copytree(source, folder)
         (folder / name).parent.mkdir(parents=True, exist_ok=True)
         (folder / name).write_text(text, encoding="utf-8")
-        yield EmailTemplates(folder)
+        yield EmailTemplates(folder, settings.max_message_bytes)
 
 
 def preview(session: Session, settings: Settings, name: str, text: str) -> Rendered:
@@ -135,15 +135,21 @@ def check_all(session: Session, settings: Settings, name: str, text: str) -> Non
                     templates.render(template, language, context)
 
 
-def save_template(session: Session, settings: Settings, live: EmailTemplates, actor: str, name: str,
+def save_template(db: Database, settings: Settings, live: EmailTemplates, actor: str, name: str,
                   text: str) -> Path:
-    """Write the file only if everything still renders; raises TemplateProblem or NotEditable."""
+    """Write the file only if everything still renders; raises TemplateProblem or NotEditable.
+
+    Every template is rendered in a read-only session (sample data from the database),
+    and only the audit entry is written in a transaction of its own: rendering never
+    holds SQLite's write lock.
+    """
     if name not in template_files(settings):
         raise NotEditable(name)
     if settings.templates_path is None:
         raise NotEditable("no folder for edited templates: set MAILER_TEMPLATES_PATH")
     text = text.replace("\r\n", "\n")
-    check_all(session, settings, name, text)
+    with db.reading() as session:
+        check_all(session, settings, name, text)
     path = settings.templates_path / name
     path.parent.mkdir(parents=True, exist_ok=True)
     temporary = path.with_suffix(path.suffix + ".tmp")
@@ -151,7 +157,8 @@ def save_template(session: Session, settings: Settings, live: EmailTemplates, ac
     os.replace(temporary, path)
     if live.env.cache is not None:
         live.env.cache.clear()  # the next render reads the new file
-    record(session, actor, "templates.save", f"template:{name}", characters=len(text))
+    with db.transaction() as session:
+        record(session, actor, "templates.save", f"template:{name}", characters=len(text))
     return path
 
 

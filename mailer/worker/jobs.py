@@ -24,7 +24,8 @@ _runtime: dict = {}
 
 def bind(database, settings, held: Callable[[], bool] | None = None) -> None:
     """Set by the worker process at start: jobs run inside it, with its database."""
-    _runtime.update(db=database, settings=settings, templates=EmailTemplates(settings.templates_path),
+    templates = EmailTemplates(settings.templates_path, settings.max_message_bytes)
+    _runtime.update(db=database, settings=settings, templates=templates,
                     held=held or (lambda: True))
 
 

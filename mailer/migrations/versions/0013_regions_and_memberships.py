@@ -1,7 +1,7 @@
 """regions canonical, and what each list says of a person kept on its membership
 
 Revision ID: 0013
-Revises: 0008, 0009
+Revises: 0015
 Create Date: 2026-12-02 08:00:00
 
 Regions were stored as each list spelled them ("Sörmland", "Region Sörmland", "Södermanlands
@@ -18,7 +18,7 @@ from alembic import op
 from mailer.regions import canonical_region
 
 revision = '0013'
-down_revision = ('0008', '0009')  # main has both on 0007: this joins them into one head
+down_revision = '0015'
 branch_labels = None
 depends_on = None
 

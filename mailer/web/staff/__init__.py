@@ -15,7 +15,7 @@ from werkzeug.exceptions import RequestEntityTooLarge
 
 from mailer.contacts.models import address_hash
 from mailer.web.staff import auth, campaigns, contacts, dashboard, meetings, responses, suppressions, templates
-from mailer.web.staff.common import load_me, page
+from mailer.web.staff.common import load_me, page, settings
 
 OPEN_ENDPOINTS = {"staff.static", "staff.auth.login", "staff.auth.set_password"}
 
@@ -57,6 +57,7 @@ def init_app(app: Flask) -> Blueprint:
     def _too_large(exc):
         if not _staff_request():
             return exc
-        return page("message.html", 413, title_key="too_large_title", body_key="too_large_body")
+        return page("message.html", 413, title_key="too_large_title", body_key="too_large_body",
+                    body_params={"mb": settings().max_upload_mb})
 
     return bp

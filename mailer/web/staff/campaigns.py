@@ -38,7 +38,7 @@ def audience_from(form) -> Audience:
 def _count_text(meeting: str | None, audience: Audience) -> tuple[int | None, str]:
     t = words()
     try:
-        with db().transaction() as s:
+        with db().reading() as s:
             n = audience_count(s, meeting, audience)
     except AudienceError as exc:
         return None, t("audience_incomplete") if not audience.has_selector else render(exc, t.lang)
@@ -49,7 +49,7 @@ def _count_text(meeting: str | None, audience: Audience) -> tuple[int | None, st
 
 @bp.get("/campaigns")
 def index():
-    with db().transaction() as s:
+    with db().reading() as s:
         rows = campaigns_overview(s)
     return page("campaigns.html", rows=rows, tz=settings().timezone)
 
@@ -61,7 +61,7 @@ def count():
 
 
 def _compose_form(form, status: int = 200, error: str | None = None, counted: str | None = None):
-    with db().transaction() as s:
+    with db().reading() as s:
         choices = audience_choices(s)
     return page("campaign_form.html", status, choices=choices, form=form, error=error, counted=counted,
                 templates=CAMPAIGN_TEMPLATES, tz=settings().timezone)
@@ -87,7 +87,7 @@ def new():
 @bp.get("/campaigns/<int:campaign_id>")
 def show(campaign_id: int):
     tz = settings().timezone
-    with db().transaction() as s:
+    with db().reading() as s:  # the preview renders a template: never under the write lock
         try:
             data = campaign_page(s, settings(), templates(), campaign_id, request.args.get("contact"))
         except CampaignError:
@@ -101,7 +101,7 @@ def show(campaign_id: int):
 
 @bp.get("/campaigns/<int:campaign_id>/status.json")
 def progress(campaign_id: int):
-    with db().transaction() as s:
+    with db().reading() as s:
         try:
             return status(s, get_campaign(s, campaign_id)).to_json()
         except CampaignError:

@@ -1,8 +1,9 @@
 """What every staff handler shares: who is logged in, their language, and rendering a page.
 
-The session cookie holds the account id and a fingerprint of its password
-hash: removing the account or changing its password ends every open session
-at the next request.
+The session cookie holds the account id, a fingerprint of its password hash
+and the account's session generation: removing the account, changing its
+password, logging out, or anything that calls `accounts.end_sessions` ends
+every open session of the account at its next request, on the server.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from typing import Any
 from flask import current_app, flash, g, render_template, request, session
 
 from mailer.app import db_of, settings_of, templates_of
-from mailer.staff.accounts import fingerprint
+from mailer.staff.accounts import fingerprint, session_is_current
 from mailer.staff.models import StaffUser
 from mailer.web.i18n import Words
 
@@ -49,6 +50,7 @@ def start_session(user: StaffUser) -> None:
     session.permanent = True
     session["staff"] = user.id
     session["staff_fp"] = fingerprint(user.password_hash)
+    session["staff_gen"] = user.session_generation
     if language and not user.language:
         session["lang"] = language
 
@@ -65,9 +67,9 @@ def load_me() -> Me | None:
     staff_id = session.get("staff")
     if not isinstance(staff_id, int):
         return None
-    with db().transaction() as s:
+    with db().reading() as s:
         user = s.get(StaffUser, staff_id)
-        if user is None or user.password_hash is None or session.get("staff_fp") != fingerprint(user.password_hash):
+        if not session_is_current(user, session.get("staff_fp"), session.get("staff_gen")):
             return None
         language = user.language or session.get("lang") or settings().language
         return Me(user.id, user.email, user.name, language)

@@ -33,7 +33,7 @@ def _not_found():
 @bp.get("/organisations")
 def index():
     query = request.args.get("q", "").strip()
-    with db().transaction() as s:
+    with db().reading() as s:
         data = directory(s, query)
         return page("organisations.html", organisations=data.organisations, query=query, found=data.found,
                     suppressed=data.suppressed)
@@ -41,7 +41,7 @@ def index():
 
 @bp.get("/organisations/<slug>")
 def organisation(slug: str):
-    with db().transaction() as s:
+    with db().reading() as s:
         try:
             data = organisation_page(s, slug)
         except LookupError:
@@ -73,7 +73,7 @@ def edit_organisation(slug: str):
 
 @bp.get("/upload")
 def upload_form():
-    with db().transaction() as s:
+    with db().reading() as s:
         organisations = list_organisations(s)
     return page("upload.html", organisations=organisations, chosen=request.args.get("org", ""))
 
@@ -82,15 +82,16 @@ def upload_form():
 def upload():
     file = request.files.get("file")
     org = (request.form.get("new_org", "").strip().lower() or request.form.get("org", "")).strip()
-    with db().transaction() as s:
+    with db().reading() as s:
         organisations = list_organisations(s)
     if file is None or not file.filename or not org:
         return page("upload.html", 422, organisations=organisations, chosen=org,
                     error="upload_missing_file" if not (file and file.filename) else "upload_missing_org")
     token = uploads.keep(_folder(), file.read())
     name = contact_actions.upload_name(file.filename)
-    with db().transaction() as s:
-        report = contact_actions.check_upload(s, _folder(), token, name, org)
+    with db().reading() as s:  # a dry run: reads only, never holds the write lock
+        report = contact_actions.check_upload(s, _folder(), token, name, org,
+                                              max_bytes=settings().max_upload_bytes)
     if report.files[0].error:
         uploads.discard(_folder(), token)
     return _report_page(report.files[0], token, name, org, Choices(), confirmed=False)
@@ -107,8 +108,9 @@ def recheck_upload():
     token, name, org = (request.form.get(k, "") for k in ("token", "name", "org"))
     choices = Choices.from_form(request.form)
     try:
-        with db().transaction() as s:
-            report = contact_actions.check_upload(s, _folder(), token, name, org, choices)
+        with db().reading() as s:  # a dry run: reads only, never holds the write lock
+            report = contact_actions.check_upload(s, _folder(), token, name, org, choices,
+                                                  settings().max_upload_bytes)
     except uploads.UploadGone:
         return page("message.html", 410, title_key="upload_gone_title", body_key="upload_gone_body")
     return _report_page(report.files[0], token, name, org, choices, confirmed=False)
@@ -120,7 +122,8 @@ def confirm_upload():
     choices = Choices.from_form(request.form)
     try:
         with db().transaction() as s:
-            report = contact_actions.confirm_upload(s, me().actor, _folder(), token, name, org, choices)
+            report = contact_actions.confirm_upload(s, me().actor, _folder(), token, name, org, choices,
+                                                    settings().max_upload_bytes)
     except uploads.UploadGone:
         return page("message.html", 410, title_key="upload_gone_title", body_key="upload_gone_body")
     file = report.files[0]

@@ -65,7 +65,7 @@ def _form(values: dict, meeting=None, error: str | None = None, status: int = 20
 
 @bp.get("/meetings")
 def index():
-    with db().transaction() as s:
+    with db().reading() as s:
         meetings = list_meetings(s)
     return page("meetings.html", meetings=meetings, tz=settings().timezone)
 

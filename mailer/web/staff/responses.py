@@ -21,7 +21,7 @@ def _not_found():
 def index(slug: str):
     answer = request.args.get("answer") if request.args.get("answer") in ANSWERS else ""
     org = request.args.get("org", "")
-    with db().transaction() as s:
+    with db().reading() as s:
         try:
             data = responses_page(s, slug, answer or None, org or None)
         except LookupError:
@@ -31,7 +31,7 @@ def index(slug: str):
 
 @bp.get("/meetings/<slug>/export.<any(csv, xlsx):kind>")
 def export(slug: str, kind: str):
-    with db().transaction() as s:
+    with db().reading() as s:
         try:
             body = attendee_file(s, slug, settings().timezone, words().lang, kind)
         except LookupError:
@@ -43,7 +43,7 @@ def export(slug: str, kind: str):
 @bp.get("/meetings/<slug>/checkin")
 def checkin(slug: str):
     query = request.args.get("q", "")
-    with db().transaction() as s:
+    with db().reading() as s:
         try:
             meeting, rows = checkin_rows(s, slug, query)
         except LookupError:

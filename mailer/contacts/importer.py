@@ -8,6 +8,7 @@ Rules that protect people and data:
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterable
@@ -73,6 +74,8 @@ class FileReport:
     warnings: list[Problem] = field(default_factory=list)
     blocking: list[Problem] = field(default_factory=list)  # the file is not imported while any is left
     disagreements: list[Disagreement] = field(default_factory=list)
+    rows: int = 0  # rows read from the file
+    seconds: float = 0.0  # how long reading and applying them took
 
     def summary(self) -> str:
         if self.error:
@@ -156,6 +159,7 @@ def import_lists(
             continue
         report.organisation = slug
         parsed = ParsedList(path=path)
+        started, rows_before = time.monotonic(), counter.rows
         alone = None if dry_run else session.begin_nested()
         try:
             read_organisation_names(path.parent)  # a broken organisations.csv stops this file here
@@ -176,6 +180,7 @@ def import_lists(
             continue
         report.rejected, report.warnings, report.blocking = (
             parsed.rejected, parsed.warnings + report.warnings, parsed.blocking)
+        report.rows, report.seconds = counter.rows - rows_before, time.monotonic() - started
         if not dry_run:
             if report.blocking:
                 alone.rollback()

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import time
 
-import click
+import sys
 
 from mailer.cli.runtime import cli_language
 from mailer.translations import translate
@@ -20,7 +20,7 @@ class ProgressLine:
     """Call it with the count done so far; `close()` ends the line. Silent unless stderr is a TTY."""
 
     def __init__(self, key: str = "progress.rows", force: bool | None = None):
-        self.stream = click.get_text_stream("stderr")
+        self.stream = sys.stderr
         self.enabled = self.stream.isatty() if force is None else force
         self.key, self.started, self.shown_at, self.done, self.width = key, time.monotonic(), 0.0, 0, 0
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterable
+from typing import Callable, Collection, Iterable
 
 from sqlalchemy import delete, insert, select
 from sqlalchemy.orm import Session
@@ -145,8 +145,9 @@ def import_lists(
     claims = Claims()
     counter = _Counter(progress)
     savepoint = None if dry_run else session.begin_nested()
-    lists: dict[int, tuple[FileReport, set[str]]] = {}  # organisation id -> its last file, everyone on its files
-    for path in paths:
+    lists: dict[int, tuple[FileReport, Collection[str]]] = {}  # organisation id -> its last file, everyone on its files
+    for number, path in enumerate(paths, 1):
+        claims.open = number < len(paths)
         report = FileReport(path=path)
         reports.append(report)
         if path.name == REGISTRY_FILE and org is None:
@@ -188,7 +189,8 @@ def import_lists(
             _record_rejections(session, organisation_id, report)
             session.flush()
             alone.commit()
-            lists[organisation_id] = (report, lists.get(organisation_id, (None, set()))[1] | emails)
+            earlier = lists.get(organisation_id)
+            lists[organisation_id] = (report, earlier[1] | emails if earlier else emails)
         elif organisation_id is not None:
             report.removed = _remove_absent(session, organisation_id, emails, write=False)
     if dry_run:
@@ -229,7 +231,7 @@ def _record_rejections(session: Session, organisation_id: int, report: FileRepor
     )
 
 
-def _remove_absent(session: Session, organisation_id: int, emails: set[str], write: bool = True) -> int:
+def _remove_absent(session: Session, organisation_id: int, emails: Collection[str], write: bool = True) -> int:
     """Memberships of people no longer on the organisation's list (the person stays a contact);
     without `write`, only how many.
 
@@ -323,16 +325,19 @@ class Claims:
 
     def __init__(self):
         self.by_email: dict[str, tuple] = {}
-        self.files: dict[str, str] = {}
+        self.shared: dict[tuple, tuple] = {}  # each distinct claim tuple once: most people share one
+        self.open = True  # False while reading the import's last file: nothing after it asks
 
     def claim(self, email: str, attr: str, value: str, file_name: str) -> tuple[str, str]:
         """The (value, file name) that stands for this person's field: the first one claimed."""
         index = PERSON_FIELDS.index(attr) * 2
-        held = list(self.by_email.get(email) or (None,) * (2 * len(PERSON_FIELDS)))
-        if held[index] is None:
-            held[index], held[index + 1] = value, self.files.setdefault(file_name, file_name)
-            self.by_email[email] = tuple(held)
-        return held[index], held[index + 1]
+        held = self.by_email.get(email) or (None,) * (2 * len(PERSON_FIELDS))
+        if held[index] is not None:
+            return held[index], held[index + 1]
+        if self.open:
+            claimed = (*held[:index], value, file_name, *held[index + 2:])
+            self.by_email[email] = self.shared.setdefault(claimed, claimed)
+        return value, file_name
 
 
 def _person_changes(row: ContactRow, contact: Contact | None, claims: Claims, report: FileReport) -> dict[str, str]:
@@ -406,7 +411,7 @@ def _worse_cased(new: str, shown: str) -> bool:
 
 
 def _apply(session: Session, report: FileReport, rows: Iterable[ContactRow], claims: Claims,
-           choices: Choices, counter: _Counter, write: bool = True) -> tuple[int | None, set[str]]:
+           choices: Choices, counter: _Counter, write: bool = True) -> tuple[int | None, Collection[str]]:
     """Count (and with `write`, make) one file's changes, BATCH rows at a time; returns its
     organisation's id and the addresses on the list. Without `write` nothing reaches the database."""
     organisation = _organisation(session, report.organisation, report.path.parent, write)
@@ -420,7 +425,7 @@ def _apply(session: Session, report: FileReport, rows: Iterable[ContactRow], cla
             batch = []
     _apply_batch(session, report, organisation, batch, seen, claims, choices, write)
     counter.add(len(batch))
-    return organisation.id, set(seen)
+    return organisation.id, seen.keys()
 
 
 def _apply_batch(session: Session, report: FileReport, organisation: Organisation, rows: list[ContactRow],

@@ -56,9 +56,11 @@ def week(db, settings, make_csv, make_meeting):
         record_answer(session, people["anna"], stored, {"answer": "yes"}, tz, now=now - dt.timedelta(days=3))
         record_answer(session, people["bengt"], stored, {"answer": "yes", "guests": "1"}, tz,
                       now=now - dt.timedelta(days=3))
+        # Anna changes her mind before the others answer: her place goes to Bengt's party, which
+        # waited for two places (a freed place goes to the first in line whose party fits).
+        record_answer(session, people["anna"], stored, {"answer": "no"}, tz, now=now - dt.timedelta(days=2, hours=12))
         record_answer(session, people["cecilia"], stored, {"answer": "yes"}, tz, now=now - dt.timedelta(days=2))
         record_answer(session, people["frida"], stored, {"answer": "yes"}, tz, now=now - dt.timedelta(days=2))
-        record_answer(session, people["anna"], stored, {"answer": "no"}, tz, now=now - dt.timedelta(days=1))
         suppress(session, "gustav@dans.example.org", SuppressionReason.BOUNCED, detail=BOUNCE)
         suppress(session, "bengt@kor.example.org", SuppressionReason.UNSUBSCRIBED)
         forget(session, "frida@dans.example.org")  # she answered: counted, never shown

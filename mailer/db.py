@@ -19,6 +19,7 @@ tests/test_personal_data.py fails on a column that does not.
 from __future__ import annotations
 
 import datetime as dt
+import sqlite3
 import threading
 from contextlib import contextmanager
 from pathlib import Path
@@ -138,10 +139,17 @@ class Database:
         is_sqlite = url.startswith("sqlite")
         if is_sqlite:
             path = url.split("///", 1)[-1]
+            options = {}
             if path and path != ":memory:":
                 Path(path).parent.mkdir(parents=True, exist_ok=True)
+                if Path(path).exists():
+                    # Open the file that is there, never create one: a database deleted or moved while
+                    # the app runs must fail loudly, not be replaced by an empty one collecting answers.
+                    uri = Path(path).resolve().as_uri() + "?mode=rw"
+                    options["creator"] = lambda: sqlite3.connect(
+                        uri, uri=True, timeout=SQLITE_BUSY_TIMEOUT_MS / 1000, check_same_thread=False)
             self.engine = create_engine(
-                url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000, "check_same_thread": False}
+                url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000, "check_same_thread": False}, **options
             )
             # SQLite has one writer, and every write transaction takes the write lock (BEGIN
             # IMMEDIATE). Threads of one process (gunicorn's gthread workers) queue here and are

@@ -49,6 +49,7 @@ class Script:
     rcpt_replies: dict[str, list[str]] = field(default_factory=dict)
     drop_every: int = 0  # close the connection after every N accepted messages
     pipelining: bool = True  # advertise PIPELINING, as Postfix and most relays do
+    refuse_ehlo: str = ""  # e.g. "554 5.7.1 not welcome": the reply to EHLO instead of the greeting
     after: int = 0  # messages accepted before `later_reply` answers every one
     later_reply: str | None = None  # e.g. "550 5.4.5 Daily SMTP relay limit exceeded"
     later_stage: str = "rcpt"  # where `later_reply` comes: "rcpt" or "data"
@@ -65,6 +66,8 @@ class Handler:
     async def handle_EHLO(self, smtp, session, envelope, hostname, responses):
         session.host_name = hostname
         script = self.server.script
+        if script.refuse_ehlo:
+            return [script.refuse_ehlo]
         if script.pipelining:
             responses.insert(len(responses) - 1, "250-PIPELINING")
         left_out = {"8BITMIME"} if not script.eightbitmime else set()

@@ -45,7 +45,7 @@ def test_an_upload_is_checked_first_and_imported_only_when_confirmed(app, db, st
     reply = upload(staff_client)
     page = text(reply)
     assert reply.status_code == 200
-    assert "Om du importerar: 2 nya, 0 uppdaterade, 0 oförändrade, 1 rader med fel hoppas över." in page
+    assert "Om du importerar: 2 nya, 0 ändrade, 0 oförändrade, 0 tas bort från listan, 1 rader med fel hoppas över." in page
     assert "3 bo.example.org Ogiltig e-postadress." in page  # line, value, the importer's reason in Swedish
     assert "Ingenting är sparat ännu" in page
     assert members(db, "exempelforbundet") == [] and audit(db) == []
@@ -53,7 +53,7 @@ def test_an_upload_is_checked_first_and_imported_only_when_confirmed(app, db, st
     token = re.search(r'name="token" value="([^"]+)"', reply.get_data(as_text=True)).group(1)
     form = {"token": token, "name": "lista.csv", "org": "exempelforbundet"}
     done = post(staff_client, "/staff/upload/confirm", form)
-    assert "Klart: 2 nya, 0 uppdaterade, 0 oförändrade, 1 rader med fel hoppades över." in text(done)
+    assert "Klart: 2 nya, 0 ändrade, 0 oförändrade, 0 borttagna från listan, 1 rader med fel hoppades över." in text(done)
     assert members(db, "exempelforbundet") == ["anna@example.org", "cecilia@example.org"]
     assert audit(db) == [(STAFF_EMAIL, "contacts.import", "org:exempelforbundet")]
     assert list((app.extensions["mailer.settings"].instance_path / "uploads").iterdir()) == []
@@ -174,6 +174,7 @@ def test_erasing_a_person_asks_first_then_erases_everywhere(db, staff_client):
     anna = _contact(db)
     confirm = staff_client.get(f"/staff/contacts/{anna}/erase")
     assert "Radera Anna Andersson?" in text(confirm) and "Det går inte att ångra." in text(confirm)
+    assert "Säkerhetskopior som redan tagits ändras inte" in text(confirm)  # they age out (backup_keep)
     assert _contact(db) == anna  # asking changed nothing
     reply = post(staff_client, f"/staff/contacts/{anna}/erase", follow_redirects=True)
     assert "Personen är raderad." in text(reply)

@@ -6,7 +6,7 @@ import click
 
 from mailer.audit.log import cli_actor, recent, record
 from mailer.cli.contacts import contacts
-from mailer.cli.runtime import Runtime, echo_json, fail, pass_runtime
+from mailer.cli.runtime import Runtime, echo_json, fail, pass_runtime, say
 from mailer.privacy.erasure import erase_person
 from mailer.privacy.export import export_person
 
@@ -41,6 +41,8 @@ def forget_command(rt: Runtime, email: str, yes: bool) -> None:
     click.echo(f"erased contact {erased.contact_id}: {erased.messages} messages and {erased.responses} answers "
                f"anonymised, {erased.mentions_rewritten} mentions rewritten, {len(erased.files)} files removed; "
                f"the address can never be imported again")
+    keep = rt.settings.backup_keep
+    say("ops.forget_backups", keep=keep, days=max(keep.daily, 7 * keep.weekly))
 
 
 @click.command("audit")

@@ -12,7 +12,7 @@ from mailer.cli.meetings import meetings
 from mailer.cli.orgs import orgs
 from mailer.cli.runtime import Runtime, cli_language, echo_json, fail, pass_runtime
 from mailer.evaluations.service import summarise
-from mailer.meetings.service import MeetingError, get_meeting, list_meetings, update_meeting
+from mailer.meetings.service import get_meeting, list_meetings
 from mailer.tracking.attendance import add_walk_in, check_in
 from mailer.tracking.export import attendee_rows, to_csv, to_xlsx
 from mailer.tracking.org_report import org_report
@@ -49,31 +49,6 @@ def checkin(rt: Runtime, slug: str, emails: tuple[str, ...], walk_ins: tuple[str
     for email in result.unknown:
         click.echo(f"{email}: not on any list; use --walk-in NAME [--org ORG]", err=True)
     raise SystemExit(1 if result.unknown else 0)
-
-
-@meetings.command("edit")
-@click.argument("slug")
-@click.option("--title")
-@click.option("--host")
-@click.option("--venue")
-@click.option("--starts", metavar='"YYYY-MM-DD HH:MM"')
-@click.option("--ends", metavar='"YYYY-MM-DD HH:MM"')
-@click.option("--capacity", type=int)
-@click.option("--max-guests", type=int)
-@click.option("--rsvp-by", metavar="YYYY-MM-DD")
-@click.option("--anonymous-evaluation/--named-evaluation", default=None,
-              help="Store this meeting's evaluations without the person.")
-@pass_runtime
-def edit(rt: Runtime, slug: str, anonymous_evaluation: bool | None, **changes):
-    """Change a meeting."""
-    with rt.transaction() as session:
-        meeting = _meeting(session, slug)
-        try:
-            given = {name: value for name, value in changes.items() if value is not None}
-            update_meeting(session, rt.settings.timezone, meeting, evaluation_anonymous=anonymous_evaluation, **given)
-        except MeetingError as exc:
-            fail(f"--{exc.field.replace('_', '-')}: {exc.render(cli_language())}")
-    click.echo(f"{slug} updated")
 
 
 @meetings.command("evaluations")
@@ -140,7 +115,7 @@ def report_(rt: Runtime, slug: str, send: bool, as_json: bool):
 
     with rt.transaction() as session:
         try:
-            report = org_report(session, slug, rt.settings.timezone)
+            report = org_report(session, slug, rt.settings.timezone, rt.settings.language)
         except LookupError as exc:
             fail(exc)
         if send:

@@ -17,10 +17,8 @@ from mailer.contacts.models import Contact
 from mailer.mail.context import language_of, meeting_context, recipient_context
 from mailer.mail.ics import MeetingCalendar
 from mailer.mail.message import Attachment, build_message
-from mailer.mail.templates import EmailTemplates, Loaded, Rendered
+from mailer.mail.templates import STAFF_TEMPLATES, EmailTemplates, Loaded, Rendered  # noqa: F401  (re-exported)
 from mailer.meetings.models import Meeting
-
-STAFF_TEMPLATES = ("digest", "org_report")
 
 
 def made_up_contact(language: str | None = None) -> Contact:
@@ -30,11 +28,13 @@ def made_up_contact(language: str | None = None) -> Contact:
 
 
 def organisation_names(contact: Contact) -> list[str]:
-    return sorted(m.organisation.name for m in contact.memberships) if contact.id else ["Exempelförbundet"]
+    """A made-up person without organisations reads as from an example one."""
+    names = sorted(m.organisation.name for m in contact.memberships)
+    return names if names or contact.id else ["Exempelförbundet"]
 
 
 def wants_calendar(template: str, extra: dict[str, Any] | None) -> bool:
-    if template == "invitation":
+    if template in ("invitation", "meeting_update", "meeting_cancelled"):
         return True
     response = (extra or {}).get("response") or {}
     return template == "confirmation" and response.get("answer") == "yes" and not response.get("waitlisted")

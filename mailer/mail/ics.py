@@ -1,7 +1,9 @@
-"""A meeting as a plain calendar entry (METHOD:PUBLISH).
+"""A meeting as a plain calendar entry (METHOD:PUBLISH), or its cancellation (METHOD:CANCEL).
 
 Not a meeting request: a REQUEST would make calendar clients send accept/decline
 replies to our From address, which nobody reads; answers go through the RSVP page.
+Every entry for a meeting has the same UID; its SEQUENCE rises with each change of time
+or place and at cancellation, so a calendar replaces the entry it already has.
 """
 
 from __future__ import annotations
@@ -29,9 +31,13 @@ class MeetingCalendar:
         calendar = Calendar()
         calendar.add("prodid", "-//Ax mailer//SV")
         calendar.add("version", "2.0")
-        calendar.add("method", "PUBLISH")
+        cancelled = meeting.cancelled_at is not None
+        calendar.add("method", "CANCEL" if cancelled else "PUBLISH")
         event = Event()
         event.add("uid", f"meeting-{meeting.link_key}@{settings.mail_from.domain}")
+        event.add("sequence", meeting.sequence or 0)
+        if cancelled:
+            event.add("status", "CANCELLED")
         event.add("dtstamp", utcnow())
         event.add("dtstart", meeting.starts_at)
         event.add("dtend", meeting.ends_at)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import copy
 import traceback
 from dataclasses import dataclass
+from html import escape
 from pathlib import Path
 from typing import Any
 
@@ -21,8 +22,15 @@ from mailer.errors import DomainError
 MAX_SUBJECT_CHARS = 998  # one header line (RFC 5322 section 2.1.1)
 DEFAULT_MAX_MESSAGE_BYTES = 10 * 1024 * 1024  # the `max_message_bytes` setting's default
 
-TEMPLATE_NAMES = ("invitation", "reminder", "information", "confirmation", "thanks", "digest", "org_report")
+TEMPLATE_NAMES = ("invitation", "reminder", "information", "confirmation", "thanks", "meeting_update",
+                  "meeting_cancelled", "digest", "org_report")
 CAMPAIGN_TEMPLATES = ("invitation", "reminder", "information", "thanks")
+STAFF_TEMPLATES = ("digest", "org_report")
+# Mail to members: each must carry the person's unsubscribe link and the notice beside it.
+RECIPIENT_TEMPLATES = tuple(name for name in TEMPLATE_NAMES if name not in STAFF_TEMPLATES)
+# Service mail about a meeting the person signed up for, not marketing: it reaches them even
+# after they unsubscribed from invitations (never after a bounce or an erasure).
+SERVICE_TEMPLATES = ("confirmation", "information", "meeting_update", "meeting_cancelled")
 
 
 def packaged_templates_path() -> Path:
@@ -80,6 +88,16 @@ class _Budget:
                 raise _too_large(template, self.limit)
             parts.append(chunk)
         return "".join(parts)
+
+
+class MissingUnsubscribe(TemplateProblem, DomainError):
+    """The rendered mail has lost the recipient's unsubscribe link (and with it the Art. 21 notice)."""
+
+    prefix = "error.template."
+
+    def __init__(self, template: str):
+        TemplateProblem.__init__(self, template, None, "the rendered message has no unsubscribe link")
+        self.code, self.params = "unsubscribe_missing", {"file": template}
 
 
 @dataclass(frozen=True)
@@ -181,6 +199,16 @@ class EmailTemplates:
         if size > self.max_message_bytes:
             raise _too_large(loaded.html_name, self.max_message_bytes)
         return Rendered(subject=subject, text=text, html=html)
+
+
+    def require_unsubscribe(self, name: str, language: str, rendered: Rendered, url: str) -> None:
+        """Checked on the rendered output, so any layout that keeps the link passes; raises
+        MissingUnsubscribe naming the file (text or HTML) whose output lacks it."""
+        text_name, html_name = self.names(name, language)
+        if url not in rendered.text:
+            raise MissingUnsubscribe(text_name)
+        if url not in rendered.html and escape(url) not in rendered.html:
+            raise MissingUnsubscribe(html_name)
 
     def _subject(self, template, context: dict[str, Any], budget: _Budget, name: str) -> str:
         """The subject block alone. Called directly, a block's errors keep Jinja's generated

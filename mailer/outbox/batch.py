@@ -15,10 +15,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from mailer.config import Settings
-from mailer.contacts.models import Contact, Membership, Organisation, Suppression, address_hash
+from mailer.contacts.models import Contact, Membership, Organisation, Suppression, SuppressionReason, address_hash
 from mailer.mail.compose import STAFF_TEMPLATES, Composer, compose_staff
 from mailer.mail.message import new_message_id
-from mailer.mail.templates import EmailTemplates, TemplateProblem
+from mailer.mail.templates import SERVICE_TEMPLATES, EmailTemplates, TemplateProblem
 from mailer.meetings.models import Meeting
 from mailer.outbox.models import MessageState, OutboxMessage
 
@@ -89,8 +89,8 @@ class Batch:
         for row in self.rows:
             row.contact = contacts.get(row.contact_id)
         hashes = [address_hash(c.email) for c in contacts.values()]
-        self.suppressed = set(session.scalars(select(Suppression.address_hash)
-                                              .where(Suppression.address_hash.in_(hashes)))) if hashes else set()
+        self.suppressed = dict(session.execute(select(Suppression.address_hash, Suppression.reason)
+                                               .where(Suppression.address_hash.in_(hashes))).all()) if hashes else {}
         self.mailed = set(session.scalars(
             select(OutboxMessage.contact_id).distinct()
             .where(OutboxMessage.contact_id.in_(contact_ids), OutboxMessage.state == MessageState.SENT)
@@ -115,7 +115,12 @@ class Batch:
                 item.skip = "address suppressed or erased before sending"
             return item
         item.to_email, item.address_hash = contact.email, address_hash(contact.email)
-        if item.address_hash in self.suppressed:
+        reason = self.suppressed.get(item.address_hash)
+        if reason is not None and row.template in SERVICE_TEMPLATES and reason == SuppressionReason.UNSUBSCRIBED:
+            # Service mail about a meeting they signed up for: unsubscribing from invitations does not
+            # stop it, so it is not checked against the suppression again when marked sending.
+            item.address_hash = None
+        elif reason is not None:
             item.skip = "address suppressed or erased before sending"
         return item
 

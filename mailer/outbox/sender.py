@@ -31,6 +31,7 @@ from dataclasses import dataclass, field
 from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 
+from mailer.bounces.verp import envelope_sender
 from mailer.campaigns.models import Campaign, CampaignState
 from mailer.audit.log import record
 from mailer.campaigns import service as campaigns
@@ -269,7 +270,7 @@ class Sender:
         attempt = item.attempts + 1
         self._holds = []
         try:
-            self.transport.send(wire_address(self.settings.mail_from.addr_spec), wire_address(item.to_email),
+            self.transport.send(wire_address(self._envelope_sender(item)), wire_address(item.to_email),
                                 item.data, item.message_id)
         except RecipientRejected as exc:
             self._streak_ends()
@@ -311,6 +312,11 @@ class Sender:
                 return self._logged(Outcome(item, MessageState.QUEUED, exc.reply, sent=True, attempts=item.attempts))
             return self._retry(item, attempt, exc.reply)
         return Outcome(item, MessageState.SENT, sent=True)
+
+    def _envelope_sender(self, item: Item) -> str:
+        """Bounces come back to a per-message tagged address (VERP) when a bounce address is set."""
+        settings = self.settings
+        return envelope_sender(settings.bounce_address, settings.mail_from.addr_spec, settings.secret_key, item.id)
 
     def _retry(self, item: Item, attempt: int, reply: str, not_before: dt.datetime | None = None) -> Outcome:
         """Try again after the attempt's delay (counted from `not_before`, a pause's end), or fail after the last."""

@@ -84,7 +84,9 @@ def retry(session: Session, actor: str, campaign_id: int) -> int:
 
 def send_test(database: Database, settings: Settings, templates: EmailTemplates, actor: str, campaign_id: int,
               to_email: str, contact_email: str | None = None) -> str:
-    """One test message, rendered for a recipient (the first by default), subject marked [TEST].
+    """One test message to `to_email` only, subject marked [TEST], written for the made-up test
+    person with a recipient's (the first by default) organisations and language: no member's
+    live links ever leave in a test (see service.test_message).
 
     Rendered in one short transaction and sent outside it: SQLite's write lock
     must not be held while a mail server answers. Raises ValueError for a bad
@@ -94,8 +96,8 @@ def send_test(database: Database, settings: Settings, templates: EmailTemplates,
     with database.transaction() as session:
         campaign = service.get_campaign(session, campaign_id)
         message_id = new_message_id(settings.mail_from.domain)
-        data = service.preview_bytes(session, settings, templates, campaign, email=contact_email or None,
-                                     to_email=to_email, subject_prefix="[TEST] ", message_id=message_id)
+        data = service.test_message(session, settings, templates, campaign, to_email, message_id,
+                                    email=contact_email or None)
     transport = make_transport(settings.smtp_url, settings.outbox_path, settings.smtp_timeout,
                                settings.smtp_connect_timeout)
     try:

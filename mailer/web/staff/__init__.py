@@ -15,7 +15,7 @@ from werkzeug.exceptions import RequestEntityTooLarge
 
 from mailer.contacts.models import address_hash
 from mailer.web.staff import auth, campaigns, contacts, dashboard, meetings, responses, suppressions, templates
-from mailer.web.staff.common import load_me, page, settings
+from mailer.web.staff.common import load_me, page, settings, words, worker_banner
 
 OPEN_ENDPOINTS = {"staff.static", "staff.auth.login", "staff.auth.set_password"}
 
@@ -34,6 +34,8 @@ def _require_login():
     if g.staff is None:
         target = request.full_path.rstrip("?") if request.method == "GET" else None
         return redirect(url_for("staff.auth.login", next=target))
+    if request.method == "GET":
+        g.worker_banner = worker_banner(words())
     return None
 
 

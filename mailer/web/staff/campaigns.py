@@ -26,12 +26,18 @@ bp = Blueprint("campaigns", __name__)
 FOLLOWED = (CampaignState.SCHEDULED.value, CampaignState.RUNNING.value, CampaignState.PAUSED.value)
 
 
+def next_whole_hour(now: dt.datetime) -> dt.datetime:
+    """The default send time: the next whole hour, always ahead (an hour boundary is the same in
+    UTC and Stockholm, and the date rolls over with it at midnight)."""
+    return now.replace(minute=0, second=0, microsecond=0) + dt.timedelta(hours=1)
+
+
 def audience_from(form) -> Audience:
     """The audience part of the form (also the live count's query string)."""
     narrowing = form.get("only", "")
     audience = Audience(orgs=form.getlist("org"), regions=form.getlist("region"), roles=form.getlist("role"),
                         all=form.get("all") == "1", only_unanswered=narrowing == "unanswered",
-                        only_yes=narrowing == "yes")
+                        only_yes=narrowing == "yes", include_answered=form.get("include_answered") == "1")
     return implied_audience(form.get("template"), audience)
 
 
@@ -39,12 +45,15 @@ def _count_text(meeting: str | None, audience: Audience) -> tuple[int | None, st
     t = words()
     try:
         with db().reading() as s:
-            n = audience_count(s, meeting, audience)
+            n, left_out = audience_count(s, meeting, audience)
     except AudienceError as exc:
         return None, t("audience_incomplete") if not audience.has_selector else render(exc, t.lang)
     except LookupError:
         return None, t("choose_meeting")
-    return n, t("recipients_one") if n == 1 else t("recipients_n", n=n)
+    text = t("recipients_one") if n == 1 else t("recipients_n", n=n)
+    if left_out:
+        text += ". " + (t("left_out_answered_one") if left_out == 1 else t("left_out_answered", n=left_out))
+    return n, text
 
 
 @bp.get("/campaigns")
@@ -92,10 +101,10 @@ def show(campaign_id: int):
             data = campaign_page(s, settings(), templates(), campaign_id, request.args.get("contact"))
         except CampaignError:
             return page("message.html", 404, title_key="not_found_title", body_key="not_found_body")
-        now = dt.datetime.now(tz)
+        soon = next_whole_hour(dt.datetime.now(dt.timezone.utc)).astimezone(tz)
         return page("campaign.html", data=data, tz=tz, followed=data.status.state in FOLLOWED,
                     when=lambda moment: format_when(moment, None, tz, words().lang),
-                    today=now.strftime("%Y-%m-%d"), soon=(now + dt.timedelta(hours=1)).strftime("%H:00"),
+                    today=soon.strftime("%Y-%m-%d"), soon=soon.strftime("%H:%M"),
                     contact=request.args.get("contact", ""))
 
 

@@ -14,6 +14,8 @@ from typing import Any
 from flask import current_app, flash, g, render_template, request, session
 
 from mailer.app import db_of, settings_of, templates_of
+from mailer.i18n import format_clock, format_when
+from mailer.operations.heartbeat import worker_health
 from mailer.staff.accounts import fingerprint, session_is_current
 from mailer.staff.models import StaffUser
 from mailer.web.i18n import Words
@@ -92,9 +94,28 @@ def say(key: str, category: str = "ok", **values: Any) -> None:
     flash(words()(key, **values), category)
 
 
+def worker_banner(t: Words) -> str | None:
+    """The banner every staff page shows while mail waits and the worker is silent (or None).
+
+    Read before the handler runs (see the staff blueprint): a page rendered inside the handler's
+    own write transaction could not open a second one on SQLite.
+    """
+    with db().transaction() as s:
+        health = worker_health(s)
+    if not health.stalled:
+        return None
+    if health.last_seen is None:
+        return t("worker_never_started")
+    tz = settings().timezone
+    same_day = health.last_seen.astimezone(tz).date() == health.now.astimezone(tz).date()
+    when = format_clock(health.last_seen, tz, t.lang) if same_day else format_when(health.last_seen, None, tz, t.lang)
+    return t("worker_stalled", when=when)
+
+
 def page(template: str, status: int = 200, **context: Any):
     t = words()
-    return render_template(f"staff/{template}", t=t, lang=t.lang, me=g.get("staff"), **context), status
+    return render_template(f"staff/{template}", t=t, lang=t.lang, me=g.get("staff"),
+                           worker_banner=g.get("worker_banner"), **context), status
 
 
 def client_address() -> str:

@@ -12,8 +12,12 @@ import unicodedata
 
 from flask import Blueprint, redirect, request, url_for
 
-from mailer.meetings.service import MeetingError, add_meeting, get_meeting, list_meetings, update_meeting
-from mailer.web.staff.common import db, page, say, settings
+from mailer.audit.log import record
+from mailer.errors import render
+from mailer.meetings.changes import cancel_meeting, count_concerned, edit_meeting
+from mailer.meetings.service import MeetingError, add_meeting, get_meeting, list_meetings
+from mailer.regions import region_names
+from mailer.web.staff.common import db, me, page, say, settings, words
 
 bp = Blueprint("meetings", __name__)
 FIELDS = ("slug", "title", "region", "city", "host", "venue", "date", "start", "end", "capacity", "max_guests",
@@ -58,8 +62,19 @@ def _arguments(values: dict) -> dict:
     )
 
 
-def _form(values: dict, meeting=None, error: str | None = None, status: int = 200):
-    return page("meeting_form.html", status, values=values, meeting=meeting, error=error)
+def _form(values: dict, meeting=None, error: str | None = None, status: int = 200, error_text: str | None = None,
+          concerned: int = 0, notify: bool = True):
+    return page("meeting_form.html", status, values=values, meeting=meeting, error=error, error_text=error_text,
+                concerned=concerned, notify=notify, regions=region_names())
+
+
+SAID_IN_FULL = ("start_in_past", "capacity_below_taken", "meeting_cancelled")  # more than "check this field"
+
+
+def _refused(exc: Exception) -> tuple[str, str | None]:
+    """The form field to mark, and the refusal in words where the field's hint does not say it."""
+    field = FORM_FIELD.get(exc.field, exc.field)
+    return field, render(exc, words().lang) if getattr(exc, "code", None) in SAID_IN_FULL else None
 
 
 @bp.get("/meetings")
@@ -77,9 +92,11 @@ def new():
     slug = values["slug"].strip() or suggest_slug(values["city"], values["date"])
     try:
         with db().transaction() as s:
-            add_meeting(s, settings().timezone, slug=slug, **_arguments(values))
+            meeting = add_meeting(s, settings().timezone, slug=slug, **_arguments(values))
+            record(s, me().actor, "meetings.add", f"meeting:{meeting.slug}")
     except (MeetingError, FormError) as exc:
-        return _form(values, error=FORM_FIELD.get(exc.field, exc.field), status=422)
+        field, text = _refused(exc)
+        return _form(values, error=field, status=422, error_text=text)
     say("meeting_saved")
     return redirect(url_for(".index"), code=303)
 
@@ -102,13 +119,36 @@ def edit(slug: str):
             meeting = get_meeting(s, slug)
         except LookupError:
             return page("message.html", 404, title_key="not_found_title", body_key="not_found_body")
+        concerned = count_concerned(s, meeting)
         if request.method != "POST":
-            return _form(_values_of(meeting), meeting)
+            return _form(_values_of(meeting), meeting, concerned=concerned)
         values = {name: request.form.get(name, "") for name in FIELDS} | {"slug": slug}
+        notify = request.form.get("notify", "1") == "1"
         try:
             with s.begin_nested():
-                update_meeting(s, settings().timezone, meeting, **_arguments(values))
+                change = edit_meeting(s, settings().timezone, settings().language, me().actor, meeting,
+                                      notify=notify, **_arguments(values))
         except (MeetingError, FormError) as exc:
-            return _form(values, meeting, error=FORM_FIELD.get(exc.field, exc.field), status=422)
-    say("meeting_saved")
+            field, text = _refused(exc)
+            return _form(values, meeting, error=field, status=422, error_text=text, concerned=concerned,
+                         notify=notify)
+    if change.notified:
+        say("meeting_saved_notified", n=change.notified)
+    else:
+        say("meeting_saved")
+    return redirect(url_for(".index"), code=303)
+
+
+@bp.post("/meetings/<slug>/cancel")
+def cancel(slug: str):
+    """Call the meeting off; everyone with a yes or a waitlist place is mailed a cancellation."""
+    try:
+        with db().transaction() as s:
+            change = cancel_meeting(s, me().actor, get_meeting(s, slug))
+    except LookupError:
+        return page("message.html", 404, title_key="not_found_title", body_key="not_found_body")
+    except MeetingError as exc:
+        say("action_failed", "error", reason=render(exc, words().lang))
+        return redirect(url_for(".edit", slug=slug), code=303)
+    say("meeting_cancelled_done", n=change.notified)
     return redirect(url_for(".index"), code=303)

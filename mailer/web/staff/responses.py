@@ -45,11 +45,11 @@ def checkin(slug: str):
     query = request.args.get("q", "")
     with db().reading() as s:
         try:
-            meeting, rows = checkin_rows(s, slug, query)
+            meeting, rows, walk_ins = checkin_rows(s, slug, query)
         except LookupError:
             return _not_found()
-        return page("checkin.html", meeting=meeting, rows=rows, query=query,
-                    arrived=sum(1 for r in rows if r.checked_in))
+        return page("checkin.html", meeting=meeting, rows=rows, query=query, walk_ins=walk_ins,
+                    arrived=sum(1 for r in rows if r.checked_in) + len(walk_ins))
 
 
 @bp.post("/meetings/<slug>/checkin")

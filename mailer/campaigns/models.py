@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import enum
 
-from sqlalchemy import JSON, Enum, ForeignKey, String
+from sqlalchemy import JSON, Enum, ForeignKey, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from mailer.db import Base, UTCDateTime, utcnow
@@ -40,6 +40,8 @@ class Campaign(Base):
     created_by: Mapped[str | None] = mapped_column(String(320))
     started_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     finished_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    # The office's internal note (purpose, follow-up); never sent. Not personal (see migration 0014).
+    note: Mapped[str | None] = mapped_column(Text)
 
     meeting: Mapped[Meeting] = relationship()
 

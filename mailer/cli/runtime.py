@@ -63,12 +63,12 @@ class Runtime:
             try:
                 self._app = create_app()
             except ConfigError as exc:
-                fail(f"configuration error: {exc}", 2)
+                fail(translate("cli.config_error", self.language, error=exc), 2)
             db = self._app.extensions["mailer.db"]
             from mailer.db import head_revision
 
             if db.current_revision() != head_revision():
-                fail("the database schema is not up to date: run `mailer init`", 2)
+                fail(translate("cli.schema_old", self.language), 2)
         return self._app
 
     @property

@@ -26,6 +26,15 @@ class StaffUser(Base):
     language: Mapped[str | None] = mapped_column(String(5))  # None: the configured language
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     last_login_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    # admin, staff or viewer (mailer.staff.roles); accounts from before roles became admin. Not personal.
+    role: Mapped[str] = mapped_column(String(10), default="staff")
+    # Set when an admin deactivates the account: it can no longer log in, its sessions end,
+    # and its name stays in the audit log. Not personal.
+    deactivated_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+
+    @property
+    def active(self) -> bool:
+        return self.deactivated_at is None
 
     def __repr__(self) -> str:
         return f"<StaffUser {self.id}>"

@@ -1,7 +1,8 @@
 """The staff web app under /staff/: one blueprint per page, all behind a log-in.
 
 Every route of every child blueprint passes `_require_login` first, except the
-log-in and set-password pages and the static files. Forms are protected by
+log-in and set-password pages and the static files: it needs a logged-in, active
+account whose role (admin, staff, viewer) the route allows (web/staff/access.py). Forms are protected by
 the app-wide CSRFProtect (only the recipients' pages are exempt).
 """
 
@@ -15,7 +16,8 @@ from werkzeug.exceptions import RequestEntityTooLarge
 
 from mailer.contacts.models import address_hash
 from mailer.web.staff import auth, campaigns, contacts, dashboard, meetings, responses, templates
-from mailer.web.staff.common import load_me, page
+from mailer.web.staff.access import role_needed
+from mailer.web.staff.common import load_me, page, words
 
 OPEN_ENDPOINTS = {"staff.static", "staff.auth.login", "staff.auth.set_password"}
 
@@ -27,12 +29,17 @@ for child in (auth.bp, dashboard.bp, contacts.bp, meetings.bp, campaigns.bp, res
 
 @bp.before_request
 def _require_login():
+    """Every staff page: a logged-in, active account whose role allows this page and method."""
     if request.endpoint in OPEN_ENDPOINTS:
         return None
     g.staff = load_me()
     if g.staff is None:
         target = request.full_path.rstrip("?") if request.method == "GET" else None
         return redirect(url_for("staff.auth.login", next=target))
+    needed = role_needed(request.endpoint, request.method)
+    if not g.staff.can(needed):
+        return page("message.html", 403, title_key="forbidden_title", body_key="forbidden_body",
+                    body_values={"role": words()(f"role_{g.staff.role}")})
     return None
 
 

@@ -11,6 +11,8 @@ from mailer.staff.login import log_in
 from mailer.web.staff.common import (
     client_address, db, end_session, me, page, say, settings, start_session, words,
 )
+from mailer.staff.roles import VIEWER
+from mailer.web.staff.access import requires
 
 bp = Blueprint("auth", __name__)
 
@@ -42,6 +44,7 @@ def login():
 
 
 @bp.post("/logout")
+@requires(VIEWER)
 def logout():
     end_session()
     say("logged_out")
@@ -72,6 +75,7 @@ def set_password(token: str):
 
 
 @bp.post("/language")
+@requires(VIEWER)
 def language():
     wanted = request.form.get("language", "")
     with db().transaction() as s:

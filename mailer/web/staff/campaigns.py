@@ -20,6 +20,8 @@ from mailer.mail.transport import TransportError
 from mailer.staff import campaign_actions
 from mailer.staff.campaign_view import audience_choices, audience_count, campaign_page, campaigns_overview
 from mailer.web.staff.common import db, me, page, say, settings, templates, words
+from mailer.staff.roles import STAFF, VIEWER
+from mailer.web.staff.access import requires
 
 bp = Blueprint("campaigns", __name__)
 FOLLOWED = (CampaignState.SCHEDULED.value, CampaignState.RUNNING.value, CampaignState.PAUSED.value)
@@ -47,6 +49,7 @@ def _count_text(meeting: str | None, audience: Audience) -> tuple[int | None, st
 
 
 @bp.get("/campaigns")
+@requires(VIEWER)
 def index():
     with db().transaction() as s:
         rows = campaigns_overview(s)
@@ -54,6 +57,7 @@ def index():
 
 
 @bp.get("/campaigns/count")
+@requires(STAFF)
 def count():
     n, text = _count_text(request.args.get("meeting") or None, audience_from(request.args))
     return {"count": n, "text": text}
@@ -67,6 +71,7 @@ def _compose_form(form, status: int = 200, error: str | None = None, counted: st
 
 
 @bp.route("/campaigns/new", methods=["GET", "POST"])
+@requires(STAFF)
 def new():
     form = request.form if request.method == "POST" else request.args
     if request.method != "POST" or request.form.get("action") == "count":
@@ -84,6 +89,7 @@ def new():
 
 
 @bp.get("/campaigns/<int:campaign_id>")
+@requires(VIEWER)
 def show(campaign_id: int):
     tz = settings().timezone
     with db().transaction() as s:
@@ -98,6 +104,7 @@ def show(campaign_id: int):
 
 
 @bp.get("/campaigns/<int:campaign_id>/status.json")
+@requires(VIEWER)
 def progress(campaign_id: int):
     with db().transaction() as s:
         try:
@@ -111,6 +118,7 @@ def _back(campaign_id: int):
 
 
 @bp.post("/campaigns/<int:campaign_id>/test")
+@requires(STAFF)
 def test(campaign_id: int):
     try:
         sent_to = campaign_actions.send_test(db(), settings(), templates(), me().actor, campaign_id,
@@ -125,6 +133,7 @@ def test(campaign_id: int):
 
 
 @bp.post("/campaigns/<int:campaign_id>/schedule")
+@requires(STAFF)
 def schedule(campaign_id: int):
     at = f"{request.form.get('date', '').strip()} {request.form.get('time', '').strip()}"
     try:
@@ -142,6 +151,7 @@ def schedule(campaign_id: int):
 
 
 @bp.post("/campaigns/<int:campaign_id>/<any(send, cancel, retry):action>")
+@requires(STAFF)
 def act(campaign_id: int, action: str):
     try:
         with db().transaction() as s:

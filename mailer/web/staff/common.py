@@ -15,6 +15,7 @@ from flask import current_app, flash, g, render_template, request, session
 from mailer.app import db_of, settings_of, templates_of
 from mailer.staff.accounts import fingerprint
 from mailer.staff.models import StaffUser
+from mailer.staff.roles import allows
 from mailer.web.i18n import Words
 
 
@@ -24,6 +25,11 @@ class Me:
     email: str
     name: str | None
     language: str
+    role: str
+
+    def can(self, needed: str) -> bool:
+        """May this person do what needs the role `needed` (pages hide what they may not do)?"""
+        return allows(self.role, needed)
 
     @property
     def actor(self) -> str:
@@ -61,16 +67,20 @@ def end_session() -> None:
 
 
 def load_me() -> Me | None:
-    """The logged-in account, or None (no session, removed account, changed password)."""
+    """The logged-in account, or None (no session, removed or deactivated account, changed password).
+
+    Read afresh on every request: a new role or a deactivation applies at the next click.
+    """
     staff_id = session.get("staff")
     if not isinstance(staff_id, int):
         return None
     with db().transaction() as s:
         user = s.get(StaffUser, staff_id)
-        if user is None or user.password_hash is None or session.get("staff_fp") != fingerprint(user.password_hash):
+        if (user is None or user.password_hash is None or not user.active
+                or session.get("staff_fp") != fingerprint(user.password_hash)):
             return None
         language = user.language or session.get("lang") or settings().language
-        return Me(user.id, user.email, user.name, language)
+        return Me(user.id, user.email, user.name, language, user.role)
 
 
 def me() -> Me:

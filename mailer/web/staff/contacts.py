@@ -15,6 +15,8 @@ from mailer.contacts.subscriptions import suppression_of
 from mailer.staff import contact_actions, uploads
 from mailer.staff.directory import directory, organisation_page
 from mailer.web.staff.common import db, me, page, say, settings
+from mailer.staff.roles import ADMIN, STAFF, VIEWER
+from mailer.web.staff.access import requires
 
 bp = Blueprint("contacts", __name__)
 EDITABLE = ("name", "language", "region", "phone")
@@ -29,6 +31,7 @@ def _not_found():
 
 
 @bp.get("/organisations")
+@requires(VIEWER)
 def index():
     query = request.args.get("q", "").strip()
     with db().transaction() as s:
@@ -38,6 +41,7 @@ def index():
 
 
 @bp.get("/organisations/<slug>")
+@requires(VIEWER)
 def organisation(slug: str):
     with db().transaction() as s:
         try:
@@ -48,6 +52,7 @@ def organisation(slug: str):
 
 
 @bp.get("/upload")
+@requires(STAFF)
 def upload_form():
     with db().transaction() as s:
         organisations = list_organisations(s)
@@ -55,6 +60,7 @@ def upload_form():
 
 
 @bp.post("/upload")
+@requires(STAFF)
 def upload():
     file = request.files.get("file")
     org = (request.form.get("new_org", "").strip().lower() or request.form.get("org", "")).strip()
@@ -73,6 +79,7 @@ def upload():
 
 
 @bp.post("/upload/confirm")
+@requires(STAFF)
 def confirm_upload():
     token, name, org = (request.form.get(k, "") for k in ("token", "name", "org"))
     try:
@@ -93,6 +100,7 @@ def _contact_page(s, contact_id: int, values: dict | None = None, error: str | N
 
 
 @bp.route("/contacts/<int:contact_id>", methods=["GET", "POST"])
+@requires(VIEWER, post=STAFF)
 def contact(contact_id: int):
     with db().transaction() as s:
         try:
@@ -112,6 +120,7 @@ def contact(contact_id: int):
 
 
 @bp.post("/contacts/<int:contact_id>/subscription")
+@requires(STAFF)
 def subscription(contact_id: int):
     action = request.form.get("action")
     try:
@@ -128,6 +137,7 @@ def subscription(contact_id: int):
 
 
 @bp.route("/contacts/<int:contact_id>/erase", methods=["GET", "POST"])
+@requires(ADMIN)
 def erase(contact_id: int):
     with db().transaction() as s:
         try:

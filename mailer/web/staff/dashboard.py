@@ -6,11 +6,14 @@ from flask import Blueprint
 
 from mailer.staff.dashboard import dashboard
 from mailer.web.staff.common import db, page, settings, words
+from mailer.staff.roles import VIEWER
+from mailer.web.staff.access import requires
 
 bp = Blueprint("dashboard", __name__)
 
 
 @bp.get("/")
+@requires(VIEWER)
 def index():
     with db().transaction() as s:
         data = dashboard(s, settings(), words().lang)

@@ -14,6 +14,8 @@ from flask import Blueprint, redirect, request, url_for
 
 from mailer.meetings.service import MeetingError, add_meeting, get_meeting, list_meetings, update_meeting
 from mailer.web.staff.common import db, page, say, settings
+from mailer.staff.roles import STAFF, VIEWER
+from mailer.web.staff.access import requires
 
 bp = Blueprint("meetings", __name__)
 FIELDS = ("slug", "title", "region", "city", "host", "venue", "date", "start", "end", "capacity", "max_guests",
@@ -63,6 +65,7 @@ def _form(values: dict, meeting=None, error: str | None = None, status: int = 20
 
 
 @bp.get("/meetings")
+@requires(VIEWER)
 def index():
     with db().transaction() as s:
         meetings = list_meetings(s)
@@ -70,6 +73,7 @@ def index():
 
 
 @bp.route("/meetings/new", methods=["GET", "POST"])
+@requires(STAFF)
 def new():
     if request.method != "POST":
         return _form({name: "" for name in FIELDS} | {"max_guests": "1", "start": "18:00", "end": "20:00"})
@@ -96,6 +100,7 @@ def _values_of(meeting) -> dict:
 
 
 @bp.route("/meetings/<slug>/edit", methods=["GET", "POST"])
+@requires(STAFF)
 def edit(slug: str):
     with db().transaction() as s:
         try:

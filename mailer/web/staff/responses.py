@@ -8,6 +8,8 @@ from mailer.staff.responses import (
     ANSWERS, attendee_file, checkin_rows, mark_arrived, responses_page, unmark_arrived, walk_in,
 )
 from mailer.web.staff.common import db, page, say, settings, words
+from mailer.staff.roles import STAFF, VIEWER
+from mailer.web.staff.access import requires
 
 bp = Blueprint("responses", __name__)
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -18,6 +20,7 @@ def _not_found():
 
 
 @bp.get("/meetings/<slug>/responses")
+@requires(VIEWER)
 def index(slug: str):
     answer = request.args.get("answer") if request.args.get("answer") in ANSWERS else ""
     org = request.args.get("org", "")
@@ -30,6 +33,7 @@ def index(slug: str):
 
 
 @bp.get("/meetings/<slug>/export.<any(csv, xlsx):kind>")
+@requires(VIEWER)
 def export(slug: str, kind: str):
     with db().transaction() as s:
         try:
@@ -41,6 +45,7 @@ def export(slug: str, kind: str):
 
 
 @bp.get("/meetings/<slug>/checkin")
+@requires(STAFF)
 def checkin(slug: str):
     query = request.args.get("q", "")
     with db().transaction() as s:
@@ -53,6 +58,7 @@ def checkin(slug: str):
 
 
 @bp.post("/meetings/<slug>/checkin")
+@requires(STAFF)
 def mark(slug: str):
     email, undo = request.form.get("email", ""), request.form.get("action") == "undo"
     with db().transaction() as s:
@@ -68,6 +74,7 @@ def mark(slug: str):
 
 
 @bp.post("/meetings/<slug>/walk-in")
+@requires(STAFF)
 def add_walk_in(slug: str):
     name = request.form.get("name", "")
     with db().transaction() as s:

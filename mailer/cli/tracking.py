@@ -186,7 +186,7 @@ def report(rt: Runtime, start, end, fmt: str, output: Path | None):
     if start and end and start > end:
         raise click.BadParameter(f"{start} is after --to {end}", param_hint="--from")
     with rt.transaction() as session:
-        data = board_report(session, rt.settings, start, end)
+        data = board_report(session, rt.settings, start, end, cli_language())
     if fmt == "json":
         import json
 

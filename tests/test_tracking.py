@@ -29,7 +29,7 @@ from mailer.outbox.sender import Sender
 from mailer.rsvp.service import record_answer
 from mailer.tracking.attendance import add_walk_in, check_in
 from mailer.tracking.export import attendee_rows, to_csv, to_xlsx
-from mailer.tracking.report import board_report, to_csv, to_html, to_markdown
+from mailer.tracking.report import board_csv, board_report, to_html, to_markdown
 from mailer.tracking.status import full_status
 from smtp_server import smtp_server  # noqa: F401  (fixture)
 
@@ -165,7 +165,7 @@ def test_board_report_counts(db, world):
     assert "Medlemsorganisationer representerade: 2 av 3" in to_markdown(swedish)
     assert '<html lang="sv">' in to_html(swedish) and "Styrelserapport 2025-01-01 – 2025-12-31" in to_html(swedish)
     assert empty.period.endswith(" – i dag")
-    rows = to_csv(swedish).decode("utf-8-sig").splitlines()
+    rows = board_csv(swedish).decode("utf-8-sig").splitlines()
     assert rows[0].startswith("Träff;Region;Datum;Inbjudna") and rows[-1].startswith("Totalt;1;;5;4;3")
 
 

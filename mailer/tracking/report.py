@@ -186,7 +186,7 @@ def to_html(report: BoardReport, standalone: bool = True) -> str:
                                                   standalone=standalone)
 
 
-def to_csv(report: BoardReport) -> bytes:
+def board_csv(report: BoardReport) -> bytes:
     """One row per meeting, then the totals: for a spreadsheet (UTF-8 with BOM, ; for Swedish Excel)."""
     def t(key: str, **values) -> str:
         return translate(f"report.{key}", report.language, **values)

@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test install clean browser bench translations
+.PHONY: demo test install clean browser bench translations axe
 
 $(STAMP): pyproject.toml
 	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
@@ -27,20 +27,37 @@ demo: $(STAMP)
 	@echo
 	@$(BIN)/mailer worker & worker=$$!; trap 'kill $$worker 2>/dev/null' EXIT INT TERM; $(BIN)/mailer serve
 
-test: $(STAMP) browser
+# Installs nothing into the system: the browser tests (tests/browser) run when /usr/bin/chromium
+# and /usr/bin/chromedriver exist, otherwise pytest says in one line that they were not run
+# (install them with `make browser` as root). axe-core comes from the npm registry into
+# tests/browser/axe/ (a test-only folder) when npm is there.
+test: $(STAMP)
+	@$(MAKE) --no-print-directory axe
 	$(BIN)/pytest
 
-# The browser tests (tests/browser) drive Debian's headless chromium through its chromedriver.
-# Installed when the driver is missing, as root or with sudo; otherwise a clear failure, never a skip.
+# Debian's headless chromium and its chromedriver for the browser tests; nothing else is
+# upgraded, and apt's output goes to a log unless it fails. Run as root (CI does: .ci/run).
+BROWSER_LOG := /tmp/mailer-make-browser.log
 browser:
-	@if [ ! -x /usr/bin/chromedriver ] || [ ! -x /usr/bin/chromium ]; then \
-	  if [ "$$(id -u)" = 0 ]; then SUDO=""; elif sudo -n true 2>/dev/null; then SUDO="sudo -n"; else \
-	    echo "make browser: /usr/bin/chromedriver is missing and this user cannot install it;" >&2; \
-	    echo "  run as root: apt-get install -y chromium chromium-driver chromium-l10n" >&2; exit 1; fi; \
-	  $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get update -qq && \
-	  $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver chromium-l10n \
-	  || { echo "make browser: could not install chromium and chromium-driver with apt-get" >&2; exit 1; }; \
-	fi
+	@if [ -x /usr/bin/chromedriver ] && [ -x /usr/bin/chromium ]; then \
+	  echo "make browser: chromium and chromedriver are installed"; exit 0; fi; \
+	if [ "$$(id -u)" = 0 ]; then SUDO=""; elif sudo -n true 2>/dev/null; then SUDO="sudo -n"; else \
+	  echo "make browser: installing chromium needs root: run \`sudo make browser\`" >&2; exit 1; fi; \
+	echo "make browser: installing chromium and chromium-driver with apt-get (log: $(BROWSER_LOG))"; \
+	{ $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get update -qq && \
+	  $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-upgrade \
+	    chromium chromium-driver chromium-l10n; } >$(BROWSER_LOG) 2>&1 \
+	|| { tail -n 20 $(BROWSER_LOG) >&2; echo "make browser: apt-get failed (see above)" >&2; exit 1; }
+
+# A current axe-core from the npm registry for the accessibility checks (tests/browser/axe/,
+# git-ignored); skipped with one line when npm is missing (the browser tests then say so).
+AXE_DIR := tests/browser/axe
+axe:
+	@if [ -f $(AXE_DIR)/node_modules/axe-core/axe.min.js ]; then exit 0; fi; \
+	if ! command -v npm >/dev/null 2>&1; then \
+	  echo "make axe: npm is missing, accessibility checks need it (apt-get install npm)"; exit 0; fi; \
+	mkdir -p $(AXE_DIR) && npm install --silent --no-audit --no-fund --prefix $(AXE_DIR) axe-core@4 >/dev/null \
+	&& echo "make axe: axe-core $$(node -p "require('./$(AXE_DIR)/node_modules/axe-core/package.json').version" 2>/dev/null) in $(AXE_DIR)"
 
 # Speed figures, each divided by a ceiling measured in the same run (bench/run.py); a few minutes.
 # Installs Postfix (smtp-sink, smtp-source) and wrk from Debian when they are missing.

@@ -91,7 +91,10 @@ def deactivate(rt: Runtime, email: str, undo: bool) -> None:
                 record(session, cli_actor(), "staff.reactivate" if undo else "staff.deactivate", f"staff:{user.id}")
         except accounts.StaffError as exc:
             fail(exc)
-    say("cli.staff_reactivated" if undo else "cli.staff_deactivated", email=user.email)
+    if undo:
+        say("cli.staff_reactivated", email=user.email)
+    else:
+        say("cli.staff_deactivated", email=user.email)
 
 
 @staff.command()

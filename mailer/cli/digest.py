@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import click
 
+from mailer.audit.log import cli_actor
 from mailer.cli.runtime import Runtime, fail, pass_runtime
 from mailer.digest.build import current_period, digest_context, send_digest
 from mailer.mail.templates import TemplateProblem
@@ -35,7 +36,7 @@ def send(rt: Runtime) -> None:
     if not rt.settings.staff_emails:
         fail("MAILER_STAFF_EMAILS: no staff addresses configured", 1)
     with rt.transaction() as session:
-        run = send_digest(session, rt.settings)
+        run = send_digest(session, rt.settings, actor=cli_actor())
     from mailer.outbox.sender import Sender
 
     sender = Sender(rt.db, rt.settings, rt.templates)

@@ -4,7 +4,9 @@ import click
 
 from mailer.cli.runtime import Runtime, cli_language, echo_json, fail, pass_runtime
 from mailer.i18n import format_when
-from mailer.meetings.service import MeetingError, add_meeting, list_meetings
+from mailer.audit.log import cli_actor
+from mailer.meetings.service import MeetingError, list_meetings
+from mailer.staff import meeting_actions
 
 
 @click.group()
@@ -30,7 +32,7 @@ def add(rt: Runtime, **fields) -> None:
     """Add a meeting."""
     with rt.transaction() as session:
         try:
-            meeting = add_meeting(session, rt.settings.timezone, **fields)
+            meeting = meeting_actions.create(session, rt.settings.timezone, cli_actor(), **fields)
         except MeetingError as exc:
             fail(f"--{exc.field.replace('_', '-')}: {exc.render(cli_language())}")
         click.echo(f"added {meeting.slug}: {format_when(meeting.starts_at, meeting.ends_at, rt.settings.timezone)}")

@@ -12,7 +12,9 @@ from mailer.cli.meetings import meetings
 from mailer.cli.orgs import orgs
 from mailer.cli.runtime import Runtime, cli_language, echo_json, fail, pass_runtime
 from mailer.evaluations.service import summarise
-from mailer.meetings.service import MeetingError, get_meeting, list_meetings, update_meeting
+from mailer.audit.log import cli_actor, record
+from mailer.meetings.service import MeetingError, get_meeting, list_meetings
+from mailer.staff import meeting_actions
 from mailer.tracking.attendance import add_walk_in, check_in
 from mailer.tracking.export import attendee_rows, to_csv, to_xlsx
 from mailer.tracking.org_report import org_report
@@ -44,6 +46,8 @@ def checkin(rt: Runtime, slug: str, emails: tuple[str, ...], walk_ins: tuple[str
                 add_walk_in(session, meeting, name, walk_in_org)
             except ValueError as exc:
                 fail(f"--walk-in: {exc}")
+        record(session, cli_actor(), "meetings.checkin", f"meeting:{slug}", people=len(result.checked_in),
+               walk_ins=len(walk_ins))
     click.echo(f"{slug}: {len(result.checked_in)} checked in, {len(result.already)} already, "
                f"{len(walk_ins)} walk-ins")
     for email in result.unknown:
@@ -70,7 +74,8 @@ def edit(rt: Runtime, slug: str, anonymous_evaluation: bool | None, **changes):
         meeting = _meeting(session, slug)
         try:
             given = {name: value for name, value in changes.items() if value is not None}
-            update_meeting(session, rt.settings.timezone, meeting, evaluation_anonymous=anonymous_evaluation, **given)
+            meeting_actions.update(session, rt.settings.timezone, cli_actor(), meeting,
+                                   evaluation_anonymous=anonymous_evaluation, **given)
         except MeetingError as exc:
             fail(f"--{exc.field.replace('_', '-')}: {exc.render(cli_language())}")
     click.echo(f"{slug} updated")

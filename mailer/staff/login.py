@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
+from mailer.audit.log import record
 from mailer.db import utcnow
 from mailer.staff.accounts import find_staff, password_matches
 from mailer.staff.models import LoginFailure, StaffUser
@@ -67,6 +68,7 @@ def log_in(session: Session, email: str, password: str, client: str, now: dt.dat
     if failure is not None:
         ready_at = failure.last_failed_at + dt.timedelta(seconds=wait_after(failure.failures))
         if now < ready_at:
+            _audit_failure(session, find_staff(session, email), "waiting")
             return LoginOutcome(wait=max(1, int((ready_at - now).total_seconds() + 0.999)))
     user = find_staff(session, email)
     if not password_matches(user, password):
@@ -76,7 +78,17 @@ def log_in(session: Session, email: str, password: str, client: str, now: dt.dat
         failure.failures += 1
         failure.last_failed_at = now
         session.flush()
+        _audit_failure(session, user, "deactivated" if user is not None and not user.active else "password")
         return LoginOutcome()
     session.execute(delete(LoginFailure).where(LoginFailure.key == key))
     user.last_login_at = now
+    record(session, user.email, "staff.login", f"staff:{user.id}")
     return LoginOutcome(user=user)
+
+
+def _audit_failure(session: Session, user: StaffUser | None, why: str) -> None:
+    """A failed log-in in the audit log: the account when the address is one, never the typed text."""
+    if user is None:
+        record(session, "(unknown address)", "staff.login_failed", None, reason="unknown_address")
+    else:
+        record(session, user.email, "staff.login_failed", f"staff:{user.id}", reason=why)

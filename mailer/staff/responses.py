@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
+from mailer.audit.log import record
 from mailer.campaigns.audience import invited_to
 from mailer.contacts.models import Contact, Membership
 from mailer.evaluations.service import Summary, summarise
@@ -115,13 +116,21 @@ def checkin_rows(session: Session, slug: str, text: str | None = None) -> tuple[
     return meeting, response_rows(session, meeting, text=text)
 
 
-def mark_arrived(session: Session, slug: str, email: str) -> CheckinResult:
-    return check_in(session, get_meeting(session, slug), [email])
+def mark_arrived(session: Session, slug: str, email: str, actor: str) -> CheckinResult:
+    result = check_in(session, get_meeting(session, slug), [email])
+    if result.checked_in:
+        record(session, actor, "meetings.checkin", f"meeting:{slug}", people=len(result.checked_in))
+    return result
 
 
-def unmark_arrived(session: Session, slug: str, email: str) -> bool:
-    return undo_check_in(session, get_meeting(session, slug), email)
+def unmark_arrived(session: Session, slug: str, email: str, actor: str) -> bool:
+    done = undo_check_in(session, get_meeting(session, slug), email)
+    if done:
+        record(session, actor, "meetings.checkin_undo", f"meeting:{slug}")
+    return done
 
 
-def walk_in(session: Session, slug: str, name: str, organisation: str | None) -> Attendance:
-    return add_walk_in(session, get_meeting(session, slug), name, organisation)
+def walk_in(session: Session, slug: str, name: str, organisation: str | None, actor: str) -> Attendance:
+    attendance = add_walk_in(session, get_meeting(session, slug), name, organisation)
+    record(session, actor, "meetings.walk_in", f"meeting:{slug}")
+    return attendance

@@ -6,6 +6,7 @@ from urllib.parse import urlsplit
 
 from flask import Blueprint, redirect, request, session, url_for
 
+from mailer.audit.log import record
 from mailer.staff import accounts
 from mailer.staff.login import log_in
 from mailer.web.staff.common import (
@@ -66,6 +67,7 @@ def set_password(token: str):
             return page("set_password.html", 422, email=user.email, error=words()("password_mismatch"))
         try:
             accounts.set_password(s, user, password)
+            record(s, user.email, "staff.password_set", f"staff:{user.id}", via="link")
         except accounts.StaffError as exc:
             return page("set_password.html", 422, email=user.email,
                         error=words()(f"password_{exc.reason}", n=accounts.PASSWORD_MIN))

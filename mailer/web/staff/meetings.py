@@ -12,8 +12,9 @@ import unicodedata
 
 from flask import Blueprint, redirect, request, url_for
 
-from mailer.meetings.service import MeetingError, add_meeting, get_meeting, list_meetings, update_meeting
-from mailer.web.staff.common import db, page, say, settings
+from mailer.meetings.service import MeetingError, get_meeting, list_meetings
+from mailer.staff import meeting_actions
+from mailer.web.staff.common import db, me, page, say, settings
 from mailer.staff.roles import STAFF, VIEWER
 from mailer.web.staff.access import requires
 
@@ -81,7 +82,7 @@ def new():
     slug = values["slug"].strip() or suggest_slug(values["city"], values["date"])
     try:
         with db().transaction() as s:
-            add_meeting(s, settings().timezone, slug=slug, **_arguments(values))
+            meeting_actions.create(s, settings().timezone, me().actor, slug=slug, **_arguments(values))
     except (MeetingError, FormError) as exc:
         return _form(values, error=FORM_FIELD.get(exc.field, exc.field), status=422)
     say("meeting_saved")
@@ -112,7 +113,7 @@ def edit(slug: str):
         values = {name: request.form.get(name, "") for name in FIELDS} | {"slug": slug}
         try:
             with s.begin_nested():
-                update_meeting(s, settings().timezone, meeting, **_arguments(values))
+                meeting_actions.update(s, settings().timezone, me().actor, meeting, **_arguments(values))
         except (MeetingError, FormError) as exc:
             return _form(values, meeting, error=FORM_FIELD.get(exc.field, exc.field), status=422)
     say("meeting_saved")

@@ -7,7 +7,7 @@ from flask import Blueprint, Response, redirect, request, url_for
 from mailer.staff.responses import (
     ANSWERS, attendee_file, checkin_rows, mark_arrived, responses_page, unmark_arrived, walk_in,
 )
-from mailer.web.staff.common import db, page, say, settings, words
+from mailer.web.staff.common import db, me, page, say, settings, words
 from mailer.staff.roles import STAFF, VIEWER
 from mailer.web.staff.access import requires
 
@@ -63,7 +63,8 @@ def mark(slug: str):
     email, undo = request.form.get("email", ""), request.form.get("action") == "undo"
     with db().transaction() as s:
         try:
-            done = unmark_arrived(s, slug, email) if undo else bool(mark_arrived(s, slug, email).checked_in)
+            done = unmark_arrived(s, slug, email, me().actor) if undo else bool(
+                mark_arrived(s, slug, email, me().actor).checked_in)
         except LookupError:
             return _not_found()
     if done and undo:
@@ -79,7 +80,7 @@ def add_walk_in(slug: str):
     name = request.form.get("name", "")
     with db().transaction() as s:
         try:
-            walk_in(s, slug, name, request.form.get("organisation"))
+            walk_in(s, slug, name, request.form.get("organisation"), me().actor)
         except LookupError:
             return _not_found()
         except ValueError:

@@ -140,7 +140,7 @@ def test_schedule_then_send_now_then_the_worker_sends(app, db, staff_client, rea
     assert "Det gick inte" in text(again)
     with db.transaction() as session:
         actions = session.scalars(select(AuditEntry.action).order_by(AuditEntry.id)).all()
-    assert actions == ["campaigns.create", "campaigns.schedule", "campaigns.start"]
+    assert actions == ["staff.login", "campaigns.create", "campaigns.schedule", "campaigns.start"]
 
 
 def test_cancel(db, staff_client, ready):

@@ -46,6 +46,18 @@ EXPECTED = {
     "staff.templates.index": (VIEWER, VIEWER),
     "staff.templates.edit": (VIEWER, STAFF),
     "staff.templates.live_preview": (STAFF, STAFF),
+    "staff.contacts.edit_organisation": (STAFF, STAFF),
+    "staff.reports.board": (VIEWER, VIEWER),
+    "staff.reports.board_download": (VIEWER, VIEWER),
+    "staff.reports.quality": (VIEWER, VIEWER),
+    "staff.reports.quality_download": (VIEWER, VIEWER),
+    "staff.accounts.index": (ADMIN, ADMIN),
+    "staff.accounts.invite": (ADMIN, ADMIN),
+    "staff.accounts.role": (ADMIN, ADMIN),
+    "staff.accounts.active": (ADMIN, ADMIN),
+    "staff.accounts.link": (ADMIN, ADMIN),
+    "staff.accounts.password": (VIEWER, VIEWER),
+    "staff.audit.index": (ADMIN, ADMIN),
 }
 
 

@@ -89,3 +89,55 @@ def organisation_by_slug(session: Session, slug: str) -> Organisation:
     if organisation is None:
         raise NotFound("no_organisation", slug=slug)
     return organisation
+
+
+class OrganisationError(DomainError, ValueError):
+    """An organisation field that cannot be saved; `field` names it, the code says why."""
+
+    prefix = "error.organisation."
+
+    def __init__(self, field: str, code: str, /, **params):
+        super().__init__(code, **params)
+        self.field = field
+
+    def __str__(self) -> str:
+        return f"{self.field}: {self.render('en')}"
+
+
+ORGANISATION_LIMITS = {"name": 200, "region": 100}
+
+
+def update_organisation(session: Session, organisation: Organisation, *, name: str, slug: str,
+                        region: str | None, contact_email: str | None) -> list[str]:
+    """Name, short name (slug), region and contact address; returns the names of the fields that changed.
+
+    The short name is what lists and the command line use (`--org`), so a new one must be
+    free and well-formed; campaigns keep their audience by the old one, which is why the
+    page warns before it is changed.
+    """
+    from mailer.contacts.csvfile import SLUG_RE, normalise_email
+
+    values: dict[str, str | None] = {"name": " ".join((name or "").split()),
+                                     "slug": (slug or "").strip().lower(),
+                                     "region": " ".join((region or "").split()) or None,
+                                     "contact_email": (contact_email or "").strip() or None}
+    if not values["name"]:
+        raise OrganisationError("name", "required")
+    for field_name, limit in ORGANISATION_LIMITS.items():
+        if values[field_name] and len(values[field_name]) > limit:
+            raise OrganisationError(field_name, "too_long", limit=limit)
+    if not SLUG_RE.match(values["slug"] or ""):
+        raise OrganisationError("slug", "bad_slug", slug=values["slug"])
+    if values["slug"] != organisation.slug and session.scalar(
+            select(Organisation.id).where(Organisation.slug == values["slug"])) is not None:
+        raise OrganisationError("slug", "slug_taken", slug=values["slug"])
+    if values["contact_email"]:
+        try:
+            values["contact_email"] = normalise_email(values["contact_email"])
+        except ValueError:
+            raise OrganisationError("contact_email", "bad_email", email=values["contact_email"]) from None
+    changed = [key for key, value in values.items() if getattr(organisation, key) != value]
+    for key in changed:
+        setattr(organisation, key, values[key])
+    session.flush()
+    return changed

@@ -8,24 +8,31 @@ so neither the change nor its record can exist without the other.
 from __future__ import annotations
 
 import re
+import unicodedata
 from pathlib import Path
 
 from sqlalchemy.orm import Session
 
 from mailer.audit.log import record
-from mailer.contacts.editing import get_contact, update_contact
+from mailer.contacts import editing
+from mailer.contacts.editing import get_contact, organisation_by_slug, update_contact
 from mailer.contacts.importer import ImportReport, import_lists
-from mailer.contacts.models import Contact, SuppressionReason
+from mailer.contacts.models import Contact, Organisation, SuppressionReason
 from mailer.contacts.privacy import forget
 from mailer.contacts.subscriptions import lift_suppression, suppress
 from mailer.staff import uploads
 
-SAFE_NAME = re.compile(r"[^A-Za-z0-9._-]+")
+SAFE_NAME = re.compile(r"[^\w .()-]+")  # \w is Unicode: Å, Ä and Ö stay as the person typed them
 
 
 def upload_name(filename: str | None) -> str:
-    """The uploaded file's own name, reduced to safe characters (it is shown and stored in rejections)."""
-    name = SAFE_NAME.sub("_", Path(filename or "").name).strip("._") or "lista"
+    """The uploaded file's own name, reduced to safe characters (it is shown and stored in rejections).
+
+    Letters of any language stay (Körförbundet.csv, not K_rf_rbundet.csv), composed the
+    way macOS browsers do not send them (NFC); path parts, control and markup characters go.
+    """
+    raw = unicodedata.normalize("NFC", (filename or "").replace("\\", "/"))
+    name = " ".join(SAFE_NAME.sub("_", Path(raw).name).split()).strip("._ ") or "lista"
     return name if name.lower().endswith(".csv") else f"{name}.csv"
 
 
@@ -77,3 +84,12 @@ def erase_contact(session: Session, actor: str, contact_id: int) -> int:
     erased = forget(session, contact.email)
     record(session, actor, "contacts.forget", f"contact:{erased.contact_id}", via="web")
     return erased.contact_id
+
+
+def update_organisation(session: Session, actor: str, current_slug: str, **values) -> Organisation:
+    """Edit an organisation's name, short name, region and contact address (raises OrganisationError)."""
+    organisation = organisation_by_slug(session, current_slug)
+    changed = editing.update_organisation(session, organisation, **values)
+    if changed:
+        record(session, actor, "organisations.update", f"org:{organisation.slug}", fields=changed, was=current_slug)
+    return organisation

@@ -19,7 +19,11 @@ def create(session: Session, tz: ZoneInfo, actor: str, **fields) -> Meeting:
 
 def update(session: Session, tz: ZoneInfo, actor: str, meeting: Meeting, *,
            evaluation_anonymous: bool | None = None, **changes) -> Meeting:
+    """Change a meeting; the audit entry names the columns whose values really changed."""
+    columns = [column.key for column in Meeting.__table__.columns]
+    before = {name: getattr(meeting, name) for name in columns}
     update_meeting(session, tz, meeting, evaluation_anonymous=evaluation_anonymous, **changes)
-    changed = sorted(changes) + (["evaluation_anonymous"] if evaluation_anonymous is not None else [])
-    record(session, actor, "meetings.update", f"meeting:{meeting.slug}", fields=changed)
+    changed = [name for name in columns if getattr(meeting, name) != before[name] and name != "updated_at"]
+    if changed:
+        record(session, actor, "meetings.update", f"meeting:{meeting.slug}", fields=changed)
     return meeting

@@ -15,7 +15,9 @@ from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from mailer.contacts.models import address_hash
-from mailer.web.staff import auth, campaigns, contacts, dashboard, meetings, responses, templates
+from mailer.web.staff import (
+    accounts, audit, auth, campaigns, contacts, dashboard, meetings, reports, responses, templates,
+)
 from mailer.web.staff.access import role_needed
 from mailer.web.staff.common import load_me, page, words
 
@@ -23,7 +25,8 @@ OPEN_ENDPOINTS = {"staff.static", "staff.auth.login", "staff.auth.set_password"}
 
 bp = Blueprint("staff", __name__, url_prefix="/staff", static_folder="static",
                template_folder=str(Path(__file__).resolve().parent.parent / "templates"))
-for child in (auth.bp, dashboard.bp, contacts.bp, meetings.bp, campaigns.bp, responses.bp, templates.bp):
+for child in (auth.bp, dashboard.bp, contacts.bp, meetings.bp, campaigns.bp, responses.bp, templates.bp,
+              reports.bp, accounts.bp, audit.bp):
     bp.register_blueprint(child)
 
 

@@ -9,12 +9,13 @@ from __future__ import annotations
 
 from flask import Blueprint, redirect, request, url_for
 
-from mailer.contacts.editing import ContactError, get_contact
+from mailer.contacts.editing import ContactError, OrganisationError, get_contact, organisation_by_slug
+from mailer.errors import render
 from mailer.contacts.queries import list_organisations
 from mailer.contacts.subscriptions import suppression_of
 from mailer.staff import contact_actions, uploads
 from mailer.staff.directory import directory, organisation_page
-from mailer.web.staff.common import db, me, page, say, settings
+from mailer.web.staff.common import db, me, page, say, settings, words
 from mailer.staff.roles import ADMIN, STAFF, VIEWER
 from mailer.web.staff.access import requires
 
@@ -148,3 +149,30 @@ def erase(contact_id: int):
             return _not_found()
     say("contact_erased")
     return redirect(url_for(".index"), code=303)
+
+
+ORGANISATION_FIELDS = ("name", "slug", "region", "contact_email")
+
+
+@bp.route("/organisations/<slug>/edit", methods=["GET", "POST"])
+@requires(STAFF)
+def edit_organisation(slug: str):
+    """Name, short name, region and the organisation's own contact address (for its quality report)."""
+    with db().transaction() as s:
+        try:
+            org = organisation_by_slug(s, slug)
+        except LookupError:
+            return _not_found()
+        if request.method != "POST":
+            values = {name: getattr(org, name) or "" for name in ORGANISATION_FIELDS}
+            return page("organisation_form.html", org=org, values=values)
+        values = {name: request.form.get(name, "") for name in ORGANISATION_FIELDS}
+        try:
+            with s.begin_nested():
+                org = contact_actions.update_organisation(s, me().actor, slug, **values)
+        except OrganisationError as exc:
+            return page("organisation_form.html", 422, org=org, values=values, error=render(exc, words().lang),
+                        error_field=exc.field)
+        new_slug = org.slug
+    say("organisation_saved")
+    return redirect(url_for(".organisation", slug=new_slug), code=303)

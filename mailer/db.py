@@ -1,7 +1,19 @@
-"""Database engine, sessions and schema upgrades.
+"""Database engine, sessions, schema upgrades, and the personal-data declaration.
 
 The domain takes a `Session` as an argument and never imports Flask: the same
 functions serve the CLI, the web app and the worker.
+
+Personal data is declared once, on each column, and nowhere else:
+
+    name: Mapped[str | None] = mapped_column(String(200), info=personal())
+    slug: Mapped[str] = mapped_column(String(80), info=not_personal())
+
+`personal()` marks data about a contact (a member organisation's person);
+`personal(of="staff")` data about a staff user. `mailer.privacy` walks these
+declarations (and the foreign keys that lead to `contacts`) to export, erase and
+expire a person's data, so a new column is covered the day it is added. Every
+column must say which (`info={"personal": True}` / `{"personal": False}` work too);
+tests/test_personal_data.py fails on a column that does not.
 """
 
 from __future__ import annotations
@@ -17,10 +29,21 @@ from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
+READ_ONLY = "mailer_read_only"  # execution option of the engine behind Database.reading()
 
 
 class Base(DeclarativeBase):
     pass
+
+
+def personal(of: str = "contact") -> dict:
+    """`info=` for a column holding personal data about a contact (or, with of="staff", a staff user)."""
+    return {"personal": True, "of": of}
+
+
+def not_personal() -> dict:
+    """`info=` for a column that holds nothing about a person (ids, figures, settings, times of system events)."""
+    return {"personal": False}
 
 
 class UTCDateTime(TypeDecorator):
@@ -69,13 +92,16 @@ def _configure_sqlite(engine: Engine) -> None:
         cursor.execute("PRAGMA journal_mode = WAL")
         cursor.execute("PRAGMA synchronous = NORMAL")
         cursor.execute("PRAGMA foreign_keys = ON")
+        # Erased data is overwritten with zeros in the file, not left in free space (GDPR).
+        cursor.execute("PRAGMA secure_delete = ON")
         cursor.close()
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection):
         # Straight to the driver: through exec_driver_sql this one statement cost as much as
         # the rest of a small transaction (events, logging, a result object).
-        connection.connection.driver_connection.execute("BEGIN IMMEDIATE")
+        reading = connection.get_execution_options().get(READ_ONLY, False)
+        connection.connection.driver_connection.execute("BEGIN" if reading else "BEGIN IMMEDIATE")
 
 
 class Database:
@@ -93,6 +119,8 @@ class Database:
         else:
             self.engine = create_engine(url, pool_pre_ping=True)
         self.sessionmaker = sessionmaker(self.engine, expire_on_commit=False)
+        self.read_sessionmaker = sessionmaker(self.engine.execution_options(**{READ_ONLY: True}),
+                                              expire_on_commit=False)
         # SQLite has one writer, and every transaction takes the write lock (BEGIN IMMEDIATE).
         # Threads of one process (gunicorn's gthread workers) queue here and are woken the
         # moment it is free; left to SQLite's busy handler they would sleep and poll, which
@@ -110,6 +138,34 @@ class Database:
         """A session whose work is committed on success and rolled back on error."""
         with self._write_lock or nullcontext(), self.sessionmaker() as session, session.begin():
             yield session
+
+    @contextmanager
+    def reading(self) -> Iterator[Session]:
+        """A session for reading only, rolled back at the end, that never waits for or holds the write lock.
+
+        Why: SQLite has one writer, and `transaction()` takes the write lock at its first
+        statement (BEGIN IMMEDIATE). Slow work that only reads (checking an upload,
+        rendering a preview, building an export or a report) runs here instead, so
+        recipients' answers are never queued behind it; in WAL mode a reader sees the last
+        committed state and blocks nobody. Writes made here are rolled back.
+        """
+        with self.read_sessionmaker() as session:
+            try:
+                yield session
+            finally:
+                session.rollback()
+
+    def checkpoint(self) -> None:
+        """SQLite: copy the write-ahead log into the database file and empty it.
+
+        Why: after an erasure the old versions of the changed pages would otherwise stay
+        in the -wal file until the next automatic checkpoint. Outside any transaction, as
+        SQLite requires; a no-op on PostgreSQL.
+        """
+        if not self.is_sqlite:
+            return
+        with self.engine.connect() as connection:
+            connection.connection.driver_connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")
 
     def upgrade(self) -> None:
         """Bring the schema to the newest Alembic revision (harmless when already there)."""

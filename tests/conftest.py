@@ -228,3 +228,24 @@ def make_meeting(db: Database, settings) -> Callable[..., Any]:
             return add_meeting(session, settings.timezone, **values)
 
     return make
+
+
+@pytest.fixture
+def database_dump(db: Database) -> Callable[[], str]:
+    """database_dump() -> every row of every table (reflected, so tables no model describes too), as text.
+
+    The same on both backends, for tests that look for what must not be left anywhere.
+    """
+    from sqlalchemy import MetaData, select
+
+    def dump() -> str:
+        metadata = MetaData()
+        metadata.reflect(db.engine)
+        lines = []
+        with db.engine.connect() as connection:
+            for table in metadata.sorted_tables:
+                for row in connection.execute(select(table)):
+                    lines.append(f"{table.name}: {tuple(row)!r} {tuple(str(v) for v in row)!r}")
+        return "\n".join(lines)
+
+    return dump

@@ -18,7 +18,8 @@ from mailer.campaigns import service
 from mailer.campaigns.audience import Audience
 from mailer.contacts.importer import import_lists
 from mailer.contacts.models import Contact
-from mailer.contacts.privacy import export_person, forget
+from mailer.privacy.erasure import forget
+from mailer.privacy.export import export_person
 from mailer.digest.build import send_digest
 from mailer.evaluations.service import record_evaluation
 from mailer.logs import RedactingFilter, redact
@@ -27,7 +28,7 @@ from mailer.outbox.sender import Sender
 from mailer.rsvp.models import Response
 from mailer.rsvp.service import record_answer
 from mailer.tracking.attendance import check_in
-from mailer.tracking.retention import anonymise_expired
+from mailer.privacy.retention import anonymise_expired
 from mailer.tracking.status import full_status
 
 ANNA = "anna@kor.example.org"
@@ -67,7 +68,8 @@ def test_export_person_holds_everything(db, scene):
     assert data["contact"]["name"] == "Anna Andersson" and data["contact"]["phone"] == "070-1234567"
     assert data["memberships"][0]["organisation"] == "kor" and data["memberships"][0]["role"] == "ordförande"
     assert [m["template"] for m in data["messages"]] == ["invitation", "confirmation"]
-    assert data["responses"][0]["diet"] == "vegan" and len(data["responses"][0]["history"]) == 1
+    assert data["responses"][0]["diet"] == "vegan" and data["responses"][0]["meeting"] == "falun"
+    assert [h["diet"] for h in data["response_history"]] == ["vegan"]
     assert data["attendance"][0]["meeting"] == "falun"
     assert data["evaluations"][0]["value"] == 5
     assert data["suppression"] is None

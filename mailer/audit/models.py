@@ -7,15 +7,17 @@ import datetime as dt
 from sqlalchemy import JSON, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from mailer.db import Base, UTCDateTime, utcnow
+from mailer.db import Base, UTCDateTime, not_personal, personal, utcnow
 
 
 class AuditEntry(Base):
     __tablename__ = "audit_log"
 
-    id: Mapped[int] = mapped_column(primary_key=True)
-    at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
-    actor: Mapped[str] = mapped_column(String(320))  # staff email, or "cli:<user>", or "worker"
-    action: Mapped[str] = mapped_column(String(50), index=True)  # e.g. contacts.import, contacts.forget
-    target: Mapped[str | None] = mapped_column(String(200))  # never a full email address
-    detail: Mapped[dict | None] = mapped_column(JSON)
+    id: Mapped[int] = mapped_column(primary_key=True, info=not_personal())
+    at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow, index=True, info=not_personal())
+    # staff email, or "cli:<user>", or "worker"
+    actor: Mapped[str] = mapped_column(String(320), info=personal(of="staff"))
+    # e.g. contacts.import, contacts.forget
+    action: Mapped[str] = mapped_column(String(50), index=True, info=not_personal())
+    target: Mapped[str | None] = mapped_column(String(200), info=not_personal())  # never a full email address
+    detail: Mapped[dict | None] = mapped_column(JSON, info=personal())

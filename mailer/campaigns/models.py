@@ -8,7 +8,7 @@ import enum
 from sqlalchemy import JSON, Enum, ForeignKey, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from mailer.db import Base, UTCDateTime, utcnow
+from mailer.db import Base, UTCDateTime, not_personal, personal, utcnow
 from mailer.meetings.models import Meeting
 
 
@@ -30,18 +30,20 @@ class CampaignState(enum.StrEnum):
 class Campaign(Base):
     __tablename__ = "campaigns"
 
-    id: Mapped[int] = mapped_column(primary_key=True)
-    meeting_id: Mapped[int] = mapped_column(ForeignKey("meetings.id"), index=True)
-    template: Mapped[str] = mapped_column(String(50))
-    audience: Mapped[dict] = mapped_column(JSON)
-    state: Mapped[CampaignState] = mapped_column(str_enum(CampaignState), default=CampaignState.DRAFT, index=True)
-    send_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
-    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
-    created_by: Mapped[str | None] = mapped_column(String(320))
-    started_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
-    finished_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
-    # The office's internal note (purpose, follow-up); never sent. Not personal (see migration 0014).
-    note: Mapped[str | None] = mapped_column(Text)
+    id: Mapped[int] = mapped_column(primary_key=True, info=not_personal())
+    meeting_id: Mapped[int] = mapped_column(ForeignKey("meetings.id"), index=True, info=not_personal())
+    template: Mapped[str] = mapped_column(String(50), info=not_personal())
+    audience: Mapped[dict] = mapped_column(JSON, info=not_personal())
+    state: Mapped[CampaignState] = mapped_column(
+        str_enum(CampaignState), default=CampaignState.DRAFT, index=True, info=not_personal()
+    )
+    send_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, info=not_personal())
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow, info=not_personal())
+    created_by: Mapped[str | None] = mapped_column(String(320), info=personal(of="staff"))
+    started_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, info=not_personal())
+    finished_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, info=not_personal())
+    # The office's internal note (purpose, follow-up); never sent (see migration 0014).
+    note: Mapped[str | None] = mapped_column(Text, info=not_personal())
 
     meeting: Mapped[Meeting] = relationship()
 

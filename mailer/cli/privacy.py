@@ -7,19 +7,21 @@ import click
 from mailer.audit.log import cli_actor, recent, record
 from mailer.cli.contacts import contacts
 from mailer.cli.runtime import Runtime, echo_json, fail, pass_runtime
-from mailer.contacts.privacy import export_person, forget
+from mailer.privacy.erasure import erase_person
+from mailer.privacy.export import export_person
 
 
 @contacts.command("export-person")
 @click.argument("email")
 @pass_runtime
 def export_person_command(rt: Runtime, email: str) -> None:
-    """Print, as JSON, everything held about one person."""
-    with rt.transaction() as session:
+    """Print, as JSON, everything held about one person (with the files that hold their data)."""
+    with rt.db.reading() as session:
         try:
-            data = export_person(session, email)
+            data = export_person(session, email, rt.settings)
         except LookupError as exc:
             fail(exc)
+    with rt.transaction() as session:
         record(session, cli_actor(), "contacts.export_person", target="contact")
     echo_json(data)
 
@@ -29,17 +31,16 @@ def export_person_command(rt: Runtime, email: str) -> None:
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
 @pass_runtime
 def forget_command(rt: Runtime, email: str, yes: bool) -> None:
-    """Erase a person's personal data everywhere; counts stay, the address stays blocked (hashed)."""
+    """Erase a person's personal data everywhere, files included; counts stay, the address stays blocked (hashed)."""
     if not yes:
         click.confirm(f"Erase everything about {email}? This cannot be undone", abort=True)
-    with rt.transaction() as session:
-        try:
-            erased = forget(session, email)
-        except LookupError as exc:
-            fail(exc)
-        record(session, cli_actor(), "contacts.forget", target=f"contact:{erased.contact_id}")
+    try:
+        erased = erase_person(rt.db, rt.settings, email, cli_actor())
+    except LookupError as exc:
+        fail(exc)
     click.echo(f"erased contact {erased.contact_id}: {erased.messages} messages and {erased.responses} answers "
-               f"anonymised; the address can never be imported again")
+               f"anonymised, {erased.mentions_rewritten} mentions rewritten, {len(erased.files)} files removed; "
+               f"the address can never be imported again")
 
 
 @click.command("audit")
@@ -49,7 +50,7 @@ def forget_command(rt: Runtime, email: str, yes: bool) -> None:
 def audit(rt: Runtime, limit: int, as_json: bool) -> None:
     """Recent staff actions: imports, sends, erasures, template edits."""
     tz = rt.settings.timezone
-    with rt.transaction() as session:
+    with rt.db.reading() as session:
         rows = [{"at": e.at.astimezone(tz).isoformat(timespec="seconds"), "actor": e.actor, "action": e.action,
                  "target": e.target, "detail": e.detail} for e in recent(session, limit)]
     if as_json:

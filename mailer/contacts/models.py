@@ -10,7 +10,7 @@ import secrets
 from sqlalchemy import Enum, ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from mailer.db import Base, UTCDateTime, utcnow
+from mailer.db import Base, UTCDateTime, not_personal, personal, utcnow
 
 
 ERASED_DOMAIN = "erased.invalid"  # placeholder addresses of erased people (RFC 2606: never delivered)
@@ -29,12 +29,12 @@ def address_hash(email: str) -> str:
 class Organisation(Base):
     __tablename__ = "organisations"
 
-    id: Mapped[int] = mapped_column(primary_key=True)
-    slug: Mapped[str] = mapped_column(String(80), unique=True)
-    name: Mapped[str] = mapped_column(String(200))
-    region: Mapped[str | None] = mapped_column(String(100))
-    contact_email: Mapped[str | None] = mapped_column(String(320))
-    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    id: Mapped[int] = mapped_column(primary_key=True, info=not_personal())
+    slug: Mapped[str] = mapped_column(String(80), unique=True, info=not_personal())
+    name: Mapped[str] = mapped_column(String(200), info=not_personal())
+    region: Mapped[str | None] = mapped_column(String(100), info=not_personal())
+    contact_email: Mapped[str | None] = mapped_column(String(320), info=personal())
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow, info=not_personal())
 
     memberships: Mapped[list["Membership"]] = relationship(back_populates="organisation")
 
@@ -47,15 +47,15 @@ class Contact(Base):
 
     __tablename__ = "contacts"
 
-    id: Mapped[int] = mapped_column(primary_key=True)
-    email: Mapped[str] = mapped_column(String(320), unique=True)
-    name: Mapped[str | None] = mapped_column(String(200))
-    language: Mapped[str | None] = mapped_column(String(5))
-    region: Mapped[str | None] = mapped_column(String(100))
-    phone: Mapped[str | None] = mapped_column(String(50))
-    link_key: Mapped[str] = mapped_column(String(32), unique=True, default=new_link_key)
-    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
-    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+    id: Mapped[int] = mapped_column(primary_key=True, info=not_personal())
+    email: Mapped[str] = mapped_column(String(320), unique=True, info=personal())
+    name: Mapped[str | None] = mapped_column(String(200), info=personal())
+    language: Mapped[str | None] = mapped_column(String(5), info=personal())
+    region: Mapped[str | None] = mapped_column(String(100), info=not_personal())
+    phone: Mapped[str | None] = mapped_column(String(50), info=personal())
+    link_key: Mapped[str] = mapped_column(String(32), unique=True, default=new_link_key, info=not_personal())
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow, info=not_personal())
+    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow, info=not_personal())
 
     memberships: Mapped[list["Membership"]] = relationship(
         back_populates="contact", cascade="all, delete-orphan"
@@ -76,12 +76,14 @@ class Contact(Base):
 class Membership(Base):
     __tablename__ = "memberships"
 
-    contact_id: Mapped[int] = mapped_column(ForeignKey("contacts.id", ondelete="CASCADE"), primary_key=True)
-    organisation_id: Mapped[int] = mapped_column(
-        ForeignKey("organisations.id", ondelete="CASCADE"), primary_key=True, index=True
+    contact_id: Mapped[int] = mapped_column(
+        ForeignKey("contacts.id", ondelete="CASCADE"), primary_key=True, info=not_personal()
     )
-    role: Mapped[str | None] = mapped_column(String(100))
-    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    organisation_id: Mapped[int] = mapped_column(
+        ForeignKey("organisations.id", ondelete="CASCADE"), primary_key=True, index=True, info=not_personal()
+    )
+    role: Mapped[str | None] = mapped_column(String(100), info=personal())
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow, info=not_personal())
 
     contact: Mapped[Contact] = relationship(back_populates="memberships")
     organisation: Mapped[Organisation] = relationship(back_populates="memberships")
@@ -102,14 +104,15 @@ class Suppression(Base):
 
     __tablename__ = "suppressions"
 
-    id: Mapped[int] = mapped_column(primary_key=True)
-    address_hash: Mapped[str] = mapped_column(String(64), unique=True)
-    email: Mapped[str | None] = mapped_column(String(320))
+    id: Mapped[int] = mapped_column(primary_key=True, info=not_personal())
+    address_hash: Mapped[str] = mapped_column(String(64), unique=True, info=not_personal())
+    email: Mapped[str | None] = mapped_column(String(320), info=personal())
     reason: Mapped[SuppressionReason] = mapped_column(
-        Enum(SuppressionReason, native_enum=False, length=20, values_callable=lambda e: [m.value for m in e])
+        Enum(SuppressionReason, native_enum=False, length=20, values_callable=lambda e: [m.value for m in e]),
+        info=not_personal(),
     )
-    detail: Mapped[str | None] = mapped_column(Text)
-    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    detail: Mapped[str | None] = mapped_column(Text, info=personal())
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow, info=not_personal())
 
 
 class ImportRejection(Base):
@@ -118,10 +121,12 @@ class ImportRejection(Base):
     __tablename__ = "import_rejections"
     __table_args__ = (UniqueConstraint("organisation_id", "file_name", "line"),)
 
-    id: Mapped[int] = mapped_column(primary_key=True)
-    organisation_id: Mapped[int] = mapped_column(ForeignKey("organisations.id", ondelete="CASCADE"), index=True)
-    file_name: Mapped[str] = mapped_column(String(255))
-    line: Mapped[int] = mapped_column(Integer)
-    value: Mapped[str | None] = mapped_column(String(400))
-    reason: Mapped[str] = mapped_column(String(400))
-    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    id: Mapped[int] = mapped_column(primary_key=True, info=not_personal())
+    organisation_id: Mapped[int] = mapped_column(
+        ForeignKey("organisations.id", ondelete="CASCADE"), index=True, info=not_personal()
+    )
+    file_name: Mapped[str] = mapped_column(String(255), info=not_personal())
+    line: Mapped[int] = mapped_column(Integer, info=not_personal())
+    value: Mapped[str | None] = mapped_column(String(400), info=personal())
+    reason: Mapped[str] = mapped_column(String(400), info=personal())
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow, info=not_personal())

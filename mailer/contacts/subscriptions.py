@@ -1,7 +1,7 @@
 """Staff unsubscribing and re-subscribing someone by address (the person's own link does it by token).
 
 Used when someone phones or writes in. Erasure is not done here: it is owned by
-`mailer.contacts.privacy`, and an erased address is never lifted.
+`mailer.privacy.erasure`, and an erased address is never lifted.
 """
 
 from __future__ import annotations

@@ -8,28 +8,28 @@ from sqlalchemy import Boolean, Date, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from mailer.contacts.models import new_link_key
-from mailer.db import Base, UTCDateTime, utcnow
+from mailer.db import Base, UTCDateTime, not_personal, utcnow
 
 
 class Meeting(Base):
     __tablename__ = "meetings"
 
-    id: Mapped[int] = mapped_column(primary_key=True)
-    slug: Mapped[str] = mapped_column(String(80), unique=True)
-    link_key: Mapped[str] = mapped_column(String(32), unique=True, default=new_link_key)
-    title: Mapped[str] = mapped_column(String(200))
-    region: Mapped[str] = mapped_column(String(100))
-    host: Mapped[str | None] = mapped_column(String(200))
-    city: Mapped[str] = mapped_column(String(100))
-    venue: Mapped[str | None] = mapped_column(String(300))
-    starts_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
-    ends_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
-    capacity: Mapped[int | None] = mapped_column(Integer)
-    max_guests: Mapped[int] = mapped_column(Integer, default=1)
-    rsvp_by: Mapped[dt.date | None] = mapped_column(Date)
-    description: Mapped[str | None] = mapped_column(Text)
-    evaluation_anonymous: Mapped[bool] = mapped_column(Boolean, default=False)
-    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    id: Mapped[int] = mapped_column(primary_key=True, info=not_personal())
+    slug: Mapped[str] = mapped_column(String(80), unique=True, info=not_personal())
+    link_key: Mapped[str] = mapped_column(String(32), unique=True, default=new_link_key, info=not_personal())
+    title: Mapped[str] = mapped_column(String(200), info=not_personal())
+    region: Mapped[str] = mapped_column(String(100), info=not_personal())
+    host: Mapped[str | None] = mapped_column(String(200), info=not_personal())
+    city: Mapped[str] = mapped_column(String(100), info=not_personal())
+    venue: Mapped[str | None] = mapped_column(String(300), info=not_personal())
+    starts_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, info=not_personal())
+    ends_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, info=not_personal())
+    capacity: Mapped[int | None] = mapped_column(Integer, info=not_personal())
+    max_guests: Mapped[int] = mapped_column(Integer, default=1, info=not_personal())
+    rsvp_by: Mapped[dt.date | None] = mapped_column(Date, info=not_personal())
+    description: Mapped[str | None] = mapped_column(Text, info=not_personal())
+    evaluation_anonymous: Mapped[bool] = mapped_column(Boolean, default=False, info=not_personal())
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow, info=not_personal())
 
     @property
     def place(self) -> str:

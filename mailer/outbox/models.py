@@ -15,7 +15,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from mailer.campaigns.models import Campaign, str_enum
 from mailer.contacts.models import Contact
-from mailer.db import Base, UTCDateTime, utcnow
+from mailer.db import Base, UTCDateTime, not_personal, personal, utcnow
 
 
 class MessageState(enum.StrEnum):
@@ -38,22 +38,26 @@ class OutboxMessage(Base):
         Index("ix_messages_due", "state", "next_attempt_at"),
     )
 
-    id: Mapped[int] = mapped_column(primary_key=True)
-    campaign_id: Mapped[int | None] = mapped_column(ForeignKey("campaigns.id"), index=True)
-    contact_id: Mapped[int | None] = mapped_column(ForeignKey("contacts.id", ondelete="SET NULL"), index=True)
-    meeting_id: Mapped[int | None] = mapped_column(ForeignKey("meetings.id"), index=True)
-    template: Mapped[str] = mapped_column(String(50))
-    to_email: Mapped[str | None] = mapped_column(String(320))
-    extra: Mapped[dict | None] = mapped_column(JSON)
-    state: Mapped[MessageState] = mapped_column(str_enum(MessageState), default=MessageState.QUEUED)
-    attempts: Mapped[int] = mapped_column(Integer, default=0)
-    next_attempt_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
-    claimed_by: Mapped[str | None] = mapped_column(String(100))
-    claimed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
-    last_error: Mapped[str | None] = mapped_column(Text)
-    uncertain: Mapped[bool] = mapped_column(Boolean, default=False)
-    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
-    sent_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    id: Mapped[int] = mapped_column(primary_key=True, info=not_personal())
+    campaign_id: Mapped[int | None] = mapped_column(ForeignKey("campaigns.id"), index=True, info=not_personal())
+    contact_id: Mapped[int | None] = mapped_column(
+        ForeignKey("contacts.id", ondelete="SET NULL"), index=True, info=not_personal()
+    )
+    meeting_id: Mapped[int | None] = mapped_column(ForeignKey("meetings.id"), index=True, info=not_personal())
+    template: Mapped[str] = mapped_column(String(50), info=not_personal())
+    to_email: Mapped[str | None] = mapped_column(String(320), info=personal())
+    extra: Mapped[dict | None] = mapped_column(JSON, info=personal())
+    state: Mapped[MessageState] = mapped_column(
+        str_enum(MessageState), default=MessageState.QUEUED, info=not_personal()
+    )
+    attempts: Mapped[int] = mapped_column(Integer, default=0, info=not_personal())
+    next_attempt_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow, info=not_personal())
+    claimed_by: Mapped[str | None] = mapped_column(String(100), info=not_personal())
+    claimed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, info=not_personal())
+    last_error: Mapped[str | None] = mapped_column(Text, info=personal())
+    uncertain: Mapped[bool] = mapped_column(Boolean, default=False, info=not_personal())
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow, info=not_personal())
+    sent_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, info=not_personal())
 
     campaign: Mapped[Campaign | None] = relationship()
     contact: Mapped[Contact | None] = relationship()

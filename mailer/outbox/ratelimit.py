@@ -24,7 +24,7 @@ from sqlalchemy import Float, String, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Mapped, mapped_column
 
-from mailer.db import Base, Database
+from mailer.db import Base, Database, not_personal
 
 RESERVE_SECONDS = 1.0  # how far ahead one reservation reaches
 
@@ -34,8 +34,8 @@ class SendRate(Base):
 
     __tablename__ = "send_rate"
 
-    name: Mapped[str] = mapped_column(String(50), primary_key=True)
-    next_at: Mapped[float] = mapped_column(Float)
+    name: Mapped[str] = mapped_column(String(50), primary_key=True, info=not_personal())
+    next_at: Mapped[float] = mapped_column(Float, info=not_personal())
 
 
 class SharedRateLimiter:

@@ -10,7 +10,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from mailer.campaigns.models import str_enum
 from mailer.contacts.models import Contact
-from mailer.db import Base, UTCDateTime, utcnow
+from mailer.db import Base, UTCDateTime, not_personal, personal, utcnow
 from mailer.meetings.models import Meeting
 
 
@@ -26,18 +26,20 @@ class Response(Base):
         Index("ix_responses_meeting_updated", "meeting_id", "updated_at"),  # the digest's "answers this week"
     )
 
-    id: Mapped[int] = mapped_column(primary_key=True)
-    meeting_id: Mapped[int] = mapped_column(ForeignKey("meetings.id"), index=True)
-    contact_id: Mapped[int | None] = mapped_column(ForeignKey("contacts.id", ondelete="SET NULL"), index=True)
-    answer: Mapped[Answer] = mapped_column(str_enum(Answer))
-    waitlisted: Mapped[bool] = mapped_column(default=False)
-    waitlisted_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
-    guests: Mapped[int] = mapped_column(Integer, default=0)
-    diet: Mapped[str | None] = mapped_column(String(300))
-    accessibility: Mapped[str | None] = mapped_column(String(300))
-    comment: Mapped[str | None] = mapped_column(Text)
-    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
-    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    id: Mapped[int] = mapped_column(primary_key=True, info=not_personal())
+    meeting_id: Mapped[int] = mapped_column(ForeignKey("meetings.id"), index=True, info=not_personal())
+    contact_id: Mapped[int | None] = mapped_column(
+        ForeignKey("contacts.id", ondelete="SET NULL"), index=True, info=not_personal()
+    )
+    answer: Mapped[Answer] = mapped_column(str_enum(Answer), info=not_personal())
+    waitlisted: Mapped[bool] = mapped_column(default=False, info=not_personal())
+    waitlisted_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, info=not_personal())
+    guests: Mapped[int] = mapped_column(Integer, default=0, info=not_personal())
+    diet: Mapped[str | None] = mapped_column(String(300), info=personal())
+    accessibility: Mapped[str | None] = mapped_column(String(300), info=personal())
+    comment: Mapped[str | None] = mapped_column(Text, info=personal())
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow, info=not_personal())
+    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow, info=not_personal())
 
     meeting: Mapped[Meeting] = relationship()
     contact: Mapped[Contact | None] = relationship()
@@ -51,15 +53,17 @@ class ResponseChange(Base):
 
     __tablename__ = "response_history"
 
-    id: Mapped[int] = mapped_column(primary_key=True)
-    response_id: Mapped[int] = mapped_column(ForeignKey("responses.id", ondelete="CASCADE"), index=True)
-    answer: Mapped[Answer] = mapped_column(str_enum(Answer))
-    waitlisted: Mapped[bool] = mapped_column(default=False)
-    guests: Mapped[int] = mapped_column(Integer, default=0)
-    diet: Mapped[str | None] = mapped_column(String(300))
-    accessibility: Mapped[str | None] = mapped_column(String(300))
-    comment: Mapped[str | None] = mapped_column(Text)
-    at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    id: Mapped[int] = mapped_column(primary_key=True, info=not_personal())
+    response_id: Mapped[int] = mapped_column(
+        ForeignKey("responses.id", ondelete="CASCADE"), index=True, info=not_personal()
+    )
+    answer: Mapped[Answer] = mapped_column(str_enum(Answer), info=not_personal())
+    waitlisted: Mapped[bool] = mapped_column(default=False, info=not_personal())
+    guests: Mapped[int] = mapped_column(Integer, default=0, info=not_personal())
+    diet: Mapped[str | None] = mapped_column(String(300), info=personal())
+    accessibility: Mapped[str | None] = mapped_column(String(300), info=personal())
+    comment: Mapped[str | None] = mapped_column(Text, info=personal())
+    at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow, info=not_personal())
 
     response: Mapped[Response] = relationship(back_populates="history")
 
@@ -70,9 +74,9 @@ class LinkOpen(Base):
     __tablename__ = "link_opens"
     __table_args__ = (UniqueConstraint("meeting_id", "contact_id"),)
 
-    id: Mapped[int] = mapped_column(primary_key=True)
-    meeting_id: Mapped[int] = mapped_column(ForeignKey("meetings.id"), index=True)
-    contact_id: Mapped[int | None] = mapped_column(ForeignKey("contacts.id", ondelete="SET NULL"))
-    first_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
-    last_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
-    count: Mapped[int] = mapped_column(Integer, default=1)
+    id: Mapped[int] = mapped_column(primary_key=True, info=not_personal())
+    meeting_id: Mapped[int] = mapped_column(ForeignKey("meetings.id"), index=True, info=not_personal())
+    contact_id: Mapped[int | None] = mapped_column(ForeignKey("contacts.id", ondelete="SET NULL"), info=not_personal())
+    first_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow, info=not_personal())
+    last_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow, info=not_personal())
+    count: Mapped[int] = mapped_column(Integer, default=1, info=not_personal())

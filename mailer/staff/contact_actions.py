@@ -14,12 +14,14 @@ from pathlib import Path
 from sqlalchemy.orm import Session
 
 from mailer.audit.log import record
+from mailer.config import Settings
 from mailer.contacts import editing
 from mailer.contacts.editing import get_contact, organisation_by_slug, update_contact
 from mailer.contacts.importer import ImportReport, import_lists
 from mailer.contacts.models import Contact, Organisation, SuppressionReason
-from mailer.contacts.privacy import forget
 from mailer.contacts.subscriptions import lift_suppression, suppress
+from mailer.db import Database
+from mailer.privacy.erasure import erase_person
 from mailer.staff import uploads
 
 SAFE_NAME = re.compile(r"[^\w .()-]+")  # \w is Unicode: Å, Ä and Ö stay as the person typed them
@@ -78,12 +80,11 @@ def resubscribe_contact(session: Session, actor: str, contact_id: int) -> bool:
     return lifted
 
 
-def erase_contact(session: Session, actor: str, contact_id: int) -> int:
-    """Erase the person on request (GDPR Art. 17) through `mailer.contacts.privacy.forget`, which owns it."""
-    contact = get_contact(session, contact_id)
-    erased = forget(session, contact.email)
-    record(session, actor, "contacts.forget", f"contact:{erased.contact_id}", via="web")
-    return erased.contact_id
+def erase_contact(db: Database, settings: Settings, actor: str, contact_id: int) -> int:
+    """Erase the person on request (GDPR Art. 17) through `mailer.privacy.erasure`, which owns it (files included)."""
+    with db.reading() as session:
+        email = get_contact(session, contact_id).email
+    return erase_person(db, settings, email, actor, via="web").contact_id
 
 
 def update_organisation(session: Session, actor: str, current_slug: str, **values) -> Organisation:

@@ -7,7 +7,7 @@ import datetime as dt
 from sqlalchemy import Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from mailer.db import Base, UTCDateTime, utcnow
+from mailer.db import Base, UTCDateTime, not_personal, personal, utcnow
 
 
 class StaffUser(Base):
@@ -19,18 +19,18 @@ class StaffUser(Base):
 
     __tablename__ = "staff_users"
 
-    id: Mapped[int] = mapped_column(primary_key=True)
-    email: Mapped[str] = mapped_column(String(320), unique=True)
-    name: Mapped[str | None] = mapped_column(String(200))
-    password_hash: Mapped[str | None] = mapped_column(String(255))
-    language: Mapped[str | None] = mapped_column(String(5))  # None: the configured language
-    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
-    last_login_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
-    # admin, staff or viewer (mailer.staff.roles); accounts from before roles became admin. Not personal.
-    role: Mapped[str] = mapped_column(String(10), default="staff")
+    id: Mapped[int] = mapped_column(primary_key=True, info=not_personal())
+    email: Mapped[str] = mapped_column(String(320), unique=True, info=personal(of="staff"))
+    name: Mapped[str | None] = mapped_column(String(200), info=personal(of="staff"))
+    password_hash: Mapped[str | None] = mapped_column(String(255), info=not_personal())
+    language: Mapped[str | None] = mapped_column(String(5), info=not_personal())  # None: the configured language
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow, info=not_personal())
+    last_login_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, info=not_personal())
+    # admin, staff or viewer (mailer.staff.roles); accounts from before roles became admin.
+    role: Mapped[str] = mapped_column(String(10), default="staff", info=not_personal())
     # Set when an admin deactivates the account: it can no longer log in, its sessions end,
-    # and its name stays in the audit log. Not personal.
-    deactivated_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    # and its name stays in the audit log.
+    deactivated_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, info=not_personal())
 
     @property
     def active(self) -> bool:
@@ -49,7 +49,7 @@ class LoginFailure(Base):
 
     __tablename__ = "staff_login_failures"
 
-    id: Mapped[int] = mapped_column(primary_key=True)
-    key: Mapped[str] = mapped_column(String(64), unique=True)
-    failures: Mapped[int] = mapped_column(Integer, default=0)
-    last_failed_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    id: Mapped[int] = mapped_column(primary_key=True, info=not_personal())
+    key: Mapped[str] = mapped_column(String(64), unique=True, info=not_personal())
+    failures: Mapped[int] = mapped_column(Integer, default=0, info=not_personal())
+    last_failed_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow, info=not_personal())

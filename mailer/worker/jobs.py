@@ -62,13 +62,16 @@ def send_weekly_digest() -> str:
 
 
 def anonymise_expired_answers() -> str:
-    from mailer.tracking.retention import anonymise_expired
+    from mailer.privacy.files import remove_expired_outbox_files
+    from mailer.privacy.retention import anonymise_expired
 
     db, settings = _runtime["db"], _runtime["settings"]
     if not still_scheduler("retention"):
         return "not the scheduler"
     with db.transaction() as session:
         done = anonymise_expired(session, settings.retention_months)
-    outcome = f"{done.responses} answers and {done.evaluations} evaluations of {done.meetings} old meetings anonymised"
+    files = remove_expired_outbox_files(settings, settings.retention_months)
+    outcome = (f"{done.responses} answers and {done.evaluations} evaluations of {done.meetings} old meetings "
+               f"anonymised, {files} old file-outbox messages deleted")
     log.info("retention: %s", outcome)
     return outcome

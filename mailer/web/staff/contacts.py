@@ -140,13 +140,13 @@ def subscription(contact_id: int):
 @bp.route("/contacts/<int:contact_id>/erase", methods=["GET", "POST"])
 @requires(ADMIN)
 def erase(contact_id: int):
-    with db().transaction() as s:
-        try:
-            if request.method != "POST":
+    try:
+        if request.method != "POST":
+            with db().reading() as s:
                 return page("erase.html", contact=get_contact(s, contact_id))
-            contact_actions.erase_contact(s, me().actor, contact_id)
-        except LookupError:
-            return _not_found()
+        contact_actions.erase_contact(db(), settings(), me().actor, contact_id)
+    except LookupError:
+        return _not_found()
     say("contact_erased")
     return redirect(url_for(".index"), code=303)
 

@@ -186,3 +186,22 @@ def test_the_uploaded_files_own_name_keeps_swedish_letters(staff_client):
         "file": (__import__("io").BytesIO(b"email\nanna@kor.example.org\n"), "Körförbundet Ålö.csv")},
         content_type="multipart/form-data")
     assert reply.status_code == 200 and "Körförbundet Ålö.csv" in text(reply)
+
+
+def test_a_stale_token_after_a_long_form_gives_the_input_back_to_send_again(app, db, staff_client):
+    form = {"title": "Träff i Falun", "region": "Dalarna", "city": "Falun", "date": "2031-09-13",
+            "start": "18:00", "end": "20:00", "max_guests": "1", "description": "Lång text … <b>"}
+    stale = staff_client.post("/staff/meetings/new", data={"csrf_token": "gammal", **form})
+    assert stale.status_code == 400 and "Det du skrev finns kvar" in text(stale)
+    html = stale.get_data(as_text=True)
+    assert 'name="title" value="Träff i Falun"' in html and "Lång text … &lt;b&gt;" in html
+    kept = dict(re.findall(r'<input type="hidden" name="([^"]+)" value="([^"]*)"', html))
+    again = staff_client.post("/staff/meetings/new", data=kept)
+    assert again.status_code == 303
+    assert "Träff i Falun" in text(staff_client.get("/staff/meetings"))
+
+
+def test_a_stale_password_form_never_echoes_the_password(staff_client):
+    stale = staff_client.post("/staff/password", data={"csrf_token": "gammal", "current": "hemligt-ord",
+                                                       "password": "hemligt-nytt", "repeat": "hemligt-nytt"})
+    assert stale.status_code == 400 and "hemligt" not in stale.get_data(as_text=True)

@@ -21,6 +21,7 @@ from mailer.web.staff import (
 from mailer.web.staff.access import role_needed
 from mailer.web.staff.common import load_me, page, words
 
+SECRET_FIELDS = {"password", "repeat", "current"}  # never written back into a page
 OPEN_ENDPOINTS = {"staff.static", "staff.auth.login", "staff.auth.set_password"}
 
 bp = Blueprint("staff", __name__, url_prefix="/staff", static_folder="static",
@@ -60,7 +61,16 @@ def init_app(app: Flask) -> Blueprint:
 
     @app.errorhandler(CSRFError)
     def _expired(_exc):
-        return page("message.html", 400, title_key="expired_title", body_key="expired_body")
+        """A form open for hours (or from before a log-in) comes back with what was typed, to send again.
+
+        Nothing was done; the values ride in a fresh form with a new token (passwords and
+        files excepted: those are asked for again).
+        """
+        kept = [(name, value) for name, value in request.form.items(multi=True)
+                if name != "csrf_token" and not SECRET_FIELDS.intersection({name})]
+        if request.method != "POST" or not kept or not _staff_request():
+            return page("message.html", 400, title_key="expired_title", body_key="expired_body")
+        return page("expired.html", 400, kept=kept, action=request.path, files_lost=bool(request.files))
 
     @app.errorhandler(RequestEntityTooLarge)
     def _too_large(exc):

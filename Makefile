@@ -15,17 +15,22 @@ $(STAMP): pyproject.toml
 install: $(STAMP)
 
 # Loads the demo, sends its invitation round to instance/outbox/, then serves the
-# web app with the worker beside it until Ctrl-C.
+# web app with the worker beside it until Ctrl-C. `make demo PORT=5050` serves on another
+# port, and the links in the mail (MAILER_BASE_URL) follow it unless you set MAILER_BASE_URL.
+PORT ?= 5000
+DEMO_ENV = MAILER_BASE_URL="$${MAILER_BASE_URL:-http://127.0.0.1:$(PORT)}"
 demo: $(STAMP)
 	$(BIN)/mailer init
-	$(BIN)/mailer demo
-	$(BIN)/mailer worker --until-idle
-	@echo
-	@echo "Sent: $$(ls instance/outbox | wc -l) messages, as .eml files in instance/outbox/"
-	@$(BIN)/mailer demo --links
+	$(DEMO_ENV) $(BIN)/mailer demo
+	@before=$$(ls instance/outbox 2>/dev/null | wc -l); \
+	$(DEMO_ENV) $(BIN)/mailer worker --until-idle; \
+	after=$$(ls instance/outbox 2>/dev/null | wc -l); \
+	echo; echo "Sent now: $$((after - before)) messages ($$after in all, as .eml files in instance/outbox/)"
+	@$(DEMO_ENV) $(BIN)/mailer demo --links
 	@echo "Stop with Ctrl-C."
 	@echo
-	@$(BIN)/mailer worker & worker=$$!; trap 'kill $$worker 2>/dev/null' EXIT INT TERM; $(BIN)/mailer serve
+	@export $(DEMO_ENV); $(BIN)/mailer worker & worker=$$!; trap 'kill $$worker 2>/dev/null' EXIT INT TERM; \
+	$(BIN)/mailer serve --port $(PORT)
 
 # Installs nothing into the system: the browser tests (tests/browser) run when /usr/bin/chromium
 # and /usr/bin/chromedriver exist, otherwise pytest says in one line that they were not run

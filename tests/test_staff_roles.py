@@ -58,6 +58,7 @@ EXPECTED = {
     "staff.accounts.link": (ADMIN, ADMIN),
     "staff.accounts.password": (VIEWER, VIEWER),
     "staff.audit.index": (ADMIN, ADMIN),
+    "staff.campaigns.note": (STAFF, STAFF),
 }
 
 

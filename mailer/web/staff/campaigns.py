@@ -81,7 +81,8 @@ def new():
         with db().transaction() as s:
             campaign = campaign_actions.create(s, settings(), templates(), me().actor,
                                                meeting_slug=form.get("meeting", ""),
-                                               template=form.get("template", ""), audience=audience_from(form))
+                                               template=form.get("template", ""), audience=audience_from(form),
+                                               note=form.get("note"))
     except (CampaignError, AudienceError, TemplateProblem) as exc:
         return _compose_form(form, 422, error=render(exc, words().lang))
     say("campaign_created")
@@ -94,7 +95,8 @@ def show(campaign_id: int):
     tz = settings().timezone
     with db().transaction() as s:
         try:
-            data = campaign_page(s, settings(), templates(), campaign_id, request.args.get("contact"))
+            data = campaign_page(s, settings(), templates(), campaign_id, request.args.get("contact"),
+                                 words().lang)
         except CampaignError:
             return page("message.html", 404, title_key="not_found_title", body_key="not_found_body")
         now = dt.datetime.now(tz)
@@ -163,4 +165,19 @@ def act(campaign_id: int, action: str):
         say("action_failed", "error", reason=render(exc, words().lang))
     else:
         say(f"campaign_{action}", n=n)
+    return _back(campaign_id)
+
+
+@bp.post("/campaigns/<int:campaign_id>/note")
+@requires(STAFF)
+def note(campaign_id: int):
+    try:
+        with db().transaction() as s:
+            campaign_actions.set_note(s, me().actor, campaign_id, request.form.get("note"))
+    except CampaignError as exc:
+        if exc.code == "no_campaign":
+            return page("message.html", 404, title_key="not_found_title", body_key="not_found_body")
+        say("action_failed", "error", reason=render(exc, words().lang))
+        return _back(campaign_id)
+    say("note_saved")
     return _back(campaign_id)

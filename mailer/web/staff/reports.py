@@ -18,7 +18,7 @@ from mailer.web.staff.access import requires
 from mailer.web.staff.common import db, me, page, settings, words
 
 bp = Blueprint("reports", __name__)
-CSV = "text/csv; charset=utf-8"
+CSV = "text/csv"  # Flask adds "; charset=utf-8"
 
 
 def _day(name: str) -> tuple[dt.date | None, str | None]:
@@ -90,14 +90,7 @@ def quality_download(slug: str):
         except NotFound:
             return page("message.html", 404, title_key="not_found_title", body_key="not_found_body")
         record(s, me().actor, "reports.quality_download", f"org:{slug}")
-    name = f"{slug}-{'adresser-att-rätta' if words().lang == 'sv' else 'addresses-to-fix'}.csv"
+    name = f"{slug}-{'adresser-att-ratta' if words().lang == 'sv' else 'addresses-to-fix'}.csv"  # ASCII: every browser
     return Response(org_report_csv(report, words().lang), mimetype=CSV,
-                    headers={"Content-Disposition": _attachment(name)})
+                    headers={"Content-Disposition": f'attachment; filename="{name}"'})
 
-
-def _attachment(name: str) -> str:
-    """A download name with Å/Ä/Ö intact (RFC 6266 filename*), and a plain ASCII fallback."""
-    from urllib.parse import quote
-
-    ascii_name = name.encode("ascii", "replace").decode("ascii").replace("?", "_")
-    return f"attachment; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(name)}"

@@ -5,9 +5,10 @@ from pathlib import Path
 import click
 
 from mailer.audit.log import cli_actor, record
-from mailer.cli.runtime import Runtime, echo_json, fail, pass_runtime
+from mailer.cli.runtime import Runtime, cli_language, echo_json, fail, pass_runtime, say
 from mailer.contacts.importer import import_lists
 from mailer.contacts.queries import list_contacts
+from mailer.translations import has, translate
 
 
 @click.group()
@@ -36,15 +37,18 @@ def import_(rt: Runtime, files: tuple[Path, ...], org: str | None, dry_run: bool
                    rejected=sum(len(f.rejected) for f in report.files))
     for file in report.files:
         for problem in file.warnings:
-            click.echo(f"{file.path}:{problem.line}: warning: {problem.message}", err=True)
+            say("cli.import_warning", place=f"{file.path}:{problem.line}", message=_problem(problem), err=True)
         for problem in file.rejected:
-            click.echo(f"{file.path}:{problem.line}: {problem.message}", err=True)
+            click.echo(f"{file.path}:{problem.line}: {_problem(problem)}", err=True)
         if file.error:
             click.echo(f"{file.path}: {file.error}", err=True)
     for file in report.files:
         click.echo(file.summary())
     if not report.written:
-        click.echo("dry run: nothing was written" if dry_run else "strict: a file or rows were rejected, nothing was written")
+        if dry_run:
+            say("cli.dry_run")
+        else:
+            say("cli.strict_rejected")
     raise SystemExit(report.exit_code)
 
 
@@ -72,4 +76,11 @@ def list_(rt: Runtime, org: str | None, as_json: bool) -> None:
     for c in data:
         orgs = ", ".join(m["slug"] + (f" ({m['role']})" if m["role"] else "") for m in c["organisations"])
         click.echo(f"{c['email']:<45} {c['name'] or '':<30} {orgs}")
-    click.echo(f"{len(data)} contacts")
+    say("cli.contacts_count", n=len(data))
+
+
+def _problem(problem) -> str:
+    """A row's problem in Swedish from the importer's code; in English the importer's own, more detailed text."""
+    if cli_language() != "en" and problem.code and has(f"import_problem.{problem.code}", cli_language()):
+        return translate(f"import_problem.{problem.code}", cli_language(), **problem.params)
+    return problem.message

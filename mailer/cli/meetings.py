@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import click
 
-from mailer.cli.runtime import Runtime, cli_language, echo_json, fail, pass_runtime
+from mailer.cli.runtime import Runtime, cli_language, echo_json, fail, pass_runtime, say
 from mailer.i18n import format_when
 from mailer.audit.log import cli_actor
 from mailer.meetings.service import MeetingError, list_meetings
@@ -35,7 +35,8 @@ def add(rt: Runtime, **fields) -> None:
             meeting = meeting_actions.create(session, rt.settings.timezone, cli_actor(), **fields)
         except MeetingError as exc:
             fail(f"--{exc.field.replace('_', '-')}: {exc.render(cli_language())}")
-        click.echo(f"added {meeting.slug}: {format_when(meeting.starts_at, meeting.ends_at, rt.settings.timezone)}")
+        say("cli.meeting_added", slug=meeting.slug,
+            when=format_when(meeting.starts_at, meeting.ends_at, rt.settings.timezone))
 
 
 def meeting_dict(meeting, tz) -> dict:
@@ -62,4 +63,4 @@ def list_(rt: Runtime, as_json: bool) -> None:
         return
     for m in rows:
         click.echo(f"{m['slug']:<22} {m['when']:<45} {m['city']}, {m['host'] or m['region']}")
-    click.echo(f"{len(rows)} meetings")
+    say("cli.meetings_count", n=len(rows))

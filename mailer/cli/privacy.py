@@ -6,7 +6,7 @@ import click
 
 from mailer.audit.log import cli_actor, recent, record
 from mailer.cli.contacts import contacts
-from mailer.cli.runtime import Runtime, echo_json, fail, pass_runtime
+from mailer.cli.runtime import Runtime, echo_json, fail, pass_runtime, say
 from mailer.privacy.erasure import erase_person
 from mailer.privacy.export import export_person
 
@@ -38,9 +38,8 @@ def forget_command(rt: Runtime, email: str, yes: bool) -> None:
         erased = erase_person(rt.db, rt.settings, email, cli_actor())
     except LookupError as exc:
         fail(exc)
-    click.echo(f"erased contact {erased.contact_id}: {erased.messages} messages and {erased.responses} answers "
-               f"anonymised, {erased.mentions_rewritten} mentions rewritten, {len(erased.files)} files removed; "
-               f"the address can never be imported again")
+    say("cli.erased", id=erased.contact_id, messages=erased.messages, answers=erased.responses,
+        mentions=erased.mentions_rewritten, files=len(erased.files))
 
 
 @click.command("audit")

@@ -11,7 +11,7 @@ import click
 from flask import Flask
 from gunicorn.app.base import BaseApplication
 
-from mailer.cli.runtime import Runtime, fail, pass_runtime
+from mailer.cli.runtime import Runtime, fail, pass_runtime, say
 from mailer.config import env_name
 from mailer.logs import install_filter
 
@@ -51,7 +51,7 @@ def serve(rt: Runtime, host: str, port: int, workers: int, threads: int) -> None
              f"{env_name('ratelimit_storage_url')} (e.g. redis://localhost:6379/0); {store} counts per process", 2)
     app = rt.app
     rt.db.dispose()  # no connection may be shared with the forked worker processes
-    click.echo(f"serving {rt.settings.base_url} on http://{host}:{port} ({workers} worker(s) x {threads} threads)")
+    say("cli.serving", url=rt.settings.base_url, host=host, port=port, workers=workers, threads=threads)
     MailerServer(app, {
         "bind": f"{host}:{port}",
         "workers": workers,

@@ -10,7 +10,7 @@ import click
 
 from mailer.cli.meetings import meetings
 from mailer.cli.orgs import orgs
-from mailer.cli.runtime import Runtime, cli_language, echo_json, fail, pass_runtime
+from mailer.cli.runtime import Runtime, cli_language, echo_json, fail, pass_runtime, say
 from mailer.evaluations.service import summarise
 from mailer.audit.log import cli_actor, record
 from mailer.meetings.service import MeetingError, get_meeting, list_meetings
@@ -19,6 +19,7 @@ from mailer.tracking.attendance import add_walk_in, check_in
 from mailer.tracking.export import attendee_rows, to_csv, to_xlsx
 from mailer.tracking.org_report import org_report
 from mailer.tracking.report import board_report, to_html, to_markdown
+from mailer.translations import translate
 
 
 def _meeting(session, slug: str):
@@ -37,7 +38,7 @@ def _meeting(session, slug: str):
 def checkin(rt: Runtime, slug: str, emails: tuple[str, ...], walk_ins: tuple[str, ...], walk_in_org: str | None):
     """Mark who came. Unknown addresses are listed (exit 1); add them with --walk-in."""
     if not emails and not walk_ins:
-        fail("give at least one EMAIL or --walk-in NAME")
+        fail(translate("cli.checkin_needs", cli_language()))
     with rt.transaction() as session:
         meeting = _meeting(session, slug)
         result = check_in(session, meeting, list(emails))
@@ -48,10 +49,10 @@ def checkin(rt: Runtime, slug: str, emails: tuple[str, ...], walk_ins: tuple[str
                 fail(f"--walk-in: {exc}")
         record(session, cli_actor(), "meetings.checkin", f"meeting:{slug}", people=len(result.checked_in),
                walk_ins=len(walk_ins))
-    click.echo(f"{slug}: {len(result.checked_in)} checked in, {len(result.already)} already, "
-               f"{len(walk_ins)} walk-ins")
+    say("cli.checkin_done", slug=slug, checked_in=len(result.checked_in), already=len(result.already),
+        walk_ins=len(walk_ins))
     for email in result.unknown:
-        click.echo(f"{email}: not on any list; use --walk-in NAME [--org ORG]", err=True)
+        say("cli.checkin_unknown", email=email, err=True)
     raise SystemExit(1 if result.unknown else 0)
 
 
@@ -78,7 +79,7 @@ def edit(rt: Runtime, slug: str, anonymous_evaluation: bool | None, **changes):
                                    evaluation_anonymous=anonymous_evaluation, **given)
         except MeetingError as exc:
             fail(f"--{exc.field.replace('_', '-')}: {exc.render(cli_language())}")
-    click.echo(f"{slug} updated")
+    say("cli.meeting_updated", slug=slug)
 
 
 @meetings.command("evaluations")
@@ -126,12 +127,12 @@ def export(rt: Runtime, slug: str, fmt: str, output: Path | None, delimiter: str
     data = to_xlsx(rows, meeting.slug, language) if fmt == "xlsx" else to_csv(rows, language, delimiter)
     if output is None:
         if fmt == "xlsx":
-            fail("--format xlsx needs -o FILE")
+            fail(translate("cli.xlsx_needs_output", cli_language()))
         sys.stdout.buffer.write(data)
         sys.stdout.flush()
         return
     output.write_bytes(data)
-    click.echo(f"{len(rows)} answers written to {output}", err=True)
+    say("cli.answers_written", n=len(rows), path=output, err=True)
 
 
 @orgs.command("report")
@@ -150,7 +151,7 @@ def report_(rt: Runtime, slug: str, send: bool, as_json: bool):
             fail(exc)
         if send:
             if not report.contact_email:
-                fail(f"{slug} has no address: add an `email` column for it in organisations.csv and import again")
+                fail(translate("cli.org_no_address", cli_language(), slug=slug))
             queue_org_report(session, rt.settings, report)
     if as_json:
         echo_json(report.to_json())
@@ -165,7 +166,8 @@ def report_(rt: Runtime, slug: str, send: bool, as_json: bool):
             for item in items:
                 click.echo(f"  {fmt(item)}")
     if send:
-        click.echo(f"\nqueued for {report.contact_email}; the worker sends it", err=True)
+        click.echo(err=True)
+        say("cli.org_report_queued", email=report.contact_email, err=True)
 
 
 def _date(ctx, param, value):
@@ -174,9 +176,9 @@ def _date(ctx, param, value):
     try:
         day = dt.date.fromisoformat(value)
     except ValueError:
-        raise click.BadParameter(f"{value!r} is not a date like 2027-01-31") from None
+        raise click.BadParameter(translate("cli.not_a_date", cli_language(), value=value)) from None
     if not 2000 <= day.year <= 2999:
-        raise click.BadParameter(f"{value!r} is out of range (years 2000–2999)")
+        raise click.BadParameter(translate("cli.date_range", cli_language(), value=value))
     return day
 
 
@@ -189,7 +191,8 @@ def _date(ctx, param, value):
 def report(rt: Runtime, start, end, fmt: str, output: Path | None):
     """The board report for a period: meetings, invitations, answers, participants, coverage, evaluations."""
     if start and end and start > end:
-        raise click.BadParameter(f"{start} is after --to {end}", param_hint="--from")
+        raise click.BadParameter(translate("cli.from_after_to", cli_language(), start=start, end=end),
+                                 param_hint="--from")
     with rt.transaction() as session:
         data = board_report(session, rt.settings, start, end, cli_language())
     if fmt == "json":
@@ -200,7 +203,7 @@ def report(rt: Runtime, start, end, fmt: str, output: Path | None):
         text = to_html(data) if fmt == "html" else to_markdown(data)
     if output:
         output.write_text(text, encoding="utf-8")
-        click.echo(f"report written to {output}", err=True)
+        say("cli.report_written", path=output, err=True)
     else:
         click.echo(text)
 

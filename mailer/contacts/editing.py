@@ -68,7 +68,7 @@ def update_contact(session: Session, contact: Contact, *, name: str | None, lang
     """Set the fields (an empty value clears one); returns the names of the fields that changed."""
     language = (language or "").strip().lower() or None
     if language is not None and language not in LANGUAGES:
-        raise ContactError("language", "language", choices=", ".join(LANGUAGES))
+        raise ContactError("language", "language", language=language, choices=", ".join(LANGUAGES))
     values = {"name": _clean("name", name), "language": language, "region": _clean("region", region),
               "phone": _clean("phone", phone)}
     cleaned_roles = {slug: _clean("role", role) for slug, role in (roles or {}).items()}

@@ -50,10 +50,13 @@ class Settings:
     old_secret_keys: tuple[str, ...] = ()
     templates_path: Path | None = None
     send_rate_per_minute: int = 600
+    send_limit_per_hour: int | None = None  # the relay's own limits (docs/sending.md); None: no limit
+    send_limit_per_day: int | None = None
     send_batch_size: int = 100
     grace_period_hours: int = 24
     digest_cron: str = "mon 08:00"
-    smtp_timeout: float = 30.0
+    smtp_timeout: float = 30.0  # seconds for each SMTP command's reply
+    smtp_connect_timeout: float = 10.0  # seconds for the connection and the server's greeting
     retention_months: int = 24
     ratelimit_storage_url: str = "memory://"
     public_rate_limit: str = DEFAULT_PUBLIC_RATE_LIMIT
@@ -82,6 +85,13 @@ def _int(name: str, value: Any, minimum: int = 1) -> int:
     if number < minimum:
         raise ConfigError(env_name(name), f"must be at least {minimum}, got {number}")
     return number
+
+
+def _limit(name: str, value: Any) -> int | None:
+    """A count that may be left unset (no limit): absent, empty or 0 in the environment."""
+    if value is None or (isinstance(value, str) and value.strip() in ("", "0")) or value == 0:
+        return None
+    return _int(name, value)
 
 
 def _secret_key(name: str, value: Any) -> str:
@@ -300,10 +310,13 @@ PARSERS = {
     "language": _language,
     "templates_path": _path,
     "send_rate_per_minute": _int,
+    "send_limit_per_hour": _limit,
+    "send_limit_per_day": _limit,
     "send_batch_size": _int,
     "grace_period_hours": _int,
     "digest_cron": _cron,
     "smtp_timeout": _float,
+    "smtp_connect_timeout": _float,
     "retention_months": _int,
     "ratelimit_storage_url": _storage_url,
     "public_rate_limit": _rate_limit,

@@ -8,7 +8,8 @@ from mailer.digest.models import DigestRun
 from mailer.evaluations.models import Evaluation, EvaluationReceipt
 from mailer.meetings.models import Meeting
 from mailer.outbox.models import MessageState, OutboxMessage
-from mailer.outbox.ratelimit import SendRate
+from mailer.outbox.ratelimit import SendRate, SendReservation
+from mailer.outbox.relay import RelayStatus
 from mailer.rsvp.models import Answer, LinkOpen, Response, ResponseChange
 from mailer.staff.models import LoginFailure, StaffUser
 from mailer.tracking.models import Attendance
@@ -16,5 +17,5 @@ from mailer.tracking.models import Attendance
 __all__ = [
     "Answer", "Attendance", "AuditEntry", "Campaign", "DigestRun", "Evaluation", "EvaluationReceipt", "CampaignState", "Contact", "ImportRejection", "LinkOpen", "Meeting",
     "Membership", "MessageState", "Organisation", "OutboxMessage", "Response", "ResponseChange",
-    "SendRate", "Suppression", "SuppressionReason",
+    "RelayStatus", "SendRate", "SendReservation", "Suppression", "SuppressionReason",
 ]

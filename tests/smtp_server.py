@@ -2,12 +2,16 @@
 
 Registered as a pytest plugin from conftest.py: use the `smtp_server` fixture.
 It can accept, temporarily refuse (451), permanently refuse (550), drop the
-connection every N messages, and be stopped and started again on the same port.
+connection every N messages, and be stopped and started again on the same port. Like a real
+relay, it can refuse everything after N messages (a quota, on RCPT or on DATA), refuse our
+sender at MAIL FROM, and stall (stop answering) at RCPT or DATA; `silent_server` is a relay
+that accepts connections and never greets.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import email
 import email.policy
 import socket
@@ -43,6 +47,11 @@ class Script:
     rcpt_replies: dict[str, list[str]] = field(default_factory=dict)
     drop_every: int = 0  # close the connection after every N accepted messages
     pipelining: bool = True  # advertise PIPELINING, as Postfix and most relays do
+    after: int = 0  # messages accepted before `later_reply` answers every one
+    later_reply: str | None = None  # e.g. "550 5.4.5 Daily SMTP relay limit exceeded"
+    later_stage: str = "rcpt"  # where `later_reply` comes: "rcpt" or "data"
+    mail_reply: str | None = None  # the answer to every MAIL FROM, e.g. "553 5.7.1 Sender address rejected"
+    stall: str | None = None  # "rcpt" or "data": answer nothing there until `unstall` is set
 
 
 class Handler:
@@ -55,7 +64,27 @@ class Handler:
             responses.insert(len(responses) - 1, "250-PIPELINING")
         return responses
 
+    async def handle_MAIL(self, smtp, session, envelope, address, mail_options):
+        if self.server.script.mail_reply:
+            return self.server.script.mail_reply
+        envelope.mail_from = address
+        envelope.mail_options.extend(mail_options)
+        return "250 OK"
+
+    def _later(self, stage: str) -> str | None:
+        script = self.server.script
+        if script.later_reply and script.later_stage == stage and len(self.server.received) >= script.after:
+            return script.later_reply
+        return None
+
+    async def _stall(self, stage: str) -> None:
+        while self.server.script.stall == stage and not self.server.unstall.is_set():
+            await asyncio.sleep(0.02)
+
     async def handle_RCPT(self, smtp, session, envelope, address, rcpt_options):
+        await self._stall("rcpt")
+        if later := self._later("rcpt"):
+            return later
         replies = self.server.script.rcpt_replies.get(address.lower())
         if replies:
             reply = replies.pop(0) if len(replies) > 1 else replies[0]
@@ -65,6 +94,9 @@ class Handler:
         return "250 OK"
 
     async def handle_DATA(self, smtp, session, envelope):
+        await self._stall("data")
+        if later := self._later("data"):
+            return later
         with self.server.lock:
             self.server.received.append(Received(envelope.mail_from, list(envelope.rcpt_tos), envelope.original_content or envelope.content))
             count = len(self.server.received)
@@ -83,6 +115,7 @@ class SMTPTestServer:
         self.script = Script()
         self.received: list[Received] = []
         self.lock = threading.Lock()
+        self.unstall = threading.Event()
         self.controller: Controller | None = None
 
     @property
@@ -97,6 +130,7 @@ class SMTPTestServer:
         return self
 
     def stop(self) -> None:
+        self.unstall.set()  # a stalled handler must not keep the loop from stopping
         if self.controller is not None:
             self.controller.stop()
             self.controller = None
@@ -113,6 +147,16 @@ class SMTPTestServer:
         return [a.lower() for r in self.received for a in r.envelope_to]
 
 
+@contextlib.contextmanager
+def silent_server():
+    """A relay that takes the connection and never says a word (a dead or overloaded relay):
+    the kernel completes the handshake from the listen backlog; nothing ever accepts it."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        sock.listen(16)
+        yield f"smtp://127.0.0.1:{sock.getsockname()[1]}"
+
+
 @pytest.fixture
 def smtp_server():
     server = SMTPTestServer().start()
@@ -120,4 +164,4 @@ def smtp_server():
     server.stop()
 
 
-__all__ = ["SMTPProtocol", "SMTPTestServer", "free_port", "smtp_server"]
+__all__ = ["SMTPProtocol", "SMTPTestServer", "free_port", "silent_server", "smtp_server"]

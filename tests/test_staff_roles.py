@@ -59,6 +59,9 @@ EXPECTED = {
     "staff.accounts.password": (VIEWER, VIEWER),
     "staff.audit.index": (ADMIN, ADMIN),
     "staff.campaigns.note": (STAFF, STAFF),
+    "staff.suppressions.index": (VIEWER, VIEWER),
+    "staff.suppressions.lift_one": (STAFF, STAFF),
+    "staff.suppressions.lift_wrong": (STAFF, STAFF),
 }
 
 

@@ -42,6 +42,11 @@ class Campaign(Base):
     created_by: Mapped[str | None] = mapped_column(String(320), info=personal(of="staff"))
     started_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, info=not_personal())
     finished_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, info=not_personal())
+    # Why a running campaign is paused, and until when (mailer.campaigns.service.pause).
+    paused_until: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, info=not_personal())
+    pause_reason: Mapped[str | None] = mapped_column(String(20), info=not_personal())  # quota, policy, ...
+    # A relay's reply may quote the address it refused.
+    pause_reply: Mapped[str | None] = mapped_column(Text, info=personal())
     # The office's internal note (purpose, follow-up); never sent (see migration 0014).
     note: Mapped[str | None] = mapped_column(Text, info=not_personal())
 

@@ -5,6 +5,7 @@
       └──send now─────────┴──────────────────────────▶ running
     draft / scheduled / running / paused ──cancel──▶ cancelled
     finished ──retry failed rows──▶ running
+    running ──(the relay refused: quota, policy, 421; sender)──▶ paused ──(retry time, worker; or staff)──▶ running
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from mailer.mail.templates import CAMPAIGN_TEMPLATES, EmailTemplates, TemplatePr
 from mailer.meetings.service import MeetingError, get_meeting, parse_local
 from mailer.outbox.compose import compose, has_been_mailed, made_up_contact
 from mailer.outbox.models import FINAL_STATES, MessageState, OutboxMessage
+from mailer.outbox.relay import current_pause
 
 S = CampaignState
 PAST_SEND_AT = dt.timedelta(minutes=15)
@@ -147,6 +149,7 @@ def cancel(session: Session, campaign: Campaign) -> int:
     _require(campaign, (S.DRAFT, S.SCHEDULED, S.RUNNING, S.PAUSED, S.MISSED), "cancel")
     campaign.state = S.CANCELLED
     campaign.finished_at = utcnow()
+    campaign.paused_until = campaign.pause_reason = campaign.pause_reply = None
     result = session.execute(
         update(OutboxMessage)
         .where(OutboxMessage.campaign_id == campaign.id,
@@ -154,6 +157,42 @@ def cancel(session: Session, campaign: Campaign) -> int:
         .values(state=MessageState.SKIPPED, last_error="campaign cancelled", claimed_by=None)
     )
     return result.rowcount
+
+
+def pause(session: Session, campaign: Campaign, reason: str, reply: str | None, until: dt.datetime) -> bool:
+    """The relay refused for reasons of its own: stop this campaign until `until`, keeping its reply.
+
+    Called by the sender; its rows stay queued and nobody is suppressed. A pause already
+    running longer is kept. Returns False when the campaign is not running (or already paused).
+    """
+    if campaign.state is S.PAUSED:
+        if campaign.paused_until is None or campaign.paused_until < until:
+            campaign.paused_until, campaign.pause_reason, campaign.pause_reply = until, reason, reply
+        return False
+    if campaign.state is not S.RUNNING:
+        return False
+    campaign.state = S.PAUSED
+    campaign.paused_until, campaign.pause_reason, campaign.pause_reply = until, reason, reply
+    return True
+
+
+def resume(session: Session, campaign: Campaign) -> Campaign:
+    """Back to running (staff, or the worker when the retry time has come); the reply is forgotten."""
+    _require(campaign, (S.PAUSED,), "resume")
+    campaign.state = S.RUNNING
+    campaign.paused_until = campaign.pause_reason = campaign.pause_reply = None
+    session.flush()
+    finish_if_done(session, campaign)
+    return campaign
+
+
+def resume_due(session: Session, now: dt.datetime | None = None) -> list[int]:
+    """The worker's part: paused campaigns whose retry time has come run again."""
+    now = now or utcnow()
+    due = list(session.scalars(select(Campaign).where(Campaign.state == S.PAUSED, Campaign.paused_until <= now)))
+    for campaign in due:
+        resume(session, campaign)
+    return [campaign.id for campaign in due]
 
 
 def start(session: Session, campaign: Campaign) -> int:
@@ -248,12 +287,33 @@ class CampaignStatus:
     recipients: int
     counts: dict[str, int]
     uncertain: int
+    paused_until: dt.datetime | None = None  # this campaign's pause (state paused)
+    pause_reason: str | None = None
+    pause_reply: str | None = None
+    relay_paused_until: dt.datetime | None = None  # all sending waits (a relay refusal, timeouts, a limit)
+    relay_pause_reason: str | None = None
+
+    @property
+    def unsent(self) -> int:
+        return self.counts["queued"] + self.counts["retrying"] + self.counts["sending"]
+
+    @property
+    def waits_until(self) -> dt.datetime | None:
+        """When the unsent rest goes out, if something holds it."""
+        times = [t for t in (self.paused_until, self.relay_paused_until) if t is not None]
+        return max(times) if times and self.unsent else None
 
     def to_json(self) -> dict:
+        def when(value: dt.datetime | None) -> str | None:
+            return value.isoformat() if value else None
+
         return {
             "id": self.id, "meeting": self.meeting, "template": self.template, "state": self.state,
-            "send_at": self.send_at.isoformat() if self.send_at else None, "audience": self.audience,
+            "send_at": when(self.send_at), "audience": self.audience,
             "recipients": self.recipients, **self.counts, "uncertain": self.uncertain,
+            "paused_until": when(self.paused_until), "pause_reason": self.pause_reason,
+            "pause_reply": self.pause_reply, "relay_paused_until": when(self.relay_paused_until),
+            "relay_pause_reason": self.relay_pause_reason,
         }
 
 
@@ -268,8 +328,16 @@ def status(session: Session, campaign: Campaign) -> CampaignStatus:
         OutboxMessage.campaign_id == campaign.id, OutboxMessage.uncertain.is_(True)))
     audience = Audience.from_json(campaign.audience)
     recipients = sum(counts.values()) if campaign.started_at else count_recipients(session, audience, campaign.meeting_id)
-    return CampaignStatus(campaign.id, campaign.meeting.slug, campaign.template, campaign.state.value,
-                          campaign.send_at, audience.describe(), recipients, counts, uncertain)
+    result = CampaignStatus(campaign.id, campaign.meeting.slug, campaign.template, campaign.state.value,
+                            campaign.send_at, audience.describe(), recipients, counts, uncertain)
+    if campaign.state is S.PAUSED:
+        result.paused_until, result.pause_reason = campaign.paused_until, campaign.pause_reason
+        result.pause_reply = campaign.pause_reply
+    if campaign.state in (S.RUNNING, S.PAUSED) and result.unsent:
+        held = current_pause(session)
+        if held is not None:
+            result.relay_paused_until, result.relay_pause_reason = held.until, held.reason
+    return result
 
 
 def list_campaigns(session: Session) -> list[Campaign]:

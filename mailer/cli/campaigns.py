@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import datetime as dt
+
 import click
 
 from mailer.audit.log import cli_actor
@@ -125,6 +127,9 @@ def send(rt: Runtime, campaign_id: int):
     try:
         while True:
             result = sender.run_once(campaign_id)
+            if result.paused_until:
+                until = result.paused_until.astimezone(rt.settings.timezone)
+                fail(translate("cli.campaign_paused", cli_language(), until=f"{until:%Y-%m-%d %H:%M}", id=campaign_id), 1)
             if result.connection_error:
                 fail(translate("cli.smtp_unavailable", cli_language(), error=result.connection_error), 1)
             if not result.claimed:
@@ -145,6 +150,19 @@ def cancel(rt: Runtime, campaign_id: int):
         except service.CampaignError as exc:
             fail(exc)
     say("cli.campaign_cancelled", id=campaign_id, n=skipped)
+
+
+@campaigns.command()
+@click.argument("campaign_id", type=int)
+@pass_runtime
+def resume(rt: Runtime, campaign_id: int):
+    """Send a paused campaign again now (and try a paused relay again), before its retry time."""
+    with rt.transaction() as session:
+        try:
+            waiting = actions.resume(session, cli_actor(), campaign_id)
+        except service.CampaignError as exc:
+            fail(exc)
+    say("cli.campaign_resumed", id=campaign_id, n=waiting)
 
 
 @campaigns.command()
@@ -189,6 +207,13 @@ def _print_status(rt: Runtime, campaign_id: int, as_json: bool) -> None:
                                 ("queued", "sent", "retrying", "failed", "bounced", "skipped")))
     if data["uncertain"]:
         say("cli.campaign_uncertain", n=data["uncertain"])
+    for reason, until in ((data["pause_reason"], data["paused_until"]),
+                          (data["relay_pause_reason"], data["relay_paused_until"])):
+        if until:
+            local = dt.datetime.fromisoformat(until).astimezone(rt.settings.timezone)
+            reply = data["pause_reply"] if reason == data["pause_reason"] and data["pause_reply"] else None
+            say("cli.campaign_paused_status", reason=reason, until=f"{local:%Y-%m-%d %H:%M}",
+                reply=f": {reply}" if reply else "")
 
 
 @campaigns.command("status")

@@ -19,6 +19,7 @@ from mailer.config import Settings
 from mailer.contacts.models import Contact, Membership, Organisation, Suppression, SuppressionReason
 from mailer.db import utcnow
 from mailer.digest.models import DigestRun
+from mailer.digest.sending import sending_context
 from mailer.i18n import format_short_date, format_when
 from mailer.meetings.models import Meeting
 from mailer.outbox.models import OutboxMessage
@@ -123,6 +124,7 @@ def digest_context(session: Session, settings: Settings, start: dt.datetime, end
             "unsubscribes": [{"email": s.email} for s in suppressed if s.reason is SuppressionReason.UNSUBSCRIBED],
             "upcoming_campaigns": [{"meeting": c.meeting.title, "template": c.template,
                                     "send_at": format_when(c.send_at, None, tz, lang)} for c in upcoming],
+            "sending": sending_context(session, start, end, tz, lang),
         },
     }
 

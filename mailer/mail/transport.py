@@ -1,7 +1,8 @@
 """Where messages go: a real SMTP relay, or files in instance/outbox/ when none is configured.
 
-The sender only knows this small interface and the four outcomes below, so a
-throttling reply (4xx) can never be mistaken for a bounce (5xx on RCPT).
+The sender only knows this small interface and the outcomes below. Every refusal carries the
+verdict of `mailer.mail.replies` (whose fault it is, by the RFC 3463 code), so a relay's quota
+or policy reply can never be mistaken for a dead mailbox, whatever its basic code.
 """
 
 from __future__ import annotations
@@ -14,27 +15,48 @@ from pathlib import Path
 from typing import Protocol
 from urllib.parse import unquote, urlsplit
 
+from mailer.mail.replies import Fault, Verdict, classify
+
 
 class TransportError(Exception):
-    def __init__(self, reply: str):
+    def __init__(self, reply: str, verdict: Verdict | None = None):
         super().__init__(reply)
         self.reply = reply
+        self.verdict = verdict
 
 
 class TemporaryFailure(TransportError):
-    """4xx, timeout, dropped connection: try again later."""
+    """4xx, a recipient's full mailbox, a dropped connection: try this message again later."""
 
 
 class ConnectionFailure(TemporaryFailure):
     """Could not reach or log in to the server: nothing was attempted for any message."""
 
 
+class RelayTimeout(ConnectionFailure):
+    """The server did not answer in time (connecting, or one command).
+
+    Nothing is known about the message, so it is neither sent nor failed: it goes back to the
+    queue. `maybe_delivered` when the wait came in the DATA stage (perhaps for the reply to the
+    message's end): the server may have taken it, so the row is flagged uncertain, as after a crash.
+    """
+
+    def __init__(self, reply: str, maybe_delivered: bool = False):
+        super().__init__(reply)
+        self.maybe_delivered = maybe_delivered
+
+
 class RecipientRejected(TransportError):
-    """5xx for the recipient: a hard bounce; the address gets suppressed."""
+    """The recipient's address is dead (x.1.1, x.1.2, x.1.3, x.1.6, x.2.1, 5.1.10): a hard bounce."""
 
 
 class MessageRejected(TransportError):
-    """5xx for the sender or the content: the message failed, the address is not to blame."""
+    """This message was refused for itself: it failed, the address is not to blame."""
+
+
+class RelayRefused(TransportError):
+    """The relay refused for reasons of its own or of our sender (quota, policy, 421, MAIL FROM):
+    nobody is to blame but the sending; the sender pauses (verdict.fault RELAY or POLICY)."""
 
 
 class Transport(Protocol):
@@ -64,14 +86,15 @@ class SMTPTransport:
 
     rate_limited = True
 
-    def __init__(self, url: str, timeout: float = 30.0):
+    def __init__(self, url: str, timeout: float = 30.0, connect_timeout: float = 10.0):
         parts = urlsplit(url)
         self.implicit_tls = parts.scheme == "smtps"
         self.host = parts.hostname or "localhost"
         self.port = parts.port or (465 if self.implicit_tls else 25)
         self.username = unquote(parts.username) if parts.username else None
         self.password = unquote(parts.password) if parts.password else None
-        self.timeout = timeout
+        self.timeout = timeout  # for each command's reply
+        self.connect_timeout = connect_timeout  # for the connection and the server's greeting
         self.tls_context = ssl.create_default_context()
         self._smtp: smtplib.SMTP | None = None
         self._stage = "mail"
@@ -79,22 +102,30 @@ class SMTPTransport:
     def connect(self) -> None:
         if self._smtp is not None:
             return
+        smtp = None
         try:
             if self.implicit_tls:
-                smtp = smtplib.SMTP_SSL(self.host, self.port, timeout=self.timeout, context=self.tls_context)
+                smtp = smtplib.SMTP_SSL(self.host, self.port, timeout=self.connect_timeout, context=self.tls_context)
             else:
-                smtp = smtplib.SMTP(self.host, self.port, timeout=self.timeout)
+                smtp = smtplib.SMTP(self.host, self.port, timeout=self.connect_timeout)
+            # Connected and greeted: from here each command waits up to smtp_timeout. `sock` is
+            # smtplib's public socket attribute; STARTTLS wraps it keeping this timeout.
+            smtp.sock.settimeout(self.timeout)
             smtp.ehlo()
             if not self.implicit_tls and smtp.has_extn("starttls"):
                 smtp.starttls(context=self.tls_context)
                 smtp.ehlo()
             if self.username:
                 smtp.login(self.username, self.password or "")
-        except smtplib.SMTPAuthenticationError as exc:
-            raise ConnectionFailure(_reply(exc.smtp_code, exc.smtp_error)) from None
-        except smtplib.SMTPResponseException as exc:
-            raise ConnectionFailure(_reply(exc.smtp_code, exc.smtp_error)) from None
+        except smtplib.SMTPResponseException as exc:  # a refused greeting or login, e.g. 535 5.7.8
+            _close_quietly(smtp)
+            reply = _reply(exc.smtp_code, exc.smtp_error)
+            raise ConnectionFailure(reply, classify(exc.smtp_code, reply, "connect")) from None
         except (OSError, smtplib.SMTPException) as exc:
+            _close_quietly(smtp)
+            if timed_out(exc):
+                raise RelayTimeout(f"{self.host}:{self.port} did not answer within "
+                                   f"{self.connect_timeout if smtp is None else self.timeout:g} s") from None
             raise ConnectionFailure(f"cannot connect to {self.host}:{self.port}: {exc}") from None
         self._smtp = smtp
 
@@ -105,11 +136,11 @@ class SMTPTransport:
         try:
             try:
                 self._transaction(envelope_from, envelope_to, data, options)
-            except smtplib.SMTPServerDisconnected:
+            except smtplib.SMTPServerDisconnected as exc:
                 # A server may hang up between messages (after every N, or when idle). If the
                 # reused connection was already gone at MAIL, none of this message was sent:
                 # sending it on a new connection cannot duplicate it, and costs no attempt.
-                if not (reused and self._stage == "mail"):
+                if not (reused and self._stage == "mail") or timed_out(exc):
                     raise
                 self._drop()
                 self.connect()
@@ -117,22 +148,25 @@ class SMTPTransport:
         except smtplib.SMTPRecipientsRefused as exc:
             code, message = next(iter(exc.recipients.values()))
             self._after_error(code)
-            if 500 <= code < 600:
-                raise RecipientRejected(_reply(code, message)) from None
-            raise TemporaryFailure(_reply(code, message)) from None
-        except (smtplib.SMTPSenderRefused, smtplib.SMTPDataError) as exc:
+            raise refusal(code, _reply(code, message), "rcpt") from None
+        except smtplib.SMTPSenderRefused as exc:
             self._after_error(exc.smtp_code)
-            if 500 <= exc.smtp_code < 600:
-                raise MessageRejected(_reply(exc.smtp_code, exc.smtp_error)) from None
-            raise TemporaryFailure(_reply(exc.smtp_code, exc.smtp_error)) from None
+            raise refusal(exc.smtp_code, _reply(exc.smtp_code, exc.smtp_error), "mail") from None
+        except smtplib.SMTPDataError as exc:
+            self._after_error(exc.smtp_code)
+            raise refusal(exc.smtp_code, _reply(exc.smtp_code, exc.smtp_error), "data") from None
         except smtplib.SMTPNotSupportedError as exc:
             self._after_error(None)
             raise MessageRejected(f"server does not support SMTPUTF8 for a non-ASCII address: {exc}") from None
         except smtplib.SMTPResponseException as exc:
             self._after_error(exc.smtp_code)
-            raise TemporaryFailure(_reply(exc.smtp_code, exc.smtp_error)) from None
+            reply = _reply(exc.smtp_code, exc.smtp_error)
+            raise refusal(exc.smtp_code, reply, self._stage) from None
         except (OSError, smtplib.SMTPException) as exc:
             self._drop()
+            if timed_out(exc):
+                raise RelayTimeout(f"{self.host}:{self.port} did not answer within {self.timeout:g} s",
+                                   maybe_delivered=self._stage in ("data", "sent")) from None
             raise TemporaryFailure(f"connection lost: {exc or type(exc).__name__}") from None
 
     def _transaction(self, sender: str, recipient: str, data: bytes, options: list[str]) -> None:
@@ -182,6 +216,7 @@ class SMTPTransport:
         if stuffed.startswith(b"."):
             stuffed = b"." + stuffed
         smtp.send(stuffed + (b".\r\n" if stuffed.endswith(b"\r\n") else b"\r\n.\r\n"))
+        self._stage = "sent"  # the server has the whole message: a lost reply may mean it took it
         code, reply = smtp.getreply()
         if code != 250:
             raise smtplib.SMTPDataError(code, reply)
@@ -242,7 +277,40 @@ class FileTransport:
         pass
 
 
-def make_transport(smtp_url: str | None, outbox: Path, timeout: float = 30.0) -> Transport:
-    return SMTPTransport(smtp_url, timeout) if smtp_url else FileTransport(outbox)
+def make_transport(smtp_url: str | None, outbox: Path, timeout: float = 30.0,
+                   connect_timeout: float = 10.0) -> Transport:
+    return SMTPTransport(smtp_url, timeout, connect_timeout) if smtp_url else FileTransport(outbox)
+
+
+def refusal(code: int, reply: str, stage: str) -> TransportError:
+    """The exception for a refused command, by whose fault it is (mailer.mail.replies)."""
+    verdict = classify(code, reply, stage)
+    if verdict.fault is Fault.HARD:
+        return RecipientRejected(reply, verdict)
+    if verdict.pauses:
+        return RelayRefused(reply, verdict)
+    if verdict.fault is Fault.MESSAGE:
+        return MessageRejected(reply, verdict)
+    return TemporaryFailure(reply, verdict)
+
+
+def timed_out(exc: BaseException) -> bool:
+    """A socket timeout, also when smtplib reports it as SMTPServerDisconnected (raised while
+    handling the TimeoutError, so it is the exception's __context__)."""
+    for _ in range(10):  # a chain is short; never follow a cycle
+        if exc is None:
+            return False
+        if isinstance(exc, TimeoutError):
+            return True
+        exc = exc.__cause__ or exc.__context__
+    return False
+
+
+def _close_quietly(smtp: smtplib.SMTP | None) -> None:
+    if smtp is not None:
+        try:
+            smtp.close()
+        except OSError:
+            pass
 
 

@@ -12,6 +12,12 @@ the rate lower, never higher.
 
 Times come from the database server's clock on PostgreSQL, so hosts whose clocks disagree
 still share one timeline; each sender converts its slots to its own clock once per reservation.
+
+Relay limits per hour and per day (`send_limit_per_hour`, `send_limit_per_day`) are counted over
+rolling windows, as Microsoft 365 and Google count them: each reservation is logged (a row with
+its first slot and its size) in the same locked transaction, and a reservation gets only the
+slots left in both windows. When none is left, `LimitReached` says when the oldest slots leave
+the window; the sender then stops and the relay waits until that time (relay.py).
 """
 
 from __future__ import annotations
@@ -20,13 +26,23 @@ import time
 from collections import deque
 from typing import Callable
 
-from sqlalchemy import Float, String, func, select, update
+from sqlalchemy import Float, Index, Integer, String, delete, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Mapped, mapped_column
 
 from mailer.db import Base, Database, not_personal
 
 RESERVE_SECONDS = 1.0  # how far ahead one reservation reaches
+HOUR, DAY = 3600.0, 86400.0
+
+
+class LimitReached(Exception):
+    """No slot is left in the hour's or the day's window; `until` (epoch seconds, this host's clock)
+    is when there is room again."""
+
+    def __init__(self, until: float, window: str):
+        super().__init__(f"the {window} sending limit is reached until {until}")
+        self.until, self.window = until, window
 
 
 class SendRate(Base):
@@ -38,19 +54,36 @@ class SendRate(Base):
     next_at: Mapped[float] = mapped_column(Float, info=not_personal())
 
 
+class SendReservation(Base):
+    """Slots reserved at once (the log the hour's and day's limits are counted over; kept a day)."""
+
+    __tablename__ = "send_reservations"
+    __table_args__ = (Index("ix_send_reservations_name_at", "name", "at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True, info=not_personal())
+    name: Mapped[str] = mapped_column(String(50), info=not_personal())
+    at: Mapped[float] = mapped_column(Float, info=not_personal())  # the first slot, seconds since the epoch
+    count: Mapped[int] = mapped_column(Integer, info=not_personal())
+
+
 class SharedRateLimiter:
     """At most `per_minute` messages a minute across every process using the database, evenly spaced."""
 
     def __init__(self, database: Database, per_minute: int, name: str = "smtp",
-                 clock: Callable[[], float] = time.time, sleep: Callable[[float], None] = time.sleep):
+                 clock: Callable[[], float] = time.time, sleep: Callable[[float], None] = time.sleep,
+                 per_hour: int | None = None, per_day: int | None = None):
         self.db, self.name = database, name
         self.interval = 60.0 / per_minute
+        self.windows = [(size, limit, label) for size, limit, label in ((HOUR, per_hour, "hour"),
+                                                                        (DAY, per_day, "day")) if limit]
         self.clock, self.sleep = clock, sleep
         self.slots: deque[float] = deque()
         self.reservations = 0
 
     def delay(self, upcoming: int = 1) -> float:
-        """Seconds until this process's next slot (reserving slots when it has none left)."""
+        """Seconds until this process's next slot (reserving slots when it has none left).
+
+        Raises LimitReached when a relay limit leaves no slot now."""
         if not self.slots:
             self._reserve(max(1, min(upcoming, int(RESERVE_SECONDS / self.interval))))
         return self.slots[0] - self.clock()
@@ -72,13 +105,42 @@ class SharedRateLimiter:
             if not self.db.is_sqlite:
                 query = query.with_for_update()
             start = max(session.scalar(query), now)
-            session.execute(update(SendRate).where(SendRate.name == self.name)
-                            .values(next_at=start + count * self.interval))
+            if self.windows:
+                count, full_until, window = self._room(session, start, count)
+            if count:
+                session.execute(update(SendRate).where(SendRate.name == self.name)
+                                .values(next_at=start + count * self.interval))
         # This host's clock minus the database's (nothing on SQLite: one clock); the server read
         # its clock somewhere within the transaction, so take the middle of it.
         offset = 0.0 if self.db.is_sqlite else (before + self.clock()) / 2 - now
+        if not count:
+            raise LimitReached(full_until + offset, window)
         self.slots.extend(start + offset + i * self.interval for i in range(count))
         self.reservations += 1
+
+    def _room(self, session, start: float, wanted: int) -> tuple[int, float, str]:
+        """How many of `wanted` slots from `start` both windows allow (logged as reserved); when none,
+        also when the fullest window has room again, and which it is."""
+        session.execute(delete(SendReservation).where(SendReservation.name == self.name,
+                                                      SendReservation.at < start - DAY))
+        log = session.execute(select(SendReservation.at, SendReservation.count)
+                              .where(SendReservation.name == self.name, SendReservation.at > start - max(
+                                  size for size, _, _ in self.windows)).order_by(SendReservation.at)).all()
+        room, full_until, full_window = wanted, start, ""
+        for size, limit, label in self.windows:
+            inside = [(at, n) for at, n in log if at > start - size]
+            used = sum(n for _, n in inside)
+            room = min(room, max(0, limit - used))
+            if used >= limit:  # room again when enough of the oldest have left the window
+                for at, n in inside:
+                    used -= n
+                    if used < limit:
+                        break
+                if at + size > full_until:
+                    full_until, full_window = at + size, label
+        if room:
+            session.add(SendReservation(name=self.name, at=start, count=room))
+        return room, full_until, full_window
 
     def _db_now(self, session) -> float:
         if self.db.is_sqlite:  # one host: its own clock is the database's

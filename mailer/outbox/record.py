@@ -13,7 +13,7 @@ import datetime as dt
 import time
 from dataclasses import dataclass
 
-from sqlalchemy import Integer, bindparam, exists, func, or_, select, update
+from sqlalchemy import Boolean, Integer, bindparam, exists, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from mailer.contacts.models import Suppression, SuppressionReason, address_hash
@@ -30,6 +30,7 @@ class Outcome:
     retry_at: dt.datetime | None = None
     sent: bool = False  # went through an SMTP transaction (the row is `sending`)
     attempts: int | None = None  # set to give an attempt back (nothing reached the server)
+    uncertain: bool | None = None  # True: the server may have taken it (a timeout after the message went)
 
 
 _T = OutboxMessage.__table__
@@ -46,7 +47,8 @@ RECORD = update(_T).where(_T.c.id == bindparam("r_id")).values(
     state=bindparam("r_state", type_=_T.c.state.type), last_error=bindparam("r_error"), claimed_by=None,
     claimed_at=None, sent_at=func.coalesce(bindparam("r_sent_at", type_=UTCDateTime()), _T.c.sent_at),
     next_attempt_at=func.coalesce(bindparam("r_retry", type_=UTCDateTime()), _T.c.next_attempt_at),
-    attempts=func.coalesce(bindparam("r_attempts", type_=Integer()), _T.c.attempts))
+    attempts=func.coalesce(bindparam("r_attempts", type_=Integer()), _T.c.attempts),
+    uncertain=func.coalesce(bindparam("r_uncertain", type_=Boolean()), _T.c.uncertain))
 RECORD_IF_OURS = RECORD.where(_T.c.claimed_by == bindparam("r_owner"), _SENDABLE)
 RENEW = update(_T).where(_T.c.claimed_by == bindparam("owner"), _SENDABLE).values(
     claimed_at=bindparam("now", type_=UTCDateTime()))
@@ -102,7 +104,7 @@ class Ledger:
     def _record(self, connection, outcome: Outcome, now: dt.datetime) -> None:
         values = {"r_id": outcome.item.id, "r_state": outcome.state, "r_error": outcome.error,
                   "r_sent_at": now if outcome.state is MessageState.SENT else None, "r_retry": outcome.retry_at,
-                  "r_attempts": outcome.attempts}
+                  "r_attempts": outcome.attempts, "r_uncertain": outcome.uncertain}
         if outcome.sent:
             self._run(connection, RECORD, values)
         else:  # skipped or failed before sending: only while the row is still ours

@@ -12,6 +12,14 @@ loaded in a few queries (batch.py), outcomes are recorded with prepared statemen
 and messages to contacts are built from a skeleton made once per template and meeting
 (fast.py), byte for byte what compose() builds, by helper processes when the rate asks for
 more than one process can build (pool.py).
+
+Whose fault a refusal is decides what happens (mailer.mail.replies): a dead mailbox bounces and
+is suppressed; a full one is tried again; a refusal by the relay for reasons of its own (quota,
+policy, 421, our sender) suppresses nobody and pauses sending (relay.py, and the campaign through
+its state machine) until a retry time, after which it resumes by itself. The same non-recipient
+reply for three different recipients in a row is the relay's too (the circuit breaker). A relay
+that does not answer: three timeouts in a row stop the batch, and every sender waits (one
+minute, doubling, at most thirty); a timeout alone marks nothing sent or failed.
 """
 
 from __future__ import annotations
@@ -26,20 +34,25 @@ from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 
 from mailer.campaigns.models import Campaign, CampaignState
+from mailer.audit.log import record
+from mailer.campaigns import service as campaigns
 from mailer.campaigns.service import finish_if_done
 from mailer.config import Settings
 from mailer.logs import mask_email
 from mailer.db import Database, utcnow
 from mailer.mail.templates import EmailTemplates
+from mailer.mail.replies import Fault, same_reply
 from mailer.mail.transport import (
-    ConnectionFailure, MessageRejected, RecipientRejected, TemporaryFailure, Transport, make_transport,
+    ConnectionFailure, MessageRejected, RecipientRejected, RelayRefused, RelayTimeout, TemporaryFailure, Transport,
+    make_transport,
 )
 from mailer.outbox.batch import SENDABLE, Batch, Item, Row
 from mailer.outbox.fast import FastComposer
 from mailer.outbox import pool
 from mailer.outbox.models import MessageState, OutboxMessage
 from mailer.outbox.record import Ledger, Outcome
-from mailer.outbox.ratelimit import SharedRateLimiter
+from mailer.outbox import relay
+from mailer.outbox.ratelimit import LimitReached, SharedRateLimiter
 
 log = logging.getLogger(__name__)
 
@@ -49,6 +62,9 @@ MAX_TRIES = len(DELAYS) + 1
 # quarter of it, so a worker that died on another host frees its rows within two minutes.
 LEASE = dt.timedelta(minutes=2)
 FLUSH_BEFORE_WAIT = 0.02  # seconds: record the last outcome before sleeping for a rate-limit slot
+TIMEOUTS_IN_A_ROW = 3  # then the batch stops and every sender waits (relay.py)
+BREAKER = 3  # the same non-recipient reply for this many different recipients in a row pauses sending
+WORKER = "worker"  # the audit log's actor for pauses
 
 
 def worker_id() -> str:
@@ -60,6 +76,7 @@ class BatchResult:
     claimed: int = 0
     outcomes: dict[str, int] = field(default_factory=dict)
     connection_error: str | None = None
+    paused_until: dt.datetime | None = None  # the relay is paused: nothing to send before then
 
     def count(self, state: MessageState) -> None:
         self.outcomes[state.value] = self.outcomes.get(state.value, 0) + 1
@@ -78,10 +95,18 @@ class Sender:
         self.db = database
         self.settings = settings
         self.templates = templates
-        self.transport = transport or make_transport(settings.smtp_url, settings.outbox_path, settings.smtp_timeout)
+        self.transport = transport or make_transport(settings.smtp_url, settings.outbox_path, settings.smtp_timeout,
+                                                     settings.smtp_connect_timeout)
         self.delays = DELAYS if delays is None else delays
         self.owner = owner or worker_id()
-        self.limiter = SharedRateLimiter(database, settings.send_rate_per_minute)
+        self.limiter = SharedRateLimiter(database, settings.send_rate_per_minute, per_hour=settings.send_limit_per_hour,
+                                         per_day=settings.send_limit_per_day)
+        self.timeouts = 0  # timeouts in a row, across batches
+        self.streak: tuple[str | None, set[str]] = (None, set())  # the circuit breaker's reply and recipients
+        self.relay_troubled = False  # a relay pause is on record: the next accepted message clears it
+        self.held: set[int] = set()  # campaigns paused during this batch: their rows are left alone
+        # Pauses a send called for, applied once its outcome is recorded: (scope, reason, reply, campaign, until).
+        self._holds: list[tuple[str, str, str, int | None, dt.datetime | None]] = []
         self.composers: dict[tuple, FastComposer] = {}
         self.ledger = Ledger(database, self.owner, LEASE)
         self.pool: pool.BuildPool | None = None
@@ -150,17 +175,33 @@ class Sender:
     def run_once(self, campaign_id: int | None = None, template: str | None = None) -> BatchResult:
         """Claim one batch of due rows (of one campaign or template, if given) and send it."""
         result = BatchResult()
+        self.held = set()
         with self.db.transaction() as session:
+            for resumed in campaigns.resume_due(session):
+                log.info("campaign %s: retry time reached, sending again", resumed)
+            if self.transport.rate_limited:
+                held = relay.current_pause(session)
+                if held is not None:
+                    result.paused_until = held.until
+                    return result
+                self.relay_troubled = relay.troubled(session)
             ids = self._claim(session, campaign_id, template)
         result.claimed = len(ids)
         if not ids:
             return result
         try:
             self.transport.connect()
+        except RelayTimeout as exc:
+            self._release(ids)
+            self._timed_out(exc.reply, None, result)
+            result.connection_error = exc.reply
+            return result
         except ConnectionFailure as exc:
             self._release(ids)
             result.connection_error = exc.reply
             log.warning("mail server unavailable: %s", exc.reply)
+            if exc.verdict is not None and exc.verdict.pauses:  # e.g. 535 5.7.8: our login is refused
+                self._hold_relay(exc.verdict.reason, exc.reply, None, result)
             return result
         with self.db.transaction() as session:
             batch = Batch(session, self.settings, self.templates, self.owner, ids, self.composers)
@@ -172,8 +213,10 @@ class Sender:
         try:
             with self.db.engine.connect() as self.ledger.connection:  # one connection for the batch's commits
                 for position, row in enumerate(batch.rows):
+                    if row.campaign_id in self.held:
+                        continue  # its campaign was paused meanwhile: the rows stay queued
                     done = self._one(batch, row, len(batch.rows) - position, done, result)
-                    if result.connection_error:
+                    if result.connection_error or result.paused_until:
                         break
                 self.ledger.commit(done, None)
                 done = []
@@ -182,10 +225,10 @@ class Sender:
             if done:  # an error escaped: keep what is known, free the rest for other workers
                 self.ledger.commit(done, None)
             self._release(ids)
-        campaigns = {row.campaign_id for row in batch.rows if row.campaign_id is not None}
-        if campaigns:
+        touched = {row.campaign_id for row in batch.rows if row.campaign_id is not None}
+        if touched:
             with self.db.transaction() as session:
-                for cid in campaigns:
+                for cid in touched:
                     finish_if_done(session, session.get(Campaign, cid))
         return result
 
@@ -194,10 +237,18 @@ class Sender:
         """Send one row; returns the outcomes not yet committed."""
         item = batch.prepare(row)
         if item.skip is None and self.transport.rate_limited:
-            if done and self.limiter.delay(upcoming) > FLUSH_BEFORE_WAIT:
-                self.ledger.commit(done, None)  # a kill while waiting must not leave a sent row in `sending`
-                done = []
-            self.limiter.wait(upcoming)
+            try:
+                if done and self.limiter.delay(upcoming) > FLUSH_BEFORE_WAIT:
+                    self.ledger.commit(done, None)  # a kill while waiting must not leave a sent row in `sending`
+                    done = []
+                self.limiter.wait(upcoming)
+            except LimitReached as exc:  # the relay's hour or day is full: every sender waits for room
+                self.ledger.commit(done, None)
+                until = dt.datetime.fromtimestamp(exc.until, dt.timezone.utc)
+                with self.db.transaction() as session:
+                    result.paused_until = relay.pause(session, relay.LIMIT, None, until).until
+                log.info("sending limit per %s reached; the rest goes out from %s", exc.window, until.isoformat())
+                return []
         if item.skip is None:
             batch.build(row, item)
         if item.skip or item.failure:
@@ -209,35 +260,138 @@ class Sender:
             if marked is not None:
                 result.count(marked)
             return []
-        outcome = self._send(item)
-        if outcome.state is MessageState.QUEUED:
-            result.connection_error = outcome.error
-            return [outcome]
-        result.count(outcome.state)
+        outcome = self._send(item, result)
         if outcome.state is MessageState.SENT:
             batch.sent(row)
+            self._went_through(item)
+        if outcome.state is not MessageState.QUEUED:
+            result.count(outcome.state)
+        if result.connection_error or self._holds:
+            self.ledger.commit([outcome], None)  # recorded before the pause, which has its own transaction
+            self._apply_holds(result)
+            return []
         return [outcome]
 
-    def _send(self, item: Item) -> Outcome:
-        """The SMTP transaction, outside any database transaction."""
+    def _send(self, item: Item, result: BatchResult) -> Outcome:
+        """The SMTP transaction, outside any database transaction; a pause it calls for is noted
+        (self._holds) and applied by the caller once the outcome is recorded."""
         attempt = item.attempts + 1
+        self._holds = []
         try:
             self.transport.send(self.settings.mail_from.addr_spec, envelope_address(item.to_email), item.data,
                                 item.message_id)
         except RecipientRejected as exc:
+            self._streak_ends()
             return self._logged(Outcome(item, MessageState.BOUNCED, exc.reply, sent=True))
+        except RelayRefused as exc:
+            verdict = exc.verdict
+            if verdict.fault is Fault.RELAY or self._breaks(exc.reply, item):
+                # Not this message's fault: it goes back to the queue without using an attempt.
+                self._holds.append(("relay", verdict.reason if verdict.fault is Fault.RELAY else "breaker",
+                                    exc.reply, item.campaign_id, None))
+                return self._logged(Outcome(item, MessageState.QUEUED, exc.reply, sent=True, attempts=item.attempts))
+            until = utcnow() + relay.wait_for(verdict.reason)
+            if item.campaign_id is not None:
+                self._holds.append(("campaign", verdict.reason, exc.reply, item.campaign_id, until))
+            return self._retry(item, attempt, exc.reply, not_before=until)
         except MessageRejected as exc:
+            if self._breaks(exc.reply, item):
+                self._holds.append(("relay", "breaker", exc.reply, item.campaign_id, None))
+                return self._logged(Outcome(item, MessageState.QUEUED, exc.reply, sent=True, attempts=item.attempts))
             return self._logged(Outcome(item, MessageState.FAILED, exc.reply, sent=True))
+        except RelayTimeout as exc:
+            # Nothing is known: neither sent nor failed, and no attempt used; flagged uncertain when
+            # the whole message may have reached the server.
+            self._timed_out(exc.reply, item, result)
+            return self._logged(Outcome(item, MessageState.QUEUED, exc.reply, sent=True, attempts=item.attempts,
+                                        uncertain=True if exc.maybe_delivered else None))
         except ConnectionFailure as exc:
             # No connection could be made: nothing of the message left, so no attempt is used;
             # the row goes back to the queue and the batch stops (the worker backs off).
+            result.connection_error = exc.reply
+            if exc.verdict is not None and exc.verdict.pauses:
+                self._holds.append(("relay", exc.verdict.reason, exc.reply, item.campaign_id, None))
             return self._logged(Outcome(item, MessageState.QUEUED, exc.reply, sent=True, attempts=item.attempts))
         except TemporaryFailure as exc:
-            if attempt < len(self.delays) + 1:
-                retry_at = utcnow() + dt.timedelta(seconds=self.delays[attempt - 1])
-                return self._logged(Outcome(item, MessageState.RETRYING, exc.reply, retry_at, sent=True))
-            return self._logged(Outcome(item, MessageState.FAILED, exc.reply, sent=True))
+            if exc.verdict is not None and exc.verdict.fault is Fault.SOFT:
+                self._streak_ends()
+            elif exc.verdict is not None and self._breaks(exc.reply, item):
+                self._holds.append(("relay", "breaker", exc.reply, item.campaign_id, None))
+                return self._logged(Outcome(item, MessageState.QUEUED, exc.reply, sent=True, attempts=item.attempts))
+            return self._retry(item, attempt, exc.reply)
         return Outcome(item, MessageState.SENT, sent=True)
+
+    def _retry(self, item: Item, attempt: int, reply: str, not_before: dt.datetime | None = None) -> Outcome:
+        """Try again after the attempt's delay (counted from `not_before`, a pause's end), or fail after the last."""
+        if attempt < len(self.delays) + 1:
+            retry_at = (not_before or utcnow()) + dt.timedelta(seconds=self.delays[attempt - 1])
+            return self._logged(Outcome(item, MessageState.RETRYING, reply, retry_at, sent=True))
+        return self._logged(Outcome(item, MessageState.FAILED, reply, sent=True))
+
+    # -- pauses ---------------------------------------------------------------------------
+    def _breaks(self, reply: str, item: Item) -> bool:
+        """The circuit breaker: True at the BREAKER-th different recipient in a row with this reply."""
+        key = same_reply(reply)
+        recipients = self.streak[1] if self.streak[0] == key else set()
+        recipients.add((item.to_email or "").lower())
+        self.streak = (key, recipients)
+        if len(recipients) >= BREAKER:
+            self._streak_ends()
+            return True
+        return False
+
+    def _streak_ends(self) -> None:
+        self.streak = (None, set())
+
+    def _went_through(self, item: Item) -> None:
+        self.timeouts = 0
+        self._streak_ends()
+        if self.relay_troubled:
+            with self.db.transaction() as session:
+                relay.clear(session)
+            self.relay_troubled = False
+
+    def _timed_out(self, reply: str, item: Item | None, result: BatchResult) -> None:
+        self.timeouts += 1
+        log.warning("mail server did not answer (%d in a row): %s", self.timeouts, reply)
+        if self.timeouts >= TIMEOUTS_IN_A_ROW:
+            self.timeouts = 0
+            result.connection_error = reply
+            self._holds.append(("relay", relay.TIMEOUT, reply, item.campaign_id if item else None, None))
+            if item is None:
+                self._apply_holds(result)
+
+    def _apply_holds(self, result: BatchResult) -> None:
+        holds, self._holds = self._holds, []
+        for scope, reason, reply, campaign_id, until in holds:
+            if scope == "relay":
+                self._hold_relay(reason, reply, campaign_id, result)
+            else:
+                self._hold_campaign(reason, reply, campaign_id, until)
+
+    def _hold_relay(self, reason: str, reply: str, campaign_id: int | None, result: BatchResult) -> None:
+        """Every sender stops until the retry time; the campaign that heard it is paused with the reply."""
+        now = utcnow()
+        with self.db.transaction() as session:
+            held = relay.pause(session, reason, reply, now=now)
+            campaign = session.get(Campaign, campaign_id) if campaign_id is not None else None
+            if campaign is not None and reason != relay.TIMEOUT:  # a timeout is no reply: the page says so
+                campaigns.pause(session, campaign, reason, reply, held.until)
+            if held.since == now and (reason != relay.TIMEOUT or held.strikes <= 1):  # new (timeouts: the first in a row)
+                record(session, WORKER, "sending.pause", f"campaign:{campaign_id}" if campaign_id else None,
+                       reason=reason, until=held.until.isoformat(), status=_status(reply))
+        result.paused_until = held.until
+        self.relay_troubled = True
+        log.warning("sending paused until %s (%s): %s", held.until.isoformat(), reason, reply)
+
+    def _hold_campaign(self, reason: str, reply: str, campaign_id: int, until: dt.datetime) -> None:
+        with self.db.transaction() as session:
+            campaign = session.get(Campaign, campaign_id)
+            if campaign is not None and campaigns.pause(session, campaign, reason, reply, until):
+                record(session, WORKER, "campaign.pause", f"campaign:{campaign_id}", reason=reason,
+                       until=until.isoformat(), status=_status(reply))
+        self.held.add(campaign_id)
+        log.warning("campaign %s paused until %s (%s): %s", campaign_id, until.isoformat(), reason, reply)
 
     @staticmethod
     def _logged(outcome: Outcome) -> Outcome:
@@ -250,6 +404,14 @@ class Sender:
         if self.pool is not None:
             self.pool.close()
             self.pool = None
+
+
+def _status(reply: str) -> str | None:
+    """The reply's codes only, for the audit log (a reply may quote an address; the log keeps none)."""
+    from mailer.mail.replies import enhanced_status
+
+    return " ".join(filter(None, (reply.split(" ", 1)[0] if reply[:3].isdigit() else None,
+                                  enhanced_status(reply)))) or None
 
 
 def _dead_local_process(owner: str) -> bool:

@@ -13,13 +13,14 @@ from sqlalchemy.orm import Session
 from mailer.audit.log import record
 from mailer.campaigns import service
 from mailer.campaigns.audience import Audience
-from mailer.campaigns.models import Campaign
+from mailer.campaigns.models import Campaign, CampaignState
 from mailer.config import Settings
 from mailer.contacts.csvfile import normalise_email
 from mailer.db import Database
 from mailer.mail.message import flatten
 from mailer.mail.templates import EmailTemplates
 from mailer.mail.transport import make_transport
+from mailer.outbox import relay
 from mailer.outbox.sender import envelope_address
 
 
@@ -77,6 +78,21 @@ def cancel(session: Session, actor: str, campaign_id: int) -> int:
     return skipped
 
 
+def resume(session: Session, actor: str, campaign_id: int) -> int:
+    """Staff say "try now": a paused campaign runs again, and a paused relay is tried again at once.
+
+    Returns how many messages wait to go out."""
+    campaign = service.get_campaign(session, campaign_id)
+    was_paused = campaign.state is CampaignState.PAUSED
+    relay_lifted = relay.clear(session)
+    if was_paused:
+        service.resume(session, campaign)
+    elif not relay_lifted:
+        raise service.CampaignError("wrong_state.resume", id=campaign.id, state=campaign.state)
+    record(session, actor, "campaigns.resume", target(campaign), relay=relay_lifted)
+    return service.status(session, campaign).unsent
+
+
 def retry(session: Session, actor: str, campaign_id: int) -> int:
     campaign = service.get_campaign(session, campaign_id)
     queued = service.retry_failed(session, campaign)
@@ -98,7 +114,8 @@ def send_test(database: Database, settings: Settings, templates: EmailTemplates,
         message = service.preview(session, settings, templates, campaign, email=contact_email or None,
                                   to_email=to_email)
     message.replace_header("Subject", f"[TEST] {message['Subject']}")
-    transport = make_transport(settings.smtp_url, settings.outbox_path, settings.smtp_timeout)
+    transport = make_transport(settings.smtp_url, settings.outbox_path, settings.smtp_timeout,
+                               settings.smtp_connect_timeout)
     try:
         transport.send(settings.mail_from.addr_spec, envelope_address(to_email), flatten(message), message["Message-ID"])
     finally:

@@ -20,6 +20,7 @@ from mailer.contacts.models import Organisation, Suppression, SuppressionReason
 from mailer.db import utcnow
 from mailer.i18n import format_when
 from mailer.meetings.models import Meeting
+from mailer.outbox.relay import Pause, current_pause
 from mailer.rsvp.status import MeetingStatus, status_by_meeting
 from mailer.tracking.coverage import represented_organisations
 
@@ -76,6 +77,7 @@ class Dashboard:
     missing_organisations: list[str]
     campaigns: list[CampaignLine]
     bounces: list[Bounce]
+    relay: Pause | None = None  # all sending waits (a relay refusal, timeouts, a sending limit)
 
 
 def dashboard(session: Session, settings: Settings, language: str, now: dt.datetime | None = None) -> Dashboard:
@@ -105,4 +107,5 @@ def dashboard(session: Session, settings: Settings, language: str, now: dt.datet
                                 format_when(c.send_at, None, tz, language) if c.send_at else None, status(session, c))
                    for c in campaigns],
         bounces=[Bounce(s.email, s.detail, s.created_at) for s in bounces],
+        relay=current_pause(session, now),
     )

@@ -23,6 +23,7 @@ from mailer.campaigns.models import Campaign, CampaignState
 from mailer.config import Settings
 from mailer.db import Database, utcnow
 from mailer.mail.templates import EmailTemplates
+from mailer.outbox import relay
 from mailer.outbox.models import MessageState, OutboxMessage
 from mailer.outbox.sender import Sender
 from mailer.worker import jobs
@@ -93,8 +94,12 @@ class Worker:
 
     # -- the loop ---------------------------------------------------------------------------------
     def pending_work(self) -> bool:
-        """Anything due now or later that this worker is still responsible for."""
+        """Anything due now or later that this worker is still responsible for.
+
+        Rows held by a paused relay do not count: `--until-idle` stops rather than wait an hour
+        for a quota; the service (`mailer worker`) carries on by itself when the pause ends."""
         with self.db.transaction() as session:
+            relay_paused = relay.current_pause(session) is not None
             scheduled_due = session.scalar(select(exists().where(
                 Campaign.state == CampaignState.SCHEDULED, or_(Campaign.send_at.is_(None), Campaign.send_at <= utcnow()))))
             open_rows = session.scalar(select(exists().where(
@@ -104,7 +109,7 @@ class Worker:
         scheduler = self.scheduler
         jobs_due = scheduler is not None and any(job.next_run_time and job.next_run_time <= utcnow()
                                                  for job in scheduler.get_jobs(jobstore=JOBSTORE))
-        return bool(scheduled_due or open_rows or jobs_due)
+        return bool(scheduled_due or (open_rows and not relay_paused) or jobs_due)
 
     def run(self, until_idle: bool = False) -> None:
         if self.role.exclusive_worker:
@@ -132,7 +137,7 @@ class Worker:
                 self.sender.recover()
                 recovered = time.monotonic()
             result = self.sender.run_once()
-            if result.connection_error:
+            if result.connection_error and not result.paused_until:
                 backoff = min(MAX_BACKOFF, max(1.0, backoff * 2))
                 log.warning("mail server unavailable, next try in %.0f s", backoff)
                 self.stopping.wait(backoff)

@@ -16,7 +16,7 @@ from werkzeug.exceptions import RequestEntityTooLarge
 
 from mailer.contacts.models import address_hash
 from mailer.web.staff import (
-    accounts, audit, auth, campaigns, contacts, dashboard, meetings, reports, responses, templates,
+    accounts, audit, auth, campaigns, contacts, dashboard, meetings, reports, responses, suppressions, templates,
 )
 from mailer.web.staff.access import role_needed
 from mailer.web.staff.common import load_me, page, words
@@ -27,7 +27,7 @@ OPEN_ENDPOINTS = {"staff.static", "staff.auth.login", "staff.auth.set_password"}
 bp = Blueprint("staff", __name__, url_prefix="/staff", static_folder="static",
                template_folder=str(Path(__file__).resolve().parent.parent / "templates"))
 for child in (auth.bp, dashboard.bp, contacts.bp, meetings.bp, campaigns.bp, responses.bp, templates.bp,
-              reports.bp, accounts.bp, audit.bp):
+              suppressions.bp, reports.bp, accounts.bp, audit.bp):
     bp.register_blueprint(child)
 
 

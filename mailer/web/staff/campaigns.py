@@ -15,6 +15,7 @@ from mailer.campaigns.audience import Audience, AudienceError
 from mailer.campaigns.models import CampaignState
 from mailer.campaigns.service import CampaignError, get_campaign, implied_audience, status
 from mailer.errors import render
+from mailer.i18n import format_when
 from mailer.mail.templates import CAMPAIGN_TEMPLATES, TemplateProblem
 from mailer.mail.transport import TransportError
 from mailer.staff import campaign_actions
@@ -101,6 +102,7 @@ def show(campaign_id: int):
             return page("message.html", 404, title_key="not_found_title", body_key="not_found_body")
         now = dt.datetime.now(tz)
         return page("campaign.html", data=data, tz=tz, followed=data.status.state in FOLLOWED,
+                    when=lambda moment: format_when(moment, None, tz, words().lang),
                     today=now.strftime("%Y-%m-%d"), soon=(now + dt.timedelta(hours=1)).strftime("%H:00"),
                     contact=request.args.get("contact", ""))
 
@@ -152,7 +154,7 @@ def schedule(campaign_id: int):
     return _back(campaign_id)
 
 
-@bp.post("/campaigns/<int:campaign_id>/<any(send, cancel, retry):action>")
+@bp.post("/campaigns/<int:campaign_id>/<any(send, cancel, retry, resume):action>")
 @requires(STAFF)
 def act(campaign_id: int, action: str):
     try:
@@ -160,7 +162,8 @@ def act(campaign_id: int, action: str):
             if action == "send":
                 n = campaign_actions.send_now(s, settings(), templates(), me().actor, campaign_id)
             else:
-                n = {"cancel": campaign_actions.cancel, "retry": campaign_actions.retry}[action](s, me().actor, campaign_id)
+                n = {"cancel": campaign_actions.cancel, "retry": campaign_actions.retry,
+                     "resume": campaign_actions.resume}[action](s, me().actor, campaign_id)
     except (CampaignError, TemplateProblem) as exc:
         say("action_failed", "error", reason=render(exc, words().lang))
     else:

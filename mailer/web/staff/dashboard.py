@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from flask import Blueprint
 
+from mailer.i18n import format_when
 from mailer.staff.dashboard import dashboard
 from mailer.web.staff.common import db, page, settings, words
 from mailer.staff.roles import VIEWER
@@ -17,4 +18,5 @@ bp = Blueprint("dashboard", __name__)
 def index():
     with db().transaction() as s:
         data = dashboard(s, settings(), words().lang)
-    return page("dashboard.html", data=data, tz=settings().timezone)
+    tz = settings().timezone
+    return page("dashboard.html", data=data, tz=tz, when=lambda moment: format_when(moment, None, tz, words().lang))

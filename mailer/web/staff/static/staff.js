@@ -32,6 +32,7 @@
   function followProgress(box) {
     var url = box.getAttribute("data-status-url");
     var initial = box.getAttribute("data-state");
+    var initialWait = box.getAttribute("data-relay-wait") || null;  // a relay pause begun or ended: show it
     function tick() {
       fetch(url, {credentials: "same-origin"}).then(function (r) { return r.json(); }).then(function (data) {
         Object.keys(data).forEach(function (key) {
@@ -40,7 +41,7 @@
         var done = data.sent + data.failed + data.bounced + data.skipped;
         var bar = box.querySelector("progress");
         if (bar) { bar.max = Math.max(1, data.recipients); bar.value = done; }
-        if (data.state !== initial) { window.location.reload(); return; }
+        if (data.state !== initial || (data.relay_paused_until || null) !== initialWait) { window.location.reload(); return; }
         setTimeout(tick, 2000);
       }).catch(function () { setTimeout(tick, 5000); });
     }

@@ -13,7 +13,7 @@ from mailer.translations import LANGUAGES, po_path, translate
 
 ROOT = Path(__file__).resolve().parent.parent
 KEYWORDS = {"t": None, "say": None, "translate": None, "N_": None, "_": None, "gettext": None}
-PREFIXES = ("", "public.", "report.", "quality.")
+PREFIXES = ("", "public.", "report.", "quality.", "cli.status.")
 METHODS = [("mailer/**.py", "python"), ("mailer/**/templates/**.html", "jinja2")]
 
 

@@ -94,15 +94,15 @@ def evaluations(rt: Runtime, slug: str | None, as_json: bool):
     if as_json:
         echo_json({"meetings": [s.to_json() for s in per_meeting], "regions": [s.to_json() for s in per_region]})
         return
-    for title, rows in (("Per meeting", per_meeting), ("Per region", per_region)):
-        click.echo(title)
+    language = cli_language()
+    for key, rows in (("report.per_meeting", per_meeting), ("report.per_region", per_region)):
+        click.echo(translate(key, language))
         for s in rows:
-            if s.count:
-                click.echo(f"  {s.label:<24} {s.count:>3} answers  valuable {s.value_avg}  knows more {s.knowledge_avg}"
-                           f"  closer cooperation {s.cooperation_yes} of {s.count}")
-            else:
-                click.echo(f"  {s.label:<24}   0 answers")
-            for comment in s.comments if title == "Per meeting" else ():
+            figures = translate("cli.evaluation_figures", language, n=s.count, value=s.value_avg,
+                                knowledge=s.knowledge_avg, cooperation=s.cooperation_yes) if s.count else \
+                translate("cli.evaluation_none", language)
+            click.echo(f"  {s.label:<24} {figures}")
+            for comment in s.comments if key == "report.per_meeting" else ():
                 click.echo(f"      “{comment}”")
 
 
@@ -156,12 +156,15 @@ def report_(rt: Runtime, slug: str, send: bool, as_json: bool):
     if as_json:
         echo_json(report.to_json())
     else:
-        click.echo(f"{report.name} ({report.slug}): {report.contacts} contacts")
-        for title, items, fmt in (
-            ("Bounced (the address does not work)", report.bounced, lambda e: f"{e['email']}  {e['detail'] or ''}"),
-            ("Unsubscribed", report.unsubscribed, lambda e: f"{e['email']}  since {e['since']}"),
-            ("Rejected at import", report.rejected, lambda e: f"{e['file']}:{e['line']}: {e['reason']}"),
+        language = cli_language()
+        say("cli.org_report_head", name=report.name, slug=report.slug, n=report.contacts)
+        for key, items, fmt in (
+            ("cli.org_report_bounced", report.bounced, lambda e: f"{e['email']}  {e['detail'] or ''}"),
+            ("cli.org_report_unsubscribed", report.unsubscribed,
+             lambda e: f"{e['email']}  " + translate("cli.since", language, day=e["since"])),
+            ("cli.org_report_rejected", report.rejected, lambda e: f"{e['file']}:{e['line']}: {e['reason']}"),
         ):
+            title = translate(key, language)
             click.echo(f"\n{title}: {len(items)}")
             for item in items:
                 click.echo(f"  {fmt(item)}")
@@ -208,16 +211,7 @@ def report(rt: Runtime, start, end, fmt: str, output: Path | None):
         click.echo(text)
 
 
-STATUS_LABELS = {
-    "invited": "invited (invitation sent)",
-    "bounced": "bounced",
-    "yes": "yes",
-    "no": "no",
-    "waitlisted": "waitlisted",
-    "no_answer": "no answer yet",
-    "guests": "guests (with a place)",
-    "opened_not_answered": "opened, not answered",
-}
+STATUS_LABELS = ("invited", "bounced", "yes", "no", "waitlisted", "no_answer", "guests", "opened_not_answered")
 
 
 @meetings.command("status")
@@ -234,17 +228,23 @@ def status(rt: Runtime, slug: str, as_json: bool):
     if as_json:
         echo_json(data)
         return
-    click.echo(f"{slug}: {data['title']}" + (f" (capacity {data['capacity']})" if data["capacity"] else ""))
-    for key, label in STATUS_LABELS.items():
-        click.echo(f"  {label:<28} {data[key]:>6}")
+    language = cli_language()
+
+    def t(key: str, **values) -> str:
+        return translate(f"cli.status.{key}", language, **values)
+
+    click.echo(f"{slug}: {data['title']}" + (t("capacity", n=data["capacity"]) if data["capacity"] else ""))
+    for key in STATUS_LABELS:
+        click.echo(f"  {t(key):<28} {data[key]:>6}")
     if data["checked_in"]:
-        click.echo(f"  {'came (checked in)':<28} {data['checked_in']:>6}   of whom walk-ins {data['walk_ins']}")
-    click.echo(f"\nmember organisations represented: {data['organisations_represented']} of {data['organisations_total']}")
+        click.echo(f"  {t('came'):<28} {data['checked_in']:>6}   " + t("walk_ins", n=data["walk_ins"]))
+    click.echo("\n" + t("represented", n=data["organisations_represented"], total=data["organisations_total"]))
     if data["organisations_missing"]:
-        click.echo("not yet represented: " + ", ".join(data["organisations_missing"]))
-    header = f"  {'':<40} {'invited':>7} {'yes':>5} {'no':>5} {'wait':>5} {'none':>5} {'bounced':>7} {'came':>5}"
-    for title, rows in (("Per organisation", data["by_organisation"]), ("Per region", data["by_region"])):
-        click.echo(f"\n{title}\n{header}")
+        click.echo(t("missing", names=", ".join(data["organisations_missing"])))
+    header = (f"  {'':<40} {t('col_invited'):>7} {t('col_yes'):>5} {t('col_no'):>5} {t('col_wait'):>5} "
+              f"{t('col_none'):>5} {t('col_bounced'):>7} {t('col_came'):>5}")
+    for key, rows in (("per_organisation", data["by_organisation"]), ("per_region", data["by_region"])):
+        click.echo(f"\n{t(key)}\n{header}")
         for key, f in rows.items():
             click.echo(f"  {f.get('name', key)[:40]:<40} {f['invited']:>7} {f['yes']:>5} {f['no']:>5} "
                        f"{f['waitlisted']:>5} {f['no_answer']:>5} {f['bounced']:>7} {f['checked_in']:>5}")

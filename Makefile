@@ -40,18 +40,20 @@ test: $(STAMP)
 	@$(MAKE) --no-print-directory axe
 	$(BIN)/pytest
 
-# Debian's headless chromium and its chromedriver for the browser tests; nothing else is
-# upgraded, and apt's output goes to a log unless it fails. Run as root (CI does: .ci/run).
+# Debian's headless chromium and its chromedriver for the browser tests, and npm for axe-core
+# when it is missing; nothing else is upgraded, and apt's output goes to a log unless it fails.
+# Run as root (CI does: .ci/run).
 BROWSER_LOG := /tmp/mailer-make-browser.log
 browser:
-	@if [ -x /usr/bin/chromedriver ] && [ -x /usr/bin/chromium ]; then \
-	  echo "make browser: chromium and chromedriver are installed"; exit 0; fi; \
+	@NPM=""; command -v npm >/dev/null 2>&1 || NPM="npm"; \
+	if [ -x /usr/bin/chromedriver ] && [ -x /usr/bin/chromium ] && [ -z "$$NPM" ]; then \
+	  echo "make browser: chromium, chromedriver and npm are installed"; exit 0; fi; \
 	if [ "$$(id -u)" = 0 ]; then SUDO=""; elif sudo -n true 2>/dev/null; then SUDO="sudo -n"; else \
 	  echo "make browser: installing chromium needs root: run \`sudo make browser\`" >&2; exit 1; fi; \
-	echo "make browser: installing chromium and chromium-driver with apt-get (log: $(BROWSER_LOG))"; \
+	echo "make browser: installing chromium chromium-driver $$NPM with apt-get (log: $(BROWSER_LOG))"; \
 	{ $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get update -qq && \
 	  $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-upgrade \
-	    chromium chromium-driver chromium-l10n; } >$(BROWSER_LOG) 2>&1 \
+	    chromium chromium-driver chromium-l10n $$NPM; } >$(BROWSER_LOG) 2>&1 \
 	|| { tail -n 20 $(BROWSER_LOG) >&2; echo "make browser: apt-get failed (see above)" >&2; exit 1; }
 
 # A current axe-core from the npm registry for the accessibility checks (tests/browser/axe/,

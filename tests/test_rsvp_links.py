@@ -180,4 +180,4 @@ def test_revoking_one_persons_links(app, runner, person, setup):
 def test_revoking_an_unknown_address_fails_clearly(runner):
     result = runner.invoke(["contacts", "revoke-links", "nobody@example.org"])
     assert result.exit_code == 1
-    assert "no contact with the address 'nobody@example.org'" in result.output
+    assert "no contact with address 'nobody@example.org'" in result.output

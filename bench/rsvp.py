@@ -1,12 +1,18 @@
 """RSVP: answers a second POSTed to /r/<token> under a real server (gunicorn, as `mailer serve`
-runs it) with wrk as the load generator, divided by the same server's rate for a route that
-does nothing. Each POST is a real answer: a signed link resolved, the CSRF token checked, the
-answer and its history written, a confirmation mail queued, all in one transaction.
+runs it) with wrk as the load generator, divided by the same server's durable-write floor: a
+POST that reads the form and the session cookie, writes one row and commits (issue 18.7; the
+target is a ratio of at least 0.75). Each answer POST is a real answer: a signed link resolved,
+the CSRF token checked, the answer and its history written, a confirmation mail queued, all in
+one transaction.
 
-Also measured, to show the bound: a POST route that only reads the form and the session
-cookie and redirects (rsvp_floor_per_s): what gunicorn and Flask cost for any form POST
-before the rate limit, the CSRF check or the database add anything; and the same with one
-empty write transaction (rsvp_floor_commit_per_s), which every answer needs.
+Also measured, to show the bounds: a route that does nothing (rsvp_bare_per_s, the old
+ceiling), a POST that only reads the form and session and redirects (rsvp_floor_per_s), and
+the same with one empty write transaction (rsvp_floor_commit_per_s).
+
+Scaled out (rsvp_scaled_*): the same answers on PostgreSQL with the rate limits in Redis,
+under `--workers 1` and `--workers 4`; their ratio is the scaling (goal: at least 3 on 4
+cores). Both servers must run on 127.0.0.1 (5432 and 6379), as on the development and CI
+machines; where they do not, the figures are skipped and the reason is printed.
 
 Usage: python bench/rsvp.py [SECONDS]
 """
@@ -101,7 +107,7 @@ def run(seconds: int = 10) -> dict:
             body = urllib.parse.urlencode({"csrf_token": token, "answer": "yes", "guests": "1"})
             post.write_text(LUA % {"paths": folder / "paths.txt", "method": "POST", "cookie": cookie, "body": body})
             floors = {}
-            for name, query in (("floor", ""), ("commit", "?commit=1")):
+            for name, query in (("floor", ""), ("commit", "?commit=1"), ("write", "?write=1")):
                 (folder / f"{name}.txt").write_text(
                     "".join(f"/bench/floor/{p.rsplit('/', 1)[1]}{query}\n" for p in paths))
                 floors[name] = folder / f"{name}.lua"
@@ -111,21 +117,76 @@ def run(seconds: int = 10) -> dict:
             bare_rate, _ = wrk(port, bare, seconds, "/bench/bare")
             floor_rate, floor_problems = wrk(port, floors["floor"], seconds, "/bench/floor/x")
             commit_rate, commit_problems = wrk(port, floors["commit"], seconds, "/bench/floor/x")
+            write_rate, write_problems = wrk(port, floors["write"], seconds, "/bench/floor/x")
             post_rate, problems = wrk(port, post, seconds, paths[0])
         finally:
             server.terminate()
             server.wait()
         answered = count_answers(instance)
-    if problems["non_2xx_3xx"] or floor_problems["non_2xx_3xx"] or commit_problems["non_2xx_3xx"] or answered == 0:
+    if any(p["non_2xx_3xx"] for p in (problems, floor_problems, commit_problems, write_problems)) or answered == 0:
         raise RuntimeError(f"RSVP posts failed: {problems}, floor {floor_problems}, {commit_problems}, "
-                           f"{answered} answers stored")
+                           f"{write_problems}, {answered} answers stored")
     return {"rsvp_posts_per_s": round(post_rate), "rsvp_bare_per_s": round(bare_rate),
-            "rsvp_ratio": round(post_rate / bare_rate, 3), "rsvp_answers_stored": answered,
+            "rsvp_floor_write_per_s": round(write_rate), "rsvp_ratio": round(post_rate / write_rate, 3),
+            "rsvp_bare_ratio": round(post_rate / bare_rate, 3), "rsvp_answers_stored": answered,
             "rsvp_floor_per_s": round(floor_rate), "rsvp_floor_ratio": round(floor_rate / bare_rate, 3),
             "rsvp_floor_commit_per_s": round(commit_rate),
             "rsvp_floor_commit_ratio": round(commit_rate / bare_rate, 3),
             "rsvp_server": f"gunicorn gthread, {WORKERS} process x {THREADS} threads, SQLite; "
                            f"wrk {WRK_THREADS} threads x {CONNECTIONS} connections, {seconds} s each"}
+
+
+def scaled(seconds: int) -> dict:
+    """RSVP POST/s on PostgreSQL with Redis rate limits, 1 and 4 gunicorn processes."""
+    import os
+    import socket
+    import uuid
+
+    reason = next((f"nothing listens on 127.0.0.1:{port} ({name})" for name, port in
+                   (("PostgreSQL", 5432), ("Redis", 6379)) if socket.socket().connect_ex(("127.0.0.1", port))), None)
+    if reason:
+        print(f"bench: scaled-out RSVP figures skipped: {reason}", file=sys.stderr)
+        return {"rsvp_scaled_skipped": reason}
+    import psycopg
+
+    admin_url = os.environ.get("MAILER_BENCH_POSTGRES_ADMIN", "postgresql://postgres@127.0.0.1:5432/postgres")
+    name = f"mailer_bench_{uuid.uuid4().hex[:10]}"
+    with psycopg.connect(admin_url, autocommit=True) as admin:
+        admin.execute(f'CREATE DATABASE "{name}"')
+    rates = {}
+    try:
+        with workspace() as folder:
+            port = free_port()
+            instance = Instance(folder, database_url=f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}",
+                                base_url=f"http://127.0.0.1:{port}", public_rate_limit="100000000 per minute",
+                                ratelimit_storage_url="redis://127.0.0.1:6379/13")
+            paths = set_up(instance, folder, port)
+            (folder / "paths.txt").write_text("\n".join(paths) + "\n")
+            for workers in (1, 4):
+                server = subprocess.Popen([sys.executable, str(Path(__file__).with_name("rsvp_server.py")), str(port),
+                                           str(workers), str(THREADS)], env=instance.env, cwd=folder,
+                                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                try:
+                    wait_port(port)
+                    cookie, token = session_and_token(port, paths[0])
+                    post = folder / "post.lua"
+                    body = urllib.parse.urlencode({"csrf_token": token, "answer": "yes", "guests": "1"})
+                    post.write_text(LUA % {"paths": folder / "paths.txt", "method": "POST", "cookie": cookie,
+                                           "body": body})
+                    wrk(port, post, 2, paths[0])  # warm up every process
+                    rates[workers], problems = wrk(port, post, seconds, paths[0])
+                finally:
+                    server.terminate()
+                    server.wait()
+                if problems["non_2xx_3xx"]:
+                    raise RuntimeError(f"scaled RSVP posts failed with {workers} workers: {problems}")
+    finally:
+        with psycopg.connect(admin_url, autocommit=True) as admin:
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    return {"rsvp_scaled_1_worker_per_s": round(rates[1]), "rsvp_scaled_4_workers_per_s": round(rates[4]),
+            "rsvp_scaled_ratio": round(rates[4] / rates[1], 2), "rsvp_scaled_cores": os.cpu_count(),
+            "rsvp_scaled_server": f"PostgreSQL and Redis on 127.0.0.1, gunicorn gthread x {THREADS} threads, "
+                                  f"wrk {WRK_THREADS} threads x {CONNECTIONS} connections on the same machine"}
 
 
 def count_answers(instance: Instance) -> int:
@@ -142,4 +203,5 @@ def count_answers(instance: Instance) -> int:
 
 
 if __name__ == "__main__":
-    print(json.dumps(run(int(sys.argv[1]) if len(sys.argv) > 1 else 10), indent=2))
+    duration = int(sys.argv[1]) if len(sys.argv) > 1 else 10
+    print(json.dumps({**run(duration), **scaled(duration)}, indent=2))

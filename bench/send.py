@@ -3,10 +3,12 @@
 Figures, all from this one run:
 - send_msgs_per_s: recipients / wall time of `mailer campaigns send ID` (starting the campaign,
   building every message, SMTP, and every row's bookkeeping), SQLite in the instance folder;
+- send_cpu_us_per_msg: CPU time of that command (every process it ran) per message: the
+  send's own cost, which a busy machine changes less than it changes wall time;
 - send_ceiling_msgs_per_s: what Postfix's smtp-source puts into the same sink over two reused
   connections with 15 KB messages, and send_ratio = the two divided;
-- render_fast_per_s / render_slow_per_s: messages built a second, by the fast path and by
-  compose() + flatten() (the email object model), no database, no SMTP;
+- render_per_s: messages built a second by the sender's Composer (mail/compose.py), one core,
+  no database, no SMTP;
 - smtp_only_per_s: prebuilt messages a second through mailer's SMTP transport on one connection.
 Usage: python bench/send.py [RECIPIENTS]
 """
@@ -14,6 +16,7 @@ Usage: python bench/send.py [RECIPIENTS]
 from __future__ import annotations
 
 import json
+import resource
 import sys
 import time
 from pathlib import Path
@@ -34,16 +37,14 @@ def contacts_csv(path: Path, count: int, org: str) -> None:
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
 
 
-def render_rates(instance: Instance, campaign_id: int) -> tuple[float, float, int]:
-    """Fast path and compose() per second, one core, over the campaign's own recipients."""
+def render_rate(instance: Instance, campaign_id: int) -> tuple[float, int]:
+    """Messages the sender's Composer builds a second, one core, over the campaign's own recipients."""
     from sqlalchemy import select
     from sqlalchemy.orm import selectinload
 
     from mailer.campaigns.models import Campaign
     from mailer.contacts.models import Contact, Membership
-    from mailer.outbox.compose import compose
-    from mailer.outbox.fast import FastComposer
-    from mailer.mail.message import flatten
+    from mailer.mail.compose import Composer
 
     app = instance.app()
     db, settings, templates = (app.extensions[k] for k in ("mailer.db", "mailer.settings", "mailer.templates"))
@@ -52,18 +53,12 @@ def render_rates(instance: Instance, campaign_id: int) -> tuple[float, float, in
         meeting = campaign.meeting
         people = list(session.scalars(select(Contact).limit(3000).options(
             selectinload(Contact.memberships).selectinload(Membership.organisation))))
-    composer = FastComposer(settings, templates, "invitation", meeting)
+    composer = Composer(settings, templates, "invitation", meeting)
     start = time.process_time()
-    sizes = [len(composer.build(c, True, f"<invitation.{c.id}@ax.example.org>")) for c in people]
-    fast = len(people) / (time.process_time() - start)
-    start = time.process_time()
-    for c in people[:300]:
-        message = compose(settings, templates, template="invitation", contact=c, meeting=meeting,
-                          first_message=True, message_id=f"<invitation.{c.id}@ax.example.org>")
-        flatten(message)
-    slow = 300 / (time.process_time() - start)
+    sizes = [len(composer.compose(c, True, f"<bench.{c.id}@ax.example.org>")) for c in people]
+    rate = len(people) / (time.process_time() - start)
     db.dispose()
-    return fast, slow, sum(sizes) // len(sizes)
+    return rate, sum(sizes) // len(sizes)
 
 
 def smtp_only_rate(port: int, size: int, count: int = 5000) -> float:
@@ -81,6 +76,12 @@ def smtp_only_rate(port: int, size: int, count: int = 5000) -> float:
     return count / elapsed
 
 
+def children_cpu() -> float:
+    """CPU seconds of the finished child processes (and theirs): the send's cost whatever the load."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
 def run(recipients: int = 20_000) -> dict:
     ensure_tools()
     port = free_port()
@@ -95,21 +96,22 @@ def run(recipients: int = 20_000) -> dict:
                         "--rsvp-by", "2031-09-07")
         campaign_id = int(instance.mailer("campaigns", "create", "--meeting", "falun-2031", "--template",
                                           "invitation", "--all").stdout.strip())
-        fast, slow, size = render_rates(instance, campaign_id)
+        render, size = render_rate(instance, campaign_id)
         ceiling = smtp_source_rate(port, recipients, size=15_000)
         smtp_only = smtp_only_rate(port, size)
 
-        start = time.perf_counter()
+        start, cpu_before = time.perf_counter(), children_cpu()
         instance.mailer("campaigns", "send", str(campaign_id), timeout=1800)
-        elapsed = time.perf_counter() - start
+        elapsed, cpu = time.perf_counter() - start, children_cpu() - cpu_before
         status = json.loads(instance.mailer("campaigns", "status", str(campaign_id), "--json").stdout)
         if status["sent"] != recipients:
             raise RuntimeError(f"only {status['sent']} of {recipients} sent: {status}")
     send = recipients / elapsed
     return {
         "send_recipients": recipients, "send_seconds": round(elapsed, 2), "send_msgs_per_s": round(send),
+        "send_cpu_us_per_msg": round(cpu / recipients * 1e6),
         "send_ceiling_msgs_per_s": round(ceiling), "send_ratio": round(send / ceiling, 3),
-        "render_fast_per_s": round(fast), "render_slow_per_s": round(slow), "smtp_only_per_s": round(smtp_only),
+        "render_per_s": round(render), "smtp_only_per_s": round(smtp_only),
         "message_bytes": size,
     }
 

@@ -21,7 +21,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     )
     app.extensions["mailer.settings"] = settings
     app.extensions["mailer.db"] = Database(settings.database_url)
-    app.extensions["mailer.templates"] = EmailTemplates(settings.templates_path)
+    app.extensions["mailer.templates"] = EmailTemplates(settings.templates_path, settings.max_message_bytes)
 
     if settings.proxy_count:
         # Behind nginx/Caddy: the visitor's address (rate limits) and https (Secure cookies)

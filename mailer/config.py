@@ -28,6 +28,21 @@ LANGUAGES = ("sv", "en")
 DEFAULT_PUBLIC_RATE_LIMIT = "120 per minute;1000 per hour"
 
 
+DEFAULT_BACKUP_CRON = "0 3 * * *"  # every night at 03:00 local time
+
+
+@dataclass(frozen=True)
+class BackupKeep:
+    """How many backups the backup folder keeps: the newest of each of the last `daily` days
+    and of each of the last `weekly` weeks (ISO weeks); older ones are deleted."""
+
+    daily: int = 7
+    weekly: int = 4
+
+    def __str__(self) -> str:
+        return f"{self.daily} daily, {self.weekly} weekly"
+
+
 class ConfigError(Exception):
     """A setting is missing or malformed; `setting` is the environment variable name."""
 
@@ -61,6 +76,22 @@ class Settings:
     ratelimit_storage_url: str = "memory://"
     public_rate_limit: str = DEFAULT_PUBLIC_RATE_LIMIT
     proxy_count: int = 0  # reverse proxies in front whose X-Forwarded-* headers are trusted
+    bounce_address: str | None = None  # envelope sender, tagged per message (VERP); None: the From address
+    bounce_imap_url: str | None = None  # mailbox the worker reads bounces from; None: not read
+    soft_bounce_limit: int = 3  # soft bounces within 30 days that suppress an address
+    max_message_bytes: int = 10 * 1024 * 1024  # a rendered message larger than this is refused
+    max_upload_mb: int = 50  # the largest contact list staff may upload
+    backup_cron: str = DEFAULT_BACKUP_CRON
+    backup_keep: "BackupKeep" = field(default_factory=lambda: BackupKeep())
+
+    @property
+    def max_upload_bytes(self) -> int:
+        return self.max_upload_mb * 1024 * 1024
+
+    @property
+    def backups_path(self) -> Path:
+        """Where `mailer backup` and the scheduled backups write by default."""
+        return self.instance_path / "backups"
 
     @property
     def outbox_path(self) -> Path:
@@ -175,6 +206,35 @@ def _email_list(name: str, value: Any) -> tuple[str, ...]:
     return tuple(result)
 
 
+def _bounce_address(name: str, value: Any) -> str | None:
+    """A plain address whose local part can take a +tag: bounces@ax.example.org."""
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    text = _str(name, value)
+    try:
+        valid = validate_email(text, check_deliverability=False)
+    except EmailNotValidError as exc:
+        raise ConfigError(env_name(name), f"{text!r} is not a valid address: {exc}") from None
+    if "+" in valid.local_part or not valid.local_part.isascii() or len(valid.local_part) > 32:
+        raise ConfigError(env_name(name), f"{text!r}: the local part must be a short ASCII name without '+' "
+                                          "(a tag is added after it, e.g. bounces+tag@…)")
+    return f"{valid.local_part}@{valid.ascii_domain}"
+
+
+def _imap_url(name: str, value: Any) -> str | None:
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    url = _str(name, value)
+    parts = urlsplit(url)
+    if parts.scheme not in ("imap", "imaps") or not parts.hostname or not parts.username:
+        raise ConfigError(env_name(name), "must look like imaps://user:password@host[:port]/INBOX (or imap://…)")
+    try:
+        parts.port
+    except ValueError:
+        raise ConfigError(env_name(name), "has an invalid port") from None
+    return url
+
+
 def _timezone(name: str, value: Any) -> ZoneInfo:
     try:
         return ZoneInfo(_str(name, value))
@@ -245,6 +305,20 @@ def _rate_limit(name: str, value: Any) -> str:
     if any(item.amount < 1 for item in items):
         raise ConfigError(env_name(name), f"{text!r}: every limit must allow at least 1 request")
     return text
+
+
+def _backup_keep(name: str, value: Any) -> BackupKeep:
+    """'7 daily, 4 weekly' (either part may be left out: it is then 0)."""
+    text = _str(name, value).lower()
+    counts = {"daily": 0, "weekly": 0}
+    for part in text.replace(";", ",").split(","):
+        words = part.split()
+        if len(words) != 2 or not words[0].isdigit() or words[1] not in counts:
+            raise ConfigError(env_name(name), f"{value!r} is not like '7 daily, 4 weekly'")
+        counts[words[1]] = int(words[0])
+    if not any(counts.values()):
+        raise ConfigError(env_name(name), "must keep at least one backup (e.g. '7 daily, 4 weekly')")
+    return BackupKeep(**counts)
 
 
 def cron_trigger(text: str, tz: ZoneInfo) -> CronTrigger:
@@ -321,6 +395,13 @@ PARSERS = {
     "ratelimit_storage_url": _storage_url,
     "public_rate_limit": _rate_limit,
     "proxy_count": lambda name, value: _int(name, value, minimum=0),
+    "bounce_address": _bounce_address,
+    "bounce_imap_url": _imap_url,
+    "soft_bounce_limit": _int,
+    "max_message_bytes": lambda name, value: _int(name, value, minimum=10_000),
+    "max_upload_mb": _int,
+    "backup_cron": _cron,
+    "backup_keep": _backup_keep,
 }
 REQUIRED = ("secret_key", "base_url", "from")
 

@@ -19,8 +19,9 @@ tests/test_personal_data.py fails on a column that does not.
 from __future__ import annotations
 
 import datetime as dt
+import sqlite3
 import threading
-from contextlib import contextmanager, nullcontext
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
 
@@ -76,12 +77,19 @@ def utcnow() -> dt.datetime:
     return dt.datetime.now(dt.timezone.utc)
 
 
-def _configure_sqlite(engine: Engine) -> None:
+def _configure_sqlite(engine: Engine, write_lock: threading.RLock) -> None:
     """WAL and a busy timeout, because the web app and the worker share the file.
 
-    Every transaction starts with BEGIN IMMEDIATE: a deferred transaction that
+    Every write transaction starts with BEGIN IMMEDIATE: a deferred transaction that
     reads and then writes can fail at once with "database is locked" when the
-    other process wrote in between (busy_timeout does not help there).
+    other process wrote in between (busy_timeout does not help there). Sessions from
+    `Database.reading()` start with a plain BEGIN: they never write, and in WAL mode a
+    reader neither waits for the writer nor holds it up.
+
+    The process's write lock (see Database) is taken here, when the transaction really
+    begins at its first statement, not when a `transaction()` block is entered; so work
+    done before the first statement (parsing a file, hashing a password) holds nothing.
+    It is released when the connection goes back to the pool, after COMMIT has finished.
     """
 
     @event.listens_for(engine, "connect")
@@ -100,8 +108,29 @@ def _configure_sqlite(engine: Engine) -> None:
     def _on_begin(connection):
         # Straight to the driver: through exec_driver_sql this one statement cost as much as
         # the rest of a small transaction (events, logging, a result object).
-        reading = connection.get_execution_options().get(READ_ONLY, False)
-        connection.connection.driver_connection.execute("BEGIN" if reading else "BEGIN IMMEDIATE")
+        driver = connection.connection.driver_connection
+        if connection.get_execution_options().get(READ_ONLY, False):
+            driver.execute("BEGIN")
+            return
+        write_lock.acquire()
+        try:
+            driver.execute("BEGIN IMMEDIATE")
+        except BaseException:
+            write_lock.release()
+            raise
+        connection.info[_HOLDS_WRITE_LOCK] = connection.info.get(_HOLDS_WRITE_LOCK, 0) + 1
+
+    @event.listens_for(engine, "checkin")
+    def _on_checkin(_dbapi_connection, record):
+        held = record.info.pop(_HOLDS_WRITE_LOCK, 0) if record is not None else 0
+        for _ in range(held):
+            try:
+                write_lock.release()
+            except RuntimeError:  # checked in by another thread (garbage collection): not ours to free
+                break
+
+
+_HOLDS_WRITE_LOCK = "mailer_holds_write_lock"
 
 
 class Database:
@@ -110,24 +139,30 @@ class Database:
         is_sqlite = url.startswith("sqlite")
         if is_sqlite:
             path = url.split("///", 1)[-1]
+            options = {}
             if path and path != ":memory:":
                 Path(path).parent.mkdir(parents=True, exist_ok=True)
+                if Path(path).exists():
+                    # Open the file that is there, never create one: a database deleted or moved while
+                    # the app runs must fail loudly, not be replaced by an empty one collecting answers.
+                    uri = Path(path).resolve().as_uri() + "?mode=rw"
+                    options["creator"] = lambda: sqlite3.connect(
+                        uri, uri=True, timeout=SQLITE_BUSY_TIMEOUT_MS / 1000, check_same_thread=False)
             self.engine = create_engine(
-                url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000, "check_same_thread": False}
+                url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000, "check_same_thread": False}, **options
             )
-            _configure_sqlite(self.engine)
+            # SQLite has one writer, and every write transaction takes the write lock (BEGIN
+            # IMMEDIATE). Threads of one process (gunicorn's gthread workers) queue here and are
+            # woken the moment it is free; left to SQLite's busy handler they would sleep and
+            # poll, which under load costs more than the transactions themselves. Other
+            # processes (the worker) still meet at SQLite's lock with its busy timeout.
+            # Reentrant, so that a thread holding it can still open another session.
+            _configure_sqlite(self.engine, threading.RLock())
         else:
             self.engine = create_engine(url, pool_pre_ping=True)
         self.sessionmaker = sessionmaker(self.engine, expire_on_commit=False)
         self.read_sessionmaker = sessionmaker(self.engine.execution_options(**{READ_ONLY: True}),
                                               expire_on_commit=False)
-        # SQLite has one writer, and every transaction takes the write lock (BEGIN IMMEDIATE).
-        # Threads of one process (gunicorn's gthread workers) queue here and are woken the
-        # moment it is free; left to SQLite's busy handler they would sleep and poll, which
-        # under load costs more than the transactions themselves. Other processes (the
-        # worker) still meet at SQLite's lock with its busy timeout. Reentrant, so that a
-        # thread holding it can still open a session for reading.
-        self._write_lock = threading.RLock() if is_sqlite else None
 
     @property
     def is_sqlite(self) -> bool:
@@ -135,8 +170,13 @@ class Database:
 
     @contextmanager
     def transaction(self) -> Iterator[Session]:
-        """A session whose work is committed on success and rolled back on error."""
-        with self._write_lock or nullcontext(), self.sessionmaker() as session, session.begin():
+        """A session whose work is committed on success and rolled back on error.
+
+        On SQLite it holds the database's one write lock from its first statement to its
+        end: do slow work (parsing, rendering, hashing) before the block or after it, and
+        read-only work in `reading()`.
+        """
+        with self.sessionmaker() as session, session.begin():
             yield session
 
     @contextmanager
@@ -149,11 +189,8 @@ class Database:
         recipients' answers are never queued behind it; in WAL mode a reader sees the last
         committed state and blocks nobody. Writes made here are rolled back.
         """
-        with self.read_sessionmaker() as session:
-            try:
-                yield session
-            finally:
-                session.rollback()
+        with self.read_sessionmaker() as session:  # closing rolls back; loaded objects stay readable
+            yield session
 
     def checkpoint(self) -> None:
         """SQLite: copy the write-ahead log into the database file and empty it.
@@ -205,62 +242,3 @@ def include_object(obj, name, type_, reflected, compare_to) -> bool:
     table = obj.table.name if type_ == "index" else name
     return table != "apscheduler_jobs"
 
-
-_PER_ROW = object()
-
-
-def _identity(value):
-    return value
-
-
-class Prepared:
-    """A Core statement compiled once for one dialect and run through exec_driver_sql.
-
-    Why: for a one-row statement SQLAlchemy's per-execution work (cache lookup, parameter
-    and result set-up, events) costs several times what the database itself spends, and the
-    outbox ledger runs two such statements for every message sent; for a bulk insert its
-    insertmanyvalues machinery costs more per row than the driver's executemany. Parameters
-    still go through each column type's own bind processor, so values are stored exactly as
-    execute() would store them. Python-side column defaults are not applied: statements
-    name every column they write.
-    """
-
-    def __init__(self, statement, dialect):
-        self.compiled = statement.compile(dialect=dialect)
-        self.sql = self.compiled.string
-        self.order = self.compiled.positiontup  # None for named parameters (psycopg)
-        self.processors = {}
-        for name, bind in self.compiled.binds.items():
-            processor = bind.type.dialect_impl(dialect).bind_processor(dialect)
-            if processor is not None:
-                self.processors[name] = processor
-
-    def run(self, connection, params: dict) -> int:
-        """Execute on `connection` (in its current transaction); returns the row count."""
-        return connection.exec_driver_sql(self.sql, self._args(params)).rowcount
-
-    def run_many(self, connection, rows: list[dict], **same) -> None:
-        """One statement for many parameter sets: the driver's executemany loops in C.
-
-        `same` holds values every row shares (a timestamp), converted once instead of once a
-        row; each row names every other parameter of the statement.
-        """
-        if not rows:
-            return
-        names = self.order if self.order is not None else tuple(self.compiled.binds)
-        fixed = {name: self.processors.get(name, _identity)(value) for name, value in same.items()}
-        # Per parameter: its converted shared value, or _PER_ROW and the conversion to apply.
-        plan = [(name, fixed.get(name, _PER_ROW), self.processors.get(name, _identity)) for name in names]
-
-        def args(row: dict):
-            values = [convert(row[name]) if value is _PER_ROW else value for name, value, convert in plan]
-            return tuple(values) if self.order is not None else dict(zip(names, values))
-
-        connection.exec_driver_sql(self.sql, [args(row) for row in rows])
-
-    def _args(self, params: dict):
-        values = self.compiled.construct_params(params)
-        for name, processor in self.processors.items():
-            if name in values:
-                values[name] = processor(values[name])
-        return tuple(values[name] for name in self.order) if self.order is not None else values

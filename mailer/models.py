@@ -1,12 +1,17 @@
 """Every table, imported in one place so Alembic and tests see the whole schema."""
 
 from mailer.audit.models import AuditEntry
+from mailer.bounces.models import BounceEvent
 
 from mailer.campaigns.models import Campaign, CampaignState
-from mailer.contacts.models import Contact, ImportRejection, Membership, Organisation, Suppression, SuppressionReason
+from mailer.contacts.models import (
+    Contact, ImportRejection, Membership, Organisation, RetiredLinkKey, Suppression,
+    SuppressionReason,
+)
 from mailer.digest.models import DigestRun
 from mailer.evaluations.models import Evaluation, EvaluationReceipt
 from mailer.meetings.models import Meeting
+from mailer.operations.models import BackupRecord, HealthProbe, WorkerHeartbeat
 from mailer.outbox.models import MessageState, OutboxMessage
 from mailer.outbox.ratelimit import SendRate, SendReservation
 from mailer.outbox.relay import RelayStatus
@@ -15,7 +20,7 @@ from mailer.staff.models import LoginFailure, StaffUser
 from mailer.tracking.models import Attendance
 
 __all__ = [
-    "Answer", "Attendance", "AuditEntry", "Campaign", "DigestRun", "Evaluation", "EvaluationReceipt", "CampaignState", "Contact", "ImportRejection", "LinkOpen", "Meeting",
+    "Answer", "Attendance", "AuditEntry", "BackupRecord", "BounceEvent", "HealthProbe", "Campaign", "DigestRun", "Evaluation", "EvaluationReceipt", "CampaignState", "Contact", "ImportRejection", "LinkOpen", "Meeting",
     "Membership", "MessageState", "Organisation", "OutboxMessage", "Response", "ResponseChange",
-    "RelayStatus", "SendRate", "SendReservation", "Suppression", "SuppressionReason",
+    "RelayStatus", "RetiredLinkKey", "SendRate", "SendReservation", "Suppression", "SuppressionReason", "WorkerHeartbeat",
 ]

@@ -2,7 +2,8 @@
 
 Registered as a pytest plugin from conftest.py: use the `smtp_server` fixture.
 It can accept, temporarily refuse (451), permanently refuse (550), drop the
-connection every N messages, and be stopped and started again on the same port. Like a real
+connection every N messages, leave out 8BITMIME or SMTPUTF8 from its EHLO reply (as
+older relays do), and be stopped and started again on the same port. Like a real
 relay, it can refuse everything after N messages (a quota, on RCPT or on DATA), refuse our
 sender at MAIL FROM, and stall (stop answering) at RCPT or DATA; `silent_server` is a relay
 that accepts connections and never greets.
@@ -34,6 +35,7 @@ class Received:
     envelope_from: str
     envelope_to: list[str]
     data: bytes
+    mail_options: list[str] = field(default_factory=list)  # MAIL FROM parameters: SMTPUTF8, BODY=8BITMIME
 
     @property
     def message(self) -> email.message.EmailMessage:
@@ -47,11 +49,14 @@ class Script:
     rcpt_replies: dict[str, list[str]] = field(default_factory=dict)
     drop_every: int = 0  # close the connection after every N accepted messages
     pipelining: bool = True  # advertise PIPELINING, as Postfix and most relays do
+    refuse_ehlo: str = ""  # e.g. "554 5.7.1 not welcome": the reply to EHLO instead of the greeting
     after: int = 0  # messages accepted before `later_reply` answers every one
     later_reply: str | None = None  # e.g. "550 5.4.5 Daily SMTP relay limit exceeded"
     later_stage: str = "rcpt"  # where `later_reply` comes: "rcpt" or "data"
     mail_reply: str | None = None  # the answer to every MAIL FROM, e.g. "553 5.7.1 Sender address rejected"
     stall: str | None = None  # "rcpt" or "data": answer nothing there until `unstall` is set
+    eightbitmime: bool = True  # advertise 8BITMIME (RFC 6152)
+    smtputf8: bool = True  # advertise SMTPUTF8 (RFC 6531)
 
 
 class Handler:
@@ -60,9 +65,14 @@ class Handler:
 
     async def handle_EHLO(self, smtp, session, envelope, hostname, responses):
         session.host_name = hostname
-        if self.server.script.pipelining:
+        script = self.server.script
+        if script.refuse_ehlo:
+            return [script.refuse_ehlo]
+        if script.pipelining:
             responses.insert(len(responses) - 1, "250-PIPELINING")
-        return responses
+        left_out = {"8BITMIME"} if not script.eightbitmime else set()
+        left_out |= {"SMTPUTF8"} if not script.smtputf8 else set()
+        return [r for r in responses if r[4:].upper() not in left_out]
 
     async def handle_MAIL(self, smtp, session, envelope, address, mail_options):
         if self.server.script.mail_reply:
@@ -98,7 +108,9 @@ class Handler:
         if later := self._later("data"):
             return later
         with self.server.lock:
-            self.server.received.append(Received(envelope.mail_from, list(envelope.rcpt_tos), envelope.original_content or envelope.content))
+            self.server.received.append(Received(envelope.mail_from, list(envelope.rcpt_tos),
+                                                 envelope.original_content or envelope.content,
+                                                 list(envelope.mail_options)))
             count = len(self.server.received)
         drop = self.server.script.drop_every
         if drop and count % drop == 0:

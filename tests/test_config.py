@@ -268,3 +268,17 @@ def test_a_bad_digest_schedule_stops_the_start_with_the_setting_named(environ, s
     with pytest.raises(ConfigError) as error:
         load_settings(environ={**environ, "MAILER_DIGEST_CRON": schedule})
     assert "MAILER_DIGEST_CRON" in str(error.value)
+
+
+def test_bounce_settings_are_checked_at_start(environ):
+    settings = load_settings(environ={**environ, "MAILER_BOUNCE_ADDRESS": "Bounces@AX.example.org",
+                                      "MAILER_BOUNCE_IMAP_URL": "imaps://bounces%40ax.example.org:pw@imap.example.org/INBOX",
+                                      "MAILER_SOFT_BOUNCE_LIMIT": "5"})
+    assert (settings.bounce_address, settings.soft_bounce_limit) == ("Bounces@ax.example.org", 5)
+    assert load_settings(environ=environ).bounce_address is None  # unset: the From address, untagged
+    for name, value in (("MAILER_BOUNCE_ADDRESS", "bounces+x@ax.example.org"), ("MAILER_BOUNCE_ADDRESS", "nope"),
+                        ("MAILER_BOUNCE_IMAP_URL", "pop3://u:p@host/"), ("MAILER_BOUNCE_IMAP_URL", "imaps://host/INBOX"),
+                        ("MAILER_SOFT_BOUNCE_LIMIT", "0")):
+        with pytest.raises(ConfigError) as error:
+            load_settings(environ={**environ, name: value})
+        assert error.value.setting == name

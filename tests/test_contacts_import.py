@@ -281,7 +281,7 @@ def test_same_person_twice_in_one_file_is_one_contact_and_one_membership(db, mak
 
 
 def test_new_people_are_stored_as_the_orm_would_store_them(db, make_csv):
-    """The bulk insert bypasses the ORM (db.Prepared.run_many): values must still round-trip."""
+    """The bulk insert (one executemany) must store what the ORM stores, column defaults included."""
     start = utcnow()
     run_import(db, [make_csv("korpen.csv", "email,name,role\nasa@example.org,Åsa Ek,Ordförande\nbo@example.org,,\n")])
     run_import(db, [make_csv("ung.csv", "email,role\nbo@example.org,Kassör\nce@example.org,\n")])

@@ -562,7 +562,7 @@ def test_hostile_csv_files_get_a_clear_error_and_change_nothing(runner, db, make
     Workbook().save(xlsx)
     row = b"person@femtio.example.org,Person Persson,ledamot\n"  # 50 MB of honest-looking rows
     files = {
-        "femtio.csv": ("file is larger than 20 MB", b"email,name,role\n" + row * (50 * 1024 * 1024 // len(row) + 1)),
+        "femtio.csv": ("file is larger than 50 MB", b"email,name,role\n" + row * (50 * 1024 * 1024 // len(row) + 1)),
         "bild.csv": ("not a CSV file (binary content)", b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + bytes(range(256)) * 40),
         "kalkyl.csv": ("not a CSV file (binary content)", xlsx.getvalue()),
         "bred.csv": ("the header has 1000001 columns (at most 200)",

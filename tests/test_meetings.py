@@ -163,6 +163,7 @@ def test_cli_add_and_list(runner, db):
         "capacity": 40,
         "max_guests": 1,
         "rsvp_by": "2031-09-09",
+        "cancelled": False,
     }
 
 

@@ -4,6 +4,7 @@ the campaign page, the dashboard, the suppressions page and the digest, in Swedi
 from __future__ import annotations
 
 import datetime as dt
+from email import message_from_bytes, policy as email_policy
 from html import unescape
 
 from sqlalchemy import select
@@ -15,7 +16,7 @@ from mailer.db import utcnow
 from mailer.digest.build import digest_context
 from mailer.i18n import format_when
 from mailer.outbox import relay
-from mailer.outbox.compose import compose_staff
+from mailer.mail.compose import compose_staff
 from relay_fixtures import (  # noqa: F401  (fixtures)
     campaign_of, counts, relay_settings, send_until_stopped, sender, start_campaign,
 )
@@ -134,8 +135,9 @@ def test_the_digest_tells_of_the_weeks_pauses_and_what_waits_now(db, app, settin
     assert sending["pauses"][0]["status"] == "550 5.4.5" and sending["pauses"][0]["all_sending"]
     assert {w["what"] for w in sending["waiting"]} == {"relay", "Dialogträff 1"}
     assert all(w["reply"] == QUOTA for w in sending["waiting"])
-    message = compose_staff(settings, app.extensions["mailer.templates"], template="digest",
-                            to_email="kansli@ax.example.org", context=context, message_id="<digest@test>")
+    message = message_from_bytes(compose_staff(settings, app.extensions["mailer.templates"], template="digest",
+                                               to_email="kansli@ax.example.org", context=context,
+                                               message_id="<digest@test>"), policy=email_policy.default)
     plain = message.get_body(("plain",)).get_content()
     assert "== Utskick som fick vänta ==" in plain
     assert "Väntar nu (allt utskick): reläets sändningskvot var slut" in plain

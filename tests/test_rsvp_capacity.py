@@ -34,43 +34,49 @@ def places_taken(db, meeting) -> int:
             Response.meeting_id == meeting, Response.answer == Answer.YES, Response.waitlisted.is_(False)))
 
 
-def test_waitlist_and_promotion_in_order(app, db, meeting, people, smtp_server):
+def test_waitlist_gives_each_free_place_to_the_first_in_line_whose_party_fits(app, db, meeting, people,
+                                                                             smtp_server):
     anna, bo, cilla, dan = people.values()
     say(app, anna, meeting, answer="yes", guests="1")  # 2 of 3 places
     posted, page = say(app, bo, meeting, answer="yes", guests="1")  # needs 2, 1 left: waits
     assert posted.status_code == 303
-    assert "Du står på väntelistan" in page
-    _, page = say(app, cilla, meeting, answer="yes")  # would fit, but Bo was first in line
-    assert "Du står på väntelistan" in page
-    say(app, dan, meeting, answer="yes")
-    assert places_taken(db, meeting) == 2  # one place is free, but the first in line needs two
-    waiting = [response_of(db, c, meeting).waitlisted for c in (bo, cilla, dan)]
-    assert waiting == [True, True, True]
+    assert "en plats är kvar, men det räcker inte för dig och dina gäster" in page  # not "fully booked"
+    _, page = say(app, cilla, meeting, answer="yes")  # fits the one place left: Bo's party does not
+    assert "Ja, du är anmäld" in page
+    _, page = say(app, dan, meeting, answer="yes")  # full now
+    assert "Du står på väntelistan. Blir en plats ledig" in page
+    assert places_taken(db, meeting) == 3
+    assert [response_of(db, c, meeting).waitlisted for c in (bo, cilla, dan)] == [True, False, True]
 
-    say(app, anna, meeting, answer="yes", guests="0")  # 2 places free: Bo (2) moves up, nobody else fits
-    assert [response_of(db, c, meeting).waitlisted for c in (bo, cilla, dan)] == [False, True, True]
+    say(app, anna, meeting, answer="yes", guests="0")  # 1 place free: Bo (2) does not fit, Dan does
+    assert [response_of(db, c, meeting).waitlisted for c in (bo, cilla, dan)] == [True, False, False]
     assert places_taken(db, meeting) == 3
-    say(app, anna, meeting, answer="no")  # 1 place free: Cilla moves up, Dan still waits
-    assert [response_of(db, c, meeting).waitlisted for c in (bo, cilla, dan)] == [False, False, True]
-    assert places_taken(db, meeting) == 3
-    assert [c.waitlisted for c in response_of(db, cilla, meeting).history] == [True, False]
+    say(app, anna, meeting, answer="no")  # 1 place free: still not enough for Bo, who keeps his turn
+    assert response_of(db, bo, meeting).waitlisted and places_taken(db, meeting) == 2
+    say(app, cilla, meeting, answer="no")  # 2 places free: Bo moves up
+    assert not response_of(db, bo, meeting).waitlisted and places_taken(db, meeting) == 3
+    assert [c.waitlisted for c in response_of(db, bo, meeting).history] == [True, False]
 
     mails = [(m["contact_id"], m["answer"], m["guests"], m["waitlisted"], m["promoted"]) for m in confirmations(db)]
     assert mails == [
         (anna, "yes", 1, False, False),
         (bo, "yes", 1, True, False),
-        (cilla, "yes", 0, True, False),
+        (cilla, "yes", 0, False, False),
         (dan, "yes", 0, True, False),
-        (bo, "yes", 1, False, True),
+        (dan, "yes", 0, False, True),
         (anna, "yes", 0, False, False),
-        (cilla, "yes", 0, False, True),
         (anna, "no", 0, False, False),
+        (bo, "yes", 1, False, True),
+        (cilla, "no", 0, False, False),
     ]
     send_outbox(app, smtp_server.url)
+    one_left = smtp_server.to("bo@example.org")[0].message
+    assert one_left["Subject"].startswith("Du står på väntelistan: ")
+    assert "finns bara en plats kvar, och det räcker inte" in one_left.get_body(("plain",)).get_content()
     waitlisted = smtp_server.to("dan@example.org")[0].message
-    assert waitlisted["Subject"].startswith("Du står på väntelistan: ")
+    assert "fullbokad just nu" in waitlisted.get_body(("plain",)).get_content()
     assert not [p for p in waitlisted.iter_attachments() if p.get_content_type() == "text/calendar"]
-    promoted = smtp_server.to("cilla@example.org")[1].message
+    promoted = smtp_server.to("dan@example.org")[1].message
     assert promoted["Subject"].startswith("Du har fått en plats: ")
     assert "en plats har blivit ledig" in promoted.get_body(("plain",)).get_content()
     assert [p.get_filename() for p in promoted.iter_attachments()] == ["traff.ics"]

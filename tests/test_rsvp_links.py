@@ -9,6 +9,7 @@ import pytest
 from sqlalchemy import inspect, select, text
 
 from mailer.app import create_app
+from mailer.contacts.models import Suppression
 from mailer.rsvp.models import LinkOpen
 from mailer.rsvp.tokens import TokenCodec
 from rsvp_fixtures import links_for, person  # noqa: F401  (fixture)
@@ -170,11 +171,17 @@ def test_revoking_one_persons_links(app, runner, person, setup):
     assert result.exit_code == 0, result.output
     assert "revoked" in result.output
     client = app.test_client()
-    for key in ("rsvp_url", "calendar_url", "unsubscribe_url"):
+    for key in ("rsvp_url", "calendar_url", "evaluation_url"):
         assert client.get(setup["links"][key]).status_code == 404, key
         assert client.get(bo_links[key]).status_code == 200, key  # nobody else is affected
     fresh = links_for(app, setup["anna"], setup["meeting"])
     assert client.get(fresh["rsvp_url"]).status_code == 200
+    # Revoking stops answers on her behalf, never her way out: the old unsubscribe link still works.
+    old_unsubscribe = setup["links"]["unsubscribe_url"]
+    assert client.get(old_unsubscribe).status_code == 200
+    assert client.post(old_unsubscribe, data={"List-Unsubscribe": "One-Click"}).status_code == 200
+    with app.extensions["mailer.db"].transaction() as session:
+        assert session.scalar(select(Suppression.reason).where(Suppression.email == "anna@example.org")) == "unsubscribed"
 
 
 def test_revoking_an_unknown_address_fails_clearly(runner):

@@ -74,30 +74,30 @@ def test_the_wait_doubles_after_a_few_free_failures():
 
 def test_failed_logins_are_slowed_down_per_account_and_address(db, staff):
     now = utcnow()
-    with db.transaction() as session:
-        for _ in range(FREE_FAILURES):
-            outcome = log_in(session, STAFF_EMAIL, "fel lösenord", "192.0.2.1", now)
-            assert outcome.user is None and outcome.wait == 0
-        # Now even the right password is refused, unchecked, until the wait is over.
-        refused = log_in(session, STAFF_EMAIL, PASSWORD, "192.0.2.1", now + dt.timedelta(seconds=1))
-        assert refused.user is None and refused.wait == 1
-        # Another address (a colleague in another office) is not held up.
-        assert log_in(session, STAFF_EMAIL, PASSWORD, "198.51.100.7", now).user is not None
-        later = log_in(session, STAFF_EMAIL, PASSWORD, "192.0.2.1", now + dt.timedelta(seconds=2))
-        assert later.user is not None and later.user.last_login_at == now + dt.timedelta(seconds=2)
+    for _ in range(FREE_FAILURES):
+        outcome = log_in(db, STAFF_EMAIL, "fel lösenord", "192.0.2.1", now)
+        assert outcome.user is None and outcome.wait == 0
+    # Now even the right password is refused, unchecked, until the wait is over.
+    refused = log_in(db, STAFF_EMAIL, PASSWORD, "192.0.2.1", now + dt.timedelta(seconds=1))
+    assert refused.user is None and refused.wait == 1
+    # Another address (a colleague in another office) is not held up.
+    assert log_in(db, STAFF_EMAIL, PASSWORD, "198.51.100.7", now).user is not None
+    later = log_in(db, STAFF_EMAIL, PASSWORD, "192.0.2.1", now + dt.timedelta(seconds=2))
+    assert later.user is not None and later.user.last_login_at == now + dt.timedelta(seconds=2)
+    with db.reading() as session:
         assert session.scalar(select(func.count()).select_from(LoginFailure)) == 0  # success clears the count
 
 
 def test_unknown_addresses_are_counted_and_refused_like_wrong_passwords(db, staff):
     now = utcnow()
-    with db.transaction() as session:
-        for _ in range(FREE_FAILURES + 2):
-            log_in(session, "nobody@ax.example.org", "whatever", "192.0.2.1", now)
-        assert log_in(session, "nobody@ax.example.org", "whatever", "192.0.2.1", now).wait > 0
+    for _ in range(FREE_FAILURES + 2):
+        log_in(db, "nobody@ax.example.org", "whatever", "192.0.2.1", now)
+    assert log_in(db, "nobody@ax.example.org", "whatever", "192.0.2.1", now).wait > 0
+    with db.reading() as session:
         failure = session.scalar(select(LoginFailure))
         assert "nobody" not in failure.key and len(failure.key) == 64  # only a hash is stored
-        # A day later the count starts afresh.
-        assert log_in(session, "nobody@ax.example.org", "x", "192.0.2.1", now + dt.timedelta(days=2)).wait == 0
+    # A day later the count starts afresh.
+    assert log_in(db, "nobody@ax.example.org", "x", "192.0.2.1", now + dt.timedelta(days=2)).wait == 0
 
 
 def test_staff_cli_add_with_password_list_and_remove(runner, db):

@@ -95,8 +95,10 @@ def test_a_test_goes_to_yourself_marked_test(app, db, staff_client, ready):
     [eml] = (app.extensions["mailer.settings"].outbox_path).glob("*.eml")
     mail = message_from_bytes(eml.read_bytes(), policy=default)
     assert mail["Subject"] == "[TEST] Inbjudan: Dialogträff i Eskilstuna, tisdag 16 september 2031"
-    assert mail["To"].addresses[0].addr_spec == STAFF_EMAIL
-    assert "Hej Bengt!" in mail.get_body(("plain",)).get_content()
+    assert [a.addr_spec for a in mail["To"].addresses] == [STAFF_EMAIL]  # to the address given only
+    assert mail["To"].addresses[0].display_name == "Testa Testsson"  # never a member's name
+    body = mail.get_body(("plain",)).get_content()
+    assert "Hej Testa!" in body and "Bengt" not in body  # written for the made-up test person
     bad = post(staff_client, f"/staff/campaigns/{campaign_id}/test", {"to": "inte en adress"}, follow_redirects=True)
     assert "Testmejlet kunde inte skickas" in text(bad)
     with db.transaction() as session:

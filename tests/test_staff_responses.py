@@ -113,7 +113,7 @@ def test_the_dashboard(db, staff_client, answered, make_meeting):
     assert "5 inbjudna · 2 av 2 organisationer representerade" in page
     assert "Förra årets träff" not in page  # meetings that are over are not "coming"
     assert "Alla organisationer är representerade." in page
-    assert "david@teater.example.org 550 no such user" in page
+    assert "david@teater.example.org Mottagarens server tog inte emot adressen. 550 no such user" in page
     html = staff_client.get("/staff/").get_data(as_text=True)
     assert 'role="img" aria-label="Ja 2, väntelista 0, nej 1, inget svar 2"' in html
     assert 'class="yes" style="width: 40.0%"' in html

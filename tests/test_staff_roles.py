@@ -59,6 +59,7 @@ EXPECTED = {
     "staff.accounts.password": (VIEWER, VIEWER),
     "staff.audit.index": (ADMIN, ADMIN),
     "staff.campaigns.note": (STAFF, STAFF),
+    "staff.meetings.cancel": (STAFF, STAFF),
     "staff.suppressions.index": (VIEWER, VIEWER),
     "staff.suppressions.lift_one": (STAFF, STAFF),
     "staff.suppressions.lift_wrong": (STAFF, STAFF),
@@ -154,9 +155,11 @@ def test_a_deactivated_account_is_logged_out_at_once_and_cannot_log_in(app, db, 
     assert log_in(app.test_client(), email="karl@ax.example.org").status_code == 401
 
 
-def test_a_new_role_applies_at_the_next_click(app, db, staff):
+def test_a_new_role_ends_the_accounts_sessions_and_applies_from_the_next_log_in(app, db, staff):
     client = client_as(app, db, STAFF, "karl@ax.example.org")
     assert client.get("/staff/meetings/new").status_code == 200
     with db.transaction() as session:
         accounts.set_role(session, accounts.find_staff(session, "karl@ax.example.org"), VIEWER)
+    assert client.get("/staff/meetings/new").status_code == 302  # end_sessions: logged out at once
+    assert log_in(client, email="karl@ax.example.org").status_code == 303
     assert client.get("/staff/meetings/new").status_code == 403

@@ -104,13 +104,13 @@ def test_saving_writes_the_file_and_the_next_mail_uses_it(app, db, staff_client,
 def test_without_a_folder_for_edits_templates_are_read_only(db, settings):
     packaged = settings.with_overrides(templates_path=None)
     assert "sv/invitation.txt" in template_editor.template_files(packaged)
-    with db.transaction() as session, pytest.raises(template_editor.NotEditable):
-        template_editor.save_template(session, packaged, None, "x", "sv/invitation.txt", "text")
+    with pytest.raises(template_editor.NotEditable):
+        template_editor.save_template(db, packaged, None, "x", "sv/invitation.txt", "text")
 
 
 def _context(settings) -> dict:
     from mailer.mail.context import recipient_context
-    from mailer.outbox.compose import made_up_contact
+    from mailer.mail.compose import made_up_contact
 
     return recipient_context(settings, made_up_contact("sv"), template_editor.sample_meeting(settings),
                              ["Exempelförbundet"], True)

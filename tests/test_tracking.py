@@ -53,8 +53,8 @@ def world(db, app, make_csv, make_meeting, smtp_server):
     with db.transaction() as session:
         import_lists(session, paths)
         campaign = service.create_campaign(session, settings, templates, meeting_slug="gavle", template="invitation",
-                                           audience=Audience(all=True))
-        service.start(session, campaign)
+                                           audience=Audience(all=True), now=BEFORE)
+        service.start(session, campaign, now=BEFORE)
     sender = Sender(db, settings, templates)
     while sender.run_once().claimed:
         pass

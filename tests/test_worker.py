@@ -21,7 +21,7 @@ from mailer.db import utcnow
 from mailer.outbox.models import MessageState, OutboxMessage
 from mailer.worker import jobs
 from mailer.worker.scheduler import (
-    DIGEST_JOB, RETENTION_JOB, build_scheduler, ensure_digest_job, ensure_retention_job, reconcile,
+    BACKUP_JOB, DIGEST_JOB, RETENTION_JOB, build_scheduler, ensure_digest_job, ensure_retention_job, reconcile,
 )
 from smtp_server import smtp_server  # noqa: F401  (fixture)
 
@@ -106,7 +106,7 @@ def test_unreadable_digest_and_retention_jobs_are_added_anew_and_the_worker_stil
     result = subprocess.run([sys.executable, "-m", "mailer", "worker", "--until-idle"],
                             env={**os.environ, **cli_env}, capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr
-    assert job_ids(db) == {DIGEST_JOB, RETENTION_JOB}
+    assert job_ids(db) == {DIGEST_JOB, RETENTION_JOB, BACKUP_JOB}
     scheduler = build_scheduler(db, settings)
     scheduler.start(paused=True)
     try:
@@ -162,7 +162,7 @@ def test_worker_killed_mid_campaign_sends_everyone_exactly_once(db, cli_env, smt
                                       meeting_slug=meeting.slug, template="invitation",
                                       audience=Audience(orgs=["stor"])).id
         service.schedule(session, app.extensions["mailer.settings"], session.get(Campaign, cid),
-                         (utcnow() - dt.timedelta(minutes=1)).astimezone(app.extensions["mailer.settings"].timezone)
+                         utcnow().astimezone(app.extensions["mailer.settings"].timezone)  # this minute: due now
                          .strftime("%Y-%m-%d %H:%M"))
     env = worker_env(cli_env, smtp_server.url, rate=3000)  # 50 a second: slow enough to kill mid-way
     for round_ in range(3):

@@ -1,8 +1,10 @@
 """Who a campaign goes to: any of the chosen organisations, regions and roles.
 
 Always one message per person however many lists they are on, and never to a
-suppressed address. Reminders keep only people already invited who have not
-answered; practical information keeps only those who said yes.
+suppressed address (practical information, a service mail, still reaches those who
+only unsubscribed from invitations). Reminders keep only people already invited who
+have not answered; practical information keeps only those who said yes. Invitations
+and reminders leave out everyone who already answered the meeting, unless staff ask.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from sqlalchemy import Select, and_, exists, func, or_, select
 from sqlalchemy.orm import Session
 
 from mailer.campaigns.models import Campaign
-from mailer.contacts.models import Contact, Membership, Organisation, Suppression
+from mailer.contacts.models import Contact, Membership, Organisation, Suppression, SuppressionReason
 from mailer.errors import DomainError
 from mailer.outbox.models import MessageState, OutboxMessage
 from mailer.rsvp.models import Answer, Response
@@ -35,6 +37,9 @@ class Audience:
     only_unanswered: bool = False
     only_yes: bool = False
     participants: bool = False  # thanks/evaluation: only those who came (or said yes, without check-in)
+    include_answered: bool = False  # staff asked to invite again those who already answered
+    skip_answered: bool = False  # invitations and reminders (implied_audience): not those who answered
+    service: bool = False  # practical information: not stopped by unsubscribing from invitations
 
     def to_json(self) -> dict:
         return asdict(self)
@@ -71,6 +76,10 @@ class Audience:
             text += ", only those who said yes"
         if self.participants:
             text += ", only participants"
+        if self.skip_answered and not self.include_answered:
+            text += ", not those who already answered"
+        elif self.skip_answered:
+            text += ", including those who already answered"
         return text
 
 
@@ -88,8 +97,16 @@ def invited_to(meeting_id: int):
     )
 
 
-def recipients_query(audience: Audience, meeting_id: int) -> Select:
-    """SELECT of contact ids, distinct, suppression already excluded."""
+def answered(meeting_id: int):
+    """The contact has answered the meeting: yes, no or a place on the waitlist."""
+    return exists().where(Response.contact_id == Contact.id, Response.meeting_id == meeting_id)
+
+
+def recipients_query(audience: Audience, meeting_id: int, skip_answered: bool | None = None) -> Select:
+    """SELECT of contact ids, distinct, suppression already excluded.
+
+    `skip_answered` overrides the audience's own rule (for counting who it leaves out).
+    """
     query = select(Contact.id)
     if not audience.all and audience.has_selector:
         conditions = []
@@ -122,7 +139,7 @@ def recipients_query(audience: Audience, meeting_id: int) -> Select:
     if audience.only_unanswered:
         query = query.where(
             Contact.id.in_(invited_to(meeting_id)),
-            ~exists().where(Response.contact_id == Contact.id, Response.meeting_id == meeting_id),
+            ~answered(meeting_id),
         )
     if audience.only_yes:
         query = query.where(
@@ -134,9 +151,24 @@ def recipients_query(audience: Audience, meeting_id: int) -> Select:
         )
     if audience.participants:
         query = query.where(Contact.id.in_(participants(meeting_id)))
-    query = query.where(~exists().where(Suppression.email == Contact.email))
+    if skip_answered is None:
+        skip_answered = audience.skip_answered and not audience.include_answered
+    if skip_answered:
+        query = query.where(~answered(meeting_id))
+    blocked = Suppression.email == Contact.email
+    if audience.service:
+        blocked = and_(blocked, Suppression.reason != SuppressionReason.UNSUBSCRIBED)
+    query = query.where(~exists().where(blocked))
     return query.order_by(Contact.id)
 
 
-def count_recipients(session: Session, audience: Audience, meeting_id: int) -> int:
-    return session.scalar(select(func.count()).select_from(recipients_query(audience, meeting_id).subquery()))
+def count_recipients(session: Session, audience: Audience, meeting_id: int, skip_answered: bool | None = None) -> int:
+    query = recipients_query(audience, meeting_id, skip_answered)
+    return session.scalar(select(func.count()).select_from(query.subquery()))
+
+
+def left_out_answered(session: Session, audience: Audience, meeting_id: int) -> int:
+    """How many the audience leaves out because they already answered the meeting (0 if it does not)."""
+    if not audience.skip_answered or audience.include_answered or not meeting_id:
+        return 0
+    return count_recipients(session, audience, meeting_id, False) - count_recipients(session, audience, meeting_id)

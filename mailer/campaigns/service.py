@@ -11,28 +11,28 @@
 from __future__ import annotations
 
 import datetime as dt
-import secrets
 from dataclasses import dataclass
 from email.message import EmailMessage
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import exists, func, insert, select, update
 from sqlalchemy.orm import Session, selectinload
 
-from mailer.campaigns.audience import Audience, count_recipients, recipients_query
+from mailer.campaigns.audience import Audience, count_recipients, left_out_answered, recipients_query
 from mailer.campaigns.models import Campaign, CampaignState
 from mailer.config import LANGUAGES, Settings
-from mailer.contacts.models import Contact, Membership
+from mailer.contacts.models import Contact, Membership, Suppression, SuppressionReason, TestPerson, address_hash
 from mailer.db import utcnow
 from mailer.errors import DomainError, NotFound
-from mailer.mail.message import stable_message_id
+from mailer.mail.compose import Composer, compose, made_up_contact, organisation_names
+from mailer.mail.context import language_of
+from mailer.mail.message import new_message_id, parsed
 from mailer.mail.templates import CAMPAIGN_TEMPLATES, EmailTemplates, TemplateProblem
+from mailer.meetings.models import Meeting
 from mailer.meetings.service import MeetingError, get_meeting, parse_local
-from mailer.outbox.compose import compose, has_been_mailed, made_up_contact
 from mailer.outbox.models import FINAL_STATES, MessageState, OutboxMessage
 from mailer.outbox.relay import current_pause
 
 S = CampaignState
-PAST_SEND_AT = dt.timedelta(minutes=15)
 NOT_STARTED = "not started, back to draft"  # start_due's outcome when the campaign cannot go out
 
 
@@ -40,6 +40,9 @@ class CampaignError(DomainError, ValueError):
     """A campaign that cannot be made or moved as asked; the code says why."""
 
     prefix = "error.campaign."
+
+
+ROUNDS_BEFORE_THE_MEETING = ("invitation", "reminder")  # pointless, and misleading, once it has started
 
 
 def get_campaign(session: Session, campaign_id: int) -> Campaign:
@@ -71,32 +74,101 @@ def sample_contact(session: Session, campaign: Campaign, email: str | None = Non
     return session.scalar(_contact_query().where(Contact.id == first_id))
 
 
-def preview(session: Session, settings: Settings, templates: EmailTemplates, campaign: Campaign,
-            email: str | None = None, to_email: str | None = None) -> EmailMessage:
-    """The message exactly as this recipient would get it (raises TemplateProblem)."""
+WHY_NOT = {  # will_not_get's codes, in the CLI's words (the web has its own, in words_*_safety.py)
+    "unsubscribed": "they unsubscribed",
+    "bounced": "their address bounced",
+    "erased": "they were erased",
+    "answered": "they already answered the meeting",
+    "not_in_audience": "they are not in this campaign's audience",
+}
+
+
+def will_not_get(session: Session, campaign: Campaign, email: str | None) -> str | None:
+    """Why the person previewed would not get this mail (a WHY_NOT code), or None when they would.
+
+    A preview shows anyone's message; staff must not take it for a promise that it reaches them.
+    """
+    if not email or campaign.started_at:
+        return None
+    contact = sample_contact(session, campaign, email)
+    audience = Audience.from_json(campaign.audience)
+    suppression = session.scalar(select(Suppression.reason).where(Suppression.address_hash == address_hash(contact.email)))
+    if suppression is not None and not (audience.service and suppression == SuppressionReason.UNSUBSCRIBED):
+        return SuppressionReason(suppression).value
+    if session.scalar(recipients_query(audience, campaign.meeting_id).where(Contact.id == contact.id)) is not None:
+        return None
+    if session.scalar(recipients_query(audience, campaign.meeting_id, False).where(Contact.id == contact.id)):
+        return "answered"
+    return "not_in_audience"
+
+
+def has_been_mailed(session: Session, contact_id: int) -> bool:
+    return bool(session.scalar(select(exists().where(
+        OutboxMessage.contact_id == contact_id, OutboxMessage.state == MessageState.SENT))))
+
+
+def preview_bytes(session: Session, settings: Settings, templates: EmailTemplates, campaign: Campaign,
+                  email: str | None = None, to_email: str | None = None, subject_prefix: str = "",
+                  message_id: str | None = None) -> bytes:
+    """The message exactly as this recipient would get it, as sent (raises TemplateProblem).
+
+    A fresh Message-ID each time: mail services drop a repeated one, so a second test
+    after a template edit would never arrive.
+    """
     contact = sample_contact(session, campaign, email)
     first = not contact.id or not has_been_mailed(session, contact.id)
-    # A fresh Message-ID each time: mail services drop a repeated one, so a second test
-    # after a template edit would never arrive.
-    message_id = stable_message_id(f"preview.{campaign.id}", secrets.randbelow(10**12), settings.mail_from.domain)
     return compose(settings, templates, template=campaign.template, contact=contact, meeting=campaign.meeting,
-                   first_message=first, message_id=message_id, to_email=to_email)
+                   first_message=first, message_id=message_id or new_message_id(settings.mail_from.domain), to_email=to_email,
+                   subject_prefix=subject_prefix)
+
+
+def preview(session: Session, settings: Settings, templates: EmailTemplates, campaign: Campaign,
+            email: str | None = None, to_email: str | None = None) -> EmailMessage:
+    """The message exactly as this recipient would get it, read back as a mail program reads it."""
+    return parsed(preview_bytes(session, settings, templates, campaign, email, to_email))
+
+
+def test_message(session: Session, settings: Settings, templates: EmailTemplates, campaign: Campaign,
+                 to_email: str, message_id: str, email: str | None = None) -> bytes:
+    """The test message for a made-up person, to `to_email` only, subject marked [TEST].
+
+    Written for "Testa Testsson" with the first recipient's (or the given one's) organisations
+    and language, so it reads as theirs would; its links open the real pages, marked as test
+    links, and never change an answer, a subscription or a count.
+    """
+    sample = sample_contact(session, campaign, email)
+    person = TestPerson(language=language_of(sample, settings),
+                        organisations=organisation_names(sample) if sample.id else [])
+    return compose(settings, templates, template=campaign.template, contact=person, meeting=campaign.meeting,
+                   first_message=True, message_id=message_id, to_email=to_email, subject_prefix="[TEST] ")
+
+
+def check_meeting(meeting: Meeting, template: str, now: dt.datetime | None = None) -> None:
+    """No round of any kind for a cancelled meeting; no invitation or reminder once it has started."""
+    if meeting.cancelled_at is not None:
+        raise CampaignError("meeting_cancelled", slug=meeting.slug, title=meeting.title)
+    if template in ROUNDS_BEFORE_THE_MEETING and (now or utcnow()) >= meeting.starts_at:
+        raise CampaignError("meeting_started", slug=meeting.slug, title=meeting.title, template=template)
 
 
 def create_campaign(
     session: Session, settings: Settings, templates: EmailTemplates, *, meeting_slug: str, template: str,
-    audience: Audience, send_at: str | None = None, created_by: str | None = None,
+    audience: Audience, send_at: str | None = None, created_by: str | None = None, now: dt.datetime | None = None,
 ) -> Campaign:
-    """Validate the meeting, audience and template (rendered once for real) before saving."""
+    """Validate the meeting, audience and template (rendered once for real) before saving.
+
+    `now` is the clock the meeting's start is checked against (default: the real one).
+    """
     if template not in CAMPAIGN_TEMPLATES:
         raise CampaignError("bad_template", template=template, choices=", ".join(CAMPAIGN_TEMPLATES))
     try:
         meeting = get_meeting(session, meeting_slug)
     except NotFound:
         raise CampaignError("no_meeting", slug=meeting_slug) from None
+    check_meeting(meeting, template, now)
     implied_audience(template, audience)
     audience.validate(session)
-    when = _parse_when(send_at, settings) if send_at else None
+    when = _parse_when(send_at, settings, meeting, template) if send_at else None
     campaign = Campaign(meeting=meeting, template=template, audience=audience.to_json(), created_by=created_by,
                         state=S.SCHEDULED if when else S.DRAFT, send_at=when)
     session.add(campaign)
@@ -110,8 +182,13 @@ def check_templates(settings: Settings, templates: EmailTemplates, campaign: Cam
 
     At creation and again at start: staff may edit a template in between, and a
     typo must stop the start with its file and line, not fail halfway through a send.
+    A message without the recipient's unsubscribe link (MissingUnsubscribe) never starts.
     """
+    composer = Composer(settings, templates, campaign.template, campaign.meeting)
     for language in LANGUAGES:
+        for first in (True, False):
+            rendered, context = composer.render(made_up_contact(language), first)
+            templates.require_unsubscribe(campaign.template, context["lang"], rendered, context["unsubscribe_url"])
         compose(settings, templates, template=campaign.template, contact=made_up_contact(language),
                 meeting=campaign.meeting, first_message=True, message_id="<check@localhost>")
 
@@ -122,24 +199,29 @@ def implied_audience(template: str | None, audience: Audience) -> Audience:
         audience.participants = True  # thanks carry the evaluation link: participants only
     if template == "information":
         audience.only_yes = True  # "thank you for signing up": only for those who did
+        audience.service = True  # about a meeting they said yes to: unsubscribing from invitations does not stop it
+    audience.skip_answered = template in ROUNDS_BEFORE_THE_MEETING  # already answered: not asked again
     return audience
 
 
-def _parse_when(text: str, settings: Settings) -> dt.datetime:
-    """A send time. One a few minutes past (typed as "now") goes out at once; one further back is
-    refused, as it was surely a typo (the worker would send it late or mark it missed)."""
+def _parse_when(text: str, settings: Settings, meeting: Meeting, template: str) -> dt.datetime:
+    """A send time: this minute or later (the worker would send one in the past late, or mark it
+    missed), and for an invitation or reminder before the meeting starts."""
     try:
         when = parse_local("send_at", text, settings.timezone)
     except MeetingError as exc:
         raise CampaignError(f"send_at.{exc.code}", **exc.params) from None
-    if when < utcnow() - PAST_SEND_AT:
+    if when < utcnow().replace(second=0, microsecond=0):
         raise CampaignError("send_at_past", text=text.strip())
+    if template in ROUNDS_BEFORE_THE_MEETING and when >= meeting.starts_at:
+        raise CampaignError("send_at_after_meeting", text=text.strip())
     return when
 
 
 def schedule(session: Session, settings: Settings, campaign: Campaign, at: str) -> Campaign:
     _require(campaign, (S.DRAFT, S.SCHEDULED, S.MISSED), "schedule")
-    campaign.send_at = _parse_when(at, settings)
+    check_meeting(campaign.meeting, campaign.template)
+    campaign.send_at = _parse_when(at, settings, campaign.meeting, campaign.template)
     campaign.state = S.SCHEDULED
     return campaign
 
@@ -195,7 +277,7 @@ def resume_due(session: Session, now: dt.datetime | None = None) -> list[int]:
     return [campaign.id for campaign in due]
 
 
-def start(session: Session, campaign: Campaign) -> int:
+def start(session: Session, campaign: Campaign, now: dt.datetime | None = None) -> int:
     """Fix the recipients (one outbox row each) and mark the campaign running.
 
     Done in one transaction: after a crash either nothing happened or every row
@@ -203,13 +285,16 @@ def start(session: Session, campaign: Campaign) -> int:
     when it started, and people imported since must not be added.
     """
     _require(campaign, (S.DRAFT, S.SCHEDULED), "start")
+    check_meeting(campaign.meeting, campaign.template, now)
     audience = Audience.from_json(campaign.audience)
     existing = select(OutboxMessage.contact_id).where(OutboxMessage.campaign_id == campaign.id)
     recipients = recipients_query(audience, campaign.meeting_id).where(Contact.id.not_in(existing))
     rows = session.execute(
         select(Contact.id, Contact.email).where(Contact.id.in_(recipients.scalar_subquery()))
     ).all()
-    now = utcnow()
+    now = now or utcnow()
+    if not rows and not session.scalar(select(func.count()).select_from(existing.subquery())):
+        raise CampaignError("no_recipients", id=campaign.id, audience=audience.describe())
     if rows:
         session.execute(insert(OutboxMessage), [
             {"campaign_id": campaign.id, "contact_id": cid, "meeting_id": campaign.meeting_id,
@@ -244,7 +329,11 @@ def start_due(session: Session, settings: Settings, templates: EmailTemplates, c
     except TemplateProblem as exc:
         campaign.state = S.DRAFT
         return f"{NOT_STARTED}: template error {exc}"
-    start(session, campaign)
+    try:
+        start(session, campaign, now)
+    except CampaignError as exc:
+        campaign.state = S.DRAFT
+        return f"{NOT_STARTED}: {exc}"
     return "started"
 
 
@@ -302,6 +391,7 @@ class CampaignStatus:
         """When the unsent rest goes out, if something holds it."""
         times = [t for t in (self.paused_until, self.relay_paused_until) if t is not None]
         return max(times) if times and self.unsent else None
+    left_out: int = 0  # not started yet: how many the audience leaves out as they already answered
 
     def to_json(self) -> dict:
         def when(value: dt.datetime | None) -> str | None:
@@ -314,6 +404,7 @@ class CampaignStatus:
             "paused_until": when(self.paused_until), "pause_reason": self.pause_reason,
             "pause_reply": self.pause_reply, "relay_paused_until": when(self.relay_paused_until),
             "relay_pause_reason": self.relay_pause_reason,
+            "left_out_answered": self.left_out,
         }
 
 
@@ -328,8 +419,11 @@ def status(session: Session, campaign: Campaign) -> CampaignStatus:
         OutboxMessage.campaign_id == campaign.id, OutboxMessage.uncertain.is_(True)))
     audience = Audience.from_json(campaign.audience)
     recipients = sum(counts.values()) if campaign.started_at else count_recipients(session, audience, campaign.meeting_id)
+    # A send time means "goes out then": a cancelled campaign has none to show.
+    send_at = None if campaign.state is S.CANCELLED else campaign.send_at
     result = CampaignStatus(campaign.id, campaign.meeting.slug, campaign.template, campaign.state.value,
-                            campaign.send_at, audience.describe(), recipients, counts, uncertain)
+                            send_at, audience.describe(), recipients, counts, uncertain)
+    result.left_out = 0 if campaign.started_at else left_out_answered(session, audience, campaign.meeting_id)
     if campaign.state is S.PAUSED:
         result.paused_until, result.pause_reason = campaign.paused_until, campaign.pause_reason
         result.pause_reply = campaign.pause_reply

@@ -14,7 +14,26 @@ from mailer.staff.accounts import first_staff_email
 from mailer.translations import LANGUAGES, translate
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class FaultGroup(click.Group):
+    """A full disk, a read-only folder or a vanished database met in the middle of a command
+    ends it with one line naming the place and the fix (exit 2), not a driver traceback."""
+
+    def invoke(self, ctx: click.Context):
+        from sqlalchemy.exc import SQLAlchemyError
+
+        from mailer.operations.faults import fault_from_error
+
+        try:
+            return super().invoke(ctx)
+        except (SQLAlchemyError, OSError) as exc:
+            runtime = ctx.obj if isinstance(ctx.obj, Runtime) else None
+            fault = fault_from_error(exc, runtime.fault_place() if runtime else str(instance_path_from_env()))
+            if fault is None:
+                raise
+            fail(fault, 2)
+
+
+@click.group(cls=FaultGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="mailer")
 @click.option("--lang", type=click.Choice(LANGUAGES), default=None,
               help="Language of messages (default: an en/sv LANG, else MAILER_LANGUAGE, else sv).")
@@ -71,10 +90,12 @@ def init() -> None:
 
 
 def _register() -> None:
-    from mailer.cli import campaigns, contacts, demo, digest, meetings, orgs, privacy, rsvp, serve, staff, tracking, worker
+    from mailer.cli import (bounces, campaigns, contacts, demo, digest, meetings, operations, orgs, privacy, rsvp, serve,
+                            staff, tracking, worker)
 
     for command in (contacts.contacts, orgs.orgs, meetings.meetings, campaigns.campaigns, tracking.responses,
-                    tracking.report, digest.digest, privacy.audit, worker.worker, serve.serve, demo.demo, staff.staff):
+                    tracking.report, digest.digest, privacy.audit, worker.worker, serve.serve, demo.demo, staff.staff,
+                    operations.backup, operations.restore, operations.db, operations.doctor, bounces.bounces):
         main.add_command(command)
     contacts.contacts.add_command(rsvp.revoke_links)
 

@@ -39,11 +39,15 @@ def _campaign(session, campaign_id: int):
 @click.option("--all", "all_", is_flag=True, help="Every contact.")
 @click.option("--only-unanswered", is_flag=True, help="Only those invited who have not answered (reminders).")
 @click.option("--only-yes", is_flag=True, help="Only those who said yes (practical information).")
+@click.option("--include-answered", is_flag=True,
+              help="Invitations and reminders: also those who already answered the meeting (left out by default).")
 @click.option("--send-at", metavar=WHEN, help="Schedule it (local time); otherwise it stays a draft.")
 @pass_runtime
-def create(rt: Runtime, meeting_slug, template, orgs, regions, roles, all_, only_unanswered, only_yes, send_at):
+def create(rt: Runtime, meeting_slug, template, orgs, regions, roles, all_, only_unanswered, only_yes, include_answered,
+           send_at):
     """Create a campaign; prints its id."""
-    audience = Audience(list(orgs), list(regions), list(roles), all_, only_unanswered, only_yes)
+    audience = Audience(list(orgs), list(regions), list(roles), all_, only_unanswered, only_yes,
+                        include_answered=include_answered)
     with rt.transaction() as session:
         try:
             campaign = actions.create(session, rt.settings, rt.templates, cli_actor(), meeting_slug=meeting_slug,
@@ -54,6 +58,8 @@ def create(rt: Runtime, meeting_slug, template, orgs, regions, roles, all_, only
     click.echo(campaign.id)
     say("cli.campaign_created", id=campaign.id, template=template, meeting=meeting_slug,
         recipients=status.recipients, state=campaign.state, err=True)
+    if status.left_out:
+        say("cli.campaign_left_out", n=status.left_out, err=True)
 
 
 @campaigns.command()
@@ -66,8 +72,11 @@ def preview(rt: Runtime, campaign_id: int, email: str | None):
         campaign = _campaign(session, campaign_id)
         try:
             message = service.preview(session, rt.settings, rt.templates, campaign, email)
+            blocked = service.will_not_get(session, campaign, email)
         except (service.CampaignError, TemplateProblem) as exc:
             fail(exc)
+    if blocked:
+        click.echo(f"note: {email.strip()} will not get this mail: {service.WHY_NOT[blocked]}", err=True)
     for header in ("From", "To", "Subject", "List-Unsubscribe"):
         click.echo(f"{header}: {message[header]}")
     click.echo()
@@ -79,7 +88,8 @@ def preview(rt: Runtime, campaign_id: int, email: str | None):
 @click.option("--to", "to_email", required=True, help="Where the test goes (e.g. yourself).")
 @pass_runtime
 def test(rt: Runtime, campaign_id: int, to_email: str):
-    """Send one test message (rendered for the first recipient) to an address."""
+    """Send one test message to an address: written for a made-up person, "Testa Testsson"
+    (the first recipient's organisations and language); its links save nothing."""
     try:
         sent_to = actions.send_test(rt.db, rt.settings, rt.templates, cli_actor(), campaign_id, to_email)
     except ValueError as exc:  # a bad address or an unknown campaign (CampaignError is a ValueError)
@@ -186,7 +196,8 @@ def list_(rt: Runtime, as_json: bool):
     with rt.transaction() as session:
         campaigns_ = service.list_campaigns(session)
         rows = [service.status(session, c).to_json() for c in campaigns_]
-        local = [c.send_at and f"{c.send_at.astimezone(rt.settings.timezone):%Y-%m-%d %H:%M}" for c in campaigns_]
+        local = [c.send_at and f"{c.send_at.astimezone(rt.settings.timezone):%Y-%m-%d %H:%M}"
+                 if c.state is not CampaignState.CANCELLED else None for c in campaigns_]
     if as_json:
         echo_json(rows)
         return

@@ -2,10 +2,12 @@ from __future__ import annotations
 
 import click
 
-from mailer.cli.runtime import Runtime, cli_language, echo_json, fail, pass_runtime, say
-from mailer.i18n import format_when
 from mailer.audit.log import cli_actor
-from mailer.meetings.service import MeetingError, list_meetings
+from mailer.cli.runtime import Runtime, cli_language, echo_json, fail, pass_runtime, say
+from mailer.translations import translate
+from mailer.i18n import format_when
+from mailer.meetings.changes import cancel_meeting, edit_meeting
+from mailer.meetings.service import MeetingError, get_meeting, list_meetings
 from mailer.staff import meeting_actions
 
 
@@ -34,9 +36,70 @@ def add(rt: Runtime, **fields) -> None:
         try:
             meeting = meeting_actions.create(session, rt.settings.timezone, cli_actor(), **fields)
         except MeetingError as exc:
-            fail(f"--{exc.field.replace('_', '-')}: {exc.render(cli_language())}")
+            _refused(exc, slug_is_argument=False)
         say("cli.meeting_added", slug=meeting.slug,
             when=format_when(meeting.starts_at, meeting.ends_at, rt.settings.timezone))
+
+
+def _refused(exc: MeetingError, slug_is_argument: bool = True):
+    option = "SLUG" if exc.field == "slug" and slug_is_argument else f"--{exc.field.replace('_', '-')}"
+    fail(f"{option}: {exc.render(cli_language())}")
+
+
+def _meeting(session, slug: str):
+    try:
+        return get_meeting(session, slug)
+    except LookupError as exc:
+        fail(str(exc))
+
+
+@meetings.command("edit")
+@click.argument("slug")
+@click.option("--title")
+@click.option("--region")
+@click.option("--city")
+@click.option("--host")
+@click.option("--venue")
+@click.option("--starts", metavar='"YYYY-MM-DD HH:MM"')
+@click.option("--ends", metavar='"YYYY-MM-DD HH:MM"')
+@click.option("--capacity", type=int)
+@click.option("--max-guests", type=int)
+@click.option("--rsvp-by", metavar="YYYY-MM-DD")
+@click.option("--description")
+@click.option("--anonymous-evaluation/--named-evaluation", default=None,
+              help="Store this meeting's evaluations without the person.")
+@click.option("--notify/--no-notify", default=True, show_default=True,
+              help="Mail everyone with a yes or a waitlist place when the time, town or venue changes.")
+@pass_runtime
+def edit(rt: Runtime, slug: str, anonymous_evaluation: bool | None, notify: bool, **changes):
+    """Change a meeting; a new time or place is mailed (with an updated calendar entry) to those coming."""
+    with rt.transaction() as session:
+        meeting = _meeting(session, slug)
+        try:
+            given = {name: value for name, value in changes.items() if value is not None}
+            change = edit_meeting(session, rt.settings.timezone, rt.settings.language, cli_actor(), meeting,
+                                  notify=notify, evaluation_anonymous=anonymous_evaluation, **given)
+        except MeetingError as exc:
+            _refused(exc)
+    told = f"; {change.notified} update mails queued (the worker sends them)" if change.notified else ""
+    click.echo(f"{slug} updated{told}")
+
+
+@meetings.command("cancel")
+@click.argument("slug")
+@click.option("--notify/--no-notify", default=True, show_default=True,
+              help="Mail everyone with a yes or a waitlist place a cancellation that removes it from calendars.")
+@pass_runtime
+def cancel(rt: Runtime, slug: str, notify: bool):
+    """Call a meeting off: cancellations to those coming, its unsent rounds stopped, answers closed."""
+    with rt.transaction() as session:
+        meeting = _meeting(session, slug)
+        try:
+            change = cancel_meeting(session, cli_actor(), meeting, notify=notify)
+        except MeetingError as exc:
+            _refused(exc)
+    stopped = f", rounds {', '.join(map(str, change.campaigns_cancelled))} cancelled" if change.campaigns_cancelled else ""
+    click.echo(f"{slug} cancelled; {change.notified} cancellation mails queued (the worker sends them){stopped}")
 
 
 def meeting_dict(meeting, tz) -> dict:
@@ -47,6 +110,7 @@ def meeting_dict(meeting, tz) -> dict:
         "when": format_when(meeting.starts_at, meeting.ends_at, tz),
         "capacity": meeting.capacity, "max_guests": meeting.max_guests,
         "rsvp_by": meeting.rsvp_by.isoformat() if meeting.rsvp_by else None,
+        "cancelled": meeting.cancelled_at is not None,
     }
 
 
@@ -62,5 +126,6 @@ def list_(rt: Runtime, as_json: bool) -> None:
         echo_json(rows)
         return
     for m in rows:
-        click.echo(f"{m['slug']:<22} {m['when']:<45} {m['city']}, {m['host'] or m['region']}")
+        cancelled = "  " + translate("cli.meeting_cancelled_tag", cli_language()) if m["cancelled"] else ""
+        click.echo(f"{m['slug']:<22} {m['when']:<45} {m['city']}, {m['host'] or m['region']}{cancelled}")
     say("cli.meetings_count", n=len(rows))

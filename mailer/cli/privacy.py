@@ -40,6 +40,8 @@ def forget_command(rt: Runtime, email: str, yes: bool) -> None:
         fail(exc)
     say("cli.erased", id=erased.contact_id, messages=erased.messages, answers=erased.responses,
         mentions=erased.mentions_rewritten, files=len(erased.files))
+    keep = rt.settings.backup_keep
+    say("ops.forget_backups", keep=keep, days=max(keep.daily, 7 * keep.weekly))
 
 
 @click.command("audit")

@@ -10,7 +10,7 @@ import json
 import os
 import sys
 from contextlib import contextmanager
-from typing import Any, Iterator, NoReturn
+from typing import Any, Iterator, Mapping, NoReturn
 
 import click
 from flask import Flask
@@ -21,7 +21,7 @@ from mailer.errors import render
 from mailer.translations import DEFAULT_LANGUAGE, LANGUAGES, translate
 
 
-def environment_language(environ: dict[str, str] | os._Environ = os.environ) -> str:
+def environment_language(environ: Mapping[str, str] = os.environ) -> str:
     """The CLI's language without --lang: an en*/sv* locale (LC_ALL, LC_MESSAGES, LANG), else
     the configured MAILER_LANGUAGE, else Swedish."""
     for name in ("LC_ALL", "LC_MESSAGES", "LANG"):
@@ -60,10 +60,17 @@ class Runtime:
         if self._app is None:
             from mailer.app import create_app
 
+            from mailer.config import load_settings
+            from mailer.operations.faults import InstanceFault, check_instance
+
             try:
+                settings = load_settings()
+                check_instance(settings.instance_path, settings.database_url)
                 self._app = create_app()
             except ConfigError as exc:
                 fail(translate("cli.config_error", self.language, error=exc), 2)
+            except InstanceFault as exc:
+                fail(exc, 2)
             db = self._app.extensions["mailer.db"]
             from mailer.db import head_revision
 
@@ -82,6 +89,16 @@ class Runtime:
     @property
     def templates(self):
         return self.app.extensions["mailer.templates"]
+
+    def fault_place(self) -> str:
+        """Where a file or database fault happened, for the one-line message: the database, else the instance."""
+        from mailer.config import instance_path_from_env
+        from mailer.operations.faults import sqlite_path
+
+        if self._app is None:
+            return str(instance_path_from_env())
+        url = self.settings.database_url
+        return str(sqlite_path(url) or self.db.engine.url.render_as_string(hide_password=True))
 
     def close(self) -> None:
         """Close the database's pooled connections when the command ends.

@@ -14,6 +14,7 @@ from gunicorn.app.base import BaseApplication
 from mailer.cli.runtime import Runtime, fail, pass_runtime, say
 from mailer.config import env_name
 from mailer.logs import install_filter
+from mailer.operations.running import SERVE_LOCK, hold_lock, serve_label
 
 
 class MailerServer(BaseApplication):
@@ -51,6 +52,9 @@ def serve(rt: Runtime, host: str, port: int, workers: int, threads: int) -> None
              f"{env_name('ratelimit_storage_url')} (e.g. redis://localhost:6379/0); {store} counts per process", 2)
     app = rt.app
     rt.db.dispose()  # no connection may be shared with the forked worker processes
+    # Held while this server (and its forked workers, which inherit it) lives: `mailer restore`
+    # refuses while it is held. A second server on the same instance finds it taken: one is enough.
+    serving = hold_lock(rt.settings.instance_path / SERVE_LOCK, serve_label(host, port))  # noqa: F841
     say("cli.serving", url=rt.settings.base_url, host=host, port=port, workers=workers, threads=threads)
     MailerServer(app, {
         "bind": f"{host}:{port}",

@@ -13,8 +13,7 @@ from mailer.cli.orgs import orgs
 from mailer.cli.runtime import Runtime, cli_language, echo_json, fail, pass_runtime, say
 from mailer.evaluations.service import summarise
 from mailer.audit.log import cli_actor, record
-from mailer.meetings.service import MeetingError, get_meeting, list_meetings
-from mailer.staff import meeting_actions
+from mailer.meetings.service import get_meeting, list_meetings
 from mailer.tracking.attendance import add_walk_in, check_in
 from mailer.tracking.export import attendee_rows, to_csv, to_xlsx
 from mailer.tracking.org_report import org_report
@@ -56,39 +55,13 @@ def checkin(rt: Runtime, slug: str, emails: tuple[str, ...], walk_ins: tuple[str
     raise SystemExit(1 if result.unknown else 0)
 
 
-@meetings.command("edit")
-@click.argument("slug")
-@click.option("--title")
-@click.option("--host")
-@click.option("--venue")
-@click.option("--starts", metavar='"YYYY-MM-DD HH:MM"')
-@click.option("--ends", metavar='"YYYY-MM-DD HH:MM"')
-@click.option("--capacity", type=int)
-@click.option("--max-guests", type=int)
-@click.option("--rsvp-by", metavar="YYYY-MM-DD")
-@click.option("--anonymous-evaluation/--named-evaluation", default=None,
-              help="Store this meeting's evaluations without the person.")
-@pass_runtime
-def edit(rt: Runtime, slug: str, anonymous_evaluation: bool | None, **changes):
-    """Change a meeting."""
-    with rt.transaction() as session:
-        meeting = _meeting(session, slug)
-        try:
-            given = {name: value for name, value in changes.items() if value is not None}
-            meeting_actions.update(session, rt.settings.timezone, cli_actor(), meeting,
-                                   evaluation_anonymous=anonymous_evaluation, **given)
-        except MeetingError as exc:
-            fail(f"--{exc.field.replace('_', '-')}: {exc.render(cli_language())}")
-    say("cli.meeting_updated", slug=slug)
-
-
 @meetings.command("evaluations")
 @click.argument("slug", required=False)
 @click.option("--json", "as_json", is_flag=True)
 @pass_runtime
 def evaluations(rt: Runtime, slug: str | None, as_json: bool):
     """Evaluation results per meeting and per region: averages, counts, free text."""
-    with rt.transaction() as session:
+    with rt.db.reading() as session:
         chosen = [_meeting(session, slug)] if slug else list_meetings(session)
         per_meeting, per_region = summarise(session, chosen)
     if as_json:
@@ -121,7 +94,7 @@ def responses() -> None:
 def export(rt: Runtime, slug: str, fmt: str, output: Path | None, delimiter: str):
     """The attendee list: name, organisations, email, answer, guests, diet, accessibility, comment, answered at."""
     language = rt.settings.language
-    with rt.transaction() as session:
+    with rt.db.reading() as session:
         meeting = _meeting(session, slug)
         rows = attendee_rows(session, meeting, rt.settings.timezone, language)
     data = to_xlsx(rows, meeting.slug, language) if fmt == "xlsx" else to_csv(rows, language, delimiter)
@@ -146,7 +119,7 @@ def report_(rt: Runtime, slug: str, send: bool, as_json: bool):
 
     with rt.transaction() as session:
         try:
-            report = org_report(session, slug, rt.settings.timezone)
+            report = org_report(session, slug, rt.settings.timezone, rt.settings.language)
         except LookupError as exc:
             fail(exc)
         if send:
@@ -196,7 +169,7 @@ def report(rt: Runtime, start, end, fmt: str, output: Path | None):
     if start and end and start > end:
         raise click.BadParameter(translate("cli.from_after_to", cli_language(), start=start, end=end),
                                  param_hint="--from")
-    with rt.transaction() as session:
+    with rt.db.reading() as session:
         data = board_report(session, rt.settings, start, end, cli_language())
     if fmt == "json":
         import json
@@ -222,7 +195,7 @@ def status(rt: Runtime, slug: str, as_json: bool):
     """Where a meeting stands: answers, per organisation and region, coverage, attendance."""
     from mailer.tracking.status import full_status
 
-    with rt.transaction() as session:
+    with rt.db.reading() as session:
         meeting = _meeting(session, slug)
         data = {"slug": slug, "title": meeting.title, "capacity": meeting.capacity, **full_status(session, meeting)}
     if as_json:

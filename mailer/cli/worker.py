@@ -2,8 +2,9 @@ from __future__ import annotations
 
 import click
 
-from mailer.cli.runtime import Runtime, pass_runtime
+from mailer.cli.runtime import Runtime, cli_language, fail, pass_runtime
 from mailer.logs import configure as configure_logging
+from mailer.translations import translate
 
 
 @click.command()
@@ -15,4 +16,7 @@ def worker(rt: Runtime, until_idle: bool, verbose: bool) -> None:
     from mailer.worker.runner import run_worker
 
     configure_logging(verbose)
-    run_worker(rt.db, rt.settings, rt.templates, until_idle=until_idle)
+    fault = run_worker(rt.db, rt.settings, rt.templates, until_idle=until_idle)
+    if fault is not None:  # its database file was deleted or replaced: it stopped rather than write into it
+        language = cli_language()
+        fail(translate("ops.worker_stopped", language, problem=fault.render(language)), 2)

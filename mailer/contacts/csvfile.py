@@ -14,7 +14,7 @@ from pathlib import Path
 
 from email_validator import EmailNotValidError, EmailUndeliverableError, validate_email
 
-MAX_FILE_BYTES = 20 * 1024 * 1024
+MAX_FILE_BYTES = 50 * 1024 * 1024  # the default of the `max_upload_mb` setting
 MAX_COLUMNS = 200
 MAX_FIELD_CHARS = 1000
 # The columns' sizes in the database (PostgreSQL enforces them): a longer cell is cut, with a
@@ -126,22 +126,23 @@ def _clean(value: str | None) -> str | None:
     return value[:MAX_FIELD_CHARS].rstrip() or None
 
 
-def _too_large() -> CsvFileError:
-    mb = MAX_FILE_BYTES // (1024 * 1024)
+def _too_large(max_bytes: int) -> CsvFileError:
+    mb = max_bytes // (1024 * 1024)
     return CsvFileError(f"file is larger than {mb} MB", "too_large", mb=mb)
 
 
-def parse(path: Path, data: bytes | None = None, check_dns: bool = False, display_name: str | None = None) -> ParsedList:
+def parse(path: Path, data: bytes | None = None, check_dns: bool = False, display_name: str | None = None,
+          max_bytes: int = MAX_FILE_BYTES) -> ParsedList:
     """Parse one contact list. Raises CsvFileError when the file as a whole is unusable."""
     if data is None:
         try:
-            if path.stat().st_size > MAX_FILE_BYTES:
-                raise _too_large()
+            if path.stat().st_size > max_bytes:
+                raise _too_large(max_bytes)
             data = path.read_bytes()
         except OSError as exc:
             raise CsvFileError(f"cannot read the file: {exc.strerror}", "unreadable", reason=exc.strerror) from None
-    if len(data) > MAX_FILE_BYTES:
-        raise _too_large()
+    if len(data) > max_bytes:
+        raise _too_large(max_bytes)
     text = decode(data)
     first_line = text.split("\n", 1)[0]
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=_delimiter(first_line), strict=True)

@@ -11,10 +11,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from sqlalchemy import bindparam, delete, func, insert, select
+from sqlalchemy import delete, insert, select
 from sqlalchemy.orm import Session
 
-from mailer.contacts.csvfile import SLUG_RE, ContactRow, CsvFileError, Problem, parse, read_organisation_names
+from mailer.contacts.csvfile import MAX_FILE_BYTES, SLUG_RE, ContactRow, CsvFileError, Problem, parse, read_organisation_names
 from mailer.contacts.models import (
     Contact,
     ImportRejection,
@@ -23,9 +23,8 @@ from mailer.contacts.models import (
     Suppression,
     SuppressionReason,
     address_hash,
-    new_link_key,
 )
-from mailer.db import Prepared, utcnow
+from mailer.db import utcnow
 
 REGISTRY_FILE = "organisations.csv"
 CHUNK = 500
@@ -85,6 +84,7 @@ def import_lists(
     strict: bool = False,
     check_dns: bool = False,
     data: dict[Path, bytes] | None = None,
+    max_bytes: int = MAX_FILE_BYTES,
 ) -> ImportReport:
     """Import contact lists within the caller's transaction.
 
@@ -107,16 +107,25 @@ def import_lists(
         report.organisation = slug
         try:
             read_organisation_names(path.parent)  # a broken organisations.csv stops this file here
-            parsed = parse(path, data=(data or {}).get(path), check_dns=check_dns)
+            parsed = parse(path, data=(data or {}).get(path), check_dns=check_dns, max_bytes=max_bytes)
         except CsvFileError as exc:
             report.error, report.error_code, report.error_params = str(exc), exc.code, exc.params
             continue
         report.rejected, report.warnings = parsed.rejected, parsed.warnings
         reports[-1] = (report, parsed.rows)
 
-    rollback = dry_run or (strict and any(r.error or r.rejected for r, _ in reports))
-    savepoint = session.begin_nested()
     claims: Claims = {}
+    if dry_run:
+        # Computed by the same code, with the changes kept in memory and never sent to the
+        # database: a preview only reads, so it can run without the write lock (Database.reading).
+        with session.no_autoflush:
+            for report, rows in reports:
+                if report.organisation and not report.error and not report.note:
+                    _apply(session, report, rows, claims, write=False)
+        session.expunge_all()
+        return ImportReport(files=[r for r, _ in reports], written=False)
+    rollback = strict and any(r.error or r.rejected for r, _ in reports)
+    savepoint = session.begin_nested()
     for report, rows in reports:
         if report.organisation and not report.error and not report.note:
             _apply(session, report, rows, claims)
@@ -128,16 +137,19 @@ def import_lists(
     return ImportReport(files=[r for r, _ in reports], written=not rollback)
 
 
-def _organisation(session: Session, slug: str, folder: Path) -> Organisation:
+def _organisation(session: Session, slug: str, folder: Path, write: bool = True) -> Organisation:
     info = read_organisation_names(folder).get(slug)
     organisation = session.scalar(select(Organisation).where(Organisation.slug == slug))
     if organisation is None:
         organisation = Organisation(slug=slug, name=info.name if info else slug.replace("-", " ").title())
+        if not write:
+            return organisation  # a new organisation in a dry run: no id, no members yet
         session.add(organisation)
     if info is not None:
         organisation.name, organisation.region = info.name, info.region
         organisation.contact_email = info.email or organisation.contact_email
-    session.flush()
+    if write:
+        session.flush()
     return organisation
 
 
@@ -159,30 +171,22 @@ def _merge_duplicates(rows: list[ContactRow], report: FileReport) -> tuple[list[
     return list(by_email.values()), duplicates
 
 
-_C, _M = Contact.__table__, Membership.__table__
-NEW_CONTACT = insert(_C).values({name: bindparam(name, type_=_C.c[name].type) for name in (
-    "email", "name", "language", "region", "phone", "link_key", "created_at", "updated_at")})
-NEW_MEMBERSHIP = insert(_M).values({name: bindparam(name, type_=_M.c[name].type) for name in (
-    "contact_id", "organisation_id", "role", "created_at")})
-
-
 def _insert_new(session: Session, organisation: Organisation, contacts: dict[str, ContactRow],
                 new_memberships: list[tuple[str, str | None]], known: dict[str, int]) -> None:
-    """New people and memberships, each as one statement the driver runs for every row (db.Prepared):
-    no ORM object, no round trip per row. `known` maps existing people's addresses to their ids."""
+    """New people and memberships, each as one bulk INSERT of all their rows (SQLAlchemy's
+    executemany, with the models' column defaults): no ORM object, no round trip per row.
+    `known` maps existing people's addresses to their ids. One time stamp for the whole import,
+    so that a person and their first membership show the same time."""
     now = utcnow()
-    connection = session.connection()
     if contacts:
-        last = connection.execute(select(func.max(_C.c.id))).scalar_one() or 0
-        Prepared(NEW_CONTACT, connection.dialect).run_many(connection, [
+        new_ids = session.execute(insert(Contact).returning(Contact.id, Contact.email), [
             {"email": r.email, "name": r.name, "language": r.language, "region": r.region, "phone": r.phone,
-             "link_key": new_link_key()} for r in contacts.values()], created_at=now, updated_at=now)
-        # Ours are among the rows after `last` (another transaction's may be there too on PostgreSQL).
-        known = {**known, **{email: contact_id for contact_id, email in connection.execute(
-            select(_C.c.id, _C.c.email).where(_C.c.id > last)) if email in contacts}}
-    Prepared(NEW_MEMBERSHIP, connection.dialect).run_many(connection, [
-        {"contact_id": known[email], "role": role} for email, role in new_memberships],
-        organisation_id=organisation.id, created_at=now)
+             "created_at": now, "updated_at": now} for r in contacts.values()])
+        known = {**known, **{email: contact_id for contact_id, email in new_ids}}
+    if new_memberships:
+        session.execute(insert(Membership), [
+            {"contact_id": known[email], "organisation_id": organisation.id, "role": role, "created_at": now}
+            for email, role in new_memberships])
 
 
 PERSON_FIELDS = ("name", "language", "region", "phone")
@@ -210,8 +214,9 @@ def _person_changes(row: ContactRow, contact: Contact | None, claims: Claims, re
     return changes
 
 
-def _apply(session: Session, report: FileReport, rows: list[ContactRow], claims: Claims) -> None:
-    organisation = _organisation(session, report.organisation, report.path.parent)
+def _apply(session: Session, report: FileReport, rows: list[ContactRow], claims: Claims, write: bool = True) -> None:
+    """Count (and with `write`, make) the file's changes; without it nothing reaches the database."""
+    organisation = _organisation(session, report.organisation, report.path.parent, write)
     rows, report.unchanged = _merge_duplicates(rows, report)
     emails = [row.email for row in rows]
 
@@ -261,6 +266,8 @@ def _apply(session: Session, report: FileReport, rows: list[ContactRow], claims:
             report.updated += 1
         else:
             report.unchanged += 1
+    if not write:
+        return
     _insert_new(session, organisation, new_contacts, new_memberships,
                 {email: contact.id for email, contact in contacts.items()})
 

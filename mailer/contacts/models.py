@@ -6,6 +6,8 @@ import datetime as dt
 import enum
 import hashlib
 import secrets
+from dataclasses import dataclass, field
+from types import SimpleNamespace
 
 from sqlalchemy import Enum, ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -19,6 +21,58 @@ ERASED_DOMAIN = "erased.invalid"  # placeholder addresses of erased people (RFC 
 def new_link_key() -> str:
     """Random, unguessable id carried (signed) in a person's links; replaced to revoke them."""
     return secrets.token_urlsafe(16)
+
+
+TEST_KEY_PREFIX = "test."  # never made by new_link_key(): token_urlsafe has no "."
+TEST_NAME = "Testa Testsson"
+TEST_EMAIL = "testa.testsson@example.invalid"
+
+
+def is_test_key(key: str | None) -> bool:
+    """A link key of the made-up test person: its links open real pages that save nothing."""
+    return bool(key) and key.startswith(TEST_KEY_PREFIX)
+
+
+@dataclass
+class TestPerson:
+    """Who a test mail is written for, so that no member's live links ever leave in one.
+
+    Duck-types the Contact attributes that composing a mail and showing a page read.
+    Carries a real recipient's organisations and language, so the test reads as theirs would.
+    """
+
+    __test__ = False  # not a pytest test class, whatever its name
+
+    language: str | None = None
+    organisations: list[str] = field(default_factory=list)
+    id: int = 0
+    name: str = TEST_NAME
+    email: str = TEST_EMAIL
+
+    @property
+    def link_key(self) -> str:
+        return f"{TEST_KEY_PREFIX}{self.language or ''}"
+
+    @property
+    def memberships(self) -> list[SimpleNamespace]:
+        return [SimpleNamespace(organisation=SimpleNamespace(name=name)) for name in self.organisations]
+
+    @property
+    def first_name(self) -> str:
+        return self.name.split(" ")[0]
+
+    @property
+    def is_erased(self) -> bool:
+        return False
+
+    @classmethod
+    def from_key(cls, key: str) -> "TestPerson":
+        language = key.removeprefix(TEST_KEY_PREFIX)
+        return cls(language=language if language in ("sv", "en") else None)
+
+
+def is_test_person(contact) -> bool:
+    return isinstance(contact, TestPerson)
 
 
 def address_hash(email: str) -> str:
@@ -71,6 +125,23 @@ class Contact(Base):
 
     def __repr__(self) -> str:
         return f"<Contact {self.id}>"
+
+
+class RetiredLinkKey(Base):
+    """A link key replaced by `contacts revoke-links`: its unsubscribe links keep working.
+
+    Revoking stops answers and evaluations on someone's behalf; it must never take away
+    their way out of the mailings. Not personal, like `contacts.link_key`: a random key that
+    says nothing about the person; an erased person's retired keys no longer resolve.
+    """
+
+    __tablename__ = "retired_link_keys"
+
+    id: Mapped[int] = mapped_column(primary_key=True, info=not_personal())
+    contact_id: Mapped[int] = mapped_column(ForeignKey("contacts.id", ondelete="CASCADE"), index=True,
+                                            info=not_personal())
+    link_key: Mapped[str] = mapped_column(String(32), unique=True, info=not_personal())
+    retired_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow, info=not_personal())
 
 
 class Membership(Base):

@@ -14,6 +14,7 @@ from sqlalchemy import and_, case, func, select
 from sqlalchemy.orm import Session, selectinload
 
 from mailer.audit.log import record
+from mailer.bounces.quality import described, last_status, organisations_of, refusals, soft_bounces
 from mailer.campaigns.models import Campaign, CampaignState
 from mailer.config import Settings
 from mailer.contacts.models import Contact, Membership, Organisation, Suppression, SuppressionReason
@@ -22,6 +23,7 @@ from mailer.digest.models import DigestRun
 from mailer.digest.sending import sending_context
 from mailer.i18n import format_short_date, format_when
 from mailer.meetings.models import Meeting
+from mailer.operations.backup import backup_status
 from mailer.outbox.models import OutboxMessage
 from mailer.rsvp.models import Answer, Response
 from mailer.rsvp.status import status_by_meeting
@@ -108,10 +110,15 @@ def digest_context(session: Session, settings: Settings, start: dt.datetime, end
         select(Suppression).where(Suppression.created_at > start, Suppression.created_at <= end,
                                   Suppression.email.is_not(None)).order_by(Suppression.created_at)
     ).all()
+    bounced = [s for s in suppressed if s.reason is SuppressionReason.BOUNCED]
+    soft = soft_bounces(session, start, end, lang)
+    statuses = last_status(session, [s.email for s in bounced])
+    organisations = organisations_of(session, [s.email for s in bounced] + [b["email"] for b in soft])
     upcoming = session.scalars(
         select(Campaign).where(Campaign.state == CampaignState.SCHEDULED, Campaign.send_at <= end + dt.timedelta(days=7))
         .options(selectinload(Campaign.meeting)).order_by(Campaign.send_at)
     ).all()
+    backup = backup_status(session)
     return {
         "lang": lang,
         "sender": {"name": settings.mail_from.display_name, "email": settings.mail_from.addr_spec},
@@ -119,11 +126,18 @@ def digest_context(session: Session, settings: Settings, start: dt.datetime, end
             "period_start": format_when(start, None, tz, lang),
             "period_end": format_when(end, None, tz, lang),
             "meetings": meeting_items,
-            "bounces": [{"email": s.email, "detail": s.detail or ""} for s in suppressed
-                        if s.reason is SuppressionReason.BOUNCED],
+            "bounces": [{"email": s.email, "detail": s.detail or "",
+                         "organisations": ", ".join(organisations.get(s.email, [])),
+                         **described(s.email, s.detail, statuses, lang)} for s in bounced],
+            "soft_bounces": [{"email": b["email"], "organisations": ", ".join(organisations.get(b["email"], [])),
+                              "status": b["status"], "explanation": b["explanation"], "count": b["count"]}
+                             for b in soft if b["email"] not in {s.email for s in bounced}],
+            "refusals": refusals(session, start, end, lang),
             "unsubscribes": [{"email": s.email} for s in suppressed if s.reason is SuppressionReason.UNSUBSCRIBED],
             "upcoming_campaigns": [{"meeting": c.meeting.title, "template": c.template,
                                     "send_at": format_when(c.send_at, None, tz, lang)} for c in upcoming],
+            "backup": {"last": format_when(backup.last_at, None, tz, lang) if backup.last_at else "",
+                       "stale": backup.stale},
             "sending": sending_context(session, start, end, tz, lang),
         },
     }

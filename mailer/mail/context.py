@@ -71,7 +71,10 @@ def recipient_context(
     organisations: list[str],
     first_message: bool,
     extra: dict[str, Any] | None = None,
+    meeting_view: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
+    """Everything one recipient's message may print. `meeting_view` is meeting_context() for the
+    recipient's language when the caller already has it (a sender makes it once per round)."""
     lang = language_of(contact, settings)
     name = contact.name or ""
     context: dict[str, Any] = {
@@ -83,7 +86,7 @@ def recipient_context(
         **links(settings, contact, meeting),
     }
     if meeting is not None:
-        context["meeting"] = meeting_context(meeting, settings, lang)
+        context["meeting"] = meeting_view if meeting_view is not None else meeting_context(meeting, settings, lang)
     if extra:
         context.update(extra)
     return context

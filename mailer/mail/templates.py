@@ -6,17 +6,31 @@ file and line when a campaign is created or previewed, not halfway through a sen
 
 from __future__ import annotations
 
+import copy
 import traceback
 from dataclasses import dataclass
+from html import escape
 from pathlib import Path
 from typing import Any
 
 import css_inline
-from jinja2 import ChoiceLoader, FileSystemLoader, StrictUndefined, TemplateError, TemplateNotFound, TemplateSyntaxError, select_autoescape
+from jinja2 import ChoiceLoader, Template, FileSystemLoader, StrictUndefined, TemplateError, TemplateNotFound, TemplateSyntaxError, select_autoescape
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
-TEMPLATE_NAMES = ("invitation", "reminder", "information", "confirmation", "thanks", "digest", "org_report")
+from mailer.errors import DomainError
+
+MAX_SUBJECT_CHARS = 998  # one header line (RFC 5322 section 2.1.1)
+DEFAULT_MAX_MESSAGE_BYTES = 10 * 1024 * 1024  # the `max_message_bytes` setting's default
+
+TEMPLATE_NAMES = ("invitation", "reminder", "information", "confirmation", "thanks", "meeting_update",
+                  "meeting_cancelled", "digest", "org_report")
 CAMPAIGN_TEMPLATES = ("invitation", "reminder", "information", "thanks")
+STAFF_TEMPLATES = ("digest", "org_report")
+# Mail to members: each must carry the person's unsubscribe link and the notice beside it.
+RECIPIENT_TEMPLATES = tuple(name for name in TEMPLATE_NAMES if name not in STAFF_TEMPLATES)
+# Service mail about a meeting the person signed up for, not marketing: it reaches them even
+# after they unsubscribed from invitations (never after a bounce or an erasure).
+SERVICE_TEMPLATES = ("confirmation", "information", "meeting_update", "meeting_cancelled")
 
 
 def packaged_templates_path() -> Path:
@@ -27,11 +41,71 @@ def packaged_templates_path() -> Path:
     return Path(__file__).resolve().parents[2] / "templates" / "email"
 
 
-class TemplateProblem(Exception):
-    def __init__(self, template: str, line: int | None, message: str):
+class TemplateProblem(DomainError):
+    """A template that cannot be rendered, named by file and line.
+
+    Jinja's own errors keep its (English) message; mailer's limits carry a `code`
+    ("too_large", "subject_too_long") whose catalog text ("template_problem.<code>")
+    says it in the reader's language.
+    """
+
+    prefix = "template_problem."
+
+    def __init__(self, template: str, line: int | None, message: str, code: str | None = None, **params: Any):
         where = f"{template}:{line}" if line else template
-        super().__init__(f"{where}: {message}")
+        Exception.__init__(self, f"{where}: {message}")
         self.template, self.line, self.message = template, line, message
+        self.code, self.params = code or "", {"where": where, **params}
+
+    def render(self, language: str | None) -> str:
+        return super().render(language) if self.code else str(self)
+
+    def __str__(self) -> str:
+        return str(self.args[0])
+
+
+def _too_large(template: str, limit: int) -> TemplateProblem:
+    mb = round(limit / (1024 * 1024), 1)
+    return TemplateProblem(template, None, f"the rendered message is larger than {mb:g} MB (max_message_bytes)",
+                           "too_large", mb=f"{mb:g}")
+
+
+class _Budget:
+    """What is left of the message size limit while rendering.
+
+    Why streamed: a template looping a million times would otherwise build its whole
+    output (hundreds of MB) before anything could refuse it.
+    """
+
+    def __init__(self, limit: int):
+        self.limit, self.left = limit, limit
+
+    def take(self, chunks, template: str) -> str:
+        parts = []
+        for chunk in chunks:
+            self.left -= len(chunk)
+            if self.left < 0:
+                raise _too_large(template, self.limit)
+            parts.append(chunk)
+        return "".join(parts)
+
+
+class MissingUnsubscribe(TemplateProblem, DomainError):
+    """The rendered mail has lost the recipient's unsubscribe link (and with it the Art. 21 notice)."""
+
+    prefix = "error.template."
+
+    def __init__(self, template: str):
+        TemplateProblem.__init__(self, template, None, "the rendered message has no unsubscribe link")
+        self.code, self.params = "unsubscribe_missing", {"file": template}
+
+
+@dataclass(frozen=True)
+class Loaded:
+    text_name: str
+    html_name: str
+    text: Template
+    html: Template
 
 
 @dataclass(frozen=True)
@@ -42,7 +116,8 @@ class Rendered:
 
 
 class EmailTemplates:
-    def __init__(self, override_path: Path | None = None):
+    def __init__(self, override_path: Path | None = None, max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES):
+        self.max_message_bytes = max_message_bytes
         self.roots = [p for p in (override_path, packaged_templates_path()) if p is not None]
         self.env = ImmutableSandboxedEnvironment(
             loader=ChoiceLoader([FileSystemLoader(str(p)) for p in self.roots]),
@@ -50,16 +125,41 @@ class EmailTemplates:
             autoescape=select_autoescape(["html"], default_for_string=False, default=False),
         )
         self._inliner = css_inline.CSSInliner(keep_style_tags=False)
+        self._for_sending: tuple[tuple, EmailTemplates] | None = None
+
+    def for_sending(self) -> "EmailTemplates":
+        """The same templates, without Jinja's check for edits at every render.
+
+        Why: with auto-reload Jinja stat()s a template and everything it extends or includes
+        each time it is used, four files a message. A sender takes this once per batch; it is
+        made again when a file under the template folders changed (a staff member's edit).
+        """
+        version = tuple((str(path), path.stat().st_mtime_ns) for root in self.roots
+                        for path in sorted(root.rglob("*")) if path.is_file())
+        if self._for_sending is None or self._for_sending[0] != version:
+            frozen = copy.copy(self)
+            frozen.env = self.env.overlay(auto_reload=False, cache_size=400)  # own cache: templates bound to it
+            frozen._for_sending = None
+            self._for_sending = (version, frozen)
+        return self._for_sending[1]
 
     def names(self, name: str, language: str) -> tuple[str, str]:
         """The (text, html) template names for a language, falling back to Swedish."""
+        loaded = self.load(name, language)
+        return loaded.text_name, loaded.html_name
+
+    def load(self, name: str, language: str) -> "Loaded":
+        """The template's two files for a language (Swedish when it has none); raises TemplateProblem.
+
+        A sender renders many messages from one Loaded: Jinja checks the files for edits at
+        each get_template(), which would be eight stat() calls a message.
+        """
         if name not in TEMPLATE_NAMES:
             raise TemplateProblem(name, None, f"unknown template (choose one of {', '.join(TEMPLATE_NAMES)})")
         for lang in (language, "sv"):
             try:
-                self.env.get_template(f"{lang}/{name}.txt")
-                self.env.get_template(f"{lang}/{name}.html")
-                return f"{lang}/{name}.txt", f"{lang}/{name}.html"
+                return Loaded(f"{lang}/{name}.txt", f"{lang}/{name}.html", self.env.get_template(f"{lang}/{name}.txt"),
+                              self.env.get_template(f"{lang}/{name}.html"))
             except TemplateNotFound:
                 continue
             except TemplateSyntaxError as exc:
@@ -67,33 +167,58 @@ class EmailTemplates:
         raise TemplateProblem(f"{language}/{name}", None, "template files not found")
 
     def render(self, name: str, language: str, context: dict[str, Any]) -> Rendered:
-        """Render subject, text and HTML (CSS inlined); raises TemplateProblem with file:line."""
-        text_name, html_name = self.names(name, language)
-        current = text_name
+        """Render subject, text and HTML (CSS inlined); raises TemplateProblem with file:line.
+
+        Refused as well: a subject longer than one header line (998 characters) and a
+        message larger than `max_message_bytes`, with a message saying which.
+        """
+        return self.render_loaded(self.load(name, language), context)
+
+    def render_loaded(self, loaded: "Loaded", context: dict[str, Any]) -> Rendered:
+        current = loaded.text_name
+        budget = _Budget(self.max_message_bytes)
         try:
-            text_template = self.env.get_template(text_name)
-            subject = self._subject(text_template, context)
+            subject = self._subject(loaded.text, context, budget, loaded.text_name)
             subject = " ".join(subject.split())
-            text = text_template.render(context).strip() + "\n"
-            current = html_name
-            html = self.env.get_template(html_name).render(context, subject=subject)
+            if len(subject) > MAX_SUBJECT_CHARS:
+                raise TemplateProblem(loaded.text_name, None, f"the subject is {len(subject)} characters long; "
+                                      f"at most {MAX_SUBJECT_CHARS} fit in a mail header", "subject_too_long",
+                                      chars=len(subject), max=MAX_SUBJECT_CHARS)
+            text = budget.take(loaded.text.generate(context), loaded.text_name).strip() + "\n"
+            current = loaded.html_name
+            html = budget.take(loaded.html.generate(context, subject=subject), loaded.html_name)
         except TemplateSyntaxError as exc:
             raise TemplateProblem(exc.name or current, exc.lineno, exc.message or str(exc)) from None
         except (TemplateError, OverflowError) as exc:  # OverflowError: the sandbox's range() limit
             template, line = _template_frame(exc, self.roots, current)
             raise TemplateProblem(template, line, str(exc)) from None
         if not subject:
-            raise TemplateProblem(text_name, None, "the subject block is empty")
-        return Rendered(subject=subject, text=text, html=self._inliner.inline(html))
+            raise TemplateProblem(loaded.text_name, None, "the subject block is empty")
+        html = self._inliner.inline(html)
+        size = sum(len(part.encode("utf-8")) for part in (subject, text, html))
+        if size > self.max_message_bytes:
+            raise _too_large(loaded.html_name, self.max_message_bytes)
+        return Rendered(subject=subject, text=text, html=html)
 
 
-    def _subject(self, template, context: dict[str, Any]) -> str:
+    def require_unsubscribe(self, name: str, language: str, rendered: Rendered, url: str) -> None:
+        """Checked on the rendered output, so any layout that keeps the link passes; raises
+        MissingUnsubscribe naming the file (text or HTML) whose output lacks it."""
+        text_name, html_name = self.names(name, language)
+        if url not in rendered.text:
+            raise MissingUnsubscribe(text_name)
+        if url not in rendered.html and escape(url) not in rendered.html:
+            raise MissingUnsubscribe(html_name)
+
+    def _subject(self, template, context: dict[str, Any], budget: _Budget, name: str) -> str:
         """The subject block alone. Called directly, a block's errors keep Jinja's generated
         line numbers; handle_exception() rewrites them to the template's, as render() does."""
         if "subject" not in template.blocks:
             return ""
         try:
-            return "".join(template.blocks["subject"](template.new_context(dict(context))))
+            return budget.take(template.blocks["subject"](template.new_context(dict(context))), name)
+        except TemplateProblem:
+            raise
         except Exception:
             self.env.handle_exception()
 

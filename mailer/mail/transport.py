@@ -155,9 +155,10 @@ class SMTPTransport:
         except smtplib.SMTPDataError as exc:
             self._after_error(exc.smtp_code)
             raise refusal(exc.smtp_code, _reply(exc.smtp_code, exc.smtp_error), "data") from None
-        except smtplib.SMTPNotSupportedError as exc:
+        except smtplib.SMTPNotSupportedError:
             self._after_error(None)
-            raise MessageRejected(f"server does not support SMTPUTF8 for a non-ASCII address: {exc}") from None
+            raise MessageRejected(f"not sent: {envelope_to} has non-ASCII letters before the @, which only a mail "
+                                  f"server offering SMTPUTF8 (RFC 6531) accepts, and this one does not") from None
         except smtplib.SMTPResponseException as exc:
             self._after_error(exc.smtp_code)
             reply = _reply(exc.smtp_code, exc.smtp_error)

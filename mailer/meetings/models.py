@@ -30,6 +30,11 @@ class Meeting(Base):
     description: Mapped[str | None] = mapped_column(Text, info=not_personal())
     evaluation_anonymous: Mapped[bool] = mapped_column(Boolean, default=False, info=not_personal())
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow, info=not_personal())
+    # Raised at every change of time or place and at cancellation: calendars replace an entry
+    # with the same UID only when its SEQUENCE is higher (RFC 5545).
+    sequence: Mapped[int] = mapped_column(Integer, default=0, server_default="0", info=not_personal())
+    # Set when the meeting is called off: no answers, no invitations, a CANCEL calendar entry.
+    cancelled_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, info=not_personal())
 
     @property
     def place(self) -> str:

@@ -9,6 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from mailer.contacts.csvfile import SLUG_RE
+from mailer.db import utcnow
 from mailer.errors import DomainError, NotFound
 from mailer.meetings.models import Meeting
 
@@ -30,6 +31,12 @@ class MeetingError(DomainError, ValueError):
 
     def __str__(self) -> str:
         return f"{self.field}: {self.render('en')}"
+
+
+def _not_in_the_past(field: str, text: str, when: dt.datetime, now: dt.datetime | None = None) -> None:
+    """Nobody can come to a meeting in the past, and invitations to one would go out at once."""
+    if when < (now or utcnow()):
+        raise MeetingError(field, "start_in_past", text=text.strip())
 
 
 def parse_local(field: str, text: str, tz: ZoneInfo) -> dt.datetime:
@@ -109,8 +116,12 @@ def add_meeting(
     max_guests: int = 1,
     rsvp_by: str | None = None,
     description: str | None = None,
+    now: dt.datetime | None = None,
 ) -> Meeting:
-    """Validate everything before writing anything; raises MeetingError naming the field."""
+    """Validate everything before writing anything; raises MeetingError naming the field.
+
+    `now` is the clock the start must not be before (default: the real one).
+    """
     slug = slug.strip().lower()
     if not SLUG_RE.match(slug):
         raise MeetingError("slug", "bad_slug", slug=slug)
@@ -119,6 +130,7 @@ def add_meeting(
                         description=description)
     if session.scalar(select(Meeting.id).where(Meeting.slug == slug)) is not None:
         raise MeetingError("slug", "slug_taken", slug=slug)
+    _not_in_the_past("starts", starts, values["starts_at"], now)
     meeting = Meeting(slug=slug, **values)
     session.add(meeting)
     session.flush()
@@ -134,6 +146,8 @@ def update_meeting(session: Session, tz: ZoneInfo, meeting: Meeting, *,
     """Change the fields given; the rest keep their values, and a moved start keeps the length.
 
     A field given as None is cleared (no capacity, no deadline, no venue); a required one is refused.
+    A new start in the past is refused, and so is a capacity below the places already taken
+    (people who have a place keep it). Nothing is changed when anything is refused.
     """
     current = dict(
         title=meeting.title, region=meeting.region, city=meeting.city, host=meeting.host, venue=meeting.venue,
@@ -149,7 +163,17 @@ def update_meeting(session: Session, tz: ZoneInfo, meeting: Meeting, *,
         start = parse_local("starts", changes["starts"], tz)
         changes["ends"] = local_text((start.astimezone(dt.timezone.utc) + length).astimezone(tz), tz)
     before = meeting.capacity
-    for key, value in _validated(tz, **{**current, **changes}).items():
+    values = _validated(tz, **{**current, **changes})
+    if "starts" in changes and values["starts_at"] != meeting.starts_at:
+        _not_in_the_past("starts", changes["starts"], values["starts_at"])
+    if values["capacity"] is not None and values["capacity"] != meeting.capacity:
+        from mailer.rsvp.answers import places_taken
+
+        session.flush()
+        taken = places_taken(session, meeting.id)
+        if values["capacity"] < taken:
+            raise MeetingError("capacity", "capacity_below_taken", taken=taken)
+    for key, value in values.items():
         setattr(meeting, key, value)
     if before is not None and (meeting.capacity is None or meeting.capacity > before):
         from mailer.rsvp.answers import promote_waitlisted  # places freed: the waiting list moves up now

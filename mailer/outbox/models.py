@@ -58,6 +58,9 @@ class OutboxMessage(Base):
     uncertain: Mapped[bool] = mapped_column(Boolean, default=False, info=not_personal())
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow, info=not_personal())
     sent_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, info=not_personal())
+    # a random id at our own domain, stored when the row is first marked `sending` and reused by
+    # every retry (mail/message.py new_message_id)
+    message_id: Mapped[str | None] = mapped_column(String(250), unique=True, info=not_personal())
 
     campaign: Mapped[Campaign | None] = relationship()
     contact: Mapped[Contact | None] = relationship()

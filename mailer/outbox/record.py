@@ -3,8 +3,11 @@
 The transaction that records message n's outcome also marks message n+1 `sending`, right
 before its SMTP transaction: so a sender never has more than one row in `sending` (the
 one-message window of the delivery guarantee) and the database sees one commit per message,
-not two. The statements are Core, compiled once per database (db.Prepared): they run for
-every message.
+not two. The statements are plain Core statements (SQLAlchemy caches their compiled form).
+
+The Message-ID is stored in the transaction that marks the row `sending`, before the SMTP
+transaction: the id on the wire is always the stored one, and a retry of the row (or the
+resend of an uncertain one) reuses it, so a receiving server can recognise a duplicate.
 """
 
 from __future__ import annotations
@@ -17,7 +20,7 @@ from sqlalchemy import Boolean, Integer, bindparam, exists, func, or_, select, u
 from sqlalchemy.orm import Session
 
 from mailer.contacts.models import Suppression, SuppressionReason, address_hash
-from mailer.db import Database, Prepared, UTCDateTime, utcnow
+from mailer.db import Database, UTCDateTime, utcnow
 from mailer.outbox.batch import SENDABLE, Item
 from mailer.outbox.models import MessageState, OutboxMessage
 
@@ -39,7 +42,7 @@ _SENDABLE = or_(*(_T.c.state == state for state in SENDABLE))
 _OURS = (_T.c.id == bindparam("m_id"), _T.c.claimed_by == bindparam("m_owner"), _SENDABLE)
 MARK = update(_T).where(*_OURS).values(
     state=MessageState.SENDING, attempts=bindparam("m_attempts"), to_email=bindparam("m_to"),
-    claimed_at=bindparam("m_now", type_=UTCDateTime()))
+    message_id=bindparam("m_message_id"), claimed_at=bindparam("m_now", type_=UTCDateTime()))
 MARK_UNLESS_SUPPRESSED = MARK.where(~exists().where(Suppression.__table__.c.address_hash == bindparam("m_hash")))
 SKIP = update(_T).where(*_OURS).values(state=MessageState.SKIPPED, claimed_by=None, claimed_at=None,
                                        last_error="address suppressed or erased before sending")
@@ -61,14 +64,11 @@ class Ledger:
         self.db, self.owner, self.lease = database, owner, lease
         self.connection = None  # set by the sender for the length of a batch
         self._renewed = time.monotonic()
-        self._prepared: dict[int, Prepared] = {}
 
-    def _run(self, connection, statement, params: dict) -> int:
-        """Run one of the statements above, compiled once (see db.Prepared)."""
-        prepared = self._prepared.get(id(statement))
-        if prepared is None:
-            prepared = self._prepared[id(statement)] = Prepared(statement, connection.dialect)
-        return prepared.run(connection, params)
+    @staticmethod
+    def _run(connection, statement, params: dict) -> int:
+        """Run one of the statements above; returns how many rows it changed."""
+        return connection.execute(statement, params).rowcount
 
     def commit(self, done: list[Outcome], mark: Item | None) -> MessageState | None:
         """Record finished rows and mark the next one `sending`, in one transaction.
@@ -92,12 +92,11 @@ class Ledger:
             if mark is None:
                 return None
             ours = {"m_id": mark.id, "m_owner": self.owner}
+            sending = {**ours, "m_attempts": mark.attempts + 1, "m_to": mark.to_email,
+                       "m_message_id": mark.message_id, "m_now": now}
             if mark.address_hash is None:
-                return MessageState.SENDING if self._run(connection, MARK, {
-                    **ours, "m_attempts": mark.attempts + 1, "m_to": mark.to_email, "m_now": now}) else None
-            if self._run(connection, MARK_UNLESS_SUPPRESSED, {
-                    **ours, "m_attempts": mark.attempts + 1, "m_to": mark.to_email, "m_now": now,
-                    "m_hash": mark.address_hash}):
+                return MessageState.SENDING if self._run(connection, MARK, sending) else None
+            if self._run(connection, MARK_UNLESS_SUPPRESSED, {**sending, "m_hash": mark.address_hash}):
                 return MessageState.SENDING
             return MessageState.SKIPPED if self._run(connection, SKIP, ours) else None
 

@@ -8,10 +8,8 @@ a one-message window per worker. A row is never marked sent before the server ac
 One commit per message keeps that window at one message: the commit that records message
 n's outcome also marks message n+1 `sending`, right before its SMTP transaction, so a worker
 never has more than one row in `sending`. Everything else is batched: a claimed batch is
-loaded in a few queries (batch.py), outcomes are recorded with prepared statements (record.py),
-and messages to contacts are built from a skeleton made once per template and meeting
-(fast.py), byte for byte what compose() builds, by helper processes when the rate asks for
-more than one process can build (pool.py).
+loaded in a few queries (batch.py), and its messages are built by one Composer per template
+and meeting (mail/compose.py), the same path previews and test sends take.
 
 Whose fault a refusal is decides what happens (mailer.mail.replies): a dead mailbox bounces and
 is suppressed; a full one is tried again; a refusal by the relay for reasons of its own (quota,
@@ -33,6 +31,7 @@ from dataclasses import dataclass, field
 from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 
+from mailer.bounces.verp import envelope_sender
 from mailer.campaigns.models import Campaign, CampaignState
 from mailer.audit.log import record
 from mailer.campaigns import service as campaigns
@@ -46,9 +45,8 @@ from mailer.mail.transport import (
     ConnectionFailure, MessageRejected, RecipientRejected, RelayRefused, RelayTimeout, TemporaryFailure, Transport,
     make_transport,
 )
+from mailer.mail.message import wire_address
 from mailer.outbox.batch import SENDABLE, Batch, Item, Row
-from mailer.outbox.fast import FastComposer
-from mailer.outbox import pool
 from mailer.outbox.models import MessageState, OutboxMessage
 from mailer.outbox.record import Ledger, Outcome
 from mailer.outbox import relay
@@ -107,9 +105,7 @@ class Sender:
         self.held: set[int] = set()  # campaigns paused during this batch: their rows are left alone
         # Pauses a send called for, applied once its outcome is recorded: (scope, reason, reply, campaign, until).
         self._holds: list[tuple[str, str, str, int | None, dt.datetime | None]] = []
-        self.composers: dict[tuple, FastComposer] = {}
         self.ledger = Ledger(database, self.owner, LEASE)
-        self.pool: pool.BuildPool | None = None
 
     # -- claiming -------------------------------------------------------------------------
     def recover(self) -> int:
@@ -204,11 +200,7 @@ class Sender:
                 self._hold_relay(exc.verdict.reason, exc.reply, None, result)
             return result
         with self.db.transaction() as session:
-            batch = Batch(session, self.settings, self.templates, self.owner, ids, self.composers)
-        helpers = pool.wanted(self.settings, len(batch))
-        if helpers:
-            self.pool = self.pool or pool.BuildPool(self.settings, helpers)
-            batch.prebuild(self.pool)
+            batch = Batch(session, self.settings, self.templates, self.owner, ids)
         done: list[Outcome] = []
         try:
             with self.db.engine.connect() as self.ledger.connection:  # one connection for the batch's commits
@@ -278,8 +270,8 @@ class Sender:
         attempt = item.attempts + 1
         self._holds = []
         try:
-            self.transport.send(self.settings.mail_from.addr_spec, envelope_address(item.to_email), item.data,
-                                item.message_id)
+            self.transport.send(wire_address(self._envelope_sender(item)), wire_address(item.to_email),
+                                item.data, item.message_id)
         except RecipientRejected as exc:
             self._streak_ends()
             return self._logged(Outcome(item, MessageState.BOUNCED, exc.reply, sent=True))
@@ -320,6 +312,11 @@ class Sender:
                 return self._logged(Outcome(item, MessageState.QUEUED, exc.reply, sent=True, attempts=item.attempts))
             return self._retry(item, attempt, exc.reply)
         return Outcome(item, MessageState.SENT, sent=True)
+
+    def _envelope_sender(self, item: Item) -> str:
+        """Bounces come back to a per-message tagged address (VERP) when a bounce address is set."""
+        settings = self.settings
+        return envelope_sender(settings.bounce_address, settings.mail_from.addr_spec, settings.secret_key, item.id)
 
     def _retry(self, item: Item, attempt: int, reply: str, not_before: dt.datetime | None = None) -> Outcome:
         """Try again after the attempt's delay (counted from `not_before`, a pause's end), or fail after the last."""
@@ -401,9 +398,6 @@ class Sender:
 
     def close(self) -> None:
         self.transport.close()
-        if self.pool is not None:
-            self.pool.close()
-            self.pool = None
 
 
 def _status(reply: str) -> str | None:
@@ -426,8 +420,3 @@ def _dead_local_process(owner: str) -> bool:
         return False
     return False
 
-
-def envelope_address(email: str) -> str:
-    """IDN domains in their ASCII form, so any server takes them; non-ASCII local parts need SMTPUTF8."""
-    local, _, domain = email.rpartition("@")
-    return f"{local}@{domain.encode('idna').decode('ascii')}"

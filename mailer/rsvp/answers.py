@@ -6,9 +6,11 @@ milliseconds an answer against a fraction of one). The statements run on the ses
 connection, in the caller's transaction. ORM objects for responses that the session already
 holds are expired afterwards, so a caller never reads a stale answer.
 
-A new yes that does not fit, or arrives while others wait, joins the end of the waitlist.
-Someone who already has a place keeps it; asking for more guests than there is room for is
-refused on the `guests` field instead. Every change is kept in the history.
+A new yes that does not fit joins the end of the waitlist; one that fits gets a place even
+while others wait, as the waitlist only ever holds parties that do not fit (every freed place
+goes to the first in line whose party fits). Someone who already has a place keeps it; asking
+for more guests than there is room for is refused on the `guests` field instead. Every change
+is kept in the history.
 """
 
 from __future__ import annotations
@@ -61,8 +63,6 @@ CURRENT = select(_R.c.id, *(_R.c[name] for name in FIELDS), _R.c.waitlisted).whe
 PLACES_TAKEN = select(func.coalesce(func.sum(1 + _R.c.guests), 0)).where(
     _R.c.meeting_id == bindparam("meeting_id"), _R.c.answer == Answer.YES, _R.c.waitlisted.is_(False),
     _R.c.id != bindparam("other"))
-ANYONE_WAITING = select(_R.c.id).where(
-    _R.c.meeting_id == bindparam("meeting_id"), _R.c.waitlisted.is_(True), _R.c.id != bindparam("other")).limit(1)
 NEW_RESPONSE = insert(_R)
 CHANGE_RESPONSE = update(_R).where(_R.c.id == bindparam("response_id"))
 LOG_CHANGE = insert(_H)
@@ -70,9 +70,10 @@ QUEUE_MAIL = insert(_O)
 
 
 def answers_closed(meeting, tz: ZoneInfo, now: dt.datetime | None = None) -> bool:
+    """Past the deadline, started, or cancelled: answers are read-only."""
     now = now or utcnow()
     past_deadline = meeting.rsvp_by is not None and now.astimezone(tz).date() > meeting.rsvp_by
-    return past_deadline or now >= meeting.starts_at
+    return past_deadline or now >= meeting.starts_at or meeting.cancelled_at is not None
 
 
 def _text(form: Mapping[str, str | None], name: str) -> str | None:
@@ -82,7 +83,8 @@ def _text(form: Mapping[str, str | None], name: str) -> str | None:
     return value or None
 
 
-def _parse(form: Mapping[str, str | None], meeting) -> dict:
+def parse_answer(form: Mapping[str, str | None], meeting) -> dict:
+    """The form's values, checked (raises AnswerError naming the field); writes nothing."""
     try:
         answer = Answer((form.get("answer") or "").strip())
     except ValueError:
@@ -124,7 +126,7 @@ def record_answer(session: Session, contact, meeting, form: Mapping[str, str | N
     now = now or utcnow()
     if answers_closed(meeting, tz, now):
         raise AnswersClosed()
-    values = _parse(form, meeting)
+    values = parse_answer(form, meeting)
     session.flush()  # what the session holds is in the database before it is read here
     lock_meeting(session, meeting.id)
     db = session.connection()
@@ -132,15 +134,14 @@ def record_answer(session: Session, contact, meeting, form: Mapping[str, str | N
     before = None if row is None else (Answer(row.answer), row.waitlisted, row.guests)
     was_waiting = before is not None and before[0] is Answer.YES and before[1]
     had_place = before is not None and before[0] is Answer.YES and not before[1]
-    waitlisted = False
+    waitlisted, free = False, None
     if values["answer"] is Answer.YES and meeting.capacity is not None:
         other = _NO_ROW if row is None else row.id
         free = meeting.capacity - places_taken(session, meeting.id, other)
         needed = 1 + values["guests"]
         if had_place and needed > free:
             raise AnswerError("guests", "no_room", max(free - 1, 0))
-        waitlisted = not had_place and (was_waiting or needed > free or db.execute(
-            ANYONE_WAITING, {"meeting_id": meeting.id, "other": other}).first() is not None)
+        waitlisted = not had_place and needed > free
     state = {**values, "waitlisted": waitlisted}
     changed = row is None or any(getattr(row, key) != value for key, value in state.items())
     if row is None:
@@ -163,7 +164,8 @@ def record_answer(session: Session, contact, meeting, form: Mapping[str, str | N
     if was_waiting and saved.answer is Answer.YES and not saved.waitlisted:
         enqueue_confirmation(session, meeting.id, contact.id, saved, promoted=True)
     elif _mail_due(before, saved):
-        enqueue_confirmation(session, meeting.id, contact.id, saved, promoted=False)
+        enqueue_confirmation(session, meeting.id, contact.id, saved, promoted=False,
+                             places_left=max(free, 0) if saved.waitlisted and free is not None else None)
     return saved
 
 
@@ -201,11 +203,10 @@ def _mail_due(before: tuple | None, saved: Saved) -> bool:
 
 def promote_waitlisted(session: Session, meeting, now: dt.datetime | None = None,
                        skip_mail_for: int | None = None) -> list[Response]:
-    """Move people up in the order they joined the waitlist, while the first in line fits.
-
-    Strictly first come, first served: a smaller party further back never jumps the
-    queue. Each person moved up is mailed (promoted=True), except the response whose id
-    is `skip_mail_for` (its owner's own answer sends that mail).
+    """Give free places to the waitlist in the order people joined it, each to the first in
+    line whose party fits: a party of two first in line does not keep one free place empty
+    for everyone behind it. Each person moved up is mailed (promoted=True), except the
+    response whose id is `skip_mail_for` (its owner's own answer sends that mail).
     """
     now = now or utcnow()
     session.flush()
@@ -217,7 +218,7 @@ def promote_waitlisted(session: Session, meeting, now: dt.datetime | None = None
     promoted = []
     for response in waiting:
         if free is not None and 1 + response.guests > free:
-            break
+            continue  # keeps its place in line: the next free places may fit it
         response.waitlisted = False
         response.updated_at = now
         response.history.append(ResponseChange(
@@ -233,9 +234,17 @@ def promote_waitlisted(session: Session, meeting, now: dt.datetime | None = None
     return promoted
 
 
-def enqueue_confirmation(session: Session, meeting_id: int, contact_id: int, saved: Saved, promoted: bool) -> None:
-    """Queued in the caller's transaction: the mail exists exactly when the answer does."""
+def enqueue_confirmation(session: Session, meeting_id: int, contact_id: int, saved: Saved, promoted: bool,
+                         places_left: int | None = None) -> None:
+    """Queued in the caller's transaction: the mail exists exactly when the answer does.
+
+    `places_left` (waitlisted with places free, but too few for the party) lets the mail say
+    "one place left" instead of "fully booked".
+    """
+    response = {"answer": saved.answer.value, "guests": saved.guests, "waitlisted": saved.waitlisted,
+                "promoted": promoted}
+    if places_left:
+        response["places_left"] = places_left
     session.connection().execute(QUEUE_MAIL, {
         "campaign_id": None, "template": "confirmation", "contact_id": contact_id, "meeting_id": meeting_id,
-        "extra": {"response": {"answer": saved.answer.value, "guests": saved.guests,
-                               "waitlisted": saved.waitlisted, "promoted": promoted}}})
+        "extra": {"response": response}})

@@ -16,15 +16,18 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import bindparam, delete, select
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, object_session
 
 from mailer.contacts.csvfile import normalise_email
-from mailer.contacts.models import Contact, Suppression, SuppressionReason, address_hash, new_link_key
+from mailer.contacts.models import (
+    Contact, RetiredLinkKey, Suppression, SuppressionReason, TestPerson, address_hash, is_test_key, is_test_person,
+    new_link_key,
+)
 from mailer.db import utcnow
 from mailer.errors import NotFound
 from mailer.meetings.models import Meeting
 from mailer.rsvp.answers import (  # noqa: F401  (the answer's rules, re-exported for callers)
-    LIMITS, AnswerError, AnswersClosed, answers_closed, record_answer,
+    LIMITS, AnswerError, AnswersClosed, answers_closed, parse_answer, places_taken, record_answer,
 )
 from mailer.rsvp.models import LinkOpen, Response
 from mailer.rsvp.tokens import BadToken, TokenCodec
@@ -37,15 +40,35 @@ class RsvpPage:
     response: Response | None
     closed: bool
     error: AnswerError | None = None
+    tested: dict | None = None  # a test link's POST: the answer as it would have been saved (it is not)
+
+    @property
+    def test(self) -> bool:
+        """Opened through a test mail's link: the page works, nothing is saved or counted."""
+        return is_test_person(self.contact)
 
 
 # -- tokens -----------------------------------------------------------------------------
 
 def resolve(session: Session, codec: TokenCodec, purpose: str, token: str) -> tuple[Contact, Meeting | None]:
-    """The contact (and meeting) a token names; BadToken for anything not current, whatever the cause."""
+    """The contact (and meeting) a token names; BadToken for anything not current, whatever the cause.
+
+    A test mail's token names the made-up test person (a TestPerson, never stored). An
+    unsubscribe token also works with a link key that `revoke_links` retired: revoking
+    stops answers on someone's behalf, never their way out of the mailings.
+    """
     contact_key, meeting_key = codec.loads(purpose, token)
-    contact = session.scalar(select(Contact).where(Contact.link_key == contact_key))
     meeting = session.scalar(select(Meeting).where(Meeting.link_key == meeting_key)) if meeting_key else None
+    if is_test_key(contact_key):
+        if purpose in ("rsvp", "evaluation") and meeting is None:
+            raise BadToken()
+        return TestPerson.from_key(contact_key), meeting  # type: ignore[return-value]
+    contact = session.scalar(select(Contact).where(Contact.link_key == contact_key))
+    if contact is None and purpose == "unsubscribe":
+        contact = session.scalar(select(Contact).join(RetiredLinkKey, RetiredLinkKey.contact_id == Contact.id)
+                                 .where(RetiredLinkKey.link_key == contact_key))
+        if contact is not None and contact.is_erased:
+            contact = None  # erasure ends every link ever sent, these too
     if contact is None or (purpose in ("rsvp", "evaluation") and meeting is None):
         raise BadToken()
     return contact, meeting
@@ -65,6 +88,7 @@ def revoke_links(session: Session, email: str) -> Contact:
     contact = session.scalar(select(Contact).where(Contact.email == key))
     if contact is None:
         raise NotFound("no_contact", email=email.strip())
+    session.add(RetiredLinkKey(contact_id=contact.id, link_key=contact.link_key, retired_at=utcnow()))
     contact.link_key = new_link_key()
     return contact
 
@@ -76,6 +100,13 @@ def current_response(session: Session, contact: Contact, meeting: Meeting) -> Re
                                                  Response.contact_id == contact.id))
 
 
+def places_left(meeting: Meeting) -> int | None:
+    """Free places now (None: no limit), for the waitlist's words: "one place left" is not "full"."""
+    if meeting.capacity is None:
+        return None
+    return max(meeting.capacity - places_taken(object_session(meeting), meeting.id), 0)
+
+
 def view_rsvp(session: Session, codec: TokenCodec, token: str, tz: ZoneInfo) -> RsvpPage:
     """What the page shows, without logging anything (a re-shown form after an expired CSRF token)."""
     contact, meeting = resolve_rsvp(session, codec, token)
@@ -83,9 +114,10 @@ def view_rsvp(session: Session, codec: TokenCodec, token: str, tz: ZoneInfo) -> 
 
 
 def open_rsvp(session: Session, codec: TokenCodec, token: str, tz: ZoneInfo) -> RsvpPage:
-    """A GET of the page: logged as an open, never as an answer."""
+    """A GET of the page: logged as an open, never as an answer (a test link's not at all)."""
     page = view_rsvp(session, codec, token, tz)
-    record_open(session, page.contact, page.meeting)
+    if not page.test:
+        record_open(session, page.contact, page.meeting)
     return page
 
 
@@ -108,7 +140,7 @@ def record_open(session: Session, contact: Contact, meeting: Meeting, now: dt.da
 # Contact and meeting of an answer in one indexed lookup, without loading either object.
 ANSWER_TARGET = (
     select(Contact.id.label("contact_id"), Meeting.id, Meeting.capacity, Meeting.max_guests, Meeting.rsvp_by,
-           Meeting.starts_at)
+           Meeting.starts_at, Meeting.cancelled_at)
     .select_from(Contact).join(Meeting, Meeting.link_key == bindparam("meeting_key"))
     .where(Contact.link_key == bindparam("contact_key"))
 )
@@ -119,6 +151,8 @@ def answer_rsvp(session: Session, codec: TokenCodec, token: str, form: Mapping[s
     """A POST of the page: None once the answer is saved. Invalid input comes back as a page
     with `error`, a closed meeting as one with `closed`; in both cases nothing is written."""
     contact_key, meeting_key = codec.loads("rsvp", token)
+    if is_test_key(contact_key):
+        return _test_answer(session, codec, token, form, tz)
     target = session.connection().execute(
         ANSWER_TARGET, {"contact_key": contact_key, "meeting_key": meeting_key}).first() if meeting_key else None
     if target is None:
@@ -134,6 +168,20 @@ def answer_rsvp(session: Session, codec: TokenCodec, token: str, form: Mapping[s
     return RsvpPage(contact, meeting, current_response(session, contact, meeting), closed, error)
 
 
+def _test_answer(session: Session, codec: TokenCodec, token: str, form: Mapping[str, str | None],
+                 tz: ZoneInfo) -> RsvpPage:
+    """A test link's POST: checked like a real answer, then shown as it would be saved, and not saved."""
+    contact, meeting = resolve_rsvp(session, codec, token)
+    page = RsvpPage(contact, meeting, None, answers_closed(meeting, tz))
+    if page.closed:
+        return page
+    try:
+        page.tested = parse_answer(form, meeting)
+    except AnswerError as exc:
+        page.error = exc
+    return page
+
+
 # -- unsubscribing ----------------------------------------------------------------------
 
 def _suppression(session: Session, contact: Contact) -> Suppression | None:
@@ -143,12 +191,16 @@ def _suppression(session: Session, contact: Contact) -> Suppression | None:
 def view_subscription(session: Session, codec: TokenCodec, token: str) -> tuple[Contact, bool]:
     """Whether the address is suppressed, for any reason: the page must offer the way back."""
     contact, _ = resolve(session, codec, "unsubscribe", token)
+    if is_test_person(contact):
+        return contact, False
     return contact, _suppression(session, contact) is not None
 
 
 def unsubscribe(session: Session, codec: TokenCodec, token: str) -> Contact:
-    """Suppress the address for all future campaigns; a second time changes nothing."""
+    """Suppress the address for all future campaigns; a second time changes nothing (a test link: nothing)."""
     contact, _ = resolve(session, codec, "unsubscribe", token)
+    if is_test_person(contact):
+        return contact
     session.execute(_insert(session, Suppression).values(
         address_hash=address_hash(contact.email), email=contact.email, reason=SuppressionReason.UNSUBSCRIBED,
         detail="unsubscribe link", created_at=utcnow(),
@@ -162,6 +214,8 @@ def resubscribe(session: Session, codec: TokenCodec, token: str) -> Contact:
     An erasure is never lifted (an erased person has no links anyway).
     """
     contact, _ = resolve(session, codec, "unsubscribe", token)
+    if is_test_person(contact):
+        return contact
     session.execute(delete(Suppression).where(
         Suppression.address_hash == address_hash(contact.email),
         Suppression.reason.in_([SuppressionReason.UNSUBSCRIBED, SuppressionReason.BOUNCED])))

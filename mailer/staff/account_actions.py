@@ -9,16 +9,16 @@ campaign test message, so SQLite's write lock is never held while a server answe
 from __future__ import annotations
 
 from dataclasses import dataclass
+import email.policy
 from email.message import EmailMessage
-from email.utils import formataddr, make_msgid
+from email.utils import formataddr
 
 from sqlalchemy.orm import Session
 
 from mailer.audit.log import record
 from mailer.config import Settings
-from mailer.mail.message import flatten
+from mailer.mail.message import new_message_id, wire_address
 from mailer.mail.transport import make_transport
-from mailer.outbox.sender import envelope_address
 from mailer.staff import accounts
 from mailer.staff.models import StaffUser
 from mailer.translations import translate
@@ -61,13 +61,14 @@ def mail_link(settings: Settings, invitation: Invitation, language: str, inviter
     message["From"] = formataddr((settings.mail_from.display_name, settings.mail_from.addr_spec))
     message["To"] = invitation.email
     message["Subject"] = translate("invite_mail_subject", language, site=settings.mail_from.display_name)
-    message["Message-ID"] = make_msgid(domain=settings.mail_from.domain)
+    message["Message-ID"] = new_message_id(settings.mail_from.domain)
     message.set_content(translate("invite_mail_body", language, link=invitation.link, inviter=inviter,
                                   site=settings.mail_from.display_name, days=accounts.LINK_MAX_AGE // 86400))
-    transport = make_transport(settings.smtp_url, settings.outbox_path, settings.smtp_timeout)
+    transport = make_transport(settings.smtp_url, settings.outbox_path, settings.smtp_timeout,
+                               settings.smtp_connect_timeout)
     try:
-        transport.send(settings.mail_from.addr_spec, envelope_address(invitation.email), flatten(message),
-                       message["Message-ID"])
+        transport.send(wire_address(settings.mail_from.addr_spec), wire_address(invitation.email),
+                       message.as_bytes(policy=email.policy.SMTP), message["Message-ID"])
     finally:
         transport.close()
 

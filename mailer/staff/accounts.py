@@ -14,7 +14,7 @@ import secrets
 
 from email_validator import EmailNotValidError
 from itsdangerous import BadData, URLSafeTimedSerializer
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 from werkzeug.security import check_password_hash, generate_password_hash
 
@@ -125,6 +125,7 @@ def set_role(session: Session, user: StaffUser, role: str) -> bool:
         raise StaffError("last_admin", email=user.email)
     user.role = chosen
     session.flush()
+    end_sessions(session, user)  # the next page is opened under the new role, after a new log-in
     return True
 
 
@@ -136,6 +137,8 @@ def set_active(session: Session, user: StaffUser, active: bool) -> bool:
         raise StaffError("last_admin", email=user.email)
     user.deactivated_at = None if active else utcnow()
     session.flush()
+    if not active:
+        end_sessions(session, user)
     return True
 
 
@@ -166,10 +169,43 @@ def remove_staff(session: Session, email: str) -> StaffUser:
     return user
 
 
-def set_password(session: Session, user: StaffUser, password: str) -> StaffUser:
-    user.password_hash = hash_password(password)
-    session.flush()
+def set_password(session: Session, user: StaffUser, password: str, password_hash: str | None = None) -> StaffUser:
+    """A new password ends every open session of the account (the caller may start a new one).
+
+    `password_hash` lets a caller hash (slowly) before its write transaction opens.
+    """
+    user.password_hash = password_hash or hash_password(password)
+    end_sessions(session, user)
     return user
+
+
+def end_sessions(session: Session, user: StaffUser) -> int:
+    """End every open session of the account at once; returns the new session generation.
+
+    Why: the session lives in a signed cookie the browser keeps, and a copy of it (a
+    shared computer, a stolen cookie) would stay valid until it expires. Every request
+    compares the generation in the cookie with the account's (`session_is_current`), so
+    raising it here ends them all at the next request. Call it on log-out, password
+    change, deactivation and role change. Raised in SQL, so two at once both count.
+    """
+    session.execute(update(StaffUser).where(StaffUser.id == user.id)
+                    .values(session_generation=StaffUser.session_generation + 1))
+    session.refresh(user, ["session_generation"])
+    return user.session_generation
+
+
+def log_out(session: Session, user_id: int) -> None:
+    """Log-out ends the account's sessions on the server, not only the cookie in this browser."""
+    user = session.get(StaffUser, user_id)
+    if user is not None:
+        end_sessions(session, user)
+
+
+def session_is_current(user: StaffUser | None, password_fingerprint: object, generation: object) -> bool:
+    """Whether a session started for this account (with these values) is still valid."""
+    return (user is not None and user.password_hash is not None
+            and password_fingerprint == fingerprint(user.password_hash)
+            and generation == user.session_generation)
 
 
 def set_language(session: Session, user_id: int, language: str) -> StaffUser | None:

@@ -17,11 +17,10 @@ from mailer.campaigns.models import Campaign, CampaignState
 from mailer.config import Settings
 from mailer.contacts.csvfile import normalise_email
 from mailer.db import Database
-from mailer.mail.message import flatten
+from mailer.mail.message import new_message_id, wire_address
 from mailer.mail.templates import EmailTemplates
 from mailer.mail.transport import make_transport
 from mailer.outbox import relay
-from mailer.outbox.sender import envelope_address
 
 
 def target(campaign: Campaign) -> str:
@@ -102,7 +101,9 @@ def retry(session: Session, actor: str, campaign_id: int) -> int:
 
 def send_test(database: Database, settings: Settings, templates: EmailTemplates, actor: str, campaign_id: int,
               to_email: str, contact_email: str | None = None) -> str:
-    """One test message, rendered for a recipient (the first by default), subject marked [TEST].
+    """One test message to `to_email` only, subject marked [TEST], written for the made-up test
+    person with a recipient's (the first by default) organisations and language: no member's
+    live links ever leave in a test (see service.test_message).
 
     Rendered in one short transaction and sent outside it: SQLite's write lock
     must not be held while a mail server answers. Raises ValueError for a bad
@@ -111,13 +112,13 @@ def send_test(database: Database, settings: Settings, templates: EmailTemplates,
     to_email = normalise_email(to_email)
     with database.transaction() as session:
         campaign = service.get_campaign(session, campaign_id)
-        message = service.preview(session, settings, templates, campaign, email=contact_email or None,
-                                  to_email=to_email)
-    message.replace_header("Subject", f"[TEST] {message['Subject']}")
+        message_id = new_message_id(settings.mail_from.domain)
+        data = service.test_message(session, settings, templates, campaign, to_email, message_id,
+                                    email=contact_email or None)
     transport = make_transport(settings.smtp_url, settings.outbox_path, settings.smtp_timeout,
                                settings.smtp_connect_timeout)
     try:
-        transport.send(settings.mail_from.addr_spec, envelope_address(to_email), flatten(message), message["Message-ID"])
+        transport.send(wire_address(settings.mail_from.addr_spec), wire_address(to_email), data, message_id)
     finally:
         transport.close()
     with database.transaction() as session:

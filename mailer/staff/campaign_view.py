@@ -13,7 +13,7 @@ from sqlalchemy import func, select, union
 from sqlalchemy.orm import Session
 
 from mailer.campaigns import service
-from mailer.campaigns.audience import Audience, count_recipients, recipients_query
+from mailer.campaigns.audience import Audience, count_recipients, left_out_answered, recipients_query
 from mailer.campaigns.models import Campaign
 from mailer.config import Settings
 from mailer.contacts.models import Contact, Membership, Organisation
@@ -45,13 +45,14 @@ def audience_choices(session: Session) -> AudienceChoices:
     return AudienceChoices(list_meetings(session), organisations, regions, roles)
 
 
-def audience_count(session: Session, meeting_slug: str | None, audience: Audience) -> int:
-    """How many would get the mail now; raises AudienceError or LookupError (unknown meeting)."""
+def audience_count(session: Session, meeting_slug: str | None, audience: Audience) -> tuple[int, int]:
+    """How many would get the mail now, and how many are left out as they already answered the
+    meeting; raises AudienceError or LookupError (unknown meeting)."""
     audience.validate(session)
     if (audience.only_unanswered or audience.only_yes) and not meeting_slug:
         raise NotFound("choose_meeting_first")
     meeting_id = get_meeting(session, meeting_slug).id if meeting_slug else 0
-    return count_recipients(session, audience, meeting_id)
+    return count_recipients(session, audience, meeting_id), left_out_answered(session, audience, meeting_id)
 
 
 @dataclass
@@ -70,6 +71,7 @@ class CampaignPage:
     audience: Audience
     preview: Preview | None = None
     problem: str | None = None  # a template error (file:line) or an unknown recipient
+    will_not_get: str | None = None  # the previewed person would not get it: service.WHY_NOT code
     recipients: list[str] = field(default_factory=list)  # the first few, to pick a preview from
     organisation_names: dict[str, str] = field(default_factory=dict)  # slug -> name, for the audience
 
@@ -94,6 +96,7 @@ def campaign_page(session: Session, settings: Settings, templates: EmailTemplate
                                            .order_by(Contact.email)))
     try:
         page.preview = _parts(service.preview(session, settings, templates, campaign, contact_email or None))
+        page.will_not_get = service.will_not_get(session, campaign, contact_email or None)
     except (service.CampaignError, TemplateProblem) as exc:
         page.problem = render(exc, language or settings.language)
     return page

@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 from mailer.audit.log import record
 from mailer.config import Settings
 from mailer.contacts import editing
+from mailer.contacts.csvfile import MAX_FILE_BYTES
 from mailer.contacts.editing import get_contact, organisation_by_slug, update_contact
 from mailer.contacts.importer import ImportReport, import_lists
 from mailer.contacts.models import Contact, Organisation, SuppressionReason
@@ -38,16 +39,19 @@ def upload_name(filename: str | None) -> str:
     return name if name.lower().endswith(".csv") else f"{name}.csv"
 
 
-def check_upload(session: Session, folder: Path, token: str, filename: str, org: str) -> ImportReport:
-    """The import exactly as it would go, computed by the importer itself and rolled back."""
+def check_upload(session: Session, folder: Path, token: str, filename: str, org: str,
+                 max_bytes: int = MAX_FILE_BYTES) -> ImportReport:
+    """The import exactly as it would go, computed by the importer itself without writing."""
     path = folder / upload_name(filename)
-    return import_lists(session, [path], org=org, dry_run=True, data={path: uploads.load(folder, token)})
+    return import_lists(session, [path], org=org, dry_run=True, data={path: uploads.load(folder, token)},
+                        max_bytes=max_bytes)
 
 
-def confirm_upload(session: Session, actor: str, folder: Path, token: str, filename: str, org: str) -> ImportReport:
+def confirm_upload(session: Session, actor: str, folder: Path, token: str, filename: str, org: str,
+                   max_bytes: int = MAX_FILE_BYTES) -> ImportReport:
     """Import for real (rows with problems are left out, as on the command line), then drop the upload."""
     path = folder / upload_name(filename)
-    report = import_lists(session, [path], org=org, data={path: uploads.load(folder, token)})
+    report = import_lists(session, [path], org=org, data={path: uploads.load(folder, token)}, max_bytes=max_bytes)
     file = report.files[0]
     if report.written and not file.error:
         record(session, actor, "contacts.import", f"org:{file.organisation}", file=path.name,

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
+from mailer.bounces.quality import described, last_status
 from mailer.campaigns.models import Campaign, CampaignState
 from mailer.campaigns.service import CampaignStatus, status
 from mailer.config import Settings
@@ -20,6 +21,7 @@ from mailer.contacts.models import Organisation, Suppression, SuppressionReason
 from mailer.db import utcnow
 from mailer.i18n import format_when
 from mailer.meetings.models import Meeting
+from mailer.operations.backup import BackupStatus, backup_status
 from mailer.outbox.relay import Pause, current_pause
 from mailer.rsvp.status import MeetingStatus, status_by_meeting
 from mailer.tracking.coverage import represented_organisations
@@ -68,6 +70,7 @@ class Bounce:
     email: str | None
     detail: str | None
     at: dt.datetime
+    explanation: str | None = None  # what the reply means, in the staff member's language
 
 
 @dataclass
@@ -77,6 +80,8 @@ class Dashboard:
     missing_organisations: list[str]
     campaigns: list[CampaignLine]
     bounces: list[Bounce]
+    backup: BackupStatus
+    backup_when: str | None  # when the last successful backup was taken, in words
     relay: Pause | None = None  # all sending waits (a relay refusal, timeouts, a sending limit)
 
 
@@ -84,7 +89,7 @@ def dashboard(session: Session, settings: Settings, language: str, now: dt.datet
     now = now or utcnow()
     tz = settings.timezone
     all_meetings = list(session.scalars(select(Meeting).order_by(Meeting.starts_at)))
-    coming = [m for m in all_meetings if m.ends_at >= now]
+    coming = [m for m in all_meetings if m.ends_at >= now and m.cancelled_at is None]
     figures = status_by_meeting(session, [m.id for m in coming])
     organisations = session.execute(select(Organisation.id, Organisation.name).order_by(Organisation.name)).all()
     represented_anywhere: set[int] = set()
@@ -99,6 +104,8 @@ def dashboard(session: Session, settings: Settings, language: str, now: dt.datet
                                 .options(selectinload(Campaign.meeting)).order_by(Campaign.send_at, Campaign.id)).all()
     bounces = session.scalars(select(Suppression).where(Suppression.reason == SuppressionReason.BOUNCED)
                               .order_by(Suppression.created_at.desc()).limit(BOUNCES_SHOWN)).all()
+    backup = backup_status(session)
+    statuses = last_status(session, [s.email for s in bounces if s.email])
     return Dashboard(
         meetings=lines,
         organisations_total=len(organisations),
@@ -106,6 +113,9 @@ def dashboard(session: Session, settings: Settings, language: str, now: dt.datet
         campaigns=[CampaignLine(c.id, c.meeting.title, c.template, c.state.value,
                                 format_when(c.send_at, None, tz, language) if c.send_at else None, status(session, c))
                    for c in campaigns],
-        bounces=[Bounce(s.email, s.detail, s.created_at) for s in bounces],
+        bounces=[Bounce(s.email, s.detail, s.created_at, described(s.email, s.detail, statuses, language)["explanation"])
+                 for s in bounces],
+        backup=backup,
+        backup_when=format_when(backup.last_at, None, tz, language) if backup.last_at else None,
         relay=current_pause(session, now),
     )

@@ -13,11 +13,11 @@ import datetime as dt
 import hashlib
 from dataclasses import dataclass
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
 from mailer.audit.log import record
-from mailer.db import utcnow
+from mailer.db import Database, utcnow
 from mailer.staff.accounts import find_staff, password_matches
 from mailer.staff.models import LoginFailure, StaffUser
 
@@ -57,33 +57,40 @@ def _failure(session: Session, key: str, now: dt.datetime) -> LoginFailure | Non
     return row
 
 
-def log_in(session: Session, email: str, password: str, client: str, now: dt.datetime | None = None) -> LoginOutcome:
+def log_in(db: Database, email: str, password: str, client: str, now: dt.datetime | None = None) -> LoginOutcome:
     """Check the password unless the client is still waiting out earlier failures.
 
-    Which of address or password was wrong is deliberately never said.
+    Which of address or password was wrong is deliberately never said. Three steps, so
+    that the slow password hash (scrypt, about 50 ms of CPU) never runs inside a write
+    transaction: on SQLite that would hold every recipient's answer back meanwhile.
     """
     now = now or utcnow()
     key = failure_key(email, client)
-    failure = _failure(session, key, now)
-    if failure is not None:
+    with db.reading() as session:
+        failure = session.scalar(select(LoginFailure).where(LoginFailure.key == key))
+        user = find_staff(session, email)
+    if failure is not None and now - failure.last_failed_at <= FORGET_AFTER:
         ready_at = failure.last_failed_at + dt.timedelta(seconds=wait_after(failure.failures))
         if now < ready_at:
-            _audit_failure(session, find_staff(session, email), "waiting")
             return LoginOutcome(wait=max(1, int((ready_at - now).total_seconds() + 0.999)))
-    user = find_staff(session, email)
-    if not password_matches(user, password):
-        if failure is None:
-            failure = LoginFailure(key=key, failures=0)
-            session.add(failure)
-        failure.failures += 1
-        failure.last_failed_at = now
-        session.flush()
-        _audit_failure(session, user, "deactivated" if user is not None and not user.active else "password")
-        return LoginOutcome()
-    session.execute(delete(LoginFailure).where(LoginFailure.key == key))
-    user.last_login_at = now
-    record(session, user.email, "staff.login", f"staff:{user.id}")
-    return LoginOutcome(user=user)
+    matches = password_matches(user, password)
+    with db.transaction() as session:
+        if not matches:
+            row = _failure(session, key, now)
+            if row is None:
+                session.add(LoginFailure(key=key, failures=1, last_failed_at=now))
+            else:
+                session.execute(update(LoginFailure).where(LoginFailure.id == row.id)
+                                .values(failures=LoginFailure.failures + 1, last_failed_at=now))
+            _audit_failure(session, user, "deactivated" if user is not None and not user.active else "password")
+            return LoginOutcome()
+        session.execute(delete(LoginFailure).where(LoginFailure.key == key))
+        found = session.get(StaffUser, user.id) if user is not None else None
+        if found is None or found.password_hash != user.password_hash:  # removed or changed meanwhile
+            return LoginOutcome()
+        found.last_login_at = now
+        record(session, found.email, "staff.login", f"staff:{found.id}")
+    return LoginOutcome(user=found)
 
 
 def _audit_failure(session: Session, user: StaffUser | None, why: str) -> None:

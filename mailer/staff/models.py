@@ -15,6 +15,8 @@ class StaffUser(Base):
 
     `password_hash` is None until the person has chosen a password through a
     one-time link (`mailer staff add --link`); such an account cannot log in.
+    `session_generation` is part of every session of the account: raising it ends
+    them all on the server at once (`mailer.staff.accounts.end_sessions`).
     """
 
     __tablename__ = "staff_users"
@@ -26,6 +28,8 @@ class StaffUser(Base):
     language: Mapped[str | None] = mapped_column(String(5), info=not_personal())  # None: the configured language
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow, info=not_personal())
     last_login_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, info=not_personal())
+    # Raised by accounts.end_sessions: a session cookie carrying an older value is refused.
+    session_generation: Mapped[int] = mapped_column(Integer, default=0, server_default="0", info=not_personal())
     # admin, staff or viewer (mailer.staff.roles); accounts from before roles became admin.
     role: Mapped[str] = mapped_column(String(10), default="staff", info=not_personal())
     # Set when an admin deactivates the account: it can no longer log in, its sessions end,

@@ -110,10 +110,13 @@ def attendee_file(session: Session, slug: str, tz, language: str, kind: str) -> 
     return to_csv(rows, language) if kind == "csv" else to_xlsx(rows, meeting.title, language)
 
 
-def checkin_rows(session: Session, slug: str, text: str | None = None) -> tuple[Meeting, list[Row]]:
-    """Who may turn up (yes and waiting list first, then everyone else invited), for the door."""
+def checkin_rows(session: Session, slug: str, text: str | None = None) -> tuple[Meeting, list[Row], list[Attendance]]:
+    """Who may turn up (yes and waiting list first, then everyone else invited), for the door,
+    and the walk-ins added so far: they came too, and count as such."""
     meeting = get_meeting(session, slug)
-    return meeting, response_rows(session, meeting, text=text)
+    walk_ins = session.scalars(select(Attendance).where(Attendance.meeting_id == meeting.id,
+                                                        Attendance.walk_in.is_(True)).order_by(Attendance.id)).all()
+    return meeting, response_rows(session, meeting, text=text), list(walk_ins)
 
 
 def mark_arrived(session: Session, slug: str, email: str, actor: str) -> CheckinResult:

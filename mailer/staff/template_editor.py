@@ -3,7 +3,8 @@
 Before a file is saved, every template in both languages is rendered with the
 edited text in place, with sample data for each kind of mail (and each branch
 a confirmation can take). A template with an error is therefore never
-written: the error, with its file and line, is shown instead. Files are
+written: the error, with its file and line, is shown instead. Nor is one whose
+mail to members would lose the unsubscribe link (and the notice beside it). Files are
 written to `settings.templates_path` (the checkout's templates/email/), which
 the running app and the worker read on their next render.
 """
@@ -22,18 +23,22 @@ from typing import Iterator
 from sqlalchemy.orm import Session
 
 from mailer.audit.log import record
+from mailer.bounces.status import explain
 from mailer.config import LANGUAGES, Settings
-from mailer.db import utcnow
+from mailer.db import Database, utcnow
 from mailer.digest.build import current_period, digest_context
 from mailer.mail.context import recipient_context
-from mailer.mail.templates import TEMPLATE_NAMES, EmailTemplates, Rendered, TemplateProblem, packaged_templates_path
+from mailer.mail.templates import (
+    RECIPIENT_TEMPLATES, TEMPLATE_NAMES, EmailTemplates, Rendered, TemplateProblem, packaged_templates_path,
+)
 from mailer.meetings.models import Meeting
-from mailer.outbox.compose import made_up_contact
+from mailer.mail.compose import made_up_contact
 
 NAME = re.compile(r"^(?:(sv|en)/)?([a-z_]+)\.(html|txt)$")
 CONFIRMATIONS = (
     {"answer": "yes", "guests": 1, "waitlisted": False, "promoted": False},
     {"answer": "yes", "guests": 0, "waitlisted": True, "promoted": False},
+    {"answer": "yes", "guests": 1, "waitlisted": True, "promoted": False, "places_left": 1},
     {"answer": "yes", "guests": 0, "waitlisted": False, "promoted": True},
     {"answer": "no", "guests": 0, "waitlisted": False, "promoted": False},
 )
@@ -93,12 +98,24 @@ def _contexts(session: Session, settings: Settings, template: str, language: str
         return [{"lang": language, "sender": {"name": settings.mail_from.display_name,
                                              "email": settings.mail_from.addr_spec},
                  "report": {"slug": "exempelforbundet", "name": "Exempelförbundet", "contact_email": None,
-                            "contacts": 84, "bounced": [entry], "unsubscribed": [entry],
+                            "contacts": 84, "unsubscribed": [entry],
+                            "bounced": [entry | {"status": "5.1.1", "explanation": explain("5.1.1", language)}],
+                            "soft_bounced": [{"email": "bo@example.org", "since": "2027-01-20", "status": "5.2.2",
+                                              "explanation": explain("5.2.2", language), "count": 1}],
                             "rejected": [{"file": "exempel.csv", "line": 12, "value": "anna.example.org",
                                           "reason": "bad address"}]}}]
     meeting = sample_meeting(settings)
     contact = made_up_contact(language)
-    extras = [{"response": r} for r in CONFIRMATIONS] if template == "confirmation" else [{}]
+    extras = [{}]
+    if template == "confirmation":
+        extras = [{"response": r} for r in CONFIRMATIONS]
+    elif template == "meeting_update":
+        earlier = "tisdag 1 september kl. 18.00–20.00" if language == "sv" else "Tuesday 1 September, 6–8 pm"
+        extras = [{"change": {"when_before": earlier, "place_before": "Stadsbiblioteket, Exempelstad"},
+                   "response": {"waitlisted": False}},
+                  {"change": {"when_before": None, "place_before": None}, "response": {"waitlisted": True}}]
+    elif template == "meeting_cancelled":
+        extras = [{"response": {"waitlisted": False}}]
     return [recipient_context(settings, contact, meeting, ["Exempelförbundet"], first, extra)
             for extra in extras for first in (True, False)]
 
@@ -116,7 +133,7 @@ def _edited(settings: Settings, name: str, text: str) -> Iterator[EmailTemplates
         shutil.copytree(source, folder)
         (folder / name).parent.mkdir(parents=True, exist_ok=True)
         (folder / name).write_text(text, encoding="utf-8")
-        yield EmailTemplates(folder)
+        yield EmailTemplates(folder, settings.max_message_bytes)
 
 
 def preview(session: Session, settings: Settings, name: str, text: str) -> Rendered:
@@ -132,18 +149,27 @@ def check_all(session: Session, settings: Settings, name: str, text: str) -> Non
         for template in TEMPLATE_NAMES:
             for language in LANGUAGES:
                 for context in _contexts(session, settings, template, language):
-                    templates.render(template, language, context)
+                    rendered = templates.render(template, language, context)
+                    if template in RECIPIENT_TEMPLATES:
+                        templates.require_unsubscribe(template, language, rendered, context["unsubscribe_url"])
 
 
-def save_template(session: Session, settings: Settings, live: EmailTemplates, actor: str, name: str,
+def save_template(db: Database, settings: Settings, live: EmailTemplates, actor: str, name: str,
                   text: str) -> Path:
-    """Write the file only if everything still renders; raises TemplateProblem or NotEditable."""
+    """Write the file only if everything still renders, with the unsubscribe link in every mail to
+    members; raises TemplateProblem (MissingUnsubscribe for a lost link) or NotEditable.
+
+    Every template is rendered in a read-only session (sample data from the database),
+    and only the audit entry is written in a transaction of its own: rendering never
+    holds SQLite's write lock.
+    """
     if name not in template_files(settings):
         raise NotEditable(name)
     if settings.templates_path is None:
         raise NotEditable("no folder for edited templates: set MAILER_TEMPLATES_PATH")
     text = text.replace("\r\n", "\n")
-    check_all(session, settings, name, text)
+    with db.reading() as session:
+        check_all(session, settings, name, text)
     path = settings.templates_path / name
     path.parent.mkdir(parents=True, exist_ok=True)
     temporary = path.with_suffix(path.suffix + ".tmp")
@@ -151,7 +177,8 @@ def save_template(session: Session, settings: Settings, live: EmailTemplates, ac
     os.replace(temporary, path)
     if live.env.cache is not None:
         live.env.cache.clear()  # the next render reads the new file
-    record(session, actor, "templates.save", f"template:{name}", characters=len(text))
+    with db.transaction() as session:
+        record(session, actor, "templates.save", f"template:{name}", characters=len(text))
     return path
 
 

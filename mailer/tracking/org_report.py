@@ -10,10 +10,13 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from mailer.bounces.quality import described, last_status, soft_bounces
+from mailer.bounces.service import SOFT_WINDOW
 from mailer.errors import NotFound
 from mailer.tracking.export import neutralise
 from mailer.translations import translate
 from mailer.contacts.models import Contact, ImportRejection, Membership, Organisation, Suppression, SuppressionReason
+from mailer.db import utcnow
 
 
 @dataclass
@@ -25,32 +28,43 @@ class OrgReport:
     bounced: list[dict] = field(default_factory=list)
     unsubscribed: list[dict] = field(default_factory=list)
     rejected: list[dict] = field(default_factory=list)
+    soft_bounced: list[dict] = field(default_factory=list)  # not suppressed yet: full mailbox and the like
 
     def to_json(self) -> dict:
         return self.__dict__.copy()
 
     @property
     def empty(self) -> bool:
-        return not (self.bounced or self.unsubscribed or self.rejected)
+        return not (self.bounced or self.unsubscribed or self.rejected or self.soft_bounced)
 
 
-def org_report(session: Session, slug: str, tz: ZoneInfo) -> OrgReport:
-    """`tz`: the dates are the organisation's days, not UTC's (an evening bounce is not tomorrow's)."""
+def org_report(session: Session, slug: str, tz: ZoneInfo, lang: str = "sv") -> OrgReport:
+    """`tz`: the dates are the organisation's days, not UTC's (an evening bounce is not tomorrow's).
+    Each bounce says what the receiving server's reply means, in `lang`."""
     organisation = session.scalar(select(Organisation).where(Organisation.slug == slug))
     if organisation is None:
         raise NotFound("no_organisation", slug=slug)
     members = select(Contact.email).join(Membership).where(Membership.organisation_id == organisation.id)
     count = len(session.scalars(members).all())
     report = OrgReport(organisation.slug, organisation.name, organisation.contact_email, count)
-    for suppression in session.scalars(
-        select(Suppression).where(Suppression.email.in_(members)).order_by(Suppression.created_at)
-    ):
+    suppressions = session.scalars(
+        select(Suppression).where(Suppression.email.in_(members)).order_by(Suppression.created_at)).all()
+    statuses = last_status(session, [s.email for s in suppressions if s.reason is SuppressionReason.BOUNCED])
+    for suppression in suppressions:
         entry = {"email": suppression.email, "since": suppression.created_at.astimezone(tz).date().isoformat(),
                  "detail": suppression.detail}
         if suppression.reason is SuppressionReason.BOUNCED:
-            report.bounced.append(entry)
+            report.bounced.append({**entry, **described(suppression.email, suppression.detail, statuses, lang)})
         elif suppression.reason is SuppressionReason.UNSUBSCRIBED:
             report.unsubscribed.append(entry)
+    suppressed = {s.email for s in suppressions}
+    member_ids = select(Membership.contact_id).where(Membership.organisation_id == organisation.id)
+    now = utcnow()
+    for soft in soft_bounces(session, now - SOFT_WINDOW, now, lang, member_ids):
+        if soft["email"] not in suppressed:
+            report.soft_bounced.append({"email": soft["email"], "since": soft["last"].astimezone(tz).date().isoformat(),
+                                        "status": soft["status"], "explanation": soft["explanation"],
+                                        "count": soft["count"]})
     for rejection in session.scalars(
         select(ImportRejection).where(ImportRejection.organisation_id == organisation.id)
         .order_by(ImportRejection.file_name, ImportRejection.line)

@@ -78,7 +78,8 @@ def board_report(session: Session, settings: Settings, start: dt.date | None, en
     """The figures for meetings held from `start` to `end` (inclusive), dates in `language`."""
     tz = settings.timezone
     language = language or settings.language
-    query = select(Meeting).where(Meeting.starts_at <= utcnow()).order_by(Meeting.starts_at)  # held, not planned
+    query = select(Meeting).where(Meeting.starts_at <= utcnow(), Meeting.cancelled_at.is_(None)) \
+        .order_by(Meeting.starts_at)  # held: not planned, not called off
     if start:
         query = query.where(Meeting.starts_at >= dt.datetime.combine(start, dt.time(), tz))
     if end:

@@ -9,6 +9,7 @@ from __future__ import annotations
 from flask import Blueprint, current_app, redirect, render_template, request, url_for
 
 from mailer.app import db_of, settings_of
+from mailer.contacts.models import is_test_person
 from mailer.evaluations import service
 from mailer.mail.context import codec, language_of, meeting_context
 from mailer.rsvp.service import resolve
@@ -30,25 +31,29 @@ def page(token: str):
             if meeting is None:
                 raise BadToken()
             t = Words(language_of(contact, settings))
+            test = is_test_person(contact)  # a test mail's link: the form works, nothing is stored
             state = {
-                "eligible": service.is_participant(session, contact, meeting),
-                "answered": service.has_answered(session, contact, meeting),
+                "eligible": test or service.is_participant(session, contact, meeting),
+                "answered": not test and service.has_answered(session, contact, meeting),
                 "anonymous": meeting.evaluation_anonymous,
             }
-            current = service.current_evaluation(session, contact, meeting)
+            current = None if test else service.current_evaluation(session, contact, meeting)
             values = {"value": "", "knowledge": "", "cooperation": "", "comment": ""}
             if current is not None:
                 values = {"value": str(current.value), "knowledge": str(current.knowledge),
                           "cooperation": "yes" if current.cooperation else "no", "comment": current.comment or ""}
             context = dict(t=t, lang=t.lang, meeting=meeting_context(meeting, settings, t.lang), state=state,
                            values=values, errors={}, saved=request.args.get("saved") == "1",
-                           limit=service.COMMENT_MAX)
+                           limit=service.COMMENT_MAX, test_link=test)
             if request.method != "POST":
                 return render_template("public/evaluation.html", **context)
             form = {name: request.form.get(name, "") for name in FIELDS}
             if not csrf_ok():
                 return render_template("public/evaluation.html", **{**context, "values": form, "expired": True}), 400
             try:
+                if test:
+                    service.parse(form)
+                    return render_template("public/evaluation.html", **{**context, "values": form, "tested": True})
                 service.record_evaluation(session, contact, meeting, form)
             except service.EvaluationError as exc:
                 errors = {exc.field: t(f"eval_error.{exc.field}")}

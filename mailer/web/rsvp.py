@@ -53,6 +53,8 @@ def page(token: str):
             result = service.answer_rsvp(session, tokens, token, form, tz)
             if result is not None and result.error is not None:
                 return _render(result, request.form), 422
+            if result is not None and result.tested is not None:  # a test link: shown, not saved
+                return _render(result, request.form)
             if result is not None:  # answers closed
                 return _render(result, _values_from(result, None)), 409
     except BadToken:
@@ -100,6 +102,8 @@ def _render(result: service.RsvpPage, values, saved: bool = False, expired: bool
     current = None
     if response is not None:
         current = {"answer": response.answer.value, "guests": response.guests, "waitlisted": response.waitlisted}
+        if response.waitlisted and meeting.capacity is not None:  # "one place left", not "fully booked"
+            current["places_left"] = service.places_left(meeting)
     return render_template(
         "public/rsvp.html",
         t=t,
@@ -110,7 +114,10 @@ def _render(result: service.RsvpPage, values, saved: bool = False, expired: bool
         values={name: values.get(name, "") or "" for name in FIELDS},
         errors=errors,
         closed=result.closed,
+        cancelled=meeting.cancelled_at is not None,
         saved=saved and current is not None,
+        test_link=result.test,
+        tested=result.tested is not None,
         expired=expired,
         limits=service.LIMITS,
         email=settings.mail_from.addr_spec,

@@ -15,6 +15,8 @@ from flask_wtf.csrf import CSRFError, CSRFProtect
 from limits.errors import ConfigurationError
 
 from mailer.config import DEFAULT_PUBLIC_RATE_LIMIT, ConfigError, Settings, env_name
+from mailer.mail.context import codec
+from mailer.rsvp.tokens import BadToken
 from mailer.web.i18n import Words
 
 # Per client address, one budget for all public pages; the setting `public_rate_limit`
@@ -49,7 +51,10 @@ def init_security(app: Flask, settings: Settings, public: list[Blueprint]) -> No
     names = {bp.name for bp in public}
     for blueprint in public:
         csrf.exempt(blueprint)
-        limiter.shared_limit(settings.public_rate_limit, scope="public")(blueprint)  # one budget for all public pages
+        # One budget for all public pages, but never spent by a valid unsubscribe link: a
+        # company's mail gateway is one address, and unsubscribing must always work.
+        exempt = _valid_unsubscribe_token(settings) if blueprint.name == "unsubscribe" else None
+        limiter.shared_limit(settings.public_rate_limit, scope="public", exempt_when=exempt)(blueprint)
 
     @app.after_request
     def _public_headers(response):
@@ -63,6 +68,21 @@ def init_security(app: Flask, settings: Settings, public: list[Blueprint]) -> No
         words = Words(settings.language)
         return render_template("public/message.html", lang=words.lang, title=words("too_many_title"),
                                body=words("too_many")), 429
+
+
+def _valid_unsubscribe_token(settings: Settings):
+    """exempt_when for /u/<token>: the signature checks out (one HMAC, no database)."""
+    def exempt() -> bool:
+        token = (request.view_args or {}).get("token")
+        if not token:
+            return False
+        try:
+            codec(settings).loads("unsubscribe", token)
+        except BadToken:
+            return False
+        return True
+
+    return exempt
 
 
 def csrf_ok() -> bool:

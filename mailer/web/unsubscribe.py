@@ -11,6 +11,7 @@ from __future__ import annotations
 from flask import Blueprint, current_app, redirect, render_template, request, url_for
 
 from mailer.app import db_of, settings_of
+from mailer.contacts.models import is_test_person
 from mailer.mail.context import codec, language_of
 from mailer.rsvp import service
 from mailer.rsvp.tokens import BadToken
@@ -38,7 +39,9 @@ def page(token: str):
             if action not in ("unsubscribe", "resubscribe") or not csrf_ok():
                 return _render(*service.view_subscription(session, tokens, token)), 400
             if action == "unsubscribe":
-                service.unsubscribe(session, tokens, token)
+                contact = service.unsubscribe(session, tokens, token)
+                if is_test_person(contact):  # nothing was stored: nothing to redirect to
+                    return _render(contact, unsubscribed=True)
             else:
                 service.resubscribe(session, tokens, token)
     except BadToken:
@@ -52,5 +55,5 @@ def _render(contact, unsubscribed: bool) -> str:
     return render_template(
         "public/unsubscribe.html", t=t, lang=t.lang, unsubscribed=unsubscribed,
         welcome_back=not unsubscribed and request.args.get("done") == "resubscribe",
-        address=mask_email(contact.email, keep=2), sender=settings.mail_from.display_name or settings.mail_from.addr_spec,
+        test_link=is_test_person(contact), address=mask_email(contact.email, keep=2), sender=settings.mail_from.display_name or settings.mail_from.addr_spec,
     )

@@ -24,7 +24,8 @@ _runtime: dict = {}
 
 def bind(database, settings, held: Callable[[], bool] | None = None) -> None:
     """Set by the worker process at start: jobs run inside it, with its database."""
-    _runtime.update(db=database, settings=settings, templates=EmailTemplates(settings.templates_path),
+    templates = EmailTemplates(settings.templates_path, settings.max_message_bytes)
+    _runtime.update(db=database, settings=settings, templates=templates,
                     held=held or (lambda: True))
 
 
@@ -75,3 +76,31 @@ def anonymise_expired_answers() -> str:
                f"anonymised, {files} old file-outbox messages deleted")
     log.info("retention: %s", outcome)
     return outcome
+
+
+def take_scheduled_backup() -> str:
+    """The nightly backup (`backup_cron`); the backup folder is then pruned by `backup_keep`."""
+    from mailer.operations.backup import BackupError, take_backup
+
+    db, settings = _runtime["db"], _runtime["settings"]
+    if not still_scheduler("backup"):
+        return "not the scheduler"
+    try:
+        taken = take_backup(db, settings, trigger="scheduled")
+    except BackupError as exc:
+        log.error("scheduled backup failed: %s", exc)
+        return f"failed: {exc}"
+    outcome = f"written to {taken.path}; {len(taken.pruned)} old backup(s) removed"
+    log.info("backup: %s", outcome)
+    return outcome
+
+
+def read_bounce_mailbox() -> str:
+    """One round over the IMAP bounce mailbox; a failure is logged there and tried again next round."""
+    from mailer.bounces.imap import fetch_and_process
+
+    db, settings = _runtime["db"], _runtime["settings"]
+    if not still_scheduler("bounce mailbox"):
+        return "not the scheduler"
+    result = fetch_and_process(db, settings)
+    return result.error or f"{len(result.reports)} message(s) processed"

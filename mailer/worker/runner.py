@@ -23,12 +23,17 @@ from mailer.campaigns.models import Campaign, CampaignState
 from mailer.config import Settings
 from mailer.db import Database, utcnow
 from mailer.mail.templates import EmailTemplates
+from mailer.operations import heartbeat
+from mailer.operations.faults import FileWatch, InstanceFault
 from mailer.outbox import relay
 from mailer.outbox.models import MessageState, OutboxMessage
 from mailer.outbox.sender import Sender
 from mailer.worker import jobs
 from mailer.worker.role import WorkerRefused, scheduler_role
-from mailer.worker.scheduler import JOBSTORE, build_scheduler, ensure_digest_job, ensure_retention_job, reconcile
+from mailer.worker.scheduler import (
+    JOBSTORE, build_scheduler, ensure_backup_job, ensure_bounce_job, ensure_digest_job, ensure_retention_job,
+    reconcile,
+)
 
 log = logging.getLogger(__name__)
 IDLE_SLEEP = 1.0
@@ -46,6 +51,8 @@ class Worker:
         self.scheduler = None
         self.stopping = threading.Event()
         self.lock = threading.Lock()  # the role keeper and the main loop both start/stop the scheduler
+        self.watch = FileWatch(database.url)
+        self.fault: InstanceFault | None = None  # why the worker stopped on its own (its database file is gone)
         jobs.bind(database, settings, self.role.held)
 
     def stop(self, *_args) -> None:
@@ -60,6 +67,8 @@ class Worker:
             scheduler.start(paused=True)
             ensure_digest_job(scheduler, self.settings)
             ensure_retention_job(scheduler, self.settings)
+            ensure_backup_job(scheduler, self.settings)
+            ensure_bounce_job(scheduler, self.settings)
             reconcile(scheduler, self.db)
             scheduler.resume()
             self.scheduler = scheduler
@@ -92,6 +101,30 @@ class Worker:
                     self.role.release()
                 self.stopping.wait(STANDBY_POLL)
 
+    # -- the heartbeat -------------------------------------------------------------------------
+    def _file_lost(self) -> bool:
+        """SQLite: stop rather than write answers and sends into a deleted or replaced file."""
+        problem = self.watch.problem()
+        if problem and self.fault is None:
+            self.fault = problem
+            log.error("%s: the worker stops so that nothing more is written into a lost file", problem)
+            self.stopping.set()
+        return problem is not None
+
+    def _beat(self) -> None:
+        if self._file_lost():
+            return
+        try:
+            with self.db.transaction() as session:
+                heartbeat.beat(session, self.sender.owner)
+        except Exception as exc:  # the database is away for a moment: the next beat tries again
+            log.warning("heartbeat not recorded: %s", exc)
+
+    def _keep_beating(self) -> None:
+        """Thread: a beat every few seconds, also while the sending loop waits out a dead relay."""
+        while not self.stopping.wait(heartbeat.BEAT_SECONDS):
+            self._beat()
+
     # -- the loop ---------------------------------------------------------------------------------
     def pending_work(self) -> bool:
         """Anything due now or later that this worker is still responsible for.
@@ -115,7 +148,12 @@ class Worker:
         if self.role.exclusive_worker:
             self.role.try_acquire()  # SQLite: refuses when another worker runs (WorkerRefused)
         keeper = threading.Thread(target=self._keep_role, name="scheduler-role", daemon=True)
+        beater = threading.Thread(target=self._keep_beating, name="heartbeat", daemon=True)
         try:
+            self._beat()
+            beater.start()
+            if self.fault:
+                return
             self.sender.recover()
             self._take_role()
             log.info("worker started (%s)%s", self.sender.owner, "" if self.scheduler else ", standby scheduler")
@@ -125,7 +163,15 @@ class Worker:
             self.stopping.set()
             if keeper.is_alive():
                 keeper.join()
+            if beater.is_alive():
+                beater.join()
             self._drop_scheduler()
+            if self.fault is None:
+                try:
+                    with self.db.transaction() as session:
+                        heartbeat.stopped(session, self.sender.owner)
+                except Exception as exc:  # noqa: BLE001 - stopping anyway; the beat simply ages out
+                    log.warning("stop not recorded: %s", exc)
             self.role.release()
             self.sender.close()
             log.info("worker stopped")
@@ -136,6 +182,8 @@ class Worker:
             if time.monotonic() - recovered > RECOVER_EVERY:  # another worker may have died
                 self.sender.recover()
                 recovered = time.monotonic()
+            if self._file_lost():
+                break
             result = self.sender.run_once()
             if result.connection_error and not result.paused_until:
                 backoff = min(MAX_BACKOFF, max(1.0, backoff * 2))
@@ -151,7 +199,9 @@ class Worker:
             self.stopping.wait(IDLE_SLEEP)
 
 
-def run_worker(database: Database, settings: Settings, templates: EmailTemplates, until_idle: bool = False) -> None:
+def run_worker(database: Database, settings: Settings, templates: EmailTemplates,
+               until_idle: bool = False) -> InstanceFault | None:
+    """Run until stopped; returns why the worker stopped on its own (its database file lost), else None."""
     worker = Worker(database, settings, templates)
     signal.signal(signal.SIGTERM, worker.stop)
     signal.signal(signal.SIGINT, worker.stop)
@@ -160,6 +210,7 @@ def run_worker(database: Database, settings: Settings, templates: EmailTemplates
     except WorkerRefused as exc:
         print(f"mailer: {exc}", file=sys.stderr)
         raise SystemExit(2) from None
+    return worker.fault
 
 
 __all__ = ["Worker", "run_worker"]

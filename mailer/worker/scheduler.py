@@ -52,6 +52,21 @@ def build_scheduler(database: Database, settings: Settings,
 
 
 DIGEST_JOB = "weekly-digest"
+BOUNCE_JOB = "bounce-mailbox"
+BOUNCE_POLL_SECONDS = 120
+
+
+def ensure_bounce_job(scheduler: BackgroundScheduler, settings: Settings) -> bool:
+    """Read the IMAP bounce mailbox at start and every two minutes, when one is configured.
+
+    In the in-memory store: a missed round needs no catching up, the next one reads what came.
+    """
+    if not settings.bounce_imap_url:
+        return False
+    scheduler.add_job(jobs.read_bounce_mailbox, "interval", seconds=BOUNCE_POLL_SECONDS, id=BOUNCE_JOB,
+                      jobstore="internal", replace_existing=True, next_run_time=dt.datetime.now(dt.timezone.utc))
+    return True
+
 
 
 def _stored_job(scheduler: BackgroundScheduler, job_id: str):
@@ -96,6 +111,21 @@ def ensure_retention_job(scheduler: BackgroundScheduler, settings: Settings) -> 
     if job is not None and str(job.trigger) == str(trigger):
         return "kept"
     scheduler.add_job(jobs.anonymise_expired_answers, trigger, id=RETENTION_JOB, jobstore=JOBSTORE,
+                      replace_existing=True, misfire_grace_time=settings.grace_period_hours * 3600, coalesce=True)
+    return "scheduled" if job is None else "rescheduled"
+
+
+BACKUP_JOB = "scheduled-backup"
+
+
+def ensure_backup_job(scheduler: BackgroundScheduler, settings: Settings) -> str:
+    """The backup at `backup_cron` (default every night at 03:00); kept across restarts like the digest,
+    so a backup that fell due while the worker was down is taken at start (within the grace period)."""
+    trigger = cron_trigger(settings.backup_cron, settings.timezone)
+    job = _stored_job(scheduler, BACKUP_JOB)
+    if job is not None and str(job.trigger) == str(trigger):
+        return "kept"
+    scheduler.add_job(jobs.take_scheduled_backup, trigger, id=BACKUP_JOB, jobstore=JOBSTORE,
                       replace_existing=True, misfire_grace_time=settings.grace_period_hours * 3600, coalesce=True)
     return "scheduled" if job is None else "rescheduled"
 

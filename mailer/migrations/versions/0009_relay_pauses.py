@@ -1,7 +1,7 @@
 """relay pauses: why and until when sending stopped; the log the relay's limits are counted over
 
 Revision ID: 0009
-Revises: 0007
+Revises: 0008
 Create Date: 2026-12-02 08:30:00
 
 A relay's quota or policy reply pauses a campaign (its reply and retry time are kept on it)
@@ -19,7 +19,7 @@ from mailer.db import UTCDateTime
 
 
 revision = '0009'
-down_revision = '0007'
+down_revision = '0008'
 branch_labels = None
 depends_on = None
 

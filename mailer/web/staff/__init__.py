@@ -19,7 +19,7 @@ from mailer.web.staff import (
     accounts, audit, auth, campaigns, contacts, dashboard, meetings, reports, responses, suppressions, templates,
 )
 from mailer.web.staff.access import role_needed
-from mailer.web.staff.common import load_me, page, words
+from mailer.web.staff.common import load_me, page, settings, words, worker_banner
 
 SECRET_FIELDS = {"password", "repeat", "current"}  # never written back into a page
 OPEN_ENDPOINTS = {"staff.static", "staff.auth.login", "staff.auth.set_password"}
@@ -43,7 +43,9 @@ def _require_login():
     needed = role_needed(request.endpoint, request.method)
     if not g.staff.can(needed):
         return page("message.html", 403, title_key="forbidden_title", body_key="forbidden_body",
-                    body_values={"role": words()(f"role_{g.staff.role}")})
+                    body_params={"role": words()(f"role_{g.staff.role}")})
+    if request.method == "GET":
+        g.worker_banner = worker_banner(words())
     return None
 
 
@@ -76,6 +78,7 @@ def init_app(app: Flask) -> Blueprint:
     def _too_large(exc):
         if not _staff_request():
             return exc
-        return page("message.html", 413, title_key="too_large_title", body_key="too_large_body")
+        return page("message.html", 413, title_key="too_large_title", body_key="too_large_body",
+                    body_params={"mb": settings().max_upload_mb})
 
     return bp

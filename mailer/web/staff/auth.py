@@ -33,11 +33,9 @@ def login():
     email = request.form.get("email", "")
     if request.method != "POST":
         return page("login.html", email="", next=request.args.get("next", ""))
-    with db().transaction() as s:
-        outcome = log_in(s, email, request.form.get("password", ""), client_address())
-        if outcome.user is not None:
-            start_session(outcome.user)
+    outcome = log_in(db(), email, request.form.get("password", ""), client_address())
     if outcome.user is not None:
+        start_session(outcome.user)
         return redirect(_safe_next(request.form.get("next")), code=303)
     error = words()("login_wait", seconds=outcome.wait) if outcome.wait else words()("login_failed")
     return page("login.html", 429 if outcome.wait else 401, email=email, error=error,
@@ -47,6 +45,8 @@ def login():
 @bp.post("/logout")
 @requires(VIEWER)
 def logout():
+    with db().transaction() as s:
+        accounts.log_out(s, me().id)
     end_session()
     say("logged_out")
     return redirect(url_for(".login"), code=303)

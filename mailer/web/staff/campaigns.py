@@ -28,31 +28,40 @@ bp = Blueprint("campaigns", __name__)
 FOLLOWED = (CampaignState.SCHEDULED.value, CampaignState.RUNNING.value, CampaignState.PAUSED.value)
 
 
+def next_whole_hour(now: dt.datetime) -> dt.datetime:
+    """The default send time: the next whole hour, always ahead (an hour boundary is the same in
+    UTC and Stockholm, and the date rolls over with it at midnight)."""
+    return now.replace(minute=0, second=0, microsecond=0) + dt.timedelta(hours=1)
+
+
 def audience_from(form) -> Audience:
     """The audience part of the form (also the live count's query string)."""
     narrowing = form.get("only", "")
     audience = Audience(orgs=form.getlist("org"), regions=form.getlist("region"), roles=form.getlist("role"),
                         all=form.get("all") == "1", only_unanswered=narrowing == "unanswered",
-                        only_yes=narrowing == "yes")
+                        only_yes=narrowing == "yes", include_answered=form.get("include_answered") == "1")
     return implied_audience(form.get("template"), audience)
 
 
 def _count_text(meeting: str | None, audience: Audience) -> tuple[int | None, str]:
     t = words()
     try:
-        with db().transaction() as s:
-            n = audience_count(s, meeting, audience)
+        with db().reading() as s:
+            n, left_out = audience_count(s, meeting, audience)
     except AudienceError as exc:
         return None, t("audience_incomplete") if not audience.has_selector else render(exc, t.lang)
     except LookupError:
         return None, t("choose_meeting")
-    return n, t("recipients_one") if n == 1 else t("recipients_n", n=n)
+    text = t("recipients_one") if n == 1 else t("recipients_n", n=n)
+    if left_out:
+        text += ". " + (t("left_out_answered_one") if left_out == 1 else t("left_out_answered", n=left_out))
+    return n, text
 
 
 @bp.get("/campaigns")
 @requires(VIEWER)
 def index():
-    with db().transaction() as s:
+    with db().reading() as s:
         rows = campaigns_overview(s)
     return page("campaigns.html", rows=rows, tz=settings().timezone)
 
@@ -65,7 +74,7 @@ def count():
 
 
 def _compose_form(form, status: int = 200, error: str | None = None, counted: str | None = None):
-    with db().transaction() as s:
+    with db().reading() as s:
         choices = audience_choices(s)
     return page("campaign_form.html", status, choices=choices, form=form, error=error, counted=counted,
                 templates=CAMPAIGN_TEMPLATES, tz=settings().timezone)
@@ -94,23 +103,23 @@ def new():
 @requires(VIEWER)
 def show(campaign_id: int):
     tz = settings().timezone
-    with db().transaction() as s:
+    with db().reading() as s:  # the preview renders a template: never under the write lock
         try:
             data = campaign_page(s, settings(), templates(), campaign_id, request.args.get("contact"),
                                  words().lang)
         except CampaignError:
             return page("message.html", 404, title_key="not_found_title", body_key="not_found_body")
-        now = dt.datetime.now(tz)
+        soon = next_whole_hour(dt.datetime.now(dt.timezone.utc)).astimezone(tz)
         return page("campaign.html", data=data, tz=tz, followed=data.status.state in FOLLOWED,
                     when=lambda moment: format_when(moment, None, tz, words().lang),
-                    today=now.strftime("%Y-%m-%d"), soon=(now + dt.timedelta(hours=1)).strftime("%H:00"),
+                    today=soon.strftime("%Y-%m-%d"), soon=soon.strftime("%H:%M"),
                     contact=request.args.get("contact", ""))
 
 
 @bp.get("/campaigns/<int:campaign_id>/status.json")
 @requires(VIEWER)
 def progress(campaign_id: int):
-    with db().transaction() as s:
+    with db().reading() as s:
         try:
             return status(s, get_campaign(s, campaign_id)).to_json()
         except CampaignError:

@@ -1,8 +1,9 @@
 """What every staff handler shares: who is logged in, their language, and rendering a page.
 
-The session cookie holds the account id and a fingerprint of its password
-hash: removing the account or changing its password ends every open session
-at the next request.
+The session cookie holds the account id, a fingerprint of its password hash
+and the account's session generation: removing the account, changing its
+password, logging out, or anything that calls `accounts.end_sessions` ends
+every open session of the account at its next request, on the server.
 """
 
 from __future__ import annotations
@@ -13,7 +14,9 @@ from typing import Any
 from flask import current_app, flash, g, render_template, request, session
 
 from mailer.app import db_of, settings_of, templates_of
-from mailer.staff.accounts import fingerprint
+from mailer.i18n import format_clock, format_when
+from mailer.operations.heartbeat import worker_health
+from mailer.staff.accounts import fingerprint, session_is_current
 from mailer.staff.models import StaffUser
 from mailer.staff.roles import allows
 from mailer.web.i18n import Words
@@ -55,6 +58,7 @@ def start_session(user: StaffUser) -> None:
     session.permanent = True
     session["staff"] = user.id
     session["staff_fp"] = fingerprint(user.password_hash)
+    session["staff_gen"] = user.session_generation
     if language and not user.language:
         session["lang"] = language
 
@@ -74,10 +78,10 @@ def load_me() -> Me | None:
     staff_id = session.get("staff")
     if not isinstance(staff_id, int):
         return None
-    with db().transaction() as s:
+    with db().reading() as s:
         user = s.get(StaffUser, staff_id)
-        if (user is None or user.password_hash is None or not user.active
-                or session.get("staff_fp") != fingerprint(user.password_hash)):
+        if user is None or not user.active or not session_is_current(user, session.get("staff_fp"),
+                                                                    session.get("staff_gen")):
             return None
         language = user.language or session.get("lang") or settings().language
         return Me(user.id, user.email, user.name, language, user.role)
@@ -100,9 +104,28 @@ def say(key: str, category: str = "ok", **values: Any) -> None:
     flash(words()(key, **values), category)
 
 
+def worker_banner(t: Words) -> str | None:
+    """The banner every staff page shows while mail waits and the worker is silent (or None).
+
+    Read before the handler runs (see the staff blueprint): a page rendered inside the handler's
+    own write transaction could not open a second one on SQLite.
+    """
+    with db().transaction() as s:
+        health = worker_health(s)
+    if not health.stalled:
+        return None
+    if health.last_seen is None:
+        return t("worker_never_started")
+    tz = settings().timezone
+    same_day = health.last_seen.astimezone(tz).date() == health.now.astimezone(tz).date()
+    when = format_clock(health.last_seen, tz, t.lang) if same_day else format_when(health.last_seen, None, tz, t.lang)
+    return t("worker_stalled", when=when)
+
+
 def page(template: str, status: int = 200, **context: Any):
     t = words()
-    return render_template(f"staff/{template}", t=t, lang=t.lang, me=g.get("staff"), **context), status
+    return render_template(f"staff/{template}", t=t, lang=t.lang, me=g.get("staff"),
+                           worker_banner=g.get("worker_banner"), **context), status
 
 
 def client_address() -> str:

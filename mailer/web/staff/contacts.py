@@ -35,7 +35,7 @@ def _not_found():
 @requires(VIEWER)
 def index():
     query = request.args.get("q", "").strip()
-    with db().transaction() as s:
+    with db().reading() as s:
         data = directory(s, query)
         return page("organisations.html", organisations=data.organisations, query=query, found=data.found,
                     suppressed=data.suppressed)
@@ -44,7 +44,7 @@ def index():
 @bp.get("/organisations/<slug>")
 @requires(VIEWER)
 def organisation(slug: str):
-    with db().transaction() as s:
+    with db().reading() as s:
         try:
             data = organisation_page(s, slug)
         except LookupError:
@@ -55,7 +55,7 @@ def organisation(slug: str):
 @bp.get("/upload")
 @requires(STAFF)
 def upload_form():
-    with db().transaction() as s:
+    with db().reading() as s:
         organisations = list_organisations(s)
     return page("upload.html", organisations=organisations, chosen=request.args.get("org", ""))
 
@@ -65,15 +65,15 @@ def upload_form():
 def upload():
     file = request.files.get("file")
     org = (request.form.get("new_org", "").strip().lower() or request.form.get("org", "")).strip()
-    with db().transaction() as s:
+    with db().reading() as s:
         organisations = list_organisations(s)
     if file is None or not file.filename or not org:
         return page("upload.html", 422, organisations=organisations, chosen=org,
                     error="upload_missing_file" if not (file and file.filename) else "upload_missing_org")
     token = uploads.keep(_folder(), file.read())
     name = contact_actions.upload_name(file.filename)
-    with db().transaction() as s:
-        report = contact_actions.check_upload(s, _folder(), token, name, org)
+    with db().reading() as s:  # a dry run: reads only, never holds the write lock
+        report = contact_actions.check_upload(s, _folder(), token, name, org, settings().max_upload_bytes)
     if report.files[0].error:
         uploads.discard(_folder(), token)
     return page("upload_report.html", report=report.files[0], token=token, name=name, org=org, confirmed=False)
@@ -85,7 +85,8 @@ def confirm_upload():
     token, name, org = (request.form.get(k, "") for k in ("token", "name", "org"))
     try:
         with db().transaction() as s:
-            report = contact_actions.confirm_upload(s, me().actor, _folder(), token, name, org)
+            report = contact_actions.confirm_upload(s, me().actor, _folder(), token, name, org,
+                                                    settings().max_upload_bytes)
     except uploads.UploadGone:
         return page("message.html", 410, title_key="upload_gone_title", body_key="upload_gone_body")
     return page("upload_report.html", report=report.files[0], token=None, name=name, org=org, confirmed=True)

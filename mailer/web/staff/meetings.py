@@ -12,11 +12,13 @@ import unicodedata
 
 from flask import Blueprint, redirect, request, url_for
 
+from mailer.errors import render
+from mailer.meetings.changes import cancel_meeting, count_concerned, edit_meeting
 from mailer.meetings.service import MeetingError, get_meeting, list_meetings
 from mailer.staff import meeting_actions
-from mailer.web.staff.common import db, me, page, say, settings
 from mailer.staff.roles import STAFF, VIEWER
 from mailer.web.staff.access import requires
+from mailer.web.staff.common import db, me, page, say, settings, words
 
 bp = Blueprint("meetings", __name__)
 FIELDS = ("slug", "title", "region", "city", "host", "venue", "date", "start", "end", "capacity", "max_guests",
@@ -61,14 +63,25 @@ def _arguments(values: dict) -> dict:
     )
 
 
-def _form(values: dict, meeting=None, error: str | None = None, status: int = 200):
-    return page("meeting_form.html", status, values=values, meeting=meeting, error=error)
+def _form(values: dict, meeting=None, error: str | None = None, status: int = 200, error_text: str | None = None,
+          concerned: int = 0, notify: bool = True):
+    return page("meeting_form.html", status, values=values, meeting=meeting, error=error, error_text=error_text,
+                concerned=concerned, notify=notify)
+
+
+SAID_IN_FULL = ("start_in_past", "capacity_below_taken", "meeting_cancelled")  # more than "check this field"
+
+
+def _refused(exc: Exception) -> tuple[str, str | None]:
+    """The form field to mark, and the refusal in words where the field's hint does not say it."""
+    field = FORM_FIELD.get(exc.field, exc.field)
+    return field, render(exc, words().lang) if getattr(exc, "code", None) in SAID_IN_FULL else None
 
 
 @bp.get("/meetings")
 @requires(VIEWER)
 def index():
-    with db().transaction() as s:
+    with db().reading() as s:
         meetings = list_meetings(s)
     return page("meetings.html", meetings=meetings, tz=settings().timezone)
 
@@ -84,7 +97,8 @@ def new():
         with db().transaction() as s:
             meeting_actions.create(s, settings().timezone, me().actor, slug=slug, **_arguments(values))
     except (MeetingError, FormError) as exc:
-        return _form(values, error=FORM_FIELD.get(exc.field, exc.field), status=422)
+        field, text = _refused(exc)
+        return _form(values, error=field, status=422, error_text=text)
     say("meeting_saved")
     return redirect(url_for(".index"), code=303)
 
@@ -108,13 +122,37 @@ def edit(slug: str):
             meeting = get_meeting(s, slug)
         except LookupError:
             return page("message.html", 404, title_key="not_found_title", body_key="not_found_body")
+        concerned = count_concerned(s, meeting)
         if request.method != "POST":
-            return _form(_values_of(meeting), meeting)
+            return _form(_values_of(meeting), meeting, concerned=concerned)
         values = {name: request.form.get(name, "") for name in FIELDS} | {"slug": slug}
+        notify = request.form.get("notify", "1") == "1"
         try:
             with s.begin_nested():
-                meeting_actions.update(s, settings().timezone, me().actor, meeting, **_arguments(values))
+                change = edit_meeting(s, settings().timezone, settings().language, me().actor, meeting,
+                                      notify=notify, **_arguments(values))
         except (MeetingError, FormError) as exc:
-            return _form(values, meeting, error=FORM_FIELD.get(exc.field, exc.field), status=422)
-    say("meeting_saved")
+            field, text = _refused(exc)
+            return _form(values, meeting, error=field, status=422, error_text=text, concerned=concerned,
+                         notify=notify)
+    if change.notified:
+        say("meeting_saved_notified", n=change.notified)
+    else:
+        say("meeting_saved")
+    return redirect(url_for(".index"), code=303)
+
+
+@bp.post("/meetings/<slug>/cancel")
+@requires(STAFF)
+def cancel(slug: str):
+    """Call the meeting off; everyone with a yes or a waitlist place is mailed a cancellation."""
+    try:
+        with db().transaction() as s:
+            change = cancel_meeting(s, me().actor, get_meeting(s, slug))
+    except LookupError:
+        return page("message.html", 404, title_key="not_found_title", body_key="not_found_body")
+    except MeetingError as exc:
+        say("action_failed", "error", reason=render(exc, words().lang))
+        return redirect(url_for(".edit", slug=slug), code=303)
+    say("meeting_cancelled_done", n=change.notified)
     return redirect(url_for(".index"), code=303)

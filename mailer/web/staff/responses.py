@@ -24,7 +24,7 @@ def _not_found():
 def index(slug: str):
     answer = request.args.get("answer") if request.args.get("answer") in ANSWERS else ""
     org = request.args.get("org", "")
-    with db().transaction() as s:
+    with db().reading() as s:
         try:
             data = responses_page(s, slug, answer or None, org or None)
         except LookupError:
@@ -35,7 +35,7 @@ def index(slug: str):
 @bp.get("/meetings/<slug>/export.<any(csv, xlsx):kind>")
 @requires(VIEWER)
 def export(slug: str, kind: str):
-    with db().transaction() as s:
+    with db().reading() as s:
         try:
             body = attendee_file(s, slug, settings().timezone, words().lang, kind)
         except LookupError:
@@ -48,13 +48,13 @@ def export(slug: str, kind: str):
 @requires(STAFF)
 def checkin(slug: str):
     query = request.args.get("q", "")
-    with db().transaction() as s:
+    with db().reading() as s:
         try:
-            meeting, rows = checkin_rows(s, slug, query)
+            meeting, rows, walk_ins = checkin_rows(s, slug, query)
         except LookupError:
             return _not_found()
-        return page("checkin.html", meeting=meeting, rows=rows, query=query,
-                    arrived=sum(1 for r in rows if r.checked_in))
+        return page("checkin.html", meeting=meeting, rows=rows, query=query, walk_ins=walk_ins,
+                    arrived=sum(1 for r in rows if r.checked_in) + len(walk_ins))
 
 
 @bp.post("/meetings/<slug>/checkin")

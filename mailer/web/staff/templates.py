@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from flask import Blueprint, redirect, request, url_for
 
+from mailer.errors import render
 from mailer.mail.templates import TemplateProblem
 from mailer.staff import template_editor as editor
-from mailer.web.staff.common import db, me, page, say, settings, templates
 from mailer.staff.roles import STAFF, VIEWER
 from mailer.web.staff.access import requires
+from mailer.web.staff.common import db, me, page, say, settings, templates, words
 
 bp = Blueprint("templates", __name__)
 
@@ -23,11 +24,11 @@ def index():
 def _editor(name: str, text: str, status: int = 200, problem: str | None = None):
     rendered = None
     if problem is None:
-        with db().transaction() as s:
+        with db().reading() as s:
             try:
                 rendered = editor.preview(s, settings(), name, text)
             except TemplateProblem as exc:
-                problem = str(exc)
+                problem = render(exc, words().lang)
     return page("template_edit.html", status, name=name, text=text, rendered=rendered, problem=problem,
                 shown_as=editor.shown_as(name, settings()), writable=settings().templates_path is not None)
 
@@ -41,10 +42,9 @@ def edit(name: str):
         text = request.form.get("text", "")
         if request.form.get("action") != "save":
             return _editor(name, text)
-        with db().transaction() as s:
-            editor.save_template(s, settings(), templates(), me().actor, name, text)
+        editor.save_template(db(), settings(), templates(), me().actor, name, text)
     except TemplateProblem as exc:
-        return _editor(name, text, 422, problem=str(exc))
+        return _editor(name, text, 422, problem=render(exc, words().lang))
     except editor.NotEditable:
         return page("message.html", 404, title_key="not_found_title", body_key="not_found_body")
     say("template_saved", name=name)
@@ -56,10 +56,10 @@ def edit(name: str):
 def live_preview(name: str):
     """For the editor's script: the unsaved text rendered, or the problem with its file and line."""
     try:
-        with db().transaction() as s:
+        with db().reading() as s:
             rendered = editor.preview(s, settings(), name, request.form.get("text", ""))
     except TemplateProblem as exc:
-        return {"ok": False, "problem": str(exc)}
+        return {"ok": False, "problem": render(exc, words().lang)}
     except editor.NotEditable:
         return {"ok": False, "problem": "not found"}, 404
     return {"ok": True, "subject": rendered.subject, "html": rendered.html, "text": rendered.text}

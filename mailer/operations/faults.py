@@ -1,0 +1,129 @@
+"""Faults of the instance folder and the database file, named with the path and the fix.
+
+A read-only folder, a full disk or a deleted SQLite file otherwise surfaces as a driver
+traceback a hundred lines long, or worse, not at all: SQLite keeps writing into a deleted
+file that nobody will ever read again. Every command checks first (`check_instance`), errors
+met later are translated (`fault_from_error`), and the worker and /healthz watch the file.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import shutil
+from pathlib import Path
+
+from sqlalchemy import make_url
+
+from mailer.errors import DomainError
+
+MIN_FREE_BYTES = 1024 * 1024  # below this, no command starts: SQLite needs room for its journal
+
+
+class InstanceFault(DomainError):
+    """Something about the instance's files stops the work: a code whose text names `path` and the fix."""
+
+    prefix = "error.ops."
+
+    def __init__(self, code: str, /, path: Path | str, **params):
+        super().__init__(code, path=str(path), **params)
+        self.path = str(path)
+
+
+def sqlite_path(database_url: str) -> Path | None:
+    """The SQLite database file of a URL, or None (PostgreSQL, or an in-memory database)."""
+    url = make_url(database_url)
+    if url.get_backend_name() != "sqlite" or not url.database or url.database == ":memory:":
+        return None
+    return Path(url.database).resolve()
+
+
+def _fault_for_folder(folder: Path) -> InstanceFault | None:
+    if not folder.is_dir():
+        return InstanceFault("instance_missing", folder)
+    if not os.access(folder, os.W_OK | os.X_OK):
+        return InstanceFault("folder_readonly", folder)
+    if shutil.disk_usage(folder).free < MIN_FREE_BYTES:
+        return InstanceFault("disk_full", folder)
+    return None
+
+
+def check_instance(instance_path: Path, database_url: str, need_database: bool = True) -> None:
+    """Raise InstanceFault when the instance folder or the SQLite file cannot be used for writing.
+
+    `need_database=False` (restore): a missing database file is what is being repaired.
+    """
+    fault = _fault_for_folder(instance_path)
+    if fault:
+        raise fault
+    path = sqlite_path(database_url)
+    if path is None:
+        return
+    if path.parent != instance_path:
+        fault = _fault_for_folder(path.parent)
+        if fault:
+            raise fault
+    if not path.exists():
+        if need_database:
+            raise InstanceFault("database_missing", path)
+        return
+    for file in (path, Path(f"{path}-wal"), Path(f"{path}-shm")):
+        if file.exists() and not os.access(file, os.R_OK | os.W_OK):
+            raise InstanceFault("database_file_readonly", file)
+
+
+# Driver messages (SQLite, PostgreSQL) and OS errors that mean the files, not the program, are at fault.
+_MESSAGES = (
+    ("database or disk is full", "disk_full"),
+    ("could not extend file", "server_disk_full"),
+    ("no space left on device", "disk_full"),
+    ("readonly database", "database_readonly"),
+    ("unable to open database file", "cannot_open"),
+    ("disk i/o error", "io_error"),
+)
+_ERRNOS = {errno.ENOSPC: "disk_full", errno.EDQUOT: "quota", errno.EROFS: "readonly_fs", errno.EACCES: "permission",
+           errno.EPERM: "permission"}
+
+
+def fault_from_error(exc: BaseException, where: Path | str) -> InstanceFault | None:
+    """The InstanceFault an error stands for, or None when it is a bug or something else."""
+    if isinstance(exc, OSError) and exc.errno in _ERRNOS:
+        return InstanceFault(_ERRNOS[exc.errno], exc.filename or where)
+    text = str(getattr(exc, "orig", None) or exc).lower()
+    for needle, code in _MESSAGES:
+        if needle in text:
+            return InstanceFault(code, where)
+    return None
+
+
+class FileWatch:
+    """Notices when a SQLite file is deleted or replaced under a running process.
+
+    An open SQLite connection keeps writing into a deleted file (the inode lives on), so
+    answers would be "saved" where nobody will read them; the worker and /healthz ask
+    `problem()` and stop or report instead.
+    """
+
+    def __init__(self, database_url: str):
+        self.path = sqlite_path(database_url)
+        self.identity = self._identity()
+
+    def _identity(self) -> tuple[int, int] | None:
+        try:
+            stat = self.path.stat() if self.path else None
+        except FileNotFoundError:
+            return None
+        return (stat.st_dev, stat.st_ino) if stat else None
+
+    def problem(self) -> InstanceFault | None:
+        """None while the file is the one first seen; else what happened to it."""
+        if self.path is None:
+            return None
+        current = self._identity()
+        if current is None:
+            return InstanceFault("file_deleted", self.path)
+        if self.identity is None:
+            self.identity = current  # first seen now (created after this process started)
+        elif current != self.identity:
+            return InstanceFault("file_replaced", self.path)
+        return None

@@ -75,7 +75,7 @@ def test_the_message_limit_is_the_max_message_bytes_setting(settings):
 
 def _sample(settings) -> dict:
     from mailer.mail.context import recipient_context
-    from mailer.outbox.compose import made_up_contact
+    from mailer.mail.compose import made_up_contact
 
     return recipient_context(settings, made_up_contact("sv"), template_editor.sample_meeting(settings),
                              ["Exempelförbundet"], True, None)

@@ -46,7 +46,7 @@ def test_an_upload_is_checked_first_and_imported_only_when_confirmed(app, db, st
     reply = upload(staff_client)
     page = text(reply)
     assert reply.status_code == 200
-    assert "Om du importerar: 2 nya, 0 uppdaterade, 0 oförändrade, 1 rader med fel hoppas över." in page
+    assert "Om du importerar: 2 nya, 0 ändrade, 0 oförändrade, 0 tas bort från listan, 1 rader med fel hoppas över." in page
     assert "3 bo.example.org Ogiltig e-postadress." in page  # line, value, the importer's reason in Swedish
     assert "Ingenting är sparat ännu" in page
     assert members(db, "exempelforbundet") == [] and audit(db) == []
@@ -54,7 +54,7 @@ def test_an_upload_is_checked_first_and_imported_only_when_confirmed(app, db, st
     token = re.search(r'name="token" value="([^"]+)"', reply.get_data(as_text=True)).group(1)
     form = {"token": token, "name": "lista.csv", "org": "exempelforbundet"}
     done = post(staff_client, "/staff/upload/confirm", form)
-    assert "Klart: 2 nya, 0 uppdaterade, 0 oförändrade, 1 rader med fel hoppades över." in text(done)
+    assert "Klart: 2 nya, 0 ändrade, 0 oförändrade, 0 borttagna från listan, 1 rader med fel hoppades över." in text(done)
     assert members(db, "exempelforbundet") == ["anna@example.org", "cecilia@example.org"]
     assert audit(db) == [(STAFF_EMAIL, "contacts.import", "org:exempelforbundet")]
     assert list((app.extensions["mailer.settings"].instance_path / "uploads").iterdir()) == []

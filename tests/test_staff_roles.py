@@ -47,6 +47,7 @@ EXPECTED = {
     "staff.templates.edit": (VIEWER, STAFF),
     "staff.templates.live_preview": (STAFF, STAFF),
     "staff.contacts.edit_organisation": (STAFF, STAFF),
+    "staff.contacts.recheck_upload": (STAFF, STAFF),
     "staff.reports.board": (VIEWER, VIEWER),
     "staff.reports.board_download": (VIEWER, VIEWER),
     "staff.reports.quality": (VIEWER, VIEWER),

@@ -9,10 +9,12 @@ from __future__ import annotations
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session, selectinload
 
+from mailer.contacts.csvfile import clean_text, normalise_email
 from mailer.contacts.models import Contact, Membership, Organisation
 from mailer.errors import DomainError, NotFound
+from mailer.regions import canonical_region
 
-LIMITS = {"name": 200, "region": 100, "phone": 50, "role": 100}
+LIMITS = {"name": 200, "region": 100, "phone": 50, "role": 100, "organisation_name": 200}
 LANGUAGES = ("sv", "en")
 
 
@@ -57,7 +59,7 @@ def search_contacts(session: Session, text: str, limit: int = 100) -> list[Conta
 
 
 def _clean(field: str, value: str | None) -> str | None:
-    text = " ".join((value or "").split())
+    text = clean_text(value or "")[0] or ""
     if len(text) > LIMITS[field]:
         raise ContactError(field, "too_long", limit=LIMITS[field])
     return text or None
@@ -69,7 +71,7 @@ def update_contact(session: Session, contact: Contact, *, name: str | None, lang
     language = (language or "").strip().lower() or None
     if language is not None and language not in LANGUAGES:
         raise ContactError("language", "language", language=language, choices=", ".join(LANGUAGES))
-    values = {"name": _clean("name", name), "language": language, "region": _clean("region", region),
+    values = {"name": _clean("name", name), "language": language, "region": _region(region),
               "phone": _clean("phone", phone)}
     cleaned_roles = {slug: _clean("role", role) for slug, role in (roles or {}).items()}
     changed = [key for key, value in values.items() if getattr(contact, key) != value]
@@ -84,60 +86,43 @@ def update_contact(session: Session, contact: Contact, *, name: str | None, lang
     return changed
 
 
+def _region(value: str | None) -> str | None:
+    if not (value or "").strip():
+        return None
+    region = canonical_region(value)
+    if region is None:
+        raise ContactError("region", "not_region", value=value.strip())
+    return region
+
+
+def update_organisation(session: Session, slug: str, *, name: str | None, region: str | None,
+                        contact_email: str | None) -> list[str]:
+    """Staff correct an organisation; a name set here is kept when organisations.csv says otherwise.
+
+    Raises LookupError (unknown slug) or ContactError naming the field."""
+    organisation = organisation_by_slug(session, slug)
+    text = _clean("organisation_name", name)
+    if not text:
+        raise ContactError("organisation_name", "required")
+    email = (contact_email or "").strip() or None
+    if email is not None:
+        try:
+            email = normalise_email(email)
+        except ValueError:
+            raise ContactError("contact_email", "not_email") from None
+    values = {"name": text, "region": _region(region), "contact_email": email}
+    changed = [key for key, value in values.items() if getattr(organisation, key) != value]
+    for key in changed:
+        setattr(organisation, key, values[key])
+    if "name" in changed:
+        organisation.named_by_staff = True
+    session.flush()
+    return changed
+
+
 def organisation_by_slug(session: Session, slug: str) -> Organisation:
     organisation = session.scalar(select(Organisation).where(Organisation.slug == slug))
     if organisation is None:
         raise NotFound("no_organisation", slug=slug)
     return organisation
 
-
-class OrganisationError(DomainError, ValueError):
-    """An organisation field that cannot be saved; `field` names it, the code says why."""
-
-    prefix = "error.organisation."
-
-    def __init__(self, field: str, code: str, /, **params):
-        super().__init__(code, **params)
-        self.field = field
-
-    def __str__(self) -> str:
-        return f"{self.field}: {self.render('en')}"
-
-
-ORGANISATION_LIMITS = {"name": 200, "region": 100}
-
-
-def update_organisation(session: Session, organisation: Organisation, *, name: str, slug: str,
-                        region: str | None, contact_email: str | None) -> list[str]:
-    """Name, short name (slug), region and contact address; returns the names of the fields that changed.
-
-    The short name is what lists and the command line use (`--org`), so a new one must be
-    free and well-formed; campaigns keep their audience by the old one, which is why the
-    page warns before it is changed.
-    """
-    from mailer.contacts.csvfile import SLUG_RE, normalise_email
-
-    values: dict[str, str | None] = {"name": " ".join((name or "").split()),
-                                     "slug": (slug or "").strip().lower(),
-                                     "region": " ".join((region or "").split()) or None,
-                                     "contact_email": (contact_email or "").strip() or None}
-    if not values["name"]:
-        raise OrganisationError("name", "required")
-    for field_name, limit in ORGANISATION_LIMITS.items():
-        if values[field_name] and len(values[field_name]) > limit:
-            raise OrganisationError(field_name, "too_long", limit=limit)
-    if not SLUG_RE.match(values["slug"] or ""):
-        raise OrganisationError("slug", "bad_slug", slug=values["slug"])
-    if values["slug"] != organisation.slug and session.scalar(
-            select(Organisation.id).where(Organisation.slug == values["slug"])) is not None:
-        raise OrganisationError("slug", "slug_taken", slug=values["slug"])
-    if values["contact_email"]:
-        try:
-            values["contact_email"] = normalise_email(values["contact_email"])
-        except ValueError:
-            raise OrganisationError("contact_email", "bad_email", email=values["contact_email"]) from None
-    changed = [key for key, value in values.items() if getattr(organisation, key) != value]
-    for key in changed:
-        setattr(organisation, key, values[key])
-    session.flush()
-    return changed

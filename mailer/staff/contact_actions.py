@@ -15,11 +15,10 @@ from sqlalchemy.orm import Session
 
 from mailer.audit.log import record
 from mailer.config import Settings
-from mailer.contacts import editing
-from mailer.contacts.csvfile import MAX_FILE_BYTES
-from mailer.contacts.editing import get_contact, organisation_by_slug, update_contact
+from mailer.contacts.csvfile import MAX_FILE_BYTES, Choices
+from mailer.contacts.editing import get_contact, update_contact, update_organisation
 from mailer.contacts.importer import ImportReport, import_lists
-from mailer.contacts.models import Contact, Organisation, SuppressionReason
+from mailer.contacts.models import Contact, SuppressionReason
 from mailer.contacts.subscriptions import lift_suppression, suppress
 from mailer.db import Database
 from mailer.privacy.erasure import erase_person
@@ -40,25 +39,37 @@ def upload_name(filename: str | None) -> str:
 
 
 def check_upload(session: Session, folder: Path, token: str, filename: str, org: str,
-                 max_bytes: int = MAX_FILE_BYTES) -> ImportReport:
+                 choices: Choices | None = None, max_bytes: int = MAX_FILE_BYTES) -> ImportReport:
     """The import exactly as it would go, computed by the importer itself without writing."""
     path = folder / upload_name(filename)
     return import_lists(session, [path], org=org, dry_run=True, data={path: uploads.load(folder, token)},
-                        max_bytes=max_bytes)
+                        choices=choices, max_bytes=max_bytes)
 
 
 def confirm_upload(session: Session, actor: str, folder: Path, token: str, filename: str, org: str,
-                   max_bytes: int = MAX_FILE_BYTES) -> ImportReport:
-    """Import for real (rows with problems are left out, as on the command line), then drop the upload."""
+                   choices: Choices | None = None, max_bytes: int = MAX_FILE_BYTES) -> ImportReport:
+    """Import for real (rows with problems are left out, as on the command line), then drop the upload.
+
+    A file with an unknown region or column left unchosen imports nothing: the report says so
+    and the upload stays for the next try."""
     path = folder / upload_name(filename)
-    report = import_lists(session, [path], org=org, data={path: uploads.load(folder, token)}, max_bytes=max_bytes)
+    report = import_lists(session, [path], org=org, data={path: uploads.load(folder, token)}, choices=choices,
+                          max_bytes=max_bytes)
     file = report.files[0]
-    if report.written and not file.error:
+    if report.written and not file.error and not file.blocking:
         record(session, actor, "contacts.import", f"org:{file.organisation}", file=path.name,
-               imported=file.imported, updated=file.updated, unchanged=file.unchanged,
+               imported=file.imported, updated=file.updated, unchanged=file.unchanged, removed=file.removed,
                rejected=len(file.rejected), via="web")
         uploads.discard(folder, token)
     return report
+
+
+def edit_organisation(session: Session, actor: str, slug: str, **fields) -> list[str]:
+    """Correct an organisation's name (e.g. uploaded without accents), region or address."""
+    changed = update_organisation(session, slug, **fields)
+    if changed:
+        record(session, actor, "organisations.update", f"org:{slug}", fields=changed)
+    return changed
 
 
 def edit_contact(session: Session, actor: str, contact_id: int, **fields) -> list[str]:
@@ -90,11 +101,3 @@ def erase_contact(db: Database, settings: Settings, actor: str, contact_id: int)
         email = get_contact(session, contact_id).email
     return erase_person(db, settings, email, actor, via="web").contact_id
 
-
-def update_organisation(session: Session, actor: str, current_slug: str, **values) -> Organisation:
-    """Edit an organisation's name, short name, region and contact address (raises OrganisationError)."""
-    organisation = organisation_by_slug(session, current_slug)
-    changed = editing.update_organisation(session, organisation, **values)
-    if changed:
-        record(session, actor, "organisations.update", f"org:{organisation.slug}", fields=changed, was=current_slug)
-    return organisation

@@ -74,7 +74,7 @@ def test_each_role_does_its_day(app, db, settings, stack, driver, screenshot, ma
     submit(driver, driver.find_element(By.XPATH, f"//form[.//select[@id='role-{ville}']]//button"))
     assert f"{VIEWER} har nu rollen läsare." in body(driver)
     screenshot("staff-accounts")
-    driver.get(f"{stack.base}/staff/organisations/fiktiva-korforbundet/edit")
+    driver.get(f"{stack.base}/staff/organisations/fiktiva-korforbundet")
     screenshot("staff-organisation-edit")
 
     # Sara sets her password from the mailed link, then downloads the quality report and the board report.

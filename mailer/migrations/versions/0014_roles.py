@@ -1,7 +1,7 @@
 """roles: one role per staff account, deactivation, a campaign's internal note
 
 Revision ID: 0014
-Revises: 0011
+Revises: 0013
 Create Date: 2026-12-02 08:00:00
 
 Accounts that existed before roles could do everything, so they become admin.
@@ -18,7 +18,7 @@ from alembic import op
 
 
 revision = '0014'
-down_revision = '0011'
+down_revision = '0013'
 branch_labels = None
 depends_on = None
 

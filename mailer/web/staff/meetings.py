@@ -15,6 +15,7 @@ from flask import Blueprint, redirect, request, url_for
 from mailer.errors import render
 from mailer.meetings.changes import cancel_meeting, count_concerned, edit_meeting
 from mailer.meetings.service import MeetingError, get_meeting, list_meetings
+from mailer.regions import region_names
 from mailer.staff import meeting_actions
 from mailer.staff.roles import STAFF, VIEWER
 from mailer.web.staff.access import requires
@@ -66,7 +67,7 @@ def _arguments(values: dict) -> dict:
 def _form(values: dict, meeting=None, error: str | None = None, status: int = 200, error_text: str | None = None,
           concerned: int = 0, notify: bool = True):
     return page("meeting_form.html", status, values=values, meeting=meeting, error=error, error_text=error_text,
-                concerned=concerned, notify=notify)
+                concerned=concerned, notify=notify, regions=region_names())
 
 
 SAID_IN_FULL = ("start_in_past", "capacity_below_taken", "meeting_cancelled")  # more than "check this field"

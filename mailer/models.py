@@ -2,10 +2,14 @@
 
 from mailer.audit.models import AuditEntry
 from mailer.bounces.models import BounceEvent
-
 from mailer.campaigns.models import Campaign, CampaignState
 from mailer.contacts.models import (
-    Contact, ImportRejection, Membership, Organisation, RetiredLinkKey, Suppression,
+    Contact,
+    ImportRejection,
+    Membership,
+    Organisation,
+    RetiredLinkKey,
+    Suppression,
     SuppressionReason,
 )
 from mailer.digest.models import DigestRun
@@ -16,7 +20,6 @@ from mailer.outbox.models import MessageState, OutboxMessage
 from mailer.outbox.ratelimit import SendRate, SendReservation
 from mailer.outbox.relay import RelayStatus
 from mailer.rsvp.models import Answer, LinkOpen, Response, ResponseChange
-from mailer.staff.models import LoginFailure, StaffUser
 from mailer.tracking.models import Attendance
 
 __all__ = [

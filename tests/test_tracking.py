@@ -33,7 +33,7 @@ from mailer.tracking.report import board_report, to_html, to_markdown
 from mailer.tracking.status import full_status
 from smtp_server import smtp_server  # noqa: F401  (fixture)
 
-BEFORE = dt.datetime(2025, 9, 1, 12, 0, tzinfo=dt.timezone.utc)
+BEFORE = dt.datetime(2025, 9, 1, 12, 0, tzinfo=dt.UTC)
 
 
 @pytest.fixture

@@ -16,9 +16,9 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import logging
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Iterator
 
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError

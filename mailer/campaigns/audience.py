@@ -46,7 +46,7 @@ class Audience:
         return asdict(self)
 
     @classmethod
-    def from_json(cls, data: dict) -> "Audience":
+    def from_json(cls, data: dict) -> Audience:
         return cls(**{k: v for k, v in data.items() if k in cls.__dataclass_fields__})
 
     @property

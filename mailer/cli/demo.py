@@ -7,7 +7,14 @@ import click
 
 from mailer.cli.runtime import Runtime, pass_runtime
 from mailer.contacts.queries import list_organisations
-from mailer.demo import DEMO_STAFF, add_demo_meetings, create_demo_invitation, demo_rsvp_url, demo_staff_link, import_demo_contacts
+from mailer.demo import (
+    DEMO_STAFF,
+    add_demo_meetings,
+    create_demo_invitation,
+    demo_rsvp_url,
+    demo_staff_link,
+    import_demo_contacts,
+)
 from mailer.i18n import format_when
 from mailer.meetings.service import list_meetings
 

@@ -10,7 +10,7 @@ import click
 
 from mailer.cli.meetings import meetings
 from mailer.cli.orgs import orgs
-from mailer.cli.runtime import Runtime, cli_language, echo_json, fail, pass_runtime
+from mailer.cli.runtime import Runtime, echo_json, fail, pass_runtime
 from mailer.evaluations.service import summarise
 from mailer.meetings.service import get_meeting, list_meetings
 from mailer.tracking.attendance import add_walk_in, check_in

@@ -127,7 +127,7 @@ class Choices:
                 | {f"shown_region:{k}": v for k, v in self.regions_shown.items()})
 
     @classmethod
-    def from_form(cls, form) -> "Choices":
+    def from_form(cls, form) -> Choices:
         choices = cls()
         for key, value in form.items():
             kind, _, what = key.partition(":")

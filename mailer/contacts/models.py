@@ -14,7 +14,6 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from mailer.db import Base, UTCDateTime, not_personal, personal, utcnow
 
-
 ERASED_DOMAIN = "erased.invalid"  # placeholder addresses of erased people (RFC 2606: never delivered)
 
 
@@ -66,7 +65,7 @@ class TestPerson:
         return False
 
     @classmethod
-    def from_key(cls, key: str) -> "TestPerson":
+    def from_key(cls, key: str) -> TestPerson:
         language = key.removeprefix(TEST_KEY_PREFIX)
         return cls(language=language if language in ("sv", "en") else None)
 
@@ -92,7 +91,7 @@ class Organisation(Base):
     named_by_staff: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false(), info=not_personal())
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow, info=not_personal())
 
-    memberships: Mapped[list["Membership"]] = relationship(back_populates="organisation")
+    memberships: Mapped[list[Membership]] = relationship(back_populates="organisation")
 
     def __repr__(self) -> str:
         return f"<Organisation {self.slug}>"
@@ -113,7 +112,7 @@ class Contact(Base):
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow, info=not_personal())
     updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow, info=not_personal())
 
-    memberships: Mapped[list["Membership"]] = relationship(
+    memberships: Mapped[list[Membership]] = relationship(
         back_populates="contact", cascade="all, delete-orphan"
     )
 

@@ -26,7 +26,8 @@ import functools
 import quopri
 import secrets
 from dataclasses import dataclass
-from email import message_from_bytes, policy as email_policy
+from email import message_from_bytes
+from email import policy as email_policy
 from email.header import Header
 from email.headerregistry import Address
 from email.message import EmailMessage, MIMEPart

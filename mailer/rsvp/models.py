@@ -43,7 +43,7 @@ class Response(Base):
 
     meeting: Mapped[Meeting] = relationship()
     contact: Mapped[Contact | None] = relationship()
-    history: Mapped[list["ResponseChange"]] = relationship(
+    history: Mapped[list[ResponseChange]] = relationship(
         back_populates="response", order_by="ResponseChange.id", cascade="all, delete-orphan"
     )
 

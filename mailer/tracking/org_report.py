@@ -10,9 +10,9 @@ from sqlalchemy.orm import Session
 
 from mailer.bounces.quality import described, last_status, soft_bounces
 from mailer.bounces.service import SOFT_WINDOW
-from mailer.errors import NotFound
 from mailer.contacts.models import Contact, ImportRejection, Membership, Organisation, Suppression, SuppressionReason
 from mailer.db import utcnow
+from mailer.errors import NotFound
 
 
 @dataclass

@@ -13,8 +13,8 @@ from sqlalchemy.orm import Session
 
 from mailer.campaigns.models import Campaign
 from mailer.config import Settings
-from mailer.db import utcnow
 from mailer.contacts.models import Contact, Organisation
+from mailer.db import utcnow
 from mailer.evaluations.service import Summary, summarise
 from mailer.i18n import format_day
 from mailer.meetings.models import Meeting
@@ -140,7 +140,7 @@ def to_markdown(report: BoardReport) -> str:
         f"- Answers: {report.answers}",
         f"- Participants: {report.participants} ({_count(report.unique_participants, 'person', 'people')} "
         "on the lists)",
-        f"- Participants per region: "
+        "- Participants per region: "
         + (", ".join(f"{r}: {n}" for r, n in report.participants_per_region.items()) or "none"),
         f"- Member organisations represented: {report.organisations_represented} of {report.organisations_total}",
         f"- Other organisations present: {', '.join(report.other_organisations) or 'none recorded'}",

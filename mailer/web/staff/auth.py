@@ -9,7 +9,15 @@ from flask import Blueprint, redirect, request, session, url_for
 from mailer.staff import accounts
 from mailer.staff.login import log_in
 from mailer.web.staff.common import (
-    client_address, db, end_session, me, page, say, settings, start_session, words,
+    client_address,
+    db,
+    end_session,
+    me,
+    page,
+    say,
+    settings,
+    start_session,
+    words,
 )
 
 bp = Blueprint("auth", __name__)

@@ -101,7 +101,7 @@ def show(campaign_id: int):
             data = campaign_page(s, settings(), templates(), campaign_id, request.args.get("contact"))
         except CampaignError:
             return page("message.html", 404, title_key="not_found_title", body_key="not_found_body")
-        soon = next_whole_hour(dt.datetime.now(dt.timezone.utc)).astimezone(tz)
+        soon = next_whole_hour(dt.datetime.now(dt.UTC)).astimezone(tz)
         return page("campaign.html", data=data, tz=tz, followed=data.status.state in FOLLOWED,
                     when=lambda moment: format_when(moment, None, tz, words().lang),
                     today=soon.strftime("%Y-%m-%d"), soon=soon.strftime("%H:%M"),
@@ -145,7 +145,7 @@ def schedule(campaign_id: int):
     except CampaignError as exc:
         say("schedule_failed", "error", reason=render(exc, words().lang))
         return _back(campaign_id)
-    if when <= dt.datetime.now(dt.timezone.utc):
+    if when <= dt.datetime.now(dt.UTC):
         say("scheduled_past")
     else:
         say("scheduled", when=when.astimezone(settings().timezone).strftime("%Y-%m-%d %H:%M"))

@@ -5,7 +5,13 @@ from __future__ import annotations
 from flask import Blueprint, Response, redirect, request, url_for
 
 from mailer.staff.responses import (
-    ANSWERS, attendee_file, checkin_rows, mark_arrived, responses_page, unmark_arrived, walk_in,
+    ANSWERS,
+    attendee_file,
+    checkin_rows,
+    mark_arrived,
+    responses_page,
+    unmark_arrived,
+    walk_in,
 )
 from mailer.web.staff.common import db, page, say, settings, words
 

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-from mailer.bounces import verp
+from mailer.mail import verp
 from mailer.bounces.models import BounceEvent
 from mailer.bounces.service import apply
 from mailer.bounces.sources import Incoming

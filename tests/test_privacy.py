@@ -27,7 +27,7 @@ from mailer.meetings.models import Meeting
 from mailer.outbox.sender import Sender
 from mailer.rsvp.models import Response
 from mailer.rsvp.service import record_answer
-from mailer.tracking.attendance import check_in
+from mailer.attendance.checkin import check_in
 from mailer.privacy.retention import anonymise_expired
 from mailer.tracking.status import full_status
 

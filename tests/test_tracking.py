@@ -27,7 +27,7 @@ from mailer.meetings.models import Meeting
 from mailer.outbox.models import OutboxMessage
 from mailer.outbox.sender import Sender
 from mailer.rsvp.service import record_answer
-from mailer.tracking.attendance import add_walk_in, check_in
+from mailer.attendance.checkin import add_walk_in, check_in
 from mailer.tracking.export import attendee_rows, to_csv, to_xlsx
 from mailer.tracking.report import board_report, to_html, to_markdown
 from mailer.tracking.status import full_status

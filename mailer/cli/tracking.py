@@ -8,12 +8,12 @@ from pathlib import Path
 
 import click
 
+from mailer.attendance.checkin import add_walk_in, check_in
 from mailer.cli.meetings import meetings
 from mailer.cli.orgs import orgs
 from mailer.cli.runtime import Runtime, echo_json, fail, pass_runtime
 from mailer.evaluations.service import summarise
 from mailer.meetings.service import get_meeting, list_meetings
-from mailer.tracking.attendance import add_walk_in, check_in
 from mailer.tracking.export import attendee_rows, to_csv, to_xlsx
 from mailer.tracking.org_report import org_report
 from mailer.tracking.report import board_report, to_html, to_markdown

@@ -5,7 +5,6 @@ from __future__ import annotations
 import datetime as dt
 import enum
 import hashlib
-import secrets
 from dataclasses import dataclass, field
 from types import SimpleNamespace
 
@@ -13,13 +12,9 @@ from sqlalchemy import Boolean, Enum, ForeignKey, Integer, String, Text, UniqueC
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from mailer.db import Base, UTCDateTime, not_personal, personal, utcnow
+from mailer.identifiers import new_link_key
 
 ERASED_DOMAIN = "erased.invalid"  # placeholder addresses of erased people (RFC 2606: never delivered)
-
-
-def new_link_key() -> str:
-    """Random, unguessable id carried (signed) in a person's links; replaced to revoke them."""
-    return secrets.token_urlsafe(16)
 
 
 TEST_KEY_PREFIX = "test."  # never made by new_link_key(): token_urlsafe has no "."

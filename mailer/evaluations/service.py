@@ -15,11 +15,11 @@ from dataclasses import dataclass, field
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from mailer.attendance.coverage import participants
 from mailer.contacts.models import Contact
 from mailer.db import utcnow
 from mailer.evaluations.models import Evaluation, EvaluationReceipt
 from mailer.meetings.models import Meeting
-from mailer.tracking.coverage import participants
 
 COMMENT_MAX = 2000
 CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")  # never stored: a NUL breaks PostgreSQL

@@ -8,9 +8,9 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from mailer.contacts.csvfile import SLUG_RE
 from mailer.db import utcnow
 from mailer.errors import DomainError, NotFound
+from mailer.identifiers import SLUG_RE
 from mailer.meetings.models import Meeting
 from mailer.regions import canonical_region, suggest_region
 

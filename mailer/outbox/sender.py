@@ -32,7 +32,6 @@ from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 
 from mailer.audit.log import record
-from mailer.bounces.verp import envelope_sender
 from mailer.campaigns import service as campaigns
 from mailer.campaigns.models import Campaign, CampaignState
 from mailer.campaigns.service import finish_if_done
@@ -52,6 +51,7 @@ from mailer.mail.transport import (
     Transport,
     make_transport,
 )
+from mailer.mail.verp import envelope_sender
 from mailer.outbox import relay
 from mailer.outbox.batch import SENDABLE, Batch, Item, Row
 from mailer.outbox.models import MessageState, OutboxMessage

@@ -29,9 +29,9 @@ from mailer.contacts.models import (
     Suppression,
     SuppressionReason,
     address_hash,
-    new_link_key,
 )
 from mailer.db import Database
+from mailer.identifiers import new_link_key
 from mailer.privacy.catalogue import CONTACTS, all_tables, linked, personal_columns, table, tables_linked_to
 from mailer.privacy.files import remove_files
 from mailer.privacy.person import Identity, find_contact, mention_clause, searchable_columns

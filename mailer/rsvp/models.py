@@ -8,9 +8,8 @@ import enum
 from sqlalchemy import ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from mailer.campaigns.models import str_enum
 from mailer.contacts.models import Contact
-from mailer.db import Base, UTCDateTime, not_personal, personal, utcnow
+from mailer.db import Base, UTCDateTime, not_personal, personal, str_enum, utcnow
 from mailer.meetings.models import Meeting
 
 

@@ -28,10 +28,10 @@ from mailer.contacts.models import (
     address_hash,
     is_test_key,
     is_test_person,
-    new_link_key,
 )
 from mailer.db import utcnow
 from mailer.errors import NotFound
+from mailer.identifiers import new_link_key
 from mailer.meetings.models import Meeting
 from mailer.rsvp.answers import (  # noqa: F401  (the answer's rules, re-exported for callers)
     LIMITS,

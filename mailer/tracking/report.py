@@ -11,6 +11,8 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from sqlalchemy import distinct, func, select
 from sqlalchemy.orm import Session
 
+from mailer.attendance.coverage import participants, represented_organisations
+from mailer.attendance.models import Attendance
 from mailer.campaigns.models import Campaign
 from mailer.config import Settings
 from mailer.contacts.models import Contact, Organisation
@@ -21,8 +23,6 @@ from mailer.meetings.models import Meeting
 from mailer.outbox.models import MessageState, OutboxMessage
 from mailer.regions import canonical_region, region_names
 from mailer.rsvp.models import Response
-from mailer.tracking.coverage import participants, represented_organisations
-from mailer.tracking.models import Attendance
 
 
 @dataclass

@@ -10,9 +10,9 @@ from __future__ import annotations
 from sqlalchemy import Select, and_, exists, select
 from sqlalchemy.orm import Session
 
+from mailer.attendance.models import Attendance
 from mailer.contacts.models import Membership, Organisation
 from mailer.rsvp.models import Answer, Response
-from mailer.tracking.models import Attendance
 
 
 def has_check_ins(meeting_id) -> object:

@@ -24,7 +24,7 @@ TEST_EMAIL = "testa.testsson@example.invalid"
 
 def is_test_key(key: str | None) -> bool:
     """A link key of the made-up test person: its links open real pages that save nothing."""
-    return bool(key) and key.startswith(TEST_KEY_PREFIX)
+    return key is not None and key.startswith(TEST_KEY_PREFIX)
 
 
 @dataclass

@@ -206,4 +206,4 @@ def build_message(
 
 def parsed(data: bytes) -> EmailMessage:
     """The message as the email package reads it (previews, tests): what a mail program shows."""
-    return message_from_bytes(data, policy=email_policy.default)  # type: ignore[return-value]
+    return message_from_bytes(data, policy=email_policy.default)

@@ -111,7 +111,7 @@ def _contexts(session: Session, settings: Settings, template: str, language: str
                                           "reason": "bad address"}]}}]
     meeting = sample_meeting(settings)
     contact = made_up_contact(language)
-    extras = [{}]
+    extras: list[dict[str, object]] = [{}]
     if template == "confirmation":
         extras = [{"response": r} for r in CONFIRMATIONS]
     elif template == "meeting_update":

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import click
+from flask.logging import default_handler
 
 from mailer.cli.progress import ProgressLine
 from mailer.cli.runtime import Runtime, cli_language, fail, pass_runtime
@@ -16,9 +17,14 @@ def worker(rt: Runtime, until_idle: bool, verbose: bool) -> None:
     """Run the scheduler and send queued mail (exactly one per SQLite database)."""
     from mailer.worker.runner import run_worker
 
+<<<<<<< HEAD
     configure_logging(verbose)
     with ProgressLine("progress.messages", force=None if until_idle else False) as progress:
         fault = run_worker(rt.db, rt.settings, rt.templates, until_idle=until_idle, progress=progress)
+=======
+    configure_logging(verbose, [default_handler])  # Flask's "Exception on ..." goes there
+    fault = run_worker(rt.db, rt.settings, rt.templates, until_idle=until_idle)
+>>>>>>> main
     if fault is not None:  # its database file was deleted or replaced: it stopped rather than write into it
         language = cli_language()
         fail(translate("ops.worker_stopped", language, problem=fault.render(language)), 2)

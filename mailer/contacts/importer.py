@@ -18,7 +18,6 @@ from sqlalchemy.orm import Session
 
 from mailer.contacts.csvfile import (
     MAX_FILE_BYTES,
-    SLUG_RE,
     Choices,
     ContactRow,
     CsvFileError,
@@ -38,6 +37,7 @@ from mailer.contacts.models import (
     address_hash,
 )
 from mailer.db import utcnow
+from mailer.identifiers import SLUG_RE
 
 REGISTRY_FILE = "organisations.csv"
 CHUNK = 500  # addresses in one IN (...) lookup

@@ -11,7 +11,6 @@ Usage: python bench/import_memory.py [ROWS]
 from __future__ import annotations
 
 import json
-import resource
 import subprocess
 import sys
 from pathlib import Path

@@ -5,12 +5,8 @@ from pathlib import Path
 import click
 
 from mailer.audit.log import cli_actor, record
-<<<<<<< HEAD
 from mailer.cli.progress import ProgressLine
-from mailer.cli.runtime import Runtime, echo_json, fail, pass_runtime
-=======
 from mailer.cli.runtime import Runtime, cli_language, echo_json, fail, pass_runtime, say
->>>>>>> main
 from mailer.contacts.csvfile import FIELDS, IGNORE, Choices
 from mailer.contacts.importer import import_lists
 from mailer.contacts.queries import list_contacts

@@ -6,9 +6,8 @@ one line on stderr, rewritten in place ("\r"), at most a few times a second.
 
 from __future__ import annotations
 
-import time
-
 import sys
+import time
 
 from mailer.cli.runtime import cli_language
 from mailer.translations import translate
@@ -45,7 +44,7 @@ class ProgressLine:
             self.stream.write("\n")
             self.stream.flush()
 
-    def __enter__(self) -> "ProgressLine":
+    def __enter__(self) -> ProgressLine:
         return self
 
     def __exit__(self, *exc_info) -> None:

@@ -17,14 +17,9 @@ def worker(rt: Runtime, until_idle: bool, verbose: bool) -> None:
     """Run the scheduler and send queued mail (exactly one per SQLite database)."""
     from mailer.worker.runner import run_worker
 
-<<<<<<< HEAD
-    configure_logging(verbose)
+    configure_logging(verbose, [default_handler])  # Flask's "Exception on ..." goes there
     with ProgressLine("progress.messages", force=None if until_idle else False) as progress:
         fault = run_worker(rt.db, rt.settings, rt.templates, until_idle=until_idle, progress=progress)
-=======
-    configure_logging(verbose, [default_handler])  # Flask's "Exception on ..." goes there
-    fault = run_worker(rt.db, rt.settings, rt.templates, until_idle=until_idle)
->>>>>>> main
     if fault is not None:  # its database file was deleted or replaced: it stopped rather than write into it
         language = cli_language()
         fail(translate("ops.worker_stopped", language, problem=fault.render(language)), 2)

@@ -11,9 +11,10 @@ import csv
 import difflib
 import io
 import unicodedata
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import BinaryIO, Iterator
+from typing import BinaryIO
 
 from email_validator import EmailNotValidError, EmailUndeliverableError, validate_email
 

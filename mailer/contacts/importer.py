@@ -9,9 +9,9 @@ Rules that protect people and data:
 from __future__ import annotations
 
 import time
+from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Collection, Iterable
 
 from sqlalchemy import delete, insert, select
 from sqlalchemy.orm import Session

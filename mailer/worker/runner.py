@@ -16,7 +16,7 @@ import signal
 import sys
 import threading
 import time
-from typing import Callable
+from collections.abc import Callable
 
 from sqlalchemy import exists, or_, select
 

@@ -53,11 +53,9 @@ def week(db, settings, make_csv, make_meeting):
                                       sent_at=now - dt.timedelta(days=4) if state is MessageState.SENT else None))
         stored = session.get(Meeting, meeting.id)
         tz = settings.timezone
-        record_answer(session, people["anna"], stored, {"answer": "yes"}, tz, now=now - dt.timedelta(days=3))
-        record_answer(session, people["bengt"], stored, {"answer": "yes", "guests": "1"}, tz,
-                      now=now - dt.timedelta(days=3))
-        record_answer(session, people["cecilia"], stored, {"answer": "yes"}, tz, now=now - dt.timedelta(days=2))
-        record_answer(session, people["frida"], stored, {"answer": "yes"}, tz, now=now - dt.timedelta(days=2))
+        for name, days in (("anna", 3), ("bengt", 2.9), ("cecilia", 2), ("david", 1.9), ("frida", 1.8)):
+            record_answer(session, people[name], stored, {"answer": "yes"}, tz, now=now - dt.timedelta(days=days))
+        # Anna changes her mind: her place goes to Cecilia, first on the waiting list.
         record_answer(session, people["anna"], stored, {"answer": "no"}, tz, now=now - dt.timedelta(days=1))
         suppress(session, "gustav@dans.example.org", SuppressionReason.BOUNCED, detail=BOUNCE)
         suppress(session, "bengt@kor.example.org", SuppressionReason.UNSUBSCRIBED)
@@ -75,16 +73,17 @@ def test_every_section_tells_the_week(db, settings, week):
     digest = context_of(db, settings)["digest"]
 
     (meeting,) = digest["meetings"]
-    assert (meeting["capacity"], meeting["yes"], meeting["guests"], meeting["places_left"]) == (2, 1, 1, 0)
-    assert [r["name"] for r in meeting["new_responses"]] == ["Anna Andersson", "Bengt Berg", "Cecilia Carlsson"]
+    assert (meeting["capacity"], meeting["yes"], meeting["guests"], meeting["places_left"]) == (2, 2, 0, 0)
+    assert [r["name"] for r in meeting["new_responses"]] == ["Anna Andersson", "Bengt Berg", "Cecilia Carlsson",
+                                                              "David Dahl"]
     assert meeting["new_responses_erased"] == 1 and meeting["chart"]
     (round_,) = digest["sent"]["rounds"]
     assert (round_["template"], round_["sent"], round_["meeting"]) == ("invitation", 5, "Dialogträff med Region Dalarna")
-    # Anna changed her mind, which gave Bengt (and his guest) her place from the waiting list.
+    # Anna changed her mind, which gave Cecilia her place from the waiting list.
     assert [(c["name"], c["change"], c["organisations"]) for c in digest["answer_changes"]["changes"]] == [
-        ("Anna Andersson", "yes_to_no", "Kor"), ("Bengt Berg", "off_waitlist", "Kor")]
+        ("Anna Andersson", "yes_to_no", "Kor"), ("Cecilia Carlsson", "off_waitlist", "Kor")]
     (waiting,) = digest["waitlists"]
-    assert [p["name"] for p in waiting["people"]] == ["Cecilia Carlsson"] and waiting["erased"] == 1
+    assert [p["name"] for p in waiting["people"]] == ["David Dahl"] and waiting["erased"] == 1
     (problems,) = digest["delivery_problems"]["groups"]
     assert (problems["failed"], problems["retrying"]) == (1, 1)
     assert {m["name"]: m["explanation"] for m in problems["messages"]} == {

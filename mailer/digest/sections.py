@@ -18,7 +18,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import and_, case, func, select
 from sqlalchemy.orm import Session, selectinload
 
-from mailer.bounces.quality import organisations_of, refusals, soft_bounces
+from mailer.bounces.quality import described, last_status, organisations_of, refusals, soft_bounces
 from mailer.campaigns.models import Campaign, CampaignState
 from mailer.contacts.models import ERASED_DOMAIN, Contact, Membership, Organisation, Suppression, SuppressionReason
 from mailer.digest.replies import classify, explain
@@ -250,12 +250,15 @@ def _suppressions_by_organisation(session: Session, period: Period, reason: Supp
         .order_by(Suppression.created_at)).all()
     shown = [row for row in rows if not _erased(row.email)]
     organisations = _organisations_of(session, {row.id for row in shown if row.id is not None})
+    # A bounce's words come from its delivery report's code where the bounce mailbox had one,
+    # as in the organisations' quality lists (mailer.bounces.quality).
+    statuses = last_status(session, [row.email for row in shown]) if reason is SuppressionReason.BOUNCED else {}
     grouped: dict[str, list[dict]] = defaultdict(list)
     for row in shown:
         entry = {"name": row.name or row.email, "email": row.email}
         if reason is SuppressionReason.BOUNCED:
-            entry |= {"explanation": explain(row.detail, period.lang), "kind": classify(row.detail),
-                      "reply": (row.detail or "")[:200]}
+            entry |= {"explanation": described(row.email, row.detail, statuses, period.lang)["explanation"],
+                      "kind": classify(row.detail), "reply": (row.detail or "")[:200]}
         for name in organisations.get(row.id, []) or [NO_ORGANISATION]:
             grouped[name].append(entry)
     by_organisation = [{"organisation": name or period.word("(ingen medlemsorganisation)", "(no member organisation)"),

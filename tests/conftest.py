@@ -21,6 +21,8 @@ from mailer.app import create_app
 from mailer.cli import main
 from mailer.db import Database
 
+from helpers import future_year
+
 SECRET_KEY = "test-secret-key-0123456789abcdef"
 BASE_URL = "http://mailer.test"
 MAIL_FROM = "Ax <info@ax.example.org>"
@@ -241,7 +243,7 @@ def make_csv(tmp_path: Path) -> Callable[..., Path]:
 
 @pytest.fixture
 def make_meeting(db: Database, settings) -> Callable[..., Any]:
-    """make_meeting(slug="x", starts="2031-05-06 18:00", ...) -> the stored Meeting.
+    """make_meeting(slug="x", starts=f"{future_year()}-05-06 18:00", ...) -> the stored Meeting.
 
     A start in the past is made as if entered the day before it (add_meeting's `now`): the
     app refuses past starts, but tests of what happens after a meeting need such meetings.
@@ -259,7 +261,7 @@ def make_meeting(db: Database, settings) -> Callable[..., Any]:
             "title": f"Dialogträff {n}",
             "region": "Sörmland",
             "city": "Eskilstuna",
-            "starts": f"2031-05-{n:02d} 18:00",
+            "starts": f"{future_year()}-05-{n:02d} 18:00",  # in May of a year still ahead
         }
         values.update(fields)
         starts = parse_local("starts", values["starts"], settings.timezone)

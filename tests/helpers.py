@@ -75,6 +75,13 @@ def when(starts: str, ends: str | None = None, language: str = "sv") -> str:
     return format_when(start, end, STOCKHOLM, language)
 
 
+def day(date: str, language: str = "sv") -> str:
+    """How the app names a day, e.g. 'tisdag 16 september 2031' for '2031-09-16' (the app's own formatter)."""
+    from mailer.i18n import format_day
+
+    return format_day(dt.date.fromisoformat(date), STOCKHOLM, language)
+
+
 def last_sunday(year: int, month: int) -> dt.date:
     """The last Sunday of that month: EU clocks go forward in March and back in October then."""
     day = dt.date(year + (month == 12), month % 12 + 1, 1) - dt.timedelta(days=1)

@@ -34,6 +34,11 @@ def future_year(years: int = 2) -> int:
     return today().year + years
 
 
+def past_year(years: int = 1) -> int:
+    """A year wholly behind us (for meetings that have taken place and reports over them)."""
+    return today().year - years
+
+
 def future(days: int = 30, hour: int = 18, minute: int = 0) -> dt.datetime:
     """That many days after today, at that local Stockholm time (aware)."""
     day = today() + dt.timedelta(days=days)
@@ -43,6 +48,12 @@ def future(days: int = 30, hour: int = 18, minute: int = 0) -> dt.datetime:
 def past(days: int = 30, hour: int = 18, minute: int = 0) -> dt.datetime:
     """That many days before today, at that local Stockholm time (aware)."""
     return future(-days, hour, minute)
+
+
+def next_weekday(weekday: int) -> dt.date:
+    """The first date after today with that weekday (0 = Monday), at least a day ahead."""
+    start = today() + dt.timedelta(days=1)
+    return start + dt.timedelta(days=(weekday - start.weekday()) % 7)
 
 
 def stamp(moment: dt.datetime) -> str:

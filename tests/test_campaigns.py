@@ -20,9 +20,10 @@ from mailer.meetings.models import Meeting
 from mailer.outbox.sender import Sender
 from mailer.rsvp.service import record_answer
 from smtp_server import smtp_server  # noqa: F401  (fixture)
-from helpers import future_year, when
+from helpers import future_year, past_year, when
 
 YEAR = future_year()  # a year still ahead: the tests keep their month and day, never go stale
+LAST_YEAR = past_year()  # a year wholly behind us: its meetings have taken place
 
 
 LISTS = {
@@ -394,8 +395,8 @@ def test_cli_schedule_and_cancel(runner, db, contacts, meeting):
     assert status["state"] == "scheduled" and status["send_at"].startswith(f"{YEAR}-09-01T07:00")
     moved = runner.invoke(["campaigns", "schedule", campaign_id, "--at", f"{YEAR}-09-02 10:00"])
     assert moved.exit_code == 0 and f"{YEAR}-09-02 10:00" in moved.output
-    past = runner.invoke(["campaigns", "schedule", campaign_id, "--at", "2020-01-01 09:00"])
-    assert past.exit_code == 1 and "'2020-01-01 09:00' is in the past" in past.stderr
+    past = runner.invoke(["campaigns", "schedule", campaign_id, "--at", f"{LAST_YEAR}-01-01 09:00"])
+    assert past.exit_code == 1 and f"'{LAST_YEAR}-01-01 09:00' is in the past" in past.stderr
     bad = runner.invoke(["campaigns", "schedule", campaign_id, "--at", "tomorrow"])
     assert bad.exit_code == 1 and "tomorrow" in bad.output
     assert runner.invoke(["campaigns", "cancel", campaign_id]).exit_code == 0

@@ -23,6 +23,19 @@ from mailer.db import Database
 
 from helpers import future_year
 
+# Fixtures shared beyond this file live in these helper modules (not test modules); registering
+# them here makes their fixtures available to every test without an import. Plain helper
+# functions and constants are imported from them by name.
+pytest_plugins = [
+    "smtp_server",      # smtp_server: a real aiosmtpd server
+    "imap_server",      # imap_server, imap_tls_server, test_ca
+    "rsvp_fixtures",    # person, invite, live_server
+    "relay_fixtures",   # start_campaign, relay_settings, sender
+    "bounce_fixtures",  # sent
+    "staff_helpers",    # staff, staff_client
+    "process_helpers",  # people, campaign (tests that run `mailer worker` / `mailer serve`)
+]
+
 SECRET_KEY = "test-secret-key-0123456789abcdef"
 BASE_URL = "http://mailer.test"
 MAIL_FROM = "Ax <info@ax.example.org>"

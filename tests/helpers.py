@@ -100,8 +100,9 @@ def last_sunday(year: int, month: int) -> dt.date:
 
 
 def wait_until(predicate: Callable[[], Value], timeout: float = 30.0, what: str = "the condition",
-               interval: float = 0.05) -> Value:
-    """Poll `predicate` until it returns something true, and return that; fail the test after `timeout` s.
+               interval: float = 0.05, detail: Callable[[], str] | None = None) -> Value:
+    """Poll `predicate` until it returns something true, and return that; fail the test after `timeout` s
+    (with `detail()`, e.g. a server's log, in the message).
 
     Why: a fixed sleep is too short on a loaded machine and too long everywhere else.
     """
@@ -111,5 +112,5 @@ def wait_until(predicate: Callable[[], Value], timeout: float = 30.0, what: str 
         if value:
             return value
         if time.monotonic() > deadline:
-            pytest.fail(f"timed out after {timeout:.0f} s waiting for {what}")
+            pytest.fail(f"timed out after {timeout:.0f} s waiting for {what}" + (f":\n{detail()}" if detail else ""))
         time.sleep(interval)

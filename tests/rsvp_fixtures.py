@@ -1,7 +1,7 @@
 """Fixtures and helpers for the RSVP and unsubscribe tests: people, links, forms, a real server.
 
-Import the fixtures into a test module with
-`from rsvp_fixtures import person, invite, live_server  # noqa: F401`.
+Registered as a pytest plugin from conftest.py: the fixtures (person, invite, live_server)
+need no import; import the plain helpers (links_for, answer, ...) by name.
 """
 
 from __future__ import annotations

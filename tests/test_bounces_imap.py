@@ -15,9 +15,8 @@ from sqlalchemy import select
 
 from mailer.bounces.imap import fetch_and_process
 from mailer.contacts.models import Suppression
-from bounce_fixtures import report_bytes, sent, with_bounce_address  # noqa: F401  (fixture)
-from imap_server import imap_server, imap_tls_server, test_ca  # noqa: F401  (fixtures)
-from smtp_server import free_port, smtp_server  # noqa: F401  (fixture)
+from bounce_fixtures import report_bytes, with_bounce_address
+from smtp_server import free_port
 
 
 @pytest.fixture

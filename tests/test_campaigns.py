@@ -19,7 +19,6 @@ from mailer.outbox.models import MessageState, OutboxMessage
 from mailer.meetings.models import Meeting
 from mailer.outbox.sender import Sender
 from mailer.rsvp.service import record_answer
-from smtp_server import smtp_server  # noqa: F401  (fixture)
 from helpers import future_year, past_year, when
 
 YEAR = future_year()  # a year still ahead: the tests keep their month and day, never go stale

@@ -19,7 +19,6 @@ from mailer.digest.models import DigestRun
 from mailer.meetings.models import Meeting
 from mailer.rsvp.service import record_answer
 from mailer.worker.scheduler import DIGEST_JOB, build_scheduler, ensure_digest_job
-from smtp_server import smtp_server  # noqa: F401  (fixture)
 from helpers import future_year
 
 YEAR = future_year()  # a year still ahead: the tests keep their month and day, never go stale

@@ -9,7 +9,7 @@ from mailer.meetings.models import Meeting
 from mailer.tracking.attendance import check_in
 import pytest
 
-from rsvp_fixtures import csrf_of, links_for, person  # noqa: F401  (fixture)
+from rsvp_fixtures import csrf_of, links_for
 from helpers import past_year
 
 LAST_YEAR = past_year()  # a year wholly behind us: its meetings have taken place

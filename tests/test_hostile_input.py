@@ -42,10 +42,7 @@ from mailer.tracking.attendance import check_in
 from mailer.tracking.export import FORMULA_START, attendee_rows, to_csv
 from mailer.tracking.org_report import org_report, queue_org_report
 from mailer.tracking.report import board_report, to_html
-from rsvp_fixtures import (  # noqa: F401  (fixtures)
-    answer, confirmations, csrf_of, links_for, live_server, person, response_of, send_outbox,
-)
-from smtp_server import smtp_server  # noqa: F401  (fixture)
+from rsvp_fixtures import answer, confirmations, csrf_of, links_for, response_of, send_outbox
 from helpers import future_year, past_year
 
 YEAR = future_year()  # a year still ahead: the tests keep their month and day, never go stale

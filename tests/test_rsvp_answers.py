@@ -12,10 +12,7 @@ from mailer.contacts.models import Contact
 from mailer.db import utcnow
 from mailer.outbox.models import OutboxMessage
 from mailer.rsvp.models import Answer, Response, ResponseChange
-from rsvp_fixtures import (  # noqa: F401  (fixtures)
-    answer, confirmations, csrf_of, links_for, person, response_of, send_outbox,
-)
-from smtp_server import smtp_server  # noqa: F401  (fixture)
+from rsvp_fixtures import answer, confirmations, csrf_of, links_for, response_of, send_outbox
 from helpers import day, future_year, when
 
 

@@ -12,7 +12,7 @@ from mailer.app import create_app
 from mailer.contacts.models import Suppression
 from mailer.rsvp.models import LinkOpen
 from mailer.rsvp.tokens import TokenCodec
-from rsvp_fixtures import links_for, person  # noqa: F401  (fixture)
+from rsvp_fixtures import links_for
 
 OLD_KEY = "the-old-secret-key-0123456789"
 NEW_KEY = "the-new-secret-key-9876543210"

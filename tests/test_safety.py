@@ -31,8 +31,7 @@ from mailer.rsvp.answers import AnswersClosed, record_answer
 from mailer.rsvp.models import LinkOpen, Response
 from mailer.tracking.status import full_status
 from rsvp_fixtures import answer, csrf_of, links_for, send_outbox
-from smtp_server import smtp_server  # noqa: F401  (fixture)
-from test_staff_fixtures import STAFF_EMAIL, post, staff, staff_client, text  # noqa: F401
+from staff_helpers import STAFF_EMAIL, post, text
 from helpers import past_year
 
 LAST_YEAR = past_year()  # a year wholly behind us: its meetings have taken place

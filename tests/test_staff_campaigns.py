@@ -15,7 +15,7 @@ from mailer.campaigns.models import Campaign, CampaignState
 from mailer.contacts.importer import import_lists
 from mailer.outbox.models import MessageState, OutboxMessage
 from mailer.outbox.sender import Sender
-from test_staff_fixtures import STAFF_EMAIL, post, staff, staff_client, text  # noqa: F401
+from staff_helpers import STAFF_EMAIL, post, text
 from helpers import day, future_year, when
 
 YEAR = future_year()  # a year still ahead: the tests keep their month and day, never go stale

@@ -14,7 +14,7 @@ from mailer.audit.models import AuditEntry
 from mailer.contacts.csvfile import MAX_FILE_BYTES
 from mailer.contacts.models import Contact, Membership, Organisation, Suppression, SuppressionReason
 from mailer.contacts.subscriptions import lift_suppression, suppress, suppression_of
-from test_staff_fixtures import STAFF_EMAIL, csrf, post, staff, staff_client, text  # noqa: F401
+from staff_helpers import STAFF_EMAIL, csrf, post, text
 
 LIST = ("förnamn;efternamn;e-post;roll\n"
         "Anna;Andersson;anna@example.org;ordförande\n"

@@ -6,7 +6,7 @@ from sqlalchemy import select
 
 from mailer.meetings.models import Meeting
 from mailer.web.staff.meetings import suggest_slug
-from test_staff_fixtures import post, staff, staff_client, text  # noqa: F401
+from staff_helpers import post, text
 from helpers import future_year, last_sunday
 
 YEAR = future_year()  # a year still ahead: the tests keep their month and day, never go stale

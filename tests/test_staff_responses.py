@@ -16,8 +16,7 @@ from mailer.evaluations.service import record_evaluation
 from mailer.meetings.models import Meeting
 from mailer.rsvp.service import record_answer
 from mailer.tracking.models import Attendance
-from rsvp_fixtures import invite  # noqa: F401
-from test_staff_fixtures import post, staff, staff_client, text  # noqa: F401
+from staff_helpers import post, text
 from helpers import past_year
 
 LAST_YEAR = past_year()  # a year wholly behind us: its meetings have taken place

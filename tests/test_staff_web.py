@@ -12,8 +12,8 @@ from mailer.staff import accounts
 from mailer.staff.models import StaffUser
 from mailer.web.i18n import Words
 from mailer.web.staff import OPEN_ENDPOINTS
-from rsvp_fixtures import links_for, person  # noqa: F401
-from test_staff_fixtures import PASSWORD, STAFF_EMAIL, csrf, log_in, post, staff, staff_client, text  # noqa: F401
+from rsvp_fixtures import links_for
+from staff_helpers import PASSWORD, STAFF_EMAIL, csrf, log_in, post, text
 
 SAMPLE_VALUES = {"IntegerConverter": 1, "UnicodeConverter": "falun", "PathConverter": "sv/invitation.html"}
 

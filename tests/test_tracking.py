@@ -31,7 +31,6 @@ from mailer.tracking.attendance import add_walk_in, check_in
 from mailer.tracking.export import attendee_rows, to_csv, to_xlsx
 from mailer.tracking.report import board_report, to_html, to_markdown
 from mailer.tracking.status import full_status
-from smtp_server import smtp_server  # noqa: F401  (fixture)
 from helpers import past_year
 
 LAST_YEAR = past_year()  # a year wholly behind us: its meetings have taken place

@@ -23,7 +23,6 @@ from mailer.worker import jobs
 from mailer.worker.scheduler import (
     BACKUP_JOB, DIGEST_JOB, RETENTION_JOB, build_scheduler, ensure_digest_job, ensure_retention_job, reconcile,
 )
-from smtp_server import smtp_server  # noqa: F401  (fixture)
 
 
 @pytest.fixture

@@ -25,7 +25,6 @@ from mailer.campaigns.models import Campaign, CampaignState
 from mailer.contacts.importer import import_lists
 from mailer.db import utcnow
 from mailer.outbox.models import OutboxMessage
-from smtp_server import smtp_server  # noqa: F401  (fixture)
 
 ROOT = Path(__file__).resolve().parent.parent
 POSTGRES_ONLY = pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)

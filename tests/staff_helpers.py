@@ -1,7 +1,7 @@
-"""Fixtures for the staff web app tests: an account, a logged-in client, and form posting.
+"""Fixtures and helpers for the staff web app tests: an account, a logged-in client, and form posting.
 
-Import them into a test module with
-`from test_staff_fixtures import staff, staff_client, post  # noqa: F401`.
+Registered as a pytest plugin from conftest.py: the fixtures (staff, staff_client) need no
+import; import the plain helpers (post, text, csrf, log_in, STAFF_EMAIL, PASSWORD) by name.
 """
 
 from __future__ import annotations
@@ -55,6 +55,3 @@ def staff_client(app, staff):
     reply = log_in(client)
     assert reply.status_code == 303, reply.get_data(as_text=True)
     return client
-
-
-__all__ = ["CSRF", "PASSWORD", "STAFF_EMAIL", "csrf", "log_in", "post", "staff", "staff_client", "text"]

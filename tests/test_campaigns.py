@@ -19,7 +19,7 @@ from mailer.outbox.models import MessageState, OutboxMessage
 from mailer.meetings.models import Meeting
 from mailer.outbox.sender import Sender
 from mailer.rsvp.service import record_answer
-from helpers import future_year, past_year, when
+from helpers import future_year, past_year, wait_until, when
 
 YEAR = future_year()  # a year still ahead: the tests keep their month and day, never go stale
 LAST_YEAR = past_year()  # a year wholly behind us: its meetings have taken place
@@ -427,7 +427,6 @@ def test_server_gone_between_messages_uses_no_attempt_and_stops_the_batch(db, ap
     """The server dies after the first message: the next one cannot connect, nothing reached the
     server, so it goes back to the queue with its attempts untouched, and the batch stops there."""
     import threading
-    import time
 
     smtp_server.script.drop_every = 1  # hang up after each message, so the next must reconnect
     cid = make_campaign(all=True)
@@ -435,8 +434,7 @@ def test_server_gone_between_messages_uses_no_attempt_and_stops_the_batch(db, ap
         service.start(session, service.get_campaign(session, cid))
 
     def stop_after_first():
-        while not smtp_server.received:
-            time.sleep(0.01)
+        wait_until(lambda: smtp_server.received, timeout=60, what="the first message", interval=0.01)
         smtp_server.stop()
 
     stopper = threading.Thread(target=stop_after_first)

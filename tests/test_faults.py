@@ -37,6 +37,7 @@ from mailer.worker.scheduler import DIGEST_JOB, build_scheduler, ensure_digest_j
 from rsvp_fixtures import links_for
 from smtp_server import Handler, SMTPTestServer, free_port
 from process_helpers import HIGH_LIMIT, ROOT, assert_clean_log, at_once, campaign_status, finished, mailer_server, wait_for, worker, worker_env
+from helpers import wait_until
 
 SQLITE_ONLY = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 STAFF = "kansli@ax.example.org"
@@ -76,9 +77,8 @@ def test_mail_server_down_when_a_campaign_starts_then_back(db, cli_env, people, 
     try:
         with worker(worker_env(cli_env, server.url), log_path):
             wait_for(lambda: campaign_status(db, cid).state == "running", 30, "the worker to start the campaign")
-            wait_for(lambda: f":{server.port}" in log_path.read_text(errors="replace"), 30,
-                     "the worker to report the server unreachable")  # the log names host:port
-            time.sleep(2)  # more tries, with growing back-off
+            wait_for(lambda: log_path.read_text(errors="replace").count(f":{server.port}") >= 3, 60,
+                     "the worker to try the unreachable server again, with growing back-off")  # the log names host:port
             rows = rows_of(db, cid)
             assert len(rows) == 40
             assert {(r.state, r.attempts) for r in rows} == {(MessageState.QUEUED, 0)}  # nothing used up
@@ -182,18 +182,22 @@ def test_worker_killed_repeatedly_during_a_2000_recipient_campaign(db, cli_env, 
     kills: list[dict] = []
 
     def settled_count() -> int:  # the server may still be reading the last bytes the dead worker sent
-        last = -1
-        while len(server.received) != last:
-            last = len(server.received)
-            time.sleep(0.3)
-        return last
+        seen = [-1]
+
+        def unchanged() -> bool:  # no new message since the previous look, 0.3 s ago
+            count = len(server.received)
+            steady, seen[0] = count == seen[0], count
+            return steady
+
+        wait_until(unchanged, timeout=60, what="the server to stop receiving", interval=0.3)
+        return seen[0]
 
     try:
         while len(kills) < kills_wanted and not finished(db, cid):
             mode = ("in window", "at a message", "at a time")[len(kills) % 3]
             with worker(env, log_path) as process:
                 if mode == "at a time":  # perhaps while it starts up or recovers
-                    time.sleep(rng.uniform(0.2, 1.5))
+                    time.sleep(rng.uniform(0.2, 1.5))  # the random moment of the kill, not a wait for anything
                 else:
                     target = min(recipients, len(server.received) + rng.randint(60, 180))
                     if mode == "in window":

@@ -23,6 +23,22 @@ from mailer.db import Database
 
 from helpers import future_year
 
+# Running the suite in the future: TEST_CLOCK_OFFSET_DAYS=1826 .venv/bin/pytest ... moves the wall
+# clock five years ahead (time-machine, ticking) in this process and, through
+# tests/shifted_clock/sitecustomize.py on PYTHONPATH, in every `mailer` subprocess a test starts;
+# tests date everything from today (tests/helpers.py), so they must pass just the same. The
+# monotonic clock stays real. (libfaketime was tried: its faked timeouts hang the worker.)
+CLOCK_OFFSET_DAYS = os.environ.get("TEST_CLOCK_OFFSET_DAYS")
+if CLOCK_OFFSET_DAYS:
+    import datetime as _dt
+
+    import time_machine
+
+    os.environ["PYTHONPATH"] = os.pathsep.join(
+        filter(None, [str(Path(__file__).parent / "shifted_clock"), os.environ.get("PYTHONPATH")]))
+    time_machine.travel(_dt.datetime.now(_dt.timezone.utc) + _dt.timedelta(days=int(CLOCK_OFFSET_DAYS)),
+                        tick=True).start()
+
 # Fixtures shared beyond this file live in these helper modules (not test modules); registering
 # them here makes their fixtures available to every test without an import. Plain helper
 # functions and constants are imported from them by name.

@@ -42,7 +42,8 @@ def table(results: dict) -> str:
             lines.append(f"{key.replace('_ms', ' (100,000 invited, 1M history)'):<38} {results[key]:>8,.1f} ms "
                          f"{'':>10} {'<' + str(limit) + ' ms':>15} {mark}")
     if "render_per_s" in results:
-        lines.append(f"  send, one core: the Composer builds {results['render_per_s']:,} messages/s; SMTP alone "
+        lines.append(f"  send: {results.get('send_cpu_us_per_msg', 0):,} µs of CPU a message (all processes); "
+                     f"one core: the Composer builds {results['render_per_s']:,} messages/s; SMTP alone "
                      f"(mailer's transport, one connection) {results['smtp_only_per_s']:,}/s; "
                      f"{results['message_bytes']:,} bytes a message")
     if "rsvp_floor_per_s" in results:

@@ -6,11 +6,15 @@ import; import the plain helpers (post, text, csrf, log_in, STAFF_EMAIL, PASSWOR
 
 from __future__ import annotations
 
+import io
 import re
 from html import unescape
 from typing import Any
 
 import pytest
+
+from werkzeug.datastructures import FileStorage
+from werkzeug.test import encode_multipart
 
 from mailer.staff.accounts import add_staff
 
@@ -41,6 +45,14 @@ def text(reply) -> str:
     html = reply.get_data(as_text=True)
     html = re.sub(r"(?s)<(script|style|iframe)\b.*?</\1>", " ", html)
     return " ".join(unescape(re.sub(r"<[^>]+>", " ", html)).split())
+
+
+def upload(client, data: bytes, org: str = "", new_org: str = "exempelforbundet", name: str = "lista.csv"):
+    """The form as a browser sends it. Encoded here, in memory: the test client would spool a
+    large body to a temporary file that it never closes."""
+    boundary, body = encode_multipart({"csrf_token": csrf(client), "org": org, "new_org": new_org,
+                                       "file": FileStorage(io.BytesIO(data), name)})
+    return client.post("/staff/upload", data=body, content_type=f"multipart/form-data; boundary={boundary}")
 
 
 @pytest.fixture

@@ -260,9 +260,9 @@ def test_bounces_reach_the_organisations_quality_list_and_the_digest_in_swedish(
 
     digest = runner.invoke(["digest", "preview"])
     assert digest.exit_code == 0, digest.output
-    assert ("- bo.ek@musikforbundet.example.se (Musikforbundet): "
-            "Adressen finns inte hos mottagarens e-postserver.\n  5.1.1 550 5.1.1 No such user here") in digest.output
-    assert ("- cilla.holm@teaterforbundet.example.se (Teaterforbundet): "
+    assert ("Musikforbundet:\n  - Bo Ek <bo.ek@musikforbundet.example.se>: "
+            "Adressen finns inte hos mottagarens e-postserver. [5.1.1 550 5.1.1 No such user here]") in digest.output
+    assert ("Teaterforbundet:\n  - Cilla Holm <cilla.holm@teaterforbundet.example.se>: "
             "Adressen finns inte, eller domänen tar inte emot e-post.") in digest.output
     assert "- david.berg@gmail.example.com (Musikforbundet): Brevlådan är full. (1 gång(er))" in digest.output
     # A policy refusal is nobody's address's fault: counted apart, by code, without names;

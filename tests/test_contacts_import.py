@@ -40,7 +40,7 @@ BROKEN = {
     "broken-quoting.csv": "line 3: broken CSV quoting",
 }
 
-WIN_SUMMARY = "sormlands-korforbund.csv: 4 imported, 0 updated, 0 unchanged, 2 rejected"
+WIN_SUMMARY = "sormlands-korforbund.csv: 4 new, 0 changed, 0 unchanged, 0 removed, 2 rejected"
 WIN_REJECTED = [
     f"{WIN}:5: bad address 'bjorn.akesson(at)korforbund.example.org': An email address must have an @-sign.",
     f"{WIN}:6: missing address",
@@ -248,7 +248,7 @@ def test_import_stores_contacts_memberships_and_organisations(db):
 
     assert [f.summary() for f in report.files] == [
         WIN_SUMMARY,
-        "ung-kultur-dalarna.csv: 4 imported, 0 updated, 1 unchanged, 1 rejected",
+        "ung-kultur-dalarna.csv: 4 new, 0 changed, 0 unchanged, 0 removed, 1 rejected",
     ]
     assert report.exit_code == 1 and report.written
     with db.transaction() as session:
@@ -273,7 +273,7 @@ def test_same_person_twice_in_one_file_is_one_contact_and_one_membership(db, mak
     report = run_import(db, [path])
 
     (file,) = report.files
-    assert (file.imported, file.unchanged) == (1, 1)
+    assert (file.imported, file.unchanged) == (1, 0)  # a duplicate row is a warning, not a person
     assert [(w.line, w.message) for w in file.warnings] == [(3, "same address as line 2: merged")]
     nils = contact(db, "nils@example.org")
     assert nils.name == "Nils Holm"  # later non-empty cells win
@@ -307,8 +307,8 @@ def test_reimporting_the_same_files_changes_nothing(db):
     report = run_import(db, [WIN, BOM])
 
     assert [f.summary() for f in report.files] == [
-        "sormlands-korforbund.csv: 0 imported, 0 updated, 4 unchanged, 2 rejected",
-        "ung-kultur-dalarna.csv: 0 imported, 0 updated, 5 unchanged, 1 rejected",
+        "sormlands-korforbund.csv: 0 new, 0 changed, 4 unchanged, 0 removed, 2 rejected",
+        "ung-kultur-dalarna.csv: 0 new, 0 changed, 4 unchanged, 0 removed, 1 rejected",
     ]
     after = snapshot(db)
     # the rejection log is rewritten (same content, new ids); everything else is identical
@@ -324,7 +324,7 @@ def test_a_changed_name_or_role_is_updated(db, make_csv):
 
     report = run_import(db, [path])
 
-    assert report.files[0].summary() == "korpen.csv: 0 imported, 2 updated, 0 unchanged, 0 rejected"
+    assert report.files[0].summary() == "korpen.csv: 0 new, 2 changed, 0 unchanged, 0 removed, 0 rejected"
     assert contact(db, "nils@example.org").name == "Nils Holmberg"
     assert roles(contact(db, "bo@example.org")) == {"korpen": "Kassör"}
 
@@ -338,7 +338,7 @@ def test_a_suppressed_address_stays_suppressed_on_reimport(db, make_csv):
     report = run_import(db, [path])
 
     assert report.files[0].summary() == (
-        "korpen.csv: 0 imported, 0 updated, 2 unchanged, 0 rejected (2 suppressed stay suppressed)"
+        "korpen.csv: 0 new, 0 changed, 2 unchanged, 0 removed, 0 rejected (2 suppressed stay suppressed)"
     )
     with db.transaction() as session:
         reasons = dict(session.execute(select(Suppression.email, Suppression.reason)).all())
@@ -362,7 +362,7 @@ def test_an_erased_address_is_not_stored_again(db, make_csv):
     report = run_import(db, [path])
 
     assert report.files[0].summary() == (
-        "korpen.csv: 1 imported, 0 updated, 0 unchanged, 0 rejected (1 erased on request, skipped)"
+        "korpen.csv: 1 new, 0 changed, 0 unchanged, 0 removed, 0 rejected (1 erased on request, skipped)"
     )
     assert contact(db, "erased.person@example.org") is None
     assert "erased.person@example.org" not in json.dumps(snapshot(db), default=str)
@@ -375,27 +375,32 @@ def test_same_person_in_two_organisations_files_is_one_contact_with_two_membersh
     run_import(db, [a])
     report = run_import(db, [b])
 
-    assert report.files[0].summary() == "bygdegardarna.csv: 1 imported, 0 updated, 0 unchanged, 0 rejected"
+    assert report.files[0].summary() == "bygdegardarna.csv: 1 new, 0 changed, 0 unchanged, 0 removed, 0 rejected"
     assert roles(contact(db, "kim@example.org")) == {"korpen": "Ordförande", "bygdegardarna": "Kassör"}
     with db.transaction() as session:
         assert list(session.scalars(select(Contact.email))) == ["kim@example.org"]
 
 
-def test_two_lists_that_spell_one_person_differently_settle_on_the_first(db, make_csv):
+def test_two_lists_that_spell_one_person_differently_keep_their_own_and_settle(db, make_csv):
     a = make_csv("korpen.csv", "email,name,telefon\nleyla@example.org,Leyla SEHLSTEDT,070-111\n")
     b = make_csv("hembygd.csv", "email,name,telefon\nleyla@example.org,Leyla Sehlstedt,070-111\n")
 
     first = run_import(db, [a, b])
     again = run_import(db, [a, b])
 
-    assert contact(db, "leyla@example.org").name == "Leyla SEHLSTEDT"
-    assert [f.summary() for f in again.files] == ["korpen.csv: 0 imported, 0 updated, 1 unchanged, 0 rejected",
-                                                  "hembygd.csv: 0 imported, 0 updated, 1 unchanged, 0 rejected"]
-    for report in (first, again):
-        (warning,) = report.files[1].warnings
-        assert warning.line == 2 and "'Leyla SEHLSTEDT' in korpen.csv" in warning.message
-    alone = run_import(db, [b])  # one organisation's list alone still updates the person
-    assert alone.files[0].summary() == "hembygd.csv: 0 imported, 1 updated, 0 unchanged, 0 rejected"
+    # The most recently confirmed spelling is shown; each list keeps its own; nothing flips.
+    assert contact(db, "leyla@example.org").name == "Leyla Sehlstedt"
+    assert [f.summary() for f in again.files] == ["korpen.csv: 0 new, 0 changed, 1 unchanged, 0 removed, 0 rejected",
+                                                  "hembygd.csv: 0 new, 0 changed, 1 unchanged, 0 removed, 0 rejected"]
+    (disagreement,) = first.files[1].disagreements
+    assert (disagreement.line, disagreement.shown, disagreement.result) == (2, "Leyla SEHLSTEDT", "Leyla Sehlstedt")
+    assert disagreement.options == {"Leyla SEHLSTEDT": ["Korpen"], "Leyla Sehlstedt": ["Hembygd"]}
+    assert again.files[1].disagreements == []
+    with db.transaction() as session:
+        assert dict(session.execute(select(Organisation.slug, Membership.name).join(Membership)).all()) == {
+            "korpen": "Leyla SEHLSTEDT", "hembygd": "Leyla Sehlstedt"}
+    alone = run_import(db, [b])  # stating the same again confirms nothing new
+    assert alone.files[0].summary() == "hembygd.csv: 0 new, 0 changed, 1 unchanged, 0 removed, 0 rejected"
     assert contact(db, "leyla@example.org").name == "Leyla Sehlstedt"
 
 
@@ -516,7 +521,7 @@ def test_cli_clean_file_exits_0_with_a_summary(runner, make_csv):
     result = runner.invoke(["contacts", "import", path])
 
     assert result.exit_code == 0
-    assert result.stdout == "korpen.csv: 2 imported, 0 updated, 0 unchanged, 0 rejected\n"
+    assert result.stdout == "korpen.csv: 2 new, 0 changed, 0 unchanged, 0 removed, 0 rejected\n"
     assert result.stderr == ""
 
 
@@ -530,7 +535,7 @@ def test_cli_rejected_rows_exit_1_with_file_line_reasons_and_good_rows_kept(runn
     assert f"{BOM}:6: warning: same address as line 2: merged" in result.stderr
     assert result.stdout.splitlines() == [
         WIN_SUMMARY,
-        "ung-kultur-dalarna.csv: 4 imported, 0 updated, 1 unchanged, 1 rejected",
+        "ung-kultur-dalarna.csv: 4 new, 0 changed, 0 unchanged, 0 removed, 1 rejected",
     ]
     listed = json.loads(runner.invoke(["contacts", "list", "--json"]).stdout)
     assert len(listed) == 7
@@ -566,7 +571,7 @@ def test_cli_reimport_reports_unchanged(runner):
     result = runner.invoke(["contacts", "import", WIN])
 
     assert result.exit_code == 1
-    assert result.stdout == "sormlands-korforbund.csv: 0 imported, 0 updated, 4 unchanged, 2 rejected\n"
+    assert result.stdout == "sormlands-korforbund.csv: 0 new, 0 changed, 4 unchanged, 0 removed, 2 rejected\n"
 
 
 def test_cli_dry_run_reports_the_same_without_writing(runner, db):
@@ -578,7 +583,7 @@ def test_cli_dry_run_reports_the_same_without_writing(runner, db):
     assert stderr_errors(result)[:2] == WIN_REJECTED
     assert result.stdout.splitlines() == [
         WIN_SUMMARY,
-        "ung-kultur-dalarna.csv: 4 imported, 0 updated, 1 unchanged, 1 rejected",
+        "ung-kultur-dalarna.csv: 4 new, 0 changed, 0 unchanged, 0 removed, 1 rejected",
         "dry run: nothing was written",
     ]
     assert snapshot(db) == before

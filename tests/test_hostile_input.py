@@ -33,6 +33,7 @@ from mailer.campaigns.audience import Audience
 from mailer.contacts.importer import import_lists
 from mailer.contacts.models import Contact, Organisation
 from mailer.digest.build import send_digest
+from mailer.meetings.service import MeetingError
 from mailer.evaluations.models import Evaluation
 from mailer.mail.templates import EmailTemplates, TemplateProblem, packaged_templates_path
 from mailer.meetings.models import Meeting
@@ -282,7 +283,7 @@ def hostile_world(app, db, make_csv, make_meeting, person, smtp_server):
         import_lists(session, [lists])
     direct = person("bo@hostile.example.org", payload("direkt"))
     meeting = make_meeting(slug="falun", title=payload("titel"), host=payload("värd"), venue=payload("lokal"),
-                           city=payload("stad"), region=payload("region"), description=payload("beskrivning"),
+                           city=payload("stad"), region="Dalarna", description=payload("beskrivning"),
                            max_guests=2, capacity=1).id
     settings = app.extensions["mailer.settings"].with_overrides(staff_emails=(STAFF,))
     templates = app.extensions["mailer.templates"]
@@ -336,10 +337,12 @@ def test_markup_and_template_syntax_show_as_text_on_every_page(app, db, hostile_
     with db.transaction() as session:
         assert session.scalar(select(Evaluation.comment)) == payload("utv")
     make_meeting(slug="forr", title=payload("titel2"), starts=f"{LAST_YEAR}-03-04 18:00", city=payload("stad2"),
-                 host=payload("värd2"), region=payload("region2"))  # the board report lists meetings held
+                 host=payload("värd2"), region="Gotland")  # the board report lists meetings held
     with db.transaction() as session:
         report = board_report(session, w["settings"], None, None)
-    assert_inert(to_html(report), *[f"<script>alert('{f}')</script>" for f in ("stad2", "värd2", "region2")])
+    assert_inert(to_html(report), *[f"<script>alert('{f}')</script>" for f in ("stad2", "värd2")])
+    with pytest.raises(MeetingError, match="is not a region"):  # a region is one of a fixed list
+        make_meeting(slug="fel", title="T", region=payload("region"))
 
 
 def assert_inert_staff_page(html: str, *shown: str) -> None:
@@ -614,23 +617,23 @@ def test_a_wide_row_control_characters_and_late_nul_bytes_are_cleaned_not_fatal(
 def test_oversize_cells_are_cut_with_a_warning_and_oversize_meeting_fields_refused(runner, db, make_csv):
     """The columns have sizes (PostgreSQL enforces them): a longer cell must not fail the whole import."""
     make_csv("organisations.csv", csv_text(["slug", "name", "region"], ["lang", "Förbundet " * 100, "Län" * 100]))
-    path = make_csv("lang.csv", csv_text(["email", "name", "role", "region", "phone"],
-                                         ["anna@lang.example.org", "Anna " * 1000, "R" * 500, "Län" * 200, "0" * 500],
+    path = make_csv("lang.csv", csv_text(["email", "name", "role", "titel", "phone"],
+                                         ["anna@lang.example.org", "Anna " * 1000, "R" * 500, "Tit" * 200, "0" * 500],
                                          ["a" * 300 + "@lang.example.org", "För lång adress", "", "", ""]))
     result = runner.invoke(["contacts", "import", path])
     assert result.exit_code == 1  # the over-long address is rejected; the rest is in
-    for field, limit in (("name", 200), ("role", 100), ("region", 100), ("phone", 50)):
+    for field, limit in (("name", 200), ("title", 200), ("role", 100), ("phone", 50)):
         assert f"{path}:2: warning: {field} longer than {limit} characters: cut" in result.stderr
     assert f"{path}:3: bad address" in result.stderr
     with db.transaction() as session:
         contact = session.scalar(select(Contact).where(Contact.email == "anna@lang.example.org"))
-        assert (contact.name, contact.region, contact.phone) == (("Anna " * 40).strip(), ("Län" * 34)[:100], "0" * 50)
-        assert contact.memberships[0].role == "R" * 100
+        assert (contact.name, contact.phone) == (("Anna " * 40).strip(), "0" * 50)
+        assert (contact.memberships[0].role, contact.memberships[0].title) == ("R" * 100, ("Tit" * 67)[:200])
         organisation = session.scalar(select(Organisation).where(Organisation.slug == "lang"))
-        assert (len(organisation.name), organisation.region) == (199, ("Län" * 34)[:100])
+        assert (len(organisation.name), organisation.region) == (199, None)  # not a region: not stored
     before = snapshot(db)
     for option, limit in (("--title", 200), ("--region", 100), ("--city", 100), ("--host", 200), ("--venue", 300)):
-        fields = {"--slug": "lang", "--title": "T", "--region": "R", "--city": "C", "--starts": f"{YEAR}-05-06 18:00",
+        fields = {"--slug": "lang", "--title": "T", "--region": "Gotland", "--city": "C", "--starts": f"{YEAR}-05-06 18:00",
                   option: "x" * (limit + 1)}
         result = runner.invoke(["meetings", "add", *[x for pair in fields.items() for x in pair]])
         assert result.exit_code == 1 and f"{option}: is longer than {limit} characters" in result.output, option
@@ -666,11 +669,11 @@ def test_a_broken_organisations_file_beside_a_list_is_a_clear_error(runner, db, 
 ])
 def test_dates_out_of_range_are_a_clear_error_and_change_nothing(runner, db, make_csv, args, error):
     assert runner.invoke(["contacts", "import", make_csv("kor.csv", "email\na@kor.example.org\n")]).exit_code == 0
-    assert runner.invoke(["meetings", "add", "--slug", "befintlig", "--title", "T", "--region", "R", "--city", "C",
+    assert runner.invoke(["meetings", "add", "--slug", "befintlig", "--title", "T", "--region", "Dalarna", "--city", "C",
                           "--starts", f"{YEAR}-05-06 18:00"]).exit_code == 0
     before = snapshot(db)
     if args[:2] == ["meetings", "add"]:
-        args = args + ["--slug", "ny", "--title", "T", "--region", "R", "--city", "C"]
+        args = args + ["--slug", "ny", "--title", "T", "--region", "Dalarna", "--city", "C"]
     result = runner.invoke(args)
     assert result.exit_code == 1, result.output
     assert error in result.output

@@ -225,7 +225,7 @@ def test_cli_duplicate_slug(runner, db):
 
 
 def test_cli_required_options(runner):
-    result = runner.invoke(["meetings", "add", "--slug", "falun", "--title", "T", "--region", "R", "--city", "C"])
+    result = runner.invoke(["meetings", "add", "--slug", "falun", "--title", "T", "--region", "Dalarna", "--city", "C"])
 
     assert result.exit_code == 2
     assert "Missing option '--starts'" in result.stderr

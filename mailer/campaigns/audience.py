@@ -18,6 +18,7 @@ from mailer.campaigns.models import Campaign
 from mailer.contacts.models import Contact, Membership, Organisation, Suppression, SuppressionReason
 from mailer.errors import DomainError
 from mailer.outbox.models import MessageState, OutboxMessage
+from mailer.regions import canonical_region
 from mailer.rsvp.models import Answer, Response
 from mailer.tracking.coverage import participants
 
@@ -62,6 +63,9 @@ class Audience:
             unknown = [slug for slug in self.orgs if slug not in known]
             if unknown:
                 raise AudienceError("unknown_organisations", names=", ".join(unknown))
+        not_regions = [region for region in self.regions if canonical_region(region) is None]
+        if not_regions:
+            raise AudienceError("not_regions", names=", ".join(not_regions))
 
     def describe(self) -> str:
         parts = []
@@ -119,13 +123,15 @@ def recipients_query(audience: Audience, meeting_id: int, skip_answered: bool | 
                 )
             )
         if audience.regions:
-            regions = [r.lower() for r in audience.regions]
-            conditions.append(func.lower(Contact.region).in_(regions))
+            # Stored regions are canonical (mailer.regions): "Region Sörmland" here is "Sörmland" there.
+            regions = sorted({canonical_region(r) or r for r in audience.regions})
+            conditions.append(Contact.region.in_(regions))
+            conditions.append(exists().where(Membership.contact_id == Contact.id, Membership.region.in_(regions)))
             conditions.append(
                 exists().where(
                     Membership.contact_id == Contact.id,
                     Membership.organisation_id == Organisation.id,
-                    func.lower(Organisation.region).in_(regions),
+                    Organisation.region.in_(regions),
                 )
             )
         if audience.roles:

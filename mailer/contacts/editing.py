@@ -9,10 +9,12 @@ from __future__ import annotations
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session, selectinload
 
+from mailer.contacts.csvfile import clean_text, normalise_email
 from mailer.contacts.models import Contact, Membership, Organisation
 from mailer.errors import DomainError, NotFound
+from mailer.regions import canonical_region
 
-LIMITS = {"name": 200, "region": 100, "phone": 50, "role": 100}
+LIMITS = {"name": 200, "region": 100, "phone": 50, "role": 100, "organisation_name": 200}
 LANGUAGES = ("sv", "en")
 
 
@@ -57,7 +59,7 @@ def search_contacts(session: Session, text: str, limit: int = 100) -> list[Conta
 
 
 def _clean(field: str, value: str | None) -> str | None:
-    text = " ".join((value or "").split())
+    text = clean_text(value or "")[0] or ""
     if len(text) > LIMITS[field]:
         raise ContactError(field, "too_long", limit=LIMITS[field])
     return text or None
@@ -69,7 +71,7 @@ def update_contact(session: Session, contact: Contact, *, name: str | None, lang
     language = (language or "").strip().lower() or None
     if language is not None and language not in LANGUAGES:
         raise ContactError("language", "language", choices=", ".join(LANGUAGES))
-    values = {"name": _clean("name", name), "language": language, "region": _clean("region", region),
+    values = {"name": _clean("name", name), "language": language, "region": _region(region),
               "phone": _clean("phone", phone)}
     cleaned_roles = {slug: _clean("role", role) for slug, role in (roles or {}).items()}
     changed = [key for key, value in values.items() if getattr(contact, key) != value]
@@ -80,6 +82,40 @@ def update_contact(session: Session, contact: Contact, *, name: str | None, lang
         if slug in cleaned_roles and membership.role != cleaned_roles[slug]:
             membership.role = cleaned_roles[slug]
             changed.append(f"role:{slug}")
+    session.flush()
+    return changed
+
+
+def _region(value: str | None) -> str | None:
+    if not (value or "").strip():
+        return None
+    region = canonical_region(value)
+    if region is None:
+        raise ContactError("region", "not_region", value=value.strip())
+    return region
+
+
+def update_organisation(session: Session, slug: str, *, name: str | None, region: str | None,
+                        contact_email: str | None) -> list[str]:
+    """Staff correct an organisation; a name set here is kept when organisations.csv says otherwise.
+
+    Raises LookupError (unknown slug) or ContactError naming the field."""
+    organisation = organisation_by_slug(session, slug)
+    text = _clean("organisation_name", name)
+    if not text:
+        raise ContactError("organisation_name", "required")
+    email = (contact_email or "").strip() or None
+    if email is not None:
+        try:
+            email = normalise_email(email)
+        except ValueError:
+            raise ContactError("contact_email", "not_email") from None
+    values = {"name": text, "region": _region(region), "contact_email": email}
+    changed = [key for key, value in values.items() if getattr(organisation, key) != value]
+    for key in changed:
+        setattr(organisation, key, values[key])
+    if "name" in changed:
+        organisation.named_by_staff = True
     session.flush()
     return changed
 

@@ -14,8 +14,18 @@ from pathlib import Path
 from sqlalchemy import delete, insert, select
 from sqlalchemy.orm import Session
 
-from mailer.contacts.csvfile import MAX_FILE_BYTES, SLUG_RE, ContactRow, CsvFileError, Problem, parse, read_organisation_names
+from mailer.contacts.csvfile import (
+    MAX_FILE_BYTES,
+    SLUG_RE,
+    Choices,
+    ContactRow,
+    CsvFileError,
+    Problem,
+    parse,
+    read_organisation_names,
+)
 from mailer.contacts.models import (
+    ERASED_DOMAIN,
     Contact,
     ImportRejection,
     Membership,
@@ -31,6 +41,18 @@ CHUNK = 500
 
 
 @dataclass
+class Disagreement:
+    """Lists spell one person differently: what is shown now, what the import shows, and the choices."""
+
+    line: int
+    email: str
+    field: str  # "name" or "region"
+    shown: str | None  # before this import
+    result: str  # after it, unless staff choose another of the options
+    options: dict[str, list[str]]  # spelling -> names of the organisations whose lists state it
+
+
+@dataclass
 class FileReport:
     path: Path
     organisation: str | None = None
@@ -38,21 +60,27 @@ class FileReport:
     error_code: str = ""  # with error_params, the error for pages in another language
     error_params: dict = field(default_factory=dict)
     note: str | None = None
-    imported: int = 0
-    updated: int = 0
+    imported: int = 0  # new on this organisation's list
+    updated: int = 0  # on it before, and something it says of them changed
     unchanged: int = 0
+    removed: int = 0  # on it before, not any more
     suppressed: int = 0
     erased: int = 0
     rejected: list[Problem] = field(default_factory=list)
     warnings: list[Problem] = field(default_factory=list)
+    blocking: list[Problem] = field(default_factory=list)  # the file is not imported while any is left
+    disagreements: list[Disagreement] = field(default_factory=list)
 
     def summary(self) -> str:
         if self.error:
             return f"{self.path.name}: not imported: {self.error}"
         if self.note:
             return f"{self.path.name}: {self.note}"
-        text = (f"{self.path.name}: {self.imported} imported, {self.updated} updated, "
-                f"{self.unchanged} unchanged, {len(self.rejected)} rejected")
+        if self.blocking:
+            return (f"{self.path.name}: not imported: {len(self.blocking)} problem(s) to fix in the file "
+                    "or to choose (--map-region, --column)")
+        text = (f"{self.path.name}: {self.imported} new, {self.updated} changed, "
+                f"{self.unchanged} unchanged, {self.removed} removed, {len(self.rejected)} rejected")
         extras = []
         if self.suppressed:
             extras.append(f"{self.suppressed} suppressed stay suppressed")
@@ -68,8 +96,9 @@ class ImportReport:
 
     @property
     def exit_code(self) -> int:
-        """0: all good; 1: some rows rejected (good rows kept); 2: a file unreadable."""
-        if any(f.error for f in self.files):
+        """0: all good; 1: some rows rejected (good rows kept); 2: a file unreadable, or with
+        problems staff must fix or choose (unknown region or column)."""
+        if any(f.error or f.blocking for f in self.files):
             return 2
         if any(f.rejected for f in self.files):
             return 1
@@ -84,14 +113,19 @@ def import_lists(
     strict: bool = False,
     check_dns: bool = False,
     data: dict[Path, bytes] | None = None,
+    choices: Choices | None = None,
     max_bytes: int = MAX_FILE_BYTES,
 ) -> ImportReport:
     """Import contact lists within the caller's transaction.
 
-    With dry_run, or when strict finds a problem, every change is rolled back to
-    a savepoint, so the report is computed by the very same code that writes.
-    `data` supplies file contents already in memory (web uploads).
+    With dry_run the report is computed by the very same code, with the changes kept in
+    memory and never sent to the database: a preview only reads, so it can run without the
+    write lock (Database.reading). When strict finds a problem, every change is rolled back
+    to a savepoint. A file with blocking problems (unknown region or column) is computed
+    too, for the preview, and rolled back on its own. `data` supplies file contents already
+    in memory (web uploads); `choices` answers blocking problems and disagreements.
     """
+    choices = choices or Choices()
     reports: list[tuple[FileReport, list[ContactRow]]] = []
     for path in paths:
         report = FileReport(path=path)
@@ -107,34 +141,62 @@ def import_lists(
         report.organisation = slug
         try:
             read_organisation_names(path.parent)  # a broken organisations.csv stops this file here
-            parsed = parse(path, data=(data or {}).get(path), check_dns=check_dns, max_bytes=max_bytes)
+            parsed = parse(path, data=(data or {}).get(path), check_dns=check_dns, max_bytes=max_bytes,
+                           choices=choices)
         except CsvFileError as exc:
             report.error, report.error_code, report.error_params = str(exc), exc.code, exc.params
             continue
-        report.rejected, report.warnings = parsed.rejected, parsed.warnings
+        report.rejected, report.warnings, report.blocking = parsed.rejected, parsed.warnings, parsed.blocking
         reports[-1] = (report, parsed.rows)
 
     claims: Claims = {}
     if dry_run:
-        # Computed by the same code, with the changes kept in memory and never sent to the
-        # database: a preview only reads, so it can run without the write lock (Database.reading).
         with session.no_autoflush:
             for report, rows in reports:
                 if report.organisation and not report.error and not report.note:
-                    _apply(session, report, rows, claims, write=False)
+                    organisation_id, emails = _apply(session, report, rows, claims, choices, write=False)
+                    if organisation_id is not None:
+                        report.removed = _remove_absent(session, organisation_id, emails, write=False)
         session.expunge_all()
         return ImportReport(files=[r for r, _ in reports], written=False)
-    rollback = strict and any(r.error or r.rejected for r, _ in reports)
+    rollback = strict and any(r.error or r.rejected or r.blocking for r, _ in reports)
     savepoint = session.begin_nested()
+    lists: dict[int, tuple[FileReport, set[str]]] = {}  # organisation id -> its last file, everyone on its files
     for report, rows in reports:
         if report.organisation and not report.error and not report.note:
-            _apply(session, report, rows, claims)
+            alone = session.begin_nested()
+            organisation_id, emails = _apply(session, report, rows, claims, choices)
             session.flush()
+            if report.blocking:
+                alone.rollback()
+                continue
+            alone.commit()
+            lists[organisation_id] = (report, lists.get(organisation_id, (None, set()))[1] | emails)
+    for organisation_id, (report, emails) in lists.items():
+        report.removed = _remove_absent(session, organisation_id, emails)
     if rollback:
         savepoint.rollback()
     else:
         savepoint.commit()
     return ImportReport(files=[r for r, _ in reports], written=not rollback)
+
+
+def _remove_absent(session: Session, organisation_id: int, emails: set[str], write: bool = True) -> int:
+    """Memberships of people no longer on the organisation's list (the person stays a contact);
+    without `write`, only how many.
+
+    An erased person's membership stays: it is what keeps "organisations represented" right."""
+    absent = [contact_id for contact_id, email in session.execute(
+        select(Contact.id, Contact.email).join(Membership, Membership.contact_id == Contact.id)
+        .where(Membership.organisation_id == organisation_id))
+        if email not in emails and not email.endswith("@" + ERASED_DOMAIN)]
+    if not write:
+        return len(absent)
+    for start in range(0, len(absent), CHUNK):
+        session.execute(delete(Membership).where(Membership.organisation_id == organisation_id,
+                                                 Membership.contact_id.in_(absent[start:start + CHUNK])))
+    session.expire_all()
+    return len(absent)
 
 
 def _organisation(session: Session, slug: str, folder: Path, write: bool = True) -> Organisation:
@@ -146,33 +208,36 @@ def _organisation(session: Session, slug: str, folder: Path, write: bool = True)
             return organisation  # a new organisation in a dry run: no id, no members yet
         session.add(organisation)
     if info is not None:
-        organisation.name, organisation.region = info.name, info.region
+        if not organisation.named_by_staff:  # a name corrected on the organisation page stays
+            organisation.name = info.name
+        organisation.region = info.region or organisation.region
         organisation.contact_email = info.email or organisation.contact_email
     if write:
         session.flush()
     return organisation
 
 
-def _merge_duplicates(rows: list[ContactRow], report: FileReport) -> tuple[list[ContactRow], int]:
+def _merge_duplicates(rows: list[ContactRow], report: FileReport) -> list[ContactRow]:
     """The same address twice in one file is one person; later non-empty cells win."""
     by_email: dict[str, ContactRow] = {}
-    duplicates = 0
     for row in rows:
         first = by_email.get(row.email)
         if first is None:
             by_email[row.email] = row
             continue
-        duplicates += 1
         report.warnings.append(Problem(row.line, f"same address as line {first.line}: merged", row.email,
                                        "duplicate", {"first_line": first.line}))
-        for attr in ("name", "role", "region", "language", "phone"):
+        for attr in ("name", "title", "role", "region", "language", "phone"):
             if getattr(row, attr):
                 setattr(first, attr, getattr(row, attr))
-    return list(by_email.values()), duplicates
+    return list(by_email.values())
+
+
+LIST_FIELDS = ("name", "title", "region", "role")  # what each list says of a person, kept per membership
 
 
 def _insert_new(session: Session, organisation: Organisation, contacts: dict[str, ContactRow],
-                new_memberships: list[tuple[str, str | None]], known: dict[str, int]) -> None:
+                new_memberships: list[ContactRow], known: dict[str, int]) -> None:
     """New people and memberships, each as one bulk INSERT of all their rows (SQLAlchemy's
     executemany, with the models' column defaults): no ORM object, no round trip per row.
     `known` maps existing people's addresses to their ids. One time stamp for the whole import,
@@ -185,20 +250,18 @@ def _insert_new(session: Session, organisation: Organisation, contacts: dict[str
         known = {**known, **{email: contact_id for contact_id, email in new_ids}}
     if new_memberships:
         session.execute(insert(Membership), [
-            {"contact_id": known[email], "organisation_id": organisation.id, "role": role, "created_at": now}
-            for email, role in new_memberships])
+            {"contact_id": known[row.email], "organisation_id": organisation.id, "created_at": now,
+             **{attr: getattr(row, attr) for attr in LIST_FIELDS}} for row in new_memberships])
 
 
-PERSON_FIELDS = ("name", "language", "region", "phone")
+PERSON_FIELDS = ("language", "phone")
 # Within one import, which file set each person's field first: {(email, field): (value, file name)}.
 Claims = dict[tuple[str, str], tuple[str, str]]
 
 
 def _person_changes(row: ContactRow, contact: Contact | None, claims: Claims, report: FileReport) -> dict[str, str]:
-    """The person's fields this row changes. One person on two lists that spell them differently
-    ("Leyla SEHLSTEDT", "Leyla Sehlstedt") keeps the first list's value in an import of both,
-    with a warning, so that importing the same files again changes nothing; a later import of
-    one list alone still updates the person."""
+    """Language and phone belong to the person, not to a list: two lists that differ in one import
+    keep the first list's value, with a warning, so that importing the same files again changes nothing."""
     changes = {}
     for attr in PERSON_FIELDS:
         value = getattr(row, attr)
@@ -214,10 +277,64 @@ def _person_changes(row: ContactRow, contact: Contact | None, claims: Claims, re
     return changes
 
 
-def _apply(session: Session, report: FileReport, rows: list[ContactRow], claims: Claims, write: bool = True) -> None:
-    """Count (and with `write`, make) the file's changes; without it nothing reaches the database."""
+def _shown(session: Session, row: ContactRow, contact: Contact, organisation: Organisation, stated_now: set[str],
+           choices: Choices, report: FileReport) -> bool:
+    """Set the person's shown name and region from this list; True when one changed.
+
+    The shown value is the most recently confirmed one: a list stating a spelling it did not
+    state before (new on the list, or changed) confirms it. When the person's lists then
+    disagree, the report lists it and staff may choose another spelling (`choices`).
+    A list merely stating again what it said before changes nothing.
+    """
+    changed = False
+    for attr, chosen in (("name", choices.names), ("region", choices.regions_shown)):
+        value, shown = getattr(row, attr), getattr(contact, attr)
+        if not value or value == shown and row.email not in chosen:
+            continue
+        if shown is None:
+            setattr(contact, attr, value)
+            changed = True
+            continue
+        if attr not in stated_now and row.email not in chosen:
+            continue
+        # What the other lists say (in the database), and what this list says now (maybe only in
+        # memory: a dry run writes nothing).
+        options: dict[str, list[str]] = {}
+        for stated, other in session.execute(
+                select(getattr(Membership, attr), Organisation.name).join(Organisation)
+                .where(Membership.contact_id == contact.id, Organisation.slug != organisation.slug)
+                .order_by(Organisation.name)):
+            if stated:
+                options.setdefault(stated, []).append(other)
+        options.setdefault(value, []).append(organisation.name)
+        result = value if attr in stated_now and not _worse_cased(value, shown) else shown
+        if chosen.get(row.email) in options or chosen.get(row.email) == shown:
+            result = chosen[row.email]
+        if len(options) > 1:
+            report.disagreements.append(Disagreement(row.line, row.email, attr, shown, result, options))
+        if result != shown:
+            setattr(contact, attr, result)
+            changed = True
+    return changed
+
+
+def _casing(name: str) -> int:
+    """How many words are written as names are ("Åberg", not "åberg" or "ÅBERG")."""
+    return sum(1 for word in name.split() if word[:1].isupper() and not (len(word) > 1 and word.isupper()))
+
+
+def _worse_cased(new: str, shown: str) -> bool:
+    """"göran åberg" or "GÖRAN ÅBERG" from one list does not replace "Göran Åberg" from another:
+    the same name in worse case is no new spelling to confirm."""
+    return new.casefold() == shown.casefold() and _casing(new) < _casing(shown)
+
+
+def _apply(session: Session, report: FileReport, rows: list[ContactRow], claims: Claims,
+           choices: Choices, write: bool = True) -> tuple[int | None, set[str]]:
+    """Count (and with `write`, make) one file's changes; returns its organisation's id and the
+    addresses on the list. Without `write` nothing reaches the database."""
     organisation = _organisation(session, report.organisation, report.path.parent, write)
-    rows, report.unchanged = _merge_duplicates(rows, report)
+    rows = _merge_duplicates(rows, report)
     emails = [row.email for row in rows]
 
     contacts: dict[str, Contact] = {}
@@ -236,7 +353,8 @@ def _apply(session: Session, report: FileReport, rows: list[ContactRow], claims:
     }
 
     new_contacts: dict[str, ContactRow] = {}
-    new_memberships: list[tuple[str, str | None]] = []  # (email, role)
+    new_memberships: list[ContactRow] = []
+    joining: list[tuple[ContactRow, Contact]] = []  # people already known, new on this list
     for row in rows:
         reason = suppressions.get(row.email)
         if reason is SuppressionReason.ERASED:
@@ -248,7 +366,7 @@ def _apply(session: Session, report: FileReport, rows: list[ContactRow], claims:
         changes = _person_changes(row, contact, claims, report)
         if contact is None:
             new_contacts[row.email] = row
-            new_memberships.append((row.email, row.role))
+            new_memberships.append(row)
             report.imported += 1
             continue
         for attr, value in changes.items():
@@ -256,18 +374,25 @@ def _apply(session: Session, report: FileReport, rows: list[ContactRow], claims:
         changed = bool(changes)
         membership = memberships.get(contact.id)
         if membership is None:
-            new_memberships.append((row.email, row.role))
+            new_memberships.append(row)
+            joining.append((row, contact))
             report.imported += 1
             continue
-        if row.role and membership.role != row.role:
-            membership.role = row.role
-            changed = True
+        stated_now = set()
+        for attr in LIST_FIELDS:
+            value = getattr(row, attr)
+            if value and getattr(membership, attr) != value:
+                setattr(membership, attr, value)
+                stated_now.add(attr)
+        changed = _shown(session, row, contact, organisation, stated_now, choices, report) or changed or bool(stated_now)
         if changed:
             report.updated += 1
         else:
             report.unchanged += 1
+    for row, contact in joining:  # new on this list: it states its spelling for the first time
+        _shown(session, row, contact, organisation, {"name", "region"}, choices, report)
     if not write:
-        return
+        return organisation.id, {row.email for row in rows}
     _insert_new(session, organisation, new_contacts, new_memberships,
                 {email: contact.id for email, contact in contacts.items()})
 
@@ -281,3 +406,4 @@ def _apply(session: Session, report: FileReport, rows: list[ContactRow], claims:
                         value=(p.value or "")[:400] or None, reason=p.message[:400])
         for p in report.rejected
     )
+    return organisation.id, {row.email for row in rows}

@@ -9,7 +9,7 @@ import secrets
 from dataclasses import dataclass, field
 from types import SimpleNamespace
 
-from sqlalchemy import Enum, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import Boolean, Enum, ForeignKey, Integer, String, Text, UniqueConstraint, false
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from mailer.db import Base, UTCDateTime, not_personal, personal, utcnow
@@ -86,8 +86,10 @@ class Organisation(Base):
     id: Mapped[int] = mapped_column(primary_key=True, info=not_personal())
     slug: Mapped[str] = mapped_column(String(80), unique=True, info=not_personal())
     name: Mapped[str] = mapped_column(String(200), info=not_personal())
-    region: Mapped[str | None] = mapped_column(String(100), info=not_personal())
+    region: Mapped[str | None] = mapped_column(String(100), info=not_personal())  # canonical (mailer.regions)
     contact_email: Mapped[str | None] = mapped_column(String(320), info=personal())
+    # Staff corrected the name on the organisation page: organisations.csv no longer overwrites it.
+    named_by_staff: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false(), info=not_personal())
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow, info=not_personal())
 
     memberships: Mapped[list["Membership"]] = relationship(back_populates="organisation")
@@ -103,9 +105,9 @@ class Contact(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True, info=not_personal())
     email: Mapped[str] = mapped_column(String(320), unique=True, info=personal())
-    name: Mapped[str | None] = mapped_column(String(200), info=personal())
+    name: Mapped[str | None] = mapped_column(String(200), info=personal())  # shown; each list's own on Membership
     language: Mapped[str | None] = mapped_column(String(5), info=personal())
-    region: Mapped[str | None] = mapped_column(String(100), info=not_personal())
+    region: Mapped[str | None] = mapped_column(String(100), info=not_personal())  # canonical; each list's on Membership
     phone: Mapped[str | None] = mapped_column(String(50), info=personal())
     link_key: Mapped[str] = mapped_column(String(32), unique=True, default=new_link_key, info=not_personal())
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow, info=not_personal())
@@ -145,6 +147,12 @@ class RetiredLinkKey(Base):
 
 
 class Membership(Base):
+    """A person on one organisation's list, with what that list says of them.
+
+    Lists disagree ("Leyla SEHLSTEDT", "Leyla Sehlstedt"): each keeps its own spelling here,
+    and the contact shows the most recently confirmed one, so re-importing changes nothing.
+    """
+
     __tablename__ = "memberships"
 
     contact_id: Mapped[int] = mapped_column(
@@ -154,6 +162,10 @@ class Membership(Base):
         ForeignKey("organisations.id", ondelete="CASCADE"), primary_key=True, index=True, info=not_personal()
     )
     role: Mapped[str | None] = mapped_column(String(100), info=personal())
+    name: Mapped[str | None] = mapped_column(String(200), info=personal())  # the name as this list writes it
+    title: Mapped[str | None] = mapped_column(String(200), info=personal())  # job title on this list
+    # Canonical (mailer.regions); coarse, like Contact.region, and kept on erasure.
+    region: Mapped[str | None] = mapped_column(String(100), info=not_personal())
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow, info=not_personal())
 
     contact: Mapped[Contact] = relationship(back_populates="memberships")

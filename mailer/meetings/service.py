@@ -12,6 +12,7 @@ from mailer.contacts.csvfile import SLUG_RE
 from mailer.db import utcnow
 from mailer.errors import DomainError, NotFound
 from mailer.meetings.models import Meeting
+from mailer.regions import canonical_region, suggest_region
 
 DEFAULT_LENGTH = dt.timedelta(hours=2)
 # Meetings, deadlines and send times are this century's or the next few: a year outside
@@ -76,6 +77,10 @@ def _validated(tz: ZoneInfo, *, title: str, region: str, city: str, starts: str,
     for field, value in (("title", title), ("region", region), ("city", city), ("host", host), ("venue", venue)):
         if value and len(value.strip()) > TEXT_LIMITS[field]:
             raise MeetingError(field, "too_long", limit=TEXT_LIMITS[field])
+    canonical = canonical_region(region)
+    if canonical is None:
+        raise MeetingError("region", "not_region", value=region.strip(), suggestion=suggest_region(region) or "–")
+    region = canonical
     starts_at = parse_local("starts", starts, tz)
     # Add the default length in UTC: aware arithmetic in a local zone is wall-clock
     # time and would give 1 or 3 hours on the nights the clocks change.

@@ -21,6 +21,7 @@ from mailer.errors import NotFound
 from mailer.mail.templates import EmailTemplates, TemplateProblem
 from mailer.meetings.models import Meeting
 from mailer.meetings.service import get_meeting, list_meetings
+from mailer.regions import canonical_region, region_names
 
 PREVIEW_CHOICES = 50
 
@@ -38,9 +39,10 @@ def audience_choices(session: Session) -> AudienceChoices:
     organisations = [(o.slug, o.name, counts.get(o.id, 0))
                      for o in session.scalars(select(Organisation).order_by(Organisation.name))]
     region_rows = union(select(Contact.region.label("r")).where(Contact.region.is_not(None)),
+                        select(Membership.region).where(Membership.region.is_not(None)),
                         select(Organisation.region).where(Organisation.region.is_not(None)))
-    regions = sorted({r.strip() for r in session.scalars(select(region_rows.subquery().c.r)) if r and r.strip()},
-                     key=str.casefold)
+    present = {canonical_region(r) for r in session.scalars(select(region_rows.subquery().c.r))}
+    regions = [name for name in region_names() if name in present]  # the fixed list's order
     roles = sorted({r.strip().lower() for r in session.scalars(select(Membership.role).distinct()) if r and r.strip()})
     return AudienceChoices(list_meetings(session), organisations, regions, roles)
 

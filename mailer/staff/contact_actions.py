@@ -14,8 +14,8 @@ from sqlalchemy.orm import Session
 
 from mailer.audit.log import record
 from mailer.config import Settings
-from mailer.contacts.csvfile import MAX_FILE_BYTES
-from mailer.contacts.editing import get_contact, update_contact
+from mailer.contacts.csvfile import MAX_FILE_BYTES, Choices
+from mailer.contacts.editing import get_contact, update_contact, update_organisation
 from mailer.contacts.importer import ImportReport, import_lists
 from mailer.contacts.models import Contact, SuppressionReason
 from mailer.contacts.subscriptions import lift_suppression, suppress
@@ -33,25 +33,37 @@ def upload_name(filename: str | None) -> str:
 
 
 def check_upload(session: Session, folder: Path, token: str, filename: str, org: str,
-                 max_bytes: int = MAX_FILE_BYTES) -> ImportReport:
+                 choices: Choices | None = None, max_bytes: int = MAX_FILE_BYTES) -> ImportReport:
     """The import exactly as it would go, computed by the importer itself without writing."""
     path = folder / upload_name(filename)
     return import_lists(session, [path], org=org, dry_run=True, data={path: uploads.load(folder, token)},
-                        max_bytes=max_bytes)
+                        choices=choices, max_bytes=max_bytes)
 
 
 def confirm_upload(session: Session, actor: str, folder: Path, token: str, filename: str, org: str,
-                   max_bytes: int = MAX_FILE_BYTES) -> ImportReport:
-    """Import for real (rows with problems are left out, as on the command line), then drop the upload."""
+                   choices: Choices | None = None, max_bytes: int = MAX_FILE_BYTES) -> ImportReport:
+    """Import for real (rows with problems are left out, as on the command line), then drop the upload.
+
+    A file with an unknown region or column left unchosen imports nothing: the report says so
+    and the upload stays for the next try."""
     path = folder / upload_name(filename)
-    report = import_lists(session, [path], org=org, data={path: uploads.load(folder, token)}, max_bytes=max_bytes)
+    report = import_lists(session, [path], org=org, data={path: uploads.load(folder, token)}, choices=choices,
+                          max_bytes=max_bytes)
     file = report.files[0]
-    if report.written and not file.error:
+    if report.written and not file.error and not file.blocking:
         record(session, actor, "contacts.import", f"org:{file.organisation}", file=path.name,
-               imported=file.imported, updated=file.updated, unchanged=file.unchanged,
+               imported=file.imported, updated=file.updated, unchanged=file.unchanged, removed=file.removed,
                rejected=len(file.rejected), via="web")
         uploads.discard(folder, token)
     return report
+
+
+def edit_organisation(session: Session, actor: str, slug: str, **fields) -> list[str]:
+    """Correct an organisation's name (e.g. uploaded without accents), region or address."""
+    changed = update_organisation(session, slug, **fields)
+    if changed:
+        record(session, actor, "organisations.update", f"org:{slug}", fields=changed)
+    return changed
 
 
 def edit_contact(session: Session, actor: str, contact_id: int, **fields) -> list[str]:

@@ -14,11 +14,12 @@ from sqlalchemy.orm import Session
 from mailer.campaigns.models import Campaign
 from mailer.config import Settings
 from mailer.db import utcnow
-from mailer.contacts.models import Organisation
+from mailer.contacts.models import Contact, Organisation
 from mailer.evaluations.service import Summary, summarise
 from mailer.i18n import format_day
 from mailer.meetings.models import Meeting
 from mailer.outbox.models import MessageState, OutboxMessage
+from mailer.regions import canonical_region, region_names
 from mailer.rsvp.models import Response
 from mailer.tracking.coverage import participants, represented_organisations
 from mailer.tracking.models import Attendance
@@ -43,6 +44,7 @@ class BoardReport:
     period: str
     meetings: list[MeetingLine] = field(default_factory=list)
     meetings_per_region: dict[str, int] = field(default_factory=dict)
+    participants_per_region: dict[str, int] = field(default_factory=dict)  # where the people on the lists came from
     invitations_sent: int = 0
     people_invited: int = 0
     answers: int = 0
@@ -100,7 +102,10 @@ def board_report(session: Session, settings: Settings, start: dt.date | None, en
                                            len(people) + walk_ins, checked_in))
         report.participants += len(people) + walk_ins
     report.unique_participants = len(everyone)
-    report.meetings_per_region = dict(Counter(m.region for m in meetings))
+    report.meetings_per_region = dict(Counter(canonical_region(m.region) or m.region for m in meetings))
+    homes = Counter(canonical_region(region) or "–" for region in session.scalars(
+        select(Contact.region).where(Contact.id.in_(everyone)))) if everyone else Counter()
+    report.participants_per_region = {name: homes[name] for name in [*region_names(), "–"] if homes[name]}
     organisations = session.execute(select(Organisation.id, Organisation.name).order_by(Organisation.name)).all()
     report.organisations_total = len(organisations)
     report.represented_names = [name for oid, name in organisations if oid in represented]
@@ -135,6 +140,8 @@ def to_markdown(report: BoardReport) -> str:
         f"- Answers: {report.answers}",
         f"- Participants: {report.participants} ({_count(report.unique_participants, 'person', 'people')} "
         "on the lists)",
+        f"- Participants per region: "
+        + (", ".join(f"{r}: {n}" for r, n in report.participants_per_region.items()) or "none"),
         f"- Member organisations represented: {report.organisations_represented} of {report.organisations_total}",
         f"- Other organisations present: {', '.join(report.other_organisations) or 'none recorded'}",
         "", "## Meetings", "",

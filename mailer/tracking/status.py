@@ -17,6 +17,7 @@ from mailer.campaigns.models import Campaign
 from mailer.contacts.models import Contact, Membership, Organisation
 from mailer.meetings.models import Meeting
 from mailer.outbox.models import MessageState, OutboxMessage
+from mailer.regions import canonical_region
 from mailer.rsvp.status import figures_query, meeting_status
 from mailer.tracking.coverage import participants, represented_organisations
 from mailer.tracking.models import Attendance
@@ -57,11 +58,12 @@ def _count_by(session: Session, contact_ids, key, by_organisation: bool) -> dict
 
 
 def _same_region_together(counts: dict[str, Any]) -> dict[str, Any]:
-    """'Dalarna', 'dalarna' and ' Dalarna ' from different members' lists are one region, shown in
-    the spelling that is most common (then first in order); counts (or dicts of counts) are added."""
+    """Regions are stored canonical, but a value written before migration 0013 or not a region at
+    all may remain: every spelling of one region is one row under its canonical name (mailer.regions);
+    anything else is grouped by its case- and space-insensitive form. Counts (or dicts of counts) are added."""
     spelled: dict[str, str] = {}
     for region in sorted(counts, key=lambda r: -_size(counts[r])):
-        spelled.setdefault(" ".join(region.split()).casefold(), region)
+        spelled.setdefault(" ".join(region.split()).casefold(), canonical_region(region) or region)
     merged: dict[str, Any] = {}
     for region, value in counts.items():
         name = spelled[" ".join(region.split()).casefold()]

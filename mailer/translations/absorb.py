@@ -44,9 +44,12 @@ def absorb(texts: dict[str, dict[str, str]], replace: bool = False) -> dict[str,
         catalog.fuzzy = False  # the header: these catalogs are reviewed, not machine drafts
         count = 0
         for key, text in table.items():
-            if key in catalog and not replace:
-                continue
-            catalog.add(key, text)
+            if key in catalog:
+                if not replace:
+                    continue
+                catalog[key].string = text  # Catalog.add would keep the old text of a known key
+            else:
+                catalog.add(key, text)
             count += 1
         with path.open("wb") as po_file:
             write_po(po_file, catalog, width=0, omit_header=False)

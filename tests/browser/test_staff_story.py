@@ -92,7 +92,7 @@ def test_the_whole_staff_story(app, db, settings, runner, stack, driver, screens
     with db.transaction() as session:
         assert session.scalar(select(Membership).join(Organisation).where(Organisation.slug == UPLOADED)) is None
     submit(driver, driver.find_element(By.XPATH, "//button[normalize-space()='Importera listan']"))
-    assert re.search(r"Klart: \d+ nya, 0 uppdaterade, \d+ oförändrade, 1 rader med fel hoppades över", body(driver))
+    assert re.search(r"Klart: \d+ nya, 0 ändrade, \d+ oförändrade, 0 borttagna från listan, 1 rader med fel hoppades över", body(driver))
     with db.transaction() as session:
         people = session.execute(select(Contact.id, Contact.email).join(Membership).join(Organisation)
                                  .where(Organisation.slug == UPLOADED).order_by(Contact.email)).all()

@@ -9,11 +9,13 @@ from __future__ import annotations
 
 from flask import Blueprint, redirect, request, url_for
 
+from mailer.contacts.csvfile import FIELDS, IGNORE, Choices
 from mailer.contacts.editing import ContactError, get_contact
 from mailer.contacts.queries import list_organisations
 from mailer.contacts.subscriptions import suppression_of
 from mailer.staff import contact_actions, uploads
 from mailer.staff.directory import directory, organisation_page
+from mailer.regions import region_names
 from mailer.web.staff.common import db, me, page, say, settings
 
 bp = Blueprint("contacts", __name__)
@@ -44,7 +46,29 @@ def organisation(slug: str):
             data = organisation_page(s, slug)
         except LookupError:
             return _not_found()
-        return page("organisation.html", org=data.organisation, people=data.people, suppressed=data.suppressed)
+        return page("organisation.html", org=data.organisation, people=data.people, suppressed=data.suppressed,
+                    regions=region_names(), values=None, error=None)
+
+
+ORGANISATION_FIELDS = ("name", "region", "contact_email")
+
+
+@bp.post("/organisations/<slug>")
+def edit_organisation(slug: str):
+    """Correct the organisation's name (e.g. uploaded without accents), region or address."""
+    values = {k: request.form.get(k, "") for k in ORGANISATION_FIELDS}
+    with db().transaction() as s:
+        try:
+            with s.begin_nested():
+                contact_actions.edit_organisation(s, me().actor, slug, **values)
+        except LookupError:
+            return _not_found()
+        except ContactError as exc:
+            data = organisation_page(s, slug)
+            return page("organisation.html", 422, org=data.organisation, people=data.people,
+                        suppressed=data.suppressed, regions=region_names(), values=values, error=exc.field)
+    say("organisation_saved")
+    return redirect(url_for(".organisation", slug=slug), code=303)
 
 
 @bp.get("/upload")
@@ -66,22 +90,46 @@ def upload():
     token = uploads.keep(_folder(), file.read())
     name = contact_actions.upload_name(file.filename)
     with db().reading() as s:  # a dry run: reads only, never holds the write lock
-        report = contact_actions.check_upload(s, _folder(), token, name, org, settings().max_upload_bytes)
+        report = contact_actions.check_upload(s, _folder(), token, name, org,
+                                              max_bytes=settings().max_upload_bytes)
     if report.files[0].error:
         uploads.discard(_folder(), token)
-    return page("upload_report.html", report=report.files[0], token=token, name=name, org=org, confirmed=False)
+    return _report_page(report.files[0], token, name, org, Choices(), confirmed=False)
+
+
+def _report_page(report, token, name, org, choices: Choices, confirmed: bool, status: int = 200):
+    return page("upload_report.html", status, report=report, token=token, name=name, org=org, confirmed=confirmed,
+                choices=choices.to_form(), regions=region_names(), fields=FIELDS, ignore=IGNORE)
+
+
+@bp.post("/upload/check")
+def recheck_upload():
+    """The same upload checked again with what staff chose for its unknown regions and columns."""
+    token, name, org = (request.form.get(k, "") for k in ("token", "name", "org"))
+    choices = Choices.from_form(request.form)
+    try:
+        with db().reading() as s:  # a dry run: reads only, never holds the write lock
+            report = contact_actions.check_upload(s, _folder(), token, name, org, choices,
+                                                  settings().max_upload_bytes)
+    except uploads.UploadGone:
+        return page("message.html", 410, title_key="upload_gone_title", body_key="upload_gone_body")
+    return _report_page(report.files[0], token, name, org, choices, confirmed=False)
 
 
 @bp.post("/upload/confirm")
 def confirm_upload():
     token, name, org = (request.form.get(k, "") for k in ("token", "name", "org"))
+    choices = Choices.from_form(request.form)
     try:
         with db().transaction() as s:
-            report = contact_actions.confirm_upload(s, me().actor, _folder(), token, name, org,
+            report = contact_actions.confirm_upload(s, me().actor, _folder(), token, name, org, choices,
                                                     settings().max_upload_bytes)
     except uploads.UploadGone:
         return page("message.html", 410, title_key="upload_gone_title", body_key="upload_gone_body")
-    return page("upload_report.html", report=report.files[0], token=None, name=name, org=org, confirmed=True)
+    file = report.files[0]
+    if file.blocking:  # nothing imported: still something to choose
+        return _report_page(file, token, name, org, choices, confirmed=False, status=422)
+    return _report_page(file, None, name, org, choices, confirmed=True)
 
 
 def _contact_page(s, contact_id: int, values: dict | None = None, error: str | None = None, status: int = 200):
@@ -90,7 +138,7 @@ def _contact_page(s, contact_id: int, values: dict | None = None, error: str | N
         values = {k: getattr(contact, k) or "" for k in EDITABLE}
         values |= {f"role:{m.organisation.slug}": m.role or "" for m in contact.memberships}
     return page("contact.html", status, contact=contact, values=values, error=error,
-                suppression=suppression_of(s, contact.email))
+                suppression=suppression_of(s, contact.email), regions=region_names())
 
 
 @bp.route("/contacts/<int:contact_id>", methods=["GET", "POST"])

@@ -16,6 +16,7 @@ from mailer.audit.log import record
 from mailer.errors import render
 from mailer.meetings.changes import cancel_meeting, count_concerned, edit_meeting
 from mailer.meetings.service import MeetingError, add_meeting, get_meeting, list_meetings
+from mailer.regions import region_names
 from mailer.web.staff.common import db, me, page, say, settings, words
 
 bp = Blueprint("meetings", __name__)
@@ -64,7 +65,7 @@ def _arguments(values: dict) -> dict:
 def _form(values: dict, meeting=None, error: str | None = None, status: int = 200, error_text: str | None = None,
           concerned: int = 0, notify: bool = True):
     return page("meeting_form.html", status, values=values, meeting=meeting, error=error, error_text=error_text,
-                concerned=concerned, notify=notify)
+                concerned=concerned, notify=notify, regions=region_names())
 
 
 SAID_IN_FULL = ("start_in_past", "capacity_below_taken", "meeting_cancelled")  # more than "check this field"

@@ -360,7 +360,7 @@ def assert_inert_staff_page(html: str, *shown: str) -> None:
 def test_markup_and_template_syntax_show_as_text_on_every_staff_page(app, db, hostile_world):
     from mailer.staff.accounts import add_staff
     from mailer.tracking.attendance import add_walk_in
-    from test_staff_fixtures import log_in
+    from staff_helpers import log_in
 
     w = hostile_world
     with db.transaction() as session:

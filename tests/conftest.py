@@ -11,7 +11,8 @@ from __future__ import annotations
 import os
 import uuid
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any
+from collections.abc import Callable, Iterator
 
 import pytest
 from click.testing import CliRunner, Result
@@ -53,6 +54,28 @@ pytest_plugins = [
     "staff_helpers",    # staff, staff_client
     "process_helpers",  # people, campaign (tests that run `mailer worker` / `mailer serve`)
 ]
+
+# The browser tests need Debian's chromium and chromedriver. `make test` installs nothing into
+# the system: without them tests/browser is not collected, and one line at the end says so.
+BROWSER_PARTS = (Path("/usr/bin/chromium"), Path("/usr/bin/chromedriver"))
+BROWSER_TESTS = Path(__file__).resolve().parent / "browser"
+
+
+def missing_browser_parts() -> list[str]:
+    return [str(part) for part in BROWSER_PARTS if not os.access(part, os.X_OK)]
+
+
+def pytest_ignore_collect(collection_path: Path, config) -> bool | None:
+    if collection_path == BROWSER_TESTS and missing_browser_parts():
+        return True
+    return None
+
+
+def pytest_terminal_summary(terminalreporter) -> None:
+    missing = missing_browser_parts()
+    if missing:
+        terminalreporter.write_line(f"browser tests (tests/browser) not run: {' and '.join(missing)} missing; "
+                                    "install them with `sudo make browser`")
 
 SECRET_KEY = "test-secret-key-0123456789abcdef"
 BASE_URL = "http://mailer.test"

@@ -31,7 +31,7 @@ class IMAPTestServer:
     def url(self) -> str:
         return f"imap://{USER}:{PASSWORD}@127.0.0.1:{self.port}/INBOX"
 
-    def start(self) -> "IMAPTestServer":
+    def start(self) -> IMAPTestServer:
         tls = ["--cert", str(self.certificate), "--key", str(self.certificate)] if self.certificate else ["--no-tls"]
         self.process = subprocess.Popen(
             [str(Path(sys.executable).with_name("pymap")), "--host", "127.0.0.1", "--port", str(self.port), *tls,
@@ -44,7 +44,7 @@ class IMAPTestServer:
             except OSError:
                 if self.process.poll() is not None:
                     with self.process.stderr:
-                        raise RuntimeError("pymap did not start: " + self.process.stderr.read().decode(errors="replace"))
+                        raise RuntimeError("pymap did not start: " + self.process.stderr.read().decode(errors="replace")) from None
                 return False
 
         wait_until(answers, timeout=30, what="pymap to answer")

@@ -206,7 +206,11 @@ def test_demo_twice_changes_nothing(runner):
 
     assert result.exit_code == 0, result.output
     assert "demo meetings already present" in result.stdout
+    assert "no new or changed contacts" in result.stdout
+    assert "created by an earlier `make demo`: nothing new is sent" in result.stdout
     assert "22 member organisations, 934 contacts" in result.stdout
+    swedish = runner.invoke(["--lang", "sv", "demo", "--contacts", DEMO_CONTACTS])
+    assert "demoträffarna fanns redan" in swedish.stdout and "inget nytt skickas" in swedish.stdout
     assert runner.invoke(["contacts", "list", "--json"]).stdout == before
     assert len(json.loads(runner.invoke(["meetings", "list", "--json"]).stdout)) == 6
 
@@ -224,3 +228,20 @@ def test_demo_lists_account_for_all_1000_rows(db):
     assert sum(f.imported + f.updated + f.unchanged + len(f.rejected) for f in lists) + duplicates == 1000
     assert sum(len(f.rejected) for f in lists) == 16
     assert report.exit_code == 1
+
+
+def test_init_writes_staff_emails_from_the_first_staff_account(bare_runner):
+    runner, instance = bare_runner
+    assert runner.invoke(["init"]).exit_code == 0
+    config = instance / "config.toml"
+    assert "# staff_emails" in config.read_text(encoding="utf-8")
+    env = {"MAILER_INSTANCE_PATH": str(instance)}
+    assert runner.invoke(["staff", "add", "kansli@ax.example.org", "--link"], env=env).exit_code == 0
+    again = runner.invoke(["init"])
+    assert again.exit_code == 0
+    assert 'wrote staff_emails = ["kansli@ax.example.org"]' in again.stdout
+    assert 'staff_emails = ["kansli@ax.example.org"]' in config.read_text(encoding="utf-8")
+    listed = runner.invoke(["staff", "list"], env=env)  # the config still loads (valid TOML)
+    assert listed.exit_code == 0
+    third = runner.invoke(["init"])
+    assert "wrote staff_emails" not in third.stdout  # set once; a file the user edited is left alone

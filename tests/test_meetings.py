@@ -14,7 +14,7 @@ from mailer.meetings.service import MeetingError, add_meeting, get_meeting, list
 
 from helpers import future_year, last_sunday, when
 
-UTC = dt.timezone.utc
+UTC = dt.UTC
 STOCKHOLM = ZoneInfo("Europe/Stockholm")
 YEAR = future_year()  # a year still ahead; month and day keep each test's season (summer time or not)
 CLOCKS_FORWARD, CLOCKS_BACK = last_sunday(YEAR, 3), last_sunday(YEAR, 10)

@@ -113,8 +113,8 @@ def test_staff_cli_add_with_password_list_and_remove(runner, db):
     assert again.exit_code == 1 and "already exists" in again.output
 
     listed = runner.invoke(["staff", "list", "--json"])
-    assert json.loads(listed.output) == [{"email": "karin@ax.example.org", "name": "Karin Kansli",
-                                          "password_set": True, "last_login_at": None}]
+    assert json.loads(listed.output) == [{"email": "karin@ax.example.org", "name": "Karin Kansli", "role": "admin",
+                                          "active": True, "password_set": True, "last_login_at": None}]
     assert "never logged in" in runner.invoke(["staff", "list"]).output
 
     assert runner.invoke(["staff", "remove", "karin@ax.example.org"]).exit_code == 0
@@ -137,3 +137,34 @@ def test_staff_cli_add_with_a_set_password_link(runner, app, db):
     fresh = runner.invoke(["staff", "link", "ny@ax.example.org"])
     assert fresh.exit_code == 0 and "/staff/set-password/" in fresh.output
     assert runner.invoke(["staff", "link", "nobody@ax.example.org"]).exit_code == 1
+
+
+def test_staff_cli_sets_roles_deactivates_and_names_an_unknown_role(runner, db):
+    assert runner.invoke(["staff", "add", "chef@ax.example.org", "--link"]).exit_code == 0  # first: admin
+    added = runner.invoke(["staff", "add", "lasare@ax.example.org", "--role", "viewer", "--link"])
+    assert added.exit_code == 0 and "(role viewer)" in added.output
+    bad = runner.invoke(["staff", "add", "x@ax.example.org", "--role", "boss", "--link"])
+    assert bad.exit_code == 1 and "'boss'" in bad.stderr and "admin, staff, viewer" in bad.stderr
+    assert runner.invoke(["staff", "role", "lasare@ax.example.org", "staff"]).exit_code == 0
+    last = runner.invoke(["staff", "role", "chef@ax.example.org", "viewer"])
+    assert last.exit_code == 1 and "only active administrator" in last.stderr
+    assert runner.invoke(["staff", "deactivate", "lasare@ax.example.org"]).exit_code == 0
+    with db.transaction() as session:
+        user = accounts.find_staff(session, "lasare@ax.example.org")
+        assert user.role == "staff" and not user.active
+        actions = session.scalars(select(AuditEntry.action).order_by(AuditEntry.id)).all()
+    assert actions == ["staff.add", "staff.add", "staff.role", "staff.deactivate"]
+
+
+def test_the_cli_speaks_swedish_by_default_and_english_on_request(runner):
+    swedish = runner.invoke(["staff", "add", "kansli@ax.example.org", "--link"], env={"LANG": "C.UTF-8"})
+    assert "kontot kansli@ax.example.org är skapat (roll admin)" in swedish.output
+    again = runner.invoke(["--lang", "sv", "staff", "add", "kansli@ax.example.org", "--link"])
+    assert again.exit_code == 1 and "Det finns redan ett konto för kansli@ax.example.org" in again.stderr
+    english = runner.invoke(["staff", "add", "kansli@ax.example.org", "--link"],
+                            env={"LANG": "C.UTF-8", "MAILER_LANGUAGE": "en"})
+    assert "a staff account for kansli@ax.example.org already exists" in english.stderr
+    assert "already exists" in runner.invoke(["--lang", "en", "staff", "add", "kansli@ax.example.org", "--link"],
+                                             env={"LANG": "sv_SE.UTF-8"}).stderr
+    unknown = runner.invoke(["--lang", "fi", "staff", "list"])
+    assert unknown.exit_code == 2 and "'fi'" in unknown.stderr

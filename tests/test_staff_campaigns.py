@@ -80,7 +80,7 @@ def test_create_preview_for_any_recipient(db, staff_client, ready):
     other = text(staff_client.get(f"/staff/campaigns/{campaign_id}?contact=bengt@kor.example.org"))
     assert "Bengt Berg <bengt@kor.example.org>" in other and "Hej Bengt!" in other
     unknown = text(staff_client.get(f"/staff/campaigns/{campaign_id}?contact=nobody@example.org"))
-    assert "no contact with address" in unknown
+    assert "Ingen kontakt har adressen 'nobody@example.org'." in unknown
     assert staff_client.get("/staff/campaigns/999").status_code == 404
     assert "Inbjudan #" in text(staff_client.get("/staff/campaigns"))
 
@@ -146,7 +146,7 @@ def test_schedule_then_send_now_then_the_worker_sends(app, db, staff_client, rea
     assert "Det gick inte" in text(again)
     with db.transaction() as session:
         actions = session.scalars(select(AuditEntry.action).order_by(AuditEntry.id)).all()
-    assert actions == ["campaigns.create", "campaigns.schedule", "campaigns.start"]
+    assert actions == ["staff.login", "campaigns.create", "campaigns.schedule", "campaigns.start"]
 
 
 def test_cancel(db, staff_client, ready):
@@ -167,3 +167,20 @@ def test_dashboard_shows_what_is_being_sent(db, staff_client, ready):
     assert f"Inbjudan: Dialogträff i Eskilstuna schemalagt skickas {when(f'{YEAR}-09-01 08:30')}" in page
     post(staff_client, f"/staff/campaigns/{campaign_id}/send")
     assert "skickas 0 av 1 klara" in text(staff_client.get("/staff/"))
+
+
+def test_a_campaign_keeps_an_internal_note_that_a_viewer_reads(app, db, staff_client, ready):
+    campaign_id = create(staff_client, org="korforbundet", note="Följ upp med Körförbundet vecka 38.")
+    assert campaign(db, campaign_id).note == "Följ upp med Körförbundet vecka 38."
+    post(staff_client, f"/staff/campaigns/{campaign_id}/note", {"note": "Ny plan:\nring Anna."})
+    assert "Anteckningen är sparad." in text(staff_client.get(f"/staff/campaigns/{campaign_id}"))
+    assert campaign(db, campaign_id).note == "Ny plan:\nring Anna."
+    too_long = post(staff_client, f"/staff/campaigns/{campaign_id}/note", {"note": "x" * 2001}, follow_redirects=True)
+    assert "högst 2000 tecken" in text(too_long)
+    from test_staff_roles import client_as
+
+    viewer = client_as(app, db, "viewer")
+    page = viewer.get(f"/staff/campaigns/{campaign_id}")
+    assert "Ny plan: ring Anna." in text(page) and 'name="note"' not in page.get_data(as_text=True)
+    assert post(viewer, f"/staff/campaigns/{campaign_id}/note", {"note": "ändrat"}).status_code == 403
+    assert campaign(db, campaign_id).note == "Ny plan:\nring Anna."

@@ -27,16 +27,16 @@ from mailer.meetings.models import Meeting
 from mailer.outbox.models import OutboxMessage
 from mailer.outbox.sender import Sender
 from mailer.rsvp.service import record_answer
-from mailer.tracking.attendance import add_walk_in, check_in
+from mailer.attendance.checkin import add_walk_in, check_in
 from mailer.tracking.export import attendee_rows, to_csv, to_xlsx
-from mailer.tracking.report import board_report, to_html, to_markdown
+from mailer.tracking.report import board_csv, board_report, to_html, to_markdown
 from mailer.tracking.status import full_status
 from helpers import past_year
 
 LAST_YEAR = past_year()  # a year wholly behind us: its meetings have taken place
 
 
-BEFORE = dt.datetime(LAST_YEAR, 9, 1, 12, 0, tzinfo=dt.timezone.utc)
+BEFORE = dt.datetime(LAST_YEAR, 9, 1, 12, 0, tzinfo=dt.UTC)
 
 
 @pytest.fixture
@@ -152,7 +152,8 @@ def test_board_report_counts(db, world):
         meeting = session.get(Meeting, meeting_id)
         check_in(session, meeting, ["anna@kor.example.org", "david@teater.example.org"])
         add_walk_in(session, meeting, "Karin Kvist", "Riksteatern")
-        report = board_report(session, settings, dt.date(LAST_YEAR, 1, 1), dt.date(LAST_YEAR, 12, 31))
+        report = board_report(session, settings, dt.date(LAST_YEAR, 1, 1), dt.date(LAST_YEAR, 12, 31), "en")
+        swedish = board_report(session, settings, dt.date(LAST_YEAR, 1, 1), dt.date(LAST_YEAR, 12, 31))
         empty = board_report(session, settings, dt.date(LAST_YEAR + 1, 1, 1), None)
     assert len(report.meetings) == 1 and report.meetings_per_region == {"Gävleborg": 1}
     assert (report.invitations_sent, report.people_invited, report.answers) == (5, 5, 4)
@@ -164,6 +165,11 @@ def test_board_report_counts(db, world):
     assert "Member organisations represented: 2 of 3" in markdown and "Riksteatern" in markdown
     html = to_html(report)
     assert "<table>" in html and "2 of 3" in html
+    assert "Medlemsorganisationer representerade: 2 av 3" in to_markdown(swedish)
+    assert '<html lang="sv">' in to_html(swedish) and "Styrelserapport 2025-01-01 – 2025-12-31" in to_html(swedish)
+    assert empty.period.endswith(" – i dag")
+    rows = board_csv(swedish).decode("utf-8-sig").splitlines()
+    assert rows[0].startswith("Träff;Region;Datum;Inbjudna") and rows[-1].startswith("Totalt;1;;5;4;3")
 
 
 def test_evaluations_only_from_participants_changeable_and_summarised(db, world):

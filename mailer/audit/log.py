@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import getpass
+from dataclasses import dataclass
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -26,3 +29,36 @@ def record(session: Session, actor: str, action: str, target: str | None = None,
 
 def recent(session: Session, limit: int = 100) -> list[AuditEntry]:
     return list(session.scalars(select(AuditEntry).order_by(AuditEntry.id.desc()).limit(limit)))
+
+
+@dataclass(frozen=True)
+class AuditFilter:
+    """What the audit page asks for: who (actor), what (action or its group, "staff."), when (local days)."""
+
+    actor: str | None = None
+    action: str | None = None
+    start: dt.date | None = None
+    end: dt.date | None = None
+
+
+def search(session: Session, wanted: AuditFilter, tz: ZoneInfo, limit: int = 500) -> list[AuditEntry]:
+    """The newest entries matching the filter (at most `limit`)."""
+    query = select(AuditEntry).order_by(AuditEntry.id.desc()).limit(limit)
+    if wanted.actor:
+        query = query.where(AuditEntry.actor == wanted.actor)
+    if wanted.action and wanted.action.endswith("."):
+        query = query.where(AuditEntry.action.startswith(wanted.action, autoescape=True))
+    elif wanted.action:
+        query = query.where(AuditEntry.action == wanted.action)
+    if wanted.start:
+        query = query.where(AuditEntry.at >= dt.datetime.combine(wanted.start, dt.time(), tz))
+    if wanted.end:
+        query = query.where(AuditEntry.at < dt.datetime.combine(wanted.end + dt.timedelta(days=1), dt.time(), tz))
+    return list(session.scalars(query))
+
+
+def choices(session: Session) -> tuple[list[str], list[str]]:
+    """Everyone and every action the log has seen, for the page's filters."""
+    actors = session.scalars(select(AuditEntry.actor).distinct().order_by(AuditEntry.actor)).all()
+    actions = session.scalars(select(AuditEntry.action).distinct().order_by(AuditEntry.action)).all()
+    return list(actors), list(actions)

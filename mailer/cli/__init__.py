@@ -6,10 +6,12 @@ import secrets
 
 import click
 
-from mailer.cli.runtime import Runtime, fail
+from mailer.cli.runtime import Runtime, cli_language, fail, say
 from mailer.config import CONFIG_FILE, ConfigError, instance_path_from_env, load_settings
+from mailer.config_file import fill_in_staff_emails
 from mailer.db import Database
-from mailer.translations import LANGUAGES
+from mailer.staff.accounts import first_staff_email
+from mailer.translations import LANGUAGES, translate
 
 
 class FaultGroup(click.Group):
@@ -57,29 +59,53 @@ language = "sv"
 
 @main.command()
 def init() -> None:
-    """Create the instance folder and config, and migrate the database to the newest schema."""
+    """Create the instance folder and config, and migrate the database to the newest schema.
+
+    Run again after the first staff account exists, it also sets `staff_emails` (the
+    weekly digest's recipients) to that account's address when the config has none.
+    """
     instance = instance_path_from_env()
     instance.mkdir(parents=True, exist_ok=True)
     config = instance / CONFIG_FILE
     if config.exists():
-        click.echo(f"kept existing {config}")
+        say("cli.config_kept", path=config)
     else:
         config.write_text(CONFIG_TEMPLATE.format(secret=secrets.token_urlsafe(32)), encoding="utf-8")
         config.chmod(0o600)
-        click.echo(f"wrote {config} with a new secret key")
+        say("cli.config_written", path=config)
     try:
         settings = load_settings()
     except ConfigError as exc:
-        fail(f"configuration error: {exc}", 2)
+        fail(translate("cli.config_error", cli_language(), error=exc), 2)
     database = Database(settings.database_url)
     database.upgrade()
-    click.echo(f"database {database.engine.url.render_as_string(hide_password=True)} at revision {database.current_revision()}")
+    say("cli.database_at", url=database.engine.url.render_as_string(hide_password=True),
+        revision=database.current_revision())
+    if not settings.staff_emails:
+        with database.transaction() as session:
+            first = first_staff_email(session)
+        if first and fill_in_staff_emails(config, first):
+            say("cli.staff_emails_written", email=first, path=config)
     database.dispose()
 
 
 def _register() -> None:
-    from mailer.cli import (bounces, campaigns, contacts, demo, digest, meetings, operations, orgs, privacy, rsvp, serve,
-                            staff, tracking, worker)
+    from mailer.cli import (
+        bounces,
+        campaigns,
+        contacts,
+        demo,
+        digest,
+        meetings,
+        operations,
+        orgs,
+        privacy,
+        rsvp,
+        serve,
+        staff,
+        tracking,
+        worker,
+    )
 
     for command in (contacts.contacts, orgs.orgs, meetings.meetings, campaigns.campaigns, tracking.responses,
                     tracking.report, digest.digest, privacy.audit, worker.worker, serve.serve, demo.demo, staff.staff,

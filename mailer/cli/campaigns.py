@@ -8,11 +8,12 @@ from mailer.audit.log import cli_actor
 from mailer.campaigns import service
 from mailer.campaigns.audience import Audience, AudienceError
 from mailer.campaigns.models import CampaignState
-from mailer.cli.runtime import Runtime, echo_json, fail, pass_runtime
+from mailer.cli.runtime import Runtime, cli_language, echo_json, fail, pass_runtime, say
 from mailer.mail.templates import TemplateProblem
 from mailer.mail.transport import TransportError
 from mailer.outbox.sender import Sender
 from mailer.staff import campaign_actions as actions
+from mailer.translations import translate
 
 WHEN = '"YYYY-MM-DD HH:MM"'
 
@@ -55,11 +56,10 @@ def create(rt: Runtime, meeting_slug, template, orgs, regions, roles, all_, only
             fail(exc)
         status = service.status(session, campaign)
     click.echo(campaign.id)
-    click.echo(f"campaign {campaign.id}: {template} for {meeting_slug}, {status.recipients} recipients, {campaign.state}",
-               err=True)
+    say("cli.campaign_created", id=campaign.id, template=template, meeting=meeting_slug,
+        recipients=status.recipients, state=campaign.state, err=True)
     if status.left_out:
-        click.echo(f"  {status.left_out} left out: they already answered the meeting (--include-answered to add them)",
-                   err=True)
+        say("cli.campaign_left_out", n=status.left_out, err=True)
 
 
 @campaigns.command()
@@ -93,13 +93,15 @@ def test(rt: Runtime, campaign_id: int, to_email: str):
     try:
         sent_to = actions.send_test(rt.db, rt.settings, rt.templates, cli_actor(), campaign_id, to_email)
     except ValueError as exc:  # a bad address or an unknown campaign (CampaignError is a ValueError)
-        fail(f"--to: {exc}" if not isinstance(exc, service.CampaignError) else str(exc))
+        fail(exc if isinstance(exc, service.CampaignError) else f"--to: {exc}")
     except TemplateProblem as exc:
         fail(exc)
     except TransportError as exc:
-        fail(f"test message not sent: {exc.reply}")
-    where = rt.settings.smtp_url and "via SMTP" or f"to {rt.settings.outbox_path}"
-    click.echo(f"test message sent to {sent_to} {where}")
+        fail(translate("cli.test_not_sent", cli_language(), reply=exc.reply))
+    if rt.settings.smtp_url:
+        say("cli.test_sent_smtp", email=sent_to)
+    else:
+        say("cli.test_sent_file", email=sent_to, folder=rt.settings.outbox_path)
 
 
 @campaigns.command("schedule")
@@ -113,7 +115,8 @@ def schedule_(rt: Runtime, campaign_id: int, at: str):
             campaign = actions.schedule(session, rt.settings, cli_actor(), campaign_id, at)
         except service.CampaignError as exc:
             fail(exc)
-    click.echo(f"campaign {campaign_id} scheduled for {campaign.send_at.astimezone(rt.settings.timezone):%Y-%m-%d %H:%M}")
+    say("cli.campaign_scheduled", id=campaign_id,
+        when=f"{campaign.send_at.astimezone(rt.settings.timezone):%Y-%m-%d %H:%M}")
 
 
 @campaigns.command()
@@ -136,10 +139,9 @@ def send(rt: Runtime, campaign_id: int):
             result = sender.run_once(campaign_id)
             if result.paused_until:
                 until = result.paused_until.astimezone(rt.settings.timezone)
-                fail(f"sending is paused until {until:%Y-%m-%d %H:%M} (see `mailer campaigns status {campaign_id}`); "
-                     "the worker will carry on", 1)
+                fail(translate("cli.campaign_paused", cli_language(), until=f"{until:%Y-%m-%d %H:%M}", id=campaign_id), 1)
             if result.connection_error:
-                fail(f"mail server unavailable: {result.connection_error}; the worker will carry on", 1)
+                fail(translate("cli.smtp_unavailable", cli_language(), error=result.connection_error), 1)
             if not result.claimed:
                 break
     finally:
@@ -157,7 +159,7 @@ def cancel(rt: Runtime, campaign_id: int):
             skipped = actions.cancel(session, cli_actor(), campaign_id)
         except service.CampaignError as exc:
             fail(exc)
-    click.echo(f"campaign {campaign_id} cancelled ({skipped} unsent messages skipped)")
+    say("cli.campaign_cancelled", id=campaign_id, n=skipped)
 
 
 @campaigns.command()
@@ -169,8 +171,8 @@ def resume(rt: Runtime, campaign_id: int):
         try:
             waiting = actions.resume(session, cli_actor(), campaign_id)
         except service.CampaignError as exc:
-            fail(str(exc))
-    click.echo(f"campaign {campaign_id} resumed; {waiting} messages wait for the worker")
+            fail(exc)
+    say("cli.campaign_resumed", id=campaign_id, n=waiting)
 
 
 @campaigns.command()
@@ -183,7 +185,7 @@ def retry(rt: Runtime, campaign_id: int):
             count = actions.retry(session, cli_actor(), campaign_id)
         except service.CampaignError as exc:
             fail(exc)
-    click.echo(f"campaign {campaign_id}: {count} failed messages queued again")
+    say("cli.campaign_retried", id=campaign_id, n=count)
 
 
 @campaigns.command("list")
@@ -199,7 +201,7 @@ def list_(rt: Runtime, as_json: bool):
     if as_json:
         echo_json(rows)
         return
-    for r, send_at in zip(rows, local):
+    for r, send_at in zip(rows, local, strict=True):
         click.echo(f"{r['id']:>4}  {r['meeting']:<14} {r['template']:<12} {r['state']:<10} "
                    f"{r['sent']:>5}/{r['recipients']:<5} sent  {send_at or ''}")
 
@@ -210,17 +212,19 @@ def _print_status(rt: Runtime, campaign_id: int, as_json: bool) -> None:
     if as_json:
         echo_json(data)
         return
-    click.echo(f"campaign {data['id']}: {data['template']} for {data['meeting']} ({data['audience']}), {data['state']}")
+    say("cli.campaign_status", id=data["id"], template=data["template"], meeting=data["meeting"],
+        audience=data["audience"], state=data["state"])
     click.echo("  " + ", ".join(f"{k} {data[k]}" for k in
                                 ("queued", "sent", "retrying", "failed", "bounced", "skipped")))
     if data["uncertain"]:
-        click.echo(f"  {data['uncertain']} sent again after a crash (may have arrived twice)")
+        say("cli.campaign_uncertain", n=data["uncertain"])
     for reason, until in ((data["pause_reason"], data["paused_until"]),
                           (data["relay_pause_reason"], data["relay_paused_until"])):
         if until:
             local = dt.datetime.fromisoformat(until).astimezone(rt.settings.timezone)
-            click.echo(f"  paused ({reason}) until {local:%Y-%m-%d %H:%M}"
-                       + (f": {data['pause_reply']}" if reason == data["pause_reason"] and data["pause_reply"] else ""))
+            reply = data["pause_reply"] if reason == data["pause_reason"] and data["pause_reply"] else None
+            say("cli.campaign_paused_status", reason=reason, until=f"{local:%Y-%m-%d %H:%M}",
+                reply=f": {reply}" if reply else "")
 
 
 @campaigns.command("status")

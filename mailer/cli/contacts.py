@@ -5,11 +5,12 @@ from pathlib import Path
 import click
 
 from mailer.audit.log import cli_actor, record
-from mailer.cli.runtime import Runtime, echo_json, fail, pass_runtime
+from mailer.cli.runtime import Runtime, cli_language, echo_json, fail, pass_runtime, say
 from mailer.contacts.csvfile import FIELDS, IGNORE, Choices
 from mailer.contacts.importer import import_lists
-from mailer.regions import canonical_region
 from mailer.contacts.queries import list_contacts
+from mailer.regions import canonical_region
+from mailer.translations import has, translate
 
 
 @click.group()
@@ -43,10 +44,10 @@ def import_(rt: Runtime, files: tuple[Path, ...], org: str | None, dry_run: bool
             if not sep or not written.strip():
                 fail(f"{option}: {value!r} is not WRITTEN=REGION or HEADER=FIELD")
             target[written.strip()] = meaning.strip()
-    for written, region in choices.regions.items():
+    for region in choices.regions.values():
         if region and canonical_region(region) is None:
             fail(f"--map-region: {region!r} is not a region")
-    for header, meaning in choices.columns.items():
+    for meaning in choices.columns.values():
         if meaning not in FIELDS and meaning != IGNORE:
             fail(f"--column: {meaning!r} is not one of {', '.join(FIELDS)}, {IGNORE}")
     with rt.transaction() as session:
@@ -58,9 +59,9 @@ def import_(rt: Runtime, files: tuple[Path, ...], org: str | None, dry_run: bool
                    removed=sum(f.removed for f in report.files), rejected=sum(len(f.rejected) for f in report.files))
     for file in report.files:
         for problem in file.warnings:
-            click.echo(f"{file.path}:{problem.line}: warning: {problem.message}", err=True)
+            say("cli.import_warning", place=f"{file.path}:{problem.line}", message=_problem(problem), err=True)
         for problem in file.rejected + file.blocking:
-            click.echo(f"{file.path}:{problem.line}: {problem.message}", err=True)
+            click.echo(f"{file.path}:{problem.line}: {_problem(problem)}", err=True)
         for differs in file.disagreements:
             options = "; ".join(f"{value!r} ({', '.join(orgs)})" for value, orgs in differs.options.items())
             click.echo(f"{file.path}:{differs.line}: note: the lists write {differs.email}'s {differs.field} "
@@ -70,7 +71,10 @@ def import_(rt: Runtime, files: tuple[Path, ...], org: str | None, dry_run: bool
     for file in report.files:
         click.echo(file.summary())
     if not report.written:
-        click.echo("dry run: nothing was written" if dry_run else "strict: a file or rows were rejected, nothing was written")
+        if dry_run:
+            say("cli.dry_run")
+        else:
+            say("cli.strict_rejected")
     elif any(f.blocking for f in report.files):
         click.echo("a file with problems to fix or choose was not imported (the others were)")
     raise SystemExit(report.exit_code)
@@ -101,4 +105,11 @@ def list_(rt: Runtime, org: str | None, as_json: bool) -> None:
     for c in data:
         orgs = ", ".join(m["slug"] + (f" ({m['role']})" if m["role"] else "") for m in c["organisations"])
         click.echo(f"{c['email']:<45} {c['name'] or '':<30} {orgs}")
-    click.echo(f"{len(data)} contacts")
+    say("cli.contacts_count", n=len(data))
+
+
+def _problem(problem) -> str:
+    """A row's problem in Swedish from the importer's code; in English the importer's own, more detailed text."""
+    if cli_language() != "en" and problem.code and has(f"import_problem.{problem.code}", cli_language()):
+        return translate(f"import_problem.{problem.code}", cli_language(), **problem.params)
+    return problem.message

@@ -4,10 +4,19 @@ import datetime as dt
 from pathlib import Path
 
 import click
+from sqlalchemy import func, select
 
-from mailer.cli.runtime import Runtime, pass_runtime
+from mailer.cli.runtime import Runtime, cli_language, pass_runtime, say
+from mailer.contacts.models import Contact
 from mailer.contacts.queries import list_organisations
-from mailer.demo import DEMO_STAFF, add_demo_meetings, create_demo_invitation, demo_rsvp_url, demo_staff_link, import_demo_contacts
+from mailer.demo import (
+    DEMO_STAFF,
+    add_demo_meetings,
+    create_demo_invitation,
+    demo_rsvp_url,
+    demo_staff_link,
+    import_demo_contacts,
+)
 from mailer.i18n import format_when
 from mailer.meetings.service import list_meetings
 
@@ -19,8 +28,12 @@ from mailer.meetings.service import list_meetings
               help="Only print a demo recipient's answer page and the staff set-password link.")
 @pass_runtime
 def demo(rt: Runtime, folder: Path, links_only: bool) -> None:
-    """Load the demo: contact lists, the six meetings, and the first meeting's invitation round."""
+    """Load the demo: contact lists, the six meetings, and the first meeting's invitation round.
+
+    Run again, it says what this run changed (usually nothing) rather than repeating the first run's figures.
+    """
     tz = rt.settings.timezone
+    language = cli_language()
     if links_only:
         _print_links(rt)
         return
@@ -33,29 +46,39 @@ def demo(rt: Runtime, folder: Path, links_only: bool) -> None:
         for problem in file.rejected:
             click.echo(f"{file.path}:{problem.line}: {problem.message}", err=True)
     lists = sum(1 for f in report.files if f.organisation)
-    click.echo(f"imported {lists} contact lists ({rejected} rows rejected, see above)")
-    click.echo(f"added {len(added)} meetings" if added else "demo meetings already present")
+    new, updated = sum(f.imported for f in report.files), sum(f.updated for f in report.files)
+    say("cli.demo_imported", lists=lists, rejected=rejected)
+    if new or updated:
+        say("cli.demo_contacts_changed", new=new, updated=updated)
+    else:
+        say("cli.demo_contacts_unchanged")
+    if added:
+        say("cli.demo_meetings_added", n=len(added))
+    else:
+        say("cli.demo_meetings_present")
     with rt.transaction() as session:
         organisations = list_organisations(session)
         meetings = list_meetings(session)
-        from sqlalchemy import func, select
-
-        from mailer.contacts.models import Contact
-
         people = session.scalar(select(func.count()).select_from(Contact))
-        click.echo(f"\n{len(organisations)} member organisations, {people} contacts")
-        click.echo("\nMeetings:")
+        click.echo()
+        say("cli.demo_totals", organisations=len(organisations), people=people)
+        say("cli.demo_meetings")
         for m in meetings:
-            click.echo(f"  {m.slug:<12} {format_when(m.starts_at, m.ends_at, tz):<46} {m.city} – {m.host}")
+            click.echo(f"  {m.slug:<12} {format_when(m.starts_at, m.ends_at, tz, language):<46} {m.city} – {m.host}")
+        click.echo()
         if campaign_id:
-            click.echo(f"\nInvitation campaign {campaign_id} for {meetings[0].slug} is due now: `mailer worker` sends it "
-                       f"to {rt.settings.smtp_url and 'the SMTP server' or rt.settings.outbox_path}.")
-    click.echo("\n`mailer demo --links` prints a demo recipient's answer page and the staff set-password link.")
+            say("cli.demo_campaign_due", id=campaign_id, slug=meetings[0].slug,
+                to=rt.settings.smtp_url and "SMTP" or rt.settings.outbox_path)
+        else:
+            say("cli.demo_campaign_done", slug=meetings[0].slug)
+    click.echo()
+    say("cli.demo_links_hint")
 
 
 def _print_links(rt: Runtime) -> None:
     with rt.transaction() as session:
         url = demo_rsvp_url(session, rt.settings)
         staff = demo_staff_link(session, rt.settings)
-    click.echo(f"\nAnswer as a demo recipient would:\n  {url or 'no demo data: run `mailer demo`'}")
-    click.echo(f"Staff web app: choose a password for {DEMO_STAFF}, then log in:\n  {staff}")
+    click.echo()
+    say("cli.demo_answer_as", url=url or "-")
+    say("cli.demo_staff_link", email=DEMO_STAFF, link=staff)

@@ -2,9 +2,11 @@ from __future__ import annotations
 
 import click
 
-from mailer.cli.runtime import Runtime, fail, pass_runtime
+from mailer.audit.log import cli_actor
+from mailer.cli.runtime import Runtime, cli_language, fail, pass_runtime, say
 from mailer.digest.build import current_period, digest_context, send_digest
 from mailer.mail.templates import TemplateProblem
+from mailer.translations import translate
 
 
 @click.group()
@@ -33,9 +35,9 @@ def preview(rt: Runtime, html: bool) -> None:
 def send(rt: Runtime) -> None:
     """Queue the digest now for every staff address; the period then starts afresh."""
     if not rt.settings.staff_emails:
-        fail("MAILER_STAFF_EMAILS: no staff addresses configured", 1)
+        fail(translate("cli.no_staff_emails", cli_language()), 1)
     with rt.transaction() as session:
-        run = send_digest(session, rt.settings)
+        run = send_digest(session, rt.settings, actor=cli_actor())
     from mailer.outbox.sender import Sender
 
     sender = Sender(rt.db, rt.settings, rt.templates)
@@ -45,5 +47,6 @@ def send(rt: Runtime) -> None:
     finally:
         sender.close()
     tz = rt.settings.timezone
-    click.echo(f"digest for {run.period_start.astimezone(tz):%Y-%m-%d %H:%M}–{run.period_end.astimezone(tz):%Y-%m-%d %H:%M} "
-               f"sent to {', '.join(rt.settings.staff_emails)}")
+    say("cli.digest_sent", start=f"{run.period_start.astimezone(tz):%Y-%m-%d %H:%M}",
+        end=f"{run.period_end.astimezone(tz):%Y-%m-%d %H:%M}", emails=", ".join(rt.settings.staff_emails))
+

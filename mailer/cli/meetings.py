@@ -2,11 +2,13 @@ from __future__ import annotations
 
 import click
 
-from mailer.audit.log import cli_actor, record
-from mailer.cli.runtime import Runtime, cli_language, echo_json, fail, pass_runtime
+from mailer.audit.log import cli_actor
+from mailer.cli.runtime import Runtime, cli_language, echo_json, fail, pass_runtime, say
 from mailer.i18n import format_when
 from mailer.meetings.changes import cancel_meeting, edit_meeting
-from mailer.meetings.service import MeetingError, add_meeting, get_meeting, list_meetings
+from mailer.meetings.service import MeetingError, get_meeting, list_meetings
+from mailer.staff import meeting_actions
+from mailer.translations import translate
 
 
 @click.group()
@@ -32,11 +34,11 @@ def add(rt: Runtime, **fields) -> None:
     """Add a meeting."""
     with rt.transaction() as session:
         try:
-            meeting = add_meeting(session, rt.settings.timezone, **fields)
+            meeting = meeting_actions.create(session, rt.settings.timezone, cli_actor(), **fields)
         except MeetingError as exc:
             _refused(exc, slug_is_argument=False)
-        record(session, cli_actor(), "meetings.add", f"meeting:{meeting.slug}")
-        click.echo(f"added {meeting.slug}: {format_when(meeting.starts_at, meeting.ends_at, rt.settings.timezone)}")
+        say("cli.meeting_added", slug=meeting.slug,
+            when=format_when(meeting.starts_at, meeting.ends_at, rt.settings.timezone))
 
 
 def _refused(exc: MeetingError, slug_is_argument: bool = True):
@@ -124,6 +126,6 @@ def list_(rt: Runtime, as_json: bool) -> None:
         echo_json(rows)
         return
     for m in rows:
-        cancelled = "  (cancelled)" if m["cancelled"] else ""
+        cancelled = "  " + translate("cli.meeting_cancelled_tag", cli_language()) if m["cancelled"] else ""
         click.echo(f"{m['slug']:<22} {m['when']:<45} {m['city']}, {m['host'] or m['region']}{cancelled}")
-    click.echo(f"{len(rows)} meetings")
+    say("cli.meetings_count", n=len(rows))

@@ -4,7 +4,7 @@ import dataclasses
 
 import click
 
-from mailer.cli.runtime import Runtime, echo_json, pass_runtime
+from mailer.cli.runtime import Runtime, echo_json, pass_runtime, say
 from mailer.contacts.queries import list_organisations
 
 
@@ -25,4 +25,4 @@ def list_(rt: Runtime, as_json: bool) -> None:
         return
     for r in rows:
         click.echo(f"{r.slug:<42} {r.contacts:>5}  {r.name}" + (f" ({r.region})" if r.region else ""))
-    click.echo(f"{len(rows)} organisations, {sum(r.contacts for r in rows)} memberships")
+    say("cli.orgs_count", n=len(rows), memberships=sum(r.contacts for r in rows))

@@ -38,9 +38,8 @@ def forget_command(rt: Runtime, email: str, yes: bool) -> None:
         erased = erase_person(rt.db, rt.settings, email, cli_actor())
     except LookupError as exc:
         fail(exc)
-    click.echo(f"erased contact {erased.contact_id}: {erased.messages} messages and {erased.responses} answers "
-               f"anonymised, {erased.mentions_rewritten} mentions rewritten, {len(erased.files)} files removed; "
-               f"the address can never be imported again")
+    say("cli.erased", id=erased.contact_id, messages=erased.messages, answers=erased.responses,
+        mentions=erased.mentions_rewritten, files=len(erased.files))
     keep = rt.settings.backup_keep
     say("ops.forget_backups", keep=keep, days=max(keep.daily, 7 * keep.weekly))
 

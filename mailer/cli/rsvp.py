@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from mailer.cli.runtime import Runtime, fail, pass_runtime
+from mailer.cli.runtime import Runtime, fail, pass_runtime, say
 from mailer.rsvp.service import revoke_links as revoke
 
 
@@ -21,4 +21,4 @@ def revoke_links(rt: Runtime, email: str) -> None:
             contact = revoke(session, email)
         except LookupError as exc:
             fail(exc)
-        click.echo(f"revoked the links of {contact.email}; new mails carry new links")
+        say("cli.links_revoked", email=contact.email)

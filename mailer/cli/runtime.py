@@ -9,8 +9,9 @@ from __future__ import annotations
 import json
 import os
 import sys
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from typing import Any, Iterator, Mapping, NoReturn
+from typing import Any, NoReturn
 
 import click
 from flask import Flask
@@ -59,7 +60,6 @@ class Runtime:
     def app(self) -> Flask:
         if self._app is None:
             from mailer.app import create_app
-
             from mailer.config import load_settings
             from mailer.operations.faults import InstanceFault, check_instance
 
@@ -68,14 +68,14 @@ class Runtime:
                 check_instance(settings.instance_path, settings.database_url)
                 self._app = create_app()
             except ConfigError as exc:
-                fail(f"configuration error: {exc}", 2)
+                fail(translate("cli.config_error", self.language, error=exc), 2)
             except InstanceFault as exc:
                 fail(exc, 2)
             db = self._app.extensions["mailer.db"]
             from mailer.db import head_revision
 
             if db.current_revision() != head_revision():
-                fail("the database schema is not up to date: run `mailer init`", 2)
+                fail(translate("cli.schema_old", self.language), 2)
         return self._app
 
     @property

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import click
 from flask import Flask
+from flask.logging import default_handler
 from gunicorn.app.base import BaseApplication
 
-from mailer.cli.runtime import Runtime, fail, pass_runtime
+from mailer.cli.runtime import Runtime, fail, pass_runtime, say
 from mailer.config import env_name
 from mailer.logs import install_filter
 from mailer.operations.running import SERVE_LOCK, hold_lock, serve_label
@@ -29,7 +30,7 @@ class MailerServer(BaseApplication):
                 self.cfg.set(key, value)
 
     def load(self) -> Flask:
-        install_filter()  # gunicorn's handlers exist by now, in each worker process
+        install_filter([default_handler])  # gunicorn's handlers exist by now, in each worker process
         return self.application
 
 
@@ -55,7 +56,7 @@ def serve(rt: Runtime, host: str, port: int, workers: int, threads: int) -> None
     # Held while this server (and its forked workers, which inherit it) lives: `mailer restore`
     # refuses while it is held. A second server on the same instance finds it taken: one is enough.
     serving = hold_lock(rt.settings.instance_path / SERVE_LOCK, serve_label(host, port))  # noqa: F841
-    click.echo(f"serving {rt.settings.base_url} on http://{host}:{port} ({workers} worker(s) x {threads} threads)")
+    say("cli.serving", url=rt.settings.base_url, host=host, port=port, workers=workers, threads=threads)
     MailerServer(app, {
         "bind": f"{host}:{port}",
         "workers": workers,

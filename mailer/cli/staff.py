@@ -1,12 +1,14 @@
-"""`mailer staff`: the accounts that may log in to the staff web app."""
+"""`mailer staff`: the accounts that may log in to the staff web app (the web's Konton page does the same)."""
 
 from __future__ import annotations
 
 import click
 
 from mailer.audit.log import cli_actor, record
-from mailer.cli.runtime import Runtime, echo_json, fail, pass_runtime
+from mailer.cli.runtime import Runtime, cli_language, echo_json, fail, pass_runtime, say
 from mailer.staff import accounts
+from mailer.staff.roles import ROLES, RoleError, parse_role
+from mailer.translations import translate
 
 
 @click.group()
@@ -19,27 +21,80 @@ def _link(rt: Runtime, user) -> str:
     return f"{rt.settings.base_url}/staff/set-password/{token}"
 
 
+def _role(text: str | None) -> str | None:
+    try:
+        return parse_role(text) if text is not None else None
+    except RoleError as exc:
+        fail(exc)
+
+
 @staff.command()
 @click.argument("email")
 @click.option("--name", help="The person's name, shown in the web app.")
+@click.option("--role", metavar="|".join(ROLES),
+              help="admin (everything), staff (no accounts, no erasure) or viewer (reads only). "
+                   "Default: admin for the first account, staff after that.")
 @click.option("--link", "link_only", is_flag=True,
               help="Print a one-time set-password link (valid 3 days) instead of asking for a password.")
 @pass_runtime
-def add(rt: Runtime, email: str, name: str | None, link_only: bool) -> None:
+def add(rt: Runtime, email: str, name: str | None, role: str | None, link_only: bool) -> None:
     """Create a staff account; asks for its password, or prints a set-password link."""
+    chosen = _role(role)
     password = None
     if not link_only:
-        password = click.prompt("Password", hide_input=True, confirmation_prompt=True, err=True)
+        password = click.prompt(translate("cli.password_prompt", cli_language()), hide_input=True,
+                                confirmation_prompt=True, err=True)
     with rt.transaction() as session:
         try:
-            user = accounts.add_staff(session, email, name, password)
+            user = accounts.add_staff(session, email, name, password, role=chosen)
         except accounts.StaffError as exc:
             fail(exc)
-        record(session, cli_actor(), "staff.add", f"staff:{user.id}")
+        record(session, cli_actor(), "staff.add", f"staff:{user.id}", role=user.role)
         link = _link(rt, user) if link_only else None
-    click.echo(f"staff account {user.email} created")
+    say("cli.staff_created", email=user.email, role=user.role)
     if link:
-        click.echo(f"set-password link (one use, valid 3 days): {link}")
+        say("cli.staff_link", link=link)
+
+
+@staff.command("role")
+@click.argument("email")
+@click.argument("role", metavar="ROLE")
+@pass_runtime
+def role_(rt: Runtime, email: str, role: str) -> None:
+    """Give an account another role: admin, staff or viewer."""
+    chosen = _role(role)
+    with rt.transaction() as session:
+        user = accounts.find_staff(session, email)
+        if user is None:
+            fail(accounts.StaffError("unknown", email=email.strip()))
+        try:
+            changed = accounts.set_role(session, user, chosen)
+        except accounts.StaffError as exc:
+            fail(exc)
+        if changed:
+            record(session, cli_actor(), "staff.role", f"staff:{user.id}", role=chosen)
+    say("cli.staff_role", email=user.email, role=chosen)
+
+
+@staff.command()
+@click.argument("email")
+@click.option("--undo", is_flag=True, help="Reactivate the account instead.")
+@pass_runtime
+def deactivate(rt: Runtime, email: str, undo: bool) -> None:
+    """Switch an account off (it cannot log in; its sessions end) or back on with --undo."""
+    with rt.transaction() as session:
+        user = accounts.find_staff(session, email)
+        if user is None:
+            fail(accounts.StaffError("unknown", email=email.strip()))
+        try:
+            if accounts.set_active(session, user, undo):
+                record(session, cli_actor(), "staff.reactivate" if undo else "staff.deactivate", f"staff:{user.id}")
+        except accounts.StaffError as exc:
+            fail(exc)
+    if undo:
+        say("cli.staff_reactivated", email=user.email)
+    else:
+        say("cli.staff_deactivated", email=user.email)
 
 
 @staff.command()
@@ -50,7 +105,7 @@ def link(rt: Runtime, email: str) -> None:
     with rt.transaction() as session:
         user = accounts.find_staff(session, email)
         if user is None:
-            fail(f"no staff account for {email.strip()!r}")
+            fail(accounts.StaffError("unknown", email=email.strip()))
         click.echo(_link(rt, user))
 
 
@@ -60,28 +115,33 @@ def link(rt: Runtime, email: str) -> None:
 def list_(rt: Runtime, as_json: bool) -> None:
     """List staff accounts."""
     with rt.transaction() as session:
-        rows = [{"email": u.email, "name": u.name, "password_set": u.password_hash is not None,
+        rows = [{"email": u.email, "name": u.name, "role": u.role, "active": u.active,
+                 "password_set": u.password_hash is not None,
                  "last_login_at": u.last_login_at.isoformat() if u.last_login_at else None}
                 for u in accounts.list_staff(session)]
     if as_json:
         echo_json(rows)
         return
+    language = cli_language()
     for r in rows:
-        state = (f"last login {r['last_login_at'][:16].replace('T', ' ')} UTC" if r["last_login_at"]
-                 else "never logged in" if r["password_set"] else "waiting for a password (set-password link)")
-        click.echo(f"{r['email']:<40} {r['name'] or '':<30} {state}")
-    click.echo(f"{len(rows)} staff accounts")
+        state = (translate("cli.staff_deactivated_state", language) if not r["active"]
+                 else translate("cli.staff_last_login", language, when=r["last_login_at"][:16].replace("T", " "))
+                 if r["last_login_at"]
+                 else translate("cli.staff_never", language) if r["password_set"]
+                 else translate("cli.staff_waiting", language))
+        click.echo(f"{r['email']:<40} {r['name'] or '':<30} {r['role']:<7} {state}")
+    say("cli.staff_count", n=len(rows))
 
 
 @staff.command()
 @click.argument("email")
 @pass_runtime
 def remove(rt: Runtime, email: str) -> None:
-    """Remove a staff account; its sessions end at once."""
+    """Remove a staff account; its sessions end at once (deactivate keeps it in the audit log's names)."""
     with rt.transaction() as session:
         try:
             user = accounts.remove_staff(session, email)
         except accounts.StaffError as exc:
             fail(exc)
         record(session, cli_actor(), "staff.remove", f"staff:{user.id}")
-    click.echo(f"staff account {user.email} removed")
+    say("cli.staff_removed", email=user.email)

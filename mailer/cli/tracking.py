@@ -8,15 +8,17 @@ from pathlib import Path
 
 import click
 
+from mailer.attendance.checkin import add_walk_in, check_in
+from mailer.audit.log import cli_actor, record
 from mailer.cli.meetings import meetings
 from mailer.cli.orgs import orgs
-from mailer.cli.runtime import Runtime, cli_language, echo_json, fail, pass_runtime
+from mailer.cli.runtime import Runtime, cli_language, echo_json, fail, pass_runtime, say
 from mailer.evaluations.service import summarise
 from mailer.meetings.service import get_meeting, list_meetings
-from mailer.tracking.attendance import add_walk_in, check_in
 from mailer.tracking.export import attendee_rows, to_csv, to_xlsx
 from mailer.tracking.org_report import org_report
 from mailer.tracking.report import board_report, to_html, to_markdown
+from mailer.translations import translate
 
 
 def _meeting(session, slug: str):
@@ -35,7 +37,7 @@ def _meeting(session, slug: str):
 def checkin(rt: Runtime, slug: str, emails: tuple[str, ...], walk_ins: tuple[str, ...], walk_in_org: str | None):
     """Mark who came. Unknown addresses are listed (exit 1); add them with --walk-in."""
     if not emails and not walk_ins:
-        fail("give at least one EMAIL or --walk-in NAME")
+        fail(translate("cli.checkin_needs", cli_language()))
     with rt.transaction() as session:
         meeting = _meeting(session, slug)
         result = check_in(session, meeting, list(emails))
@@ -44,10 +46,12 @@ def checkin(rt: Runtime, slug: str, emails: tuple[str, ...], walk_ins: tuple[str
                 add_walk_in(session, meeting, name, walk_in_org)
             except ValueError as exc:
                 fail(f"--walk-in: {exc}")
-    click.echo(f"{slug}: {len(result.checked_in)} checked in, {len(result.already)} already, "
-               f"{len(walk_ins)} walk-ins")
+        record(session, cli_actor(), "meetings.checkin", f"meeting:{slug}", people=len(result.checked_in),
+               walk_ins=len(walk_ins))
+    say("cli.checkin_done", slug=slug, checked_in=len(result.checked_in), already=len(result.already),
+        walk_ins=len(walk_ins))
     for email in result.unknown:
-        click.echo(f"{email}: not on any list; use --walk-in NAME [--org ORG]", err=True)
+        say("cli.checkin_unknown", email=email, err=True)
     raise SystemExit(1 if result.unknown else 0)
 
 
@@ -63,15 +67,15 @@ def evaluations(rt: Runtime, slug: str | None, as_json: bool):
     if as_json:
         echo_json({"meetings": [s.to_json() for s in per_meeting], "regions": [s.to_json() for s in per_region]})
         return
-    for title, rows in (("Per meeting", per_meeting), ("Per region", per_region)):
-        click.echo(title)
+    language = cli_language()
+    for key, rows in (("report.per_meeting", per_meeting), ("report.per_region", per_region)):
+        click.echo(translate(key, language))
         for s in rows:
-            if s.count:
-                click.echo(f"  {s.label:<24} {s.count:>3} answers  valuable {s.value_avg}  knows more {s.knowledge_avg}"
-                           f"  closer cooperation {s.cooperation_yes} of {s.count}")
-            else:
-                click.echo(f"  {s.label:<24}   0 answers")
-            for comment in s.comments if title == "Per meeting" else ():
+            figures = translate("cli.evaluation_figures", language, n=s.count, value=s.value_avg,
+                                knowledge=s.knowledge_avg, cooperation=s.cooperation_yes) if s.count else \
+                translate("cli.evaluation_none", language)
+            click.echo(f"  {s.label:<24} {figures}")
+            for comment in s.comments if key == "report.per_meeting" else ():
                 click.echo(f"      “{comment}”")
 
 
@@ -96,12 +100,12 @@ def export(rt: Runtime, slug: str, fmt: str, output: Path | None, delimiter: str
     data = to_xlsx(rows, meeting.slug, language) if fmt == "xlsx" else to_csv(rows, language, delimiter)
     if output is None:
         if fmt == "xlsx":
-            fail("--format xlsx needs -o FILE")
+            fail(translate("cli.xlsx_needs_output", cli_language()))
         sys.stdout.buffer.write(data)
         sys.stdout.flush()
         return
     output.write_bytes(data)
-    click.echo(f"{len(rows)} answers written to {output}", err=True)
+    say("cli.answers_written", n=len(rows), path=output, err=True)
 
 
 @orgs.command("report")
@@ -120,22 +124,26 @@ def report_(rt: Runtime, slug: str, send: bool, as_json: bool):
             fail(exc)
         if send:
             if not report.contact_email:
-                fail(f"{slug} has no address: add an `email` column for it in organisations.csv and import again")
+                fail(translate("cli.org_no_address", cli_language(), slug=slug))
             queue_org_report(session, rt.settings, report)
     if as_json:
         echo_json(report.to_json())
     else:
-        click.echo(f"{report.name} ({report.slug}): {report.contacts} contacts")
-        for title, items, fmt in (
-            ("Bounced (the address does not work)", report.bounced, lambda e: f"{e['email']}  {e['detail'] or ''}"),
-            ("Unsubscribed", report.unsubscribed, lambda e: f"{e['email']}  since {e['since']}"),
-            ("Rejected at import", report.rejected, lambda e: f"{e['file']}:{e['line']}: {e['reason']}"),
+        language = cli_language()
+        say("cli.org_report_head", name=report.name, slug=report.slug, n=report.contacts)
+        for key, items, fmt in (
+            ("cli.org_report_bounced", report.bounced, lambda e: f"{e['email']}  {e['detail'] or ''}"),
+            ("cli.org_report_unsubscribed", report.unsubscribed,
+             lambda e: f"{e['email']}  " + translate("cli.since", language, day=e["since"])),
+            ("cli.org_report_rejected", report.rejected, lambda e: f"{e['file']}:{e['line']}: {e['reason']}"),
         ):
+            title = translate(key, language)
             click.echo(f"\n{title}: {len(items)}")
             for item in items:
                 click.echo(f"  {fmt(item)}")
     if send:
-        click.echo(f"\nqueued for {report.contact_email}; the worker sends it", err=True)
+        click.echo(err=True)
+        say("cli.org_report_queued", email=report.contact_email, err=True)
 
 
 def _date(ctx, param, value):
@@ -144,9 +152,9 @@ def _date(ctx, param, value):
     try:
         day = dt.date.fromisoformat(value)
     except ValueError:
-        raise click.BadParameter(f"{value!r} is not a date like 2027-01-31") from None
+        raise click.BadParameter(translate("cli.not_a_date", cli_language(), value=value)) from None
     if not 2000 <= day.year <= 2999:
-        raise click.BadParameter(f"{value!r} is out of range (years 2000–2999)")
+        raise click.BadParameter(translate("cli.date_range", cli_language(), value=value))
     return day
 
 
@@ -159,9 +167,10 @@ def _date(ctx, param, value):
 def report(rt: Runtime, start, end, fmt: str, output: Path | None):
     """The board report for a period: meetings, invitations, answers, participants, coverage, evaluations."""
     if start and end and start > end:
-        raise click.BadParameter(f"{start} is after --to {end}", param_hint="--from")
+        raise click.BadParameter(translate("cli.from_after_to", cli_language(), start=start, end=end),
+                                 param_hint="--from")
     with rt.db.reading() as session:
-        data = board_report(session, rt.settings, start, end)
+        data = board_report(session, rt.settings, start, end, cli_language())
     if fmt == "json":
         import json
 
@@ -170,21 +179,12 @@ def report(rt: Runtime, start, end, fmt: str, output: Path | None):
         text = to_html(data) if fmt == "html" else to_markdown(data)
     if output:
         output.write_text(text, encoding="utf-8")
-        click.echo(f"report written to {output}", err=True)
+        say("cli.report_written", path=output, err=True)
     else:
         click.echo(text)
 
 
-STATUS_LABELS = {
-    "invited": "invited (invitation sent)",
-    "bounced": "bounced",
-    "yes": "yes",
-    "no": "no",
-    "waitlisted": "waitlisted",
-    "no_answer": "no answer yet",
-    "guests": "guests (with a place)",
-    "opened_not_answered": "opened, not answered",
-}
+STATUS_LABELS = ("invited", "bounced", "yes", "no", "waitlisted", "no_answer", "guests", "opened_not_answered")
 
 
 @meetings.command("status")
@@ -201,17 +201,23 @@ def status(rt: Runtime, slug: str, as_json: bool):
     if as_json:
         echo_json(data)
         return
-    click.echo(f"{slug}: {data['title']}" + (f" (capacity {data['capacity']})" if data["capacity"] else ""))
-    for key, label in STATUS_LABELS.items():
-        click.echo(f"  {label:<28} {data[key]:>6}")
+    language = cli_language()
+
+    def t(key: str, **values) -> str:
+        return translate(f"cli.status.{key}", language, **values)
+
+    click.echo(f"{slug}: {data['title']}" + (t("capacity", n=data["capacity"]) if data["capacity"] else ""))
+    for key in STATUS_LABELS:
+        click.echo(f"  {t(key):<28} {data[key]:>6}")
     if data["checked_in"]:
-        click.echo(f"  {'came (checked in)':<28} {data['checked_in']:>6}   of whom walk-ins {data['walk_ins']}")
-    click.echo(f"\nmember organisations represented: {data['organisations_represented']} of {data['organisations_total']}")
+        click.echo(f"  {t('came'):<28} {data['checked_in']:>6}   " + t("walk_ins", n=data["walk_ins"]))
+    click.echo("\n" + t("represented", n=data["organisations_represented"], total=data["organisations_total"]))
     if data["organisations_missing"]:
-        click.echo("not yet represented: " + ", ".join(data["organisations_missing"]))
-    header = f"  {'':<40} {'invited':>7} {'yes':>5} {'no':>5} {'wait':>5} {'none':>5} {'bounced':>7} {'came':>5}"
-    for title, rows in (("Per organisation", data["by_organisation"]), ("Per region", data["by_region"])):
-        click.echo(f"\n{title}\n{header}")
+        click.echo(t("missing", names=", ".join(data["organisations_missing"])))
+    header = (f"  {'':<40} {t('col_invited'):>7} {t('col_yes'):>5} {t('col_no'):>5} {t('col_wait'):>5} "
+              f"{t('col_none'):>5} {t('col_bounced'):>7} {t('col_came'):>5}")
+    for key, rows in (("per_organisation", data["by_organisation"]), ("per_region", data["by_region"])):
+        click.echo(f"\n{t(key)}\n{header}")
         for key, f in rows.items():
             click.echo(f"  {f.get('name', key)[:40]:<40} {f['invited']:>7} {f['yes']:>5} {f['no']:>5} "
                        f"{f['waitlisted']:>5} {f['no_answer']:>5} {f['bounced']:>7} {f['checked_in']:>5}")

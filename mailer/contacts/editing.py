@@ -70,7 +70,7 @@ def update_contact(session: Session, contact: Contact, *, name: str | None, lang
     """Set the fields (an empty value clears one); returns the names of the fields that changed."""
     language = (language or "").strip().lower() or None
     if language is not None and language not in LANGUAGES:
-        raise ContactError("language", "language", choices=", ".join(LANGUAGES))
+        raise ContactError("language", "language", language=language, choices=", ".join(LANGUAGES))
     values = {"name": _clean("name", name), "language": language, "region": _region(region),
               "phone": _clean("phone", phone)}
     cleaned_roles = {slug: _clean("role", role) for slug, role in (roles or {}).items()}
@@ -87,7 +87,7 @@ def update_contact(session: Session, contact: Contact, *, name: str | None, lang
 
 
 def _region(value: str | None) -> str | None:
-    if not (value or "").strip():
+    if value is None or not value.strip():
         return None
     region = canonical_region(value)
     if region is None:
@@ -125,3 +125,4 @@ def organisation_by_slug(session: Session, slug: str) -> Organisation:
     if organisation is None:
         raise NotFound("no_organisation", slug=slug)
     return organisation
+

@@ -13,6 +13,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from mailer.audit.log import record
 from mailer.config import Settings
 from mailer.db import utcnow
 from mailer.digest.models import DigestRun
@@ -45,8 +46,9 @@ def digest_context(session: Session, settings: Settings, start: dt.datetime, end
     }
 
 
-def send_digest(session: Session, settings: Settings, now: dt.datetime | None = None) -> DigestRun | None:
-    """Queue the digest for every staff address and record the period it covers."""
+def send_digest(session: Session, settings: Settings, now: dt.datetime | None = None,
+                actor: str = "worker") -> DigestRun | None:
+    """Queue the digest for every staff address and record the period it covers (and who sent it)."""
     if not settings.staff_emails:
         return None
     start, end = current_period(session, now)
@@ -58,4 +60,5 @@ def send_digest(session: Session, settings: Settings, now: dt.datetime | None = 
         for email in settings.staff_emails
     )
     session.flush()
+    record(session, actor, "digest.send", f"digest:{run.id}", recipients=run.recipients)
     return run

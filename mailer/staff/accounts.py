@@ -14,13 +14,15 @@ import secrets
 
 from email_validator import EmailNotValidError
 from itsdangerous import BadData, URLSafeTimedSerializer
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from mailer.contacts.csvfile import normalise_email
+from mailer.db import utcnow
 from mailer.errors import DomainError
 from mailer.staff.models import StaffUser
+from mailer.staff.roles import ADMIN, STAFF, parse_role
 
 PASSWORD_MIN = 10
 PASSWORD_MAX = 200
@@ -67,10 +69,13 @@ def hash_password(password: str) -> str:
 
 
 def password_matches(user: StaffUser | None, password: str) -> bool:
-    """Always does the slow hash, so a wrong address takes as long as a wrong password."""
+    """Always does the slow hash, so a wrong address takes as long as a wrong password.
+
+    A deactivated account never matches: it cannot log in, whatever its password.
+    """
     stored = user.password_hash if user is not None and user.password_hash else _dummy_hash()
     ok = check_password_hash(stored, password)
-    return ok and user is not None and user.password_hash is not None
+    return ok and user is not None and user.password_hash is not None and user.active
 
 
 @functools.cache
@@ -86,16 +91,68 @@ def find_staff(session: Session, email: str) -> StaffUser | None:
     return session.scalar(select(StaffUser).where(StaffUser.email == address))
 
 
-def add_staff(session: Session, email: str, name: str | None = None, password: str | None = None) -> StaffUser:
-    """A new account; without a password it can only be activated through a set-password link."""
+def add_staff(session: Session, email: str, name: str | None = None, password: str | None = None,
+              role: str | None = None) -> StaffUser:
+    """A new account; without a password it can only be activated through a set-password link.
+
+    Without a role the very first account is admin (someone must be able to add the
+    others) and later ones are staff.
+    """
     address = normalised(email)
+    chosen = parse_role(role) if role is not None else None
     if session.scalar(select(StaffUser.id).where(StaffUser.email == address)) is not None:
         raise StaffError("exists", email=address)
-    user = StaffUser(email=address, name=(name or "").strip() or None,
+    if chosen is None:
+        chosen = STAFF if session.scalar(select(StaffUser.id).limit(1)) is not None else ADMIN
+    user = StaffUser(email=address, name=(name or "").strip() or None, role=chosen,
                      password_hash=hash_password(password) if password is not None else None)
     session.add(user)
     session.flush()
     return user
+
+
+def _other_active_admins(session: Session, user: StaffUser) -> int:
+    return session.scalar(select(func.count()).select_from(StaffUser).where(
+        StaffUser.role == ADMIN, StaffUser.deactivated_at.is_(None), StaffUser.id != user.id)) or 0
+
+
+def set_role(session: Session, user: StaffUser, role: str) -> bool:
+    """Give the account another role; True when it changed. The last active admin keeps the role."""
+    chosen = parse_role(role)
+    if chosen == user.role:
+        return False
+    if user.role == ADMIN and user.active and not _other_active_admins(session, user):
+        raise StaffError("last_admin", email=user.email)
+    user.role = chosen
+    session.flush()
+    end_sessions(session, user)  # the next page is opened under the new role, after a new log-in
+    return True
+
+
+def set_active(session: Session, user: StaffUser, active: bool) -> bool:
+    """Deactivate (cannot log in, sessions end) or reactivate an account; True when it changed."""
+    if active == user.active:
+        return False
+    if not active and user.role == ADMIN and not _other_active_admins(session, user):
+        raise StaffError("last_admin", email=user.email)
+    user.deactivated_at = None if active else utcnow()
+    session.flush()
+    if not active:
+        end_sessions(session, user)
+    return True
+
+
+def get_staff(session: Session, user_id: int) -> StaffUser:
+    user = session.get(StaffUser, user_id)
+    if user is None:
+        raise StaffError("unknown", email=str(user_id))
+    return user
+
+
+def first_staff_email(session: Session) -> str | None:
+    """The oldest active account's address: where the weekly digest goes when nobody chose."""
+    return session.scalar(select(StaffUser.email).where(StaffUser.deactivated_at.is_(None))
+                          .order_by(StaffUser.id).limit(1))
 
 
 def list_staff(session: Session) -> list[StaffUser]:
@@ -179,6 +236,6 @@ def user_for_token(session: Session, secret_key: str, token: str, old_secret_key
     if not isinstance(payload, dict) or not isinstance(payload.get("id"), int):
         raise BadLink()
     user = session.get(StaffUser, payload["id"])
-    if user is None or payload.get("fp") != fingerprint(user.password_hash):
+    if user is None or not user.active or payload.get("fp") != fingerprint(user.password_hash):
         raise BadLink()
     return user

@@ -28,10 +28,27 @@ def target(campaign: Campaign) -> str:
 
 
 def create(session: Session, settings: Settings, templates: EmailTemplates, actor: str, *, meeting_slug: str,
-           template: str, audience: Audience, send_at: str | None = None) -> Campaign:
+           template: str, audience: Audience, send_at: str | None = None, note: str | None = None) -> Campaign:
     campaign = service.create_campaign(session, settings, templates, meeting_slug=meeting_slug, template=template,
                                        audience=audience, send_at=send_at, created_by=actor)
     record(session, actor, "campaigns.create", target(campaign), meeting=meeting_slug, template=template)
+    if note and note.strip():
+        set_note(session, actor, campaign.id, note)
+    return campaign
+
+
+NOTE_MAX = 2000
+
+
+def set_note(session: Session, actor: str, campaign_id: int, note: str | None) -> Campaign:
+    """The office's internal note on a campaign (why, for whom, what to follow up); never sent."""
+    campaign = service.get_campaign(session, campaign_id)
+    text = (note or "").strip().replace("\r\n", "\n") or None
+    if text and len(text) > NOTE_MAX:
+        raise service.CampaignError("note_too_long", limit=NOTE_MAX)
+    if text != campaign.note:
+        campaign.note = text
+        record(session, actor, "campaigns.note", target(campaign), characters=len(text or ""))
     return campaign
 
 

@@ -17,7 +17,7 @@ from mailer.campaigns.audience import Audience, count_recipients, left_out_answe
 from mailer.campaigns.models import Campaign
 from mailer.config import Settings
 from mailer.contacts.models import Contact, Membership, Organisation
-from mailer.errors import NotFound
+from mailer.errors import NotFound, render
 from mailer.mail.templates import EmailTemplates, TemplateProblem
 from mailer.meetings.models import Meeting
 from mailer.meetings.service import get_meeting, list_meetings
@@ -86,7 +86,7 @@ def _parts(message: EmailMessage) -> Preview:
 
 
 def campaign_page(session: Session, settings: Settings, templates: EmailTemplates, campaign_id: int,
-                  contact_email: str | None = None) -> CampaignPage:
+                  contact_email: str | None = None, language: str | None = None) -> CampaignPage:
     """Raises CampaignError for an unknown campaign; a preview problem is shown, not raised."""
     campaign = service.get_campaign(session, campaign_id)
     audience = Audience.from_json(campaign.audience)
@@ -100,7 +100,7 @@ def campaign_page(session: Session, settings: Settings, templates: EmailTemplate
         page.preview = _parts(service.preview(session, settings, templates, campaign, contact_email or None))
         page.will_not_get = service.will_not_get(session, campaign, contact_email or None)
     except (service.CampaignError, TemplateProblem) as exc:
-        page.problem = str(exc)
+        page.problem = render(exc, language or settings.language)
     return page
 
 

@@ -8,6 +8,7 @@ so neither the change nor its record can exist without the other.
 from __future__ import annotations
 
 import re
+import unicodedata
 from pathlib import Path
 
 from sqlalchemy.orm import Session
@@ -23,12 +24,17 @@ from mailer.db import Database
 from mailer.privacy.erasure import erase_person
 from mailer.staff import uploads
 
-SAFE_NAME = re.compile(r"[^A-Za-z0-9._-]+")
+SAFE_NAME = re.compile(r"[^\w .()-]+")  # \w is Unicode: Å, Ä and Ö stay as the person typed them
 
 
 def upload_name(filename: str | None) -> str:
-    """The uploaded file's own name, reduced to safe characters (it is shown and stored in rejections)."""
-    name = SAFE_NAME.sub("_", Path(filename or "").name).strip("._") or "lista"
+    """The uploaded file's own name, reduced to safe characters (it is shown and stored in rejections).
+
+    Letters of any language stay (Körförbundet.csv, not K_rf_rbundet.csv), composed the
+    way macOS browsers do not send them (NFC); path parts, control and markup characters go.
+    """
+    raw = unicodedata.normalize("NFC", (filename or "").replace("\\", "/"))
+    name = " ".join(SAFE_NAME.sub("_", Path(raw).name).split()).strip("._ ") or "lista"
     return name if name.lower().endswith(".csv") else f"{name}.csv"
 
 
@@ -94,3 +100,4 @@ def erase_contact(db: Database, settings: Settings, actor: str, contact_id: int)
     with db.reading() as session:
         email = get_contact(session, contact_id).email
     return erase_person(db, settings, email, actor, via="web").contact_id
+

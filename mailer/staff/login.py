@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
+from mailer.audit.log import record
 from mailer.db import Database, utcnow
 from mailer.staff.accounts import find_staff, password_matches
 from mailer.staff.models import LoginFailure, StaffUser
@@ -81,10 +82,20 @@ def log_in(db: Database, email: str, password: str, client: str, now: dt.datetim
             else:
                 session.execute(update(LoginFailure).where(LoginFailure.id == row.id)
                                 .values(failures=LoginFailure.failures + 1, last_failed_at=now))
+            _audit_failure(session, user, "deactivated" if user is not None and not user.active else "password")
             return LoginOutcome()
         session.execute(delete(LoginFailure).where(LoginFailure.key == key))
         found = session.get(StaffUser, user.id) if user is not None else None
         if found is None or found.password_hash != user.password_hash:  # removed or changed meanwhile
             return LoginOutcome()
         found.last_login_at = now
+        record(session, found.email, "staff.login", f"staff:{found.id}")
     return LoginOutcome(user=found)
+
+
+def _audit_failure(session: Session, user: StaffUser | None, why: str) -> None:
+    """A failed log-in in the audit log: the account when the address is one, never the typed text."""
+    if user is None:
+        record(session, "(unknown address)", "staff.login_failed", None, reason="unknown_address")
+    else:
+        record(session, user.email, "staff.login_failed", f"staff:{user.id}", reason=why)

@@ -30,6 +30,15 @@ class StaffUser(Base):
     last_login_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, info=not_personal())
     # Raised by accounts.end_sessions: a session cookie carrying an older value is refused.
     session_generation: Mapped[int] = mapped_column(Integer, default=0, server_default="0", info=not_personal())
+    # admin, staff or viewer (mailer.staff.roles); accounts from before roles became admin.
+    role: Mapped[str] = mapped_column(String(10), default="staff", info=not_personal())
+    # Set when an admin deactivates the account: it can no longer log in, its sessions end,
+    # and its name stays in the audit log.
+    deactivated_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, info=not_personal())
+
+    @property
+    def active(self) -> bool:
+        return self.deactivated_at is None
 
     def __repr__(self) -> str:
         return f"<StaffUser {self.id}>"

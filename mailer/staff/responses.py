@@ -2,7 +2,7 @@
 
 The figures come from `mailer.tracking.status.full_status` and the evaluation
 summary from `mailer.evaluations.service.summarise`; check-ins go through
-`mailer.tracking.attendance`, which owns them.
+`mailer.attendance.checkin`, which owns them.
 """
 
 from __future__ import annotations
@@ -13,15 +13,16 @@ from dataclasses import dataclass, field
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
+from mailer.attendance.checkin import CheckinResult, add_walk_in, check_in, undo_check_in
+from mailer.attendance.models import Attendance
+from mailer.audit.log import record
 from mailer.campaigns.audience import invited_to
 from mailer.contacts.models import Contact, Membership
 from mailer.evaluations.service import Summary, summarise
 from mailer.meetings.models import Meeting
 from mailer.meetings.service import get_meeting
 from mailer.rsvp.models import Answer, Response
-from mailer.tracking.attendance import CheckinResult, add_walk_in, check_in, undo_check_in
 from mailer.tracking.export import attendee_rows, to_csv, to_xlsx
-from mailer.tracking.models import Attendance
 from mailer.tracking.status import full_status
 
 ANSWERS = ("yes", "waitlisted", "no", "no_answer")
@@ -118,13 +119,21 @@ def checkin_rows(session: Session, slug: str, text: str | None = None) -> tuple[
     return meeting, response_rows(session, meeting, text=text), list(walk_ins)
 
 
-def mark_arrived(session: Session, slug: str, email: str) -> CheckinResult:
-    return check_in(session, get_meeting(session, slug), [email])
+def mark_arrived(session: Session, slug: str, email: str, actor: str) -> CheckinResult:
+    result = check_in(session, get_meeting(session, slug), [email])
+    if result.checked_in:
+        record(session, actor, "meetings.checkin", f"meeting:{slug}", people=len(result.checked_in))
+    return result
 
 
-def unmark_arrived(session: Session, slug: str, email: str) -> bool:
-    return undo_check_in(session, get_meeting(session, slug), email)
+def unmark_arrived(session: Session, slug: str, email: str, actor: str) -> bool:
+    done = undo_check_in(session, get_meeting(session, slug), email)
+    if done:
+        record(session, actor, "meetings.checkin_undo", f"meeting:{slug}")
+    return done
 
 
-def walk_in(session: Session, slug: str, name: str, organisation: str | None) -> Attendance:
-    return add_walk_in(session, get_meeting(session, slug), name, organisation)
+def walk_in(session: Session, slug: str, name: str, organisation: str | None, actor: str) -> Attendance:
+    attendance = add_walk_in(session, get_meeting(session, slug), name, organisation)
+    record(session, actor, "meetings.walk_in", f"meeting:{slug}")
+    return attendance

@@ -16,16 +16,19 @@ from sqlalchemy.orm import Session, selectinload
 from mailer.contacts.models import Contact, Membership
 from mailer.meetings.models import Meeting
 from mailer.rsvp.models import Answer, Response
+from mailer.translations import translate
 
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-HEADERS = {
-    "sv": ["Namn", "Organisationer", "E-post", "Svar", "Gäster", "Kost", "Tillgänglighet", "Kommentar", "Svarade"],
-    "en": ["Name", "Organisations", "Email", "Answer", "Guests", "Diet", "Accessibility", "Comment", "Answered at"],
-}
-ANSWERS = {
-    "sv": {"yes": "ja", "no": "nej", "waitlisted": "väntelista"},
-    "en": {"yes": "yes", "no": "no", "waitlisted": "waiting list"},
-}
+COLUMNS = ("name", "organisations", "email", "answer", "guests", "diet", "accessibility", "comment", "answered_at")
+
+
+def headers(language: str) -> list[str]:
+    """The column names in the list's language (catalog keys export.col_*)."""
+    return [translate(f"export.col_{column}", language) for column in COLUMNS]
+
+
+def answer_words(language: str) -> dict[str, str]:
+    return {answer: translate(f"export.answer_{answer}", language) for answer in ("yes", "no", "waitlisted")}
 
 
 def attendee_rows(session: Session, meeting: Meeting, tz, language: str = "sv") -> list[list[object]]:
@@ -34,7 +37,7 @@ def attendee_rows(session: Session, meeting: Meeting, tz, language: str = "sv") 
         select(Response).where(Response.meeting_id == meeting.id)
         .options(selectinload(Response.contact).selectinload(Contact.memberships).selectinload(Membership.organisation))
     ).all()
-    words = ANSWERS.get(language, ANSWERS["sv"])
+    words = answer_words(language)
 
     def key(r: Response):
         rank = 0 if r.answer is Answer.YES and not r.waitlisted else 1 if r.answer is Answer.YES else 2
@@ -62,7 +65,7 @@ def to_csv(rows: list[list[object]], language: str = "sv", delimiter: str = ";")
     """UTF-8 with BOM, so Excel opens å, ä, ö right; semicolons by default, as Swedish Excel expects."""
     buffer = io.StringIO()
     writer = csv.writer(buffer, delimiter=delimiter, lineterminator="\r\n")
-    writer.writerow(HEADERS.get(language, HEADERS["sv"]))
+    writer.writerow(headers(language))
     writer.writerows([neutralise(v) for v in row] for row in rows)
     return buffer.getvalue().encode("utf-8-sig")
 
@@ -73,7 +76,7 @@ def to_xlsx(rows: list[list[object]], title: str, language: str = "sv") -> bytes
     workbook = Workbook()
     sheet = workbook.active
     sheet.title = title[:31] or "Svar"
-    sheet.append(HEADERS.get(language, HEADERS["sv"]))
+    sheet.append(headers(language))
     for row in rows:
         sheet.append(row)
         for cell in sheet[sheet.max_row]:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import csv
+import io
 from dataclasses import dataclass, field
 from zoneinfo import ZoneInfo
 
@@ -10,9 +12,11 @@ from sqlalchemy.orm import Session
 
 from mailer.bounces.quality import described, last_status, soft_bounces
 from mailer.bounces.service import SOFT_WINDOW
-from mailer.errors import NotFound
 from mailer.contacts.models import Contact, ImportRejection, Membership, Organisation, Suppression, SuppressionReason
 from mailer.db import utcnow
+from mailer.errors import NotFound
+from mailer.tracking.export import neutralise
+from mailer.translations import translate
 
 
 @dataclass
@@ -80,3 +84,23 @@ def queue_org_report(session: Session, settings, report: OrgReport) -> None:
         "report": report.to_json(),
     }
     session.add(OutboxMessage(template="org_report", to_email=report.contact_email, extra=context))
+
+
+
+def org_report_csv(report: OrgReport, language: str) -> bytes:
+    """The report as a spreadsheet to send back to the organisation: one row per address to fix.
+
+    UTF-8 with BOM and `;` for Swedish Excel (`,` in English); cells Excel would run as
+    formulas are neutralised as in the attendee export.
+    """
+    def t(key: str) -> str:
+        return translate(f"quality.{key}", language)
+
+    rows: list[list[object]] = [[t("col_problem"), t("col_email"), t("col_since"), t("col_detail")]]
+    rows += [[t("bounced"), e["email"], e["since"], e["detail"] or ""] for e in report.bounced]
+    rows += [[t("unsubscribed"), e["email"], e["since"], ""] for e in report.unsubscribed]
+    rows += [[t("rejected"), e["value"] or "", "", f"{e['file']}:{e['line']}: {e['reason']}"] for e in report.rejected]
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, delimiter=";" if language == "sv" else ",", lineterminator="\r\n")
+    writer.writerows([neutralise(cell) for cell in row] for row in rows)
+    return ("\ufeff" + buffer.getvalue()).encode("utf-8")

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import csv
 import datetime as dt
+import io
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -11,18 +13,19 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from sqlalchemy import distinct, func, select
 from sqlalchemy.orm import Session
 
+from mailer.attendance.coverage import participants, represented_organisations
+from mailer.attendance.models import Attendance
 from mailer.campaigns.models import Campaign
 from mailer.config import Settings
-from mailer.db import utcnow
 from mailer.contacts.models import Contact, Organisation
+from mailer.db import utcnow
 from mailer.evaluations.service import Summary, summarise
 from mailer.i18n import format_day
 from mailer.meetings.models import Meeting
 from mailer.outbox.models import MessageState, OutboxMessage
 from mailer.regions import canonical_region, region_names
 from mailer.rsvp.models import Response
-from mailer.tracking.coverage import participants, represented_organisations
-from mailer.tracking.models import Attendance
+from mailer.translations import translate
 
 
 @dataclass
@@ -42,6 +45,7 @@ class MeetingLine:
 @dataclass
 class BoardReport:
     period: str
+    language: str = "sv"
     meetings: list[MeetingLine] = field(default_factory=list)
     meetings_per_region: dict[str, int] = field(default_factory=dict)
     participants_per_region: dict[str, int] = field(default_factory=dict)  # where the people on the lists came from
@@ -65,8 +69,17 @@ class BoardReport:
         return data
 
 
-def board_report(session: Session, settings: Settings, start: dt.date | None, end: dt.date | None) -> BoardReport:
+def period_text(start: dt.date | None, end: dt.date | None, language: str) -> str:
+    return translate("report.period", language,
+                     start=start.isoformat() if start else translate("report.from_start", language),
+                     end=end.isoformat() if end else translate("report.today", language))
+
+
+def board_report(session: Session, settings: Settings, start: dt.date | None, end: dt.date | None,
+                 language: str | None = None) -> BoardReport:
+    """The figures for meetings held from `start` to `end` (inclusive), dates in `language`."""
     tz = settings.timezone
+    language = language or settings.language
     query = select(Meeting).where(Meeting.starts_at <= utcnow(), Meeting.cancelled_at.is_(None)) \
         .order_by(Meeting.starts_at)  # held: not planned, not called off
     if start:
@@ -75,7 +88,7 @@ def board_report(session: Session, settings: Settings, start: dt.date | None, en
         query = query.where(Meeting.starts_at < dt.datetime.combine(end + dt.timedelta(days=1), dt.time(), tz))
     meetings = session.scalars(query).all()
     ids = [m.id for m in meetings]
-    report = BoardReport(period=f"{start or 'from the start'} – {end or 'today'}")
+    report = BoardReport(period=period_text(start, end, language), language=language)
 
     invitations = (select(OutboxMessage.contact_id).join(Campaign, Campaign.id == OutboxMessage.campaign_id)
                    .where(Campaign.meeting_id.in_(ids), Campaign.template == "invitation",
@@ -98,7 +111,7 @@ def board_report(session: Session, settings: Settings, start: dt.date | None, en
             invitations.where(Campaign.meeting_id == meeting.id).subquery().c.contact_id))))
         answered = session.scalar(select(func.count()).select_from(Response).where(Response.meeting_id == meeting.id))
         report.meetings.append(MeetingLine(meeting.slug, meeting.title, meeting.region, meeting.city, meeting.host,
-                                           format_day(meeting.starts_at, tz, settings.language), invited, answered,
+                                           format_day(meeting.starts_at, tz, language), invited, answered,
                                            len(people) + walk_ins, checked_in))
         report.participants += len(people) + walk_ins
     report.unique_participants = len(everyone)
@@ -126,49 +139,73 @@ def _score(value: float | None) -> str:
     return "–" if value is None else f"{value:.1f}"
 
 
-def _count(n: int, one: str, many: str | None = None) -> str:
-    return f"{n} {one if n == 1 else many or one + 's'}"
-
-
 def to_markdown(report: BoardReport) -> str:
+    """The report as Markdown, in the report's language (for the annual report's text)."""
+    def t(key: str, **values) -> str:
+        return translate(f"report.{key}", report.language, **values)
+
     largest = max((m.participants for m in report.meetings), default=0)
+    per_region = ", ".join(f"{r}: {n}" for r, n in report.meetings_per_region.items())
     lines = [
-        f"# Board report {report.period}", "",
-        f"- Meetings held: {len(report.meetings)} in {_count(len(report.meetings_per_region), 'region')}"
-        + (f" ({', '.join(f'{r}: {n}' for r, n in report.meetings_per_region.items())})" if report.meetings else ""),
-        f"- Invitations sent: {report.invitations_sent} to {report.people_invited} people",
-        f"- Answers: {report.answers}",
-        f"- Participants: {report.participants} ({_count(report.unique_participants, 'person', 'people')} "
-        "on the lists)",
-        f"- Participants per region: "
-        + (", ".join(f"{r}: {n}" for r, n in report.participants_per_region.items()) or "none"),
-        f"- Member organisations represented: {report.organisations_represented} of {report.organisations_total}",
-        f"- Other organisations present: {', '.join(report.other_organisations) or 'none recorded'}",
-        "", "## Meetings", "",
-        "| meeting | region | date | invited | answered | participants |", "| --- | --- | --- | ---: | ---: | ---: |",
+        f"# {t('title', period=report.period)}", "",
+        "- " + t("meetings_held", n=len(report.meetings), regions=len(report.meetings_per_region))
+        + (f" ({per_region})" if report.meetings else ""),
+        "- " + t("invitations_sent", n=report.invitations_sent, people=report.people_invited),
+        "- " + t("answers", n=report.answers),
+        "- " + t("participants", n=report.participants, people=report.unique_participants),
+        "- " + t("participants_per_region", regions=", ".join(
+            f"{r}: {n}" for r, n in report.participants_per_region.items()) or t("none_recorded")),
+        "- " + t("represented", n=report.organisations_represented, total=report.organisations_total),
+        "- " + t("others", names=", ".join(report.other_organisations) or t("none_recorded")),
+        "", f"## {t('meetings')}", "",
+        f"| {t('col_meeting')} | {t('col_region')} | {t('col_date')} | {t('col_invited')} | {t('col_answered')} "
+        f"| {t('col_participants')} |", "| --- | --- | --- | ---: | ---: | ---: |",
     ]
     lines += [f"| {m.city} ({m.host or m.title}) | {m.region} | {m.day} | {m.invited} | {m.answered} | "
-              f"{m.participants}{'' if m.checked_in else ' (said yes)'} |" for m in report.meetings]
-    lines += ["", "## Participants per meeting", "", "```"]
+              f"{m.participants}{'' if m.checked_in else ' (' + t('said_yes') + ')'} |" for m in report.meetings]
+    lines += ["", f"## {t('per_meeting_chart')}", "", "```"]
     lines += [f"{m.city:<12} {bar(m.participants, largest)} {m.participants}" for m in report.meetings]
     cities = {m.slug: m.city for m in report.meetings}
-    lines += ["```", "", "## Evaluations"]
-    for title, rows in (("Per meeting", report.evaluations), ("Per region", report.evaluations_by_region)):
+    lines += ["```", "", f"## {t('evaluations')}"]
+    for title, rows in ((t("per_meeting"), report.evaluations), (t("per_region"), report.evaluations_by_region)):
         lines += ["", f"### {title}", "",
-                  "| | answers | valuable (1–5) | knows more about the region (1–5) | wants closer cooperation |",
+                  f"| | {t('col_answers')} | {t('col_valuable')} | {t('col_knows_more')} | {t('col_cooperation')} |",
                   "| --- | ---: | ---: | ---: | ---: |"]
         for s in rows:
             lines.append(f"| {cities.get(s.label, s.label)} | {s.count} | {_score(s.value_avg)} | "
-                         f"{_score(s.knowledge_avg)} | {s.cooperation_yes} of {s.count} |")
+                         f"{_score(s.knowledge_avg)} | {t('of', n=s.cooperation_yes, total=s.count)} |")
     comments = [(cities.get(s.label, s.label), c) for s in report.evaluations for c in s.comments]
     if comments:
-        lines += ["", "### Comments", ""] + [f"- {label}: {c}" for label, c in comments]
+        lines += ["", f"### {t('comments')}", ""] + [f"- {label}: {c}" for label, c in comments]
     return "\n".join(lines) + "\n"
 
 
-def to_html(report: BoardReport) -> str:
+def to_html(report: BoardReport, standalone: bool = True) -> str:
+    """The report as a printable HTML page (or, `standalone=False`, its body for the staff page)."""
     env = Environment(loader=FileSystemLoader(str(Path(__file__).parent / "templates")),
                       autoescape=select_autoescape(["html"]))
     largest = max((m.participants for m in report.meetings), default=0)
     cities = {m.slug: m.city for m in report.meetings}
-    return env.get_template("report.html").render(report=report, largest=largest or 1, cities=cities)
+
+    def t(key: str, **values) -> str:
+        return translate(f"report.{key}", report.language, **values)
+
+    return env.get_template("report.html").render(report=report, largest=largest or 1, cities=cities, t=t,
+                                                  standalone=standalone)
+
+
+def board_csv(report: BoardReport) -> bytes:
+    """One row per meeting, then the totals: for a spreadsheet (UTF-8 with BOM, ; for Swedish Excel)."""
+    def t(key: str, **values) -> str:
+        return translate(f"report.{key}", report.language, **values)
+
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, delimiter=";" if report.language == "sv" else ",", lineterminator="\r\n")
+    writer.writerow([t("col_meeting"), t("col_region"), t("col_date"), t("col_invited"), t("col_answered"),
+                     t("col_participants"), t("col_checked_in")])
+    for m in report.meetings:
+        writer.writerow([f"{m.city} ({m.host or m.title})", m.region, m.day, m.invited, m.answered, m.participants,
+                         t("yes") if m.checked_in else t("no")])
+    writer.writerow([t("total"), len(report.meetings_per_region), "", report.people_invited, report.answers,
+                     report.participants, ""])
+    return ("\ufeff" + buffer.getvalue()).encode("utf-8")

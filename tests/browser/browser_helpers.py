@@ -57,3 +57,38 @@ def log_in(driver, base: str) -> None:
     field(driver, "email").send_keys(STAFF)
     field(driver, "password").send_keys(PASSWORD + Keys.ENTER)
     wait(driver, lambda d: d.current_url == f"{base}/staff/")
+
+
+# -- accessibility: a current axe-core from the npm registry (make axe) --------------------
+
+from pathlib import Path  # noqa: E402
+
+AXE = Path(__file__).resolve().parent / "axe" / "node_modules" / "axe-core" / "axe.min.js"
+AXE_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]
+_axe_source: list[str] = []
+
+
+def axe_problems(driver) -> list[str]:
+    """Serious and critical WCAG 2.1 A/AA violations on the current page, one line each."""
+    import pytest
+
+    if not AXE.exists():
+        pytest.fail(f"{AXE} is missing: run `make axe` (npm install axe-core into tests/browser/axe)")
+    if not _axe_source:
+        _axe_source.append(AXE.read_text(encoding="utf-8"))
+    driver.set_script_timeout(60)
+    driver.execute_script(_axe_source[0])
+    violations = driver.execute_async_script(
+        "const done = arguments[arguments.length - 1];"
+        "axe.run(document, {runOnly: {type: 'tag', values: arguments[0]}, resultTypes: ['violations']})"
+        ".then(r => done(r.violations.map(v => ({id: v.id, impact: v.impact, help: v.help,"
+        " nodes: v.nodes.map(n => n.target.join(' ')).slice(0, 3)}))), e => done([{id: 'axe-error', impact:"
+        " 'critical', help: String(e), nodes: []}]));", AXE_TAGS)
+    return [f"{v['impact']}: {v['id']} ({v['help']}) at {', '.join(v['nodes'])}"
+            for v in violations if v["impact"] in ("serious", "critical")]
+
+
+def axe_version() -> str:
+    import json
+
+    return json.loads((AXE.parent / "package.json").read_text(encoding="utf-8"))["version"]

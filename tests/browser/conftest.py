@@ -1,8 +1,9 @@
 """Browser tests: a real headless Chromium (Debian's `chromium` + `chromium-driver`) driving
 `mailer serve` and `mailer worker`, both real subprocesses over the test's database.
 
-`make test` installs the browser (`make browser`); a missing driver fails these tests
-with a clear message, never skips them. Set STAFF_SCREENSHOTS_DIR (e.g. docs/screenshots)
+`make test` installs nothing: without /usr/bin/chromium and /usr/bin/chromedriver these tests
+are not collected and one line says so (tests/conftest.py); `sudo make browser` installs them,
+and .ci/run does that first so CI always runs them. Set STAFF_SCREENSHOTS_DIR (e.g. docs/screenshots)
 to have the story save the README's screenshots there.
 """
 
@@ -16,7 +17,7 @@ import urllib.error
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
+from collections.abc import Callable
 
 import pytest
 

@@ -6,10 +6,21 @@ from urllib.parse import urlsplit
 
 from flask import Blueprint, redirect, request, session, url_for
 
+from mailer.audit.log import record
 from mailer.staff import accounts
 from mailer.staff.login import log_in
+from mailer.staff.roles import VIEWER
+from mailer.web.staff.access import requires
 from mailer.web.staff.common import (
-    client_address, db, end_session, me, page, say, settings, start_session, words,
+    client_address,
+    db,
+    end_session,
+    me,
+    page,
+    say,
+    settings,
+    start_session,
+    words,
 )
 
 bp = Blueprint("auth", __name__)
@@ -40,6 +51,7 @@ def login():
 
 
 @bp.post("/logout")
+@requires(VIEWER)
 def logout():
     with db().transaction() as s:
         accounts.log_out(s, me().id)
@@ -63,6 +75,7 @@ def set_password(token: str):
             return page("set_password.html", 422, email=user.email, error=words()("password_mismatch"))
         try:
             accounts.set_password(s, user, password)
+            record(s, user.email, "staff.password_set", f"staff:{user.id}", via="link")
         except accounts.StaffError as exc:
             return page("set_password.html", 422, email=user.email,
                         error=words()(f"password_{exc.reason}", n=accounts.PASSWORD_MIN))
@@ -72,6 +85,7 @@ def set_password(token: str):
 
 
 @bp.post("/language")
+@requires(VIEWER)
 def language():
     wanted = request.form.get("language", "")
     with db().transaction() as s:

@@ -20,6 +20,8 @@ from mailer.mail.templates import CAMPAIGN_TEMPLATES, TemplateProblem
 from mailer.mail.transport import TransportError
 from mailer.staff import campaign_actions
 from mailer.staff.campaign_view import audience_choices, audience_count, campaign_page, campaigns_overview
+from mailer.staff.roles import STAFF, VIEWER
+from mailer.web.staff.access import requires
 from mailer.web.staff.common import db, me, page, say, settings, templates, words
 
 bp = Blueprint("campaigns", __name__)
@@ -57,6 +59,7 @@ def _count_text(meeting: str | None, audience: Audience) -> tuple[int | None, st
 
 
 @bp.get("/campaigns")
+@requires(VIEWER)
 def index():
     with db().reading() as s:
         rows = campaigns_overview(s)
@@ -64,6 +67,7 @@ def index():
 
 
 @bp.get("/campaigns/count")
+@requires(STAFF)
 def count():
     n, text = _count_text(request.args.get("meeting") or None, audience_from(request.args))
     return {"count": n, "text": text}
@@ -77,6 +81,7 @@ def _compose_form(form, status: int = 200, error: str | None = None, counted: st
 
 
 @bp.route("/campaigns/new", methods=["GET", "POST"])
+@requires(STAFF)
 def new():
     form = request.form if request.method == "POST" else request.args
     if request.method != "POST" or request.form.get("action") == "count":
@@ -86,7 +91,8 @@ def new():
         with db().transaction() as s:
             campaign = campaign_actions.create(s, settings(), templates(), me().actor,
                                                meeting_slug=form.get("meeting", ""),
-                                               template=form.get("template", ""), audience=audience_from(form))
+                                               template=form.get("template", ""), audience=audience_from(form),
+                                               note=form.get("note"))
     except (CampaignError, AudienceError, TemplateProblem) as exc:
         return _compose_form(form, 422, error=render(exc, words().lang))
     say("campaign_created")
@@ -94,14 +100,16 @@ def new():
 
 
 @bp.get("/campaigns/<int:campaign_id>")
+@requires(VIEWER)
 def show(campaign_id: int):
     tz = settings().timezone
     with db().reading() as s:  # the preview renders a template: never under the write lock
         try:
-            data = campaign_page(s, settings(), templates(), campaign_id, request.args.get("contact"))
+            data = campaign_page(s, settings(), templates(), campaign_id, request.args.get("contact"),
+                                 words().lang)
         except CampaignError:
             return page("message.html", 404, title_key="not_found_title", body_key="not_found_body")
-        soon = next_whole_hour(dt.datetime.now(dt.timezone.utc)).astimezone(tz)
+        soon = next_whole_hour(dt.datetime.now(dt.UTC)).astimezone(tz)
         return page("campaign.html", data=data, tz=tz, followed=data.status.state in FOLLOWED,
                     when=lambda moment: format_when(moment, None, tz, words().lang),
                     today=soon.strftime("%Y-%m-%d"), soon=soon.strftime("%H:%M"),
@@ -109,6 +117,7 @@ def show(campaign_id: int):
 
 
 @bp.get("/campaigns/<int:campaign_id>/status.json")
+@requires(VIEWER)
 def progress(campaign_id: int):
     with db().reading() as s:
         try:
@@ -122,6 +131,7 @@ def _back(campaign_id: int):
 
 
 @bp.post("/campaigns/<int:campaign_id>/test")
+@requires(STAFF)
 def test(campaign_id: int):
     try:
         sent_to = campaign_actions.send_test(db(), settings(), templates(), me().actor, campaign_id,
@@ -136,6 +146,7 @@ def test(campaign_id: int):
 
 
 @bp.post("/campaigns/<int:campaign_id>/schedule")
+@requires(STAFF)
 def schedule(campaign_id: int):
     at = f"{request.form.get('date', '').strip()} {request.form.get('time', '').strip()}"
     try:
@@ -145,7 +156,7 @@ def schedule(campaign_id: int):
     except CampaignError as exc:
         say("schedule_failed", "error", reason=render(exc, words().lang))
         return _back(campaign_id)
-    if when <= dt.datetime.now(dt.timezone.utc):
+    if when <= dt.datetime.now(dt.UTC):
         say("scheduled_past")
     else:
         say("scheduled", when=when.astimezone(settings().timezone).strftime("%Y-%m-%d %H:%M"))
@@ -153,6 +164,7 @@ def schedule(campaign_id: int):
 
 
 @bp.post("/campaigns/<int:campaign_id>/<any(send, cancel, retry, resume):action>")
+@requires(STAFF)
 def act(campaign_id: int, action: str):
     try:
         with db().transaction() as s:
@@ -165,4 +177,19 @@ def act(campaign_id: int, action: str):
         say("action_failed", "error", reason=render(exc, words().lang))
     else:
         say(f"campaign_{action}", n=n)
+    return _back(campaign_id)
+
+
+@bp.post("/campaigns/<int:campaign_id>/note")
+@requires(STAFF)
+def note(campaign_id: int):
+    try:
+        with db().transaction() as s:
+            campaign_actions.set_note(s, me().actor, campaign_id, request.form.get("note"))
+    except CampaignError as exc:
+        if exc.code == "no_campaign":
+            return page("message.html", 404, title_key="not_found_title", body_key="not_found_body")
+        say("action_failed", "error", reason=render(exc, words().lang))
+        return _back(campaign_id)
+    say("note_saved")
     return _back(campaign_id)

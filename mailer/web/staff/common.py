@@ -13,11 +13,12 @@ from typing import Any
 
 from flask import current_app, flash, g, render_template, request, session
 
-from mailer.app import db_of, settings_of, templates_of
 from mailer.i18n import format_clock, format_when
 from mailer.operations.heartbeat import worker_health
 from mailer.staff.accounts import fingerprint, session_is_current
 from mailer.staff.models import StaffUser
+from mailer.staff.roles import allows
+from mailer.web.extensions import db_of, settings_of, templates_of
 from mailer.web.i18n import Words
 
 
@@ -27,6 +28,11 @@ class Me:
     email: str
     name: str | None
     language: str
+    role: str
+
+    def can(self, needed: str) -> bool:
+        """May this person do what needs the role `needed` (pages hide what they may not do)?"""
+        return allows(self.role, needed)
 
     @property
     def actor(self) -> str:
@@ -65,16 +71,20 @@ def end_session() -> None:
 
 
 def load_me() -> Me | None:
-    """The logged-in account, or None (no session, removed account, changed password)."""
+    """The logged-in account, or None (no session, removed or deactivated account, changed password).
+
+    Read afresh on every request: a new role or a deactivation applies at the next click.
+    """
     staff_id = session.get("staff")
     if not isinstance(staff_id, int):
         return None
     with db().reading() as s:
         user = s.get(StaffUser, staff_id)
-        if not session_is_current(user, session.get("staff_fp"), session.get("staff_gen")):
+        if user is None or not user.active or not session_is_current(user, session.get("staff_fp"),
+                                                                    session.get("staff_gen")):
             return None
         language = user.language or session.get("lang") or settings().language
-        return Me(user.id, user.email, user.name, language)
+        return Me(user.id, user.email, user.name, language, user.role)
 
 
 def me() -> Me:

@@ -13,9 +13,11 @@ from mailer.contacts.csvfile import FIELDS, IGNORE, Choices
 from mailer.contacts.editing import ContactError, get_contact
 from mailer.contacts.queries import list_organisations
 from mailer.contacts.subscriptions import suppression_of
+from mailer.regions import region_names
 from mailer.staff import contact_actions, uploads
 from mailer.staff.directory import directory, organisation_page
-from mailer.regions import region_names
+from mailer.staff.roles import ADMIN, STAFF, VIEWER
+from mailer.web.staff.access import requires
 from mailer.web.staff.common import db, me, page, say, settings
 
 bp = Blueprint("contacts", __name__)
@@ -31,6 +33,7 @@ def _not_found():
 
 
 @bp.get("/organisations")
+@requires(VIEWER)
 def index():
     query = request.args.get("q", "").strip()
     with db().reading() as s:
@@ -40,6 +43,7 @@ def index():
 
 
 @bp.get("/organisations/<slug>")
+@requires(VIEWER)
 def organisation(slug: str):
     with db().reading() as s:
         try:
@@ -54,6 +58,7 @@ ORGANISATION_FIELDS = ("name", "region", "contact_email")
 
 
 @bp.post("/organisations/<slug>")
+@requires(STAFF)
 def edit_organisation(slug: str):
     """Correct the organisation's name (e.g. uploaded without accents), region or address."""
     values = {k: request.form.get(k, "") for k in ORGANISATION_FIELDS}
@@ -72,6 +77,7 @@ def edit_organisation(slug: str):
 
 
 @bp.get("/upload")
+@requires(STAFF)
 def upload_form():
     with db().reading() as s:
         organisations = list_organisations(s)
@@ -79,6 +85,7 @@ def upload_form():
 
 
 @bp.post("/upload")
+@requires(STAFF)
 def upload():
     file = request.files.get("file")
     org = (request.form.get("new_org", "").strip().lower() or request.form.get("org", "")).strip()
@@ -103,6 +110,7 @@ def _report_page(report, token, name, org, choices: Choices, confirmed: bool, st
 
 
 @bp.post("/upload/check")
+@requires(STAFF)
 def recheck_upload():
     """The same upload checked again with what staff chose for its unknown regions and columns."""
     token, name, org = (request.form.get(k, "") for k in ("token", "name", "org"))
@@ -117,6 +125,7 @@ def recheck_upload():
 
 
 @bp.post("/upload/confirm")
+@requires(STAFF)
 def confirm_upload():
     token, name, org = (request.form.get(k, "") for k in ("token", "name", "org"))
     choices = Choices.from_form(request.form)
@@ -142,6 +151,7 @@ def _contact_page(s, contact_id: int, values: dict | None = None, error: str | N
 
 
 @bp.route("/contacts/<int:contact_id>", methods=["GET", "POST"])
+@requires(VIEWER, post=STAFF)
 def contact(contact_id: int):
     with db().transaction() as s:
         try:
@@ -161,6 +171,7 @@ def contact(contact_id: int):
 
 
 @bp.post("/contacts/<int:contact_id>/subscription")
+@requires(STAFF)
 def subscription(contact_id: int):
     action = request.form.get("action")
     try:
@@ -177,6 +188,7 @@ def subscription(contact_id: int):
 
 
 @bp.route("/contacts/<int:contact_id>/erase", methods=["GET", "POST"])
+@requires(ADMIN)
 def erase(contact_id: int):
     try:
         if request.method != "POST":
@@ -187,3 +199,4 @@ def erase(contact_id: int):
         return _not_found()
     say("contact_erased")
     return redirect(url_for(".index"), code=303)
+

@@ -6,12 +6,15 @@ from flask import Blueprint
 
 from mailer.i18n import format_when
 from mailer.staff.dashboard import dashboard
+from mailer.staff.roles import VIEWER
+from mailer.web.staff.access import requires
 from mailer.web.staff.common import db, page, settings, words
 
 bp = Blueprint("dashboard", __name__)
 
 
 @bp.get("/")
+@requires(VIEWER)
 def index():
     with db().reading() as s:
         data = dashboard(s, settings(), words().lang)

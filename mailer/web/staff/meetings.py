@@ -12,11 +12,13 @@ import unicodedata
 
 from flask import Blueprint, redirect, request, url_for
 
-from mailer.audit.log import record
 from mailer.errors import render
 from mailer.meetings.changes import cancel_meeting, count_concerned, edit_meeting
-from mailer.meetings.service import MeetingError, add_meeting, get_meeting, list_meetings
+from mailer.meetings.service import MeetingError, get_meeting, list_meetings
 from mailer.regions import region_names
+from mailer.staff import meeting_actions
+from mailer.staff.roles import STAFF, VIEWER
+from mailer.web.staff.access import requires
 from mailer.web.staff.common import db, me, page, say, settings, words
 
 bp = Blueprint("meetings", __name__)
@@ -78,6 +80,7 @@ def _refused(exc: Exception) -> tuple[str, str | None]:
 
 
 @bp.get("/meetings")
+@requires(VIEWER)
 def index():
     with db().reading() as s:
         meetings = list_meetings(s)
@@ -85,6 +88,7 @@ def index():
 
 
 @bp.route("/meetings/new", methods=["GET", "POST"])
+@requires(STAFF)
 def new():
     if request.method != "POST":
         return _form({name: "" for name in FIELDS} | {"max_guests": "1", "start": "18:00", "end": "20:00"})
@@ -92,8 +96,7 @@ def new():
     slug = values["slug"].strip() or suggest_slug(values["city"], values["date"])
     try:
         with db().transaction() as s:
-            meeting = add_meeting(s, settings().timezone, slug=slug, **_arguments(values))
-            record(s, me().actor, "meetings.add", f"meeting:{meeting.slug}")
+            meeting_actions.create(s, settings().timezone, me().actor, slug=slug, **_arguments(values))
     except (MeetingError, FormError) as exc:
         field, text = _refused(exc)
         return _form(values, error=field, status=422, error_text=text)
@@ -113,6 +116,7 @@ def _values_of(meeting) -> dict:
 
 
 @bp.route("/meetings/<slug>/edit", methods=["GET", "POST"])
+@requires(STAFF)
 def edit(slug: str):
     with db().transaction() as s:
         try:
@@ -140,6 +144,7 @@ def edit(slug: str):
 
 
 @bp.post("/meetings/<slug>/cancel")
+@requires(STAFF)
 def cancel(slug: str):
     """Call the meeting off; everyone with a yes or a waitlist place is mailed a cancellation."""
     try:

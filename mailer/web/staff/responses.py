@@ -5,9 +5,17 @@ from __future__ import annotations
 from flask import Blueprint, Response, redirect, request, url_for
 
 from mailer.staff.responses import (
-    ANSWERS, attendee_file, checkin_rows, mark_arrived, responses_page, unmark_arrived, walk_in,
+    ANSWERS,
+    attendee_file,
+    checkin_rows,
+    mark_arrived,
+    responses_page,
+    unmark_arrived,
+    walk_in,
 )
-from mailer.web.staff.common import db, page, say, settings, words
+from mailer.staff.roles import STAFF, VIEWER
+from mailer.web.staff.access import requires
+from mailer.web.staff.common import db, me, page, say, settings, words
 
 bp = Blueprint("responses", __name__)
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -18,6 +26,7 @@ def _not_found():
 
 
 @bp.get("/meetings/<slug>/responses")
+@requires(VIEWER)
 def index(slug: str):
     answer = request.args.get("answer") if request.args.get("answer") in ANSWERS else ""
     org = request.args.get("org", "")
@@ -30,6 +39,7 @@ def index(slug: str):
 
 
 @bp.get("/meetings/<slug>/export.<any(csv, xlsx):kind>")
+@requires(VIEWER)
 def export(slug: str, kind: str):
     with db().reading() as s:
         try:
@@ -41,6 +51,7 @@ def export(slug: str, kind: str):
 
 
 @bp.get("/meetings/<slug>/checkin")
+@requires(STAFF)
 def checkin(slug: str):
     query = request.args.get("q", "")
     with db().reading() as s:
@@ -53,11 +64,13 @@ def checkin(slug: str):
 
 
 @bp.post("/meetings/<slug>/checkin")
+@requires(STAFF)
 def mark(slug: str):
     email, undo = request.form.get("email", ""), request.form.get("action") == "undo"
     with db().transaction() as s:
         try:
-            done = unmark_arrived(s, slug, email) if undo else bool(mark_arrived(s, slug, email).checked_in)
+            done = unmark_arrived(s, slug, email, me().actor) if undo else bool(
+                mark_arrived(s, slug, email, me().actor).checked_in)
         except LookupError:
             return _not_found()
     if done and undo:
@@ -68,11 +81,12 @@ def mark(slug: str):
 
 
 @bp.post("/meetings/<slug>/walk-in")
+@requires(STAFF)
 def add_walk_in(slug: str):
     name = request.form.get("name", "")
     with db().transaction() as s:
         try:
-            walk_in(s, slug, name, request.form.get("organisation"))
+            walk_in(s, slug, name, request.form.get("organisation"), me().actor)
         except LookupError:
             return _not_found()
         except ValueError:

@@ -4,13 +4,16 @@ from __future__ import annotations
 
 from flask import Blueprint, redirect, url_for
 
+from mailer.staff.roles import STAFF, VIEWER
 from mailer.staff.suppressions import SuppressionError, by_reason, lift, lift_not_the_address
+from mailer.web.staff.access import requires
 from mailer.web.staff.common import db, me, page, say, settings
 
 bp = Blueprint("suppressions", __name__)
 
 
 @bp.get("/suppressions")
+@requires(VIEWER)
 def index():
     with db().transaction() as s:
         groups = by_reason(s)
@@ -19,6 +22,7 @@ def index():
 
 
 @bp.post("/suppressions/<int:suppression_id>/lift")
+@requires(STAFF)
 def lift_one(suppression_id: int):
     try:
         with db().transaction() as s:
@@ -31,6 +35,7 @@ def lift_one(suppression_id: int):
 
 
 @bp.post("/suppressions/lift-not-the-address")
+@requires(STAFF)
 def lift_wrong():
     with db().transaction() as s:
         n = lift_not_the_address(s, me().actor)

@@ -7,12 +7,15 @@ from flask import Blueprint, redirect, request, url_for
 from mailer.errors import render
 from mailer.mail.templates import TemplateProblem
 from mailer.staff import template_editor as editor
+from mailer.staff.roles import STAFF, VIEWER
+from mailer.web.staff.access import requires
 from mailer.web.staff.common import db, me, page, say, settings, templates, words
 
 bp = Blueprint("templates", __name__)
 
 
 @bp.get("/templates")
+@requires(VIEWER)
 def index():
     return page("templates.html", files=editor.template_files(settings()),
                 folder=settings().templates_path)
@@ -31,6 +34,7 @@ def _editor(name: str, text: str, status: int = 200, problem: str | None = None)
 
 
 @bp.route("/templates/<path:name>", methods=["GET", "POST"])
+@requires(VIEWER, post=STAFF)
 def edit(name: str):
     try:
         if request.method != "POST":
@@ -48,6 +52,7 @@ def edit(name: str):
 
 
 @bp.post("/templates/<path:name>/preview.json")
+@requires(STAFF)
 def live_preview(name: str):
     """For the editor's script: the unsaved text rendered, or the problem with its file and line."""
     try:

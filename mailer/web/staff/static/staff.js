@@ -2,7 +2,8 @@
    - [data-count-url] forms: live count of recipients while the audience is chosen
    - [data-status-url]: campaign progress, refreshed every few seconds while sending
    - [data-preview-url] textareas: live preview of an email template while editing
-   - form[data-confirm]: ask before something that cannot be undone */
+   - form[data-confirm]: ask before something that cannot be undone
+   - button[data-print]: print the page (the board report) */
 (function () {
   "use strict";
 
@@ -75,5 +76,8 @@
       });
     });
     document.querySelectorAll("[data-js-only]").forEach(function (el) { el.hidden = false; });
+    document.querySelectorAll("button[data-print]").forEach(function (button) {
+      button.addEventListener("click", function () { window.print(); });
+    });
   });
 }());

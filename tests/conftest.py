@@ -39,7 +39,7 @@ if CLOCK_OFFSET_DAYS:
 
     os.environ["PYTHONPATH"] = os.pathsep.join(
         filter(None, [str(Path(__file__).parent / "shifted_clock"), os.environ.get("PYTHONPATH")]))
-    time_machine.travel(_dt.datetime.now(_dt.timezone.utc) + _dt.timedelta(days=int(CLOCK_OFFSET_DAYS)),
+    time_machine.travel(_dt.datetime.now(_dt.UTC) + _dt.timedelta(days=int(CLOCK_OFFSET_DAYS)),
                         tick=True).start()
 
 # Fixtures shared beyond this file live in these helper modules (not test modules); registering

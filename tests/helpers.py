@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import datetime as dt
 import time
-from typing import Callable, TypeVar
+from typing import TypeVar
+from collections.abc import Callable
 from zoneinfo import ZoneInfo
 
 import pytest

@@ -16,7 +16,9 @@ import pytest
 from werkzeug.datastructures import FileStorage
 from werkzeug.test import encode_multipart
 
+from mailer.staff import accounts
 from mailer.staff.accounts import add_staff
+from mailer.web.staff import OPEN_ENDPOINTS
 
 STAFF_EMAIL = "kansli@ax.example.org"
 PASSWORD = "ett långt lösenord"
@@ -53,6 +55,36 @@ def upload(client, data: bytes, org: str = "", new_org: str = "exempelforbundet"
     boundary, body = encode_multipart({"csrf_token": csrf(client), "org": org, "new_org": new_org,
                                        "file": FileStorage(io.BytesIO(data), name)})
     return client.post("/staff/upload", data=body, content_type=f"multipart/form-data; boundary={boundary}")
+
+
+SAMPLE_VALUES = {"IntegerConverter": 1, "UnicodeConverter": "falun", "PathConverter": "sv/invitation.html"}
+
+
+def staff_routes(app, methods: set[str]) -> list[tuple[str, str]]:
+    """(method, path) for every staff route of the running app, its parameters filled in.
+
+    Walking the URL map, not a list: a page added later is covered without anyone
+    remembering to add it here.
+    """
+    routes = []
+    for rule in app.url_map.iter_rules():
+        if not rule.endpoint.startswith("staff.") or rule.endpoint in OPEN_ENDPOINTS:
+            continue
+        values = {name: (sorted(conv.items)[0] if type(conv).__name__ == "AnyConverter"
+                         else SAMPLE_VALUES[type(conv).__name__]) for name, conv in rule._converters.items()}
+        path = rule.build(values)[1]
+        routes += [(method, path) for method in sorted(rule.methods & methods)]
+    return sorted(routes)
+
+
+def client_as(app, db, role: str, email: str | None = None):
+    """A test client logged in as a new account with this role."""
+    email = email or f"{role}@ax.example.org"
+    with db.transaction() as session:
+        accounts.add_staff(session, email, role.title(), PASSWORD, role=role)
+    client = app.test_client()
+    assert log_in(client, email=email).status_code == 303
+    return client
 
 
 @pytest.fixture

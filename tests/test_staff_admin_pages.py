@@ -15,8 +15,7 @@ from mailer.contacts.models import Organisation, SuppressionReason
 from mailer.contacts.subscriptions import suppress
 from mailer.staff import accounts
 from mailer.staff.models import StaffUser
-from test_staff_fixtures import PASSWORD, STAFF_EMAIL, csrf, log_in, post, staff, staff_client, text  # noqa: F401
-from test_staff_roles import client_as
+from staff_helpers import PASSWORD, STAFF_EMAIL, client_as, csrf, log_in, post, text
 
 NEW_PASSWORD = "ett annat långt lösenord"
 

@@ -177,7 +177,7 @@ def test_a_campaign_keeps_an_internal_note_that_a_viewer_reads(app, db, staff_cl
     assert campaign(db, campaign_id).note == "Ny plan:\nring Anna."
     too_long = post(staff_client, f"/staff/campaigns/{campaign_id}/note", {"note": "x" * 2001}, follow_redirects=True)
     assert "högst 2000 tecken" in text(too_long)
-    from test_staff_roles import client_as
+    from staff_helpers import client_as
 
     viewer = client_as(app, db, "viewer")
     page = viewer.get(f"/staff/campaigns/{campaign_id}")

@@ -11,8 +11,7 @@ from mailer.staff.models import StaffUser
 from mailer.staff.roles import ADMIN, ROLES, STAFF, VIEWER, allows
 from mailer.web.staff import OPEN_ENDPOINTS
 from mailer.web.staff.access import declared_roles
-from test_staff_fixtures import PASSWORD, csrf, log_in, post, staff, staff_client, text  # noqa: F401
-from test_staff_web import staff_routes
+from staff_helpers import PASSWORD, client_as, csrf, log_in, post, staff_routes, text
 
 # (read, write) per staff endpoint. A new page must be added here: the test below fails until it is.
 EXPECTED = {
@@ -65,16 +64,6 @@ EXPECTED = {
     "staff.suppressions.lift_one": (STAFF, STAFF),
     "staff.suppressions.lift_wrong": (STAFF, STAFF),
 }
-
-
-def client_as(app, db, role: str, email: str | None = None):
-    """A test client logged in as a new account with this role."""
-    email = email or f"{role}@ax.example.org"
-    with db.transaction() as session:
-        accounts.add_staff(session, email, role.title(), PASSWORD, role=role)
-    client = app.test_client()
-    assert log_in(client, email=email).status_code == 303
-    return client
 
 
 def endpoint_of(app, method: str, path: str) -> str:

@@ -168,7 +168,7 @@ def test_worker_killed_mid_campaign_sends_everyone_exactly_once(db, cli_env, smt
         process = subprocess.Popen([sys.executable, "-m", "mailer", "worker"], env=env,
                                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         target = 60 * (round_ + 1)
-        wait_until(lambda: len(smtp_server.received) >= target, timeout=60, what=f"{target} messages",
+        wait_until(lambda target=target: len(smtp_server.received) >= target, timeout=60, what=f"{target} messages",
                    interval=0.02)
         process.send_signal(signal.SIGKILL)
         process.wait()

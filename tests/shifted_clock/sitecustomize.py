@@ -14,4 +14,4 @@ if os.environ.get("TEST_CLOCK_OFFSET_DAYS"):
     import time_machine
 
     _shift = dt.timedelta(days=int(os.environ["TEST_CLOCK_OFFSET_DAYS"]))
-    time_machine.travel(dt.datetime.now(dt.timezone.utc) + _shift, tick=True).start()
+    time_machine.travel(dt.datetime.now(dt.UTC) + _shift, tick=True).start()

@@ -166,7 +166,7 @@ def test_board_report_counts(db, world):
     html = to_html(report)
     assert "<table>" in html and "2 of 3" in html
     assert "Medlemsorganisationer representerade: 2 av 3" in to_markdown(swedish)
-    assert '<html lang="sv">' in to_html(swedish) and "Styrelserapport 2025-01-01 – 2025-12-31" in to_html(swedish)
+    assert '<html lang="sv">' in to_html(swedish) and f"Styrelserapport {LAST_YEAR}-01-01 – {LAST_YEAR}-12-31" in to_html(swedish)
     assert empty.period.endswith(" – i dag")
     rows = board_csv(swedish).decode("utf-8-sig").splitlines()
     assert rows[0].startswith("Träff;Region;Datum;Inbjudna") and rows[-1].startswith("Totalt;1;;5;4;3")

@@ -1,7 +1,8 @@
 """Fixtures and helpers for the bounce tests: contacts who were really sent mail with a tagged
 envelope sender (through the aiosmtpd test server), and Maildirs of delivery reports.
 
-`from bounce_fixtures import sent, BOUNCE_ADDRESS, ...  # noqa: F401`; a module using them also
+Registered as a pytest plugin from conftest.py: the `sent` fixture needs no import; import
+`BOUNCE_ADDRESS`, `report_bytes`, ... by name. A module using them also
 overrides `test_config` and `cli_env` with `with_bounce_address` (see test_bounces.py).
 """
 

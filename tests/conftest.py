@@ -22,6 +22,39 @@ from mailer.app import create_app
 from mailer.cli import main
 from mailer.db import Database
 
+from helpers import future_year
+
+# Running the suite in the future: TEST_CLOCK_OFFSET_DAYS=1826 .venv/bin/pytest ... moves the wall
+# clock five years ahead (time-machine, ticking) in this process and, through
+# tests/shifted_clock/sitecustomize.py on PYTHONPATH, in every `mailer` subprocess a test starts;
+# tests date everything from today (tests/helpers.py), so they must pass just the same. The
+# monotonic clock stays real. (libfaketime was tried: its faked timeouts hang the worker.)
+# Known limit: file times (st_mtime) are not moved, so code comparing a file's age with the clock
+# (staff uploads, mailer/staff/uploads.py) sees new files as five years old in this mode only.
+CLOCK_OFFSET_DAYS = os.environ.get("TEST_CLOCK_OFFSET_DAYS")
+if CLOCK_OFFSET_DAYS:
+    import datetime as _dt
+
+    import time_machine
+
+    os.environ["PYTHONPATH"] = os.pathsep.join(
+        filter(None, [str(Path(__file__).parent / "shifted_clock"), os.environ.get("PYTHONPATH")]))
+    time_machine.travel(_dt.datetime.now(_dt.UTC) + _dt.timedelta(days=int(CLOCK_OFFSET_DAYS)),
+                        tick=True).start()
+
+# Fixtures shared beyond this file live in these helper modules (not test modules); registering
+# them here makes their fixtures available to every test without an import. Plain helper
+# functions and constants are imported from them by name.
+pytest_plugins = [
+    "smtp_server",      # smtp_server: a real aiosmtpd server
+    "imap_server",      # imap_server, imap_tls_server, test_ca
+    "rsvp_fixtures",    # person, invite, live_server
+    "relay_fixtures",   # start_campaign, relay_settings, sender
+    "bounce_fixtures",  # sent
+    "staff_helpers",    # staff, staff_client
+    "process_helpers",  # people, campaign (tests that run `mailer worker` / `mailer serve`)
+]
+
 # The browser tests need Debian's chromium and chromedriver. `make test` installs nothing into
 # the system: without them tests/browser is not collected, and one line at the end says so.
 BROWSER_PARTS = (Path("/usr/bin/chromium"), Path("/usr/bin/chromedriver"))
@@ -264,7 +297,7 @@ def make_csv(tmp_path: Path) -> Callable[..., Path]:
 
 @pytest.fixture
 def make_meeting(db: Database, settings) -> Callable[..., Any]:
-    """make_meeting(slug="x", starts="2031-05-06 18:00", ...) -> the stored Meeting.
+    """make_meeting(slug="x", starts=f"{future_year()}-05-06 18:00", ...) -> the stored Meeting.
 
     A start in the past is made as if entered the day before it (add_meeting's `now`): the
     app refuses past starts, but tests of what happens after a meeting need such meetings.
@@ -282,7 +315,7 @@ def make_meeting(db: Database, settings) -> Callable[..., Any]:
             "title": f"Dialogträff {n}",
             "region": "Sörmland",
             "city": "Eskilstuna",
-            "starts": f"2031-05-{n:02d} 18:00",
+            "starts": f"{future_year()}-05-{n:02d} 18:00",  # in May of a year still ahead
         }
         values.update(fields)
         starts = parse_local("starts", values["starts"], settings.timezone)

@@ -10,13 +10,13 @@ from __future__ import annotations
 import imaplib
 import subprocess
 import sys
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
 from smtp_server import free_port
+from helpers import wait_until
 
 USER, PASSWORD = "bounces", "imap-test-password"
 
@@ -37,18 +37,18 @@ class IMAPTestServer:
             [str(Path(sys.executable).with_name("pymap")), "--host", "127.0.0.1", "--port", str(self.port), *tls,
              "dict", "--demo-data", "--demo-user", USER, "--demo-password", PASSWORD],
             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-        deadline = time.monotonic() + 30
-        while True:
+        def answers() -> bool:
             try:
                 self.client().logout()
-                return self
+                return True
             except OSError:
                 if self.process.poll() is not None:
                     with self.process.stderr:
                         raise RuntimeError("pymap did not start: " + self.process.stderr.read().decode(errors="replace")) from None
-                if time.monotonic() > deadline:
-                    raise RuntimeError("pymap did not answer within 30 s") from None
-                time.sleep(0.05)
+                return False
+
+        wait_until(answers, timeout=30, what="pymap to answer")
+        return self
 
     def stop(self) -> None:
         if self.process is not None and self.process.poll() is None:

@@ -1,7 +1,8 @@
 """Fixtures and helpers for the relay tests: a running campaign, senders against the scripted
 relay (tests/smtp_server.py), and what to read back.
 
-Import them with `from relay_fixtures import start_campaign, sender, relay_settings  # noqa: F401`.
+Registered as a pytest plugin from conftest.py: the fixtures (start_campaign, sender,
+relay_settings) need no import; import the plain helpers by name.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """Fixtures and helpers for the RSVP and unsubscribe tests: people, links, forms, a real server.
 
-Import the fixtures into a test module with
-`from rsvp_fixtures import person, invite, live_server  # noqa: F401`.
+Registered as a pytest plugin from conftest.py: the fixtures (person, invite, live_server)
+need no import; import the plain helpers (links_for, answer, ...) by name.
 """
 
 from __future__ import annotations
@@ -11,7 +11,6 @@ import os
 import re
 import subprocess
 import sys
-import time
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -31,6 +30,7 @@ from mailer.outbox.models import MessageState, OutboxMessage
 from mailer.outbox.sender import Sender
 from mailer.rsvp.models import Response
 from smtp_server import free_port
+from helpers import wait_until
 
 ROOT = Path(__file__).resolve().parent.parent
 CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
@@ -176,17 +176,17 @@ def live_server(app, cli_env: dict[str, str]):
         cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
     )
     try:
-        deadline = time.monotonic() + 30
-        while True:
+        def healthy() -> bool:
+            if process.poll() is not None:
+                pytest.fail(f"mailer serve stopped: {log_path.read_text(errors='replace')}")
             try:
                 with urllib.request.urlopen(base + "/healthz", timeout=2) as reply:
-                    if reply.status == 200:
-                        break
+                    return reply.status == 200
             except (urllib.error.URLError, ConnectionError):
-                pass
-            if process.poll() is not None or time.monotonic() > deadline:
-                pytest.fail(f"mailer serve did not come up: {log_path.read_text(errors='replace')}")
-            time.sleep(0.1)
+                return False
+
+        wait_until(healthy, timeout=30, what="mailer serve to answer /healthz", interval=0.1,
+                   detail=lambda: log_path.read_text(errors="replace"))
         yield LiveServer(base, process)
     finally:
         process.terminate()

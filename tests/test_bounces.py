@@ -18,11 +18,7 @@ from mailer.bounces.sources import Incoming
 from mailer.contacts.models import Contact, Suppression, SuppressionReason
 from mailer.outbox.models import OutboxMessage
 from mailer.db import utcnow
-from bounce_fixtures import (  # noqa: F401  (fixture)
-    BOUNCE_ADDRESS, deliver, make_maildir, report_bytes, sent, with_bounce_address,
-)
-from smtp_server import smtp_server  # noqa: F401  (fixture)
-from test_staff_fixtures import staff, staff_client  # noqa: F401  (fixtures)
+from bounce_fixtures import BOUNCE_ADDRESS, deliver, make_maildir, report_bytes, with_bounce_address
 
 import datetime as dt
 

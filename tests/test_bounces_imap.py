@@ -8,16 +8,15 @@ import os
 import signal
 import subprocess
 import sys
-import time
 
 import pytest
 from sqlalchemy import select
 
 from mailer.bounces.imap import fetch_and_process
 from mailer.contacts.models import Suppression
-from bounce_fixtures import report_bytes, sent, with_bounce_address  # noqa: F401  (fixture)
-from imap_server import imap_server, imap_tls_server, test_ca  # noqa: F401  (fixtures)
-from smtp_server import free_port, smtp_server  # noqa: F401  (fixture)
+from bounce_fixtures import report_bytes, with_bounce_address
+from smtp_server import free_port
+from helpers import wait_until
 
 
 @pytest.fixture
@@ -71,15 +70,15 @@ def test_the_worker_reads_the_mailbox_on_its_schedule(db, cli_env, sent, imap_se
     log = open(tmp_path / "worker.log", "wb")
     worker = subprocess.Popen([sys.executable, "-m", "mailer", "worker"], env=env, stdout=log, stderr=log)
     try:
-        deadline = time.monotonic() + 60
-        while "bo.ek@musikforbundet.example.se" not in suppressed(db):
+        def suppressed_while_running() -> bool:
             assert worker.poll() is None, (tmp_path / "worker.log").read_text()
-            assert time.monotonic() < deadline, (tmp_path / "worker.log").read_text()
-            time.sleep(0.1)
+            return "bo.ek@musikforbundet.example.se" in suppressed(db)
+
+        wait_until(suppressed_while_running, timeout=60, what="the worker to suppress the bounced address",
+                   interval=0.1, detail=lambda: (tmp_path / "worker.log").read_text())
         assert suppressed(db)["bo.ek@musikforbundet.example.se"] == "bounced"
-        while imap_server.count("INBOX"):  # the move to done follows the commit
-            assert time.monotonic() < deadline
-            time.sleep(0.05)
+        wait_until(lambda: not imap_server.count("INBOX"), timeout=60,  # the move to done follows the commit
+                   what="the report to leave INBOX")
     finally:
         worker.send_signal(signal.SIGTERM)
         worker.wait(timeout=30)

@@ -19,7 +19,11 @@ from mailer.outbox.models import MessageState, OutboxMessage
 from mailer.meetings.models import Meeting
 from mailer.outbox.sender import Sender
 from mailer.rsvp.service import record_answer
-from smtp_server import smtp_server  # noqa: F401  (fixture)
+from helpers import future_year, past_year, wait_until, when
+
+YEAR = future_year()  # a year still ahead: the tests keep their month and day, never go stale
+LAST_YEAR = past_year()  # a year wholly behind us: its meetings have taken place
+
 
 LISTS = {
     "korforbundet.csv": (
@@ -47,7 +51,7 @@ def contacts(db, make_csv):
 @pytest.fixture
 def meeting(make_meeting):
     return make_meeting(slug="eskilstuna", title="Dialogträff med Landstinget Sörmland", host="Landstinget Sörmland",
-                        venue="Munktellarenan, Eskilstuna", starts="2031-09-16 18:00")
+                        venue="Munktellarenan, Eskilstuna", starts=f"{YEAR}-09-16 18:00")
 
 
 @pytest.fixture
@@ -160,7 +164,7 @@ def test_sent_message_is_complete_and_correct(db, app, smtp_settings, smtp_serve
     assert message["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
     assert message.get_body(("plain",)) is not None and message.get_body(("html",)) is not None
     text = message.get_body(("plain",)).get_content()
-    assert "Hej Anna" in text and "tisdag 16 september 2031 kl. 18.00–20.00" in text
+    assert "Hej Anna" in text and when(f"{YEAR}-09-16 18:00", "20:00") in text
     assert "http://mailer.test/r/" in text and "avregistrera" in text.lower()
     assert "kontaktlistan" in text  # first message says why they get it
     html = message.get_body(("html",)).get_content()
@@ -321,7 +325,7 @@ def test_a_template_broken_after_creation_stops_the_start_before_anyone_is_maile
     campaign_id = runner.invoke(["campaigns", "create", "--meeting", "eskilstuna", "--template", "invitation",
                                  "--all"], env=env).stdout.strip()
     scheduled_id = runner.invoke(["campaigns", "create", "--meeting", "eskilstuna", "--template", "invitation",
-                                  "--all", "--send-at", "2030-01-01 10:00"], env=env).stdout.strip()
+                                  "--all", "--send-at", f"{YEAR}-01-01 10:00"], env=env).stdout.strip()
     path = broken_templates / "en" / "invitation.txt"  # only the English-speaking recipients would hit it
     path.write_text(path.read_text(encoding="utf-8").replace("{%- endblock %}", "{{ meeting.whn }}{%- endblock %}"),
                     encoding="utf-8")
@@ -331,7 +335,7 @@ def test_a_template_broken_after_creation_stops_the_start_before_anyone_is_maile
     with db.transaction() as session:
         assert session.get(Campaign, int(campaign_id)).state is CampaignState.DRAFT
         outcome = service.start_due(session, settings, EmailTemplates(broken_templates), int(scheduled_id),
-                                    now=utcnow().replace(year=2030, month=1, day=1, hour=10))
+                                    now=utcnow().replace(year=YEAR, month=1, day=1, hour=10))
         assert outcome.startswith("not started, back to draft: template error en/invitation.txt:")
         assert session.get(Campaign, int(scheduled_id)).state is CampaignState.DRAFT
         assert session.scalar(select(func.count()).select_from(OutboxMessage)) == 0
@@ -384,14 +388,14 @@ def test_cli_test_message_reaches_a_real_smtp_server(runner, contacts, meeting, 
 
 def test_cli_schedule_and_cancel(runner, db, contacts, meeting):
     created = runner.invoke(["campaigns", "create", "--meeting", "eskilstuna", "--template", "reminder",
-                             "--all", "--send-at", "2031-09-01 09:00"])
+                             "--all", "--send-at", f"{YEAR}-09-01 09:00"])
     campaign_id = created.stdout.strip()
     status = json.loads(runner.invoke(["campaigns", "status", campaign_id, "--json"]).output)
-    assert status["state"] == "scheduled" and status["send_at"].startswith("2031-09-01T07:00")
-    moved = runner.invoke(["campaigns", "schedule", campaign_id, "--at", "2031-09-02 10:00"])
-    assert moved.exit_code == 0 and "2031-09-02 10:00" in moved.output
-    past = runner.invoke(["campaigns", "schedule", campaign_id, "--at", "2020-01-01 09:00"])
-    assert past.exit_code == 1 and "'2020-01-01 09:00' is in the past" in past.stderr
+    assert status["state"] == "scheduled" and status["send_at"].startswith(f"{YEAR}-09-01T07:00")
+    moved = runner.invoke(["campaigns", "schedule", campaign_id, "--at", f"{YEAR}-09-02 10:00"])
+    assert moved.exit_code == 0 and f"{YEAR}-09-02 10:00" in moved.output
+    past = runner.invoke(["campaigns", "schedule", campaign_id, "--at", f"{LAST_YEAR}-01-01 09:00"])
+    assert past.exit_code == 1 and f"'{LAST_YEAR}-01-01 09:00' is in the past" in past.stderr
     bad = runner.invoke(["campaigns", "schedule", campaign_id, "--at", "tomorrow"])
     assert bad.exit_code == 1 and "tomorrow" in bad.output
     assert runner.invoke(["campaigns", "cancel", campaign_id]).exit_code == 0
@@ -423,7 +427,6 @@ def test_server_gone_between_messages_uses_no_attempt_and_stops_the_batch(db, ap
     """The server dies after the first message: the next one cannot connect, nothing reached the
     server, so it goes back to the queue with its attempts untouched, and the batch stops there."""
     import threading
-    import time
 
     smtp_server.script.drop_every = 1  # hang up after each message, so the next must reconnect
     cid = make_campaign(all=True)
@@ -431,8 +434,7 @@ def test_server_gone_between_messages_uses_no_attempt_and_stops_the_batch(db, ap
         service.start(session, service.get_campaign(session, cid))
 
     def stop_after_first():
-        while not smtp_server.received:
-            time.sleep(0.01)
+        wait_until(lambda: smtp_server.received, timeout=60, what="the first message", interval=0.01)
         smtp_server.stop()
 
     stopper = threading.Thread(target=stop_after_first)

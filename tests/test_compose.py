@@ -25,7 +25,6 @@ from mailer.mail.message import build_message, parsed, wire_address
 from mailer.mail.templates import Rendered
 from mailer.outbox.models import MessageState, OutboxMessage
 from mailer.outbox.sender import Sender
-from smtp_server import smtp_server  # noqa: F401  (fixture)
 
 NAMES = ["Anna Andersson", "Björn Åström", "Andersson, Anna", 'Ann "Lillan" Berg', "Jean-Luc (kapten) Picard",
          "A" * 90, "Åsa " + "Ö" * 70, "O'Brien", "Zoë", "李小龙", "Mallory\r\nBcc: victim@example.org", ""]

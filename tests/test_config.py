@@ -11,6 +11,8 @@ import pytest
 from mailer.app import create_app
 from mailer.config import ConfigError, cron_trigger, load_settings
 
+from helpers import next_weekday
+
 
 SECRET_KEY = "a-secret-key-for-these-tests-0123"
 BASE_URL = "http://mailer.test"
@@ -244,23 +246,30 @@ def test_proxy_count_must_be_a_whole_number(test_config):
         create_app({**test_config, "proxy_count": "many"})
 
 
-MONDAY_0900 = dt.datetime(2026, 11, 30, 9, 0, tzinfo=ZoneInfo("Europe/Stockholm"))
+MONDAY = next_weekday(0)  # a Monday ahead of today; the schedules below are read from 09:00 that day
+MONDAY_0900 = dt.datetime.combine(MONDAY, dt.time(9, 0), tzinfo=ZoneInfo("Europe/Stockholm"))
 
 
-@pytest.mark.parametrize(("schedule", "next_run"), [
-    ("mon 08:00", "2026-12-07 Mon 08:00"),
-    ("0 8 * * 1", "2026-12-07 Mon 08:00"),  # crontab: 1 = Monday (APScheduler 3 alone would say Tuesday)
-    ("0 9 * * 2", "2026-12-01 Tue 09:00"),
-    ("0 8 * * 0", "2026-12-06 Sun 08:00"),
-    ("0 8 * * 7", "2026-12-06 Sun 08:00"),
-    ("0 8 * * 6-7", "2026-12-05 Sat 08:00"),
-    ("0 10 * * 1-5", "2026-11-30 Mon 10:00"),
-    ("0 8 * * fri", "2026-12-04 Fri 08:00"),
-    ("30 7 1 * *", "2026-12-01 Tue 07:30"),
+@pytest.mark.parametrize(("schedule", "days_after_monday", "next_run"), [
+    ("mon 08:00", 7, "Mon 08:00"),
+    ("0 8 * * 1", 7, "Mon 08:00"),  # crontab: 1 = Monday (APScheduler 3 alone would say Tuesday)
+    ("0 9 * * 2", 1, "Tue 09:00"),
+    ("0 8 * * 0", 6, "Sun 08:00"),
+    ("0 8 * * 7", 6, "Sun 08:00"),
+    ("0 8 * * 6-7", 5, "Sat 08:00"),
+    ("0 10 * * 1-5", 0, "Mon 10:00"),
+    ("0 8 * * fri", 4, "Fri 08:00"),
 ])
-def test_digest_schedules_mean_what_they_mean_in_crontab(schedule, next_run):
+def test_digest_schedules_mean_what_they_mean_in_crontab(schedule, days_after_monday, next_run):
     trigger = cron_trigger(schedule, ZoneInfo("Europe/Stockholm"))
-    assert f"{trigger.get_next_fire_time(None, MONDAY_0900):%Y-%m-%d %a %H:%M}" == next_run
+    expected = f"{MONDAY + dt.timedelta(days=days_after_monday):%Y-%m-%d} {next_run}"
+    assert f"{trigger.get_next_fire_time(None, MONDAY_0900):%Y-%m-%d %a %H:%M}" == expected
+
+
+def test_a_day_of_month_schedule_fires_on_that_day():
+    first = dt.datetime(MONDAY_0900.year + 1, 1, 1, tzinfo=MONDAY_0900.tzinfo)  # a 1 January ahead, from midnight
+    trigger = cron_trigger("30 7 1 * *", ZoneInfo("Europe/Stockholm"))
+    assert f"{trigger.get_next_fire_time(None, first):%Y-%m-%d %H:%M}" == f"{first:%Y-%m-%d} 07:30"
 
 
 @pytest.mark.parametrize("schedule", ["0 8 * * 9", "0 8 * *", "0 8 * * 1/0", "mon 25:00", "someday"])

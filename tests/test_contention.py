@@ -15,7 +15,7 @@ from sqlalchemy import func, select
 from contention_load import Outcome, big_list, staff_and_recipients
 from mailer.rsvp.models import Response
 from mailer.staff.accounts import add_staff
-from rsvp_fixtures import links_for, live_server, person  # noqa: F401  (fixtures)
+from rsvp_fixtures import links_for
 
 GENEROUS_P95 = 1.5  # seconds; the goal is 0.2 (bench/contention.py)
 STAFF_EMAIL, PASSWORD = "kansli@ax.example.org", "ett långt lösenord"

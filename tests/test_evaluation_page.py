@@ -9,7 +9,11 @@ from mailer.meetings.models import Meeting
 from mailer.attendance.checkin import check_in
 import pytest
 
-from rsvp_fixtures import csrf_of, links_for, person  # noqa: F401  (fixture)
+from rsvp_fixtures import csrf_of, links_for
+from helpers import past_year
+
+LAST_YEAR = past_year()  # a year wholly behind us: its meetings have taken place
+
 
 FORM = {"value": "5", "knowledge": "4", "cooperation": "yes", "comment": "<b>Mycket bra</b>"}
 
@@ -26,7 +30,7 @@ def evaluations(db) -> list[Evaluation]:
 
 
 def setup(app, db, person, make_meeting, came=True):
-    meeting = make_meeting(slug="falun", starts="2025-05-06 18:00")
+    meeting = make_meeting(slug="falun", starts=f"{LAST_YEAR}-05-06 18:00")
     anna = person("anna@example.org", "Anna Andersson")
     if came:
         with db.transaction() as session:

@@ -12,14 +12,11 @@ from __future__ import annotations
 import asyncio
 import collections
 import datetime as dt
-import os
 import random
 import re
-import signal
 import subprocess
 import sys
 import time
-from contextlib import contextmanager
 from pathlib import Path
 from collections.abc import Callable, Iterator
 
@@ -28,10 +25,7 @@ from aiosmtpd.controller import Controller
 from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
 from sqlalchemy import func, select
 
-from mailer.campaigns import service
-from mailer.campaigns.audience import Audience
-from mailer.campaigns.models import Campaign, CampaignState
-from mailer.contacts.importer import import_lists
+from mailer.campaigns.models import Campaign
 from mailer.contacts.models import Contact
 from mailer.db import utcnow
 from mailer.digest.models import DigestRun
@@ -42,86 +36,16 @@ from mailer.rsvp.models import Answer, Response, ResponseChange
 from mailer.rsvp.service import record_answer
 from mailer.worker.scheduler import DIGEST_JOB, build_scheduler, ensure_digest_job
 from rsvp_fixtures import links_for
-from smtp_server import Handler, SMTPTestServer, free_port, smtp_server  # noqa: F401  (fixture)
-from test_load import HIGH_LIMIT, assert_clean_log, at_once, mailer_server
+from smtp_server import Handler, SMTPTestServer, free_port
+from process_helpers import HIGH_LIMIT, ROOT, assert_clean_log, at_once, campaign_status, finished, mailer_server, wait_for, worker, worker_env
+from helpers import wait_until
 
-ROOT = Path(__file__).resolve().parent.parent
 SQLITE_ONLY = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 STAFF = "kansli@ax.example.org"
 MESSAGE_ID = re.compile(rb"^Message-ID: *(<[^>\r\n]+>)", re.MULTILINE | re.IGNORECASE)
 
 
 # -- helpers -----------------------------------------------------------------------------------
-
-@pytest.fixture
-def people(db, make_csv) -> Callable[..., None]:
-    def make(count: int, org: str = "stor") -> None:
-        rows = "".join(f"person{i}@{org}.example.org,Person {i}\n" for i in range(count))
-        with db.transaction() as session:
-            import_lists(session, [make_csv(f"{org}.csv", "email,name\n" + rows)])
-    return make
-
-
-@pytest.fixture
-def campaign(db, app, make_meeting) -> Callable[..., int]:
-    """campaign(org, start=True|False, send_at=...) -> id of an invitation campaign to that org."""
-    settings, templates = app.extensions["mailer.settings"], app.extensions["mailer.templates"]
-    meeting = make_meeting(slug="lulea", title="Dialogträff i Luleå", city="Luleå", region="Norrbotten")
-
-    def make(org: str = "stor", start: bool = False, send_at: dt.datetime | None = None) -> int:
-        with db.transaction() as session:
-            c = service.create_campaign(session, settings, templates, meeting_slug=meeting.slug,
-                                        template="invitation", audience=Audience(orgs=[org]))
-            if start:
-                service.start(session, c)
-            elif send_at is not None:
-                c.state, c.send_at = CampaignState.SCHEDULED, send_at
-            return c.id
-    return make
-
-
-def worker_env(cli_env: dict[str, str], smtp_url: str, **settings: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("MAILER_")}
-    env.update(cli_env, MAILER_SMTP_URL=smtp_url, MAILER_SEND_RATE_PER_MINUTE="60000", MAILER_SEND_BATCH_SIZE="50")
-    env.update(settings)
-    return env
-
-
-@contextmanager
-def worker(env: dict[str, str], log_path: Path) -> Iterator[subprocess.Popen]:
-    """`mailer worker` (the long-running service) until the block ends: then SIGTERM, a clean stop."""
-    with log_path.open("ab") as log:
-        process = subprocess.Popen([sys.executable, "-m", "mailer", "worker"], cwd=ROOT, env=env,
-                                   stdout=log, stderr=subprocess.STDOUT)
-        try:
-            yield process
-        finally:
-            if process.poll() is None:
-                process.send_signal(signal.SIGTERM)
-            try:
-                process.wait(timeout=60)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
-    assert process.returncode in (0, -signal.SIGKILL), log_path.read_text(errors="replace")[-3000:]
-
-
-def wait_for(condition: Callable[[], bool], timeout: float, what: str, interval: float = 0.05) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out after {timeout:.0f} s waiting for {what}")
-        time.sleep(interval)
-
-
-def campaign_status(db, campaign_id: int):
-    with db.transaction() as session:
-        return service.status(session, session.get(Campaign, campaign_id))
-
-
-def finished(db, campaign_id: int) -> bool:
-    return campaign_status(db, campaign_id).state == "finished"
-
 
 def rows_of(db, campaign_id: int) -> list[OutboxMessage]:
     with db.transaction() as session:
@@ -154,9 +78,8 @@ def test_mail_server_down_when_a_campaign_starts_then_back(db, cli_env, people, 
     try:
         with worker(worker_env(cli_env, server.url), log_path):
             wait_for(lambda: campaign_status(db, cid).state == "running", 30, "the worker to start the campaign")
-            wait_for(lambda: f":{server.port}" in log_path.read_text(errors="replace"), 30,
-                     "the worker to report the server unreachable")  # the log names host:port
-            time.sleep(2)  # more tries, with growing back-off
+            wait_for(lambda: log_path.read_text(errors="replace").count(f":{server.port}") >= 3, 60,
+                     "the worker to try the unreachable server again, with growing back-off")  # the log names host:port
             rows = rows_of(db, cid)
             assert len(rows) == 40
             assert {(r.state, r.attempts) for r in rows} == {(MessageState.QUEUED, 0)}  # nothing used up
@@ -260,18 +183,22 @@ def test_worker_killed_repeatedly_during_a_2000_recipient_campaign(db, cli_env, 
     kills: list[dict] = []
 
     def settled_count() -> int:  # the server may still be reading the last bytes the dead worker sent
-        last = -1
-        while len(server.received) != last:
-            last = len(server.received)
-            time.sleep(0.3)
-        return last
+        seen = [-1]
+
+        def unchanged() -> bool:  # no new message since the previous look, 0.3 s ago
+            count = len(server.received)
+            steady, seen[0] = count == seen[0], count
+            return steady
+
+        wait_until(unchanged, timeout=60, what="the server to stop receiving", interval=0.3)
+        return seen[0]
 
     try:
         while len(kills) < kills_wanted and not finished(db, cid):
             mode = ("in window", "at a message", "at a time")[len(kills) % 3]
             with worker(env, log_path) as process:
                 if mode == "at a time":  # perhaps while it starts up or recovers
-                    time.sleep(rng.uniform(0.2, 1.5))
+                    time.sleep(rng.uniform(0.2, 1.5))  # the random moment of the kill, not a wait for anything
                 else:
                     target = min(recipients, len(server.received) + rng.randint(60, 180))
                     if mode == "in window":

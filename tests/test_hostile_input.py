@@ -43,10 +43,12 @@ from mailer.attendance.checkin import check_in
 from mailer.tracking.export import FORMULA_START, attendee_rows, to_csv
 from mailer.tracking.org_report import org_report, queue_org_report
 from mailer.tracking.report import board_report, to_html
-from rsvp_fixtures import (  # noqa: F401  (fixtures)
-    answer, confirmations, csrf_of, links_for, live_server, person, response_of, send_outbox,
-)
-from smtp_server import smtp_server  # noqa: F401  (fixture)
+from rsvp_fixtures import answer, confirmations, csrf_of, links_for, response_of, send_outbox
+from helpers import future_year, past_year
+
+YEAR = future_year()  # a year still ahead: the tests keep their month and day, never go stale
+LAST_YEAR = past_year()  # a year wholly behind us: its meetings have taken place
+
 
 STAFF = "kansli@ax.example.org"
 
@@ -232,7 +234,7 @@ def test_crlf_in_names_titles_and_organisation_names_adds_no_header(app, db, run
     assert runner.invoke(["contacts", "import", path]).exit_code == 0
     bo = person("bo@kor.example.org", "Bo\r\nBcc: victim@example.org\r\nX-Injected: 1")  # straight into the table
     added = runner.invoke(["meetings", "add", "--slug", "falun", "--region", "Dalarna", "--city", "Falun\r\nX-Injected: 1",
-                           "--title", "Träff\r\nBcc: victim@example.org\r\nX-Injected: 1", "--starts", "2031-05-06 18:00",
+                           "--title", "Träff\r\nBcc: victim@example.org\r\nX-Injected: 1", "--starts", f"{YEAR}-05-06 18:00",
                            "--host", "Region\nX-Injected: 1", "--venue", "Museet\r\nEND:VEVENT\r\nBEGIN:VEVENT"])
     assert added.exit_code == 0, added.output
     created = runner.invoke(["campaigns", "create", "--meeting", "falun", "--template", "invitation", "--all"])
@@ -334,7 +336,7 @@ def test_markup_and_template_syntax_show_as_text_on_every_page(app, db, hostile_
     assert good.status_code == 303
     with db.transaction() as session:
         assert session.scalar(select(Evaluation.comment)) == payload("utv")
-    make_meeting(slug="forr", title=payload("titel2"), starts="2025-03-04 18:00", city=payload("stad2"),
+    make_meeting(slug="forr", title=payload("titel2"), starts=f"{LAST_YEAR}-03-04 18:00", city=payload("stad2"),
                  host=payload("värd2"), region="Gotland")  # the board report lists meetings held
     with db.transaction() as session:
         report = board_report(session, w["settings"], None, None)
@@ -358,7 +360,7 @@ def assert_inert_staff_page(html: str, *shown: str) -> None:
 def test_markup_and_template_syntax_show_as_text_on_every_staff_page(app, db, hostile_world):
     from mailer.staff.accounts import add_staff
     from mailer.attendance.checkin import add_walk_in
-    from test_staff_fixtures import log_in
+    from staff_helpers import log_in
 
     w = hostile_world
     with db.transaction() as session:
@@ -631,7 +633,7 @@ def test_oversize_cells_are_cut_with_a_warning_and_oversize_meeting_fields_refus
         assert (len(organisation.name), organisation.region) == (199, None)  # not a region: not stored
     before = snapshot(db)
     for option, limit in (("--title", 200), ("--region", 100), ("--city", 100), ("--host", 200), ("--venue", 300)):
-        fields = {"--slug": "lang", "--title": "T", "--region": "Gotland", "--city": "C", "--starts": "2031-05-06 18:00",
+        fields = {"--slug": "lang", "--title": "T", "--region": "Gotland", "--city": "C", "--starts": f"{YEAR}-05-06 18:00",
                   option: "x" * (limit + 1)}
         result = runner.invoke(["meetings", "add", *[x for pair in fields.items() for x in pair]])
         assert result.exit_code == 1 and f"{option}: is longer than {limit} characters" in result.output, option
@@ -653,11 +655,11 @@ def test_a_broken_organisations_file_beside_a_list_is_a_clear_error(runner, db, 
 @pytest.mark.parametrize("args, error", [
     (["meetings", "add", "--starts", "9999-12-31 23:00"], "--starts: '9999-12-31 23:00' is out of range"),
     (["meetings", "add", "--starts", "0001-01-01 00:30"], "--starts: '0001-01-01 00:30' is out of range"),
-    (["meetings", "add", "--starts", "2031-05-06 18:00", "--ends", "9999-12-31 23:59"],
+    (["meetings", "add", "--starts", f"{YEAR}-05-06 18:00", "--ends", "9999-12-31 23:59"],
      "--ends: '9999-12-31 23:59' is out of range"),
-    (["meetings", "add", "--starts", "2031-05-06 18:00", "--rsvp-by", "0001-01-01"],
+    (["meetings", "add", "--starts", f"{YEAR}-05-06 18:00", "--rsvp-by", "0001-01-01"],
      "--rsvp-by: '0001-01-01' is out of range"),
-    (["meetings", "add", "--starts", "2031-02-30 18:00"], "is not a date and time"),
+    (["meetings", "add", "--starts", f"{YEAR}-02-30 18:00"], "is not a date and time"),
     (["meetings", "add", "--starts", "99999-01-01 18:00"], "is not a date and time"),
     (["meetings", "edit", "befintlig", "--starts", "9999-12-31 23:00"], "'9999-12-31 23:00' is out of range"),
     (["campaigns", "create", "--meeting", "befintlig", "--template", "invitation", "--all",
@@ -668,7 +670,7 @@ def test_a_broken_organisations_file_beside_a_list_is_a_clear_error(runner, db, 
 def test_dates_out_of_range_are_a_clear_error_and_change_nothing(runner, db, make_csv, args, error):
     assert runner.invoke(["contacts", "import", make_csv("kor.csv", "email\na@kor.example.org\n")]).exit_code == 0
     assert runner.invoke(["meetings", "add", "--slug", "befintlig", "--title", "T", "--region", "Dalarna", "--city", "C",
-                          "--starts", "2031-05-06 18:00"]).exit_code == 0
+                          "--starts", f"{YEAR}-05-06 18:00"]).exit_code == 0
     before = snapshot(db)
     if args[:2] == ["meetings", "add"]:
         args = args + ["--slug", "ny", "--title", "T", "--region", "Dalarna", "--city", "C"]
@@ -679,7 +681,7 @@ def test_dates_out_of_range_are_a_clear_error_and_change_nothing(runner, db, mak
 
 
 def test_a_board_report_to_the_end_of_time_is_a_clear_error(runner):
-    result = runner.invoke(["report", "--from", "2031-01-01", "--to", "9999-12-31"])
+    result = runner.invoke(["report", "--from", f"{YEAR}-01-01", "--to", "9999-12-31"])
     assert result.exit_code == 2 and "--to" in result.output
 
 

@@ -8,8 +8,7 @@ import http.client
 import urllib.parse
 
 from contention_load import Client
-from rsvp_fixtures import live_server  # noqa: F401  (fixture)
-from test_staff_fixtures import PASSWORD, STAFF_EMAIL, post, staff, staff_client, text  # noqa: F401
+from staff_helpers import PASSWORD, STAFF_EMAIL, post, text
 
 import pytest
 from sqlalchemy import func, select

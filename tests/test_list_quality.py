@@ -15,8 +15,7 @@ from mailer.contacts.csvfile import FIELDS, HEADER_TABLE, Choices, header_key, p
 from mailer.contacts.importer import import_lists
 from mailer.contacts.models import Contact, Membership, Organisation
 from mailer.regions import NATIONAL, REGIONS, canonical_region, fold, region_names, suggest_region
-from test_staff_fixtures import csrf, post, staff, staff_client, text  # noqa: F401
-from test_staff_contacts import upload
+from staff_helpers import post, text, upload
 
 ROOT = Path(__file__).resolve().parents[1]
 

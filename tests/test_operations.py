@@ -32,10 +32,9 @@ from mailer.outbox.models import MessageState, OutboxMessage
 from mailer.rsvp.models import Response
 from mailer.rsvp.service import record_answer
 from rsvp_fixtures import answer
-from test_staff_fixtures import staff, staff_client  # noqa: F401  (fixtures)
-from smtp_server import free_port, smtp_server  # noqa: F401  (fixture)
-from test_faults import campaign, finished, people, wait_for, worker, worker_env  # noqa: F401  (fixtures)
-from test_load import HIGH_LIMIT, mailer_server
+from smtp_server import free_port
+from process_helpers import finished, wait_for, worker, worker_env
+from process_helpers import HIGH_LIMIT, mailer_server
 
 RSVP_LINK = re.compile(r"https?://\S+?/r/[A-Za-z0-9_.\-]+")
 

@@ -30,6 +30,10 @@ from mailer.rsvp.service import record_answer
 from mailer.attendance.checkin import check_in
 from mailer.privacy.retention import anonymise_expired
 from mailer.tracking.status import full_status
+from helpers import future_year
+
+YEAR = future_year()  # a year still ahead: the tests keep their month and day, never go stale
+
 
 ANNA = "anna@kor.example.org"
 LIST = "email,name,role,phone\nanna@kor.example.org,Anna Andersson,ordförande,070-1234567\nbengt@kor.example.org,Bengt Berg,,\n"
@@ -40,7 +44,7 @@ def scene(db, app, make_csv, make_meeting):
     settings = app.extensions["mailer.settings"].with_overrides(staff_emails=("kansli@ax.example.org",))
     templates = app.extensions["mailer.templates"]
     path = make_csv("kor.csv", LIST)
-    meeting = make_meeting(slug="falun", starts="2031-03-04 18:00")
+    meeting = make_meeting(slug="falun", starts=f"{YEAR}-03-04 18:00")
     with db.transaction() as session:
         import_lists(session, [path])
         campaign = service.create_campaign(session, settings, templates, meeting_slug="falun", template="invitation",
@@ -109,8 +113,8 @@ def test_forget_erases_everywhere_but_keeps_the_counts(db, app, scene, make_csv,
 def test_retention_anonymises_old_answers_but_keeps_figures(db, scene):
     _, meeting_id, _ = scene
     with db.transaction() as session:
-        nothing = anonymise_expired(session, 24, now=dt.datetime(2031, 3, 5, tzinfo=dt.UTC))
-        done = anonymise_expired(session, 24, now=dt.datetime(2033, 4, 1, tzinfo=dt.UTC))
+        nothing = anonymise_expired(session, 24, now=dt.datetime(YEAR, 3, 5, tzinfo=dt.UTC))
+        done = anonymise_expired(session, 24, now=dt.datetime(YEAR + 2, 4, 1, tzinfo=dt.UTC))
         response = session.scalar(select(Response))
         assert response.contact_id is None and response.diet is None and response.answer.value == "yes"
     assert nothing.meetings == 0 and (done.meetings, done.responses, done.evaluations) == (1, 1, 1)

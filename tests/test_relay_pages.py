@@ -17,11 +17,8 @@ from mailer.digest.build import digest_context
 from mailer.i18n import format_when
 from mailer.outbox import relay
 from mailer.mail.compose import compose_staff
-from relay_fixtures import (  # noqa: F401  (fixtures)
-    campaign_of, counts, relay_settings, send_until_stopped, sender, start_campaign,
-)
-from smtp_server import smtp_server  # noqa: F401  (fixture)
-from test_staff_fixtures import post, staff, staff_client, text  # noqa: F401
+from relay_fixtures import campaign_of, counts, send_until_stopped
+from staff_helpers import post, text
 
 QUOTA = "550 5.4.5 Daily SMTP relay limit exceeded for customer"
 

@@ -20,10 +20,7 @@ from mailer.db import utcnow
 from mailer.mail.replies import Fault, classify
 from mailer.outbox import relay
 from mailer.outbox.models import MessageState, OutboxMessage
-from relay_fixtures import (  # noqa: F401  (fixtures)
-    attempts_used, campaign_of, counts, relay_settings, send_until_stopped, sender, start_campaign, suppressions,
-)
-from smtp_server import smtp_server  # noqa: F401  (fixture)
+from relay_fixtures import attempts_used, campaign_of, counts, send_until_stopped, suppressions
 
 # Replies as real servers word them, and what they must mean.
 REPLIES = [

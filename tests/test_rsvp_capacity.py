@@ -7,8 +7,7 @@ import pytest
 from sqlalchemy import func, select
 
 from mailer.rsvp.models import Answer, Response
-from rsvp_fixtures import answer, confirmations, links_for, person, response_of, send_outbox  # noqa: F401
-from smtp_server import smtp_server  # noqa: F401  (fixture)
+from rsvp_fixtures import answer, confirmations, links_for, response_of, send_outbox
 
 
 @pytest.fixture

@@ -14,7 +14,7 @@ from mailer.contacts.models import Contact
 from mailer.outbox.models import MessageState, OutboxMessage
 from mailer.rsvp.models import LinkOpen, Response
 from mailer.rsvp.status import meeting_status
-from rsvp_fixtures import answer, invite, links_for, person  # noqa: F401  (fixtures)
+from rsvp_fixtures import answer, links_for
 
 
 @pytest.fixture

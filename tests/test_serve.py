@@ -11,10 +11,7 @@ from sqlalchemy import func, select
 from mailer.config import ConfigError, load_settings
 from mailer.rsvp.models import Answer, LinkOpen, Response
 from mailer.web.security import PUBLIC_LIMIT
-from rsvp_fixtures import (  # noqa: F401  (fixtures)
-    answer, confirmations, csrf_of, links_for, live_server, person, response_of, send_outbox,
-)
-from smtp_server import smtp_server  # noqa: F401  (fixture)
+from rsvp_fixtures import confirmations, csrf_of, links_for, response_of, send_outbox
 
 
 def test_healthz(live_server):

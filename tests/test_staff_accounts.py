@@ -15,7 +15,7 @@ from mailer.db import utcnow
 from mailer.staff import accounts
 from mailer.staff.login import FREE_FAILURES, MAX_WAIT, log_in, wait_after
 from mailer.staff.models import LoginFailure, StaffUser
-from test_staff_fixtures import PASSWORD, STAFF_EMAIL, staff  # noqa: F401
+from staff_helpers import PASSWORD, STAFF_EMAIL
 
 SECRET = "test-secret-key-0123456789abcdef"
 

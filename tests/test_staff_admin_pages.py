@@ -15,8 +15,10 @@ from mailer.contacts.models import Organisation, SuppressionReason
 from mailer.contacts.subscriptions import suppress
 from mailer.staff import accounts
 from mailer.staff.models import StaffUser
-from test_staff_fixtures import PASSWORD, STAFF_EMAIL, csrf, log_in, post, staff, staff_client, text  # noqa: F401
-from test_staff_roles import client_as
+from staff_helpers import PASSWORD, STAFF_EMAIL, client_as, csrf, log_in, post, text
+from helpers import future_year, past_year
+
+YEAR, LAST_YEAR = future_year(), past_year()  # dates from today, never a fixed year
 
 NEW_PASSWORD = "ett annat långt lösenord"
 
@@ -107,10 +109,10 @@ def test_the_board_report_page_prints_downloads_and_speaks_english(app, db, staf
     assert "Styrelserapport" in text(page) and "Falun" in text(page) and 'class="bar"' in page.get_data(as_text=True)
     english = staff_client.get("/staff/reports/board?lang=en")
     assert "Board report" in text(english) and "Member organisations represented" in text(english)
-    download = staff_client.get("/staff/reports/board.csv?from=2020-01-01")
+    download = staff_client.get(f"/staff/reports/board.csv?from={LAST_YEAR}-01-01")
     assert download.status_code == 200 and download.mimetype == "text/csv"
     assert download.data.decode("utf-8-sig").startswith("Träff;Region;Datum")
-    bad = staff_client.get("/staff/reports/board?from=2020-13-01")
+    bad = staff_client.get(f"/staff/reports/board?from={LAST_YEAR}-13-01")
     assert bad.status_code == 422 and "Välj datum som finns" in text(bad)
     assert "reports.board_download" in actions(db)
 
@@ -141,7 +143,7 @@ def test_the_audit_log_shows_every_kind_of_staff_action_with_filters(app, db, st
     log_in(app.test_client(), password="fel lösenord")
     meeting = make_meeting(slug="falun")
     post(staff_client, "/staff/meetings/falun/edit", {
-        "title": "Ny rubrik", "region": meeting.region, "city": meeting.city, "date": "2031-05-06",
+        "title": "Ny rubrik", "region": meeting.region, "city": meeting.city, "date": f"{YEAR}-05-06",
         "start": "18:00", "end": "20:00", "max_guests": "1"})
     post(staff_client, "/staff/meetings/falun/walk-in", {"name": "Gäst Gästsson"})
     page = staff_client.get("/staff/audit")
@@ -168,7 +170,7 @@ def test_the_uploaded_files_own_name_keeps_swedish_letters(staff_client):
 
 
 def test_a_stale_token_after_a_long_form_gives_the_input_back_to_send_again(app, db, staff_client):
-    form = {"title": "Träff i Falun", "region": "Dalarna", "city": "Falun", "date": "2031-09-13",
+    form = {"title": "Träff i Falun", "region": "Dalarna", "city": "Falun", "date": f"{YEAR}-09-13",
             "start": "18:00", "end": "20:00", "max_guests": "1", "description": "Lång text … <b>"}
     stale = staff_client.post("/staff/meetings/new", data={"csrf_token": "gammal", **form})
     assert stale.status_code == 400 and "Det du skrev finns kvar" in text(stale)

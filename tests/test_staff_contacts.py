@@ -3,31 +3,20 @@ edit, unsubscribe and re-subscribe, erase; each change in the audit log."""
 
 from __future__ import annotations
 
-import io
 import re
 
 from sqlalchemy import select
-from werkzeug.datastructures import FileStorage
-from werkzeug.test import encode_multipart
 
 from mailer.audit.models import AuditEntry
 from mailer.contacts.csvfile import MAX_FILE_BYTES
 from mailer.contacts.models import Contact, Membership, Organisation, Suppression, SuppressionReason
 from mailer.contacts.subscriptions import lift_suppression, suppress, suppression_of
-from test_staff_fixtures import STAFF_EMAIL, csrf, post, staff, staff_client, text  # noqa: F401
+from staff_helpers import STAFF_EMAIL, post, text, upload
 
 LIST = ("förnamn;efternamn;e-post;roll\n"
         "Anna;Andersson;anna@example.org;ordförande\n"
         "Bo;Berg;bo.example.org;kassör\n"
         "Cecilia;Cedergren;cecilia@example.org;\n").encode("cp1252")  # what Swedish Excel saves
-
-
-def upload(client, data: bytes = LIST, org: str = "", new_org: str = "exempelforbundet", name: str = "lista.csv"):
-    """The form as a browser sends it. Encoded here, in memory: the test client would spool a
-    large body to a temporary file that it never closes."""
-    boundary, body = encode_multipart({"csrf_token": csrf(client), "org": org, "new_org": new_org,
-                                       "file": FileStorage(io.BytesIO(data), name)})
-    return client.post("/staff/upload", data=body, content_type=f"multipart/form-data; boundary={boundary}")
 
 
 def members(db, slug: str) -> list[str]:
@@ -43,7 +32,7 @@ def audit(db) -> list[tuple[str, str | None]]:
 
 
 def test_an_upload_is_checked_first_and_imported_only_when_confirmed(app, db, staff_client):
-    reply = upload(staff_client)
+    reply = upload(staff_client, LIST)
     page = text(reply)
     assert reply.status_code == 200
     assert "Om du importerar: 2 nya, 0 ändrade, 0 oförändrade, 0 tas bort från listan, 1 rader med fel hoppas över." in page
@@ -90,12 +79,12 @@ def test_a_list_as_large_as_the_command_line_takes_can_be_uploaded(app, db, staf
 def test_an_upload_for_an_existing_organisation_and_missing_input(db, staff_client, make_csv):
     with db.transaction() as session:
         session.add(Organisation(slug="korforbundet", name="Körförbundet"))
-    assert "korforbundet" in upload(staff_client, org="korforbundet", new_org="").get_data(as_text=True)
+    assert "korforbundet" in upload(staff_client, LIST, org="korforbundet", new_org="").get_data(as_text=True)
     no_file = post(staff_client, "/staff/upload", {"org": "korforbundet"}, content_type="multipart/form-data")
     assert no_file.status_code == 422 and "Välj en fil" in text(no_file)
-    no_org = upload(staff_client, new_org="")
+    no_org = upload(staff_client, LIST, new_org="")
     assert no_org.status_code == 422 and "Välj organisation" in text(no_org)
-    bad_slug = upload(staff_client, new_org="Kör Förbundet")
+    bad_slug = upload(staff_client, LIST, new_org="Kör Förbundet")
     assert "duger inte som kortnamn för en organisation" in text(bad_slug)
 
 
@@ -105,7 +94,7 @@ def _contact(db, email="anna@example.org") -> int:
 
 
 def _imported(staff_client):
-    reply = upload(staff_client)
+    reply = upload(staff_client, LIST)
     token = re.search(r'name="token" value="([^"]+)"', reply.get_data(as_text=True)).group(1)
     post(staff_client, "/staff/upload/confirm", {"token": token, "name": "lista.csv", "org": "exempelforbundet"})
 
@@ -185,5 +174,5 @@ def test_erasing_a_person_asks_first_then_erases_everywhere(db, staff_client):
         assert session.get(Contact, anna) is None or session.get(Contact, anna).name is None
     assert (STAFF_EMAIL, "contacts.forget", f"contact:{anna}") in audit(db)
     # The same list again cannot bring her back.
-    reply = upload(staff_client)
+    reply = upload(staff_client, LIST)
     assert "1 är raderade på egen begäran och hoppas över." in text(reply)

@@ -6,11 +6,15 @@ from sqlalchemy import select
 
 from mailer.meetings.models import Meeting
 from mailer.web.staff.meetings import suggest_slug
-from test_staff_fixtures import post, staff, staff_client, text  # noqa: F401
+from staff_helpers import post, text
+from helpers import future_year, last_sunday
+
+YEAR = future_year()  # a year still ahead: the tests keep their month and day, never go stale
+
 
 FORM = {"title": "Dialogträff med Region Gävleborg", "slug": "", "region": "Gävleborg", "city": "Gävle",
-        "host": "Region Gävleborg", "venue": "Kulturkvarteret, Slottstorget 2, Gävle", "date": "2031-09-16",
-        "start": "18:00", "end": "", "capacity": "40", "max_guests": "1", "rsvp_by": "2031-09-09",
+        "host": "Region Gävleborg", "venue": "Kulturkvarteret, Slottstorget 2, Gävle", "date": f"{YEAR}-09-16",
+        "start": "18:00", "end": "", "capacity": "40", "max_guests": "1", "rsvp_by": f"{YEAR}-09-09",
         "description": "Två timmar en vardagskväll."}
 
 
@@ -20,27 +24,27 @@ def stored(db, slug: str) -> Meeting | None:
 
 
 def test_a_slug_is_made_from_town_and_date():
-    assert suggest_slug("Östersund", "2031-09-16") == "ostersund-2031-09-16"
+    assert suggest_slug("Östersund", f"{YEAR}-09-16") == f"ostersund-{YEAR}-09-16"
     assert suggest_slug("Gävle / Sandviken", "") == "gavle-sandviken"
 
 
 def test_create_a_meeting(db, settings, staff_client):
     reply = post(staff_client, "/staff/meetings/new", FORM, follow_redirects=True)
     assert "Träffen är sparad." in text(reply) and "Dialogträff med Region Gävleborg" in text(reply)
-    meeting = stored(db, "gavle-2031-09-16")
+    meeting = stored(db, f"gavle-{YEAR}-09-16")
     local = meeting.starts_at.astimezone(settings.timezone)
     assert (local.strftime("%Y-%m-%d %H:%M"), meeting.ends_at.astimezone(settings.timezone).strftime("%H:%M")) == (
-        "2031-09-16 18:00", "20:00")  # two hours by default, Stockholm time
-    assert (meeting.capacity, meeting.max_guests, meeting.rsvp_by.isoformat()) == (40, 1, "2031-09-09")
+        f"{YEAR}-09-16 18:00", "20:00")  # two hours by default, Stockholm time
+    assert (meeting.capacity, meeting.max_guests, meeting.rsvp_by.isoformat()) == (40, 1, f"{YEAR}-09-09")
 
 
 def test_the_form_names_the_field_to_fix_and_keeps_what_was_typed(db, staff_client):
     for changes, message in (({"date": ""}, "Välj ett datum."),
                              ({"end": "17:00"}, "Träffen måste sluta efter att den börjar."),
-                             ({"rsvp_by": "2031-10-01"}, "Sista svarsdagen måste vara före träffen."),
+                             ({"rsvp_by": f"{YEAR}-10-01"}, "Sista svarsdagen måste vara före träffen."),
                              ({"capacity": "många"}, "Antal platser: skriv en siffra"),
                              ({"city": " "}, "Skriv orten."),
-                             ({"date": "2031-03-30", "start": "02:30"}, "Välj en starttid som finns")):
+                             ({"date": str(last_sunday(YEAR, 3)), "start": "02:30"}, "Välj en starttid som finns")):
         reply = post(staff_client, "/staff/meetings/new", {**FORM, **changes})
         assert reply.status_code == 422 and message in text(reply), changes
         assert 'value="Kulturkvarteret, Slottstorget 2, Gävle"' in reply.get_data(as_text=True)
@@ -52,16 +56,16 @@ def test_the_form_names_the_field_to_fix_and_keeps_what_was_typed(db, staff_clie
 def test_edit_a_meeting(db, settings, staff_client):
     post(staff_client, "/staff/meetings/new", {**FORM, "slug": "gavle"})
     form = staff_client.get("/staff/meetings/gavle/edit").get_data(as_text=True)
-    assert 'type="date" id="date" name="date" value="2031-09-16"' in form
+    assert f'type="date" id="date" name="date" value="{YEAR}-09-16"' in form
     assert 'type="time" id="start" name="start" value="18:00"' in form
     reply = post(staff_client, "/staff/meetings/gavle/edit", {**FORM, "start": "17:30", "end": "19:00",
                                                               "capacity": "60", "venue": "", "max_guests": "3",
-                                                              "rsvp_by": "2031-09-12"})
+                                                              "rsvp_by": f"{YEAR}-09-12"})
     assert reply.status_code == 303
     meeting = stored(db, "gavle")
     assert meeting.starts_at.astimezone(settings.timezone).strftime("%H:%M") == "17:30"
     assert (meeting.capacity, meeting.venue, meeting.max_guests) == (60, None, 3)
-    assert meeting.rsvp_by.isoformat() == "2031-09-12"
+    assert meeting.rsvp_by.isoformat() == f"{YEAR}-09-12"
     cleared = post(staff_client, "/staff/meetings/gavle/edit", {**FORM, "capacity": "", "rsvp_by": ""})
     assert cleared.status_code == 303
     assert (stored(db, "gavle").capacity, stored(db, "gavle").rsvp_by) == (None, None)  # no limit, no deadline

@@ -3,7 +3,7 @@ a password change, or anything else that calls `accounts.end_sessions` (deactiva
 
 from __future__ import annotations
 
-from test_staff_fixtures import PASSWORD, log_in, post, staff, staff_client  # noqa: F401
+from staff_helpers import PASSWORD, log_in, post
 
 from mailer.staff import accounts
 from mailer.staff.models import StaffUser

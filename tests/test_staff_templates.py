@@ -10,7 +10,7 @@ from sqlalchemy import select
 
 from mailer.audit.models import AuditEntry
 from mailer.staff import template_editor
-from test_staff_fixtures import STAFF_EMAIL, post, staff, staff_client, text  # noqa: F401
+from staff_helpers import STAFF_EMAIL, post, text
 
 CHECKOUT = Path(__file__).resolve().parent.parent / "templates" / "email"
 

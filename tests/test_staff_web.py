@@ -12,27 +12,9 @@ from mailer.staff import accounts
 from mailer.staff.models import StaffUser
 from mailer.web.i18n import Words
 from mailer.web.staff import OPEN_ENDPOINTS
-from rsvp_fixtures import links_for, person  # noqa: F401
-from test_staff_fixtures import PASSWORD, STAFF_EMAIL, csrf, log_in, post, staff, staff_client, text  # noqa: F401
+from rsvp_fixtures import links_for
+from staff_helpers import PASSWORD, STAFF_EMAIL, csrf, log_in, post, staff_routes, text
 
-SAMPLE_VALUES = {"IntegerConverter": 1, "UnicodeConverter": "falun", "PathConverter": "sv/invitation.html"}
-
-
-def staff_routes(app, methods: set[str]) -> list[tuple[str, str]]:
-    """(method, path) for every staff route of the running app, its parameters filled in.
-
-    Walking the URL map, not a list: a page added later is covered without anyone
-    remembering to add it here.
-    """
-    routes = []
-    for rule in app.url_map.iter_rules():
-        if not rule.endpoint.startswith("staff.") or rule.endpoint in OPEN_ENDPOINTS:
-            continue
-        values = {name: (sorted(conv.items)[0] if type(conv).__name__ == "AnyConverter"
-                         else SAMPLE_VALUES[type(conv).__name__]) for name, conv in rule._converters.items()}
-        path = rule.build(values)[1]
-        routes += [(method, path) for method in sorted(rule.methods & methods)]
-    return sorted(routes)
 
 
 def test_the_route_walk_sees_the_whole_staff_app(app):

@@ -31,9 +31,12 @@ from mailer.attendance.checkin import add_walk_in, check_in
 from mailer.tracking.export import attendee_rows, to_csv, to_xlsx
 from mailer.tracking.report import board_csv, board_report, to_html, to_markdown
 from mailer.tracking.status import full_status
-from smtp_server import smtp_server  # noqa: F401  (fixture)
+from helpers import past_year
 
-BEFORE = dt.datetime(2025, 9, 1, 12, 0, tzinfo=dt.UTC)
+LAST_YEAR = past_year()  # a year wholly behind us: its meetings have taken place
+
+
+BEFORE = dt.datetime(LAST_YEAR, 9, 1, 12, 0, tzinfo=dt.UTC)
 
 
 @pytest.fixture
@@ -49,7 +52,7 @@ def world(db, app, make_csv, make_meeting, smtp_server):
     templates = app.extensions["mailer.templates"]
     smtp_server.reply("frida@dans.example.org", "550 5.1.1 No such user")
     meeting = make_meeting(slug="gavle", title="Dialogträff med Region Gävleborg", region="Gävleborg", city="Gävle",
-                           host="Region Gävleborg", starts="2025-09-16 18:00", capacity=10, max_guests=2)
+                           host="Region Gävleborg", starts=f"{LAST_YEAR}-09-16 18:00", capacity=10, max_guests=2)
     with db.transaction() as session:
         import_lists(session, paths)
         campaign = service.create_campaign(session, settings, templates, meeting_slug="gavle", template="invitation",
@@ -136,7 +139,7 @@ def test_a_walk_in_from_a_member_organisation_represents_it(db, world):
         add_walk_in(session, meeting, "Karin Kvist", "Riksteatern")
         dans = session.scalar(select(Organisation).where(Organisation.slug == "dans"))
         assert walk_in.organisation_name == dans.name
-        report = board_report(session, settings, dt.date(2025, 1, 1), dt.date(2025, 12, 31))
+        report = board_report(session, settings, dt.date(LAST_YEAR, 1, 1), dt.date(LAST_YEAR, 12, 31))
     data = status(db, meeting_id)
     assert data["organisations_represented"] == 2 and data["by_organisation"]["dans"]["represented"]
     assert not data["by_organisation"]["teater"]["represented"]
@@ -149,9 +152,9 @@ def test_board_report_counts(db, world):
         meeting = session.get(Meeting, meeting_id)
         check_in(session, meeting, ["anna@kor.example.org", "david@teater.example.org"])
         add_walk_in(session, meeting, "Karin Kvist", "Riksteatern")
-        report = board_report(session, settings, dt.date(2025, 1, 1), dt.date(2025, 12, 31), "en")
-        swedish = board_report(session, settings, dt.date(2025, 1, 1), dt.date(2025, 12, 31))
-        empty = board_report(session, settings, dt.date(2026, 1, 1), None)
+        report = board_report(session, settings, dt.date(LAST_YEAR, 1, 1), dt.date(LAST_YEAR, 12, 31), "en")
+        swedish = board_report(session, settings, dt.date(LAST_YEAR, 1, 1), dt.date(LAST_YEAR, 12, 31))
+        empty = board_report(session, settings, dt.date(LAST_YEAR + 1, 1, 1), None)
     assert len(report.meetings) == 1 and report.meetings_per_region == {"Gävleborg": 1}
     assert (report.invitations_sent, report.people_invited, report.answers) == (5, 5, 4)
     assert (report.participants, report.unique_participants) == (3, 2)
@@ -163,7 +166,7 @@ def test_board_report_counts(db, world):
     html = to_html(report)
     assert "<table>" in html and "2 of 3" in html
     assert "Medlemsorganisationer representerade: 2 av 3" in to_markdown(swedish)
-    assert '<html lang="sv">' in to_html(swedish) and "Styrelserapport 2025-01-01 – 2025-12-31" in to_html(swedish)
+    assert '<html lang="sv">' in to_html(swedish) and f"Styrelserapport {LAST_YEAR}-01-01 – {LAST_YEAR}-12-31" in to_html(swedish)
     assert empty.period.endswith(" – i dag")
     rows = board_csv(swedish).decode("utf-8-sig").splitlines()
     assert rows[0].startswith("Träff;Region;Datum;Inbjudna") and rows[-1].startswith("Totalt;1;;5;4;3")
@@ -269,7 +272,7 @@ def test_cli_status_export_checkin_and_report(runner, world, tmp_path):
     out = tmp_path / "svar.csv"
     export = runner.invoke(["responses", "export", "gavle", "-o", out])
     assert export.exit_code == 0 and out.read_bytes().startswith(b"\xef\xbb\xbf")
-    report = runner.invoke(["report", "--from", "2025-01-01", "--to", "2025-12-31"])
+    report = runner.invoke(["report", "--from", f"{LAST_YEAR}-01-01", "--to", f"{LAST_YEAR}-12-31"])
     assert report.exit_code == 0 and "Other organisations present: Riksteatern" in report.output
     bad = runner.invoke(["report", "--from", "last year"])
     assert bad.exit_code == 2 and "last year" in bad.output

@@ -7,7 +7,7 @@ from sqlalchemy import select
 
 from mailer.campaigns.audience import Audience, recipients_query
 from mailer.contacts.models import Suppression, SuppressionReason, address_hash
-from rsvp_fixtures import csrf_of, links_for, person  # noqa: F401  (fixture)
+from rsvp_fixtures import csrf_of, links_for
 
 
 @pytest.fixture

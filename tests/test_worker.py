@@ -8,7 +8,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 
 import pytest
 from sqlalchemy import delete, func, select, text, update
@@ -23,7 +22,7 @@ from mailer.worker import jobs
 from mailer.worker.scheduler import (
     BACKUP_JOB, DIGEST_JOB, RETENTION_JOB, build_scheduler, ensure_digest_job, ensure_retention_job, reconcile,
 )
-from smtp_server import smtp_server  # noqa: F401  (fixture)
+from helpers import wait_until
 
 
 @pytest.fixture
@@ -169,9 +168,8 @@ def test_worker_killed_mid_campaign_sends_everyone_exactly_once(db, cli_env, smt
         process = subprocess.Popen([sys.executable, "-m", "mailer", "worker"], env=env,
                                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         target = 60 * (round_ + 1)
-        deadline = time.monotonic() + 60
-        while len(smtp_server.received) < target and time.monotonic() < deadline:
-            time.sleep(0.02)
+        wait_until(lambda target=target: len(smtp_server.received) >= target, timeout=60, what=f"{target} messages",
+                   interval=0.02)
         process.send_signal(signal.SIGKILL)
         process.wait()
         assert len(smtp_server.received) >= target

@@ -21,9 +21,7 @@ from mailer.i18n import format_clock
 from mailer.operations.heartbeat import STALL_AFTER
 from mailer.operations.models import WorkerHeartbeat
 from mailer.outbox.models import OutboxMessage
-from smtp_server import smtp_server  # noqa: F401  (fixture)
-from test_faults import ROOT, wait_for, worker, worker_env
-from test_staff_fixtures import staff, staff_client  # noqa: F401  (fixtures)
+from process_helpers import ROOT, wait_for, worker, worker_env
 
 SQLITE_ONLY = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 

@@ -25,7 +25,7 @@ from mailer.campaigns.models import Campaign, CampaignState
 from mailer.contacts.importer import import_lists
 from mailer.db import utcnow
 from mailer.outbox.models import OutboxMessage
-from smtp_server import smtp_server  # noqa: F401  (fixture)
+from helpers import wait_until
 
 ROOT = Path(__file__).resolve().parent.parent
 POSTGRES_ONLY = pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
@@ -96,10 +96,7 @@ def workers(cli_env: dict[str, str], smtp_url: str, logs: list[Path]) -> Iterato
 
 def wait_for(condition: Callable[[], bool], timeout: float, what: str) -> float:
     start = time.monotonic()
-    while not condition():
-        if time.monotonic() - start > timeout:
-            pytest.fail(f"timed out after {timeout:.0f} s waiting for {what}")
-        time.sleep(0.05)
+    wait_until(condition, timeout=timeout, what=what)
     return time.monotonic() - start
 
 

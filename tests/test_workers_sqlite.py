@@ -7,10 +7,10 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
+from helpers import wait_until
 
 ROOT = Path(__file__).resolve().parent.parent
 SQLITE_ONLY = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
@@ -26,10 +26,11 @@ def start_worker(env: dict[str, str], log: Path) -> subprocess.Popen:
     with log.open("ab") as handle:
         process = subprocess.Popen([sys.executable, "-m", "mailer", "worker"], cwd=ROOT, env=env,
                                    stdout=handle, stderr=subprocess.STDOUT)
-    deadline = time.monotonic() + 30
-    while "worker started" not in log.read_text(errors="replace"):
-        assert process.poll() is None and time.monotonic() < deadline, log.read_text(errors="replace")
-        time.sleep(0.05)
+    def started() -> bool:
+        assert process.poll() is None, log.read_text(errors="replace")
+        return "worker started" in log.read_text(errors="replace")
+
+    wait_until(started, timeout=30, what="the worker to start", detail=lambda: log.read_text(errors="replace"))
     return process
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from selenium.webdriver.common.by import By
+from selenium.webdriver.common.keys import Keys
 from selenium.common.exceptions import WebDriverException
 from selenium.webdriver.support.ui import WebDriverWait
 
@@ -49,6 +50,13 @@ def submit(driver, button) -> None:
     button.click()
     wait(driver, _left(old))
     wait(driver, lambda d: d.execute_script("return document.readyState") == "complete")
+
+
+def log_in(driver, base: str) -> None:
+    driver.get(f"{base}/staff/login")
+    field(driver, "email").send_keys(STAFF)
+    field(driver, "password").send_keys(PASSWORD + Keys.ENTER)
+    wait(driver, lambda d: d.current_url == f"{base}/staff/")
 
 
 # -- accessibility: a current axe-core from the npm registry (make axe) --------------------

@@ -13,7 +13,6 @@ import os
 import shutil
 import subprocess
 import sys
-import time
 import urllib.error
 import urllib.request
 from dataclasses import dataclass
@@ -22,6 +21,7 @@ from collections.abc import Callable
 
 import pytest
 
+from helpers import wait_until
 from smtp_server import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -34,17 +34,16 @@ FLAGS = ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-u
 
 
 def _wait_for(url: str, process: subprocess.Popen, log: Path, what: str) -> None:
-    deadline = time.monotonic() + 30
-    while True:
+    def up() -> bool:
+        if process.poll() is not None:
+            pytest.fail(f"{what} stopped: {log.read_text(errors='replace')}")
         try:
             with urllib.request.urlopen(url, timeout=2) as reply:
-                if reply.status == 200:
-                    return
+                return reply.status == 200
         except (urllib.error.URLError, ConnectionError):
-            pass
-        if process.poll() is not None or time.monotonic() > deadline:
-            pytest.fail(f"{what} did not come up: {log.read_text(errors='replace')}")
-        time.sleep(0.1)
+            return False
+
+    wait_until(up, timeout=30, what=f"{what} to come up", interval=0.1, detail=lambda: log.read_text(errors="replace"))
 
 
 def _stop(process: subprocess.Popen) -> None:
@@ -137,7 +136,8 @@ def screenshot(driver) -> Callable[..., None]:
         height, chrome = driver.execute_script("return [document.documentElement.scrollHeight, "
                                                "window.outerHeight - window.innerHeight]")
         driver.set_window_size(width, min(max(height, 600), max_height) + chrome)
-        time.sleep(0.3)
+        driver.execute_async_script("const done = arguments[arguments.length - 1];"  # laid out and painted
+                                    "requestAnimationFrame(() => requestAnimationFrame(done));")
         driver.save_screenshot(str(folder / f"{name}.png"))
         driver.set_window_size(1280, 900)
 

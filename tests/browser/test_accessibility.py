@@ -7,7 +7,7 @@ from selenium.webdriver.common.action_chains import ActionChains
 from selenium.webdriver.common.keys import Keys
 from sqlalchemy import select
 
-from browser_helpers import PASSWORD, STAFF, axe_problems, axe_version, body, wait
+from browser_helpers import PASSWORD, STAFF, axe_problems, axe_version, body, log_in, wait
 from mailer.campaigns import service
 from mailer.campaigns.audience import Audience
 from mailer.contacts.importer import import_lists
@@ -16,7 +16,6 @@ from mailer.contacts.subscriptions import suppress
 from mailer.mail.context import links
 from mailer.staff.accounts import add_staff
 from mailer.attendance.checkin import check_in
-from test_browser_templates import log_in
 
 
 def world(app, db, settings, stack, make_csv, make_meeting):

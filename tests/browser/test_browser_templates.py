@@ -4,17 +4,9 @@ line and blocks saving; and the pages switch to English and back."""
 from __future__ import annotations
 
 from selenium.webdriver.common.by import By
-from selenium.webdriver.common.keys import Keys
 
 from mailer.staff.accounts import add_staff
-from browser_helpers import PASSWORD, STAFF, body, field, set_value, submit, wait
-
-
-def log_in(driver, base: str) -> None:
-    driver.get(f"{base}/staff/login")
-    field(driver, "email").send_keys(STAFF)
-    field(driver, "password").send_keys(PASSWORD + Keys.ENTER)
-    wait(driver, lambda d: d.current_url == f"{base}/staff/")
+from browser_helpers import PASSWORD, STAFF, body, field, log_in, set_value, submit, wait
 
 
 def test_editing_a_template_with_a_live_preview(db, stack, driver):

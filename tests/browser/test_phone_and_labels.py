@@ -5,14 +5,13 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
-from browser_helpers import PASSWORD, STAFF
+from browser_helpers import PASSWORD, STAFF, log_in
 from mailer.campaigns import service
 from mailer.campaigns.audience import Audience
 from mailer.contacts.importer import import_lists
 from mailer.contacts.models import Contact
 from mailer.mail.context import links
 from mailer.staff.accounts import add_staff
-from test_browser_templates import log_in
 
 # Fields a screen reader would announce without a name: inputs other than hidden ones and
 # buttons, selects and text areas that have no <label for>, no wrapping <label>, no aria-label.

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-import time
 from email import message_from_bytes
 from email.policy import default
 from pathlib import Path
@@ -198,8 +197,8 @@ def test_the_whole_staff_story(app, db, settings, runner, stack, driver, screens
     screenshot("staff-responses", max_height=1500)
     field(driver, "export-csv").click()
     target = driver.downloads / f"{slug}.csv"
+    # Chromium writes to a .crdownload file and renames it when done: the name appears complete.
     wait(driver, lambda d: target.exists() and target.stat().st_size > 0)
-    time.sleep(0.2)
     lines = target.read_bytes().decode("utf-8-sig").splitlines()
     assert lines[0].startswith("Namn;Organisationer;E-post;Svar")
     assert len(lines) == 1 + 11 and any(anna in line and ";ja;" in line for line in lines)

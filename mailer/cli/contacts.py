@@ -42,14 +42,14 @@ def import_(rt: Runtime, files: tuple[Path, ...], org: str | None, dry_run: bool
         for value in values:
             written, sep, meaning = value.partition("=")
             if not sep or not written.strip():
-                fail(f"{option}: {value!r} is not WRITTEN=REGION or HEADER=FIELD")
+                fail(translate("cli.option_not_pair", cli_language(), option=option, value=repr(value)))
             target[written.strip()] = meaning.strip()
     for written, region in choices.regions.items():
         if region and canonical_region(region) is None:
-            fail(f"--map-region: {region!r} is not a region")
+            fail(translate("cli.option_not_region", cli_language(), region=repr(region)))
     for header, meaning in choices.columns.items():
         if meaning not in FIELDS and meaning != IGNORE:
-            fail(f"--column: {meaning!r} is not one of {', '.join(FIELDS)}, {IGNORE}")
+            fail(translate("cli.option_not_field", cli_language(), meaning=repr(meaning), fields=", ".join((*FIELDS, IGNORE))))
     with rt.transaction() as session:
         report = import_lists(session, list(files), org=org, dry_run=dry_run, strict=strict, check_dns=check_dns,
                               choices=choices)
@@ -64,8 +64,8 @@ def import_(rt: Runtime, files: tuple[Path, ...], org: str | None, dry_run: bool
             click.echo(f"{file.path}:{problem.line}: {_problem(problem)}", err=True)
         for differs in file.disagreements:
             options = "; ".join(f"{value!r} ({', '.join(orgs)})" for value, orgs in differs.options.items())
-            click.echo(f"{file.path}:{differs.line}: note: the lists write {differs.email}'s {differs.field} "
-                       f"differently: {options}; shown: {differs.result!r}", err=True)
+            say("cli.import_disagreement", place=f"{file.path}:{differs.line}", email=differs.email,
+                field=differs.field, options=options, shown=repr(differs.result), err=True)
         if file.error:
             click.echo(f"{file.path}: {file.error}", err=True)
     for file in report.files:
@@ -76,7 +76,7 @@ def import_(rt: Runtime, files: tuple[Path, ...], org: str | None, dry_run: bool
         else:
             say("cli.strict_rejected")
     elif any(f.blocking for f in report.files):
-        click.echo("a file with problems to fix or choose was not imported (the others were)")
+        say("cli.import_blocked_some")
     raise SystemExit(report.exit_code)
 
 

@@ -245,3 +245,26 @@ def test_init_writes_staff_emails_from_the_first_staff_account(bare_runner):
     assert listed.exit_code == 0
     third = runner.invoke(["init"])
     assert "wrote staff_emails" not in third.stdout  # set once; a file the user edited is left alone
+
+
+def test_cli_sentences_speak_swedish(runner, make_meeting, make_csv):
+    """Every sentence the CLI prints comes from the catalogs: Swedish with --lang sv, English here by default."""
+    make_meeting(slug="falun", city="Falun")
+    make_meeting(slug="gavle", city="Gävle")
+
+    edited = runner.invoke(["--lang", "sv", "meetings", "edit", "falun", "--title", "Dialogträff Falun"])
+    cancelled = runner.invoke(["--lang", "sv", "meetings", "cancel", "gavle"])
+    unknown = runner.invoke(["--lang", "sv", "meetings", "cancel", "narnia"])
+    asked = runner.invoke(["--lang", "sv", "contacts", "forget", "anna@kor.example.org"], input="n\n")
+    lists = make_csv("kor.csv", "email,name\nanna@kor.example.org,Anna\n")
+    bad_column = runner.invoke(["--lang", "sv", "contacts", "import", lists, "--column", "Namn=favourite"])
+    bad_region = runner.invoke(["--lang", "sv", "contacts", "import", lists, "--map-region", "Sörmlands län=Narnia"])
+    english = runner.invoke(["meetings", "edit", "falun", "--city", "Falun"])
+
+    assert edited.exit_code == 0 and edited.stdout.strip() == "falun är ändrad"
+    assert cancelled.exit_code == 0 and cancelled.stdout.startswith("gavle är inställd; 0 mejl om att träffen är inställd")
+    assert unknown.exit_code == 1 and "narnia" in unknown.stderr and "no meeting" not in unknown.stderr
+    assert asked.exit_code == 1 and "Radera allt om anna@kor.example.org? Det går inte att ångra" in asked.output
+    assert bad_column.exit_code == 1 and "--column: 'favourite' är inte ett av" in bad_column.stderr
+    assert bad_region.exit_code == 1 and "--map-region: 'Narnia' är inte en region" in bad_region.stderr
+    assert english.exit_code == 0 and english.stdout.strip() == "falun updated"

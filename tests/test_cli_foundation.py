@@ -268,3 +268,13 @@ def test_cli_sentences_speak_swedish(runner, make_meeting, make_csv):
     assert bad_column.exit_code == 1 and "--column: 'favourite' är inte ett av" in bad_column.stderr
     assert bad_region.exit_code == 1 and "--map-region: 'Narnia' är inte en region" in bad_region.stderr
     assert english.exit_code == 0 and english.stdout.strip() == "falun updated"
+
+
+def test_import_summary_speaks_swedish(runner, make_csv):
+    lists = make_csv("kor.csv", "email,name\nanna@kor.example.org,Anna\nberit@kor.example.org,Berit\n")
+
+    swedish = runner.invoke(["--lang", "sv", "contacts", "import", lists])
+    again = runner.invoke(["contacts", "import", lists])
+
+    assert swedish.exit_code == 0 and "kor.csv: 2 nya, 0 ändrade, 0 oförändrade, 0 borttagna, 0 avvisade" in swedish.stdout
+    assert again.exit_code == 0 and "kor.csv: 0 new, 0 changed, 2 unchanged, 0 removed, 0 rejected" in again.stdout

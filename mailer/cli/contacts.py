@@ -69,7 +69,7 @@ def import_(rt: Runtime, files: tuple[Path, ...], org: str | None, dry_run: bool
         if file.error:
             click.echo(f"{file.path}: {file.error}", err=True)
     for file in report.files:
-        click.echo(file.summary())
+        click.echo(_summary(file))
     if not report.written:
         if dry_run:
             say("cli.dry_run")
@@ -113,3 +113,22 @@ def _problem(problem) -> str:
     if cli_language() != "en" and problem.code and has(f"import_problem.{problem.code}", cli_language()):
         return translate(f"import_problem.{problem.code}", cli_language(), **problem.params)
     return problem.message
+
+
+def _summary(file) -> str:
+    """One file's outcome in the CLI's language (FileReport.summary() is the same in English, for logs)."""
+    language, name = cli_language(), file.path.name
+    if file.error:
+        reason = (translate(f"import_problem.{file.error_code}", language, **file.error_params)
+                  if language != "en" and file.error_code and has(f"import_problem.{file.error_code}", language)
+                  else file.error)  # as _problem: in English the importer's own, more detailed text
+        return translate("cli.import_file_not_imported", language, file=name, reason=reason)
+    if file.note:
+        return f"{name}: {file.note}"
+    if file.blocking:
+        return translate("cli.import_file_blocked", language, file=name, n=len(file.blocking))
+    text = translate("cli.import_file_counts", language, file=name, imported=file.imported, updated=file.updated,
+                     unchanged=file.unchanged, removed=file.removed, rejected=len(file.rejected))
+    extras = [translate(key, language, n=count) for key, count in
+              (("cli.import_file_suppressed", file.suppressed), ("cli.import_file_erased", file.erased)) if count]
+    return text + (f" ({'; '.join(extras)})" if extras else "")

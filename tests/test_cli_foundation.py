@@ -264,7 +264,8 @@ def test_cli_sentences_speak_swedish(runner, make_meeting, make_csv):
     assert edited.exit_code == 0 and edited.stdout.strip() == "falun är ändrad"
     assert cancelled.exit_code == 0 and cancelled.stdout.startswith("gavle är inställd; 0 mejl om att träffen är inställd")
     assert unknown.exit_code == 1 and "narnia" in unknown.stderr and "no meeting" not in unknown.stderr
-    assert asked.exit_code == 1 and "Radera allt om anna@kor.example.org? Det går inte att ångra" in asked.output
+    assert asked.exit_code == 1 and "Radera allt om anna@kor.example.org? Det går inte att ångra" in asked.output \
+        and "inget raderades" in asked.stderr
     assert bad_column.exit_code == 1 and "--column: 'favourite' är inte ett av" in bad_column.stderr
     assert bad_region.exit_code == 1 and "--map-region: 'Narnia' är inte en region" in bad_region.stderr
     assert english.exit_code == 0 and english.stdout.strip() == "falun updated"

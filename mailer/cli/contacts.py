@@ -59,15 +59,15 @@ def import_(rt: Runtime, files: tuple[Path, ...], org: str | None, dry_run: bool
                    removed=sum(f.removed for f in report.files), rejected=sum(len(f.rejected) for f in report.files))
     for file in report.files:
         for problem in file.warnings:
-            say("cli.import_warning", place=f"{file.path}:{problem.line}", message=_problem(problem), err=True)
+            say("cli.import_warning", place=f"{file.path}:{problem.line}", message=problem_text(problem), err=True)
         for problem in file.rejected + file.blocking:
-            click.echo(f"{file.path}:{problem.line}: {_problem(problem)}", err=True)
+            click.echo(f"{file.path}:{problem.line}: {problem_text(problem)}", err=True)
         for differs in file.disagreements:
             options = "; ".join(f"{value!r} ({', '.join(orgs)})" for value, orgs in differs.options.items())
             say("cli.import_disagreement", place=f"{file.path}:{differs.line}", email=differs.email,
                 field=differs.field, options=options, shown=repr(differs.result), err=True)
         if file.error:
-            click.echo(f"{file.path}: {file.error}", err=True)
+            click.echo(f"{file.path}: {_file_error(file)}", err=True)
     for file in report.files:
         click.echo(_summary(file))
     if not report.written:
@@ -108,7 +108,7 @@ def list_(rt: Runtime, org: str | None, as_json: bool) -> None:
     say("cli.contacts_count", n=len(data))
 
 
-def _problem(problem) -> str:
+def problem_text(problem) -> str:
     """A row's problem in Swedish from the importer's code; in English the importer's own, more detailed text."""
     if cli_language() != "en" and problem.code and has(f"import_problem.{problem.code}", cli_language()):
         return translate(f"import_problem.{problem.code}", cli_language(), **problem.params)
@@ -119,10 +119,7 @@ def _summary(file) -> str:
     """One file's outcome in the CLI's language (FileReport.summary() is the same in English, for logs)."""
     language, name = cli_language(), file.path.name
     if file.error:
-        reason = (translate(f"import_problem.{file.error_code}", language, **file.error_params)
-                  if language != "en" and file.error_code and has(f"import_problem.{file.error_code}", language)
-                  else file.error)  # as _problem: in English the importer's own, more detailed text
-        return translate("cli.import_file_not_imported", language, file=name, reason=reason)
+        return translate("cli.import_file_not_imported", language, file=name, reason=_file_error(file))
     if file.note:
         return f"{name}: {file.note}"
     if file.blocking:
@@ -132,3 +129,11 @@ def _summary(file) -> str:
     extras = [translate(key, language, n=count) for key, count in
               (("cli.import_file_suppressed", file.suppressed), ("cli.import_file_erased", file.erased)) if count]
     return text + (f" ({'; '.join(extras)})" if extras else "")
+
+
+def _file_error(file) -> str:
+    """Why a file was not read, as problem_text says a row's problem."""
+    language = cli_language()
+    if language != "en" and file.error_code and has(f"import_problem.{file.error_code}", language):
+        return translate(f"import_problem.{file.error_code}", language, **file.error_params)
+    return file.error

@@ -34,7 +34,8 @@ def export_person_command(rt: Runtime, email: str) -> None:
 def forget_command(rt: Runtime, email: str, yes: bool) -> None:
     """Erase a person's personal data everywhere, files included; counts stay, the address stays blocked (hashed)."""
     if not yes:
-        click.confirm(translate("cli.erase_confirm", cli_language(), email=email), abort=True)
+        if not click.confirm(translate("cli.erase_confirm", cli_language(), email=email)):
+            fail(translate("cli.erase_declined", cli_language()))
     try:
         erased = erase_person(rt.db, rt.settings, email, cli_actor())
     except LookupError as exc:

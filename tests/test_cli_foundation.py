@@ -260,6 +260,7 @@ def test_cli_sentences_speak_swedish(runner, make_meeting, make_csv):
     bad_column = runner.invoke(["--lang", "sv", "contacts", "import", lists, "--column", "Namn=favourite"])
     bad_region = runner.invoke(["--lang", "sv", "contacts", "import", lists, "--map-region", "Sörmlands län=Narnia"])
     english = runner.invoke(["meetings", "edit", "falun", "--city", "Falun"])
+    bad_to = runner.invoke(["--lang", "sv", "campaigns", "test", "1", "--to", "kansli@"])
 
     assert edited.exit_code == 0 and edited.stdout.strip() == "falun är ändrad"
     assert cancelled.exit_code == 0 and cancelled.stdout.startswith("gavle är inställd; 0 mejl om att träffen är inställd")
@@ -269,6 +270,7 @@ def test_cli_sentences_speak_swedish(runner, make_meeting, make_csv):
     assert bad_column.exit_code == 1 and "--column: 'favourite' är inte ett av" in bad_column.stderr
     assert bad_region.exit_code == 1 and "--map-region: 'Narnia' är inte en region" in bad_region.stderr
     assert english.exit_code == 0 and english.stdout.strip() == "falun updated"
+    assert bad_to.exit_code == 1 and "--to: kansli@ är inte en e-postadress som går att skicka till" in bad_to.stderr
 
 
 def test_import_summary_speaks_swedish(runner, make_csv):

@@ -98,7 +98,8 @@ def test(rt: Runtime, campaign_id: int, to_email: str):
     try:
         sent_to = actions.send_test(rt.db, rt.settings, rt.templates, cli_actor(), campaign_id, to_email)
     except ValueError as exc:  # a bad address or an unknown campaign (CampaignError is a ValueError)
-        fail(exc if isinstance(exc, service.CampaignError) else f"--to: {exc}")
+        fail(exc if isinstance(exc, service.CampaignError)
+             else translate("cli.test_bad_address", cli_language(), email=to_email.strip()))
     except TemplateProblem as exc:
         fail(exc)
     except TransportError as exc:

@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test install clean browser bench translations axe
+.PHONY: demo test lint install clean browser bench translations axe
 
 $(STAMP): pyproject.toml
 	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
@@ -32,18 +32,27 @@ demo: $(STAMP)
 	@export $(DEMO_ENV); $(BIN)/mailer worker & worker=$$!; trap 'kill $$worker 2>/dev/null' EXIT INT TERM; \
 	$(BIN)/mailer serve --port $(PORT)
 
-# Installs nothing into the system: the browser tests (tests/browser) run when /usr/bin/chromium
-# and /usr/bin/chromedriver exist, otherwise pytest says in one line that they were not run
+# Runs `make lint` first. Installs nothing into the system: the browser tests (tests/browser)
+# run when /usr/bin/chromium and /usr/bin/chromedriver exist, otherwise pytest says in one line that they were not run
 # (install them with `make browser` as root). axe-core comes from the npm registry into
 # tests/browser/axe/ (a test-only folder) when npm is there.
-test: $(STAMP)
+test: $(STAMP) lint
 	@$(MAKE) --no-print-directory axe
 	$(BIN)/pytest
+
+# ruff (pyproject [tool.ruff]), mypy ([tool.mypy]: strict on the packages listed there) and the
+# import contract ([tool.importlinter]: layers, and no Flask/click below the web and CLI).
+# `ruff format --check .` joins here once the code base has been formatted in one go.
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/mypy
+	$(BIN)/lint-imports
 
 # Debian's headless chromium and its chromedriver for the browser tests, and npm for axe-core
 # when it is missing; nothing else is upgraded, and apt's output goes to a log unless it fails.
 # Run as root (CI does: .ci/run).
 BROWSER_LOG := /tmp/mailer-make-browser.log
+
 browser:
 	@NPM=""; command -v npm >/dev/null 2>&1 || NPM="npm"; \
 	if [ -x /usr/bin/chromedriver ] && [ -x /usr/bin/chromium ] && [ -z "$$NPM" ]; then \

@@ -15,8 +15,8 @@ import sys
 from flask import current_app, redirect, request, session, url_for
 from sqlalchemy import text
 
-from mailer.app import create_app, db_of
 from mailer.cli.serve import MailerServer
+from mailer.web.extensions import create_app, db_of
 
 
 def floor(token: str):

@@ -96,7 +96,7 @@ def calibration() -> dict:
 
 def main(names: list[str]) -> int:
     ensure_tools()
-    results: dict = {"machine": machine(), "measured_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+    results: dict = {"machine": machine(), "measured_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
                      "load_average_at_start": [round(v, 1) for v in os.getloadavg()], **calibration()}
     for name in names or list(BENCHES):
         print(f"bench: {name} …", file=sys.stderr, flush=True)

@@ -32,7 +32,7 @@ def fill(db, settings, invited: int, history: int) -> int:
     from mailer.rsvp.models import Answer, LinkOpen, Response, ResponseChange
 
     rng = random.Random(7)
-    now = dt.datetime.now(dt.timezone.utc)
+    now = dt.datetime.now(dt.UTC)
     with db.transaction() as session:
         meeting = add_meeting(session, settings.timezone, slug="stor-2031", title="Stor dialogträff",
                               region="Stockholm", city="Stockholm", starts="2031-09-14 18:00")

@@ -6,9 +6,10 @@ from typing import Any
 
 from flask import Flask
 
-from mailer.config import Settings, load_settings
+from mailer.config import load_settings
 from mailer.db import Database
 from mailer.mail.templates import EmailTemplates
+from mailer.web.extensions import install
 
 
 def create_app(test_config: dict[str, Any] | None = None) -> Flask:
@@ -19,9 +20,8 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         SECRET_KEY=settings.secret_key,
         MAX_CONTENT_LENGTH=2 * 1024 * 1024,
     )
-    app.extensions["mailer.settings"] = settings
-    app.extensions["mailer.db"] = Database(settings.database_url)
-    app.extensions["mailer.templates"] = EmailTemplates(settings.templates_path, settings.max_message_bytes)
+    install(app, settings, Database(settings.database_url),
+            EmailTemplates(settings.templates_path, settings.max_message_bytes))
 
     if settings.proxy_count:
         # Behind nginx/Caddy: the visitor's address (rate limits) and https (Secure cookies)
@@ -36,14 +36,3 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     init_web(app)
     return app
 
-
-def settings_of(app: Flask) -> Settings:
-    return app.extensions["mailer.settings"]
-
-
-def db_of(app: Flask) -> Database:
-    return app.extensions["mailer.db"]
-
-
-def templates_of(app: Flask) -> EmailTemplates:
-    return app.extensions["mailer.templates"]

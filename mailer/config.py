@@ -82,7 +82,7 @@ class Settings:
     max_message_bytes: int = 10 * 1024 * 1024  # a rendered message larger than this is refused
     max_upload_mb: int = 50  # the largest contact list staff may upload
     backup_cron: str = DEFAULT_BACKUP_CRON
-    backup_keep: "BackupKeep" = field(default_factory=lambda: BackupKeep())
+    backup_keep: BackupKeep = field(default_factory=lambda: BackupKeep())
 
     @property
     def max_upload_bytes(self) -> int:
@@ -97,7 +97,7 @@ class Settings:
     def outbox_path(self) -> Path:
         return self.instance_path / "outbox"
 
-    def with_overrides(self, **changes: Any) -> "Settings":
+    def with_overrides(self, **changes: Any) -> Settings:
         return replace(self, **changes)
 
 
@@ -171,7 +171,7 @@ def _smtp_url(name: str, value: Any) -> str | None:
     if parts.scheme not in ("smtp", "smtps") or not parts.hostname:
         raise ConfigError(env_name(name), "must look like smtp://[user:pass@]host[:port] or smtps://…")
     try:
-        parts.port
+        _ = parts.port  # urlsplit checks the port only when it is read
     except ValueError:
         raise ConfigError(env_name(name), "has an invalid port") from None
     return url
@@ -229,7 +229,7 @@ def _imap_url(name: str, value: Any) -> str | None:
     if parts.scheme not in ("imap", "imaps") or not parts.hostname or not parts.username:
         raise ConfigError(env_name(name), "must look like imaps://user:password@host[:port]/INBOX (or imap://…)")
     try:
-        parts.port
+        _ = parts.port  # urlsplit checks the port only when it is read
     except ValueError:
         raise ConfigError(env_name(name), "has an invalid port") from None
     return url

@@ -44,7 +44,7 @@ def add_demo_meetings(session: Session, tz: ZoneInfo, today: dt.date) -> list[st
     """Add the demo meetings that are not there yet; returns the slugs added."""
     existing = set(session.scalars(select(Meeting.slug)))
     added = []
-    for (slug, city, host, region, venue), day in zip(DEMO_MEETINGS, demo_dates(today)):
+    for (slug, city, host, region, venue), day in zip(DEMO_MEETINGS, demo_dates(today), strict=True):
         if slug in existing:
             continue
         add_meeting(

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Iterable
 
 TOKEN_IN_PATH = re.compile(r"/(r|u|e)/[A-Za-z0-9_\-.]{8,}")
 EMAIL = re.compile(r"([A-Za-z0-9._%+\-\u00c0-\u024f]{1,64})@([A-Za-z0-9.\-\u00c0-\u024f]+\.[A-Za-z]{2,})")
@@ -40,22 +41,24 @@ class RedactingFilter(logging.Filter):
         return True
 
 
-def configure(verbose: bool = False) -> None:
+def configure(verbose: bool = False, extra_handlers: Iterable[logging.Handler] = ()) -> None:
     """Root logging for `mailer worker` and `mailer serve`, with redaction on every handler."""
     logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     for name in ("apscheduler", "alembic"):
         logging.getLogger(name).setLevel(logging.WARNING)
-    install_filter()
+    install_filter(extra_handlers)
 
 
-def install_filter() -> None:
-    """Put the filter on every handler there is (handlers, not loggers: records from child loggers pass handlers)."""
-    from flask.logging import default_handler  # Flask's "Exception on /r/<token> [POST]" goes here
+def install_filter(extra_handlers: Iterable[logging.Handler] = ()) -> None:
+    """Put the filter on every handler there is (handlers, not loggers: records from child loggers pass handlers).
 
+    `extra_handlers`: ones no logger holds yet, such as Flask's default handler (the CLI passes it,
+    so this module needs no Flask).
+    """
     redactor = RedactingFilter()
     loggers = [logging.getLogger()] + [logging.getLogger(n) for n in logging.root.manager.loggerDict]
-    handlers = [default_handler] + [h for logger in loggers for h in getattr(logger, "handlers", [])]
+    handlers = [*extra_handlers] + [h for logger in loggers for h in getattr(logger, "handlers", [])]
     for handler in handlers:
         if not any(isinstance(f, RedactingFilter) for f in handler.filters):
             handler.addFilter(redactor)

@@ -1,11 +1,16 @@
 """Every table, imported in one place so Alembic and tests see the whole schema."""
 
+from mailer.attendance.models import Attendance
 from mailer.audit.models import AuditEntry
 from mailer.bounces.models import BounceEvent
-
 from mailer.campaigns.models import Campaign, CampaignState
 from mailer.contacts.models import (
-    Contact, ImportRejection, Membership, Organisation, RetiredLinkKey, Suppression,
+    Contact,
+    ImportRejection,
+    Membership,
+    Organisation,
+    RetiredLinkKey,
+    Suppression,
     SuppressionReason,
 )
 from mailer.digest.models import DigestRun
@@ -16,8 +21,6 @@ from mailer.outbox.models import MessageState, OutboxMessage
 from mailer.outbox.ratelimit import SendRate, SendReservation
 from mailer.outbox.relay import RelayStatus
 from mailer.rsvp.models import Answer, LinkOpen, Response, ResponseChange
-from mailer.staff.models import LoginFailure, StaffUser
-from mailer.tracking.models import Attendance
 
 __all__ = [
     "Answer", "Attendance", "AuditEntry", "BackupRecord", "BounceEvent", "HealthProbe", "Campaign", "DigestRun", "Evaluation", "EvaluationReceipt", "CampaignState", "Contact", "ImportRejection", "LinkOpen", "Meeting",

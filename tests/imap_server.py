@@ -31,7 +31,7 @@ class IMAPTestServer:
     def url(self) -> str:
         return f"imap://{USER}:{PASSWORD}@127.0.0.1:{self.port}/INBOX"
 
-    def start(self) -> "IMAPTestServer":
+    def start(self) -> IMAPTestServer:
         tls = ["--cert", str(self.certificate), "--key", str(self.certificate)] if self.certificate else ["--no-tls"]
         self.process = subprocess.Popen(
             [str(Path(sys.executable).with_name("pymap")), "--host", "127.0.0.1", "--port", str(self.port), *tls,
@@ -45,9 +45,9 @@ class IMAPTestServer:
             except OSError:
                 if self.process.poll() is not None:
                     with self.process.stderr:
-                        raise RuntimeError("pymap did not start: " + self.process.stderr.read().decode(errors="replace"))
+                        raise RuntimeError("pymap did not start: " + self.process.stderr.read().decode(errors="replace")) from None
                 if time.monotonic() > deadline:
-                    raise RuntimeError("pymap did not answer within 30 s")
+                    raise RuntimeError("pymap did not answer within 30 s") from None
                 time.sleep(0.05)
 
     def stop(self) -> None:

@@ -17,7 +17,8 @@ import urllib.parse
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
+from collections.abc import Callable
 
 import pytest
 from sqlalchemy import select
@@ -67,7 +68,7 @@ def response_of(db, contact_id: int, meeting_id: int) -> Response | None:
         response = session.scalar(select(Response).where(Response.contact_id == contact_id,
                                                          Response.meeting_id == meeting_id))
         if response is not None:
-            response.history  # load it while the session is open
+            _ = response.history  # load it while the session is open
         return response
 
 

@@ -60,7 +60,7 @@ class Script:
 
 
 class Handler:
-    def __init__(self, server: "SMTPTestServer"):
+    def __init__(self, server: SMTPTestServer):
         self.server = server
 
     async def handle_EHLO(self, smtp, session, envelope, hostname, responses):
@@ -134,7 +134,7 @@ class SMTPTestServer:
     def url(self) -> str:
         return f"smtp://127.0.0.1:{self.port}"
 
-    def start(self) -> "SMTPTestServer":
+    def start(self) -> SMTPTestServer:
         self.loop = asyncio.new_event_loop()  # ours, so that stop() can close it
         self.controller = Controller(Handler(self), hostname="127.0.0.1", port=self.port, loop=self.loop,
                                      enable_SMTPUTF8=True, ready_timeout=10)

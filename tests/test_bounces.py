@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-from mailer.bounces import verp
+from mailer.mail import verp
 from mailer.bounces.models import BounceEvent
 from mailer.bounces.service import apply
 from mailer.bounces.sources import Incoming
@@ -320,7 +320,7 @@ def stored_message_id(db, address: str) -> str:
 
 
 def test_without_a_bounce_address_only_our_stored_message_id_makes_a_report_ours(runner, cli_env, db, sent, tmp_path):
-    anna, bo = "anna.lind@korforbundet.example.se", "bo.ek@musikforbundet.example.se"
+    bo = "bo.ek@musikforbundet.example.se"
     untagged = tmp_path / "untagged.eml"  # names anna, quotes a Message-ID we never used
     untagged.write_bytes(report_bytes("postfix_user_unknown.eml"))
     quoted = tmp_path / "quoted.eml"  # Exim quotes the original as text: its Message-ID is ours (bo's)

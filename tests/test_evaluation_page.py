@@ -6,7 +6,7 @@ from sqlalchemy import func, select
 
 from mailer.evaluations.models import Evaluation
 from mailer.meetings.models import Meeting
-from mailer.tracking.attendance import check_in
+from mailer.attendance.checkin import check_in
 import pytest
 
 from rsvp_fixtures import csrf_of, links_for, person  # noqa: F401  (fixture)

@@ -21,7 +21,7 @@ import sys
 import time
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Callable, Iterator
+from collections.abc import Callable, Iterator
 
 import pytest
 from aiosmtpd.controller import Controller
@@ -230,7 +230,7 @@ class HoldingServer(SMTPTestServer):
         super().__init__()
         self.hold: dict[int, float] = {}
 
-    def start(self) -> "HoldingServer":
+    def start(self) -> HoldingServer:
         self.loop = asyncio.new_event_loop()
         self.controller = Controller(HoldingHandler(self), hostname="127.0.0.1", port=self.port, loop=self.loop,
                                      enable_SMTPUTF8=True, ready_timeout=10)
@@ -276,7 +276,7 @@ def test_worker_killed_repeatedly_during_a_2000_recipient_campaign(db, cli_env, 
                     target = min(recipients, len(server.received) + rng.randint(60, 180))
                     if mode == "in window":
                         server.hold[target] = 1.0
-                    wait_for(lambda: len(server.received) >= target or process.poll() is not None,
+                    wait_for(lambda target=target: len(server.received) >= target or process.poll() is not None,
                              120, f"{target} messages at the server", interval=0.02)
                 process.kill()
                 process.wait()

@@ -39,7 +39,7 @@ from mailer.mail.templates import EmailTemplates, TemplateProblem, packaged_temp
 from mailer.meetings.models import Meeting
 from mailer.outbox.models import OutboxMessage
 from mailer.rsvp.models import Response, ResponseChange
-from mailer.tracking.attendance import check_in
+from mailer.attendance.checkin import check_in
 from mailer.tracking.export import FORMULA_START, attendee_rows, to_csv
 from mailer.tracking.org_report import org_report, queue_org_report
 from mailer.tracking.report import board_report, to_html
@@ -357,7 +357,7 @@ def assert_inert_staff_page(html: str, *shown: str) -> None:
 
 def test_markup_and_template_syntax_show_as_text_on_every_staff_page(app, db, hostile_world):
     from mailer.staff.accounts import add_staff
-    from mailer.tracking.attendance import add_walk_in
+    from mailer.attendance.checkin import add_walk_in
     from test_staff_fixtures import log_in
 
     w = hostile_world

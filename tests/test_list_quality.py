@@ -280,7 +280,7 @@ def test_the_preview_offers_the_closest_region_and_imports_only_once_chosen(db, 
 
 def test_the_preview_lists_disagreements_and_staff_choose_the_shown_name(db, staff_client, make_csv):
     run_import(db, [make_csv("kor.csv", "email,name\nleyla@ex.org,Leyla SEHLSTEDT\n")])
-    reply = upload(staff_client, "mejl,namn\nleyla@ex.org,Leyla Sehlstedt\n".encode(), new_org="dans")
+    reply = upload(staff_client, b"mejl,namn\nleyla@ex.org,Leyla Sehlstedt\n", new_org="dans")
     assert "Listorna skriver samma person olika (1)" in text(reply)
     assert "Leyla SEHLSTEDT (Kor)" in text(reply) and "Leyla Sehlstedt (Dans)" in text(reply)
     token = re.search(r'name="token" value="([^"]+)"', reply.get_data(as_text=True)).group(1)

@@ -12,7 +12,7 @@ from sqlalchemy import inspect, select, text
 from mailer.meetings.models import Meeting
 from mailer.meetings.service import MeetingError, add_meeting, get_meeting, list_meetings
 
-UTC = dt.timezone.utc
+UTC = dt.UTC
 STOCKHOLM = ZoneInfo("Europe/Stockholm")
 
 FALUN = [

@@ -44,7 +44,7 @@ def test_senders_claiming_at_the_same_time_get_disjoint_batches(db, app, setting
         for session in sessions:
             session.begin()
         # Each claim's transaction is still open (its rows locked) when the next one claims.
-        claims = [sender._claim(session, campaign.id) for sender, session in zip(senders, sessions)]
+        claims = [sender._claim(session, campaign.id) for sender, session in zip(senders, sessions, strict=True)]
         for session in sessions:
             session.commit()
     finally:

@@ -27,7 +27,7 @@ from mailer.meetings.models import Meeting
 from mailer.outbox.sender import Sender
 from mailer.rsvp.models import Response
 from mailer.rsvp.service import record_answer
-from mailer.tracking.attendance import check_in
+from mailer.attendance.checkin import check_in
 from mailer.privacy.retention import anonymise_expired
 from mailer.tracking.status import full_status
 
@@ -109,8 +109,8 @@ def test_forget_erases_everywhere_but_keeps_the_counts(db, app, scene, make_csv,
 def test_retention_anonymises_old_answers_but_keeps_figures(db, scene):
     _, meeting_id, _ = scene
     with db.transaction() as session:
-        nothing = anonymise_expired(session, 24, now=dt.datetime(2031, 3, 5, tzinfo=dt.timezone.utc))
-        done = anonymise_expired(session, 24, now=dt.datetime(2033, 4, 1, tzinfo=dt.timezone.utc))
+        nothing = anonymise_expired(session, 24, now=dt.datetime(2031, 3, 5, tzinfo=dt.UTC))
+        done = anonymise_expired(session, 24, now=dt.datetime(2033, 4, 1, tzinfo=dt.UTC))
         response = session.scalar(select(Response))
         assert response.contact_id is None and response.diet is None and response.answer.value == "yes"
     assert nothing.meetings == 0 and (done.meetings, done.responses, done.evaluations) == (1, 1, 1)

@@ -174,9 +174,9 @@ def check_parsed(tmp_path: Path, data: bytes, rows, starts) -> None:
     path.write_bytes(data)
     parsed = parse(path)
     expected_rows = [(a.lower(), cleaned(n), cleaned(r), line)
-                     for (a, n, r), line in zip(rows, starts) if is_good(a)]
+                     for (a, n, r), line in zip(rows, starts, strict=True) if is_good(a)]
     assert [(r.email, r.name, r.role, r.line) for r in parsed.rows] == expected_rows
-    assert [p.line for p in parsed.rejected] == [line for (a, _, _), line in zip(rows, starts) if not is_good(a)]
+    assert [p.line for p in parsed.rejected] == [line for (a, _, _), line in zip(rows, starts, strict=True) if not is_good(a)]
     assert all(p.message.startswith("bad address ") for p in parsed.rejected)
 
 

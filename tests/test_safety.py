@@ -268,7 +268,7 @@ def test_past_starts_and_rounds_for_started_meetings_are_refused(app, db, settin
         assert session.get(Campaign, campaign_id).state is CampaignState.DRAFT
 
     page = staff_client.get(f"/staff/campaigns/{campaign_id}").get_data(as_text=True)
-    soon = (dt.datetime.now(dt.timezone.utc).replace(minute=0, second=0, microsecond=0)
+    soon = (dt.datetime.now(dt.UTC).replace(minute=0, second=0, microsecond=0)
             + dt.timedelta(hours=1)).astimezone(settings.timezone)
     assert f'name="date" required value="{soon:%Y-%m-%d}"' in page
     assert f'name="time" required step="300" value="{soon:%H:%M}"' in page

@@ -15,7 +15,7 @@ from mailer.contacts.subscriptions import suppress
 from mailer.evaluations.service import record_evaluation
 from mailer.meetings.models import Meeting
 from mailer.rsvp.service import record_answer
-from mailer.tracking.models import Attendance
+from mailer.attendance.models import Attendance
 from rsvp_fixtures import invite  # noqa: F401
 from test_staff_fixtures import post, staff, staff_client, text  # noqa: F401
 

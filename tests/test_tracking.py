@@ -27,13 +27,13 @@ from mailer.meetings.models import Meeting
 from mailer.outbox.models import OutboxMessage
 from mailer.outbox.sender import Sender
 from mailer.rsvp.service import record_answer
-from mailer.tracking.attendance import add_walk_in, check_in
+from mailer.attendance.checkin import add_walk_in, check_in
 from mailer.tracking.export import attendee_rows, to_csv, to_xlsx
 from mailer.tracking.report import board_csv, board_report, to_html, to_markdown
 from mailer.tracking.status import full_status
 from smtp_server import smtp_server  # noqa: F401  (fixture)
 
-BEFORE = dt.datetime(2025, 9, 1, 12, 0, tzinfo=dt.timezone.utc)
+BEFORE = dt.datetime(2025, 9, 1, 12, 0, tzinfo=dt.UTC)
 
 
 @pytest.fixture

@@ -14,7 +14,7 @@ import sys
 import time
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
-from typing import Callable, Iterator
+from collections.abc import Callable, Iterator
 
 import pytest
 from sqlalchemy import select, text
@@ -89,7 +89,7 @@ def workers(cli_env: dict[str, str], smtp_url: str, logs: list[Path]) -> Iterato
                     process.send_signal(signal.SIGTERM)
             for process in processes:
                 process.wait(timeout=60)
-    for process, log in zip(processes, logs):
+    for process, log in zip(processes, logs, strict=True):
         assert process.returncode in (0, -signal.SIGKILL), log.read_text(errors="replace")[-3000:]
         assert "Traceback" not in log.read_text(errors="replace")
 
@@ -145,7 +145,7 @@ def test_three_workers_share_sending_and_the_rate_and_a_killed_scheduler_is_repl
     ids = collections.Counter(MESSAGE_ID.search(r.data).group(1) for r in smtp_server.received)
     assert set(ids.values()) == {1}
     # The next scheduled job ran once, in the worker that took over.
-    texts = {p.pid: log.read_text(errors="replace") for p, log in zip(processes, logs)}
+    texts = {p.pid: log.read_text(errors="replace") for p, log in zip(processes, logs, strict=True)}
     assert sum(t.count(f"campaign {second}: started") for t in texts.values()) == 1
     assert f"campaign {second}: started" in texts[successor]
     assert sum(t.count("scheduler role taken") for t in texts.values()) == 2

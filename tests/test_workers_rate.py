@@ -3,6 +3,7 @@ the next free slot), on SQLite and on PostgreSQL."""
 
 from __future__ import annotations
 
+import itertools
 import threading
 import time
 
@@ -20,7 +21,7 @@ def next_slot(limiter: SharedRateLimiter, upcoming: int) -> float:
 def test_two_senders_get_slots_one_interval_apart(db):
     a, b = (SharedRateLimiter(db, per_minute=600, sleep=lambda _seconds: None) for _ in range(2))
     alternating = [next_slot(a if turn % 2 == 0 else b, upcoming=1) for turn in range(12)]
-    gaps = [later - earlier for earlier, later in zip(alternating, alternating[1:])]
+    gaps = [later - earlier for earlier, later in itertools.pairwise(alternating)]
     assert all(abs(gap - 0.1) < 0.02 for gap in gaps), gaps
 
     # A sender expecting five messages reserves five slots in one go; the other queues behind them.

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 from sqlalchemy import JSON, String
 from sqlalchemy.orm import Mapped, mapped_column
@@ -20,4 +21,4 @@ class AuditEntry(Base):
     # e.g. contacts.import, contacts.forget
     action: Mapped[str] = mapped_column(String(50), index=True, info=not_personal())
     target: Mapped[str | None] = mapped_column(String(200), info=not_personal())  # never a full email address
-    detail: Mapped[dict | None] = mapped_column(JSON, info=personal())
+    detail: Mapped[dict[str, Any] | None] = mapped_column(JSON, info=personal())

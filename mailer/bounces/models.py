@@ -14,7 +14,6 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from mailer.db import Base, UTCDateTime, not_personal, personal, utcnow
 
-
 DELAYED = "delayed"  # a soft report that only says the server is still trying
 
 

@@ -16,9 +16,9 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import logging
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Iterator
 
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
@@ -27,12 +27,12 @@ from sqlalchemy.orm import Session
 from mailer.bounces.models import DELAYED, BounceEvent
 from mailer.bounces.reading import COMPLAINT, HARD, NOT_BOUNCE, SOFT, Reading, read_message
 from mailer.bounces.sources import Incoming, open_source
-from mailer.bounces.verp import tagged_message_ids
 from mailer.config import Settings
 from mailer.contacts.models import Contact, SuppressionReason
 from mailer.contacts.subscriptions import suppress
 from mailer.db import Database, utcnow
 from mailer.logs import mask_email
+from mailer.mail.verp import tagged_message_ids
 from mailer.outbox.models import OutboxMessage
 
 log = logging.getLogger(__name__)

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import mailbox
 import os
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterator
 
 from mailer.bounces.reading import MAX_BYTES
 from mailer.errors import DomainError

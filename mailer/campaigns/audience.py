@@ -14,13 +14,13 @@ from dataclasses import asdict, dataclass, field
 from sqlalchemy import Select, and_, exists, func, or_, select
 from sqlalchemy.orm import Session
 
+from mailer.attendance.coverage import participants
 from mailer.campaigns.models import Campaign
 from mailer.contacts.models import Contact, Membership, Organisation, Suppression, SuppressionReason
 from mailer.errors import DomainError
 from mailer.outbox.models import MessageState, OutboxMessage
 from mailer.regions import canonical_region
 from mailer.rsvp.models import Answer, Response
-from mailer.tracking.coverage import participants
 
 
 class AudienceError(DomainError, ValueError):
@@ -46,7 +46,7 @@ class Audience:
         return asdict(self)
 
     @classmethod
-    def from_json(cls, data: dict) -> "Audience":
+    def from_json(cls, data: dict) -> Audience:
         return cls(**{k: v for k, v in data.items() if k in cls.__dataclass_fields__})
 
     @property

@@ -5,16 +5,11 @@ from __future__ import annotations
 import datetime as dt
 import enum
 
-from sqlalchemy import JSON, Enum, ForeignKey, String, Text
+from sqlalchemy import JSON, ForeignKey, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from mailer.db import Base, UTCDateTime, not_personal, personal, utcnow
+from mailer.db import Base, UTCDateTime, not_personal, personal, str_enum, utcnow
 from mailer.meetings.models import Meeting
-
-
-def str_enum(enum_cls: type[enum.Enum]) -> Enum:
-    """Store enum values as plain strings (portable, readable in SQL)."""
-    return Enum(enum_cls, native_enum=False, length=20, values_callable=lambda e: [m.value for m in e])
 
 
 class CampaignState(enum.StrEnum):

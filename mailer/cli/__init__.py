@@ -90,8 +90,22 @@ def init() -> None:
 
 
 def _register() -> None:
-    from mailer.cli import (bounces, campaigns, contacts, demo, digest, meetings, operations, orgs, privacy, rsvp, serve,
-                            staff, tracking, worker)
+    from mailer.cli import (
+        bounces,
+        campaigns,
+        contacts,
+        demo,
+        digest,
+        meetings,
+        operations,
+        orgs,
+        privacy,
+        rsvp,
+        serve,
+        staff,
+        tracking,
+        worker,
+    )
 
     for command in (contacts.contacts, orgs.orgs, meetings.meetings, campaigns.campaigns, tracking.responses,
                     tracking.report, digest.digest, privacy.audit, worker.worker, serve.serve, demo.demo, staff.staff,

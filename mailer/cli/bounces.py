@@ -12,7 +12,6 @@ from mailer.bounces.sources import SourceError
 from mailer.cli.runtime import Runtime, cli_language, fail, pass_runtime, say
 from mailer.translations import N_, translate
 
-
 ACTIONS = (N_("bounces.action.suppressed"), N_("bounces.action.counted"), N_("bounces.action.unsubscribed"),
            N_("bounces.action.recorded"), N_("bounces.action.nothing"), N_("bounces.action.already-processed"))
 

@@ -208,7 +208,7 @@ def list_(rt: Runtime, as_json: bool):
         echo_json(rows)
         return
     sent_word = translate("cli.campaign_row_sent", cli_language())
-    for r, send_at in zip(rows, local):
+    for r, send_at in zip(rows, local, strict=True):
         click.echo(f"{r['id']:>4}  {r['meeting']:<14} {r['template']:<12} {r['state']:<10} "
                    f"{r['sent']:>5}/{r['recipients']:<5} {sent_word}  {send_at or ''}")
 

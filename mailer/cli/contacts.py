@@ -8,8 +8,8 @@ from mailer.audit.log import cli_actor, record
 from mailer.cli.runtime import Runtime, cli_language, echo_json, fail, pass_runtime, say
 from mailer.contacts.csvfile import FIELDS, IGNORE, Choices
 from mailer.contacts.importer import import_lists
-from mailer.regions import canonical_region
 from mailer.contacts.queries import list_contacts
+from mailer.regions import canonical_region
 from mailer.translations import has, translate
 
 
@@ -44,10 +44,10 @@ def import_(rt: Runtime, files: tuple[Path, ...], org: str | None, dry_run: bool
             if not sep or not written.strip():
                 fail(translate("cli.option_not_pair", cli_language(), option=option, value=repr(value)))
             target[written.strip()] = meaning.strip()
-    for written, region in choices.regions.items():
+    for region in choices.regions.values():
         if region and canonical_region(region) is None:
             fail(translate("cli.option_not_region", cli_language(), region=repr(region)))
-    for header, meaning in choices.columns.items():
+    for meaning in choices.columns.values():
         if meaning not in FIELDS and meaning != IGNORE:
             fail(translate("cli.option_not_field", cli_language(), meaning=repr(meaning), fields=", ".join((*FIELDS, IGNORE))))
     with rt.transaction() as session:

@@ -10,7 +10,14 @@ from mailer.cli.contacts import problem_text
 from mailer.cli.runtime import Runtime, cli_language, pass_runtime, say
 from mailer.contacts.models import Contact
 from mailer.contacts.queries import list_organisations
-from mailer.demo import DEMO_STAFF, add_demo_meetings, create_demo_invitation, demo_rsvp_url, demo_staff_link, import_demo_contacts
+from mailer.demo import (
+    DEMO_STAFF,
+    add_demo_meetings,
+    create_demo_invitation,
+    demo_rsvp_url,
+    demo_staff_link,
+    import_demo_contacts,
+)
 from mailer.i18n import format_when
 from mailer.meetings.service import list_meetings
 

@@ -9,8 +9,9 @@ from __future__ import annotations
 import json
 import os
 import sys
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from typing import Any, Iterator, Mapping, NoReturn
+from typing import Any, NoReturn
 
 import click
 from flask import Flask
@@ -59,7 +60,6 @@ class Runtime:
     def app(self) -> Flask:
         if self._app is None:
             from mailer.app import create_app
-
             from mailer.config import load_settings
             from mailer.operations.faults import InstanceFault, check_instance
 

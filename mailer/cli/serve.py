@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import click
 from flask import Flask
+from flask.logging import default_handler
 from gunicorn.app.base import BaseApplication
 
 from mailer.cli.runtime import Runtime, cli_language, fail, pass_runtime, say
@@ -30,7 +31,7 @@ class MailerServer(BaseApplication):
                 self.cfg.set(key, value)
 
     def load(self) -> Flask:
-        install_filter()  # gunicorn's handlers exist by now, in each worker process
+        install_filter([default_handler])  # gunicorn's handlers exist by now, in each worker process
         return self.application
 
 

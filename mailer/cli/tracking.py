@@ -8,13 +8,13 @@ from pathlib import Path
 
 import click
 
+from mailer.attendance.checkin import add_walk_in, check_in
+from mailer.audit.log import cli_actor, record
 from mailer.cli.meetings import meetings
 from mailer.cli.orgs import orgs
 from mailer.cli.runtime import Runtime, cli_language, echo_json, fail, pass_runtime, say
 from mailer.evaluations.service import summarise
-from mailer.audit.log import cli_actor, record
 from mailer.meetings.service import get_meeting, list_meetings
-from mailer.tracking.attendance import add_walk_in, check_in
 from mailer.tracking.export import attendee_rows, to_csv, to_xlsx
 from mailer.tracking.org_report import org_report
 from mailer.tracking.report import board_report, to_html, to_markdown

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import click
+from flask.logging import default_handler
 
 from mailer.cli.runtime import Runtime, cli_language, fail, pass_runtime
 from mailer.logs import configure as configure_logging
@@ -15,7 +16,7 @@ def worker(rt: Runtime, until_idle: bool, verbose: bool) -> None:
     """Run the scheduler and send queued mail (exactly one per SQLite database)."""
     from mailer.worker.runner import run_worker
 
-    configure_logging(verbose)
+    configure_logging(verbose, [default_handler])  # Flask's "Exception on ..." goes there
     fault = run_worker(rt.db, rt.settings, rt.templates, until_idle=until_idle)
     if fault is not None:  # its database file was deleted or replaced: it stopped rather than write into it
         language = cli_language()

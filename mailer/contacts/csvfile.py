@@ -9,7 +9,6 @@ from __future__ import annotations
 import csv
 import difflib
 import io
-import re
 import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,7 +24,6 @@ MAX_FIELD_CHARS = 1000
 # warning; it is usually another column's text pasted into this one.
 FIELD_LIMITS = {"name": 200, "title": 200, "role": 100, "region": 100, "phone": 50}
 ORGANISATION_LIMITS = {"name": 200, "region": 100}
-SLUG_RE = re.compile(r"^[a-z0-9][a-z0-9-]{0,79}$")
 
 # The alias table (README "Contact lists" keeps the same table): the headers each field is
 # read from. A header matches when it is the same ignoring case, spaces, hyphens, underscores,
@@ -127,7 +125,7 @@ class Choices:
                 | {f"shown_region:{k}": v for k, v in self.regions_shown.items()})
 
     @classmethod
-    def from_form(cls, form) -> "Choices":
+    def from_form(cls, form) -> Choices:
         choices = cls()
         for key, value in form.items():
             kind, _, what = key.partition(":")

@@ -87,7 +87,7 @@ def update_contact(session: Session, contact: Contact, *, name: str | None, lang
 
 
 def _region(value: str | None) -> str | None:
-    if not (value or "").strip():
+    if value is None or not value.strip():
         return None
     region = canonical_region(value)
     if region is None:

@@ -16,7 +16,6 @@ from sqlalchemy.orm import Session
 
 from mailer.contacts.csvfile import (
     MAX_FILE_BYTES,
-    SLUG_RE,
     Choices,
     ContactRow,
     CsvFileError,
@@ -35,6 +34,7 @@ from mailer.contacts.models import (
     address_hash,
 )
 from mailer.db import utcnow
+from mailer.identifiers import SLUG_RE
 
 REGISTRY_FILE = "organisations.csv"
 CHUNK = 500

@@ -5,7 +5,6 @@ from __future__ import annotations
 import datetime as dt
 import enum
 import hashlib
-import secrets
 from dataclasses import dataclass, field
 from types import SimpleNamespace
 
@@ -13,14 +12,9 @@ from sqlalchemy import Boolean, Enum, ForeignKey, Integer, String, Text, UniqueC
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from mailer.db import Base, UTCDateTime, not_personal, personal, utcnow
-
+from mailer.identifiers import new_link_key
 
 ERASED_DOMAIN = "erased.invalid"  # placeholder addresses of erased people (RFC 2606: never delivered)
-
-
-def new_link_key() -> str:
-    """Random, unguessable id carried (signed) in a person's links; replaced to revoke them."""
-    return secrets.token_urlsafe(16)
 
 
 TEST_KEY_PREFIX = "test."  # never made by new_link_key(): token_urlsafe has no "."
@@ -30,7 +24,7 @@ TEST_EMAIL = "testa.testsson@example.invalid"
 
 def is_test_key(key: str | None) -> bool:
     """A link key of the made-up test person: its links open real pages that save nothing."""
-    return bool(key) and key.startswith(TEST_KEY_PREFIX)
+    return key is not None and key.startswith(TEST_KEY_PREFIX)
 
 
 @dataclass
@@ -66,7 +60,7 @@ class TestPerson:
         return False
 
     @classmethod
-    def from_key(cls, key: str) -> "TestPerson":
+    def from_key(cls, key: str) -> TestPerson:
         language = key.removeprefix(TEST_KEY_PREFIX)
         return cls(language=language if language in ("sv", "en") else None)
 
@@ -92,7 +86,7 @@ class Organisation(Base):
     named_by_staff: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false(), info=not_personal())
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow, info=not_personal())
 
-    memberships: Mapped[list["Membership"]] = relationship(back_populates="organisation")
+    memberships: Mapped[list[Membership]] = relationship(back_populates="organisation")
 
     def __repr__(self) -> str:
         return f"<Organisation {self.slug}>"
@@ -113,7 +107,7 @@ class Contact(Base):
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow, info=not_personal())
     updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow, info=not_personal())
 
-    memberships: Mapped[list["Membership"]] = relationship(
+    memberships: Mapped[list[Membership]] = relationship(
         back_populates="contact", cascade="all, delete-orphan"
     )
 

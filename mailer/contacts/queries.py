@@ -7,8 +7,8 @@ from dataclasses import dataclass
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, selectinload
 
-from mailer.errors import NotFound
 from mailer.contacts.models import ERASED_DOMAIN, Contact, Membership, Organisation, Suppression, address_hash
+from mailer.errors import NotFound
 
 
 @dataclass

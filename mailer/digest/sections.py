@@ -11,13 +11,15 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import and_, case, func, select
 from sqlalchemy.orm import Session, selectinload
 
+from mailer.attendance.coverage import represented_organisations
 from mailer.bounces.quality import described, last_status, organisations_of, refusals, soft_bounces
 from mailer.campaigns.models import Campaign, CampaignState
 from mailer.contacts.models import ERASED_DOMAIN, Contact, Membership, Organisation, Suppression, SuppressionReason
@@ -29,7 +31,6 @@ from mailer.operations.backup import backup_status
 from mailer.outbox.models import MessageState, OutboxMessage
 from mailer.rsvp.models import Answer, Response, ResponseChange
 from mailer.rsvp.status import status_by_meeting
-from mailer.tracking.coverage import represented_organisations
 
 CHART_WEEKS = 8
 AHEAD = dt.timedelta(days=14)  # deadlines and meetings "coming up"

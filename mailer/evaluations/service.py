@@ -9,17 +9,18 @@ from __future__ import annotations
 
 import re
 from collections import defaultdict
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Iterable, Mapping
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from mailer.attendance.coverage import participants
 from mailer.contacts.models import Contact
 from mailer.db import utcnow
 from mailer.evaluations.models import Evaluation, EvaluationReceipt
 from mailer.meetings.models import Meeting
-from mailer.tracking.coverage import participants
 
 COMMENT_MAX = 2000
 CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")  # never stored: a NUL breaks PostgreSQL
@@ -62,7 +63,7 @@ def _score(form: Mapping[str, str | None], name: str) -> int:
     return int(raw)
 
 
-def parse(form: Mapping[str, str | None]) -> dict:
+def parse(form: Mapping[str, str | None]) -> dict[str, Any]:
     cooperation = (form.get("cooperation") or "").strip()
     if cooperation not in ("yes", "no"):
         raise EvaluationError("cooperation", "choose yes or no")
@@ -87,10 +88,11 @@ def record_evaluation(session: Session, contact: Contact, meeting: Meeting, form
         evaluation = Evaluation(meeting_id=meeting.id, contact_id=None, created_at=day, updated_at=day, **values)
         session.add(evaluation)
     else:
-        evaluation = current_evaluation(session, contact, meeting)
-        if evaluation is None:
-            evaluation = Evaluation(meeting_id=meeting.id, contact_id=contact.id, created_at=now, **values)
-            session.add(evaluation)
+        current = current_evaluation(session, contact, meeting)
+        if current is None:
+            current = Evaluation(meeting_id=meeting.id, contact_id=contact.id, created_at=now, **values)
+            session.add(current)
+        evaluation = current
         for key, value in values.items():
             setattr(evaluation, key, value)
         evaluation.updated_at = now
@@ -108,7 +110,7 @@ class Summary:
     cooperation_no: int = 0
     comments: list[str] = field(default_factory=list)
 
-    def to_json(self) -> dict:
+    def to_json(self) -> dict[str, Any]:
         return self.__dict__.copy()
 
 

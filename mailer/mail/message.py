@@ -26,7 +26,8 @@ import functools
 import quopri
 import secrets
 from dataclasses import dataclass
-from email import message_from_bytes, policy as email_policy
+from email import message_from_bytes
+from email import policy as email_policy
 from email.header import Header
 from email.headerregistry import Address
 from email.message import EmailMessage, MIMEPart
@@ -205,4 +206,4 @@ def build_message(
 
 def parsed(data: bytes) -> EmailMessage:
     """The message as the email package reads it (previews, tests): what a mail program shows."""
-    return message_from_bytes(data, policy=email_policy.default)  # type: ignore[return-value]
+    return message_from_bytes(data, policy=email_policy.default)

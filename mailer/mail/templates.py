@@ -14,7 +14,16 @@ from pathlib import Path
 from typing import Any
 
 import css_inline
-from jinja2 import ChoiceLoader, Template, FileSystemLoader, StrictUndefined, TemplateError, TemplateNotFound, TemplateSyntaxError, select_autoescape
+from jinja2 import (
+    ChoiceLoader,
+    FileSystemLoader,
+    StrictUndefined,
+    Template,
+    TemplateError,
+    TemplateNotFound,
+    TemplateSyntaxError,
+    select_autoescape,
+)
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from mailer.errors import DomainError
@@ -127,7 +136,7 @@ class EmailTemplates:
         self._inliner = css_inline.CSSInliner(keep_style_tags=False)
         self._for_sending: tuple[tuple, EmailTemplates] | None = None
 
-    def for_sending(self) -> "EmailTemplates":
+    def for_sending(self) -> EmailTemplates:
         """The same templates, without Jinja's check for edits at every render.
 
         Why: with auto-reload Jinja stat()s a template and everything it extends or includes
@@ -148,7 +157,7 @@ class EmailTemplates:
         loaded = self.load(name, language)
         return loaded.text_name, loaded.html_name
 
-    def load(self, name: str, language: str) -> "Loaded":
+    def load(self, name: str, language: str) -> Loaded:
         """The template's two files for a language (Swedish when it has none); raises TemplateProblem.
 
         A sender renders many messages from one Loaded: Jinja checks the files for edits at
@@ -174,7 +183,7 @@ class EmailTemplates:
         """
         return self.render_loaded(self.load(name, language), context)
 
-    def render_loaded(self, loaded: "Loaded", context: dict[str, Any]) -> Rendered:
+    def render_loaded(self, loaded: Loaded, context: dict[str, Any]) -> Rendered:
         current = loaded.text_name
         budget = _Budget(self.max_message_bytes)
         try:

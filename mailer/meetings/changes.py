@@ -12,7 +12,9 @@ refused changes nothing and sends nothing.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import and_, insert, select, update
@@ -60,7 +62,8 @@ def count_concerned(session: Session, meeting: Meeting) -> int:
     return len(concerned(session, meeting.id))
 
 
-def _queue(session: Session, meeting: Meeting, template: str, extra_for) -> int:
+def _queue(session: Session, meeting: Meeting, template: str,
+           extra_for: Callable[[str | None, bool], dict[str, Any]]) -> int:
     """One outbox row per person concerned, in the caller's transaction."""
     rows = [{"campaign_id": None, "contact_id": contact_id, "meeting_id": meeting.id, "template": template,
              "extra": extra_for(language, waitlisted), "state": MessageState.QUEUED, "attempts": 0,
@@ -71,16 +74,16 @@ def _queue(session: Session, meeting: Meeting, template: str, extra_for) -> int:
     return len(rows)
 
 
-def _values(meeting: Meeting) -> dict:
+def _values(meeting: Meeting) -> dict[str, Any]:
     return {name: getattr(meeting, name) for name in AUDITED}
 
 
-def _shown(value) -> str | int | bool | None:
+def _shown(value: Any) -> str | int | bool | None:
     return value.isoformat() if isinstance(value, (dt.date, dt.datetime)) else value
 
 
 def edit_meeting(session: Session, tz: ZoneInfo, default_language: str, actor: str, meeting: Meeting, *,
-                 notify: bool = True, evaluation_anonymous: bool | None = None, **changes) -> MeetingChange:
+                 notify: bool = True, evaluation_anonymous: bool | None = None, **changes: Any) -> MeetingChange:
     """Change the fields given (see meetings.service.update_meeting); tell those who come when
     the time or the place changed, unless `notify` is False. Raises MeetingError."""
     if meeting.cancelled_at is not None:
@@ -95,7 +98,7 @@ def edit_meeting(session: Session, tz: ZoneInfo, default_language: str, actor: s
     if any(name in NOTIFIED for name in change.changed):
         meeting.sequence = (meeting.sequence or 0) + 1  # calendars replace the entry they have
         if notify:
-            def extra(language: str | None, waitlisted: bool) -> dict:
+            def extra(language: str | None, waitlisted: bool) -> dict[str, Any]:
                 when = format_when(*old_when, tz, language or default_language) if moved else None
                 return {"change": {"when_before": when, "place_before": old_place if meeting.place != old_place
                                    else None}, "response": {"waitlisted": waitlisted}}

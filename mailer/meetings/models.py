@@ -7,8 +7,8 @@ import datetime as dt
 from sqlalchemy import Boolean, Date, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from mailer.contacts.models import new_link_key
 from mailer.db import Base, UTCDateTime, not_personal, utcnow
+from mailer.identifiers import new_link_key
 
 
 class Meeting(Base):

@@ -8,9 +8,9 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from mailer.contacts.csvfile import SLUG_RE
 from mailer.db import utcnow
 from mailer.errors import DomainError, NotFound
+from mailer.identifiers import SLUG_RE
 from mailer.meetings.models import Meeting
 from mailer.regions import canonical_region, suggest_region
 
@@ -48,7 +48,7 @@ def parse_local(field: str, text: str, tz: ZoneInfo) -> dt.datetime:
         raise MeetingError(field, "not_datetime", text=text) from None
     _check_year(field, text, naive)
     local = naive.replace(tzinfo=tz)
-    if local.astimezone(dt.timezone.utc).astimezone(tz).replace(tzinfo=None) != naive:
+    if local.astimezone(dt.UTC).astimezone(tz).replace(tzinfo=None) != naive:
         raise MeetingError(field, "clocks_change", text=text, zone=tz.key)
     return local
 
@@ -87,7 +87,7 @@ def _validated(tz: ZoneInfo, *, title: str, region: str, city: str, starts: str,
     if ends:
         ends_at = parse_local("ends", ends, tz)
     else:
-        ends_at = (starts_at.astimezone(dt.timezone.utc) + DEFAULT_LENGTH).astimezone(tz)
+        ends_at = (starts_at.astimezone(dt.UTC) + DEFAULT_LENGTH).astimezone(tz)
     if ends_at <= starts_at:
         raise MeetingError("ends", "ends_before_start")
     if capacity is not None and capacity < 1:
@@ -166,7 +166,7 @@ def update_meeting(session: Session, tz: ZoneInfo, meeting: Meeting, *,
     if "starts" in changes and "ends" not in changes:
         length = meeting.ends_at - meeting.starts_at
         start = parse_local("starts", changes["starts"], tz)
-        changes["ends"] = local_text((start.astimezone(dt.timezone.utc) + length).astimezone(tz), tz)
+        changes["ends"] = local_text((start.astimezone(dt.UTC) + length).astimezone(tz), tz)
     before = meeting.capacity
     values = _validated(tz, **{**current, **changes})
     if "starts" in changes and values["starts_at"] != meeting.starts_at:

@@ -69,7 +69,7 @@ def backend_of(database_url: str) -> str:
 
 def default_backup_path(settings: Settings, backend: str, now: dt.datetime | None = None) -> Path:
     """instance/backups/mailer-20271203T030000Z.sqlite (or .dump for PostgreSQL)."""
-    stamp = (now or utcnow()).astimezone(dt.timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+    stamp = (now or utcnow()).astimezone(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
     return settings.backups_path / f"mailer-{stamp}.{EXTENSIONS[backend]}"
 
 

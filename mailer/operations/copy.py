@@ -12,8 +12,8 @@ Ids are copied as they are, so links in mails already sent (tokens name ids) kee
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 from alembic import command
 from sqlalchemy import Integer, MetaData, Table, create_engine, func, inspect, make_url, select, text

@@ -24,13 +24,23 @@ from sqlalchemy.pool import NullPool
 
 from mailer.config import Settings
 from mailer.db import Database, alembic_config, head_revision, utcnow
-from mailer.operations.backup import (MANIFEST_FORMAT, MANIFEST_VERSION, BackupError, Manifest, backend_of,
-                                      file_sha256, libpq_command_args, manifest_path, postgres_tool, row_counts,
-                                      sqlite_counts)
+from mailer.operations.backup import (
+    MANIFEST_FORMAT,
+    MANIFEST_VERSION,
+    BackupError,
+    Manifest,
+    backend_of,
+    file_sha256,
+    libpq_command_args,
+    manifest_path,
+    postgres_tool,
+    row_counts,
+    sqlite_counts,
+)
 from mailer.operations.faults import sqlite_path
-from mailer.translations import translate
 from mailer.operations.models import BackupRecord
 from mailer.operations.running import running_against
+from mailer.translations import translate
 
 
 class RestoreRefused(BackupError):
@@ -123,7 +133,7 @@ def restore_backup(settings: Settings, backup: Path, now: dt.datetime | None = N
     running = running_against(settings)
     if running:
         raise RestoreRefused("in_use", running=running)
-    stamp = (now or utcnow()).astimezone(dt.timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+    stamp = (now or utcnow()).astimezone(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
     if backend == "sqlite":
         replaced = _swap_sqlite(backup, sqlite_path(settings.database_url), stamp)
     else:

@@ -13,9 +13,9 @@ import enum
 from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from mailer.campaigns.models import Campaign, str_enum
+from mailer.campaigns.models import Campaign
 from mailer.contacts.models import Contact
-from mailer.db import Base, UTCDateTime, not_personal, personal, utcnow
+from mailer.db import Base, UTCDateTime, not_personal, personal, str_enum, utcnow
 
 
 class MessageState(enum.StrEnum):

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import time
 from collections import deque
-from typing import Callable
+from collections.abc import Callable
 
 from sqlalchemy import Float, Index, Integer, String, delete, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
@@ -132,7 +132,7 @@ class SharedRateLimiter:
             used = sum(n for _, n in inside)
             room = min(room, max(0, limit - used))
             if used >= limit:  # room again when enough of the oldest have left the window
-                for at, n in inside:
+                for at, n in inside:  # noqa: B007 -- `at` after the loop is the oldest that must leave
                     used -= n
                     if used < limit:
                         break

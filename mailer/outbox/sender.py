@@ -31,26 +31,32 @@ from dataclasses import dataclass, field
 from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 
-from mailer.bounces.verp import envelope_sender
-from mailer.campaigns.models import Campaign, CampaignState
 from mailer.audit.log import record
 from mailer.campaigns import service as campaigns
+from mailer.campaigns.models import Campaign, CampaignState
 from mailer.campaigns.service import finish_if_done
 from mailer.config import Settings
-from mailer.logs import mask_email
 from mailer.db import Database, utcnow
-from mailer.mail.templates import EmailTemplates
+from mailer.logs import mask_email
+from mailer.mail.message import wire_address
 from mailer.mail.replies import Fault, same_reply
+from mailer.mail.templates import EmailTemplates
 from mailer.mail.transport import (
-    ConnectionFailure, MessageRejected, RecipientRejected, RelayRefused, RelayTimeout, TemporaryFailure, Transport,
+    ConnectionFailure,
+    MessageRejected,
+    RecipientRejected,
+    RelayRefused,
+    RelayTimeout,
+    TemporaryFailure,
+    Transport,
     make_transport,
 )
-from mailer.mail.message import wire_address
+from mailer.mail.verp import envelope_sender
+from mailer.outbox import relay
 from mailer.outbox.batch import SENDABLE, Batch, Item, Row
 from mailer.outbox.models import MessageState, OutboxMessage
-from mailer.outbox.record import Ledger, Outcome
-from mailer.outbox import relay
 from mailer.outbox.ratelimit import LimitReached, SharedRateLimiter
+from mailer.outbox.record import Ledger, Outcome
 
 log = logging.getLogger(__name__)
 
@@ -236,7 +242,7 @@ class Sender:
                 self.limiter.wait(upcoming)
             except LimitReached as exc:  # the relay's hour or day is full: every sender waits for room
                 self.ledger.commit(done, None)
-                until = dt.datetime.fromtimestamp(exc.until, dt.timezone.utc)
+                until = dt.datetime.fromtimestamp(exc.until, dt.UTC)
                 with self.db.transaction() as session:
                     result.paused_until = relay.pause(session, relay.LIMIT, None, until).until
                 log.info("sending limit per %s reached; the rest goes out from %s", exc.window, until.isoformat())

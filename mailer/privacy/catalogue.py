@@ -8,7 +8,8 @@ it is added, because every column must declare `info=personal()` or `info=not_pe
 from __future__ import annotations
 
 from collections import deque
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 from sqlalchemy import Column, ColumnElement, MetaData, Table, select
 

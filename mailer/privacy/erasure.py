@@ -24,9 +24,14 @@ from sqlalchemy.orm import Session
 from mailer.audit.log import record
 from mailer.config import Settings
 from mailer.contacts.models import (
-    ERASED_DOMAIN, Contact, Suppression, SuppressionReason, address_hash, new_link_key,
+    ERASED_DOMAIN,
+    Contact,
+    Suppression,
+    SuppressionReason,
+    address_hash,
 )
 from mailer.db import Database
+from mailer.identifiers import new_link_key
 from mailer.privacy.catalogue import CONTACTS, all_tables, linked, personal_columns, table, tables_linked_to
 from mailer.privacy.files import remove_files
 from mailer.privacy.person import Identity, find_contact, mention_clause, searchable_columns
@@ -124,7 +129,7 @@ def _rewrite_mentions(session: Session, identity: Identity) -> int:
                 *key, value = row
                 new = _rewritten(column, value, identity)
                 if new != value:
-                    session.execute(update(source).where(*(k == v for k, v in zip(keys, key)))
+                    session.execute(update(source).where(*(k == v for k, v in zip(keys, key, strict=True)))
                                     .values({column.name: new}))
                     count += 1
     return count

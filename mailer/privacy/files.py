@@ -11,10 +11,10 @@ from __future__ import annotations
 
 import email
 import time
+from collections.abc import Iterator
 from email import policy
 from email.message import EmailMessage
 from pathlib import Path
-from typing import Iterator
 
 from sqlalchemy.engine import make_url
 

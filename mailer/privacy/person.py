@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any, Iterator
+from typing import Any
 
 from sqlalchemy import JSON, Column, ColumnElement, Table, Text, cast, func, or_, select
 from sqlalchemy.orm import Session
@@ -39,7 +40,7 @@ class Identity:
     phone: str | None = None
 
     @classmethod
-    def of(cls, contact: Contact) -> "Identity":
+    def of(cls, contact: Contact) -> Identity:
         name = (contact.name or "").strip()
         phone = (contact.phone or "").strip()
         return cls(contact.email, name if len(name) >= MIN_NAME_LENGTH else None,

@@ -17,8 +17,8 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Mapping
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import bindparam, func, insert, select, update

@@ -8,9 +8,8 @@ import enum
 from sqlalchemy import ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from mailer.campaigns.models import str_enum
 from mailer.contacts.models import Contact
-from mailer.db import Base, UTCDateTime, not_personal, personal, utcnow
+from mailer.db import Base, UTCDateTime, not_personal, personal, str_enum, utcnow
 from mailer.meetings.models import Meeting
 
 
@@ -43,7 +42,7 @@ class Response(Base):
 
     meeting: Mapped[Meeting] = relationship()
     contact: Mapped[Contact | None] = relationship()
-    history: Mapped[list["ResponseChange"]] = relationship(
+    history: Mapped[list[ResponseChange]] = relationship(
         back_populates="response", order_by="ResponseChange.id", cascade="all, delete-orphan"
     )
 

@@ -9,9 +9,9 @@ places only through answers.record_answer and answers.promote_waitlisted.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping
 from dataclasses import dataclass
 from types import SimpleNamespace
-from typing import Mapping
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import bindparam, delete, select
@@ -20,14 +20,27 @@ from sqlalchemy.orm import Session, object_session
 
 from mailer.contacts.csvfile import normalise_email
 from mailer.contacts.models import (
-    Contact, RetiredLinkKey, Suppression, SuppressionReason, TestPerson, address_hash, is_test_key, is_test_person,
-    new_link_key,
+    Contact,
+    RetiredLinkKey,
+    Suppression,
+    SuppressionReason,
+    TestPerson,
+    address_hash,
+    is_test_key,
+    is_test_person,
 )
 from mailer.db import utcnow
 from mailer.errors import NotFound
+from mailer.identifiers import new_link_key
 from mailer.meetings.models import Meeting
 from mailer.rsvp.answers import (  # noqa: F401  (the answer's rules, re-exported for callers)
-    LIMITS, AnswerError, AnswersClosed, answers_closed, parse_answer, places_taken, record_answer,
+    LIMITS,
+    AnswerError,
+    AnswersClosed,
+    answers_closed,
+    parse_answer,
+    places_taken,
+    record_answer,
 )
 from mailer.rsvp.models import LinkOpen, Response
 from mailer.rsvp.tokens import BadToken, TokenCodec

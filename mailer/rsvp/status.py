@@ -8,8 +8,8 @@ with a join from `people.contact_id` and more GROUP BY columns.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass
-from typing import Callable, Iterable
 
 from sqlalchemy import ColumnElement, Select, Subquery, and_, case, func, literal, select, union_all
 from sqlalchemy.orm import Session

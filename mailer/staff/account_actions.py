@@ -8,8 +8,8 @@ campaign test message, so SQLite's write lock is never held while a server answe
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 import email.policy
+from dataclasses import dataclass
 from email.message import EmailMessage
 from email.utils import formataddr
 

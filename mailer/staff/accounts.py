@@ -21,8 +21,8 @@ from werkzeug.security import check_password_hash, generate_password_hash
 from mailer.contacts.csvfile import normalise_email
 from mailer.db import utcnow
 from mailer.errors import DomainError
-from mailer.staff.roles import ADMIN, STAFF, parse_role
 from mailer.staff.models import StaffUser
+from mailer.staff.roles import ADMIN, STAFF, parse_role
 
 PASSWORD_MIN = 10
 PASSWORD_MAX = 200
@@ -113,7 +113,7 @@ def add_staff(session: Session, email: str, name: str | None = None, password: s
 
 def _other_active_admins(session: Session, user: StaffUser) -> int:
     return session.scalar(select(func.count()).select_from(StaffUser).where(
-        StaffUser.role == ADMIN, StaffUser.deactivated_at.is_(None), StaffUser.id != user.id))
+        StaffUser.role == ADMIN, StaffUser.deactivated_at.is_(None), StaffUser.id != user.id)) or 0
 
 
 def set_role(session: Session, user: StaffUser, role: str) -> bool:

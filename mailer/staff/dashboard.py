@@ -1,7 +1,7 @@
 """What the staff dashboard shows: where each coming meeting stands, who is missing, what is being sent.
 
 All counting is done by the existing status queries (`mailer.rsvp.status`,
-`mailer.tracking.coverage`, `mailer.campaigns.service.status`); this module
+`mailer.attendance.coverage`, `mailer.campaigns.service.status`); this module
 only picks what a busy person needs on one screen.
 """
 
@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
+from mailer.attendance.coverage import represented_organisations
 from mailer.bounces.quality import described, last_status
 from mailer.campaigns.models import Campaign, CampaignState
 from mailer.campaigns.service import CampaignStatus, status
@@ -24,7 +25,6 @@ from mailer.meetings.models import Meeting
 from mailer.operations.backup import BackupStatus, backup_status
 from mailer.outbox.relay import Pause, current_pause
 from mailer.rsvp.status import MeetingStatus, status_by_meeting
-from mailer.tracking.coverage import represented_organisations
 
 ACTIVE = (CampaignState.SCHEDULED, CampaignState.RUNNING, CampaignState.PAUSED)
 BOUNCES_SHOWN = 10

@@ -2,7 +2,7 @@
 
 The figures come from `mailer.tracking.status.full_status` and the evaluation
 summary from `mailer.evaluations.service.summarise`; check-ins go through
-`mailer.tracking.attendance`, which owns them.
+`mailer.attendance.checkin`, which owns them.
 """
 
 from __future__ import annotations
@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
+from mailer.attendance.checkin import CheckinResult, add_walk_in, check_in, undo_check_in
+from mailer.attendance.models import Attendance
 from mailer.audit.log import record
 from mailer.campaigns.audience import invited_to
 from mailer.contacts.models import Contact, Membership
@@ -20,9 +22,7 @@ from mailer.evaluations.service import Summary, summarise
 from mailer.meetings.models import Meeting
 from mailer.meetings.service import get_meeting
 from mailer.rsvp.models import Answer, Response
-from mailer.tracking.attendance import CheckinResult, add_walk_in, check_in, undo_check_in
 from mailer.tracking.export import attendee_rows, to_csv, to_xlsx
-from mailer.tracking.models import Attendance
 from mailer.tracking.status import full_status
 
 ANSWERS = ("yes", "waitlisted", "no", "no_answer")

@@ -16,9 +16,9 @@ import os
 import re
 import shutil
 import tempfile
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
 
 from sqlalchemy.orm import Session
 
@@ -27,12 +27,17 @@ from mailer.bounces.status import explain
 from mailer.config import LANGUAGES, Settings
 from mailer.db import Database, utcnow
 from mailer.digest.build import current_period, digest_context
+from mailer.mail.compose import made_up_contact
 from mailer.mail.context import recipient_context
 from mailer.mail.templates import (
-    RECIPIENT_TEMPLATES, TEMPLATE_NAMES, EmailTemplates, Rendered, TemplateProblem, packaged_templates_path,
+    RECIPIENT_TEMPLATES,
+    TEMPLATE_NAMES,
+    EmailTemplates,
+    Rendered,
+    TemplateProblem,
+    packaged_templates_path,
 )
 from mailer.meetings.models import Meeting
-from mailer.mail.compose import made_up_contact
 
 NAME = re.compile(r"^(?:(sv|en)/)?([a-z_]+)\.(html|txt)$")
 CONFIRMATIONS = (
@@ -106,7 +111,7 @@ def _contexts(session: Session, settings: Settings, template: str, language: str
                                           "reason": "bad address"}]}}]
     meeting = sample_meeting(settings)
     contact = made_up_contact(language)
-    extras = [{}]
+    extras: list[dict[str, object]] = [{}]
     if template == "confirmation":
         extras = [{"response": r} for r in CONFIRMATIONS]
     elif template == "meeting_update":

@@ -12,11 +12,11 @@ from sqlalchemy.orm import Session
 
 from mailer.bounces.quality import described, last_status, soft_bounces
 from mailer.bounces.service import SOFT_WINDOW
+from mailer.contacts.models import Contact, ImportRejection, Membership, Organisation, Suppression, SuppressionReason
+from mailer.db import utcnow
 from mailer.errors import NotFound
 from mailer.tracking.export import neutralise
 from mailer.translations import translate
-from mailer.contacts.models import Contact, ImportRejection, Membership, Organisation, Suppression, SuppressionReason
-from mailer.db import utcnow
 
 
 @dataclass

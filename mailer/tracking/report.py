@@ -13,19 +13,19 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from sqlalchemy import distinct, func, select
 from sqlalchemy.orm import Session
 
+from mailer.attendance.coverage import participants, represented_organisations
+from mailer.attendance.models import Attendance
 from mailer.campaigns.models import Campaign
 from mailer.config import Settings
-from mailer.db import utcnow
 from mailer.contacts.models import Contact, Organisation
+from mailer.db import utcnow
 from mailer.evaluations.service import Summary, summarise
 from mailer.i18n import format_day
 from mailer.meetings.models import Meeting
-from mailer.translations import translate
 from mailer.outbox.models import MessageState, OutboxMessage
 from mailer.regions import canonical_region, region_names
 from mailer.rsvp.models import Response
-from mailer.tracking.coverage import participants, represented_organisations
-from mailer.tracking.models import Attendance
+from mailer.translations import translate
 
 
 @dataclass

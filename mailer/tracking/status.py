@@ -13,14 +13,14 @@ from typing import Any
 from sqlalchemy import func, literal, select
 from sqlalchemy.orm import Session
 
+from mailer.attendance.coverage import participants, represented_organisations
+from mailer.attendance.models import Attendance
 from mailer.campaigns.models import Campaign
 from mailer.contacts.models import Contact, Membership, Organisation
 from mailer.meetings.models import Meeting
 from mailer.outbox.models import MessageState, OutboxMessage
 from mailer.regions import canonical_region
 from mailer.rsvp.status import figures_query, meeting_status
-from mailer.tracking.coverage import participants, represented_organisations
-from mailer.tracking.models import Attendance
 
 FIGURES = ("invited", "yes", "no", "waitlisted", "no_answer", "guests", "opened_not_answered")
 REGION = func.coalesce(Contact.region, literal(""))

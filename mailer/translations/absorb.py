@@ -25,11 +25,12 @@ def dicts_in(path: Path) -> dict[str, dict[str, str]]:
     tree = ast.parse(path.read_text(encoding="utf-8"), str(path))
     for node in tree.body:
         target = node.targets[0] if isinstance(node, ast.Assign) else getattr(node, "target", None)
-        if not isinstance(target, ast.Name) or not isinstance(getattr(node, "value", None), ast.Dict):
+        value = getattr(node, "value", None)
+        if not isinstance(target, ast.Name) or not isinstance(value, ast.Dict):
             continue
         language = "sv" if target.id.upper().startswith("SV") else "en" if target.id.upper().startswith("EN") else None
         if language:
-            found[language].update(ast.literal_eval(node.value))
+            found[language].update(ast.literal_eval(value))
     return found
 
 

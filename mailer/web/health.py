@@ -14,14 +14,14 @@ bp = Blueprint("health", __name__)
 
 
 def _watch() -> FileWatch:
-    from mailer.app import settings_of
+    from mailer.web.extensions import settings_of
 
     return current_app.extensions.setdefault("mailer.file_watch", FileWatch(settings_of(current_app).database_url))
 
 
 @bp.get("/healthz")
 def healthz():
-    from mailer.app import db_of
+    from mailer.web.extensions import db_of
 
     database = db_of(current_app)
     problem = database_problem(database, _watch())

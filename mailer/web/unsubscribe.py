@@ -10,14 +10,14 @@ from __future__ import annotations
 
 from flask import Blueprint, current_app, redirect, render_template, request, url_for
 
-from mailer.app import db_of, settings_of
 from mailer.contacts.models import is_test_person
+from mailer.logs import mask_email
 from mailer.mail.context import codec, language_of
 from mailer.rsvp import service
 from mailer.rsvp.tokens import BadToken
+from mailer.web.extensions import db_of, settings_of
 from mailer.web.i18n import Words
 from mailer.web.rsvp import not_found
-from mailer.logs import mask_email
 from mailer.web.security import csrf_ok
 
 bp = Blueprint("unsubscribe", __name__, template_folder="templates")

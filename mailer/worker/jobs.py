@@ -10,7 +10,7 @@ whose database connection died may not have noticed yet that another took over.
 from __future__ import annotations
 
 import logging
-from typing import Callable
+from collections.abc import Callable
 
 from sqlalchemy import select
 

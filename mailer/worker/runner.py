@@ -31,7 +31,12 @@ from mailer.outbox.sender import Sender
 from mailer.worker import jobs
 from mailer.worker.role import WorkerRefused, scheduler_role
 from mailer.worker.scheduler import (
-    JOBSTORE, build_scheduler, ensure_backup_job, ensure_bounce_job, ensure_digest_job, ensure_retention_job,
+    JOBSTORE,
+    build_scheduler,
+    ensure_backup_job,
+    ensure_bounce_job,
+    ensure_digest_job,
+    ensure_retention_job,
     reconcile,
 )
 

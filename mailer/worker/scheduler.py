@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from typing import Callable
+from collections.abc import Callable
 
 from apscheduler.jobstores.memory import MemoryJobStore
 from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
@@ -64,7 +64,7 @@ def ensure_bounce_job(scheduler: BackgroundScheduler, settings: Settings) -> boo
     if not settings.bounce_imap_url:
         return False
     scheduler.add_job(jobs.read_bounce_mailbox, "interval", seconds=BOUNCE_POLL_SECONDS, id=BOUNCE_JOB,
-                      jobstore="internal", replace_existing=True, next_run_time=dt.datetime.now(dt.timezone.utc))
+                      jobstore="internal", replace_existing=True, next_run_time=dt.datetime.now(dt.UTC))
     return True
 
 
@@ -147,7 +147,7 @@ def reconcile(scheduler: BackgroundScheduler, database: Database) -> dict[str, i
     present = {job.id: job for job in scheduler.get_jobs(jobstore=JOBSTORE) if job.id.startswith("campaign-")}
     changes = {"added": 0, "moved": 0, "removed": 0}
     for job_id, (cid, send_at) in wanted.items():
-        run_at = send_at or dt.datetime.now(dt.timezone.utc)
+        run_at = send_at or dt.datetime.now(dt.UTC)
         job = present.get(job_id)
         if job is None:
             scheduler.add_job(jobs.start_scheduled_campaign, "date", run_date=run_at, args=[cid], id=job_id,

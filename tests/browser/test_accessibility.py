@@ -15,7 +15,7 @@ from mailer.contacts.models import Contact, SuppressionReason
 from mailer.contacts.subscriptions import suppress
 from mailer.mail.context import links
 from mailer.staff.accounts import add_staff
-from mailer.tracking.attendance import check_in
+from mailer.attendance.checkin import check_in
 from test_browser_templates import log_in
 
 

@@ -21,7 +21,7 @@ from mailer.contacts.importer import import_lists
 from mailer.contacts.models import Contact, SuppressionReason
 from mailer.contacts.subscriptions import suppress
 from mailer.staff.accounts import add_staff, find_staff
-from mailer.tracking.attendance import check_in
+from mailer.attendance.checkin import check_in
 
 COLLEAGUE = "sara.svensson@ax.example.org"
 VIEWER = "ville.styrelse@ax.example.org"

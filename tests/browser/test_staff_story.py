@@ -168,7 +168,7 @@ def test_the_whole_staff_story(app, db, settings, runner, stack, driver, screens
     assert "Tack! Ditt svar är sparat." in body(driver)
     extras = [{"diet": "Vegetarisk"}, {"accessibility": "Hörslinga"}, {"guests": "1"},
               {"comment": "Vi kommer två från kören i Örebro."}, {}, {"diet": "Glutenfri"}, {}]
-    for (contact_id, _), extra in zip(people[1:8], extras):
+    for (contact_id, _), extra in zip(people[1:8], extras, strict=True):
         answer_over_http(app, stack.base, contact_id, meeting_id, "yes", **extra)
     for contact_id, _ in people[8:11]:
         answer_over_http(app, stack.base, contact_id, meeting_id, "no")

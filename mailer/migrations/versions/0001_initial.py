@@ -1,13 +1,13 @@
 """initial: organisations, contacts, memberships, meetings, suppressions
 
 Revision ID: 0001
-Revises: 
+Revises:
 Create Date: 2026-11-25 16:10:05.976109
 """
-from alembic import op
 import sqlalchemy as sa
-import mailer.db
+from alembic import op
 
+import mailer.db
 
 revision = '0001'
 down_revision = None
@@ -16,7 +16,7 @@ depends_on = None
 
 
 def upgrade() -> None:
-    
+
     op.create_table('contacts',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('email', sa.String(length=320), nullable=False),
@@ -103,7 +103,7 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    
+
     with op.batch_alter_table('memberships', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_memberships_organisation_id'))
 

@@ -4,10 +4,10 @@ Revision ID: 0002
 Revises: 0001
 Create Date: 2026-11-25 16:13:37.322388
 """
-from alembic import op
 import sqlalchemy as sa
-import mailer.db
+from alembic import op
 
+import mailer.db
 
 revision = '0002'
 down_revision = '0001'

@@ -4,10 +4,10 @@ Revision ID: 0004
 Revises: 0003
 Create Date: 2026-11-25 16:37:46.411297
 """
-from alembic import op
 import sqlalchemy as sa
-import mailer.db
+from alembic import op
 
+import mailer.db
 
 revision = '0004'
 down_revision = '0003'

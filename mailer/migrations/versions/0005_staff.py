@@ -4,10 +4,10 @@ Revision ID: 0005
 Revises: 0004
 Create Date: 2026-11-25 16:41:32.609120
 """
-from alembic import op
 import sqlalchemy as sa
-import mailer.db
+from alembic import op
 
+import mailer.db
 
 revision = '0005'
 down_revision = '0004'

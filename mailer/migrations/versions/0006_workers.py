@@ -7,9 +7,8 @@ Create Date: 2026-11-25 18:00:00
 The scheduler role needs no table (a PostgreSQL advisory lock, or the one SQLite worker's
 lock file); the rate limit that all workers share is one row per limit.
 """
-from alembic import op
 import sqlalchemy as sa
-
+from alembic import op
 
 revision = '0006'
 down_revision = '0005'

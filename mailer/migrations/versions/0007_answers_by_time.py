@@ -9,7 +9,6 @@ every answer of the meeting and sorted the week's (100,000 invited: a fifth of t
 """
 from alembic import op
 
-
 revision = '0007'
 down_revision = '0006'
 branch_labels = None

@@ -12,7 +12,6 @@ matched to the message it answers. Rows sent before this revision keep no id (NU
 import sqlalchemy as sa
 from alembic import op
 
-
 revision = '0008'
 down_revision = '0007'
 branch_labels = None

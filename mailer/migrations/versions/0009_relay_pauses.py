@@ -12,11 +12,10 @@ the staff page of suppressions shows each one's stored reply, so a wrong one can
 Personal data: campaigns.pause_reply and relay_status.reply are personal (a relay's reply may
 quote an address); every other new column is not.
 """
-from alembic import op
 import sqlalchemy as sa
+from alembic import op
 
 from mailer.db import UTCDateTime
-
 
 revision = '0009'
 down_revision = '0008'

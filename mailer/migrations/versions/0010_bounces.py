@@ -7,10 +7,10 @@ Create Date: 2026-12-02 08:00:00
 Soft bounces are counted over 30 days before an address is suppressed, and a report read
 twice must change nothing: both need the reports that were applied.
 """
-from alembic import op
 import sqlalchemy as sa
-import mailer.db
+from alembic import op
 
+import mailer.db
 
 revision = '0010'
 down_revision = '0012'

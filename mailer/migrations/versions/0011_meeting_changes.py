@@ -8,10 +8,10 @@ Create Date: 2026-12-02 08:00:00
 replace the calendar entry people already have (same UID, higher SEQUENCE). `retired_link_keys`
 (personal: it points to a person) keeps unsubscribe links working after `contacts revoke-links`.
 """
-from alembic import op
 import sqlalchemy as sa
-import mailer.db
+from alembic import op
 
+import mailer.db
 
 revision = '0011'
 down_revision = '0010'

@@ -8,11 +8,10 @@ Neither table holds personal data (every column: not personal). The heartbeat le
 pages, /healthz and `mailer doctor` say when the worker stopped while mail waits; the backup
 record lets them say when the last good backup was taken.
 """
-from alembic import op
 import sqlalchemy as sa
+from alembic import op
 
 import mailer.db
-
 
 revision = '0012'
 down_revision = '0015'

@@ -12,10 +12,9 @@ New columns and whether they are personal:
   to follow up; the staff guide asks not to write about individual recipients there).
 """
 import sqlalchemy as sa
-
-import mailer.db
 from alembic import op
 
+import mailer.db
 
 revision = '0014'
 down_revision = '0013'

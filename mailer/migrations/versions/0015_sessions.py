@@ -10,7 +10,6 @@ carrying an older value is refused at its next request. Not personal data.
 import sqlalchemy as sa
 from alembic import op
 
-
 revision = '0015'
 down_revision = '0009'
 branch_labels = None

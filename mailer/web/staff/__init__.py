@@ -16,7 +16,17 @@ from werkzeug.exceptions import RequestEntityTooLarge
 
 from mailer.contacts.models import address_hash
 from mailer.web.staff import (
-    accounts, audit, auth, campaigns, contacts, dashboard, meetings, reports, responses, suppressions, templates,
+    accounts,
+    audit,
+    auth,
+    campaigns,
+    contacts,
+    dashboard,
+    meetings,
+    reports,
+    responses,
+    suppressions,
+    templates,
 )
 from mailer.web.staff.access import role_needed
 from mailer.web.staff.common import load_me, page, settings, words, worker_banner

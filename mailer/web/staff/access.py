@@ -13,7 +13,8 @@ the URL map so that every staff route's role is stated and checked.
 
 from __future__ import annotations
 
-from typing import Callable, TypeVar
+from collections.abc import Callable
+from typing import TypeVar
 
 from flask import current_app
 

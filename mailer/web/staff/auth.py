@@ -9,11 +9,19 @@ from flask import Blueprint, redirect, request, session, url_for
 from mailer.audit.log import record
 from mailer.staff import accounts
 from mailer.staff.login import log_in
-from mailer.web.staff.common import (
-    client_address, db, end_session, me, page, say, settings, start_session, words,
-)
 from mailer.staff.roles import VIEWER
 from mailer.web.staff.access import requires
+from mailer.web.staff.common import (
+    client_address,
+    db,
+    end_session,
+    me,
+    page,
+    say,
+    settings,
+    start_session,
+    words,
+)
 
 bp = Blueprint("auth", __name__)
 

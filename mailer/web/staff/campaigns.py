@@ -20,9 +20,9 @@ from mailer.mail.templates import CAMPAIGN_TEMPLATES, TemplateProblem
 from mailer.mail.transport import TransportError
 from mailer.staff import campaign_actions
 from mailer.staff.campaign_view import audience_choices, audience_count, campaign_page, campaigns_overview
-from mailer.web.staff.common import db, me, page, say, settings, templates, words
 from mailer.staff.roles import STAFF, VIEWER
 from mailer.web.staff.access import requires
+from mailer.web.staff.common import db, me, page, say, settings, templates, words
 
 bp = Blueprint("campaigns", __name__)
 FOLLOWED = (CampaignState.SCHEDULED.value, CampaignState.RUNNING.value, CampaignState.PAUSED.value)
@@ -109,7 +109,7 @@ def show(campaign_id: int):
                                  words().lang)
         except CampaignError:
             return page("message.html", 404, title_key="not_found_title", body_key="not_found_body")
-        soon = next_whole_hour(dt.datetime.now(dt.timezone.utc)).astimezone(tz)
+        soon = next_whole_hour(dt.datetime.now(dt.UTC)).astimezone(tz)
         return page("campaign.html", data=data, tz=tz, followed=data.status.state in FOLLOWED,
                     when=lambda moment: format_when(moment, None, tz, words().lang),
                     today=soon.strftime("%Y-%m-%d"), soon=soon.strftime("%H:%M"),
@@ -156,7 +156,7 @@ def schedule(campaign_id: int):
     except CampaignError as exc:
         say("schedule_failed", "error", reason=render(exc, words().lang))
         return _back(campaign_id)
-    if when <= dt.datetime.now(dt.timezone.utc):
+    if when <= dt.datetime.now(dt.UTC):
         say("scheduled_past")
     else:
         say("scheduled", when=when.astimezone(settings().timezone).strftime("%Y-%m-%d %H:%M"))

@@ -13,12 +13,12 @@ from typing import Any
 
 from flask import current_app, flash, g, render_template, request, session
 
-from mailer.app import db_of, settings_of, templates_of
 from mailer.i18n import format_clock, format_when
 from mailer.operations.heartbeat import worker_health
 from mailer.staff.accounts import fingerprint, session_is_current
 from mailer.staff.models import StaffUser
 from mailer.staff.roles import allows
+from mailer.web.extensions import db_of, settings_of, templates_of
 from mailer.web.i18n import Words
 
 

@@ -13,9 +13,9 @@ from mailer.contacts.csvfile import FIELDS, IGNORE, Choices
 from mailer.contacts.editing import ContactError, get_contact
 from mailer.contacts.queries import list_organisations
 from mailer.contacts.subscriptions import suppression_of
+from mailer.regions import region_names
 from mailer.staff import contact_actions, uploads
 from mailer.staff.directory import directory, organisation_page
-from mailer.regions import region_names
 from mailer.staff.roles import ADMIN, STAFF, VIEWER
 from mailer.web.staff.access import requires
 from mailer.web.staff.common import db, me, page, say, settings

@@ -6,9 +6,9 @@ from flask import Blueprint
 
 from mailer.i18n import format_when
 from mailer.staff.dashboard import dashboard
-from mailer.web.staff.common import db, page, settings, words
 from mailer.staff.roles import VIEWER
 from mailer.web.staff.access import requires
+from mailer.web.staff.common import db, page, settings, words
 
 bp = Blueprint("dashboard", __name__)
 

@@ -40,7 +40,8 @@ def _period() -> tuple[dt.date | None, dt.date | None, str, str | None]:
     end, bad_end = _day("to")
     if not request.args.get("from") and not bad_start:
         start = today.replace(month=1, day=1)
-    language = request.args.get("lang") if request.args.get("lang") in LANGUAGES else words().lang
+    asked = request.args.get("lang")
+    language = asked if asked in LANGUAGES else words().lang
     error = bad_start or bad_end or ("to" if start and end and start > end else None)
     return start, end, language, error
 

@@ -5,11 +5,17 @@ from __future__ import annotations
 from flask import Blueprint, Response, redirect, request, url_for
 
 from mailer.staff.responses import (
-    ANSWERS, attendee_file, checkin_rows, mark_arrived, responses_page, unmark_arrived, walk_in,
+    ANSWERS,
+    attendee_file,
+    checkin_rows,
+    mark_arrived,
+    responses_page,
+    unmark_arrived,
+    walk_in,
 )
-from mailer.web.staff.common import db, me, page, say, settings, words
 from mailer.staff.roles import STAFF, VIEWER
 from mailer.web.staff.access import requires
+from mailer.web.staff.common import db, me, page, say, settings, words
 
 bp = Blueprint("responses", __name__)
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"

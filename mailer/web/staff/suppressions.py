@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from flask import Blueprint, redirect, url_for
 
-from mailer.staff.suppressions import SuppressionError, by_reason, lift, lift_not_the_address
 from mailer.staff.roles import STAFF, VIEWER
+from mailer.staff.suppressions import SuppressionError, by_reason, lift, lift_not_the_address
 from mailer.web.staff.access import requires
 from mailer.web.staff.common import db, me, page, say, settings
 

@@ -15,7 +15,7 @@ import hmac
 import re
 
 SIGNATURE_CHARS = 16  # 64 bits of HMAC-SHA256: guessing one takes ~2^63 tries
-_TAG = re.compile(r"(\d{1,12})-([0-9a-f]{%d})" % SIGNATURE_CHARS)
+_TAG = re.compile(rf"(\d{{1,12}})-([0-9a-f]{{{SIGNATURE_CHARS}}})")
 
 
 @functools.lru_cache(maxsize=8)

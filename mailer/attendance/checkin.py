@@ -7,9 +7,9 @@ from dataclasses import dataclass, field
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from mailer.attendance.models import Attendance
 from mailer.contacts.models import Contact, Organisation
 from mailer.meetings.models import Meeting
-from mailer.tracking.models import Attendance
 
 
 @dataclass

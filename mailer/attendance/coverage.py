@@ -7,19 +7,19 @@ before a meeting and after it. A person counts for every organisation they belon
 
 from __future__ import annotations
 
-from sqlalchemy import Select, and_, exists, select
+from sqlalchemy import CompoundSelect, Exists, and_, exists, select
 from sqlalchemy.orm import Session
 
+from mailer.attendance.models import Attendance
 from mailer.contacts.models import Membership, Organisation
 from mailer.rsvp.models import Answer, Response
-from mailer.tracking.models import Attendance
 
 
-def has_check_ins(meeting_id) -> object:
+def has_check_ins(meeting_id: int) -> Exists:
     return exists().where(Attendance.meeting_id == meeting_id)
 
 
-def participants(meeting_id: int) -> Select:
+def participants(meeting_id: int) -> CompoundSelect[int | None]:
     """contact_id of each participant (walk-ins without an address are counted separately)."""
     came = select(Attendance.contact_id).where(Attendance.meeting_id == meeting_id, Attendance.contact_id.is_not(None))
     said_yes = select(Response.contact_id).where(

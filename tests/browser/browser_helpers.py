@@ -60,12 +60,17 @@ AXE_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]
 _axe_source: list[str] = []
 
 
-def axe_problems(driver) -> list[str]:
-    """Serious and critical WCAG 2.1 A/AA violations on the current page, one line each."""
+def require_axe() -> None:
+    """Fail with the one command that brings axe-core, not with a file error."""
     import pytest
 
     if not AXE.exists():
         pytest.fail(f"{AXE} is missing: run `make axe` (npm install axe-core into tests/browser/axe)")
+
+
+def axe_problems(driver) -> list[str]:
+    """Serious and critical WCAG 2.1 A/AA violations on the current page, one line each."""
+    require_axe()
     if not _axe_source:
         _axe_source.append(AXE.read_text(encoding="utf-8"))
     driver.set_script_timeout(60)
@@ -83,4 +88,5 @@ def axe_problems(driver) -> list[str]:
 def axe_version() -> str:
     import json
 
+    require_axe()
     return json.loads((AXE.parent / "package.json").read_text(encoding="utf-8"))["version"]

@@ -245,3 +245,39 @@ def test_init_writes_staff_emails_from_the_first_staff_account(bare_runner):
     assert listed.exit_code == 0
     third = runner.invoke(["init"])
     assert "wrote staff_emails" not in third.stdout  # set once; a file the user edited is left alone
+
+
+def test_cli_sentences_speak_swedish(runner, make_meeting, make_csv):
+    """Every sentence the CLI prints comes from the catalogs: Swedish with --lang sv, English here by default."""
+    make_meeting(slug="falun", city="Falun")
+    make_meeting(slug="gavle", city="Gävle")
+
+    edited = runner.invoke(["--lang", "sv", "meetings", "edit", "falun", "--title", "Dialogträff Falun"])
+    cancelled = runner.invoke(["--lang", "sv", "meetings", "cancel", "gavle"])
+    unknown = runner.invoke(["--lang", "sv", "meetings", "cancel", "narnia"])
+    asked = runner.invoke(["--lang", "sv", "contacts", "forget", "anna@kor.example.org"], input="n\n")
+    lists = make_csv("kor.csv", "email,name\nanna@kor.example.org,Anna\n")
+    bad_column = runner.invoke(["--lang", "sv", "contacts", "import", lists, "--column", "Namn=favourite"])
+    bad_region = runner.invoke(["--lang", "sv", "contacts", "import", lists, "--map-region", "Sörmlands län=Narnia"])
+    english = runner.invoke(["meetings", "edit", "falun", "--city", "Falun"])
+    bad_to = runner.invoke(["--lang", "sv", "campaigns", "test", "1", "--to", "kansli@"])
+
+    assert edited.exit_code == 0 and edited.stdout.strip() == "falun är ändrad"
+    assert cancelled.exit_code == 0 and cancelled.stdout.startswith("gavle är inställd; 0 mejl om att träffen är inställd")
+    assert unknown.exit_code == 1 and "narnia" in unknown.stderr and "no meeting" not in unknown.stderr
+    assert asked.exit_code == 1 and "Radera allt om anna@kor.example.org? Det går inte att ångra" in asked.output \
+        and "inget raderades" in asked.stderr
+    assert bad_column.exit_code == 1 and "--column: 'favourite' är inte ett av" in bad_column.stderr
+    assert bad_region.exit_code == 1 and "--map-region: 'Narnia' är inte en region" in bad_region.stderr
+    assert english.exit_code == 0 and english.stdout.strip() == "falun updated"
+    assert bad_to.exit_code == 1 and "--to: kansli@ är inte en e-postadress som går att skicka till" in bad_to.stderr
+
+
+def test_import_summary_speaks_swedish(runner, make_csv):
+    lists = make_csv("kor.csv", "email,name\nanna@kor.example.org,Anna\nberit@kor.example.org,Berit\n")
+
+    swedish = runner.invoke(["--lang", "sv", "contacts", "import", lists])
+    again = runner.invoke(["contacts", "import", lists])
+
+    assert swedish.exit_code == 0 and "kor.csv: 2 nya, 0 ändrade, 0 oförändrade, 0 borttagna, 0 avvisade" in swedish.stdout
+    assert again.exit_code == 0 and "kor.csv: 0 new, 0 changed, 2 unchanged, 0 removed, 0 rejected" in again.stdout

@@ -169,7 +169,7 @@ def test_cli_forget_export_and_audit(runner, scene):
     exported = runner.invoke(["contacts", "export-person", ANNA])
     assert exported.exit_code == 0 and json.loads(exported.output)["contact"]["email"] == ANNA
     refused = runner.invoke(["contacts", "forget", ANNA], input="n\n")
-    assert refused.exit_code == 1
+    assert refused.exit_code == 1 and "mailer: nothing was erased" in refused.output
     done = runner.invoke(["contacts", "forget", ANNA, "--yes"])
     assert done.exit_code == 0 and "erased contact" in done.output
     missing = runner.invoke(["contacts", "forget", ANNA, "--yes"])

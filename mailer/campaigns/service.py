@@ -74,13 +74,7 @@ def sample_contact(session: Session, campaign: Campaign, email: str | None = Non
     return session.scalar(_contact_query().where(Contact.id == first_id))
 
 
-WHY_NOT = {  # will_not_get's codes, in the CLI's words (the web has its own, in words_*_safety.py)
-    "unsubscribed": "they unsubscribed",
-    "bounced": "their address bounced",
-    "erased": "they were erased",
-    "answered": "they already answered the meeting",
-    "not_in_audience": "they are not in this campaign's audience",
-}
+WHY_NOT = ("unsubscribed", "bounced", "erased", "answered", "not_in_audience")  # will_not_get's codes; texts in the catalogs
 
 
 def will_not_get(session: Session, campaign: Campaign, email: str | None) -> str | None:

@@ -13,9 +13,13 @@ from mailer.mail.templates import TemplateProblem
 from mailer.mail.transport import TransportError
 from mailer.outbox.sender import Sender
 from mailer.staff import campaign_actions as actions
-from mailer.translations import translate
+from mailer.translations import N_, translate
 
 WHEN = '"YYYY-MM-DD HH:MM"'
+COUNTS = (N_("cli.count.queued"), N_("cli.count.sent"), N_("cli.count.retrying"), N_("cli.count.failed"),
+          N_("cli.count.bounced"), N_("cli.count.skipped"))  # the status line's figures, by their JSON names
+WHY_NOT = (N_("cli.why_not.unsubscribed"), N_("cli.why_not.bounced"), N_("cli.why_not.erased"),
+           N_("cli.why_not.answered"), N_("cli.why_not.not_in_audience"))  # service.will_not_get's codes
 
 
 @click.group()
@@ -76,7 +80,8 @@ def preview(rt: Runtime, campaign_id: int, email: str | None):
         except (service.CampaignError, TemplateProblem) as exc:
             fail(exc)
     if blocked:
-        click.echo(f"note: {email.strip()} will not get this mail: {service.WHY_NOT[blocked]}", err=True)
+        say("cli.will_not_get", email=email.strip(), reason=translate(f"cli.why_not.{blocked}", cli_language()),
+            err=True)
     for header in ("From", "To", "Subject", "List-Unsubscribe"):
         click.echo(f"{header}: {message[header]}")
     click.echo()
@@ -93,7 +98,8 @@ def test(rt: Runtime, campaign_id: int, to_email: str):
     try:
         sent_to = actions.send_test(rt.db, rt.settings, rt.templates, cli_actor(), campaign_id, to_email)
     except ValueError as exc:  # a bad address or an unknown campaign (CampaignError is a ValueError)
-        fail(exc if isinstance(exc, service.CampaignError) else f"--to: {exc}")
+        fail(exc if isinstance(exc, service.CampaignError)
+             else translate("cli.test_bad_address", cli_language(), email=to_email.strip()))
     except TemplateProblem as exc:
         fail(exc)
     except TransportError as exc:
@@ -201,9 +207,10 @@ def list_(rt: Runtime, as_json: bool):
     if as_json:
         echo_json(rows)
         return
+    sent_word = translate("cli.campaign_row_sent", cli_language())
     for r, send_at in zip(rows, local, strict=True):
         click.echo(f"{r['id']:>4}  {r['meeting']:<14} {r['template']:<12} {r['state']:<10} "
-                   f"{r['sent']:>5}/{r['recipients']:<5} sent  {send_at or ''}")
+                   f"{r['sent']:>5}/{r['recipients']:<5} {sent_word}  {send_at or ''}")
 
 
 def _print_status(rt: Runtime, campaign_id: int, as_json: bool) -> None:
@@ -214,8 +221,7 @@ def _print_status(rt: Runtime, campaign_id: int, as_json: bool) -> None:
         return
     say("cli.campaign_status", id=data["id"], template=data["template"], meeting=data["meeting"],
         audience=data["audience"], state=data["state"])
-    click.echo("  " + ", ".join(f"{k} {data[k]}" for k in
-                                ("queued", "sent", "retrying", "failed", "bounced", "skipped")))
+    click.echo("  " + ", ".join(f"{translate(key, cli_language())} {data[key.rsplit('.', 1)[1]]}" for key in COUNTS))
     if data["uncertain"]:
         say("cli.campaign_uncertain", n=data["uncertain"])
     for reason, until in ((data["pause_reason"], data["paused_until"]),

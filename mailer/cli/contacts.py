@@ -43,14 +43,14 @@ def import_(rt: Runtime, files: tuple[Path, ...], org: str | None, dry_run: bool
         for value in values:
             written, sep, meaning = value.partition("=")
             if not sep or not written.strip():
-                fail(f"{option}: {value!r} is not WRITTEN=REGION or HEADER=FIELD")
+                fail(translate("cli.option_not_pair", cli_language(), option=option, value=repr(value)))
             target[written.strip()] = meaning.strip()
     for region in choices.regions.values():
         if region and canonical_region(region) is None:
-            fail(f"--map-region: {region!r} is not a region")
+            fail(translate("cli.option_not_region", cli_language(), region=repr(region)))
     for meaning in choices.columns.values():
         if meaning not in FIELDS and meaning != IGNORE:
-            fail(f"--column: {meaning!r} is not one of {', '.join(FIELDS)}, {IGNORE}")
+            fail(translate("cli.option_not_field", cli_language(), meaning=repr(meaning), fields=", ".join((*FIELDS, IGNORE))))
     with ProgressLine() as progress, rt.transaction() as session:
         report = import_lists(session, list(files), org=org, dry_run=dry_run, strict=strict, check_dns=check_dns,
                               choices=choices, progress=progress)
@@ -60,24 +60,24 @@ def import_(rt: Runtime, files: tuple[Path, ...], org: str | None, dry_run: bool
                    removed=sum(f.removed for f in report.files), rejected=sum(len(f.rejected) for f in report.files))
     for file in report.files:
         for problem in file.warnings:
-            say("cli.import_warning", place=f"{file.path}:{problem.line}", message=_problem(problem), err=True)
+            say("cli.import_warning", place=f"{file.path}:{problem.line}", message=problem_text(problem), err=True)
         for problem in file.rejected + file.blocking:
-            click.echo(f"{file.path}:{problem.line}: {_problem(problem)}", err=True)
+            click.echo(f"{file.path}:{problem.line}: {problem_text(problem)}", err=True)
         for differs in file.disagreements:
             options = "; ".join(f"{value!r} ({', '.join(orgs)})" for value, orgs in differs.options.items())
-            click.echo(f"{file.path}:{differs.line}: note: the lists write {differs.email}'s {differs.field} "
-                       f"differently: {options}; shown: {differs.result!r}", err=True)
+            say("cli.import_disagreement", place=f"{file.path}:{differs.line}", email=differs.email,
+                field=differs.field, options=options, shown=repr(differs.result), err=True)
         if file.error:
-            click.echo(f"{file.path}: {file.error}", err=True)
+            click.echo(f"{file.path}: {_file_error(file)}", err=True)
     for file in report.files:
-        click.echo(file.summary())
+        click.echo(_summary(file))
     if not report.written:
         if dry_run:
             say("cli.dry_run")
         else:
             say("cli.strict_rejected")
     elif any(f.blocking for f in report.files):
-        click.echo("a file with problems to fix or choose was not imported (the others were)")
+        say("cli.import_blocked_some")
     raise SystemExit(report.exit_code)
 
 
@@ -109,8 +109,32 @@ def list_(rt: Runtime, org: str | None, as_json: bool) -> None:
     say("cli.contacts_count", n=len(data))
 
 
-def _problem(problem) -> str:
+def problem_text(problem) -> str:
     """A row's problem in Swedish from the importer's code; in English the importer's own, more detailed text."""
     if cli_language() != "en" and problem.code and has(f"import_problem.{problem.code}", cli_language()):
         return translate(f"import_problem.{problem.code}", cli_language(), **problem.params)
     return problem.message
+
+
+def _summary(file) -> str:
+    """One file's outcome in the CLI's language (FileReport.summary() is the same in English, for logs)."""
+    language, name = cli_language(), file.path.name
+    if file.error:
+        return translate("cli.import_file_not_imported", language, file=name, reason=_file_error(file))
+    if file.note:
+        return f"{name}: {file.note}"
+    if file.blocking:
+        return translate("cli.import_file_blocked", language, file=name, n=len(file.blocking))
+    text = translate("cli.import_file_counts", language, file=name, imported=file.imported, updated=file.updated,
+                     unchanged=file.unchanged, removed=file.removed, rejected=len(file.rejected))
+    extras = [translate(key, language, n=count) for key, count in
+              (("cli.import_file_suppressed", file.suppressed), ("cli.import_file_erased", file.erased)) if count]
+    return text + (f" ({'; '.join(extras)})" if extras else "")
+
+
+def _file_error(file) -> str:
+    """Why a file was not read, as problem_text says a row's problem."""
+    language = cli_language()
+    if language != "en" and file.error_code and has(f"import_problem.{file.error_code}", language):
+        return translate(f"import_problem.{file.error_code}", language, **file.error_params)
+    return file.error

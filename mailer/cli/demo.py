@@ -6,6 +6,7 @@ from pathlib import Path
 import click
 from sqlalchemy import func, select
 
+from mailer.cli.contacts import problem_text
 from mailer.cli.runtime import Runtime, cli_language, pass_runtime, say
 from mailer.contacts.models import Contact
 from mailer.contacts.queries import list_organisations
@@ -44,7 +45,7 @@ def demo(rt: Runtime, folder: Path, links_only: bool) -> None:
     rejected = sum(len(f.rejected) for f in report.files)
     for file in report.files:
         for problem in file.rejected:
-            click.echo(f"{file.path}:{problem.line}: {problem.message}", err=True)
+            click.echo(f"{file.path}:{problem.line}: {problem_text(problem)}", err=True)
     lists = sum(1 for f in report.files if f.organisation)
     new, updated = sum(f.imported for f in report.files), sum(f.updated for f in report.files)
     say("cli.demo_imported", lists=lists, rejected=rejected)

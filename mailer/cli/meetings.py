@@ -50,7 +50,7 @@ def _meeting(session, slug: str):
     try:
         return get_meeting(session, slug)
     except LookupError as exc:
-        fail(str(exc))
+        fail(exc)
 
 
 @meetings.command("edit")
@@ -81,8 +81,10 @@ def edit(rt: Runtime, slug: str, anonymous_evaluation: bool | None, notify: bool
                                   notify=notify, evaluation_anonymous=anonymous_evaluation, **given)
         except MeetingError as exc:
             _refused(exc)
-    told = f"; {change.notified} update mails queued (the worker sends them)" if change.notified else ""
-    click.echo(f"{slug} updated{told}")
+    if change.notified:
+        say("cli.meeting_updated_told", slug=slug, n=change.notified)
+    else:
+        say("cli.meeting_updated", slug=slug)
 
 
 @meetings.command("cancel")
@@ -98,8 +100,10 @@ def cancel(rt: Runtime, slug: str, notify: bool):
             change = cancel_meeting(session, cli_actor(), meeting, notify=notify)
         except MeetingError as exc:
             _refused(exc)
-    stopped = f", rounds {', '.join(map(str, change.campaigns_cancelled))} cancelled" if change.campaigns_cancelled else ""
-    click.echo(f"{slug} cancelled; {change.notified} cancellation mails queued (the worker sends them){stopped}")
+    language = cli_language()
+    stopped = translate("cli.meeting_rounds_stopped", language, rounds=", ".join(map(str, change.campaigns_cancelled))) \
+        if change.campaigns_cancelled else ""
+    click.echo(translate("cli.meeting_cancelled", language, slug=slug, n=change.notified) + stopped)
 
 
 def meeting_dict(meeting, tz) -> dict:

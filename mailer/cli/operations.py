@@ -64,7 +64,7 @@ def restore(path: Path, dry_run: bool) -> None:
         settings = load_settings()
         check_instance(settings.instance_path, settings.database_url, need_database=False)
     except ConfigError as exc:
-        fail(f"configuration error: {exc}", 2)
+        fail(translate("cli.config_error", cli_language(), error=exc), 2)
     except InstanceFault as exc:
         fail(exc, 2)
     try:

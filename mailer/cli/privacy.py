@@ -6,9 +6,10 @@ import click
 
 from mailer.audit.log import cli_actor, recent, record
 from mailer.cli.contacts import contacts
-from mailer.cli.runtime import Runtime, echo_json, fail, pass_runtime, say
+from mailer.cli.runtime import Runtime, cli_language, echo_json, fail, pass_runtime, say
 from mailer.privacy.erasure import erase_person
 from mailer.privacy.export import export_person
+from mailer.translations import translate
 
 
 @contacts.command("export-person")
@@ -33,7 +34,8 @@ def export_person_command(rt: Runtime, email: str) -> None:
 def forget_command(rt: Runtime, email: str, yes: bool) -> None:
     """Erase a person's personal data everywhere, files included; counts stay, the address stays blocked (hashed)."""
     if not yes:
-        click.confirm(f"Erase everything about {email}? This cannot be undone", abort=True)
+        if not click.confirm(translate("cli.erase_confirm", cli_language(), email=email)):
+            fail(translate("cli.erase_declined", cli_language()))
     try:
         erased = erase_person(rt.db, rt.settings, email, cli_actor())
     except LookupError as exc:

@@ -12,10 +12,11 @@ from flask import Flask
 from flask.logging import default_handler
 from gunicorn.app.base import BaseApplication
 
-from mailer.cli.runtime import Runtime, fail, pass_runtime, say
+from mailer.cli.runtime import Runtime, cli_language, fail, pass_runtime, say
 from mailer.config import env_name
 from mailer.logs import install_filter
 from mailer.operations.running import SERVE_LOCK, hold_lock, serve_label
+from mailer.translations import translate
 
 
 class MailerServer(BaseApplication):
@@ -49,8 +50,8 @@ def serve(rt: Runtime, host: str, port: int, workers: int, threads: int) -> None
     """Run the web app (staff pages, answer, unsubscribe and evaluation pages, /healthz) under gunicorn."""
     store = rt.settings.ratelimit_storage_url
     if workers > 1 and not shared_store(store):
-        fail(f"--workers {workers} needs a rate-limit store shared by all processes: set "
-             f"{env_name('ratelimit_storage_url')} (e.g. redis://localhost:6379/0); {store} counts per process", 2)
+        fail(translate("cli.workers_need_store", cli_language(), workers=workers,
+                       setting=env_name("ratelimit_storage_url"), store=store), 2)
     app = rt.app
     rt.db.dispose()  # no connection may be shared with the forked worker processes
     # Held while this server (and its forked workers, which inherit it) lives: `mailer restore`

@@ -44,8 +44,8 @@ def checkin(rt: Runtime, slug: str, emails: tuple[str, ...], walk_ins: tuple[str
         for name in walk_ins:
             try:
                 add_walk_in(session, meeting, name, walk_in_org)
-            except ValueError as exc:
-                fail(f"--walk-in: {exc}")
+            except ValueError:  # the one refusal: an empty name
+                fail(translate("cli.walk_in_needs_name", cli_language()))
         record(session, cli_actor(), "meetings.checkin", f"meeting:{slug}", people=len(result.checked_in),
                walk_ins=len(walk_ins))
     say("cli.checkin_done", slug=slug, checked_in=len(result.checked_in), already=len(result.already),

@@ -2,7 +2,7 @@
 
 Each figure is divided by a ceiling measured in the same run on the same machine, so the
 ratios compare across machines where raw rates do not. A few minutes on 2 cores.
-Usage: python bench/run.py [send|rsvp|import|status ...]
+Usage: python bench/run.py [send|rsvp|import|status|contention|import_memory ...]
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from common import ensure_tools, machine  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 BENCHES = {"send": "send.py", "rsvp": "rsvp.py", "import": "import_contacts.py", "status": "status.py",
-           "contention": "contention.py"}
+           "contention": "contention.py", "import_memory": "import_memory.py"}
 TARGETS = {"send_ratio": 0.15, "rsvp_ratio": 0.75, "import_ratio": 0.5}
 TIME_TARGETS_MS = {"status_ms": 1000, "digest_ms": 1000}
 ROWS = [
@@ -64,6 +64,14 @@ def table(results: dict) -> str:
         lines.append(f"{'RSVP while staff work (p95 GET / POST)':<38} {results['contention_get_p95_ms']:>6,.0f} / "
                      f"{results['contention_post_p95_ms']:,.0f} ms, {results['contention_failures']} failed "
                      f"{'<' + str(results['contention_goal_ms']) + ' ms':>8} {mark}")
+    if "import_memory_peak_mb" in results:
+        mark = "ok" if results["import_memory_peak_mb"] < results["import_memory_goal_mb"] else "OVER"
+        lines.append(f"{'Import memory, 1,000,000 rows (3 files)':<38} {results['import_memory_peak_mb']:>7,} MB "
+                     f"{'':>10} {'<' + str(results['import_memory_goal_mb']) + ' MB':>15} {mark}")
+        lines.append(f"  import memory: peak RSS of `mailer contacts import` ({results['import_memory_rows']:,} rows in "
+                     f"{results['import_memory_files']} files, {results['import_memory_seconds']} s, "
+                     f"{results['import_memory_rows_per_s']:,} rows/s); the same command on 1,000 rows: "
+                     f"{results['import_memory_baseline_mb']} MB")
     if "calibration_signs_per_s" in results:
         lines.append(f"  this machine's Python: itsdangerous signs {results['calibration_signs_per_s']:,} tokens/s "
                      f"(the figures the targets were set by: ~{REFERENCE_SIGNS_PER_S:,}/s), while C code (the "

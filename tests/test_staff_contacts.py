@@ -55,6 +55,7 @@ def test_an_upload_is_checked_first_and_imported_only_when_confirmed(app, db, st
     form = {"token": token, "name": "lista.csv", "org": "exempelforbundet"}
     done = post(staff_client, "/staff/upload/confirm", form)
     assert "Klart: 2 nya, 0 ändrade, 0 oförändrade, 0 borttagna från listan, 1 rader med fel hoppades över." in text(done)
+    assert re.search(r"2 rader lästa på [0-9.]+ s \([0-9]+ rader/s\)\.", text(done))  # how fast, for large lists
     assert members(db, "exempelforbundet") == ["anna@example.org", "cecilia@example.org"]
     assert audit(db) == [(STAFF_EMAIL, "contacts.import", "org:exempelforbundet")]
     assert list((app.extensions["mailer.settings"].instance_path / "uploads").iterdir()) == []

@@ -5,6 +5,7 @@ from pathlib import Path
 import click
 
 from mailer.audit.log import cli_actor, record
+from mailer.cli.progress import ProgressLine
 from mailer.cli.runtime import Runtime, cli_language, echo_json, fail, pass_runtime, say
 from mailer.contacts.csvfile import FIELDS, IGNORE, Choices
 from mailer.contacts.importer import import_lists
@@ -50,9 +51,9 @@ def import_(rt: Runtime, files: tuple[Path, ...], org: str | None, dry_run: bool
     for meaning in choices.columns.values():
         if meaning not in FIELDS and meaning != IGNORE:
             fail(f"--column: {meaning!r} is not one of {', '.join(FIELDS)}, {IGNORE}")
-    with rt.transaction() as session:
+    with ProgressLine() as progress, rt.transaction() as session:
         report = import_lists(session, list(files), org=org, dry_run=dry_run, strict=strict, check_dns=check_dns,
-                              choices=choices)
+                              choices=choices, progress=progress)
         if report.written:
             record(session, cli_actor(), "contacts.import", target=",".join(f.path.name for f in report.files)[:200],
                    imported=sum(f.imported for f in report.files), updated=sum(f.updated for f in report.files),

@@ -3,6 +3,7 @@ from __future__ import annotations
 import click
 from flask.logging import default_handler
 
+from mailer.cli.progress import ProgressLine
 from mailer.cli.runtime import Runtime, cli_language, fail, pass_runtime
 from mailer.logs import configure as configure_logging
 from mailer.translations import translate
@@ -17,7 +18,8 @@ def worker(rt: Runtime, until_idle: bool, verbose: bool) -> None:
     from mailer.worker.runner import run_worker
 
     configure_logging(verbose, [default_handler])  # Flask's "Exception on ..." goes there
-    fault = run_worker(rt.db, rt.settings, rt.templates, until_idle=until_idle)
+    with ProgressLine("progress.messages", force=None if until_idle else False) as progress:
+        fault = run_worker(rt.db, rt.settings, rt.templates, until_idle=until_idle, progress=progress)
     if fault is not None:  # its database file was deleted or replaced: it stopped rather than write into it
         language = cli_language()
         fail(translate("ops.worker_stopped", language, problem=fault.render(language)), 2)

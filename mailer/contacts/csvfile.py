@@ -6,12 +6,15 @@ staff upload preview all see exactly the same rows and rejections.
 
 from __future__ import annotations
 
+import codecs
 import csv
 import difflib
 import io
 import unicodedata
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import BinaryIO
 
 from email_validator import EmailNotValidError, EmailUndeliverableError, validate_email
 
@@ -74,7 +77,7 @@ class CsvFileError(Exception):
         self.code, self.params = code, params
 
 
-@dataclass
+@dataclass(slots=True)
 class ContactRow:
     line: int
     email: str
@@ -199,23 +202,74 @@ def _too_large(max_bytes: int) -> CsvFileError:
     return CsvFileError(f"file is larger than {mb} MB", "too_large", mb=mb)
 
 
+READ_CHUNK = 1024 * 1024  # bytes read at a time when checking a file's encoding
+
+
+def _encoding(stream: BinaryIO) -> str:
+    """UTF-8 (with or without BOM), else Windows-1252, as Swedish Excel saves it, decided by
+    reading the whole file once in chunks (fast, C code), so that rows can then be read one at
+    a time: a file is never held in memory whole."""
+    if b"\x00" in stream.read(8192):
+        raise CsvFileError("not a CSV file (binary content)", "binary")
+    for encoding in ("utf-8-sig", "cp1252"):
+        stream.seek(0)
+        decoder, offset = codecs.getincrementaldecoder(encoding)(), 0
+        try:
+            while chunk := stream.read(READ_CHUNK):
+                decoder.decode(chunk)
+                offset += len(chunk)
+            decoder.decode(b"", final=True)
+            return encoding
+        except UnicodeDecodeError as exc:
+            error_at = offset + exc.start  # cp1252 decodes byte by byte: the offset in the file
+    raise CsvFileError(f"cannot decode the file as UTF-8 or Windows-1252 (byte {error_at})", "undecodable",
+                       byte=error_at)
+
+
+def _open(path: Path, data: bytes | None, max_bytes: int) -> BinaryIO:
+    if data is not None:
+        if len(data) > max_bytes:
+            raise _too_large(max_bytes)
+        return io.BytesIO(data)
+    try:
+        if path.stat().st_size > max_bytes:
+            raise _too_large(max_bytes)
+        return path.open("rb")
+    except OSError as exc:
+        raise CsvFileError(f"cannot read the file: {exc.strerror}", "unreadable", reason=exc.strerror) from None
+
+
 def parse(path: Path, data: bytes | None = None, check_dns: bool = False, display_name: str | None = None,
           max_bytes: int = MAX_FILE_BYTES, choices: Choices | None = None) -> ParsedList:
-    """Parse one contact list. Raises CsvFileError when the file as a whole is unusable."""
-    choices = choices or Choices()
-    if data is None:
-        try:
-            if path.stat().st_size > max_bytes:
-                raise _too_large(max_bytes)
-            data = path.read_bytes()
-        except OSError as exc:
-            raise CsvFileError(f"cannot read the file: {exc.strerror}", "unreadable", reason=exc.strerror) from None
-    if len(data) > max_bytes:
-        raise _too_large(max_bytes)
-    text = decode(data)
-    first_line = text.split("\n", 1)[0]
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=_delimiter(first_line), strict=True)
+    """Parse one contact list, all rows at once. Raises CsvFileError when the file as a whole is unusable."""
     parsed = ParsedList(path=path)
+    parsed.rows = list(read_rows(parsed, data, check_dns, max_bytes, choices))
+    return parsed
+
+
+def read_rows(parsed: ParsedList, data: bytes | None = None, check_dns: bool = False,
+              max_bytes: int = MAX_FILE_BYTES, choices: Choices | None = None) -> Iterator[ContactRow]:
+    """The rows of `parsed.path` (or of `data`), one at a time, with their problems added to
+    `parsed` as they are met; an unknown region becomes a blocking problem once the whole
+    file is read. Raises CsvFileError, possibly after rows were yielded, when the file as a
+    whole is unusable: the caller then drops what it did with them.
+
+    Why a generator: a list of a million rows does not fit the memory the import may use.
+    """
+    choices = choices or Choices()
+    with _open(parsed.path, data, max_bytes) as stream:
+        encoding = _encoding(stream)
+        stream.seek(0)
+        first_line = stream.readline(READ_CHUNK).decode(encoding, errors="replace")
+        stream.seek(0)
+        text = io.TextIOWrapper(stream, encoding=encoding, newline="")
+        yield from _read(parsed, text, _delimiter(first_line), check_dns, choices)
+        text.detach()
+
+
+def _read(parsed: ParsedList, text: io.TextIOBase, delimiter: str, check_dns: bool,
+          choices: Choices) -> Iterator[ContactRow]:
+    reader = csv.reader(text, delimiter=delimiter, strict=True)
     try:
         header = next(reader, None)
         if header is None or not any(cell.strip() for cell in header):
@@ -236,7 +290,9 @@ def parse(path: Path, data: bytes | None = None, check_dns: bool = False, displa
             if not any(cell.strip() for cell in cells):
                 continue
             if "email" in columns:
-                _parse_row(parsed, start, cells, columns, check_dns, choices, unknown_regions)
+                row = _parse_row(parsed, start, cells, columns, check_dns, choices, unknown_regions)
+                if row is not None:
+                    yield row
     except csv.Error as exc:
         if "field limit" in str(exc):  # one cell over csv.field_size_limit(): not a contact list
             raise CsvFileError(f"line {reader.line_num}: a cell is longer than {csv.field_size_limit()} characters "
@@ -253,7 +309,6 @@ def parse(path: Path, data: bytes | None = None, check_dns: bool = False, displa
             f"write one of the 21 regions or 'Hela landet', or choose with --map-region {value!r}=REGION",
             value, "unknown_region", {"lines": len(lines), "suggestion": suggestion or ""},
             choice=f"region:{value}", suggestion=suggestion))
-    return parsed
 
 
 def _suggest_field(header: str) -> str | None:
@@ -301,7 +356,7 @@ def _columns(header: list[str], choices: Choices, parsed: ParsedList) -> dict[st
 
 
 def _parse_row(parsed: ParsedList, line: int, cells: list[str], columns: dict[str, int], check_dns: bool,
-               choices: Choices, unknown_regions: dict[str, list[int]]) -> None:
+               choices: Choices, unknown_regions: dict[str, list[int]]) -> ContactRow | None:
     cleaned_fields = []
 
     def cell(key: str) -> str | None:
@@ -316,16 +371,16 @@ def _parse_row(parsed: ParsedList, line: int, cells: list[str], columns: dict[st
     raw_email = cell("email")
     if not raw_email:
         parsed.rejected.append(Problem(line, "missing address", code="missing_address"))
-        return
+        return None
     try:
         email = normalise_email(raw_email, check_dns)
     except EmailUndeliverableError as exc:
         parsed.rejected.append(Problem(line, f"undeliverable address {raw_email!r}: {exc}", raw_email,
                                        "undeliverable_address"))
-        return
+        return None
     except EmailNotValidError as exc:
         parsed.rejected.append(Problem(line, f"bad address {raw_email!r}: {exc}", raw_email, "bad_address"))
-        return
+        return None
 
     name = cell("name")
     if not name:
@@ -355,7 +410,7 @@ def _parse_row(parsed: ParsedList, line: int, cells: list[str], columns: dict[st
         fields = ", ".join(dict.fromkeys(cleaned_fields))
         parsed.warnings.append(Problem(line, f"{fields}: control or right-to-left characters removed", email,
                                        "cleaned", {"fields": fields}))
-    parsed.rows.append(ContactRow(line=line, email=email, language=language, **values))
+    return ContactRow(line=line, email=email, language=language, **values)
 
 
 @dataclass(frozen=True)

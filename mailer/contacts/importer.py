@@ -8,6 +8,8 @@ Rules that protect people and data:
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -19,9 +21,10 @@ from mailer.contacts.csvfile import (
     Choices,
     ContactRow,
     CsvFileError,
+    ParsedList,
     Problem,
-    parse,
     read_organisation_names,
+    read_rows,
 )
 from mailer.contacts.models import (
     ERASED_DOMAIN,
@@ -37,7 +40,8 @@ from mailer.db import utcnow
 from mailer.identifiers import SLUG_RE
 
 REGISTRY_FILE = "organisations.csv"
-CHUNK = 500
+CHUNK = 500  # addresses in one IN (...) lookup
+BATCH = 2000  # rows read, looked up and written together
 
 
 @dataclass
@@ -70,6 +74,8 @@ class FileReport:
     warnings: list[Problem] = field(default_factory=list)
     blocking: list[Problem] = field(default_factory=list)  # the file is not imported while any is left
     disagreements: list[Disagreement] = field(default_factory=list)
+    rows: int = 0  # rows read from the file
+    seconds: float = 0.0  # how long reading and applying them took
 
     def summary(self) -> str:
         if self.error:
@@ -105,6 +111,9 @@ class ImportReport:
         return 0
 
 
+Progress = Callable[[int], None]  # called with the rows read so far, after each batch
+
+
 def import_lists(
     session: Session,
     paths: list[Path],
@@ -115,6 +124,7 @@ def import_lists(
     data: dict[Path, bytes] | None = None,
     choices: Choices | None = None,
     max_bytes: int = MAX_FILE_BYTES,
+    progress: Progress | None = None,
 ) -> ImportReport:
     """Import contact lists within the caller's transaction.
 
@@ -124,12 +134,22 @@ def import_lists(
     to a savepoint. A file with blocking problems (unknown region or column) is computed
     too, for the preview, and rolled back on its own. `data` supplies file contents already
     in memory (web uploads); `choices` answers blocking problems and disagreements.
+
+    Files are read row by row and applied in batches of BATCH rows: what is kept across
+    rows is the addresses on each list (for removals and duplicates) and each person's
+    language and phone as set by this import, never the rows themselves, so a million rows
+    fit in constant memory. `progress` hears how many rows were read so far.
     """
     choices = choices or Choices()
-    reports: list[tuple[FileReport, list[ContactRow]]] = []
-    for path in paths:
+    reports: list[FileReport] = []
+    claims = Claims()
+    counter = _Counter(progress)
+    savepoint = None if dry_run else session.begin_nested()
+    lists: dict[int, tuple[FileReport, Collection[str]]] = {}  # organisation id -> its last file, everyone on its files
+    for number, path in enumerate(paths, 1):
+        claims.open = number < len(paths)
         report = FileReport(path=path)
-        reports.append((report, []))
+        reports.append(report)
         if path.name == REGISTRY_FILE and org is None:
             report.note = "organisation names, not a contact list: skipped"
             continue
@@ -139,49 +159,79 @@ def import_lists(
             report.error_code, report.error_params = "bad_slug", {"slug": slug}
             continue
         report.organisation = slug
+        parsed = ParsedList(path=path)
+        started, rows_before = time.monotonic(), counter.rows
+        alone = None if dry_run else session.begin_nested()
         try:
             read_organisation_names(path.parent)  # a broken organisations.csv stops this file here
-            parsed = parse(path, data=(data or {}).get(path), check_dns=check_dns, max_bytes=max_bytes,
-                           choices=choices)
+            rows = read_rows(parsed, (data or {}).get(path), check_dns=check_dns, max_bytes=max_bytes,
+                             choices=choices)
+            if dry_run:
+                with session.no_autoflush:
+                    organisation_id, emails = _apply(session, report, rows, claims, choices, counter, write=False)
+            else:
+                organisation_id, emails = _apply(session, report, rows, claims, choices, counter)
         except CsvFileError as exc:
+            if alone is not None:
+                alone.rollback()
+            report.rejected, report.warnings, report.blocking = [], [], []
+            report.imported = report.updated = report.unchanged = report.suppressed = report.erased = 0
+            report.disagreements = []
             report.error, report.error_code, report.error_params = str(exc), exc.code, exc.params
             continue
-        report.rejected, report.warnings, report.blocking = parsed.rejected, parsed.warnings, parsed.blocking
-        reports[-1] = (report, parsed.rows)
-
-    claims: Claims = {}
-    if dry_run:
-        with session.no_autoflush:
-            for report, rows in reports:
-                if report.organisation and not report.error and not report.note:
-                    organisation_id, emails = _apply(session, report, rows, claims, choices, write=False)
-                    if organisation_id is not None:
-                        report.removed = _remove_absent(session, organisation_id, emails, write=False)
-        session.expunge_all()
-        return ImportReport(files=[r for r, _ in reports], written=False)
-    rollback = strict and any(r.error or r.rejected or r.blocking for r, _ in reports)
-    savepoint = session.begin_nested()
-    lists: dict[int, tuple[FileReport, set[str]]] = {}  # organisation id -> its last file, everyone on its files
-    for report, rows in reports:
-        if report.organisation and not report.error and not report.note:
-            alone = session.begin_nested()
-            organisation_id, emails = _apply(session, report, rows, claims, choices)
-            session.flush()
+        report.rejected, report.warnings, report.blocking = (
+            parsed.rejected, parsed.warnings + report.warnings, parsed.blocking)
+        report.rows, report.seconds = counter.rows - rows_before, time.monotonic() - started
+        if not dry_run:
             if report.blocking:
                 alone.rollback()
                 continue
+            _record_rejections(session, organisation_id, report)
+            session.flush()
             alone.commit()
-            lists[organisation_id] = (report, lists.get(organisation_id, (None, set()))[1] | emails)
+            earlier = lists.get(organisation_id)
+            lists[organisation_id] = (report, earlier[1] | emails if earlier else emails)
+        elif organisation_id is not None:
+            report.removed = _remove_absent(session, organisation_id, emails, write=False)
+    if dry_run:
+        session.expunge_all()
+        return ImportReport(files=reports, written=False)
+    rollback = strict and any(r.error or r.rejected or r.blocking for r in reports)
     for organisation_id, (report, emails) in lists.items():
         report.removed = _remove_absent(session, organisation_id, emails)
     if rollback:
         savepoint.rollback()
     else:
         savepoint.commit()
-    return ImportReport(files=[r for r, _ in reports], written=not rollback)
+    return ImportReport(files=reports, written=not rollback)
 
 
-def _remove_absent(session: Session, organisation_id: int, emails: set[str], write: bool = True) -> int:
+class _Counter:
+    """Rows read so far in this import, told to the caller's progress callback."""
+
+    def __init__(self, progress: Progress | None):
+        self.progress, self.rows = progress, 0
+
+    def add(self, rows: int) -> None:
+        self.rows += rows
+        if self.progress is not None:
+            self.progress(self.rows)
+
+
+def _record_rejections(session: Session, organisation_id: int, report: FileReport) -> None:
+    session.execute(
+        delete(ImportRejection).where(
+            ImportRejection.organisation_id == organisation_id, ImportRejection.file_name == report.path.name
+        )
+    )
+    session.add_all(
+        ImportRejection(organisation_id=organisation_id, file_name=report.path.name, line=p.line,
+                        value=(p.value or "")[:400] or None, reason=p.message[:400])
+        for p in report.rejected
+    )
+
+
+def _remove_absent(session: Session, organisation_id: int, emails: Collection[str], write: bool = True) -> int:
     """Memberships of people no longer on the organisation's list (the person stays a contact);
     without `write`, only how many.
 
@@ -217,20 +267,30 @@ def _organisation(session: Session, slug: str, folder: Path, write: bool = True)
     return organisation
 
 
-def _merge_duplicates(rows: list[ContactRow], report: FileReport) -> list[ContactRow]:
-    """The same address twice in one file is one person; later non-empty cells win."""
+def _merge_duplicates(rows: list[ContactRow], seen: dict[str, int], report: FileReport
+                      ) -> tuple[list[ContactRow], list[ContactRow]]:
+    """The same address twice in one file is one person; later non-empty cells win.
+
+    Returns the batch's people seen for the first time, and the rows of people an earlier
+    batch already had (applied again, without being counted twice). `seen` maps each address
+    of the file to its first line."""
     by_email: dict[str, ContactRow] = {}
+    again: dict[str, ContactRow] = {}
     for row in rows:
-        first = by_email.get(row.email)
-        if first is None:
+        first_line = seen.setdefault(row.email, row.line)
+        if first_line == row.line:
             by_email[row.email] = row
             continue
-        report.warnings.append(Problem(row.line, f"same address as line {first.line}: merged", row.email,
-                                       "duplicate", {"first_line": first.line}))
+        report.warnings.append(Problem(row.line, f"same address as line {first_line}: merged", row.email,
+                                       "duplicate", {"first_line": first_line}))
+        first = by_email.get(row.email) or again.get(row.email)
+        if first is None:
+            again[row.email] = row
+            continue
         for attr in ("name", "title", "role", "region", "language", "phone"):
             if getattr(row, attr):
                 setattr(first, attr, getattr(row, attr))
-    return list(by_email.values())
+    return list(by_email.values()), list(again.values())
 
 
 LIST_FIELDS = ("name", "title", "region", "role")  # what each list says of a person, kept per membership
@@ -255,8 +315,29 @@ def _insert_new(session: Session, organisation: Organisation, contacts: dict[str
 
 
 PERSON_FIELDS = ("language", "phone")
-# Within one import, which file set each person's field first: {(email, field): (value, file name)}.
-Claims = dict[tuple[str, str], tuple[str, str]]
+
+
+class Claims:
+    """Within one import, which file set each person's language and phone first.
+
+    Kept as one small tuple per address (value and file for each field, file names shared),
+    since it lives across all the files of an import of up to a million rows."""
+
+    def __init__(self):
+        self.by_email: dict[str, tuple] = {}
+        self.shared: dict[tuple, tuple] = {}  # each distinct claim tuple once: most people share one
+        self.open = True  # False while reading the import's last file: nothing after it asks
+
+    def claim(self, email: str, attr: str, value: str, file_name: str) -> tuple[str, str]:
+        """The (value, file name) that stands for this person's field: the first one claimed."""
+        index = PERSON_FIELDS.index(attr) * 2
+        held = self.by_email.get(email) or (None,) * (2 * len(PERSON_FIELDS))
+        if held[index] is not None:
+            return held[index], held[index + 1]
+        if self.open:
+            claimed = (*held[:index], value, file_name, *held[index + 2:])
+            self.by_email[email] = self.shared.setdefault(claimed, claimed)
+        return value, file_name
 
 
 def _person_changes(row: ContactRow, contact: Contact | None, claims: Claims, report: FileReport) -> dict[str, str]:
@@ -267,7 +348,7 @@ def _person_changes(row: ContactRow, contact: Contact | None, claims: Claims, re
         value = getattr(row, attr)
         if not value:
             continue
-        claimed = claims.setdefault((row.email, attr), (value, report.path.name))
+        claimed = claims.claim(row.email, attr, value, report.path.name)
         if claimed[0] != value:
             report.warnings.append(Problem(
                 row.line, f"{attr} {value!r} differs from {claimed[0]!r} in {claimed[1]}: kept {claimed[0]!r}", value,
@@ -329,14 +410,37 @@ def _worse_cased(new: str, shown: str) -> bool:
     return new.casefold() == shown.casefold() and _casing(new) < _casing(shown)
 
 
-def _apply(session: Session, report: FileReport, rows: list[ContactRow], claims: Claims,
-           choices: Choices, write: bool = True) -> tuple[int | None, set[str]]:
-    """Count (and with `write`, make) one file's changes; returns its organisation's id and the
-    addresses on the list. Without `write` nothing reaches the database."""
+def _apply(session: Session, report: FileReport, rows: Iterable[ContactRow], claims: Claims,
+           choices: Choices, counter: _Counter, write: bool = True) -> tuple[int | None, Collection[str]]:
+    """Count (and with `write`, make) one file's changes, BATCH rows at a time; returns its
+    organisation's id and the addresses on the list. Without `write` nothing reaches the database."""
     organisation = _organisation(session, report.organisation, report.path.parent, write)
-    rows = _merge_duplicates(rows, report)
-    emails = [row.email for row in rows]
+    seen: dict[str, int] = {}
+    batch: list[ContactRow] = []
+    for row in rows:
+        batch.append(row)
+        if len(batch) >= BATCH:
+            _apply_batch(session, report, organisation, batch, seen, claims, choices, write)
+            counter.add(len(batch))
+            batch = []
+    _apply_batch(session, report, organisation, batch, seen, claims, choices, write)
+    counter.add(len(batch))
+    return organisation.id, seen.keys()
 
+
+def _apply_batch(session: Session, report: FileReport, organisation: Organisation, rows: list[ContactRow],
+                 seen: dict[str, int], claims: Claims, choices: Choices, write: bool) -> None:
+    """One batch: its people and their memberships looked up together, counted, and with
+    `write` inserted or updated; then its objects leave the session, so memory stays flat."""
+    rows, again = _merge_duplicates(rows, seen, report)
+    for counted, part in ((True, rows), (False, again)):
+        if part:
+            _apply_rows(session, report, organisation, part, claims, choices, write, counted)
+
+
+def _apply_rows(session: Session, report: FileReport, organisation: Organisation, rows: list[ContactRow],
+                claims: Claims, choices: Choices, write: bool, counted: bool) -> None:
+    emails = [row.email for row in rows]
     contacts: dict[str, Contact] = {}
     suppressions: dict[str, SuppressionReason] = {}
     for start in range(0, len(emails), CHUNK):
@@ -347,10 +451,13 @@ def _apply(session: Session, report: FileReport, rows: list[ContactRow], claims:
             select(Suppression.address_hash, Suppression.reason).where(Suppression.address_hash.in_(hashes))
         ):
             suppressions[hashes[h]] = reason
-    memberships = {
-        m.contact_id: m
-        for m in session.scalars(select(Membership).where(Membership.organisation_id == organisation.id))
-    }
+    memberships: dict[int, Membership] = {}
+    if organisation.id is not None:
+        ids = [contact.id for contact in contacts.values()]
+        for start in range(0, len(ids), CHUNK):
+            memberships.update((m.contact_id, m) for m in session.scalars(select(Membership).where(
+                Membership.organisation_id == organisation.id, Membership.contact_id.in_(ids[start:start + CHUNK]))))
+    counts = FileReport(path=report.path)  # this batch's counts, added to the file's when counted
 
     new_contacts: dict[str, ContactRow] = {}
     new_memberships: list[ContactRow] = []
@@ -358,16 +465,16 @@ def _apply(session: Session, report: FileReport, rows: list[ContactRow], claims:
     for row in rows:
         reason = suppressions.get(row.email)
         if reason is SuppressionReason.ERASED:
-            report.erased += 1
+            counts.erased += 1
             continue
         if reason is not None:
-            report.suppressed += 1
+            counts.suppressed += 1
         contact = contacts.get(row.email)
         changes = _person_changes(row, contact, claims, report)
         if contact is None:
             new_contacts[row.email] = row
             new_memberships.append(row)
-            report.imported += 1
+            counts.imported += 1
             continue
         for attr, value in changes.items():
             setattr(contact, attr, value)
@@ -376,7 +483,7 @@ def _apply(session: Session, report: FileReport, rows: list[ContactRow], claims:
         if membership is None:
             new_memberships.append(row)
             joining.append((row, contact))
-            report.imported += 1
+            counts.imported += 1
             continue
         stated_now = set()
         for attr in LIST_FIELDS:
@@ -386,24 +493,20 @@ def _apply(session: Session, report: FileReport, rows: list[ContactRow], claims:
                 stated_now.add(attr)
         changed = _shown(session, row, contact, organisation, stated_now, choices, report) or changed or bool(stated_now)
         if changed:
-            report.updated += 1
+            counts.updated += 1
         else:
-            report.unchanged += 1
+            counts.unchanged += 1
     for row, contact in joining:  # new on this list: it states its spelling for the first time
         _shown(session, row, contact, organisation, {"name", "region"}, choices, report)
+    if counted:
+        for attr in ("imported", "updated", "unchanged", "suppressed", "erased"):
+            setattr(report, attr, getattr(report, attr) + getattr(counts, attr))
     if not write:
-        return organisation.id, {row.email for row in rows}
+        return
     _insert_new(session, organisation, new_contacts, new_memberships,
                 {email: contact.id for email, contact in contacts.items()})
-
-    session.execute(
-        delete(ImportRejection).where(
-            ImportRejection.organisation_id == organisation.id, ImportRejection.file_name == report.path.name
-        )
-    )
-    session.add_all(
-        ImportRejection(organisation_id=organisation.id, file_name=report.path.name, line=p.line,
-                        value=(p.value or "")[:400] or None, reason=p.message[:400])
-        for p in report.rejected
-    )
-    return organisation.id, {row.email for row in rows}
+    session.flush()
+    for contact in contacts.values():
+        session.expunge(contact)
+    for membership in memberships.values():
+        session.expunge(membership)

@@ -16,6 +16,7 @@ import signal
 import sys
 import threading
 import time
+from collections.abc import Callable
 
 from sqlalchemy import exists, or_, select
 
@@ -59,6 +60,7 @@ class Worker:
         self.watch = FileWatch(database.url)
         self.fault: InstanceFault | None = None  # why the worker stopped on its own (its database file is gone)
         jobs.bind(database, settings, self.role.held)
+        self.progress: Callable[[int], None] | None = None  # hears the messages handled so far
 
     def stop(self, *_args) -> None:
         self.stopping.set()
@@ -182,7 +184,7 @@ class Worker:
             log.info("worker stopped")
 
     def _loop(self, until_idle: bool) -> None:
-        backoff, recovered = 0.0, time.monotonic()
+        backoff, recovered, handled = 0.0, time.monotonic(), 0
         while not self.stopping.is_set():
             if time.monotonic() - recovered > RECOVER_EVERY:  # another worker may have died
                 self.sender.recover()
@@ -198,6 +200,9 @@ class Worker:
             backoff = 0.0
             if result.claimed:
                 log.debug("batch of %d: %s", result.claimed, result.outcomes)
+                handled += result.claimed
+                if self.progress is not None:
+                    self.progress(handled)
                 continue
             if until_idle and not self.pending_work():
                 break
@@ -205,9 +210,11 @@ class Worker:
 
 
 def run_worker(database: Database, settings: Settings, templates: EmailTemplates,
-               until_idle: bool = False) -> InstanceFault | None:
-    """Run until stopped; returns why the worker stopped on its own (its database file lost), else None."""
+               until_idle: bool = False, progress: Callable[[int], None] | None = None) -> InstanceFault | None:
+    """Run until stopped; returns why the worker stopped on its own (its database file lost), else None.
+    `progress` hears how many messages were handled so far, after each batch."""
     worker = Worker(database, settings, templates)
+    worker.progress = progress
     signal.signal(signal.SIGTERM, worker.stop)
     signal.signal(signal.SIGINT, worker.stop)
     try:

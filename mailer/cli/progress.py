@@ -1,0 +1,51 @@
+"""A progress line for long commands: on a terminal only, so pipes and logs stay quiet.
+
+The domain reports progress through a plain callback (rows done so far); this turns it into
+one line on stderr, rewritten in place ("\r"), at most a few times a second.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+
+from mailer.cli.runtime import cli_language
+from mailer.translations import translate
+
+INTERVAL = 0.25  # seconds between redraws
+
+
+class ProgressLine:
+    """Call it with the count done so far; `close()` ends the line. Silent unless stderr is a TTY."""
+
+    def __init__(self, key: str = "progress.rows", force: bool | None = None):
+        self.stream = sys.stderr
+        self.enabled = self.stream.isatty() if force is None else force
+        self.key, self.started, self.shown_at, self.done, self.width = key, time.monotonic(), 0.0, 0, 0
+
+    def __call__(self, done: int) -> None:
+        self.done = done
+        now = time.monotonic()
+        if self.enabled and now - self.shown_at >= INTERVAL:
+            self.shown_at = now
+            self._draw(now)
+
+    def _draw(self, now: float) -> None:
+        seconds = max(now - self.started, 1e-6)
+        text = translate(self.key, cli_language(), done=f"{self.done:,}".replace(",", " "),
+                         rate=f"{self.done / seconds:,.0f}".replace(",", " "), seconds=f"{seconds:.0f}")
+        self.stream.write("\r" + text.ljust(self.width))
+        self.stream.flush()
+        self.width = len(text)
+
+    def close(self) -> None:
+        if self.enabled and self.done:
+            self._draw(time.monotonic())
+            self.stream.write("\n")
+            self.stream.flush()
+
+    def __enter__(self) -> ProgressLine:
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.close()

@@ -616,7 +616,8 @@ def test_cli_org_option_puts_every_file_in_one_organisation(runner):
 
     assert result.exit_code == 1
     orgs = json.loads(runner.invoke(["orgs", "list", "--json"]).stdout)
-    assert orgs == [{"slug": "ax-kansliet", "name": "Ax Kansliet", "region": None, "contacts": 7}]
+    assert orgs == [{"slug": "ax-kansliet", "name": "Ax Kansliet", "short_name": None, "region": None,
+                     "contacts": 7}]
 
 
 def test_cli_check_dns_rejects_domains_that_do_not_exist(runner, make_csv, monkeypatch):
@@ -670,8 +671,10 @@ def test_cli_orgs_list_with_contact_counts(runner):
     assert result.exit_code == 0
     assert result.stdout.splitlines()[-1] == "2 organisations, 8 memberships"
     assert as_json == [
-        {"slug": "sormlands-korforbund", "name": "Sörmlands Körförbund", "region": "Sörmland", "contacts": 4},
-        {"slug": "ung-kultur-dalarna", "name": "Ung Kultur Dalarna", "region": "Dalarna", "contacts": 4},
+        {"slug": "sormlands-korforbund", "name": "Sörmlands Körförbund", "short_name": None, "region": "Sörmland",
+         "contacts": 4},
+        {"slug": "ung-kultur-dalarna", "name": "Ung Kultur Dalarna", "short_name": None, "region": "Dalarna",
+         "contacts": 4},
     ]
 
 

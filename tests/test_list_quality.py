@@ -3,6 +3,7 @@ each list's own spelling of a person, clean text, and problems staff must choose
 
 from __future__ import annotations
 
+import json
 import re
 import unicodedata
 from pathlib import Path
@@ -295,17 +296,35 @@ def test_an_organisation_name_uploaded_without_accents_is_fixed_on_its_page(db, 
     run_import(db, [path])
     page = staff_client.get("/staff/organisations/sveriges-forfattare")
     assert 'value="Sveriges Fortattare"' in page.get_data(as_text=True)
-    bad = post(staff_client, "/staff/organisations/sveriges-forfattare", {"name": " ", "region": "", "contact_email": ""})
+    bad = post(staff_client, "/staff/organisations/sveriges-forfattare",
+               {"name": " ", "short_name": "", "region": "", "contact_email": ""})
     assert bad.status_code == 422 and "Skriv organisationens namn" in text(bad)
+    too_long = post(staff_client, "/staff/organisations/sveriges-forfattare",
+                    {"name": "Sveriges Författare", "short_name": "S" * 41, "region": "", "contact_email": ""})
+    assert too_long.status_code == 422 and "Kortnamnet får vara högst 40 tecken." in text(too_long)
+    assert 'id="org-short_name" name="short_name" value="' + "S" * 41 in too_long.get_data(as_text=True)  # kept
     saved = post(staff_client, "/staff/organisations/sveriges-forfattare",
-                 {"name": "Sveriges Författare\u202e", "region": "Hela landet", "contact_email": "kansli@ex.org"})
+                 {"name": "Sveriges Författare\u202e", "short_name": " SFF\u202e ", "region": "Hela landet",
+                  "contact_email": "kansli@ex.org"})
     assert saved.status_code == 303
     run_import(db, [path])  # organisations.csv still says otherwise: the staff's name stays
     with db.transaction() as session:
         organisation = session.scalar(select(Organisation).where(Organisation.slug == "sveriges-forfattare"))
-        assert (organisation.name, organisation.region, organisation.contact_email) == (
-            "Sveriges Författare", "Hela landet", "kansli@ex.org")
+        assert (organisation.name, organisation.short_name, organisation.region, organisation.contact_email) == (
+            "Sveriges Författare", "SFF", "Hela landet", "kansli@ex.org")
     assert folder_csv.exists()
+    page = staff_client.get("/staff/organisations/sveriges-forfattare").get_data(as_text=True)
+    assert 'value="SFF"' in page and "sveriges-forfattare" in page  # the slug stays, shown, not editable
+    assert "Sveriges Författare (SFF)" in text(staff_client.get("/staff/organisations"))
+    (listed,) = json.loads(runner.invoke(["orgs", "list", "--json"]).stdout)
+    assert (listed["slug"], listed["name"], listed["short_name"]) == ("sveriges-forfattare", "Sveriges Författare",
+                                                                      "SFF")
+    cleared = post(staff_client, "/staff/organisations/sveriges-forfattare",
+                   {"name": "Sveriges Författare", "short_name": " ", "region": "Hela landet",
+                    "contact_email": "kansli@ex.org"})
+    assert cleared.status_code == 303
+    with db.transaction() as session:
+        assert session.scalar(select(Organisation.short_name)) is None
 
 
 def test_the_same_name_in_worse_case_is_no_new_spelling(db, make_csv):

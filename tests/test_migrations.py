@@ -65,3 +65,29 @@ def test_migration_0013_makes_regions_canonical_and_reports_what_it_cannot_map(d
         assert connection.execute(text("SELECT region FROM meetings")).scalar_one() == "Jämtland Härjedalen"
         assert sorted(connection.execute(text("SELECT contact_id, name, region, role FROM memberships")).all()) == [
             (1, "Person 1", "Sörmland", "ledamot"), (4, "Person 4", "Narnia", None)]
+
+
+def test_migration_0016_adds_an_empty_short_name_and_takes_it_away_again(db):
+    """Organisations made before short names keep everything and have none; going down drops only it."""
+    from sqlalchemy import inspect, text
+
+    with db.engine.begin() as connection:
+        config = alembic_config()
+        config.attributes["connection"] = connection
+        command.downgrade(config, "0014")
+    with db.engine.begin() as connection:
+        connection.execute(text("INSERT INTO organisations (id, slug, name, region, created_at) "
+                                "VALUES (1, 'kor', 'Sveriges Körförbund', 'Dalarna', :now)"),
+                           {"now": "2026-01-01 00:00:00"})
+    db.upgrade()
+    with db.engine.begin() as connection:
+        assert connection.execute(text("SELECT slug, name, region, short_name FROM organisations")).one() == (
+            "kor", "Sveriges Körförbund", "Dalarna", None)
+        connection.execute(text("UPDATE organisations SET short_name = 'SKF'"))
+    with db.engine.begin() as connection:
+        config = alembic_config()
+        config.attributes["connection"] = connection
+        command.downgrade(config, "0014")
+    with db.engine.connect() as connection:
+        assert "short_name" not in {c["name"] for c in inspect(connection).get_columns("organisations")}
+        assert connection.execute(text("SELECT slug, name FROM organisations")).one() == ("kor", "Sveriges Körförbund")

@@ -18,7 +18,7 @@ from sqlalchemy import Column, Integer, MetaData, String, Table, select
 from mailer.campaigns import service
 from mailer.campaigns.audience import Audience
 from mailer.contacts.importer import import_lists
-from mailer.contacts.models import Contact
+from mailer.contacts.models import Contact, Organisation
 from mailer.db import not_personal, personal, utcnow
 from mailer.digest.build import send_digest
 from mailer.evaluations.service import record_evaluation
@@ -40,6 +40,11 @@ LIST = f"email,name,role,phone\n{ADDRESS},{NAME},kassör,{PHONE}\nbengt@kor.exam
 
 def test_every_column_says_whether_it_is_personal():
     assert undeclared_columns() == []
+
+
+def test_an_organisations_short_name_is_declared_not_personal():
+    """An abbreviation like "SKF" names a member organisation, never a person: export and erasure pass it by."""
+    assert Organisation.__table__.c.short_name.info == not_personal()
 
 
 def test_a_column_without_the_declaration_is_caught():

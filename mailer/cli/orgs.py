@@ -24,5 +24,5 @@ def list_(rt: Runtime, as_json: bool) -> None:
         echo_json([dataclasses.asdict(r) for r in rows])
         return
     for r in rows:
-        click.echo(f"{r.slug:<42} {r.contacts:>5}  {r.name}" + (f" ({r.region})" if r.region else ""))
+        click.echo(f"{r.slug:<42} {r.contacts:>5}  {r.name}" + (f" [{r.short_name}]" if r.short_name else "") + (f" ({r.region})" if r.region else ""))
     say("cli.orgs_count", n=len(rows), memberships=sum(r.contacts for r in rows))

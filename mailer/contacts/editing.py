@@ -14,7 +14,7 @@ from mailer.contacts.models import Contact, Membership, Organisation
 from mailer.errors import DomainError, NotFound
 from mailer.regions import canonical_region
 
-LIMITS = {"name": 200, "region": 100, "phone": 50, "role": 100, "organisation_name": 200}
+LIMITS = {"name": 200, "region": 100, "phone": 50, "role": 100, "organisation_name": 200, "short_name": 40}
 LANGUAGES = ("sv", "en")
 
 
@@ -95,8 +95,8 @@ def _region(value: str | None) -> str | None:
     return region
 
 
-def update_organisation(session: Session, slug: str, *, name: str | None, region: str | None,
-                        contact_email: str | None) -> list[str]:
+def update_organisation(session: Session, slug: str, *, name: str | None, short_name: str | None,
+                        region: str | None, contact_email: str | None) -> list[str]:
     """Staff correct an organisation; a name set here is kept when organisations.csv says otherwise.
 
     Raises LookupError (unknown slug) or ContactError naming the field."""
@@ -110,7 +110,8 @@ def update_organisation(session: Session, slug: str, *, name: str | None, region
             email = normalise_email(email)
         except ValueError:
             raise ContactError("contact_email", "not_email") from None
-    values = {"name": text, "region": _region(region), "contact_email": email}
+    values = {"name": text, "short_name": _clean("short_name", short_name), "region": _region(region),
+              "contact_email": email}
     changed = [key for key, value in values.items() if getattr(organisation, key) != value]
     for key in changed:
         setattr(organisation, key, values[key])

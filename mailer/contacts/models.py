@@ -80,6 +80,8 @@ class Organisation(Base):
     id: Mapped[int] = mapped_column(primary_key=True, info=not_personal())
     slug: Mapped[str] = mapped_column(String(80), unique=True, info=not_personal())
     name: Mapped[str] = mapped_column(String(200), info=not_personal())
+    # The abbreviation staff use ("SKF"); set on the organisation page, never by an import.
+    short_name: Mapped[str | None] = mapped_column(String(40), info=not_personal())
     region: Mapped[str | None] = mapped_column(String(100), info=not_personal())  # canonical (mailer.regions)
     contact_email: Mapped[str | None] = mapped_column(String(320), info=personal())
     # Staff corrected the name on the organisation page: organisations.csv no longer overwrites it.

@@ -15,6 +15,7 @@ from mailer.errors import NotFound
 class OrganisationRow:
     slug: str
     name: str
+    short_name: str | None
     region: str | None
     contacts: int
 
@@ -32,7 +33,7 @@ def list_organisations(session: Session) -> list[OrganisationRow]:
         .outerjoin(counts, counts.c.organisation_id == Organisation.id)
         .order_by(Organisation.name)
     )
-    return [OrganisationRow(o.slug, o.name, o.region, n) for o, n in rows]
+    return [OrganisationRow(o.slug, o.name, o.short_name, o.region, n) for o, n in rows]
 
 
 def list_contacts(session: Session, org: str | None = None) -> list[Contact]:

@@ -65,7 +65,7 @@ def confirm_upload(session: Session, actor: str, folder: Path, token: str, filen
 
 
 def edit_organisation(session: Session, actor: str, slug: str, **fields) -> list[str]:
-    """Correct an organisation's name (e.g. uploaded without accents), region or address."""
+    """Correct an organisation's name (e.g. uploaded without accents), short name, region or address."""
     changed = update_organisation(session, slug, **fields)
     if changed:
         record(session, actor, "organisations.update", f"org:{slug}", fields=changed)

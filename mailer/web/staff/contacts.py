@@ -54,13 +54,13 @@ def organisation(slug: str):
                     regions=region_names(), values=None, error=None)
 
 
-ORGANISATION_FIELDS = ("name", "region", "contact_email")
+ORGANISATION_FIELDS = ("name", "short_name", "region", "contact_email")
 
 
 @bp.post("/organisations/<slug>")
 @requires(STAFF)
 def edit_organisation(slug: str):
-    """Correct the organisation's name (e.g. uploaded without accents), region or address."""
+    """Correct the organisation's name (e.g. uploaded without accents), short name, region or address."""
     values = {k: request.form.get(k, "") for k in ORGANISATION_FIELDS}
     with db().transaction() as s:
         try:

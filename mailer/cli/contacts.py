@@ -121,8 +121,8 @@ def _summary(file) -> str:
     language, name = cli_language(), file.path.name
     if file.error:
         return translate("cli.import_file_not_imported", language, file=name, reason=_file_error(file))
-    if file.note:
-        return f"{name}: {file.note}"
+    if file.note:  # the only note: organisations.csv, which names organisations and holds no contacts
+        return translate("cli.import_file_organisations", language, file=name)
     if file.blocking:
         return translate("cli.import_file_blocked", language, file=name, n=len(file.blocking))
     text = translate("cli.import_file_counts", language, file=name, imported=file.imported, updated=file.updated,

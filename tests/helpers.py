@@ -73,7 +73,7 @@ def local(text: str) -> dt.datetime:
 
 
 def when(starts: str, ends: str | None = None, language: str = "sv") -> str:
-    """How the app writes a meeting's time, e.g. 'tisdag 16 september 2031 kl. 18.00–20.00'.
+    """How the app writes a meeting's time, e.g. 'tisdag 16 september <year> kl. 18.00–20.00'.
 
     `starts` is 'YYYY-MM-DD HH:MM' in Stockholm, `ends` the same or just 'HH:MM' on that day;
     weekday and month names come from the app's own formatter, never typed into a test.
@@ -88,7 +88,7 @@ def when(starts: str, ends: str | None = None, language: str = "sv") -> str:
 
 
 def day(date: str, language: str = "sv") -> str:
-    """How the app names a day, e.g. 'tisdag 16 september 2031' for '2031-09-16' (the app's own formatter)."""
+    """How the app names a day, e.g. 'tisdag 16 september <year>' for '<year>-09-16' (the app's own formatter)."""
     from mailer.i18n import format_day
 
     return format_day(dt.date.fromisoformat(date), STOCKHOLM, language)

@@ -18,7 +18,7 @@ UTC = dt.UTC
 STOCKHOLM = ZoneInfo("Europe/Stockholm")
 YEAR = future_year()  # a year still ahead; month and day keep each test's season (summer time or not)
 CLOCKS_FORWARD, CLOCKS_BACK = last_sunday(YEAR, 3), last_sunday(YEAR, 10)
-FALUN_WHEN = when(f"{YEAR}-09-16 18:00", "20:00")  # "tisdag 16 september 2031 kl. 18.00–20.00" in 2031
+FALUN_WHEN = when(f"{YEAR}-09-16 18:00", "20:00")  # e.g. "tisdag 16 september … kl. 18.00–20.00"
 
 FALUN = [
     "meetings", "add", "--slug", "falun", "--title", "Dialogträff med Landstinget Dalarna",

@@ -15,7 +15,7 @@ from mailer.contacts.models import (
 )
 from mailer.digest.models import DigestRun
 from mailer.evaluations.models import Evaluation, EvaluationReceipt
-from mailer.meetings.models import Meeting
+from mailer.meetings.models import Meeting, Series, SeriesChoice
 from mailer.operations.models import BackupRecord, HealthProbe, WorkerHeartbeat
 from mailer.outbox.models import MessageState, OutboxMessage
 from mailer.outbox.ratelimit import SendRate, SendReservation
@@ -24,6 +24,6 @@ from mailer.rsvp.models import Answer, LinkOpen, Response, ResponseChange
 
 __all__ = [
     "Answer", "Attendance", "AuditEntry", "BackupRecord", "BounceEvent", "HealthProbe", "Campaign", "DigestRun", "Evaluation", "EvaluationReceipt", "CampaignState", "Contact", "ImportRejection", "LinkOpen", "Meeting",
-    "Membership", "MessageState", "Organisation", "OutboxMessage", "Response", "ResponseChange",
+    "Membership", "Series", "SeriesChoice", "MessageState", "Organisation", "OutboxMessage", "Response", "ResponseChange",
     "RelayStatus", "RetiredLinkKey", "SendRate", "SendReservation", "Suppression", "SuppressionReason", "WorkerHeartbeat",
 ]

@@ -3,12 +3,42 @@
 from __future__ import annotations
 
 import datetime as dt
+import enum
 
-from sqlalchemy import Boolean, Date, Integer, String, Text
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy import Boolean, Date, ForeignKey, Integer, String, Text
+from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from mailer.db import Base, UTCDateTime, not_personal, utcnow
+from mailer.db import Base, UTCDateTime, not_personal, str_enum, utcnow
 from mailer.identifiers import new_link_key
+
+
+class SeriesChoice(enum.StrEnum):
+    """How many of a series' sessions one invitee may choose."""
+
+    ONE = "one"
+    SEVERAL = "several"
+
+
+class Series(Base):
+    """Meetings offered together (e.g. a training series in five regions): one invitation, the
+    invitee picks a session."""
+
+    __tablename__ = "series"
+
+    id: Mapped[int] = mapped_column(primary_key=True, info=not_personal())
+    slug: Mapped[str] = mapped_column(String(80), unique=True, info=not_personal())
+    link_key: Mapped[str] = mapped_column(String(32), unique=True, default=new_link_key, info=not_personal())
+    title: Mapped[str] = mapped_column(String(200), info=not_personal())
+    description: Mapped[str | None] = mapped_column(Text, info=not_personal())
+    choice: Mapped[SeriesChoice] = mapped_column(
+        str_enum(SeriesChoice), default=SeriesChoice.ONE, info=not_personal()
+    )
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow, info=not_personal())
+
+    sessions: Mapped[list[Meeting]] = relationship(back_populates="series", order_by="Meeting.starts_at")
+
+    def __repr__(self) -> str:
+        return f"<Series {self.slug}>"
 
 
 class Meeting(Base):
@@ -35,6 +65,10 @@ class Meeting(Base):
     sequence: Mapped[int] = mapped_column(Integer, default=0, server_default="0", info=not_personal())
     # Set when the meeting is called off: no answers, no invitations, a CANCEL calendar entry.
     cancelled_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, info=not_personal())
+    # A session of a series, or None for a meeting of its own.
+    series_id: Mapped[int | None] = mapped_column(ForeignKey("series.id"), index=True, info=not_personal())
+
+    series: Mapped[Series | None] = relationship(back_populates="sessions")
 
     @property
     def place(self) -> str:

@@ -22,10 +22,11 @@ import re
 import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any, cast
 from zoneinfo import ZoneInfo
 
 from email_validator import EmailNotValidError
-from sqlalchemy import delete, func, select
+from sqlalchemy import CursorResult, delete, func, select
 from sqlalchemy.orm import Session
 
 from mailer.audit.log import record
@@ -280,7 +281,8 @@ def _register(session: Session, tz: ZoneInfo, contact: Contact, meeting: Meeting
 
 def delete_expired(session: Session, now: dt.datetime | None = None) -> int:
     """Unconfirmed requests past their seven days are deleted (the worker's daily retention job)."""
-    result = session.execute(delete(SignupRequest).where(SignupRequest.expires_at <= (now or utcnow())))
+    result = cast(CursorResult[Any], session.execute(
+        delete(SignupRequest).where(SignupRequest.expires_at <= (now or utcnow()))))
     return int(result.rowcount or 0)
 
 

@@ -368,3 +368,11 @@ def test_consent_records_are_exported_with_the_person_and_erased_with_them(signu
     settings = signup_app.extensions["mailer.settings"]
     erasure = erase_person(sdb, settings, ADDRESS, actor="test")
     assert erasure.rows["consent_records"] == 2 and count(sdb, ConsentRecord) == 0
+
+
+def test_staff_find_the_sign_up_link_and_the_embed_code_on_the_meeting_page(app, db, staff_client, make_meeting):
+    meeting = make_meeting(slug="kiruna", title="Dialogträff Kiruna")
+    reply = staff_client.get("/staff/meetings/kiruna/edit")
+    page = reply.get_data(as_text=True)
+    url = f"http://mailer.test/signup/{meeting.link_key}"
+    assert reply.status_code == 200 and f'href="{url}"' in page and f'&lt;iframe src="{url}"' in page

@@ -28,6 +28,10 @@ LANGUAGES = ("sv", "en")
 DEFAULT_PUBLIC_RATE_LIMIT = "120 per minute;1000 per hour"
 
 
+# Per client address, for sending the public sign-up form (on top of public_rate_limit).
+DEFAULT_SIGNUP_RATE_LIMIT = "5 per minute;20 per hour"
+
+
 DEFAULT_BACKUP_CRON = "0 3 * * *"  # every night at 03:00 local time
 
 
@@ -83,6 +87,9 @@ class Settings:
     max_upload_mb: int = 50  # the largest contact list staff may upload
     backup_cron: str = DEFAULT_BACKUP_CRON
     backup_keep: BackupKeep = field(default_factory=lambda: BackupKeep())
+    signup_embed_origins: tuple[str, ...] = ()  # sites that may show the sign-up page in a frame
+    signup_rate_limit: str = DEFAULT_SIGNUP_RATE_LIMIT
+    signup_min_seconds: int = 3  # a sign-up form sent sooner after it was shown is a bot's
 
     @property
     def max_upload_bytes(self) -> int:
@@ -307,6 +314,24 @@ def _rate_limit(name: str, value: Any) -> str:
     return text
 
 
+def _origin_list(name: str, value: Any) -> tuple[str, ...]:
+    """Web origins such as https://www.example.org (scheme, host, port; no path)."""
+    items = value.split(",") if isinstance(value, str) else value
+    if not isinstance(items, (list, tuple)):
+        raise ConfigError(env_name(name), "must be a list of origins (comma-separated in the environment)")
+    result = []
+    for item in items:
+        text = str(item).strip().rstrip("/")
+        if not text:
+            continue
+        parts = urlsplit(text)
+        if parts.scheme not in ("http", "https") or not parts.netloc or parts.path or parts.query \
+                or any(c in text for c in " ;'\""):
+            raise ConfigError(env_name(name), f"{text!r} is not an origin like https://www.example.org")
+        result.append(f"{parts.scheme}://{parts.netloc.lower()}")
+    return tuple(result)
+
+
 def _backup_keep(name: str, value: Any) -> BackupKeep:
     """'7 daily, 4 weekly' (either part may be left out: it is then 0)."""
     text = _str(name, value).lower()
@@ -402,6 +427,9 @@ PARSERS = {
     "max_upload_mb": _int,
     "backup_cron": _cron,
     "backup_keep": _backup_keep,
+    "signup_embed_origins": _origin_list,
+    "signup_rate_limit": _rate_limit,
+    "signup_min_seconds": lambda name, value: _int(name, value, minimum=0),
 }
 REQUIRED = ("secret_key", "base_url", "from")
 

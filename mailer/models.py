@@ -4,6 +4,7 @@ from mailer.attendance.models import Attendance
 from mailer.audit.models import AuditEntry
 from mailer.bounces.models import BounceEvent
 from mailer.campaigns.models import Campaign, CampaignState
+from mailer.contacts.consent import ConsentRecord, LawfulBasis
 from mailer.contacts.models import (
     Contact,
     ImportRejection,
@@ -21,9 +22,11 @@ from mailer.outbox.models import MessageState, OutboxMessage
 from mailer.outbox.ratelimit import SendRate, SendReservation
 from mailer.outbox.relay import RelayStatus
 from mailer.rsvp.models import Answer, LinkOpen, Response, ResponseChange
+from mailer.signup.models import SignupRequest
 
 __all__ = [
     "Answer", "Attendance", "AuditEntry", "BackupRecord", "BounceEvent", "HealthProbe", "Campaign", "DigestRun", "Evaluation", "EvaluationReceipt", "CampaignState", "Contact", "ImportRejection", "LinkOpen", "Meeting",
     "Membership", "Series", "SeriesChoice", "MessageState", "Organisation", "OutboxMessage", "Response", "ResponseChange",
     "RelayStatus", "RetiredLinkKey", "SendRate", "SendReservation", "Suppression", "SuppressionReason", "WorkerHeartbeat",
+    "ConsentRecord", "LawfulBasis", "SignupRequest",
 ]

@@ -16,6 +16,7 @@ from pathlib import Path
 from sqlalchemy import delete, insert, select
 from sqlalchemy.orm import Session
 
+from mailer.contacts.consent import ConsentRecord, LawfulBasis
 from mailer.contacts.csvfile import (
     MAX_FILE_BYTES,
     Choices,
@@ -312,6 +313,10 @@ def _insert_new(session: Session, organisation: Organisation, contacts: dict[str
         session.execute(insert(Membership), [
             {"contact_id": known[row.email], "organisation_id": organisation.id, "created_at": now,
              **{attr: getattr(row, attr) for attr in LIST_FIELDS}} for row in new_memberships])
+        # Each new membership is the person's lawful basis for mail from Ax: "member list of <org>".
+        session.execute(insert(ConsentRecord), [
+            {"contact_id": known[row.email], "basis": LawfulBasis.MEMBER_LIST, "organisation_id": organisation.id,
+             "purpose": f"member_list:{organisation.slug}", "given_at": now} for row in new_memberships])
 
 
 PERSON_FIELDS = ("language", "phone")

@@ -32,11 +32,14 @@ MAX_SUBJECT_CHARS = 998  # one header line (RFC 5322 section 2.1.1)
 DEFAULT_MAX_MESSAGE_BYTES = 10 * 1024 * 1024  # the `max_message_bytes` setting's default
 
 TEMPLATE_NAMES = ("invitation", "reminder", "information", "confirmation", "thanks", "meeting_update",
-                  "meeting_cancelled", "digest", "org_report")
+                  "meeting_cancelled", "digest", "org_report", "signup_confirmation")
 CAMPAIGN_TEMPLATES = ("invitation", "reminder", "information", "thanks")
 STAFF_TEMPLATES = ("digest", "org_report")
+# Mail to an address with a context fixed when it was queued (row.to_email, row.extra), not to a contact:
+# staff mail, and the sign-up confirmation to someone who is nobody's contact until they confirm.
+ADDRESSED_TEMPLATES = (*STAFF_TEMPLATES, "signup_confirmation")
 # Mail to members: each must carry the person's unsubscribe link and the notice beside it.
-RECIPIENT_TEMPLATES = tuple(name for name in TEMPLATE_NAMES if name not in STAFF_TEMPLATES)
+RECIPIENT_TEMPLATES = tuple(name for name in TEMPLATE_NAMES if name not in ADDRESSED_TEMPLATES)
 # Service mail about a meeting the person signed up for, not marketing: it reaches them even
 # after they unsubscribed from invitations (never after a bounce or an erasure).
 SERVICE_TEMPLATES = ("confirmation", "information", "meeting_update", "meeting_cancelled")

@@ -16,9 +16,9 @@ from sqlalchemy.orm import Session
 
 from mailer.config import Settings
 from mailer.contacts.models import Contact, Membership, Organisation, Suppression, SuppressionReason, address_hash
-from mailer.mail.compose import STAFF_TEMPLATES, Composer, compose_staff
+from mailer.mail.compose import Composer, compose_staff
 from mailer.mail.message import new_message_id
-from mailer.mail.templates import SERVICE_TEMPLATES, EmailTemplates, TemplateProblem
+from mailer.mail.templates import ADDRESSED_TEMPLATES, SERVICE_TEMPLATES, EmailTemplates, TemplateProblem
 from mailer.meetings.models import Meeting
 from mailer.outbox.models import MessageState, OutboxMessage
 
@@ -109,7 +109,7 @@ class Batch:
         item = Item(row.id, row.campaign_id, row.template, row.attempts, message_id)
         contact = row.contact
         if contact is None:
-            if row.template in STAFF_TEMPLATES and row.to_email:
+            if row.template in ADDRESSED_TEMPLATES and row.to_email:
                 item.to_email = row.to_email
             else:
                 item.skip = "address suppressed or erased before sending"

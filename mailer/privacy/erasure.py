@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import JSON, Column, select, update
+from sqlalchemy import JSON, Column, delete, select, update
 from sqlalchemy.orm import Session
 
 from mailer.audit.log import record
@@ -92,7 +92,9 @@ def forget(session: Session, email: str) -> Erasure:
     rows = {}
     for source in tables_linked_to(CONTACTS):
         columns = personal_columns(source)
-        if columns:
+        if source.info.get("erasure") == "delete":  # a row that says nothing once the person is gone (consents)
+            rows[source.name] = session.execute(delete(source).where(linked(source, CONTACTS, [contact.id]))).rowcount
+        elif columns:
             clause = linked(source, CONTACTS, [contact.id])
             rows[source.name] = session.execute(
                 update(source).where(clause).values({column.name: _blank(column) for column in columns})).rowcount

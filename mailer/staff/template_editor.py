@@ -28,7 +28,7 @@ from mailer.config import LANGUAGES, Settings
 from mailer.db import Database, utcnow
 from mailer.digest.build import current_period, digest_context
 from mailer.mail.compose import made_up_contact
-from mailer.mail.context import recipient_context
+from mailer.mail.context import meeting_context, recipient_context
 from mailer.mail.templates import (
     RECIPIENT_TEMPLATES,
     TEMPLATE_NAMES,
@@ -109,6 +109,14 @@ def _contexts(session: Session, settings: Settings, template: str, language: str
                                               "explanation": explain("5.2.2", language), "count": 1}],
                             "rejected": [{"file": "exempel.csv", "line": 12, "value": "anna.example.org",
                                           "reason": "bad address"}]}}]
+    if template == "signup_confirmation":
+        sender = {"name": settings.mail_from.display_name, "email": settings.mail_from.addr_spec}
+        signup = {"name": "Anna Andersson", "title": "Dialogträff med Region Exempel", "days": 7,
+                  "confirm_url": f"{settings.base_url}/signup/confirm/sample-key"}
+        when = meeting_context(sample_meeting(settings), settings, language)["when"]
+        return [{"lang": language, "sender": sender, "signup": signup | {"kind": "meeting", "when": when,
+                                                                         "city": "Exempelstad"}},
+                {"lang": language, "sender": sender, "signup": signup | {"kind": "series"}}]
     meeting = sample_meeting(settings)
     contact = made_up_contact(language)
     extras: list[dict[str, object]] = [{}]

@@ -55,6 +55,9 @@ def init_security(app: Flask, settings: Settings, public: list[Blueprint]) -> No
         # company's mail gateway is one address, and unsubscribing must always work.
         exempt = _valid_unsubscribe_token(settings) if blueprint.name == "unsubscribe" else None
         limiter.shared_limit(settings.public_rate_limit, scope="public", exempt_when=exempt)(blueprint)
+    if "signup" in names:  # sending the sign-up form (and confirming) has a budget of its own: a flood stops here
+        limiter.limit(settings.signup_rate_limit, methods=["POST"], scope="signup")(
+            next(bp for bp in public if bp.name == "signup"))
 
     @app.after_request
     def _public_headers(response):

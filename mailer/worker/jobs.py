@@ -65,15 +65,17 @@ def send_weekly_digest() -> str:
 def anonymise_expired_answers() -> str:
     from mailer.privacy.files import remove_expired_outbox_files
     from mailer.privacy.retention import anonymise_expired
+    from mailer.signup.service import delete_expired as delete_expired_signups
 
     db, settings = _runtime["db"], _runtime["settings"]
     if not still_scheduler("retention"):
         return "not the scheduler"
     with db.transaction() as session:
+        signups = delete_expired_signups(session)  # first: an expired meeting's pending sign-ups simply go
         done = anonymise_expired(session, settings.retention_months)
     files = remove_expired_outbox_files(settings, settings.retention_months)
     outcome = (f"{done.responses} answers and {done.evaluations} evaluations of {done.meetings} old meetings "
-               f"anonymised, {files} old file-outbox messages deleted")
+               f"anonymised, {signups} unconfirmed sign-ups deleted, {files} old file-outbox messages deleted")
     log.info("retention: %s", outcome)
     return outcome
 

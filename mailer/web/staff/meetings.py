@@ -66,8 +66,9 @@ def _arguments(values: dict) -> dict:
 
 def _form(values: dict, meeting=None, error: str | None = None, status: int = 200, error_text: str | None = None,
           concerned: int = 0, notify: bool = True):
+    signup_url = f"{settings().base_url}/signup/{meeting.link_key}" if meeting is not None else None
     return page("meeting_form.html", status, values=values, meeting=meeting, error=error, error_text=error_text,
-                concerned=concerned, notify=notify, regions=region_names())
+                concerned=concerned, notify=notify, regions=region_names(), signup_url=signup_url)
 
 
 SAID_IN_FULL = ("start_in_past", "capacity_below_taken", "meeting_cancelled")  # more than "check this field"

@@ -83,6 +83,7 @@ class Settings:
     max_upload_mb: int = 50  # the largest contact list staff may upload
     backup_cron: str = DEFAULT_BACKUP_CRON
     backup_keep: BackupKeep = field(default_factory=lambda: BackupKeep())
+    webhook_allow_private: bool = False  # webhooks may reach localhost and private networks (docs/webhooks.md)
 
     @property
     def max_upload_bytes(self) -> int:
@@ -321,6 +322,18 @@ def _backup_keep(name: str, value: Any) -> BackupKeep:
     return BackupKeep(**counts)
 
 
+def _switch(name: str, value: Any) -> bool:
+    """true/false (TOML), or 1/0, yes/no, true/false, on/off in the environment."""
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in ("1", "true", "yes", "on"):
+        return True
+    if text in ("0", "false", "no", "off", ""):
+        return False
+    raise ConfigError(env_name(name), f"must be true or false, got {value!r}")
+
+
 def cron_trigger(text: str, tz: ZoneInfo) -> CronTrigger:
     parts = text.split()
     if len(parts) == 2 and ":" in parts[1]:
@@ -402,6 +415,7 @@ PARSERS = {
     "max_upload_mb": _int,
     "backup_cron": _cron,
     "backup_keep": _backup_keep,
+    "webhook_allow_private": _switch,
 }
 REQUIRED = ("secret_key", "base_url", "from")
 

@@ -21,9 +21,11 @@ from mailer.outbox.models import MessageState, OutboxMessage
 from mailer.outbox.ratelimit import SendRate, SendReservation
 from mailer.outbox.relay import RelayStatus
 from mailer.rsvp.models import Answer, LinkOpen, Response, ResponseChange
+from mailer.webhooks.models import WebhookDelivery, WebhookEndpoint
 
 __all__ = [
     "Answer", "Attendance", "AuditEntry", "BackupRecord", "BounceEvent", "HealthProbe", "Campaign", "DigestRun", "Evaluation", "EvaluationReceipt", "CampaignState", "Contact", "ImportRejection", "LinkOpen", "Meeting",
     "Membership", "Series", "SeriesChoice", "MessageState", "Organisation", "OutboxMessage", "Response", "ResponseChange",
     "RelayStatus", "RetiredLinkKey", "SendRate", "SendReservation", "Suppression", "SuppressionReason", "WorkerHeartbeat",
+    "WebhookDelivery", "WebhookEndpoint",
 ]

@@ -156,18 +156,19 @@ class Deliverer:
         """Put rows claimed by dead workers back in the queue; returns how many."""
         now = now or utcnow()
         with self.db.transaction() as session:
-            owners = set(session.scalars(select(WebhookDelivery.claimed_by).distinct()
-                                         .where(WebhookDelivery.claimed_by.is_not(None))))
+            owners = {owner for owner in session.scalars(select(WebhookDelivery.claimed_by).distinct()
+                                                         .where(WebhookDelivery.claimed_by.is_not(None))) if owner}
             dead = [owner for owner in owners if owner != self.owner and _dead_here(owner)]
-            count = session.execute(
-                update(WebhookDelivery)
-                .where(WebhookDelivery.state == DeliveryState.DELIVERING,
-                       or_(WebhookDelivery.claimed_at < now - LEASE, WebhookDelivery.claimed_by.in_(dead)))
-                .values(state=DeliveryState.PENDING, claimed_by=None, claimed_at=None, next_attempt_at=now)
-            ).rowcount
+            stale = list(session.scalars(select(WebhookDelivery.id).where(
+                WebhookDelivery.state == DeliveryState.DELIVERING,
+                or_(WebhookDelivery.claimed_at < now - LEASE, WebhookDelivery.claimed_by.in_(dead)))))
+            if stale:
+                session.execute(update(WebhookDelivery).where(WebhookDelivery.id.in_(stale)).values(
+                    state=DeliveryState.PENDING, claimed_by=None, claimed_at=None, next_attempt_at=now))
+            count = len(stale)
         if count:
             log.warning("%d webhook deliveries were under way when a worker stopped; they are sent again", count)
-        return int(count or 0)
+        return count
 
     def _claim(self, session: Session, now: dt.datetime) -> list[int]:
         query = (select(WebhookDelivery.id)

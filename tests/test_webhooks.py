@@ -295,3 +295,20 @@ def test_a_worker_killed_mid_queue_loses_nothing(db, settings, make_meeting, cli
         log.close()
         ids = {json.loads(r.body)["id"] for r in hooks.events()}
     assert len(deliveries(db)) == 3 and len(ids) == 3  # each event arrived; the interrupted one twice at most
+
+
+# -- the command line ------------------------------------------------------------------------------
+
+def test_the_cli_adds_lists_disables_and_refuses_private_urls(runner, db):
+    added = runner.invoke(["webhooks", "add", "https://93.184.215.14/mailer", "--event", "contact.bounced"])
+    assert added.exit_code == 0, added.output
+    with db.reading() as session:
+        endpoint = session.scalar(select(WebhookEndpoint))
+    assert endpoint.secret in added.output and endpoint.events == ["contact.bounced"]
+    listed = runner.invoke(["webhooks", "list"]).output
+    assert f"{endpoint.id}\tactive\tcontact.bounced\thttps://93.184.215.14/mailer\t{endpoint.secret}" in listed
+    assert runner.invoke(["webhooks", "disable", endpoint.id]).exit_code == 0
+    assert "\tdisabled\t" in runner.invoke(["webhooks", "list"]).output
+    refused = runner.invoke(["webhooks", "add", "http://10.0.0.7/hook"])
+    assert refused.exit_code == 2 and "10.0.0.7" in refused.output and "webhook_allow_private" in refused.output
+    assert runner.invoke(["webhooks", "resend", "999"]).exit_code == 2

@@ -52,7 +52,10 @@ def _switch(rt: Runtime, endpoint_id: int, active: bool) -> None:
             url = webhook_actions.set_active(session, cli_actor(), endpoint_id, active).url
     except WebhookError as exc:
         fail(exc, 2)
-    say("webhook_enabled" if active else "webhook_disabled", url=url)
+    if active:
+        say("webhook_enabled", url=url)
+    else:
+        say("webhook_disabled", url=url)
 
 
 @webhooks.command()

@@ -17,11 +17,12 @@ import threading
 import pytest
 from sqlalchemy import select
 
-from mailer.contacts.models import Contact, SuppressionReason
+from mailer.contacts.models import SuppressionReason
 from mailer.contacts.subscriptions import suppress
 from mailer.db import utcnow
 from mailer.meetings.changes import cancel_meeting, edit_meeting
 from mailer.meetings.models import Meeting
+from mailer.outbox.models import OutboxMessage
 from mailer.privacy.erasure import erase_person
 from mailer.staff.roles import STAFF, VIEWER
 from mailer.webhooks import EVENTS
@@ -78,7 +79,6 @@ def test_each_event_reaches_a_real_receiver_signed(app, db, settings, person, ma
         smtp_server.reply("cilla@kor.example.org", "550 5.1.1 no such user")
         cilla = person("cilla@kor.example.org", name="Cilla Holm")
         with db.transaction() as session:
-            from mailer.outbox.models import OutboxMessage
             session.add(OutboxMessage(contact_id=cilla, meeting_id=meeting.id, template="invitation",
                                       to_email="cilla@kor.example.org"))
         send_outbox(app, smtp_server.url)

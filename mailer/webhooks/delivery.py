@@ -196,7 +196,8 @@ class Deliverer:
                 self._release(ids[index:])
                 break
             state = self.deliver(delivery_id, now)
-            result.outcomes[state.value] = result.outcomes.get(state.value, 0) + 1
+            if state is not None:
+                result.outcomes[state.value] = result.outcomes.get(state.value, 0) + 1
         return result
 
     def _release(self, ids: list[int]) -> None:
@@ -206,8 +207,23 @@ class Deliverer:
                                    WebhookDelivery.state == DeliveryState.DELIVERING)
                             .values(state=DeliveryState.PENDING, claimed_by=None, claimed_at=None))
 
-    def deliver(self, delivery_id: int, now: dt.datetime | None = None) -> DeliveryState:
-        """Send one claimed row and record what happened (its own transaction, after the request)."""
+    def _still_ours(self, delivery_id: int) -> bool:
+        """Renew the claim right before the request: a batch behind slow receivers may outlast the lease,
+        and a row another worker took back in the meantime is left to it (no double send)."""
+        with self.db.transaction() as session:
+            held = session.scalar(select(WebhookDelivery.id).where(
+                WebhookDelivery.id == delivery_id, WebhookDelivery.claimed_by == self.owner,
+                WebhookDelivery.state == DeliveryState.DELIVERING))
+            if held is not None:
+                session.execute(update(WebhookDelivery).where(WebhookDelivery.id == delivery_id)
+                                .values(claimed_at=utcnow()))
+            return held is not None
+
+    def deliver(self, delivery_id: int, now: dt.datetime | None = None) -> DeliveryState | None:
+        """Send one claimed row and record what happened (its own transaction, after the request);
+        None when the row is no longer this worker's."""
+        if not self._still_ours(delivery_id):
+            return None
         with self.db.reading() as session:
             delivery = session.get(WebhookDelivery, delivery_id)
             assert delivery is not None
@@ -236,7 +252,8 @@ class Deliverer:
     def _record(self, delivery_id: int, attempt: Attempt, now: dt.datetime, final: bool = False) -> DeliveryState:
         with self.db.transaction() as session:
             delivery = session.get(WebhookDelivery, delivery_id)
-            assert delivery is not None
+            if delivery is None or delivery.claimed_by != self.owner:  # removed, or taken back meanwhile
+                return DeliveryState.DELIVERING if delivery is not None else DeliveryState.FAILED
             delivery.attempts += 1
             delivery.last_status, delivery.claimed_by, delivery.claimed_at = attempt.status, None, None
             if attempt.ok:

@@ -90,6 +90,7 @@ class Settings:
     signup_embed_origins: tuple[str, ...] = ()  # sites that may show the sign-up page in a frame
     signup_rate_limit: str = DEFAULT_SIGNUP_RATE_LIMIT
     signup_min_seconds: int = 3  # a sign-up form sent sooner after it was shown is a bot's
+    webhook_allow_private: bool = False  # webhooks may reach localhost and private networks (docs/webhooks.md)
 
     @property
     def max_upload_bytes(self) -> int:
@@ -346,6 +347,18 @@ def _backup_keep(name: str, value: Any) -> BackupKeep:
     return BackupKeep(**counts)
 
 
+def _switch(name: str, value: Any) -> bool:
+    """true/false (TOML), or 1/0, yes/no, true/false, on/off in the environment."""
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in ("1", "true", "yes", "on"):
+        return True
+    if text in ("0", "false", "no", "off", ""):
+        return False
+    raise ConfigError(env_name(name), f"must be true or false, got {value!r}")
+
+
 def cron_trigger(text: str, tz: ZoneInfo) -> CronTrigger:
     parts = text.split()
     if len(parts) == 2 and ":" in parts[1]:
@@ -430,6 +443,7 @@ PARSERS = {
     "signup_embed_origins": _origin_list,
     "signup_rate_limit": _rate_limit,
     "signup_min_seconds": lambda name, value: _int(name, value, minimum=0),
+    "webhook_allow_private": _switch,
 }
 REQUIRED = ("secret_key", "base_url", "from")
 

@@ -23,10 +23,12 @@ from mailer.outbox.ratelimit import SendRate, SendReservation
 from mailer.outbox.relay import RelayStatus
 from mailer.rsvp.models import Answer, LinkOpen, Response, ResponseChange
 from mailer.signup.models import SignupRequest
+from mailer.webhooks.models import WebhookDelivery, WebhookEndpoint
 
 __all__ = [
     "Answer", "Attendance", "AuditEntry", "BackupRecord", "BounceEvent", "HealthProbe", "Campaign", "DigestRun", "Evaluation", "EvaluationReceipt", "CampaignState", "Contact", "ImportRejection", "LinkOpen", "Meeting",
     "Membership", "Series", "SeriesChoice", "MessageState", "Organisation", "OutboxMessage", "Response", "ResponseChange",
     "RelayStatus", "RetiredLinkKey", "SendRate", "SendReservation", "Suppression", "SuppressionReason", "WorkerHeartbeat",
     "ConsentRecord", "LawfulBasis", "SignupRequest",
+    "WebhookDelivery", "WebhookEndpoint",
 ]

@@ -66,6 +66,13 @@ EXPECTED = {
     "staff.suppressions.index": (VIEWER, VIEWER),
     "staff.suppressions.lift_one": (STAFF, STAFF),
     "staff.suppressions.lift_wrong": (STAFF, STAFF),
+    "staff.webhooks.index": (ADMIN, ADMIN),
+    "staff.webhooks.add": (ADMIN, ADMIN),
+    "staff.webhooks.disable": (ADMIN, ADMIN),
+    "staff.webhooks.enable": (ADMIN, ADMIN),
+    "staff.webhooks.remove": (ADMIN, ADMIN),
+    "staff.webhooks.secret": (ADMIN, ADMIN),
+    "staff.webhooks.resend": (ADMIN, ADMIN),
 }
 
 

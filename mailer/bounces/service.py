@@ -113,10 +113,11 @@ def apply(session: Session, settings: Settings, incoming: Incoming, now: dt.date
 def _act(session: Session, settings: Settings, contact: Contact, reading: Reading,
          now: dt.datetime) -> tuple[str, int | None]:
     if reading.kind == COMPLAINT:
-        suppress(session, contact.email, SuppressionReason.UNSUBSCRIBED, "complaint (ARF feedback report)")
+        suppress(session, contact.email, SuppressionReason.UNSUBSCRIBED, "complaint (ARF feedback report)",
+                 source="complaint")
         return "unsubscribed", None
     if reading.kind == HARD:
-        suppress(session, contact.email, SuppressionReason.BOUNCED, _detail(reading))
+        suppress(session, contact.email, SuppressionReason.BOUNCED, _detail(reading), source="bounce_report")
         return "suppressed", None
     if not reading.counts:  # the sender's, relay's or message's fault, or a delay warning
         return "recorded", None
@@ -125,7 +126,7 @@ def _act(session: Session, settings: Settings, contact: Contact, reading: Readin
         BounceEvent.created_at > now - SOFT_WINDOW)) or 0
     if count >= settings.soft_bounce_limit:
         suppress(session, contact.email, SuppressionReason.BOUNCED,
-                 f"{count} soft bounces in {SOFT_WINDOW.days} days; last: {_detail(reading)}")
+                 f"{count} soft bounces in {SOFT_WINDOW.days} days; last: {_detail(reading)}", source="bounce_report")
         return "suppressed", count
     return "counted", count
 

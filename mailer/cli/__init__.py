@@ -104,12 +104,14 @@ def _register() -> None:
         serve,
         staff,
         tracking,
+        webhooks,
         worker,
     )
 
     for command in (contacts.contacts, orgs.orgs, meetings.meetings, campaigns.campaigns, tracking.responses,
                     tracking.report, digest.digest, privacy.audit, worker.worker, serve.serve, demo.demo, staff.staff,
-                    operations.backup, operations.restore, operations.db, operations.doctor, bounces.bounces):
+                    operations.backup, operations.restore, operations.db, operations.doctor, bounces.bounces,
+                    webhooks.webhooks):
         main.add_command(command)
     contacts.contacts.add_command(rsvp.revoke_links)
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
+from mailer.contacts.events import contact_suppressed
 from mailer.contacts.models import Suppression, SuppressionReason, address_hash
 from mailer.db import utcnow
 
@@ -20,8 +21,11 @@ def suppression_of(session: Session, email: str) -> Suppression | None:
 
 
 def suppress(session: Session, email: str, reason: SuppressionReason = SuppressionReason.UNSUBSCRIBED,
-             detail: str | None = None) -> Suppression:
-    """No campaign mails the address again; an existing suppression is kept as it is."""
+             detail: str | None = None, source: str = "staff") -> Suppression:
+    """No campaign mails the address again; an existing suppression is kept as it is.
+
+    A new one is a contact.unsubscribed or contact.bounced webhook event (`source` says who:
+    staff, bounce report, complaint)."""
     if reason not in LIFTABLE:
         raise ValueError(f"staff cannot suppress with reason {reason!r}; erasure has its own function")
     existing = suppression_of(session, email)
@@ -31,6 +35,7 @@ def suppress(session: Session, email: str, reason: SuppressionReason = Suppressi
                               detail=detail, created_at=utcnow())
     session.add(suppression)
     session.flush()
+    contact_suppressed(session, email, reason, detail, source)
     return suppression
 
 

@@ -26,6 +26,7 @@ from mailer.campaigns.models import Campaign, CampaignState
 from mailer.contacts.models import Contact
 from mailer.db import utcnow
 from mailer.i18n import format_when
+from mailer.meetings.events import meeting_changed
 from mailer.meetings.models import Meeting
 from mailer.meetings.service import MeetingError, update_meeting
 from mailer.outbox.models import MessageState, OutboxMessage
@@ -105,6 +106,8 @@ def edit_meeting(session: Session, tz: ZoneInfo, default_language: str, actor: s
 
             change.notified = _queue(session, meeting, "meeting_update", extra)
     session.flush()
+    if change.changed:
+        meeting_changed(session, meeting, change.changed, "edited")
     record(session, actor, "meetings.edit", target(meeting), notified=change.notified, sequence=meeting.sequence,
            changed={name: [_shown(before[name]), _shown(after[name])] for name in change.changed})
     return change
@@ -135,6 +138,7 @@ def cancel_meeting(session: Session, actor: str, meeting: Meeting, *, notify: bo
         change.notified = _queue(session, meeting, "meeting_cancelled",
                                  lambda language, waitlisted: {"response": {"waitlisted": waitlisted}})
     session.flush()
+    meeting_changed(session, meeting, change.changed, "cancelled")
     record(session, actor, "meetings.cancel", target(meeting), notified=change.notified,
            campaigns_cancelled=change.campaigns_cancelled, sequence=meeting.sequence)
     return change

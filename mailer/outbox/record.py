@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from sqlalchemy import Boolean, Integer, bindparam, exists, func, or_, select, update
 from sqlalchemy.orm import Session
 
+from mailer.contacts.events import contact_suppressed
 from mailer.contacts.models import Suppression, SuppressionReason, address_hash
 from mailer.db import Database, UTCDateTime, utcnow
 from mailer.outbox.batch import SENDABLE, Item
@@ -115,6 +116,8 @@ class Ledger:
 
 
 def _suppress_bounced(session: Session, email: str, reply: str | None) -> None:
+    """The relay refused the mailbox during sending: suppressed, and a contact.bounced webhook event."""
     if session.scalar(select(Suppression.id).where(Suppression.address_hash == address_hash(email))) is None:
         session.add(Suppression(address_hash=address_hash(email), email=email,
                                 reason=SuppressionReason.BOUNCED, detail=reply))
+        contact_suppressed(session, email, SuppressionReason.BOUNCED, reply, source="smtp")

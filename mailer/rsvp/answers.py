@@ -27,6 +27,7 @@ from sqlalchemy.orm import Session
 from mailer.db import utcnow
 from mailer.meetings.models import Meeting
 from mailer.outbox.models import OutboxMessage
+from mailer.rsvp.events import answer_changed
 from mailer.rsvp.models import Answer, Response, ResponseChange
 
 LIMITS = {"diet": 300, "accessibility": 300, "comment": 1000}
@@ -166,6 +167,8 @@ def record_answer(session: Session, contact, meeting, form: Mapping[str, str | N
     elif _mail_due(before, saved):
         enqueue_confirmation(session, meeting.id, contact.id, saved, promoted=False,
                              places_left=max(free, 0) if saved.waitlisted and free is not None else None)
+    if changed:
+        answer_changed(session, response_id, contact.id, meeting.id, "answered")
     return saved
 
 
@@ -231,6 +234,9 @@ def promote_waitlisted(session: Session, meeting, now: dt.datetime | None = None
             enqueue_confirmation(session, meeting.id, response.contact_id,
                                  Saved(response.id, response.answer, response.guests, False), promoted=True)
     session.flush()
+    for response in promoted:
+        if response.id != skip_mail_for:  # its owner's own answer reports it
+            answer_changed(session, response.id, response.contact_id, meeting.id, "promoted")
     return promoted
 
 

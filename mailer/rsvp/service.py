@@ -19,6 +19,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, object_session
 
 from mailer.contacts.csvfile import normalise_email
+from mailer.contacts.events import contact_suppressed
 from mailer.contacts.models import (
     Contact,
     RetiredLinkKey,
@@ -214,10 +215,12 @@ def unsubscribe(session: Session, codec: TokenCodec, token: str) -> Contact:
     contact, _ = resolve(session, codec, "unsubscribe", token)
     if is_test_person(contact):
         return contact
-    session.execute(_insert(session, Suppression).values(
+    added = session.execute(_insert(session, Suppression).values(
         address_hash=address_hash(contact.email), email=contact.email, reason=SuppressionReason.UNSUBSCRIBED,
         detail="unsubscribe link", created_at=utcnow(),
-    ).on_conflict_do_nothing(index_elements=[Suppression.address_hash]))
+    ).on_conflict_do_nothing(index_elements=[Suppression.address_hash])).rowcount
+    if added:  # a second click, or an address already suppressed, is no new event
+        contact_suppressed(session, contact.email, SuppressionReason.UNSUBSCRIBED, "unsubscribe link", source="link")
     return contact
 
 

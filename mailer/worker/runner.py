@@ -29,6 +29,7 @@ from mailer.operations.faults import FileWatch, InstanceFault
 from mailer.outbox import relay
 from mailer.outbox.models import MessageState, OutboxMessage
 from mailer.outbox.sender import Sender
+from mailer.webhooks.delivery import Deliverer
 from mailer.worker import jobs
 from mailer.worker.role import WorkerRefused, scheduler_role
 from mailer.worker.scheduler import (
@@ -61,6 +62,7 @@ class Worker:
         self.fault: InstanceFault | None = None  # why the worker stopped on its own (its database file is gone)
         jobs.bind(database, settings, self.role.held)
         self.progress: Callable[[int], None] | None = None  # hears the messages handled so far
+        self.webhooks = Deliverer(database, settings, owner=self.sender.owner)
 
     def stop(self, *_args) -> None:
         self.stopping.set()
@@ -132,6 +134,23 @@ class Worker:
         while not self.stopping.wait(heartbeat.BEAT_SECONDS):
             self._beat()
 
+    # -- webhooks --------------------------------------------------------------------------------
+    def _deliver_webhooks(self) -> None:
+        """Thread: webhook deliveries, apart from the mail, so that a slow receiver never holds up a campaign.
+
+        Every worker runs one (they share the queue like the outbox); all state is in the database."""
+        recovered = 0.0
+        while not self.stopping.is_set():
+            try:
+                if time.monotonic() - recovered > RECOVER_EVERY:
+                    self.webhooks.recover()
+                    recovered = time.monotonic()
+                if self.webhooks.run_once(stopping=self.stopping.is_set).claimed:
+                    continue
+            except Exception as exc:  # the database is away for a moment: the rows wait, nothing is lost
+                log.warning("webhook deliveries: %s", exc)
+            self.stopping.wait(IDLE_SLEEP)
+
     # -- the loop ---------------------------------------------------------------------------------
     def pending_work(self) -> bool:
         """Anything due now or later that this worker is still responsible for.
@@ -149,13 +168,14 @@ class Worker:
         scheduler = self.scheduler
         jobs_due = scheduler is not None and any(job.next_run_time and job.next_run_time <= utcnow()
                                                  for job in scheduler.get_jobs(jobstore=JOBSTORE))
-        return bool(scheduled_due or (open_rows and not relay_paused) or jobs_due)
+        return bool(scheduled_due or (open_rows and not relay_paused) or jobs_due or self.webhooks.due())
 
     def run(self, until_idle: bool = False) -> None:
         if self.role.exclusive_worker:
             self.role.try_acquire()  # SQLite: refuses when another worker runs (WorkerRefused)
         keeper = threading.Thread(target=self._keep_role, name="scheduler-role", daemon=True)
         beater = threading.Thread(target=self._keep_beating, name="heartbeat", daemon=True)
+        hooks = threading.Thread(target=self._deliver_webhooks, name="webhooks", daemon=True)
         try:
             self._beat()
             beater.start()
@@ -165,9 +185,12 @@ class Worker:
             self._take_role()
             log.info("worker started (%s)%s", self.sender.owner, "" if self.scheduler else ", standby scheduler")
             keeper.start()
+            hooks.start()
             self._loop(until_idle)
         finally:
             self.stopping.set()
+            if hooks.is_alive():
+                hooks.join()
             if keeper.is_alive():
                 keeper.join()
             if beater.is_alive():

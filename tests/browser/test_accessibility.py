@@ -16,6 +16,9 @@ from mailer.contacts.subscriptions import suppress
 from mailer.mail.context import links
 from mailer.staff.accounts import add_staff
 from mailer.attendance.checkin import check_in
+from mailer.meetings.changes import edit_meeting
+from mailer.webhooks import EVENTS
+from mailer.webhooks.endpoints import register
 
 
 def world(app, db, settings, stack, make_csv, make_meeting):
@@ -33,6 +36,8 @@ def world(app, db, settings, stack, make_csv, make_meeting):
         anna = session.scalar(select(Contact).where(Contact.email == "anna.andersson@kor.example.org"))
         check_in(session, session.merge(meeting), [anna.email])
         recipient = links(settings.with_overrides(base_url=stack.base), anna, meeting)
+        register(session, "http://127.0.0.1:9/crm", EVENTS, allow_private=True, description="Medlemsregistret")
+        edit_meeting(session, settings.timezone, "sv", "test", session.merge(meeting), venue="Jamtli")  # a delivery
     return anna, campaign, recipient
 
 
@@ -46,7 +51,8 @@ def test_every_page_has_no_serious_accessibility_problem(app, db, settings, stac
              "/staff/meetings/new", "/staff/meetings/ostersund/edit", "/staff/meetings/ostersund/responses",
              "/staff/meetings/ostersund/checkin", "/staff/campaigns", "/staff/campaigns/new",
              f"/staff/campaigns/{campaign.id}", "/staff/templates", "/staff/templates/sv/invitation.html",
-             "/staff/reports/board?from=2000-01-01", "/staff/accounts", "/staff/password", "/staff/audit"]
+             "/staff/reports/board?from=2000-01-01", "/staff/accounts", "/staff/password", "/staff/audit",
+             "/staff/webhooks"]
     problems = {}
     for page in pages:
         driver.get(stack.base + page)

@@ -27,6 +27,7 @@ from mailer.web.staff import (
     responses,
     suppressions,
     templates,
+    webhooks,
 )
 from mailer.web.staff.access import role_needed
 from mailer.web.staff.common import load_me, page, settings, words, worker_banner
@@ -37,7 +38,7 @@ OPEN_ENDPOINTS = {"staff.static", "staff.auth.login", "staff.auth.set_password"}
 bp = Blueprint("staff", __name__, url_prefix="/staff", static_folder="static",
                template_folder=str(Path(__file__).resolve().parent.parent / "templates"))
 for child in (auth.bp, dashboard.bp, contacts.bp, meetings.bp, campaigns.bp, responses.bp, templates.bp,
-              suppressions.bp, reports.bp, accounts.bp, audit.bp):
+              suppressions.bp, reports.bp, accounts.bp, audit.bp, webhooks.bp):
     bp.register_blueprint(child)
 
 

@@ -102,6 +102,7 @@ def _register() -> None:
         privacy,
         rsvp,
         serve,
+        series,
         staff,
         tracking,
         worker,
@@ -109,7 +110,8 @@ def _register() -> None:
 
     for command in (contacts.contacts, orgs.orgs, meetings.meetings, campaigns.campaigns, tracking.responses,
                     tracking.report, digest.digest, privacy.audit, worker.worker, serve.serve, demo.demo, staff.staff,
-                    operations.backup, operations.restore, operations.db, operations.doctor, bounces.bounces):
+                    operations.backup, operations.restore, operations.db, operations.doctor, bounces.bounces,
+                    series.series):
         main.add_command(command)
     contacts.contacts.add_command(rsvp.revoke_links)
 

@@ -7,7 +7,7 @@ from mailer import translations
 
 
 def init_app(app: Flask) -> None:
-    from mailer.web import evaluation, health, rsvp, staff, unsubscribe
+    from mailer.web import evaluation, health, rsvp, series, staff, unsubscribe
     from mailer.web.security import init_security, init_staff_security
 
     settings = app.extensions["mailer.settings"]
@@ -30,7 +30,8 @@ def init_app(app: Flask) -> None:
     app.register_blueprint(rsvp.bp)
     app.register_blueprint(unsubscribe.bp)
     app.register_blueprint(evaluation.bp)
-    init_security(app, settings, public=[rsvp.bp, unsubscribe.bp, evaluation.bp])
+    app.register_blueprint(series.bp)
+    init_security(app, settings, public=[rsvp.bp, unsubscribe.bp, evaluation.bp, series.bp])
     init_staff_security(app, staff.init_app(app), login=staff.auth.bp)  # /staff/: behind a log-in
 
     @app.errorhandler(404)

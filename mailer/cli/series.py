@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import click
 
 from mailer.audit.log import cli_actor
@@ -71,7 +73,7 @@ def list_(rt: Runtime, as_json: bool) -> None:
     """List series with their sessions."""
     tz = rt.settings.timezone
     with rt.transaction() as session:
-        rows = [{"slug": s.slug, "title": s.title, "choice": s.choice.value,
+        rows: list[dict[str, Any]] = [{"slug": s.slug, "title": s.title, "choice": s.choice.value,
                  "sessions": [{"slug": m.slug, "when": format_when(m.starts_at, m.ends_at, tz), "city": m.city}
                               for m in s.sessions]} for s in list_series(session)]
     if as_json:

@@ -278,3 +278,37 @@ def test_a_test_link_shows_the_choice_and_saves_nothing(app, db, series, people)
         assert session.scalar(select(func.count()).select_from(Response)) == 0
         assert session.scalar(select(func.count()).select_from(LinkOpen)) == 0
     assert Answer.YES  # the enum the page records
+
+
+def test_staff_make_a_series_attach_sessions_invite_and_follow_the_counts(app, db, staff_client, sessions, people):
+    from staff_helpers import post, text
+
+    made = post(staff_client, "/staff/series", {"slug": "utbildning", "title": "Utbildning kulturpolitik",
+                                                "choice": "one", "description": ""})
+    assert made.status_code == 303 and made.headers["Location"].endswith("/staff/series/utbildning")
+    refused = post(staff_client, "/staff/series", {"slug": "utbildning", "title": "Igen", "choice": "one"})
+    assert refused.status_code == 422 and "utbildning" in text(refused)
+    for slug in ("gavle", "umea"):
+        assert post(staff_client, "/staff/series/utbildning/sessions", {"meeting": slug}).status_code == 303
+    page = text(staff_client.get("/staff/series/utbildning"))
+    assert "Kulturpolitik i Gävleborg" in page and "Kulturpolitik i Västerbotten" in page
+    assert "Kulturpolitik i Skåne" in page  # offered in the add-a-session list
+
+    form = staff_client.get("/staff/campaigns/new").get_data(as_text=True)
+    assert 'value="series:utbildning"' in form
+    counted = staff_client.get("/staff/campaigns/count?meeting=series:utbildning&template=invitation&all=1").get_json()
+    assert counted["count"] == 3
+    created = post(staff_client, "/staff/campaigns/new", {"meeting": "series:utbildning", "template": "invitation",
+                                                          "all": "1", "action": "create"})
+    assert created.status_code == 303, text(created)
+    campaign = staff_client.get(created.headers["Location"]).get_data(as_text=True)
+    assert "Utbildning kulturpolitik" in campaign and "/s/" in campaign  # the preview links to the choice
+
+    choose(app, people["anna"], "utbildning", "gavle")
+    choose(app, people["bo"], "utbildning", "gavle")
+    page = staff_client.get("/staff/series/utbildning").get_data(as_text=True)
+    totals = page[page.index('id="series-totals"'):page.index('id="sessions"')]
+    assert re.search(r"Har valt tillfälle</dt><dd>1<", totals) and re.search(r"Bara på väntelista</dt><dd>1<", totals)
+    assert post(staff_client, "/staff/series/utbildning/sessions/umea/remove").status_code == 303
+    after = staff_client.get("/staff/series/utbildning").get_data(as_text=True)
+    assert "Kulturpolitik i Västerbotten" not in after.split('id="meeting"')[0]

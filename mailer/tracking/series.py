@@ -32,9 +32,9 @@ def series_status(session: Session, series: Series) -> dict[str, Any]:
     invited = set(session.scalars(invited_to_series(series.id)))
     answers: dict[int, set[str]] = {}
     for contact_id, answer, waitlisted in session.execute(
-            select(Response.contact_id, Response.answer, Response.waitlisted)
+            select(func.coalesce(Response.contact_id, 0), Response.answer, Response.waitlisted)
             .where(Response.meeting_id.in_(ids), Response.contact_id.is_not(None))):
-        answers.setdefault(int(contact_id), set()).add(
+        answers.setdefault(contact_id, set()).add(
             "no" if answer == Answer.NO else ("waitlisted" if waitlisted else "yes"))
     opened = set(session.scalars(select(LinkOpen.contact_id).where(
         LinkOpen.meeting_id.in_(ids), LinkOpen.contact_id.is_not(None)))) if ids else set()

@@ -312,3 +312,40 @@ def test_staff_make_a_series_attach_sessions_invite_and_follow_the_counts(app, d
     assert post(staff_client, "/staff/series/utbildning/sessions/umea/remove").status_code == 303
     after = staff_client.get("/staff/series/utbildning").get_data(as_text=True)
     assert "Kulturpolitik i Västerbotten" not in after.split('id="meeting"')[0]
+
+
+def test_the_board_report_counts_series_invitations_per_session_and_people_once_per_series(app, db, make_meeting,
+                                                                                          people):
+    import datetime as dt
+
+    from mailer.campaigns.models import Campaign, CampaignState
+    from mailer.meetings.models import Meeting, Series
+    from mailer.outbox.models import MessageState, OutboxMessage
+    from mailer.tracking.report import board_report, to_markdown
+
+    last_year = dt.date.today().year - 1
+    held = [make_meeting(slug=f"held-{n}", city=city, starts=f"{last_year}-10-0{n} 18:00")
+            for n, city in ((1, "Gävle"), (2, "Umeå"))]
+    anna, bo, cilla = people.values()
+    with db.transaction() as session:
+        series = Series(slug="forra", title="Förra årets utbildning")
+        session.add(series)
+        session.flush()
+        for meeting in held:
+            session.get(Meeting, meeting.id).series_id = series.id
+        campaign = Campaign(series_id=series.id, template="invitation", audience={"all": True},
+                            state=CampaignState.FINISHED)
+        session.add(campaign)
+        session.flush()
+        session.add_all(OutboxMessage(campaign_id=campaign.id, contact_id=cid, meeting_id=None, template="invitation",
+                                      state=MessageState.SENT) for cid in (anna, bo, cilla))
+        for cid, meeting, answer in ((anna, held[0], Answer.YES), (bo, held[1], Answer.YES),
+                                     (cilla, held[0], Answer.NO), (cilla, held[1], Answer.NO)):
+            session.add(Response(meeting_id=meeting.id, contact_id=cid, answer=answer))
+        report = board_report(session, app.extensions["mailer.settings"], None, None)
+    assert [(m.slug, m.invited, m.answered, m.participants) for m in report.meetings] == [
+        ("held-1", 3, 2, 1), ("held-2", 3, 2, 1)]
+    assert report.people_invited == 3 and report.invitations_sent == 3
+    assert [(s.slug, s.sessions, s.invited, s.chose, s.declined, s.participants) for s in report.series] == [
+        ("forra", 2, 3, 2, 1, 2)]
+    assert "| Förra årets utbildning | 2 | 3 | 2 | 1 | 2 |" in to_markdown(report)

@@ -17,7 +17,7 @@ from mailer.meetings.series import get_series
 from mailer.rsvp.models import Answer, LinkOpen, Response
 from mailer.tracking.series import series_status
 from rsvp_fixtures import confirmations, csrf_of, path_of, response_of, send_outbox
-from tests.helpers import future_year
+from helpers import future_year
 
 YEAR = future_year()
 

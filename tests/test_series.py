@@ -210,6 +210,14 @@ def test_bad_choices_are_refused_naming_the_field_and_nothing_is_saved(app, db, 
     expired = client.post(series_path(app, anna, slug), data={"answer": "yes", "session": "gavle"})
     assert expired.status_code == 400 and answers_of(db, anna) == {}
     assert client.get("/s/not-a-token").status_code == 404
+    from rsvp_fixtures import links_for
+
+    with db.transaction() as session:
+        gavle = get_series(session, slug).sessions[0].id
+    rsvp_token = links_for(app, anna, gavle)["rsvp_url"].removeprefix("/r/")
+    series_token = series_path(app, anna, slug).removeprefix("/s/")
+    assert client.get(f"/s/{rsvp_token}").status_code == 404  # one salt per purpose
+    assert client.get(f"/r/{series_token}").status_code == 404
 
 
 def test_a_series_of_several_lets_the_invitee_choose_more_than_one(app, db, series, people):

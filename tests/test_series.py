@@ -357,3 +357,58 @@ def test_the_board_report_counts_series_invitations_per_session_and_people_once_
     assert [(s.slug, s.sessions, s.invited, s.chose, s.declined, s.participants) for s in report.series] == [
         ("forra", 2, 3, 2, 1, 2)]
     assert "| Förra årets utbildning | 2 | 3 | 2 | 1 | 2 |" in to_markdown(report)
+
+
+def test_a_session_that_has_started_can_no_longer_be_chosen_and_leaves_the_invitation(app, db, series, people):
+    import datetime as dt
+
+    import time_machine
+
+    slug = series()
+    with db.transaction() as session:
+        gavle = get_series(session, slug).sessions[0]
+        after_gavle = gavle.starts_at + dt.timedelta(days=1)
+    anna = people["anna"]
+    with time_machine.travel(after_gavle):
+        posted, page = choose(app, anna, slug, "gavle")
+        assert posted.status_code == 422 and "Anmälan till det tillfället är stängd" in posted.get_data(as_text=True)
+        assert 'id="session-gavle" name="session" value="gavle" disabled' in page
+        posted, _ = choose(app, anna, slug, "umea")
+        assert posted.status_code == 303
+        with db.transaction() as session:
+            campaign = service.create_campaign(session, app.extensions["mailer.settings"],
+                                               app.extensions["mailer.templates"], series_slug=slug,
+                                               template="invitation", audience=Audience(all=True))
+            text = service.preview(session, app.extensions["mailer.settings"], app.extensions["mailer.templates"],
+                                   campaign, "bo@example.org").get_body(("plain",)).get_content()
+    assert "Umeå" in text and "Gävle" not in text  # only sessions still ahead are offered
+    assert answers_of(db, anna) == {"umea": ("yes", False)}
+
+
+def test_series_coverage_counts_participants_and_organisations_once_and_bounces_per_session(app, db, series,
+                                                                                          people):
+    from mailer.campaigns.models import Campaign, CampaignState
+    from mailer.contacts.models import Membership, Organisation
+    from mailer.outbox.models import MessageState, OutboxMessage
+    from mailer.tracking.status import full_status
+
+    slug = series("several")
+    with db.transaction() as session:
+        org = Organisation(slug="korforbundet", name="Körförbundet")
+        session.add(org)
+        session.flush()
+        session.add_all([Membership(contact_id=people["anna"], organisation_id=org.id),
+                         Membership(contact_id=people["bo"], organisation_id=org.id)])
+        campaign = Campaign(series_id=get_series(session, slug).id, template="invitation", audience={"all": True},
+                            state=CampaignState.FINISHED)
+        session.add(campaign)
+        session.flush()
+        session.add(OutboxMessage(campaign_id=campaign.id, contact_id=people["cilla"], template="invitation",
+                                  state=MessageState.BOUNCED))
+    choose(app, people["anna"], slug, "umea", "malmo")
+    choose(app, people["bo"], slug, "malmo")
+    with db.transaction() as session:
+        data = series_status(session, get_series(session, slug))
+        umea = full_status(session, get_series(session, slug).sessions[1])
+    assert (data["chose"], data["participants"], data["organisations_represented"]) == (2, 2, 1)
+    assert umea["bounced"] == 1 and umea["organisations_represented"] == 1

@@ -13,7 +13,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from mailer.attendance.coverage import participants, represented_organisations
+from mailer.attendance.coverage import organisations_represented_in, participants_of
 from mailer.campaigns.audience import invited_to_series
 from mailer.contacts.models import Organisation
 from mailer.meetings.models import Series
@@ -38,11 +38,8 @@ def series_status(session: Session, series: Series) -> dict[str, Any]:
             "no" if answer == Answer.NO else ("waitlisted" if waitlisted else "yes"))
     opened = set(session.scalars(select(LinkOpen.contact_id).where(
         LinkOpen.meeting_id.in_(ids), LinkOpen.contact_id.is_not(None)))) if ids else set()
-    came: set[int] = set()
-    represented: set[int] = set()
-    for meeting_id in ids:
-        came |= {c for c in session.scalars(participants(meeting_id)) if c is not None}
-        represented |= represented_organisations(session, meeting_id)
+    came = participants_of(session, ids)
+    represented = organisations_represented_in(session, ids)
     sessions = []
     for meeting in series.sessions:
         figures = per_meeting[meeting.id].to_json()

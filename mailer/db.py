@@ -211,13 +211,33 @@ class Database:
             connection.connection.driver_connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")
 
     def upgrade(self) -> None:
-        """Bring the schema to the newest Alembic revision (harmless when already there)."""
+        """Bring the schema to the newest Alembic revision (harmless when already there).
+
+        On SQLite, Alembic's batch mode rebuilds a table (copy, drop, rename) to change a
+        column; dropping a table that other rows point at fails while foreign keys are
+        enforced. They are switched off for the migration's connection (SQLite only allows
+        that outside a transaction), checked with `foreign_key_check` before the commit, and
+        switched on again.
+        """
         from alembic import command
 
-        with self.engine.begin() as connection:
-            config = alembic_config()
-            config.attributes["connection"] = connection
-            command.upgrade(config, "head")
+        with self.engine.connect() as connection:
+            sqlite = connection.dialect.name == "sqlite"
+            driver = connection.connection.driver_connection
+            if sqlite:
+                driver.execute("PRAGMA foreign_keys = OFF")
+            try:
+                with connection.begin():
+                    config = alembic_config()
+                    config.attributes["connection"] = connection
+                    command.upgrade(config, "head")
+                    if sqlite:
+                        broken = connection.exec_driver_sql("PRAGMA foreign_key_check").fetchall()
+                        if broken:
+                            raise RuntimeError(f"the migration left rows pointing at nothing: {broken[:5]}")
+            finally:
+                if sqlite:
+                    driver.execute("PRAGMA foreign_keys = ON")
 
     def current_revision(self) -> str | None:
         from alembic.runtime.migration import MigrationContext

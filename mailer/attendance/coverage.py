@@ -7,6 +7,8 @@ before a meeting and after it. A person counts for every organisation they belon
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from sqlalchemy import CompoundSelect, Exists, and_, exists, select
 from sqlalchemy.orm import Session
 
@@ -35,3 +37,19 @@ def represented_organisations(session: Session, meeting_id: int) -> set[int]:
     by_walk_in = select(Organisation.id).where(Organisation.name.in_(
         select(Attendance.organisation_name).where(Attendance.meeting_id == meeting_id, Attendance.walk_in.is_(True))))
     return set(session.scalars(by_membership.union(by_walk_in)))
+
+
+def participants_of(session: Session, meeting_ids: Iterable[int]) -> set[int]:
+    """Everyone who took part in any of the meetings (a series' sessions), each person once."""
+    people: set[int] = set()
+    for meeting_id in meeting_ids:
+        people |= {contact_id for contact_id in session.scalars(participants(meeting_id)) if contact_id is not None}
+    return people
+
+
+def organisations_represented_in(session: Session, meeting_ids: Iterable[int]) -> set[int]:
+    """Organisations represented at any of the meetings (a series' sessions), each once."""
+    represented: set[int] = set()
+    for meeting_id in meeting_ids:
+        represented |= represented_organisations(session, meeting_id)
+    return represented

@@ -18,6 +18,7 @@ from mailer.attendance.coverage import participants
 from mailer.campaigns.models import Campaign
 from mailer.contacts.models import Contact, Membership, Organisation, Suppression, SuppressionReason
 from mailer.errors import DomainError
+from mailer.meetings.models import Meeting
 from mailer.outbox.models import MessageState, OutboxMessage
 from mailer.regions import canonical_region
 from mailer.rsvp.models import Answer, Response
@@ -106,10 +107,33 @@ def answered(meeting_id: int):
     return exists().where(Response.contact_id == Contact.id, Response.meeting_id == meeting_id)
 
 
-def recipients_query(audience: Audience, meeting_id: int, skip_answered: bool | None = None) -> Select:
+def invited_to_series(series_id: int):
+    """Contacts who were sent an invitation to the series (a round that offers its sessions)."""
+    return (
+        select(OutboxMessage.contact_id)
+        .join(Campaign, Campaign.id == OutboxMessage.campaign_id)
+        .where(
+            Campaign.series_id == series_id,
+            Campaign.template == "invitation",
+            OutboxMessage.state == MessageState.SENT,
+            OutboxMessage.contact_id.is_not(None),
+        )
+    )
+
+
+def answered_series(series_id: int):
+    """The contact has chosen a session of the series, waits for one, or declined the series
+    (a decline is a no to each session: mailer.rsvp.series)."""
+    return exists().where(Response.contact_id == Contact.id, Response.meeting_id == Meeting.id,
+                          Meeting.series_id == series_id)
+
+
+def recipients_query(audience: Audience, meeting_id: int | None, skip_answered: bool | None = None,
+                     series_id: int | None = None) -> Select:
     """SELECT of contact ids, distinct, suppression already excluded.
 
-    `skip_answered` overrides the audience's own rule (for counting who it leaves out).
+    `skip_answered` overrides the audience's own rule (for counting who it leaves out). With a
+    `series_id` (a round to a series), "invited" and "answered" are the series'.
     """
     query = select(Contact.id)
     if not audience.all and audience.has_selector:
@@ -142,11 +166,12 @@ def recipients_query(audience: Audience, meeting_id: int, skip_answered: bool | 
                 )
             )
         query = query.where(or_(*conditions))
+    if series_id is not None:
+        invited, has_answered = invited_to_series(series_id), answered_series(series_id)
+    else:
+        invited, has_answered = invited_to(meeting_id), answered(meeting_id)
     if audience.only_unanswered:
-        query = query.where(
-            Contact.id.in_(invited_to(meeting_id)),
-            ~answered(meeting_id),
-        )
+        query = query.where(Contact.id.in_(invited), ~has_answered)
     if audience.only_yes:
         query = query.where(
             exists().where(
@@ -160,7 +185,7 @@ def recipients_query(audience: Audience, meeting_id: int, skip_answered: bool | 
     if skip_answered is None:
         skip_answered = audience.skip_answered and not audience.include_answered
     if skip_answered:
-        query = query.where(~answered(meeting_id))
+        query = query.where(~has_answered)
     blocked = Suppression.email == Contact.email
     if audience.service:
         blocked = and_(blocked, Suppression.reason != SuppressionReason.UNSUBSCRIBED)
@@ -168,13 +193,16 @@ def recipients_query(audience: Audience, meeting_id: int, skip_answered: bool | 
     return query.order_by(Contact.id)
 
 
-def count_recipients(session: Session, audience: Audience, meeting_id: int, skip_answered: bool | None = None) -> int:
-    query = recipients_query(audience, meeting_id, skip_answered)
+def count_recipients(session: Session, audience: Audience, meeting_id: int | None, skip_answered: bool | None = None,
+                     series_id: int | None = None) -> int:
+    query = recipients_query(audience, meeting_id, skip_answered, series_id)
     return session.scalar(select(func.count()).select_from(query.subquery()))
 
 
-def left_out_answered(session: Session, audience: Audience, meeting_id: int) -> int:
-    """How many the audience leaves out because they already answered the meeting (0 if it does not)."""
-    if not audience.skip_answered or audience.include_answered or not meeting_id:
+def left_out_answered(session: Session, audience: Audience, meeting_id: int | None,
+                      series_id: int | None = None) -> int:
+    """How many the audience leaves out because they already answered the meeting or series (0 if it does not)."""
+    if not audience.skip_answered or audience.include_answered or not (meeting_id or series_id):
         return 0
-    return count_recipients(session, audience, meeting_id, False) - count_recipients(session, audience, meeting_id)
+    return (count_recipients(session, audience, meeting_id, False, series_id)
+            - count_recipients(session, audience, meeting_id, None, series_id))

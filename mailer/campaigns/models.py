@@ -1,4 +1,4 @@
-"""Campaigns: one templated mailing for one meeting to one audience, as a state machine."""
+"""Campaigns: one templated mailing for one meeting (or one series) to one audience, as a state machine."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from sqlalchemy import JSON, ForeignKey, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from mailer.db import Base, UTCDateTime, not_personal, personal, str_enum, utcnow
-from mailer.meetings.models import Meeting
+from mailer.meetings.models import Meeting, Series
 
 
 class CampaignState(enum.StrEnum):
@@ -26,7 +26,10 @@ class Campaign(Base):
     __tablename__ = "campaigns"
 
     id: Mapped[int] = mapped_column(primary_key=True, info=not_personal())
-    meeting_id: Mapped[int] = mapped_column(ForeignKey("meetings.id"), index=True, info=not_personal())
+    # A campaign is about one meeting or about one series (an invitation to choose a session):
+    # exactly one of the two is set (mailer.campaigns.service.create_campaign).
+    meeting_id: Mapped[int | None] = mapped_column(ForeignKey("meetings.id"), index=True, info=not_personal())
+    series_id: Mapped[int | None] = mapped_column(ForeignKey("series.id"), index=True, info=not_personal())
     template: Mapped[str] = mapped_column(String(50), info=not_personal())
     audience: Mapped[dict] = mapped_column(JSON, info=not_personal())
     state: Mapped[CampaignState] = mapped_column(
@@ -45,7 +48,15 @@ class Campaign(Base):
     # The office's internal note (purpose, follow-up); never sent (see migration 0014).
     note: Mapped[str | None] = mapped_column(Text, info=not_personal())
 
-    meeting: Mapped[Meeting] = relationship()
+    meeting: Mapped[Meeting | None] = relationship()
+    series: Mapped[Series | None] = relationship()
+
+    @property
+    def target(self) -> Meeting | Series:
+        """What the round is about: its meeting, or its series."""
+        target = self.meeting if self.meeting is not None else self.series
+        assert target is not None, "a campaign has a meeting or a series"
+        return target
 
     def __repr__(self) -> str:
         return f"<Campaign {self.id} {self.template} {self.state}>"

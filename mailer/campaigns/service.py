@@ -26,8 +26,9 @@ from mailer.errors import DomainError, NotFound
 from mailer.mail.compose import Composer, compose, made_up_contact, organisation_names
 from mailer.mail.context import language_of
 from mailer.mail.message import new_message_id, parsed
-from mailer.mail.templates import CAMPAIGN_TEMPLATES, EmailTemplates, TemplateProblem
-from mailer.meetings.models import Meeting
+from mailer.mail.templates import CAMPAIGN_TEMPLATES, SERIES_TEMPLATES, EmailTemplates, TemplateProblem
+from mailer.meetings.models import Meeting, Series
+from mailer.meetings.series import get_series, open_sessions
 from mailer.meetings.service import MeetingError, get_meeting, parse_local
 from mailer.outbox.models import FINAL_STATES, MessageState, OutboxMessage
 from mailer.outbox.relay import current_pause
@@ -57,6 +58,12 @@ def _require(campaign: Campaign, allowed: tuple[CampaignState, ...], action: str
         raise CampaignError(f"wrong_state.{action}", id=campaign.id, state=campaign.state)
 
 
+def recipients_of(campaign: Campaign, skip_answered: bool | None = None):
+    """The campaign's recipients (audience.recipients_query) for its meeting or its series."""
+    return recipients_query(Audience.from_json(campaign.audience), campaign.meeting_id, skip_answered,
+                            campaign.series_id)
+
+
 def _contact_query():
     return select(Contact).options(selectinload(Contact.memberships).selectinload(Membership.organisation))
 
@@ -68,7 +75,7 @@ def sample_contact(session: Session, campaign: Campaign, email: str | None = Non
         if contact is None:
             raise CampaignError("no_contact", email=email)
         return contact
-    first_id = session.scalar(recipients_query(Audience.from_json(campaign.audience), campaign.meeting_id).limit(1))
+    first_id = session.scalar(recipients_of(campaign).limit(1))
     if first_id is None:
         return made_up_contact()
     return session.scalar(_contact_query().where(Contact.id == first_id))
@@ -89,9 +96,9 @@ def will_not_get(session: Session, campaign: Campaign, email: str | None) -> str
     suppression = session.scalar(select(Suppression.reason).where(Suppression.address_hash == address_hash(contact.email)))
     if suppression is not None and not (audience.service and suppression == SuppressionReason.UNSUBSCRIBED):
         return SuppressionReason(suppression).value
-    if session.scalar(recipients_query(audience, campaign.meeting_id).where(Contact.id == contact.id)) is not None:
+    if session.scalar(recipients_of(campaign).where(Contact.id == contact.id)) is not None:
         return None
-    if session.scalar(recipients_query(audience, campaign.meeting_id, False).where(Contact.id == contact.id)):
+    if session.scalar(recipients_of(campaign, False).where(Contact.id == contact.id)):
         return "answered"
     return "not_in_audience"
 
@@ -113,7 +120,7 @@ def preview_bytes(session: Session, settings: Settings, templates: EmailTemplate
     first = not contact.id or not has_been_mailed(session, contact.id)
     return compose(settings, templates, template=campaign.template, contact=contact, meeting=campaign.meeting,
                    first_message=first, message_id=message_id or new_message_id(settings.mail_from.domain), to_email=to_email,
-                   subject_prefix=subject_prefix)
+                   subject_prefix=subject_prefix, series=campaign.series)
 
 
 def preview(session: Session, settings: Settings, templates: EmailTemplates, campaign: Campaign,
@@ -134,11 +141,21 @@ def test_message(session: Session, settings: Settings, templates: EmailTemplates
     person = TestPerson(language=language_of(sample, settings),
                         organisations=organisation_names(sample) if sample.id else [])
     return compose(settings, templates, template=campaign.template, contact=person, meeting=campaign.meeting,
-                   first_message=True, message_id=message_id, to_email=to_email, subject_prefix="[TEST] ")
+                   first_message=True, message_id=message_id, to_email=to_email, subject_prefix="[TEST] ",
+                   series=campaign.series)
 
 
-def check_meeting(meeting: Meeting, template: str, now: dt.datetime | None = None) -> None:
-    """No round of any kind for a cancelled meeting; no invitation or reminder once it has started."""
+def check_meeting(meeting: Meeting | Series, template: str, now: dt.datetime | None = None) -> None:
+    """No round of any kind for a cancelled meeting; no invitation or reminder once it has started.
+
+    A series: invitations and reminders only, while a session is still ahead to choose.
+    """
+    if isinstance(meeting, Series):
+        if template not in SERIES_TEMPLATES:
+            raise CampaignError("series_template", template=template, choices=", ".join(SERIES_TEMPLATES))
+        if not open_sessions(meeting, now):
+            raise CampaignError("series_closed", slug=meeting.slug, title=meeting.title)
+        return
     if meeting.cancelled_at is not None:
         raise CampaignError("meeting_cancelled", slug=meeting.slug, title=meeting.title)
     if template in ROUNDS_BEFORE_THE_MEETING and (now or utcnow()) >= meeting.starts_at:
@@ -146,25 +163,34 @@ def check_meeting(meeting: Meeting, template: str, now: dt.datetime | None = Non
 
 
 def create_campaign(
-    session: Session, settings: Settings, templates: EmailTemplates, *, meeting_slug: str, template: str,
-    audience: Audience, send_at: str | None = None, created_by: str | None = None, now: dt.datetime | None = None,
+    session: Session, settings: Settings, templates: EmailTemplates, *, meeting_slug: str | None = None,
+    template: str, audience: Audience, send_at: str | None = None, created_by: str | None = None,
+    now: dt.datetime | None = None, series_slug: str | None = None,
 ) -> Campaign:
-    """Validate the meeting, audience and template (rendered once for real) before saving.
+    """Validate the meeting (or series), audience and template (rendered once for real) before saving.
 
-    `now` is the clock the meeting's start is checked against (default: the real one).
+    A round is about one meeting or about one series (`series_slug`: the invitee chooses a
+    session), never both. `now` is the clock the meeting's start is checked against (default: the real one).
     """
     if template not in CAMPAIGN_TEMPLATES:
         raise CampaignError("bad_template", template=template, choices=", ".join(CAMPAIGN_TEMPLATES))
+    if bool(meeting_slug) == bool(series_slug):
+        raise CampaignError("meeting_or_series")
+    target: Meeting | Series
     try:
-        meeting = get_meeting(session, meeting_slug)
+        target = get_meeting(session, meeting_slug) if meeting_slug else get_series(session, series_slug or "")
     except NotFound:
-        raise CampaignError("no_meeting", slug=meeting_slug) from None
-    check_meeting(meeting, template, now)
+        raise CampaignError("no_meeting" if meeting_slug else "no_series", slug=meeting_slug or series_slug) from None
+    check_meeting(target, template, now)
     implied_audience(template, audience)
     audience.validate(session)
-    when = _parse_when(send_at, settings, meeting, template) if send_at else None
-    campaign = Campaign(meeting=meeting, template=template, audience=audience.to_json(), created_by=created_by,
+    when = _parse_when(send_at, settings, target, template) if send_at else None
+    campaign = Campaign(template=template, audience=audience.to_json(), created_by=created_by,
                         state=S.SCHEDULED if when else S.DRAFT, send_at=when)
+    if isinstance(target, Series):
+        campaign.series = target
+    else:
+        campaign.meeting = target
     session.add(campaign)
     session.flush()
     check_templates(settings, templates, campaign)
@@ -178,13 +204,13 @@ def check_templates(settings: Settings, templates: EmailTemplates, campaign: Cam
     typo must stop the start with its file and line, not fail halfway through a send.
     A message without the recipient's unsubscribe link (MissingUnsubscribe) never starts.
     """
-    composer = Composer(settings, templates, campaign.template, campaign.meeting)
+    composer = Composer(settings, templates, campaign.template, campaign.meeting, campaign.series)
     for language in LANGUAGES:
         for first in (True, False):
             rendered, context = composer.render(made_up_contact(language), first)
             templates.require_unsubscribe(campaign.template, context["lang"], rendered, context["unsubscribe_url"])
         compose(settings, templates, template=campaign.template, contact=made_up_contact(language),
-                meeting=campaign.meeting, first_message=True, message_id="<check@localhost>")
+                meeting=campaign.meeting, first_message=True, message_id="<check@localhost>", series=campaign.series)
 
 
 def implied_audience(template: str | None, audience: Audience) -> Audience:
@@ -198,24 +224,26 @@ def implied_audience(template: str | None, audience: Audience) -> Audience:
     return audience
 
 
-def _parse_when(text: str, settings: Settings, meeting: Meeting, template: str) -> dt.datetime:
+def _parse_when(text: str, settings: Settings, meeting: Meeting | Series, template: str) -> dt.datetime:
     """A send time: this minute or later (the worker would send one in the past late, or mark it
-    missed), and for an invitation or reminder before the meeting starts."""
+    missed), and for an invitation or reminder before the meeting starts (a series: its last session)."""
     try:
         when = parse_local("send_at", text, settings.timezone)
     except MeetingError as exc:
         raise CampaignError(f"send_at.{exc.code}", **exc.params) from None
     if when < utcnow().replace(second=0, microsecond=0):
         raise CampaignError("send_at_past", text=text.strip())
-    if template in ROUNDS_BEFORE_THE_MEETING and when >= meeting.starts_at:
+    starts_at = max((m.starts_at for m in open_sessions(meeting)), default=utcnow()) \
+        if isinstance(meeting, Series) else meeting.starts_at
+    if template in ROUNDS_BEFORE_THE_MEETING and when >= starts_at:
         raise CampaignError("send_at_after_meeting", text=text.strip())
     return when
 
 
 def schedule(session: Session, settings: Settings, campaign: Campaign, at: str) -> Campaign:
     _require(campaign, (S.DRAFT, S.SCHEDULED, S.MISSED), "schedule")
-    check_meeting(campaign.meeting, campaign.template)
-    campaign.send_at = _parse_when(at, settings, campaign.meeting, campaign.template)
+    check_meeting(campaign.target, campaign.template)
+    campaign.send_at = _parse_when(at, settings, campaign.target, campaign.template)
     campaign.state = S.SCHEDULED
     return campaign
 
@@ -279,10 +307,10 @@ def start(session: Session, campaign: Campaign, now: dt.datetime | None = None) 
     when it started, and people imported since must not be added.
     """
     _require(campaign, (S.DRAFT, S.SCHEDULED), "start")
-    check_meeting(campaign.meeting, campaign.template, now)
+    check_meeting(campaign.target, campaign.template, now)
     audience = Audience.from_json(campaign.audience)
     existing = select(OutboxMessage.contact_id).where(OutboxMessage.campaign_id == campaign.id)
-    recipients = recipients_query(audience, campaign.meeting_id).where(Contact.id.not_in(existing))
+    recipients = recipients_of(campaign).where(Contact.id.not_in(existing))
     rows = session.execute(
         select(Contact.id, Contact.email).where(Contact.id.in_(recipients.scalar_subquery()))
     ).all()
@@ -386,6 +414,7 @@ class CampaignStatus:
         times = [t for t in (self.paused_until, self.relay_paused_until) if t is not None]
         return max(times) if times and self.unsent else None
     left_out: int = 0  # not started yet: how many the audience leaves out as they already answered
+    series: str | None = None  # a round to a series: its slug (and `meeting` is empty)
 
     def to_json(self) -> dict:
         def when(value: dt.datetime | None) -> str | None:
@@ -398,7 +427,7 @@ class CampaignStatus:
             "paused_until": when(self.paused_until), "pause_reason": self.pause_reason,
             "pause_reply": self.pause_reply, "relay_paused_until": when(self.relay_paused_until),
             "relay_pause_reason": self.relay_pause_reason,
-            "left_out_answered": self.left_out,
+            "left_out_answered": self.left_out, "series": self.series,
         }
 
 
@@ -412,12 +441,15 @@ def status(session: Session, campaign: Campaign) -> CampaignStatus:
     uncertain = session.scalar(select(func.count()).select_from(OutboxMessage).where(
         OutboxMessage.campaign_id == campaign.id, OutboxMessage.uncertain.is_(True)))
     audience = Audience.from_json(campaign.audience)
-    recipients = sum(counts.values()) if campaign.started_at else count_recipients(session, audience, campaign.meeting_id)
+    recipients = sum(counts.values()) if campaign.started_at else count_recipients(
+        session, audience, campaign.meeting_id, None, campaign.series_id)
     # A send time means "goes out then": a cancelled campaign has none to show.
     send_at = None if campaign.state is S.CANCELLED else campaign.send_at
-    result = CampaignStatus(campaign.id, campaign.meeting.slug, campaign.template, campaign.state.value,
-                            send_at, audience.describe(), recipients, counts, uncertain)
-    result.left_out = 0 if campaign.started_at else left_out_answered(session, audience, campaign.meeting_id)
+    result = CampaignStatus(campaign.id, campaign.meeting.slug if campaign.meeting else "", campaign.template,
+                            campaign.state.value, send_at, audience.describe(), recipients, counts, uncertain)
+    result.series = campaign.series.slug if campaign.series else None
+    result.left_out = 0 if campaign.started_at else left_out_answered(session, audience, campaign.meeting_id,
+                                                                      campaign.series_id)
     if campaign.state is S.PAUSED:
         result.paused_until, result.pause_reason = campaign.paused_until, campaign.pause_reason
         result.pause_reply = campaign.pause_reply
@@ -429,6 +461,7 @@ def status(session: Session, campaign: Campaign) -> CampaignStatus:
 
 
 def list_campaigns(session: Session) -> list[Campaign]:
-    return list(session.scalars(select(Campaign).options(selectinload(Campaign.meeting)).order_by(Campaign.id)))
+    return list(session.scalars(select(Campaign).options(selectinload(Campaign.meeting), selectinload(Campaign.series))
+                                .order_by(Campaign.id)))
 
 

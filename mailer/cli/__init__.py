@@ -101,6 +101,7 @@ def _register() -> None:
         orgs,
         privacy,
         rsvp,
+        series,
         serve,
         staff,
         tracking,
@@ -111,7 +112,7 @@ def _register() -> None:
     for command in (contacts.contacts, orgs.orgs, meetings.meetings, campaigns.campaigns, tracking.responses,
                     tracking.report, digest.digest, privacy.audit, worker.worker, serve.serve, demo.demo, staff.staff,
                     operations.backup, operations.restore, operations.db, operations.doctor, bounces.bounces,
-                    webhooks.webhooks):
+                      webhooks.webhooks, series.series):
         main.add_command(command)
     contacts.contacts.add_command(rsvp.revoke_links)
 

@@ -35,7 +35,8 @@ def _campaign(session, campaign_id: int):
 
 
 @campaigns.command()
-@click.option("--meeting", "meeting_slug", required=True)
+@click.option("--meeting", "meeting_slug", help="The meeting the round is about (or --series).")
+@click.option("--series", "series_slug", help="A series: the invitation lets each person choose a session.")
 @click.option("--template", required=True, help="invitation, reminder, information (to those who said yes) or thanks")
 @click.option("--org", "orgs", multiple=True, help="Organisation slug (repeatable).")
 @click.option("--region", "regions", multiple=True, help="Contact's or organisation's region (repeatable).")
@@ -47,20 +48,20 @@ def _campaign(session, campaign_id: int):
               help="Invitations and reminders: also those who already answered the meeting (left out by default).")
 @click.option("--send-at", metavar=WHEN, help="Schedule it (local time); otherwise it stays a draft.")
 @pass_runtime
-def create(rt: Runtime, meeting_slug, template, orgs, regions, roles, all_, only_unanswered, only_yes, include_answered,
-           send_at):
+def create(rt: Runtime, meeting_slug, series_slug, template, orgs, regions, roles, all_, only_unanswered, only_yes,
+           include_answered, send_at):
     """Create a campaign; prints its id."""
     audience = Audience(list(orgs), list(regions), list(roles), all_, only_unanswered, only_yes,
                         include_answered=include_answered)
     with rt.transaction() as session:
         try:
             campaign = actions.create(session, rt.settings, rt.templates, cli_actor(), meeting_slug=meeting_slug,
-                                      template=template, audience=audience, send_at=send_at)
+                                      template=template, audience=audience, send_at=send_at, series_slug=series_slug)
         except (service.CampaignError, AudienceError, TemplateProblem) as exc:
             fail(exc)
         status = service.status(session, campaign)
     click.echo(campaign.id)
-    say("cli.campaign_created", id=campaign.id, template=template, meeting=meeting_slug,
+    say("cli.campaign_created", id=campaign.id, template=template, meeting=meeting_slug or series_slug,
         recipients=status.recipients, state=campaign.state, err=True)
     if status.left_out:
         say("cli.campaign_left_out", n=status.left_out, err=True)

@@ -142,7 +142,7 @@ def sent_section(session: Session, period: Period) -> dict:
         .group_by(OutboxMessage.campaign_id)).all())
     campaigns = session.scalars(select(Campaign).where(Campaign.id.in_(per_campaign))
                                 .options(selectinload(Campaign.meeting)).order_by(Campaign.id)).all()
-    rounds = [{"id": c.id, "meeting": c.meeting.title, "template": c.template, "sent": per_campaign[c.id],
+    rounds = [{"id": c.id, "meeting": c.target.title, "template": c.template, "sent": per_campaign[c.id],
                "state": c.state.value} for c in campaigns]
     other = dict(session.execute(
         select(OutboxMessage.template, func.count()).where(in_period, OutboxMessage.campaign_id.is_(None))
@@ -308,7 +308,7 @@ def upcoming_campaigns_section(session: Session, period: Period) -> list[dict]:
         select(Campaign).where(Campaign.state == CampaignState.SCHEDULED,
                                Campaign.send_at <= period.end + dt.timedelta(days=7))
         .options(selectinload(Campaign.meeting)).order_by(Campaign.send_at)).all()
-    return [{"meeting": c.meeting.title, "template": c.template,
+    return [{"meeting": c.target.title, "template": c.template,
              "send_at": format_when(c.send_at, None, period.tz, period.lang)} for c in upcoming]
 
 

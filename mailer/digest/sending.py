@@ -50,7 +50,7 @@ def sending_context(session: Session, start: dt.datetime, end: dt.datetime, tz, 
                         "until": format_when(held.until, None, tz, lang)})
     for campaign in session.scalars(select(Campaign).where(Campaign.state == CampaignState.PAUSED)
                                     .options(selectinload(Campaign.meeting)).order_by(Campaign.id)):
-        waiting.append({"what": campaign.meeting.title, "template": campaign.template,
+        waiting.append({"what": campaign.target.title, "template": campaign.template,
                         "reason": explain(campaign.pause_reason, lang), "reply": campaign.pause_reply or "",
                         "until": format_when(campaign.paused_until, None, tz, lang) if campaign.paused_until else ""})
     return {"pauses": pauses, "waiting": waiting}

@@ -14,11 +14,11 @@ from typing import Any
 
 from mailer.config import Settings
 from mailer.contacts.models import Contact
-from mailer.mail.context import language_of, meeting_context, recipient_context
+from mailer.mail.context import language_of, meeting_context, recipient_context, series_context
 from mailer.mail.ics import MeetingCalendar
 from mailer.mail.message import Attachment, build_message
 from mailer.mail.templates import STAFF_TEMPLATES, EmailTemplates, Loaded, Rendered  # noqa: F401  (re-exported)
-from mailer.meetings.models import Meeting
+from mailer.meetings.models import Meeting, Series
 
 
 def made_up_contact(language: str | None = None) -> Contact:
@@ -40,26 +40,34 @@ def wants_calendar(template: str, extra: dict[str, Any] | None) -> bool:
     return template == "confirmation" and response.get("answer") == "yes" and not response.get("waitlisted")
 
 
+def template_file(template: str, series: Series | None) -> str:
+    """A round to a series uses the series' own file: "invitation" -> "series_invitation"."""
+    return f"series_{template}" if series is not None else template
+
+
 class Composer:
-    """The messages of one template (and meeting) to contacts."""
+    """The messages of one template (and meeting, or series) to contacts."""
 
-    def __init__(self, settings: Settings, templates: EmailTemplates, template: str, meeting: Meeting | None):
-        self.settings, self.templates, self.template, self.meeting = settings, templates, template, meeting
+    def __init__(self, settings: Settings, templates: EmailTemplates, template: str, meeting: Meeting | None,
+                 series: Series | None = None):
+        self.settings, self.templates, self.meeting, self.series = settings, templates, meeting, series
+        self.template = template_file(template, series)
         self.calendar = MeetingCalendar(meeting, settings) if meeting is not None else None
-        self._languages: dict[str, tuple[Loaded, dict[str, Any] | None]] = {}
+        self._languages: dict[str, tuple[Loaded, dict[str, Any] | None, dict[str, Any] | None]] = {}
 
-    def _language(self, lang: str) -> tuple[Loaded, dict[str, Any] | None]:
+    def _language(self, lang: str) -> tuple[Loaded, dict[str, Any] | None, dict[str, Any] | None]:
         if lang not in self._languages:
             view = meeting_context(self.meeting, self.settings, lang) if self.meeting is not None else None
-            self._languages[lang] = (self.templates.load(self.template, lang), view)
+            series = series_context(self.series, self.settings, lang) if self.series is not None else None
+            self._languages[lang] = (self.templates.load(self.template, lang), view, series)
         return self._languages[lang]
 
     def render(self, contact: Contact, first_message: bool,
                extra: dict[str, Any] | None = None) -> tuple[Rendered, dict[str, Any]]:
         """The recipient's subject, text and HTML, and the context they were rendered with."""
-        loaded, view = self._language(language_of(contact, self.settings))
+        loaded, view, series_view = self._language(language_of(contact, self.settings))
         context = recipient_context(self.settings, contact, self.meeting, organisation_names(contact), first_message,
-                                    extra, meeting_view=view)
+                                    extra, meeting_view=view, series=self.series, series_view=series_view)
         return self.templates.render_loaded(loaded, context), context
 
     def compose(self, contact: Contact, first_message: bool, message_id: str, extra: dict[str, Any] | None = None,
@@ -78,9 +86,9 @@ class Composer:
 
 def compose(settings: Settings, templates: EmailTemplates, *, template: str, contact: Contact, meeting: Meeting | None,
             first_message: bool, message_id: str, extra: dict[str, Any] | None = None,
-            to_email: str | None = None, subject_prefix: str = "") -> bytes:
+            to_email: str | None = None, subject_prefix: str = "", series: Series | None = None) -> bytes:
     """One message (previews, test sends, template checks): a Composer for one recipient."""
-    return Composer(settings, templates, template, meeting).compose(
+    return Composer(settings, templates, template, meeting, series).compose(
         contact, first_message, message_id, extra, to_email=to_email, subject_prefix=subject_prefix)
 
 

@@ -9,7 +9,8 @@ from urllib.parse import quote_plus
 from mailer.config import Settings
 from mailer.contacts.models import Contact
 from mailer.i18n import format_clock, format_day, format_when
-from mailer.meetings.models import Meeting
+from mailer.meetings.models import Meeting, Series
+from mailer.meetings.series import open_sessions
 from mailer.rsvp.tokens import TokenCodec
 
 
@@ -48,10 +49,23 @@ def meeting_context(meeting: Meeting, settings: Settings, lang: str) -> dict[str
     }
 
 
-def links(settings: Settings, contact: Contact, meeting: Meeting | None) -> dict[str, str]:
+def series_context(series: Series, settings: Settings, lang: str) -> dict[str, Any]:
+    """A series as its invitation shows it: the sessions still open, in time order."""
+    return {
+        "title": series.title,
+        "description": series.description,
+        "choice": series.choice.value,  # "one" or "several"
+        "sessions": [meeting_context(meeting, settings, lang) for meeting in open_sessions(series)],
+    }
+
+
+def links(settings: Settings, contact: Contact, meeting: Meeting | None,
+          series: Series | None = None) -> dict[str, str]:
     tokens = codec(settings)
     base = settings.base_url
     result = {"unsubscribe_url": f"{base}/u/{tokens.dumps('unsubscribe', contact.link_key)}"}
+    if series is not None:
+        result["series_url"] = f"{base}/s/{tokens.dumps('series', contact.link_key, series.link_key)}"
     if meeting is not None:
         rsvp = tokens.dumps("rsvp", contact.link_key, meeting.link_key)
         result.update(
@@ -72,9 +86,12 @@ def recipient_context(
     first_message: bool,
     extra: dict[str, Any] | None = None,
     meeting_view: dict[str, Any] | None = None,
+    series: Series | None = None,
+    series_view: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Everything one recipient's message may print. `meeting_view` is meeting_context() for the
-    recipient's language when the caller already has it (a sender makes it once per round)."""
+    recipient's language when the caller already has it (a sender makes it once per round); the
+    same for `series_view` and series_context()."""
     lang = language_of(contact, settings)
     name = contact.name or ""
     context: dict[str, Any] = {
@@ -83,10 +100,12 @@ def recipient_context(
         "contact": {"name": name, "first_name": name.split(" ")[0] if name else "", "email": contact.email},
         "organisations": organisations,
         "first_message": first_message,
-        **links(settings, contact, meeting),
+        **links(settings, contact, meeting, series),
     }
     if meeting is not None:
         context["meeting"] = meeting_view if meeting_view is not None else meeting_context(meeting, settings, lang)
+    if series is not None:
+        context["series"] = series_view if series_view is not None else series_context(series, settings, lang)
     if extra:
         context.update(extra)
     return context

@@ -32,8 +32,11 @@ MAX_SUBJECT_CHARS = 998  # one header line (RFC 5322 section 2.1.1)
 DEFAULT_MAX_MESSAGE_BYTES = 10 * 1024 * 1024  # the `max_message_bytes` setting's default
 
 TEMPLATE_NAMES = ("invitation", "reminder", "information", "confirmation", "thanks", "meeting_update",
-                  "meeting_cancelled", "digest", "org_report", "signup_confirmation")
+                  "meeting_cancelled", "digest", "org_report", "signup_confirmation", "series_invitation",
+                  "series_reminder")
 CAMPAIGN_TEMPLATES = ("invitation", "reminder", "information", "thanks")
+# A round to a series: the invitee chooses a session (files "series_invitation", "series_reminder").
+SERIES_TEMPLATES = ("invitation", "reminder")
 STAFF_TEMPLATES = ("digest", "org_report")
 # Mail to an address with a context fixed when it was queued (row.to_email, row.extra), not to a contact:
 # staff mail, and the sign-up confirmation to someone who is nobody's contact until they confirm.

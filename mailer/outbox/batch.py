@@ -12,14 +12,15 @@ from dataclasses import dataclass, field
 from types import SimpleNamespace
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, selectinload
 
+from mailer.campaigns.models import Campaign
 from mailer.config import Settings
 from mailer.contacts.models import Contact, Membership, Organisation, Suppression, SuppressionReason, address_hash
 from mailer.mail.compose import Composer, compose_staff
 from mailer.mail.message import new_message_id
 from mailer.mail.templates import ADDRESSED_TEMPLATES, SERVICE_TEMPLATES, EmailTemplates, TemplateProblem
-from mailer.meetings.models import Meeting
+from mailer.meetings.models import Meeting, Series
 from mailer.outbox.models import MessageState, OutboxMessage
 
 SENDABLE = (MessageState.QUEUED, MessageState.RETRYING)
@@ -98,7 +99,14 @@ class Batch:
         meeting_ids = {r.meeting_id for r in self.rows if r.meeting_id}
         self.meetings = {m.id: m for m in session.scalars(select(Meeting).where(Meeting.id.in_(meeting_ids)))} \
             if meeting_ids else {}
-        self.composers: dict[tuple[str, int | None], Composer] = {}
+        # A round to a series has no meeting on its rows: its campaign names the series.
+        campaign_ids = {r.campaign_id for r in self.rows if r.campaign_id and not r.meeting_id}
+        self.series: dict[int, Series] = {
+            campaign.id: campaign.series for campaign in session.scalars(
+                select(Campaign).where(Campaign.id.in_(campaign_ids), Campaign.series_id.is_not(None))
+                .options(selectinload(Campaign.series).selectinload(Series.sessions)))
+        } if campaign_ids else {}
+        self.composers: dict[tuple[str, int | None, int | None], Composer] = {}
 
     def __len__(self) -> int:
         return len(self.rows)
@@ -142,9 +150,10 @@ class Batch:
             assert row.to_email is not None
             return compose_staff(self.settings, self.templates, template=row.template, to_email=row.to_email,
                                  context=row.extra or {}, message_id=item.message_id)
-        key = (row.template, row.meeting_id)
+        series = self.series.get(row.campaign_id) if row.campaign_id else None
+        key = (row.template, row.meeting_id, series.id if series else None)
         if key not in self.composers:
             meeting = self.meetings.get(row.meeting_id) if row.meeting_id else None
-            self.composers[key] = Composer(self.settings, self.templates, row.template, meeting)
+            self.composers[key] = Composer(self.settings, self.templates, row.template, meeting, series)
         return self.composers[key].compose(contact, contact.id not in self.mailed,  # type: ignore[arg-type]
                                            item.message_id, row.extra)

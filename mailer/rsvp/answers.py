@@ -119,10 +119,12 @@ def places_taken(session: Session, meeting_id: int, other_than: int | None = Non
 
 
 def record_answer(session: Session, contact, meeting, form: Mapping[str, str | None], tz: ZoneInfo,
-                  now: dt.datetime | None = None) -> Saved:
+                  now: dt.datetime | None = None, notify: bool = True) -> Saved:
     """Save the person's answer, keep it in the history, and queue the mail it calls for.
 
     `contact` needs an `id`; `meeting` its id, capacity, max_guests, rsvp_by and starts_at.
+    `notify=False` leaves out the person's own confirmation (a series choice that moves them to
+    another session mails the new one only); others moved up from the waitlist are mailed anyway.
     """
     now = now or utcnow()
     if answers_closed(meeting, tz, now):
@@ -162,7 +164,9 @@ def record_answer(session: Session, contact, meeting, form: Mapping[str, str | N
         promoted = promote_waitlisted(session, meeting, now, skip_mail_for=response_id)
         if any(r.id == response_id for r in promoted):
             saved = Saved(response_id, saved.answer, saved.guests, False)
-    if was_waiting and saved.answer is Answer.YES and not saved.waitlisted:
+    if not notify:
+        pass
+    elif was_waiting and saved.answer is Answer.YES and not saved.waitlisted:
         enqueue_confirmation(session, meeting.id, contact.id, saved, promoted=True)
     elif _mail_due(before, saved):
         enqueue_confirmation(session, meeting.id, contact.id, saved, promoted=False,

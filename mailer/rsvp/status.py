@@ -15,6 +15,7 @@ from sqlalchemy import ColumnElement, Select, Subquery, and_, case, func, litera
 from sqlalchemy.orm import Session
 
 from mailer.campaigns.models import Campaign
+from mailer.meetings.models import Meeting
 from mailer.outbox.models import MessageState, OutboxMessage
 from mailer.rsvp.models import Answer, LinkOpen, Response
 
@@ -37,7 +38,8 @@ def people(meeting_ids: Iterable[int]) -> Subquery:
     """One row per person and meeting, with `invited` and `opened` flags (0/1).
 
     Someone can answer without being in an invitation round (a forwarded
-    reminder, a test send), so answers and opens are people too.
+    reminder, a test send), so answers and opens are people too. An invitation to a
+    series counts as one to each of its sessions.
     """
     ids = list(meeting_ids)
     invitations = select(Campaign.id).where(Campaign.meeting_id.in_(ids), Campaign.template == "invitation")
@@ -49,11 +51,19 @@ def people(meeting_ids: Iterable[int]) -> Subquery:
         .where(OutboxMessage.meeting_id.in_(ids), OutboxMessage.campaign_id.in_(invitations),
                OutboxMessage.state == MessageState.SENT, OutboxMessage.contact_id.is_not(None))
     )
+    # A round to a series invites to each of its sessions (its rows carry no meeting).
+    invited_to_series = (
+        select(Meeting.id, OutboxMessage.contact_id, literal(1), literal(0))
+        .join(Campaign, Campaign.id == OutboxMessage.campaign_id)
+        .join(Meeting, Meeting.series_id == Campaign.series_id)
+        .where(Meeting.id.in_(ids), Campaign.template == "invitation", OutboxMessage.meeting_id.is_(None),
+               OutboxMessage.state == MessageState.SENT, OutboxMessage.contact_id.is_not(None))
+    )
     answered = select(Response.meeting_id, Response.contact_id, literal(0), literal(0)).where(
         Response.meeting_id.in_(ids), Response.contact_id.is_not(None))
     opened = select(LinkOpen.meeting_id, LinkOpen.contact_id, literal(0), literal(1)).where(
         LinkOpen.meeting_id.in_(ids), LinkOpen.contact_id.is_not(None))
-    rows = union_all(invited, answered, opened).subquery("rows")
+    rows = union_all(invited, invited_to_series, answered, opened).subquery("rows")
     return (
         select(rows.c.meeting_id, rows.c.contact_id,
                func.max(rows.c.invited).label("invited"), func.max(rows.c.opened).label("opened"))

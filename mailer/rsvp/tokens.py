@@ -1,6 +1,6 @@
 """Signed link tokens: the only thing a recipient's link carries.
 
-A token holds two random keys (the person's and the meeting's), signed with the
+A token holds two random keys (the person's and the meeting's, or the series'), signed with the
 secret key and a salt per purpose, so an RSVP token cannot be used to
 unsubscribe and vice versa. Old secret keys keep already-sent links working
 after a rotation; a person's links are revoked by giving them a new link_key.
@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 from itsdangerous import BadData, Signer, URLSafeSerializer
 
-PURPOSES = ("rsvp", "unsubscribe", "evaluation")
+PURPOSES = ("rsvp", "unsubscribe", "evaluation", "series")  # series: the choose-your-session page
 
 
 class _KeyedSigner(Signer):

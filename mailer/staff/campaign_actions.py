@@ -27,11 +27,13 @@ def target(campaign: Campaign) -> str:
     return f"campaign:{campaign.id}"
 
 
-def create(session: Session, settings: Settings, templates: EmailTemplates, actor: str, *, meeting_slug: str,
-           template: str, audience: Audience, send_at: str | None = None, note: str | None = None) -> Campaign:
+def create(session: Session, settings: Settings, templates: EmailTemplates, actor: str, *,
+           meeting_slug: str | None = None, template: str, audience: Audience, send_at: str | None = None,
+           note: str | None = None, series_slug: str | None = None) -> Campaign:
     campaign = service.create_campaign(session, settings, templates, meeting_slug=meeting_slug, template=template,
-                                       audience=audience, send_at=send_at, created_by=actor)
-    record(session, actor, "campaigns.create", target(campaign), meeting=meeting_slug, template=template)
+                                       audience=audience, send_at=send_at, created_by=actor, series_slug=series_slug)
+    about = {"series": series_slug} if series_slug else {"meeting": meeting_slug}
+    record(session, actor, "campaigns.create", target(campaign), **about, template=template)
     if note and note.strip():
         set_note(session, actor, campaign.id, note)
     return campaign

@@ -13,13 +13,14 @@ from sqlalchemy import func, select, union
 from sqlalchemy.orm import Session
 
 from mailer.campaigns import service
-from mailer.campaigns.audience import Audience, count_recipients, left_out_answered, recipients_query
+from mailer.campaigns.audience import Audience, count_recipients, left_out_answered
 from mailer.campaigns.models import Campaign
 from mailer.config import Settings
 from mailer.contacts.models import Contact, Membership, Organisation
 from mailer.errors import NotFound, render
 from mailer.mail.templates import EmailTemplates, TemplateProblem
-from mailer.meetings.models import Meeting
+from mailer.meetings.models import Meeting, Series
+from mailer.meetings.series import get_series, list_series
 from mailer.meetings.service import get_meeting, list_meetings
 from mailer.regions import canonical_region, region_names
 
@@ -32,6 +33,7 @@ class AudienceChoices:
     organisations: list[tuple[str, str, int]]  # slug, name, contacts
     regions: list[str]
     roles: list[str]
+    series: list[Series] = field(default_factory=list)  # a round may invite to a series instead of a meeting
 
 
 def audience_choices(session: Session) -> AudienceChoices:
@@ -44,17 +46,20 @@ def audience_choices(session: Session) -> AudienceChoices:
     present = {canonical_region(r) for r in session.scalars(select(region_rows.subquery().c.r))}
     regions = [name for name in region_names() if name in present]  # the fixed list's order
     roles = sorted({r.strip().lower() for r in session.scalars(select(Membership.role).distinct()) if r and r.strip()})
-    return AudienceChoices(list_meetings(session), organisations, regions, roles)
+    return AudienceChoices(list_meetings(session), organisations, regions, roles, list_series(session))
 
 
-def audience_count(session: Session, meeting_slug: str | None, audience: Audience) -> tuple[int, int]:
+def audience_count(session: Session, meeting_slug: str | None, audience: Audience,
+                   series_slug: str | None = None) -> tuple[int, int]:
     """How many would get the mail now, and how many are left out as they already answered the
-    meeting; raises AudienceError or LookupError (unknown meeting)."""
+    meeting (or series); raises AudienceError or LookupError (unknown meeting or series)."""
     audience.validate(session)
-    if (audience.only_unanswered or audience.only_yes) and not meeting_slug:
+    if (audience.only_unanswered or audience.only_yes) and not (meeting_slug or series_slug):
         raise NotFound("choose_meeting_first")
-    meeting_id = get_meeting(session, meeting_slug).id if meeting_slug else 0
-    return count_recipients(session, audience, meeting_id), left_out_answered(session, audience, meeting_id)
+    series_id = get_series(session, series_slug).id if series_slug else None
+    meeting_id = get_meeting(session, meeting_slug).id if meeting_slug and series_id is None else 0
+    return (count_recipients(session, audience, meeting_id, None, series_id),
+            left_out_answered(session, audience, meeting_id, series_id))
 
 
 @dataclass
@@ -93,7 +98,7 @@ def campaign_page(session: Session, settings: Settings, templates: EmailTemplate
     page = CampaignPage(campaign, service.status(session, campaign), audience)
     page.organisation_names = dict(session.execute(
         select(Organisation.slug, Organisation.name).where(Organisation.slug.in_(audience.orgs))).all())
-    ids = recipients_query(audience, campaign.meeting_id).limit(PREVIEW_CHOICES).subquery()
+    ids = service.recipients_of(campaign).limit(PREVIEW_CHOICES).subquery()
     page.recipients = list(session.scalars(select(Contact.email).where(Contact.id.in_(select(ids.c.id)))
                                            .order_by(Contact.email)))
     try:

@@ -110,7 +110,7 @@ def dashboard(session: Session, settings: Settings, language: str, now: dt.datet
         meetings=lines,
         organisations_total=len(organisations),
         missing_organisations=[name for oid, name in organisations if oid not in represented_anywhere],
-        campaigns=[CampaignLine(c.id, c.meeting.title, c.template, c.state.value,
+        campaigns=[CampaignLine(c.id, c.target.title, c.template, c.state.value,
                                 format_when(c.send_at, None, tz, language) if c.send_at else None, status(session, c))
                    for c in campaigns],
         bounces=[Bounce(s.email, s.detail, s.created_at, described(s.email, s.detail, statuses, language)["explanation"])

@@ -37,7 +37,7 @@ from mailer.mail.templates import (
     TemplateProblem,
     packaged_templates_path,
 )
-from mailer.meetings.models import Meeting
+from mailer.meetings.models import Meeting, Series, SeriesChoice
 
 NAME = re.compile(r"^(?:(sv|en)/)?([a-z_]+)\.(html|txt)$")
 CONFIRMATIONS = (
@@ -93,6 +93,16 @@ def sample_meeting(settings: Settings, now: dt.datetime | None = None) -> Meetin
                    rsvp_by=day - dt.timedelta(days=7), description="Två timmar en vardagskväll.")
 
 
+def sample_series(settings: Settings, now: dt.datetime | None = None) -> Series:
+    """A series of two sample sessions, never stored: previews of the series mails."""
+    first, second = sample_meeting(settings, now), sample_meeting(settings, now)
+    second.slug, second.link_key, second.city = "exempel-2", "sample-meeting-key-2", "Andra staden"
+    second.starts_at += dt.timedelta(days=7)
+    second.ends_at += dt.timedelta(days=7)
+    return Series(slug="exempelserie", link_key="sample-series-key", title="Utbildning i kulturpolitik",
+                  description="Fem tillfällen i fem regioner.", choice=SeriesChoice.ONE, sessions=[first, second])
+
+
 def _contexts(session: Session, settings: Settings, template: str, language: str) -> list[dict]:
     """Sample data for one kind of mail, one context per branch worth checking."""
     if template == "digest":
@@ -119,6 +129,10 @@ def _contexts(session: Session, settings: Settings, template: str, language: str
                 {"lang": language, "sender": sender, "signup": signup | {"kind": "series"}}]
     meeting = sample_meeting(settings)
     contact = made_up_contact(language)
+    if template.startswith("series_"):
+        series = sample_series(settings)
+        return [recipient_context(settings, contact, None, ["Exempelförbundet"], first, series=series)
+                for first in (True, False)]
     extras: list[dict[str, object]] = [{}]
     if template == "confirmation":
         extras = [{"response": r} for r in CONFIRMATIONS]

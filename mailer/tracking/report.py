@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
-from sqlalchemy import distinct, func, select
+from sqlalchemy import distinct, func, or_, select
 from sqlalchemy.orm import Session
 
 from mailer.attendance.coverage import participants, represented_organisations
@@ -21,10 +21,11 @@ from mailer.contacts.models import Contact, Organisation
 from mailer.db import utcnow
 from mailer.evaluations.service import Summary, summarise
 from mailer.i18n import format_day
-from mailer.meetings.models import Meeting
+from mailer.meetings.models import Meeting, Series
 from mailer.outbox.models import MessageState, OutboxMessage
 from mailer.regions import canonical_region, region_names
 from mailer.rsvp.models import Response
+from mailer.tracking.series import series_status
 from mailer.translations import translate
 
 
@@ -40,6 +41,20 @@ class MeetingLine:
     answered: int
     participants: int
     checked_in: bool
+
+
+@dataclass
+class SeriesLine:
+    """A series with a session held in the period: each person once, however many sessions."""
+
+    slug: str
+    title: str
+    sessions: int
+    invited: int
+    chose: int
+    declined: int
+    participants: int
+    organisations_represented: int
 
 
 @dataclass
@@ -60,10 +75,12 @@ class BoardReport:
     other_organisations: list[str] = field(default_factory=list)
     evaluations: list[Summary] = field(default_factory=list)
     evaluations_by_region: list[Summary] = field(default_factory=list)
+    series: list[SeriesLine] = field(default_factory=list)
 
     def to_json(self) -> dict:
         data = self.__dict__.copy()
         data["meetings"] = [m.__dict__ for m in self.meetings]
+        data["series"] = [s.__dict__ for s in self.series]
         data["evaluations"] = [s.to_json() for s in self.evaluations]
         data["evaluations_by_region"] = [s.to_json() for s in self.evaluations_by_region]
         return data
@@ -90,9 +107,11 @@ def board_report(session: Session, settings: Settings, start: dt.date | None, en
     ids = [m.id for m in meetings]
     report = BoardReport(period=period_text(start, end, language), language=language)
 
+    # A round to a series invites to each of its sessions: it counts for the series' held sessions.
+    series_ids = sorted({m.series_id for m in meetings if m.series_id is not None})
     invitations = (select(OutboxMessage.contact_id).join(Campaign, Campaign.id == OutboxMessage.campaign_id)
-                   .where(Campaign.meeting_id.in_(ids), Campaign.template == "invitation",
-                          OutboxMessage.state == MessageState.SENT))
+                   .where(or_(Campaign.meeting_id.in_(ids), Campaign.series_id.in_(series_ids)),
+                          Campaign.template == "invitation", OutboxMessage.state == MessageState.SENT))
     report.invitations_sent = session.scalar(select(func.count()).select_from(invitations.subquery()))
     report.people_invited = session.scalar(select(func.count(distinct(invitations.subquery().c.contact_id))))
     report.answers = session.scalar(select(func.count()).select_from(Response).where(Response.meeting_id.in_(ids)))
@@ -107,8 +126,11 @@ def board_report(session: Session, settings: Settings, start: dt.date | None, en
                                     .where(Attendance.meeting_id == meeting.id)) > 0
         everyone |= people
         represented |= represented_organisations(session, meeting.id)
+        to_this = Campaign.meeting_id == meeting.id
+        if meeting.series_id is not None:
+            to_this = or_(to_this, Campaign.series_id == meeting.series_id)
         invited = session.scalar(select(func.count(distinct(  # people, as `meetings status` counts them
-            invitations.where(Campaign.meeting_id == meeting.id).subquery().c.contact_id))))
+            invitations.where(to_this).subquery().c.contact_id))))
         answered = session.scalar(select(func.count()).select_from(Response).where(Response.meeting_id == meeting.id))
         report.meetings.append(MeetingLine(meeting.slug, meeting.title, meeting.region, meeting.city, meeting.host,
                                            format_day(meeting.starts_at, tz, language), invited, answered,
@@ -128,6 +150,12 @@ def board_report(session: Session, settings: Settings, start: dt.date | None, en
         select(Attendance.organisation_name).where(Attendance.meeting_id.in_(ids),
                                                    Attendance.organisation_name.is_not(None)))) - member_names)
     report.evaluations, report.evaluations_by_region = summarise(session, meetings)
+    for series in session.scalars(select(Series).where(Series.id.in_(series_ids)).order_by(Series.title)):
+        figures = series_status(session, series)
+        held = sum(1 for m in meetings if m.series_id == series.id)
+        report.series.append(SeriesLine(series.slug, series.title, held, figures["invited"], figures["chose"],
+                                        figures["declined"], figures["participants"],
+                                        figures["organisations_represented"]))
     return report
 
 
@@ -163,6 +191,13 @@ def to_markdown(report: BoardReport) -> str:
     ]
     lines += [f"| {m.city} ({m.host or m.title}) | {m.region} | {m.day} | {m.invited} | {m.answered} | "
               f"{m.participants}{'' if m.checked_in else ' (' + t('said_yes') + ')'} |" for m in report.meetings]
+    if report.series:
+        lines += ["", f"## {t('series')}", "",
+                  f"| {t('col_series')} | {t('col_sessions')} | {t('col_invited')} | {t('col_chose')} "
+                  f"| {t('col_declined')} | {t('col_participants')} | {t('col_organisations')} |",
+                  "| --- | ---: | ---: | ---: | ---: | ---: | ---: |"]
+        lines += [f"| {s.title} | {s.sessions} | {s.invited} | {s.chose} | {s.declined} | {s.participants} "
+                  f"| {s.organisations_represented} |" for s in report.series]
     lines += ["", f"## {t('per_meeting_chart')}", "", "```"]
     lines += [f"{m.city:<12} {bar(m.participants, largest)} {m.participants}" for m in report.meetings]
     cities = {m.slug: m.city for m in report.meetings}

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import func, literal, select
+from sqlalchemy import func, literal, or_, select
 from sqlalchemy.orm import Session
 
 from mailer.attendance.coverage import participants, represented_organisations
@@ -41,8 +41,11 @@ def _grouped(session: Session, meeting_id: int, key, join) -> dict[str, dict]:
 
 
 def _bounced(meeting_id: int):
+    """Invitations that bounced: to the meeting, or to the series it is a session of."""
+    series_of_meeting = select(Meeting.series_id).where(Meeting.id == meeting_id).scalar_subquery()
     return (select(OutboxMessage.contact_id).join(Campaign, Campaign.id == OutboxMessage.campaign_id)
-            .where(Campaign.meeting_id == meeting_id, Campaign.template == "invitation",
+            .where(or_(Campaign.meeting_id == meeting_id, Campaign.series_id == series_of_meeting),
+                   Campaign.template == "invitation",
                    OutboxMessage.state == MessageState.BOUNCED, OutboxMessage.contact_id.is_not(None)))
 
 

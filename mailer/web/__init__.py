@@ -7,7 +7,7 @@ from mailer import translations
 
 
 def init_app(app: Flask) -> None:
-    from mailer.web import evaluation, health, rsvp, signup, staff, unsubscribe
+    from mailer.web import evaluation, health, rsvp, series, signup, staff, unsubscribe
     from mailer.web.security import init_security, init_staff_security
 
     settings = app.extensions["mailer.settings"]
@@ -31,7 +31,8 @@ def init_app(app: Flask) -> None:
     app.register_blueprint(unsubscribe.bp)
     app.register_blueprint(evaluation.bp)
     app.register_blueprint(signup.bp)
-    init_security(app, settings, public=[rsvp.bp, unsubscribe.bp, evaluation.bp, signup.bp])
+    app.register_blueprint(series.bp)
+    init_security(app, settings, public=[rsvp.bp, unsubscribe.bp, evaluation.bp, signup.bp, series.bp])
     init_staff_security(app, staff.init_app(app), login=staff.auth.bp)  # /staff/: behind a log-in
 
     @app.errorhandler(404)

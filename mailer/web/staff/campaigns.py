@@ -43,11 +43,20 @@ def audience_from(form) -> Audience:
     return implied_audience(form.get("template"), audience)
 
 
+def target_of(value: str | None) -> tuple[str | None, str | None]:
+    """The form's meeting field: a meeting's slug, or "series:<slug>" for a round to a series."""
+    value = (value or "").strip()
+    if value.startswith("series:"):
+        return None, value.removeprefix("series:") or None
+    return value or None, None
+
+
 def _count_text(meeting: str | None, audience: Audience) -> tuple[int | None, str]:
     t = words()
+    meeting_slug, series_slug = target_of(meeting)
     try:
         with db().reading() as s:
-            n, left_out = audience_count(s, meeting, audience)
+            n, left_out = audience_count(s, meeting_slug, audience, series_slug)
     except AudienceError as exc:
         return None, t("audience_incomplete") if not audience.has_selector else render(exc, t.lang)
     except LookupError:
@@ -89,8 +98,9 @@ def new():
         return _compose_form(form, counted=counted)
     try:
         with db().transaction() as s:
+            meeting_slug, series_slug = target_of(form.get("meeting"))
             campaign = campaign_actions.create(s, settings(), templates(), me().actor,
-                                               meeting_slug=form.get("meeting", ""),
+                                               meeting_slug=meeting_slug, series_slug=series_slug,
                                                template=form.get("template", ""), audience=audience_from(form),
                                                note=form.get("note"))
     except (CampaignError, AudienceError, TemplateProblem) as exc:

@@ -1,0 +1,106 @@
+"""`mailer series`: meetings offered together; one invitation, the invitee chooses a session."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import click
+
+from mailer.audit.log import cli_actor
+from mailer.cli.runtime import Runtime, echo_json, fail, pass_runtime, say
+from mailer.errors import DomainError
+from mailer.i18n import format_when
+from mailer.meetings.series import get_series, list_series
+from mailer.staff import series_actions
+from mailer.tracking.series import series_status
+
+
+@click.group("series")
+def series() -> None:
+    """Series: sessions to choose from with one invitation."""
+
+
+@series.command("create")
+@click.argument("slug")
+@click.option("--title", required=True)
+@click.option("--choice", type=click.Choice(["one", "several"]), default="one", show_default=True,
+              help="How many sessions one invitee may choose.")
+@click.option("--description")
+@pass_runtime
+def create(rt: Runtime, slug: str, title: str, choice: str, description: str | None) -> None:
+    """Create a series; add its sessions with `mailer series add`."""
+    with rt.transaction() as session:
+        try:
+            created = series_actions.create(session, cli_actor(), slug=slug, title=title, choice=choice,
+                                            description=description)
+        except DomainError as exc:
+            fail(exc)
+        say("cli.series_created", slug=created.slug, choice=created.choice.value)
+
+
+@series.command("add")
+@click.argument("slug")
+@click.argument("meeting_slug")
+@pass_runtime
+def add(rt: Runtime, slug: str, meeting_slug: str) -> None:
+    """Attach the meeting MEETING_SLUG to the series as a session."""
+    with rt.transaction() as session:
+        try:
+            series_actions.add(session, cli_actor(), slug, meeting_slug)
+        except DomainError as exc:
+            fail(exc)
+    say("cli.series_session_added", slug=slug, meeting=meeting_slug)
+
+
+@series.command("remove")
+@click.argument("slug")
+@click.argument("meeting_slug")
+@pass_runtime
+def remove(rt: Runtime, slug: str, meeting_slug: str) -> None:
+    """Detach a session from the series (the meeting and its answers stay)."""
+    with rt.transaction() as session:
+        try:
+            series_actions.remove(session, cli_actor(), slug, meeting_slug)
+        except DomainError as exc:
+            fail(exc)
+    say("cli.series_session_removed", slug=slug, meeting=meeting_slug)
+
+
+@series.command("list")
+@click.option("--json", "as_json", is_flag=True)
+@pass_runtime
+def list_(rt: Runtime, as_json: bool) -> None:
+    """List series with their sessions."""
+    tz = rt.settings.timezone
+    with rt.transaction() as session:
+        rows: list[dict[str, Any]] = [{"slug": s.slug, "title": s.title, "choice": s.choice.value,
+                 "sessions": [{"slug": m.slug, "when": format_when(m.starts_at, m.ends_at, tz), "city": m.city}
+                              for m in s.sessions]} for s in list_series(session)]
+    if as_json:
+        echo_json(rows)
+        return
+    for row in rows:
+        click.echo(f"{row['slug']:<22} {row['title']} ({row['choice']})")
+        for meeting in row["sessions"]:
+            click.echo(f"  {meeting['slug']:<20} {meeting['when']:<45} {meeting['city']}")
+    say("cli.series_count", n=len(rows))
+
+
+@series.command("status")
+@click.argument("slug")
+@click.option("--json", "as_json", is_flag=True)
+@pass_runtime
+def status(rt: Runtime, slug: str, as_json: bool) -> None:
+    """Each session's figures, and the series': invited, chose, declined, not answered."""
+    with rt.transaction() as session:
+        try:
+            data = series_status(session, get_series(session, slug))
+        except DomainError as exc:
+            fail(exc)
+    if as_json:
+        echo_json(data)
+        return
+    say("cli.series_status", **{k: v for k, v in data.items() if k != "sessions"})
+    for line in data["sessions"]:
+        left = "-" if line["places_left"] is None else line["places_left"]
+        say("cli.series_status_session", left=left, **{k: v for k, v in line.items() if k != "places_left"})

@@ -66,6 +66,10 @@ EXPECTED = {
     "staff.suppressions.index": (VIEWER, VIEWER),
     "staff.suppressions.lift_one": (STAFF, STAFF),
     "staff.suppressions.lift_wrong": (STAFF, STAFF),
+    # Everyone's own API tokens: a token never does more than its account's role allows.
+    "staff.tokens.index": (VIEWER, VIEWER),
+    "staff.tokens.create": (VIEWER, VIEWER),
+    "staff.tokens.revoke": (VIEWER, VIEWER),
 }
 
 

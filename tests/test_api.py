@@ -71,6 +71,17 @@ def test_a_deactivated_account_s_token_stops_working(api, api_token, db):
     assert api.get("/organisations", token=token).status_code == 401
 
 
+def test_removing_an_account_removes_its_tokens_and_use_is_noted(api, api_token, db):
+    token = api_token(role="staff", email="karin@ax.example.org")
+    assert api.get("/meetings", token=token).status_code == 200
+    with db.transaction() as session:
+        assert session.scalar(select(ApiToken.last_used_at)) is not None  # shown on the staff page
+        accounts.remove_staff(session, "karin@ax.example.org")
+    with db.transaction() as session:
+        assert session.scalar(select(ApiToken)) is None
+    assert api.get("/meetings", token=token).status_code == 401
+
+
 def test_a_staff_session_cookie_does_not_authenticate_the_api(api, app, staff_client):
     """The browser of a logged-in person cannot be made to call the API (and so no CSRF is needed)."""
     reply = staff_client.post("/api/v1/organisations", json={"slug": "x", "name": "X"})

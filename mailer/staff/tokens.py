@@ -15,7 +15,7 @@ import hmac
 import secrets
 from dataclasses import dataclass
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from mailer.audit.log import record
@@ -43,6 +43,7 @@ class Caller:
     role: str
     scope: str
     token_id: int
+    use_to_record: bool = False  # last_used_at is stale: the caller records this use (record_use)
 
     @property
     def actor(self) -> str:
@@ -94,7 +95,11 @@ def revoke_token(session: Session, user_id: int, token_id: int, actor: str) -> A
 
 
 def authenticate(session: Session, token: str, now: dt.datetime | None = None) -> Caller | None:
-    """The caller a token stands for, or None (unknown, revoked, or its account is gone or deactivated)."""
+    """The caller a token stands for, or None (unknown, revoked, or its account is gone or deactivated).
+
+    Reads only, so it runs without SQLite's write lock: an API read never queues recipients'
+    answers. When the token's last use is older than USE_RECORDED_EVERY, `use_to_record` says so.
+    """
     if not token.startswith(PREFIX) or len(token) > 200:
         return None
     digest = hash_token(token)
@@ -105,6 +110,10 @@ def authenticate(session: Session, token: str, now: dt.datetime | None = None) -
     if user is None or not user.active:
         return None
     now = now or utcnow()
-    if row.last_used_at is None or now - row.last_used_at >= USE_RECORDED_EVERY:
-        row.last_used_at = now
-    return Caller(user.id, user.email, user.role, row.scope, row.id)
+    stale = row.last_used_at is None or now - row.last_used_at >= USE_RECORDED_EVERY
+    return Caller(user.id, user.email, user.role, row.scope, row.id, use_to_record=stale)
+
+
+def record_use(session: Session, token_id: int, now: dt.datetime | None = None) -> None:
+    """Note when the token was last used (shown on the staff page, to spot tokens nobody uses)."""
+    session.execute(update(ApiToken).where(ApiToken.id == token_id).values(last_used_at=now or utcnow()))

@@ -21,7 +21,7 @@ from mailer.api.errors import ApiError
 from mailer.api.paging import PageRequest, page_request
 from mailer.errors import DomainError, NotFound
 from mailer.staff.roles import allows
-from mailer.staff.tokens import READ, WRITE, Caller, authenticate
+from mailer.staff.tokens import READ, WRITE, Caller, authenticate, record_use
 from mailer.translations import LANGUAGES, translate
 from mailer.web.extensions import db_of, settings_of, templates_of
 
@@ -103,10 +103,13 @@ def _authenticate():
     kind, _, token = header.partition(" ")
     if kind.lower() != "bearer" or not token.strip():
         return _unauthorized()
-    with db_of(current_app).transaction() as session:  # it may note when the token was last used
+    with db_of(current_app).reading() as session:
         found = authenticate(session, token.strip())
     if found is None:
         return _unauthorized()
+    if found.use_to_record:  # at most every few minutes: a write of its own, after the check
+        with db_of(current_app).transaction() as session:
+            record_use(session, found.token_id)
     g.api_caller = found
     return None
 

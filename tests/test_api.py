@@ -10,6 +10,7 @@ import re
 
 from sqlalchemy import select
 
+from mailer.api.schemas import OPERATIONS
 from mailer.app import create_app
 from mailer.attendance.checkin import check_in
 from mailer.contacts.models import Contact
@@ -47,6 +48,18 @@ def error_of(reply) -> dict:
 def test_the_openapi_document_is_served_without_a_token(api):
     document = api.client.get("/api/v1/openapi.json").get_json()
     assert document["openapi"] == "3.1.0" and "/contacts/{id}/erase" in document["paths"]
+
+
+def test_every_route_is_documented_with_the_role_it_checks(app):
+    """The OpenAPI document's operations are exactly the app's API routes, and say the role each one needs."""
+    def shape(path: str) -> str:
+        return re.sub(r"<[^>]+>|\{[^}]+\}", "{}", path)
+
+    routes = {(method.lower(), shape(rule.rule.removeprefix("/api/v1")), app.view_functions[rule.endpoint].api_role)
+              for rule in app.url_map.iter_rules()
+              if rule.endpoint.startswith("api.") and rule.endpoint != "api.openapi_document"
+              for method in rule.methods - {"HEAD", "OPTIONS"}}
+    assert routes == {(method, shape(path), role) for method, path, _, role, *_ in OPERATIONS}
 
 
 def test_no_token_a_wrong_one_or_a_revoked_one_gets_401_json(api, api_token, db):
@@ -162,6 +175,9 @@ def test_cursor_paging_walks_every_item_once(api, api_token):
     assert seen == [f"org-{n}" for n in range(5)]
     assert error_of(api.get("/organisations", token=token, query_string={"cursor": "!!"}))["field"] == "cursor"
     assert error_of(api.get("/organisations", token=token, query_string={"limit": "0"}))["field"] == "limit"
+    typo = api.get("/contacts", token=token, query_string={"organisaton": "org-1"})  # never silently ignored
+    assert typo.status_code == 400 and error_of(typo) | {"message": ""} == {
+        "code": "unknown_field", "field": "organisaton", "message": ""}
 
 
 # -- resources ------------------------------------------------------------------------------------

@@ -61,8 +61,18 @@ def context() -> Context:
     return Context(db_of(app), settings_of(app), templates_of(app), caller(), language())
 
 
-def paging() -> PageRequest:
-    return page_request(request.args.get("cursor"), request.args.get("limit"))
+def query(*names: str) -> dict[str, str | None]:
+    """The query parameters the endpoint takes; any other is refused by name, like an unknown field."""
+    for name in request.args:
+        if name not in names:
+            raise ApiError("unknown_field", 400, field=name)
+    return {name: request.args.get(name) for name in names}
+
+
+def paging(*filters: str) -> tuple[PageRequest, dict[str, str | None]]:
+    """The page asked for (cursor, limit) and the list's filters."""
+    values = query("cursor", "limit", *filters)
+    return page_request(values.pop("cursor"), values.pop("limit")), values
 
 
 def body() -> Any:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import jsonify, request
+from flask import jsonify
 
 from mailer.api import answers, campaigns, contacts, imports, meetings, organisations
 from mailer.api.schemas import openapi
@@ -23,7 +23,7 @@ def openapi_document():
 @bp.get("/organisations")
 @needs(VIEWER)
 def organisation_list():
-    return organisations.list_organisations(context(), paging())
+    return organisations.list_organisations(context(), paging()[0])
 
 
 @bp.post("/organisations")
@@ -49,7 +49,8 @@ def organisation_update(slug: str):
 @bp.get("/contacts")
 @needs(VIEWER)
 def contact_list():
-    return contacts.list_contacts(context(), paging(), request.args.get("organisation"))
+    page, filters = paging("organisation")
+    return contacts.list_contacts(context(), page, filters["organisation"])
 
 
 @bp.post("/contacts")
@@ -114,7 +115,7 @@ def import_apply(import_id: str):
 @bp.get("/meetings")
 @needs(VIEWER)
 def meeting_list():
-    return meetings.list_meetings(context(), paging())
+    return meetings.list_meetings(context(), paging()[0])
 
 
 @bp.post("/meetings")
@@ -138,7 +139,7 @@ def meeting_update(slug: str):
 @bp.get("/series")
 @needs(VIEWER)
 def series_list():
-    return meetings.list_series(context(), paging())
+    return meetings.list_series(context(), paging()[0])
 
 
 @bp.get("/series/<slug>")
@@ -152,7 +153,7 @@ def series_read(slug: str):
 @bp.get("/campaigns")
 @needs(VIEWER)
 def campaign_list():
-    return campaigns.list_campaigns(context(), paging())
+    return campaigns.list_campaigns(context(), paging()[0])
 
 
 @bp.post("/campaigns")
@@ -190,12 +191,12 @@ def campaign_cancel(campaign_id: int):
 @bp.get("/answers")
 @needs(VIEWER)
 def answer_list():
-    return answers.list_answers(context(), paging(), request.args.get("meeting"), request.args.get("organisation"),
-                                request.args.get("since"))
+    page, filters = paging("meeting", "organisation", "since")
+    return answers.list_answers(context(), page, **filters)
 
 
 @bp.get("/attendance")
 @needs(VIEWER)
 def attendance_list():
-    return answers.list_attendance(context(), paging(), request.args.get("meeting"),
-                                   request.args.get("organisation"), request.args.get("since"))
+    page, filters = paging("meeting", "organisation", "since")
+    return answers.list_attendance(context(), page, **filters)

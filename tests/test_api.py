@@ -152,6 +152,8 @@ def test_refused_values_name_the_field_in_the_domain_s_words(api, api_token):
     api.post("/organisations", token=token, json={"slug": "skf", "name": "SKF"})
     taken = api.post("/organisations", token=token, json={"slug": "skf", "name": "SKF"})
     assert taken.status_code == 409 and error_of(taken)["field"] == "slug"
+    blank = api.patch("/organisations/skf", token=token, json={"name": " "})
+    assert blank.status_code == 422 and error_of(blank)["field"] == "name"
     assert api.get("/organisations/nope", token=token).status_code == 404
     assert api.get("/no-such-thing", token=token, undocumented=True).status_code == 404
     assert api.request("DELETE", "/organisations", token=token, undocumented=True).status_code == 405

@@ -28,6 +28,8 @@ from mailer.web.extensions import db_of, settings_of, templates_of
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 READ_METHODS = {"GET", "HEAD", "OPTIONS"}
 # What a domain error means in HTTP: a thing that does not exist, or a state that forbids the action.
+# Where a domain error's field has another name in the API's JSON than in the form it was made for.
+API_FIELDS = {"organisation_name": "name"}
 CONFLICTS = ("wrong_state", "meeting_cancelled", "meeting_started", "no_recipients", "slug_taken", "email_taken")
 
 
@@ -46,6 +48,7 @@ def _domain_reply(exc: DomainError):
     if isinstance(exc, ApiError):
         return error_reply(exc.code, exc.status, exc.field, exc.render(language()))
     field = getattr(exc, "field", None)
+    field = API_FIELDS.get(field, field) if field else None
     if isinstance(exc, NotFound):
         return error_reply(exc.code, 404, field, exc.render(language()))
     status = 409 if any(exc.code.startswith(prefix) for prefix in CONFLICTS) else 422

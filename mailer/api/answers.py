@@ -9,8 +9,8 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import and_, or_, select
-from sqlalchemy.orm import selectinload
+from sqlalchemy import ColumnElement, and_, or_, select
+from sqlalchemy.orm import InstrumentedAttribute, Session, selectinload
 
 from mailer.api.context import Context
 from mailer.api.errors import ApiError, not_found
@@ -31,8 +31,9 @@ def _since(text: str | None) -> dt.datetime | None:
     return value if value.tzinfo else value.replace(tzinfo=dt.UTC)
 
 
-def _filters(session, column_meeting, column_contact, meeting: str | None, organisation: str | None) -> list:
-    conditions = []
+def _filters(session: Session, column_meeting: InstrumentedAttribute[Any], column_contact: InstrumentedAttribute[Any],
+             meeting: str | None, organisation: str | None) -> list[ColumnElement[bool]]:
+    conditions: list[ColumnElement[bool]] = []
     if meeting:
         meeting_id = session.scalar(select(Meeting.id).where(Meeting.slug == meeting))
         if meeting_id is None:
@@ -46,7 +47,8 @@ def _filters(session, column_meeting, column_contact, meeting: str | None, organ
     return conditions
 
 
-def _after(paging: PageRequest, time_column, id_column) -> list:
+def _after(paging: PageRequest, time_column: InstrumentedAttribute[Any],
+           id_column: InstrumentedAttribute[Any]) -> list[ColumnElement[bool]]:
     if not paging.after:
         return []
     if len(paging.after) != 2 or not isinstance(paging.after[1], int):

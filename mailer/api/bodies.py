@@ -25,7 +25,8 @@ def _is(value: Any, kind: str) -> bool:
 def check(value: Any, schema: dict[str, Any], path: str = "") -> dict[str, Any]:
     """The body when it fits the schema; ApiError naming the field (`a.b[2]`) when not."""
     _check(value, schema, path)
-    return value
+    checked: dict[str, Any] = value
+    return checked
 
 
 def _check(value: Any, schema: dict[str, Any], path: str) -> None:

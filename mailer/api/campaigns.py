@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import Session, selectinload
 
 from mailer.api import schemas
 from mailer.api.bodies import check
@@ -18,7 +18,7 @@ from mailer.campaigns.service import CampaignError, implied_audience, status
 from mailer.staff import campaign_actions
 
 
-def render(session, campaign: Campaign) -> dict[str, Any]:
+def render(session: Session, campaign: Campaign) -> dict[str, Any]:
     data = status(session, campaign).to_json()
     data["note"] = campaign.note
     data["created_at"] = campaign.created_at.isoformat()
@@ -27,7 +27,7 @@ def render(session, campaign: Campaign) -> dict[str, Any]:
     return data
 
 
-def _one(session, campaign_id: int) -> dict[str, Any]:
+def _one(session: Session, campaign_id: int) -> dict[str, Any]:
     campaign = session.get(Campaign, campaign_id)
     if campaign is None:
         raise not_found("campaign", campaign_id)
@@ -59,7 +59,7 @@ def create_campaign(ctx: Context, body: Any) -> dict[str, Any]:
         return render(session, campaign)
 
 
-def _existing(session, campaign_id: int) -> None:
+def _existing(session: Session, campaign_id: int) -> None:
     if session.get(Campaign, campaign_id) is None:
         raise not_found("campaign", campaign_id)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import Session, selectinload
 
 from mailer.api import schemas
 from mailer.api.bodies import check
@@ -55,7 +55,7 @@ def list_contacts(ctx: Context, paging: PageRequest, organisation: str | None) -
         return page(rows, paging, key=lambda contact: [contact.id], render=render)
 
 
-def _one(session, contact_id: int) -> dict[str, Any]:
+def _one(session: Session, contact_id: int) -> dict[str, Any]:
     try:
         contact = find_contact(session, contact_id)
     except NotFound:

@@ -7,6 +7,7 @@ spelled names are the web form's, as JSON objects (see `Choices`).
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from mailer.api import schemas
@@ -20,7 +21,7 @@ from mailer.staff import contact_actions, uploads
 from mailer.translations import translate
 
 
-def _folder(ctx: Context):
+def _folder(ctx: Context) -> Path:
     return ctx.settings.instance_path / "uploads"
 
 

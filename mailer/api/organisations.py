@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import Select, func, select
+from sqlalchemy.orm import Session
 
 from mailer.api import schemas
 from mailer.api.bodies import check
@@ -25,7 +26,7 @@ def render(organisation: Organisation, contacts: int) -> dict[str, Any]:
             "created_at": organisation.created_at.isoformat()}
 
 
-def _with_counts():
+def _with_counts() -> Select[Organisation, Any]:
     counts = (select(Membership.organisation_id, func.count().label("n"))
               .join(Contact, Contact.id == Membership.contact_id)
               .where(Contact.email.not_like(f"%@{ERASED_DOMAIN}"))
@@ -43,7 +44,7 @@ def list_organisations(ctx: Context, paging: PageRequest) -> dict[str, Any]:
         return page(rows, paging, key=lambda row: [row[0].id], render=lambda row: render(row[0], row[1]))
 
 
-def _one(session, slug: str) -> dict[str, Any]:
+def _one(session: Session, slug: str) -> dict[str, Any]:
     row = session.execute(_with_counts().where(Organisation.slug == slug)).first()
     if row is None:
         raise not_found("organisation", slug)

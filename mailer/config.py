@@ -26,6 +26,9 @@ LANGUAGES = ("sv", "en")
 # Generous enough for an office behind one NAT address, tight enough that nobody can
 # flood the forms; raise it when a proxy makes every visitor one address.
 DEFAULT_PUBLIC_RATE_LIMIT = "120 per minute;1000 per hour"
+# Per API token (per client address without one): a sync script paging through a few thousand
+# contacts fits; a runaway loop is stopped.
+DEFAULT_API_RATE_LIMIT = "300 per minute;10000 per hour"
 
 
 # Per client address, for sending the public sign-up form (on top of public_rate_limit).
@@ -79,6 +82,7 @@ class Settings:
     retention_months: int = 24
     ratelimit_storage_url: str = "memory://"
     public_rate_limit: str = DEFAULT_PUBLIC_RATE_LIMIT
+    api_rate_limit: str = DEFAULT_API_RATE_LIMIT
     proxy_count: int = 0  # reverse proxies in front whose X-Forwarded-* headers are trusted
     bounce_address: str | None = None  # envelope sender, tagged per message (VERP); None: the From address
     bounce_imap_url: str | None = None  # mailbox the worker reads bounces from; None: not read
@@ -432,6 +436,7 @@ PARSERS = {
     "retention_months": _int,
     "ratelimit_storage_url": _storage_url,
     "public_rate_limit": _rate_limit,
+    "api_rate_limit": _rate_limit,
     "proxy_count": lambda name, value: _int(name, value, minimum=0),
     "bounce_address": _bounce_address,
     "bounce_imap_url": _imap_url,

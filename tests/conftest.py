@@ -53,6 +53,7 @@ pytest_plugins = [
     "bounce_fixtures",  # sent
     "staff_helpers",    # staff, staff_client
     "process_helpers",  # people, campaign (tests that run `mailer worker` / `mailer serve`)
+    "api_helpers",      # api (a client validating every reply against the OpenAPI document), api_token
 ]
 
 # The browser tests need Debian's chromium and chromedriver. `make test` installs nothing into

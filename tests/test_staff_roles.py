@@ -78,6 +78,10 @@ EXPECTED = {
     "staff.webhooks.remove": (ADMIN, ADMIN),
     "staff.webhooks.secret": (ADMIN, ADMIN),
     "staff.webhooks.resend": (ADMIN, ADMIN),
+    # Everyone's own API tokens: a token never does more than its account's role allows.
+    "staff.tokens.index": (VIEWER, VIEWER),
+    "staff.tokens.create": (VIEWER, VIEWER),
+    "staff.tokens.revoke": (VIEWER, VIEWER),
 }
 
 

@@ -6,7 +6,7 @@ import click
 
 from mailer.audit.log import cli_actor, record
 from mailer.cli.runtime import Runtime, cli_language, echo_json, fail, pass_runtime, say
-from mailer.staff import accounts
+from mailer.staff import accounts, tokens
 from mailer.staff.roles import ROLES, RoleError, parse_role
 from mailer.translations import translate
 
@@ -145,3 +145,46 @@ def remove(rt: Runtime, email: str) -> None:
             fail(exc)
         record(session, cli_actor(), "staff.remove", f"staff:{user.id}")
     say("cli.staff_removed", email=user.email)
+
+
+@staff.command()
+@click.argument("email")
+@click.option("--scope", type=click.Choice(tokens.SCOPES),
+              help="read (GET only) or write (everything the account's role may do).")
+@click.option("--label", help="What the token is for, shown on the staff web's token page.")
+@click.option("--revoke", "revoke_id", type=int, metavar="ID", help="Revoke the account's token with this id instead.")
+@click.option("--list", "list_only", is_flag=True, help="List the account's tokens (id, scope, state) instead.")
+@pass_runtime
+def token(rt: Runtime, email: str, scope: str | None, label: str | None, revoke_id: int | None,
+          list_only: bool) -> None:
+    """Make an API token for the account and print it (shown this once), or --revoke ID, or --list."""
+    if sum((scope is not None, revoke_id is not None, list_only)) != 1:
+        fail(translate("cli.token_usage", cli_language()))
+    with rt.transaction() as session:
+        user = accounts.find_staff(session, email)
+        if user is None:
+            fail(accounts.StaffError("unknown", email=email.strip()))
+        if list_only:
+            rows = tokens.list_tokens(session, user.id)
+        elif revoke_id is not None:
+            try:
+                tokens.revoke_token(session, user.id, revoke_id, cli_actor())
+            except tokens.TokenError as exc:
+                fail(exc)
+        else:
+            try:
+                row, secret = tokens.create_token(session, user, scope or "", label, cli_actor())
+            except tokens.TokenError as exc:
+                fail(exc)
+    if list_only:
+        language = cli_language()
+        for row in rows:
+            state = (translate("cli.token_revoked_state", language) if row.revoked_at
+                     else translate("cli.token_active_state", language))
+            click.echo(f"{row.id:>5}  {row.prefix}…  {row.scope:<5}  {state:<10}  {row.label or ''}")
+        return
+    if revoke_id is not None:
+        say("cli.token_revoked", err=True, id=revoke_id, email=user.email)
+        return
+    click.echo(secret)
+    say("cli.token_created", err=True, id=row.id, email=user.email, scope=row.scope)

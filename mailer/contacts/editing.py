@@ -127,3 +127,64 @@ def organisation_by_slug(session: Session, slug: str) -> Organisation:
         raise NotFound("no_organisation", slug=slug)
     return organisation
 
+
+
+def add_organisation(session: Session, slug: str, *, name: str | None, short_name: str | None = None,
+                     region: str | None = None, contact_email: str | None = None) -> Organisation:
+    """A member organisation made by hand (the API); imports make theirs from the list's name.
+
+    Raises ContactError naming the field (a bad or taken slug, a missing name, ...)."""
+    from mailer.identifiers import SLUG_RE
+
+    slug = (slug or "").strip().lower()
+    if not SLUG_RE.match(slug):
+        raise ContactError("slug", "bad_slug", slug=slug)
+    if session.scalar(select(Organisation.id).where(Organisation.slug == slug)) is not None:
+        raise ContactError("slug", "slug_taken", slug=slug)
+    organisation = Organisation(slug=slug, name=slug)
+    session.add(organisation)
+    session.flush()
+    update_organisation(session, slug, name=name, short_name=short_name, region=region, contact_email=contact_email)
+    organisation.named_by_staff = True  # named by a person: organisations.csv does not rename it
+    return organisation
+
+
+def add_contact(session: Session, email: str, *, name: str | None = None, language: str | None = None,
+                region: str | None = None, phone: str | None = None) -> Contact:
+    """One person added by hand (the API); a suppressed or erased address is refused, as an import skips it.
+
+    Raises ContactError naming the field."""
+    from mailer.contacts.models import Suppression, address_hash
+
+    try:
+        address = normalise_email(email or "")
+    except ValueError:
+        raise ContactError("email", "not_email") from None
+    if session.scalar(select(Contact.id).where(Contact.email == address)) is not None:
+        raise ContactError("email", "email_taken", email=address)
+    if session.scalar(select(Suppression.id).where(Suppression.address_hash == address_hash(address),
+                                                   Suppression.reason == "erased")) is not None:
+        raise ContactError("email", "erased")
+    contact = Contact(email=address)
+    session.add(contact)
+    session.flush()
+    session.refresh(contact, ["memberships"])
+    update_contact(session, contact, name=name, language=language, region=region, phone=phone)
+    return contact
+
+
+def set_membership(session: Session, contact: Contact, organisation_slug: str, role: str | None,
+                   title: str | None = None) -> tuple[Membership, bool]:
+    """Put the person on the organisation's list, or change their role there; True when newly added."""
+    organisation = organisation_by_slug(session, organisation_slug)
+    membership = next((m for m in contact.memberships if m.organisation_id == organisation.id), None)
+    added = membership is None
+    if membership is None:
+        membership = Membership(contact=contact, organisation=organisation, name=contact.name,
+                                region=contact.region)
+        session.add(membership)
+    membership.role = _clean("role", role)
+    if title is not None:
+        membership.title = _clean("name", title)
+    session.flush()
+    return membership, added

@@ -16,9 +16,16 @@ from sqlalchemy.orm import Session
 from mailer.audit.log import record
 from mailer.config import Settings
 from mailer.contacts.csvfile import MAX_FILE_BYTES, Choices
-from mailer.contacts.editing import get_contact, update_contact, update_organisation
+from mailer.contacts.editing import (
+    add_contact,
+    add_organisation,
+    get_contact,
+    set_membership,
+    update_contact,
+    update_organisation,
+)
 from mailer.contacts.importer import ImportReport, import_lists
-from mailer.contacts.models import Contact, SuppressionReason
+from mailer.contacts.models import Contact, Organisation, SuppressionReason
 from mailer.contacts.subscriptions import lift_suppression, suppress
 from mailer.db import Database
 from mailer.privacy.erasure import erase_person
@@ -47,7 +54,7 @@ def check_upload(session: Session, folder: Path, token: str, filename: str, org:
 
 
 def confirm_upload(session: Session, actor: str, folder: Path, token: str, filename: str, org: str,
-                   choices: Choices | None = None, max_bytes: int = MAX_FILE_BYTES) -> ImportReport:
+                   choices: Choices | None = None, max_bytes: int = MAX_FILE_BYTES, via: str = "web") -> ImportReport:
     """Import for real (rows with problems are left out, as on the command line), then drop the upload.
 
     A file with an unknown region or column left unchosen imports nothing: the report says so
@@ -59,7 +66,7 @@ def confirm_upload(session: Session, actor: str, folder: Path, token: str, filen
     if report.written and not file.error and not file.blocking:
         record(session, actor, "contacts.import", f"org:{file.organisation}", file=path.name,
                imported=file.imported, updated=file.updated, unchanged=file.unchanged, removed=file.removed,
-               rejected=len(file.rejected), via="web")
+               rejected=len(file.rejected), via=via)
         uploads.discard(folder, token)
     return report
 
@@ -70,6 +77,31 @@ def edit_organisation(session: Session, actor: str, slug: str, **fields) -> list
     if changed:
         record(session, actor, "organisations.update", f"org:{slug}", fields=changed)
     return changed
+
+
+def create_organisation(session: Session, actor: str, slug: str, **fields) -> Organisation:
+    organisation = add_organisation(session, slug, **fields)
+    record(session, actor, "organisations.add", f"org:{organisation.slug}")
+    return organisation
+
+
+def create_contact(session: Session, actor: str, email: str, memberships: dict[str, str | None] | None = None,
+                   **fields) -> Contact:
+    """A person added by hand, with the lists (organisation slug -> role) they are on."""
+    contact = add_contact(session, email, **fields)
+    for slug, role in (memberships or {}).items():
+        set_membership(session, contact, slug, role)
+    record(session, actor, "contacts.add", f"contact:{contact.id}", organisations=sorted(memberships or {}))
+    return contact
+
+
+def put_membership(session: Session, actor: str, contact_id: int, organisation: str, role: str | None) -> bool:
+    """Put a person on an organisation's list or change their role there; True when newly added."""
+    contact = get_contact(session, contact_id)
+    _, added = set_membership(session, contact, organisation, role)
+    record(session, actor, "memberships.add" if added else "memberships.update", f"contact:{contact.id}",
+           organisation=organisation)
+    return added
 
 
 def edit_contact(session: Session, actor: str, contact_id: int, **fields) -> list[str]:
@@ -95,9 +127,9 @@ def resubscribe_contact(session: Session, actor: str, contact_id: int) -> bool:
     return lifted
 
 
-def erase_contact(db: Database, settings: Settings, actor: str, contact_id: int) -> int:
+def erase_contact(db: Database, settings: Settings, actor: str, contact_id: int, via: str = "web") -> int:
     """Erase the person on request (GDPR Art. 17) through `mailer.privacy.erasure`, which owns it (files included)."""
     with db.reading() as session:
         email = get_contact(session, contact_id).email
-    return erase_person(db, settings, email, actor, via="web").contact_id
+    return erase_person(db, settings, email, actor, via=via).contact_id
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import Integer, String
+from sqlalchemy import ForeignKey, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from mailer.db import Base, UTCDateTime, not_personal, personal, utcnow
@@ -57,3 +57,33 @@ class LoginFailure(Base):
     key: Mapped[str] = mapped_column(String(64), unique=True, info=not_personal())
     failures: Mapped[int] = mapped_column(Integer, default=0, info=not_personal())
     last_failed_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow, info=not_personal())
+
+
+class ApiToken(Base):
+    """A key another system uses for the JSON API (`Authorization: Bearer ...`) on behalf of one account.
+
+    Only a SHA-256 hash of the token is stored: it is shown once, when made, and a copy of
+    the database gives nobody a working token. It acts with the account's role of the moment
+    and never more than its `scope` allows (read: GET only; write: everything the role may).
+    Revoking keeps the row, so the staff page and the audit log can still name it.
+    """
+
+    __tablename__ = "api_tokens"
+
+    id: Mapped[int] = mapped_column(primary_key=True, info=not_personal())
+    staff_user_id: Mapped[int] = mapped_column(
+        ForeignKey("staff_users.id", ondelete="CASCADE", name="fk_api_tokens_staff_user_id_staff_users"),
+        index=True, info=not_personal())
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True, info=not_personal())
+    # The token's first characters, shown on the staff page so people can tell their tokens apart.
+    prefix: Mapped[str] = mapped_column(String(16), info=not_personal())
+    # What the token is for ("Webbplatsen", "CRM-synk"), typed by staff.
+    label: Mapped[str | None] = mapped_column(String(100), info=not_personal())
+    scope: Mapped[str] = mapped_column(String(10), info=not_personal())  # read or write
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow, info=not_personal())
+    last_used_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, info=not_personal())
+    revoked_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, info=not_personal())
+
+    @property
+    def active(self) -> bool:
+        return self.revoked_at is None

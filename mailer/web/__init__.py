@@ -2,13 +2,14 @@
 
 from flask import Flask, g, request
 from flask_babel import Babel
+from werkzeug.exceptions import HTTPException
 
 from mailer import translations
 
 
 def init_app(app: Flask) -> None:
-    from mailer.web import evaluation, health, rsvp, series, signup, staff, unsubscribe
-    from mailer.web.security import init_security, init_staff_security
+    from mailer.web import api, evaluation, health, rsvp, series, signup, staff, unsubscribe
+    from mailer.web.security import init_api_security, init_security, init_staff_security
 
     settings = app.extensions["mailer.settings"]
 
@@ -25,6 +26,9 @@ def init_app(app: Flask) -> None:
         if request.endpoint == "staff.contacts.upload":  # the setting read per request: tests change it
             limit = app.extensions["mailer.settings"].max_upload_bytes
             request.max_content_length = limit + 256 * 1024  # the form around the file
+        elif request.endpoint == "api.import_start":  # the list inside JSON: quotes and line ends escaped
+            limit = app.extensions["mailer.settings"].max_upload_bytes
+            request.max_content_length = limit + limit // 4 + 256 * 1024
 
     app.register_blueprint(health.bp)
     app.register_blueprint(rsvp.bp)
@@ -34,12 +38,22 @@ def init_app(app: Flask) -> None:
     app.register_blueprint(series.bp)
     init_security(app, settings, public=[rsvp.bp, unsubscribe.bp, evaluation.bp, signup.bp, series.bp])
     init_staff_security(app, staff.init_app(app), login=staff.auth.bp)  # /staff/: behind a log-in
+    init_api_security(app, settings, api.init_app(app))  # /api/v1/: behind a token
+
+    @app.errorhandler(HTTPException)
+    def _http_error(exc: HTTPException):
+        """The API answers in JSON even when the URL or the method is wrong; other pages as before."""
+        if api.is_api_request():
+            return api.http_error(exc)
+        return exc
 
     @app.errorhandler(404)
     def _not_found(exc):
         """A cut-off or mangled link (/r/<token>/calendar, /u/) gets the recipients' friendly page."""
         if request.path.startswith("/staff/"):
             return exc
+        if api.is_api_request():
+            return api.http_error(exc)
         return rsvp.not_found()
 
     @app.context_processor

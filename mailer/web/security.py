@@ -68,6 +68,10 @@ def init_security(app: Flask, settings: Settings, public: list[Blueprint]) -> No
 
     @app.errorhandler(RateLimitExceeded)
     def _too_many(exc: RateLimitExceeded):
+        if request.blueprint == "api":
+            from mailer.web.api import http_error
+
+            return http_error(exc)
         words = Words(settings.language)
         return render_template("public/message.html", lang=words.lang, title=words("too_many_title"),
                                body=words("too_many")), 429
@@ -131,5 +135,38 @@ def init_staff_security(app: Flask, staff: Blueprint, login: Blueprint) -> None:
     def _staff_headers(response):
         if request.blueprints and request.blueprints[-1] == staff.name:
             for name, value in STAFF_HEADERS.items():
+                response.headers.setdefault(name, value)
+        return response
+
+
+# -- the JSON API ---------------------------------------------------------------------------
+
+API_HEADERS = {
+    "Cache-Control": "no-store",  # personal data
+    "X-Content-Type-Options": "nosniff",
+    "Content-Security-Policy": "default-src 'none'; frame-ancestors 'none'",
+}
+
+
+def _api_key() -> str:
+    """The rate-limit budget of a request: its token (hashed, never kept in clear) or its address."""
+    import hashlib
+
+    kind, _, token = request.headers.get("Authorization", "").partition(" ")
+    if kind.lower() == "bearer" and token.strip():
+        return "token:" + hashlib.sha256(token.strip().encode()).hexdigest()
+    return "address:" + get_remote_address()
+
+
+def init_api_security(app: Flask, settings: Settings, api: Blueprint) -> None:
+    """No CSRF (a token in a header, never a cookie, authenticates), a rate limit per token, strict headers."""
+    app.extensions["csrf"].exempt(api)
+    limiter = next(iter(app.extensions["limiter"]))
+    limiter.limit(settings.api_rate_limit, key_func=_api_key)(api)
+
+    @app.after_request
+    def _api_headers(response):
+        if request.blueprint == api.name:
+            for name, value in API_HEADERS.items():
                 response.headers.setdefault(name, value)
         return response

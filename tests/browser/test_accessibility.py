@@ -14,7 +14,8 @@ from mailer.contacts.importer import import_lists
 from mailer.contacts.models import Contact, SuppressionReason
 from mailer.contacts.subscriptions import suppress
 from mailer.mail.context import links
-from mailer.staff.accounts import add_staff
+from mailer.staff.accounts import add_staff, find_staff
+from mailer.staff.tokens import create_token
 from mailer.attendance.checkin import check_in
 from mailer.meetings.changes import edit_meeting
 from mailer.webhooks import EVENTS
@@ -43,6 +44,8 @@ def world(app, db, settings, stack, make_csv, make_meeting):
 
 def test_every_page_has_no_serious_accessibility_problem(app, db, settings, stack, driver, make_csv, make_meeting):
     anna, campaign, recipient = world(app, db, settings, stack, make_csv, make_meeting)
+    with db.transaction() as session:  # the token page with a token listed
+        create_token(session, find_staff(session, STAFF), "read", "Webbplatsen", "test")
     assert int(axe_version().split(".")[0]) >= 4  # the npm registry's axe-core, not a 2018 copy
     log_in(driver, stack.base)
     pages = ["/staff/", "/staff/organisations", "/staff/organisations/fiktiva-korforbundet",
@@ -52,7 +55,7 @@ def test_every_page_has_no_serious_accessibility_problem(app, db, settings, stac
              "/staff/meetings/ostersund/checkin", "/staff/campaigns", "/staff/campaigns/new",
              f"/staff/campaigns/{campaign.id}", "/staff/templates", "/staff/templates/sv/invitation.html",
              "/staff/reports/board?from=2000-01-01", "/staff/accounts", "/staff/password", "/staff/audit",
-             "/staff/webhooks"]
+             "/staff/webhooks", "/staff/tokens"]
     problems = {}
     for page in pages:
         driver.get(stack.base + page)

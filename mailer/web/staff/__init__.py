@@ -28,6 +28,7 @@ from mailer.web.staff import (
     series,
     suppressions,
     templates,
+    tokens,
     webhooks,
 )
 from mailer.web.staff.access import role_needed
@@ -39,7 +40,7 @@ OPEN_ENDPOINTS = {"staff.static", "staff.auth.login", "staff.auth.set_password"}
 bp = Blueprint("staff", __name__, url_prefix="/staff", static_folder="static",
                template_folder=str(Path(__file__).resolve().parent.parent / "templates"))
 for child in (auth.bp, dashboard.bp, contacts.bp, meetings.bp, campaigns.bp, responses.bp, templates.bp,
-              suppressions.bp, reports.bp, accounts.bp, audit.bp, webhooks.bp, series.bp):
+              suppressions.bp, reports.bp, accounts.bp, audit.bp, webhooks.bp, series.bp, tokens.bp):
     bp.register_blueprint(child)
 
 
@@ -88,6 +89,10 @@ def init_app(app: Flask) -> Blueprint:
 
     @app.errorhandler(RequestEntityTooLarge)
     def _too_large(exc):
+        from mailer.web import api
+
+        if api.is_api_request():
+            return api.http_error(exc)
         if not _staff_request():
             return exc
         return page("message.html", 413, title_key="too_large_title", body_key="too_large_body",

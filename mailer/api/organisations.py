@@ -1,0 +1,77 @@
+"""Member organisations: list, read, create and correct (as on the organisation page)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import Select, func, select
+from sqlalchemy.orm import Session
+
+from mailer.api import schemas
+from mailer.api.bodies import check
+from mailer.api.context import Context
+from mailer.api.errors import not_found
+from mailer.api.paging import PageRequest, page
+from mailer.contacts.editing import organisation_by_slug
+from mailer.contacts.models import ERASED_DOMAIN, Contact, Membership, Organisation
+from mailer.errors import NotFound
+from mailer.staff import contact_actions
+
+FIELDS = ("name", "short_name", "region", "contact_email")
+
+
+def render(organisation: Organisation, contacts: int) -> dict[str, Any]:
+    return {"slug": organisation.slug, "name": organisation.name, "short_name": organisation.short_name,
+            "region": organisation.region, "contact_email": organisation.contact_email, "contacts": contacts,
+            "created_at": organisation.created_at.isoformat()}
+
+
+def _with_counts() -> Select[Organisation, Any]:
+    counts = (select(Membership.organisation_id, func.count().label("n"))
+              .join(Contact, Contact.id == Membership.contact_id)
+              .where(Contact.email.not_like(f"%@{ERASED_DOMAIN}"))
+              .group_by(Membership.organisation_id).subquery())
+    return (select(Organisation, func.coalesce(counts.c.n, 0))
+            .outerjoin(counts, counts.c.organisation_id == Organisation.id))
+
+
+def list_organisations(ctx: Context, paging: PageRequest) -> dict[str, Any]:
+    query = _with_counts().order_by(Organisation.id).limit(paging.limit + 1)
+    if paging.after:
+        query = query.where(Organisation.id > paging.after[0])
+    with ctx.db.reading() as session:
+        rows = session.execute(query).all()
+        return page(rows, paging, key=lambda row: [row[0].id], render=lambda row: render(row[0], row[1]))
+
+
+def _one(session: Session, slug: str) -> dict[str, Any]:
+    row = session.execute(_with_counts().where(Organisation.slug == slug)).first()
+    if row is None:
+        raise not_found("organisation", slug)
+    return render(row[0], row[1])
+
+
+def get_organisation(ctx: Context, slug: str) -> dict[str, Any]:
+    with ctx.db.reading() as session:
+        return _one(session, slug)
+
+
+def create_organisation(ctx: Context, body: Any) -> dict[str, Any]:
+    values = check(body, schemas.ORGANISATION_NEW)
+    with ctx.db.transaction() as session:
+        organisation = contact_actions.create_organisation(
+            session, ctx.caller.actor, values["slug"], **{k: values.get(k) for k in FIELDS})
+        return _one(session, organisation.slug)
+
+
+def update_organisation(ctx: Context, slug: str, body: Any) -> dict[str, Any]:
+    """Only the fields given change (the web form sends them all)."""
+    values = check(body, schemas.ORGANISATION_CHANGE)
+    with ctx.db.transaction() as session:
+        try:
+            organisation = organisation_by_slug(session, slug)
+        except NotFound:
+            raise not_found("organisation", slug) from None
+        current = {k: getattr(organisation, k) for k in FIELDS}
+        contact_actions.edit_organisation(session, ctx.caller.actor, slug, **(current | values))
+        return _one(session, slug)

@@ -1,0 +1,53 @@
+"""Everyone's own API tokens: make one (shown once), see when each was last used, revoke one."""
+
+from __future__ import annotations
+
+from flask import Blueprint, redirect, request, url_for
+
+from mailer.errors import render
+from mailer.staff import tokens
+from mailer.staff.accounts import get_staff
+from mailer.staff.roles import VIEWER
+from mailer.web.staff.access import requires
+from mailer.web.staff.common import db, me, page, say, settings, words
+
+bp = Blueprint("tokens", __name__)
+
+
+def _page(status: int = 200, new_token: str | None = None, error: str | None = None, values: dict | None = None):
+    with db().reading() as s:
+        rows = tokens.list_tokens(s, me().id)
+    return page("tokens.html", status, tokens=rows, new_token=new_token, error=error, scopes=tokens.SCOPES,
+                values=values or {"scope": tokens.READ, "label": ""}, tz=settings().timezone)
+
+
+@bp.get("/tokens")
+@requires(VIEWER)
+def index():
+    return _page()
+
+
+@bp.post("/tokens")
+@requires(VIEWER)
+def create():
+    """The token is on this one page and nowhere else: only its hash is kept."""
+    values = {"scope": request.form.get("scope", ""), "label": request.form.get("label", "")}
+    try:
+        with db().transaction() as s:
+            _, token = tokens.create_token(s, get_staff(s, me().id), values["scope"], values["label"], me().actor)
+    except tokens.TokenError as exc:
+        return _page(422, error=render(exc, words().lang), values=values)
+    return _page(new_token=token)
+
+
+@bp.post("/tokens/<int:token_id>/revoke")
+@requires(VIEWER)
+def revoke(token_id: int):
+    try:
+        with db().transaction() as s:
+            tokens.revoke_token(s, me().id, token_id, me().actor)
+    except tokens.TokenError as exc:
+        say("action_failed", "error", reason=render(exc, words().lang))
+    else:
+        say("token_revoked")
+    return redirect(url_for(".index"), code=303)

@@ -11,9 +11,9 @@ from mailer.campaigns.models import CampaignState
 from mailer.cli.runtime import Runtime, cli_language, echo_json, fail, pass_runtime, say
 from mailer.mail.templates import TemplateProblem
 from mailer.mail.transport import TransportError
-from mailer.outbox.sender import Sender
 from mailer.staff import campaign_actions as actions
 from mailer.translations import N_, translate
+from mailer.worker.sender import Sender
 
 WHEN = '"YYYY-MM-DD HH:MM"'
 COUNTS = (N_("cli.count.queued"), N_("cli.count.sent"), N_("cli.count.retrying"), N_("cli.count.failed"),

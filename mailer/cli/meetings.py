@@ -5,9 +5,9 @@ import click
 from mailer.audit.log import cli_actor
 from mailer.cli.runtime import Runtime, cli_language, echo_json, fail, pass_runtime, say
 from mailer.i18n import format_when
-from mailer.meetings.changes import cancel_meeting, edit_meeting
 from mailer.meetings.service import MeetingError, get_meeting, list_meetings
 from mailer.staff import meeting_actions
+from mailer.staff.meeting_changes import cancel_meeting, edit_meeting
 from mailer.translations import translate
 
 

@@ -30,7 +30,7 @@ from mailer.meetings.models import Meeting
 from mailer.operations.backup import backup_status
 from mailer.outbox.models import MessageState, OutboxMessage
 from mailer.rsvp.models import Answer, Response, ResponseChange
-from mailer.rsvp.status import status_by_meeting
+from mailer.tracking.figures import status_by_meeting
 
 CHART_WEEKS = 8
 AHEAD = dt.timedelta(days=14)  # deadlines and meetings "coming up"

@@ -9,8 +9,8 @@ from urllib.parse import quote_plus
 from mailer.config import Settings
 from mailer.contacts.models import Contact
 from mailer.i18n import format_clock, format_day, format_when
+from mailer.mail.tokens import TokenCodec
 from mailer.meetings.models import Meeting
-from mailer.rsvp.tokens import TokenCodec
 
 
 def codec(settings: Settings) -> TokenCodec:

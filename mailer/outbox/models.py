@@ -13,7 +13,6 @@ import enum
 from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from mailer.campaigns.models import Campaign
 from mailer.contacts.models import Contact
 from mailer.db import Base, UTCDateTime, not_personal, personal, str_enum, utcnow
 
@@ -62,5 +61,4 @@ class OutboxMessage(Base):
     # every retry (mail/message.py new_message_id)
     message_id: Mapped[str | None] = mapped_column(String(250), unique=True, info=not_personal())
 
-    campaign: Mapped[Campaign | None] = relationship()
     contact: Mapped[Contact | None] = relationship()

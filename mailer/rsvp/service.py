@@ -32,6 +32,7 @@ from mailer.contacts.models import (
 from mailer.db import utcnow
 from mailer.errors import NotFound
 from mailer.identifiers import new_link_key
+from mailer.mail.tokens import BadToken, TokenCodec
 from mailer.meetings.models import Meeting
 from mailer.rsvp.answers import (  # noqa: F401  (the answer's rules, re-exported for callers)
     LIMITS,
@@ -43,7 +44,6 @@ from mailer.rsvp.answers import (  # noqa: F401  (the answer's rules, re-exporte
     record_answer,
 )
 from mailer.rsvp.models import LinkOpen, Response
-from mailer.rsvp.tokens import BadToken, TokenCodec
 
 
 @dataclass

@@ -1,6 +1,6 @@
 """What the staff dashboard shows: where each coming meeting stands, who is missing, what is being sent.
 
-All counting is done by the existing status queries (`mailer.rsvp.status`,
+All counting is done by the existing status queries (`mailer.tracking.figures`,
 `mailer.attendance.coverage`, `mailer.campaigns.service.status`); this module
 only picks what a busy person needs on one screen.
 """
@@ -24,7 +24,7 @@ from mailer.i18n import format_when
 from mailer.meetings.models import Meeting
 from mailer.operations.backup import BackupStatus, backup_status
 from mailer.outbox.relay import Pause, current_pause
-from mailer.rsvp.status import MeetingStatus, status_by_meeting
+from mailer.tracking.figures import MeetingStatus, status_by_meeting
 
 ACTIVE = (CampaignState.SCHEDULED, CampaignState.RUNNING, CampaignState.PAUSED)
 BOUNCES_SHOWN = 10

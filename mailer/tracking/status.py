@@ -1,7 +1,7 @@
 """A meeting's full picture: the RSVP figures overall, per organisation and per region,
 bounces, attendance, and member-organisation coverage ("represented: 13 of 22").
 
-Built on the grouped counting query of `mailer.rsvp.status`, so the database
+Built on the grouped counting query of `mailer.tracking.figures`, so the database
 does the counting: one query per breakdown, whatever the number invited.
 A person counts for every organisation they belong to.
 """
@@ -20,7 +20,7 @@ from mailer.contacts.models import Contact, Membership, Organisation
 from mailer.meetings.models import Meeting
 from mailer.outbox.models import MessageState, OutboxMessage
 from mailer.regions import canonical_region
-from mailer.rsvp.status import figures_query, meeting_status
+from mailer.tracking.figures import figures_query, meeting_status
 
 FIGURES = ("invited", "yes", "no", "waitlisted", "no_answer", "guests", "opened_not_answered")
 REGION = func.coalesce(Contact.region, literal(""))

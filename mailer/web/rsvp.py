@@ -13,10 +13,10 @@ from flask import Blueprint, Response, current_app, redirect, render_template, r
 
 from mailer.mail.context import codec, language_of, meeting_context
 from mailer.mail.ics import meeting_ics
+from mailer.mail.tokens import BadToken
 from mailer.rsvp import service
 from mailer.rsvp.answers import FIELDS
 from mailer.rsvp.models import Answer
-from mailer.rsvp.tokens import BadToken
 from mailer.web.extensions import db_of, settings_of
 from mailer.web.i18n import LANGUAGES, Words
 from mailer.web.security import csrf_ok

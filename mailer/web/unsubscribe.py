@@ -13,8 +13,8 @@ from flask import Blueprint, current_app, redirect, render_template, request, ur
 from mailer.contacts.models import is_test_person
 from mailer.logs import mask_email
 from mailer.mail.context import codec, language_of
+from mailer.mail.tokens import BadToken
 from mailer.rsvp import service
-from mailer.rsvp.tokens import BadToken
 from mailer.web.extensions import db_of, settings_of
 from mailer.web.i18n import Words
 from mailer.web.rsvp import not_found

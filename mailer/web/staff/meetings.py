@@ -13,10 +13,10 @@ import unicodedata
 from flask import Blueprint, redirect, request, url_for
 
 from mailer.errors import render
-from mailer.meetings.changes import cancel_meeting, count_concerned, edit_meeting
 from mailer.meetings.service import MeetingError, get_meeting, list_meetings
 from mailer.regions import region_names
 from mailer.staff import meeting_actions
+from mailer.staff.meeting_changes import cancel_meeting, count_concerned, edit_meeting
 from mailer.staff.roles import STAFF, VIEWER
 from mailer.web.staff.access import requires
 from mailer.web.staff.common import db, me, page, say, settings, words

@@ -9,9 +9,11 @@ and reminders leave out everyone who already answered the meeting, unless staff 
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
+from typing import Any
 
-from sqlalchemy import Select, and_, exists, func, or_, select
+from sqlalchemy import ColumnElement, Exists, Select, and_, exists, func, or_, select
 from sqlalchemy.orm import Session
 
 from mailer.attendance.coverage import participants
@@ -42,11 +44,11 @@ class Audience:
     skip_answered: bool = False  # invitations and reminders (implied_audience): not those who answered
     service: bool = False  # practical information: not stopped by unsubscribing from invitations
 
-    def to_json(self) -> dict:
+    def to_json(self) -> dict[str, Any]:
         return asdict(self)
 
     @classmethod
-    def from_json(cls, data: dict) -> Audience:
+    def from_json(cls, data: Mapping[str, Any]) -> Audience:
         return cls(**{k: v for k, v in data.items() if k in cls.__dataclass_fields__})
 
     @property
@@ -87,7 +89,7 @@ class Audience:
         return text
 
 
-def invited_to(meeting_id: int):
+def invited_to(meeting_id: int) -> Select[int | None]:
     """Contacts who were sent an invitation to the meeting."""
     return (
         select(OutboxMessage.contact_id)
@@ -101,19 +103,19 @@ def invited_to(meeting_id: int):
     )
 
 
-def answered(meeting_id: int):
+def answered(meeting_id: int) -> Exists:
     """The contact has answered the meeting: yes, no or a place on the waitlist."""
     return exists().where(Response.contact_id == Contact.id, Response.meeting_id == meeting_id)
 
 
-def recipients_query(audience: Audience, meeting_id: int, skip_answered: bool | None = None) -> Select:
+def recipients_query(audience: Audience, meeting_id: int, skip_answered: bool | None = None) -> Select[int]:
     """SELECT of contact ids, distinct, suppression already excluded.
 
     `skip_answered` overrides the audience's own rule (for counting who it leaves out).
     """
     query = select(Contact.id)
     if not audience.all and audience.has_selector:
-        conditions = []
+        conditions: list[ColumnElement[bool]] = []
         if audience.orgs:
             conditions.append(
                 exists().where(
@@ -170,7 +172,7 @@ def recipients_query(audience: Audience, meeting_id: int, skip_answered: bool | 
 
 def count_recipients(session: Session, audience: Audience, meeting_id: int, skip_answered: bool | None = None) -> int:
     query = recipients_query(audience, meeting_id, skip_answered)
-    return session.scalar(select(func.count()).select_from(query.subquery()))
+    return session.execute(select(func.count()).select_from(query.subquery())).scalar_one()
 
 
 def left_out_answered(session: Session, audience: Audience, meeting_id: int) -> int:

@@ -13,15 +13,16 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 from email.message import EmailMessage
+from typing import Any
 
-from sqlalchemy import exists, func, insert, select, update
+from sqlalchemy import Select, exists, func, insert, select, update
 from sqlalchemy.orm import Session, selectinload
 
 from mailer.campaigns.audience import Audience, count_recipients, left_out_answered, recipients_query
 from mailer.campaigns.models import Campaign, CampaignState
 from mailer.config import LANGUAGES, Settings
 from mailer.contacts.models import Contact, Membership, Suppression, SuppressionReason, TestPerson, address_hash
-from mailer.db import utcnow
+from mailer.db import rowcount, utcnow
 from mailer.errors import DomainError, NotFound
 from mailer.mail.compose import Composer, compose, made_up_contact, organisation_names
 from mailer.mail.context import language_of
@@ -57,7 +58,7 @@ def _require(campaign: Campaign, allowed: tuple[CampaignState, ...], action: str
         raise CampaignError(f"wrong_state.{action}", id=campaign.id, state=campaign.state)
 
 
-def _contact_query():
+def _contact_query() -> Select[Contact]:
     return select(Contact).options(selectinload(Contact.memberships).selectinload(Membership.organisation))
 
 
@@ -71,7 +72,7 @@ def sample_contact(session: Session, campaign: Campaign, email: str | None = Non
     first_id = session.scalar(recipients_query(Audience.from_json(campaign.audience), campaign.meeting_id).limit(1))
     if first_id is None:
         return made_up_contact()
-    return session.scalar(_contact_query().where(Contact.id == first_id))
+    return session.execute(_contact_query().where(Contact.id == first_id)).scalar_one()
 
 
 WHY_NOT = ("unsubscribed", "bounced", "erased", "answered", "not_in_audience")  # will_not_get's codes; texts in the catalogs
@@ -232,7 +233,7 @@ def cancel(session: Session, campaign: Campaign) -> int:
                OutboxMessage.state.in_([MessageState.QUEUED, MessageState.RETRYING]))
         .values(state=MessageState.SKIPPED, last_error="campaign cancelled", claimed_by=None)
     )
-    return result.rowcount
+    return rowcount(result)
 
 
 def pause(session: Session, campaign: Campaign, reason: str, reply: str | None, until: dt.datetime) -> bool:
@@ -353,10 +354,11 @@ def retry_failed(session: Session, campaign: Campaign) -> int:
         .where(OutboxMessage.campaign_id == campaign.id, OutboxMessage.state == MessageState.FAILED)
         .values(state=MessageState.QUEUED, attempts=0, next_attempt_at=utcnow(), claimed_by=None)
     )
-    if result.rowcount:
+    retried = rowcount(result)
+    if retried:
         campaign.state = S.RUNNING
         campaign.finished_at = None
-    return result.rowcount
+    return retried
 
 
 @dataclass
@@ -387,7 +389,7 @@ class CampaignStatus:
         return max(times) if times and self.unsent else None
     left_out: int = 0  # not started yet: how many the audience leaves out as they already answered
 
-    def to_json(self) -> dict:
+    def to_json(self) -> dict[str, Any]:
         def when(value: dt.datetime | None) -> str | None:
             return value.isoformat() if value else None
 
@@ -409,8 +411,8 @@ def status(session: Session, campaign: Campaign) -> CampaignStatus:
         .group_by(OutboxMessage.state)
     ):
         counts[MessageState(state).value] = n
-    uncertain = session.scalar(select(func.count()).select_from(OutboxMessage).where(
-        OutboxMessage.campaign_id == campaign.id, OutboxMessage.uncertain.is_(True)))
+    uncertain = session.execute(select(func.count()).select_from(OutboxMessage).where(
+        OutboxMessage.campaign_id == campaign.id, OutboxMessage.uncertain.is_(True))).scalar_one()
     audience = Audience.from_json(campaign.audience)
     recipients = sum(counts.values()) if campaign.started_at else count_recipients(session, audience, campaign.meeting_id)
     # A send time means "goes out then": a cancelled campaign has none to show.

@@ -79,13 +79,15 @@ def preview(rt: Runtime, campaign_id: int, email: str | None):
             blocked = service.will_not_get(session, campaign, email)
         except (service.CampaignError, TemplateProblem) as exc:
             fail(exc)
-    if blocked:
+    if blocked and email:  # (only a given address is blocked)
         say("cli.will_not_get", email=email.strip(), reason=translate(f"cli.why_not.{blocked}", cli_language()),
             err=True)
     for header in ("From", "To", "Subject", "List-Unsubscribe"):
         click.echo(f"{header}: {message[header]}")
     click.echo()
-    click.echo(message.get_body(("plain",)).get_content())
+    body = message.get_body(("plain",))
+    assert body is not None, "every message has a text part (mail/message.py)"
+    click.echo(body.get_content())
 
 
 @campaigns.command()
@@ -121,6 +123,7 @@ def schedule_(rt: Runtime, campaign_id: int, at: str):
             campaign = actions.schedule(session, rt.settings, cli_actor(), campaign_id, at)
         except service.CampaignError as exc:
             fail(exc)
+    assert campaign.send_at is not None, "scheduled: it has its send time"
     say("cli.campaign_scheduled", id=campaign_id,
         when=f"{campaign.send_at.astimezone(rt.settings.timezone):%Y-%m-%d %H:%M}")
 

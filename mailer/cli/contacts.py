@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -92,7 +93,7 @@ def list_(rt: Runtime, org: str | None, as_json: bool) -> None:
             rows = list_contacts(session, org)
         except LookupError as exc:
             fail(exc)
-        data = [
+        data: list[dict[str, Any]] = [
             {
                 "email": c.email, "name": c.name, "language": c.language, "region": c.region, "phone": c.phone,
                 "organisations": [{"slug": m.organisation.slug, "role": m.role, "name": m.name, "title": m.title,

@@ -38,6 +38,7 @@ def send(rt: Runtime) -> None:
         fail(translate("cli.no_staff_emails", cli_language()), 1)
     with rt.transaction() as session:
         run = send_digest(session, rt.settings, actor=cli_actor())
+    assert run is not None, "there are staff addresses (checked above)"
     from mailer.worker.sender import Sender
 
     sender = Sender(rt.db, rt.settings, rt.templates)

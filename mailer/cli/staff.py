@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any, overload
+
 import click
 
 from mailer.audit.log import cli_actor, record
@@ -21,6 +23,10 @@ def _link(rt: Runtime, user) -> str:
     return f"{rt.settings.base_url}/staff/set-password/{token}"
 
 
+@overload
+def _role(text: str) -> str: ...
+@overload
+def _role(text: None) -> None: ...
 def _role(text: str | None) -> str | None:
     try:
         return parse_role(text) if text is not None else None
@@ -115,7 +121,7 @@ def link(rt: Runtime, email: str) -> None:
 def list_(rt: Runtime, as_json: bool) -> None:
     """List staff accounts."""
     with rt.transaction() as session:
-        rows = [{"email": u.email, "name": u.name, "role": u.role, "active": u.active,
+        rows: list[dict[str, Any]] = [{"email": u.email, "name": u.name, "role": u.role, "active": u.active,
                  "password_set": u.password_hash is not None,
                  "last_login_at": u.last_login_at.isoformat() if u.last_login_at else None}
                 for u in accounts.list_staff(session)]

@@ -3,14 +3,32 @@
 from __future__ import annotations
 
 import functools
-from typing import Any
+from collections.abc import Sequence
+from typing import Any, Protocol
 from urllib.parse import quote_plus
 
 from mailer.config import Settings
-from mailer.contacts.models import Contact
 from mailer.i18n import format_clock, format_day, format_when
 from mailer.mail.tokens import TokenCodec
 from mailer.meetings.models import Meeting
+
+
+class Addressee(Protocol):
+    """What composing a mail reads of its recipient: a Contact, a test person
+    (contacts.models.TestPerson) or a batch's plain copy of a contact (outbox.batch.Recipient)."""
+
+    @property
+    def id(self) -> int | None: ...
+    @property
+    def email(self) -> str: ...
+    @property
+    def name(self) -> str | None: ...
+    @property
+    def language(self) -> str | None: ...
+    @property
+    def link_key(self) -> str: ...
+    @property
+    def memberships(self) -> Sequence[Any]: ...  # each with .organisation.name
 
 
 def codec(settings: Settings) -> TokenCodec:
@@ -23,7 +41,7 @@ def _codec(secret_key: str, old_secret_keys: tuple[str, ...]) -> TokenCodec:
     return TokenCodec(secret_key, old_secret_keys)
 
 
-def language_of(contact: Contact | None, settings: Settings) -> str:
+def language_of(contact: Addressee | None, settings: Settings) -> str:
     return (contact.language if contact is not None else None) or settings.language
 
 
@@ -48,7 +66,7 @@ def meeting_context(meeting: Meeting, settings: Settings, lang: str) -> dict[str
     }
 
 
-def links(settings: Settings, contact: Contact, meeting: Meeting | None) -> dict[str, str]:
+def links(settings: Settings, contact: Addressee, meeting: Meeting | None) -> dict[str, str]:
     tokens = codec(settings)
     base = settings.base_url
     result = {"unsubscribe_url": f"{base}/u/{tokens.dumps('unsubscribe', contact.link_key)}"}
@@ -66,7 +84,7 @@ def links(settings: Settings, contact: Contact, meeting: Meeting | None) -> dict
 
 def recipient_context(
     settings: Settings,
-    contact: Contact,
+    contact: Addressee,
     meeting: Meeting | None,
     organisations: list[str],
     first_message: bool,

@@ -27,7 +27,7 @@ class MeetingError(DomainError, ValueError):
 
     prefix = "error.meeting."
 
-    def __init__(self, field: str, code: str, /, **params):
+    def __init__(self, field: str, code: str, /, **params: Any):
         super().__init__(code, **params)
         self.field = field
 
@@ -70,13 +70,13 @@ def _check_year(field: str, text: str, value: dt.date) -> None:
 
 def _validated(tz: ZoneInfo, *, title: str, region: str, city: str, starts: str, ends: str | None,
                host: str | None, venue: str | None, capacity: int | None, max_guests: int,
-               rsvp_by: str | None, description: str | None) -> dict:
+               rsvp_by: str | None, description: str | None) -> dict[str, Any]:
     """Column values from user input; raises MeetingError naming the field."""
     for field, value in (("title", title), ("region", region), ("city", city)):
         if not value or not value.strip():
             raise MeetingError(field, "required")
-    for field, value in (("title", title), ("region", region), ("city", city), ("host", host), ("venue", venue)):
-        if value and len(value.strip()) > TEXT_LIMITS[field]:
+    for field, text in (("title", title), ("region", region), ("city", city), ("host", host), ("venue", venue)):
+        if text and len(text.strip()) > TEXT_LIMITS[field]:
             raise MeetingError(field, "too_long", limit=TEXT_LIMITS[field])
     canonical = canonical_region(region)
     if canonical is None:

@@ -10,15 +10,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from types import SimpleNamespace
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from mailer.config import Settings
 from mailer.contacts.models import Contact, Membership, Organisation, Suppression, SuppressionReason, address_hash
-from mailer.mail.compose import STAFF_TEMPLATES, Composer, compose_staff
+from mailer.mail.compose import Composer, compose_staff
 from mailer.mail.message import new_message_id
-from mailer.mail.templates import SERVICE_TEMPLATES, EmailTemplates, TemplateProblem
+from mailer.mail.templates import SERVICE_TEMPLATES, STAFF_TEMPLATES, EmailTemplates, TemplateProblem
 from mailer.meetings.models import Meeting
 from mailer.outbox.models import MessageState, OutboxMessage
 
@@ -62,7 +63,7 @@ class Row:
     meeting_id: int | None
     template: str
     to_email: str | None
-    extra: dict | None
+    extra: dict[str, Any] | None
     attempts: int
     message_id: str | None
     contact: Recipient | None = None
@@ -87,7 +88,7 @@ class Batch:
                     .where(Membership.contact_id.in_(contact_ids))):
                 contacts[contact_id].memberships.append(SimpleNamespace(organisation=SimpleNamespace(name=name)))
         for row in self.rows:
-            row.contact = contacts.get(row.contact_id)
+            row.contact = contacts.get(row.contact_id) if row.contact_id is not None else None
         hashes = [address_hash(c.email) for c in contacts.values()]
         self.suppressed = dict(session.execute(select(Suppression.address_hash, Suppression.reason)
                                                .where(Suppression.address_hash.in_(hashes))).all()) if hashes else {}
@@ -146,5 +147,5 @@ class Batch:
         if key not in self.composers:
             meeting = self.meetings.get(row.meeting_id) if row.meeting_id else None
             self.composers[key] = Composer(self.settings, self.templates, row.template, meeting)
-        return self.composers[key].compose(contact, contact.id not in self.mailed,  # type: ignore[arg-type]
+        return self.composers[key].compose(contact, contact.id not in self.mailed,
                                            item.message_id, row.extra)

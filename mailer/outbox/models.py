@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import enum
+from typing import Any
 
 from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -45,7 +46,7 @@ class OutboxMessage(Base):
     meeting_id: Mapped[int | None] = mapped_column(ForeignKey("meetings.id"), index=True, info=not_personal())
     template: Mapped[str] = mapped_column(String(50), info=not_personal())
     to_email: Mapped[str | None] = mapped_column(String(320), info=personal())
-    extra: Mapped[dict | None] = mapped_column(JSON, info=personal())
+    extra: Mapped[dict[str, Any] | None] = mapped_column(JSON, info=personal())
     state: Mapped[MessageState] = mapped_column(
         str_enum(MessageState), default=MessageState.QUEUED, info=not_personal()
     )

@@ -15,8 +15,9 @@ from __future__ import annotations
 import datetime as dt
 import time
 from dataclasses import dataclass
+from typing import Any
 
-from sqlalchemy import Boolean, Integer, bindparam, exists, func, or_, select, update
+from sqlalchemy import Boolean, Connection, Executable, Integer, bindparam, exists, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from mailer.contacts.models import Suppression, SuppressionReason, address_hash
@@ -62,11 +63,11 @@ class Ledger:
 
     def __init__(self, database: Database, owner: str, lease: dt.timedelta):
         self.db, self.owner, self.lease = database, owner, lease
-        self.connection = None  # set by the sender for the length of a batch
+        self.connection: Connection | None = None  # set by the sender for the length of a batch
         self._renewed = time.monotonic()
 
     @staticmethod
-    def _run(connection, statement, params: dict) -> int:
+    def _run(connection: Connection, statement: Executable, params: dict[str, Any]) -> int:
         """Run one of the statements above; returns how many rows it changed."""
         return connection.execute(statement, params).rowcount
 
@@ -81,7 +82,7 @@ class Ledger:
                 return self._commit_on(connection, done, mark)
         return self._commit_on(self.connection, done, mark)
 
-    def _commit_on(self, connection, done: list[Outcome], mark: Item | None) -> MessageState | None:
+    def _commit_on(self, connection: Connection, done: list[Outcome], mark: Item | None) -> MessageState | None:
         now = utcnow()
         with connection.begin():
             for outcome in done:
@@ -100,7 +101,7 @@ class Ledger:
                 return MessageState.SENDING
             return MessageState.SKIPPED if self._run(connection, SKIP, ours) else None
 
-    def _record(self, connection, outcome: Outcome, now: dt.datetime) -> None:
+    def _record(self, connection: Connection, outcome: Outcome, now: dt.datetime) -> None:
         values = {"r_id": outcome.item.id, "r_state": outcome.state, "r_error": outcome.error,
                   "r_sent_at": now if outcome.state is MessageState.SENT else None, "r_retry": outcome.retry_at,
                   "r_attempts": outcome.attempts, "r_uncertain": outcome.uncertain}
@@ -108,7 +109,7 @@ class Ledger:
             self._run(connection, RECORD, values)
         else:  # skipped or failed before sending: only while the row is still ours
             self._run(connection, RECORD_IF_OURS, {**values, "r_owner": self.owner})
-        if outcome.state is MessageState.BOUNCED:
+        if outcome.state is MessageState.BOUNCED and outcome.item.to_email is not None:  # bounced: it had one
             with Session(bind=connection) as session:
                 _suppress_bounced(session, outcome.item.to_email, outcome.error)
                 session.flush()

@@ -19,6 +19,7 @@ import datetime as dt
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import bindparam, func, insert, select, update
@@ -56,6 +57,30 @@ class Saved:
     waitlisted: bool
 
 
+class AnsweredMeeting(Protocol):
+    """What answering reads of a meeting: a Meeting, or a row of rsvp.service.ANSWER_TARGET."""
+
+    @property
+    def id(self) -> int: ...
+    @property
+    def capacity(self) -> int | None: ...
+    @property
+    def max_guests(self) -> int: ...
+    @property
+    def rsvp_by(self) -> dt.date | None: ...
+    @property
+    def starts_at(self) -> dt.datetime: ...
+    @property
+    def cancelled_at(self) -> dt.datetime | None: ...
+
+
+class Answerer(Protocol):
+    """Who answers: a Contact, or just its id (rsvp.service.answer_rsvp loads nothing more)."""
+
+    @property
+    def id(self) -> int: ...
+
+
 _R, _H, _O = Response.__table__, ResponseChange.__table__, OutboxMessage.__table__
 _NO_ROW = -1  # "other than" no response: matches no id
 CURRENT = select(_R.c.id, *(_R.c[name] for name in FIELDS), _R.c.waitlisted).where(
@@ -69,7 +94,7 @@ LOG_CHANGE = insert(_H)
 QUEUE_MAIL = insert(_O)
 
 
-def answers_closed(meeting, tz: ZoneInfo, now: dt.datetime | None = None) -> bool:
+def answers_closed(meeting: AnsweredMeeting, tz: ZoneInfo, now: dt.datetime | None = None) -> bool:
     """Past the deadline, started, or cancelled: answers are read-only."""
     now = now or utcnow()
     past_deadline = meeting.rsvp_by is not None and now.astimezone(tz).date() > meeting.rsvp_by
@@ -83,7 +108,7 @@ def _text(form: Mapping[str, str | None], name: str) -> str | None:
     return value or None
 
 
-def parse_answer(form: Mapping[str, str | None], meeting) -> dict:
+def parse_answer(form: Mapping[str, str | None], meeting: AnsweredMeeting) -> dict[str, Any]:
     """The form's values, checked (raises AnswerError naming the field); writes nothing."""
     try:
         answer = Answer((form.get("answer") or "").strip())
@@ -113,11 +138,11 @@ def lock_meeting(session: Session, meeting_id: int) -> None:
 
 
 def places_taken(session: Session, meeting_id: int, other_than: int | None = None) -> int:
-    return session.connection().execute(PLACES_TAKEN, {
-        "meeting_id": meeting_id, "other": _NO_ROW if other_than is None else other_than}).scalar_one()
+    return int(session.connection().execute(PLACES_TAKEN, {
+        "meeting_id": meeting_id, "other": _NO_ROW if other_than is None else other_than}).scalar_one())
 
 
-def record_answer(session: Session, contact, meeting, form: Mapping[str, str | None], tz: ZoneInfo,
+def record_answer(session: Session, contact: Answerer, meeting: AnsweredMeeting, form: Mapping[str, str | None], tz: ZoneInfo,
                   now: dt.datetime | None = None) -> Saved:
     """Save the person's answer, keep it in the history, and queue the mail it calls for.
 
@@ -145,9 +170,11 @@ def record_answer(session: Session, contact, meeting, form: Mapping[str, str | N
     state = {**values, "waitlisted": waitlisted}
     changed = row is None or any(getattr(row, key) != value for key, value in state.items())
     if row is None:
-        response_id = db.execute(NEW_RESPONSE, {
+        inserted = db.execute(NEW_RESPONSE, {
             **state, "meeting_id": meeting.id, "contact_id": contact.id, "created_at": now, "updated_at": now,
-            "waitlisted_at": now if waitlisted else None}).inserted_primary_key[0]
+            "waitlisted_at": now if waitlisted else None}).inserted_primary_key
+        assert inserted is not None, "an INSERT of one row has its new key"
+        response_id = inserted[0]
     else:
         response_id = row.id
         if changed:
@@ -176,7 +203,7 @@ def forget_responses(session: Session) -> None:
             session.expire(obj)
 
 
-def _places_freed(before: tuple | None, saved: Saved) -> bool:
+def _places_freed(before: tuple[Answer, bool, int] | None, saved: Saved) -> bool:
     """Whether this answer can let someone on the waitlist move up.
 
     The waitlist only ever holds people the first in line does not fit for (every
@@ -191,7 +218,7 @@ def _places_freed(before: tuple | None, saved: Saved) -> bool:
     return saved.answer is Answer.NO or saved.guests < guests
 
 
-def _mail_due(before: tuple | None, saved: Saved) -> bool:
+def _mail_due(before: tuple[Answer, bool, int] | None, saved: Saved) -> bool:
     """A new yes, a change from yes to no, and a new number of guests on a held place are mailed."""
     if saved.answer is Answer.NO:
         return before is not None and before[0] is Answer.YES
@@ -201,7 +228,7 @@ def _mail_due(before: tuple | None, saved: Saved) -> bool:
     return had_place and before[2] != saved.guests
 
 
-def promote_waitlisted(session: Session, meeting, now: dt.datetime | None = None,
+def promote_waitlisted(session: Session, meeting: AnsweredMeeting, now: dt.datetime | None = None,
                        skip_mail_for: int | None = None) -> list[Response]:
     """Give free places to the waitlist in the order people joined it, each to the first in
     line whose party fits: a party of two first in line does not keep one free place empty
@@ -227,7 +254,7 @@ def promote_waitlisted(session: Session, meeting, now: dt.datetime | None = None
         promoted.append(response)
         if free is not None:
             free -= 1 + response.guests
-        if response.id != skip_mail_for:
+        if response.id != skip_mail_for and response.contact_id is not None:  # (selected: never None)
             enqueue_confirmation(session, meeting.id, response.contact_id,
                                  Saved(response.id, response.answer, response.guests, False), promoted=True)
     session.flush()

@@ -12,6 +12,7 @@ import datetime as dt
 from collections.abc import Mapping
 from dataclasses import dataclass
 from types import SimpleNamespace
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import bindparam, delete, select
@@ -29,7 +30,7 @@ from mailer.contacts.models import (
     is_test_key,
     is_test_person,
 )
-from mailer.db import utcnow
+from mailer.db import Base, utcnow
 from mailer.errors import NotFound
 from mailer.identifiers import new_link_key
 from mailer.mail.tokens import BadToken, TokenCodec
@@ -53,7 +54,7 @@ class RsvpPage:
     response: Response | None
     closed: bool
     error: AnswerError | None = None
-    tested: dict | None = None  # a test link's POST: the answer as it would have been saved (it is not)
+    tested: dict[str, Any] | None = None  # a test link's POST: the answer as it would have been saved (it is not)
 
     @property
     def test(self) -> bool:
@@ -117,7 +118,9 @@ def places_left(meeting: Meeting) -> int | None:
     """Free places now (None: no limit), for the waitlist's words: "one place left" is not "full"."""
     if meeting.capacity is None:
         return None
-    return max(meeting.capacity - places_taken(object_session(meeting), meeting.id), 0)
+    session = object_session(meeting)
+    assert session is not None, "a meeting loaded from the database"
+    return max(meeting.capacity - places_taken(session, meeting.id), 0)
 
 
 def view_rsvp(session: Session, codec: TokenCodec, token: str, tz: ZoneInfo) -> RsvpPage:
@@ -134,9 +137,11 @@ def open_rsvp(session: Session, codec: TokenCodec, token: str, tz: ZoneInfo) -> 
     return page
 
 
-def _insert(session: Session, model):
+def _insert(session: Session, model: type[Base]) -> postgresql.Insert | sqlite.Insert:
     """INSERT … ON CONFLICT for the backend in use (both spell it the same way)."""
-    return (postgresql if session.get_bind().dialect.name == "postgresql" else sqlite).insert(model)
+    if session.get_bind().dialect.name == "postgresql":
+        return postgresql.insert(model)
+    return sqlite.insert(model)
 
 
 def record_open(session: Session, contact: Contact, meeting: Meeting, now: dt.datetime | None = None) -> None:
@@ -177,7 +182,7 @@ def answer_rsvp(session: Session, codec: TokenCodec, token: str, form: Mapping[s
         error, closed = exc, False
     except AnswersClosed:
         error, closed = None, True
-    contact, meeting = session.get(Contact, target.contact_id), session.get(Meeting, target.id)
+    contact, meeting = session.get_one(Contact, target.contact_id), session.get_one(Meeting, target.id)
     return RsvpPage(contact, meeting, current_response(session, contact, meeting), closed, error)
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import io
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
@@ -31,7 +32,7 @@ def answer_words(language: str) -> dict[str, str]:
     return {answer: translate(f"export.answer_{answer}", language) for answer in ("yes", "no", "waitlisted")}
 
 
-def attendee_rows(session: Session, meeting: Meeting, tz, language: str = "sv") -> list[list[object]]:
+def attendee_rows(session: Session, meeting: Meeting, tz: ZoneInfo, language: str = "sv") -> list[list[object]]:
     """Yes first, then the waiting list, then no; by name within each."""
     responses = session.scalars(
         select(Response).where(Response.meeting_id == meeting.id)
@@ -39,11 +40,11 @@ def attendee_rows(session: Session, meeting: Meeting, tz, language: str = "sv") 
     ).all()
     words = answer_words(language)
 
-    def key(r: Response):
+    def key(r: Response) -> tuple[int, str]:
         rank = 0 if r.answer is Answer.YES and not r.waitlisted else 1 if r.answer is Answer.YES else 2
         return rank, ((r.contact.name or r.contact.email) if r.contact else "").lower()
 
-    rows = []
+    rows: list[list[object]] = []
     for r in sorted(responses, key=key):
         contact = r.contact
         answer = words["waitlisted"] if r.waitlisted else words[r.answer.value]

@@ -8,6 +8,7 @@ import io
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from sqlalchemy import distinct, func, select
@@ -61,7 +62,7 @@ class BoardReport:
     evaluations: list[Summary] = field(default_factory=list)
     evaluations_by_region: list[Summary] = field(default_factory=list)
 
-    def to_json(self) -> dict:
+    def to_json(self) -> dict[str, Any]:
         data = self.__dict__.copy()
         data["meetings"] = [m.__dict__ for m in self.meetings]
         data["evaluations"] = [s.to_json() for s in self.evaluations]
@@ -93,23 +94,26 @@ def board_report(session: Session, settings: Settings, start: dt.date | None, en
     invitations = (select(OutboxMessage.contact_id).join(Campaign, Campaign.id == OutboxMessage.campaign_id)
                    .where(Campaign.meeting_id.in_(ids), Campaign.template == "invitation",
                           OutboxMessage.state == MessageState.SENT))
-    report.invitations_sent = session.scalar(select(func.count()).select_from(invitations.subquery()))
-    report.people_invited = session.scalar(select(func.count(distinct(invitations.subquery().c.contact_id))))
-    report.answers = session.scalar(select(func.count()).select_from(Response).where(Response.meeting_id.in_(ids)))
+    report.invitations_sent = session.execute(select(func.count()).select_from(invitations.subquery())).scalar_one()
+    report.people_invited = session.execute(
+        select(func.count(distinct(invitations.subquery().c.contact_id)))).scalar_one()
+    report.answers = session.execute(
+        select(func.count()).select_from(Response).where(Response.meeting_id.in_(ids))).scalar_one()
 
     everyone: set[int] = set()
     represented: set[int] = set()
     for meeting in meetings:
-        people = set(session.scalars(participants(meeting.id)))
-        walk_ins = session.scalar(select(func.count()).select_from(Attendance).where(
-            Attendance.meeting_id == meeting.id, Attendance.contact_id.is_(None)))
-        checked_in = session.scalar(select(func.count()).select_from(Attendance)
-                                    .where(Attendance.meeting_id == meeting.id)) > 0
+        people = {contact_id for contact_id in session.scalars(participants(meeting.id)) if contact_id is not None}
+        walk_ins = session.execute(select(func.count()).select_from(Attendance).where(
+            Attendance.meeting_id == meeting.id, Attendance.contact_id.is_(None))).scalar_one()
+        checked_in = session.execute(select(func.count()).select_from(Attendance)
+                                     .where(Attendance.meeting_id == meeting.id)).scalar_one() > 0
         everyone |= people
         represented |= represented_organisations(session, meeting.id)
-        invited = session.scalar(select(func.count(distinct(  # people, as `meetings status` counts them
-            invitations.where(Campaign.meeting_id == meeting.id).subquery().c.contact_id))))
-        answered = session.scalar(select(func.count()).select_from(Response).where(Response.meeting_id == meeting.id))
+        invited = session.execute(select(func.count(distinct(  # people, as `meetings status` counts them
+            invitations.where(Campaign.meeting_id == meeting.id).subquery().c.contact_id)))).scalar_one()
+        answered = session.execute(
+            select(func.count()).select_from(Response).where(Response.meeting_id == meeting.id)).scalar_one()
         report.meetings.append(MeetingLine(meeting.slug, meeting.title, meeting.region, meeting.city, meeting.host,
                                            format_day(meeting.starts_at, tz, language), invited, answered,
                                            len(people) + walk_ins, checked_in))
@@ -124,9 +128,10 @@ def board_report(session: Session, settings: Settings, start: dt.date | None, en
     report.represented_names = [name for oid, name in organisations if oid in represented]
     report.organisations_represented = len(report.represented_names)
     member_names = {name for _, name in organisations}
-    report.other_organisations = sorted(set(session.scalars(
+    report.other_organisations = sorted({name for name in session.scalars(
         select(Attendance.organisation_name).where(Attendance.meeting_id.in_(ids),
-                                                   Attendance.organisation_name.is_not(None)))) - member_names)
+                                                   Attendance.organisation_name.is_not(None))) if name is not None}
+                                        - member_names)
     report.evaluations, report.evaluations_by_region = summarise(session, meetings)
     return report
 
@@ -141,7 +146,7 @@ def _score(value: float | None) -> str:
 
 def to_markdown(report: BoardReport) -> str:
     """The report as Markdown, in the report's language (for the annual report's text)."""
-    def t(key: str, **values) -> str:
+    def t(key: str, **values: Any) -> str:
         return translate(f"report.{key}", report.language, **values)
 
     largest = max((m.participants for m in report.meetings), default=0)
@@ -187,7 +192,7 @@ def to_html(report: BoardReport, standalone: bool = True) -> str:
     largest = max((m.participants for m in report.meetings), default=0)
     cities = {m.slug: m.city for m in report.meetings}
 
-    def t(key: str, **values) -> str:
+    def t(key: str, **values: Any) -> str:
         return translate(f"report.{key}", report.language, **values)
 
     return env.get_template("report.html").render(report=report, largest=largest or 1, cities=cities, t=t,
@@ -196,7 +201,7 @@ def to_html(report: BoardReport, standalone: bool = True) -> str:
 
 def board_csv(report: BoardReport) -> bytes:
     """One row per meeting, then the totals: for a spreadsheet (UTF-8 with BOM, ; for Swedish Excel)."""
-    def t(key: str, **values) -> str:
+    def t(key: str, **values: Any) -> str:
         return translate(f"report.{key}", report.language, **values)
 
     buffer = io.StringIO()

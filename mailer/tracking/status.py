@@ -8,9 +8,10 @@ A person counts for every organisation they belong to.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
-from sqlalchemy import func, literal, select
+from sqlalchemy import Select, SQLColumnExpression, Subquery, func, literal, select
 from sqlalchemy.orm import Session
 
 from mailer.attendance.coverage import participants, represented_organisations
@@ -26,27 +27,29 @@ FIGURES = ("invited", "yes", "no", "waitlisted", "no_answer", "guests", "opened_
 REGION = func.coalesce(Contact.region, literal(""))
 
 
-def _join_organisations(query, who):
+def _join_organisations(query: Select[Any], who: Subquery) -> Select[Any]:
     return (query.join(Membership, Membership.contact_id == who.c.contact_id)
             .join(Organisation, Organisation.id == Membership.organisation_id))
 
 
-def _join_contacts(query, who):
+def _join_contacts(query: Select[Any], who: Subquery) -> Select[Any]:
     return query.join(Contact, Contact.id == who.c.contact_id)
 
 
-def _grouped(session: Session, meeting_id: int, key, join) -> dict[str, dict]:
+def _grouped(session: Session, meeting_id: int, key: SQLColumnExpression[Any],
+             join: Callable[[Select[Any], Subquery], Select[Any]]) -> dict[str, dict[str, Any]]:
     rows = session.execute(figures_query([meeting_id], key.label("key"), join=join)).mappings()
     return {row["key"]: {figure: int(row[figure]) for figure in FIGURES} for row in rows}
 
 
-def _bounced(meeting_id: int):
+def _bounced(meeting_id: int) -> Select[int | None]:
     return (select(OutboxMessage.contact_id).join(Campaign, Campaign.id == OutboxMessage.campaign_id)
             .where(Campaign.meeting_id == meeting_id, Campaign.template == "invitation",
                    OutboxMessage.state == MessageState.BOUNCED, OutboxMessage.contact_id.is_not(None)))
 
 
-def _count_by(session: Session, contact_ids, key, by_organisation: bool) -> dict[str, int]:
+def _count_by(session: Session, contact_ids: Select[int | None], key: SQLColumnExpression[Any],
+              by_organisation: bool) -> dict[str, int]:
     ids = contact_ids.subquery()
     query = select(key, func.count()).select_from(ids)
     if by_organisation:
@@ -54,7 +57,7 @@ def _count_by(session: Session, contact_ids, key, by_organisation: bool) -> dict
                  .join(Organisation, Organisation.id == Membership.organisation_id))
     else:
         query = query.join(Contact, Contact.id == ids.c.contact_id)
-    return dict(session.execute(query.group_by(key)).all())
+    return {group: count for group, count in session.execute(query.group_by(key))}
 
 
 def _same_region_together(counts: dict[str, Any]) -> dict[str, Any]:
@@ -77,17 +80,17 @@ def _same_region_together(counts: dict[str, Any]) -> dict[str, Any]:
 
 
 def _size(value: Any) -> int:
-    return value["invited"] if isinstance(value, dict) else value
+    return int(value["invited"] if isinstance(value, dict) else value)
 
 
-def _came(meeting_id: int):
+def _came(meeting_id: int) -> Select[int | None]:
     return select(Attendance.contact_id).where(Attendance.meeting_id == meeting_id, Attendance.contact_id.is_not(None))
 
 
-def full_status(session: Session, meeting: Meeting) -> dict:
+def full_status(session: Session, meeting: Meeting) -> dict[str, Any]:
     """Every figure staff and the board ask for, with stable keys (see README)."""
-    data = meeting_status(session, meeting.id).to_json()
-    data["bounced"] = session.scalar(select(func.count()).select_from(_bounced(meeting.id).subquery()))
+    data: dict[str, Any] = {**meeting_status(session, meeting.id).to_json()}
+    data["bounced"] = session.execute(select(func.count()).select_from(_bounced(meeting.id).subquery())).scalar_one()
     came = session.execute(select(Attendance.contact_id, Attendance.walk_in)
                            .where(Attendance.meeting_id == meeting.id)).all()
     data["checked_in"] = len(came)

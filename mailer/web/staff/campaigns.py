@@ -156,6 +156,7 @@ def schedule(campaign_id: int):
     except CampaignError as exc:
         say("schedule_failed", "error", reason=render(exc, words().lang))
         return _back(campaign_id)
+    assert when is not None, "scheduled: it has its send time"
     if when <= dt.datetime.now(dt.UTC):
         say("scheduled_past")
     else:

@@ -73,7 +73,7 @@ def _form(values: dict, meeting=None, error: str | None = None, status: int = 20
 SAID_IN_FULL = ("start_in_past", "capacity_below_taken", "meeting_cancelled")  # more than "check this field"
 
 
-def _refused(exc: Exception) -> tuple[str, str | None]:
+def _refused(exc: MeetingError | FormError) -> tuple[str, str | None]:
     """The form field to mark, and the refusal in words where the field's hint does not say it."""
     field = FORM_FIELD.get(exc.field, exc.field)
     return field, render(exc, words().lang) if getattr(exc, "code", None) in SAID_IN_FULL else None

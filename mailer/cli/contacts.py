@@ -31,7 +31,7 @@ def contacts() -> None:
 @click.option("--column", "columns", multiple=True, metavar="HEADER=FIELD",
               help=f"Read a column as one of: {', '.join(FIELDS)}, or {IGNORE}; repeatable.")
 @pass_runtime
-def import_(rt: Runtime, files: tuple[Path, ...], org: str | None, dry_run: bool, strict: bool, check_dns: bool,
+def import_(runtime: Runtime, files: tuple[Path, ...], org: str | None, dry_run: bool, strict: bool, check_dns: bool,
             map_regions: tuple[str, ...], columns: tuple[str, ...]) -> None:
     """Import CSV contact lists (one per member organisation).
 
@@ -52,7 +52,7 @@ def import_(rt: Runtime, files: tuple[Path, ...], org: str | None, dry_run: bool
     for meaning in choices.columns.values():
         if meaning not in FIELDS and meaning != IGNORE:
             fail(translate("cli.option_not_field", cli_language(), meaning=repr(meaning), fields=", ".join((*FIELDS, IGNORE))))
-    with ProgressLine() as progress, rt.transaction() as session:
+    with ProgressLine() as progress, runtime.transaction() as session:
         report = import_lists(session, list(files), org=org, dry_run=dry_run, strict=strict, check_dns=check_dns,
                               choices=choices, progress=progress)
         if report.written:
@@ -86,9 +86,9 @@ def import_(rt: Runtime, files: tuple[Path, ...], org: str | None, dry_run: bool
 @click.option("--org", help="Only this organisation's contacts.")
 @click.option("--json", "as_json", is_flag=True)
 @pass_runtime
-def list_(rt: Runtime, org: str | None, as_json: bool) -> None:
+def list_(runtime: Runtime, org: str | None, as_json: bool) -> None:
     """List contacts with their organisations and roles."""
-    with rt.transaction() as session:
+    with runtime.transaction() as session:
         try:
             rows = list_contacts(session, org)
         except LookupError as exc:

@@ -16,9 +16,9 @@ def orgs() -> None:
 @orgs.command("list")
 @click.option("--json", "as_json", is_flag=True)
 @pass_runtime
-def list_(rt: Runtime, as_json: bool) -> None:
+def list_(runtime: Runtime, as_json: bool) -> None:
     """List member organisations with their number of contacts."""
-    with rt.transaction() as session:
+    with runtime.transaction() as session:
         rows = list_organisations(session)
     if as_json:
         echo_json([dataclasses.asdict(r) for r in rows])

@@ -22,7 +22,7 @@ from mailer.staff import campaign_actions
 from mailer.staff.campaign_view import audience_choices, audience_count, campaign_page, campaigns_overview
 from mailer.staff.roles import STAFF, VIEWER
 from mailer.web.staff.access import requires
-from mailer.web.staff.common import db, me, page, say, settings, templates, words
+from mailer.web.staff.common import db, page, say, settings, signed_in_staff, templates, words
 
 bp = Blueprint("campaigns", __name__)
 FOLLOWED = (CampaignState.SCHEDULED.value, CampaignState.RUNNING.value, CampaignState.PAUSED.value)
@@ -89,7 +89,7 @@ def new():
         return _compose_form(form, counted=counted)
     try:
         with db().transaction() as s:
-            campaign = campaign_actions.create(s, settings(), templates(), me().actor,
+            campaign = campaign_actions.create(s, settings(), templates(), signed_in_staff().actor,
                                                meeting_slug=form.get("meeting", ""),
                                                template=form.get("template", ""), audience=audience_from(form),
                                                note=form.get("note"))
@@ -134,8 +134,8 @@ def _back(campaign_id: int):
 @requires(STAFF)
 def test(campaign_id: int):
     try:
-        sent_to = campaign_actions.send_test(db(), settings(), templates(), me().actor, campaign_id,
-                                             request.form.get("to") or me().email, request.form.get("contact"))
+        sent_to = campaign_actions.send_test(db(), settings(), templates(), signed_in_staff().actor, campaign_id,
+                                             request.form.get("to") or signed_in_staff().email, request.form.get("contact"))
     except TransportError as exc:
         say("test_failed", "error", reason=exc.reply)
     except (CampaignError, TemplateProblem, ValueError) as exc:
@@ -151,7 +151,7 @@ def schedule(campaign_id: int):
     at = f"{request.form.get('date', '').strip()} {request.form.get('time', '').strip()}"
     try:
         with db().transaction() as s:
-            campaign = campaign_actions.schedule(s, settings(), me().actor, campaign_id, at)
+            campaign = campaign_actions.schedule(s, settings(), signed_in_staff().actor, campaign_id, at)
             when = campaign.send_at
     except CampaignError as exc:
         say("schedule_failed", "error", reason=render(exc, words().lang))
@@ -170,10 +170,10 @@ def act(campaign_id: int, action: str):
     try:
         with db().transaction() as s:
             if action == "send":
-                n = campaign_actions.send_now(s, settings(), templates(), me().actor, campaign_id)
+                n = campaign_actions.send_now(s, settings(), templates(), signed_in_staff().actor, campaign_id)
             else:
                 n = {"cancel": campaign_actions.cancel, "retry": campaign_actions.retry,
-                     "resume": campaign_actions.resume}[action](s, me().actor, campaign_id)
+                     "resume": campaign_actions.resume}[action](s, signed_in_staff().actor, campaign_id)
     except (CampaignError, TemplateProblem) as exc:
         say("action_failed", "error", reason=render(exc, words().lang))
     else:
@@ -186,7 +186,7 @@ def act(campaign_id: int, action: str):
 def note(campaign_id: int):
     try:
         with db().transaction() as s:
-            campaign_actions.set_note(s, me().actor, campaign_id, request.form.get("note"))
+            campaign_actions.set_note(s, signed_in_staff().actor, campaign_id, request.form.get("note"))
     except CampaignError as exc:
         if exc.code == "no_campaign":
             return page("message.html", 404, title_key="not_found_title", body_key="not_found_body")

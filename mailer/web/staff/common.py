@@ -23,7 +23,7 @@ from mailer.web.i18n import Words
 
 
 @dataclass(frozen=True)
-class Me:
+class SignedInStaff:
     id: int
     email: str
     name: str | None
@@ -70,7 +70,7 @@ def end_session() -> None:
         session["lang"] = language
 
 
-def load_me() -> Me | None:
+def load_signed_in_staff() -> SignedInStaff | None:
     """The logged-in account, or None (no session, removed or deactivated account, changed password).
 
     Read afresh on every request: a new role or a deactivation applies at the next click.
@@ -84,10 +84,10 @@ def load_me() -> Me | None:
                                                                     session.get("staff_gen")):
             return None
         language = user.language or session.get("lang") or settings().language
-        return Me(user.id, user.email, user.name, language, user.role)
+        return SignedInStaff(user.id, user.email, user.name, language, user.role)
 
 
-def me() -> Me:
+def signed_in_staff() -> SignedInStaff:
     return g.staff
 
 

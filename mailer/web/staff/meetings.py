@@ -19,7 +19,7 @@ from mailer.staff import meeting_actions
 from mailer.staff.meeting_changes import cancel_meeting, count_concerned, edit_meeting
 from mailer.staff.roles import STAFF, VIEWER
 from mailer.web.staff.access import requires
-from mailer.web.staff.common import db, me, page, say, settings, words
+from mailer.web.staff.common import db, page, say, settings, signed_in_staff, words
 
 bp = Blueprint("meetings", __name__)
 FIELDS = ("slug", "title", "region", "city", "host", "venue", "date", "start", "end", "capacity", "max_guests",
@@ -96,7 +96,7 @@ def new():
     slug = values["slug"].strip() or suggest_slug(values["city"], values["date"])
     try:
         with db().transaction() as s:
-            meeting_actions.create(s, settings().timezone, me().actor, slug=slug, **_arguments(values))
+            meeting_actions.create(s, settings().timezone, signed_in_staff().actor, slug=slug, **_arguments(values))
     except (MeetingError, FormError) as exc:
         field, text = _refused(exc)
         return _form(values, error=field, status=422, error_text=text)
@@ -130,7 +130,7 @@ def edit(slug: str):
         notify = request.form.get("notify", "1") == "1"
         try:
             with s.begin_nested():
-                change = edit_meeting(s, settings().timezone, settings().language, me().actor, meeting,
+                change = edit_meeting(s, settings().timezone, settings().language, signed_in_staff().actor, meeting,
                                       notify=notify, **_arguments(values))
         except (MeetingError, FormError) as exc:
             field, text = _refused(exc)
@@ -149,7 +149,7 @@ def cancel(slug: str):
     """Call the meeting off; everyone with a yes or a waitlist place is mailed a cancellation."""
     try:
         with db().transaction() as s:
-            change = cancel_meeting(s, me().actor, get_meeting(s, slug))
+            change = cancel_meeting(s, signed_in_staff().actor, get_meeting(s, slug))
     except LookupError:
         return page("message.html", 404, title_key="not_found_title", body_key="not_found_body")
     except MeetingError as exc:

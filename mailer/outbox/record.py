@@ -37,24 +37,24 @@ class Outcome:
     uncertain: bool | None = None  # True: the server may have taken it (a timeout after the message went)
 
 
-_T = OutboxMessage.__table__
+_MESSAGES = OutboxMessage.__table__
 # Not state IN (…): an IN list is re-expanded at every execution, and these run once a message.
-_SENDABLE = or_(*(_T.c.state == state for state in SENDABLE))
-_OURS = (_T.c.id == bindparam("m_id"), _T.c.claimed_by == bindparam("m_owner"), _SENDABLE)
-MARK = update(_T).where(*_OURS).values(
+_SENDABLE = or_(*(_MESSAGES.c.state == state for state in SENDABLE))
+_OURS = (_MESSAGES.c.id == bindparam("m_id"), _MESSAGES.c.claimed_by == bindparam("m_owner"), _SENDABLE)
+MARK = update(_MESSAGES).where(*_OURS).values(
     state=MessageState.SENDING, attempts=bindparam("m_attempts"), to_email=bindparam("m_to"),
     message_id=bindparam("m_message_id"), claimed_at=bindparam("m_now", type_=UTCDateTime()))
 MARK_UNLESS_SUPPRESSED = MARK.where(~exists().where(Suppression.__table__.c.address_hash == bindparam("m_hash")))
-SKIP = update(_T).where(*_OURS).values(state=MessageState.SKIPPED, claimed_by=None, claimed_at=None,
+SKIP = update(_MESSAGES).where(*_OURS).values(state=MessageState.SKIPPED, claimed_by=None, claimed_at=None,
                                        last_error="address suppressed or erased before sending")
-RECORD = update(_T).where(_T.c.id == bindparam("r_id")).values(
-    state=bindparam("r_state", type_=_T.c.state.type), last_error=bindparam("r_error"), claimed_by=None,
-    claimed_at=None, sent_at=func.coalesce(bindparam("r_sent_at", type_=UTCDateTime()), _T.c.sent_at),
-    next_attempt_at=func.coalesce(bindparam("r_retry", type_=UTCDateTime()), _T.c.next_attempt_at),
-    attempts=func.coalesce(bindparam("r_attempts", type_=Integer()), _T.c.attempts),
-    uncertain=func.coalesce(bindparam("r_uncertain", type_=Boolean()), _T.c.uncertain))
-RECORD_IF_OURS = RECORD.where(_T.c.claimed_by == bindparam("r_owner"), _SENDABLE)
-RENEW = update(_T).where(_T.c.claimed_by == bindparam("owner"), _SENDABLE).values(
+RECORD = update(_MESSAGES).where(_MESSAGES.c.id == bindparam("r_id")).values(
+    state=bindparam("r_state", type_=_MESSAGES.c.state.type), last_error=bindparam("r_error"), claimed_by=None,
+    claimed_at=None, sent_at=func.coalesce(bindparam("r_sent_at", type_=UTCDateTime()), _MESSAGES.c.sent_at),
+    next_attempt_at=func.coalesce(bindparam("r_retry", type_=UTCDateTime()), _MESSAGES.c.next_attempt_at),
+    attempts=func.coalesce(bindparam("r_attempts", type_=Integer()), _MESSAGES.c.attempts),
+    uncertain=func.coalesce(bindparam("r_uncertain", type_=Boolean()), _MESSAGES.c.uncertain))
+RECORD_IF_OURS = RECORD.where(_MESSAGES.c.claimed_by == bindparam("r_owner"), _SENDABLE)
+RENEW = update(_MESSAGES).where(_MESSAGES.c.claimed_by == bindparam("owner"), _SENDABLE).values(
     claimed_at=bindparam("now", type_=UTCDateTime()))
 
 

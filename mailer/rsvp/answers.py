@@ -81,17 +81,18 @@ class Answerer(Protocol):
     def id(self) -> int: ...
 
 
-_R, _H, _O = Response.__table__, ResponseChange.__table__, OutboxMessage.__table__
+# Core statements on the tables (run once an answer: no ORM objects to build).
+RESPONSES, RESPONSE_CHANGES, MESSAGES = Response.__table__, ResponseChange.__table__, OutboxMessage.__table__
 _NO_ROW = -1  # "other than" no response: matches no id
-CURRENT = select(_R.c.id, *(_R.c[name] for name in FIELDS), _R.c.waitlisted).where(
-    _R.c.meeting_id == bindparam("meeting_id"), _R.c.contact_id == bindparam("contact_id"))
-PLACES_TAKEN = select(func.coalesce(func.sum(1 + _R.c.guests), 0)).where(
-    _R.c.meeting_id == bindparam("meeting_id"), _R.c.answer == Answer.YES, _R.c.waitlisted.is_(False),
-    _R.c.id != bindparam("other"))
-NEW_RESPONSE = insert(_R)
-CHANGE_RESPONSE = update(_R).where(_R.c.id == bindparam("response_id"))
-LOG_CHANGE = insert(_H)
-QUEUE_MAIL = insert(_O)
+CURRENT = select(RESPONSES.c.id, *(RESPONSES.c[name] for name in FIELDS), RESPONSES.c.waitlisted).where(
+    RESPONSES.c.meeting_id == bindparam("meeting_id"), RESPONSES.c.contact_id == bindparam("contact_id"))
+PLACES_TAKEN = select(func.coalesce(func.sum(1 + RESPONSES.c.guests), 0)).where(
+    RESPONSES.c.meeting_id == bindparam("meeting_id"), RESPONSES.c.answer == Answer.YES,
+    RESPONSES.c.waitlisted.is_(False), RESPONSES.c.id != bindparam("other"))
+NEW_RESPONSE = insert(RESPONSES)
+CHANGE_RESPONSE = update(RESPONSES).where(RESPONSES.c.id == bindparam("response_id"))
+LOG_CHANGE = insert(RESPONSE_CHANGES)
+QUEUE_MAIL = insert(MESSAGES)
 
 
 def answers_closed(meeting: AnsweredMeeting, tz: ZoneInfo, now: dt.datetime | None = None) -> bool:

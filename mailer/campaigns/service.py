@@ -33,7 +33,6 @@ from mailer.meetings.service import MeetingError, get_meeting, parse_local
 from mailer.outbox.models import FINAL_STATES, MessageState, OutboxMessage
 from mailer.outbox.relay import current_pause
 
-S = CampaignState
 NOT_STARTED = "not started, back to draft"  # start_due's outcome when the campaign cannot go out
 
 
@@ -165,7 +164,7 @@ def create_campaign(
     audience.validate(session)
     when = _parse_when(send_at, settings, meeting, template) if send_at else None
     campaign = Campaign(meeting=meeting, template=template, audience=audience.to_json(), created_by=created_by,
-                        state=S.SCHEDULED if when else S.DRAFT, send_at=when)
+                        state=CampaignState.SCHEDULED if when else CampaignState.DRAFT, send_at=when)
     session.add(campaign)
     session.flush()
     check_templates(settings, templates, campaign)
@@ -214,17 +213,17 @@ def _parse_when(text: str, settings: Settings, meeting: Meeting, template: str) 
 
 
 def schedule(session: Session, settings: Settings, campaign: Campaign, at: str) -> Campaign:
-    _require(campaign, (S.DRAFT, S.SCHEDULED, S.MISSED), "schedule")
+    _require(campaign, (CampaignState.DRAFT, CampaignState.SCHEDULED, CampaignState.MISSED), "schedule")
     check_meeting(campaign.meeting, campaign.template)
     campaign.send_at = _parse_when(at, settings, campaign.meeting, campaign.template)
-    campaign.state = S.SCHEDULED
+    campaign.state = CampaignState.SCHEDULED
     return campaign
 
 
 def cancel(session: Session, campaign: Campaign) -> int:
     """Stop a campaign; rows not yet sent become skipped. Returns how many were skipped."""
-    _require(campaign, (S.DRAFT, S.SCHEDULED, S.RUNNING, S.PAUSED, S.MISSED), "cancel")
-    campaign.state = S.CANCELLED
+    _require(campaign, (CampaignState.DRAFT, CampaignState.SCHEDULED, CampaignState.RUNNING, CampaignState.PAUSED, CampaignState.MISSED), "cancel")
+    campaign.state = CampaignState.CANCELLED
     campaign.finished_at = utcnow()
     campaign.paused_until = campaign.pause_reason = campaign.pause_reply = None
     result = session.execute(
@@ -242,21 +241,21 @@ def pause(session: Session, campaign: Campaign, reason: str, reply: str | None, 
     Called by the sender; its rows stay queued and nobody is suppressed. A pause already
     running longer is kept. Returns False when the campaign is not running (or already paused).
     """
-    if campaign.state is S.PAUSED:
+    if campaign.state is CampaignState.PAUSED:
         if campaign.paused_until is None or campaign.paused_until < until:
             campaign.paused_until, campaign.pause_reason, campaign.pause_reply = until, reason, reply
         return False
-    if campaign.state is not S.RUNNING:
+    if campaign.state is not CampaignState.RUNNING:
         return False
-    campaign.state = S.PAUSED
+    campaign.state = CampaignState.PAUSED
     campaign.paused_until, campaign.pause_reason, campaign.pause_reply = until, reason, reply
     return True
 
 
 def resume(session: Session, campaign: Campaign) -> Campaign:
     """Back to running (staff, or the worker when the retry time has come); the reply is forgotten."""
-    _require(campaign, (S.PAUSED,), "resume")
-    campaign.state = S.RUNNING
+    _require(campaign, (CampaignState.PAUSED,), "resume")
+    campaign.state = CampaignState.RUNNING
     campaign.paused_until = campaign.pause_reason = campaign.pause_reply = None
     session.flush()
     finish_if_done(session, campaign)
@@ -266,7 +265,7 @@ def resume(session: Session, campaign: Campaign) -> Campaign:
 def resume_due(session: Session, now: dt.datetime | None = None) -> list[int]:
     """The worker's part: paused campaigns whose retry time has come run again."""
     now = now or utcnow()
-    due = list(session.scalars(select(Campaign).where(Campaign.state == S.PAUSED, Campaign.paused_until <= now)))
+    due = list(session.scalars(select(Campaign).where(Campaign.state == CampaignState.PAUSED, Campaign.paused_until <= now)))
     for campaign in due:
         resume(session, campaign)
     return [campaign.id for campaign in due]
@@ -279,7 +278,7 @@ def start(session: Session, campaign: Campaign, now: dt.datetime | None = None) 
     exists. A running campaign is never started again: its recipients were fixed
     when it started, and people imported since must not be added.
     """
-    _require(campaign, (S.DRAFT, S.SCHEDULED), "start")
+    _require(campaign, (CampaignState.DRAFT, CampaignState.SCHEDULED), "start")
     check_meeting(campaign.meeting, campaign.template, now)
     audience = Audience.from_json(campaign.audience)
     existing = select(OutboxMessage.contact_id).where(OutboxMessage.campaign_id == campaign.id)
@@ -297,7 +296,7 @@ def start(session: Session, campaign: Campaign, now: dt.datetime | None = None) 
              "attempts": 0, "next_attempt_at": now, "created_at": now, "uncertain": False}
             for cid, email in rows
         ])
-    campaign.state = S.RUNNING
+    campaign.state = CampaignState.RUNNING
     campaign.started_at = campaign.started_at or now
     session.flush()
     finish_if_done(session, campaign)
@@ -313,27 +312,27 @@ def start_due(session: Session, settings: Settings, templates: EmailTemplates, c
     """
     now = now or utcnow()
     campaign = session.get(Campaign, campaign_id)
-    if campaign is None or campaign.state is not S.SCHEDULED:
+    if campaign is None or campaign.state is not CampaignState.SCHEDULED:
         return "not scheduled"
     if campaign.send_at and now - campaign.send_at > dt.timedelta(hours=settings.grace_period_hours):
-        campaign.state = S.MISSED
+        campaign.state = CampaignState.MISSED
         campaign.finished_at = now
         return "missed"
     try:
         check_templates(settings, templates, campaign)
     except TemplateProblem as exc:
-        campaign.state = S.DRAFT
+        campaign.state = CampaignState.DRAFT
         return f"{NOT_STARTED}: template error {exc}"
     try:
         start(session, campaign, now)
     except CampaignError as exc:
-        campaign.state = S.DRAFT
+        campaign.state = CampaignState.DRAFT
         return f"{NOT_STARTED}: {exc}"
     return "started"
 
 
 def finish_if_done(session: Session, campaign: Campaign) -> bool:
-    if campaign.state is not S.RUNNING:
+    if campaign.state is not CampaignState.RUNNING:
         return False
     open_rows = session.scalar(
         select(func.count()).select_from(OutboxMessage)
@@ -341,14 +340,14 @@ def finish_if_done(session: Session, campaign: Campaign) -> bool:
     )
     if open_rows:
         return False
-    campaign.state = S.FINISHED
+    campaign.state = CampaignState.FINISHED
     campaign.finished_at = utcnow()
     return True
 
 
 def retry_failed(session: Session, campaign: Campaign) -> int:
     """Staff decided to try the failed rows again: they get a fresh set of attempts."""
-    _require(campaign, (S.RUNNING, S.FINISHED), "retry")
+    _require(campaign, (CampaignState.RUNNING, CampaignState.FINISHED), "retry")
     result = session.execute(
         update(OutboxMessage)
         .where(OutboxMessage.campaign_id == campaign.id, OutboxMessage.state == MessageState.FAILED)
@@ -356,7 +355,7 @@ def retry_failed(session: Session, campaign: Campaign) -> int:
     )
     retried = rowcount(result)
     if retried:
-        campaign.state = S.RUNNING
+        campaign.state = CampaignState.RUNNING
         campaign.finished_at = None
     return retried
 
@@ -406,24 +405,24 @@ class CampaignStatus:
 
 def status(session: Session, campaign: Campaign) -> CampaignStatus:
     counts = {state.value: 0 for state in MessageState}
-    for state, n in session.execute(
+    for state, count in session.execute(
         select(OutboxMessage.state, func.count()).where(OutboxMessage.campaign_id == campaign.id)
         .group_by(OutboxMessage.state)
     ):
-        counts[MessageState(state).value] = n
+        counts[MessageState(state).value] = count
     uncertain = session.execute(select(func.count()).select_from(OutboxMessage).where(
         OutboxMessage.campaign_id == campaign.id, OutboxMessage.uncertain.is_(True))).scalar_one()
     audience = Audience.from_json(campaign.audience)
     recipients = sum(counts.values()) if campaign.started_at else count_recipients(session, audience, campaign.meeting_id)
     # A send time means "goes out then": a cancelled campaign has none to show.
-    send_at = None if campaign.state is S.CANCELLED else campaign.send_at
+    send_at = None if campaign.state is CampaignState.CANCELLED else campaign.send_at
     result = CampaignStatus(campaign.id, campaign.meeting.slug, campaign.template, campaign.state.value,
                             send_at, audience.describe(), recipients, counts, uncertain)
     result.left_out = 0 if campaign.started_at else left_out_answered(session, audience, campaign.meeting_id)
-    if campaign.state is S.PAUSED:
+    if campaign.state is CampaignState.PAUSED:
         result.paused_until, result.pause_reason = campaign.paused_until, campaign.pause_reason
         result.pause_reply = campaign.pause_reply
-    if campaign.state in (S.RUNNING, S.PAUSED) and result.unsent:
+    if campaign.state in (CampaignState.RUNNING, CampaignState.PAUSED) and result.unsent:
         held = current_pause(session)
         if held is not None:
             result.relay_paused_until, result.relay_pause_reason = held.until, held.reason

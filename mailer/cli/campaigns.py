@@ -211,9 +211,9 @@ def list_(runtime: Runtime, as_json: bool):
         echo_json(rows)
         return
     sent_word = translate("cli.campaign_row_sent", cli_language())
-    for r, send_at in zip(rows, local, strict=True):
-        click.echo(f"{r['id']:>4}  {r['meeting']:<14} {r['template']:<12} {r['state']:<10} "
-                   f"{r['sent']:>5}/{r['recipients']:<5} {sent_word}  {send_at or ''}")
+    for row, send_at in zip(rows, local, strict=True):
+        click.echo(f"{row['id']:>4}  {row['meeting']:<14} {row['template']:<12} {row['state']:<10} "
+                   f"{row['sent']:>5}/{row['recipients']:<5} {sent_word}  {send_at or ''}")
 
 
 def _print_status(runtime: Runtime, campaign_id: int, as_json: bool) -> None:

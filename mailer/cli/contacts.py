@@ -104,9 +104,9 @@ def list_(runtime: Runtime, org: str | None, as_json: bool) -> None:
     if as_json:
         echo_json(data)
         return
-    for c in data:
-        orgs = ", ".join(m["slug"] + (f" ({m['role']})" if m["role"] else "") for m in c["organisations"])
-        click.echo(f"{c['email']:<45} {c['name'] or '':<30} {orgs}")
+    for contact in data:
+        orgs = ", ".join(m["slug"] + (f" ({m['role']})" if m["role"] else "") for m in contact["organisations"])
+        click.echo(f"{contact['email']:<45} {contact['name'] or '':<30} {orgs}")
     say("cli.contacts_count", n=len(data))
 
 

@@ -64,8 +64,8 @@ def demo(runtime: Runtime, folder: Path, links_only: bool) -> None:
         click.echo()
         say("cli.demo_totals", organisations=len(organisations), people=people)
         say("cli.demo_meetings")
-        for m in meetings:
-            click.echo(f"  {m.slug:<12} {format_when(m.starts_at, m.ends_at, tz, language):<46} {m.city} – {m.host}")
+        for meeting in meetings:
+            click.echo(f"  {meeting.slug:<12} {format_when(meeting.starts_at, meeting.ends_at, tz, language):<46} {meeting.city} – {meeting.host}")
         click.echo()
         if campaign_id:
             say("cli.demo_campaign_due", id=campaign_id, slug=meetings[0].slug,

@@ -129,7 +129,7 @@ def list_(runtime: Runtime, as_json: bool) -> None:
     if as_json:
         echo_json(rows)
         return
-    for m in rows:
-        cancelled = "  " + translate("cli.meeting_cancelled_tag", cli_language()) if m["cancelled"] else ""
-        click.echo(f"{m['slug']:<22} {m['when']:<45} {m['city']}, {m['host'] or m['region']}{cancelled}")
+    for meeting in rows:
+        cancelled = "  " + translate("cli.meeting_cancelled_tag", cli_language()) if meeting["cancelled"] else ""
+        click.echo(f"{meeting['slug']:<22} {meeting['when']:<45} {meeting['city']}, {meeting['host'] or meeting['region']}{cancelled}")
     say("cli.meetings_count", n=len(rows))

@@ -23,6 +23,6 @@ def list_(runtime: Runtime, as_json: bool) -> None:
     if as_json:
         echo_json([dataclasses.asdict(r) for r in rows])
         return
-    for r in rows:
-        click.echo(f"{r.slug:<42} {r.contacts:>5}  {r.name}" + (f" [{r.short_name}]" if r.short_name else "") + (f" ({r.region})" if r.region else ""))
+    for row in rows:
+        click.echo(f"{row.slug:<42} {row.contacts:>5}  {row.name}" + (f" [{row.short_name}]" if row.short_name else "") + (f" ({row.region})" if row.region else ""))
     say("cli.orgs_count", n=len(rows), memberships=sum(r.contacts for r in rows))

@@ -59,5 +59,5 @@ def audit(runtime: Runtime, limit: int, as_json: bool) -> None:
     if as_json:
         echo_json(rows)
         return
-    for r in rows:
-        click.echo(f"{r['at']}  {r['actor']:<24} {r['action']:<24} {r['target'] or ''} {r['detail'] or ''}")
+    for row in rows:
+        click.echo(f"{row['at']}  {row['actor']:<24} {row['action']:<24} {row['target'] or ''} {row['detail'] or ''}")

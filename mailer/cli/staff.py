@@ -129,13 +129,13 @@ def list_(runtime: Runtime, as_json: bool) -> None:
         echo_json(rows)
         return
     language = cli_language()
-    for r in rows:
-        state = (translate("cli.staff_deactivated_state", language) if not r["active"]
-                 else translate("cli.staff_last_login", language, when=r["last_login_at"][:16].replace("T", " "))
-                 if r["last_login_at"]
-                 else translate("cli.staff_never", language) if r["password_set"]
+    for row in rows:
+        state = (translate("cli.staff_deactivated_state", language) if not row["active"]
+                 else translate("cli.staff_last_login", language, when=row["last_login_at"][:16].replace("T", " "))
+                 if row["last_login_at"]
+                 else translate("cli.staff_never", language) if row["password_set"]
                  else translate("cli.staff_waiting", language))
-        click.echo(f"{r['email']:<40} {r['name'] or '':<30} {r['role']:<7} {state}")
+        click.echo(f"{row['email']:<40} {row['name'] or '':<30} {row['role']:<7} {state}")
     say("cli.staff_count", n=len(rows))
 
 

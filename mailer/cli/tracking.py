@@ -70,12 +70,12 @@ def evaluations(runtime: Runtime, slug: str | None, as_json: bool):
     language = cli_language()
     for key, rows in (("report.per_meeting", per_meeting), ("report.per_region", per_region)):
         click.echo(translate(key, language))
-        for s in rows:
-            figures = translate("cli.evaluation_figures", language, n=s.count, value=s.value_avg,
-                                knowledge=s.knowledge_avg, cooperation=s.cooperation_yes) if s.count else \
+        for summary in rows:
+            figures = translate("cli.evaluation_figures", language, n=summary.count, value=summary.value_avg,
+                                knowledge=summary.knowledge_avg, cooperation=summary.cooperation_yes) if summary.count else \
                 translate("cli.evaluation_none", language)
-            click.echo(f"  {s.label:<24} {figures}")
-            for comment in s.comments if key == "report.per_meeting" else ():
+            click.echo(f"  {summary.label:<24} {figures}")
+            for comment in summary.comments if key == "report.per_meeting" else ():
                 click.echo(f"      “{comment}”")
 
 
@@ -218,6 +218,6 @@ def status(runtime: Runtime, slug: str, as_json: bool):
               f"{t('col_none'):>5} {t('col_bounced'):>7} {t('col_came'):>5}")
     for key, rows in (("per_organisation", data["by_organisation"]), ("per_region", data["by_region"])):
         click.echo(f"\n{t(key)}\n{header}")
-        for key, f in rows.items():
-            click.echo(f"  {f.get('name', key)[:40]:<40} {f['invited']:>7} {f['yes']:>5} {f['no']:>5} "
-                       f"{f['waitlisted']:>5} {f['no_answer']:>5} {f['bounced']:>7} {f['checked_in']:>5}")
+        for key, counts in rows.items():
+            click.echo(f"  {counts.get('name', key)[:40]:<40} {counts['invited']:>7} {counts['yes']:>5} {counts['no']:>5} "
+                       f"{counts['waitlisted']:>5} {counts['no_answer']:>5} {counts['bounced']:>7} {counts['checked_in']:>5}")

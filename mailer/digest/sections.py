@@ -114,15 +114,15 @@ def meetings_section(session: Session, period: Period) -> list[dict[str, Any]]:
     all_orgs = session.execute(select(Organisation.id, Organisation.name).order_by(Organisation.name)).all()
     items = []
     for meeting in meetings:
-        f = figures[meeting.id]
+        status = figures[meeting.id]
         represented = represented_organisations(session, meeting.id)
         new, erased = _new_answers(session, meeting.id, period)
         items.append({
             "title": meeting.title, "when": format_when(meeting.starts_at, meeting.ends_at, period.tz, period.lang),
-            "city": meeting.city, "region": meeting.region, "invited": f.invited, "yes": f.yes, "no": f.no,
-            "waitlisted": f.waitlisted, "no_answer": f.no_answer, "guests": f.guests,
+            "city": meeting.city, "region": meeting.region, "invited": status.invited, "yes": status.yes, "no": status.no,
+            "waitlisted": status.waitlisted, "no_answer": status.no_answer, "guests": status.guests,
             "capacity": meeting.capacity,
-            "places_left": None if meeting.capacity is None else max(meeting.capacity - f.yes - f.guests, 0),
+            "places_left": None if meeting.capacity is None else max(meeting.capacity - status.yes - status.guests, 0),
             "organisations_represented": len(represented), "organisations_total": len(all_orgs),
             "missing_organisations": [name for oid, name in all_orgs if oid not in represented],
             "chart": _chart(session, meeting, period),

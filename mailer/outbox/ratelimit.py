@@ -132,8 +132,8 @@ class SharedRateLimiter:
             used = sum(n for _, n in inside)
             room = min(room, max(0, limit - used))
             if used >= limit:  # room again when enough of the oldest have left the window
-                for at, n in inside:  # noqa: B007 -- `at` after the loop is the oldest that must leave
-                    used -= n
+                for at, count in inside:  # noqa: B007 -- `at` after the loop is the oldest that must leave
+                    used -= count
                     if used < limit:
                         break
                 if at + size > full_until:

@@ -43,8 +43,8 @@ class MeetingLine:
     @property
     def total(self) -> int:
         """Everyone the bar stands for: the invited, plus anyone who answered without an invitation."""
-        f = self.figures
-        return max(f.invited, f.yes + f.no + f.waitlisted + f.no_answer)
+        figures = self.figures
+        return max(figures.invited, figures.yes + figures.no + figures.waitlisted + figures.no_answer)
 
     def share(self, count: int) -> float:
         return round(100 * count / self.total, 1) if self.total else 0.0
@@ -61,8 +61,8 @@ class CampaignLine:
 
     @property
     def done(self) -> int:
-        c = self.status.counts
-        return c["sent"] + c["failed"] + c["bounced"] + c["skipped"]
+        counts = self.status.counts
+        return counts["sent"] + counts["failed"] + counts["bounced"] + counts["skipped"]
 
 
 @dataclass

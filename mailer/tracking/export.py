@@ -40,18 +40,18 @@ def attendee_rows(session: Session, meeting: Meeting, tz: ZoneInfo, language: st
     ).all()
     words = answer_words(language)
 
-    def key(r: Response) -> tuple[int, str]:
-        rank = 0 if r.answer is Answer.YES and not r.waitlisted else 1 if r.answer is Answer.YES else 2
-        return rank, ((r.contact.name or r.contact.email) if r.contact else "").lower()
+    def key(response: Response) -> tuple[int, str]:
+        rank = 0 if response.answer is Answer.YES and not response.waitlisted else 1 if response.answer is Answer.YES else 2
+        return rank, ((response.contact.name or response.contact.email) if response.contact else "").lower()
 
     rows: list[list[object]] = []
-    for r in sorted(responses, key=key):
-        contact = r.contact
-        answer = words["waitlisted"] if r.waitlisted else words[r.answer.value]
+    for response in sorted(responses, key=key):
+        contact = response.contact
+        answer = words["waitlisted"] if response.waitlisted else words[response.answer.value]
         rows.append([
             contact.name if contact else "", ", ".join(sorted(m.organisation.name for m in contact.memberships)) if contact else "",
-            contact.email if contact else "", answer, r.guests, r.diet or "", r.accessibility or "", r.comment or "",
-            r.updated_at.astimezone(tz).strftime("%Y-%m-%d %H:%M"),
+            contact.email if contact else "", answer, response.guests, response.diet or "", response.accessibility or "", response.comment or "",
+            response.updated_at.astimezone(tz).strftime("%Y-%m-%d %H:%M"),
         ])
     return rows
 

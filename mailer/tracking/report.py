@@ -176,9 +176,9 @@ def to_markdown(report: BoardReport) -> str:
         lines += ["", f"### {title}", "",
                   f"| | {t('col_answers')} | {t('col_valuable')} | {t('col_knows_more')} | {t('col_cooperation')} |",
                   "| --- | ---: | ---: | ---: | ---: |"]
-        for s in rows:
-            lines.append(f"| {cities.get(s.label, s.label)} | {s.count} | {_score(s.value_avg)} | "
-                         f"{_score(s.knowledge_avg)} | {t('of', n=s.cooperation_yes, total=s.count)} |")
+        for summary in rows:
+            lines.append(f"| {cities.get(summary.label, summary.label)} | {summary.count} | {_score(summary.value_avg)} | "
+                         f"{_score(summary.knowledge_avg)} | {t('of', n=summary.cooperation_yes, total=summary.count)} |")
     comments = [(cities.get(s.label, s.label), c) for s in report.evaluations for c in s.comments]
     if comments:
         lines += ["", f"### {t('comments')}", ""] + [f"- {label}: {c}" for label, c in comments]
@@ -208,9 +208,9 @@ def board_csv(report: BoardReport) -> bytes:
     writer = csv.writer(buffer, delimiter=";" if report.language == "sv" else ",", lineterminator="\r\n")
     writer.writerow([t("col_meeting"), t("col_region"), t("col_date"), t("col_invited"), t("col_answered"),
                      t("col_participants"), t("col_checked_in")])
-    for m in report.meetings:
-        writer.writerow([f"{m.city} ({m.host or m.title})", m.region, m.day, m.invited, m.answered, m.participants,
-                         t("yes") if m.checked_in else t("no")])
+    for line in report.meetings:
+        writer.writerow([f"{line.city} ({line.host or line.title})", line.region, line.day, line.invited, line.answered, line.participants,
+                         t("yes") if line.checked_in else t("no")])
     writer.writerow([t("total"), len(report.meetings_per_region), "", report.people_invited, report.answers,
                      report.participants, ""])
     return ("\ufeff" + buffer.getvalue()).encode("utf-8")

@@ -226,8 +226,8 @@ class Sender:
         touched = {row.campaign_id for row in batch.rows if row.campaign_id is not None}
         if touched:
             with self.db.transaction() as session:
-                for cid in touched:
-                    campaign = session.get(Campaign, cid)
+                for touched_id in touched:
+                    campaign = session.get(Campaign, touched_id)
                     if campaign is not None:  # rows keep their campaign: it is never deleted
                         finish_if_done(session, campaign)
         return result

@@ -47,15 +47,15 @@ def _count_text(meeting: str | None, audience: Audience) -> tuple[int | None, st
     t = words()
     try:
         with db().reading() as s:
-            n, left_out = audience_count(s, meeting, audience)
+            count, left_out = audience_count(s, meeting, audience)
     except AudienceError as exc:
         return None, t("audience_incomplete") if not audience.has_selector else render(exc, t.lang)
     except LookupError:
         return None, t("choose_meeting")
-    text = t("recipients_one") if n == 1 else t("recipients_n", n=n)
+    text = t("recipients_one") if count == 1 else t("recipients_n", n=count)
     if left_out:
         text += ". " + (t("left_out_answered_one") if left_out == 1 else t("left_out_answered", n=left_out))
-    return n, text
+    return count, text
 
 
 @bp.get("/campaigns")
@@ -69,8 +69,8 @@ def index():
 @bp.get("/campaigns/count")
 @requires(STAFF)
 def count():
-    n, text = _count_text(request.args.get("meeting") or None, audience_from(request.args))
-    return {"count": n, "text": text}
+    recipients, text = _count_text(request.args.get("meeting") or None, audience_from(request.args))
+    return {"count": recipients, "text": text}
 
 
 def _compose_form(form, status: int = 200, error: str | None = None, counted: str | None = None):
@@ -170,14 +170,14 @@ def act(campaign_id: int, action: str):
     try:
         with db().transaction() as s:
             if action == "send":
-                n = campaign_actions.send_now(s, settings(), templates(), signed_in_staff().actor, campaign_id)
+                count = campaign_actions.send_now(s, settings(), templates(), signed_in_staff().actor, campaign_id)
             else:
-                n = {"cancel": campaign_actions.cancel, "retry": campaign_actions.retry,
+                count = {"cancel": campaign_actions.cancel, "retry": campaign_actions.retry,
                      "resume": campaign_actions.resume}[action](s, signed_in_staff().actor, campaign_id)
     except (CampaignError, TemplateProblem) as exc:
         say("action_failed", "error", reason=render(exc, words().lang))
     else:
-        say(f"campaign_{action}", n=n)
+        say(f"campaign_{action}", n=count)
     return _back(campaign_id)
 
 

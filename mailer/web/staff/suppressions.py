@@ -38,6 +38,6 @@ def lift_one(suppression_id: int):
 @requires(STAFF)
 def lift_wrong():
     with db().transaction() as s:
-        n = lift_not_the_address(s, signed_in_staff().actor)
-    say("lifted_n", n=n)
+        count = lift_not_the_address(s, signed_in_staff().actor)
+    say("lifted_n", n=count)
     return redirect(url_for(".index"), code=303)

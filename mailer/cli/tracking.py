@@ -203,21 +203,21 @@ def status(runtime: Runtime, slug: str, as_json: bool):
         return
     language = cli_language()
 
-    def t(key: str, **values) -> str:
+    def phrase(key: str, **values) -> str:
         return translate(f"cli.status.{key}", language, **values)
 
-    click.echo(f"{slug}: {data['title']}" + (t("capacity", n=data["capacity"]) if data["capacity"] else ""))
+    click.echo(f"{slug}: {data['title']}" + (phrase("capacity", n=data["capacity"]) if data["capacity"] else ""))
     for key in STATUS_LABELS:
-        click.echo(f"  {t(key):<28} {data[key]:>6}")
+        click.echo(f"  {phrase(key):<28} {data[key]:>6}")
     if data["checked_in"]:
-        click.echo(f"  {t('came'):<28} {data['checked_in']:>6}   " + t("walk_ins", n=data["walk_ins"]))
-    click.echo("\n" + t("represented", n=data["organisations_represented"], total=data["organisations_total"]))
+        click.echo(f"  {phrase('came'):<28} {data['checked_in']:>6}   " + phrase("walk_ins", n=data["walk_ins"]))
+    click.echo("\n" + phrase("represented", n=data["organisations_represented"], total=data["organisations_total"]))
     if data["organisations_missing"]:
-        click.echo(t("missing", names=", ".join(data["organisations_missing"])))
-    header = (f"  {'':<40} {t('col_invited'):>7} {t('col_yes'):>5} {t('col_no'):>5} {t('col_wait'):>5} "
-              f"{t('col_none'):>5} {t('col_bounced'):>7} {t('col_came'):>5}")
+        click.echo(phrase("missing", names=", ".join(data["organisations_missing"])))
+    header = (f"  {'':<40} {phrase('col_invited'):>7} {phrase('col_yes'):>5} {phrase('col_no'):>5} {phrase('col_wait'):>5} "
+              f"{phrase('col_none'):>5} {phrase('col_bounced'):>7} {phrase('col_came'):>5}")
     for key, rows in (("per_organisation", data["by_organisation"]), ("per_region", data["by_region"])):
-        click.echo(f"\n{t(key)}\n{header}")
+        click.echo(f"\n{phrase(key)}\n{header}")
         for key, counts in rows.items():
             click.echo(f"  {counts.get('name', key)[:40]:<40} {counts['invited']:>7} {counts['yes']:>5} {counts['no']:>5} "
                        f"{counts['waitlisted']:>5} {counts['no_answer']:>5} {counts['bounced']:>7} {counts['checked_in']:>5}")

@@ -96,13 +96,13 @@ def org_report_csv(report: OrgReport, language: str) -> bytes:
     UTF-8 with BOM and `;` for Swedish Excel (`,` in English); cells Excel would run as
     formulas are neutralised as in the attendee export.
     """
-    def t(key: str) -> str:
+    def phrase(key: str) -> str:
         return translate(f"quality.{key}", language)
 
-    rows: list[list[object]] = [[t("col_problem"), t("col_email"), t("col_since"), t("col_detail")]]
-    rows += [[t("bounced"), e["email"], e["since"], e["detail"] or ""] for e in report.bounced]
-    rows += [[t("unsubscribed"), e["email"], e["since"], ""] for e in report.unsubscribed]
-    rows += [[t("rejected"), e["value"] or "", "", f"{e['file']}:{e['line']}: {e['reason']}"] for e in report.rejected]
+    rows: list[list[object]] = [[phrase("col_problem"), phrase("col_email"), phrase("col_since"), phrase("col_detail")]]
+    rows += [[phrase("bounced"), e["email"], e["since"], e["detail"] or ""] for e in report.bounced]
+    rows += [[phrase("unsubscribed"), e["email"], e["since"], ""] for e in report.unsubscribed]
+    rows += [[phrase("rejected"), e["value"] or "", "", f"{e['file']}:{e['line']}: {e['reason']}"] for e in report.rejected]
     buffer = io.StringIO()
     writer = csv.writer(buffer, delimiter=";" if language == "sv" else ",", lineterminator="\r\n")
     writer.writerows([neutralise(cell) for cell in row] for row in rows)

@@ -146,42 +146,42 @@ def _score(value: float | None) -> str:
 
 def to_markdown(report: BoardReport) -> str:
     """The report as Markdown, in the report's language (for the annual report's text)."""
-    def t(key: str, **values: Any) -> str:
+    def phrase(key: str, **values: Any) -> str:
         return translate(f"report.{key}", report.language, **values)
 
     largest = max((m.participants for m in report.meetings), default=0)
     per_region = ", ".join(f"{r}: {n}" for r, n in report.meetings_per_region.items())
     lines = [
-        f"# {t('title', period=report.period)}", "",
-        "- " + t("meetings_held", n=len(report.meetings), regions=len(report.meetings_per_region))
+        f"# {phrase('title', period=report.period)}", "",
+        "- " + phrase("meetings_held", n=len(report.meetings), regions=len(report.meetings_per_region))
         + (f" ({per_region})" if report.meetings else ""),
-        "- " + t("invitations_sent", n=report.invitations_sent, people=report.people_invited),
-        "- " + t("answers", n=report.answers),
-        "- " + t("participants", n=report.participants, people=report.unique_participants),
-        "- " + t("participants_per_region", regions=", ".join(
-            f"{r}: {n}" for r, n in report.participants_per_region.items()) or t("none_recorded")),
-        "- " + t("represented", n=report.organisations_represented, total=report.organisations_total),
-        "- " + t("others", names=", ".join(report.other_organisations) or t("none_recorded")),
-        "", f"## {t('meetings')}", "",
-        f"| {t('col_meeting')} | {t('col_region')} | {t('col_date')} | {t('col_invited')} | {t('col_answered')} "
-        f"| {t('col_participants')} |", "| --- | --- | --- | ---: | ---: | ---: |",
+        "- " + phrase("invitations_sent", n=report.invitations_sent, people=report.people_invited),
+        "- " + phrase("answers", n=report.answers),
+        "- " + phrase("participants", n=report.participants, people=report.unique_participants),
+        "- " + phrase("participants_per_region", regions=", ".join(
+            f"{r}: {n}" for r, n in report.participants_per_region.items()) or phrase("none_recorded")),
+        "- " + phrase("represented", n=report.organisations_represented, total=report.organisations_total),
+        "- " + phrase("others", names=", ".join(report.other_organisations) or phrase("none_recorded")),
+        "", f"## {phrase('meetings')}", "",
+        f"| {phrase('col_meeting')} | {phrase('col_region')} | {phrase('col_date')} | {phrase('col_invited')} | {phrase('col_answered')} "
+        f"| {phrase('col_participants')} |", "| --- | --- | --- | ---: | ---: | ---: |",
     ]
     lines += [f"| {m.city} ({m.host or m.title}) | {m.region} | {m.day} | {m.invited} | {m.answered} | "
-              f"{m.participants}{'' if m.checked_in else ' (' + t('said_yes') + ')'} |" for m in report.meetings]
-    lines += ["", f"## {t('per_meeting_chart')}", "", "```"]
+              f"{m.participants}{'' if m.checked_in else ' (' + phrase('said_yes') + ')'} |" for m in report.meetings]
+    lines += ["", f"## {phrase('per_meeting_chart')}", "", "```"]
     lines += [f"{m.city:<12} {bar(m.participants, largest)} {m.participants}" for m in report.meetings]
     cities = {m.slug: m.city for m in report.meetings}
-    lines += ["```", "", f"## {t('evaluations')}"]
-    for title, rows in ((t("per_meeting"), report.evaluations), (t("per_region"), report.evaluations_by_region)):
+    lines += ["```", "", f"## {phrase('evaluations')}"]
+    for title, rows in ((phrase("per_meeting"), report.evaluations), (phrase("per_region"), report.evaluations_by_region)):
         lines += ["", f"### {title}", "",
-                  f"| | {t('col_answers')} | {t('col_valuable')} | {t('col_knows_more')} | {t('col_cooperation')} |",
+                  f"| | {phrase('col_answers')} | {phrase('col_valuable')} | {phrase('col_knows_more')} | {phrase('col_cooperation')} |",
                   "| --- | ---: | ---: | ---: | ---: |"]
         for summary in rows:
             lines.append(f"| {cities.get(summary.label, summary.label)} | {summary.count} | {_score(summary.value_avg)} | "
-                         f"{_score(summary.knowledge_avg)} | {t('of', n=summary.cooperation_yes, total=summary.count)} |")
+                         f"{_score(summary.knowledge_avg)} | {phrase('of', n=summary.cooperation_yes, total=summary.count)} |")
     comments = [(cities.get(s.label, s.label), c) for s in report.evaluations for c in s.comments]
     if comments:
-        lines += ["", f"### {t('comments')}", ""] + [f"- {label}: {c}" for label, c in comments]
+        lines += ["", f"### {phrase('comments')}", ""] + [f"- {label}: {c}" for label, c in comments]
     return "\n".join(lines) + "\n"
 
 
@@ -192,25 +192,25 @@ def to_html(report: BoardReport, standalone: bool = True) -> str:
     largest = max((m.participants for m in report.meetings), default=0)
     cities = {m.slug: m.city for m in report.meetings}
 
-    def t(key: str, **values: Any) -> str:
+    def phrase(key: str, **values: Any) -> str:
         return translate(f"report.{key}", report.language, **values)
 
-    return env.get_template("report.html").render(report=report, largest=largest or 1, cities=cities, t=t,
+    return env.get_template("report.html").render(report=report, largest=largest or 1, cities=cities, t=phrase,
                                                   standalone=standalone)
 
 
 def board_csv(report: BoardReport) -> bytes:
     """One row per meeting, then the totals: for a spreadsheet (UTF-8 with BOM, ; for Swedish Excel)."""
-    def t(key: str, **values: Any) -> str:
+    def phrase(key: str, **values: Any) -> str:
         return translate(f"report.{key}", report.language, **values)
 
     buffer = io.StringIO()
     writer = csv.writer(buffer, delimiter=";" if report.language == "sv" else ",", lineterminator="\r\n")
-    writer.writerow([t("col_meeting"), t("col_region"), t("col_date"), t("col_invited"), t("col_answered"),
-                     t("col_participants"), t("col_checked_in")])
+    writer.writerow([phrase("col_meeting"), phrase("col_region"), phrase("col_date"), phrase("col_invited"), phrase("col_answered"),
+                     phrase("col_participants"), phrase("col_checked_in")])
     for line in report.meetings:
         writer.writerow([f"{line.city} ({line.host or line.title})", line.region, line.day, line.invited, line.answered, line.participants,
-                         t("yes") if line.checked_in else t("no")])
-    writer.writerow([t("total"), len(report.meetings_per_region), "", report.people_invited, report.answers,
+                         phrase("yes") if line.checked_in else phrase("no")])
+    writer.writerow([phrase("total"), len(report.meetings_per_region), "", report.people_invited, report.answers,
                      report.participants, ""])
     return ("\ufeff" + buffer.getvalue()).encode("utf-8")

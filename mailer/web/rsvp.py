@@ -93,12 +93,12 @@ def _render(result: service.RsvpPage, values, saved: bool = False, expired: bool
     """Called inside the transaction, while the ORM objects can still load what they need."""
     settings = settings_of(current_app)
     lang = language_of(result.contact, settings)
-    t = Words(lang)
+    words = Words(lang)
     meeting, response = result.meeting, result.response
     errors = {}
     if result.error is not None:
         error = result.error
-        errors[error.field] = t(f"error.{error.field}.{error.reason}", limit=error.limit)
+        errors[error.field] = words(f"error.{error.field}.{error.reason}", limit=error.limit)
     current: dict[str, Any] | None = None
     if response is not None:
         current = {"answer": response.answer.value, "guests": response.guests, "waitlisted": response.waitlisted}
@@ -106,9 +106,9 @@ def _render(result: service.RsvpPage, values, saved: bool = False, expired: bool
             current["places_left"] = service.places_left(meeting)
     return render_template(
         "public/rsvp.html",
-        t=t,
-        lang=t.lang,
-        meeting=meeting_context(meeting, settings, t.lang),
+        t=words,
+        lang=words.lang,
+        meeting=meeting_context(meeting, settings, words.lang),
         max_guests=meeting.max_guests,
         current=current,
         values={name: values.get(name, "") or "" for name in FIELDS},

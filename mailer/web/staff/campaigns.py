@@ -44,17 +44,17 @@ def audience_from(form) -> Audience:
 
 
 def _count_text(meeting: str | None, audience: Audience) -> tuple[int | None, str]:
-    t = words()
+    staff_words = words()
     try:
         with db().reading() as s:
             count, left_out = audience_count(s, meeting, audience)
     except AudienceError as exc:
-        return None, t("audience_incomplete") if not audience.has_selector else render(exc, t.lang)
+        return None, staff_words("audience_incomplete") if not audience.has_selector else render(exc, staff_words.lang)
     except LookupError:
-        return None, t("choose_meeting")
-    text = t("recipients_one") if count == 1 else t("recipients_n", n=count)
+        return None, staff_words("choose_meeting")
+    text = staff_words("recipients_one") if count == 1 else staff_words("recipients_n", n=count)
     if left_out:
-        text += ". " + (t("left_out_answered_one") if left_out == 1 else t("left_out_answered", n=left_out))
+        text += ". " + (staff_words("left_out_answered_one") if left_out == 1 else staff_words("left_out_answered", n=left_out))
     return count, text
 
 

@@ -3,7 +3,7 @@
 The data is written straight into a fresh SQLite database with bulk inserts (22 organisations,
 100,000 contacts, an invitation round of 100,000 sent messages, 60,000 answers with 1,000,000
 history rows over eight weeks, 70,000 opened links); then the meeting status
-(rsvp.status.meeting_status) and the weekly digest's content (digest.build.digest_context)
+(tracking.figures.meeting_status) and the weekly digest's content (digest.build.digest_context)
 are timed, best of three, in milliseconds.
 
 Usage: python bench/status.py [INVITED] [HISTORY]
@@ -76,7 +76,7 @@ def best_ms(function, repeat: int = 3) -> float:
 
 def run(invited: int = 100_000, history: int = 1_000_000) -> dict:
     from mailer.digest.build import current_period, digest_context
-    from mailer.rsvp.status import meeting_status
+    from mailer.tracking.figures import meeting_status
 
     with workspace() as folder:
         app = Instance(folder).app()

@@ -28,8 +28,8 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         # come from the proxy's X-Forwarded-* headers, trusted for exactly this many hops.
         from werkzeug.middleware.proxy_fix import ProxyFix
 
-        n = settings.proxy_count
-        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n)  # type: ignore[method-assign]
+        proxies = settings.proxy_count
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies, x_proto=proxies, x_host=proxies)  # type: ignore[method-assign]
 
     from mailer.web import init_app as init_web
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import tomllib
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from email.headerregistry import Address
 from email.utils import getaddresses
@@ -414,7 +415,8 @@ def _crontab_day(text: str) -> int:
     raise ValueError(f"{text!r} is not a weekday (0-7 or sun-sat)")
 
 
-PARSERS = {
+# Each setting's parser: (setting name, raw value) -> the typed value, or ConfigError.
+PARSERS: dict[str, Callable[[str, Any], Any]] = {
     "database_url": _database_url,
     "secret_key": _secret_key,
     "old_secret_keys": _key_list,
@@ -457,9 +459,9 @@ def env_name(key: str) -> str:
     return "MAILER_" + key.upper()
 
 
-def instance_path_from_env(environ: dict[str, str] | None = None) -> Path:
-    environ = os.environ if environ is None else environ
-    return Path(environ.get("MAILER_INSTANCE_PATH") or "instance").expanduser().resolve()
+def instance_path_from_env(environ: Mapping[str, str] | None = None) -> Path:
+    variables = os.environ if environ is None else environ
+    return Path(variables.get("MAILER_INSTANCE_PATH") or "instance").expanduser().resolve()
 
 
 def default_templates_path() -> Path | None:

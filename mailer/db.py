@@ -25,25 +25,39 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING, Any, ClassVar
 
-from sqlalchemy import DateTime, Engine, Enum, create_engine, event
+from sqlalchemy import CursorResult, DateTime, Engine, Enum, Result, Table, create_engine, event
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
+
+if TYPE_CHECKING:  # Alembic is imported only when migrating
+    from alembic.config import Config
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 READ_ONLY = "mailer_read_only"  # execution option of the engine behind Database.reading()
 
 
 class Base(DeclarativeBase):
-    pass
+    if TYPE_CHECKING:
+        # Every model maps one Table (none maps a join or a select), so Model.__table__ is one:
+        # Core insert()/update() on it type-check. SQLAlchemy declares the wider FromClause.
+        __table__: ClassVar[Table]
 
 
-def personal(of: str = "contact") -> dict:
+def rowcount(result: Result[Any]) -> int:
+    """How many rows an UPDATE or DELETE changed. Session.execute() is typed to return a Result;
+    for these statements it is a CursorResult, which carries the count."""
+    assert isinstance(result, CursorResult), "rowcount is for UPDATE and DELETE results"
+    return result.rowcount
+
+
+def personal(of: str = "contact") -> dict[str, Any]:
     """`info=` for a column holding personal data about a contact (or, with of="staff", a staff user)."""
     return {"personal": True, "of": of}
 
 
-def not_personal() -> dict:
+def not_personal() -> dict[str, Any]:
     """`info=` for a column that holds nothing about a person (ids, figures, settings, times of system events)."""
     return {"personal": False}
 
@@ -208,7 +222,11 @@ class Database:
         if not self.is_sqlite:
             return
         with self.engine.connect() as connection:
-            connection.connection.driver_connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            # The driver's own connection: SQLAlchemy's would begin a transaction first.
+            driver = connection.connection.driver_connection
+            assert driver is not None, "a connection from the pool has its DBAPI connection"
+            assert driver is not None, "a checked-out connection has its driver connection"
+            driver.execute("PRAGMA wal_checkpoint(TRUNCATE)")
 
     def upgrade(self) -> None:
         """Bring the schema to the newest Alembic revision (harmless when already there).
@@ -224,6 +242,7 @@ class Database:
         with self.engine.connect() as connection:
             sqlite = connection.dialect.name == "sqlite"
             driver = connection.connection.driver_connection
+            assert driver is not None, "a connection from the pool has its DBAPI connection"
             if sqlite:
                 driver.execute("PRAGMA foreign_keys = OFF")
             try:
@@ -249,7 +268,7 @@ class Database:
         self.engine.dispose()
 
 
-def alembic_config():
+def alembic_config() -> Config:
     from alembic.config import Config
 
     config = Config()
@@ -260,7 +279,9 @@ def alembic_config():
 def head_revision() -> str:
     from alembic.script import ScriptDirectory
 
-    return ScriptDirectory.from_config(alembic_config()).get_current_head()
+    head = ScriptDirectory.from_config(alembic_config()).get_current_head()
+    assert head is not None, "mailer/migrations/versions has one head revision"
+    return head
 
 
 def include_object(obj, name, type_, reflected, compare_to) -> bool:

@@ -15,7 +15,7 @@ import pytest
 from mailer.campaigns import service
 from mailer.campaigns.audience import Audience
 from mailer.contacts.importer import import_lists
-from mailer.outbox.sender import Sender
+from mailer.worker.sender import Sender
 
 DATA = Path(__file__).parent / "data" / "bounces"
 BOUNCE_ADDRESS = "bounces@ax.example.org"

@@ -16,7 +16,7 @@ from mailer.campaigns.models import Campaign
 from mailer.contacts.importer import import_lists
 from mailer.contacts.models import Suppression
 from mailer.outbox.models import MessageState, OutboxMessage
-from mailer.outbox.sender import Sender
+from mailer.worker.sender import Sender
 
 
 @pytest.fixture

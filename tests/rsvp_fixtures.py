@@ -27,7 +27,7 @@ from mailer.contacts.models import Contact
 from mailer.mail.context import links
 from mailer.meetings.models import Meeting
 from mailer.outbox.models import MessageState, OutboxMessage
-from mailer.outbox.sender import Sender
+from mailer.worker.sender import Sender
 from mailer.rsvp.models import Response
 from smtp_server import free_port
 from helpers import wait_until

@@ -17,7 +17,7 @@ from mailer.db import utcnow
 from mailer.mail.templates import EmailTemplates, TemplateProblem
 from mailer.outbox.models import MessageState, OutboxMessage
 from mailer.meetings.models import Meeting
-from mailer.outbox.sender import Sender
+from mailer.worker.sender import Sender
 from mailer.rsvp.service import record_answer
 from helpers import future_year, past_year, wait_until, when
 

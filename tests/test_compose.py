@@ -24,7 +24,7 @@ from mailer.mail.compose import Composer
 from mailer.mail.message import build_message, parsed, wire_address
 from mailer.mail.templates import Rendered
 from mailer.outbox.models import MessageState, OutboxMessage
-from mailer.outbox.sender import Sender
+from mailer.worker.sender import Sender
 
 NAMES = ["Anna Andersson", "Björn Åström", "Andersson, Anna", 'Ann "Lillan" Berg', "Jean-Luc (kapten) Picard",
          "A" * 90, "Åsa " + "Ö" * 70, "O'Brien", "Zoë", "李小龙", "Mallory\r\nBcc: victim@example.org", ""]

@@ -31,7 +31,7 @@ from mailer.db import utcnow
 from mailer.digest.models import DigestRun
 from mailer.meetings.models import Meeting
 from mailer.outbox.models import MessageState, OutboxMessage
-from mailer.outbox.sender import Sender
+from mailer.worker.sender import Sender
 from mailer.rsvp.models import Answer, Response, ResponseChange
 from mailer.rsvp.service import record_answer
 from mailer.worker.scheduler import DIGEST_JOB, build_scheduler, ensure_digest_job

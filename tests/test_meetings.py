@@ -263,7 +263,7 @@ def test_demo_meetings_are_six_weekday_evenings(db):
 
 def test_update_changes_only_what_is_given_and_none_clears(db, settings, make_meeting):
     from mailer.meetings.models import Meeting
-    from mailer.meetings.service import update_meeting
+    from mailer.staff.meeting_changes import update_meeting
 
     meeting_id = make_meeting(slug="andras", capacity=30, rsvp_by=f"{YEAR}-05-01", venue="Kulturhuset").id
     with db.transaction() as session:

@@ -23,7 +23,7 @@ from mailer.db import not_personal, personal, utcnow
 from mailer.digest.build import send_digest
 from mailer.evaluations.service import record_evaluation
 from mailer.meetings.models import Meeting
-from mailer.outbox.sender import Sender
+from mailer.worker.sender import Sender
 from mailer.privacy.catalogue import undeclared_columns
 from mailer.privacy.erasure import erase_person
 from mailer.privacy.export import export_person

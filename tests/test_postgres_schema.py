@@ -12,7 +12,7 @@ from mailer.campaigns import service
 from mailer.campaigns.audience import Audience
 from mailer.contacts.importer import import_lists
 from mailer.db import Base, head_revision
-from mailer.outbox.sender import Sender
+from mailer.worker.sender import Sender
 
 
 def include_object(obj, name, type_, reflected, compare_to) -> bool:

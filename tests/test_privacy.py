@@ -24,7 +24,7 @@ from mailer.digest.build import send_digest
 from mailer.evaluations.service import record_evaluation
 from mailer.logs import RedactingFilter, redact
 from mailer.meetings.models import Meeting
-from mailer.outbox.sender import Sender
+from mailer.worker.sender import Sender
 from mailer.rsvp.models import Response
 from mailer.rsvp.service import record_answer
 from mailer.attendance.checkin import check_in

@@ -26,7 +26,7 @@ from sqlalchemy import func, select
 from mailer.contacts.csvfile import HEADER_ALIASES, MAX_FIELD_CHARS, CsvFileError, parse
 from mailer.contacts.importer import import_lists
 from mailer.contacts.models import Contact, Membership
-from mailer.rsvp.tokens import PURPOSES, BadToken, TokenCodec
+from mailer.mail.tokens import PURPOSES, BadToken, TokenCodec
 
 SECRET = "property-test-secret-key-0123456789"
 URL_SAFE = re.compile(r"^[A-Za-z0-9_.-]+$")

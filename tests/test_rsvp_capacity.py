@@ -119,7 +119,7 @@ def test_raising_the_capacity_moves_the_waiting_list_up_at_once(db, settings, ma
 
     from mailer.contacts.models import Contact
     from mailer.meetings.models import Meeting
-    from mailer.meetings.service import update_meeting
+    from mailer.staff.meeting_changes import update_meeting
     from mailer.rsvp.models import Response
     from mailer.rsvp.service import record_answer
 

@@ -11,7 +11,7 @@ from sqlalchemy import inspect, select, text
 from mailer.app import create_app
 from mailer.contacts.models import Suppression
 from mailer.rsvp.models import LinkOpen
-from mailer.rsvp.tokens import TokenCodec
+from mailer.mail.tokens import TokenCodec
 from rsvp_fixtures import links_for
 from helpers import future_year
 

@@ -13,7 +13,7 @@ from mailer.campaigns.models import Campaign, CampaignState
 from mailer.contacts.models import Contact
 from mailer.outbox.models import MessageState, OutboxMessage
 from mailer.rsvp.models import LinkOpen, Response
-from mailer.rsvp.status import meeting_status
+from mailer.tracking.figures import meeting_status
 from rsvp_fixtures import answer, links_for
 
 

@@ -19,7 +19,7 @@ from mailer.contacts.models import Contact, Membership, Organisation, Suppressio
 from mailer.db import Database, utcnow
 from mailer.meetings.models import Series
 from mailer.outbox.models import OutboxMessage
-from mailer.outbox.sender import Sender
+from mailer.worker.sender import Sender
 from mailer.privacy.erasure import erase_person
 from mailer.privacy.export import export_person
 from mailer.rsvp.models import Answer, Response

@@ -14,7 +14,7 @@ from mailer.audit.models import AuditEntry
 from mailer.campaigns.models import Campaign, CampaignState
 from mailer.contacts.importer import import_lists
 from mailer.outbox.models import MessageState, OutboxMessage
-from mailer.outbox.sender import Sender
+from mailer.worker.sender import Sender
 from staff_helpers import STAFF_EMAIL, post, text
 from helpers import day, future_year, when
 

@@ -25,7 +25,7 @@ from mailer.evaluations.models import Evaluation, EvaluationReceipt
 from mailer.evaluations.service import AlreadyAnswered, EvaluationError, NotEligible, record_evaluation, summarise
 from mailer.meetings.models import Meeting
 from mailer.outbox.models import OutboxMessage
-from mailer.outbox.sender import Sender
+from mailer.worker.sender import Sender
 from mailer.rsvp.service import record_answer
 from mailer.attendance.checkin import add_walk_in, check_in
 from mailer.tracking.export import attendee_rows, to_csv, to_xlsx

@@ -20,7 +20,7 @@ from sqlalchemy import select
 from mailer.contacts.models import SuppressionReason
 from mailer.contacts.subscriptions import suppress
 from mailer.db import utcnow
-from mailer.meetings.changes import cancel_meeting, edit_meeting
+from mailer.staff.meeting_changes import cancel_meeting, edit_meeting
 from mailer.meetings.models import Meeting
 from mailer.outbox.models import OutboxMessage
 from mailer.privacy.erasure import erase_person

@@ -187,7 +187,7 @@ def test_worker_killed_mid_campaign_sends_everyone_exactly_once(db, cli_env, smt
 
 
 def test_recover_requeues_rows_of_a_dead_worker_and_flags_them(db, settings, app, campaign):
-    from mailer.outbox.sender import Sender
+    from mailer.worker.sender import Sender
 
     cid = campaign()
     with db.transaction() as session:

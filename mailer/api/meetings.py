@@ -17,11 +17,11 @@ from mailer.api.context import Context
 from mailer.api.errors import not_found
 from mailer.api.paging import PageRequest, page
 from mailer.errors import NotFound
-from mailer.meetings.changes import edit_meeting
 from mailer.meetings.models import Meeting, Series
 from mailer.meetings.service import get_meeting as find_meeting
 from mailer.meetings.service import local_text
 from mailer.staff import meeting_actions
+from mailer.staff.meeting_changes import edit_meeting
 
 CHANGEABLE = ("title", "region", "city", "host", "venue", "starts", "ends", "capacity", "max_guests", "rsvp_by",
               "description")

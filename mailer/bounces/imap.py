@@ -40,6 +40,9 @@ def _quoted(name: str) -> str:
 def connect(url: str) -> tuple[imaplib.IMAP4, str]:
     """Logged in; returns the connection and the folder to read (INBOX when the URL names none)."""
     parts = urlsplit(url)
+    if not parts.hostname:  # config.py checks bounce_imap_url; the URL may hold a password: not shown
+        raise ValueError("the IMAP URL names no server")
+    connection: imaplib.IMAP4
     if parts.scheme == "imaps":
         connection = imaplib.IMAP4_SSL(parts.hostname, parts.port or 993, ssl_context=ssl.create_default_context(),
                                        timeout=TIMEOUT)
@@ -71,7 +74,7 @@ def fetch_and_process(database: Database, settings: Settings) -> Round:
         status, _ = connection.select(_quoted(folder))
         if status != "OK":
             raise imaplib.IMAP4.error(f"cannot open folder {folder!r}")
-        status, data = connection.uid("SEARCH", None, "ALL")
+        status, data = connection.uid("SEARCH", "ALL")  # no charset: the same command as with None
         if status != "OK":
             raise imaplib.IMAP4.error("SEARCH failed")
         for uid in (data[0] or b"").split():

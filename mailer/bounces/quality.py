@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
 from mailer.bounces.models import BounceEvent
@@ -24,18 +25,19 @@ def last_status(session: Session, emails: list[str]) -> dict[str, str]:
                            .where(Contact.email.in_(emails), BounceEvent.status.is_not(None))
                            .order_by(BounceEvent.created_at))
     for email, status in rows:
-        found[email] = status
+        if status is not None:  # (selected: never None)
+            found[email] = status
     return found
 
 
 REFUSED_REPLY = re.compile(r"^\s*5\d\d\b")
 
 
-def described(email: str, detail: str | None, statuses: dict[str, str], lang: str) -> dict:
+def described(email: str | None, detail: str | None, statuses: dict[str, str], lang: str) -> dict[str, Any]:
     """status and explanation for one suppressed address: the report's code, else the one in the
     kept reply (a refusal during sending keeps the relay's reply, with its code); a 5xx reply
     without an enhanced code says no more than that the server refused the address."""
-    status = statuses.get(email) or find_status(detail)
+    status = (statuses.get(email) if email is not None else None) or find_status(detail)  # None: erased
     if status is None and REFUSED_REPLY.match(detail or ""):
         return {"status": None, "explanation": translate(REFUSED, lang)}
     return {"status": status, "explanation": explain(status, lang)}
@@ -50,7 +52,7 @@ def organisations_of(session: Session, emails: list[str]) -> dict[str, list[str]
 
 
 def soft_bounces(session: Session, start: dt.datetime, end: dt.datetime, lang: str,
-                 contact_ids=None) -> list[dict]:
+                 contact_ids: Select[int] | None = None) -> list[dict[str, Any]]:
     """Counted soft bounces in a period, newest per address (the address is not suppressed yet)."""
     query = (select(Contact.email, BounceEvent.status, BounceEvent.created_at)
              .join(BounceEvent, BounceEvent.contact_id == Contact.id)
@@ -66,7 +68,7 @@ def soft_bounces(session: Session, start: dt.datetime, end: dt.datetime, lang: s
              "last": created_at} for email, (status, created_at, count) in latest.items()]
 
 
-def refusals(session: Session, start: dt.datetime, end: dt.datetime, lang: str) -> list[dict]:
+def refusals(session: Session, start: dt.datetime, end: dt.datetime, lang: str) -> list[dict[str, Any]]:
     """Reports in a period that were the sender's, relay's or message's fault (policy, spam lists,
     authentication), by code: nobody's address is to blame, but many of them mean our mail has a
     problem (SPF/DKIM, a blocklisted relay) that staff should take to the mail provider."""

@@ -16,7 +16,9 @@ import email
 import email.message
 import logging
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass, field
+from typing import Any
 
 from flufl.bounce import all_failures
 
@@ -122,8 +124,9 @@ def _dsn_recipients(message: email.message.Message) -> list[_Recipient]:
         if part.get_content_type() != "message/delivery-status":
             continue
         payload = part.get_payload()
+        blocks: list[email.message.Message]
         if isinstance(payload, list):
-            blocks = payload
+            blocks = [block for block in payload if isinstance(block, email.message.Message)]
         else:  # some servers send the fields as plain text: parse the blocks ourselves
             text = payload if isinstance(payload, str) else ""
             blocks = [email.message_from_string(block.strip() + "\n") for block in re.split(r"\n\s*\n", text)
@@ -173,7 +176,8 @@ def _complaint_recipients(message: email.message.Message) -> list[str]:
     for part in message.walk():
         if part.get_content_type() == "message/feedback-report":
             payload = part.get_payload()
-            blocks = payload if isinstance(payload, list) else [email.message_from_string(str(payload))]
+            blocks = ([block for block in payload if isinstance(block, email.message.Message)]
+                      if isinstance(payload, list) else [email.message_from_string(str(payload))])
             for block in blocks:
                 for value in block.get_all("original-rcpt-to", []):
                     found.append(_address(str(value)))
@@ -201,13 +205,13 @@ def _address(raw: str | bytes) -> str:
     return match.group(0).strip(".").lower() if match else ""
 
 
-def _unfold(value) -> str | None:
+def _unfold(value: Any) -> str | None:
     if value is None:
         return None
     return re.sub(r"\s*\n\s*", " ", str(value)).strip() or None
 
 
-def _header_text(value) -> str:
+def _header_text(value: Any) -> str:
     if value is None:
         return ""
     try:
@@ -216,11 +220,12 @@ def _header_text(value) -> str:
         return str(value)
 
 
-def _text_parts(message: email.message.Message):
+def _text_parts(message: email.message.Message) -> Iterator[str]:
     for part in message.walk():
         if part.is_multipart() or part.get_content_maintype() != "text":
             continue
-        payload = part.get_payload(decode=True) or b""
+        decoded = part.get_payload(decode=True)  # bytes, or None when there is nothing
+        payload = decoded if isinstance(decoded, bytes) else b""
         charset = part.get_content_charset() or "utf-8"
         try:
             yield payload[:TEXT_LIMIT].decode(charset, "replace")
@@ -263,8 +268,10 @@ def _original_ids(message: email.message.Message) -> list[str]:
     says it answers (In-Reply-To, References: Exchange and Gmail set them)."""
     values = [str(v) for name in ("in-reply-to", "references") for v in message.get_all(name, [])]
     for part in message.walk():
-        if part.get_content_type() == "message/rfc822" and isinstance(part.get_payload(), list):
-            values += [str(v) for inner in part.get_payload() for v in inner.get_all("message-id", [])]
+        inner_messages = part.get_payload()
+        if part.get_content_type() == "message/rfc822" and isinstance(inner_messages, list):
+            values += [str(v) for inner in inner_messages if isinstance(inner, email.message.Message)
+                       for v in inner.get_all("message-id", [])]
         elif part.get_content_type() == "text/rfc822-headers":
             quoted = email.message_from_string(next(_text_parts(part), ""))
             values += [str(v) for v in quoted.get_all("message-id", [])]

@@ -7,6 +7,7 @@ run from changing anything. At most MAX_BYTES of any message are read.
 
 from __future__ import annotations
 
+import functools
 import mailbox
 import os
 from collections.abc import Callable, Iterator
@@ -80,7 +81,7 @@ def _maildir(path: Path, files: list[Path]) -> Iterator[Incoming]:
             data, truncated = _read(file)
         except OSError:  # taken by another reader meanwhile
             continue
-        yield Incoming(str(file), data, truncated, lambda file=file: _move_done(done, file))
+        yield Incoming(str(file), data, truncated, functools.partial(_move_done, done, file))
 
 
 def _move_done(done: Path, file: Path) -> None:
@@ -89,7 +90,7 @@ def _move_done(done: Path, file: Path) -> None:
     os.replace(file, done / "cur" / file.name)
 
 
-def _mbox(path: Path, box: mailbox.mbox, keys: list) -> Iterator[Incoming]:
+def _mbox(path: Path, box: mailbox.mbox, keys: list[str]) -> Iterator[Incoming]:
     for number, key in enumerate(keys, start=1):
         data = box.get_bytes(key)
         yield Incoming(f"{path}:{number}", data[:MAX_BYTES], len(data) > MAX_BYTES)

@@ -9,9 +9,11 @@ and reminders leave out everyone who already answered the meeting, unless staff 
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
+from typing import Any
 
-from sqlalchemy import Select, and_, exists, func, or_, select
+from sqlalchemy import ColumnElement, Exists, Select, and_, exists, false, func, or_, select
 from sqlalchemy.orm import Session
 
 from mailer.attendance.coverage import participants
@@ -43,11 +45,11 @@ class Audience:
     skip_answered: bool = False  # invitations and reminders (implied_audience): not those who answered
     service: bool = False  # practical information: not stopped by unsubscribing from invitations
 
-    def to_json(self) -> dict:
+    def to_json(self) -> dict[str, Any]:
         return asdict(self)
 
     @classmethod
-    def from_json(cls, data: dict) -> Audience:
+    def from_json(cls, data: Mapping[str, Any]) -> Audience:
         return cls(**{k: v for k, v in data.items() if k in cls.__dataclass_fields__})
 
     @property
@@ -88,7 +90,7 @@ class Audience:
         return text
 
 
-def invited_to(meeting_id: int):
+def invited_to(meeting_id: int) -> Select[int | None]:
     """Contacts who were sent an invitation to the meeting."""
     return (
         select(OutboxMessage.contact_id)
@@ -102,12 +104,12 @@ def invited_to(meeting_id: int):
     )
 
 
-def answered(meeting_id: int):
+def answered(meeting_id: int) -> Exists:
     """The contact has answered the meeting: yes, no or a place on the waitlist."""
     return exists().where(Response.contact_id == Contact.id, Response.meeting_id == meeting_id)
 
 
-def invited_to_series(series_id: int):
+def invited_to_series(series_id: int) -> Select[int | None]:
     """Contacts who were sent an invitation to the series (a round that offers its sessions)."""
     return (
         select(OutboxMessage.contact_id)
@@ -121,7 +123,7 @@ def invited_to_series(series_id: int):
     )
 
 
-def answered_series(series_id: int):
+def answered_series(series_id: int) -> Exists:
     """The contact has chosen a session of the series, waits for one, or declined the series
     (a decline is a no to each session: mailer.rsvp.series)."""
     return exists().where(Response.contact_id == Contact.id, Response.meeting_id == Meeting.id,
@@ -129,7 +131,7 @@ def answered_series(series_id: int):
 
 
 def recipients_query(audience: Audience, meeting_id: int | None, skip_answered: bool | None = None,
-                     series_id: int | None = None) -> Select:
+                     series_id: int | None = None) -> Select[int]:
     """SELECT of contact ids, distinct, suppression already excluded.
 
     `skip_answered` overrides the audience's own rule (for counting who it leaves out). With a
@@ -137,7 +139,7 @@ def recipients_query(audience: Audience, meeting_id: int | None, skip_answered: 
     """
     query = select(Contact.id)
     if not audience.all and audience.has_selector:
-        conditions = []
+        conditions: list[ColumnElement[bool]] = []
         if audience.orgs:
             conditions.append(
                 exists().where(
@@ -169,6 +171,7 @@ def recipients_query(audience: Audience, meeting_id: int | None, skip_answered: 
     if series_id is not None:
         invited, has_answered = invited_to_series(series_id), answered_series(series_id)
     else:
+        assert meeting_id is not None, "a round is to a meeting or to a series"
         invited, has_answered = invited_to(meeting_id), answered(meeting_id)
     if audience.only_unanswered:
         query = query.where(Contact.id.in_(invited), ~has_answered)
@@ -181,7 +184,8 @@ def recipients_query(audience: Audience, meeting_id: int | None, skip_answered: 
             )
         )
     if audience.participants:
-        query = query.where(Contact.id.in_(participants(meeting_id)))
+        # a series round has no one meeting whose participants it could mean
+        query = query.where(Contact.id.in_(participants(meeting_id)) if meeting_id is not None else false())
     if skip_answered is None:
         skip_answered = audience.skip_answered and not audience.include_answered
     if skip_answered:
@@ -196,7 +200,7 @@ def recipients_query(audience: Audience, meeting_id: int | None, skip_answered: 
 def count_recipients(session: Session, audience: Audience, meeting_id: int | None, skip_answered: bool | None = None,
                      series_id: int | None = None) -> int:
     query = recipients_query(audience, meeting_id, skip_answered, series_id)
-    return session.scalar(select(func.count()).select_from(query.subquery()))
+    return session.execute(select(func.count()).select_from(query.subquery())).scalar_one()
 
 
 def left_out_answered(session: Session, audience: Audience, meeting_id: int | None,

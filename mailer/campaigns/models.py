@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import enum
+from typing import Any
 
 from sqlalchemy import JSON, ForeignKey, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -31,7 +32,7 @@ class Campaign(Base):
     meeting_id: Mapped[int | None] = mapped_column(ForeignKey("meetings.id"), index=True, info=not_personal())
     series_id: Mapped[int | None] = mapped_column(ForeignKey("series.id"), index=True, info=not_personal())
     template: Mapped[str] = mapped_column(String(50), info=not_personal())
-    audience: Mapped[dict] = mapped_column(JSON, info=not_personal())
+    audience: Mapped[dict[str, Any]] = mapped_column(JSON, info=not_personal())
     state: Mapped[CampaignState] = mapped_column(
         str_enum(CampaignState), default=CampaignState.DRAFT, index=True, info=not_personal()
     )

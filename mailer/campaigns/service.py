@@ -13,15 +13,16 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 from email.message import EmailMessage
+from typing import Any
 
-from sqlalchemy import exists, func, insert, select, update
+from sqlalchemy import Select, exists, func, insert, select, update
 from sqlalchemy.orm import Session, selectinload
 
 from mailer.campaigns.audience import Audience, count_recipients, left_out_answered, recipients_query
 from mailer.campaigns.models import Campaign, CampaignState
 from mailer.config import LANGUAGES, Settings
 from mailer.contacts.models import Contact, Membership, Suppression, SuppressionReason, TestPerson, address_hash
-from mailer.db import utcnow
+from mailer.db import rowcount, utcnow
 from mailer.errors import DomainError, NotFound
 from mailer.mail.compose import Composer, compose, made_up_contact, organisation_names
 from mailer.mail.context import language_of
@@ -33,7 +34,6 @@ from mailer.meetings.service import MeetingError, get_meeting, parse_local
 from mailer.outbox.models import FINAL_STATES, MessageState, OutboxMessage
 from mailer.outbox.relay import current_pause
 
-S = CampaignState
 NOT_STARTED = "not started, back to draft"  # start_due's outcome when the campaign cannot go out
 
 
@@ -58,13 +58,13 @@ def _require(campaign: Campaign, allowed: tuple[CampaignState, ...], action: str
         raise CampaignError(f"wrong_state.{action}", id=campaign.id, state=campaign.state)
 
 
-def recipients_of(campaign: Campaign, skip_answered: bool | None = None):
+def recipients_of(campaign: Campaign, skip_answered: bool | None = None) -> Select[int]:
     """The campaign's recipients (audience.recipients_query) for its meeting or its series."""
     return recipients_query(Audience.from_json(campaign.audience), campaign.meeting_id, skip_answered,
                             campaign.series_id)
 
 
-def _contact_query():
+def _contact_query() -> Select[Contact]:
     return select(Contact).options(selectinload(Contact.memberships).selectinload(Membership.organisation))
 
 
@@ -78,7 +78,7 @@ def sample_contact(session: Session, campaign: Campaign, email: str | None = Non
     first_id = session.scalar(recipients_of(campaign).limit(1))
     if first_id is None:
         return made_up_contact()
-    return session.scalar(_contact_query().where(Contact.id == first_id))
+    return session.execute(_contact_query().where(Contact.id == first_id)).scalar_one()
 
 
 WHY_NOT = ("unsubscribed", "bounced", "erased", "answered", "not_in_audience")  # will_not_get's codes; texts in the catalogs
@@ -186,7 +186,7 @@ def create_campaign(
     audience.validate(session)
     when = _parse_when(send_at, settings, target, template) if send_at else None
     campaign = Campaign(template=template, audience=audience.to_json(), created_by=created_by,
-                        state=S.SCHEDULED if when else S.DRAFT, send_at=when)
+                        state=CampaignState.SCHEDULED if when else CampaignState.DRAFT, send_at=when)
     if isinstance(target, Series):
         campaign.series = target
     else:
@@ -241,17 +241,17 @@ def _parse_when(text: str, settings: Settings, meeting: Meeting | Series, templa
 
 
 def schedule(session: Session, settings: Settings, campaign: Campaign, at: str) -> Campaign:
-    _require(campaign, (S.DRAFT, S.SCHEDULED, S.MISSED), "schedule")
+    _require(campaign, (CampaignState.DRAFT, CampaignState.SCHEDULED, CampaignState.MISSED), "schedule")
     check_meeting(campaign.target, campaign.template)
     campaign.send_at = _parse_when(at, settings, campaign.target, campaign.template)
-    campaign.state = S.SCHEDULED
+    campaign.state = CampaignState.SCHEDULED
     return campaign
 
 
 def cancel(session: Session, campaign: Campaign) -> int:
     """Stop a campaign; rows not yet sent become skipped. Returns how many were skipped."""
-    _require(campaign, (S.DRAFT, S.SCHEDULED, S.RUNNING, S.PAUSED, S.MISSED), "cancel")
-    campaign.state = S.CANCELLED
+    _require(campaign, (CampaignState.DRAFT, CampaignState.SCHEDULED, CampaignState.RUNNING, CampaignState.PAUSED, CampaignState.MISSED), "cancel")
+    campaign.state = CampaignState.CANCELLED
     campaign.finished_at = utcnow()
     campaign.paused_until = campaign.pause_reason = campaign.pause_reply = None
     result = session.execute(
@@ -260,7 +260,7 @@ def cancel(session: Session, campaign: Campaign) -> int:
                OutboxMessage.state.in_([MessageState.QUEUED, MessageState.RETRYING]))
         .values(state=MessageState.SKIPPED, last_error="campaign cancelled", claimed_by=None)
     )
-    return result.rowcount
+    return rowcount(result)
 
 
 def pause(session: Session, campaign: Campaign, reason: str, reply: str | None, until: dt.datetime) -> bool:
@@ -269,21 +269,21 @@ def pause(session: Session, campaign: Campaign, reason: str, reply: str | None, 
     Called by the sender; its rows stay queued and nobody is suppressed. A pause already
     running longer is kept. Returns False when the campaign is not running (or already paused).
     """
-    if campaign.state is S.PAUSED:
+    if campaign.state is CampaignState.PAUSED:
         if campaign.paused_until is None or campaign.paused_until < until:
             campaign.paused_until, campaign.pause_reason, campaign.pause_reply = until, reason, reply
         return False
-    if campaign.state is not S.RUNNING:
+    if campaign.state is not CampaignState.RUNNING:
         return False
-    campaign.state = S.PAUSED
+    campaign.state = CampaignState.PAUSED
     campaign.paused_until, campaign.pause_reason, campaign.pause_reply = until, reason, reply
     return True
 
 
 def resume(session: Session, campaign: Campaign) -> Campaign:
     """Back to running (staff, or the worker when the retry time has come); the reply is forgotten."""
-    _require(campaign, (S.PAUSED,), "resume")
-    campaign.state = S.RUNNING
+    _require(campaign, (CampaignState.PAUSED,), "resume")
+    campaign.state = CampaignState.RUNNING
     campaign.paused_until = campaign.pause_reason = campaign.pause_reply = None
     session.flush()
     finish_if_done(session, campaign)
@@ -293,7 +293,7 @@ def resume(session: Session, campaign: Campaign) -> Campaign:
 def resume_due(session: Session, now: dt.datetime | None = None) -> list[int]:
     """The worker's part: paused campaigns whose retry time has come run again."""
     now = now or utcnow()
-    due = list(session.scalars(select(Campaign).where(Campaign.state == S.PAUSED, Campaign.paused_until <= now)))
+    due = list(session.scalars(select(Campaign).where(Campaign.state == CampaignState.PAUSED, Campaign.paused_until <= now)))
     for campaign in due:
         resume(session, campaign)
     return [campaign.id for campaign in due]
@@ -306,7 +306,7 @@ def start(session: Session, campaign: Campaign, now: dt.datetime | None = None) 
     exists. A running campaign is never started again: its recipients were fixed
     when it started, and people imported since must not be added.
     """
-    _require(campaign, (S.DRAFT, S.SCHEDULED), "start")
+    _require(campaign, (CampaignState.DRAFT, CampaignState.SCHEDULED), "start")
     check_meeting(campaign.target, campaign.template, now)
     audience = Audience.from_json(campaign.audience)
     existing = select(OutboxMessage.contact_id).where(OutboxMessage.campaign_id == campaign.id)
@@ -324,7 +324,7 @@ def start(session: Session, campaign: Campaign, now: dt.datetime | None = None) 
              "attempts": 0, "next_attempt_at": now, "created_at": now, "uncertain": False}
             for cid, email in rows
         ])
-    campaign.state = S.RUNNING
+    campaign.state = CampaignState.RUNNING
     campaign.started_at = campaign.started_at or now
     session.flush()
     finish_if_done(session, campaign)
@@ -340,27 +340,27 @@ def start_due(session: Session, settings: Settings, templates: EmailTemplates, c
     """
     now = now or utcnow()
     campaign = session.get(Campaign, campaign_id)
-    if campaign is None or campaign.state is not S.SCHEDULED:
+    if campaign is None or campaign.state is not CampaignState.SCHEDULED:
         return "not scheduled"
     if campaign.send_at and now - campaign.send_at > dt.timedelta(hours=settings.grace_period_hours):
-        campaign.state = S.MISSED
+        campaign.state = CampaignState.MISSED
         campaign.finished_at = now
         return "missed"
     try:
         check_templates(settings, templates, campaign)
     except TemplateProblem as exc:
-        campaign.state = S.DRAFT
+        campaign.state = CampaignState.DRAFT
         return f"{NOT_STARTED}: template error {exc}"
     try:
         start(session, campaign, now)
     except CampaignError as exc:
-        campaign.state = S.DRAFT
+        campaign.state = CampaignState.DRAFT
         return f"{NOT_STARTED}: {exc}"
     return "started"
 
 
 def finish_if_done(session: Session, campaign: Campaign) -> bool:
-    if campaign.state is not S.RUNNING:
+    if campaign.state is not CampaignState.RUNNING:
         return False
     open_rows = session.scalar(
         select(func.count()).select_from(OutboxMessage)
@@ -368,23 +368,24 @@ def finish_if_done(session: Session, campaign: Campaign) -> bool:
     )
     if open_rows:
         return False
-    campaign.state = S.FINISHED
+    campaign.state = CampaignState.FINISHED
     campaign.finished_at = utcnow()
     return True
 
 
 def retry_failed(session: Session, campaign: Campaign) -> int:
     """Staff decided to try the failed rows again: they get a fresh set of attempts."""
-    _require(campaign, (S.RUNNING, S.FINISHED), "retry")
+    _require(campaign, (CampaignState.RUNNING, CampaignState.FINISHED), "retry")
     result = session.execute(
         update(OutboxMessage)
         .where(OutboxMessage.campaign_id == campaign.id, OutboxMessage.state == MessageState.FAILED)
         .values(state=MessageState.QUEUED, attempts=0, next_attempt_at=utcnow(), claimed_by=None)
     )
-    if result.rowcount:
-        campaign.state = S.RUNNING
+    retried = rowcount(result)
+    if retried:
+        campaign.state = CampaignState.RUNNING
         campaign.finished_at = None
-    return result.rowcount
+    return retried
 
 
 @dataclass
@@ -416,7 +417,7 @@ class CampaignStatus:
     left_out: int = 0  # not started yet: how many the audience leaves out as they already answered
     series: str | None = None  # a round to a series: its slug (and `meeting` is empty)
 
-    def to_json(self) -> dict:
+    def to_json(self) -> dict[str, Any]:
         def when(value: dt.datetime | None) -> str | None:
             return value.isoformat() if value else None
 
@@ -433,27 +434,27 @@ class CampaignStatus:
 
 def status(session: Session, campaign: Campaign) -> CampaignStatus:
     counts = {state.value: 0 for state in MessageState}
-    for state, n in session.execute(
+    for state, count in session.execute(
         select(OutboxMessage.state, func.count()).where(OutboxMessage.campaign_id == campaign.id)
         .group_by(OutboxMessage.state)
     ):
-        counts[MessageState(state).value] = n
-    uncertain = session.scalar(select(func.count()).select_from(OutboxMessage).where(
-        OutboxMessage.campaign_id == campaign.id, OutboxMessage.uncertain.is_(True)))
+        counts[MessageState(state).value] = count
+    uncertain = session.execute(select(func.count()).select_from(OutboxMessage).where(
+        OutboxMessage.campaign_id == campaign.id, OutboxMessage.uncertain.is_(True))).scalar_one()
     audience = Audience.from_json(campaign.audience)
     recipients = sum(counts.values()) if campaign.started_at else count_recipients(
         session, audience, campaign.meeting_id, None, campaign.series_id)
     # A send time means "goes out then": a cancelled campaign has none to show.
-    send_at = None if campaign.state is S.CANCELLED else campaign.send_at
+    send_at = None if campaign.state is CampaignState.CANCELLED else campaign.send_at
     result = CampaignStatus(campaign.id, campaign.meeting.slug if campaign.meeting else "", campaign.template,
                             campaign.state.value, send_at, audience.describe(), recipients, counts, uncertain)
     result.series = campaign.series.slug if campaign.series else None
     result.left_out = 0 if campaign.started_at else left_out_answered(session, audience, campaign.meeting_id,
                                                                       campaign.series_id)
-    if campaign.state is S.PAUSED:
+    if campaign.state is CampaignState.PAUSED:
         result.paused_until, result.pause_reason = campaign.paused_until, campaign.pause_reason
         result.pause_reply = campaign.pause_reply
-    if campaign.state in (S.RUNNING, S.PAUSED) and result.unsent:
+    if campaign.state in (CampaignState.RUNNING, CampaignState.PAUSED) and result.unsent:
         held = current_pause(session)
         if held is not None:
             result.relay_paused_until, result.relay_pause_reason = held.until, held.reason
@@ -465,3 +466,17 @@ def list_campaigns(session: Session) -> list[Campaign]:
                                 .order_by(Campaign.id)))
 
 
+
+
+def series_of_campaigns(session: Session, campaign_ids: set[int]) -> dict[int, Series]:
+    """The series each of these campaigns invites to (with its sessions loaded), for the outbox's
+    batches: a series round's outbox rows name no meeting."""
+    return {
+        campaign.id: campaign.series
+        for campaign in session.scalars(
+            select(Campaign)
+            .where(Campaign.id.in_(campaign_ids), Campaign.series_id.is_not(None))
+            .options(selectinload(Campaign.series).selectinload(Series.sessions))
+        )
+        if campaign.series is not None
+    }

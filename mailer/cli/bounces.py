@@ -21,8 +21,8 @@ def bounces() -> None:
     """Bounces that come back as mail (to MAILER_BOUNCE_ADDRESS); see docs/bounces.md."""
 
 
-def _warn_untagged(rt: Runtime) -> None:
-    if not rt.settings.bounce_address:
+def _warn_untagged(runtime: Runtime) -> None:
+    if not runtime.settings.bounce_address:
         say("bounces.no_bounce_address", err=True)
 
 
@@ -45,27 +45,27 @@ def _line(report: Report, as_json: bool, limit: int) -> str:
 @click.argument("path", type=click.Path(path_type=Path))
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per message.")
 @pass_runtime
-def scan(rt: Runtime, path: Path, as_json: bool) -> None:
+def scan(runtime: Runtime, path: Path, as_json: bool) -> None:
     """Say what each message in PATH is and whose it is; changes nothing."""
-    _warn_untagged(rt)
+    _warn_untagged(runtime)
     try:
-        reports = scan_path(rt.db, rt.settings, path)
+        reports = scan_path(runtime.db, runtime.settings, path)
     except SourceError as exc:
         fail(exc, 2)
     for report in reports:
-        click.echo(_line(report, as_json, rt.settings.soft_bounce_limit))
+        click.echo(_line(report, as_json, runtime.settings.soft_bounce_limit))
 
 
 @bounces.command()
 @click.argument("path", type=click.Path(path_type=Path))
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per message.")
 @pass_runtime
-def process(rt: Runtime, path: Path, as_json: bool) -> None:
+def process(runtime: Runtime, path: Path, as_json: bool) -> None:
     """Apply each report in PATH (suppress, count, unsubscribe); a Maildir's move to its done/ folder."""
-    _warn_untagged(rt)
+    _warn_untagged(runtime)
     try:
-        reports = process_path(rt.db, rt.settings, path)
+        reports = process_path(runtime.db, runtime.settings, path)
     except SourceError as exc:
         fail(exc, 2)
     for report in reports:
-        click.echo(_line(report, as_json, rt.settings.soft_bounce_limit))
+        click.echo(_line(report, as_json, runtime.settings.soft_bounce_limit))

@@ -11,9 +11,9 @@ from mailer.campaigns.models import CampaignState
 from mailer.cli.runtime import Runtime, cli_language, echo_json, fail, pass_runtime, say
 from mailer.mail.templates import TemplateProblem
 from mailer.mail.transport import TransportError
-from mailer.outbox.sender import Sender
 from mailer.staff import campaign_actions as actions
 from mailer.translations import N_, translate
+from mailer.worker.sender import Sender
 
 WHEN = '"YYYY-MM-DD HH:MM"'
 COUNTS = (N_("cli.count.queued"), N_("cli.count.sent"), N_("cli.count.retrying"), N_("cli.count.failed"),
@@ -48,14 +48,14 @@ def _campaign(session, campaign_id: int):
               help="Invitations and reminders: also those who already answered the meeting (left out by default).")
 @click.option("--send-at", metavar=WHEN, help="Schedule it (local time); otherwise it stays a draft.")
 @pass_runtime
-def create(rt: Runtime, meeting_slug, series_slug, template, orgs, regions, roles, all_, only_unanswered, only_yes,
+def create(runtime: Runtime, meeting_slug, series_slug, template, orgs, regions, roles, all_, only_unanswered, only_yes,
            include_answered, send_at):
     """Create a campaign; prints its id."""
     audience = Audience(list(orgs), list(regions), list(roles), all_, only_unanswered, only_yes,
                         include_answered=include_answered)
-    with rt.transaction() as session:
+    with runtime.transaction() as session:
         try:
-            campaign = actions.create(session, rt.settings, rt.templates, cli_actor(), meeting_slug=meeting_slug,
+            campaign = actions.create(session, runtime.settings, runtime.templates, cli_actor(), meeting_slug=meeting_slug,
                                       template=template, audience=audience, send_at=send_at, series_slug=series_slug)
         except (service.CampaignError, AudienceError, TemplateProblem) as exc:
             fail(exc)
@@ -71,33 +71,35 @@ def create(rt: Runtime, meeting_slug, series_slug, template, orgs, regions, role
 @click.argument("campaign_id", type=int)
 @click.option("--contact", "email", help="Render for this recipient (default: the first one).")
 @pass_runtime
-def preview(rt: Runtime, campaign_id: int, email: str | None):
+def preview(runtime: Runtime, campaign_id: int, email: str | None):
     """Print the rendered message for one recipient."""
-    with rt.transaction() as session:
+    with runtime.transaction() as session:
         campaign = _campaign(session, campaign_id)
         try:
-            message = service.preview(session, rt.settings, rt.templates, campaign, email)
+            message = service.preview(session, runtime.settings, runtime.templates, campaign, email)
             blocked = service.will_not_get(session, campaign, email)
         except (service.CampaignError, TemplateProblem) as exc:
             fail(exc)
-    if blocked:
+    if blocked and email:  # (only a given address is blocked)
         say("cli.will_not_get", email=email.strip(), reason=translate(f"cli.why_not.{blocked}", cli_language()),
             err=True)
     for header in ("From", "To", "Subject", "List-Unsubscribe"):
         click.echo(f"{header}: {message[header]}")
     click.echo()
-    click.echo(message.get_body(("plain",)).get_content())
+    body = message.get_body(("plain",))
+    assert body is not None, "every message has a text part (mail/message.py)"
+    click.echo(body.get_content())
 
 
 @campaigns.command()
 @click.argument("campaign_id", type=int)
 @click.option("--to", "to_email", required=True, help="Where the test goes (e.g. yourself).")
 @pass_runtime
-def test(rt: Runtime, campaign_id: int, to_email: str):
+def test(runtime: Runtime, campaign_id: int, to_email: str):
     """Send one test message to an address: written for a made-up person, "Testa Testsson"
     (the first recipient's organisations and language); its links save nothing."""
     try:
-        sent_to = actions.send_test(rt.db, rt.settings, rt.templates, cli_actor(), campaign_id, to_email)
+        sent_to = actions.send_test(runtime.db, runtime.settings, runtime.templates, cli_actor(), campaign_id, to_email)
     except ValueError as exc:  # a bad address or an unknown campaign (CampaignError is a ValueError)
         fail(exc if isinstance(exc, service.CampaignError)
              else translate("cli.test_bad_address", cli_language(), email=to_email.strip()))
@@ -105,47 +107,48 @@ def test(rt: Runtime, campaign_id: int, to_email: str):
         fail(exc)
     except TransportError as exc:
         fail(translate("cli.test_not_sent", cli_language(), reply=exc.reply))
-    if rt.settings.smtp_url:
+    if runtime.settings.smtp_url:
         say("cli.test_sent_smtp", email=sent_to)
     else:
-        say("cli.test_sent_file", email=sent_to, folder=rt.settings.outbox_path)
+        say("cli.test_sent_file", email=sent_to, folder=runtime.settings.outbox_path)
 
 
 @campaigns.command("schedule")
 @click.argument("campaign_id", type=int)
 @click.option("--at", "at", required=True, metavar=WHEN, help="Local time in the configured zone.")
 @pass_runtime
-def schedule_(rt: Runtime, campaign_id: int, at: str):
+def schedule_(runtime: Runtime, campaign_id: int, at: str):
     """Schedule a campaign; the worker sends it at that time."""
-    with rt.transaction() as session:
+    with runtime.transaction() as session:
         try:
-            campaign = actions.schedule(session, rt.settings, cli_actor(), campaign_id, at)
+            campaign = actions.schedule(session, runtime.settings, cli_actor(), campaign_id, at)
         except service.CampaignError as exc:
             fail(exc)
+    assert campaign.send_at is not None, "scheduled: it has its send time"
     say("cli.campaign_scheduled", id=campaign_id,
-        when=f"{campaign.send_at.astimezone(rt.settings.timezone):%Y-%m-%d %H:%M}")
+        when=f"{campaign.send_at.astimezone(runtime.settings.timezone):%Y-%m-%d %H:%M}")
 
 
 @campaigns.command()
 @click.argument("campaign_id", type=int)
 @pass_runtime
-def send(rt: Runtime, campaign_id: int):
+def send(runtime: Runtime, campaign_id: int):
     """Start a campaign now (or carry on with a running one) and send it from this process.
 
     Retries due later are left to the worker.
     """
-    with rt.transaction() as session:
+    with runtime.transaction() as session:
         if _campaign(session, campaign_id).state is not CampaignState.RUNNING:
             try:
-                actions.send_now(session, rt.settings, rt.templates, cli_actor(), campaign_id)
+                actions.send_now(session, runtime.settings, runtime.templates, cli_actor(), campaign_id)
             except (service.CampaignError, TemplateProblem) as exc:
                 fail(exc)
-    sender = Sender(rt.db, rt.settings, rt.templates)
+    sender = Sender(runtime.db, runtime.settings, runtime.templates)
     try:
         while True:
             result = sender.run_once(campaign_id)
             if result.paused_until:
-                until = result.paused_until.astimezone(rt.settings.timezone)
+                until = result.paused_until.astimezone(runtime.settings.timezone)
                 fail(translate("cli.campaign_paused", cli_language(), until=f"{until:%Y-%m-%d %H:%M}", id=campaign_id), 1)
             if result.connection_error:
                 fail(translate("cli.smtp_unavailable", cli_language(), error=result.connection_error), 1)
@@ -153,15 +156,15 @@ def send(rt: Runtime, campaign_id: int):
                 break
     finally:
         sender.close()
-    _print_status(rt, campaign_id, as_json=False)
+    _print_status(runtime, campaign_id, as_json=False)
 
 
 @campaigns.command()
 @click.argument("campaign_id", type=int)
 @pass_runtime
-def cancel(rt: Runtime, campaign_id: int):
+def cancel(runtime: Runtime, campaign_id: int):
     """Cancel a campaign; messages not yet sent are skipped."""
-    with rt.transaction() as session:
+    with runtime.transaction() as session:
         try:
             skipped = actions.cancel(session, cli_actor(), campaign_id)
         except service.CampaignError as exc:
@@ -172,9 +175,9 @@ def cancel(rt: Runtime, campaign_id: int):
 @campaigns.command()
 @click.argument("campaign_id", type=int)
 @pass_runtime
-def resume(rt: Runtime, campaign_id: int):
+def resume(runtime: Runtime, campaign_id: int):
     """Send a paused campaign again now (and try a paused relay again), before its retry time."""
-    with rt.transaction() as session:
+    with runtime.transaction() as session:
         try:
             waiting = actions.resume(session, cli_actor(), campaign_id)
         except service.CampaignError as exc:
@@ -185,9 +188,9 @@ def resume(rt: Runtime, campaign_id: int):
 @campaigns.command()
 @click.argument("campaign_id", type=int)
 @pass_runtime
-def retry(rt: Runtime, campaign_id: int):
+def retry(runtime: Runtime, campaign_id: int):
     """Queue a campaign's failed messages again."""
-    with rt.transaction() as session:
+    with runtime.transaction() as session:
         try:
             count = actions.retry(session, cli_actor(), campaign_id)
         except service.CampaignError as exc:
@@ -198,24 +201,24 @@ def retry(rt: Runtime, campaign_id: int):
 @campaigns.command("list")
 @click.option("--json", "as_json", is_flag=True)
 @pass_runtime
-def list_(rt: Runtime, as_json: bool):
+def list_(runtime: Runtime, as_json: bool):
     """List campaigns."""
-    with rt.transaction() as session:
+    with runtime.transaction() as session:
         campaigns_ = service.list_campaigns(session)
         rows = [service.status(session, c).to_json() for c in campaigns_]
-        local = [c.send_at and f"{c.send_at.astimezone(rt.settings.timezone):%Y-%m-%d %H:%M}"
+        local = [c.send_at and f"{c.send_at.astimezone(runtime.settings.timezone):%Y-%m-%d %H:%M}"
                  if c.state is not CampaignState.CANCELLED else None for c in campaigns_]
     if as_json:
         echo_json(rows)
         return
     sent_word = translate("cli.campaign_row_sent", cli_language())
-    for r, send_at in zip(rows, local, strict=True):
-        click.echo(f"{r['id']:>4}  {r['meeting']:<14} {r['template']:<12} {r['state']:<10} "
-                   f"{r['sent']:>5}/{r['recipients']:<5} {sent_word}  {send_at or ''}")
+    for row, send_at in zip(rows, local, strict=True):
+        click.echo(f"{row['id']:>4}  {row['meeting']:<14} {row['template']:<12} {row['state']:<10} "
+                   f"{row['sent']:>5}/{row['recipients']:<5} {sent_word}  {send_at or ''}")
 
 
-def _print_status(rt: Runtime, campaign_id: int, as_json: bool) -> None:
-    with rt.transaction() as session:
+def _print_status(runtime: Runtime, campaign_id: int, as_json: bool) -> None:
+    with runtime.transaction() as session:
         data = service.status(session, _campaign(session, campaign_id)).to_json()
     if as_json:
         echo_json(data)
@@ -228,7 +231,7 @@ def _print_status(rt: Runtime, campaign_id: int, as_json: bool) -> None:
     for reason, until in ((data["pause_reason"], data["paused_until"]),
                           (data["relay_pause_reason"], data["relay_paused_until"])):
         if until:
-            local = dt.datetime.fromisoformat(until).astimezone(rt.settings.timezone)
+            local = dt.datetime.fromisoformat(until).astimezone(runtime.settings.timezone)
             reply = data["pause_reply"] if reason == data["pause_reason"] and data["pause_reply"] else None
             say("cli.campaign_paused_status", reason=reason, until=f"{local:%Y-%m-%d %H:%M}",
                 reply=f": {reply}" if reply else "")
@@ -238,6 +241,6 @@ def _print_status(rt: Runtime, campaign_id: int, as_json: bool) -> None:
 @click.argument("campaign_id", type=int)
 @click.option("--json", "as_json", is_flag=True)
 @pass_runtime
-def status_(rt: Runtime, campaign_id: int, as_json: bool):
+def status_(runtime: Runtime, campaign_id: int, as_json: bool):
     """Counts of queued, sent, retrying, failed, bounced and skipped messages."""
-    _print_status(rt, campaign_id, as_json)
+    _print_status(runtime, campaign_id, as_json)

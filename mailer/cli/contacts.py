@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -30,7 +31,7 @@ def contacts() -> None:
 @click.option("--column", "columns", multiple=True, metavar="HEADER=FIELD",
               help=f"Read a column as one of: {', '.join(FIELDS)}, or {IGNORE}; repeatable.")
 @pass_runtime
-def import_(rt: Runtime, files: tuple[Path, ...], org: str | None, dry_run: bool, strict: bool, check_dns: bool,
+def import_(runtime: Runtime, files: tuple[Path, ...], org: str | None, dry_run: bool, strict: bool, check_dns: bool,
             map_regions: tuple[str, ...], columns: tuple[str, ...]) -> None:
     """Import CSV contact lists (one per member organisation).
 
@@ -51,7 +52,7 @@ def import_(rt: Runtime, files: tuple[Path, ...], org: str | None, dry_run: bool
     for meaning in choices.columns.values():
         if meaning not in FIELDS and meaning != IGNORE:
             fail(translate("cli.option_not_field", cli_language(), meaning=repr(meaning), fields=", ".join((*FIELDS, IGNORE))))
-    with ProgressLine() as progress, rt.transaction() as session:
+    with ProgressLine() as progress, runtime.transaction() as session:
         report = import_lists(session, list(files), org=org, dry_run=dry_run, strict=strict, check_dns=check_dns,
                               choices=choices, progress=progress)
         if report.written:
@@ -85,14 +86,14 @@ def import_(rt: Runtime, files: tuple[Path, ...], org: str | None, dry_run: bool
 @click.option("--org", help="Only this organisation's contacts.")
 @click.option("--json", "as_json", is_flag=True)
 @pass_runtime
-def list_(rt: Runtime, org: str | None, as_json: bool) -> None:
+def list_(runtime: Runtime, org: str | None, as_json: bool) -> None:
     """List contacts with their organisations and roles."""
-    with rt.transaction() as session:
+    with runtime.transaction() as session:
         try:
             rows = list_contacts(session, org)
         except LookupError as exc:
             fail(exc)
-        data = [
+        data: list[dict[str, Any]] = [
             {
                 "email": c.email, "name": c.name, "language": c.language, "region": c.region, "phone": c.phone,
                 "organisations": [{"slug": m.organisation.slug, "role": m.role, "name": m.name, "title": m.title,
@@ -103,9 +104,9 @@ def list_(rt: Runtime, org: str | None, as_json: bool) -> None:
     if as_json:
         echo_json(data)
         return
-    for c in data:
-        orgs = ", ".join(m["slug"] + (f" ({m['role']})" if m["role"] else "") for m in c["organisations"])
-        click.echo(f"{c['email']:<45} {c['name'] or '':<30} {orgs}")
+    for contact in data:
+        orgs = ", ".join(m["slug"] + (f" ({m['role']})" if m["role"] else "") for m in contact["organisations"])
+        click.echo(f"{contact['email']:<45} {contact['name'] or '':<30} {orgs}")
     say("cli.contacts_count", n=len(data))
 
 

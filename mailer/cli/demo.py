@@ -28,20 +28,20 @@ from mailer.meetings.service import list_meetings
 @click.option("--links", "links_only", is_flag=True,
               help="Only print a demo recipient's answer page and the staff set-password link.")
 @pass_runtime
-def demo(rt: Runtime, folder: Path, links_only: bool) -> None:
+def demo(runtime: Runtime, folder: Path, links_only: bool) -> None:
     """Load the demo: contact lists, the six meetings, and the first meeting's invitation round.
 
     Run again, it says what this run changed (usually nothing) rather than repeating the first run's figures.
     """
-    tz = rt.settings.timezone
+    tz = runtime.settings.timezone
     language = cli_language()
     if links_only:
-        _print_links(rt)
+        _print_links(runtime)
         return
-    with rt.transaction() as session:
+    with runtime.transaction() as session:
         report = import_demo_contacts(session, folder)
         added = add_demo_meetings(session, tz, dt.datetime.now(tz).date())
-        campaign_id = create_demo_invitation(session, rt.settings, rt.templates)
+        campaign_id = create_demo_invitation(session, runtime.settings, runtime.templates)
     rejected = sum(len(f.rejected) for f in report.files)
     for file in report.files:
         for problem in file.rejected:
@@ -57,29 +57,29 @@ def demo(rt: Runtime, folder: Path, links_only: bool) -> None:
         say("cli.demo_meetings_added", n=len(added))
     else:
         say("cli.demo_meetings_present")
-    with rt.transaction() as session:
+    with runtime.transaction() as session:
         organisations = list_organisations(session)
         meetings = list_meetings(session)
         people = session.scalar(select(func.count()).select_from(Contact))
         click.echo()
         say("cli.demo_totals", organisations=len(organisations), people=people)
         say("cli.demo_meetings")
-        for m in meetings:
-            click.echo(f"  {m.slug:<12} {format_when(m.starts_at, m.ends_at, tz, language):<46} {m.city} – {m.host}")
+        for meeting in meetings:
+            click.echo(f"  {meeting.slug:<12} {format_when(meeting.starts_at, meeting.ends_at, tz, language):<46} {meeting.city} – {meeting.host}")
         click.echo()
         if campaign_id:
             say("cli.demo_campaign_due", id=campaign_id, slug=meetings[0].slug,
-                to=rt.settings.smtp_url and "SMTP" or rt.settings.outbox_path)
+                to=runtime.settings.smtp_url and "SMTP" or runtime.settings.outbox_path)
         else:
             say("cli.demo_campaign_done", slug=meetings[0].slug)
     click.echo()
     say("cli.demo_links_hint")
 
 
-def _print_links(rt: Runtime) -> None:
-    with rt.transaction() as session:
-        url = demo_rsvp_url(session, rt.settings)
-        staff = demo_staff_link(session, rt.settings)
+def _print_links(runtime: Runtime) -> None:
+    with runtime.transaction() as session:
+        url = demo_rsvp_url(session, runtime.settings)
+        staff = demo_staff_link(session, runtime.settings)
     click.echo()
     say("cli.demo_answer_as", url=url or "-")
     say("cli.demo_staff_link", email=DEMO_STAFF, link=staff)

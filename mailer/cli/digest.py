@@ -17,13 +17,13 @@ def digest() -> None:
 @digest.command()
 @click.option("--html", is_flag=True, help="Print the HTML part instead of the text.")
 @pass_runtime
-def preview(rt: Runtime, html: bool) -> None:
+def preview(runtime: Runtime, html: bool) -> None:
     """Print the digest as it would be sent now (nothing is recorded)."""
-    with rt.transaction() as session:
+    with runtime.transaction() as session:
         start, end = current_period(session)
-        context = digest_context(session, rt.settings, start, end)
+        context = digest_context(session, runtime.settings, start, end)
     try:
-        rendered = rt.templates.render("digest", context["lang"], context)
+        rendered = runtime.templates.render("digest", context["lang"], context)
     except TemplateProblem as exc:
         fail(exc)
     click.echo(f"Subject: {rendered.subject}\n")
@@ -32,21 +32,22 @@ def preview(rt: Runtime, html: bool) -> None:
 
 @digest.command()
 @pass_runtime
-def send(rt: Runtime) -> None:
+def send(runtime: Runtime) -> None:
     """Queue the digest now for every staff address; the period then starts afresh."""
-    if not rt.settings.staff_emails:
+    if not runtime.settings.staff_emails:
         fail(translate("cli.no_staff_emails", cli_language()), 1)
-    with rt.transaction() as session:
-        run = send_digest(session, rt.settings, actor=cli_actor())
-    from mailer.outbox.sender import Sender
+    with runtime.transaction() as session:
+        run = send_digest(session, runtime.settings, actor=cli_actor())
+    assert run is not None, "there are staff addresses (checked above)"
+    from mailer.worker.sender import Sender
 
-    sender = Sender(rt.db, rt.settings, rt.templates)
+    sender = Sender(runtime.db, runtime.settings, runtime.templates)
     try:
         while sender.run_once(template="digest").claimed:
             pass
     finally:
         sender.close()
-    tz = rt.settings.timezone
+    tz = runtime.settings.timezone
     say("cli.digest_sent", start=f"{run.period_start.astimezone(tz):%Y-%m-%d %H:%M}",
-        end=f"{run.period_end.astimezone(tz):%Y-%m-%d %H:%M}", emails=", ".join(rt.settings.staff_emails))
+        end=f"{run.period_end.astimezone(tz):%Y-%m-%d %H:%M}", emails=", ".join(runtime.settings.staff_emails))
 

@@ -5,9 +5,9 @@ import click
 from mailer.audit.log import cli_actor
 from mailer.cli.runtime import Runtime, cli_language, echo_json, fail, pass_runtime, say
 from mailer.i18n import format_when
-from mailer.meetings.changes import cancel_meeting, edit_meeting
 from mailer.meetings.service import MeetingError, get_meeting, list_meetings
 from mailer.staff import meeting_actions
+from mailer.staff.meeting_changes import cancel_meeting, edit_meeting
 from mailer.translations import translate
 
 
@@ -30,15 +30,15 @@ def meetings() -> None:
 @click.option("--rsvp-by", metavar='"YYYY-MM-DD"')
 @click.option("--description")
 @pass_runtime
-def add(rt: Runtime, **fields) -> None:
+def add(runtime: Runtime, **fields) -> None:
     """Add a meeting."""
-    with rt.transaction() as session:
+    with runtime.transaction() as session:
         try:
-            meeting = meeting_actions.create(session, rt.settings.timezone, cli_actor(), **fields)
+            meeting = meeting_actions.create(session, runtime.settings.timezone, cli_actor(), **fields)
         except MeetingError as exc:
             _refused(exc, slug_is_argument=False)
         say("cli.meeting_added", slug=meeting.slug,
-            when=format_when(meeting.starts_at, meeting.ends_at, rt.settings.timezone))
+            when=format_when(meeting.starts_at, meeting.ends_at, runtime.settings.timezone))
 
 
 def _refused(exc: MeetingError, slug_is_argument: bool = True):
@@ -71,13 +71,13 @@ def _meeting(session, slug: str):
 @click.option("--notify/--no-notify", default=True, show_default=True,
               help="Mail everyone with a yes or a waitlist place when the time, town or venue changes.")
 @pass_runtime
-def edit(rt: Runtime, slug: str, anonymous_evaluation: bool | None, notify: bool, **changes):
+def edit(runtime: Runtime, slug: str, anonymous_evaluation: bool | None, notify: bool, **changes):
     """Change a meeting; a new time or place is mailed (with an updated calendar entry) to those coming."""
-    with rt.transaction() as session:
+    with runtime.transaction() as session:
         meeting = _meeting(session, slug)
         try:
             given = {name: value for name, value in changes.items() if value is not None}
-            change = edit_meeting(session, rt.settings.timezone, rt.settings.language, cli_actor(), meeting,
+            change = edit_meeting(session, runtime.settings.timezone, runtime.settings.language, cli_actor(), meeting,
                                   notify=notify, evaluation_anonymous=anonymous_evaluation, **given)
         except MeetingError as exc:
             _refused(exc)
@@ -92,9 +92,9 @@ def edit(rt: Runtime, slug: str, anonymous_evaluation: bool | None, notify: bool
 @click.option("--notify/--no-notify", default=True, show_default=True,
               help="Mail everyone with a yes or a waitlist place a cancellation that removes it from calendars.")
 @pass_runtime
-def cancel(rt: Runtime, slug: str, notify: bool):
+def cancel(runtime: Runtime, slug: str, notify: bool):
     """Call a meeting off: cancellations to those coming, its unsent rounds stopped, answers closed."""
-    with rt.transaction() as session:
+    with runtime.transaction() as session:
         meeting = _meeting(session, slug)
         try:
             change = cancel_meeting(session, cli_actor(), meeting, notify=notify)
@@ -121,15 +121,15 @@ def meeting_dict(meeting, tz) -> dict:
 @meetings.command("list")
 @click.option("--json", "as_json", is_flag=True)
 @pass_runtime
-def list_(rt: Runtime, as_json: bool) -> None:
+def list_(runtime: Runtime, as_json: bool) -> None:
     """List meetings in date order."""
-    tz = rt.settings.timezone
-    with rt.transaction() as session:
+    tz = runtime.settings.timezone
+    with runtime.transaction() as session:
         rows = [meeting_dict(m, tz) for m in list_meetings(session)]
     if as_json:
         echo_json(rows)
         return
-    for m in rows:
-        cancelled = "  " + translate("cli.meeting_cancelled_tag", cli_language()) if m["cancelled"] else ""
-        click.echo(f"{m['slug']:<22} {m['when']:<45} {m['city']}, {m['host'] or m['region']}{cancelled}")
+    for meeting in rows:
+        cancelled = "  " + translate("cli.meeting_cancelled_tag", cli_language()) if meeting["cancelled"] else ""
+        click.echo(f"{meeting['slug']:<22} {meeting['when']:<45} {meeting['city']}, {meeting['host'] or meeting['region']}{cancelled}")
     say("cli.meetings_count", n=len(rows))

@@ -26,7 +26,7 @@ def _counts(counts: dict[str, int]) -> None:
 @click.command()
 @click.argument("path", required=False, type=click.Path(path_type=Path))
 @pass_runtime
-def backup(rt: Runtime, path: Path | None) -> None:
+def backup(runtime: Runtime, path: Path | None) -> None:
     """Back up the database while the web app and worker run (default: instance/backups/mailer-<UTC time>.sqlite|.dump).
 
     PATH may be a file name or an existing folder. A JSON manifest (schema revision, row counts,
@@ -35,7 +35,7 @@ def backup(rt: Runtime, path: Path | None) -> None:
     from mailer.operations.backup import BackupError, manifest_path, take_backup
 
     try:
-        taken = take_backup(rt.db, rt.settings, path)
+        taken = take_backup(runtime.db, runtime.settings, path)
     except BackupError as exc:
         _failure("ops.backup_failed", exc)
     manifest = taken.manifest
@@ -43,7 +43,7 @@ def backup(rt: Runtime, path: Path | None) -> None:
         revision=manifest.schema_revision, rows=sum(manifest.tables.values()))
     say("ops.manifest_at", path=manifest_path(taken.path))
     for old in taken.pruned:
-        say("ops.backup_pruned", keep=rt.settings.backup_keep, path=old)
+        say("ops.backup_pruned", keep=runtime.settings.backup_keep, path=old)
 
 
 @click.command()
@@ -95,7 +95,7 @@ def db() -> None:
 @click.option("--to", "target_url", required=True, metavar="URL",
               help="An EMPTY database: postgresql+psycopg://user@host/name or sqlite:////path/file.sqlite")
 @pass_runtime
-def copy(rt: Runtime, target_url: str) -> None:
+def copy(runtime: Runtime, target_url: str) -> None:
     """Copy every table to an empty database at the same schema, then compare counts and checksums.
 
     Afterwards point MAILER_DATABASE_URL (database_url) at the target: answers, links in mails
@@ -113,7 +113,7 @@ def copy(rt: Runtime, target_url: str) -> None:
     except ConfigError as exc:
         fail(f"--to: {str(exc).split(': ', 1)[-1]}", 2)
     language = cli_language()
-    for process in running_against(rt.settings):
+    for process in running_against(runtime.settings):
         say("ops.copy_running_note", err=True, process=process.render(language))
     printed: dict[str, int] = {}
 
@@ -126,7 +126,7 @@ def copy(rt: Runtime, target_url: str) -> None:
 
     say("ops.copying")
     try:
-        checks = copy_database(rt.db, target_url, progress)
+        checks = copy_database(runtime.db, target_url, progress)
     except CopyError as exc:
         _failure("ops.copy_refused", exc)
     except (SQLAlchemyError, ArgumentError) as exc:

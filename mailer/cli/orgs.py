@@ -16,13 +16,13 @@ def orgs() -> None:
 @orgs.command("list")
 @click.option("--json", "as_json", is_flag=True)
 @pass_runtime
-def list_(rt: Runtime, as_json: bool) -> None:
+def list_(runtime: Runtime, as_json: bool) -> None:
     """List member organisations with their number of contacts."""
-    with rt.transaction() as session:
+    with runtime.transaction() as session:
         rows = list_organisations(session)
     if as_json:
         echo_json([dataclasses.asdict(r) for r in rows])
         return
-    for r in rows:
-        click.echo(f"{r.slug:<42} {r.contacts:>5}  {r.name}" + (f" [{r.short_name}]" if r.short_name else "") + (f" ({r.region})" if r.region else ""))
+    for row in rows:
+        click.echo(f"{row.slug:<42} {row.contacts:>5}  {row.name}" + (f" [{row.short_name}]" if row.short_name else "") + (f" ({row.region})" if row.region else ""))
     say("cli.orgs_count", n=len(rows), memberships=sum(r.contacts for r in rows))

@@ -15,14 +15,14 @@ from mailer.translations import translate
 @contacts.command("export-person")
 @click.argument("email")
 @pass_runtime
-def export_person_command(rt: Runtime, email: str) -> None:
+def export_person_command(runtime: Runtime, email: str) -> None:
     """Print, as JSON, everything held about one person (with the files that hold their data)."""
-    with rt.db.reading() as session:
+    with runtime.db.reading() as session:
         try:
-            data = export_person(session, email, rt.settings)
+            data = export_person(session, email, runtime.settings)
         except LookupError as exc:
             fail(exc)
-    with rt.transaction() as session:
+    with runtime.transaction() as session:
         record(session, cli_actor(), "contacts.export_person", target="contact")
     echo_json(data)
 
@@ -31,18 +31,18 @@ def export_person_command(rt: Runtime, email: str) -> None:
 @click.argument("email")
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
 @pass_runtime
-def forget_command(rt: Runtime, email: str, yes: bool) -> None:
+def forget_command(runtime: Runtime, email: str, yes: bool) -> None:
     """Erase a person's personal data everywhere, files included; counts stay, the address stays blocked (hashed)."""
     if not yes:
         if not click.confirm(translate("cli.erase_confirm", cli_language(), email=email)):
             fail(translate("cli.erase_declined", cli_language()))
     try:
-        erased = erase_person(rt.db, rt.settings, email, cli_actor())
+        erased = erase_person(runtime.db, runtime.settings, email, cli_actor())
     except LookupError as exc:
         fail(exc)
     say("cli.erased", id=erased.contact_id, messages=erased.messages, answers=erased.responses,
         mentions=erased.mentions_rewritten, files=len(erased.files))
-    keep = rt.settings.backup_keep
+    keep = runtime.settings.backup_keep
     say("ops.forget_backups", keep=keep, days=max(keep.daily, 7 * keep.weekly))
 
 
@@ -50,14 +50,14 @@ def forget_command(rt: Runtime, email: str, yes: bool) -> None:
 @click.option("--limit", type=click.IntRange(1, 10_000), default=50, show_default=True)
 @click.option("--json", "as_json", is_flag=True)
 @pass_runtime
-def audit(rt: Runtime, limit: int, as_json: bool) -> None:
+def audit(runtime: Runtime, limit: int, as_json: bool) -> None:
     """Recent staff actions: imports, sends, erasures, template edits."""
-    tz = rt.settings.timezone
-    with rt.db.reading() as session:
+    tz = runtime.settings.timezone
+    with runtime.db.reading() as session:
         rows = [{"at": e.at.astimezone(tz).isoformat(timespec="seconds"), "actor": e.actor, "action": e.action,
                  "target": e.target, "detail": e.detail} for e in recent(session, limit)]
     if as_json:
         echo_json(rows)
         return
-    for r in rows:
-        click.echo(f"{r['at']}  {r['actor']:<24} {r['action']:<24} {r['target'] or ''} {r['detail'] or ''}")
+    for row in rows:
+        click.echo(f"{row['at']}  {row['actor']:<24} {row['action']:<24} {row['target'] or ''} {row['detail'] or ''}")

@@ -11,12 +11,12 @@ from mailer.rsvp.service import revoke_links as revoke
 @click.command("revoke-links")
 @click.argument("email")
 @pass_runtime
-def revoke_links(rt: Runtime, email: str) -> None:
+def revoke_links(runtime: Runtime, email: str) -> None:
     """Make every link sent to EMAIL stop working (RSVP, calendar, unsubscribe).
 
     Mails sent from now on carry new links.
     """
-    with rt.transaction() as session:
+    with runtime.transaction() as session:
         try:
             contact = revoke(session, email)
         except LookupError as exc:

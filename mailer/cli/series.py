@@ -27,9 +27,9 @@ def series() -> None:
               help="How many sessions one invitee may choose.")
 @click.option("--description")
 @pass_runtime
-def create(rt: Runtime, slug: str, title: str, choice: str, description: str | None) -> None:
+def create(runtime: Runtime, slug: str, title: str, choice: str, description: str | None) -> None:
     """Create a series; add its sessions with `mailer series add`."""
-    with rt.transaction() as session:
+    with runtime.transaction() as session:
         try:
             created = series_actions.create(session, cli_actor(), slug=slug, title=title, choice=choice,
                                             description=description)
@@ -42,9 +42,9 @@ def create(rt: Runtime, slug: str, title: str, choice: str, description: str | N
 @click.argument("slug")
 @click.argument("meeting_slug")
 @pass_runtime
-def add(rt: Runtime, slug: str, meeting_slug: str) -> None:
+def add(runtime: Runtime, slug: str, meeting_slug: str) -> None:
     """Attach the meeting MEETING_SLUG to the series as a session."""
-    with rt.transaction() as session:
+    with runtime.transaction() as session:
         try:
             series_actions.add(session, cli_actor(), slug, meeting_slug)
         except DomainError as exc:
@@ -56,9 +56,9 @@ def add(rt: Runtime, slug: str, meeting_slug: str) -> None:
 @click.argument("slug")
 @click.argument("meeting_slug")
 @pass_runtime
-def remove(rt: Runtime, slug: str, meeting_slug: str) -> None:
+def remove(runtime: Runtime, slug: str, meeting_slug: str) -> None:
     """Detach a session from the series (the meeting and its answers stay)."""
-    with rt.transaction() as session:
+    with runtime.transaction() as session:
         try:
             series_actions.remove(session, cli_actor(), slug, meeting_slug)
         except DomainError as exc:
@@ -69,10 +69,10 @@ def remove(rt: Runtime, slug: str, meeting_slug: str) -> None:
 @series.command("list")
 @click.option("--json", "as_json", is_flag=True)
 @pass_runtime
-def list_(rt: Runtime, as_json: bool) -> None:
+def list_(runtime: Runtime, as_json: bool) -> None:
     """List series with their sessions."""
-    tz = rt.settings.timezone
-    with rt.transaction() as session:
+    tz = runtime.settings.timezone
+    with runtime.transaction() as session:
         rows: list[dict[str, Any]] = [{"slug": s.slug, "title": s.title, "choice": s.choice.value,
                  "sessions": [{"slug": m.slug, "when": format_when(m.starts_at, m.ends_at, tz), "city": m.city}
                               for m in s.sessions]} for s in list_series(session)]
@@ -90,9 +90,9 @@ def list_(rt: Runtime, as_json: bool) -> None:
 @click.argument("slug")
 @click.option("--json", "as_json", is_flag=True)
 @pass_runtime
-def status(rt: Runtime, slug: str, as_json: bool) -> None:
+def status(runtime: Runtime, slug: str, as_json: bool) -> None:
     """Each session's figures, and the series': invited, chose, declined, not answered."""
-    with rt.transaction() as session:
+    with runtime.transaction() as session:
         try:
             data = series_status(session, get_series(session, slug))
         except DomainError as exc:

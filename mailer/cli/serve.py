@@ -46,18 +46,18 @@ def shared_store(url: str) -> bool:
               help="Processes; more than 1 needs MAILER_RATELIMIT_STORAGE_URL set to a shared store (Redis).")
 @click.option("--threads", default=8, show_default=True, type=click.IntRange(1, 256), help="Threads per process.")
 @pass_runtime
-def serve(rt: Runtime, host: str, port: int, workers: int, threads: int) -> None:
+def serve(runtime: Runtime, host: str, port: int, workers: int, threads: int) -> None:
     """Run the web app (staff pages, answer, unsubscribe and evaluation pages, /healthz) under gunicorn."""
-    store = rt.settings.ratelimit_storage_url
+    store = runtime.settings.ratelimit_storage_url
     if workers > 1 and not shared_store(store):
         fail(translate("cli.workers_need_store", cli_language(), workers=workers,
                        setting=env_name("ratelimit_storage_url"), store=store), 2)
-    app = rt.app
-    rt.db.dispose()  # no connection may be shared with the forked worker processes
+    app = runtime.app
+    runtime.db.dispose()  # no connection may be shared with the forked worker processes
     # Held while this server (and its forked workers, which inherit it) lives: `mailer restore`
     # refuses while it is held. A second server on the same instance finds it taken: one is enough.
-    serving = hold_lock(rt.settings.instance_path / SERVE_LOCK, serve_label(host, port))  # noqa: F841
-    say("cli.serving", url=rt.settings.base_url, host=host, port=port, workers=workers, threads=threads)
+    serving = hold_lock(runtime.settings.instance_path / SERVE_LOCK, serve_label(host, port))  # noqa: F841
+    say("cli.serving", url=runtime.settings.base_url, host=host, port=port, workers=workers, threads=threads)
     MailerServer(app, {
         "bind": f"{host}:{port}",
         "workers": workers,

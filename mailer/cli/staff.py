@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any, overload
+
 import click
 
 from mailer.audit.log import cli_actor, record
@@ -16,11 +18,15 @@ def staff() -> None:
     """Staff accounts for the web app."""
 
 
-def _link(rt: Runtime, user) -> str:
-    token = accounts.set_password_token(rt.settings.secret_key, user, rt.settings.old_secret_keys)
-    return f"{rt.settings.base_url}/staff/set-password/{token}"
+def _link(runtime: Runtime, user) -> str:
+    token = accounts.set_password_token(runtime.settings.secret_key, user, runtime.settings.old_secret_keys)
+    return f"{runtime.settings.base_url}/staff/set-password/{token}"
 
 
+@overload
+def _role(text: str) -> str: ...
+@overload
+def _role(text: None) -> None: ...
 def _role(text: str | None) -> str | None:
     try:
         return parse_role(text) if text is not None else None
@@ -37,20 +43,20 @@ def _role(text: str | None) -> str | None:
 @click.option("--link", "link_only", is_flag=True,
               help="Print a one-time set-password link (valid 3 days) instead of asking for a password.")
 @pass_runtime
-def add(rt: Runtime, email: str, name: str | None, role: str | None, link_only: bool) -> None:
+def add(runtime: Runtime, email: str, name: str | None, role: str | None, link_only: bool) -> None:
     """Create a staff account; asks for its password, or prints a set-password link."""
     chosen = _role(role)
     password = None
     if not link_only:
         password = click.prompt(translate("cli.password_prompt", cli_language()), hide_input=True,
                                 confirmation_prompt=True, err=True)
-    with rt.transaction() as session:
+    with runtime.transaction() as session:
         try:
             user = accounts.add_staff(session, email, name, password, role=chosen)
         except accounts.StaffError as exc:
             fail(exc)
         record(session, cli_actor(), "staff.add", f"staff:{user.id}", role=user.role)
-        link = _link(rt, user) if link_only else None
+        link = _link(runtime, user) if link_only else None
     say("cli.staff_created", email=user.email, role=user.role)
     if link:
         say("cli.staff_link", link=link)
@@ -60,10 +66,10 @@ def add(rt: Runtime, email: str, name: str | None, role: str | None, link_only: 
 @click.argument("email")
 @click.argument("role", metavar="ROLE")
 @pass_runtime
-def role_(rt: Runtime, email: str, role: str) -> None:
+def role_(runtime: Runtime, email: str, role: str) -> None:
     """Give an account another role: admin, staff or viewer."""
     chosen = _role(role)
-    with rt.transaction() as session:
+    with runtime.transaction() as session:
         user = accounts.find_staff(session, email)
         if user is None:
             fail(accounts.StaffError("unknown", email=email.strip()))
@@ -80,9 +86,9 @@ def role_(rt: Runtime, email: str, role: str) -> None:
 @click.argument("email")
 @click.option("--undo", is_flag=True, help="Reactivate the account instead.")
 @pass_runtime
-def deactivate(rt: Runtime, email: str, undo: bool) -> None:
+def deactivate(runtime: Runtime, email: str, undo: bool) -> None:
     """Switch an account off (it cannot log in; its sessions end) or back on with --undo."""
-    with rt.transaction() as session:
+    with runtime.transaction() as session:
         user = accounts.find_staff(session, email)
         if user is None:
             fail(accounts.StaffError("unknown", email=email.strip()))
@@ -100,22 +106,22 @@ def deactivate(rt: Runtime, email: str, undo: bool) -> None:
 @staff.command()
 @click.argument("email")
 @pass_runtime
-def link(rt: Runtime, email: str) -> None:
+def link(runtime: Runtime, email: str) -> None:
     """Print a new one-time set-password link (a forgotten password)."""
-    with rt.transaction() as session:
+    with runtime.transaction() as session:
         user = accounts.find_staff(session, email)
         if user is None:
             fail(accounts.StaffError("unknown", email=email.strip()))
-        click.echo(_link(rt, user))
+        click.echo(_link(runtime, user))
 
 
 @staff.command("list")
 @click.option("--json", "as_json", is_flag=True)
 @pass_runtime
-def list_(rt: Runtime, as_json: bool) -> None:
+def list_(runtime: Runtime, as_json: bool) -> None:
     """List staff accounts."""
-    with rt.transaction() as session:
-        rows = [{"email": u.email, "name": u.name, "role": u.role, "active": u.active,
+    with runtime.transaction() as session:
+        rows: list[dict[str, Any]] = [{"email": u.email, "name": u.name, "role": u.role, "active": u.active,
                  "password_set": u.password_hash is not None,
                  "last_login_at": u.last_login_at.isoformat() if u.last_login_at else None}
                 for u in accounts.list_staff(session)]
@@ -123,22 +129,22 @@ def list_(rt: Runtime, as_json: bool) -> None:
         echo_json(rows)
         return
     language = cli_language()
-    for r in rows:
-        state = (translate("cli.staff_deactivated_state", language) if not r["active"]
-                 else translate("cli.staff_last_login", language, when=r["last_login_at"][:16].replace("T", " "))
-                 if r["last_login_at"]
-                 else translate("cli.staff_never", language) if r["password_set"]
+    for row in rows:
+        state = (translate("cli.staff_deactivated_state", language) if not row["active"]
+                 else translate("cli.staff_last_login", language, when=row["last_login_at"][:16].replace("T", " "))
+                 if row["last_login_at"]
+                 else translate("cli.staff_never", language) if row["password_set"]
                  else translate("cli.staff_waiting", language))
-        click.echo(f"{r['email']:<40} {r['name'] or '':<30} {r['role']:<7} {state}")
+        click.echo(f"{row['email']:<40} {row['name'] or '':<30} {row['role']:<7} {state}")
     say("cli.staff_count", n=len(rows))
 
 
 @staff.command()
 @click.argument("email")
 @pass_runtime
-def remove(rt: Runtime, email: str) -> None:
+def remove(runtime: Runtime, email: str) -> None:
     """Remove a staff account; its sessions end at once (deactivate keeps it in the audit log's names)."""
-    with rt.transaction() as session:
+    with runtime.transaction() as session:
         try:
             user = accounts.remove_staff(session, email)
         except accounts.StaffError as exc:
@@ -155,12 +161,12 @@ def remove(rt: Runtime, email: str) -> None:
 @click.option("--revoke", "revoke_id", type=int, metavar="ID", help="Revoke the account's token with this id instead.")
 @click.option("--list", "list_only", is_flag=True, help="List the account's tokens (id, scope, state) instead.")
 @pass_runtime
-def token(rt: Runtime, email: str, scope: str | None, label: str | None, revoke_id: int | None,
+def token(runtime: Runtime, email: str, scope: str | None, label: str | None, revoke_id: int | None,
           list_only: bool) -> None:
     """Make an API token for the account and print it (shown this once), or --revoke ID, or --list."""
     if sum((scope is not None, revoke_id is not None, list_only)) != 1:
         fail(translate("cli.token_usage", cli_language()))
-    with rt.transaction() as session:
+    with runtime.transaction() as session:
         user = accounts.find_staff(session, email)
         if user is None:
             fail(accounts.StaffError("unknown", email=email.strip()))

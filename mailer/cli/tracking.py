@@ -34,11 +34,11 @@ def _meeting(session, slug: str):
 @click.option("--walk-in", "walk_ins", multiple=True, metavar="NAME", help="Someone not on any list (repeatable).")
 @click.option("--org", "walk_in_org", metavar="NAME", help="The walk-ins' organisation, e.g. Riksteatern.")
 @pass_runtime
-def checkin(rt: Runtime, slug: str, emails: tuple[str, ...], walk_ins: tuple[str, ...], walk_in_org: str | None):
+def checkin(runtime: Runtime, slug: str, emails: tuple[str, ...], walk_ins: tuple[str, ...], walk_in_org: str | None):
     """Mark who came. Unknown addresses are listed (exit 1); add them with --walk-in."""
     if not emails and not walk_ins:
         fail(translate("cli.checkin_needs", cli_language()))
-    with rt.transaction() as session:
+    with runtime.transaction() as session:
         meeting = _meeting(session, slug)
         result = check_in(session, meeting, list(emails))
         for name in walk_ins:
@@ -59,9 +59,9 @@ def checkin(rt: Runtime, slug: str, emails: tuple[str, ...], walk_ins: tuple[str
 @click.argument("slug", required=False)
 @click.option("--json", "as_json", is_flag=True)
 @pass_runtime
-def evaluations(rt: Runtime, slug: str | None, as_json: bool):
+def evaluations(runtime: Runtime, slug: str | None, as_json: bool):
     """Evaluation results per meeting and per region: averages, counts, free text."""
-    with rt.db.reading() as session:
+    with runtime.db.reading() as session:
         chosen = [_meeting(session, slug)] if slug else list_meetings(session)
         per_meeting, per_region = summarise(session, chosen)
     if as_json:
@@ -70,12 +70,12 @@ def evaluations(rt: Runtime, slug: str | None, as_json: bool):
     language = cli_language()
     for key, rows in (("report.per_meeting", per_meeting), ("report.per_region", per_region)):
         click.echo(translate(key, language))
-        for s in rows:
-            figures = translate("cli.evaluation_figures", language, n=s.count, value=s.value_avg,
-                                knowledge=s.knowledge_avg, cooperation=s.cooperation_yes) if s.count else \
+        for summary in rows:
+            figures = translate("cli.evaluation_figures", language, n=summary.count, value=summary.value_avg,
+                                knowledge=summary.knowledge_avg, cooperation=summary.cooperation_yes) if summary.count else \
                 translate("cli.evaluation_none", language)
-            click.echo(f"  {s.label:<24} {figures}")
-            for comment in s.comments if key == "report.per_meeting" else ():
+            click.echo(f"  {summary.label:<24} {figures}")
+            for comment in summary.comments if key == "report.per_meeting" else ():
                 click.echo(f"      “{comment}”")
 
 
@@ -91,12 +91,12 @@ def responses() -> None:
 @click.option("--delimiter", type=click.Choice([";", ","]), default=";", show_default=True,
               help="CSV separator (Swedish Excel expects ;).")
 @pass_runtime
-def export(rt: Runtime, slug: str, fmt: str, output: Path | None, delimiter: str):
+def export(runtime: Runtime, slug: str, fmt: str, output: Path | None, delimiter: str):
     """The attendee list: name, organisations, email, answer, guests, diet, accessibility, comment, answered at."""
-    language = rt.settings.language
-    with rt.db.reading() as session:
+    language = runtime.settings.language
+    with runtime.db.reading() as session:
         meeting = _meeting(session, slug)
-        rows = attendee_rows(session, meeting, rt.settings.timezone, language)
+        rows = attendee_rows(session, meeting, runtime.settings.timezone, language)
     data = to_xlsx(rows, meeting.slug, language) if fmt == "xlsx" else to_csv(rows, language, delimiter)
     if output is None:
         if fmt == "xlsx":
@@ -113,19 +113,19 @@ def export(rt: Runtime, slug: str, fmt: str, output: Path | None, delimiter: str
 @click.option("--send", is_flag=True, help="Also email it to the organisation's address (organisations.csv `email`).")
 @click.option("--json", "as_json", is_flag=True)
 @pass_runtime
-def report_(rt: Runtime, slug: str, send: bool, as_json: bool):
+def report_(runtime: Runtime, slug: str, send: bool, as_json: bool):
     """Addresses of one organisation that bounced, unsubscribed or were rejected at import."""
     from mailer.tracking.org_report import queue_org_report
 
-    with rt.transaction() as session:
+    with runtime.transaction() as session:
         try:
-            report = org_report(session, slug, rt.settings.timezone, rt.settings.language)
+            report = org_report(session, slug, runtime.settings.timezone, runtime.settings.language)
         except LookupError as exc:
             fail(exc)
         if send:
             if not report.contact_email:
                 fail(translate("cli.org_no_address", cli_language(), slug=slug))
-            queue_org_report(session, rt.settings, report)
+            queue_org_report(session, runtime.settings, report)
     if as_json:
         echo_json(report.to_json())
     else:
@@ -164,13 +164,13 @@ def _date(ctx, param, value):
 @click.option("--format", "fmt", type=click.Choice(["md", "html", "json"]), default="md", show_default=True)
 @click.option("-o", "--output", type=click.Path(path_type=Path, dir_okay=False))
 @pass_runtime
-def report(rt: Runtime, start, end, fmt: str, output: Path | None):
+def report(runtime: Runtime, start, end, fmt: str, output: Path | None):
     """The board report for a period: meetings, invitations, answers, participants, coverage, evaluations."""
     if start and end and start > end:
         raise click.BadParameter(translate("cli.from_after_to", cli_language(), start=start, end=end),
                                  param_hint="--from")
-    with rt.db.reading() as session:
-        data = board_report(session, rt.settings, start, end, cli_language())
+    with runtime.db.reading() as session:
+        data = board_report(session, runtime.settings, start, end, cli_language())
     if fmt == "json":
         import json
 
@@ -191,11 +191,11 @@ STATUS_LABELS = ("invited", "bounced", "yes", "no", "waitlisted", "no_answer", "
 @click.argument("slug")
 @click.option("--json", "as_json", is_flag=True)
 @pass_runtime
-def status(rt: Runtime, slug: str, as_json: bool):
+def status(runtime: Runtime, slug: str, as_json: bool):
     """Where a meeting stands: answers, per organisation and region, coverage, attendance."""
     from mailer.tracking.status import full_status
 
-    with rt.db.reading() as session:
+    with runtime.db.reading() as session:
         meeting = _meeting(session, slug)
         data = {"slug": slug, "title": meeting.title, "capacity": meeting.capacity, **full_status(session, meeting)}
     if as_json:
@@ -203,21 +203,21 @@ def status(rt: Runtime, slug: str, as_json: bool):
         return
     language = cli_language()
 
-    def t(key: str, **values) -> str:
+    def phrase(key: str, **values) -> str:
         return translate(f"cli.status.{key}", language, **values)
 
-    click.echo(f"{slug}: {data['title']}" + (t("capacity", n=data["capacity"]) if data["capacity"] else ""))
+    click.echo(f"{slug}: {data['title']}" + (phrase("capacity", n=data["capacity"]) if data["capacity"] else ""))
     for key in STATUS_LABELS:
-        click.echo(f"  {t(key):<28} {data[key]:>6}")
+        click.echo(f"  {phrase(key):<28} {data[key]:>6}")
     if data["checked_in"]:
-        click.echo(f"  {t('came'):<28} {data['checked_in']:>6}   " + t("walk_ins", n=data["walk_ins"]))
-    click.echo("\n" + t("represented", n=data["organisations_represented"], total=data["organisations_total"]))
+        click.echo(f"  {phrase('came'):<28} {data['checked_in']:>6}   " + phrase("walk_ins", n=data["walk_ins"]))
+    click.echo("\n" + phrase("represented", n=data["organisations_represented"], total=data["organisations_total"]))
     if data["organisations_missing"]:
-        click.echo(t("missing", names=", ".join(data["organisations_missing"])))
-    header = (f"  {'':<40} {t('col_invited'):>7} {t('col_yes'):>5} {t('col_no'):>5} {t('col_wait'):>5} "
-              f"{t('col_none'):>5} {t('col_bounced'):>7} {t('col_came'):>5}")
+        click.echo(phrase("missing", names=", ".join(data["organisations_missing"])))
+    header = (f"  {'':<40} {phrase('col_invited'):>7} {phrase('col_yes'):>5} {phrase('col_no'):>5} {phrase('col_wait'):>5} "
+              f"{phrase('col_none'):>5} {phrase('col_bounced'):>7} {phrase('col_came'):>5}")
     for key, rows in (("per_organisation", data["by_organisation"]), ("per_region", data["by_region"])):
-        click.echo(f"\n{t(key)}\n{header}")
-        for key, f in rows.items():
-            click.echo(f"  {f.get('name', key)[:40]:<40} {f['invited']:>7} {f['yes']:>5} {f['no']:>5} "
-                       f"{f['waitlisted']:>5} {f['no_answer']:>5} {f['bounced']:>7} {f['checked_in']:>5}")
+        click.echo(f"\n{phrase(key)}\n{header}")
+        for key, counts in rows.items():
+            click.echo(f"  {counts.get('name', key)[:40]:<40} {counts['invited']:>7} {counts['yes']:>5} {counts['no']:>5} "
+                       f"{counts['waitlisted']:>5} {counts['no_answer']:>5} {counts['bounced']:>7} {counts['checked_in']:>5}")

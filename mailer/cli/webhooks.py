@@ -18,9 +18,9 @@ def webhooks() -> None:
 
 @webhooks.command("list")
 @pass_runtime
-def list_(rt: Runtime) -> None:
+def list_(runtime: Runtime) -> None:
     """Every endpoint: id, state, events, URL and secret (tab-separated)."""
-    with rt.db.reading() as session:
+    with runtime.db.reading() as session:
         for endpoint, counts in webhook_actions.overview(session).endpoints:
             state = "active" if endpoint.active else "disabled"
             tally = ",".join(f"{name}={n}" for name, n in sorted(counts.items())) or "-"
@@ -34,21 +34,21 @@ def list_(rt: Runtime) -> None:
               help="An event to send (repeatable); default: all four.")
 @click.option("--description", default=None, help="Whose endpoint this is, for staff.")
 @pass_runtime
-def add(rt: Runtime, url: str, events: tuple[str, ...], description: str | None) -> None:
+def add(runtime: Runtime, url: str, events: tuple[str, ...], description: str | None) -> None:
     """Register URL; prints its id and the secret the receiver checks signatures with."""
     try:
-        with rt.db.transaction() as session:
+        with runtime.db.transaction() as session:
             endpoint = webhook_actions.add_endpoint(session, cli_actor(), url, events or EVENTS,
-                                                    rt.settings.webhook_allow_private, description)
+                                                    runtime.settings.webhook_allow_private, description)
             endpoint_id, secret = endpoint.id, endpoint.secret
     except WebhookError as exc:
         fail(exc, 2)
     say("cli.webhook_added", id=endpoint_id, secret=secret)
 
 
-def _switch(rt: Runtime, endpoint_id: int, active: bool) -> None:
+def _switch(runtime: Runtime, endpoint_id: int, active: bool) -> None:
     try:
-        with rt.db.transaction() as session:
+        with runtime.db.transaction() as session:
             url = webhook_actions.set_active(session, cli_actor(), endpoint_id, active).url
     except WebhookError as exc:
         fail(exc, 2)
@@ -61,26 +61,26 @@ def _switch(rt: Runtime, endpoint_id: int, active: bool) -> None:
 @webhooks.command()
 @click.argument("endpoint_id", type=int)
 @pass_runtime
-def disable(rt: Runtime, endpoint_id: int) -> None:
+def disable(runtime: Runtime, endpoint_id: int) -> None:
     """Stop sending to an endpoint (waiting deliveries fail; they can be resent)."""
-    _switch(rt, endpoint_id, False)
+    _switch(runtime, endpoint_id, False)
 
 
 @webhooks.command()
 @click.argument("endpoint_id", type=int)
 @pass_runtime
-def enable(rt: Runtime, endpoint_id: int) -> None:
+def enable(runtime: Runtime, endpoint_id: int) -> None:
     """Send to a disabled endpoint again."""
-    _switch(rt, endpoint_id, True)
+    _switch(runtime, endpoint_id, True)
 
 
 @webhooks.command()
 @click.argument("endpoint_id", type=int)
 @pass_runtime
-def remove(rt: Runtime, endpoint_id: int) -> None:
+def remove(runtime: Runtime, endpoint_id: int) -> None:
     """Remove an endpoint and its deliveries."""
     try:
-        with rt.db.transaction() as session:
+        with runtime.db.transaction() as session:
             url = webhook_actions.remove_endpoint(session, cli_actor(), endpoint_id)
     except WebhookError as exc:
         fail(exc, 2)
@@ -90,9 +90,9 @@ def remove(rt: Runtime, endpoint_id: int) -> None:
 @webhooks.command()
 @click.option("--endpoint", "endpoint_id", type=int, default=None, help="Only this endpoint's deliveries.")
 @pass_runtime
-def deliveries(rt: Runtime, endpoint_id: int | None) -> None:
+def deliveries(runtime: Runtime, endpoint_id: int | None) -> None:
     """The newest deliveries: id, event, state, attempts, last HTTP status, last error (tab-separated)."""
-    with rt.db.reading() as session:
+    with runtime.db.reading() as session:
         for delivery in webhook_actions.overview(session, endpoint_id).deliveries:
             click.echo("\t".join([str(delivery.id), delivery.event, delivery.state.value, str(delivery.attempts),
                                   str(delivery.last_status or "-"), delivery.last_error or "-"]))
@@ -101,10 +101,10 @@ def deliveries(rt: Runtime, endpoint_id: int | None) -> None:
 @webhooks.command()
 @click.argument("delivery_id", type=int)
 @pass_runtime
-def resend(rt: Runtime, delivery_id: int) -> None:
+def resend(runtime: Runtime, delivery_id: int) -> None:
     """Send a delivery again (the worker sends it within seconds)."""
     try:
-        with rt.db.transaction() as session:
+        with runtime.db.transaction() as session:
             webhook_actions.resend(session, cli_actor(), delivery_id)
     except WebhookError as exc:
         fail(exc, 2)

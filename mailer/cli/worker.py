@@ -13,13 +13,13 @@ from mailer.translations import translate
 @click.option("--until-idle", is_flag=True, help="Exit once nothing is due (demo, tests, cron).")
 @click.option("-v", "--verbose", is_flag=True)
 @pass_runtime
-def worker(rt: Runtime, until_idle: bool, verbose: bool) -> None:
+def worker(runtime: Runtime, until_idle: bool, verbose: bool) -> None:
     """Run the scheduler and send queued mail (exactly one per SQLite database)."""
     from mailer.worker.runner import run_worker
 
     configure_logging(verbose, [default_handler])  # Flask's "Exception on ..." goes there
     with ProgressLine("progress.messages", force=None if until_idle else False) as progress:
-        fault = run_worker(rt.db, rt.settings, rt.templates, until_idle=until_idle, progress=progress)
+        fault = run_worker(runtime.db, runtime.settings, runtime.templates, until_idle=until_idle, progress=progress)
     if fault is not None:  # its database file was deleted or replaced: it stopped rather than write into it
         language = cli_language()
         fail(translate("ops.worker_stopped", language, problem=fault.render(language)), 2)

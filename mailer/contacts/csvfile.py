@@ -11,10 +11,10 @@ import csv
 import difflib
 import io
 import unicodedata
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 from email_validator import EmailNotValidError, EmailUndeliverableError, validate_email
 
@@ -102,7 +102,7 @@ class Problem:
     message: str
     value: str | None = None
     code: str = ""
-    params: dict = field(default_factory=dict)
+    params: dict[str, Any] = field(default_factory=dict)
     choice: str | None = None
     suggestion: str | None = None
 
@@ -128,7 +128,7 @@ class Choices:
                 | {f"shown_region:{k}": v for k, v in self.regions_shown.items()})
 
     @classmethod
-    def from_form(cls, form) -> Choices:
+    def from_form(cls, form: Mapping[str, str]) -> Choices:
         choices = cls()
         for key, value in form.items():
             kind, _, what = key.partition(":")
@@ -174,7 +174,7 @@ def decode(data: bytes) -> str:
 
 def _delimiter(header_line: str) -> str:
     counts = {d: header_line.count(d) for d in (";", ",", "\t")}
-    best = max(counts, key=counts.get)
+    best = max(counts, key=lambda delimiter: counts[delimiter])
     return best if counts[best] else ","
 
 

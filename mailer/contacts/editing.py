@@ -6,7 +6,9 @@ by its hash. A changed address is a new contact (erase the old one if asked).
 
 from __future__ import annotations
 
-from sqlalchemy import or_, select
+from typing import Any
+
+from sqlalchemy import Select, or_, select
 from sqlalchemy.orm import Session, selectinload
 
 from mailer.contacts.csvfile import clean_text, normalise_email
@@ -23,7 +25,7 @@ class ContactError(DomainError, ValueError):
 
     prefix = "error.contact."
 
-    def __init__(self, field: str, code: str, /, **params):
+    def __init__(self, field: str, code: str, /, **params: Any):
         super().__init__(code, **params)
         self.field = field
 
@@ -31,7 +33,7 @@ class ContactError(DomainError, ValueError):
         return f"{self.field}: {self.render('en')}"
 
 
-def _with_memberships():
+def _with_memberships() -> Select[Contact]:
     return select(Contact).options(selectinload(Contact.memberships).selectinload(Membership.organisation))
 
 

@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Collection, Iterable
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import delete, insert, select
 from sqlalchemy.orm import Session
@@ -63,7 +65,7 @@ class FileReport:
     organisation: str | None = None
     error: str | None = None
     error_code: str = ""  # with error_params, the error for pages in another language
-    error_params: dict = field(default_factory=dict)
+    error_params: dict[str, Any] = field(default_factory=dict)
     note: str | None = None
     imported: int = 0  # new on this organisation's list
     updated: int = 0  # on it before, and something it says of them changed
@@ -146,7 +148,7 @@ def import_lists(
     claims = Claims()
     counter = _Counter(progress)
     savepoint = None if dry_run else session.begin_nested()
-    lists: dict[int, tuple[FileReport, Collection[str]]] = {}  # organisation id -> its last file, everyone on its files
+    lists: dict[int, tuple[FileReport, AbstractSet[str]]] = {}  # organisation id -> its last file, everyone on its files
     for number, path in enumerate(paths, 1):
         claims.open = number < len(paths)
         report = FileReport(path=path)
@@ -183,10 +185,11 @@ def import_lists(
         report.rejected, report.warnings, report.blocking = (
             parsed.rejected, parsed.warnings + report.warnings, parsed.blocking)
         report.rows, report.seconds = counter.rows - rows_before, time.monotonic() - started
-        if not dry_run:
+        if alone is not None:  # not a dry run
             if report.blocking:
                 alone.rollback()
                 continue
+            assert organisation_id is not None, "written: the organisation has its id"
             _record_rejections(session, organisation_id, report)
             session.flush()
             alone.commit()
@@ -194,7 +197,7 @@ def import_lists(
             lists[organisation_id] = (report, earlier[1] | emails if earlier else emails)
         elif organisation_id is not None:
             report.removed = _remove_absent(session, organisation_id, emails, write=False)
-    if dry_run:
+    if savepoint is None:  # a dry run
         session.expunge_all()
         return ImportReport(files=reports, written=False)
     rollback = strict and any(r.error or r.rejected or r.blocking for r in reports)
@@ -328,17 +331,18 @@ class Claims:
     Kept as one small tuple per address (value and file for each field, file names shared),
     since it lives across all the files of an import of up to a million rows."""
 
-    def __init__(self):
-        self.by_email: dict[str, tuple] = {}
-        self.shared: dict[tuple, tuple] = {}  # each distinct claim tuple once: most people share one
+    def __init__(self) -> None:
+        self.by_email: dict[str, tuple[str | None, ...]] = {}
+        self.shared: dict[tuple[str | None, ...], tuple[str | None, ...]] = {}  # each distinct claim tuple once: most people share one
         self.open = True  # False while reading the import's last file: nothing after it asks
 
     def claim(self, email: str, attr: str, value: str, file_name: str) -> tuple[str, str]:
         """The (value, file name) that stands for this person's field: the first one claimed."""
         index = PERSON_FIELDS.index(attr) * 2
         held = self.by_email.get(email) or (None,) * (2 * len(PERSON_FIELDS))
-        if held[index] is not None:
-            return held[index], held[index + 1]
+        held_value, held_file = held[index], held[index + 1]
+        if held_value is not None and held_file is not None:  # claimed together
+            return held_value, held_file
         if self.open:
             claimed = (*held[:index], value, file_name, *held[index + 2:])
             self.by_email[email] = self.shared.setdefault(claimed, claimed)
@@ -416,9 +420,10 @@ def _worse_cased(new: str, shown: str) -> bool:
 
 
 def _apply(session: Session, report: FileReport, rows: Iterable[ContactRow], claims: Claims,
-           choices: Choices, counter: _Counter, write: bool = True) -> tuple[int | None, Collection[str]]:
+           choices: Choices, counter: _Counter, write: bool = True) -> tuple[int | None, AbstractSet[str]]:
     """Count (and with `write`, make) one file's changes, BATCH rows at a time; returns its
     organisation's id and the addresses on the list. Without `write` nothing reaches the database."""
+    assert report.organisation is not None, "named before its rows are read"
     organisation = _organisation(session, report.organisation, report.path.parent, write)
     seen: dict[str, int] = {}
     batch: list[ContactRow] = []
@@ -452,10 +457,10 @@ def _apply_rows(session: Session, report: FileReport, organisation: Organisation
         chunk = emails[start:start + CHUNK]
         contacts.update((c.email, c) for c in session.scalars(select(Contact).where(Contact.email.in_(chunk))))
         hashes = {address_hash(e): e for e in chunk}
-        for h, reason in session.execute(
+        for hashed, suppressed_for in session.execute(
             select(Suppression.address_hash, Suppression.reason).where(Suppression.address_hash.in_(hashes))
         ):
-            suppressions[hashes[h]] = reason
+            suppressions[hashes[hashed]] = suppressed_for
     memberships: dict[int, Membership] = {}
     if organisation.id is not None:
         ids = [contact.id for contact in contacts.values()]

@@ -65,7 +65,7 @@ class TestPerson:
         return cls(language=language if language in ("sv", "en") else None)
 
 
-def is_test_person(contact) -> bool:
+def is_test_person(contact: object) -> bool:
     return isinstance(contact, TestPerson)
 
 

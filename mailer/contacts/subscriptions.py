@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from mailer.contacts.events import contact_suppressed
 from mailer.contacts.models import Suppression, SuppressionReason, address_hash
-from mailer.db import utcnow
+from mailer.db import rowcount, utcnow
 
 LIFTABLE = (SuppressionReason.UNSUBSCRIBED, SuppressionReason.BOUNCED)
 
@@ -43,4 +43,4 @@ def lift_suppression(session: Session, email: str) -> bool:
     """Mail the address again after an unsubscription or a bounce; True if something was lifted."""
     result = session.execute(delete(Suppression).where(
         Suppression.address_hash == address_hash(email), Suppression.reason.in_(LIFTABLE)))
-    return bool(result.rowcount)
+    return bool(rowcount(result))

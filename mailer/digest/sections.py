@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -30,7 +30,7 @@ from mailer.meetings.models import Meeting
 from mailer.operations.backup import backup_status
 from mailer.outbox.models import MessageState, OutboxMessage
 from mailer.rsvp.models import Answer, Response, ResponseChange
-from mailer.rsvp.status import status_by_meeting
+from mailer.tracking.figures import status_by_meeting
 
 CHART_WEEKS = 8
 AHEAD = dt.timedelta(days=14)  # deadlines and meetings "coming up"
@@ -53,7 +53,7 @@ def _erased(email: str | None) -> bool:
     return email is None or email.endswith("@" + ERASED_DOMAIN)
 
 
-def _organisations_of(session: Session, contact_ids) -> dict[int, list[str]]:
+def _organisations_of(session: Session, contact_ids: Iterable[int | None]) -> dict[int, list[str]]:
     """contact id -> names of the member organisations whose lists they are on, sorted."""
     found: dict[int, list[str]] = defaultdict(list)
     ids = list(contact_ids)
@@ -71,7 +71,7 @@ def _upcoming_meetings(session: Session, period: Period) -> list[Meeting]:
 
 # -- per meeting: figures, chart, the week's new answers -----------------------------------
 
-def _chart(session: Session, meeting: Meeting, period: Period) -> list[dict]:
+def _chart(session: Session, meeting: Meeting, period: Period) -> list[dict[str, Any]]:
     """Answers over time, week by week: today's yes and no, counted by when each person first answered.
 
     One scan of the meeting's responses however many weeks are shown (not of their whole history).
@@ -92,7 +92,7 @@ def _chart(session: Session, meeting: Meeting, period: Period) -> list[dict]:
              "yes": int(counts[2 * i]), "no": int(counts[2 * i + 1])} for i, week_end in enumerate(weeks)]
 
 
-def _new_answers(session: Session, meeting_id: int, period: Period) -> tuple[list[dict], int]:
+def _new_answers(session: Session, meeting_id: int, period: Period) -> tuple[list[dict[str, Any]], int]:
     """The answers first given in the period (changes are their own section), and how many of
     them came from people since erased. Plain rows, not ORM objects: a first round brings thousands."""
     rows = session.execute(
@@ -107,22 +107,22 @@ def _new_answers(session: Session, meeting_id: int, period: Period) -> tuple[lis
              "answer": row.answer.value, "waitlisted": bool(row.waitlisted)} for row in shown], len(rows) - len(shown)
 
 
-def meetings_section(session: Session, period: Period) -> list[dict]:
+def meetings_section(session: Session, period: Period) -> list[dict[str, Any]]:
     """Every meeting not yet over: where it stands, its answers over time, the week's new answers."""
     meetings = _upcoming_meetings(session, period)
     figures = status_by_meeting(session, [m.id for m in meetings])
     all_orgs = session.execute(select(Organisation.id, Organisation.name).order_by(Organisation.name)).all()
     items = []
     for meeting in meetings:
-        f = figures[meeting.id]
+        status = figures[meeting.id]
         represented = represented_organisations(session, meeting.id)
         new, erased = _new_answers(session, meeting.id, period)
         items.append({
             "title": meeting.title, "when": format_when(meeting.starts_at, meeting.ends_at, period.tz, period.lang),
-            "city": meeting.city, "region": meeting.region, "invited": f.invited, "yes": f.yes, "no": f.no,
-            "waitlisted": f.waitlisted, "no_answer": f.no_answer, "guests": f.guests,
+            "city": meeting.city, "region": meeting.region, "invited": status.invited, "yes": status.yes, "no": status.no,
+            "waitlisted": status.waitlisted, "no_answer": status.no_answer, "guests": status.guests,
             "capacity": meeting.capacity,
-            "places_left": None if meeting.capacity is None else max(meeting.capacity - f.yes - f.guests, 0),
+            "places_left": None if meeting.capacity is None else max(meeting.capacity - status.yes - status.guests, 0),
             "organisations_represented": len(represented), "organisations_total": len(all_orgs),
             "missing_organisations": [name for oid, name in all_orgs if oid not in represented],
             "chart": _chart(session, meeting, period),
@@ -133,7 +133,7 @@ def meetings_section(session: Session, period: Period) -> list[dict]:
 
 # -- the week's sending ------------------------------------------------------------------------
 
-def sent_section(session: Session, period: Period) -> dict:
+def sent_section(session: Session, period: Period) -> dict[str, Any]:
     """Messages sent in the period, per round (campaign), and the mails answers set off."""
     in_period = and_(OutboxMessage.state == MessageState.SENT, OutboxMessage.sent_at > period.start,
                      OutboxMessage.sent_at <= period.end, OutboxMessage.template.not_in(STAFF_MAILS))
@@ -151,7 +151,7 @@ def sent_section(session: Session, period: Period) -> dict:
             "total": sum(per_campaign.values()) + sum(other.values())}
 
 
-def delivery_problems_section(session: Session, period: Period) -> dict:
+def delivery_problems_section(session: Session, period: Period) -> dict[str, Any]:
     """Messages that failed for good (until retried) or are waiting to be tried again, per round,
     with what the server's reply means."""
     rows = session.execute(
@@ -165,7 +165,7 @@ def delivery_problems_section(session: Session, period: Period) -> dict:
                                   .where(Campaign.id.in_({r.campaign_id for r in rows if r.campaign_id}))).all())
     shown = [r for r in rows if r.id is not None and not _erased(r.email)]
     organisations = _organisations_of(session, {r.id for r in shown})
-    groups: dict[tuple, dict] = {}
+    groups: dict[tuple[Any, ...], dict[str, Any]] = {}
     for row in rows:
         key = (row.campaign_id, row.template)
         group = groups.setdefault(key, {"campaign": row.campaign_id, "meeting": titles.get(row.campaign_id, ""),
@@ -186,7 +186,7 @@ def delivery_problems_section(session: Session, period: Period) -> dict:
 
 # -- answers that changed, and who is waiting ------------------------------------------------
 
-def answer_changes_section(session: Session, period: Period) -> dict:
+def answer_changes_section(session: Session, period: Period) -> dict[str, Any]:
     """Who changed their answer in the period (yes to no, no to yes) or got a place from the waitlist."""
     changed_ids = select(ResponseChange.response_id).where(ResponseChange.at > period.start,
                                                            ResponseChange.at <= period.end)
@@ -220,7 +220,7 @@ def answer_changes_section(session: Session, period: Period) -> dict:
     }
 
 
-def waitlist_section(session: Session, period: Period) -> list[dict]:
+def waitlist_section(session: Session, period: Period) -> list[dict[str, Any]]:
     """Per meeting not yet over, the people still waiting for a place, first in line first."""
     meetings = _upcoming_meetings(session, period)
     items = []
@@ -242,7 +242,7 @@ def waitlist_section(session: Session, period: Period) -> list[dict]:
 
 # -- bounces and unsubscribes, per organisation ----------------------------------------------
 
-def _suppressions_by_organisation(session: Session, period: Period, reason: SuppressionReason) -> dict:
+def _suppressions_by_organisation(session: Session, period: Period, reason: SuppressionReason) -> dict[str, Any]:
     rows = session.execute(
         select(Suppression.email, Suppression.detail, Contact.id, Contact.name)
         .outerjoin(Contact, Contact.email == Suppression.email)
@@ -254,7 +254,7 @@ def _suppressions_by_organisation(session: Session, period: Period, reason: Supp
     # A bounce's words come from its delivery report's code where the bounce mailbox had one,
     # as in the organisations' quality lists (mailer.bounces.quality).
     statuses = last_status(session, [row.email for row in shown]) if reason is SuppressionReason.BOUNCED else {}
-    grouped: dict[str, list[dict]] = defaultdict(list)
+    grouped: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for row in shown:
         entry = {"name": row.name or row.email, "email": row.email}
         if reason is SuppressionReason.BOUNCED:
@@ -267,29 +267,30 @@ def _suppressions_by_organisation(session: Session, period: Period, reason: Supp
     return {"by_organisation": by_organisation, "count": len(shown), "erased": len(rows) - len(shown)}
 
 
-def bounces_section(session: Session, period: Period) -> dict:
+def bounces_section(session: Session, period: Period) -> dict[str, Any]:
     """Addresses that bounced for good in the period, per organisation, with what the reply means."""
     return _suppressions_by_organisation(session, period, SuppressionReason.BOUNCED)
 
 
-def unsubscribes_section(session: Session, period: Period) -> dict:
+def unsubscribes_section(session: Session, period: Period) -> dict[str, Any]:
     """People who unsubscribed in the period, per organisation."""
     return _suppressions_by_organisation(session, period, SuppressionReason.UNSUBSCRIBED)
 
 
 # -- coming up -------------------------------------------------------------------------------
 
-def deadlines_section(session: Session, period: Period) -> list[dict]:
+def deadlines_section(session: Session, period: Period) -> list[dict[str, Any]]:
     """Answer deadlines in the next two weeks, with how many have not answered yet."""
     today = period.end.astimezone(period.tz).date()
     meetings = session.scalars(select(Meeting).where(Meeting.rsvp_by >= today, Meeting.rsvp_by <= today + AHEAD)
                                .order_by(Meeting.rsvp_by)).all()
     figures = status_by_meeting(session, [m.id for m in meetings])
     return [{"meeting": m.title, "deadline": format_day(m.rsvp_by, period.tz, period.lang),
-             "days_left": (m.rsvp_by - today).days, "no_answer": figures[m.id].no_answer} for m in meetings]
+             "days_left": (m.rsvp_by - today).days, "no_answer": figures[m.id].no_answer}
+            for m in meetings if m.rsvp_by is not None]  # (selected by their deadline: never None)
 
 
-def coming_meetings_section(session: Session, period: Period) -> list[dict]:
+def coming_meetings_section(session: Session, period: Period) -> list[dict[str, Any]]:
     """Meetings in the next two weeks, with places left."""
     meetings = session.scalars(select(Meeting).where(Meeting.starts_at >= period.end,
                                                      Meeting.starts_at <= period.end + AHEAD)
@@ -302,22 +303,23 @@ def coming_meetings_section(session: Session, period: Period) -> list[dict]:
             for m in meetings]
 
 
-def upcoming_campaigns_section(session: Session, period: Period) -> list[dict]:
+def upcoming_campaigns_section(session: Session, period: Period) -> list[dict[str, Any]]:
     """Rounds scheduled to go out in the coming week."""
     upcoming = session.scalars(
         select(Campaign).where(Campaign.state == CampaignState.SCHEDULED,
                                Campaign.send_at <= period.end + dt.timedelta(days=7))
         .options(selectinload(Campaign.meeting)).order_by(Campaign.send_at)).all()
     return [{"meeting": c.target.title, "template": c.template,
-             "send_at": format_when(c.send_at, None, period.tz, period.lang)} for c in upcoming]
+             "send_at": format_when(c.send_at, None, period.tz, period.lang)}
+            for c in upcoming if c.send_at is not None]  # (selected by their send time: never None)
 
 
-def sending_section(session: Session, period: Period) -> dict:
+def sending_section(session: Session, period: Period) -> dict[str, Any]:
     """When the relay made sending wait this week, why, and what waits now (mailer.digest.sending)."""
     return sending_context(session, period.start, period.end, period.tz, period.lang)
 
 
-def soft_bounces_section(session: Session, period: Period) -> list[dict]:
+def soft_bounces_section(session: Session, period: Period) -> list[dict[str, Any]]:
     """Counted soft bounces from the bounce mailbox (full mailboxes and the like), not yet suppressed."""
     soft = soft_bounces(session, period.start, period.end, period.lang)
     organisations = organisations_of(session, [b["email"] for b in soft])
@@ -326,12 +328,12 @@ def soft_bounces_section(session: Session, period: Period) -> list[dict]:
             for b in soft if not _erased(b["email"])]
 
 
-def refusals_section(session: Session, period: Period) -> list[dict]:
+def refusals_section(session: Session, period: Period) -> list[dict[str, Any]]:
     """Reports that were our mail's or the relay's fault (policy, spam lists), by code (mailer.bounces.quality)."""
     return refusals(session, period.start, period.end, period.lang)
 
 
-def backup_section(session: Session, period: Period) -> dict:
+def backup_section(session: Session, period: Period) -> dict[str, Any]:
     """When the last backup was taken, and whether it is older than two days (mailer.operations.backup)."""
     backup = backup_status(session)
     return {"last": format_when(backup.last_at, None, period.tz, period.lang) if backup.last_at else "",

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
@@ -28,7 +29,7 @@ def explain(reason: str | None, lang: str) -> str:
     return translate(f"digest.pause_reason.{reason}", lang) if reason in REASONS else reason or ""
 
 
-def sending_context(session: Session, start: dt.datetime, end: dt.datetime, tz, lang: str) -> dict[str, Any]:
+def sending_context(session: Session, start: dt.datetime, end: dt.datetime, tz: ZoneInfo, lang: str) -> dict[str, Any]:
     """`pauses`: each pause begun in the period; `waiting`: what waits now (the relay, paused campaigns)."""
     entries = session.scalars(select(AuditEntry).where(AuditEntry.action.in_(PAUSE_ACTIONS), AuditEntry.at > start,
                                                        AuditEntry.at <= end).order_by(AuditEntry.at)).all()

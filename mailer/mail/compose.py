@@ -14,7 +14,7 @@ from typing import Any
 
 from mailer.config import Settings
 from mailer.contacts.models import Contact
-from mailer.mail.context import language_of, meeting_context, recipient_context, series_context
+from mailer.mail.context import Addressee, language_of, meeting_context, recipient_context, series_context
 from mailer.mail.ics import MeetingCalendar
 from mailer.mail.message import Attachment, build_message
 from mailer.mail.templates import STAFF_TEMPLATES, EmailTemplates, Loaded, Rendered  # noqa: F401  (re-exported)
@@ -27,7 +27,7 @@ def made_up_contact(language: str | None = None) -> Contact:
                    link_key="sample-preview-key", language=language)
 
 
-def organisation_names(contact: Contact) -> list[str]:
+def organisation_names(contact: Addressee) -> list[str]:
     """A made-up person without organisations reads as from an example one."""
     names = sorted(m.organisation.name for m in contact.memberships)
     return names if names or contact.id else ["Exempelförbundet"]
@@ -62,7 +62,7 @@ class Composer:
             self._languages[lang] = (self.templates.load(self.template, lang), view, series)
         return self._languages[lang]
 
-    def render(self, contact: Contact, first_message: bool,
+    def render(self, contact: Addressee, first_message: bool,
                extra: dict[str, Any] | None = None) -> tuple[Rendered, dict[str, Any]]:
         """The recipient's subject, text and HTML, and the context they were rendered with."""
         loaded, view, series_view = self._language(language_of(contact, self.settings))
@@ -70,7 +70,7 @@ class Composer:
                                     extra, meeting_view=view, series=self.series, series_view=series_view)
         return self.templates.render_loaded(loaded, context), context
 
-    def compose(self, contact: Contact, first_message: bool, message_id: str, extra: dict[str, Any] | None = None,
+    def compose(self, contact: Addressee, first_message: bool, message_id: str, extra: dict[str, Any] | None = None,
                 to_email: str | None = None, subject_prefix: str = "", now: dt.datetime | None = None) -> bytes:
         """The message's bytes (raises TemplateProblem, or ValueError for an address or link)."""
         rendered, context = self.render(contact, first_message, extra)
@@ -84,7 +84,7 @@ class Composer:
                              unsubscribe_url=context["unsubscribe_url"], attachments=attachments, now=now)
 
 
-def compose(settings: Settings, templates: EmailTemplates, *, template: str, contact: Contact, meeting: Meeting | None,
+def compose(settings: Settings, templates: EmailTemplates, *, template: str, contact: Addressee, meeting: Meeting | None,
             first_message: bool, message_id: str, extra: dict[str, Any] | None = None,
             to_email: str | None = None, subject_prefix: str = "", series: Series | None = None) -> bytes:
     """One message (previews, test sends, template checks): a Composer for one recipient."""

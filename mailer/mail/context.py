@@ -3,15 +3,33 @@
 from __future__ import annotations
 
 import functools
-from typing import Any
+from collections.abc import Sequence
+from typing import Any, Protocol
 from urllib.parse import quote_plus
 
 from mailer.config import Settings
-from mailer.contacts.models import Contact
 from mailer.i18n import format_clock, format_day, format_when
+from mailer.mail.tokens import TokenCodec
 from mailer.meetings.models import Meeting, Series
 from mailer.meetings.series import open_sessions
-from mailer.rsvp.tokens import TokenCodec
+
+
+class Addressee(Protocol):
+    """What composing a mail reads of its recipient: a Contact, a test person
+    (contacts.models.TestPerson) or a batch's plain copy of a contact (outbox.batch.Recipient)."""
+
+    @property
+    def id(self) -> int | None: ...
+    @property
+    def email(self) -> str: ...
+    @property
+    def name(self) -> str | None: ...
+    @property
+    def language(self) -> str | None: ...
+    @property
+    def link_key(self) -> str: ...
+    @property
+    def memberships(self) -> Sequence[Any]: ...  # each with .organisation.name
 
 
 def codec(settings: Settings) -> TokenCodec:
@@ -24,7 +42,7 @@ def _codec(secret_key: str, old_secret_keys: tuple[str, ...]) -> TokenCodec:
     return TokenCodec(secret_key, old_secret_keys)
 
 
-def language_of(contact: Contact | None, settings: Settings) -> str:
+def language_of(contact: Addressee | None, settings: Settings) -> str:
     return (contact.language if contact is not None else None) or settings.language
 
 
@@ -59,7 +77,7 @@ def series_context(series: Series, settings: Settings, lang: str) -> dict[str, A
     }
 
 
-def links(settings: Settings, contact: Contact, meeting: Meeting | None,
+def links(settings: Settings, contact: Addressee, meeting: Meeting | None,
           series: Series | None = None) -> dict[str, str]:
     tokens = codec(settings)
     base = settings.base_url
@@ -80,7 +98,7 @@ def links(settings: Settings, contact: Contact, meeting: Meeting | None,
 
 def recipient_context(
     settings: Settings,
-    contact: Contact,
+    contact: Addressee,
     meeting: Meeting | None,
     organisations: list[str],
     first_message: bool,

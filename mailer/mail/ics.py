@@ -45,7 +45,8 @@ class MeetingCalendar:
         if meeting.place:
             event.add("location", meeting.place)
         calendar.add_component(event)
-        head, _, self.tail = calendar.to_ical().rpartition(END_EVENT)
+        whole: bytes = calendar.to_ical()
+        head, _, self.tail = whole.rpartition(END_EVENT)
         self.head = head + b"\r\n"
 
     def for_link(self, url: str | None = None) -> bytes:
@@ -56,7 +57,7 @@ class MeetingCalendar:
             personal.add("description", description)
         if url:
             personal.add("url", url)
-        lines = personal.to_ical().split(b"\r\n", 1)[1]  # without BEGIN:VEVENT, ends with END:VEVENT
+        lines: bytes = personal.to_ical().split(b"\r\n", 1)[1]  # without BEGIN:VEVENT, ends with END:VEVENT
         return self.head + lines + self.tail
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import copy
 import traceback
+from collections.abc import Iterable
 from dataclasses import dataclass
 from html import escape
 from pathlib import Path
@@ -95,7 +96,7 @@ class _Budget:
     def __init__(self, limit: int):
         self.limit, self.left = limit, limit
 
-    def take(self, chunks, template: str) -> str:
+    def take(self, chunks: Iterable[str], template: str) -> str:
         parts = []
         for chunk in chunks:
             self.left -= len(chunk)
@@ -140,7 +141,8 @@ class EmailTemplates:
             autoescape=select_autoescape(["html"], default_for_string=False, default=False),
         )
         self._inliner = css_inline.CSSInliner(keep_style_tags=False)
-        self._for_sending: tuple[tuple, EmailTemplates] | None = None
+        # (each template file's path and mtime, the frozen copy): see for_sending()
+        self._for_sending: tuple[tuple[tuple[str, int], ...], EmailTemplates] | None = None
 
     def for_sending(self) -> EmailTemplates:
         """The same templates, without Jinja's check for edits at every render.
@@ -225,7 +227,7 @@ class EmailTemplates:
         if url not in rendered.html and escape(url) not in rendered.html:
             raise MissingUnsubscribe(html_name)
 
-    def _subject(self, template, context: dict[str, Any], budget: _Budget, name: str) -> str:
+    def _subject(self, template: Template, context: dict[str, Any], budget: _Budget, name: str) -> str:
         """The subject block alone. Called directly, a block's errors keep Jinja's generated
         line numbers; handle_exception() rewrites them to the template's, as render() does."""
         if "subject" not in template.blocks:
@@ -240,7 +242,7 @@ class EmailTemplates:
 
 def _template_frame(exc: BaseException, roots: list[Path], fallback: str) -> tuple[str, int | None]:
     """Jinja rewrites tracebacks so template frames carry the template's file and line."""
-    found = (fallback, None)
+    found: tuple[str, int | None] = (fallback, None)
     for frame in traceback.extract_tb(exc.__traceback__):
         for root in roots:
             try:

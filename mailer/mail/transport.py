@@ -58,6 +58,11 @@ class RelayRefused(TransportError):
     """The relay refused for reasons of its own or of our sender (quota, policy, 421, MAIL FROM):
     nobody is to blame but the sending; the sender pauses (verdict.fault RELAY or POLICY)."""
 
+    verdict: Verdict  # always classified: the pause needs its reason
+
+    def __init__(self, reply: str, verdict: Verdict):
+        super().__init__(reply, verdict)
+
 
 class Transport(Protocol):
     rate_limited: bool  # a relay has sending limits; a folder does not
@@ -102,7 +107,7 @@ class SMTPTransport:
     def connect(self) -> None:
         if self._smtp is not None:
             return
-        smtp = None
+        smtp: smtplib.SMTP | None = None
         try:
             if self.implicit_tls:
                 smtp = smtplib.SMTP_SSL(self.host, self.port, timeout=self.connect_timeout, context=self.tls_context)
@@ -110,6 +115,7 @@ class SMTPTransport:
                 smtp = smtplib.SMTP(self.host, self.port, timeout=self.connect_timeout)
             # Connected and greeted: from here each command waits up to smtp_timeout. `sock` is
             # smtplib's public socket attribute; STARTTLS wraps it keeping this timeout.
+            assert smtp.sock is not None, "connected and greeted"
             smtp.sock.settimeout(self.timeout)
             smtp.ehlo()
             if not self.implicit_tls and smtp.has_extn("starttls"):
@@ -298,12 +304,13 @@ def refusal(code: int, reply: str, stage: str) -> TransportError:
 def timed_out(exc: BaseException) -> bool:
     """A socket timeout, also when smtplib reports it as SMTPServerDisconnected (raised while
     handling the TimeoutError, so it is the exception's __context__)."""
+    link: BaseException | None = exc
     for _ in range(10):  # a chain is short; never follow a cycle
-        if exc is None:
+        if link is None:
             return False
-        if isinstance(exc, TimeoutError):
+        if isinstance(link, TimeoutError):
             return True
-        exc = exc.__cause__ or exc.__context__
+        link = link.__cause__ or link.__context__
     return False
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
@@ -26,7 +27,7 @@ class MeetingError(DomainError, ValueError):
 
     prefix = "error.meeting."
 
-    def __init__(self, field: str, code: str, /, **params):
+    def __init__(self, field: str, code: str, /, **params: Any):
         super().__init__(code, **params)
         self.field = field
 
@@ -69,13 +70,13 @@ def _check_year(field: str, text: str, value: dt.date) -> None:
 
 def _validated(tz: ZoneInfo, *, title: str, region: str, city: str, starts: str, ends: str | None,
                host: str | None, venue: str | None, capacity: int | None, max_guests: int,
-               rsvp_by: str | None, description: str | None) -> dict:
+               rsvp_by: str | None, description: str | None) -> dict[str, Any]:
     """Column values from user input; raises MeetingError naming the field."""
     for field, value in (("title", title), ("region", region), ("city", city)):
         if not value or not value.strip():
             raise MeetingError(field, "required")
-    for field, value in (("title", title), ("region", region), ("city", city), ("host", host), ("venue", venue)):
-        if value and len(value.strip()) > TEXT_LIMITS[field]:
+    for field, text in (("title", title), ("region", region), ("city", city), ("host", host), ("venue", venue)):
+        if text and len(text.strip()) > TEXT_LIMITS[field]:
             raise MeetingError(field, "too_long", limit=TEXT_LIMITS[field])
     canonical = canonical_region(region)
     if canonical is None:
@@ -146,13 +147,12 @@ def local_text(value: dt.datetime, tz: ZoneInfo) -> str:
     return value.astimezone(tz).strftime("%Y-%m-%d %H:%M")
 
 
-def update_meeting(session: Session, tz: ZoneInfo, meeting: Meeting, *,
-                   evaluation_anonymous: bool | None = None, **changes) -> Meeting:
-    """Change the fields given; the rest keep their values, and a moved start keeps the length.
+def validated_changes(tz: ZoneInfo, meeting: Meeting, **changes: Any) -> dict[str, Any]:
+    """The meeting's column values with the changes given; the rest keep their values, and a moved
+    start keeps the length. Changes nothing: the caller applies them (mailer.staff.meeting_changes).
 
     A field given as None is cleared (no capacity, no deadline, no venue); a required one is refused.
-    A new start in the past is refused, and so is a capacity below the places already taken
-    (people who have a place keep it). Nothing is changed when anything is refused.
+    A new start in the past is refused. Raises MeetingError naming the field.
     """
     current = dict(
         title=meeting.title, region=meeting.region, city=meeting.city, host=meeting.host, venue=meeting.venue,
@@ -167,28 +167,10 @@ def update_meeting(session: Session, tz: ZoneInfo, meeting: Meeting, *,
         length = meeting.ends_at - meeting.starts_at
         start = parse_local("starts", changes["starts"], tz)
         changes["ends"] = local_text((start.astimezone(dt.UTC) + length).astimezone(tz), tz)
-    before = meeting.capacity
     values = _validated(tz, **{**current, **changes})
     if "starts" in changes and values["starts_at"] != meeting.starts_at:
         _not_in_the_past("starts", changes["starts"], values["starts_at"])
-    if values["capacity"] is not None and values["capacity"] != meeting.capacity:
-        from mailer.rsvp.answers import places_taken
-
-        session.flush()
-        taken = places_taken(session, meeting.id)
-        if values["capacity"] < taken:
-            raise MeetingError("capacity", "capacity_below_taken", taken=taken)
-    for key, value in values.items():
-        setattr(meeting, key, value)
-    if before is not None and (meeting.capacity is None or meeting.capacity > before):
-        from mailer.rsvp.answers import promote_waitlisted  # places freed: the waiting list moves up now
-
-        session.flush()
-        promote_waitlisted(session, meeting)
-    if evaluation_anonymous is not None:
-        meeting.evaluation_anonymous = evaluation_anonymous
-    session.flush()
-    return meeting
+    return values
 
 
 def list_meetings(session: Session) -> list[Meeting]:

@@ -13,7 +13,10 @@ def run_migrations_online() -> None:
     if connection is None:
         from sqlalchemy import create_engine
 
-        connection = create_engine(context.config.get_main_option("sqlalchemy.url")).connect()
+        url = context.config.get_main_option("sqlalchemy.url")
+        if url is None:
+            raise RuntimeError("alembic: set sqlalchemy.url, or run migrations through `mailer db upgrade`")
+        connection = create_engine(url).connect()
     context.configure(
         connection=connection,
         target_metadata=target_metadata,

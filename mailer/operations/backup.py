@@ -191,7 +191,9 @@ def write_backup(database: Database, path: Path) -> Manifest:
     partial_manifest = manifest_path(partial)
     try:
         if backend == "sqlite":
-            revision, counts = _sqlite_backup(sqlite_path(database.url), partial)
+            database_file = sqlite_path(database.url)
+            assert database_file is not None, "an instance's SQLite database is a file (check_instance)"
+            revision, counts = _sqlite_backup(database_file, partial)
         else:
             revision, counts = _postgres_backup(database, partial)
         _fsync(partial)
@@ -316,7 +318,7 @@ def row_counts(database: Database) -> dict[str, int]:
         if database.is_sqlite:
             names = connection.execute(text("SELECT name FROM sqlite_master WHERE type = 'table' "
                                             "AND name NOT LIKE 'sqlite_%' ORDER BY name")).scalars().all()
-            return {name: connection.execute(text(f'SELECT count(*) FROM "{name}"')).scalar() for name in names}
+            return {name: connection.execute(text(f'SELECT count(*) FROM "{name}"')).scalar_one() for name in names}
         return postgres_counts(connection)
 
 

@@ -134,6 +134,7 @@ def copy_database(source: Database, target_url: str, progress: Progress | None =
     if make_url(target_url) == make_url(source.url):
         raise CopyError("copy_same")
     source_revision = source.current_revision()
+    assert source_revision is not None, "the CLI refuses a database not at the newest schema (cli/runtime.py)"
     target = Database(target_url)
     engine, reader = _snapshot_reader(source.url)
     try:
@@ -144,7 +145,7 @@ def copy_database(source: Database, target_url: str, progress: Progress | None =
             writer = session.connection()
             pairs = _tables(reader, writer)
             for read_table, write_table in pairs:
-                total = reader.execute(select(func.count()).select_from(read_table)).scalar()
+                total = reader.execute(select(func.count()).select_from(read_table)).scalar_one()
                 copied = 0
                 if progress:
                     progress(read_table.name, 0, total)

@@ -126,7 +126,7 @@ def _smtp(settings: Settings) -> Check:
                      _("ops.doctor.smtp_file_outbox_fix") if _production(settings) else None)
     parts = urlsplit(settings.smtp_url)
     secure = parts.scheme == "smtps"
-    host, port = parts.hostname, parts.port or (465 if secure else 25)
+    host, port = parts.hostname or "", parts.port or (465 if secure else 25)  # config.py requires a host
     relay = f"{host}:{port}"
     timeout = min(settings.smtp_timeout, 15.0)
     try:

@@ -135,7 +135,9 @@ def restore_backup(settings: Settings, backup: Path, now: dt.datetime | None = N
         raise RestoreRefused("in_use", running=running)
     stamp = (now or utcnow()).astimezone(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
     if backend == "sqlite":
-        replaced = _swap_sqlite(backup, sqlite_path(settings.database_url), stamp)
+        database_file = sqlite_path(settings.database_url)
+        assert database_file is not None, "an instance's SQLite database is a file (check_instance)"
+        replaced = _swap_sqlite(backup, database_file, stamp)
     else:
         replaced = _swap_postgres(backup, settings.database_url, stamp)
     database = Database(settings.database_url)
@@ -186,6 +188,8 @@ def _swap_postgres(backup: Path, database_url: str, stamp: str) -> str:
     pg_restore = postgres_tool("pg_restore")
     url = make_url(database_url)
     name = url.database
+    if not name:  # config.py's database URLs name their database
+        raise ValueError("the PostgreSQL URL names no database")
     kept = f"{name[:40]}_replaced_{stamp.lower()}"
     admin = create_engine(url.set(database="postgres"), poolclass=NullPool, isolation_level="AUTOCOMMIT")
     try:

@@ -8,13 +8,14 @@ Composer per template and meeting in the batch (mail/compose.py).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from types import SimpleNamespace
+from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm import Session
 
-from mailer.campaigns.models import Campaign
 from mailer.config import Settings
 from mailer.contacts.models import Contact, Membership, Organisation, Suppression, SuppressionReason, address_hash
 from mailer.mail.compose import Composer, compose_staff
@@ -63,14 +64,19 @@ class Row:
     meeting_id: int | None
     template: str
     to_email: str | None
-    extra: dict | None
+    extra: dict[str, Any] | None
     attempts: int
     message_id: str | None
     contact: Recipient | None = None
 
 
+# (session, campaign ids) -> {campaign id: its series}, for the campaigns that invite to a series
+SeriesLookup = Callable[[Session, set[int]], dict[int, Series]]
+
+
 class Batch:
-    def __init__(self, session: Session, settings: Settings, templates: EmailTemplates, owner: str, ids: list[int]):
+    def __init__(self, session: Session, settings: Settings, templates: EmailTemplates, owner: str, ids: list[int],
+                 series_of_campaigns: SeriesLookup | None = None):
         self.settings, self.templates = settings, templates.for_sending()
         message = OutboxMessage
         self.rows = [Row(*r) for r in session.execute(
@@ -88,7 +94,7 @@ class Batch:
                     .where(Membership.contact_id.in_(contact_ids))):
                 contacts[contact_id].memberships.append(SimpleNamespace(organisation=SimpleNamespace(name=name)))
         for row in self.rows:
-            row.contact = contacts.get(row.contact_id)
+            row.contact = contacts.get(row.contact_id) if row.contact_id is not None else None
         hashes = [address_hash(c.email) for c in contacts.values()]
         self.suppressed = dict(session.execute(select(Suppression.address_hash, Suppression.reason)
                                                .where(Suppression.address_hash.in_(hashes))).all()) if hashes else {}
@@ -99,13 +105,11 @@ class Batch:
         meeting_ids = {r.meeting_id for r in self.rows if r.meeting_id}
         self.meetings = {m.id: m for m in session.scalars(select(Meeting).where(Meeting.id.in_(meeting_ids)))} \
             if meeting_ids else {}
-        # A round to a series has no meeting on its rows: its campaign names the series.
+        # A round to a series has no meeting on its rows: its campaign names the series. Campaigns
+        # sit above the outbox, so the sender passes the lookup in (campaigns.service.series_of_campaigns).
         campaign_ids = {r.campaign_id for r in self.rows if r.campaign_id and not r.meeting_id}
-        self.series: dict[int, Series] = {
-            campaign.id: campaign.series for campaign in session.scalars(
-                select(Campaign).where(Campaign.id.in_(campaign_ids), Campaign.series_id.is_not(None))
-                .options(selectinload(Campaign.series).selectinload(Series.sessions)))
-        } if campaign_ids else {}
+        self.series: dict[int, Series] = (
+            series_of_campaigns(session, campaign_ids) if campaign_ids and series_of_campaigns else {})
         self.composers: dict[tuple[str, int | None, int | None], Composer] = {}
 
     def __len__(self) -> int:
@@ -155,5 +159,5 @@ class Batch:
         if key not in self.composers:
             meeting = self.meetings.get(row.meeting_id) if row.meeting_id else None
             self.composers[key] = Composer(self.settings, self.templates, row.template, meeting, series)
-        return self.composers[key].compose(contact, contact.id not in self.mailed,  # type: ignore[arg-type]
+        return self.composers[key].compose(contact, contact.id not in self.mailed,
                                            item.message_id, row.extra)

@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import datetime as dt
 import enum
+from typing import Any
 
 from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from mailer.campaigns.models import Campaign
 from mailer.contacts.models import Contact
 from mailer.db import Base, UTCDateTime, not_personal, personal, str_enum, utcnow
 
@@ -46,7 +46,7 @@ class OutboxMessage(Base):
     meeting_id: Mapped[int | None] = mapped_column(ForeignKey("meetings.id"), index=True, info=not_personal())
     template: Mapped[str] = mapped_column(String(50), info=not_personal())
     to_email: Mapped[str | None] = mapped_column(String(320), info=personal())
-    extra: Mapped[dict | None] = mapped_column(JSON, info=personal())
+    extra: Mapped[dict[str, Any] | None] = mapped_column(JSON, info=personal())
     state: Mapped[MessageState] = mapped_column(
         str_enum(MessageState), default=MessageState.QUEUED, info=not_personal()
     )
@@ -62,5 +62,4 @@ class OutboxMessage(Base):
     # every retry (mail/message.py new_message_id)
     message_id: Mapped[str | None] = mapped_column(String(250), unique=True, info=not_personal())
 
-    campaign: Mapped[Campaign | None] = relationship()
     contact: Mapped[Contact | None] = relationship()

@@ -28,7 +28,7 @@ from collections.abc import Callable
 
 from sqlalchemy import Float, Index, Integer, String, delete, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from mailer.db import Base, Database, not_personal
 
@@ -104,7 +104,7 @@ class SharedRateLimiter:
             query = select(SendRate.next_at).where(SendRate.name == self.name)
             if not self.db.is_sqlite:
                 query = query.with_for_update()
-            start = max(session.scalar(query), now)
+            start = max(session.execute(query).scalar_one(), now)  # the row exists: inserted above
             if self.windows:
                 count, full_until, window = self._room(session, start, count)
             if count:
@@ -118,7 +118,7 @@ class SharedRateLimiter:
         self.slots.extend(start + offset + i * self.interval for i in range(count))
         self.reservations += 1
 
-    def _room(self, session, start: float, wanted: int) -> tuple[int, float, str]:
+    def _room(self, session: Session, start: float, wanted: int) -> tuple[int, float, str]:
         """How many of `wanted` slots from `start` both windows allow (logged as reserved); when none,
         also when the fullest window has room again, and which it is."""
         session.execute(delete(SendReservation).where(SendReservation.name == self.name,
@@ -132,8 +132,8 @@ class SharedRateLimiter:
             used = sum(n for _, n in inside)
             room = min(room, max(0, limit - used))
             if used >= limit:  # room again when enough of the oldest have left the window
-                for at, n in inside:  # noqa: B007 -- `at` after the loop is the oldest that must leave
-                    used -= n
+                for at, count in inside:  # noqa: B007 -- `at` after the loop is the oldest that must leave
+                    used -= count
                     if used < limit:
                         break
                 if at + size > full_until:
@@ -142,7 +142,7 @@ class SharedRateLimiter:
             session.add(SendReservation(name=self.name, at=start, count=room))
         return room, full_until, full_window
 
-    def _db_now(self, session) -> float:
+    def _db_now(self, session: Session) -> float:
         if self.db.is_sqlite:  # one host: its own clock is the database's
             return self.clock()
-        return float(session.scalar(select(func.extract("epoch", func.clock_timestamp()))))
+        return float(session.execute(select(func.extract("epoch", func.clock_timestamp()))).scalar_one())

@@ -15,8 +15,9 @@ from __future__ import annotations
 import datetime as dt
 import time
 from dataclasses import dataclass
+from typing import Any
 
-from sqlalchemy import Boolean, Integer, bindparam, exists, func, or_, select, update
+from sqlalchemy import Boolean, Connection, Executable, Integer, bindparam, exists, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from mailer.contacts.events import contact_suppressed
@@ -37,24 +38,24 @@ class Outcome:
     uncertain: bool | None = None  # True: the server may have taken it (a timeout after the message went)
 
 
-_T = OutboxMessage.__table__
+_MESSAGES = OutboxMessage.__table__
 # Not state IN (…): an IN list is re-expanded at every execution, and these run once a message.
-_SENDABLE = or_(*(_T.c.state == state for state in SENDABLE))
-_OURS = (_T.c.id == bindparam("m_id"), _T.c.claimed_by == bindparam("m_owner"), _SENDABLE)
-MARK = update(_T).where(*_OURS).values(
+_SENDABLE = or_(*(_MESSAGES.c.state == state for state in SENDABLE))
+_OURS = (_MESSAGES.c.id == bindparam("m_id"), _MESSAGES.c.claimed_by == bindparam("m_owner"), _SENDABLE)
+MARK = update(_MESSAGES).where(*_OURS).values(
     state=MessageState.SENDING, attempts=bindparam("m_attempts"), to_email=bindparam("m_to"),
     message_id=bindparam("m_message_id"), claimed_at=bindparam("m_now", type_=UTCDateTime()))
 MARK_UNLESS_SUPPRESSED = MARK.where(~exists().where(Suppression.__table__.c.address_hash == bindparam("m_hash")))
-SKIP = update(_T).where(*_OURS).values(state=MessageState.SKIPPED, claimed_by=None, claimed_at=None,
+SKIP = update(_MESSAGES).where(*_OURS).values(state=MessageState.SKIPPED, claimed_by=None, claimed_at=None,
                                        last_error="address suppressed or erased before sending")
-RECORD = update(_T).where(_T.c.id == bindparam("r_id")).values(
-    state=bindparam("r_state", type_=_T.c.state.type), last_error=bindparam("r_error"), claimed_by=None,
-    claimed_at=None, sent_at=func.coalesce(bindparam("r_sent_at", type_=UTCDateTime()), _T.c.sent_at),
-    next_attempt_at=func.coalesce(bindparam("r_retry", type_=UTCDateTime()), _T.c.next_attempt_at),
-    attempts=func.coalesce(bindparam("r_attempts", type_=Integer()), _T.c.attempts),
-    uncertain=func.coalesce(bindparam("r_uncertain", type_=Boolean()), _T.c.uncertain))
-RECORD_IF_OURS = RECORD.where(_T.c.claimed_by == bindparam("r_owner"), _SENDABLE)
-RENEW = update(_T).where(_T.c.claimed_by == bindparam("owner"), _SENDABLE).values(
+RECORD = update(_MESSAGES).where(_MESSAGES.c.id == bindparam("r_id")).values(
+    state=bindparam("r_state", type_=_MESSAGES.c.state.type), last_error=bindparam("r_error"), claimed_by=None,
+    claimed_at=None, sent_at=func.coalesce(bindparam("r_sent_at", type_=UTCDateTime()), _MESSAGES.c.sent_at),
+    next_attempt_at=func.coalesce(bindparam("r_retry", type_=UTCDateTime()), _MESSAGES.c.next_attempt_at),
+    attempts=func.coalesce(bindparam("r_attempts", type_=Integer()), _MESSAGES.c.attempts),
+    uncertain=func.coalesce(bindparam("r_uncertain", type_=Boolean()), _MESSAGES.c.uncertain))
+RECORD_IF_OURS = RECORD.where(_MESSAGES.c.claimed_by == bindparam("r_owner"), _SENDABLE)
+RENEW = update(_MESSAGES).where(_MESSAGES.c.claimed_by == bindparam("owner"), _SENDABLE).values(
     claimed_at=bindparam("now", type_=UTCDateTime()))
 
 
@@ -63,11 +64,11 @@ class Ledger:
 
     def __init__(self, database: Database, owner: str, lease: dt.timedelta):
         self.db, self.owner, self.lease = database, owner, lease
-        self.connection = None  # set by the sender for the length of a batch
+        self.connection: Connection | None = None  # set by the sender for the length of a batch
         self._renewed = time.monotonic()
 
     @staticmethod
-    def _run(connection, statement, params: dict) -> int:
+    def _run(connection: Connection, statement: Executable, params: dict[str, Any]) -> int:
         """Run one of the statements above; returns how many rows it changed."""
         return connection.execute(statement, params).rowcount
 
@@ -82,7 +83,7 @@ class Ledger:
                 return self._commit_on(connection, done, mark)
         return self._commit_on(self.connection, done, mark)
 
-    def _commit_on(self, connection, done: list[Outcome], mark: Item | None) -> MessageState | None:
+    def _commit_on(self, connection: Connection, done: list[Outcome], mark: Item | None) -> MessageState | None:
         now = utcnow()
         with connection.begin():
             for outcome in done:
@@ -101,7 +102,7 @@ class Ledger:
                 return MessageState.SENDING
             return MessageState.SKIPPED if self._run(connection, SKIP, ours) else None
 
-    def _record(self, connection, outcome: Outcome, now: dt.datetime) -> None:
+    def _record(self, connection: Connection, outcome: Outcome, now: dt.datetime) -> None:
         values = {"r_id": outcome.item.id, "r_state": outcome.state, "r_error": outcome.error,
                   "r_sent_at": now if outcome.state is MessageState.SENT else None, "r_retry": outcome.retry_at,
                   "r_attempts": outcome.attempts, "r_uncertain": outcome.uncertain}
@@ -109,7 +110,7 @@ class Ledger:
             self._run(connection, RECORD, values)
         else:  # skipped or failed before sending: only while the row is still ours
             self._run(connection, RECORD_IF_OURS, {**values, "r_owner": self.owner})
-        if outcome.state is MessageState.BOUNCED:
+        if outcome.state is MessageState.BOUNCED and outcome.item.to_email is not None:  # bounced: it had one
             with Session(bind=connection) as session:
                 _suppress_bounced(session, outcome.item.to_email, outcome.error)
                 session.flush()

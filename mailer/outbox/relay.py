@@ -88,7 +88,7 @@ def pause(session: Session, reason: str, reply: str | None, until: dt.datetime |
         row.since = now
     row.reason, row.reply, row.paused_until = reason, reply, until
     session.flush()
-    return Pause(reason, reply, row.since, until, row.strikes)
+    return Pause(reason, reply, row.since or now, until, row.strikes)
 
 
 def clear(session: Session) -> bool:

@@ -28,11 +28,11 @@ def table(name: str) -> Table:
     return Base.metadata.tables[name]
 
 
-def is_personal(column: Column, of: str = "contact") -> bool:
+def is_personal(column: Column[Any], of: str = "contact") -> bool:
     return column.info.get("personal") is True and column.info.get("of", "contact") == of
 
 
-def personal_columns(source: Table, of: str = "contact") -> list[Column]:
+def personal_columns(source: Table, of: str = "contact") -> list[Column[Any]]:
     return [column for column in source.columns if is_personal(column, of)]
 
 
@@ -42,7 +42,7 @@ def undeclared_columns(metadata: MetaData = Base.metadata) -> list[str]:
             if column.info.get("personal") not in (True, False)]
 
 
-def path_to(source: Table, target: str) -> list[tuple[Column, Column]] | None:
+def path_to(source: Table, target: str) -> list[tuple[Column[Any], Column[Any]]] | None:
     """The shortest chain of foreign keys from `source` to the table named `target`, or None.
 
     Each step is (column in this table, column it references in the next table).
@@ -50,7 +50,7 @@ def path_to(source: Table, target: str) -> list[tuple[Column, Column]] | None:
     if source.name == target:
         return []
     seen = {source.name}
-    queue: deque[tuple[Table, list[tuple[Column, Column]]]] = deque([(source, [])])
+    queue: deque[tuple[Table, list[tuple[Column[Any], Column[Any]]]]] = deque([(source, [])])
     while queue:
         current, steps = queue.popleft()
         for key in sorted(current.foreign_keys, key=lambda fk: fk.parent.name):
@@ -64,14 +64,15 @@ def path_to(source: Table, target: str) -> list[tuple[Column, Column]] | None:
     return None
 
 
-def linked(source: Table, target: str, ids: Iterable[Any] | Any) -> ColumnElement[bool] | None:
+def linked(source: Table, target: str, ids: Iterable[Any] | Any) -> ColumnElement[bool]:
     """A WHERE clause on `source` for its rows that lead, through foreign keys, to the given target rows.
 
-    `ids` is a list of the target's ids or a SELECT of them.
+    `ids` is a list of the target's ids or a SELECT of them. Only for tables that lead there
+    (tables_linked_to): raises ValueError for one that does not.
     """
     chain = path_to(source, target)
     if not chain:
-        return None
+        raise ValueError(f"no foreign keys lead from {source.name} to {target}")
     last_column, _ = chain[-1]
     clause = last_column.in_(ids)
     for column, referenced in reversed(chain[:-1]):

@@ -30,7 +30,7 @@ from mailer.contacts.models import (
     SuppressionReason,
     address_hash,
 )
-from mailer.db import Database
+from mailer.db import Database, rowcount
 from mailer.identifiers import new_link_key
 from mailer.privacy.catalogue import CONTACTS, all_tables, linked, personal_columns, table, tables_linked_to
 from mailer.privacy.files import remove_files
@@ -93,11 +93,11 @@ def forget(session: Session, email: str) -> Erasure:
     for source in tables_linked_to(CONTACTS):
         columns = personal_columns(source)
         if source.info.get("erasure") == "delete":  # a row that says nothing once the person is gone (consents)
-            rows[source.name] = session.execute(delete(source).where(linked(source, CONTACTS, [contact.id]))).rowcount
+            rows[source.name] = rowcount(session.execute(delete(source).where(linked(source, CONTACTS, [contact.id]))))
         elif columns:
             clause = linked(source, CONTACTS, [contact.id])
-            rows[source.name] = session.execute(
-                update(source).where(clause).values({column.name: _blank(column) for column in columns})).rowcount
+            rows[source.name] = rowcount(session.execute(
+                update(source).where(clause).values({column.name: _blank(column) for column in columns})))
     rewritten = _rewrite_mentions(session, identity)
     session.flush()
     session.expire_all()
@@ -113,7 +113,7 @@ def _suppress_for_good(session: Session, contact: Contact) -> None:
         suppression.reason, suppression.email, suppression.detail = SuppressionReason.ERASED, None, None
 
 
-def _blank(column: Column) -> Any:
+def _blank(column: Column[Any]) -> Any:
     return None if column.nullable else ERASED_TEXT
 
 
@@ -137,7 +137,7 @@ def _rewrite_mentions(session: Session, identity: Identity) -> int:
     return count
 
 
-def _rewritten(column: Column, value: Any, identity: Identity) -> Any:
+def _rewritten(column: Column[Any], value: Any, identity: Identity) -> Any:
     if isinstance(column.type, JSON):
         serialised = json.dumps(value, ensure_ascii=False)
         cleaned = _replace(serialised, identity, quoted=True)

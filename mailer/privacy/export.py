@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import enum
+from collections.abc import Mapping
 from typing import Any
 
 from sqlalchemy import Table, select
@@ -29,7 +30,7 @@ def export_person(session: Session, email: str, settings: Settings | None = None
     data: dict[str, Any] = {
         "contact": render.row(contacts, session.execute(select(contacts).where(contacts.c.id == contact.id))
                               .mappings().one())}
-    seen: set[tuple[str, tuple]] = {(CONTACTS, (contact.id,))}
+    seen: set[tuple[str, tuple[Any, ...]]] = {(CONTACTS, (contact.id,))}
     for source in sorted(tables_linked_to(CONTACTS), key=lambda t: t.name):
         rows = session.execute(select(source).where(linked(source, CONTACTS, [contact.id]))
                                .order_by(*source.primary_key.columns)).mappings().all()
@@ -47,7 +48,7 @@ def export_person(session: Session, email: str, settings: Settings | None = None
     return data
 
 
-def _key(source: Table, row) -> tuple:
+def _key(source: Table, row: Mapping[Any, Any]) -> tuple[Any, ...]:
     return tuple(row[column.name] for column in source.primary_key.columns)
 
 
@@ -66,7 +67,7 @@ class _Renderer:
         self.session = session
         self.slugs: dict[str, dict[Any, str]] = {}
 
-    def row(self, source: Table, row) -> dict[str, Any]:
+    def row(self, source: Table, row: Mapping[Any, Any]) -> dict[str, Any]:
         out: dict[str, Any] = {}
         for column in source.columns:
             value = row[column.name]

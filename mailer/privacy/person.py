@@ -70,24 +70,24 @@ def _ascii_lower(text: str) -> str:
     return "".join(char.lower() if char.isascii() else char for char in text)
 
 
-def mention_clause(column: Column, identity: Identity) -> ColumnElement[bool]:
+def mention_clause(column: Column[Any], identity: Identity) -> ColumnElement[bool]:
     text = func.lower(cast(column, Text)) if isinstance(column.type, JSON) else func.lower(column)
     return or_(*(text.contains(needle, autoescape=True) for needle in identity.needles))
 
 
-def searchable_columns(source: Table) -> list[Column]:
+def searchable_columns(source: Table) -> list[Column[Any]]:
     """Personal columns about contacts that hold text (names, addresses, free text, JSON)."""
     return [column for column in personal_columns(source) if isinstance(column.type, JSON) or _holds_text(column)]
 
 
-def _holds_text(column: Column) -> bool:
+def _holds_text(column: Column[Any]) -> bool:
     try:
         return column.type.python_type is str
     except NotImplementedError:
         return False
 
 
-def mentions(session: Session, identity: Identity) -> Iterator[tuple[Table, Column, dict[str, Any]]]:
+def mentions(session: Session, identity: Identity) -> Iterator[tuple[Table, Column[Any], dict[str, Any]]]:
     """Every row whose personal text names the person: (table, column, row as a mapping)."""
     for source in all_tables():
         for column in searchable_columns(source):

@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import Column, Table, and_, select, update
 from sqlalchemy.orm import Session
 
-from mailer.db import utcnow
+from mailer.db import rowcount, utcnow
 from mailer.meetings.models import Meeting
 from mailer.privacy.catalogue import CONTACTS, MEETINGS, linked, path_to, personal_columns, tables_linked_to
 
@@ -45,11 +46,11 @@ def anonymise_expired(session: Session, months: int, now: dt.datetime | None = N
             continue
         clause = linked(source, MEETINGS, meeting_ids)
         done = and_(*(column.is_(None) for column in _contact_links(source) + personal_columns(source)))
-        rows[source.name] = session.execute(update(source).where(clause, ~done).values(values)).rowcount
+        rows[source.name] = rowcount(session.execute(update(source).where(clause, ~done).values(values)))
     return Anonymised(len(meeting_ids), rows.get("responses", 0), rows.get("evaluations", 0), rows)
 
 
-def _contact_links(source: Table) -> list[Column]:
+def _contact_links(source: Table) -> list[Column[Any]]:
     """The nullable foreign keys that point straight at a contact (a NOT NULL one is a membership, not an answer)."""
     chain = path_to(source, CONTACTS)
     return [chain[0][0]] if chain and len(chain) == 1 and chain[0][0].nullable else []

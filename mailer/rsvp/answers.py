@@ -19,6 +19,7 @@ import datetime as dt
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import bindparam, func, insert, select, update
@@ -57,20 +58,45 @@ class Saved:
     waitlisted: bool
 
 
-_R, _H, _O = Response.__table__, ResponseChange.__table__, OutboxMessage.__table__
+class AnsweredMeeting(Protocol):
+    """What answering reads of a meeting: a Meeting, or a row of rsvp.service.ANSWER_TARGET."""
+
+    @property
+    def id(self) -> int: ...
+    @property
+    def capacity(self) -> int | None: ...
+    @property
+    def max_guests(self) -> int: ...
+    @property
+    def rsvp_by(self) -> dt.date | None: ...
+    @property
+    def starts_at(self) -> dt.datetime: ...
+    @property
+    def cancelled_at(self) -> dt.datetime | None: ...
+
+
+class Answerer(Protocol):
+    """Who answers: a Contact, or just its id (rsvp.service.answer_rsvp loads nothing more)."""
+
+    @property
+    def id(self) -> int: ...
+
+
+# Core statements on the tables (run once an answer: no ORM objects to build).
+RESPONSES, RESPONSE_CHANGES, MESSAGES = Response.__table__, ResponseChange.__table__, OutboxMessage.__table__
 _NO_ROW = -1  # "other than" no response: matches no id
-CURRENT = select(_R.c.id, *(_R.c[name] for name in FIELDS), _R.c.waitlisted).where(
-    _R.c.meeting_id == bindparam("meeting_id"), _R.c.contact_id == bindparam("contact_id"))
-PLACES_TAKEN = select(func.coalesce(func.sum(1 + _R.c.guests), 0)).where(
-    _R.c.meeting_id == bindparam("meeting_id"), _R.c.answer == Answer.YES, _R.c.waitlisted.is_(False),
-    _R.c.id != bindparam("other"))
-NEW_RESPONSE = insert(_R)
-CHANGE_RESPONSE = update(_R).where(_R.c.id == bindparam("response_id"))
-LOG_CHANGE = insert(_H)
-QUEUE_MAIL = insert(_O)
+CURRENT = select(RESPONSES.c.id, *(RESPONSES.c[name] for name in FIELDS), RESPONSES.c.waitlisted).where(
+    RESPONSES.c.meeting_id == bindparam("meeting_id"), RESPONSES.c.contact_id == bindparam("contact_id"))
+PLACES_TAKEN = select(func.coalesce(func.sum(1 + RESPONSES.c.guests), 0)).where(
+    RESPONSES.c.meeting_id == bindparam("meeting_id"), RESPONSES.c.answer == Answer.YES,
+    RESPONSES.c.waitlisted.is_(False), RESPONSES.c.id != bindparam("other"))
+NEW_RESPONSE = insert(RESPONSES)
+CHANGE_RESPONSE = update(RESPONSES).where(RESPONSES.c.id == bindparam("response_id"))
+LOG_CHANGE = insert(RESPONSE_CHANGES)
+QUEUE_MAIL = insert(MESSAGES)
 
 
-def answers_closed(meeting, tz: ZoneInfo, now: dt.datetime | None = None) -> bool:
+def answers_closed(meeting: AnsweredMeeting, tz: ZoneInfo, now: dt.datetime | None = None) -> bool:
     """Past the deadline, started, or cancelled: answers are read-only."""
     now = now or utcnow()
     past_deadline = meeting.rsvp_by is not None and now.astimezone(tz).date() > meeting.rsvp_by
@@ -84,7 +110,7 @@ def _text(form: Mapping[str, str | None], name: str) -> str | None:
     return value or None
 
 
-def parse_answer(form: Mapping[str, str | None], meeting) -> dict:
+def parse_answer(form: Mapping[str, str | None], meeting: AnsweredMeeting) -> dict[str, Any]:
     """The form's values, checked (raises AnswerError naming the field); writes nothing."""
     try:
         answer = Answer((form.get("answer") or "").strip())
@@ -114,12 +140,12 @@ def lock_meeting(session: Session, meeting_id: int) -> None:
 
 
 def places_taken(session: Session, meeting_id: int, other_than: int | None = None) -> int:
-    return session.connection().execute(PLACES_TAKEN, {
-        "meeting_id": meeting_id, "other": _NO_ROW if other_than is None else other_than}).scalar_one()
+    return int(session.connection().execute(PLACES_TAKEN, {
+        "meeting_id": meeting_id, "other": _NO_ROW if other_than is None else other_than}).scalar_one())
 
 
-def record_answer(session: Session, contact, meeting, form: Mapping[str, str | None], tz: ZoneInfo,
-                  now: dt.datetime | None = None, notify: bool = True) -> Saved:
+def record_answer(session: Session, contact: Answerer, meeting: AnsweredMeeting, form: Mapping[str, str | None],
+                  tz: ZoneInfo, now: dt.datetime | None = None, notify: bool = True) -> Saved:
     """Save the person's answer, keep it in the history, and queue the mail it calls for.
 
     `contact` needs an `id`; `meeting` its id, capacity, max_guests, rsvp_by and starts_at.
@@ -148,9 +174,11 @@ def record_answer(session: Session, contact, meeting, form: Mapping[str, str | N
     state = {**values, "waitlisted": waitlisted}
     changed = row is None or any(getattr(row, key) != value for key, value in state.items())
     if row is None:
-        response_id = db.execute(NEW_RESPONSE, {
+        inserted = db.execute(NEW_RESPONSE, {
             **state, "meeting_id": meeting.id, "contact_id": contact.id, "created_at": now, "updated_at": now,
-            "waitlisted_at": now if waitlisted else None}).inserted_primary_key[0]
+            "waitlisted_at": now if waitlisted else None}).inserted_primary_key
+        assert inserted is not None, "an INSERT of one row has its new key"
+        response_id = inserted[0]
     else:
         response_id = row.id
         if changed:
@@ -183,7 +211,7 @@ def forget_responses(session: Session) -> None:
             session.expire(obj)
 
 
-def _places_freed(before: tuple | None, saved: Saved) -> bool:
+def _places_freed(before: tuple[Answer, bool, int] | None, saved: Saved) -> bool:
     """Whether this answer can let someone on the waitlist move up.
 
     The waitlist only ever holds people the first in line does not fit for (every
@@ -198,7 +226,7 @@ def _places_freed(before: tuple | None, saved: Saved) -> bool:
     return saved.answer is Answer.NO or saved.guests < guests
 
 
-def _mail_due(before: tuple | None, saved: Saved) -> bool:
+def _mail_due(before: tuple[Answer, bool, int] | None, saved: Saved) -> bool:
     """A new yes, a change from yes to no, and a new number of guests on a held place are mailed."""
     if saved.answer is Answer.NO:
         return before is not None and before[0] is Answer.YES
@@ -208,7 +236,7 @@ def _mail_due(before: tuple | None, saved: Saved) -> bool:
     return had_place and before[2] != saved.guests
 
 
-def promote_waitlisted(session: Session, meeting, now: dt.datetime | None = None,
+def promote_waitlisted(session: Session, meeting: AnsweredMeeting, now: dt.datetime | None = None,
                        skip_mail_for: int | None = None) -> list[Response]:
     """Give free places to the waitlist in the order people joined it, each to the first in
     line whose party fits: a party of two first in line does not keep one free place empty
@@ -234,12 +262,12 @@ def promote_waitlisted(session: Session, meeting, now: dt.datetime | None = None
         promoted.append(response)
         if free is not None:
             free -= 1 + response.guests
-        if response.id != skip_mail_for:
+        if response.id != skip_mail_for and response.contact_id is not None:  # (selected: never None)
             enqueue_confirmation(session, meeting.id, response.contact_id,
                                  Saved(response.id, response.answer, response.guests, False), promoted=True)
     session.flush()
     for response in promoted:
-        if response.id != skip_mail_for:  # its owner's own answer reports it
+        if response.id != skip_mail_for and response.contact_id is not None:  # its owner's own answer reports it
             answer_changed(session, response.id, response.contact_id, meeting.id, "promoted")
     return promoted
 

@@ -19,11 +19,11 @@ from sqlalchemy.orm import Session
 
 from mailer.contacts.models import Contact, TestPerson, is_test_key, is_test_person
 from mailer.db import utcnow
+from mailer.mail.tokens import BadToken, TokenCodec
 from mailer.meetings.models import Meeting, Series, SeriesChoice
 from mailer.rsvp.answers import AnswerError, answers_closed, record_answer
 from mailer.rsvp.models import Answer, Response
 from mailer.rsvp.service import places_left, record_open
-from mailer.rsvp.tokens import BadToken, TokenCodec
 
 
 @dataclass

@@ -12,6 +12,7 @@ import datetime as dt
 from collections.abc import Mapping
 from dataclasses import dataclass
 from types import SimpleNamespace
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import bindparam, delete, select
@@ -30,9 +31,10 @@ from mailer.contacts.models import (
     is_test_key,
     is_test_person,
 )
-from mailer.db import utcnow
+from mailer.db import Base, rowcount, utcnow
 from mailer.errors import NotFound
 from mailer.identifiers import new_link_key
+from mailer.mail.tokens import BadToken, TokenCodec
 from mailer.meetings.models import Meeting
 from mailer.rsvp.answers import (  # noqa: F401  (the answer's rules, re-exported for callers)
     LIMITS,
@@ -44,7 +46,6 @@ from mailer.rsvp.answers import (  # noqa: F401  (the answer's rules, re-exporte
     record_answer,
 )
 from mailer.rsvp.models import LinkOpen, Response
-from mailer.rsvp.tokens import BadToken, TokenCodec
 
 
 @dataclass
@@ -54,7 +55,7 @@ class RsvpPage:
     response: Response | None
     closed: bool
     error: AnswerError | None = None
-    tested: dict | None = None  # a test link's POST: the answer as it would have been saved (it is not)
+    tested: dict[str, Any] | None = None  # a test link's POST: the answer as it would have been saved (it is not)
 
     @property
     def test(self) -> bool:
@@ -118,7 +119,9 @@ def places_left(meeting: Meeting) -> int | None:
     """Free places now (None: no limit), for the waitlist's words: "one place left" is not "full"."""
     if meeting.capacity is None:
         return None
-    return max(meeting.capacity - places_taken(object_session(meeting), meeting.id), 0)
+    session = object_session(meeting)
+    assert session is not None, "a meeting loaded from the database"
+    return max(meeting.capacity - places_taken(session, meeting.id), 0)
 
 
 def view_rsvp(session: Session, codec: TokenCodec, token: str, tz: ZoneInfo) -> RsvpPage:
@@ -135,9 +138,11 @@ def open_rsvp(session: Session, codec: TokenCodec, token: str, tz: ZoneInfo) -> 
     return page
 
 
-def _insert(session: Session, model):
+def _insert(session: Session, model: type[Base]) -> postgresql.Insert | sqlite.Insert:
     """INSERT … ON CONFLICT for the backend in use (both spell it the same way)."""
-    return (postgresql if session.get_bind().dialect.name == "postgresql" else sqlite).insert(model)
+    if session.get_bind().dialect.name == "postgresql":
+        return postgresql.insert(model)
+    return sqlite.insert(model)
 
 
 def record_open(session: Session, contact: Contact, meeting: Meeting, now: dt.datetime | None = None) -> None:
@@ -178,7 +183,7 @@ def answer_rsvp(session: Session, codec: TokenCodec, token: str, form: Mapping[s
         error, closed = exc, False
     except AnswersClosed:
         error, closed = None, True
-    contact, meeting = session.get(Contact, target.contact_id), session.get(Meeting, target.id)
+    contact, meeting = session.get_one(Contact, target.contact_id), session.get_one(Meeting, target.id)
     return RsvpPage(contact, meeting, current_response(session, contact, meeting), closed, error)
 
 
@@ -215,10 +220,10 @@ def unsubscribe(session: Session, codec: TokenCodec, token: str) -> Contact:
     contact, _ = resolve(session, codec, "unsubscribe", token)
     if is_test_person(contact):
         return contact
-    added = session.execute(_insert(session, Suppression).values(
+    added = rowcount(session.execute(_insert(session, Suppression).values(
         address_hash=address_hash(contact.email), email=contact.email, reason=SuppressionReason.UNSUBSCRIBED,
         detail="unsubscribe link", created_at=utcnow(),
-    ).on_conflict_do_nothing(index_elements=[Suppression.address_hash])).rowcount
+    ).on_conflict_do_nothing(index_elements=[Suppression.address_hash])))
     if added:  # a second click, or an address already suppressed, is no new event
         contact_suppressed(session, contact.email, SuppressionReason.UNSUBSCRIBED, "unsubscribe link", source="link")
     return contact

@@ -56,6 +56,7 @@ def set_note(session: Session, actor: str, campaign_id: int, note: str | None) -
 
 def schedule(session: Session, settings: Settings, actor: str, campaign_id: int, at: str) -> Campaign:
     campaign = service.schedule(session, settings, service.get_campaign(session, campaign_id), at)
+    assert campaign.send_at is not None, "scheduled: it has its send time"
     record(session, actor, "campaigns.schedule", target(campaign), at=campaign.send_at.isoformat())
     return campaign
 

@@ -1,6 +1,6 @@
 """What the staff dashboard shows: where each coming meeting stands, who is missing, what is being sent.
 
-All counting is done by the existing status queries (`mailer.rsvp.status`,
+All counting is done by the existing status queries (`mailer.tracking.figures`,
 `mailer.attendance.coverage`, `mailer.campaigns.service.status`); this module
 only picks what a busy person needs on one screen.
 """
@@ -24,7 +24,7 @@ from mailer.i18n import format_when
 from mailer.meetings.models import Meeting
 from mailer.operations.backup import BackupStatus, backup_status
 from mailer.outbox.relay import Pause, current_pause
-from mailer.rsvp.status import MeetingStatus, status_by_meeting
+from mailer.tracking.figures import MeetingStatus, status_by_meeting
 
 ACTIVE = (CampaignState.SCHEDULED, CampaignState.RUNNING, CampaignState.PAUSED)
 BOUNCES_SHOWN = 10
@@ -43,8 +43,8 @@ class MeetingLine:
     @property
     def total(self) -> int:
         """Everyone the bar stands for: the invited, plus anyone who answered without an invitation."""
-        f = self.figures
-        return max(f.invited, f.yes + f.no + f.waitlisted + f.no_answer)
+        figures = self.figures
+        return max(figures.invited, figures.yes + figures.no + figures.waitlisted + figures.no_answer)
 
     def share(self, count: int) -> float:
         return round(100 * count / self.total, 1) if self.total else 0.0
@@ -61,8 +61,8 @@ class CampaignLine:
 
     @property
     def done(self) -> int:
-        c = self.status.counts
-        return c["sent"] + c["failed"] + c["bounced"] + c["skipped"]
+        counts = self.status.counts
+        return counts["sent"] + counts["failed"] + counts["bounced"] + counts["skipped"]
 
 
 @dataclass

@@ -86,7 +86,7 @@ def log_in(db: Database, email: str, password: str, client: str, now: dt.datetim
             return LoginOutcome()
         session.execute(delete(LoginFailure).where(LoginFailure.key == key))
         found = session.get(StaffUser, user.id) if user is not None else None
-        if found is None or found.password_hash != user.password_hash:  # removed or changed meanwhile
+        if user is None or found is None or found.password_hash != user.password_hash:  # removed or changed meanwhile
             return LoginOutcome()
         found.last_login_at = now
         record(session, found.email, "staff.login", f"staff:{found.id}")

@@ -1,6 +1,6 @@
 """A new meeting by a person (web app or CLI), with its audit-log entry in the same transaction.
 
-Changes and cancellations, which may mail those coming, belong to `mailer.meetings.changes`.
+Changes and cancellations, which may mail those coming, belong to `mailer.staff.meeting_changes`.
 """
 
 from __future__ import annotations

@@ -76,12 +76,14 @@ def response_rows(session: Session, meeting: Meeting, answer: str | None = None,
     contacts = _contacts(session, answered | unanswered)
     present = set(session.scalars(select(Attendance.contact_id).where(Attendance.meeting_id == meeting.id)))
     rows = []
-    for r in responses:
-        kind = "waitlisted" if r.waitlisted else "yes" if r.answer is Answer.YES else "no"
-        rows.append(_row(contacts[r.contact_id], kind, guests=r.guests, diet=r.diet or "",
-                         accessibility=r.accessibility or "", comment=r.comment or "", answered_at=r.updated_at,
-                         checked_in=r.contact_id in present))
-    rows += [_row(contacts[cid], "no_answer", checked_in=cid in present) for cid in unanswered]
+    for response in responses:
+        if response.contact_id is None:  # (selected: never None)
+            continue
+        kind = "waitlisted" if response.waitlisted else "yes" if response.answer is Answer.YES else "no"
+        rows.append(_row(contacts[response.contact_id], kind, guests=response.guests, diet=response.diet or "",
+                         accessibility=response.accessibility or "", comment=response.comment or "", answered_at=response.updated_at,
+                         checked_in=response.contact_id in present))
+    rows += [_row(contacts[cid], "no_answer", checked_in=cid in present) for cid in unanswered if cid is not None]
     if answer in ANSWERS:
         rows = [row for row in rows if row.answer == answer]
     if org:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import io
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
@@ -31,7 +32,7 @@ def answer_words(language: str) -> dict[str, str]:
     return {answer: translate(f"export.answer_{answer}", language) for answer in ("yes", "no", "waitlisted")}
 
 
-def attendee_rows(session: Session, meeting: Meeting, tz, language: str = "sv") -> list[list[object]]:
+def attendee_rows(session: Session, meeting: Meeting, tz: ZoneInfo, language: str = "sv") -> list[list[object]]:
     """Yes first, then the waiting list, then no; by name within each."""
     responses = session.scalars(
         select(Response).where(Response.meeting_id == meeting.id)
@@ -39,18 +40,18 @@ def attendee_rows(session: Session, meeting: Meeting, tz, language: str = "sv") 
     ).all()
     words = answer_words(language)
 
-    def key(r: Response):
-        rank = 0 if r.answer is Answer.YES and not r.waitlisted else 1 if r.answer is Answer.YES else 2
-        return rank, ((r.contact.name or r.contact.email) if r.contact else "").lower()
+    def key(response: Response) -> tuple[int, str]:
+        rank = 0 if response.answer is Answer.YES and not response.waitlisted else 1 if response.answer is Answer.YES else 2
+        return rank, ((response.contact.name or response.contact.email) if response.contact else "").lower()
 
-    rows = []
-    for r in sorted(responses, key=key):
-        contact = r.contact
-        answer = words["waitlisted"] if r.waitlisted else words[r.answer.value]
+    rows: list[list[object]] = []
+    for response in sorted(responses, key=key):
+        contact = response.contact
+        answer = words["waitlisted"] if response.waitlisted else words[response.answer.value]
         rows.append([
             contact.name if contact else "", ", ".join(sorted(m.organisation.name for m in contact.memberships)) if contact else "",
-            contact.email if contact else "", answer, r.guests, r.diet or "", r.accessibility or "", r.comment or "",
-            r.updated_at.astimezone(tz).strftime("%Y-%m-%d %H:%M"),
+            contact.email if contact else "", answer, response.guests, response.diet or "", response.accessibility or "", response.comment or "",
+            response.updated_at.astimezone(tz).strftime("%Y-%m-%d %H:%M"),
         ])
     return rows
 

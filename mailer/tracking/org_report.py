@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 from dataclasses import dataclass, field
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
@@ -12,6 +13,7 @@ from sqlalchemy.orm import Session
 
 from mailer.bounces.quality import described, last_status, soft_bounces
 from mailer.bounces.service import SOFT_WINDOW
+from mailer.config import Settings
 from mailer.contacts.models import Contact, ImportRejection, Membership, Organisation, Suppression, SuppressionReason
 from mailer.db import utcnow
 from mailer.errors import NotFound
@@ -25,12 +27,12 @@ class OrgReport:
     name: str
     contact_email: str | None
     contacts: int
-    bounced: list[dict] = field(default_factory=list)
-    unsubscribed: list[dict] = field(default_factory=list)
-    rejected: list[dict] = field(default_factory=list)
-    soft_bounced: list[dict] = field(default_factory=list)  # not suppressed yet: full mailbox and the like
+    bounced: list[dict[str, Any]] = field(default_factory=list)
+    unsubscribed: list[dict[str, Any]] = field(default_factory=list)
+    rejected: list[dict[str, Any]] = field(default_factory=list)
+    soft_bounced: list[dict[str, Any]] = field(default_factory=list)  # not suppressed yet: full mailbox and the like
 
-    def to_json(self) -> dict:
+    def to_json(self) -> dict[str, Any]:
         return self.__dict__.copy()
 
     @property
@@ -49,7 +51,8 @@ def org_report(session: Session, slug: str, tz: ZoneInfo, lang: str = "sv") -> O
     report = OrgReport(organisation.slug, organisation.name, organisation.contact_email, count)
     suppressions = session.scalars(
         select(Suppression).where(Suppression.email.in_(members)).order_by(Suppression.created_at)).all()
-    statuses = last_status(session, [s.email for s in suppressions if s.reason is SuppressionReason.BOUNCED])
+    statuses = last_status(session, [s.email for s in suppressions
+                                     if s.email is not None and s.reason is SuppressionReason.BOUNCED])
     for suppression in suppressions:
         entry = {"email": suppression.email, "since": suppression.created_at.astimezone(tz).date().isoformat(),
                  "detail": suppression.detail}
@@ -74,7 +77,7 @@ def org_report(session: Session, slug: str, tz: ZoneInfo, lang: str = "sv") -> O
     return report
 
 
-def queue_org_report(session: Session, settings, report: OrgReport) -> None:
+def queue_org_report(session: Session, settings: Settings, report: OrgReport) -> None:
     """Queue the report to the organisation's own address; the worker sends it."""
     from mailer.outbox.models import OutboxMessage
 
@@ -93,13 +96,13 @@ def org_report_csv(report: OrgReport, language: str) -> bytes:
     UTF-8 with BOM and `;` for Swedish Excel (`,` in English); cells Excel would run as
     formulas are neutralised as in the attendee export.
     """
-    def t(key: str) -> str:
+    def phrase(key: str) -> str:
         return translate(f"quality.{key}", language)
 
-    rows: list[list[object]] = [[t("col_problem"), t("col_email"), t("col_since"), t("col_detail")]]
-    rows += [[t("bounced"), e["email"], e["since"], e["detail"] or ""] for e in report.bounced]
-    rows += [[t("unsubscribed"), e["email"], e["since"], ""] for e in report.unsubscribed]
-    rows += [[t("rejected"), e["value"] or "", "", f"{e['file']}:{e['line']}: {e['reason']}"] for e in report.rejected]
+    rows: list[list[object]] = [[phrase("col_problem"), phrase("col_email"), phrase("col_since"), phrase("col_detail")]]
+    rows += [[phrase("bounced"), e["email"], e["since"], e["detail"] or ""] for e in report.bounced]
+    rows += [[phrase("unsubscribed"), e["email"], e["since"], ""] for e in report.unsubscribed]
+    rows += [[phrase("rejected"), e["value"] or "", "", f"{e['file']}:{e['line']}: {e['reason']}"] for e in report.rejected]
     buffer = io.StringIO()
     writer = csv.writer(buffer, delimiter=";" if language == "sv" else ",", lineterminator="\r\n")
     writer.writerows([neutralise(cell) for cell in row] for row in rows)

@@ -8,6 +8,7 @@ import io
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from sqlalchemy import distinct, func, or_, select
@@ -77,7 +78,7 @@ class BoardReport:
     evaluations_by_region: list[Summary] = field(default_factory=list)
     series: list[SeriesLine] = field(default_factory=list)
 
-    def to_json(self) -> dict:
+    def to_json(self) -> dict[str, Any]:
         data = self.__dict__.copy()
         data["meetings"] = [m.__dict__ for m in self.meetings]
         data["series"] = [s.__dict__ for s in self.series]
@@ -112,26 +113,29 @@ def board_report(session: Session, settings: Settings, start: dt.date | None, en
     invitations = (select(OutboxMessage.contact_id).join(Campaign, Campaign.id == OutboxMessage.campaign_id)
                    .where(or_(Campaign.meeting_id.in_(ids), Campaign.series_id.in_(series_ids)),
                           Campaign.template == "invitation", OutboxMessage.state == MessageState.SENT))
-    report.invitations_sent = session.scalar(select(func.count()).select_from(invitations.subquery()))
-    report.people_invited = session.scalar(select(func.count(distinct(invitations.subquery().c.contact_id))))
-    report.answers = session.scalar(select(func.count()).select_from(Response).where(Response.meeting_id.in_(ids)))
+    report.invitations_sent = session.execute(select(func.count()).select_from(invitations.subquery())).scalar_one()
+    report.people_invited = session.execute(
+        select(func.count(distinct(invitations.subquery().c.contact_id)))).scalar_one()
+    report.answers = session.execute(
+        select(func.count()).select_from(Response).where(Response.meeting_id.in_(ids))).scalar_one()
 
     everyone: set[int] = set()
     represented: set[int] = set()
     for meeting in meetings:
-        people = set(session.scalars(participants(meeting.id)))
-        walk_ins = session.scalar(select(func.count()).select_from(Attendance).where(
-            Attendance.meeting_id == meeting.id, Attendance.contact_id.is_(None)))
-        checked_in = session.scalar(select(func.count()).select_from(Attendance)
-                                    .where(Attendance.meeting_id == meeting.id)) > 0
+        people = {contact_id for contact_id in session.scalars(participants(meeting.id)) if contact_id is not None}
+        walk_ins = session.execute(select(func.count()).select_from(Attendance).where(
+            Attendance.meeting_id == meeting.id, Attendance.contact_id.is_(None))).scalar_one()
+        checked_in = session.execute(select(func.count()).select_from(Attendance)
+                                     .where(Attendance.meeting_id == meeting.id)).scalar_one() > 0
         everyone |= people
         represented |= represented_organisations(session, meeting.id)
         to_this = Campaign.meeting_id == meeting.id
         if meeting.series_id is not None:
             to_this = or_(to_this, Campaign.series_id == meeting.series_id)
-        invited = session.scalar(select(func.count(distinct(  # people, as `meetings status` counts them
-            invitations.where(to_this).subquery().c.contact_id))))
-        answered = session.scalar(select(func.count()).select_from(Response).where(Response.meeting_id == meeting.id))
+        invited = session.execute(select(func.count(distinct(  # people, as `meetings status` counts them
+            invitations.where(to_this).subquery().c.contact_id)))).scalar_one()
+        answered = session.execute(
+            select(func.count()).select_from(Response).where(Response.meeting_id == meeting.id)).scalar_one()
         report.meetings.append(MeetingLine(meeting.slug, meeting.title, meeting.region, meeting.city, meeting.host,
                                            format_day(meeting.starts_at, tz, language), invited, answered,
                                            len(people) + walk_ins, checked_in))
@@ -146,9 +150,10 @@ def board_report(session: Session, settings: Settings, start: dt.date | None, en
     report.represented_names = [name for oid, name in organisations if oid in represented]
     report.organisations_represented = len(report.represented_names)
     member_names = {name for _, name in organisations}
-    report.other_organisations = sorted(set(session.scalars(
+    report.other_organisations = sorted({name for name in session.scalars(
         select(Attendance.organisation_name).where(Attendance.meeting_id.in_(ids),
-                                                   Attendance.organisation_name.is_not(None)))) - member_names)
+                                                   Attendance.organisation_name.is_not(None))) if name is not None}
+                                        - member_names)
     report.evaluations, report.evaluations_by_region = summarise(session, meetings)
     for series in session.scalars(select(Series).where(Series.id.in_(series_ids)).order_by(Series.title)):
         figures = series_status(session, series)
@@ -169,49 +174,49 @@ def _score(value: float | None) -> str:
 
 def to_markdown(report: BoardReport) -> str:
     """The report as Markdown, in the report's language (for the annual report's text)."""
-    def t(key: str, **values) -> str:
+    def phrase(key: str, **values: Any) -> str:
         return translate(f"report.{key}", report.language, **values)
 
     largest = max((m.participants for m in report.meetings), default=0)
     per_region = ", ".join(f"{r}: {n}" for r, n in report.meetings_per_region.items())
     lines = [
-        f"# {t('title', period=report.period)}", "",
-        "- " + t("meetings_held", n=len(report.meetings), regions=len(report.meetings_per_region))
+        f"# {phrase('title', period=report.period)}", "",
+        "- " + phrase("meetings_held", n=len(report.meetings), regions=len(report.meetings_per_region))
         + (f" ({per_region})" if report.meetings else ""),
-        "- " + t("invitations_sent", n=report.invitations_sent, people=report.people_invited),
-        "- " + t("answers", n=report.answers),
-        "- " + t("participants", n=report.participants, people=report.unique_participants),
-        "- " + t("participants_per_region", regions=", ".join(
-            f"{r}: {n}" for r, n in report.participants_per_region.items()) or t("none_recorded")),
-        "- " + t("represented", n=report.organisations_represented, total=report.organisations_total),
-        "- " + t("others", names=", ".join(report.other_organisations) or t("none_recorded")),
-        "", f"## {t('meetings')}", "",
-        f"| {t('col_meeting')} | {t('col_region')} | {t('col_date')} | {t('col_invited')} | {t('col_answered')} "
-        f"| {t('col_participants')} |", "| --- | --- | --- | ---: | ---: | ---: |",
+        "- " + phrase("invitations_sent", n=report.invitations_sent, people=report.people_invited),
+        "- " + phrase("answers", n=report.answers),
+        "- " + phrase("participants", n=report.participants, people=report.unique_participants),
+        "- " + phrase("participants_per_region", regions=", ".join(
+            f"{r}: {n}" for r, n in report.participants_per_region.items()) or phrase("none_recorded")),
+        "- " + phrase("represented", n=report.organisations_represented, total=report.organisations_total),
+        "- " + phrase("others", names=", ".join(report.other_organisations) or phrase("none_recorded")),
+        "", f"## {phrase('meetings')}", "",
+        f"| {phrase('col_meeting')} | {phrase('col_region')} | {phrase('col_date')} | {phrase('col_invited')} | {phrase('col_answered')} "
+        f"| {phrase('col_participants')} |", "| --- | --- | --- | ---: | ---: | ---: |",
     ]
     lines += [f"| {m.city} ({m.host or m.title}) | {m.region} | {m.day} | {m.invited} | {m.answered} | "
-              f"{m.participants}{'' if m.checked_in else ' (' + t('said_yes') + ')'} |" for m in report.meetings]
+              f"{m.participants}{'' if m.checked_in else ' (' + phrase('said_yes') + ')'} |" for m in report.meetings]
     if report.series:
-        lines += ["", f"## {t('series')}", "",
-                  f"| {t('col_series')} | {t('col_sessions')} | {t('col_invited')} | {t('col_chose')} "
-                  f"| {t('col_declined')} | {t('col_participants')} | {t('col_organisations')} |",
+        lines += ["", f"## {phrase('series')}", "",
+                  f"| {phrase('col_series')} | {phrase('col_sessions')} | {phrase('col_invited')} | {phrase('col_chose')} "
+                  f"| {phrase('col_declined')} | {phrase('col_participants')} | {phrase('col_organisations')} |",
                   "| --- | ---: | ---: | ---: | ---: | ---: | ---: |"]
         lines += [f"| {s.title} | {s.sessions} | {s.invited} | {s.chose} | {s.declined} | {s.participants} "
                   f"| {s.organisations_represented} |" for s in report.series]
-    lines += ["", f"## {t('per_meeting_chart')}", "", "```"]
+    lines += ["", f"## {phrase('per_meeting_chart')}", "", "```"]
     lines += [f"{m.city:<12} {bar(m.participants, largest)} {m.participants}" for m in report.meetings]
     cities = {m.slug: m.city for m in report.meetings}
-    lines += ["```", "", f"## {t('evaluations')}"]
-    for title, rows in ((t("per_meeting"), report.evaluations), (t("per_region"), report.evaluations_by_region)):
+    lines += ["```", "", f"## {phrase('evaluations')}"]
+    for title, rows in ((phrase("per_meeting"), report.evaluations), (phrase("per_region"), report.evaluations_by_region)):
         lines += ["", f"### {title}", "",
-                  f"| | {t('col_answers')} | {t('col_valuable')} | {t('col_knows_more')} | {t('col_cooperation')} |",
+                  f"| | {phrase('col_answers')} | {phrase('col_valuable')} | {phrase('col_knows_more')} | {phrase('col_cooperation')} |",
                   "| --- | ---: | ---: | ---: | ---: |"]
-        for s in rows:
-            lines.append(f"| {cities.get(s.label, s.label)} | {s.count} | {_score(s.value_avg)} | "
-                         f"{_score(s.knowledge_avg)} | {t('of', n=s.cooperation_yes, total=s.count)} |")
+        for summary in rows:
+            lines.append(f"| {cities.get(summary.label, summary.label)} | {summary.count} | {_score(summary.value_avg)} | "
+                         f"{_score(summary.knowledge_avg)} | {phrase('of', n=summary.cooperation_yes, total=summary.count)} |")
     comments = [(cities.get(s.label, s.label), c) for s in report.evaluations for c in s.comments]
     if comments:
-        lines += ["", f"### {t('comments')}", ""] + [f"- {label}: {c}" for label, c in comments]
+        lines += ["", f"### {phrase('comments')}", ""] + [f"- {label}: {c}" for label, c in comments]
     return "\n".join(lines) + "\n"
 
 
@@ -222,25 +227,25 @@ def to_html(report: BoardReport, standalone: bool = True) -> str:
     largest = max((m.participants for m in report.meetings), default=0)
     cities = {m.slug: m.city for m in report.meetings}
 
-    def t(key: str, **values) -> str:
+    def phrase(key: str, **values: Any) -> str:
         return translate(f"report.{key}", report.language, **values)
 
-    return env.get_template("report.html").render(report=report, largest=largest or 1, cities=cities, t=t,
+    return env.get_template("report.html").render(report=report, largest=largest or 1, cities=cities, t=phrase,
                                                   standalone=standalone)
 
 
 def board_csv(report: BoardReport) -> bytes:
     """One row per meeting, then the totals: for a spreadsheet (UTF-8 with BOM, ; for Swedish Excel)."""
-    def t(key: str, **values) -> str:
+    def phrase(key: str, **values: Any) -> str:
         return translate(f"report.{key}", report.language, **values)
 
     buffer = io.StringIO()
     writer = csv.writer(buffer, delimiter=";" if report.language == "sv" else ",", lineterminator="\r\n")
-    writer.writerow([t("col_meeting"), t("col_region"), t("col_date"), t("col_invited"), t("col_answered"),
-                     t("col_participants"), t("col_checked_in")])
-    for m in report.meetings:
-        writer.writerow([f"{m.city} ({m.host or m.title})", m.region, m.day, m.invited, m.answered, m.participants,
-                         t("yes") if m.checked_in else t("no")])
-    writer.writerow([t("total"), len(report.meetings_per_region), "", report.people_invited, report.answers,
+    writer.writerow([phrase("col_meeting"), phrase("col_region"), phrase("col_date"), phrase("col_invited"), phrase("col_answered"),
+                     phrase("col_participants"), phrase("col_checked_in")])
+    for line in report.meetings:
+        writer.writerow([f"{line.city} ({line.host or line.title})", line.region, line.day, line.invited, line.answered, line.participants,
+                         phrase("yes") if line.checked_in else phrase("no")])
+    writer.writerow([phrase("total"), len(report.meetings_per_region), "", report.people_invited, report.answers,
                      report.participants, ""])
     return ("\ufeff" + buffer.getvalue()).encode("utf-8")

@@ -1,7 +1,7 @@
 """How a series stands: each session's figures, and the series' own (people, not answers).
 
 A person invited to a series is invited to each session; per session the figures are the
-meeting's (mailer.rsvp.status). For the series as a whole each person counts once: chose a
+meeting's (mailer.tracking.figures). For the series as a whole each person counts once: chose a
 session (with a place), only waits for one, declined every session, or has not answered.
 Participants and represented organisations are the union over the sessions.
 """
@@ -19,7 +19,7 @@ from mailer.contacts.models import Organisation
 from mailer.meetings.models import Series
 from mailer.rsvp.models import Answer, LinkOpen, Response
 from mailer.rsvp.service import places_left
-from mailer.rsvp.status import status_by_meeting
+from mailer.tracking.figures import status_by_meeting
 
 SERIES_FIGURES = ("invited", "chose", "waitlisted_only", "declined", "no_answer", "opened_not_answered",
                   "participants", "organisations_represented", "organisations_total")

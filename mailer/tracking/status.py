@@ -1,16 +1,17 @@
 """A meeting's full picture: the RSVP figures overall, per organisation and per region,
 bounces, attendance, and member-organisation coverage ("represented: 13 of 22").
 
-Built on the grouped counting query of `mailer.rsvp.status`, so the database
+Built on the grouped counting query of `mailer.tracking.figures`, so the database
 does the counting: one query per breakdown, whatever the number invited.
 A person counts for every organisation they belong to.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
-from sqlalchemy import func, literal, or_, select
+from sqlalchemy import Select, SQLColumnExpression, Subquery, func, literal, or_, select
 from sqlalchemy.orm import Session
 
 from mailer.attendance.coverage import participants, represented_organisations
@@ -20,27 +21,28 @@ from mailer.contacts.models import Contact, Membership, Organisation
 from mailer.meetings.models import Meeting
 from mailer.outbox.models import MessageState, OutboxMessage
 from mailer.regions import canonical_region
-from mailer.rsvp.status import figures_query, meeting_status
+from mailer.tracking.figures import figures_query, meeting_status
 
 FIGURES = ("invited", "yes", "no", "waitlisted", "no_answer", "guests", "opened_not_answered")
 REGION = func.coalesce(Contact.region, literal(""))
 
 
-def _join_organisations(query, who):
+def _join_organisations(query: Select[Any], who: Subquery) -> Select[Any]:
     return (query.join(Membership, Membership.contact_id == who.c.contact_id)
             .join(Organisation, Organisation.id == Membership.organisation_id))
 
 
-def _join_contacts(query, who):
+def _join_contacts(query: Select[Any], who: Subquery) -> Select[Any]:
     return query.join(Contact, Contact.id == who.c.contact_id)
 
 
-def _grouped(session: Session, meeting_id: int, key, join) -> dict[str, dict]:
+def _grouped(session: Session, meeting_id: int, key: SQLColumnExpression[Any],
+             join: Callable[[Select[Any], Subquery], Select[Any]]) -> dict[str, dict[str, Any]]:
     rows = session.execute(figures_query([meeting_id], key.label("key"), join=join)).mappings()
     return {row["key"]: {figure: int(row[figure]) for figure in FIGURES} for row in rows}
 
 
-def _bounced(meeting_id: int):
+def _bounced(meeting_id: int) -> Select[int | None]:
     """Invitations that bounced: to the meeting, or to the series it is a session of."""
     series_of_meeting = select(Meeting.series_id).where(Meeting.id == meeting_id).scalar_subquery()
     return (select(OutboxMessage.contact_id).join(Campaign, Campaign.id == OutboxMessage.campaign_id)
@@ -49,7 +51,8 @@ def _bounced(meeting_id: int):
                    OutboxMessage.state == MessageState.BOUNCED, OutboxMessage.contact_id.is_not(None)))
 
 
-def _count_by(session: Session, contact_ids, key, by_organisation: bool) -> dict[str, int]:
+def _count_by(session: Session, contact_ids: Select[int | None], key: SQLColumnExpression[Any],
+              by_organisation: bool) -> dict[str, int]:
     ids = contact_ids.subquery()
     query = select(key, func.count()).select_from(ids)
     if by_organisation:
@@ -57,7 +60,7 @@ def _count_by(session: Session, contact_ids, key, by_organisation: bool) -> dict
                  .join(Organisation, Organisation.id == Membership.organisation_id))
     else:
         query = query.join(Contact, Contact.id == ids.c.contact_id)
-    return dict(session.execute(query.group_by(key)).all())
+    return {group: count for group, count in session.execute(query.group_by(key))}
 
 
 def _same_region_together(counts: dict[str, Any]) -> dict[str, Any]:
@@ -80,17 +83,17 @@ def _same_region_together(counts: dict[str, Any]) -> dict[str, Any]:
 
 
 def _size(value: Any) -> int:
-    return value["invited"] if isinstance(value, dict) else value
+    return int(value["invited"] if isinstance(value, dict) else value)
 
 
-def _came(meeting_id: int):
+def _came(meeting_id: int) -> Select[int | None]:
     return select(Attendance.contact_id).where(Attendance.meeting_id == meeting_id, Attendance.contact_id.is_not(None))
 
 
-def full_status(session: Session, meeting: Meeting) -> dict:
+def full_status(session: Session, meeting: Meeting) -> dict[str, Any]:
     """Every figure staff and the board ask for, with stable keys (see README)."""
-    data = meeting_status(session, meeting.id).to_json()
-    data["bounced"] = session.scalar(select(func.count()).select_from(_bounced(meeting.id).subquery()))
+    data: dict[str, Any] = {**meeting_status(session, meeting.id).to_json()}
+    data["bounced"] = session.execute(select(func.count()).select_from(_bounced(meeting.id).subquery())).scalar_one()
     came = session.execute(select(Attendance.contact_id, Attendance.walk_in)
                            .where(Attendance.meeting_id == meeting.id)).all()
     data["checked_in"] = len(came)

@@ -11,8 +11,8 @@ from flask import Blueprint, current_app, redirect, render_template, request, ur
 from mailer.contacts.models import is_test_person
 from mailer.evaluations import service
 from mailer.mail.context import codec, language_of, meeting_context
+from mailer.mail.tokens import BadToken
 from mailer.rsvp.service import resolve
-from mailer.rsvp.tokens import BadToken
 from mailer.web.extensions import db_of, settings_of
 from mailer.web.i18n import Words
 from mailer.web.rsvp import not_found
@@ -30,7 +30,7 @@ def page(token: str):
             contact, meeting = resolve(session, codec(settings), "evaluation", token)
             if meeting is None:
                 raise BadToken()
-            t = Words(language_of(contact, settings))
+            words = Words(language_of(contact, settings))
             test = is_test_person(contact)  # a test mail's link: the form works, nothing is stored
             state = {
                 "eligible": test or service.is_participant(session, contact, meeting),
@@ -42,7 +42,7 @@ def page(token: str):
             if current is not None:
                 values = {"value": str(current.value), "knowledge": str(current.knowledge),
                           "cooperation": "yes" if current.cooperation else "no", "comment": current.comment or ""}
-            context = dict(t=t, lang=t.lang, meeting=meeting_context(meeting, settings, t.lang), state=state,
+            context = dict(t=words, lang=words.lang, meeting=meeting_context(meeting, settings, words.lang), state=state,
                            values=values, errors={}, saved=request.args.get("saved") == "1",
                            limit=service.COMMENT_MAX, test_link=test)
             if request.method != "POST":
@@ -56,7 +56,7 @@ def page(token: str):
                     return render_template("public/evaluation.html", **{**context, "values": form, "tested": True})
                 service.record_evaluation(session, contact, meeting, form)
             except service.EvaluationError as exc:
-                errors = {exc.field: t(f"eval_error.{exc.field}")}
+                errors = {exc.field: words(f"eval_error.{exc.field}")}
                 return render_template("public/evaluation.html", **{**context, "values": form, "errors": errors}), 422
             except (service.NotEligible, service.AlreadyAnswered):
                 return render_template("public/evaluation.html", **context), 409

@@ -13,10 +13,10 @@ from flask import Blueprint, Response, current_app, redirect, render_template, r
 
 from mailer.mail.context import codec, language_of, meeting_context
 from mailer.mail.ics import meeting_ics
+from mailer.mail.tokens import BadToken
 from mailer.rsvp import service
-from mailer.rsvp.answers import FIELDS
+from mailer.rsvp.answers import FIELDS, LIMITS
 from mailer.rsvp.models import Answer
-from mailer.rsvp.tokens import BadToken
 from mailer.web.extensions import db_of, settings_of
 from mailer.web.i18n import LANGUAGES, Words
 from mailer.web.security import csrf_ok
@@ -50,13 +50,13 @@ def page(token: str):
             if form is None:
                 result = service.view_rsvp(session, tokens, token, tz)
                 return _render(result, request.form, expired=True), 400
-            result = service.answer_rsvp(session, tokens, token, form, tz)
-            if result is not None and result.error is not None:
-                return _render(result, request.form), 422
-            if result is not None and result.tested is not None:  # a test link: shown, not saved
-                return _render(result, request.form)
-            if result is not None:  # answers closed
-                return _render(result, _values_from(result, None)), 409
+            refused = service.answer_rsvp(session, tokens, token, form, tz)  # None: saved
+            if refused is not None and refused.error is not None:
+                return _render(refused, request.form), 422
+            if refused is not None and refused.tested is not None:  # a test link: shown, not saved
+                return _render(refused, request.form)
+            if refused is not None:  # answers closed
+                return _render(refused, _values_from(refused, None)), 409
     except BadToken:
         return not_found()
     return redirect(url_for(".page", token=token, saved="1"), code=303)
@@ -93,22 +93,22 @@ def _render(result: service.RsvpPage, values, saved: bool = False, expired: bool
     """Called inside the transaction, while the ORM objects can still load what they need."""
     settings = settings_of(current_app)
     lang = language_of(result.contact, settings)
-    t = Words(lang)
+    words = Words(lang)
     meeting, response = result.meeting, result.response
     errors = {}
     if result.error is not None:
         error = result.error
-        errors[error.field] = t(f"error.{error.field}.{error.reason}", limit=error.limit)
-    current = None
+        errors[error.field] = words(f"error.{error.field}.{error.reason}", limit=error.limit)
+    current: dict[str, Any] | None = None
     if response is not None:
         current = {"answer": response.answer.value, "guests": response.guests, "waitlisted": response.waitlisted}
         if response.waitlisted and meeting.capacity is not None:  # "one place left", not "fully booked"
             current["places_left"] = service.places_left(meeting)
     return render_template(
         "public/rsvp.html",
-        t=t,
-        lang=t.lang,
-        meeting=meeting_context(meeting, settings, t.lang),
+        t=words,
+        lang=words.lang,
+        meeting=meeting_context(meeting, settings, words.lang),
         max_guests=meeting.max_guests,
         current=current,
         values={name: values.get(name, "") or "" for name in FIELDS},
@@ -119,7 +119,7 @@ def _render(result: service.RsvpPage, values, saved: bool = False, expired: bool
         test_link=result.test,
         tested=result.tested is not None,
         expired=expired,
-        limits=service.LIMITS,
+        limits=LIMITS,
         email=settings.mail_from.addr_spec,
-        calendar_url=url_for(".calendar", token=request.view_args["token"]),
+        calendar_url=url_for(".calendar", token=(request.view_args or {})["token"]),
     )

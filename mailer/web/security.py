@@ -16,7 +16,7 @@ from limits.errors import ConfigurationError
 
 from mailer.config import DEFAULT_PUBLIC_RATE_LIMIT, ConfigError, Settings, env_name
 from mailer.mail.context import codec
-from mailer.rsvp.tokens import BadToken
+from mailer.mail.tokens import BadToken
 from mailer.web.i18n import Words
 
 # Per client address, one budget for all public pages; the setting `public_rate_limit`

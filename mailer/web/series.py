@@ -10,8 +10,8 @@ from __future__ import annotations
 from flask import Blueprint, current_app, redirect, render_template, request, url_for
 
 from mailer.mail.context import codec, language_of, meeting_context
+from mailer.mail.tokens import BadToken
 from mailer.rsvp.series import SeriesPage, answer_series, open_series, view_series
-from mailer.rsvp.tokens import BadToken
 from mailer.web.extensions import db_of, settings_of
 from mailer.web.i18n import Words
 from mailer.web.rsvp import not_found

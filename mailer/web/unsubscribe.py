@@ -13,8 +13,8 @@ from flask import Blueprint, current_app, redirect, render_template, request, ur
 from mailer.contacts.models import is_test_person
 from mailer.logs import mask_email
 from mailer.mail.context import codec, language_of
+from mailer.mail.tokens import BadToken
 from mailer.rsvp import service
-from mailer.rsvp.tokens import BadToken
 from mailer.web.extensions import db_of, settings_of
 from mailer.web.i18n import Words
 from mailer.web.rsvp import not_found
@@ -51,9 +51,9 @@ def page(token: str):
 
 def _render(contact, unsubscribed: bool) -> str:
     settings = settings_of(current_app)
-    t = Words(language_of(contact, settings))
+    words = Words(language_of(contact, settings))
     return render_template(
-        "public/unsubscribe.html", t=t, lang=t.lang, unsubscribed=unsubscribed,
+        "public/unsubscribe.html", t=words, lang=words.lang, unsubscribed=unsubscribed,
         welcome_back=not unsubscribed and request.args.get("done") == "resubscribe",
         test_link=is_test_person(contact), address=mask_email(contact.email, keep=2), sender=settings.mail_from.display_name or settings.mail_from.addr_spec,
     )

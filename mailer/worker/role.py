@@ -23,8 +23,9 @@ import fcntl
 import logging
 import os
 from pathlib import Path
+from typing import TextIO
 
-from sqlalchemy import create_engine, make_url, text
+from sqlalchemy import Connection, create_engine, make_url, text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.pool import NullPool
 
@@ -52,7 +53,7 @@ class PostgresRole:
         url = make_url(database.url)
         self.engine = create_engine(url, poolclass=NullPool,
                                     connect_args={**KEEPALIVE, "application_name": f"mailer worker {owner}"[:63]})
-        self.connection = None
+        self.connection: Connection | None = None
         self.holding = False
 
     def try_acquire(self) -> bool:
@@ -109,7 +110,7 @@ class SqliteRole:
         self.database_path = path
         self.path = Path(f"{path}.worker.lock") if path and path != ":memory:" else None
         self.owner = owner
-        self.handle = None
+        self.handle: TextIO | None = None
 
     def try_acquire(self) -> bool:
         if self.handle is not None or self.path is None:

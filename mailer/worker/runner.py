@@ -28,7 +28,6 @@ from mailer.operations import heartbeat
 from mailer.operations.faults import FileWatch, InstanceFault
 from mailer.outbox import relay
 from mailer.outbox.models import MessageState, OutboxMessage
-from mailer.outbox.sender import Sender
 from mailer.webhooks.delivery import Deliverer
 from mailer.worker import jobs
 from mailer.worker.role import WorkerRefused, scheduler_role
@@ -41,6 +40,7 @@ from mailer.worker.scheduler import (
     ensure_retention_job,
     reconcile,
 )
+from mailer.worker.sender import Sender
 
 log = logging.getLogger(__name__)
 IDLE_SLEEP = 1.0

@@ -146,11 +146,11 @@ def reconcile(scheduler: BackgroundScheduler, database: Database) -> dict[str, i
         }
     present = {job.id: job for job in scheduler.get_jobs(jobstore=JOBSTORE) if job.id.startswith("campaign-")}
     changes = {"added": 0, "moved": 0, "removed": 0}
-    for job_id, (cid, send_at) in wanted.items():
+    for job_id, (campaign_id, send_at) in wanted.items():
         run_at = send_at or dt.datetime.now(dt.UTC)
         job = present.get(job_id)
         if job is None:
-            scheduler.add_job(jobs.start_scheduled_campaign, "date", run_date=run_at, args=[cid], id=job_id,
+            scheduler.add_job(jobs.start_scheduled_campaign, "date", run_date=run_at, args=[campaign_id], id=job_id,
                               jobstore=JOBSTORE, replace_existing=True)
             changes["added"] += 1
         elif job.next_run_time is None or abs((job.next_run_time - run_at).total_seconds()) >= 1:

@@ -17,7 +17,7 @@ from mailer.mail.context import links
 from mailer.staff.accounts import add_staff, find_staff
 from mailer.staff.tokens import create_token
 from mailer.attendance.checkin import check_in
-from mailer.meetings.changes import edit_meeting
+from mailer.staff.meeting_changes import edit_meeting
 from mailer.webhooks import EVENTS
 from mailer.webhooks.endpoints import register
 

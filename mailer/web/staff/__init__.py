@@ -32,7 +32,7 @@ from mailer.web.staff import (
     webhooks,
 )
 from mailer.web.staff.access import role_needed
-from mailer.web.staff.common import load_me, page, settings, words, worker_banner
+from mailer.web.staff.common import load_signed_in_staff, page, settings, words, worker_banner
 
 SECRET_FIELDS = {"password", "repeat", "current"}  # never written back into a page
 OPEN_ENDPOINTS = {"staff.static", "staff.auth.login", "staff.auth.set_password"}
@@ -49,7 +49,7 @@ def _require_login():
     """Every staff page: a logged-in, active account whose role allows this page and method."""
     if request.endpoint in OPEN_ENDPOINTS:
         return None
-    g.staff = load_me()
+    g.staff = load_signed_in_staff()
     if g.staff is None:
         target = request.full_path.rstrip("?") if request.method == "GET" else None
         return redirect(url_for("staff.auth.login", next=target))

@@ -10,7 +10,7 @@ from mailer.mail.transport import TransportError
 from mailer.staff import account_actions, accounts
 from mailer.staff.roles import ADMIN, ROLES, VIEWER, RoleError
 from mailer.web.staff.access import requires
-from mailer.web.staff.common import db, me, page, say, settings, start_session, words
+from mailer.web.staff.common import db, page, say, settings, signed_in_staff, start_session, words
 
 bp = Blueprint("accounts", __name__)
 
@@ -25,7 +25,7 @@ def _list_page(status: int = 200, values: dict | None = None, error: str | None 
 def _mail(invitation, sent_key: str) -> None:
     """Mail the link after the commit; a mail server's refusal is said, and the link can be resent."""
     try:
-        account_actions.mail_link(settings(), invitation, words().lang, me().name or me().email)
+        account_actions.mail_link(settings(), invitation, words().lang, signed_in_staff().name or signed_in_staff().email)
     except (TransportError, OSError) as exc:
         say("invite_not_sent", "error", email=invitation.email, reason=str(exc))
         return
@@ -44,7 +44,7 @@ def invite():
     values = {name: request.form.get(name, "") for name in ("email", "name", "role", "language")}
     try:
         with db().transaction() as s:
-            invitation = account_actions.invite(s, settings(), me().actor, email=values["email"],
+            invitation = account_actions.invite(s, settings(), signed_in_staff().actor, email=values["email"],
                                                 name=values["name"], role=values["role"],
                                                 language=values["language"] or None)
     except (accounts.StaffError, RoleError) as exc:
@@ -58,7 +58,7 @@ def invite():
 def role(user_id: int):
     try:
         with db().transaction() as s:
-            user = account_actions.change_role(s, me().actor, user_id, request.form.get("role", ""))
+            user = account_actions.change_role(s, signed_in_staff().actor, user_id, request.form.get("role", ""))
             say("role_changed", email=user.email, role=words()(f"role_{user.role}"))
     except (accounts.StaffError, RoleError) as exc:
         say("action_failed", "error", reason=render(exc, words().lang))
@@ -71,7 +71,7 @@ def active(user_id: int):
     wanted = request.form.get("active") == "1"
     try:
         with db().transaction() as s:
-            user = account_actions.set_active(s, me().actor, user_id, wanted)
+            user = account_actions.set_active(s, signed_in_staff().actor, user_id, wanted)
             if wanted:
                 say("account_reactivated", email=user.email)
             else:
@@ -86,7 +86,7 @@ def active(user_id: int):
 def link(user_id: int):
     try:
         with db().transaction() as s:
-            invitation = account_actions.new_link(s, settings(), me().actor, user_id)
+            invitation = account_actions.new_link(s, settings(), signed_in_staff().actor, user_id)
     except accounts.StaffError as exc:
         say("action_failed", "error", reason=render(exc, words().lang))
         return redirect(url_for(".index"), code=303)
@@ -102,7 +102,7 @@ def password():
         return page("password.html", min_length=accounts.PASSWORD_MIN)
     try:
         with db().transaction() as s:
-            user = account_actions.change_own_password(s, me().id, request.form.get("current", ""),
+            user = account_actions.change_own_password(s, signed_in_staff().id, request.form.get("current", ""),
                                                        request.form.get("password", ""),
                                                        request.form.get("repeat", ""))
             start_session(user)

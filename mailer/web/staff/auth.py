@@ -15,10 +15,10 @@ from mailer.web.staff.common import (
     client_address,
     db,
     end_session,
-    me,
     page,
     say,
     settings,
+    signed_in_staff,
     start_session,
     words,
 )
@@ -54,7 +54,7 @@ def login():
 @requires(VIEWER)
 def logout():
     with db().transaction() as s:
-        accounts.log_out(s, me().id)
+        accounts.log_out(s, signed_in_staff().id)
     end_session()
     say("logged_out")
     return redirect(url_for(".login"), code=303)
@@ -90,7 +90,7 @@ def language():
     wanted = request.form.get("language", "")
     with db().transaction() as s:
         try:
-            accounts.set_language(s, me().id, wanted)
+            accounts.set_language(s, signed_in_staff().id, wanted)
         except accounts.StaffError:
             pass
     session["lang"] = wanted if wanted in ("sv", "en") else session.get("lang")

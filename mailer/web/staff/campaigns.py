@@ -22,7 +22,7 @@ from mailer.staff import campaign_actions
 from mailer.staff.campaign_view import audience_choices, audience_count, campaign_page, campaigns_overview
 from mailer.staff.roles import STAFF, VIEWER
 from mailer.web.staff.access import requires
-from mailer.web.staff.common import db, me, page, say, settings, templates, words
+from mailer.web.staff.common import db, page, say, settings, signed_in_staff, templates, words
 
 bp = Blueprint("campaigns", __name__)
 FOLLOWED = (CampaignState.SCHEDULED.value, CampaignState.RUNNING.value, CampaignState.PAUSED.value)
@@ -52,19 +52,19 @@ def target_of(value: str | None) -> tuple[str | None, str | None]:
 
 
 def _count_text(meeting: str | None, audience: Audience) -> tuple[int | None, str]:
-    t = words()
+    staff_words = words()
     meeting_slug, series_slug = target_of(meeting)
     try:
         with db().reading() as s:
-            n, left_out = audience_count(s, meeting_slug, audience, series_slug)
+            count, left_out = audience_count(s, meeting_slug, audience, series_slug)
     except AudienceError as exc:
-        return None, t("audience_incomplete") if not audience.has_selector else render(exc, t.lang)
+        return None, staff_words("audience_incomplete") if not audience.has_selector else render(exc, staff_words.lang)
     except LookupError:
-        return None, t("choose_meeting")
-    text = t("recipients_one") if n == 1 else t("recipients_n", n=n)
+        return None, staff_words("choose_meeting")
+    text = staff_words("recipients_one") if count == 1 else staff_words("recipients_n", n=count)
     if left_out:
-        text += ". " + (t("left_out_answered_one") if left_out == 1 else t("left_out_answered", n=left_out))
-    return n, text
+        text += ". " + (staff_words("left_out_answered_one") if left_out == 1 else staff_words("left_out_answered", n=left_out))
+    return count, text
 
 
 @bp.get("/campaigns")
@@ -78,8 +78,8 @@ def index():
 @bp.get("/campaigns/count")
 @requires(STAFF)
 def count():
-    n, text = _count_text(request.args.get("meeting") or None, audience_from(request.args))
-    return {"count": n, "text": text}
+    recipients, text = _count_text(request.args.get("meeting") or None, audience_from(request.args))
+    return {"count": recipients, "text": text}
 
 
 def _compose_form(form, status: int = 200, error: str | None = None, counted: str | None = None):
@@ -99,7 +99,7 @@ def new():
     try:
         with db().transaction() as s:
             meeting_slug, series_slug = target_of(form.get("meeting"))
-            campaign = campaign_actions.create(s, settings(), templates(), me().actor,
+            campaign = campaign_actions.create(s, settings(), templates(), signed_in_staff().actor,
                                                meeting_slug=meeting_slug, series_slug=series_slug,
                                                template=form.get("template", ""), audience=audience_from(form),
                                                note=form.get("note"))
@@ -144,8 +144,8 @@ def _back(campaign_id: int):
 @requires(STAFF)
 def test(campaign_id: int):
     try:
-        sent_to = campaign_actions.send_test(db(), settings(), templates(), me().actor, campaign_id,
-                                             request.form.get("to") or me().email, request.form.get("contact"))
+        sent_to = campaign_actions.send_test(db(), settings(), templates(), signed_in_staff().actor, campaign_id,
+                                             request.form.get("to") or signed_in_staff().email, request.form.get("contact"))
     except TransportError as exc:
         say("test_failed", "error", reason=exc.reply)
     except (CampaignError, TemplateProblem, ValueError) as exc:
@@ -161,11 +161,12 @@ def schedule(campaign_id: int):
     at = f"{request.form.get('date', '').strip()} {request.form.get('time', '').strip()}"
     try:
         with db().transaction() as s:
-            campaign = campaign_actions.schedule(s, settings(), me().actor, campaign_id, at)
+            campaign = campaign_actions.schedule(s, settings(), signed_in_staff().actor, campaign_id, at)
             when = campaign.send_at
     except CampaignError as exc:
         say("schedule_failed", "error", reason=render(exc, words().lang))
         return _back(campaign_id)
+    assert when is not None, "scheduled: it has its send time"
     if when <= dt.datetime.now(dt.UTC):
         say("scheduled_past")
     else:
@@ -179,14 +180,14 @@ def act(campaign_id: int, action: str):
     try:
         with db().transaction() as s:
             if action == "send":
-                n = campaign_actions.send_now(s, settings(), templates(), me().actor, campaign_id)
+                count = campaign_actions.send_now(s, settings(), templates(), signed_in_staff().actor, campaign_id)
             else:
-                n = {"cancel": campaign_actions.cancel, "retry": campaign_actions.retry,
-                     "resume": campaign_actions.resume}[action](s, me().actor, campaign_id)
+                count = {"cancel": campaign_actions.cancel, "retry": campaign_actions.retry,
+                     "resume": campaign_actions.resume}[action](s, signed_in_staff().actor, campaign_id)
     except (CampaignError, TemplateProblem) as exc:
         say("action_failed", "error", reason=render(exc, words().lang))
     else:
-        say(f"campaign_{action}", n=n)
+        say(f"campaign_{action}", n=count)
     return _back(campaign_id)
 
 
@@ -195,7 +196,7 @@ def act(campaign_id: int, action: str):
 def note(campaign_id: int):
     try:
         with db().transaction() as s:
-            campaign_actions.set_note(s, me().actor, campaign_id, request.form.get("note"))
+            campaign_actions.set_note(s, signed_in_staff().actor, campaign_id, request.form.get("note"))
     except CampaignError as exc:
         if exc.code == "no_campaign":
             return page("message.html", 404, title_key="not_found_title", body_key="not_found_body")

@@ -23,7 +23,7 @@ from mailer.web.i18n import Words
 
 
 @dataclass(frozen=True)
-class Me:
+class SignedInStaff:
     id: int
     email: str
     name: str | None
@@ -70,7 +70,7 @@ def end_session() -> None:
         session["lang"] = language
 
 
-def load_me() -> Me | None:
+def load_signed_in_staff() -> SignedInStaff | None:
     """The logged-in account, or None (no session, removed or deactivated account, changed password).
 
     Read afresh on every request: a new role or a deactivation applies at the next click.
@@ -84,10 +84,10 @@ def load_me() -> Me | None:
                                                                     session.get("staff_gen")):
             return None
         language = user.language or session.get("lang") or settings().language
-        return Me(user.id, user.email, user.name, language, user.role)
+        return SignedInStaff(user.id, user.email, user.name, language, user.role)
 
 
-def me() -> Me:
+def signed_in_staff() -> SignedInStaff:
     return g.staff
 
 
@@ -104,7 +104,7 @@ def say(key: str, category: str = "ok", **values: Any) -> None:
     flash(words()(key, **values), category)
 
 
-def worker_banner(t: Words) -> str | None:
+def worker_banner(staff_words: Words) -> str | None:
     """The banner every staff page shows while mail waits and the worker is silent (or None).
 
     Read before the handler runs (see the staff blueprint): a page rendered inside the handler's
@@ -115,16 +115,16 @@ def worker_banner(t: Words) -> str | None:
     if not health.stalled:
         return None
     if health.last_seen is None:
-        return t("worker_never_started")
+        return staff_words("worker_never_started")
     tz = settings().timezone
     same_day = health.last_seen.astimezone(tz).date() == health.now.astimezone(tz).date()
-    when = format_clock(health.last_seen, tz, t.lang) if same_day else format_when(health.last_seen, None, tz, t.lang)
-    return t("worker_stalled", when=when)
+    when = format_clock(health.last_seen, tz, staff_words.lang) if same_day else format_when(health.last_seen, None, tz, staff_words.lang)
+    return staff_words("worker_stalled", when=when)
 
 
 def page(template: str, status: int = 200, **context: Any):
-    t = words()
-    return render_template(f"staff/{template}", t=t, lang=t.lang, me=g.get("staff"),
+    staff_words = words()
+    return render_template(f"staff/{template}", t=staff_words, lang=staff_words.lang, me=g.get("staff"),
                            worker_banner=g.get("worker_banner"), **context), status
 
 

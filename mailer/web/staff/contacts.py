@@ -18,7 +18,7 @@ from mailer.staff import contact_actions, uploads
 from mailer.staff.directory import directory, organisation_page
 from mailer.staff.roles import ADMIN, STAFF, VIEWER
 from mailer.web.staff.access import requires
-from mailer.web.staff.common import db, me, page, say, settings
+from mailer.web.staff.common import db, page, say, settings, signed_in_staff
 
 bp = Blueprint("contacts", __name__)
 EDITABLE = ("name", "language", "region", "phone")
@@ -65,7 +65,7 @@ def edit_organisation(slug: str):
     with db().transaction() as s:
         try:
             with s.begin_nested():
-                contact_actions.edit_organisation(s, me().actor, slug, **values)
+                contact_actions.edit_organisation(s, signed_in_staff().actor, slug, **values)
         except LookupError:
             return _not_found()
         except ContactError as exc:
@@ -131,7 +131,7 @@ def confirm_upload():
     choices = Choices.from_form(request.form)
     try:
         with db().transaction() as s:
-            report = contact_actions.confirm_upload(s, me().actor, _folder(), token, name, org, choices,
+            report = contact_actions.confirm_upload(s, signed_in_staff().actor, _folder(), token, name, org, choices,
                                                     settings().max_upload_bytes)
     except uploads.UploadGone:
         return page("message.html", 410, title_key="upload_gone_title", body_key="upload_gone_body")
@@ -160,7 +160,7 @@ def contact(contact_id: int):
             roles = {key[5:]: value for key, value in request.form.items() if key.startswith("role:")}
             try:
                 with s.begin_nested():
-                    contact_actions.edit_contact(s, me().actor, contact_id, roles=roles,
+                    contact_actions.edit_contact(s, signed_in_staff().actor, contact_id, roles=roles,
                                                  **{k: request.form.get(k, "") for k in EDITABLE})
             except ContactError as exc:
                 return _contact_page(s, contact_id, request.form.to_dict(), exc.field, 422)
@@ -177,9 +177,9 @@ def subscription(contact_id: int):
     try:
         with db().transaction() as s:
             if action == "unsubscribe":
-                contact_actions.unsubscribe_contact(s, me().actor, contact_id)
+                contact_actions.unsubscribe_contact(s, signed_in_staff().actor, contact_id)
             elif action == "resubscribe":
-                contact_actions.resubscribe_contact(s, me().actor, contact_id)
+                contact_actions.resubscribe_contact(s, signed_in_staff().actor, contact_id)
     except LookupError:
         return _not_found()
     if action in ("unsubscribe", "resubscribe"):
@@ -194,7 +194,7 @@ def erase(contact_id: int):
         if request.method != "POST":
             with db().reading() as s:
                 return page("erase.html", contact=get_contact(s, contact_id))
-        contact_actions.erase_contact(db(), settings(), me().actor, contact_id)
+        contact_actions.erase_contact(db(), settings(), signed_in_staff().actor, contact_id)
     except LookupError:
         return _not_found()
     say("contact_erased")

@@ -13,13 +13,13 @@ import unicodedata
 from flask import Blueprint, redirect, request, url_for
 
 from mailer.errors import render
-from mailer.meetings.changes import cancel_meeting, count_concerned, edit_meeting
 from mailer.meetings.service import MeetingError, get_meeting, list_meetings
 from mailer.regions import region_names
 from mailer.staff import meeting_actions
+from mailer.staff.meeting_changes import cancel_meeting, count_concerned, edit_meeting
 from mailer.staff.roles import STAFF, VIEWER
 from mailer.web.staff.access import requires
-from mailer.web.staff.common import db, me, page, say, settings, words
+from mailer.web.staff.common import db, page, say, settings, signed_in_staff, words
 
 bp = Blueprint("meetings", __name__)
 FIELDS = ("slug", "title", "region", "city", "host", "venue", "date", "start", "end", "capacity", "max_guests",
@@ -74,7 +74,7 @@ def _form(values: dict, meeting=None, error: str | None = None, status: int = 20
 SAID_IN_FULL = ("start_in_past", "capacity_below_taken", "meeting_cancelled")  # more than "check this field"
 
 
-def _refused(exc: Exception) -> tuple[str, str | None]:
+def _refused(exc: MeetingError | FormError) -> tuple[str, str | None]:
     """The form field to mark, and the refusal in words where the field's hint does not say it."""
     field = FORM_FIELD.get(exc.field, exc.field)
     return field, render(exc, words().lang) if getattr(exc, "code", None) in SAID_IN_FULL else None
@@ -97,7 +97,7 @@ def new():
     slug = values["slug"].strip() or suggest_slug(values["city"], values["date"])
     try:
         with db().transaction() as s:
-            meeting_actions.create(s, settings().timezone, me().actor, slug=slug, **_arguments(values))
+            meeting_actions.create(s, settings().timezone, signed_in_staff().actor, slug=slug, **_arguments(values))
     except (MeetingError, FormError) as exc:
         field, text = _refused(exc)
         return _form(values, error=field, status=422, error_text=text)
@@ -131,7 +131,7 @@ def edit(slug: str):
         notify = request.form.get("notify", "1") == "1"
         try:
             with s.begin_nested():
-                change = edit_meeting(s, settings().timezone, settings().language, me().actor, meeting,
+                change = edit_meeting(s, settings().timezone, settings().language, signed_in_staff().actor, meeting,
                                       notify=notify, **_arguments(values))
         except (MeetingError, FormError) as exc:
             field, text = _refused(exc)
@@ -150,7 +150,7 @@ def cancel(slug: str):
     """Call the meeting off; everyone with a yes or a waitlist place is mailed a cancellation."""
     try:
         with db().transaction() as s:
-            change = cancel_meeting(s, me().actor, get_meeting(s, slug))
+            change = cancel_meeting(s, signed_in_staff().actor, get_meeting(s, slug))
     except LookupError:
         return page("message.html", 404, title_key="not_found_title", body_key="not_found_body")
     except MeetingError as exc:

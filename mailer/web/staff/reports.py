@@ -15,7 +15,7 @@ from mailer.tracking.org_report import org_report, org_report_csv
 from mailer.tracking.report import board_csv, board_report, to_html
 from mailer.translations import LANGUAGES
 from mailer.web.staff.access import requires
-from mailer.web.staff.common import db, me, page, settings, words
+from mailer.web.staff.common import db, page, settings, signed_in_staff, words
 
 bp = Blueprint("reports", __name__)
 CSV = "text/csv"  # Flask adds "; charset=utf-8"
@@ -64,7 +64,7 @@ def board_download():
     start, end, language, error = _period()
     with db().transaction() as s:
         report = board_report(s, settings(), start, None if error else end, language)
-        record(s, me().actor, "reports.board_download", None, period=report.period)
+        record(s, signed_in_staff().actor, "reports.board_download", None, period=report.period)
     name = f"styrelserapport-{start or 'start'}-{end or 'idag'}.csv" if language == "sv" else \
         f"board-report-{start or 'start'}-{end or 'today'}.csv"
     return Response(board_csv(report), mimetype=CSV, headers={"Content-Disposition": f'attachment; filename="{name}"'})
@@ -90,7 +90,7 @@ def quality_download(slug: str):
             report = org_report(s, slug, settings().timezone)
         except NotFound:
             return page("message.html", 404, title_key="not_found_title", body_key="not_found_body")
-        record(s, me().actor, "reports.quality_download", f"org:{slug}")
+        record(s, signed_in_staff().actor, "reports.quality_download", f"org:{slug}")
     name = f"{slug}-{'adresser-att-ratta' if words().lang == 'sv' else 'addresses-to-fix'}.csv"  # ASCII: every browser
     return Response(org_report_csv(report, words().lang), mimetype=CSV,
                     headers={"Content-Disposition": f'attachment; filename="{name}"'})

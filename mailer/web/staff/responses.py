@@ -15,7 +15,7 @@ from mailer.staff.responses import (
 )
 from mailer.staff.roles import STAFF, VIEWER
 from mailer.web.staff.access import requires
-from mailer.web.staff.common import db, me, page, say, settings, words
+from mailer.web.staff.common import db, page, say, settings, signed_in_staff, words
 
 bp = Blueprint("responses", __name__)
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -69,8 +69,8 @@ def mark(slug: str):
     email, undo = request.form.get("email", ""), request.form.get("action") == "undo"
     with db().transaction() as s:
         try:
-            done = unmark_arrived(s, slug, email, me().actor) if undo else bool(
-                mark_arrived(s, slug, email, me().actor).checked_in)
+            done = unmark_arrived(s, slug, email, signed_in_staff().actor) if undo else bool(
+                mark_arrived(s, slug, email, signed_in_staff().actor).checked_in)
         except LookupError:
             return _not_found()
     if done and undo:
@@ -86,7 +86,7 @@ def add_walk_in(slug: str):
     name = request.form.get("name", "")
     with db().transaction() as s:
         try:
-            walk_in(s, slug, name, request.form.get("organisation"), me().actor)
+            walk_in(s, slug, name, request.form.get("organisation"), signed_in_staff().actor)
         except LookupError:
             return _not_found()
         except ValueError:

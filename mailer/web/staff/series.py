@@ -11,7 +11,7 @@ from mailer.staff import series_actions
 from mailer.staff.roles import STAFF, VIEWER
 from mailer.tracking.series import series_status
 from mailer.web.staff.access import requires
-from mailer.web.staff.common import db, me, page, say, settings, words
+from mailer.web.staff.common import db, page, say, settings, signed_in_staff, words
 
 bp = Blueprint("series", __name__)
 FIELDS = ("slug", "title", "choice", "description")
@@ -35,7 +35,7 @@ def create():
     values = {name: request.form.get(name, "") for name in FIELDS}
     try:
         with db().transaction() as s:
-            created = series_actions.create(s, me().actor, slug=values["slug"], title=values["title"],
+            created = series_actions.create(s, signed_in_staff().actor, slug=values["slug"], title=values["title"],
                                             choice=values["choice"] or "one", description=values["description"])
             slug = created.slug
     except DomainError as exc:
@@ -63,7 +63,7 @@ def show(slug: str):
 def add(slug: str):
     try:
         with db().transaction() as s:
-            series_actions.add(s, me().actor, slug, request.form.get("meeting", ""))
+            series_actions.add(s, signed_in_staff().actor, slug, request.form.get("meeting", ""))
     except DomainError as exc:
         say("action_failed", "error", reason=render(exc, words().lang))
     else:
@@ -76,7 +76,7 @@ def add(slug: str):
 def remove(slug: str, meeting: str):
     try:
         with db().transaction() as s:
-            series_actions.remove(s, me().actor, slug, meeting)
+            series_actions.remove(s, signed_in_staff().actor, slug, meeting)
     except DomainError as exc:
         say("action_failed", "error", reason=render(exc, words().lang))
     else:

@@ -7,7 +7,7 @@ from flask import Blueprint, redirect, url_for
 from mailer.staff.roles import STAFF, VIEWER
 from mailer.staff.suppressions import SuppressionError, by_reason, lift, lift_not_the_address
 from mailer.web.staff.access import requires
-from mailer.web.staff.common import db, me, page, say, settings
+from mailer.web.staff.common import db, page, say, settings, signed_in_staff
 
 bp = Blueprint("suppressions", __name__)
 
@@ -26,7 +26,7 @@ def index():
 def lift_one(suppression_id: int):
     try:
         with db().transaction() as s:
-            email = lift(s, me().actor, suppression_id)
+            email = lift(s, signed_in_staff().actor, suppression_id)
     except SuppressionError as exc:
         say("lift_failed", "error", reason=str(exc))
     else:
@@ -38,6 +38,6 @@ def lift_one(suppression_id: int):
 @requires(STAFF)
 def lift_wrong():
     with db().transaction() as s:
-        n = lift_not_the_address(s, me().actor)
-    say("lifted_n", n=n)
+        count = lift_not_the_address(s, signed_in_staff().actor)
+    say("lifted_n", n=count)
     return redirect(url_for(".index"), code=303)

@@ -9,7 +9,7 @@ from mailer.mail.templates import TemplateProblem
 from mailer.staff import template_editor as editor
 from mailer.staff.roles import STAFF, VIEWER
 from mailer.web.staff.access import requires
-from mailer.web.staff.common import db, me, page, say, settings, templates, words
+from mailer.web.staff.common import db, page, say, settings, signed_in_staff, templates, words
 
 bp = Blueprint("templates", __name__)
 
@@ -42,7 +42,7 @@ def edit(name: str):
         text = request.form.get("text", "")
         if request.form.get("action") != "save":
             return _editor(name, text)
-        editor.save_template(db(), settings(), templates(), me().actor, name, text)
+        editor.save_template(db(), settings(), templates(), signed_in_staff().actor, name, text)
     except TemplateProblem as exc:
         return _editor(name, text, 422, problem=render(exc, words().lang))
     except editor.NotEditable:

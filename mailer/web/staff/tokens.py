@@ -9,14 +9,14 @@ from mailer.staff import tokens
 from mailer.staff.accounts import get_staff
 from mailer.staff.roles import VIEWER
 from mailer.web.staff.access import requires
-from mailer.web.staff.common import db, me, page, say, settings, words
+from mailer.web.staff.common import db, page, say, settings, signed_in_staff, words
 
 bp = Blueprint("tokens", __name__)
 
 
 def _page(status: int = 200, new_token: str | None = None, error: str | None = None, values: dict | None = None):
     with db().reading() as s:
-        rows = tokens.list_tokens(s, me().id)
+        rows = tokens.list_tokens(s, signed_in_staff().id)
     return page("tokens.html", status, tokens=rows, new_token=new_token, error=error, scopes=tokens.SCOPES,
                 values=values or {"scope": tokens.READ, "label": ""}, tz=settings().timezone)
 
@@ -34,7 +34,7 @@ def create():
     values = {"scope": request.form.get("scope", ""), "label": request.form.get("label", "")}
     try:
         with db().transaction() as s:
-            _, token = tokens.create_token(s, get_staff(s, me().id), values["scope"], values["label"], me().actor)
+            _, token = tokens.create_token(s, get_staff(s, signed_in_staff().id), values["scope"], values["label"], signed_in_staff().actor)
     except tokens.TokenError as exc:
         return _page(422, error=render(exc, words().lang), values=values)
     return _page(new_token=token)
@@ -45,7 +45,7 @@ def create():
 def revoke(token_id: int):
     try:
         with db().transaction() as s:
-            tokens.revoke_token(s, me().id, token_id, me().actor)
+            tokens.revoke_token(s, signed_in_staff().id, token_id, signed_in_staff().actor)
     except tokens.TokenError as exc:
         say("action_failed", "error", reason=render(exc, words().lang))
     else:

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 from mailer.staff import webhook_actions
 from mailer.staff.roles import ADMIN
 from mailer.web.staff.access import requires
-from mailer.web.staff.common import db, me, page, say, settings, words
+from mailer.web.staff.common import db, page, say, settings, signed_in_staff, words
 from mailer.webhooks import EVENTS
 from mailer.webhooks.addresses import WebhookError
 
@@ -44,7 +44,7 @@ def add():
     events = request.form.getlist("events")
     try:
         with db().transaction() as s:
-            endpoint = webhook_actions.add_endpoint(s, me().actor, url, events, settings().webhook_allow_private,
+            endpoint = webhook_actions.add_endpoint(s, signed_in_staff().actor, url, events, settings().webhook_allow_private,
                                                     description)
     except WebhookError as exc:
         return _show(400, exc.render(words().lang), {"url": url, "description": description, "events": events})
@@ -69,7 +69,7 @@ def _back():
 @bp.post("/webhooks/<int:endpoint_id>/disable")
 @requires(ADMIN)
 def disable(endpoint_id: int):
-    url = _act(lambda s: webhook_actions.set_active(s, me().actor, endpoint_id, False).url)
+    url = _act(lambda s: webhook_actions.set_active(s, signed_in_staff().actor, endpoint_id, False).url)
     if url:
         say("webhook_disabled", url=url)
     return _back()
@@ -78,7 +78,7 @@ def disable(endpoint_id: int):
 @bp.post("/webhooks/<int:endpoint_id>/enable")
 @requires(ADMIN)
 def enable(endpoint_id: int):
-    url = _act(lambda s: webhook_actions.set_active(s, me().actor, endpoint_id, True).url)
+    url = _act(lambda s: webhook_actions.set_active(s, signed_in_staff().actor, endpoint_id, True).url)
     if url:
         say("webhook_enabled", url=url)
     return _back()
@@ -87,7 +87,7 @@ def enable(endpoint_id: int):
 @bp.post("/webhooks/<int:endpoint_id>/remove")
 @requires(ADMIN)
 def remove(endpoint_id: int):
-    url = _act(lambda s: webhook_actions.remove_endpoint(s, me().actor, endpoint_id))
+    url = _act(lambda s: webhook_actions.remove_endpoint(s, signed_in_staff().actor, endpoint_id))
     if url:
         say("webhook_removed", url=url)
     return _back()
@@ -96,7 +96,7 @@ def remove(endpoint_id: int):
 @bp.post("/webhooks/<int:endpoint_id>/secret")
 @requires(ADMIN)
 def secret(endpoint_id: int):
-    url = _act(lambda s: webhook_actions.new_secret(s, me().actor, endpoint_id).url)
+    url = _act(lambda s: webhook_actions.new_secret(s, signed_in_staff().actor, endpoint_id).url)
     if url:
         say("webhook_new_secret", url=url)
     return _back()
@@ -107,7 +107,7 @@ def secret(endpoint_id: int):
 def resend(delivery_id: int):
     try:
         with db().transaction() as s:
-            webhook_actions.resend(s, me().actor, delivery_id)
+            webhook_actions.resend(s, signed_in_staff().actor, delivery_id)
     except WebhookError as exc:
         say("webhook_refused", "error", reason=exc.render(words().lang))
     else:

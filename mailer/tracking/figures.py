@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass
+from typing import Any
 
 from sqlalchemy import ColumnElement, Select, Subquery, and_, case, func, literal, select, union_all
 from sqlalchemy.orm import Session
@@ -72,8 +73,8 @@ def people(meeting_ids: Iterable[int]) -> Subquery:
     )
 
 
-def figures_query(meeting_ids: Iterable[int], *group_by: ColumnElement,
-                  join: Callable[[Select, Subquery], Select] | None = None) -> Select:
+def figures_query(meeting_ids: Iterable[int], *group_by: ColumnElement[Any],
+                  join: Callable[[Select[Any], Subquery], Select[Any]] | None = None) -> Select[Any]:
     """Conditional sums over `people`, so one pass over the rows gives every figure.
 
     Breakdowns (per organisation, per region) pass their columns as `group_by`
@@ -84,7 +85,7 @@ def figures_query(meeting_ids: Iterable[int], *group_by: ColumnElement,
     yes = and_(response.c.answer == Answer.YES.value, response.c.waitlisted.is_(False))
     invited, unanswered = who.c.invited == 1, response.c.id.is_(None)
 
-    def count(condition) -> ColumnElement:
+    def count(condition: ColumnElement[bool]) -> ColumnElement[int]:
         return func.coalesce(func.sum(case((condition, 1), else_=0)), 0)
 
     query = (

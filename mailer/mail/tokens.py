@@ -20,7 +20,7 @@ class _KeyedSigner(Signer):
     """itsdangerous's Signer with each derived key computed once, not once per token."""
 
     def derive_key(self, secret_key: str | bytes | None = None) -> bytes:
-        keys = self.__dict__.setdefault("_derived", {})
+        keys: dict[str | bytes | None, bytes] = self.__dict__.setdefault("_derived", {})
         if secret_key not in keys:
             keys[secret_key] = super().derive_key(secret_key)
         return keys[secret_key]

@@ -7,6 +7,9 @@ meeting off queues a cancellation (METHOD:CANCEL, STATUS:CANCELLED, same UID), s
 meeting's unsent rounds and closes its answers. The mails are outbox rows written in the
 caller's transaction (sent after commit); every change is in the audit log. Anything
 refused changes nothing and sends nothing.
+
+Why a staff use case and not part of `mailer.meetings`: it stops campaigns, queues outbox rows
+and moves the RSVP waiting list, and those packages sit above meetings (they know meetings).
 """
 
 from __future__ import annotations
@@ -28,8 +31,9 @@ from mailer.db import utcnow
 from mailer.i18n import format_when
 from mailer.meetings.events import meeting_changed
 from mailer.meetings.models import Meeting
-from mailer.meetings.service import MeetingError, update_meeting
+from mailer.meetings.service import MeetingError, validated_changes
 from mailer.outbox.models import MessageState, OutboxMessage
+from mailer.rsvp.answers import places_taken, promote_waitlisted
 from mailer.rsvp.models import Answer, Response
 
 NOTIFIED = ("starts_at", "ends_at", "city", "venue")  # what people who come need to hear about
@@ -83,9 +87,34 @@ def _shown(value: Any) -> str | int | bool | None:
     return value.isoformat() if isinstance(value, (dt.date, dt.datetime)) else value
 
 
+def update_meeting(session: Session, tz: ZoneInfo, meeting: Meeting, *,
+                   evaluation_anonymous: bool | None = None, **changes: Any) -> Meeting:
+    """Change the fields given (meetings.service.validated_changes says which values are valid).
+
+    A capacity below the places already taken is refused (people who have a place keep it), and
+    places freed move the waiting list up at once. Nothing is changed when anything is refused.
+    """
+    before = meeting.capacity
+    values = validated_changes(tz, meeting, **changes)
+    if values["capacity"] is not None and values["capacity"] != meeting.capacity:
+        session.flush()
+        taken = places_taken(session, meeting.id)
+        if values["capacity"] < taken:
+            raise MeetingError("capacity", "capacity_below_taken", taken=taken)
+    for key, value in values.items():
+        setattr(meeting, key, value)
+    if before is not None and (meeting.capacity is None or meeting.capacity > before):
+        session.flush()
+        promote_waitlisted(session, meeting)  # places freed: the waiting list moves up now
+    if evaluation_anonymous is not None:
+        meeting.evaluation_anonymous = evaluation_anonymous
+    session.flush()
+    return meeting
+
+
 def edit_meeting(session: Session, tz: ZoneInfo, default_language: str, actor: str, meeting: Meeting, *,
                  notify: bool = True, evaluation_anonymous: bool | None = None, **changes: Any) -> MeetingChange:
-    """Change the fields given (see meetings.service.update_meeting); tell those who come when
+    """Change the fields given (see update_meeting); tell those who come when
     the time or the place changed, unless `notify` is False. Raises MeetingError."""
     if meeting.cancelled_at is not None:
         raise MeetingError("slug", "meeting_cancelled", slug=meeting.slug)

@@ -34,9 +34,9 @@ from sqlalchemy.orm import Session
 from mailer.audit.log import record
 from mailer.campaigns import service as campaigns
 from mailer.campaigns.models import Campaign, CampaignState
-from mailer.campaigns.service import finish_if_done
+from mailer.campaigns.service import finish_if_done, series_of_campaigns
 from mailer.config import Settings
-from mailer.db import Database, utcnow
+from mailer.db import Database, rowcount, utcnow
 from mailer.logs import mask_email
 from mailer.mail.message import wire_address
 from mailer.mail.replies import Fault, same_reply
@@ -125,13 +125,13 @@ class Sender:
         with self.db.transaction() as session:
             owners = set(session.scalars(select(OutboxMessage.claimed_by).distinct()
                                          .where(OutboxMessage.claimed_by.is_not(None))))
-            dead = [o for o in owners if o != self.owner and _dead_local_process(o)]
+            dead = [o for o in owners if o is not None and o != self.owner and _dead_local_process(o)]
             held_by_dead = or_(OutboxMessage.claimed_at < stale, OutboxMessage.claimed_by.in_(dead))
-            in_flight = session.execute(
+            in_flight = rowcount(session.execute(
                 update(OutboxMessage)
                 .where(OutboxMessage.state == MessageState.SENDING, held_by_dead)
                 .values(state=MessageState.QUEUED, uncertain=True, claimed_by=None, claimed_at=None)
-            ).rowcount
+            ))
             session.execute(update(OutboxMessage).where(OutboxMessage.claimed_by.is_not(None), held_by_dead)
                             .values(claimed_by=None, claimed_at=None))
         if in_flight:
@@ -206,7 +206,7 @@ class Sender:
                 self._hold_relay(exc.verdict.reason, exc.reply, None, result)
             return result
         with self.db.transaction() as session:
-            batch = Batch(session, self.settings, self.templates, self.owner, ids)
+            batch = Batch(session, self.settings, self.templates, self.owner, ids, series_of_campaigns)
         done: list[Outcome] = []
         try:
             with self.db.engine.connect() as self.ledger.connection:  # one connection for the batch's commits
@@ -226,8 +226,10 @@ class Sender:
         touched = {row.campaign_id for row in batch.rows if row.campaign_id is not None}
         if touched:
             with self.db.transaction() as session:
-                for cid in touched:
-                    finish_if_done(session, session.get(Campaign, cid))
+                for touched_id in touched:
+                    campaign = session.get(Campaign, touched_id)
+                    if campaign is not None:  # rows keep their campaign: it is never deleted
+                        finish_if_done(session, campaign)
         return result
 
     def _one(self, batch: Batch, row: Row, upcoming: int, done: list[Outcome],
@@ -275,6 +277,7 @@ class Sender:
         (self._holds) and applied by the caller once the outcome is recorded."""
         attempt = item.attempts + 1
         self._holds = []
+        assert item.to_email is not None and item.data is not None, "only built items are sent (batch.py)"
         try:
             self.transport.send(wire_address(self._envelope_sender(item)), wire_address(item.to_email),
                                 item.data, item.message_id)
@@ -370,6 +373,7 @@ class Sender:
             if scope == "relay":
                 self._hold_relay(reason, reply, campaign_id, result)
             else:
+                assert campaign_id is not None and until is not None, "a campaign's hold names it and its end"
                 self._hold_campaign(reason, reply, campaign_id, until)
 
     def _hold_relay(self, reason: str, reply: str, campaign_id: int | None, result: BatchResult) -> None:

@@ -23,7 +23,6 @@ import hmac
 import http.client
 import json
 import logging
-import os
 import socket
 import ssl
 from collections.abc import Callable
@@ -32,6 +31,7 @@ from dataclasses import dataclass, field
 from sqlalchemy import and_, or_, select, update
 from sqlalchemy.orm import Session
 
+from mailer.claims import dead_here, worker_id
 from mailer.config import Settings
 from mailer.db import Database, utcnow
 from mailer.webhooks.addresses import Target, WebhookError, check_url
@@ -115,22 +115,7 @@ def post(target: Target, body: bytes, headers: dict[str, str], timeout: float = 
         connection.close()
 
 
-def worker_id() -> str:
-    return f"{socket.gethostname()}:{os.getpid()}"
 
-
-def _dead_here(owner: str) -> bool:
-    """A claim by a process of this host that no longer runs (a worker killed and restarted)."""
-    host, _, pid = owner.rpartition(":")
-    if host != socket.gethostname() or not pid.isdigit():
-        return False
-    try:
-        os.kill(int(pid), 0)
-    except ProcessLookupError:
-        return True
-    except PermissionError:
-        return False
-    return False
 
 
 @dataclass
@@ -158,7 +143,7 @@ class Deliverer:
         with self.db.transaction() as session:
             owners = {owner for owner in session.scalars(select(WebhookDelivery.claimed_by).distinct()
                                                          .where(WebhookDelivery.claimed_by.is_not(None))) if owner}
-            dead = [owner for owner in owners if owner != self.owner and _dead_here(owner)]
+            dead = [owner for owner in owners if owner != self.owner and dead_here(owner)]
             stale = list(session.scalars(select(WebhookDelivery.id).where(
                 WebhookDelivery.state == DeliveryState.DELIVERING,
                 or_(WebhookDelivery.claimed_at < now - LEASE, WebhookDelivery.claimed_by.in_(dead)))))

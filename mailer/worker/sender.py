@@ -24,8 +24,6 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-import os
-import socket
 from dataclasses import dataclass, field
 
 from sqlalchemy import or_, select, update
@@ -35,6 +33,7 @@ from mailer.audit.log import record
 from mailer.campaigns import service as campaigns
 from mailer.campaigns.models import Campaign, CampaignState
 from mailer.campaigns.service import finish_if_done, series_of_campaigns
+from mailer.claims import dead_here, worker_id
 from mailer.config import Settings
 from mailer.db import Database, rowcount, utcnow
 from mailer.logs import mask_email
@@ -70,9 +69,6 @@ TIMEOUTS_IN_A_ROW = 3  # then the batch stops and every sender waits (relay.py)
 BREAKER = 3  # the same non-recipient reply for this many different recipients in a row pauses sending
 WORKER = "worker"  # the audit log's actor for pauses
 
-
-def worker_id() -> str:
-    return f"{socket.gethostname()}:{os.getpid()}"
 
 
 @dataclass
@@ -125,7 +121,7 @@ class Sender:
         with self.db.transaction() as session:
             owners = set(session.scalars(select(OutboxMessage.claimed_by).distinct()
                                          .where(OutboxMessage.claimed_by.is_not(None))))
-            dead = [o for o in owners if o is not None and o != self.owner and _dead_local_process(o)]
+            dead = [o for o in owners if o is not None and o != self.owner and dead_here(o)]
             held_by_dead = or_(OutboxMessage.claimed_at < stale, OutboxMessage.claimed_by.in_(dead))
             in_flight = rowcount(session.execute(
                 update(OutboxMessage)
@@ -418,15 +414,4 @@ def _status(reply: str) -> str | None:
                                   enhanced_status(reply)))) or None
 
 
-def _dead_local_process(owner: str) -> bool:
-    host, _, pid = owner.rpartition(":")
-    if host != socket.gethostname() or not pid.isdigit():
-        return False
-    try:
-        os.kill(int(pid), 0)
-    except ProcessLookupError:
-        return True
-    except PermissionError:
-        return False
-    return False
 

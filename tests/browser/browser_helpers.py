@@ -16,6 +16,23 @@ def wait(driver, condition, timeout: float = 20):
     return WebDriverWait(driver, timeout, poll_frequency=0.1, ignored_exceptions=(WebDriverException,)).until(condition)
 
 
+def downloaded(driver, prefix: str, suffix: str = ".csv"):
+    """The finished download whose name starts with `prefix`.
+
+    Why: Chromium writes `<name>.crdownload` first and renames it when done, so a file seen by
+    one listing may be gone by the next look; only a finished, non-empty file counts.
+    """
+    def finished(_driver):
+        for path in driver.downloads.iterdir():
+            try:
+                if path.name.startswith(prefix) and path.name.endswith(suffix) and path.stat().st_size > 0:
+                    return path
+            except FileNotFoundError:
+                continue
+        return None
+    return wait(driver, finished)
+
+
 def body(driver) -> str:
     return driver.find_element(By.TAG_NAME, "body").text
 

@@ -16,7 +16,7 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import Select
 from sqlalchemy import select
 
-from browser_helpers import PASSWORD, STAFF, axe_problems, body, field, submit, wait
+from browser_helpers import PASSWORD, STAFF, axe_problems, body, downloaded, field, submit, wait
 from mailer.contacts.importer import import_lists
 from mailer.contacts.models import Contact, SuppressionReason
 from mailer.contacts.subscriptions import suppress
@@ -92,8 +92,7 @@ def test_each_role_does_its_day(app, db, settings, stack, driver, screenshot, ma
     assert "Avslutade utskick (1)" in body(driver) and "Rader som inte kunde importeras (1)" in body(driver)
     screenshot("staff-quality-report")
     driver.find_element(By.LINK_TEXT, "Ladda ner (CSV)").click()
-    quality = driver.downloads / "fiktiva-korforbundet-adresser-att-ratta.csv"
-    wait(driver, lambda d: quality.exists() and quality.stat().st_size > 0)
+    quality = downloaded(driver, "fiktiva-korforbundet-adresser-att-ratta")
     lines = quality.read_bytes().decode("utf-8-sig").splitlines()
     assert lines[0] == "Problem;E-post;Sedan;Detaljer" and any("bo.berg@kor.example.org" in line for line in lines)
 
@@ -107,9 +106,7 @@ def test_each_role_does_its_day(app, db, settings, stack, driver, screenshot, ma
     assert driver.find_elements(By.CSS_SELECTOR, ".board-report .bar")
     screenshot("staff-board-report")
     driver.find_element(By.LINK_TEXT, "Ladda ner (CSV)").click()
-    wait(driver, lambda d: any(p.name.startswith("styrelserapport") and p.stat().st_size > 0
-                               for p in d.downloads.iterdir()))
-    board = next(p for p in driver.downloads.iterdir() if p.name.startswith("styrelserapport"))
+    board = downloaded(driver, "styrelserapport")
     rows = board.read_bytes().decode("utf-8-sig").splitlines()
     assert rows[0].startswith("Träff;Region;Datum") and any(row.startswith("Gävle") for row in rows)
 

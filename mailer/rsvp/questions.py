@@ -158,3 +158,8 @@ def described_answers(response: Response) -> list[dict[str, Any]]:
     return [{"question": answer.question.field, "label_sv": answer.question.label_sv,
              "label_en": answer.question.label_en, "kind": answer.question.kind.value, "value": answer.value}
             for answer in given]
+
+
+def given_answers(response: Response) -> dict[str, Any]:
+    """{form field: value} of one response's answers ("diet": "vegan"), whatever the questions now asked."""
+    return {answer.question.field: answer.value for answer in response.answers}

@@ -41,8 +41,10 @@ def list_(runtime: Runtime, slug: str, in_series: bool, as_json: bool) -> None:
     if not rows:
         say("cli.questions_none", slug=slug)
     for row in rows:
-        say("cli.question_line_required" if row["required"] else "cli.question_line", field=row["field"],
-            kind=row["kind"], label=row["label_sv"])
+        if row["required"]:
+            say("cli.question_line_required", field=row["field"], kind=row["kind"], label=row["label_sv"])
+        else:
+            say("cli.question_line", field=row["field"], kind=row["kind"], label=row["label_sv"])
 
 
 @questions.command("add")

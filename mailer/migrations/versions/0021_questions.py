@@ -102,7 +102,7 @@ def _move_answers_to_questions() -> None:
     now = dt.datetime.now(dt.UTC)
     owners = [("series", row.id) for row in connection.execute(sa.select(series.c.id))]
     owners += [("meeting", row.id) for row in connection.execute(sa.select(meetings.c.id))]
-    made = [{"meeting_id": owner_id if kind == "meeting" else None, "series_id": owner_id if kind == "series" else None,
+    made: list[dict[str, object]] = [{"meeting_id": owner_id if kind == "meeting" else None, "series_id": owner_id if kind == "series" else None,
              "key": key, "kind": "text", "label_sv": label_sv, "label_en": label_en, "options": [], "required": False,
              "position": position, "is_default": True, "created_at": now}
             for kind, owner_id in owners for position, (key, label_sv, label_en) in enumerate(DEFAULTS)]

@@ -16,12 +16,12 @@ from mailer.contacts.models import (
 )
 from mailer.digest.models import DigestRun
 from mailer.evaluations.models import Evaluation, EvaluationReceipt
-from mailer.meetings.models import Meeting, Series, SeriesChoice
+from mailer.meetings.models import Meeting, Question, QuestionKind, Series, SeriesChoice
 from mailer.operations.models import BackupRecord, HealthProbe, WorkerHeartbeat
 from mailer.outbox.models import MessageState, OutboxMessage
 from mailer.outbox.ratelimit import SendRate, SendReservation
 from mailer.outbox.relay import RelayStatus
-from mailer.rsvp.models import Answer, LinkOpen, Response, ResponseChange
+from mailer.rsvp.models import Answer, LinkOpen, QuestionAnswer, Response, ResponseChange
 from mailer.signup.models import SignupRequest
 from mailer.webhooks.models import WebhookDelivery, WebhookEndpoint
 
@@ -30,5 +30,5 @@ __all__ = [
     "Membership", "Series", "SeriesChoice", "MessageState", "Organisation", "OutboxMessage", "Response", "ResponseChange",
     "RelayStatus", "RetiredLinkKey", "SendRate", "SendReservation", "Suppression", "SuppressionReason", "WorkerHeartbeat",
     "ConsentRecord", "LawfulBasis", "SignupRequest",
-    "WebhookDelivery", "WebhookEndpoint",
+    "WebhookDelivery", "WebhookEndpoint", "Question", "QuestionKind", "QuestionAnswer",
 ]

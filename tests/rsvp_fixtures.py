@@ -69,6 +69,7 @@ def response_of(db, contact_id: int, meeting_id: int) -> Response | None:
                                                          Response.meeting_id == meeting_id))
         if response is not None:
             _ = response.history  # load it while the session is open
+            _ = [given.question for given in response.answers]
         return response
 
 

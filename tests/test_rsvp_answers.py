@@ -12,6 +12,7 @@ from mailer.contacts.models import Contact
 from mailer.db import utcnow
 from mailer.outbox.models import OutboxMessage
 from mailer.rsvp.models import Answer, Response, ResponseChange
+from mailer.rsvp.questions import given_answers
 from rsvp_fixtures import answer, confirmations, csrf_of, links_for, response_of, send_outbox
 from helpers import day, future_year, when
 
@@ -54,7 +55,10 @@ def test_answer_is_recorded_then_changed_with_history(app, db, anna, meeting):
     assert "Nej, du kan inte komma." in client.get(path).get_data(as_text=True)
     response = response_of(db, anna, meeting)
     assert (response.answer.value, response.guests, response.comment) == ("no", 0, "Blev sjuk")
-    assert [(c.answer.value, c.guests, c.diet) for c in response.history] == [("yes", 1, "Vegan"), ("no", 0, None)]
+    # A form without the diet field (a "no" here) leaves the diet answer as it was.
+    assert [(c.answer.value, c.guests, (c.answers or {}).get("diet")) for c in response.history] == [
+        ("yes", 1, "Vegan"), ("no", 0, "Vegan")]
+    assert given_answers(response) == {"diet": "Vegan", "accessibility": "Hörslinga"}
     assert response.history[0].at <= response.history[1].at
     assert count(db, Response) == 1
 

@@ -98,7 +98,7 @@ def test_attendee_list_downloads(staff_client, answered):
     assert reply.headers["Content-Type"] == "text/csv; charset=utf-8"
     assert reply.headers["Content-Disposition"] == 'attachment; filename="falun.csv"'
     lines = reply.data.decode("utf-8-sig").splitlines()
-    assert lines[0] == "Namn;Organisationer;E-post;Svar;Gäster;Kost;Tillgänglighet;Kommentar;Svarade"
+    assert lines[0] == "Namn;Organisationer;E-post;Svar;Gäster;Kost/allergier;Tillgänglighet;Kommentar;Svarade"
     assert [line.split(";")[3] for line in lines[1:]] == ["ja", "ja", "nej"]
     reply = staff_client.get("/staff/meetings/falun/export.xlsx")
     sheet = load_workbook(io.BytesIO(reply.data)).active

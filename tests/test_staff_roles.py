@@ -82,6 +82,10 @@ EXPECTED = {
     "staff.tokens.index": (VIEWER, VIEWER),
     "staff.tokens.create": (VIEWER, VIEWER),
     "staff.tokens.revoke": (VIEWER, VIEWER),
+    # A meeting's or series' own questions: everyone reads them, staff change them.
+    "staff.questions.index": (VIEWER, STAFF),
+    "staff.questions.remove": (STAFF, STAFF),
+    "staff.questions.move": (STAFF, STAFF),
 }
 
 

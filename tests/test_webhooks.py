@@ -97,7 +97,9 @@ def test_each_event_reaches_a_real_receiver_signed(app, db, settings, person, ma
             assert str(body["timestamp"]) == received.headers["X-Mailer-Timestamp"]
             assert received.headers["Content-Type"].startswith("application/json")
         answered = hooks.events("answer.changed")[0].json["data"]
-        assert answered["answer"]["answer"] == "yes" and answered["answer"]["diet"] == "vegan"
+        assert answered["answer"]["answer"] == "yes" and answered["answer"]["answers"] == [
+            {"question": "diet", "label_sv": "Kost/allergier", "label_en": "Diet/allergies", "kind": "text",
+             "value": "vegan"}]
         assert answered["contact"]["email"] == "anna@kor.example.org" and answered["meeting"]["slug"] == "falun"
         unsubscribed = hooks.events("contact.unsubscribed")
         assert len(unsubscribed) == 1 and unsubscribed[0].json["data"]["contact"]["email"] == "bo@kor.example.org"

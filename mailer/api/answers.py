@@ -18,7 +18,8 @@ from mailer.api.paging import PageRequest, page
 from mailer.attendance.models import Attendance
 from mailer.contacts.models import Contact, Membership, Organisation
 from mailer.meetings.models import Meeting
-from mailer.rsvp.models import Response
+from mailer.rsvp.models import QuestionAnswer, Response
+from mailer.rsvp.questions import described_answers
 
 
 def _since(text: str | None) -> dt.datetime | None:
@@ -70,7 +71,7 @@ def _person(contact: Contact | None) -> dict[str, Any] | None:
 def render_answer(response: Response) -> dict[str, Any]:
     return {"id": response.id, "meeting": response.meeting.slug, "contact": _person(response.contact),
             "answer": response.answer.value, "waitlisted": response.waitlisted, "guests": response.guests,
-            "diet": response.diet, "accessibility": response.accessibility, "comment": response.comment,
+            "answers": described_answers(response), "comment": response.comment,
             "created_at": response.created_at.isoformat(), "updated_at": response.updated_at.isoformat()}
 
 
@@ -85,6 +86,7 @@ def list_answers(ctx: Context, paging: PageRequest, meeting: str | None, organis
         rows = list(session.scalars(
             select(Response).where(*conditions)
             .options(selectinload(Response.meeting),
+                     selectinload(Response.answers).selectinload(QuestionAnswer.question),
                      selectinload(Response.contact).selectinload(Contact.memberships)
                      .selectinload(Membership.organisation))
             .order_by(Response.updated_at, Response.id).limit(paging.limit + 1)))

@@ -75,6 +75,12 @@ def shape(properties: dict[str, Any]) -> dict[str, Any]:
 
 PROBLEM = shape({"line": INT, "code": NULL_STR, "message": STR, "value": NULL_STR, "choice": NULL_STR,
                  "suggestion": NULL_STR})
+# One answer to a meeting's own question (mailer.rsvp.questions.described_answers): text, an
+# option's Swedish text, a list of them (several choices), or "yes"/"no".
+QUESTION_ANSWER = {"type": "object", "required": ["question", "label_sv", "label_en", "kind", "value"],
+                   "properties": {"question": STR, "label_sv": STR, "label_en": STR,
+                                  "kind": {"enum": ["text", "choice", "multi", "yesno"]},
+                                  "value": {"type": ["string", "array"], "items": STR}}}
 PERSON = {"type": ["object", "null"], "properties": {"id": INT, "email": STR, "name": NULL_STR,
                                                       "organisations": STRINGS},
           "required": ["id", "email", "name", "organisations"]}
@@ -114,7 +120,7 @@ RESPONSES: dict[str, dict[str, Any]] = {
                                 "failed": INT, "note": NULL_STR, "created_at": TIME, "started_at": NULL_TIME,
                                 "finished_at": NULL_TIME}},
     "Answer": shape({"id": INT, "meeting": STR, "contact": PERSON, "answer": {"enum": ["yes", "no"]},
-                     "waitlisted": BOOL, "guests": INT, "diet": NULL_STR, "accessibility": NULL_STR,
+                     "waitlisted": BOOL, "guests": INT, "answers": {"type": "array", "items": QUESTION_ANSWER},
                      "comment": NULL_STR, "created_at": TIME, "updated_at": TIME}),
     "Attendance": shape({"id": INT, "meeting": STR, "contact": PERSON, "name": NULL_STR,
                          "organisation_name": NULL_STR, "walk_in": BOOL, "checked_in_at": TIME}),

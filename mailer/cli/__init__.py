@@ -100,6 +100,7 @@ def _register() -> None:
         operations,
         orgs,
         privacy,
+        questions,
         rsvp,
         series,
         serve,
@@ -112,7 +113,7 @@ def _register() -> None:
     for command in (contacts.contacts, orgs.orgs, meetings.meetings, campaigns.campaigns, tracking.responses,
                     tracking.report, digest.digest, privacy.audit, worker.worker, serve.serve, demo.demo, staff.staff,
                     operations.backup, operations.restore, operations.db, operations.doctor, bounces.bounces,
-                      webhooks.webhooks, series.series):
+                      webhooks.webhooks, series.series, questions.questions):
         main.add_command(command)
     contacts.contacts.add_command(rsvp.revoke_links)
 

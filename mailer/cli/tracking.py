@@ -92,7 +92,7 @@ def responses() -> None:
               help="CSV separator (Swedish Excel expects ;).")
 @pass_runtime
 def export(runtime: Runtime, slug: str, fmt: str, output: Path | None, delimiter: str):
-    """The attendee list: name, organisations, email, answer, guests, diet, accessibility, comment, answered at."""
+    """The attendee list: name, organisations, email, answer, guests, one column per question, comment, answered at."""
     language = runtime.settings.language
     with runtime.db.reading() as session:
         meeting = _meeting(session, slug)

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import datetime as dt
 import enum
+from typing import Any
 
-from sqlalchemy import Boolean, Date, ForeignKey, Integer, String, Text
+from sqlalchemy import JSON, Boolean, CheckConstraint, Date, ForeignKey, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from mailer.db import Base, UTCDateTime, not_personal, str_enum, utcnow
@@ -79,3 +80,57 @@ class Meeting(Base):
 
     def __repr__(self) -> str:
         return f"<Meeting {self.slug}>"
+
+
+class QuestionKind(enum.StrEnum):
+    """How a question is answered: a line of text, one option, several options, or yes/no."""
+
+    TEXT = "text"
+    CHOICE = "choice"
+    MULTI = "multi"
+    YESNO = "yesno"
+
+
+class Question(Base):
+    """A question a meeting (or a whole series) asks the people who answer, besides yes/no and guests.
+
+    Belongs to a meeting or to a series, never both. `key` names the default questions
+    ("diet", "accessibility"): their form fields keep those names, so links and forms made
+    before questions existed still work. Options are [{"sv": ..., "en": ...}, ...]; a choice
+    is stored as the option's Swedish text.
+    """
+
+    __tablename__ = "questions"
+    __table_args__ = (
+        CheckConstraint("(meeting_id IS NULL) <> (series_id IS NULL)", name="ck_questions_one_owner"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True, info=not_personal())
+    meeting_id: Mapped[int | None] = mapped_column(
+        ForeignKey("meetings.id", ondelete="CASCADE"), index=True, info=not_personal())
+    series_id: Mapped[int | None] = mapped_column(
+        ForeignKey("series.id", ondelete="CASCADE"), index=True, info=not_personal())
+    key: Mapped[str | None] = mapped_column(String(40), info=not_personal())
+    kind: Mapped[QuestionKind] = mapped_column(str_enum(QuestionKind), info=not_personal())
+    label_sv: Mapped[str] = mapped_column(String(300), info=not_personal())
+    label_en: Mapped[str] = mapped_column(String(300), info=not_personal())
+    options: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list, info=not_personal())
+    required: Mapped[bool] = mapped_column(Boolean, default=False, info=not_personal())
+    position: Mapped[int] = mapped_column(Integer, default=0, info=not_personal())
+    is_default: Mapped[bool] = mapped_column(Boolean, default=False, info=not_personal())
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow, info=not_personal())
+
+    @property
+    def field(self) -> str:
+        """The form field's name: the key of a default question, otherwise q<id>."""
+        return self.key or f"q{self.id}"
+
+    def label(self, language: str) -> str:
+        return self.label_en if language == "en" and self.label_en else self.label_sv
+
+    def option_labels(self, language: str) -> list[tuple[str, str]]:
+        """(stored value, text shown) per option, in the page's language."""
+        return [(option["sv"], option.get(language) or option["sv"]) for option in self.options]
+
+    def __repr__(self) -> str:
+        return f"<Question {self.field}>"

@@ -15,6 +15,7 @@ from mailer.db import utcnow
 from mailer.errors import DomainError, NotFound
 from mailer.identifiers import SLUG_RE
 from mailer.meetings.models import Meeting, Series, SeriesChoice
+from mailer.meetings.questions import add_default_questions
 from mailer.meetings.service import get_meeting
 
 
@@ -48,6 +49,7 @@ def create_series(session: Session, *, slug: str, title: str, choice: str = "one
     series = Series(slug=slug, title=title, choice=how_many, description=(description or "").strip() or None)
     session.add(series)
     session.flush()
+    add_default_questions(session, series)
     return series
 
 

@@ -13,6 +13,7 @@ from mailer.db import utcnow
 from mailer.errors import DomainError, NotFound
 from mailer.identifiers import SLUG_RE
 from mailer.meetings.models import Meeting
+from mailer.meetings.questions import add_default_questions
 from mailer.regions import canonical_region, suggest_region
 
 DEFAULT_LENGTH = dt.timedelta(hours=2)
@@ -140,6 +141,7 @@ def add_meeting(
     meeting = Meeting(slug=slug, **values)
     session.add(meeting)
     session.flush()
+    add_default_questions(session, meeting)
     return meeting
 
 

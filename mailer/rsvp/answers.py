@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 from zoneinfo import ZoneInfo
@@ -26,22 +26,34 @@ from sqlalchemy import bindparam, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from mailer.db import utcnow
-from mailer.meetings.models import Meeting
+from mailer.meetings.models import Meeting, Question
+from mailer.meetings.questions import questions_for
 from mailer.outbox.models import OutboxMessage
 from mailer.rsvp.events import answer_changed
-from mailer.rsvp.models import Answer, Response, ResponseChange
+from mailer.rsvp.models import Answer, QuestionAnswer, Response, ResponseChange
+from mailer.rsvp.questions import (
+    QuestionAnswerError,
+    answers_differ,
+    current_answers,
+    parse_question_answers,
+    save_question_answers,
+    snapshot,
+)
 
-LIMITS = {"diet": 300, "accessibility": 300, "comment": 1000}
-FIELDS = ("answer", "guests", "diet", "accessibility", "comment")
+LIMITS = {"comment": 1000}
+FIELDS = ("answer", "guests", "comment")  # besides the meeting's questions (mailer.rsvp.questions)
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
 
 class AnswerError(ValueError):
-    """Invalid input. `field` names the form field; `reason` is a stable code pages translate."""
+    """Invalid input. `field` names the form field; `reason` is a stable code pages translate.
 
-    def __init__(self, field: str, reason: str, limit: int | None = None):
+    `question`: the field is one of the meeting's questions (its texts are the same for all of them).
+    """
+
+    def __init__(self, field: str, reason: str, limit: int | None = None, question: bool = False):
         super().__init__(f"{field}: {reason}" + (f" (limit {limit})" if limit is not None else ""))
-        self.field, self.reason, self.limit = field, reason, limit
+        self.field, self.reason, self.limit, self.question = field, reason, limit, question
 
 
 class AnswersClosed(Exception):
@@ -73,6 +85,8 @@ class AnsweredMeeting(Protocol):
     def starts_at(self) -> dt.datetime: ...
     @property
     def cancelled_at(self) -> dt.datetime | None: ...
+    @property
+    def series_id(self) -> int | None: ...
 
 
 class Answerer(Protocol):
@@ -103,15 +117,19 @@ def answers_closed(meeting: AnsweredMeeting, tz: ZoneInfo, now: dt.datetime | No
     return past_deadline or now >= meeting.starts_at or meeting.cancelled_at is not None
 
 
-def _text(form: Mapping[str, str | None], name: str) -> str | None:
+def _text(form: Mapping[str, Any], name: str) -> str | None:
     value = _CONTROL.sub("", form.get(name) or "").strip()
     if len(value) > LIMITS[name]:
         raise AnswerError(name, "too_long", LIMITS[name])
     return value or None
 
 
-def parse_answer(form: Mapping[str, str | None], meeting: AnsweredMeeting) -> dict[str, Any]:
-    """The form's values, checked (raises AnswerError naming the field); writes nothing."""
+def parse_answer(form: Mapping[str, Any], meeting: AnsweredMeeting,
+                 questions: Sequence[Question] = ()) -> dict[str, Any]:
+    """The form's values, checked (raises AnswerError naming the field); writes nothing.
+
+    The answers to `questions` come under "questions", by question id (missing: left as they are).
+    """
     try:
         answer = Answer((form.get("answer") or "").strip())
     except ValueError:
@@ -126,7 +144,12 @@ def parse_answer(form: Mapping[str, str | None], meeting: AnsweredMeeting) -> di
         if len(raw_guests) > 6 or int(raw_guests) > meeting.max_guests:
             raise AnswerError("guests", "too_many", meeting.max_guests)
         guests = int(raw_guests)
-    return {"answer": answer, "guests": guests, **{name: _text(form, name) for name in LIMITS}}
+    values: dict[str, Any] = {"answer": answer, "guests": guests, **{name: _text(form, name) for name in LIMITS}}
+    try:
+        values["questions"] = parse_question_answers(form, questions, required=answer is Answer.YES)
+    except QuestionAnswerError as exc:
+        raise AnswerError(exc.field, exc.reason, exc.limit, question=True) from None
+    return values
 
 
 def lock_meeting(session: Session, meeting_id: int) -> None:
@@ -144,7 +167,7 @@ def places_taken(session: Session, meeting_id: int, other_than: int | None = Non
         "meeting_id": meeting_id, "other": _NO_ROW if other_than is None else other_than}).scalar_one())
 
 
-def record_answer(session: Session, contact: Answerer, meeting: AnsweredMeeting, form: Mapping[str, str | None],
+def record_answer(session: Session, contact: Answerer, meeting: AnsweredMeeting, form: Mapping[str, Any],
                   tz: ZoneInfo, now: dt.datetime | None = None, notify: bool = True) -> Saved:
     """Save the person's answer, keep it in the history, and queue the mail it calls for.
 
@@ -155,7 +178,9 @@ def record_answer(session: Session, contact: Answerer, meeting: AnsweredMeeting,
     now = now or utcnow()
     if answers_closed(meeting, tz, now):
         raise AnswersClosed()
-    values = parse_answer(form, meeting)
+    questions = questions_for(session, meeting.id, meeting.series_id)
+    values = parse_answer(form, meeting, questions)
+    asked = values.pop("questions")
     session.flush()  # what the session holds is in the database before it is read here
     lock_meeting(session, meeting.id)
     db = session.connection()
@@ -172,7 +197,9 @@ def record_answer(session: Session, contact: Answerer, meeting: AnsweredMeeting,
             raise AnswerError("guests", "no_room", max(free - 1, 0))
         waitlisted = not had_place and needed > free
     state = {**values, "waitlisted": waitlisted}
-    changed = row is None or any(getattr(row, key) != value for key, value in state.items())
+    answered_before = {} if row is None else current_answers(session, row.id)
+    changed = (row is None or any(getattr(row, key) != value for key, value in state.items())
+               or answers_differ(answered_before, asked))
     if row is None:
         inserted = db.execute(NEW_RESPONSE, {
             **state, "meeting_id": meeting.id, "contact_id": contact.id, "created_at": now, "updated_at": now,
@@ -184,8 +211,10 @@ def record_answer(session: Session, contact: Answerer, meeting: AnsweredMeeting,
         if changed:
             stamp = {"waitlisted_at": now} if waitlisted and not was_waiting else {}
             db.execute(CHANGE_RESPONSE, {**state, **stamp, "response_id": response_id, "updated_at": now})
+    save_question_answers(session, response_id, answered_before, asked, now)
     if changed:
-        db.execute(LOG_CHANGE, {**state, "response_id": response_id, "at": now})
+        db.execute(LOG_CHANGE, {**state, "response_id": response_id, "at": now,
+                                "answers": snapshot(questions, {**answered_before, **asked})})
     saved = Saved(response_id, values["answer"], values["guests"], waitlisted)
     forget_responses(session)
     if _places_freed(before, saved):
@@ -207,7 +236,7 @@ def record_answer(session: Session, contact: Answerer, meeting: AnsweredMeeting,
 def forget_responses(session: Session) -> None:
     """Expire the session's Response objects: rows were changed behind the ORM's back."""
     for obj in list(session.identity_map.values()):
-        if isinstance(obj, (Response, ResponseChange)):
+        if isinstance(obj, (Response, ResponseChange, QuestionAnswer)):
             session.expire(obj)
 
 
@@ -257,8 +286,8 @@ def promote_waitlisted(session: Session, meeting: AnsweredMeeting, now: dt.datet
         response.waitlisted = False
         response.updated_at = now
         response.history.append(ResponseChange(
-            answer=response.answer, waitlisted=False, guests=response.guests, diet=response.diet,
-            accessibility=response.accessibility, comment=response.comment, at=now))
+            answer=response.answer, waitlisted=False, guests=response.guests, comment=response.comment,
+            answers=response.history[-1].answers if response.history else None, at=now))
         promoted.append(response)
         if free is not None:
             free -= 1 + response.guests

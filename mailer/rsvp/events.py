@@ -12,13 +12,14 @@ from mailer.contacts.models import Contact
 from mailer.meetings.events import meeting_data
 from mailer.meetings.models import Meeting
 from mailer.rsvp.models import Response
+from mailer.rsvp.questions import described_answers
 from mailer.webhooks import ANSWER_CHANGED
 from mailer.webhooks.events import emit
 
 
 def answer_data(response: Response) -> dict[str, Any]:
     return {"answer": response.answer.value, "guests": response.guests, "waitlisted": response.waitlisted,
-            "diet": response.diet, "accessibility": response.accessibility, "comment": response.comment,
+            "answers": described_answers(response), "comment": response.comment,
             "updated_at": response.updated_at.astimezone(dt.UTC).isoformat().replace("+00:00", "Z")
             if response.updated_at else None}
 

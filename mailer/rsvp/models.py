@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import datetime as dt
 import enum
+from typing import Any
 
-from sqlalchemy import ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import JSON, ForeignKey, Index, Integer, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from mailer.contacts.models import Contact
 from mailer.db import Base, UTCDateTime, not_personal, personal, str_enum, utcnow
-from mailer.meetings.models import Meeting
+from mailer.meetings.models import Meeting, Question
 
 
 class Answer(enum.StrEnum):
@@ -34,8 +35,6 @@ class Response(Base):
     waitlisted: Mapped[bool] = mapped_column(default=False, info=not_personal())
     waitlisted_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, info=not_personal())
     guests: Mapped[int] = mapped_column(Integer, default=0, info=not_personal())
-    diet: Mapped[str | None] = mapped_column(String(300), info=personal())
-    accessibility: Mapped[str | None] = mapped_column(String(300), info=personal())
     comment: Mapped[str | None] = mapped_column(Text, info=personal())
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow, info=not_personal())
     updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow, info=not_personal())
@@ -44,6 +43,9 @@ class Response(Base):
     contact: Mapped[Contact | None] = relationship()
     history: Mapped[list[ResponseChange]] = relationship(
         back_populates="response", order_by="ResponseChange.id", cascade="all, delete-orphan"
+    )
+    answers: Mapped[list[QuestionAnswer]] = relationship(
+        back_populates="response", cascade="all, delete-orphan", passive_deletes=True
     )
 
 
@@ -59,12 +61,33 @@ class ResponseChange(Base):
     answer: Mapped[Answer] = mapped_column(str_enum(Answer), info=not_personal())
     waitlisted: Mapped[bool] = mapped_column(default=False, info=not_personal())
     guests: Mapped[int] = mapped_column(Integer, default=0, info=not_personal())
-    diet: Mapped[str | None] = mapped_column(String(300), info=personal())
-    accessibility: Mapped[str | None] = mapped_column(String(300), info=personal())
     comment: Mapped[str | None] = mapped_column(Text, info=personal())
+    # The questions' answers as they were then, by form field ({"diet": "vegan", "q7": ["a", "b"]}).
+    answers: Mapped[dict[str, Any] | None] = mapped_column(JSON, info=personal())
     at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow, info=not_personal())
 
     response: Mapped[Response] = relationship(back_populates="history")
+
+
+class QuestionAnswer(Base):
+    """A person's answer to one of the meeting's (or series') questions: text, an option's Swedish
+    text, a list of them (several choices), or "yes"/"no"."""
+
+    __tablename__ = "question_answers"
+    __table_args__ = (UniqueConstraint("response_id", "question_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True, info=not_personal())
+    response_id: Mapped[int] = mapped_column(
+        ForeignKey("responses.id", ondelete="CASCADE"), index=True, info=not_personal()
+    )
+    question_id: Mapped[int] = mapped_column(
+        ForeignKey("questions.id", ondelete="CASCADE"), index=True, info=not_personal()
+    )
+    value: Mapped[Any] = mapped_column(JSON, nullable=True, info=personal())  # None once erased
+    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow, info=not_personal())
+
+    response: Mapped[Response] = relationship(back_populates="answers")
+    question: Mapped[Question] = relationship()
 
 
 class LinkOpen(Base):

@@ -10,8 +10,9 @@ scanners follow every link); nothing here knows about HTTP.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
@@ -20,9 +21,11 @@ from sqlalchemy.orm import Session
 from mailer.contacts.models import Contact, TestPerson, is_test_key, is_test_person
 from mailer.db import utcnow
 from mailer.mail.tokens import BadToken, TokenCodec
-from mailer.meetings.models import Meeting, Series, SeriesChoice
+from mailer.meetings.models import Meeting, Question, Series, SeriesChoice
+from mailer.meetings.questions import list_questions
 from mailer.rsvp.answers import AnswerError, answers_closed, record_answer
 from mailer.rsvp.models import Answer, Response
+from mailer.rsvp.questions import QuestionAnswerError, current_answers, parse_question_answers
 from mailer.rsvp.service import places_left, record_open
 
 
@@ -55,6 +58,8 @@ class SeriesPage:
     sessions: list[SessionLine] = field(default_factory=list)
     error: AnswerError | None = None
     tested: bool = False  # a test link's POST: checked and shown, never saved
+    questions: list[Question] = field(default_factory=list)  # the series' questions, in order
+    answers: dict[int, Any] = field(default_factory=dict)  # the person's answers to them, by question id
 
     @property
     def test(self) -> bool:
@@ -100,7 +105,10 @@ def _page(session: Session, contact: Contact, series: Series, tz: ZoneInfo,
             Response.contact_id == contact.id, Response.meeting_id.in_([m.id for m in series.sessions])))}
     lines = [SessionLine(m, responses.get(m.id), answers_closed(m, tz, now), places_left(m))
              for m in series.sessions]
-    return SeriesPage(contact, series, lines)
+    # Every chosen session holds the same answers (saved with each); a chosen one's come first.
+    held = sorted((line.response for line in lines if line.response is not None), key=lambda r: r.answer is not Answer.YES)
+    answers = current_answers(session, held[0].id) if held else {}
+    return SeriesPage(contact, series, lines, questions=list_questions(session, series), answers=answers)
 
 
 def view_series(session: Session, codec: TokenCodec, token: str, tz: ZoneInfo) -> SeriesPage:
@@ -141,30 +149,37 @@ def _checked(page: SeriesPage, answer: str, chosen: Sequence[str]) -> tuple[Answ
 
 
 def _kept(response: Response | None) -> dict[str, str | None]:
-    """A session's other answers (guests, diet, ...) stay as they were when the choice is saved again."""
+    """A session's other answers (guests, comment) stay as they were when the choice is saved again."""
     if response is None or response.answer is not Answer.YES:
         return {}
-    return {"guests": str(response.guests), "diet": response.diet, "accessibility": response.accessibility,
-            "comment": response.comment}
+    return {"guests": str(response.guests), "comment": response.comment}
 
 
 def answer_series(session: Session, codec: TokenCodec, token: str, answer: str, chosen: Sequence[str],
-                  tz: ZoneInfo, now: dt.datetime | None = None) -> SeriesPage | None:
+                  tz: ZoneInfo, now: dt.datetime | None = None,
+                  form: Mapping[str, Any] | None = None) -> SeriesPage | None:
     """A POST: None once saved; a page with `error` (nothing written) for bad input, and for a
     test link a page with `tested` (nothing written either).
 
     A yes records yes on each chosen open session (its capacity decides between a place and the
     waitlist) and no on each open session the person held before but did not choose now; a no
-    declines every open session. Sessions already closed are left as they are.
+    declines every open session. Sessions already closed are left as they are. The answers to
+    the series' questions in `form` (by field) are saved with each chosen session.
     """
     now = now or utcnow()
     contact, series = resolve_series(session, codec, token)
     page = _page(session, contact, series, tz, now)
+    form = form or {}
     try:
         said, slugs = _checked(page, answer, chosen)
+        parse_question_answers(form, page.questions, required=said is Answer.YES)
     except AnswerError as exc:
         page.error = exc
         return page
+    except QuestionAnswerError as exc:
+        page.error = AnswerError(exc.field, exc.reason, exc.limit, question=True)
+        return page
+    asked = {question.field: form[question.field] for question in page.questions if question.field in form}
     if page.closed:
         return page
     if page.test:
@@ -175,7 +190,7 @@ def answer_series(session: Session, codec: TokenCodec, token: str, answer: str, 
         if line.closed:
             continue
         if line.meeting.slug in slugs:
-            record_answer(session, contact, line.meeting, {**_kept(line.response), "answer": "yes"}, tz, now)
+            record_answer(session, contact, line.meeting, {**_kept(line.response), **asked, "answer": "yes"}, tz, now)
         elif said is Answer.NO or line.chosen:
             # Moving to another session: the new one's confirmation is the mail; the old one's "no"
             # is mailed only when nothing new was chosen.

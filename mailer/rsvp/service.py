@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from types import SimpleNamespace
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -35,7 +35,8 @@ from mailer.db import Base, rowcount, utcnow
 from mailer.errors import NotFound
 from mailer.identifiers import new_link_key
 from mailer.mail.tokens import BadToken, TokenCodec
-from mailer.meetings.models import Meeting
+from mailer.meetings.models import Meeting, Question
+from mailer.meetings.questions import questions_for
 from mailer.rsvp.answers import (  # noqa: F401  (the answer's rules, re-exported for callers)
     LIMITS,
     AnswerError,
@@ -46,6 +47,7 @@ from mailer.rsvp.answers import (  # noqa: F401  (the answer's rules, re-exporte
     record_answer,
 )
 from mailer.rsvp.models import LinkOpen, Response
+from mailer.rsvp.questions import current_answers
 
 
 @dataclass
@@ -56,6 +58,8 @@ class RsvpPage:
     closed: bool
     error: AnswerError | None = None
     tested: dict[str, Any] | None = None  # a test link's POST: the answer as it would have been saved (it is not)
+    questions: list[Question] = field(default_factory=list)  # the meeting's questions, in order
+    answers: dict[int, Any] = field(default_factory=dict)  # the person's answers to them, by question id
 
     @property
     def test(self) -> bool:
@@ -124,10 +128,20 @@ def places_left(meeting: Meeting) -> int | None:
     return max(meeting.capacity - places_taken(session, meeting.id), 0)
 
 
+def _page(session: Session, contact: Contact, meeting: Meeting, closed: bool, error: AnswerError | None = None,
+          response: Response | None = None, answered: bool = True) -> RsvpPage:
+    """The page with the meeting's questions and (`answered`) the person's current answers to them."""
+    if answered and response is None and not is_test_person(contact):
+        response = current_response(session, contact, meeting)
+    answers = current_answers(session, response.id) if response is not None else {}
+    return RsvpPage(contact, meeting, response, closed, error,
+                    questions=questions_for(session, meeting.id, meeting.series_id), answers=answers)
+
+
 def view_rsvp(session: Session, codec: TokenCodec, token: str, tz: ZoneInfo) -> RsvpPage:
     """What the page shows, without logging anything (a re-shown form after an expired CSRF token)."""
     contact, meeting = resolve_rsvp(session, codec, token)
-    return RsvpPage(contact, meeting, current_response(session, contact, meeting), answers_closed(meeting, tz))
+    return _page(session, contact, meeting, answers_closed(meeting, tz))
 
 
 def open_rsvp(session: Session, codec: TokenCodec, token: str, tz: ZoneInfo) -> RsvpPage:
@@ -159,13 +173,13 @@ def record_open(session: Session, contact: Contact, meeting: Meeting, now: dt.da
 # Contact and meeting of an answer in one indexed lookup, without loading either object.
 ANSWER_TARGET = (
     select(Contact.id.label("contact_id"), Meeting.id, Meeting.capacity, Meeting.max_guests, Meeting.rsvp_by,
-           Meeting.starts_at, Meeting.cancelled_at)
+           Meeting.starts_at, Meeting.cancelled_at, Meeting.series_id)
     .select_from(Contact).join(Meeting, Meeting.link_key == bindparam("meeting_key"))
     .where(Contact.link_key == bindparam("contact_key"))
 )
 
 
-def answer_rsvp(session: Session, codec: TokenCodec, token: str, form: Mapping[str, str | None],
+def answer_rsvp(session: Session, codec: TokenCodec, token: str, form: Mapping[str, Any],
                 tz: ZoneInfo) -> RsvpPage | None:
     """A POST of the page: None once the answer is saved. Invalid input comes back as a page
     with `error`, a closed meeting as one with `closed`; in both cases nothing is written."""
@@ -184,18 +198,18 @@ def answer_rsvp(session: Session, codec: TokenCodec, token: str, form: Mapping[s
     except AnswersClosed:
         error, closed = None, True
     contact, meeting = session.get_one(Contact, target.contact_id), session.get_one(Meeting, target.id)
-    return RsvpPage(contact, meeting, current_response(session, contact, meeting), closed, error)
+    return _page(session, contact, meeting, closed, error)
 
 
-def _test_answer(session: Session, codec: TokenCodec, token: str, form: Mapping[str, str | None],
+def _test_answer(session: Session, codec: TokenCodec, token: str, form: Mapping[str, Any],
                  tz: ZoneInfo) -> RsvpPage:
     """A test link's POST: checked like a real answer, then shown as it would be saved, and not saved."""
     contact, meeting = resolve_rsvp(session, codec, token)
-    page = RsvpPage(contact, meeting, None, answers_closed(meeting, tz))
+    page = _page(session, contact, meeting, answers_closed(meeting, tz), answered=False)
     if page.closed:
         return page
     try:
-        page.tested = parse_answer(form, meeting)
+        page.tested = parse_answer(form, meeting, page.questions)
     except AnswerError as exc:
         page.error = exc
     return page

@@ -20,8 +20,10 @@ from mailer.campaigns.audience import invited_to
 from mailer.contacts.models import Contact, Membership
 from mailer.evaluations.service import Summary, summarise
 from mailer.meetings.models import Meeting
+from mailer.meetings.questions import questions_for
 from mailer.meetings.service import get_meeting
 from mailer.rsvp.models import Answer, Response
+from mailer.rsvp.questions import answer_text, answers_of
 from mailer.tracking.export import attendee_rows, to_csv, to_xlsx
 from mailer.tracking.status import full_status
 
@@ -37,8 +39,7 @@ class Row:
     org_slugs: list[str]
     answer: str  # one of ANSWERS
     guests: int = 0
-    diet: str = ""
-    accessibility: str = ""
+    answers: list[str] = field(default_factory=list)  # to the meeting's questions (ResponsesPage.questions), as text
     comment: str = ""
     answered_at: dt.datetime | None = None
     checked_in: bool = False
@@ -52,6 +53,7 @@ class ResponsesPage:
     walk_ins: list[Attendance]
     evaluation: Summary
     organisations: list[tuple[str, str]] = field(default_factory=list)  # (slug, name) for the filter
+    questions: list[str] = field(default_factory=list)  # the questions' labels, one column each
 
 
 def _contacts(session: Session, ids) -> dict[int, Contact]:
@@ -67,10 +69,13 @@ def _row(contact: Contact, answer: str, **values) -> Row:
 
 
 def response_rows(session: Session, meeting: Meeting, answer: str | None = None, org: str | None = None,
-                  text: str | None = None) -> list[Row]:
-    """Yes, waiting list, no, then invited without an answer; by name within each."""
+                  text: str | None = None, language: str = "sv") -> list[Row]:
+    """Yes, waiting list, no, then invited without an answer; by name within each. Each answer
+    carries the answers to the meeting's questions, in `language`."""
     responses = session.scalars(select(Response).where(Response.meeting_id == meeting.id,
                                                        Response.contact_id.is_not(None))).all()
+    questions = questions_for(session, meeting.id, meeting.series_id)
+    given = answers_of(session, [response.id for response in responses])
     answered = {r.contact_id for r in responses}
     unanswered = set(session.scalars(invited_to(meeting.id))) - answered
     contacts = _contacts(session, answered | unanswered)
@@ -80,8 +85,9 @@ def response_rows(session: Session, meeting: Meeting, answer: str | None = None,
         if response.contact_id is None:  # (selected: never None)
             continue
         kind = "waitlisted" if response.waitlisted else "yes" if response.answer is Answer.YES else "no"
-        rows.append(_row(contacts[response.contact_id], kind, guests=response.guests, diet=response.diet or "",
-                         accessibility=response.accessibility or "", comment=response.comment or "", answered_at=response.updated_at,
+        texts = [answer_text(question, given[response.id].get(question.id), language) for question in questions]
+        rows.append(_row(contacts[response.contact_id], kind, guests=response.guests, answers=texts,
+                         comment=response.comment or "", answered_at=response.updated_at,
                          checked_in=response.contact_id in present))
     rows += [_row(contacts[cid], "no_answer", checked_in=cid in present) for cid in unanswered if cid is not None]
     if answer in ANSWERS:
@@ -94,15 +100,17 @@ def response_rows(session: Session, meeting: Meeting, answer: str | None = None,
     return sorted(rows, key=lambda row: (ANSWERS.index(row.answer), (row.name or row.email).casefold()))
 
 
-def responses_page(session: Session, slug: str, answer: str | None = None, org: str | None = None) -> ResponsesPage:
+def responses_page(session: Session, slug: str, answer: str | None = None, org: str | None = None,
+                   language: str = "sv") -> ResponsesPage:
     meeting = get_meeting(session, slug)
     figures = full_status(session, meeting)
     per_meeting, _ = summarise(session, [meeting])
     walk_ins = session.scalars(select(Attendance).where(Attendance.meeting_id == meeting.id,
                                                         Attendance.walk_in.is_(True)).order_by(Attendance.id)).all()
     organisations = [(slug_, data["name"]) for slug_, data in figures["by_organisation"].items()]
-    return ResponsesPage(meeting, figures, response_rows(session, meeting, answer, org), list(walk_ins),
-                         per_meeting[0], organisations)
+    labels = [question.label(language) for question in questions_for(session, meeting.id, meeting.series_id)]
+    return ResponsesPage(meeting, figures, response_rows(session, meeting, answer, org, language=language),
+                         list(walk_ins), per_meeting[0], organisations, labels)
 
 
 def attendee_file(session: Session, slug: str, tz, language: str, kind: str) -> bytes:

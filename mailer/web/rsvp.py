@@ -14,9 +14,11 @@ from flask import Blueprint, Response, current_app, redirect, render_template, r
 from mailer.mail.context import codec, language_of, meeting_context
 from mailer.mail.ics import meeting_ics
 from mailer.mail.tokens import BadToken
+from mailer.meetings.models import QuestionKind
 from mailer.rsvp import service
 from mailer.rsvp.answers import FIELDS, LIMITS
 from mailer.rsvp.models import Answer
+from mailer.rsvp.questions import TEXT_LIMIT, form_values_of
 from mailer.web.extensions import db_of, settings_of
 from mailer.web.i18n import LANGUAGES, Words
 from mailer.web.security import csrf_ok
@@ -40,7 +42,7 @@ def page(token: str):
     tokens, tz = codec(settings), settings.timezone
     # The CSRF check and the form are read before the transaction opens: on SQLite every
     # transaction holds the one write lock, and other answers wait for as long as it is held.
-    form = request.form.to_dict() if request.method == "POST" and csrf_ok() else None
+    form = posted_form() if request.method == "POST" and csrf_ok() else None
     try:
         with db_of(current_app).transaction() as session:
             if request.method != "POST":
@@ -49,12 +51,12 @@ def page(token: str):
                                saved=request.args.get("saved") == "1")
             if form is None:
                 result = service.view_rsvp(session, tokens, token, tz)
-                return _render(result, request.form, expired=True), 400
+                return _render(result, posted_form(), expired=True), 400
             refused = service.answer_rsvp(session, tokens, token, form, tz)  # None: saved
             if refused is not None and refused.error is not None:
-                return _render(refused, request.form), 422
+                return _render(refused, form), 422
             if refused is not None and refused.tested is not None:  # a test link: shown, not saved
-                return _render(refused, request.form)
+                return _render(refused, form)
             if refused is not None:  # answers closed
                 return _render(refused, _values_from(refused, None)), 409
     except BadToken:
@@ -77,13 +79,35 @@ def calendar(token: str):
         "Content-Disposition": f'attachment; filename="{name}"'})
 
 
+def posted_form() -> dict[str, Any]:
+    """The POSTed fields; a field sent more than once (ticked boxes) as the list of its values."""
+    return {key: values if len(values) > 1 else values[0] for key, values in request.form.lists()}
+
+
+def question_fields(questions, values: dict[str, Any], answers: dict[int, Any] | None = None,
+                    language: str = "sv", errors: dict[str, str] | None = None) -> list[dict[str, Any]]:
+    """What the template needs of each question: its field, kind, texts and the value to show."""
+    fields = []
+    for question in questions:
+        value = values.get(question.field, "") if answers is None else form_values_of([question], answers)[question.field]
+        if question.kind is QuestionKind.MULTI:
+            value = [v for v in (value if isinstance(value, list) else [value]) if v]
+        elif isinstance(value, list):
+            value = value[-1] if value else ""
+        fields.append({"field": question.field, "kind": question.kind.value, "label": question.label(language),
+                       "required": question.required, "options": question.option_labels(language),
+                       "value": value or ([] if question.kind is QuestionKind.MULTI else ""),
+                       "error": (errors or {}).get(question.field)})
+    return fields
+
+
 def _values_from(result: service.RsvpPage, preselect: str | None) -> dict[str, Any]:
     """The form as the person left it, with `?answer=` from the mail's yes/no buttons on top."""
     response = result.response
     values: dict[str, Any] = {name: "" for name in FIELDS}
+    values.update(form_values_of(result.questions, result.answers))
     if response is not None:
-        values.update(answer=response.answer.value, guests=str(response.guests), diet=response.diet or "",
-                      accessibility=response.accessibility or "", comment=response.comment or "")
+        values.update(answer=response.answer.value, guests=str(response.guests), comment=response.comment or "")
     if preselect in (Answer.YES.value, Answer.NO.value):
         values["answer"] = preselect
     return values
@@ -98,7 +122,8 @@ def _render(result: service.RsvpPage, values, saved: bool = False, expired: bool
     errors = {}
     if result.error is not None:
         error = result.error
-        errors[error.field] = words(f"error.{error.field}.{error.reason}", limit=error.limit)
+        key = f"error.question.{error.reason}" if error.question else f"error.{error.field}.{error.reason}"
+        errors[error.field] = words(key, limit=error.limit)
     current: dict[str, Any] | None = None
     if response is not None:
         current = {"answer": response.answer.value, "guests": response.guests, "waitlisted": response.waitlisted}
@@ -112,6 +137,8 @@ def _render(result: service.RsvpPage, values, saved: bool = False, expired: bool
         max_guests=meeting.max_guests,
         current=current,
         values={name: values.get(name, "") or "" for name in FIELDS},
+        questions=question_fields(result.questions, values, language=words.lang, errors=errors),
+        question_limit=TEXT_LIMIT,
         errors=errors,
         closed=result.closed,
         cancelled=meeting.cancelled_at is not None,

@@ -32,7 +32,7 @@ def index(slug: str):
     org = request.args.get("org", "")
     with db().reading() as s:
         try:
-            data = responses_page(s, slug, answer or None, org or None)
+            data = responses_page(s, slug, answer or None, org or None, language=words().lang)
         except LookupError:
             return _not_found()
         return page("responses.html", data=data, answer=answer, org=org, answers=ANSWERS, tz=settings().timezone)

@@ -26,6 +26,7 @@ from mailer.web.staff import (
     reports,
     responses,
     series,
+    signup,
     suppressions,
     templates,
     tokens,
@@ -40,7 +41,8 @@ OPEN_ENDPOINTS = {"staff.static", "staff.auth.login", "staff.auth.set_password"}
 bp = Blueprint("staff", __name__, url_prefix="/staff", static_folder="static",
                template_folder=str(Path(__file__).resolve().parent.parent / "templates"))
 for child in (auth.bp, dashboard.bp, contacts.bp, meetings.bp, campaigns.bp, responses.bp, templates.bp,
-              suppressions.bp, reports.bp, accounts.bp, audit.bp, webhooks.bp, series.bp, tokens.bp):
+              suppressions.bp, reports.bp, accounts.bp, audit.bp, webhooks.bp, series.bp, tokens.bp,
+              signup.bp):
     bp.register_blueprint(child)
 
 

@@ -54,6 +54,9 @@ def test_staff_close_and_reopen_a_meeting_s_sign_up_and_the_page_says_so(signup_
     assert sign_up(client, f"/signup/{key}", organisation="other").status_code == 200
     assert count(sdb, SignupRequest) == 1
     assert audit_actions(sdb) == [("signup.close", "meeting:umea"), ("signup.reopen", "meeting:umea")]
+    assert post(staff_client, "/staff/meetings/nope/signup", {"action": "close"}).status_code == 404
+    assert post(staff_client, "/staff/series/nope/signup", {"action": "close"}).status_code == 404
+    assert staff_client.get("/staff/series/nope").status_code == 404
 
 
 def test_a_closing_time_must_lie_ahead_and_closes_the_page_when_it_comes(signup_app, sdb, smeeting, staff_client):

@@ -122,10 +122,7 @@ def _values_of(meeting) -> dict:
 @requires(STAFF)
 def edit(slug: str):
     with db().transaction() as s:
-        try:
-            meeting = get_meeting(s, slug)
-        except LookupError:
-            return page("message.html", 404, title_key="not_found_title", body_key="not_found_body")
+        meeting = get_meeting(s, slug)  # an unknown one: the staff 404 page
         concerned = count_concerned(s, meeting)
         if request.method != "POST":
             return _form(_values_of(meeting), meeting, concerned=concerned)
@@ -153,8 +150,6 @@ def cancel(slug: str):
     try:
         with db().transaction() as s:
             change = cancel_meeting(s, signed_in_staff().actor, get_meeting(s, slug))
-    except LookupError:
-        return page("message.html", 404, title_key="not_found_title", body_key="not_found_body")
     except MeetingError as exc:
         say("action_failed", "error", reason=render(exc, words().lang))
         return redirect(url_for(".edit", slug=slug), code=303)

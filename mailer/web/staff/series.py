@@ -51,10 +51,7 @@ def create():
 def show(slug: str):
     tz = settings().timezone
     with db().reading() as s:
-        try:
-            series = get_series(s, slug)
-        except LookupError:
-            return page("message.html", 404, title_key="not_found_title", body_key="not_found_body")
+        series = get_series(s, slug)  # an unknown one: the staff 404 page
         data = series_status(s, series)
         free = [m for m in list_meetings(s) if m.series_id is None and m.cancelled_at is None]
         return page("series.html", series=series, data=data, free=free, tz=tz,

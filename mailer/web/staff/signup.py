@@ -13,7 +13,7 @@ from mailer.signup import switch
 from mailer.signup.service import Target
 from mailer.staff.roles import STAFF
 from mailer.web.staff.access import requires
-from mailer.web.staff.common import db, page, say, settings, signed_in_staff, words
+from mailer.web.staff.common import db, say, settings, signed_in_staff, words
 
 bp = Blueprint("signup", __name__)
 RETURN_TO = {"meeting": "staff.meetings.edit", "series": "staff.series.show"}
@@ -54,7 +54,7 @@ def _change(kind: str, slug: str):
             closes_at = format_when(target.closes_at, None, settings().timezone, words().lang) \
                 if target.closes_at else ""
     except NotFound:
-        return page("message.html", 404, title_key="not_found_title", body_key="not_found_body")
+        raise  # the staff 404 page
     except DomainError as exc:
         say("action_failed", "error", reason=render(exc, words().lang))
     else:

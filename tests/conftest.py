@@ -54,6 +54,7 @@ pytest_plugins = [
     "staff_helpers",    # staff, staff_client
     "process_helpers",  # people, campaign (tests that run `mailer worker` / `mailer serve`)
     "api_helpers",      # api (a client validating every reply against the OpenAPI document), api_token
+    "signup_fixtures",  # signup_app, sdb, org, smeeting, person_in (public sign-up)
 ]
 
 # The browser tests need Debian's chromium and chromedriver. `make test` installs nothing into

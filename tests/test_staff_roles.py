@@ -71,6 +71,9 @@ EXPECTED = {
     "staff.series.create": (STAFF, STAFF),
     "staff.series.add": (STAFF, STAFF),
     "staff.series.remove": (STAFF, STAFF),
+    # Closing, reopening or timing a meeting's or series' public sign-up page.
+    "staff.signup.meeting": (STAFF, STAFF),
+    "staff.signup.series": (STAFF, STAFF),
     "staff.webhooks.index": (ADMIN, ADMIN),
     "staff.webhooks.add": (ADMIN, ADMIN),
     "staff.webhooks.disable": (ADMIN, ADMIN),

@@ -56,3 +56,9 @@ def _check(value: Any, schema: dict[str, Any], path: str) -> None:
 
 def _join(path: str, name: str) -> str:
     return f"{path}.{name}" if path else name
+
+
+def changed(row: Any, fields: tuple[str, ...], values: dict[str, Any]) -> dict[str, Any]:
+    """The row's current values of `fields` with the body's on top: a PATCH changes only what it sends,
+    and the domain's edit functions (made for the web form) take them all."""
+    return {name: getattr(row, name) for name in fields} | values

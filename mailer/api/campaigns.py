@@ -11,7 +11,7 @@ from mailer.api import schemas
 from mailer.api.bodies import check
 from mailer.api.context import Context
 from mailer.api.errors import not_found
-from mailer.api.paging import PageRequest, page
+from mailer.api.paging import PageRequest, by_id, id_page
 from mailer.campaigns.audience import Audience
 from mailer.campaigns.models import Campaign
 from mailer.campaigns.service import CampaignError, implied_audience, status
@@ -27,20 +27,21 @@ def render(session: Session, campaign: Campaign) -> dict[str, Any]:
     return data
 
 
-def _one(session: Session, campaign_id: int) -> dict[str, Any]:
+def _existing(session: Session, campaign_id: int) -> Campaign:
     campaign = session.get(Campaign, campaign_id)
     if campaign is None:
         raise not_found("campaign", campaign_id)
-    return render(session, campaign)
+    return campaign
+
+
+def _one(session: Session, campaign_id: int) -> dict[str, Any]:
+    return render(session, _existing(session, campaign_id))
 
 
 def list_campaigns(ctx: Context, paging: PageRequest) -> dict[str, Any]:
-    query = select(Campaign).options(selectinload(Campaign.meeting)).order_by(Campaign.id).limit(paging.limit + 1)
-    if paging.after:
-        query = query.where(Campaign.id > paging.after[0])
+    query = by_id(select(Campaign).options(selectinload(Campaign.meeting)), Campaign.id, paging)
     with ctx.db.reading() as session:
-        rows = list(session.scalars(query))
-        return page(rows, paging, key=lambda campaign: [campaign.id], render=lambda c: render(session, c))
+        return id_page(session, query, paging, lambda campaign: render(session, campaign))
 
 
 def get_campaign(ctx: Context, campaign_id: int) -> dict[str, Any]:
@@ -57,11 +58,6 @@ def create_campaign(ctx: Context, body: Any) -> dict[str, Any]:
                                            meeting_slug=values["meeting"], template=values["template"],
                                            audience=audience, send_at=values.get("send_at"), note=values.get("note"))
         return render(session, campaign)
-
-
-def _existing(session: Session, campaign_id: int) -> None:
-    if session.get(Campaign, campaign_id) is None:
-        raise not_found("campaign", campaign_id)
 
 
 def schedule_campaign(ctx: Context, campaign_id: int, body: Any) -> dict[str, Any]:

@@ -8,10 +8,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
 from mailer.api import schemas
-from mailer.api.bodies import check
+from mailer.api.bodies import changed, check
 from mailer.api.context import Context
-from mailer.api.errors import not_found
-from mailer.api.paging import PageRequest, page
+from mailer.api.errors import lookup, not_found
+from mailer.api.paging import PageRequest, by_id, id_page
 from mailer.contacts.editing import get_contact as find_contact
 from mailer.contacts.editing import organisation_by_slug
 from mailer.contacts.models import ERASED_DOMAIN, Contact, Membership
@@ -38,28 +38,18 @@ def render(contact: Contact, suppressed: str | None = None) -> dict[str, Any]:
 
 def list_contacts(ctx: Context, paging: PageRequest, organisation: str | None) -> dict[str, Any]:
     """Erased people are left out, as on the organisation page."""
-    query = (select(Contact).where(Contact.email.not_like(f"%@{ERASED_DOMAIN}"))
-             .options(selectinload(Contact.memberships).selectinload(Membership.organisation))
-             .order_by(Contact.id).limit(paging.limit + 1))
+    query = by_id(select(Contact).where(Contact.email.not_like(f"%@{ERASED_DOMAIN}"))
+                  .options(selectinload(Contact.memberships).selectinload(Membership.organisation)), Contact.id, paging)
     with ctx.db.reading() as session:
         if organisation:
-            try:
-                org = organisation_by_slug(session, organisation)
-            except NotFound:
-                raise not_found("organisation", organisation) from None
+            org = lookup("organisation", organisation_by_slug, session, organisation)
             query = query.where(Contact.id.in_(select(Membership.contact_id)
                                                .where(Membership.organisation_id == org.id)))
-        if paging.after:
-            query = query.where(Contact.id > paging.after[0])
-        rows = list(session.scalars(query))
-        return page(rows, paging, key=lambda contact: [contact.id], render=render)
+        return id_page(session, query, paging, render)
 
 
 def _one(session: Session, contact_id: int) -> dict[str, Any]:
-    try:
-        contact = find_contact(session, contact_id)
-    except NotFound:
-        raise not_found("contact", contact_id) from None
+    contact = lookup("contact", find_contact, session, contact_id)
     suppression = suppression_of(session, contact.email)
     return render(contact, suppression.reason.value if suppression is not None else None)
 
@@ -85,12 +75,8 @@ def update_contact(ctx: Context, contact_id: int, body: Any) -> dict[str, Any]:
     """Only the fields given change; the address is the person's key and never changes."""
     values = check(body, schemas.CONTACT_CHANGE)
     with ctx.db.transaction() as session:
-        try:
-            contact = find_contact(session, contact_id)
-        except NotFound:
-            raise not_found("contact", contact_id) from None
-        current = {k: getattr(contact, k) for k in FIELDS}
-        contact_actions.edit_contact(session, ctx.caller.actor, contact_id, **(current | values))
+        contact = lookup("contact", find_contact, session, contact_id)
+        contact_actions.edit_contact(session, ctx.caller.actor, contact_id, **changed(contact, FIELDS, values))
         return _one(session, contact_id)
 
 
@@ -110,10 +96,7 @@ def put_membership(ctx: Context, contact_id: int, organisation: str, body: Any) 
 def export_contact(ctx: Context, contact_id: int) -> dict[str, Any]:
     """Everything held about the person (GDPR Art. 15), as `mailer contacts export-person` gives it."""
     with ctx.db.reading() as session:
-        try:
-            email = find_contact(session, contact_id).email
-        except NotFound:
-            raise not_found("contact", contact_id) from None
+        email = lookup("contact", find_contact, session, contact_id).email
         return export_person(session, email, ctx.settings)
 
 

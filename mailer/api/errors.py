@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
-from mailer.errors import DomainError
+from sqlalchemy.orm import Session
+
+from mailer.errors import DomainError, NotFound
+
+Found = TypeVar("Found")
+Key = TypeVar("Key")
 
 
 class ApiError(DomainError):
@@ -19,3 +25,11 @@ class ApiError(DomainError):
 
 def not_found(what: str, key: object) -> ApiError:
     return ApiError("not_found", 404, what=what, key=str(key))
+
+
+def lookup(what: str, find: Callable[[Session, Key], Found], session: Session, key: Key) -> Found:
+    """`find(session, key)`, the domain's NotFound turned into the API's 404 naming `what` and the key."""
+    try:
+        return find(session, key)
+    except NotFound:
+        raise not_found(what, key) from None

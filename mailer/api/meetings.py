@@ -14,10 +14,10 @@ from sqlalchemy.orm import selectinload
 from mailer.api import schemas
 from mailer.api.bodies import check
 from mailer.api.context import Context
-from mailer.api.errors import not_found
-from mailer.api.paging import PageRequest, page
-from mailer.errors import NotFound
+from mailer.api.errors import lookup
+from mailer.api.paging import PageRequest, by_id, id_page
 from mailer.meetings.models import Meeting, Series
+from mailer.meetings.series import get_series as find_series
 from mailer.meetings.service import get_meeting as find_meeting
 from mailer.meetings.service import local_text
 from mailer.staff import meeting_actions
@@ -39,20 +39,14 @@ def render(meeting: Meeting, ctx: Context) -> dict[str, Any]:
 
 
 def list_meetings(ctx: Context, paging: PageRequest) -> dict[str, Any]:
-    query = select(Meeting).options(selectinload(Meeting.series)).order_by(Meeting.id).limit(paging.limit + 1)
-    if paging.after:
-        query = query.where(Meeting.id > paging.after[0])
+    query = by_id(select(Meeting).options(selectinload(Meeting.series)), Meeting.id, paging)
     with ctx.db.reading() as session:
-        rows = list(session.scalars(query))
-        return page(rows, paging, key=lambda meeting: [meeting.id], render=lambda meeting: render(meeting, ctx))
+        return id_page(session, query, paging, lambda meeting: render(meeting, ctx))
 
 
 def get_meeting(ctx: Context, slug: str) -> dict[str, Any]:
     with ctx.db.reading() as session:
-        try:
-            return render(find_meeting(session, slug), ctx)
-        except NotFound:
-            raise not_found("meeting", slug) from None
+        return render(lookup("meeting", find_meeting, session, slug), ctx)
 
 
 def create_meeting(ctx: Context, body: Any) -> dict[str, Any]:
@@ -68,10 +62,7 @@ def update_meeting(ctx: Context, slug: str, body: Any) -> dict[str, Any]:
     values = check(body, schemas.MEETING_CHANGE)
     notify = values.pop("notify", True)
     with ctx.db.transaction() as session:
-        try:
-            meeting = find_meeting(session, slug)
-        except NotFound:
-            raise not_found("meeting", slug) from None
+        meeting = lookup("meeting", find_meeting, session, slug)
         edit_meeting(session, ctx.settings.timezone, ctx.settings.language, ctx.caller.actor, meeting,
                      notify=notify, **values)
         return render(meeting, ctx)
@@ -83,18 +74,12 @@ def render_series(series: Series, ctx: Context) -> dict[str, Any]:
 
 
 def list_series(ctx: Context, paging: PageRequest) -> dict[str, Any]:
-    query = (select(Series).options(selectinload(Series.sessions).selectinload(Meeting.series))
-             .order_by(Series.id).limit(paging.limit + 1))
-    if paging.after:
-        query = query.where(Series.id > paging.after[0])
+    query = by_id(select(Series).options(selectinload(Series.sessions).selectinload(Meeting.series)), Series.id,
+                  paging)
     with ctx.db.reading() as session:
-        rows = list(session.scalars(query))
-        return page(rows, paging, key=lambda series: [series.id], render=lambda series: render_series(series, ctx))
+        return id_page(session, query, paging, lambda series: render_series(series, ctx))
 
 
 def get_series(ctx: Context, slug: str) -> dict[str, Any]:
     with ctx.db.reading() as session:
-        series = session.scalar(select(Series).where(Series.slug == slug))
-        if series is None:
-            raise not_found("series", slug)
-        return render_series(series, ctx)
+        return render_series(lookup("series", find_series, session, slug), ctx)

@@ -8,13 +8,12 @@ from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
 from mailer.api import schemas
-from mailer.api.bodies import check
+from mailer.api.bodies import changed, check
 from mailer.api.context import Context
-from mailer.api.errors import not_found
-from mailer.api.paging import PageRequest, page
+from mailer.api.errors import lookup, not_found
+from mailer.api.paging import PageRequest, by_id, page
 from mailer.contacts.editing import organisation_by_slug
 from mailer.contacts.models import ERASED_DOMAIN, Contact, Membership, Organisation
-from mailer.errors import NotFound
 from mailer.staff import contact_actions
 
 FIELDS = ("name", "short_name", "region", "contact_email")
@@ -36,9 +35,7 @@ def _with_counts() -> Select[Organisation, Any]:
 
 
 def list_organisations(ctx: Context, paging: PageRequest) -> dict[str, Any]:
-    query = _with_counts().order_by(Organisation.id).limit(paging.limit + 1)
-    if paging.after:
-        query = query.where(Organisation.id > paging.after[0])
+    query = by_id(_with_counts(), Organisation.id, paging)
     with ctx.db.reading() as session:
         rows = session.execute(query).all()
         return page(rows, paging, key=lambda row: [row[0].id], render=lambda row: render(row[0], row[1]))
@@ -68,10 +65,6 @@ def update_organisation(ctx: Context, slug: str, body: Any) -> dict[str, Any]:
     """Only the fields given change (the web form sends them all)."""
     values = check(body, schemas.ORGANISATION_CHANGE)
     with ctx.db.transaction() as session:
-        try:
-            organisation = organisation_by_slug(session, slug)
-        except NotFound:
-            raise not_found("organisation", slug) from None
-        current = {k: getattr(organisation, k) for k in FIELDS}
-        contact_actions.edit_organisation(session, ctx.caller.actor, slug, **(current | values))
+        organisation = lookup("organisation", organisation_by_slug, session, slug)
+        contact_actions.edit_organisation(session, ctx.caller.actor, slug, **changed(organisation, FIELDS, values))
         return _one(session, slug)

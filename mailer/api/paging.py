@@ -12,11 +12,15 @@ import binascii
 import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
+
+from sqlalchemy import Select
+from sqlalchemy.orm import Session
 
 from mailer.api.errors import ApiError
 
 DEFAULT_LIMIT, MAX_LIMIT = 50, 200
+Query = TypeVar("Query", bound="Select[*tuple[Any, ...]]")  # a select of any row shape
 
 
 @dataclass(frozen=True)
@@ -53,3 +57,17 @@ def page(rows: Sequence[Any], request: PageRequest, key: Callable[[Any], list[An
     shown = list(rows[:request.limit])
     more = len(rows) > request.limit
     return {"items": [render(row) for row in shown], "next_cursor": encode(key(shown[-1])) if more else None}
+
+
+def by_id(query: Query, id_column: Any, request: PageRequest) -> Query:
+    """The list in id order, from after the previous page's last id, with one row more than asked."""
+    query = query.order_by(id_column).limit(request.limit + 1)
+    if request.after:
+        query = query.where(id_column > request.after[0])
+    return query
+
+
+def id_page(session: Session, query: Select[Any], request: PageRequest,
+            render: Callable[[Any], dict[str, Any]]) -> dict[str, Any]:
+    """One page of a `by_id` list of rows that have an `id`."""
+    return page(list(session.scalars(query)), request, key=lambda row: [row.id], render=render)

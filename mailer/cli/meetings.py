@@ -3,7 +3,7 @@ from __future__ import annotations
 import click
 
 from mailer.audit.log import cli_actor
-from mailer.cli.runtime import Runtime, cli_language, echo_json, fail, pass_runtime, say
+from mailer.cli.runtime import Runtime, cli_language, fail, pass_runtime, say, show_list
 from mailer.i18n import format_when
 from mailer.meetings.service import MeetingError, get_meeting, list_meetings
 from mailer.staff import meeting_actions
@@ -126,10 +126,7 @@ def list_(runtime: Runtime, as_json: bool) -> None:
     tz = runtime.settings.timezone
     with runtime.transaction() as session:
         rows = [meeting_dict(m, tz) for m in list_meetings(session)]
-    if as_json:
-        echo_json(rows)
-        return
-    for meeting in rows:
-        cancelled = "  " + translate("cli.meeting_cancelled_tag", cli_language()) if meeting["cancelled"] else ""
-        click.echo(f"{meeting['slug']:<22} {meeting['when']:<45} {meeting['city']}, {meeting['host'] or meeting['region']}{cancelled}")
-    say("cli.meetings_count", n=len(rows))
+    cancelled = "  " + translate("cli.meeting_cancelled_tag", cli_language())
+    show_list(rows, as_json, "cli.meetings_count", lambda meeting: [
+        f"{meeting['slug']:<22} {meeting['when']:<45} {meeting['city']}, {meeting['host'] or meeting['region']}"
+        f"{cancelled if meeting['cancelled'] else ''}"])

@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import os
 import sys
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any, NoReturn
 
@@ -120,3 +120,14 @@ pass_runtime = click.make_pass_decorator(Runtime)
 
 def echo_json(value: Any) -> None:
     click.echo(json.dumps(value, ensure_ascii=False, indent=2, default=str))
+
+
+def show_list(rows: list[Any], as_json: bool, count_key: str, lines: Callable[[Any], Iterable[str]]) -> None:
+    """A listing: the rows as JSON (`--json`, for scripts), or each row's lines and a count for people."""
+    if as_json:
+        echo_json(rows)
+        return
+    for row in rows:
+        for line in lines(row):
+            click.echo(line)
+    say(count_key, n=len(rows))

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import click
 
 from mailer.audit.log import cli_actor
-from mailer.cli.runtime import Runtime, echo_json, fail, pass_runtime, say
+from mailer.cli.runtime import Runtime, echo_json, fail, pass_runtime, say, show_list
 from mailer.errors import DomainError
 from mailer.i18n import format_when
 from mailer.meetings.series import get_series, list_series
@@ -38,18 +39,23 @@ def create(runtime: Runtime, slug: str, title: str, choice: str, description: st
         say("cli.series_created", slug=created.slug, choice=created.choice.value)
 
 
+def _change_session(runtime: Runtime, change: Callable[..., Any], said: str, slug: str, meeting_slug: str) -> None:
+    """Attach or detach a session (series_actions.add / remove) and say so."""
+    with runtime.transaction() as session:
+        try:
+            change(session, cli_actor(), slug, meeting_slug)
+        except DomainError as exc:
+            fail(exc)
+    say(said, slug=slug, meeting=meeting_slug)
+
+
 @series.command("add")
 @click.argument("slug")
 @click.argument("meeting_slug")
 @pass_runtime
 def add(runtime: Runtime, slug: str, meeting_slug: str) -> None:
     """Attach the meeting MEETING_SLUG to the series as a session."""
-    with runtime.transaction() as session:
-        try:
-            series_actions.add(session, cli_actor(), slug, meeting_slug)
-        except DomainError as exc:
-            fail(exc)
-    say("cli.series_session_added", slug=slug, meeting=meeting_slug)
+    _change_session(runtime, series_actions.add, "cli.series_session_added", slug, meeting_slug)
 
 
 @series.command("remove")
@@ -58,12 +64,7 @@ def add(runtime: Runtime, slug: str, meeting_slug: str) -> None:
 @pass_runtime
 def remove(runtime: Runtime, slug: str, meeting_slug: str) -> None:
     """Detach a session from the series (the meeting and its answers stay)."""
-    with runtime.transaction() as session:
-        try:
-            series_actions.remove(session, cli_actor(), slug, meeting_slug)
-        except DomainError as exc:
-            fail(exc)
-    say("cli.series_session_removed", slug=slug, meeting=meeting_slug)
+    _change_session(runtime, series_actions.remove, "cli.series_session_removed", slug, meeting_slug)
 
 
 @series.command("list")
@@ -76,14 +77,9 @@ def list_(runtime: Runtime, as_json: bool) -> None:
         rows: list[dict[str, Any]] = [{"slug": s.slug, "title": s.title, "choice": s.choice.value,
                  "sessions": [{"slug": m.slug, "when": format_when(m.starts_at, m.ends_at, tz), "city": m.city}
                               for m in s.sessions]} for s in list_series(session)]
-    if as_json:
-        echo_json(rows)
-        return
-    for row in rows:
-        click.echo(f"{row['slug']:<22} {row['title']} ({row['choice']})")
-        for meeting in row["sessions"]:
-            click.echo(f"  {meeting['slug']:<20} {meeting['when']:<45} {meeting['city']}")
-    say("cli.series_count", n=len(rows))
+    show_list(rows, as_json, "cli.series_count", lambda row: [
+        f"{row['slug']:<22} {row['title']} ({row['choice']})",
+        *(f"  {meeting['slug']:<20} {meeting['when']:<45} {meeting['city']}" for meeting in row["sessions"])])
 
 
 @series.command("status")

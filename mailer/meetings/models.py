@@ -35,6 +35,8 @@ class Series(Base):
         str_enum(SeriesChoice), default=SeriesChoice.ONE, info=not_personal()
     )
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow, info=not_personal())
+    # When staff close public sign-up (mailer.signup.switch): None open, a past time closed.
+    signup_closes_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, info=not_personal())
 
     sessions: Mapped[list[Meeting]] = relationship(back_populates="series", order_by="Meeting.starts_at")
 
@@ -68,6 +70,8 @@ class Meeting(Base):
     cancelled_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, info=not_personal())
     # A session of a series, or None for a meeting of its own.
     series_id: Mapped[int | None] = mapped_column(ForeignKey("series.id"), index=True, info=not_personal())
+    # When staff close public sign-up (mailer.signup.switch): None open, a past time closed.
+    signup_closes_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, info=not_personal())
 
     series: Mapped[Series | None] = relationship(back_populates="sessions")
 

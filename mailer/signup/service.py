@@ -79,11 +79,35 @@ class Target:
             return f"meeting:{self.meeting.slug}"
         return f"series:{self.series.slug}"  # type: ignore[union-attr]
 
+    @property
+    def closes_at(self) -> dt.datetime | None:
+        """When staff close (or closed) the page; None: open until it closes by itself."""
+        owner = self.meeting if self.meeting is not None else self.series
+        return owner.signup_closes_at  # type: ignore[union-attr]
+
+    def closed_reason(self, tz: ZoneInfo, now: dt.datetime | None = None) -> str | None:
+        """Why the page takes no sign-ups, or None while it does: a meeting "cancelled", "started" or
+        past its last day to answer ("deadline"); a series whose every session is one of those ("past";
+        a series without sessions yet takes interest); or closed by staff, now or at a time they set
+        ("closed")."""
+        now = now or utcnow()
+        if self.meeting is not None:
+            if self.meeting.cancelled_at is not None:
+                return "cancelled"
+            if now >= self.meeting.starts_at:
+                return "started"
+            if answers_closed(self.meeting, tz, now):
+                return "deadline"
+        else:
+            sessions = list(self.series.sessions)  # type: ignore[union-attr]
+            if sessions and all(answers_closed(meeting, tz, now) for meeting in sessions):
+                return "past"
+        if self.closes_at is not None and self.closes_at <= now:
+            return "closed"
+        return None
+
     def closed(self, tz: ZoneInfo, now: dt.datetime | None = None) -> bool:
-        """A meeting past its deadline, started or cancelled; a series whose every session is (a series
-        without sessions yet takes interest)."""
-        sessions = [self.meeting] if self.meeting is not None else list(self.series.sessions)  # type: ignore[union-attr]
-        return bool(sessions) and all(answers_closed(meeting, tz, now) for meeting in sessions)
+        return self.closed_reason(tz, now) is not None
 
 
 @dataclass(frozen=True)

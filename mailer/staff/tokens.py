@@ -4,7 +4,11 @@ A token is `mailer_` and 43 random URL-safe characters (256 bits): far too many 
 so a fast hash (SHA-256) is enough to store it and look it up; a slow password hash would
 only make every API call slow. The lookup is by hash and the hashes are compared again in
 constant time. A token acts with its account's role of the moment: a deactivated account,
-a removed one, or a revoked token is refused at the next request.
+a removed one, or a revoked token is refused at the next request, and a changed role governs
+the very next request (nothing about the account is copied into the token).
+
+Everyone manages their own tokens; an admin sees and may revoke every account's (someone
+leaves, a token leaks), each revoke in the audit log under the owner's account.
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ from mailer.audit.log import record
 from mailer.db import utcnow
 from mailer.errors import DomainError
 from mailer.staff.models import ApiToken, StaffUser
+from mailer.staff.roles import ADMIN, allows
 
 READ, WRITE = "read", "write"
 SCOPES = (READ, WRITE)
@@ -79,8 +84,32 @@ def create_token(session: Session, user: StaffUser, scope: str, label: str | Non
     return row, token
 
 
+@dataclass(frozen=True)
+class OwnedToken:
+    """A token and whose it is, for the page that lists more than one account's tokens."""
+
+    token: ApiToken
+    owner_email: str
+    owner_role: str
+    owner_active: bool
+
+
+def manages_all(role: str) -> bool:
+    """Does this role see and revoke every account's tokens (not only its own)?"""
+    return allows(role, ADMIN)
+
+
 def list_tokens(session: Session, user_id: int) -> list[ApiToken]:
     return list(session.scalars(select(ApiToken).where(ApiToken.staff_user_id == user_id).order_by(ApiToken.id)))
+
+
+def tokens_for(session: Session, viewer_id: int, viewer_role: str) -> list[OwnedToken]:
+    """The tokens a signed-in person manages: an admin every account's, anyone else their own."""
+    query = select(ApiToken, StaffUser).join(StaffUser, StaffUser.id == ApiToken.staff_user_id)
+    if not manages_all(viewer_role):
+        query = query.where(ApiToken.staff_user_id == viewer_id)
+    rows = session.execute(query.order_by(StaffUser.email, ApiToken.id))
+    return [OwnedToken(token, user.email, user.role, user.active) for token, user in rows]
 
 
 def revoke_token(session: Session, user_id: int, token_id: int, actor: str) -> ApiToken:
@@ -92,6 +121,14 @@ def revoke_token(session: Session, user_id: int, token_id: int, actor: str) -> A
         row.revoked_at = utcnow()
         record(session, actor, "tokens.revoke", f"staff:{user_id}", token=row.id)
     return row
+
+
+def revoke_as(session: Session, viewer_id: int, viewer_role: str, token_id: int, actor: str) -> ApiToken:
+    """Revoke a token from the staff page: an admin any account's, anyone else one of their own."""
+    row = session.get(ApiToken, token_id)
+    if row is None or not (row.staff_user_id == viewer_id or manages_all(viewer_role)):
+        raise TokenError("unknown", id=token_id)
+    return revoke_token(session, row.staff_user_id, token_id, actor)
 
 
 def authenticate(session: Session, token: str, now: dt.datetime | None = None) -> Caller | None:

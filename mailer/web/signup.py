@@ -15,6 +15,7 @@ from urllib.parse import urlsplit
 from flask import Blueprint, current_app, render_template, request
 
 from mailer.errors import NotFound
+from mailer.i18n import format_when
 from mailer.mail.context import meeting_context
 from mailer.signup import service
 from mailer.signup.guard import HONEYPOT, Refused, check_form, form_token, network_of
@@ -78,7 +79,7 @@ def page(key: str):
     try:
         with (database.transaction() if request.method == "POST" else database.reading()) as session:
             target = service.find_target(session, key)
-            closed = target.closed(settings.timezone)
+            closed = target.closed_reason(settings.timezone)
             if request.method == "POST" and refused is None and not closed:
                 where = service.Where(f"{settings.base_url}/signup/{key}", embedded_from,
                                       network_of(request.remote_addr))
@@ -91,12 +92,13 @@ def page(key: str):
                     return render_template("public/signup_sent.html", t=t, lang=t.lang, title=target.title)
             site = settings.mail_from.display_name or settings.mail_from.addr_spec
             meeting = meeting_context(target.meeting, settings, t.lang) if target.meeting is not None else None
+            closes_at = format_when(target.closes_at, None, settings.timezone, t.lang) if target.closes_at else None
             return render_template(
                 "public/signup.html", t=t, lang=t.lang, target=target, meeting=meeting,
                 sessions=[meeting_context(m, settings, t.lang) for m in target.series.sessions]
                 if target.series is not None else [],
                 organisations=service.organisations(session), other=service.OTHER, values=form, errors=errors,
-                refused=refused, closed=closed, consent_text=service.consent_text(t.lang, site),
+                refused=refused, closed=closed, closes_at=closes_at, consent_text=service.consent_text(t.lang, site),
                 token=form_token(settings.secret_key, embedded_from), honeypot=HONEYPOT,
                 other_lang="sv" if t.lang == "en" else "en"), status
     except NotFound:

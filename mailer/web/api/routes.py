@@ -1,6 +1,14 @@
-"""The /api/v1 endpoints: each checks the role, then calls one function of mailer.api."""
+"""The /api/v1 endpoints, one line each: the role it needs, and the one function of mailer.api it calls.
+
+Each call is given the request's context and, as it needs them, the URL's values, the JSON body
+(`body()`) or the page and filters asked for (`listed`). The URLs, methods and roles are the
+OpenAPI document's (mailer.api.schemas.OPERATIONS); a test checks that the two agree.
+"""
 
 from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
 
 from flask import jsonify
 
@@ -8,6 +16,8 @@ from mailer.api import answers, campaigns, contacts, imports, meetings, organisa
 from mailer.api.schemas import openapi
 from mailer.staff.roles import ADMIN, STAFF, VIEWER
 from mailer.web.api import body, bp, context, needs, paging
+
+CREATED = 201
 
 
 @bp.get("/openapi.json")
@@ -18,185 +28,80 @@ def openapi_document():
     return jsonify(openapi(version("mailer")))
 
 
+def endpoint(method: str, rule: str, role: str, name: str, call: Callable[..., Any]) -> None:
+    """Register `call` (given the URL's values) at `rule` for `method`, behind the role check."""
+    def view(**values: Any) -> Any:
+        return call(**values)
+
+    view.__name__ = name
+    bp.add_url_rule(rule, name, needs(role)(view), methods=[method])
+
+
+def listed(use_case: Callable[..., Any], *filters: str) -> Callable[[], Any]:
+    """A list: the use case given the page asked for (cursor, limit) and the named filters."""
+    def call() -> Any:
+        page, values = paging(*filters)
+        return use_case(context(), page, **values)
+    return call
+
+
+def _membership(contact_id: int, organisation: str) -> tuple[Any, int]:
+    contact, added = contacts.put_membership(context(), contact_id, organisation, body())
+    return contact, CREATED if added else 200
+
+
 # -- organisations --------------------------------------------------------------------------
-
-@bp.get("/organisations")
-@needs(VIEWER)
-def organisation_list():
-    return organisations.list_organisations(context(), paging()[0])
-
-
-@bp.post("/organisations")
-@needs(STAFF)
-def organisation_create():
-    return organisations.create_organisation(context(), body()), 201
-
-
-@bp.get("/organisations/<slug>")
-@needs(VIEWER)
-def organisation_read(slug: str):
-    return organisations.get_organisation(context(), slug)
-
-
-@bp.patch("/organisations/<slug>")
-@needs(STAFF)
-def organisation_update(slug: str):
-    return organisations.update_organisation(context(), slug, body())
-
+endpoint("GET", "/organisations", VIEWER, "organisation_list", listed(organisations.list_organisations))
+endpoint("POST", "/organisations", STAFF, "organisation_create",
+         lambda: (organisations.create_organisation(context(), body()), CREATED))
+endpoint("GET", "/organisations/<slug>", VIEWER, "organisation_read",
+         lambda slug: organisations.get_organisation(context(), slug))
+endpoint("PATCH", "/organisations/<slug>", STAFF, "organisation_update",
+         lambda slug: organisations.update_organisation(context(), slug, body()))
 
 # -- contacts and memberships -----------------------------------------------------------------
-
-@bp.get("/contacts")
-@needs(VIEWER)
-def contact_list():
-    page, filters = paging("organisation")
-    return contacts.list_contacts(context(), page, filters["organisation"])
-
-
-@bp.post("/contacts")
-@needs(STAFF)
-def contact_create():
-    return contacts.create_contact(context(), body()), 201
-
-
-@bp.get("/contacts/<int:contact_id>")
-@needs(VIEWER)
-def contact_read(contact_id: int):
-    return contacts.get_contact(context(), contact_id)
-
-
-@bp.patch("/contacts/<int:contact_id>")
-@needs(STAFF)
-def contact_update(contact_id: int):
-    return contacts.update_contact(context(), contact_id, body())
-
-
-@bp.put("/contacts/<int:contact_id>/memberships/<organisation>")
-@needs(STAFF)
-def membership_put(contact_id: int, organisation: str):
-    contact, added = contacts.put_membership(context(), contact_id, organisation, body())
-    return contact, 201 if added else 200
-
-
-@bp.get("/contacts/<int:contact_id>/export")
-@needs(ADMIN)
-def contact_export(contact_id: int):
-    return contacts.export_contact(context(), contact_id)
-
-
-@bp.post("/contacts/<int:contact_id>/erase")
-@needs(ADMIN)
-def contact_erase(contact_id: int):
-    return contacts.erase_contact(context(), contact_id)
-
+endpoint("GET", "/contacts", VIEWER, "contact_list", listed(contacts.list_contacts, "organisation"))
+endpoint("POST", "/contacts", STAFF, "contact_create", lambda: (contacts.create_contact(context(), body()), CREATED))
+endpoint("GET", "/contacts/<int:contact_id>", VIEWER, "contact_read",
+         lambda contact_id: contacts.get_contact(context(), contact_id))
+endpoint("PATCH", "/contacts/<int:contact_id>", STAFF, "contact_update",
+         lambda contact_id: contacts.update_contact(context(), contact_id, body()))
+endpoint("PUT", "/contacts/<int:contact_id>/memberships/<organisation>", STAFF, "membership_put", _membership)
+endpoint("GET", "/contacts/<int:contact_id>/export", ADMIN, "contact_export",
+         lambda contact_id: contacts.export_contact(context(), contact_id))
+endpoint("POST", "/contacts/<int:contact_id>/erase", ADMIN, "contact_erase",
+         lambda contact_id: contacts.erase_contact(context(), contact_id))
 
 # -- list imports -----------------------------------------------------------------------------
-
-@bp.post("/imports")
-@needs(STAFF)
-def import_start():
-    return imports.start_import(context(), body())
-
-
-@bp.post("/imports/<import_id>/preview")
-@needs(STAFF)
-def import_preview(import_id: str):
-    return imports.preview_import(context(), import_id, body())
-
-
-@bp.post("/imports/<import_id>/apply")
-@needs(STAFF)
-def import_apply(import_id: str):
-    return imports.apply_import(context(), import_id, body())
-
+endpoint("POST", "/imports", STAFF, "import_start", lambda: imports.start_import(context(), body()))
+endpoint("POST", "/imports/<import_id>/preview", STAFF, "import_preview",
+         lambda import_id: imports.preview_import(context(), import_id, body()))
+endpoint("POST", "/imports/<import_id>/apply", STAFF, "import_apply",
+         lambda import_id: imports.apply_import(context(), import_id, body()))
 
 # -- meetings and series ------------------------------------------------------------------------
-
-@bp.get("/meetings")
-@needs(VIEWER)
-def meeting_list():
-    return meetings.list_meetings(context(), paging()[0])
-
-
-@bp.post("/meetings")
-@needs(STAFF)
-def meeting_create():
-    return meetings.create_meeting(context(), body()), 201
-
-
-@bp.get("/meetings/<slug>")
-@needs(VIEWER)
-def meeting_read(slug: str):
-    return meetings.get_meeting(context(), slug)
-
-
-@bp.patch("/meetings/<slug>")
-@needs(STAFF)
-def meeting_update(slug: str):
-    return meetings.update_meeting(context(), slug, body())
-
-
-@bp.get("/series")
-@needs(VIEWER)
-def series_list():
-    return meetings.list_series(context(), paging()[0])
-
-
-@bp.get("/series/<slug>")
-@needs(VIEWER)
-def series_read(slug: str):
-    return meetings.get_series(context(), slug)
-
+endpoint("GET", "/meetings", VIEWER, "meeting_list", listed(meetings.list_meetings))
+endpoint("POST", "/meetings", STAFF, "meeting_create", lambda: (meetings.create_meeting(context(), body()), CREATED))
+endpoint("GET", "/meetings/<slug>", VIEWER, "meeting_read", lambda slug: meetings.get_meeting(context(), slug))
+endpoint("PATCH", "/meetings/<slug>", STAFF, "meeting_update",
+         lambda slug: meetings.update_meeting(context(), slug, body()))
+endpoint("GET", "/series", VIEWER, "series_list", listed(meetings.list_series))
+endpoint("GET", "/series/<slug>", VIEWER, "series_read", lambda slug: meetings.get_series(context(), slug))
 
 # -- campaigns ------------------------------------------------------------------------------------
-
-@bp.get("/campaigns")
-@needs(VIEWER)
-def campaign_list():
-    return campaigns.list_campaigns(context(), paging()[0])
-
-
-@bp.post("/campaigns")
-@needs(STAFF)
-def campaign_create():
-    return campaigns.create_campaign(context(), body()), 201
-
-
-@bp.get("/campaigns/<int:campaign_id>")
-@needs(VIEWER)
-def campaign_read(campaign_id: int):
-    return campaigns.get_campaign(context(), campaign_id)
-
-
-@bp.post("/campaigns/<int:campaign_id>/schedule")
-@needs(STAFF)
-def campaign_schedule(campaign_id: int):
-    return campaigns.schedule_campaign(context(), campaign_id, body())
-
-
-@bp.post("/campaigns/<int:campaign_id>/start")
-@needs(STAFF)
-def campaign_start(campaign_id: int):
-    return campaigns.start_campaign(context(), campaign_id)
-
-
-@bp.post("/campaigns/<int:campaign_id>/cancel")
-@needs(STAFF)
-def campaign_cancel(campaign_id: int):
-    return campaigns.cancel_campaign(context(), campaign_id)
-
+endpoint("GET", "/campaigns", VIEWER, "campaign_list", listed(campaigns.list_campaigns))
+endpoint("POST", "/campaigns", STAFF, "campaign_create",
+         lambda: (campaigns.create_campaign(context(), body()), CREATED))
+endpoint("GET", "/campaigns/<int:campaign_id>", VIEWER, "campaign_read",
+         lambda campaign_id: campaigns.get_campaign(context(), campaign_id))
+endpoint("POST", "/campaigns/<int:campaign_id>/schedule", STAFF, "campaign_schedule",
+         lambda campaign_id: campaigns.schedule_campaign(context(), campaign_id, body()))
+endpoint("POST", "/campaigns/<int:campaign_id>/start", STAFF, "campaign_start",
+         lambda campaign_id: campaigns.start_campaign(context(), campaign_id))
+endpoint("POST", "/campaigns/<int:campaign_id>/cancel", STAFF, "campaign_cancel",
+         lambda campaign_id: campaigns.cancel_campaign(context(), campaign_id))
 
 # -- answers and attendance -----------------------------------------------------------------------
-
-@bp.get("/answers")
-@needs(VIEWER)
-def answer_list():
-    page, filters = paging("meeting", "organisation", "since")
-    return answers.list_answers(context(), page, **filters)
-
-
-@bp.get("/attendance")
-@needs(VIEWER)
-def attendance_list():
-    page, filters = paging("meeting", "organisation", "since")
-    return answers.list_attendance(context(), page, **filters)
+endpoint("GET", "/answers", VIEWER, "answer_list", listed(answers.list_answers, "meeting", "organisation", "since"))
+endpoint("GET", "/attendance", VIEWER, "attendance_list",
+         listed(answers.list_attendance, "meeting", "organisation", "since"))

@@ -15,6 +15,7 @@ from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from mailer.contacts.models import address_hash
+from mailer.errors import NotFound
 from mailer.web.staff import (
     accounts,
     audit,
@@ -27,6 +28,7 @@ from mailer.web.staff import (
     reports,
     responses,
     series,
+    signup,
     suppressions,
     templates,
     tokens,
@@ -42,7 +44,7 @@ bp = Blueprint("staff", __name__, url_prefix="/staff", static_folder="static",
                template_folder=str(Path(__file__).resolve().parent.parent / "templates"))
 for child in (auth.bp, dashboard.bp, contacts.bp, meetings.bp, campaigns.bp, responses.bp, templates.bp,
               suppressions.bp, reports.bp, accounts.bp, audit.bp, webhooks.bp, series.bp, tokens.bp,
-              questions.bp):
+              questions.bp, signup.bp):
     bp.register_blueprint(child)
 
 
@@ -62,6 +64,13 @@ def _require_login():
     if request.method == "GET":
         g.worker_banner = worker_banner(words())
     return None
+
+
+@bp.errorhandler(NotFound)
+def _not_found(_exc: NotFound):
+    """A meeting, series or other thing named in the address that does not exist: one 404 page,
+    so handlers look things up without each catching it."""
+    return page("message.html", 404, title_key="not_found_title", body_key="not_found_body")
 
 
 def _staff_request() -> bool:

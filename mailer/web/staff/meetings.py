@@ -15,11 +15,13 @@ from flask import Blueprint, redirect, request, url_for
 from mailer.errors import render
 from mailer.meetings.service import MeetingError, get_meeting, list_meetings
 from mailer.regions import region_names
+from mailer.signup.service import Target
 from mailer.staff import meeting_actions
 from mailer.staff.meeting_changes import cancel_meeting, count_concerned, edit_meeting
 from mailer.staff.roles import STAFF, VIEWER
 from mailer.web.staff.access import requires
 from mailer.web.staff.common import db, page, say, settings, signed_in_staff, words
+from mailer.web.staff.signup import panel as signup_panel
 
 bp = Blueprint("meetings", __name__)
 FIELDS = ("slug", "title", "region", "city", "host", "venue", "date", "start", "end", "capacity", "max_guests",
@@ -66,9 +68,9 @@ def _arguments(values: dict) -> dict:
 
 def _form(values: dict, meeting=None, error: str | None = None, status: int = 200, error_text: str | None = None,
           concerned: int = 0, notify: bool = True):
-    signup_url = f"{settings().base_url}/signup/{meeting.link_key}" if meeting is not None else None
+    signup = signup_panel(Target(meeting, None)) if meeting is not None else None
     return page("meeting_form.html", status, values=values, meeting=meeting, error=error, error_text=error_text,
-                concerned=concerned, notify=notify, regions=region_names(), signup_url=signup_url)
+                concerned=concerned, notify=notify, regions=region_names(), signup=signup)
 
 
 SAID_IN_FULL = ("start_in_past", "capacity_below_taken", "meeting_cancelled")  # more than "check this field"
@@ -120,10 +122,7 @@ def _values_of(meeting) -> dict:
 @requires(STAFF)
 def edit(slug: str):
     with db().transaction() as s:
-        try:
-            meeting = get_meeting(s, slug)
-        except LookupError:
-            return page("message.html", 404, title_key="not_found_title", body_key="not_found_body")
+        meeting = get_meeting(s, slug)  # an unknown one: the staff 404 page
         concerned = count_concerned(s, meeting)
         if request.method != "POST":
             return _form(_values_of(meeting), meeting, concerned=concerned)
@@ -151,8 +150,6 @@ def cancel(slug: str):
     try:
         with db().transaction() as s:
             change = cancel_meeting(s, signed_in_staff().actor, get_meeting(s, slug))
-    except LookupError:
-        return page("message.html", 404, title_key="not_found_title", body_key="not_found_body")
     except MeetingError as exc:
         say("action_failed", "error", reason=render(exc, words().lang))
         return redirect(url_for(".edit", slug=slug), code=303)

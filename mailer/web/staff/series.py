@@ -7,11 +7,13 @@ from flask import Blueprint, redirect, request, url_for
 from mailer.errors import DomainError, render
 from mailer.meetings.series import get_series, list_series
 from mailer.meetings.service import list_meetings
+from mailer.signup.service import Target
 from mailer.staff import series_actions
 from mailer.staff.roles import STAFF, VIEWER
 from mailer.tracking.series import series_status
 from mailer.web.staff.access import requires
 from mailer.web.staff.common import db, page, say, settings, signed_in_staff, words
+from mailer.web.staff.signup import panel as signup_panel
 
 bp = Blueprint("series", __name__)
 FIELDS = ("slug", "title", "choice", "description")
@@ -49,13 +51,11 @@ def create():
 def show(slug: str):
     tz = settings().timezone
     with db().reading() as s:
-        try:
-            series = get_series(s, slug)
-        except LookupError:
-            return page("message.html", 404, title_key="not_found_title", body_key="not_found_body")
+        series = get_series(s, slug)  # an unknown one: the staff 404 page
         data = series_status(s, series)
         free = [m for m in list_meetings(s) if m.series_id is None and m.cancelled_at is None]
-        return page("series.html", series=series, data=data, free=free, tz=tz)
+        return page("series.html", series=series, data=data, free=free, tz=tz,
+                    signup=signup_panel(Target(None, series)))
 
 
 @bp.post("/series/<slug>/sessions")

@@ -1,4 +1,5 @@
-"""Everyone's own API tokens: make one (shown once), see when each was last used, revoke one."""
+"""API tokens: make one of your own (shown once), see when each was last used, revoke one; admins
+see and revoke every account's."""
 
 from __future__ import annotations
 
@@ -16,8 +17,9 @@ bp = Blueprint("tokens", __name__)
 
 def _page(status: int = 200, new_token: str | None = None, error: str | None = None, values: dict | None = None):
     with db().reading() as s:
-        rows = tokens.list_tokens(s, signed_in_staff().id)
-    return page("tokens.html", status, tokens=rows, new_token=new_token, error=error, scopes=tokens.SCOPES,
+        rows = tokens.tokens_for(s, signed_in_staff().id, signed_in_staff().role)
+    return page("tokens.html", status, tokens=rows, all_accounts=tokens.manages_all(signed_in_staff().role),
+                new_token=new_token, error=error, scopes=tokens.SCOPES,
                 values=values or {"scope": tokens.READ, "label": ""}, tz=settings().timezone)
 
 
@@ -45,7 +47,7 @@ def create():
 def revoke(token_id: int):
     try:
         with db().transaction() as s:
-            tokens.revoke_token(s, signed_in_staff().id, token_id, signed_in_staff().actor)
+            tokens.revoke_as(s, signed_in_staff().id, signed_in_staff().role, token_id, signed_in_staff().actor)
     except tokens.TokenError as exc:
         say("action_failed", "error", reason=render(exc, words().lang))
     else:

@@ -229,7 +229,15 @@ class Database:
             driver.execute("PRAGMA wal_checkpoint(TRUNCATE)")
 
     def upgrade(self) -> None:
-        """Bring the schema to the newest Alembic revision (harmless when already there).
+        """Bring the schema to the newest Alembic revision (harmless when already there)."""
+        self.migrate("head")
+
+    def downgrade(self, revision: str) -> None:
+        """Take the schema back to `revision` (tests of data migrations; `base` empties it)."""
+        self.migrate(revision, down=True)
+
+    def migrate(self, revision: str, down: bool = False) -> None:
+        """Move the schema to `revision`, upwards or (`down`) backwards.
 
         On SQLite, Alembic's batch mode rebuilds a table (copy, drop, rename) to change a
         column; dropping a table that other rows point at fails while foreign keys are
@@ -249,7 +257,7 @@ class Database:
                 with connection.begin():
                     config = alembic_config()
                     config.attributes["connection"] = connection
-                    command.upgrade(config, "head")
+                    (command.downgrade if down else command.upgrade)(config, revision)
                     if sqlite:
                         broken = connection.exec_driver_sql("PRAGMA foreign_key_check").fetchall()
                         if broken:

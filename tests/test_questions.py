@@ -9,7 +9,6 @@ import io
 import json
 
 import pytest
-from alembic import command
 from alembic.script import ScriptDirectory
 from sqlalchemy import select, text as sql
 
@@ -204,11 +203,8 @@ def test_the_cli_lists_adds_and_removes_questions(runner, db, meeting):
 def test_migration_0021_moves_diet_and_accessibility_into_answers_and_back(db):
     """Answers given before questions existed become answers to the default questions (a session's
     to its series'); the downgrade puts them back in the columns."""
-    config = alembic_config()
-    before = ScriptDirectory.from_config(config).get_revision("0021").down_revision  # the lead may re-chain it
-    with db.engine.begin() as connection:
-        config.attributes["connection"] = connection
-        command.downgrade(config, before)
+    before = ScriptDirectory.from_config(alembic_config()).get_revision("0021").down_revision  # the lead may re-chain it
+    db.downgrade(before)
     now = f"{past_year()}-01-01 00:00:00"
     with db.engine.begin() as connection:
         connection.execute(sql("INSERT INTO series (id, slug, link_key, title, choice, created_at) "
@@ -244,9 +240,7 @@ def test_migration_0021_moves_diet_and_accessibility_into_answers_and_back(db):
         history = session.execute(sql("SELECT answers FROM response_history ORDER BY response_id")).scalars().all()
         assert [h if isinstance(h, dict) else json.loads(h) for h in history] == [
             {"diet": "vegan 1"}, {"diet": "vegan 2"}]
-    with db.engine.begin() as connection:
-        config.attributes["connection"] = connection
-        command.downgrade(config, before)
+    db.downgrade(before)
     with db.engine.begin() as connection:
         rows = connection.execute(sql("SELECT id, diet, accessibility FROM responses ORDER BY id")).all()
         assert [tuple(row) for row in rows] == [(1, "vegan 1", "rullstol"), (2, "vegan 2", None)]

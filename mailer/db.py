@@ -90,7 +90,7 @@ class UTCDateTime(TypeDecorator):
 
 def str_enum(enum_cls: type[enum.Enum]) -> Enum:
     """Store enum values as plain strings (portable, readable in SQL)."""
-    return Enum(enum_cls, native_enum=False, length=20, values_callable=lambda e: [m.value for m in e])
+    return Enum(enum_cls, native_enum=False, length=20, values_callable=lambda enum_type: [member.value for member in enum_type])
 
 
 def utcnow() -> dt.datetime:

@@ -149,16 +149,16 @@ def _dsn_recipients(message: email.message.Message) -> list[_Recipient]:
 
 
 def _from_dsn(recipients: list[_Recipient]) -> Reading:
-    failed = [r for r in recipients if r.action == "failed"]
+    failed = [recipient for recipient in recipients if recipient.action == "failed"]
     if failed:
         first = failed[0]
-        reading = _by_status([r.address for r in failed], first.status, first.diagnostic)
+        reading = _by_status([recipient.address for recipient in failed], first.status, first.diagnostic)
         if first.status is None:  # failed, and no code anywhere: a failure all the same
             reading.kind, reading.counts = SOFT, True
         return reading
-    delayed = [r for r in recipients if r.action == "delayed"]
+    delayed = [recipient for recipient in recipients if recipient.action == "delayed"]
     if delayed:  # a warning: the server keeps trying; counts for nothing
-        return Reading(SOFT, [r.address for r in delayed], delayed[0].status, delayed[0].diagnostic, delayed=True)
+        return Reading(SOFT, [recipient.address for recipient in delayed], delayed[0].status, delayed[0].diagnostic, delayed=True)
     return Reading(NOT_BOUNCE)  # delivered, relayed, expanded
 
 
@@ -266,15 +266,15 @@ QUOTED_MESSAGE_ID = re.compile(r"^Message-ID:[ \t]*(<[^<>\s]+@[^<>\s]+>)", re.IG
 def _original_ids(message: email.message.Message) -> list[str]:
     """The Message-ID of the returned original (its quoted headers), and what the report itself
     says it answers (In-Reply-To, References: Exchange and Gmail set them)."""
-    values = [str(v) for name in ("in-reply-to", "references") for v in message.get_all(name, [])]
+    values = [str(value) for name in ("in-reply-to", "references") for value in message.get_all(name, [])]
     for part in message.walk():
         inner_messages = part.get_payload()
         if part.get_content_type() == "message/rfc822" and isinstance(inner_messages, list):
-            values += [str(v) for inner in inner_messages if isinstance(inner, email.message.Message)
-                       for v in inner.get_all("message-id", [])]
+            values += [str(value) for inner in inner_messages if isinstance(inner, email.message.Message)
+                       for value in inner.get_all("message-id", [])]
         elif part.get_content_type() == "text/rfc822-headers":
             quoted = email.message_from_string(next(_text_parts(part), ""))
-            values += [str(v) for v in quoted.get_all("message-id", [])]
+            values += [str(value) for value in quoted.get_all("message-id", [])]
     for text in _text_parts(message):  # a copy quoted as plain text (qmail, Exim)
         values += QUOTED_MESSAGE_ID.findall(text)
     found: list[str] = []

@@ -50,7 +50,7 @@ class Audience:
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> Audience:
-        return cls(**{k: v for k, v in data.items() if k in cls.__dataclass_fields__})
+        return cls(**{key: value for key, value in data.items() if key in cls.__dataclass_fields__})
 
     @property
     def has_selector(self) -> bool:
@@ -74,8 +74,8 @@ class Audience:
         parts = []
         if self.all:
             parts.append("all contacts")
-        parts += [f"org {o}" for o in self.orgs] + [f"region {r}" for r in self.regions]
-        parts += [f"role {r}" for r in self.roles]
+        parts += [f"org {org}" for org in self.orgs] + [f"region {region}" for region in self.regions]
+        parts += [f"role {role}" for role in self.roles]
         text = " or ".join(parts) or ("everyone" if self.participants else "everyone invited")
         if self.only_unanswered:
             text += ", only those who have not answered"
@@ -150,7 +150,7 @@ def recipients_query(audience: Audience, meeting_id: int | None, skip_answered: 
             )
         if audience.regions:
             # Stored regions are canonical (mailer.regions): "Region Sörmland" here is "Sörmland" there.
-            regions = sorted({canonical_region(r) or r for r in audience.regions})
+            regions = sorted({canonical_region(region) or region for region in audience.regions})
             conditions.append(Contact.region.in_(regions))
             conditions.append(exists().where(Membership.contact_id == Contact.id, Membership.region.in_(regions)))
             conditions.append(
@@ -164,7 +164,7 @@ def recipients_query(audience: Audience, meeting_id: int | None, skip_answered: 
             conditions.append(
                 exists().where(
                     Membership.contact_id == Contact.id,
-                    func.lower(Membership.role).in_([r.lower() for r in audience.roles]),
+                    func.lower(Membership.role).in_([role.lower() for role in audience.roles]),
                 )
             )
         query = query.where(or_(*conditions))

@@ -39,9 +39,13 @@ def cli_language() -> str:
     return runtime.language if runtime else environment_language()
 
 
-def say(key: str, /, err: bool = False, **values: Any) -> None:
+def echo_translated(key: str, /, err: bool = False, **values: Any) -> None:
     """Print the catalog's text for `key` in the CLI's language."""
     click.echo(translate(key, cli_language(), **values), err=err)
+
+
+# The old name, until mailer/cli/series.py (being changed on another branch) calls echo_translated.
+say = echo_translated
 
 
 def fail(message: str | BaseException, code: int = 1) -> NoReturn:

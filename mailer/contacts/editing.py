@@ -179,7 +179,7 @@ def set_membership(session: Session, contact: Contact, organisation_slug: str, r
                    title: str | None = None) -> tuple[Membership, bool]:
     """Put the person on the organisation's list, or change their role there; True when newly added."""
     organisation = organisation_by_slug(session, organisation_slug)
-    membership = next((m for m in contact.memberships if m.organisation_id == organisation.id), None)
+    membership = next((membership for membership in contact.memberships if membership.organisation_id == organisation.id), None)
     added = membership is None
     if membership is None:
         membership = Membership(contact=contact, organisation=organisation, name=contact.name,

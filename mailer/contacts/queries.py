@@ -33,7 +33,7 @@ def list_organisations(session: Session) -> list[OrganisationRow]:
         .outerjoin(counts, counts.c.organisation_id == Organisation.id)
         .order_by(Organisation.name)
     )
-    return [OrganisationRow(o.slug, o.name, o.short_name, o.region, n) for o, n in rows]
+    return [OrganisationRow(organisation.slug, organisation.name, organisation.short_name, organisation.region, count) for organisation, count in rows]
 
 
 def list_contacts(session: Session, org: str | None = None) -> list[Contact]:
@@ -49,5 +49,5 @@ def list_contacts(session: Session, org: str | None = None) -> list[Contact]:
 
 
 def suppressed_hashes(session: Session, emails: list[str]) -> set[str]:
-    hashes = {address_hash(e) for e in emails}
+    hashes = {address_hash(email) for email in emails}
     return set(session.scalars(select(Suppression.address_hash).where(Suppression.address_hash.in_(hashes))))

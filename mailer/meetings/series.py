@@ -88,4 +88,4 @@ def remove_session(session: Session, series: Series, meeting_slug: str) -> Meeti
 def open_sessions(series: Series, now: dt.datetime | None = None) -> list[Meeting]:
     """Sessions still ahead and not called off: what an invitation or reminder can offer."""
     now = now or utcnow()
-    return [m for m in series.sessions if m.cancelled_at is None and m.starts_at > now]
+    return [meeting for meeting in series.sessions if meeting.cancelled_at is None and meeting.starts_at > now]

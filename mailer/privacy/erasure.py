@@ -123,7 +123,7 @@ def _rewrite_mentions(session: Session, identity: Identity) -> int:
     Other contacts' own rows are left alone: another person may share the name.
     """
     count = 0
-    for source in (t for t in all_tables() if t.name != CONTACTS):
+    for source in (candidate for candidate in all_tables() if candidate.name != CONTACTS):
         keys = list(source.primary_key.columns)
         for column in searchable_columns(source):
             query = select(*keys, column).where(mention_clause(column, identity))
@@ -131,7 +131,7 @@ def _rewrite_mentions(session: Session, identity: Identity) -> int:
                 *key, value = row
                 new = _rewritten(column, value, identity)
                 if new != value:
-                    session.execute(update(source).where(*(k == v for k, v in zip(keys, key, strict=True)))
+                    session.execute(update(source).where(*(column == value for column, value in zip(keys, key, strict=True)))
                                     .values({column.name: new}))
                     count += 1
     return count

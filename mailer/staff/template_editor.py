@@ -54,14 +54,14 @@ class NotEditable(LookupError):
 
 
 def _roots(settings: Settings) -> list[Path]:
-    return [p for p in (settings.templates_path, packaged_templates_path()) if p is not None and p.is_dir()]
+    return [path for path in (settings.templates_path, packaged_templates_path()) if path is not None and path.is_dir()]
 
 
 def template_files(settings: Settings) -> list[str]:
     """Relative names such as "sv/invitation.html", shared files first, then by language."""
-    names = {str(p.relative_to(root)) for root in _roots(settings) for p in root.rglob("*")
-             if p.is_file() and NAME.match(str(p.relative_to(root)))}
-    return sorted(names, key=lambda n: (n.count("/"), n))
+    names = {str(path.relative_to(root)) for root in _roots(settings) for path in root.rglob("*")
+             if path.is_file() and NAME.match(str(path.relative_to(root)))}
+    return sorted(names, key=lambda name: (name.count("/"), name))
 
 
 def read_template(settings: Settings, name: str) -> str:
@@ -135,7 +135,7 @@ def _contexts(session: Session, settings: Settings, template: str, language: str
                 for first in (True, False)]
     extras: list[dict[str, object]] = [{}]
     if template == "confirmation":
-        extras = [{"response": r} for r in CONFIRMATIONS]
+        extras = [{"response": response} for response in CONFIRMATIONS]
     elif template == "meeting_update":
         earlier = "tisdag 1 september kl. 18.00–20.00" if language == "sv" else "Tuesday 1 September, 6–8 pm"
         extras = [{"change": {"when_before": earlier, "place_before": "Stadsbiblioteket, Exempelstad"},

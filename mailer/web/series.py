@@ -49,20 +49,20 @@ def _render(result: SeriesPage, answer: str | None = None, chosen: list[str] | N
             saved: bool = False, expired: bool = False) -> str:
     """Called inside the transaction, while the ORM objects can still load what they need."""
     settings = settings_of(current_app)
-    t = Words(language_of(result.contact, settings))
+    words = Words(language_of(result.contact, settings))
     errors = {}
     if result.error is not None:
-        errors[result.error.field] = t(f"error.{result.error.field}.{result.error.reason}")
+        errors[result.error.field] = words(f"error.{result.error.field}.{result.error.reason}")
     if chosen is None:
         chosen = [line.meeting.slug for line in result.sessions if line.chosen]
     if answer is None:
         answer = "no" if result.declined else "yes"
-    sessions = [{**meeting_context(line.meeting, settings, t.lang), "slug": line.meeting.slug,
+    sessions = [{**meeting_context(line.meeting, settings, words.lang), "slug": line.meeting.slug,
                  "chosen": line.chosen, "waitlisted": line.waitlisted, "closed": line.closed,
                  "places_left": line.places_left, "full": line.full,
                  "cancelled": line.meeting.cancelled_at is not None} for line in result.sessions]
     return render_template(
-        "public/series.html", t=t, lang=t.lang, series=result.series, several=result.several,
+        "public/series.html", t=words, lang=words.lang, series=result.series, several=result.several,
         sessions=sessions, chosen=set(chosen), answer=answer, declined=result.declined,
         answered=result.answered, closed=result.closed, errors=errors, saved=saved and result.answered,
         test_link=result.test, tested=result.tested, expired=expired, email=settings.mail_from.addr_spec,

@@ -9,7 +9,7 @@ from mailer.staff import tokens
 from mailer.staff.accounts import get_staff
 from mailer.staff.roles import VIEWER
 from mailer.web.staff.access import requires
-from mailer.web.staff.common import db, page, say, settings, signed_in_staff, words
+from mailer.web.staff.common import db, flash_translated, page, settings, signed_in_staff, words
 
 bp = Blueprint("tokens", __name__)
 
@@ -47,7 +47,7 @@ def revoke(token_id: int):
         with db().transaction() as s:
             tokens.revoke_token(s, signed_in_staff().id, token_id, signed_in_staff().actor)
     except tokens.TokenError as exc:
-        say("action_failed", "error", reason=render(exc, words().lang))
+        flash_translated("action_failed", "error", reason=render(exc, words().lang))
     else:
-        say("token_revoked")
+        flash_translated("token_revoked")
     return redirect(url_for(".index"), code=303)

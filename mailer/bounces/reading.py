@@ -22,7 +22,7 @@ from typing import Any
 
 from flufl.bounce import all_failures
 
-from mailer.bounces.status import StatusClass, find_status, status_class
+from mailer.mail.replies import StatusClass, enhanced_status, status_class
 
 log = logging.getLogger(__name__)
 
@@ -89,7 +89,7 @@ def _classify(message: email.message.Message) -> Reading:
     temporary, permanent = all_failures(message)
     if permanent or temporary:
         text = _body_text(message)
-        status = find_status(text)
+        status = enhanced_status(text)
         recipients = sorted({_address(raw) for raw in (permanent or temporary)} - {""})
         reply = _reply_near(text, status)
         if not permanent:  # a warning: the server is still trying
@@ -138,8 +138,8 @@ def _dsn_recipients(message: email.message.Message) -> list[_Recipient]:
             if not address or not action:
                 continue
             diagnostic = _unfold(block.get("diagnostic-code"))
-            status = find_status(str(block.get("status", "")))
-            said = find_status(diagnostic)
+            status = enhanced_status(str(block.get("status", "")))
+            said = enhanced_status(diagnostic)
             if status is None or (status.endswith(".0.0") and said and said[0] == status[0]):
                 status = said or status  # "5.0.0" says less than the remote server's "550 5.1.1"
             found.append(_Recipient(address, action, status, diagnostic))

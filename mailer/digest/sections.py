@@ -23,9 +23,9 @@ from mailer.attendance.coverage import represented_organisations
 from mailer.bounces.quality import described, last_status, organisations_of, refusals, soft_bounces
 from mailer.campaigns.models import Campaign, CampaignState
 from mailer.contacts.models import ERASED_DOMAIN, Contact, Membership, Organisation, Suppression, SuppressionReason
-from mailer.digest.replies import classify, explain
 from mailer.digest.sending import sending_context
 from mailer.i18n import format_day, format_short_date, format_when
+from mailer.mail.replies import explain_reply, reply_kind
 from mailer.meetings.models import Meeting
 from mailer.operations.backup import backup_status
 from mailer.outbox.models import MessageState, OutboxMessage
@@ -178,7 +178,7 @@ def delivery_problems_section(session: Session, period: Period) -> dict[str, Any
         group["messages"].append({
             "name": row.name or row.email, "email": row.email,
             "organisations": ", ".join(organisations.get(row.id, [])), "state": row.state.value,
-            "explanation": explain(row.last_error, period.lang, final=row.state is MessageState.FAILED),
+            "explanation": explain_reply(row.last_error, period.lang, final=row.state is MessageState.FAILED),
             "reply": (row.last_error or "")[:200]})
     return {"groups": list(groups.values()), "failed": sum(group["failed"] for group in groups.values()),
             "retrying": sum(group["retrying"] for group in groups.values())}
@@ -259,7 +259,7 @@ def _suppressions_by_organisation(session: Session, period: Period, reason: Supp
         entry = {"name": row.name or row.email, "email": row.email}
         if reason is SuppressionReason.BOUNCED:
             entry |= {"explanation": described(row.email, row.detail, statuses, period.lang)["explanation"],
-                      "kind": classify(row.detail), "reply": (row.detail or "")[:200]}
+                      "kind": reply_kind(row.detail), "reply": (row.detail or "")[:200]}
         for name in organisations.get(row.id, []) or [NO_ORGANISATION]:
             grouped[name].append(entry)
     by_organisation = [{"organisation": name or period.word("(ingen medlemsorganisation)", "(no member organisation)"),

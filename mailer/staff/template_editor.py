@@ -23,12 +23,12 @@ from pathlib import Path
 from sqlalchemy.orm import Session
 
 from mailer.audit.log import record
-from mailer.bounces.status import explain
 from mailer.config import LANGUAGES, Settings
 from mailer.db import Database, utcnow
 from mailer.digest.build import current_period, digest_context
 from mailer.mail.compose import made_up_contact
 from mailer.mail.context import meeting_context, recipient_context
+from mailer.mail.replies import explain_status
 from mailer.mail.templates import (
     RECIPIENT_TEMPLATES,
     TEMPLATE_NAMES,
@@ -114,9 +114,9 @@ def _contexts(session: Session, settings: Settings, template: str, language: str
                                              "email": settings.mail_from.addr_spec},
                  "report": {"slug": "exempelforbundet", "name": "Exempelförbundet", "contact_email": None,
                             "contacts": 84, "unsubscribed": [entry],
-                            "bounced": [entry | {"status": "5.1.1", "explanation": explain("5.1.1", language)}],
+                            "bounced": [entry | {"status": "5.1.1", "explanation": explain_status("5.1.1", language)}],
                             "soft_bounced": [{"email": "bo@example.org", "since": "2027-01-20", "status": "5.2.2",
-                                              "explanation": explain("5.2.2", language), "count": 1}],
+                                              "explanation": explain_status("5.2.2", language), "count": 1}],
                             "rejected": [{"file": "exempel.csv", "line": 12, "value": "anna.example.org",
                                           "reason": "bad address"}]}}]
     if template == "signup_confirmation":

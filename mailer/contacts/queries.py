@@ -1,4 +1,4 @@
-"""Read-only views of contacts and organisations for listings."""
+"""Read-only views of contacts and organisations: listings, and finding one contact by address."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, selectinload
 
+from mailer.contacts.csvfile import normalise_email
 from mailer.contacts.models import ERASED_DOMAIN, Contact, Membership, Organisation, Suppression, address_hash
 from mailer.errors import NotFound
 
@@ -34,6 +35,22 @@ def list_organisations(session: Session) -> list[OrganisationRow]:
         .order_by(Organisation.name)
     )
     return [OrganisationRow(organisation.slug, organisation.name, organisation.short_name, organisation.region, count) for organisation, count in rows]
+
+
+def find_contact(session: Session, email: str) -> Contact:
+    """The contact with this address, written as a person types it (any case, spaces, an IDN domain).
+
+    Raises NotFound("no_contact") naming the address as given. The one lookup by address for
+    the privacy commands and for revoking someone's links.
+    """
+    try:
+        key = normalise_email(email)
+    except ValueError:  # not a valid address: still looked up as written, and then not found
+        key = email.strip().lower()
+    contact = session.scalar(select(Contact).where(Contact.email == key))
+    if contact is None:
+        raise NotFound("no_contact", email=email.strip())
+    return contact
 
 
 def list_contacts(session: Session, org: str | None = None) -> list[Contact]:

@@ -30,11 +30,12 @@ from mailer.contacts.models import (
     SuppressionReason,
     address_hash,
 )
+from mailer.contacts.queries import find_contact
 from mailer.db import Database, rowcount
 from mailer.identifiers import new_link_key
 from mailer.privacy.catalogue import CONTACTS, all_tables, linked, personal_columns, table, tables_linked_to
 from mailer.privacy.files import remove_files
-from mailer.privacy.person import Identity, find_contact, mention_clause, searchable_columns
+from mailer.privacy.person import Identity, mention_clause, searchable_columns
 
 ERASED_TEXT = "[raderad]"
 

@@ -17,9 +17,10 @@ from sqlalchemy.orm import Session
 
 from mailer.config import Settings
 from mailer.contacts.models import Suppression, address_hash
+from mailer.contacts.queries import find_contact
 from mailer.privacy.catalogue import CONTACTS, linked, table, tables_linked_to
 from mailer.privacy.files import files_about
-from mailer.privacy.person import Identity, find_contact, mentions
+from mailer.privacy.person import Identity, mentions
 
 
 def export_person(session: Session, email: str, settings: Settings | None = None) -> dict[str, Any]:

@@ -13,7 +13,8 @@ from mailer.cli.runtime import Runtime, cli_language, echo_translated, fail, pas
 from mailer.translations import N_, translate
 
 ACTIONS = (N_("bounces.action.suppressed"), N_("bounces.action.counted"), N_("bounces.action.unsubscribed"),
-           N_("bounces.action.recorded"), N_("bounces.action.nothing"), N_("bounces.action.already-processed"))
+           N_("bounces.action.recorded"), N_("bounces.action.nothing"), N_("bounces.action.already-processed"),
+           N_("bounces.action.test-mail"))
 
 
 @click.group()

@@ -62,6 +62,13 @@ def not_personal() -> dict[str, Any]:
     return {"personal": False}
 
 
+def deleted_after_retention(column: str) -> dict[str, Any]:
+    """Table `info=` for rows about a person that cannot be anonymised (their link to the contact is
+    the point of the row): the retention job deletes each once `column` (a time) is older than
+    `retention_months` (mailer.privacy.retention)."""
+    return {"retention": "delete", "retention_from": column}
+
+
 class UTCDateTime(TypeDecorator):
     """A time-zone-aware timestamp stored as UTC on every backend.
 

@@ -375,3 +375,24 @@ def test_a_staff_test_mail_leaves_with_a_signed_test_tag_and_its_bounce_is_held_
     (line,) = lines(runner.invoke(["bounces", "process", forged, "--json"]).stdout)
     assert (line["contact_id"], line["action"]) == (None, "nothing")
 
+
+def test_retention_deletes_bounce_reports_older_than_the_period_as_the_model_declares(db, settings, sent):
+    """A report stays tied to its person (it cannot be anonymised): bounce_events is declared
+    deleted_after_retention, and the retention job deletes the old ones, keeping the recent."""
+    from mailer.privacy.catalogue import table
+    from mailer.privacy.retention import anonymise_expired, cutoff
+
+    assert table("bounce_events").info == {"retention": "delete", "retention_from": "created_at"}
+    now = utcnow()
+    old, recent = cutoff(24, now) - dt.timedelta(days=1), cutoff(24, now) + dt.timedelta(days=1)
+    with db.transaction() as session:
+        for name, address, at in (("gmail_over_quota.eml", "david.berg@gmail.example.com", old),
+                                  ("sendmail_expired.eml", "frida.ost@folkdans.example.se", recent)):
+            report = apply(session, settings, Incoming(name, report_bytes(name, sent[address]), False), now=at)
+            assert report.action == "counted"
+    with db.transaction() as session:
+        done = anonymise_expired(session, 24, now=now)
+        again = anonymise_expired(session, 24, now=now)
+        kept = session.scalars(select(BounceEvent.created_at)).all()
+    assert done.deleted == {"bounce_events": 1} and again.deleted == {"bounce_events": 0}
+    assert [at.date() for at in kept] == [recent.date()]

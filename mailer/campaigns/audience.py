@@ -90,18 +90,23 @@ class Audience:
         return text
 
 
-def invited_to(meeting_id: int) -> Select[int | None]:
-    """Contacts who were sent an invitation to the meeting."""
+def sent_invitations(to: ColumnElement[bool]) -> Select[int | None]:
+    """Contacts who were sent an invitation in a round matching `to` (a condition on Campaign)."""
     return (
         select(OutboxMessage.contact_id)
         .join(Campaign, Campaign.id == OutboxMessage.campaign_id)
         .where(
-            Campaign.meeting_id == meeting_id,
+            to,
             Campaign.template == "invitation",
             OutboxMessage.state == MessageState.SENT,
             OutboxMessage.contact_id.is_not(None),
         )
     )
+
+
+def invited_to(meeting_id: int) -> Select[int | None]:
+    """Contacts who were sent an invitation to the meeting."""
+    return sent_invitations(Campaign.meeting_id == meeting_id)
 
 
 def answered(meeting_id: int) -> Exists:
@@ -111,16 +116,7 @@ def answered(meeting_id: int) -> Exists:
 
 def invited_to_series(series_id: int) -> Select[int | None]:
     """Contacts who were sent an invitation to the series (a round that offers its sessions)."""
-    return (
-        select(OutboxMessage.contact_id)
-        .join(Campaign, Campaign.id == OutboxMessage.campaign_id)
-        .where(
-            Campaign.series_id == series_id,
-            Campaign.template == "invitation",
-            OutboxMessage.state == MessageState.SENT,
-            OutboxMessage.contact_id.is_not(None),
-        )
-    )
+    return sent_invitations(Campaign.series_id == series_id)
 
 
 def answered_series(series_id: int) -> Exists:

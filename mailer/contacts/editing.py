@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session, selectinload
 
 from mailer.contacts.csvfile import clean_text, normalise_email
 from mailer.contacts.models import Contact, Membership, Organisation
-from mailer.errors import DomainError, NotFound
+from mailer.errors import DomainError, NotFound, found
 from mailer.regions import canonical_region
 
 LIMITS = {"name": 200, "region": 100, "phone": 50, "role": 100, "organisation_name": 200, "short_name": 40}
@@ -124,10 +124,7 @@ def update_organisation(session: Session, slug: str, *, name: str | None, short_
 
 
 def organisation_by_slug(session: Session, slug: str) -> Organisation:
-    organisation = session.scalar(select(Organisation).where(Organisation.slug == slug))
-    if organisation is None:
-        raise NotFound("no_organisation", slug=slug)
-    return organisation
+    return found(session.scalar(select(Organisation).where(Organisation.slug == slug)), "no_organisation", slug=slug)
 
 
 

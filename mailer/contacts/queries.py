@@ -9,7 +9,7 @@ from sqlalchemy.orm import Session, selectinload
 
 from mailer.contacts.csvfile import normalise_email
 from mailer.contacts.models import ERASED_DOMAIN, Contact, Membership, Organisation, Suppression, address_hash
-from mailer.errors import NotFound
+from mailer.errors import NotFound, found
 
 
 @dataclass
@@ -47,10 +47,7 @@ def find_contact(session: Session, email: str) -> Contact:
         key = normalise_email(email)
     except ValueError:  # not a valid address: still looked up as written, and then not found
         key = email.strip().lower()
-    contact = session.scalar(select(Contact).where(Contact.email == key))
-    if contact is None:
-        raise NotFound("no_contact", email=email.strip())
-    return contact
+    return found(session.scalar(select(Contact).where(Contact.email == key)), "no_contact", email=email.strip())
 
 
 def list_contacts(session: Session, org: str | None = None) -> list[Contact]:

@@ -12,7 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from mailer.db import utcnow
-from mailer.errors import DomainError, NotFound
+from mailer.errors import DomainError, found
 from mailer.identifiers import SLUG_RE
 from mailer.meetings.models import Meeting, Series, SeriesChoice
 from mailer.meetings.service import get_meeting
@@ -52,10 +52,7 @@ def create_series(session: Session, *, slug: str, title: str, choice: str = "one
 
 
 def get_series(session: Session, slug: str) -> Series:
-    series = session.scalar(select(Series).where(Series.slug == slug))
-    if series is None:
-        raise NotFound("no_series", slug=slug)
-    return series
+    return found(session.scalar(select(Series).where(Series.slug == slug)), "no_series", slug=slug)
 
 
 def list_series(session: Session) -> list[Series]:

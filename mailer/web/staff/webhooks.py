@@ -4,6 +4,7 @@ deliveries with their status, which can be sent again."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 from flask import Blueprint, redirect, request, url_for
 from sqlalchemy.orm import Session
@@ -52,64 +53,52 @@ def add():
     return redirect(url_for(".index"), code=303)
 
 
-def _act(change: Callable[[Session], str]) -> str | None:
-    """Run one endpoint change; its URL, or None after saying why it was refused."""
+def _act(done: str, change: Callable[[Session], dict[str, Any]]):
+    """Run one change in a transaction and go back to the list, saying what was done (the catalog's
+    `done` text with the values the change returns) or why it was refused."""
     try:
         with db().transaction() as session:
-            return change(session)
+            values = change(session)
     except WebhookError as exc:
         flash_translated("webhook_refused", "error", reason=exc.render(words().lang))
-        return None
-
-
-def _back():
+    else:
+        flash_translated(done, **values)
     return redirect(url_for(".index"), code=303)
 
 
 @bp.post("/webhooks/<int:endpoint_id>/disable")
 @requires(ADMIN)
 def disable(endpoint_id: int):
-    url = _act(lambda session: webhook_actions.set_active(session, signed_in_staff().actor, endpoint_id, False).url)
-    if url:
-        flash_translated("webhook_disabled", url=url)
-    return _back()
+    return _act("webhook_disabled", lambda session: {
+        "url": webhook_actions.set_active(session, signed_in_staff().actor, endpoint_id, False).url})
 
 
 @bp.post("/webhooks/<int:endpoint_id>/enable")
 @requires(ADMIN)
 def enable(endpoint_id: int):
-    url = _act(lambda session: webhook_actions.set_active(session, signed_in_staff().actor, endpoint_id, True).url)
-    if url:
-        flash_translated("webhook_enabled", url=url)
-    return _back()
+    return _act("webhook_enabled", lambda session: {
+        "url": webhook_actions.set_active(session, signed_in_staff().actor, endpoint_id, True).url})
 
 
 @bp.post("/webhooks/<int:endpoint_id>/remove")
 @requires(ADMIN)
 def remove(endpoint_id: int):
-    url = _act(lambda session: webhook_actions.remove_endpoint(session, signed_in_staff().actor, endpoint_id))
-    if url:
-        flash_translated("webhook_removed", url=url)
-    return _back()
+    return _act("webhook_removed", lambda session: {
+        "url": webhook_actions.remove_endpoint(session, signed_in_staff().actor, endpoint_id)})
 
 
 @bp.post("/webhooks/<int:endpoint_id>/secret")
 @requires(ADMIN)
 def secret(endpoint_id: int):
-    url = _act(lambda session: webhook_actions.new_secret(session, signed_in_staff().actor, endpoint_id).url)
-    if url:
-        flash_translated("webhook_new_secret", url=url)
-    return _back()
+    return _act("webhook_new_secret", lambda session: {
+        "url": webhook_actions.new_secret(session, signed_in_staff().actor, endpoint_id).url})
 
 
 @bp.post("/webhooks/deliveries/<int:delivery_id>/resend")
 @requires(ADMIN)
 def resend(delivery_id: int):
-    try:
-        with db().transaction() as session:
-            webhook_actions.resend(session, signed_in_staff().actor, delivery_id)
-    except WebhookError as exc:
-        flash_translated("webhook_refused", "error", reason=exc.render(words().lang))
-    else:
-        flash_translated("webhook_resent", id=delivery_id)
-    return redirect(url_for(".index"), code=303)
+    def change(session: Session) -> dict[str, Any]:
+        webhook_actions.resend(session, signed_in_staff().actor, delivery_id)
+        return {"id": delivery_id}
+
+    return _act("webhook_resent", change)

@@ -332,7 +332,7 @@ def _origin_list(name: str, value: Any) -> tuple[str, ...]:
             continue
         parts = urlsplit(text)
         if parts.scheme not in ("http", "https") or not parts.netloc or parts.path or parts.query \
-                or any(c in text for c in " ;'\""):
+                or any(char in text for char in " ;'\""):
             raise ConfigError(env_name(name), f"{text!r} is not an origin like https://www.example.org")
         result.append(f"{parts.scheme}://{parts.netloc.lower()}")
     return tuple(result)
@@ -394,7 +394,7 @@ def _crontab_weekdays(field: str) -> str:
         if spec == "*":
             first, last = 0, 6
         elif "-" in spec:
-            first, last = (_crontab_day(x) for x in spec.split("-", 1))
+            first, last = (_crontab_day(part) for part in spec.split("-", 1))
         else:
             first = last = _crontab_day(spec)
             if step:

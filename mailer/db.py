@@ -62,6 +62,13 @@ def not_personal() -> dict[str, Any]:
     return {"personal": False}
 
 
+def deleted_after_retention(column: str) -> dict[str, Any]:
+    """Table `info=` for rows about a person that cannot be anonymised (their link to the contact is
+    the point of the row): the retention job deletes each once `column` (a time) is older than
+    `retention_months` (mailer.privacy.retention)."""
+    return {"retention": "delete", "retention_from": column}
+
+
 class UTCDateTime(TypeDecorator):
     """A time-zone-aware timestamp stored as UTC on every backend.
 
@@ -90,7 +97,7 @@ class UTCDateTime(TypeDecorator):
 
 def str_enum(enum_cls: type[enum.Enum]) -> Enum:
     """Store enum values as plain strings (portable, readable in SQL)."""
-    return Enum(enum_cls, native_enum=False, length=20, values_callable=lambda e: [m.value for m in e])
+    return Enum(enum_cls, native_enum=False, length=20, values_callable=lambda enum_type: [member.value for member in enum_type])
 
 
 def utcnow() -> dt.datetime:

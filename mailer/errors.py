@@ -8,9 +8,11 @@ shape `contacts.csvfile.CsvFileError` started with.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, TypeVar
 
 from mailer.translations import translate
+
+Found = TypeVar("Found")
 
 
 class DomainError(Exception):
@@ -31,6 +33,13 @@ class DomainError(Exception):
 
 class NotFound(DomainError, LookupError):
     """No such organisation, meeting, contact, campaign or account; `params` name what was asked for."""
+
+
+def found(value: Found | None, code: str, /, **params: Any) -> Found:
+    """`value` itself, or NotFound(code, **params) when a lookup found nothing (None)."""
+    if value is None:
+        raise NotFound(code, **params)
+    return value
 
 
 def render(exc: BaseException, language: str | None) -> str:

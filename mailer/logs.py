@@ -24,8 +24,8 @@ def mask_email(email: str | None, keep: int = 1) -> str:
 
 
 def redact(text: str) -> str:
-    text = TOKEN_IN_PATH.sub(lambda m: f"/{m.group(1)}/…", text)
-    return EMAIL.sub(lambda m: mask_email(m.group(0)), text)
+    text = TOKEN_IN_PATH.sub(lambda match: f"/{match.group(1)}/…", text)
+    return EMAIL.sub(lambda match: mask_email(match.group(0)), text)
 
 
 class RedactingFilter(logging.Filter):
@@ -57,8 +57,8 @@ def install_filter(extra_handlers: Iterable[logging.Handler] = ()) -> None:
     so this module needs no Flask).
     """
     redactor = RedactingFilter()
-    loggers = [logging.getLogger()] + [logging.getLogger(n) for n in logging.root.manager.loggerDict]
-    handlers = [*extra_handlers] + [h for logger in loggers for h in getattr(logger, "handlers", [])]
+    loggers = [logging.getLogger()] + [logging.getLogger(name) for name in logging.root.manager.loggerDict]
+    handlers = [*extra_handlers] + [handler for logger in loggers for handler in getattr(logger, "handlers", [])]
     for handler in handlers:
-        if not any(isinstance(f, RedactingFilter) for f in handler.filters):
+        if not any(isinstance(log_filter, RedactingFilter) for log_filter in handler.filters):
             handler.addFilter(redactor)

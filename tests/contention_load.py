@@ -8,71 +8,13 @@ answer pages (GET) and answering (POST); every recipient request's time is recor
 
 from __future__ import annotations
 
-import http.client
-import re
 import threading
 import time
-import urllib.parse
-import uuid
 from dataclasses import dataclass, field
 
-CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
+from helpers import CSRF, Browser
+
 UPLOAD_BYTES = 18 * 1024 * 1024
-
-
-class Client:
-    """One browser: its cookies, a new connection per request, redirects not followed."""
-
-    def __init__(self, base: str, timeout: float = 300):
-        parts = urllib.parse.urlsplit(base)
-        self.host, self.port, self.timeout = parts.hostname, parts.port, timeout
-        self.cookies: dict[str, str] = {}
-
-    def request(self, method: str, path: str, body: bytes | None = None,
-                content_type: str | None = None) -> tuple[int, str]:
-        headers = {"Connection": "close"}
-        if content_type:
-            headers["Content-Type"] = content_type
-        if self.cookies:
-            headers["Cookie"] = "; ".join(f"{k}={v}" for k, v in self.cookies.items())
-        connection = http.client.HTTPConnection(self.host, self.port, timeout=self.timeout)
-        try:
-            connection.request(method, path, body=body, headers=headers)
-            reply = connection.getresponse()
-            text = reply.read().decode("utf-8", "replace")
-            for header in reply.headers.get_all("Set-Cookie") or []:
-                name, _, value = header.split(";", 1)[0].partition("=")
-                self.cookies[name.strip()] = value.strip()
-            return reply.status, text
-        finally:
-            connection.close()
-
-    def get(self, path: str) -> tuple[int, str]:
-        return self.request("GET", path)
-
-    def post(self, path: str, form: dict[str, str]) -> tuple[int, str]:
-        return self.request("POST", path, urllib.parse.urlencode(form).encode(), "application/x-www-form-urlencoded")
-
-    def token(self, path: str) -> str:
-        status, page = self.get(path)
-        match = CSRF.search(page)
-        if status != 200 or match is None:
-            raise AssertionError(f"GET {path}: {status} without a form")
-        return match.group(1)
-
-    def log_in(self, email: str, password: str) -> int:
-        return self.post("/staff/login", {"csrf_token": self.token("/staff/login"), "email": email,
-                                          "password": password})[0]
-
-    def upload(self, data: bytes, org: str) -> tuple[int, str]:
-        boundary = uuid.uuid4().hex
-        token = self.token("/staff/upload")
-        parts = [f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"\r\n\r\n{value}\r\n'.encode()
-                 for name, value in (("csrf_token", token), ("org", ""), ("new_org", org))]
-        parts.append(f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="{org}.csv"\r\n'
-                     f"Content-Type: text/csv\r\n\r\n".encode() + data + b"\r\n")
-        body = b"".join(parts) + f"--{boundary}--\r\n".encode()
-        return self.request("POST", "/staff/upload", body, f"multipart/form-data; boundary={boundary}")
 
 
 def big_list(size: int = UPLOAD_BYTES) -> bytes:
@@ -109,15 +51,15 @@ def staff_and_recipients(base: str, answer_paths: list[str], staff_email: str, p
     staff_done = threading.Event()
 
     def upload_preview() -> str:
-        client = Client(base)
+        client = Browser(base, timeout=300)
         client.log_in(staff_email, password)
         status, page = client.upload(upload, "storlista")
         return f"{status} {'Om du importerar' in page}"
 
     def template_previews() -> str:
-        client = Client(base)
+        client = Browser(base, timeout=300)
         client.log_in(staff_email, password)
-        token = client.token("/staff/templates/sv/invitation.txt")
+        token = client.open_form("/staff/templates/sv/invitation.txt")
         statuses = set()
         for _ in range(previews):
             statuses.add(client.post("/staff/templates/sv/invitation.txt/preview.json",
@@ -125,7 +67,7 @@ def staff_and_recipients(base: str, answer_paths: list[str], staff_email: str, p
         return f"{previews} previews: {sorted(statuses)}"
 
     def wrong_passwords() -> str:
-        statuses = [Client(base).log_in(f"fel{i}@ax.example.org", "inte rätt lösenord")
+        statuses = [Browser(base, timeout=300).log_in(f"fel{i}@ax.example.org", "inte rätt lösenord")
                     for i in range(failed_logins)]
         return f"{failed_logins} failed log-ins: {sorted(set(statuses))}"
 
@@ -134,7 +76,7 @@ def staff_and_recipients(base: str, answer_paths: list[str], staff_email: str, p
         while not staff_done.is_set():
             path = answer_paths[index % len(answer_paths)]
             index += recipients
-            client = Client(base, timeout=120)
+            client = Browser(base)
             started = time.monotonic()
             try:
                 status, page = client.get(path)

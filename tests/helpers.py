@@ -1,4 +1,5 @@
-"""Plain helpers shared by the tests: dates relative to today, and waiting on a condition.
+"""Plain helpers shared by the tests: dates relative to today, waiting on a condition, and a
+browser (`Browser`) for tests and benchmarks against a real `mailer serve`.
 
 Why: a test that names a fixed year starts failing the day that year has passed, and a test
 that sleeps a fixed time fails on a busy machine. Tests take their dates from here, so the
@@ -9,7 +10,11 @@ they wait with `wait_until`, which returns as soon as the condition holds.
 from __future__ import annotations
 
 import datetime as dt
+import http.client
+import re
 import time
+import urllib.parse
+import uuid
 from typing import TypeVar
 from collections.abc import Callable
 from zoneinfo import ZoneInfo
@@ -115,3 +120,71 @@ def wait_until(predicate: Callable[[], Value], timeout: float = 30.0, what: str 
         if time.monotonic() > deadline:
             pytest.fail(f"timed out after {timeout:.0f} s waiting for {what}" + (f":\n{detail()}" if detail else ""))
         time.sleep(interval)
+
+
+CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
+
+
+class Browser:
+    """One browser against a real server: its own cookies, a new connection per request (so gunicorn
+    spreads them over its processes), optionally from a chosen loopback source address; redirects are
+    not followed. The one HTTP client of the process tests (process_helpers) and the contention load
+    (contention_load, also run by bench/contention.py).
+    """
+
+    def __init__(self, base: str, source: str | None = None, timeout: float = 120):
+        parts = urllib.parse.urlsplit(base)
+        self.host, self.port, self.source, self.timeout = parts.hostname, parts.port, source, timeout
+        self.cookies: dict[str, str] = {}
+
+    def request(self, method: str, path: str, body: bytes | None = None,
+                content_type: str | None = None) -> tuple[int, str]:
+        headers = {"Connection": "close"}
+        if content_type:
+            headers["Content-Type"] = content_type
+        if self.cookies:
+            headers["Cookie"] = self.cookie_header()
+        connection = http.client.HTTPConnection(self.host, self.port, timeout=self.timeout,
+                                                source_address=(self.source, 0) if self.source else None)
+        try:
+            connection.request(method, path, body=body, headers=headers)
+            reply = connection.getresponse()
+            text = reply.read().decode("utf-8", "replace")
+            for header in reply.headers.get_all("Set-Cookie") or []:
+                name, _, value = header.split(";", 1)[0].partition("=")
+                self.cookies[name.strip()] = value.strip()
+            return reply.status, text
+        finally:
+            connection.close()
+
+    def cookie_header(self) -> str:
+        return "; ".join(f"{name}={value}" for name, value in self.cookies.items())
+
+    def get(self, path: str) -> tuple[int, str]:
+        return self.request("GET", path)
+
+    def post(self, path: str, form: dict[str, str]) -> tuple[int, str]:
+        return self.request("POST", path, urllib.parse.urlencode(form).encode(), "application/x-www-form-urlencoded")
+
+    def open_form(self, path: str) -> str:
+        """GET a page with a form and return its CSRF token (the test fails if there is none)."""
+        status, page = self.get(path)
+        match = CSRF.search(page)
+        if status != 200 or match is None:
+            raise AssertionError(f"GET {path}: {status} without a form: {page[:300]}")
+        return match.group(1)
+
+    def log_in(self, email: str, password: str) -> int:
+        return self.post("/staff/login", {"csrf_token": self.open_form("/staff/login"), "email": email,
+                                          "password": password})[0]
+
+    def upload(self, data: bytes, org: str) -> tuple[int, str]:
+        """A contact list for a new organisation through the staff upload form (multipart)."""
+        boundary = uuid.uuid4().hex
+        token = self.open_form("/staff/upload")
+        parts = [f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"\r\n\r\n{value}\r\n'.encode()
+                 for name, value in (("csrf_token", token), ("org", ""), ("new_org", org))]
+        parts.append(f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="{org}.csv"\r\n'
+                     f"Content-Type: text/csv\r\n\r\n".encode() + data + b"\r\n")
+        body = b"".join(parts) + f"--{boundary}--\r\n".encode()
+        return self.request("POST", "/staff/upload", body, f"multipart/form-data; boundary={boundary}")

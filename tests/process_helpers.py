@@ -16,7 +16,6 @@ import signal
 import subprocess
 import sys
 import threading
-import urllib.parse
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -30,8 +29,7 @@ from mailer.campaigns.audience import Audience
 from mailer.campaigns.models import Campaign, CampaignState
 from mailer.contacts.importer import import_lists
 
-from helpers import wait_until
-from rsvp_fixtures import csrf_of
+from helpers import Browser, wait_until
 from smtp_server import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -112,47 +110,6 @@ def loopback_address() -> str:
     return f"127.{rng.randint(1, 254)}.{rng.randint(0, 255)}.{rng.randint(1, 254)}"
 
 
-class Visitor:
-    """One browser: its own cookies, a new connection per request (so gunicorn spreads them
-    over its processes), from a chosen loopback source address, redirects not followed."""
-
-    def __init__(self, base: str, source: str):
-        parts = urllib.parse.urlsplit(base)
-        self.host, self.port, self.source = parts.hostname, parts.port, source
-        self.cookies: dict[str, str] = {}
-
-    def request(self, method: str, path: str, form: dict | None = None) -> tuple[int, str]:
-        headers = {"Connection": "close"}
-        body = None
-        if form is not None:
-            body = urllib.parse.urlencode(form).encode()
-            headers["Content-Type"] = "application/x-www-form-urlencoded"
-        if self.cookies:
-            headers["Cookie"] = "; ".join(f"{k}={v}" for k, v in self.cookies.items())
-        connection = http.client.HTTPConnection(self.host, self.port, timeout=120, source_address=(self.source, 0))
-        try:
-            connection.request(method, path, body=body, headers=headers)
-            reply = connection.getresponse()
-            text = reply.read().decode("utf-8", "replace")
-            for header in reply.headers.get_all("Set-Cookie") or []:
-                name, _, value = header.split(";", 1)[0].partition("=")
-                self.cookies[name.strip()] = value.strip()
-            return reply.status, text
-        finally:
-            connection.close()
-
-    def get(self, path: str) -> tuple[int, str]:
-        return self.request("GET", path)
-
-    def post(self, path: str, form: dict) -> tuple[int, str]:
-        return self.request("POST", path, form)
-
-    def open_form(self, path: str) -> str:
-        status, page = self.get(path)
-        assert status == 200, (status, page[:300])
-        return csrf_of(page)
-
-
 @dataclass
 class Server:
     base: str
@@ -160,8 +117,8 @@ class Server:
     log_path: Path
     source: str = field(default_factory=loopback_address)
 
-    def visitor(self) -> Visitor:
-        return Visitor(self.base, self.source)
+    def visitor(self) -> Browser:
+        return Browser(self.base, self.source)
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace")

@@ -15,6 +15,7 @@ from mailer.mail import verp
 from mailer.bounces.models import BounceEvent
 from mailer.bounces.service import apply
 from mailer.bounces.sources import Incoming
+from mailer.campaigns.models import Campaign
 from mailer.contacts.models import Contact, Suppression, SuppressionReason
 from mailer.outbox.models import OutboxMessage
 from mailer.db import utcnow
@@ -346,3 +347,52 @@ def test_the_staff_dashboard_explains_each_bounce(app, db, runner, reports, staf
     page = staff_client.get("/staff/").get_data(as_text=True)
     row = page[page.index("bo.ek@musikforbundet.example.se"):].split("</tr>")[0]
     assert "Adressen finns inte hos mottagarens e-postserver." in row and "550 5.1.1 No such user here" in row
+
+
+def test_a_staff_test_mail_leaves_with_a_signed_test_tag_and_its_bounce_is_held_against_nobody(
+        runner, cli_env, db, settings, sent, smtp_server, tmp_path):
+    """Like the real round (VERP), so a relay refusing the tagged sender shows in the test; its report
+    is known for a test mail's, even when the test went to a contact's own address."""
+    anna = "anna.lind@korforbundet.example.se"
+    with db.transaction() as session:
+        campaign_id = session.scalar(select(Campaign.id))
+    test = runner.invoke(["campaigns", "test", str(campaign_id), "--to", anna],
+                         env={**cli_env, "MAILER_SMTP_URL": smtp_server.url})
+    assert test.exit_code == 0, test.output
+    (received,) = [r for r in smtp_server.to(anna) if r.message["Subject"].startswith("[TEST] ")]
+    local, _, domain = received.envelope_from.partition("@")
+    assert domain == "ax.example.org" and re.fullmatch(r"bounces\+test\d+-[0-9a-f]{16}", local)
+    keys = (settings.secret_key,)
+    assert verp.tagged_message_ids(received.envelope_from, BOUNCE_ADDRESS, keys, verp.TEST_PREFIX) == [campaign_id]
+    assert verp.tagged_message_ids(received.envelope_from, BOUNCE_ADDRESS, keys) == []  # never taken for a row's
+    report = tmp_path / "test_mail_bounce.eml"
+    report.write_bytes(report_bytes("postfix_user_unknown.eml", local.removeprefix("bounces+")))
+    (line,) = lines(runner.invoke(["bounces", "process", report, "--json"]).stdout)
+    assert (line["kind"], line["contact_id"], line["action"]) == ("hard", None, "test-mail")
+    assert suppressions(db) == {}
+    forged = tmp_path / "forged.eml"  # a test tag signed with another key is nobody's
+    forged.write_bytes(report_bytes("postfix_user_unknown.eml", verp.tag("another key", campaign_id, verp.TEST_PREFIX)))
+    (line,) = lines(runner.invoke(["bounces", "process", forged, "--json"]).stdout)
+    assert (line["contact_id"], line["action"]) == (None, "nothing")
+
+
+def test_retention_deletes_bounce_reports_older_than_the_period_as_the_model_declares(db, settings, sent):
+    """A report stays tied to its person (it cannot be anonymised): bounce_events is declared
+    deleted_after_retention, and the retention job deletes the old ones, keeping the recent."""
+    from mailer.privacy.catalogue import table
+    from mailer.privacy.retention import anonymise_expired, cutoff
+
+    assert table("bounce_events").info == {"retention": "delete", "retention_from": "created_at"}
+    now = utcnow()
+    old, recent = cutoff(24, now) - dt.timedelta(days=1), cutoff(24, now) + dt.timedelta(days=1)
+    with db.transaction() as session:
+        for name, address, at in (("gmail_over_quota.eml", "david.berg@gmail.example.com", old),
+                                  ("sendmail_expired.eml", "frida.ost@folkdans.example.se", recent)):
+            report = apply(session, settings, Incoming(name, report_bytes(name, sent[address]), False), now=at)
+            assert report.action == "counted"
+    with db.transaction() as session:
+        done = anonymise_expired(session, 24, now=now)
+        again = anonymise_expired(session, 24, now=now)
+        kept = session.scalars(select(BounceEvent.created_at)).all()
+    assert done.deleted == {"bounce_events": 1} and again.deleted == {"bounce_events": 0}
+    assert [at.date() for at in kept] == [recent.date()]

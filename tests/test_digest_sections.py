@@ -17,7 +17,7 @@ from mailer.privacy.erasure import forget
 from mailer.contacts.subscriptions import suppress
 from mailer.db import utcnow
 from mailer.digest.build import current_period, digest_context
-from mailer.digest.replies import classify, explain
+from mailer.mail.replies import explain_reply, reply_kind
 from mailer.meetings.models import Meeting
 from mailer.outbox.models import MessageState, OutboxMessage
 from mailer.rsvp.service import record_answer
@@ -87,7 +87,7 @@ def test_every_section_tells_the_week(db, settings, week):
     (problems,) = digest["delivery_problems"]["groups"]
     assert (problems["failed"], problems["retrying"]) == (1, 1)
     assert {m["name"]: m["explanation"] for m in problems["messages"]} == {
-        "David Dahl": explain("451 4.3.0", "sv", final=True), "Erik Ek": explain("421 4.7.0", "sv")}
+        "David Dahl": explain_reply("451 4.3.0", "sv", final=True), "Erik Ek": explain_reply("421 4.7.0", "sv")}
     assert problems["messages"][0]["explanation"].startswith("Mottagarens server svarade med tillfälliga fel")
     (bounced,) = digest["bounces"]["by_organisation"]
     assert bounced["organisation"] == "Dans" and bounced["people"][0]["name"] == "Gustav Grön"
@@ -136,6 +136,6 @@ def test_both_parts_in_both_languages_and_never_the_erased(db, app, settings, we
     (None, "unknown"),
 ])
 def test_every_reply_gets_an_explanation_in_both_languages(reply, kind):
-    assert classify(reply) == kind
-    assert explain(reply, "sv") != explain(reply, "en")
-    assert explain(reply, "sv", final=True) != explain(reply, "en", final=True)
+    assert reply_kind(reply) == kind
+    assert explain_reply(reply, "sv") != explain_reply(reply, "en")
+    assert explain_reply(reply, "sv", final=True) != explain_reply(reply, "en", final=True)

@@ -7,7 +7,7 @@ from __future__ import annotations
 import http.client
 import urllib.parse
 
-from contention_load import Client
+from helpers import Browser
 from staff_helpers import PASSWORD, STAFF_EMAIL, post, text
 
 import pytest
@@ -82,16 +82,16 @@ def _sample(settings) -> dict:
 
 def test_a_2_gb_upload_is_refused_before_its_body_is_read(db, staff, live_server, instance_path):
     """On a real server: the answer comes after the first megabyte, naming the limit; nothing is stored."""
-    client = Client(live_server.base)
+    client = Browser(live_server.base, timeout=300)
     assert client.log_in(STAFF_EMAIL, PASSWORD) == 303
-    token = client.token("/staff/upload")
+    token = client.open_form("/staff/upload")
     parts = urllib.parse.urlsplit(live_server.base)
     connection = http.client.HTTPConnection(parts.hostname, parts.port, timeout=60)
     try:
         connection.putrequest("POST", "/staff/upload")
         connection.putheader("Content-Type", "multipart/form-data; boundary=xyz")
         connection.putheader("Content-Length", str(2 * 1024 ** 3))
-        connection.putheader("Cookie", "; ".join(f"{k}={v}" for k, v in client.cookies.items()))
+        connection.putheader("Cookie", client.cookie_header())
         connection.endheaders()
         head = (f'--xyz\r\nContent-Disposition: form-data; name="csrf_token"\r\n\r\n{token}\r\n'
                 '--xyz\r\nContent-Disposition: form-data; name="file"; filename="stor.csv"\r\n\r\nemail\n')

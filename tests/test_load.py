@@ -23,7 +23,8 @@ from mailer.rsvp.models import Answer, LinkOpen, Response, ResponseChange
 from mailer.rsvp.questions import given_answers
 from rsvp_fixtures import confirmations, links_for
 from smtp_server import free_port
-from process_helpers import HIGH_LIMIT, Visitor, assert_clean_log, at_once, loopback_address, mailer_server, shared_count
+from helpers import Browser
+from process_helpers import HIGH_LIMIT, assert_clean_log, at_once, loopback_address, mailer_server, shared_count
 
 # -- the setting --------------------------------------------------------------------------------
 
@@ -70,7 +71,7 @@ def test_the_default_limit_answers_429_across_all_server_processes(app, db, cli_
         assert status == 429 and "Vänta en stund" in page
         assert visitor.post(path, {"answer": "yes"})[0] == 429
         assert visitor.get("/u/anything")[0] == 429  # one budget for every public page
-        assert Visitor(server.base, loopback_address()).get(path)[0] == 200  # another address is not affected
+        assert Browser(server.base, loopback_address()).get(path)[0] == 200  # another address is not affected
         assert_clean_log(server)
     assert shared_count(f"LIMITER/{server.source}/public/{per_minute}/1/minute") == per_minute + 3
     with db.transaction() as session:

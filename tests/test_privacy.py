@@ -182,6 +182,18 @@ def test_cli_forget_export_and_audit(runner, scene):
     assert all(ANNA not in json.dumps(a) for a in audit)
 
 
+def test_export_erasure_and_revoking_links_find_a_contact_by_the_same_rules(runner, scene):
+    """One lookup (contacts.queries.find_contact): an address as a person types it finds the contact."""
+    typed = " Anna@KOR.example.org "
+    exported = runner.invoke(["contacts", "export-person", typed])
+    assert exported.exit_code == 0 and json.loads(exported.output)["contact"]["email"] == ANNA
+    revoked = runner.invoke(["contacts", "revoke-links", typed])
+    assert revoked.exit_code == 0 and "revoked" in revoked.output
+    for command in (["contacts", "export-person"], ["contacts", "revoke-links"], ["contacts", "forget", "--yes"]):
+        missing = runner.invoke([*command, " Nobody@Example.org "])
+        assert missing.exit_code == 1 and "no contact with address 'Nobody@Example.org'" in missing.output, command
+
+
 def test_audit_records_imports_and_campaign_actions(runner, db, make_csv, make_meeting):
     make_meeting(slug="gavle")
     runner.invoke(["contacts", "import", make_csv("teater.csv", "email\nx@teater.example.org\n")])

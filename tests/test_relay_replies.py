@@ -17,7 +17,16 @@ from mailer.audit.models import AuditEntry
 from mailer.campaigns import service
 from mailer.campaigns.models import Campaign, CampaignState
 from mailer.db import utcnow
-from mailer.mail.replies import Fault, classify
+from mailer.mail.replies import (
+    Fault,
+    StatusClass,
+    classify,
+    enhanced_status,
+    explain_reply,
+    explain_status,
+    reply_kind,
+    status_class,
+)
 from mailer.outbox import relay
 from mailer.outbox.models import MessageState, OutboxMessage
 from relay_fixtures import attempts_used, campaign_of, counts, send_until_stopped, suppressions
@@ -66,6 +75,27 @@ def test_a_reply_is_judged_by_its_enhanced_code(stage, code, reply, fault):
     verdict = classify(code, reply, stage)
     assert verdict.fault is fault
     assert verdict.suppresses is (fault is Fault.HARD)
+
+
+@pytest.mark.parametrize("text,status", [
+    ("550 5.1.1 <anna@example.org>: no such user", "5.1.1"),
+    ("Status: 5.1.1.", "5.1.1"),  # a sentence's full stop does not hide the code
+    ("Diagnostic-Code: smtp; 550 5.7.1 blocked", "5.7.1"),
+    ("relay 10.2.5.1 timed out", None),  # part of an address, not a code
+    ("version 5.1.1.2", None),
+    (None, None),
+])
+def test_one_reader_finds_the_status_code_for_sending_bounces_and_the_digest(text, status):
+    """The refusal verdict, a delivery report's class and the digest's words all read the same code."""
+    assert enhanced_status(text) == status
+    verdict = classify(550, text or "550", "rcpt")
+    assert verdict.status == status
+    if status == "5.1.1":
+        assert verdict.fault is Fault.HARD and status_class(status) is StatusClass.RECIPIENT
+        assert reply_kind(text) == "no_such_user"
+        assert explain_status(status, "sv").startswith("Adressen finns inte")
+        assert explain_reply(text, "sv").startswith("Adressen finns inte")
+        assert explain_reply(text, "en").startswith("The address does not exist")
 
 
 # -- against a scripted relay ------------------------------------------------------------------

@@ -65,7 +65,7 @@ def _person(contact: Contact | None) -> dict[str, Any] | None:
     if contact is None:
         return None
     return {"id": contact.id, "email": contact.email, "name": contact.name,
-            "organisations": sorted(m.organisation.slug for m in contact.memberships)}
+            "organisations": sorted(membership.organisation.slug for membership in contact.memberships)}
 
 
 def render_answer(response: Response) -> dict[str, Any]:
@@ -90,7 +90,7 @@ def list_answers(ctx: Context, paging: PageRequest, meeting: str | None, organis
                      selectinload(Response.contact).selectinload(Contact.memberships)
                      .selectinload(Membership.organisation))
             .order_by(Response.updated_at, Response.id).limit(paging.limit + 1)))
-        return page(rows, paging, key=lambda r: [r.updated_at.isoformat(), r.id], render=render_answer)
+        return page(rows, paging, key=lambda response: [response.updated_at.isoformat(), response.id], render=render_answer)
 
 
 def render_attendance(row: Attendance, meeting: str) -> dict[str, Any]:

@@ -31,8 +31,8 @@ def render_membership(membership: Membership) -> dict[str, Any]:
 def render(contact: Contact, suppressed: str | None = None) -> dict[str, Any]:
     return {"id": contact.id, "email": contact.email, "name": contact.name, "language": contact.language,
             "region": contact.region, "phone": contact.phone, "suppressed": suppressed,
-            "memberships": [render_membership(m) for m in sorted(contact.memberships,
-                                                                  key=lambda m: m.organisation.slug)],
+            "memberships": [render_membership(membership) for membership in sorted(contact.memberships,
+                                                                  key=lambda membership: membership.organisation.slug)],
             "created_at": contact.created_at.isoformat(), "updated_at": contact.updated_at.isoformat()}
 
 
@@ -61,7 +61,7 @@ def get_contact(ctx: Context, contact_id: int) -> dict[str, Any]:
 
 def create_contact(ctx: Context, body: Any) -> dict[str, Any]:
     values = check(body, schemas.CONTACT_NEW)
-    memberships = {m["organisation"]: m.get("role") for m in values.get("memberships", [])}
+    memberships = {membership["organisation"]: membership.get("role") for membership in values.get("memberships", [])}
     with ctx.db.transaction() as session:
         try:
             contact = contact_actions.create_contact(session, ctx.caller.actor, values["email"], memberships,

@@ -202,7 +202,7 @@ def openapi(version: str) -> dict[str, Any]:
             "responses": {str(status): {"description": "OK", "content": {"application/json": {"schema": ref(name)}}}
                           for status, name in answers.items()}
                          | {str(status): {"description": text, "content": {"application/json": {"schema": ref("Error")}}}
-                            for status, text in ERRORS.items() if str(status) not in {str(s) for s in answers}},
+                            for status, text in ERRORS.items() if str(status) not in {str(code) for code in answers}},
         }
         if body:
             operation["requestBody"] = {"required": True, "content": {"application/json": {"schema": ref(body)}}}

@@ -22,8 +22,8 @@ class CheckinResult:
 def check_in(session: Session, meeting: Meeting, emails: list[str]) -> CheckinResult:
     """Mark contacts as present; unknown addresses are reported, never guessed."""
     result = CheckinResult()
-    wanted = {e.strip().lower(): e for e in emails if e.strip()}
-    contacts = {c.email: c for c in session.scalars(select(Contact).where(Contact.email.in_(wanted)))}
+    wanted = {email.strip().lower(): email for email in emails if email.strip()}
+    contacts = {contact.email: contact for contact in session.scalars(select(Contact).where(Contact.email.in_(wanted)))}
     present = set(session.scalars(select(Attendance.contact_id).where(Attendance.meeting_id == meeting.id)))
     for email in wanted:
         contact = contacts.get(email)

@@ -2,7 +2,8 @@
 
 Kept so that soft bounces can be counted over 30 days, the same report is never applied twice
 (its fingerprint is unique), and staff, the digest and the organisations' quality lists can
-say what the receiving server answered.
+say what the receiving server answered. A report is about one person and stays tied to them, so
+it is deleted, not anonymised, once older than the retention period (deleted_after_retention).
 """
 
 from __future__ import annotations
@@ -12,14 +13,15 @@ import datetime as dt
 from sqlalchemy import Boolean, ForeignKey, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from mailer.db import Base, UTCDateTime, not_personal, personal, utcnow
+from mailer.db import Base, UTCDateTime, deleted_after_retention, not_personal, personal, utcnow
 
 DELAYED = "delayed"  # a soft report that only says the server is still trying
 
 
 class BounceEvent(Base):
     __tablename__ = "bounce_events"
-    __table_args__ = (Index("ix_bounce_events_contact_created", "contact_id", "created_at"),)
+    __table_args__ = (Index("ix_bounce_events_contact_created", "contact_id", "created_at"),
+                      {"info": deleted_after_retention("created_at")})
 
     id: Mapped[int] = mapped_column(primary_key=True, info=not_personal())
     # sha256 of the report as received: the same report read again changes nothing

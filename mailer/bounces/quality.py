@@ -11,8 +11,8 @@ from sqlalchemy.orm import Session
 
 from mailer.bounces.models import BounceEvent
 from mailer.bounces.reading import SOFT
-from mailer.bounces.status import explain, find_status
 from mailer.contacts.models import Contact, Membership, Organisation
+from mailer.mail.replies import enhanced_status, explain_status
 from mailer.translations import N_, translate
 
 REFUSED = N_("bounce.explain.refused")
@@ -37,10 +37,10 @@ def described(email: str | None, detail: str | None, statuses: dict[str, str], l
     """status and explanation for one suppressed address: the report's code, else the one in the
     kept reply (a refusal during sending keeps the relay's reply, with its code); a 5xx reply
     without an enhanced code says no more than that the server refused the address."""
-    status = (statuses.get(email) if email is not None else None) or find_status(detail)  # None: erased
+    status = (statuses.get(email) if email is not None else None) or enhanced_status(detail)  # None: erased
     if status is None and REFUSED_REPLY.match(detail or ""):
         return {"status": None, "explanation": translate(REFUSED, lang)}
-    return {"status": status, "explanation": explain(status, lang)}
+    return {"status": status, "explanation": explain_status(status, lang)}
 
 
 def organisations_of(session: Session, emails: list[str]) -> dict[str, list[str]]:
@@ -64,7 +64,7 @@ def soft_bounces(session: Session, start: dt.datetime, end: dt.datetime, lang: s
     for email, status, created_at in session.execute(query):
         count = latest.get(email, (None, created_at, 0))[2] + 1
         latest[email] = (status, created_at, count)
-    return [{"email": email, "status": status, "explanation": explain(status, lang), "count": count,
+    return [{"email": email, "status": status, "explanation": explain_status(status, lang), "count": count,
              "last": created_at} for email, (status, created_at, count) in latest.items()]
 
 
@@ -76,4 +76,4 @@ def refusals(session: Session, start: dt.datetime, end: dt.datetime, lang: str) 
         BounceEvent.kind == SOFT, BounceEvent.counts.is_(False),
         BounceEvent.created_at > start, BounceEvent.created_at <= end)
         .group_by(BounceEvent.status).order_by(func.count().desc(), BounceEvent.status))
-    return [{"status": status, "explanation": explain(status, lang), "count": count} for status, count in rows]
+    return [{"status": status, "explanation": explain_status(status, lang), "count": count} for status, count in rows]

@@ -22,7 +22,7 @@ from typing import Any
 
 from flufl.bounce import all_failures
 
-from mailer.bounces.status import StatusClass, find_status, status_class
+from mailer.mail.replies import StatusClass, enhanced_status, status_class
 
 log = logging.getLogger(__name__)
 
@@ -89,7 +89,7 @@ def _classify(message: email.message.Message) -> Reading:
     temporary, permanent = all_failures(message)
     if permanent or temporary:
         text = _body_text(message)
-        status = find_status(text)
+        status = enhanced_status(text)
         recipients = sorted({_address(raw) for raw in (permanent or temporary)} - {""})
         reply = _reply_near(text, status)
         if not permanent:  # a warning: the server is still trying
@@ -138,8 +138,8 @@ def _dsn_recipients(message: email.message.Message) -> list[_Recipient]:
             if not address or not action:
                 continue
             diagnostic = _unfold(block.get("diagnostic-code"))
-            status = find_status(str(block.get("status", "")))
-            said = find_status(diagnostic)
+            status = enhanced_status(str(block.get("status", "")))
+            said = enhanced_status(diagnostic)
             if status is None or (status.endswith(".0.0") and said and said[0] == status[0]):
                 status = said or status  # "5.0.0" says less than the remote server's "550 5.1.1"
             found.append(_Recipient(address, action, status, diagnostic))
@@ -149,16 +149,16 @@ def _dsn_recipients(message: email.message.Message) -> list[_Recipient]:
 
 
 def _from_dsn(recipients: list[_Recipient]) -> Reading:
-    failed = [r for r in recipients if r.action == "failed"]
+    failed = [recipient for recipient in recipients if recipient.action == "failed"]
     if failed:
         first = failed[0]
-        reading = _by_status([r.address for r in failed], first.status, first.diagnostic)
+        reading = _by_status([recipient.address for recipient in failed], first.status, first.diagnostic)
         if first.status is None:  # failed, and no code anywhere: a failure all the same
             reading.kind, reading.counts = SOFT, True
         return reading
-    delayed = [r for r in recipients if r.action == "delayed"]
+    delayed = [recipient for recipient in recipients if recipient.action == "delayed"]
     if delayed:  # a warning: the server keeps trying; counts for nothing
-        return Reading(SOFT, [r.address for r in delayed], delayed[0].status, delayed[0].diagnostic, delayed=True)
+        return Reading(SOFT, [recipient.address for recipient in delayed], delayed[0].status, delayed[0].diagnostic, delayed=True)
     return Reading(NOT_BOUNCE)  # delivered, relayed, expanded
 
 
@@ -266,15 +266,15 @@ QUOTED_MESSAGE_ID = re.compile(r"^Message-ID:[ \t]*(<[^<>\s]+@[^<>\s]+>)", re.IG
 def _original_ids(message: email.message.Message) -> list[str]:
     """The Message-ID of the returned original (its quoted headers), and what the report itself
     says it answers (In-Reply-To, References: Exchange and Gmail set them)."""
-    values = [str(v) for name in ("in-reply-to", "references") for v in message.get_all(name, [])]
+    values = [str(value) for name in ("in-reply-to", "references") for value in message.get_all(name, [])]
     for part in message.walk():
         inner_messages = part.get_payload()
         if part.get_content_type() == "message/rfc822" and isinstance(inner_messages, list):
-            values += [str(v) for inner in inner_messages if isinstance(inner, email.message.Message)
-                       for v in inner.get_all("message-id", [])]
+            values += [str(value) for inner in inner_messages if isinstance(inner, email.message.Message)
+                       for value in inner.get_all("message-id", [])]
         elif part.get_content_type() == "text/rfc822-headers":
             quoted = email.message_from_string(next(_text_parts(part), ""))
-            values += [str(v) for v in quoted.get_all("message-id", [])]
+            values += [str(value) for value in quoted.get_all("message-id", [])]
     for text in _text_parts(message):  # a copy quoted as plain text (qmail, Exim)
         values += QUOTED_MESSAGE_ID.findall(text)
     found: list[str] = []

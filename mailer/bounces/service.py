@@ -7,7 +7,8 @@ row, makes a report ours, naming the row and so the contact; an address in the r
   SOFT_WINDOW suppress the address;
 - soft that is the sender's, the relay's or the message's fault, and delay warnings: recorded only;
 - complaint (ARF): the address is unsubscribed;
-- auto-replies and other mail: nothing.
+- auto-replies and other mail: nothing;
+- a report about a staff test mail (its signed test tag): nothing, reported as `test-mail`.
 Each report is applied in its own transaction, once: its fingerprint is unique.
 """
 
@@ -33,7 +34,7 @@ from mailer.contacts.models import Contact, SuppressionReason
 from mailer.contacts.subscriptions import suppress
 from mailer.db import Database, utcnow
 from mailer.logs import mask_email
-from mailer.mail.verp import tagged_message_ids
+from mailer.mail.verp import TEST_PREFIX, tagged_message_ids
 from mailer.outbox.models import OutboxMessage
 
 log = logging.getLogger(__name__)
@@ -77,6 +78,15 @@ def _ours(session: Session, settings: Settings, reading: Reading) -> OutboxMessa
     return None
 
 
+def _test_mail_campaign(settings: Settings, reading: Reading) -> int | None:
+    """The campaign whose staff test mail the report is about (its signed test tag), if any."""
+    if not settings.bounce_address or not reading.trusted or reading.kind == NOT_BOUNCE:
+        return None
+    keys = (settings.secret_key, *settings.old_secret_keys)
+    found = tagged_message_ids(reading.tag_text, settings.bounce_address, keys, TEST_PREFIX)
+    return found[0] if found else None
+
+
 def scan(session: Session, settings: Settings, incoming: Incoming) -> Report:
     """What the message is and whose; changes nothing."""
     reading = read_message(incoming.data, incoming.truncated)
@@ -92,6 +102,12 @@ def apply(session: Session, settings: Settings, incoming: Incoming, now: dt.date
     row = _ours(session, settings, reading)
     report = Report(incoming.label, reading.kind, reading.recipients, reading.status,
                     row.contact_id if row is not None else None, action="nothing", problem=reading.problem)
+    if row is None and reading.kind in (HARD, SOFT, COMPLAINT):
+        test_campaign = _test_mail_campaign(settings, reading)
+        if test_campaign is not None:  # a staff test mail's report: held against nobody
+            report.action = "test-mail"
+            log.info("bounce report %s: %s for a test mail of campaign %d", incoming.label, reading.kind, test_campaign)
+            return report
     if row is None or reading.kind not in (HARD, SOFT, COMPLAINT):
         return report
     contact = session.get(Contact, row.contact_id)

@@ -70,7 +70,7 @@ def _maildir_files(path: Path) -> list[Path]:
     for sub in ("new", "cur"):
         folder = path / sub
         if folder.is_dir():
-            files += sorted(p for p in folder.iterdir() if p.is_file() and not p.name.startswith("."))
+            files += sorted(path for path in folder.iterdir() if path.is_file() and not path.name.startswith("."))
     return files
 
 

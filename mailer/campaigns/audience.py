@@ -50,7 +50,7 @@ class Audience:
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> Audience:
-        return cls(**{k: v for k, v in data.items() if k in cls.__dataclass_fields__})
+        return cls(**{key: value for key, value in data.items() if key in cls.__dataclass_fields__})
 
     @property
     def has_selector(self) -> bool:
@@ -74,8 +74,8 @@ class Audience:
         parts = []
         if self.all:
             parts.append("all contacts")
-        parts += [f"org {o}" for o in self.orgs] + [f"region {r}" for r in self.regions]
-        parts += [f"role {r}" for r in self.roles]
+        parts += [f"org {org}" for org in self.orgs] + [f"region {region}" for region in self.regions]
+        parts += [f"role {role}" for role in self.roles]
         text = " or ".join(parts) or ("everyone" if self.participants else "everyone invited")
         if self.only_unanswered:
             text += ", only those who have not answered"
@@ -90,18 +90,23 @@ class Audience:
         return text
 
 
-def invited_to(meeting_id: int) -> Select[int | None]:
-    """Contacts who were sent an invitation to the meeting."""
+def sent_invitations(to: ColumnElement[bool]) -> Select[int | None]:
+    """Contacts who were sent an invitation in a round matching `to` (a condition on Campaign)."""
     return (
         select(OutboxMessage.contact_id)
         .join(Campaign, Campaign.id == OutboxMessage.campaign_id)
         .where(
-            Campaign.meeting_id == meeting_id,
+            to,
             Campaign.template == "invitation",
             OutboxMessage.state == MessageState.SENT,
             OutboxMessage.contact_id.is_not(None),
         )
     )
+
+
+def invited_to(meeting_id: int) -> Select[int | None]:
+    """Contacts who were sent an invitation to the meeting."""
+    return sent_invitations(Campaign.meeting_id == meeting_id)
 
 
 def answered(meeting_id: int) -> Exists:
@@ -111,16 +116,7 @@ def answered(meeting_id: int) -> Exists:
 
 def invited_to_series(series_id: int) -> Select[int | None]:
     """Contacts who were sent an invitation to the series (a round that offers its sessions)."""
-    return (
-        select(OutboxMessage.contact_id)
-        .join(Campaign, Campaign.id == OutboxMessage.campaign_id)
-        .where(
-            Campaign.series_id == series_id,
-            Campaign.template == "invitation",
-            OutboxMessage.state == MessageState.SENT,
-            OutboxMessage.contact_id.is_not(None),
-        )
-    )
+    return sent_invitations(Campaign.series_id == series_id)
 
 
 def answered_series(series_id: int) -> Exists:
@@ -150,7 +146,7 @@ def recipients_query(audience: Audience, meeting_id: int | None, skip_answered: 
             )
         if audience.regions:
             # Stored regions are canonical (mailer.regions): "Region Sörmland" here is "Sörmland" there.
-            regions = sorted({canonical_region(r) or r for r in audience.regions})
+            regions = sorted({canonical_region(region) or region for region in audience.regions})
             conditions.append(Contact.region.in_(regions))
             conditions.append(exists().where(Membership.contact_id == Contact.id, Membership.region.in_(regions)))
             conditions.append(
@@ -164,7 +160,7 @@ def recipients_query(audience: Audience, meeting_id: int | None, skip_answered: 
             conditions.append(
                 exists().where(
                     Membership.contact_id == Contact.id,
-                    func.lower(Membership.role).in_([r.lower() for r in audience.roles]),
+                    func.lower(Membership.role).in_([role.lower() for role in audience.roles]),
                 )
             )
         query = query.where(or_(*conditions))

@@ -233,7 +233,7 @@ def _parse_when(text: str, settings: Settings, meeting: Meeting | Series, templa
         raise CampaignError(f"send_at.{exc.code}", **exc.params) from None
     if when < utcnow().replace(second=0, microsecond=0):
         raise CampaignError("send_at_past", text=text.strip())
-    starts_at = max((m.starts_at for m in open_sessions(meeting)), default=utcnow()) \
+    starts_at = max((sitting.starts_at for sitting in open_sessions(meeting)), default=utcnow()) \
         if isinstance(meeting, Series) else meeting.starts_at
     if template in ROUNDS_BEFORE_THE_MEETING and when >= starts_at:
         raise CampaignError("send_at_after_meeting", text=text.strip())
@@ -412,7 +412,7 @@ class CampaignStatus:
     @property
     def waits_until(self) -> dt.datetime | None:
         """When the unsent rest goes out, if something holds it."""
-        times = [t for t in (self.paused_until, self.relay_paused_until) if t is not None]
+        times = [until for until in (self.paused_until, self.relay_paused_until) if until is not None]
         return max(times) if times and self.unsent else None
     left_out: int = 0  # not started yet: how many the audience leaves out as they already answered
     series: str | None = None  # a round to a series: its slug (and `meeting` is empty)

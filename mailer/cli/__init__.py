@@ -6,7 +6,7 @@ import secrets
 
 import click
 
-from mailer.cli.runtime import Runtime, cli_language, fail, say
+from mailer.cli.runtime import Runtime, cli_language, echo_translated, fail
 from mailer.config import CONFIG_FILE, ConfigError, instance_path_from_env, load_settings
 from mailer.config_file import fill_in_staff_emails
 from mailer.db import Database
@@ -68,24 +68,24 @@ def init() -> None:
     instance.mkdir(parents=True, exist_ok=True)
     config = instance / CONFIG_FILE
     if config.exists():
-        say("cli.config_kept", path=config)
+        echo_translated("cli.config_kept", path=config)
     else:
         config.write_text(CONFIG_TEMPLATE.format(secret=secrets.token_urlsafe(32)), encoding="utf-8")
         config.chmod(0o600)
-        say("cli.config_written", path=config)
+        echo_translated("cli.config_written", path=config)
     try:
         settings = load_settings()
     except ConfigError as exc:
         fail(translate("cli.config_error", cli_language(), error=exc), 2)
     database = Database(settings.database_url)
     database.upgrade()
-    say("cli.database_at", url=database.engine.url.render_as_string(hide_password=True),
+    echo_translated("cli.database_at", url=database.engine.url.render_as_string(hide_password=True),
         revision=database.current_revision())
     if not settings.staff_emails:
         with database.transaction() as session:
             first = first_staff_email(session)
         if first and fill_in_staff_emails(config, first):
-            say("cli.staff_emails_written", email=first, path=config)
+            echo_translated("cli.staff_emails_written", email=first, path=config)
     database.dispose()
 
 

@@ -9,11 +9,12 @@ import click
 
 from mailer.bounces.service import Report, process_path, scan_path
 from mailer.bounces.sources import SourceError
-from mailer.cli.runtime import Runtime, cli_language, fail, pass_runtime, say
+from mailer.cli.runtime import Runtime, cli_language, echo_translated, fail, pass_runtime
 from mailer.translations import N_, translate
 
 ACTIONS = (N_("bounces.action.suppressed"), N_("bounces.action.counted"), N_("bounces.action.unsubscribed"),
-           N_("bounces.action.recorded"), N_("bounces.action.nothing"), N_("bounces.action.already-processed"))
+           N_("bounces.action.recorded"), N_("bounces.action.nothing"), N_("bounces.action.already-processed"),
+           N_("bounces.action.test-mail"))
 
 
 @click.group()
@@ -23,7 +24,7 @@ def bounces() -> None:
 
 def _warn_untagged(runtime: Runtime) -> None:
     if not runtime.settings.bounce_address:
-        say("bounces.no_bounce_address", err=True)
+        echo_translated("bounces.no_bounce_address", err=True)
 
 
 def _line(report: Report, as_json: bool, limit: int) -> str:

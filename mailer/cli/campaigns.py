@@ -8,7 +8,7 @@ from mailer.audit.log import cli_actor
 from mailer.campaigns import service
 from mailer.campaigns.audience import Audience, AudienceError
 from mailer.campaigns.models import CampaignState
-from mailer.cli.runtime import Runtime, cli_language, echo_json, fail, pass_runtime, say
+from mailer.cli.runtime import Runtime, cli_language, echo_json, echo_translated, fail, pass_runtime
 from mailer.mail.templates import TemplateProblem
 from mailer.mail.transport import TransportError
 from mailer.staff import campaign_actions as actions
@@ -61,10 +61,10 @@ def create(runtime: Runtime, meeting_slug, series_slug, template, orgs, regions,
             fail(exc)
         status = service.status(session, campaign)
     click.echo(campaign.id)
-    say("cli.campaign_created", id=campaign.id, template=template, meeting=meeting_slug or series_slug,
+    echo_translated("cli.campaign_created", id=campaign.id, template=template, meeting=meeting_slug or series_slug,
         recipients=status.recipients, state=campaign.state, err=True)
     if status.left_out:
-        say("cli.campaign_left_out", n=status.left_out, err=True)
+        echo_translated("cli.campaign_left_out", n=status.left_out, err=True)
 
 
 @campaigns.command()
@@ -81,7 +81,7 @@ def preview(runtime: Runtime, campaign_id: int, email: str | None):
         except (service.CampaignError, TemplateProblem) as exc:
             fail(exc)
     if blocked and email:  # (only a given address is blocked)
-        say("cli.will_not_get", email=email.strip(), reason=translate(f"cli.why_not.{blocked}", cli_language()),
+        echo_translated("cli.will_not_get", email=email.strip(), reason=translate(f"cli.why_not.{blocked}", cli_language()),
             err=True)
     for header in ("From", "To", "Subject", "List-Unsubscribe"):
         click.echo(f"{header}: {message[header]}")
@@ -108,9 +108,9 @@ def test(runtime: Runtime, campaign_id: int, to_email: str):
     except TransportError as exc:
         fail(translate("cli.test_not_sent", cli_language(), reply=exc.reply))
     if runtime.settings.smtp_url:
-        say("cli.test_sent_smtp", email=sent_to)
+        echo_translated("cli.test_sent_smtp", email=sent_to)
     else:
-        say("cli.test_sent_file", email=sent_to, folder=runtime.settings.outbox_path)
+        echo_translated("cli.test_sent_file", email=sent_to, folder=runtime.settings.outbox_path)
 
 
 @campaigns.command("schedule")
@@ -125,7 +125,7 @@ def schedule_(runtime: Runtime, campaign_id: int, at: str):
         except service.CampaignError as exc:
             fail(exc)
     assert campaign.send_at is not None, "scheduled: it has its send time"
-    say("cli.campaign_scheduled", id=campaign_id,
+    echo_translated("cli.campaign_scheduled", id=campaign_id,
         when=f"{campaign.send_at.astimezone(runtime.settings.timezone):%Y-%m-%d %H:%M}")
 
 
@@ -169,7 +169,7 @@ def cancel(runtime: Runtime, campaign_id: int):
             skipped = actions.cancel(session, cli_actor(), campaign_id)
         except service.CampaignError as exc:
             fail(exc)
-    say("cli.campaign_cancelled", id=campaign_id, n=skipped)
+    echo_translated("cli.campaign_cancelled", id=campaign_id, n=skipped)
 
 
 @campaigns.command()
@@ -182,7 +182,7 @@ def resume(runtime: Runtime, campaign_id: int):
             waiting = actions.resume(session, cli_actor(), campaign_id)
         except service.CampaignError as exc:
             fail(exc)
-    say("cli.campaign_resumed", id=campaign_id, n=waiting)
+    echo_translated("cli.campaign_resumed", id=campaign_id, n=waiting)
 
 
 @campaigns.command()
@@ -195,7 +195,7 @@ def retry(runtime: Runtime, campaign_id: int):
             count = actions.retry(session, cli_actor(), campaign_id)
         except service.CampaignError as exc:
             fail(exc)
-    say("cli.campaign_retried", id=campaign_id, n=count)
+    echo_translated("cli.campaign_retried", id=campaign_id, n=count)
 
 
 @campaigns.command("list")
@@ -205,9 +205,9 @@ def list_(runtime: Runtime, as_json: bool):
     """List campaigns."""
     with runtime.transaction() as session:
         campaigns_ = service.list_campaigns(session)
-        rows = [service.status(session, c).to_json() for c in campaigns_]
-        local = [c.send_at and f"{c.send_at.astimezone(runtime.settings.timezone):%Y-%m-%d %H:%M}"
-                 if c.state is not CampaignState.CANCELLED else None for c in campaigns_]
+        rows = [service.status(session, campaign).to_json() for campaign in campaigns_]
+        local = [campaign.send_at and f"{campaign.send_at.astimezone(runtime.settings.timezone):%Y-%m-%d %H:%M}"
+                 if campaign.state is not CampaignState.CANCELLED else None for campaign in campaigns_]
     if as_json:
         echo_json(rows)
         return
@@ -223,17 +223,17 @@ def _print_status(runtime: Runtime, campaign_id: int, as_json: bool) -> None:
     if as_json:
         echo_json(data)
         return
-    say("cli.campaign_status", id=data["id"], template=data["template"], meeting=data["meeting"],
+    echo_translated("cli.campaign_status", id=data["id"], template=data["template"], meeting=data["meeting"],
         audience=data["audience"], state=data["state"])
     click.echo("  " + ", ".join(f"{translate(key, cli_language())} {data[key.rsplit('.', 1)[1]]}" for key in COUNTS))
     if data["uncertain"]:
-        say("cli.campaign_uncertain", n=data["uncertain"])
+        echo_translated("cli.campaign_uncertain", n=data["uncertain"])
     for reason, until in ((data["pause_reason"], data["paused_until"]),
                           (data["relay_pause_reason"], data["relay_paused_until"])):
         if until:
             local = dt.datetime.fromisoformat(until).astimezone(runtime.settings.timezone)
             reply = data["pause_reply"] if reason == data["pause_reason"] and data["pause_reply"] else None
-            say("cli.campaign_paused_status", reason=reason, until=f"{local:%Y-%m-%d %H:%M}",
+            echo_translated("cli.campaign_paused_status", reason=reason, until=f"{local:%Y-%m-%d %H:%M}",
                 reply=f": {reply}" if reply else "")
 
 

@@ -7,7 +7,7 @@ import click
 
 from mailer.audit.log import cli_actor, record
 from mailer.cli.progress import ProgressLine
-from mailer.cli.runtime import Runtime, cli_language, echo_json, fail, pass_runtime, say
+from mailer.cli.runtime import Runtime, cli_language, echo_json, echo_translated, fail, pass_runtime
 from mailer.contacts.csvfile import FIELDS, IGNORE, Choices
 from mailer.contacts.importer import import_lists
 from mailer.contacts.queries import list_contacts
@@ -56,17 +56,17 @@ def import_(runtime: Runtime, files: tuple[Path, ...], org: str | None, dry_run:
         report = import_lists(session, list(files), org=org, dry_run=dry_run, strict=strict, check_dns=check_dns,
                               choices=choices, progress=progress)
         if report.written:
-            record(session, cli_actor(), "contacts.import", target=",".join(f.path.name for f in report.files)[:200],
-                   imported=sum(f.imported for f in report.files), updated=sum(f.updated for f in report.files),
-                   removed=sum(f.removed for f in report.files), rejected=sum(len(f.rejected) for f in report.files))
+            record(session, cli_actor(), "contacts.import", target=",".join(file_report.path.name for file_report in report.files)[:200],
+                   imported=sum(file_report.imported for file_report in report.files), updated=sum(file_report.updated for file_report in report.files),
+                   removed=sum(file_report.removed for file_report in report.files), rejected=sum(len(file_report.rejected) for file_report in report.files))
     for file in report.files:
         for problem in file.warnings:
-            say("cli.import_warning", place=f"{file.path}:{problem.line}", message=problem_text(problem), err=True)
+            echo_translated("cli.import_warning", place=f"{file.path}:{problem.line}", message=problem_text(problem), err=True)
         for problem in file.rejected + file.blocking:
             click.echo(f"{file.path}:{problem.line}: {problem_text(problem)}", err=True)
         for differs in file.disagreements:
             options = "; ".join(f"{value!r} ({', '.join(orgs)})" for value, orgs in differs.options.items())
-            say("cli.import_disagreement", place=f"{file.path}:{differs.line}", email=differs.email,
+            echo_translated("cli.import_disagreement", place=f"{file.path}:{differs.line}", email=differs.email,
                 field=differs.field, options=options, shown=repr(differs.result), err=True)
         if file.error:
             click.echo(f"{file.path}: {_file_error(file)}", err=True)
@@ -74,11 +74,11 @@ def import_(runtime: Runtime, files: tuple[Path, ...], org: str | None, dry_run:
         click.echo(_summary(file))
     if not report.written:
         if dry_run:
-            say("cli.dry_run")
+            echo_translated("cli.dry_run")
         else:
-            say("cli.strict_rejected")
-    elif any(f.blocking for f in report.files):
-        say("cli.import_blocked_some")
+            echo_translated("cli.strict_rejected")
+    elif any(file_report.blocking for file_report in report.files):
+        echo_translated("cli.import_blocked_some")
     raise SystemExit(report.exit_code)
 
 
@@ -95,19 +95,19 @@ def list_(runtime: Runtime, org: str | None, as_json: bool) -> None:
             fail(exc)
         data: list[dict[str, Any]] = [
             {
-                "email": c.email, "name": c.name, "language": c.language, "region": c.region, "phone": c.phone,
-                "organisations": [{"slug": m.organisation.slug, "role": m.role, "name": m.name, "title": m.title,
-                                   "region": m.region} for m in c.memberships],
+                "email": contact.email, "name": contact.name, "language": contact.language, "region": contact.region, "phone": contact.phone,
+                "organisations": [{"slug": membership.organisation.slug, "role": membership.role, "name": membership.name, "title": membership.title,
+                                   "region": membership.region} for membership in contact.memberships],
             }
-            for c in rows
+            for contact in rows
         ]
     if as_json:
         echo_json(data)
         return
     for contact in data:
-        orgs = ", ".join(m["slug"] + (f" ({m['role']})" if m["role"] else "") for m in contact["organisations"])
+        orgs = ", ".join(membership["slug"] + (f" ({membership['role']})" if membership["role"] else "") for membership in contact["organisations"])
         click.echo(f"{contact['email']:<45} {contact['name'] or '':<30} {orgs}")
-    say("cli.contacts_count", n=len(data))
+    echo_translated("cli.contacts_count", n=len(data))
 
 
 def problem_text(problem) -> str:

@@ -7,7 +7,7 @@ import click
 from sqlalchemy import func, select
 
 from mailer.cli.contacts import problem_text
-from mailer.cli.runtime import Runtime, cli_language, pass_runtime, say
+from mailer.cli.runtime import Runtime, cli_language, echo_translated, pass_runtime
 from mailer.contacts.models import Contact
 from mailer.contacts.queries import list_organisations
 from mailer.demo import (
@@ -42,38 +42,38 @@ def demo(runtime: Runtime, folder: Path, links_only: bool) -> None:
         report = import_demo_contacts(session, folder)
         added = add_demo_meetings(session, tz, dt.datetime.now(tz).date())
         campaign_id = create_demo_invitation(session, runtime.settings, runtime.templates)
-    rejected = sum(len(f.rejected) for f in report.files)
+    rejected = sum(len(file_report.rejected) for file_report in report.files)
     for file in report.files:
         for problem in file.rejected:
             click.echo(f"{file.path}:{problem.line}: {problem_text(problem)}", err=True)
-    lists = sum(1 for f in report.files if f.organisation)
-    new, updated = sum(f.imported for f in report.files), sum(f.updated for f in report.files)
-    say("cli.demo_imported", lists=lists, rejected=rejected)
+    lists = sum(1 for file_report in report.files if file_report.organisation)
+    new, updated = sum(file_report.imported for file_report in report.files), sum(file_report.updated for file_report in report.files)
+    echo_translated("cli.demo_imported", lists=lists, rejected=rejected)
     if new or updated:
-        say("cli.demo_contacts_changed", new=new, updated=updated)
+        echo_translated("cli.demo_contacts_changed", new=new, updated=updated)
     else:
-        say("cli.demo_contacts_unchanged")
+        echo_translated("cli.demo_contacts_unchanged")
     if added:
-        say("cli.demo_meetings_added", n=len(added))
+        echo_translated("cli.demo_meetings_added", n=len(added))
     else:
-        say("cli.demo_meetings_present")
+        echo_translated("cli.demo_meetings_present")
     with runtime.transaction() as session:
         organisations = list_organisations(session)
         meetings = list_meetings(session)
         people = session.scalar(select(func.count()).select_from(Contact))
         click.echo()
-        say("cli.demo_totals", organisations=len(organisations), people=people)
-        say("cli.demo_meetings")
+        echo_translated("cli.demo_totals", organisations=len(organisations), people=people)
+        echo_translated("cli.demo_meetings")
         for meeting in meetings:
             click.echo(f"  {meeting.slug:<12} {format_when(meeting.starts_at, meeting.ends_at, tz, language):<46} {meeting.city} – {meeting.host}")
         click.echo()
         if campaign_id:
-            say("cli.demo_campaign_due", id=campaign_id, slug=meetings[0].slug,
+            echo_translated("cli.demo_campaign_due", id=campaign_id, slug=meetings[0].slug,
                 to=runtime.settings.smtp_url and "SMTP" or runtime.settings.outbox_path)
         else:
-            say("cli.demo_campaign_done", slug=meetings[0].slug)
+            echo_translated("cli.demo_campaign_done", slug=meetings[0].slug)
     click.echo()
-    say("cli.demo_links_hint")
+    echo_translated("cli.demo_links_hint")
 
 
 def _print_links(runtime: Runtime) -> None:
@@ -81,5 +81,5 @@ def _print_links(runtime: Runtime) -> None:
         url = demo_rsvp_url(session, runtime.settings)
         staff = demo_staff_link(session, runtime.settings)
     click.echo()
-    say("cli.demo_answer_as", url=url or "-")
-    say("cli.demo_staff_link", email=DEMO_STAFF, link=staff)
+    echo_translated("cli.demo_answer_as", url=url or "-")
+    echo_translated("cli.demo_staff_link", email=DEMO_STAFF, link=staff)

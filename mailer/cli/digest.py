@@ -3,7 +3,7 @@ from __future__ import annotations
 import click
 
 from mailer.audit.log import cli_actor
-from mailer.cli.runtime import Runtime, cli_language, fail, pass_runtime, say
+from mailer.cli.runtime import Runtime, cli_language, echo_translated, fail, pass_runtime
 from mailer.digest.build import current_period, digest_context, send_digest
 from mailer.mail.templates import TemplateProblem
 from mailer.translations import translate
@@ -48,6 +48,6 @@ def send(runtime: Runtime) -> None:
     finally:
         sender.close()
     tz = runtime.settings.timezone
-    say("cli.digest_sent", start=f"{run.period_start.astimezone(tz):%Y-%m-%d %H:%M}",
+    echo_translated("cli.digest_sent", start=f"{run.period_start.astimezone(tz):%Y-%m-%d %H:%M}",
         end=f"{run.period_end.astimezone(tz):%Y-%m-%d %H:%M}", emails=", ".join(runtime.settings.staff_emails))
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 import click
 
 from mailer.audit.log import cli_actor
-from mailer.cli.runtime import Runtime, cli_language, fail, pass_runtime, say, show_list
+from mailer.cli.runtime import Runtime, cli_language, echo_translated, fail, pass_runtime, show_list
 from mailer.i18n import format_when
 from mailer.meetings.service import MeetingError, get_meeting, list_meetings
 from mailer.staff import meeting_actions
@@ -37,7 +37,7 @@ def add(runtime: Runtime, **fields) -> None:
             meeting = meeting_actions.create(session, runtime.settings.timezone, cli_actor(), **fields)
         except MeetingError as exc:
             _refused(exc, slug_is_argument=False)
-        say("cli.meeting_added", slug=meeting.slug,
+        echo_translated("cli.meeting_added", slug=meeting.slug,
             when=format_when(meeting.starts_at, meeting.ends_at, runtime.settings.timezone))
 
 
@@ -82,9 +82,9 @@ def edit(runtime: Runtime, slug: str, anonymous_evaluation: bool | None, notify:
         except MeetingError as exc:
             _refused(exc)
     if change.notified:
-        say("cli.meeting_updated_told", slug=slug, n=change.notified)
+        echo_translated("cli.meeting_updated_told", slug=slug, n=change.notified)
     else:
-        say("cli.meeting_updated", slug=slug)
+        echo_translated("cli.meeting_updated", slug=slug)
 
 
 @meetings.command("cancel")
@@ -125,7 +125,7 @@ def list_(runtime: Runtime, as_json: bool) -> None:
     """List meetings in date order."""
     tz = runtime.settings.timezone
     with runtime.transaction() as session:
-        rows = [meeting_dict(m, tz) for m in list_meetings(session)]
+        rows = [meeting_dict(meeting, tz) for meeting in list_meetings(session)]
     cancelled = "  " + translate("cli.meeting_cancelled_tag", cli_language())
     show_list(rows, as_json, "cli.meetings_count", lambda meeting: [
         f"{meeting['slug']:<22} {meeting['when']:<45} {meeting['city']}, {meeting['host'] or meeting['region']}"

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from mailer.cli.runtime import Runtime, cli_language, fail, pass_runtime, say
+from mailer.cli.runtime import Runtime, cli_language, echo_translated, fail, pass_runtime
 from mailer.errors import render
 from mailer.translations import translate
 
@@ -39,11 +39,11 @@ def backup(runtime: Runtime, path: Path | None) -> None:
     except BackupError as exc:
         _failure("ops.backup_failed", exc)
     manifest = taken.manifest
-    say("ops.backup_written", path=taken.path, size=f"{manifest.bytes / 1024 / 1024:.1f}",
+    echo_translated("ops.backup_written", path=taken.path, size=f"{manifest.bytes / 1024 / 1024:.1f}",
         revision=manifest.schema_revision, rows=sum(manifest.tables.values()))
-    say("ops.manifest_at", path=manifest_path(taken.path))
+    echo_translated("ops.manifest_at", path=manifest_path(taken.path))
     for old in taken.pruned:
-        say("ops.backup_pruned", keep=runtime.settings.backup_keep, path=old)
+        echo_translated("ops.backup_pruned", keep=runtime.settings.backup_keep, path=old)
 
 
 @click.command()
@@ -70,19 +70,19 @@ def restore(path: Path, dry_run: bool) -> None:
     try:
         if dry_run:
             manifest = check_backup(path)
-            say("ops.backup_ok", path=path, backend=manifest.backend, revision=manifest.schema_revision,
+            echo_translated("ops.backup_ok", path=path, backend=manifest.backend, revision=manifest.schema_revision,
                 taken=manifest.created_at)
             _counts(manifest.tables)
             return
         restored = restore_backup(settings, path)
     except BackupError as exc:
         _failure("ops.restore_refused", exc)
-    say("ops.restored", path=path, taken=restored.manifest.created_at)
+    echo_translated("ops.restored", path=path, taken=restored.manifest.created_at)
     if restored.replaced:
-        say("ops.replaced_kept", where=restored.replaced)
+        echo_translated("ops.replaced_kept", where=restored.replaced)
     if restored.migrated_from:
-        say("ops.migrated", revision=restored.migrated_from)
-    say("ops.rows_per_table")
+        echo_translated("ops.migrated", revision=restored.migrated_from)
+    echo_translated("ops.rows_per_table")
     _counts(restored.counts)
 
 
@@ -114,17 +114,17 @@ def copy(runtime: Runtime, target_url: str) -> None:
         fail(f"--to: {str(exc).split(': ', 1)[-1]}", 2)
     language = cli_language()
     for process in running_against(runtime.settings):
-        say("ops.copy_running_note", err=True, process=process.render(language))
+        echo_translated("ops.copy_running_note", err=True, process=process.render(language))
     printed: dict[str, int] = {}
 
     def progress(table: str, done: int, total: int) -> None:
         if done == total:
-            say("ops.copy_table_done", table=table, done=done)
+            echo_translated("ops.copy_table_done", table=table, done=done)
         elif done - printed.get(table, 0) >= PROGRESS_EVERY:
-            say("ops.copy_progress", table=table, done=done, total=total)
+            echo_translated("ops.copy_progress", table=table, done=done, total=total)
             printed[table] = done
 
-    say("ops.copying")
+    echo_translated("ops.copying")
     try:
         checks = copy_database(runtime.db, target_url, progress)
     except CopyError as exc:
@@ -142,7 +142,7 @@ def copy(runtime: Runtime, target_url: str) -> None:
     bad = [check.table for check in checks if not check.ok]
     if bad:
         fail(translate("ops.copy_differs", language, tables=", ".join(bad)), 1)
-    say("ops.copy_done", n=len(checks))
+    echo_translated("ops.copy_done", n=len(checks))
 
 
 @click.command()

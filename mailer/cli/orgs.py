@@ -4,7 +4,7 @@ import dataclasses
 
 import click
 
-from mailer.cli.runtime import Runtime, echo_json, pass_runtime, say
+from mailer.cli.runtime import Runtime, echo_json, echo_translated, pass_runtime
 from mailer.contacts.queries import list_organisations
 
 
@@ -21,8 +21,8 @@ def list_(runtime: Runtime, as_json: bool) -> None:
     with runtime.transaction() as session:
         rows = list_organisations(session)
     if as_json:
-        echo_json([dataclasses.asdict(r) for r in rows])
+        echo_json([dataclasses.asdict(row) for row in rows])
         return
     for row in rows:
         click.echo(f"{row.slug:<42} {row.contacts:>5}  {row.name}" + (f" [{row.short_name}]" if row.short_name else "") + (f" ({row.region})" if row.region else ""))
-    say("cli.orgs_count", n=len(rows), memberships=sum(r.contacts for r in rows))
+    echo_translated("cli.orgs_count", n=len(rows), memberships=sum(row.contacts for row in rows))

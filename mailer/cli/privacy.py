@@ -6,7 +6,7 @@ import click
 
 from mailer.audit.log import cli_actor, recent, record
 from mailer.cli.contacts import contacts
-from mailer.cli.runtime import Runtime, cli_language, echo_json, fail, pass_runtime, say
+from mailer.cli.runtime import Runtime, cli_language, echo_json, echo_translated, fail, pass_runtime
 from mailer.privacy.erasure import erase_person
 from mailer.privacy.export import export_person
 from mailer.translations import translate
@@ -40,10 +40,10 @@ def forget_command(runtime: Runtime, email: str, yes: bool) -> None:
         erased = erase_person(runtime.db, runtime.settings, email, cli_actor())
     except LookupError as exc:
         fail(exc)
-    say("cli.erased", id=erased.contact_id, messages=erased.messages, answers=erased.responses,
+    echo_translated("cli.erased", id=erased.contact_id, messages=erased.messages, answers=erased.responses,
         mentions=erased.mentions_rewritten, files=len(erased.files))
     keep = runtime.settings.backup_keep
-    say("ops.forget_backups", keep=keep, days=max(keep.daily, 7 * keep.weekly))
+    echo_translated("ops.forget_backups", keep=keep, days=max(keep.daily, 7 * keep.weekly))
 
 
 @click.command("audit")
@@ -54,8 +54,8 @@ def audit(runtime: Runtime, limit: int, as_json: bool) -> None:
     """Recent staff actions: imports, sends, erasures, template edits."""
     tz = runtime.settings.timezone
     with runtime.db.reading() as session:
-        rows = [{"at": e.at.astimezone(tz).isoformat(timespec="seconds"), "actor": e.actor, "action": e.action,
-                 "target": e.target, "detail": e.detail} for e in recent(session, limit)]
+        rows = [{"at": entry.at.astimezone(tz).isoformat(timespec="seconds"), "actor": entry.actor, "action": entry.action,
+                 "target": entry.target, "detail": entry.detail} for entry in recent(session, limit)]
     if as_json:
         echo_json(rows)
         return

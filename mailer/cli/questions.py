@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from mailer.audit.log import cli_actor
-from mailer.cli.runtime import Runtime, echo_json, fail, pass_runtime, say
+from mailer.cli.runtime import Runtime, echo_json, echo_translated, fail, pass_runtime
 from mailer.errors import DomainError
 from mailer.staff import question_actions
 
@@ -39,12 +39,12 @@ def list_(runtime: Runtime, slug: str, in_series: bool, as_json: bool) -> None:
         echo_json(rows)
         return
     if not rows:
-        say("cli.questions_none", slug=slug)
+        echo_translated("cli.questions_none", slug=slug)
     for row in rows:
         if row["required"]:
-            say("cli.question_line_required", field=row["field"], kind=row["kind"], label=row["label_sv"])
+            echo_translated("cli.question_line_required", field=row["field"], kind=row["kind"], label=row["label_sv"])
         else:
-            say("cli.question_line", field=row["field"], kind=row["kind"], label=row["label_sv"])
+            echo_translated("cli.question_line", field=row["field"], kind=row["kind"], label=row["label_sv"])
 
 
 @questions.command("add")
@@ -69,7 +69,7 @@ def add(runtime: Runtime, slug: str, in_series: bool, label_sv: str, label_en: s
         except DomainError as exc:
             fail(exc)
         field = added.field
-    say("cli.question_added", field=field, slug=slug)
+    echo_translated("cli.question_added", field=field, slug=slug)
 
 
 @questions.command("remove")
@@ -84,4 +84,4 @@ def remove(runtime: Runtime, slug: str, field: str, in_series: bool) -> None:
             question_actions.remove(session, cli_actor(), _owner(in_series), slug, field)
         except DomainError as exc:
             fail(exc)
-    say("cli.question_removed", field=field, slug=slug)
+    echo_translated("cli.question_removed", field=field, slug=slug)

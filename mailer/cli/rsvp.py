@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from mailer.cli.runtime import Runtime, fail, pass_runtime, say
+from mailer.cli.runtime import Runtime, echo_translated, fail, pass_runtime
 from mailer.rsvp.service import revoke_links as revoke
 
 
@@ -21,4 +21,4 @@ def revoke_links(runtime: Runtime, email: str) -> None:
             contact = revoke(session, email)
         except LookupError as exc:
             fail(exc)
-        say("cli.links_revoked", email=contact.email)
+        echo_translated("cli.links_revoked", email=contact.email)

@@ -39,7 +39,7 @@ def cli_language() -> str:
     return runtime.language if runtime else environment_language()
 
 
-def say(key: str, /, err: bool = False, **values: Any) -> None:
+def echo_translated(key: str, /, err: bool = False, **values: Any) -> None:
     """Print the catalog's text for `key` in the CLI's language."""
     click.echo(translate(key, cli_language(), **values), err=err)
 
@@ -130,4 +130,4 @@ def show_list(rows: list[Any], as_json: bool, count_key: str, lines: Callable[[A
     for row in rows:
         for line in lines(row):
             click.echo(line)
-    say(count_key, n=len(rows))
+    echo_translated(count_key, n=len(rows))

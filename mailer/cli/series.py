@@ -8,7 +8,7 @@ from typing import Any
 import click
 
 from mailer.audit.log import cli_actor
-from mailer.cli.runtime import Runtime, echo_json, fail, pass_runtime, say, show_list
+from mailer.cli.runtime import Runtime, echo_json, echo_translated, fail, pass_runtime, show_list
 from mailer.errors import DomainError
 from mailer.i18n import format_when
 from mailer.meetings.series import get_series, list_series
@@ -36,7 +36,7 @@ def create(runtime: Runtime, slug: str, title: str, choice: str, description: st
                                             description=description)
         except DomainError as exc:
             fail(exc)
-        say("cli.series_created", slug=created.slug, choice=created.choice.value)
+        echo_translated("cli.series_created", slug=created.slug, choice=created.choice.value)
 
 
 def _change_session(runtime: Runtime, change: Callable[..., Any], said: str, slug: str, meeting_slug: str) -> None:
@@ -46,7 +46,7 @@ def _change_session(runtime: Runtime, change: Callable[..., Any], said: str, slu
             change(session, cli_actor(), slug, meeting_slug)
         except DomainError as exc:
             fail(exc)
-    say(said, slug=slug, meeting=meeting_slug)
+    echo_translated(said, slug=slug, meeting=meeting_slug)
 
 
 @series.command("add")
@@ -74,9 +74,9 @@ def list_(runtime: Runtime, as_json: bool) -> None:
     """List series with their sessions."""
     tz = runtime.settings.timezone
     with runtime.transaction() as session:
-        rows: list[dict[str, Any]] = [{"slug": s.slug, "title": s.title, "choice": s.choice.value,
-                 "sessions": [{"slug": m.slug, "when": format_when(m.starts_at, m.ends_at, tz), "city": m.city}
-                              for m in s.sessions]} for s in list_series(session)]
+        rows: list[dict[str, Any]] = [{"slug": series.slug, "title": series.title, "choice": series.choice.value,
+                 "sessions": [{"slug": meeting.slug, "when": format_when(meeting.starts_at, meeting.ends_at, tz),
+                               "city": meeting.city} for meeting in series.sessions]} for series in list_series(session)]
     show_list(rows, as_json, "cli.series_count", lambda row: [
         f"{row['slug']:<22} {row['title']} ({row['choice']})",
         *(f"  {meeting['slug']:<20} {meeting['when']:<45} {meeting['city']}" for meeting in row["sessions"])])
@@ -96,7 +96,7 @@ def status(runtime: Runtime, slug: str, as_json: bool) -> None:
     if as_json:
         echo_json(data)
         return
-    say("cli.series_status", **{k: v for k, v in data.items() if k != "sessions"})
+    echo_translated("cli.series_status", **{key: value for key, value in data.items() if key != "sessions"})
     for line in data["sessions"]:
         left = "-" if line["places_left"] is None else line["places_left"]
-        say("cli.series_status_session", left=left, **{k: v for k, v in line.items() if k != "places_left"})
+        echo_translated("cli.series_status_session", left=left, **{key: value for key, value in line.items() if key != "places_left"})

@@ -12,7 +12,7 @@ from flask import Flask
 from flask.logging import default_handler
 from gunicorn.app.base import BaseApplication
 
-from mailer.cli.runtime import Runtime, cli_language, fail, pass_runtime, say
+from mailer.cli.runtime import Runtime, cli_language, echo_translated, fail, pass_runtime
 from mailer.config import env_name
 from mailer.logs import install_filter
 from mailer.operations.running import SERVE_LOCK, hold_lock, serve_label
@@ -57,7 +57,7 @@ def serve(runtime: Runtime, host: str, port: int, workers: int, threads: int) ->
     # Held while this server (and its forked workers, which inherit it) lives: `mailer restore`
     # refuses while it is held. A second server on the same instance finds it taken: one is enough.
     serving = hold_lock(runtime.settings.instance_path / SERVE_LOCK, serve_label(host, port))  # noqa: F841
-    say("cli.serving", url=runtime.settings.base_url, host=host, port=port, workers=workers, threads=threads)
+    echo_translated("cli.serving", url=runtime.settings.base_url, host=host, port=port, workers=workers, threads=threads)
     MailerServer(app, {
         "bind": f"{host}:{port}",
         "workers": workers,

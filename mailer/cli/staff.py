@@ -7,7 +7,7 @@ from typing import Any, overload
 import click
 
 from mailer.audit.log import cli_actor, record
-from mailer.cli.runtime import Runtime, cli_language, echo_json, fail, pass_runtime, say
+from mailer.cli.runtime import Runtime, cli_language, echo_json, echo_translated, fail, pass_runtime
 from mailer.staff import accounts, tokens
 from mailer.staff.roles import ROLES, RoleError, parse_role
 from mailer.translations import translate
@@ -57,9 +57,9 @@ def add(runtime: Runtime, email: str, name: str | None, role: str | None, link_o
             fail(exc)
         record(session, cli_actor(), "staff.add", f"staff:{user.id}", role=user.role)
         link = _link(runtime, user) if link_only else None
-    say("cli.staff_created", email=user.email, role=user.role)
+    echo_translated("cli.staff_created", email=user.email, role=user.role)
     if link:
-        say("cli.staff_link", link=link)
+        echo_translated("cli.staff_link", link=link)
 
 
 @staff.command("role")
@@ -79,7 +79,7 @@ def role_(runtime: Runtime, email: str, role: str) -> None:
             fail(exc)
         if changed:
             record(session, cli_actor(), "staff.role", f"staff:{user.id}", role=chosen)
-    say("cli.staff_role", email=user.email, role=chosen)
+    echo_translated("cli.staff_role", email=user.email, role=chosen)
 
 
 @staff.command()
@@ -98,9 +98,9 @@ def deactivate(runtime: Runtime, email: str, undo: bool) -> None:
         except accounts.StaffError as exc:
             fail(exc)
     if undo:
-        say("cli.staff_reactivated", email=user.email)
+        echo_translated("cli.staff_reactivated", email=user.email)
     else:
-        say("cli.staff_deactivated", email=user.email)
+        echo_translated("cli.staff_deactivated", email=user.email)
 
 
 @staff.command()
@@ -121,10 +121,10 @@ def link(runtime: Runtime, email: str) -> None:
 def list_(runtime: Runtime, as_json: bool) -> None:
     """List staff accounts."""
     with runtime.transaction() as session:
-        rows: list[dict[str, Any]] = [{"email": u.email, "name": u.name, "role": u.role, "active": u.active,
-                 "password_set": u.password_hash is not None,
-                 "last_login_at": u.last_login_at.isoformat() if u.last_login_at else None}
-                for u in accounts.list_staff(session)]
+        rows: list[dict[str, Any]] = [{"email": account.email, "name": account.name, "role": account.role, "active": account.active,
+                 "password_set": account.password_hash is not None,
+                 "last_login_at": account.last_login_at.isoformat() if account.last_login_at else None}
+                for account in accounts.list_staff(session)]
     if as_json:
         echo_json(rows)
         return
@@ -136,7 +136,7 @@ def list_(runtime: Runtime, as_json: bool) -> None:
                  else translate("cli.staff_never", language) if row["password_set"]
                  else translate("cli.staff_waiting", language))
         click.echo(f"{row['email']:<40} {row['name'] or '':<30} {row['role']:<7} {state}")
-    say("cli.staff_count", n=len(rows))
+    echo_translated("cli.staff_count", n=len(rows))
 
 
 @staff.command()
@@ -150,7 +150,7 @@ def remove(runtime: Runtime, email: str) -> None:
         except accounts.StaffError as exc:
             fail(exc)
         record(session, cli_actor(), "staff.remove", f"staff:{user.id}")
-    say("cli.staff_removed", email=user.email)
+    echo_translated("cli.staff_removed", email=user.email)
 
 
 @staff.command()
@@ -190,7 +190,7 @@ def token(runtime: Runtime, email: str, scope: str | None, label: str | None, re
             click.echo(f"{row.id:>5}  {row.prefix}…  {row.scope:<5}  {state:<10}  {row.label or ''}")
         return
     if revoke_id is not None:
-        say("cli.token_revoked", err=True, id=revoke_id, email=user.email)
+        echo_translated("cli.token_revoked", err=True, id=revoke_id, email=user.email)
         return
     click.echo(secret)
-    say("cli.token_created", err=True, id=row.id, email=user.email, scope=row.scope)
+    echo_translated("cli.token_created", err=True, id=row.id, email=user.email, scope=row.scope)

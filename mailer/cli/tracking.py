@@ -12,7 +12,7 @@ from mailer.attendance.checkin import add_walk_in, check_in
 from mailer.audit.log import cli_actor, record
 from mailer.cli.meetings import meetings
 from mailer.cli.orgs import orgs
-from mailer.cli.runtime import Runtime, cli_language, echo_json, fail, pass_runtime, say
+from mailer.cli.runtime import Runtime, cli_language, echo_json, echo_translated, fail, pass_runtime
 from mailer.evaluations.service import summarise
 from mailer.meetings.service import get_meeting, list_meetings
 from mailer.tracking.export import attendee_rows, to_csv, to_xlsx
@@ -48,10 +48,10 @@ def checkin(runtime: Runtime, slug: str, emails: tuple[str, ...], walk_ins: tupl
                 fail(translate("cli.walk_in_needs_name", cli_language()))
         record(session, cli_actor(), "meetings.checkin", f"meeting:{slug}", people=len(result.checked_in),
                walk_ins=len(walk_ins))
-    say("cli.checkin_done", slug=slug, checked_in=len(result.checked_in), already=len(result.already),
+    echo_translated("cli.checkin_done", slug=slug, checked_in=len(result.checked_in), already=len(result.already),
         walk_ins=len(walk_ins))
     for email in result.unknown:
-        say("cli.checkin_unknown", email=email, err=True)
+        echo_translated("cli.checkin_unknown", email=email, err=True)
     raise SystemExit(1 if result.unknown else 0)
 
 
@@ -65,7 +65,7 @@ def evaluations(runtime: Runtime, slug: str | None, as_json: bool):
         chosen = [_meeting(session, slug)] if slug else list_meetings(session)
         per_meeting, per_region = summarise(session, chosen)
     if as_json:
-        echo_json({"meetings": [s.to_json() for s in per_meeting], "regions": [s.to_json() for s in per_region]})
+        echo_json({"meetings": [summary.to_json() for summary in per_meeting], "regions": [summary.to_json() for summary in per_region]})
         return
     language = cli_language()
     for key, rows in (("report.per_meeting", per_meeting), ("report.per_region", per_region)):
@@ -105,7 +105,7 @@ def export(runtime: Runtime, slug: str, fmt: str, output: Path | None, delimiter
         sys.stdout.flush()
         return
     output.write_bytes(data)
-    say("cli.answers_written", n=len(rows), path=output, err=True)
+    echo_translated("cli.answers_written", n=len(rows), path=output, err=True)
 
 
 @orgs.command("report")
@@ -130,12 +130,12 @@ def report_(runtime: Runtime, slug: str, send: bool, as_json: bool):
         echo_json(report.to_json())
     else:
         language = cli_language()
-        say("cli.org_report_head", name=report.name, slug=report.slug, n=report.contacts)
+        echo_translated("cli.org_report_head", name=report.name, slug=report.slug, n=report.contacts)
         for key, items, fmt in (
-            ("cli.org_report_bounced", report.bounced, lambda e: f"{e['email']}  {e['detail'] or ''}"),
+            ("cli.org_report_bounced", report.bounced, lambda entry: f"{entry['email']}  {entry['detail'] or ''}"),
             ("cli.org_report_unsubscribed", report.unsubscribed,
-             lambda e: f"{e['email']}  " + translate("cli.since", language, day=e["since"])),
-            ("cli.org_report_rejected", report.rejected, lambda e: f"{e['file']}:{e['line']}: {e['reason']}"),
+             lambda entry: f"{entry['email']}  " + translate("cli.since", language, day=entry["since"])),
+            ("cli.org_report_rejected", report.rejected, lambda entry: f"{entry['file']}:{entry['line']}: {entry['reason']}"),
         ):
             title = translate(key, language)
             click.echo(f"\n{title}: {len(items)}")
@@ -143,7 +143,7 @@ def report_(runtime: Runtime, slug: str, send: bool, as_json: bool):
                 click.echo(f"  {fmt(item)}")
     if send:
         click.echo(err=True)
-        say("cli.org_report_queued", email=report.contact_email, err=True)
+        echo_translated("cli.org_report_queued", email=report.contact_email, err=True)
 
 
 def _date(ctx, param, value):
@@ -179,7 +179,7 @@ def report(runtime: Runtime, start, end, fmt: str, output: Path | None):
         text = to_html(data) if fmt == "html" else to_markdown(data)
     if output:
         output.write_text(text, encoding="utf-8")
-        say("cli.report_written", path=output, err=True)
+        echo_translated("cli.report_written", path=output, err=True)
     else:
         click.echo(text)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from mailer.audit.log import cli_actor
-from mailer.cli.runtime import Runtime, fail, pass_runtime, say
+from mailer.cli.runtime import Runtime, echo_translated, fail, pass_runtime
 from mailer.staff import webhook_actions
 from mailer.webhooks import EVENTS
 from mailer.webhooks.addresses import WebhookError
@@ -23,7 +23,7 @@ def list_(runtime: Runtime) -> None:
     with runtime.db.reading() as session:
         for endpoint, counts in webhook_actions.overview(session).endpoints:
             state = "active" if endpoint.active else "disabled"
-            tally = ",".join(f"{name}={n}" for name, n in sorted(counts.items())) or "-"
+            tally = ",".join(f"{name}={count}" for name, count in sorted(counts.items())) or "-"
             click.echo("\t".join([str(endpoint.id), state, ",".join(endpoint.events), endpoint.url, endpoint.secret,
                                   tally]))
 
@@ -43,7 +43,7 @@ def add(runtime: Runtime, url: str, events: tuple[str, ...], description: str | 
             endpoint_id, secret = endpoint.id, endpoint.secret
     except WebhookError as exc:
         fail(exc, 2)
-    say("cli.webhook_added", id=endpoint_id, secret=secret)
+    echo_translated("cli.webhook_added", id=endpoint_id, secret=secret)
 
 
 def _switch(runtime: Runtime, endpoint_id: int, active: bool) -> None:
@@ -53,9 +53,9 @@ def _switch(runtime: Runtime, endpoint_id: int, active: bool) -> None:
     except WebhookError as exc:
         fail(exc, 2)
     if active:
-        say("webhook_enabled", url=url)
+        echo_translated("webhook_enabled", url=url)
     else:
-        say("webhook_disabled", url=url)
+        echo_translated("webhook_disabled", url=url)
 
 
 @webhooks.command()
@@ -84,7 +84,7 @@ def remove(runtime: Runtime, endpoint_id: int) -> None:
             url = webhook_actions.remove_endpoint(session, cli_actor(), endpoint_id)
     except WebhookError as exc:
         fail(exc, 2)
-    say("webhook_removed", url=url)
+    echo_translated("webhook_removed", url=url)
 
 
 @webhooks.command()
@@ -108,4 +108,4 @@ def resend(runtime: Runtime, delivery_id: int) -> None:
             webhook_actions.resend(session, cli_actor(), delivery_id)
     except WebhookError as exc:
         fail(exc, 2)
-    say("webhook_resent", id=delivery_id)
+    echo_translated("webhook_resent", id=delivery_id)

@@ -47,7 +47,7 @@ HEADER_TABLE: dict[str, tuple[str, ...]] = {
                "notes", "adress", "postadress", "postnummer", "ort", "postort", "organisation", "förening",
                "kön", "födelseår"),
 }
-FIELDS = tuple(f for f in HEADER_TABLE if f != "ignore")  # what a column can be chosen to hold
+FIELDS = tuple(field for field in HEADER_TABLE if field != "ignore")  # what a column can be chosen to hold
 IGNORE = "ignore"
 
 
@@ -56,9 +56,9 @@ def header_key(text: str) -> str:
     return fold(text).replace(" ", "")
 
 
-_HEADER_FIELDS = {header_key(alias): f for f, aliases in HEADER_TABLE.items() for alias in aliases}
+_HEADER_FIELDS = {header_key(alias): field for field, aliases in HEADER_TABLE.items() for alias in aliases}
 # The same as one dict of aliases -> field (kept for callers that list the accepted headers).
-HEADER_ALIASES = {alias: f for f, aliases in HEADER_TABLE.items() for alias in aliases}
+HEADER_ALIASES = {alias: field for field, aliases in HEADER_TABLE.items() for alias in aliases}
 LANGUAGE_ALIASES = {
     "sv": "sv", "se": "sv", "svenska": "sv", "swedish": "sv", "sv-se": "sv",
     "en": "en", "engelska": "en", "english": "en", "en-gb": "en", "en-us": "en",
@@ -123,9 +123,9 @@ class Choices:
 
     def to_form(self) -> dict[str, str]:
         """The choices as form fields (the upload preview carries them to the confirmation)."""
-        return ({f"column:{k}": v for k, v in self.columns.items()} | {f"region:{k}": v for k, v in self.regions.items()}
-                | {f"name:{k}": v for k, v in self.names.items()}
-                | {f"shown_region:{k}": v for k, v in self.regions_shown.items()})
+        return ({f"column:{key}": value for key, value in self.columns.items()} | {f"region:{key}": value for key, value in self.regions.items()}
+                | {f"name:{key}": value for key, value in self.names.items()}
+                | {f"shown_region:{key}": value for key, value in self.regions_shown.items()})
 
     @classmethod
     def from_form(cls, form: Mapping[str, str]) -> Choices:
@@ -173,7 +173,7 @@ def decode(data: bytes) -> str:
 
 
 def _delimiter(header_line: str) -> str:
-    counts = {d: header_line.count(d) for d in (";", ",", "\t")}
+    counts = {delimiter: header_line.count(delimiter) for delimiter in (";", ",", "\t")}
     best = max(counts, key=lambda delimiter: counts[delimiter])
     return best if counts[best] else ","
 
@@ -279,7 +279,7 @@ def _read(parsed: ParsedList, text: io.TextIOBase, delimiter: str, check_dns: bo
                                   n=len(header), limit=MAX_COLUMNS)
         columns = _columns(header, choices, parsed)
         if "email" not in columns and not parsed.blocking:
-            found = ", ".join(repr(c) for c in header[:10])
+            found = ", ".join(repr(column) for column in header[:10])
             raise CsvFileError(
                 f"no email column (expected a header such as e-post, epost, mejladress or email; found: {found})",
                 "no_email_column", found=found)
@@ -344,7 +344,7 @@ def _columns(header: list[str], choices: Choices, parsed: ParsedList) -> dict[st
     for name, indexes in by_field.items():
         columns[name] = indexes[0]
         if len(indexes) > 1:
-            labels = " and ".join(f"{i + 1} {header[i].strip()!r}" for i in indexes)
+            labels = " and ".join(f"{index + 1} {header[index].strip()!r}" for index in indexes)
             for index in indexes[1:]:
                 parsed.blocking.append(Problem(
                     1, f"columns {labels} are both read as {name}: remove or rename one, or choose with "
@@ -435,7 +435,7 @@ def read_organisation_names(folder: Path) -> dict[str, OrganisationInfo]:
     try:
         for row in reader:
             # A row longer than the header puts a list under the key None: ignore those cells.
-            row = {(k or "").strip().lower(): _clean(v) or "" for k, v in row.items() if isinstance(v, str)}
+            row = {(key or "").strip().lower(): _clean(value) or "" for key, value in row.items() if isinstance(value, str)}
             for key, limit in ORGANISATION_LIMITS.items():
                 row[key] = row.get(key, "")[:limit].rstrip()
             if row.get("slug") and row.get("name"):

@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session, selectinload
 
 from mailer.contacts.csvfile import clean_text, normalise_email
 from mailer.contacts.models import Contact, Membership, Organisation
-from mailer.errors import DomainError, NotFound
+from mailer.errors import DomainError, NotFound, found
 from mailer.regions import canonical_region
 
 LIMITS = {"name": 200, "region": 100, "phone": 50, "role": 100, "organisation_name": 200, "short_name": 40}
@@ -124,10 +124,7 @@ def update_organisation(session: Session, slug: str, *, name: str | None, short_
 
 
 def organisation_by_slug(session: Session, slug: str) -> Organisation:
-    organisation = session.scalar(select(Organisation).where(Organisation.slug == slug))
-    if organisation is None:
-        raise NotFound("no_organisation", slug=slug)
-    return organisation
+    return found(session.scalar(select(Organisation).where(Organisation.slug == slug)), "no_organisation", slug=slug)
 
 
 
@@ -179,7 +176,7 @@ def set_membership(session: Session, contact: Contact, organisation_slug: str, r
                    title: str | None = None) -> tuple[Membership, bool]:
     """Put the person on the organisation's list, or change their role there; True when newly added."""
     organisation = organisation_by_slug(session, organisation_slug)
-    membership = next((m for m in contact.memberships if m.organisation_id == organisation.id), None)
+    membership = next((membership for membership in contact.memberships if membership.organisation_id == organisation.id), None)
     added = membership is None
     if membership is None:
         membership = Membership(contact=contact, organisation=organisation, name=contact.name,

@@ -107,9 +107,9 @@ class ImportReport:
     def exit_code(self) -> int:
         """0: all good; 1: some rows rejected (good rows kept); 2: a file unreadable, or with
         problems staff must fix or choose (unknown region or column)."""
-        if any(f.error or f.blocking for f in self.files):
+        if any(file_report.error or file_report.blocking for file_report in self.files):
             return 2
-        if any(f.rejected for f in self.files):
+        if any(file_report.rejected for file_report in self.files):
             return 1
         return 0
 
@@ -200,7 +200,7 @@ def import_lists(
     if savepoint is None:  # a dry run
         session.expunge_all()
         return ImportReport(files=reports, written=False)
-    rollback = strict and any(r.error or r.rejected or r.blocking for r in reports)
+    rollback = strict and any(file_report.error or file_report.rejected or file_report.blocking for file_report in reports)
     for organisation_id, (report, emails) in lists.items():
         report.removed = _remove_absent(session, organisation_id, emails)
     if rollback:
@@ -229,9 +229,9 @@ def _record_rejections(session: Session, organisation_id: int, report: FileRepor
         )
     )
     session.add_all(
-        ImportRejection(organisation_id=organisation_id, file_name=report.path.name, line=p.line,
-                        value=(p.value or "")[:400] or None, reason=p.message[:400])
-        for p in report.rejected
+        ImportRejection(organisation_id=organisation_id, file_name=report.path.name, line=problem.line,
+                        value=(problem.value or "")[:400] or None, reason=problem.message[:400])
+        for problem in report.rejected
     )
 
 
@@ -309,8 +309,8 @@ def _insert_new(session: Session, organisation: Organisation, contacts: dict[str
     now = utcnow()
     if contacts:
         new_ids = session.execute(insert(Contact).returning(Contact.id, Contact.email), [
-            {"email": r.email, "name": r.name, "language": r.language, "region": r.region, "phone": r.phone,
-             "created_at": now, "updated_at": now} for r in contacts.values()])
+            {"email": row.email, "name": row.name, "language": row.language, "region": row.region, "phone": row.phone,
+             "created_at": now, "updated_at": now} for row in contacts.values()])
         known = {**known, **{email: contact_id for contact_id, email in new_ids}}
     if new_memberships:
         session.execute(insert(Membership), [
@@ -455,8 +455,8 @@ def _apply_rows(session: Session, report: FileReport, organisation: Organisation
     suppressions: dict[str, SuppressionReason] = {}
     for start in range(0, len(emails), CHUNK):
         chunk = emails[start:start + CHUNK]
-        contacts.update((c.email, c) for c in session.scalars(select(Contact).where(Contact.email.in_(chunk))))
-        hashes = {address_hash(e): e for e in chunk}
+        contacts.update((contact.email, contact) for contact in session.scalars(select(Contact).where(Contact.email.in_(chunk))))
+        hashes = {address_hash(email): email for email in chunk}
         for hashed, suppressed_for in session.execute(
             select(Suppression.address_hash, Suppression.reason).where(Suppression.address_hash.in_(hashes))
         ):
@@ -465,7 +465,7 @@ def _apply_rows(session: Session, report: FileReport, organisation: Organisation
     if organisation.id is not None:
         ids = [contact.id for contact in contacts.values()]
         for start in range(0, len(ids), CHUNK):
-            memberships.update((m.contact_id, m) for m in session.scalars(select(Membership).where(
+            memberships.update((membership.contact_id, membership) for membership in session.scalars(select(Membership).where(
                 Membership.organisation_id == organisation.id, Membership.contact_id.in_(ids[start:start + CHUNK]))))
     counts = FileReport(path=report.path)  # this batch's counts, added to the file's when counted
 

@@ -187,7 +187,7 @@ class Suppression(Base):
     address_hash: Mapped[str] = mapped_column(String(64), unique=True, info=not_personal())
     email: Mapped[str | None] = mapped_column(String(320), info=personal())
     reason: Mapped[SuppressionReason] = mapped_column(
-        Enum(SuppressionReason, native_enum=False, length=20, values_callable=lambda e: [m.value for m in e]),
+        Enum(SuppressionReason, native_enum=False, length=20, values_callable=lambda enum_type: [member.value for member in enum_type]),
         info=not_personal(),
     )
     detail: Mapped[str | None] = mapped_column(Text, info=personal())

@@ -1,4 +1,4 @@
-"""Read-only views of contacts and organisations for listings."""
+"""Read-only views of contacts and organisations: listings, and finding one contact by address."""
 
 from __future__ import annotations
 
@@ -7,8 +7,9 @@ from dataclasses import dataclass
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, selectinload
 
+from mailer.contacts.csvfile import normalise_email
 from mailer.contacts.models import ERASED_DOMAIN, Contact, Membership, Organisation, Suppression, address_hash
-from mailer.errors import NotFound
+from mailer.errors import NotFound, found
 
 
 @dataclass
@@ -33,7 +34,20 @@ def list_organisations(session: Session) -> list[OrganisationRow]:
         .outerjoin(counts, counts.c.organisation_id == Organisation.id)
         .order_by(Organisation.name)
     )
-    return [OrganisationRow(o.slug, o.name, o.short_name, o.region, n) for o, n in rows]
+    return [OrganisationRow(organisation.slug, organisation.name, organisation.short_name, organisation.region, count) for organisation, count in rows]
+
+
+def find_contact(session: Session, email: str) -> Contact:
+    """The contact with this address, written as a person types it (any case, spaces, an IDN domain).
+
+    Raises NotFound("no_contact") naming the address as given. The one lookup by address for
+    the privacy commands and for revoking someone's links.
+    """
+    try:
+        key = normalise_email(email)
+    except ValueError:  # not a valid address: still looked up as written, and then not found
+        key = email.strip().lower()
+    return found(session.scalar(select(Contact).where(Contact.email == key)), "no_contact", email=email.strip())
 
 
 def list_contacts(session: Session, org: str | None = None) -> list[Contact]:
@@ -49,5 +63,5 @@ def list_contacts(session: Session, org: str | None = None) -> list[Contact]:
 
 
 def suppressed_hashes(session: Session, emails: list[str]) -> set[str]:
-    hashes = {address_hash(e) for e in emails}
+    hashes = {address_hash(email) for email in emails}
     return set(session.scalars(select(Suppression.address_hash).where(Suppression.address_hash.in_(hashes))))

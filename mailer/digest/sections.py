@@ -23,9 +23,9 @@ from mailer.attendance.coverage import represented_organisations
 from mailer.bounces.quality import described, last_status, organisations_of, refusals, soft_bounces
 from mailer.campaigns.models import Campaign, CampaignState
 from mailer.contacts.models import ERASED_DOMAIN, Contact, Membership, Organisation, Suppression, SuppressionReason
-from mailer.digest.replies import classify, explain
 from mailer.digest.sending import sending_context
 from mailer.i18n import format_day, format_short_date, format_when
+from mailer.mail.replies import explain_reply, reply_kind
 from mailer.meetings.models import Meeting
 from mailer.operations.backup import backup_status
 from mailer.outbox.models import MessageState, OutboxMessage
@@ -79,8 +79,8 @@ def _chart(session: Session, meeting: Meeting, period: Period) -> list[dict[str,
     first = session.scalar(select(func.min(Response.created_at)).where(Response.meeting_id == meeting.id))
     if first is None:
         return []
-    weeks = [period.end - dt.timedelta(days=7 * k) for k in range(CHART_WEEKS)]
-    weeks = [w for w in weeks if w >= first - dt.timedelta(days=7)][::-1] or [period.end]
+    weeks = [period.end - dt.timedelta(days=7 * weeks_back) for weeks_back in range(CHART_WEEKS)]
+    weeks = [week_end for week_end in weeks if week_end >= first - dt.timedelta(days=7)][::-1] or [period.end]
     yes = and_(Response.answer == Answer.YES, Response.waitlisted.is_(False))
     columns = []
     for week_end in weeks:
@@ -89,7 +89,7 @@ def _chart(session: Session, meeting: Meeting, period: Period) -> list[dict[str,
                     func.coalesce(func.sum(case((and_(until, Response.answer == Answer.NO), 1), else_=0)), 0)]
     counts = session.execute(select(*columns).where(Response.meeting_id == meeting.id)).one()
     return [{"label": format_short_date(week_end.astimezone(period.tz).date(), period.lang),
-             "yes": int(counts[2 * i]), "no": int(counts[2 * i + 1])} for i, week_end in enumerate(weeks)]
+             "yes": int(counts[2 * index]), "no": int(counts[2 * index + 1])} for index, week_end in enumerate(weeks)]
 
 
 def _new_answers(session: Session, meeting_id: int, period: Period) -> tuple[list[dict[str, Any]], int]:
@@ -110,7 +110,7 @@ def _new_answers(session: Session, meeting_id: int, period: Period) -> tuple[lis
 def meetings_section(session: Session, period: Period) -> list[dict[str, Any]]:
     """Every meeting not yet over: where it stands, its answers over time, the week's new answers."""
     meetings = _upcoming_meetings(session, period)
-    figures = status_by_meeting(session, [m.id for m in meetings])
+    figures = status_by_meeting(session, [meeting.id for meeting in meetings])
     all_orgs = session.execute(select(Organisation.id, Organisation.name).order_by(Organisation.name)).all()
     items = []
     for meeting in meetings:
@@ -142,12 +142,12 @@ def sent_section(session: Session, period: Period) -> dict[str, Any]:
         .group_by(OutboxMessage.campaign_id)).all())
     campaigns = session.scalars(select(Campaign).where(Campaign.id.in_(per_campaign))
                                 .options(selectinload(Campaign.meeting)).order_by(Campaign.id)).all()
-    rounds = [{"id": c.id, "meeting": c.target.title, "template": c.template, "sent": per_campaign[c.id],
-               "state": c.state.value} for c in campaigns]
+    rounds = [{"id": campaign.id, "meeting": campaign.target.title, "template": campaign.template, "sent": per_campaign[campaign.id],
+               "state": campaign.state.value} for campaign in campaigns]
     other = dict(session.execute(
         select(OutboxMessage.template, func.count()).where(in_period, OutboxMessage.campaign_id.is_(None))
         .group_by(OutboxMessage.template)).all())
-    return {"rounds": rounds, "other": [{"template": t, "sent": n} for t, n in sorted(other.items())],
+    return {"rounds": rounds, "other": [{"template": template, "sent": sent} for template, sent in sorted(other.items())],
             "total": sum(per_campaign.values()) + sum(other.values())}
 
 
@@ -162,9 +162,9 @@ def delivery_problems_section(session: Session, period: Period) -> dict[str, Any
                OutboxMessage.template.not_in(STAFF_MAILS))
         .order_by(OutboxMessage.campaign_id, OutboxMessage.id)).all()
     titles = dict(session.execute(select(Campaign.id, Meeting.title).join(Meeting)
-                                  .where(Campaign.id.in_({r.campaign_id for r in rows if r.campaign_id}))).all())
-    shown = [r for r in rows if r.id is not None and not _erased(r.email)]
-    organisations = _organisations_of(session, {r.id for r in shown})
+                                  .where(Campaign.id.in_({row.campaign_id for row in rows if row.campaign_id}))).all())
+    shown = [row for row in rows if row.id is not None and not _erased(row.email)]
+    organisations = _organisations_of(session, {row.id for row in shown})
     groups: dict[tuple[Any, ...], dict[str, Any]] = {}
     for row in rows:
         key = (row.campaign_id, row.template)
@@ -178,10 +178,10 @@ def delivery_problems_section(session: Session, period: Period) -> dict[str, Any
         group["messages"].append({
             "name": row.name or row.email, "email": row.email,
             "organisations": ", ".join(organisations.get(row.id, [])), "state": row.state.value,
-            "explanation": explain(row.last_error, period.lang, final=row.state is MessageState.FAILED),
+            "explanation": explain_reply(row.last_error, period.lang, final=row.state is MessageState.FAILED),
             "reply": (row.last_error or "")[:200]})
-    return {"groups": list(groups.values()), "failed": sum(g["failed"] for g in groups.values()),
-            "retrying": sum(g["retrying"] for g in groups.values())}
+    return {"groups": list(groups.values()), "failed": sum(group["failed"] for group in groups.values()),
+            "retrying": sum(group["retrying"] for group in groups.values())}
 
 
 # -- answers that changed, and who is waiting ------------------------------------------------
@@ -205,7 +205,7 @@ def answer_changes_section(session: Session, period: Period) -> dict[str, Any]:
             elif entry.answer is Answer.YES and previous.waitlisted and not entry.waitlisted:
                 moves.append((entry, "off_waitlist"))
         previous = entry
-    people = {c.id: c for c in session.execute(select(Contact.id, Contact.name, Contact.email).where(
+    people = {person.id: person for person in session.execute(select(Contact.id, Contact.name, Contact.email).where(
         Contact.id.in_({entry.contact_id for entry, _ in moves if entry.contact_id})))}
     titles = dict(session.execute(select(Meeting.id, Meeting.title).where(
         Meeting.id.in_({entry.meeting_id for entry, _ in moves}))).all())
@@ -213,9 +213,9 @@ def answer_changes_section(session: Session, period: Period) -> dict[str, Any]:
              if entry.contact_id in people and not _erased(people[entry.contact_id].email)]
     organisations = _organisations_of(session, {entry.contact_id for entry, _ in shown})
     return {
-        "changes": [{"name": people[e.contact_id].name or people[e.contact_id].email,
-                     "organisations": ", ".join(organisations.get(e.contact_id, [])), "meeting": titles[e.meeting_id],
-                     "change": kind, "at": format_day(e.at, period.tz, period.lang)} for e, kind in shown],
+        "changes": [{"name": people[move.contact_id].name or people[move.contact_id].email,
+                     "organisations": ", ".join(organisations.get(move.contact_id, [])), "meeting": titles[move.meeting_id],
+                     "change": kind, "at": format_day(move.at, period.tz, period.lang)} for move, kind in shown],
         "erased": len(moves) - len(shown),
     }
 
@@ -259,11 +259,11 @@ def _suppressions_by_organisation(session: Session, period: Period, reason: Supp
         entry = {"name": row.name or row.email, "email": row.email}
         if reason is SuppressionReason.BOUNCED:
             entry |= {"explanation": described(row.email, row.detail, statuses, period.lang)["explanation"],
-                      "kind": classify(row.detail), "reply": (row.detail or "")[:200]}
+                      "kind": reply_kind(row.detail), "reply": (row.detail or "")[:200]}
         for name in organisations.get(row.id, []) or [NO_ORGANISATION]:
             grouped[name].append(entry)
     by_organisation = [{"organisation": name or period.word("(ingen medlemsorganisation)", "(no member organisation)"),
-                        "people": grouped[name]} for name in sorted(grouped, key=lambda n: (not n, n))]
+                        "people": grouped[name]} for name in sorted(grouped, key=lambda organisation: (not organisation, organisation))]
     return {"by_organisation": by_organisation, "count": len(shown), "erased": len(rows) - len(shown)}
 
 
@@ -284,10 +284,10 @@ def deadlines_section(session: Session, period: Period) -> list[dict[str, Any]]:
     today = period.end.astimezone(period.tz).date()
     meetings = session.scalars(select(Meeting).where(Meeting.rsvp_by >= today, Meeting.rsvp_by <= today + AHEAD)
                                .order_by(Meeting.rsvp_by)).all()
-    figures = status_by_meeting(session, [m.id for m in meetings])
-    return [{"meeting": m.title, "deadline": format_day(m.rsvp_by, period.tz, period.lang),
-             "days_left": (m.rsvp_by - today).days, "no_answer": figures[m.id].no_answer}
-            for m in meetings if m.rsvp_by is not None]  # (selected by their deadline: never None)
+    figures = status_by_meeting(session, [meeting.id for meeting in meetings])
+    return [{"meeting": meeting.title, "deadline": format_day(meeting.rsvp_by, period.tz, period.lang),
+             "days_left": (meeting.rsvp_by - today).days, "no_answer": figures[meeting.id].no_answer}
+            for meeting in meetings if meeting.rsvp_by is not None]  # (selected by their deadline: never None)
 
 
 def coming_meetings_section(session: Session, period: Period) -> list[dict[str, Any]]:
@@ -295,12 +295,12 @@ def coming_meetings_section(session: Session, period: Period) -> list[dict[str, 
     meetings = session.scalars(select(Meeting).where(Meeting.starts_at >= period.end,
                                                      Meeting.starts_at <= period.end + AHEAD)
                                .order_by(Meeting.starts_at)).all()
-    figures = status_by_meeting(session, [m.id for m in meetings])
-    return [{"meeting": m.title, "when": format_when(m.starts_at, m.ends_at, period.tz, period.lang), "city": m.city,
-             "yes": figures[m.id].yes, "guests": figures[m.id].guests, "waitlisted": figures[m.id].waitlisted,
-             "capacity": m.capacity,
-             "places_left": None if m.capacity is None else max(m.capacity - figures[m.id].yes - figures[m.id].guests, 0)}
-            for m in meetings]
+    figures = status_by_meeting(session, [meeting.id for meeting in meetings])
+    return [{"meeting": meeting.title, "when": format_when(meeting.starts_at, meeting.ends_at, period.tz, period.lang), "city": meeting.city,
+             "yes": figures[meeting.id].yes, "guests": figures[meeting.id].guests, "waitlisted": figures[meeting.id].waitlisted,
+             "capacity": meeting.capacity,
+             "places_left": None if meeting.capacity is None else max(meeting.capacity - figures[meeting.id].yes - figures[meeting.id].guests, 0)}
+            for meeting in meetings]
 
 
 def upcoming_campaigns_section(session: Session, period: Period) -> list[dict[str, Any]]:
@@ -309,9 +309,9 @@ def upcoming_campaigns_section(session: Session, period: Period) -> list[dict[st
         select(Campaign).where(Campaign.state == CampaignState.SCHEDULED,
                                Campaign.send_at <= period.end + dt.timedelta(days=7))
         .options(selectinload(Campaign.meeting)).order_by(Campaign.send_at)).all()
-    return [{"meeting": c.target.title, "template": c.template,
-             "send_at": format_when(c.send_at, None, period.tz, period.lang)}
-            for c in upcoming if c.send_at is not None]  # (selected by their send time: never None)
+    return [{"meeting": campaign.target.title, "template": campaign.template,
+             "send_at": format_when(campaign.send_at, None, period.tz, period.lang)}
+            for campaign in upcoming if campaign.send_at is not None]  # (selected by their send time: never None)
 
 
 def sending_section(session: Session, period: Period) -> dict[str, Any]:
@@ -322,10 +322,10 @@ def sending_section(session: Session, period: Period) -> dict[str, Any]:
 def soft_bounces_section(session: Session, period: Period) -> list[dict[str, Any]]:
     """Counted soft bounces from the bounce mailbox (full mailboxes and the like), not yet suppressed."""
     soft = soft_bounces(session, period.start, period.end, period.lang)
-    organisations = organisations_of(session, [b["email"] for b in soft])
-    return [{"email": b["email"], "organisations": ", ".join(organisations.get(b["email"], [])),
-             "status": b["status"], "explanation": b["explanation"], "count": b["count"]}
-            for b in soft if not _erased(b["email"])]
+    organisations = organisations_of(session, [bounce["email"] for bounce in soft])
+    return [{"email": bounce["email"], "organisations": ", ".join(organisations.get(bounce["email"], [])),
+             "status": bounce["status"], "explanation": bounce["explanation"], "count": bounce["count"]}
+            for bounce in soft if not _erased(bounce["email"])]
 
 
 def refusals_section(session: Session, period: Period) -> list[dict[str, Any]]:

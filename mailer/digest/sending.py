@@ -17,16 +17,10 @@ from sqlalchemy.orm import Session, selectinload
 from mailer.audit.models import AuditEntry
 from mailer.campaigns.models import Campaign, CampaignState
 from mailer.i18n import format_when
+from mailer.mail.replies import explain_pause
 from mailer.outbox.relay import current_pause
-from mailer.translations import translate
 
-REASONS = ("quota", "policy", "closing", "sender", "login", "system", "breaker", "timeout", "limit")
 PAUSE_ACTIONS = ("sending.pause", "campaign.pause")
-
-
-def explain(reason: str | None, lang: str) -> str:
-    """The reason in plain words (catalog key digest.pause_reason.<reason>); an unknown one as it is."""
-    return translate(f"digest.pause_reason.{reason}", lang) if reason in REASONS else reason or ""
 
 
 def sending_context(session: Session, start: dt.datetime, end: dt.datetime, tz: ZoneInfo, lang: str) -> dict[str, Any]:
@@ -39,7 +33,7 @@ def sending_context(session: Session, start: dt.datetime, end: dt.datetime, tz: 
         until = detail.get("until")
         pauses.append({
             "when": format_when(entry.at, None, tz, lang),
-            "reason": explain(detail.get("reason"), lang),
+            "reason": explain_pause(detail.get("reason"), lang),
             "status": detail.get("status") or "",
             "until": format_when(dt.datetime.fromisoformat(until), None, tz, lang) if until else "",
             "all_sending": entry.action == "sending.pause",
@@ -47,11 +41,11 @@ def sending_context(session: Session, start: dt.datetime, end: dt.datetime, tz: 
     waiting = []
     held = current_pause(session, end)
     if held is not None:
-        waiting.append({"what": "relay", "reason": explain(held.reason, lang), "reply": held.reply or "",
+        waiting.append({"what": "relay", "reason": explain_pause(held.reason, lang), "reply": held.reply or "",
                         "until": format_when(held.until, None, tz, lang)})
     for campaign in session.scalars(select(Campaign).where(Campaign.state == CampaignState.PAUSED)
                                     .options(selectinload(Campaign.meeting)).order_by(Campaign.id)):
         waiting.append({"what": campaign.target.title, "template": campaign.template,
-                        "reason": explain(campaign.pause_reason, lang), "reply": campaign.pause_reply or "",
+                        "reason": explain_pause(campaign.pause_reason, lang), "reply": campaign.pause_reply or "",
                         "until": format_when(campaign.paused_until, None, tz, lang) if campaign.paused_until else ""})
     return {"pauses": pauses, "waiting": waiting}

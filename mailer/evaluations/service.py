@@ -117,18 +117,18 @@ class Summary:
 def _summarise(label: str, rows: list[Evaluation]) -> Summary:
     summary = Summary(label=label, count=len(rows))
     if rows:
-        summary.value_avg = round(sum(r.value for r in rows) / len(rows), 2)
-        summary.knowledge_avg = round(sum(r.knowledge for r in rows) / len(rows), 2)
-        summary.cooperation_yes = sum(1 for r in rows if r.cooperation)
+        summary.value_avg = round(sum(row.value for row in rows) / len(rows), 2)
+        summary.knowledge_avg = round(sum(row.knowledge for row in rows) / len(rows), 2)
+        summary.cooperation_yes = sum(1 for row in rows if row.cooperation)
         summary.cooperation_no = len(rows) - summary.cooperation_yes
-        summary.comments = [r.comment for r in rows if r.comment]
+        summary.comments = [row.comment for row in rows if row.comment]
     return summary
 
 
 def summarise(session: Session, meetings: Iterable[Meeting]) -> tuple[list[Summary], list[Summary]]:
     """(per meeting, per region) averages, counts and free-text answers."""
     meetings = list(meetings)
-    rows = session.scalars(select(Evaluation).where(Evaluation.meeting_id.in_([m.id for m in meetings]))
+    rows = session.scalars(select(Evaluation).where(Evaluation.meeting_id.in_([meeting.id for meeting in meetings]))
                            .order_by(Evaluation.id)).all()
     by_meeting: dict[int, list[Evaluation]] = defaultdict(list)
     for row in rows:
@@ -136,5 +136,5 @@ def summarise(session: Session, meetings: Iterable[Meeting]) -> tuple[list[Summa
     by_region: dict[str, list[Evaluation]] = defaultdict(list)
     for meeting in meetings:
         by_region[meeting.region].extend(by_meeting[meeting.id])
-    return ([_summarise(m.slug, by_meeting[m.id]) for m in meetings],
+    return ([_summarise(meeting.slug, by_meeting[meeting.id]) for meeting in meetings],
             [_summarise(region, items) for region, items in sorted(by_region.items())])

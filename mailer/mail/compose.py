@@ -29,7 +29,7 @@ def made_up_contact(language: str | None = None) -> Contact:
 
 def organisation_names(contact: Addressee) -> list[str]:
     """A made-up person without organisations reads as from an example one."""
-    names = sorted(m.organisation.name for m in contact.memberships)
+    names = sorted(membership.organisation.name for membership in contact.memberships)
     return names if names or contact.id else ["Exempelförbundet"]
 
 

@@ -52,7 +52,7 @@ class MeetingCalendar:
     def for_link(self, url: str | None = None) -> bytes:
         """The entry, with the recipient's own link (the RSVP page) when given."""
         personal = Event()
-        description = "\n\n".join(p for p in (self.meeting.host, self.meeting.description, url) if p)
+        description = "\n\n".join(part for part in (self.meeting.host, self.meeting.description, url) if part)
         if description:
             personal.add("description", description)
         if url:

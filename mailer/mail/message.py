@@ -200,7 +200,7 @@ def build_message(
                                                     _text_part("html", rendered.html)])
     if attachments:
         inner = content_type + CRLF + body
-        content_type, body = _multipart("mixed", [inner, *(_attachment_part(a) for a in attachments)])
+        content_type, body = _multipart("mixed", [inner, *(_attachment_part(attachment) for attachment in attachments)])
     return b"".join(head) + content_type + CRLF + body
 
 

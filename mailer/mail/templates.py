@@ -134,9 +134,9 @@ class Rendered:
 class EmailTemplates:
     def __init__(self, override_path: Path | None = None, max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES):
         self.max_message_bytes = max_message_bytes
-        self.roots = [p for p in (override_path, packaged_templates_path()) if p is not None]
+        self.roots = [path for path in (override_path, packaged_templates_path()) if path is not None]
         self.env = ImmutableSandboxedEnvironment(
-            loader=ChoiceLoader([FileSystemLoader(str(p)) for p in self.roots]),
+            loader=ChoiceLoader([FileSystemLoader(str(path)) for path in self.roots]),
             undefined=StrictUndefined,
             autoescape=select_autoescape(["html"], default_for_string=False, default=False),
         )

@@ -73,7 +73,7 @@ class TokenCodec:
         if (
             not isinstance(payload, list)
             or not 1 <= len(payload) <= 2
-            or not all(isinstance(p, str) and p for p in payload)
+            or not all(isinstance(part, str) and part for part in payload)
         ):
             raise BadToken()
         return payload[0], payload[1] if len(payload) == 2 else None

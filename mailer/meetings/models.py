@@ -80,7 +80,7 @@ class Meeting(Base):
         """Venue and city for maps and calendars, the city only once when the venue names it."""
         if self.venue and self.city in self.venue:
             return self.venue
-        return ", ".join(p for p in (self.venue, self.city) if p)
+        return ", ".join(part for part in (self.venue, self.city) if part)
 
     def __repr__(self) -> str:
         return f"<Meeting {self.slug}>"

@@ -12,7 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from mailer.db import utcnow
-from mailer.errors import DomainError, NotFound
+from mailer.errors import DomainError, found
 from mailer.identifiers import SLUG_RE
 from mailer.meetings.models import Meeting, Series, SeriesChoice
 from mailer.meetings.questions import add_default_questions
@@ -54,10 +54,7 @@ def create_series(session: Session, *, slug: str, title: str, choice: str = "one
 
 
 def get_series(session: Session, slug: str) -> Series:
-    series = session.scalar(select(Series).where(Series.slug == slug))
-    if series is None:
-        raise NotFound("no_series", slug=slug)
-    return series
+    return found(session.scalar(select(Series).where(Series.slug == slug)), "no_series", slug=slug)
 
 
 def list_series(session: Session) -> list[Series]:
@@ -90,4 +87,4 @@ def remove_session(session: Session, series: Series, meeting_slug: str) -> Meeti
 def open_sessions(series: Series, now: dt.datetime | None = None) -> list[Meeting]:
     """Sessions still ahead and not called off: what an invitation or reminder can offer."""
     now = now or utcnow()
-    return [m for m in series.sessions if m.cancelled_at is None and m.starts_at > now]
+    return [meeting for meeting in series.sessions if meeting.cancelled_at is None and meeting.starts_at > now]

@@ -10,7 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from mailer.db import utcnow
-from mailer.errors import DomainError, NotFound
+from mailer.errors import DomainError, found
 from mailer.identifiers import SLUG_RE
 from mailer.meetings.models import Meeting
 from mailer.meetings.questions import add_default_questions
@@ -180,7 +180,4 @@ def list_meetings(session: Session) -> list[Meeting]:
 
 
 def get_meeting(session: Session, slug: str) -> Meeting:
-    meeting = session.scalar(select(Meeting).where(Meeting.slug == slug))
-    if meeting is None:
-        raise NotFound("no_meeting", slug=slug)
-    return meeting
+    return found(session.scalar(select(Meeting).where(Meeting.slug == slug)), "no_meeting", slug=slug)

@@ -294,7 +294,7 @@ def prune(folder: Path, keep: BackupKeep) -> list[Path]:
     each of the last `weekly` ISO weeks stay. Backups hold personal data: they age out, never edited."""
     backups = backups_in(folder)
     kept: set[Path] = set()
-    for count, period in ((keep.daily, lambda d: d.date()), (keep.weekly, lambda d: d.isocalendar()[:2])):
+    for count, period in ((keep.daily, lambda moment: moment.date()), (keep.weekly, lambda moment: moment.isocalendar()[:2])):
         seen: list = []
         for created, backup in backups:
             key = period(created)

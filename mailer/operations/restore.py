@@ -49,7 +49,7 @@ class RestoreRefused(BackupError):
     def render(self, language: str | None) -> str:
         running = self.params.get("running")
         if isinstance(running, list):  # each process named in the reader's language
-            return translate(self.prefix + self.code, language, running="; ".join(r.render(language) for r in running))
+            return translate(self.prefix + self.code, language, running="; ".join(process.render(language) for process in running))
         return super().render(language)
 
 

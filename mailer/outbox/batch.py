@@ -79,13 +79,13 @@ class Batch:
                  series_of_campaigns: SeriesLookup | None = None):
         self.settings, self.templates = settings, templates.for_sending()
         message = OutboxMessage
-        self.rows = [Row(*r) for r in session.execute(
+        self.rows = [Row(*row) for row in session.execute(
             select(message.id, message.campaign_id, message.contact_id, message.meeting_id, message.template,
                    message.to_email, message.extra, message.attempts, message.message_id)
             .where(message.id.in_(ids), message.claimed_by == owner, message.state.in_(SENDABLE))
             .order_by(message.id))]
-        contact_ids = list({r.contact_id for r in self.rows if r.contact_id is not None})
-        contacts = {c[0]: Recipient(*c) for c in session.execute(
+        contact_ids = list({row.contact_id for row in self.rows if row.contact_id is not None})
+        contacts = {row[0]: Recipient(*row) for row in session.execute(
             select(Contact.id, Contact.email, Contact.name, Contact.language, Contact.link_key)
             .where(Contact.id.in_(contact_ids)))} if contact_ids else {}
         if contacts:
@@ -95,19 +95,19 @@ class Batch:
                 contacts[contact_id].memberships.append(SimpleNamespace(organisation=SimpleNamespace(name=name)))
         for row in self.rows:
             row.contact = contacts.get(row.contact_id) if row.contact_id is not None else None
-        hashes = [address_hash(c.email) for c in contacts.values()]
+        hashes = [address_hash(recipient.email) for recipient in contacts.values()]
         self.suppressed = dict(session.execute(select(Suppression.address_hash, Suppression.reason)
                                                .where(Suppression.address_hash.in_(hashes))).all()) if hashes else {}
         self.mailed = set(session.scalars(
             select(OutboxMessage.contact_id).distinct()
             .where(OutboxMessage.contact_id.in_(contact_ids), OutboxMessage.state == MessageState.SENT)
         )) if contact_ids else set()
-        meeting_ids = {r.meeting_id for r in self.rows if r.meeting_id}
-        self.meetings = {m.id: m for m in session.scalars(select(Meeting).where(Meeting.id.in_(meeting_ids)))} \
+        meeting_ids = {row.meeting_id for row in self.rows if row.meeting_id}
+        self.meetings = {meeting.id: meeting for meeting in session.scalars(select(Meeting).where(Meeting.id.in_(meeting_ids)))} \
             if meeting_ids else {}
         # A round to a series has no meeting on its rows: its campaign names the series. Campaigns
         # sit above the outbox, so the sender passes the lookup in (campaigns.service.series_of_campaigns).
-        campaign_ids = {r.campaign_id for r in self.rows if r.campaign_id and not r.meeting_id}
+        campaign_ids = {row.campaign_id for row in self.rows if row.campaign_id and not row.meeting_id}
         self.series: dict[int, Series] = (
             series_of_campaigns(session, campaign_ids) if campaign_ids and series_of_campaigns else {})
         self.composers: dict[tuple[str, int | None, int | None], Composer] = {}

@@ -115,7 +115,7 @@ class SharedRateLimiter:
         offset = 0.0 if self.db.is_sqlite else (before + self.clock()) / 2 - now
         if not count:
             raise LimitReached(full_until + offset, window)
-        self.slots.extend(start + offset + i * self.interval for i in range(count))
+        self.slots.extend(start + offset + index * self.interval for index in range(count))
         self.reservations += 1
 
     def _room(self, session: Session, start: float, wanted: int) -> tuple[int, float, str]:
@@ -128,8 +128,8 @@ class SharedRateLimiter:
                                   size for size, _, _ in self.windows)).order_by(SendReservation.at)).all()
         room, full_until, full_window = wanted, start, ""
         for size, limit, label in self.windows:
-            inside = [(at, n) for at, n in log if at > start - size]
-            used = sum(n for _, n in inside)
+            inside = [(at, count) for at, count in log if at > start - size]
+            used = sum(count for _, count in inside)
             room = min(room, max(0, limit - used))
             if used >= limit:  # room again when enough of the oldest have left the window
                 for at, count in inside:  # noqa: B007 -- `at` after the loop is the oldest that must leave

@@ -30,11 +30,12 @@ from mailer.contacts.models import (
     SuppressionReason,
     address_hash,
 )
+from mailer.contacts.queries import find_contact
 from mailer.db import Database, rowcount
 from mailer.identifiers import new_link_key
 from mailer.privacy.catalogue import CONTACTS, all_tables, linked, personal_columns, table, tables_linked_to
 from mailer.privacy.files import remove_files
-from mailer.privacy.person import Identity, find_contact, mention_clause, searchable_columns
+from mailer.privacy.person import Identity, mention_clause, searchable_columns
 
 ERASED_TEXT = "[raderad]"
 
@@ -123,7 +124,7 @@ def _rewrite_mentions(session: Session, identity: Identity) -> int:
     Other contacts' own rows are left alone: another person may share the name.
     """
     count = 0
-    for source in (t for t in all_tables() if t.name != CONTACTS):
+    for source in (candidate for candidate in all_tables() if candidate.name != CONTACTS):
         keys = list(source.primary_key.columns)
         for column in searchable_columns(source):
             query = select(*keys, column).where(mention_clause(column, identity))
@@ -131,7 +132,7 @@ def _rewrite_mentions(session: Session, identity: Identity) -> int:
                 *key, value = row
                 new = _rewritten(column, value, identity)
                 if new != value:
-                    session.execute(update(source).where(*(k == v for k, v in zip(keys, key, strict=True)))
+                    session.execute(update(source).where(*(column == value for column, value in zip(keys, key, strict=True)))
                                     .values({column.name: new}))
                     count += 1
     return count

@@ -17,9 +17,10 @@ from sqlalchemy.orm import Session
 
 from mailer.config import Settings
 from mailer.contacts.models import Suppression, address_hash
+from mailer.contacts.queries import find_contact
 from mailer.privacy.catalogue import CONTACTS, linked, table, tables_linked_to
 from mailer.privacy.files import files_about
-from mailer.privacy.person import Identity, find_contact, mentions
+from mailer.privacy.person import Identity, mentions
 
 
 def export_person(session: Session, email: str, settings: Settings | None = None) -> dict[str, Any]:
@@ -31,7 +32,7 @@ def export_person(session: Session, email: str, settings: Settings | None = None
         "contact": render.row(contacts, session.execute(select(contacts).where(contacts.c.id == contact.id))
                               .mappings().one())}
     seen: set[tuple[str, tuple[Any, ...]]] = {(CONTACTS, (contact.id,))}
-    for source in sorted(tables_linked_to(CONTACTS), key=lambda t: t.name):
+    for source in sorted(tables_linked_to(CONTACTS), key=lambda table: table.name):
         rows = session.execute(select(source).where(linked(source, CONTACTS, [contact.id]))
                                .order_by(*source.primary_key.columns)).mappings().all()
         data[source.name] = [render.row(source, row) for row in rows]

@@ -1,4 +1,4 @@
-"""Finding one person: their contact row, and the strings that identify them in free text and files."""
+"""What identifies one person in free text and files, and where to look for it (their contact row: contacts.queries.find_contact)."""
 
 from __future__ import annotations
 
@@ -10,25 +10,12 @@ from typing import Any
 from sqlalchemy import JSON, Column, ColumnElement, Table, Text, cast, func, or_, select
 from sqlalchemy.orm import Session
 
-from mailer.contacts.csvfile import normalise_email
 from mailer.contacts.models import Contact
-from mailer.errors import NotFound
 from mailer.privacy.catalogue import all_tables, personal_columns
 
 # Shorter names would match inside unrelated words ("Li" in "Linköping").
 MIN_NAME_LENGTH = 4
 MIN_PHONE_LENGTH = 6
-
-
-def find_contact(session: Session, email: str) -> Contact:
-    try:
-        key = normalise_email(email)
-    except ValueError:
-        key = email.strip().lower()
-    contact = session.scalar(select(Contact).where(Contact.email == key))
-    if contact is None:
-        raise NotFound("no_contact", email=email.strip())
-    return contact
 
 
 @dataclass(frozen=True)

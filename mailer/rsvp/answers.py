@@ -219,7 +219,7 @@ def record_answer(session: Session, contact: Answerer, meeting: AnsweredMeeting,
     forget_responses(session)
     if _places_freed(before, saved):
         promoted = promote_waitlisted(session, meeting, now, skip_mail_for=response_id)
-        if any(r.id == response_id for r in promoted):
+        if any(response.id == response_id for response in promoted):
             saved = Saved(response_id, saved.answer, saved.guests, False)
     if not notify:
         pass

@@ -101,12 +101,12 @@ def _page(session: Session, contact: Contact, series: Series, tz: ZoneInfo,
           now: dt.datetime | None = None) -> SeriesPage:
     responses: dict[int, Response] = {}
     if not is_test_person(contact):
-        responses = {r.meeting_id: r for r in session.scalars(select(Response).where(
-            Response.contact_id == contact.id, Response.meeting_id.in_([m.id for m in series.sessions])))}
-    lines = [SessionLine(m, responses.get(m.id), answers_closed(m, tz, now), places_left(m))
-             for m in series.sessions]
+        responses = {response.meeting_id: response for response in session.scalars(select(Response).where(
+            Response.contact_id == contact.id, Response.meeting_id.in_([meeting.id for meeting in series.sessions])))}
+    lines = [SessionLine(meeting, responses.get(meeting.id), answers_closed(meeting, tz, now), places_left(meeting))
+             for meeting in series.sessions]
     # Every chosen session holds the same answers (saved with each); a chosen one's come first.
-    held = sorted((line.response for line in lines if line.response is not None), key=lambda r: r.answer is not Answer.YES)
+    held = sorted((line.response for line in lines if line.response is not None), key=lambda response: response.answer is not Answer.YES)
     answers = current_answers(session, held[0].id) if held else {}
     return SeriesPage(contact, series, lines, questions=list_questions(session, series), answers=answers)
 

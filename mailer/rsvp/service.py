@@ -19,7 +19,6 @@ from sqlalchemy import bindparam, delete, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, object_session
 
-from mailer.contacts.csvfile import normalise_email
 from mailer.contacts.events import contact_suppressed
 from mailer.contacts.models import (
     Contact,
@@ -31,8 +30,8 @@ from mailer.contacts.models import (
     is_test_key,
     is_test_person,
 )
+from mailer.contacts.queries import find_contact
 from mailer.db import Base, rowcount, utcnow
-from mailer.errors import NotFound
 from mailer.identifiers import new_link_key
 from mailer.mail.tokens import BadToken, TokenCodec
 from mailer.meetings.models import Meeting, Question
@@ -100,13 +99,7 @@ def resolve_rsvp(session: Session, codec: TokenCodec, token: str) -> tuple[Conta
 
 def revoke_links(session: Session, email: str) -> Contact:
     """Give the person a new link key: every link sent to them so far stops working at once."""
-    try:
-        key = normalise_email(email)
-    except ValueError:
-        key = email.strip().lower()
-    contact = session.scalar(select(Contact).where(Contact.email == key))
-    if contact is None:
-        raise NotFound("no_contact", email=email.strip())
+    contact = find_contact(session, email)
     session.add(RetiredLinkKey(contact_id=contact.id, link_key=contact.link_key, retired_at=utcnow()))
     contact.link_key = new_link_key()
     return contact

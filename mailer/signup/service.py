@@ -198,8 +198,8 @@ def request_signup(session: Session, settings: Settings, target: Target, form: M
     language = language_or_default(language)
     pending = list(session.scalars(select(SignupRequest).where(SignupRequest.email == email,
                                                                SignupRequest.expires_at > now)))
-    same_page = [r for r in pending if (r.meeting_id, r.series_id) == _ids(target)]
-    if any(r.created_at > now - RESEND_AFTER for r in same_page) or len(pending) >= MAX_PENDING_PER_ADDRESS:
+    same_page = [request for request in pending if (request.meeting_id, request.series_id) == _ids(target)]
+    if any(request.created_at > now - RESEND_AFTER for request in same_page) or len(pending) >= MAX_PENDING_PER_ADDRESS:
         return False
     for earlier in same_page:  # the newest request for a page replaces the ones before it
         session.delete(earlier)

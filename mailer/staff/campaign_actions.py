@@ -20,6 +20,7 @@ from mailer.db import Database
 from mailer.mail.message import new_message_id, wire_address
 from mailer.mail.templates import EmailTemplates
 from mailer.mail.transport import make_transport
+from mailer.mail.verp import envelope_sender_for_test_mail
 from mailer.outbox import relay
 
 
@@ -108,7 +109,9 @@ def send_test(database: Database, settings: Settings, templates: EmailTemplates,
     person with a recipient's (the first by default) organisations and language: no member's
     live links ever leave in a test (see service.test_message).
 
-    Rendered in one short transaction and sent outside it: SQLite's write lock
+    It leaves with the same kind of envelope sender as the real round (VERP, mail/verp.py), its tag
+    naming the campaign: a relay that refuses it shows in the test, and its bounce is known for a
+    test mail's. Rendered in one short transaction and sent outside it: SQLite's write lock
     must not be held while a mail server answers. Raises ValueError for a bad
     address, CampaignError, TemplateProblem or TransportError.
     """
@@ -121,7 +124,9 @@ def send_test(database: Database, settings: Settings, templates: EmailTemplates,
     transport = make_transport(settings.smtp_url, settings.outbox_path, settings.smtp_timeout,
                                settings.smtp_connect_timeout)
     try:
-        transport.send(wire_address(settings.mail_from.addr_spec), wire_address(to_email), data, message_id)
+        envelope_from = envelope_sender_for_test_mail(settings.bounce_address, settings.mail_from.addr_spec,
+                                                      settings.secret_key, campaign_id)
+        transport.send(wire_address(envelope_from), wire_address(to_email), data, message_id)
     finally:
         transport.close()
     with database.transaction() as session:

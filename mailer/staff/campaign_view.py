@@ -38,14 +38,14 @@ class AudienceChoices:
 
 def audience_choices(session: Session) -> AudienceChoices:
     counts = dict(session.execute(select(Membership.organisation_id, func.count()).group_by(Membership.organisation_id)).all())
-    organisations = [(o.slug, o.name, counts.get(o.id, 0))
-                     for o in session.scalars(select(Organisation).order_by(Organisation.name))]
+    organisations = [(organisation.slug, organisation.name, counts.get(organisation.id, 0))
+                     for organisation in session.scalars(select(Organisation).order_by(Organisation.name))]
     region_rows = union(select(Contact.region.label("r")).where(Contact.region.is_not(None)),
                         select(Membership.region).where(Membership.region.is_not(None)),
                         select(Organisation.region).where(Organisation.region.is_not(None)))
-    present = {canonical_region(r) for r in session.scalars(select(region_rows.subquery().c.r))}
+    present = {canonical_region(region) for region in session.scalars(select(region_rows.subquery().c.r))}
     regions = [name for name in region_names() if name in present]  # the fixed list's order
-    roles = sorted({r.strip().lower() for r in session.scalars(select(Membership.role).distinct()) if r and r.strip()})
+    roles = sorted({role.strip().lower() for role in session.scalars(select(Membership.role).distinct()) if role and role.strip()})
     return AudienceChoices(list_meetings(session), organisations, regions, roles, list_series(session))
 
 
@@ -111,4 +111,4 @@ def campaign_page(session: Session, settings: Settings, templates: EmailTemplate
 
 def campaigns_overview(session: Session) -> list[service.CampaignStatus]:
     """Newest first: the campaign just made or sent is the one staff look for."""
-    return [service.status(session, c) for c in reversed(service.list_campaigns(session))]
+    return [service.status(session, campaign) for campaign in reversed(service.list_campaigns(session))]

@@ -89,8 +89,8 @@ def dashboard(session: Session, settings: Settings, language: str, now: dt.datet
     now = now or utcnow()
     tz = settings.timezone
     all_meetings = list(session.scalars(select(Meeting).order_by(Meeting.starts_at)))
-    coming = [m for m in all_meetings if m.ends_at >= now and m.cancelled_at is None]
-    figures = status_by_meeting(session, [m.id for m in coming])
+    coming = [meeting for meeting in all_meetings if meeting.ends_at >= now and meeting.cancelled_at is None]
+    figures = status_by_meeting(session, [meeting.id for meeting in coming])
     organisations = session.execute(select(Organisation.id, Organisation.name).order_by(Organisation.name)).all()
     represented_anywhere: set[int] = set()
     lines = []
@@ -105,16 +105,16 @@ def dashboard(session: Session, settings: Settings, language: str, now: dt.datet
     bounces = session.scalars(select(Suppression).where(Suppression.reason == SuppressionReason.BOUNCED)
                               .order_by(Suppression.created_at.desc()).limit(BOUNCES_SHOWN)).all()
     backup = backup_status(session)
-    statuses = last_status(session, [s.email for s in bounces if s.email])
+    statuses = last_status(session, [suppression.email for suppression in bounces if suppression.email])
     return Dashboard(
         meetings=lines,
         organisations_total=len(organisations),
         missing_organisations=[name for oid, name in organisations if oid not in represented_anywhere],
-        campaigns=[CampaignLine(c.id, c.target.title, c.template, c.state.value,
-                                format_when(c.send_at, None, tz, language) if c.send_at else None, status(session, c))
-                   for c in campaigns],
-        bounces=[Bounce(s.email, s.detail, s.created_at, described(s.email, s.detail, statuses, language)["explanation"])
-                 for s in bounces],
+        campaigns=[CampaignLine(campaign.id, campaign.target.title, campaign.template, campaign.state.value,
+                                format_when(campaign.send_at, None, tz, language) if campaign.send_at else None, status(session, campaign))
+                   for campaign in campaigns],
+        bounces=[Bounce(suppression.email, suppression.detail, suppression.created_at, described(suppression.email, suppression.detail, statuses, language)["explanation"])
+                 for suppression in bounces],
         backup=backup,
         backup_when=format_when(backup.last_at, None, tz, language) if backup.last_at else None,
         relay=current_pause(session, now),

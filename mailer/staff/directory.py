@@ -31,11 +31,11 @@ class OrganisationPage:
 
 def directory(session: Session, query: str = "") -> Directory:
     found = search_contacts(session, query) if query.strip() else None
-    return Directory(list_organisations(session), found, suppressed_hashes(session, [c.email for c in found or []]))
+    return Directory(list_organisations(session), found, suppressed_hashes(session, [contact.email for contact in found or []]))
 
 
 def organisation_page(session: Session, slug: str) -> OrganisationPage:
     """Raises LookupError for an unknown organisation."""
     organisation = organisation_by_slug(session, slug)
     people = list_contacts(session, slug)
-    return OrganisationPage(organisation, people, suppressed_hashes(session, [c.email for c in people]))
+    return OrganisationPage(organisation, people, suppressed_hashes(session, [contact.email for contact in people]))

@@ -59,13 +59,13 @@ class ResponsesPage:
 def _contacts(session: Session, ids) -> dict[int, Contact]:
     query = select(Contact).where(Contact.id.in_(ids)).options(
         selectinload(Contact.memberships).selectinload(Membership.organisation))
-    return {c.id: c for c in session.scalars(query)}
+    return {contact.id: contact for contact in session.scalars(query)}
 
 
 def _row(contact: Contact, answer: str, **values) -> Row:
-    memberships = sorted(contact.memberships, key=lambda m: m.organisation.name)
-    return Row(contact.id, contact.email, contact.name or "", [m.organisation.name for m in memberships],
-               [m.organisation.slug for m in memberships], answer, **values)
+    memberships = sorted(contact.memberships, key=lambda membership: membership.organisation.name)
+    return Row(contact.id, contact.email, contact.name or "", [membership.organisation.name for membership in memberships],
+               [membership.organisation.slug for membership in memberships], answer, **values)
 
 
 def response_rows(session: Session, meeting: Meeting, answer: str | None = None, org: str | None = None,
@@ -76,7 +76,7 @@ def response_rows(session: Session, meeting: Meeting, answer: str | None = None,
                                                        Response.contact_id.is_not(None))).all()
     questions = questions_for(session, meeting.id, meeting.series_id)
     given = answers_of(session, [response.id for response in responses])
-    answered = {r.contact_id for r in responses}
+    answered = {response.contact_id for response in responses}
     unanswered = set(session.scalars(invited_to(meeting.id))) - answered
     contacts = _contacts(session, answered | unanswered)
     present = set(session.scalars(select(Attendance.contact_id).where(Attendance.meeting_id == meeting.id)))

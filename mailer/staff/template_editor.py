@@ -23,12 +23,12 @@ from pathlib import Path
 from sqlalchemy.orm import Session
 
 from mailer.audit.log import record
-from mailer.bounces.status import explain
 from mailer.config import LANGUAGES, Settings
 from mailer.db import Database, utcnow
 from mailer.digest.build import current_period, digest_context
 from mailer.mail.compose import made_up_contact
 from mailer.mail.context import meeting_context, recipient_context
+from mailer.mail.replies import explain_status
 from mailer.mail.templates import (
     RECIPIENT_TEMPLATES,
     TEMPLATE_NAMES,
@@ -54,14 +54,14 @@ class NotEditable(LookupError):
 
 
 def _roots(settings: Settings) -> list[Path]:
-    return [p for p in (settings.templates_path, packaged_templates_path()) if p is not None and p.is_dir()]
+    return [path for path in (settings.templates_path, packaged_templates_path()) if path is not None and path.is_dir()]
 
 
 def template_files(settings: Settings) -> list[str]:
     """Relative names such as "sv/invitation.html", shared files first, then by language."""
-    names = {str(p.relative_to(root)) for root in _roots(settings) for p in root.rglob("*")
-             if p.is_file() and NAME.match(str(p.relative_to(root)))}
-    return sorted(names, key=lambda n: (n.count("/"), n))
+    names = {str(path.relative_to(root)) for root in _roots(settings) for path in root.rglob("*")
+             if path.is_file() and NAME.match(str(path.relative_to(root)))}
+    return sorted(names, key=lambda name: (name.count("/"), name))
 
 
 def read_template(settings: Settings, name: str) -> str:
@@ -114,9 +114,9 @@ def _contexts(session: Session, settings: Settings, template: str, language: str
                                              "email": settings.mail_from.addr_spec},
                  "report": {"slug": "exempelforbundet", "name": "Exempelförbundet", "contact_email": None,
                             "contacts": 84, "unsubscribed": [entry],
-                            "bounced": [entry | {"status": "5.1.1", "explanation": explain("5.1.1", language)}],
+                            "bounced": [entry | {"status": "5.1.1", "explanation": explain_status("5.1.1", language)}],
                             "soft_bounced": [{"email": "bo@example.org", "since": "2027-01-20", "status": "5.2.2",
-                                              "explanation": explain("5.2.2", language), "count": 1}],
+                                              "explanation": explain_status("5.2.2", language), "count": 1}],
                             "rejected": [{"file": "exempel.csv", "line": 12, "value": "anna.example.org",
                                           "reason": "bad address"}]}}]
     if template == "signup_confirmation":
@@ -135,7 +135,7 @@ def _contexts(session: Session, settings: Settings, template: str, language: str
                 for first in (True, False)]
     extras: list[dict[str, object]] = [{}]
     if template == "confirmation":
-        extras = [{"response": r} for r in CONFIRMATIONS]
+        extras = [{"response": response} for response in CONFIRMATIONS]
     elif template == "meeting_update":
         earlier = "tisdag 1 september kl. 18.00–20.00" if language == "sv" else "Tuesday 1 September, 6–8 pm"
         extras = [{"change": {"when_before": earlier, "place_before": "Stadsbiblioteket, Exempelstad"},

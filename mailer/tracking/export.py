@@ -65,7 +65,7 @@ def attendee_rows(session: Session, meeting: Meeting, tz: ZoneInfo, language: st
         contact = response.contact
         answer = words["waitlisted"] if response.waitlisted else words[response.answer.value]
         rows.append([
-            contact.name if contact else "", ", ".join(sorted(m.organisation.name for m in contact.memberships)) if contact else "",
+            contact.name if contact else "", ", ".join(sorted(membership.organisation.name for membership in contact.memberships)) if contact else "",
             contact.email if contact else "", answer, response.guests,
             *(answer_text(question, answers[response.id].get(question.id), language) for question in questions),
             response.comment or "", response.updated_at.astimezone(tz).strftime("%Y-%m-%d %H:%M"),
@@ -88,7 +88,7 @@ def to_csv(rows: list[list[object]], language: str = "sv", delimiter: str = ";")
     buffer = io.StringIO()
     writer = csv.writer(buffer, delimiter=delimiter, lineterminator="\r\n")
     writer.writerow(headers(language, _questions_of(rows)))
-    writer.writerows([neutralise(v) for v in row] for row in rows)
+    writer.writerows([neutralise(value) for value in row] for row in rows)
     return buffer.getvalue().encode("utf-8-sig")
 
 

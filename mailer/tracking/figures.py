@@ -113,7 +113,7 @@ def status_by_meeting(session: Session, meeting_ids: Iterable[int]) -> dict[int,
     ids = list(meeting_ids)
     result = {meeting_id: MeetingStatus() for meeting_id in ids}
     for row in session.execute(figures_query(ids)).mappings():
-        result[row["meeting_id"]] = MeetingStatus(**{k: int(v) for k, v in row.items() if k != "meeting_id"})
+        result[row["meeting_id"]] = MeetingStatus(**{key: int(value) for key, value in row.items() if key != "meeting_id"})
     return result
 
 

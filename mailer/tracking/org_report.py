@@ -51,8 +51,8 @@ def org_report(session: Session, slug: str, tz: ZoneInfo, lang: str = "sv") -> O
     report = OrgReport(organisation.slug, organisation.name, organisation.contact_email, count)
     suppressions = session.scalars(
         select(Suppression).where(Suppression.email.in_(members)).order_by(Suppression.created_at)).all()
-    statuses = last_status(session, [s.email for s in suppressions
-                                     if s.email is not None and s.reason is SuppressionReason.BOUNCED])
+    statuses = last_status(session, [suppression.email for suppression in suppressions
+                                     if suppression.email is not None and suppression.reason is SuppressionReason.BOUNCED])
     for suppression in suppressions:
         entry = {"email": suppression.email, "since": suppression.created_at.astimezone(tz).date().isoformat(),
                  "detail": suppression.detail}
@@ -60,7 +60,7 @@ def org_report(session: Session, slug: str, tz: ZoneInfo, lang: str = "sv") -> O
             report.bounced.append({**entry, **described(suppression.email, suppression.detail, statuses, lang)})
         elif suppression.reason is SuppressionReason.UNSUBSCRIBED:
             report.unsubscribed.append(entry)
-    suppressed = {s.email for s in suppressions}
+    suppressed = {suppression.email for suppression in suppressions}
     member_ids = select(Membership.contact_id).where(Membership.organisation_id == organisation.id)
     now = utcnow()
     for soft in soft_bounces(session, now - SOFT_WINDOW, now, lang, member_ids):
@@ -100,9 +100,9 @@ def org_report_csv(report: OrgReport, language: str) -> bytes:
         return translate(f"quality.{key}", language)
 
     rows: list[list[object]] = [[phrase("col_problem"), phrase("col_email"), phrase("col_since"), phrase("col_detail")]]
-    rows += [[phrase("bounced"), e["email"], e["since"], e["detail"] or ""] for e in report.bounced]
-    rows += [[phrase("unsubscribed"), e["email"], e["since"], ""] for e in report.unsubscribed]
-    rows += [[phrase("rejected"), e["value"] or "", "", f"{e['file']}:{e['line']}: {e['reason']}"] for e in report.rejected]
+    rows += [[phrase("bounced"), entry["email"], entry["since"], entry["detail"] or ""] for entry in report.bounced]
+    rows += [[phrase("unsubscribed"), entry["email"], entry["since"], ""] for entry in report.unsubscribed]
+    rows += [[phrase("rejected"), entry["value"] or "", "", f"{entry['file']}:{entry['line']}: {entry['reason']}"] for entry in report.rejected]
     buffer = io.StringIO()
     writer = csv.writer(buffer, delimiter=";" if language == "sv" else ",", lineterminator="\r\n")
     writer.writerows([neutralise(cell) for cell in row] for row in rows)

@@ -80,10 +80,10 @@ class BoardReport:
 
     def to_json(self) -> dict[str, Any]:
         data = self.__dict__.copy()
-        data["meetings"] = [m.__dict__ for m in self.meetings]
-        data["series"] = [s.__dict__ for s in self.series]
-        data["evaluations"] = [s.to_json() for s in self.evaluations]
-        data["evaluations_by_region"] = [s.to_json() for s in self.evaluations_by_region]
+        data["meetings"] = [meeting.__dict__ for meeting in self.meetings]
+        data["series"] = [series_row.__dict__ for series_row in self.series]
+        data["evaluations"] = [summary.to_json() for summary in self.evaluations]
+        data["evaluations_by_region"] = [summary.to_json() for summary in self.evaluations_by_region]
         return data
 
 
@@ -105,11 +105,11 @@ def board_report(session: Session, settings: Settings, start: dt.date | None, en
     if end:
         query = query.where(Meeting.starts_at < dt.datetime.combine(end + dt.timedelta(days=1), dt.time(), tz))
     meetings = session.scalars(query).all()
-    ids = [m.id for m in meetings]
+    ids = [meeting.id for meeting in meetings]
     report = BoardReport(period=period_text(start, end, language), language=language)
 
     # A round to a series invites to each of its sessions: it counts for the series' held sessions.
-    series_ids = sorted({m.series_id for m in meetings if m.series_id is not None})
+    series_ids = sorted({meeting.series_id for meeting in meetings if meeting.series_id is not None})
     invitations = (select(OutboxMessage.contact_id).join(Campaign, Campaign.id == OutboxMessage.campaign_id)
                    .where(or_(Campaign.meeting_id.in_(ids), Campaign.series_id.in_(series_ids)),
                           Campaign.template == "invitation", OutboxMessage.state == MessageState.SENT))
@@ -141,7 +141,7 @@ def board_report(session: Session, settings: Settings, start: dt.date | None, en
                                            len(people) + walk_ins, checked_in))
         report.participants += len(people) + walk_ins
     report.unique_participants = len(everyone)
-    report.meetings_per_region = dict(Counter(canonical_region(m.region) or m.region for m in meetings))
+    report.meetings_per_region = dict(Counter(canonical_region(meeting.region) or meeting.region for meeting in meetings))
     homes = Counter(canonical_region(region) or "–" for region in session.scalars(
         select(Contact.region).where(Contact.id.in_(everyone)))) if everyone else Counter()
     report.participants_per_region = {name: homes[name] for name in [*region_names(), "–"] if homes[name]}
@@ -157,7 +157,7 @@ def board_report(session: Session, settings: Settings, start: dt.date | None, en
     report.evaluations, report.evaluations_by_region = summarise(session, meetings)
     for series in session.scalars(select(Series).where(Series.id.in_(series_ids)).order_by(Series.title)):
         figures = series_status(session, series)
-        held = sum(1 for m in meetings if m.series_id == series.id)
+        held = sum(1 for meeting in meetings if meeting.series_id == series.id)
         report.series.append(SeriesLine(series.slug, series.title, held, figures["invited"], figures["chose"],
                                         figures["declined"], figures["participants"],
                                         figures["organisations_represented"]))
@@ -177,8 +177,8 @@ def to_markdown(report: BoardReport) -> str:
     def phrase(key: str, **values: Any) -> str:
         return translate(f"report.{key}", report.language, **values)
 
-    largest = max((m.participants for m in report.meetings), default=0)
-    per_region = ", ".join(f"{r}: {n}" for r, n in report.meetings_per_region.items())
+    largest = max((meeting.participants for meeting in report.meetings), default=0)
+    per_region = ", ".join(f"{region}: {count}" for region, count in report.meetings_per_region.items())
     lines = [
         f"# {phrase('title', period=report.period)}", "",
         "- " + phrase("meetings_held", n=len(report.meetings), regions=len(report.meetings_per_region))
@@ -187,25 +187,25 @@ def to_markdown(report: BoardReport) -> str:
         "- " + phrase("answers", n=report.answers),
         "- " + phrase("participants", n=report.participants, people=report.unique_participants),
         "- " + phrase("participants_per_region", regions=", ".join(
-            f"{r}: {n}" for r, n in report.participants_per_region.items()) or phrase("none_recorded")),
+            f"{region}: {count}" for region, count in report.participants_per_region.items()) or phrase("none_recorded")),
         "- " + phrase("represented", n=report.organisations_represented, total=report.organisations_total),
         "- " + phrase("others", names=", ".join(report.other_organisations) or phrase("none_recorded")),
         "", f"## {phrase('meetings')}", "",
         f"| {phrase('col_meeting')} | {phrase('col_region')} | {phrase('col_date')} | {phrase('col_invited')} | {phrase('col_answered')} "
         f"| {phrase('col_participants')} |", "| --- | --- | --- | ---: | ---: | ---: |",
     ]
-    lines += [f"| {m.city} ({m.host or m.title}) | {m.region} | {m.day} | {m.invited} | {m.answered} | "
-              f"{m.participants}{'' if m.checked_in else ' (' + phrase('said_yes') + ')'} |" for m in report.meetings]
+    lines += [f"| {meeting.city} ({meeting.host or meeting.title}) | {meeting.region} | {meeting.day} | {meeting.invited} | {meeting.answered} | "
+              f"{meeting.participants}{'' if meeting.checked_in else ' (' + phrase('said_yes') + ')'} |" for meeting in report.meetings]
     if report.series:
         lines += ["", f"## {phrase('series')}", "",
                   f"| {phrase('col_series')} | {phrase('col_sessions')} | {phrase('col_invited')} | {phrase('col_chose')} "
                   f"| {phrase('col_declined')} | {phrase('col_participants')} | {phrase('col_organisations')} |",
                   "| --- | ---: | ---: | ---: | ---: | ---: | ---: |"]
-        lines += [f"| {s.title} | {s.sessions} | {s.invited} | {s.chose} | {s.declined} | {s.participants} "
-                  f"| {s.organisations_represented} |" for s in report.series]
+        lines += [f"| {series_row.title} | {series_row.sessions} | {series_row.invited} | {series_row.chose} | {series_row.declined} | {series_row.participants} "
+                  f"| {series_row.organisations_represented} |" for series_row in report.series]
     lines += ["", f"## {phrase('per_meeting_chart')}", "", "```"]
-    lines += [f"{m.city:<12} {bar(m.participants, largest)} {m.participants}" for m in report.meetings]
-    cities = {m.slug: m.city for m in report.meetings}
+    lines += [f"{meeting.city:<12} {bar(meeting.participants, largest)} {meeting.participants}" for meeting in report.meetings]
+    cities = {meeting.slug: meeting.city for meeting in report.meetings}
     lines += ["```", "", f"## {phrase('evaluations')}"]
     for title, rows in ((phrase("per_meeting"), report.evaluations), (phrase("per_region"), report.evaluations_by_region)):
         lines += ["", f"### {title}", "",
@@ -214,9 +214,9 @@ def to_markdown(report: BoardReport) -> str:
         for summary in rows:
             lines.append(f"| {cities.get(summary.label, summary.label)} | {summary.count} | {_score(summary.value_avg)} | "
                          f"{_score(summary.knowledge_avg)} | {phrase('of', n=summary.cooperation_yes, total=summary.count)} |")
-    comments = [(cities.get(s.label, s.label), c) for s in report.evaluations for c in s.comments]
+    comments = [(cities.get(summary.label, summary.label), comment) for summary in report.evaluations for comment in summary.comments]
     if comments:
-        lines += ["", f"### {phrase('comments')}", ""] + [f"- {label}: {c}" for label, c in comments]
+        lines += ["", f"### {phrase('comments')}", ""] + [f"- {label}: {comment}" for label, comment in comments]
     return "\n".join(lines) + "\n"
 
 
@@ -224,8 +224,8 @@ def to_html(report: BoardReport, standalone: bool = True) -> str:
     """The report as a printable HTML page (or, `standalone=False`, its body for the staff page)."""
     env = Environment(loader=FileSystemLoader(str(Path(__file__).parent / "templates")),
                       autoescape=select_autoescape(["html"]))
-    largest = max((m.participants for m in report.meetings), default=0)
-    cities = {m.slug: m.city for m in report.meetings}
+    largest = max((meeting.participants for meeting in report.meetings), default=0)
+    cities = {meeting.slug: meeting.city for meeting in report.meetings}
 
     def phrase(key: str, **values: Any) -> str:
         return translate(f"report.{key}", report.language, **values)

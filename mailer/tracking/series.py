@@ -27,7 +27,7 @@ SERIES_FIGURES = ("invited", "chose", "waitlisted_only", "declined", "no_answer"
 
 def series_status(session: Session, series: Series) -> dict[str, Any]:
     """Every figure of the series with stable keys (`mailer series status --json`, the staff page)."""
-    ids = [m.id for m in series.sessions]
+    ids = [meeting.id for meeting in series.sessions]
     per_meeting = status_by_meeting(session, ids)
     invited = set(session.scalars(invited_to_series(series.id)))
     answers: dict[int, set[str]] = {}

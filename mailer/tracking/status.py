@@ -68,7 +68,7 @@ def _same_region_together(counts: dict[str, Any]) -> dict[str, Any]:
     all may remain: every spelling of one region is one row under its canonical name (mailer.regions);
     anything else is grouped by its case- and space-insensitive form. Counts (or dicts of counts) are added."""
     spelled: dict[str, str] = {}
-    for region in sorted(counts, key=lambda r: -_size(counts[r])):
+    for region in sorted(counts, key=lambda region: -_size(counts[region])):
         spelled.setdefault(" ".join(region.split()).casefold(), canonical_region(region) or region)
     merged: dict[str, Any] = {}
     for region, value in counts.items():
@@ -76,7 +76,7 @@ def _same_region_together(counts: dict[str, Any]) -> dict[str, Any]:
         if name not in merged:
             merged[name] = dict(value) if isinstance(value, dict) else value
         elif isinstance(value, dict):
-            merged[name] = {k: merged[name][k] + v for k, v in value.items()}
+            merged[name] = {key: merged[name][key] + count for key, count in value.items()}
         else:
             merged[name] += value
     return merged

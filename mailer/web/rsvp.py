@@ -30,7 +30,7 @@ def not_found() -> tuple[str, int]:
     """One page for every bad link, in both languages, saying nothing about why."""
     settings = settings_of(current_app)
     first = settings.language
-    sections = [(lang, Words(lang)) for lang in (first, *[x for x in LANGUAGES if x != first])]
+    sections = [(lang, Words(lang)) for lang in (first, *[other for other in LANGUAGES if other != first])]
     return render_template(
         "public/not_found.html", t=sections[0][1], lang=first, sections=sections, email=settings.mail_from.addr_spec
     ), 404

@@ -53,26 +53,26 @@ def _render(result: SeriesPage, answer: str | None = None, chosen: list[str] | N
             form: dict[str, Any] | None = None, saved: bool = False, expired: bool = False) -> str:
     """Called inside the transaction, while the ORM objects can still load what they need."""
     settings = settings_of(current_app)
-    t = Words(language_of(result.contact, settings))
+    words = Words(language_of(result.contact, settings))
     errors = {}
     if result.error is not None:
         error = result.error
         key = f"error.question.{error.reason}" if error.question else f"error.{error.field}.{error.reason}"
-        errors[error.field] = t(key, limit=error.limit)
+        errors[error.field] = words(key, limit=error.limit)
     if chosen is None:
         chosen = [line.meeting.slug for line in result.sessions if line.chosen]
     if answer is None:
         answer = "no" if result.declined else "yes"
-    sessions = [{**meeting_context(line.meeting, settings, t.lang), "slug": line.meeting.slug,
+    sessions = [{**meeting_context(line.meeting, settings, words.lang), "slug": line.meeting.slug,
                  "chosen": line.chosen, "waitlisted": line.waitlisted, "closed": line.closed,
                  "places_left": line.places_left, "full": line.full,
                  "cancelled": line.meeting.cancelled_at is not None} for line in result.sessions]
     return render_template(
-        "public/series.html", t=t, lang=t.lang, series=result.series, several=result.several,
+        "public/series.html", t=words, lang=words.lang, series=result.series, several=result.several,
         sessions=sessions, chosen=set(chosen), answer=answer, declined=result.declined,
         answered=result.answered, closed=result.closed, errors=errors, saved=saved and result.answered,
         test_link=result.test, tested=result.tested, expired=expired, email=settings.mail_from.addr_spec,
         questions=question_fields(result.questions, form or {}, None if form is not None else result.answers,
-                                  language=t.lang, errors=errors),
+                                  language=words.lang, errors=errors),
         question_limit=TEXT_LIMIT,
     )

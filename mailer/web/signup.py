@@ -61,7 +61,7 @@ def _own_origin() -> str:
 @bp.route("/signup/<key>", methods=["GET", "POST"])
 def page(key: str):
     settings = settings_of(current_app)
-    t = Words(_language())
+    words = Words(_language())
     form = {name: request.form.get(name, "") for name in FIELDS} if request.method == "POST" else {}
     errors: dict[str, str] = {}
     refused = None
@@ -84,23 +84,23 @@ def page(key: str):
                 where = service.Where(f"{settings.base_url}/signup/{key}", embedded_from,
                                       network_of(request.remote_addr))
                 try:
-                    service.request_signup(session, settings, target, form, t.lang, where)
+                    service.request_signup(session, settings, target, form, words.lang, where)
                 except service.SignupError as exc:
-                    errors[exc.field] = t(f"signup.error.{exc.field}.{exc.reason}")
+                    errors[exc.field] = words(f"signup.error.{exc.field}.{exc.reason}")
                     status = 422
                 else:
-                    return render_template("public/signup_sent.html", t=t, lang=t.lang, title=target.title)
+                    return render_template("public/signup_sent.html", t=words, lang=words.lang, title=target.title)
             site = settings.mail_from.display_name or settings.mail_from.addr_spec
-            meeting = meeting_context(target.meeting, settings, t.lang) if target.meeting is not None else None
-            closes_at = format_when(target.closes_at, None, settings.timezone, t.lang) if target.closes_at else None
+            meeting = meeting_context(target.meeting, settings, words.lang) if target.meeting is not None else None
+            closes_at = format_when(target.closes_at, None, settings.timezone, words.lang) if target.closes_at else None
             return render_template(
-                "public/signup.html", t=t, lang=t.lang, target=target, meeting=meeting,
-                sessions=[meeting_context(m, settings, t.lang) for m in target.series.sessions]
+                "public/signup.html", t=words, lang=words.lang, target=target, meeting=meeting,
+                sessions=[meeting_context(meeting, settings, words.lang) for meeting in target.series.sessions]
                 if target.series is not None else [],
                 organisations=service.organisations(session), other=service.OTHER, values=form, errors=errors,
-                refused=refused, closed=closed, closes_at=closes_at, consent_text=service.consent_text(t.lang, site),
+                refused=refused, closed=closed, closes_at=closes_at, consent_text=service.consent_text(words.lang, site),
                 token=form_token(settings.secret_key, embedded_from), honeypot=HONEYPOT,
-                other_lang="sv" if t.lang == "en" else "en"), status
+                other_lang="sv" if words.lang == "en" else "en"), status
     except NotFound:
         return not_found()
 
@@ -112,13 +112,13 @@ def confirm(key: str):
         try:
             if request.method != "POST":
                 pending = service.pending(session, key)
-                t = Words(pending.language)
-                return render_template("public/signup_confirm.html", t=t, lang=t.lang, name=pending.name,
+                words = Words(pending.language)
+                return render_template("public/signup_confirm.html", t=words, lang=words.lang, name=pending.name,
                                        title=(pending.meeting or pending.series).title)  # type: ignore[union-attr]
             done = service.confirm(session, settings, key, network_of(request.remote_addr))
         except NotFound:
-            t = Words(_language())
-            return render_template("public/message.html", lang=t.lang, title=t("signup.link_gone_title"),
-                                   body=t("signup.link_gone")), 404
-        t = Words(done.language)
-        return render_template("public/signup_done.html", t=t, lang=t.lang, done=done, title=done.target.title)
+            words = Words(_language())
+            return render_template("public/message.html", lang=words.lang, title=words("signup.link_gone_title"),
+                                   body=words("signup.link_gone")), 404
+        words = Words(done.language)
+        return render_template("public/signup_done.html", t=words, lang=words.lang, done=done, title=done.target.title)

@@ -76,10 +76,10 @@ def remove(session: Session, endpoint_id: int) -> str:
 def list_endpoints(session: Session) -> list[tuple[WebhookEndpoint, dict[str, int]]]:
     """Every endpoint with its deliveries counted by state."""
     counts: dict[int, dict[str, int]] = {}
-    for endpoint_id, state, n in session.execute(
+    for endpoint_id, state, count in session.execute(
             select(WebhookDelivery.endpoint_id, WebhookDelivery.state, func.count())
             .group_by(WebhookDelivery.endpoint_id, WebhookDelivery.state)):
-        counts.setdefault(endpoint_id, {})[DeliveryState(state).value] = n
+        counts.setdefault(endpoint_id, {})[DeliveryState(state).value] = count
     endpoints = session.scalars(select(WebhookEndpoint).order_by(WebhookEndpoint.id))
     return [(endpoint, counts.get(endpoint.id, {})) for endpoint in endpoints]
 

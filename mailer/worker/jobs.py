@@ -75,7 +75,8 @@ def anonymise_expired_answers() -> str:
         done = anonymise_expired(session, settings.retention_months)
     files = remove_expired_outbox_files(settings, settings.retention_months)
     outcome = (f"{done.responses} answers and {done.evaluations} evaluations of {done.meetings} old meetings "
-               f"anonymised, {signups} unconfirmed sign-ups deleted, {files} old file-outbox messages deleted")
+               f"anonymised, {signups} unconfirmed sign-ups deleted, {files} old file-outbox messages deleted, "
+               f"{done.deleted.get('bounce_events', 0)} old bounce reports deleted")
     log.info("retention: %s", outcome)
     return outcome
 

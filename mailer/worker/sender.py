@@ -121,7 +121,7 @@ class Sender:
         with self.db.transaction() as session:
             owners = set(session.scalars(select(OutboxMessage.claimed_by).distinct()
                                          .where(OutboxMessage.claimed_by.is_not(None))))
-            dead = [o for o in owners if o is not None and o != self.owner and dead_here(o)]
+            dead = [owner for owner in owners if owner is not None and owner != self.owner and dead_here(owner)]
             held_by_dead = or_(OutboxMessage.claimed_at < stale, OutboxMessage.claimed_by.in_(dead))
             in_flight = rowcount(session.execute(
                 update(OutboxMessage)

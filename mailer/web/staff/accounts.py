@@ -10,14 +10,14 @@ from mailer.mail.transport import TransportError
 from mailer.staff import account_actions, accounts
 from mailer.staff.roles import ADMIN, ROLES, VIEWER, RoleError
 from mailer.web.staff.access import requires
-from mailer.web.staff.common import db, page, say, settings, signed_in_staff, start_session, words
+from mailer.web.staff.common import db, flash_translated, page, settings, signed_in_staff, start_session, words
 
 bp = Blueprint("accounts", __name__)
 
 
 def _list_page(status: int = 200, values: dict | None = None, error: str | None = None):
-    with db().transaction() as s:
-        users = accounts.list_staff(s)
+    with db().transaction() as session:
+        users = accounts.list_staff(session)
         return page("accounts.html", status, users=users, roles=ROLES, values=values or {"role": "staff"},
                     error=error, tz=settings().timezone)
 
@@ -27,9 +27,9 @@ def _mail(invitation, sent_key: str) -> None:
     try:
         account_actions.mail_link(settings(), invitation, words().lang, signed_in_staff().name or signed_in_staff().email)
     except (TransportError, OSError) as exc:
-        say("invite_not_sent", "error", email=invitation.email, reason=str(exc))
+        flash_translated("invite_not_sent", "error", email=invitation.email, reason=str(exc))
         return
-    say(sent_key, email=invitation.email)
+    flash_translated(sent_key, email=invitation.email)
 
 
 @bp.get("/accounts")
@@ -43,8 +43,8 @@ def index():
 def invite():
     values = {name: request.form.get(name, "") for name in ("email", "name", "role", "language")}
     try:
-        with db().transaction() as s:
-            invitation = account_actions.invite(s, settings(), signed_in_staff().actor, email=values["email"],
+        with db().transaction() as session:
+            invitation = account_actions.invite(session, settings(), signed_in_staff().actor, email=values["email"],
                                                 name=values["name"], role=values["role"],
                                                 language=values["language"] or None)
     except (accounts.StaffError, RoleError) as exc:
@@ -57,11 +57,11 @@ def invite():
 @requires(ADMIN)
 def role(user_id: int):
     try:
-        with db().transaction() as s:
-            user = account_actions.change_role(s, signed_in_staff().actor, user_id, request.form.get("role", ""))
-            say("role_changed", email=user.email, role=words()(f"role_{user.role}"))
+        with db().transaction() as session:
+            user = account_actions.change_role(session, signed_in_staff().actor, user_id, request.form.get("role", ""))
+            flash_translated("role_changed", email=user.email, role=words()(f"role_{user.role}"))
     except (accounts.StaffError, RoleError) as exc:
-        say("action_failed", "error", reason=render(exc, words().lang))
+        flash_translated("action_failed", "error", reason=render(exc, words().lang))
     return redirect(url_for(".index"), code=303)
 
 
@@ -70,14 +70,14 @@ def role(user_id: int):
 def active(user_id: int):
     wanted = request.form.get("active") == "1"
     try:
-        with db().transaction() as s:
-            user = account_actions.set_active(s, signed_in_staff().actor, user_id, wanted)
+        with db().transaction() as session:
+            user = account_actions.set_active(session, signed_in_staff().actor, user_id, wanted)
             if wanted:
-                say("account_reactivated", email=user.email)
+                flash_translated("account_reactivated", email=user.email)
             else:
-                say("account_deactivated", email=user.email)
+                flash_translated("account_deactivated", email=user.email)
     except accounts.StaffError as exc:
-        say("action_failed", "error", reason=render(exc, words().lang))
+        flash_translated("action_failed", "error", reason=render(exc, words().lang))
     return redirect(url_for(".index"), code=303)
 
 
@@ -85,10 +85,10 @@ def active(user_id: int):
 @requires(ADMIN)
 def link(user_id: int):
     try:
-        with db().transaction() as s:
-            invitation = account_actions.new_link(s, settings(), signed_in_staff().actor, user_id)
+        with db().transaction() as session:
+            invitation = account_actions.new_link(session, settings(), signed_in_staff().actor, user_id)
     except accounts.StaffError as exc:
-        say("action_failed", "error", reason=render(exc, words().lang))
+        flash_translated("action_failed", "error", reason=render(exc, words().lang))
         return redirect(url_for(".index"), code=303)
     _mail(invitation, "link_sent")
     return redirect(url_for(".index"), code=303)
@@ -101,13 +101,13 @@ def password():
     if request.method != "POST":
         return page("password.html", min_length=accounts.PASSWORD_MIN)
     try:
-        with db().transaction() as s:
-            user = account_actions.change_own_password(s, signed_in_staff().id, request.form.get("current", ""),
+        with db().transaction() as session:
+            user = account_actions.change_own_password(session, signed_in_staff().id, request.form.get("current", ""),
                                                        request.form.get("password", ""),
                                                        request.form.get("repeat", ""))
             start_session(user)
     except accounts.StaffError as exc:
         return page("password.html", 422, min_length=accounts.PASSWORD_MIN, error=render(exc, words().lang),
                     error_field="current" if exc.code == "wrong_password" else "password")
-    say("password_changed")
+    flash_translated("password_changed")
     return redirect(url_for("staff.dashboard.index"), code=303)

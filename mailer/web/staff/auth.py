@@ -15,8 +15,8 @@ from mailer.web.staff.common import (
     client_address,
     db,
     end_session,
+    flash_translated,
     page,
-    say,
     settings,
     signed_in_staff,
     start_session,
@@ -53,19 +53,19 @@ def login():
 @bp.post("/logout")
 @requires(VIEWER)
 def logout():
-    with db().transaction() as s:
-        accounts.log_out(s, signed_in_staff().id)
+    with db().transaction() as db_session:
+        accounts.log_out(db_session, signed_in_staff().id)
     end_session()
-    say("logged_out")
+    flash_translated("logged_out")
     return redirect(url_for(".login"), code=303)
 
 
 @bp.route("/set-password/<token>", methods=["GET", "POST"])
 def set_password(token: str):
     config = settings()
-    with db().transaction() as s:
+    with db().transaction() as db_session:
         try:
-            user = accounts.user_for_token(s, config.secret_key, token, config.old_secret_keys)
+            user = accounts.user_for_token(db_session, config.secret_key, token, config.old_secret_keys)
         except accounts.BadLink:
             return page("message.html", 404, title_key="link_bad_title", body_key="link_bad_body")
         if request.method != "POST":
@@ -74,13 +74,13 @@ def set_password(token: str):
         if password != request.form.get("repeat", ""):
             return page("set_password.html", 422, email=user.email, error=words()("password_mismatch"))
         try:
-            accounts.set_password(s, user, password)
-            record(s, user.email, "staff.password_set", f"staff:{user.id}", via="link")
+            accounts.set_password(db_session, user, password)
+            record(db_session, user.email, "staff.password_set", f"staff:{user.id}", via="link")
         except accounts.StaffError as exc:
             return page("set_password.html", 422, email=user.email,
                         error=words()(f"password_{exc.reason}", n=accounts.PASSWORD_MIN))
         start_session(user)
-    say("password_saved")
+    flash_translated("password_saved")
     return redirect(url_for("staff.dashboard.index"), code=303)
 
 
@@ -88,9 +88,9 @@ def set_password(token: str):
 @requires(VIEWER)
 def language():
     wanted = request.form.get("language", "")
-    with db().transaction() as s:
+    with db().transaction() as db_session:
         try:
-            accounts.set_language(s, signed_in_staff().id, wanted)
+            accounts.set_language(db_session, signed_in_staff().id, wanted)
         except accounts.StaffError:
             pass
     session["lang"] = wanted if wanted in ("sv", "en") else session.get("lang")

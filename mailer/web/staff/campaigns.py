@@ -22,7 +22,7 @@ from mailer.staff import campaign_actions
 from mailer.staff.campaign_view import audience_choices, audience_count, campaign_page, campaigns_overview
 from mailer.staff.roles import STAFF, VIEWER
 from mailer.web.staff.access import requires
-from mailer.web.staff.common import db, page, say, settings, signed_in_staff, templates, words
+from mailer.web.staff.common import db, flash_translated, page, settings, signed_in_staff, templates, words
 
 bp = Blueprint("campaigns", __name__)
 FOLLOWED = (CampaignState.SCHEDULED.value, CampaignState.RUNNING.value, CampaignState.PAUSED.value)
@@ -55,8 +55,8 @@ def _count_text(meeting: str | None, audience: Audience) -> tuple[int | None, st
     staff_words = words()
     meeting_slug, series_slug = target_of(meeting)
     try:
-        with db().reading() as s:
-            count, left_out = audience_count(s, meeting_slug, audience, series_slug)
+        with db().reading() as session:
+            count, left_out = audience_count(session, meeting_slug, audience, series_slug)
     except AudienceError as exc:
         return None, staff_words("audience_incomplete") if not audience.has_selector else render(exc, staff_words.lang)
     except LookupError:
@@ -70,8 +70,8 @@ def _count_text(meeting: str | None, audience: Audience) -> tuple[int | None, st
 @bp.get("/campaigns")
 @requires(VIEWER)
 def index():
-    with db().reading() as s:
-        rows = campaigns_overview(s)
+    with db().reading() as session:
+        rows = campaigns_overview(session)
     return page("campaigns.html", rows=rows, tz=settings().timezone)
 
 
@@ -83,8 +83,8 @@ def count():
 
 
 def _compose_form(form, status: int = 200, error: str | None = None, counted: str | None = None):
-    with db().reading() as s:
-        choices = audience_choices(s)
+    with db().reading() as session:
+        choices = audience_choices(session)
     return page("campaign_form.html", status, choices=choices, form=form, error=error, counted=counted,
                 templates=CAMPAIGN_TEMPLATES, tz=settings().timezone)
 
@@ -97,15 +97,15 @@ def new():
         counted = _count_text(form.get("meeting") or None, audience_from(form))[1] if form.get("meeting") else None
         return _compose_form(form, counted=counted)
     try:
-        with db().transaction() as s:
+        with db().transaction() as session:
             meeting_slug, series_slug = target_of(form.get("meeting"))
-            campaign = campaign_actions.create(s, settings(), templates(), signed_in_staff().actor,
+            campaign = campaign_actions.create(session, settings(), templates(), signed_in_staff().actor,
                                                meeting_slug=meeting_slug, series_slug=series_slug,
                                                template=form.get("template", ""), audience=audience_from(form),
                                                note=form.get("note"))
     except (CampaignError, AudienceError, TemplateProblem) as exc:
         return _compose_form(form, 422, error=render(exc, words().lang))
-    say("campaign_created")
+    flash_translated("campaign_created")
     return redirect(url_for(".show", campaign_id=campaign.id), code=303)
 
 
@@ -113,9 +113,9 @@ def new():
 @requires(VIEWER)
 def show(campaign_id: int):
     tz = settings().timezone
-    with db().reading() as s:  # the preview renders a template: never under the write lock
+    with db().reading() as session:  # the preview renders a template: never under the write lock
         try:
-            data = campaign_page(s, settings(), templates(), campaign_id, request.args.get("contact"),
+            data = campaign_page(session, settings(), templates(), campaign_id, request.args.get("contact"),
                                  words().lang)
         except CampaignError:
             return page("message.html", 404, title_key="not_found_title", body_key="not_found_body")
@@ -129,9 +129,9 @@ def show(campaign_id: int):
 @bp.get("/campaigns/<int:campaign_id>/status.json")
 @requires(VIEWER)
 def progress(campaign_id: int):
-    with db().reading() as s:
+    with db().reading() as session:
         try:
-            return status(s, get_campaign(s, campaign_id)).to_json()
+            return status(session, get_campaign(session, campaign_id)).to_json()
         except CampaignError:
             return {"error": "not found"}, 404
 
@@ -147,11 +147,11 @@ def test(campaign_id: int):
         sent_to = campaign_actions.send_test(db(), settings(), templates(), signed_in_staff().actor, campaign_id,
                                              request.form.get("to") or signed_in_staff().email, request.form.get("contact"))
     except TransportError as exc:
-        say("test_failed", "error", reason=exc.reply)
+        flash_translated("test_failed", "error", reason=exc.reply)
     except (CampaignError, TemplateProblem, ValueError) as exc:
-        say("test_failed", "error", reason=render(exc, words().lang))
+        flash_translated("test_failed", "error", reason=render(exc, words().lang))
     else:
-        say("test_sent", email=sent_to)
+        flash_translated("test_sent", email=sent_to)
     return _back(campaign_id)
 
 
@@ -160,17 +160,17 @@ def test(campaign_id: int):
 def schedule(campaign_id: int):
     at = f"{request.form.get('date', '').strip()} {request.form.get('time', '').strip()}"
     try:
-        with db().transaction() as s:
-            campaign = campaign_actions.schedule(s, settings(), signed_in_staff().actor, campaign_id, at)
+        with db().transaction() as session:
+            campaign = campaign_actions.schedule(session, settings(), signed_in_staff().actor, campaign_id, at)
             when = campaign.send_at
     except CampaignError as exc:
-        say("schedule_failed", "error", reason=render(exc, words().lang))
+        flash_translated("schedule_failed", "error", reason=render(exc, words().lang))
         return _back(campaign_id)
     assert when is not None, "scheduled: it has its send time"
     if when <= dt.datetime.now(dt.UTC):
-        say("scheduled_past")
+        flash_translated("scheduled_past")
     else:
-        say("scheduled", when=when.astimezone(settings().timezone).strftime("%Y-%m-%d %H:%M"))
+        flash_translated("scheduled", when=when.astimezone(settings().timezone).strftime("%Y-%m-%d %H:%M"))
     return _back(campaign_id)
 
 
@@ -178,16 +178,16 @@ def schedule(campaign_id: int):
 @requires(STAFF)
 def act(campaign_id: int, action: str):
     try:
-        with db().transaction() as s:
+        with db().transaction() as session:
             if action == "send":
-                count = campaign_actions.send_now(s, settings(), templates(), signed_in_staff().actor, campaign_id)
+                count = campaign_actions.send_now(session, settings(), templates(), signed_in_staff().actor, campaign_id)
             else:
                 count = {"cancel": campaign_actions.cancel, "retry": campaign_actions.retry,
-                     "resume": campaign_actions.resume}[action](s, signed_in_staff().actor, campaign_id)
+                     "resume": campaign_actions.resume}[action](session, signed_in_staff().actor, campaign_id)
     except (CampaignError, TemplateProblem) as exc:
-        say("action_failed", "error", reason=render(exc, words().lang))
+        flash_translated("action_failed", "error", reason=render(exc, words().lang))
     else:
-        say(f"campaign_{action}", n=count)
+        flash_translated(f"campaign_{action}", n=count)
     return _back(campaign_id)
 
 
@@ -195,12 +195,12 @@ def act(campaign_id: int, action: str):
 @requires(STAFF)
 def note(campaign_id: int):
     try:
-        with db().transaction() as s:
-            campaign_actions.set_note(s, signed_in_staff().actor, campaign_id, request.form.get("note"))
+        with db().transaction() as session:
+            campaign_actions.set_note(session, signed_in_staff().actor, campaign_id, request.form.get("note"))
     except CampaignError as exc:
         if exc.code == "no_campaign":
             return page("message.html", 404, title_key="not_found_title", body_key="not_found_body")
-        say("action_failed", "error", reason=render(exc, words().lang))
+        flash_translated("action_failed", "error", reason=render(exc, words().lang))
         return _back(campaign_id)
-    say("note_saved")
+    flash_translated("note_saved")
     return _back(campaign_id)

@@ -78,8 +78,8 @@ def load_signed_in_staff() -> SignedInStaff | None:
     staff_id = session.get("staff")
     if not isinstance(staff_id, int):
         return None
-    with db().reading() as s:
-        user = s.get(StaffUser, staff_id)
+    with db().reading() as db_session:
+        user = db_session.get(StaffUser, staff_id)
         if user is None or not user.active or not session_is_current(user, session.get("staff_fp"),
                                                                     session.get("staff_gen")):
             return None
@@ -99,7 +99,7 @@ def words() -> Words:
     return g.staff_words
 
 
-def say(key: str, category: str = "ok", **values: Any) -> None:
+def flash_translated(key: str, category: str = "ok", **values: Any) -> None:
     """A one-line message on the next page ("Sparat.")."""
     flash(words()(key, **values), category)
 
@@ -110,8 +110,8 @@ def worker_banner(staff_words: Words) -> str | None:
     Read before the handler runs (see the staff blueprint): a page rendered inside the handler's
     own write transaction could not open a second one on SQLite.
     """
-    with db().transaction() as s:
-        health = worker_health(s)
+    with db().transaction() as db_session:
+        health = worker_health(db_session)
     if not health.stalled:
         return None
     if health.last_seen is None:
@@ -124,7 +124,7 @@ def worker_banner(staff_words: Words) -> str | None:
 
 def page(template: str, status: int = 200, **context: Any):
     staff_words = words()
-    return render_template(f"staff/{template}", t=staff_words, lang=staff_words.lang, me=g.get("staff"),
+    return render_template(f"staff/{template}", t=staff_words, lang=staff_words.lang, signed_in=g.get("staff"),
                            worker_banner=g.get("worker_banner"), **context), status
 
 

@@ -18,7 +18,7 @@ from mailer.staff import contact_actions, uploads
 from mailer.staff.directory import directory, organisation_page
 from mailer.staff.roles import ADMIN, STAFF, VIEWER
 from mailer.web.staff.access import requires
-from mailer.web.staff.common import db, page, say, settings, signed_in_staff
+from mailer.web.staff.common import db, flash_translated, page, settings, signed_in_staff
 
 bp = Blueprint("contacts", __name__)
 EDITABLE = ("name", "language", "region", "phone")
@@ -36,8 +36,8 @@ def _not_found():
 @requires(VIEWER)
 def index():
     query = request.args.get("q", "").strip()
-    with db().reading() as s:
-        data = directory(s, query)
+    with db().reading() as session:
+        data = directory(session, query)
         return page("organisations.html", organisations=data.organisations, query=query, found=data.found,
                     suppressed=data.suppressed)
 
@@ -45,9 +45,9 @@ def index():
 @bp.get("/organisations/<slug>")
 @requires(VIEWER)
 def organisation(slug: str):
-    with db().reading() as s:
+    with db().reading() as session:
         try:
-            data = organisation_page(s, slug)
+            data = organisation_page(session, slug)
         except LookupError:
             return _not_found()
         return page("organisation.html", org=data.organisation, people=data.people, suppressed=data.suppressed,
@@ -61,26 +61,26 @@ ORGANISATION_FIELDS = ("name", "short_name", "region", "contact_email")
 @requires(STAFF)
 def edit_organisation(slug: str):
     """Correct the organisation's name (e.g. uploaded without accents), short name, region or address."""
-    values = {k: request.form.get(k, "") for k in ORGANISATION_FIELDS}
-    with db().transaction() as s:
+    values = {field: request.form.get(field, "") for field in ORGANISATION_FIELDS}
+    with db().transaction() as session:
         try:
-            with s.begin_nested():
-                contact_actions.edit_organisation(s, signed_in_staff().actor, slug, **values)
+            with session.begin_nested():
+                contact_actions.edit_organisation(session, signed_in_staff().actor, slug, **values)
         except LookupError:
             return _not_found()
         except ContactError as exc:
-            data = organisation_page(s, slug)
+            data = organisation_page(session, slug)
             return page("organisation.html", 422, org=data.organisation, people=data.people,
                         suppressed=data.suppressed, regions=region_names(), values=values, error=exc.field)
-    say("organisation_saved")
+    flash_translated("organisation_saved")
     return redirect(url_for(".organisation", slug=slug), code=303)
 
 
 @bp.get("/upload")
 @requires(STAFF)
 def upload_form():
-    with db().reading() as s:
-        organisations = list_organisations(s)
+    with db().reading() as session:
+        organisations = list_organisations(session)
     return page("upload.html", organisations=organisations, chosen=request.args.get("org", ""))
 
 
@@ -89,15 +89,15 @@ def upload_form():
 def upload():
     file = request.files.get("file")
     org = (request.form.get("new_org", "").strip().lower() or request.form.get("org", "")).strip()
-    with db().reading() as s:
-        organisations = list_organisations(s)
+    with db().reading() as session:
+        organisations = list_organisations(session)
     if file is None or not file.filename or not org:
         return page("upload.html", 422, organisations=organisations, chosen=org,
                     error="upload_missing_file" if not (file and file.filename) else "upload_missing_org")
     token = uploads.keep(_folder(), file.read())
     name = contact_actions.upload_name(file.filename)
-    with db().reading() as s:  # a dry run: reads only, never holds the write lock
-        report = contact_actions.check_upload(s, _folder(), token, name, org,
+    with db().reading() as session:  # a dry run: reads only, never holds the write lock
+        report = contact_actions.check_upload(session, _folder(), token, name, org,
                                               max_bytes=settings().max_upload_bytes)
     if report.files[0].error:
         uploads.discard(_folder(), token)
@@ -113,11 +113,11 @@ def _report_page(report, token, name, org, choices: Choices, confirmed: bool, st
 @requires(STAFF)
 def recheck_upload():
     """The same upload checked again with what staff chose for its unknown regions and columns."""
-    token, name, org = (request.form.get(k, "") for k in ("token", "name", "org"))
+    token, name, org = (request.form.get(field, "") for field in ("token", "name", "org"))
     choices = Choices.from_form(request.form)
     try:
-        with db().reading() as s:  # a dry run: reads only, never holds the write lock
-            report = contact_actions.check_upload(s, _folder(), token, name, org, choices,
+        with db().reading() as session:  # a dry run: reads only, never holds the write lock
+            report = contact_actions.check_upload(session, _folder(), token, name, org, choices,
                                                   settings().max_upload_bytes)
     except uploads.UploadGone:
         return page("message.html", 410, title_key="upload_gone_title", body_key="upload_gone_body")
@@ -127,11 +127,11 @@ def recheck_upload():
 @bp.post("/upload/confirm")
 @requires(STAFF)
 def confirm_upload():
-    token, name, org = (request.form.get(k, "") for k in ("token", "name", "org"))
+    token, name, org = (request.form.get(field, "") for field in ("token", "name", "org"))
     choices = Choices.from_form(request.form)
     try:
-        with db().transaction() as s:
-            report = contact_actions.confirm_upload(s, signed_in_staff().actor, _folder(), token, name, org, choices,
+        with db().transaction() as session:
+            report = contact_actions.confirm_upload(session, signed_in_staff().actor, _folder(), token, name, org, choices,
                                                     settings().max_upload_bytes)
     except uploads.UploadGone:
         return page("message.html", 410, title_key="upload_gone_title", body_key="upload_gone_body")
@@ -141,32 +141,32 @@ def confirm_upload():
     return _report_page(file, None, name, org, choices, confirmed=True)
 
 
-def _contact_page(s, contact_id: int, values: dict | None = None, error: str | None = None, status: int = 200):
-    contact = get_contact(s, contact_id)
+def _contact_page(session, contact_id: int, values: dict | None = None, error: str | None = None, status: int = 200):
+    contact = get_contact(session, contact_id)
     if values is None:
-        values = {k: getattr(contact, k) or "" for k in EDITABLE}
-        values |= {f"role:{m.organisation.slug}": m.role or "" for m in contact.memberships}
+        values = {field: getattr(contact, field) or "" for field in EDITABLE}
+        values |= {f"role:{membership.organisation.slug}": membership.role or "" for membership in contact.memberships}
     return page("contact.html", status, contact=contact, values=values, error=error,
-                suppression=suppression_of(s, contact.email), regions=region_names())
+                suppression=suppression_of(session, contact.email), regions=region_names())
 
 
 @bp.route("/contacts/<int:contact_id>", methods=["GET", "POST"])
 @requires(VIEWER, post=STAFF)
 def contact(contact_id: int):
-    with db().transaction() as s:
+    with db().transaction() as session:
         try:
             if request.method != "POST":
-                return _contact_page(s, contact_id)
+                return _contact_page(session, contact_id)
             roles = {key[5:]: value for key, value in request.form.items() if key.startswith("role:")}
             try:
-                with s.begin_nested():
-                    contact_actions.edit_contact(s, signed_in_staff().actor, contact_id, roles=roles,
-                                                 **{k: request.form.get(k, "") for k in EDITABLE})
+                with session.begin_nested():
+                    contact_actions.edit_contact(session, signed_in_staff().actor, contact_id, roles=roles,
+                                                 **{field: request.form.get(field, "") for field in EDITABLE})
             except ContactError as exc:
-                return _contact_page(s, contact_id, request.form.to_dict(), exc.field, 422)
+                return _contact_page(session, contact_id, request.form.to_dict(), exc.field, 422)
         except LookupError:
             return _not_found()
-    say("contact_saved")
+    flash_translated("contact_saved")
     return redirect(url_for(".contact", contact_id=contact_id), code=303)
 
 
@@ -175,15 +175,15 @@ def contact(contact_id: int):
 def subscription(contact_id: int):
     action = request.form.get("action")
     try:
-        with db().transaction() as s:
+        with db().transaction() as session:
             if action == "unsubscribe":
-                contact_actions.unsubscribe_contact(s, signed_in_staff().actor, contact_id)
+                contact_actions.unsubscribe_contact(session, signed_in_staff().actor, contact_id)
             elif action == "resubscribe":
-                contact_actions.resubscribe_contact(s, signed_in_staff().actor, contact_id)
+                contact_actions.resubscribe_contact(session, signed_in_staff().actor, contact_id)
     except LookupError:
         return _not_found()
     if action in ("unsubscribe", "resubscribe"):
-        say(f"contact_{action}d")
+        flash_translated(f"contact_{action}d")
     return redirect(url_for(".contact", contact_id=contact_id), code=303)
 
 
@@ -192,11 +192,11 @@ def subscription(contact_id: int):
 def erase(contact_id: int):
     try:
         if request.method != "POST":
-            with db().reading() as s:
-                return page("erase.html", contact=get_contact(s, contact_id))
+            with db().reading() as session:
+                return page("erase.html", contact=get_contact(session, contact_id))
         contact_actions.erase_contact(db(), settings(), signed_in_staff().actor, contact_id)
     except LookupError:
         return _not_found()
-    say("contact_erased")
+    flash_translated("contact_erased")
     return redirect(url_for(".index"), code=303)
 

@@ -16,7 +16,7 @@ bp = Blueprint("dashboard", __name__)
 @bp.get("/")
 @requires(VIEWER)
 def index():
-    with db().reading() as s:
-        data = dashboard(s, settings(), words().lang)
+    with db().reading() as session:
+        data = dashboard(session, settings(), words().lang)
     tz = settings().timezone
     return page("dashboard.html", data=data, tz=tz, when=lambda moment: format_when(moment, None, tz, words().lang))

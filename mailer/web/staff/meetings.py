@@ -20,7 +20,7 @@ from mailer.staff import meeting_actions
 from mailer.staff.meeting_changes import cancel_meeting, count_concerned, edit_meeting
 from mailer.staff.roles import STAFF, VIEWER
 from mailer.web.staff.access import requires
-from mailer.web.staff.common import db, page, say, settings, signed_in_staff, words
+from mailer.web.staff.common import db, flash_translated, page, settings, signed_in_staff, words
 from mailer.web.staff.signup import panel as signup_panel
 
 bp = Blueprint("meetings", __name__)
@@ -85,8 +85,8 @@ def _refused(exc: MeetingError | FormError) -> tuple[str, str | None]:
 @bp.get("/meetings")
 @requires(VIEWER)
 def index():
-    with db().reading() as s:
-        meetings = list_meetings(s)
+    with db().reading() as session:
+        meetings = list_meetings(session)
     return page("meetings.html", meetings=meetings, tz=settings().timezone)
 
 
@@ -98,12 +98,12 @@ def new():
     values = {name: request.form.get(name, "") for name in FIELDS}
     slug = values["slug"].strip() or suggest_slug(values["city"], values["date"])
     try:
-        with db().transaction() as s:
-            meeting_actions.create(s, settings().timezone, signed_in_staff().actor, slug=slug, **_arguments(values))
+        with db().transaction() as session:
+            meeting_actions.create(session, settings().timezone, signed_in_staff().actor, slug=slug, **_arguments(values))
     except (MeetingError, FormError) as exc:
         field, text = _refused(exc)
         return _form(values, error=field, status=422, error_text=text)
-    say("meeting_saved")
+    flash_translated("meeting_saved")
     return redirect(url_for(".index"), code=303)
 
 
@@ -121,25 +121,25 @@ def _values_of(meeting) -> dict:
 @bp.route("/meetings/<slug>/edit", methods=["GET", "POST"])
 @requires(STAFF)
 def edit(slug: str):
-    with db().transaction() as s:
-        meeting = get_meeting(s, slug)  # an unknown one: the staff 404 page
-        concerned = count_concerned(s, meeting)
+    with db().transaction() as session:
+        meeting = get_meeting(session, slug)  # an unknown one: the staff 404 page
+        concerned = count_concerned(session, meeting)
         if request.method != "POST":
             return _form(_values_of(meeting), meeting, concerned=concerned)
         values = {name: request.form.get(name, "") for name in FIELDS} | {"slug": slug}
         notify = request.form.get("notify", "1") == "1"
         try:
-            with s.begin_nested():
-                change = edit_meeting(s, settings().timezone, settings().language, signed_in_staff().actor, meeting,
+            with session.begin_nested():
+                change = edit_meeting(session, settings().timezone, settings().language, signed_in_staff().actor, meeting,
                                       notify=notify, **_arguments(values))
         except (MeetingError, FormError) as exc:
             field, text = _refused(exc)
             return _form(values, meeting, error=field, status=422, error_text=text, concerned=concerned,
                          notify=notify)
     if change.notified:
-        say("meeting_saved_notified", n=change.notified)
+        flash_translated("meeting_saved_notified", n=change.notified)
     else:
-        say("meeting_saved")
+        flash_translated("meeting_saved")
     return redirect(url_for(".index"), code=303)
 
 
@@ -148,10 +148,10 @@ def edit(slug: str):
 def cancel(slug: str):
     """Call the meeting off; everyone with a yes or a waitlist place is mailed a cancellation."""
     try:
-        with db().transaction() as s:
-            change = cancel_meeting(s, signed_in_staff().actor, get_meeting(s, slug))
+        with db().transaction() as session:
+            change = cancel_meeting(session, signed_in_staff().actor, get_meeting(session, slug))
     except MeetingError as exc:
-        say("action_failed", "error", reason=render(exc, words().lang))
+        flash_translated("action_failed", "error", reason=render(exc, words().lang))
         return redirect(url_for(".edit", slug=slug), code=303)
-    say("meeting_cancelled_done", n=change.notified)
+    flash_translated("meeting_cancelled_done", n=change.notified)
     return redirect(url_for(".index"), code=303)

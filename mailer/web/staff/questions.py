@@ -9,7 +9,7 @@ from mailer.meetings.models import Meeting
 from mailer.staff import question_actions
 from mailer.staff.roles import STAFF, VIEWER
 from mailer.web.staff.access import requires
-from mailer.web.staff.common import db, page, say, signed_in_staff, words
+from mailer.web.staff.common import db, flash_translated, page, signed_in_staff, words
 
 bp = Blueprint("questions", __name__)
 OWNER = "/<any(meetings, series):owner>/<slug>/questions"
@@ -17,9 +17,9 @@ FIELDS = ("label_sv", "label_en", "kind", "options_sv", "options_en")
 
 
 def _show(owner: str, slug: str, values: dict, error: str | None = None, status: int = 200):
-    with db().reading() as s:
+    with db().reading() as session:
         try:
-            found, questions = question_actions.questions(s, owner, slug)
+            found, questions = question_actions.questions(session, owner, slug)
         except LookupError:
             return page("message.html", 404, title_key="not_found_title", body_key="not_found_body")
         in_series = found.series if isinstance(found, Meeting) else None
@@ -37,13 +37,13 @@ def index(owner: str, slug: str):
     values = {name: request.form.get(name, "") for name in FIELDS}
     required = request.form.get("required") == "1"
     try:
-        with db().transaction() as s:
-            question_actions.add(s, signed_in_staff().actor, owner, slug, required=required, **values)
+        with db().transaction() as session:
+            question_actions.add(session, signed_in_staff().actor, owner, slug, required=required, **values)
     except LookupError:
         return page("message.html", 404, title_key="not_found_title", body_key="not_found_body")
     except DomainError as exc:
         return _show(owner, slug, {**values, "required": required}, error=render(exc, words().lang), status=422)
-    say("question_added")
+    flash_translated("question_added")
     return redirect(url_for(".index", owner=owner, slug=slug), code=303)
 
 
@@ -51,12 +51,12 @@ def index(owner: str, slug: str):
 @requires(STAFF)
 def remove(owner: str, slug: str, field: str):
     try:
-        with db().transaction() as s:
-            question_actions.remove(s, signed_in_staff().actor, owner, slug, field)
+        with db().transaction() as session:
+            question_actions.remove(session, signed_in_staff().actor, owner, slug, field)
     except DomainError as exc:
-        say("action_failed", "error", reason=render(exc, words().lang))
+        flash_translated("action_failed", "error", reason=render(exc, words().lang))
     else:
-        say("question_removed")
+        flash_translated("question_removed")
     return redirect(url_for(".index", owner=owner, slug=slug), code=303)
 
 
@@ -65,8 +65,8 @@ def remove(owner: str, slug: str, field: str):
 def move(owner: str, slug: str, field: str):
     step = -1 if request.form.get("step") == "up" else 1
     try:
-        with db().transaction() as s:
-            question_actions.move(s, signed_in_staff().actor, owner, slug, field, step)
+        with db().transaction() as session:
+            question_actions.move(session, signed_in_staff().actor, owner, slug, field, step)
     except DomainError as exc:
-        say("action_failed", "error", reason=render(exc, words().lang))
+        flash_translated("action_failed", "error", reason=render(exc, words().lang))
     return redirect(url_for(".index", owner=owner, slug=slug), code=303)

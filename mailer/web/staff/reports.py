@@ -50,8 +50,8 @@ def _period() -> tuple[dt.date | None, dt.date | None, str, str | None]:
 @requires(VIEWER)
 def board():
     start, end, language, error = _period()
-    with db().transaction() as s:
-        report = board_report(s, settings(), start, end if not error else None, language)
+    with db().transaction() as session:
+        report = board_report(session, settings(), start, end if not error else None, language)
     body = Markup(to_html(report, standalone=False))  # autoescaped by its own Jinja environment
     return page("board_report.html", 422 if error else 200, report=report, body=body, language=language,
                 start=request.args.get("from", start.isoformat() if start else ""),
@@ -62,9 +62,9 @@ def board():
 @requires(VIEWER)
 def board_download():
     start, end, language, error = _period()
-    with db().transaction() as s:
-        report = board_report(s, settings(), start, None if error else end, language)
-        record(s, signed_in_staff().actor, "reports.board_download", None, period=report.period)
+    with db().transaction() as session:
+        report = board_report(session, settings(), start, None if error else end, language)
+        record(session, signed_in_staff().actor, "reports.board_download", None, period=report.period)
     name = f"styrelserapport-{start or 'start'}-{end or 'idag'}.csv" if language == "sv" else \
         f"board-report-{start or 'start'}-{end or 'today'}.csv"
     return Response(board_csv(report), mimetype=CSV, headers={"Content-Disposition": f'attachment; filename="{name}"'})
@@ -73,9 +73,9 @@ def board_download():
 @bp.get("/organisations/<slug>/quality")
 @requires(VIEWER)
 def quality(slug: str):
-    with db().transaction() as s:
+    with db().transaction() as session:
         try:
-            report = org_report(s, slug, settings().timezone)
+            report = org_report(session, slug, settings().timezone)
         except NotFound:
             return page("message.html", 404, title_key="not_found_title", body_key="not_found_body")
     return page("quality.html", report=report)
@@ -85,12 +85,12 @@ def quality(slug: str):
 @requires(VIEWER)
 def quality_download(slug: str):
     """The organisation's list of addresses to fix; personal data, so the download is in the audit log."""
-    with db().transaction() as s:
+    with db().transaction() as session:
         try:
-            report = org_report(s, slug, settings().timezone)
+            report = org_report(session, slug, settings().timezone)
         except NotFound:
             return page("message.html", 404, title_key="not_found_title", body_key="not_found_body")
-        record(s, signed_in_staff().actor, "reports.quality_download", f"org:{slug}")
+        record(session, signed_in_staff().actor, "reports.quality_download", f"org:{slug}")
     name = f"{slug}-{'adresser-att-ratta' if words().lang == 'sv' else 'addresses-to-fix'}.csv"  # ASCII: every browser
     return Response(org_report_csv(report, words().lang), mimetype=CSV,
                     headers={"Content-Disposition": f'attachment; filename="{name}"'})

@@ -15,7 +15,7 @@ from mailer.staff.responses import (
 )
 from mailer.staff.roles import STAFF, VIEWER
 from mailer.web.staff.access import requires
-from mailer.web.staff.common import db, page, say, settings, signed_in_staff, words
+from mailer.web.staff.common import db, flash_translated, page, settings, signed_in_staff, words
 
 bp = Blueprint("responses", __name__)
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -30,9 +30,9 @@ def _not_found():
 def index(slug: str):
     answer = request.args.get("answer") if request.args.get("answer") in ANSWERS else ""
     org = request.args.get("org", "")
-    with db().reading() as s:
+    with db().reading() as session:
         try:
-            data = responses_page(s, slug, answer or None, org or None, language=words().lang)
+            data = responses_page(session, slug, answer or None, org or None, language=words().lang)
         except LookupError:
             return _not_found()
         return page("responses.html", data=data, answer=answer, org=org, answers=ANSWERS, tz=settings().timezone)
@@ -41,9 +41,9 @@ def index(slug: str):
 @bp.get("/meetings/<slug>/export.<any(csv, xlsx):kind>")
 @requires(VIEWER)
 def export(slug: str, kind: str):
-    with db().reading() as s:
+    with db().reading() as session:
         try:
-            body = attendee_file(s, slug, settings().timezone, words().lang, kind)
+            body = attendee_file(session, slug, settings().timezone, words().lang, kind)
         except LookupError:
             return _not_found()
     return Response(body, mimetype="text/csv" if kind == "csv" else XLSX, headers={
@@ -54,29 +54,29 @@ def export(slug: str, kind: str):
 @requires(STAFF)
 def checkin(slug: str):
     query = request.args.get("q", "")
-    with db().reading() as s:
+    with db().reading() as session:
         try:
-            meeting, rows, walk_ins = checkin_rows(s, slug, query)
+            meeting, rows, walk_ins = checkin_rows(session, slug, query)
         except LookupError:
             return _not_found()
         return page("checkin.html", meeting=meeting, rows=rows, query=query, walk_ins=walk_ins,
-                    arrived=sum(1 for r in rows if r.checked_in) + len(walk_ins))
+                    arrived=sum(1 for row in rows if row.checked_in) + len(walk_ins))
 
 
 @bp.post("/meetings/<slug>/checkin")
 @requires(STAFF)
 def mark(slug: str):
     email, undo = request.form.get("email", ""), request.form.get("action") == "undo"
-    with db().transaction() as s:
+    with db().transaction() as session:
         try:
-            done = unmark_arrived(s, slug, email, signed_in_staff().actor) if undo else bool(
-                mark_arrived(s, slug, email, signed_in_staff().actor).checked_in)
+            done = unmark_arrived(session, slug, email, signed_in_staff().actor) if undo else bool(
+                mark_arrived(session, slug, email, signed_in_staff().actor).checked_in)
         except LookupError:
             return _not_found()
     if done and undo:
-        say("checked_out", email=email)
+        flash_translated("checked_out", email=email)
     elif done:
-        say("checked_in", email=email)
+        flash_translated("checked_in", email=email)
     return redirect(url_for(".checkin", slug=slug, q=request.form.get("q") or None), code=303)
 
 
@@ -84,13 +84,13 @@ def mark(slug: str):
 @requires(STAFF)
 def add_walk_in(slug: str):
     name = request.form.get("name", "")
-    with db().transaction() as s:
+    with db().transaction() as session:
         try:
-            walk_in(s, slug, name, request.form.get("organisation"), signed_in_staff().actor)
+            walk_in(session, slug, name, request.form.get("organisation"), signed_in_staff().actor)
         except LookupError:
             return _not_found()
         except ValueError:
-            say("walk_in_needs_name", "error")
+            flash_translated("walk_in_needs_name", "error")
             return redirect(url_for(".checkin", slug=slug), code=303)
-    say("walk_in_added", name=" ".join(name.split()))
+    flash_translated("walk_in_added", name=" ".join(name.split()))
     return redirect(url_for(".checkin", slug=slug), code=303)

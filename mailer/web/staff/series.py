@@ -12,7 +12,7 @@ from mailer.staff import series_actions
 from mailer.staff.roles import STAFF, VIEWER
 from mailer.tracking.series import series_status
 from mailer.web.staff.access import requires
-from mailer.web.staff.common import db, page, say, settings, signed_in_staff, words
+from mailer.web.staff.common import db, flash_translated, page, settings, signed_in_staff, words
 from mailer.web.staff.signup import panel as signup_panel
 
 bp = Blueprint("series", __name__)
@@ -20,8 +20,8 @@ FIELDS = ("slug", "title", "choice", "description")
 
 
 def _index(values: dict, error: str | None = None, status: int = 200):
-    with db().reading() as s:
-        rows = [(series, len(series.sessions)) for series in list_series(s)]
+    with db().reading() as session:
+        rows = [(series, len(series.sessions)) for series in list_series(session)]
         return page("series_list.html", status, rows=rows, values=values, error=error)
 
 
@@ -36,13 +36,13 @@ def index():
 def create():
     values = {name: request.form.get(name, "") for name in FIELDS}
     try:
-        with db().transaction() as s:
-            created = series_actions.create(s, signed_in_staff().actor, slug=values["slug"], title=values["title"],
+        with db().transaction() as session:
+            created = series_actions.create(session, signed_in_staff().actor, slug=values["slug"], title=values["title"],
                                             choice=values["choice"] or "one", description=values["description"])
             slug = created.slug
     except DomainError as exc:
         return _index(values, error=render(exc, words().lang), status=422)
-    say("series_saved")
+    flash_translated("series_saved")
     return redirect(url_for(".show", slug=slug), code=303)
 
 
@@ -50,10 +50,10 @@ def create():
 @requires(VIEWER)
 def show(slug: str):
     tz = settings().timezone
-    with db().reading() as s:
-        series = get_series(s, slug)  # an unknown one: the staff 404 page
-        data = series_status(s, series)
-        free = [m for m in list_meetings(s) if m.series_id is None and m.cancelled_at is None]
+    with db().reading() as session:
+        series = get_series(session, slug)  # an unknown one: the staff 404 page
+        data = series_status(session, series)
+        free = [meeting for meeting in list_meetings(session) if meeting.series_id is None and meeting.cancelled_at is None]
         return page("series.html", series=series, data=data, free=free, tz=tz,
                     signup=signup_panel(Target(None, series)))
 
@@ -62,12 +62,12 @@ def show(slug: str):
 @requires(STAFF)
 def add(slug: str):
     try:
-        with db().transaction() as s:
-            series_actions.add(s, signed_in_staff().actor, slug, request.form.get("meeting", ""))
+        with db().transaction() as session:
+            series_actions.add(session, signed_in_staff().actor, slug, request.form.get("meeting", ""))
     except DomainError as exc:
-        say("action_failed", "error", reason=render(exc, words().lang))
+        flash_translated("action_failed", "error", reason=render(exc, words().lang))
     else:
-        say("series_session_added")
+        flash_translated("series_session_added")
     return redirect(url_for(".show", slug=slug), code=303)
 
 
@@ -75,10 +75,10 @@ def add(slug: str):
 @requires(STAFF)
 def remove(slug: str, meeting: str):
     try:
-        with db().transaction() as s:
-            series_actions.remove(s, signed_in_staff().actor, slug, meeting)
+        with db().transaction() as session:
+            series_actions.remove(session, signed_in_staff().actor, slug, meeting)
     except DomainError as exc:
-        say("action_failed", "error", reason=render(exc, words().lang))
+        flash_translated("action_failed", "error", reason=render(exc, words().lang))
     else:
-        say("series_session_removed")
+        flash_translated("series_session_removed")
     return redirect(url_for(".show", slug=slug), code=303)

@@ -13,7 +13,7 @@ from mailer.signup import switch
 from mailer.signup.service import Target
 from mailer.staff.roles import STAFF
 from mailer.web.staff.access import requires
-from mailer.web.staff.common import db, say, settings, signed_in_staff, words
+from mailer.web.staff.common import db, flash_translated, settings, signed_in_staff, words
 
 bp = Blueprint("signup", __name__)
 RETURN_TO = {"meeting": "staff.meetings.edit", "series": "staff.series.show"}
@@ -48,17 +48,17 @@ def _change(kind: str, slug: str):
     action = request.form.get("action", "")
     closes = f"{request.form.get('closes_date', '').strip()} {request.form.get('closes_time', '').strip()}"
     try:
-        with db().transaction() as s:
-            target = switch.change(s, settings().timezone, signed_in_staff().actor, kind, slug, action,
+        with db().transaction() as session:
+            target = switch.change(session, settings().timezone, signed_in_staff().actor, kind, slug, action,
                                    closes.strip())
             closes_at = format_when(target.closes_at, None, settings().timezone, words().lang) \
                 if target.closes_at else ""
     except NotFound:
         raise  # the staff 404 page
     except DomainError as exc:
-        say("action_failed", "error", reason=render(exc, words().lang))
+        flash_translated("action_failed", "error", reason=render(exc, words().lang))
     else:
-        say(f"staff.signup_{action}_done", when=closes_at)
+        flash_translated(f"staff.signup_{action}_done", when=closes_at)
     return redirect(url_for(RETURN_TO[kind], slug=slug) + "#signup-link", code=303)
 
 

@@ -9,7 +9,7 @@ from mailer.mail.templates import TemplateProblem
 from mailer.staff import template_editor as editor
 from mailer.staff.roles import STAFF, VIEWER
 from mailer.web.staff.access import requires
-from mailer.web.staff.common import db, page, say, settings, signed_in_staff, templates, words
+from mailer.web.staff.common import db, flash_translated, page, settings, signed_in_staff, templates, words
 
 bp = Blueprint("templates", __name__)
 
@@ -24,9 +24,9 @@ def index():
 def _editor(name: str, text: str, status: int = 200, problem: str | None = None):
     rendered = None
     if problem is None:
-        with db().reading() as s:
+        with db().reading() as session:
             try:
-                rendered = editor.preview(s, settings(), name, text)
+                rendered = editor.preview(session, settings(), name, text)
             except TemplateProblem as exc:
                 problem = render(exc, words().lang)
     return page("template_edit.html", status, name=name, text=text, rendered=rendered, problem=problem,
@@ -47,7 +47,7 @@ def edit(name: str):
         return _editor(name, text, 422, problem=render(exc, words().lang))
     except editor.NotEditable:
         return page("message.html", 404, title_key="not_found_title", body_key="not_found_body")
-    say("template_saved", name=name)
+    flash_translated("template_saved", name=name)
     return redirect(url_for(".edit", name=name), code=303)
 
 
@@ -56,8 +56,8 @@ def edit(name: str):
 def live_preview(name: str):
     """For the editor's script: the unsaved text rendered, or the problem with its file and line."""
     try:
-        with db().reading() as s:
-            rendered = editor.preview(s, settings(), name, request.form.get("text", ""))
+        with db().reading() as session:
+            rendered = editor.preview(session, settings(), name, request.form.get("text", ""))
     except TemplateProblem as exc:
         return {"ok": False, "problem": render(exc, words().lang)}
     except editor.NotEditable:

@@ -4,12 +4,14 @@ from pathlib import Path
 from typing import Any
 
 import click
+from sqlalchemy.orm import Session
 
 from mailer.audit.log import cli_actor, record
 from mailer.cli.progress import ProgressLine
 from mailer.cli.runtime import Runtime, cli_language, echo_json, fail, pass_runtime, say
+from mailer.contacts.batched import import_in_batches
 from mailer.contacts.csvfile import FIELDS, IGNORE, Choices
-from mailer.contacts.importer import import_lists
+from mailer.contacts.importer import ImportReport, import_lists
 from mailer.contacts.queries import list_contacts
 from mailer.regions import canonical_region
 from mailer.translations import has, translate
@@ -52,13 +54,14 @@ def import_(runtime: Runtime, files: tuple[Path, ...], org: str | None, dry_run:
     for meaning in choices.columns.values():
         if meaning not in FIELDS and meaning != IGNORE:
             fail(translate("cli.option_not_field", cli_language(), meaning=repr(meaning), fields=", ".join((*FIELDS, IGNORE))))
-    with ProgressLine() as progress, runtime.transaction() as session:
-        report = import_lists(session, list(files), org=org, dry_run=dry_run, strict=strict, check_dns=check_dns,
-                              choices=choices, progress=progress)
-        if report.written:
-            record(session, cli_actor(), "contacts.import", target=",".join(f.path.name for f in report.files)[:200],
-                   imported=sum(f.imported for f in report.files), updated=sum(f.updated for f in report.files),
-                   removed=sum(f.removed for f in report.files), rejected=sum(len(f.rejected) for f in report.files))
+    if dry_run:
+        with ProgressLine() as progress, runtime.db.reading() as session:
+            report = import_lists(session, list(files), org=org, dry_run=True, strict=strict, check_dns=check_dns,
+                                  choices=choices, progress=progress)
+    else:
+        with ProgressLine(("progress.rows_checked", "progress.rows")) as progress:
+            report = import_in_batches(runtime.db, list(files), org=org, strict=strict, check_dns=check_dns,
+                                       choices=choices, progress=progress, finish=_audit)
     for file in report.files:
         for problem in file.warnings:
             say("cli.import_warning", place=f"{file.path}:{problem.line}", message=problem_text(problem), err=True)
@@ -108,6 +111,12 @@ def list_(runtime: Runtime, org: str | None, as_json: bool) -> None:
         orgs = ", ".join(m["slug"] + (f" ({m['role']})" if m["role"] else "") for m in contact["organisations"])
         click.echo(f"{contact['email']:<45} {contact['name'] or '':<30} {orgs}")
     say("cli.contacts_count", n=len(data))
+
+
+def _audit(session: Session, report: ImportReport) -> None:
+    record(session, cli_actor(), "contacts.import", target=",".join(f.path.name for f in report.files)[:200],
+           imported=sum(f.imported for f in report.files), updated=sum(f.updated for f in report.files),
+           removed=sum(f.removed for f in report.files), rejected=sum(len(f.rejected) for f in report.files))
 
 
 def problem_text(problem) -> str:

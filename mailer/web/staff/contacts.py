@@ -130,9 +130,8 @@ def confirm_upload():
     token, name, org = (request.form.get(k, "") for k in ("token", "name", "org"))
     choices = Choices.from_form(request.form)
     try:
-        with db().transaction() as s:
-            report = contact_actions.confirm_upload(s, signed_in_staff().actor, _folder(), token, name, org, choices,
-                                                    settings().max_upload_bytes)
+        report = contact_actions.confirm_upload(db(), signed_in_staff().actor, _folder(), token, name, org, choices,
+                                                settings().max_upload_bytes)
     except uploads.UploadGone:
         return page("message.html", 410, title_key="upload_gone_title", body_key="upload_gone_body")
     file = report.files[0]

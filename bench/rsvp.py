@@ -20,7 +20,9 @@ Usage: python bench/rsvp.py [SECONDS]
 from __future__ import annotations
 
 import json
+import os
 import re
+import resource
 import subprocess
 import sys
 import urllib.parse
@@ -32,7 +34,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import Instance, ensure_tools, free_port, wait_port, which, workspace  # noqa: E402
 
 PEOPLE = 2000
-CONNECTIONS, WRK_THREADS, WORKERS, THREADS = 16, 2, 1, 8
+CONNECTIONS, WORKERS, THREADS = 16, 1, 8
+# wrk's threads; fewer leave more of a 2-core machine to the server (BENCH_WRK_THREADS=1)
+WRK_THREADS = int(os.environ.get("BENCH_WRK_THREADS", "2"))
 LUA = """
 local paths, i = {}, 0
 for line in io.lines("%(paths)s") do paths[#paths + 1] = line end
@@ -79,12 +83,26 @@ def session_and_token(port: int, path: str) -> tuple[str, str]:
     return "; ".join(f"{c.name}={c.value}" for c in jar), token
 
 
+def cpu_ticks() -> tuple[int, int]:
+    """The machine's busy and total CPU time so far (/proc/stat), every process counted."""
+    values = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    total = sum(values[:8])
+    return total - values[3] - values[4], total  # idle and iowait are not busy
+
+
 def wrk(port: int, script: Path, seconds: int, path: str) -> tuple[float, dict]:
+    """Requests a second, and what went wrong; `wrk_cores` is the CPU wrk itself used (cores busy on
+    average), since on a small machine the load generator competes with the server it measures."""
+    before, busy_before = resource.getrusage(resource.RUSAGE_CHILDREN), cpu_ticks()
     out = subprocess.run([which("wrk"), f"-t{WRK_THREADS}", f"-c{CONNECTIONS}", f"-d{seconds}s", "-s", str(script),
                           f"http://127.0.0.1:{port}{path}"], check=True, capture_output=True, text=True).stdout
+    after, busy_after = resource.getrusage(resource.RUSAGE_CHILDREN), cpu_ticks()
+    machine_busy = (busy_after[0] - busy_before[0]) / max(1, busy_after[1] - busy_before[1])
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
     rate = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
     errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
-    return rate, {"non_2xx_3xx": int(errors.group(1)) if errors else 0}
+    return rate, {"non_2xx_3xx": int(errors.group(1)) if errors else 0, "wrk_cores": round(cpu / seconds, 2),
+                  "machine_busy": round(machine_busy, 2)}
 
 
 def run(seconds: int = 10) -> dict:
@@ -138,7 +156,6 @@ def run(seconds: int = 10) -> dict:
 
 def scaled(seconds: int) -> dict:
     """RSVP POST/s on PostgreSQL with Redis rate limits, 1 and 4 gunicorn processes."""
-    import os
     import socket
     import uuid
 
@@ -162,12 +179,17 @@ def scaled(seconds: int) -> dict:
                                 ratelimit_storage_url="redis://127.0.0.1:6379/13")
             paths = set_up(instance, folder, port)
             (folder / "paths.txt").write_text("\n".join(paths) + "\n")
-            for workers in (1, 4):
+            wrk_cores, machine_busy = {}, {}
+            for workers in (1, 2, 4):
                 server = subprocess.Popen([sys.executable, str(Path(__file__).with_name("rsvp_server.py")), str(port),
                                            str(workers), str(THREADS)], env=instance.env, cwd=folder,
-                                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                                          stdout=subprocess.DEVNULL, stderr=(folder / "server.log").open("ab"))
                 try:
-                    wait_port(port)
+                    try:
+                        wait_port(port)
+                    except RuntimeError:
+                        print((folder / "server.log").read_text()[-3000:], file=sys.stderr)
+                        raise
                     cookie, token = session_and_token(port, paths[0])
                     post = folder / "post.lua"
                     body = urllib.parse.urlencode({"csrf_token": token, "answer": "yes", "guests": "1"})
@@ -175,16 +197,21 @@ def scaled(seconds: int) -> dict:
                                            "body": body})
                     wrk(port, post, 2, paths[0])  # warm up every process
                     rates[workers], problems = wrk(port, post, seconds, paths[0])
+                    wrk_cores[workers] = problems["wrk_cores"]
+                    machine_busy[workers] = problems["machine_busy"]
                 finally:
                     server.terminate()
                     server.wait()
                 if problems["non_2xx_3xx"]:
+                    print((folder / "server.log").read_text()[-3000:], file=sys.stderr)
                     raise RuntimeError(f"scaled RSVP posts failed with {workers} workers: {problems}")
     finally:
         with psycopg.connect(admin_url, autocommit=True) as admin:
             admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    return {"rsvp_scaled_1_worker_per_s": round(rates[1]), "rsvp_scaled_4_workers_per_s": round(rates[4]),
-            "rsvp_scaled_ratio": round(rates[4] / rates[1], 2), "rsvp_scaled_cores": os.cpu_count(),
+    return {"rsvp_scaled_1_worker_per_s": round(rates[1]), "rsvp_scaled_2_workers_per_s": round(rates[2]),
+            "rsvp_scaled_4_workers_per_s": round(rates[4]),
+            "rsvp_scaled_ratio": round(rates[4] / rates[1], 2), "rsvp_scaled_2_ratio": round(rates[2] / rates[1], 2),
+            "rsvp_scaled_wrk_cores": wrk_cores, "rsvp_scaled_machine_busy": machine_busy, "rsvp_scaled_cores": os.cpu_count(),
             "rsvp_scaled_server": f"PostgreSQL and Redis on 127.0.0.1, gunicorn gthread x {THREADS} threads, "
                                   f"wrk {WRK_THREADS} threads x {CONNECTIONS} connections on the same machine"}
 

@@ -15,8 +15,9 @@ import sys
 from flask import current_app, redirect, request, session, url_for
 from sqlalchemy import text
 
-from mailer.cli.serve import MailerServer
-from mailer.web.extensions import create_app, db_of
+from mailer.app import create_app
+from mailer.cli.serve import SWITCH_INTERVAL_S, MailerServer
+from mailer.web.extensions import db_of
 
 
 def floor(token: str):
@@ -42,6 +43,7 @@ def main() -> None:
     app.add_url_rule("/bench/bare", "bench_bare", lambda: ("", 200))
     app.add_url_rule("/bench/floor/<token>", "bench_floor", floor, methods=["POST"])
     app.extensions["mailer.db"].dispose()  # nothing shared with the forked workers
+    sys.setswitchinterval(SWITCH_INTERVAL_S)  # as `mailer serve`
     MailerServer(app, {"bind": f"127.0.0.1:{port}", "workers": workers, "threads": threads,
                        "worker_class": "gthread", "accesslog": None, "errorlog": "-", "loglevel": "warning",
                        "control_socket_disable": True}).run()

@@ -29,8 +29,8 @@ from helpers import future_year
 # tests/shifted_clock/sitecustomize.py on PYTHONPATH, in every `mailer` subprocess a test starts;
 # tests date everything from today (tests/helpers.py), so they must pass just the same. The
 # monotonic clock stays real. (libfaketime was tried: its faked timeouts hang the worker.)
-# Known limit: file times (st_mtime) are not moved, so code comparing a file's age with the clock
-# (staff uploads, mailer/staff/uploads.py) sees new files as five years old in this mode only.
+# File times (st_mtime) are not moved by time-machine: code that tells a file's age (staged uploads,
+# file-outbox retention) stamps the file from the app's clock when writing it, and compares with it.
 CLOCK_OFFSET_DAYS = os.environ.get("TEST_CLOCK_OFFSET_DAYS")
 if CLOCK_OFFSET_DAYS:
     import datetime as _dt

@@ -18,6 +18,7 @@ import pytest
 from sqlalchemy import inspect, select, text
 
 from mailer.contacts.csvfile import CsvFileError, normalise_email, parse
+from mailer.contacts.batched import import_in_batches
 from mailer.contacts.importer import import_lists
 from mailer.contacts.models import (
     Contact,
@@ -57,6 +58,10 @@ def snapshot(db) -> dict[str, list[tuple]]:
 
 
 def run_import(db, paths, **options):
+    """The import as the command line and the upload page run it: checked whole, then written in
+    batches; a dry run in one transaction, as the preview runs it."""
+    if not options.get("dry_run"):
+        return import_in_batches(db, [Path(p) for p in paths], **options)
     with db.transaction() as session:
         return import_lists(session, [Path(p) for p in paths], **options)
 

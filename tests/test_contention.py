@@ -2,9 +2,11 @@
 
 While an 18 MB upload is previewed, the template preview runs in a loop and 8 log-ins fail,
 recipients keep opening their answer pages and answering: none fails, and the 95th
-percentile stays under a generous bound (the goal, 200 ms, is measured by bench/contention.py;
-this machine is shared, so the test only guards against the lock being held again for
-seconds, as it was: 21.6 s for one GET during an upload preview).
+percentile stays under the goal, 200 ms, times three: the margin a busy shared CI machine
+needs (bench/contention.py measures the goal itself: 87-97 ms on 2 cores at load 7-9). It
+guards against the write lock being held for seconds again (21.6 s for one GET during an upload
+preview, once) and against recipients' threads starving behind staff work (`mailer serve`'s
+switch interval, 197 ms before).
 """
 
 from __future__ import annotations
@@ -17,7 +19,8 @@ from mailer.rsvp.models import Response
 from mailer.staff.accounts import add_staff
 from rsvp_fixtures import links_for
 
-GENEROUS_P95 = 1.5  # seconds; the goal is 0.2 (bench/contention.py)
+GOAL_P95 = 0.2  # seconds (bench/contention.py)
+GENEROUS_P95 = 3 * GOAL_P95
 STAFF_EMAIL, PASSWORD = "kansli@ax.example.org", "ett långt lösenord"
 
 

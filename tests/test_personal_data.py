@@ -13,6 +13,8 @@ import os
 import time
 from email import policy
 
+import pytest
+import time_machine
 from sqlalchemy import Column, Integer, MetaData, String, Table, select
 
 from mailer.campaigns import service
@@ -22,6 +24,7 @@ from mailer.contacts.models import Contact, Organisation
 from mailer.db import not_personal, personal, utcnow
 from mailer.digest.build import send_digest
 from mailer.evaluations.service import record_evaluation
+from mailer.mail.transport import FileTransport
 from mailer.meetings.models import Meeting
 from mailer.worker.sender import Sender
 from mailer.privacy.catalogue import undeclared_columns
@@ -133,3 +136,20 @@ def test_retention_deletes_file_outbox_messages_older_than_the_period(settings):
     os.utime(recent, (now - 300 * 86400, now - 300 * 86400))
     assert remove_expired_outbox_files(settings, 12, now=now) == 1
     assert not old.exists() and recent.exists()
+
+
+def test_a_staged_upload_and_an_outbox_message_age_by_the_app_clock(instance_path, settings):
+    """Their files are stamped from the app's clock, so a moved clock (TEST_CLOCK_OFFSET_DAYS, a
+    test's travel) ages them as it ages everything else: a day for an upload, the retention
+    period for a message."""
+    folder = instance_path / "uploads"
+    token = uploads.keep(folder, LIST.encode("cp1252"))
+    FileTransport(settings.outbox_path).send("a@example.org", "b@example.org", b"To: b@example.org\n\nhej\n", "<m1@x>")
+    assert uploads.load(folder, token) == LIST.encode("cp1252")
+    assert remove_expired_outbox_files(settings, 12) == 0
+    with time_machine.travel(dt.datetime.now(dt.UTC) + dt.timedelta(hours=25)):
+        with pytest.raises(uploads.UploadGone):
+            uploads.load(folder, token)
+        assert remove_expired_outbox_files(settings, 12) == 0
+    with time_machine.travel(dt.datetime.now(dt.UTC) + dt.timedelta(days=370)):
+        assert remove_expired_outbox_files(settings, 12) == 1

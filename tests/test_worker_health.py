@@ -115,17 +115,67 @@ def test_healthz_is_503_with_the_reason_when_the_database_file_is_deleted(app, d
     assert reply.json == {"status": "error", "database": f"the database file {path} was deleted"}
 
 
-@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
-def test_healthz_is_503_with_the_reason_when_postgresql_refuses_writes(app, db):
+POSTGRES_ONLY = pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+READ_ONLY_FIX = ("the database accepts no writes (a standby, or default_transaction_read_only is on); point "
+                 "database_url at the primary, or turn read-only off (ALTER DATABASE NAME SET "
+                 "default_transaction_read_only = off)")
+
+
+@POSTGRES_ONLY
+def test_a_read_only_postgresql_database_stops_commands_and_healthz_with_the_url_and_the_fix(
+        app, db, runner, make_csv):
     client = app.test_client()
     assert client.get("/healthz").status_code == 200
-    name = make_url(db.url).database
+    url = make_url(db.url)
     with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
-        connection.execute(text(f'ALTER DATABASE "{name}" SET default_transaction_read_only = on'))
+        connection.execute(text(f'ALTER DATABASE "{url.database}" SET default_transaction_read_only = on'))
     db.dispose()
+    shown = url.render_as_string(hide_password=True)
+
     reply = client.get("/healthz")
-    assert reply.status_code == 503 and reply.json["status"] == "error"
-    assert "read-only transaction" in reply.json["database"]
+    assert reply.status_code == 503
+    assert reply.json == {"status": "error", "database": f"{shown}: {READ_ONLY_FIX}"}
+    result = runner.invoke(["contacts", "import", str(make_csv("korpen.csv", "email\nbo@example.org\n"))])
+    assert result.exit_code == 2, result.output
+    assert result.stderr == f"mailer: {shown}: {READ_ONLY_FIX}\n"
+
+
+def _unused_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@POSTGRES_ONLY
+@pytest.mark.parametrize(("change", "fix"), [
+    ({"port": "unused", "password": "hemligt"},
+     "no database server answers there; start PostgreSQL, or correct the host and port in database_url"),
+    ({"database": "mailer_no_such_database"},
+     "the database does not exist on that server; create it (createdb NAME, then `mailer init`), or correct its "
+     "name in database_url"),
+    ({"username": "mailer_no_such_user", "password": "hemligt"},
+     "the database server refused the user or password; correct them in database_url, or give the user access on "
+     "the server (pg_hba.conf, CREATE ROLE)"),
+])
+def test_an_unusable_postgresql_url_stops_commands_and_healthz_with_the_url_and_the_fix(
+        test_config, database_url, runner_for, cli_env, change, fix):
+    from mailer.app import create_app
+
+    if change.get("port") == "unused":
+        change = {**change, "port": _unused_port()}
+    url = make_url(database_url).set(**change)
+    bad, shown = url.render_as_string(hide_password=False), url.render_as_string(hide_password=True)
+    assert "hemligt" not in shown
+
+    for command in (["orgs", "list"], ["contacts", "list"], ["worker", "--until-idle"]):
+        result = runner_for({**cli_env, "MAILER_DATABASE_URL": bad}).invoke(command)
+        assert result.exit_code == 2, (command, result.output)
+        assert result.stderr == f"mailer: {shown}: {fix}\n", command
+    reply = create_app({**test_config, "database_url": bad}).test_client().get("/healthz")
+    assert reply.status_code == 503
+    assert reply.json == {"status": "error", "database": f"{shown}: {fix}"}
 
 
 # -- faults: every command stops with one line -------------------------------------------------------

@@ -120,9 +120,8 @@ def apply_import(ctx: Context, import_id: str, body: Any) -> tuple[dict[str, Any
     values = check(body, schemas.IMPORT_CHOICES)
     token, name, org = _parts(import_id)
     try:
-        with ctx.db.transaction() as session:
-            report = contact_actions.confirm_upload(session, ctx.caller.actor, _folder(ctx), token, name, org,
-                                                    _choices(values), ctx.settings.max_upload_bytes, via="api")
+        report = contact_actions.confirm_upload(ctx.db, ctx.caller.actor, _folder(ctx), token, name, org,
+                                                _choices(values), ctx.settings.max_upload_bytes, via="api")
     except uploads.UploadGone:
         raise ApiError("import_gone", 410) from None
     file = report.files[0]

@@ -4,12 +4,14 @@ from pathlib import Path
 from typing import Any
 
 import click
+from sqlalchemy.orm import Session
 
 from mailer.audit.log import cli_actor, record
 from mailer.cli.progress import ProgressLine
 from mailer.cli.runtime import Runtime, cli_language, echo_json, echo_translated, fail, pass_runtime
+from mailer.contacts.batched import import_in_batches
 from mailer.contacts.csvfile import FIELDS, IGNORE, Choices
-from mailer.contacts.importer import import_lists
+from mailer.contacts.importer import ImportReport, import_lists
 from mailer.contacts.queries import list_contacts
 from mailer.regions import canonical_region
 from mailer.translations import has, translate
@@ -52,13 +54,14 @@ def import_(runtime: Runtime, files: tuple[Path, ...], org: str | None, dry_run:
     for meaning in choices.columns.values():
         if meaning not in FIELDS and meaning != IGNORE:
             fail(translate("cli.option_not_field", cli_language(), meaning=repr(meaning), fields=", ".join((*FIELDS, IGNORE))))
-    with ProgressLine() as progress, runtime.transaction() as session:
-        report = import_lists(session, list(files), org=org, dry_run=dry_run, strict=strict, check_dns=check_dns,
-                              choices=choices, progress=progress)
-        if report.written:
-            record(session, cli_actor(), "contacts.import", target=",".join(file_report.path.name for file_report in report.files)[:200],
-                   imported=sum(file_report.imported for file_report in report.files), updated=sum(file_report.updated for file_report in report.files),
-                   removed=sum(file_report.removed for file_report in report.files), rejected=sum(len(file_report.rejected) for file_report in report.files))
+    if dry_run:
+        with ProgressLine() as progress, runtime.db.reading() as session:
+            report = import_lists(session, list(files), org=org, dry_run=True, strict=strict, check_dns=check_dns,
+                                  choices=choices, progress=progress)
+    else:
+        with ProgressLine(("progress.rows_checked", "progress.rows")) as progress:
+            report = import_in_batches(runtime.db, list(files), org=org, strict=strict, check_dns=check_dns,
+                                       choices=choices, progress=progress, finish=_audit)
     for file in report.files:
         for problem in file.warnings:
             echo_translated("cli.import_warning", place=f"{file.path}:{problem.line}", message=problem_text(problem), err=True)
@@ -108,6 +111,13 @@ def list_(runtime: Runtime, org: str | None, as_json: bool) -> None:
         orgs = ", ".join(membership["slug"] + (f" ({membership['role']})" if membership["role"] else "") for membership in contact["organisations"])
         click.echo(f"{contact['email']:<45} {contact['name'] or '':<30} {orgs}")
     echo_translated("cli.contacts_count", n=len(data))
+
+
+def _audit(session: Session, report: ImportReport) -> None:
+    files = report.files
+    record(session, cli_actor(), "contacts.import", target=",".join(file.path.name for file in files)[:200],
+           imported=sum(file.imported for file in files), updated=sum(file.updated for file in files),
+           removed=sum(file.removed for file in files), rejected=sum(len(file.rejected) for file in files))
 
 
 def problem_text(problem) -> str:

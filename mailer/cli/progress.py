@@ -16,14 +16,23 @@ INTERVAL = 0.25  # seconds between redraws
 
 
 class ProgressLine:
-    """Call it with the count done so far; `close()` ends the line. Silent unless stderr is a TTY."""
+    """Call it with the count done so far; `close()` ends the line. Silent unless stderr is a TTY.
 
-    def __init__(self, key: str = "progress.rows", force: bool | None = None):
+    With several keys, one per pass (an import checks every row, then writes them): when the
+    count starts again from a smaller number, the pass's line is ended and the next key's begins.
+    """
+
+    def __init__(self, key: str | tuple[str, ...] = "progress.rows", force: bool | None = None):
         self.stream = sys.stderr
         self.enabled = self.stream.isatty() if force is None else force
-        self.key, self.started, self.shown_at, self.done, self.width = key, time.monotonic(), 0.0, 0, 0
+        self.keys = (key,) if isinstance(key, str) else key
+        self.key, self.started, self.shown_at, self.done, self.width = self.keys[0], time.monotonic(), 0.0, 0, 0
 
     def __call__(self, done: int) -> None:
+        if done < self.done and self.key != self.keys[-1]:  # the next pass
+            self.close()
+            self.key = self.keys[self.keys.index(self.key) + 1]
+            self.started, self.shown_at, self.width = time.monotonic(), 0.0, 0
         self.done = done
         now = time.monotonic()
         if self.enabled and now - self.shown_at >= INTERVAL:

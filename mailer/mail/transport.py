@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Protocol
 from urllib.parse import unquote, urlsplit
 
+from mailer.db import utcnow
 from mailer.mail.replies import Fault, Verdict, classify
 
 
@@ -278,6 +279,8 @@ class FileTransport:
             handle.write(data)
             handle.flush()
             os.fsync(handle.fileno())
+        now = utcnow().timestamp()  # the app's clock tells the file's age (retention), not the file system's
+        os.utime(temporary, (now, now))
         os.replace(temporary, path)
 
     def close(self) -> None:

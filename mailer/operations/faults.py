@@ -72,14 +72,24 @@ def check_instance(instance_path: Path, database_url: str, need_database: bool =
             raise InstanceFault("database_file_readonly", file)
 
 
-# Driver messages (SQLite, PostgreSQL) and OS errors that mean the files, not the program, are at fault.
-_MESSAGES = (
-    ("database or disk is full", "disk_full"),
-    ("could not extend file", "server_disk_full"),
-    ("no space left on device", "disk_full"),
-    ("readonly database", "database_readonly"),
-    ("unable to open database file", "cannot_open"),
-    ("disk i/o error", "io_error"),
+# Driver messages (SQLite, PostgreSQL) and OS errors that mean the files, the server or the
+# settings, not the program, are at fault: each needle's words must all be in the message.
+_MESSAGES: tuple[tuple[tuple[str, ...], str], ...] = (
+    (("database or disk is full",), "disk_full"),
+    (("could not extend file",), "server_disk_full"),  # PostgreSQL: "...: No space left on device"
+    (("no space left on device",), "disk_full"),
+    (("readonly database",), "database_readonly"),
+    (("read-only transaction",), "server_readonly"),  # PostgreSQL: a standby, default_transaction_read_only
+    (("unable to open database file",), "cannot_open"),
+    (("disk i/o error",), "io_error"),
+    (("connection refused",), "server_unreachable"),
+    (("could not translate host name",), "server_unreachable"),
+    (("name or service not known",), "server_unreachable"),
+    (("timeout expired",), "server_unreachable"),
+    (("database \"", "does not exist"), "server_database_missing"),
+    (("password authentication failed",), "server_auth"),
+    (("role \"", "does not exist"), "server_auth"),
+    (("no pg_hba.conf entry",), "server_auth"),
 )
 _ERRNOS = {errno.ENOSPC: "disk_full", errno.EDQUOT: "quota", errno.EROFS: "readonly_fs", errno.EACCES: "permission",
            errno.EPERM: "permission"}
@@ -90,8 +100,8 @@ def fault_from_error(exc: BaseException, where: Path | str) -> InstanceFault | N
     if isinstance(exc, OSError) and exc.errno in _ERRNOS:
         return InstanceFault(_ERRNOS[exc.errno], exc.filename or where)
     text = str(getattr(exc, "orig", None) or exc).lower()
-    for needle, code in _MESSAGES:
-        if needle in text:
+    for needles, code in _MESSAGES:
+        if all(needle in text for needle in needles):
             return InstanceFault(code, where)
     return None
 

@@ -10,7 +10,6 @@ its own rows, and the configuration names no contact.
 from __future__ import annotations
 
 import email
-import time
 from collections.abc import Iterator
 from email import policy
 from email.message import EmailMessage
@@ -19,6 +18,7 @@ from pathlib import Path
 from sqlalchemy.engine import make_url
 
 from mailer.config import CONFIG_FILE, Settings
+from mailer.db import utcnow
 from mailer.privacy.person import Identity
 
 SQLITE_SIDE_FILES = ("", "-wal", "-shm", "-journal")
@@ -45,11 +45,14 @@ def remove_files(settings: Settings, identity: Identity) -> list[Path]:
 
 
 def remove_expired_outbox_files(settings: Settings, months: int, now: float | None = None) -> int:
-    """File-outbox messages older than the retention period are deleted (the worker runs this daily)."""
+    """File-outbox messages older than the retention period are deleted (the worker runs this daily).
+
+    Ages are told by the app's clock (`utcnow`), which also stamps each message's file when it is
+    written (mail.transport.FileTransport), so a clock moved for testing sees the same ages."""
     folder = settings.outbox_path
     if not folder.is_dir():
         return 0
-    cutoff = (now if now is not None else time.time()) - months * 365.25 / 12 * 86400
+    cutoff = (now if now is not None else utcnow().timestamp()) - months * 365.25 / 12 * 86400
     removed = 0
     for path in folder.glob("*.eml"):
         try:

@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 
 from mailer.audit.log import record
 from mailer.config import Settings
+from mailer.contacts.batched import import_in_batches
 from mailer.contacts.csvfile import MAX_FILE_BYTES, Choices
 from mailer.contacts.editing import (
     add_contact,
@@ -53,20 +54,26 @@ def check_upload(session: Session, folder: Path, token: str, filename: str, org:
                         choices=choices, max_bytes=max_bytes)
 
 
-def confirm_upload(session: Session, actor: str, folder: Path, token: str, filename: str, org: str,
+def confirm_upload(db: Database, actor: str, folder: Path, token: str, filename: str, org: str,
                    choices: Choices | None = None, max_bytes: int = MAX_FILE_BYTES, via: str = "web") -> ImportReport:
     """Import for real (rows with problems are left out, as on the command line), then drop the upload.
 
+    The whole file is checked first and then written in short transactions (contacts.batched),
+    so recipients answering meanwhile are not held up; the audit record goes with the last one.
     A file with an unknown region or column left unchosen imports nothing: the report says so
     and the upload stays for the next try."""
     path = folder / upload_name(filename)
-    report = import_lists(session, [path], org=org, data={path: uploads.load(folder, token)}, choices=choices,
-                          max_bytes=max_bytes)
-    file = report.files[0]
-    if report.written and not file.error and not file.blocking:
+
+    def audit(session: Session, report: ImportReport) -> None:
+        file = report.files[0]
         record(session, actor, "contacts.import", f"org:{file.organisation}", file=path.name,
                imported=file.imported, updated=file.updated, unchanged=file.unchanged, removed=file.removed,
                rejected=len(file.rejected), via=via)
+
+    report = import_in_batches(db, [path], org=org, data={path: uploads.load(folder, token)}, choices=choices,
+                               max_bytes=max_bytes, finish=audit)
+    file = report.files[0]
+    if report.written and not file.error and not file.blocking:
         uploads.discard(folder, token)
     return report
 

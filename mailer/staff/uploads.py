@@ -3,14 +3,20 @@
 The file is shown checked (a dry run) first and imported only when staff
 confirm, so its bytes must survive one round trip. They stay on the server,
 under a random name, rather than travelling back and forth through the browser.
+
+Their age is told by the app's clock (`mailer.db.utcnow`), not the file system's: each file's
+modification time is set from it when kept, and compared with it. Why: the two can differ
+(a clock moved for testing, TEST_CLOCK_OFFSET_DAYS; a file copied with its old time kept).
 """
 
 from __future__ import annotations
 
+import os
 import re
 import secrets
-import time
 from pathlib import Path
+
+from mailer.db import utcnow
 
 MAX_AGE = 24 * 3600  # seconds; older uploads nobody confirmed are deleted
 _TOKEN = re.compile(r"^[A-Za-z0-9_-]{20,60}$")
@@ -29,21 +35,25 @@ def _path(folder: Path, token: str) -> Path:
 def keep(folder: Path, data: bytes) -> str:
     """Store the bytes; returns the token that names them. Also clears out stale uploads."""
     folder.mkdir(parents=True, exist_ok=True)
-    cutoff = time.time() - MAX_AGE
+    now = utcnow().timestamp()
     for old in folder.glob("*.csv"):
-        if old.stat().st_mtime < cutoff:
-            old.unlink(missing_ok=True)
+        try:
+            if old.stat().st_mtime < now - MAX_AGE:
+                old.unlink(missing_ok=True)
+        except FileNotFoundError:  # cleared by another request meanwhile
+            pass
     token = secrets.token_urlsafe(24)
     path = _path(folder, token)
     path.write_bytes(data)
     path.chmod(0o600)  # personal data
+    os.utime(path, (now, now))
     return token
 
 
 def load(folder: Path, token: str) -> bytes:
     path = _path(folder, token)
     try:
-        if time.time() - path.stat().st_mtime > MAX_AGE:
+        if utcnow().timestamp() - path.stat().st_mtime > MAX_AGE:
             raise UploadGone()
         return path.read_bytes()
     except FileNotFoundError:

@@ -130,9 +130,8 @@ def confirm_upload():
     token, name, org = (request.form.get(field, "") for field in ("token", "name", "org"))
     choices = Choices.from_form(request.form)
     try:
-        with db().transaction() as session:
-            report = contact_actions.confirm_upload(session, signed_in_staff().actor, _folder(), token, name, org, choices,
-                                                    settings().max_upload_bytes)
+        report = contact_actions.confirm_upload(db(), signed_in_staff().actor, _folder(), token, name, org, choices,
+                                                settings().max_upload_bytes)
     except uploads.UploadGone:
         return page("message.html", 410, title_key="upload_gone_title", body_key="upload_gone_body")
     file = report.files[0]

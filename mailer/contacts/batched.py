@@ -1,0 +1,189 @@
+"""A confirmed import written in short transactions: the whole file checked first, then BATCH rows at a time.
+
+Why: one transaction for a 100,000-row list held SQLite's one write lock (and PostgreSQL's
+row locks) for the whole import, so a recipient answering meanwhile waited for all of it.
+Now every file is read and checked once, without the database, and nothing is written when
+any file or row stops the import (an unreadable file, a problem staff must choose, a rejected
+row under --strict), wherever in the file it is. Only then is each file read again and
+written one batch per transaction, the parsing done outside it; between two batches others
+write. An import interrupted half way leaves whole batches behind, and running it again
+finds those people and memberships already there: nothing is added twice.
+
+The small, all-in-one `import_lists` (one caller's transaction) stays for the dry run and for
+small programmatic imports.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable, Iterator
+from pathlib import Path
+
+from sqlalchemy import delete, select
+from sqlalchemy.orm import Session
+
+from mailer.contacts.csvfile import (
+    MAX_FILE_BYTES,
+    Choices,
+    ContactRow,
+    CsvFileError,
+    ParsedList,
+    read_organisation_names,
+    read_rows,
+)
+from mailer.contacts.importer import (
+    BATCH,
+    CHUNK,
+    REGISTRY_FILE,
+    Claims,
+    FileReport,
+    ImportReport,
+    Progress,
+    _apply_batch,
+    _organisation,
+    _record_rejections,
+    import_lists,
+)
+from mailer.contacts.models import ERASED_DOMAIN, Contact, Membership, Organisation
+from mailer.db import Database
+from mailer.identifiers import SLUG_RE
+
+Finish = Callable[[Session, ImportReport], None]  # the caller's last words in the last transaction (its audit record)
+
+
+def import_in_batches(
+    db: Database,
+    paths: list[Path],
+    org: str | None = None,
+    strict: bool = False,
+    check_dns: bool = False,
+    data: dict[Path, bytes] | None = None,
+    choices: Choices | None = None,
+    max_bytes: int = MAX_FILE_BYTES,
+    progress: Progress | None = None,
+    finish: Finish | None = None,
+) -> ImportReport:
+    """Check every file whole, then write the ones that may be written, BATCH rows per transaction.
+
+    `progress` hears the rows checked so far, then (counting again from nothing) the rows
+    written. `finish` runs in the last transaction, with the rejections and the removals from
+    the lists, when anything was written. Files that are not written (unreadable, or with
+    something to choose) are reported as the dry run reports them.
+    """
+    choices = choices or Choices()
+    checked = _check(paths, org, check_dns, data, choices, max_bytes, progress)
+    stopped = any(r.error or r.blocking or r.rejected for r in checked) if strict else False
+    writable = [r for r in checked if r.organisation and not (r.error or r.blocking)]
+    if stopped or not writable:
+        with db.reading() as session:
+            preview = import_lists(session, paths, org, dry_run=True, check_dns=check_dns, data=data,
+                                   choices=choices, max_bytes=max_bytes)
+        return ImportReport(files=preview.files, written=not stopped)
+    written = _write(db, [r.path for r in writable], org, check_dns, data, choices, max_bytes, progress)
+    held = [r.path for r in checked if r.organisation and (r.error or r.blocking)]
+    previews: dict[Path, FileReport] = {}
+    if held:
+        with db.reading() as session:
+            previews = {r.path: r for r in import_lists(session, held, org, dry_run=True, check_dns=check_dns,
+                                                        data=data, choices=choices, max_bytes=max_bytes).files}
+    files = [written.get(r.path) or previews.get(r.path) or r for r in checked]
+    report = ImportReport(files=files, written=True)
+    with db.transaction() as session:
+        for file in written.values():
+            assert file.organisation is not None, "a written file names its organisation"
+            organisation_id = session.scalar(select(Organisation.id).where(Organisation.slug == file.organisation))
+            assert organisation_id is not None, "created by the file's first transaction"
+            _record_rejections(session, organisation_id, file)
+        if finish is not None:
+            finish(session, report)
+    return report
+
+
+def _check(paths: list[Path], org: str | None, check_dns: bool, data: dict[Path, bytes] | None, choices: Choices,
+           max_bytes: int, progress: Progress | None) -> list[FileReport]:
+    """Each file read whole, without the database: its unreadable parts, rejected rows and blocking problems."""
+    reports, rows = [], 0
+    for path in paths:
+        report = FileReport(path=path)
+        reports.append(report)
+        if path.name == REGISTRY_FILE and org is None:
+            report.note = "organisation names, not a contact list: skipped"
+            continue
+        slug = org or path.stem.lower()
+        if not SLUG_RE.match(slug):
+            report.error = f"{slug!r} is not a valid organisation slug (a-z, 0-9 and hyphens); rename the file or use --org"
+            report.error_code, report.error_params = "bad_slug", {"slug": slug}
+            continue
+        report.organisation = slug
+        parsed = ParsedList(path=path)
+        try:
+            read_organisation_names(path.parent)
+            for _row in _read(parsed, data, check_dns, max_bytes, choices):
+                rows += 1
+                if progress is not None and rows % BATCH == 0:
+                    progress(rows)
+        except CsvFileError as exc:
+            report.error, report.error_code, report.error_params = str(exc), exc.code, exc.params
+            continue
+        report.rejected, report.warnings, report.blocking = parsed.rejected, parsed.warnings, parsed.blocking
+    return reports
+
+
+def _read(parsed: ParsedList, data: dict[Path, bytes] | None, check_dns: bool, max_bytes: int,
+          choices: Choices) -> Iterator[ContactRow]:
+    return read_rows(parsed, (data or {}).get(parsed.path), check_dns=check_dns, max_bytes=max_bytes, choices=choices)
+
+
+def _batches(rows: Iterable[ContactRow]) -> Iterator[list[ContactRow]]:
+    batch: list[ContactRow] = []
+    for row in rows:
+        batch.append(row)
+        if len(batch) >= BATCH:
+            yield batch
+            batch = []
+    yield batch
+
+
+def _write(db: Database, paths: list[Path], org: str | None, check_dns: bool, data: dict[Path, bytes] | None,
+           choices: Choices, max_bytes: int, progress: Progress | None) -> dict[Path, FileReport]:
+    """Each file read again and written one batch per transaction; then the people no longer
+    on each organisation's list (all its files of this import) leave it, in batches too."""
+    claims, reports, rows = Claims(), {}, 0
+    on_lists: dict[int, tuple[FileReport, set[str]]] = {}  # organisation id -> its last file, everyone on its files
+    for number, path in enumerate(paths, 1):
+        claims.open = number < len(paths)
+        slug = org or path.stem.lower()
+        report = reports[path] = FileReport(path=path, organisation=slug)
+        parsed, started, rows_before, seen = ParsedList(path=path), time.monotonic(), rows, dict[str, int]()
+        with db.transaction() as session:
+            organisation = _organisation(session, slug, path.parent)
+        for batch in _batches(_read(parsed, data, check_dns, max_bytes, choices)):
+            with db.transaction() as session:  # rows parsed before it opens: it holds only the SQL
+                _apply_batch(session, report, organisation, batch, seen, claims, choices, write=True)
+            rows += len(batch)
+            if progress is not None:
+                progress(rows)
+        report.rejected, report.warnings = parsed.rejected, parsed.warnings + report.warnings
+        report.rows, report.seconds = rows - rows_before, time.monotonic() - started
+        everyone = on_lists[organisation.id][1] if organisation.id in on_lists else set()
+        on_lists[organisation.id] = (report, everyone | seen.keys())
+    for organisation_id, (report, emails) in on_lists.items():
+        report.removed = _remove_absent(db, organisation_id, emails)
+    return reports
+
+
+def _remove_absent(db: Database, organisation_id: int, emails: set[str]) -> int:
+    """Memberships of people no longer on the organisation's list leave it, BATCH per transaction
+    (the person stays a contact; an erased person's membership stays, as in the importer)."""
+    with db.reading() as session:
+        absent = [contact_id for contact_id, email in session.execute(
+            select(Contact.id, Contact.email).join(Membership, Membership.contact_id == Contact.id)
+            .where(Membership.organisation_id == organisation_id))
+            if email not in emails and not email.endswith("@" + ERASED_DOMAIN)]
+    for start in range(0, len(absent), BATCH):
+        with db.transaction() as session:
+            for chunk_start in range(start, min(start + BATCH, len(absent)), CHUNK):
+                session.execute(delete(Membership).where(
+                    Membership.organisation_id == organisation_id,
+                    Membership.contact_id.in_(absent[chunk_start:min(chunk_start + CHUNK, start + BATCH)])))
+    return len(absent)

@@ -10,19 +10,18 @@ from __future__ import annotations
 
 import os
 import uuid
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
-from collections.abc import Callable, Iterator
 
 import pytest
 from click.testing import CliRunner, Result
+from helpers import future_year
 from sqlalchemy import make_url
 
 from mailer.app import create_app
 from mailer.cli import main
 from mailer.db import Database
-
-from helpers import future_year
 
 # Running the suite in the future: TEST_CLOCK_OFFSET_DAYS=1826 .venv/bin/pytest ... moves the wall
 # clock five years ahead (time-machine, ticking) in this process and, through

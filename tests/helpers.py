@@ -15,8 +15,8 @@ import re
 import time
 import urllib.parse
 import uuid
-from typing import TypeVar
 from collections.abc import Callable
+from typing import TypeVar
 from zoneinfo import ZoneInfo
 
 import pytest

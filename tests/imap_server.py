@@ -14,9 +14,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-
-from smtp_server import free_port
 from helpers import wait_until
+from smtp_server import free_port
 
 USER, PASSWORD = "bounces", "imap-test-password"
 

@@ -16,21 +16,20 @@ import signal
 import subprocess
 import sys
 import threading
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from collections.abc import Callable, Iterator
 
 import pytest
+from helpers import Browser, wait_until
+from smtp_server import free_port
 
 from mailer.campaigns import service
 from mailer.campaigns.audience import Audience
 from mailer.campaigns.models import Campaign, CampaignState
 from mailer.contacts.importer import import_lists
-
-from helpers import Browser, wait_until
-from smtp_server import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 REDIS_URL = os.environ.get("MAILER_TEST_REDIS_URL", "redis://127.0.0.1:6379/14")

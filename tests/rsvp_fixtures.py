@@ -14,12 +14,14 @@ import sys
 import urllib.error
 import urllib.parse
 import urllib.request
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from collections.abc import Callable
 
 import pytest
+from helpers import wait_until
+from smtp_server import free_port
 from sqlalchemy import select
 
 from mailer.campaigns.models import Campaign, CampaignState
@@ -27,10 +29,8 @@ from mailer.contacts.models import Contact
 from mailer.mail.context import links
 from mailer.meetings.models import Meeting
 from mailer.outbox.models import MessageState, OutboxMessage
-from mailer.worker.sender import Sender
 from mailer.rsvp.models import Response
-from smtp_server import free_port
-from helpers import wait_until
+from mailer.worker.sender import Sender
 
 ROOT = Path(__file__).resolve().parent.parent
 CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')

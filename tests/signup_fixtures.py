@@ -50,6 +50,7 @@ def org(sdb) -> int:
 def smeeting(signup_app, sdb):
     """A meeting in the sign-up app's database: make(capacity=…) -> (id, link_key)."""
     from helpers import future_year
+
     from mailer.meetings.service import add_meeting, parse_local
 
     settings = signup_app.extensions["mailer.settings"]

@@ -12,7 +12,6 @@ from html import unescape
 from typing import Any
 
 import pytest
-
 from werkzeug.datastructures import FileStorage
 from werkzeug.test import encode_multipart
 

@@ -8,7 +8,10 @@ import email
 import email.policy
 import re
 
+from helpers import future, future_year
+from rsvp_fixtures import answer
 from sqlalchemy import select
+from staff_helpers import post, text
 
 from mailer.api.schemas import OPERATIONS
 from mailer.app import create_app
@@ -17,10 +20,6 @@ from mailer.contacts.models import Contact
 from mailer.meetings.models import Meeting, Series
 from mailer.staff import accounts
 from mailer.staff.models import ApiToken
-
-from helpers import future, future_year
-from rsvp_fixtures import answer
-from staff_helpers import log_in, post, text
 
 RSVP_LINK = re.compile(r"https?://\S+?/r/[A-Za-z0-9_.\-]+")
 LIST = "email,name,region\nanna@kor.example.org,Anna Andersson,Sörmland\nbo@kor.example.org,Bo Berg,Sörmland\n"

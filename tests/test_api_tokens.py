@@ -4,12 +4,11 @@ account behind a token governs it at every request (deactivated: 401, a new role
 from __future__ import annotations
 
 from sqlalchemy import select
+from staff_helpers import STAFF_EMAIL, client_as, post, text
 
 from mailer.audit.models import AuditEntry
 from mailer.staff import accounts
 from mailer.staff.models import ApiToken
-
-from staff_helpers import STAFF_EMAIL, client_as, post, text
 
 KARIN = "karin@ax.example.org"
 

@@ -3,25 +3,24 @@ what each kind of report changes, and bad input. Reports of real MTAs are in tes
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import mailbox
 import re
 from pathlib import Path
 
 import pytest
+from bounce_fixtures import BOUNCE_ADDRESS, deliver, make_maildir, report_bytes, with_bounce_address
 from sqlalchemy import func, select
 
-from mailer.mail import verp
 from mailer.bounces.models import BounceEvent
 from mailer.bounces.service import apply
 from mailer.bounces.sources import Incoming
 from mailer.campaigns.models import Campaign
-from mailer.contacts.models import Contact, Suppression, SuppressionReason
-from mailer.outbox.models import OutboxMessage
+from mailer.contacts.models import Contact, Suppression
 from mailer.db import utcnow
-from bounce_fixtures import BOUNCE_ADDRESS, deliver, make_maildir, report_bytes, with_bounce_address
-
-import datetime as dt
+from mailer.mail import verp
+from mailer.outbox.models import OutboxMessage
 
 
 @pytest.fixture

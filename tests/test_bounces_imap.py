@@ -10,13 +10,13 @@ import subprocess
 import sys
 
 import pytest
+from bounce_fixtures import report_bytes, with_bounce_address
+from helpers import wait_until
+from smtp_server import free_port
 from sqlalchemy import select
 
 from mailer.bounces.imap import fetch_and_process
 from mailer.contacts.models import Suppression
-from bounce_fixtures import report_bytes, with_bounce_address
-from smtp_server import free_port
-from helpers import wait_until
 
 
 @pytest.fixture

@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
+from helpers import future_year, past_year, wait_until, when
 from sqlalchemy import func, select
 
 from mailer.campaigns import service
@@ -15,11 +16,10 @@ from mailer.contacts.importer import import_lists
 from mailer.contacts.models import Contact, Suppression, SuppressionReason, address_hash
 from mailer.db import utcnow
 from mailer.mail.templates import EmailTemplates, TemplateProblem
-from mailer.outbox.models import MessageState, OutboxMessage
 from mailer.meetings.models import Meeting
-from mailer.worker.sender import Sender
+from mailer.outbox.models import MessageState, OutboxMessage
 from mailer.rsvp.service import record_answer
-from helpers import future_year, past_year, wait_until, when
+from mailer.worker.sender import Sender
 
 YEAR = future_year()  # a year still ahead: the tests keep their month and day, never go stale
 LAST_YEAR = past_year()  # a year wholly behind us: its meetings have taken place

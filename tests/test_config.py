@@ -7,12 +7,10 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
+from helpers import next_weekday
 
 from mailer.app import create_app
 from mailer.config import ConfigError, cron_trigger, load_settings
-
-from helpers import next_weekday
-
 
 SECRET_KEY = "a-secret-key-for-these-tests-0123"
 BASE_URL = "http://mailer.test"

@@ -17,8 +17,8 @@ import dns.resolver
 import pytest
 from sqlalchemy import inspect, select, text
 
-from mailer.contacts.csvfile import CsvFileError, normalise_email, parse
 from mailer.contacts.batched import import_in_batches
+from mailer.contacts.csvfile import CsvFileError, normalise_email, parse
 from mailer.contacts.importer import import_lists
 from mailer.contacts.models import (
     Contact,

@@ -12,12 +12,12 @@ switch interval, 197 ms before).
 from __future__ import annotations
 
 import pytest
+from contention_load import Outcome, big_list, staff_and_recipients
+from rsvp_fixtures import links_for
 from sqlalchemy import func, select
 
-from contention_load import Outcome, big_list, staff_and_recipients
 from mailer.rsvp.models import Response
 from mailer.staff.accounts import add_staff
-from rsvp_fixtures import links_for
 
 GOAL_P95 = 0.2  # seconds (bench/contention.py)
 GENEROUS_P95 = 3 * GOAL_P95

@@ -9,6 +9,7 @@ import sys
 
 import pytest
 from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
+from helpers import future_year
 from sqlalchemy import func, select
 
 from mailer.contacts.importer import import_lists
@@ -19,7 +20,6 @@ from mailer.digest.models import DigestRun
 from mailer.meetings.models import Meeting
 from mailer.rsvp.service import record_answer
 from mailer.worker.scheduler import DIGEST_JOB, build_scheduler, ensure_digest_job
-from helpers import future_year
 
 YEAR = future_year()  # a year still ahead: the tests keep their month and day, never go stale
 

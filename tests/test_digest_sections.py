@@ -13,13 +13,13 @@ from sqlalchemy import select
 from mailer.campaigns.models import Campaign, CampaignState
 from mailer.contacts.importer import import_lists
 from mailer.contacts.models import Contact, SuppressionReason
-from mailer.privacy.erasure import forget
 from mailer.contacts.subscriptions import suppress
 from mailer.db import utcnow
 from mailer.digest.build import current_period, digest_context
 from mailer.mail.replies import explain_reply, reply_kind
 from mailer.meetings.models import Meeting
 from mailer.outbox.models import MessageState, OutboxMessage
+from mailer.privacy.erasure import forget
 from mailer.rsvp.service import record_answer
 
 KOR = ("email,namn,roll\nanna@kor.example.org,Anna Andersson,ledamot\nbengt@kor.example.org,Bengt Berg,\n"

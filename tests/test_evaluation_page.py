@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
+import pytest
+from helpers import past_year
+from rsvp_fixtures import csrf_of, links_for
 from sqlalchemy import func, select
 
+from mailer.attendance.checkin import check_in
 from mailer.evaluations.models import Evaluation
 from mailer.meetings.models import Meeting
-from mailer.attendance.checkin import check_in
-import pytest
-
-from rsvp_fixtures import csrf_of, links_for
-from helpers import past_year
 
 LAST_YEAR = past_year()  # a year wholly behind us: its meetings have taken place
 

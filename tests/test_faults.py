@@ -18,11 +18,25 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from collections.abc import Callable, Iterator
 
 import pytest
 from aiosmtpd.controller import Controller
 from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
+from helpers import wait_until
+from process_helpers import (
+    HIGH_LIMIT,
+    ROOT,
+    assert_clean_log,
+    at_once,
+    campaign_status,
+    finished,
+    mailer_server,
+    wait_for,
+    worker,
+    worker_env,
+)
+from rsvp_fixtures import links_for
+from smtp_server import Handler, SMTPTestServer, free_port
 from sqlalchemy import func, select
 
 from mailer.campaigns.models import Campaign
@@ -31,14 +45,10 @@ from mailer.db import utcnow
 from mailer.digest.models import DigestRun
 from mailer.meetings.models import Meeting
 from mailer.outbox.models import MessageState, OutboxMessage
-from mailer.worker.sender import Sender
 from mailer.rsvp.models import Answer, Response, ResponseChange
 from mailer.rsvp.service import record_answer
 from mailer.worker.scheduler import DIGEST_JOB, build_scheduler, ensure_digest_job
-from rsvp_fixtures import links_for
-from smtp_server import Handler, SMTPTestServer, free_port
-from process_helpers import HIGH_LIMIT, ROOT, assert_clean_log, at_once, campaign_status, finished, mailer_server, wait_for, worker, worker_env
-from helpers import wait_until
+from mailer.worker.sender import Sender
 
 SQLITE_ONLY = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 STAFF = "kansli@ax.example.org"

@@ -12,7 +12,6 @@ check are in test_rsvp_links.py, test_rsvp_answers.py and test_campaigns.py.)
 from __future__ import annotations
 
 import csv
-import datetime as dt
 import email
 import email.policy
 import io
@@ -24,28 +23,28 @@ from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
+from helpers import future_year, past_year
 from icalendar import Calendar
 from openpyxl import load_workbook
+from rsvp_fixtures import answer, confirmations, csrf_of, links_for, response_of, send_outbox
 from sqlalchemy import func, inspect, select, text
 
+from mailer.attendance.checkin import check_in
 from mailer.campaigns import service
 from mailer.campaigns.audience import Audience
 from mailer.contacts.importer import import_lists
 from mailer.contacts.models import Contact, Organisation
 from mailer.digest.build import send_digest
-from mailer.meetings.service import MeetingError
 from mailer.evaluations.models import Evaluation
 from mailer.mail.templates import EmailTemplates, TemplateProblem, packaged_templates_path
 from mailer.meetings.models import Meeting
+from mailer.meetings.service import MeetingError
 from mailer.outbox.models import OutboxMessage
 from mailer.rsvp.models import Response, ResponseChange
 from mailer.rsvp.questions import given_answers
-from mailer.attendance.checkin import check_in
 from mailer.tracking.export import FORMULA_START, attendee_rows, to_csv
 from mailer.tracking.org_report import org_report, queue_org_report
 from mailer.tracking.report import board_report, to_html
-from rsvp_fixtures import answer, confirmations, csrf_of, links_for, response_of, send_outbox
-from helpers import future_year, past_year
 
 YEAR = future_year()  # a year still ahead: the tests keep their month and day, never go stale
 LAST_YEAR = past_year()  # a year wholly behind us: its meetings have taken place
@@ -361,9 +360,10 @@ def assert_inert_staff_page(html: str, *shown: str) -> None:
 
 
 def test_markup_and_template_syntax_show_as_text_on_every_staff_page(app, db, hostile_world):
-    from mailer.staff.accounts import add_staff
-    from mailer.attendance.checkin import add_walk_in
     from staff_helpers import log_in
+
+    from mailer.attendance.checkin import add_walk_in
+    from mailer.staff.accounts import add_staff
 
     w = hostile_world
     with db.transaction() as session:

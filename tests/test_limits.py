@@ -7,11 +7,10 @@ from __future__ import annotations
 import http.client
 import urllib.parse
 
-from helpers import Browser
-from staff_helpers import PASSWORD, STAFF_EMAIL, post, text
-
 import pytest
+from helpers import Browser
 from sqlalchemy import func, select
+from staff_helpers import PASSWORD, STAFF_EMAIL, post, text
 
 from mailer.audit.models import AuditEntry
 from mailer.mail.templates import MAX_SUBJECT_CHARS, EmailTemplates, TemplateProblem
@@ -73,8 +72,8 @@ def test_the_message_limit_is_the_max_message_bytes_setting(settings):
 
 
 def _sample(settings) -> dict:
-    from mailer.mail.context import recipient_context
     from mailer.mail.compose import made_up_contact
+    from mailer.mail.context import recipient_context
 
     return recipient_context(settings, made_up_contact("sv"), template_editor.sample_meeting(settings),
                              ["Exempelförbundet"], True, None)

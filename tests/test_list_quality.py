@@ -10,13 +10,13 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import select
+from staff_helpers import post, text, upload
 
 from mailer.campaigns.audience import Audience, recipients_query
-from mailer.contacts.csvfile import FIELDS, HEADER_TABLE, Choices, header_key, parse
+from mailer.contacts.csvfile import FIELDS, HEADER_TABLE, Choices, parse
 from mailer.contacts.importer import import_lists
 from mailer.contacts.models import Contact, Membership, Organisation
 from mailer.regions import NATIONAL, REGIONS, canonical_region, fold, region_names, suggest_region
-from staff_helpers import post, text, upload
 
 ROOT = Path(__file__).resolve().parents[1]
 

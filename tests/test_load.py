@@ -13,18 +13,17 @@ counters in the shared Redis never meet those of another test or another run on 
 
 from __future__ import annotations
 
-
 import pytest
+from helpers import Browser
+from process_helpers import HIGH_LIMIT, assert_clean_log, at_once, loopback_address, mailer_server, shared_count
+from rsvp_fixtures import confirmations, links_for
+from smtp_server import free_port
 from sqlalchemy import func, select
 
 from mailer.config import DEFAULT_PUBLIC_RATE_LIMIT, ConfigError, load_settings
 from mailer.contacts.models import Contact
 from mailer.rsvp.models import Answer, LinkOpen, Response, ResponseChange
 from mailer.rsvp.questions import given_answers
-from rsvp_fixtures import confirmations, links_for
-from smtp_server import free_port
-from helpers import Browser
-from process_helpers import HIGH_LIMIT, assert_clean_log, at_once, loopback_address, mailer_server, shared_count
 
 # -- the setting --------------------------------------------------------------------------------
 

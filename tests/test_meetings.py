@@ -7,12 +7,11 @@ import json
 from zoneinfo import ZoneInfo
 
 import pytest
+from helpers import future_year, last_sunday, when
 from sqlalchemy import inspect, select, text
 
 from mailer.meetings.models import Meeting
 from mailer.meetings.service import MeetingError, add_meeting, get_meeting, list_meetings
-
-from helpers import future_year, last_sunday, when
 
 UTC = dt.UTC
 STOCKHOLM = ZoneInfo("Europe/Stockholm")
@@ -129,8 +128,9 @@ def test_duplicate_slug_is_refused_and_the_first_meeting_is_kept(db, make_meetin
 
 
 def test_a_meeting_ending_after_midnight_names_both_days():
-    from babel.dates import format_date
     from zoneinfo import ZoneInfo
+
+    from babel.dates import format_date
 
     from mailer.i18n import format_when
 

@@ -5,11 +5,10 @@ from __future__ import annotations
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
+from helpers import past_year
 
 from mailer import models  # noqa: F401  (every table on the metadata)
 from mailer.db import Base, alembic_config, head_revision, include_object
-
-from helpers import past_year
 
 
 def test_migrations_build_exactly_the_models(db):

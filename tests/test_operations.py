@@ -18,6 +18,9 @@ from pathlib import Path
 
 import pytest
 from alembic import command
+from process_helpers import HIGH_LIMIT, finished, mailer_server, wait_for, worker, worker_env
+from rsvp_fixtures import answer
+from smtp_server import free_port
 from sqlalchemy import func, make_url, select, text
 
 from mailer.app import create_app
@@ -31,10 +34,6 @@ from mailer.operations.models import BackupRecord, WorkerHeartbeat
 from mailer.outbox.models import MessageState, OutboxMessage
 from mailer.rsvp.models import Response
 from mailer.rsvp.service import record_answer
-from rsvp_fixtures import answer
-from smtp_server import free_port
-from process_helpers import finished, wait_for, worker, worker_env
-from process_helpers import HIGH_LIMIT, mailer_server
 
 RSVP_LINK = re.compile(r"https?://\S+?/r/[A-Za-z0-9_.\-]+")
 

@@ -26,13 +26,13 @@ from mailer.digest.build import send_digest
 from mailer.evaluations.service import record_evaluation
 from mailer.mail.transport import FileTransport
 from mailer.meetings.models import Meeting
-from mailer.worker.sender import Sender
 from mailer.privacy.catalogue import undeclared_columns
 from mailer.privacy.erasure import erase_person
 from mailer.privacy.export import export_person
 from mailer.privacy.files import remove_expired_outbox_files
 from mailer.rsvp.service import record_answer
 from mailer.staff import uploads
+from mailer.worker.sender import Sender
 
 ADDRESS = "asa.odmark@kor.example.org"
 NAME = "Åsa Ödmark"

@@ -11,26 +11,26 @@ import subprocess
 import sys
 
 import pytest
+from helpers import future_year
 from sqlalchemy import select
 
+from mailer.attendance.checkin import check_in
 from mailer.audit.models import AuditEntry
 from mailer.campaigns import service
 from mailer.campaigns.audience import Audience
 from mailer.contacts.importer import import_lists
 from mailer.contacts.models import Contact
-from mailer.privacy.erasure import forget
-from mailer.privacy.export import export_person
 from mailer.digest.build import send_digest
 from mailer.evaluations.service import record_evaluation
 from mailer.logs import RedactingFilter, redact
 from mailer.meetings.models import Meeting
-from mailer.worker.sender import Sender
+from mailer.privacy.erasure import forget
+from mailer.privacy.export import export_person
+from mailer.privacy.retention import anonymise_expired
 from mailer.rsvp.models import Response
 from mailer.rsvp.service import record_answer
-from mailer.attendance.checkin import check_in
-from mailer.privacy.retention import anonymise_expired
 from mailer.tracking.status import full_status
-from helpers import future_year
+from mailer.worker.sender import Sender
 
 YEAR = future_year()  # a year still ahead: the tests keep their month and day, never go stale
 

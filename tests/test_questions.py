@@ -10,7 +10,11 @@ import json
 
 import pytest
 from alembic.script import ScriptDirectory
-from sqlalchemy import select, text as sql
+from helpers import future_year, past_year
+from rsvp_fixtures import answer, csrf_of, links_for, response_of
+from sqlalchemy import select
+from sqlalchemy import text as sql
+from staff_helpers import post, text
 
 from mailer.db import alembic_config, head_revision
 from mailer.meetings.models import Meeting, Question
@@ -20,9 +24,6 @@ from mailer.privacy.erasure import forget
 from mailer.privacy.export import export_person
 from mailer.rsvp.models import QuestionAnswer
 from mailer.tracking.export import attendee_rows, to_csv
-from rsvp_fixtures import answer, csrf_of, links_for, response_of
-from staff_helpers import post, text
-from helpers import future_year, past_year
 
 YEAR = future_year()
 
@@ -141,9 +142,10 @@ def test_answers_show_on_the_meeting_page_and_in_the_csv_a_column_each(app, db, 
 
 def test_a_series_asks_its_own_questions_and_saves_them_with_each_chosen_session(app, db, staff_client, runner,
                                                                                  make_meeting, anna):
+    from rsvp_fixtures import path_of
+
     from mailer.contacts.models import Contact
     from mailer.mail.context import links
-    from rsvp_fixtures import path_of
 
     for slug in ("umea", "malmo"):
         make_meeting(slug=slug)

@@ -4,21 +4,22 @@ the campaign page, the dashboard, the suppressions page and the digest, in Swedi
 from __future__ import annotations
 
 import datetime as dt
-from email import message_from_bytes, policy as email_policy
+from email import message_from_bytes
+from email import policy as email_policy
 from html import unescape
 
+from relay_fixtures import campaign_of, counts, send_until_stopped
 from sqlalchemy import select
+from staff_helpers import post, text
 
 from mailer.audit.models import AuditEntry
-from mailer.campaigns.models import Campaign, CampaignState
+from mailer.campaigns.models import CampaignState
 from mailer.contacts.models import Suppression, SuppressionReason, address_hash
 from mailer.db import utcnow
 from mailer.digest.build import digest_context
 from mailer.i18n import format_when
-from mailer.outbox import relay
 from mailer.mail.compose import compose_staff
-from relay_fixtures import campaign_of, counts, send_until_stopped
-from staff_helpers import post, text
+from mailer.outbox import relay
 
 QUOTA = "550 5.4.5 Daily SMTP relay limit exceeded for customer"
 

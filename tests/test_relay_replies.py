@@ -11,6 +11,7 @@ import datetime as dt
 
 import pytest
 import time_machine
+from relay_fixtures import attempts_used, campaign_of, counts, send_until_stopped, suppressions
 from sqlalchemy import func, select
 
 from mailer.audit.models import AuditEntry
@@ -29,7 +30,6 @@ from mailer.mail.replies import (
 )
 from mailer.outbox import relay
 from mailer.outbox.models import MessageState, OutboxMessage
-from relay_fixtures import attempts_used, campaign_of, counts, send_until_stopped, suppressions
 
 # Replies as real servers word them, and what they must mean.
 REPLIES = [

@@ -6,6 +6,8 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
+from helpers import day, future_year, when
+from rsvp_fixtures import answer, confirmations, csrf_of, links_for, response_of, send_outbox
 from sqlalchemy import func, select
 
 from mailer.contacts.models import Contact
@@ -13,9 +15,6 @@ from mailer.db import utcnow
 from mailer.outbox.models import OutboxMessage
 from mailer.rsvp.models import Answer, Response, ResponseChange
 from mailer.rsvp.questions import given_answers
-from rsvp_fixtures import answer, confirmations, csrf_of, links_for, response_of, send_outbox
-from helpers import day, future_year, when
-
 
 YEAR = future_year()  # a year still ahead: the tests keep their month and day, never go stale
 

@@ -4,10 +4,10 @@ in order when places free up, each with a mail. (Concurrent answers: test_serve.
 from __future__ import annotations
 
 import pytest
+from rsvp_fixtures import answer, confirmations, links_for, response_of, send_outbox
 from sqlalchemy import func, select
 
 from mailer.rsvp.models import Answer, Response
-from rsvp_fixtures import answer, confirmations, links_for, response_of, send_outbox
 
 
 @pytest.fixture
@@ -119,9 +119,9 @@ def test_raising_the_capacity_moves_the_waiting_list_up_at_once(db, settings, ma
 
     from mailer.contacts.models import Contact
     from mailer.meetings.models import Meeting
-    from mailer.staff.meeting_changes import update_meeting
     from mailer.rsvp.models import Response
     from mailer.rsvp.service import record_answer
+    from mailer.staff.meeting_changes import update_meeting
 
     meeting_id = make_meeting(slug="liten", capacity=1).id
     with db.transaction() as session:

@@ -6,14 +6,14 @@ import base64
 import json
 
 import pytest
+from helpers import future_year
+from rsvp_fixtures import links_for
 from sqlalchemy import inspect, select, text
 
 from mailer.app import create_app
 from mailer.contacts.models import Suppression
-from mailer.rsvp.models import LinkOpen
 from mailer.mail.tokens import TokenCodec
-from rsvp_fixtures import links_for
-from helpers import future_year
+from mailer.rsvp.models import LinkOpen
 
 OLD_KEY = "the-old-secret-key-0123456789"
 NEW_KEY = "the-new-secret-key-9876543210"

@@ -7,6 +7,7 @@ import secrets
 import time
 
 import pytest
+from rsvp_fixtures import answer, links_for
 from sqlalchemy import insert
 
 from mailer.campaigns.models import Campaign, CampaignState
@@ -14,7 +15,6 @@ from mailer.contacts.models import Contact
 from mailer.outbox.models import MessageState, OutboxMessage
 from mailer.rsvp.models import LinkOpen, Response
 from mailer.tracking.figures import meeting_status
-from rsvp_fixtures import answer, links_for
 
 
 @pytest.fixture

@@ -15,8 +15,11 @@ from email.policy import default
 from pathlib import Path
 
 import pytest
+from helpers import past_year
 from icalendar import Calendar
+from rsvp_fixtures import answer, csrf_of, links_for, send_outbox
 from sqlalchemy import func, select
+from staff_helpers import STAFF_EMAIL, post, text
 
 from mailer.app import create_app
 from mailer.audit.models import AuditEntry
@@ -30,9 +33,6 @@ from mailer.outbox.models import OutboxMessage
 from mailer.rsvp.answers import AnswersClosed, record_answer
 from mailer.rsvp.models import LinkOpen, Response
 from mailer.tracking.status import full_status
-from rsvp_fixtures import answer, csrf_of, links_for, send_outbox
-from staff_helpers import STAFF_EMAIL, post, text
-from helpers import past_year
 
 LAST_YEAR = past_year()  # a year wholly behind us: its meetings have taken place
 

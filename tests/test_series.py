@@ -7,6 +7,8 @@ import json
 import re
 
 import pytest
+from helpers import future_year
+from rsvp_fixtures import confirmations, csrf_of, path_of, send_outbox
 from sqlalchemy import func, select
 
 from mailer.campaigns import service
@@ -16,8 +18,6 @@ from mailer.mail.context import links
 from mailer.meetings.series import get_series
 from mailer.rsvp.models import Answer, LinkOpen, Response
 from mailer.tracking.series import series_status
-from rsvp_fixtures import confirmations, csrf_of, path_of, response_of, send_outbox
-from helpers import future_year
 
 YEAR = future_year()
 

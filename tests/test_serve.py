@@ -6,12 +6,12 @@ from __future__ import annotations
 import threading
 
 import pytest
+from rsvp_fixtures import confirmations, csrf_of, links_for, response_of, send_outbox
 from sqlalchemy import func, select
 
 from mailer.config import ConfigError, load_settings
 from mailer.rsvp.models import Answer, LinkOpen, Response
 from mailer.web.security import PUBLIC_LIMIT
-from rsvp_fixtures import confirmations, csrf_of, links_for, response_of, send_outbox
 
 
 def test_healthz(live_server):

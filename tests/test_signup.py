@@ -9,24 +9,24 @@ import re
 from email import policy
 
 import pytest
+from signup_fixtures import ADDRESS, CONFIRM, FORM, count, queued_link, sign_up
 from sqlalchemy import func, select
 
 from mailer.app import create_app
 from mailer.config import ConfigError, load_settings
 from mailer.contacts.consent import ConsentRecord, LawfulBasis
 from mailer.contacts.importer import import_lists
-from mailer.contacts.models import Contact, Membership, Organisation, Suppression, SuppressionReason, address_hash
-from mailer.db import Database, utcnow
+from mailer.contacts.models import Contact, Membership, Suppression, SuppressionReason, address_hash
+from mailer.db import utcnow
 from mailer.meetings.models import Series
 from mailer.outbox.models import OutboxMessage
-from mailer.worker.sender import Sender
 from mailer.privacy.erasure import erase_person
 from mailer.privacy.export import export_person
 from mailer.rsvp.models import Answer, Response
 from mailer.signup import service
 from mailer.signup.models import SignupRequest
+from mailer.worker.sender import Sender
 
-from signup_fixtures import ADDRESS, CONFIRM, FORM, count, queued_link, sign_up
 
 def test_signing_up_stores_only_a_pending_request_and_confirming_books_the_place(signup_app, sdb, org, smeeting):
     meeting_id, key = smeeting()
@@ -176,6 +176,7 @@ def test_a_sign_up_flood_is_rate_limited(test_config, smeeting_factory):
 @pytest.fixture
 def smeeting_factory():
     from helpers import future_year
+
     from mailer.meetings.service import add_meeting, parse_local
 
     def make(app) -> str:

@@ -7,7 +7,10 @@ from __future__ import annotations
 import datetime as dt
 
 import time_machine
+from helpers import future, past
+from signup_fixtures import ADDRESS, FORM, count, queued_link, sign_up
 from sqlalchemy import select
+from staff_helpers import log_in, post, text
 
 from mailer.audit.models import AuditEntry
 from mailer.contacts.models import Contact
@@ -15,10 +18,6 @@ from mailer.db import utcnow
 from mailer.meetings.models import Series
 from mailer.rsvp.models import Answer, Response
 from mailer.signup.models import SignupRequest
-
-from helpers import future, past
-from signup_fixtures import ADDRESS, FORM, count, queued_link, sign_up
-from staff_helpers import log_in, post, text
 
 OPEN_SV, CLOSED_SV = "Anmälan är öppen.", "Anmälan är stängd."
 

@@ -9,13 +9,13 @@ import re
 import pytest
 from itsdangerous import URLSafeTimedSerializer
 from sqlalchemy import func, select
+from staff_helpers import PASSWORD, STAFF_EMAIL
 
 from mailer.audit.models import AuditEntry
 from mailer.db import utcnow
 from mailer.staff import accounts
 from mailer.staff.login import FREE_FAILURES, MAX_WAIT, log_in, wait_after
 from mailer.staff.models import LoginFailure, StaffUser
-from staff_helpers import PASSWORD, STAFF_EMAIL
 
 SECRET = "test-secret-key-0123456789abcdef"
 

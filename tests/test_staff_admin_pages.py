@@ -7,16 +7,16 @@ import datetime as dt
 import email
 import re
 
+from helpers import future_year, past_year
 from sqlalchemy import select
+from staff_helpers import PASSWORD, STAFF_EMAIL, client_as, csrf, log_in, post, text
 
 from mailer.audit.models import AuditEntry
 from mailer.contacts.importer import import_lists
-from mailer.contacts.models import Organisation, SuppressionReason
+from mailer.contacts.models import SuppressionReason
 from mailer.contacts.subscriptions import suppress
 from mailer.staff import accounts
 from mailer.staff.models import StaffUser
-from staff_helpers import PASSWORD, STAFF_EMAIL, client_as, csrf, log_in, post, text
-from helpers import future_year, past_year
 
 YEAR, LAST_YEAR = future_year(), past_year()  # dates from today, never a fixed year
 

@@ -8,15 +8,15 @@ from email import message_from_bytes
 from email.policy import default
 
 import pytest
+from helpers import day, future_year, when
 from sqlalchemy import func, select
+from staff_helpers import STAFF_EMAIL, post, text
 
 from mailer.audit.models import AuditEntry
 from mailer.campaigns.models import Campaign, CampaignState
 from mailer.contacts.importer import import_lists
 from mailer.outbox.models import MessageState, OutboxMessage
 from mailer.worker.sender import Sender
-from staff_helpers import STAFF_EMAIL, post, text
-from helpers import day, future_year, when
 
 YEAR = future_year()  # a year still ahead: the tests keep their month and day, never go stale
 

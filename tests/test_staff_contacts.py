@@ -6,12 +6,12 @@ from __future__ import annotations
 import re
 
 from sqlalchemy import select
+from staff_helpers import STAFF_EMAIL, post, text, upload
 
 from mailer.audit.models import AuditEntry
 from mailer.contacts.csvfile import MAX_FILE_BYTES
 from mailer.contacts.models import Contact, Membership, Organisation, Suppression, SuppressionReason
 from mailer.contacts.subscriptions import lift_suppression, suppress, suppression_of
-from staff_helpers import STAFF_EMAIL, post, text, upload
 
 LIST = ("förnamn;efternamn;e-post;roll\n"
         "Anna;Andersson;anna@example.org;ordförande\n"

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
+from helpers import future_year, last_sunday
 from sqlalchemy import select
+from staff_helpers import post, text
 
 from mailer.meetings.models import Meeting
 from mailer.web.staff.meetings import suggest_slug
-from staff_helpers import post, text
-from helpers import future_year, last_sunday
 
 YEAR = future_year()  # a year still ahead: the tests keep their month and day, never go stale
 

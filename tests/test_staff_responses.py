@@ -6,18 +6,18 @@ from __future__ import annotations
 import io
 
 import pytest
+from helpers import past_year
 from openpyxl import load_workbook
 from sqlalchemy import select
+from staff_helpers import post, text
 
+from mailer.attendance.models import Attendance
 from mailer.contacts.importer import import_lists
 from mailer.contacts.models import Contact, SuppressionReason
 from mailer.contacts.subscriptions import suppress
 from mailer.evaluations.service import record_evaluation
 from mailer.meetings.models import Meeting
 from mailer.rsvp.service import record_answer
-from mailer.attendance.models import Attendance
-from staff_helpers import post, text
-from helpers import past_year
 
 LAST_YEAR = past_year()  # a year wholly behind us: its meetings have taken place
 

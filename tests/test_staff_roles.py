@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import pytest
+from helpers import future_year
 from sqlalchemy import func, select
+from staff_helpers import client_as, csrf, log_in, post, staff_routes, text
 
 from mailer.meetings.models import Meeting
 from mailer.staff import accounts
@@ -11,8 +13,6 @@ from mailer.staff.models import StaffUser
 from mailer.staff.roles import ADMIN, ROLES, STAFF, VIEWER, allows
 from mailer.web.staff import OPEN_ENDPOINTS
 from mailer.web.staff.access import declared_roles
-from staff_helpers import PASSWORD, client_as, csrf, log_in, post, staff_routes, text
-from helpers import future_year
 
 YEAR = future_year()  # a year still ahead
 

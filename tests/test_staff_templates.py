@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import select
+from staff_helpers import STAFF_EMAIL, post, text
 
 from mailer.audit.models import AuditEntry
 from mailer.staff import template_editor
-from staff_helpers import STAFF_EMAIL, post, text
 
 CHECKOUT = Path(__file__).resolve().parent.parent / "templates" / "email"
 
@@ -109,8 +109,8 @@ def test_without_a_folder_for_edits_templates_are_read_only(db, settings):
 
 
 def _context(settings) -> dict:
-    from mailer.mail.context import recipient_context
     from mailer.mail.compose import made_up_contact
+    from mailer.mail.context import recipient_context
 
     return recipient_context(settings, made_up_contact("sv"), template_editor.sample_meeting(settings),
                              ["Exempelförbundet"], True)

@@ -5,16 +5,12 @@ from __future__ import annotations
 
 import datetime as dt
 
-import pytest
 import time_machine
-
-from mailer.staff import accounts
-from mailer.staff.models import StaffUser
-from mailer.web.i18n import Words
-from mailer.web.staff import OPEN_ENDPOINTS
 from rsvp_fixtures import links_for
 from staff_helpers import PASSWORD, STAFF_EMAIL, csrf, log_in, post, staff_routes, text
 
+from mailer.staff import accounts
+from mailer.staff.models import StaffUser
 
 
 def test_the_route_walk_sees_the_whole_staff_app(app):

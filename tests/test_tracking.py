@@ -14,9 +14,11 @@ import io
 import json
 
 import pytest
+from helpers import past_year
 from openpyxl import load_workbook
 from sqlalchemy import select
 
+from mailer.attendance.checkin import add_walk_in, check_in
 from mailer.campaigns import service
 from mailer.campaigns.audience import Audience
 from mailer.contacts.importer import import_lists
@@ -25,13 +27,11 @@ from mailer.evaluations.models import Evaluation, EvaluationReceipt
 from mailer.evaluations.service import AlreadyAnswered, EvaluationError, NotEligible, record_evaluation, summarise
 from mailer.meetings.models import Meeting
 from mailer.outbox.models import OutboxMessage
-from mailer.worker.sender import Sender
 from mailer.rsvp.service import record_answer
-from mailer.attendance.checkin import add_walk_in, check_in
 from mailer.tracking.export import attendee_rows, to_csv, to_xlsx
 from mailer.tracking.report import board_csv, board_report, to_html, to_markdown
 from mailer.tracking.status import full_status
-from helpers import past_year
+from mailer.worker.sender import Sender
 
 LAST_YEAR = past_year()  # a year wholly behind us: its meetings have taken place
 

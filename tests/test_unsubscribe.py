@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import pytest
+from rsvp_fixtures import csrf_of, links_for
 from sqlalchemy import select
 
 from mailer.campaigns.audience import Audience, recipients_query
 from mailer.contacts.models import Suppression, SuppressionReason, address_hash
-from rsvp_fixtures import csrf_of, links_for
 
 
 @pytest.fixture

@@ -8,6 +8,7 @@ import email
 import email.policy
 
 from alembic import command
+from rsvp_fixtures import answer
 from sqlalchemy import MetaData, Table, select
 
 from mailer.app import create_app
@@ -16,7 +17,6 @@ from mailer.db import Database, alembic_config, head_revision, utcnow
 from mailer.mail.context import codec
 from mailer.outbox.models import MessageState, OutboxMessage
 from mailer.rsvp.models import Response
-from rsvp_fixtures import answer
 
 
 def migrate(database: Database, revision: str, down: bool = False) -> None:

@@ -15,27 +15,26 @@ import sys
 import threading
 
 import pytest
+from helpers import wait_until
+from process_helpers import ROOT
+from rsvp_fixtures import answer, links_for, send_outbox
 from sqlalchemy import select
+from staff_helpers import client_as, post, text
+from webhook_receiver import receiver
 
 from mailer.contacts.models import SuppressionReason
 from mailer.contacts.subscriptions import suppress
 from mailer.db import utcnow
-from mailer.staff.meeting_changes import cancel_meeting, edit_meeting
 from mailer.meetings.models import Meeting
 from mailer.outbox.models import OutboxMessage
 from mailer.privacy.erasure import erase_person
+from mailer.staff.meeting_changes import cancel_meeting, edit_meeting
 from mailer.staff.roles import STAFF, VIEWER
 from mailer.webhooks import EVENTS
 from mailer.webhooks.addresses import WebhookError, check_url
 from mailer.webhooks.delivery import DELAYS, MAX_ATTEMPTS, Deliverer
 from mailer.webhooks.endpoints import register
 from mailer.webhooks.models import DeliveryState, WebhookDelivery, WebhookEndpoint
-
-from helpers import wait_until
-from process_helpers import ROOT
-from rsvp_fixtures import answer, links_for, send_outbox
-from staff_helpers import client_as, post, text
-from webhook_receiver import receiver
 
 
 def endpoint_for(db, url: str, events=EVENTS) -> tuple[int, str]:

@@ -10,6 +10,7 @@ import subprocess
 import sys
 
 import pytest
+from helpers import wait_until
 from sqlalchemy import delete, func, select, text, update
 
 from mailer.campaigns import service
@@ -20,9 +21,14 @@ from mailer.db import utcnow
 from mailer.outbox.models import MessageState, OutboxMessage
 from mailer.worker import jobs
 from mailer.worker.scheduler import (
-    BACKUP_JOB, DIGEST_JOB, RETENTION_JOB, build_scheduler, ensure_digest_job, ensure_retention_job, reconcile,
+    BACKUP_JOB,
+    DIGEST_JOB,
+    RETENTION_JOB,
+    build_scheduler,
+    ensure_digest_job,
+    ensure_retention_job,
+    reconcile,
 )
-from helpers import wait_until
 
 
 @pytest.fixture

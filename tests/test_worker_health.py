@@ -9,11 +9,12 @@ import shutil
 import sqlite3
 import subprocess
 import sys
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from collections.abc import Iterator
 
 import pytest
+from process_helpers import ROOT, wait_for, worker, worker_env
 from sqlalchemy import make_url, select, text
 
 from mailer.db import utcnow
@@ -21,7 +22,6 @@ from mailer.i18n import format_clock
 from mailer.operations.heartbeat import STALL_AFTER
 from mailer.operations.models import WorkerHeartbeat
 from mailer.outbox.models import OutboxMessage
-from process_helpers import ROOT, wait_for, worker, worker_env
 
 SQLITE_ONLY = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 

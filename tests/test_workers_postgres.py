@@ -12,11 +12,12 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
-from collections.abc import Callable, Iterator
 
 import pytest
+from helpers import wait_until
 from sqlalchemy import select, text
 
 from mailer.campaigns import service
@@ -25,7 +26,6 @@ from mailer.campaigns.models import Campaign, CampaignState
 from mailer.contacts.importer import import_lists
 from mailer.db import utcnow
 from mailer.outbox.models import OutboxMessage
-from helpers import wait_until
 
 ROOT = Path(__file__).resolve().parent.parent
 POSTGRES_ONLY = pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)

@@ -15,12 +15,11 @@ import subprocess
 import sys
 import urllib.error
 import urllib.request
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from collections.abc import Callable
 
 import pytest
-
 from helpers import wait_until
 from smtp_server import free_port
 

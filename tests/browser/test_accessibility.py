@@ -3,11 +3,12 @@ recipients' pages, and answering an invitation by keyboard alone on a 320 px wid
 
 from __future__ import annotations
 
+from browser_helpers import PASSWORD, STAFF, axe_problems, axe_version, body, log_in, wait
 from selenium.webdriver.common.action_chains import ActionChains
 from selenium.webdriver.common.keys import Keys
 from sqlalchemy import select
 
-from browser_helpers import PASSWORD, STAFF, axe_problems, axe_version, body, log_in, wait
+from mailer.attendance.checkin import check_in
 from mailer.campaigns import service
 from mailer.campaigns.audience import Audience
 from mailer.contacts.importer import import_lists
@@ -15,9 +16,8 @@ from mailer.contacts.models import Contact, SuppressionReason
 from mailer.contacts.subscriptions import suppress
 from mailer.mail.context import links
 from mailer.staff.accounts import add_staff, find_staff
-from mailer.staff.tokens import create_token
-from mailer.attendance.checkin import check_in
 from mailer.staff.meeting_changes import edit_meeting
+from mailer.staff.tokens import create_token
 from mailer.webhooks import EVENTS
 from mailer.webhooks.endpoints import register
 

@@ -3,10 +3,10 @@ line and blocks saving; and the pages switch to English and back."""
 
 from __future__ import annotations
 
+from browser_helpers import PASSWORD, STAFF, body, field, log_in, set_value, submit, wait
 from selenium.webdriver.common.by import By
 
 from mailer.staff.accounts import add_staff
-from browser_helpers import PASSWORD, STAFF, body, field, log_in, set_value, submit, wait
 
 
 def test_editing_a_template_with_a_live_preview(db, stack, driver):

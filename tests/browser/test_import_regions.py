@@ -3,11 +3,11 @@ choose the region; the known variants are read silently; then the import goes th
 
 from __future__ import annotations
 
+from browser_helpers import PASSWORD, STAFF, body, field, submit
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import Select
 from sqlalchemy import select
 
-from browser_helpers import PASSWORD, STAFF, body, field, submit
 from mailer.contacts.models import Contact, Membership, Organisation
 from mailer.staff.accounts import add_staff
 

@@ -3,9 +3,9 @@ wider than the screen, and every form field with a label a screen reader can ann
 
 from __future__ import annotations
 
+from browser_helpers import PASSWORD, STAFF, log_in
 from sqlalchemy import select
 
-from browser_helpers import PASSWORD, STAFF, log_in
 from mailer.campaigns import service
 from mailer.campaigns.audience import Audience
 from mailer.contacts.importer import import_lists

@@ -12,16 +12,16 @@ import re
 from email import message_from_bytes
 from email.policy import default
 
+from browser_helpers import PASSWORD, STAFF, axe_problems, body, downloaded, field, submit
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import Select
 from sqlalchemy import select
 
-from browser_helpers import PASSWORD, STAFF, axe_problems, body, downloaded, field, submit, wait
+from mailer.attendance.checkin import check_in
 from mailer.contacts.importer import import_lists
 from mailer.contacts.models import Contact, SuppressionReason
 from mailer.contacts.subscriptions import suppress
 from mailer.staff.accounts import add_staff, find_staff
-from mailer.attendance.checkin import check_in
 
 COLLEAGUE = "sara.svensson@ax.example.org"
 VIEWER = "ville.styrelse@ax.example.org"

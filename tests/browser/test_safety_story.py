@@ -11,19 +11,19 @@ import re
 from email import message_from_bytes
 from email.policy import default
 
+from browser_helpers import PASSWORD, STAFF, body, field, set_value, submit, wait
 from icalendar import Calendar
+from rsvp_fixtures import Browser, csrf_of, links_for
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.support import expected_conditions as EC
 from sqlalchemy import func, select
 
-from browser_helpers import PASSWORD, STAFF, body, field, set_value, submit, wait
 from mailer.contacts.importer import import_lists
 from mailer.contacts.models import Contact
 from mailer.meetings.models import Meeting
 from mailer.rsvp.models import Response
 from mailer.staff.accounts import add_staff
-from rsvp_fixtures import Browser, csrf_of, links_for
 
 
 def mails(stack) -> dict[str, list]:

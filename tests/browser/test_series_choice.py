@@ -3,11 +3,11 @@ its date, place and places left, chooses one, and later changes the choice."""
 
 from __future__ import annotations
 
+from browser_helpers import body, submit, wait
+from helpers import future_year
 from selenium.webdriver.common.by import By
 from sqlalchemy import select
 
-from browser_helpers import body, submit, wait
-from helpers import future_year
 from mailer.contacts.models import Contact
 from mailer.i18n import format_when
 from mailer.mail.context import links

@@ -8,12 +8,12 @@ import re
 from email import policy
 
 import pytest
+from browser_helpers import body, field, submit, wait
+from helpers import wait_until
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import Select
 from sqlalchemy import select
 
-from browser_helpers import body, field, submit, wait
-from helpers import wait_until
 from mailer.contacts.consent import ConsentRecord
 from mailer.contacts.models import Contact, Organisation
 from mailer.rsvp.models import Answer, Response

@@ -13,18 +13,18 @@ from email import message_from_bytes
 from email.policy import default
 from pathlib import Path
 
+from browser_helpers import PASSWORD, STAFF, body, field, set_value, submit, wait
+from rsvp_fixtures import Browser, csrf_of, links_for
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions as EC
 from selenium.webdriver.support.ui import Select
 from sqlalchemy import select
 
-from browser_helpers import PASSWORD, STAFF, body, field, set_value, submit, wait
 from mailer.contacts.importer import import_lists
 from mailer.contacts.models import Contact, Membership, Organisation, SuppressionReason
 from mailer.contacts.subscriptions import suppress
 from mailer.demo import add_demo_meetings
 from mailer.meetings.models import Meeting
-from rsvp_fixtures import Browser, csrf_of, links_for
 
 ROOT = Path(__file__).resolve().parents[2]
 UPLOADED = "fiktiva-korforbundet"

@@ -42,9 +42,10 @@ test: $(STAMP) lint
 
 # ruff (pyproject [tool.ruff]), mypy ([tool.mypy]: strict on the packages listed there) and the
 # import contract ([tool.importlinter]: layers, and no Flask/click below the web and CLI).
-# `ruff format --check .` joins here once the code base has been formatted in one go.
+# `ruff format --check .` fails on unformatted code: `.venv/bin/ruff format .` formats it.
 lint: $(STAMP)
 	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 	$(BIN)/lint-imports
 

@@ -37,8 +37,7 @@ def ensure_tools() -> None:
     env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
     print(f"bench: installing {', '.join(missing)} (Debian packages)", file=sys.stderr)
     subprocess.run([*root, "apt-get", "update", "-qq"], check=True, env=env)
-    subprocess.run([*root, "apt-get", "install", "-y", "-qq", *missing], check=True, env=env,
-                   stdout=subprocess.DEVNULL)
+    subprocess.run([*root, "apt-get", "install", "-y", "-qq", *missing], check=True, env=env, stdout=subprocess.DEVNULL)
 
 
 def free_port() -> int:
@@ -63,17 +62,27 @@ class Instance:
     def __init__(self, folder: Path, database_url: str | None = None, **settings: str):
         self.folder = folder
         self.env = {k: v for k, v in os.environ.items() if not k.startswith("MAILER_")}
-        self.env.update(MAILER_INSTANCE_PATH=str(folder / "instance"), MAILER_SECRET_KEY=SECRET,
-                        MAILER_BASE_URL="https://mailer.example.org", MAILER_FROM="Ax <info@ax.example.org>",
-                        MAILER_TEMPLATES_PATH=str(ROOT / "templates" / "email"))
+        self.env.update(
+            MAILER_INSTANCE_PATH=str(folder / "instance"),
+            MAILER_SECRET_KEY=SECRET,
+            MAILER_BASE_URL="https://mailer.example.org",
+            MAILER_FROM="Ax <info@ax.example.org>",
+            MAILER_TEMPLATES_PATH=str(ROOT / "templates" / "email"),
+        )
         if database_url:
             self.env["MAILER_DATABASE_URL"] = database_url
         self.env.update({f"MAILER_{k.upper()}": str(v) for k, v in settings.items()})
         self.mailer("init")
 
     def mailer(self, *args: str, **kwargs) -> subprocess.CompletedProcess:
-        result = subprocess.run([sys.executable, "-m", "mailer", *args], cwd=self.folder, env=self.env,
-                                capture_output=True, text=True, **kwargs)
+        result = subprocess.run(
+            [sys.executable, "-m", "mailer", *args],
+            cwd=self.folder,
+            env=self.env,
+            capture_output=True,
+            text=True,
+            **kwargs,
+        )
         if result.returncode not in (0, 1):
             raise RuntimeError(f"mailer {' '.join(args)}: {result.returncode}\n{result.stderr[-2000:]}")
         return result
@@ -113,9 +122,25 @@ def smtp_sink(port: int) -> Iterator[subprocess.Popen]:
 def smtp_source_rate(port: int, messages: int, size: int = 15_000, sessions: int = 2) -> float:
     """Messages a second that Postfix's smtp-source puts into the sink over reused connections."""
     start = time.perf_counter()
-    subprocess.run([which("smtp-source"), "-d", "-s", str(sessions), "-m", str(messages), "-l", str(size),
-                    "-f", "bench@ax.example.org", "-t", "sink@example.org", f"127.0.0.1:{port}"],
-                   check=True, stdout=subprocess.DEVNULL)
+    subprocess.run(
+        [
+            which("smtp-source"),
+            "-d",
+            "-s",
+            str(sessions),
+            "-m",
+            str(messages),
+            "-l",
+            str(size),
+            "-f",
+            "bench@ax.example.org",
+            "-t",
+            "sink@example.org",
+            f"127.0.0.1:{port}",
+        ],
+        check=True,
+        stdout=subprocess.DEVNULL,
+    )
     return messages / (time.perf_counter() - start)
 
 
@@ -134,5 +159,7 @@ def machine() -> str:
         memory = f", {kib / 1024 / 1024:.0f} GiB RAM"
     except (OSError, ValueError, IndexError):
         pass
-    return f"{os.cpu_count()} cores ({cpu}){memory}, {platform.system()} {platform.release()}, " \
-           f"Python {platform.python_version()}"
+    return (
+        f"{os.cpu_count()} cores ({cpu}){memory}, {platform.system()} {platform.release()}, "
+        f"Python {platform.python_version()}"
+    )

@@ -38,15 +38,29 @@ def set_up(instance: Instance, folder: Path) -> list[str]:
     lines = ["email,name"] + [f"svar{i}@example.org,Svar {i}" for i in range(PEOPLE)]
     (folder / "svar.csv").write_text("\n".join(lines) + "\n", encoding="utf-8")
     instance.mailer("contacts", "import", str(folder / "svar.csv"))
-    instance.mailer("meetings", "add", "--slug", "bench", "--title", "Dialogträff", "--region", "Dalarna",
-                    "--city", "Falun", "--starts", "2031-09-14 18:00")
+    instance.mailer(
+        "meetings",
+        "add",
+        "--slug",
+        "bench",
+        "--title",
+        "Dialogträff",
+        "--region",
+        "Dalarna",
+        "--city",
+        "Falun",
+        "--starts",
+        "2031-09-14 18:00",
+    )
     app = instance.app()
     db, settings = app.extensions["mailer.db"], app.extensions["mailer.settings"]
     with db.transaction() as session:
         add_staff(session, STAFF_EMAIL, "Karin", PASSWORD)
         meeting = session.scalar(select(Meeting))
-        paths = [urllib.parse.urlsplit(links(settings, c, meeting)["rsvp_url"]).path
-                 for c in session.scalars(select(Contact))]
+        paths = [
+            urllib.parse.urlsplit(links(settings, c, meeting)["rsvp_url"]).path
+            for c in session.scalars(select(Contact))
+        ]
     db.dispose()
     return paths
 
@@ -56,8 +70,13 @@ def run() -> dict:
     with workspace() as folder:
         instance = Instance(folder, base_url=f"http://127.0.0.1:{port}", public_rate_limit="100000000 per minute")
         paths = set_up(instance, folder)
-        server = subprocess.Popen([sys.executable, "-m", "mailer", "serve", "--port", str(port)], env=instance.env,
-                                  cwd=folder, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        server = subprocess.Popen(
+            [sys.executable, "-m", "mailer", "serve", "--port", str(port)],
+            env=instance.env,
+            cwd=folder,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         try:
             wait_port(port)
             outcome = staff_and_recipients(f"http://127.0.0.1:{port}", paths, STAFF_EMAIL, PASSWORD, big_list())
@@ -65,10 +84,15 @@ def run() -> dict:
             server.terminate()
             server.wait()
     get_ms, post_ms = Outcome.p95(outcome.gets) * 1000, Outcome.p95(outcome.posts) * 1000
-    return {"contention_get_p95_ms": round(get_ms, 1), "contention_post_p95_ms": round(post_ms, 1),
-            "contention_requests": len(outcome.gets) + len(outcome.posts), "contention_failures": len(outcome.failures),
-            "contention_seconds": round(outcome.seconds, 1), "contention_staff": outcome.staff,
-            "contention_goal_ms": GOAL_MS}
+    return {
+        "contention_get_p95_ms": round(get_ms, 1),
+        "contention_post_p95_ms": round(post_ms, 1),
+        "contention_requests": len(outcome.gets) + len(outcome.posts),
+        "contention_failures": len(outcome.failures),
+        "contention_seconds": round(outcome.seconds, 1),
+        "contention_staff": outcome.staff,
+        "contention_goal_ms": GOAL_MS,
+    }
 
 
 if __name__ == "__main__":

@@ -49,10 +49,15 @@ def run(rows: int = 100_000) -> dict:
         import_in_batches(db, [path])
         batched_seconds = time.perf_counter() - start
         db.dispose()
-    return {"import_batched_rows_per_s": round(rows / batched_seconds),
-            "import_batched_ratio": round(parse_seconds / batched_seconds, 3),"import_rows": rows, "import_seconds": round(import_seconds, 2),
-            "import_rows_per_s": round(rows / import_seconds), "import_parse_rows_per_s": round(rows / parse_seconds),
-            "import_ratio": round(parse_seconds / import_seconds, 3)}
+    return {
+        "import_batched_rows_per_s": round(rows / batched_seconds),
+        "import_batched_ratio": round(parse_seconds / batched_seconds, 3),
+        "import_rows": rows,
+        "import_seconds": round(import_seconds, 2),
+        "import_rows_per_s": round(rows / import_seconds),
+        "import_parse_rows_per_s": round(rows / parse_seconds),
+        "import_ratio": round(parse_seconds / import_seconds, 3),
+    }
 
 
 if __name__ == "__main__":

@@ -76,8 +76,13 @@ def run(rows: int = 100_000) -> dict:
     with workspace() as folder:
         instance = Instance(folder, base_url=f"http://127.0.0.1:{port}", public_rate_limit="100000000 per minute")
         paths = set_up(instance, folder)
-        server = subprocess.Popen([sys.executable, "-m", "mailer", "serve", "--port", str(port)], env=instance.env,
-                                  cwd=folder, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        server = subprocess.Popen(
+            [sys.executable, "-m", "mailer", "serve", "--port", str(port)],
+            env=instance.env,
+            cwd=folder,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         try:
             wait_port(port)
             base = f"http://127.0.0.1:{port}"
@@ -88,15 +93,17 @@ def run(rows: int = 100_000) -> dict:
                 path = folder / f"{org}.csv"
                 contacts_csv(path, rows, org)
                 outcome, seconds = answering_during(base, paths, [*command, str(path)], instance.env, folder)
-                results.update({
-                    f"import_contention_{name}_get_max_ms": round(max(outcome.gets) * 1000, 1),
-                    f"import_contention_{name}_get_p95_ms": round(Outcome.p95(outcome.gets) * 1000, 1),
-                    f"import_contention_{name}_post_max_ms": round(max(outcome.posts) * 1000, 1),
-                    f"import_contention_{name}_post_p95_ms": round(Outcome.p95(outcome.posts) * 1000, 1),
-                    f"import_contention_{name}_answers": len(outcome.posts),
-                    f"import_contention_{name}_failures": len(outcome.failures),
-                    f"import_contention_{name}_seconds": round(seconds, 1),
-                })
+                results.update(
+                    {
+                        f"import_contention_{name}_get_max_ms": round(max(outcome.gets) * 1000, 1),
+                        f"import_contention_{name}_get_p95_ms": round(Outcome.p95(outcome.gets) * 1000, 1),
+                        f"import_contention_{name}_post_max_ms": round(max(outcome.posts) * 1000, 1),
+                        f"import_contention_{name}_post_p95_ms": round(Outcome.p95(outcome.posts) * 1000, 1),
+                        f"import_contention_{name}_answers": len(outcome.posts),
+                        f"import_contention_{name}_failures": len(outcome.failures),
+                        f"import_contention_{name}_seconds": round(seconds, 1),
+                    }
+                )
         finally:
             server.terminate()
             server.wait()

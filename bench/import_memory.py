@@ -28,11 +28,19 @@ def peak_rss_mb(instance: Instance, *args: str) -> tuple[float, float]:
 
     ru_maxrss of RUSAGE_CHILDREN is the largest of all waited-for children, so each
     measurement runs from its own short-lived Python parent."""
-    probe = ("import resource, subprocess, sys, time; start = time.perf_counter(); "
-             "code = subprocess.run(sys.argv[1:], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL).returncode; "
-             "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss, time.perf_counter() - start, code)")
-    out = subprocess.run([sys.executable, "-c", probe, sys.executable, "-m", "mailer", *args], cwd=instance.folder,
-                         env=instance.env, check=True, capture_output=True, text=True).stdout.split()
+    probe = (
+        "import resource, subprocess, sys, time; start = time.perf_counter(); "
+        "code = subprocess.run(sys.argv[1:], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL).returncode; "
+        "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss, time.perf_counter() - start, code)"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", probe, sys.executable, "-m", "mailer", *args],
+        cwd=instance.folder,
+        env=instance.env,
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout.split()
     if int(out[2]) not in (0, 1):
         raise RuntimeError(f"mailer {' '.join(args)} exited {out[2]}")
     return int(out[0]) / 1024, float(out[1])  # Linux reports KiB
@@ -53,9 +61,15 @@ def run(rows: int = 1_000_000) -> dict:
             contacts_csv(lists / f"{name}.csv", count, name[:6])
             paths.append(str(lists / f"{name}.csv"))
         peak_mb, seconds = peak_rss_mb(instance, "contacts", "import", *paths)
-    return {"import_memory_rows": rows, "import_memory_files": len(FILES), "import_memory_peak_mb": round(peak_mb),
-            "import_memory_baseline_mb": round(baseline_mb), "import_memory_seconds": round(seconds, 1),
-            "import_memory_rows_per_s": round(rows / seconds), "import_memory_goal_mb": GOAL_MB}
+    return {
+        "import_memory_rows": rows,
+        "import_memory_files": len(FILES),
+        "import_memory_peak_mb": round(peak_mb),
+        "import_memory_baseline_mb": round(baseline_mb),
+        "import_memory_seconds": round(seconds, 1),
+        "import_memory_rows_per_s": round(rows / seconds),
+        "import_memory_goal_mb": GOAL_MB,
+    }
 
 
 if __name__ == "__main__":

@@ -56,8 +56,22 @@ def set_up(instance: Instance, folder: Path, port: int) -> list[str]:
     lines = ["email,name"] + [f"svar{i}@example.org,Svar {i}" for i in range(PEOPLE)]
     (folder / "svar.csv").write_text("\n".join(lines) + "\n", encoding="utf-8")
     instance.mailer("contacts", "import", str(folder / "svar.csv"))
-    instance.mailer("meetings", "add", "--slug", "bench", "--title", "Dialogträff", "--region", "Dalarna",
-                    "--city", "Falun", "--starts", "2031-09-14 18:00", "--max-guests", "3")
+    instance.mailer(
+        "meetings",
+        "add",
+        "--slug",
+        "bench",
+        "--title",
+        "Dialogträff",
+        "--region",
+        "Dalarna",
+        "--city",
+        "Falun",
+        "--starts",
+        "2031-09-14 18:00",
+        "--max-guests",
+        "3",
+    )
     from sqlalchemy import select
 
     from mailer.contacts.models import Contact
@@ -68,8 +82,10 @@ def set_up(instance: Instance, folder: Path, port: int) -> list[str]:
     db, settings = app.extensions["mailer.db"], app.extensions["mailer.settings"]
     with db.transaction() as session:
         meeting = session.scalar(select(Meeting))
-        paths = [urllib.parse.urlsplit(links(settings, c, meeting)["rsvp_url"]).path
-                 for c in session.scalars(select(Contact))]
+        paths = [
+            urllib.parse.urlsplit(links(settings, c, meeting)["rsvp_url"]).path
+            for c in session.scalars(select(Contact))
+        ]
     db.dispose()
     return paths
 
@@ -94,15 +110,30 @@ def wrk(port: int, script: Path, seconds: int, path: str) -> tuple[float, dict]:
     """Requests a second, and what went wrong; `wrk_cores` is the CPU wrk itself used (cores busy on
     average), since on a small machine the load generator competes with the server it measures."""
     before, busy_before = resource.getrusage(resource.RUSAGE_CHILDREN), cpu_ticks()
-    out = subprocess.run([which("wrk"), f"-t{WRK_THREADS}", f"-c{CONNECTIONS}", f"-d{seconds}s", "-s", str(script),
-                          f"http://127.0.0.1:{port}{path}"], check=True, capture_output=True, text=True).stdout
+    out = subprocess.run(
+        [
+            which("wrk"),
+            f"-t{WRK_THREADS}",
+            f"-c{CONNECTIONS}",
+            f"-d{seconds}s",
+            "-s",
+            str(script),
+            f"http://127.0.0.1:{port}{path}",
+        ],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
     after, busy_after = resource.getrusage(resource.RUSAGE_CHILDREN), cpu_ticks()
     machine_busy = (busy_after[0] - busy_before[0]) / max(1, busy_after[1] - busy_before[1])
     cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
     rate = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
     errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
-    return rate, {"non_2xx_3xx": int(errors.group(1)) if errors else 0, "wrk_cores": round(cpu / seconds, 2),
-                  "machine_busy": round(machine_busy, 2)}
+    return rate, {
+        "non_2xx_3xx": int(errors.group(1)) if errors else 0,
+        "wrk_cores": round(cpu / seconds, 2),
+        "machine_busy": round(machine_busy, 2),
+    }
 
 
 def run(seconds: int = 10) -> dict:
@@ -112,9 +143,13 @@ def run(seconds: int = 10) -> dict:
         instance = Instance(folder, base_url=f"http://127.0.0.1:{port}", public_rate_limit="100000000 per minute")
         paths = set_up(instance, folder, port)
         (folder / "paths.txt").write_text("\n".join(paths) + "\n")
-        server = subprocess.Popen([sys.executable, str(Path(__file__).with_name("rsvp_server.py")), str(port),
-                                   str(WORKERS), str(THREADS)], env=instance.env, cwd=folder,
-                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        server = subprocess.Popen(
+            [sys.executable, str(Path(__file__).with_name("rsvp_server.py")), str(port), str(WORKERS), str(THREADS)],
+            env=instance.env,
+            cwd=folder,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         try:
             wait_port(port)
             cookie, token = session_and_token(port, paths[0])
@@ -127,10 +162,12 @@ def run(seconds: int = 10) -> dict:
             floors = {}
             for name, query in (("floor", ""), ("commit", "?commit=1"), ("write", "?write=1")):
                 (folder / f"{name}.txt").write_text(
-                    "".join(f"/bench/floor/{p.rsplit('/', 1)[1]}{query}\n" for p in paths))
+                    "".join(f"/bench/floor/{p.rsplit('/', 1)[1]}{query}\n" for p in paths)
+                )
                 floors[name] = folder / f"{name}.lua"
-                floors[name].write_text(LUA % {"paths": folder / f"{name}.txt", "method": "POST", "cookie": cookie,
-                                               "body": body})
+                floors[name].write_text(
+                    LUA % {"paths": folder / f"{name}.txt", "method": "POST", "cookie": cookie, "body": body}
+                )
             wrk(port, bare, 2, "/bench/bare")  # warm up
             bare_rate, _ = wrk(port, bare, seconds, "/bench/bare")
             floor_rate, floor_problems = wrk(port, floors["floor"], seconds, "/bench/floor/x")
@@ -142,16 +179,24 @@ def run(seconds: int = 10) -> dict:
             server.wait()
         answered = count_answers(instance)
     if any(p["non_2xx_3xx"] for p in (problems, floor_problems, commit_problems, write_problems)) or answered == 0:
-        raise RuntimeError(f"RSVP posts failed: {problems}, floor {floor_problems}, {commit_problems}, "
-                           f"{write_problems}, {answered} answers stored")
-    return {"rsvp_posts_per_s": round(post_rate), "rsvp_bare_per_s": round(bare_rate),
-            "rsvp_floor_write_per_s": round(write_rate), "rsvp_ratio": round(post_rate / write_rate, 3),
-            "rsvp_bare_ratio": round(post_rate / bare_rate, 3), "rsvp_answers_stored": answered,
-            "rsvp_floor_per_s": round(floor_rate), "rsvp_floor_ratio": round(floor_rate / bare_rate, 3),
-            "rsvp_floor_commit_per_s": round(commit_rate),
-            "rsvp_floor_commit_ratio": round(commit_rate / bare_rate, 3),
-            "rsvp_server": f"gunicorn gthread, {WORKERS} process x {THREADS} threads, SQLite; "
-                           f"wrk {WRK_THREADS} threads x {CONNECTIONS} connections, {seconds} s each"}
+        raise RuntimeError(
+            f"RSVP posts failed: {problems}, floor {floor_problems}, {commit_problems}, "
+            f"{write_problems}, {answered} answers stored"
+        )
+    return {
+        "rsvp_posts_per_s": round(post_rate),
+        "rsvp_bare_per_s": round(bare_rate),
+        "rsvp_floor_write_per_s": round(write_rate),
+        "rsvp_ratio": round(post_rate / write_rate, 3),
+        "rsvp_bare_ratio": round(post_rate / bare_rate, 3),
+        "rsvp_answers_stored": answered,
+        "rsvp_floor_per_s": round(floor_rate),
+        "rsvp_floor_ratio": round(floor_rate / bare_rate, 3),
+        "rsvp_floor_commit_per_s": round(commit_rate),
+        "rsvp_floor_commit_ratio": round(commit_rate / bare_rate, 3),
+        "rsvp_server": f"gunicorn gthread, {WORKERS} process x {THREADS} threads, SQLite; "
+        f"wrk {WRK_THREADS} threads x {CONNECTIONS} connections, {seconds} s each",
+    }
 
 
 def scaled(seconds: int) -> dict:
@@ -159,8 +204,14 @@ def scaled(seconds: int) -> dict:
     import socket
     import uuid
 
-    reason = next((f"nothing listens on 127.0.0.1:{port} ({name})" for name, port in
-                   (("PostgreSQL", 5432), ("Redis", 6379)) if socket.socket().connect_ex(("127.0.0.1", port))), None)
+    reason = next(
+        (
+            f"nothing listens on 127.0.0.1:{port} ({name})"
+            for name, port in (("PostgreSQL", 5432), ("Redis", 6379))
+            if socket.socket().connect_ex(("127.0.0.1", port))
+        ),
+        None,
+    )
     if reason:
         print(f"bench: scaled-out RSVP figures skipped: {reason}", file=sys.stderr)
         return {"rsvp_scaled_skipped": reason}
@@ -174,16 +225,30 @@ def scaled(seconds: int) -> dict:
     try:
         with workspace() as folder:
             port = free_port()
-            instance = Instance(folder, database_url=f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}",
-                                base_url=f"http://127.0.0.1:{port}", public_rate_limit="100000000 per minute",
-                                ratelimit_storage_url="redis://127.0.0.1:6379/13")
+            instance = Instance(
+                folder,
+                database_url=f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}",
+                base_url=f"http://127.0.0.1:{port}",
+                public_rate_limit="100000000 per minute",
+                ratelimit_storage_url="redis://127.0.0.1:6379/13",
+            )
             paths = set_up(instance, folder, port)
             (folder / "paths.txt").write_text("\n".join(paths) + "\n")
             wrk_cores, machine_busy = {}, {}
             for workers in (1, 2, 4):
-                server = subprocess.Popen([sys.executable, str(Path(__file__).with_name("rsvp_server.py")), str(port),
-                                           str(workers), str(THREADS)], env=instance.env, cwd=folder,
-                                          stdout=subprocess.DEVNULL, stderr=(folder / "server.log").open("ab"))
+                server = subprocess.Popen(
+                    [
+                        sys.executable,
+                        str(Path(__file__).with_name("rsvp_server.py")),
+                        str(port),
+                        str(workers),
+                        str(THREADS),
+                    ],
+                    env=instance.env,
+                    cwd=folder,
+                    stdout=subprocess.DEVNULL,
+                    stderr=(folder / "server.log").open("ab"),
+                )
                 try:
                     try:
                         wait_port(port)
@@ -193,8 +258,9 @@ def scaled(seconds: int) -> dict:
                     cookie, token = session_and_token(port, paths[0])
                     post = folder / "post.lua"
                     body = urllib.parse.urlencode({"csrf_token": token, "answer": "yes", "guests": "1"})
-                    post.write_text(LUA % {"paths": folder / "paths.txt", "method": "POST", "cookie": cookie,
-                                           "body": body})
+                    post.write_text(
+                        LUA % {"paths": folder / "paths.txt", "method": "POST", "cookie": cookie, "body": body}
+                    )
                     wrk(port, post, 2, paths[0])  # warm up every process
                     rates[workers], problems = wrk(port, post, seconds, paths[0])
                     wrk_cores[workers] = problems["wrk_cores"]
@@ -208,12 +274,18 @@ def scaled(seconds: int) -> dict:
     finally:
         with psycopg.connect(admin_url, autocommit=True) as admin:
             admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    return {"rsvp_scaled_1_worker_per_s": round(rates[1]), "rsvp_scaled_2_workers_per_s": round(rates[2]),
-            "rsvp_scaled_4_workers_per_s": round(rates[4]),
-            "rsvp_scaled_ratio": round(rates[4] / rates[1], 2), "rsvp_scaled_2_ratio": round(rates[2] / rates[1], 2),
-            "rsvp_scaled_wrk_cores": wrk_cores, "rsvp_scaled_machine_busy": machine_busy, "rsvp_scaled_cores": os.cpu_count(),
-            "rsvp_scaled_server": f"PostgreSQL and Redis on 127.0.0.1, gunicorn gthread x {THREADS} threads, "
-                                  f"wrk {WRK_THREADS} threads x {CONNECTIONS} connections on the same machine"}
+    return {
+        "rsvp_scaled_1_worker_per_s": round(rates[1]),
+        "rsvp_scaled_2_workers_per_s": round(rates[2]),
+        "rsvp_scaled_4_workers_per_s": round(rates[4]),
+        "rsvp_scaled_ratio": round(rates[4] / rates[1], 2),
+        "rsvp_scaled_2_ratio": round(rates[2] / rates[1], 2),
+        "rsvp_scaled_wrk_cores": wrk_cores,
+        "rsvp_scaled_machine_busy": machine_busy,
+        "rsvp_scaled_cores": os.cpu_count(),
+        "rsvp_scaled_server": f"PostgreSQL and Redis on 127.0.0.1, gunicorn gthread x {THREADS} threads, "
+        f"wrk {WRK_THREADS} threads x {CONNECTIONS} connections on the same machine",
+    }
 
 
 def count_answers(instance: Instance) -> int:

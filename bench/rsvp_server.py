@@ -44,9 +44,19 @@ def main() -> None:
     app.add_url_rule("/bench/floor/<token>", "bench_floor", floor, methods=["POST"])
     app.extensions["mailer.db"].dispose()  # nothing shared with the forked workers
     sys.setswitchinterval(SWITCH_INTERVAL_S)  # as `mailer serve`
-    MailerServer(app, {"bind": f"127.0.0.1:{port}", "workers": workers, "threads": threads,
-                       "worker_class": "gthread", "accesslog": None, "errorlog": "-", "loglevel": "warning",
-                       "control_socket_disable": True}).run()
+    MailerServer(
+        app,
+        {
+            "bind": f"127.0.0.1:{port}",
+            "workers": workers,
+            "threads": threads,
+            "worker_class": "gthread",
+            "accesslog": None,
+            "errorlog": "-",
+            "loglevel": "warning",
+            "control_socket_disable": True,
+        },
+    ).run()
 
 
 if __name__ == "__main__":

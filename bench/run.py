@@ -18,17 +18,28 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import ensure_tools, machine  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
-BENCHES = {"send": "send.py", "rsvp": "rsvp.py", "import": "import_contacts.py", "status": "status.py",
-           "contention": "contention.py", "import_memory": "import_memory.py",
-           "import_contention": "import_contention.py"}
+BENCHES = {
+    "send": "send.py",
+    "rsvp": "rsvp.py",
+    "import": "import_contacts.py",
+    "status": "status.py",
+    "contention": "contention.py",
+    "import_memory": "import_memory.py",
+    "import_contention": "import_contention.py",
+}
 TARGETS = {"send_ratio": 0.15, "rsvp_ratio": 0.75, "import_ratio": 0.5, "import_batched_ratio": 0.5}
 TIME_TARGETS_MS = {"status_ms": 1000, "digest_ms": 1000}
 ROWS = [
     ("Campaign send (20,000 invitations)", "send_msgs_per_s", "send_ceiling_msgs_per_s", "send_ratio", "msg/s"),
     ("RSVP POST /r/<token> ÷ durable write", "rsvp_posts_per_s", "rsvp_floor_write_per_s", "rsvp_ratio", "req/s"),
     ("Import 100,000 contacts", "import_rows_per_s", "import_parse_rows_per_s", "import_ratio", "rows/s"),
-    ("  the same, checked, then in batches", "import_batched_rows_per_s", "import_parse_rows_per_s",
-     "import_batched_ratio", "rows/s"),
+    (
+        "  the same, checked, then in batches",
+        "import_batched_rows_per_s",
+        "import_parse_rows_per_s",
+        "import_batched_ratio",
+        "rows/s",
+    ),
 ]
 
 
@@ -37,54 +48,74 @@ def table(results: dict) -> str:
     for title, rate, ceiling, ratio, unit in ROWS:
         if ratio in results:
             mark = "ok" if results[ratio] >= TARGETS[ratio] else "BELOW"
-            lines.append(f"{title:<38} {results[rate]:>10,} {results[ceiling]:>10,} {results[ratio]:>7.3f} "
-                         f"{'≥' + str(TARGETS[ratio]):>7} {mark}  ({unit})")
+            lines.append(
+                f"{title:<38} {results[rate]:>10,} {results[ceiling]:>10,} {results[ratio]:>7.3f} "
+                f"{'≥' + str(TARGETS[ratio]):>7} {mark}  ({unit})"
+            )
     for key, limit in TIME_TARGETS_MS.items():
         if key in results:
             mark = "ok" if results[key] < limit else "OVER"
-            lines.append(f"{key.replace('_ms', ' (100,000 invited, 1M history)'):<38} {results[key]:>8,.1f} ms "
-                         f"{'':>10} {'<' + str(limit) + ' ms':>15} {mark}")
+            lines.append(
+                f"{key.replace('_ms', ' (100,000 invited, 1M history)'):<38} {results[key]:>8,.1f} ms "
+                f"{'':>10} {'<' + str(limit) + ' ms':>15} {mark}"
+            )
     if "render_per_s" in results:
-        lines.append(f"  send: {results.get('send_cpu_us_per_msg', 0):,} µs of CPU a message (all processes); "
-                     f"one core: the Composer builds {results['render_per_s']:,} messages/s; SMTP alone "
-                     f"(mailer's transport, one connection) {results['smtp_only_per_s']:,}/s; "
-                     f"{results['message_bytes']:,} bytes a message")
+        lines.append(
+            f"  send: {results.get('send_cpu_us_per_msg', 0):,} µs of CPU a message (all processes); "
+            f"one core: the Composer builds {results['render_per_s']:,} messages/s; SMTP alone "
+            f"(mailer's transport, one connection) {results['smtp_only_per_s']:,}/s; "
+            f"{results['message_bytes']:,} bytes a message"
+        )
     if "rsvp_floor_per_s" in results:
-        lines.append(f"  rsvp: a bare GET {results['rsvp_bare_per_s']:,}/s (answers ÷ it: "
-                     f"{results.get('rsvp_bare_ratio', 0):.3f}); a POST that only reads the form and session and "
-                     f"redirects {results['rsvp_floor_per_s']:,}/s; with one empty write transaction "
-                     f"{results['rsvp_floor_commit_per_s']:,}/s; the durable-write floor (one row committed) "
-                     f"{results.get('rsvp_floor_write_per_s', 0):,}/s")
+        lines.append(
+            f"  rsvp: a bare GET {results['rsvp_bare_per_s']:,}/s (answers ÷ it: "
+            f"{results.get('rsvp_bare_ratio', 0):.3f}); a POST that only reads the form and session and "
+            f"redirects {results['rsvp_floor_per_s']:,}/s; with one empty write transaction "
+            f"{results['rsvp_floor_commit_per_s']:,}/s; the durable-write floor (one row committed) "
+            f"{results.get('rsvp_floor_write_per_s', 0):,}/s"
+        )
     if "rsvp_scaled_ratio" in results:
-        lines.append(f"  rsvp scaled out (PostgreSQL, Redis limits): {results['rsvp_scaled_1_worker_per_s']:,}/s with "
-                     f"1 worker, {results['rsvp_scaled_4_workers_per_s']:,}/s with 4: ratio "
-                     f"{results['rsvp_scaled_ratio']:.2f} on {results['rsvp_scaled_cores']} cores (goal ≥ 3 on 4 cores)")
+        lines.append(
+            f"  rsvp scaled out (PostgreSQL, Redis limits): {results['rsvp_scaled_1_worker_per_s']:,}/s with "
+            f"1 worker, {results['rsvp_scaled_4_workers_per_s']:,}/s with 4: ratio "
+            f"{results['rsvp_scaled_ratio']:.2f} on {results['rsvp_scaled_cores']} cores (goal ≥ 3 on 4 cores)"
+        )
     elif "rsvp_scaled_skipped" in results:
         lines.append(f"  rsvp scaled out: skipped ({results['rsvp_scaled_skipped']})")
     if "contention_get_p95_ms" in results:
         worst = max(results["contention_get_p95_ms"], results["contention_post_p95_ms"])
         mark = "ok" if worst < results["contention_goal_ms"] and not results["contention_failures"] else "OVER"
-        lines.append(f"{'RSVP while staff work (p95 GET / POST)':<38} {results['contention_get_p95_ms']:>6,.0f} / "
-                     f"{results['contention_post_p95_ms']:,.0f} ms, {results['contention_failures']} failed "
-                     f"{'<' + str(results['contention_goal_ms']) + ' ms':>8} {mark}")
+        lines.append(
+            f"{'RSVP while staff work (p95 GET / POST)':<38} {results['contention_get_p95_ms']:>6,.0f} / "
+            f"{results['contention_post_p95_ms']:,.0f} ms, {results['contention_failures']} failed "
+            f"{'<' + str(results['contention_goal_ms']) + ' ms':>8} {mark}"
+        )
     if "import_contention_batched_get_max_ms" in results:
-        lines.append(f"{'RSVP during a 100,000-row import (max GET / POST)':<38} "
-                     f"{results['import_contention_batched_get_max_ms']:,.0f} / "
-                     f"{results['import_contention_batched_post_max_ms']:,.0f} ms in batches; in one transaction "
-                     f"{results['import_contention_one_transaction_get_max_ms']:,.0f} / "
-                     f"{results['import_contention_one_transaction_post_max_ms']:,.0f} ms")
+        lines.append(
+            f"{'RSVP during a 100,000-row import (max GET / POST)':<38} "
+            f"{results['import_contention_batched_get_max_ms']:,.0f} / "
+            f"{results['import_contention_batched_post_max_ms']:,.0f} ms in batches; in one transaction "
+            f"{results['import_contention_one_transaction_get_max_ms']:,.0f} / "
+            f"{results['import_contention_one_transaction_post_max_ms']:,.0f} ms"
+        )
     if "import_memory_peak_mb" in results:
         mark = "ok" if results["import_memory_peak_mb"] < results["import_memory_goal_mb"] else "OVER"
-        lines.append(f"{'Import memory, 1,000,000 rows (3 files)':<38} {results['import_memory_peak_mb']:>7,} MB "
-                     f"{'':>10} {'<' + str(results['import_memory_goal_mb']) + ' MB':>15} {mark}")
-        lines.append(f"  import memory: peak RSS of `mailer contacts import` ({results['import_memory_rows']:,} rows in "
-                     f"{results['import_memory_files']} files, {results['import_memory_seconds']} s, "
-                     f"{results['import_memory_rows_per_s']:,} rows/s); the same command on 1,000 rows: "
-                     f"{results['import_memory_baseline_mb']} MB")
+        lines.append(
+            f"{'Import memory, 1,000,000 rows (3 files)':<38} {results['import_memory_peak_mb']:>7,} MB "
+            f"{'':>10} {'<' + str(results['import_memory_goal_mb']) + ' MB':>15} {mark}"
+        )
+        lines.append(
+            f"  import memory: peak RSS of `mailer contacts import` ({results['import_memory_rows']:,} rows in "
+            f"{results['import_memory_files']} files, {results['import_memory_seconds']} s, "
+            f"{results['import_memory_rows_per_s']:,} rows/s); the same command on 1,000 rows: "
+            f"{results['import_memory_baseline_mb']} MB"
+        )
     if "calibration_signs_per_s" in results:
-        lines.append(f"  this machine's Python: itsdangerous signs {results['calibration_signs_per_s']:,} tokens/s "
-                     f"(the figures the targets were set by: ~{REFERENCE_SIGNS_PER_S:,}/s), while C code (the "
-                     f"ceilings) is not slowed the same way: compare ratios across machines with this in mind")
+        lines.append(
+            f"  this machine's Python: itsdangerous signs {results['calibration_signs_per_s']:,} tokens/s "
+            f"(the figures the targets were set by: ~{REFERENCE_SIGNS_PER_S:,}/s), while C code (the "
+            f"ceilings) is not slowed the same way: compare ratios across machines with this in mind"
+        )
     return "\n".join(lines)
 
 
@@ -113,12 +144,17 @@ def calibration() -> dict:
 
 def main(names: list[str]) -> int:
     ensure_tools()
-    results: dict = {"machine": machine(), "measured_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-                     "load_average_at_start": [round(v, 1) for v in os.getloadavg()], **calibration()}
+    results: dict = {
+        "machine": machine(),
+        "measured_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        "load_average_at_start": [round(v, 1) for v in os.getloadavg()],
+        **calibration(),
+    }
     for name in names or list(BENCHES):
         print(f"bench: {name} …", file=sys.stderr, flush=True)
-        out = subprocess.run([sys.executable, str(HERE / BENCHES[name])], check=True, capture_output=True,
-                             text=True, timeout=1200).stdout
+        out = subprocess.run(
+            [sys.executable, str(HERE / BENCHES[name])], check=True, capture_output=True, text=True, timeout=1200
+        ).stdout
         results.update(json.loads(out))
     path = HERE / "results.json"
     previous = json.loads(path.read_text()) if path.exists() and names else {}

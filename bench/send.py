@@ -32,8 +32,10 @@ def contacts_csv(path: Path, count: int, org: str) -> None:
     lines = ["e-post;namn;roll;språk"]
     for i in range(count):
         name = f"{FIRST[i % len(FIRST)]} {LAST[(i // len(FIRST)) % len(LAST)]}"
-        lines.append(f"medlem{i}@{org}.example.org;{name};{'ordförande' if i % 50 == 0 else 'ledamot'};"
-                     f"{'en' if i % 10 == 0 else 'sv'}")
+        lines.append(
+            f"medlem{i}@{org}.example.org;{name};{'ordförande' if i % 50 == 0 else 'ledamot'};"
+            f"{'en' if i % 10 == 0 else 'sv'}"
+        )
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
 
 
@@ -51,8 +53,13 @@ def render_rate(instance: Instance, campaign_id: int) -> tuple[float, int]:
     with db.transaction() as session:
         campaign = session.get(Campaign, campaign_id)
         meeting = campaign.meeting
-        people = list(session.scalars(select(Contact).limit(3000).options(
-            selectinload(Contact.memberships).selectinload(Membership.organisation))))
+        people = list(
+            session.scalars(
+                select(Contact)
+                .limit(3000)
+                .options(selectinload(Contact.memberships).selectinload(Membership.organisation))
+            )
+        )
     composer = Composer(settings, templates, "invitation", meeting)
     start = time.process_time()
     sizes = [len(composer.compose(c, True, f"<bench.{c.id}@ax.example.org>")) for c in people]
@@ -64,8 +71,9 @@ def render_rate(instance: Instance, campaign_id: int) -> tuple[float, int]:
 def smtp_only_rate(port: int, size: int, count: int = 5000) -> float:
     from mailer.mail.transport import SMTPTransport
 
-    data = b"From: Ax <info@ax.example.org>\r\nTo: x@example.org\r\nSubject: bench\r\n\r\n" + \
-        b"".join(b"%075d\r\n" % i for i in range(size // 77))
+    data = b"From: Ax <info@ax.example.org>\r\nTo: x@example.org\r\nSubject: bench\r\n\r\n" + b"".join(
+        b"%075d\r\n" % i for i in range(size // 77)
+    )
     transport = SMTPTransport(f"smtp://127.0.0.1:{port}")
     transport.connect()
     start = time.perf_counter()
@@ -86,16 +94,38 @@ def run(recipients: int = 20_000) -> dict:
     ensure_tools()
     port = free_port()
     with workspace() as folder, smtp_sink(port):
-        instance = Instance(folder, smtp_url=f"smtp://127.0.0.1:{port}", send_rate_per_minute=100_000_000,
-                            send_batch_size=500)
+        instance = Instance(
+            folder, smtp_url=f"smtp://127.0.0.1:{port}", send_rate_per_minute=100_000_000, send_batch_size=500
+        )
         contacts_csv(folder / "riksforbundet.csv", recipients, "riks")
         instance.mailer("contacts", "import", str(folder / "riksforbundet.csv"))
-        instance.mailer("meetings", "add", "--slug", "falun-2031", "--title", "Dialogträff med Region Dalarna",
-                        "--region", "Dalarna", "--city", "Falun", "--host", "Region Dalarna", "--venue",
-                        "Dalarnas museum, Falun", "--starts", "2031-09-14 18:00", "--capacity", "400",
-                        "--rsvp-by", "2031-09-07")
-        campaign_id = int(instance.mailer("campaigns", "create", "--meeting", "falun-2031", "--template",
-                                          "invitation", "--all").stdout.strip())
+        instance.mailer(
+            "meetings",
+            "add",
+            "--slug",
+            "falun-2031",
+            "--title",
+            "Dialogträff med Region Dalarna",
+            "--region",
+            "Dalarna",
+            "--city",
+            "Falun",
+            "--host",
+            "Region Dalarna",
+            "--venue",
+            "Dalarnas museum, Falun",
+            "--starts",
+            "2031-09-14 18:00",
+            "--capacity",
+            "400",
+            "--rsvp-by",
+            "2031-09-07",
+        )
+        campaign_id = int(
+            instance.mailer(
+                "campaigns", "create", "--meeting", "falun-2031", "--template", "invitation", "--all"
+            ).stdout.strip()
+        )
         render, size = render_rate(instance, campaign_id)
         ceiling = smtp_source_rate(port, recipients, size=15_000)
         smtp_only = smtp_only_rate(port, size)
@@ -108,10 +138,14 @@ def run(recipients: int = 20_000) -> dict:
             raise RuntimeError(f"only {status['sent']} of {recipients} sent: {status}")
     send = recipients / elapsed
     return {
-        "send_recipients": recipients, "send_seconds": round(elapsed, 2), "send_msgs_per_s": round(send),
+        "send_recipients": recipients,
+        "send_seconds": round(elapsed, 2),
+        "send_msgs_per_s": round(send),
         "send_cpu_us_per_msg": round(cpu / recipients * 1e6),
-        "send_ceiling_msgs_per_s": round(ceiling), "send_ratio": round(send / ceiling, 3),
-        "render_per_s": round(render), "smtp_only_per_s": round(smtp_only),
+        "send_ceiling_msgs_per_s": round(ceiling),
+        "send_ratio": round(send / ceiling, 3),
+        "render_per_s": round(render),
+        "smtp_only_per_s": round(smtp_only),
         "message_bytes": size,
     }
 

@@ -34,34 +34,102 @@ def fill(db, settings, invited: int, history: int) -> int:
     rng = random.Random(7)
     now = dt.datetime.now(dt.UTC)
     with db.transaction() as session:
-        meeting = add_meeting(session, settings.timezone, slug="stor-2031", title="Stor dialogträff",
-                              region="Stockholm", city="Stockholm", starts="2031-09-14 18:00")
-        campaign = Campaign(meeting_id=meeting.id, template="invitation", audience={"all": True},
-                            state=CampaignState.FINISHED, started_at=now, finished_at=now)
+        meeting = add_meeting(
+            session,
+            settings.timezone,
+            slug="stor-2031",
+            title="Stor dialogträff",
+            region="Stockholm",
+            city="Stockholm",
+            starts="2031-09-14 18:00",
+        )
+        campaign = Campaign(
+            meeting_id=meeting.id,
+            template="invitation",
+            audience={"all": True},
+            state=CampaignState.FINISHED,
+            started_at=now,
+            finished_at=now,
+        )
         session.add(campaign)
         session.flush()
-        session.execute(insert(Organisation), [{"slug": f"org-{i}", "name": f"Förbund {i}", "region": "Stockholm",
-                                                "created_at": now} for i in range(22)])
-        session.execute(insert(Contact), [{"email": f"p{i}@example.org", "name": f"Person {i}", "link_key": f"{i:032d}",
-                                           "created_at": now, "updated_at": now} for i in range(invited)])
-        session.execute(insert(Membership), [{"contact_id": i + 1, "organisation_id": i % 22 + 1, "created_at": now}
-                                             for i in range(invited)])
-        session.execute(insert(OutboxMessage), [
-            {"campaign_id": campaign.id, "contact_id": i + 1, "meeting_id": meeting.id, "template": "invitation",
-             "to_email": f"p{i}@example.org", "state": MessageState.SENT, "attempts": 1, "next_attempt_at": now,
-             "created_at": now, "sent_at": now, "uncertain": False} for i in range(invited)])
+        session.execute(
+            insert(Organisation),
+            [{"slug": f"org-{i}", "name": f"Förbund {i}", "region": "Stockholm", "created_at": now} for i in range(22)],
+        )
+        session.execute(
+            insert(Contact),
+            [
+                {
+                    "email": f"p{i}@example.org",
+                    "name": f"Person {i}",
+                    "link_key": f"{i:032d}",
+                    "created_at": now,
+                    "updated_at": now,
+                }
+                for i in range(invited)
+            ],
+        )
+        session.execute(
+            insert(Membership),
+            [{"contact_id": i + 1, "organisation_id": i % 22 + 1, "created_at": now} for i in range(invited)],
+        )
+        session.execute(
+            insert(OutboxMessage),
+            [
+                {
+                    "campaign_id": campaign.id,
+                    "contact_id": i + 1,
+                    "meeting_id": meeting.id,
+                    "template": "invitation",
+                    "to_email": f"p{i}@example.org",
+                    "state": MessageState.SENT,
+                    "attempts": 1,
+                    "next_attempt_at": now,
+                    "created_at": now,
+                    "sent_at": now,
+                    "uncertain": False,
+                }
+                for i in range(invited)
+            ],
+        )
         answered = invited * 6 // 10
-        session.execute(insert(Response), [
-            {"meeting_id": meeting.id, "contact_id": i + 1, "answer": Answer.YES if i % 3 else Answer.NO,
-             "waitlisted": False, "guests": i % 2, "created_at": now - dt.timedelta(days=56),
-             "updated_at": now - dt.timedelta(minutes=rng.randrange(56 * 24 * 60))} for i in range(answered)])
-        session.execute(insert(LinkOpen), [{"meeting_id": meeting.id, "contact_id": i + 1, "first_at": now,
-                                            "last_at": now, "count": 1} for i in range(invited * 7 // 10)])
+        session.execute(
+            insert(Response),
+            [
+                {
+                    "meeting_id": meeting.id,
+                    "contact_id": i + 1,
+                    "answer": Answer.YES if i % 3 else Answer.NO,
+                    "waitlisted": False,
+                    "guests": i % 2,
+                    "created_at": now - dt.timedelta(days=56),
+                    "updated_at": now - dt.timedelta(minutes=rng.randrange(56 * 24 * 60)),
+                }
+                for i in range(answered)
+            ],
+        )
+        session.execute(
+            insert(LinkOpen),
+            [
+                {"meeting_id": meeting.id, "contact_id": i + 1, "first_at": now, "last_at": now, "count": 1}
+                for i in range(invited * 7 // 10)
+            ],
+        )
         for start in range(0, history, 100_000):
-            session.execute(insert(ResponseChange), [
-                {"response_id": rng.randrange(answered) + 1, "answer": Answer.YES if j % 2 else Answer.NO,
-                 "waitlisted": False, "guests": 0, "at": now - dt.timedelta(minutes=rng.randrange(56 * 24 * 60))}
-                for j in range(start, min(history, start + 100_000))])
+            session.execute(
+                insert(ResponseChange),
+                [
+                    {
+                        "response_id": rng.randrange(answered) + 1,
+                        "answer": Answer.YES if j % 2 else Answer.NO,
+                        "waitlisted": False,
+                        "guests": 0,
+                        "at": now - dt.timedelta(minutes=rng.randrange(56 * 24 * 60)),
+                    }
+                    for j in range(start, min(history, start + 100_000))
+                ],
+            )
         return meeting.id
 
 
@@ -92,8 +160,13 @@ def run(invited: int = 100_000, history: int = 1_000_000) -> dict:
             status_ms = best_ms(lambda: meeting_status(session, meeting_id))
             digest_ms = best_ms(lambda: digest_context(session, settings, *period))
         db.dispose()
-    return {"status_invited": invited, "status_history_rows": history, "status_fill_seconds": round(filled, 1),
-            "status_ms": round(status_ms, 1), "digest_ms": round(digest_ms, 1)}
+    return {
+        "status_invited": invited,
+        "status_history_rows": history,
+        "status_fill_seconds": round(filled, 1),
+        "status_ms": round(status_ms, 1),
+        "digest_ms": round(digest_ms, 1),
+    }
 
 
 if __name__ == "__main__":

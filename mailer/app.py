@@ -20,8 +20,12 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         SECRET_KEY=settings.secret_key,
         MAX_CONTENT_LENGTH=2 * 1024 * 1024,
     )
-    install(app, settings, Database(settings.database_url),
-            EmailTemplates(settings.templates_path, settings.max_message_bytes))
+    install(
+        app,
+        settings,
+        Database(settings.database_url),
+        EmailTemplates(settings.templates_path, settings.max_message_bytes),
+    )
 
     if settings.proxy_count:
         # Behind nginx/Caddy: the visitor's address (rate limits) and https (Secure cookies)
@@ -35,4 +39,3 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
 
     init_web(app)
     return app
-

@@ -229,8 +229,11 @@ def _bounce_address(name: str, value: Any) -> str | None:
     except EmailNotValidError as exc:
         raise ConfigError(env_name(name), f"{text!r} is not a valid address: {exc}") from None
     if "+" in valid.local_part or not valid.local_part.isascii() or len(valid.local_part) > 32:
-        raise ConfigError(env_name(name), f"{text!r}: the local part must be a short ASCII name without '+' "
-                                          "(a tag is added after it, e.g. bounces+tag@…)")
+        raise ConfigError(
+            env_name(name),
+            f"{text!r}: the local part must be a short ASCII name without '+' "
+            "(a tag is added after it, e.g. bounces+tag@…)",
+        )
     return f"{valid.local_part}@{valid.ascii_domain}"
 
 
@@ -291,9 +294,22 @@ def _float(name: str, value: Any) -> float:
     return number
 
 
-RATELIMIT_SCHEMES = ("memory", "redis", "rediss", "redis+unix", "redis+cluster", "redis+sentinel", "valkey",
-                     "valkeys", "valkey+unix", "valkey+cluster", "valkey+sentinel", "memcached", "mongodb",
-                     "mongodb+srv")
+RATELIMIT_SCHEMES = (
+    "memory",
+    "redis",
+    "rediss",
+    "redis+unix",
+    "redis+cluster",
+    "redis+sentinel",
+    "valkey",
+    "valkeys",
+    "valkey+unix",
+    "valkey+cluster",
+    "valkey+sentinel",
+    "memcached",
+    "mongodb",
+    "mongodb+srv",
+)
 
 
 def _storage_url(name: str, value: Any) -> str:
@@ -313,8 +329,9 @@ def _rate_limit(name: str, value: Any) -> str:
     try:
         items = parse_many(text)
     except ValueError as exc:
-        raise ConfigError(env_name(name), f"{text!r} is not a rate limit like '120 per minute;1000 per hour' "
-                                          f"({exc})") from None
+        raise ConfigError(
+            env_name(name), f"{text!r} is not a rate limit like '120 per minute;1000 per hour' ({exc})"
+        ) from None
     if any(item.amount < 1 for item in items):
         raise ConfigError(env_name(name), f"{text!r}: every limit must allow at least 1 request")
     return text
@@ -331,8 +348,13 @@ def _origin_list(name: str, value: Any) -> tuple[str, ...]:
         if not text:
             continue
         parts = urlsplit(text)
-        if parts.scheme not in ("http", "https") or not parts.netloc or parts.path or parts.query \
-                or any(char in text for char in " ;'\""):
+        if (
+            parts.scheme not in ("http", "https")
+            or not parts.netloc
+            or parts.path
+            or parts.query
+            or any(char in text for char in " ;'\"")
+        ):
             raise ConfigError(env_name(name), f"{text!r} is not an origin like https://www.example.org")
         result.append(f"{parts.scheme}://{parts.netloc.lower()}")
     return tuple(result)
@@ -372,8 +394,9 @@ def cron_trigger(text: str, tz: ZoneInfo) -> CronTrigger:
     if len(parts) != 5:
         raise ValueError("expected 'mon 08:00' or five crontab fields (minute hour day month weekday)")
     minute, hour, day, month, weekday = parts
-    return CronTrigger(minute=minute, hour=hour, day=day, month=month, day_of_week=_crontab_weekdays(weekday),
-                       timezone=tz)
+    return CronTrigger(
+        minute=minute, hour=hour, day=day, month=month, day_of_week=_crontab_weekdays(weekday), timezone=tz
+    )
 
 
 CRON_DAYS = ("sun", "mon", "tue", "wed", "thu", "fri", "sat")
@@ -470,9 +493,7 @@ def default_templates_path() -> Path | None:
     return candidate if candidate.is_dir() else None
 
 
-def load_settings(
-    overrides: dict[str, Any] | None = None, environ: dict[str, str] | None = None
-) -> Settings:
+def load_settings(overrides: dict[str, Any] | None = None, environ: dict[str, str] | None = None) -> Settings:
     """Read config.toml, then the environment, then `overrides` (tests), and validate all."""
     environ = dict(os.environ if environ is None else environ)
     overrides = dict(overrides or {})

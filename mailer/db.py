@@ -97,7 +97,9 @@ class UTCDateTime(TypeDecorator):
 
 def str_enum(enum_cls: type[enum.Enum]) -> Enum:
     """Store enum values as plain strings (portable, readable in SQL)."""
-    return Enum(enum_cls, native_enum=False, length=20, values_callable=lambda enum_type: [member.value for member in enum_type])
+    return Enum(
+        enum_cls, native_enum=False, length=20, values_callable=lambda enum_type: [member.value for member in enum_type]
+    )
 
 
 def utcnow() -> dt.datetime:
@@ -174,7 +176,8 @@ class Database:
                     # the app runs must fail loudly, not be replaced by an empty one collecting answers.
                     uri = Path(path).resolve().as_uri() + "?mode=rw"
                     options["creator"] = lambda: sqlite3.connect(
-                        uri, uri=True, timeout=SQLITE_BUSY_TIMEOUT_MS / 1000, check_same_thread=False)
+                        uri, uri=True, timeout=SQLITE_BUSY_TIMEOUT_MS / 1000, check_same_thread=False
+                    )
             self.engine = create_engine(
                 url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000, "check_same_thread": False}, **options
             )
@@ -188,8 +191,9 @@ class Database:
         else:
             self.engine = create_engine(url, pool_pre_ping=True)
         self.sessionmaker = sessionmaker(self.engine, expire_on_commit=False)
-        self.read_sessionmaker = sessionmaker(self.engine.execution_options(**{READ_ONLY: True}),
-                                              expire_on_commit=False)
+        self.read_sessionmaker = sessionmaker(
+            self.engine.execution_options(**{READ_ONLY: True}), expire_on_commit=False
+        )
 
     @property
     def is_sqlite(self) -> bool:
@@ -303,4 +307,3 @@ def include_object(obj, name, type_, reflected, compare_to) -> bool:
     """For Alembic: APScheduler's job table is created by migration 0002 but not described by our models."""
     table = obj.table.name if type_ == "index" else name
     return table != "apscheduler_jobs"
-

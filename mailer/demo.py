@@ -16,7 +16,13 @@ from mailer.meetings.service import add_meeting
 DEMO_MEETINGS = [
     # slug, city, host, region, venue
     ("eskilstuna", "Eskilstuna", "Landstinget Sörmland", "Sörmland", "Munktellarenan, Verkstadsgatan 9, Eskilstuna"),
-    ("goteborg", "Göteborg", "Västra Götalandsregionen", "Västra Götaland", "Regionens hus, Vänersborgsvägen 1, Göteborg"),
+    (
+        "goteborg",
+        "Göteborg",
+        "Västra Götalandsregionen",
+        "Västra Götaland",
+        "Regionens hus, Vänersborgsvägen 1, Göteborg",
+    ),
     ("gavle", "Gävle", "Region Gävleborg", "Gävleborg", "Kulturkvarteret, Slottstorget 2, Gävle"),
     ("falun", "Falun", "Landstinget Dalarna", "Dalarna", "Dalarnas museum, Stigaregatan 2, Falun"),
     ("lulea", "Luleå", "Region Norrbotten", "Norrbotten", "Kulturens hus, Skeppsbrogatan 17, Luleå"),
@@ -48,9 +54,19 @@ def add_demo_meetings(session: Session, tz: ZoneInfo, today: dt.date) -> list[st
         if slug in existing:
             continue
         add_meeting(
-            session, tz, slug=slug, title=f"Dialogträff med {host}", region=region, city=city, host=host,
-            venue=venue, starts=f"{day.isoformat()} 18:00", capacity=40, max_guests=1,
-            rsvp_by=(day - dt.timedelta(days=7)).isoformat(), description=DESCRIPTION,
+            session,
+            tz,
+            slug=slug,
+            title=f"Dialogträff med {host}",
+            region=region,
+            city=city,
+            host=host,
+            venue=venue,
+            starts=f"{day.isoformat()} 18:00",
+            capacity=40,
+            max_guests=1,
+            rsvp_by=(day - dt.timedelta(days=7)).isoformat(),
+            description=DESCRIPTION,
         )
         added.append(slug)
     return added
@@ -70,8 +86,16 @@ def create_demo_invitation(session: Session, settings, templates) -> int | None:
     if session.scalar(select(Campaign.id).join(Campaign.meeting).where(Meeting.slug == first)) is not None:
         return None
     now = dt.datetime.now(settings.timezone).strftime("%Y-%m-%d %H:%M")
-    campaign = create_campaign(session, settings, templates, meeting_slug=first, template="invitation",
-                               audience=Audience(all=True), send_at=now, created_by="demo")
+    campaign = create_campaign(
+        session,
+        settings,
+        templates,
+        meeting_slug=first,
+        template="invitation",
+        audience=Audience(all=True),
+        send_at=now,
+        created_by="demo",
+    )
     return campaign.id
 
 

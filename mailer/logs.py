@@ -43,8 +43,9 @@ class RedactingFilter(logging.Filter):
 
 def configure(verbose: bool = False, extra_handlers: Iterable[logging.Handler] = ()) -> None:
     """Root logging for `mailer worker` and `mailer serve`, with redaction on every handler."""
-    logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=logging.DEBUG if verbose else logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
     for name in ("apscheduler", "alembic"):
         logging.getLogger(name).setLevel(logging.WARNING)
     install_filter(extra_handlers)

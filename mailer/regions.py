@@ -41,8 +41,18 @@ REGIONS: dict[str, tuple[str, ...]] = {
     "Västra Götaland": ("VGR", "VG", "Västra Götalands"),
     "Örebro": (),
     "Östergötland": (),
-    NATIONAL: ("Hela Sverige", "Sverige", "Nationell", "Nationellt", "Riks", "Riksnivå", "Hela riket",
-               "National", "Nationwide", "Sweden"),
+    NATIONAL: (
+        "Hela Sverige",
+        "Sverige",
+        "Nationell",
+        "Nationellt",
+        "Riks",
+        "Riksnivå",
+        "Hela riket",
+        "National",
+        "Nationwide",
+        "Sweden",
+    ),
 }
 
 # Removed from the front and the back of a folded value, longest first, before the lookup.
@@ -60,7 +70,7 @@ def fold(text: str) -> str:
 def _strip(key: str) -> str:
     for prefix in _PREFIXES:
         if key.startswith(prefix + " ") and len(key) > len(prefix) + 1:
-            key = key[len(prefix) + 1:]
+            key = key[len(prefix) + 1 :]
             break
     for suffix in _SUFFIXES:
         if key.endswith(suffix) and len(key) > len(suffix) + 1:

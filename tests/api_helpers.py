@@ -29,8 +29,15 @@ class ApiClient:
         self.client, self.document, self.checked = client, document, 0
         self.spec = _spec(json.dumps(document, sort_keys=True))
 
-    def request(self, method: str, path: str, token: str | None = None, headers: dict | None = None,
-                undocumented: bool = False, **kwargs: Any):
+    def request(
+        self,
+        method: str,
+        path: str,
+        token: str | None = None,
+        headers: dict | None = None,
+        undocumented: bool = False,
+        **kwargs: Any,
+    ):
         """`undocumented`: a URL or method the API does not have; its reply must still be the Error shape."""
         sent = dict(headers or {})
         if token is not None:
@@ -43,8 +50,9 @@ class ApiClient:
             self.checked += 1
             return reply
         # The request as sent (its body was read by the app already: only method, path and query matter here).
-        sent_request = MockRequest(reply.request.host_url.rstrip("/"), method.lower(), reply.request.path,
-                                   args=reply.request.args.to_dict())
+        sent_request = MockRequest(
+            reply.request.host_url.rstrip("/"), method.lower(), reply.request.path, args=reply.request.args.to_dict()
+        )
         self.spec.validate_response(sent_request, WerkzeugOpenAPIResponse(reply))
         self.checked += 1
         return reply
@@ -85,8 +93,13 @@ def api_token(db):
         with db.transaction() as session:
             user = accounts.find_staff(session, email) if email else None
             if user is None:
-                user = accounts.add_staff(session, email or f"{role}{next(made)}@ax.example.org", role.title(),
-                                          "ett långt lösenord", role=role)
+                user = accounts.add_staff(
+                    session,
+                    email or f"{role}{next(made)}@ax.example.org",
+                    role.title(),
+                    "ett långt lösenord",
+                    role=role,
+                )
             return tokens.create_token(session, user, scope, f"test {scope}", "test")[1]
 
     return make

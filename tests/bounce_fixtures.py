@@ -30,13 +30,15 @@ LISTS = {
     "folkdans.csv": ["frida.ost@folkdans.example.se", "helena.sand@dansforbundet.example.se"],
     "konstnarer.csv": ["gustav.alm@konstnarer.example.se"],
 }
-ORGANISATIONS = "slug,name,region\n" + "".join(
-    f"{name[:-4]},{name[:-4].capitalize()},Sörmland\n" for name in LISTS)
+ORGANISATIONS = "slug,name,region\n" + "".join(f"{name[:-4]},{name[:-4].capitalize()},Sörmland\n" for name in LISTS)
 
 
 def with_bounce_address(values: dict) -> dict:
-    return {**values, "bounce_address": BOUNCE_ADDRESS} if "instance_path" in values \
+    return (
+        {**values, "bounce_address": BOUNCE_ADDRESS}
+        if "instance_path" in values
         else {**values, "MAILER_BOUNCE_ADDRESS": BOUNCE_ADDRESS}
+    )
 
 
 @pytest.fixture
@@ -44,18 +46,31 @@ def sent(db, app, settings, smtp_server, make_csv, make_meeting) -> dict[str, st
     """Everyone in LISTS invited through the SMTP test server: address -> the tag their
     message's envelope sender carried (read off the SMTP transaction, not computed)."""
     make_csv("organisations.csv", ORGANISATIONS)  # read beside the lists: the organisations' names
-    paths = [make_csv(name, "email,name\n" + "".join(f"{a},{a.split('@')[0].replace('.', ' ').title()}\n"
-                                                     for a in addresses)) for name, addresses in LISTS.items()]
+    paths = [
+        make_csv(
+            name, "email,name\n" + "".join(f"{a},{a.split('@')[0].replace('.', ' ').title()}\n" for a in addresses)
+        )
+        for name, addresses in LISTS.items()
+    ]
     with db.transaction() as session:
         import_lists(session, paths)
     meeting = make_meeting(slug="eskilstuna", city="Eskilstuna")
     with db.transaction() as session:
-        campaign = service.create_campaign(session, settings, app.extensions["mailer.templates"],
-                                           meeting_slug=meeting.slug, template="invitation", audience=Audience(all=True))
+        campaign = service.create_campaign(
+            session,
+            settings,
+            app.extensions["mailer.templates"],
+            meeting_slug=meeting.slug,
+            template="invitation",
+            audience=Audience(all=True),
+        )
         service.start(session, campaign)
         campaign_id = campaign.id
-    sender = Sender(db, settings.with_overrides(smtp_url=smtp_server.url, send_rate_per_minute=60_000),
-                    app.extensions["mailer.templates"])
+    sender = Sender(
+        db,
+        settings.with_overrides(smtp_url=smtp_server.url, send_rate_per_minute=60_000),
+        app.extensions["mailer.templates"],
+    )
     try:
         while sender.run_once(campaign_id).claimed:
             pass

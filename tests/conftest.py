@@ -37,22 +37,22 @@ if CLOCK_OFFSET_DAYS:
     import time_machine
 
     os.environ["PYTHONPATH"] = os.pathsep.join(
-        filter(None, [str(Path(__file__).parent / "shifted_clock"), os.environ.get("PYTHONPATH")]))
-    time_machine.travel(_dt.datetime.now(_dt.UTC) + _dt.timedelta(days=int(CLOCK_OFFSET_DAYS)),
-                        tick=True).start()
+        filter(None, [str(Path(__file__).parent / "shifted_clock"), os.environ.get("PYTHONPATH")])
+    )
+    time_machine.travel(_dt.datetime.now(_dt.UTC) + _dt.timedelta(days=int(CLOCK_OFFSET_DAYS)), tick=True).start()
 
 # Fixtures shared beyond this file live in these helper modules (not test modules); registering
 # them here makes their fixtures available to every test without an import. Plain helper
 # functions and constants are imported from them by name.
 pytest_plugins = [
-    "smtp_server",      # smtp_server: a real aiosmtpd server
-    "imap_server",      # imap_server, imap_tls_server, test_ca
-    "rsvp_fixtures",    # person, invite, live_server
-    "relay_fixtures",   # start_campaign, relay_settings, sender
+    "smtp_server",  # smtp_server: a real aiosmtpd server
+    "imap_server",  # imap_server, imap_tls_server, test_ca
+    "rsvp_fixtures",  # person, invite, live_server
+    "relay_fixtures",  # start_campaign, relay_settings, sender
     "bounce_fixtures",  # sent
-    "staff_helpers",    # staff, staff_client
+    "staff_helpers",  # staff, staff_client
     "process_helpers",  # people, campaign (tests that run `mailer worker` / `mailer serve`)
-    "api_helpers",      # api (a client validating every reply against the OpenAPI document), api_token
+    "api_helpers",  # api (a client validating every reply against the OpenAPI document), api_token
     "signup_fixtures",  # signup_app, sdb, org, smeeting, person_in (public sign-up)
 ]
 
@@ -75,8 +75,11 @@ def pytest_ignore_collect(collection_path: Path, config) -> bool | None:
 def pytest_terminal_summary(terminalreporter) -> None:
     missing = missing_browser_parts()
     if missing:
-        terminalreporter.write_line(f"browser tests (tests/browser) not run: {' and '.join(missing)} missing; "
-                                    "install them with `sudo make browser`")
+        terminalreporter.write_line(
+            f"browser tests (tests/browser) not run: {' and '.join(missing)} missing; "
+            "install them with `sudo make browser`"
+        )
+
 
 SECRET_KEY = "test-secret-key-0123456789abcdef"
 BASE_URL = "http://mailer.test"
@@ -109,8 +112,9 @@ def _postgres_admin():
 
 
 def _postgres_url(name: str) -> str:
-    return make_url(POSTGRES_URL).set(drivername="postgresql+psycopg", database=name).render_as_string(
-        hide_password=False)
+    return (
+        make_url(POSTGRES_URL).set(drivername="postgresql+psycopg", database=name).render_as_string(hide_password=False)
+    )
 
 
 @pytest.fixture(scope="session")
@@ -185,8 +189,9 @@ def _drop_postgres_databases(prefix: str) -> list[str]:
     if not POSTGRES_URL:
         return []
     with _postgres_admin() as admin:
-        names = [row[0] for row in admin.execute("SELECT datname FROM pg_database WHERE starts_with(datname, %s)",
-                                                 (prefix,))]
+        names = [
+            row[0] for row in admin.execute("SELECT datname FROM pg_database WHERE starts_with(datname, %s)", (prefix,))
+        ]
         for name in names:
             admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
     return names

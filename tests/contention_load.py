@@ -42,9 +42,16 @@ class Outcome:
         return ordered[min(len(ordered) - 1, int(len(ordered) * 0.95))] if ordered else float("nan")
 
 
-def staff_and_recipients(base: str, answer_paths: list[str], staff_email: str, password: str,
-                         upload: bytes, previews: int = 40, failed_logins: int = 8,
-                         recipients: int = 4) -> Outcome:
+def staff_and_recipients(
+    base: str,
+    answer_paths: list[str],
+    staff_email: str,
+    password: str,
+    upload: bytes,
+    previews: int = 40,
+    failed_logins: int = 8,
+    recipients: int = 4,
+) -> Outcome:
     """Run the three staff tasks, with recipients answering until all three have finished."""
     outcome = Outcome()
     lock = threading.Lock()
@@ -62,13 +69,18 @@ def staff_and_recipients(base: str, answer_paths: list[str], staff_email: str, p
         token = client.open_form("/staff/templates/sv/invitation.txt")
         statuses = set()
         for _ in range(previews):
-            statuses.add(client.post("/staff/templates/sv/invitation.txt/preview.json",
-                                     {"csrf_token": token, "text": _TEMPLATE})[0])
+            statuses.add(
+                client.post(
+                    "/staff/templates/sv/invitation.txt/preview.json", {"csrf_token": token, "text": _TEMPLATE}
+                )[0]
+            )
         return f"{previews} previews: {sorted(statuses)}"
 
     def wrong_passwords() -> str:
-        statuses = [Browser(base, timeout=300).log_in(f"fel{i}@ax.example.org", "inte rätt lösenord")
-                    for i in range(failed_logins)]
+        statuses = [
+            Browser(base, timeout=300).log_in(f"fel{i}@ax.example.org", "inte rätt lösenord")
+            for i in range(failed_logins)
+        ]
         return f"{failed_logins} failed log-ins: {sorted(set(statuses))}"
 
     def recipient(number: int) -> None:
@@ -105,8 +117,10 @@ def staff_and_recipients(base: str, answer_paths: list[str], staff_email: str, p
     answering = [threading.Thread(target=recipient, args=(n,)) for n in range(recipients)]
     for thread in answering:
         thread.start()
-    staff = [threading.Thread(target=staff_task, args=(name, work)) for name, work in
-             (("upload", upload_preview), ("templates", template_previews), ("logins", wrong_passwords))]
+    staff = [
+        threading.Thread(target=staff_task, args=(name, work))
+        for name, work in (("upload", upload_preview), ("templates", template_previews), ("logins", wrong_passwords))
+    ]
     for thread in staff:
         thread.start()
     for thread in staff:

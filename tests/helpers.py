@@ -105,8 +105,13 @@ def last_sunday(year: int, month: int) -> dt.date:
     return day - dt.timedelta(days=(day.weekday() - 6) % 7)
 
 
-def wait_until(predicate: Callable[[], Value], timeout: float = 30.0, what: str = "the condition",
-               interval: float = 0.05, detail: Callable[[], str] | None = None) -> Value:
+def wait_until(
+    predicate: Callable[[], Value],
+    timeout: float = 30.0,
+    what: str = "the condition",
+    interval: float = 0.05,
+    detail: Callable[[], str] | None = None,
+) -> Value:
     """Poll `predicate` until it returns something true, and return that; fail the test after `timeout` s
     (with `detail()`, e.g. a server's log, in the message).
 
@@ -137,15 +142,17 @@ class Browser:
         self.host, self.port, self.source, self.timeout = parts.hostname, parts.port, source, timeout
         self.cookies: dict[str, str] = {}
 
-    def request(self, method: str, path: str, body: bytes | None = None,
-                content_type: str | None = None) -> tuple[int, str]:
+    def request(
+        self, method: str, path: str, body: bytes | None = None, content_type: str | None = None
+    ) -> tuple[int, str]:
         headers = {"Connection": "close"}
         if content_type:
             headers["Content-Type"] = content_type
         if self.cookies:
             headers["Cookie"] = self.cookie_header()
-        connection = http.client.HTTPConnection(self.host, self.port, timeout=self.timeout,
-                                                source_address=(self.source, 0) if self.source else None)
+        connection = http.client.HTTPConnection(
+            self.host, self.port, timeout=self.timeout, source_address=(self.source, 0) if self.source else None
+        )
         try:
             connection.request(method, path, body=body, headers=headers)
             reply = connection.getresponse()
@@ -175,16 +182,23 @@ class Browser:
         return match.group(1)
 
     def log_in(self, email: str, password: str) -> int:
-        return self.post("/staff/login", {"csrf_token": self.open_form("/staff/login"), "email": email,
-                                          "password": password})[0]
+        return self.post(
+            "/staff/login", {"csrf_token": self.open_form("/staff/login"), "email": email, "password": password}
+        )[0]
 
     def upload(self, data: bytes, org: str) -> tuple[int, str]:
         """A contact list for a new organisation through the staff upload form (multipart)."""
         boundary = uuid.uuid4().hex
         token = self.open_form("/staff/upload")
-        parts = [f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"\r\n\r\n{value}\r\n'.encode()
-                 for name, value in (("csrf_token", token), ("org", ""), ("new_org", org))]
-        parts.append(f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="{org}.csv"\r\n'
-                     f"Content-Type: text/csv\r\n\r\n".encode() + data + b"\r\n")
+        parts = [
+            f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"\r\n\r\n{value}\r\n'.encode()
+            for name, value in (("csrf_token", token), ("org", ""), ("new_org", org))
+        ]
+        parts.append(
+            f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="{org}.csv"\r\n'
+            f"Content-Type: text/csv\r\n\r\n".encode()
+            + data
+            + b"\r\n"
+        )
         body = b"".join(parts) + f"--{boundary}--\r\n".encode()
         return self.request("POST", "/staff/upload", body, f"multipart/form-data; boundary={boundary}")

@@ -33,9 +33,24 @@ class IMAPTestServer:
     def start(self) -> IMAPTestServer:
         tls = ["--cert", str(self.certificate), "--key", str(self.certificate)] if self.certificate else ["--no-tls"]
         self.process = subprocess.Popen(
-            [str(Path(sys.executable).with_name("pymap")), "--host", "127.0.0.1", "--port", str(self.port), *tls,
-             "dict", "--demo-data", "--demo-user", USER, "--demo-password", PASSWORD],
-            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+            [
+                str(Path(sys.executable).with_name("pymap")),
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(self.port),
+                *tls,
+                "dict",
+                "--demo-data",
+                "--demo-user",
+                USER,
+                "--demo-password",
+                PASSWORD,
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+        )
+
         def answers() -> bool:
             try:
                 self.client().logout()
@@ -43,7 +58,9 @@ class IMAPTestServer:
             except OSError:
                 if self.process.poll() is not None:
                     with self.process.stderr:
-                        raise RuntimeError("pymap did not start: " + self.process.stderr.read().decode(errors="replace")) from None
+                        raise RuntimeError(
+                            "pymap did not start: " + self.process.stderr.read().decode(errors="replace")
+                        ) from None
                 return False
 
         wait_until(answers, timeout=30, what="pymap to answer")

@@ -42,6 +42,7 @@ def people(db, make_csv) -> Callable[..., None]:
         rows = "".join(f"person{i}@{org}.example.org,Person {i}\n" for i in range(count))
         with db.transaction() as session:
             import_lists(session, [make_csv(f"{org}.csv", "email,name\n" + rows)])
+
     return make
 
 
@@ -53,13 +54,20 @@ def campaign(db, app, make_meeting) -> Callable[..., int]:
 
     def make(org: str = "stor", start: bool = False, send_at: dt.datetime | None = None) -> int:
         with db.transaction() as session:
-            c = service.create_campaign(session, settings, templates, meeting_slug=meeting.slug,
-                                        template="invitation", audience=Audience(orgs=[org]))
+            c = service.create_campaign(
+                session,
+                settings,
+                templates,
+                meeting_slug=meeting.slug,
+                template="invitation",
+                audience=Audience(orgs=[org]),
+            )
             if start:
                 service.start(session, c)
             elif send_at is not None:
                 c.state, c.send_at = CampaignState.SCHEDULED, send_at
             return c.id
+
     return make
 
 
@@ -74,8 +82,9 @@ def worker_env(cli_env: dict[str, str], smtp_url: str, **settings: str) -> dict[
 def worker(env: dict[str, str], log_path: Path) -> Iterator[subprocess.Popen]:
     """`mailer worker` (the long-running service) until the block ends: then SIGTERM, a clean stop."""
     with log_path.open("ab") as log:
-        process = subprocess.Popen([sys.executable, "-m", "mailer", "worker"], cwd=ROOT, env=env,
-                                   stdout=log, stderr=subprocess.STDOUT)
+        process = subprocess.Popen(
+            [sys.executable, "-m", "mailer", "worker"], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT
+        )
         try:
             yield process
         finally:
@@ -124,8 +133,7 @@ class Server:
 
 
 @contextmanager
-def mailer_server(cli_env: dict[str, str], workers: int = 3, threads: int = 8,
-                  **settings: str) -> Iterator[Server]:
+def mailer_server(cli_env: dict[str, str], workers: int = 3, threads: int = 8, **settings: str) -> Iterator[Server]:
     """`mailer serve --workers N` over the test database; `settings` are extra MAILER_* variables."""
     port = free_port()
     base = f"http://127.0.0.1:{port}"
@@ -135,10 +143,25 @@ def mailer_server(cli_env: dict[str, str], workers: int = 3, threads: int = 8,
     log_path.parent.mkdir(parents=True, exist_ok=True)
     with log_path.open("wb") as log:
         process = subprocess.Popen(
-            [sys.executable, "-m", "mailer", "serve", "--port", str(port), "--workers", str(workers),
-             "--threads", str(threads)],
-            cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+            [
+                sys.executable,
+                "-m",
+                "mailer",
+                "serve",
+                "--port",
+                str(port),
+                "--workers",
+                str(workers),
+                "--threads",
+                str(threads),
+            ],
+            cwd=ROOT,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
         try:
+
             def healthy() -> bool:
                 if process.poll() is not None:
                     pytest.fail(f"mailer serve stopped:\n{log_path.read_text(errors='replace')}")
@@ -152,8 +175,13 @@ def mailer_server(cli_env: dict[str, str], workers: int = 3, threads: int = 8,
                 except OSError:
                     return False
 
-            wait_until(healthy, timeout=60, what="mailer serve to answer /healthz", interval=0.1,
-                       detail=lambda: log_path.read_text(errors="replace"))
+            wait_until(
+                healthy,
+                timeout=60,
+                what="mailer serve to answer /healthz",
+                interval=0.1,
+                detail=lambda: log_path.read_text(errors="replace"),
+            )
             yield Server(base, process, log_path)
         finally:
             process.terminate()

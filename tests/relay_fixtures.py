@@ -30,10 +30,17 @@ def start_campaign(db, app, make_csv, make_meeting):
             import_lists(session, [make_csv(f"{org}.csv", "email,name\n" + rows)])
         meeting = make_meeting()
         with db.transaction() as session:
-            campaign = service.create_campaign(session, settings, templates, meeting_slug=meeting.slug,
-                                               template="invitation", audience=Audience(orgs=[org]))
+            campaign = service.create_campaign(
+                session,
+                settings,
+                templates,
+                meeting_slug=meeting.slug,
+                template="invitation",
+                audience=Audience(orgs=[org]),
+            )
             service.start(session, campaign)
             return campaign.id
+
     return make
 
 
@@ -50,6 +57,7 @@ def sender(db, app, relay_settings):
         made = Sender(db, settings or relay_settings, app.extensions["mailer.templates"], delays=delays, owner=owner)
         senders.append(made)
         return made
+
     yield make
     for made in senders:
         made.close()
@@ -82,5 +90,10 @@ def suppressions(db) -> int:
 
 def attempts_used(db, campaign_id) -> set[int]:
     with db.transaction() as session:
-        return set(session.scalars(select(OutboxMessage.attempts).where(
-            OutboxMessage.campaign_id == campaign_id, OutboxMessage.state != MessageState.SENT)))
+        return set(
+            session.scalars(
+                select(OutboxMessage.attempts).where(
+                    OutboxMessage.campaign_id == campaign_id, OutboxMessage.state != MessageState.SENT
+                )
+            )
+        )

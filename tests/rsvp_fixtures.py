@@ -65,8 +65,9 @@ def answer(client, path: str, **form: Any):
 
 def response_of(db, contact_id: int, meeting_id: int) -> Response | None:
     with db.transaction() as session:
-        response = session.scalar(select(Response).where(Response.contact_id == contact_id,
-                                                         Response.meeting_id == meeting_id))
+        response = session.scalar(
+            select(Response).where(Response.contact_id == contact_id, Response.meeting_id == meeting_id)
+        )
         if response is not None:
             _ = response.history  # load it while the session is open
             _ = [given.question for given in response.answers]
@@ -75,8 +76,9 @@ def response_of(db, contact_id: int, meeting_id: int) -> Response | None:
 
 def confirmations(db) -> list[dict]:
     with db.transaction() as session:
-        rows = session.scalars(select(OutboxMessage).where(OutboxMessage.campaign_id.is_(None))
-                               .order_by(OutboxMessage.id))
+        rows = session.scalars(
+            select(OutboxMessage).where(OutboxMessage.campaign_id.is_(None)).order_by(OutboxMessage.id)
+        )
         return [{"contact_id": r.contact_id, "template": r.template, **r.extra["response"]} for r in rows]
 
 
@@ -111,12 +113,21 @@ def invite(db) -> Callable[[int, list[int]], None]:
 
     def make(meeting_id: int, contact_ids: list[int]) -> None:
         with db.transaction() as session:
-            campaign = Campaign(meeting_id=meeting_id, template="invitation", audience={"all": True},
-                                state=CampaignState.FINISHED)
+            campaign = Campaign(
+                meeting_id=meeting_id, template="invitation", audience={"all": True}, state=CampaignState.FINISHED
+            )
             session.add(campaign)
             session.flush()
-            session.add_all(OutboxMessage(campaign_id=campaign.id, contact_id=cid, meeting_id=meeting_id,
-                                          template="invitation", state=MessageState.SENT) for cid in contact_ids)
+            session.add_all(
+                OutboxMessage(
+                    campaign_id=campaign.id,
+                    contact_id=cid,
+                    meeting_id=meeting_id,
+                    template="invitation",
+                    state=MessageState.SENT,
+                )
+                for cid in contact_ids
+            )
 
     return make
 
@@ -174,9 +185,13 @@ def live_server(app, cli_env: dict[str, str]):
     log = log_path.open("wb")
     process = subprocess.Popen(
         [sys.executable, "-m", "mailer", "serve", "--port", str(port), "--threads", "8"],
-        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+        cwd=ROOT,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
     )
     try:
+
         def healthy() -> bool:
             if process.poll() is not None:
                 pytest.fail(f"mailer serve stopped: {log_path.read_text(errors='replace')}")
@@ -186,8 +201,13 @@ def live_server(app, cli_env: dict[str, str]):
             except (urllib.error.URLError, ConnectionError):
                 return False
 
-        wait_until(healthy, timeout=30, what="mailer serve to answer /healthz", interval=0.1,
-                   detail=lambda: log_path.read_text(errors="replace"))
+        wait_until(
+            healthy,
+            timeout=30,
+            what="mailer serve to answer /healthz",
+            interval=0.1,
+            detail=lambda: log_path.read_text(errors="replace"),
+        )
         yield LiveServer(base, process)
     finally:
         process.terminate()
@@ -199,5 +219,17 @@ def live_server(app, cli_env: dict[str, str]):
         log.close()
 
 
-__all__ = ["Browser", "LiveServer", "answer", "confirmations", "csrf_of", "invite", "links_for", "live_server",
-           "path_of", "person", "response_of", "send_outbox"]
+__all__ = [
+    "Browser",
+    "LiveServer",
+    "answer",
+    "confirmations",
+    "csrf_of",
+    "invite",
+    "links_for",
+    "live_server",
+    "path_of",
+    "person",
+    "response_of",
+    "send_outbox",
+]

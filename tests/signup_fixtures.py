@@ -57,8 +57,15 @@ def smeeting(signup_app, sdb):
 
     def make(**fields):
         starts = parse_local("starts", f"{future_year()}-05-06 18:00", settings.timezone)
-        values = {"slug": "umea", "title": "Dialogträff Umeå", "region": "Västerbotten", "city": "Umeå",
-                  "starts": f"{future_year()}-05-06 18:00", "now": starts - dt.timedelta(days=30), **fields}
+        values = {
+            "slug": "umea",
+            "title": "Dialogträff Umeå",
+            "region": "Västerbotten",
+            "city": "Umeå",
+            "starts": f"{future_year()}-05-06 18:00",
+            "now": starts - dt.timedelta(days=30),
+            **fields,
+        }
         with sdb.transaction() as session:
             meeting = add_meeting(session, settings.timezone, **values)
             return meeting.id, meeting.link_key
@@ -77,15 +84,17 @@ def sign_up(client, path: str, **fields):
 
 def queued_link(db) -> str:
     with db.reading() as session:
-        message = session.scalars(select(OutboxMessage).where(OutboxMessage.template == "signup_confirmation")
-                                  .order_by(OutboxMessage.id.desc())).first()
+        message = session.scalars(
+            select(OutboxMessage)
+            .where(OutboxMessage.template == "signup_confirmation")
+            .order_by(OutboxMessage.id.desc())
+        ).first()
         return CONFIRM.search(message.extra["signup"]["confirm_url"]).group(1)
 
 
 def count(db, model) -> int:
     with db.reading() as session:
         return session.scalar(select(func.count()).select_from(model))
-
 
 
 @pytest.fixture
@@ -96,4 +105,5 @@ def person_in():
             session.add(contact)
             session.flush()
             return contact.id
+
     return make

@@ -108,9 +108,14 @@ class Handler:
         if later := self._later("data"):
             return later
         with self.server.lock:
-            self.server.received.append(Received(envelope.mail_from, list(envelope.rcpt_tos),
-                                                 envelope.original_content or envelope.content,
-                                                 list(envelope.mail_options)))
+            self.server.received.append(
+                Received(
+                    envelope.mail_from,
+                    list(envelope.rcpt_tos),
+                    envelope.original_content or envelope.content,
+                    list(envelope.mail_options),
+                )
+            )
             count = len(self.server.received)
         drop = self.server.script.drop_every
         if drop and count % drop == 0:
@@ -136,8 +141,9 @@ class SMTPTestServer:
 
     def start(self) -> SMTPTestServer:
         self.loop = asyncio.new_event_loop()  # ours, so that stop() can close it
-        self.controller = Controller(Handler(self), hostname="127.0.0.1", port=self.port, loop=self.loop,
-                                     enable_SMTPUTF8=True, ready_timeout=10)
+        self.controller = Controller(
+            Handler(self), hostname="127.0.0.1", port=self.port, loop=self.loop, enable_SMTPUTF8=True, ready_timeout=10
+        )
         self.controller.start()
         return self
 

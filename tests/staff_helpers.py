@@ -32,8 +32,9 @@ def csrf(client, path: str = "/staff/") -> str:
 
 
 def log_in(client, email: str = STAFF_EMAIL, password: str = PASSWORD, **extra: Any):
-    return client.post("/staff/login", data={"csrf_token": csrf(client, "/staff/login"), "email": email,
-                                             "password": password, **extra})
+    return client.post(
+        "/staff/login", data={"csrf_token": csrf(client, "/staff/login"), "email": email, "password": password, **extra}
+    )
 
 
 def post(client, path: str, data: dict | None = None, **kwargs: Any):
@@ -51,8 +52,9 @@ def text(reply) -> str:
 def upload(client, data: bytes, org: str = "", new_org: str = "exempelforbundet", name: str = "lista.csv"):
     """The form as a browser sends it. Encoded here, in memory: the test client would spool a
     large body to a temporary file that it never closes."""
-    boundary, body = encode_multipart({"csrf_token": csrf(client), "org": org, "new_org": new_org,
-                                       "file": FileStorage(io.BytesIO(data), name)})
+    boundary, body = encode_multipart(
+        {"csrf_token": csrf(client), "org": org, "new_org": new_org, "file": FileStorage(io.BytesIO(data), name)}
+    )
     return client.post("/staff/upload", data=body, content_type=f"multipart/form-data; boundary={boundary}")
 
 
@@ -69,8 +71,12 @@ def staff_routes(app, methods: set[str]) -> list[tuple[str, str]]:
     for rule in app.url_map.iter_rules():
         if not rule.endpoint.startswith("staff.") or rule.endpoint in OPEN_ENDPOINTS:
             continue
-        values = {name: (sorted(conv.items)[0] if type(conv).__name__ == "AnyConverter"
-                         else SAMPLE_VALUES[type(conv).__name__]) for name, conv in rule._converters.items()}
+        values = {
+            name: (
+                sorted(conv.items)[0] if type(conv).__name__ == "AnyConverter" else SAMPLE_VALUES[type(conv).__name__]
+            )
+            for name, conv in rule._converters.items()
+        }
         path = rule.build(values)[1]
         routes += [(method, path) for method in sorted(rule.methods & methods)]
     return sorted(routes)

@@ -26,8 +26,14 @@ LIST = "email,name,region\nanna@kor.example.org,Anna Andersson,Sörmland\nbo@kor
 
 
 def meeting_body(slug: str = "eskilstuna", **fields) -> dict:
-    return {"slug": slug, "title": "Dialogträff Sörmland", "region": "Sörmland", "city": "Eskilstuna",
-            "starts": f"{future_year()}-05-06 18:00", **fields}
+    return {
+        "slug": slug,
+        "title": "Dialogträff Sörmland",
+        "region": "Sörmland",
+        "city": "Eskilstuna",
+        "starts": f"{future_year()}-05-06 18:00",
+        **fields,
+    }
 
 
 def import_list(api, token: str, organisation: str, csv: str) -> dict:
@@ -44,6 +50,7 @@ def error_of(reply) -> dict:
 
 # -- tokens and who may do what -----------------------------------------------------------------
 
+
 def test_the_openapi_document_is_served_without_a_token(api):
     document = api.client.get("/api/v1/openapi.json").get_json()
     assert document["openapi"] == "3.1.0" and "/contacts/{id}/erase" in document["paths"]
@@ -51,13 +58,16 @@ def test_the_openapi_document_is_served_without_a_token(api):
 
 def test_every_route_is_documented_with_the_role_it_checks(app):
     """The OpenAPI document's operations are exactly the app's API routes, and say the role each one needs."""
+
     def shape(path: str) -> str:
         return re.sub(r"<[^>]+>|\{[^}]+\}", "{}", path)
 
-    routes = {(method.lower(), shape(rule.rule.removeprefix("/api/v1")), app.view_functions[rule.endpoint].api_role)
-              for rule in app.url_map.iter_rules()
-              if rule.endpoint.startswith("api.") and rule.endpoint != "api.openapi_document"
-              for method in rule.methods - {"HEAD", "OPTIONS"}}
+    routes = {
+        (method.lower(), shape(rule.rule.removeprefix("/api/v1")), app.view_functions[rule.endpoint].api_role)
+        for rule in app.url_map.iter_rules()
+        if rule.endpoint.startswith("api.") and rule.endpoint != "api.openapi_document"
+        for method in rule.methods - {"HEAD", "OPTIONS"}
+    }
     assert routes == {(method, shape(path), role) for method, path, _, role, *_ in OPERATIONS}
 
 
@@ -119,11 +129,15 @@ def test_a_read_token_cannot_write_and_roles_apply_as_on_the_web(api, api_token,
 
 # -- bad input ------------------------------------------------------------------------------------
 
+
 def test_malformed_json_unknown_fields_and_wrong_types_are_400_naming_the_field(api, api_token):
     token = api_token()
     reply = api.post("/organisations", token=token, data="{bad", content_type="application/json")
     assert reply.status_code == 400 and error_of(reply) | {"message": ""} == {
-        "code": "malformed_json", "field": "body", "message": ""}
+        "code": "malformed_json",
+        "field": "body",
+        "message": "",
+    }
     reply = api.post("/organisations", token=token, json={"slug": "x", "name": "X", "colour": "red"})
     assert (reply.status_code, error_of(reply)["code"], error_of(reply)["field"]) == (400, "unknown_field", "colour")
     reply = api.post("/organisations", token=token, json={"slug": "x", "name": 3})
@@ -138,16 +152,18 @@ def test_malformed_json_unknown_fields_and_wrong_types_are_400_naming_the_field(
 def test_error_messages_follow_accept_language_swedish_by_default(api, api_token):
     token = api_token()
     swedish = error_of(api.post("/organisations", token=token, json={"slug": "x"}))
-    english = error_of(api.post("/organisations", token=token, json={"slug": "x"},
-                                headers={"Accept-Language": "en-GB,en;q=0.9"}))
+    english = error_of(
+        api.post("/organisations", token=token, json={"slug": "x"}, headers={"Accept-Language": "en-GB,en;q=0.9"})
+    )
     assert swedish["message"] == "Fältet 'name' saknas." and english["message"] == "The field 'name' is missing."
 
 
 def test_refused_values_name_the_field_in_the_domain_s_words(api, api_token):
     token = api_token()
-    reply = api.post("/meetings", token=token, json=meeting_body(region="Atlantis"),
-                     headers={"Accept-Language": "en"})
-    assert reply.status_code == 422 and error_of(reply)["field"] == "region" and "Atlantis" in error_of(reply)["message"]
+    reply = api.post("/meetings", token=token, json=meeting_body(region="Atlantis"), headers={"Accept-Language": "en"})
+    assert (
+        reply.status_code == 422 and error_of(reply)["field"] == "region" and "Atlantis" in error_of(reply)["message"]
+    )
     api.post("/organisations", token=token, json={"slug": "skf", "name": "SKF"})
     taken = api.post("/organisations", token=token, json={"slug": "skf", "name": "SKF"})
     assert taken.status_code == 409 and error_of(taken)["field"] == "slug"
@@ -159,6 +175,7 @@ def test_refused_values_name_the_field_in_the_domain_s_words(api, api_token):
 
 
 # -- paging ---------------------------------------------------------------------------------------
+
 
 def test_cursor_paging_walks_every_item_once(api, api_token):
     token = api_token()
@@ -178,28 +195,43 @@ def test_cursor_paging_walks_every_item_once(api, api_token):
     assert error_of(api.get("/organisations", token=token, query_string={"limit": "0"}))["field"] == "limit"
     typo = api.get("/contacts", token=token, query_string={"organisaton": "org-1"})  # never silently ignored
     assert typo.status_code == 400 and error_of(typo) | {"message": ""} == {
-        "code": "unknown_field", "field": "organisaton", "message": ""}
+        "code": "unknown_field",
+        "field": "organisaton",
+        "message": "",
+    }
 
 
 # -- resources ------------------------------------------------------------------------------------
+
 
 def test_contacts_and_memberships_create_correct_list_export_and_erase(api, api_token, db):
     token, admin = api_token(), api_token(role="admin")
     for slug in ("kor", "teater"):
         api.post("/organisations", token=token, json={"slug": slug, "name": slug.title()})
-    made = api.post("/contacts", token=token, json={
-        "email": "Anna@Example.org", "name": "Anna", "language": "sv",
-        "memberships": [{"organisation": "kor", "role": "ordförande"}]})
+    made = api.post(
+        "/contacts",
+        token=token,
+        json={
+            "email": "Anna@Example.org",
+            "name": "Anna",
+            "language": "sv",
+            "memberships": [{"organisation": "kor", "role": "ordförande"}],
+        },
+    )
     assert made.status_code == 201
     anna = made.get_json()
     assert anna["email"] == "anna@example.org" and anna["memberships"][0]["role"] == "ordförande"
-    assert api.patch(f"/contacts/{anna['id']}", token=token, json={"phone": "070-123 45 67"}).get_json()["name"] == "Anna"
+    assert (
+        api.patch(f"/contacts/{anna['id']}", token=token, json={"phone": "070-123 45 67"}).get_json()["name"] == "Anna"
+    )
     added = api.put(f"/contacts/{anna['id']}/memberships/teater", token=token, json={"role": "kassör"})
     assert added.status_code == 201
     again = api.put(f"/contacts/{anna['id']}/memberships/teater", token=token, json={"role": "sekreterare"})
     assert again.status_code == 200
     assert [(m["organisation"], m["role"]) for m in again.get_json()["memberships"]] == [
-        ("kor", "ordförande"), ("teater", "sekreterare")]
+        ("kor", "ordförande"),
+        ("teater", "sekreterare"),
+    ]
     api.post("/contacts", token=token, json={"email": "bo@example.org", "memberships": [{"organisation": "teater"}]})
     on_kor = api.get("/contacts", token=token, query_string={"organisation": "kor"}).get_json()["items"]
     assert [c["email"] for c in on_kor] == ["anna@example.org"]
@@ -218,9 +250,15 @@ def test_contacts_and_memberships_create_correct_list_export_and_erase(api, api_
 
 def test_list_import_previews_then_applies_with_the_web_upload_s_rules(api, api_token, db):
     token = api_token()
-    preview = api.post("/imports", token=token, json={
-        "organisation": "kor", "filename": "kör.csv",
-        "csv": "email,name,region\nanna@kor.example.org,Anna,Sörmlnd\nnot-an-address,Bo,Sörmland\n"})
+    preview = api.post(
+        "/imports",
+        token=token,
+        json={
+            "organisation": "kor",
+            "filename": "kör.csv",
+            "csv": "email,name,region\nanna@kor.example.org,Anna,Sörmlnd\nnot-an-address,Bo,Sörmland\n",
+        },
+    )
     report = preview.get_json()["report"]
     assert preview.get_json()["applied"] is False
     assert [p["choice"] for p in report["blocking"]] == ["region:Sörmlnd"]
@@ -246,8 +284,11 @@ def test_meetings_create_change_list_and_series_with_their_sessions(api, api_tok
     token = api_token()
     made = api.post("/meetings", token=token, json=meeting_body(capacity=30, venue="Stadsbiblioteket"))
     assert made.status_code == 201 and made.get_json()["starts"] == f"{future_year()}-05-06 18:00"
-    changed = api.patch("/meetings/eskilstuna", token=token, json={"starts": f"{future_year()}-05-07 17:00",
-                                                                   "capacity": None, "notify": False})
+    changed = api.patch(
+        "/meetings/eskilstuna",
+        token=token,
+        json={"starts": f"{future_year()}-05-07 17:00", "capacity": None, "notify": False},
+    )
     assert changed.get_json()["ends"] == f"{future_year()}-05-07 19:00" and changed.get_json()["capacity"] is None
     api.post("/meetings", token=token, json=meeting_body("gavle", city="Gävle", region="Gävleborg"))
     with db.transaction() as session:
@@ -257,7 +298,8 @@ def test_meetings_create_change_list_and_series_with_their_sessions(api, api_tok
             meeting.series = series
     listed = api.get("/series", token=token).get_json()["items"]
     assert [(s["slug"], [m["slug"] for m in s["sessions"]]) for s in listed] == [
-        ("utbildning", ["gavle", "eskilstuna"])]  # by start: Eskilstuna moved a day later
+        ("utbildning", ["gavle", "eskilstuna"])
+    ]  # by start: Eskilstuna moved a day later
     assert api.get("/series/utbildning", token=token).get_json()["choice"] == "one"
     assert [m["series"] for m in api.get("/meetings", token=token).get_json()["items"]] == ["utbildning"] * 2
 
@@ -266,8 +308,16 @@ def test_campaigns_create_schedule_status_and_cancel(api, api_token, app):
     token = api_token()
     import_list(api, token, "kor", LIST)
     api.post("/meetings", token=token, json=meeting_body())
-    made = api.post("/campaigns", token=token, json={"meeting": "eskilstuna", "template": "invitation",
-                                                     "audience": {"orgs": ["kor"]}, "note": "första omgången"})
+    made = api.post(
+        "/campaigns",
+        token=token,
+        json={
+            "meeting": "eskilstuna",
+            "template": "invitation",
+            "audience": {"orgs": ["kor"]},
+            "note": "första omgången",
+        },
+    )
     assert made.status_code == 201 and made.get_json()["state"] == "draft"
     campaign_id = made.get_json()["id"]
     send_at = future(days=3).astimezone(app.extensions["mailer.settings"].timezone).strftime("%Y-%m-%d %H:%M")
@@ -287,8 +337,11 @@ def test_a_whole_round_driven_with_a_token(api, api_token, app, db, runner, inst
     token = api_token()
     assert api.post("/meetings", token=token, json=meeting_body(capacity=50)).status_code == 201
     assert import_list(api, token, "kor", LIST)["imported"] == 2
-    campaign = api.post("/campaigns", token=token, json={"meeting": "eskilstuna", "template": "invitation",
-                                                        "audience": {"orgs": ["kor"]}}).get_json()
+    campaign = api.post(
+        "/campaigns",
+        token=token,
+        json={"meeting": "eskilstuna", "template": "invitation", "audience": {"orgs": ["kor"]}},
+    ).get_json()
     assert campaign["recipients"] == 2
     started = api.post(f"/campaigns/{campaign['id']}/start", token=token).get_json()
     assert started["state"] == "running" and started["queued"] == 2
@@ -340,6 +393,7 @@ def test_the_api_has_its_own_rate_limit_with_a_json_429(test_config, api_token):
 
 
 # -- the staff page and the CLI -------------------------------------------------------------------
+
 
 def test_staff_make_a_token_on_the_web_see_it_once_and_revoke_it(app, db, staff_client, api):
     made = post(staff_client, "/staff/tokens", {"label": "Webbplatsen", "scope": "read"})

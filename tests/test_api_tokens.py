@@ -24,8 +24,7 @@ def account_id(db, email: str) -> int:
         return accounts.find_staff(session, email).id
 
 
-def test_an_admin_sees_and_revokes_every_account_s_tokens_others_only_their_own(app, db, staff_client, api,
-                                                                                api_token):
+def test_an_admin_sees_and_revokes_every_account_s_tokens_others_only_their_own(app, db, staff_client, api, api_token):
     admin_token = api_token(role="admin", email=STAFF_EMAIL)
     karin_token = api_token(role="staff", email=KARIN)
     karin = client_as(app, db, "staff", email="karin2@ax.example.org")  # a second staff member, no tokens
@@ -53,8 +52,9 @@ def test_an_admin_sees_and_revokes_every_account_s_tokens_others_only_their_own(
     assert "Återkallad" in text(staff_client.get("/staff/tokens"))
 
 
-def test_deactivating_an_account_or_changing_its_role_governs_its_tokens_at_once(app, db, staff_client, api,
-                                                                                 api_token, make_meeting):
+def test_deactivating_an_account_or_changing_its_role_governs_its_tokens_at_once(
+    app, db, staff_client, api, api_token, make_meeting
+):
     make_meeting(slug="m")
     token = api_token(role="staff", email=KARIN)
     karin = account_id(db, KARIN)

@@ -160,7 +160,8 @@ def test_soft_bounces_suppress_after_the_limit_within_30_days(db, settings, sent
 
     def soft(day: int, number: int):
         data = report_bytes("gmail_over_quota.eml", sent[address]).replace(
-            b"Message-ID: <6725", f"X-Seq: {number}\nMessage-ID: <6725".encode(), 1)
+            b"Message-ID: <6725", f"X-Seq: {number}\nMessage-ID: <6725".encode(), 1
+        )
         with db.transaction() as session:
             return apply(session, settings, Incoming(f"soft-{number}", data, False), now=now + dt.timedelta(days=day))
 
@@ -175,9 +176,13 @@ def test_soft_bounces_suppress_after_the_limit_within_30_days(db, settings, sent
 
 def test_policy_and_delay_reports_never_count_toward_the_limit(db, settings, sent):
     for number in range(5):
-        for name, address in (("postfix_policy_rejected.eml", "gustav.alm@konstnarer.example.se"),
-                              ("sendmail_delayed.eml", "frida.ost@folkdans.example.se")):
-            data = report_bytes(name, sent[address]).replace(b"MIME-Version", f"X-Seq: {number}\nMIME-Version".encode(), 1)
+        for name, address in (
+            ("postfix_policy_rejected.eml", "gustav.alm@konstnarer.example.se"),
+            ("sendmail_delayed.eml", "frida.ost@folkdans.example.se"),
+        ):
+            data = report_bytes(name, sent[address]).replace(
+                b"MIME-Version", f"X-Seq: {number}\nMIME-Version".encode(), 1
+            )
             with db.transaction() as session:
                 report = apply(session, settings, Incoming(name, data, False))
             assert report.kind == "soft" and report.action == "recorded"
@@ -194,8 +199,10 @@ def test_bad_input_is_reported_never_acted_on_and_the_reader_carries_on(runner, 
     big = report_bytes("postfix_user_unknown.eml", anna).replace(
         b"--4XyZ1k2Lq9z9sT.1730535243/smtp.relay.example.net--",
         b"--4XyZ1k2Lq9z9sT.1730535243/smtp.relay.example.net\nContent-Type: application/octet-stream\n"
-        b"Content-Transfer-Encoding: base64\n\n" + b"QUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFB\n" * 760_000
-        + b"--4XyZ1k2Lq9z9sT.1730535243/smtp.relay.example.net--\n")
+        b"Content-Transfer-Encoding: base64\n\n"
+        + b"QUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFB\n" * 760_000
+        + b"--4XyZ1k2Lq9z9sT.1730535243/smtp.relay.example.net--\n",
+    )
     assert len(big) > 50 * 1024 * 1024
     cases = {
         "01-not-a-bounce.eml": report_bytes("human_reply.eml", anna),
@@ -218,8 +225,14 @@ def test_bad_input_is_reported_never_acted_on_and_the_reader_carries_on(runner, 
     for name in sorted(cases)[:-1]:
         assert found[name]["contact_id"] is None and found[name]["action"] == "nothing", name
     assert found["01-not-a-bounce.eml"]["kind"] == "not-bounce"
-    for name in ("02-never-sent.eml", "03-forged-tag.eml", "04-other-key.eml", "05-unsigned.eml", "06-untagged.eml",
-                 "09-fifty-megabytes.eml"):
+    for name in (
+        "02-never-sent.eml",
+        "03-forged-tag.eml",
+        "04-other-key.eml",
+        "05-unsigned.eml",
+        "06-untagged.eml",
+        "09-fifty-megabytes.eml",
+    ):
         assert found[name]["kind"] == "hard", name  # what it is, whoever it concerns
     assert "malformed MIME" in found["07-malformed.eml"]["problem"]
     assert "only the beginning was read" in found["09-fifty-megabytes.eml"]["problem"]
@@ -236,11 +249,15 @@ def test_an_mbox_and_unreadable_paths(runner, db, sent, tmp_path):
     result = runner.invoke(["bounces", "scan", path, "--json"])
     assert result.exit_code == 0
     assert [(line["file"], line["kind"]) for line in lines(result.output)] == [
-        (f"{path}:1", "hard"), (f"{path}:2", "autoreply")]
+        (f"{path}:1", "hard"),
+        (f"{path}:2", "autoreply"),
+    ]
     processed = runner.invoke(["bounces", "process", path, "--json"])
     assert [line["action"] for line in lines(processed.output)] == ["suppressed", "nothing"]
     assert [line["action"] for line in lines(runner.invoke(["bounces", "process", path, "--json"]).output)] == [
-        "already-processed", "nothing"]
+        "already-processed",
+        "nothing",
+    ]
 
     for unreadable in (tmp_path / "missing", tmp_path):  # tmp_path: a folder, but not a Maildir
         failed = runner.invoke(["bounces", "scan", unreadable])
@@ -255,22 +272,28 @@ def test_bounces_reach_the_organisations_quality_list_and_the_digest_in_swedish(
     assert anna["explanation"] == "Adressen finns inte hos mottagarens e-postserver."
     quota = json.loads(runner.invoke(["orgs", "report", "musikforbundet", "--json"]).output)
     assert [(s["email"], s["status"], s["count"]) for s in quota["soft_bounced"]] == [
-        ("david.berg@gmail.example.com", "5.2.2", 1)]
+        ("david.berg@gmail.example.com", "5.2.2", 1)
+    ]
     assert quota["soft_bounced"][0]["explanation"] == "Brevlådan är full."
 
     digest = runner.invoke(["digest", "preview"])
     assert digest.exit_code == 0, digest.output
-    assert ("Musikforbundet:\n  - Bo Ek <bo.ek@musikforbundet.example.se>: "
-            "Adressen finns inte hos mottagarens e-postserver. [5.1.1 550 5.1.1 No such user here]") in digest.output
-    assert ("Teaterforbundet:\n  - Cilla Holm <cilla.holm@teaterforbundet.example.se>: "
-            "Adressen finns inte, eller domänen tar inte emot e-post.") in digest.output
+    assert (
+        "Musikforbundet:\n  - Bo Ek <bo.ek@musikforbundet.example.se>: "
+        "Adressen finns inte hos mottagarens e-postserver. [5.1.1 550 5.1.1 No such user here]"
+    ) in digest.output
+    assert (
+        "Teaterforbundet:\n  - Cilla Holm <cilla.holm@teaterforbundet.example.se>: "
+        "Adressen finns inte, eller domänen tar inte emot e-post."
+    ) in digest.output
     assert "- david.berg@gmail.example.com (Musikforbundet): Brevlådan är full. (1 gång(er))" in digest.output
     # A policy refusal is nobody's address's fault: counted apart, by code, without names;
     # a delay warning (sendmail_delayed.eml) is not a refusal at all.
     refused = digest.output.split("Stoppade av mottagarnas servrar")[1].split("==")[0]
     assert refused.strip().splitlines()[1:] == [
         "- 5.7.1: Mottagarens server stoppade meddelandet av policy- eller skräppostskäl; felet ligger inte hos "
-        "adressen. (1 st.)"]
+        "adressen. (1 st.)"
+    ]
     assert "gustav.alm" not in digest.output
 
 
@@ -291,8 +314,9 @@ def test_two_readers_applying_the_same_report_at_once_apply_it_once(db, settings
 
     from mailer.bounces.service import process_one
 
-    incoming = Incoming("same", report_bytes("postfix_user_unknown.eml", sent["anna.lind@korforbundet.example.se"]),
-                        False)
+    incoming = Incoming(
+        "same", report_bytes("postfix_user_unknown.eml", sent["anna.lind@korforbundet.example.se"]), False
+    )
     start, results = threading.Barrier(2), []
 
     def read():
@@ -311,8 +335,11 @@ def test_two_readers_applying_the_same_report_at_once_apply_it_once(db, settings
 
 def stored_message_id(db, address: str) -> str:
     with db.transaction() as session:
-        return session.scalar(select(OutboxMessage.message_id).join(Contact, Contact.id == OutboxMessage.contact_id)
-                              .where(Contact.email == address))
+        return session.scalar(
+            select(OutboxMessage.message_id)
+            .join(Contact, Contact.id == OutboxMessage.contact_id)
+            .where(Contact.email == address)
+        )
 
 
 def test_without_a_bounce_address_only_our_stored_message_id_makes_a_report_ours(runner, cli_env, db, sent, tmp_path):
@@ -320,8 +347,11 @@ def test_without_a_bounce_address_only_our_stored_message_id_makes_a_report_ours
     untagged = tmp_path / "untagged.eml"  # names anna, quotes a Message-ID we never used
     untagged.write_bytes(report_bytes("postfix_user_unknown.eml"))
     quoted = tmp_path / "quoted.eml"  # Exim quotes the original as text: its Message-ID is ours (bo's)
-    quoted.write_bytes(report_bytes("exim_no_such_user.eml").replace(
-        b"<invitation.42@ax.example.org>", stored_message_id(db, bo).encode()))
+    quoted.write_bytes(
+        report_bytes("exim_no_such_user.eml").replace(
+            b"<invitation.42@ax.example.org>", stored_message_id(db, bo).encode()
+        )
+    )
     env = {**cli_env, "MAILER_BOUNCE_ADDRESS": ""}
     result = runner.invoke(["--lang", "en", "bounces", "process", untagged, "--json"], env=env)
     assert result.exit_code == 0 and "MAILER_BOUNCE_ADDRESS is not set" in result.stderr
@@ -330,7 +360,6 @@ def test_without_a_bounce_address_only_our_stored_message_id_makes_a_report_ours
     (line,) = lines(runner.invoke(["bounces", "process", quoted, "--json"], env=env).stdout)
     assert (line["kind"], line["contact_id"], line["action"]) == ("hard", contact_ids(db)[bo], "suppressed")
     assert set(suppressions(db)) == {bo}
-
 
 
 def test_a_failure_without_any_code_is_counted_not_suppressed(db, settings, sent):
@@ -344,19 +373,21 @@ def test_a_failure_without_any_code_is_counted_not_suppressed(db, settings, sent
 def test_the_staff_dashboard_explains_each_bounce(app, db, runner, reports, staff_client):
     assert runner.invoke(["bounces", "process", reports]).exit_code == 0
     page = staff_client.get("/staff/").get_data(as_text=True)
-    row = page[page.index("bo.ek@musikforbundet.example.se"):].split("</tr>")[0]
+    row = page[page.index("bo.ek@musikforbundet.example.se") :].split("</tr>")[0]
     assert "Adressen finns inte hos mottagarens e-postserver." in row and "550 5.1.1 No such user here" in row
 
 
 def test_a_staff_test_mail_leaves_with_a_signed_test_tag_and_its_bounce_is_held_against_nobody(
-        runner, cli_env, db, settings, sent, smtp_server, tmp_path):
+    runner, cli_env, db, settings, sent, smtp_server, tmp_path
+):
     """Like the real round (VERP), so a relay refusing the tagged sender shows in the test; its report
     is known for a test mail's, even when the test went to a contact's own address."""
     anna = "anna.lind@korforbundet.example.se"
     with db.transaction() as session:
         campaign_id = session.scalar(select(Campaign.id))
-    test = runner.invoke(["campaigns", "test", str(campaign_id), "--to", anna],
-                         env={**cli_env, "MAILER_SMTP_URL": smtp_server.url})
+    test = runner.invoke(
+        ["campaigns", "test", str(campaign_id), "--to", anna], env={**cli_env, "MAILER_SMTP_URL": smtp_server.url}
+    )
     assert test.exit_code == 0, test.output
     (received,) = [r for r in smtp_server.to(anna) if r.message["Subject"].startswith("[TEST] ")]
     local, _, domain = received.envelope_from.partition("@")
@@ -385,8 +416,10 @@ def test_retention_deletes_bounce_reports_older_than_the_period_as_the_model_dec
     now = utcnow()
     old, recent = cutoff(24, now) - dt.timedelta(days=1), cutoff(24, now) + dt.timedelta(days=1)
     with db.transaction() as session:
-        for name, address, at in (("gmail_over_quota.eml", "david.berg@gmail.example.com", old),
-                                  ("sendmail_expired.eml", "frida.ost@folkdans.example.se", recent)):
+        for name, address, at in (
+            ("gmail_over_quota.eml", "david.berg@gmail.example.com", old),
+            ("sendmail_expired.eml", "frida.ost@folkdans.example.se", recent),
+        ):
             report = apply(session, settings, Incoming(name, report_bytes(name, sent[address]), False), now=at)
             assert report.action == "counted"
     with db.transaction() as session:

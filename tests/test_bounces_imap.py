@@ -47,8 +47,10 @@ def test_a_round_processes_every_message_and_moves_it_to_done(db, settings, sent
     assert [r.kind for r in first.reports[-4:]] == ["hard", "complaint", "autoreply", "hard"]
     assert all(r.kind == "not-bounce" for r in first.reports[:-4]) and len(first.reports) == demo + 4
     assert [r.contact_id is not None for r in first.reports[-4:]] == [True, True, True, False]
-    assert suppressed(db) == {"anna.lind@korforbundet.example.se": "bounced",
-                              "jonas.kvist@mailbox.example.com": "unsubscribed"}
+    assert suppressed(db) == {
+        "anna.lind@korforbundet.example.se": "bounced",
+        "jonas.kvist@mailbox.example.com": "unsubscribed",
+    }
     assert imap_server.count("INBOX") == 0 and imap_server.count("done") == demo + 4
 
     second = fetch_and_process(db, imap_settings)
@@ -70,15 +72,24 @@ def test_the_worker_reads_the_mailbox_on_its_schedule(db, cli_env, sent, imap_se
     log = open(tmp_path / "worker.log", "wb")
     worker = subprocess.Popen([sys.executable, "-m", "mailer", "worker"], env=env, stdout=log, stderr=log)
     try:
+
         def suppressed_while_running() -> bool:
             assert worker.poll() is None, (tmp_path / "worker.log").read_text()
             return "bo.ek@musikforbundet.example.se" in suppressed(db)
 
-        wait_until(suppressed_while_running, timeout=60, what="the worker to suppress the bounced address",
-                   interval=0.1, detail=lambda: (tmp_path / "worker.log").read_text())
+        wait_until(
+            suppressed_while_running,
+            timeout=60,
+            what="the worker to suppress the bounced address",
+            interval=0.1,
+            detail=lambda: (tmp_path / "worker.log").read_text(),
+        )
         assert suppressed(db)["bo.ek@musikforbundet.example.se"] == "bounced"
-        wait_until(lambda: not imap_server.count("INBOX"), timeout=60,  # the move to done follows the commit
-                   what="the report to leave INBOX")
+        wait_until(
+            lambda: not imap_server.count("INBOX"),
+            timeout=60,  # the move to done follows the commit
+            what="the report to leave INBOX",
+        )
     finally:
         worker.send_signal(signal.SIGTERM)
         worker.wait(timeout=30)
@@ -86,8 +97,9 @@ def test_the_worker_reads_the_mailbox_on_its_schedule(db, cli_env, sent, imap_se
     assert worker.returncode == 0
 
 
-def test_imap_uses_starttls_when_offered_and_checks_the_certificate(db, settings, sent, imap_tls_server, test_ca,
-                                                                     tmp_path, monkeypatch):
+def test_imap_uses_starttls_when_offered_and_checks_the_certificate(
+    db, settings, sent, imap_tls_server, test_ca, tmp_path, monkeypatch
+):
     imap_tls_server.append(report_bytes("qmail_no_mailbox.eml", sent["eva.nord@slojdforeningen.example.se"]))
     tls_settings = settings.with_overrides(bounce_imap_url=imap_tls_server.url)
     untrusted = fetch_and_process(db, tls_settings)  # the test CA is nobody's: refused, not sent in the clear

@@ -50,8 +50,13 @@ def contacts(db, make_csv):
 
 @pytest.fixture
 def meeting(make_meeting):
-    return make_meeting(slug="eskilstuna", title="Dialogträff med Landstinget Sörmland", host="Landstinget Sörmland",
-                        venue="Munktellarenan, Eskilstuna", starts=f"{YEAR}-09-16 18:00")
+    return make_meeting(
+        slug="eskilstuna",
+        title="Dialogträff med Landstinget Sörmland",
+        host="Landstinget Sörmland",
+        venue="Munktellarenan, Eskilstuna",
+        starts=f"{YEAR}-09-16 18:00",
+    )
 
 
 @pytest.fixture
@@ -63,11 +68,20 @@ def smtp_settings(app, smtp_server):
 @pytest.fixture
 def make_campaign(db, app, contacts, meeting):
     def make(template="invitation", **audience):
-        audience.setdefault("all", not any(audience.get(k) for k in ("orgs", "regions", "roles", "only_unanswered", "only_yes")))
+        audience.setdefault(
+            "all", not any(audience.get(k) for k in ("orgs", "regions", "roles", "only_unanswered", "only_yes"))
+        )
         with db.transaction() as session:
-            campaign = service.create_campaign(session, app.extensions["mailer.settings"], app.extensions["mailer.templates"],
-                                               meeting_slug=meeting.slug, template=template, audience=Audience(**audience))
+            campaign = service.create_campaign(
+                session,
+                app.extensions["mailer.settings"],
+                app.extensions["mailer.templates"],
+                meeting_slug=meeting.slug,
+                template=template,
+                audience=Audience(**audience),
+            )
             return campaign.id
+
     return make
 
 
@@ -99,14 +113,23 @@ def test_audience_is_union_of_orgs_regions_roles_and_one_row_per_person(db, app,
         with db.transaction() as session:
             service.start(session, service.get_campaign(session, cid))
     assert recipients(db, by_org) == ["anna@kor.example.org", "bengt@kor.example.org", "cecilia@both.example.org"]
-    assert recipients(db, by_region_or_role) == ["anna@kor.example.org", "david@teater.example.org", "eva@teater.example.org"]
+    assert recipients(db, by_region_or_role) == [
+        "anna@kor.example.org",
+        "david@teater.example.org",
+        "eva@teater.example.org",
+    ]
     assert len(recipients(db, everyone)) == 5  # Cecilia is on two lists and gets one message
 
 
 def test_suppressed_addresses_are_never_in_the_audience(db, make_campaign):
     with db.transaction() as session:
-        session.add(Suppression(address_hash=address_hash("bengt@kor.example.org"), email="bengt@kor.example.org",
-                                reason=SuppressionReason.UNSUBSCRIBED))
+        session.add(
+            Suppression(
+                address_hash=address_hash("bengt@kor.example.org"),
+                email="bengt@kor.example.org",
+                reason=SuppressionReason.UNSUBSCRIBED,
+            )
+        )
     cid = make_campaign(orgs=["korforbundet"])
     with db.transaction() as session:
         service.start(session, service.get_campaign(session, cid))
@@ -125,8 +148,9 @@ def test_a_running_campaign_is_never_started_again(db, make_campaign, make_csv):
     assert len(recipients(db, cid)) == 5  # … and is not added: recipients are fixed at the start
 
 
-def test_practical_information_goes_to_those_who_said_yes_and_only_them(db, app, make_campaign, smtp_settings,
-                                                                        smtp_server):
+def test_practical_information_goes_to_those_who_said_yes_and_only_them(
+    db, app, make_campaign, smtp_settings, smtp_server
+):
     invitation = make_campaign()
     start_and_send(db, smtp_settings, app, invitation)
     with db.transaction() as session:
@@ -155,7 +179,11 @@ def test_sent_message_is_complete_and_correct(db, app, smtp_settings, smtp_serve
     status = start_and_send(db, smtp_settings, app, cid)
     assert status.state == "finished"
     assert status.counts["sent"] == 3
-    assert sorted(smtp_server.recipients()) == ["anna@kor.example.org", "bengt@kor.example.org", "cecilia@both.example.org"]
+    assert sorted(smtp_server.recipients()) == [
+        "anna@kor.example.org",
+        "bengt@kor.example.org",
+        "cecilia@both.example.org",
+    ]
     message = smtp_server.to("anna@kor.example.org")[0].message
     assert message["Subject"].startswith("Inbjudan")
     assert message["Message-ID"].endswith("@ax.example.org>")
@@ -199,7 +227,9 @@ def test_throttling_is_retried_and_never_a_bounce(pipelining, db, app, smtp_sett
 
 
 @pytest.mark.parametrize("pipelining", [True, False], ids=["pipelined", "stepwise"])
-def test_hard_bounce_suppresses_and_the_campaign_carries_on(pipelining, db, app, smtp_settings, smtp_server, make_campaign):
+def test_hard_bounce_suppresses_and_the_campaign_carries_on(
+    pipelining, db, app, smtp_settings, smtp_server, make_campaign
+):
     smtp_server.script.pipelining = pipelining
     smtp_server.reply("bengt@kor.example.org", "550 5.1.1 No such user")
     cid = make_campaign(orgs=["korforbundet"])
@@ -213,7 +243,9 @@ def test_hard_bounce_suppresses_and_the_campaign_carries_on(pipelining, db, app,
         assert "No such user" in row.last_error
 
 
-def test_retries_are_bounded_then_failed_with_the_reply_and_staff_can_retry(db, app, smtp_settings, smtp_server, make_campaign):
+def test_retries_are_bounded_then_failed_with_the_reply_and_staff_can_retry(
+    db, app, smtp_settings, smtp_server, make_campaign
+):
     smtp_server.reply("anna@kor.example.org", "452 4.2.2 Mailbox full")
     cid = make_campaign(orgs=["korforbundet"])
     status = start_and_send(db, smtp_settings, app, cid, delays=(0, 0))
@@ -243,11 +275,17 @@ def test_server_down_leaves_everything_queued_and_nothing_lost(db, app, smtp_set
     while sender.run_once(cid).claimed:
         pass
     sender.close()
-    assert sorted(smtp_server.recipients()) == ["anna@kor.example.org", "bengt@kor.example.org", "cecilia@both.example.org"]
+    assert sorted(smtp_server.recipients()) == [
+        "anna@kor.example.org",
+        "bengt@kor.example.org",
+        "cecilia@both.example.org",
+    ]
 
 
 @pytest.mark.parametrize("pipelining", [True, False], ids=["pipelined", "stepwise"])
-def test_dropped_connections_lose_nothing_and_duplicate_nothing(pipelining, db, app, smtp_settings, smtp_server, make_campaign):
+def test_dropped_connections_lose_nothing_and_duplicate_nothing(
+    pipelining, db, app, smtp_settings, smtp_server, make_campaign
+):
     smtp_server.script.pipelining = pipelining
     smtp_server.script.drop_every = 2
     status = start_and_send(db, smtp_settings, app, make_campaign(all=True))
@@ -260,8 +298,14 @@ def test_header_injection_through_a_name_is_impossible(db, app, smtp_settings, s
     path = make_csv("evil.csv", 'email,name\nmallory@evil.example.org,"Mallory\r\nBcc: victim@example.org"\n')
     with db.transaction() as session:
         import_lists(session, [path])
-        campaign = service.create_campaign(session, smtp_settings, app.extensions["mailer.templates"],
-                                           meeting_slug=meeting.slug, template="invitation", audience=Audience(orgs=["evil"]))
+        campaign = service.create_campaign(
+            session,
+            smtp_settings,
+            app.extensions["mailer.templates"],
+            meeting_slug=meeting.slug,
+            template="invitation",
+            audience=Audience(orgs=["evil"]),
+        )
     start_and_send(db, smtp_settings, app, campaign.id)
     (received,) = smtp_server.received
     assert received.envelope_to == ["mallory@evil.example.org"]
@@ -273,8 +317,14 @@ def test_names_are_escaped_in_html(db, app, smtp_settings, smtp_server, make_csv
     path = make_csv("xss.csv", "email,name\nx@xss.example.org,<script>alert(1)</script>\n")
     with db.transaction() as session:
         import_lists(session, [path])
-        campaign = service.create_campaign(session, smtp_settings, app.extensions["mailer.templates"],
-                                           meeting_slug=meeting.slug, template="invitation", audience=Audience(orgs=["xss"]))
+        campaign = service.create_campaign(
+            session,
+            smtp_settings,
+            app.extensions["mailer.templates"],
+            meeting_slug=meeting.slug,
+            template="invitation",
+            audience=Audience(orgs=["xss"]),
+        )
     start_and_send(db, smtp_settings, app, campaign.id)
     html = smtp_server.received[0].message.get_body(("html",)).get_content()
     assert "<script>" not in html and "&lt;script&gt;" in html
@@ -292,7 +342,9 @@ def broken_templates(tmp_path):
     return folder
 
 
-def test_a_template_typo_is_reported_with_its_line_when_the_campaign_is_created(db, app, broken_templates, contacts, meeting):
+def test_a_template_typo_is_reported_with_its_line_when_the_campaign_is_created(
+    db, app, broken_templates, contacts, meeting
+):
     path = broken_templates / "sv" / "invitation.txt"
     lines = path.read_text(encoding="utf-8").splitlines()
     lines.insert(3, "{{ meetng.title }}")
@@ -300,8 +352,14 @@ def test_a_template_typo_is_reported_with_its_line_when_the_campaign_is_created(
     templates = EmailTemplates(broken_templates)
     with db.transaction() as session:
         with pytest.raises(TemplateProblem) as info:
-            service.create_campaign(session, app.extensions["mailer.settings"], templates, meeting_slug=meeting.slug,
-                                    template="invitation", audience=Audience(all=True))
+            service.create_campaign(
+                session,
+                app.extensions["mailer.settings"],
+                templates,
+                meeting_slug=meeting.slug,
+                template="invitation",
+                audience=Audience(all=True),
+            )
     assert info.value.template == "sv/invitation.txt" and info.value.line == 4
     assert "meetng" in str(info.value)
 
@@ -313,29 +371,56 @@ def test_a_typo_in_the_subject_is_reported_with_its_own_line(db, app, broken_tem
     path.write_text(text.replace("{% block subject %}", "{% block subject %}{{ meeting.titel }}", 1), encoding="utf-8")
     with db.transaction() as session:
         with pytest.raises(TemplateProblem) as info:
-            service.create_campaign(session, app.extensions["mailer.settings"], EmailTemplates(broken_templates),
-                                    meeting_slug=meeting.slug, template="invitation", audience=Audience(all=True))
+            service.create_campaign(
+                session,
+                app.extensions["mailer.settings"],
+                EmailTemplates(broken_templates),
+                meeting_slug=meeting.slug,
+                template="invitation",
+                audience=Audience(all=True),
+            )
     assert (info.value.template, info.value.line) == ("en/invitation.txt", subject_line)
     assert "titel" in str(info.value)
 
 
 def test_a_template_broken_after_creation_stops_the_start_before_anyone_is_mailed(
-        runner, db, app, broken_templates, contacts, meeting):
+    runner, db, app, broken_templates, contacts, meeting
+):
     env = {"MAILER_TEMPLATES_PATH": str(broken_templates)}
-    campaign_id = runner.invoke(["campaigns", "create", "--meeting", "eskilstuna", "--template", "invitation",
-                                 "--all"], env=env).stdout.strip()
-    scheduled_id = runner.invoke(["campaigns", "create", "--meeting", "eskilstuna", "--template", "invitation",
-                                  "--all", "--send-at", f"{YEAR}-01-01 10:00"], env=env).stdout.strip()
+    campaign_id = runner.invoke(
+        ["campaigns", "create", "--meeting", "eskilstuna", "--template", "invitation", "--all"], env=env
+    ).stdout.strip()
+    scheduled_id = runner.invoke(
+        [
+            "campaigns",
+            "create",
+            "--meeting",
+            "eskilstuna",
+            "--template",
+            "invitation",
+            "--all",
+            "--send-at",
+            f"{YEAR}-01-01 10:00",
+        ],
+        env=env,
+    ).stdout.strip()
     path = broken_templates / "en" / "invitation.txt"  # only the English-speaking recipients would hit it
-    path.write_text(path.read_text(encoding="utf-8").replace("{%- endblock %}", "{{ meeting.whn }}{%- endblock %}"),
-                    encoding="utf-8")
+    path.write_text(
+        path.read_text(encoding="utf-8").replace("{%- endblock %}", "{{ meeting.whn }}{%- endblock %}"),
+        encoding="utf-8",
+    )
     sent = runner.invoke(["campaigns", "send", campaign_id], env=env)
     assert sent.exit_code == 1 and "en/invitation.txt:" in sent.stderr and "whn" in sent.stderr
     settings = app.extensions["mailer.settings"]
     with db.transaction() as session:
         assert session.get(Campaign, int(campaign_id)).state is CampaignState.DRAFT
-        outcome = service.start_due(session, settings, EmailTemplates(broken_templates), int(scheduled_id),
-                                    now=utcnow().replace(year=YEAR, month=1, day=1, hour=10))
+        outcome = service.start_due(
+            session,
+            settings,
+            EmailTemplates(broken_templates),
+            int(scheduled_id),
+            now=utcnow().replace(year=YEAR, month=1, day=1, hour=10),
+        )
         assert outcome.startswith("not started, back to draft: template error en/invitation.txt:")
         assert session.get(Campaign, int(scheduled_id)).state is CampaignState.DRAFT
         assert session.scalar(select(func.count()).select_from(OutboxMessage)) == 0
@@ -344,18 +429,30 @@ def test_a_template_broken_after_creation_stops_the_start_before_anyone_is_maile
 def test_a_template_cannot_reach_python_internals(broken_templates):
     (broken_templates / "sv" / "reminder.txt").write_text(
         "{% extends 'base.txt' %}{% block subject %}x{% endblock %}"
-        "{% block content %}{{ ''.__class__.__mro__[1].__subclasses__() }}{% endblock %}", encoding="utf-8")
+        "{% block content %}{{ ''.__class__.__mro__[1].__subclasses__() }}{% endblock %}",
+        encoding="utf-8",
+    )
     from mailer.mail.context import recipient_context  # noqa: F401
 
     templates = EmailTemplates(broken_templates)
     with pytest.raises(TemplateProblem, match="unsafe|not safely|access"):
-        templates.render("reminder", "sv", {"lang": "sv", "sender": {"name": "Ax", "email": "a@b.se"},
-                                            "first_message": False, "unsubscribe_url": "u", "organisations": []})
+        templates.render(
+            "reminder",
+            "sv",
+            {
+                "lang": "sv",
+                "sender": {"name": "Ax", "email": "a@b.se"},
+                "first_message": False,
+                "unsubscribe_url": "u",
+                "organisations": [],
+            },
+        )
 
 
 def test_cli_round_with_file_outbox(runner, contacts, meeting, instance_path):
-    result = runner.invoke(["campaigns", "create", "--meeting", "eskilstuna", "--template", "invitation",
-                            "--org", "teater"])
+    result = runner.invoke(
+        ["campaigns", "create", "--meeting", "eskilstuna", "--template", "invitation", "--org", "teater"]
+    )
     assert result.exit_code == 0, result.output
     campaign_id = result.stdout.strip()
     assert campaign_id.isdigit()
@@ -387,8 +484,19 @@ def test_cli_test_message_reaches_a_real_smtp_server(runner, contacts, meeting, 
 
 
 def test_cli_schedule_and_cancel(runner, db, contacts, meeting):
-    created = runner.invoke(["campaigns", "create", "--meeting", "eskilstuna", "--template", "reminder",
-                             "--all", "--send-at", f"{YEAR}-09-01 09:00"])
+    created = runner.invoke(
+        [
+            "campaigns",
+            "create",
+            "--meeting",
+            "eskilstuna",
+            "--template",
+            "reminder",
+            "--all",
+            "--send-at",
+            f"{YEAR}-09-01 09:00",
+        ]
+    )
     campaign_id = created.stdout.strip()
     status = json.loads(runner.invoke(["campaigns", "status", campaign_id, "--json"]).output)
     assert status["state"] == "scheduled" and status["send_at"].startswith(f"{YEAR}-09-01T07:00")
@@ -422,8 +530,9 @@ def test_packaged_templates_exist_for_every_name_and_language():
     assert isinstance(root, Path)
 
 
-def test_server_gone_between_messages_uses_no_attempt_and_stops_the_batch(db, app, smtp_settings, smtp_server,
-                                                                        make_campaign):
+def test_server_gone_between_messages_uses_no_attempt_and_stops_the_batch(
+    db, app, smtp_settings, smtp_server, make_campaign
+):
     """The server dies after the first message: the next one cannot connect, nothing reached the
     server, so it goes back to the queue with its attempts untouched, and the batch stops there."""
     import threading
@@ -451,8 +560,9 @@ def test_server_gone_between_messages_uses_no_attempt_and_stops_the_batch(db, ap
         rows = session.scalars(select(OutboxMessage).where(OutboxMessage.campaign_id == cid)).all()
     waiting = [r for r in rows if r.state is not MessageState.SENT]
     assert len(waiting) == 4
-    assert all(r.state is MessageState.QUEUED and r.attempts == 0 and not r.uncertain and r.claimed_by is None
-               for r in waiting)
+    assert all(
+        r.state is MessageState.QUEUED and r.attempts == 0 and not r.uncertain and r.claimed_by is None for r in waiting
+    )
 
 
 @pytest.mark.parametrize("pipelining", [True, False], ids=["pipelined", "stepwise"])

@@ -27,6 +27,7 @@ def sqlite_pragma(path: Path, pragma: str):
 
 # --- mailer init -------------------------------------------------------------
 
+
 def test_init_creates_instance_config_and_schema(bare_runner):
     runner, instance = bare_runner
 
@@ -111,6 +112,7 @@ def test_commands_before_init_ask_for_init(bare_runner):
 
 # --- SQLite: WAL and busy timeout ----------------------------------------------
 
+
 def test_init_leaves_the_database_in_wal_mode(bare_runner):
     runner, instance = bare_runner
     assert runner.invoke(["init"]).exit_code == 0
@@ -142,6 +144,7 @@ def test_app_fixture_database_is_at_the_newest_revision(db):
 
 # --- listings on an empty database -------------------------------------------
 
+
 @pytest.mark.parametrize(
     ("args", "last_line"),
     [
@@ -170,6 +173,7 @@ def test_help_lists_the_commands(bare_runner):
 
 
 # --- mailer demo ----------------------------------------------------------------
+
 
 def test_demo_loads_the_demo_lists_and_six_meetings(runner):
     result = runner.invoke(["demo", "--contacts", DEMO_CONTACTS])
@@ -263,10 +267,15 @@ def test_cli_sentences_speak_swedish(runner, make_meeting, make_csv):
     bad_to = runner.invoke(["--lang", "sv", "campaigns", "test", "1", "--to", "kansli@"])
 
     assert edited.exit_code == 0 and edited.stdout.strip() == "falun är ändrad"
-    assert cancelled.exit_code == 0 and cancelled.stdout.startswith("gavle är inställd; 0 mejl om att träffen är inställd")
+    assert cancelled.exit_code == 0 and cancelled.stdout.startswith(
+        "gavle är inställd; 0 mejl om att träffen är inställd"
+    )
     assert unknown.exit_code == 1 and "narnia" in unknown.stderr and "no meeting" not in unknown.stderr
-    assert asked.exit_code == 1 and "Radera allt om anna@kor.example.org? Det går inte att ångra" in asked.output \
+    assert (
+        asked.exit_code == 1
+        and "Radera allt om anna@kor.example.org? Det går inte att ångra" in asked.output
         and "inget raderades" in asked.stderr
+    )
     assert bad_column.exit_code == 1 and "--column: 'favourite' är inte ett av" in bad_column.stderr
     assert bad_region.exit_code == 1 and "--map-region: 'Narnia' är inte en region" in bad_region.stderr
     assert english.exit_code == 0 and english.stdout.strip() == "falun updated"
@@ -279,5 +288,7 @@ def test_import_summary_speaks_swedish(runner, make_csv):
     swedish = runner.invoke(["--lang", "sv", "contacts", "import", lists])
     again = runner.invoke(["contacts", "import", lists])
 
-    assert swedish.exit_code == 0 and "kor.csv: 2 nya, 0 ändrade, 0 oförändrade, 0 borttagna, 0 avvisade" in swedish.stdout
+    assert (
+        swedish.exit_code == 0 and "kor.csv: 2 nya, 0 ändrade, 0 oförändrade, 0 borttagna, 0 avvisade" in swedish.stdout
+    )
     assert again.exit_code == 0 and "kor.csv: 0 new, 0 changed, 2 unchanged, 0 removed, 0 rejected" in again.stdout

@@ -28,8 +28,20 @@ from mailer.mail.templates import Rendered
 from mailer.outbox.models import MessageState, OutboxMessage
 from mailer.worker.sender import Sender
 
-NAMES = ["Anna Andersson", "Björn Åström", "Andersson, Anna", 'Ann "Lillan" Berg', "Jean-Luc (kapten) Picard",
-         "A" * 90, "Åsa " + "Ö" * 70, "O'Brien", "Zoë", "李小龙", "Mallory\r\nBcc: victim@example.org", ""]
+NAMES = [
+    "Anna Andersson",
+    "Björn Åström",
+    "Andersson, Anna",
+    'Ann "Lillan" Berg',
+    "Jean-Luc (kapten) Picard",
+    "A" * 90,
+    "Åsa " + "Ö" * 70,
+    "O'Brien",
+    "Zoë",
+    "李小龙",
+    "Mallory\r\nBcc: victim@example.org",
+    "",
+]
 SENDER = parsed(b"From: Ax <info@ax.example.org>\r\n\r\n")["From"].addresses[0]
 
 
@@ -42,22 +54,30 @@ def same_name(shown: str, name: str | None) -> bool:
 def import_people(db, make_csv, rows: str) -> list[Contact]:
     with db.transaction() as session:
         import_lists(session, [make_csv("teaterforbundet.csv", "email,name,language\n" + rows)])
-        return list(session.scalars(select(Contact).order_by(Contact.id).options(
-            selectinload(Contact.memberships).selectinload(Membership.organisation))))
+        return list(
+            session.scalars(
+                select(Contact)
+                .order_by(Contact.id)
+                .options(selectinload(Contact.memberships).selectinload(Membership.organisation))
+            )
+        )
 
 
 @pytest.fixture
 def contacts(db, make_csv):
-    rows = "".join(f'p{i}@lista.example.org,"{name.replace(chr(34), chr(34) * 2)}",{"en" if i % 3 == 0 else "sv"}\n'
-                   for i, name in enumerate(NAMES))
+    rows = "".join(
+        f'p{i}@lista.example.org,"{name.replace(chr(34), chr(34) * 2)}",{"en" if i % 3 == 0 else "sv"}\n'
+        for i, name in enumerate(NAMES)
+    )
     return import_people(db, make_csv, rows + "anna@straße.se,Anna Straße,sv\n")
 
 
 def send_campaign(app, db, settings, meeting, server_url: str, template: str = "invitation") -> None:
     templates = app.extensions["mailer.templates"]
     with db.transaction() as session:
-        campaign = service.create_campaign(session, settings, templates, meeting_slug=meeting.slug,
-                                           template=template, audience=Audience(all=True))
+        campaign = service.create_campaign(
+            session, settings, templates, meeting_slug=meeting.slug, template=template, audience=Audience(all=True)
+        )
         service.start(session, campaign)
     send_all(db, settings.with_overrides(smtp_url=server_url, send_rate_per_minute=60_000), templates)
 
@@ -73,14 +93,26 @@ def send_all(db, settings, templates, delays: tuple[int, ...] | None = None) -> 
 
 def rows(db) -> list[OutboxMessage]:
     with db.transaction() as session:
-        return list(session.scalars(select(OutboxMessage).order_by(OutboxMessage.id).options(
-            selectinload(OutboxMessage.contact).selectinload(Contact.memberships)
-            .selectinload(Membership.organisation))))
+        return list(
+            session.scalars(
+                select(OutboxMessage)
+                .order_by(OutboxMessage.id)
+                .options(
+                    selectinload(OutboxMessage.contact)
+                    .selectinload(Contact.memberships)
+                    .selectinload(Membership.organisation)
+                )
+            )
+        )
 
 
 def test_what_the_sender_sends_is_what_the_templates_render(app, db, settings, contacts, make_meeting, smtp_server):
-    meeting = make_meeting(slug="orebro", title="Dialogträff i Örebro; med Region Örebro län", city="Örebro",
-                           description="Fika från 17.30.\nVälkomna, alla!")
+    meeting = make_meeting(
+        slug="orebro",
+        title="Dialogträff i Örebro; med Region Örebro län",
+        city="Örebro",
+        description="Fika från 17.30.\nVälkomna, alla!",
+    )
     send_campaign(app, db, settings, meeting, smtp_server.url)
     composer = Composer(settings, app.extensions["mailer.templates"], "invitation", meeting)
     sent = rows(db)
@@ -119,8 +151,13 @@ def test_a_domain_goes_on_the_wire_as_idna2008_a_labels(app, db, settings, conta
 
 def test_a_server_without_8bitmime_gets_7bit_parts_only(app, db, settings, contacts, make_meeting, smtp_server):
     smtp_server.script.eightbitmime = False
-    meeting = make_meeting(slug="gavle", title="Träff i Gävle", venue="Gävle konserthus, Älvsalen",
-                           host="Region Gävleborg", description="Kaffe och smörgås från 17.30.")
+    meeting = make_meeting(
+        slug="gavle",
+        title="Träff i Gävle",
+        venue="Gävle konserthus, Älvsalen",
+        host="Region Gävleborg",
+        description="Kaffe och smörgås från 17.30.",
+    )
     send_campaign(app, db, settings, meeting, smtp_server.url)
     assert len(smtp_server.received) == len(contacts)
     for received in smtp_server.received:
@@ -155,14 +192,16 @@ def test_with_smtputf8_the_headers_are_utf8_and_only_then(app, db, settings, mak
     assert "SMTPUTF8" in utf8.mail_options
     head = utf8.data.split(b"\r\n\r\n", 1)[0]
     assert "To: Åsa Öberg <åsa@exempel.se>".encode() in head
-    assert all(part["Content-Transfer-Encoding"] in ("quoted-printable", "base64")
-               for part in utf8.message.walk() if not part.is_multipart())
+    assert all(
+        part["Content-Transfer-Encoding"] in ("quoted-printable", "base64")
+        for part in utf8.message.walk()
+        if not part.is_multipart()
+    )
     (plain,) = smtp_server.to("bo@exempel.se")
     assert plain.data.isascii() and "SMTPUTF8" not in plain.mail_options
 
 
-def test_message_ids_are_random_at_the_from_domain_and_stored(app, db, settings, contacts, make_meeting,
-                                                              smtp_server):
+def test_message_ids_are_random_at_the_from_domain_and_stored(app, db, settings, contacts, make_meeting, smtp_server):
     send_campaign(app, db, settings, make_meeting(slug="eskilstuna"), smtp_server.url)
     sent = rows(db)
     ids = [row.message_id for row in sent]
@@ -179,8 +218,9 @@ def test_a_retry_of_a_row_reuses_its_stored_message_id(app, db, settings, make_c
     templates = app.extensions["mailer.templates"]
     meeting = make_meeting(slug="goteborg")
     with db.transaction() as session:
-        campaign = service.create_campaign(session, settings, templates, meeting_slug=meeting.slug,
-                                           template="invitation", audience=Audience(all=True))
+        campaign = service.create_campaign(
+            session, settings, templates, meeting_slug=meeting.slug, template="invitation", audience=Audience(all=True)
+        )
         service.start(session, campaign)
     smtp_settings = settings.with_overrides(smtp_url=smtp_server.url, send_rate_per_minute=60_000)
     send_all(db, smtp_settings, templates, delays=(0,))  # the retry is due at once
@@ -192,15 +232,23 @@ def test_a_retry_of_a_row_reuses_its_stored_message_id(app, db, settings, make_c
 
 # -- the message builder on its own: whatever the data, the email package reads back what was meant --
 @hypothesis_settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(name=st.text(st.characters(blacklist_categories=["Cs"]), max_size=120),
-       local=st.from_regex(r"[a-z0-9][a-z0-9.+_-]{0,40}[a-z0-9]", fullmatch=True),
-       subject=st.text(st.characters(blacklist_categories=["Cs"]), min_size=1, max_size=200),
-       text=st.text(st.characters(blacklist_categories=["Cs", "Cc"]) | st.sampled_from("\n\t"), max_size=400))
+@given(
+    name=st.text(st.characters(blacklist_categories=["Cs"]), max_size=120),
+    local=st.from_regex(r"[a-z0-9][a-z0-9.+_-]{0,40}[a-z0-9]", fullmatch=True),
+    subject=st.text(st.characters(blacklist_categories=["Cs"]), min_size=1, max_size=200),
+    text=st.text(st.characters(blacklist_categories=["Cs", "Cc"]) | st.sampled_from("\n\t"), max_size=400),
+)
 def test_any_name_subject_and_text_read_back_as_written(name, local, subject, text):
     assume("=?" not in name + subject)  # the email package decodes what looks like an encoded word, by design
     rendered = Rendered(subject=subject, text=text, html=f"<p>{text}</p>")
-    data = build_message(rendered, SENDER, name, f"{local}@lista.example.org", "<x@ax.example.org>",
-                         unsubscribe_url="https://mailer.example.org/u/abc")
+    data = build_message(
+        rendered,
+        SENDER,
+        name,
+        f"{local}@lista.example.org",
+        "<x@ax.example.org>",
+        unsubscribe_url="https://mailer.example.org/u/abc",
+    )
     assert data.isascii()  # an ASCII address: no SMTPUTF8 needed, whatever the name and subject
     message = parsed(data)
     for header in ("From", "To", "Subject", "Date", "Message-ID", "List-Unsubscribe"):
@@ -231,6 +279,11 @@ def test_a_template_edited_while_a_worker_runs_is_used_from_the_next_batch(app, 
     os.utime(footer, ns=(footer.stat().st_atime_ns, footer.stat().st_mtime_ns + 10**9))  # a later edit
     second = templates.for_sending()
     assert second is not first
-    context = {"lang": "sv", "unsubscribe_url": "https://x/u/1", "first_message": True, "organisations": [],
-               "sender": {"name": "Ax", "email": "info@ax.example.org"}}
+    context = {
+        "lang": "sv",
+        "unsubscribe_url": "https://x/u/1",
+        "first_message": True,
+        "organisations": [],
+        "sender": {"name": "Ax", "email": "info@ax.example.org"},
+    }
     assert "Ny rad i sidfoten." in second.env.get_template("sv/footer.txt").render(context)

@@ -61,15 +61,17 @@ def test_instance_path_defaults_to_instance_folder_in_working_directory(environ,
 
 
 def test_every_documented_variable_is_read(environ, tmp_path):
-    environ.update({
-        "MAILER_DATABASE_URL": f"sqlite:///{tmp_path / 'elsewhere.sqlite'}",
-        "MAILER_BASE_URL": "https://utskick.ax.example.org/",
-        "MAILER_SMTP_URL": "smtp://user:pw@smtp.example.org:587",
-        "MAILER_FROM": "Ax – Kulturorganisationer i samverkan <Info@AX.example.org>",
-        "MAILER_STAFF_EMAILS": "kansli@ax.example.org, ordforande@ax.example.org,",
-        "MAILER_TIMEZONE": "Europe/Helsinki",
-        "MAILER_LANGUAGE": "EN",
-    })
+    environ.update(
+        {
+            "MAILER_DATABASE_URL": f"sqlite:///{tmp_path / 'elsewhere.sqlite'}",
+            "MAILER_BASE_URL": "https://utskick.ax.example.org/",
+            "MAILER_SMTP_URL": "smtp://user:pw@smtp.example.org:587",
+            "MAILER_FROM": "Ax – Kulturorganisationer i samverkan <Info@AX.example.org>",
+            "MAILER_STAFF_EMAILS": "kansli@ax.example.org, ordforande@ax.example.org,",
+            "MAILER_TIMEZONE": "Europe/Helsinki",
+            "MAILER_LANGUAGE": "EN",
+        }
+    )
 
     settings = load_settings(environ=environ)
 
@@ -91,14 +93,17 @@ def test_empty_smtp_url_means_file_outbox(environ):
 
 def test_config_file_is_read_and_environment_wins(environ, instance_path):
     del environ["MAILER_SECRET_KEY"], environ["MAILER_FROM"]
-    write_config(instance_path, (
-        'secret_key = "from-the-config-file-0123456789"\n'
-        'base_url = "https://from-file.example.org"\n'
-        'from = "Fil <fil@ax.example.org>"\n'
-        'staff_emails = ["a@ax.example.org", "b@ax.example.org"]\n'
-        'language = "en"\n'
-        'timezone = "UTC"\n'
-    ))
+    write_config(
+        instance_path,
+        (
+            'secret_key = "from-the-config-file-0123456789"\n'
+            'base_url = "https://from-file.example.org"\n'
+            'from = "Fil <fil@ax.example.org>"\n'
+            'staff_emails = ["a@ax.example.org", "b@ax.example.org"]\n'
+            'language = "en"\n'
+            'timezone = "UTC"\n'
+        ),
+    )
 
     settings = load_settings(environ=environ)
 
@@ -211,8 +216,14 @@ def test_cli_stops_at_start_with_the_setting_name(runner, variable, value):
     assert result.stdout == ""
 
 
-@pytest.mark.parametrize("url", ["sqlite:////srv/mailer/mailer.sqlite", "postgresql://mailer:pw@db.example.org/mailer",
-                                 "postgresql+psycopg://mailer@db.example.org:5433/mailer"])
+@pytest.mark.parametrize(
+    "url",
+    [
+        "sqlite:////srv/mailer/mailer.sqlite",
+        "postgresql://mailer:pw@db.example.org/mailer",
+        "postgresql+psycopg://mailer@db.example.org:5433/mailer",
+    ],
+)
 def test_supported_database_urls(environ, url):
     environ["MAILER_DATABASE_URL"] = url
 
@@ -226,10 +237,18 @@ def test_proxy_count_trusts_forwarded_headers_for_exactly_that_many_hops(test_co
         @app.get("/_whoami")
         def whoami():
             from flask import request
+
             return f"{request.remote_addr} {request.scheme}"
 
-        return app.test_client().get("/_whoami", headers={"X-Forwarded-For": forwarded, "X-Forwarded-Proto": "https"},
-                                     environ_base={"REMOTE_ADDR": "10.0.0.1"}).get_data(as_text=True)
+        return (
+            app.test_client()
+            .get(
+                "/_whoami",
+                headers={"X-Forwarded-For": forwarded, "X-Forwarded-Proto": "https"},
+                environ_base={"REMOTE_ADDR": "10.0.0.1"},
+            )
+            .get_data(as_text=True)
+        )
 
     assert client_address(create_app(test_config), "203.0.113.9") == "10.0.0.1 http"  # default: not trusted
     behind_one = create_app({**test_config, "proxy_count": 1})
@@ -248,16 +267,19 @@ MONDAY = next_weekday(0)  # a Monday ahead of today; the schedules below are rea
 MONDAY_0900 = dt.datetime.combine(MONDAY, dt.time(9, 0), tzinfo=ZoneInfo("Europe/Stockholm"))
 
 
-@pytest.mark.parametrize(("schedule", "days_after_monday", "next_run"), [
-    ("mon 08:00", 7, "Mon 08:00"),
-    ("0 8 * * 1", 7, "Mon 08:00"),  # crontab: 1 = Monday (APScheduler 3 alone would say Tuesday)
-    ("0 9 * * 2", 1, "Tue 09:00"),
-    ("0 8 * * 0", 6, "Sun 08:00"),
-    ("0 8 * * 7", 6, "Sun 08:00"),
-    ("0 8 * * 6-7", 5, "Sat 08:00"),
-    ("0 10 * * 1-5", 0, "Mon 10:00"),
-    ("0 8 * * fri", 4, "Fri 08:00"),
-])
+@pytest.mark.parametrize(
+    ("schedule", "days_after_monday", "next_run"),
+    [
+        ("mon 08:00", 7, "Mon 08:00"),
+        ("0 8 * * 1", 7, "Mon 08:00"),  # crontab: 1 = Monday (APScheduler 3 alone would say Tuesday)
+        ("0 9 * * 2", 1, "Tue 09:00"),
+        ("0 8 * * 0", 6, "Sun 08:00"),
+        ("0 8 * * 7", 6, "Sun 08:00"),
+        ("0 8 * * 6-7", 5, "Sat 08:00"),
+        ("0 10 * * 1-5", 0, "Mon 10:00"),
+        ("0 8 * * fri", 4, "Fri 08:00"),
+    ],
+)
 def test_digest_schedules_mean_what_they_mean_in_crontab(schedule, days_after_monday, next_run):
     trigger = cron_trigger(schedule, ZoneInfo("Europe/Stockholm"))
     expected = f"{MONDAY + dt.timedelta(days=days_after_monday):%Y-%m-%d} {next_run}"
@@ -278,14 +300,23 @@ def test_a_bad_digest_schedule_stops_the_start_with_the_setting_named(environ, s
 
 
 def test_bounce_settings_are_checked_at_start(environ):
-    settings = load_settings(environ={**environ, "MAILER_BOUNCE_ADDRESS": "Bounces@AX.example.org",
-                                      "MAILER_BOUNCE_IMAP_URL": "imaps://bounces%40ax.example.org:pw@imap.example.org/INBOX",
-                                      "MAILER_SOFT_BOUNCE_LIMIT": "5"})
+    settings = load_settings(
+        environ={
+            **environ,
+            "MAILER_BOUNCE_ADDRESS": "Bounces@AX.example.org",
+            "MAILER_BOUNCE_IMAP_URL": "imaps://bounces%40ax.example.org:pw@imap.example.org/INBOX",
+            "MAILER_SOFT_BOUNCE_LIMIT": "5",
+        }
+    )
     assert (settings.bounce_address, settings.soft_bounce_limit) == ("Bounces@ax.example.org", 5)
     assert load_settings(environ=environ).bounce_address is None  # unset: the From address, untagged
-    for name, value in (("MAILER_BOUNCE_ADDRESS", "bounces+x@ax.example.org"), ("MAILER_BOUNCE_ADDRESS", "nope"),
-                        ("MAILER_BOUNCE_IMAP_URL", "pop3://u:p@host/"), ("MAILER_BOUNCE_IMAP_URL", "imaps://host/INBOX"),
-                        ("MAILER_SOFT_BOUNCE_LIMIT", "0")):
+    for name, value in (
+        ("MAILER_BOUNCE_ADDRESS", "bounces+x@ax.example.org"),
+        ("MAILER_BOUNCE_ADDRESS", "nope"),
+        ("MAILER_BOUNCE_IMAP_URL", "pop3://u:p@host/"),
+        ("MAILER_BOUNCE_IMAP_URL", "imaps://host/INBOX"),
+        ("MAILER_SOFT_BOUNCE_LIMIT", "0"),
+    ):
         with pytest.raises(ConfigError) as error:
             load_settings(environ={**environ, name: value})
         assert error.value.setting == name

@@ -50,6 +50,7 @@ WIN_REJECTED = [
 
 # --- helpers --------------------------------------------------------------------
 
+
 def snapshot(db) -> dict[str, list[tuple]]:
     """Every row of every table: equal snapshots mean nothing changed."""
     with db.engine.connect() as connection:
@@ -86,14 +87,17 @@ def stderr_errors(result) -> list[str]:
 
 def suppress(db, email: str, reason: SuppressionReason) -> None:
     with db.transaction() as session:
-        session.add(Suppression(
-            address_hash=address_hash(email),
-            email=None if reason is SuppressionReason.ERASED else email,
-            reason=reason,
-        ))
+        session.add(
+            Suppression(
+                address_hash=address_hash(email),
+                email=None if reason is SuppressionReason.ERASED else email,
+                reason=reason,
+            )
+        )
 
 
 # --- reading files (no database) --------------------------------------------------
+
 
 def test_windows_1252_semicolon_export_with_swedish_headers():
     parsed = parse(WIN)
@@ -107,7 +111,12 @@ def test_windows_1252_semicolon_export_with_swedish_headers():
     ]
     asa = by_email["asa.oberg@korforbund.example.org"]
     assert (asa.line, asa.name, asa.role, asa.region, asa.language, asa.phone) == (
-        2, "Åsa Öberg", "Ordförande", "Sörmland", "sv", "0155-123 45"
+        2,
+        "Åsa Öberg",
+        "Ordförande",
+        "Sörmland",
+        "sv",
+        "0155-123 45",
     )
     assert by_email["orjan@korsang.example.org"].name == "Örjan Ängström"
     assert by_email["ingrid.back@korforbund.example.org"].language == "en"  # "English"
@@ -129,16 +138,18 @@ def test_utf8_bom_export_with_english_headers_quoted_fields_and_duplicates():
     assert rows[4].name == "Per Nyström"  # line break inside quotes folded
     assert rows[8].name == "Zoë Åberg"
     assert rows[8].language is None
-    assert [(p.line, p.message) for p in parsed.warnings] == [
-        (8, "unknown language 'klingon' ignored (use sv or en)")
-    ]
+    assert [(p.line, p.message) for p in parsed.warnings] == [(8, "unknown language 'klingon' ignored (use sv or en)")]
     assert [p.line for p in parsed.rejected] == [7]
 
 
 @pytest.mark.parametrize("encoding", ["utf-8", "utf-8-sig", "cp1252"])
 @pytest.mark.parametrize("delimiter", [",", ";"])
 def test_encodings_and_delimiters_give_the_same_rows(make_csv, encoding, delimiter):
-    lines = [["e-post", "namn", "roll"], ["Göran.Åberg@Example.org", "Göran Åberg", "Kassör"], ["ärlig@example.org", "Ärlig Öst", ""]]
+    lines = [
+        ["e-post", "namn", "roll"],
+        ["Göran.Åberg@Example.org", "Göran Åberg", "Kassör"],
+        ["ärlig@example.org", "Ärlig Öst", ""],
+    ]
     path = make_csv("lista.csv", "\r\n".join(delimiter.join(cells) for cells in lines) + "\r\n", encoding=encoding)
 
     parsed = parse(path)
@@ -177,7 +188,9 @@ def test_headers_are_recognised_in_swedish_and_english_in_any_case(make_csv, hea
     assert getattr(row, field) == value
 
 
-@pytest.mark.parametrize(("first", "last"), [("Förnamn", "Efternamn"), ("first_name", "last_name"), ("FIRST_NAME", "Last_Name")])
+@pytest.mark.parametrize(
+    ("first", "last"), [("Förnamn", "Efternamn"), ("first_name", "last_name"), ("FIRST_NAME", "Last_Name")]
+)
 def test_first_and_last_name_columns_make_the_name(make_csv, first, last):
     path = make_csv("lista.csv", f"epost,{first},{last}\nkarin@example.org,Karin,Ödqvist\nolle@example.org,,Olsson\n")
 
@@ -247,6 +260,7 @@ class NoSuchDomainResolver:
 
 
 # --- importing into the database -------------------------------------------------
+
 
 def test_import_stores_contacts_memberships_and_organisations(db):
     report = run_import(db, [WIN, BOM])
@@ -357,7 +371,9 @@ def test_a_suppressed_address_imported_for_the_first_time_stays_suppressed(db, m
 
     assert report.files[0].suppressed == 1
     with db.transaction() as session:
-        assert session.scalar(select(Suppression.reason).where(Suppression.email == "nils@example.org")) == "unsubscribed"
+        assert (
+            session.scalar(select(Suppression.reason).where(Suppression.email == "nils@example.org")) == "unsubscribed"
+        )
 
 
 def test_an_erased_address_is_not_stored_again(db, make_csv):
@@ -395,15 +411,19 @@ def test_two_lists_that_spell_one_person_differently_keep_their_own_and_settle(d
 
     # The most recently confirmed spelling is shown; each list keeps its own; nothing flips.
     assert contact(db, "leyla@example.org").name == "Leyla Sehlstedt"
-    assert [f.summary() for f in again.files] == ["korpen.csv: 0 new, 0 changed, 1 unchanged, 0 removed, 0 rejected",
-                                                  "hembygd.csv: 0 new, 0 changed, 1 unchanged, 0 removed, 0 rejected"]
+    assert [f.summary() for f in again.files] == [
+        "korpen.csv: 0 new, 0 changed, 1 unchanged, 0 removed, 0 rejected",
+        "hembygd.csv: 0 new, 0 changed, 1 unchanged, 0 removed, 0 rejected",
+    ]
     (disagreement,) = first.files[1].disagreements
     assert (disagreement.line, disagreement.shown, disagreement.result) == (2, "Leyla SEHLSTEDT", "Leyla Sehlstedt")
     assert disagreement.options == {"Leyla SEHLSTEDT": ["Korpen"], "Leyla Sehlstedt": ["Hembygd"]}
     assert again.files[1].disagreements == []
     with db.transaction() as session:
         assert dict(session.execute(select(Organisation.slug, Membership.name).join(Membership)).all()) == {
-            "korpen": "Leyla SEHLSTEDT", "hembygd": "Leyla Sehlstedt"}
+            "korpen": "Leyla SEHLSTEDT",
+            "hembygd": "Leyla Sehlstedt",
+        }
     alone = run_import(db, [b])  # stating the same again confirms nothing new
     assert alone.files[0].summary() == "hembygd.csv: 0 new, 0 changed, 1 unchanged, 0 removed, 0 rejected"
     assert contact(db, "leyla@example.org").name == "Leyla Sehlstedt"
@@ -520,6 +540,7 @@ def test_contacts_are_keyed_lower_case(db, make_csv):
 
 # --- through the command line ----------------------------------------------------
 
+
 def test_cli_clean_file_exits_0_with_a_summary(runner, make_csv):
     path = make_csv("korpen.csv", "email,name\nbo@example.org,Bo Ek\nkim@example.org,Kim Lund\n")
 
@@ -621,8 +642,7 @@ def test_cli_org_option_puts_every_file_in_one_organisation(runner):
 
     assert result.exit_code == 1
     orgs = json.loads(runner.invoke(["orgs", "list", "--json"]).stdout)
-    assert orgs == [{"slug": "ax-kansliet", "name": "Ax Kansliet", "short_name": None, "region": None,
-                     "contacts": 7}]
+    assert orgs == [{"slug": "ax-kansliet", "name": "Ax Kansliet", "short_name": None, "region": None, "contacts": 7}]
 
 
 def test_cli_check_dns_rejects_domains_that_do_not_exist(runner, make_csv, monkeypatch):
@@ -676,10 +696,20 @@ def test_cli_orgs_list_with_contact_counts(runner):
     assert result.exit_code == 0
     assert result.stdout.splitlines()[-1] == "2 organisations, 8 memberships"
     assert as_json == [
-        {"slug": "sormlands-korforbund", "name": "Sörmlands Körförbund", "short_name": None, "region": "Sörmland",
-         "contacts": 4},
-        {"slug": "ung-kultur-dalarna", "name": "Ung Kultur Dalarna", "short_name": None, "region": "Dalarna",
-         "contacts": 4},
+        {
+            "slug": "sormlands-korforbund",
+            "name": "Sörmlands Körförbund",
+            "short_name": None,
+            "region": "Sörmland",
+            "contacts": 4,
+        },
+        {
+            "slug": "ung-kultur-dalarna",
+            "name": "Ung Kultur Dalarna",
+            "short_name": None,
+            "region": "Dalarna",
+            "contacts": 4,
+        },
     ]
 
 

@@ -32,7 +32,8 @@ def cli_env(cli_env):
 
 @pytest.mark.slow
 def test_recipients_answer_quickly_while_staff_preview_an_upload_templates_and_fail_to_log_in(
-        app, db, live_server, person, make_meeting):
+    app, db, live_server, person, make_meeting
+):
     meeting = make_meeting(slug="falun").id
     paths = [links_for(app, person(f"svar{i}@example.org", f"Svar {i}"), meeting)["rsvp_url"] for i in range(40)]
     with db.transaction() as session:
@@ -49,6 +50,7 @@ def test_recipients_answer_quickly_while_staff_preview_an_upload_templates_and_f
     assert p95_get < GENEROUS_P95 and p95_post < GENEROUS_P95, (p95_get, p95_post, outcome.seconds)
     with db.reading() as session:  # every answer is stored (a repeated, unchanged answer adds no history)
         assert session.scalar(select(func.count()).select_from(Response)) == min(len(paths), len(outcome.posts))
-    print(f"recipients during staff work: p95 GET {p95_get * 1000:.0f} ms, POST {p95_post * 1000:.0f} ms, "
-          f"{len(outcome.posts)} answers in {outcome.seconds:.0f} s")
-
+    print(
+        f"recipients during staff work: p95 GET {p95_get * 1000:.0f} ms, POST {p95_post * 1000:.0f} ms, "
+        f"{len(outcome.posts)} answers in {outcome.seconds:.0f} s"
+    )

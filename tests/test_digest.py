@@ -31,15 +31,18 @@ STAFF = "kansli@ax.example.org"
 def scene(db, app, make_csv, make_meeting):
     settings = app.extensions["mailer.settings"].with_overrides(staff_emails=(STAFF,))
     with db.transaction() as session:
-        import_lists(session, [make_csv("kor.csv", "email,name\nanna@kor.example.org,Anna A\n"
-                                                   "bengt@kor.example.org,Bengt B\n")])
+        import_lists(
+            session, [make_csv("kor.csv", "email,name\nanna@kor.example.org,Anna A\nbengt@kor.example.org,Bengt B\n")]
+        )
     meeting = make_meeting(slug="falun", title="Dialogträff med Landstinget Dalarna", starts=f"{YEAR}-03-04 18:00")
 
     def answer(email: str, at: dt.datetime, value: str = "yes") -> None:
         with db.transaction() as session:
             contact = session.scalar(select(Contact).where(Contact.email == email))
-            record_answer(session, contact, session.get(Meeting, meeting.id), {"answer": value},
-                          settings.timezone, now=at)
+            record_answer(
+                session, contact, session.get(Meeting, meeting.id), {"answer": value}, settings.timezone, now=at
+            )
+
     return settings, answer
 
 
@@ -78,7 +81,7 @@ def test_a_missed_week_is_covered_next_time_and_nothing_counted_twice(db, scene)
     t0 = utcnow() - dt.timedelta(days=21)
     with db.transaction() as session:
         first = send_digest(session, settings, now=t0)
-    answer("anna@kor.example.org", t0 + dt.timedelta(days=3))   # week 1 (its digest was missed)
+    answer("anna@kor.example.org", t0 + dt.timedelta(days=3))  # week 1 (its digest was missed)
     answer("bengt@kor.example.org", t0 + dt.timedelta(days=10))  # week 2
     with db.transaction() as session:
         start, end = current_period(session, now=t0 + dt.timedelta(days=14))
@@ -116,11 +119,21 @@ def test_worker_sends_a_digest_that_fell_due_while_it_was_down_once(db, app, sce
     # The worker ran last week and stored the weekly job; then it was down over the due time.
     cron = digest_due_while_down(db, settings, dt.timedelta(hours=3))
 
-    env = {**os.environ, **cli_env, "MAILER_STAFF_EMAILS": STAFF, "MAILER_SMTP_URL": smtp_server.url,
-           "MAILER_DIGEST_CRON": cron}
+    env = {
+        **os.environ,
+        **cli_env,
+        "MAILER_STAFF_EMAILS": STAFF,
+        "MAILER_SMTP_URL": smtp_server.url,
+        "MAILER_DIGEST_CRON": cron,
+    }
     for _ in range(2):  # the second run finds nothing due: the digest goes out once
-        result = subprocess.run([sys.executable, "-m", "mailer", "worker", "--until-idle"], env=env,
-                                capture_output=True, text=True, timeout=120)
+        result = subprocess.run(
+            [sys.executable, "-m", "mailer", "worker", "--until-idle"],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
         assert result.returncode == 0, result.stderr
     (digest,) = smtp_server.to(STAFF)  # (Anna's own confirmation went to her)
     assert "Anna A" in digest.message.get_body(("plain",)).get_content()
@@ -131,10 +144,16 @@ def test_worker_sends_a_digest_that_fell_due_while_it_was_down_once(db, app, sce
 def test_worker_skips_a_digest_missed_beyond_the_grace_period(db, app, scene, smtp_server, cli_env):
     settings, _ = scene
     cron = digest_due_while_down(db, settings, dt.timedelta(hours=30))
-    env = {**os.environ, **cli_env, "MAILER_STAFF_EMAILS": STAFF, "MAILER_SMTP_URL": smtp_server.url,
-           "MAILER_DIGEST_CRON": cron}
-    result = subprocess.run([sys.executable, "-m", "mailer", "worker", "--until-idle"], env=env,
-                            capture_output=True, text=True, timeout=120)
+    env = {
+        **os.environ,
+        **cli_env,
+        "MAILER_STAFF_EMAILS": STAFF,
+        "MAILER_SMTP_URL": smtp_server.url,
+        "MAILER_DIGEST_CRON": cron,
+    }
+    result = subprocess.run(
+        [sys.executable, "-m", "mailer", "worker", "--until-idle"], env=env, capture_output=True, text=True, timeout=120
+    )
     assert result.returncode == 0, result.stderr
     assert smtp_server.received == []
     with db.transaction() as session:

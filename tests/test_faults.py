@@ -57,10 +57,14 @@ MESSAGE_ID = re.compile(rb"^Message-ID: *(<[^>\r\n]+>)", re.MULTILINE | re.IGNOR
 
 # -- helpers -----------------------------------------------------------------------------------
 
+
 def rows_of(db, campaign_id: int) -> list[OutboxMessage]:
     with db.transaction() as session:
-        return list(session.scalars(select(OutboxMessage).where(OutboxMessage.campaign_id == campaign_id)
-                                    .order_by(OutboxMessage.id)))
+        return list(
+            session.scalars(
+                select(OutboxMessage).where(OutboxMessage.campaign_id == campaign_id).order_by(OutboxMessage.id)
+            )
+        )
 
 
 def message_ids(server: SMTPTestServer) -> collections.Counter:
@@ -78,6 +82,7 @@ def clean_log(path: Path) -> str:
 
 # -- the mail server is down when a campaign starts ----------------------------------------------
 
+
 def test_mail_server_down_when_a_campaign_starts_then_back(db, cli_env, people, campaign, instance_path):
     """The worker starts the campaign on time, finds no server, uses up nothing, and sends
     everything once the server is back."""
@@ -88,8 +93,11 @@ def test_mail_server_down_when_a_campaign_starts_then_back(db, cli_env, people, 
     try:
         with worker(worker_env(cli_env, server.url), log_path):
             wait_for(lambda: campaign_status(db, cid).state == "running", 30, "the worker to start the campaign")
-            wait_for(lambda: log_path.read_text(errors="replace").count(f":{server.port}") >= 3, 60,
-                     "the worker to try the unreachable server again, with growing back-off")  # the log names host:port
+            wait_for(
+                lambda: log_path.read_text(errors="replace").count(f":{server.port}") >= 3,
+                60,
+                "the worker to try the unreachable server again, with growing back-off",
+            )  # the log names host:port
             rows = rows_of(db, cid)
             assert len(rows) == 40
             assert {(r.state, r.attempts) for r in rows} == {(MessageState.QUEUED, 0)}  # nothing used up
@@ -105,10 +113,12 @@ def test_mail_server_down_when_a_campaign_starts_then_back(db, cli_env, people, 
 
 # -- the mail server drops the connection every N messages ---------------------------------------
 
+
 @SQLITE_ONLY  # a transport fault: the database plays no part
 @pytest.mark.slow
 def test_dropped_connections_every_20_messages_lose_nothing_and_duplicate_nothing(
-        db, cli_env, smtp_server, people, campaign, instance_path):
+    db, cli_env, smtp_server, people, campaign, instance_path
+):
     """60 recipients, the server hangs up after every 20th message. The message after each hang-up
     finds the connection dead and goes at once on a new one; none is lost or sent twice."""
     people(60)
@@ -132,8 +142,12 @@ def test_a_server_closing_after_every_message_costs_no_attempt(db, app, settings
     people(6)
     cid = campaign(start=True)
     smtp_server.script.drop_every = 1
-    sender = Sender(db, settings.with_overrides(smtp_url=smtp_server.url, send_rate_per_minute=60_000),
-                    app.extensions["mailer.templates"], delays=(0,))
+    sender = Sender(
+        db,
+        settings.with_overrides(smtp_url=smtp_server.url, send_rate_per_minute=60_000),
+        app.extensions["mailer.templates"],
+        delays=(0,),
+    )
     try:
         while sender.run_once(cid).claimed:
             pass
@@ -144,6 +158,7 @@ def test_a_server_closing_after_every_message_costs_no_attempt(db, app, settings
 
 
 # -- the worker is killed again and again during a large campaign --------------------------------
+
 
 class HoldingHandler(Handler):
     async def handle_DATA(self, smtp, session, envelope):
@@ -165,8 +180,14 @@ class HoldingServer(SMTPTestServer):
 
     def start(self) -> HoldingServer:
         self.loop = asyncio.new_event_loop()
-        self.controller = Controller(HoldingHandler(self), hostname="127.0.0.1", port=self.port, loop=self.loop,
-                                     enable_SMTPUTF8=True, ready_timeout=10)
+        self.controller = Controller(
+            HoldingHandler(self),
+            hostname="127.0.0.1",
+            port=self.port,
+            loop=self.loop,
+            enable_SMTPUTF8=True,
+            ready_timeout=10,
+        )
         self.controller.start()
         return self
 
@@ -213,8 +234,12 @@ def test_worker_killed_repeatedly_during_a_2000_recipient_campaign(db, cli_env, 
                     target = min(recipients, len(server.received) + rng.randint(60, 180))
                     if mode == "in window":
                         server.hold[target] = 1.0
-                    wait_for(lambda target=target: len(server.received) >= target or process.poll() is not None,
-                             120, f"{target} messages at the server", interval=0.02)
+                    wait_for(
+                        lambda target=target: len(server.received) >= target or process.poll() is not None,
+                        120,
+                        f"{target} messages at the server",
+                        interval=0.02,
+                    )
                 process.kill()
                 process.wait()
             settled_count()
@@ -224,8 +249,13 @@ def test_worker_killed_repeatedly_during_a_2000_recipient_campaign(db, cli_env, 
             # Copies delivered by earlier attempts of the same row that were caught in flight too.
             before = {r.id: sum(r.id in k["accepted"] for k in kills) for r in in_flight}
             copies = {r.id: ids[r.message_id] for r in in_flight}
-            kills.append({"mode": mode, "in_flight": [r.id for r in in_flight],
-                          "accepted": [r.id for r in in_flight if copies[r.id] > before[r.id]]})
+            kills.append(
+                {
+                    "mode": mode,
+                    "in_flight": [r.id for r in in_flight],
+                    "accepted": [r.id for r in in_flight if copies[r.id] > before[r.id]],
+                }
+            )
             # The window is one message per worker: the one between "sending" and "sent",
             # and that one attempt delivered at most one copy.
             assert len(in_flight) <= 1, kills[-1]
@@ -233,8 +263,14 @@ def test_worker_killed_repeatedly_during_a_2000_recipient_campaign(db, cli_env, 
             if mode == "in window":
                 assert len(kills[-1]["accepted"]) == 1, kills[-1]
 
-        result = subprocess.run([sys.executable, "-m", "mailer", "worker", "--until-idle"], cwd=ROOT, env=env,
-                                capture_output=True, text=True, timeout=300)
+        result = subprocess.run(
+            [sys.executable, "-m", "mailer", "worker", "--until-idle"],
+            cwd=ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
         assert result.returncode == 0, result.stderr[-3000:]
     finally:
         server.stop()
@@ -255,21 +291,27 @@ def test_worker_killed_repeatedly_during_a_2000_recipient_campaign(db, cli_env, 
 
     def tally(mode: str) -> str:
         chosen = [k for k in kills if k["mode"] == mode]
-        return (f"{len(chosen)} {mode}: {sum(map(len, (k['in_flight'] for k in chosen)))} in flight, "
-                f"{sum(map(len, (k['accepted'] for k in chosen)))} of them already accepted")
+        return (
+            f"{len(chosen)} {mode}: {sum(map(len, (k['in_flight'] for k in chosen)))} in flight, "
+            f"{sum(map(len, (k['accepted'] for k in chosen)))} of them already accepted"
+        )
 
-    print(f"\nin-flight window (seed {seed}): {len(kills)} SIGKILLs during {recipients} recipients "
-          f"({'; '.join(tally(mode) for mode in ('in window', 'at a message', 'at a time'))}). "
-          f"{duplicates} recipient(s) got a second copy, each one of the {len(flagged)} row(s) flagged uncertain; "
-          f"the other {recipients - duplicates} got exactly one. At most one message in flight per kill.")
+    print(
+        f"\nin-flight window (seed {seed}): {len(kills)} SIGKILLs during {recipients} recipients "
+        f"({'; '.join(tally(mode) for mode in ('in window', 'at a message', 'at a time'))}). "
+        f"{duplicates} recipient(s) got a second copy, each one of the {len(flagged)} row(s) flagged uncertain; "
+        f"the other {recipients - duplicates} got exactly one. At most one message in flight per kill."
+    )
 
 
 # -- the web app and the worker write the SQLite database at the same time -----------------------
 
+
 @SQLITE_ONLY
 @pytest.mark.slow
 def test_web_answers_and_worker_sending_share_sqlite_without_locked_errors_or_lost_writes(
-        app, db, cli_env, smtp_server, people, campaign, instance_path):
+    app, db, cli_env, smtp_server, people, campaign, instance_path
+):
     """600 invitations go out (the worker commits twice per message) while 300 of those invited
     answer through `mailer serve` with 2 processes x 8 threads, and the worker sends their
     confirmations as they come in. No request fails, nothing is locked, nothing is lost."""
@@ -295,42 +337,61 @@ def test_web_answers_and_worker_sending_share_sqlite_without_locked_errors_or_lo
             results = at_once(len(contacts), prepare, concurrency=32)
             assert_clean_log(server)
         yes = sum(f["answer"] == "yes" for f in wanted.values())
-        wait_for(lambda: finished(db, cid) and len(smtp_server.received) >= 600 + yes, 120,
-                 "the campaign and every confirmation to be sent")
+        wait_for(
+            lambda: finished(db, cid) and len(smtp_server.received) >= 600 + yes,
+            120,
+            "the campaign and every confirmation to be sent",
+        )
     clean_log(log_path)
     assert [status for status, _ in results] == [303] * len(contacts)
 
     with db.transaction() as session:
         stored = {r.contact_id: r for r in session.scalars(select(Response))}
-        assert {c: (r.answer.value, r.comment) for c, r in stored.items()} == \
-            {c: (f["answer"], f["comment"]) for c, f in wanted.items()}
+        assert {c: (r.answer.value, r.comment) for c, r in stored.items()} == {
+            c: (f["answer"], f["comment"]) for c, f in wanted.items()
+        }
         assert session.scalar(select(func.count()).select_from(ResponseChange)) == len(contacts)
-        places = session.scalar(select(func.count()).select_from(Response).where(
-            Response.answer == Answer.YES, Response.waitlisted.is_(False)))
+        places = session.scalar(
+            select(func.count())
+            .select_from(Response)
+            .where(Response.answer == Answer.YES, Response.waitlisted.is_(False))
+        )
         confirmations = session.scalars(select(OutboxMessage).where(OutboxMessage.campaign_id.is_(None))).all()
-        invitations_sent = sorted(r.sent_at for r in session.scalars(
-            select(OutboxMessage).where(OutboxMessage.campaign_id == cid)))
+        invitations_sent = sorted(
+            r.sent_at for r in session.scalars(select(OutboxMessage).where(OutboxMessage.campaign_id == cid))
+        )
     assert places == 150
     assert len(confirmations) == yes and {m.state for m in confirmations} == {MessageState.SENT}
     assert sorted(message_ids(smtp_server).values()) == [1] * (600 + yes)  # each mail once
-    answered_while_sending = sum(invitations_sent[0].timestamp() <= at <= invitations_sent[-1].timestamp()
-                                 for _, at in results)
-    print(f"\nSQLite shared: {answered_while_sending} of {len(contacts)} answers were recorded while the worker "
-          f"was sending the campaign ({(invitations_sent[-1] - invitations_sent[0]).total_seconds():.1f} s)")
+    answered_while_sending = sum(
+        invitations_sent[0].timestamp() <= at <= invitations_sent[-1].timestamp() for _, at in results
+    )
+    print(
+        f"\nSQLite shared: {answered_while_sending} of {len(contacts)} answers were recorded while the worker "
+        f"was sending the campaign ({(invitations_sent[-1] - invitations_sent[0]).total_seconds():.1f} s)"
+    )
     assert answered_while_sending >= len(contacts) // 2
 
 
 # -- the worker is down over a scheduled send and over the weekly digest -------------------------
 
+
 def test_worker_down_over_a_scheduled_send_and_a_digest_does_both_once_on_return(
-        app, db, cli_env, smtp_server, people, campaign):
+    app, db, cli_env, smtp_server, people, campaign
+):
     people(5)
     settings = app.extensions["mailer.settings"].with_overrides(staff_emails=(STAFF,))
     cid = campaign(send_at=utcnow() - dt.timedelta(hours=3))
     with db.transaction() as session:  # something for the digest to tell
         anna = session.scalar(select(Contact).where(Contact.email == "person0@stor.example.org"))
-        record_answer(session, anna, session.get(Meeting, session.get(Campaign, cid).meeting_id), {"answer": "no"},
-                      settings.timezone, now=utcnow() - dt.timedelta(days=1))
+        record_answer(
+            session,
+            anna,
+            session.get(Meeting, session.get(Campaign, cid).meeting_id),
+            {"answer": "no"},
+            settings.timezone,
+            now=utcnow() - dt.timedelta(days=1),
+        )
     # The worker ran last week and stored the weekly job; it was down when the job fell due.
     scheduler = build_scheduler(db, settings)
     scheduler.start(paused=True)
@@ -345,11 +406,19 @@ def test_worker_down_over_a_scheduled_send_and_a_digest_does_both_once_on_return
 
     env = worker_env(cli_env, smtp_server.url, MAILER_STAFF_EMAILS=STAFF)
     for _ in range(2):  # back, then once more: nothing goes out twice
-        result = subprocess.run([sys.executable, "-m", "mailer", "worker", "--until-idle"], cwd=ROOT, env=env,
-                                capture_output=True, text=True, timeout=120)
+        result = subprocess.run(
+            [sys.executable, "-m", "mailer", "worker", "--until-idle"],
+            cwd=ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
         assert result.returncode == 0, result.stderr[-3000:]
         assert collections.Counter(smtp_server.recipients()) == {  # person0 answered: not invited again
-            **{f"person{i}@stor.example.org": 1 for i in range(1, 5)}, STAFF: 1}
+            **{f"person{i}@stor.example.org": 1 for i in range(1, 5)},
+            STAFF: 1,
+        }
     assert campaign_status(db, cid).state == "finished"
     (digest,) = smtp_server.to(STAFF)
     assert "Person 0" in digest.message.get_body(("plain",)).get_content()

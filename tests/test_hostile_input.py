@@ -61,8 +61,11 @@ def payload(label: str) -> str:
 def snapshot(db) -> dict:
     with db.engine.connect() as connection:
         tables = sorted(inspect(connection).get_table_names())
-        return {t: sorted(map(repr, connection.execute(text(f"SELECT * FROM {t}")))) for t in tables
-                if t not in ("link_opens", "apscheduler_jobs", "audit_log")}
+        return {
+            t: sorted(map(repr, connection.execute(text(f"SELECT * FROM {t}"))))
+            for t in tables
+            if t not in ("link_opens", "apscheduler_jobs", "audit_log")
+        }
 
 
 def csv_text(*rows: list[str]) -> str:
@@ -122,6 +125,7 @@ def assert_one_line_headers(data: bytes) -> None:
 
 # -- links: forged, truncated, odd, replayed -----------------------------------------------------
 
+
 def test_odd_links_get_a_404_from_the_real_server_and_change_nothing(app, db, live_server, person, make_meeting):
     meeting = make_meeting(slug="falun").id
     anna = person("anna@example.org", "Anna")
@@ -129,11 +133,26 @@ def test_odd_links_get_a_404_from_the_real_server_and_change_nothing(app, db, li
     token = links["rsvp_url"].rsplit("/", 1)[1]
     body, signature = token.split(".")
     odd = [
-        f"/r/{token}x", f"/r/{token[:-1]}", f"/r/{body}.", f"/r/.{signature}", f"/r/{signature}.{body}",
-        f"/r/{body}.{signature}.{signature}", f"/r/{body.swapcase()}.{signature}", "/r/%00", f"/r/{token}%00",
-        "/r/" + "A" * 3000, "/r/%FF%FE%FD", f"/r/{urllib.parse.quote('å' + token[1:])}", "/r/..%2F..%2Fetc%2Fpasswd",
-        "/r/W10.AAAA", "/u/" + "x." * 1000, f"/e/{token}", f"/u/{token}", f"/r/{token[:-1]}/calendar.ics",
-        "/r/%27%20OR%201%3D1%20--", "/r/%3Cscript%3Ealert(1)%3C%2Fscript%3E",
+        f"/r/{token}x",
+        f"/r/{token[:-1]}",
+        f"/r/{body}.",
+        f"/r/.{signature}",
+        f"/r/{signature}.{body}",
+        f"/r/{body}.{signature}.{signature}",
+        f"/r/{body.swapcase()}.{signature}",
+        "/r/%00",
+        f"/r/{token}%00",
+        "/r/" + "A" * 3000,
+        "/r/%FF%FE%FD",
+        f"/r/{urllib.parse.quote('å' + token[1:])}",
+        "/r/..%2F..%2Fetc%2Fpasswd",
+        "/r/W10.AAAA",
+        "/u/" + "x." * 1000,
+        f"/e/{token}",
+        f"/u/{token}",
+        f"/r/{token[:-1]}/calendar.ics",
+        "/r/%27%20OR%201%3D1%20--",
+        "/r/%3Cscript%3Ealert(1)%3C%2Fscript%3E",
     ]
     before = snapshot(db)
     visitor = live_server.browser(follow=False)
@@ -142,14 +161,16 @@ def test_odd_links_get_a_404_from_the_real_server_and_change_nothing(app, db, li
         status, _, page = visitor.get(path)
         assert status == 404, (path, status)
         assert b"Traceback" not in page and b"<script>" not in page
-        assert visitor.post(path, {"csrf_token": token_page, "answer": "yes", "List-Unsubscribe": "One-Click",
-                                   "action": "unsubscribe"})[0] in (404, 405), path  # 405: calendar.ics is GET only
+        assert visitor.post(
+            path, {"csrf_token": token_page, "answer": "yes", "List-Unsubscribe": "One-Click", "action": "unsubscribe"}
+        )[0] in (404, 405), path  # 405: calendar.ics is GET only
     assert snapshot(db) == before
     assert live_server.process.poll() is None
 
 
-def test_a_replayed_answer_is_recorded_once_and_a_revoked_link_replays_nothing(app, db, runner, live_server,
-                                                                             person, make_meeting):
+def test_a_replayed_answer_is_recorded_once_and_a_revoked_link_replays_nothing(
+    app, db, runner, live_server, person, make_meeting
+):
     meeting = make_meeting(slug="falun", max_guests=2).id
     anna = person("anna@example.org", "Anna")
     path = links_for(app, anna, meeting)["rsvp_url"]
@@ -170,6 +191,7 @@ def test_a_replayed_answer_is_recorded_once_and_a_revoked_link_replays_nothing(a
 
 # -- oversize --------------------------------------------------------------------------------------
 
+
 def raw_request(port: int, data: bytes) -> int:
     """Send bytes as they are (no client library tidies them) and return the status code."""
     with socket.create_connection(("127.0.0.1", port), timeout=30) as connection:
@@ -184,7 +206,8 @@ def raw_request(port: int, data: bytes) -> int:
 
 
 def test_oversize_bodies_headers_urls_and_fields_are_refused_and_the_server_carries_on(
-        app, db, live_server, person, make_meeting):
+    app, db, live_server, person, make_meeting
+):
     meeting = make_meeting(slug="falun", max_guests=2).id
     anna = person("anna@example.org", "Anna")
     path = links_for(app, anna, meeting)["rsvp_url"]
@@ -198,19 +221,27 @@ def test_oversize_bodies_headers_urls_and_fields_are_refused_and_the_server_carr
     huge = b"POST " + path.encode() + b" HTTP/1.1\r\n" + host + b"Content-Type: application/x-www-form-urlencoded\r\n"
     assert raw_request(port, huge + b"Content-Length: %d\r\n\r\ncomment=" % (3 * 1024 * 1024) + b"x" * 60_000) == 413
     many = "&".join(f"f{i}=v" for i in range(5000)).encode()
-    multipart = b"".join(b"--b\r\nContent-Disposition: form-data; name=\"f%d\"\r\n\r\nv\r\n" % i for i in range(2000))
+    multipart = b"".join(b'--b\r\nContent-Disposition: form-data; name="f%d"\r\n\r\nv\r\n' % i for i in range(2000))
     assert visitor.post(path, multipart + b"--b--\r\n", {"Content-Type": "multipart/form-data; boundary=b"})[0] == 413
     assert visitor.post(path, many, {"Content-Type": "application/x-www-form-urlencoded"})[0] == 400  # no CSRF token
-    assert raw_request(port, b"GET " + path.encode() + b" HTTP/1.1\r\n" + host
-                       + b"X-Big: " + b"a" * 100_000 + b"\r\n\r\n") in (400, 431)
+    assert raw_request(
+        port, b"GET " + path.encode() + b" HTTP/1.1\r\n" + host + b"X-Big: " + b"a" * 100_000 + b"\r\n\r\n"
+    ) in (400, 431)
     assert raw_request(port, b"GET /r/" + b"A" * 20_000 + b" HTTP/1.1\r\n" + host + b"\r\n") in (400, 414)
-    assert raw_request(port, b"POST " + path.encode() + b" HTTP/1.1\r\n" + host
-                       + b"Content-Length: 99999999999999999999\r\n\r\n") in (400, 413)
+    assert raw_request(
+        port, b"POST " + path.encode() + b" HTTP/1.1\r\n" + host + b"Content-Length: 99999999999999999999\r\n\r\n"
+    ) in (400, 413)
     assert raw_request(port, b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03" + bytes(200) + b"\r\n\r\n") == 400  # TLS
     assert snapshot(db) == before  # none of it changed anything
 
-    for fields in ({"guests": "²"}, {"guests": "٣"}, {"guests": "9" * 5000}, {"guests": "1e3"},
-                   {"diet": "x" * 301}, {"comment": "å" * 1001}):
+    for fields in (
+        {"guests": "²"},
+        {"guests": "٣"},
+        {"guests": "9" * 5000},
+        {"guests": "1e3"},
+        {"diet": "x" * 301},
+        {"comment": "å" * 1001},
+    ):
         status, _, page = visitor.post(path, {"csrf_token": token, "answer": "yes", **fields})
         assert status == 422, fields
         assert "Något behöver rättas" in page.decode()
@@ -227,16 +258,38 @@ def test_oversize_bodies_headers_urls_and_fields_are_refused_and_the_server_carr
 
 # -- CR/LF: header injection -------------------------------------------------------------------------
 
-def test_crlf_in_names_titles_and_organisation_names_adds_no_header(app, db, runner, person, make_csv,
-                                                                     smtp_server):
-    make_csv("organisations.csv", csv_text(["slug", "name", "region", "email"],
-                                           ["kor", "Kör\r\nBcc: victim@example.org", "Dalarna", "kansli@kor.example.org"]))
+
+def test_crlf_in_names_titles_and_organisation_names_adds_no_header(app, db, runner, person, make_csv, smtp_server):
+    make_csv(
+        "organisations.csv",
+        csv_text(
+            ["slug", "name", "region", "email"],
+            ["kor", "Kör\r\nBcc: victim@example.org", "Dalarna", "kansli@kor.example.org"],
+        ),
+    )
     path = make_csv("kor.csv", csv_text(["email", "name"], ["anna@kor.example.org", "Anna\r\nBcc: victim@example.org"]))
     assert runner.invoke(["contacts", "import", path]).exit_code == 0
     bo = person("bo@kor.example.org", "Bo\r\nBcc: victim@example.org\r\nX-Injected: 1")  # straight into the table
-    added = runner.invoke(["meetings", "add", "--slug", "falun", "--region", "Dalarna", "--city", "Falun\r\nX-Injected: 1",
-                           "--title", "Träff\r\nBcc: victim@example.org\r\nX-Injected: 1", "--starts", f"{YEAR}-05-06 18:00",
-                           "--host", "Region\nX-Injected: 1", "--venue", "Museet\r\nEND:VEVENT\r\nBEGIN:VEVENT"])
+    added = runner.invoke(
+        [
+            "meetings",
+            "add",
+            "--slug",
+            "falun",
+            "--region",
+            "Dalarna",
+            "--city",
+            "Falun\r\nX-Injected: 1",
+            "--title",
+            "Träff\r\nBcc: victim@example.org\r\nX-Injected: 1",
+            "--starts",
+            f"{YEAR}-05-06 18:00",
+            "--host",
+            "Region\nX-Injected: 1",
+            "--venue",
+            "Museet\r\nEND:VEVENT\r\nBEGIN:VEVENT",
+        ]
+    )
     assert added.exit_code == 0, added.output
     created = runner.invoke(["campaigns", "create", "--meeting", "falun", "--template", "invitation", "--all"])
     campaign_id = created.stdout.strip()
@@ -251,7 +304,8 @@ def test_crlf_in_names_titles_and_organisation_names_adds_no_header(app, db, run
     send_outbox(app, smtp_server.url)
 
     assert sorted(smtp_server.recipients()) == sorted(
-        ["anna@kor.example.org", "bo@kor.example.org", "bo@kor.example.org", "kansli@kor.example.org", STAFF])
+        ["anna@kor.example.org", "bo@kor.example.org", "bo@kor.example.org", "kansli@kor.example.org", STAFF]
+    )
     for received in smtp_server.received:
         assert "victim@example.org" not in received.envelope_to
         assert_one_line_headers(received.data)
@@ -271,28 +325,48 @@ def meeting_id(db, slug: str) -> int:
 
 # -- markup and template syntax in every page and every mail -----------------------------------------
 
+
 @pytest.fixture
 def hostile_world(app, db, make_csv, make_meeting, person, smtp_server):
     """Every field that reaches a page or a mail carries a payload: names, organisation names,
     every meeting field, answers, evaluation comments, a rejected address."""
-    make_csv("organisations.csv", csv_text(["slug", "name", "region", "email"],
-                                           ["hostile", payload("org"), payload("orgregion"), "kansli@hostile.example.org"]))
-    lists = make_csv("hostile.csv", csv_text(["email", "name", "role"],
-                                             ["anna@hostile.example.org", payload("namn"), payload("roll")],
-                                             [payload("avvisad"), "Avvisad"]))
+    make_csv(
+        "organisations.csv",
+        csv_text(
+            ["slug", "name", "region", "email"],
+            ["hostile", payload("org"), payload("orgregion"), "kansli@hostile.example.org"],
+        ),
+    )
+    lists = make_csv(
+        "hostile.csv",
+        csv_text(
+            ["email", "name", "role"],
+            ["anna@hostile.example.org", payload("namn"), payload("roll")],
+            [payload("avvisad"), "Avvisad"],
+        ),
+    )
     with db.transaction() as session:
         import_lists(session, [lists])
     direct = person("bo@hostile.example.org", payload("direkt"))
-    meeting = make_meeting(slug="falun", title=payload("titel"), host=payload("värd"), venue=payload("lokal"),
-                           city=payload("stad"), region="Dalarna", description=payload("beskrivning"),
-                           max_guests=2, capacity=1).id
+    meeting = make_meeting(
+        slug="falun",
+        title=payload("titel"),
+        host=payload("värd"),
+        venue=payload("lokal"),
+        city=payload("stad"),
+        region="Dalarna",
+        description=payload("beskrivning"),
+        max_guests=2,
+        capacity=1,
+    ).id
     settings = app.extensions["mailer.settings"].with_overrides(staff_emails=(STAFF,))
     templates = app.extensions["mailer.templates"]
     with db.transaction() as session:
         anna = session.scalar(select(Contact.id).where(Contact.email == "anna@hostile.example.org"))
         for template in ("invitation", "reminder"):
-            campaign = service.create_campaign(session, settings, templates, meeting_slug="falun",
-                                               template=template, audience=Audience(all=True))
+            campaign = service.create_campaign(
+                session, settings, templates, meeting_slug="falun", template=template, audience=Audience(all=True)
+            )
             service.start(session, campaign)
     return {"meeting": meeting, "anna": anna, "bo": direct, "settings": settings, "templates": templates}
 
@@ -333,13 +407,21 @@ def test_markup_and_template_syntax_show_as_text_on_every_page(app, db, hostile_
     bad = client.post(links["evaluation_url"], data={"csrf_token": token, "value": "9", "comment": payload("utv")})
     assert bad.status_code == 422
     assert_inert(bad.get_data(as_text=True), payload("utv"))
-    good = client.post(links["evaluation_url"], data={"csrf_token": token, "value": "4", "knowledge": "5",
-                                                      "cooperation": "yes", "comment": payload("utv")})
+    good = client.post(
+        links["evaluation_url"],
+        data={"csrf_token": token, "value": "4", "knowledge": "5", "cooperation": "yes", "comment": payload("utv")},
+    )
     assert good.status_code == 303
     with db.transaction() as session:
         assert session.scalar(select(Evaluation.comment)) == payload("utv")
-    make_meeting(slug="forr", title=payload("titel2"), starts=f"{LAST_YEAR}-03-04 18:00", city=payload("stad2"),
-                 host=payload("värd2"), region="Gotland")  # the board report lists meetings held
+    make_meeting(
+        slug="forr",
+        title=payload("titel2"),
+        starts=f"{LAST_YEAR}-03-04 18:00",
+        city=payload("stad2"),
+        host=payload("värd2"),
+        region="Gotland",
+    )  # the board report lists meetings held
     with db.transaction() as session:
         report = board_report(session, w["settings"], None, None)
     assert_inert(to_html(report), *[f"<script>alert('{f}')</script>" for f in ("stad2", "värd2")])
@@ -374,8 +456,12 @@ def test_markup_and_template_syntax_show_as_text_on_every_staff_page(app, db, ho
         campaign_id = session.scalar(select(func.min(OutboxMessage.campaign_id)))
     client = app.test_client()
     assert log_in(client, email=STAFF, password="ett långt lösenord").status_code == 303
-    answer(client.application.test_client(), links_for(app, w["anna"], w["meeting"])["rsvp_url"], answer="yes",
-           comment=payload("kommentar"))
+    answer(
+        client.application.test_client(),
+        links_for(app, w["anna"], w["meeting"])["rsvp_url"],
+        answer="yes",
+        comment=payload("kommentar"),
+    )
     pages = {
         "/staff/": [],
         "/staff/organisations": [payload("org")],
@@ -408,8 +494,9 @@ def test_markup_and_template_syntax_are_inert_in_every_mail(app, db, hostile_wor
     with db.transaction() as session:
         meeting = session.get(Meeting, w["meeting"])
         check_in(session, meeting, ["anna@hostile.example.org"])
-        thanks = service.create_campaign(session, w["settings"], w["templates"], meeting_slug="falun",
-                                         template="thanks", audience=Audience(all=True))
+        thanks = service.create_campaign(
+            session, w["settings"], w["templates"], meeting_slug="falun", template="thanks", audience=Audience(all=True)
+        )
         service.start(session, thanks)
         send_digest(session, w["settings"])
         queue_org_report(session, w["settings"], org_report(session, "hostile", w["settings"].timezone))
@@ -441,8 +528,15 @@ def test_markup_and_template_syntax_are_inert_in_every_mail(app, db, hostile_wor
 
     title = "<script>alert('titel')</script>"
     first_name = payload("namn").split(" ")[0]
-    shown("anna@hostile.example.org", "Inbjudan", title, first_name, "<script>alert('lokal')</script>",
-          "<script>alert('beskrivning')</script>", "<script>alert('org')</script>")
+    shown(
+        "anna@hostile.example.org",
+        "Inbjudan",
+        title,
+        first_name,
+        "<script>alert('lokal')</script>",
+        "<script>alert('beskrivning')</script>",
+        "<script>alert('org')</script>",
+    )
     shown("anna@hostile.example.org", "Har du hunnit svara", title, first_name)
     shown("anna@hostile.example.org", "Tack för dialogträffen", first_name)
     shown("anna@hostile.example.org", "Du är anmäld", title, first_name)
@@ -459,26 +553,37 @@ def test_control_characters_in_an_evaluation_comment_are_dropped(app, db, person
     client = app.test_client()
     path = links_for(app, anna, meeting)["evaluation_url"]
     token = csrf_of(client.get(path).get_data(as_text=True))
-    posted = client.post(path, data={"csrf_token": token, "value": "4", "knowledge": "4", "cooperation": "yes",
-                                     "comment": "Bra\x00 träff\x1b[31m"})
+    posted = client.post(
+        path,
+        data={
+            "csrf_token": token,
+            "value": "4",
+            "knowledge": "4",
+            "cooperation": "yes",
+            "comment": "Bra\x00 träff\x1b[31m",
+        },
+    )
     assert posted.status_code == 303
     with db.transaction() as session:
         assert session.scalar(select(Evaluation.comment)) == "Bra träff[31m"
 
 
-@pytest.mark.parametrize("escape", [
-    "{{ ''.__class__.__mro__[1].__subclasses__() }}",
-    "{{ '{0.__class__.__mro__}'.format(contact) }}",
-    "{{ contact|attr('__class__') }}",
-    "{{ lipsum.__globals__['os'] }}",
-    "{{ cycler.__init__.__globals__.os.popen('id').read() }}",
-    "{{ self._TemplateReference__context }}",
-    "{% set x = [] %}{{ x.append(1) }}",
-    "{{ contact.update({'email': 'mallory@example.org'}) }}",
-    "{% include '/etc/passwd' %}",
-    "{% include '../../../../../etc/passwd' %}",
-    "{{ range(10**7)|list|length }}",
-])
+@pytest.mark.parametrize(
+    "escape",
+    [
+        "{{ ''.__class__.__mro__[1].__subclasses__() }}",
+        "{{ '{0.__class__.__mro__}'.format(contact) }}",
+        "{{ contact|attr('__class__') }}",
+        "{{ lipsum.__globals__['os'] }}",
+        "{{ cycler.__init__.__globals__.os.popen('id').read() }}",
+        "{{ self._TemplateReference__context }}",
+        "{% set x = [] %}{{ x.append(1) }}",
+        "{{ contact.update({'email': 'mallory@example.org'}) }}",
+        "{% include '/etc/passwd' %}",
+        "{% include '../../../../../etc/passwd' %}",
+        "{{ range(10**7)|list|length }}",
+    ],
+)
 def test_a_staff_template_cannot_escape_the_sandbox(tmp_path, escape):
     import shutil
 
@@ -486,9 +591,16 @@ def test_a_staff_template_cannot_escape_the_sandbox(tmp_path, escape):
     shutil.copytree(packaged_templates_path(), folder)
     (folder / "sv" / "reminder.txt").write_text(
         "{% extends 'base.txt' %}{% block subject %}x{% endblock %}\n{% block content %}" + escape + "{% endblock %}",
-        encoding="utf-8")
-    context = {"lang": "sv", "sender": {"name": "Ax", "email": "a@b.se"}, "first_message": False,
-               "unsubscribe_url": "u", "organisations": [], "contact": {"name": "A", "first_name": "A", "email": "a@b.se"}}
+        encoding="utf-8",
+    )
+    context = {
+        "lang": "sv",
+        "sender": {"name": "Ax", "email": "a@b.se"},
+        "first_message": False,
+        "unsubscribe_url": "u",
+        "organisations": [],
+        "contact": {"name": "A", "first_name": "A", "email": "a@b.se"},
+    }
     with pytest.raises(TemplateProblem) as problem:
         EmailTemplates(folder).render("reminder", "sv", context)
     assert problem.value.template == "sv/reminder.txt" and problem.value.line == 2
@@ -497,16 +609,22 @@ def test_a_staff_template_cannot_escape_the_sandbox(tmp_path, escape):
 
 # -- formulas in exports ------------------------------------------------------------------------------
 
-FORMULAS = ["=cmd|' /C calc'!A0", "+SUM(1;2)", "-2+3", "@SUM(A1:A2)", "=HYPERLINK(\"http://evil.example\";\"klick\")"]
+FORMULAS = ["=cmd|' /C calc'!A0", "+SUM(1;2)", "-2+3", "@SUM(A1:A2)", '=HYPERLINK("http://evil.example";"klick")']
 
 
-def test_exports_never_run_a_formula_whatever_the_data_starts_with(app, db, runner, make_csv, make_meeting, person,
-                                                                  tmp_path):
-    make_csv("organisations.csv", csv_text(["slug", "name"], ["formler", "=HYPERLINK(\"http://evil.example\")"]))
-    path = make_csv("formler.csv", csv_text(["email", "name"], *[[f"p{i}@formler.example.org", value]
-                                                                 for i, value in enumerate(FORMULAS)],
-                                            ["=1+2@formler.example.org", "Ada"],
-                                            ["+46701234567@formler.example.org", "Bea"]))
+def test_exports_never_run_a_formula_whatever_the_data_starts_with(
+    app, db, runner, make_csv, make_meeting, person, tmp_path
+):
+    make_csv("organisations.csv", csv_text(["slug", "name"], ["formler", '=HYPERLINK("http://evil.example")']))
+    path = make_csv(
+        "formler.csv",
+        csv_text(
+            ["email", "name"],
+            *[[f"p{i}@formler.example.org", value] for i, value in enumerate(FORMULAS)],
+            ["=1+2@formler.example.org", "Ada"],
+            ["+46701234567@formler.example.org", "Bea"],
+        ),
+    )
     assert runner.invoke(["contacts", "import", path]).exit_code == 0
     tabbed = person("tab@formler.example.org", "\t=1+1")  # straight into the table: tab and CR first
     carriage = person("cr@formler.example.org", "\r=1+1")
@@ -515,8 +633,14 @@ def test_exports_never_run_a_formula_whatever_the_data_starts_with(app, db, runn
     with db.transaction() as session:
         everyone = list(session.scalars(select(Contact.id)))
     for i, contact in enumerate(everyone):
-        answer(client, links_for(app, contact, meeting)["rsvp_url"], answer="yes",
-               diet=FORMULAS[i % 5], accessibility=FORMULAS[(i + 1) % 5], comment=FORMULAS[(i + 2) % 5])
+        answer(
+            client,
+            links_for(app, contact, meeting)["rsvp_url"],
+            answer="yes",
+            diet=FORMULAS[i % 5],
+            accessibility=FORMULAS[(i + 1) % 5],
+            comment=FORMULAS[(i + 2) % 5],
+        )
     assert tabbed in everyone and carriage in everyone
 
     for delimiter in (";", ","):
@@ -540,8 +664,9 @@ def test_exports_never_run_a_formula_whatever_the_data_starts_with(app, db, runn
     with db.transaction() as session:  # the attendee rows themselves keep the data as it was given
         rows = attendee_rows(session, session.get(Meeting, meeting), app.extensions["mailer.settings"].timezone)
     assert {"\t=1+1", "\r=1+1"} <= {r[0] for r in rows}
-    assert {"'\t=1+1", "'\r=1+1"} <= {row[0] for row in csv.reader(io.StringIO(to_csv(rows).decode("utf-8-sig")),
-                                                                   delimiter=";")}
+    assert {"'\t=1+1", "'\r=1+1"} <= {
+        row[0] for row in csv.reader(io.StringIO(to_csv(rows).decode("utf-8-sig")), delimiter=";")
+    }
 
 
 def test_the_export_to_standard_output_works(runner, make_meeting):
@@ -551,6 +676,7 @@ def test_the_export_to_standard_output_works(runner, make_meeting):
 
 
 # -- hostile CSV files ----------------------------------------------------------------------------------
+
 
 def test_hostile_csv_files_get_a_clear_error_and_change_nothing(runner, db, make_csv, tmp_path):
     first = make_csv("kor.csv", "email,name\nanna@kor.example.org,Anna\nbo@kor.example.org,Bo\n")
@@ -571,15 +697,27 @@ def test_hostile_csv_files_get_a_clear_error_and_change_nothing(runner, db, make
     row = b"person@femtio.example.org,Person Persson,ledamot\n"  # 50 MB of honest-looking rows
     files = {
         "femtio.csv": ("file is larger than 50 MB", b"email,name,role\n" + row * (50 * 1024 * 1024 // len(row) + 1)),
-        "bild.csv": ("not a CSV file (binary content)", b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + bytes(range(256)) * 40),
+        "bild.csv": (
+            "not a CSV file (binary content)",
+            b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + bytes(range(256)) * 40,
+        ),
         "kalkyl.csv": ("not a CSV file (binary content)", xlsx.getvalue()),
-        "bred.csv": ("the header has 1000001 columns (at most 200)",
-                     b"email," + b",".join(b"c%d" % i for i in range(1_000_000)) + b"\nx@bred.example.org\n"),
-        "citat.csv": ("line 3: broken CSV quoting", b'email,name\na@citat.example.org,Ann"a\nb@citat.example.org,"Bo"x\n'),
-        "oavslutad.csv": ("broken CSV quoting (unexpected end of data)",
-                          b'email,name\na@oavslutad.example.org,"Anna\nb@oavslutad.example.org,B\n'),
-        "jattecell.csv": ("line 2: a cell is longer than 131072 characters",
-                          b"email,name\na@jattecell.example.org," + b"x" * 300_000 + b"\n"),
+        "bred.csv": (
+            "the header has 1000001 columns (at most 200)",
+            b"email," + b",".join(b"c%d" % i for i in range(1_000_000)) + b"\nx@bred.example.org\n",
+        ),
+        "citat.csv": (
+            "line 3: broken CSV quoting",
+            b'email,name\na@citat.example.org,Ann"a\nb@citat.example.org,"Bo"x\n',
+        ),
+        "oavslutad.csv": (
+            "broken CSV quoting (unexpected end of data)",
+            b'email,name\na@oavslutad.example.org,"Anna\nb@oavslutad.example.org,B\n',
+        ),
+        "jattecell.csv": (
+            "line 2: a cell is longer than 131072 characters",
+            b"email,name\na@jattecell.example.org," + b"x" * 300_000 + b"\n",
+        ),
         "utf16.csv": ("not a CSV file (binary content)", "email,name\na@utf.example.org,A\n".encode("utf-16")),
         "tom.csv": ("the file is empty", b"\xef\xbb\xbf\r\n\r\n"),
         "ingen-adress.csv": ("no email column", b"namn;telefon\nAnna;070\n"),
@@ -597,13 +735,19 @@ def test_hostile_csv_files_get_a_clear_error_and_change_nothing(runner, db, make
 
 
 def test_a_wide_row_control_characters_and_late_nul_bytes_are_cleaned_not_fatal(runner, db, make_csv, tmp_path):
-    wide = make_csv("bredrad.csv", b"email,name\na@bredrad.example.org,Anna" + b"," * 1_000_000
-                    + b"\nb@bredrad.example.org,Bo\n")
+    wide = make_csv(
+        "bredrad.csv", b"email,name\na@bredrad.example.org,Anna" + b"," * 1_000_000 + b"\nb@bredrad.example.org,Bo\n"
+    )
     padding = b"".join(b"p%d@sen.example.org,Person %d\n" % (i, i) for i in range(400))  # past the first 8 KB
-    late = make_csv("sen.csv", b"email,name\n" + padding
-                    + "nul@sen.example.org,Ni\x00na\x1b[31m R\x07ed\u0085X\u009b\n".encode())
-    make_csv("organisations.csv", b"slug,name,region\n" + b"".join(b"org%d,Org %d,\n" % (i, i) for i in range(600))
-             + b"sen,Sen\x00a \x1b]0;titel\x07forbundet,Dalarna,extra,cells\n")  # NUL past 8 KB, a row too long
+    late = make_csv(
+        "sen.csv", b"email,name\n" + padding + "nul@sen.example.org,Ni\x00na\x1b[31m R\x07ed\u0085X\u009b\n".encode()
+    )
+    make_csv(
+        "organisations.csv",
+        b"slug,name,region\n"
+        + b"".join(b"org%d,Org %d,\n" % (i, i) for i in range(600))
+        + b"sen,Sen\x00a \x1b]0;titel\x07forbundet,Dalarna,extra,cells\n",
+    )  # NUL past 8 KB, a row too long
     result = runner.invoke(["contacts", "import", wide, late])
     assert result.exit_code == 0, result.output
     listing = runner.invoke(["contacts", "list"])
@@ -620,9 +764,14 @@ def test_a_wide_row_control_characters_and_late_nul_bytes_are_cleaned_not_fatal(
 def test_oversize_cells_are_cut_with_a_warning_and_oversize_meeting_fields_refused(runner, db, make_csv):
     """The columns have sizes (PostgreSQL enforces them): a longer cell must not fail the whole import."""
     make_csv("organisations.csv", csv_text(["slug", "name", "region"], ["lang", "Förbundet " * 100, "Län" * 100]))
-    path = make_csv("lang.csv", csv_text(["email", "name", "role", "titel", "phone"],
-                                         ["anna@lang.example.org", "Anna " * 1000, "R" * 500, "Tit" * 200, "0" * 500],
-                                         ["a" * 300 + "@lang.example.org", "För lång adress", "", "", ""]))
+    path = make_csv(
+        "lang.csv",
+        csv_text(
+            ["email", "name", "role", "titel", "phone"],
+            ["anna@lang.example.org", "Anna " * 1000, "R" * 500, "Tit" * 200, "0" * 500],
+            ["a" * 300 + "@lang.example.org", "För lång adress", "", "", ""],
+        ),
+    )
     result = runner.invoke(["contacts", "import", path])
     assert result.exit_code == 1  # the over-long address is rejected; the rest is in
     for field, limit in (("name", 200), ("title", 200), ("role", 100), ("phone", 50)):
@@ -636,8 +785,14 @@ def test_oversize_cells_are_cut_with_a_warning_and_oversize_meeting_fields_refus
         assert (len(organisation.name), organisation.region) == (199, None)  # not a region: not stored
     before = snapshot(db)
     for option, limit in (("--title", 200), ("--region", 100), ("--city", 100), ("--host", 200), ("--venue", 300)):
-        fields = {"--slug": "lang", "--title": "T", "--region": "Gotland", "--city": "C", "--starts": f"{YEAR}-05-06 18:00",
-                  option: "x" * (limit + 1)}
+        fields = {
+            "--slug": "lang",
+            "--title": "T",
+            "--region": "Gotland",
+            "--city": "C",
+            "--starts": f"{YEAR}-05-06 18:00",
+            option: "x" * (limit + 1),
+        }
         result = runner.invoke(["meetings", "add", *[x for pair in fields.items() for x in pair]])
         assert result.exit_code == 1 and f"{option}: is longer than {limit} characters" in result.output, option
     assert snapshot(db) == before
@@ -655,25 +810,74 @@ def test_a_broken_organisations_file_beside_a_list_is_a_clear_error(runner, db, 
 
 # -- dates out of range -----------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("args, error", [
-    (["meetings", "add", "--starts", "9999-12-31 23:00"], "--starts: '9999-12-31 23:00' is out of range"),
-    (["meetings", "add", "--starts", "0001-01-01 00:30"], "--starts: '0001-01-01 00:30' is out of range"),
-    (["meetings", "add", "--starts", f"{YEAR}-05-06 18:00", "--ends", "9999-12-31 23:59"],
-     "--ends: '9999-12-31 23:59' is out of range"),
-    (["meetings", "add", "--starts", f"{YEAR}-05-06 18:00", "--rsvp-by", "0001-01-01"],
-     "--rsvp-by: '0001-01-01' is out of range"),
-    (["meetings", "add", "--starts", f"{YEAR}-02-30 18:00"], "is not a date and time"),
-    (["meetings", "add", "--starts", "99999-01-01 18:00"], "is not a date and time"),
-    (["meetings", "edit", "befintlig", "--starts", "9999-12-31 23:00"], "'9999-12-31 23:00' is out of range"),
-    (["campaigns", "create", "--meeting", "befintlig", "--template", "invitation", "--all",
-      "--send-at", "0001-01-01 00:00"], "'0001-01-01 00:00' is out of range"),
-    (["campaigns", "create", "--meeting", "befintlig", "--template", "invitation", "--all",
-      "--send-at", "9999-12-31 23:59"], "'9999-12-31 23:59' is out of range"),
-])
+
+@pytest.mark.parametrize(
+    "args, error",
+    [
+        (["meetings", "add", "--starts", "9999-12-31 23:00"], "--starts: '9999-12-31 23:00' is out of range"),
+        (["meetings", "add", "--starts", "0001-01-01 00:30"], "--starts: '0001-01-01 00:30' is out of range"),
+        (
+            ["meetings", "add", "--starts", f"{YEAR}-05-06 18:00", "--ends", "9999-12-31 23:59"],
+            "--ends: '9999-12-31 23:59' is out of range",
+        ),
+        (
+            ["meetings", "add", "--starts", f"{YEAR}-05-06 18:00", "--rsvp-by", "0001-01-01"],
+            "--rsvp-by: '0001-01-01' is out of range",
+        ),
+        (["meetings", "add", "--starts", f"{YEAR}-02-30 18:00"], "is not a date and time"),
+        (["meetings", "add", "--starts", "99999-01-01 18:00"], "is not a date and time"),
+        (["meetings", "edit", "befintlig", "--starts", "9999-12-31 23:00"], "'9999-12-31 23:00' is out of range"),
+        (
+            [
+                "campaigns",
+                "create",
+                "--meeting",
+                "befintlig",
+                "--template",
+                "invitation",
+                "--all",
+                "--send-at",
+                "0001-01-01 00:00",
+            ],
+            "'0001-01-01 00:00' is out of range",
+        ),
+        (
+            [
+                "campaigns",
+                "create",
+                "--meeting",
+                "befintlig",
+                "--template",
+                "invitation",
+                "--all",
+                "--send-at",
+                "9999-12-31 23:59",
+            ],
+            "'9999-12-31 23:59' is out of range",
+        ),
+    ],
+)
 def test_dates_out_of_range_are_a_clear_error_and_change_nothing(runner, db, make_csv, args, error):
     assert runner.invoke(["contacts", "import", make_csv("kor.csv", "email\na@kor.example.org\n")]).exit_code == 0
-    assert runner.invoke(["meetings", "add", "--slug", "befintlig", "--title", "T", "--region", "Dalarna", "--city", "C",
-                          "--starts", f"{YEAR}-05-06 18:00"]).exit_code == 0
+    assert (
+        runner.invoke(
+            [
+                "meetings",
+                "add",
+                "--slug",
+                "befintlig",
+                "--title",
+                "T",
+                "--region",
+                "Dalarna",
+                "--city",
+                "C",
+                "--starts",
+                f"{YEAR}-05-06 18:00",
+            ]
+        ).exit_code
+        == 0
+    )
     before = snapshot(db)
     if args[:2] == ["meetings", "add"]:
         args = args + ["--slug", "ny", "--title", "T", "--region", "Dalarna", "--city", "C"]
@@ -688,8 +892,9 @@ def test_a_board_report_to_the_end_of_time_is_a_clear_error(runner):
     assert result.exit_code == 2 and "--to" in result.output
 
 
-def test_a_meeting_at_the_edges_of_the_range_works_everywhere(app, db, runner, person, make_meeting, smtp_server,
-                                                             tmp_path):
+def test_a_meeting_at_the_edges_of_the_range_works_everywhere(
+    app, db, runner, person, make_meeting, smtp_server, tmp_path
+):
     meeting = make_meeting(slug="sist", starts="2999-12-31 23:00", rsvp_by="2999-12-31").id
     anna = person("anna@example.org", "Anna")
     client = app.test_client()
@@ -700,30 +905,50 @@ def test_a_meeting_at_the_edges_of_the_range_works_everywhere(app, db, runner, p
     listing = json.loads(runner.invoke(["meetings", "list", "--json"]).stdout)
     assert listing[0]["ends"].startswith("3000-01-01T01:00")
     assert runner.invoke(["meetings", "status", "sist"]).exit_code == 0
-    assert runner.invoke(["responses", "export", "sist", "--format", "xlsx", "-o", tmp_path / "sist.xlsx"]).exit_code == 0
+    assert (
+        runner.invoke(["responses", "export", "sist", "--format", "xlsx", "-o", tmp_path / "sist.xlsx"]).exit_code == 0
+    )
 
 
 # -- strings that look like SQL ------------------------------------------------------------------------------
 
-SQL = ["Robert'); DROP TABLE contacts;--", "x' OR '1'='1", "1; DELETE FROM responses WHERE 1=1; --",
-       "\"; UPDATE contacts SET email='x'; --", "' UNION SELECT secret_key FROM config --"]
+SQL = [
+    "Robert'); DROP TABLE contacts;--",
+    "x' OR '1'='1",
+    "1; DELETE FROM responses WHERE 1=1; --",
+    "\"; UPDATE contacts SET email='x'; --",
+    "' UNION SELECT secret_key FROM config --",
+]
 
 
 def test_sql_looking_strings_are_stored_as_text_and_run_nothing(app, db, runner, make_csv, make_meeting):
-    path = make_csv("sql.csv", csv_text(["email", "name", "role"],
-                                        *[[f"o'brien{i}@sql.example.org", value, value] for i, value in enumerate(SQL)]))
+    path = make_csv(
+        "sql.csv",
+        csv_text(
+            ["email", "name", "role"], *[[f"o'brien{i}@sql.example.org", value, value] for i, value in enumerate(SQL)]
+        ),
+    )
     assert runner.invoke(["contacts", "import", path]).exit_code == 0
     meeting = make_meeting(slug="sql", title=SQL[0], venue=SQL[1]).id
     client = app.test_client()
     with db.transaction() as session:
         contacts = dict(session.execute(select(Contact.email, Contact.id)).all())
     for i, value in enumerate(SQL):
-        posted = answer(client, links_for(app, contacts[f"o'brien{i}@sql.example.org"], meeting)["rsvp_url"],
-                        answer="yes", diet=value, comment=value)
+        posted = answer(
+            client,
+            links_for(app, contacts[f"o'brien{i}@sql.example.org"], meeting)["rsvp_url"],
+            answer="yes",
+            diet=value,
+            comment=value,
+        )
         assert posted.status_code == 303
     tables = set(inspect(db.engine).get_table_names())
-    for args in (["contacts", "list", "--org", SQL[1]], ["meetings", "status", SQL[1]],
-                 ["contacts", "revoke-links", SQL[1]], ["orgs", "report", SQL[0]]):
+    for args in (
+        ["contacts", "list", "--org", SQL[1]],
+        ["meetings", "status", SQL[1]],
+        ["contacts", "revoke-links", SQL[1]],
+        ["orgs", "report", SQL[0]],
+    ):
         result = runner.invoke(args)
         assert result.exit_code == 1 and "Traceback" not in result.output, args
     listing = json.loads(runner.invoke(["contacts", "list", "--json"]).stdout)

@@ -82,11 +82,14 @@ def test_an_interrupted_import_run_again_adds_nobody_twice(db, make_csv):
     assert import_in_batches(db, [path]).files[0].unchanged == ROWS, "a third run changes nothing"
 
 
-@pytest.mark.parametrize(("last", "strict", "why"), [
-    ("someone@example.org;Någon;Sörmlnd", False, "unknown region: staff must choose"),
-    ('"broken@example.org;Trasig;Dalarna', False, "an unclosed quote: the file is unreadable"),
-    ("not-an-address;Fel;Dalarna", True, "a rejected row under --strict"),
-])
+@pytest.mark.parametrize(
+    ("last", "strict", "why"),
+    [
+        ("someone@example.org;Någon;Sörmlnd", False, "unknown region: staff must choose"),
+        ('"broken@example.org;Trasig;Dalarna', False, "an unclosed quote: the file is unreadable"),
+        ("not-an-address;Fel;Dalarna", True, "a rejected row under --strict"),
+    ],
+)
 def test_a_bad_row_after_the_first_batches_writes_nothing(db, make_csv, last, strict, why):
     path = make_csv("korpen.csv", rows_csv(ROWS, last=last))
 

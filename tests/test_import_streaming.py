@@ -14,9 +14,11 @@ from sqlalchemy import func, select
 from mailer.contacts.models import Contact, Organisation
 
 ROOT = Path(__file__).resolve().parent.parent
-PROBE = ("import resource, subprocess, sys; "
-         "code = subprocess.run(sys.argv[1:], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL).returncode; "
-         "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss, code)")
+PROBE = (
+    "import resource, subprocess, sys; "
+    "code = subprocess.run(sys.argv[1:], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL).returncode; "
+    "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss, code)"
+)
 
 
 def write_list(path: Path, rows: int) -> Path:
@@ -29,8 +31,14 @@ def write_list(path: Path, rows: int) -> Path:
 
 def peak_rss_mb(env: dict[str, str], *args: str) -> float:
     """Peak resident memory of one `mailer` command, measured by the kernel in its own parent."""
-    out = subprocess.run([sys.executable, "-c", PROBE, sys.executable, "-m", "mailer", *args], cwd=ROOT,
-                         env={**os.environ, **env}, check=True, capture_output=True, text=True).stdout.split()
+    out = subprocess.run(
+        [sys.executable, "-c", PROBE, sys.executable, "-m", "mailer", *args],
+        cwd=ROOT,
+        env={**os.environ, **env},
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout.split()
     assert out[1] == "0", out
     return int(out[0]) / 1024  # Linux: KiB
 
@@ -49,8 +57,14 @@ def test_memory_does_not_grow_with_the_rows(app, cli_env, tmp_path):
 def run_with_stderr_on_a_terminal(env: dict[str, str], *args: str) -> tuple[int, str, str]:
     """Run `mailer` with stderr on a pseudo-terminal (as in an interactive shell), stdout on a pipe."""
     master, slave = os.openpty()
-    process = subprocess.Popen([sys.executable, "-m", "mailer", *args], cwd=ROOT, env={**os.environ, **env},
-                               stdout=subprocess.PIPE, stderr=slave, text=True)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "mailer", *args],
+        cwd=ROOT,
+        env={**os.environ, **env},
+        stdout=subprocess.PIPE,
+        stderr=slave,
+        text=True,
+    )
     os.close(slave)
     terminal = b""
     while True:
@@ -74,8 +88,14 @@ def test_import_shows_progress_on_a_terminal_only(app, cli_env, tmp_path):
     assert "korforbundet.csv: 4500 new" in stdout and "rows/s" not in stdout  # the report stays clean
     assert "\r4,500 rows, " in terminal.replace(" 500", ",500") and " rows/s, " in terminal
 
-    piped = subprocess.run([sys.executable, "-m", "mailer", "contacts", "import", str(path)], cwd=ROOT,
-                           env={**os.environ, **cli_env}, capture_output=True, text=True, timeout=120)
+    piped = subprocess.run(
+        [sys.executable, "-m", "mailer", "contacts", "import", str(path)],
+        cwd=ROOT,
+        env={**os.environ, **cli_env},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert piped.returncode == 0 and "4500 unchanged" in piped.stdout
     assert piped.stderr == "" and "\r" not in piped.stdout  # quiet in a pipe
 

@@ -52,8 +52,9 @@ def test_a_subject_over_998_characters_is_refused_at_preview_and_save(db, staff_
 
 def test_a_template_that_renders_100_mb_is_refused_without_building_it(db, staff_client, editable):
     original = (editable / "sv" / "invitation.txt").read_text(encoding="utf-8")
-    huge = original.replace("{% block content -%}", "{% block content -%}{% for n in range(100000) %}"
-                            + "x" * 1000 + "{% endfor %}", 1)
+    huge = original.replace(
+        "{% block content -%}", "{% block content -%}{% for n in range(100000) %}" + "x" * 1000 + "{% endfor %}", 1
+    )
     assert huge != original
     reply = post(staff_client, "/staff/templates/sv/invitation.txt/preview.json", {"text": huge})
     assert reply.json["ok"] is False and "större än 10 MB (inställningen max_message_bytes)" in reply.json["problem"]
@@ -61,7 +62,9 @@ def test_a_template_that_renders_100_mb_is_refused_without_building_it(db, staff
     assert saved.status_code == 422 and "större än 10 MB" in text(saved)
     assert "range(100000)" not in (editable / "sv" / "invitation.txt").read_text(encoding="utf-8")
     with db.reading() as session:  # nothing recorded as saved
-        assert session.scalar(select(func.count()).select_from(AuditEntry).where(AuditEntry.action != "staff.login")) == 0
+        assert (
+            session.scalar(select(func.count()).select_from(AuditEntry).where(AuditEntry.action != "staff.login")) == 0
+        )
 
 
 def test_the_message_limit_is_the_max_message_bytes_setting(settings):
@@ -75,8 +78,9 @@ def _sample(settings) -> dict:
     from mailer.mail.compose import made_up_contact
     from mailer.mail.context import recipient_context
 
-    return recipient_context(settings, made_up_contact("sv"), template_editor.sample_meeting(settings),
-                             ["Exempelförbundet"], True, None)
+    return recipient_context(
+        settings, made_up_contact("sv"), template_editor.sample_meeting(settings), ["Exempelförbundet"], True, None
+    )
 
 
 def test_a_2_gb_upload_is_refused_before_its_body_is_read(db, staff, live_server, instance_path):
@@ -89,11 +93,13 @@ def test_a_2_gb_upload_is_refused_before_its_body_is_read(db, staff, live_server
     try:
         connection.putrequest("POST", "/staff/upload")
         connection.putheader("Content-Type", "multipart/form-data; boundary=xyz")
-        connection.putheader("Content-Length", str(2 * 1024 ** 3))
+        connection.putheader("Content-Length", str(2 * 1024**3))
         connection.putheader("Cookie", client.cookie_header())
         connection.endheaders()
-        head = (f'--xyz\r\nContent-Disposition: form-data; name="csrf_token"\r\n\r\n{token}\r\n'
-                '--xyz\r\nContent-Disposition: form-data; name="file"; filename="stor.csv"\r\n\r\nemail\n')
+        head = (
+            f'--xyz\r\nContent-Disposition: form-data; name="csrf_token"\r\n\r\n{token}\r\n'
+            '--xyz\r\nContent-Disposition: form-data; name="file"; filename="stor.csv"\r\n\r\nemail\n'
+        )
         try:
             connection.send(head.encode() + b"a@example.org\n" * 70_000)  # about a megabyte, then wait
         except (BrokenPipeError, ConnectionResetError):

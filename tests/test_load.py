@@ -27,6 +27,7 @@ from mailer.rsvp.questions import given_answers
 
 # -- the setting --------------------------------------------------------------------------------
 
+
 def test_public_rate_limit_setting_defaults_and_is_checked_at_start(test_config, monkeypatch, runner):
     assert load_settings(test_config).public_rate_limit == DEFAULT_PUBLIC_RATE_LIMIT == "120 per minute;1000 per hour"
     monkeypatch.setenv("MAILER_PUBLIC_RATE_LIMIT", "5000 per minute; 20000/hour")
@@ -56,6 +57,7 @@ def test_a_configured_limit_is_the_one_enforced(app, test_config, person, make_m
 
 # -- a real server with several processes ------------------------------------------------------
 
+
 @pytest.mark.slow
 def test_the_default_limit_answers_429_across_all_server_processes(app, db, cli_env, person, make_meeting):
     """120 a minute per address, counted together by all three processes (Redis), then 429."""
@@ -82,9 +84,17 @@ def test_500_people_answering_at_once_are_all_recorded(app, db, cli_env, person,
     meeting = make_meeting(slug="riksmote", title="Riksmöte", capacity=None, max_guests=2).id
     people = [person(f"p{i}@forening{i % 22}.example.org", f"Person {i}") for i in range(500)]
     paths = {cid: links_for(app, cid, meeting)["rsvp_url"] for cid in people}
-    wanted = {cid: {"answer": "yes" if i % 3 else "no", "guests": str(i % 3), "diet": f"kost {i}",
-                    "comment": f"Hälsningar från person {i} <b>&</b>"} for i, cid in enumerate(people)}
+    wanted = {
+        cid: {
+            "answer": "yes" if i % 3 else "no",
+            "guests": str(i % 3),
+            "diet": f"kost {i}",
+            "comment": f"Hälsningar från person {i} <b>&</b>",
+        }
+        for i, cid in enumerate(people)
+    }
     with mailer_server(cli_env, workers=3, threads=8, MAILER_PUBLIC_RATE_LIMIT=HIGH_LIMIT) as server:
+
         def prepare(i: int):
             cid = people[i]
             visitor = server.visitor()
@@ -97,15 +107,20 @@ def test_500_people_answering_at_once_are_all_recorded(app, db, cli_env, person,
 
     with db.transaction() as session:
         stored = {r.contact_id: r for r in session.scalars(select(Response).where(Response.meeting_id == meeting))}
-        history = dict(session.execute(select(ResponseChange.response_id, func.count())
-                                       .group_by(ResponseChange.response_id)).all())
+        history = dict(
+            session.execute(select(ResponseChange.response_id, func.count()).group_by(ResponseChange.response_id)).all()
+        )
         opens = session.scalar(select(func.sum(LinkOpen.count)))
         assert len(stored) == len(people)
         for cid, form in wanted.items():
             r = stored[cid]
             guests = int(form["guests"]) if form["answer"] == "yes" else 0
-            assert (r.answer.value, r.guests, given_answers(r).get("diet"), r.comment) == (form["answer"], guests, form["diet"],
-                                                                     form["comment"])
+            assert (r.answer.value, r.guests, given_answers(r).get("diet"), r.comment) == (
+                form["answer"],
+                guests,
+                form["diet"],
+                form["comment"],
+            )
             assert history[r.id] == 1
     assert opens == len(people)
     mails = confirmations(db)
@@ -127,12 +142,14 @@ def expected_mails(history: list[tuple[str, int]]) -> list[tuple[str, int]]:
 
 @pytest.mark.slow
 def test_one_person_posting_20_times_at_once_leaves_one_response_with_every_post_in_its_history(
-        app, db, cli_env, person, make_meeting):
+    app, db, cli_env, person, make_meeting
+):
     meeting = make_meeting(slug="samma", capacity=None, max_guests=3).id
     anna = person("anna@example.org", "Anna")
     path = links_for(app, anna, meeting)["rsvp_url"]
     posts = [{"answer": "yes" if i % 4 else "no", "guests": str(i % 4), "comment": f"försök {i}"} for i in range(20)]
     with mailer_server(cli_env, workers=3, MAILER_PUBLIC_RATE_LIMIT=HIGH_LIMIT) as server:
+
         def prepare(i: int):
             visitor = server.visitor()  # 20 tabs and devices, each with its own session
             token = visitor.open_form(path)
@@ -161,6 +178,7 @@ def test_50_yes_answers_at_once_for_10_places_give_exactly_10_places(app, db, cl
     meeting = make_meeting(slug="tio", title="Tio platser", capacity=10, max_guests=0).id
     people = [person(f"p{i}@example.org", f"Person {i}") for i in range(50)]
     with mailer_server(cli_env, workers=3, MAILER_PUBLIC_RATE_LIMIT=HIGH_LIMIT) as server:
+
         def prepare(i: int):
             visitor = server.visitor()
             path = links_for(app, people[i], meeting)["rsvp_url"]
@@ -171,8 +189,11 @@ def test_50_yes_answers_at_once_for_10_places_give_exactly_10_places(app, db, cl
         assert_clean_log(server)
     assert statuses == [303] * len(people)
     with db.transaction() as session:
-        rows = session.execute(select(Response.contact_id, Response.waitlisted, Response.answer)
-                               .where(Response.meeting_id == meeting).order_by(Response.id)).all()
+        rows = session.execute(
+            select(Response.contact_id, Response.waitlisted, Response.answer)
+            .where(Response.meeting_id == meeting)
+            .order_by(Response.id)
+        ).all()
         assert session.scalar(select(func.count()).select_from(Contact)) == 50
     assert {a for _, _, a in rows} == {Answer.YES}
     assert [w for _, w, _ in rows] == [False] * 10 + [True] * 40  # first come, first served

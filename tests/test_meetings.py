@@ -20,9 +20,22 @@ CLOCKS_FORWARD, CLOCKS_BACK = last_sunday(YEAR, 3), last_sunday(YEAR, 10)
 FALUN_WHEN = when(f"{YEAR}-09-16 18:00", "20:00")  # e.g. "tisdag 16 september … kl. 18.00–20.00"
 
 FALUN = [
-    "meetings", "add", "--slug", "falun", "--title", "Dialogträff med Landstinget Dalarna",
-    "--region", "Dalarna", "--city", "Falun", "--host", "Landstinget Dalarna",
-    "--venue", "Dalarnas museum, Stigaregatan 2, Falun", "--starts", f"{YEAR}-09-16 18:00",
+    "meetings",
+    "add",
+    "--slug",
+    "falun",
+    "--title",
+    "Dialogträff med Landstinget Dalarna",
+    "--region",
+    "Dalarna",
+    "--city",
+    "Falun",
+    "--host",
+    "Landstinget Dalarna",
+    "--venue",
+    "Dalarnas museum, Stigaregatan 2, Falun",
+    "--starts",
+    f"{YEAR}-09-16 18:00",
 ]
 
 
@@ -39,9 +52,17 @@ def stored(db, slug: str) -> Meeting:
 
 # --- the domain function ---------------------------------------------------------
 
+
 def test_local_time_is_stored_as_utc_with_a_default_length_of_two_hours(db, make_meeting):
-    make_meeting(slug="Falun", title=" Dialogträff ", city="Falun", region="Dalarna",
-                 starts=f"{YEAR}-09-16 18:00", host="  ", venue="Dalarnas museum")
+    make_meeting(
+        slug="Falun",
+        title=" Dialogträff ",
+        city="Falun",
+        region="Dalarna",
+        starts=f"{YEAR}-09-16 18:00",
+        host="  ",
+        venue="Dalarnas museum",
+    )
 
     meeting = stored(db, "falun")
     assert meeting.starts_at == dt.datetime(YEAR, 9, 16, 16, 0, tzinfo=UTC)  # CEST, UTC+2
@@ -53,8 +74,15 @@ def test_local_time_is_stored_as_utc_with_a_default_length_of_two_hours(db, make
 
 
 def test_winter_time_and_every_optional_field(db, make_meeting):
-    make_meeting(slug="lulea", starts=f"{YEAR}-12-02 18:00", ends=f"{YEAR}-12-02 21:30", capacity=40,
-                 rsvp_by=f"{YEAR}-11-25", host="Region Norrbotten", description="Två timmar.")
+    make_meeting(
+        slug="lulea",
+        starts=f"{YEAR}-12-02 18:00",
+        ends=f"{YEAR}-12-02 21:30",
+        capacity=40,
+        rsvp_by=f"{YEAR}-11-25",
+        host="Region Norrbotten",
+        description="Två timmar.",
+    )
 
     meeting = stored(db, "lulea")
     assert meeting.starts_at == dt.datetime(YEAR, 12, 2, 17, 0, tzinfo=UTC)  # CET, UTC+1
@@ -105,8 +133,13 @@ def test_meetings_are_listed_in_date_order(db, make_meeting):
 )
 def test_bad_input_names_the_field_and_changes_nothing(db, settings, changes, field, message):
     before = snapshot(db)
-    values = {"slug": "falun", "title": "Dialogträff", "region": "Dalarna", "city": "Falun",
-              "starts": f"{YEAR}-09-16 18:00"} | changes
+    values = {
+        "slug": "falun",
+        "title": "Dialogträff",
+        "region": "Dalarna",
+        "city": "Falun",
+        "starts": f"{YEAR}-09-16 18:00",
+    } | changes
 
     with pytest.raises(MeetingError, match=message) as caught, db.transaction() as session:
         add_meeting(session, settings.timezone, **values)
@@ -144,6 +177,7 @@ def test_a_meeting_ending_after_midnight_names_both_days():
 
 
 # --- the command line ---------------------------------------------------------------
+
 
 def test_cli_add_and_list(runner, db):
     result = runner.invoke([*FALUN, "--capacity", "40", "--rsvp-by", f"{YEAR}-09-09"])
@@ -195,7 +229,10 @@ def test_cli_explicit_end(runner, db):
 @pytest.mark.parametrize(
     ("extra", "error"),
     [
-        (["--starts", f"{YEAR}-09-31 18:00"], f"--starts: '{YEAR}-09-31 18:00' is not a date and time like 2027-09-13 18:00"),
+        (
+            ["--starts", f"{YEAR}-09-31 18:00"],
+            f"--starts: '{YEAR}-09-31 18:00' is not a date and time like 2027-09-13 18:00",
+        ),
         (["--ends", f"{YEAR}-09-16 17:59"], "--ends: the meeting must end after it starts"),
         (["--rsvp-by", "snart"], "--rsvp-by: 'snart' is not a date like 2027-09-06"),
         (["--rsvp-by", f"{YEAR}-09-20"], "--rsvp-by: the RSVP deadline is after the meeting"),

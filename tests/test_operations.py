@@ -62,14 +62,20 @@ def other_backend(db, postgres_available) -> str:
 
 def heard(db) -> bool:
     with db.transaction() as session:
-        return session.scalar(select(func.count()).select_from(WorkerHeartbeat)
-                              .where(WorkerHeartbeat.stopped_at.is_(None))) > 0
+        return (
+            session.scalar(
+                select(func.count()).select_from(WorkerHeartbeat).where(WorkerHeartbeat.stopped_at.is_(None))
+            )
+            > 0
+        )
 
 
 # -- a backup while a campaign is sent and answers arrive ------------------------------------------
 
+
 def test_a_backup_taken_while_a_campaign_sends_and_answers_arrive_restores_every_committed_answer(
-        app, db, settings, runner, cli_env, smtp_server, people, campaign, instance_path, replaced_databases):
+    app, db, settings, runner, cli_env, smtp_server, people, campaign, instance_path, replaced_databases
+):
     people(600)
     cid = campaign(start=True)
     with db.transaction() as session:
@@ -83,8 +89,13 @@ def test_a_backup_taken_while_a_campaign_sends_and_answers_arrive_restores_every
             if stop.is_set():
                 return
             with db.transaction() as session:
-                record_answer(session, session.get(Contact, contact_id), session.get(Meeting, meeting_id),
-                              {"answer": "yes" if i % 3 else "no"}, settings.timezone)
+                record_answer(
+                    session,
+                    session.get(Contact, contact_id),
+                    session.get(Meeting, meeting_id),
+                    {"answer": "yes" if i % 3 else "no"},
+                    settings.timezone,
+                )
             committed.append(contact_id)  # after the commit: this answer must be in a later backup
 
     answers = threading.Thread(target=answering)
@@ -127,8 +138,10 @@ def test_a_backup_taken_while_a_campaign_sends_and_answers_arrive_restores_every
 
 # -- restore: refusals and bad backups ----------------------------------------------------------
 
+
 def test_restore_refuses_while_a_worker_or_a_web_server_runs_and_changes_nothing(
-        app, db, runner, cli_env, smtp_server, instance_path):
+    app, db, runner, cli_env, smtp_server, instance_path
+):
     assert runner.invoke(["backup"]).exit_code == 0
     [backup] = backups_of(instance_path)
     with worker(worker_env(cli_env, smtp_server.url), instance_path / "worker.log"):
@@ -172,8 +185,13 @@ def test_bad_backups_are_refused_with_one_line_and_nothing_changes(app, db, runn
     damaged.write_bytes(bytes(content))
     manifest_path(damaged).write_bytes(manifest_path(good).read_bytes())
 
-    for path, reason in ((truncated, "truncated"), (foreign, "no manifest"), (newer, "unknown to this version"),
-                         (damaged, "damaged"), (tmp_path / "missing.sqlite", "no such file")):
+    for path, reason in (
+        (truncated, "truncated"),
+        (foreign, "no manifest"),
+        (newer, "unknown to this version"),
+        (damaged, "damaged"),
+        (tmp_path / "missing.sqlite", "no such file"),
+    ):
         for dry_run in (["--dry-run"], []):
             result = runner.invoke(["restore", *dry_run, path])
             assert result.exit_code == 1, result.output
@@ -190,8 +208,10 @@ def test_a_backup_of_an_older_schema_is_migrated_after_restore(app, db, runner, 
         config.attributes["connection"] = connection
         command.upgrade(config, "0007")
     with old.engine.begin() as connection:
-        connection.execute(text("INSERT INTO organisations (slug, name, created_at) VALUES ('dans', 'Dansförbundet', "
-                                ":now)"), {"now": utcnow().replace(tzinfo=None)})
+        connection.execute(
+            text("INSERT INTO organisations (slug, name, created_at) VALUES ('dans', 'Dansförbundet', :now)"),
+            {"now": utcnow().replace(tzinfo=None)},
+        )
     backup = tmp_path / "old-backup.sqlite"
     write_backup(old, backup)
     old.dispose()
@@ -234,7 +254,7 @@ def test_backup_keep_prunes_to_the_newest_of_each_day_and_week(app, db, settings
     now = utcnow().replace(hour=3, minute=0, second=0, microsecond=0)
     made = []
     for age in range(60):  # one a night for 60 nights, two on the newest day
-        for extra in ((0, 1) if age == 0 else (0,)):
+        for extra in (0, 1) if age == 0 else (0,):
             at = now - dt.timedelta(days=age) + dt.timedelta(hours=extra)
             path = folder / f"mailer-{at:%Y%m%dT%H%M%SZ}.sqlite"
             path.write_text("x")
@@ -254,6 +274,7 @@ def test_backup_keep_prunes_to_the_newest_of_each_day_and_week(app, db, settings
 
 # -- db copy ---------------------------------------------------------------------------------------
 
+
 def rsvp_link_in(eml: Path) -> str:
     message = email.message_from_bytes(eml.read_bytes(), policy=email.policy.default)
     body = message.get_body(preferencelist=("plain",)).get_content()
@@ -261,8 +282,18 @@ def rsvp_link_in(eml: Path) -> str:
 
 
 def test_db_copy_moves_everything_and_the_app_carries_on_on_the_target(
-        app, db, runner, runner_for, cli_env, test_config, people, campaign, instance_path, empty_database_url,
-        other_backend):
+    app,
+    db,
+    runner,
+    runner_for,
+    cli_env,
+    test_config,
+    people,
+    campaign,
+    instance_path,
+    empty_database_url,
+    other_backend,
+):
     """SQLite -> PostgreSQL (and PostgreSQL -> SQLite): a link from a mail sent before the copy answers
     after it, the answers are there, and the outbox resumes where it was."""
     people(5)
@@ -309,8 +340,9 @@ def test_db_copy_moves_everything_and_the_app_carries_on_on_the_target(
     assert len(again.stderr.strip().splitlines()) == 1
 
 
-def test_db_copy_refuses_a_target_at_another_schema_and_a_foreign_database(app, db, runner, empty_database_url,
-                                                                            other_backend):
+def test_db_copy_refuses_a_target_at_another_schema_and_a_foreign_database(
+    app, db, runner, empty_database_url, other_backend
+):
     older = empty_database_url(other_backend)
     older_db = Database(older)
     with older_db.engine.begin() as connection:
@@ -343,9 +375,12 @@ def test_db_copy_refuses_a_target_at_another_schema_and_a_foreign_database(app, 
 
 # -- doctor ----------------------------------------------------------------------------------------
 
+
 def doctor_lines(result) -> dict[str, str]:
-    return {match.group(2): match.group(1) for match in re.finditer(r"^(ok|warn|fail)\s+(\S+)\s", result.output,
-                                                                      re.MULTILINE)}
+    return {
+        match.group(2): match.group(1)
+        for match in re.finditer(r"^(ok|warn|fail)\s+(\S+)\s", result.output, re.MULTILINE)
+    }
 
 
 def test_doctor_on_a_running_instance_says_ok(app, db, runner, cli_env, smtp_server, instance_path):
@@ -356,19 +391,39 @@ def test_doctor_on_a_running_instance_says_ok(app, db, runner, cli_env, smtp_ser
         result = runner.invoke(["doctor"], env={"MAILER_SMTP_URL": smtp_server.url})
     assert result.exit_code == 0, result.output
     lines = doctor_lines(result)
-    assert lines == {"config": "ok", "instance": "ok", "database": "ok", "smtp": "ok", "worker": "ok",
-                     "backup": "ok", "secret_key": "ok", "base_url": "ok"}, result.output
+    assert lines == {
+        "config": "ok",
+        "instance": "ok",
+        "database": "ok",
+        "smtp": "ok",
+        "worker": "ok",
+        "backup": "ok",
+        "secret_key": "ok",
+        "base_url": "ok",
+    }, result.output
     assert "answered EHLO" in result.output and "8BITMIME yes" in result.output and "SMTPUTF8 yes" in result.output
     assert "at the latest revision" in result.output and "running, last heard from" in result.output
 
 
 def test_doctor_names_a_stopped_worker_an_unreachable_relay_and_a_relay_refusing_ehlo(
-        app, db, runner, make_meeting, smtp_server, settings):
+    app, db, runner, make_meeting, smtp_server, settings
+):
     with db.transaction() as session:  # a worker last heard 10 minutes ago, and a mail waiting since
-        session.add(WorkerHeartbeat(owner="old-host:4242", started_at=utcnow() - dt.timedelta(hours=1),
-                                    seen_at=utcnow() - dt.timedelta(minutes=10)))
-        session.add(OutboxMessage(template="digest", to_email="kansli@ax.example.org", extra={},
-                                  next_attempt_at=utcnow() - dt.timedelta(minutes=5)))
+        session.add(
+            WorkerHeartbeat(
+                owner="old-host:4242",
+                started_at=utcnow() - dt.timedelta(hours=1),
+                seen_at=utcnow() - dt.timedelta(minutes=10),
+            )
+        )
+        session.add(
+            OutboxMessage(
+                template="digest",
+                to_email="kansli@ax.example.org",
+                extra={},
+                next_attempt_at=utcnow() - dt.timedelta(minutes=5),
+            )
+        )
     port = free_port()
     unreachable = f"smtp://127.0.0.1:{port}"
 
@@ -377,7 +432,10 @@ def test_doctor_names_a_stopped_worker_an_unreachable_relay_and_a_relay_refusing
     assert stopped.exit_code == 1
     lines = doctor_lines(stopped)
     assert lines["worker"] == "fail" and lines["smtp"] == "fail" and lines["database"] == "ok"
-    assert "mail is waiting and the worker is not running" in stopped.output and "start it: `mailer worker`" in stopped.output
+    assert (
+        "mail is waiting and the worker is not running" in stopped.output
+        and "start it: `mailer worker`" in stopped.output
+    )
     assert f"cannot reach the relay 127.0.0.1:{port}" in stopped.output
     assert lines["backup"] == "warn" and "no backup has been taken" in stopped.output
     assert "2 check(s) failed: smtp, worker" in stopped.stderr
@@ -394,8 +452,13 @@ def test_doctor_names_a_stopped_worker_an_unreachable_relay_and_a_relay_refusing
 
 
 def test_doctor_fails_a_weak_secret_and_plain_http_in_production(app, runner):
-    result = runner.invoke(["doctor"], env={"MAILER_SECRET_KEY": "change-me-run-mailer-init-for-a-real-one",
-                                            "MAILER_BASE_URL": "http://mailer.ax.example.org.se"})
+    result = runner.invoke(
+        ["doctor"],
+        env={
+            "MAILER_SECRET_KEY": "change-me-run-mailer-init-for-a-real-one",
+            "MAILER_BASE_URL": "http://mailer.ax.example.org.se",
+        },
+    )
     lines = doctor_lines(result)
     assert result.exit_code == 1
     assert lines["secret_key"] == "fail" and lines["base_url"] == "fail"
@@ -404,8 +467,9 @@ def test_doctor_fails_a_weak_secret_and_plain_http_in_production(app, runner):
 
 def test_doctor_with_a_broken_config_says_so_and_still_checks_the_folder(bare_runner):
     runner, instance = bare_runner
-    result = runner.invoke(["doctor"], env={"MAILER_BASE_URL": "ftp://x", "MAILER_SECRET_KEY": "x" * 40,
-                                            "MAILER_FROM": "a@ax.example.org"})
+    result = runner.invoke(
+        ["doctor"], env={"MAILER_BASE_URL": "ftp://x", "MAILER_SECRET_KEY": "x" * 40, "MAILER_FROM": "a@ax.example.org"}
+    )
     lines = doctor_lines(result)
     assert result.exit_code == 1 and lines == {"config": "fail", "instance": "fail"}
     assert "MAILER_BASE_URL" in result.output and "run `mailer init`" in result.output
@@ -414,8 +478,10 @@ def test_doctor_with_a_broken_config_says_so_and_still_checks_the_folder(bare_ru
 
 # -- scheduled backups, and what staff see of them -------------------------------------------------
 
+
 def test_the_worker_takes_the_scheduled_backup_prunes_old_ones_and_staff_see_when(
-        app, db, settings, runner, cli_env, instance_path, staff_client):
+    app, db, settings, runner, cli_env, instance_path, staff_client
+):
     from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
 
     from mailer.worker.scheduler import BACKUP_JOB, build_scheduler, ensure_backup_job
@@ -430,8 +496,14 @@ def test_the_worker_takes_the_scheduled_backup_prunes_old_ones_and_staff_see_whe
         manifest_path(path).write_text(json.dumps({"created_at": at.isoformat()}))
         old.append(path)
     with db.transaction() as session:  # the last good backup was three days ago
-        session.add(BackupRecord(started_at=utcnow() - dt.timedelta(days=3), finished_at=utcnow() - dt.timedelta(days=3),
-                                 path=str(old[0]), trigger="scheduled"))
+        session.add(
+            BackupRecord(
+                started_at=utcnow() - dt.timedelta(days=3),
+                finished_at=utcnow() - dt.timedelta(days=3),
+                path=str(old[0]),
+                trigger="scheduled",
+            )
+        )
     assert "Säkerhetskopian är äldre än två dygn" in staff_client.get("/staff/").get_data(as_text=True)
     preview = runner.invoke(["digest", "preview"])
     assert "Varning: säkerhetskopian är äldre än två dygn" in preview.output
@@ -446,10 +518,14 @@ def test_the_worker_takes_the_scheduled_backup_prunes_old_ones_and_staff_see_whe
     assert str(job.trigger) == "cron[month='*', day='*', day_of_week='*', hour='3', minute='0']"  # 03:00 nightly
     job.next_run_time = utcnow() - dt.timedelta(hours=1)
     store.update_job(job)
-    env = {**{k: v for k, v in os.environ.items() if not k.startswith("MAILER_")}, **cli_env,
-           "MAILER_BACKUP_KEEP": "2 daily"}
-    result = subprocess.run([sys.executable, "-m", "mailer", "worker", "--until-idle"], env=env,
-                            capture_output=True, text=True, timeout=120)
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith("MAILER_")},
+        **cli_env,
+        "MAILER_BACKUP_KEEP": "2 daily",
+    }
+    result = subprocess.run(
+        [sys.executable, "-m", "mailer", "worker", "--until-idle"], env=env, capture_output=True, text=True, timeout=120
+    )
 
     assert result.returncode == 0, result.stderr
     assert "backup: written to" in result.stderr and "2 old backup(s) removed" in result.stderr
@@ -478,8 +554,10 @@ def test_forget_says_that_backups_age_out(runner, app, db, make_csv):
 def test_a_postgresql_backup_without_pg_dump_names_the_package_and_writes_nothing(app, runner, instance_path):
     result = runner.invoke(["backup"], env={"PATH": str(instance_path / "no-tools-here")})
     assert result.exit_code == 1
-    assert result.stderr == ("mailer: backup failed: pg_dump is not installed: install the PostgreSQL client tools "
-                             "in the server's version (Debian/Ubuntu: apt install postgresql-client)\n")
+    assert result.stderr == (
+        "mailer: backup failed: pg_dump is not installed: install the PostgreSQL client tools "
+        "in the server's version (Debian/Ubuntu: apt install postgresql-client)\n"
+    )
     assert not (instance_path / "backups").exists()
 
 

@@ -52,8 +52,13 @@ def test_an_organisations_short_name_is_declared_not_personal():
 
 def test_a_column_without_the_declaration_is_caught():
     metadata = MetaData()
-    Table("notes", metadata, Column("id", Integer, primary_key=True, info=not_personal()),
-          Column("text", String(100), info=personal()), Column("author", String(100)))
+    Table(
+        "notes",
+        metadata,
+        Column("id", Integer, primary_key=True, info=not_personal()),
+        Column("text", String(100), info=personal()),
+        Column("author", String(100)),
+    )
     assert undeclared_columns(metadata) == ["notes.author"]
 
 
@@ -74,8 +79,9 @@ def _held_somewhere(instance, dump: str) -> list[str]:
     return found
 
 
-def test_erasure_leaves_nothing_in_the_database_or_the_instance_folder(db, app, make_csv, make_meeting,
-                                                                        database_dump, instance_path):
+def test_erasure_leaves_nothing_in_the_database_or_the_instance_folder(
+    db, app, make_csv, make_meeting, database_dump, instance_path
+):
     settings = app.extensions["mailer.settings"].with_overrides(staff_emails=("kansli@ax.example.org",))
     templates = app.extensions["mailer.templates"]
     starts = (utcnow() + dt.timedelta(days=30)).astimezone(settings.timezone).strftime("%Y-%m-%d 18:00")
@@ -83,19 +89,24 @@ def test_erasure_leaves_nothing_in_the_database_or_the_instance_folder(db, app, 
     path = make_csv("kor.csv", LIST)
     with db.transaction() as session:
         import_lists(session, [path])
-        campaign = service.create_campaign(session, settings, templates, meeting_slug="falun", template="invitation",
-                                           audience=Audience(all=True))
+        campaign = service.create_campaign(
+            session, settings, templates, meeting_slug="falun", template="invitation", audience=Audience(all=True)
+        )
         service.start(session, campaign)
     with db.transaction() as session:
         person = session.scalar(select(Contact).where(Contact.email == ADDRESS))
         bengt = session.scalar(select(Contact).where(Contact.email == "bengt@kor.example.org"))
         held = session.get(Meeting, meeting.id)
-        record_answer(session, person, held, {"answer": "yes", "diet": "glutenfri", "comment": "Hälsningar"},
-                      settings.timezone)
-        record_answer(session, bengt, held, {"answer": "yes", "comment": "Åsa Ödmark kommer också"},
-                      settings.timezone)
-        record_evaluation(session, person, held, {"value": "5", "knowledge": "4", "cooperation": "yes",
-                                                  "comment": f"Ring mig på {PHONE}"})
+        record_answer(
+            session, person, held, {"answer": "yes", "diet": "glutenfri", "comment": "Hälsningar"}, settings.timezone
+        )
+        record_answer(session, bengt, held, {"answer": "yes", "comment": "Åsa Ödmark kommer också"}, settings.timezone)
+        record_evaluation(
+            session,
+            person,
+            held,
+            {"value": "5", "knowledge": "4", "cooperation": "yes", "comment": f"Ring mig på {PHONE}"},
+        )
         send_digest(session, settings)
     sender = Sender(db, settings, templates)
     while sender.run_once().claimed:
@@ -104,16 +115,20 @@ def test_erasure_leaves_nothing_in_the_database_or_the_instance_folder(db, app, 
     token = uploads.keep(instance_path / "uploads", LIST.encode("cp1252"))
     (instance_path / "exports").mkdir()
     (instance_path / "exports" / "deltagare.csv").write_text(f"namn\n{NAME}\n", encoding="utf-8")
-    bengts_invitation = [p.name for p in (instance_path / "outbox").glob("*.eml")
-                         if "bengt@kor.example.org" in p.read_text(errors="replace")]
+    bengts_invitation = [
+        p.name
+        for p in (instance_path / "outbox").glob("*.eml")
+        if "bengt@kor.example.org" in p.read_text(errors="replace")
+    ]
     assert _held_somewhere(instance_path, database_dump())  # the test can see her before
 
     with db.reading() as session:
         exported = export_person(session, ADDRESS, settings)
     assert f"uploads/{token}.csv" in exported["files"] and "exports/deltagare.csv" in exported["files"]
     assert len([f for f in exported["files"] if f.startswith("outbox/")]) >= 3  # invitation, confirmation, digest
-    assert {"table": "response_history", "column": "comment", "value": "Åsa Ödmark kommer också"} \
-        in exported["mentions"]
+    assert {"table": "response_history", "column": "comment", "value": "Åsa Ödmark kommer också"} in exported[
+        "mentions"
+    ]
 
     erased = erase_person(db, settings, ADDRESS, "test")
 

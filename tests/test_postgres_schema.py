@@ -23,8 +23,7 @@ def include_object(obj, name, type_, reflected, compare_to) -> bool:
 def test_the_migrations_build_the_schema_the_models_describe(db):
     assert db.current_revision() == head_revision()
     with db.engine.connect() as connection:
-        context = MigrationContext.configure(connection, opts={"compare_type": True,
-                                                               "include_object": include_object})
+        context = MigrationContext.configure(connection, opts={"compare_type": True, "include_object": include_object})
         assert compare_metadata(context, Base.metadata) == []
 
 
@@ -34,8 +33,14 @@ def test_senders_claiming_at_the_same_time_get_disjoint_batches(db, app, setting
     meeting = make_meeting(slug="kiruna")
     with db.transaction() as session:
         import_lists(session, [make_csv("stor.csv", "email,name\n" + rows)])
-        campaign = service.create_campaign(session, settings, app.extensions["mailer.templates"],
-                                           meeting_slug=meeting.slug, template="invitation", audience=Audience(all=True))
+        campaign = service.create_campaign(
+            session,
+            settings,
+            app.extensions["mailer.templates"],
+            meeting_slug=meeting.slug,
+            template="invitation",
+            audience=Audience(all=True),
+        )
         service.start(session, campaign)
     batch = settings.with_overrides(send_batch_size=10)
     senders = [Sender(db, batch, app.extensions["mailer.templates"], owner=f"test:{n}") for n in range(3)]

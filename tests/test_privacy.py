@@ -47,8 +47,9 @@ def scene(db, app, make_csv, make_meeting):
     meeting = make_meeting(slug="falun", starts=f"{YEAR}-03-04 18:00")
     with db.transaction() as session:
         import_lists(session, [path])
-        campaign = service.create_campaign(session, settings, templates, meeting_slug="falun", template="invitation",
-                                           audience=Audience(all=True))
+        campaign = service.create_campaign(
+            session, settings, templates, meeting_slug="falun", template="invitation", audience=Audience(all=True)
+        )
         service.start(session, campaign)
     sender = Sender(db, settings, templates)
     while sender.run_once().claimed:
@@ -57,11 +58,20 @@ def scene(db, app, make_csv, make_meeting):
     with db.transaction() as session:
         anna = session.scalar(select(Contact).where(Contact.email == ANNA))
         m = session.get(Meeting, meeting.id)
-        record_answer(session, anna, m, {"answer": "yes", "diet": "vegan", "comment": "Ser fram emot det, /Anna Andersson"},
-                      settings.timezone)
+        record_answer(
+            session,
+            anna,
+            m,
+            {"answer": "yes", "diet": "vegan", "comment": "Ser fram emot det, /Anna Andersson"},
+            settings.timezone,
+        )
         check_in(session, m, [ANNA])
-        record_evaluation(session, anna, m, {"value": "5", "knowledge": "4", "cooperation": "yes",
-                                             "comment": "Anna Andersson tyckte det var bra"})
+        record_evaluation(
+            session,
+            anna,
+            m,
+            {"value": "5", "knowledge": "4", "cooperation": "yes", "comment": "Anna Andersson tyckte det var bra"},
+        )
         send_digest(session, settings)
     return settings, meeting.id, path
 
@@ -104,8 +114,14 @@ def test_forget_erases_everywhere_but_keeps_the_counts(db, app, scene, make_csv,
         with pytest.raises(LookupError):
             export_person(session, ANNA)
         # and no campaign ever reaches the placeholder
-        campaign = service.create_campaign(session, settings, app.extensions["mailer.templates"], meeting_slug="falun",
-                                           template="reminder", audience=Audience(all=True))
+        campaign = service.create_campaign(
+            session,
+            settings,
+            app.extensions["mailer.templates"],
+            meeting_slug="falun",
+            template="reminder",
+            audience=Audience(all=True),
+        )
         service.start(session, campaign)
         status = service.status(session, campaign)
     assert status.recipients == 1  # Bengt only
@@ -122,8 +138,9 @@ def test_retention_anonymises_old_answers_but_keeps_figures(db, scene):
     assert nothing.meetings == 0 and (done.meetings, done.responses, done.evaluations) == (1, 1, 1)
 
 
-def test_the_workers_nightly_job_anonymises_by_retention_months_and_logs_no_address(db, app, make_csv, make_meeting,
-                                                                                   cli_env):
+def test_the_workers_nightly_job_anonymises_by_retention_months_and_logs_no_address(
+    db, app, make_csv, make_meeting, cli_env
+):
     """The scheduled job in a real worker, its period from MAILER_RETENTION_MONTHS, its log read."""
     from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
 
@@ -133,12 +150,19 @@ def test_the_workers_nightly_job_anonymises_by_retention_months_and_logs_no_addr
     settings = app.extensions["mailer.settings"]
     with db.transaction() as session:
         import_lists(session, [make_csv("kor.csv", f"email,name\n{ANNA},Anna A\n")])
-    held = make_meeting(slug="forr", starts=(utcnow() - dt.timedelta(days=70)).astimezone(settings.timezone)
-                        .strftime("%Y-%m-%d 18:00"))
+    held = make_meeting(
+        slug="forr", starts=(utcnow() - dt.timedelta(days=70)).astimezone(settings.timezone).strftime("%Y-%m-%d 18:00")
+    )
     with db.transaction() as session:
         anna = session.scalar(select(Contact).where(Contact.email == ANNA))
-        record_answer(session, anna, session.get(Meeting, held.id), {"answer": "yes", "diet": "vegan"},
-                      settings.timezone, now=held.starts_at - dt.timedelta(days=7))
+        record_answer(
+            session,
+            anna,
+            session.get(Meeting, held.id),
+            {"answer": "yes", "diet": "vegan"},
+            settings.timezone,
+            now=held.starts_at - dt.timedelta(days=7),
+        )
     scheduler = build_scheduler(db, settings)  # stored as a worker stores it, due an hour ago
     scheduler.start(paused=True)
     ensure_retention_job(scheduler, settings)
@@ -151,8 +175,13 @@ def test_the_workers_nightly_job_anonymises_by_retention_months_and_logs_no_addr
         job.next_run_time = utcnow() - dt.timedelta(hours=1)
         store.update_job(job)
         env = {**os.environ, **cli_env, "MAILER_RETENTION_MONTHS": str(months)}
-        result = subprocess.run([sys.executable, "-m", "mailer", "worker", "--until-idle"], env=env,
-                                capture_output=True, text=True, timeout=120)
+        result = subprocess.run(
+            [sys.executable, "-m", "mailer", "worker", "--until-idle"],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
         assert result.returncode == 0, result.stderr
         return result.stdout + result.stderr
 

@@ -37,6 +37,7 @@ secrets = st.text(alphabet=string.ascii_letters + string.digits + "-_!#", min_si
 
 # -- tokens ------------------------------------------------------------------------------
 
+
 @given(purpose=st.sampled_from(PURPOSES), contact_key=keys, meeting_key=st.none() | keys)
 def test_a_token_names_exactly_its_keys_and_only_for_its_purpose(purpose, contact_key, meeting_key):
     codec = TokenCodec(SECRET)
@@ -55,17 +56,17 @@ def edited(draw, token: str) -> str:
     kind = draw(st.sampled_from(["replace", "delete", "insert", "truncate", "swap_parts"]))
     alphabet = string.ascii_letters + string.digits + "-_.=%~åé\u2028\x00"  # itsdangerous ignores non-ASCII
     if kind == "truncate":
-        return token[:draw(st.integers(0, len(token) - 1))]
+        return token[: draw(st.integers(0, len(token) - 1))]
     if kind == "swap_parts":
         payload, _, signature = token.partition(".")
         return f"{signature}.{payload}"
     position = draw(st.integers(0, len(token) - 1))
     if kind == "delete":
-        return token[:position] + token[position + 1:]
+        return token[:position] + token[position + 1 :]
     char = draw(st.sampled_from(alphabet))
     if kind == "insert":
         return token[:position] + char + token[position:]
-    return token[:position] + char + token[position + 1:]
+    return token[:position] + char + token[position + 1 :]
 
 
 @given(data=st.data(), purpose=st.sampled_from(PURPOSES), contact_key=keys, meeting_key=st.none() | keys)
@@ -82,8 +83,10 @@ def test_an_edited_token_never_names_anyone_else(data, purpose, contact_key, mee
     assert result == (contact_key, meeting_key)
 
 
-@given(text=st.text(max_size=300) | st.binary(max_size=300).map(lambda b: b.decode("latin-1")),
-       purpose=st.sampled_from(PURPOSES))
+@given(
+    text=st.text(max_size=300) | st.binary(max_size=300).map(lambda b: b.decode("latin-1")),
+    purpose=st.sampled_from(PURPOSES),
+)
 @example(text="W10.", purpose="rsvp")
 @example(text="." * 200, purpose="unsubscribe")
 @example(text="WyJhIl0.\x00", purpose="evaluation")
@@ -123,8 +126,12 @@ def cleaned(value: str) -> str | None:
 
 local_parts = st.from_regex(r"[a-z0-9](?:[a-z0-9_+-]{0,15}[a-z0-9])?(?:\.[a-z0-9]{1,8}){0,2}", fullmatch=True)
 domains = st.from_regex(r"[a-z][a-z0-9]{0,10}(?:-[a-z0-9]{1,5})?\.(?:se|org|nu|example\.org)", fullmatch=True)
-good_addresses = st.builds(lambda local, domain, upper: (f"{local}@{domain}".upper() if upper else f"{local}@{domain}"),
-                           local_parts, domains, st.booleans())
+good_addresses = st.builds(
+    lambda local, domain, upper: f"{local}@{domain}".upper() if upper else f"{local}@{domain}",
+    local_parts,
+    domains,
+    st.booleans(),
+)
 bad_addresses = st.one_of(
     st.from_regex(r"[a-z]{1,12}(?:\.[a-z]{1,8})?", fullmatch=True),  # no @ at all
     st.from_regex(r"[a-z]{1,8}@", fullmatch=True),  # no domain
@@ -137,17 +144,26 @@ bad_addresses = st.one_of(
 def contact_lists(draw, cp1252: bool = False):
     """(file bytes, rows written, the line each row starts on) for a list as some tool wrote it."""
     # Anything but NUL, which marks a file as binary when it comes early (tested below).
-    text = st.text(alphabet=CP1252_TEXT, max_size=40) if cp1252 else \
-        st.text(alphabet=st.characters(codec="utf-8", exclude_characters="\x00"), max_size=40)
-    rows = draw(st.lists(st.tuples(st.one_of(good_addresses, bad_addresses), st.booleans(), text, text),
-                         min_size=1, max_size=12))
+    text = (
+        st.text(alphabet=CP1252_TEXT, max_size=40)
+        if cp1252
+        else st.text(alphabet=st.characters(codec="utf-8", exclude_characters="\x00"), max_size=40)
+    )
+    rows = draw(
+        st.lists(
+            st.tuples(st.one_of(good_addresses, bad_addresses), st.booleans(), text, text), min_size=1, max_size=12
+        )
+    )
     delimiter = draw(st.sampled_from([",", ";", "\t"]))
     terminator = draw(st.sampled_from(["\r\n", "\n"]))
     quoting = draw(st.sampled_from([csv.QUOTE_MINIMAL, csv.QUOTE_ALL]))
     if terminator == "\n" and any("\r" in cell for row in rows for cell in row[2:]):
         quoting = csv.QUOTE_ALL  # Python's writer quotes a lone \r only when it ends its own lines
-    header = [draw(st.sampled_from(EMAIL_HEADERS)), draw(st.sampled_from(NAME_HEADERS)),
-              draw(st.sampled_from(ROLE_HEADERS))]
+    header = [
+        draw(st.sampled_from(EMAIL_HEADERS)),
+        draw(st.sampled_from(NAME_HEADERS)),
+        draw(st.sampled_from(ROLE_HEADERS)),
+    ]
     header = [h.upper() if draw(st.booleans()) else h for h in header]
     buffer = io.StringIO(newline="")
     writer = csv.writer(buffer, delimiter=delimiter, lineterminator=terminator, quoting=quoting)
@@ -173,19 +189,32 @@ def check_parsed(tmp_path: Path, data: bytes, rows, starts) -> None:
     path = tmp_path / "lista.csv"
     path.write_bytes(data)
     parsed = parse(path)
-    expected_rows = [(a.lower(), cleaned(n), cleaned(r), line)
-                     for (a, n, r), line in zip(rows, starts, strict=True) if is_good(a)]
+    expected_rows = [
+        (a.lower(), cleaned(n), cleaned(r), line) for (a, n, r), line in zip(rows, starts, strict=True) if is_good(a)
+    ]
     assert [(r.email, r.name, r.role, r.line) for r in parsed.rows] == expected_rows
-    assert [p.line for p in parsed.rejected] == [line for (a, _, _), line in zip(rows, starts, strict=True) if not is_good(a)]
+    assert [p.line for p in parsed.rejected] == [
+        line for (a, _, _), line in zip(rows, starts, strict=True) if not is_good(a)
+    ]
     assert all(p.message.startswith("bad address ") for p in parsed.rejected)
 
 
 @settings(max_examples=150, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(written=contact_lists())
-@example(written=("email;namn;roll\r\nanna@kor.se;\"Anna\r\nAndersson\";\"=1+1\"\r\n".encode("utf-8-sig"),
-                  [("anna@kor.se", "Anna\r\nAndersson", "=1+1")], [2]))
-@example(written=("email,name,role\na@b.se,\"Ni\x07na \x1b[31m\",\"\u2028x\"\n".encode(),
-                  [("a@b.se", "Ni\x07na \x1b[31m", "\u2028x")], [2]))
+@example(
+    written=(
+        'email;namn;roll\r\nanna@kor.se;"Anna\r\nAndersson";"=1+1"\r\n'.encode("utf-8-sig"),
+        [("anna@kor.se", "Anna\r\nAndersson", "=1+1")],
+        [2],
+    )
+)
+@example(
+    written=(
+        'email,name,role\na@b.se,"Ni\x07na \x1b[31m","\u2028x"\n'.encode(),
+        [("a@b.se", "Ni\x07na \x1b[31m", "\u2028x")],
+        [2],
+    )
+)
 def test_every_row_of_a_written_list_comes_back(tmp_path, written):
     check_parsed(tmp_path, *written)
 
@@ -197,13 +226,21 @@ def test_windows_1252_lists_come_back_the_same(tmp_path, written):
 
 
 @settings(max_examples=200, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(data=st.one_of(
-    st.binary(max_size=3000),
-    st.builds(lambda head, body: head + body, st.sampled_from([b"email,name\n", b"e-post;namn\r\n", b"mail\t\n"]),
-              st.binary(max_size=3000)),
-    st.builds(lambda head, body: head + body.encode("utf-8", "surrogatepass"),
-              st.sampled_from([b"email,name\n", b"\xef\xbb\xbfE-post;Namn\r\n"]), st.text(max_size=2000)),
-))
+@given(
+    data=st.one_of(
+        st.binary(max_size=3000),
+        st.builds(
+            lambda head, body: head + body,
+            st.sampled_from([b"email,name\n", b"e-post;namn\r\n", b"mail\t\n"]),
+            st.binary(max_size=3000),
+        ),
+        st.builds(
+            lambda head, body: head + body.encode("utf-8", "surrogatepass"),
+            st.sampled_from([b"email,name\n", b"\xef\xbb\xbfE-post;Namn\r\n"]),
+            st.text(max_size=2000),
+        ),
+    )
+)
 @example(data=b'email,name\na@b.se,"x' + b"y" * 140_000 + b'"\n')
 @example(data=b"email," + b",".join(b"c%d" % i for i in range(500)) + b"\n")
 @example(data=b'email\n"a@b.se"x"\n')

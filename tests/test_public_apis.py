@@ -42,15 +42,28 @@ def private_uses(source: str, filename: str) -> list[str]:
     found = []
     for number, line in enumerate(source.splitlines(), 1):
         code = line.split("#", 1)[0]
-        found += [f"{filename}:{number}: {line.strip()}" for match in PRIVATE_ATTRIBUTE.finditer(code)
-                  if match.group(1).split(".")[0] in modules]
+        found += [
+            f"{filename}:{number}: {line.strip()}"
+            for match in PRIVATE_ATTRIBUTE.finditer(code)
+            if match.group(1).split(".")[0] in modules
+        ]
     for node in ast.walk(tree):
         if isinstance(node, ast.ImportFrom) and not _ours(node.module, node.level):
-            found += [f"{filename}:{node.lineno}: from {node.module} import {alias.name}" for alias in node.names
-                      if alias.name.startswith("_") and not alias.name.startswith("__")]
-        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in ("getattr", "hasattr") \
-                and len(node.args) >= 2 and isinstance(node.args[0], ast.Name) and node.args[0].id in modules \
-                and isinstance(node.args[1], ast.Constant) and str(node.args[1].value).startswith("_"):
+            found += [
+                f"{filename}:{node.lineno}: from {node.module} import {alias.name}"
+                for alias in node.names
+                if alias.name.startswith("_") and not alias.name.startswith("__")
+            ]
+        if (
+            isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Name)
+            and node.func.id in ("getattr", "hasattr")
+            and len(node.args) >= 2
+            and isinstance(node.args[0], ast.Name)
+            and node.args[0].id in modules
+            and isinstance(node.args[1], ast.Constant)
+            and str(node.args[1].value).startswith("_")
+        ):
             found.append(f"{filename}:{node.lineno}: {node.func.id}({node.args[0].id}, {node.args[1].value!r})")
     return found
 
@@ -64,7 +77,7 @@ def test_the_package_uses_no_private_name_of_another_package():
 
 def test_the_check_finds_what_the_old_send_path_used():
     """The check itself: each of these was in mailer once, and each is found."""
-    source = '''
+    source = """
 from email import contentmanager, quoprimime
 from email.generator import Generator
 from icalendar import parser as ical_parser
@@ -76,7 +89,7 @@ cte, body = contentmanager._encode_text(text, "utf-8", None, policy)
 boundary = Generator._make_boundary()
 fold = getattr(ical_parser, "_foldline", None)
 body = email.quoprimime._QUOPRI_BODY_ENCODE_MAP
-'''
+"""
     found = private_uses(source, "example.py")
     assert sorted(int(entry.split(":")[1]) for entry in found) == [5, 8, 9, 10, 11, 12], found
     ours = "from mailer.mail import templates\nfrom . import db\nx = templates._inliner\ny = db._PER_ROW\nz = self._x\n"

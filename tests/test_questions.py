@@ -30,8 +30,7 @@ YEAR = future_year()
 
 @pytest.fixture
 def meeting(make_meeting):
-    return make_meeting(slug="falun", title="Dialogträff i Falun", city="Falun", region="Dalarna",
-                        max_guests=1).id
+    return make_meeting(slug="falun", title="Dialogträff i Falun", city="Falun", region="Dalarna", max_guests=1).id
 
 
 @pytest.fixture
@@ -42,11 +41,22 @@ def anna(person):
 def add_questions(staff_client, owner: str = "meetings", slug: str = "falun") -> None:
     """Through the staff page, as staff would: a required one-choice question and a yes/no one."""
     base = f"/staff/{owner}/{slug}/questions"
-    reply = post(staff_client, base, {"label_sv": "Vilken workshop?", "label_en": "Which workshop?", "kind": "choice",
-                                      "options_sv": "Dans\nTeater", "options_en": "Dance\nTheatre", "required": "1"})
+    reply = post(
+        staff_client,
+        base,
+        {
+            "label_sv": "Vilken workshop?",
+            "label_en": "Which workshop?",
+            "kind": "choice",
+            "options_sv": "Dans\nTeater",
+            "options_en": "Dance\nTheatre",
+            "required": "1",
+        },
+    )
     assert reply.status_code == 303, text(reply)
-    reply = post(staff_client, base, {"label_sv": "Vill du ha lunch?", "label_en": "Do you want lunch?",
-                                      "kind": "yesno"})
+    reply = post(
+        staff_client, base, {"label_sv": "Vill du ha lunch?", "label_en": "Do you want lunch?", "kind": "yesno"}
+    )
     assert reply.status_code == 303
 
 
@@ -60,7 +70,8 @@ def test_a_new_meeting_and_a_new_series_ask_diet_and_accessibility(db, meeting, 
         asked = list_questions(session, session.get(Meeting, meeting))
         assert [(q.key, q.label_sv, q.label_en, q.kind.value, q.required, q.is_default) for q in asked] == [
             ("diet", "Kost/allergier", "Diet/allergies", "text", False, True),
-            ("accessibility", "Tillgänglighet", "Accessibility", "text", False, True)]
+            ("accessibility", "Tillgänglighet", "Accessibility", "text", False, True),
+        ]
     assert runner.invoke(["series", "create", "kurs", "--title", "Kurs"]).exit_code == 0
     with db.transaction() as session:
         assert [q.field for q in list_questions(session, get_series(session, "kurs"))] == ["diet", "accessibility"]
@@ -78,14 +89,16 @@ def test_staff_add_move_and_remove_questions_and_viewers_only_read(app, db, staf
     assert post(staff_client, "/staff/meetings/falun/questions/accessibility/remove").status_code == 303
     assert fields_of(db, meeting) == ["diet", yesno, choice]
 
-    refused = post(staff_client, "/staff/meetings/falun/questions", {"label_sv": "Färg?", "kind": "choice",
-                                                                    "options_sv": "Röd"})
+    refused = post(
+        staff_client, "/staff/meetings/falun/questions", {"label_sv": "Färg?", "kind": "choice", "options_sv": "Röd"}
+    )
     assert refused.status_code == 422 and "skriv minst två alternativ" in text(refused)
     assert len(fields_of(db, meeting)) == 3  # nothing added
 
 
 def test_the_answer_page_asks_the_questions_checks_required_ones_and_keeps_answers_changeable(
-        app, db, staff_client, meeting, anna):
+    app, db, staff_client, meeting, anna
+):
     add_questions(staff_client)
     choice, yesno = fields_of(db, meeting)[2:]
     client, path = app.test_client(), links_for(app, anna, meeting)["rsvp_url"]
@@ -122,8 +135,7 @@ def test_english_readers_get_the_english_texts(app, db, staff_client, meeting, p
     assert "Vilken workshop?" not in page
 
 
-def test_answers_show_on_the_meeting_page_and_in_the_csv_a_column_each(app, db, staff_client, meeting, anna,
-                                                                       settings):
+def test_answers_show_on_the_meeting_page_and_in_the_csv_a_column_each(app, db, staff_client, meeting, anna, settings):
     add_questions(staff_client)
     choice, yesno = fields_of(db, meeting)[2:]
     client, path = app.test_client(), links_for(app, anna, meeting)["rsvp_url"]
@@ -133,15 +145,27 @@ def test_answers_show_on_the_meeting_page_and_in_the_csv_a_column_each(app, db, 
     with db.transaction() as session:
         rows = attendee_rows(session, session.get(Meeting, meeting), settings.timezone)
     table = list(csv.reader(io.StringIO(to_csv(rows).decode("utf-8-sig")), delimiter=";"))
-    assert table[0] == ["Namn", "Organisationer", "E-post", "Svar", "Gäster", "Kost/allergier", "Tillgänglighet",
-                        "Vilken workshop?", "Vill du ha lunch?", "Kommentar", "Svarade"]
+    assert table[0] == [
+        "Namn",
+        "Organisationer",
+        "E-post",
+        "Svar",
+        "Gäster",
+        "Kost/allergier",
+        "Tillgänglighet",
+        "Vilken workshop?",
+        "Vill du ha lunch?",
+        "Kommentar",
+        "Svarade",
+    ]
     assert table[1][5:9] == ["Glutenfri", "", "Dans", "Ja"]
     csv_download = staff_client.get("/staff/meetings/falun/export.csv").data.decode("utf-8-sig")
     assert "Vilken workshop?" in csv_download.splitlines()[0]
 
 
-def test_a_series_asks_its_own_questions_and_saves_them_with_each_chosen_session(app, db, staff_client, runner,
-                                                                                 make_meeting, anna):
+def test_a_series_asks_its_own_questions_and_saves_them_with_each_chosen_session(
+    app, db, staff_client, runner, make_meeting, anna
+):
     from rsvp_fixtures import path_of
 
     from mailer.contacts.models import Contact
@@ -162,14 +186,25 @@ def test_a_series_asks_its_own_questions_and_saves_them_with_each_chosen_session
     assert "Vilken workshop?" in page
     refused = client.post(path, data={"csrf_token": csrf_of(page), "answer": "yes", "session": ["umea", "malmo"]})
     assert refused.status_code == 422 and "Svara på frågan." in refused.get_data(as_text=True)
-    saved = client.post(path, data={"csrf_token": csrf_of(page), "answer": "yes", "session": ["umea", "malmo"],
-                                    "diet": "Vegan", choice: "Dans"})
+    saved = client.post(
+        path,
+        data={
+            "csrf_token": csrf_of(page),
+            "answer": "yes",
+            "session": ["umea", "malmo"],
+            "diet": "Vegan",
+            choice: "Dans",
+        },
+    )
     assert saved.status_code == 303
     with db.transaction() as session:
-        given = [(row.response.meeting.slug, row.question.field, row.value)
-                 for row in session.scalars(select(QuestionAnswer).order_by(QuestionAnswer.id))]
-    assert sorted(given) == sorted([("malmo", choice, "Dans"), ("malmo", "diet", "Vegan"),
-                                    ("umea", choice, "Dans"), ("umea", "diet", "Vegan")])
+        given = [
+            (row.response.meeting.slug, row.question.field, row.value)
+            for row in session.scalars(select(QuestionAnswer).order_by(QuestionAnswer.id))
+        ]
+    assert sorted(given) == sorted(
+        [("malmo", choice, "Dans"), ("malmo", "diet", "Vegan"), ("umea", choice, "Dans"), ("umea", "diet", "Vegan")]
+    )
     assert 'value="Vegan"' in client.get(path).get_data(as_text=True)  # shown again, changeable
     meeting_page = text(staff_client.get("/staff/meetings/umea/questions"))
     assert "seriens frågor" in meeting_page
@@ -189,8 +224,22 @@ def test_answers_are_exported_and_erased_with_the_person(app, db, meeting, anna)
 
 
 def test_the_cli_lists_adds_and_removes_questions(runner, db, meeting):
-    added = runner.invoke(["questions", "add", "falun", "--label-sv", "Storlek på t-shirt?", "--kind", "choice",
-                           "--option", "S|Small", "--option", "M|Medium", "--required"])
+    added = runner.invoke(
+        [
+            "questions",
+            "add",
+            "falun",
+            "--label-sv",
+            "Storlek på t-shirt?",
+            "--kind",
+            "choice",
+            "--option",
+            "S|Small",
+            "--option",
+            "M|Medium",
+            "--required",
+        ]
+    )
     assert added.exit_code == 0, added.output
     field = fields_of(db, meeting)[-1]
     assert f"Question {field} added to falun." in added.output  # the CLI speaks the locale's language
@@ -205,43 +254,79 @@ def test_the_cli_lists_adds_and_removes_questions(runner, db, meeting):
 def test_migration_0021_moves_diet_and_accessibility_into_answers_and_back(db):
     """Answers given before questions existed become answers to the default questions (a session's
     to its series'); the downgrade puts them back in the columns."""
-    before = ScriptDirectory.from_config(alembic_config()).get_revision("0021").down_revision  # the lead may re-chain it
+    before = (
+        ScriptDirectory.from_config(alembic_config()).get_revision("0021").down_revision
+    )  # the lead may re-chain it
     db.downgrade(before)
     now = f"{past_year()}-01-01 00:00:00"
     with db.engine.begin() as connection:
-        connection.execute(sql("INSERT INTO series (id, slug, link_key, title, choice, created_at) "
-                               "VALUES (1, 'kurs', 'skey', 'Kurs', 'one', :now)"), {"now": now})
+        connection.execute(
+            sql(
+                "INSERT INTO series (id, slug, link_key, title, choice, created_at) "
+                "VALUES (1, 'kurs', 'skey', 'Kurs', 'one', :now)"
+            ),
+            {"now": now},
+        )
         for n, series_id in ((1, None), (2, 1)):
-            connection.execute(sql(
-                "INSERT INTO meetings (id, slug, link_key, title, region, city, starts_at, ends_at, max_guests, "
-                "evaluation_anonymous, created_at, sequence, series_id) VALUES (:id, :slug, :key, 'T', 'Dalarna', "
-                "'Falun', :now, :now, 1, :false, :now, 0, :series)"),
-                {"id": n, "slug": f"m{n}", "key": f"mkey{n}", "now": now, "false": False, "series": series_id})
-        connection.execute(sql("INSERT INTO contacts (id, email, link_key, created_at, updated_at) "
-                               "VALUES (1, 'a@ex.org', 'ckey', :now, :now)"), {"now": now})
+            connection.execute(
+                sql(
+                    "INSERT INTO meetings (id, slug, link_key, title, region, city, starts_at, ends_at, max_guests, "
+                    "evaluation_anonymous, created_at, sequence, series_id) VALUES (:id, :slug, :key, 'T', 'Dalarna', "
+                    "'Falun', :now, :now, 1, :false, :now, 0, :series)"
+                ),
+                {"id": n, "slug": f"m{n}", "key": f"mkey{n}", "now": now, "false": False, "series": series_id},
+            )
+        connection.execute(
+            sql(
+                "INSERT INTO contacts (id, email, link_key, created_at, updated_at) "
+                "VALUES (1, 'a@ex.org', 'ckey', :now, :now)"
+            ),
+            {"now": now},
+        )
         for n in (1, 2):
-            connection.execute(sql(
-                "INSERT INTO responses (id, meeting_id, contact_id, answer, waitlisted, guests, diet, accessibility, "
-                "created_at, updated_at) VALUES (:id, :id, 1, 'yes', :false, 0, :diet, :access, :now, :now)"),
-                {"id": n, "diet": f"vegan {n}", "access": "rullstol" if n == 1 else None, "now": now, "false": False})
-            connection.execute(sql(
-                "INSERT INTO response_history (response_id, answer, waitlisted, guests, diet, at) "
-                "VALUES (:id, 'yes', :false, 0, :diet, :now)"), {"id": n, "diet": f"vegan {n}", "now": now,
-                                                                 "false": False})
+            connection.execute(
+                sql(
+                    "INSERT INTO responses (id, meeting_id, contact_id, answer, waitlisted, guests, diet, accessibility, "
+                    "created_at, updated_at) VALUES (:id, :id, 1, 'yes', :false, 0, :diet, :access, :now, :now)"
+                ),
+                {"id": n, "diet": f"vegan {n}", "access": "rullstol" if n == 1 else None, "now": now, "false": False},
+            )
+            connection.execute(
+                sql(
+                    "INSERT INTO response_history (response_id, answer, waitlisted, guests, diet, at) "
+                    "VALUES (:id, 'yes', :false, 0, :diet, :now)"
+                ),
+                {"id": n, "diet": f"vegan {n}", "now": now, "false": False},
+            )
     db.upgrade()
     assert db.current_revision() == head_revision()
     with db.transaction() as session:
         questions = session.scalars(select(Question).order_by(Question.id)).all()
         owners = sorted((q.meeting_id or 0, q.series_id or 0, q.key) for q in questions)
-        assert owners == sorted([(0, 1, "diet"), (0, 1, "accessibility"), (1, 0, "diet"),
-                                 (1, 0, "accessibility"), (2, 0, "diet"), (2, 0, "accessibility")])
-        given = sorted((a.response_id, a.question.series_id or 0, a.question.key, a.value)
-                       for a in session.scalars(select(QuestionAnswer)))
-        assert given == [(1, 0, "accessibility", "rullstol"), (1, 0, "diet", "vegan 1"),
-                         (2, 1, "diet", "vegan 2")]  # the session's answer went to its series' question
+        assert owners == sorted(
+            [
+                (0, 1, "diet"),
+                (0, 1, "accessibility"),
+                (1, 0, "diet"),
+                (1, 0, "accessibility"),
+                (2, 0, "diet"),
+                (2, 0, "accessibility"),
+            ]
+        )
+        given = sorted(
+            (a.response_id, a.question.series_id or 0, a.question.key, a.value)
+            for a in session.scalars(select(QuestionAnswer))
+        )
+        assert given == [
+            (1, 0, "accessibility", "rullstol"),
+            (1, 0, "diet", "vegan 1"),
+            (2, 1, "diet", "vegan 2"),
+        ]  # the session's answer went to its series' question
         history = session.execute(sql("SELECT answers FROM response_history ORDER BY response_id")).scalars().all()
         assert [h if isinstance(h, dict) else json.loads(h) for h in history] == [
-            {"diet": "vegan 1"}, {"diet": "vegan 2"}]
+            {"diet": "vegan 1"},
+            {"diet": "vegan 2"},
+        ]
     db.downgrade(before)
     with db.engine.begin() as connection:
         rows = connection.execute(sql("SELECT id, diet, accessibility FROM responses ORDER BY id")).all()

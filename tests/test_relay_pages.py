@@ -31,7 +31,8 @@ def page(client, url: str) -> str:
 
 
 def test_a_paused_campaign_shows_the_reply_and_the_next_try_and_staff_can_try_now(
-        db, settings, smtp_server, sender, start_campaign, staff_client):
+    db, settings, smtp_server, sender, start_campaign, staff_client
+):
     smtp_server.script.after, smtp_server.script.later_reply = 2, QUOTA
     cid = start_campaign(5)
     send_until_stopped(sender())
@@ -60,13 +61,17 @@ def test_a_paused_campaign_shows_the_reply_and_the_next_try_and_staff_can_try_no
     assert campaign_of(db, cid).state is CampaignState.RUNNING
     with db.transaction() as session:
         assert relay.current_pause(session) is None
-        assert session.scalar(select(AuditEntry).where(AuditEntry.action == "campaigns.resume")).target == f"campaign:{cid}"
+        assert (
+            session.scalar(select(AuditEntry).where(AuditEntry.action == "campaigns.resume")).target
+            == f"campaign:{cid}"
+        )
     send_until_stopped(sender())
     assert counts(db, cid)["sent"] == 5
 
 
 def test_at_a_sending_limit_the_page_says_when_the_rest_goes_out(
-        db, settings, smtp_server, sender, start_campaign, relay_settings, staff_client):
+    db, settings, smtp_server, sender, start_campaign, relay_settings, staff_client
+):
     cid = start_campaign(5)
     send_until_stopped(sender(relay_settings.with_overrides(send_limit_per_hour=3)))
     with db.transaction() as session:
@@ -78,7 +83,8 @@ def test_at_a_sending_limit_the_page_says_when_the_rest_goes_out(
 
 
 def test_a_relay_that_does_not_answer_is_named_on_the_campaign_page(
-        db, smtp_server, sender, start_campaign, relay_settings, staff_client):
+    db, smtp_server, sender, start_campaign, relay_settings, staff_client
+):
     cid = start_campaign(3)
     smtp_server.script.stall = "rcpt"
     send_until_stopped(sender(relay_settings.with_overrides(smtp_timeout=0.3)))
@@ -91,15 +97,36 @@ def test_a_relay_that_does_not_answer_is_named_on_the_campaign_page(
 def test_suppressions_by_reason_and_the_ones_a_relay_caused_are_lifted_with_an_audit_entry(db, staff_client):
     old = utcnow() - dt.timedelta(days=40)
     with db.transaction() as session:  # as the old sender left them: every 5xx on RCPT was a "bounce"
-        for email, detail in (("quota@kor.example.org", QUOTA),
-                              ("policy@kor.example.org", "550 5.7.1 Relaying denied"),
-                              ("gone@kor.example.org", "550 5.1.1 <gone@kor.example.org>: User unknown")):
-            session.add(Suppression(address_hash=address_hash(email), email=email, reason=SuppressionReason.BOUNCED,
-                                    detail=detail, created_at=old))
-        session.add(Suppression(address_hash=address_hash("left@kor.example.org"), email="left@kor.example.org",
-                                reason=SuppressionReason.UNSUBSCRIBED, created_at=old))
-        session.add(Suppression(address_hash=address_hash("erased@kor.example.org"), email=None,
-                                reason=SuppressionReason.ERASED, created_at=old))
+        for email, detail in (
+            ("quota@kor.example.org", QUOTA),
+            ("policy@kor.example.org", "550 5.7.1 Relaying denied"),
+            ("gone@kor.example.org", "550 5.1.1 <gone@kor.example.org>: User unknown"),
+        ):
+            session.add(
+                Suppression(
+                    address_hash=address_hash(email),
+                    email=email,
+                    reason=SuppressionReason.BOUNCED,
+                    detail=detail,
+                    created_at=old,
+                )
+            )
+        session.add(
+            Suppression(
+                address_hash=address_hash("left@kor.example.org"),
+                email="left@kor.example.org",
+                reason=SuppressionReason.UNSUBSCRIBED,
+                created_at=old,
+            )
+        )
+        session.add(
+            Suppression(
+                address_hash=address_hash("erased@kor.example.org"),
+                email=None,
+                reason=SuppressionReason.ERASED,
+                created_at=old,
+            )
+        )
 
     shown = page(staff_client, "/staff/suppressions")
     assert "Studsade (3)" in shown and "Avregistrerade (1)" in shown and "Raderade personer (1)" in shown
@@ -121,8 +148,9 @@ def test_suppressions_by_reason_and_the_ones_a_relay_caused_are_lifted_with_an_a
     assert "Spärren för gone@kor.example.org är hävd." in page(staff_client, "/staff/suppressions")
 
 
-def test_the_digest_tells_of_the_weeks_pauses_and_what_waits_now(db, app, settings, smtp_server, sender,
-                                                                  start_campaign):
+def test_the_digest_tells_of_the_weeks_pauses_and_what_waits_now(
+    db, app, settings, smtp_server, sender, start_campaign
+):
     smtp_server.script.after, smtp_server.script.later_reply = 1, QUOTA
     start_campaign(3)
     send_until_stopped(sender())
@@ -133,9 +161,17 @@ def test_the_digest_tells_of_the_weeks_pauses_and_what_waits_now(db, app, settin
     assert sending["pauses"][0]["status"] == "550 5.4.5" and sending["pauses"][0]["all_sending"]
     assert {w["what"] for w in sending["waiting"]} == {"relay", "Dialogträff 1"}
     assert all(w["reply"] == QUOTA for w in sending["waiting"])
-    message = message_from_bytes(compose_staff(settings, app.extensions["mailer.templates"], template="digest",
-                                               to_email="kansli@ax.example.org", context=context,
-                                               message_id="<digest@test>"), policy=email_policy.default)
+    message = message_from_bytes(
+        compose_staff(
+            settings,
+            app.extensions["mailer.templates"],
+            template="digest",
+            to_email="kansli@ax.example.org",
+            context=context,
+            message_id="<digest@test>",
+        ),
+        policy=email_policy.default,
+    )
     plain = message.get_body(("plain",)).get_content()
     assert "== Utskick som fick vänta ==" in plain
     assert "Väntar nu (allt utskick): reläets sändningskvot var slut" in plain

@@ -33,12 +33,19 @@ from mailer.outbox.models import MessageState, OutboxMessage
 
 # Replies as real servers word them, and what they must mean.
 REPLIES = [
-    ("rcpt", 550, "550 5.1.1 <anna@example.org>: Recipient address rejected: User unknown in virtual mailbox table",
-     Fault.HARD),
-    ("rcpt", 550, "550 5.1.1 The email account that you tried to reach does not exist. Please try double-checking",
-     Fault.HARD),
-    ("rcpt", 550, "550 5.1.10 RESOLVER.ADR.RecipientNotFound; Recipient not found by SMTP address lookup",
-     Fault.HARD),
+    (
+        "rcpt",
+        550,
+        "550 5.1.1 <anna@example.org>: Recipient address rejected: User unknown in virtual mailbox table",
+        Fault.HARD,
+    ),
+    (
+        "rcpt",
+        550,
+        "550 5.1.1 The email account that you tried to reach does not exist. Please try double-checking",
+        Fault.HARD,
+    ),
+    ("rcpt", 550, "550 5.1.10 RESOLVER.ADR.RecipientNotFound; Recipient not found by SMTP address lookup", Fault.HARD),
     ("rcpt", 556, "556 5.1.10 Recipient address has null MX", Fault.HARD),
     ("rcpt", 550, "550 5.2.1 The email account that you tried to reach is disabled", Fault.HARD),
     ("rcpt", 550, "550 5.1.2 Host unknown (Name server: example.invalid: host not found)", Fault.HARD),
@@ -48,13 +55,22 @@ REPLIES = [
     ("rcpt", 550, "550 5.4.5 Daily SMTP relay limit exceeded for customer", Fault.RELAY),
     ("data", 550, "550 5.4.5 Daily user sending quota exceeded", Fault.RELAY),
     ("rcpt", 550, "550 5.7.1 Too many messages, slow down", Fault.RELAY),
-    ("rcpt", 554, "554 5.7.0 Your message could not be sent. The limit on the number of allowed outgoing "
-                  "messages was exceeded", Fault.RELAY),
+    (
+        "rcpt",
+        554,
+        "554 5.7.0 Your message could not be sent. The limit on the number of allowed outgoing messages was exceeded",
+        Fault.RELAY,
+    ),
     ("rcpt", 450, "450 Too many messages sent, rate limited", Fault.RELAY),  # no enhanced code
     ("rcpt", 550, "550 Sending limit exceeded", Fault.RELAY),
     ("rcpt", 421, "421 4.7.0 Try again later, closing connection", Fault.RELAY),
-    ("data", 554, "554 5.2.0 STOREDRV.Submission.Exception:SubmissionQuotaExceededException; Failed to process "
-                  "message due to a permanent exception", Fault.RELAY),  # Microsoft 365's daily quota
+    (
+        "data",
+        554,
+        "554 5.2.0 STOREDRV.Submission.Exception:SubmissionQuotaExceededException; Failed to process "
+        "message due to a permanent exception",
+        Fault.RELAY,
+    ),  # Microsoft 365's daily quota
     ("data", 552, "552 5.2.0 Mailbox quota exceeded for this recipient", Fault.SOFT),
     ("rcpt", 550, "550 5.7.705 Access denied, tenant has exceeded threshold", Fault.RELAY),
     ("mail", 553, "553 5.7.1 <info@ax.example.org>: Sender address rejected: not owned by user", Fault.RELAY),
@@ -77,14 +93,17 @@ def test_a_reply_is_judged_by_its_enhanced_code(stage, code, reply, fault):
     assert verdict.suppresses is (fault is Fault.HARD)
 
 
-@pytest.mark.parametrize("text,status", [
-    ("550 5.1.1 <anna@example.org>: no such user", "5.1.1"),
-    ("Status: 5.1.1.", "5.1.1"),  # a sentence's full stop does not hide the code
-    ("Diagnostic-Code: smtp; 550 5.7.1 blocked", "5.7.1"),
-    ("relay 10.2.5.1 timed out", None),  # part of an address, not a code
-    ("version 5.1.1.2", None),
-    (None, None),
-])
+@pytest.mark.parametrize(
+    "text,status",
+    [
+        ("550 5.1.1 <anna@example.org>: no such user", "5.1.1"),
+        ("Status: 5.1.1.", "5.1.1"),  # a sentence's full stop does not hide the code
+        ("Diagnostic-Code: smtp; 550 5.7.1 blocked", "5.7.1"),
+        ("relay 10.2.5.1 timed out", None),  # part of an address, not a code
+        ("version 5.1.1.2", None),
+        (None, None),
+    ],
+)
 def test_one_reader_finds_the_status_code_for_sending_bounces_and_the_digest(text, status):
     """The refusal verdict, a delivery report's class and the digest's words all read the same code."""
     assert enhanced_status(text) == status
@@ -100,9 +119,11 @@ def test_one_reader_finds_the_status_code_for_sending_bounces_and_the_digest(tex
 
 # -- against a scripted relay ------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("stage", ["rcpt", "data"])
 def test_a_quota_reply_after_n_messages_pauses_sending_and_suppresses_nobody(
-        stage, db, smtp_server, sender, start_campaign):
+    stage, db, smtp_server, sender, start_campaign
+):
     smtp_server.script.after, smtp_server.script.later_stage = 3, stage
     smtp_server.script.later_reply = "550 5.4.5 Daily SMTP relay limit exceeded for customer"
     cid = start_campaign(8)
@@ -135,7 +156,8 @@ def test_a_quota_reply_after_n_messages_pauses_sending_and_suppresses_nobody(
 
 
 def test_a_policy_reply_pauses_the_campaign_and_the_message_is_tried_again_later(
-        db, smtp_server, sender, start_campaign):
+    db, smtp_server, sender, start_campaign
+):
     cid = start_campaign(4)
     smtp_server.reply("person1@relay.example.org", "550 5.7.1 Message rejected due to content restrictions")
     assert send_until_stopped(sender()).paused_until is None  # only this campaign waits
@@ -148,8 +170,9 @@ def test_a_policy_reply_pauses_the_campaign_and_the_message_is_tried_again_later
         assert refused.state is MessageState.RETRYING and refused.attempts == 1
         assert refused.next_attempt_at >= campaign.paused_until  # the others go first after the pause
         assert relay.current_pause(session) is None  # other campaigns and staff mail carry on
-        before = session.scalar(select(func.count()).where(OutboxMessage.campaign_id == cid,
-                                                           OutboxMessage.id < refused.id))
+        before = session.scalar(
+            select(func.count()).where(OutboxMessage.campaign_id == cid, OutboxMessage.id < refused.id)
+        )
     assert counts(db, cid)["sent"] == before  # the rows after it wait for the campaign to resume
     assert counts(db, cid)["queued"] == 3 - before
 
@@ -183,7 +206,9 @@ def test_421_and_a_refused_sender_pause_all_sending(db, smtp_server, sender, sta
 def test_the_same_reply_for_three_recipients_in_a_row_trips_the_breaker(db, smtp_server, sender, start_campaign):
     cid = start_campaign(6)
     for i in range(6):  # a reply our rules do not know, quoting each address
-        smtp_server.reply(f"person{i}@relay.example.org", f"554 5.6.0 <person{i}@relay.example.org>: Transaction failed")
+        smtp_server.reply(
+            f"person{i}@relay.example.org", f"554 5.6.0 <person{i}@relay.example.org>: Transaction failed"
+        )
     result = send_until_stopped(sender())
     assert result.paused_until
     with db.transaction() as session:
@@ -208,9 +233,11 @@ def test_recipient_faults_still_bounce_and_a_full_mailbox_is_only_soft(db, smtp_
 
 # -- slow and dead relays ------------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("stage", ["rcpt", "data"])
 def test_a_stalling_relay_stops_the_batch_after_three_timeouts_and_every_sender_waits_doubling(
-        stage, db, smtp_server, sender, start_campaign, relay_settings):
+    stage, db, smtp_server, sender, start_campaign, relay_settings
+):
     cid = start_campaign(6)
     smtp_server.script.stall = stage
     impatient = relay_settings.with_overrides(smtp_timeout=0.3)
@@ -253,8 +280,7 @@ def test_timeout_waits_double_up_to_thirty_minutes(db):
     assert waits == [60, 120, 240, 480, 960, 1800, 1800, 1800]
 
 
-def test_a_relay_that_never_greets_is_given_up_after_three_connect_timeouts(
-        db, sender, start_campaign, relay_settings):
+def test_a_relay_that_never_greets_is_given_up_after_three_connect_timeouts(db, sender, start_campaign, relay_settings):
     from smtp_server import silent_server
 
     cid = start_campaign(2)
@@ -271,6 +297,7 @@ def test_a_relay_that_never_greets_is_given_up_after_three_connect_timeouts(
 
 # -- the relay's own limits per hour and per day --------------------------------------------------
 
+
 def an_hour_passes(db):
     """The database's log of reserved slots ages by an hour (PostgreSQL keeps its own clock,
     which time-machine does not move)."""
@@ -283,7 +310,8 @@ def an_hour_passes(db):
 
 
 def test_the_hourly_limit_holds_across_two_workers_and_the_rest_goes_out_in_the_next_hour(
-        db, smtp_server, sender, start_campaign, relay_settings):
+    db, smtp_server, sender, start_campaign, relay_settings
+):
     cid = start_campaign(10)
     limited = relay_settings.with_overrides(send_limit_per_hour=4, send_batch_size=2)
     first, second = sender(limited, owner="host-a:1"), sender(limited, owner="host-b:2")
@@ -307,7 +335,8 @@ def test_the_hourly_limit_holds_across_two_workers_and_the_rest_goes_out_in_the_
 
 
 def test_the_daily_limit_stops_sending_for_the_rest_of_the_rolling_day(
-        db, smtp_server, sender, start_campaign, relay_settings):
+    db, smtp_server, sender, start_campaign, relay_settings
+):
     cid = start_campaign(5)
     send_until_stopped(sender(relay_settings.with_overrides(send_limit_per_day=3)))
     assert counts(db, cid)["sent"] == 3
@@ -319,18 +348,27 @@ def test_the_daily_limit_stops_sending_for_the_rest_of_the_rolling_day(
 
 # -- the worker process and the command line ------------------------------------------------------
 
+
 def test_the_worker_process_leaves_a_paused_relay_alone_and_the_cli_says_why(
-        db, cli_env, runner, smtp_server, start_campaign):
+    db, cli_env, runner, smtp_server, start_campaign
+):
     import os
     import subprocess
     import sys
 
     smtp_server.script.after, smtp_server.script.later_reply = 2, "550 5.7.1 Too many messages, slow down"
     cid = start_campaign(4)
-    env = {**os.environ, **cli_env, "MAILER_SMTP_URL": smtp_server.url, "MAILER_SEND_RATE_PER_MINUTE": "60000",
-           "MAILER_SEND_LIMIT_PER_DAY": "100", "MAILER_SMTP_CONNECT_TIMEOUT": "5"}
-    worker = subprocess.run([sys.executable, "-m", "mailer", "worker", "--until-idle"], env=env,
-                            capture_output=True, text=True, timeout=120)
+    env = {
+        **os.environ,
+        **cli_env,
+        "MAILER_SMTP_URL": smtp_server.url,
+        "MAILER_SEND_RATE_PER_MINUTE": "60000",
+        "MAILER_SEND_LIMIT_PER_DAY": "100",
+        "MAILER_SMTP_CONNECT_TIMEOUT": "5",
+    }
+    worker = subprocess.run(
+        [sys.executable, "-m", "mailer", "worker", "--until-idle"], env=env, capture_output=True, text=True, timeout=120
+    )
     assert worker.returncode == 0, worker.stderr
     assert "sending paused until" in worker.stderr
     assert counts(db, cid) == {**counts(db, cid), "sent": 2, "queued": 2, "bounced": 0}
@@ -344,13 +382,27 @@ def test_the_worker_process_leaves_a_paused_relay_alone_and_the_cli_says_why(
 def test_relay_settings_come_from_the_environment_and_unset_limits_are_none(tmp_path):
     from mailer.config import ConfigError, load_settings
 
-    base = {"instance_path": tmp_path, "secret_key": "x" * 20, "base_url": "https://x.example.org",
-            "from": "Ax <info@ax.example.org>"}
+    base = {
+        "instance_path": tmp_path,
+        "secret_key": "x" * 20,
+        "base_url": "https://x.example.org",
+        "from": "Ax <info@ax.example.org>",
+    }
     settings = load_settings(base, environ={})
     assert settings.send_limit_per_hour is None and settings.send_limit_per_day is None
     assert settings.smtp_connect_timeout == 10.0 and settings.smtp_timeout == 30.0
-    settings = load_settings(base, environ={"MAILER_SEND_LIMIT_PER_HOUR": "1000", "MAILER_SEND_LIMIT_PER_DAY": "",
-                                            "MAILER_SMTP_CONNECT_TIMEOUT": "2.5"})
-    assert (settings.send_limit_per_hour, settings.send_limit_per_day, settings.smtp_connect_timeout) == (1000, None, 2.5)
+    settings = load_settings(
+        base,
+        environ={
+            "MAILER_SEND_LIMIT_PER_HOUR": "1000",
+            "MAILER_SEND_LIMIT_PER_DAY": "",
+            "MAILER_SMTP_CONNECT_TIMEOUT": "2.5",
+        },
+    )
+    assert (settings.send_limit_per_hour, settings.send_limit_per_day, settings.smtp_connect_timeout) == (
+        1000,
+        None,
+        2.5,
+    )
     with pytest.raises(ConfigError, match="MAILER_SEND_LIMIT_PER_DAY"):
         load_settings(base, environ={"MAILER_SEND_LIMIT_PER_DAY": "lots"})

@@ -21,8 +21,15 @@ YEAR = future_year()  # a year still ahead: the tests keep their month and day, 
 
 @pytest.fixture
 def meeting(make_meeting):
-    return make_meeting(slug="falun", title="Dialogträff i Falun", city="Falun", region="Dalarna",
-                        venue="Dalarnas museum", max_guests=2, rsvp_by=f"{YEAR}-04-25").id
+    return make_meeting(
+        slug="falun",
+        title="Dialogträff i Falun",
+        city="Falun",
+        region="Dalarna",
+        venue="Dalarnas museum",
+        max_guests=2,
+        rsvp_by=f"{YEAR}-04-25",
+    ).id
 
 
 @pytest.fixture
@@ -41,8 +48,9 @@ def count(db, model) -> int:
 
 def test_answer_is_recorded_then_changed_with_history(app, db, anna, meeting):
     client, path = app.test_client(), rsvp(app, anna, meeting)
-    posted = answer(client, path, answer="yes", guests="1", diet="Vegan", accessibility="Hörslinga",
-                    comment="Ser fram emot det")
+    posted = answer(
+        client, path, answer="yes", guests="1", diet="Vegan", accessibility="Hörslinga", comment="Ser fram emot det"
+    )
     assert posted.status_code == 303
     assert posted.headers["Location"].endswith("?saved=1")
     page = client.get(posted.headers["Location"]).get_data(as_text=True)
@@ -56,7 +64,9 @@ def test_answer_is_recorded_then_changed_with_history(app, db, anna, meeting):
     assert (response.answer.value, response.guests, response.comment) == ("no", 0, "Blev sjuk")
     # A form without the diet field (a "no" here) leaves the diet answer as it was.
     assert [(c.answer.value, c.guests, (c.answers or {}).get("diet")) for c in response.history] == [
-        ("yes", 1, "Vegan"), ("no", 0, "Vegan")]
+        ("yes", 1, "Vegan"),
+        ("no", 0, "Vegan"),
+    ]
     assert given_answers(response) == {"diet": "Vegan", "accessibility": "Hörslinga"}
     assert response.history[0].at <= response.history[1].at
     assert count(db, Response) == 1
@@ -70,16 +80,19 @@ def test_posting_the_same_answer_again_adds_no_history_and_no_mail(app, db, anna
     assert len(confirmations(db)) == 1
 
 
-@pytest.mark.parametrize("form, field, message", [
-    ({}, "answer", "Välj ja eller nej."),
-    ({"answer": "maybe"}, "answer", "Välj ja eller nej."),
-    ({"answer": "yes", "guests": "3"}, "guests", "Antalet gäster kan vara högst 2."),
-    ({"answer": "yes", "guests": "-1"}, "guests", "Ange antal gäster med siffror, 0–2."),
-    ({"answer": "yes", "guests": "två"}, "guests", "Ange antal gäster med siffror, 0–2."),
-    ({"answer": "yes", "comment": "x" * 1001}, "comment", "Skriv högst 1000 tecken."),
-    ({"answer": "yes", "diet": "x" * 301}, "diet", "Skriv högst 300 tecken."),
-    ({"answer": "yes", "accessibility": "x" * 301}, "accessibility", "Skriv högst 300 tecken."),
-])
+@pytest.mark.parametrize(
+    "form, field, message",
+    [
+        ({}, "answer", "Välj ja eller nej."),
+        ({"answer": "maybe"}, "answer", "Välj ja eller nej."),
+        ({"answer": "yes", "guests": "3"}, "guests", "Antalet gäster kan vara högst 2."),
+        ({"answer": "yes", "guests": "-1"}, "guests", "Ange antal gäster med siffror, 0–2."),
+        ({"answer": "yes", "guests": "två"}, "guests", "Ange antal gäster med siffror, 0–2."),
+        ({"answer": "yes", "comment": "x" * 1001}, "comment", "Skriv högst 1000 tecken."),
+        ({"answer": "yes", "diet": "x" * 301}, "diet", "Skriv högst 300 tecken."),
+        ({"answer": "yes", "accessibility": "x" * 301}, "accessibility", "Skriv högst 300 tecken."),
+    ],
+)
 def test_invalid_input_reshows_the_form_with_a_message_and_writes_nothing(app, db, anna, meeting, form, field, message):
     client, path = app.test_client(), rsvp(app, anna, meeting)
     posted = answer(client, path, **{"comment": "behåll mig", **form})
@@ -135,8 +148,9 @@ def test_nothing_a_visitor_types_runs_as_html(app, db, person, meeting, smtp_ser
 
 def test_after_the_deadline_the_answer_shows_but_the_form_is_closed(app, db, anna, make_meeting, settings):
     today = utcnow().astimezone(settings.timezone).date()
-    closed = make_meeting(slug="stangd", starts=f"{today + dt.timedelta(days=10)} 18:00",
-                          rsvp_by=str(today - dt.timedelta(days=1))).id
+    closed = make_meeting(
+        slug="stangd", starts=f"{today + dt.timedelta(days=10)} 18:00", rsvp_by=str(today - dt.timedelta(days=1))
+    ).id
     started = make_meeting(slug="igang", starts=f"{today - dt.timedelta(days=1)} 18:00").id
     with db.transaction() as session:
         session.add(Response(meeting_id=closed, contact_id=anna, answer=Answer.YES, guests=0))

@@ -29,12 +29,14 @@ def say(app, contact, meeting, **form):
 
 def places_taken(db, meeting) -> int:
     with db.transaction() as session:
-        return session.scalar(select(func.coalesce(func.sum(1 + Response.guests), 0)).where(
-            Response.meeting_id == meeting, Response.answer == Answer.YES, Response.waitlisted.is_(False)))
+        return session.scalar(
+            select(func.coalesce(func.sum(1 + Response.guests), 0)).where(
+                Response.meeting_id == meeting, Response.answer == Answer.YES, Response.waitlisted.is_(False)
+            )
+        )
 
 
-def test_waitlist_gives_each_free_place_to_the_first_in_line_whose_party_fits(app, db, meeting, people,
-                                                                             smtp_server):
+def test_waitlist_gives_each_free_place_to_the_first_in_line_whose_party_fits(app, db, meeting, people, smtp_server):
     anna, bo, cilla, dan = people.values()
     say(app, anna, meeting, answer="yes", guests="1")  # 2 of 3 places
     posted, page = say(app, bo, meeting, answer="yes", guests="1")  # needs 2, 1 left: waits

@@ -21,8 +21,15 @@ NEW_KEY = "the-new-secret-key-9876543210"
 
 @pytest.fixture
 def setup(app, person, make_meeting):
-    meeting = make_meeting(slug="falun", title="Dialogträff i Falun", city="Falun", region="Dalarna",
-                           host="Landstinget Dalarna", venue="Dalarnas museum", max_guests=2)
+    meeting = make_meeting(
+        slug="falun",
+        title="Dialogträff i Falun",
+        city="Falun",
+        region="Dalarna",
+        host="Landstinget Dalarna",
+        venue="Dalarnas museum",
+        max_guests=2,
+    )
     anna = person("anna@example.org", "Anna Andersson")
     return {"meeting": meeting.id, "anna": anna, "links": links_for(app, anna, meeting.id)}
 
@@ -38,8 +45,15 @@ def test_page_shows_the_meeting_in_swedish(app, setup):
     html = page.get_data(as_text=True)
     assert page.status_code == 200
     assert '<html lang="sv">' in html
-    for expected in ("Dialogträff i Falun", "Landstinget Dalarna", "Dalarnas museum, Falun",
-                     "kl. 18.00–20.00", "openstreetmap.org", "Kommer du?", 'name="guests"'):
+    for expected in (
+        "Dialogträff i Falun",
+        "Landstinget Dalarna",
+        "Dalarnas museum, Falun",
+        "kl. 18.00–20.00",
+        "openstreetmap.org",
+        "Kommer du?",
+        'name="guests"',
+    ):
         assert expected in html
     assert page.headers["Referrer-Policy"] == "no-referrer"  # the token must not leak to the map site
 
@@ -129,7 +143,9 @@ def test_calendar_entry(app, setup):
     assert 'filename="traff.ics"' in reply.headers["Content-Disposition"]
     body = reply.get_data(as_text=True)
     assert "BEGIN:VEVENT" in body and "SUMMARY:Dialogträff i Falun" in body
-    assert f"DTSTART:{future_year()}0501T160000Z" in body  # make_meeting's default: 1 May, 18:00 CEST.replace("\r\n ", "")
+    assert (
+        f"DTSTART:{future_year()}0501T160000Z" in body
+    )  # make_meeting's default: 1 May, 18:00 CEST.replace("\r\n ", "")
     assert "LOCATION:Dalarnas museum\\, Falun" in body
 
 
@@ -182,7 +198,9 @@ def test_revoking_one_persons_links(app, runner, person, setup):
     assert client.get(old_unsubscribe).status_code == 200
     assert client.post(old_unsubscribe, data={"List-Unsubscribe": "One-Click"}).status_code == 200
     with app.extensions["mailer.db"].transaction() as session:
-        assert session.scalar(select(Suppression.reason).where(Suppression.email == "anna@example.org")) == "unsubscribed"
+        assert (
+            session.scalar(select(Suppression.reason).where(Suppression.email == "anna@example.org")) == "unsubscribed"
+        )
 
 
 def test_revoking_an_unknown_address_fails_clearly(runner):

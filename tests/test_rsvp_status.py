@@ -23,13 +23,20 @@ def scene(app, db, person, invite, make_meeting):
     Finn did nothing, and Gun answered without being in the invitation round."""
     meeting = make_meeting(slug="falun", capacity=4, max_guests=2).id
     other = make_meeting(slug="annan").id
-    ids = {name: person(f"{name}@example.org", name.title())
-           for name in ("anna", "bo", "cilla", "dan", "eva", "finn", "gun")}
+    ids = {
+        name: person(f"{name}@example.org", name.title())
+        for name in ("anna", "bo", "cilla", "dan", "eva", "finn", "gun")
+    }
     invite(meeting, [ids[n] for n in ("anna", "bo", "cilla", "dan", "eva", "finn")])
     invite(other, [ids["anna"]])
     client = app.test_client()
-    for name, form in (("anna", {"answer": "yes", "guests": "1"}), ("bo", {"answer": "yes", "guests": "1"}),
-                       ("cilla", {"answer": "yes"}), ("dan", {"answer": "no"}), ("gun", {"answer": "no"})):
+    for name, form in (
+        ("anna", {"answer": "yes", "guests": "1"}),
+        ("bo", {"answer": "yes", "guests": "1"}),
+        ("cilla", {"answer": "yes"}),
+        ("dan", {"answer": "no"}),
+        ("gun", {"answer": "no"}),
+    ):
         assert answer(client, links_for(app, ids[name], meeting)["rsvp_url"], **form).status_code == 303
     client.get(links_for(app, ids["eva"], meeting)["rsvp_yes_url"])
     client.get(links_for(app, ids["eva"], meeting)["rsvp_url"])
@@ -56,8 +63,15 @@ def test_status_text(runner, scene):
     assert lines[0] == "falun: Dialogträff 1 (capacity 4)"
     figures = dict(line.rsplit(None, 1) for line in lines[1:9])
     assert {k.strip(): v for k, v in figures.items()} == {
-        "invited (invitation sent)": "6", "bounced": "0", "yes": "2", "no": "2", "waitlisted": "1",
-        "no answer yet": "2", "guests (with a place)": "2", "opened, not answered": "1"}
+        "invited (invitation sent)": "6",
+        "bounced": "0",
+        "yes": "2",
+        "no": "2",
+        "waitlisted": "1",
+        "no answer yet": "2",
+        "guests (with a place)": "2",
+        "opened, not answered": "1",
+    }
 
 
 def test_unknown_meeting(runner):
@@ -70,17 +84,38 @@ def test_status_of_100000_invited_is_fast(db, make_meeting):
     meeting = make_meeting(slug="stor").id
     n = 100_000
     with db.transaction() as session:
-        session.execute(insert(Contact), [{"email": f"p{i}@example.org", "link_key": secrets.token_urlsafe(16)}
-                                          for i in range(n)])
+        session.execute(
+            insert(Contact), [{"email": f"p{i}@example.org", "link_key": secrets.token_urlsafe(16)} for i in range(n)]
+        )
         campaign = Campaign(meeting_id=meeting, template="invitation", audience={}, state=CampaignState.FINISHED)
         session.add(campaign)
         session.flush()
-        session.execute(insert(OutboxMessage), [
-            {"campaign_id": campaign.id, "contact_id": i, "meeting_id": meeting, "template": "invitation",
-             "state": MessageState.SENT} for i in range(1, n + 1)])
-        session.execute(insert(Response), [
-            {"meeting_id": meeting, "contact_id": i, "answer": "yes" if i % 2 else "no", "guests": i % 3,
-             "waitlisted": False} for i in range(1, n + 1, 4)])
+        session.execute(
+            insert(OutboxMessage),
+            [
+                {
+                    "campaign_id": campaign.id,
+                    "contact_id": i,
+                    "meeting_id": meeting,
+                    "template": "invitation",
+                    "state": MessageState.SENT,
+                }
+                for i in range(1, n + 1)
+            ],
+        )
+        session.execute(
+            insert(Response),
+            [
+                {
+                    "meeting_id": meeting,
+                    "contact_id": i,
+                    "answer": "yes" if i % 2 else "no",
+                    "guests": i % 3,
+                    "waitlisted": False,
+                }
+                for i in range(1, n + 1, 4)
+            ],
+        )
         session.execute(insert(LinkOpen), [{"meeting_id": meeting, "contact_id": i} for i in range(1, n + 1, 5)])
     started = time.perf_counter()
     with db.transaction() as session:

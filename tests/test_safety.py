@@ -40,7 +40,7 @@ LAST_YEAR = past_year()  # a year wholly behind us: its meetings have taken plac
 CHECKOUT = Path(__file__).resolve().parent.parent / "templates" / "email"
 LISTS = {
     "korforbundet.csv": "email,name,language,region\nanna@kor.example.org,Anna Andersson,sv,Sörmland\n"
-                        "bengt@kor.example.org,Bengt Berg,en,Sörmland\n",
+    "bengt@kor.example.org,Bengt Berg,en,Sörmland\n",
     "teater.csv": "email,name,region\ncecilia@teater.example.org,Cecilia Ceder,Gävleborg\n",
 }
 LINK = re.compile(r"http://mailer\.test(/[rue]/[^\s\"<>]+)")
@@ -73,12 +73,22 @@ def world(db, settings, make_csv, make_meeting):
     """Three people on two lists and a meeting a month ahead with two places."""
     with db.transaction() as session:
         import_lists(session, [make_csv(name, body) for name, body in LISTS.items()])
-    meeting = make_meeting(slug="eskilstuna", title="Dialogträff i Eskilstuna", city="Eskilstuna",
-                           venue="Stadsbiblioteket", starts=f"{local_day(settings, 30)} 18:00", capacity=2)
+    meeting = make_meeting(
+        slug="eskilstuna",
+        title="Dialogträff i Eskilstuna",
+        city="Eskilstuna",
+        venue="Stadsbiblioteket",
+        starts=f"{local_day(settings, 30)} 18:00",
+        capacity=2,
+    )
     with db.transaction() as session:
         ids = dict(session.execute(select(Contact.email, Contact.id)).all())
-    return {"meeting": meeting.id, "anna": ids["anna@kor.example.org"], "bengt": ids["bengt@kor.example.org"],
-            "cecilia": ids["cecilia@teater.example.org"]}
+    return {
+        "meeting": meeting.id,
+        "anna": ids["anna@kor.example.org"],
+        "bengt": ids["bengt@kor.example.org"],
+        "cecilia": ids["cecilia@teater.example.org"],
+    }
 
 
 def say(app, world, who: str, **form):
@@ -113,6 +123,7 @@ def event_of(message):
 
 # -- 1. test mails act on no one ----------------------------------------------------------------------------
 
+
 def test_a_test_mail_is_for_a_made_up_person_and_its_links_save_nothing(app, db, settings, runner, world):
     campaign_id = create(runner, "--template", "invitation", "--org", "korforbundet")
     result = runner.invoke(["campaigns", "test", campaign_id, "--to", "me@example.org"])
@@ -146,8 +157,10 @@ def test_a_test_mail_is_for_a_made_up_person_and_its_links_save_nothing(app, db,
     evaluation = f"/e/{codec(settings).dumps('evaluation', 'test.sv', meeting_key)}"
     page = client.get(evaluation)
     assert page.status_code == 200 and "Testlänk – inget sparas" in text(page)
-    sent = client.post(evaluation, data={"csrf_token": csrf_of(page.get_data(as_text=True)), "value": "5",
-                                         "knowledge": "4", "cooperation": "yes"})
+    sent = client.post(
+        evaluation,
+        data={"csrf_token": csrf_of(page.get_data(as_text=True)), "value": "5", "knowledge": "4", "cooperation": "yes"},
+    )
     assert sent.status_code == 200 and "inget sparades" in text(sent)
 
     for model in (Response, LinkOpen, Suppression, Evaluation, OutboxMessage):
@@ -155,14 +168,20 @@ def test_a_test_mail_is_for_a_made_up_person_and_its_links_save_nothing(app, db,
     with db.transaction() as session:
         figures = full_status(session, session.get(Meeting, world["meeting"]))
         assert (figures["yes"], figures["no"], figures["opened_not_answered"]) == (0, 0, 0)
-        assert session.scalar(select(AuditEntry.target).where(AuditEntry.action == "campaigns.test")) \
+        assert (
+            session.scalar(select(AuditEntry.target).where(AuditEntry.action == "campaigns.test"))
             == f"campaign:{campaign_id}"
+        )
 
 
 def test_the_web_test_button_writes_in_the_chosen_recipients_language(db, settings, staff_client, runner, world):
     campaign_id = create(runner, "--template", "invitation", "--org", "korforbundet")
-    reply = post(staff_client, f"/staff/campaigns/{campaign_id}/test", {"to": "", "contact": "bengt@kor.example.org"},
-                 follow_redirects=True)
+    reply = post(
+        staff_client,
+        f"/staff/campaigns/{campaign_id}/test",
+        {"to": "", "contact": "bengt@kor.example.org"},
+        follow_redirects=True,
+    )
     assert f"Testmejlet är skickat till {STAFF_EMAIL}." in text(reply)
     assert "Testa Testsson" in text(staff_client.get(f"/staff/campaigns/{campaign_id}"))  # the hint says so
     [mail] = mails(settings)
@@ -173,6 +192,7 @@ def test_the_web_test_button_writes_in_the_chosen_recipients_language(db, settin
 
 
 # -- 2. the unsubscribe link cannot be removed ----------------------------------------------------------------
+
 
 def test_a_campaign_whose_mail_lost_the_unsubscribe_link_does_not_start(app, db, runner, staff_client, world, folder):
     campaign_id = create(runner, "--template", "invitation", "--all")
@@ -186,8 +206,10 @@ def test_a_campaign_whose_mail_lost_the_unsubscribe_link_does_not_start(app, db,
     footer.write_text(original, encoding="utf-8")
 
     html_footer = folder / "sv" / "footer.html"
-    html_footer.write_text(re.sub(r"<p><a href=\"\{\{ unsubscribe_url \}\}\">[^<]*</a></p>", "",
-                                  html_footer.read_text(encoding="utf-8")), encoding="utf-8")
+    html_footer.write_text(
+        re.sub(r"<p><a href=\"\{\{ unsubscribe_url \}\}\">[^<]*</a></p>", "", html_footer.read_text(encoding="utf-8")),
+        encoding="utf-8",
+    )
     reply = post(staff_client, f"/staff/campaigns/{campaign_id}/send", follow_redirects=True)
     assert "Mallen sv/invitation.html: avregistreringslänken" in text(reply)
     assert count(db, OutboxMessage) == 0
@@ -195,9 +217,12 @@ def test_a_campaign_whose_mail_lost_the_unsubscribe_link_does_not_start(app, db,
         assert session.get(Campaign, campaign_id).state is CampaignState.DRAFT
     # Any layout that keeps the link passes: the link moved into the invitation itself.
     invitation = folder / "sv" / "invitation.html"
-    invitation.write_text(invitation.read_text(encoding="utf-8").replace(
-        "{% endblock %}", '<p><a href="{{ unsubscribe_url }}">Sluta få utskick</a></p>\n{% endblock %}', 1),
-        encoding="utf-8")
+    invitation.write_text(
+        invitation.read_text(encoding="utf-8").replace(
+            "{% endblock %}", '<p><a href="{{ unsubscribe_url }}">Sluta få utskick</a></p>\n{% endblock %}', 1
+        ),
+        encoding="utf-8",
+    )
     assert runner.invoke(["campaigns", "send", campaign_id]).exit_code == 0
 
 
@@ -213,6 +238,7 @@ def test_the_template_editor_refuses_a_footer_without_the_link(staff_client, fol
 
 # -- 3. rounds know the meeting ---------------------------------------------------------------------------------
 
+
 def test_invitations_and_reminders_leave_out_who_already_answered(app, db, runner, staff_client, world):
     say(app, world, "anna", answer="yes")
     say(app, world, "bengt", answer="no")
@@ -225,36 +251,68 @@ def test_invitations_and_reminders_leave_out_who_already_answered(app, db, runne
     reply = staff_client.get("/staff/campaigns/count?meeting=eskilstuna&all=1&template=invitation").json
     assert reply["count"] == 1
     assert "2 som redan svarat på träffen (ja, nej eller väntelista) är inte med" in reply["text"]
-    assert staff_client.get("/staff/campaigns/count?meeting=eskilstuna&all=1&template=invitation"
-                            "&include_answered=1").json["count"] == 3
+    assert (
+        staff_client.get("/staff/campaigns/count?meeting=eskilstuna&all=1&template=invitation&include_answered=1").json[
+            "count"
+        ]
+        == 3
+    )
     assert staff_client.get("/staff/campaigns/count?meeting=eskilstuna&all=1&template=thanks").json["count"] == 1
-    reply = post(staff_client, "/staff/campaigns/new", {"meeting": "eskilstuna", "template": "reminder", "all": "1",
-                                                        "action": "create"})
+    reply = post(
+        staff_client,
+        "/staff/campaigns/new",
+        {"meeting": "eskilstuna", "template": "reminder", "all": "1", "action": "create"},
+    )
     page = text(staff_client.get(reply.headers["Location"]))
     assert "2 som redan svarat på träffen" in page
 
 
 # -- 4. time is checked --------------------------------------------------------------------------------------------
 
-def test_past_starts_and_rounds_for_started_meetings_are_refused(app, db, settings, runner, staff_client, world,
-                                                                 make_meeting):
+
+def test_past_starts_and_rounds_for_started_meetings_are_refused(
+    app, db, settings, runner, staff_client, world, make_meeting
+):
     yesterday = f"{local_day(settings, -1)} 18:00"
-    result = runner.invoke(["meetings", "add", "--slug", "forr", "--title", "T", "--region", "Sörmland", "--city", "C",
-                            "--starts", yesterday])
+    result = runner.invoke(
+        [
+            "meetings",
+            "add",
+            "--slug",
+            "forr",
+            "--title",
+            "T",
+            "--region",
+            "Sörmland",
+            "--city",
+            "C",
+            "--starts",
+            yesterday,
+        ]
+    )
     assert result.exit_code == 1 and f"--starts: '{yesterday}' is in the past" in result.stderr
     result = runner.invoke(["meetings", "edit", "eskilstuna", "--starts", yesterday])
     assert result.exit_code == 1 and "--starts: " in result.stderr and "is in the past" in result.stderr
-    reply = post(staff_client, "/staff/meetings/new", {"title": "T", "region": "Sörmland", "city": "C",
-                                                      "date": local_day(settings, -1), "start": "18:00"})
+    reply = post(
+        staff_client,
+        "/staff/meetings/new",
+        {"title": "T", "region": "Sörmland", "city": "C", "date": local_day(settings, -1), "start": "18:00"},
+    )
     assert reply.status_code == 422 and "har redan varit. Välj en tid framåt." in text(reply)
     with db.transaction() as session:
         assert session.scalar(select(func.count()).select_from(Meeting)) == 1
 
     started = make_meeting(slug="igang", starts=f"{local_day(settings, -1)} 18:00")
     result = runner.invoke(["campaigns", "create", "--meeting", "igang", "--template", "invitation", "--all"])
-    assert result.exit_code == 1 and "meeting igang (“Dialogträff 2”) has already started: no invitation can be sent" in result.stderr
-    reply = post(staff_client, "/staff/campaigns/new", {"meeting": "igang", "template": "reminder", "all": "1",
-                                                        "action": "create"})
+    assert (
+        result.exit_code == 1
+        and "meeting igang (“Dialogträff 2”) has already started: no invitation can be sent" in result.stderr
+    )
+    reply = post(
+        staff_client,
+        "/staff/campaigns/new",
+        {"meeting": "igang", "template": "reminder", "all": "1", "action": "create"},
+    )
     assert reply.status_code == 422 and "har redan börjat" in text(reply)
     assert runner.invoke(["campaigns", "create", "--meeting", started.slug, "--template", "thanks"]).exit_code == 0
 
@@ -264,23 +322,30 @@ def test_past_starts_and_rounds_for_started_meetings_are_refused(app, db, settin
     assert result.exit_code == 1 and "is in the past" in result.stderr
     result = runner.invoke(["campaigns", "schedule", campaign_id, "--at", f"{local_day(settings, 31)} 09:00"])
     assert result.exit_code == 1 and "is after the meeting starts" in result.stderr
-    reply = post(staff_client, f"/staff/campaigns/{campaign_id}/schedule", {"date": past[:10], "time": past[11:]},
-                 follow_redirects=True)
+    reply = post(
+        staff_client,
+        f"/staff/campaigns/{campaign_id}/schedule",
+        {"date": past[:10], "time": past[11:]},
+        follow_redirects=True,
+    )
     assert "har redan varit" in text(reply)
     with db.transaction() as session:
         assert session.get(Campaign, campaign_id).state is CampaignState.DRAFT
 
     page = staff_client.get(f"/staff/campaigns/{campaign_id}").get_data(as_text=True)
-    soon = (dt.datetime.now(dt.UTC).replace(minute=0, second=0, microsecond=0)
-            + dt.timedelta(hours=1)).astimezone(settings.timezone)
+    soon = (dt.datetime.now(dt.UTC).replace(minute=0, second=0, microsecond=0) + dt.timedelta(hours=1)).astimezone(
+        settings.timezone
+    )
     assert f'name="date" required value="{soon:%Y-%m-%d}"' in page
     assert f'name="time" required step="300" value="{soon:%H:%M}"' in page
 
 
 # -- 5. changes reach the people they concern -------------------------------------------------------------------------
 
-def test_a_time_change_and_a_cancellation_reach_those_coming_with_calendar_updates(app, db, settings, runner, world,
-                                                                                  smtp_server):
+
+def test_a_time_change_and_a_cancellation_reach_those_coming_with_calendar_updates(
+    app, db, settings, runner, world, smtp_server
+):
     say(app, world, "anna", answer="yes", guests="1")  # both places
     say(app, world, "cecilia", answer="yes")  # waitlisted
     say(app, world, "bengt", answer="no")
@@ -307,13 +372,17 @@ def test_a_time_change_and_a_cancellation_reach_those_coming_with_calendar_updat
     assert str(calendar_of(update)["METHOD"]) == str(calendar_of(confirmation)["METHOD"]) == "PUBLISH"
     assert event.decoded("DTSTART").astimezone(settings.timezone).strftime("%H:%M") == "19:00"
     waiting = smtp_server.to("cecilia@teater.example.org")[-1].message
-    assert waiting["Subject"].startswith("Ändrad träff:") and "står på väntelistan till" in \
-        waiting.get_body(("plain",)).get_content()
+    assert (
+        waiting["Subject"].startswith("Ändrad träff:")
+        and "står på väntelistan till" in waiting.get_body(("plain",)).get_content()
+    )
     assert smtp_server.to("bengt@kor.example.org") == []  # said no: not concerned
 
     result = runner.invoke(["meetings", "edit", "eskilstuna", "--venue", "Konsthallen", "--no-notify"])
     assert result.exit_code == 0 and "queued" not in result.stdout
-    assert runner.invoke(["meetings", "edit", "eskilstuna", "--title", "Ny rubrik"]).stdout.strip() == "eskilstuna updated"
+    assert (
+        runner.invoke(["meetings", "edit", "eskilstuna", "--title", "Ny rubrik"]).stdout.strip() == "eskilstuna updated"
+    )
     with db.transaction() as session:
         assert session.get(Meeting, world["meeting"]).sequence == 2  # the venue, not the title
         actions = list(session.scalars(select(AuditEntry.action).where(AuditEntry.action.like("meetings.%"))))
@@ -352,12 +421,25 @@ def test_the_web_asks_before_telling_about_a_change_and_can_cancel(app, db, sett
     queued = count(db, OutboxMessage)
     page = text(staff_client.get("/staff/meetings/eskilstuna/edit"))
     assert "Mejla de 1 som anmält sig eller står på väntelistan" in page and "Mejla ingen" in page
-    form = {"title": "Dialogträff i Eskilstuna", "region": "Sörmland", "city": "Eskilstuna", "venue": "Stadsbiblioteket",
-            "date": local_day(settings, 30), "start": "17:00", "end": "19:00", "capacity": "2", "max_guests": "1"}
+    form = {
+        "title": "Dialogträff i Eskilstuna",
+        "region": "Sörmland",
+        "city": "Eskilstuna",
+        "venue": "Stadsbiblioteket",
+        "date": local_day(settings, 30),
+        "start": "17:00",
+        "end": "19:00",
+        "capacity": "2",
+        "max_guests": "1",
+    }
     reply = post(staff_client, "/staff/meetings/eskilstuna/edit", {**form, "notify": "0"}, follow_redirects=True)
     assert "Träffen är sparad." in text(reply) and count(db, OutboxMessage) == queued
-    reply = post(staff_client, "/staff/meetings/eskilstuna/edit", {**form, "start": "16:00", "notify": "1"},
-                 follow_redirects=True)
+    reply = post(
+        staff_client,
+        "/staff/meetings/eskilstuna/edit",
+        {**form, "start": "16:00", "notify": "1"},
+        follow_redirects=True,
+    )
     assert "1 mejl om ändringen skickas" in text(reply) and count(db, OutboxMessage) == queued + 1
     reply = post(staff_client, "/staff/meetings/eskilstuna/edit", {**form, "capacity": "", "max_guests": "x"})
     assert reply.status_code == 422 and count(db, OutboxMessage) == queued + 1
@@ -374,6 +456,7 @@ def test_the_web_asks_before_telling_about_a_change_and_can_cancel(app, db, sett
 
 # -- 6. service mail is not marketing -------------------------------------------------------------------------------
 
+
 def test_service_mail_reaches_those_who_said_yes_after_unsubscribing(app, db, settings, runner, world, smtp_server):
     say(app, world, "anna", answer="yes")
     client = app.test_client()
@@ -382,8 +465,13 @@ def test_service_mail_reaches_those_who_said_yes_after_unsubscribing(app, db, se
     assert "Har du anmält dig till en träff får du ändå mejl om den" in page
     assert client.post(unsubscribe, data={"List-Unsubscribe": "One-Click"}).status_code == 200
     with db.transaction() as session:  # Cecilia's address bounced: nothing goes there
-        session.add(Suppression(address_hash=address_hash("cecilia@teater.example.org"),
-                                email="cecilia@teater.example.org", reason=SuppressionReason.BOUNCED))
+        session.add(
+            Suppression(
+                address_hash=address_hash("cecilia@teater.example.org"),
+                email="cecilia@teater.example.org",
+                reason=SuppressionReason.BOUNCED,
+            )
+        )
     send_outbox(app, smtp_server.url)
     received = len(smtp_server.to("anna@kor.example.org"))
 
@@ -402,6 +490,7 @@ def test_service_mail_reaches_those_who_said_yes_after_unsubscribing(app, db, se
 
 
 # -- 7. unsubscribing always works ------------------------------------------------------------------------------------
+
 
 def test_a_valid_unsubscribe_link_is_never_rate_limited(test_config, runner, world):
     limited = create_app({**test_config, "public_rate_limit": "3 per minute"})
@@ -422,6 +511,7 @@ def test_a_valid_unsubscribe_link_is_never_rate_limited(test_config, runner, wor
 
 # -- 8. the small ones --------------------------------------------------------------------------------------------------
 
+
 def test_a_round_without_recipients_cannot_start(db, runner, staff_client, world):
     campaign_id = create(runner, "--template", "invitation", "--region", "Norrbotten")
     result = runner.invoke(["campaigns", "send", campaign_id])
@@ -433,8 +523,12 @@ def test_a_round_without_recipients_cannot_start(db, runner, staff_client, world
 
 
 def test_a_walk_in_counts_as_came_on_the_checkin_page(db, staff_client, world):
-    reply = post(staff_client, "/staff/meetings/eskilstuna/walk-in", {"name": "Greta Gäst", "organisation": "Sensus"},
-                 follow_redirects=True)
+    reply = post(
+        staff_client,
+        "/staff/meetings/eskilstuna/walk-in",
+        {"name": "Greta Gäst", "organisation": "Sensus"},
+        follow_redirects=True,
+    )
     page = text(reply)
     assert "Kom utan anmälan" in page and "Greta Gäst" in page and "Sensus" in page
     assert "1 har kommit" in page  # she came
@@ -466,7 +560,10 @@ def test_previewing_someone_who_will_not_get_it_says_so(app, db, runner, staff_c
     page = text(staff_client.get(f"/staff/campaigns/{campaign_id}?contact=cecilia@teater.example.org"))
     assert "får inte det här mejlet" not in page
     result = runner.invoke(["campaigns", "preview", campaign_id, "--contact", "anna@kor.example.org"])
-    assert result.exit_code == 0 and "note: anna@kor.example.org will not get this mail: they unsubscribed" in result.stderr
+    assert (
+        result.exit_code == 0
+        and "note: anna@kor.example.org will not get this mail: they unsubscribed" in result.stderr
+    )
 
 
 def test_erasure_also_ends_the_unsubscribe_links_kept_by_revoking(app, db, runner, world):

@@ -26,12 +26,26 @@ YEAR = future_year()
 def sessions(make_meeting):
     """Three sessions: Gävle (one place), Umeå, Malmö; not yet in a series."""
     return {
-        "gavle": make_meeting(slug="gavle", title="Kulturpolitik i Gävleborg", city="Gävle", region="Gävleborg",
-                              venue="Stadsbiblioteket", starts=f"{YEAR}-09-14 18:00", capacity=1),
-        "umea": make_meeting(slug="umea", title="Kulturpolitik i Västerbotten", city="Umeå", region="Västerbotten",
-                             starts=f"{YEAR}-09-21 18:00", capacity=20),
-        "malmo": make_meeting(slug="malmo", title="Kulturpolitik i Skåne", city="Malmö", region="Skåne",
-                              starts=f"{YEAR}-09-28 13:00"),
+        "gavle": make_meeting(
+            slug="gavle",
+            title="Kulturpolitik i Gävleborg",
+            city="Gävle",
+            region="Gävleborg",
+            venue="Stadsbiblioteket",
+            starts=f"{YEAR}-09-14 18:00",
+            capacity=1,
+        ),
+        "umea": make_meeting(
+            slug="umea",
+            title="Kulturpolitik i Västerbotten",
+            city="Umeå",
+            region="Västerbotten",
+            starts=f"{YEAR}-09-21 18:00",
+            capacity=20,
+        ),
+        "malmo": make_meeting(
+            slug="malmo", title="Kulturpolitik i Skåne", city="Malmö", region="Skåne", starts=f"{YEAR}-09-28 13:00"
+        ),
     }
 
 
@@ -40,8 +54,19 @@ def series(runner, sessions):
     """make the series through the CLI, as staff documentation shows it."""
 
     def make(choice: str = "one") -> str:
-        result = runner.invoke(["series", "create", "utbildning", "--title", "Utbildning kulturpolitik",
-                                "--choice", choice, "--description", "Fem tillfällen i fem regioner."])
+        result = runner.invoke(
+            [
+                "series",
+                "create",
+                "utbildning",
+                "--title",
+                "Utbildning kulturpolitik",
+                "--choice",
+                choice,
+                "--description",
+                "Fem tillfällen i fem regioner.",
+            ]
+        )
         assert result.exit_code == 0, result.output
         for slug in sessions:
             result = runner.invoke(["series", "add", "utbildning", slug])
@@ -59,8 +84,14 @@ def people(person):
 def invite_series(app, db, slug: str, template: str = "invitation", **audience) -> int:
     audience.setdefault("all", not audience.get("only_unanswered"))
     with db.transaction() as session:
-        campaign = service.create_campaign(session, app.extensions["mailer.settings"], app.extensions["mailer.templates"],
-                                           series_slug=slug, template=template, audience=Audience(**audience))
+        campaign = service.create_campaign(
+            session,
+            app.extensions["mailer.settings"],
+            app.extensions["mailer.templates"],
+            series_slug=slug,
+            template=template,
+            audience=Audience(**audience),
+        )
         service.start(session, campaign)
         return campaign.id
 
@@ -76,8 +107,9 @@ def choose(app, contact_id: int, slug: str, *chosen: str, answer: str = "yes"):
     path = series_path(app, contact_id, slug)
     page = client.get(path)
     assert page.status_code == 200
-    posted = client.post(path, data={"csrf_token": csrf_of(page.get_data(as_text=True)), "answer": answer,
-                                     "session": list(chosen)})
+    posted = client.post(
+        path, data={"csrf_token": csrf_of(page.get_data(as_text=True)), "answer": answer, "session": list(chosen)}
+    )
     return posted, client.get(path).get_data(as_text=True)
 
 
@@ -85,9 +117,14 @@ def answers_of(db, contact_id: int) -> dict[str, tuple[str, bool]]:
     from mailer.meetings.models import Meeting
 
     with db.transaction() as session:
-        return {slug: (answer.value, waitlisted) for slug, answer, waitlisted in session.execute(
-            select(Meeting.slug, Response.answer, Response.waitlisted).join(Meeting, Meeting.id == Response.meeting_id)
-            .where(Response.contact_id == contact_id))}
+        return {
+            slug: (answer.value, waitlisted)
+            for slug, answer, waitlisted in session.execute(
+                select(Meeting.slug, Response.answer, Response.waitlisted)
+                .join(Meeting, Meeting.id == Response.meeting_id)
+                .where(Response.contact_id == contact_id)
+            )
+        }
 
 
 def test_cli_makes_a_series_and_refuses_bad_input(runner, sessions, make_meeting):
@@ -109,16 +146,16 @@ def test_cli_makes_a_series_and_refuses_bad_input(runner, sessions, make_meeting
     assert json.loads(runner.invoke(["series", "list", "--json"]).output)[0]["sessions"] == []
 
 
-def test_a_round_to_a_series_lists_its_sessions_and_links_to_the_choice(app, db, runner, series, people,
-                                                                       smtp_server):
+def test_a_round_to_a_series_lists_its_sessions_and_links_to_the_choice(app, db, runner, series, people, smtp_server):
     slug = series()
     created = runner.invoke(["campaigns", "create", "--series", slug, "--template", "invitation", "--all"])
     assert created.exit_code == 0, created.output
     campaign_id = int(created.stdout.strip().splitlines()[0])
     thanks = runner.invoke(["campaigns", "create", "--series", slug, "--template", "thanks", "--all"])
     assert thanks.exit_code == 1 and "invitation" in thanks.output
-    both = runner.invoke(["campaigns", "create", "--series", slug, "--meeting", "gavle", "--template", "invitation",
-                          "--all"])
+    both = runner.invoke(
+        ["campaigns", "create", "--series", slug, "--meeting", "gavle", "--template", "invitation", "--all"]
+    )
     assert both.exit_code == 1
     with db.transaction() as session:
         service.start(session, service.get_campaign(session, campaign_id))
@@ -135,8 +172,9 @@ def test_a_round_to_a_series_lists_its_sessions_and_links_to_the_choice(app, db,
     assert status["series"] == slug and status["sent"] == 3
 
 
-def test_opening_the_page_never_answers_and_choosing_records_a_yes_with_its_calendar(app, db, series, people,
-                                                                                   smtp_server):
+def test_opening_the_page_never_answers_and_choosing_records_a_yes_with_its_calendar(
+    app, db, series, people, smtp_server
+):
     slug = series()
     invite_series(app, db, slug)
     anna = people["anna"]
@@ -157,7 +195,9 @@ def test_opening_the_page_never_answers_and_choosing_records_a_yes_with_its_cale
     assert answers_of(db, anna) == {"umea": ("yes", False)}
     assert 'value="umea" checked' in page
     send_outbox(app, smtp_server.url)
-    mails = [m.message for m in smtp_server.to("anna@example.org") if "Umeå" in m.message.get_body(("plain",)).get_content()]
+    mails = [
+        m.message for m in smtp_server.to("anna@example.org") if "Umeå" in m.message.get_body(("plain",)).get_content()
+    ]
     confirmation = mails[-1]
     calendar = [p for p in confirmation.iter_attachments() if p.get_content_type() == "text/calendar"]
     assert calendar and "Kulturpolitik i Västerbotten" in calendar[0].get_content()
@@ -258,7 +298,12 @@ def test_status_counts_per_session_and_per_series(app, db, runner, series, peopl
     with db.transaction() as session:
         data = series_status(session, get_series(session, slug))
     assert {k: data[k] for k in ("invited", "chose", "waitlisted_only", "declined", "no_answer")} == {
-        "invited": 3, "chose": 1, "waitlisted_only": 1, "declined": 1, "no_answer": 0}
+        "invited": 3,
+        "chose": 1,
+        "waitlisted_only": 1,
+        "declined": 1,
+        "no_answer": 0,
+    }
     gavle = next(s for s in data["sessions"] if s["slug"] == "gavle")
     assert (gavle["invited"], gavle["yes"], gavle["waitlisted"], gavle["no"], gavle["places_left"]) == (3, 1, 1, 1, 0)
     umea = next(s for s in data["sessions"] if s["slug"] == "umea")
@@ -275,12 +320,15 @@ def test_a_test_link_shows_the_choice_and_saves_nothing(app, db, series, people)
     slug = series()
     settings = app.extensions["mailer.settings"]
     with db.transaction() as session:
-        url = links(settings, TestPerson(language="sv", organisations=[]), None, get_series(session, slug))["series_url"]
+        url = links(settings, TestPerson(language="sv", organisations=[]), None, get_series(session, slug))[
+            "series_url"
+        ]
     client = app.test_client()
     page = client.get(path_of(url))
     assert page.status_code == 200
-    posted = client.post(path_of(url), data={"csrf_token": csrf_of(page.get_data(as_text=True)), "answer": "yes",
-                                             "session": "umea"})
+    posted = client.post(
+        path_of(url), data={"csrf_token": csrf_of(page.get_data(as_text=True)), "answer": "yes", "session": "umea"}
+    )
     assert posted.status_code == 200 and 'id="test-not-saved"' in posted.get_data(as_text=True)
     with db.transaction() as session:
         assert session.scalar(select(func.count()).select_from(Response)) == 0
@@ -291,8 +339,11 @@ def test_a_test_link_shows_the_choice_and_saves_nothing(app, db, series, people)
 def test_staff_make_a_series_attach_sessions_invite_and_follow_the_counts(app, db, staff_client, sessions, people):
     from staff_helpers import post, text
 
-    made = post(staff_client, "/staff/series", {"slug": "utbildning", "title": "Utbildning kulturpolitik",
-                                                "choice": "one", "description": ""})
+    made = post(
+        staff_client,
+        "/staff/series",
+        {"slug": "utbildning", "title": "Utbildning kulturpolitik", "choice": "one", "description": ""},
+    )
     assert made.status_code == 303 and made.headers["Location"].endswith("/staff/series/utbildning")
     refused = post(staff_client, "/staff/series", {"slug": "utbildning", "title": "Igen", "choice": "one"})
     assert refused.status_code == 422 and "utbildning" in text(refused)
@@ -306,8 +357,11 @@ def test_staff_make_a_series_attach_sessions_invite_and_follow_the_counts(app, d
     assert 'value="series:utbildning"' in form
     counted = staff_client.get("/staff/campaigns/count?meeting=series:utbildning&template=invitation&all=1").get_json()
     assert counted["count"] == 3
-    created = post(staff_client, "/staff/campaigns/new", {"meeting": "series:utbildning", "template": "invitation",
-                                                          "all": "1", "action": "create"})
+    created = post(
+        staff_client,
+        "/staff/campaigns/new",
+        {"meeting": "series:utbildning", "template": "invitation", "all": "1", "action": "create"},
+    )
     assert created.status_code == 303, text(created)
     campaign = staff_client.get(created.headers["Location"]).get_data(as_text=True)
     assert "Utbildning kulturpolitik" in campaign and "/s/" in campaign  # the preview links to the choice
@@ -315,15 +369,16 @@ def test_staff_make_a_series_attach_sessions_invite_and_follow_the_counts(app, d
     choose(app, people["anna"], "utbildning", "gavle")
     choose(app, people["bo"], "utbildning", "gavle")
     page = staff_client.get("/staff/series/utbildning").get_data(as_text=True)
-    totals = page[page.index('id="series-totals"'):page.index('id="sessions"')]
+    totals = page[page.index('id="series-totals"') : page.index('id="sessions"')]
     assert re.search(r"Har valt tillfälle</dt><dd>1<", totals) and re.search(r"Bara på väntelista</dt><dd>1<", totals)
     assert post(staff_client, "/staff/series/utbildning/sessions/umea/remove").status_code == 303
     after = staff_client.get("/staff/series/utbildning").get_data(as_text=True)
     assert "Kulturpolitik i Västerbotten" not in after.split('id="meeting"')[0]
 
 
-def test_the_board_report_counts_series_invitations_per_session_and_people_once_per_series(app, db, make_meeting,
-                                                                                          people):
+def test_the_board_report_counts_series_invitations_per_session_and_people_once_per_series(
+    app, db, make_meeting, people
+):
     import datetime as dt
 
     from mailer.campaigns.models import Campaign, CampaignState
@@ -332,8 +387,10 @@ def test_the_board_report_counts_series_invitations_per_session_and_people_once_
     from mailer.tracking.report import board_report, to_markdown
 
     last_year = dt.date.today().year - 1
-    held = [make_meeting(slug=f"held-{n}", city=city, starts=f"{last_year}-10-0{n} 18:00")
-            for n, city in ((1, "Gävle"), (2, "Umeå"))]
+    held = [
+        make_meeting(slug=f"held-{n}", city=city, starts=f"{last_year}-10-0{n} 18:00")
+        for n, city in ((1, "Gävle"), (2, "Umeå"))
+    ]
     anna, bo, cilla = people.values()
     with db.transaction() as session:
         series = Series(slug="forra", title="Förra årets utbildning")
@@ -341,21 +398,33 @@ def test_the_board_report_counts_series_invitations_per_session_and_people_once_
         session.flush()
         for meeting in held:
             session.get(Meeting, meeting.id).series_id = series.id
-        campaign = Campaign(series_id=series.id, template="invitation", audience={"all": True},
-                            state=CampaignState.FINISHED)
+        campaign = Campaign(
+            series_id=series.id, template="invitation", audience={"all": True}, state=CampaignState.FINISHED
+        )
         session.add(campaign)
         session.flush()
-        session.add_all(OutboxMessage(campaign_id=campaign.id, contact_id=cid, meeting_id=None, template="invitation",
-                                      state=MessageState.SENT) for cid in (anna, bo, cilla))
-        for cid, meeting, answer in ((anna, held[0], Answer.YES), (bo, held[1], Answer.YES),
-                                     (cilla, held[0], Answer.NO), (cilla, held[1], Answer.NO)):
+        session.add_all(
+            OutboxMessage(
+                campaign_id=campaign.id, contact_id=cid, meeting_id=None, template="invitation", state=MessageState.SENT
+            )
+            for cid in (anna, bo, cilla)
+        )
+        for cid, meeting, answer in (
+            (anna, held[0], Answer.YES),
+            (bo, held[1], Answer.YES),
+            (cilla, held[0], Answer.NO),
+            (cilla, held[1], Answer.NO),
+        ):
             session.add(Response(meeting_id=meeting.id, contact_id=cid, answer=answer))
         report = board_report(session, app.extensions["mailer.settings"], None, None)
     assert [(m.slug, m.invited, m.answered, m.participants) for m in report.meetings] == [
-        ("held-1", 3, 2, 1), ("held-2", 3, 2, 1)]
+        ("held-1", 3, 2, 1),
+        ("held-2", 3, 2, 1),
+    ]
     assert report.people_invited == 3 and report.invitations_sent == 3
     assert [(s.slug, s.sessions, s.invited, s.chose, s.declined, s.participants) for s in report.series] == [
-        ("forra", 2, 3, 2, 1, 2)]
+        ("forra", 2, 3, 2, 1, 2)
+    ]
     assert "| Förra årets utbildning | 2 | 3 | 2 | 1 | 2 |" in to_markdown(report)
 
 
@@ -376,17 +445,30 @@ def test_a_session_that_has_started_can_no_longer_be_chosen_and_leaves_the_invit
         posted, _ = choose(app, anna, slug, "umea")
         assert posted.status_code == 303
         with db.transaction() as session:
-            campaign = service.create_campaign(session, app.extensions["mailer.settings"],
-                                               app.extensions["mailer.templates"], series_slug=slug,
-                                               template="invitation", audience=Audience(all=True))
-            text = service.preview(session, app.extensions["mailer.settings"], app.extensions["mailer.templates"],
-                                   campaign, "bo@example.org").get_body(("plain",)).get_content()
+            campaign = service.create_campaign(
+                session,
+                app.extensions["mailer.settings"],
+                app.extensions["mailer.templates"],
+                series_slug=slug,
+                template="invitation",
+                audience=Audience(all=True),
+            )
+            text = (
+                service.preview(
+                    session,
+                    app.extensions["mailer.settings"],
+                    app.extensions["mailer.templates"],
+                    campaign,
+                    "bo@example.org",
+                )
+                .get_body(("plain",))
+                .get_content()
+            )
     assert "Umeå" in text and "Gävle" not in text  # only sessions still ahead are offered
     assert answers_of(db, anna) == {"umea": ("yes", False)}
 
 
-def test_series_coverage_counts_participants_and_organisations_once_and_bounces_per_session(app, db, series,
-                                                                                          people):
+def test_series_coverage_counts_participants_and_organisations_once_and_bounces_per_session(app, db, series, people):
     from mailer.campaigns.models import Campaign, CampaignState
     from mailer.contacts.models import Membership, Organisation
     from mailer.outbox.models import MessageState, OutboxMessage
@@ -397,14 +479,25 @@ def test_series_coverage_counts_participants_and_organisations_once_and_bounces_
         org = Organisation(slug="korforbundet", name="Körförbundet")
         session.add(org)
         session.flush()
-        session.add_all([Membership(contact_id=people["anna"], organisation_id=org.id),
-                         Membership(contact_id=people["bo"], organisation_id=org.id)])
-        campaign = Campaign(series_id=get_series(session, slug).id, template="invitation", audience={"all": True},
-                            state=CampaignState.FINISHED)
+        session.add_all(
+            [
+                Membership(contact_id=people["anna"], organisation_id=org.id),
+                Membership(contact_id=people["bo"], organisation_id=org.id),
+            ]
+        )
+        campaign = Campaign(
+            series_id=get_series(session, slug).id,
+            template="invitation",
+            audience={"all": True},
+            state=CampaignState.FINISHED,
+        )
         session.add(campaign)
         session.flush()
-        session.add(OutboxMessage(campaign_id=campaign.id, contact_id=people["cilla"], template="invitation",
-                                  state=MessageState.BOUNCED))
+        session.add(
+            OutboxMessage(
+                campaign_id=campaign.id, contact_id=people["cilla"], template="invitation", state=MessageState.BOUNCED
+            )
+        )
     choose(app, people["anna"], slug, "umea", "malmo")
     choose(app, people["bo"], slug, "malmo")
     with db.transaction() as session:

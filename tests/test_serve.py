@@ -49,8 +49,8 @@ def test_a_whole_rsvp_flow_on_a_real_server_and_smtp_server(app, db, live_server
     assert [c.answer for c in response_of(db, anna, meeting).history] == [Answer.YES, Answer.NO]
 
     status, headers, body = live_server.browser(follow=False).post(
-        links["unsubscribe_url"], b"List-Unsubscribe=One-Click",
-        {"Content-Type": "application/x-www-form-urlencoded"})
+        links["unsubscribe_url"], b"List-Unsubscribe=One-Click", {"Content-Type": "application/x-www-form-urlencoded"}
+    )
     assert status == 200 and "Location" not in headers
     assert "Du får inga fler utskick" in body.decode()
 
@@ -79,8 +79,11 @@ def test_twenty_people_answering_yes_at_once_never_overbook(app, db, live_server
         thread.join(timeout=120)
     assert sorted(results.values()) == [303] * 20
     with db.transaction() as session:
-        rows = session.execute(select(Response.waitlisted, func.count()).where(Response.meeting_id == meeting)
-                               .group_by(Response.waitlisted)).all()
+        rows = session.execute(
+            select(Response.waitlisted, func.count())
+            .where(Response.meeting_id == meeting)
+            .group_by(Response.waitlisted)
+        ).all()
     assert dict(rows) == {False: 5, True: 15}
     sent = confirmations(db)
     assert len(sent) == 20 and sum(not m["waitlisted"] for m in sent) == 5

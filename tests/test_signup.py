@@ -78,8 +78,9 @@ def test_a_full_meeting_puts_the_confirmed_person_on_the_waitlist(signup_app, sd
     with sdb.transaction() as session:
         from mailer.meetings.models import Meeting
 
-        record_answer(session, session.get(Contact, first), session.get(Meeting, meeting_id), {"answer": "yes"},
-                      settings.timezone)
+        record_answer(
+            session, session.get(Contact, first), session.get(Meeting, meeting_id), {"answer": "yes"}, settings.timezone
+        )
     client = signup_app.test_client()
     sign_up(client, f"/signup/{key}", organisation="other")
     done = client.post(queued_link(sdb))
@@ -141,8 +142,10 @@ def test_bots_are_refused_with_a_clear_message_and_nothing_is_stored(signup_app,
     client = signup_app.test_client()
     trapped = sign_up(client, f"/signup/{key}", organisation="other", website="http://spam.example")
     assert trapped.status_code == 400 and "Vi kunde inte ta emot anmälan" in trapped.get_data(as_text=True)
-    forged = client.post(f"/signup/{key}", data={"form": "forged", "name": "Kim", "email": ADDRESS,
-                                                  "organisation": "other", "consent": "yes"})
+    forged = client.post(
+        f"/signup/{key}",
+        data={"form": "forged", "name": "Kim", "email": ADDRESS, "organisation": "other", "consent": "yes"},
+    )
     assert forged.status_code == 400 and 'id="refused"' in forged.get_data(as_text=True)
     assert count(sdb, SignupRequest) == 0 and count(sdb, OutboxMessage) == 0
 
@@ -165,8 +168,10 @@ def test_a_sign_up_flood_is_rate_limited(test_config, smeeting_factory):
     try:
         key = smeeting_factory(app)
         client = app.test_client()
-        codes = [sign_up(client, f"/signup/{key}", organisation="other", email=f"p{n}@example.org").status_code
-                 for n in range(5)]
+        codes = [
+            sign_up(client, f"/signup/{key}", organisation="other", email=f"p{n}@example.org").status_code
+            for n in range(5)
+        ]
         assert codes == [200, 200, 200, 429, 429]
         assert count(app.extensions["mailer.db"], SignupRequest) == 3
     finally:
@@ -183,14 +188,23 @@ def smeeting_factory():
         settings = app.extensions["mailer.settings"]
         starts = parse_local("starts", f"{future_year()}-05-06 18:00", settings.timezone)
         with app.extensions["mailer.db"].transaction() as session:
-            return add_meeting(session, settings.timezone, slug="flood", title="Träff", region="Sörmland",
-                               city="Eskilstuna", starts=f"{future_year()}-05-06 18:00",
-                               now=starts - dt.timedelta(days=30)).link_key
+            return add_meeting(
+                session,
+                settings.timezone,
+                slug="flood",
+                title="Träff",
+                region="Sörmland",
+                city="Eskilstuna",
+                starts=f"{future_year()}-05-06 18:00",
+                now=starts - dt.timedelta(days=30),
+            ).link_key
+
     return make
 
 
 def test_the_answer_never_says_whether_an_address_is_known_and_repeats_send_no_mail(
-        signup_app, sdb, smeeting, person_in):
+    signup_app, sdb, smeeting, person_in
+):
     _, key = smeeting()
     person_in(sdb, "known@example.org")
     client = signup_app.test_client()
@@ -202,8 +216,9 @@ def test_the_answer_never_says_whether_an_address_is_known_and_repeats_send_no_m
     repeat = sign_up(client, f"/signup/{key}", organisation="other", email="unknown@example.org")
     assert repeat.get_data(as_text=True) == unknown.get_data(as_text=True)
     with sdb.reading() as session:
-        mails = session.scalars(select(OutboxMessage.to_email).where(
-            OutboxMessage.template == "signup_confirmation")).all()
+        mails = session.scalars(
+            select(OutboxMessage.to_email).where(OutboxMessage.template == "signup_confirmation")
+        ).all()
     assert sorted(mails) == ["known@example.org", "unknown@example.org"]  # the repeat mailed nobody
 
 
@@ -239,8 +254,9 @@ def test_unconfirmed_requests_expire_after_seven_days_and_retention_deletes_them
 def test_confirming_lifts_an_earlier_unsubscription_of_the_address(signup_app, sdb, smeeting):
     _, key = smeeting()
     with sdb.transaction() as session:
-        session.add(Suppression(address_hash=address_hash(ADDRESS), email=ADDRESS,
-                                reason=SuppressionReason.UNSUBSCRIBED))
+        session.add(
+            Suppression(address_hash=address_hash(ADDRESS), email=ADDRESS, reason=SuppressionReason.UNSUBSCRIBED)
+        )
     client = signup_app.test_client()
     sign_up(client, f"/signup/{key}", organisation="other")
     client.post(queued_link(sdb))
@@ -253,12 +269,15 @@ def test_the_page_may_be_framed_by_the_listed_sites_and_records_the_embedding_or
     try:
         key = smeeting_factory(app)
         client = app.test_client()
-        page = client.get(f"/signup/{key}", headers={"Sec-Fetch-Dest": "iframe",
-                                                     "Referer": "https://www.ax.example/kalender/umea"})
+        page = client.get(
+            f"/signup/{key}", headers={"Sec-Fetch-Dest": "iframe", "Referer": "https://www.ax.example/kalender/umea"}
+        )
         assert "frame-ancestors 'self' https://www.ax.example;" in page.headers["Content-Security-Policy"]
         token = FORM.search(page.get_data(as_text=True)).group(1)
-        client.post(f"/signup/{key}", data={"form": token, "name": "Kim", "email": ADDRESS, "consent": "yes",
-                                            "organisation": "other"})
+        client.post(
+            f"/signup/{key}",
+            data={"form": token, "name": "Kim", "email": ADDRESS, "consent": "yes", "organisation": "other"},
+        )
         with app.extensions["mailer.db"].reading() as session:
             assert session.scalar(select(SignupRequest.embedded_from)) == "https://www.ax.example"
         other = client.get("/r/anything")

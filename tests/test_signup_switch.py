@@ -28,8 +28,12 @@ def switch(client, path: str, action: str, **fields):
 
 def audit_actions(db) -> list[tuple[str, str]]:
     with db.reading() as session:
-        return [(e.action, e.target) for e in session.scalars(
-            select(AuditEntry).where(AuditEntry.action.like("signup.%")).order_by(AuditEntry.id))]
+        return [
+            (e.action, e.target)
+            for e in session.scalars(
+                select(AuditEntry).where(AuditEntry.action.like("signup.%")).order_by(AuditEntry.id)
+            )
+        ]
 
 
 def test_staff_close_and_reopen_a_meeting_s_sign_up_and_the_page_says_so(signup_app, sdb, smeeting, staff_client):
@@ -44,8 +48,10 @@ def test_staff_close_and_reopen_a_meeting_s_sign_up_and_the_page_says_so(signup_
     assert "Anmälan är stängd. Arrangören har stängt anmälan." in text(page) and 'name="email"' not in text(page)
     assert "Sign-up is closed. The organiser has closed sign-up." in text(client.get(f"/signup/{key}?lang=en"))
     assert FORM.search(page.get_data(as_text=True)) is None  # the closed page carries no form at all
-    refused = client.post(f"/signup/{key}", data={"name": "Kim", "email": ADDRESS, "consent": "yes",
-                                                   "organisation": "other", "website": "", "form": "x"})
+    refused = client.post(
+        f"/signup/{key}",
+        data={"name": "Kim", "email": ADDRESS, "consent": "yes", "organisation": "other", "website": "", "form": "x"},
+    )
     assert "Anmälan är stängd" in text(refused) and count(sdb, SignupRequest) == 0
 
     reopened = switch(staff_client, "/staff/meetings/umea", "reopen")
@@ -62,14 +68,16 @@ def test_a_closing_time_must_lie_ahead_and_closes_the_page_when_it_comes(signup_
     _, key = smeeting()
     client = signup_app.test_client()
     earlier = past(days=1)
-    refused = switch(staff_client, "/staff/meetings/umea", "schedule", closes_date=earlier.strftime("%Y-%m-%d"),
-                     closes_time="18:00")
+    refused = switch(
+        staff_client, "/staff/meetings/umea", "schedule", closes_date=earlier.strftime("%Y-%m-%d"), closes_time="18:00"
+    )
     assert "har redan passerat" in text(refused) and OPEN_SV in text(refused)
     assert "Fyll i datum och tid" in text(switch(staff_client, "/staff/meetings/umea", "schedule", closes_date=""))
 
     closes = future(days=3, hour=12)
-    set_time = switch(staff_client, "/staff/meetings/umea", "schedule", closes_date=closes.strftime("%Y-%m-%d"),
-                      closes_time="12:00")
+    set_time = switch(
+        staff_client, "/staff/meetings/umea", "schedule", closes_date=closes.strftime("%Y-%m-%d"), closes_time="12:00"
+    )
     assert "Anmälan är öppen och stänger" in text(set_time) and "kl. 12.00" in text(set_time)
     assert "Anmälan stänger" in text(client.get(f"/signup/{key}"))  # the public page says until when
     assert "Sign-up closes" in text(client.get(f"/signup/{key}?lang=en"))
@@ -81,8 +89,9 @@ def test_a_closing_time_must_lie_ahead_and_closes_the_page_when_it_comes(signup_
     assert [action for action, _ in audit_actions(sdb)] == ["signup.schedule"]
 
 
-def test_a_request_made_while_open_is_honoured_when_confirmed_after_staff_closed(signup_app, sdb, smeeting,
-                                                                                 staff_client):
+def test_a_request_made_while_open_is_honoured_when_confirmed_after_staff_closed(
+    signup_app, sdb, smeeting, staff_client
+):
     meeting_id, key = smeeting()
     client = signup_app.test_client()
     sign_up(client, f"/signup/{key}", organisation="other")
@@ -98,8 +107,7 @@ def test_a_request_made_while_open_is_honoured_when_confirmed_after_staff_closed
         assert response.meeting_id == meeting_id and response.answer is Answer.YES
 
 
-def test_sign_up_closes_by_itself_when_the_meeting_is_cancelled_or_has_started(signup_app, sdb, smeeting,
-                                                                              staff_client):
+def test_sign_up_closes_by_itself_when_the_meeting_is_cancelled_or_has_started(signup_app, sdb, smeeting, staff_client):
     _, key = smeeting()
     _, later_key = smeeting(slug="later", starts=future(days=60).strftime("%Y-%m-%d %H:%M"), now=utcnow())
     client = signup_app.test_client()

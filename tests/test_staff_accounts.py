@@ -62,7 +62,8 @@ def test_a_set_password_link_works_once_and_expires(db, staff):
             accounts.user_for_token(session, SECRET, token)
         # A link signed with a rotated-out key still works while that key is listed as old.
         old = URLSafeTimedSerializer("old-secret-key-0123456789abcdef", salt="mailer.staff.set-password").dumps(
-            {"id": user.id, "fp": accounts.fingerprint(user.password_hash)})
+            {"id": user.id, "fp": accounts.fingerprint(user.password_hash)}
+        )
         assert accounts.user_for_token(session, SECRET, old, ("old-secret-key-0123456789abcdef",)).id == staff
 
 
@@ -101,8 +102,9 @@ def test_unknown_addresses_are_counted_and_refused_like_wrong_passwords(db, staf
 
 
 def test_staff_cli_add_with_password_list_and_remove(runner, db):
-    result = runner.invoke(["staff", "add", "Karin@AX.example.org", "--name", "Karin Kansli"],
-                           input=f"{PASSWORD}\n{PASSWORD}\n")
+    result = runner.invoke(
+        ["staff", "add", "Karin@AX.example.org", "--name", "Karin Kansli"], input=f"{PASSWORD}\n{PASSWORD}\n"
+    )
     assert result.exit_code == 0, result.output
     assert "staff account karin@ax.example.org created" in result.output
     with db.transaction() as session:
@@ -113,8 +115,16 @@ def test_staff_cli_add_with_password_list_and_remove(runner, db):
     assert again.exit_code == 1 and "already exists" in again.output
 
     listed = runner.invoke(["staff", "list", "--json"])
-    assert json.loads(listed.output) == [{"email": "karin@ax.example.org", "name": "Karin Kansli", "role": "admin",
-                                          "active": True, "password_set": True, "last_login_at": None}]
+    assert json.loads(listed.output) == [
+        {
+            "email": "karin@ax.example.org",
+            "name": "Karin Kansli",
+            "role": "admin",
+            "active": True,
+            "password_set": True,
+            "last_login_at": None,
+        }
+    ]
     assert "never logged in" in runner.invoke(["staff", "list"]).output
 
     assert runner.invoke(["staff", "remove", "karin@ax.example.org"]).exit_code == 0
@@ -161,10 +171,15 @@ def test_the_cli_speaks_swedish_by_default_and_english_on_request(runner):
     assert "kontot kansli@ax.example.org är skapat (roll admin)" in swedish.output
     again = runner.invoke(["--lang", "sv", "staff", "add", "kansli@ax.example.org", "--link"])
     assert again.exit_code == 1 and "Det finns redan ett konto för kansli@ax.example.org" in again.stderr
-    english = runner.invoke(["staff", "add", "kansli@ax.example.org", "--link"],
-                            env={"LANG": "C.UTF-8", "MAILER_LANGUAGE": "en"})
+    english = runner.invoke(
+        ["staff", "add", "kansli@ax.example.org", "--link"], env={"LANG": "C.UTF-8", "MAILER_LANGUAGE": "en"}
+    )
     assert "a staff account for kansli@ax.example.org already exists" in english.stderr
-    assert "already exists" in runner.invoke(["--lang", "en", "staff", "add", "kansli@ax.example.org", "--link"],
-                                             env={"LANG": "sv_SE.UTF-8"}).stderr
+    assert (
+        "already exists"
+        in runner.invoke(
+            ["--lang", "en", "staff", "add", "kansli@ax.example.org", "--link"], env={"LANG": "sv_SE.UTF-8"}
+        ).stderr
+    )
     unknown = runner.invoke(["--lang", "fi", "staff", "list"])
     assert unknown.exit_code == 2 and "'fi'" in unknown.stderr

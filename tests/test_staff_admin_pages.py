@@ -25,8 +25,14 @@ NEW_PASSWORD = "ett annat långt lösenord"
 
 def outbox_messages(app) -> list[email.message.Message]:
     folder = app.extensions["mailer.settings"].outbox_path
-    return [email.message_from_bytes(path.read_bytes(), policy=email.policy.default)
-            for path in sorted(folder.glob("*.eml"))] if folder.exists() else []
+    return (
+        [
+            email.message_from_bytes(path.read_bytes(), policy=email.policy.default)
+            for path in sorted(folder.glob("*.eml"))
+        ]
+        if folder.exists()
+        else []
+    )
 
 
 def actions(db) -> list[str]:
@@ -35,8 +41,11 @@ def actions(db) -> list[str]:
 
 
 def test_an_admin_invites_a_colleague_who_sets_a_password_and_logs_in(app, db, staff_client):
-    reply = post(staff_client, "/staff/accounts/invite", {"email": "Ny.Kollega@ax.example.org", "name": "Nils Ny",
-                                                           "role": "viewer", "language": "sv"})
+    reply = post(
+        staff_client,
+        "/staff/accounts/invite",
+        {"email": "Ny.Kollega@ax.example.org", "name": "Nils Ny", "role": "viewer", "language": "sv"},
+    )
     assert reply.status_code == 303
     page = staff_client.get("/staff/accounts")
     assert "Inbjudan är skickad till ny.kollega@ax.example.org." in text(page)
@@ -48,18 +57,21 @@ def test_an_admin_invites_a_colleague_who_sets_a_password_and_logs_in(app, db, s
     path = link.split("mailer.test", 1)[-1] if "mailer.test" in link else "/" + link.split("/", 3)[3]
     form = colleague.get(path)
     assert form.status_code == 200 and "ny.kollega@ax.example.org" in text(form)
-    done = colleague.post(path, data={"csrf_token": csrf(colleague, path), "password": NEW_PASSWORD,
-                                      "repeat": NEW_PASSWORD})
+    done = colleague.post(
+        path, data={"csrf_token": csrf(colleague, path), "password": NEW_PASSWORD, "repeat": NEW_PASSWORD}
+    )
     assert done.status_code == 303
     assert "(läsare)" in text(colleague.get("/staff/"))
     assert colleague.get("/staff/accounts").status_code == 403
-    assert actions(db)[-3:] == ["staff.invite", "staff.password_set", "staff.login"] or \
-        "staff.invite" in actions(db) and "staff.password_set" in actions(db)
+    assert (
+        actions(db)[-3:] == ["staff.invite", "staff.password_set", "staff.login"]
+        or "staff.invite" in actions(db)
+        and "staff.password_set" in actions(db)
+    )
 
 
 def test_an_invitation_names_an_unknown_role_and_keeps_the_input(staff_client):
-    reply = post(staff_client, "/staff/accounts/invite", {"email": "ny@ax.example.org", "name": "Nils",
-                                                           "role": "chef"})
+    reply = post(staff_client, "/staff/accounts/invite", {"email": "ny@ax.example.org", "name": "Nils", "role": "chef"})
     assert reply.status_code == 422
     assert "Okänd roll 'chef' (välj en av admin, staff, viewer)." in text(reply)
     assert 'value="ny@ax.example.org"' in reply.get_data(as_text=True)
@@ -84,8 +96,9 @@ def test_an_admin_changes_a_role_deactivates_and_resends_a_link(app, db, staff_c
         me_id = accounts.find_staff(session, STAFF_EMAIL).id
     post(staff_client, f"/staff/accounts/{me_id}/active", {"active": "0"})
     assert "Du kan inte stänga av ditt eget konto" in text(staff_client.get("/staff/accounts"))
-    assert ["staff.role", "staff.link", "staff.deactivate"] == [a for a in actions(db) if a in
-                                                                ("staff.role", "staff.link", "staff.deactivate")]
+    assert ["staff.role", "staff.link", "staff.deactivate"] == [
+        a for a in actions(db) if a in ("staff.role", "staff.link", "staff.deactivate")
+    ]
 
 
 def test_everyone_changes_their_own_password(app, db, staff):
@@ -102,8 +115,9 @@ def test_everyone_changes_their_own_password(app, db, staff):
 
 def test_the_board_report_page_prints_downloads_and_speaks_english(app, db, staff_client, make_meeting, settings):
     today = dt.datetime.now(settings.timezone).date()
-    make_meeting(slug="falun", city="Falun", region="Dalarna",
-                 starts=f"{(today - dt.timedelta(days=3)).isoformat()} 18:00")
+    make_meeting(
+        slug="falun", city="Falun", region="Dalarna", starts=f"{(today - dt.timedelta(days=3)).isoformat()} 18:00"
+    )
     page = staff_client.get(f"/staff/reports/board?from={today.replace(month=1, day=1) - dt.timedelta(days=400)}")
     assert page.status_code == 200
     assert "Styrelserapport" in text(page) and "Falun" in text(page) and 'class="bar"' in page.get_data(as_text=True)
@@ -118,8 +132,9 @@ def test_the_board_report_page_prints_downloads_and_speaks_english(app, db, staf
 
 
 def test_an_organisations_quality_report_lists_what_to_fix_and_downloads(app, db, staff_client, make_csv):
-    path = make_csv("korforbundet.csv", "email,name\nanna@kor.example.org,Anna\nbo@kor.example.org,Bo\n"
-                                        "inte-en-adress,Cilla\n")
+    path = make_csv(
+        "korforbundet.csv", "email,name\nanna@kor.example.org,Anna\nbo@kor.example.org,Bo\ninte-en-adress,Cilla\n"
+    )
     with db.transaction() as session:
         import_lists(session, [path])
         suppress(session, "bo@kor.example.org", SuppressionReason.UNSUBSCRIBED)
@@ -142,9 +157,19 @@ def test_an_organisations_quality_report_lists_what_to_fix_and_downloads(app, db
 def test_the_audit_log_shows_every_kind_of_staff_action_with_filters(app, db, staff_client, make_meeting):
     log_in(app.test_client(), password="fel lösenord")
     meeting = make_meeting(slug="falun")
-    post(staff_client, "/staff/meetings/falun/edit", {
-        "title": "Ny rubrik", "region": meeting.region, "city": meeting.city, "date": f"{YEAR}-05-06",
-        "start": "18:00", "end": "20:00", "max_guests": "1"})
+    post(
+        staff_client,
+        "/staff/meetings/falun/edit",
+        {
+            "title": "Ny rubrik",
+            "region": meeting.region,
+            "city": meeting.city,
+            "date": f"{YEAR}-05-06",
+            "start": "18:00",
+            "end": "20:00",
+            "max_guests": "1",
+        },
+    )
     post(staff_client, "/staff/meetings/falun/walk-in", {"name": "Gäst Gästsson"})
     page = staff_client.get("/staff/audit")
     assert page.status_code == 200
@@ -162,16 +187,30 @@ def test_the_audit_log_shows_every_kind_of_staff_action_with_filters(app, db, st
 
 
 def test_the_uploaded_files_own_name_keeps_swedish_letters(staff_client):
-    reply = post(staff_client, "/staff/upload", {
-        "org": "", "new_org": "korforbundet",
-        "file": (__import__("io").BytesIO(b"email\nanna@kor.example.org\n"), "Körförbundet Ålö.csv")},
-        content_type="multipart/form-data")
+    reply = post(
+        staff_client,
+        "/staff/upload",
+        {
+            "org": "",
+            "new_org": "korforbundet",
+            "file": (__import__("io").BytesIO(b"email\nanna@kor.example.org\n"), "Körförbundet Ålö.csv"),
+        },
+        content_type="multipart/form-data",
+    )
     assert reply.status_code == 200 and "Körförbundet Ålö.csv" in text(reply)
 
 
 def test_a_stale_token_after_a_long_form_gives_the_input_back_to_send_again(app, db, staff_client):
-    form = {"title": "Träff i Falun", "region": "Dalarna", "city": "Falun", "date": f"{YEAR}-09-13",
-            "start": "18:00", "end": "20:00", "max_guests": "1", "description": "Lång text … <b>"}
+    form = {
+        "title": "Träff i Falun",
+        "region": "Dalarna",
+        "city": "Falun",
+        "date": f"{YEAR}-09-13",
+        "start": "18:00",
+        "end": "20:00",
+        "max_guests": "1",
+        "description": "Lång text … <b>",
+    }
     stale = staff_client.post("/staff/meetings/new", data={"csrf_token": "gammal", **form})
     assert stale.status_code == 400 and "Det du skrev finns kvar" in text(stale)
     html = stale.get_data(as_text=True)
@@ -183,6 +222,8 @@ def test_a_stale_token_after_a_long_form_gives_the_input_back_to_send_again(app,
 
 
 def test_a_stale_password_form_never_echoes_the_password(staff_client):
-    stale = staff_client.post("/staff/password", data={"csrf_token": "gammal", "current": "hemligt-ord",
-                                                       "password": "hemligt-nytt", "repeat": "hemligt-nytt"})
+    stale = staff_client.post(
+        "/staff/password",
+        data={"csrf_token": "gammal", "current": "hemligt-ord", "password": "hemligt-nytt", "repeat": "hemligt-nytt"},
+    )
     assert stale.status_code == 400 and "hemligt" not in stale.get_data(as_text=True)

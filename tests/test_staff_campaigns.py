@@ -23,7 +23,7 @@ YEAR = future_year()  # a year still ahead: the tests keep their month and day, 
 
 LISTS = {
     "korforbundet.csv": "email,name,role,region\nanna@kor.example.org,Anna Andersson,ordförande,Sörmland\n"
-                        "bengt@kor.example.org,Bengt Berg,kassör,Dalarna\n",
+    "bengt@kor.example.org,Bengt Berg,kassör,Dalarna\n",
     "teater.csv": "email,name,role,region\ncecilia@teater.example.org,Cecilia Ceder,ordförande,Gävleborg\n",
 }
 
@@ -36,8 +36,9 @@ def ready(db, make_csv, make_meeting):
 
 
 def create(client, **form) -> int:
-    reply = post(client, "/staff/campaigns/new", {"meeting": "eskilstuna", "template": "invitation",
-                                                  "action": "create", **form})
+    reply = post(
+        client, "/staff/campaigns/new", {"meeting": "eskilstuna", "template": "invitation", "action": "create", **form}
+    )
     assert reply.status_code == 303, text(reply)
     return int(reply.headers["Location"].rsplit("/", 1)[1])
 
@@ -86,15 +87,20 @@ def test_create_preview_for_any_recipient(db, staff_client, ready):
 
 
 def test_create_refuses_an_incomplete_form(staff_client, ready):
-    reply = post(staff_client, "/staff/campaigns/new", {"meeting": "eskilstuna", "template": "invitation",
-                                                        "action": "create"})
+    reply = post(
+        staff_client, "/staff/campaigns/new", {"meeting": "eskilstuna", "template": "invitation", "action": "create"}
+    )
     assert reply.status_code == 422 and "Välj mottagare: organisationer, regioner, roller eller alla." in text(reply)
 
 
 def test_a_test_goes_to_yourself_marked_test(app, db, staff_client, ready):
     campaign_id = create(staff_client, org="korforbundet")
-    reply = post(staff_client, f"/staff/campaigns/{campaign_id}/test", {"to": "", "contact": "bengt@kor.example.org"},
-                 follow_redirects=True)
+    reply = post(
+        staff_client,
+        f"/staff/campaigns/{campaign_id}/test",
+        {"to": "", "contact": "bengt@kor.example.org"},
+        follow_redirects=True,
+    )
     assert f"Testmejlet är skickat till {STAFF_EMAIL}." in text(reply)
     [eml] = (app.extensions["mailer.settings"].outbox_path).glob("*.eml")
     mail = message_from_bytes(eml.read_bytes(), policy=default)
@@ -112,14 +118,22 @@ def test_a_test_goes_to_yourself_marked_test(app, db, staff_client, ready):
 
 def test_schedule_then_send_now_then_the_worker_sends(app, db, staff_client, ready):
     campaign_id = create(staff_client, all="1")
-    reply = post(staff_client, f"/staff/campaigns/{campaign_id}/schedule", {"date": f"{YEAR}-09-01", "time": "08:30"},
-                 follow_redirects=True)
+    reply = post(
+        staff_client,
+        f"/staff/campaigns/{campaign_id}/schedule",
+        {"date": f"{YEAR}-09-01", "time": "08:30"},
+        follow_redirects=True,
+    )
     assert f"Utskicket skickas {YEAR}-09-01 08:30." in text(reply)
     scheduled = campaign(db, campaign_id)
     assert scheduled.state is CampaignState.SCHEDULED
     assert scheduled.send_at.astimezone(app.extensions["mailer.settings"].timezone).strftime("%H:%M") == "08:30"
-    bad = post(staff_client, f"/staff/campaigns/{campaign_id}/schedule", {"date": f"{YEAR}-13-01", "time": "08:30"},
-               follow_redirects=True)
+    bad = post(
+        staff_client,
+        f"/staff/campaigns/{campaign_id}/schedule",
+        {"date": f"{YEAR}-13-01", "time": "08:30"},
+        follow_redirects=True,
+    )
     assert "Kunde inte schemalägga" in text(bad)
 
     reply = post(staff_client, f"/staff/campaigns/{campaign_id}/send", follow_redirects=True)
@@ -131,8 +145,11 @@ def test_schedule_then_send_now_then_the_worker_sends(app, db, staff_client, rea
     assert status["state"] == "running" and status["queued"] == 3 and status["sent"] == 0
     assert 'http-equiv="refresh"' in reply.get_data(as_text=True)  # follows progress without scripts too
 
-    sender = Sender(app.extensions["mailer.db"], app.extensions["mailer.settings"].with_overrides(
-        send_rate_per_minute=60_000), app.extensions["mailer.templates"])
+    sender = Sender(
+        app.extensions["mailer.db"],
+        app.extensions["mailer.settings"].with_overrides(send_rate_per_minute=60_000),
+        app.extensions["mailer.templates"],
+    )
     try:
         while sender.run_once().claimed:
             pass
@@ -157,7 +174,9 @@ def test_cancel(db, staff_client, ready):
     assert campaign(db, campaign_id).state is CampaignState.CANCELLED
     with db.transaction() as session:
         assert session.scalar(select(OutboxMessage.state)) is MessageState.SKIPPED
-        assert session.scalar(select(AuditEntry.detail).where(AuditEntry.action == "campaigns.cancel")) == {"skipped": 1}
+        assert session.scalar(select(AuditEntry.detail).where(AuditEntry.action == "campaigns.cancel")) == {
+            "skipped": 1
+        }
 
 
 def test_dashboard_shows_what_is_being_sent(db, staff_client, ready):

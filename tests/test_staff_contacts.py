@@ -13,16 +13,25 @@ from mailer.contacts.csvfile import MAX_FILE_BYTES
 from mailer.contacts.models import Contact, Membership, Organisation, Suppression, SuppressionReason
 from mailer.contacts.subscriptions import lift_suppression, suppress, suppression_of
 
-LIST = ("förnamn;efternamn;e-post;roll\n"
-        "Anna;Andersson;anna@example.org;ordförande\n"
-        "Bo;Berg;bo.example.org;kassör\n"
-        "Cecilia;Cedergren;cecilia@example.org;\n").encode("cp1252")  # what Swedish Excel saves
+LIST = (
+    "förnamn;efternamn;e-post;roll\n"
+    "Anna;Andersson;anna@example.org;ordförande\n"
+    "Bo;Berg;bo.example.org;kassör\n"
+    "Cecilia;Cedergren;cecilia@example.org;\n"
+).encode("cp1252")  # what Swedish Excel saves
 
 
 def members(db, slug: str) -> list[str]:
     with db.transaction() as session:
-        return list(session.scalars(select(Contact.email).join(Membership).join(Organisation)
-                                    .where(Organisation.slug == slug).order_by(Contact.email)))
+        return list(
+            session.scalars(
+                select(Contact.email)
+                .join(Membership)
+                .join(Organisation)
+                .where(Organisation.slug == slug)
+                .order_by(Contact.email)
+            )
+        )
 
 
 def audit(db) -> list[tuple[str, str | None]]:
@@ -35,7 +44,10 @@ def test_an_upload_is_checked_first_and_imported_only_when_confirmed(app, db, st
     reply = upload(staff_client, LIST)
     page = text(reply)
     assert reply.status_code == 200
-    assert "Om du importerar: 2 nya, 0 ändrade, 0 oförändrade, 0 tas bort från listan, 1 rader med fel hoppas över." in page
+    assert (
+        "Om du importerar: 2 nya, 0 ändrade, 0 oförändrade, 0 tas bort från listan, 1 rader med fel hoppas över."
+        in page
+    )
     assert "3 bo.example.org Ogiltig e-postadress." in page  # line, value, the importer's reason in Swedish
     assert "Ingenting är sparat ännu" in page
     assert members(db, "exempelforbundet") == [] and audit(db) == []
@@ -43,7 +55,9 @@ def test_an_upload_is_checked_first_and_imported_only_when_confirmed(app, db, st
     token = re.search(r'name="token" value="([^"]+)"', reply.get_data(as_text=True)).group(1)
     form = {"token": token, "name": "lista.csv", "org": "exempelforbundet"}
     done = post(staff_client, "/staff/upload/confirm", form)
-    assert "Klart: 2 nya, 0 ändrade, 0 oförändrade, 0 borttagna från listan, 1 rader med fel hoppades över." in text(done)
+    assert "Klart: 2 nya, 0 ändrade, 0 oförändrade, 0 borttagna från listan, 1 rader med fel hoppades över." in text(
+        done
+    )
     assert re.search(r"2 rader lästa på [0-9.]+ s \([0-9]+ rader/s\)\.", text(done))  # how fast, for large lists
     assert members(db, "exempelforbundet") == ["anna@example.org", "cecilia@example.org"]
     assert audit(db) == [(STAFF_EMAIL, "contacts.import", "org:exempelforbundet")]
@@ -114,13 +128,22 @@ def test_organisations_list_search_and_one_organisation(db, staff_client):
 def test_editing_a_contact(db, staff_client):
     _imported(staff_client)
     anna = _contact(db)
-    form = {"name": " Anna  Andersson-Berg ", "language": "en", "region": "Gävleborg", "phone": "070-123 45 67",
-            "role:exempelforbundet": "ledamot"}
+    form = {
+        "name": " Anna  Andersson-Berg ",
+        "language": "en",
+        "region": "Gävleborg",
+        "phone": "070-123 45 67",
+        "role:exempelforbundet": "ledamot",
+    }
     assert post(staff_client, f"/staff/contacts/{anna}", form).status_code == 303
     with db.transaction() as session:
         contact = session.get(Contact, anna)
         assert (contact.name, contact.language, contact.region, contact.phone) == (
-            "Anna Andersson-Berg", "en", "Gävleborg", "070-123 45 67")
+            "Anna Andersson-Berg",
+            "en",
+            "Gävleborg",
+            "070-123 45 67",
+        )
         assert contact.memberships[0].role == "ledamot"
     too_long = post(staff_client, f"/staff/contacts/{anna}", {**form, "phone": "1" * 60})
     assert too_long.status_code == 422 and "Telefonnumret är för långt." in text(too_long)

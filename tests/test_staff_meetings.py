@@ -12,10 +12,21 @@ from mailer.web.staff.meetings import suggest_slug
 YEAR = future_year()  # a year still ahead: the tests keep their month and day, never go stale
 
 
-FORM = {"title": "Dialogträff med Region Gävleborg", "slug": "", "region": "Gävleborg", "city": "Gävle",
-        "host": "Region Gävleborg", "venue": "Kulturkvarteret, Slottstorget 2, Gävle", "date": f"{YEAR}-09-16",
-        "start": "18:00", "end": "", "capacity": "40", "max_guests": "1", "rsvp_by": f"{YEAR}-09-09",
-        "description": "Två timmar en vardagskväll."}
+FORM = {
+    "title": "Dialogträff med Region Gävleborg",
+    "slug": "",
+    "region": "Gävleborg",
+    "city": "Gävle",
+    "host": "Region Gävleborg",
+    "venue": "Kulturkvarteret, Slottstorget 2, Gävle",
+    "date": f"{YEAR}-09-16",
+    "start": "18:00",
+    "end": "",
+    "capacity": "40",
+    "max_guests": "1",
+    "rsvp_by": f"{YEAR}-09-09",
+    "description": "Två timmar en vardagskväll.",
+}
 
 
 def stored(db, slug: str) -> Meeting | None:
@@ -34,17 +45,21 @@ def test_create_a_meeting(db, settings, staff_client):
     meeting = stored(db, f"gavle-{YEAR}-09-16")
     local = meeting.starts_at.astimezone(settings.timezone)
     assert (local.strftime("%Y-%m-%d %H:%M"), meeting.ends_at.astimezone(settings.timezone).strftime("%H:%M")) == (
-        f"{YEAR}-09-16 18:00", "20:00")  # two hours by default, Stockholm time
+        f"{YEAR}-09-16 18:00",
+        "20:00",
+    )  # two hours by default, Stockholm time
     assert (meeting.capacity, meeting.max_guests, meeting.rsvp_by.isoformat()) == (40, 1, f"{YEAR}-09-09")
 
 
 def test_the_form_names_the_field_to_fix_and_keeps_what_was_typed(db, staff_client):
-    for changes, message in (({"date": ""}, "Välj ett datum."),
-                             ({"end": "17:00"}, "Träffen måste sluta efter att den börjar."),
-                             ({"rsvp_by": f"{YEAR}-10-01"}, "Sista svarsdagen måste vara före träffen."),
-                             ({"capacity": "många"}, "Antal platser: skriv en siffra"),
-                             ({"city": " "}, "Skriv orten."),
-                             ({"date": str(last_sunday(YEAR, 3)), "start": "02:30"}, "Välj en starttid som finns")):
+    for changes, message in (
+        ({"date": ""}, "Välj ett datum."),
+        ({"end": "17:00"}, "Träffen måste sluta efter att den börjar."),
+        ({"rsvp_by": f"{YEAR}-10-01"}, "Sista svarsdagen måste vara före träffen."),
+        ({"capacity": "många"}, "Antal platser: skriv en siffra"),
+        ({"city": " "}, "Skriv orten."),
+        ({"date": str(last_sunday(YEAR, 3)), "start": "02:30"}, "Välj en starttid som finns"),
+    ):
         reply = post(staff_client, "/staff/meetings/new", {**FORM, **changes})
         assert reply.status_code == 422 and message in text(reply), changes
         assert 'value="Kulturkvarteret, Slottstorget 2, Gävle"' in reply.get_data(as_text=True)
@@ -58,9 +73,19 @@ def test_edit_a_meeting(db, settings, staff_client):
     form = staff_client.get("/staff/meetings/gavle/edit").get_data(as_text=True)
     assert f'type="date" id="date" name="date" value="{YEAR}-09-16"' in form
     assert 'type="time" id="start" name="start" value="18:00"' in form
-    reply = post(staff_client, "/staff/meetings/gavle/edit", {**FORM, "start": "17:30", "end": "19:00",
-                                                              "capacity": "60", "venue": "", "max_guests": "3",
-                                                              "rsvp_by": f"{YEAR}-09-12"})
+    reply = post(
+        staff_client,
+        "/staff/meetings/gavle/edit",
+        {
+            **FORM,
+            "start": "17:30",
+            "end": "19:00",
+            "capacity": "60",
+            "venue": "",
+            "max_guests": "3",
+            "rsvp_by": f"{YEAR}-09-12",
+        },
+    )
     assert reply.status_code == 303
     meeting = stored(db, "gavle")
     assert meeting.starts_at.astimezone(settings.timezone).strftime("%H:%M") == "17:30"

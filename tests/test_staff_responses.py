@@ -24,7 +24,7 @@ LAST_YEAR = past_year()  # a year wholly behind us: its meetings have taken plac
 
 LISTS = {
     "korforbundet.csv": "email,name\nanna@kor.example.org,Anna Andersson\nbengt@kor.example.org,Bengt Berg\n"
-                        "=evil@kor.example.org,Formel Person\n",
+    "=evil@kor.example.org,Formel Person\n",
     "teater.csv": "email,name\ncecilia@teater.example.org,Cecilia Ceder\ndavid@teater.example.org,David Dahl\n",
 }
 
@@ -65,8 +65,9 @@ def test_figures_and_the_table_with_filters(staff_client, answered):
 def test_check_in_at_the_door_and_walk_ins(db, staff_client, answered):
     door = staff_client.get("/staff/meetings/falun/checkin")
     assert "0 har kommit" in text(door)
-    reply = post(staff_client, "/staff/meetings/falun/checkin", {"email": "anna@kor.example.org", "action": "in",
-                                                                "q": "anna"})
+    reply = post(
+        staff_client, "/staff/meetings/falun/checkin", {"email": "anna@kor.example.org", "action": "in", "q": "anna"}
+    )
     assert reply.headers["Location"] == "/staff/meetings/falun/checkin?q=anna"
     found = text(staff_client.get(reply.headers["Location"]))
     assert "1 har kommit" in found and "Anna Andersson" in found and "Bengt" not in found
@@ -86,8 +87,9 @@ def test_evaluation_results(db, settings, staff_client, answered):
     with db.transaction() as session:
         meeting = session.get(Meeting, answered)
         anna = session.scalar(select(Contact).where(Contact.email == "anna@kor.example.org"))
-        record_evaluation(session, anna, meeting, {"value": "5", "knowledge": "4", "cooperation": "yes",
-                                                   "comment": "Mycket givande!"})
+        record_evaluation(
+            session, anna, meeting, {"value": "5", "knowledge": "4", "cooperation": "yes", "comment": "Mycket givande!"}
+        )
     page = text(staff_client.get("/staff/meetings/falun/responses"))
     assert "Svar 1 Givande (1–5) 5.0 Ny kunskap (1–5) 4.0 Vill samarbeta (ja / nej) 1 / 0" in page
     assert "Mycket givande!" in page

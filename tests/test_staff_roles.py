@@ -99,8 +99,11 @@ def endpoint_of(app, method: str, path: str) -> str:
 
 def test_every_staff_route_states_its_role_and_it_is_the_expected_one(app):
     with app.test_request_context():
-        declared = {rule.endpoint: declared_roles(rule.endpoint) for rule in app.url_map.iter_rules()
-                    if rule.endpoint.startswith("staff.") and rule.endpoint not in OPEN_ENDPOINTS}
+        declared = {
+            rule.endpoint: declared_roles(rule.endpoint)
+            for rule in app.url_map.iter_rules()
+            if rule.endpoint.startswith("staff.") and rule.endpoint not in OPEN_ENDPOINTS
+        }
     assert all(declared.values()), [endpoint for endpoint, roles in declared.items() if not roles]
     assert {endpoint: (roles["read"], roles["write"]) for endpoint, roles in declared.items()} == EXPECTED
 
@@ -126,8 +129,11 @@ def test_each_role_is_refused_exactly_the_routes_above_it(app, db, staff, make_m
 
 def test_a_viewers_post_changes_nothing_and_gets_a_swedish_page(app, db, staff):
     client = client_as(app, db, VIEWER)
-    reply = post(client, "/staff/meetings/new", {"title": "Träff i Falun", "region": "Dalarna", "city": "Falun",
-                                                  "date": f"{YEAR}-01-01", "start": "18:00"})
+    reply = post(
+        client,
+        "/staff/meetings/new",
+        {"title": "Träff i Falun", "region": "Dalarna", "city": "Falun", "date": f"{YEAR}-01-01", "start": "18:00"},
+    )
     assert reply.status_code == 403
     assert "rollen läsare" in text(reply)
     with db.transaction() as session:

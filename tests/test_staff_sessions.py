@@ -50,8 +50,10 @@ def test_a_password_change_ends_the_old_sessions_but_not_the_new_one(app, db, st
     client = app.test_client()
     page = client.get(f"/staff/set-password/{token}")
     csrf = page.get_data(as_text=True).split('name="csrf_token" value="')[1].split('"')[0]
-    reply = client.post(f"/staff/set-password/{token}", data={"csrf_token": csrf, "password": PASSWORD + " nytt",
-                                                               "repeat": PASSWORD + " nytt"})
+    reply = client.post(
+        f"/staff/set-password/{token}",
+        data={"csrf_token": csrf, "password": PASSWORD + " nytt", "repeat": PASSWORD + " nytt"},
+    )
     assert reply.status_code == 303
     assert client.get("/staff/").status_code == 200
     assert stolen.get("/staff/").status_code == 302 and staff_client.get("/staff/").status_code == 302

@@ -55,8 +55,11 @@ def test_live_preview_of_unsaved_text(staff_client, folder):
     assert not reply["ok"] and reply["problem"].startswith("sv/invitation.txt:")
     assert "titel" in reply["problem"]
     assert (folder / "sv" / "invitation.txt").read_text(encoding="utf-8") == original  # nothing saved
-    shared = post(staff_client, "/staff/templates/base.html/preview.json",
-                  {"text": (folder / "base.html").read_text(encoding="utf-8")}).json
+    shared = post(
+        staff_client,
+        "/staff/templates/base.html/preview.json",
+        {"text": (folder / "base.html").read_text(encoding="utf-8")},
+    ).json
     assert shared["ok"] and "<html" in shared["html"]
     # Without scripts, the button renders the same preview in the page.
     page = post(staff_client, "/staff/templates/sv/invitation.txt", {"text": edited, "action": "preview"})
@@ -73,13 +76,19 @@ def test_a_template_with_an_error_cannot_be_saved(db, staff_client, folder):
     assert reply.status_code == 422
     assert f"sv/reminder.html:{last_block + 1}:" in text(reply) and "plats" in text(reply)
     assert path.read_text(encoding="utf-8") == original
-    syntax = post(staff_client, "/staff/templates/base.html",
-                  {"text": "{% if %}" + (folder / "base.html").read_text(encoding="utf-8"), "action": "save"})
+    syntax = post(
+        staff_client,
+        "/staff/templates/base.html",
+        {"text": "{% if %}" + (folder / "base.html").read_text(encoding="utf-8"), "action": "save"},
+    )
     assert syntax.status_code == 422 and "base.html:1:" in text(syntax)
     # An error that only shows in the other language, or in another branch, is caught too.
     footer = (folder / "en" / "footer.txt").read_text(encoding="utf-8")
-    reply = post(staff_client, "/staff/templates/en/footer.txt",
-                 {"text": footer + "{% if first_message %}{{ oops }}{% endif %}", "action": "save"})
+    reply = post(
+        staff_client,
+        "/staff/templates/en/footer.txt",
+        {"text": footer + "{% if first_message %}{{ oops }}{% endif %}", "action": "save"},
+    )
     assert reply.status_code == 422 and "en/footer.txt" in text(reply)
     with db.transaction() as session:
         assert session.scalar(select(AuditEntry).where(AuditEntry.action != "staff.login")) is None
@@ -87,12 +96,17 @@ def test_a_template_with_an_error_cannot_be_saved(db, staff_client, folder):
 
 def test_saving_writes_the_file_and_the_next_mail_uses_it(app, db, staff_client, folder, settings):
     path = folder / "sv" / "invitation.txt"
-    edited = path.read_text(encoding="utf-8").replace("Hej {{ contact.first_name }}!",
-                                                      "Hej {{ contact.first_name }}, välkommen!", 1)
+    edited = path.read_text(encoding="utf-8").replace(
+        "Hej {{ contact.first_name }}!", "Hej {{ contact.first_name }}, välkommen!", 1
+    )
     live = app.extensions["mailer.templates"]
     live.render("invitation", "sv", _context(settings))  # cached before the edit
-    reply = post(staff_client, "/staff/templates/sv/invitation.txt", {"text": edited.replace("\n", "\r\n"),
-                                                                      "action": "save"}, follow_redirects=True)
+    reply = post(
+        staff_client,
+        "/staff/templates/sv/invitation.txt",
+        {"text": edited.replace("\n", "\r\n"), "action": "save"},
+        follow_redirects=True,
+    )
     assert "sv/invitation.txt är sparad." in text(reply)
     assert path.read_text(encoding="utf-8") == edited  # browsers send CRLF; the file keeps LF
     assert "Hej Anna, välkommen!" in live.render("invitation", "sv", _context(settings)).text
@@ -112,5 +126,6 @@ def _context(settings) -> dict:
     from mailer.mail.compose import made_up_contact
     from mailer.mail.context import recipient_context
 
-    return recipient_context(settings, made_up_contact("sv"), template_editor.sample_meeting(settings),
-                             ["Exempelförbundet"], True)
+    return recipient_context(
+        settings, made_up_contact("sv"), template_editor.sample_meeting(settings), ["Exempelförbundet"], True
+    )

@@ -42,21 +42,42 @@ BEFORE = dt.datetime(LAST_YEAR, 9, 1, 12, 0, tzinfo=dt.UTC)
 @pytest.fixture
 def world(db, app, make_csv, make_meeting, smtp_server):
     paths = [
-        make_csv("kor.csv", "email,name,region\nanna@kor.example.org,Anna A,Gävleborg\n"
-                            "bengt@kor.example.org,Bengt B,Dalarna\ncecilia@both.example.org,Cecilia C,Gävleborg\n"),
-        make_csv("teater.csv", "email,name,region\ncecilia@both.example.org,Cecilia C,Gävleborg\n"
-                               "david@teater.example.org,David D,Gävleborg\neva@teater.example.org,Eva E,\n"),
+        make_csv(
+            "kor.csv",
+            "email,name,region\nanna@kor.example.org,Anna A,Gävleborg\n"
+            "bengt@kor.example.org,Bengt B,Dalarna\ncecilia@both.example.org,Cecilia C,Gävleborg\n",
+        ),
+        make_csv(
+            "teater.csv",
+            "email,name,region\ncecilia@both.example.org,Cecilia C,Gävleborg\n"
+            "david@teater.example.org,David D,Gävleborg\neva@teater.example.org,Eva E,\n",
+        ),
         make_csv("dans.csv", "email,name,region\nfrida@dans.example.org,Frida F,Dalarna\n"),
     ]
     settings = app.extensions["mailer.settings"].with_overrides(smtp_url=smtp_server.url, send_rate_per_minute=60_000)
     templates = app.extensions["mailer.templates"]
     smtp_server.reply("frida@dans.example.org", "550 5.1.1 No such user")
-    meeting = make_meeting(slug="gavle", title="Dialogträff med Region Gävleborg", region="Gävleborg", city="Gävle",
-                           host="Region Gävleborg", starts=f"{LAST_YEAR}-09-16 18:00", capacity=10, max_guests=2)
+    meeting = make_meeting(
+        slug="gavle",
+        title="Dialogträff med Region Gävleborg",
+        region="Gävleborg",
+        city="Gävle",
+        host="Region Gävleborg",
+        starts=f"{LAST_YEAR}-09-16 18:00",
+        capacity=10,
+        max_guests=2,
+    )
     with db.transaction() as session:
         import_lists(session, paths)
-        campaign = service.create_campaign(session, settings, templates, meeting_slug="gavle", template="invitation",
-                                           audience=Audience(all=True), now=BEFORE)
+        campaign = service.create_campaign(
+            session,
+            settings,
+            templates,
+            meeting_slug="gavle",
+            template="invitation",
+            audience=Audience(all=True),
+            now=BEFORE,
+        )
         service.start(session, campaign, now=BEFORE)
     sender = Sender(db, settings, templates)
     while sender.run_once().claimed:
@@ -66,10 +87,16 @@ def world(db, app, make_csv, make_meeting, smtp_server):
     def answer(email, when_days, **form):
         with db.transaction() as session:
             contact = session.scalar(select(Contact).where(Contact.email == email))
-            record_answer(session, contact, session.get(Meeting, meeting.id), {k: str(v) for k, v in form.items()},
-                          settings.timezone, now=BEFORE + dt.timedelta(days=when_days))
+            record_answer(
+                session,
+                contact,
+                session.get(Meeting, meeting.id),
+                {k: str(v) for k, v in form.items()},
+                settings.timezone,
+                now=BEFORE + dt.timedelta(days=when_days),
+            )
 
-    answer("anna@kor.example.org", 0, answer="yes", guests=1, diet="vegetarisk", comment="=HYPERLINK(\"x\")")
+    answer("anna@kor.example.org", 0, answer="yes", guests=1, diet="vegetarisk", comment='=HYPERLINK("x")')
     answer("cecilia@both.example.org", 1, answer="yes", guests=0)
     answer("david@teater.example.org", 2, answer="no")
     answer("eva@teater.example.org", 3, answer="yes")
@@ -85,11 +112,28 @@ def status(db, meeting_id):
 def test_status_figures_before_the_meeting(db, world):
     data = status(db, world[0])
     assert {k: data[k] for k in ("invited", "yes", "no", "waitlisted", "no_answer", "guests", "bounced")} == {
-        "invited": 5, "yes": 2, "no": 2, "waitlisted": 0, "no_answer": 1, "guests": 1, "bounced": 1}
+        "invited": 5,
+        "yes": 2,
+        "no": 2,
+        "waitlisted": 0,
+        "no_answer": 1,
+        "guests": 1,
+        "bounced": 1,
+    }
     assert (data["organisations_represented"], data["organisations_total"]) == (2, 3)  # kor and teater via Cecilia
     by_org = data["by_organisation"]
-    assert {k: by_org["kor"][k] for k in ("invited", "yes", "no", "no_answer")} == {"invited": 3, "yes": 2, "no": 0, "no_answer": 1}
-    assert {k: by_org["teater"][k] for k in ("invited", "yes", "no", "no_answer")} == {"invited": 3, "yes": 1, "no": 2, "no_answer": 0}
+    assert {k: by_org["kor"][k] for k in ("invited", "yes", "no", "no_answer")} == {
+        "invited": 3,
+        "yes": 2,
+        "no": 0,
+        "no_answer": 1,
+    }
+    assert {k: by_org["teater"][k] for k in ("invited", "yes", "no", "no_answer")} == {
+        "invited": 3,
+        "yes": 1,
+        "no": 2,
+        "no_answer": 0,
+    }
     assert by_org["dans"]["invited"] == 0 and by_org["dans"]["bounced"] == 1 and not by_org["dans"]["represented"]
     assert data["by_region"]["Gävleborg"]["yes"] == 2 and data["by_region"]["Dalarna"]["no_answer"] == 1
     assert data["by_region"]["Dalarna"]["bounced"] == 1
@@ -99,11 +143,20 @@ def test_one_region_spelled_differently_in_members_lists_is_one_row(db, app, mak
     settings, templates = app.extensions["mailer.settings"], app.extensions["mailer.templates"]
     make_meeting(slug="falun", city="Falun", region="Dalarna")
     with db.transaction() as session:
-        import_lists(session, [make_csv("spel.csv", "email,region\na@spel.example.org,Dalarna\n"
-                                                    "b@spel.example.org,Dalarna\nc@spel.example.org,dalarna\n"
-                                                    "d@spel.example.org,DALARNA\ne@spel.example.org,Gävleborg\n")])
-        campaign = service.create_campaign(session, settings, templates, meeting_slug="falun", template="invitation",
-                                           audience=Audience(all=True))
+        import_lists(
+            session,
+            [
+                make_csv(
+                    "spel.csv",
+                    "email,region\na@spel.example.org,Dalarna\n"
+                    "b@spel.example.org,Dalarna\nc@spel.example.org,dalarna\n"
+                    "d@spel.example.org,DALARNA\ne@spel.example.org,Gävleborg\n",
+                )
+            ],
+        )
+        campaign = service.create_campaign(
+            session, settings, templates, meeting_slug="falun", template="invitation", audience=Audience(all=True)
+        )
         service.start(session, campaign)
     sender = Sender(db, settings, templates)  # to the file outbox
     while sender.run_once().claimed:
@@ -118,7 +171,9 @@ def test_attendance_changes_participants_and_coverage(db, world):
     meeting_id = world[0]
     with db.transaction() as session:
         meeting = session.get(Meeting, meeting_id)
-        result = check_in(session, meeting, ["anna@kor.example.org", "David@Teater.example.org", "nobody@x.example.org"])
+        result = check_in(
+            session, meeting, ["anna@kor.example.org", "David@Teater.example.org", "nobody@x.example.org"]
+        )
         add_walk_in(session, meeting, "Karin Kvist", "Riksteatern")
         again = check_in(session, meeting, ["anna@kor.example.org"])
     assert result.checked_in == ["anna@kor.example.org", "david@teater.example.org"]
@@ -166,7 +221,9 @@ def test_board_report_counts(db, world):
     html = to_html(report)
     assert "<table>" in html and "2 of 3" in html
     assert "Medlemsorganisationer representerade: 2 av 3" in to_markdown(swedish)
-    assert '<html lang="sv">' in to_html(swedish) and f"Styrelserapport {LAST_YEAR}-01-01 – {LAST_YEAR}-12-31" in to_html(swedish)
+    assert '<html lang="sv">' in to_html(
+        swedish
+    ) and f"Styrelserapport {LAST_YEAR}-01-01 – {LAST_YEAR}-12-31" in to_html(swedish)
     assert empty.period.endswith(" – i dag")
     rows = board_csv(swedish).decode("utf-8-sig").splitlines()
     assert rows[0].startswith("Träff;Region;Datum;Inbjudna") and rows[-1].startswith("Totalt;1;;5;4;3")
@@ -180,8 +237,10 @@ def test_evaluations_only_from_participants_changeable_and_summarised(db, world)
     form_a = {"value": "5", "knowledge": "4", "cooperation": "yes", "comment": "Bra!"}
     with db.transaction() as session:
         meeting = session.get(Meeting, meeting_id)
-        anna, cecilia, david = (session.scalar(select(Contact).where(Contact.email == e)) for e in
-                                ("anna@kor.example.org", "cecilia@both.example.org", "david@teater.example.org"))
+        anna, cecilia, david = (
+            session.scalar(select(Contact).where(Contact.email == e))
+            for e in ("anna@kor.example.org", "cecilia@both.example.org", "david@teater.example.org")
+        )
         record_evaluation(session, anna, meeting, {**form_a, "value": "2"})
         record_evaluation(session, anna, meeting, form_a)  # changed, still one
         record_evaluation(session, david, meeting, {"value": "3", "knowledge": "2", "cooperation": "no"})
@@ -217,14 +276,16 @@ def test_anonymous_evaluation_is_stored_without_the_person_and_only_once(db, wor
 def test_thanks_campaign_goes_only_to_participants(db, world):
     meeting_id, settings, templates, _ = world
     with db.transaction() as session:
-        before = service.create_campaign(session, settings, templates, meeting_slug="gavle", template="thanks",
-                                         audience=Audience())
+        before = service.create_campaign(
+            session, settings, templates, meeting_slug="gavle", template="thanks", audience=Audience()
+        )
         service.start(session, before)
     with db.transaction() as session:
         said_yes = sorted(session.scalars(select(OutboxMessage.to_email).where(OutboxMessage.campaign_id == before.id)))
         check_in(session, session.get(Meeting, meeting_id), ["david@teater.example.org"])
-        after = service.create_campaign(session, settings, templates, meeting_slug="gavle", template="thanks",
-                                        audience=Audience(all=True))
+        after = service.create_campaign(
+            session, settings, templates, meeting_slug="gavle", template="thanks", audience=Audience(all=True)
+        )
         service.start(session, after)
         came = sorted(session.scalars(select(OutboxMessage.to_email).where(OutboxMessage.campaign_id == after.id)))
     assert said_yes == ["anna@kor.example.org", "cecilia@both.example.org"]  # no check-in yet: those who said yes
@@ -242,7 +303,7 @@ def test_export_csv_opens_in_swedish_excel_and_never_runs_formulas(db, world):
     assert [r[0] for r in table[1:]] == ["Anna A", "Cecilia C", "David D", "Eva E"]  # yes first
     anna = table[1]
     assert anna[3] == "ja" and anna[4] == "1" and anna[5] == "vegetarisk"
-    assert anna[7] == "'=HYPERLINK(\"x\")"
+    assert anna[7] == '\'=HYPERLINK("x")'
     assert table[2][1] == "Kor, Teater"  # Cecilia is on two organisations' lists
     comma = to_csv(rows, delimiter=",").decode("utf-8-sig").splitlines()[0]
     assert comma.startswith("Namn,Organisationer")
@@ -256,18 +317,39 @@ def test_export_xlsx_keeps_formula_text_as_text(db, world, tmp_path):
     path.write_bytes(to_xlsx(rows, "gavle"))
     sheet = load_workbook(path).active
     comment = sheet.cell(row=2, column=8)
-    assert comment.value == "=HYPERLINK(\"x\")" and comment.data_type == "s"
+    assert comment.value == '=HYPERLINK("x")' and comment.data_type == "s"
 
 
 def test_cli_status_export_checkin_and_report(runner, world, tmp_path):
     data = json.loads(runner.invoke(["meetings", "status", "gavle", "--json"]).output)
-    for key in ("invited", "yes", "no", "waitlisted", "no_answer", "guests", "bounced",
-                "organisations_represented", "organisations_total", "by_organisation"):
+    for key in (
+        "invited",
+        "yes",
+        "no",
+        "waitlisted",
+        "no_answer",
+        "guests",
+        "bounced",
+        "organisations_represented",
+        "organisations_total",
+        "by_organisation",
+    ):
         assert key in data
     text = runner.invoke(["meetings", "status", "gavle"]).output
     assert "member organisations represented: 2 of 3" in text
-    checkin = runner.invoke(["meetings", "checkin", "gavle", "anna@kor.example.org", "ghost@x.example.org",
-                             "--walk-in", "Karin Kvist", "--org", "Riksteatern"])
+    checkin = runner.invoke(
+        [
+            "meetings",
+            "checkin",
+            "gavle",
+            "anna@kor.example.org",
+            "ghost@x.example.org",
+            "--walk-in",
+            "Karin Kvist",
+            "--org",
+            "Riksteatern",
+        ]
+    )
     assert checkin.exit_code == 1 and "ghost@x.example.org: not on any list" in checkin.output
     out = tmp_path / "svar.csv"
     export = runner.invoke(["responses", "export", "gavle", "-o", out])

@@ -38,8 +38,11 @@ def test_every_key_the_code_uses_has_a_swedish_and_an_english_text():
     for language in LANGUAGES:
         catalog = read(language)
         # Staff words use plain keys; the public pages' Words add "public.", the board report "report.".
-        missing = sorted(key for key in used if not any(
-            prefix + key in catalog and catalog[prefix + key].string for prefix in PREFIXES))
+        missing = sorted(
+            key
+            for key in used
+            if not any(prefix + key in catalog and catalog[prefix + key].string for prefix in PREFIXES)
+        )
         assert not missing, f"{language}: no text for {missing}"
 
 

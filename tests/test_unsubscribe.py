@@ -66,8 +66,9 @@ def test_rfc8058_one_click_post_needs_no_cookie_and_answers_200(app, db, path, e
     for _ in range(2):  # a mail client may retry
         client = app.test_client(use_cookies=False)
         if encoding == "urlencoded":
-            reply = client.post(path, data=b"List-Unsubscribe=One-Click",
-                                content_type="application/x-www-form-urlencoded")
+            reply = client.post(
+                path, data=b"List-Unsubscribe=One-Click", content_type="application/x-www-form-urlencoded"
+            )
         else:
             reply = client.post(path, data={"List-Unsubscribe": "One-Click"}, content_type="multipart/form-data")
         assert reply.status_code == 200
@@ -103,8 +104,13 @@ def test_resubscribing_lifts_a_bounce_but_never_an_erasure(app, db, anna, path):
     token = csrf_of(client.get(path).get_data(as_text=True))
     for reason in (SuppressionReason.BOUNCED, SuppressionReason.ERASED):
         with db.transaction() as session:
-            session.add(Suppression(address_hash=address_hash("anna.andersson@example.org"),
-                                    email="anna.andersson@example.org", reason=reason))
+            session.add(
+                Suppression(
+                    address_hash=address_hash("anna.andersson@example.org"),
+                    email="anna.andersson@example.org",
+                    reason=reason,
+                )
+            )
         client.post(path, data={"csrf_token": token, "action": "resubscribe"})
     assert suppressions(db) == [("anna.andersson@example.org", "erased")]
 
@@ -120,8 +126,13 @@ def test_unsubscribe_links_in_sent_mails_survive_a_key_rotation(test_config, ann
 
     old = create_app({**test_config, "secret_key": "an-old-secret-key-0123456789"})
     path = links_for(old, anna)["unsubscribe_url"]
-    new = create_app({**test_config, "secret_key": "a-new-secret-key-0123456789",
-                      "old_secret_keys": ["an-old-secret-key-0123456789"]})
+    new = create_app(
+        {
+            **test_config,
+            "secret_key": "a-new-secret-key-0123456789",
+            "old_secret_keys": ["an-old-secret-key-0123456789"],
+        }
+    )
     assert new.test_client(use_cookies=False).post(path, data={"List-Unsubscribe": "One-Click"}).status_code == 200
     for each in (old, new):
         each.extensions["mailer.db"].dispose()

@@ -35,7 +35,8 @@ def insert(database: Database, table: str, **values) -> int | None:
 
 
 def test_an_instance_of_the_first_release_upgrades_and_keeps_links_answers_and_the_outbox(
-        database_url, test_config, cli_env, instance_path, runner_for):
+    database_url, test_config, cli_env, instance_path, runner_for
+):
     instance_path.mkdir(parents=True, exist_ok=True)
     database = Database(database_url)
     migrate(database, "base", down=True)  # PostgreSQL's test database comes migrated: start from nothing
@@ -43,26 +44,92 @@ def test_an_instance_of_the_first_release_upgrades_and_keeps_links_answers_and_t
     now = utcnow()
     starts = (now + dt.timedelta(days=30)).replace(hour=16, minute=0, second=0, microsecond=0)
     org = insert(database, "organisations", slug="dans", name="Dansförbundet", region="Jämtland", created_at=now)
-    anna = insert(database, "contacts", email="anna@dans.example.org", name="Anna Berg", link_key="a" * 32,
-                  created_at=now, updated_at=now)
-    bo = insert(database, "contacts", email="bo@dans.example.org", name="Bo Ek", link_key="b" * 32,
-                created_at=now, updated_at=now)
+    anna = insert(
+        database,
+        "contacts",
+        email="anna@dans.example.org",
+        name="Anna Berg",
+        link_key="a" * 32,
+        created_at=now,
+        updated_at=now,
+    )
+    bo = insert(
+        database,
+        "contacts",
+        email="bo@dans.example.org",
+        name="Bo Ek",
+        link_key="b" * 32,
+        created_at=now,
+        updated_at=now,
+    )
     for contact in (anna, bo):
         insert(database, "memberships", contact_id=contact, organisation_id=org, created_at=now)
-    meeting = insert(database, "meetings", slug="ostersund", link_key="m" * 32, title="Dialogträff i Östersund",
-                     region="Jämtland", city="Östersund", starts_at=starts, ends_at=starts + dt.timedelta(hours=2),
-                     max_guests=1, evaluation_anonymous=False, created_at=now)
+    meeting = insert(
+        database,
+        "meetings",
+        slug="ostersund",
+        link_key="m" * 32,
+        title="Dialogträff i Östersund",
+        region="Jämtland",
+        city="Östersund",
+        starts_at=starts,
+        ends_at=starts + dt.timedelta(hours=2),
+        max_guests=1,
+        evaluation_anonymous=False,
+        created_at=now,
+    )
     migrate(database, "0002")  # the release that brought campaigns, answers and the outbox
-    campaign = insert(database, "campaigns", meeting_id=meeting, template="invitation", audience={"orgs": ["dans"]},
-                      state="running", created_at=now, started_at=now)
-    insert(database, "responses", meeting_id=meeting, contact_id=anna, answer="yes", waitlisted=False, guests=0,
-           comment="Kommer gärna", created_at=now, updated_at=now)
-    insert(database, "messages", campaign_id=campaign, contact_id=anna, meeting_id=meeting, template="invitation",
-           to_email="anna@dans.example.org", state="sent", attempts=1, next_attempt_at=now, uncertain=False,
-           created_at=now, sent_at=now)
-    insert(database, "messages", campaign_id=campaign, contact_id=bo, meeting_id=meeting, template="invitation",
-           to_email="bo@dans.example.org", state="queued", attempts=0, next_attempt_at=now, uncertain=False,
-           created_at=now)
+    campaign = insert(
+        database,
+        "campaigns",
+        meeting_id=meeting,
+        template="invitation",
+        audience={"orgs": ["dans"]},
+        state="running",
+        created_at=now,
+        started_at=now,
+    )
+    insert(
+        database,
+        "responses",
+        meeting_id=meeting,
+        contact_id=anna,
+        answer="yes",
+        waitlisted=False,
+        guests=0,
+        comment="Kommer gärna",
+        created_at=now,
+        updated_at=now,
+    )
+    insert(
+        database,
+        "messages",
+        campaign_id=campaign,
+        contact_id=anna,
+        meeting_id=meeting,
+        template="invitation",
+        to_email="anna@dans.example.org",
+        state="sent",
+        attempts=1,
+        next_attempt_at=now,
+        uncertain=False,
+        created_at=now,
+        sent_at=now,
+    )
+    insert(
+        database,
+        "messages",
+        campaign_id=campaign,
+        contact_id=bo,
+        meeting_id=meeting,
+        template="invitation",
+        to_email="bo@dans.example.org",
+        state="queued",
+        attempts=0,
+        next_attempt_at=now,
+        uncertain=False,
+        created_at=now,
+    )
     database.dispose()
     tokens = codec(load_settings(test_config))  # signed with the same secret key as back then
     anna_link = f"/r/{tokens.dumps('rsvp', 'a' * 32, 'm' * 32)}"
@@ -84,13 +151,20 @@ def test_an_instance_of_the_first_release_upgrades_and_keeps_links_answers_and_t
             answers = {r.contact_id: r.comment for r in session.scalars(select(Response))}
             queued = session.scalars(select(OutboxMessage).where(OutboxMessage.contact_id == bo)).all()
         assert answers == {anna: "Kommer gärna", bo: "Nu efter uppgraderingen"}
-        assert {m.template: m.state for m in queued} == {"invitation": MessageState.SENT,
-                                                         "confirmation": MessageState.SENT}
-        mails = [email.message_from_bytes(path.read_bytes(), policy=email.policy.default)
-                 for path in (instance_path / "outbox").glob("*.eml")]
+        assert {m.template: m.state for m in queued} == {
+            "invitation": MessageState.SENT,
+            "confirmation": MessageState.SENT,
+        }
+        mails = [
+            email.message_from_bytes(path.read_bytes(), policy=email.policy.default)
+            for path in (instance_path / "outbox").glob("*.eml")
+        ]
         assert sorted(str(m["To"]) for m in mails) == ["Bo Ek <bo@dans.example.org>"] * 2
-        invitation = next(m for m in mails if "Östersund" in str(m["Subject"]) and "/r/" in
-                          m.get_body(preferencelist=("plain",)).get_content())
+        invitation = next(
+            m
+            for m in mails
+            if "Östersund" in str(m["Subject"]) and "/r/" in m.get_body(preferencelist=("plain",)).get_content()
+        )
         assert bo_link in invitation.get_body(preferencelist=("plain",)).get_content()  # the same link as before
     finally:
         app.extensions["mailer.db"].dispose()

@@ -67,19 +67,28 @@ def test_each_event_reaches_a_real_receiver_signed(app, db, settings, person, ma
     with receiver() as hooks:
         endpoint_id, secret = endpoint_for(db, hooks.url)
         client = app.test_client()
-        assert answer(client, links_for(app, anna, meeting.id)["rsvp_url"], answer="yes", diet="vegan").status_code \
-            in (200, 303)
+        assert answer(client, links_for(app, anna, meeting.id)["rsvp_url"], answer="yes", diet="vegan").status_code in (
+            200,
+            303,
+        )
         unsubscribe = links_for(app, bo)["unsubscribe_url"]
-        assert app.test_client(use_cookies=False).post(unsubscribe, data=b"List-Unsubscribe=One-Click",
-                                                         content_type="application/x-www-form-urlencoded").status_code == 200
+        assert (
+            app.test_client(use_cookies=False)
+            .post(unsubscribe, data=b"List-Unsubscribe=One-Click", content_type="application/x-www-form-urlencoded")
+            .status_code
+            == 200
+        )
         with db.transaction() as session:  # a second unsubscription of the same address is no new event
             suppress(session, "bo@kor.example.org", SuppressionReason.UNSUBSCRIBED)
         # A hard bounce while sending: the relay refuses the mailbox.
         smtp_server.reply("cilla@kor.example.org", "550 5.1.1 no such user")
         cilla = person("cilla@kor.example.org", name="Cilla Holm")
         with db.transaction() as session:
-            session.add(OutboxMessage(contact_id=cilla, meeting_id=meeting.id, template="invitation",
-                                      to_email="cilla@kor.example.org"))
+            session.add(
+                OutboxMessage(
+                    contact_id=cilla, meeting_id=meeting.id, template="invitation", to_email="cilla@kor.example.org"
+                )
+            )
         send_outbox(app, smtp_server.url)
         with db.transaction() as session:
             held = session.get(Meeting, meeting.id)
@@ -97,8 +106,14 @@ def test_each_event_reaches_a_real_receiver_signed(app, db, settings, person, ma
             assert received.headers["Content-Type"].startswith("application/json")
         answered = hooks.events("answer.changed")[0].json["data"]
         assert answered["answer"]["answer"] == "yes" and answered["answer"]["answers"] == [
-            {"question": "diet", "label_sv": "Kost/allergier", "label_en": "Diet/allergies", "kind": "text",
-             "value": "vegan"}]
+            {
+                "question": "diet",
+                "label_sv": "Kost/allergier",
+                "label_en": "Diet/allergies",
+                "kind": "text",
+                "value": "vegan",
+            }
+        ]
         assert answered["contact"]["email"] == "anna@kor.example.org" and answered["meeting"]["slug"] == "falun"
         unsubscribed = hooks.events("contact.unsubscribed")
         assert len(unsubscribed) == 1 and unsubscribed[0].json["data"]["contact"]["email"] == "bo@kor.example.org"
@@ -150,9 +165,19 @@ def test_a_failing_receiver_gets_retries_with_backoff_then_failed(db, settings, 
         assert len({r.headers["X-Mailer-Event-Id"] for r in hooks.events()}) == 1  # the receiver can dedupe
 
 
-@pytest.mark.parametrize("url", ["http://localhost/hook", "http://127.0.0.1:8080/hook", "http://10.1.2.3/hook",
-                                 "http://169.254.169.254/latest/meta-data", "http://[::1]/hook",
-                                 "http://192.168.1.10/hook", "http://0.0.0.0/hook", "http://[::ffff:10.0.0.1]/"])
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://localhost/hook",
+        "http://127.0.0.1:8080/hook",
+        "http://10.1.2.3/hook",
+        "http://169.254.169.254/latest/meta-data",
+        "http://[::1]/hook",
+        "http://192.168.1.10/hook",
+        "http://0.0.0.0/hook",
+        "http://[::ffff:10.0.0.1]/",
+    ],
+)
 def test_the_ssrf_guard_refuses_local_and_private_addresses(url):
     with pytest.raises(WebhookError) as refused:
         check_url(url, allow_private=False)
@@ -160,8 +185,10 @@ def test_the_ssrf_guard_refuses_local_and_private_addresses(url):
     assert check_url(url, allow_private=True).address  # allowed only by the setting
 
 
-@pytest.mark.parametrize("url", ["ftp://example.org/x", "file:///etc/passwd", "gopher://x", "http://", "hook",
-                                 "http://user:pw@93.184.215.14/"])
+@pytest.mark.parametrize(
+    "url",
+    ["ftp://example.org/x", "file:///etc/passwd", "gopher://x", "http://", "hook", "http://user:pw@93.184.215.14/"],
+)
 def test_only_plain_http_and_https_urls(url):
     with pytest.raises(WebhookError) as refused:
         check_url(url, allow_private=True)
@@ -205,10 +232,14 @@ def test_erasure_clears_the_payloads_about_the_person(db, settings, app, person,
 
 # -- the staff page ------------------------------------------------------------------------------
 
+
 def test_admins_register_see_the_secret_disable_and_remove(app, db):
     admin = client_as(app, db, "admin")
-    reply = post(admin, "/staff/webhooks", {"url": "https://93.184.215.14/mailer", "description": "CRM",
-                                            "events": ["answer.changed", "meeting.changed"]})
+    reply = post(
+        admin,
+        "/staff/webhooks",
+        {"url": "https://93.184.215.14/mailer", "description": "CRM", "events": ["answer.changed", "meeting.changed"]},
+    )
     assert reply.status_code == 303
     with db.reading() as session:
         endpoint = session.scalar(select(WebhookEndpoint))
@@ -217,7 +248,9 @@ def test_admins_register_see_the_secret_disable_and_remove(app, db):
     assert "https://93.184.215.14/mailer" in page and endpoint.secret in page and "CRM" in page
 
     refused = post(admin, "/staff/webhooks", {"url": "http://169.254.169.254/latest", "events": ["answer.changed"]})
-    assert refused.status_code == 400 and "169.254.169.254" in text(refused) and "webhook_allow_private" in text(refused)
+    assert (
+        refused.status_code == 400 and "169.254.169.254" in text(refused) and "webhook_allow_private" in text(refused)
+    )
     none = post(admin, "/staff/webhooks", {"url": "https://93.184.215.14/x"})
     assert none.status_code == 400 and "Välj minst en händelse" in text(none)
 
@@ -264,6 +297,7 @@ def test_staff_see_each_delivery_and_resend_a_failed_one(app, db, settings, make
 
 # -- the worker process ------------------------------------------------------------------------
 
+
 def test_a_worker_killed_mid_queue_loses_nothing(db, settings, make_meeting, cli_env, tmp_path):
     """`mailer worker` is killed (SIGKILL) while a delivery is under way; a new worker sends every one."""
     meetings = [make_meeting(slug=f"moment-{n}", city="Sundsvall") for n in range(3)]
@@ -275,8 +309,9 @@ def test_a_worker_killed_mid_queue_loses_nothing(db, settings, make_meeting, cli
             for meeting in meetings:
                 cancel_meeting(session, "test", session.get(Meeting, meeting.id))
         log = (tmp_path / "worker.log").open("ab")
-        first = subprocess.Popen([sys.executable, "-m", "mailer", "worker"], cwd=ROOT, env=env, stdout=log,
-                                 stderr=subprocess.STDOUT)
+        first = subprocess.Popen(
+            [sys.executable, "-m", "mailer", "worker"], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT
+        )
         try:
             wait_until(lambda: hooks.events(), timeout=60, what="the first delivery to arrive")
             assert any(d.state is DeliveryState.DELIVERING for d in deliveries(db))
@@ -285,11 +320,15 @@ def test_a_worker_killed_mid_queue_loses_nothing(db, settings, make_meeting, cli
             first.wait()
         hooks.statuses = [200]
         release.set()  # the killed worker's request is answered, but nobody records it
-        second = subprocess.Popen([sys.executable, "-m", "mailer", "worker"], cwd=ROOT, env=env, stdout=log,
-                                  stderr=subprocess.STDOUT)
+        second = subprocess.Popen(
+            [sys.executable, "-m", "mailer", "worker"], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT
+        )
         try:
-            wait_until(lambda: all(d.state is DeliveryState.DELIVERED for d in deliveries(db)), timeout=60,
-                       what="every delivery to be delivered after the restart")
+            wait_until(
+                lambda: all(d.state is DeliveryState.DELIVERED for d in deliveries(db)),
+                timeout=60,
+                what="every delivery to be delivered after the restart",
+            )
         finally:
             second.send_signal(signal.SIGTERM)
             second.wait(timeout=60)
@@ -299,6 +338,7 @@ def test_a_worker_killed_mid_queue_loses_nothing(db, settings, make_meeting, cli
 
 
 # -- the command line ------------------------------------------------------------------------------
+
 
 def test_the_cli_adds_lists_disables_and_refuses_private_urls(runner, db):
     added = runner.invoke(["webhooks", "add", "https://93.184.215.14/mailer", "--event", "contact.bounced"])

@@ -37,6 +37,7 @@ def people(db, make_csv):
         rows = "".join(f"person{i}@{org}.example.org,Person {i}\n" for i in range(count))
         with db.transaction() as session:
             import_lists(session, [make_csv(f"{org}.csv", "email,name\n" + rows)])
+
     return make
 
 
@@ -47,11 +48,18 @@ def campaign(db, app, people, make_meeting):
 
     def make(send_at: dt.datetime | None = None) -> int:
         with db.transaction() as session:
-            c = service.create_campaign(session, app.extensions["mailer.settings"], app.extensions["mailer.templates"],
-                                        meeting_slug=meeting.slug, template="invitation", audience=Audience(all=True))
+            c = service.create_campaign(
+                session,
+                app.extensions["mailer.settings"],
+                app.extensions["mailer.templates"],
+                meeting_slug=meeting.slug,
+                template="invitation",
+                audience=Audience(all=True),
+            )
             if send_at is not None:
                 c.state, c.send_at = CampaignState.SCHEDULED, send_at
             return c.id
+
     return make
 
 
@@ -108,8 +116,13 @@ def test_unreadable_digest_and_retention_jobs_are_added_anew_and_the_worker_stil
     scheduler.shutdown(wait=True)
     with db.transaction() as session:
         session.execute(text("UPDATE apscheduler_jobs SET job_state = :junk"), {"junk": b"not a pickle"})
-    result = subprocess.run([sys.executable, "-m", "mailer", "worker", "--until-idle"],
-                            env={**os.environ, **cli_env}, capture_output=True, text=True, timeout=120)
+    result = subprocess.run(
+        [sys.executable, "-m", "mailer", "worker", "--until-idle"],
+        env={**os.environ, **cli_env},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert result.returncode == 0, result.stderr
     assert job_ids(db) == {DIGEST_JOB, RETENTION_JOB, BACKUP_JOB}
     scheduler = build_scheduler(db, settings)
@@ -141,8 +154,13 @@ def worker_env(cli_env, smtp_url: str | None = None, rate: int = 60_000) -> dict
 
 
 def run_worker_until_idle(env, timeout=120) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "mailer", "worker", "--until-idle"], env=env,
-                          capture_output=True, text=True, timeout=timeout)
+    return subprocess.run(
+        [sys.executable, "-m", "mailer", "worker", "--until-idle"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
 
 
 def test_worker_sends_a_campaign_whose_time_passed_while_it_was_down(db, cli_env, smtp_server, campaign):
@@ -163,19 +181,34 @@ def test_worker_killed_mid_campaign_sends_everyone_exactly_once(db, cli_env, smt
     people(300, org="stor")
     meeting = make_meeting(slug="lulea", city="Luleå", region="Norrbotten")
     with db.transaction() as session:
-        cid = service.create_campaign(session, app.extensions["mailer.settings"], app.extensions["mailer.templates"],
-                                      meeting_slug=meeting.slug, template="invitation",
-                                      audience=Audience(orgs=["stor"])).id
-        service.schedule(session, app.extensions["mailer.settings"], session.get(Campaign, cid),
-                         utcnow().astimezone(app.extensions["mailer.settings"].timezone)  # this minute: due now
-                         .strftime("%Y-%m-%d %H:%M"))
+        cid = service.create_campaign(
+            session,
+            app.extensions["mailer.settings"],
+            app.extensions["mailer.templates"],
+            meeting_slug=meeting.slug,
+            template="invitation",
+            audience=Audience(orgs=["stor"]),
+        ).id
+        service.schedule(
+            session,
+            app.extensions["mailer.settings"],
+            session.get(Campaign, cid),
+            utcnow()
+            .astimezone(app.extensions["mailer.settings"].timezone)  # this minute: due now
+            .strftime("%Y-%m-%d %H:%M"),
+        )
     env = worker_env(cli_env, smtp_server.url, rate=3000)  # 50 a second: slow enough to kill mid-way
     for round_ in range(3):
-        process = subprocess.Popen([sys.executable, "-m", "mailer", "worker"], env=env,
-                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        process = subprocess.Popen(
+            [sys.executable, "-m", "mailer", "worker"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        )
         target = 60 * (round_ + 1)
-        wait_until(lambda target=target: len(smtp_server.received) >= target, timeout=60, what=f"{target} messages",
-                   interval=0.02)
+        wait_until(
+            lambda target=target: len(smtp_server.received) >= target,
+            timeout=60,
+            what=f"{target} messages",
+            interval=0.02,
+        )
         process.send_signal(signal.SIGKILL)
         process.wait()
         assert len(smtp_server.received) >= target
@@ -198,9 +231,11 @@ def test_recover_requeues_rows_of_a_dead_worker_and_flags_them(db, settings, app
     cid = campaign()
     with db.transaction() as session:
         service.start(session, session.get(Campaign, cid))
-        session.execute(update(OutboxMessage).where(OutboxMessage.campaign_id == cid)
-                        .values(state=MessageState.SENDING, claimed_by="elsewhere:1",
-                                claimed_at=utcnow() - dt.timedelta(hours=1)))
+        session.execute(
+            update(OutboxMessage)
+            .where(OutboxMessage.campaign_id == cid)
+            .values(state=MessageState.SENDING, claimed_by="elsewhere:1", claimed_at=utcnow() - dt.timedelta(hours=1))
+        )
     sender = Sender(db, settings, app.extensions["mailer.templates"])
     assert sender.recover() == 5
     with db.transaction() as session:

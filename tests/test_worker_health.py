@@ -28,22 +28,33 @@ SQLITE_ONLY = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 
 def queue_mail(db, waiting_for: dt.timedelta = dt.timedelta(minutes=5)) -> None:
     with db.transaction() as session:
-        session.add(OutboxMessage(template="digest", to_email="kansli@ax.example.org", extra={},
-                                  next_attempt_at=utcnow() - waiting_for))
+        session.add(
+            OutboxMessage(
+                template="digest", to_email="kansli@ax.example.org", extra={}, next_attempt_at=utcnow() - waiting_for
+            )
+        )
 
 
 def heartbeat(db, seen_ago: dt.timedelta, stopped: bool = False) -> dt.datetime:
     seen = utcnow() - seen_ago
     with db.transaction() as session:
-        session.merge(WorkerHeartbeat(owner="worker-host:1234", started_at=seen - dt.timedelta(hours=1), seen_at=seen,
-                                      stopped_at=seen if stopped else None))
+        session.merge(
+            WorkerHeartbeat(
+                owner="worker-host:1234",
+                started_at=seen - dt.timedelta(hours=1),
+                seen_at=seen,
+                stopped_at=seen if stopped else None,
+            )
+        )
     return seen
 
 
 # -- the banner and /healthz ------------------------------------------------------------------------
 
+
 def test_every_staff_page_says_sending_stands_still_when_mail_waits_and_the_worker_is_silent(
-        app, db, settings, staff_client):
+    app, db, settings, staff_client
+):
     client = staff_client
     queue_mail(db)
     seen = heartbeat(db, STALL_AFTER + dt.timedelta(minutes=1))
@@ -52,8 +63,10 @@ def test_every_staff_page_says_sending_stands_still_when_mail_waits_and_the_work
         page = client.get(path, follow_redirects=True).get_data(as_text=True)
         assert f"Utskicken står still: arbetsprocessen har inte hörts av sedan {when}" in page, path
     english = client.get("/staff/?lang=en").get_data(as_text=True)
-    assert f"Sending has stopped: the worker has not been heard from since {format_clock(seen, settings.timezone, 'en')}" \
+    assert (
+        f"Sending has stopped: the worker has not been heard from since {format_clock(seen, settings.timezone, 'en')}"
         in english
+    )
 
     heartbeat(db, dt.timedelta(seconds=5))  # the worker is back
     assert "Utskicken står still" not in client.get("/staff/").get_data(as_text=True)
@@ -75,9 +88,11 @@ def test_healthz_reports_the_workers_age_and_fails_when_it_is_stale_and_work_wai
     client = app.test_client()
     reply = client.get("/healthz")
     assert reply.status_code == 200
-    assert reply.json == {"status": "ok", "database": "ok",
-                          "worker": {"last_seen": None, "age_seconds": None, "running": False, "work_waiting": False,
-                                     "stalled": False}}
+    assert reply.json == {
+        "status": "ok",
+        "database": "ok",
+        "worker": {"last_seen": None, "age_seconds": None, "running": False, "work_waiting": False, "stalled": False},
+    }
     heartbeat(db, dt.timedelta(seconds=20))
     queue_mail(db)
     reply = client.get("/healthz")
@@ -103,6 +118,7 @@ def test_a_real_worker_beats_and_says_when_it_stops(app, db, cli_env, instance_p
 
 # -- faults: /healthz -----------------------------------------------------------------------------------
 
+
 @SQLITE_ONLY
 def test_healthz_is_503_with_the_reason_when_the_database_file_is_deleted(app, db):
     client = app.test_client()
@@ -116,14 +132,15 @@ def test_healthz_is_503_with_the_reason_when_the_database_file_is_deleted(app, d
 
 
 POSTGRES_ONLY = pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
-READ_ONLY_FIX = ("the database accepts no writes (a standby, or default_transaction_read_only is on); point "
-                 "database_url at the primary, or turn read-only off (ALTER DATABASE NAME SET "
-                 "default_transaction_read_only = off)")
+READ_ONLY_FIX = (
+    "the database accepts no writes (a standby, or default_transaction_read_only is on); point "
+    "database_url at the primary, or turn read-only off (ALTER DATABASE NAME SET "
+    "default_transaction_read_only = off)"
+)
 
 
 @POSTGRES_ONLY
-def test_a_read_only_postgresql_database_stops_commands_and_healthz_with_the_url_and_the_fix(
-        app, db, runner, make_csv):
+def test_a_read_only_postgresql_database_stops_commands_and_healthz_with_the_url_and_the_fix(app, db, runner, make_csv):
     client = app.test_client()
     assert client.get("/healthz").status_code == 200
     url = make_url(db.url)
@@ -149,18 +166,28 @@ def _unused_port() -> int:
 
 
 @POSTGRES_ONLY
-@pytest.mark.parametrize(("change", "fix"), [
-    ({"port": "unused", "password": "hemligt"},
-     "no database server answers there; start PostgreSQL, or correct the host and port in database_url"),
-    ({"database": "mailer_no_such_database"},
-     "the database does not exist on that server; create it (createdb NAME, then `mailer init`), or correct its "
-     "name in database_url"),
-    ({"username": "mailer_no_such_user", "password": "hemligt"},
-     "the database server refused the user or password; correct them in database_url, or give the user access on "
-     "the server (pg_hba.conf, CREATE ROLE)"),
-])
+@pytest.mark.parametrize(
+    ("change", "fix"),
+    [
+        (
+            {"port": "unused", "password": "hemligt"},
+            "no database server answers there; start PostgreSQL, or correct the host and port in database_url",
+        ),
+        (
+            {"database": "mailer_no_such_database"},
+            "the database does not exist on that server; create it (createdb NAME, then `mailer init`), or correct its "
+            "name in database_url",
+        ),
+        (
+            {"username": "mailer_no_such_user", "password": "hemligt"},
+            "the database server refused the user or password; correct them in database_url, or give the user access on "
+            "the server (pg_hba.conf, CREATE ROLE)",
+        ),
+    ],
+)
 def test_an_unusable_postgresql_url_stops_commands_and_healthz_with_the_url_and_the_fix(
-        test_config, database_url, runner_for, cli_env, change, fix):
+    test_config, database_url, runner_for, cli_env, change, fix
+):
     from mailer.app import create_app
 
     if change.get("port") == "unused":
@@ -180,6 +207,7 @@ def test_an_unusable_postgresql_url_stops_commands_and_healthz_with_the_url_and_
 
 # -- faults: every command stops with one line -------------------------------------------------------
 
+
 @SQLITE_ONLY
 def test_a_missing_database_file_stops_commands_with_the_path_and_the_fix(app, db, runner):
     path = Path(make_url(db.url).database)
@@ -188,9 +216,11 @@ def test_a_missing_database_file_stops_commands_with_the_path_and_the_fix(app, d
     for command in (["orgs", "list"], ["backup"], ["contacts", "list"]):
         result = runner.invoke(command)
         assert result.exit_code == 2, result.output
-        assert result.stderr == (f"mailer: {path}: the database file is missing; restore the last backup with "
-                                 "`mailer restore PATH` (see docs/operations.md), or run `mailer init` to start an "
-                                 "empty database\n")
+        assert result.stderr == (
+            f"mailer: {path}: the database file is missing; restore the last backup with "
+            "`mailer restore PATH` (see docs/operations.md), or run `mailer init` to start an "
+            "empty database\n"
+        )
     assert not path.exists()  # not silently created empty
 
 
@@ -213,16 +243,23 @@ def tmpfs(folder: Path, size: str = "256k", read_only: bool = False) -> Iterator
 @SQLITE_ONLY
 def test_a_read_only_or_full_instance_folder_stops_commands_in_one_line(app, runner_for, cli_env, tmp_path):
     with tmpfs(tmp_path / "ro", read_only=True) as folder:
-        result = runner_for({**cli_env, "MAILER_INSTANCE_PATH": str(folder),
-                                   "MAILER_DATABASE_URL": f"sqlite:///{folder}/mailer.sqlite"}).invoke(["orgs", "list"])
+        result = runner_for(
+            {**cli_env, "MAILER_INSTANCE_PATH": str(folder), "MAILER_DATABASE_URL": f"sqlite:///{folder}/mailer.sqlite"}
+        ).invoke(["orgs", "list"])
         assert result.exit_code == 2
-        assert result.stderr == f"mailer: {folder}: the folder is read-only for this user; make it writable " \
-                                f"(chmod u+w {folder}, or remount the disk read-write)\n"
+        assert (
+            result.stderr == f"mailer: {folder}: the folder is read-only for this user; make it writable "
+            f"(chmod u+w {folder}, or remount the disk read-write)\n"
+        )
     database = Path(cli_env["MAILER_DATABASE_URL"].split("///", 1)[1])
     with tmpfs(tmp_path / "full", size="2m") as folder:
         with sqlite3.connect(database) as source, sqlite3.connect(folder / "mailer.sqlite") as copy:
             source.backup(copy)  # the whole database, its write-ahead log included
-        env = {**cli_env, "MAILER_INSTANCE_PATH": str(folder), "MAILER_DATABASE_URL": f"sqlite:///{folder}/mailer.sqlite"}
+        env = {
+            **cli_env,
+            "MAILER_INSTANCE_PATH": str(folder),
+            "MAILER_DATABASE_URL": f"sqlite:///{folder}/mailer.sqlite",
+        }
         filler = folder / "filler"
         fd = os.open(filler, os.O_WRONLY | os.O_CREAT)  # fill the disk to the last byte
         try:
@@ -234,14 +271,17 @@ def test_a_read_only_or_full_instance_folder_stops_commands_in_one_line(app, run
             os.close(fd)
         result = runner_for(env).invoke(["orgs", "list"])
         assert result.exit_code == 2
-        assert result.stderr == f"mailer: {folder}: the disk is full; free some space on that disk " \
-                                "(old backups, logs) and try again\n"
+        assert (
+            result.stderr == f"mailer: {folder}: the disk is full; free some space on that disk "
+            "(old backups, logs) and try again\n"
+        )
         filler.unlink()
         result = runner_for(env).invoke(["backup"])
         assert result.exit_code == 0, result.output
 
 
 # -- faults: the worker stops instead of writing into a deleted file ----------------------------------
+
 
 @SQLITE_ONLY
 def test_the_worker_stops_when_its_database_file_is_deleted(app, db, cli_env, instance_path):
@@ -250,8 +290,9 @@ def test_the_worker_stops_when_its_database_file_is_deleted(app, db, cli_env, in
     env.update(cli_env)
     log_path = instance_path / "worker.log"
     with log_path.open("wb") as log:
-        process = subprocess.Popen([sys.executable, "-m", "mailer", "worker"], cwd=ROOT, env=env,
-                                   stdout=log, stderr=subprocess.STDOUT)
+        process = subprocess.Popen(
+            [sys.executable, "-m", "mailer", "worker"], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT
+        )
         try:
             client = app.test_client()
             wait_for(lambda: client.get("/healthz").json.get("worker", {}).get("running"), 60, "the heartbeat")

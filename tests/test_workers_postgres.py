@@ -51,6 +51,7 @@ def people(db, make_csv) -> Callable[[int, str], None]:
         rows = "".join(f"person{i}@{org}.example.org,Person {i}\n" for i in range(count))
         with db.transaction() as session:
             import_lists(session, [make_csv(f"{org}.csv", "email,name\n" + rows)])
+
     return make
 
 
@@ -62,10 +63,17 @@ def scheduled(db, app, make_meeting) -> Callable[[str, dt.datetime], int]:
 
     def make(org: str, send_at: dt.datetime) -> int:
         with db.transaction() as session:
-            campaign = service.create_campaign(session, settings, templates, meeting_slug=meeting.slug,
-                                               template="invitation", audience=Audience(orgs=[org]))
+            campaign = service.create_campaign(
+                session,
+                settings,
+                templates,
+                meeting_slug=meeting.slug,
+                template="invitation",
+                audience=Audience(orgs=[org]),
+            )
             campaign.state, campaign.send_at = CampaignState.SCHEDULED, send_at
             return campaign.id
+
     return make
 
 
@@ -73,14 +81,20 @@ def scheduled(db, app, make_meeting) -> Callable[[str, dt.datetime], int]:
 def workers(cli_env: dict[str, str], smtp_url: str, logs: list[Path]) -> Iterator[list[subprocess.Popen]]:
     """One `mailer worker -v` per log file; SIGTERM (a clean stop) for those still running at the end."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("MAILER_")}
-    env.update(cli_env, MAILER_SMTP_URL=smtp_url, MAILER_SEND_RATE_PER_MINUTE=str(RATE),
-               MAILER_SEND_BATCH_SIZE="10")
+    env.update(cli_env, MAILER_SMTP_URL=smtp_url, MAILER_SEND_RATE_PER_MINUTE=str(RATE), MAILER_SEND_BATCH_SIZE="10")
     with ExitStack() as stack:
         processes = []
         for log in logs:
             handle = stack.enter_context(log.open("ab"))
-            processes.append(subprocess.Popen([sys.executable, "-m", "mailer", "worker", "-v"], cwd=ROOT, env=env,
-                                              stdout=handle, stderr=subprocess.STDOUT))
+            processes.append(
+                subprocess.Popen(
+                    [sys.executable, "-m", "mailer", "worker", "-v"],
+                    cwd=ROOT,
+                    env=env,
+                    stdout=handle,
+                    stderr=subprocess.STDOUT,
+                )
+            )
         try:
             yield processes
         finally:
@@ -108,16 +122,20 @@ def state(db, campaign_id: int) -> CampaignState:
 def scheduler_pid(db) -> int | None:
     """The operator's way to see who schedules: the backend holding the advisory lock."""
     with db.transaction() as session:
-        name = session.scalar(text(
-            "SELECT a.application_name FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid "
-            "WHERE l.locktype = 'advisory' AND l.granted AND l.database = "
-            "(SELECT oid FROM pg_database WHERE datname = current_database())"))
+        name = session.scalar(
+            text(
+                "SELECT a.application_name FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid "
+                "WHERE l.locktype = 'advisory' AND l.granted AND l.database = "
+                "(SELECT oid FROM pg_database WHERE datname = current_database())"
+            )
+        )
     return int(name.rsplit(":", 1)[1]) if name else None
 
 
 @POSTGRES_ONLY
 def test_three_workers_share_sending_and_the_rate_and_a_killed_scheduler_is_replaced(
-        db, cli_env, smtp_server, people, scheduled, instance_path):
+    db, cli_env, smtp_server, people, scheduled, instance_path
+):
     people(150, "stor")
     people(30, "liten")
     smtp_server.received = TimedList()
@@ -137,8 +155,10 @@ def test_three_workers_share_sending_and_the_rate_and_a_killed_scheduler_is_repl
 
     # Every recipient of both campaigns got exactly one message.
     counts = collections.Counter(smtp_server.recipients())
-    assert counts == {**{f"person{i}@stor.example.org": 1 for i in range(150)},
-                      **{f"person{i}@liten.example.org": 1 for i in range(30)}}
+    assert counts == {
+        **{f"person{i}@stor.example.org": 1 for i in range(150)},
+        **{f"person{i}@liten.example.org": 1 for i in range(30)},
+    }
     ids = collections.Counter(MESSAGE_ID.search(r.data).group(1) for r in smtp_server.received)
     assert set(ids.values()) == {1}
     # The next scheduled job ran once, in the worker that took over.
@@ -151,13 +171,16 @@ def test_three_workers_share_sending_and_the_rate_and_a_killed_scheduler_is_repl
     # The rate held for all three together: 150 messages at 50 a second take ~3 s, not ~1 s.
     first_times = smtp_server.received.times[:150]
     assert first_times[-1] - first_times[0] >= 149 / (RATE / 60) * 0.9
-    print(f"\nscheduler killed, another took over in {took:.1f} s; 150 messages at {RATE}/min from three workers "
-          f"took {first_times[-1] - first_times[0]:.1f} s")
+    print(
+        f"\nscheduler killed, another took over in {took:.1f} s; 150 messages at {RATE}/min from three workers "
+        f"took {first_times[-1] - first_times[0]:.1f} s"
+    )
 
 
 @POSTGRES_ONLY
-def test_a_worker_killed_while_sending_leaves_its_rows_to_the_others(db, cli_env, smtp_server, people, scheduled,
-                                                                     instance_path):
+def test_a_worker_killed_while_sending_leaves_its_rows_to_the_others(
+    db, cli_env, smtp_server, people, scheduled, instance_path
+):
     people(300, "stor")
     campaign = scheduled("stor", utcnow() - dt.timedelta(minutes=1))
     logs = [instance_path / f"worker{i}.log" for i in range(3)]

@@ -24,8 +24,10 @@ def environment(cli_env: dict[str, str]) -> dict[str, str]:
 
 def start_worker(env: dict[str, str], log: Path) -> subprocess.Popen:
     with log.open("ab") as handle:
-        process = subprocess.Popen([sys.executable, "-m", "mailer", "worker"], cwd=ROOT, env=env,
-                                   stdout=handle, stderr=subprocess.STDOUT)
+        process = subprocess.Popen(
+            [sys.executable, "-m", "mailer", "worker"], cwd=ROOT, env=env, stdout=handle, stderr=subprocess.STDOUT
+        )
+
     def started() -> bool:
         assert process.poll() is None, log.read_text(errors="replace")
         return "worker started" in log.read_text(errors="replace")
@@ -35,8 +37,14 @@ def start_worker(env: dict[str, str], log: Path) -> subprocess.Popen:
 
 
 def second_worker(env: dict[str, str]) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "mailer", "worker", "--until-idle"], cwd=ROOT, env=env,
-                          capture_output=True, text=True, timeout=60)
+    return subprocess.run(
+        [sys.executable, "-m", "mailer", "worker", "--until-idle"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
 
 
 @SQLITE_ONLY

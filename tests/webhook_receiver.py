@@ -73,8 +73,9 @@ def receiver(statuses: list[int] | None = None, hold: threading.Event | None = N
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     server.daemon_threads = True
-    state["receiver"] = Receiver(f"http://127.0.0.1:{server.server_port}/hooks/mailer", list(statuses or [200]),
-                                 hold=hold)
+    state["receiver"] = Receiver(
+        f"http://127.0.0.1:{server.server_port}/hooks/mailer", list(statuses or [200]), hold=hold
+    )
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:

@@ -32,8 +32,13 @@ def _since(text: str | None) -> dt.datetime | None:
     return value if value.tzinfo else value.replace(tzinfo=dt.UTC)
 
 
-def _filters(session: Session, column_meeting: InstrumentedAttribute[Any], column_contact: InstrumentedAttribute[Any],
-             meeting: str | None, organisation: str | None) -> list[ColumnElement[bool]]:
+def _filters(
+    session: Session,
+    column_meeting: InstrumentedAttribute[Any],
+    column_contact: InstrumentedAttribute[Any],
+    meeting: str | None,
+    organisation: str | None,
+) -> list[ColumnElement[bool]]:
     conditions: list[ColumnElement[bool]] = []
     if meeting:
         meeting_id = session.scalar(select(Meeting.id).where(Meeting.slug == meeting))
@@ -48,8 +53,9 @@ def _filters(session: Session, column_meeting: InstrumentedAttribute[Any], colum
     return conditions
 
 
-def _after(paging: PageRequest, time_column: InstrumentedAttribute[Any],
-           id_column: InstrumentedAttribute[Any]) -> list[ColumnElement[bool]]:
+def _after(
+    paging: PageRequest, time_column: InstrumentedAttribute[Any], id_column: InstrumentedAttribute[Any]
+) -> list[ColumnElement[bool]]:
     if not paging.after:
         return []
     if len(paging.after) != 2 or not isinstance(paging.after[1], int):
@@ -64,44 +70,73 @@ def _after(paging: PageRequest, time_column: InstrumentedAttribute[Any],
 def _person(contact: Contact | None) -> dict[str, Any] | None:
     if contact is None:
         return None
-    return {"id": contact.id, "email": contact.email, "name": contact.name,
-            "organisations": sorted(membership.organisation.slug for membership in contact.memberships)}
+    return {
+        "id": contact.id,
+        "email": contact.email,
+        "name": contact.name,
+        "organisations": sorted(membership.organisation.slug for membership in contact.memberships),
+    }
 
 
 def render_answer(response: Response) -> dict[str, Any]:
-    return {"id": response.id, "meeting": response.meeting.slug, "contact": _person(response.contact),
-            "answer": response.answer.value, "waitlisted": response.waitlisted, "guests": response.guests,
-            "answers": described_answers(response), "comment": response.comment,
-            "created_at": response.created_at.isoformat(), "updated_at": response.updated_at.isoformat()}
+    return {
+        "id": response.id,
+        "meeting": response.meeting.slug,
+        "contact": _person(response.contact),
+        "answer": response.answer.value,
+        "waitlisted": response.waitlisted,
+        "guests": response.guests,
+        "answers": described_answers(response),
+        "comment": response.comment,
+        "created_at": response.created_at.isoformat(),
+        "updated_at": response.updated_at.isoformat(),
+    }
 
 
-def list_answers(ctx: Context, paging: PageRequest, meeting: str | None, organisation: str | None,
-                 since: str | None) -> dict[str, Any]:
+def list_answers(
+    ctx: Context, paging: PageRequest, meeting: str | None, organisation: str | None, since: str | None
+) -> dict[str, Any]:
     after = _since(since)
     with ctx.db.reading() as session:
         conditions = _filters(session, Response.meeting_id, Response.contact_id, meeting, organisation)
         conditions += _after(paging, Response.updated_at, Response.id)
         if after is not None:
             conditions.append(Response.updated_at > after)
-        rows = list(session.scalars(
-            select(Response).where(*conditions)
-            .options(selectinload(Response.meeting),
-                     selectinload(Response.answers).selectinload(QuestionAnswer.question),
-                     selectinload(Response.contact).selectinload(Contact.memberships)
-                     .selectinload(Membership.organisation))
-            .order_by(Response.updated_at, Response.id).limit(paging.limit + 1)))
-        return page(rows, paging, key=lambda response: [response.updated_at.isoformat(), response.id], render=render_answer)
+        rows = list(
+            session.scalars(
+                select(Response)
+                .where(*conditions)
+                .options(
+                    selectinload(Response.meeting),
+                    selectinload(Response.answers).selectinload(QuestionAnswer.question),
+                    selectinload(Response.contact)
+                    .selectinload(Contact.memberships)
+                    .selectinload(Membership.organisation),
+                )
+                .order_by(Response.updated_at, Response.id)
+                .limit(paging.limit + 1)
+            )
+        )
+        return page(
+            rows, paging, key=lambda response: [response.updated_at.isoformat(), response.id], render=render_answer
+        )
 
 
 def render_attendance(row: Attendance, meeting: str) -> dict[str, Any]:
-    return {"id": row.id, "meeting": meeting, "contact": _person(row.contact),
-            "name": row.name or (row.contact.name if row.contact else None),
-            "organisation_name": row.organisation_name, "walk_in": row.walk_in,
-            "checked_in_at": row.checked_in_at.isoformat()}
+    return {
+        "id": row.id,
+        "meeting": meeting,
+        "contact": _person(row.contact),
+        "name": row.name or (row.contact.name if row.contact else None),
+        "organisation_name": row.organisation_name,
+        "walk_in": row.walk_in,
+        "checked_in_at": row.checked_in_at.isoformat(),
+    }
 
 
-def list_attendance(ctx: Context, paging: PageRequest, meeting: str | None, organisation: str | None,
-                    since: str | None) -> dict[str, Any]:
+def list_attendance(
+    ctx: Context, paging: PageRequest, meeting: str | None, organisation: str | None, since: str | None
+) -> dict[str, Any]:
     after = _since(since)
     with ctx.db.reading() as session:
         conditions = _filters(session, Attendance.meeting_id, Attendance.contact_id, meeting, organisation)
@@ -109,9 +144,18 @@ def list_attendance(ctx: Context, paging: PageRequest, meeting: str | None, orga
         if after is not None:
             conditions.append(Attendance.checked_in_at > after)
         rows = session.execute(
-            select(Attendance, Meeting.slug).join(Meeting, Meeting.id == Attendance.meeting_id).where(*conditions)
-            .options(selectinload(Attendance.contact).selectinload(Contact.memberships)
-                     .selectinload(Membership.organisation))
-            .order_by(Attendance.checked_in_at, Attendance.id).limit(paging.limit + 1)).all()
-        return page(rows, paging, key=lambda row: [row[0].checked_in_at.isoformat(), row[0].id],
-                    render=lambda row: render_attendance(*row))
+            select(Attendance, Meeting.slug)
+            .join(Meeting, Meeting.id == Attendance.meeting_id)
+            .where(*conditions)
+            .options(
+                selectinload(Attendance.contact).selectinload(Contact.memberships).selectinload(Membership.organisation)
+            )
+            .order_by(Attendance.checked_in_at, Attendance.id)
+            .limit(paging.limit + 1)
+        ).all()
+        return page(
+            rows,
+            paging,
+            key=lambda row: [row[0].checked_in_at.isoformat(), row[0].id],
+            render=lambda row: render_attendance(*row),
+        )

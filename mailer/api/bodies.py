@@ -12,8 +12,14 @@ from typing import Any
 
 from mailer.api.errors import ApiError
 
-TYPES: dict[str, tuple[type, ...]] = {"string": (str,), "integer": (int,), "boolean": (bool,), "object": (dict,),
-                                      "array": (list,), "null": (type(None),)}
+TYPES: dict[str, tuple[type, ...]] = {
+    "string": (str,),
+    "integer": (int,),
+    "boolean": (bool,),
+    "object": (dict,),
+    "array": (list,),
+    "null": (type(None),),
+}
 
 
 def _is(value: Any, kind: str) -> bool:

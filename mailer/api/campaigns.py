@@ -54,9 +54,17 @@ def create_campaign(ctx: Context, body: Any) -> dict[str, Any]:
     values = check(body, schemas.CAMPAIGN_NEW)
     audience = implied_audience(values["template"], Audience(**values["audience"]))
     with ctx.db.transaction() as session:
-        campaign = campaign_actions.create(session, ctx.settings, ctx.templates, ctx.caller.actor,
-                                           meeting_slug=values["meeting"], template=values["template"],
-                                           audience=audience, send_at=values.get("send_at"), note=values.get("note"))
+        campaign = campaign_actions.create(
+            session,
+            ctx.settings,
+            ctx.templates,
+            ctx.caller.actor,
+            meeting_slug=values["meeting"],
+            template=values["template"],
+            audience=audience,
+            send_at=values.get("send_at"),
+            note=values.get("note"),
+        )
         return render(session, campaign)
 
 
@@ -69,7 +77,7 @@ def schedule_campaign(ctx: Context, campaign_id: int, body: Any) -> dict[str, An
 
 
 def start_campaign(ctx: Context, campaign_id: int) -> dict[str, Any]:
-    """"Send now": the recipients are fixed (one outbox row each) and the worker sends."""
+    """ "Send now": the recipients are fixed (one outbox row each) and the worker sends."""
     with ctx.db.transaction() as session:
         _existing(session, campaign_id)
         campaign_actions.send_now(session, ctx.settings, ctx.templates, ctx.caller.actor, campaign_id)
@@ -83,5 +91,12 @@ def cancel_campaign(ctx: Context, campaign_id: int) -> dict[str, Any]:
         return _one(session, campaign_id)
 
 
-__all__ = ["CampaignError", "cancel_campaign", "create_campaign", "get_campaign", "list_campaigns",
-           "schedule_campaign", "start_campaign"]
+__all__ = [
+    "CampaignError",
+    "cancel_campaign",
+    "create_campaign",
+    "get_campaign",
+    "list_campaigns",
+    "schedule_campaign",
+    "start_campaign",
+]

@@ -24,27 +24,48 @@ FIELDS = ("name", "language", "region", "phone")
 
 
 def render_membership(membership: Membership) -> dict[str, Any]:
-    return {"organisation": membership.organisation.slug, "role": membership.role, "name": membership.name,
-            "title": membership.title, "region": membership.region}
+    return {
+        "organisation": membership.organisation.slug,
+        "role": membership.role,
+        "name": membership.name,
+        "title": membership.title,
+        "region": membership.region,
+    }
 
 
 def render(contact: Contact, suppressed: str | None = None) -> dict[str, Any]:
-    return {"id": contact.id, "email": contact.email, "name": contact.name, "language": contact.language,
-            "region": contact.region, "phone": contact.phone, "suppressed": suppressed,
-            "memberships": [render_membership(membership) for membership in sorted(contact.memberships,
-                                                                  key=lambda membership: membership.organisation.slug)],
-            "created_at": contact.created_at.isoformat(), "updated_at": contact.updated_at.isoformat()}
+    return {
+        "id": contact.id,
+        "email": contact.email,
+        "name": contact.name,
+        "language": contact.language,
+        "region": contact.region,
+        "phone": contact.phone,
+        "suppressed": suppressed,
+        "memberships": [
+            render_membership(membership)
+            for membership in sorted(contact.memberships, key=lambda membership: membership.organisation.slug)
+        ],
+        "created_at": contact.created_at.isoformat(),
+        "updated_at": contact.updated_at.isoformat(),
+    }
 
 
 def list_contacts(ctx: Context, paging: PageRequest, organisation: str | None) -> dict[str, Any]:
     """Erased people are left out, as on the organisation page."""
-    query = by_id(select(Contact).where(Contact.email.not_like(f"%@{ERASED_DOMAIN}"))
-                  .options(selectinload(Contact.memberships).selectinload(Membership.organisation)), Contact.id, paging)
+    query = by_id(
+        select(Contact)
+        .where(Contact.email.not_like(f"%@{ERASED_DOMAIN}"))
+        .options(selectinload(Contact.memberships).selectinload(Membership.organisation)),
+        Contact.id,
+        paging,
+    )
     with ctx.db.reading() as session:
         if organisation:
             org = lookup("organisation", organisation_by_slug, session, organisation)
-            query = query.where(Contact.id.in_(select(Membership.contact_id)
-                                               .where(Membership.organisation_id == org.id)))
+            query = query.where(
+                Contact.id.in_(select(Membership.contact_id).where(Membership.organisation_id == org.id))
+            )
         return id_page(session, query, paging, render)
 
 
@@ -64,8 +85,9 @@ def create_contact(ctx: Context, body: Any) -> dict[str, Any]:
     memberships = {membership["organisation"]: membership.get("role") for membership in values.get("memberships", [])}
     with ctx.db.transaction() as session:
         try:
-            contact = contact_actions.create_contact(session, ctx.caller.actor, values["email"], memberships,
-                                                     **{k: values.get(k) for k in FIELDS})
+            contact = contact_actions.create_contact(
+                session, ctx.caller.actor, values["email"], memberships, **{k: values.get(k) for k in FIELDS}
+            )
         except NotFound as exc:
             raise not_found("organisation", exc.params.get("slug")) from None
         return _one(session, contact.id)
@@ -85,8 +107,9 @@ def put_membership(ctx: Context, contact_id: int, organisation: str, body: Any) 
     values = check(body, schemas.MEMBERSHIP)
     with ctx.db.transaction() as session:
         try:
-            added = contact_actions.put_membership(session, ctx.caller.actor, contact_id, organisation,
-                                                   values.get("role"))
+            added = contact_actions.put_membership(
+                session, ctx.caller.actor, contact_id, organisation, values.get("role")
+            )
         except NotFound as exc:
             what = "contact" if exc.code == "no_contact_id" else "organisation"
             raise not_found(what, contact_id if what == "contact" else organisation) from None

@@ -35,25 +35,49 @@ def _problem(problem: Problem, language: str) -> dict[str, Any]:
         message = translate(f"import_problem.{problem.code}", language, **params) if problem.code else problem.message
     except (KeyError, IndexError):
         message = problem.message
-    return {"line": problem.line, "code": problem.code or None, "message": message, "value": problem.value,
-            "choice": problem.choice, "suggestion": problem.suggestion}
+    return {
+        "line": problem.line,
+        "code": problem.code or None,
+        "message": message,
+        "value": problem.value,
+        "choice": problem.choice,
+        "suggestion": problem.suggestion,
+    }
 
 
 def _report(file: FileReport, language: str) -> dict[str, Any]:
     error = None
     if file.error:
-        message = (translate(f"import_problem.{file.error_code}", language, **file.error_params)
-                   if file.error_code else file.error)
+        message = (
+            translate(f"import_problem.{file.error_code}", language, **file.error_params)
+            if file.error_code
+            else file.error
+        )
         error = {"code": file.error_code or None, "message": message}
     return {
-        "organisation": file.organisation, "error": error, "rows": file.rows,
-        "imported": file.imported, "updated": file.updated, "unchanged": file.unchanged, "removed": file.removed,
-        "suppressed": file.suppressed, "erased": file.erased,
+        "organisation": file.organisation,
+        "error": error,
+        "rows": file.rows,
+        "imported": file.imported,
+        "updated": file.updated,
+        "unchanged": file.unchanged,
+        "removed": file.removed,
+        "suppressed": file.suppressed,
+        "erased": file.erased,
         "rejected": [_problem(p, language) for p in file.rejected],
         "warnings": [_problem(p, language) for p in file.warnings],
         "blocking": [_problem(p, language) for p in file.blocking],
-        "disagreements": [{"line": d.line, "email": d.email, "field": d.field, "shown": d.shown, "result": d.result,
-                           "options": d.options} for d in file.disagreements],
+        "disagreements": [
+            {
+                "line": d.line,
+                "email": d.email,
+                "field": d.field,
+                "shown": d.shown,
+                "result": d.result,
+                "options": d.options,
+            }
+            for d in file.disagreements
+        ],
     }
 
 
@@ -75,8 +99,12 @@ def _parts(import_id: str) -> tuple[str, str, str]:
 
 def _choices(values: dict[str, Any]) -> Choices:
     given = values.get("choices") or {}
-    return Choices(columns=dict(given.get("columns", {})), regions=dict(given.get("regions", {})),
-                   names=dict(given.get("names", {})), regions_shown=dict(given.get("regions_shown", {})))
+    return Choices(
+        columns=dict(given.get("columns", {})),
+        regions=dict(given.get("regions", {})),
+        names=dict(given.get("names", {})),
+        regions_shown=dict(given.get("regions_shown", {})),
+    )
 
 
 def _answer(ctx: Context, file: FileReport, import_id: str | None, applied: bool) -> dict[str, Any]:
@@ -93,8 +121,9 @@ def start_import(ctx: Context, body: Any) -> dict[str, Any]:
         raise ApiError("too_large", 413, field="csv", mb=ctx.settings.max_upload_mb)
     token = uploads.keep(_folder(ctx), data)
     with ctx.db.reading() as session:
-        report = contact_actions.check_upload(session, _folder(ctx), token, name, org, _choices(values),
-                                              ctx.settings.max_upload_bytes)
+        report = contact_actions.check_upload(
+            session, _folder(ctx), token, name, org, _choices(values), ctx.settings.max_upload_bytes
+        )
     file = report.files[0]
     if file.error:
         uploads.discard(_folder(ctx), token)
@@ -108,8 +137,9 @@ def preview_import(ctx: Context, import_id: str, body: Any) -> dict[str, Any]:
     token, name, org = _parts(import_id)
     try:
         with ctx.db.reading() as session:
-            report = contact_actions.check_upload(session, _folder(ctx), token, name, org, _choices(values),
-                                                  ctx.settings.max_upload_bytes)
+            report = contact_actions.check_upload(
+                session, _folder(ctx), token, name, org, _choices(values), ctx.settings.max_upload_bytes
+            )
     except uploads.UploadGone:
         raise ApiError("import_gone", 410) from None
     return _answer(ctx, report.files[0], import_id, False)
@@ -120,8 +150,17 @@ def apply_import(ctx: Context, import_id: str, body: Any) -> tuple[dict[str, Any
     values = check(body, schemas.IMPORT_CHOICES)
     token, name, org = _parts(import_id)
     try:
-        report = contact_actions.confirm_upload(ctx.db, ctx.caller.actor, _folder(ctx), token, name, org,
-                                                _choices(values), ctx.settings.max_upload_bytes, via="api")
+        report = contact_actions.confirm_upload(
+            ctx.db,
+            ctx.caller.actor,
+            _folder(ctx),
+            token,
+            name,
+            org,
+            _choices(values),
+            ctx.settings.max_upload_bytes,
+            via="api",
+        )
     except uploads.UploadGone:
         raise ApiError("import_gone", 410) from None
     file = report.files[0]

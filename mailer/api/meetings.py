@@ -23,19 +23,41 @@ from mailer.meetings.service import local_text
 from mailer.staff import meeting_actions
 from mailer.staff.meeting_changes import edit_meeting
 
-CHANGEABLE = ("title", "region", "city", "host", "venue", "starts", "ends", "capacity", "max_guests", "rsvp_by",
-              "description")
+CHANGEABLE = (
+    "title",
+    "region",
+    "city",
+    "host",
+    "venue",
+    "starts",
+    "ends",
+    "capacity",
+    "max_guests",
+    "rsvp_by",
+    "description",
+)
 
 
 def render(meeting: Meeting, ctx: Context) -> dict[str, Any]:
     tz = ctx.settings.timezone
-    return {"slug": meeting.slug, "title": meeting.title, "region": meeting.region, "city": meeting.city,
-            "host": meeting.host, "venue": meeting.venue, "starts": local_text(meeting.starts_at, tz),
-            "ends": local_text(meeting.ends_at, tz), "starts_at": meeting.starts_at.isoformat(),
-            "ends_at": meeting.ends_at.isoformat(), "capacity": meeting.capacity, "max_guests": meeting.max_guests,
-            "rsvp_by": meeting.rsvp_by.isoformat() if meeting.rsvp_by else None, "description": meeting.description,
-            "cancelled": meeting.cancelled_at is not None,
-            "series": meeting.series.slug if meeting.series is not None else None}
+    return {
+        "slug": meeting.slug,
+        "title": meeting.title,
+        "region": meeting.region,
+        "city": meeting.city,
+        "host": meeting.host,
+        "venue": meeting.venue,
+        "starts": local_text(meeting.starts_at, tz),
+        "ends": local_text(meeting.ends_at, tz),
+        "starts_at": meeting.starts_at.isoformat(),
+        "ends_at": meeting.ends_at.isoformat(),
+        "capacity": meeting.capacity,
+        "max_guests": meeting.max_guests,
+        "rsvp_by": meeting.rsvp_by.isoformat() if meeting.rsvp_by else None,
+        "description": meeting.description,
+        "cancelled": meeting.cancelled_at is not None,
+        "series": meeting.series.slug if meeting.series is not None else None,
+    }
 
 
 def list_meetings(ctx: Context, paging: PageRequest) -> dict[str, Any]:
@@ -63,19 +85,24 @@ def update_meeting(ctx: Context, slug: str, body: Any) -> dict[str, Any]:
     notify = values.pop("notify", True)
     with ctx.db.transaction() as session:
         meeting = lookup("meeting", find_meeting, session, slug)
-        edit_meeting(session, ctx.settings.timezone, ctx.settings.language, ctx.caller.actor, meeting,
-                     notify=notify, **values)
+        edit_meeting(
+            session, ctx.settings.timezone, ctx.settings.language, ctx.caller.actor, meeting, notify=notify, **values
+        )
         return render(meeting, ctx)
 
 
 def render_series(series: Series, ctx: Context) -> dict[str, Any]:
-    return {"slug": series.slug, "title": series.title, "description": series.description,
-            "choice": series.choice.value, "sessions": [render(meeting, ctx) for meeting in series.sessions]}
+    return {
+        "slug": series.slug,
+        "title": series.title,
+        "description": series.description,
+        "choice": series.choice.value,
+        "sessions": [render(meeting, ctx) for meeting in series.sessions],
+    }
 
 
 def list_series(ctx: Context, paging: PageRequest) -> dict[str, Any]:
-    query = by_id(select(Series).options(selectinload(Series.sessions).selectinload(Meeting.series)), Series.id,
-                  paging)
+    query = by_id(select(Series).options(selectinload(Series.sessions).selectinload(Meeting.series)), Series.id, paging)
     with ctx.db.reading() as session:
         return id_page(session, query, paging, lambda series: render_series(series, ctx))
 

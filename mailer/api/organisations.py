@@ -20,18 +20,28 @@ FIELDS = ("name", "short_name", "region", "contact_email")
 
 
 def render(organisation: Organisation, contacts: int) -> dict[str, Any]:
-    return {"slug": organisation.slug, "name": organisation.name, "short_name": organisation.short_name,
-            "region": organisation.region, "contact_email": organisation.contact_email, "contacts": contacts,
-            "created_at": organisation.created_at.isoformat()}
+    return {
+        "slug": organisation.slug,
+        "name": organisation.name,
+        "short_name": organisation.short_name,
+        "region": organisation.region,
+        "contact_email": organisation.contact_email,
+        "contacts": contacts,
+        "created_at": organisation.created_at.isoformat(),
+    }
 
 
 def _with_counts() -> Select[Organisation, Any]:
-    counts = (select(Membership.organisation_id, func.count().label("n"))
-              .join(Contact, Contact.id == Membership.contact_id)
-              .where(Contact.email.not_like(f"%@{ERASED_DOMAIN}"))
-              .group_by(Membership.organisation_id).subquery())
-    return (select(Organisation, func.coalesce(counts.c.n, 0))
-            .outerjoin(counts, counts.c.organisation_id == Organisation.id))
+    counts = (
+        select(Membership.organisation_id, func.count().label("n"))
+        .join(Contact, Contact.id == Membership.contact_id)
+        .where(Contact.email.not_like(f"%@{ERASED_DOMAIN}"))
+        .group_by(Membership.organisation_id)
+        .subquery()
+    )
+    return select(Organisation, func.coalesce(counts.c.n, 0)).outerjoin(
+        counts, counts.c.organisation_id == Organisation.id
+    )
 
 
 def list_organisations(ctx: Context, paging: PageRequest) -> dict[str, Any]:
@@ -57,7 +67,8 @@ def create_organisation(ctx: Context, body: Any) -> dict[str, Any]:
     values = check(body, schemas.ORGANISATION_NEW)
     with ctx.db.transaction() as session:
         organisation = contact_actions.create_organisation(
-            session, ctx.caller.actor, values["slug"], **{k: values.get(k) for k in FIELDS})
+            session, ctx.caller.actor, values["slug"], **{k: values.get(k) for k in FIELDS}
+        )
         return _one(session, organisation.slug)
 
 

@@ -51,10 +51,11 @@ def encode(key: list[Any]) -> str:
     return base64.urlsafe_b64encode(json.dumps(key, separators=(",", ":")).encode()).decode().rstrip("=")
 
 
-def page(rows: Sequence[Any], request: PageRequest, key: Callable[[Any], list[Any]],
-         render: Callable[[Any], dict[str, Any]]) -> dict[str, Any]:
+def page(
+    rows: Sequence[Any], request: PageRequest, key: Callable[[Any], list[Any]], render: Callable[[Any], dict[str, Any]]
+) -> dict[str, Any]:
     """`rows` were fetched with limit + 1: one more than asked tells whether a next page exists."""
-    shown = list(rows[:request.limit])
+    shown = list(rows[: request.limit])
     more = len(rows) > request.limit
     return {"items": [render(row) for row in shown], "next_cursor": encode(key(shown[-1])) if more else None}
 
@@ -67,7 +68,8 @@ def by_id(query: Query, id_column: Any, request: PageRequest) -> Query:
     return query
 
 
-def id_page(session: Session, query: Select[Any], request: PageRequest,
-            render: Callable[[Any], dict[str, Any]]) -> dict[str, Any]:
+def id_page(
+    session: Session, query: Select[Any], request: PageRequest, render: Callable[[Any], dict[str, Any]]
+) -> dict[str, Any]:
     """One page of a `by_id` list of rows that have an `id`."""
     return page(list(session.scalars(query)), request, key=lambda row: [row.id], render=render)

@@ -48,8 +48,12 @@ def add_walk_in(session: Session, meeting: Meeting, name: str, organisation: str
     name = " ".join(name.split())
     if not name:
         raise ValueError("a walk-in needs a name")
-    attendance = Attendance(meeting_id=meeting.id, name=name[:200],
-                            organisation_name=member_organisation_name(session, organisation), walk_in=True)
+    attendance = Attendance(
+        meeting_id=meeting.id,
+        name=name[:200],
+        organisation_name=member_organisation_name(session, organisation),
+        walk_in=True,
+    )
     session.add(attendance)
     session.flush()
     return attendance
@@ -71,8 +75,9 @@ def undo_check_in(session: Session, meeting: Meeting, email: str) -> bool:
     contact = session.scalar(select(Contact).where(Contact.email == email.strip().lower()))
     if contact is None:
         return False
-    row = session.scalar(select(Attendance).where(Attendance.meeting_id == meeting.id,
-                                                  Attendance.contact_id == contact.id))
+    row = session.scalar(
+        select(Attendance).where(Attendance.meeting_id == meeting.id, Attendance.contact_id == contact.id)
+    )
     if row is None:
         return False
     session.delete(row)

@@ -25,8 +25,11 @@ def participants(meeting_id: int) -> CompoundSelect[int | None]:
     """contact_id of each participant (walk-ins without an address are counted separately)."""
     came = select(Attendance.contact_id).where(Attendance.meeting_id == meeting_id, Attendance.contact_id.is_not(None))
     said_yes = select(Response.contact_id).where(
-        Response.meeting_id == meeting_id, Response.contact_id.is_not(None),
-        and_(Response.answer == Answer.YES, Response.waitlisted.is_(False)), ~has_check_ins(meeting_id))
+        Response.meeting_id == meeting_id,
+        Response.contact_id.is_not(None),
+        and_(Response.answer == Answer.YES, Response.waitlisted.is_(False)),
+        ~has_check_ins(meeting_id),
+    )
     return came.union(said_yes)
 
 
@@ -34,8 +37,13 @@ def represented_organisations(session: Session, meeting_id: int) -> set[int]:
     """Through participants' memberships, and walk-ins from a member organisation (named as it is)."""
     who = participants(meeting_id).subquery()
     by_membership = select(Membership.organisation_id).where(Membership.contact_id.in_(select(who.c.contact_id)))
-    by_walk_in = select(Organisation.id).where(Organisation.name.in_(
-        select(Attendance.organisation_name).where(Attendance.meeting_id == meeting_id, Attendance.walk_in.is_(True))))
+    by_walk_in = select(Organisation.id).where(
+        Organisation.name.in_(
+            select(Attendance.organisation_name).where(
+                Attendance.meeting_id == meeting_id, Attendance.walk_in.is_(True)
+            )
+        )
+    )
     return set(session.scalars(by_membership.union(by_walk_in)))
 
 

@@ -44,8 +44,9 @@ def connect(url: str) -> tuple[imaplib.IMAP4, str]:
         raise ValueError("the IMAP URL names no server")
     connection: imaplib.IMAP4
     if parts.scheme == "imaps":
-        connection = imaplib.IMAP4_SSL(parts.hostname, parts.port or 993, ssl_context=ssl.create_default_context(),
-                                       timeout=TIMEOUT)
+        connection = imaplib.IMAP4_SSL(
+            parts.hostname, parts.port or 993, ssl_context=ssl.create_default_context(), timeout=TIMEOUT
+        )
     else:
         connection = imaplib.IMAP4(parts.hostname, parts.port or 143, timeout=TIMEOUT)
     try:

@@ -20,16 +20,19 @@ DELAYED = "delayed"  # a soft report that only says the server is still trying
 
 class BounceEvent(Base):
     __tablename__ = "bounce_events"
-    __table_args__ = (Index("ix_bounce_events_contact_created", "contact_id", "created_at"),
-                      {"info": deleted_after_retention("created_at")})
+    __table_args__ = (
+        Index("ix_bounce_events_contact_created", "contact_id", "created_at"),
+        {"info": deleted_after_retention("created_at")},
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True, info=not_personal())
     # sha256 of the report as received: the same report read again changes nothing
     fingerprint: Mapped[str] = mapped_column(String(64), unique=True, info=not_personal())
     contact_id: Mapped[int] = mapped_column(ForeignKey("contacts.id", ondelete="CASCADE"), info=not_personal())
     # the outbox row the signed tag named
-    message_id: Mapped[int | None] = mapped_column(ForeignKey("messages.id", ondelete="SET NULL"), index=True,
-                                                   info=not_personal())
+    message_id: Mapped[int | None] = mapped_column(
+        ForeignKey("messages.id", ondelete="SET NULL"), index=True, info=not_personal()
+    )
     kind: Mapped[str] = mapped_column(String(20), info=not_personal())  # hard, soft, delayed, complaint
     status: Mapped[str | None] = mapped_column(String(12), info=not_personal())  # enhanced status code, e.g. 5.1.1
     counts: Mapped[bool] = mapped_column(Boolean, default=False, info=not_personal())  # toward soft_bounce_limit

@@ -21,9 +21,12 @@ REFUSED = N_("bounce.explain.refused")
 def last_status(session: Session, emails: list[str]) -> dict[str, str]:
     """The status code of each address's latest report from the bounce mailbox."""
     found: dict[str, str] = {}
-    rows = session.execute(select(Contact.email, BounceEvent.status).join(BounceEvent, BounceEvent.contact_id == Contact.id)
-                           .where(Contact.email.in_(emails), BounceEvent.status.is_not(None))
-                           .order_by(BounceEvent.created_at))
+    rows = session.execute(
+        select(Contact.email, BounceEvent.status)
+        .join(BounceEvent, BounceEvent.contact_id == Contact.id)
+        .where(Contact.email.in_(emails), BounceEvent.status.is_not(None))
+        .order_by(BounceEvent.created_at)
+    )
     for email, status in rows:
         if status is not None:  # (selected: never None)
             found[email] = status
@@ -45,35 +48,58 @@ def described(email: str | None, detail: str | None, statuses: dict[str, str], l
 
 def organisations_of(session: Session, emails: list[str]) -> dict[str, list[str]]:
     names: dict[str, list[str]] = {}
-    for email, name in session.execute(select(Contact.email, Organisation.name).join(Membership, Membership.contact_id == Contact.id)
-                                       .join(Organisation).where(Contact.email.in_(emails)).order_by(Organisation.name)):
+    for email, name in session.execute(
+        select(Contact.email, Organisation.name)
+        .join(Membership, Membership.contact_id == Contact.id)
+        .join(Organisation)
+        .where(Contact.email.in_(emails))
+        .order_by(Organisation.name)
+    ):
         names.setdefault(email, []).append(name)
     return names
 
 
-def soft_bounces(session: Session, start: dt.datetime, end: dt.datetime, lang: str,
-                 contact_ids: Select[int] | None = None) -> list[dict[str, Any]]:
+def soft_bounces(
+    session: Session, start: dt.datetime, end: dt.datetime, lang: str, contact_ids: Select[int] | None = None
+) -> list[dict[str, Any]]:
     """Counted soft bounces in a period, newest per address (the address is not suppressed yet)."""
-    query = (select(Contact.email, BounceEvent.status, BounceEvent.created_at)
-             .join(BounceEvent, BounceEvent.contact_id == Contact.id)
-             .where(BounceEvent.counts.is_(True), BounceEvent.created_at > start, BounceEvent.created_at <= end)
-             .order_by(BounceEvent.created_at))
+    query = (
+        select(Contact.email, BounceEvent.status, BounceEvent.created_at)
+        .join(BounceEvent, BounceEvent.contact_id == Contact.id)
+        .where(BounceEvent.counts.is_(True), BounceEvent.created_at > start, BounceEvent.created_at <= end)
+        .order_by(BounceEvent.created_at)
+    )
     if contact_ids is not None:
         query = query.where(Contact.id.in_(contact_ids))
     latest: dict[str, tuple[str | None, dt.datetime, int]] = {}
     for email, status, created_at in session.execute(query):
         count = latest.get(email, (None, created_at, 0))[2] + 1
         latest[email] = (status, created_at, count)
-    return [{"email": email, "status": status, "explanation": explain_status(status, lang), "count": count,
-             "last": created_at} for email, (status, created_at, count) in latest.items()]
+    return [
+        {
+            "email": email,
+            "status": status,
+            "explanation": explain_status(status, lang),
+            "count": count,
+            "last": created_at,
+        }
+        for email, (status, created_at, count) in latest.items()
+    ]
 
 
 def refusals(session: Session, start: dt.datetime, end: dt.datetime, lang: str) -> list[dict[str, Any]]:
     """Reports in a period that were the sender's, relay's or message's fault (policy, spam lists,
     authentication), by code: nobody's address is to blame, but many of them mean our mail has a
     problem (SPF/DKIM, a blocklisted relay) that staff should take to the mail provider."""
-    rows = session.execute(select(BounceEvent.status, func.count()).where(
-        BounceEvent.kind == SOFT, BounceEvent.counts.is_(False),
-        BounceEvent.created_at > start, BounceEvent.created_at <= end)
-        .group_by(BounceEvent.status).order_by(func.count().desc(), BounceEvent.status))
+    rows = session.execute(
+        select(BounceEvent.status, func.count())
+        .where(
+            BounceEvent.kind == SOFT,
+            BounceEvent.counts.is_(False),
+            BounceEvent.created_at > start,
+            BounceEvent.created_at <= end,
+        )
+        .group_by(BounceEvent.status)
+        .order_by(func.count().desc(), BounceEvent.status)
+    )
     return [{"status": status, "explanation": explain_status(status, lang), "count": count} for status, count in rows]

@@ -35,11 +35,18 @@ KINDS = (HARD, SOFT, AUTOREPLY, COMPLAINT, NOT_BOUNCE)
 DAEMON = re.compile(r"mailer-daemon|postmaster|mail delivery|mail administrator|MAILER_DAEMON", re.IGNORECASE)
 AUTOREPLY_SUBJECT = re.compile(
     r"^\s*(out of (the )?office|automatic reply|auto(matisk)?[ -]?(svar|reply|response)|automatiskt svar|"
-    r"frånvaro|abwesenheit|auto:|vacation|semester)", re.IGNORECASE)
+    r"frånvaro|abwesenheit|auto:|vacation|semester)",
+    re.IGNORECASE,
+)
 # A report whose MIME structure is broken may be read wrongly: it is reported, and nothing acts on it.
-STRUCTURAL_DEFECTS = {"NoBoundaryInMultipartDefect", "StartBoundaryNotFoundDefect", "CloseBoundaryNotFoundDefect",
-                      "MultipartInvariantViolationDefect", "InvalidMultipartContentTransferEncodingDefect",
-                      "FirstHeaderLineIsContinuationDefect"}
+STRUCTURAL_DEFECTS = {
+    "NoBoundaryInMultipartDefect",
+    "StartBoundaryNotFoundDefect",
+    "CloseBoundaryNotFoundDefect",
+    "MultipartInvariantViolationDefect",
+    "InvalidMultipartContentTransferEncodingDefect",
+    "FirstHeaderLineIsContinuationDefect",
+}
 ADDRESS = re.compile(r"[^\s<>\"'()\[\],;:]+@[^\s<>\"'()\[\],;:]+")
 
 
@@ -111,6 +118,7 @@ def _by_status(recipients: list[str], status: str | None, reply: str | None) -> 
 
 # -- RFC 3464 delivery status notifications --------------------------------------------------
 
+
 @dataclass
 class _Recipient:
     address: str
@@ -129,8 +137,9 @@ def _dsn_recipients(message: email.message.Message) -> list[_Recipient]:
             blocks = [block for block in payload if isinstance(block, email.message.Message)]
         else:  # some servers send the fields as plain text: parse the blocks ourselves
             text = payload if isinstance(payload, str) else ""
-            blocks = [email.message_from_string(block.strip() + "\n") for block in re.split(r"\n\s*\n", text)
-                      if block.strip()]
+            blocks = [
+                email.message_from_string(block.strip() + "\n") for block in re.split(r"\n\s*\n", text) if block.strip()
+            ]
         found = []
         for block in blocks[1:] if len(blocks) > 1 else blocks:
             address = _address(str(block.get("final-recipient") or block.get("original-recipient") or ""))
@@ -158,15 +167,20 @@ def _from_dsn(recipients: list[_Recipient]) -> Reading:
         return reading
     delayed = [recipient for recipient in recipients if recipient.action == "delayed"]
     if delayed:  # a warning: the server keeps trying; counts for nothing
-        return Reading(SOFT, [recipient.address for recipient in delayed], delayed[0].status, delayed[0].diagnostic, delayed=True)
+        return Reading(
+            SOFT, [recipient.address for recipient in delayed], delayed[0].status, delayed[0].diagnostic, delayed=True
+        )
     return Reading(NOT_BOUNCE)  # delivered, relayed, expanded
 
 
 # -- complaints (ARF, RFC 5965) and auto-replies (RFC 3834) ----------------------------------
 
+
 def _is_complaint(message: email.message.Message) -> bool:
-    if message.get_content_type() == "multipart/report" and \
-            str(message.get_param("report-type", "")).lower() == "feedback-report":
+    if (
+        message.get_content_type() == "multipart/report"
+        and str(message.get_param("report-type", "")).lower() == "feedback-report"
+    ):
         return True
     return any(part.get_content_type() == "message/feedback-report" for part in message.walk())
 
@@ -176,8 +190,11 @@ def _complaint_recipients(message: email.message.Message) -> list[str]:
     for part in message.walk():
         if part.get_content_type() == "message/feedback-report":
             payload = part.get_payload()
-            blocks = ([block for block in payload if isinstance(block, email.message.Message)]
-                      if isinstance(payload, list) else [email.message_from_string(str(payload))])
+            blocks = (
+                [block for block in payload if isinstance(block, email.message.Message)]
+                if isinstance(payload, list)
+                else [email.message_from_string(str(payload))]
+            )
             for block in blocks:
                 for value in block.get_all("original-rcpt-to", []):
                     found.append(_address(str(value)))
@@ -196,6 +213,7 @@ def _is_autoreply(message: email.message.Message) -> bool:
 
 
 # -- text helpers ----------------------------------------------------------------------------
+
 
 def _address(raw: str | bytes) -> str:
     text = raw.decode("utf-8", "replace") if isinstance(raw, bytes) else raw
@@ -270,8 +288,12 @@ def _original_ids(message: email.message.Message) -> list[str]:
     for part in message.walk():
         inner_messages = part.get_payload()
         if part.get_content_type() == "message/rfc822" and isinstance(inner_messages, list):
-            values += [str(value) for inner in inner_messages if isinstance(inner, email.message.Message)
-                       for value in inner.get_all("message-id", [])]
+            values += [
+                str(value)
+                for inner in inner_messages
+                if isinstance(inner, email.message.Message)
+                for value in inner.get_all("message-id", [])
+            ]
         elif part.get_content_type() == "text/rfc822-headers":
             quoted = email.message_from_string(next(_text_parts(part), ""))
             values += [str(value) for value in quoted.get_all("message-id", [])]

@@ -91,8 +91,14 @@ def scan(session: Session, settings: Settings, incoming: Incoming) -> Report:
     """What the message is and whose; changes nothing."""
     reading = read_message(incoming.data, incoming.truncated)
     row = _ours(session, settings, reading)
-    return Report(incoming.label, reading.kind, reading.recipients, reading.status,
-                  row.contact_id if row is not None else None, problem=reading.problem)
+    return Report(
+        incoming.label,
+        reading.kind,
+        reading.recipients,
+        reading.status,
+        row.contact_id if row is not None else None,
+        problem=reading.problem,
+    )
 
 
 def apply(session: Session, settings: Settings, incoming: Incoming, now: dt.datetime | None = None) -> Report:
@@ -100,8 +106,15 @@ def apply(session: Session, settings: Settings, incoming: Incoming, now: dt.date
     now = now or utcnow()
     reading = read_message(incoming.data, incoming.truncated)
     row = _ours(session, settings, reading)
-    report = Report(incoming.label, reading.kind, reading.recipients, reading.status,
-                    row.contact_id if row is not None else None, action="nothing", problem=reading.problem)
+    report = Report(
+        incoming.label,
+        reading.kind,
+        reading.recipients,
+        reading.status,
+        row.contact_id if row is not None else None,
+        action="nothing",
+        problem=reading.problem,
+    )
     if row is None and reading.kind in (HARD, SOFT, COMPLAINT):
         test_campaign = _test_mail_campaign(settings, reading)
         if test_campaign is not None:  # a staff test mail's report: held against nobody
@@ -118,32 +131,61 @@ def apply(session: Session, settings: Settings, incoming: Incoming, now: dt.date
         report.action = "already-processed"
         return report
     kind = DELAYED if reading.delayed else reading.kind
-    session.add(BounceEvent(fingerprint=fingerprint, contact_id=contact.id, message_id=row.id, kind=kind,
-                            status=reading.status, counts=reading.kind == SOFT and reading.counts,
-                            reply=reading.reply, created_at=now))
+    session.add(
+        BounceEvent(
+            fingerprint=fingerprint,
+            contact_id=contact.id,
+            message_id=row.id,
+            kind=kind,
+            status=reading.status,
+            counts=reading.kind == SOFT and reading.counts,
+            reply=reading.reply,
+            created_at=now,
+        )
+    )
     session.flush()
     report.action, report.soft_count = _act(session, settings, contact, reading, now)
     log.info("bounce report %s: %s for %s: %s", incoming.label, reading.kind, mask_email(contact.email), report.action)
     return report
 
 
-def _act(session: Session, settings: Settings, contact: Contact, reading: Reading,
-         now: dt.datetime) -> tuple[str, int | None]:
+def _act(
+    session: Session, settings: Settings, contact: Contact, reading: Reading, now: dt.datetime
+) -> tuple[str, int | None]:
     if reading.kind == COMPLAINT:
-        suppress(session, contact.email, SuppressionReason.UNSUBSCRIBED, "complaint (ARF feedback report)",
-                 source="complaint")
+        suppress(
+            session,
+            contact.email,
+            SuppressionReason.UNSUBSCRIBED,
+            "complaint (ARF feedback report)",
+            source="complaint",
+        )
         return "unsubscribed", None
     if reading.kind == HARD:
         suppress(session, contact.email, SuppressionReason.BOUNCED, _detail(reading), source="bounce_report")
         return "suppressed", None
     if not reading.counts:  # the sender's, relay's or message's fault, or a delay warning
         return "recorded", None
-    count = session.scalar(select(func.count()).select_from(BounceEvent).where(
-        BounceEvent.contact_id == contact.id, BounceEvent.counts.is_(True),
-        BounceEvent.created_at > now - SOFT_WINDOW)) or 0
+    count = (
+        session.scalar(
+            select(func.count())
+            .select_from(BounceEvent)
+            .where(
+                BounceEvent.contact_id == contact.id,
+                BounceEvent.counts.is_(True),
+                BounceEvent.created_at > now - SOFT_WINDOW,
+            )
+        )
+        or 0
+    )
     if count >= settings.soft_bounce_limit:
-        suppress(session, contact.email, SuppressionReason.BOUNCED,
-                 f"{count} soft bounces in {SOFT_WINDOW.days} days; last: {_detail(reading)}", source="bounce_report")
+        suppress(
+            session,
+            contact.email,
+            SuppressionReason.BOUNCED,
+            f"{count} soft bounces in {SOFT_WINDOW.days} days; last: {_detail(reading)}",
+            source="bounce_report",
+        )
         return "suppressed", count
     return "counted", count
 

@@ -122,12 +122,14 @@ def invited_to_series(series_id: int) -> Select[int | None]:
 def answered_series(series_id: int) -> Exists:
     """The contact has chosen a session of the series, waits for one, or declined the series
     (a decline is a no to each session: mailer.rsvp.series)."""
-    return exists().where(Response.contact_id == Contact.id, Response.meeting_id == Meeting.id,
-                          Meeting.series_id == series_id)
+    return exists().where(
+        Response.contact_id == Contact.id, Response.meeting_id == Meeting.id, Meeting.series_id == series_id
+    )
 
 
-def recipients_query(audience: Audience, meeting_id: int | None, skip_answered: bool | None = None,
-                     series_id: int | None = None) -> Select[int]:
+def recipients_query(
+    audience: Audience, meeting_id: int | None, skip_answered: bool | None = None, series_id: int | None = None
+) -> Select[int]:
     """SELECT of contact ids, distinct, suppression already excluded.
 
     `skip_answered` overrides the audience's own rule (for counting who it leaves out). With a
@@ -193,16 +195,23 @@ def recipients_query(audience: Audience, meeting_id: int | None, skip_answered: 
     return query.order_by(Contact.id)
 
 
-def count_recipients(session: Session, audience: Audience, meeting_id: int | None, skip_answered: bool | None = None,
-                     series_id: int | None = None) -> int:
+def count_recipients(
+    session: Session,
+    audience: Audience,
+    meeting_id: int | None,
+    skip_answered: bool | None = None,
+    series_id: int | None = None,
+) -> int:
     query = recipients_query(audience, meeting_id, skip_answered, series_id)
     return session.execute(select(func.count()).select_from(query.subquery())).scalar_one()
 
 
-def left_out_answered(session: Session, audience: Audience, meeting_id: int | None,
-                      series_id: int | None = None) -> int:
+def left_out_answered(
+    session: Session, audience: Audience, meeting_id: int | None, series_id: int | None = None
+) -> int:
     """How many the audience leaves out because they already answered the meeting or series (0 if it does not)."""
     if not audience.skip_answered or audience.include_answered or not (meeting_id or series_id):
         return 0
-    return (count_recipients(session, audience, meeting_id, False, series_id)
-            - count_recipients(session, audience, meeting_id, None, series_id))
+    return count_recipients(session, audience, meeting_id, False, series_id) - count_recipients(
+        session, audience, meeting_id, None, series_id
+    )

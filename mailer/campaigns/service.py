@@ -1,11 +1,11 @@
 """The campaign state machine. Every campaign state change happens here and nowhere else.
 
-    draft ──schedule──▶ scheduled ──(due, worker)──▶ running ──(all rows final)──▶ finished
-      │                   │   └──(worker down past the grace period)──▶ missed
-      └──send now─────────┴──────────────────────────▶ running
-    draft / scheduled / running / paused ──cancel──▶ cancelled
-    finished ──retry failed rows──▶ running
-    running ──(the relay refused: quota, policy, 421; sender)──▶ paused ──(retry time, worker; or staff)──▶ running
+draft ──schedule──▶ scheduled ──(due, worker)──▶ running ──(all rows final)──▶ finished
+  │                   │   └──(worker down past the grace period)──▶ missed
+  └──send now─────────┴──────────────────────────▶ running
+draft / scheduled / running / paused ──cancel──▶ cancelled
+finished ──retry failed rows──▶ running
+running ──(the relay refused: quota, policy, 421; sender)──▶ paused ──(retry time, worker; or staff)──▶ running
 """
 
 from __future__ import annotations
@@ -60,8 +60,9 @@ def _require(campaign: Campaign, allowed: tuple[CampaignState, ...], action: str
 
 def recipients_of(campaign: Campaign, skip_answered: bool | None = None) -> Select[int]:
     """The campaign's recipients (audience.recipients_query) for its meeting or its series."""
-    return recipients_query(Audience.from_json(campaign.audience), campaign.meeting_id, skip_answered,
-                            campaign.series_id)
+    return recipients_query(
+        Audience.from_json(campaign.audience), campaign.meeting_id, skip_answered, campaign.series_id
+    )
 
 
 def _contact_query() -> Select[Contact]:
@@ -81,7 +82,13 @@ def sample_contact(session: Session, campaign: Campaign, email: str | None = Non
     return session.execute(_contact_query().where(Contact.id == first_id)).scalar_one()
 
 
-WHY_NOT = ("unsubscribed", "bounced", "erased", "answered", "not_in_audience")  # will_not_get's codes; texts in the catalogs
+WHY_NOT = (
+    "unsubscribed",
+    "bounced",
+    "erased",
+    "answered",
+    "not_in_audience",
+)  # will_not_get's codes; texts in the catalogs
 
 
 def will_not_get(session: Session, campaign: Campaign, email: str | None) -> str | None:
@@ -93,7 +100,9 @@ def will_not_get(session: Session, campaign: Campaign, email: str | None) -> str
         return None
     contact = sample_contact(session, campaign, email)
     audience = Audience.from_json(campaign.audience)
-    suppression = session.scalar(select(Suppression.reason).where(Suppression.address_hash == address_hash(contact.email)))
+    suppression = session.scalar(
+        select(Suppression.reason).where(Suppression.address_hash == address_hash(contact.email))
+    )
     if suppression is not None and not (audience.service and suppression == SuppressionReason.UNSUBSCRIBED):
         return SuppressionReason(suppression).value
     if session.scalar(recipients_of(campaign).where(Contact.id == contact.id)) is not None:
@@ -104,13 +113,23 @@ def will_not_get(session: Session, campaign: Campaign, email: str | None) -> str
 
 
 def has_been_mailed(session: Session, contact_id: int) -> bool:
-    return bool(session.scalar(select(exists().where(
-        OutboxMessage.contact_id == contact_id, OutboxMessage.state == MessageState.SENT))))
+    return bool(
+        session.scalar(
+            select(exists().where(OutboxMessage.contact_id == contact_id, OutboxMessage.state == MessageState.SENT))
+        )
+    )
 
 
-def preview_bytes(session: Session, settings: Settings, templates: EmailTemplates, campaign: Campaign,
-                  email: str | None = None, to_email: str | None = None, subject_prefix: str = "",
-                  message_id: str | None = None) -> bytes:
+def preview_bytes(
+    session: Session,
+    settings: Settings,
+    templates: EmailTemplates,
+    campaign: Campaign,
+    email: str | None = None,
+    to_email: str | None = None,
+    subject_prefix: str = "",
+    message_id: str | None = None,
+) -> bytes:
     """The message exactly as this recipient would get it, as sent (raises TemplateProblem).
 
     A fresh Message-ID each time: mail services drop a repeated one, so a second test
@@ -118,19 +137,41 @@ def preview_bytes(session: Session, settings: Settings, templates: EmailTemplate
     """
     contact = sample_contact(session, campaign, email)
     first = not contact.id or not has_been_mailed(session, contact.id)
-    return compose(settings, templates, template=campaign.template, contact=contact, meeting=campaign.meeting,
-                   first_message=first, message_id=message_id or new_message_id(settings.mail_from.domain), to_email=to_email,
-                   subject_prefix=subject_prefix, series=campaign.series)
+    return compose(
+        settings,
+        templates,
+        template=campaign.template,
+        contact=contact,
+        meeting=campaign.meeting,
+        first_message=first,
+        message_id=message_id or new_message_id(settings.mail_from.domain),
+        to_email=to_email,
+        subject_prefix=subject_prefix,
+        series=campaign.series,
+    )
 
 
-def preview(session: Session, settings: Settings, templates: EmailTemplates, campaign: Campaign,
-            email: str | None = None, to_email: str | None = None) -> EmailMessage:
+def preview(
+    session: Session,
+    settings: Settings,
+    templates: EmailTemplates,
+    campaign: Campaign,
+    email: str | None = None,
+    to_email: str | None = None,
+) -> EmailMessage:
     """The message exactly as this recipient would get it, read back as a mail program reads it."""
     return parsed(preview_bytes(session, settings, templates, campaign, email, to_email))
 
 
-def test_message(session: Session, settings: Settings, templates: EmailTemplates, campaign: Campaign,
-                 to_email: str, message_id: str, email: str | None = None) -> bytes:
+def test_message(
+    session: Session,
+    settings: Settings,
+    templates: EmailTemplates,
+    campaign: Campaign,
+    to_email: str,
+    message_id: str,
+    email: str | None = None,
+) -> bytes:
     """The test message for a made-up person, to `to_email` only, subject marked [TEST].
 
     Written for "Testa Testsson" with the first recipient's (or the given one's) organisations
@@ -138,11 +179,21 @@ def test_message(session: Session, settings: Settings, templates: EmailTemplates
     links, and never change an answer, a subscription or a count.
     """
     sample = sample_contact(session, campaign, email)
-    person = TestPerson(language=language_of(sample, settings),
-                        organisations=organisation_names(sample) if sample.id else [])
-    return compose(settings, templates, template=campaign.template, contact=person, meeting=campaign.meeting,
-                   first_message=True, message_id=message_id, to_email=to_email, subject_prefix="[TEST] ",
-                   series=campaign.series)
+    person = TestPerson(
+        language=language_of(sample, settings), organisations=organisation_names(sample) if sample.id else []
+    )
+    return compose(
+        settings,
+        templates,
+        template=campaign.template,
+        contact=person,
+        meeting=campaign.meeting,
+        first_message=True,
+        message_id=message_id,
+        to_email=to_email,
+        subject_prefix="[TEST] ",
+        series=campaign.series,
+    )
 
 
 def check_meeting(meeting: Meeting | Series, template: str, now: dt.datetime | None = None) -> None:
@@ -163,9 +214,17 @@ def check_meeting(meeting: Meeting | Series, template: str, now: dt.datetime | N
 
 
 def create_campaign(
-    session: Session, settings: Settings, templates: EmailTemplates, *, meeting_slug: str | None = None,
-    template: str, audience: Audience, send_at: str | None = None, created_by: str | None = None,
-    now: dt.datetime | None = None, series_slug: str | None = None,
+    session: Session,
+    settings: Settings,
+    templates: EmailTemplates,
+    *,
+    meeting_slug: str | None = None,
+    template: str,
+    audience: Audience,
+    send_at: str | None = None,
+    created_by: str | None = None,
+    now: dt.datetime | None = None,
+    series_slug: str | None = None,
 ) -> Campaign:
     """Validate the meeting (or series), audience and template (rendered once for real) before saving.
 
@@ -185,8 +244,13 @@ def create_campaign(
     implied_audience(template, audience)
     audience.validate(session)
     when = _parse_when(send_at, settings, target, template) if send_at else None
-    campaign = Campaign(template=template, audience=audience.to_json(), created_by=created_by,
-                        state=CampaignState.SCHEDULED if when else CampaignState.DRAFT, send_at=when)
+    campaign = Campaign(
+        template=template,
+        audience=audience.to_json(),
+        created_by=created_by,
+        state=CampaignState.SCHEDULED if when else CampaignState.DRAFT,
+        send_at=when,
+    )
     if isinstance(target, Series):
         campaign.series = target
     else:
@@ -209,8 +273,16 @@ def check_templates(settings: Settings, templates: EmailTemplates, campaign: Cam
         for first in (True, False):
             rendered, context = composer.render(made_up_contact(language), first)
             templates.require_unsubscribe(campaign.template, context["lang"], rendered, context["unsubscribe_url"])
-        compose(settings, templates, template=campaign.template, contact=made_up_contact(language),
-                meeting=campaign.meeting, first_message=True, message_id="<check@localhost>", series=campaign.series)
+        compose(
+            settings,
+            templates,
+            template=campaign.template,
+            contact=made_up_contact(language),
+            meeting=campaign.meeting,
+            first_message=True,
+            message_id="<check@localhost>",
+            series=campaign.series,
+        )
 
 
 def implied_audience(template: str | None, audience: Audience) -> Audience:
@@ -233,8 +305,11 @@ def _parse_when(text: str, settings: Settings, meeting: Meeting | Series, templa
         raise CampaignError(f"send_at.{exc.code}", **exc.params) from None
     if when < utcnow().replace(second=0, microsecond=0):
         raise CampaignError("send_at_past", text=text.strip())
-    starts_at = max((sitting.starts_at for sitting in open_sessions(meeting)), default=utcnow()) \
-        if isinstance(meeting, Series) else meeting.starts_at
+    starts_at = (
+        max((sitting.starts_at for sitting in open_sessions(meeting)), default=utcnow())
+        if isinstance(meeting, Series)
+        else meeting.starts_at
+    )
     if template in ROUNDS_BEFORE_THE_MEETING and when >= starts_at:
         raise CampaignError("send_at_after_meeting", text=text.strip())
     return when
@@ -250,14 +325,26 @@ def schedule(session: Session, settings: Settings, campaign: Campaign, at: str) 
 
 def cancel(session: Session, campaign: Campaign) -> int:
     """Stop a campaign; rows not yet sent become skipped. Returns how many were skipped."""
-    _require(campaign, (CampaignState.DRAFT, CampaignState.SCHEDULED, CampaignState.RUNNING, CampaignState.PAUSED, CampaignState.MISSED), "cancel")
+    _require(
+        campaign,
+        (
+            CampaignState.DRAFT,
+            CampaignState.SCHEDULED,
+            CampaignState.RUNNING,
+            CampaignState.PAUSED,
+            CampaignState.MISSED,
+        ),
+        "cancel",
+    )
     campaign.state = CampaignState.CANCELLED
     campaign.finished_at = utcnow()
     campaign.paused_until = campaign.pause_reason = campaign.pause_reply = None
     result = session.execute(
         update(OutboxMessage)
-        .where(OutboxMessage.campaign_id == campaign.id,
-               OutboxMessage.state.in_([MessageState.QUEUED, MessageState.RETRYING]))
+        .where(
+            OutboxMessage.campaign_id == campaign.id,
+            OutboxMessage.state.in_([MessageState.QUEUED, MessageState.RETRYING]),
+        )
         .values(state=MessageState.SKIPPED, last_error="campaign cancelled", claimed_by=None)
     )
     return rowcount(result)
@@ -293,7 +380,9 @@ def resume(session: Session, campaign: Campaign) -> Campaign:
 def resume_due(session: Session, now: dt.datetime | None = None) -> list[int]:
     """The worker's part: paused campaigns whose retry time has come run again."""
     now = now or utcnow()
-    due = list(session.scalars(select(Campaign).where(Campaign.state == CampaignState.PAUSED, Campaign.paused_until <= now)))
+    due = list(
+        session.scalars(select(Campaign).where(Campaign.state == CampaignState.PAUSED, Campaign.paused_until <= now))
+    )
     for campaign in due:
         resume(session, campaign)
     return [campaign.id for campaign in due]
@@ -311,19 +400,29 @@ def start(session: Session, campaign: Campaign, now: dt.datetime | None = None) 
     audience = Audience.from_json(campaign.audience)
     existing = select(OutboxMessage.contact_id).where(OutboxMessage.campaign_id == campaign.id)
     recipients = recipients_of(campaign).where(Contact.id.not_in(existing))
-    rows = session.execute(
-        select(Contact.id, Contact.email).where(Contact.id.in_(recipients.scalar_subquery()))
-    ).all()
+    rows = session.execute(select(Contact.id, Contact.email).where(Contact.id.in_(recipients.scalar_subquery()))).all()
     now = now or utcnow()
     if not rows and not session.scalar(select(func.count()).select_from(existing.subquery())):
         raise CampaignError("no_recipients", id=campaign.id, audience=audience.describe())
     if rows:
-        session.execute(insert(OutboxMessage), [
-            {"campaign_id": campaign.id, "contact_id": cid, "meeting_id": campaign.meeting_id,
-             "template": campaign.template, "to_email": email, "state": MessageState.QUEUED,
-             "attempts": 0, "next_attempt_at": now, "created_at": now, "uncertain": False}
-            for cid, email in rows
-        ])
+        session.execute(
+            insert(OutboxMessage),
+            [
+                {
+                    "campaign_id": campaign.id,
+                    "contact_id": cid,
+                    "meeting_id": campaign.meeting_id,
+                    "template": campaign.template,
+                    "to_email": email,
+                    "state": MessageState.QUEUED,
+                    "attempts": 0,
+                    "next_attempt_at": now,
+                    "created_at": now,
+                    "uncertain": False,
+                }
+                for cid, email in rows
+            ],
+        )
     campaign.state = CampaignState.RUNNING
     campaign.started_at = campaign.started_at or now
     session.flush()
@@ -331,8 +430,9 @@ def start(session: Session, campaign: Campaign, now: dt.datetime | None = None) 
     return len(rows)
 
 
-def start_due(session: Session, settings: Settings, templates: EmailTemplates, campaign_id: int,
-              now: dt.datetime | None = None) -> str:
+def start_due(
+    session: Session, settings: Settings, templates: EmailTemplates, campaign_id: int, now: dt.datetime | None = None
+) -> str:
     """What the scheduler calls at send time: start, or mark missed when too late.
 
     A template broken since the campaign was scheduled sends it back to draft,
@@ -363,7 +463,8 @@ def finish_if_done(session: Session, campaign: Campaign) -> bool:
     if campaign.state is not CampaignState.RUNNING:
         return False
     open_rows = session.scalar(
-        select(func.count()).select_from(OutboxMessage)
+        select(func.count())
+        .select_from(OutboxMessage)
         .where(OutboxMessage.campaign_id == campaign.id, OutboxMessage.state.not_in(FINAL_STATES))
     )
     if open_rows:
@@ -414,6 +515,7 @@ class CampaignStatus:
         """When the unsent rest goes out, if something holds it."""
         times = [until for until in (self.paused_until, self.relay_paused_until) if until is not None]
         return max(times) if times and self.unsent else None
+
     left_out: int = 0  # not started yet: how many the audience leaves out as they already answered
     series: str | None = None  # a round to a series: its slug (and `meeting` is empty)
 
@@ -422,35 +524,61 @@ class CampaignStatus:
             return value.isoformat() if value else None
 
         return {
-            "id": self.id, "meeting": self.meeting, "template": self.template, "state": self.state,
-            "send_at": when(self.send_at), "audience": self.audience,
-            "recipients": self.recipients, **self.counts, "uncertain": self.uncertain,
-            "paused_until": when(self.paused_until), "pause_reason": self.pause_reason,
-            "pause_reply": self.pause_reply, "relay_paused_until": when(self.relay_paused_until),
+            "id": self.id,
+            "meeting": self.meeting,
+            "template": self.template,
+            "state": self.state,
+            "send_at": when(self.send_at),
+            "audience": self.audience,
+            "recipients": self.recipients,
+            **self.counts,
+            "uncertain": self.uncertain,
+            "paused_until": when(self.paused_until),
+            "pause_reason": self.pause_reason,
+            "pause_reply": self.pause_reply,
+            "relay_paused_until": when(self.relay_paused_until),
             "relay_pause_reason": self.relay_pause_reason,
-            "left_out_answered": self.left_out, "series": self.series,
+            "left_out_answered": self.left_out,
+            "series": self.series,
         }
 
 
 def status(session: Session, campaign: Campaign) -> CampaignStatus:
     counts = {state.value: 0 for state in MessageState}
     for state, count in session.execute(
-        select(OutboxMessage.state, func.count()).where(OutboxMessage.campaign_id == campaign.id)
+        select(OutboxMessage.state, func.count())
+        .where(OutboxMessage.campaign_id == campaign.id)
         .group_by(OutboxMessage.state)
     ):
         counts[MessageState(state).value] = count
-    uncertain = session.execute(select(func.count()).select_from(OutboxMessage).where(
-        OutboxMessage.campaign_id == campaign.id, OutboxMessage.uncertain.is_(True))).scalar_one()
+    uncertain = session.execute(
+        select(func.count())
+        .select_from(OutboxMessage)
+        .where(OutboxMessage.campaign_id == campaign.id, OutboxMessage.uncertain.is_(True))
+    ).scalar_one()
     audience = Audience.from_json(campaign.audience)
-    recipients = sum(counts.values()) if campaign.started_at else count_recipients(
-        session, audience, campaign.meeting_id, None, campaign.series_id)
+    recipients = (
+        sum(counts.values())
+        if campaign.started_at
+        else count_recipients(session, audience, campaign.meeting_id, None, campaign.series_id)
+    )
     # A send time means "goes out then": a cancelled campaign has none to show.
     send_at = None if campaign.state is CampaignState.CANCELLED else campaign.send_at
-    result = CampaignStatus(campaign.id, campaign.meeting.slug if campaign.meeting else "", campaign.template,
-                            campaign.state.value, send_at, audience.describe(), recipients, counts, uncertain)
+    result = CampaignStatus(
+        campaign.id,
+        campaign.meeting.slug if campaign.meeting else "",
+        campaign.template,
+        campaign.state.value,
+        send_at,
+        audience.describe(),
+        recipients,
+        counts,
+        uncertain,
+    )
     result.series = campaign.series.slug if campaign.series else None
-    result.left_out = 0 if campaign.started_at else left_out_answered(session, audience, campaign.meeting_id,
-                                                                      campaign.series_id)
+    result.left_out = (
+        0 if campaign.started_at else left_out_answered(session, audience, campaign.meeting_id, campaign.series_id)
+    )
     if campaign.state is CampaignState.PAUSED:
         result.paused_until, result.pause_reason = campaign.paused_until, campaign.pause_reason
         result.pause_reply = campaign.pause_reply
@@ -462,10 +590,13 @@ def status(session: Session, campaign: Campaign) -> CampaignStatus:
 
 
 def list_campaigns(session: Session) -> list[Campaign]:
-    return list(session.scalars(select(Campaign).options(selectinload(Campaign.meeting), selectinload(Campaign.series))
-                                .order_by(Campaign.id)))
-
-
+    return list(
+        session.scalars(
+            select(Campaign)
+            .options(selectinload(Campaign.meeting), selectinload(Campaign.series))
+            .order_by(Campaign.id)
+        )
+    )
 
 
 def series_of_campaigns(session: Session, campaign_ids: set[int]) -> dict[int, Series]:

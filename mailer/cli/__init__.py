@@ -35,8 +35,12 @@ class FaultGroup(click.Group):
 
 @click.group(cls=FaultGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="mailer")
-@click.option("--lang", type=click.Choice(LANGUAGES), default=None,
-              help="Language of messages (default: an en/sv LANG, else MAILER_LANGUAGE, else sv).")
+@click.option(
+    "--lang",
+    type=click.Choice(LANGUAGES),
+    default=None,
+    help="Language of messages (default: an en/sv LANG, else MAILER_LANGUAGE, else sv).",
+)
 @click.pass_context
 def main(ctx: click.Context, lang: str | None) -> None:
     """Invitation campaigns and RSVP tracking for member organisations."""
@@ -79,8 +83,11 @@ def init() -> None:
         fail(translate("cli.config_error", cli_language(), error=exc), 2)
     database = Database(settings.database_url)
     database.upgrade()
-    echo_translated("cli.database_at", url=database.engine.url.render_as_string(hide_password=True),
-        revision=database.current_revision())
+    echo_translated(
+        "cli.database_at",
+        url=database.engine.url.render_as_string(hide_password=True),
+        revision=database.current_revision(),
+    )
     if not settings.staff_emails:
         with database.transaction() as session:
             first = first_staff_email(session)
@@ -110,10 +117,28 @@ def _register() -> None:
         worker,
     )
 
-    for command in (contacts.contacts, orgs.orgs, meetings.meetings, campaigns.campaigns, tracking.responses,
-                    tracking.report, digest.digest, privacy.audit, worker.worker, serve.serve, demo.demo, staff.staff,
-                    operations.backup, operations.restore, operations.db, operations.doctor, bounces.bounces,
-                      webhooks.webhooks, series.series, questions.questions):
+    for command in (
+        contacts.contacts,
+        orgs.orgs,
+        meetings.meetings,
+        campaigns.campaigns,
+        tracking.responses,
+        tracking.report,
+        digest.digest,
+        privacy.audit,
+        worker.worker,
+        serve.serve,
+        demo.demo,
+        staff.staff,
+        operations.backup,
+        operations.restore,
+        operations.db,
+        operations.doctor,
+        bounces.bounces,
+        webhooks.webhooks,
+        series.series,
+        questions.questions,
+    ):
         main.add_command(command)
     contacts.contacts.add_command(rsvp.revoke_links)
 

@@ -12,9 +12,15 @@ from mailer.bounces.sources import SourceError
 from mailer.cli.runtime import Runtime, cli_language, echo_translated, fail, pass_runtime
 from mailer.translations import N_, translate
 
-ACTIONS = (N_("bounces.action.suppressed"), N_("bounces.action.counted"), N_("bounces.action.unsubscribed"),
-           N_("bounces.action.recorded"), N_("bounces.action.nothing"), N_("bounces.action.already-processed"),
-           N_("bounces.action.test-mail"))
+ACTIONS = (
+    N_("bounces.action.suppressed"),
+    N_("bounces.action.counted"),
+    N_("bounces.action.unsubscribed"),
+    N_("bounces.action.recorded"),
+    N_("bounces.action.nothing"),
+    N_("bounces.action.already-processed"),
+    N_("bounces.action.test-mail"),
+)
 
 
 @click.group()
@@ -32,9 +38,15 @@ def _line(report: Report, as_json: bool, limit: int) -> str:
     if as_json:
         return json.dumps(report.to_json(), ensure_ascii=False)
     language = cli_language()
-    fields = [report.file, report.kind, report.status or "-", ",".join(report.recipients) or "-",
-              translate("bounces.ours", language, contact_id=report.contact_id) if report.contact_id is not None
-              else translate("bounces.not_ours", language)]
+    fields = [
+        report.file,
+        report.kind,
+        report.status or "-",
+        ",".join(report.recipients) or "-",
+        translate("bounces.ours", language, contact_id=report.contact_id)
+        if report.contact_id is not None
+        else translate("bounces.not_ours", language),
+    ]
     if report.action is not None:
         fields.append(translate(f"bounces.action.{report.action}", language, count=report.soft_count, limit=limit))
     if report.problem:

@@ -16,10 +16,21 @@ from mailer.translations import N_, translate
 from mailer.worker.sender import Sender
 
 WHEN = '"YYYY-MM-DD HH:MM"'
-COUNTS = (N_("cli.count.queued"), N_("cli.count.sent"), N_("cli.count.retrying"), N_("cli.count.failed"),
-          N_("cli.count.bounced"), N_("cli.count.skipped"))  # the status line's figures, by their JSON names
-WHY_NOT = (N_("cli.why_not.unsubscribed"), N_("cli.why_not.bounced"), N_("cli.why_not.erased"),
-           N_("cli.why_not.answered"), N_("cli.why_not.not_in_audience"))  # service.will_not_get's codes
+COUNTS = (
+    N_("cli.count.queued"),
+    N_("cli.count.sent"),
+    N_("cli.count.retrying"),
+    N_("cli.count.failed"),
+    N_("cli.count.bounced"),
+    N_("cli.count.skipped"),
+)  # the status line's figures, by their JSON names
+WHY_NOT = (
+    N_("cli.why_not.unsubscribed"),
+    N_("cli.why_not.bounced"),
+    N_("cli.why_not.erased"),
+    N_("cli.why_not.answered"),
+    N_("cli.why_not.not_in_audience"),
+)  # service.will_not_get's codes
 
 
 @click.group()
@@ -44,25 +55,57 @@ def _campaign(session, campaign_id: int):
 @click.option("--all", "all_", is_flag=True, help="Every contact.")
 @click.option("--only-unanswered", is_flag=True, help="Only those invited who have not answered (reminders).")
 @click.option("--only-yes", is_flag=True, help="Only those who said yes (practical information).")
-@click.option("--include-answered", is_flag=True,
-              help="Invitations and reminders: also those who already answered the meeting (left out by default).")
+@click.option(
+    "--include-answered",
+    is_flag=True,
+    help="Invitations and reminders: also those who already answered the meeting (left out by default).",
+)
 @click.option("--send-at", metavar=WHEN, help="Schedule it (local time); otherwise it stays a draft.")
 @pass_runtime
-def create(runtime: Runtime, meeting_slug, series_slug, template, orgs, regions, roles, all_, only_unanswered, only_yes,
-           include_answered, send_at):
+def create(
+    runtime: Runtime,
+    meeting_slug,
+    series_slug,
+    template,
+    orgs,
+    regions,
+    roles,
+    all_,
+    only_unanswered,
+    only_yes,
+    include_answered,
+    send_at,
+):
     """Create a campaign; prints its id."""
-    audience = Audience(list(orgs), list(regions), list(roles), all_, only_unanswered, only_yes,
-                        include_answered=include_answered)
+    audience = Audience(
+        list(orgs), list(regions), list(roles), all_, only_unanswered, only_yes, include_answered=include_answered
+    )
     with runtime.transaction() as session:
         try:
-            campaign = actions.create(session, runtime.settings, runtime.templates, cli_actor(), meeting_slug=meeting_slug,
-                                      template=template, audience=audience, send_at=send_at, series_slug=series_slug)
+            campaign = actions.create(
+                session,
+                runtime.settings,
+                runtime.templates,
+                cli_actor(),
+                meeting_slug=meeting_slug,
+                template=template,
+                audience=audience,
+                send_at=send_at,
+                series_slug=series_slug,
+            )
         except (service.CampaignError, AudienceError, TemplateProblem) as exc:
             fail(exc)
         status = service.status(session, campaign)
     click.echo(campaign.id)
-    echo_translated("cli.campaign_created", id=campaign.id, template=template, meeting=meeting_slug or series_slug,
-        recipients=status.recipients, state=campaign.state, err=True)
+    echo_translated(
+        "cli.campaign_created",
+        id=campaign.id,
+        template=template,
+        meeting=meeting_slug or series_slug,
+        recipients=status.recipients,
+        state=campaign.state,
+        err=True,
+    )
     if status.left_out:
         echo_translated("cli.campaign_left_out", n=status.left_out, err=True)
 
@@ -81,8 +124,12 @@ def preview(runtime: Runtime, campaign_id: int, email: str | None):
         except (service.CampaignError, TemplateProblem) as exc:
             fail(exc)
     if blocked and email:  # (only a given address is blocked)
-        echo_translated("cli.will_not_get", email=email.strip(), reason=translate(f"cli.why_not.{blocked}", cli_language()),
-            err=True)
+        echo_translated(
+            "cli.will_not_get",
+            email=email.strip(),
+            reason=translate(f"cli.why_not.{blocked}", cli_language()),
+            err=True,
+        )
     for header in ("From", "To", "Subject", "List-Unsubscribe"):
         click.echo(f"{header}: {message[header]}")
     click.echo()
@@ -101,8 +148,11 @@ def test(runtime: Runtime, campaign_id: int, to_email: str):
     try:
         sent_to = actions.send_test(runtime.db, runtime.settings, runtime.templates, cli_actor(), campaign_id, to_email)
     except ValueError as exc:  # a bad address or an unknown campaign (CampaignError is a ValueError)
-        fail(exc if isinstance(exc, service.CampaignError)
-             else translate("cli.test_bad_address", cli_language(), email=to_email.strip()))
+        fail(
+            exc
+            if isinstance(exc, service.CampaignError)
+            else translate("cli.test_bad_address", cli_language(), email=to_email.strip())
+        )
     except TemplateProblem as exc:
         fail(exc)
     except TransportError as exc:
@@ -125,8 +175,11 @@ def schedule_(runtime: Runtime, campaign_id: int, at: str):
         except service.CampaignError as exc:
             fail(exc)
     assert campaign.send_at is not None, "scheduled: it has its send time"
-    echo_translated("cli.campaign_scheduled", id=campaign_id,
-        when=f"{campaign.send_at.astimezone(runtime.settings.timezone):%Y-%m-%d %H:%M}")
+    echo_translated(
+        "cli.campaign_scheduled",
+        id=campaign_id,
+        when=f"{campaign.send_at.astimezone(runtime.settings.timezone):%Y-%m-%d %H:%M}",
+    )
 
 
 @campaigns.command()
@@ -149,7 +202,9 @@ def send(runtime: Runtime, campaign_id: int):
             result = sender.run_once(campaign_id)
             if result.paused_until:
                 until = result.paused_until.astimezone(runtime.settings.timezone)
-                fail(translate("cli.campaign_paused", cli_language(), until=f"{until:%Y-%m-%d %H:%M}", id=campaign_id), 1)
+                fail(
+                    translate("cli.campaign_paused", cli_language(), until=f"{until:%Y-%m-%d %H:%M}", id=campaign_id), 1
+                )
             if result.connection_error:
                 fail(translate("cli.smtp_unavailable", cli_language(), error=result.connection_error), 1)
             if not result.claimed:
@@ -206,15 +261,21 @@ def list_(runtime: Runtime, as_json: bool):
     with runtime.transaction() as session:
         campaigns_ = service.list_campaigns(session)
         rows = [service.status(session, campaign).to_json() for campaign in campaigns_]
-        local = [campaign.send_at and f"{campaign.send_at.astimezone(runtime.settings.timezone):%Y-%m-%d %H:%M}"
-                 if campaign.state is not CampaignState.CANCELLED else None for campaign in campaigns_]
+        local = [
+            campaign.send_at and f"{campaign.send_at.astimezone(runtime.settings.timezone):%Y-%m-%d %H:%M}"
+            if campaign.state is not CampaignState.CANCELLED
+            else None
+            for campaign in campaigns_
+        ]
     if as_json:
         echo_json(rows)
         return
     sent_word = translate("cli.campaign_row_sent", cli_language())
     for row, send_at in zip(rows, local, strict=True):
-        click.echo(f"{row['id']:>4}  {row['meeting']:<14} {row['template']:<12} {row['state']:<10} "
-                   f"{row['sent']:>5}/{row['recipients']:<5} {sent_word}  {send_at or ''}")
+        click.echo(
+            f"{row['id']:>4}  {row['meeting']:<14} {row['template']:<12} {row['state']:<10} "
+            f"{row['sent']:>5}/{row['recipients']:<5} {sent_word}  {send_at or ''}"
+        )
 
 
 def _print_status(runtime: Runtime, campaign_id: int, as_json: bool) -> None:
@@ -223,18 +284,30 @@ def _print_status(runtime: Runtime, campaign_id: int, as_json: bool) -> None:
     if as_json:
         echo_json(data)
         return
-    echo_translated("cli.campaign_status", id=data["id"], template=data["template"], meeting=data["meeting"],
-        audience=data["audience"], state=data["state"])
+    echo_translated(
+        "cli.campaign_status",
+        id=data["id"],
+        template=data["template"],
+        meeting=data["meeting"],
+        audience=data["audience"],
+        state=data["state"],
+    )
     click.echo("  " + ", ".join(f"{translate(key, cli_language())} {data[key.rsplit('.', 1)[1]]}" for key in COUNTS))
     if data["uncertain"]:
         echo_translated("cli.campaign_uncertain", n=data["uncertain"])
-    for reason, until in ((data["pause_reason"], data["paused_until"]),
-                          (data["relay_pause_reason"], data["relay_paused_until"])):
+    for reason, until in (
+        (data["pause_reason"], data["paused_until"]),
+        (data["relay_pause_reason"], data["relay_paused_until"]),
+    ):
         if until:
             local = dt.datetime.fromisoformat(until).astimezone(runtime.settings.timezone)
             reply = data["pause_reply"] if reason == data["pause_reason"] and data["pause_reply"] else None
-            echo_translated("cli.campaign_paused_status", reason=reason, until=f"{local:%Y-%m-%d %H:%M}",
-                reply=f": {reply}" if reply else "")
+            echo_translated(
+                "cli.campaign_paused_status",
+                reason=reason,
+                until=f"{local:%Y-%m-%d %H:%M}",
+                reply=f": {reply}" if reply else "",
+            )
 
 
 @campaigns.command("status")

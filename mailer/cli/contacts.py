@@ -28,13 +28,31 @@ def contacts() -> None:
 @click.option("--dry-run", is_flag=True, help="Report what would happen; write nothing.")
 @click.option("--strict", is_flag=True, help="Any rejected row aborts the whole import.")
 @click.option("--check-dns", is_flag=True, help="Also check that each domain can receive mail (network).")
-@click.option("--map-region", "map_regions", multiple=True, metavar="WRITTEN=REGION",
-              help="Read a region the lists write that is not one as this region ('' for none); repeatable.")
-@click.option("--column", "columns", multiple=True, metavar="HEADER=FIELD",
-              help=f"Read a column as one of: {', '.join(FIELDS)}, or {IGNORE}; repeatable.")
+@click.option(
+    "--map-region",
+    "map_regions",
+    multiple=True,
+    metavar="WRITTEN=REGION",
+    help="Read a region the lists write that is not one as this region ('' for none); repeatable.",
+)
+@click.option(
+    "--column",
+    "columns",
+    multiple=True,
+    metavar="HEADER=FIELD",
+    help=f"Read a column as one of: {', '.join(FIELDS)}, or {IGNORE}; repeatable.",
+)
 @pass_runtime
-def import_(runtime: Runtime, files: tuple[Path, ...], org: str | None, dry_run: bool, strict: bool, check_dns: bool,
-            map_regions: tuple[str, ...], columns: tuple[str, ...]) -> None:
+def import_(
+    runtime: Runtime,
+    files: tuple[Path, ...],
+    org: str | None,
+    dry_run: bool,
+    strict: bool,
+    check_dns: bool,
+    map_regions: tuple[str, ...],
+    columns: tuple[str, ...],
+) -> None:
     """Import CSV contact lists (one per member organisation).
 
     Exit status: 0 all rows imported, 1 some rows rejected (the rest kept),
@@ -42,7 +60,10 @@ def import_(runtime: Runtime, files: tuple[Path, ...], org: str | None, dry_run:
     choose (nothing from it imported).
     """
     choices = Choices()
-    for option, values, target in (("--map-region", map_regions, choices.regions), ("--column", columns, choices.columns)):
+    for option, values, target in (
+        ("--map-region", map_regions, choices.regions),
+        ("--column", columns, choices.columns),
+    ):
         for value in values:
             written, sep, meaning = value.partition("=")
             if not sep or not written.strip():
@@ -53,24 +74,53 @@ def import_(runtime: Runtime, files: tuple[Path, ...], org: str | None, dry_run:
             fail(translate("cli.option_not_region", cli_language(), region=repr(region)))
     for meaning in choices.columns.values():
         if meaning not in FIELDS and meaning != IGNORE:
-            fail(translate("cli.option_not_field", cli_language(), meaning=repr(meaning), fields=", ".join((*FIELDS, IGNORE))))
+            fail(
+                translate(
+                    "cli.option_not_field", cli_language(), meaning=repr(meaning), fields=", ".join((*FIELDS, IGNORE))
+                )
+            )
     if dry_run:
         with ProgressLine() as progress, runtime.db.reading() as session:
-            report = import_lists(session, list(files), org=org, dry_run=True, strict=strict, check_dns=check_dns,
-                                  choices=choices, progress=progress)
+            report = import_lists(
+                session,
+                list(files),
+                org=org,
+                dry_run=True,
+                strict=strict,
+                check_dns=check_dns,
+                choices=choices,
+                progress=progress,
+            )
     else:
         with ProgressLine(("progress.rows_checked", "progress.rows")) as progress:
-            report = import_in_batches(runtime.db, list(files), org=org, strict=strict, check_dns=check_dns,
-                                       choices=choices, progress=progress, finish=_audit)
+            report = import_in_batches(
+                runtime.db,
+                list(files),
+                org=org,
+                strict=strict,
+                check_dns=check_dns,
+                choices=choices,
+                progress=progress,
+                finish=_audit,
+            )
     for file in report.files:
         for problem in file.warnings:
-            echo_translated("cli.import_warning", place=f"{file.path}:{problem.line}", message=problem_text(problem), err=True)
+            echo_translated(
+                "cli.import_warning", place=f"{file.path}:{problem.line}", message=problem_text(problem), err=True
+            )
         for problem in file.rejected + file.blocking:
             click.echo(f"{file.path}:{problem.line}: {problem_text(problem)}", err=True)
         for differs in file.disagreements:
             options = "; ".join(f"{value!r} ({', '.join(orgs)})" for value, orgs in differs.options.items())
-            echo_translated("cli.import_disagreement", place=f"{file.path}:{differs.line}", email=differs.email,
-                field=differs.field, options=options, shown=repr(differs.result), err=True)
+            echo_translated(
+                "cli.import_disagreement",
+                place=f"{file.path}:{differs.line}",
+                email=differs.email,
+                field=differs.field,
+                options=options,
+                shown=repr(differs.result),
+                err=True,
+            )
         if file.error:
             click.echo(f"{file.path}: {_file_error(file)}", err=True)
     for file in report.files:
@@ -98,9 +148,21 @@ def list_(runtime: Runtime, org: str | None, as_json: bool) -> None:
             fail(exc)
         data: list[dict[str, Any]] = [
             {
-                "email": contact.email, "name": contact.name, "language": contact.language, "region": contact.region, "phone": contact.phone,
-                "organisations": [{"slug": membership.organisation.slug, "role": membership.role, "name": membership.name, "title": membership.title,
-                                   "region": membership.region} for membership in contact.memberships],
+                "email": contact.email,
+                "name": contact.name,
+                "language": contact.language,
+                "region": contact.region,
+                "phone": contact.phone,
+                "organisations": [
+                    {
+                        "slug": membership.organisation.slug,
+                        "role": membership.role,
+                        "name": membership.name,
+                        "title": membership.title,
+                        "region": membership.region,
+                    }
+                    for membership in contact.memberships
+                ],
             }
             for contact in rows
         ]
@@ -108,16 +170,26 @@ def list_(runtime: Runtime, org: str | None, as_json: bool) -> None:
         echo_json(data)
         return
     for contact in data:
-        orgs = ", ".join(membership["slug"] + (f" ({membership['role']})" if membership["role"] else "") for membership in contact["organisations"])
+        orgs = ", ".join(
+            membership["slug"] + (f" ({membership['role']})" if membership["role"] else "")
+            for membership in contact["organisations"]
+        )
         click.echo(f"{contact['email']:<45} {contact['name'] or '':<30} {orgs}")
     echo_translated("cli.contacts_count", n=len(data))
 
 
 def _audit(session: Session, report: ImportReport) -> None:
     files = report.files
-    record(session, cli_actor(), "contacts.import", target=",".join(file.path.name for file in files)[:200],
-           imported=sum(file.imported for file in files), updated=sum(file.updated for file in files),
-           removed=sum(file.removed for file in files), rejected=sum(len(file.rejected) for file in files))
+    record(
+        session,
+        cli_actor(),
+        "contacts.import",
+        target=",".join(file.path.name for file in files)[:200],
+        imported=sum(file.imported for file in files),
+        updated=sum(file.updated for file in files),
+        removed=sum(file.removed for file in files),
+        rejected=sum(len(file.rejected) for file in files),
+    )
 
 
 def problem_text(problem) -> str:
@@ -136,10 +208,21 @@ def _summary(file) -> str:
         return translate("cli.import_file_organisations", language, file=name)
     if file.blocking:
         return translate("cli.import_file_blocked", language, file=name, n=len(file.blocking))
-    text = translate("cli.import_file_counts", language, file=name, imported=file.imported, updated=file.updated,
-                     unchanged=file.unchanged, removed=file.removed, rejected=len(file.rejected))
-    extras = [translate(key, language, n=count) for key, count in
-              (("cli.import_file_suppressed", file.suppressed), ("cli.import_file_erased", file.erased)) if count]
+    text = translate(
+        "cli.import_file_counts",
+        language,
+        file=name,
+        imported=file.imported,
+        updated=file.updated,
+        unchanged=file.unchanged,
+        removed=file.removed,
+        rejected=len(file.rejected),
+    )
+    extras = [
+        translate(key, language, n=count)
+        for key, count in (("cli.import_file_suppressed", file.suppressed), ("cli.import_file_erased", file.erased))
+        if count
+    ]
     return text + (f" ({'; '.join(extras)})" if extras else "")
 
 

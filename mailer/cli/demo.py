@@ -23,10 +23,19 @@ from mailer.meetings.service import list_meetings
 
 
 @click.command()
-@click.option("--contacts", "folder", type=click.Path(path_type=Path, file_okay=False, exists=True),
-              default="contacts", show_default=True)
-@click.option("--links", "links_only", is_flag=True,
-              help="Only print a demo recipient's answer page and the staff set-password link.")
+@click.option(
+    "--contacts",
+    "folder",
+    type=click.Path(path_type=Path, file_okay=False, exists=True),
+    default="contacts",
+    show_default=True,
+)
+@click.option(
+    "--links",
+    "links_only",
+    is_flag=True,
+    help="Only print a demo recipient's answer page and the staff set-password link.",
+)
 @pass_runtime
 def demo(runtime: Runtime, folder: Path, links_only: bool) -> None:
     """Load the demo: contact lists, the six meetings, and the first meeting's invitation round.
@@ -47,7 +56,10 @@ def demo(runtime: Runtime, folder: Path, links_only: bool) -> None:
         for problem in file.rejected:
             click.echo(f"{file.path}:{problem.line}: {problem_text(problem)}", err=True)
     lists = sum(1 for file_report in report.files if file_report.organisation)
-    new, updated = sum(file_report.imported for file_report in report.files), sum(file_report.updated for file_report in report.files)
+    new, updated = (
+        sum(file_report.imported for file_report in report.files),
+        sum(file_report.updated for file_report in report.files),
+    )
     echo_translated("cli.demo_imported", lists=lists, rejected=rejected)
     if new or updated:
         echo_translated("cli.demo_contacts_changed", new=new, updated=updated)
@@ -65,11 +77,17 @@ def demo(runtime: Runtime, folder: Path, links_only: bool) -> None:
         echo_translated("cli.demo_totals", organisations=len(organisations), people=people)
         echo_translated("cli.demo_meetings")
         for meeting in meetings:
-            click.echo(f"  {meeting.slug:<12} {format_when(meeting.starts_at, meeting.ends_at, tz, language):<46} {meeting.city} – {meeting.host}")
+            click.echo(
+                f"  {meeting.slug:<12} {format_when(meeting.starts_at, meeting.ends_at, tz, language):<46} {meeting.city} – {meeting.host}"
+            )
         click.echo()
         if campaign_id:
-            echo_translated("cli.demo_campaign_due", id=campaign_id, slug=meetings[0].slug,
-                to=runtime.settings.smtp_url and "SMTP" or runtime.settings.outbox_path)
+            echo_translated(
+                "cli.demo_campaign_due",
+                id=campaign_id,
+                slug=meetings[0].slug,
+                to=runtime.settings.smtp_url and "SMTP" or runtime.settings.outbox_path,
+            )
         else:
             echo_translated("cli.demo_campaign_done", slug=meetings[0].slug)
     click.echo()

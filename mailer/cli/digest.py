@@ -48,6 +48,9 @@ def send(runtime: Runtime) -> None:
     finally:
         sender.close()
     tz = runtime.settings.timezone
-    echo_translated("cli.digest_sent", start=f"{run.period_start.astimezone(tz):%Y-%m-%d %H:%M}",
-        end=f"{run.period_end.astimezone(tz):%Y-%m-%d %H:%M}", emails=", ".join(runtime.settings.staff_emails))
-
+    echo_translated(
+        "cli.digest_sent",
+        start=f"{run.period_start.astimezone(tz):%Y-%m-%d %H:%M}",
+        end=f"{run.period_end.astimezone(tz):%Y-%m-%d %H:%M}",
+        emails=", ".join(runtime.settings.staff_emails),
+    )

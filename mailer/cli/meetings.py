@@ -37,8 +37,11 @@ def add(runtime: Runtime, **fields) -> None:
             meeting = meeting_actions.create(session, runtime.settings.timezone, cli_actor(), **fields)
         except MeetingError as exc:
             _refused(exc, slug_is_argument=False)
-        echo_translated("cli.meeting_added", slug=meeting.slug,
-            when=format_when(meeting.starts_at, meeting.ends_at, runtime.settings.timezone))
+        echo_translated(
+            "cli.meeting_added",
+            slug=meeting.slug,
+            when=format_when(meeting.starts_at, meeting.ends_at, runtime.settings.timezone),
+        )
 
 
 def _refused(exc: MeetingError, slug_is_argument: bool = True):
@@ -66,10 +69,17 @@ def _meeting(session, slug: str):
 @click.option("--max-guests", type=int)
 @click.option("--rsvp-by", metavar="YYYY-MM-DD")
 @click.option("--description")
-@click.option("--anonymous-evaluation/--named-evaluation", default=None,
-              help="Store this meeting's evaluations without the person.")
-@click.option("--notify/--no-notify", default=True, show_default=True,
-              help="Mail everyone with a yes or a waitlist place when the time, town or venue changes.")
+@click.option(
+    "--anonymous-evaluation/--named-evaluation",
+    default=None,
+    help="Store this meeting's evaluations without the person.",
+)
+@click.option(
+    "--notify/--no-notify",
+    default=True,
+    show_default=True,
+    help="Mail everyone with a yes or a waitlist place when the time, town or venue changes.",
+)
 @pass_runtime
 def edit(runtime: Runtime, slug: str, anonymous_evaluation: bool | None, notify: bool, **changes):
     """Change a meeting; a new time or place is mailed (with an updated calendar entry) to those coming."""
@@ -77,8 +87,16 @@ def edit(runtime: Runtime, slug: str, anonymous_evaluation: bool | None, notify:
         meeting = _meeting(session, slug)
         try:
             given = {name: value for name, value in changes.items() if value is not None}
-            change = edit_meeting(session, runtime.settings.timezone, runtime.settings.language, cli_actor(), meeting,
-                                  notify=notify, evaluation_anonymous=anonymous_evaluation, **given)
+            change = edit_meeting(
+                session,
+                runtime.settings.timezone,
+                runtime.settings.language,
+                cli_actor(),
+                meeting,
+                notify=notify,
+                evaluation_anonymous=anonymous_evaluation,
+                **given,
+            )
         except MeetingError as exc:
             _refused(exc)
     if change.notified:
@@ -89,8 +107,12 @@ def edit(runtime: Runtime, slug: str, anonymous_evaluation: bool | None, notify:
 
 @meetings.command("cancel")
 @click.argument("slug")
-@click.option("--notify/--no-notify", default=True, show_default=True,
-              help="Mail everyone with a yes or a waitlist place a cancellation that removes it from calendars.")
+@click.option(
+    "--notify/--no-notify",
+    default=True,
+    show_default=True,
+    help="Mail everyone with a yes or a waitlist place a cancellation that removes it from calendars.",
+)
 @pass_runtime
 def cancel(runtime: Runtime, slug: str, notify: bool):
     """Call a meeting off: cancellations to those coming, its unsent rounds stopped, answers closed."""
@@ -101,18 +123,27 @@ def cancel(runtime: Runtime, slug: str, notify: bool):
         except MeetingError as exc:
             _refused(exc)
     language = cli_language()
-    stopped = translate("cli.meeting_rounds_stopped", language, rounds=", ".join(map(str, change.campaigns_cancelled))) \
-        if change.campaigns_cancelled else ""
+    stopped = (
+        translate("cli.meeting_rounds_stopped", language, rounds=", ".join(map(str, change.campaigns_cancelled)))
+        if change.campaigns_cancelled
+        else ""
+    )
     click.echo(translate("cli.meeting_cancelled", language, slug=slug, n=change.notified) + stopped)
 
 
 def meeting_dict(meeting, tz) -> dict:
     return {
-        "slug": meeting.slug, "title": meeting.title, "region": meeting.region, "host": meeting.host,
-        "city": meeting.city, "venue": meeting.venue,
-        "starts": meeting.starts_at.astimezone(tz).isoformat(), "ends": meeting.ends_at.astimezone(tz).isoformat(),
+        "slug": meeting.slug,
+        "title": meeting.title,
+        "region": meeting.region,
+        "host": meeting.host,
+        "city": meeting.city,
+        "venue": meeting.venue,
+        "starts": meeting.starts_at.astimezone(tz).isoformat(),
+        "ends": meeting.ends_at.astimezone(tz).isoformat(),
         "when": format_when(meeting.starts_at, meeting.ends_at, tz),
-        "capacity": meeting.capacity, "max_guests": meeting.max_guests,
+        "capacity": meeting.capacity,
+        "max_guests": meeting.max_guests,
         "rsvp_by": meeting.rsvp_by.isoformat() if meeting.rsvp_by else None,
         "cancelled": meeting.cancelled_at is not None,
     }
@@ -127,6 +158,12 @@ def list_(runtime: Runtime, as_json: bool) -> None:
     with runtime.transaction() as session:
         rows = [meeting_dict(meeting, tz) for meeting in list_meetings(session)]
     cancelled = "  " + translate("cli.meeting_cancelled_tag", cli_language())
-    show_list(rows, as_json, "cli.meetings_count", lambda meeting: [
-        f"{meeting['slug']:<22} {meeting['when']:<45} {meeting['city']}, {meeting['host'] or meeting['region']}"
-        f"{cancelled if meeting['cancelled'] else ''}"])
+    show_list(
+        rows,
+        as_json,
+        "cli.meetings_count",
+        lambda meeting: [
+            f"{meeting['slug']:<22} {meeting['when']:<45} {meeting['city']}, {meeting['host'] or meeting['region']}"
+            f"{cancelled if meeting['cancelled'] else ''}"
+        ],
+    )

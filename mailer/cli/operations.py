@@ -39,8 +39,13 @@ def backup(runtime: Runtime, path: Path | None) -> None:
     except BackupError as exc:
         _failure("ops.backup_failed", exc)
     manifest = taken.manifest
-    echo_translated("ops.backup_written", path=taken.path, size=f"{manifest.bytes / 1024 / 1024:.1f}",
-        revision=manifest.schema_revision, rows=sum(manifest.tables.values()))
+    echo_translated(
+        "ops.backup_written",
+        path=taken.path,
+        size=f"{manifest.bytes / 1024 / 1024:.1f}",
+        revision=manifest.schema_revision,
+        rows=sum(manifest.tables.values()),
+    )
     echo_translated("ops.manifest_at", path=manifest_path(taken.path))
     for old in taken.pruned:
         echo_translated("ops.backup_pruned", keep=runtime.settings.backup_keep, path=old)
@@ -70,8 +75,13 @@ def restore(path: Path, dry_run: bool) -> None:
     try:
         if dry_run:
             manifest = check_backup(path)
-            echo_translated("ops.backup_ok", path=path, backend=manifest.backend, revision=manifest.schema_revision,
-                taken=manifest.created_at)
+            echo_translated(
+                "ops.backup_ok",
+                path=path,
+                backend=manifest.backend,
+                revision=manifest.schema_revision,
+                taken=manifest.created_at,
+            )
             _counts(manifest.tables)
             return
         restored = restore_backup(settings, path)
@@ -92,8 +102,13 @@ def db() -> None:
 
 
 @db.command("copy")
-@click.option("--to", "target_url", required=True, metavar="URL",
-              help="An EMPTY database: postgresql+psycopg://user@host/name or sqlite:////path/file.sqlite")
+@click.option(
+    "--to",
+    "target_url",
+    required=True,
+    metavar="URL",
+    help="An EMPTY database: postgresql+psycopg://user@host/name or sqlite:////path/file.sqlite",
+)
 @pass_runtime
 def copy(runtime: Runtime, target_url: str) -> None:
     """Copy every table to an empty database at the same schema, then compare counts and checksums.
@@ -135,10 +150,15 @@ def copy(runtime: Runtime, target_url: str) -> None:
     table, source, target, checksum = translate("ops.copy_header", language).split("|")
     click.echo(f"{table:<{width}}  {source:>9}  {target:>9}  {checksum}")
     for check in checks:
-        same = (translate("ops.copy_same", language) if check.source_checksum == check.target_checksum
-                else translate("ops.copy_different", language))
-        click.echo(f"{check.table:<{width}}  {check.source_rows:>9}  {check.target_rows:>9}  "
-                   f"{check.source_checksum[:16]} {same}")
+        same = (
+            translate("ops.copy_same", language)
+            if check.source_checksum == check.target_checksum
+            else translate("ops.copy_different", language)
+        )
+        click.echo(
+            f"{check.table:<{width}}  {check.source_rows:>9}  {check.target_rows:>9}  "
+            f"{check.source_checksum[:16]} {same}"
+        )
     bad = [check.table for check in checks if not check.ok]
     if bad:
         fail(translate("ops.copy_differs", language, tables=", ".join(bad)), 1)

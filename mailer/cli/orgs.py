@@ -24,5 +24,9 @@ def list_(runtime: Runtime, as_json: bool) -> None:
         echo_json([dataclasses.asdict(row) for row in rows])
         return
     for row in rows:
-        click.echo(f"{row.slug:<42} {row.contacts:>5}  {row.name}" + (f" [{row.short_name}]" if row.short_name else "") + (f" ({row.region})" if row.region else ""))
+        click.echo(
+            f"{row.slug:<42} {row.contacts:>5}  {row.name}"
+            + (f" [{row.short_name}]" if row.short_name else "")
+            + (f" ({row.region})" if row.region else "")
+        )
     echo_translated("cli.orgs_count", n=len(rows), memberships=sum(row.contacts for row in rows))

@@ -40,8 +40,14 @@ def forget_command(runtime: Runtime, email: str, yes: bool) -> None:
         erased = erase_person(runtime.db, runtime.settings, email, cli_actor())
     except LookupError as exc:
         fail(exc)
-    echo_translated("cli.erased", id=erased.contact_id, messages=erased.messages, answers=erased.responses,
-        mentions=erased.mentions_rewritten, files=len(erased.files))
+    echo_translated(
+        "cli.erased",
+        id=erased.contact_id,
+        messages=erased.messages,
+        answers=erased.responses,
+        mentions=erased.mentions_rewritten,
+        files=len(erased.files),
+    )
     keep = runtime.settings.backup_keep
     echo_translated("ops.forget_backups", keep=keep, days=max(keep.daily, 7 * keep.weekly))
 
@@ -54,8 +60,16 @@ def audit(runtime: Runtime, limit: int, as_json: bool) -> None:
     """Recent staff actions: imports, sends, erasures, template edits."""
     tz = runtime.settings.timezone
     with runtime.db.reading() as session:
-        rows = [{"at": entry.at.astimezone(tz).isoformat(timespec="seconds"), "actor": entry.actor, "action": entry.action,
-                 "target": entry.target, "detail": entry.detail} for entry in recent(session, limit)]
+        rows = [
+            {
+                "at": entry.at.astimezone(tz).isoformat(timespec="seconds"),
+                "actor": entry.actor,
+                "action": entry.action,
+                "target": entry.target,
+                "detail": entry.detail,
+            }
+            for entry in recent(session, limit)
+        ]
     if as_json:
         echo_json(rows)
         return

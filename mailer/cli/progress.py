@@ -41,8 +41,13 @@ class ProgressLine:
 
     def _draw(self, now: float) -> None:
         seconds = max(now - self.started, 1e-6)
-        text = translate(self.key, cli_language(), done=f"{self.done:,}".replace(",", " "),
-                         rate=f"{self.done / seconds:,.0f}".replace(",", " "), seconds=f"{seconds:.0f}")
+        text = translate(
+            self.key,
+            cli_language(),
+            done=f"{self.done:,}".replace(",", " "),
+            rate=f"{self.done / seconds:,.0f}".replace(",", " "),
+            seconds=f"{seconds:.0f}",
+        )
         self.stream.write("\r" + text.ljust(self.width))
         self.stream.flush()
         self.width = len(text)

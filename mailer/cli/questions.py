@@ -33,8 +33,18 @@ def list_(runtime: Runtime, slug: str, in_series: bool, as_json: bool) -> None:
             _, found = question_actions.questions(session, _owner(in_series), slug)
         except DomainError as exc:
             fail(exc)
-        rows = [{"field": q.field, "kind": q.kind.value, "label_sv": q.label_sv, "label_en": q.label_en,
-                 "options": q.options, "required": q.required, "default": q.is_default} for q in found]
+        rows = [
+            {
+                "field": q.field,
+                "kind": q.kind.value,
+                "label_sv": q.label_sv,
+                "label_en": q.label_en,
+                "options": q.options,
+                "required": q.required,
+                "default": q.is_default,
+            }
+            for q in found
+        ]
     if as_json:
         echo_json(rows)
         return
@@ -56,16 +66,33 @@ def list_(runtime: Runtime, slug: str, in_series: bool, as_json: bool) -> None:
 @click.option("--option", "options", multiple=True, help='An option, "Svenska|English" (repeat; choice and multi).')
 @click.option("--required", is_flag=True, help="A yes must answer it.")
 @pass_runtime
-def add(runtime: Runtime, slug: str, in_series: bool, label_sv: str, label_en: str, kind: str,
-        options: tuple[str, ...], required: bool) -> None:
+def add(
+    runtime: Runtime,
+    slug: str,
+    in_series: bool,
+    label_sv: str,
+    label_en: str,
+    kind: str,
+    options: tuple[str, ...],
+    required: bool,
+) -> None:
     """Add a question; it is asked last."""
     swedish = "\n".join(option.split("|", 1)[0] for option in options)
     english = "\n".join(option.split("|", 1)[1] if "|" in option else "" for option in options)
     with runtime.transaction() as session:
         try:
-            added = question_actions.add(session, cli_actor(), _owner(in_series), slug, label_sv=label_sv,
-                                         label_en=label_en, kind=kind, options_sv=swedish, options_en=english,
-                                         required=required)
+            added = question_actions.add(
+                session,
+                cli_actor(),
+                _owner(in_series),
+                slug,
+                label_sv=label_sv,
+                label_en=label_en,
+                kind=kind,
+                options_sv=swedish,
+                options_en=english,
+                required=required,
+            )
         except DomainError as exc:
             fail(exc)
         field = added.field

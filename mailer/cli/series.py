@@ -24,16 +24,22 @@ def series() -> None:
 @series.command("create")
 @click.argument("slug")
 @click.option("--title", required=True)
-@click.option("--choice", type=click.Choice(["one", "several"]), default="one", show_default=True,
-              help="How many sessions one invitee may choose.")
+@click.option(
+    "--choice",
+    type=click.Choice(["one", "several"]),
+    default="one",
+    show_default=True,
+    help="How many sessions one invitee may choose.",
+)
 @click.option("--description")
 @pass_runtime
 def create(runtime: Runtime, slug: str, title: str, choice: str, description: str | None) -> None:
     """Create a series; add its sessions with `mailer series add`."""
     with runtime.transaction() as session:
         try:
-            created = series_actions.create(session, cli_actor(), slug=slug, title=title, choice=choice,
-                                            description=description)
+            created = series_actions.create(
+                session, cli_actor(), slug=slug, title=title, choice=choice, description=description
+            )
         except DomainError as exc:
             fail(exc)
         echo_translated("cli.series_created", slug=created.slug, choice=created.choice.value)
@@ -74,12 +80,31 @@ def list_(runtime: Runtime, as_json: bool) -> None:
     """List series with their sessions."""
     tz = runtime.settings.timezone
     with runtime.transaction() as session:
-        rows: list[dict[str, Any]] = [{"slug": series.slug, "title": series.title, "choice": series.choice.value,
-                 "sessions": [{"slug": meeting.slug, "when": format_when(meeting.starts_at, meeting.ends_at, tz),
-                               "city": meeting.city} for meeting in series.sessions]} for series in list_series(session)]
-    show_list(rows, as_json, "cli.series_count", lambda row: [
-        f"{row['slug']:<22} {row['title']} ({row['choice']})",
-        *(f"  {meeting['slug']:<20} {meeting['when']:<45} {meeting['city']}" for meeting in row["sessions"])])
+        rows: list[dict[str, Any]] = [
+            {
+                "slug": series.slug,
+                "title": series.title,
+                "choice": series.choice.value,
+                "sessions": [
+                    {
+                        "slug": meeting.slug,
+                        "when": format_when(meeting.starts_at, meeting.ends_at, tz),
+                        "city": meeting.city,
+                    }
+                    for meeting in series.sessions
+                ],
+            }
+            for series in list_series(session)
+        ]
+    show_list(
+        rows,
+        as_json,
+        "cli.series_count",
+        lambda row: [
+            f"{row['slug']:<22} {row['title']} ({row['choice']})",
+            *(f"  {meeting['slug']:<20} {meeting['when']:<45} {meeting['city']}" for meeting in row["sessions"]),
+        ],
+    )
 
 
 @series.command("status")
@@ -99,4 +124,8 @@ def status(runtime: Runtime, slug: str, as_json: bool) -> None:
     echo_translated("cli.series_status", **{key: value for key, value in data.items() if key != "sessions"})
     for line in data["sessions"]:
         left = "-" if line["places_left"] is None else line["places_left"]
-        echo_translated("cli.series_status_session", left=left, **{key: value for key, value in line.items() if key != "places_left"})
+        echo_translated(
+            "cli.series_status_session",
+            left=left,
+            **{key: value for key, value in line.items() if key != "places_left"},
+        )

@@ -52,35 +52,53 @@ def shared_store(url: str) -> bool:
 @click.command()
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on (0.0.0.0: all).")
 @click.option("--port", default=5000, show_default=True, type=click.IntRange(1, 65535))
-@click.option("--workers", default=1, show_default=True, type=click.IntRange(1, 64),
-              help="Processes; more than 1 needs MAILER_RATELIMIT_STORAGE_URL set to a shared store (Redis).")
+@click.option(
+    "--workers",
+    default=1,
+    show_default=True,
+    type=click.IntRange(1, 64),
+    help="Processes; more than 1 needs MAILER_RATELIMIT_STORAGE_URL set to a shared store (Redis).",
+)
 @click.option("--threads", default=8, show_default=True, type=click.IntRange(1, 256), help="Threads per process.")
 @pass_runtime
 def serve(runtime: Runtime, host: str, port: int, workers: int, threads: int) -> None:
     """Run the web app (staff pages, answer, unsubscribe and evaluation pages, /healthz) under gunicorn."""
     store = runtime.settings.ratelimit_storage_url
     if workers > 1 and not shared_store(store):
-        fail(translate("cli.workers_need_store", cli_language(), workers=workers,
-                       setting=env_name("ratelimit_storage_url"), store=store), 2)
+        fail(
+            translate(
+                "cli.workers_need_store",
+                cli_language(),
+                workers=workers,
+                setting=env_name("ratelimit_storage_url"),
+                store=store,
+            ),
+            2,
+        )
     app = runtime.app
     runtime.db.dispose()  # no connection may be shared with the forked worker processes
     # Held while this server (and its forked workers, which inherit it) lives: `mailer restore`
     # refuses while it is held. A second server on the same instance finds it taken: one is enough.
     serving = hold_lock(runtime.settings.instance_path / SERVE_LOCK, serve_label(host, port))  # noqa: F841
     sys.setswitchinterval(SWITCH_INTERVAL_S)  # inherited by the forked worker processes
-    echo_translated("cli.serving", url=runtime.settings.base_url, host=host, port=port, workers=workers, threads=threads)
-    MailerServer(app, {
-        "bind": f"{host}:{port}",
-        "workers": workers,
-        "threads": threads,
-        "worker_class": "gthread",
-        "timeout": 60,
-        "graceful_timeout": 20,
-        "accesslog": None,  # URLs carry personal link tokens: keep them out of logs
-        "errorlog": "-",
-        "loglevel": "info",
-        "proc_name": "mailer",
-        # gunicorn >= 25.1 opens a control socket at one path per user; two instances
-        # (or the tests' servers) would fight over it, and nothing here needs it.
-        "control_socket_disable": True,
-    }).run()
+    echo_translated(
+        "cli.serving", url=runtime.settings.base_url, host=host, port=port, workers=workers, threads=threads
+    )
+    MailerServer(
+        app,
+        {
+            "bind": f"{host}:{port}",
+            "workers": workers,
+            "threads": threads,
+            "worker_class": "gthread",
+            "timeout": 60,
+            "graceful_timeout": 20,
+            "accesslog": None,  # URLs carry personal link tokens: keep them out of logs
+            "errorlog": "-",
+            "loglevel": "info",
+            "proc_name": "mailer",
+            # gunicorn >= 25.1 opens a control socket at one path per user; two instances
+            # (or the tests' servers) would fight over it, and nothing here needs it.
+            "control_socket_disable": True,
+        },
+    ).run()

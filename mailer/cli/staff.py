@@ -37,19 +37,27 @@ def _role(text: str | None) -> str | None:
 @staff.command()
 @click.argument("email")
 @click.option("--name", help="The person's name, shown in the web app.")
-@click.option("--role", metavar="|".join(ROLES),
-              help="admin (everything), staff (no accounts, no erasure) or viewer (reads only). "
-                   "Default: admin for the first account, staff after that.")
-@click.option("--link", "link_only", is_flag=True,
-              help="Print a one-time set-password link (valid 3 days) instead of asking for a password.")
+@click.option(
+    "--role",
+    metavar="|".join(ROLES),
+    help="admin (everything), staff (no accounts, no erasure) or viewer (reads only). "
+    "Default: admin for the first account, staff after that.",
+)
+@click.option(
+    "--link",
+    "link_only",
+    is_flag=True,
+    help="Print a one-time set-password link (valid 3 days) instead of asking for a password.",
+)
 @pass_runtime
 def add(runtime: Runtime, email: str, name: str | None, role: str | None, link_only: bool) -> None:
     """Create a staff account; asks for its password, or prints a set-password link."""
     chosen = _role(role)
     password = None
     if not link_only:
-        password = click.prompt(translate("cli.password_prompt", cli_language()), hide_input=True,
-                                confirmation_prompt=True, err=True)
+        password = click.prompt(
+            translate("cli.password_prompt", cli_language()), hide_input=True, confirmation_prompt=True, err=True
+        )
     with runtime.transaction() as session:
         try:
             user = accounts.add_staff(session, email, name, password, role=chosen)
@@ -121,20 +129,31 @@ def link(runtime: Runtime, email: str) -> None:
 def list_(runtime: Runtime, as_json: bool) -> None:
     """List staff accounts."""
     with runtime.transaction() as session:
-        rows: list[dict[str, Any]] = [{"email": account.email, "name": account.name, "role": account.role, "active": account.active,
-                 "password_set": account.password_hash is not None,
-                 "last_login_at": account.last_login_at.isoformat() if account.last_login_at else None}
-                for account in accounts.list_staff(session)]
+        rows: list[dict[str, Any]] = [
+            {
+                "email": account.email,
+                "name": account.name,
+                "role": account.role,
+                "active": account.active,
+                "password_set": account.password_hash is not None,
+                "last_login_at": account.last_login_at.isoformat() if account.last_login_at else None,
+            }
+            for account in accounts.list_staff(session)
+        ]
     if as_json:
         echo_json(rows)
         return
     language = cli_language()
     for row in rows:
-        state = (translate("cli.staff_deactivated_state", language) if not row["active"]
-                 else translate("cli.staff_last_login", language, when=row["last_login_at"][:16].replace("T", " "))
-                 if row["last_login_at"]
-                 else translate("cli.staff_never", language) if row["password_set"]
-                 else translate("cli.staff_waiting", language))
+        state = (
+            translate("cli.staff_deactivated_state", language)
+            if not row["active"]
+            else translate("cli.staff_last_login", language, when=row["last_login_at"][:16].replace("T", " "))
+            if row["last_login_at"]
+            else translate("cli.staff_never", language)
+            if row["password_set"]
+            else translate("cli.staff_waiting", language)
+        )
         click.echo(f"{row['email']:<40} {row['name'] or '':<30} {row['role']:<7} {state}")
     echo_translated("cli.staff_count", n=len(rows))
 
@@ -155,14 +174,16 @@ def remove(runtime: Runtime, email: str) -> None:
 
 @staff.command()
 @click.argument("email")
-@click.option("--scope", type=click.Choice(tokens.SCOPES),
-              help="read (GET only) or write (everything the account's role may do).")
+@click.option(
+    "--scope", type=click.Choice(tokens.SCOPES), help="read (GET only) or write (everything the account's role may do)."
+)
 @click.option("--label", help="What the token is for, shown on the staff web's token page.")
 @click.option("--revoke", "revoke_id", type=int, metavar="ID", help="Revoke the account's token with this id instead.")
 @click.option("--list", "list_only", is_flag=True, help="List the account's tokens (id, scope, state) instead.")
 @pass_runtime
-def token(runtime: Runtime, email: str, scope: str | None, label: str | None, revoke_id: int | None,
-          list_only: bool) -> None:
+def token(
+    runtime: Runtime, email: str, scope: str | None, label: str | None, revoke_id: int | None, list_only: bool
+) -> None:
     """Make an API token for the account and print it (shown this once), or --revoke ID, or --list."""
     if sum((scope is not None, revoke_id is not None, list_only)) != 1:
         fail(translate("cli.token_usage", cli_language()))
@@ -185,8 +206,11 @@ def token(runtime: Runtime, email: str, scope: str | None, label: str | None, re
     if list_only:
         language = cli_language()
         for row in rows:
-            state = (translate("cli.token_revoked_state", language) if row.revoked_at
-                     else translate("cli.token_active_state", language))
+            state = (
+                translate("cli.token_revoked_state", language)
+                if row.revoked_at
+                else translate("cli.token_active_state", language)
+            )
             click.echo(f"{row.id:>5}  {row.prefix}…  {row.scope:<5}  {state:<10}  {row.label or ''}")
         return
     if revoke_id is not None:

@@ -46,10 +46,21 @@ def checkin(runtime: Runtime, slug: str, emails: tuple[str, ...], walk_ins: tupl
                 add_walk_in(session, meeting, name, walk_in_org)
             except ValueError:  # the one refusal: an empty name
                 fail(translate("cli.walk_in_needs_name", cli_language()))
-        record(session, cli_actor(), "meetings.checkin", f"meeting:{slug}", people=len(result.checked_in),
-               walk_ins=len(walk_ins))
-    echo_translated("cli.checkin_done", slug=slug, checked_in=len(result.checked_in), already=len(result.already),
-        walk_ins=len(walk_ins))
+        record(
+            session,
+            cli_actor(),
+            "meetings.checkin",
+            f"meeting:{slug}",
+            people=len(result.checked_in),
+            walk_ins=len(walk_ins),
+        )
+    echo_translated(
+        "cli.checkin_done",
+        slug=slug,
+        checked_in=len(result.checked_in),
+        already=len(result.already),
+        walk_ins=len(walk_ins),
+    )
     for email in result.unknown:
         echo_translated("cli.checkin_unknown", email=email, err=True)
     raise SystemExit(1 if result.unknown else 0)
@@ -65,15 +76,29 @@ def evaluations(runtime: Runtime, slug: str | None, as_json: bool):
         chosen = [_meeting(session, slug)] if slug else list_meetings(session)
         per_meeting, per_region = summarise(session, chosen)
     if as_json:
-        echo_json({"meetings": [summary.to_json() for summary in per_meeting], "regions": [summary.to_json() for summary in per_region]})
+        echo_json(
+            {
+                "meetings": [summary.to_json() for summary in per_meeting],
+                "regions": [summary.to_json() for summary in per_region],
+            }
+        )
         return
     language = cli_language()
     for key, rows in (("report.per_meeting", per_meeting), ("report.per_region", per_region)):
         click.echo(translate(key, language))
         for summary in rows:
-            figures = translate("cli.evaluation_figures", language, n=summary.count, value=summary.value_avg,
-                                knowledge=summary.knowledge_avg, cooperation=summary.cooperation_yes) if summary.count else \
-                translate("cli.evaluation_none", language)
+            figures = (
+                translate(
+                    "cli.evaluation_figures",
+                    language,
+                    n=summary.count,
+                    value=summary.value_avg,
+                    knowledge=summary.knowledge_avg,
+                    cooperation=summary.cooperation_yes,
+                )
+                if summary.count
+                else translate("cli.evaluation_none", language)
+            )
             click.echo(f"  {summary.label:<24} {figures}")
             for comment in summary.comments if key == "report.per_meeting" else ():
                 click.echo(f"      “{comment}”")
@@ -88,8 +113,13 @@ def responses() -> None:
 @click.argument("slug")
 @click.option("--format", "fmt", type=click.Choice(["csv", "xlsx"]), default="csv", show_default=True)
 @click.option("-o", "--output", type=click.Path(path_type=Path, dir_okay=False), help="Default: standard output.")
-@click.option("--delimiter", type=click.Choice([";", ","]), default=";", show_default=True,
-              help="CSV separator (Swedish Excel expects ;).")
+@click.option(
+    "--delimiter",
+    type=click.Choice([";", ","]),
+    default=";",
+    show_default=True,
+    help="CSV separator (Swedish Excel expects ;).",
+)
 @pass_runtime
 def export(runtime: Runtime, slug: str, fmt: str, output: Path | None, delimiter: str):
     """The attendee list: name, organisations, email, answer, guests, one column per question, comment, answered at."""
@@ -133,9 +163,16 @@ def report_(runtime: Runtime, slug: str, send: bool, as_json: bool):
         echo_translated("cli.org_report_head", name=report.name, slug=report.slug, n=report.contacts)
         for key, items, fmt in (
             ("cli.org_report_bounced", report.bounced, lambda entry: f"{entry['email']}  {entry['detail'] or ''}"),
-            ("cli.org_report_unsubscribed", report.unsubscribed,
-             lambda entry: f"{entry['email']}  " + translate("cli.since", language, day=entry["since"])),
-            ("cli.org_report_rejected", report.rejected, lambda entry: f"{entry['file']}:{entry['line']}: {entry['reason']}"),
+            (
+                "cli.org_report_unsubscribed",
+                report.unsubscribed,
+                lambda entry: f"{entry['email']}  " + translate("cli.since", language, day=entry["since"]),
+            ),
+            (
+                "cli.org_report_rejected",
+                report.rejected,
+                lambda entry: f"{entry['file']}:{entry['line']}: {entry['reason']}",
+            ),
         ):
             title = translate(key, language)
             click.echo(f"\n{title}: {len(items)}")
@@ -167,8 +204,9 @@ def _date(ctx, param, value):
 def report(runtime: Runtime, start, end, fmt: str, output: Path | None):
     """The board report for a period: meetings, invitations, answers, participants, coverage, evaluations."""
     if start and end and start > end:
-        raise click.BadParameter(translate("cli.from_after_to", cli_language(), start=start, end=end),
-                                 param_hint="--from")
+        raise click.BadParameter(
+            translate("cli.from_after_to", cli_language(), start=start, end=end), param_hint="--from"
+        )
     with runtime.db.reading() as session:
         data = board_report(session, runtime.settings, start, end, cli_language())
     if fmt == "json":
@@ -214,10 +252,14 @@ def status(runtime: Runtime, slug: str, as_json: bool):
     click.echo("\n" + phrase("represented", n=data["organisations_represented"], total=data["organisations_total"]))
     if data["organisations_missing"]:
         click.echo(phrase("missing", names=", ".join(data["organisations_missing"])))
-    header = (f"  {'':<40} {phrase('col_invited'):>7} {phrase('col_yes'):>5} {phrase('col_no'):>5} {phrase('col_wait'):>5} "
-              f"{phrase('col_none'):>5} {phrase('col_bounced'):>7} {phrase('col_came'):>5}")
+    header = (
+        f"  {'':<40} {phrase('col_invited'):>7} {phrase('col_yes'):>5} {phrase('col_no'):>5} {phrase('col_wait'):>5} "
+        f"{phrase('col_none'):>5} {phrase('col_bounced'):>7} {phrase('col_came'):>5}"
+    )
     for key, rows in (("per_organisation", data["by_organisation"]), ("per_region", data["by_region"])):
         click.echo(f"\n{phrase(key)}\n{header}")
         for key, counts in rows.items():
-            click.echo(f"  {counts.get('name', key)[:40]:<40} {counts['invited']:>7} {counts['yes']:>5} {counts['no']:>5} "
-                       f"{counts['waitlisted']:>5} {counts['no_answer']:>5} {counts['bounced']:>7} {counts['checked_in']:>5}")
+            click.echo(
+                f"  {counts.get('name', key)[:40]:<40} {counts['invited']:>7} {counts['yes']:>5} {counts['no']:>5} "
+                f"{counts['waitlisted']:>5} {counts['no_answer']:>5} {counts['bounced']:>7} {counts['checked_in']:>5}"
+            )

@@ -24,22 +24,29 @@ def list_(runtime: Runtime) -> None:
         for endpoint, counts in webhook_actions.overview(session).endpoints:
             state = "active" if endpoint.active else "disabled"
             tally = ",".join(f"{name}={count}" for name, count in sorted(counts.items())) or "-"
-            click.echo("\t".join([str(endpoint.id), state, ",".join(endpoint.events), endpoint.url, endpoint.secret,
-                                  tally]))
+            click.echo(
+                "\t".join([str(endpoint.id), state, ",".join(endpoint.events), endpoint.url, endpoint.secret, tally])
+            )
 
 
 @webhooks.command()
 @click.argument("url")
-@click.option("--event", "events", multiple=True, type=click.Choice(EVENTS),
-              help="An event to send (repeatable); default: all four.")
+@click.option(
+    "--event",
+    "events",
+    multiple=True,
+    type=click.Choice(EVENTS),
+    help="An event to send (repeatable); default: all four.",
+)
 @click.option("--description", default=None, help="Whose endpoint this is, for staff.")
 @pass_runtime
 def add(runtime: Runtime, url: str, events: tuple[str, ...], description: str | None) -> None:
     """Register URL; prints its id and the secret the receiver checks signatures with."""
     try:
         with runtime.db.transaction() as session:
-            endpoint = webhook_actions.add_endpoint(session, cli_actor(), url, events or EVENTS,
-                                                    runtime.settings.webhook_allow_private, description)
+            endpoint = webhook_actions.add_endpoint(
+                session, cli_actor(), url, events or EVENTS, runtime.settings.webhook_allow_private, description
+            )
             endpoint_id, secret = endpoint.id, endpoint.secret
     except WebhookError as exc:
         fail(exc, 2)
@@ -94,8 +101,18 @@ def deliveries(runtime: Runtime, endpoint_id: int | None) -> None:
     """The newest deliveries: id, event, state, attempts, last HTTP status, last error (tab-separated)."""
     with runtime.db.reading() as session:
         for delivery in webhook_actions.overview(session, endpoint_id).deliveries:
-            click.echo("\t".join([str(delivery.id), delivery.event, delivery.state.value, str(delivery.attempts),
-                                  str(delivery.last_status or "-"), delivery.last_error or "-"]))
+            click.echo(
+                "\t".join(
+                    [
+                        str(delivery.id),
+                        delivery.event,
+                        delivery.state.value,
+                        str(delivery.attempts),
+                        str(delivery.last_status or "-"),
+                        delivery.last_error or "-",
+                    ]
+                )
+            )
 
 
 @webhooks.command()

@@ -76,16 +76,28 @@ def import_in_batches(
     writable = [r for r in checked if r.organisation and not (r.error or r.blocking)]
     if stopped or not writable:
         with db.reading() as session:
-            preview = import_lists(session, paths, org, dry_run=True, check_dns=check_dns, data=data,
-                                   choices=choices, max_bytes=max_bytes)
+            preview = import_lists(
+                session, paths, org, dry_run=True, check_dns=check_dns, data=data, choices=choices, max_bytes=max_bytes
+            )
         return ImportReport(files=preview.files, written=not stopped)
     written = _write(db, [r.path for r in writable], org, check_dns, data, choices, max_bytes, progress)
     held = [r.path for r in checked if r.organisation and (r.error or r.blocking)]
     previews: dict[Path, FileReport] = {}
     if held:
         with db.reading() as session:
-            previews = {r.path: r for r in import_lists(session, held, org, dry_run=True, check_dns=check_dns,
-                                                        data=data, choices=choices, max_bytes=max_bytes).files}
+            previews = {
+                r.path: r
+                for r in import_lists(
+                    session,
+                    held,
+                    org,
+                    dry_run=True,
+                    check_dns=check_dns,
+                    data=data,
+                    choices=choices,
+                    max_bytes=max_bytes,
+                ).files
+            }
     files = [written.get(r.path) or previews.get(r.path) or r for r in checked]
     report = ImportReport(files=files, written=True)
     with db.transaction() as session:
@@ -99,8 +111,15 @@ def import_in_batches(
     return report
 
 
-def _check(paths: list[Path], org: str | None, check_dns: bool, data: dict[Path, bytes] | None, choices: Choices,
-           max_bytes: int, progress: Progress | None) -> list[FileReport]:
+def _check(
+    paths: list[Path],
+    org: str | None,
+    check_dns: bool,
+    data: dict[Path, bytes] | None,
+    choices: Choices,
+    max_bytes: int,
+    progress: Progress | None,
+) -> list[FileReport]:
     """Each file read whole, without the database: its unreadable parts, rejected rows and blocking problems."""
     reports, rows = [], 0
     for path in paths:
@@ -111,7 +130,9 @@ def _check(paths: list[Path], org: str | None, check_dns: bool, data: dict[Path,
             continue
         slug = org or path.stem.lower()
         if not SLUG_RE.match(slug):
-            report.error = f"{slug!r} is not a valid organisation slug (a-z, 0-9 and hyphens); rename the file or use --org"
+            report.error = (
+                f"{slug!r} is not a valid organisation slug (a-z, 0-9 and hyphens); rename the file or use --org"
+            )
             report.error_code, report.error_params = "bad_slug", {"slug": slug}
             continue
         report.organisation = slug
@@ -129,8 +150,9 @@ def _check(paths: list[Path], org: str | None, check_dns: bool, data: dict[Path,
     return reports
 
 
-def _read(parsed: ParsedList, data: dict[Path, bytes] | None, check_dns: bool, max_bytes: int,
-          choices: Choices) -> Iterator[ContactRow]:
+def _read(
+    parsed: ParsedList, data: dict[Path, bytes] | None, check_dns: bool, max_bytes: int, choices: Choices
+) -> Iterator[ContactRow]:
     return read_rows(parsed, (data or {}).get(parsed.path), check_dns=check_dns, max_bytes=max_bytes, choices=choices)
 
 
@@ -144,8 +166,16 @@ def _batches(rows: Iterable[ContactRow]) -> Iterator[list[ContactRow]]:
     yield batch
 
 
-def _write(db: Database, paths: list[Path], org: str | None, check_dns: bool, data: dict[Path, bytes] | None,
-           choices: Choices, max_bytes: int, progress: Progress | None) -> dict[Path, FileReport]:
+def _write(
+    db: Database,
+    paths: list[Path],
+    org: str | None,
+    check_dns: bool,
+    data: dict[Path, bytes] | None,
+    choices: Choices,
+    max_bytes: int,
+    progress: Progress | None,
+) -> dict[Path, FileReport]:
     """Each file read again and written one batch per transaction; then the people no longer
     on each organisation's list (all its files of this import) leave it, in batches too."""
     claims, reports, rows = Claims(), {}, 0
@@ -176,14 +206,22 @@ def _remove_absent(db: Database, organisation_id: int, emails: set[str]) -> int:
     """Memberships of people no longer on the organisation's list leave it, BATCH per transaction
     (the person stays a contact; an erased person's membership stays, as in the importer)."""
     with db.reading() as session:
-        absent = [contact_id for contact_id, email in session.execute(
-            select(Contact.id, Contact.email).join(Membership, Membership.contact_id == Contact.id)
-            .where(Membership.organisation_id == organisation_id))
-            if email not in emails and not email.endswith("@" + ERASED_DOMAIN)]
+        absent = [
+            contact_id
+            for contact_id, email in session.execute(
+                select(Contact.id, Contact.email)
+                .join(Membership, Membership.contact_id == Contact.id)
+                .where(Membership.organisation_id == organisation_id)
+            )
+            if email not in emails and not email.endswith("@" + ERASED_DOMAIN)
+        ]
     for start in range(0, len(absent), BATCH):
         with db.transaction() as session:
             for chunk_start in range(start, min(start + BATCH, len(absent)), CHUNK):
-                session.execute(delete(Membership).where(
-                    Membership.organisation_id == organisation_id,
-                    Membership.contact_id.in_(absent[chunk_start:min(chunk_start + CHUNK, start + BATCH)])))
+                session.execute(
+                    delete(Membership).where(
+                        Membership.organisation_id == organisation_id,
+                        Membership.contact_id.in_(absent[chunk_start : min(chunk_start + CHUNK, start + BATCH)]),
+                    )
+                )
     return len(absent)

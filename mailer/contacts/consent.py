@@ -33,12 +33,14 @@ class ConsentRecord(Base):
     __table_args__ = {"info": {"erasure": "delete"}}
 
     id: Mapped[int] = mapped_column(primary_key=True, info=not_personal())
-    contact_id: Mapped[int] = mapped_column(ForeignKey("contacts.id", ondelete="CASCADE"), index=True,
-                                            info=not_personal())
+    contact_id: Mapped[int] = mapped_column(
+        ForeignKey("contacts.id", ondelete="CASCADE"), index=True, info=not_personal()
+    )
     basis: Mapped[LawfulBasis] = mapped_column(str_enum(LawfulBasis), info=not_personal())
     # member_list: whose list; consent: the organisation the person chose on the form (None: other/none).
-    organisation_id: Mapped[int | None] = mapped_column(ForeignKey("organisations.id", ondelete="SET NULL"),
-                                                        info=not_personal())
+    organisation_id: Mapped[int | None] = mapped_column(
+        ForeignKey("organisations.id", ondelete="SET NULL"), info=not_personal()
+    )
     # What was shown: the catalog key with its version ("public.signup.consent.v1") and its text.
     text_key: Mapped[str | None] = mapped_column(String(100), info=not_personal())
     text: Mapped[str | None] = mapped_column(Text, info=not_personal())

@@ -32,8 +32,20 @@ ORGANISATION_LIMITS = {"name": 200, "region": 100}
 # read from. A header matches when it is the same ignoring case, spaces, hyphens, underscores,
 # punctuation and accents ("E-post adress", "EPOST", "e_mail_adress" all match "e-postadress").
 HEADER_TABLE: dict[str, tuple[str, ...]] = {
-    "email": ("e-post", "epost", "e-postadress", "e-post adress", "email", "e-mail", "e-mailadress",
-              "email address", "mail", "mailadress", "mejl", "mejladress"),
+    "email": (
+        "e-post",
+        "epost",
+        "e-postadress",
+        "e-post adress",
+        "email",
+        "e-mail",
+        "e-mailadress",
+        "email address",
+        "mail",
+        "mailadress",
+        "mejl",
+        "mejladress",
+    ),
     "name": ("namn", "name", "fullständigt namn", "full name", "för- och efternamn", "kontaktperson"),
     "first_name": ("förnamn", "first name", "first_name", "tilltalsnamn", "given name"),
     "last_name": ("efternamn", "last name", "last_name", "surname", "family name"),
@@ -43,9 +55,25 @@ HEADER_TABLE: dict[str, tuple[str, ...]] = {
     "language": ("språk", "language", "lang"),
     "phone": ("telefon", "telefonnummer", "tel", "phone", "mobil", "mobilnummer", "mobiltelefon", "mobile"),
     # Known columns that are deliberately not read: no question asked about them.
-    "ignore": ("id", "member id", "medlemsnummer", "medlemsnr", "personnummer", "kommentar", "anteckning",
-               "notes", "adress", "postadress", "postnummer", "ort", "postort", "organisation", "förening",
-               "kön", "födelseår"),
+    "ignore": (
+        "id",
+        "member id",
+        "medlemsnummer",
+        "medlemsnr",
+        "personnummer",
+        "kommentar",
+        "anteckning",
+        "notes",
+        "adress",
+        "postadress",
+        "postnummer",
+        "ort",
+        "postort",
+        "organisation",
+        "förening",
+        "kön",
+        "födelseår",
+    ),
 }
 FIELDS = tuple(field for field in HEADER_TABLE if field != "ignore")  # what a column can be chosen to hold
 IGNORE = "ignore"
@@ -60,8 +88,16 @@ _HEADER_FIELDS = {header_key(alias): field for field, aliases in HEADER_TABLE.it
 # The same as one dict of aliases -> field (kept for callers that list the accepted headers).
 HEADER_ALIASES = {alias: field for field, aliases in HEADER_TABLE.items() for alias in aliases}
 LANGUAGE_ALIASES = {
-    "sv": "sv", "se": "sv", "svenska": "sv", "swedish": "sv", "sv-se": "sv",
-    "en": "en", "engelska": "en", "english": "en", "en-gb": "en", "en-us": "en",
+    "sv": "sv",
+    "se": "sv",
+    "svenska": "sv",
+    "swedish": "sv",
+    "sv-se": "sv",
+    "en": "en",
+    "engelska": "en",
+    "english": "en",
+    "en-gb": "en",
+    "en-us": "en",
 }
 
 
@@ -123,17 +159,24 @@ class Choices:
 
     def to_form(self) -> dict[str, str]:
         """The choices as form fields (the upload preview carries them to the confirmation)."""
-        return ({f"column:{key}": value for key, value in self.columns.items()} | {f"region:{key}": value for key, value in self.regions.items()}
-                | {f"name:{key}": value for key, value in self.names.items()}
-                | {f"shown_region:{key}": value for key, value in self.regions_shown.items()})
+        return (
+            {f"column:{key}": value for key, value in self.columns.items()}
+            | {f"region:{key}": value for key, value in self.regions.items()}
+            | {f"name:{key}": value for key, value in self.names.items()}
+            | {f"shown_region:{key}": value for key, value in self.regions_shown.items()}
+        )
 
     @classmethod
     def from_form(cls, form: Mapping[str, str]) -> Choices:
         choices = cls()
         for key, value in form.items():
             kind, _, what = key.partition(":")
-            target = {"column": choices.columns, "region": choices.regions, "name": choices.names,
-                      "shown_region": choices.regions_shown}.get(kind)
+            target = {
+                "column": choices.columns,
+                "region": choices.regions,
+                "name": choices.names,
+                "shown_region": choices.regions_shown,
+            }.get(kind)
             if target is not None and what:
                 target[what] = value
         return choices
@@ -168,8 +211,9 @@ def decode(data: bytes) -> str:
     try:
         return data.decode("cp1252")
     except UnicodeDecodeError as exc:
-        raise CsvFileError(f"cannot decode the file as UTF-8 or Windows-1252 (byte {exc.start})", "undecodable",
-                           byte=exc.start) from None
+        raise CsvFileError(
+            f"cannot decode the file as UTF-8 or Windows-1252 (byte {exc.start})", "undecodable", byte=exc.start
+        ) from None
 
 
 def _delimiter(header_line: str) -> str:
@@ -222,8 +266,9 @@ def _encoding(stream: BinaryIO) -> str:
             return encoding
         except UnicodeDecodeError as exc:
             error_at = offset + exc.start  # cp1252 decodes byte by byte: the offset in the file
-    raise CsvFileError(f"cannot decode the file as UTF-8 or Windows-1252 (byte {error_at})", "undecodable",
-                       byte=error_at)
+    raise CsvFileError(
+        f"cannot decode the file as UTF-8 or Windows-1252 (byte {error_at})", "undecodable", byte=error_at
+    )
 
 
 def _open(path: Path, data: bytes | None, max_bytes: int) -> BinaryIO:
@@ -239,16 +284,27 @@ def _open(path: Path, data: bytes | None, max_bytes: int) -> BinaryIO:
         raise CsvFileError(f"cannot read the file: {exc.strerror}", "unreadable", reason=exc.strerror) from None
 
 
-def parse(path: Path, data: bytes | None = None, check_dns: bool = False, display_name: str | None = None,
-          max_bytes: int = MAX_FILE_BYTES, choices: Choices | None = None) -> ParsedList:
+def parse(
+    path: Path,
+    data: bytes | None = None,
+    check_dns: bool = False,
+    display_name: str | None = None,
+    max_bytes: int = MAX_FILE_BYTES,
+    choices: Choices | None = None,
+) -> ParsedList:
     """Parse one contact list, all rows at once. Raises CsvFileError when the file as a whole is unusable."""
     parsed = ParsedList(path=path)
     parsed.rows = list(read_rows(parsed, data, check_dns, max_bytes, choices))
     return parsed
 
 
-def read_rows(parsed: ParsedList, data: bytes | None = None, check_dns: bool = False,
-              max_bytes: int = MAX_FILE_BYTES, choices: Choices | None = None) -> Iterator[ContactRow]:
+def read_rows(
+    parsed: ParsedList,
+    data: bytes | None = None,
+    check_dns: bool = False,
+    max_bytes: int = MAX_FILE_BYTES,
+    choices: Choices | None = None,
+) -> Iterator[ContactRow]:
     """The rows of `parsed.path` (or of `data`), one at a time, with their problems added to
     `parsed` as they are met; an unknown region becomes a blocking problem once the whole
     file is read. Raises CsvFileError, possibly after rows were yielded, when the file as a
@@ -267,22 +323,29 @@ def read_rows(parsed: ParsedList, data: bytes | None = None, check_dns: bool = F
         text.detach()
 
 
-def _read(parsed: ParsedList, text: io.TextIOBase, delimiter: str, check_dns: bool,
-          choices: Choices) -> Iterator[ContactRow]:
+def _read(
+    parsed: ParsedList, text: io.TextIOBase, delimiter: str, check_dns: bool, choices: Choices
+) -> Iterator[ContactRow]:
     reader = csv.reader(text, delimiter=delimiter, strict=True)
     try:
         header = next(reader, None)
         if header is None or not any(cell.strip() for cell in header):
             raise CsvFileError("the file is empty (no header row)", "empty")
         if len(header) > MAX_COLUMNS:
-            raise CsvFileError(f"the header has {len(header)} columns (at most {MAX_COLUMNS})", "too_many_columns",
-                                  n=len(header), limit=MAX_COLUMNS)
+            raise CsvFileError(
+                f"the header has {len(header)} columns (at most {MAX_COLUMNS})",
+                "too_many_columns",
+                n=len(header),
+                limit=MAX_COLUMNS,
+            )
         columns = _columns(header, choices, parsed)
         if "email" not in columns and not parsed.blocking:
             found = ", ".join(repr(column) for column in header[:10])
             raise CsvFileError(
                 f"no email column (expected a header such as e-post, epost, mejladress or email; found: {found})",
-                "no_email_column", found=found)
+                "no_email_column",
+                found=found,
+            )
         line = reader.line_num
         unknown_regions: dict[str, list[int]] = {}
         for cells in reader:
@@ -295,20 +358,32 @@ def _read(parsed: ParsedList, text: io.TextIOBase, delimiter: str, check_dns: bo
                     yield row
     except csv.Error as exc:
         if "field limit" in str(exc):  # one cell over csv.field_size_limit(): not a contact list
-            raise CsvFileError(f"line {reader.line_num}: a cell is longer than {csv.field_size_limit()} characters "
-                               "(an unclosed quote, or not a contact list)", "cell_too_long", line=reader.line_num,
-                               limit=csv.field_size_limit()) from None
-        raise CsvFileError(f"line {reader.line_num}: broken CSV quoting ({exc})", "broken_quoting",
-                           line=reader.line_num) from None
+            raise CsvFileError(
+                f"line {reader.line_num}: a cell is longer than {csv.field_size_limit()} characters "
+                "(an unclosed quote, or not a contact list)",
+                "cell_too_long",
+                line=reader.line_num,
+                limit=csv.field_size_limit(),
+            ) from None
+        raise CsvFileError(
+            f"line {reader.line_num}: broken CSV quoting ({exc})", "broken_quoting", line=reader.line_num
+        ) from None
     for value, lines in unknown_regions.items():
         suggestion = suggest_region(value)
         more = f" (and {len(lines) - 1} more)" if len(lines) > 1 else ""
         hint = f"did you mean {suggestion}? " if suggestion else ""
-        parsed.blocking.append(Problem(
-            lines[0], f"unknown region {value!r} on line {lines[0]}{more}: {hint}"
-            f"write one of the 21 regions or 'Hela landet', or choose with --map-region {value!r}=REGION",
-            value, "unknown_region", {"lines": len(lines), "suggestion": suggestion or ""},
-            choice=f"region:{value}", suggestion=suggestion))
+        parsed.blocking.append(
+            Problem(
+                lines[0],
+                f"unknown region {value!r} on line {lines[0]}{more}: {hint}"
+                f"write one of the 21 regions or 'Hela landet', or choose with --map-region {value!r}=REGION",
+                value,
+                "unknown_region",
+                {"lines": len(lines), "suggestion": suggestion or ""},
+                choice=f"region:{value}",
+                suggestion=suggestion,
+            )
+        )
 
 
 def _suggest_field(header: str) -> str | None:
@@ -332,11 +407,18 @@ def _columns(header: list[str], choices: Choices, parsed: ParsedList) -> dict[st
         if known is None:
             suggestion = _suggest_field(label)
             hint = f"it looks like {suggestion!r}: " if suggestion else ""
-            parsed.blocking.append(Problem(
-                1, f"column {index + 1} {label!r} is not a known header: {hint}rename it to one in the alias table "
-                f"(README, Contact lists), or choose with --column {label!r}=FIELD (or =ignore)", label,
-                "unknown_column", {"column": index + 1, "header": label, "suggestion": suggestion or ""},
-                choice=f"column:{index + 1}", suggestion=suggestion or IGNORE))
+            parsed.blocking.append(
+                Problem(
+                    1,
+                    f"column {index + 1} {label!r} is not a known header: {hint}rename it to one in the alias table "
+                    f"(README, Contact lists), or choose with --column {label!r}=FIELD (or =ignore)",
+                    label,
+                    "unknown_column",
+                    {"column": index + 1, "header": label, "suggestion": suggestion or ""},
+                    choice=f"column:{index + 1}",
+                    suggestion=suggestion or IGNORE,
+                )
+            )
             continue
         if known != IGNORE:
             by_field.setdefault(known, []).append(index)
@@ -346,17 +428,36 @@ def _columns(header: list[str], choices: Choices, parsed: ParsedList) -> dict[st
         if len(indexes) > 1:
             labels = " and ".join(f"{index + 1} {header[index].strip()!r}" for index in indexes)
             for index in indexes[1:]:
-                parsed.blocking.append(Problem(
-                    1, f"columns {labels} are both read as {name}: remove or rename one, or choose with "
-                    f"--column {header[index].strip()!r}=ignore", header[index].strip(), "duplicate_column",
-                    {"column": index + 1, "header": header[index].strip(), "field": name,
-                     "other_column": indexes[0] + 1, "other_header": header[indexes[0]].strip()},
-                    choice=f"column:{index + 1}", suggestion=IGNORE))
+                parsed.blocking.append(
+                    Problem(
+                        1,
+                        f"columns {labels} are both read as {name}: remove or rename one, or choose with "
+                        f"--column {header[index].strip()!r}=ignore",
+                        header[index].strip(),
+                        "duplicate_column",
+                        {
+                            "column": index + 1,
+                            "header": header[index].strip(),
+                            "field": name,
+                            "other_column": indexes[0] + 1,
+                            "other_header": header[indexes[0]].strip(),
+                        },
+                        choice=f"column:{index + 1}",
+                        suggestion=IGNORE,
+                    )
+                )
     return columns
 
 
-def _parse_row(parsed: ParsedList, line: int, cells: list[str], columns: dict[str, int], check_dns: bool,
-               choices: Choices, unknown_regions: dict[str, list[int]]) -> ContactRow | None:
+def _parse_row(
+    parsed: ParsedList,
+    line: int,
+    cells: list[str],
+    columns: dict[str, int],
+    check_dns: bool,
+    choices: Choices,
+    unknown_regions: dict[str, list[int]],
+) -> ContactRow | None:
     cleaned_fields = []
 
     def cell(key: str) -> str | None:
@@ -375,8 +476,9 @@ def _parse_row(parsed: ParsedList, line: int, cells: list[str], columns: dict[st
     try:
         email = normalise_email(raw_email, check_dns)
     except EmailUndeliverableError as exc:
-        parsed.rejected.append(Problem(line, f"undeliverable address {raw_email!r}: {exc}", raw_email,
-                                       "undeliverable_address"))
+        parsed.rejected.append(
+            Problem(line, f"undeliverable address {raw_email!r}: {exc}", raw_email, "undeliverable_address")
+        )
         return None
     except EmailNotValidError as exc:
         parsed.rejected.append(Problem(line, f"bad address {raw_email!r}: {exc}", raw_email, "bad_address"))
@@ -389,8 +491,9 @@ def _parse_row(parsed: ParsedList, line: int, cells: list[str], columns: dict[st
     if language is not None:
         code = LANGUAGE_ALIASES.get(language.lower())
         if code is None:
-            parsed.warnings.append(Problem(line, f"unknown language {language!r} ignored (use sv or en)", language,
-                                           "unknown_language"))
+            parsed.warnings.append(
+                Problem(line, f"unknown language {language!r} ignored (use sv or en)", language, "unknown_language")
+            )
         language = code
     written_region = cell("region")
     region = canonical_region(written_region)
@@ -403,13 +506,23 @@ def _parse_row(parsed: ParsedList, line: int, cells: list[str], columns: dict[st
     for key, value in values.items():
         limit = FIELD_LIMITS[key]
         if value is not None and len(value) > limit:
-            parsed.warnings.append(Problem(line, f"{key} longer than {limit} characters: cut", value[:400],
-                                           "too_long", {"field": key, "limit": limit}))
+            parsed.warnings.append(
+                Problem(
+                    line,
+                    f"{key} longer than {limit} characters: cut",
+                    value[:400],
+                    "too_long",
+                    {"field": key, "limit": limit},
+                )
+            )
             values[key] = value[:limit].rstrip()
     if cleaned_fields:
         fields = ", ".join(dict.fromkeys(cleaned_fields))
-        parsed.warnings.append(Problem(line, f"{fields}: control or right-to-left characters removed", email,
-                                       "cleaned", {"fields": fields}))
+        parsed.warnings.append(
+            Problem(
+                line, f"{fields}: control or right-to-left characters removed", email, "cleaned", {"fields": fields}
+            )
+        )
     return ContactRow(line=line, email=email, language=language, **values)
 
 
@@ -428,14 +541,17 @@ def read_organisation_names(folder: Path) -> dict[str, OrganisationInfo]:
     try:
         text = decode(path.read_bytes())
     except (CsvFileError, OSError) as exc:
-        raise CsvFileError(f"{path.name} beside it cannot be read: {exc}", "registry_unreadable",
-                           name=path.name) from None
+        raise CsvFileError(
+            f"{path.name} beside it cannot be read: {exc}", "registry_unreadable", name=path.name
+        ) from None
     reader = csv.DictReader(io.StringIO(text, newline=""), delimiter=_delimiter(text.split("\n", 1)[0]))
     names = {}
     try:
         for row in reader:
             # A row longer than the header puts a list under the key None: ignore those cells.
-            row = {(key or "").strip().lower(): _clean(value) or "" for key, value in row.items() if isinstance(value, str)}
+            row = {
+                (key or "").strip().lower(): _clean(value) or "" for key, value in row.items() if isinstance(value, str)
+            }
             for key, limit in ORGANISATION_LIMITS.items():
                 row[key] = row.get(key, "")[:limit].rstrip()
             if row.get("slug") and row.get("name"):
@@ -446,6 +562,9 @@ def read_organisation_names(folder: Path) -> dict[str, OrganisationInfo]:
                     email = None
                 names[row["slug"]] = OrganisationInfo(row["name"], canonical_region(row.get("region")), email)
     except csv.Error as exc:
-        raise CsvFileError(f"{path.name} beside it cannot be read: line {reader.reader.line_num}: {exc}",
-                           "registry_unreadable", name=path.name) from None
+        raise CsvFileError(
+            f"{path.name} beside it cannot be read: line {reader.reader.line_num}: {exc}",
+            "registry_unreadable",
+            name=path.name,
+        ) from None
     return names

@@ -67,14 +67,26 @@ def _clean(field: str, value: str | None) -> str | None:
     return text or None
 
 
-def update_contact(session: Session, contact: Contact, *, name: str | None, language: str | None,
-                   region: str | None, phone: str | None, roles: dict[str, str | None] | None = None) -> list[str]:
+def update_contact(
+    session: Session,
+    contact: Contact,
+    *,
+    name: str | None,
+    language: str | None,
+    region: str | None,
+    phone: str | None,
+    roles: dict[str, str | None] | None = None,
+) -> list[str]:
     """Set the fields (an empty value clears one); returns the names of the fields that changed."""
     language = (language or "").strip().lower() or None
     if language is not None and language not in LANGUAGES:
         raise ContactError("language", "language", language=language, choices=", ".join(LANGUAGES))
-    values = {"name": _clean("name", name), "language": language, "region": _region(region),
-              "phone": _clean("phone", phone)}
+    values = {
+        "name": _clean("name", name),
+        "language": language,
+        "region": _region(region),
+        "phone": _clean("phone", phone),
+    }
     cleaned_roles = {slug: _clean("role", role) for slug, role in (roles or {}).items()}
     changed = [key for key, value in values.items() if getattr(contact, key) != value]
     for key in changed:
@@ -97,8 +109,15 @@ def _region(value: str | None) -> str | None:
     return region
 
 
-def update_organisation(session: Session, slug: str, *, name: str | None, short_name: str | None,
-                        region: str | None, contact_email: str | None) -> list[str]:
+def update_organisation(
+    session: Session,
+    slug: str,
+    *,
+    name: str | None,
+    short_name: str | None,
+    region: str | None,
+    contact_email: str | None,
+) -> list[str]:
     """Staff correct an organisation; a name set here is kept when organisations.csv says otherwise.
 
     Raises LookupError (unknown slug) or ContactError naming the field."""
@@ -112,8 +131,12 @@ def update_organisation(session: Session, slug: str, *, name: str | None, short_
             email = normalise_email(email)
         except ValueError:
             raise ContactError("contact_email", "not_email") from None
-    values = {"name": text, "short_name": _clean("short_name", short_name), "region": _region(region),
-              "contact_email": email}
+    values = {
+        "name": text,
+        "short_name": _clean("short_name", short_name),
+        "region": _region(region),
+        "contact_email": email,
+    }
     changed = [key for key, value in values.items() if getattr(organisation, key) != value]
     for key in changed:
         setattr(organisation, key, values[key])
@@ -127,9 +150,15 @@ def organisation_by_slug(session: Session, slug: str) -> Organisation:
     return found(session.scalar(select(Organisation).where(Organisation.slug == slug)), "no_organisation", slug=slug)
 
 
-
-def add_organisation(session: Session, slug: str, *, name: str | None, short_name: str | None = None,
-                     region: str | None = None, contact_email: str | None = None) -> Organisation:
+def add_organisation(
+    session: Session,
+    slug: str,
+    *,
+    name: str | None,
+    short_name: str | None = None,
+    region: str | None = None,
+    contact_email: str | None = None,
+) -> Organisation:
     """A member organisation made by hand (the API); imports make theirs from the list's name.
 
     Raises ContactError naming the field (a bad or taken slug, a missing name, ...)."""
@@ -148,8 +177,15 @@ def add_organisation(session: Session, slug: str, *, name: str | None, short_nam
     return organisation
 
 
-def add_contact(session: Session, email: str, *, name: str | None = None, language: str | None = None,
-                region: str | None = None, phone: str | None = None) -> Contact:
+def add_contact(
+    session: Session,
+    email: str,
+    *,
+    name: str | None = None,
+    language: str | None = None,
+    region: str | None = None,
+    phone: str | None = None,
+) -> Contact:
     """One person added by hand (the API); a suppressed or erased address is refused, as an import skips it.
 
     Raises ContactError naming the field."""
@@ -161,8 +197,14 @@ def add_contact(session: Session, email: str, *, name: str | None = None, langua
         raise ContactError("email", "not_email") from None
     if session.scalar(select(Contact.id).where(Contact.email == address)) is not None:
         raise ContactError("email", "email_taken", email=address)
-    if session.scalar(select(Suppression.id).where(Suppression.address_hash == address_hash(address),
-                                                   Suppression.reason == "erased")) is not None:
+    if (
+        session.scalar(
+            select(Suppression.id).where(
+                Suppression.address_hash == address_hash(address), Suppression.reason == "erased"
+            )
+        )
+        is not None
+    ):
         raise ContactError("email", "erased")
     contact = Contact(email=address)
     session.add(contact)
@@ -172,15 +214,17 @@ def add_contact(session: Session, email: str, *, name: str | None = None, langua
     return contact
 
 
-def set_membership(session: Session, contact: Contact, organisation_slug: str, role: str | None,
-                   title: str | None = None) -> tuple[Membership, bool]:
+def set_membership(
+    session: Session, contact: Contact, organisation_slug: str, role: str | None, title: str | None = None
+) -> tuple[Membership, bool]:
     """Put the person on the organisation's list, or change their role there; True when newly added."""
     organisation = organisation_by_slug(session, organisation_slug)
-    membership = next((membership for membership in contact.memberships if membership.organisation_id == organisation.id), None)
+    membership = next(
+        (membership for membership in contact.memberships if membership.organisation_id == organisation.id), None
+    )
     added = membership is None
     if membership is None:
-        membership = Membership(contact=contact, organisation=organisation, name=contact.name,
-                                region=contact.region)
+        membership = Membership(contact=contact, organisation=organisation, name=contact.name, region=contact.region)
         session.add(membership)
     membership.role = _clean("role", role)
     if title is not None:

@@ -20,14 +20,19 @@ EVENT_OF = {SuppressionReason.UNSUBSCRIBED: CONTACT_UNSUBSCRIBED, SuppressionRea
 
 def contact_data(session: Session, contact: Contact) -> dict[str, Any]:
     """The person as every event shows them: id, address, name, language and their organisations' slugs."""
-    organisations = session.scalars(select(Organisation.slug).join(Membership)
-                                    .where(Membership.contact_id == contact.id))
-    return {"id": contact.id, "email": contact.email, "name": contact.name, "language": contact.language,
-            "organisations": sorted(organisations)}
+    organisations = session.scalars(
+        select(Organisation.slug).join(Membership).where(Membership.contact_id == contact.id)
+    )
+    return {
+        "id": contact.id,
+        "email": contact.email,
+        "name": contact.name,
+        "language": contact.language,
+        "organisations": sorted(organisations),
+    }
 
 
-def contact_suppressed(session: Session, email: str, reason: SuppressionReason, detail: str | None,
-                       source: str) -> int:
+def contact_suppressed(session: Session, email: str, reason: SuppressionReason, detail: str | None, source: str) -> int:
     """Queue contact.unsubscribed or contact.bounced for a new suppression of `email` (a known contact or not)."""
     event = EVENT_OF.get(reason)
     if event is None:

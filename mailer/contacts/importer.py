@@ -86,10 +86,14 @@ class FileReport:
         if self.note:
             return f"{self.path.name}: {self.note}"
         if self.blocking:
-            return (f"{self.path.name}: not imported: {len(self.blocking)} problem(s) to fix in the file "
-                    "or to choose (--map-region, --column)")
-        text = (f"{self.path.name}: {self.imported} new, {self.updated} changed, "
-                f"{self.unchanged} unchanged, {self.removed} removed, {len(self.rejected)} rejected")
+            return (
+                f"{self.path.name}: not imported: {len(self.blocking)} problem(s) to fix in the file "
+                "or to choose (--map-region, --column)"
+            )
+        text = (
+            f"{self.path.name}: {self.imported} new, {self.updated} changed, "
+            f"{self.unchanged} unchanged, {self.removed} removed, {len(self.rejected)} rejected"
+        )
         extras = []
         if self.suppressed:
             extras.append(f"{self.suppressed} suppressed stay suppressed")
@@ -148,7 +152,9 @@ def import_lists(
     claims = Claims()
     counter = _Counter(progress)
     savepoint = None if dry_run else session.begin_nested()
-    lists: dict[int, tuple[FileReport, AbstractSet[str]]] = {}  # organisation id -> its last file, everyone on its files
+    lists: dict[
+        int, tuple[FileReport, AbstractSet[str]]
+    ] = {}  # organisation id -> its last file, everyone on its files
     for number, path in enumerate(paths, 1):
         claims.open = number < len(paths)
         report = FileReport(path=path)
@@ -158,7 +164,9 @@ def import_lists(
             continue
         slug = org or path.stem.lower()
         if not SLUG_RE.match(slug):
-            report.error = f"{slug!r} is not a valid organisation slug (a-z, 0-9 and hyphens); rename the file or use --org"
+            report.error = (
+                f"{slug!r} is not a valid organisation slug (a-z, 0-9 and hyphens); rename the file or use --org"
+            )
             report.error_code, report.error_params = "bad_slug", {"slug": slug}
             continue
         report.organisation = slug
@@ -167,8 +175,7 @@ def import_lists(
         alone = None if dry_run else session.begin_nested()
         try:
             read_organisation_names(path.parent)  # a broken organisations.csv stops this file here
-            rows = read_rows(parsed, (data or {}).get(path), check_dns=check_dns, max_bytes=max_bytes,
-                             choices=choices)
+            rows = read_rows(parsed, (data or {}).get(path), check_dns=check_dns, max_bytes=max_bytes, choices=choices)
             if dry_run:
                 with session.no_autoflush:
                     organisation_id, emails = _apply(session, report, rows, claims, choices, counter, write=False)
@@ -183,7 +190,10 @@ def import_lists(
             report.error, report.error_code, report.error_params = str(exc), exc.code, exc.params
             continue
         report.rejected, report.warnings, report.blocking = (
-            parsed.rejected, parsed.warnings + report.warnings, parsed.blocking)
+            parsed.rejected,
+            parsed.warnings + report.warnings,
+            parsed.blocking,
+        )
         report.rows, report.seconds = counter.rows - rows_before, time.monotonic() - started
         if alone is not None:  # not a dry run
             if report.blocking:
@@ -200,7 +210,9 @@ def import_lists(
     if savepoint is None:  # a dry run
         session.expunge_all()
         return ImportReport(files=reports, written=False)
-    rollback = strict and any(file_report.error or file_report.rejected or file_report.blocking for file_report in reports)
+    rollback = strict and any(
+        file_report.error or file_report.rejected or file_report.blocking for file_report in reports
+    )
     for organisation_id, (report, emails) in lists.items():
         report.removed = _remove_absent(session, organisation_id, emails)
     if rollback:
@@ -229,8 +241,13 @@ def _record_rejections(session: Session, organisation_id: int, report: FileRepor
         )
     )
     session.add_all(
-        ImportRejection(organisation_id=organisation_id, file_name=report.path.name, line=problem.line,
-                        value=(problem.value or "")[:400] or None, reason=problem.message[:400])
+        ImportRejection(
+            organisation_id=organisation_id,
+            file_name=report.path.name,
+            line=problem.line,
+            value=(problem.value or "")[:400] or None,
+            reason=problem.message[:400],
+        )
         for problem in report.rejected
     )
 
@@ -240,15 +257,23 @@ def _remove_absent(session: Session, organisation_id: int, emails: Collection[st
     without `write`, only how many.
 
     An erased person's membership stays: it is what keeps "organisations represented" right."""
-    absent = [contact_id for contact_id, email in session.execute(
-        select(Contact.id, Contact.email).join(Membership, Membership.contact_id == Contact.id)
-        .where(Membership.organisation_id == organisation_id))
-        if email not in emails and not email.endswith("@" + ERASED_DOMAIN)]
+    absent = [
+        contact_id
+        for contact_id, email in session.execute(
+            select(Contact.id, Contact.email)
+            .join(Membership, Membership.contact_id == Contact.id)
+            .where(Membership.organisation_id == organisation_id)
+        )
+        if email not in emails and not email.endswith("@" + ERASED_DOMAIN)
+    ]
     if not write:
         return len(absent)
     for start in range(0, len(absent), CHUNK):
-        session.execute(delete(Membership).where(Membership.organisation_id == organisation_id,
-                                                 Membership.contact_id.in_(absent[start:start + CHUNK])))
+        session.execute(
+            delete(Membership).where(
+                Membership.organisation_id == organisation_id, Membership.contact_id.in_(absent[start : start + CHUNK])
+            )
+        )
     session.expire_all()
     return len(absent)
 
@@ -271,8 +296,9 @@ def _organisation(session: Session, slug: str, folder: Path, write: bool = True)
     return organisation
 
 
-def _merge_duplicates(rows: list[ContactRow], seen: dict[str, int], report: FileReport
-                      ) -> tuple[list[ContactRow], list[ContactRow]]:
+def _merge_duplicates(
+    rows: list[ContactRow], seen: dict[str, int], report: FileReport
+) -> tuple[list[ContactRow], list[ContactRow]]:
     """The same address twice in one file is one person; later non-empty cells win.
 
     Returns the batch's people seen for the first time, and the rows of people an earlier
@@ -285,8 +311,15 @@ def _merge_duplicates(rows: list[ContactRow], seen: dict[str, int], report: File
         if first_line == row.line:
             by_email[row.email] = row
             continue
-        report.warnings.append(Problem(row.line, f"same address as line {first_line}: merged", row.email,
-                                       "duplicate", {"first_line": first_line}))
+        report.warnings.append(
+            Problem(
+                row.line,
+                f"same address as line {first_line}: merged",
+                row.email,
+                "duplicate",
+                {"first_line": first_line},
+            )
+        )
         first = by_email.get(row.email) or again.get(row.email)
         if first is None:
             again[row.email] = row
@@ -300,26 +333,62 @@ def _merge_duplicates(rows: list[ContactRow], seen: dict[str, int], report: File
 LIST_FIELDS = ("name", "title", "region", "role")  # what each list says of a person, kept per membership
 
 
-def _insert_new(session: Session, organisation: Organisation, contacts: dict[str, ContactRow],
-                new_memberships: list[ContactRow], known: dict[str, int]) -> None:
+def _insert_new(
+    session: Session,
+    organisation: Organisation,
+    contacts: dict[str, ContactRow],
+    new_memberships: list[ContactRow],
+    known: dict[str, int],
+) -> None:
     """New people and memberships, each as one bulk INSERT of all their rows (SQLAlchemy's
     executemany, with the models' column defaults): no ORM object, no round trip per row.
     `known` maps existing people's addresses to their ids. One time stamp for the whole import,
     so that a person and their first membership show the same time."""
     now = utcnow()
     if contacts:
-        new_ids = session.execute(insert(Contact).returning(Contact.id, Contact.email), [
-            {"email": row.email, "name": row.name, "language": row.language, "region": row.region, "phone": row.phone,
-             "created_at": now, "updated_at": now} for row in contacts.values()])
+        new_ids = session.execute(
+            insert(Contact).returning(Contact.id, Contact.email),
+            [
+                {
+                    "email": row.email,
+                    "name": row.name,
+                    "language": row.language,
+                    "region": row.region,
+                    "phone": row.phone,
+                    "created_at": now,
+                    "updated_at": now,
+                }
+                for row in contacts.values()
+            ],
+        )
         known = {**known, **{email: contact_id for contact_id, email in new_ids}}
     if new_memberships:
-        session.execute(insert(Membership), [
-            {"contact_id": known[row.email], "organisation_id": organisation.id, "created_at": now,
-             **{attr: getattr(row, attr) for attr in LIST_FIELDS}} for row in new_memberships])
+        session.execute(
+            insert(Membership),
+            [
+                {
+                    "contact_id": known[row.email],
+                    "organisation_id": organisation.id,
+                    "created_at": now,
+                    **{attr: getattr(row, attr) for attr in LIST_FIELDS},
+                }
+                for row in new_memberships
+            ],
+        )
         # Each new membership is the person's lawful basis for mail from Ax: "member list of <org>".
-        session.execute(insert(ConsentRecord), [
-            {"contact_id": known[row.email], "basis": LawfulBasis.MEMBER_LIST, "organisation_id": organisation.id,
-             "purpose": f"member_list:{organisation.slug}", "given_at": now} for row in new_memberships])
+        session.execute(
+            insert(ConsentRecord),
+            [
+                {
+                    "contact_id": known[row.email],
+                    "basis": LawfulBasis.MEMBER_LIST,
+                    "organisation_id": organisation.id,
+                    "purpose": f"member_list:{organisation.slug}",
+                    "given_at": now,
+                }
+                for row in new_memberships
+            ],
+        )
 
 
 PERSON_FIELDS = ("language", "phone")
@@ -333,7 +402,9 @@ class Claims:
 
     def __init__(self) -> None:
         self.by_email: dict[str, tuple[str | None, ...]] = {}
-        self.shared: dict[tuple[str | None, ...], tuple[str | None, ...]] = {}  # each distinct claim tuple once: most people share one
+        self.shared: dict[
+            tuple[str | None, ...], tuple[str | None, ...]
+        ] = {}  # each distinct claim tuple once: most people share one
         self.open = True  # False while reading the import's last file: nothing after it asks
 
     def claim(self, email: str, attr: str, value: str, file_name: str) -> tuple[str, str]:
@@ -344,7 +415,7 @@ class Claims:
         if held_value is not None and held_file is not None:  # claimed together
             return held_value, held_file
         if self.open:
-            claimed = (*held[:index], value, file_name, *held[index + 2:])
+            claimed = (*held[:index], value, file_name, *held[index + 2 :])
             self.by_email[email] = self.shared.setdefault(claimed, claimed)
         return value, file_name
 
@@ -359,16 +430,29 @@ def _person_changes(row: ContactRow, contact: Contact | None, claims: Claims, re
             continue
         claimed = claims.claim(row.email, attr, value, report.path.name)
         if claimed[0] != value:
-            report.warnings.append(Problem(
-                row.line, f"{attr} {value!r} differs from {claimed[0]!r} in {claimed[1]}: kept {claimed[0]!r}", value,
-                "differs", {"field": attr, "other": claimed[0], "file": claimed[1]}))
+            report.warnings.append(
+                Problem(
+                    row.line,
+                    f"{attr} {value!r} differs from {claimed[0]!r} in {claimed[1]}: kept {claimed[0]!r}",
+                    value,
+                    "differs",
+                    {"field": attr, "other": claimed[0], "file": claimed[1]},
+                )
+            )
         elif contact is not None and getattr(contact, attr) != value:
             changes[attr] = value
     return changes
 
 
-def _shown(session: Session, row: ContactRow, contact: Contact, organisation: Organisation, stated_now: set[str],
-           choices: Choices, report: FileReport) -> bool:
+def _shown(
+    session: Session,
+    row: ContactRow,
+    contact: Contact,
+    organisation: Organisation,
+    stated_now: set[str],
+    choices: Choices,
+    report: FileReport,
+) -> bool:
     """Set the person's shown name and region from this list; True when one changed.
 
     The shown value is the most recently confirmed one: a list stating a spelling it did not
@@ -391,9 +475,11 @@ def _shown(session: Session, row: ContactRow, contact: Contact, organisation: Or
         # memory: a dry run writes nothing).
         options: dict[str, list[str]] = {}
         for stated, other in session.execute(
-                select(getattr(Membership, attr), Organisation.name).join(Organisation)
-                .where(Membership.contact_id == contact.id, Organisation.slug != organisation.slug)
-                .order_by(Organisation.name)):
+            select(getattr(Membership, attr), Organisation.name)
+            .join(Organisation)
+            .where(Membership.contact_id == contact.id, Organisation.slug != organisation.slug)
+            .order_by(Organisation.name)
+        ):
             if stated:
                 options.setdefault(stated, []).append(other)
         options.setdefault(value, []).append(organisation.name)
@@ -414,13 +500,20 @@ def _casing(name: str) -> int:
 
 
 def _worse_cased(new: str, shown: str) -> bool:
-    """"göran åberg" or "GÖRAN ÅBERG" from one list does not replace "Göran Åberg" from another:
+    """ "göran åberg" or "GÖRAN ÅBERG" from one list does not replace "Göran Åberg" from another:
     the same name in worse case is no new spelling to confirm."""
     return new.casefold() == shown.casefold() and _casing(new) < _casing(shown)
 
 
-def _apply(session: Session, report: FileReport, rows: Iterable[ContactRow], claims: Claims,
-           choices: Choices, counter: _Counter, write: bool = True) -> tuple[int | None, AbstractSet[str]]:
+def _apply(
+    session: Session,
+    report: FileReport,
+    rows: Iterable[ContactRow],
+    claims: Claims,
+    choices: Choices,
+    counter: _Counter,
+    write: bool = True,
+) -> tuple[int | None, AbstractSet[str]]:
     """Count (and with `write`, make) one file's changes, BATCH rows at a time; returns its
     organisation's id and the addresses on the list. Without `write` nothing reaches the database."""
     assert report.organisation is not None, "named before its rows are read"
@@ -438,8 +531,16 @@ def _apply(session: Session, report: FileReport, rows: Iterable[ContactRow], cla
     return organisation.id, seen.keys()
 
 
-def _apply_batch(session: Session, report: FileReport, organisation: Organisation, rows: list[ContactRow],
-                 seen: dict[str, int], claims: Claims, choices: Choices, write: bool) -> None:
+def _apply_batch(
+    session: Session,
+    report: FileReport,
+    organisation: Organisation,
+    rows: list[ContactRow],
+    seen: dict[str, int],
+    claims: Claims,
+    choices: Choices,
+    write: bool,
+) -> None:
     """One batch: its people and their memberships looked up together, counted, and with
     `write` inserted or updated; then its objects leave the session, so memory stays flat."""
     rows, again = _merge_duplicates(rows, seen, report)
@@ -448,14 +549,24 @@ def _apply_batch(session: Session, report: FileReport, organisation: Organisatio
             _apply_rows(session, report, organisation, part, claims, choices, write, counted)
 
 
-def _apply_rows(session: Session, report: FileReport, organisation: Organisation, rows: list[ContactRow],
-                claims: Claims, choices: Choices, write: bool, counted: bool) -> None:
+def _apply_rows(
+    session: Session,
+    report: FileReport,
+    organisation: Organisation,
+    rows: list[ContactRow],
+    claims: Claims,
+    choices: Choices,
+    write: bool,
+    counted: bool,
+) -> None:
     emails = [row.email for row in rows]
     contacts: dict[str, Contact] = {}
     suppressions: dict[str, SuppressionReason] = {}
     for start in range(0, len(emails), CHUNK):
-        chunk = emails[start:start + CHUNK]
-        contacts.update((contact.email, contact) for contact in session.scalars(select(Contact).where(Contact.email.in_(chunk))))
+        chunk = emails[start : start + CHUNK]
+        contacts.update(
+            (contact.email, contact) for contact in session.scalars(select(Contact).where(Contact.email.in_(chunk)))
+        )
         hashes = {address_hash(email): email for email in chunk}
         for hashed, suppressed_for in session.execute(
             select(Suppression.address_hash, Suppression.reason).where(Suppression.address_hash.in_(hashes))
@@ -465,8 +576,15 @@ def _apply_rows(session: Session, report: FileReport, organisation: Organisation
     if organisation.id is not None:
         ids = [contact.id for contact in contacts.values()]
         for start in range(0, len(ids), CHUNK):
-            memberships.update((membership.contact_id, membership) for membership in session.scalars(select(Membership).where(
-                Membership.organisation_id == organisation.id, Membership.contact_id.in_(ids[start:start + CHUNK]))))
+            memberships.update(
+                (membership.contact_id, membership)
+                for membership in session.scalars(
+                    select(Membership).where(
+                        Membership.organisation_id == organisation.id,
+                        Membership.contact_id.in_(ids[start : start + CHUNK]),
+                    )
+                )
+            )
     counts = FileReport(path=report.path)  # this batch's counts, added to the file's when counted
 
     new_contacts: dict[str, ContactRow] = {}
@@ -501,7 +619,9 @@ def _apply_rows(session: Session, report: FileReport, organisation: Organisation
             if value and getattr(membership, attr) != value:
                 setattr(membership, attr, value)
                 stated_now.add(attr)
-        changed = _shown(session, row, contact, organisation, stated_now, choices, report) or changed or bool(stated_now)
+        changed = (
+            _shown(session, row, contact, organisation, stated_now, choices, report) or changed or bool(stated_now)
+        )
         if changed:
             counts.updated += 1
         else:
@@ -513,8 +633,9 @@ def _apply_rows(session: Session, report: FileReport, organisation: Organisation
             setattr(report, attr, getattr(report, attr) + getattr(counts, attr))
     if not write:
         return
-    _insert_new(session, organisation, new_contacts, new_memberships,
-                {email: contact.id for email, contact in contacts.items()})
+    _insert_new(
+        session, organisation, new_contacts, new_memberships, {email: contact.id for email, contact in contacts.items()}
+    )
     session.flush()
     for contact in contacts.values():
         session.expunge(contact)

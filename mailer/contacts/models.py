@@ -109,9 +109,7 @@ class Contact(Base):
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow, info=not_personal())
     updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow, info=not_personal())
 
-    memberships: Mapped[list[Membership]] = relationship(
-        back_populates="contact", cascade="all, delete-orphan"
-    )
+    memberships: Mapped[list[Membership]] = relationship(back_populates="contact", cascade="all, delete-orphan")
 
     @property
     def is_erased(self) -> bool:
@@ -136,8 +134,9 @@ class RetiredLinkKey(Base):
     __tablename__ = "retired_link_keys"
 
     id: Mapped[int] = mapped_column(primary_key=True, info=not_personal())
-    contact_id: Mapped[int] = mapped_column(ForeignKey("contacts.id", ondelete="CASCADE"), index=True,
-                                            info=not_personal())
+    contact_id: Mapped[int] = mapped_column(
+        ForeignKey("contacts.id", ondelete="CASCADE"), index=True, info=not_personal()
+    )
     link_key: Mapped[str] = mapped_column(String(32), unique=True, info=not_personal())
     retired_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow, info=not_personal())
 
@@ -187,7 +186,12 @@ class Suppression(Base):
     address_hash: Mapped[str] = mapped_column(String(64), unique=True, info=not_personal())
     email: Mapped[str | None] = mapped_column(String(320), info=personal())
     reason: Mapped[SuppressionReason] = mapped_column(
-        Enum(SuppressionReason, native_enum=False, length=20, values_callable=lambda enum_type: [member.value for member in enum_type]),
+        Enum(
+            SuppressionReason,
+            native_enum=False,
+            length=20,
+            values_callable=lambda enum_type: [member.value for member in enum_type],
+        ),
         info=not_personal(),
     )
     detail: Mapped[str | None] = mapped_column(Text, info=personal())

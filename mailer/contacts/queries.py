@@ -34,7 +34,10 @@ def list_organisations(session: Session) -> list[OrganisationRow]:
         .outerjoin(counts, counts.c.organisation_id == Organisation.id)
         .order_by(Organisation.name)
     )
-    return [OrganisationRow(organisation.slug, organisation.name, organisation.short_name, organisation.region, count) for organisation, count in rows]
+    return [
+        OrganisationRow(organisation.slug, organisation.name, organisation.short_name, organisation.region, count)
+        for organisation, count in rows
+    ]
 
 
 def find_contact(session: Session, email: str) -> Contact:
@@ -52,8 +55,11 @@ def find_contact(session: Session, email: str) -> Contact:
 
 def list_contacts(session: Session, org: str | None = None) -> list[Contact]:
     """Contacts with their memberships loaded; raises LookupError for an unknown organisation."""
-    query = (select(Contact).where(Contact.email.not_like(f"%@{ERASED_DOMAIN}"))
-             .options(selectinload(Contact.memberships).selectinload(Membership.organisation)))
+    query = (
+        select(Contact)
+        .where(Contact.email.not_like(f"%@{ERASED_DOMAIN}"))
+        .options(selectinload(Contact.memberships).selectinload(Membership.organisation))
+    )
     if org is not None:
         organisation = session.scalar(select(Organisation).where(Organisation.slug == org))
         if organisation is None:

@@ -20,8 +20,13 @@ def suppression_of(session: Session, email: str) -> Suppression | None:
     return session.scalar(select(Suppression).where(Suppression.address_hash == address_hash(email)))
 
 
-def suppress(session: Session, email: str, reason: SuppressionReason = SuppressionReason.UNSUBSCRIBED,
-             detail: str | None = None, source: str = "staff") -> Suppression:
+def suppress(
+    session: Session,
+    email: str,
+    reason: SuppressionReason = SuppressionReason.UNSUBSCRIBED,
+    detail: str | None = None,
+    source: str = "staff",
+) -> Suppression:
     """No campaign mails the address again; an existing suppression is kept as it is.
 
     A new one is a contact.unsubscribed or contact.bounced webhook event (`source` says who:
@@ -31,8 +36,9 @@ def suppress(session: Session, email: str, reason: SuppressionReason = Suppressi
     existing = suppression_of(session, email)
     if existing is not None:
         return existing
-    suppression = Suppression(address_hash=address_hash(email), email=email.strip().lower(), reason=reason,
-                              detail=detail, created_at=utcnow())
+    suppression = Suppression(
+        address_hash=address_hash(email), email=email.strip().lower(), reason=reason, detail=detail, created_at=utcnow()
+    )
     session.add(suppression)
     session.flush()
     contact_suppressed(session, email, reason, detail, source)
@@ -41,6 +47,7 @@ def suppress(session: Session, email: str, reason: SuppressionReason = Suppressi
 
 def lift_suppression(session: Session, email: str) -> bool:
     """Mail the address again after an unsubscription or a bounce; True if something was lifted."""
-    result = session.execute(delete(Suppression).where(
-        Suppression.address_hash == address_hash(email), Suppression.reason.in_(LIFTABLE)))
+    result = session.execute(
+        delete(Suppression).where(Suppression.address_hash == address_hash(email), Suppression.reason.in_(LIFTABLE))
+    )
     return bool(rowcount(result))

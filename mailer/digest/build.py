@@ -46,8 +46,9 @@ def digest_context(session: Session, settings: Settings, start: dt.datetime, end
     }
 
 
-def send_digest(session: Session, settings: Settings, now: dt.datetime | None = None,
-                actor: str = "worker") -> DigestRun | None:
+def send_digest(
+    session: Session, settings: Settings, now: dt.datetime | None = None, actor: str = "worker"
+) -> DigestRun | None:
     """Queue the digest for every staff address and record the period it covers (and who sent it)."""
     if not settings.staff_emails:
         return None

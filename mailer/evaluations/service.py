@@ -45,15 +45,22 @@ def is_participant(session: Session, contact: Contact, meeting: Meeting) -> bool
 
 
 def current_evaluation(session: Session, contact: Contact, meeting: Meeting) -> Evaluation | None:
-    return session.scalar(select(Evaluation).where(Evaluation.meeting_id == meeting.id,
-                                                   Evaluation.contact_id == contact.id))
+    return session.scalar(
+        select(Evaluation).where(Evaluation.meeting_id == meeting.id, Evaluation.contact_id == contact.id)
+    )
 
 
 def has_answered(session: Session, contact: Contact, meeting: Meeting) -> bool:
     if current_evaluation(session, contact, meeting) is not None:
         return True
-    return session.scalar(select(EvaluationReceipt.id).where(
-        EvaluationReceipt.meeting_id == meeting.id, EvaluationReceipt.contact_id == contact.id)) is not None
+    return (
+        session.scalar(
+            select(EvaluationReceipt.id).where(
+                EvaluationReceipt.meeting_id == meeting.id, EvaluationReceipt.contact_id == contact.id
+            )
+        )
+        is not None
+    )
 
 
 def _score(form: Mapping[str, str | None], name: str) -> int:
@@ -70,11 +77,17 @@ def parse(form: Mapping[str, str | None]) -> dict[str, Any]:
     comment = CONTROL.sub("", form.get("comment") or "").strip()
     if len(comment) > COMMENT_MAX:
         raise EvaluationError("comment", f"at most {COMMENT_MAX} characters")
-    return {"value": _score(form, "value"), "knowledge": _score(form, "knowledge"),
-            "cooperation": cooperation == "yes", "comment": comment or None}
+    return {
+        "value": _score(form, "value"),
+        "knowledge": _score(form, "knowledge"),
+        "cooperation": cooperation == "yes",
+        "comment": comment or None,
+    }
 
 
-def record_evaluation(session: Session, contact: Contact, meeting: Meeting, form: Mapping[str, str | None]) -> Evaluation:
+def record_evaluation(
+    session: Session, contact: Contact, meeting: Meeting, form: Mapping[str, str | None]
+) -> Evaluation:
     values = parse(form)
     if not is_participant(session, contact, meeting):
         raise NotEligible()
@@ -128,13 +141,18 @@ def _summarise(label: str, rows: list[Evaluation]) -> Summary:
 def summarise(session: Session, meetings: Iterable[Meeting]) -> tuple[list[Summary], list[Summary]]:
     """(per meeting, per region) averages, counts and free-text answers."""
     meetings = list(meetings)
-    rows = session.scalars(select(Evaluation).where(Evaluation.meeting_id.in_([meeting.id for meeting in meetings]))
-                           .order_by(Evaluation.id)).all()
+    rows = session.scalars(
+        select(Evaluation)
+        .where(Evaluation.meeting_id.in_([meeting.id for meeting in meetings]))
+        .order_by(Evaluation.id)
+    ).all()
     by_meeting: dict[int, list[Evaluation]] = defaultdict(list)
     for row in rows:
         by_meeting[row.meeting_id].append(row)
     by_region: dict[str, list[Evaluation]] = defaultdict(list)
     for meeting in meetings:
         by_region[meeting.region].extend(by_meeting[meeting.id])
-    return ([_summarise(meeting.slug, by_meeting[meeting.id]) for meeting in meetings],
-            [_summarise(region, items) for region, items in sorted(by_region.items())])
+    return (
+        [_summarise(meeting.slug, by_meeting[meeting.id]) for meeting in meetings],
+        [_summarise(region, items) for region, items in sorted(by_region.items())],
+    )

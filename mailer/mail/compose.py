@@ -23,8 +23,13 @@ from mailer.meetings.models import Meeting, Series
 
 def made_up_contact(language: str | None = None) -> Contact:
     """Stands in for a recipient when an audience is still empty (previews, template checks)."""
-    return Contact(id=0, email="anna.andersson@example.org", name="Anna Andersson",
-                   link_key="sample-preview-key", language=language)
+    return Contact(
+        id=0,
+        email="anna.andersson@example.org",
+        name="Anna Andersson",
+        link_key="sample-preview-key",
+        language=language,
+    )
 
 
 def organisation_names(contact: Addressee) -> list[str]:
@@ -48,8 +53,14 @@ def template_file(template: str, series: Series | None) -> str:
 class Composer:
     """The messages of one template (and meeting, or series) to contacts."""
 
-    def __init__(self, settings: Settings, templates: EmailTemplates, template: str, meeting: Meeting | None,
-                 series: Series | None = None):
+    def __init__(
+        self,
+        settings: Settings,
+        templates: EmailTemplates,
+        template: str,
+        meeting: Meeting | None,
+        series: Series | None = None,
+    ):
         self.settings, self.templates, self.meeting, self.series = settings, templates, meeting, series
         self.template = template_file(template, series)
         self.calendar = MeetingCalendar(meeting, settings) if meeting is not None else None
@@ -62,16 +73,34 @@ class Composer:
             self._languages[lang] = (self.templates.load(self.template, lang), view, series)
         return self._languages[lang]
 
-    def render(self, contact: Addressee, first_message: bool,
-               extra: dict[str, Any] | None = None) -> tuple[Rendered, dict[str, Any]]:
+    def render(
+        self, contact: Addressee, first_message: bool, extra: dict[str, Any] | None = None
+    ) -> tuple[Rendered, dict[str, Any]]:
         """The recipient's subject, text and HTML, and the context they were rendered with."""
         loaded, view, series_view = self._language(language_of(contact, self.settings))
-        context = recipient_context(self.settings, contact, self.meeting, organisation_names(contact), first_message,
-                                    extra, meeting_view=view, series=self.series, series_view=series_view)
+        context = recipient_context(
+            self.settings,
+            contact,
+            self.meeting,
+            organisation_names(contact),
+            first_message,
+            extra,
+            meeting_view=view,
+            series=self.series,
+            series_view=series_view,
+        )
         return self.templates.render_loaded(loaded, context), context
 
-    def compose(self, contact: Addressee, first_message: bool, message_id: str, extra: dict[str, Any] | None = None,
-                to_email: str | None = None, subject_prefix: str = "", now: dt.datetime | None = None) -> bytes:
+    def compose(
+        self,
+        contact: Addressee,
+        first_message: bool,
+        message_id: str,
+        extra: dict[str, Any] | None = None,
+        to_email: str | None = None,
+        subject_prefix: str = "",
+        now: dt.datetime | None = None,
+    ) -> bytes:
         """The message's bytes (raises TemplateProblem, or ValueError for an address or link)."""
         rendered, context = self.render(contact, first_message, extra)
         if subject_prefix:
@@ -80,20 +109,47 @@ class Composer:
         if self.calendar is not None and wants_calendar(self.template, extra):
             name = "traff.ics" if context["lang"] == "sv" else "meeting.ics"
             attachments = (Attachment(name, "text", "calendar", self.calendar.for_link(context.get("rsvp_url"))),)
-        return build_message(rendered, self.settings.mail_from, contact.name, to_email or contact.email, message_id,
-                             unsubscribe_url=context["unsubscribe_url"], attachments=attachments, now=now)
+        return build_message(
+            rendered,
+            self.settings.mail_from,
+            contact.name,
+            to_email or contact.email,
+            message_id,
+            unsubscribe_url=context["unsubscribe_url"],
+            attachments=attachments,
+            now=now,
+        )
 
 
-def compose(settings: Settings, templates: EmailTemplates, *, template: str, contact: Addressee, meeting: Meeting | None,
-            first_message: bool, message_id: str, extra: dict[str, Any] | None = None,
-            to_email: str | None = None, subject_prefix: str = "", series: Series | None = None) -> bytes:
+def compose(
+    settings: Settings,
+    templates: EmailTemplates,
+    *,
+    template: str,
+    contact: Addressee,
+    meeting: Meeting | None,
+    first_message: bool,
+    message_id: str,
+    extra: dict[str, Any] | None = None,
+    to_email: str | None = None,
+    subject_prefix: str = "",
+    series: Series | None = None,
+) -> bytes:
     """One message (previews, test sends, template checks): a Composer for one recipient."""
     return Composer(settings, templates, template, meeting, series).compose(
-        contact, first_message, message_id, extra, to_email=to_email, subject_prefix=subject_prefix)
+        contact, first_message, message_id, extra, to_email=to_email, subject_prefix=subject_prefix
+    )
 
 
-def compose_staff(settings: Settings, templates: EmailTemplates, *, template: str, to_email: str,
-                  context: dict[str, Any], message_id: str) -> bytes:
+def compose_staff(
+    settings: Settings,
+    templates: EmailTemplates,
+    *,
+    template: str,
+    to_email: str,
+    context: dict[str, Any],
+    message_id: str,
+) -> bytes:
     """Mail to staff or to an organisation's office: the context was fixed when it was queued."""
     rendered = templates.render(template, context.get("lang", settings.language), context)
     return build_message(rendered, settings.mail_from, None, to_email, message_id)

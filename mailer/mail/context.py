@@ -77,8 +77,9 @@ def series_context(series: Series, settings: Settings, lang: str) -> dict[str, A
     }
 
 
-def links(settings: Settings, contact: Addressee, meeting: Meeting | None,
-          series: Series | None = None) -> dict[str, str]:
+def links(
+    settings: Settings, contact: Addressee, meeting: Meeting | None, series: Series | None = None
+) -> dict[str, str]:
     tokens = codec(settings)
     base = settings.base_url
     result = {"unsubscribe_url": f"{base}/u/{tokens.dumps('unsubscribe', contact.link_key)}"}

@@ -163,7 +163,7 @@ def _multipart(subtype: str, parts: list[bytes]) -> tuple[bytes, bytes]:
     has no "_", so no encoded part can contain it.
     """
     boundary = f"=_{secrets.token_hex(12)}".encode("ascii")
-    head = b'Content-Type: multipart/' + subtype.encode("ascii") + b'; boundary="' + boundary + b'"\r\n'
+    head = b"Content-Type: multipart/" + subtype.encode("ascii") + b'; boundary="' + boundary + b'"\r\n'
     body = b"".join(b"--" + boundary + CRLF + part + CRLF for part in parts) + b"--" + boundary + b"--\r\n"
     return head, body
 
@@ -196,8 +196,9 @@ def build_message(
         head.append(f"List-Unsubscribe: <{unsubscribe_url}>\r\n".encode("ascii"))
         head.append(b"List-Unsubscribe-Post: List-Unsubscribe=One-Click\r\n")
     head.append(b"MIME-Version: 1.0\r\n")
-    content_type, body = _multipart("alternative", [_text_part("plain", rendered.text),
-                                                    _text_part("html", rendered.html)])
+    content_type, body = _multipart(
+        "alternative", [_text_part("plain", rendered.text), _text_part("html", rendered.html)]
+    )
     if attachments:
         inner = content_type + CRLF + body
         content_type, body = _multipart("mixed", [inner, *(_attachment_part(attachment) for attachment in attachments)])

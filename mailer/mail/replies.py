@@ -32,11 +32,17 @@ ENHANCED = re.compile(r"(?<![\d.])([245])\.(\d{1,3})\.(\d{1,3})(?![\d.]*\d)")
 # Substrings, not words: Microsoft writes "SubmissionQuotaExceededException".
 LIMIT_WORDS = re.compile(r"limit|quota|\brate\b|too many|throttl|exceeded", re.IGNORECASE)
 # ... or about us (authentication, relaying, reputation) rather than the mailbox.
-SENDER_WORDS = re.compile(r"\b(relay\w*|auth\w*|policy|spam|block\w*|blacklist\w*|reputation|sender|helo|"
-                          r"denied|not permitted|tls)\b", re.IGNORECASE)
+SENDER_WORDS = re.compile(
+    r"\b(relay\w*|auth\w*|policy|spam|block\w*|blacklist\w*|reputation|sender|helo|"
+    r"denied|not permitted|tls)\b",
+    re.IGNORECASE,
+)
 # ... or, plainly, about the mailbox.
-MAILBOX_WORDS = re.compile(r"\b(user|mailbox|recipient|address|unknown|no such|not exist|does not exist|"
-                           r"doesn't exist|invalid|unavailable|not found)\b", re.IGNORECASE)
+MAILBOX_WORDS = re.compile(
+    r"\b(user|mailbox|recipient|address|unknown|no such|not exist|does not exist|"
+    r"doesn't exist|invalid|unavailable|not found)\b",
+    re.IGNORECASE,
+)
 ADDRESSES = re.compile(r"<?[^\s<>@]+@[^\s<>]+>?")
 
 HARD_RECIPIENT = {"1.1", "1.2", "1.3", "1.6", "1.10", "2.1"}  # bad mailbox, bad domain, moved, disabled
@@ -205,14 +211,28 @@ def explain_status(status: str | None, lang: str = "sv") -> str:
 # --- A message's last reply (or connection error), in words for the digest -------------------------
 
 # The catalog keys explain_reply uses, by kind (listed so the extractor finds them).
-REPLY_EXPLANATIONS = (N_("reply.explain.no_such_user"), N_("reply.explain.no_such_domain"),
-               N_("reply.explain.mailbox_disabled"), N_("reply.explain.mailbox_full"), N_("reply.explain.too_large"),
-               N_("reply.explain.refused"), N_("reply.explain.temporary"), N_("reply.explain.unreachable"),
-               N_("reply.explain.unknown"), N_("reply.explain.gave_up"))
+REPLY_EXPLANATIONS = (
+    N_("reply.explain.no_such_user"),
+    N_("reply.explain.no_such_domain"),
+    N_("reply.explain.mailbox_disabled"),
+    N_("reply.explain.mailbox_full"),
+    N_("reply.explain.too_large"),
+    N_("reply.explain.refused"),
+    N_("reply.explain.temporary"),
+    N_("reply.explain.unreachable"),
+    N_("reply.explain.unknown"),
+    N_("reply.explain.gave_up"),
+)
 BASIC = re.compile(r"^\s*([245]\d\d)\b")
 NO_SUCH_USER_WORDS = ("user unknown", "no such user", "does not exist", "unknown user")
-UNREACHABLE_WORDS = ("timed out", "timeout", "connection refused", "connection reset", "disconnected",
-                     "name or service not known")
+UNREACHABLE_WORDS = (
+    "timed out",
+    "timeout",
+    "connection refused",
+    "connection reset",
+    "disconnected",
+    "name or service not known",
+)
 
 
 def reply_kind(reply: str | None) -> str:

@@ -32,9 +32,20 @@ from mailer.errors import DomainError
 MAX_SUBJECT_CHARS = 998  # one header line (RFC 5322 section 2.1.1)
 DEFAULT_MAX_MESSAGE_BYTES = 10 * 1024 * 1024  # the `max_message_bytes` setting's default
 
-TEMPLATE_NAMES = ("invitation", "reminder", "information", "confirmation", "thanks", "meeting_update",
-                  "meeting_cancelled", "digest", "org_report", "signup_confirmation", "series_invitation",
-                  "series_reminder")
+TEMPLATE_NAMES = (
+    "invitation",
+    "reminder",
+    "information",
+    "confirmation",
+    "thanks",
+    "meeting_update",
+    "meeting_cancelled",
+    "digest",
+    "org_report",
+    "signup_confirmation",
+    "series_invitation",
+    "series_reminder",
+)
 CAMPAIGN_TEMPLATES = ("invitation", "reminder", "information", "thanks")
 # A round to a series: the invitee chooses a session (files "series_invitation", "series_reminder").
 SERIES_TEMPLATES = ("invitation", "reminder")
@@ -82,8 +93,9 @@ class TemplateProblem(DomainError):
 
 def _too_large(template: str, limit: int) -> TemplateProblem:
     mb = round(limit / (1024 * 1024), 1)
-    return TemplateProblem(template, None, f"the rendered message is larger than {mb:g} MB (max_message_bytes)",
-                           "too_large", mb=f"{mb:g}")
+    return TemplateProblem(
+        template, None, f"the rendered message is larger than {mb:g} MB (max_message_bytes)", "too_large", mb=f"{mb:g}"
+    )
 
 
 class _Budget:
@@ -151,8 +163,12 @@ class EmailTemplates:
         each time it is used, four files a message. A sender takes this once per batch; it is
         made again when a file under the template folders changed (a staff member's edit).
         """
-        version = tuple((str(path), path.stat().st_mtime_ns) for root in self.roots
-                        for path in sorted(root.rglob("*")) if path.is_file())
+        version = tuple(
+            (str(path), path.stat().st_mtime_ns)
+            for root in self.roots
+            for path in sorted(root.rglob("*"))
+            if path.is_file()
+        )
         if self._for_sending is None or self._for_sending[0] != version:
             frozen = copy.copy(self)
             frozen.env = self.env.overlay(auto_reload=False, cache_size=400)  # own cache: templates bound to it
@@ -175,8 +191,12 @@ class EmailTemplates:
             raise TemplateProblem(name, None, f"unknown template (choose one of {', '.join(TEMPLATE_NAMES)})")
         for lang in (language, "sv"):
             try:
-                return Loaded(f"{lang}/{name}.txt", f"{lang}/{name}.html", self.env.get_template(f"{lang}/{name}.txt"),
-                              self.env.get_template(f"{lang}/{name}.html"))
+                return Loaded(
+                    f"{lang}/{name}.txt",
+                    f"{lang}/{name}.html",
+                    self.env.get_template(f"{lang}/{name}.txt"),
+                    self.env.get_template(f"{lang}/{name}.html"),
+                )
             except TemplateNotFound:
                 continue
             except TemplateSyntaxError as exc:
@@ -198,9 +218,14 @@ class EmailTemplates:
             subject = self._subject(loaded.text, context, budget, loaded.text_name)
             subject = " ".join(subject.split())
             if len(subject) > MAX_SUBJECT_CHARS:
-                raise TemplateProblem(loaded.text_name, None, f"the subject is {len(subject)} characters long; "
-                                      f"at most {MAX_SUBJECT_CHARS} fit in a mail header", "subject_too_long",
-                                      chars=len(subject), max=MAX_SUBJECT_CHARS)
+                raise TemplateProblem(
+                    loaded.text_name,
+                    None,
+                    f"the subject is {len(subject)} characters long; at most {MAX_SUBJECT_CHARS} fit in a mail header",
+                    "subject_too_long",
+                    chars=len(subject),
+                    max=MAX_SUBJECT_CHARS,
+                )
             text = budget.take(loaded.text.generate(context), loaded.text_name).strip() + "\n"
             current = loaded.html_name
             html = budget.take(loaded.html.generate(context, subject=subject), loaded.html_name)
@@ -216,7 +241,6 @@ class EmailTemplates:
         if size > self.max_message_bytes:
             raise _too_large(loaded.html_name, self.max_message_bytes)
         return Rendered(subject=subject, text=text, html=html)
-
 
     def require_unsubscribe(self, name: str, language: str, rendered: Rendered, url: str) -> None:
         """Checked on the rendered output, so any layout that keeps the link passes; raises

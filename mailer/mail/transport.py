@@ -131,8 +131,10 @@ class SMTPTransport:
         except (OSError, smtplib.SMTPException) as exc:
             _close_quietly(smtp)
             if timed_out(exc):
-                raise RelayTimeout(f"{self.host}:{self.port} did not answer within "
-                                   f"{self.connect_timeout if smtp is None else self.timeout:g} s") from None
+                raise RelayTimeout(
+                    f"{self.host}:{self.port} did not answer within "
+                    f"{self.connect_timeout if smtp is None else self.timeout:g} s"
+                ) from None
             raise ConnectionFailure(f"cannot connect to {self.host}:{self.port}: {exc}") from None
         self._smtp = smtp
 
@@ -164,8 +166,10 @@ class SMTPTransport:
             raise refusal(exc.smtp_code, _reply(exc.smtp_code, exc.smtp_error), "data") from None
         except smtplib.SMTPNotSupportedError:
             self._after_error(None)
-            raise MessageRejected(f"not sent: {envelope_to} has non-ASCII letters before the @, which only a mail "
-                                  f"server offering SMTPUTF8 (RFC 6531) accepts, and this one does not") from None
+            raise MessageRejected(
+                f"not sent: {envelope_to} has non-ASCII letters before the @, which only a mail "
+                f"server offering SMTPUTF8 (RFC 6531) accepts, and this one does not"
+            ) from None
         except smtplib.SMTPResponseException as exc:
             self._after_error(exc.smtp_code)
             reply = _reply(exc.smtp_code, exc.smtp_error)
@@ -173,8 +177,10 @@ class SMTPTransport:
         except (OSError, smtplib.SMTPException) as exc:
             self._drop()
             if timed_out(exc):
-                raise RelayTimeout(f"{self.host}:{self.port} did not answer within {self.timeout:g} s",
-                                   maybe_delivered=self._stage in ("data", "sent")) from None
+                raise RelayTimeout(
+                    f"{self.host}:{self.port} did not answer within {self.timeout:g} s",
+                    maybe_delivered=self._stage in ("data", "sent"),
+                ) from None
             raise TemporaryFailure(f"connection lost: {exc or type(exc).__name__}") from None
 
     def _transaction(self, sender: str, recipient: str, data: bytes, options: list[str]) -> None:
@@ -287,8 +293,9 @@ class FileTransport:
         pass
 
 
-def make_transport(smtp_url: str | None, outbox: Path, timeout: float = 30.0,
-                   connect_timeout: float = 10.0) -> Transport:
+def make_transport(
+    smtp_url: str | None, outbox: Path, timeout: float = 30.0, connect_timeout: float = 10.0
+) -> Transport:
     return SMTPTransport(smtp_url, timeout, connect_timeout) if smtp_url else FileTransport(outbox)
 
 
@@ -323,5 +330,3 @@ def _close_quietly(smtp: smtplib.SMTP | None) -> None:
             smtp.close()
         except OSError:
             pass
-
-

@@ -40,8 +40,9 @@ def tag(secret_key: str, message_id: int, prefix: str = "") -> str:
     return f"{prefix}{message_id}-{_signature(secret_key, message_id, prefix)}"
 
 
-def envelope_sender(bounce_address: str | None, fallback: str, secret_key: str, message_id: int,
-                    prefix: str = "") -> str:
+def envelope_sender(
+    bounce_address: str | None, fallback: str, secret_key: str, message_id: int, prefix: str = ""
+) -> str:
     """`bounces+<tag>@domain` when a bounce address is set, else the From address as it is."""
     if not bounce_address:
         return fallback
@@ -64,7 +65,7 @@ def tagged_message_ids(text: str, bounce_address: str, keys: tuple[str, ...], pr
         candidate = match.group(1).lower()
         if prefix and not candidate.startswith(prefix):
             continue
-        parsed = _TAG.fullmatch(candidate[len(prefix):])
+        parsed = _TAG.fullmatch(candidate[len(prefix) :])
         if parsed is None:
             continue
         number, signature = int(parsed.group(1)), parsed.group(2)

@@ -31,9 +31,7 @@ class Series(Base):
     link_key: Mapped[str] = mapped_column(String(32), unique=True, default=new_link_key, info=not_personal())
     title: Mapped[str] = mapped_column(String(200), info=not_personal())
     description: Mapped[str | None] = mapped_column(Text, info=not_personal())
-    choice: Mapped[SeriesChoice] = mapped_column(
-        str_enum(SeriesChoice), default=SeriesChoice.ONE, info=not_personal()
-    )
+    choice: Mapped[SeriesChoice] = mapped_column(str_enum(SeriesChoice), default=SeriesChoice.ONE, info=not_personal())
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow, info=not_personal())
     # When staff close public sign-up (mailer.signup.switch): None open, a past time closed.
     signup_closes_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, info=not_personal())
@@ -105,15 +103,15 @@ class Question(Base):
     """
 
     __tablename__ = "questions"
-    __table_args__ = (
-        CheckConstraint("(meeting_id IS NULL) <> (series_id IS NULL)", name="ck_questions_one_owner"),
-    )
+    __table_args__ = (CheckConstraint("(meeting_id IS NULL) <> (series_id IS NULL)", name="ck_questions_one_owner"),)
 
     id: Mapped[int] = mapped_column(primary_key=True, info=not_personal())
     meeting_id: Mapped[int | None] = mapped_column(
-        ForeignKey("meetings.id", ondelete="CASCADE"), index=True, info=not_personal())
+        ForeignKey("meetings.id", ondelete="CASCADE"), index=True, info=not_personal()
+    )
     series_id: Mapped[int | None] = mapped_column(
-        ForeignKey("series.id", ondelete="CASCADE"), index=True, info=not_personal())
+        ForeignKey("series.id", ondelete="CASCADE"), index=True, info=not_personal()
+    )
     key: Mapped[str | None] = mapped_column(String(40), info=not_personal())
     kind: Mapped[QuestionKind] = mapped_column(str_enum(QuestionKind), info=not_personal())
     label_sv: Mapped[str] = mapped_column(String(300), info=not_personal())

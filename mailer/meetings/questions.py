@@ -45,16 +45,26 @@ def _owned_by(owner: Owner) -> dict[str, Any]:
 def add_default_questions(session: Session, owner: Owner) -> None:
     """The diet and accessibility questions, for a meeting or series just made (flushed: it has an id)."""
     for position, (key, label_sv, label_en) in enumerate(DEFAULT_QUESTIONS):
-        session.add(Question(**_owned_by(owner), key=key, kind=QuestionKind.TEXT, label_sv=label_sv,
-                             label_en=label_en, options=[], required=False, position=position, is_default=True))
+        session.add(
+            Question(
+                **_owned_by(owner),
+                key=key,
+                kind=QuestionKind.TEXT,
+                label_sv=label_sv,
+                label_en=label_en,
+                options=[],
+                required=False,
+                position=position,
+                is_default=True,
+            )
+        )
     session.flush()
 
 
 def list_questions(session: Session, owner: Owner) -> list[Question]:
     """The owner's own questions, in the order they are asked."""
     column = Question.meeting_id if isinstance(owner, Meeting) else Question.series_id
-    return list(session.scalars(select(Question).where(column == owner.id)
-                                .order_by(Question.position, Question.id)))
+    return list(session.scalars(select(Question).where(column == owner.id).order_by(Question.position, Question.id)))
 
 
 def questions_for(session: Session, meeting_id: int, series_id: int | None) -> list[Question]:
@@ -84,8 +94,17 @@ def _options(kind: QuestionKind, options_sv: str, options_en: str) -> list[dict[
     return options
 
 
-def add_question(session: Session, owner: Owner, *, label_sv: str, label_en: str = "", kind: str = "text",
-                 options_sv: str = "", options_en: str = "", required: bool = False) -> Question:
+def add_question(
+    session: Session,
+    owner: Owner,
+    *,
+    label_sv: str,
+    label_en: str = "",
+    kind: str = "text",
+    options_sv: str = "",
+    options_en: str = "",
+    required: bool = False,
+) -> Question:
     """Validate everything before writing anything; the new question goes last. Raises QuestionError."""
     label_sv, label_en = (label_sv or "").strip(), (label_en or "").strip()
     if not label_sv:
@@ -100,8 +119,15 @@ def add_question(session: Session, owner: Owner, *, label_sv: str, label_en: str
     options = _options(how, options_sv, options_en)
     column = Question.meeting_id if isinstance(owner, Meeting) else Question.series_id
     last = session.scalar(select(func.max(Question.position)).where(column == owner.id))
-    question = Question(**_owned_by(owner), kind=how, label_sv=label_sv, label_en=label_en or label_sv,
-                        options=options, required=required, position=(last + 1) if last is not None else 0)
+    question = Question(
+        **_owned_by(owner),
+        kind=how,
+        label_sv=label_sv,
+        label_en=label_en or label_sv,
+        options=options,
+        required=required,
+        position=(last + 1) if last is not None else 0,
+    )
     session.add(question)
     session.flush()
     return question

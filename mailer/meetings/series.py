@@ -29,8 +29,9 @@ class SeriesError(DomainError, ValueError):
         self.field = field
 
 
-def create_series(session: Session, *, slug: str, title: str, choice: str = "one",
-                  description: str | None = None) -> Series:
+def create_series(
+    session: Session, *, slug: str, title: str, choice: str = "one", description: str | None = None
+) -> Series:
     """Validate everything before writing anything; raises SeriesError naming the field."""
     slug = slug.strip().lower()
     if not SLUG_RE.match(slug):

@@ -69,9 +69,21 @@ def _check_year(field: str, text: str, value: dt.date) -> None:
         raise MeetingError(field, "year_range", text=text, earliest=EARLIEST_YEAR, latest=LATEST_YEAR)
 
 
-def _validated(tz: ZoneInfo, *, title: str, region: str, city: str, starts: str, ends: str | None,
-               host: str | None, venue: str | None, capacity: int | None, max_guests: int,
-               rsvp_by: str | None, description: str | None) -> dict[str, Any]:
+def _validated(
+    tz: ZoneInfo,
+    *,
+    title: str,
+    region: str,
+    city: str,
+    starts: str,
+    ends: str | None,
+    host: str | None,
+    venue: str | None,
+    capacity: int | None,
+    max_guests: int,
+    rsvp_by: str | None,
+    description: str | None,
+) -> dict[str, Any]:
     """Column values from user input; raises MeetingError naming the field."""
     for field, value in (("title", title), ("region", region), ("city", city)):
         if not value or not value.strip():
@@ -100,10 +112,17 @@ def _validated(tz: ZoneInfo, *, title: str, region: str, city: str, starts: str,
     if deadline is not None and deadline > starts_at.astimezone(tz).date():
         raise MeetingError("rsvp_by", "deadline_after")
     return dict(
-        title=title.strip(), region=region.strip(), city=city.strip(),
-        host=(host or "").strip() or None, venue=(venue or "").strip() or None,
-        starts_at=starts_at, ends_at=ends_at, capacity=capacity, max_guests=max_guests,
-        rsvp_by=deadline, description=(description or "").strip() or None,
+        title=title.strip(),
+        region=region.strip(),
+        city=city.strip(),
+        host=(host or "").strip() or None,
+        venue=(venue or "").strip() or None,
+        starts_at=starts_at,
+        ends_at=ends_at,
+        capacity=capacity,
+        max_guests=max_guests,
+        rsvp_by=deadline,
+        description=(description or "").strip() or None,
     )
 
 
@@ -132,9 +151,20 @@ def add_meeting(
     slug = slug.strip().lower()
     if not SLUG_RE.match(slug):
         raise MeetingError("slug", "bad_slug", slug=slug)
-    values = _validated(tz, title=title, region=region, city=city, starts=starts, ends=ends, host=host,
-                        venue=venue, capacity=capacity, max_guests=max_guests, rsvp_by=rsvp_by,
-                        description=description)
+    values = _validated(
+        tz,
+        title=title,
+        region=region,
+        city=city,
+        starts=starts,
+        ends=ends,
+        host=host,
+        venue=venue,
+        capacity=capacity,
+        max_guests=max_guests,
+        rsvp_by=rsvp_by,
+        description=description,
+    )
     if session.scalar(select(Meeting.id).where(Meeting.slug == slug)) is not None:
         raise MeetingError("slug", "slug_taken", slug=slug)
     _not_in_the_past("starts", starts, values["starts_at"], now)
@@ -157,10 +187,17 @@ def validated_changes(tz: ZoneInfo, meeting: Meeting, **changes: Any) -> dict[st
     A new start in the past is refused. Raises MeetingError naming the field.
     """
     current = dict(
-        title=meeting.title, region=meeting.region, city=meeting.city, host=meeting.host, venue=meeting.venue,
-        starts=local_text(meeting.starts_at, tz), ends=local_text(meeting.ends_at, tz),
-        capacity=meeting.capacity, max_guests=meeting.max_guests,
-        rsvp_by=meeting.rsvp_by.isoformat() if meeting.rsvp_by else None, description=meeting.description,
+        title=meeting.title,
+        region=meeting.region,
+        city=meeting.city,
+        host=meeting.host,
+        venue=meeting.venue,
+        starts=local_text(meeting.starts_at, tz),
+        ends=local_text(meeting.ends_at, tz),
+        capacity=meeting.capacity,
+        max_guests=meeting.max_guests,
+        rsvp_by=meeting.rsvp_by.isoformat() if meeting.rsvp_by else None,
+        description=meeting.description,
     )
     unknown = set(changes) - set(current)
     if unknown:

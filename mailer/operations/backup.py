@@ -99,8 +99,12 @@ def _fsync(path: Path) -> None:
 
 
 def sqlite_counts(connection: sqlite3.Connection) -> dict[str, int]:
-    names = [row[0] for row in connection.execute(
-        "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name")]
+    names = [
+        row[0]
+        for row in connection.execute(
+            "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name"
+        )
+    ]
     return {name: connection.execute(f'SELECT count(*) FROM "{name}"').fetchone()[0] for name in names}
 
 
@@ -137,9 +141,16 @@ def libpq_command_args(database_url: str) -> tuple[list[str], dict[str, str]]:
 
 
 def postgres_counts(connection) -> dict[str, int]:
-    names = connection.execute(text(
-        "SELECT table_name FROM information_schema.tables WHERE table_schema = current_schema() "
-        "AND table_type = 'BASE TABLE' ORDER BY table_name")).scalars().all()
+    names = (
+        connection.execute(
+            text(
+                "SELECT table_name FROM information_schema.tables WHERE table_schema = current_schema() "
+                "AND table_type = 'BASE TABLE' ORDER BY table_name"
+            )
+        )
+        .scalars()
+        .all()
+    )
     return {name: connection.execute(text(f'SELECT count(*) FROM "{name}"')).scalar() for name in names}
 
 
@@ -153,8 +164,12 @@ def _postgres_backup(database: Database, target: Path) -> tuple[str, dict[str, i
             snapshot = connection.execute(text("SELECT pg_export_snapshot()")).scalar()
             revision = connection.execute(text("SELECT version_num FROM alembic_version")).scalar() or ""
             counts = postgres_counts(connection)
-            done = subprocess.run([pg_dump, "--format=custom", "--no-owner", f"--snapshot={snapshot}",
-                                   f"--file={target}", *dbname], env=env, capture_output=True, text=True)
+            done = subprocess.run(
+                [pg_dump, "--format=custom", "--no-owner", f"--snapshot={snapshot}", f"--file={target}", *dbname],
+                env=env,
+                capture_output=True,
+                text=True,
+            )
     if done.returncode != 0:
         lines = [line for line in done.stderr.splitlines() if line.strip()]
         raise BackupError("pg_dump_failed", reason=lines[0] if lines else f"exit {done.returncode}")
@@ -197,9 +212,16 @@ def write_backup(database: Database, path: Path) -> Manifest:
         else:
             revision, counts = _postgres_backup(database, partial)
         _fsync(partial)
-        manifest = Manifest(backend=backend, file=path.name, created_at=utcnow().isoformat(timespec="seconds"),
-                            schema_revision=revision, tables=counts, bytes=partial.stat().st_size,
-                            sha256=file_sha256(partial), mailer_version=_mailer_version())
+        manifest = Manifest(
+            backend=backend,
+            file=path.name,
+            created_at=utcnow().isoformat(timespec="seconds"),
+            schema_revision=revision,
+            tables=counts,
+            bytes=partial.stat().st_size,
+            sha256=file_sha256(partial),
+            mailer_version=_mailer_version(),
+        )
         partial_manifest.write_text(manifest.to_json(), encoding="utf-8")
         _fsync(partial_manifest)
         for written in (partial, partial_manifest):
@@ -222,8 +244,13 @@ class BackupTaken:
     pruned: list[Path]
 
 
-def take_backup(database: Database, settings: Settings, path: Path | None = None, trigger: str = "manual",
-                now: dt.datetime | None = None) -> BackupTaken:
+def take_backup(
+    database: Database,
+    settings: Settings,
+    path: Path | None = None,
+    trigger: str = "manual",
+    now: dt.datetime | None = None,
+) -> BackupTaken:
     """Back up, record the outcome in the database, and prune the default folder by `backup_keep`.
 
     `path` may be a folder (the default name is used inside it) or a file name.
@@ -239,8 +266,17 @@ def take_backup(database: Database, settings: Settings, path: Path | None = None
     except BackupError as exc:
         _record(database, BackupRecord(started_at=started, path=str(target), trigger=trigger, error=str(exc)))
         raise
-    _record(database, BackupRecord(started_at=started, finished_at=utcnow(), path=str(target),
-                                   size_bytes=manifest.bytes, revision=manifest.schema_revision, trigger=trigger))
+    _record(
+        database,
+        BackupRecord(
+            started_at=started,
+            finished_at=utcnow(),
+            path=str(target),
+            size_bytes=manifest.bytes,
+            revision=manifest.schema_revision,
+            trigger=trigger,
+        ),
+    )
     pruned = prune(settings.backups_path, settings.backup_keep) if target.parent == settings.backups_path else []
     return BackupTaken(target, manifest, pruned)
 
@@ -256,8 +292,12 @@ def _record(database: Database, record: BackupRecord) -> None:
 
 def last_backup(session: Session) -> BackupRecord | None:
     """The last successful backup (manual or scheduled)."""
-    return session.scalars(select(BackupRecord).where(BackupRecord.error.is_(None), BackupRecord.finished_at.is_not(None))
-                           .order_by(BackupRecord.finished_at.desc()).limit(1)).first()
+    return session.scalars(
+        select(BackupRecord)
+        .where(BackupRecord.error.is_(None), BackupRecord.finished_at.is_not(None))
+        .order_by(BackupRecord.finished_at.desc())
+        .limit(1)
+    ).first()
 
 
 @dataclass(frozen=True)
@@ -294,7 +334,10 @@ def prune(folder: Path, keep: BackupKeep) -> list[Path]:
     each of the last `weekly` ISO weeks stay. Backups hold personal data: they age out, never edited."""
     backups = backups_in(folder)
     kept: set[Path] = set()
-    for count, period in ((keep.daily, lambda moment: moment.date()), (keep.weekly, lambda moment: moment.isocalendar()[:2])):
+    for count, period in (
+        (keep.daily, lambda moment: moment.date()),
+        (keep.weekly, lambda moment: moment.isocalendar()[:2]),
+    ):
         seen: list = []
         for created, backup in backups:
             key = period(created)
@@ -316,11 +359,30 @@ def row_counts(database: Database) -> dict[str, int]:
     """Rows per table of a live database (for `mailer restore` and `db copy` to print)."""
     with database.engine.connect() as connection:
         if database.is_sqlite:
-            names = connection.execute(text("SELECT name FROM sqlite_master WHERE type = 'table' "
-                                            "AND name NOT LIKE 'sqlite_%' ORDER BY name")).scalars().all()
+            names = (
+                connection.execute(
+                    text(
+                        "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name"
+                    )
+                )
+                .scalars()
+                .all()
+            )
             return {name: connection.execute(text(f'SELECT count(*) FROM "{name}"')).scalar_one() for name in names}
         return postgres_counts(connection)
 
 
-__all__ = ["BackupError", "BackupStatus", "BackupTaken", "Manifest", "backup_status", "default_backup_path",
-           "last_backup", "manifest_path", "prune", "row_counts", "take_backup", "write_backup"]
+__all__ = [
+    "BackupError",
+    "BackupStatus",
+    "BackupTaken",
+    "Manifest",
+    "backup_status",
+    "default_backup_path",
+    "last_backup",
+    "manifest_path",
+    "prune",
+    "row_counts",
+    "take_backup",
+    "write_backup",
+]

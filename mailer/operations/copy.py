@@ -57,8 +57,7 @@ def _snapshot_reader(url: str) -> tuple[Engine, Connection]:
         connection = engine.connect().execution_options(isolation_level="AUTOCOMMIT")
         connection.exec_driver_sql("BEGIN")  # deferred: a read snapshot from the first SELECT on
     else:
-        connection = engine.connect().execution_options(isolation_level="REPEATABLE READ",
-                                                          postgresql_readonly=True)
+        connection = engine.connect().execution_options(isolation_level="REPEATABLE READ", postgresql_readonly=True)
         connection.begin()
     return engine, connection
 
@@ -67,8 +66,12 @@ def _tables(reader: Connection, target: Connection) -> list[tuple[Table, Table]]
     """(table to read, table to write) in foreign-key order: our models', then APScheduler's job store."""
     pairs = [(table, table) for table in Base.metadata.sorted_tables]
     if inspect(reader).has_table(JOBSTORE_TABLE) and inspect(target).has_table(JOBSTORE_TABLE):
-        pairs.append((Table(JOBSTORE_TABLE, MetaData(), autoload_with=reader),
-                      Table(JOBSTORE_TABLE, MetaData(), autoload_with=target)))
+        pairs.append(
+            (
+                Table(JOBSTORE_TABLE, MetaData(), autoload_with=reader),
+                Table(JOBSTORE_TABLE, MetaData(), autoload_with=target),
+            )
+        )
     return pairs
 
 
@@ -82,7 +85,8 @@ def key_checksum(connection: Connection, table: Table) -> tuple[int, str]:
     digest = hashlib.sha256()
     rows = 0
     result = connection.execution_options(stream_results=True, yield_per=BATCH_ROWS).execute(
-        select(*keys).order_by(*keys))
+        select(*keys).order_by(*keys)
+    )
     for row in result:
         digest.update(("\x1f".join("" if value is None else str(value) for value in row) + "\x1e").encode())
         rows += 1
@@ -121,15 +125,19 @@ def _set_sequences(connection: Connection, tables: list[Table]) -> None:
         if len(keys) != 1 or not isinstance(keys[0].type, Integer):
             continue
         column = keys[0].name
-        sequence = connection.execute(text("SELECT pg_get_serial_sequence(:table, :column)"),
-                                      {"table": table.name, "column": column}).scalar()
+        sequence = connection.execute(
+            text("SELECT pg_get_serial_sequence(:table, :column)"), {"table": table.name, "column": column}
+        ).scalar()
         if sequence:
-            connection.execute(text(f'SELECT setval(:sequence, coalesce((SELECT max("{column}") FROM "{table.name}"), 0) + 1, false)'),
-                               {"sequence": sequence})
+            connection.execute(
+                text(f'SELECT setval(:sequence, coalesce((SELECT max("{column}") FROM "{table.name}"), 0) + 1, false)'),
+                {"sequence": sequence},
+            )
 
 
-def copy_database(source: Database, target_url: str, progress: Progress | None = None,
-                  batch_rows: int = BATCH_ROWS) -> list[TableCheck]:
+def copy_database(
+    source: Database, target_url: str, progress: Progress | None = None, batch_rows: int = BATCH_ROWS
+) -> list[TableCheck]:
     """Copy every table of `source` into the empty database at `target_url`; return the checks."""
     if make_url(target_url) == make_url(source.url):
         raise CopyError("copy_same")
@@ -150,7 +158,8 @@ def copy_database(source: Database, target_url: str, progress: Progress | None =
                 if progress:
                     progress(read_table.name, 0, total)
                 result = reader.execution_options(stream_results=True, yield_per=batch_rows).execute(
-                    select(read_table).order_by(*_key_columns(read_table)))
+                    select(read_table).order_by(*_key_columns(read_table))
+                )
                 for rows in result.partitions(batch_rows):
                     writer.execute(write_table.insert(), [dict(row._mapping) for row in rows])
                     copied += len(rows)

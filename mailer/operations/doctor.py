@@ -46,9 +46,14 @@ class Text:
     values: dict[str, Any] = field(default_factory=dict)
 
     def render(self, language: str | None) -> str:
-        return translate(self.key, language,
-                         **{name: value.render(language) if hasattr(value, "render") else value
-                            for name, value in self.values.items()})
+        return translate(
+            self.key,
+            language,
+            **{
+                name: value.render(language) if hasattr(value, "render") else value
+                for name, value in self.values.items()
+            },
+        )
 
 
 def _(key: str, **values: Any) -> Text:
@@ -74,18 +79,24 @@ def _config(environ: dict[str, str] | None) -> tuple[Check, Settings | None]:
 
 def _instance(folder: Path) -> Check:
     if not folder.is_dir():
-        return Check(FAIL, "instance", _("ops.doctor.instance_missing", path=folder), _("ops.doctor.instance_missing_fix"))
+        return Check(
+            FAIL, "instance", _("ops.doctor.instance_missing", path=folder), _("ops.doctor.instance_missing_fix")
+        )
     probe = folder / f".doctor-{uuid.uuid4().hex}"
     try:
         probe.write_bytes(b"probe")
         probe.unlink()
     except OSError as exc:
-        return Check(FAIL, "instance", _("ops.doctor.instance_readonly", path=folder, reason=exc.strerror or exc),
-                     _("ops.doctor.instance_readonly_fix", path=folder))
+        return Check(
+            FAIL,
+            "instance",
+            _("ops.doctor.instance_readonly", path=folder, reason=exc.strerror or exc),
+            _("ops.doctor.instance_readonly_fix", path=folder),
+        )
     from shutil import disk_usage
 
     free = disk_usage(folder).free
-    text = _("ops.doctor.instance_ok", path=folder, free=f"{free / 1024 ** 3:.1f}")
+    text = _("ops.doctor.instance_ok", path=folder, free=f"{free / 1024**3:.1f}")
     fix = _("ops.doctor.instance_space_fix")
     if free < FREE_FAIL_BYTES:
         return Check(FAIL, "instance", text, fix)
@@ -100,49 +111,80 @@ def _database(settings: Settings) -> tuple[Check, Database | None]:
     if file is not None:
         shown = str(file)
         if not file.exists():  # Database() would create an empty one
-            return Check(FAIL, "database", _("ops.doctor.database_missing", path=file), _("ops.doctor.database_missing_fix")), None
+            return Check(
+                FAIL, "database", _("ops.doctor.database_missing", path=file), _("ops.doctor.database_missing_fix")
+            ), None
     database = Database(settings.database_url)
     try:
         revision = database.current_revision()
     except SQLAlchemyError as exc:
         database.dispose()
         reason = str(getattr(exc, "orig", exc)).strip().splitlines()[0]
-        return Check(FAIL, "database", _("ops.doctor.database_unreachable", database=shown, reason=reason),
-                     _("ops.doctor.database_unreachable_fix")), None
+        return Check(
+            FAIL,
+            "database",
+            _("ops.doctor.database_unreachable", database=shown, reason=reason),
+            _("ops.doctor.database_unreachable_fix"),
+        ), None
     head = head_revision()
     if revision != head:
-        return Check(FAIL, "database", _("ops.doctor.database_old", database=shown, revision=revision, head=head),
-                     _("ops.doctor.database_old_fix")), database
+        return Check(
+            FAIL,
+            "database",
+            _("ops.doctor.database_old", database=shown, revision=revision, head=head),
+            _("ops.doctor.database_old_fix"),
+        ), database
     problem = database_problem(database)
     if problem:
-        return Check(FAIL, "database", _("ops.doctor.database_unwritable", database=shown, reason=problem),
-                     _("ops.doctor.database_unwritable_fix")), database
+        return Check(
+            FAIL,
+            "database",
+            _("ops.doctor.database_unwritable", database=shown, reason=problem),
+            _("ops.doctor.database_unwritable_fix"),
+        ), database
     return Check(OK, "database", _("ops.doctor.database_ok", database=shown, head=head)), database
 
 
 def _smtp(settings: Settings) -> Check:
     if settings.smtp_url is None:
-        return Check(WARN if _production(settings) else OK, "smtp", _("ops.doctor.smtp_file_outbox", path=settings.outbox_path),
-                     _("ops.doctor.smtp_file_outbox_fix") if _production(settings) else None)
+        return Check(
+            WARN if _production(settings) else OK,
+            "smtp",
+            _("ops.doctor.smtp_file_outbox", path=settings.outbox_path),
+            _("ops.doctor.smtp_file_outbox_fix") if _production(settings) else None,
+        )
     parts = urlsplit(settings.smtp_url)
     secure = parts.scheme == "smtps"
     host, port = parts.hostname or "", parts.port or (465 if secure else 25)  # config.py requires a host
     relay = f"{host}:{port}"
     timeout = min(settings.smtp_timeout, 15.0)
     try:
-        smtp = (smtplib.SMTP_SSL(host, port, timeout=timeout, context=ssl.create_default_context()) if secure
-                else smtplib.SMTP(host, port, timeout=timeout))
+        smtp = (
+            smtplib.SMTP_SSL(host, port, timeout=timeout, context=ssl.create_default_context())
+            if secure
+            else smtplib.SMTP(host, port, timeout=timeout)
+        )
     except (OSError, smtplib.SMTPException) as exc:
-        return Check(FAIL, "smtp", _("ops.doctor.smtp_unreachable", relay=relay, reason=exc), _("ops.doctor.smtp_unreachable_fix"))
+        return Check(
+            FAIL,
+            "smtp",
+            _("ops.doctor.smtp_unreachable", relay=relay, reason=exc),
+            _("ops.doctor.smtp_unreachable_fix"),
+        )
     try:
         code, reply = smtp.ehlo(socket.getfqdn())
         if code != 250:
-            return Check(FAIL, "smtp", _("ops.doctor.smtp_refused", relay=relay,
-                                          reply=f"{code} {reply.decode(errors='replace').strip()}"),
-                         _("ops.doctor.smtp_refused_fix"))
+            return Check(
+                FAIL,
+                "smtp",
+                _("ops.doctor.smtp_refused", relay=relay, reply=f"{code} {reply.decode(errors='replace').strip()}"),
+                _("ops.doctor.smtp_refused_fix"),
+            )
         features = {name: smtp.has_extn(name) for name in ("starttls", "8bitmime", "smtputf8")}
     except (OSError, smtplib.SMTPException) as exc:
-        return Check(FAIL, "smtp", _("ops.doctor.smtp_broken", relay=relay, reason=exc), _("ops.doctor.smtp_broken_fix"))
+        return Check(
+            FAIL, "smtp", _("ops.doctor.smtp_broken", relay=relay, reason=exc), _("ops.doctor.smtp_broken_fix")
+        )
     finally:
         try:
             smtp.quit()
@@ -161,8 +203,11 @@ def _worker(database: Database, settings: Settings) -> Check:
     if health.last_seen is None:
         seen = _("ops.doctor.worker_never")
     else:
-        seen = _("ops.doctor.worker_seen", when=f"{health.last_seen.astimezone(settings.timezone):%Y-%m-%d %H:%M:%S}",
-                  seconds=f"{health.age_seconds:.0f}")
+        seen = _(
+            "ops.doctor.worker_seen",
+            when=f"{health.last_seen.astimezone(settings.timezone):%Y-%m-%d %H:%M:%S}",
+            seconds=f"{health.age_seconds:.0f}",
+        )
     fix = _("ops.doctor.worker_fix")
     if health.running:
         return Check(OK, "worker", _("ops.doctor.worker_ok", seen=seen))
@@ -170,7 +215,9 @@ def _worker(database: Database, settings: Settings) -> Check:
         return Check(FAIL, "worker", _("ops.doctor.worker_stalled", seen=seen), fix)
     if health.work_waiting:
         return Check(WARN, "worker", _("ops.doctor.worker_waiting", seen=seen), fix)
-    return Check(WARN, "worker", _("ops.doctor.worker_idle", seen=seen, minutes=int(STALL_AFTER.total_seconds() // 60)), fix)
+    return Check(
+        WARN, "worker", _("ops.doctor.worker_idle", seen=seen, minutes=int(STALL_AFTER.total_seconds() // 60)), fix
+    )
 
 
 def _backup(database: Database, settings: Settings) -> Check:
@@ -180,8 +227,11 @@ def _backup(database: Database, settings: Settings) -> Check:
     if status.last_at is None:
         return Check(WARN, "backup", _("ops.doctor.backup_none"), fix)
     age = utcnow() - status.last_at
-    values = {"when": f"{status.last_at.astimezone(settings.timezone):%Y-%m-%d %H:%M}",
-              "hours": f"{age.total_seconds() / 3600:.0f}", "path": status.path}
+    values = {
+        "when": f"{status.last_at.astimezone(settings.timezone):%Y-%m-%d %H:%M}",
+        "hours": f"{age.total_seconds() / 3600:.0f}",
+        "path": status.path,
+    }
     if age > STALE_AFTER:
         return Check(WARN, "backup", _("ops.doctor.backup_old", days=STALE_AFTER.days, **values), fix)
     return Check(OK, "backup", _("ops.doctor.backup_ok", **values))
@@ -204,7 +254,7 @@ def _local_host(host: str | None) -> bool:
 
 @dataclass(frozen=True)
 class _Offered:
-    """"STARTTLS yes, 8BITMIME yes, SMTPUTF8 no" with yes and no in the reader's language."""
+    """ "STARTTLS yes, 8BITMIME yes, SMTPUTF8 no" with yes and no in the reader's language."""
 
     features: dict[str, bool]
 
@@ -223,7 +273,9 @@ def _base_url(settings: Settings) -> Check:
     if not _production(settings):
         return Check(OK, "base_url", _("ops.doctor.base_url_local", url=settings.base_url))
     if scheme != "https":
-        return Check(FAIL, "base_url", _("ops.doctor.base_url_http", url=settings.base_url), _("ops.doctor.base_url_http_fix"))
+        return Check(
+            FAIL, "base_url", _("ops.doctor.base_url_http", url=settings.base_url), _("ops.doctor.base_url_http_fix")
+        )
     return Check(OK, "base_url", _("ops.doctor.base_url_ok", url=settings.base_url))
 
 
@@ -238,7 +290,13 @@ def run_checks(environ: dict[str, str] | None = None, report: Callable[[Check], 
 
     config, settings = _config(environ)
     add(config)
-    add(_instance(settings.instance_path if settings else instance_path_from_env(dict(os.environ if environ is None else environ))))
+    add(
+        _instance(
+            settings.instance_path
+            if settings
+            else instance_path_from_env(dict(os.environ if environ is None else environ))
+        )
+    )
     if settings is None:
         return checks
     database_check, database = _database(settings)

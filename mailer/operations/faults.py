@@ -86,13 +86,18 @@ _MESSAGES: tuple[tuple[tuple[str, ...], str], ...] = (
     (("could not translate host name",), "server_unreachable"),
     (("name or service not known",), "server_unreachable"),
     (("timeout expired",), "server_unreachable"),
-    (("database \"", "does not exist"), "server_database_missing"),
+    (('database "', "does not exist"), "server_database_missing"),
     (("password authentication failed",), "server_auth"),
-    (("role \"", "does not exist"), "server_auth"),
+    (('role "', "does not exist"), "server_auth"),
     (("no pg_hba.conf entry",), "server_auth"),
 )
-_ERRNOS = {errno.ENOSPC: "disk_full", errno.EDQUOT: "quota", errno.EROFS: "readonly_fs", errno.EACCES: "permission",
-           errno.EPERM: "permission"}
+_ERRNOS = {
+    errno.ENOSPC: "disk_full",
+    errno.EDQUOT: "quota",
+    errno.EROFS: "readonly_fs",
+    errno.EACCES: "permission",
+    errno.EPERM: "permission",
+}
 
 
 def fault_from_error(exc: BaseException, where: Path | str) -> InstanceFault | None:

@@ -44,22 +44,34 @@ def stopped(session: Session, owner: str, now: dt.datetime | None = None) -> Non
 def running_workers(session: Session, now: dt.datetime | None = None) -> list[WorkerHeartbeat]:
     """Workers heard from lately that did not say they stopped (a killed one ages out)."""
     now = now or utcnow()
-    return list(session.scalars(select(WorkerHeartbeat).where(
-        WorkerHeartbeat.stopped_at.is_(None), WorkerHeartbeat.seen_at >= now - STALL_AFTER)
-        .order_by(WorkerHeartbeat.seen_at.desc())))
+    return list(
+        session.scalars(
+            select(WorkerHeartbeat)
+            .where(WorkerHeartbeat.stopped_at.is_(None), WorkerHeartbeat.seen_at >= now - STALL_AFTER)
+            .order_by(WorkerHeartbeat.seen_at.desc())
+        )
+    )
 
 
 def waiting_since(session: Session, now: dt.datetime | None = None) -> dt.datetime | None:
     """Since when work has been due that only a worker does: mail (of a running campaign, or a
     single message) or a scheduled campaign; None when nothing waits."""
     now = now or utcnow()
-    mail_due = session.scalar(select(func.min(OutboxMessage.next_attempt_at)).where(
-        OutboxMessage.state.in_([MessageState.QUEUED, MessageState.RETRYING, MessageState.SENDING]),
-        OutboxMessage.next_attempt_at <= now,
-        or_(OutboxMessage.campaign_id.is_(None),
-            OutboxMessage.campaign_id.in_(select(Campaign.id).where(Campaign.state == CampaignState.RUNNING)))))
-    campaign_due = session.scalar(select(func.min(func.coalesce(Campaign.send_at, Campaign.created_at))).where(
-        Campaign.state == CampaignState.SCHEDULED, or_(Campaign.send_at.is_(None), Campaign.send_at <= now)))
+    mail_due = session.scalar(
+        select(func.min(OutboxMessage.next_attempt_at)).where(
+            OutboxMessage.state.in_([MessageState.QUEUED, MessageState.RETRYING, MessageState.SENDING]),
+            OutboxMessage.next_attempt_at <= now,
+            or_(
+                OutboxMessage.campaign_id.is_(None),
+                OutboxMessage.campaign_id.in_(select(Campaign.id).where(Campaign.state == CampaignState.RUNNING)),
+            ),
+        )
+    )
+    campaign_due = session.scalar(
+        select(func.min(func.coalesce(Campaign.send_at, Campaign.created_at))).where(
+            Campaign.state == CampaignState.SCHEDULED, or_(Campaign.send_at.is_(None), Campaign.send_at <= now)
+        )
+    )
     found = [when for when in (mail_due, campaign_due) if when is not None]
     return min(found) if found else None
 
@@ -89,14 +101,22 @@ class WorkerHealth:
         return self.now - silent_since >= STALL_AFTER
 
     def to_json(self) -> dict:
-        return {"last_seen": self.last_seen.isoformat(timespec="seconds") if self.last_seen else None,
-                "age_seconds": None if self.age_seconds is None else round(self.age_seconds),
-                "running": self.running, "work_waiting": self.work_waiting, "stalled": self.stalled}
+        return {
+            "last_seen": self.last_seen.isoformat(timespec="seconds") if self.last_seen else None,
+            "age_seconds": None if self.age_seconds is None else round(self.age_seconds),
+            "running": self.running,
+            "work_waiting": self.work_waiting,
+            "stalled": self.stalled,
+        }
 
 
 def worker_health(session: Session, now: dt.datetime | None = None) -> WorkerHealth:
     now = now or utcnow()
     last_seen = session.scalar(select(func.max(WorkerHeartbeat.seen_at)))
-    return WorkerHealth(last_seen=last_seen, age_seconds=(now - last_seen).total_seconds() if last_seen else None,
-                        running=bool(running_workers(session, now)), waiting_since=waiting_since(session, now),
-                        now=now)
+    return WorkerHealth(
+        last_seen=last_seen,
+        age_seconds=(now - last_seen).total_seconds() if last_seen else None,
+        running=bool(running_workers(session, now)),
+        waiting_since=waiting_since(session, now),
+        now=now,
+    )

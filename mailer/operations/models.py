@@ -19,7 +19,9 @@ class WorkerHeartbeat(Base):
 
     __tablename__ = "worker_heartbeats"
 
-    owner: Mapped[str] = mapped_column(String(100), primary_key=True, info=not_personal())  # "host:pid" of the worker process
+    owner: Mapped[str] = mapped_column(
+        String(100), primary_key=True, info=not_personal()
+    )  # "host:pid" of the worker process
     started_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow, info=not_personal())
     seen_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow, index=True, info=not_personal())
     stopped_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, info=not_personal())

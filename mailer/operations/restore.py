@@ -49,7 +49,9 @@ class RestoreRefused(BackupError):
     def render(self, language: str | None) -> str:
         running = self.params.get("running")
         if isinstance(running, list):  # each process named in the reader's language
-            return translate(self.prefix + self.code, language, running="; ".join(process.render(language) for process in running))
+            return translate(
+                self.prefix + self.code, language, running="; ".join(process.render(language) for process in running)
+            )
         return super().render(language)
 
 
@@ -104,7 +106,9 @@ def _check_sqlite_file(backup: Path, manifest: Manifest) -> None:
     if verdict != "ok":
         raise BackupError("not_intact", path=str(backup), verdict=verdict)
     if counts != manifest.tables:
-        differ = sorted(name for name in set(counts) | set(manifest.tables) if counts.get(name) != manifest.tables.get(name))
+        differ = sorted(
+            name for name in set(counts) | set(manifest.tables) if counts.get(name) != manifest.tables.get(name)
+        )
         raise BackupError("counts_differ", path=str(backup), tables=", ".join(differ))
 
 
@@ -148,9 +152,16 @@ def restore_backup(settings: Settings, backup: Path, now: dt.datetime | None = N
             migrated_from = manifest.schema_revision
         counts = row_counts(database)
         with database.transaction() as session:  # the restored database's last backup is this one
-            session.add(BackupRecord(started_at=dt.datetime.fromisoformat(manifest.created_at),
-                                     finished_at=dt.datetime.fromisoformat(manifest.created_at), path=str(backup),
-                                     size_bytes=manifest.bytes, revision=manifest.schema_revision, trigger="restored"))
+            session.add(
+                BackupRecord(
+                    started_at=dt.datetime.fromisoformat(manifest.created_at),
+                    finished_at=dt.datetime.fromisoformat(manifest.created_at),
+                    path=str(backup),
+                    size_bytes=manifest.bytes,
+                    revision=manifest.schema_revision,
+                    trigger="restored",
+                )
+            )
     finally:
         database.dispose()
     return Restored(manifest, replaced, migrated_from, counts)
@@ -194,16 +205,18 @@ def _swap_postgres(backup: Path, database_url: str, stamp: str) -> str:
     admin = create_engine(url.set(database="postgres"), poolclass=NullPool, isolation_level="AUTOCOMMIT")
     try:
         with admin.connect() as connection:
-            others = connection.execute(text(
-                "SELECT count(*) FROM pg_stat_activity WHERE datname = :name AND pid <> pg_backend_pid()"),
-                {"name": name}).scalar()
+            others = connection.execute(
+                text("SELECT count(*) FROM pg_stat_activity WHERE datname = :name AND pid <> pg_backend_pid()"),
+                {"name": name},
+            ).scalar()
             if others:
                 raise RestoreRefused("pg_connections", count=others, name=name)
             connection.execute(text(f'ALTER DATABASE "{name}" RENAME TO "{kept}"'))
             connection.execute(text(f'CREATE DATABASE "{name}" TEMPLATE template0'))
         dbname, env = libpq_command_args(database_url)
-        done = subprocess.run([pg_restore, "--no-owner", "--exit-on-error", *dbname, str(backup)],
-                              env=env, capture_output=True, text=True)
+        done = subprocess.run(
+            [pg_restore, "--no-owner", "--exit-on-error", *dbname, str(backup)], env=env, capture_output=True, text=True
+        )
         if done.returncode != 0:
             with admin.connect() as connection:
                 connection.execute(text(f'DROP DATABASE "{name}"'))

@@ -84,8 +84,9 @@ def running_against(settings: Settings) -> list[Running]:
         with database.transaction() as session:
             now = utcnow()
             for row in running_workers(session, now):
-                found.append(Running("worker_heard", who=row.owner,
-                                     seconds=f"{(now - row.seen_at).total_seconds():.0f}"))
+                found.append(
+                    Running("worker_heard", who=row.owner, seconds=f"{(now - row.seen_at).total_seconds():.0f}")
+                )
     except SQLAlchemyError:
         pass  # no database to read: nobody can be working on it either
     finally:

@@ -75,41 +75,90 @@ SeriesLookup = Callable[[Session, set[int]], dict[int, Series]]
 
 
 class Batch:
-    def __init__(self, session: Session, settings: Settings, templates: EmailTemplates, owner: str, ids: list[int],
-                 series_of_campaigns: SeriesLookup | None = None):
+    def __init__(
+        self,
+        session: Session,
+        settings: Settings,
+        templates: EmailTemplates,
+        owner: str,
+        ids: list[int],
+        series_of_campaigns: SeriesLookup | None = None,
+    ):
         self.settings, self.templates = settings, templates.for_sending()
         message = OutboxMessage
-        self.rows = [Row(*row) for row in session.execute(
-            select(message.id, message.campaign_id, message.contact_id, message.meeting_id, message.template,
-                   message.to_email, message.extra, message.attempts, message.message_id)
-            .where(message.id.in_(ids), message.claimed_by == owner, message.state.in_(SENDABLE))
-            .order_by(message.id))]
+        self.rows = [
+            Row(*row)
+            for row in session.execute(
+                select(
+                    message.id,
+                    message.campaign_id,
+                    message.contact_id,
+                    message.meeting_id,
+                    message.template,
+                    message.to_email,
+                    message.extra,
+                    message.attempts,
+                    message.message_id,
+                )
+                .where(message.id.in_(ids), message.claimed_by == owner, message.state.in_(SENDABLE))
+                .order_by(message.id)
+            )
+        ]
         contact_ids = list({row.contact_id for row in self.rows if row.contact_id is not None})
-        contacts = {row[0]: Recipient(*row) for row in session.execute(
-            select(Contact.id, Contact.email, Contact.name, Contact.language, Contact.link_key)
-            .where(Contact.id.in_(contact_ids)))} if contact_ids else {}
+        contacts = (
+            {
+                row[0]: Recipient(*row)
+                for row in session.execute(
+                    select(Contact.id, Contact.email, Contact.name, Contact.language, Contact.link_key).where(
+                        Contact.id.in_(contact_ids)
+                    )
+                )
+            }
+            if contact_ids
+            else {}
+        )
         if contacts:
             for contact_id, name in session.execute(
-                    select(Membership.contact_id, Organisation.name).join(Organisation)
-                    .where(Membership.contact_id.in_(contact_ids))):
+                select(Membership.contact_id, Organisation.name)
+                .join(Organisation)
+                .where(Membership.contact_id.in_(contact_ids))
+            ):
                 contacts[contact_id].memberships.append(SimpleNamespace(organisation=SimpleNamespace(name=name)))
         for row in self.rows:
             row.contact = contacts.get(row.contact_id) if row.contact_id is not None else None
         hashes = [address_hash(recipient.email) for recipient in contacts.values()]
-        self.suppressed = dict(session.execute(select(Suppression.address_hash, Suppression.reason)
-                                               .where(Suppression.address_hash.in_(hashes))).all()) if hashes else {}
-        self.mailed = set(session.scalars(
-            select(OutboxMessage.contact_id).distinct()
-            .where(OutboxMessage.contact_id.in_(contact_ids), OutboxMessage.state == MessageState.SENT)
-        )) if contact_ids else set()
+        self.suppressed = (
+            dict(
+                session.execute(
+                    select(Suppression.address_hash, Suppression.reason).where(Suppression.address_hash.in_(hashes))
+                ).all()
+            )
+            if hashes
+            else {}
+        )
+        self.mailed = (
+            set(
+                session.scalars(
+                    select(OutboxMessage.contact_id)
+                    .distinct()
+                    .where(OutboxMessage.contact_id.in_(contact_ids), OutboxMessage.state == MessageState.SENT)
+                )
+            )
+            if contact_ids
+            else set()
+        )
         meeting_ids = {row.meeting_id for row in self.rows if row.meeting_id}
-        self.meetings = {meeting.id: meeting for meeting in session.scalars(select(Meeting).where(Meeting.id.in_(meeting_ids)))} \
-            if meeting_ids else {}
+        self.meetings = (
+            {meeting.id: meeting for meeting in session.scalars(select(Meeting).where(Meeting.id.in_(meeting_ids)))}
+            if meeting_ids
+            else {}
+        )
         # A round to a series has no meeting on its rows: its campaign names the series. Campaigns
         # sit above the outbox, so the sender passes the lookup in (campaigns.service.series_of_campaigns).
         campaign_ids = {row.campaign_id for row in self.rows if row.campaign_id and not row.meeting_id}
         self.series: dict[int, Series] = (
-            series_of_campaigns(session, campaign_ids) if campaign_ids and series_of_campaigns else {})
+            series_of_campaigns(session, campaign_ids) if campaign_ids and series_of_campaigns else {}
+        )
         self.composers: dict[tuple[str, int | None, int | None], Composer] = {}
 
     def __len__(self) -> int:
@@ -152,12 +201,17 @@ class Batch:
         contact = row.contact
         if contact is None:
             assert row.to_email is not None
-            return compose_staff(self.settings, self.templates, template=row.template, to_email=row.to_email,
-                                 context=row.extra or {}, message_id=item.message_id)
+            return compose_staff(
+                self.settings,
+                self.templates,
+                template=row.template,
+                to_email=row.to_email,
+                context=row.extra or {},
+                message_id=item.message_id,
+            )
         series = self.series.get(row.campaign_id) if row.campaign_id else None
         key = (row.template, row.meeting_id, series.id if series else None)
         if key not in self.composers:
             meeting = self.meetings.get(row.meeting_id) if row.meeting_id else None
             self.composers[key] = Composer(self.settings, self.templates, row.template, meeting, series)
-        return self.composers[key].compose(contact, contact.id not in self.mailed,
-                                           item.message_id, row.extra)
+        return self.composers[key].compose(contact, contact.id not in self.mailed, item.message_id, row.extra)

@@ -69,13 +69,21 @@ class SendReservation(Base):
 class SharedRateLimiter:
     """At most `per_minute` messages a minute across every process using the database, evenly spaced."""
 
-    def __init__(self, database: Database, per_minute: int, name: str = "smtp",
-                 clock: Callable[[], float] = time.time, sleep: Callable[[float], None] = time.sleep,
-                 per_hour: int | None = None, per_day: int | None = None):
+    def __init__(
+        self,
+        database: Database,
+        per_minute: int,
+        name: str = "smtp",
+        clock: Callable[[], float] = time.time,
+        sleep: Callable[[float], None] = time.sleep,
+        per_hour: int | None = None,
+        per_day: int | None = None,
+    ):
         self.db, self.name = database, name
         self.interval = 60.0 / per_minute
-        self.windows = [(size, limit, label) for size, limit, label in ((HOUR, per_hour, "hour"),
-                                                                        (DAY, per_day, "day")) if limit]
+        self.windows = [
+            (size, limit, label) for size, limit, label in ((HOUR, per_hour, "hour"), (DAY, per_day, "day")) if limit
+        ]
         self.clock, self.sleep = clock, sleep
         self.slots: deque[float] = deque()
         self.reservations = 0
@@ -108,8 +116,9 @@ class SharedRateLimiter:
             if self.windows:
                 count, full_until, window = self._room(session, start, count)
             if count:
-                session.execute(update(SendRate).where(SendRate.name == self.name)
-                                .values(next_at=start + count * self.interval))
+                session.execute(
+                    update(SendRate).where(SendRate.name == self.name).values(next_at=start + count * self.interval)
+                )
         # This host's clock minus the database's (nothing on SQLite: one clock); the server read
         # its clock somewhere within the transaction, so take the middle of it.
         offset = 0.0 if self.db.is_sqlite else (before + self.clock()) / 2 - now
@@ -121,11 +130,16 @@ class SharedRateLimiter:
     def _room(self, session: Session, start: float, wanted: int) -> tuple[int, float, str]:
         """How many of `wanted` slots from `start` both windows allow (logged as reserved); when none,
         also when the fullest window has room again, and which it is."""
-        session.execute(delete(SendReservation).where(SendReservation.name == self.name,
-                                                      SendReservation.at < start - DAY))
-        log = session.execute(select(SendReservation.at, SendReservation.count)
-                              .where(SendReservation.name == self.name, SendReservation.at > start - max(
-                                  size for size, _, _ in self.windows)).order_by(SendReservation.at)).all()
+        session.execute(
+            delete(SendReservation).where(SendReservation.name == self.name, SendReservation.at < start - DAY)
+        )
+        log = session.execute(
+            select(SendReservation.at, SendReservation.count)
+            .where(
+                SendReservation.name == self.name, SendReservation.at > start - max(size for size, _, _ in self.windows)
+            )
+            .order_by(SendReservation.at)
+        ).all()
         room, full_until, full_window = wanted, start, ""
         for size, limit, label in self.windows:
             inside = [(at, count) for at, count in log if at > start - size]

@@ -42,21 +42,48 @@ _MESSAGES = OutboxMessage.__table__
 # Not state IN (…): an IN list is re-expanded at every execution, and these run once a message.
 _SENDABLE = or_(*(_MESSAGES.c.state == state for state in SENDABLE))
 _OURS = (_MESSAGES.c.id == bindparam("m_id"), _MESSAGES.c.claimed_by == bindparam("m_owner"), _SENDABLE)
-MARK = update(_MESSAGES).where(*_OURS).values(
-    state=MessageState.SENDING, attempts=bindparam("m_attempts"), to_email=bindparam("m_to"),
-    message_id=bindparam("m_message_id"), claimed_at=bindparam("m_now", type_=UTCDateTime()))
+MARK = (
+    update(_MESSAGES)
+    .where(*_OURS)
+    .values(
+        state=MessageState.SENDING,
+        attempts=bindparam("m_attempts"),
+        to_email=bindparam("m_to"),
+        message_id=bindparam("m_message_id"),
+        claimed_at=bindparam("m_now", type_=UTCDateTime()),
+    )
+)
 MARK_UNLESS_SUPPRESSED = MARK.where(~exists().where(Suppression.__table__.c.address_hash == bindparam("m_hash")))
-SKIP = update(_MESSAGES).where(*_OURS).values(state=MessageState.SKIPPED, claimed_by=None, claimed_at=None,
-                                       last_error="address suppressed or erased before sending")
-RECORD = update(_MESSAGES).where(_MESSAGES.c.id == bindparam("r_id")).values(
-    state=bindparam("r_state", type_=_MESSAGES.c.state.type), last_error=bindparam("r_error"), claimed_by=None,
-    claimed_at=None, sent_at=func.coalesce(bindparam("r_sent_at", type_=UTCDateTime()), _MESSAGES.c.sent_at),
-    next_attempt_at=func.coalesce(bindparam("r_retry", type_=UTCDateTime()), _MESSAGES.c.next_attempt_at),
-    attempts=func.coalesce(bindparam("r_attempts", type_=Integer()), _MESSAGES.c.attempts),
-    uncertain=func.coalesce(bindparam("r_uncertain", type_=Boolean()), _MESSAGES.c.uncertain))
+SKIP = (
+    update(_MESSAGES)
+    .where(*_OURS)
+    .values(
+        state=MessageState.SKIPPED,
+        claimed_by=None,
+        claimed_at=None,
+        last_error="address suppressed or erased before sending",
+    )
+)
+RECORD = (
+    update(_MESSAGES)
+    .where(_MESSAGES.c.id == bindparam("r_id"))
+    .values(
+        state=bindparam("r_state", type_=_MESSAGES.c.state.type),
+        last_error=bindparam("r_error"),
+        claimed_by=None,
+        claimed_at=None,
+        sent_at=func.coalesce(bindparam("r_sent_at", type_=UTCDateTime()), _MESSAGES.c.sent_at),
+        next_attempt_at=func.coalesce(bindparam("r_retry", type_=UTCDateTime()), _MESSAGES.c.next_attempt_at),
+        attempts=func.coalesce(bindparam("r_attempts", type_=Integer()), _MESSAGES.c.attempts),
+        uncertain=func.coalesce(bindparam("r_uncertain", type_=Boolean()), _MESSAGES.c.uncertain),
+    )
+)
 RECORD_IF_OURS = RECORD.where(_MESSAGES.c.claimed_by == bindparam("r_owner"), _SENDABLE)
-RENEW = update(_MESSAGES).where(_MESSAGES.c.claimed_by == bindparam("owner"), _SENDABLE).values(
-    claimed_at=bindparam("now", type_=UTCDateTime()))
+RENEW = (
+    update(_MESSAGES)
+    .where(_MESSAGES.c.claimed_by == bindparam("owner"), _SENDABLE)
+    .values(claimed_at=bindparam("now", type_=UTCDateTime()))
+)
 
 
 class Ledger:
@@ -94,8 +121,13 @@ class Ledger:
             if mark is None:
                 return None
             ours = {"m_id": mark.id, "m_owner": self.owner}
-            sending = {**ours, "m_attempts": mark.attempts + 1, "m_to": mark.to_email,
-                       "m_message_id": mark.message_id, "m_now": now}
+            sending = {
+                **ours,
+                "m_attempts": mark.attempts + 1,
+                "m_to": mark.to_email,
+                "m_message_id": mark.message_id,
+                "m_now": now,
+            }
             if mark.address_hash is None:
                 return MessageState.SENDING if self._run(connection, MARK, sending) else None
             if self._run(connection, MARK_UNLESS_SUPPRESSED, {**sending, "m_hash": mark.address_hash}):
@@ -103,9 +135,15 @@ class Ledger:
             return MessageState.SKIPPED if self._run(connection, SKIP, ours) else None
 
     def _record(self, connection: Connection, outcome: Outcome, now: dt.datetime) -> None:
-        values = {"r_id": outcome.item.id, "r_state": outcome.state, "r_error": outcome.error,
-                  "r_sent_at": now if outcome.state is MessageState.SENT else None, "r_retry": outcome.retry_at,
-                  "r_attempts": outcome.attempts, "r_uncertain": outcome.uncertain}
+        values = {
+            "r_id": outcome.item.id,
+            "r_state": outcome.state,
+            "r_error": outcome.error,
+            "r_sent_at": now if outcome.state is MessageState.SENT else None,
+            "r_retry": outcome.retry_at,
+            "r_attempts": outcome.attempts,
+            "r_uncertain": outcome.uncertain,
+        }
         if outcome.sent:
             self._run(connection, RECORD, values)
         else:  # skipped or failed before sending: only while the row is still ours
@@ -119,6 +157,7 @@ class Ledger:
 def _suppress_bounced(session: Session, email: str, reply: str | None) -> None:
     """The relay refused the mailbox during sending: suppressed, and a contact.bounced webhook event."""
     if session.scalar(select(Suppression.id).where(Suppression.address_hash == address_hash(email))) is None:
-        session.add(Suppression(address_hash=address_hash(email), email=email,
-                                reason=SuppressionReason.BOUNCED, detail=reply))
+        session.add(
+            Suppression(address_hash=address_hash(email), email=email, reason=SuppressionReason.BOUNCED, detail=reply)
+        )
         contact_suppressed(session, email, SuppressionReason.BOUNCED, reply, source="smtp")

@@ -68,8 +68,9 @@ def current_pause(session: Session, now: dt.datetime | None = None) -> Pause | N
     return Pause(row.reason or "", row.reply, row.since or now, row.paused_until)
 
 
-def pause(session: Session, reason: str, reply: str | None, until: dt.datetime | None = None,
-          now: dt.datetime | None = None) -> Pause:
+def pause(
+    session: Session, reason: str, reply: str | None, until: dt.datetime | None = None, now: dt.datetime | None = None
+) -> Pause:
     """Stop every sender until `until` (by default: the wait for this reason; for timeouts, doubling).
 
     A pause already running longer is kept: one worker's short wait must not cut another's long one.

@@ -38,8 +38,12 @@ def personal_columns(source: Table, of: str = "contact") -> list[Column[Any]]:
 
 def undeclared_columns(metadata: MetaData = Base.metadata) -> list[str]:
     """Columns that say neither personal nor not personal: each is a test failure."""
-    return [f"{source.name}.{column.name}" for source in metadata.sorted_tables for column in source.columns
-            if column.info.get("personal") not in (True, False)]
+    return [
+        f"{source.name}.{column.name}"
+        for source in metadata.sorted_tables
+        for column in source.columns
+        if column.info.get("personal") not in (True, False)
+    ]
 
 
 def path_to(source: Table, target: str) -> list[tuple[Column[Any], Column[Any]]] | None:

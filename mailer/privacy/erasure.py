@@ -86,8 +86,7 @@ def forget(session: Session, email: str) -> Erasure:
     session.execute(update(contacts).where(contacts.c.id == contact.id).values(**values))
     # The placeholder is suppressed too, so the audience and the sender skip it
     # through the same suppression check as everyone else.
-    session.add(Suppression(address_hash=address_hash(placeholder), email=placeholder,
-                            reason=SuppressionReason.ERASED))
+    session.add(Suppression(address_hash=address_hash(placeholder), email=placeholder, reason=SuppressionReason.ERASED))
     session.flush()
 
     rows = {}
@@ -97,8 +96,11 @@ def forget(session: Session, email: str) -> Erasure:
             rows[source.name] = rowcount(session.execute(delete(source).where(linked(source, CONTACTS, [contact.id]))))
         elif columns:
             clause = linked(source, CONTACTS, [contact.id])
-            rows[source.name] = rowcount(session.execute(
-                update(source).where(clause).values({column.name: _blank(column) for column in columns})))
+            rows[source.name] = rowcount(
+                session.execute(
+                    update(source).where(clause).values({column.name: _blank(column) for column in columns})
+                )
+            )
     rewritten = _rewrite_mentions(session, identity)
     session.flush()
     session.expire_all()
@@ -132,8 +134,11 @@ def _rewrite_mentions(session: Session, identity: Identity) -> int:
                 *key, value = row
                 new = _rewritten(column, value, identity)
                 if new != value:
-                    session.execute(update(source).where(*(column == value for column, value in zip(keys, key, strict=True)))
-                                    .values({column.name: new}))
+                    session.execute(
+                        update(source)
+                        .where(*(column == value for column, value in zip(keys, key, strict=True)))
+                        .values({column.name: new})
+                    )
                     count += 1
     return count
 

@@ -29,21 +29,33 @@ def export_person(session: Session, email: str, settings: Settings | None = None
     render = _Renderer(session)
     contacts = table(CONTACTS)
     data: dict[str, Any] = {
-        "contact": render.row(contacts, session.execute(select(contacts).where(contacts.c.id == contact.id))
-                              .mappings().one())}
+        "contact": render.row(
+            contacts, session.execute(select(contacts).where(contacts.c.id == contact.id)).mappings().one()
+        )
+    }
     seen: set[tuple[str, tuple[Any, ...]]] = {(CONTACTS, (contact.id,))}
     for source in sorted(tables_linked_to(CONTACTS), key=lambda table: table.name):
-        rows = session.execute(select(source).where(linked(source, CONTACTS, [contact.id]))
-                               .order_by(*source.primary_key.columns)).mappings().all()
+        rows = (
+            session.execute(
+                select(source).where(linked(source, CONTACTS, [contact.id])).order_by(*source.primary_key.columns)
+            )
+            .mappings()
+            .all()
+        )
         data[source.name] = [render.row(source, row) for row in rows]
         seen.update((source.name, _key(source, row)) for row in rows)
     suppression = session.scalar(select(Suppression).where(Suppression.address_hash == address_hash(contact.email)))
-    data["suppression"] = None if suppression is None else {
-        "reason": suppression.reason.value, "since": _plain(suppression.created_at), "detail": suppression.detail}
+    data["suppression"] = (
+        None
+        if suppression is None
+        else {"reason": suppression.reason.value, "since": _plain(suppression.created_at), "detail": suppression.detail}
+    )
     identity = Identity.of(contact)
-    data["mentions"] = [{"table": source.name, "column": column.name, "value": _plain(row[column.name])}
-                        for source, column, row in mentions(session, identity)
-                        if (source.name, _key(source, row)) not in seen]
+    data["mentions"] = [
+        {"table": source.name, "column": column.name, "value": _plain(row[column.name])}
+        for source, column, row in mentions(session, identity)
+        if (source.name, _key(source, row)) not in seen
+    ]
     if settings is not None:
         data["files"] = [str(path.relative_to(settings.instance_path)) for path in files_about(settings, identity)]
     return data

@@ -30,8 +30,11 @@ class Identity:
     def of(cls, contact: Contact) -> Identity:
         name = (contact.name or "").strip()
         phone = (contact.phone or "").strip()
-        return cls(contact.email, name if len(name) >= MIN_NAME_LENGTH else None,
-                   phone if len(phone) >= MIN_PHONE_LENGTH else None)
+        return cls(
+            contact.email,
+            name if len(name) >= MIN_NAME_LENGTH else None,
+            phone if len(phone) >= MIN_PHONE_LENGTH else None,
+        )
 
     @property
     def needles(self) -> list[str]:

@@ -76,4 +76,3 @@ def _contact_links(source: Table) -> list[Column[Any]]:
     """The nullable foreign keys that point straight at a contact (a NOT NULL one is a membership, not an answer)."""
     chain = path_to(source, CONTACTS)
     return [chain[0][0]] if chain and len(chain) == 1 and chain[0][0].nullable else []
-

@@ -100,10 +100,14 @@ class Answerer(Protocol):
 RESPONSES, RESPONSE_CHANGES, MESSAGES = Response.__table__, ResponseChange.__table__, OutboxMessage.__table__
 _NO_ROW = -1  # "other than" no response: matches no id
 CURRENT = select(RESPONSES.c.id, *(RESPONSES.c[name] for name in FIELDS), RESPONSES.c.waitlisted).where(
-    RESPONSES.c.meeting_id == bindparam("meeting_id"), RESPONSES.c.contact_id == bindparam("contact_id"))
+    RESPONSES.c.meeting_id == bindparam("meeting_id"), RESPONSES.c.contact_id == bindparam("contact_id")
+)
 PLACES_TAKEN = select(func.coalesce(func.sum(1 + RESPONSES.c.guests), 0)).where(
-    RESPONSES.c.meeting_id == bindparam("meeting_id"), RESPONSES.c.answer == Answer.YES,
-    RESPONSES.c.waitlisted.is_(False), RESPONSES.c.id != bindparam("other"))
+    RESPONSES.c.meeting_id == bindparam("meeting_id"),
+    RESPONSES.c.answer == Answer.YES,
+    RESPONSES.c.waitlisted.is_(False),
+    RESPONSES.c.id != bindparam("other"),
+)
 NEW_RESPONSE = insert(RESPONSES)
 CHANGE_RESPONSE = update(RESPONSES).where(RESPONSES.c.id == bindparam("response_id"))
 LOG_CHANGE = insert(RESPONSE_CHANGES)
@@ -124,8 +128,9 @@ def _text(form: Mapping[str, Any], name: str) -> str | None:
     return value or None
 
 
-def parse_answer(form: Mapping[str, Any], meeting: AnsweredMeeting,
-                 questions: Sequence[Question] = ()) -> dict[str, Any]:
+def parse_answer(
+    form: Mapping[str, Any], meeting: AnsweredMeeting, questions: Sequence[Question] = ()
+) -> dict[str, Any]:
     """The form's values, checked (raises AnswerError naming the field); writes nothing.
 
     The answers to `questions` come under "questions", by question id (missing: left as they are).
@@ -163,12 +168,22 @@ def lock_meeting(session: Session, meeting_id: int) -> None:
 
 
 def places_taken(session: Session, meeting_id: int, other_than: int | None = None) -> int:
-    return int(session.connection().execute(PLACES_TAKEN, {
-        "meeting_id": meeting_id, "other": _NO_ROW if other_than is None else other_than}).scalar_one())
+    return int(
+        session.connection()
+        .execute(PLACES_TAKEN, {"meeting_id": meeting_id, "other": _NO_ROW if other_than is None else other_than})
+        .scalar_one()
+    )
 
 
-def record_answer(session: Session, contact: Answerer, meeting: AnsweredMeeting, form: Mapping[str, Any],
-                  tz: ZoneInfo, now: dt.datetime | None = None, notify: bool = True) -> Saved:
+def record_answer(
+    session: Session,
+    contact: Answerer,
+    meeting: AnsweredMeeting,
+    form: Mapping[str, Any],
+    tz: ZoneInfo,
+    now: dt.datetime | None = None,
+    notify: bool = True,
+) -> Saved:
     """Save the person's answer, keep it in the history, and queue the mail it calls for.
 
     `contact` needs an `id`; `meeting` its id, capacity, max_guests, rsvp_by and starts_at.
@@ -198,12 +213,23 @@ def record_answer(session: Session, contact: Answerer, meeting: AnsweredMeeting,
         waitlisted = not had_place and needed > free
     state = {**values, "waitlisted": waitlisted}
     answered_before = {} if row is None else current_answers(session, row.id)
-    changed = (row is None or any(getattr(row, key) != value for key, value in state.items())
-               or answers_differ(answered_before, asked))
+    changed = (
+        row is None
+        or any(getattr(row, key) != value for key, value in state.items())
+        or answers_differ(answered_before, asked)
+    )
     if row is None:
-        inserted = db.execute(NEW_RESPONSE, {
-            **state, "meeting_id": meeting.id, "contact_id": contact.id, "created_at": now, "updated_at": now,
-            "waitlisted_at": now if waitlisted else None}).inserted_primary_key
+        inserted = db.execute(
+            NEW_RESPONSE,
+            {
+                **state,
+                "meeting_id": meeting.id,
+                "contact_id": contact.id,
+                "created_at": now,
+                "updated_at": now,
+                "waitlisted_at": now if waitlisted else None,
+            },
+        ).inserted_primary_key
         assert inserted is not None, "an INSERT of one row has its new key"
         response_id = inserted[0]
     else:
@@ -213,8 +239,15 @@ def record_answer(session: Session, contact: Answerer, meeting: AnsweredMeeting,
             db.execute(CHANGE_RESPONSE, {**state, **stamp, "response_id": response_id, "updated_at": now})
     save_question_answers(session, response_id, answered_before, asked, now)
     if changed:
-        db.execute(LOG_CHANGE, {**state, "response_id": response_id, "at": now,
-                                "answers": snapshot(questions, {**answered_before, **asked})})
+        db.execute(
+            LOG_CHANGE,
+            {
+                **state,
+                "response_id": response_id,
+                "at": now,
+                "answers": snapshot(questions, {**answered_before, **asked}),
+            },
+        )
     saved = Saved(response_id, values["answer"], values["guests"], waitlisted)
     forget_responses(session)
     if _places_freed(before, saved):
@@ -226,8 +259,14 @@ def record_answer(session: Session, contact: Answerer, meeting: AnsweredMeeting,
     elif was_waiting and saved.answer is Answer.YES and not saved.waitlisted:
         enqueue_confirmation(session, meeting.id, contact.id, saved, promoted=True)
     elif _mail_due(before, saved):
-        enqueue_confirmation(session, meeting.id, contact.id, saved, promoted=False,
-                             places_left=max(free, 0) if saved.waitlisted and free is not None else None)
+        enqueue_confirmation(
+            session,
+            meeting.id,
+            contact.id,
+            saved,
+            promoted=False,
+            places_left=max(free, 0) if saved.waitlisted and free is not None else None,
+        )
     if changed:
         answer_changed(session, response_id, contact.id, meeting.id, "answered")
     return saved
@@ -265,8 +304,9 @@ def _mail_due(before: tuple[Answer, bool, int] | None, saved: Saved) -> bool:
     return had_place and before[2] != saved.guests
 
 
-def promote_waitlisted(session: Session, meeting: AnsweredMeeting, now: dt.datetime | None = None,
-                       skip_mail_for: int | None = None) -> list[Response]:
+def promote_waitlisted(
+    session: Session, meeting: AnsweredMeeting, now: dt.datetime | None = None, skip_mail_for: int | None = None
+) -> list[Response]:
     """Give free places to the waitlist in the order people joined it, each to the first in
     line whose party fits: a party of two first in line does not keep one free place empty
     for everyone behind it. Each person moved up is mailed (promoted=True), except the
@@ -276,24 +316,37 @@ def promote_waitlisted(session: Session, meeting: AnsweredMeeting, now: dt.datet
     session.flush()
     free = None if meeting.capacity is None else meeting.capacity - places_taken(session, meeting.id)
     waiting = session.scalars(
-        select(Response).where(Response.meeting_id == meeting.id, Response.waitlisted.is_(True),
-                               Response.contact_id.is_not(None))
-        .order_by(Response.waitlisted_at, Response.id))
+        select(Response)
+        .where(Response.meeting_id == meeting.id, Response.waitlisted.is_(True), Response.contact_id.is_not(None))
+        .order_by(Response.waitlisted_at, Response.id)
+    )
     promoted = []
     for response in waiting:
         if free is not None and 1 + response.guests > free:
             continue  # keeps its place in line: the next free places may fit it
         response.waitlisted = False
         response.updated_at = now
-        response.history.append(ResponseChange(
-            answer=response.answer, waitlisted=False, guests=response.guests, comment=response.comment,
-            answers=response.history[-1].answers if response.history else None, at=now))
+        response.history.append(
+            ResponseChange(
+                answer=response.answer,
+                waitlisted=False,
+                guests=response.guests,
+                comment=response.comment,
+                answers=response.history[-1].answers if response.history else None,
+                at=now,
+            )
+        )
         promoted.append(response)
         if free is not None:
             free -= 1 + response.guests
         if response.id != skip_mail_for and response.contact_id is not None:  # (selected: never None)
-            enqueue_confirmation(session, meeting.id, response.contact_id,
-                                 Saved(response.id, response.answer, response.guests, False), promoted=True)
+            enqueue_confirmation(
+                session,
+                meeting.id,
+                response.contact_id,
+                Saved(response.id, response.answer, response.guests, False),
+                promoted=True,
+            )
     session.flush()
     for response in promoted:
         if response.id != skip_mail_for and response.contact_id is not None:  # its owner's own answer reports it
@@ -301,17 +354,29 @@ def promote_waitlisted(session: Session, meeting: AnsweredMeeting, now: dt.datet
     return promoted
 
 
-def enqueue_confirmation(session: Session, meeting_id: int, contact_id: int, saved: Saved, promoted: bool,
-                         places_left: int | None = None) -> None:
+def enqueue_confirmation(
+    session: Session, meeting_id: int, contact_id: int, saved: Saved, promoted: bool, places_left: int | None = None
+) -> None:
     """Queued in the caller's transaction: the mail exists exactly when the answer does.
 
     `places_left` (waitlisted with places free, but too few for the party) lets the mail say
     "one place left" instead of "fully booked".
     """
-    response = {"answer": saved.answer.value, "guests": saved.guests, "waitlisted": saved.waitlisted,
-                "promoted": promoted}
+    response = {
+        "answer": saved.answer.value,
+        "guests": saved.guests,
+        "waitlisted": saved.waitlisted,
+        "promoted": promoted,
+    }
     if places_left:
         response["places_left"] = places_left
-    session.connection().execute(QUEUE_MAIL, {
-        "campaign_id": None, "template": "confirmation", "contact_id": contact_id, "meeting_id": meeting_id,
-        "extra": {"response": response}})
+    session.connection().execute(
+        QUEUE_MAIL,
+        {
+            "campaign_id": None,
+            "template": "confirmation",
+            "contact_id": contact_id,
+            "meeting_id": meeting_id,
+            "extra": {"response": response},
+        },
+    )

@@ -18,10 +18,16 @@ from mailer.webhooks.events import emit
 
 
 def answer_data(response: Response) -> dict[str, Any]:
-    return {"answer": response.answer.value, "guests": response.guests, "waitlisted": response.waitlisted,
-            "answers": described_answers(response), "comment": response.comment,
-            "updated_at": response.updated_at.astimezone(dt.UTC).isoformat().replace("+00:00", "Z")
-            if response.updated_at else None}
+    return {
+        "answer": response.answer.value,
+        "guests": response.guests,
+        "waitlisted": response.waitlisted,
+        "answers": described_answers(response),
+        "comment": response.comment,
+        "updated_at": response.updated_at.astimezone(dt.UTC).isoformat().replace("+00:00", "Z")
+        if response.updated_at
+        else None,
+    }
 
 
 def answer_changed(session: Session, response_id: int, contact_id: int, meeting_id: int, change: str) -> int:
@@ -31,7 +37,11 @@ def answer_changed(session: Session, response_id: int, contact_id: int, meeting_
         response = session.get(Response, response_id, populate_existing=True)
         contact, meeting = session.get(Contact, contact_id), session.get(Meeting, meeting_id)
         assert response is not None and contact is not None and meeting is not None
-        return {"change": change, "answer": answer_data(response), "contact": contact_data(session, contact),
-                "meeting": meeting_data(meeting)}
+        return {
+            "change": change,
+            "answer": answer_data(response),
+            "contact": contact_data(session, contact),
+            "meeting": meeting_data(meeting),
+        }
 
     return emit(session, ANSWER_CHANGED, payload, contact_id=contact_id, meeting_id=meeting_id)

@@ -43,8 +43,9 @@ def _given(form: Mapping[str, Any], field: str) -> list[str] | None:
     return [_CONTROL.sub("", value or "").strip() for value in values if value and str(value).strip()]
 
 
-def parse_question_answers(form: Mapping[str, Any], questions: Iterable[Question],
-                           required: bool = True) -> dict[int, Any]:
+def parse_question_answers(
+    form: Mapping[str, Any], questions: Iterable[Question], required: bool = True
+) -> dict[int, Any]:
     """{question id: value (None: no answer)} for each question the form has; raises QuestionAnswerError.
 
     `required=False` (a "no") leaves required questions unanswered without complaint.
@@ -79,16 +80,23 @@ def parse_question_answers(form: Mapping[str, Any], questions: Iterable[Question
 
 def current_answers(session: Session, response_id: int) -> dict[int, Any]:
     """{question id: value} of one response."""
-    return {row.question_id: row.value for row in session.execute(
-        select(QuestionAnswer.question_id, QuestionAnswer.value).where(QuestionAnswer.response_id == response_id))}
+    return {
+        row.question_id: row.value
+        for row in session.execute(
+            select(QuestionAnswer.question_id, QuestionAnswer.value).where(QuestionAnswer.response_id == response_id)
+        )
+    }
 
 
 def answers_of(session: Session, response_ids: Sequence[int]) -> dict[int, dict[int, Any]]:
     """{response id: {question id: value}} for many responses in one query."""
     found: dict[int, dict[int, Any]] = {response_id: {} for response_id in response_ids}
     if response_ids:
-        for row in session.execute(select(QuestionAnswer.response_id, QuestionAnswer.question_id,
-                                          QuestionAnswer.value).where(QuestionAnswer.response_id.in_(response_ids))):
+        for row in session.execute(
+            select(QuestionAnswer.response_id, QuestionAnswer.question_id, QuestionAnswer.value).where(
+                QuestionAnswer.response_id.in_(response_ids)
+            )
+        ):
             found[row.response_id][row.question_id] = row.value
     return found
 
@@ -97,8 +105,13 @@ def answers_differ(before: Mapping[int, Any], values: Mapping[int, Any]) -> bool
     return any(before.get(question_id) != value for question_id, value in values.items())
 
 
-def save_question_answers(session: Session, response_id: int, before: Mapping[int, Any],
-                          values: Mapping[int, Any], now: dt.datetime | None = None) -> None:
+def save_question_answers(
+    session: Session,
+    response_id: int,
+    before: Mapping[int, Any],
+    values: Mapping[int, Any],
+    now: dt.datetime | None = None,
+) -> None:
     """Write the answers that changed; an answer taken back (None) is deleted, not kept empty."""
     now = now or utcnow()
     db = session.connection()
@@ -109,11 +122,15 @@ def save_question_answers(session: Session, response_id: int, before: Mapping[in
         if value is None:
             db.execute(delete(table).where(table.c.response_id == response_id, table.c.question_id == question_id))
         elif question_id in before:
-            db.execute(table.update().where(table.c.response_id == response_id, table.c.question_id == question_id)
-                       .values(value=value, updated_at=now))
+            db.execute(
+                table.update()
+                .where(table.c.response_id == response_id, table.c.question_id == question_id)
+                .values(value=value, updated_at=now)
+            )
         else:
-            db.execute(table.insert().values(response_id=response_id, question_id=question_id, value=value,
-                                             updated_at=now))
+            db.execute(
+                table.insert().values(response_id=response_id, question_id=question_id, value=value, updated_at=now)
+            )
 
 
 def snapshot(questions: Iterable[Question], answers: Mapping[int, Any]) -> dict[str, Any] | None:
@@ -155,9 +172,16 @@ def answers_by_field(questions: Iterable[Question], answers: Mapping[int, Any]) 
 def described_answers(response: Response) -> list[dict[str, Any]]:
     """The answers of one response with their questions, in the questions' order (API and webhooks)."""
     given = sorted(response.answers, key=lambda answer: (answer.question.position, answer.question_id))
-    return [{"question": answer.question.field, "label_sv": answer.question.label_sv,
-             "label_en": answer.question.label_en, "kind": answer.question.kind.value, "value": answer.value}
-            for answer in given]
+    return [
+        {
+            "question": answer.question.field,
+            "label_sv": answer.question.label_sv,
+            "label_en": answer.question.label_en,
+            "kind": answer.question.kind.value,
+            "value": answer.value,
+        }
+        for answer in given
+    ]
 
 
 def given_answers(response: Response) -> dict[str, Any]:

@@ -97,16 +97,29 @@ def resolve_series(session: Session, codec: TokenCodec, token: str) -> tuple[Con
     return contact, series
 
 
-def _page(session: Session, contact: Contact, series: Series, tz: ZoneInfo,
-          now: dt.datetime | None = None) -> SeriesPage:
+def _page(
+    session: Session, contact: Contact, series: Series, tz: ZoneInfo, now: dt.datetime | None = None
+) -> SeriesPage:
     responses: dict[int, Response] = {}
     if not is_test_person(contact):
-        responses = {response.meeting_id: response for response in session.scalars(select(Response).where(
-            Response.contact_id == contact.id, Response.meeting_id.in_([meeting.id for meeting in series.sessions])))}
-    lines = [SessionLine(meeting, responses.get(meeting.id), answers_closed(meeting, tz, now), places_left(meeting))
-             for meeting in series.sessions]
+        responses = {
+            response.meeting_id: response
+            for response in session.scalars(
+                select(Response).where(
+                    Response.contact_id == contact.id,
+                    Response.meeting_id.in_([meeting.id for meeting in series.sessions]),
+                )
+            )
+        }
+    lines = [
+        SessionLine(meeting, responses.get(meeting.id), answers_closed(meeting, tz, now), places_left(meeting))
+        for meeting in series.sessions
+    ]
     # Every chosen session holds the same answers (saved with each); a chosen one's come first.
-    held = sorted((line.response for line in lines if line.response is not None), key=lambda response: response.answer is not Answer.YES)
+    held = sorted(
+        (line.response for line in lines if line.response is not None),
+        key=lambda response: response.answer is not Answer.YES,
+    )
     answers = current_answers(session, held[0].id) if held else {}
     return SeriesPage(contact, series, lines, questions=list_questions(session, series), answers=answers)
 
@@ -155,9 +168,16 @@ def _kept(response: Response | None) -> dict[str, str | None]:
     return {"guests": str(response.guests), "comment": response.comment}
 
 
-def answer_series(session: Session, codec: TokenCodec, token: str, answer: str, chosen: Sequence[str],
-                  tz: ZoneInfo, now: dt.datetime | None = None,
-                  form: Mapping[str, Any] | None = None) -> SeriesPage | None:
+def answer_series(
+    session: Session,
+    codec: TokenCodec,
+    token: str,
+    answer: str,
+    chosen: Sequence[str],
+    tz: ZoneInfo,
+    now: dt.datetime | None = None,
+    form: Mapping[str, Any] | None = None,
+) -> SeriesPage | None:
     """A POST: None once saved; a page with `error` (nothing written) for bad input, and for a
     test link a page with `tested` (nothing written either).
 
@@ -194,6 +214,7 @@ def answer_series(session: Session, codec: TokenCodec, token: str, answer: str, 
         elif said is Answer.NO or line.chosen:
             # Moving to another session: the new one's confirmation is the mail; the old one's "no"
             # is mailed only when nothing new was chosen.
-            record_answer(session, contact, line.meeting, {"answer": "no"}, tz, now,
-                          notify=said is Answer.NO or not newly_chosen)
+            record_answer(
+                session, contact, line.meeting, {"answer": "no"}, tz, now, notify=said is Answer.NO or not newly_chosen
+            )
     return None

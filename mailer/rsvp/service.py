@@ -68,6 +68,7 @@ class RsvpPage:
 
 # -- tokens -----------------------------------------------------------------------------
 
+
 def resolve(session: Session, codec: TokenCodec, purpose: str, token: str) -> tuple[Contact, Meeting | None]:
     """The contact (and meeting) a token names; BadToken for anything not current, whatever the cause.
 
@@ -83,8 +84,11 @@ def resolve(session: Session, codec: TokenCodec, purpose: str, token: str) -> tu
         return TestPerson.from_key(contact_key), meeting  # type: ignore[return-value]
     contact = session.scalar(select(Contact).where(Contact.link_key == contact_key))
     if contact is None and purpose == "unsubscribe":
-        contact = session.scalar(select(Contact).join(RetiredLinkKey, RetiredLinkKey.contact_id == Contact.id)
-                                 .where(RetiredLinkKey.link_key == contact_key))
+        contact = session.scalar(
+            select(Contact)
+            .join(RetiredLinkKey, RetiredLinkKey.contact_id == Contact.id)
+            .where(RetiredLinkKey.link_key == contact_key)
+        )
         if contact is not None and contact.is_erased:
             contact = None  # erasure ends every link ever sent, these too
     if contact is None or (purpose in ("rsvp", "evaluation") and meeting is None):
@@ -107,9 +111,9 @@ def revoke_links(session: Session, email: str) -> Contact:
 
 # -- the answer page --------------------------------------------------------------------
 
+
 def current_response(session: Session, contact: Contact, meeting: Meeting) -> Response | None:
-    return session.scalar(select(Response).where(Response.meeting_id == meeting.id,
-                                                 Response.contact_id == contact.id))
+    return session.scalar(select(Response).where(Response.meeting_id == meeting.id, Response.contact_id == contact.id))
 
 
 def places_left(meeting: Meeting) -> int | None:
@@ -121,14 +125,28 @@ def places_left(meeting: Meeting) -> int | None:
     return max(meeting.capacity - places_taken(session, meeting.id), 0)
 
 
-def _page(session: Session, contact: Contact, meeting: Meeting, closed: bool, error: AnswerError | None = None,
-          response: Response | None = None, answered: bool = True) -> RsvpPage:
+def _page(
+    session: Session,
+    contact: Contact,
+    meeting: Meeting,
+    closed: bool,
+    error: AnswerError | None = None,
+    response: Response | None = None,
+    answered: bool = True,
+) -> RsvpPage:
     """The page with the meeting's questions and (`answered`) the person's current answers to them."""
     if answered and response is None and not is_test_person(contact):
         response = current_response(session, contact, meeting)
     answers = current_answers(session, response.id) if response is not None else {}
-    return RsvpPage(contact, meeting, response, closed, error,
-                    questions=questions_for(session, meeting.id, meeting.series_id), answers=answers)
+    return RsvpPage(
+        contact,
+        meeting,
+        response,
+        closed,
+        error,
+        questions=questions_for(session, meeting.id, meeting.series_id),
+        answers=answers,
+    )
 
 
 def view_rsvp(session: Session, codec: TokenCodec, token: str, tz: ZoneInfo) -> RsvpPage:
@@ -155,32 +173,48 @@ def _insert(session: Session, model: type[Base]) -> postgresql.Insert | sqlite.I
 def record_open(session: Session, contact: Contact, meeting: Meeting, now: dt.datetime | None = None) -> None:
     """One row per person and meeting, counted up; an upsert because scanners open links in parallel."""
     now = now or utcnow()
-    statement = _insert(session, LinkOpen).values(meeting_id=meeting.id, contact_id=contact.id,
-                                                  first_at=now, last_at=now, count=1)
-    session.execute(statement.on_conflict_do_update(
-        index_elements=[LinkOpen.meeting_id, LinkOpen.contact_id],
-        set_={"last_at": now, "count": LinkOpen.count + 1},
-    ))
+    statement = _insert(session, LinkOpen).values(
+        meeting_id=meeting.id, contact_id=contact.id, first_at=now, last_at=now, count=1
+    )
+    session.execute(
+        statement.on_conflict_do_update(
+            index_elements=[LinkOpen.meeting_id, LinkOpen.contact_id],
+            set_={"last_at": now, "count": LinkOpen.count + 1},
+        )
+    )
 
 
 # Contact and meeting of an answer in one indexed lookup, without loading either object.
 ANSWER_TARGET = (
-    select(Contact.id.label("contact_id"), Meeting.id, Meeting.capacity, Meeting.max_guests, Meeting.rsvp_by,
-           Meeting.starts_at, Meeting.cancelled_at, Meeting.series_id)
-    .select_from(Contact).join(Meeting, Meeting.link_key == bindparam("meeting_key"))
+    select(
+        Contact.id.label("contact_id"),
+        Meeting.id,
+        Meeting.capacity,
+        Meeting.max_guests,
+        Meeting.rsvp_by,
+        Meeting.starts_at,
+        Meeting.cancelled_at,
+        Meeting.series_id,
+    )
+    .select_from(Contact)
+    .join(Meeting, Meeting.link_key == bindparam("meeting_key"))
     .where(Contact.link_key == bindparam("contact_key"))
 )
 
 
-def answer_rsvp(session: Session, codec: TokenCodec, token: str, form: Mapping[str, Any],
-                tz: ZoneInfo) -> RsvpPage | None:
+def answer_rsvp(
+    session: Session, codec: TokenCodec, token: str, form: Mapping[str, Any], tz: ZoneInfo
+) -> RsvpPage | None:
     """A POST of the page: None once the answer is saved. Invalid input comes back as a page
     with `error`, a closed meeting as one with `closed`; in both cases nothing is written."""
     contact_key, meeting_key = codec.loads("rsvp", token)
     if is_test_key(contact_key):
         return _test_answer(session, codec, token, form, tz)
-    target = session.connection().execute(
-        ANSWER_TARGET, {"contact_key": contact_key, "meeting_key": meeting_key}).first() if meeting_key else None
+    target = (
+        session.connection().execute(ANSWER_TARGET, {"contact_key": contact_key, "meeting_key": meeting_key}).first()
+        if meeting_key
+        else None
+    )
     if target is None:
         raise BadToken()
     try:
@@ -194,8 +228,7 @@ def answer_rsvp(session: Session, codec: TokenCodec, token: str, form: Mapping[s
     return _page(session, contact, meeting, closed, error)
 
 
-def _test_answer(session: Session, codec: TokenCodec, token: str, form: Mapping[str, Any],
-                 tz: ZoneInfo) -> RsvpPage:
+def _test_answer(session: Session, codec: TokenCodec, token: str, form: Mapping[str, Any], tz: ZoneInfo) -> RsvpPage:
     """A test link's POST: checked like a real answer, then shown as it would be saved, and not saved."""
     contact, meeting = resolve_rsvp(session, codec, token)
     page = _page(session, contact, meeting, answers_closed(meeting, tz), answered=False)
@@ -209,6 +242,7 @@ def _test_answer(session: Session, codec: TokenCodec, token: str, form: Mapping[
 
 
 # -- unsubscribing ----------------------------------------------------------------------
+
 
 def _suppression(session: Session, contact: Contact) -> Suppression | None:
     return session.scalar(select(Suppression).where(Suppression.address_hash == address_hash(contact.email)))
@@ -227,10 +261,19 @@ def unsubscribe(session: Session, codec: TokenCodec, token: str) -> Contact:
     contact, _ = resolve(session, codec, "unsubscribe", token)
     if is_test_person(contact):
         return contact
-    added = rowcount(session.execute(_insert(session, Suppression).values(
-        address_hash=address_hash(contact.email), email=contact.email, reason=SuppressionReason.UNSUBSCRIBED,
-        detail="unsubscribe link", created_at=utcnow(),
-    ).on_conflict_do_nothing(index_elements=[Suppression.address_hash])))
+    added = rowcount(
+        session.execute(
+            _insert(session, Suppression)
+            .values(
+                address_hash=address_hash(contact.email),
+                email=contact.email,
+                reason=SuppressionReason.UNSUBSCRIBED,
+                detail="unsubscribe link",
+                created_at=utcnow(),
+            )
+            .on_conflict_do_nothing(index_elements=[Suppression.address_hash])
+        )
+    )
     if added:  # a second click, or an address already suppressed, is no new event
         contact_suppressed(session, contact.email, SuppressionReason.UNSUBSCRIBED, "unsubscribe link", source="link")
     return contact
@@ -244,7 +287,10 @@ def resubscribe(session: Session, codec: TokenCodec, token: str) -> Contact:
     contact, _ = resolve(session, codec, "unsubscribe", token)
     if is_test_person(contact):
         return contact
-    session.execute(delete(Suppression).where(
-        Suppression.address_hash == address_hash(contact.email),
-        Suppression.reason.in_([SuppressionReason.UNSUBSCRIBED, SuppressionReason.BOUNCED])))
+    session.execute(
+        delete(Suppression).where(
+            Suppression.address_hash == address_hash(contact.email),
+            Suppression.reason.in_([SuppressionReason.UNSUBSCRIBED, SuppressionReason.BOUNCED]),
+        )
+    )
     return contact

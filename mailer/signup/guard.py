@@ -42,8 +42,14 @@ def form_token(secret_key: str, embedded_from: str | None, now: float | None = N
     return str(_serializer(secret_key).dumps({"at": time.time() if now is None else now, "from": embedded_from}))
 
 
-def check_form(secret_key: str, old_secret_keys: tuple[str, ...], token: str, honeypot: str, min_seconds: int,
-               now: float | None = None) -> Shown:
+def check_form(
+    secret_key: str,
+    old_secret_keys: tuple[str, ...],
+    token: str,
+    honeypot: str,
+    min_seconds: int,
+    now: float | None = None,
+) -> Shown:
     """The form's token checked; raises Refused. The honeypot is checked first: a bot learns nothing more."""
     if honeypot.strip():
         raise Refused("trap")

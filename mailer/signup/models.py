@@ -26,8 +26,9 @@ class SignupRequest(Base):
     series_id: Mapped[int | None] = mapped_column(ForeignKey("series.id"), index=True, info=not_personal())
     email: Mapped[str | None] = mapped_column(String(320), index=True, info=personal())
     name: Mapped[str | None] = mapped_column(String(200), info=personal())
-    organisation_id: Mapped[int | None] = mapped_column(ForeignKey("organisations.id", ondelete="SET NULL"),
-                                                        info=not_personal())
+    organisation_id: Mapped[int | None] = mapped_column(
+        ForeignKey("organisations.id", ondelete="SET NULL"), info=not_personal()
+    )
     language: Mapped[str] = mapped_column(String(5), info=not_personal())
     text_key: Mapped[str] = mapped_column(String(100), info=not_personal())
     text: Mapped[str] = mapped_column(Text, info=not_personal())

@@ -132,8 +132,10 @@ def find_target(session: Session, key: str) -> Target:
 
 def organisations(session: Session) -> list[tuple[int, str]]:
     """The member organisations to choose from, by name."""
-    return [(row.id, row.name) for row in session.execute(select(Organisation.id, Organisation.name)
-                                                           .order_by(Organisation.name))]
+    return [
+        (row.id, row.name)
+        for row in session.execute(select(Organisation.id, Organisation.name).order_by(Organisation.name))
+    ]
 
 
 def consent_text(language: str, site: str) -> str:
@@ -185,8 +187,15 @@ def _key_hash(key: str) -> str:
     return hashlib.sha256(key.encode("ascii", "replace")).hexdigest()
 
 
-def request_signup(session: Session, settings: Settings, target: Target, form: Mapping[str, str | None],
-                   language: str, where: Where, now: dt.datetime | None = None) -> bool:
+def request_signup(
+    session: Session,
+    settings: Settings,
+    target: Target,
+    form: Mapping[str, str | None],
+    language: str,
+    where: Where,
+    now: dt.datetime | None = None,
+) -> bool:
     """Store the pending request and queue its confirmation mail; raises SignupError for bad input.
 
     Returns whether a mail was queued (False: a repeat within RESEND_AFTER, or too many pending
@@ -196,8 +205,9 @@ def request_signup(session: Session, settings: Settings, target: Target, form: M
     values = parse_form(session, form)
     email = str(values["email"])
     language = language_or_default(language)
-    pending = list(session.scalars(select(SignupRequest).where(SignupRequest.email == email,
-                                                               SignupRequest.expires_at > now)))
+    pending = list(
+        session.scalars(select(SignupRequest).where(SignupRequest.email == email, SignupRequest.expires_at > now))
+    )
     same_page = [request for request in pending if (request.meeting_id, request.series_id) == _ids(target)]
     if any(request.created_at > now - RESEND_AFTER for request in same_page) or len(pending) >= MAX_PENDING_PER_ADDRESS:
         return False
@@ -206,34 +216,59 @@ def request_signup(session: Session, settings: Settings, target: Target, form: M
     key = secrets.token_urlsafe(32)
     site = settings.mail_from.display_name or settings.mail_from.addr_spec
     request = SignupRequest(
-        key_hash=_key_hash(key), meeting_id=_ids(target)[0], series_id=_ids(target)[1], email=email,
-        name=str(values["name"]), organisation_id=values["organisation_id"], language=language,
-        text_key=CONSENT_TEXT_KEY, text=consent_text(language, site), page_url=where.page_url,
-        embedded_from=where.embedded_from, requested_from=where.network, created_at=now,
-        expires_at=now + dt.timedelta(days=REQUEST_DAYS))
+        key_hash=_key_hash(key),
+        meeting_id=_ids(target)[0],
+        series_id=_ids(target)[1],
+        email=email,
+        name=str(values["name"]),
+        organisation_id=values["organisation_id"],
+        language=language,
+        text_key=CONSENT_TEXT_KEY,
+        text=consent_text(language, site),
+        page_url=where.page_url,
+        embedded_from=where.embedded_from,
+        requested_from=where.network,
+        created_at=now,
+        expires_at=now + dt.timedelta(days=REQUEST_DAYS),
+    )
     session.add(request)
-    session.add(OutboxMessage(template=TEMPLATE, to_email=email, extra=_mail_context(
-        settings, target, request, f"{settings.base_url}/signup/confirm/{key}"), next_attempt_at=now))
+    session.add(
+        OutboxMessage(
+            template=TEMPLATE,
+            to_email=email,
+            extra=_mail_context(settings, target, request, f"{settings.base_url}/signup/confirm/{key}"),
+            next_attempt_at=now,
+        )
+    )
     session.flush()
     return True
 
 
 def _ids(target: Target) -> tuple[int | None, int | None]:
-    return (target.meeting.id if target.meeting is not None else None,
-            target.series.id if target.series is not None else None)
+    return (
+        target.meeting.id if target.meeting is not None else None,
+        target.series.id if target.series is not None else None,
+    )
 
 
 def _mail_context(settings: Settings, target: Target, request: SignupRequest, confirm_url: str) -> dict[str, object]:
     """Fixed when queued: the mail goes to an address that is nobody's contact yet."""
     lang = request.language
-    signup: dict[str, object] = {"name": request.name, "title": target.title, "confirm_url": confirm_url,
-                                 "kind": "meeting" if target.meeting is not None else "series",
-                                 "days": REQUEST_DAYS}
+    signup: dict[str, object] = {
+        "name": request.name,
+        "title": target.title,
+        "confirm_url": confirm_url,
+        "kind": "meeting" if target.meeting is not None else "series",
+        "days": REQUEST_DAYS,
+    }
     if target.meeting is not None:
         view = meeting_context(target.meeting, settings, lang)
         signup.update(when=view["when"], city=target.meeting.city)
-    return {"lang": lang, "signup": signup,
-            "sender": {"name": settings.mail_from.display_name, "email": settings.mail_from.addr_spec}}
+    return {
+        "lang": lang,
+        "signup": signup,
+        "sender": {"name": settings.mail_from.display_name, "email": settings.mail_from.addr_spec},
+    }
 
 
 def pending(session: Session, key: str, now: dt.datetime | None = None) -> SignupRequest:
@@ -244,19 +279,32 @@ def pending(session: Session, key: str, now: dt.datetime | None = None) -> Signu
     return request
 
 
-def confirm(session: Session, settings: Settings, key: str, network: str | None,
-            now: dt.datetime | None = None) -> Confirmed:
+def confirm(
+    session: Session, settings: Settings, key: str, network: str | None, now: dt.datetime | None = None
+) -> Confirmed:
     """The person confirmed from their mailbox: contact, consent record, and for a meeting a place."""
     now = now or utcnow()
     request = pending(session, key, now)
     target = Target(request.meeting, request.series)
     contact = _contact(session, request)
     _lift_suppression(session, contact.email)
-    session.add(ConsentRecord(
-        contact_id=contact.id, basis=LawfulBasis.CONSENT, organisation_id=request.organisation_id,
-        text_key=request.text_key, text=request.text, language=request.language, purpose=target.purpose,
-        page_url=request.page_url, embedded_from=request.embedded_from, requested_from=request.requested_from,
-        confirmed_from=network, given_at=request.created_at, confirmed_at=now))
+    session.add(
+        ConsentRecord(
+            contact_id=contact.id,
+            basis=LawfulBasis.CONSENT,
+            organisation_id=request.organisation_id,
+            text_key=request.text_key,
+            text=request.text,
+            language=request.language,
+            purpose=target.purpose,
+            page_url=request.page_url,
+            embedded_from=request.embedded_from,
+            requested_from=request.requested_from,
+            confirmed_from=network,
+            given_at=request.created_at,
+            confirmed_at=now,
+        )
+    )
     saved, closed = None, False
     if target.meeting is not None:
         saved, closed = _register(session, settings.timezone, contact, target.meeting, now)
@@ -277,8 +325,10 @@ def _contact(session: Session, request: SignupRequest) -> Contact:
         session.flush()
     elif contact.language is None:
         contact.language = request.language
-    if request.organisation_id is not None and session.get(
-            Membership, {"contact_id": contact.id, "organisation_id": request.organisation_id}) is None:
+    if (
+        request.organisation_id is not None
+        and session.get(Membership, {"contact_id": contact.id, "organisation_id": request.organisation_id}) is None
+    ):
         session.add(Membership(contact_id=contact.id, organisation_id=request.organisation_id, name=request.name))
         session.flush()
     return contact
@@ -290,11 +340,13 @@ def _lift_suppression(session: Session, email: str) -> None:
     session.execute(delete(Suppression).where(Suppression.address_hash == address_hash(email)))
 
 
-def _register(session: Session, tz: ZoneInfo, contact: Contact, meeting: Meeting,
-              now: dt.datetime) -> tuple[Saved | None, bool]:
+def _register(
+    session: Session, tz: ZoneInfo, contact: Contact, meeting: Meeting, now: dt.datetime
+) -> tuple[Saved | None, bool]:
     """A "yes" through the answer's one owner; someone who already said yes keeps their answer."""
-    current = session.scalar(select(Response).where(Response.meeting_id == meeting.id,
-                                                    Response.contact_id == contact.id))
+    current = session.scalar(
+        select(Response).where(Response.meeting_id == meeting.id, Response.contact_id == contact.id)
+    )
     if current is not None and current.answer is Answer.YES:
         return Saved(current.id, current.answer, current.guests, current.waitlisted), False
     try:
@@ -305,8 +357,9 @@ def _register(session: Session, tz: ZoneInfo, contact: Contact, meeting: Meeting
 
 def delete_expired(session: Session, now: dt.datetime | None = None) -> int:
     """Unconfirmed requests past their seven days are deleted (the worker's daily retention job)."""
-    result = cast(CursorResult[Any], session.execute(
-        delete(SignupRequest).where(SignupRequest.expires_at <= (now or utcnow()))))
+    result = cast(
+        CursorResult[Any], session.execute(delete(SignupRequest).where(SignupRequest.expires_at <= (now or utcnow())))
+    )
     return int(result.rowcount or 0)
 
 

@@ -47,8 +47,16 @@ def target_of(session: Session, kind: str, slug: str) -> Target:
     raise ValueError(f"kind must be one of {KINDS}, got {kind!r}")
 
 
-def change(session: Session, tz: ZoneInfo, actor: str, kind: str, slug: str, action: str,
-           closes: str | None = None, now: dt.datetime | None = None) -> Target:
+def change(
+    session: Session,
+    tz: ZoneInfo,
+    actor: str,
+    kind: str,
+    slug: str,
+    action: str,
+    closes: str | None = None,
+    now: dt.datetime | None = None,
+) -> Target:
     """Close the page now, reopen it, or set when it closes ("YYYY-MM-DD HH:MM", local time, in the
     future); audit-logged as signup.close / signup.reopen / signup.schedule on the meeting or series."""
     now = now or utcnow()
@@ -68,7 +76,12 @@ def change(session: Session, tz: ZoneInfo, actor: str, kind: str, slug: str, act
     else:
         raise SwitchError("unknown_action", action=action, choices=", ".join(ACTIONS))
     owner.signup_closes_at = closes_at
-    record(session, actor, f"signup.{action}", f"{kind}:{owner.slug}",
-           closes_at=closes_at.isoformat() if closes_at is not None else None)
+    record(
+        session,
+        actor,
+        f"signup.{action}",
+        f"{kind}:{owner.slug}",
+        closes_at=closes_at.isoformat() if closes_at is not None else None,
+    )
     session.flush()
     return target

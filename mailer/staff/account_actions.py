@@ -36,8 +36,16 @@ def set_password_link(settings: Settings, user: StaffUser) -> str:
     return f"{settings.base_url}/staff/set-password/{token}"
 
 
-def invite(session: Session, settings: Settings, actor: str, *, email: str, name: str | None, role: str,
-           language: str | None = None) -> Invitation:
+def invite(
+    session: Session,
+    settings: Settings,
+    actor: str,
+    *,
+    email: str,
+    name: str | None,
+    role: str,
+    language: str | None = None,
+) -> Invitation:
     """A new account (no password yet) and the link to mail; raises StaffError or RoleError."""
     user = accounts.add_staff(session, email, name, None, role=role)
     if language in ("sv", "en"):
@@ -62,13 +70,26 @@ def mail_link(settings: Settings, invitation: Invitation, language: str, inviter
     message["To"] = invitation.email
     message["Subject"] = translate("invite_mail_subject", language, site=settings.mail_from.display_name)
     message["Message-ID"] = new_message_id(settings.mail_from.domain)
-    message.set_content(translate("invite_mail_body", language, link=invitation.link, inviter=inviter,
-                                  site=settings.mail_from.display_name, days=accounts.LINK_MAX_AGE // 86400))
-    transport = make_transport(settings.smtp_url, settings.outbox_path, settings.smtp_timeout,
-                               settings.smtp_connect_timeout)
+    message.set_content(
+        translate(
+            "invite_mail_body",
+            language,
+            link=invitation.link,
+            inviter=inviter,
+            site=settings.mail_from.display_name,
+            days=accounts.LINK_MAX_AGE // 86400,
+        )
+    )
+    transport = make_transport(
+        settings.smtp_url, settings.outbox_path, settings.smtp_timeout, settings.smtp_connect_timeout
+    )
     try:
-        transport.send(wire_address(settings.mail_from.addr_spec), wire_address(invitation.email),
-                       message.as_bytes(policy=email.policy.SMTP), message["Message-ID"])
+        transport.send(
+            wire_address(settings.mail_from.addr_spec),
+            wire_address(invitation.email),
+            message.as_bytes(policy=email.policy.SMTP),
+            message["Message-ID"],
+        )
     finally:
         transport.close()
 

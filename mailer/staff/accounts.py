@@ -91,8 +91,9 @@ def find_staff(session: Session, email: str) -> StaffUser | None:
     return session.scalar(select(StaffUser).where(StaffUser.email == address))
 
 
-def add_staff(session: Session, email: str, name: str | None = None, password: str | None = None,
-              role: str | None = None) -> StaffUser:
+def add_staff(
+    session: Session, email: str, name: str | None = None, password: str | None = None, role: str | None = None
+) -> StaffUser:
     """A new account; without a password it can only be activated through a set-password link.
 
     Without a role the very first account is admin (someone must be able to add the
@@ -104,16 +105,26 @@ def add_staff(session: Session, email: str, name: str | None = None, password: s
         raise StaffError("exists", email=address)
     if chosen is None:
         chosen = STAFF if session.scalar(select(StaffUser.id).limit(1)) is not None else ADMIN
-    user = StaffUser(email=address, name=(name or "").strip() or None, role=chosen,
-                     password_hash=hash_password(password) if password is not None else None)
+    user = StaffUser(
+        email=address,
+        name=(name or "").strip() or None,
+        role=chosen,
+        password_hash=hash_password(password) if password is not None else None,
+    )
     session.add(user)
     session.flush()
     return user
 
 
 def _other_active_admins(session: Session, user: StaffUser) -> int:
-    return session.scalar(select(func.count()).select_from(StaffUser).where(
-        StaffUser.role == ADMIN, StaffUser.deactivated_at.is_(None), StaffUser.id != user.id)) or 0
+    return (
+        session.scalar(
+            select(func.count())
+            .select_from(StaffUser)
+            .where(StaffUser.role == ADMIN, StaffUser.deactivated_at.is_(None), StaffUser.id != user.id)
+        )
+        or 0
+    )
 
 
 def set_role(session: Session, user: StaffUser, role: str) -> bool:
@@ -151,8 +162,9 @@ def get_staff(session: Session, user_id: int) -> StaffUser:
 
 def first_staff_email(session: Session) -> str | None:
     """The oldest active account's address: where the weekly digest goes when nobody chose."""
-    return session.scalar(select(StaffUser.email).where(StaffUser.deactivated_at.is_(None))
-                          .order_by(StaffUser.id).limit(1))
+    return session.scalar(
+        select(StaffUser.email).where(StaffUser.deactivated_at.is_(None)).order_by(StaffUser.id).limit(1)
+    )
 
 
 def list_staff(session: Session) -> list[StaffUser]:
@@ -188,8 +200,9 @@ def end_sessions(session: Session, user: StaffUser) -> int:
     raising it here ends them all at the next request. Call it on log-out, password
     change, deactivation and role change. Raised in SQL, so two at once both count.
     """
-    session.execute(update(StaffUser).where(StaffUser.id == user.id)
-                    .values(session_generation=StaffUser.session_generation + 1))
+    session.execute(
+        update(StaffUser).where(StaffUser.id == user.id).values(session_generation=StaffUser.session_generation + 1)
+    )
     session.refresh(user, ["session_generation"])
     return user.session_generation
 
@@ -203,9 +216,12 @@ def log_out(session: Session, user_id: int) -> None:
 
 def session_is_current(user: StaffUser | None, password_fingerprint: object, generation: object) -> bool:
     """Whether a session started for this account (with these values) is still valid."""
-    return (user is not None and user.password_hash is not None
-            and password_fingerprint == fingerprint(user.password_hash)
-            and generation == user.session_generation)
+    return (
+        user is not None
+        and user.password_hash is not None
+        and password_fingerprint == fingerprint(user.password_hash)
+        and generation == user.session_generation
+    )
 
 
 def set_language(session: Session, user_id: int, language: str) -> StaffUser | None:
@@ -226,8 +242,9 @@ def set_password_token(secret_key: str, user: StaffUser, old_secret_keys: tuple[
     return _links(secret_key, old_secret_keys).dumps({"id": user.id, "fp": fingerprint(user.password_hash)})
 
 
-def user_for_token(session: Session, secret_key: str, token: str, old_secret_keys: tuple[str, ...] = (),
-                   max_age: int = LINK_MAX_AGE) -> StaffUser:
+def user_for_token(
+    session: Session, secret_key: str, token: str, old_secret_keys: tuple[str, ...] = (), max_age: int = LINK_MAX_AGE
+) -> StaffUser:
     """The account a set-password link is for; BadLink when it is not (or no longer) valid."""
     try:
         payload = _links(secret_key, old_secret_keys).loads(token, max_age=max_age)

@@ -28,11 +28,30 @@ def target(campaign: Campaign) -> str:
     return f"campaign:{campaign.id}"
 
 
-def create(session: Session, settings: Settings, templates: EmailTemplates, actor: str, *,
-           meeting_slug: str | None = None, template: str, audience: Audience, send_at: str | None = None,
-           note: str | None = None, series_slug: str | None = None) -> Campaign:
-    campaign = service.create_campaign(session, settings, templates, meeting_slug=meeting_slug, template=template,
-                                       audience=audience, send_at=send_at, created_by=actor, series_slug=series_slug)
+def create(
+    session: Session,
+    settings: Settings,
+    templates: EmailTemplates,
+    actor: str,
+    *,
+    meeting_slug: str | None = None,
+    template: str,
+    audience: Audience,
+    send_at: str | None = None,
+    note: str | None = None,
+    series_slug: str | None = None,
+) -> Campaign:
+    campaign = service.create_campaign(
+        session,
+        settings,
+        templates,
+        meeting_slug=meeting_slug,
+        template=template,
+        audience=audience,
+        send_at=send_at,
+        created_by=actor,
+        series_slug=series_slug,
+    )
     about = {"series": series_slug} if series_slug else {"meeting": meeting_slug}
     record(session, actor, "campaigns.create", target(campaign), **about, template=template)
     if note and note.strip():
@@ -103,8 +122,15 @@ def retry(session: Session, actor: str, campaign_id: int) -> int:
     return queued
 
 
-def send_test(database: Database, settings: Settings, templates: EmailTemplates, actor: str, campaign_id: int,
-              to_email: str, contact_email: str | None = None) -> str:
+def send_test(
+    database: Database,
+    settings: Settings,
+    templates: EmailTemplates,
+    actor: str,
+    campaign_id: int,
+    to_email: str,
+    contact_email: str | None = None,
+) -> str:
     """One test message to `to_email` only, subject marked [TEST], written for the made-up test
     person with a recipient's (the first by default) organisations and language: no member's
     live links ever leave in a test (see service.test_message).
@@ -119,13 +145,16 @@ def send_test(database: Database, settings: Settings, templates: EmailTemplates,
     with database.transaction() as session:
         campaign = service.get_campaign(session, campaign_id)
         message_id = new_message_id(settings.mail_from.domain)
-        data = service.test_message(session, settings, templates, campaign, to_email, message_id,
-                                    email=contact_email or None)
-    transport = make_transport(settings.smtp_url, settings.outbox_path, settings.smtp_timeout,
-                               settings.smtp_connect_timeout)
+        data = service.test_message(
+            session, settings, templates, campaign, to_email, message_id, email=contact_email or None
+        )
+    transport = make_transport(
+        settings.smtp_url, settings.outbox_path, settings.smtp_timeout, settings.smtp_connect_timeout
+    )
     try:
-        envelope_from = envelope_sender_for_test_mail(settings.bounce_address, settings.mail_from.addr_spec,
-                                                      settings.secret_key, campaign_id)
+        envelope_from = envelope_sender_for_test_mail(
+            settings.bounce_address, settings.mail_from.addr_spec, settings.secret_key, campaign_id
+        )
         transport.send(wire_address(envelope_from), wire_address(to_email), data, message_id)
     finally:
         transport.close()

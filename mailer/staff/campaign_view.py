@@ -37,20 +37,29 @@ class AudienceChoices:
 
 
 def audience_choices(session: Session) -> AudienceChoices:
-    counts = dict(session.execute(select(Membership.organisation_id, func.count()).group_by(Membership.organisation_id)).all())
-    organisations = [(organisation.slug, organisation.name, counts.get(organisation.id, 0))
-                     for organisation in session.scalars(select(Organisation).order_by(Organisation.name))]
-    region_rows = union(select(Contact.region.label("r")).where(Contact.region.is_not(None)),
-                        select(Membership.region).where(Membership.region.is_not(None)),
-                        select(Organisation.region).where(Organisation.region.is_not(None)))
+    counts = dict(
+        session.execute(select(Membership.organisation_id, func.count()).group_by(Membership.organisation_id)).all()
+    )
+    organisations = [
+        (organisation.slug, organisation.name, counts.get(organisation.id, 0))
+        for organisation in session.scalars(select(Organisation).order_by(Organisation.name))
+    ]
+    region_rows = union(
+        select(Contact.region.label("r")).where(Contact.region.is_not(None)),
+        select(Membership.region).where(Membership.region.is_not(None)),
+        select(Organisation.region).where(Organisation.region.is_not(None)),
+    )
     present = {canonical_region(region) for region in session.scalars(select(region_rows.subquery().c.r))}
     regions = [name for name in region_names() if name in present]  # the fixed list's order
-    roles = sorted({role.strip().lower() for role in session.scalars(select(Membership.role).distinct()) if role and role.strip()})
+    roles = sorted(
+        {role.strip().lower() for role in session.scalars(select(Membership.role).distinct()) if role and role.strip()}
+    )
     return AudienceChoices(list_meetings(session), organisations, regions, roles, list_series(session))
 
 
-def audience_count(session: Session, meeting_slug: str | None, audience: Audience,
-                   series_slug: str | None = None) -> tuple[int, int]:
+def audience_count(
+    session: Session, meeting_slug: str | None, audience: Audience, series_slug: str | None = None
+) -> tuple[int, int]:
     """How many would get the mail now, and how many are left out as they already answered the
     meeting (or series); raises AudienceError or LookupError (unknown meeting or series)."""
     audience.validate(session)
@@ -58,8 +67,10 @@ def audience_count(session: Session, meeting_slug: str | None, audience: Audienc
         raise NotFound("choose_meeting_first")
     series_id = get_series(session, series_slug).id if series_slug else None
     meeting_id = get_meeting(session, meeting_slug).id if meeting_slug and series_id is None else 0
-    return (count_recipients(session, audience, meeting_id, None, series_id),
-            left_out_answered(session, audience, meeting_id, series_id))
+    return (
+        count_recipients(session, audience, meeting_id, None, series_id),
+        left_out_answered(session, audience, meeting_id, series_id),
+    )
 
 
 @dataclass
@@ -86,21 +97,34 @@ class CampaignPage:
 def _parts(message: EmailMessage) -> Preview:
     html = message.get_body(("html",))
     text = message.get_body(("plain",))
-    return Preview(sender=str(message["From"]), to=str(message["To"]), subject=str(message["Subject"]),
-                   html=html.get_content() if html is not None else "", text=text.get_content() if text is not None else "")
+    return Preview(
+        sender=str(message["From"]),
+        to=str(message["To"]),
+        subject=str(message["Subject"]),
+        html=html.get_content() if html is not None else "",
+        text=text.get_content() if text is not None else "",
+    )
 
 
-def campaign_page(session: Session, settings: Settings, templates: EmailTemplates, campaign_id: int,
-                  contact_email: str | None = None, language: str | None = None) -> CampaignPage:
+def campaign_page(
+    session: Session,
+    settings: Settings,
+    templates: EmailTemplates,
+    campaign_id: int,
+    contact_email: str | None = None,
+    language: str | None = None,
+) -> CampaignPage:
     """Raises CampaignError for an unknown campaign; a preview problem is shown, not raised."""
     campaign = service.get_campaign(session, campaign_id)
     audience = Audience.from_json(campaign.audience)
     page = CampaignPage(campaign, service.status(session, campaign), audience)
-    page.organisation_names = dict(session.execute(
-        select(Organisation.slug, Organisation.name).where(Organisation.slug.in_(audience.orgs))).all())
+    page.organisation_names = dict(
+        session.execute(select(Organisation.slug, Organisation.name).where(Organisation.slug.in_(audience.orgs))).all()
+    )
     ids = service.recipients_of(campaign).limit(PREVIEW_CHOICES).subquery()
-    page.recipients = list(session.scalars(select(Contact.email).where(Contact.id.in_(select(ids.c.id)))
-                                           .order_by(Contact.email)))
+    page.recipients = list(
+        session.scalars(select(Contact.email).where(Contact.id.in_(select(ids.c.id))).order_by(Contact.email))
+    )
     try:
         page.preview = _parts(service.preview(session, settings, templates, campaign, contact_email or None))
         page.will_not_get = service.will_not_get(session, campaign, contact_email or None)

@@ -46,16 +46,39 @@ def upload_name(filename: str | None) -> str:
     return name if name.lower().endswith(".csv") else f"{name}.csv"
 
 
-def check_upload(session: Session, folder: Path, token: str, filename: str, org: str,
-                 choices: Choices | None = None, max_bytes: int = MAX_FILE_BYTES) -> ImportReport:
+def check_upload(
+    session: Session,
+    folder: Path,
+    token: str,
+    filename: str,
+    org: str,
+    choices: Choices | None = None,
+    max_bytes: int = MAX_FILE_BYTES,
+) -> ImportReport:
     """The import exactly as it would go, computed by the importer itself without writing."""
     path = folder / upload_name(filename)
-    return import_lists(session, [path], org=org, dry_run=True, data={path: uploads.load(folder, token)},
-                        choices=choices, max_bytes=max_bytes)
+    return import_lists(
+        session,
+        [path],
+        org=org,
+        dry_run=True,
+        data={path: uploads.load(folder, token)},
+        choices=choices,
+        max_bytes=max_bytes,
+    )
 
 
-def confirm_upload(db: Database, actor: str, folder: Path, token: str, filename: str, org: str,
-                   choices: Choices | None = None, max_bytes: int = MAX_FILE_BYTES, via: str = "web") -> ImportReport:
+def confirm_upload(
+    db: Database,
+    actor: str,
+    folder: Path,
+    token: str,
+    filename: str,
+    org: str,
+    choices: Choices | None = None,
+    max_bytes: int = MAX_FILE_BYTES,
+    via: str = "web",
+) -> ImportReport:
     """Import for real (rows with problems are left out, as on the command line), then drop the upload.
 
     The whole file is checked first and then written in short transactions (contacts.batched),
@@ -66,12 +89,29 @@ def confirm_upload(db: Database, actor: str, folder: Path, token: str, filename:
 
     def audit(session: Session, report: ImportReport) -> None:
         file = report.files[0]
-        record(session, actor, "contacts.import", f"org:{file.organisation}", file=path.name,
-               imported=file.imported, updated=file.updated, unchanged=file.unchanged, removed=file.removed,
-               rejected=len(file.rejected), via=via)
+        record(
+            session,
+            actor,
+            "contacts.import",
+            f"org:{file.organisation}",
+            file=path.name,
+            imported=file.imported,
+            updated=file.updated,
+            unchanged=file.unchanged,
+            removed=file.removed,
+            rejected=len(file.rejected),
+            via=via,
+        )
 
-    report = import_in_batches(db, [path], org=org, data={path: uploads.load(folder, token)}, choices=choices,
-                               max_bytes=max_bytes, finish=audit)
+    report = import_in_batches(
+        db,
+        [path],
+        org=org,
+        data={path: uploads.load(folder, token)},
+        choices=choices,
+        max_bytes=max_bytes,
+        finish=audit,
+    )
     file = report.files[0]
     if report.written and not file.error and not file.blocking:
         uploads.discard(folder, token)
@@ -92,8 +132,9 @@ def create_organisation(session: Session, actor: str, slug: str, **fields) -> Or
     return organisation
 
 
-def create_contact(session: Session, actor: str, email: str, memberships: dict[str, str | None] | None = None,
-                   **fields) -> Contact:
+def create_contact(
+    session: Session, actor: str, email: str, memberships: dict[str, str | None] | None = None, **fields
+) -> Contact:
     """A person added by hand, with the lists (organisation slug -> role) they are on."""
     contact = add_contact(session, email, **fields)
     for slug, role in (memberships or {}).items():
@@ -106,8 +147,13 @@ def put_membership(session: Session, actor: str, contact_id: int, organisation: 
     """Put a person on an organisation's list or change their role there; True when newly added."""
     contact = get_contact(session, contact_id)
     _, added = set_membership(session, contact, organisation, role)
-    record(session, actor, "memberships.add" if added else "memberships.update", f"contact:{contact.id}",
-           organisation=organisation)
+    record(
+        session,
+        actor,
+        "memberships.add" if added else "memberships.update",
+        f"contact:{contact.id}",
+        organisation=organisation,
+    )
     return added
 
 
@@ -139,4 +185,3 @@ def erase_contact(db: Database, settings: Settings, actor: str, contact_id: int,
     with db.reading() as session:
         email = get_contact(session, contact_id).email
     return erase_person(db, settings, email, actor, via=via).contact_id
-

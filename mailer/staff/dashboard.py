@@ -98,23 +98,55 @@ def dashboard(session: Session, settings: Settings, language: str, now: dt.datet
         represented = represented_organisations(session, meeting.id)
         represented_anywhere |= represented
         if meeting in coming:
-            lines.append(MeetingLine(meeting.slug, meeting.title, format_when(meeting.starts_at, meeting.ends_at, tz, language),
-                                     meeting.city, meeting.capacity, figures[meeting.id], len(represented)))
-    campaigns = session.scalars(select(Campaign).where(Campaign.state.in_(ACTIVE))
-                                .options(selectinload(Campaign.meeting)).order_by(Campaign.send_at, Campaign.id)).all()
-    bounces = session.scalars(select(Suppression).where(Suppression.reason == SuppressionReason.BOUNCED)
-                              .order_by(Suppression.created_at.desc()).limit(BOUNCES_SHOWN)).all()
+            lines.append(
+                MeetingLine(
+                    meeting.slug,
+                    meeting.title,
+                    format_when(meeting.starts_at, meeting.ends_at, tz, language),
+                    meeting.city,
+                    meeting.capacity,
+                    figures[meeting.id],
+                    len(represented),
+                )
+            )
+    campaigns = session.scalars(
+        select(Campaign)
+        .where(Campaign.state.in_(ACTIVE))
+        .options(selectinload(Campaign.meeting))
+        .order_by(Campaign.send_at, Campaign.id)
+    ).all()
+    bounces = session.scalars(
+        select(Suppression)
+        .where(Suppression.reason == SuppressionReason.BOUNCED)
+        .order_by(Suppression.created_at.desc())
+        .limit(BOUNCES_SHOWN)
+    ).all()
     backup = backup_status(session)
     statuses = last_status(session, [suppression.email for suppression in bounces if suppression.email])
     return Dashboard(
         meetings=lines,
         organisations_total=len(organisations),
         missing_organisations=[name for oid, name in organisations if oid not in represented_anywhere],
-        campaigns=[CampaignLine(campaign.id, campaign.target.title, campaign.template, campaign.state.value,
-                                format_when(campaign.send_at, None, tz, language) if campaign.send_at else None, status(session, campaign))
-                   for campaign in campaigns],
-        bounces=[Bounce(suppression.email, suppression.detail, suppression.created_at, described(suppression.email, suppression.detail, statuses, language)["explanation"])
-                 for suppression in bounces],
+        campaigns=[
+            CampaignLine(
+                campaign.id,
+                campaign.target.title,
+                campaign.template,
+                campaign.state.value,
+                format_when(campaign.send_at, None, tz, language) if campaign.send_at else None,
+                status(session, campaign),
+            )
+            for campaign in campaigns
+        ],
+        bounces=[
+            Bounce(
+                suppression.email,
+                suppression.detail,
+                suppression.created_at,
+                described(suppression.email, suppression.detail, statuses, language)["explanation"],
+            )
+            for suppression in bounces
+        ],
         backup=backup,
         backup_when=format_when(backup.last_at, None, tz, language) if backup.last_at else None,
         relay=current_pause(session, now),

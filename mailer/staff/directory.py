@@ -31,7 +31,9 @@ class OrganisationPage:
 
 def directory(session: Session, query: str = "") -> Directory:
     found = search_contacts(session, query) if query.strip() else None
-    return Directory(list_organisations(session), found, suppressed_hashes(session, [contact.email for contact in found or []]))
+    return Directory(
+        list_organisations(session), found, suppressed_hashes(session, [contact.email for contact in found or []])
+    )
 
 
 def organisation_page(session: Session, slug: str) -> OrganisationPage:

@@ -80,8 +80,11 @@ def log_in(db: Database, email: str, password: str, client: str, now: dt.datetim
             if row is None:
                 session.add(LoginFailure(key=key, failures=1, last_failed_at=now))
             else:
-                session.execute(update(LoginFailure).where(LoginFailure.id == row.id)
-                                .values(failures=LoginFailure.failures + 1, last_failed_at=now))
+                session.execute(
+                    update(LoginFailure)
+                    .where(LoginFailure.id == row.id)
+                    .values(failures=LoginFailure.failures + 1, last_failed_at=now)
+                )
             _audit_failure(session, user, "deactivated" if user is not None and not user.active else "password")
             return LoginOutcome()
         session.execute(delete(LoginFailure).where(LoginFailure.key == key))

@@ -18,4 +18,3 @@ def create(session: Session, tz: ZoneInfo, actor: str, **fields) -> Meeting:
     meeting = add_meeting(session, tz, **fields)
     record(session, actor, "meetings.add", f"meeting:{meeting.slug}")
     return meeting
-

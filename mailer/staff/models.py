@@ -73,7 +73,9 @@ class ApiToken(Base):
     id: Mapped[int] = mapped_column(primary_key=True, info=not_personal())
     staff_user_id: Mapped[int] = mapped_column(
         ForeignKey("staff_users.id", ondelete="CASCADE", name="fk_api_tokens_staff_user_id_staff_users"),
-        index=True, info=not_personal())
+        index=True,
+        info=not_personal(),
+    )
     token_hash: Mapped[str] = mapped_column(String(64), unique=True, info=not_personal())
     # The token's first characters, shown on the staff page so people can tell their tokens apart.
     prefix: Mapped[str] = mapped_column(String(16), info=not_personal())

@@ -30,10 +30,29 @@ def questions(session: Session, owner: str, slug: str) -> tuple[Owner, list[Ques
     return found, list_questions(session, found)
 
 
-def add(session: Session, actor: str, owner: str, slug: str, *, label_sv: str, label_en: str = "",
-        kind: str = "text", options_sv: str = "", options_en: str = "", required: bool = False) -> Question:
-    question = add_question(session, owner_of(session, owner, slug), label_sv=label_sv, label_en=label_en, kind=kind,
-                            options_sv=options_sv, options_en=options_en, required=required)
+def add(
+    session: Session,
+    actor: str,
+    owner: str,
+    slug: str,
+    *,
+    label_sv: str,
+    label_en: str = "",
+    kind: str = "text",
+    options_sv: str = "",
+    options_en: str = "",
+    required: bool = False,
+) -> Question:
+    question = add_question(
+        session,
+        owner_of(session, owner, slug),
+        label_sv=label_sv,
+        label_en=label_en,
+        kind=kind,
+        options_sv=options_sv,
+        options_en=options_en,
+        required=required,
+    )
     record(session, actor, "questions.add", _target(owner, slug), question=question.field, kind=question.kind.value)
     return question
 

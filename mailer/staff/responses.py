@@ -57,23 +57,40 @@ class ResponsesPage:
 
 
 def _contacts(session: Session, ids) -> dict[int, Contact]:
-    query = select(Contact).where(Contact.id.in_(ids)).options(
-        selectinload(Contact.memberships).selectinload(Membership.organisation))
+    query = (
+        select(Contact)
+        .where(Contact.id.in_(ids))
+        .options(selectinload(Contact.memberships).selectinload(Membership.organisation))
+    )
     return {contact.id: contact for contact in session.scalars(query)}
 
 
 def _row(contact: Contact, answer: str, **values) -> Row:
     memberships = sorted(contact.memberships, key=lambda membership: membership.organisation.name)
-    return Row(contact.id, contact.email, contact.name or "", [membership.organisation.name for membership in memberships],
-               [membership.organisation.slug for membership in memberships], answer, **values)
+    return Row(
+        contact.id,
+        contact.email,
+        contact.name or "",
+        [membership.organisation.name for membership in memberships],
+        [membership.organisation.slug for membership in memberships],
+        answer,
+        **values,
+    )
 
 
-def response_rows(session: Session, meeting: Meeting, answer: str | None = None, org: str | None = None,
-                  text: str | None = None, language: str = "sv") -> list[Row]:
+def response_rows(
+    session: Session,
+    meeting: Meeting,
+    answer: str | None = None,
+    org: str | None = None,
+    text: str | None = None,
+    language: str = "sv",
+) -> list[Row]:
     """Yes, waiting list, no, then invited without an answer; by name within each. Each answer
     carries the answers to the meeting's questions, in `language`."""
-    responses = session.scalars(select(Response).where(Response.meeting_id == meeting.id,
-                                                       Response.contact_id.is_not(None))).all()
+    responses = session.scalars(
+        select(Response).where(Response.meeting_id == meeting.id, Response.contact_id.is_not(None))
+    ).all()
     questions = questions_for(session, meeting.id, meeting.series_id)
     given = answers_of(session, [response.id for response in responses])
     answered = {response.contact_id for response in responses}
@@ -86,9 +103,17 @@ def response_rows(session: Session, meeting: Meeting, answer: str | None = None,
             continue
         kind = "waitlisted" if response.waitlisted else "yes" if response.answer is Answer.YES else "no"
         texts = [answer_text(question, given[response.id].get(question.id), language) for question in questions]
-        rows.append(_row(contacts[response.contact_id], kind, guests=response.guests, answers=texts,
-                         comment=response.comment or "", answered_at=response.updated_at,
-                         checked_in=response.contact_id in present))
+        rows.append(
+            _row(
+                contacts[response.contact_id],
+                kind,
+                guests=response.guests,
+                answers=texts,
+                comment=response.comment or "",
+                answered_at=response.updated_at,
+                checked_in=response.contact_id in present,
+            )
+        )
     rows += [_row(contacts[cid], "no_answer", checked_in=cid in present) for cid in unanswered if cid is not None]
     if answer in ANSWERS:
         rows = [row for row in rows if row.answer == answer]
@@ -100,17 +125,28 @@ def response_rows(session: Session, meeting: Meeting, answer: str | None = None,
     return sorted(rows, key=lambda row: (ANSWERS.index(row.answer), (row.name or row.email).casefold()))
 
 
-def responses_page(session: Session, slug: str, answer: str | None = None, org: str | None = None,
-                   language: str = "sv") -> ResponsesPage:
+def responses_page(
+    session: Session, slug: str, answer: str | None = None, org: str | None = None, language: str = "sv"
+) -> ResponsesPage:
     meeting = get_meeting(session, slug)
     figures = full_status(session, meeting)
     per_meeting, _ = summarise(session, [meeting])
-    walk_ins = session.scalars(select(Attendance).where(Attendance.meeting_id == meeting.id,
-                                                        Attendance.walk_in.is_(True)).order_by(Attendance.id)).all()
+    walk_ins = session.scalars(
+        select(Attendance)
+        .where(Attendance.meeting_id == meeting.id, Attendance.walk_in.is_(True))
+        .order_by(Attendance.id)
+    ).all()
     organisations = [(slug_, data["name"]) for slug_, data in figures["by_organisation"].items()]
     labels = [question.label(language) for question in questions_for(session, meeting.id, meeting.series_id)]
-    return ResponsesPage(meeting, figures, response_rows(session, meeting, answer, org, language=language),
-                         list(walk_ins), per_meeting[0], organisations, labels)
+    return ResponsesPage(
+        meeting,
+        figures,
+        response_rows(session, meeting, answer, org, language=language),
+        list(walk_ins),
+        per_meeting[0],
+        organisations,
+        labels,
+    )
 
 
 def attendee_file(session: Session, slug: str, tz, language: str, kind: str) -> bytes:
@@ -124,8 +160,11 @@ def checkin_rows(session: Session, slug: str, text: str | None = None) -> tuple[
     """Who may turn up (yes and waiting list first, then everyone else invited), for the door,
     and the walk-ins added so far: they came too, and count as such."""
     meeting = get_meeting(session, slug)
-    walk_ins = session.scalars(select(Attendance).where(Attendance.meeting_id == meeting.id,
-                                                        Attendance.walk_in.is_(True)).order_by(Attendance.id)).all()
+    walk_ins = session.scalars(
+        select(Attendance)
+        .where(Attendance.meeting_id == meeting.id, Attendance.walk_in.is_(True))
+        .order_by(Attendance.id)
+    ).all()
     return meeting, response_rows(session, meeting, text=text), list(walk_ins)
 
 

@@ -9,8 +9,9 @@ from mailer.meetings.models import Meeting, Series
 from mailer.meetings.series import add_session, create_series, get_series, remove_session
 
 
-def create(session: Session, actor: str, *, slug: str, title: str, choice: str = "one",
-           description: str | None = None) -> Series:
+def create(
+    session: Session, actor: str, *, slug: str, title: str, choice: str = "one", description: str | None = None
+) -> Series:
     series = create_series(session, slug=slug, title=title, choice=choice, description=description)
     record(session, actor, "series.create", f"series:{series.slug}", choice=series.choice.value)
     return series

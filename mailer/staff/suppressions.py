@@ -58,8 +58,11 @@ def by_reason(session: Session) -> dict[str, list[SuppressionLine]]:
     """Every suppression, newest first, grouped by reason (bounced, unsubscribed, erased)."""
     groups: dict[str, list[SuppressionLine]] = {reason.value: [] for reason in REASONS}
     for entry in session.scalars(select(Suppression).order_by(Suppression.created_at.desc(), Suppression.id.desc())):
-        groups.setdefault(entry.reason.value, []).append(SuppressionLine(
-            entry.id, entry.email, entry.reason.value, entry.detail, entry.created_at, not_the_address(entry)))
+        groups.setdefault(entry.reason.value, []).append(
+            SuppressionLine(
+                entry.id, entry.email, entry.reason.value, entry.detail, entry.created_at, not_the_address(entry)
+            )
+        )
     return groups
 
 
@@ -69,8 +72,14 @@ def lift(session: Session, actor: str, suppression_id: int) -> str:
     if entry is None or entry.email is None or entry.reason not in LIFTABLE:
         raise SuppressionError(f"no suppression {suppression_id} that can be lifted")
     email = entry.email
-    record(session, actor, "suppressions.lift", f"suppression:{entry.id}", reason=entry.reason.value,
-           status=enhanced_status(entry.detail or ""))
+    record(
+        session,
+        actor,
+        "suppressions.lift",
+        f"suppression:{entry.id}",
+        reason=entry.reason.value,
+        status=enhanced_status(entry.detail or ""),
+    )
     session.delete(entry)
     session.flush()
     return email
@@ -78,8 +87,13 @@ def lift(session: Session, actor: str, suppression_id: int) -> str:
 
 def lift_not_the_address(session: Session, actor: str) -> int:
     """Lift every bounce whose stored reply blames the relay, not the mailbox; returns how many."""
-    wrong = [entry for entry in session.scalars(select(Suppression).where(
-        Suppression.reason == SuppressionReason.BOUNCED, Suppression.email.is_not(None))) if not_the_address(entry)]
+    wrong = [
+        entry
+        for entry in session.scalars(
+            select(Suppression).where(Suppression.reason == SuppressionReason.BOUNCED, Suppression.email.is_not(None))
+        )
+        if not_the_address(entry)
+    ]
     for entry in wrong:
         lift(session, actor, entry.id)
     return len(wrong)

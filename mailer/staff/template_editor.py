@@ -59,8 +59,12 @@ def _roots(settings: Settings) -> list[Path]:
 
 def template_files(settings: Settings) -> list[str]:
     """Relative names such as "sv/invitation.html", shared files first, then by language."""
-    names = {str(path.relative_to(root)) for root in _roots(settings) for path in root.rglob("*")
-             if path.is_file() and NAME.match(str(path.relative_to(root)))}
+    names = {
+        str(path.relative_to(root))
+        for root in _roots(settings)
+        for path in root.rglob("*")
+        if path.is_file() and NAME.match(str(path.relative_to(root)))
+    }
     return sorted(names, key=lambda name: (name.count("/"), name))
 
 
@@ -86,11 +90,21 @@ def sample_meeting(settings: Settings, now: dt.datetime | None = None) -> Meetin
     """A meeting a month ahead, never stored: previews work before any meeting exists."""
     day = ((now or utcnow()).astimezone(settings.timezone) + dt.timedelta(days=30)).date()
     starts = dt.datetime.combine(day, dt.time(18, 0), settings.timezone)
-    return Meeting(slug="exempel", link_key="sample-meeting-key", title="Dialogträff med Region Exempel",
-                   region="Exempelregionen", host="Region Exempel", city="Exempelstad",
-                   venue="Kulturhuset, Storgatan 1, Exempelstad", starts_at=starts,
-                   ends_at=starts + dt.timedelta(hours=2), capacity=40, max_guests=1,
-                   rsvp_by=day - dt.timedelta(days=7), description="Två timmar en vardagskväll.")
+    return Meeting(
+        slug="exempel",
+        link_key="sample-meeting-key",
+        title="Dialogträff med Region Exempel",
+        region="Exempelregionen",
+        host="Region Exempel",
+        city="Exempelstad",
+        venue="Kulturhuset, Storgatan 1, Exempelstad",
+        starts_at=starts,
+        ends_at=starts + dt.timedelta(hours=2),
+        capacity=40,
+        max_guests=1,
+        rsvp_by=day - dt.timedelta(days=7),
+        description="Två timmar en vardagskväll.",
+    )
 
 
 def sample_series(settings: Settings, now: dt.datetime | None = None) -> Series:
@@ -99,8 +113,14 @@ def sample_series(settings: Settings, now: dt.datetime | None = None) -> Series:
     second.slug, second.link_key, second.city = "exempel-2", "sample-meeting-key-2", "Andra staden"
     second.starts_at += dt.timedelta(days=7)
     second.ends_at += dt.timedelta(days=7)
-    return Series(slug="exempelserie", link_key="sample-series-key", title="Utbildning i kulturpolitik",
-                  description="Fem tillfällen i fem regioner.", choice=SeriesChoice.ONE, sessions=[first, second])
+    return Series(
+        slug="exempelserie",
+        link_key="sample-series-key",
+        title="Utbildning i kulturpolitik",
+        description="Fem tillfällen i fem regioner.",
+        choice=SeriesChoice.ONE,
+        sessions=[first, second],
+    )
 
 
 def _contexts(session: Session, settings: Settings, template: str, language: str) -> list[dict]:
@@ -110,41 +130,76 @@ def _contexts(session: Session, settings: Settings, template: str, language: str
         return [context | {"lang": language}]
     if template == "org_report":
         entry = {"email": "anna@example.org", "since": "2027-01-15", "detail": "550 mailbox unavailable"}
-        return [{"lang": language, "sender": {"name": settings.mail_from.display_name,
-                                             "email": settings.mail_from.addr_spec},
-                 "report": {"slug": "exempelforbundet", "name": "Exempelförbundet", "contact_email": None,
-                            "contacts": 84, "unsubscribed": [entry],
-                            "bounced": [entry | {"status": "5.1.1", "explanation": explain_status("5.1.1", language)}],
-                            "soft_bounced": [{"email": "bo@example.org", "since": "2027-01-20", "status": "5.2.2",
-                                              "explanation": explain_status("5.2.2", language), "count": 1}],
-                            "rejected": [{"file": "exempel.csv", "line": 12, "value": "anna.example.org",
-                                          "reason": "bad address"}]}}]
+        return [
+            {
+                "lang": language,
+                "sender": {"name": settings.mail_from.display_name, "email": settings.mail_from.addr_spec},
+                "report": {
+                    "slug": "exempelforbundet",
+                    "name": "Exempelförbundet",
+                    "contact_email": None,
+                    "contacts": 84,
+                    "unsubscribed": [entry],
+                    "bounced": [entry | {"status": "5.1.1", "explanation": explain_status("5.1.1", language)}],
+                    "soft_bounced": [
+                        {
+                            "email": "bo@example.org",
+                            "since": "2027-01-20",
+                            "status": "5.2.2",
+                            "explanation": explain_status("5.2.2", language),
+                            "count": 1,
+                        }
+                    ],
+                    "rejected": [
+                        {"file": "exempel.csv", "line": 12, "value": "anna.example.org", "reason": "bad address"}
+                    ],
+                },
+            }
+        ]
     if template == "signup_confirmation":
         sender = {"name": settings.mail_from.display_name, "email": settings.mail_from.addr_spec}
-        signup = {"name": "Anna Andersson", "title": "Dialogträff med Region Exempel", "days": 7,
-                  "confirm_url": f"{settings.base_url}/signup/confirm/sample-key"}
+        signup = {
+            "name": "Anna Andersson",
+            "title": "Dialogträff med Region Exempel",
+            "days": 7,
+            "confirm_url": f"{settings.base_url}/signup/confirm/sample-key",
+        }
         when = meeting_context(sample_meeting(settings), settings, language)["when"]
-        return [{"lang": language, "sender": sender, "signup": signup | {"kind": "meeting", "when": when,
-                                                                         "city": "Exempelstad"}},
-                {"lang": language, "sender": sender, "signup": signup | {"kind": "series"}}]
+        return [
+            {
+                "lang": language,
+                "sender": sender,
+                "signup": signup | {"kind": "meeting", "when": when, "city": "Exempelstad"},
+            },
+            {"lang": language, "sender": sender, "signup": signup | {"kind": "series"}},
+        ]
     meeting = sample_meeting(settings)
     contact = made_up_contact(language)
     if template.startswith("series_"):
         series = sample_series(settings)
-        return [recipient_context(settings, contact, None, ["Exempelförbundet"], first, series=series)
-                for first in (True, False)]
+        return [
+            recipient_context(settings, contact, None, ["Exempelförbundet"], first, series=series)
+            for first in (True, False)
+        ]
     extras: list[dict[str, object]] = [{}]
     if template == "confirmation":
         extras = [{"response": response} for response in CONFIRMATIONS]
     elif template == "meeting_update":
         earlier = "tisdag 1 september kl. 18.00–20.00" if language == "sv" else "Tuesday 1 September, 6–8 pm"
-        extras = [{"change": {"when_before": earlier, "place_before": "Stadsbiblioteket, Exempelstad"},
-                   "response": {"waitlisted": False}},
-                  {"change": {"when_before": None, "place_before": None}, "response": {"waitlisted": True}}]
+        extras = [
+            {
+                "change": {"when_before": earlier, "place_before": "Stadsbiblioteket, Exempelstad"},
+                "response": {"waitlisted": False},
+            },
+            {"change": {"when_before": None, "place_before": None}, "response": {"waitlisted": True}},
+        ]
     elif template == "meeting_cancelled":
         extras = [{"response": {"waitlisted": False}}]
-    return [recipient_context(settings, contact, meeting, ["Exempelförbundet"], first, extra)
-            for extra in extras for first in (True, False)]
+    return [
+        recipient_context(settings, contact, meeting, ["Exempelförbundet"], first, extra)
+        for extra in extras
+        for first in (True, False)
+    ]
 
 
 @contextmanager
@@ -181,8 +236,7 @@ def check_all(session: Session, settings: Settings, name: str, text: str) -> Non
                         templates.require_unsubscribe(template, language, rendered, context["unsubscribe_url"])
 
 
-def save_template(db: Database, settings: Settings, live: EmailTemplates, actor: str, name: str,
-                  text: str) -> Path:
+def save_template(db: Database, settings: Settings, live: EmailTemplates, actor: str, name: str, text: str) -> Path:
     """Write the file only if everything still renders, with the unsubscribe link in every mail to
     members; raises TemplateProblem (MissingUnsubscribe for a lost link) or NotEditable.
 
@@ -209,5 +263,13 @@ def save_template(db: Database, settings: Settings, live: EmailTemplates, actor:
     return path
 
 
-__all__ = ["NotEditable", "TemplateProblem", "check_all", "preview", "read_template", "save_template",
-           "shown_as", "template_files"]
+__all__ = [
+    "NotEditable",
+    "TemplateProblem",
+    "check_all",
+    "preview",
+    "read_template",
+    "save_template",
+    "shown_as",
+    "template_files",
+]

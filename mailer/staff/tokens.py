@@ -76,8 +76,9 @@ def create_token(session: Session, user: StaffUser, scope: str, label: str | Non
     if not user.active:
         raise TokenError("inactive", email=user.email)
     token = PREFIX + secrets.token_urlsafe(32)
-    row = ApiToken(staff_user_id=user.id, token_hash=hash_token(token), prefix=token[:len(PREFIX) + 4],
-                   label=text, scope=chosen)
+    row = ApiToken(
+        staff_user_id=user.id, token_hash=hash_token(token), prefix=token[: len(PREFIX) + 4], label=text, scope=chosen
+    )
     session.add(row)
     session.flush()
     record(session, actor, "tokens.create", f"staff:{user.id}", token=row.id, scope=chosen)

@@ -26,8 +26,9 @@ def overview(session: Session, endpoint_id: int | None = None) -> Overview:
     return Overview(endpoints.list_endpoints(session), endpoints.recent_deliveries(session, endpoint_id))
 
 
-def add_endpoint(session: Session, actor: str, url: str, events: Iterable[str], allow_private: bool,
-                 description: str | None = None) -> WebhookEndpoint:
+def add_endpoint(
+    session: Session, actor: str, url: str, events: Iterable[str], allow_private: bool, description: str | None = None
+) -> WebhookEndpoint:
     endpoint = endpoints.register(session, url, events, allow_private, description)
     record(session, actor, "webhooks.add", _target(endpoint.id), url=endpoint.url, events=endpoint.events)
     return endpoint
@@ -53,6 +54,7 @@ def remove_endpoint(session: Session, actor: str, endpoint_id: int) -> str:
 
 def resend(session: Session, actor: str, delivery_id: int) -> WebhookDelivery:
     sent_again = delivery.resend(session, delivery_id)
-    record(session, actor, "webhooks.resend", _target(sent_again.endpoint_id), delivery=delivery_id,
-           event=sent_again.event)
+    record(
+        session, actor, "webhooks.resend", _target(sent_again.endpoint_id), delivery=delivery_id, event=sent_again.event
+    )
     return sent_again

@@ -49,7 +49,8 @@ def attendee_rows(session: Session, meeting: Meeting, tz: ZoneInfo, language: st
     """Yes first, then the waiting list, then no; by name within each. A column per question the
     meeting asks (its series' for a session), in the list's language."""
     responses = session.scalars(
-        select(Response).where(Response.meeting_id == meeting.id)
+        select(Response)
+        .where(Response.meeting_id == meeting.id)
         .options(selectinload(Response.contact).selectinload(Contact.memberships).selectinload(Membership.organisation))
     ).all()
     words = answer_words(language)
@@ -57,19 +58,33 @@ def attendee_rows(session: Session, meeting: Meeting, tz: ZoneInfo, language: st
     answers = answers_of(session, [response.id for response in responses])
 
     def key(response: Response) -> tuple[int, str]:
-        rank = 0 if response.answer is Answer.YES and not response.waitlisted else 1 if response.answer is Answer.YES else 2
+        rank = (
+            0
+            if response.answer is Answer.YES and not response.waitlisted
+            else 1
+            if response.answer is Answer.YES
+            else 2
+        )
         return rank, ((response.contact.name or response.contact.email) if response.contact else "").lower()
 
     rows: list[list[object]] = []
     for response in sorted(responses, key=key):
         contact = response.contact
         answer = words["waitlisted"] if response.waitlisted else words[response.answer.value]
-        rows.append([
-            contact.name if contact else "", ", ".join(sorted(membership.organisation.name for membership in contact.memberships)) if contact else "",
-            contact.email if contact else "", answer, response.guests,
-            *(answer_text(question, answers[response.id].get(question.id), language) for question in questions),
-            response.comment or "", response.updated_at.astimezone(tz).strftime("%Y-%m-%d %H:%M"),
-        ])
+        rows.append(
+            [
+                contact.name if contact else "",
+                ", ".join(sorted(membership.organisation.name for membership in contact.memberships))
+                if contact
+                else "",
+                contact.email if contact else "",
+                answer,
+                response.guests,
+                *(answer_text(question, answers[response.id].get(question.id), language) for question in questions),
+                response.comment or "",
+                response.updated_at.astimezone(tz).strftime("%Y-%m-%d %H:%M"),
+            ]
+        )
     return AttendeeRows(rows, questions)
 
 

@@ -46,35 +46,54 @@ def people(meeting_ids: Iterable[int]) -> Subquery:
     invitations = select(Campaign.id).where(Campaign.meeting_id.in_(ids), Campaign.template == "invitation")
     # The people of campaigns.audience.invited_to(), for many meetings at once; the
     # meeting_id filter is redundant (campaign rows carry it) but lets the index do the work.
-    invited = (
-        select(OutboxMessage.meeting_id.label("meeting_id"), OutboxMessage.contact_id.label("contact_id"),
-               literal(1).label("invited"), literal(0).label("opened"))
-        .where(OutboxMessage.meeting_id.in_(ids), OutboxMessage.campaign_id.in_(invitations),
-               OutboxMessage.state == MessageState.SENT, OutboxMessage.contact_id.is_not(None))
+    invited = select(
+        OutboxMessage.meeting_id.label("meeting_id"),
+        OutboxMessage.contact_id.label("contact_id"),
+        literal(1).label("invited"),
+        literal(0).label("opened"),
+    ).where(
+        OutboxMessage.meeting_id.in_(ids),
+        OutboxMessage.campaign_id.in_(invitations),
+        OutboxMessage.state == MessageState.SENT,
+        OutboxMessage.contact_id.is_not(None),
     )
     # A round to a series invites to each of its sessions (its rows carry no meeting).
     invited_to_series = (
         select(Meeting.id, OutboxMessage.contact_id, literal(1), literal(0))
         .join(Campaign, Campaign.id == OutboxMessage.campaign_id)
         .join(Meeting, Meeting.series_id == Campaign.series_id)
-        .where(Meeting.id.in_(ids), Campaign.template == "invitation", OutboxMessage.meeting_id.is_(None),
-               OutboxMessage.state == MessageState.SENT, OutboxMessage.contact_id.is_not(None))
+        .where(
+            Meeting.id.in_(ids),
+            Campaign.template == "invitation",
+            OutboxMessage.meeting_id.is_(None),
+            OutboxMessage.state == MessageState.SENT,
+            OutboxMessage.contact_id.is_not(None),
+        )
     )
     answered = select(Response.meeting_id, Response.contact_id, literal(0), literal(0)).where(
-        Response.meeting_id.in_(ids), Response.contact_id.is_not(None))
+        Response.meeting_id.in_(ids), Response.contact_id.is_not(None)
+    )
     opened = select(LinkOpen.meeting_id, LinkOpen.contact_id, literal(0), literal(1)).where(
-        LinkOpen.meeting_id.in_(ids), LinkOpen.contact_id.is_not(None))
+        LinkOpen.meeting_id.in_(ids), LinkOpen.contact_id.is_not(None)
+    )
     rows = union_all(invited, invited_to_series, answered, opened).subquery("rows")
     return (
-        select(rows.c.meeting_id, rows.c.contact_id,
-               func.max(rows.c.invited).label("invited"), func.max(rows.c.opened).label("opened"))
+        select(
+            rows.c.meeting_id,
+            rows.c.contact_id,
+            func.max(rows.c.invited).label("invited"),
+            func.max(rows.c.opened).label("opened"),
+        )
         .group_by(rows.c.meeting_id, rows.c.contact_id)
         .subquery("people")
     )
 
 
-def figures_query(meeting_ids: Iterable[int], *group_by: ColumnElement[Any],
-                  join: Callable[[Select[Any], Subquery], Select[Any]] | None = None) -> Select[Any]:
+def figures_query(
+    meeting_ids: Iterable[int],
+    *group_by: ColumnElement[Any],
+    join: Callable[[Select[Any], Subquery], Select[Any]] | None = None,
+) -> Select[Any]:
     """Conditional sums over `people`, so one pass over the rows gives every figure.
 
     Breakdowns (per organisation, per region) pass their columns as `group_by`
@@ -101,8 +120,7 @@ def figures_query(meeting_ids: Iterable[int], *group_by: ColumnElement[Any],
             count(and_(who.c.opened == 1, unanswered)).label("opened_not_answered"),
         )
         .select_from(who)
-        .outerjoin(response, and_(response.c.meeting_id == who.c.meeting_id,
-                                  response.c.contact_id == who.c.contact_id))
+        .outerjoin(response, and_(response.c.meeting_id == who.c.meeting_id, response.c.contact_id == who.c.contact_id))
     )
     if join is not None:
         query = join(query, who)
@@ -113,7 +131,9 @@ def status_by_meeting(session: Session, meeting_ids: Iterable[int]) -> dict[int,
     ids = list(meeting_ids)
     result = {meeting_id: MeetingStatus() for meeting_id in ids}
     for row in session.execute(figures_query(ids)).mappings():
-        result[row["meeting_id"]] = MeetingStatus(**{key: int(value) for key, value in row.items() if key != "meeting_id"})
+        result[row["meeting_id"]] = MeetingStatus(
+            **{key: int(value) for key, value in row.items() if key != "meeting_id"}
+        )
     return result
 
 

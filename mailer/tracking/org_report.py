@@ -50,12 +50,22 @@ def org_report(session: Session, slug: str, tz: ZoneInfo, lang: str = "sv") -> O
     count = len(session.scalars(members).all())
     report = OrgReport(organisation.slug, organisation.name, organisation.contact_email, count)
     suppressions = session.scalars(
-        select(Suppression).where(Suppression.email.in_(members)).order_by(Suppression.created_at)).all()
-    statuses = last_status(session, [suppression.email for suppression in suppressions
-                                     if suppression.email is not None and suppression.reason is SuppressionReason.BOUNCED])
+        select(Suppression).where(Suppression.email.in_(members)).order_by(Suppression.created_at)
+    ).all()
+    statuses = last_status(
+        session,
+        [
+            suppression.email
+            for suppression in suppressions
+            if suppression.email is not None and suppression.reason is SuppressionReason.BOUNCED
+        ],
+    )
     for suppression in suppressions:
-        entry = {"email": suppression.email, "since": suppression.created_at.astimezone(tz).date().isoformat(),
-                 "detail": suppression.detail}
+        entry = {
+            "email": suppression.email,
+            "since": suppression.created_at.astimezone(tz).date().isoformat(),
+            "detail": suppression.detail,
+        }
         if suppression.reason is SuppressionReason.BOUNCED:
             report.bounced.append({**entry, **described(suppression.email, suppression.detail, statuses, lang)})
         elif suppression.reason is SuppressionReason.UNSUBSCRIBED:
@@ -65,15 +75,23 @@ def org_report(session: Session, slug: str, tz: ZoneInfo, lang: str = "sv") -> O
     now = utcnow()
     for soft in soft_bounces(session, now - SOFT_WINDOW, now, lang, member_ids):
         if soft["email"] not in suppressed:
-            report.soft_bounced.append({"email": soft["email"], "since": soft["last"].astimezone(tz).date().isoformat(),
-                                        "status": soft["status"], "explanation": soft["explanation"],
-                                        "count": soft["count"]})
+            report.soft_bounced.append(
+                {
+                    "email": soft["email"],
+                    "since": soft["last"].astimezone(tz).date().isoformat(),
+                    "status": soft["status"],
+                    "explanation": soft["explanation"],
+                    "count": soft["count"],
+                }
+            )
     for rejection in session.scalars(
-        select(ImportRejection).where(ImportRejection.organisation_id == organisation.id)
+        select(ImportRejection)
+        .where(ImportRejection.organisation_id == organisation.id)
         .order_by(ImportRejection.file_name, ImportRejection.line)
     ):
-        report.rejected.append({"file": rejection.file_name, "line": rejection.line,
-                                "value": rejection.value, "reason": rejection.reason})
+        report.rejected.append(
+            {"file": rejection.file_name, "line": rejection.line, "value": rejection.value, "reason": rejection.reason}
+        )
     return report
 
 
@@ -89,20 +107,23 @@ def queue_org_report(session: Session, settings: Settings, report: OrgReport) ->
     session.add(OutboxMessage(template="org_report", to_email=report.contact_email, extra=context))
 
 
-
 def org_report_csv(report: OrgReport, language: str) -> bytes:
     """The report as a spreadsheet to send back to the organisation: one row per address to fix.
 
     UTF-8 with BOM and `;` for Swedish Excel (`,` in English); cells Excel would run as
     formulas are neutralised as in the attendee export.
     """
+
     def phrase(key: str) -> str:
         return translate(f"quality.{key}", language)
 
     rows: list[list[object]] = [[phrase("col_problem"), phrase("col_email"), phrase("col_since"), phrase("col_detail")]]
     rows += [[phrase("bounced"), entry["email"], entry["since"], entry["detail"] or ""] for entry in report.bounced]
     rows += [[phrase("unsubscribed"), entry["email"], entry["since"], ""] for entry in report.unsubscribed]
-    rows += [[phrase("rejected"), entry["value"] or "", "", f"{entry['file']}:{entry['line']}: {entry['reason']}"] for entry in report.rejected]
+    rows += [
+        [phrase("rejected"), entry["value"] or "", "", f"{entry['file']}:{entry['line']}: {entry['reason']}"]
+        for entry in report.rejected
+    ]
     buffer = io.StringIO()
     writer = csv.writer(buffer, delimiter=";" if language == "sv" else ",", lineterminator="\r\n")
     writer.writerows([neutralise(cell) for cell in row] for row in rows)

@@ -21,8 +21,17 @@ from mailer.rsvp.models import Answer, LinkOpen, Response
 from mailer.rsvp.service import places_left
 from mailer.tracking.figures import status_by_meeting
 
-SERIES_FIGURES = ("invited", "chose", "waitlisted_only", "declined", "no_answer", "opened_not_answered",
-                  "participants", "organisations_represented", "organisations_total")
+SERIES_FIGURES = (
+    "invited",
+    "chose",
+    "waitlisted_only",
+    "declined",
+    "no_answer",
+    "opened_not_answered",
+    "participants",
+    "organisations_represented",
+    "organisations_total",
+)
 
 
 def series_status(session: Session, series: Series) -> dict[str, Any]:
@@ -32,26 +41,48 @@ def series_status(session: Session, series: Series) -> dict[str, Any]:
     invited = set(session.scalars(invited_to_series(series.id)))
     answers: dict[int, set[str]] = {}
     for contact_id, answer, waitlisted in session.execute(
-            select(func.coalesce(Response.contact_id, 0), Response.answer, Response.waitlisted)
-            .where(Response.meeting_id.in_(ids), Response.contact_id.is_not(None))):
+        select(func.coalesce(Response.contact_id, 0), Response.answer, Response.waitlisted).where(
+            Response.meeting_id.in_(ids), Response.contact_id.is_not(None)
+        )
+    ):
         answers.setdefault(contact_id, set()).add(
-            "no" if answer == Answer.NO else ("waitlisted" if waitlisted else "yes"))
-    opened = set(session.scalars(select(LinkOpen.contact_id).where(
-        LinkOpen.meeting_id.in_(ids), LinkOpen.contact_id.is_not(None)))) if ids else set()
+            "no" if answer == Answer.NO else ("waitlisted" if waitlisted else "yes")
+        )
+    opened = (
+        set(
+            session.scalars(
+                select(LinkOpen.contact_id).where(LinkOpen.meeting_id.in_(ids), LinkOpen.contact_id.is_not(None))
+            )
+        )
+        if ids
+        else set()
+    )
     came = participants_of(session, ids)
     represented = organisations_represented_in(session, ids)
     sessions = []
     for meeting in series.sessions:
         figures = per_meeting[meeting.id].to_json()
-        sessions.append({"slug": meeting.slug, "title": meeting.title, "city": meeting.city,
-                         "starts": meeting.starts_at.isoformat(), "capacity": meeting.capacity,
-                         "places_left": places_left(meeting), "cancelled": meeting.cancelled_at is not None,
-                         **figures})
+        sessions.append(
+            {
+                "slug": meeting.slug,
+                "title": meeting.title,
+                "city": meeting.city,
+                "starts": meeting.starts_at.isoformat(),
+                "capacity": meeting.capacity,
+                "places_left": places_left(meeting),
+                "cancelled": meeting.cancelled_at is not None,
+                **figures,
+            }
+        )
     return {
-        "slug": series.slug, "title": series.title, "choice": series.choice.value,
+        "slug": series.slug,
+        "title": series.title,
+        "choice": series.choice.value,
         "invited": len(invited),
         "chose": sum(1 for given in answers.values() if "yes" in given),
-        "waitlisted_only": sum(1 for given in answers.values() if given == {"waitlisted"} or given == {"waitlisted", "no"}),
+        "waitlisted_only": sum(
+            1 for given in answers.values() if given == {"waitlisted"} or given == {"waitlisted", "no"}
+        ),
         "declined": sum(1 for given in answers.values() if given == {"no"}),
         "no_answer": len(invited - set(answers)),
         "opened_not_answered": len(opened - set(answers)),

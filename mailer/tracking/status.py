@@ -28,16 +28,21 @@ REGION = func.coalesce(Contact.region, literal(""))
 
 
 def _join_organisations(query: Select[Any], who: Subquery) -> Select[Any]:
-    return (query.join(Membership, Membership.contact_id == who.c.contact_id)
-            .join(Organisation, Organisation.id == Membership.organisation_id))
+    return query.join(Membership, Membership.contact_id == who.c.contact_id).join(
+        Organisation, Organisation.id == Membership.organisation_id
+    )
 
 
 def _join_contacts(query: Select[Any], who: Subquery) -> Select[Any]:
     return query.join(Contact, Contact.id == who.c.contact_id)
 
 
-def _grouped(session: Session, meeting_id: int, key: SQLColumnExpression[Any],
-             join: Callable[[Select[Any], Subquery], Select[Any]]) -> dict[str, dict[str, Any]]:
+def _grouped(
+    session: Session,
+    meeting_id: int,
+    key: SQLColumnExpression[Any],
+    join: Callable[[Select[Any], Subquery], Select[Any]],
+) -> dict[str, dict[str, Any]]:
     rows = session.execute(figures_query([meeting_id], key.label("key"), join=join)).mappings()
     return {row["key"]: {figure: int(row[figure]) for figure in FIGURES} for row in rows}
 
@@ -45,19 +50,27 @@ def _grouped(session: Session, meeting_id: int, key: SQLColumnExpression[Any],
 def _bounced(meeting_id: int) -> Select[int | None]:
     """Invitations that bounced: to the meeting, or to the series it is a session of."""
     series_of_meeting = select(Meeting.series_id).where(Meeting.id == meeting_id).scalar_subquery()
-    return (select(OutboxMessage.contact_id).join(Campaign, Campaign.id == OutboxMessage.campaign_id)
-            .where(or_(Campaign.meeting_id == meeting_id, Campaign.series_id == series_of_meeting),
-                   Campaign.template == "invitation",
-                   OutboxMessage.state == MessageState.BOUNCED, OutboxMessage.contact_id.is_not(None)))
+    return (
+        select(OutboxMessage.contact_id)
+        .join(Campaign, Campaign.id == OutboxMessage.campaign_id)
+        .where(
+            or_(Campaign.meeting_id == meeting_id, Campaign.series_id == series_of_meeting),
+            Campaign.template == "invitation",
+            OutboxMessage.state == MessageState.BOUNCED,
+            OutboxMessage.contact_id.is_not(None),
+        )
+    )
 
 
-def _count_by(session: Session, contact_ids: Select[int | None], key: SQLColumnExpression[Any],
-              by_organisation: bool) -> dict[str, int]:
+def _count_by(
+    session: Session, contact_ids: Select[int | None], key: SQLColumnExpression[Any], by_organisation: bool
+) -> dict[str, int]:
     ids = contact_ids.subquery()
     query = select(key, func.count()).select_from(ids)
     if by_organisation:
-        query = (query.join(Membership, Membership.contact_id == ids.c.contact_id)
-                 .join(Organisation, Organisation.id == Membership.organisation_id))
+        query = query.join(Membership, Membership.contact_id == ids.c.contact_id).join(
+            Organisation, Organisation.id == Membership.organisation_id
+        )
     else:
         query = query.join(Contact, Contact.id == ids.c.contact_id)
     return {group: count for group, count in session.execute(query.group_by(key))}
@@ -94,15 +107,18 @@ def full_status(session: Session, meeting: Meeting) -> dict[str, Any]:
     """Every figure staff and the board ask for, with stable keys (see README)."""
     data: dict[str, Any] = {**meeting_status(session, meeting.id).to_json()}
     data["bounced"] = session.execute(select(func.count()).select_from(_bounced(meeting.id).subquery())).scalar_one()
-    came = session.execute(select(Attendance.contact_id, Attendance.walk_in)
-                           .where(Attendance.meeting_id == meeting.id)).all()
+    came = session.execute(
+        select(Attendance.contact_id, Attendance.walk_in).where(Attendance.meeting_id == meeting.id)
+    ).all()
     data["checked_in"] = len(came)
     data["walk_ins"] = sum(1 for _, walk_in in came if walk_in)
     data["participants"] = len(session.scalars(participants(meeting.id)).all()) + sum(
-        1 for contact_id, _ in came if contact_id is None)
+        1 for contact_id, _ in came if contact_id is None
+    )
 
-    organisations = session.execute(select(Organisation.id, Organisation.slug, Organisation.name)
-                                    .order_by(Organisation.name)).all()
+    organisations = session.execute(
+        select(Organisation.id, Organisation.slug, Organisation.name).order_by(Organisation.name)
+    ).all()
     represented = represented_organisations(session, meeting.id)
     data["organisations_represented"] = len(represented)
     data["organisations_total"] = len(organisations)
@@ -113,8 +129,14 @@ def full_status(session: Session, meeting: Meeting) -> dict[str, Any]:
     bounced_org = _count_by(session, _bounced(meeting.id), Organisation.slug, True)
     came_org = _count_by(session, _came(meeting.id), Organisation.slug, True)
     data["by_organisation"] = {
-        slug: empty | by_org.get(slug, {}) | {"bounced": bounced_org.get(slug, 0), "checked_in": came_org.get(slug, 0),
-                                              "name": name, "represented": oid in represented}
+        slug: empty
+        | by_org.get(slug, {})
+        | {
+            "bounced": bounced_org.get(slug, 0),
+            "checked_in": came_org.get(slug, 0),
+            "name": name,
+            "represented": oid in represented,
+        }
         for oid, slug, name in organisations
     }
     by_region = _same_region_together(_grouped(session, meeting.id, REGION, _join_contacts))
@@ -122,8 +144,9 @@ def full_status(session: Session, meeting: Meeting) -> dict[str, Any]:
     came_region = _same_region_together(_count_by(session, _came(meeting.id), REGION, False))
     regions = sorted(set(by_region) | set(bounced_region) | set(came_region))
     data["by_region"] = {
-        (region or "–"): empty | by_region.get(region, {}) | {"bounced": bounced_region.get(region, 0),
-                                                              "checked_in": came_region.get(region, 0)}
+        (region or "–"): empty
+        | by_region.get(region, {})
+        | {"bounced": bounced_region.get(region, 0), "checked_in": came_region.get(region, 0)}
         for region in regions
     }
     return data

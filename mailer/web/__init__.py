@@ -16,9 +16,12 @@ def init_app(app: Flask) -> None:
     # The catalogs (mailer/translations) serve Flask-Babel's gettext in templates and the
     # pages' `t("key")`; the page's language is the recipient's or the staff member's.
     translations.ensure_compiled()
-    Babel(app, locale_selector=lambda: g.get("page_language") or settings.language,
-          timezone_selector=lambda: settings.timezone.key,
-          default_translation_directories=str(translations.DIRECTORY))
+    Babel(
+        app,
+        locale_selector=lambda: g.get("page_language") or settings.language,
+        timezone_selector=lambda: settings.timezone.key,
+        default_translation_directories=str(translations.DIRECTORY),
+    )
 
     @app.before_request  # before CSRFProtect's, which reads the body
     def _upload_limit():

@@ -40,11 +40,23 @@ def page(token: str):
             current = None if test else service.current_evaluation(session, contact, meeting)
             values = {"value": "", "knowledge": "", "cooperation": "", "comment": ""}
             if current is not None:
-                values = {"value": str(current.value), "knowledge": str(current.knowledge),
-                          "cooperation": "yes" if current.cooperation else "no", "comment": current.comment or ""}
-            context = dict(t=words, lang=words.lang, meeting=meeting_context(meeting, settings, words.lang), state=state,
-                           values=values, errors={}, saved=request.args.get("saved") == "1",
-                           limit=service.COMMENT_MAX, test_link=test)
+                values = {
+                    "value": str(current.value),
+                    "knowledge": str(current.knowledge),
+                    "cooperation": "yes" if current.cooperation else "no",
+                    "comment": current.comment or "",
+                }
+            context = dict(
+                t=words,
+                lang=words.lang,
+                meeting=meeting_context(meeting, settings, words.lang),
+                state=state,
+                values=values,
+                errors={},
+                saved=request.args.get("saved") == "1",
+                limit=service.COMMENT_MAX,
+                test_link=test,
+            )
             if request.method != "POST":
                 return render_template("public/evaluation.html", **context)
             form = {name: request.form.get(name, "") for name in FIELDS}

@@ -32,7 +32,6 @@ class Words:
     def __call__(self, key: str, /, **values: Any) -> str:
         return translate(self.prefix + key, self.lang, **values)
 
-
     def get(self, key: str, default: str) -> str:
         """The text for `key`, or `default` when the catalog has none (names recorded as data)."""
         try:

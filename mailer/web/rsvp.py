@@ -47,8 +47,9 @@ def page(token: str):
         with db_of(current_app).transaction() as session:
             if request.method != "POST":
                 result = service.open_rsvp(session, tokens, token, tz)
-                return _render(result, _values_from(result, request.args.get("answer")),
-                               saved=request.args.get("saved") == "1")
+                return _render(
+                    result, _values_from(result, request.args.get("answer")), saved=request.args.get("saved") == "1"
+                )
             if form is None:
                 result = service.view_rsvp(session, tokens, token, tz)
                 return _render(result, posted_form(), expired=True), 400
@@ -75,8 +76,7 @@ def calendar(token: str):
     except BadToken:
         return not_found()
     name = "traff.ics" if lang == "sv" else "meeting.ics"
-    return Response(body, mimetype="text/calendar", headers={
-        "Content-Disposition": f'attachment; filename="{name}"'})
+    return Response(body, mimetype="text/calendar", headers={"Content-Disposition": f'attachment; filename="{name}"'})
 
 
 def posted_form() -> dict[str, Any]:
@@ -84,20 +84,34 @@ def posted_form() -> dict[str, Any]:
     return {key: values if len(values) > 1 else values[0] for key, values in request.form.lists()}
 
 
-def question_fields(questions, values: dict[str, Any], answers: dict[int, Any] | None = None,
-                    language: str = "sv", errors: dict[str, str] | None = None) -> list[dict[str, Any]]:
+def question_fields(
+    questions,
+    values: dict[str, Any],
+    answers: dict[int, Any] | None = None,
+    language: str = "sv",
+    errors: dict[str, str] | None = None,
+) -> list[dict[str, Any]]:
     """What the template needs of each question: its field, kind, texts and the value to show."""
     fields = []
     for question in questions:
-        value = values.get(question.field, "") if answers is None else form_values_of([question], answers)[question.field]
+        value = (
+            values.get(question.field, "") if answers is None else form_values_of([question], answers)[question.field]
+        )
         if question.kind is QuestionKind.MULTI:
             value = [v for v in (value if isinstance(value, list) else [value]) if v]
         elif isinstance(value, list):
             value = value[-1] if value else ""
-        fields.append({"field": question.field, "kind": question.kind.value, "label": question.label(language),
-                       "required": question.required, "options": question.option_labels(language),
-                       "value": value or ([] if question.kind is QuestionKind.MULTI else ""),
-                       "error": (errors or {}).get(question.field)})
+        fields.append(
+            {
+                "field": question.field,
+                "kind": question.kind.value,
+                "label": question.label(language),
+                "required": question.required,
+                "options": question.option_labels(language),
+                "value": value or ([] if question.kind is QuestionKind.MULTI else ""),
+                "error": (errors or {}).get(question.field),
+            }
+        )
     return fields
 
 

@@ -30,7 +30,7 @@ HEADERS = {
     "X-Content-Type-Options": "nosniff",
     "X-Robots-Tag": "noindex, nofollow",
     "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:; "
-                               "form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
+    "form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
 }
 
 
@@ -44,8 +44,14 @@ def init_security(app: Flask, settings: Settings, public: list[Blueprint]) -> No
     )
     csrf = CSRFProtect(app)
     try:
-        limiter = Limiter(get_remote_address, app=app, storage_uri=settings.ratelimit_storage_url,
-                          headers_enabled=True, swallow_errors=True, in_memory_fallback_enabled=True)
+        limiter = Limiter(
+            get_remote_address,
+            app=app,
+            storage_uri=settings.ratelimit_storage_url,
+            headers_enabled=True,
+            swallow_errors=True,
+            in_memory_fallback_enabled=True,
+        )
     except ConfigurationError as exc:
         raise ConfigError(env_name("ratelimit_storage_url"), str(exc)) from None
     names = {bp.name for bp in public}
@@ -57,7 +63,8 @@ def init_security(app: Flask, settings: Settings, public: list[Blueprint]) -> No
         limiter.shared_limit(settings.public_rate_limit, scope="public", exempt_when=exempt)(blueprint)
     if "signup" in names:  # sending the sign-up form (and confirming) has a budget of its own: a flood stops here
         limiter.limit(settings.signup_rate_limit, methods=["POST"], scope="signup")(
-            next(bp for bp in public if bp.name == "signup"))
+            next(bp for bp in public if bp.name == "signup")
+        )
 
     @app.after_request
     def _public_headers(response):
@@ -73,12 +80,14 @@ def init_security(app: Flask, settings: Settings, public: list[Blueprint]) -> No
 
             return http_error(exc)
         words = Words(settings.language)
-        return render_template("public/message.html", lang=words.lang, title=words("too_many_title"),
-                               body=words("too_many")), 429
+        return render_template(
+            "public/message.html", lang=words.lang, title=words("too_many_title"), body=words("too_many")
+        ), 429
 
 
 def _valid_unsubscribe_token(settings: Settings):
     """exempt_when for /u/<token>: the signature checks out (one HMAC, no database)."""
+
     def exempt() -> bool:
         token = (request.view_args or {}).get("token")
         if not token:
@@ -113,8 +122,8 @@ STAFF_HEADERS = {
     "X-Robots-Tag": "noindex, nofollow",
     # Own script and styles only; email previews sit in sandboxed srcdoc frames.
     "Content-Security-Policy": "default-src 'none'; script-src 'self'; connect-src 'self'; "
-                               "style-src 'self' 'unsafe-inline'; img-src 'self' data:; frame-src 'self'; "
-                               "form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
+    "style-src 'self' 'unsafe-inline'; img-src 'self' data:; frame-src 'self'; "
+    "form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
 }
 
 

@@ -49,8 +49,14 @@ def page(token: str):
     return redirect(url_for(".page", token=token, saved="1"), code=303)
 
 
-def _render(result: SeriesPage, answer: str | None = None, chosen: list[str] | None = None,
-            form: dict[str, Any] | None = None, saved: bool = False, expired: bool = False) -> str:
+def _render(
+    result: SeriesPage,
+    answer: str | None = None,
+    chosen: list[str] | None = None,
+    form: dict[str, Any] | None = None,
+    saved: bool = False,
+    expired: bool = False,
+) -> str:
     """Called inside the transaction, while the ORM objects can still load what they need."""
     settings = settings_of(current_app)
     words = Words(language_of(result.contact, settings))
@@ -63,16 +69,43 @@ def _render(result: SeriesPage, answer: str | None = None, chosen: list[str] | N
         chosen = [line.meeting.slug for line in result.sessions if line.chosen]
     if answer is None:
         answer = "no" if result.declined else "yes"
-    sessions = [{**meeting_context(line.meeting, settings, words.lang), "slug": line.meeting.slug,
-                 "chosen": line.chosen, "waitlisted": line.waitlisted, "closed": line.closed,
-                 "places_left": line.places_left, "full": line.full,
-                 "cancelled": line.meeting.cancelled_at is not None} for line in result.sessions]
+    sessions = [
+        {
+            **meeting_context(line.meeting, settings, words.lang),
+            "slug": line.meeting.slug,
+            "chosen": line.chosen,
+            "waitlisted": line.waitlisted,
+            "closed": line.closed,
+            "places_left": line.places_left,
+            "full": line.full,
+            "cancelled": line.meeting.cancelled_at is not None,
+        }
+        for line in result.sessions
+    ]
     return render_template(
-        "public/series.html", t=words, lang=words.lang, series=result.series, several=result.several,
-        sessions=sessions, chosen=set(chosen), answer=answer, declined=result.declined,
-        answered=result.answered, closed=result.closed, errors=errors, saved=saved and result.answered,
-        test_link=result.test, tested=result.tested, expired=expired, email=settings.mail_from.addr_spec,
-        questions=question_fields(result.questions, form or {}, None if form is not None else result.answers,
-                                  language=words.lang, errors=errors),
+        "public/series.html",
+        t=words,
+        lang=words.lang,
+        series=result.series,
+        several=result.several,
+        sessions=sessions,
+        chosen=set(chosen),
+        answer=answer,
+        declined=result.declined,
+        answered=result.answered,
+        closed=result.closed,
+        errors=errors,
+        saved=saved and result.answered,
+        test_link=result.test,
+        tested=result.tested,
+        expired=expired,
+        email=settings.mail_from.addr_spec,
+        questions=question_fields(
+            result.questions,
+            form or {},
+            None if form is not None else result.answers,
+            language=words.lang,
+            errors=errors,
+        ),
         question_limit=TEXT_LIMIT,
     )

@@ -34,7 +34,8 @@ def _frame_ancestors(response):
     ancestors = " ".join(("'self'", *settings.signup_embed_origins))
     response.headers["Content-Security-Policy"] = (
         "default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:; form-action 'self'; "
-        f"frame-ancestors {ancestors}; base-uri 'none'")
+        f"frame-ancestors {ancestors}; base-uri 'none'"
+    )
     return response
 
 
@@ -69,20 +70,26 @@ def page(key: str):
     embedded_from = None
     if request.method == "POST":
         try:
-            embedded_from = check_form(settings.secret_key, settings.old_secret_keys, request.form.get("form", ""),
-                                       request.form.get(HONEYPOT, ""), settings.signup_min_seconds).embedded_from
+            embedded_from = check_form(
+                settings.secret_key,
+                settings.old_secret_keys,
+                request.form.get("form", ""),
+                request.form.get(HONEYPOT, ""),
+                settings.signup_min_seconds,
+            ).embedded_from
         except Refused as exc:
             refused, status = exc.reason, 400
     else:
         embedded_from = _embedded_from()
     database = db_of(current_app)
     try:
-        with (database.transaction() if request.method == "POST" else database.reading()) as session:
+        with database.transaction() if request.method == "POST" else database.reading() as session:
             target = service.find_target(session, key)
             closed = target.closed_reason(settings.timezone)
             if request.method == "POST" and refused is None and not closed:
-                where = service.Where(f"{settings.base_url}/signup/{key}", embedded_from,
-                                      network_of(request.remote_addr))
+                where = service.Where(
+                    f"{settings.base_url}/signup/{key}", embedded_from, network_of(request.remote_addr)
+                )
                 try:
                     service.request_signup(session, settings, target, form, words.lang, where)
                 except service.SignupError as exc:
@@ -94,13 +101,26 @@ def page(key: str):
             meeting = meeting_context(target.meeting, settings, words.lang) if target.meeting is not None else None
             closes_at = format_when(target.closes_at, None, settings.timezone, words.lang) if target.closes_at else None
             return render_template(
-                "public/signup.html", t=words, lang=words.lang, target=target, meeting=meeting,
+                "public/signup.html",
+                t=words,
+                lang=words.lang,
+                target=target,
+                meeting=meeting,
                 sessions=[meeting_context(meeting, settings, words.lang) for meeting in target.series.sessions]
-                if target.series is not None else [],
-                organisations=service.organisations(session), other=service.OTHER, values=form, errors=errors,
-                refused=refused, closed=closed, closes_at=closes_at, consent_text=service.consent_text(words.lang, site),
-                token=form_token(settings.secret_key, embedded_from), honeypot=HONEYPOT,
-                other_lang="sv" if words.lang == "en" else "en"), status
+                if target.series is not None
+                else [],
+                organisations=service.organisations(session),
+                other=service.OTHER,
+                values=form,
+                errors=errors,
+                refused=refused,
+                closed=closed,
+                closes_at=closes_at,
+                consent_text=service.consent_text(words.lang, site),
+                token=form_token(settings.secret_key, embedded_from),
+                honeypot=HONEYPOT,
+                other_lang="sv" if words.lang == "en" else "en",
+            ), status
     except NotFound:
         return not_found()
 
@@ -113,12 +133,21 @@ def confirm(key: str):
             if request.method != "POST":
                 pending = service.pending(session, key)
                 words = Words(pending.language)
-                return render_template("public/signup_confirm.html", t=words, lang=words.lang, name=pending.name,
-                                       title=(pending.meeting or pending.series).title)  # type: ignore[union-attr]
+                return render_template(
+                    "public/signup_confirm.html",
+                    t=words,
+                    lang=words.lang,
+                    name=pending.name,
+                    title=(pending.meeting or pending.series).title,  # type: ignore[union-attr]
+                )
             done = service.confirm(session, settings, key, network_of(request.remote_addr))
         except NotFound:
             words = Words(_language())
-            return render_template("public/message.html", lang=words.lang, title=words("signup.link_gone_title"),
-                                   body=words("signup.link_gone")), 404
+            return render_template(
+                "public/message.html",
+                lang=words.lang,
+                title=words("signup.link_gone_title"),
+                body=words("signup.link_gone"),
+            ), 404
         words = Words(done.language)
         return render_template("public/signup_done.html", t=words, lang=words.lang, done=done, title=done.target.title)

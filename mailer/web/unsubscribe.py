@@ -53,7 +53,12 @@ def _render(contact, unsubscribed: bool) -> str:
     settings = settings_of(current_app)
     words = Words(language_of(contact, settings))
     return render_template(
-        "public/unsubscribe.html", t=words, lang=words.lang, unsubscribed=unsubscribed,
+        "public/unsubscribe.html",
+        t=words,
+        lang=words.lang,
+        unsubscribed=unsubscribed,
         welcome_back=not unsubscribed and request.args.get("done") == "resubscribe",
-        test_link=is_test_person(contact), address=mask_email(contact.email, keep=2), sender=settings.mail_from.display_name or settings.mail_from.addr_spec,
+        test_link=is_test_person(contact),
+        address=mask_email(contact.email, keep=2),
+        sender=settings.mail_from.display_name or settings.mail_from.addr_spec,
     )

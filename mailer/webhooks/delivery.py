@@ -56,8 +56,14 @@ def sign(secret: str, body: bytes) -> str:
 
 def body_of(delivery: WebhookDelivery, sent_at: dt.datetime) -> bytes:
     """The JSON posted: the event's envelope around its data; `timestamp` is inside the signed body."""
-    envelope = {"id": delivery.event_id, "event": delivery.event, "created_at": _iso(delivery.created_at),
-                "timestamp": int(sent_at.timestamp()), "attempt": delivery.attempts + 1, "data": delivery.payload}
+    envelope = {
+        "id": delivery.event_id,
+        "event": delivery.event,
+        "created_at": _iso(delivery.created_at),
+        "timestamp": int(sent_at.timestamp()),
+        "attempt": delivery.attempts + 1,
+        "data": delivery.payload,
+    }
     return json.dumps(envelope, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
 
 
@@ -101,7 +107,8 @@ class Attempt:
 
 def post(target: Target, body: bytes, headers: dict[str, str], timeout: float = TIMEOUT) -> Attempt:
     connection: http.client.HTTPConnection = (_PinnedHTTPS if target.scheme == "https" else _PinnedHTTP)(
-        target, timeout)
+        target, timeout
+    )
     try:
         connection.request("POST", target.path, body=body, headers=headers)
         reply = connection.getresponse()
@@ -115,9 +122,6 @@ def post(target: Target, body: bytes, headers: dict[str, str], timeout: float = 
         connection.close()
 
 
-
-
-
 @dataclass
 class RoundResult:
     claimed: int = 0
@@ -127,8 +131,14 @@ class RoundResult:
 class Deliverer:
     """What `mailer worker` runs in its webhook thread; `delays` and `timeout` are for tests."""
 
-    def __init__(self, database: Database, settings: Settings, owner: str | None = None,
-                 delays: tuple[int, ...] = DELAYS, timeout: float = TIMEOUT):
+    def __init__(
+        self,
+        database: Database,
+        settings: Settings,
+        owner: str | None = None,
+        delays: tuple[int, ...] = DELAYS,
+        timeout: float = TIMEOUT,
+    ):
         self.db, self.settings = database, settings
         self.owner = owner or worker_id()
         self.delays, self.timeout = delays, timeout
@@ -141,30 +151,49 @@ class Deliverer:
         """Put rows claimed by dead workers back in the queue; returns how many."""
         now = now or utcnow()
         with self.db.transaction() as session:
-            owners = {owner for owner in session.scalars(select(WebhookDelivery.claimed_by).distinct()
-                                                         .where(WebhookDelivery.claimed_by.is_not(None))) if owner}
+            owners = {
+                owner
+                for owner in session.scalars(
+                    select(WebhookDelivery.claimed_by).distinct().where(WebhookDelivery.claimed_by.is_not(None))
+                )
+                if owner
+            }
             dead = [owner for owner in owners if owner != self.owner and dead_here(owner)]
-            stale = list(session.scalars(select(WebhookDelivery.id).where(
-                WebhookDelivery.state == DeliveryState.DELIVERING,
-                or_(WebhookDelivery.claimed_at < now - LEASE, WebhookDelivery.claimed_by.in_(dead)))))
+            stale = list(
+                session.scalars(
+                    select(WebhookDelivery.id).where(
+                        WebhookDelivery.state == DeliveryState.DELIVERING,
+                        or_(WebhookDelivery.claimed_at < now - LEASE, WebhookDelivery.claimed_by.in_(dead)),
+                    )
+                )
+            )
             if stale:
-                session.execute(update(WebhookDelivery).where(WebhookDelivery.id.in_(stale)).values(
-                    state=DeliveryState.PENDING, claimed_by=None, claimed_at=None, next_attempt_at=now))
+                session.execute(
+                    update(WebhookDelivery)
+                    .where(WebhookDelivery.id.in_(stale))
+                    .values(state=DeliveryState.PENDING, claimed_by=None, claimed_at=None, next_attempt_at=now)
+                )
             count = len(stale)
         if count:
             log.warning("%d webhook deliveries were under way when a worker stopped; they are sent again", count)
         return count
 
     def _claim(self, session: Session, now: dt.datetime) -> list[int]:
-        query = (select(WebhookDelivery.id)
-                 .where(WebhookDelivery.state == DeliveryState.PENDING, WebhookDelivery.next_attempt_at <= now)
-                 .order_by(WebhookDelivery.next_attempt_at, WebhookDelivery.id).limit(BATCH))
+        query = (
+            select(WebhookDelivery.id)
+            .where(WebhookDelivery.state == DeliveryState.PENDING, WebhookDelivery.next_attempt_at <= now)
+            .order_by(WebhookDelivery.next_attempt_at, WebhookDelivery.id)
+            .limit(BATCH)
+        )
         if not self.db.is_sqlite:  # several workers share the queue: each skips what another is claiming
             query = query.with_for_update(skip_locked=True)
         ids = list(session.scalars(query))
         if ids:
-            session.execute(update(WebhookDelivery).where(WebhookDelivery.id.in_(ids))
-                            .values(state=DeliveryState.DELIVERING, claimed_by=self.owner, claimed_at=now))
+            session.execute(
+                update(WebhookDelivery)
+                .where(WebhookDelivery.id.in_(ids))
+                .values(state=DeliveryState.DELIVERING, claimed_by=self.owner, claimed_at=now)
+            )
         return ids
 
     def run_once(self, now: dt.datetime | None = None, stopping: Callable[[], bool] | None = None) -> RoundResult:
@@ -187,21 +216,31 @@ class Deliverer:
 
     def _release(self, ids: list[int]) -> None:
         with self.db.transaction() as session:
-            session.execute(update(WebhookDelivery)
-                            .where(WebhookDelivery.id.in_(ids), WebhookDelivery.claimed_by == self.owner,
-                                   WebhookDelivery.state == DeliveryState.DELIVERING)
-                            .values(state=DeliveryState.PENDING, claimed_by=None, claimed_at=None))
+            session.execute(
+                update(WebhookDelivery)
+                .where(
+                    WebhookDelivery.id.in_(ids),
+                    WebhookDelivery.claimed_by == self.owner,
+                    WebhookDelivery.state == DeliveryState.DELIVERING,
+                )
+                .values(state=DeliveryState.PENDING, claimed_by=None, claimed_at=None)
+            )
 
     def _still_ours(self, delivery_id: int) -> bool:
         """Renew the claim right before the request: a batch behind slow receivers may outlast the lease,
         and a row another worker took back in the meantime is left to it (no double send)."""
         with self.db.transaction() as session:
-            held = session.scalar(select(WebhookDelivery.id).where(
-                WebhookDelivery.id == delivery_id, WebhookDelivery.claimed_by == self.owner,
-                WebhookDelivery.state == DeliveryState.DELIVERING))
+            held = session.scalar(
+                select(WebhookDelivery.id).where(
+                    WebhookDelivery.id == delivery_id,
+                    WebhookDelivery.claimed_by == self.owner,
+                    WebhookDelivery.state == DeliveryState.DELIVERING,
+                )
+            )
             if held is not None:
-                session.execute(update(WebhookDelivery).where(WebhookDelivery.id == delivery_id)
-                                .values(claimed_at=utcnow()))
+                session.execute(
+                    update(WebhookDelivery).where(WebhookDelivery.id == delivery_id).values(claimed_at=utcnow())
+                )
             return held is not None
 
     def deliver(self, delivery_id: int, now: dt.datetime | None = None) -> DeliveryState | None:
@@ -217,8 +256,9 @@ class Deliverer:
         attempt = prepared if isinstance(prepared, Attempt) else post(*prepared, timeout=self.timeout)
         return self._record(delivery_id, attempt, now or utcnow(), final=prepared == _GIVE_UP)
 
-    def _prepare(self, delivery: WebhookDelivery, endpoint: WebhookEndpoint | None,
-                 now: dt.datetime) -> Attempt | tuple[Target, bytes, dict[str, str]]:
+    def _prepare(
+        self, delivery: WebhookDelivery, endpoint: WebhookEndpoint | None, now: dt.datetime
+    ) -> Attempt | tuple[Target, bytes, dict[str, str]]:
         if endpoint is None or not endpoint.active:
             return _GIVE_UP
         if delivery.payload is None:  # erased, or expired by retention, while it waited
@@ -228,10 +268,15 @@ class Deliverer:
         except WebhookError as exc:
             return Attempt(None, str(exc))
         body = body_of(delivery, now)
-        headers = {"Content-Type": "application/json; charset=utf-8", "User-Agent": USER_AGENT,
-                   SIGNATURE_HEADER: sign(endpoint.secret, body), "X-Mailer-Timestamp": str(int(now.timestamp())),
-                   "X-Mailer-Event": delivery.event, "X-Mailer-Event-Id": delivery.event_id,
-                   "X-Mailer-Delivery": str(delivery.id)}
+        headers = {
+            "Content-Type": "application/json; charset=utf-8",
+            "User-Agent": USER_AGENT,
+            SIGNATURE_HEADER: sign(endpoint.secret, body),
+            "X-Mailer-Timestamp": str(int(now.timestamp())),
+            "X-Mailer-Event": delivery.event,
+            "X-Mailer-Event-Id": delivery.event_id,
+            "X-Mailer-Delivery": str(delivery.id),
+        }
         return target, body, headers
 
     def _record(self, delivery_id: int, attempt: Attempt, now: dt.datetime, final: bool = False) -> DeliveryState:
@@ -249,17 +294,34 @@ class Deliverer:
                 delivery.state, delivery.last_error = DeliveryState.PENDING, attempt.error
                 delivery.next_attempt_at = now + dt.timedelta(seconds=self.delays[delivery.attempts - 1])
             state = delivery.state
-        log.log(logging.INFO if attempt.ok else logging.WARNING, "webhook delivery %s (attempt %s): %s",
-                delivery_id, delivery.attempts, attempt.status or attempt.error)
+        log.log(
+            logging.INFO if attempt.ok else logging.WARNING,
+            "webhook delivery %s (attempt %s): %s",
+            delivery_id,
+            delivery.attempts,
+            attempt.status or attempt.error,
+        )
         return state
 
     def due(self) -> bool:
         """Anything due now or under way (`mailer worker --until-idle` does not wait for later retries)."""
         with self.db.reading() as session:
-            return session.scalar(select(WebhookDelivery.id).where(or_(
-                WebhookDelivery.state == DeliveryState.DELIVERING,
-                and_(WebhookDelivery.state == DeliveryState.PENDING, WebhookDelivery.next_attempt_at <= utcnow()),
-            )).limit(1)) is not None
+            return (
+                session.scalar(
+                    select(WebhookDelivery.id)
+                    .where(
+                        or_(
+                            WebhookDelivery.state == DeliveryState.DELIVERING,
+                            and_(
+                                WebhookDelivery.state == DeliveryState.PENDING,
+                                WebhookDelivery.next_attempt_at <= utcnow(),
+                            ),
+                        )
+                    )
+                    .limit(1)
+                )
+                is not None
+            )
 
 
 _GIVE_UP = Attempt(None, "endpoint disabled or removed")

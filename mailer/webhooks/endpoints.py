@@ -30,8 +30,9 @@ def parse_events(names: Iterable[str]) -> list[str]:
     return [name for name in EVENTS if name in chosen]
 
 
-def register(session: Session, url: str, events: Iterable[str], allow_private: bool,
-             description: str | None = None) -> WebhookEndpoint:
+def register(
+    session: Session, url: str, events: Iterable[str], allow_private: bool, description: str | None = None
+) -> WebhookEndpoint:
     """A new active endpoint with its own secret; WebhookError for a bad or non-public URL."""
     chosen = parse_events(events)
     check_url(url, allow_private)
@@ -77,15 +78,18 @@ def list_endpoints(session: Session) -> list[tuple[WebhookEndpoint, dict[str, in
     """Every endpoint with its deliveries counted by state."""
     counts: dict[int, dict[str, int]] = {}
     for endpoint_id, state, count in session.execute(
-            select(WebhookDelivery.endpoint_id, WebhookDelivery.state, func.count())
-            .group_by(WebhookDelivery.endpoint_id, WebhookDelivery.state)):
+        select(WebhookDelivery.endpoint_id, WebhookDelivery.state, func.count()).group_by(
+            WebhookDelivery.endpoint_id, WebhookDelivery.state
+        )
+    ):
         counts.setdefault(endpoint_id, {})[DeliveryState(state).value] = count
     endpoints = session.scalars(select(WebhookEndpoint).order_by(WebhookEndpoint.id))
     return [(endpoint, counts.get(endpoint.id, {})) for endpoint in endpoints]
 
 
-def recent_deliveries(session: Session, endpoint_id: int | None = None,
-                      limit: int = SHOWN_DELIVERIES) -> list[WebhookDelivery]:
+def recent_deliveries(
+    session: Session, endpoint_id: int | None = None, limit: int = SHOWN_DELIVERIES
+) -> list[WebhookDelivery]:
     """The newest deliveries (of one endpoint, if given), newest first."""
     query = select(WebhookDelivery).order_by(WebhookDelivery.id.desc()).limit(limit)
     if endpoint_id is not None:

@@ -29,8 +29,9 @@ def listeners(session: Session, event: str) -> list[int]:
     return [row.id for row in session.execute(LISTENERS) if event in (row.events or ())]
 
 
-def emit(session: Session, event: str, payload: Payload, *, contact_id: int | None = None,
-         meeting_id: int | None = None) -> int:
+def emit(
+    session: Session, event: str, payload: Payload, *, contact_id: int | None = None, meeting_id: int | None = None
+) -> int:
     """Queue `event` for every endpoint listening; returns how many deliveries were queued.
 
     `contact_id` and `meeting_id` tie the rows to the person and the meeting they are about,
@@ -43,9 +44,22 @@ def emit(session: Session, event: str, payload: Payload, *, contact_id: int | No
         return 0
     data = dict(payload() if callable(payload) else payload)
     event_id, now = str(uuid.uuid4()), utcnow()
-    session.execute(insert(WebhookDelivery), [
-        {"endpoint_id": endpoint_id, "event_id": event_id, "event": event, "payload": data,
-         "contact_id": contact_id, "meeting_id": meeting_id, "state": DeliveryState.PENDING, "attempts": 0,
-         "next_attempt_at": now, "created_at": now}
-        for endpoint_id in endpoint_ids])
+    session.execute(
+        insert(WebhookDelivery),
+        [
+            {
+                "endpoint_id": endpoint_id,
+                "event_id": event_id,
+                "event": event,
+                "payload": data,
+                "contact_id": contact_id,
+                "meeting_id": meeting_id,
+                "state": DeliveryState.PENDING,
+                "attempts": 0,
+                "next_attempt_at": now,
+                "created_at": now,
+            }
+            for endpoint_id in endpoint_ids
+        ],
+    )
     return len(endpoint_ids)

@@ -50,18 +50,22 @@ class WebhookDelivery(Base):
     __table_args__ = (Index("ix_webhook_deliveries_due", "state", "next_attempt_at"),)
 
     id: Mapped[int] = mapped_column(primary_key=True, info=not_personal())
-    endpoint_id: Mapped[int] = mapped_column(ForeignKey("webhook_endpoints.id", ondelete="CASCADE"), index=True,
-                                             info=not_personal())
+    endpoint_id: Mapped[int] = mapped_column(
+        ForeignKey("webhook_endpoints.id", ondelete="CASCADE"), index=True, info=not_personal()
+    )
     event_id: Mapped[str] = mapped_column(String(36), index=True, info=not_personal())  # one per event: dedupe key
     event: Mapped[str] = mapped_column(String(40), info=not_personal())
     # The event's `data`; it names the person (answer.changed, contact.*): erased and expired with them.
     payload: Mapped[dict[str, Any] | None] = mapped_column(JSON, info=personal())
-    contact_id: Mapped[int | None] = mapped_column(ForeignKey("contacts.id", ondelete="SET NULL"), index=True,
-                                                   info=not_personal())
-    meeting_id: Mapped[int | None] = mapped_column(ForeignKey("meetings.id", ondelete="SET NULL"), index=True,
-                                                   info=not_personal())
-    state: Mapped[DeliveryState] = mapped_column(str_enum(DeliveryState), default=DeliveryState.PENDING,
-                                                 info=not_personal())
+    contact_id: Mapped[int | None] = mapped_column(
+        ForeignKey("contacts.id", ondelete="SET NULL"), index=True, info=not_personal()
+    )
+    meeting_id: Mapped[int | None] = mapped_column(
+        ForeignKey("meetings.id", ondelete="SET NULL"), index=True, info=not_personal()
+    )
+    state: Mapped[DeliveryState] = mapped_column(
+        str_enum(DeliveryState), default=DeliveryState.PENDING, info=not_personal()
+    )
     attempts: Mapped[int] = mapped_column(Integer, default=0, info=not_personal())
     next_attempt_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow, info=not_personal())
     claimed_by: Mapped[str | None] = mapped_column(String(100), info=not_personal())

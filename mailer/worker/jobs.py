@@ -25,8 +25,7 @@ _runtime: dict = {}
 def bind(database, settings, held: Callable[[], bool] | None = None) -> None:
     """Set by the worker process at start: jobs run inside it, with its database."""
     templates = EmailTemplates(settings.templates_path, settings.max_message_bytes)
-    _runtime.update(db=database, settings=settings, templates=templates,
-                    held=held or (lambda: True))
+    _runtime.update(db=database, settings=settings, templates=templates, held=held or (lambda: True))
 
 
 def still_scheduler(job: str) -> bool:
@@ -74,9 +73,11 @@ def anonymise_expired_answers() -> str:
         signups = delete_expired_signups(session)  # first: an expired meeting's pending sign-ups simply go
         done = anonymise_expired(session, settings.retention_months)
     files = remove_expired_outbox_files(settings, settings.retention_months)
-    outcome = (f"{done.responses} answers and {done.evaluations} evaluations of {done.meetings} old meetings "
-               f"anonymised, {signups} unconfirmed sign-ups deleted, {files} old file-outbox messages deleted, "
-               f"{done.deleted.get('bounce_events', 0)} old bounce reports deleted")
+    outcome = (
+        f"{done.responses} answers and {done.evaluations} evaluations of {done.meetings} old meetings "
+        f"anonymised, {signups} unconfirmed sign-ups deleted, {files} old file-outbox messages deleted, "
+        f"{done.deleted.get('bounce_events', 0)} old bounce reports deleted"
+    )
     log.info("retention: %s", outcome)
     return outcome
 

@@ -35,8 +35,13 @@ log = logging.getLogger(__name__)
 
 # pg_advisory_lock takes a 64-bit key; this one spells "mailer.s" (scheduler) in ASCII.
 SCHEDULER_LOCK_KEY = int.from_bytes(b"mailer.s", "big") & 0x7FFF_FFFF_FFFF_FFFF
-KEEPALIVE = {"keepalives": 1, "keepalives_idle": 10, "keepalives_interval": 5, "keepalives_count": 3,
-             "tcp_user_timeout": 30_000}
+KEEPALIVE = {
+    "keepalives": 1,
+    "keepalives_idle": 10,
+    "keepalives_interval": 5,
+    "keepalives_count": 3,
+    "tcp_user_timeout": 30_000,
+}
 SERVER_KEEPALIVE = "SET tcp_keepalives_idle = 10; SET tcp_keepalives_interval = 5; SET tcp_keepalives_count = 3"
 
 
@@ -51,8 +56,9 @@ class PostgresRole:
 
     def __init__(self, database: Database, owner: str):
         url = make_url(database.url)
-        self.engine = create_engine(url, poolclass=NullPool,
-                                    connect_args={**KEEPALIVE, "application_name": f"mailer worker {owner}"[:63]})
+        self.engine = create_engine(
+            url, poolclass=NullPool, connect_args={**KEEPALIVE, "application_name": f"mailer worker {owner}"[:63]}
+        )
         self.connection: Connection | None = None
         self.holding = False
 
@@ -64,8 +70,9 @@ class PostgresRole:
             if self.connection is None:
                 self.connection = self.engine.connect().execution_options(isolation_level="AUTOCOMMIT")
                 self.connection.exec_driver_sql(SERVER_KEEPALIVE)
-            self.holding = bool(self.connection.execute(text("SELECT pg_try_advisory_lock(:key)"),
-                                                        {"key": SCHEDULER_LOCK_KEY}).scalar())
+            self.holding = bool(
+                self.connection.execute(text("SELECT pg_try_advisory_lock(:key)"), {"key": SCHEDULER_LOCK_KEY}).scalar()
+            )
         except DBAPIError as exc:
             log.warning("cannot reach the database to check the scheduler role: %s", exc.orig)
             self._drop()

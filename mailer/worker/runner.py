@@ -98,8 +98,9 @@ class Worker:
                     self._take_role()
                     self.stopping.wait(STANDBY_POLL)
                 elif not self.role.held():
-                    log.warning("scheduler role lost (database connection gone); scheduler stopped (%s)",
-                                self.sender.owner)
+                    log.warning(
+                        "scheduler role lost (database connection gone); scheduler stopped (%s)", self.sender.owner
+                    )
                     self._drop_scheduler()
                 else:
                     self.stopping.wait(HOLDER_CHECK)
@@ -159,15 +160,31 @@ class Worker:
         for a quota; the service (`mailer worker`) carries on by itself when the pause ends."""
         with self.db.transaction() as session:
             relay_paused = relay.current_pause(session) is not None
-            scheduled_due = session.scalar(select(exists().where(
-                Campaign.state == CampaignState.SCHEDULED, or_(Campaign.send_at.is_(None), Campaign.send_at <= utcnow()))))
-            open_rows = session.scalar(select(exists().where(
-                OutboxMessage.state.in_([MessageState.QUEUED, MessageState.RETRYING, MessageState.SENDING]),
-                or_(OutboxMessage.campaign_id.is_(None),
-                    OutboxMessage.campaign_id.in_(select(Campaign.id).where(Campaign.state == CampaignState.RUNNING))))))
+            scheduled_due = session.scalar(
+                select(
+                    exists().where(
+                        Campaign.state == CampaignState.SCHEDULED,
+                        or_(Campaign.send_at.is_(None), Campaign.send_at <= utcnow()),
+                    )
+                )
+            )
+            open_rows = session.scalar(
+                select(
+                    exists().where(
+                        OutboxMessage.state.in_([MessageState.QUEUED, MessageState.RETRYING, MessageState.SENDING]),
+                        or_(
+                            OutboxMessage.campaign_id.is_(None),
+                            OutboxMessage.campaign_id.in_(
+                                select(Campaign.id).where(Campaign.state == CampaignState.RUNNING)
+                            ),
+                        ),
+                    )
+                )
+            )
         scheduler = self.scheduler
-        jobs_due = scheduler is not None and any(job.next_run_time and job.next_run_time <= utcnow()
-                                                 for job in scheduler.get_jobs(jobstore=JOBSTORE))
+        jobs_due = scheduler is not None and any(
+            job.next_run_time and job.next_run_time <= utcnow() for job in scheduler.get_jobs(jobstore=JOBSTORE)
+        )
         return bool(scheduled_due or (open_rows and not relay_paused) or jobs_due or self.webhooks.due())
 
     def run(self, until_idle: bool = False) -> None:
@@ -232,8 +249,13 @@ class Worker:
             self.stopping.wait(IDLE_SLEEP)
 
 
-def run_worker(database: Database, settings: Settings, templates: EmailTemplates,
-               until_idle: bool = False, progress: Callable[[int], None] | None = None) -> InstanceFault | None:
+def run_worker(
+    database: Database,
+    settings: Settings,
+    templates: EmailTemplates,
+    until_idle: bool = False,
+    progress: Callable[[int], None] | None = None,
+) -> InstanceFault | None:
     """Run until stopped; returns why the worker stopped on its own (its database file lost), else None.
     `progress` hears how many messages were handled so far, after each batch."""
     worker = Worker(database, settings, templates)

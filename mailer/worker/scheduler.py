@@ -32,8 +32,9 @@ def campaign_job_id(campaign_id: int) -> str:
     return f"campaign-{campaign_id}"
 
 
-def build_scheduler(database: Database, settings: Settings,
-                    held: Callable[[], bool] | None = None) -> BackgroundScheduler:
+def build_scheduler(
+    database: Database, settings: Settings, held: Callable[[], bool] | None = None
+) -> BackgroundScheduler:
     """Only the holder of the scheduler role (role.py) starts one; `held` tells it still is."""
     jobs.bind(database, settings, held)
     scheduler = BackgroundScheduler(
@@ -46,8 +47,14 @@ def build_scheduler(database: Database, settings: Settings,
         job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": None},
         timezone=settings.timezone,
     )
-    scheduler.add_job(reconcile_if_held, "interval", seconds=RECONCILE_SECONDS, args=[scheduler, database],
-                      id="reconcile", jobstore="internal")
+    scheduler.add_job(
+        reconcile_if_held,
+        "interval",
+        seconds=RECONCILE_SECONDS,
+        args=[scheduler, database],
+        id="reconcile",
+        jobstore="internal",
+    )
     return scheduler
 
 
@@ -63,10 +70,16 @@ def ensure_bounce_job(scheduler: BackgroundScheduler, settings: Settings) -> boo
     """
     if not settings.bounce_imap_url:
         return False
-    scheduler.add_job(jobs.read_bounce_mailbox, "interval", seconds=BOUNCE_POLL_SECONDS, id=BOUNCE_JOB,
-                      jobstore="internal", replace_existing=True, next_run_time=dt.datetime.now(dt.UTC))
+    scheduler.add_job(
+        jobs.read_bounce_mailbox,
+        "interval",
+        seconds=BOUNCE_POLL_SECONDS,
+        id=BOUNCE_JOB,
+        jobstore="internal",
+        replace_existing=True,
+        next_run_time=dt.datetime.now(dt.UTC),
+    )
     return True
-
 
 
 def _stored_job(scheduler: BackgroundScheduler, job_id: str):
@@ -95,8 +108,15 @@ def ensure_digest_job(scheduler: BackgroundScheduler, settings: Settings) -> str
     job = _stored_job(scheduler, DIGEST_JOB)
     if job is not None and str(job.trigger) == str(trigger) and job.misfire_grace_time == grace:
         return "kept"
-    scheduler.add_job(jobs.send_weekly_digest, trigger, id=DIGEST_JOB, jobstore=JOBSTORE, replace_existing=True,
-                      misfire_grace_time=grace, coalesce=True)
+    scheduler.add_job(
+        jobs.send_weekly_digest,
+        trigger,
+        id=DIGEST_JOB,
+        jobstore=JOBSTORE,
+        replace_existing=True,
+        misfire_grace_time=grace,
+        coalesce=True,
+    )
     return "scheduled" if job is None else "rescheduled"
 
 
@@ -110,8 +130,15 @@ def ensure_retention_job(scheduler: BackgroundScheduler, settings: Settings) -> 
     job = _stored_job(scheduler, RETENTION_JOB)
     if job is not None and str(job.trigger) == str(trigger):
         return "kept"
-    scheduler.add_job(jobs.anonymise_expired_answers, trigger, id=RETENTION_JOB, jobstore=JOBSTORE,
-                      replace_existing=True, misfire_grace_time=settings.grace_period_hours * 3600, coalesce=True)
+    scheduler.add_job(
+        jobs.anonymise_expired_answers,
+        trigger,
+        id=RETENTION_JOB,
+        jobstore=JOBSTORE,
+        replace_existing=True,
+        misfire_grace_time=settings.grace_period_hours * 3600,
+        coalesce=True,
+    )
     return "scheduled" if job is None else "rescheduled"
 
 
@@ -125,8 +152,15 @@ def ensure_backup_job(scheduler: BackgroundScheduler, settings: Settings) -> str
     job = _stored_job(scheduler, BACKUP_JOB)
     if job is not None and str(job.trigger) == str(trigger):
         return "kept"
-    scheduler.add_job(jobs.take_scheduled_backup, trigger, id=BACKUP_JOB, jobstore=JOBSTORE,
-                      replace_existing=True, misfire_grace_time=settings.grace_period_hours * 3600, coalesce=True)
+    scheduler.add_job(
+        jobs.take_scheduled_backup,
+        trigger,
+        id=BACKUP_JOB,
+        jobstore=JOBSTORE,
+        replace_existing=True,
+        misfire_grace_time=settings.grace_period_hours * 3600,
+        coalesce=True,
+    )
     return "scheduled" if job is None else "rescheduled"
 
 
@@ -150,8 +184,15 @@ def reconcile(scheduler: BackgroundScheduler, database: Database) -> dict[str, i
         run_at = send_at or dt.datetime.now(dt.UTC)
         job = present.get(job_id)
         if job is None:
-            scheduler.add_job(jobs.start_scheduled_campaign, "date", run_date=run_at, args=[campaign_id], id=job_id,
-                              jobstore=JOBSTORE, replace_existing=True)
+            scheduler.add_job(
+                jobs.start_scheduled_campaign,
+                "date",
+                run_date=run_at,
+                args=[campaign_id],
+                id=job_id,
+                jobstore=JOBSTORE,
+                replace_existing=True,
+            )
             changes["added"] += 1
         elif job.next_run_time is None or abs((job.next_run_time - run_at).total_seconds()) >= 1:
             scheduler.reschedule_job(job_id, jobstore=JOBSTORE, trigger="date", run_date=run_at)

@@ -70,7 +70,6 @@ BREAKER = 3  # the same non-recipient reply for this many different recipients i
 WORKER = "worker"  # the audit log's actor for pauses
 
 
-
 @dataclass
 class BatchResult:
     claimed: int = 0
@@ -95,12 +94,17 @@ class Sender:
         self.db = database
         self.settings = settings
         self.templates = templates
-        self.transport = transport or make_transport(settings.smtp_url, settings.outbox_path, settings.smtp_timeout,
-                                                     settings.smtp_connect_timeout)
+        self.transport = transport or make_transport(
+            settings.smtp_url, settings.outbox_path, settings.smtp_timeout, settings.smtp_connect_timeout
+        )
         self.delays = DELAYS if delays is None else delays
         self.owner = owner or worker_id()
-        self.limiter = SharedRateLimiter(database, settings.send_rate_per_minute, per_hour=settings.send_limit_per_hour,
-                                         per_day=settings.send_limit_per_day)
+        self.limiter = SharedRateLimiter(
+            database,
+            settings.send_rate_per_minute,
+            per_hour=settings.send_limit_per_hour,
+            per_day=settings.send_limit_per_day,
+        )
         self.timeouts = 0  # timeouts in a row, across batches
         self.streak: tuple[str | None, set[str]] = (None, set())  # the circuit breaker's reply and recipients
         self.relay_troubled = False  # a relay pause is on record: the next accepted message clears it
@@ -119,20 +123,30 @@ class Sender:
         """
         stale = utcnow() - LEASE
         with self.db.transaction() as session:
-            owners = set(session.scalars(select(OutboxMessage.claimed_by).distinct()
-                                         .where(OutboxMessage.claimed_by.is_not(None))))
+            owners = set(
+                session.scalars(
+                    select(OutboxMessage.claimed_by).distinct().where(OutboxMessage.claimed_by.is_not(None))
+                )
+            )
             dead = [owner for owner in owners if owner is not None and owner != self.owner and dead_here(owner)]
             held_by_dead = or_(OutboxMessage.claimed_at < stale, OutboxMessage.claimed_by.in_(dead))
-            in_flight = rowcount(session.execute(
+            in_flight = rowcount(
+                session.execute(
+                    update(OutboxMessage)
+                    .where(OutboxMessage.state == MessageState.SENDING, held_by_dead)
+                    .values(state=MessageState.QUEUED, uncertain=True, claimed_by=None, claimed_at=None)
+                )
+            )
+            session.execute(
                 update(OutboxMessage)
-                .where(OutboxMessage.state == MessageState.SENDING, held_by_dead)
-                .values(state=MessageState.QUEUED, uncertain=True, claimed_by=None, claimed_at=None)
-            ))
-            session.execute(update(OutboxMessage).where(OutboxMessage.claimed_by.is_not(None), held_by_dead)
-                            .values(claimed_by=None, claimed_at=None))
+                .where(OutboxMessage.claimed_by.is_not(None), held_by_dead)
+                .values(claimed_by=None, claimed_at=None)
+            )
         if in_flight:
-            log.warning("%d message(s) were in flight when a worker stopped; they are sent again "
-                        "and flagged uncertain", in_flight)
+            log.warning(
+                "%d message(s) were in flight when a worker stopped; they are sent again and flagged uncertain",
+                in_flight,
+            )
         return in_flight
 
     def _claim(self, session: Session, campaign_id: int | None, template: str | None = None) -> list[int]:
@@ -157,17 +171,23 @@ class Sender:
             query = query.with_for_update(skip_locked=True)
         ids = list(session.scalars(query))
         if ids:
-            session.execute(update(OutboxMessage).where(OutboxMessage.id.in_(ids))
-                            .values(claimed_by=self.owner, claimed_at=now))
+            session.execute(
+                update(OutboxMessage).where(OutboxMessage.id.in_(ids)).values(claimed_by=self.owner, claimed_at=now)
+            )
         return ids
 
     def _release(self, ids: list[int]) -> None:
         if ids:
             with self.db.transaction() as session:
-                session.execute(update(OutboxMessage)
-                                .where(OutboxMessage.id.in_(ids), OutboxMessage.claimed_by == self.owner,
-                                       OutboxMessage.state != MessageState.SENDING)
-                                .values(claimed_by=None, claimed_at=None))
+                session.execute(
+                    update(OutboxMessage)
+                    .where(
+                        OutboxMessage.id.in_(ids),
+                        OutboxMessage.claimed_by == self.owner,
+                        OutboxMessage.state != MessageState.SENDING,
+                    )
+                    .values(claimed_by=None, claimed_at=None)
+                )
 
     # -- sending --------------------------------------------------------------------------
     def run_once(self, campaign_id: int | None = None, template: str | None = None) -> BatchResult:
@@ -228,8 +248,7 @@ class Sender:
                         finish_if_done(session, campaign)
         return result
 
-    def _one(self, batch: Batch, row: Row, upcoming: int, done: list[Outcome],
-             result: BatchResult) -> list[Outcome]:
+    def _one(self, batch: Batch, row: Row, upcoming: int, done: list[Outcome], result: BatchResult) -> list[Outcome]:
         """Send one row; returns the outcomes not yet committed."""
         item = batch.prepare(row)
         if item.skip is None and self.transport.rate_limited:
@@ -275,8 +294,9 @@ class Sender:
         self._holds = []
         assert item.to_email is not None and item.data is not None, "only built items are sent (batch.py)"
         try:
-            self.transport.send(wire_address(self._envelope_sender(item)), wire_address(item.to_email),
-                                item.data, item.message_id)
+            self.transport.send(
+                wire_address(self._envelope_sender(item)), wire_address(item.to_email), item.data, item.message_id
+            )
         except RecipientRejected as exc:
             self._streak_ends()
             return self._logged(Outcome(item, MessageState.BOUNCED, exc.reply, sent=True))
@@ -284,8 +304,15 @@ class Sender:
             verdict = exc.verdict
             if verdict.fault is Fault.RELAY or self._breaks(exc.reply, item):
                 # Not this message's fault: it goes back to the queue without using an attempt.
-                self._holds.append(("relay", verdict.reason if verdict.fault is Fault.RELAY else "breaker",
-                                    exc.reply, item.campaign_id, None))
+                self._holds.append(
+                    (
+                        "relay",
+                        verdict.reason if verdict.fault is Fault.RELAY else "breaker",
+                        exc.reply,
+                        item.campaign_id,
+                        None,
+                    )
+                )
                 return self._logged(Outcome(item, MessageState.QUEUED, exc.reply, sent=True, attempts=item.attempts))
             until = utcnow() + relay.wait_for(verdict.reason)
             if item.campaign_id is not None:
@@ -300,8 +327,16 @@ class Sender:
             # Nothing is known: neither sent nor failed, and no attempt used; flagged uncertain when
             # the whole message may have reached the server.
             self._timed_out(exc.reply, item, result)
-            return self._logged(Outcome(item, MessageState.QUEUED, exc.reply, sent=True, attempts=item.attempts,
-                                        uncertain=True if exc.maybe_delivered else None))
+            return self._logged(
+                Outcome(
+                    item,
+                    MessageState.QUEUED,
+                    exc.reply,
+                    sent=True,
+                    attempts=item.attempts,
+                    uncertain=True if exc.maybe_delivered else None,
+                )
+            )
         except ConnectionFailure as exc:
             # No connection could be made: nothing of the message left, so no attempt is used;
             # the row goes back to the queue and the batch stops (the worker backs off).
@@ -380,9 +415,18 @@ class Sender:
             campaign = session.get(Campaign, campaign_id) if campaign_id is not None else None
             if campaign is not None and reason != relay.TIMEOUT:  # a timeout is no reply: the page says so
                 campaigns.pause(session, campaign, reason, reply, held.until)
-            if held.since == now and (reason != relay.TIMEOUT or held.strikes <= 1):  # new (timeouts: the first in a row)
-                record(session, WORKER, "sending.pause", f"campaign:{campaign_id}" if campaign_id else None,
-                       reason=reason, until=held.until.isoformat(), status=_status(reply))
+            if held.since == now and (
+                reason != relay.TIMEOUT or held.strikes <= 1
+            ):  # new (timeouts: the first in a row)
+                record(
+                    session,
+                    WORKER,
+                    "sending.pause",
+                    f"campaign:{campaign_id}" if campaign_id else None,
+                    reason=reason,
+                    until=held.until.isoformat(),
+                    status=_status(reply),
+                )
         result.paused_until = held.until
         self.relay_troubled = True
         log.warning("sending paused until %s (%s): %s", held.until.isoformat(), reason, reply)
@@ -391,15 +435,27 @@ class Sender:
         with self.db.transaction() as session:
             campaign = session.get(Campaign, campaign_id)
             if campaign is not None and campaigns.pause(session, campaign, reason, reply, until):
-                record(session, WORKER, "campaign.pause", f"campaign:{campaign_id}", reason=reason,
-                       until=until.isoformat(), status=_status(reply))
+                record(
+                    session,
+                    WORKER,
+                    "campaign.pause",
+                    f"campaign:{campaign_id}",
+                    reason=reason,
+                    until=until.isoformat(),
+                    status=_status(reply),
+                )
         self.held.add(campaign_id)
         log.warning("campaign %s paused until %s (%s): %s", campaign_id, until.isoformat(), reason, reply)
 
     @staticmethod
     def _logged(outcome: Outcome) -> Outcome:
-        log.info("message %s to %s: %s (%s)", outcome.item.id, mask_email(outcome.item.to_email), outcome.state.value,
-                 outcome.error)
+        log.info(
+            "message %s to %s: %s (%s)",
+            outcome.item.id,
+            mask_email(outcome.item.to_email),
+            outcome.state.value,
+            outcome.error,
+        )
         return outcome
 
     def close(self) -> None:
@@ -410,8 +466,7 @@ def _status(reply: str) -> str | None:
     """The reply's codes only, for the audit log (a reply may quote an address; the log keeps none)."""
     from mailer.mail.replies import enhanced_status
 
-    return " ".join(filter(None, (reply.split(" ", 1)[0] if reply[:3].isdigit() else None,
-                                  enhanced_status(reply)))) or None
-
-
-
+    return (
+        " ".join(filter(None, (reply.split(" ", 1)[0] if reply[:3].isdigit() else None, enhanced_status(reply))))
+        or None
+    )

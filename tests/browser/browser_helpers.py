@@ -22,6 +22,7 @@ def downloaded(driver, prefix: str, suffix: str = ".csv"):
     Why: Chromium writes `<name>.crdownload` first and renames it when done, so a file seen by
     one listing may be gone by the next look; only a finished, non-empty file counts.
     """
+
     def finished(_driver):
         for path in driver.downloads.iterdir():
             try:
@@ -30,6 +31,7 @@ def downloaded(driver, prefix: str, suffix: str = ".csv"):
             except FileNotFoundError:
                 continue
         return None
+
     return wait(driver, finished)
 
 
@@ -43,9 +45,13 @@ def field(driver, element_id: str):
 
 def set_value(driver, element, value: str) -> None:
     """What choosing in the browser's own date or time picker leaves in the field."""
-    driver.execute_script("arguments[0].value = arguments[1];"
-                          "arguments[0].dispatchEvent(new Event('input', {bubbles: true}));"
-                          "arguments[0].dispatchEvent(new Event('change', {bubbles: true}));", element, value)
+    driver.execute_script(
+        "arguments[0].value = arguments[1];"
+        "arguments[0].dispatchEvent(new Event('input', {bubbles: true}));"
+        "arguments[0].dispatchEvent(new Event('change', {bubbles: true}));",
+        element,
+        value,
+    )
 
 
 def _left(element):
@@ -105,9 +111,14 @@ def axe_problems(driver) -> list[str]:
         "axe.run(document, {runOnly: {type: 'tag', values: arguments[0]}, resultTypes: ['violations']})"
         ".then(r => done(r.violations.map(v => ({id: v.id, impact: v.impact, help: v.help,"
         " nodes: v.nodes.map(n => n.target.join(' ')).slice(0, 3)}))), e => done([{id: 'axe-error', impact:"
-        " 'critical', help: String(e), nodes: []}]));", AXE_TAGS)
-    return [f"{v['impact']}: {v['id']} ({v['help']}) at {', '.join(v['nodes'])}"
-            for v in violations if v["impact"] in ("serious", "critical")]
+        " 'critical', help: String(e), nodes: []}]));",
+        AXE_TAGS,
+    )
+    return [
+        f"{v['impact']}: {v['id']} ({v['help']}) at {', '.join(v['nodes'])}"
+        for v in violations
+        if v["impact"] in ("serious", "critical")
+    ]
 
 
 def axe_version() -> str:

@@ -27,9 +27,20 @@ ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMEDRIVER = Path("/usr/bin/chromedriver")
 SCREENSHOTS = os.environ.get("STAFF_SCREENSHOTS_DIR")  # read at import: MAILER_* is cleared per test
-FLAGS = ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-         "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run",
-         "--disable-default-apps", "--disable-extensions", "--lang=sv-SE", "--window-size=1280,900")
+FLAGS = (
+    "--headless=new",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-dev-shm-usage",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-default-apps",
+    "--disable-extensions",
+    "--lang=sv-SE",
+    "--window-size=1280,900",
+)
 
 
 def _wait_for(url: str, process: subprocess.Popen, log: Path, what: str) -> None:
@@ -70,16 +81,22 @@ def stack(app, cli_env: dict[str, str], tmp_path: Path):
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     env = {k: v for k, v in os.environ.items() if not k.startswith("MAILER_")}
-    env.update(cli_env, MAILER_BASE_URL=base, MAILER_TEMPLATES_PATH=str(templates),
-               MAILER_SEND_RATE_PER_MINUTE="60000")
+    env.update(cli_env, MAILER_BASE_URL=base, MAILER_TEMPLATES_PATH=str(templates), MAILER_SEND_RATE_PER_MINUTE="60000")
     instance = Path(cli_env["MAILER_INSTANCE_PATH"])
     instance.mkdir(parents=True, exist_ok=True)
     processes, logs = [], []
     try:
         for name, args in (("serve", ["serve", "--port", str(port), "--threads", "8"]), ("worker", ["worker"])):
             logs.append((instance / f"{name}.log").open("wb"))
-            processes.append(subprocess.Popen([sys.executable, "-m", "mailer", *args], cwd=ROOT, env=env,
-                                              stdout=logs[-1], stderr=subprocess.STDOUT))
+            processes.append(
+                subprocess.Popen(
+                    [sys.executable, "-m", "mailer", *args],
+                    cwd=ROOT,
+                    env=env,
+                    stdout=logs[-1],
+                    stderr=subprocess.STDOUT,
+                )
+            )
         _wait_for(base + "/healthz", processes[0], instance / "serve.log", "mailer serve")
         yield Stack(base, env, instance, templates)
     finally:
@@ -93,8 +110,9 @@ def stack(app, cli_env: dict[str, str], tmp_path: Path):
 def driver(tmp_path: Path):
     """Headless Chromium through Debian's chromedriver, given by path (Selenium Manager never runs)."""
     if not CHROMEDRIVER.exists() or not CHROMIUM.exists():
-        pytest.fail(f"{CHROMIUM} and {CHROMEDRIVER} are needed: run `make browser` "
-                    "(apt-get install chromium chromium-driver)")
+        pytest.fail(
+            f"{CHROMIUM} and {CHROMEDRIVER} are needed: run `make browser` (apt-get install chromium chromium-driver)"
+        )
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
 
@@ -105,9 +123,14 @@ def driver(tmp_path: Path):
     options.add_argument(f"--user-data-dir={tmp_path / 'chromium-profile'}")
     downloads = tmp_path / "downloads"
     downloads.mkdir()
-    options.add_experimental_option("prefs", {"download.default_directory": str(downloads),
-                                              "download.prompt_for_download": False,
-                                              "intl.accept_languages": "sv-SE,sv"})
+    options.add_experimental_option(
+        "prefs",
+        {
+            "download.default_directory": str(downloads),
+            "download.prompt_for_download": False,
+            "intl.accept_languages": "sv-SE,sv",
+        },
+    )
     # Chromium on Linux takes its locale (date and time pickers) from the environment, not --lang.
     env = {**os.environ, "LANG": "sv_SE.UTF-8", "LANGUAGE": "sv"}
     browser = webdriver.Chrome(service=Service(executable_path=str(CHROMEDRIVER), env=env), options=options)
@@ -132,11 +155,14 @@ def screenshot(driver) -> Callable[..., None]:
             folder = ROOT / folder
         folder.mkdir(parents=True, exist_ok=True)
         width = driver.get_window_size()["width"]
-        height, chrome = driver.execute_script("return [document.documentElement.scrollHeight, "
-                                               "window.outerHeight - window.innerHeight]")
+        height, chrome = driver.execute_script(
+            "return [document.documentElement.scrollHeight, window.outerHeight - window.innerHeight]"
+        )
         driver.set_window_size(width, min(max(height, 600), max_height) + chrome)
-        driver.execute_async_script("const done = arguments[arguments.length - 1];"  # laid out and painted
-                                    "requestAnimationFrame(() => requestAnimationFrame(done));")
+        driver.execute_async_script(
+            "const done = arguments[arguments.length - 1];"  # laid out and painted
+            "requestAnimationFrame(() => requestAnimationFrame(done));"
+        )
         driver.save_screenshot(str(folder / f"{name}.png"))
         driver.set_window_size(1280, 900)
 

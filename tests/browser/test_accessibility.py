@@ -25,15 +25,33 @@ from mailer.webhooks.endpoints import register
 def world(app, db, settings, stack, make_csv, make_meeting):
     with db.transaction() as session:
         add_staff(session, STAFF, "Karin Kansli", PASSWORD, role="admin")
-        import_lists(session, [make_csv("fiktiva-korforbundet.csv",
-                                        "e-post;namn;roll\nanna.andersson@kor.example.org;Anna Andersson;ordförande\n"
-                                        "bo.berg@kor.example.org;Bo Berg;ledamot\ninte-en-adress;Cilla;\n")])
+        import_lists(
+            session,
+            [
+                make_csv(
+                    "fiktiva-korforbundet.csv",
+                    "e-post;namn;roll\nanna.andersson@kor.example.org;Anna Andersson;ordförande\n"
+                    "bo.berg@kor.example.org;Bo Berg;ledamot\ninte-en-adress;Cilla;\n",
+                )
+            ],
+        )
         suppress(session, "bo.berg@kor.example.org", SuppressionReason.UNSUBSCRIBED)
-    meeting = make_meeting(slug="ostersund", title="Dialogträff med Region Jämtland Härjedalen", city="Östersund",
-                           venue="Jamtli, Museiplan, Östersund", host="Region Jämtland Härjedalen")
+    meeting = make_meeting(
+        slug="ostersund",
+        title="Dialogträff med Region Jämtland Härjedalen",
+        city="Östersund",
+        venue="Jamtli, Museiplan, Östersund",
+        host="Region Jämtland Härjedalen",
+    )
     with db.transaction() as session:
-        campaign = service.create_campaign(session, settings, app.extensions["mailer.templates"],
-                                           meeting_slug="ostersund", template="invitation", audience=Audience(all=True))
+        campaign = service.create_campaign(
+            session,
+            settings,
+            app.extensions["mailer.templates"],
+            meeting_slug="ostersund",
+            template="invitation",
+            audience=Audience(all=True),
+        )
         anna = session.scalar(select(Contact).where(Contact.email == "anna.andersson@kor.example.org"))
         check_in(session, session.merge(meeting), [anna.email])
         recipient = links(settings.with_overrides(base_url=stack.base), anna, meeting)
@@ -48,14 +66,31 @@ def test_every_page_has_no_serious_accessibility_problem(app, db, settings, stac
         create_token(session, find_staff(session, STAFF), "read", "Webbplatsen", "test")
     assert int(axe_version().split(".")[0]) >= 4  # the npm registry's axe-core, not a 2018 copy
     log_in(driver, stack.base)
-    pages = ["/staff/", "/staff/organisations", "/staff/organisations/fiktiva-korforbundet",
-             "/staff/organisations/fiktiva-korforbundet/quality",
-             f"/staff/contacts/{anna.id}", f"/staff/contacts/{anna.id}/erase", "/staff/upload", "/staff/meetings",
-             "/staff/meetings/new", "/staff/meetings/ostersund/edit", "/staff/meetings/ostersund/responses",
-             "/staff/meetings/ostersund/checkin", "/staff/campaigns", "/staff/campaigns/new",
-             f"/staff/campaigns/{campaign.id}", "/staff/templates", "/staff/templates/sv/invitation.html",
-             "/staff/reports/board?from=2000-01-01", "/staff/accounts", "/staff/password", "/staff/audit",
-             "/staff/webhooks", "/staff/tokens"]
+    pages = [
+        "/staff/",
+        "/staff/organisations",
+        "/staff/organisations/fiktiva-korforbundet",
+        "/staff/organisations/fiktiva-korforbundet/quality",
+        f"/staff/contacts/{anna.id}",
+        f"/staff/contacts/{anna.id}/erase",
+        "/staff/upload",
+        "/staff/meetings",
+        "/staff/meetings/new",
+        "/staff/meetings/ostersund/edit",
+        "/staff/meetings/ostersund/responses",
+        "/staff/meetings/ostersund/checkin",
+        "/staff/campaigns",
+        "/staff/campaigns/new",
+        f"/staff/campaigns/{campaign.id}",
+        "/staff/templates",
+        "/staff/templates/sv/invitation.html",
+        "/staff/reports/board?from=2000-01-01",
+        "/staff/accounts",
+        "/staff/password",
+        "/staff/audit",
+        "/staff/webhooks",
+        "/staff/tokens",
+    ]
     problems = {}
     for page in pages:
         driver.get(stack.base + page)
@@ -63,8 +98,12 @@ def test_every_page_has_no_serious_accessibility_problem(app, db, settings, stac
         if found:
             problems[page] = found
     driver.delete_all_cookies()  # the recipients' pages, as a recipient; and the log-in page
-    for page in (recipient["rsvp_url"], recipient["unsubscribe_url"], recipient["evaluation_url"],
-                 f"{stack.base}/staff/login"):
+    for page in (
+        recipient["rsvp_url"],
+        recipient["unsubscribe_url"],
+        recipient["evaluation_url"],
+        f"{stack.base}/staff/login",
+    ):
         driver.get(page)
         found = axe_problems(driver)
         if found:
@@ -72,8 +111,7 @@ def test_every_page_has_no_serious_accessibility_problem(app, db, settings, stac
     assert problems == {}
 
 
-def test_answering_works_by_keyboard_alone_on_a_320_px_screen(app, db, settings, stack, driver, make_csv,
-                                                                make_meeting):
+def test_answering_works_by_keyboard_alone_on_a_320_px_screen(app, db, settings, stack, driver, make_csv, make_meeting):
     _anna, _campaign, recipient = world(app, db, settings, stack, make_csv, make_meeting)
     driver.set_window_size(320, 800)
     driver.get(recipient["rsvp_url"])

@@ -30,8 +30,11 @@ def test_editing_a_template_with_a_live_preview(db, stack, driver):
     assert path.read_text(encoding="utf-8") == original
 
     # Fixed while typing: the preview follows, and now it saves.
-    set_value(driver, field(driver, "text"), original.replace("Hej {{ contact.first_name }}!",
-                                                              "Hej {{ contact.first_name }}", 1))
+    set_value(
+        driver,
+        field(driver, "text"),
+        original.replace("Hej {{ contact.first_name }}!", "Hej {{ contact.first_name }}", 1),
+    )
     wait(driver, lambda d: not d.find_element(By.ID, "preview-problem").is_displayed())
     wait(driver, lambda d: "Hej Anna\n" in field(d, "preview-text").text)
     submit(driver, field(driver, "save"))

@@ -17,11 +17,14 @@ def test_an_unknown_region_is_resolved_in_the_preview(db, stack, driver, tmp_pat
         add_staff(session, STAFF, "Karin Kansli", PASSWORD)
         session.add(Organisation(slug="vasteras-korforbund", name="Västerås Körförbund"))
     lista = tmp_path / "korforbundet.csv"
-    lista.write_text("Mejladress;Förnamn;Efternamn;Län\n"
-                     "anna@kor.example.org;Anna;Andersson;Vastmanlnd\n"
-                     "bo@kor.example.org;Bo;Berg;Region Västmanland\n"
-                     "cia@kor.example.org;Cia;Carlsson;VGR\n"
-                     "dan@kor.example.org;Dan;Dahl;Vastmanlnd\n", encoding="utf-8")
+    lista.write_text(
+        "Mejladress;Förnamn;Efternamn;Län\n"
+        "anna@kor.example.org;Anna;Andersson;Vastmanlnd\n"
+        "bo@kor.example.org;Bo;Berg;Region Västmanland\n"
+        "cia@kor.example.org;Cia;Carlsson;VGR\n"
+        "dan@kor.example.org;Dan;Dahl;Vastmanlnd\n",
+        encoding="utf-8",
+    )
 
     driver.get(f"{stack.base}/staff/login")
     field(driver, "email").send_keys(STAFF)
@@ -52,5 +55,9 @@ def test_an_unknown_region_is_resolved_in_the_preview(db, stack, driver, tmp_pat
 
     with db.transaction() as session:
         regions = dict(session.execute(select(Contact.email, Membership.region).join(Membership)).all())
-    assert regions == {"anna@kor.example.org": "Uppsala", "dan@kor.example.org": "Uppsala",
-                       "bo@kor.example.org": "Västmanland", "cia@kor.example.org": "Västra Götaland"}
+    assert regions == {
+        "anna@kor.example.org": "Uppsala",
+        "dan@kor.example.org": "Uppsala",
+        "bo@kor.example.org": "Västmanland",
+        "cia@kor.example.org": "Västra Götaland",
+    }

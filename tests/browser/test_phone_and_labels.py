@@ -28,23 +28,54 @@ OVERFLOW = "return document.documentElement.scrollWidth - window.innerWidth;"
 def test_every_page_fits_a_phone_and_labels_every_field(app, db, settings, stack, driver, make_csv, make_meeting):
     with db.transaction() as session:
         add_staff(session, STAFF, "Karin Kansli", PASSWORD)
-        import_lists(session, [make_csv("fiktiva-korforbundet.csv",
-                                        "e-post;namn;roll\nanna.andersson@kor.example.org;Anna Andersson;ordförande\n"
-                                        "bo.berg@kor.example.org;Bo Berg;ledamot\n")])
-    meeting = make_meeting(slug="ostersund", title="Dialogträff med Region Jämtland Härjedalen", city="Östersund",
-                           venue="Jamtli, Museiplan, Östersund", host="Region Jämtland Härjedalen")
+        import_lists(
+            session,
+            [
+                make_csv(
+                    "fiktiva-korforbundet.csv",
+                    "e-post;namn;roll\nanna.andersson@kor.example.org;Anna Andersson;ordförande\n"
+                    "bo.berg@kor.example.org;Bo Berg;ledamot\n",
+                )
+            ],
+        )
+    meeting = make_meeting(
+        slug="ostersund",
+        title="Dialogträff med Region Jämtland Härjedalen",
+        city="Östersund",
+        venue="Jamtli, Museiplan, Östersund",
+        host="Region Jämtland Härjedalen",
+    )
     with db.transaction() as session:
-        campaign = service.create_campaign(session, settings, app.extensions["mailer.templates"],
-                                           meeting_slug="ostersund", template="invitation", audience=Audience(all=True))
+        campaign = service.create_campaign(
+            session,
+            settings,
+            app.extensions["mailer.templates"],
+            meeting_slug="ostersund",
+            template="invitation",
+            audience=Audience(all=True),
+        )
         anna = session.scalar(select(Contact).where(Contact.email == "anna.andersson@kor.example.org"))
         recipient = links(settings.with_overrides(base_url=stack.base), anna, meeting)
     log_in(driver, stack.base)
     driver.set_window_size(390, 844)
-    pages = ["/staff/", "/staff/organisations", "/staff/organisations/fiktiva-korforbundet",
-             f"/staff/contacts/{anna.id}", f"/staff/contacts/{anna.id}/erase", "/staff/upload", "/staff/meetings",
-             "/staff/meetings/new", "/staff/meetings/ostersund/edit", "/staff/meetings/ostersund/responses",
-             "/staff/meetings/ostersund/checkin", "/staff/campaigns", "/staff/campaigns/new",
-             f"/staff/campaigns/{campaign.id}", "/staff/templates", "/staff/templates/sv/invitation.html"]
+    pages = [
+        "/staff/",
+        "/staff/organisations",
+        "/staff/organisations/fiktiva-korforbundet",
+        f"/staff/contacts/{anna.id}",
+        f"/staff/contacts/{anna.id}/erase",
+        "/staff/upload",
+        "/staff/meetings",
+        "/staff/meetings/new",
+        "/staff/meetings/ostersund/edit",
+        "/staff/meetings/ostersund/responses",
+        "/staff/meetings/ostersund/checkin",
+        "/staff/campaigns",
+        "/staff/campaigns/new",
+        f"/staff/campaigns/{campaign.id}",
+        "/staff/templates",
+        "/staff/templates/sv/invitation.html",
+    ]
     problems = {}
     for page in pages:
         driver.get(stack.base + page)

@@ -50,12 +50,24 @@ def test_each_role_does_its_day(app, db, settings, stack, driver, screenshot, ma
     with db.transaction() as session:
         add_staff(session, STAFF, "Karin Kansli", PASSWORD, role="admin")
         add_staff(session, VIEWER, "Ville i styrelsen", PASSWORD, role="staff")
-        import_lists(session, [make_csv("fiktiva-korforbundet.csv",
-                                        "e-post;namn\nanna.andersson@kor.example.org;Anna Andersson\n"
-                                        "bo.berg@kor.example.org;Bo Berg\nbo.berg(at)kor.example.org;Bo igen\n")])
+        import_lists(
+            session,
+            [
+                make_csv(
+                    "fiktiva-korforbundet.csv",
+                    "e-post;namn\nanna.andersson@kor.example.org;Anna Andersson\n"
+                    "bo.berg@kor.example.org;Bo Berg\nbo.berg(at)kor.example.org;Bo igen\n",
+                )
+            ],
+        )
         suppress(session, "bo.berg@kor.example.org", SuppressionReason.UNSUBSCRIBED)
-    held = make_meeting(slug="gavle", title="Dialogträff med Region Gävleborg", city="Gävle", region="Gävleborg",
-                        starts=f"{(today - dt.timedelta(days=2)).isoformat()} 18:00")
+    held = make_meeting(
+        slug="gavle",
+        title="Dialogträff med Region Gävleborg",
+        city="Gävle",
+        region="Gävleborg",
+        starts=f"{(today - dt.timedelta(days=2)).isoformat()} 18:00",
+    )
     with db.transaction() as session:
         anna = session.scalar(select(Contact).where(Contact.email == "anna.andersson@kor.example.org"))
         check_in(session, session.merge(held), [anna.email])
@@ -98,8 +110,9 @@ def test_each_role_does_its_day(app, db, settings, stack, driver, screenshot, ma
 
     driver.find_element(By.LINK_TEXT, "Rapporter").click()
     field(driver, "from").clear()
-    driver.execute_script("arguments[0].value = arguments[1];", field(driver, "from"),
-                          (today - dt.timedelta(days=30)).isoformat())
+    driver.execute_script(
+        "arguments[0].value = arguments[1];", field(driver, "from"), (today - dt.timedelta(days=30)).isoformat()
+    )
     submit(driver, driver.find_element(By.XPATH, "//button[normalize-space()='Visa rapporten']"))
     assert "Styrelserapport" in body(driver) and "Gävle" in body(driver)
     assert "Medlemsorganisationer representerade: 1 av 1" in body(driver)
@@ -128,8 +141,14 @@ def test_each_role_does_its_day(app, db, settings, stack, driver, screenshot, ma
     log_in_as(driver, stack.base, STAFF, PASSWORD)
     driver.find_element(By.LINK_TEXT, "Logg").click()
     log = body(driver)
-    for words in ("bjöd in", "bytte roll", "valde lösenord", "laddade ner kvalitetsrapport",
-                  "laddade ner styrelserapport", "loggade in"):
+    for words in (
+        "bjöd in",
+        "bytte roll",
+        "valde lösenord",
+        "laddade ner kvalitetsrapport",
+        "laddade ner styrelserapport",
+        "loggade in",
+    ):
         assert words in log, words
     Select(field(driver, "who")).select_by_value(VIEWER)
     submit(driver, driver.find_element(By.XPATH, "//main//button[normalize-space()='Visa']"))

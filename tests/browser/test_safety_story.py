@@ -41,19 +41,31 @@ def event_of(message):
     return calendar, next(iter(calendar.walk("VEVENT")))
 
 
-def test_a_test_send_a_time_change_and_a_cancellation(app, db, settings, runner, stack, driver, make_csv,
-                                                       make_meeting):
+def test_a_test_send_a_time_change_and_a_cancellation(app, db, settings, runner, stack, driver, make_csv, make_meeting):
     day = dt.datetime.now(settings.timezone).date() + dt.timedelta(days=20)
     with db.transaction() as session:
         add_staff(session, STAFF, "Karin Kansli", PASSWORD)
-        import_lists(session, [make_csv("korforbundet.csv", "email,name\nanna@kor.example.org,Anna Andersson\n"
-                                                            "bo@kor.example.org,Bo Berg\n")])
-    meeting = make_meeting(slug="falun", title="Dialogträff i Falun", city="Falun", venue="Dalarnas museum",
-                           starts=f"{day} 18:00", capacity=20)
+        import_lists(
+            session,
+            [
+                make_csv(
+                    "korforbundet.csv", "email,name\nanna@kor.example.org,Anna Andersson\nbo@kor.example.org,Bo Berg\n"
+                )
+            ],
+        )
+    meeting = make_meeting(
+        slug="falun",
+        title="Dialogträff i Falun",
+        city="Falun",
+        venue="Dalarnas museum",
+        starts=f"{day} 18:00",
+        capacity=20,
+    )
     with db.transaction() as session:
         anna = session.scalar(select(Contact.id).where(Contact.email == "anna@kor.example.org"))
-    result = runner.invoke(["campaigns", "create", "--meeting", "falun", "--template", "invitation",
-                            "--org", "korforbundet"])
+    result = runner.invoke(
+        ["campaigns", "create", "--meeting", "falun", "--template", "invitation", "--org", "korforbundet"]
+    )
     assert result.exit_code == 0, result.output
     campaign_id = int(result.stdout)
 

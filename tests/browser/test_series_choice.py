@@ -25,10 +25,17 @@ return Array.from(document.querySelectorAll('input, select, textarea'))
 
 def test_an_invitee_chooses_a_session_of_a_series_and_changes_it(app, db, settings, stack, driver, make_meeting):
     year = future_year()
-    gavle = make_meeting(slug="gavle", title="Kulturpolitik i Gävleborg", city="Gävle", venue="Stadsbiblioteket",
-                         starts=f"{year}-09-14 18:00", capacity=1)
-    make_meeting(slug="umea", title="Kulturpolitik i Västerbotten", city="Umeå", starts=f"{year}-09-21 18:00",
-                 capacity=25)
+    gavle = make_meeting(
+        slug="gavle",
+        title="Kulturpolitik i Gävleborg",
+        city="Gävle",
+        venue="Stadsbiblioteket",
+        starts=f"{year}-09-14 18:00",
+        capacity=1,
+    )
+    make_meeting(
+        slug="umea", title="Kulturpolitik i Västerbotten", city="Umeå", starts=f"{year}-09-21 18:00", capacity=25
+    )
     with db.transaction() as session:
         series = series_actions.create(session, "test", slug="utbildning", title="Utbildning kulturpolitik")
         for slug in ("gavle", "umea"):
@@ -59,6 +66,9 @@ def test_an_invitee_chooses_a_session_of_a_series_and_changes_it(app, db, settin
     submit(driver, driver.find_element(By.XPATH, "//button[normalize-space()='Spara mitt val']"))
     wait(driver, lambda d: "Ditt val är sparat" in body(d))
     with db.transaction() as session:
-        answers = dict(session.execute(select(Meeting.slug, Response.answer).join(Meeting)
-                                       .where(Response.contact_id == anna_id)).all())
+        answers = dict(
+            session.execute(
+                select(Meeting.slug, Response.answer).join(Meeting).where(Response.contact_id == anna_id)
+            ).all()
+        )
     assert {slug: answer.value for slug, answer in answers.items()} == {"gavle": "yes", "umea": "no"}

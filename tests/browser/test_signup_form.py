@@ -50,8 +50,11 @@ def test_signing_up_on_the_public_form_and_confirming_from_the_mail(db, stack, d
     submit(driver, driver.find_element(By.CSS_SELECTOR, "form button[type=submit]"))
     assert "Kolla din e-post" in body(driver)
 
-    text = wait_until(lambda: confirmation_mail(stack.instance / "outbox"), timeout=60,
-                      what="the confirmation mail in the file outbox")
+    text = wait_until(
+        lambda: confirmation_mail(stack.instance / "outbox"),
+        timeout=60,
+        what="the confirmation mail in the file outbox",
+    )
     link = LINK.search(text).group(1)
     driver.get(link)
     submit(driver, field(driver, "confirm"))

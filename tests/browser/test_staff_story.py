@@ -92,19 +92,32 @@ def test_the_whole_staff_story(app, db, settings, runner, stack, driver, screens
     with db.transaction() as session:
         assert session.scalar(select(Membership).join(Organisation).where(Organisation.slug == UPLOADED)) is None
     submit(driver, driver.find_element(By.XPATH, "//button[normalize-space()='Importera listan']"))
-    assert re.search(r"Klart: \d+ nya, 0 ändrade, \d+ oförändrade, 0 borttagna från listan, 1 rader med fel hoppades över", body(driver))
+    assert re.search(
+        r"Klart: \d+ nya, 0 ändrade, \d+ oförändrade, 0 borttagna från listan, 1 rader med fel hoppades över",
+        body(driver),
+    )
     with db.transaction() as session:
-        people = session.execute(select(Contact.id, Contact.email).join(Membership).join(Organisation)
-                                 .where(Organisation.slug == UPLOADED).order_by(Contact.email)).all()
+        people = session.execute(
+            select(Contact.id, Contact.email)
+            .join(Membership)
+            .join(Organisation)
+            .where(Organisation.slug == UPLOADED)
+            .order_by(Contact.email)
+        ).all()
     members = len(people)
     assert members > 50
 
     # Create a meeting with the date and time pickers.
     day = dt.date.today() + dt.timedelta(days=12)
     driver.get(f"{stack.base}/staff/meetings/new")
-    for name, value in (("title", "Dialogträff med Region Örebro län"), ("region", "Örebro"), ("city", "Örebro"),
-                        ("host", "Region Örebro län"), ("venue", "Kulturhuset, Olaigatan 17, Örebro"),
-                        ("capacity", "40")):
+    for name, value in (
+        ("title", "Dialogträff med Region Örebro län"),
+        ("region", "Örebro"),
+        ("city", "Örebro"),
+        ("host", "Region Örebro län"),
+        ("venue", "Kulturhuset, Olaigatan 17, Örebro"),
+        ("capacity", "40"),
+    ):
         field(driver, name).send_keys(value)
     set_value(driver, field(driver, "date"), day.isoformat())
     set_value(driver, field(driver, "start"), "17:30")
@@ -165,8 +178,15 @@ def test_the_whole_staff_story(app, db, settings, runner, stack, driver, screens
     driver.get(stack.base + links_for(app, anna_id, meeting_id)["rsvp_yes_url"])
     submit(driver, driver.find_element(By.XPATH, "//button[normalize-space()='Skicka svar']"))
     assert "Tack! Ditt svar är sparat." in body(driver)
-    extras = [{"diet": "Vegetarisk"}, {"accessibility": "Hörslinga"}, {"guests": "1"},
-              {"comment": "Vi kommer två från kören i Örebro."}, {}, {"diet": "Glutenfri"}, {}]
+    extras = [
+        {"diet": "Vegetarisk"},
+        {"accessibility": "Hörslinga"},
+        {"guests": "1"},
+        {"comment": "Vi kommer två från kören i Örebro."},
+        {},
+        {"diet": "Glutenfri"},
+        {},
+    ]
     for (contact_id, _), extra in zip(people[1:8], extras, strict=True):
         answer_over_http(app, stack.base, contact_id, meeting_id, "yes", **extra)
     for contact_id, _ in people[8:11]:

@@ -12,46 +12,49 @@ the staff page of suppressions shows each one's stored reply, so a wrong one can
 Personal data: campaigns.pause_reply and relay_status.reply are personal (a relay's reply may
 quote an address); every other new column is not.
 """
+
 import sqlalchemy as sa
 from alembic import op
 
 from mailer.db import UTCDateTime
 
-revision = '0009'
-down_revision = '0008'
+revision = "0009"
+down_revision = "0008"
 branch_labels = None
 depends_on = None
 
 
 def upgrade() -> None:
-    with op.batch_alter_table('campaigns') as batch:
-        batch.add_column(sa.Column('paused_until', UTCDateTime(timezone=True), nullable=True))
-        batch.add_column(sa.Column('pause_reason', sa.String(length=20), nullable=True))
-        batch.add_column(sa.Column('pause_reply', sa.Text(), nullable=True))
-    op.create_table('relay_status',
-    sa.Column('name', sa.String(length=50), nullable=False),
-    sa.Column('reason', sa.String(length=20), nullable=True),
-    sa.Column('reply', sa.Text(), nullable=True),
-    sa.Column('since', UTCDateTime(timezone=True), nullable=True),
-    sa.Column('paused_until', UTCDateTime(timezone=True), nullable=True),
-    sa.Column('strikes', sa.Integer(), nullable=False),
-    sa.PrimaryKeyConstraint('name')
+    with op.batch_alter_table("campaigns") as batch:
+        batch.add_column(sa.Column("paused_until", UTCDateTime(timezone=True), nullable=True))
+        batch.add_column(sa.Column("pause_reason", sa.String(length=20), nullable=True))
+        batch.add_column(sa.Column("pause_reply", sa.Text(), nullable=True))
+    op.create_table(
+        "relay_status",
+        sa.Column("name", sa.String(length=50), nullable=False),
+        sa.Column("reason", sa.String(length=20), nullable=True),
+        sa.Column("reply", sa.Text(), nullable=True),
+        sa.Column("since", UTCDateTime(timezone=True), nullable=True),
+        sa.Column("paused_until", UTCDateTime(timezone=True), nullable=True),
+        sa.Column("strikes", sa.Integer(), nullable=False),
+        sa.PrimaryKeyConstraint("name"),
     )
-    op.create_table('send_reservations',
-    sa.Column('id', sa.Integer(), nullable=False),
-    sa.Column('name', sa.String(length=50), nullable=False),
-    sa.Column('at', sa.Float(), nullable=False),
-    sa.Column('count', sa.Integer(), nullable=False),
-    sa.PrimaryKeyConstraint('id')
+    op.create_table(
+        "send_reservations",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("name", sa.String(length=50), nullable=False),
+        sa.Column("at", sa.Float(), nullable=False),
+        sa.Column("count", sa.Integer(), nullable=False),
+        sa.PrimaryKeyConstraint("id"),
     )
-    op.create_index('ix_send_reservations_name_at', 'send_reservations', ['name', 'at'])
+    op.create_index("ix_send_reservations_name_at", "send_reservations", ["name", "at"])
 
 
 def downgrade() -> None:
-    op.drop_index('ix_send_reservations_name_at', table_name='send_reservations')
-    op.drop_table('send_reservations')
-    op.drop_table('relay_status')
-    with op.batch_alter_table('campaigns') as batch:
-        batch.drop_column('pause_reply')
-        batch.drop_column('pause_reason')
-        batch.drop_column('paused_until')
+    op.drop_index("ix_send_reservations_name_at", table_name="send_reservations")
+    op.drop_table("send_reservations")
+    op.drop_table("relay_status")
+    with op.batch_alter_table("campaigns") as batch:
+        batch.drop_column("pause_reply")
+        batch.drop_column("pause_reason")
+        batch.drop_column("paused_until")

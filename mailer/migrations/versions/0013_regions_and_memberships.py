@@ -10,6 +10,7 @@ becomes the canonical name of `mailer.regions`; a value that is not a region is 
 and listed on stderr, for staff to correct. Memberships get the name, title and region as the
 list states them (name and title are personal), filled from the contact for existing rows.
 """
+
 import sys
 
 import sqlalchemy as sa
@@ -17,8 +18,8 @@ from alembic import op
 
 from mailer.regions import canonical_region
 
-revision = '0013'
-down_revision = '0011'
+revision = "0013"
+down_revision = "0011"
 branch_labels = None
 depends_on = None
 
@@ -33,32 +34,41 @@ def _canonicalise(connection, table: str) -> list[str]:
                 unmapped.append(value)
             continue
         if canonical != value:
-            connection.execute(sa.text(f"UPDATE {table} SET region = :canonical WHERE region = :value"),
-                               {"canonical": canonical, "value": value})
+            connection.execute(
+                sa.text(f"UPDATE {table} SET region = :canonical WHERE region = :value"),
+                {"canonical": canonical, "value": value},
+            )
     return unmapped
 
 
 def upgrade() -> None:
     # Plain ADD/DROP COLUMN (SQLite has both since 3.35): a batch copy of `organisations` would drop
     # the old table, and with foreign keys on, every membership with it (ON DELETE CASCADE).
-    op.add_column('memberships', sa.Column('name', sa.String(length=200), nullable=True))  # personal
-    op.add_column('memberships', sa.Column('title', sa.String(length=200), nullable=True))  # personal
-    op.add_column('memberships', sa.Column('region', sa.String(length=100), nullable=True))  # not personal
-    op.add_column('organisations', sa.Column('named_by_staff', sa.Boolean(), server_default=sa.false(),
-                                             nullable=False))  # not personal
+    op.add_column("memberships", sa.Column("name", sa.String(length=200), nullable=True))  # personal
+    op.add_column("memberships", sa.Column("title", sa.String(length=200), nullable=True))  # personal
+    op.add_column("memberships", sa.Column("region", sa.String(length=100), nullable=True))  # not personal
+    op.add_column(
+        "organisations", sa.Column("named_by_staff", sa.Boolean(), server_default=sa.false(), nullable=False)
+    )  # not personal
 
     connection = op.get_bind()
-    for table in ('contacts', 'organisations', 'meetings'):
+    for table in ("contacts", "organisations", "meetings"):
         unmapped = _canonicalise(connection, table)
         if unmapped:
-            print(f"mailer: migration 0013: {table}: not a region, left as written (correct by hand): "
-                  + ", ".join(repr(v) for v in sorted(unmapped)), file=sys.stderr)
-    connection.execute(sa.text(
-        "UPDATE memberships SET name = (SELECT c.name FROM contacts c WHERE c.id = memberships.contact_id), "
-        "region = (SELECT c.region FROM contacts c WHERE c.id = memberships.contact_id)"))
+            print(
+                f"mailer: migration 0013: {table}: not a region, left as written (correct by hand): "
+                + ", ".join(repr(v) for v in sorted(unmapped)),
+                file=sys.stderr,
+            )
+    connection.execute(
+        sa.text(
+            "UPDATE memberships SET name = (SELECT c.name FROM contacts c WHERE c.id = memberships.contact_id), "
+            "region = (SELECT c.region FROM contacts c WHERE c.id = memberships.contact_id)"
+        )
+    )
 
 
 def downgrade() -> None:
-    op.drop_column('organisations', 'named_by_staff')
-    for column in ('region', 'title', 'name'):
-        op.drop_column('memberships', column)
+    op.drop_column("organisations", "named_by_staff")
+    for column in ("region", "title", "name"):
+        op.drop_column("memberships", column)

@@ -8,24 +8,25 @@ New columns and whether they are personal:
 - meetings.signup_closes_at, series.signup_closes_at: when public sign-up closes (None: open until
   it closes by itself; a past time: closed). Not personal.
 """
+
 import sqlalchemy as sa
 from alembic import op
 
 import mailer.db
 
-revision = '0023'
-down_revision = '0021'
+revision = "0023"
+down_revision = "0021"
 branch_labels = None
 depends_on = None
 
 
 def upgrade() -> None:
-    for table in ('meetings', 'series'):
+    for table in ("meetings", "series"):
         with op.batch_alter_table(table, schema=None) as batch_op:
-            batch_op.add_column(sa.Column('signup_closes_at', mailer.db.UTCDateTime(timezone=True), nullable=True))
+            batch_op.add_column(sa.Column("signup_closes_at", mailer.db.UTCDateTime(timezone=True), nullable=True))
 
 
 def downgrade() -> None:
-    for table in ('series', 'meetings'):
+    for table in ("series", "meetings"):
         with op.batch_alter_table(table, schema=None) as batch_op:
-            batch_op.drop_column('signup_closes_at')
+            batch_op.drop_column("signup_closes_at")

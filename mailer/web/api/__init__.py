@@ -93,6 +93,7 @@ def body() -> Any:
 
 def needs(role: str) -> Callable:
     """Declare the role an endpoint needs (the scope follows from the method: GET reads, others write)."""
+
     def declare(view: Callable) -> Callable:
         @wraps(view)
         def checked(*args: Any, **kwargs: Any):
@@ -103,8 +104,10 @@ def needs(role: str) -> Callable:
             if not allows(who.role, role):
                 return error_reply("role", 403, role=who.role, needed=role)
             return view(*args, **kwargs)
+
         checked.api_role = role  # type: ignore[attr-defined]
         return checked
+
     return declare
 
 
@@ -140,8 +143,9 @@ def _domain_error(exc: DomainError):
 
 def http_error(exc: HTTPException):
     """Werkzeug's own refusals (404 of an unknown URL, 405, 413) in the API's JSON shape."""
-    code = {404: "no_such_url", 405: "method_not_allowed", 413: "too_large", 429: "too_many"}.get(exc.code or 500,
-                                                                                                   "bad_request")
+    code = {404: "no_such_url", 405: "method_not_allowed", 413: "too_large", 429: "too_many"}.get(
+        exc.code or 500, "bad_request"
+    )
     return error_reply(code, exc.code or 500, mb=settings_of(current_app).max_upload_mb)
 
 

@@ -40,11 +40,31 @@ from mailer.web.staff.common import load_signed_in_staff, page, settings, words,
 SECRET_FIELDS = {"password", "repeat", "current"}  # never written back into a page
 OPEN_ENDPOINTS = {"staff.static", "staff.auth.login", "staff.auth.set_password"}
 
-bp = Blueprint("staff", __name__, url_prefix="/staff", static_folder="static",
-               template_folder=str(Path(__file__).resolve().parent.parent / "templates"))
-for child in (auth.bp, dashboard.bp, contacts.bp, meetings.bp, campaigns.bp, responses.bp, templates.bp,
-              suppressions.bp, reports.bp, accounts.bp, audit.bp, webhooks.bp, series.bp, tokens.bp,
-              questions.bp, signup.bp):
+bp = Blueprint(
+    "staff",
+    __name__,
+    url_prefix="/staff",
+    static_folder="static",
+    template_folder=str(Path(__file__).resolve().parent.parent / "templates"),
+)
+for child in (
+    auth.bp,
+    dashboard.bp,
+    contacts.bp,
+    meetings.bp,
+    campaigns.bp,
+    responses.bp,
+    templates.bp,
+    suppressions.bp,
+    reports.bp,
+    accounts.bp,
+    audit.bp,
+    webhooks.bp,
+    series.bp,
+    tokens.bp,
+    questions.bp,
+    signup.bp,
+):
     bp.register_blueprint(child)
 
 
@@ -59,8 +79,13 @@ def _require_login():
         return redirect(url_for("staff.auth.login", next=target))
     needed = role_needed(request.endpoint, request.method)
     if not g.staff.can(needed):
-        return page("message.html", 403, title_key="forbidden_title", body_key="forbidden_body",
-                    body_params={"role": words()(f"role_{g.staff.role}")})
+        return page(
+            "message.html",
+            403,
+            title_key="forbidden_title",
+            body_key="forbidden_body",
+            body_params={"role": words()(f"role_{g.staff.role}")},
+        )
     if request.method == "GET":
         g.worker_banner = worker_banner(words())
     return None
@@ -92,8 +117,11 @@ def init_app(app: Flask) -> Blueprint:
         Nothing was done; the values ride in a fresh form with a new token (passwords and
         files excepted: those are asked for again).
         """
-        kept = [(name, value) for name, value in request.form.items(multi=True)
-                if name != "csrf_token" and not SECRET_FIELDS.intersection({name})]
+        kept = [
+            (name, value)
+            for name, value in request.form.items(multi=True)
+            if name != "csrf_token" and not SECRET_FIELDS.intersection({name})
+        ]
         if request.method != "POST" or not kept or not _staff_request():
             return page("message.html", 400, title_key="expired_title", body_key="expired_body")
         return page("expired.html", 400, kept=kept, action=request.path, files_lost=bool(request.files))
@@ -106,7 +134,12 @@ def init_app(app: Flask) -> Blueprint:
             return api.http_error(exc)
         if not _staff_request():
             return exc
-        return page("message.html", 413, title_key="too_large_title", body_key="too_large_body",
-                    body_params={"mb": settings().max_upload_mb})
+        return page(
+            "message.html",
+            413,
+            title_key="too_large_title",
+            body_key="too_large_body",
+            body_params={"mb": settings().max_upload_mb},
+        )
 
     return bp

@@ -18,14 +18,23 @@ bp = Blueprint("accounts", __name__)
 def _list_page(status: int = 200, values: dict | None = None, error: str | None = None):
     with db().transaction() as session:
         users = accounts.list_staff(session)
-        return page("accounts.html", status, users=users, roles=ROLES, values=values or {"role": "staff"},
-                    error=error, tz=settings().timezone)
+        return page(
+            "accounts.html",
+            status,
+            users=users,
+            roles=ROLES,
+            values=values or {"role": "staff"},
+            error=error,
+            tz=settings().timezone,
+        )
 
 
 def _mail(invitation, sent_key: str) -> None:
     """Mail the link after the commit; a mail server's refusal is said, and the link can be resent."""
     try:
-        account_actions.mail_link(settings(), invitation, words().lang, signed_in_staff().name or signed_in_staff().email)
+        account_actions.mail_link(
+            settings(), invitation, words().lang, signed_in_staff().name or signed_in_staff().email
+        )
     except (TransportError, OSError) as exc:
         flash_translated("invite_not_sent", "error", email=invitation.email, reason=str(exc))
         return
@@ -44,9 +53,15 @@ def invite():
     values = {name: request.form.get(name, "") for name in ("email", "name", "role", "language")}
     try:
         with db().transaction() as session:
-            invitation = account_actions.invite(session, settings(), signed_in_staff().actor, email=values["email"],
-                                                name=values["name"], role=values["role"],
-                                                language=values["language"] or None)
+            invitation = account_actions.invite(
+                session,
+                settings(),
+                signed_in_staff().actor,
+                email=values["email"],
+                name=values["name"],
+                role=values["role"],
+                language=values["language"] or None,
+            )
     except (accounts.StaffError, RoleError) as exc:
         return _list_page(422, values, render(exc, words().lang))
     _mail(invitation, "invite_sent")
@@ -102,12 +117,21 @@ def password():
         return page("password.html", min_length=accounts.PASSWORD_MIN)
     try:
         with db().transaction() as session:
-            user = account_actions.change_own_password(session, signed_in_staff().id, request.form.get("current", ""),
-                                                       request.form.get("password", ""),
-                                                       request.form.get("repeat", ""))
+            user = account_actions.change_own_password(
+                session,
+                signed_in_staff().id,
+                request.form.get("current", ""),
+                request.form.get("password", ""),
+                request.form.get("repeat", ""),
+            )
             start_session(user)
     except accounts.StaffError as exc:
-        return page("password.html", 422, min_length=accounts.PASSWORD_MIN, error=render(exc, words().lang),
-                    error_field="current" if exc.code == "wrong_password" else "password")
+        return page(
+            "password.html",
+            422,
+            min_length=accounts.PASSWORD_MIN,
+            error=render(exc, words().lang),
+            error_field="current" if exc.code == "wrong_password" else "password",
+        )
     flash_translated("password_changed")
     return redirect(url_for("staff.dashboard.index"), code=303)

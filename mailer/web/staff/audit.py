@@ -25,11 +25,22 @@ def _date(name: str) -> dt.date | None:
 @bp.get("/audit")
 @requires(ADMIN)
 def index():
-    wanted = AuditFilter(actor=request.args.get("who") or None, action=request.args.get("what") or None,
-                         start=_date("from"), end=_date("to"))
+    wanted = AuditFilter(
+        actor=request.args.get("who") or None,
+        action=request.args.get("what") or None,
+        start=_date("from"),
+        end=_date("to"),
+    )
     with db().transaction() as session:
         entries = search(session, wanted, settings().timezone, LIMIT)
         actors, actions = choices(session)
-        return page("audit.html", entries=entries, actors=actors, actions=actions, wanted=wanted,
-                    limit=LIMIT, tz=settings().timezone,
-                    groups=sorted({action.split(".")[0] + "." for action in actions}))
+        return page(
+            "audit.html",
+            entries=entries,
+            actors=actors,
+            actions=actions,
+            wanted=wanted,
+            limit=LIMIT,
+            tz=settings().timezone,
+            groups=sorted({action.split(".")[0] + "." for action in actions}),
+        )

@@ -46,8 +46,7 @@ def login():
         start_session(outcome.user)
         return redirect(_safe_next(request.form.get("next")), code=303)
     error = words()("login_wait", seconds=outcome.wait) if outcome.wait else words()("login_failed")
-    return page("login.html", 429 if outcome.wait else 401, email=email, error=error,
-                next=request.form.get("next", ""))
+    return page("login.html", 429 if outcome.wait else 401, email=email, error=error, next=request.form.get("next", ""))
 
 
 @bp.post("/logout")
@@ -77,8 +76,12 @@ def set_password(token: str):
             accounts.set_password(db_session, user, password)
             record(db_session, user.email, "staff.password_set", f"staff:{user.id}", via="link")
         except accounts.StaffError as exc:
-            return page("set_password.html", 422, email=user.email,
-                        error=words()(f"password_{exc.reason}", n=accounts.PASSWORD_MIN))
+            return page(
+                "set_password.html",
+                422,
+                email=user.email,
+                error=words()(f"password_{exc.reason}", n=accounts.PASSWORD_MIN),
+            )
         start_session(user)
     flash_translated("password_saved")
     return redirect(url_for("staff.dashboard.index"), code=303)

@@ -37,9 +37,15 @@ def next_whole_hour(now: dt.datetime) -> dt.datetime:
 def audience_from(form) -> Audience:
     """The audience part of the form (also the live count's query string)."""
     narrowing = form.get("only", "")
-    audience = Audience(orgs=form.getlist("org"), regions=form.getlist("region"), roles=form.getlist("role"),
-                        all=form.get("all") == "1", only_unanswered=narrowing == "unanswered",
-                        only_yes=narrowing == "yes", include_answered=form.get("include_answered") == "1")
+    audience = Audience(
+        orgs=form.getlist("org"),
+        regions=form.getlist("region"),
+        roles=form.getlist("role"),
+        all=form.get("all") == "1",
+        only_unanswered=narrowing == "unanswered",
+        only_yes=narrowing == "yes",
+        include_answered=form.get("include_answered") == "1",
+    )
     return implied_audience(form.get("template"), audience)
 
 
@@ -63,7 +69,9 @@ def _count_text(meeting: str | None, audience: Audience) -> tuple[int | None, st
         return None, staff_words("choose_meeting")
     text = staff_words("recipients_one") if count == 1 else staff_words("recipients_n", n=count)
     if left_out:
-        text += ". " + (staff_words("left_out_answered_one") if left_out == 1 else staff_words("left_out_answered", n=left_out))
+        text += ". " + (
+            staff_words("left_out_answered_one") if left_out == 1 else staff_words("left_out_answered", n=left_out)
+        )
     return count, text
 
 
@@ -85,8 +93,16 @@ def count():
 def _compose_form(form, status: int = 200, error: str | None = None, counted: str | None = None):
     with db().reading() as session:
         choices = audience_choices(session)
-    return page("campaign_form.html", status, choices=choices, form=form, error=error, counted=counted,
-                templates=CAMPAIGN_TEMPLATES, tz=settings().timezone)
+    return page(
+        "campaign_form.html",
+        status,
+        choices=choices,
+        form=form,
+        error=error,
+        counted=counted,
+        templates=CAMPAIGN_TEMPLATES,
+        tz=settings().timezone,
+    )
 
 
 @bp.route("/campaigns/new", methods=["GET", "POST"])
@@ -99,10 +115,17 @@ def new():
     try:
         with db().transaction() as session:
             meeting_slug, series_slug = target_of(form.get("meeting"))
-            campaign = campaign_actions.create(session, settings(), templates(), signed_in_staff().actor,
-                                               meeting_slug=meeting_slug, series_slug=series_slug,
-                                               template=form.get("template", ""), audience=audience_from(form),
-                                               note=form.get("note"))
+            campaign = campaign_actions.create(
+                session,
+                settings(),
+                templates(),
+                signed_in_staff().actor,
+                meeting_slug=meeting_slug,
+                series_slug=series_slug,
+                template=form.get("template", ""),
+                audience=audience_from(form),
+                note=form.get("note"),
+            )
     except (CampaignError, AudienceError, TemplateProblem) as exc:
         return _compose_form(form, 422, error=render(exc, words().lang))
     flash_translated("campaign_created")
@@ -115,15 +138,22 @@ def show(campaign_id: int):
     tz = settings().timezone
     with db().reading() as session:  # the preview renders a template: never under the write lock
         try:
-            data = campaign_page(session, settings(), templates(), campaign_id, request.args.get("contact"),
-                                 words().lang)
+            data = campaign_page(
+                session, settings(), templates(), campaign_id, request.args.get("contact"), words().lang
+            )
         except CampaignError:
             return page("message.html", 404, title_key="not_found_title", body_key="not_found_body")
         soon = next_whole_hour(dt.datetime.now(dt.UTC)).astimezone(tz)
-        return page("campaign.html", data=data, tz=tz, followed=data.status.state in FOLLOWED,
-                    when=lambda moment: format_when(moment, None, tz, words().lang),
-                    today=soon.strftime("%Y-%m-%d"), soon=soon.strftime("%H:%M"),
-                    contact=request.args.get("contact", ""))
+        return page(
+            "campaign.html",
+            data=data,
+            tz=tz,
+            followed=data.status.state in FOLLOWED,
+            when=lambda moment: format_when(moment, None, tz, words().lang),
+            today=soon.strftime("%Y-%m-%d"),
+            soon=soon.strftime("%H:%M"),
+            contact=request.args.get("contact", ""),
+        )
 
 
 @bp.get("/campaigns/<int:campaign_id>/status.json")
@@ -144,8 +174,15 @@ def _back(campaign_id: int):
 @requires(STAFF)
 def test(campaign_id: int):
     try:
-        sent_to = campaign_actions.send_test(db(), settings(), templates(), signed_in_staff().actor, campaign_id,
-                                             request.form.get("to") or signed_in_staff().email, request.form.get("contact"))
+        sent_to = campaign_actions.send_test(
+            db(),
+            settings(),
+            templates(),
+            signed_in_staff().actor,
+            campaign_id,
+            request.form.get("to") or signed_in_staff().email,
+            request.form.get("contact"),
+        )
     except TransportError as exc:
         flash_translated("test_failed", "error", reason=exc.reply)
     except (CampaignError, TemplateProblem, ValueError) as exc:
@@ -180,10 +217,15 @@ def act(campaign_id: int, action: str):
     try:
         with db().transaction() as session:
             if action == "send":
-                count = campaign_actions.send_now(session, settings(), templates(), signed_in_staff().actor, campaign_id)
+                count = campaign_actions.send_now(
+                    session, settings(), templates(), signed_in_staff().actor, campaign_id
+                )
             else:
-                count = {"cancel": campaign_actions.cancel, "retry": campaign_actions.retry,
-                     "resume": campaign_actions.resume}[action](session, signed_in_staff().actor, campaign_id)
+                count = {
+                    "cancel": campaign_actions.cancel,
+                    "retry": campaign_actions.retry,
+                    "resume": campaign_actions.resume,
+                }[action](session, signed_in_staff().actor, campaign_id)
     except (CampaignError, TemplateProblem) as exc:
         flash_translated("action_failed", "error", reason=render(exc, words().lang))
     else:

@@ -80,8 +80,11 @@ def load_signed_in_staff() -> SignedInStaff | None:
         return None
     with db().reading() as db_session:
         user = db_session.get(StaffUser, staff_id)
-        if user is None or not user.active or not session_is_current(user, session.get("staff_fp"),
-                                                                    session.get("staff_gen")):
+        if (
+            user is None
+            or not user.active
+            or not session_is_current(user, session.get("staff_fp"), session.get("staff_gen"))
+        ):
             return None
         language = user.language or session.get("lang") or settings().language
         return SignedInStaff(user.id, user.email, user.name, language, user.role)
@@ -118,14 +121,24 @@ def worker_banner(staff_words: Words) -> str | None:
         return staff_words("worker_never_started")
     tz = settings().timezone
     same_day = health.last_seen.astimezone(tz).date() == health.now.astimezone(tz).date()
-    when = format_clock(health.last_seen, tz, staff_words.lang) if same_day else format_when(health.last_seen, None, tz, staff_words.lang)
+    when = (
+        format_clock(health.last_seen, tz, staff_words.lang)
+        if same_day
+        else format_when(health.last_seen, None, tz, staff_words.lang)
+    )
     return staff_words("worker_stalled", when=when)
 
 
 def page(template: str, status: int = 200, **context: Any):
     staff_words = words()
-    return render_template(f"staff/{template}", t=staff_words, lang=staff_words.lang, signed_in=g.get("staff"),
-                           worker_banner=g.get("worker_banner"), **context), status
+    return render_template(
+        f"staff/{template}",
+        t=staff_words,
+        lang=staff_words.lang,
+        signed_in=g.get("staff"),
+        worker_banner=g.get("worker_banner"),
+        **context,
+    ), status
 
 
 def client_address() -> str:

@@ -38,8 +38,13 @@ def index():
     query = request.args.get("q", "").strip()
     with db().reading() as session:
         data = directory(session, query)
-        return page("organisations.html", organisations=data.organisations, query=query, found=data.found,
-                    suppressed=data.suppressed)
+        return page(
+            "organisations.html",
+            organisations=data.organisations,
+            query=query,
+            found=data.found,
+            suppressed=data.suppressed,
+        )
 
 
 @bp.get("/organisations/<slug>")
@@ -50,8 +55,15 @@ def organisation(slug: str):
             data = organisation_page(session, slug)
         except LookupError:
             return _not_found()
-        return page("organisation.html", org=data.organisation, people=data.people, suppressed=data.suppressed,
-                    regions=region_names(), values=None, error=None)
+        return page(
+            "organisation.html",
+            org=data.organisation,
+            people=data.people,
+            suppressed=data.suppressed,
+            regions=region_names(),
+            values=None,
+            error=None,
+        )
 
 
 ORGANISATION_FIELDS = ("name", "short_name", "region", "contact_email")
@@ -70,8 +82,16 @@ def edit_organisation(slug: str):
             return _not_found()
         except ContactError as exc:
             data = organisation_page(session, slug)
-            return page("organisation.html", 422, org=data.organisation, people=data.people,
-                        suppressed=data.suppressed, regions=region_names(), values=values, error=exc.field)
+            return page(
+                "organisation.html",
+                422,
+                org=data.organisation,
+                people=data.people,
+                suppressed=data.suppressed,
+                regions=region_names(),
+                values=values,
+                error=exc.field,
+            )
     flash_translated("organisation_saved")
     return redirect(url_for(".organisation", slug=slug), code=303)
 
@@ -92,21 +112,38 @@ def upload():
     with db().reading() as session:
         organisations = list_organisations(session)
     if file is None or not file.filename or not org:
-        return page("upload.html", 422, organisations=organisations, chosen=org,
-                    error="upload_missing_file" if not (file and file.filename) else "upload_missing_org")
+        return page(
+            "upload.html",
+            422,
+            organisations=organisations,
+            chosen=org,
+            error="upload_missing_file" if not (file and file.filename) else "upload_missing_org",
+        )
     token = uploads.keep(_folder(), file.read())
     name = contact_actions.upload_name(file.filename)
     with db().reading() as session:  # a dry run: reads only, never holds the write lock
-        report = contact_actions.check_upload(session, _folder(), token, name, org,
-                                              max_bytes=settings().max_upload_bytes)
+        report = contact_actions.check_upload(
+            session, _folder(), token, name, org, max_bytes=settings().max_upload_bytes
+        )
     if report.files[0].error:
         uploads.discard(_folder(), token)
     return _report_page(report.files[0], token, name, org, Choices(), confirmed=False)
 
 
 def _report_page(report, token, name, org, choices: Choices, confirmed: bool, status: int = 200):
-    return page("upload_report.html", status, report=report, token=token, name=name, org=org, confirmed=confirmed,
-                choices=choices.to_form(), regions=region_names(), fields=FIELDS, ignore=IGNORE)
+    return page(
+        "upload_report.html",
+        status,
+        report=report,
+        token=token,
+        name=name,
+        org=org,
+        confirmed=confirmed,
+        choices=choices.to_form(),
+        regions=region_names(),
+        fields=FIELDS,
+        ignore=IGNORE,
+    )
 
 
 @bp.post("/upload/check")
@@ -117,8 +154,9 @@ def recheck_upload():
     choices = Choices.from_form(request.form)
     try:
         with db().reading() as session:  # a dry run: reads only, never holds the write lock
-            report = contact_actions.check_upload(session, _folder(), token, name, org, choices,
-                                                  settings().max_upload_bytes)
+            report = contact_actions.check_upload(
+                session, _folder(), token, name, org, choices, settings().max_upload_bytes
+            )
     except uploads.UploadGone:
         return page("message.html", 410, title_key="upload_gone_title", body_key="upload_gone_body")
     return _report_page(report.files[0], token, name, org, choices, confirmed=False)
@@ -130,8 +168,9 @@ def confirm_upload():
     token, name, org = (request.form.get(field, "") for field in ("token", "name", "org"))
     choices = Choices.from_form(request.form)
     try:
-        report = contact_actions.confirm_upload(db(), signed_in_staff().actor, _folder(), token, name, org, choices,
-                                                settings().max_upload_bytes)
+        report = contact_actions.confirm_upload(
+            db(), signed_in_staff().actor, _folder(), token, name, org, choices, settings().max_upload_bytes
+        )
     except uploads.UploadGone:
         return page("message.html", 410, title_key="upload_gone_title", body_key="upload_gone_body")
     file = report.files[0]
@@ -145,8 +184,15 @@ def _contact_page(session, contact_id: int, values: dict | None = None, error: s
     if values is None:
         values = {field: getattr(contact, field) or "" for field in EDITABLE}
         values |= {f"role:{membership.organisation.slug}": membership.role or "" for membership in contact.memberships}
-    return page("contact.html", status, contact=contact, values=values, error=error,
-                suppression=suppression_of(session, contact.email), regions=region_names())
+    return page(
+        "contact.html",
+        status,
+        contact=contact,
+        values=values,
+        error=error,
+        suppression=suppression_of(session, contact.email),
+        regions=region_names(),
+    )
 
 
 @bp.route("/contacts/<int:contact_id>", methods=["GET", "POST"])
@@ -159,8 +205,13 @@ def contact(contact_id: int):
             roles = {key[5:]: value for key, value in request.form.items() if key.startswith("role:")}
             try:
                 with session.begin_nested():
-                    contact_actions.edit_contact(session, signed_in_staff().actor, contact_id, roles=roles,
-                                                 **{field: request.form.get(field, "") for field in EDITABLE})
+                    contact_actions.edit_contact(
+                        session,
+                        signed_in_staff().actor,
+                        contact_id,
+                        roles=roles,
+                        **{field: request.form.get(field, "") for field in EDITABLE},
+                    )
             except ContactError as exc:
                 return _contact_page(session, contact_id, request.form.to_dict(), exc.field, 422)
         except LookupError:
@@ -198,4 +249,3 @@ def erase(contact_id: int):
         return _not_found()
     flash_translated("contact_erased")
     return redirect(url_for(".index"), code=303)
-

@@ -24,14 +24,27 @@ from mailer.web.staff.common import db, flash_translated, page, settings, signed
 from mailer.web.staff.signup import panel as signup_panel
 
 bp = Blueprint("meetings", __name__)
-FIELDS = ("slug", "title", "region", "city", "host", "venue", "date", "start", "end", "capacity", "max_guests",
-          "rsvp_by", "description")
+FIELDS = (
+    "slug",
+    "title",
+    "region",
+    "city",
+    "host",
+    "venue",
+    "date",
+    "start",
+    "end",
+    "capacity",
+    "max_guests",
+    "rsvp_by",
+    "description",
+)
 # where the service's field names show up in the form
 FORM_FIELD = {"starts": "start", "ends": "end"}
 
 
 def suggest_slug(city: str, date: str) -> str:
-    """"Gävle" on 2027-09-14 -> "gavle-2027-09-14": readable, and unique enough for a meeting."""
+    """ "Gävle" on 2027-09-14 -> "gavle-2027-09-14": readable, and unique enough for a meeting."""
     plain = unicodedata.normalize("NFKD", city).encode("ascii", "ignore").decode().lower()
     return "-".join(filter(None, [re.sub(r"[^a-z0-9]+", "-", plain).strip("-"), date.strip()]))
 
@@ -59,18 +72,42 @@ def _arguments(values: dict) -> dict:
     if not start:
         raise FormError("start")
     return dict(
-        title=values["title"], region=values["region"], city=values["city"], host=values["host"],
-        venue=values["venue"], starts=f"{date} {start}", ends=f"{date} {end}" if end else None,
-        capacity=_number(values, "capacity", None), max_guests=_number(values, "max_guests", 1),
-        rsvp_by=values["rsvp_by"].strip() or None, description=values["description"],
+        title=values["title"],
+        region=values["region"],
+        city=values["city"],
+        host=values["host"],
+        venue=values["venue"],
+        starts=f"{date} {start}",
+        ends=f"{date} {end}" if end else None,
+        capacity=_number(values, "capacity", None),
+        max_guests=_number(values, "max_guests", 1),
+        rsvp_by=values["rsvp_by"].strip() or None,
+        description=values["description"],
     )
 
 
-def _form(values: dict, meeting=None, error: str | None = None, status: int = 200, error_text: str | None = None,
-          concerned: int = 0, notify: bool = True):
+def _form(
+    values: dict,
+    meeting=None,
+    error: str | None = None,
+    status: int = 200,
+    error_text: str | None = None,
+    concerned: int = 0,
+    notify: bool = True,
+):
     signup = signup_panel(Target(meeting, None)) if meeting is not None else None
-    return page("meeting_form.html", status, values=values, meeting=meeting, error=error, error_text=error_text,
-                concerned=concerned, notify=notify, regions=region_names(), signup=signup)
+    return page(
+        "meeting_form.html",
+        status,
+        values=values,
+        meeting=meeting,
+        error=error,
+        error_text=error_text,
+        concerned=concerned,
+        notify=notify,
+        regions=region_names(),
+        signup=signup,
+    )
 
 
 SAID_IN_FULL = ("start_in_past", "capacity_below_taken", "meeting_cancelled")  # more than "check this field"
@@ -99,7 +136,9 @@ def new():
     slug = values["slug"].strip() or suggest_slug(values["city"], values["date"])
     try:
         with db().transaction() as session:
-            meeting_actions.create(session, settings().timezone, signed_in_staff().actor, slug=slug, **_arguments(values))
+            meeting_actions.create(
+                session, settings().timezone, signed_in_staff().actor, slug=slug, **_arguments(values)
+            )
     except (MeetingError, FormError) as exc:
         field, text = _refused(exc)
         return _form(values, error=field, status=422, error_text=text)
@@ -110,12 +149,21 @@ def new():
 def _values_of(meeting) -> dict:
     tz = settings().timezone
     starts, ends = meeting.starts_at.astimezone(tz), meeting.ends_at.astimezone(tz)
-    return {"slug": meeting.slug, "title": meeting.title, "region": meeting.region, "city": meeting.city,
-            "host": meeting.host or "", "venue": meeting.venue or "", "date": starts.strftime("%Y-%m-%d"),
-            "start": starts.strftime("%H:%M"), "end": ends.strftime("%H:%M"),
-            "capacity": "" if meeting.capacity is None else str(meeting.capacity),
-            "max_guests": str(meeting.max_guests), "rsvp_by": meeting.rsvp_by.isoformat() if meeting.rsvp_by else "",
-            "description": meeting.description or ""}
+    return {
+        "slug": meeting.slug,
+        "title": meeting.title,
+        "region": meeting.region,
+        "city": meeting.city,
+        "host": meeting.host or "",
+        "venue": meeting.venue or "",
+        "date": starts.strftime("%Y-%m-%d"),
+        "start": starts.strftime("%H:%M"),
+        "end": ends.strftime("%H:%M"),
+        "capacity": "" if meeting.capacity is None else str(meeting.capacity),
+        "max_guests": str(meeting.max_guests),
+        "rsvp_by": meeting.rsvp_by.isoformat() if meeting.rsvp_by else "",
+        "description": meeting.description or "",
+    }
 
 
 @bp.route("/meetings/<slug>/edit", methods=["GET", "POST"])
@@ -130,12 +178,18 @@ def edit(slug: str):
         notify = request.form.get("notify", "1") == "1"
         try:
             with session.begin_nested():
-                change = edit_meeting(session, settings().timezone, settings().language, signed_in_staff().actor, meeting,
-                                      notify=notify, **_arguments(values))
+                change = edit_meeting(
+                    session,
+                    settings().timezone,
+                    settings().language,
+                    signed_in_staff().actor,
+                    meeting,
+                    notify=notify,
+                    **_arguments(values),
+                )
         except (MeetingError, FormError) as exc:
             field, text = _refused(exc)
-            return _form(values, meeting, error=field, status=422, error_text=text, concerned=concerned,
-                         notify=notify)
+            return _form(values, meeting, error=field, status=422, error_text=text, concerned=concerned, notify=notify)
     if change.notified:
         flash_translated("meeting_saved_notified", n=change.notified)
     else:

@@ -23,10 +23,23 @@ def _show(owner: str, slug: str, values: dict, error: str | None = None, status:
         except LookupError:
             return page("message.html", 404, title_key="not_found_title", body_key="not_found_body")
         in_series = found.series if isinstance(found, Meeting) else None
-        back = (url_for("staff.responses.index", slug=slug) if owner == "meetings"
-                else url_for("staff.series.show", slug=slug))
-        return page("questions.html", status, owner=owner, slug=slug, title=found.title, questions=questions,
-                    in_series=in_series, back=back, values=values, error=error)
+        back = (
+            url_for("staff.responses.index", slug=slug)
+            if owner == "meetings"
+            else url_for("staff.series.show", slug=slug)
+        )
+        return page(
+            "questions.html",
+            status,
+            owner=owner,
+            slug=slug,
+            title=found.title,
+            questions=questions,
+            in_series=in_series,
+            back=back,
+            values=values,
+            error=error,
+        )
 
 
 @bp.route(OWNER, methods=["GET", "POST"])

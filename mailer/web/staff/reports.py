@@ -53,9 +53,16 @@ def board():
     with db().transaction() as session:
         report = board_report(session, settings(), start, end if not error else None, language)
     body = Markup(to_html(report, standalone=False))  # autoescaped by its own Jinja environment
-    return page("board_report.html", 422 if error else 200, report=report, body=body, language=language,
-                start=request.args.get("from", start.isoformat() if start else ""),
-                end=request.args.get("to", ""), error=error)
+    return page(
+        "board_report.html",
+        422 if error else 200,
+        report=report,
+        body=body,
+        language=language,
+        start=request.args.get("from", start.isoformat() if start else ""),
+        end=request.args.get("to", ""),
+        error=error,
+    )
 
 
 @bp.get("/reports/board.csv")
@@ -65,8 +72,11 @@ def board_download():
     with db().transaction() as session:
         report = board_report(session, settings(), start, None if error else end, language)
         record(session, signed_in_staff().actor, "reports.board_download", None, period=report.period)
-    name = f"styrelserapport-{start or 'start'}-{end or 'idag'}.csv" if language == "sv" else \
-        f"board-report-{start or 'start'}-{end or 'today'}.csv"
+    name = (
+        f"styrelserapport-{start or 'start'}-{end or 'idag'}.csv"
+        if language == "sv"
+        else f"board-report-{start or 'start'}-{end or 'today'}.csv"
+    )
     return Response(board_csv(report), mimetype=CSV, headers={"Content-Disposition": f'attachment; filename="{name}"'})
 
 
@@ -92,6 +102,8 @@ def quality_download(slug: str):
             return page("message.html", 404, title_key="not_found_title", body_key="not_found_body")
         record(session, signed_in_staff().actor, "reports.quality_download", f"org:{slug}")
     name = f"{slug}-{'adresser-att-ratta' if words().lang == 'sv' else 'addresses-to-fix'}.csv"  # ASCII: every browser
-    return Response(org_report_csv(report, words().lang), mimetype=CSV,
-                    headers={"Content-Disposition": f'attachment; filename="{name}"'})
-
+    return Response(
+        org_report_csv(report, words().lang),
+        mimetype=CSV,
+        headers={"Content-Disposition": f'attachment; filename="{name}"'},
+    )

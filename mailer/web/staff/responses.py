@@ -46,8 +46,11 @@ def export(slug: str, kind: str):
             body = attendee_file(session, slug, settings().timezone, words().lang, kind)
         except LookupError:
             return _not_found()
-    return Response(body, mimetype="text/csv" if kind == "csv" else XLSX, headers={
-        "Content-Disposition": f'attachment; filename="{slug}.{kind}"'})
+    return Response(
+        body,
+        mimetype="text/csv" if kind == "csv" else XLSX,
+        headers={"Content-Disposition": f'attachment; filename="{slug}.{kind}"'},
+    )
 
 
 @bp.get("/meetings/<slug>/checkin")
@@ -59,8 +62,14 @@ def checkin(slug: str):
             meeting, rows, walk_ins = checkin_rows(session, slug, query)
         except LookupError:
             return _not_found()
-        return page("checkin.html", meeting=meeting, rows=rows, query=query, walk_ins=walk_ins,
-                    arrived=sum(1 for row in rows if row.checked_in) + len(walk_ins))
+        return page(
+            "checkin.html",
+            meeting=meeting,
+            rows=rows,
+            query=query,
+            walk_ins=walk_ins,
+            arrived=sum(1 for row in rows if row.checked_in) + len(walk_ins),
+        )
 
 
 @bp.post("/meetings/<slug>/checkin")
@@ -69,8 +78,11 @@ def mark(slug: str):
     email, undo = request.form.get("email", ""), request.form.get("action") == "undo"
     with db().transaction() as session:
         try:
-            done = unmark_arrived(session, slug, email, signed_in_staff().actor) if undo else bool(
-                mark_arrived(session, slug, email, signed_in_staff().actor).checked_in)
+            done = (
+                unmark_arrived(session, slug, email, signed_in_staff().actor)
+                if undo
+                else bool(mark_arrived(session, slug, email, signed_in_staff().actor).checked_in)
+            )
         except LookupError:
             return _not_found()
     if done and undo:

@@ -37,8 +37,14 @@ def create():
     values = {name: request.form.get(name, "") for name in FIELDS}
     try:
         with db().transaction() as session:
-            created = series_actions.create(session, signed_in_staff().actor, slug=values["slug"], title=values["title"],
-                                            choice=values["choice"] or "one", description=values["description"])
+            created = series_actions.create(
+                session,
+                signed_in_staff().actor,
+                slug=values["slug"],
+                title=values["title"],
+                choice=values["choice"] or "one",
+                description=values["description"],
+            )
             slug = created.slug
     except DomainError as exc:
         return _index(values, error=render(exc, words().lang), status=422)
@@ -53,9 +59,12 @@ def show(slug: str):
     with db().reading() as session:
         series = get_series(session, slug)  # an unknown one: the staff 404 page
         data = series_status(session, series)
-        free = [meeting for meeting in list_meetings(session) if meeting.series_id is None and meeting.cancelled_at is None]
-        return page("series.html", series=series, data=data, free=free, tz=tz,
-                    signup=signup_panel(Target(None, series)))
+        free = [
+            meeting for meeting in list_meetings(session) if meeting.series_id is None and meeting.cancelled_at is None
+        ]
+        return page(
+            "series.html", series=series, data=data, free=free, tz=tz, signup=signup_panel(Target(None, series))
+        )
 
 
 @bp.post("/series/<slug>/sessions")

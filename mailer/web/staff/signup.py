@@ -38,10 +38,16 @@ def panel(target: Target) -> Panel:
     owner = target.meeting if target.meeting is not None else target.series
     assert owner is not None
     local = target.closes_at.astimezone(config.timezone) if target.closes_at is not None else None
-    return Panel("meeting" if target.meeting is not None else "series", owner.slug, owner.title,
-                 f"{config.base_url}/signup/{owner.link_key}", target.closed_reason(config.timezone),
-                 format_when(target.closes_at, None, config.timezone, language) if target.closes_at else None,
-                 local.strftime("%Y-%m-%d") if local else "", local.strftime("%H:%M") if local else "")
+    return Panel(
+        "meeting" if target.meeting is not None else "series",
+        owner.slug,
+        owner.title,
+        f"{config.base_url}/signup/{owner.link_key}",
+        target.closed_reason(config.timezone),
+        format_when(target.closes_at, None, config.timezone, language) if target.closes_at else None,
+        local.strftime("%Y-%m-%d") if local else "",
+        local.strftime("%H:%M") if local else "",
+    )
 
 
 def _change(kind: str, slug: str):
@@ -49,10 +55,12 @@ def _change(kind: str, slug: str):
     closes = f"{request.form.get('closes_date', '').strip()} {request.form.get('closes_time', '').strip()}"
     try:
         with db().transaction() as session:
-            target = switch.change(session, settings().timezone, signed_in_staff().actor, kind, slug, action,
-                                   closes.strip())
-            closes_at = format_when(target.closes_at, None, settings().timezone, words().lang) \
-                if target.closes_at else ""
+            target = switch.change(
+                session, settings().timezone, signed_in_staff().actor, kind, slug, action, closes.strip()
+            )
+            closes_at = (
+                format_when(target.closes_at, None, settings().timezone, words().lang) if target.closes_at else ""
+            )
     except NotFound:
         raise  # the staff 404 page
     except DomainError as exc:

@@ -17,8 +17,7 @@ bp = Blueprint("templates", __name__)
 @bp.get("/templates")
 @requires(VIEWER)
 def index():
-    return page("templates.html", files=editor.template_files(settings()),
-                folder=settings().templates_path)
+    return page("templates.html", files=editor.template_files(settings()), folder=settings().templates_path)
 
 
 def _editor(name: str, text: str, status: int = 200, problem: str | None = None):
@@ -29,8 +28,16 @@ def _editor(name: str, text: str, status: int = 200, problem: str | None = None)
                 rendered = editor.preview(session, settings(), name, text)
             except TemplateProblem as exc:
                 problem = render(exc, words().lang)
-    return page("template_edit.html", status, name=name, text=text, rendered=rendered, problem=problem,
-                shown_as=editor.shown_as(name, settings()), writable=settings().templates_path is not None)
+    return page(
+        "template_edit.html",
+        status,
+        name=name,
+        text=text,
+        rendered=rendered,
+        problem=problem,
+        shown_as=editor.shown_as(name, settings()),
+        writable=settings().templates_path is not None,
+    )
 
 
 @bp.route("/templates/<path:name>", methods=["GET", "POST"])

@@ -18,9 +18,17 @@ bp = Blueprint("tokens", __name__)
 def _page(status: int = 200, new_token: str | None = None, error: str | None = None, values: dict | None = None):
     with db().reading() as session:
         rows = tokens.tokens_for(session, signed_in_staff().id, signed_in_staff().role)
-    return page("tokens.html", status, tokens=rows, all_accounts=tokens.manages_all(signed_in_staff().role),
-                new_token=new_token, error=error, scopes=tokens.SCOPES,
-                values=values or {"scope": tokens.READ, "label": ""}, tz=settings().timezone)
+    return page(
+        "tokens.html",
+        status,
+        tokens=rows,
+        all_accounts=tokens.manages_all(signed_in_staff().role),
+        new_token=new_token,
+        error=error,
+        scopes=tokens.SCOPES,
+        values=values or {"scope": tokens.READ, "label": ""},
+        tz=settings().timezone,
+    )
 
 
 @bp.get("/tokens")
@@ -36,7 +44,13 @@ def create():
     values = {"scope": request.form.get("scope", ""), "label": request.form.get("label", "")}
     try:
         with db().transaction() as session:
-            _, token = tokens.create_token(session, get_staff(session, signed_in_staff().id), values["scope"], values["label"], signed_in_staff().actor)
+            _, token = tokens.create_token(
+                session,
+                get_staff(session, signed_in_staff().id),
+                values["scope"],
+                values["label"],
+                signed_in_staff().actor,
+            )
     except tokens.TokenError as exc:
         return _page(422, error=render(exc, words().lang), values=values)
     return _page(new_token=token)

@@ -28,8 +28,16 @@ def _show(status: int = 200, error: str | None = None, form: dict | None = None)
     shown = _endpoint_filter()
     with db().reading() as session:
         view = webhook_actions.overview(session, shown)
-        return page("webhooks.html", status, view=view, events=EVENTS, shown=shown, error=error,
-                    form=form or {"events": list(EVENTS)}, tz=settings().timezone)
+        return page(
+            "webhooks.html",
+            status,
+            view=view,
+            events=EVENTS,
+            shown=shown,
+            error=error,
+            form=form or {"events": list(EVENTS)},
+            tz=settings().timezone,
+        )
 
 
 @bp.get("/webhooks")
@@ -45,8 +53,9 @@ def add():
     events = request.form.getlist("events")
     try:
         with db().transaction() as session:
-            endpoint = webhook_actions.add_endpoint(session, signed_in_staff().actor, url, events, settings().webhook_allow_private,
-                                                    description)
+            endpoint = webhook_actions.add_endpoint(
+                session, signed_in_staff().actor, url, events, settings().webhook_allow_private, description
+            )
     except WebhookError as exc:
         return _show(400, exc.render(words().lang), {"url": url, "description": description, "events": events})
     flash_translated("webhook_added", url=endpoint.url)
@@ -69,29 +78,37 @@ def _act(done: str, change: Callable[[Session], dict[str, Any]]):
 @bp.post("/webhooks/<int:endpoint_id>/disable")
 @requires(ADMIN)
 def disable(endpoint_id: int):
-    return _act("webhook_disabled", lambda session: {
-        "url": webhook_actions.set_active(session, signed_in_staff().actor, endpoint_id, False).url})
+    return _act(
+        "webhook_disabled",
+        lambda session: {"url": webhook_actions.set_active(session, signed_in_staff().actor, endpoint_id, False).url},
+    )
 
 
 @bp.post("/webhooks/<int:endpoint_id>/enable")
 @requires(ADMIN)
 def enable(endpoint_id: int):
-    return _act("webhook_enabled", lambda session: {
-        "url": webhook_actions.set_active(session, signed_in_staff().actor, endpoint_id, True).url})
+    return _act(
+        "webhook_enabled",
+        lambda session: {"url": webhook_actions.set_active(session, signed_in_staff().actor, endpoint_id, True).url},
+    )
 
 
 @bp.post("/webhooks/<int:endpoint_id>/remove")
 @requires(ADMIN)
 def remove(endpoint_id: int):
-    return _act("webhook_removed", lambda session: {
-        "url": webhook_actions.remove_endpoint(session, signed_in_staff().actor, endpoint_id)})
+    return _act(
+        "webhook_removed",
+        lambda session: {"url": webhook_actions.remove_endpoint(session, signed_in_staff().actor, endpoint_id)},
+    )
 
 
 @bp.post("/webhooks/<int:endpoint_id>/secret")
 @requires(ADMIN)
 def secret(endpoint_id: int):
-    return _act("webhook_new_secret", lambda session: {
-        "url": webhook_actions.new_secret(session, signed_in_staff().actor, endpoint_id).url})
+    return _act(
+        "webhook_new_secret",
+        lambda session: {"url": webhook_actions.new_secret(session, signed_in_staff().actor, endpoint_id).url},
+    )
 
 
 @bp.post("/webhooks/deliveries/<int:delivery_id>/resend")

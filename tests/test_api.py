@@ -158,6 +158,18 @@ def test_error_messages_follow_accept_language_swedish_by_default(api, api_token
     assert swedish["message"] == "Fältet 'name' saknas." and english["message"] == "The field 'name' is missing."
 
 
+def test_a_missing_thing_is_named_in_the_caller_s_language(api, api_token):
+    token = api_token()
+    assert error_of(api.get("/meetings/nope", token=token))["message"] == "Hittade ingen träff 'nope'."
+    assert error_of(api.get("/campaigns/999", token=token))["message"] == "Hittade inget utskick '999'."
+    english = api.get("/series/nope", token=token, headers={"Accept-Language": "en"})
+    assert (english.status_code, error_of(english)["code"], error_of(english)["message"]) == (
+        404,
+        "not_found",
+        "No series 'nope'.",
+    )
+
+
 def test_refused_values_name_the_field_in_the_domain_s_words(api, api_token):
     token = api_token()
     reply = api.post("/meetings", token=token, json=meeting_body(region="Atlantis"), headers={"Accept-Language": "en"})

@@ -8,6 +8,7 @@ from typing import Any, TypeVar
 from sqlalchemy.orm import Session
 
 from mailer.errors import DomainError, NotFound
+from mailer.translations import translate
 
 Found = TypeVar("Found")
 Key = TypeVar("Key")
@@ -21,6 +22,14 @@ class ApiError(DomainError):
     def __init__(self, code: str, /, status: int = 400, field: str | None = None, **params: Any):
         super().__init__(code, field=field or "", **params)
         self.status, self.field = status, field
+
+    def render(self, language: str | None) -> str:
+        """Why: a missing thing is named in the caller's words ("Hittade ingen träff", "inget
+        utskick": Swedish nouns differ in gender), so each kind has its own text; the JSON code
+        stays `not_found` for every kind."""
+        if self.code == "not_found":
+            return translate(f"{self.prefix}not_found.{self.params['what']}", language, **self.params)
+        return super().render(language)
 
 
 def not_found(what: str, key: object) -> ApiError:

@@ -39,10 +39,10 @@ from mailer.contacts.importer import (
     FileReport,
     ImportReport,
     Progress,
-    _apply_batch,
-    _organisation,
-    _record_rejections,
+    apply_batch,
     import_lists,
+    organisation_for_list,
+    record_rejections,
 )
 from mailer.contacts.models import ERASED_DOMAIN, Contact, Membership, Organisation
 from mailer.db import Database
@@ -105,7 +105,7 @@ def import_in_batches(
             assert file.organisation is not None, "a written file names its organisation"
             organisation_id = session.scalar(select(Organisation.id).where(Organisation.slug == file.organisation))
             assert organisation_id is not None, "created by the file's first transaction"
-            _record_rejections(session, organisation_id, file)
+            record_rejections(session, organisation_id, file)
         if finish is not None:
             finish(session, report)
     return report
@@ -186,10 +186,10 @@ def _write(
         report = reports[path] = FileReport(path=path, organisation=slug)
         parsed, started, rows_before, seen = ParsedList(path=path), time.monotonic(), rows, dict[str, int]()
         with db.transaction() as session:
-            organisation = _organisation(session, slug, path.parent)
+            organisation = organisation_for_list(session, slug, path.parent)
         for batch in _batches(_read(parsed, data, check_dns, max_bytes, choices)):
             with db.transaction() as session:  # rows parsed before it opens: it holds only the SQL
-                _apply_batch(session, report, organisation, batch, seen, claims, choices, write=True)
+                apply_batch(session, report, organisation, batch, seen, claims, choices, write=True)
             rows += len(batch)
             if progress is not None:
                 progress(rows)

@@ -200,7 +200,7 @@ def import_lists(
                 alone.rollback()
                 continue
             assert organisation_id is not None, "written: the organisation has its id"
-            _record_rejections(session, organisation_id, report)
+            record_rejections(session, organisation_id, report)
             session.flush()
             alone.commit()
             earlier = lists.get(organisation_id)
@@ -234,7 +234,7 @@ class _Counter:
             self.progress(self.rows)
 
 
-def _record_rejections(session: Session, organisation_id: int, report: FileReport) -> None:
+def record_rejections(session: Session, organisation_id: int, report: FileReport) -> None:
     session.execute(
         delete(ImportRejection).where(
             ImportRejection.organisation_id == organisation_id, ImportRejection.file_name == report.path.name
@@ -278,7 +278,7 @@ def _remove_absent(session: Session, organisation_id: int, emails: Collection[st
     return len(absent)
 
 
-def _organisation(session: Session, slug: str, folder: Path, write: bool = True) -> Organisation:
+def organisation_for_list(session: Session, slug: str, folder: Path, write: bool = True) -> Organisation:
     info = read_organisation_names(folder).get(slug)
     organisation = session.scalar(select(Organisation).where(Organisation.slug == slug))
     if organisation is None:
@@ -517,21 +517,21 @@ def _apply(
     """Count (and with `write`, make) one file's changes, BATCH rows at a time; returns its
     organisation's id and the addresses on the list. Without `write` nothing reaches the database."""
     assert report.organisation is not None, "named before its rows are read"
-    organisation = _organisation(session, report.organisation, report.path.parent, write)
+    organisation = organisation_for_list(session, report.organisation, report.path.parent, write)
     seen: dict[str, int] = {}
     batch: list[ContactRow] = []
     for row in rows:
         batch.append(row)
         if len(batch) >= BATCH:
-            _apply_batch(session, report, organisation, batch, seen, claims, choices, write)
+            apply_batch(session, report, organisation, batch, seen, claims, choices, write)
             counter.add(len(batch))
             batch = []
-    _apply_batch(session, report, organisation, batch, seen, claims, choices, write)
+    apply_batch(session, report, organisation, batch, seen, claims, choices, write)
     counter.add(len(batch))
     return organisation.id, seen.keys()
 
 
-def _apply_batch(
+def apply_batch(
     session: Session,
     report: FileReport,
     organisation: Organisation,

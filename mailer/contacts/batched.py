@@ -34,19 +34,18 @@ from mailer.contacts.csvfile import (
 from mailer.contacts.importer import (
     BATCH,
     CHUNK,
-    REGISTRY_FILE,
     Claims,
     FileReport,
     ImportReport,
     Progress,
     apply_batch,
+    file_report,
     import_lists,
     organisation_for_list,
     record_rejections,
 )
 from mailer.contacts.models import ERASED_DOMAIN, Contact, Membership, Organisation
 from mailer.db import Database
-from mailer.identifiers import SLUG_RE
 
 Finish = Callable[[Session, ImportReport], None]  # the caller's last words in the last transaction (its audit record)
 
@@ -123,19 +122,10 @@ def _check(
     """Each file read whole, without the database: its unreadable parts, rejected rows and blocking problems."""
     reports, rows = [], 0
     for path in paths:
-        report = FileReport(path=path)
+        report = file_report(path, org)
         reports.append(report)
-        if path.name == REGISTRY_FILE and org is None:
-            report.note = "organisation names, not a contact list: skipped"
+        if report.organisation is None:  # the registry, or a name that is no organisation slug
             continue
-        slug = org or path.stem.lower()
-        if not SLUG_RE.match(slug):
-            report.error = (
-                f"{slug!r} is not a valid organisation slug (a-z, 0-9 and hyphens); rename the file or use --org"
-            )
-            report.error_code, report.error_params = "bad_slug", {"slug": slug}
-            continue
-        report.organisation = slug
         parsed = ParsedList(path=path)
         try:
             read_organisation_names(path.parent)

@@ -121,6 +121,21 @@ class ImportReport:
 Progress = Callable[[int], None]  # called with the rows read so far, after each batch
 
 
+def file_report(path: Path, org: str | None) -> FileReport:
+    """A file's report as it starts: the organisation it is for, or why it is no contact list."""
+    report = FileReport(path=path)
+    if path.name == REGISTRY_FILE and org is None:
+        report.note = "organisation names, not a contact list: skipped"
+        return report
+    slug = org or path.stem.lower()
+    if not SLUG_RE.match(slug):
+        report.error = f"{slug!r} is not a valid organisation slug (a-z, 0-9 and hyphens); rename the file or use --org"
+        report.error_code, report.error_params = "bad_slug", {"slug": slug}
+        return report
+    report.organisation = slug
+    return report
+
+
 def import_lists(
     session: Session,
     paths: list[Path],
@@ -152,24 +167,14 @@ def import_lists(
     claims = Claims()
     counter = _Counter(progress)
     savepoint = None if dry_run else session.begin_nested()
-    lists: dict[
-        int, tuple[FileReport, AbstractSet[str]]
-    ] = {}  # organisation id -> its last file, everyone on its files
+    # organisation id -> its last file, everyone on its files
+    lists: dict[int, tuple[FileReport, AbstractSet[str]]] = {}
     for number, path in enumerate(paths, 1):
         claims.open = number < len(paths)
-        report = FileReport(path=path)
+        report = file_report(path, org)
         reports.append(report)
-        if path.name == REGISTRY_FILE and org is None:
-            report.note = "organisation names, not a contact list: skipped"
+        if report.organisation is None:  # the registry, or a name that is no organisation slug
             continue
-        slug = org or path.stem.lower()
-        if not SLUG_RE.match(slug):
-            report.error = (
-                f"{slug!r} is not a valid organisation slug (a-z, 0-9 and hyphens); rename the file or use --org"
-            )
-            report.error_code, report.error_params = "bad_slug", {"slug": slug}
-            continue
-        report.organisation = slug
         parsed = ParsedList(path=path)
         started, rows_before = time.monotonic(), counter.rows
         alone = None if dry_run else session.begin_nested()

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
 from mailer.api import schemas
@@ -13,7 +12,8 @@ from mailer.api.context import Context
 from mailer.api.errors import lookup, not_found
 from mailer.api.paging import PageRequest, by_id, page
 from mailer.contacts.editing import organisation_by_slug
-from mailer.contacts.models import ERASED_DOMAIN, Contact, Membership, Organisation
+from mailer.contacts.models import Organisation
+from mailer.contacts.queries import organisations_with_counts
 from mailer.staff import contact_actions
 
 FIELDS = ("name", "short_name", "region", "contact_email")
@@ -31,28 +31,15 @@ def render(organisation: Organisation, contacts: int) -> dict[str, Any]:
     }
 
 
-def _with_counts() -> Select[Organisation, Any]:
-    counts = (
-        select(Membership.organisation_id, func.count().label("n"))
-        .join(Contact, Contact.id == Membership.contact_id)
-        .where(Contact.email.not_like(f"%@{ERASED_DOMAIN}"))
-        .group_by(Membership.organisation_id)
-        .subquery()
-    )
-    return select(Organisation, func.coalesce(counts.c.n, 0)).outerjoin(
-        counts, counts.c.organisation_id == Organisation.id
-    )
-
-
 def list_organisations(ctx: Context, paging: PageRequest) -> dict[str, Any]:
-    query = by_id(_with_counts(), Organisation.id, paging)
+    query = by_id(organisations_with_counts(), Organisation.id, paging)
     with ctx.db.reading() as session:
         rows = session.execute(query).all()
         return page(rows, paging, key=lambda row: [row[0].id], render=lambda row: render(row[0], row[1]))
 
 
 def _one(session: Session, slug: str) -> dict[str, Any]:
-    row = session.execute(_with_counts().where(Organisation.slug == slug)).first()
+    row = session.execute(organisations_with_counts().where(Organisation.slug == slug)).first()
     if row is None:
         raise not_found("organisation", slug)
     return render(row[0], row[1])

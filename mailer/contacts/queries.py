@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session, selectinload
 
 from mailer.contacts.csvfile import normalise_email
@@ -21,7 +22,8 @@ class OrganisationRow:
     contacts: int
 
 
-def list_organisations(session: Session) -> list[OrganisationRow]:
+def organisations_with_counts() -> Select[Organisation, Any]:
+    """Each organisation with the number of people on its list; erased people are not counted."""
     counts = (
         select(Membership.organisation_id, func.count().label("n"))
         .join(Contact, Contact.id == Membership.contact_id)
@@ -29,11 +31,13 @@ def list_organisations(session: Session) -> list[OrganisationRow]:
         .group_by(Membership.organisation_id)
         .subquery()
     )
-    rows = session.execute(
-        select(Organisation, func.coalesce(counts.c.n, 0))
-        .outerjoin(counts, counts.c.organisation_id == Organisation.id)
-        .order_by(Organisation.name)
+    return select(Organisation, func.coalesce(counts.c.n, 0)).outerjoin(
+        counts, counts.c.organisation_id == Organisation.id
     )
+
+
+def list_organisations(session: Session) -> list[OrganisationRow]:
+    rows = session.execute(organisations_with_counts().order_by(Organisation.name))
     return [
         OrganisationRow(organisation.slug, organisation.name, organisation.short_name, organisation.region, count)
         for organisation, count in rows

@@ -7,6 +7,7 @@ run on one machine, each divided by a ceiling measured in the same run (see run.
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import platform
 import shutil
@@ -98,6 +99,63 @@ class Instance:
         finally:
             os.environ.clear()
             os.environ.update(old)
+
+
+def meeting_day(days_ahead: int = 280) -> dt.date:
+    """A day some months from today. Why: a fixed date passes, and a past meeting takes no answers."""
+    return dt.date.today() + dt.timedelta(days=days_ahead)
+
+
+def people_and_meeting(instance: Instance, folder: Path, people: int, *options: str) -> list[str]:
+    """`people` people on one list, a meeting "bench" in Falun (`options`: more `meetings add`
+    options), and each person's answer page path."""
+    import urllib.parse
+
+    from sqlalchemy import select
+
+    from mailer.contacts.models import Contact
+    from mailer.mail.context import links
+    from mailer.meetings.models import Meeting
+
+    lines = ["email,name"] + [f"svar{number}@example.org,Svar {number}" for number in range(people)]
+    (folder / "svar.csv").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    instance.mailer("contacts", "import", str(folder / "svar.csv"))
+    starts = f"{meeting_day().isoformat()} 18:00"
+    instance.mailer("meetings", "add", "--slug", "bench", "--title", "Dialogträff", "--region", "Dalarna",
+                    "--city", "Falun", "--starts", starts, *options)  # fmt: skip
+    app = instance.app()
+    db, settings = app.extensions["mailer.db"], app.extensions["mailer.settings"]
+    with db.transaction() as session:
+        meeting = session.scalar(select(Meeting))
+        paths = [
+            urllib.parse.urlsplit(links(settings, contact, meeting)["rsvp_url"]).path
+            for contact in session.scalars(select(Contact))
+        ]
+    db.dispose()
+    return paths
+
+
+@contextmanager
+def serving(instance: Instance, port: int, command: list[str] | None = None, log: Path | None = None) -> Iterator[None]:
+    """`mailer serve` (or `command`) on `port` over the instance, until the block ends."""
+    server = subprocess.Popen(
+        command or [sys.executable, "-m", "mailer", "serve", "--port", str(port)],
+        env=instance.env,
+        cwd=instance.folder,
+        stdout=subprocess.DEVNULL,
+        stderr=log.open("ab") if log else subprocess.DEVNULL,
+    )
+    try:
+        try:
+            wait_port(port)
+        except RuntimeError:
+            if log:
+                print(log.read_text()[-3000:], file=sys.stderr)
+            raise
+        yield
+    finally:
+        server.terminate()
+        server.wait()
 
 
 @contextmanager

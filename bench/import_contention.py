@@ -18,9 +18,10 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(HERE.parent / "tests"))
-from common import Instance, free_port, wait_port, workspace  # noqa: E402
+from common import Instance, free_port, serving, workspace  # noqa: E402
 from contention import set_up  # noqa: E402
-from contention_load import CSRF, Client, Outcome  # noqa: E402
+from contention_load import Outcome  # noqa: E402
+from helpers import CSRF, Browser  # noqa: E402
 from send import contacts_csv  # noqa: E402
 
 ONE_TRANSACTION = """
@@ -44,7 +45,7 @@ def answering_during(base: str, paths: list[str], command: list[str], env: dict,
         while importer.poll() is None:
             path = paths[index % len(paths)]
             index += 2
-            client = Client(base, timeout=600)
+            client = Browser(base, timeout=600)
             begun = time.monotonic()
             status, page = client.get(path)
             got = time.monotonic()
@@ -76,15 +77,7 @@ def run(rows: int = 100_000) -> dict:
     with workspace() as folder:
         instance = Instance(folder, base_url=f"http://127.0.0.1:{port}", public_rate_limit="100000000 per minute")
         paths = set_up(instance, folder)
-        server = subprocess.Popen(
-            [sys.executable, "-m", "mailer", "serve", "--port", str(port)],
-            env=instance.env,
-            cwd=folder,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        try:
-            wait_port(port)
+        with serving(instance, port):
             base = f"http://127.0.0.1:{port}"
             for name, org, command in (
                 ("batched", "riks", [sys.executable, "-m", "mailer", "contacts", "import"]),
@@ -104,9 +97,6 @@ def run(rows: int = 100_000) -> dict:
                         f"import_contention_{name}_seconds": round(seconds, 1),
                     }
                 )
-        finally:
-            server.terminate()
-            server.wait()
     return results
 
 

@@ -31,7 +31,7 @@ from http.cookiejar import CookieJar
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import Instance, ensure_tools, free_port, wait_port, which, workspace  # noqa: E402
+from common import Instance, ensure_tools, free_port, people_and_meeting, serving, which, workspace  # noqa: E402
 
 PEOPLE = 2000
 CONNECTIONS, WORKERS, THREADS = 16, 1, 8
@@ -53,41 +53,7 @@ end
 
 def set_up(instance: Instance, folder: Path, port: int) -> list[str]:
     """People, a meeting without a cap, and each person's answer page path."""
-    lines = ["email,name"] + [f"svar{i}@example.org,Svar {i}" for i in range(PEOPLE)]
-    (folder / "svar.csv").write_text("\n".join(lines) + "\n", encoding="utf-8")
-    instance.mailer("contacts", "import", str(folder / "svar.csv"))
-    instance.mailer(
-        "meetings",
-        "add",
-        "--slug",
-        "bench",
-        "--title",
-        "Dialogträff",
-        "--region",
-        "Dalarna",
-        "--city",
-        "Falun",
-        "--starts",
-        "2031-09-14 18:00",
-        "--max-guests",
-        "3",
-    )
-    from sqlalchemy import select
-
-    from mailer.contacts.models import Contact
-    from mailer.mail.context import links
-    from mailer.meetings.models import Meeting
-
-    app = instance.app()
-    db, settings = app.extensions["mailer.db"], app.extensions["mailer.settings"]
-    with db.transaction() as session:
-        meeting = session.scalar(select(Meeting))
-        paths = [
-            urllib.parse.urlsplit(links(settings, c, meeting)["rsvp_url"]).path
-            for c in session.scalars(select(Contact))
-        ]
-    db.dispose()
-    return paths
+    return people_and_meeting(instance, folder, PEOPLE, "--max-guests", "3")
 
 
 def session_and_token(port: int, path: str) -> tuple[str, str]:
@@ -143,15 +109,14 @@ def run(seconds: int = 10) -> dict:
         instance = Instance(folder, base_url=f"http://127.0.0.1:{port}", public_rate_limit="100000000 per minute")
         paths = set_up(instance, folder, port)
         (folder / "paths.txt").write_text("\n".join(paths) + "\n")
-        server = subprocess.Popen(
-            [sys.executable, str(Path(__file__).with_name("rsvp_server.py")), str(port), str(WORKERS), str(THREADS)],
-            env=instance.env,
-            cwd=folder,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        try:
-            wait_port(port)
+        command = [
+            sys.executable,
+            str(Path(__file__).with_name("rsvp_server.py")),
+            str(port),
+            str(WORKERS),
+            str(THREADS),
+        ]
+        with serving(instance, port, command):
             cookie, token = session_and_token(port, paths[0])
             bare = folder / "bare.lua"
             bare.write_text(LUA % {"paths": folder / "bare.txt", "method": "GET", "cookie": "", "body": ""})
@@ -174,9 +139,6 @@ def run(seconds: int = 10) -> dict:
             commit_rate, commit_problems = wrk(port, floors["commit"], seconds, "/bench/floor/x")
             write_rate, write_problems = wrk(port, floors["write"], seconds, "/bench/floor/x")
             post_rate, problems = wrk(port, post, seconds, paths[0])
-        finally:
-            server.terminate()
-            server.wait()
         answered = count_answers(instance)
     if any(p["non_2xx_3xx"] for p in (problems, floor_problems, commit_problems, write_problems)) or answered == 0:
         raise RuntimeError(
@@ -236,25 +198,14 @@ def scaled(seconds: int) -> dict:
             (folder / "paths.txt").write_text("\n".join(paths) + "\n")
             wrk_cores, machine_busy = {}, {}
             for workers in (1, 2, 4):
-                server = subprocess.Popen(
-                    [
-                        sys.executable,
-                        str(Path(__file__).with_name("rsvp_server.py")),
-                        str(port),
-                        str(workers),
-                        str(THREADS),
-                    ],
-                    env=instance.env,
-                    cwd=folder,
-                    stdout=subprocess.DEVNULL,
-                    stderr=(folder / "server.log").open("ab"),
-                )
-                try:
-                    try:
-                        wait_port(port)
-                    except RuntimeError:
-                        print((folder / "server.log").read_text()[-3000:], file=sys.stderr)
-                        raise
+                command = [
+                    sys.executable,
+                    str(Path(__file__).with_name("rsvp_server.py")),
+                    str(port),
+                    str(workers),
+                    str(THREADS),
+                ]
+                with serving(instance, port, command, log=folder / "server.log"):
                     cookie, token = session_and_token(port, paths[0])
                     post = folder / "post.lua"
                     body = urllib.parse.urlencode({"csrf_token": token, "answer": "yes", "guests": "1"})
@@ -265,9 +216,6 @@ def scaled(seconds: int) -> dict:
                     rates[workers], problems = wrk(port, post, seconds, paths[0])
                     wrk_cores[workers] = problems["wrk_cores"]
                     machine_busy[workers] = problems["machine_busy"]
-                finally:
-                    server.terminate()
-                    server.wait()
                 if problems["non_2xx_3xx"]:
                     print((folder / "server.log").read_text()[-3000:], file=sys.stderr)
                     raise RuntimeError(f"scaled RSVP posts failed with {workers} workers: {problems}")

@@ -15,6 +15,7 @@ Usage: python bench/send.py [RECIPIENTS]
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import resource
 import sys
@@ -22,7 +23,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import Instance, ensure_tools, free_port, smtp_sink, smtp_source_rate, workspace  # noqa: E402
+from common import Instance, ensure_tools, free_port, meeting_day, smtp_sink, smtp_source_rate, workspace  # noqa: E402
 
 FIRST = ["Anna", "Björn", "Cecilia", "David", "Åsa", "Erik", "Fatima", "Göran", "Hanna", "Ingrid", "Jonas", "Karin"]
 LAST = ["Andersson", "Berg", "Carlsson", "Dahl", "Ek", "Forsberg", "Gustafsson", "Holm", "Öberg", "Lindqvist"]
@@ -103,7 +104,7 @@ def run(recipients: int = 20_000) -> dict:
             "meetings",
             "add",
             "--slug",
-            "falun-2031",
+            "falun",
             "--title",
             "Dialogträff med Region Dalarna",
             "--region",
@@ -115,15 +116,15 @@ def run(recipients: int = 20_000) -> dict:
             "--venue",
             "Dalarnas museum, Falun",
             "--starts",
-            "2031-09-14 18:00",
+            f"{meeting_day().isoformat()} 18:00",
             "--capacity",
             "400",
             "--rsvp-by",
-            "2031-09-07",
+            (meeting_day() - dt.timedelta(days=7)).isoformat(),
         )
         campaign_id = int(
             instance.mailer(
-                "campaigns", "create", "--meeting", "falun-2031", "--template", "invitation", "--all"
+                "campaigns", "create", "--meeting", "falun", "--template", "invitation", "--all"
             ).stdout.strip()
         )
         render, size = render_rate(instance, campaign_id)

@@ -19,7 +19,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import Instance, workspace  # noqa: E402
+from common import Instance, meeting_day, workspace  # noqa: E402
 
 
 def fill(db, settings, invited: int, history: int) -> int:
@@ -37,11 +37,11 @@ def fill(db, settings, invited: int, history: int) -> int:
         meeting = add_meeting(
             session,
             settings.timezone,
-            slug="stor-2031",
+            slug="stor",
             title="Stor dialogträff",
             region="Stockholm",
             city="Stockholm",
-            starts="2031-09-14 18:00",
+            starts=f"{meeting_day().isoformat()} 18:00",
         )
         campaign = Campaign(
             meeting_id=meeting.id,

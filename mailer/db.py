@@ -62,6 +62,14 @@ def not_personal() -> dict[str, Any]:
     return {"personal": False}
 
 
+def reference() -> dict[str, Any]:
+    """`info=` for a foreign key to a definition the row uses (an answer's question), not to the
+    row's owner: not personal, and the privacy catalogue does not follow it when it looks for
+    whose data (a contact's) or which meeting's a row is. Why: an answer to a series' question
+    leads to no meeting through its question, only through its response."""
+    return {"personal": False, "reference": True}
+
+
 def deleted_after_retention(column: str) -> dict[str, Any]:
     """Table `info=` for rows about a person that cannot be anonymised (their link to the contact is
     the point of the row): the retention job deletes each once `column` (a time) is older than

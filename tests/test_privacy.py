@@ -24,10 +24,11 @@ from mailer.digest.build import send_digest
 from mailer.evaluations.service import record_evaluation
 from mailer.logs import RedactingFilter, redact
 from mailer.meetings.models import Meeting
+from mailer.meetings.series import add_session, create_series
 from mailer.privacy.erasure import forget
 from mailer.privacy.export import export_person
 from mailer.privacy.retention import anonymise_expired
-from mailer.rsvp.models import Response
+from mailer.rsvp.models import QuestionAnswer, Response, ResponseChange
 from mailer.rsvp.service import record_answer
 from mailer.tracking.status import full_status
 from mailer.worker.sender import Sender
@@ -136,6 +137,30 @@ def test_retention_anonymises_old_answers_but_keeps_figures(db, scene):
         assert response.contact_id is None and response.answer.value == "yes"
         assert [given.value for given in response.answers] in ([], [None])  # the diet answer is gone
     assert nothing.meetings == 0 and (done.meetings, done.responses, done.evaluations) == (1, 1, 1)
+
+
+def test_retention_clears_answers_to_a_series_questions_once(db, app, make_meeting):
+    """A session's diet answer belongs to its series' question, which leads to no meeting: the
+    answer is found through its response. A second run finds nothing left to do (SQL NULL, not
+    JSON null)."""
+    tz = app.extensions["mailer.settings"].timezone
+    make_meeting(slug="kurs-falun", starts=f"{YEAR}-03-04 18:00")
+    with db.transaction() as session:
+        series = create_series(session, slug="kurs", title="Utbildning")
+        meeting = add_session(session, series, "kurs-falun")
+        anna = Contact(email=ANNA, name="Anna Andersson")
+        session.add(anna)
+        session.flush()
+        record_answer(session, anna, meeting, {"answer": "yes", "diet": "glutenfri"}, tz)
+    later = dt.datetime(YEAR + 2, 4, 1, tzinfo=dt.UTC)
+    with db.transaction() as session:
+        first = anonymise_expired(session, 24, now=later)
+        second = anonymise_expired(session, 24, now=later)
+        values = session.scalars(select(QuestionAnswer.value)).all()
+        history = session.scalars(select(ResponseChange.answers)).all()
+    assert first.rows["question_answers"] == 1 and values == [None]
+    assert history and set(history) == {None}
+    assert second.rows["question_answers"] == 0 and second.rows["response_history"] == 0
 
 
 def test_the_workers_nightly_job_anonymises_by_retention_months_and_logs_no_address(

@@ -289,14 +289,21 @@ def test_migration_0021_moves_diet_and_accessibility_into_answers_and_back(db):
                     "INSERT INTO responses (id, meeting_id, contact_id, answer, waitlisted, guests, diet, accessibility, "
                     "created_at, updated_at) VALUES (:id, :id, 1, 'yes', :false, 0, :diet, :access, :now, :now)"
                 ),
-                {"id": n, "diet": f"vegan {n}", "access": "rullstol" if n == 1 else None, "now": now, "false": False},
+                {
+                    "id": n,
+                    "diet": "vegan 1" if n == 1 else None,
+                    "access": "rullstol" if n == 1 else "hörslinga",
+                    "now": now,
+                    "false": False,
+                },
             )
             connection.execute(
                 sql(
-                    "INSERT INTO response_history (response_id, answer, waitlisted, guests, diet, at) "
-                    "VALUES (:id, 'yes', :false, 0, :diet, :now)"
+                    "INSERT INTO response_history (response_id, answer, waitlisted, guests, diet, accessibility, at) "
+                    "VALUES (:id, 'yes', :false, 0, :diet, :access, :now)"
                 ),
-                {"id": n, "diet": f"vegan {n}", "now": now, "false": False},
+                # the last response has no diet now, but said one before: its history keeps it
+                {"id": n, "diet": f"vegan {n}", "access": "rullstol" if n == 1 else None, "now": now, "false": False},
             )
     db.upgrade()
     assert db.current_revision() == head_revision()
@@ -320,17 +327,17 @@ def test_migration_0021_moves_diet_and_accessibility_into_answers_and_back(db):
         assert given == [
             (1, 0, "accessibility", "rullstol"),
             (1, 0, "diet", "vegan 1"),
-            (2, 1, "diet", "vegan 2"),
+            (2, 1, "accessibility", "hörslinga"),
         ]  # the session's answer went to its series' question
         history = session.execute(sql("SELECT answers FROM response_history ORDER BY response_id")).scalars().all()
         assert [h if isinstance(h, dict) else json.loads(h) for h in history] == [
-            {"diet": "vegan 1"},
+            {"diet": "vegan 1", "accessibility": "rullstol"},
             {"diet": "vegan 2"},
         ]
     db.downgrade(before)
     with db.engine.begin() as connection:
         rows = connection.execute(sql("SELECT id, diet, accessibility FROM responses ORDER BY id")).all()
-        assert [tuple(row) for row in rows] == [(1, "vegan 1", "rullstol"), (2, "vegan 2", None)]
+        assert [tuple(row) for row in rows] == [(1, "vegan 1", "rullstol"), (2, None, "hörslinga")]
         history = connection.execute(sql("SELECT diet FROM response_history ORDER BY response_id")).scalars().all()
         assert history == ["vegan 1", "vegan 2"]
     db.upgrade()

@@ -49,7 +49,8 @@ def undeclared_columns(metadata: MetaData = Base.metadata) -> list[str]:
 def path_to(source: Table, target: str) -> list[tuple[Column[Any], Column[Any]]] | None:
     """The shortest chain of foreign keys from `source` to the table named `target`, or None.
 
-    Each step is (column in this table, column it references in the next table).
+    Each step is (column in this table, column it references in the next table). Foreign keys
+    declared `reference()` (mailer.db) point at a definition, not at an owner, and are not followed.
     """
     if source.name == target:
         return []
@@ -57,7 +58,8 @@ def path_to(source: Table, target: str) -> list[tuple[Column[Any], Column[Any]]]
     queue: deque[tuple[Table, list[tuple[Column[Any], Column[Any]]]]] = deque([(source, [])])
     while queue:
         current, steps = queue.popleft()
-        for key in sorted(current.foreign_keys, key=lambda fk: fk.parent.name):
+        owners = [key for key in current.foreign_keys if not key.parent.info.get("reference")]
+        for key in sorted(owners, key=lambda fk: fk.parent.name):
             parent = key.column.table
             chain = steps + [(key.parent, key.column)]
             if parent.name == target:

@@ -10,7 +10,7 @@ from sqlalchemy import JSON, ForeignKey, Index, Integer, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from mailer.contacts.models import Contact
-from mailer.db import Base, UTCDateTime, not_personal, personal, str_enum, utcnow
+from mailer.db import Base, UTCDateTime, not_personal, personal, reference, str_enum, utcnow
 from mailer.meetings.models import Meeting, Question
 
 
@@ -63,7 +63,7 @@ class ResponseChange(Base):
     guests: Mapped[int] = mapped_column(Integer, default=0, info=not_personal())
     comment: Mapped[str | None] = mapped_column(Text, info=personal())
     # The questions' answers as they were then, by form field ({"diet": "vegan", "q7": ["a", "b"]}).
-    answers: Mapped[dict[str, Any] | None] = mapped_column(JSON, info=personal())
+    answers: Mapped[dict[str, Any] | None] = mapped_column(JSON(none_as_null=True), info=personal())
     at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow, info=not_personal())
 
     response: Mapped[Response] = relationship(back_populates="history")
@@ -81,9 +81,9 @@ class QuestionAnswer(Base):
         ForeignKey("responses.id", ondelete="CASCADE"), index=True, info=not_personal()
     )
     question_id: Mapped[int] = mapped_column(
-        ForeignKey("questions.id", ondelete="CASCADE"), index=True, info=not_personal()
+        ForeignKey("questions.id", ondelete="CASCADE"), index=True, info=reference()
     )
-    value: Mapped[Any] = mapped_column(JSON, nullable=True, info=personal())  # None once erased
+    value: Mapped[Any] = mapped_column(JSON(none_as_null=True), nullable=True, info=personal())  # None once erased
     updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow, info=not_personal())
 
     response: Mapped[Response] = relationship(back_populates="answers")

@@ -170,8 +170,12 @@ def answers_by_field(questions: Iterable[Question], answers: Mapping[int, Any]) 
 
 
 def described_answers(response: Response) -> list[dict[str, Any]]:
-    """The answers of one response with their questions, in the questions' order (API and webhooks)."""
-    given = sorted(response.answers, key=lambda answer: (answer.question.position, answer.question_id))
+    """The answers of one response with their questions, in the questions' order (API and webhooks);
+    an erased answer (None) is left out, as an unanswered one."""
+    given = sorted(
+        (answer for answer in response.answers if answer.value is not None),
+        key=lambda answer: (answer.question.position, answer.question_id),
+    )
     return [
         {
             "question": answer.question.field,

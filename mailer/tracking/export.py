@@ -102,7 +102,7 @@ def to_csv(rows: list[list[object]], language: str = "sv", delimiter: str = ";")
     """UTF-8 with BOM, so Excel opens å, ä, ö right; semicolons by default, as Swedish Excel expects."""
     buffer = io.StringIO()
     writer = csv.writer(buffer, delimiter=delimiter, lineterminator="\r\n")
-    writer.writerow(headers(language, _questions_of(rows)))
+    writer.writerow([neutralise(header) for header in headers(language, _questions_of(rows))])  # staff's labels
     writer.writerows([neutralise(value) for value in row] for row in rows)
     return buffer.getvalue().encode("utf-8-sig")
 
@@ -113,8 +113,7 @@ def to_xlsx(rows: list[list[object]], title: str, language: str = "sv") -> bytes
     workbook = Workbook()
     sheet = workbook.active
     sheet.title = title[:31] or "Svar"
-    sheet.append(headers(language, _questions_of(rows)))
-    for row in rows:
+    for row in [headers(language, _questions_of(rows)), *rows]:  # the headers hold staff's question labels
         sheet.append(row)
         for cell in sheet[sheet.max_row]:
             if isinstance(cell.value, str):

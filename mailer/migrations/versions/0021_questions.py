@@ -50,7 +50,7 @@ question_answers = sa.table(
     "question_answers",
     sa.column("response_id", sa.Integer),
     sa.column("question_id", sa.Integer),
-    sa.column("value", sa.JSON),
+    sa.column("value", sa.JSON(none_as_null=True)),
     sa.column("updated_at", mailer.db.UTCDateTime(timezone=True)),
 )
 responses = sa.table(
@@ -67,7 +67,7 @@ history = sa.table(
     sa.column("response_id", sa.Integer),
     sa.column("diet", sa.String),
     sa.column("accessibility", sa.String),
-    sa.column("answers", sa.JSON),
+    sa.column("answers", sa.JSON(none_as_null=True)),
 )
 meetings = sa.table("meetings", sa.column("id", sa.Integer), sa.column("series_id", sa.Integer))
 series = sa.table("series", sa.column("id", sa.Integer))
@@ -183,7 +183,7 @@ def _move_answers_to_questions() -> None:
             sa.or_(history.c.diet.is_not(None), history.c.accessibility.is_not(None))
         )
     ).all():
-        given = {key: getattr(old, key) for key in ("diet", "accessibility") if getattr(row, key)}
+        given = {key: getattr(old, key) for key in ("diet", "accessibility") if getattr(old, key)}
         connection.execute(history.update().where(history.c.id == old.id).values(answers=given or None))
 
 

@@ -1,7 +1,7 @@
 """signup switch: staff close, reopen or set a closing time for a meeting's or series' sign-up page
 
 Revision ID: 0023
-Revises: 0018
+Revises: 0021
 Create Date: 2026-12-03 10:00:00
 
 New columns and whether they are personal:

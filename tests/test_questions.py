@@ -16,13 +16,16 @@ from sqlalchemy import select
 from sqlalchemy import text as sql
 from staff_helpers import post, text
 
+from mailer.contacts.models import Contact
 from mailer.db import alembic_config, head_revision
 from mailer.meetings.models import Meeting, Question
-from mailer.meetings.questions import list_questions
-from mailer.meetings.series import get_series
+from mailer.meetings.questions import add_question, list_questions
+from mailer.meetings.series import SeriesError, get_series
 from mailer.privacy.erasure import forget
 from mailer.privacy.export import export_person
 from mailer.rsvp.models import QuestionAnswer
+from mailer.rsvp.service import record_answer
+from mailer.staff import series_actions
 from mailer.tracking.export import attendee_rows, to_csv
 
 YEAR = future_year()
@@ -341,3 +344,39 @@ def test_migration_0021_moves_diet_and_accessibility_into_answers_and_back(db):
         history = connection.execute(sql("SELECT diet FROM response_history ORDER BY response_id")).scalars().all()
         assert history == ["vegan 1", "vegan 2"]
     db.upgrade()
+
+
+def test_a_meeting_joining_a_series_takes_its_diet_answers_along_and_back(app, db, meeting, anna):
+    """A session asks its series' questions: answers given before it joined move to the series'
+    question with the same key, and back when it leaves; an answer no question would ask any
+    more stops the move, and nothing changes."""
+    tz = app.extensions["mailer.settings"].timezone
+    with db.transaction() as session:
+        record_answer(
+            session, session.get(Contact, anna), session.get(Meeting, meeting), {"answer": "yes", "diet": "vegan"}, tz
+        )
+        series_actions.create(session, "test", slug="kurs", title="Kurs")
+
+    def diet_owner() -> tuple[int | None, int | None, str]:
+        with db.transaction() as session:
+            given = session.scalars(select(QuestionAnswer)).one()
+            return given.question.meeting_id, given.question.series_id, given.value
+
+    with db.transaction() as session:
+        series_actions.add(session, "test", "kurs", "falun")
+    series_id = diet_owner()[1]
+    assert diet_owner() == (None, series_id, "vegan") and series_id is not None
+    with db.transaction() as session:
+        series_actions.remove(session, "test", "kurs", "falun")
+    assert diet_owner() == (meeting, None, "vegan")
+
+    with db.transaction() as session:
+        own = add_question(session, session.get(Meeting, meeting), label_sv="Vilken workshop?")
+        record_answer(
+            session, session.get(Contact, anna), session.get(Meeting, meeting), {"answer": "yes", own.field: "dans"}, tz
+        )
+    with pytest.raises(SeriesError) as refused, db.transaction() as session:
+        series_actions.add(session, "test", "kurs", "falun")
+    assert refused.value.code == "answers_stranded" and "Vilken workshop?" in refused.value.render("sv")
+    with db.transaction() as session:
+        assert session.get(Meeting, meeting).series_id is None

@@ -13,10 +13,10 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
-from mailer.db import utcnow
+from mailer.db import rowcount, utcnow
 from mailer.meetings.models import Question, QuestionKind
 from mailer.rsvp.models import QuestionAnswer, Response
 from mailer.translations import translate
@@ -191,3 +191,47 @@ def described_answers(response: Response) -> list[dict[str, Any]]:
 def given_answers(response: Response) -> dict[str, Any]:
     """{form field: value} of one response's answers ("diet": "vegan"), whatever the questions now asked."""
     return {answer.question.field: answer.value for answer in response.answers}
+
+
+class AnswersStranded(ValueError):
+    """Answers to a question that the meeting would no longer ask (no question with its key on
+    the other side); `labels` names those questions."""
+
+    def __init__(self, labels: list[str]):
+        super().__init__(", ".join(labels))
+        self.labels = labels
+
+
+def carry_answers(session: Session, meeting_id: int, asked: Sequence[Question], to_ask: Sequence[Question]) -> int:
+    """Move the meeting's answers from the questions it asked to the ones it will ask, matched by
+    key (diet, accessibility), when it joins or leaves a series; returns how many moved.
+
+    Why: a session asks its series' questions, so answers given to the meeting's own would no
+    longer show on its pages or exports. Answers to a question without a counterpart would be
+    hidden: AnswersStranded is raised before anything moves.
+    """
+    by_key = {question.key: question.id for question in to_ask if question.key}
+    move = {question.id: by_key.get(question.key or "") for question in asked}
+    responses = select(Response.id).where(Response.meeting_id == meeting_id).scalar_subquery()
+    answered = set(
+        session.scalars(
+            select(QuestionAnswer.question_id).where(
+                QuestionAnswer.response_id.in_(responses),
+                QuestionAnswer.question_id.in_(list(move)),
+                QuestionAnswer.value.is_not(None),
+            )
+        )
+    )
+    stranded = [question.label_sv for question in asked if question.id in answered and move[question.id] is None]
+    if stranded:
+        raise AnswersStranded(stranded)
+    moved = 0
+    for old_id, new_id in move.items():
+        if old_id in answered and new_id is not None:
+            result = session.execute(
+                update(QuestionAnswer)
+                .where(QuestionAnswer.response_id.in_(responses), QuestionAnswer.question_id == old_id)
+                .values(question_id=new_id)
+            )
+            moved += rowcount(result)
+    return moved

@@ -190,6 +190,75 @@ def test_a_replayed_answer_is_recorded_once_and_a_revoked_link_replays_nothing(
     assert len(confirmations(db)) == 1
 
 
+# -- repeated fields -------------------------------------------------------------------------------
+
+
+def repeated_fields_world(app, db, person, make_meeting) -> tuple[int, int, str, str]:
+    """A meeting (and its one-session series) with a text, a one-choice and a multi-choice question.
+
+    -> (anna, meeting id, the one-choice field, the multi-choice field)."""
+    from mailer.meetings.questions import add_question
+
+    meeting = make_meeting(slug="falun", max_guests=2).id
+    anna = person("anna@example.org", "Anna")
+    with db.transaction() as session:
+        owner = session.get(Meeting, meeting)
+        choice = add_question(session, owner, label_sv="Workshop", kind="choice", options_sv="Dans\nTeater").field
+        multi = add_question(session, owner, label_sv="Dagar", kind="multi", options_sv="Fre\nLör\nSön").field
+    return anna, meeting, choice, multi
+
+
+def test_fields_sent_twice_take_their_first_value_and_ticked_boxes_all_of_theirs(app, db, person, make_meeting):
+    """A hand-made or replayed form may send any field twice: never a 500. The answer's fields and
+    one-value questions take the first value, a multi-choice question every box ticked."""
+    anna, meeting, choice, multi = repeated_fields_world(app, db, person, make_meeting)
+    path = links_for(app, anna, meeting)["rsvp_url"]
+    client = app.test_client()
+    sent = answer(
+        client,
+        path,
+        answer=["yes", "no"],
+        guests=["1", "2"],
+        comment=["Första", "Andra"],
+        diet=["Vegan", "Laktosfri"],
+        **{choice: ["", "Teater", "Dans"], multi: ["", "Fre", "Sön"]},
+    )
+    assert sent.status_code == 303, sent.status_code
+    response = response_of(db, anna, meeting)
+    assert (response.answer.value, response.guests, response.comment) == ("yes", 1, "Första")
+    assert given_answers(response) == {"diet": "Vegan", choice: "Teater", multi: ["Fre", "Sön"]}
+    shown = client.get(path).get_data(as_text=True)
+    assert 'value="Vegan"' in shown and "Första" in shown
+
+    refused = answer(client, path, answer=["kanske", "yes"], comment=["Tredje", "Fjärde"])  # the first is no answer
+    assert refused.status_code == 422
+    page = refused.get_data(as_text=True)
+    assert 'id="answer-error"' in page and "Tredje" in page and "Fjärde" not in page and "[&#39;" not in page
+    too_many = answer(client, path, answer="yes", guests=["5", "1"], **{multi: ["Lör"]})
+    assert too_many.status_code == 422 and 'id="guests-error"' in too_many.get_data(as_text=True)
+    response = response_of(db, anna, meeting)  # nothing of the refused forms was written
+    assert (response.guests, response.comment, len(response.history)) == (1, "Första", 1)
+    assert given_answers(response)[multi] == ["Fre", "Sön"]
+
+
+def test_fields_sent_twice_on_the_series_page_are_no_error_either(app, db, runner, person, make_meeting):
+    from mailer.mail.context import links
+    from mailer.meetings.series import get_series
+
+    anna, meeting, _, _ = repeated_fields_world(app, db, person, make_meeting)
+    assert runner.invoke(["series", "create", "kurs", "--title", "Kurs"]).exit_code == 0
+    assert runner.invoke(["series", "add", "kurs", "falun"]).exit_code == 0
+    with db.transaction() as session:
+        series = get_series(session, "kurs")
+        path = links(app.extensions["mailer.settings"], session.get(Contact, anna), None, series)["series_url"]
+        path = urllib.parse.urlsplit(path).path
+    client = app.test_client()
+    sent = answer(client, path, answer=["yes", "no"], session=["falun", "falun"], diet=["Vegan", "Laktosfri"])
+    assert sent.status_code == 303, sent.status_code
+    response = response_of(db, anna, meeting)
+    assert response.answer.value == "yes" and given_answers(response) == {"diet": "Vegan"}
+
+
 # -- oversize --------------------------------------------------------------------------------------
 
 

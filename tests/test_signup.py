@@ -92,6 +92,49 @@ def test_a_full_meeting_puts_the_confirmed_person_on_the_waitlist(signup_app, sd
         assert session.scalar(select(func.count()).select_from(Membership)) == 0  # "other/none": no list
 
 
+def test_a_meeting_with_a_required_question_still_takes_the_sign_up_and_asks_it_on_the_answer_page(
+    signup_app, sdb, org, smeeting
+):
+    """The sign-up form does not ask the meeting's questions: the confirmed yes is taken without
+    them (not a 500 that rolls back contact, consent and place), and the answer page asks them."""
+    from rsvp_fixtures import answer, links_for
+
+    from mailer.meetings.models import Meeting
+    from mailer.meetings.questions import add_question
+
+    meeting_id, key = smeeting()
+    with sdb.transaction() as session:
+        question = add_question(
+            session,
+            session.get(Meeting, meeting_id),
+            label_sv="Vilken workshop?",
+            kind="choice",
+            options_sv="Dans\nTeater",
+            required=True,
+        )
+        field = question.field
+    client = signup_app.test_client()
+    sign_up(client, f"/signup/{key}", organisation=str(org))
+    done = client.post(queued_link(sdb))
+    assert done.status_code == 200 and "Du är anmäld till Dialogträff Umeå" in done.get_data(as_text=True)
+    with sdb.reading() as session:
+        contact = session.scalar(select(Contact).where(Contact.email == ADDRESS))
+        assert session.scalar(select(ConsentRecord).where(ConsentRecord.contact_id == contact.id)) is not None
+        response = session.scalar(select(Response).where(Response.contact_id == contact.id))
+        assert response.meeting_id == meeting_id and response.answer is Answer.YES and not response.waitlisted
+        assert response.answers == []
+        contact_id = contact.id
+
+    path = links_for(signup_app, contact_id, meeting_id)["rsvp_url"]
+    assert "Vilken workshop?" in client.get(path).get_data(as_text=True)
+    refused = answer(client, path, answer="yes", guests="0")  # a yes on the answer page is asked for it
+    assert refused.status_code == 422 and "Svara på frågan." in refused.get_data(as_text=True)
+    assert answer(client, path, answer="yes", guests="0", **{field: "Teater"}).status_code == 303
+    with sdb.reading() as session:
+        response = session.scalar(select(Response).where(Response.contact_id == contact_id))
+        assert [given.value for given in response.answers] == ["Teater"] and response.answer is Answer.YES
+
+
 def test_a_series_sign_up_makes_a_contact_with_interest_recorded_in_english(signup_app, sdb, org):
     with sdb.transaction() as session:
         series = Series(slug="utbildning", title="Training in cultural policy", description="Five sessions.")

@@ -121,27 +121,41 @@ def answers_closed(meeting: AnsweredMeeting, tz: ZoneInfo, now: dt.datetime | No
     return past_deadline or now >= meeting.starts_at or meeting.cancelled_at is not None
 
 
+def _single(form: Mapping[str, Any], name: str) -> str:
+    """The field's value; a field sent more than once counts with its first value, as a browser never
+    sends these twice (a hand-made or replayed form may)."""
+    value = form.get(name)
+    if isinstance(value, (list, tuple)):
+        value = value[0] if value else None
+    return value if isinstance(value, str) else ""
+
+
 def _text(form: Mapping[str, Any], name: str) -> str | None:
-    value = _CONTROL.sub("", form.get(name) or "").strip()
+    value = _CONTROL.sub("", _single(form, name)).strip()
     if len(value) > LIMITS[name]:
         raise AnswerError(name, "too_long", LIMITS[name])
     return value or None
 
 
 def parse_answer(
-    form: Mapping[str, Any], meeting: AnsweredMeeting, questions: Sequence[Question] = ()
+    form: Mapping[str, Any],
+    meeting: AnsweredMeeting,
+    questions: Sequence[Question] = (),
+    require_questions: bool = True,
 ) -> dict[str, Any]:
     """The form's values, checked (raises AnswerError naming the field); writes nothing.
 
     The answers to `questions` come under "questions", by question id (missing: left as they are).
+    `require_questions=False` takes a yes without the required questions' answers (a sign-up's yes:
+    the person answers them later on their answer page).
     """
     try:
-        answer = Answer((form.get("answer") or "").strip())
+        answer = Answer(_single(form, "answer").strip())
     except ValueError:
         raise AnswerError("answer", "required") from None
     guests = 0
     if answer is Answer.YES:  # a "no" ignores whatever the (hidden) guests field still holds
-        raw_guests = (form.get("guests") or "0").strip()
+        raw_guests = _single(form, "guests").strip() or "0"
         # ASCII digits only: str.isdigit() is also true for '²', which int() refuses, and
         # a few thousand digits would make int() raise (Python caps its digits).
         if not (raw_guests.isascii() and raw_guests.isdigit()):
@@ -151,7 +165,9 @@ def parse_answer(
         guests = int(raw_guests)
     values: dict[str, Any] = {"answer": answer, "guests": guests, **{name: _text(form, name) for name in LIMITS}}
     try:
-        values["questions"] = parse_question_answers(form, questions, required=answer is Answer.YES)
+        values["questions"] = parse_question_answers(
+            form, questions, required=require_questions and answer is Answer.YES
+        )
     except QuestionAnswerError as exc:
         raise AnswerError(exc.field, exc.reason, exc.limit, question=True) from None
     return values
@@ -183,18 +199,20 @@ def record_answer(
     tz: ZoneInfo,
     now: dt.datetime | None = None,
     notify: bool = True,
+    require_questions: bool = True,
 ) -> Saved:
     """Save the person's answer, keep it in the history, and queue the mail it calls for.
 
     `contact` needs an `id`; `meeting` its id, capacity, max_guests, rsvp_by and starts_at.
     `notify=False` leaves out the person's own confirmation (a series choice that moves them to
     another session mails the new one only); others moved up from the waitlist are mailed anyway.
+    `require_questions=False`: a yes is taken without the meeting's required questions (see parse_answer).
     """
     now = now or utcnow()
     if answers_closed(meeting, tz, now):
         raise AnswersClosed()
     questions = questions_for(session, meeting.id, meeting.series_id)
-    values = parse_answer(form, meeting, questions)
+    values = parse_answer(form, meeting, questions, require_questions)
     asked = values.pop("questions")
     session.flush()  # what the session holds is in the database before it is read here
     lock_meeting(session, meeting.id)

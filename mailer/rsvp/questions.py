@@ -48,7 +48,9 @@ def parse_question_answers(
 ) -> dict[int, Any]:
     """{question id: value (None: no answer)} for each question the form has; raises QuestionAnswerError.
 
-    `required=False` (a "no") leaves required questions unanswered without complaint.
+    `required=False` (a "no") leaves required questions unanswered without complaint. A field sent
+    more than once is a list (mailer.web.rsvp.posted_form): a multi-choice question takes all its
+    values, every other kind its first non-empty one (the option fields also carry an empty hidden one).
     """
     values: dict[int, Any] = {}
     for question in questions:
@@ -59,7 +61,7 @@ def parse_question_answers(
             continue
         value: Any
         if question.kind is QuestionKind.TEXT:
-            value = given[-1] if given else None
+            value = given[0] if given else None
             if value is not None and len(value) > TEXT_LIMIT:
                 raise QuestionAnswerError(question.field, "too_long", TEXT_LIMIT)
         elif question.kind is QuestionKind.MULTI:
@@ -69,7 +71,7 @@ def parse_question_answers(
             value = [option for option in known if option in given] or None
         else:
             allowed = YES_NO if question.kind is QuestionKind.YESNO else [option["sv"] for option in question.options]
-            value = given[-1] if given else None
+            value = given[0] if given else None
             if value is not None and value not in allowed:
                 raise QuestionAnswerError(question.field, "unknown_option")
         if value is None and required and question.required:

@@ -343,14 +343,18 @@ def _lift_suppression(session: Session, email: str) -> None:
 def _register(
     session: Session, tz: ZoneInfo, contact: Contact, meeting: Meeting, now: dt.datetime
 ) -> tuple[Saved | None, bool]:
-    """A "yes" through the answer's one owner; someone who already said yes keeps their answer."""
+    """A "yes" through the answer's one owner; someone who already said yes keeps their answer.
+
+    The sign-up form does not ask the meeting's questions: the yes is taken without them, and the
+    person answers them on their answer page, /r/<token>.
+    """
     current = session.scalar(
         select(Response).where(Response.meeting_id == meeting.id, Response.contact_id == contact.id)
     )
     if current is not None and current.answer is Answer.YES:
         return Saved(current.id, current.answer, current.guests, current.waitlisted), False
     try:
-        return record_answer(session, contact, meeting, {"answer": "yes"}, tz, now), False
+        return record_answer(session, contact, meeting, {"answer": "yes"}, tz, now, require_questions=False), False
     except AnswersClosed:
         return None, True
 

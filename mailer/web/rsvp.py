@@ -80,8 +80,14 @@ def calendar(token: str):
 
 
 def posted_form() -> dict[str, Any]:
-    """The POSTed fields; a field sent more than once (ticked boxes) as the list of its values."""
-    return {key: values if len(values) > 1 else values[0] for key, values in request.form.lists()}
+    """The POSTed fields. The answer's own fields (answer, guests, comment) take their first value,
+    as a browser sends each once; a question's field sent more than once (ticked boxes, or the
+    empty hidden field beside the chosen option) keeps its values as a list, which the question's
+    kind reads (mailer.rsvp.questions: a list for multi-choice, one value for the others).
+
+    Read before the transaction opens, so the questions' kinds are not known here.
+    """
+    return {key: values if len(values) > 1 and key not in FIELDS else values[0] for key, values in request.form.lists()}
 
 
 def question_fields(
@@ -99,8 +105,8 @@ def question_fields(
         )
         if question.kind is QuestionKind.MULTI:
             value = [v for v in (value if isinstance(value, list) else [value]) if v]
-        elif isinstance(value, list):
-            value = value[-1] if value else ""
+        elif isinstance(value, list):  # as parse_question_answers reads it: the first value given
+            value = next((one for one in value if one), "")
         fields.append(
             {
                 "field": question.field,

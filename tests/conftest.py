@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 from click.testing import CliRunner, Result
 from helpers import future_year
+from hypothesis import settings as hypothesis_settings
 from sqlalchemy import make_url
 
 from mailer.app import create_app
@@ -40,6 +41,11 @@ if CLOCK_OFFSET_DAYS:
         filter(None, [str(Path(__file__).parent / "shifted_clock"), os.environ.get("PYTHONPATH")])
     )
     time_machine.travel(_dt.datetime.now(_dt.UTC) + _dt.timedelta(days=int(CLOCK_OFFSET_DAYS)), tick=True).start()
+
+# Hypothesis' per-example deadline is a wall-clock bound: on a busy machine a 5 ms example can take
+# 500 ms, and speed goals live in bench/, not in tests.
+hypothesis_settings.register_profile("mailer", deadline=None)
+hypothesis_settings.load_profile("mailer")
 
 # Fixtures shared beyond this file live in these helper modules (not test modules); registering
 # them here makes their fixtures available to every test without an import. Plain helper
@@ -261,7 +267,16 @@ def cli_env(instance_path: Path, database_url: str) -> dict[str, str]:
         "MAILER_BASE_URL": BASE_URL,
         "MAILER_FROM": MAIL_FROM,
         "LANG": "en_GB.UTF-8",  # the CLI speaks English here; tests of its Swedish pass --lang sv
+        **shifted_clock_env(),
     }
+
+
+def shifted_clock_env() -> dict[str, str]:
+    """What a `mailer` subprocess started with an environment of its own needs to share the
+    shifted clock (TEST_CLOCK_OFFSET_DAYS); nothing when the clock is not shifted."""
+    if not CLOCK_OFFSET_DAYS:
+        return {}
+    return {"TEST_CLOCK_OFFSET_DAYS": CLOCK_OFFSET_DAYS, "PYTHONPATH": os.environ["PYTHONPATH"]}
 
 
 @pytest.fixture

@@ -308,31 +308,30 @@ def test_a_worker_killed_mid_queue_loses_nothing(db, settings, make_meeting, cli
         with db.transaction() as session:
             for meeting in meetings:
                 cancel_meeting(session, "test", session.get(Meeting, meeting.id))
-        log = (tmp_path / "worker.log").open("ab")
-        first = subprocess.Popen(
-            [sys.executable, "-m", "mailer", "worker"], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT
-        )
-        try:
-            wait_until(lambda: hooks.events(), timeout=60, what="the first delivery to arrive")
-            assert any(d.state is DeliveryState.DELIVERING for d in deliveries(db))
-        finally:
-            first.send_signal(signal.SIGKILL)
-            first.wait()
-        hooks.statuses = [200]
-        release.set()  # the killed worker's request is answered, but nobody records it
-        second = subprocess.Popen(
-            [sys.executable, "-m", "mailer", "worker"], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT
-        )
-        try:
-            wait_until(
-                lambda: all(d.state is DeliveryState.DELIVERED for d in deliveries(db)),
-                timeout=60,
-                what="every delivery to be delivered after the restart",
+        with (tmp_path / "worker.log").open("ab") as log:  # closed on failure too (warnings are errors)
+            first = subprocess.Popen(
+                [sys.executable, "-m", "mailer", "worker"], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT
             )
-        finally:
-            second.send_signal(signal.SIGTERM)
-            second.wait(timeout=60)
-        log.close()
+            try:
+                wait_until(lambda: hooks.events(), timeout=60, what="the first delivery to arrive")
+                assert any(d.state is DeliveryState.DELIVERING for d in deliveries(db))
+            finally:
+                first.send_signal(signal.SIGKILL)
+                first.wait()
+            hooks.statuses = [200]
+            release.set()  # the killed worker's request is answered, but nobody records it
+            second = subprocess.Popen(
+                [sys.executable, "-m", "mailer", "worker"], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT
+            )
+            try:
+                wait_until(
+                    lambda: all(d.state is DeliveryState.DELIVERED for d in deliveries(db)),
+                    timeout=60,
+                    what="every delivery to be delivered after the restart",
+                )
+            finally:
+                second.send_signal(signal.SIGTERM)
+                second.wait(timeout=60)
         ids = {json.loads(r.body)["id"] for r in hooks.events()}
     assert len(deliveries(db)) == 3 and len(ids) == 3  # each event arrived; the interrupted one twice at most
 

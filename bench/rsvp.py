@@ -5,6 +5,11 @@ target is a ratio of at least 0.75). Each answer POST is a real answer: a signed
 the CSRF token checked, the answer and its history written, a confirmation mail queued, all in
 one transaction.
 
+The answers and the floor take turns (floor, answers, floor, ... ROUNDS times) and the ratio is
+the median of each round's answers ÷ the mean of the floors either side of it: a small shared
+machine drifts by a fifth within a minute, which one run of each would read as a change. Every
+POST is a new answer (PEOPLE is more than any round sends), with the fields the page sends.
+
 Also measured, to show the bounds: a route that does nothing (rsvp_bare_per_s, the old
 ceiling), a POST that only reads the form and session and redirects (rsvp_floor_per_s), and
 the same with one empty write transaction (rsvp_floor_commit_per_s).
@@ -23,6 +28,7 @@ import json
 import os
 import re
 import resource
+import statistics
 import subprocess
 import sys
 import urllib.parse
@@ -33,20 +39,28 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import Instance, ensure_tools, free_port, people_and_meeting, serving, which, workspace  # noqa: E402
 
-PEOPLE = 2000
+PEOPLE = 12000
+ROUNDS = 3
 CONNECTIONS, WORKERS, THREADS = 16, 1, 8
 # wrk's threads; fewer leave more of a 2-core machine to the server (BENCH_WRK_THREADS=1)
 WRK_THREADS = int(os.environ.get("BENCH_WRK_THREADS", "2"))
 LUA = """
-local paths, i = {}, 0
+local paths, i, threads = {}, 0, %(threads)d
 for line in io.lines("%(paths)s") do paths[#paths + 1] = line end
 wrk.method = "%(method)s"
 wrk.headers["Content-Type"] = "application/x-www-form-urlencoded"
 wrk.headers["Cookie"] = "%(cookie)s"
 wrk.body = "%(body)s"
+local started = 0
+function setup(thread)
+  thread:set("id", started)
+  started = started + 1
+end
 request = function()
+  -- each wrk thread its own paths (thread n takes n, n + threads, ...): no answer is sent twice
+  local at = (i * threads + (id or 0)) %% #paths
   i = i + 1
-  return wrk.format(nil, paths[(i %% #paths) + 1])
+  return wrk.format(nil, paths[at + 1])
 end
 """
 
@@ -54,6 +68,22 @@ end
 def set_up(instance: Instance, folder: Path, port: int) -> list[str]:
     """People, a meeting without a cap, and each person's answer page path."""
     return people_and_meeting(instance, folder, PEOPLE, "--max-guests", "3")
+
+
+def script(folder: Path, name: str, paths: list[str], method: str, cookie: str = "", body: str = "") -> Path:
+    """A wrk script sending `method` to `paths` in turn, each wrk thread its own of them."""
+    (folder / f"{name}.txt").write_text("\n".join(paths) + "\n")
+    lua = folder / f"{name}.lua"
+    values = {"paths": folder / f"{name}.txt", "method": method, "cookie": cookie, "body": body}
+    lua.write_text(LUA % {**values, "threads": WRK_THREADS})
+    return lua
+
+
+def answer_body(token: str) -> str:
+    """A yes with one guest, as the answer page sends it: its comment and question fields left empty."""
+    return urllib.parse.urlencode(
+        {"csrf_token": token, "answer": "yes", "guests": "1", "comment": "", "diet": "", "accessibility": ""}
+    )
 
 
 def session_and_token(port: int, path: str) -> tuple[str, str]:
@@ -108,7 +138,6 @@ def run(seconds: int = 10) -> dict:
     with workspace() as folder:
         instance = Instance(folder, base_url=f"http://127.0.0.1:{port}", public_rate_limit="100000000 per minute")
         paths = set_up(instance, folder, port)
-        (folder / "paths.txt").write_text("\n".join(paths) + "\n")
         command = [
             sys.executable,
             str(Path(__file__).with_name("rsvp_server.py")),
@@ -118,38 +147,49 @@ def run(seconds: int = 10) -> dict:
         ]
         with serving(instance, port, command):
             cookie, token = session_and_token(port, paths[0])
-            bare = folder / "bare.lua"
-            bare.write_text(LUA % {"paths": folder / "bare.txt", "method": "GET", "cookie": "", "body": ""})
-            (folder / "bare.txt").write_text("/bench/bare\n")
-            post = folder / "post.lua"
-            body = urllib.parse.urlencode({"csrf_token": token, "answer": "yes", "guests": "1"})
-            post.write_text(LUA % {"paths": folder / "paths.txt", "method": "POST", "cookie": cookie, "body": body})
-            floors = {}
-            for name, query in (("floor", ""), ("commit", "?commit=1"), ("write", "?write=1")):
-                (folder / f"{name}.txt").write_text(
-                    "".join(f"/bench/floor/{p.rsplit('/', 1)[1]}{query}\n" for p in paths)
+            body = answer_body(token)
+            bare = script(folder, "bare", ["/bench/bare"], "GET")
+            # each round answers for people of its own: every POST is somebody's first answer
+            share = len(paths) // ROUNDS
+            posts_of = [
+                script(folder, f"post{number}", paths[number * share : (number + 1) * share], "POST", cookie, body)
+                for number in range(ROUNDS)
+            ]
+            floors = {
+                name: script(
+                    folder, name, [f"/bench/floor/{p.rsplit('/', 1)[1]}{query}" for p in paths], "POST", cookie, body
                 )
-                floors[name] = folder / f"{name}.lua"
-                floors[name].write_text(
-                    LUA % {"paths": folder / f"{name}.txt", "method": "POST", "cookie": cookie, "body": body}
-                )
+                for name, query in (("floor", ""), ("commit", "?commit=1"), ("write", "?write=1"))
+            }
             wrk(port, bare, 2, "/bench/bare")  # warm up
             bare_rate, _ = wrk(port, bare, seconds, "/bench/bare")
             floor_rate, floor_problems = wrk(port, floors["floor"], seconds, "/bench/floor/x")
             commit_rate, commit_problems = wrk(port, floors["commit"], seconds, "/bench/floor/x")
-            write_rate, write_problems = wrk(port, floors["write"], seconds, "/bench/floor/x")
-            post_rate, problems = wrk(port, post, seconds, paths[0])
+            round_seconds = max(2, seconds // 2)
+            writes, posts, ratios = [], [], []
+            write_rate, write_problems = wrk(port, floors["write"], round_seconds, "/bench/floor/x")
+            writes.append(write_rate)
+            for post in posts_of:
+                post_rate, problems = wrk(port, post, round_seconds, paths[0])
+                write_rate, write_problems = wrk(port, floors["write"], round_seconds, "/bench/floor/x")
+                posts.append(post_rate)
+                ratios.append(post_rate / ((writes[-1] + write_rate) / 2))
+                writes.append(write_rate)
+                if problems["non_2xx_3xx"]:
+                    break
         answered = count_answers(instance)
     if any(p["non_2xx_3xx"] for p in (problems, floor_problems, commit_problems, write_problems)) or answered == 0:
         raise RuntimeError(
             f"RSVP posts failed: {problems}, floor {floor_problems}, {commit_problems}, "
             f"{write_problems}, {answered} answers stored"
         )
+    post_rate, write_rate = statistics.median(posts), statistics.median(writes)
     return {
         "rsvp_posts_per_s": round(post_rate),
         "rsvp_bare_per_s": round(bare_rate),
         "rsvp_floor_write_per_s": round(write_rate),
-        "rsvp_ratio": round(post_rate / write_rate, 3),
+        "rsvp_ratio": round(statistics.median(ratios), 3),
+        "rsvp_rounds": [f"{post:.0f}/{write:.0f}" for post, write in zip(posts, writes[1:], strict=True)],
         "rsvp_bare_ratio": round(post_rate / bare_rate, 3),
         "rsvp_answers_stored": answered,
         "rsvp_floor_per_s": round(floor_rate),
@@ -157,7 +197,8 @@ def run(seconds: int = 10) -> dict:
         "rsvp_floor_commit_per_s": round(commit_rate),
         "rsvp_floor_commit_ratio": round(commit_rate / bare_rate, 3),
         "rsvp_server": f"gunicorn gthread, {WORKERS} process x {THREADS} threads, SQLite; "
-        f"wrk {WRK_THREADS} threads x {CONNECTIONS} connections, {seconds} s each",
+        f"wrk {WRK_THREADS} threads x {CONNECTIONS} connections, {seconds} s each "
+        f"(answers and durable writes: {ROUNDS} rounds of {max(2, seconds // 2)} s, taking turns)",
     }
 
 
@@ -195,7 +236,7 @@ def scaled(seconds: int) -> dict:
                 ratelimit_storage_url="redis://127.0.0.1:6379/13",
             )
             paths = set_up(instance, folder, port)
-            (folder / "paths.txt").write_text("\n".join(paths) + "\n")
+            share = len(paths) // 3  # people of their own for each number of workers
             wrk_cores, machine_busy = {}, {}
             for workers in (1, 2, 4):
                 command = [
@@ -207,12 +248,10 @@ def scaled(seconds: int) -> dict:
                 ]
                 with serving(instance, port, command, log=folder / "server.log"):
                     cookie, token = session_and_token(port, paths[0])
-                    post = folder / "post.lua"
-                    body = urllib.parse.urlencode({"csrf_token": token, "answer": "yes", "guests": "1"})
-                    post.write_text(
-                        LUA % {"paths": folder / "paths.txt", "method": "POST", "cookie": cookie, "body": body}
-                    )
-                    wrk(port, post, 2, paths[0])  # warm up every process
+                    people = paths[[1, 2, 4].index(workers) * share :][:share]
+                    warm_up = script(folder, f"warm{workers}", people[-500:], "POST", cookie, answer_body(token))
+                    post = script(folder, f"post{workers}", people[:-500], "POST", cookie, answer_body(token))
+                    wrk(port, warm_up, 2, paths[0])  # every process started, with people of its own
                     rates[workers], problems = wrk(port, post, seconds, paths[0])
                     wrk_cores[workers] = problems["wrk_cores"]
                     machine_busy[workers] = problems["machine_busy"]

@@ -6,7 +6,21 @@ import datetime as dt
 import enum
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, CheckConstraint, Date, ForeignKey, Integer, String, Text
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    CheckConstraint,
+    ColumnElement,
+    Date,
+    ForeignKey,
+    Integer,
+    String,
+    Text,
+    cast,
+    func,
+    literal,
+)
+from sqlalchemy.ext.hybrid import hybrid_property
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from mailer.db import Base, UTCDateTime, not_personal, str_enum, utcnow
@@ -122,10 +136,16 @@ class Question(Base):
     is_default: Mapped[bool] = mapped_column(Boolean, default=False, info=not_personal())
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow, info=not_personal())
 
-    @property
+    @hybrid_property
     def field(self) -> str:
         """The form field's name: the key of a default question, otherwise q<id>."""
         return self.key or f"q{self.id}"
+
+    @field.inplace.expression
+    @classmethod
+    def _field_expression(cls) -> ColumnElement[str]:
+        """The same name computed by the database, for reading questions as rows."""
+        return func.coalesce(cls.key, literal("q") + cast(cls.id, String))
 
     def label(self, language: str) -> str:
         return self.label_en if language == "en" and self.label_en else self.label_sv

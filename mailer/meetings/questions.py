@@ -8,9 +8,10 @@ move them and remove them. A session of a series asks its series' questions, not
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
 from sqlalchemy.orm import Session
 
 from mailer.errors import DomainError, NotFound
@@ -71,6 +72,32 @@ def questions_for(session: Session, meeting_id: int, series_id: int | None) -> l
     """The questions a meeting's answer page asks: its series' for a session, otherwise its own."""
     column, owner_id = (Question.series_id, series_id) if series_id is not None else (Question.meeting_id, meeting_id)
     return list(session.scalars(select(Question).where(column == owner_id).order_by(Question.position, Question.id)))
+
+
+@dataclass(frozen=True, slots=True)
+class AskedQuestion:
+    """What checking and keeping an answer reads of a question (mailer.rsvp.questions): a plain
+    row, not a Question. Why: it is read on every answer POST, where loading ORM objects cost
+    as much as the rest of the answer (measured in bench/rsvp.py)."""
+
+    id: int
+    field: str
+    kind: QuestionKind
+    options: list[dict[str, str]]
+    required: bool
+
+
+_ASKED = select(Question.id, Question.field, Question.kind, Question.options, Question.required).order_by(
+    Question.position, Question.id
+)
+_ASKED_BY_MEETING = _ASKED.where(Question.meeting_id == bindparam("owner_id"))
+_ASKED_BY_SERIES = _ASKED.where(Question.series_id == bindparam("owner_id"))
+
+
+def asked_questions(session: Session, meeting_id: int, series_id: int | None) -> list[AskedQuestion]:
+    """The questions of `questions_for`, as rows for answering."""
+    statement, owner_id = (_ASKED_BY_SERIES, series_id) if series_id is not None else (_ASKED_BY_MEETING, meeting_id)
+    return [AskedQuestion(*row) for row in session.connection().execute(statement, {"owner_id": owner_id})]
 
 
 def _options(kind: QuestionKind, options_sv: str, options_en: str) -> list[dict[str, str]]:

@@ -26,12 +26,13 @@ from sqlalchemy import bindparam, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from mailer.db import utcnow
-from mailer.meetings.models import Meeting, Question
-from mailer.meetings.questions import questions_for
+from mailer.meetings.models import Meeting
+from mailer.meetings.questions import asked_questions
 from mailer.outbox.models import OutboxMessage
 from mailer.rsvp.events import answer_changed
 from mailer.rsvp.models import Answer, QuestionAnswer, Response, ResponseChange
 from mailer.rsvp.questions import (
+    Asked,
     QuestionAnswerError,
     answers_differ,
     current_answers,
@@ -140,7 +141,7 @@ def _text(form: Mapping[str, Any], name: str) -> str | None:
 def parse_answer(
     form: Mapping[str, Any],
     meeting: AnsweredMeeting,
-    questions: Sequence[Question] = (),
+    questions: Sequence[Asked] = (),
     require_questions: bool = True,
 ) -> dict[str, Any]:
     """The form's values, checked (raises AnswerError naming the field); writes nothing.
@@ -211,7 +212,7 @@ def record_answer(
     now = now or utcnow()
     if answers_closed(meeting, tz, now):
         raise AnswersClosed()
-    questions = questions_for(session, meeting.id, meeting.series_id)
+    questions = asked_questions(session, meeting.id, meeting.series_id)
     values = parse_answer(form, meeting, questions, require_questions)
     asked = values.pop("questions")
     session.flush()  # what the session holds is in the database before it is read here

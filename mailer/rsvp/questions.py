@@ -11,7 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
@@ -34,6 +34,22 @@ class QuestionAnswerError(ValueError):
         self.field, self.reason, self.limit = field, reason, limit
 
 
+class Asked(Protocol):
+    """What checking and keeping an answer reads of a question: a Question, or a
+    mailer.meetings.questions.AskedQuestion row (the answer POST's)."""
+
+    @property
+    def id(self) -> int: ...
+    @property
+    def field(self) -> str: ...
+    @property
+    def kind(self) -> QuestionKind: ...
+    @property
+    def options(self) -> list[dict[str, Any]]: ...
+    @property
+    def required(self) -> bool: ...
+
+
 def _given(form: Mapping[str, Any], field: str) -> list[str] | None:
     """The field's non-empty values, or None when the form does not have the field at all."""
     if field not in form:
@@ -44,7 +60,7 @@ def _given(form: Mapping[str, Any], field: str) -> list[str] | None:
 
 
 def parse_question_answers(
-    form: Mapping[str, Any], questions: Iterable[Question], required: bool = True
+    form: Mapping[str, Any], questions: Iterable[Asked], required: bool = True
 ) -> dict[int, Any]:
     """{question id: value (None: no answer)} for each question the form has; raises QuestionAnswerError.
 
@@ -135,7 +151,7 @@ def save_question_answers(
             )
 
 
-def snapshot(questions: Iterable[Question], answers: Mapping[int, Any]) -> dict[str, Any] | None:
+def snapshot(questions: Iterable[Asked], answers: Mapping[int, Any]) -> dict[str, Any] | None:
     """The answers by form field, for the history: {"diet": "vegan"}; None when nothing is answered."""
     given = {question.field: answers[question.id] for question in questions if answers.get(question.id) is not None}
     return given or None

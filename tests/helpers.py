@@ -11,11 +11,16 @@ from __future__ import annotations
 
 import datetime as dt
 import http.client
+import os
 import re
+import shutil
+import subprocess
 import time
 import urllib.parse
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
 from typing import TypeVar
 from zoneinfo import ZoneInfo
 
@@ -128,6 +133,42 @@ def wait_until(
 
 
 CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
+
+
+@contextmanager
+def tmpfs(folder: Path, size: str = "256k", read_only: bool = False, owner: int | None = None) -> Iterator[Path]:
+    """A small RAM disk at `folder` (root only): the way to fill a disk or make it read-only for real.
+
+    `owner`: the uid (and its group) that owns the disk's top folder, e.g. the PostgreSQL server's."""
+    folder.mkdir(parents=True, exist_ok=True)
+    if os.geteuid() != 0 or shutil.which("mount") is None:
+        pytest.skip("mounting a tmpfs to fill a disk needs root (CI runs as root)")
+    options = f"size={size}" + (",ro" if read_only else "")
+    if owner is not None:
+        import pwd
+
+        options += f",uid={owner},gid={pwd.getpwuid(owner).pw_gid},mode=0700"
+    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", options, "tmpfs", str(folder)], capture_output=True)
+    if mounted.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here: {mounted.stderr.decode().strip()}")
+    try:
+        yield folder
+    finally:
+        subprocess.run(["umount", "-l", str(folder)], check=True)
+
+
+def fill_disk(folder: Path) -> Path:
+    """Write zeros into `folder` until its disk is full to the last byte; the file to delete to free it."""
+    filler = folder / "filler"
+    fd = os.open(filler, os.O_WRONLY | os.O_CREAT)
+    try:
+        while os.write(fd, bytes(4096)):
+            pass
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+    return filler
 
 
 class Browser:

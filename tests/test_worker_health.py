@@ -5,15 +5,13 @@ from __future__ import annotations
 
 import datetime as dt
 import os
-import shutil
 import sqlite3
 import subprocess
 import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
+from helpers import fill_disk, tmpfs
 from process_helpers import ROOT, wait_for, worker, worker_env
 from sqlalchemy import make_url, select, text
 
@@ -224,22 +222,6 @@ def test_a_missing_database_file_stops_commands_with_the_path_and_the_fix(app, d
     assert not path.exists()  # not silently created empty
 
 
-@contextmanager
-def tmpfs(folder: Path, size: str = "256k", read_only: bool = False) -> Iterator[Path]:
-    """A small RAM disk at `folder` (root only): the way to fill a disk or make it read-only for real."""
-    folder.mkdir(parents=True, exist_ok=True)
-    if os.geteuid() != 0 or shutil.which("mount") is None:
-        pytest.skip("mounting a tmpfs to fill a disk needs root (CI runs as root)")
-    options = f"size={size}" + (",ro" if read_only else "")
-    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", options, "tmpfs", str(folder)], capture_output=True)
-    if mounted.returncode != 0:
-        pytest.skip(f"cannot mount a tmpfs here: {mounted.stderr.decode().strip()}")
-    try:
-        yield folder
-    finally:
-        subprocess.run(["umount", "-l", str(folder)], check=True)
-
-
 @SQLITE_ONLY
 def test_a_read_only_or_full_instance_folder_stops_commands_in_one_line(app, runner_for, cli_env, tmp_path):
     with tmpfs(tmp_path / "ro", read_only=True) as folder:
@@ -260,15 +242,7 @@ def test_a_read_only_or_full_instance_folder_stops_commands_in_one_line(app, run
             "MAILER_INSTANCE_PATH": str(folder),
             "MAILER_DATABASE_URL": f"sqlite:///{folder}/mailer.sqlite",
         }
-        filler = folder / "filler"
-        fd = os.open(filler, os.O_WRONLY | os.O_CREAT)  # fill the disk to the last byte
-        try:
-            while os.write(fd, bytes(4096)):
-                pass
-        except OSError:
-            pass
-        finally:
-            os.close(fd)
+        filler = fill_disk(folder)
         result = runner_for(env).invoke(["orgs", "list"])
         assert result.exit_code == 2
         assert (

@@ -8,7 +8,7 @@ from mailer import translations
 
 
 def init_app(app: Flask) -> None:
-    from mailer.web import api, evaluation, health, rsvp, series, signup, staff, unsubscribe
+    from mailer.web import api, evaluation, faults, health, rsvp, series, signup, staff, unsubscribe
     from mailer.web.security import init_api_security, init_security, init_staff_security
 
     settings = app.extensions["mailer.settings"]
@@ -42,6 +42,7 @@ def init_app(app: Flask) -> None:
     init_security(app, settings, public=[rsvp.bp, unsubscribe.bp, evaluation.bp, signup.bp, series.bp])
     init_staff_security(app, staff.init_app(app), login=staff.auth.bp)  # /staff/: behind a log-in
     init_api_security(app, settings, api.init_app(app))  # /api/v1/: behind a token
+    faults.init_app(app)  # a full disk or a lost database: a 503 naming it
 
     @app.errorhandler(HTTPException)
     def _http_error(exc: HTTPException):

@@ -4,9 +4,9 @@ Why: one transaction for a 100,000-row list held SQLite's one write lock (and Po
 row locks) for the whole import, so a recipient answering meanwhile waited for all of it.
 Now every file is read and checked once, without the database, and nothing is written when
 any file or row stops the import (an unreadable file, a problem staff must choose, a rejected
-row under --strict), wherever in the file it is. Only then is each file read again and
-written one batch per transaction, the parsing done outside it; between two batches others
-write. An import interrupted half way leaves whole batches behind, and running it again
+row under --strict), wherever in the file it is. The rows the check found good are kept in an
+anonymous temporary file (`Spool`), and only then written one batch per transaction; between
+two batches others write. An import interrupted half way leaves whole batches behind, and running it again
 finds those people and memberships already there: nothing is added twice.
 
 The small, all-in-one `import_lists` (one caller's transaction) stays for the dry run and for
@@ -15,8 +15,10 @@ small programmatic imports.
 
 from __future__ import annotations
 
+import pickle
+import tempfile
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from sqlalchemy import delete, select
@@ -47,7 +49,54 @@ from mailer.contacts.importer import (
 from mailer.contacts.models import ERASED_DOMAIN, Contact, Membership, Organisation
 from mailer.db import Database
 
-Finish = Callable[[Session, ImportReport], None]  # the caller's last words in the last transaction (its audit record)
+Finish = Callable[[Session, ImportReport], None]
+
+
+class Spool:
+    """The rows a file's check found good, BATCH to a record, in a temporary file without a name.
+
+    Why: reading and checking the file again for writing cost as much as the check itself (and
+    repeated its DNS lookups); kept in memory instead, a million rows would not fit the import's
+    constant memory. A file without a name leaves nothing behind, even when the import is
+    killed half way. Only this process writes and reads it, so unpickling it is safe.
+    """
+
+    def __init__(self) -> None:
+        self.file = tempfile.TemporaryFile()
+        self.batch: list[ContactRow] = []
+
+    def add(self, row: ContactRow) -> None:
+        self.batch.append(row)
+        if len(self.batch) >= BATCH:
+            self._keep()
+
+    def _keep(self) -> None:
+        pickle.dump(self.batch, self.file, protocol=pickle.HIGHEST_PROTOCOL)
+        self.batch = []
+
+    def batches(self) -> Iterator[list[ContactRow]]:
+        """Every batch kept, the last one possibly empty (a file without rows still gets its organisation)."""
+        self._keep()
+        self.file.seek(0)
+        while True:
+            try:
+                yield pickle.load(self.file)
+            except EOFError:
+                return
+
+    def close(self) -> None:
+        self.file.close()
+
+
+class Spools(dict[Path, Spool]):
+    """Each file's spool; all closed (and so gone) when the import ends, however it ends."""
+
+    def __enter__(self) -> Spools:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        for spool in self.values():
+            spool.close()  # the caller's last words in the last transaction (its audit record)
 
 
 def import_in_batches(
@@ -70,44 +119,52 @@ def import_in_batches(
     something to choose) are reported as the dry run reports them.
     """
     choices = choices or Choices()
-    checked = _check(paths, org, check_dns, data, choices, max_bytes, progress)
-    stopped = any(r.error or r.blocking or r.rejected for r in checked) if strict else False
-    writable = [r for r in checked if r.organisation and not (r.error or r.blocking)]
-    if stopped or not writable:
-        with db.reading() as session:
-            preview = import_lists(
-                session, paths, org, dry_run=True, check_dns=check_dns, data=data, choices=choices, max_bytes=max_bytes
-            )
-        return ImportReport(files=preview.files, written=not stopped)
-    written = _write(db, [r.path for r in writable], org, check_dns, data, choices, max_bytes, progress)
-    held = [r.path for r in checked if r.organisation and (r.error or r.blocking)]
-    previews: dict[Path, FileReport] = {}
-    if held:
-        with db.reading() as session:
-            previews = {
-                r.path: r
-                for r in import_lists(
+    with Spools() as spools:  # closed, and so gone, however the import ends
+        checked = _check(paths, org, check_dns, data, choices, max_bytes, progress, spools)
+        stopped = any(r.error or r.blocking or r.rejected for r in checked) if strict else False
+        writable = [r for r in checked if r.organisation and not (r.error or r.blocking)]
+        if stopped or not writable:
+            with db.reading() as session:
+                preview = import_lists(
                     session,
-                    held,
+                    paths,
                     org,
                     dry_run=True,
                     check_dns=check_dns,
                     data=data,
                     choices=choices,
                     max_bytes=max_bytes,
-                ).files
-            }
-    files = [written.get(r.path) or previews.get(r.path) or r for r in checked]
-    report = ImportReport(files=files, written=True)
-    with db.transaction() as session:
-        for file in written.values():
-            assert file.organisation is not None, "a written file names its organisation"
-            organisation_id = session.scalar(select(Organisation.id).where(Organisation.slug == file.organisation))
-            assert organisation_id is not None, "created by the file's first transaction"
-            record_rejections(session, organisation_id, file)
-        if finish is not None:
-            finish(session, report)
-    return report
+                )
+            return ImportReport(files=preview.files, written=not stopped)
+        written = _write(db, writable, org, spools, choices, progress)
+        held = [r.path for r in checked if r.organisation and (r.error or r.blocking)]
+        previews: dict[Path, FileReport] = {}
+        if held:
+            with db.reading() as session:
+                previews = {
+                    r.path: r
+                    for r in import_lists(
+                        session,
+                        held,
+                        org,
+                        dry_run=True,
+                        check_dns=check_dns,
+                        data=data,
+                        choices=choices,
+                        max_bytes=max_bytes,
+                    ).files
+                }
+        files = [written.get(r.path) or previews.get(r.path) or r for r in checked]
+        report = ImportReport(files=files, written=True)
+        with db.transaction() as session:
+            for file in written.values():
+                assert file.organisation is not None, "a written file names its organisation"
+                organisation_id = session.scalar(select(Organisation.id).where(Organisation.slug == file.organisation))
+                assert organisation_id is not None, "created by the file's first transaction"
+                record_rejections(session, organisation_id, file)
+            if finish is not None:
+                finish(session, report)
+        return report
 
 
 def _check(
@@ -118,18 +175,21 @@ def _check(
     choices: Choices,
     max_bytes: int,
     progress: Progress | None,
+    spools: Spools,
 ) -> list[FileReport]:
-    """Each file read whole, without the database: its unreadable parts, rejected rows and blocking problems."""
+    """Each file read whole, without the database: its unreadable parts, rejected rows and blocking
+    problems; its good rows go to its spool (`spools[path]`)."""
     reports, rows = [], 0
     for path in paths:
         report = file_report(path, org)
         reports.append(report)
         if report.organisation is None:  # the registry, or a name that is no organisation slug
             continue
-        parsed = ParsedList(path=path)
+        parsed, spool = ParsedList(path=path), spools.setdefault(path, Spool())
         try:
             read_organisation_names(path.parent)
-            for _row in _read(parsed, data, check_dns, max_bytes, choices):
+            for row in _read(parsed, data, check_dns, max_bytes, choices):
+                spool.add(row)
                 rows += 1
                 if progress is not None and rows % BATCH == 0:
                     progress(rows)
@@ -146,44 +206,33 @@ def _read(
     return read_rows(parsed, (data or {}).get(parsed.path), check_dns=check_dns, max_bytes=max_bytes, choices=choices)
 
 
-def _batches(rows: Iterable[ContactRow]) -> Iterator[list[ContactRow]]:
-    batch: list[ContactRow] = []
-    for row in rows:
-        batch.append(row)
-        if len(batch) >= BATCH:
-            yield batch
-            batch = []
-    yield batch
-
-
 def _write(
     db: Database,
-    paths: list[Path],
+    checked: list[FileReport],
     org: str | None,
-    check_dns: bool,
-    data: dict[Path, bytes] | None,
+    spools: Spools,
     choices: Choices,
-    max_bytes: int,
     progress: Progress | None,
 ) -> dict[Path, FileReport]:
-    """Each file read again and written one batch per transaction; then the people no longer
-    on each organisation's list (all its files of this import) leave it, in batches too."""
+    """Each file's good rows (from its spool) written one batch per transaction; then the people
+    no longer on each organisation's list (all its files of this import) leave it, in batches too."""
     claims, reports, rows = Claims(), {}, 0
     on_lists: dict[int, tuple[FileReport, set[str]]] = {}  # organisation id -> its last file, everyone on its files
-    for number, path in enumerate(paths, 1):
-        claims.open = number < len(paths)
+    for number, check in enumerate(checked, 1):
+        path = check.path
+        claims.open = number < len(checked)
         slug = org or path.stem.lower()
         report = reports[path] = FileReport(path=path, organisation=slug)
-        parsed, started, rows_before, seen = ParsedList(path=path), time.monotonic(), rows, dict[str, int]()
+        started, rows_before, seen = time.monotonic(), rows, dict[str, int]()
         with db.transaction() as session:
             organisation = organisation_for_list(session, slug, path.parent)
-        for batch in _batches(_read(parsed, data, check_dns, max_bytes, choices)):
-            with db.transaction() as session:  # rows parsed before it opens: it holds only the SQL
+        for batch in spools[path].batches():
+            with db.transaction() as session:  # rows checked before it opens: it holds only the SQL
                 apply_batch(session, report, organisation, batch, seen, claims, choices, write=True)
             rows += len(batch)
             if progress is not None:
                 progress(rows)
-        report.rejected, report.warnings = parsed.rejected, parsed.warnings + report.warnings
+        report.rejected, report.warnings = check.rejected, check.warnings + report.warnings
         report.rows, report.seconds = rows - rows_before, time.monotonic() - started
         everyone = on_lists[organisation.id][1] if organisation.id in on_lists else set()
         on_lists[organisation.id] = (report, everyone | seen.keys())

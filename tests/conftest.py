@@ -18,7 +18,7 @@ import pytest
 from click.testing import CliRunner, Result
 from helpers import future_year
 from hypothesis import settings as hypothesis_settings
-from sqlalchemy import make_url
+from postgres_helpers import POSTGRES_URL, postgres_admin, postgres_url
 
 from mailer.app import create_app
 from mailer.cli import main
@@ -105,22 +105,7 @@ def instance_path(tmp_path: Path) -> Path:
     return tmp_path / "instance"
 
 
-POSTGRES_URL = os.environ.get("MAILER_TEST_POSTGRES_URL")  # read before _clean_environment runs
 BACKENDS = ["sqlite", "postgresql"] if POSTGRES_URL else ["sqlite"]
-
-
-def _postgres_admin():
-    """An autocommit connection to the server's maintenance database (CREATE/DROP DATABASE)."""
-    import psycopg
-
-    url = make_url(POSTGRES_URL).set(drivername="postgresql")
-    return psycopg.connect(url.render_as_string(hide_password=False), autocommit=True)
-
-
-def _postgres_url(name: str) -> str:
-    return (
-        make_url(POSTGRES_URL).set(drivername="postgresql+psycopg", database=name).render_as_string(hide_password=False)
-    )
 
 
 @pytest.fixture(scope="session")
@@ -131,15 +116,15 @@ def _postgres_template() -> Iterator[str]:
     and every test still starts from exactly the schema `mailer init` creates.
     """
     name = f"mailer_template_{uuid.uuid4().hex[:12]}"
-    with _postgres_admin() as admin:
+    with postgres_admin() as admin:
         admin.execute(f'CREATE DATABASE "{name}"')
-    database = Database(_postgres_url(name))
+    database = Database(postgres_url(name))
     try:
         database.upgrade()
     finally:
         database.dispose()
     yield name
-    with _postgres_admin() as admin:
+    with postgres_admin() as admin:
         admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
@@ -159,10 +144,10 @@ def database_url(request: pytest.FixtureRequest, instance_path: Path) -> Iterato
     instance_path.mkdir(parents=True, exist_ok=True)  # as with SQLite, whose file lives there
     template = request.getfixturevalue("_postgres_template")
     name = f"mailer_test_{uuid.uuid4().hex[:12]}"
-    with _postgres_admin() as admin:
+    with postgres_admin() as admin:
         admin.execute(f'CREATE DATABASE "{name}" TEMPLATE "{template}"')
-    yield _postgres_url(name)
-    with _postgres_admin() as admin:
+    yield postgres_url(name)
+    with postgres_admin() as admin:
         admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
@@ -179,14 +164,14 @@ def empty_database_url(tmp_path: Path) -> Iterator[Callable[[str], str]]:
         if not POSTGRES_URL:
             pytest.skip("needs a PostgreSQL server: set MAILER_TEST_POSTGRES_URL (.ci/run always does)")
         name = f"mailer_empty_{uuid.uuid4().hex[:12]}"
-        with _postgres_admin() as admin:
+        with postgres_admin() as admin:
             admin.execute(f'CREATE DATABASE "{name}"')
         created.append(name)
-        return _postgres_url(name)
+        return postgres_url(name)
 
     yield make
     if created:
-        with _postgres_admin() as admin:
+        with postgres_admin() as admin:
             for name in created:
                 admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
@@ -194,7 +179,7 @@ def empty_database_url(tmp_path: Path) -> Iterator[Callable[[str], str]]:
 def _drop_postgres_databases(prefix: str) -> list[str]:
     if not POSTGRES_URL:
         return []
-    with _postgres_admin() as admin:
+    with postgres_admin() as admin:
         names = [
             row[0] for row in admin.execute("SELECT datname FROM pg_database WHERE starts_with(datname, %s)", (prefix,))
         ]

@@ -17,8 +17,8 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
-from conftest import POSTGRES_URL, _postgres_admin, _postgres_url
 from helpers import fill_disk, tmpfs
+from postgres_helpers import POSTGRES_URL, postgres_admin, postgres_url
 from rsvp_fixtures import csrf_of, links_for
 from sqlalchemy import func, make_url, select
 
@@ -39,7 +39,7 @@ def small_copy(backend: str, db, test_config: dict, folder: Path) -> Iterator[tu
                 source.backup(copy)
             yield f"sqlite:///{disk}/mailer.sqlite", disk
         return
-    with _postgres_admin() as admin:
+    with postgres_admin() as admin:
         data_directory = admin.execute("SHOW data_directory").fetchone()[0]
         server_user = os.stat(data_directory).st_uid  # the server runs on this machine (127.0.0.1)
         # The server's user must reach the disk: pytest's folders are private to root.
@@ -53,7 +53,7 @@ def small_copy(backend: str, db, test_config: dict, folder: Path) -> Iterator[tu
                     source = make_url(db.url).database
                     admin.execute(f'CREATE DATABASE "{name}" TEMPLATE "{source}" TABLESPACE "{name}"')
                     try:
-                        yield _postgres_url(name), disk
+                        yield postgres_url(name), disk
                     finally:
                         admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
                 finally:

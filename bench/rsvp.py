@@ -126,6 +126,7 @@ def wrk(port: int, script: Path, seconds: int, path: str) -> tuple[float, dict]:
     rate = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
     errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
     return rate, {
+        "requests": int(re.search(r"(\d+) requests in", out).group(1)),
         "non_2xx_3xx": int(errors.group(1)) if errors else 0,
         "wrk_cores": round(cpu / seconds, 2),
         "machine_busy": round(machine_busy, 2),
@@ -166,23 +167,27 @@ def run(seconds: int = 10) -> dict:
             floor_rate, floor_problems = wrk(port, floors["floor"], seconds, "/bench/floor/x")
             commit_rate, commit_problems = wrk(port, floors["commit"], seconds, "/bench/floor/x")
             round_seconds = max(2, seconds // 2)
-            writes, posts, ratios = [], [], []
+            writes, posts, ratios, sent = [], [], [], 0
             write_rate, write_problems = wrk(port, floors["write"], round_seconds, "/bench/floor/x")
             writes.append(write_rate)
+            failed = [write_problems] if write_problems["non_2xx_3xx"] else []
             for post in posts_of:
                 post_rate, problems = wrk(port, post, round_seconds, paths[0])
                 write_rate, write_problems = wrk(port, floors["write"], round_seconds, "/bench/floor/x")
                 posts.append(post_rate)
                 ratios.append(post_rate / ((writes[-1] + write_rate) / 2))
                 writes.append(write_rate)
-                if problems["non_2xx_3xx"]:
+                sent += problems["requests"]
+                failed += [found for found in (problems, write_problems) if found["non_2xx_3xx"]]
+                if failed:
                     break
         answered = count_answers(instance)
-    if any(p["non_2xx_3xx"] for p in (problems, floor_problems, commit_problems, write_problems)) or answered == 0:
+    if failed or any(p["non_2xx_3xx"] for p in (floor_problems, commit_problems)) or answered == 0:
         raise RuntimeError(
-            f"RSVP posts failed: {problems}, floor {floor_problems}, {commit_problems}, "
-            f"{write_problems}, {answered} answers stored"
+            f"RSVP posts failed: {failed}, floor {floor_problems}, {commit_problems}, {answered} answers stored"
         )
+    if answered < sent:  # a round ran out of people and answered again for some: those write nothing
+        raise RuntimeError(f"{sent} answers sent but {answered} stored: raise PEOPLE in bench/rsvp.py")
     post_rate, write_rate = statistics.median(posts), statistics.median(writes)
     return {
         "rsvp_posts_per_s": round(post_rate),

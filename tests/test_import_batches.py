@@ -61,6 +61,17 @@ def test_every_batch_is_committed_and_others_write_between_them(db, make_csv):
     assert written == [(BATCH, BATCH), (2 * BATCH, 2 * BATCH), (ROWS, ROWS)], "each batch committed on its own"
 
 
+def test_a_file_named_twice_is_written_as_twice_the_same_file(db, make_csv):
+    """Each file's checked rows are kept by its place in the list: the same file twice is two
+    reads of it, each written once (the second finds everyone there), not one doubled."""
+    path = make_csv("korpen.csv", rows_csv(BATCH + 10))
+
+    report = import_in_batches(db, [path, path])
+
+    assert [file.rows for file in report.files] == [BATCH + 10, BATCH + 10]
+    assert count(db, Contact) == BATCH + 10 and count(db, Membership) == BATCH + 10
+
+
 def test_an_interrupted_import_run_again_adds_nobody_twice(db, make_csv):
     path = make_csv("korpen.csv", rows_csv(ROWS))
 

@@ -49,7 +49,7 @@ from mailer.contacts.importer import (
 from mailer.contacts.models import ERASED_DOMAIN, Contact, Membership, Organisation
 from mailer.db import Database
 
-Finish = Callable[[Session, ImportReport], None]
+Finish = Callable[[Session, ImportReport], None]  # the caller's last words in the last transaction (its audit record)
 
 
 class Spool:
@@ -71,7 +71,10 @@ class Spool:
             self._keep()
 
     def _keep(self) -> None:
-        pickle.dump(self.batch, self.file, protocol=pickle.HIGHEST_PROTOCOL)
+        try:
+            pickle.dump(self.batch, self.file, protocol=pickle.HIGHEST_PROTOCOL)
+        except OSError as exc:  # a file without a name: name its folder, or a full disk would blame the database's
+            raise OSError(exc.errno, exc.strerror, tempfile.gettempdir()) from exc
         self.batch = []
 
     def batches(self) -> Iterator[list[ContactRow]]:
@@ -88,15 +91,16 @@ class Spool:
         self.file.close()
 
 
-class Spools(dict[Path, Spool]):
-    """Each file's spool; all closed (and so gone) when the import ends, however it ends."""
+class Spools(dict[int, Spool]):
+    """Each file's spool, by the file's place in the import's list (a file named twice is read,
+    and written, twice, as one named once); all closed, and so gone, when the import ends."""
 
     def __enter__(self) -> Spools:
         return self
 
     def __exit__(self, *_exc: object) -> None:
         for spool in self.values():
-            spool.close()  # the caller's last words in the last transaction (its audit record)
+            spool.close()
 
 
 def import_in_batches(
@@ -122,7 +126,9 @@ def import_in_batches(
     with Spools() as spools:  # closed, and so gone, however the import ends
         checked = _check(paths, org, check_dns, data, choices, max_bytes, progress, spools)
         stopped = any(r.error or r.blocking or r.rejected for r in checked) if strict else False
-        writable = [r for r in checked if r.organisation and not (r.error or r.blocking)]
+        writable = [
+            (spools[number], r) for number, r in enumerate(checked) if r.organisation and not (r.error or r.blocking)
+        ]
         if stopped or not writable:
             with db.reading() as session:
                 preview = import_lists(
@@ -136,7 +142,7 @@ def import_in_batches(
                     max_bytes=max_bytes,
                 )
             return ImportReport(files=preview.files, written=not stopped)
-        written = _write(db, writable, org, spools, choices, progress)
+        written = _write(db, writable, org, choices, progress)
         held = [r.path for r in checked if r.organisation and (r.error or r.blocking)]
         previews: dict[Path, FileReport] = {}
         if held:
@@ -178,14 +184,14 @@ def _check(
     spools: Spools,
 ) -> list[FileReport]:
     """Each file read whole, without the database: its unreadable parts, rejected rows and blocking
-    problems; its good rows go to its spool (`spools[path]`)."""
+    problems; its good rows go to its spool (`spools[its place in paths]`)."""
     reports, rows = [], 0
-    for path in paths:
+    for number, path in enumerate(paths):
         report = file_report(path, org)
         reports.append(report)
         if report.organisation is None:  # the registry, or a name that is no organisation slug
             continue
-        parsed, spool = ParsedList(path=path), spools.setdefault(path, Spool())
+        parsed, spool = ParsedList(path=path), spools.setdefault(number, Spool())
         try:
             read_organisation_names(path.parent)
             for row in _read(parsed, data, check_dns, max_bytes, choices):
@@ -208,9 +214,8 @@ def _read(
 
 def _write(
     db: Database,
-    checked: list[FileReport],
+    checked: list[tuple[Spool, FileReport]],
     org: str | None,
-    spools: Spools,
     choices: Choices,
     progress: Progress | None,
 ) -> dict[Path, FileReport]:
@@ -218,7 +223,7 @@ def _write(
     no longer on each organisation's list (all its files of this import) leave it, in batches too."""
     claims, reports, rows = Claims(), {}, 0
     on_lists: dict[int, tuple[FileReport, set[str]]] = {}  # organisation id -> its last file, everyone on its files
-    for number, check in enumerate(checked, 1):
+    for number, (spool, check) in enumerate(checked, 1):
         path = check.path
         claims.open = number < len(checked)
         slug = org or path.stem.lower()
@@ -226,7 +231,7 @@ def _write(
         started, rows_before, seen = time.monotonic(), rows, dict[str, int]()
         with db.transaction() as session:
             organisation = organisation_for_list(session, slug, path.parent)
-        for batch in spools[path].batches():
+        for batch in spool.batches():
             with db.transaction() as session:  # rows checked before it opens: it holds only the SQL
                 apply_batch(session, report, organisation, batch, seen, claims, choices, write=True)
             rows += len(batch)

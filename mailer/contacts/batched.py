@@ -130,36 +130,11 @@ def import_in_batches(
             (spools[number], r) for number, r in enumerate(checked) if r.organisation and not (r.error or r.blocking)
         ]
         if stopped or not writable:
-            with db.reading() as session:
-                preview = import_lists(
-                    session,
-                    paths,
-                    org,
-                    dry_run=True,
-                    check_dns=check_dns,
-                    data=data,
-                    choices=choices,
-                    max_bytes=max_bytes,
-                )
-            return ImportReport(files=preview.files, written=not stopped)
+            preview = _dry_run(db, paths, org, check_dns, data, choices, max_bytes)
+            return ImportReport(files=preview, written=not stopped)
         written = _write(db, writable, org, choices, progress)
         held = [r.path for r in checked if r.organisation and (r.error or r.blocking)]
-        previews: dict[Path, FileReport] = {}
-        if held:
-            with db.reading() as session:
-                previews = {
-                    r.path: r
-                    for r in import_lists(
-                        session,
-                        held,
-                        org,
-                        dry_run=True,
-                        check_dns=check_dns,
-                        data=data,
-                        choices=choices,
-                        max_bytes=max_bytes,
-                    ).files
-                }
+        previews = {r.path: r for r in _dry_run(db, held, org, check_dns, data, choices, max_bytes)} if held else {}
         files = [written.get(r.path) or previews.get(r.path) or r for r in checked]
         report = ImportReport(files=files, written=True)
         with db.transaction() as session:
@@ -171,6 +146,22 @@ def import_in_batches(
             if finish is not None:
                 finish(session, report)
         return report
+
+
+def _dry_run(
+    db: Database,
+    paths: list[Path],
+    org: str | None,
+    check_dns: bool,
+    data: dict[Path, bytes] | None,
+    choices: Choices,
+    max_bytes: int,
+) -> list[FileReport]:
+    """The files as the dry run reports them (those not written: stopped, or something to choose)."""
+    with db.reading() as session:
+        return import_lists(
+            session, paths, org, dry_run=True, check_dns=check_dns, data=data, choices=choices, max_bytes=max_bytes
+        ).files
 
 
 def _check(

@@ -313,7 +313,7 @@ RATELIMIT_SCHEMES = (
 
 
 def _storage_url(name: str, value: Any) -> str:
-    """Where Flask-Limiter keeps its counters; only a shared store holds a limit across processes."""
+    """Where the rate limits keep their counters (mailer.web.ratelimit); only a shared store holds a limit across processes."""
     url = _str(name, value)
     scheme = url.split("://", 1)[0] if "://" in url else ""
     if scheme not in RATELIMIT_SCHEMES:
@@ -322,7 +322,7 @@ def _storage_url(name: str, value: Any) -> str:
 
 
 def _rate_limit(name: str, value: Any) -> str:
-    """A Flask-Limiter limit such as '120 per minute;1000 per hour', checked with `limits`."""
+    """A rate limit such as '120 per minute;1000 per hour', checked with `limits`."""
     from limits import parse_many
 
     text = _str(name, value)

@@ -400,6 +400,10 @@ def test_the_api_has_its_own_rate_limit_with_a_json_429(test_config, api_token):
         replies = [client.get("/api/v1/meetings", headers={"Authorization": f"Bearer {token}"}) for _ in range(4)]
         assert [r.status_code for r in replies] == [200, 200, 200, 429]
         assert replies[-1].get_json()["error"]["code"] == "too_many"
+        assert 1 <= int(replies[-1].headers["Retry-After"]) <= 60
+        # one budget per token for the whole API, as docs/api.md says, not one per endpoint
+        other = client.get("/api/v1/organisations", headers={"Authorization": f"Bearer {token}"})
+        assert other.status_code == 429 and other.get_json()["error"]["code"] == "too_many"
     finally:
         app.extensions["mailer.db"].dispose()
 

@@ -3,7 +3,7 @@
 The form carries a token signed with the secret key: when it was shown and, when the page
 was shown in a frame, the embedding site's origin. A form sent back sooner than
 `signup_min_seconds` was filled in by a program; one older than a day is shown again.
-(The rate limit per client address is the web layer's: Flask-Limiter.)
+(The rate limit per client address is the web layer's: mailer.web.ratelimit.)
 """
 
 from __future__ import annotations

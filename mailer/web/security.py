@@ -9,15 +9,13 @@ can only unsubscribe, is accepted without a token.
 from __future__ import annotations
 
 from flask import Blueprint, Flask, current_app, render_template, request
-from flask_limiter import Limiter, RateLimitExceeded
-from flask_limiter.util import get_remote_address
 from flask_wtf.csrf import CSRFError, CSRFProtect
-from limits.errors import ConfigurationError
 
-from mailer.config import DEFAULT_PUBLIC_RATE_LIMIT, ConfigError, Settings, env_name
+from mailer.config import DEFAULT_PUBLIC_RATE_LIMIT, Settings
 from mailer.mail.context import codec
 from mailer.mail.tokens import BadToken
 from mailer.web.i18n import Words
+from mailer.web.ratelimit import Budget, RateLimited, RateLimits
 
 # Per client address, one budget for all public pages; the setting `public_rate_limit`
 # (MAILER_PUBLIC_RATE_LIMIT) changes it, this is its default.
@@ -43,28 +41,24 @@ def init_security(app: Flask, settings: Settings, public: list[Blueprint]) -> No
         WTF_CSRF_TIME_LIMIT=12 * 3600,
     )
     csrf = CSRFProtect(app)
-    try:
-        limiter = Limiter(
-            get_remote_address,
-            app=app,
-            storage_uri=settings.ratelimit_storage_url,
-            headers_enabled=True,
-            swallow_errors=True,
-            in_memory_fallback_enabled=True,
-        )
-    except ConfigurationError as exc:
-        raise ConfigError(env_name("ratelimit_storage_url"), str(exc)) from None
+    limits = app.extensions["mailer.rate_limits"] = RateLimits(settings.ratelimit_storage_url)
     names = {bp.name for bp in public}
     for blueprint in public:
         csrf.exempt(blueprint)
-        # One budget for all public pages, but never spent by a valid unsubscribe link: a
-        # company's mail gateway is one address, and unsubscribing must always work.
-        exempt = _valid_unsubscribe_token(settings) if blueprint.name == "unsubscribe" else None
-        limiter.shared_limit(settings.public_rate_limit, scope="public", exempt_when=exempt)(blueprint)
-    if "signup" in names:  # sending the sign-up form (and confirming) has a budget of its own: a flood stops here
-        limiter.limit(settings.signup_rate_limit, methods=["POST"], scope="signup")(
-            next(bp for bp in public if bp.name == "signup")
-        )
+    # One budget for all public pages, but never spent by a valid unsubscribe link: a company's
+    # mail gateway is one address, and unsubscribing must always work.
+    public_budget = Budget.parse("public", settings.public_rate_limit)
+    signup_budget = Budget.parse("signup", settings.signup_rate_limit)
+    unsubscribing = _valid_unsubscribe_token(settings)
+
+    @app.before_request
+    def _public_limits():
+        if request.blueprint not in names:
+            return
+        if request.blueprint != "unsubscribe" or not unsubscribing():
+            limits.check(public_budget, client_address())
+        if request.blueprint == "signup" and request.method == "POST":  # a flood of sign-ups stops here
+            limits.check(signup_budget, client_address())
 
     @app.after_request
     def _public_headers(response):
@@ -73,20 +67,30 @@ def init_security(app: Flask, settings: Settings, public: list[Blueprint]) -> No
                 response.headers.setdefault(name, value)
         return response
 
-    @app.errorhandler(RateLimitExceeded)
-    def _too_many(exc: RateLimitExceeded):
+    @app.errorhandler(RateLimited)
+    def _too_many(exc: RateLimited):
         if request.blueprint == "api":
             from mailer.web.api import http_error
 
-            return http_error(exc)
-        words = Words(settings.language)
-        return render_template(
-            "public/message.html", lang=words.lang, title=words("too_many_title"), body=words("too_many")
-        ), 429
+            reply = app.make_response(http_error(exc))
+        else:
+            words = Words(settings.language)
+            title, body = words("too_many_title"), words("too_many")
+            reply = app.make_response(
+                (render_template("public/message.html", lang=words.lang, title=title, body=body), 429)
+            )
+        reply.headers["Retry-After"] = str(exc.retry_after)
+        return reply
+
+
+def client_address() -> str:
+    """The budget of a request without a token: its client's address (behind trusted proxies,
+    the one ProxyFix took from X-Forwarded-For, mailer.app)."""
+    return request.remote_addr or "127.0.0.1"
 
 
 def _valid_unsubscribe_token(settings: Settings):
-    """exempt_when for /u/<token>: the signature checks out (one HMAC, no database)."""
+    """Whether /u/<token>'s signature checks out (one HMAC, no database): such a request spends no budget."""
 
     def exempt() -> bool:
         token = (request.view_args or {}).get("token")
@@ -137,8 +141,12 @@ def init_staff_security(app: Flask, staff: Blueprint, login: Blueprint) -> None:
     import datetime as dt
 
     app.config["PERMANENT_SESSION_LIFETIME"] = dt.timedelta(hours=STAFF_SESSION_HOURS)
-    limiter = next(iter(app.extensions["limiter"]))
-    limiter.limit(LOGIN_LIMIT, methods=["POST"])(login)
+    limits, login_budget = app.extensions["mailer.rate_limits"], Budget.parse("login", LOGIN_LIMIT)
+
+    @app.before_request
+    def _login_limit():
+        if request.blueprint == f"{staff.name}.{login.name}" and request.method == "POST":  # nested in staff
+            limits.check(login_budget, client_address())
 
     @app.after_request
     def _staff_headers(response):
@@ -164,14 +172,18 @@ def _api_key() -> str:
     kind, _, token = request.headers.get("Authorization", "").partition(" ")
     if kind.lower() == "bearer" and token.strip():
         return "token:" + hashlib.sha256(token.strip().encode()).hexdigest()
-    return "address:" + get_remote_address()
+    return "address:" + client_address()
 
 
 def init_api_security(app: Flask, settings: Settings, api: Blueprint) -> None:
     """No CSRF (a token in a header, never a cookie, authenticates), a rate limit per token, strict headers."""
     app.extensions["csrf"].exempt(api)
-    limiter = next(iter(app.extensions["limiter"]))
-    limiter.limit(settings.api_rate_limit, key_func=_api_key)(api)
+    limits, api_budget = app.extensions["mailer.rate_limits"], Budget.parse("api", settings.api_rate_limit)
+
+    @app.before_request
+    def _api_limit():
+        if request.blueprint == api.name:
+            limits.check(api_budget, _api_key())
 
     @app.after_request
     def _api_headers(response):

@@ -22,7 +22,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 SECRET = "bench-secret-key-0123456789abcdef"
-TOOLS = {"smtp-sink": "postfix", "smtp-source": "postfix", "wrk": "wrk"}
+TOOLS = {"smtp-sink": "postfix", "smtp-source": "postfix", "wrk": "wrk", "valgrind": "valgrind"}
 
 
 def which(tool: str) -> str | None:
@@ -30,7 +30,7 @@ def which(tool: str) -> str | None:
 
 
 def ensure_tools() -> None:
-    """Postfix's smtp-sink/smtp-source and wrk come from Debian; install them when missing."""
+    """Postfix's smtp-sink/smtp-source, wrk and valgrind come from Debian; install them when missing."""
     missing = sorted({package for tool, package in TOOLS.items() if which(tool) is None})
     if not missing:
         return

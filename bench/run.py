@@ -2,7 +2,7 @@
 
 Each figure is divided by a ceiling measured in the same run on the same machine, so the
 ratios compare across machines where raw rates do not. A few minutes on 2 cores.
-Usage: python bench/run.py [send|rsvp|import|status|contention|import_memory ...]
+Usage: python bench/run.py [send|rsvp|rsvp_cost|import|status|contention|import_memory ...]
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ HERE = Path(__file__).resolve().parent
 BENCHES = {
     "send": "send.py",
     "rsvp": "rsvp.py",
+    "rsvp_cost": "rsvp_cost.py",
     "import": "import_contacts.py",
     "status": "status.py",
     "contention": "contention.py",
@@ -73,6 +74,14 @@ def table(results: dict) -> str:
             f"redirects {results['rsvp_floor_per_s']:,}/s; with one empty write transaction "
             f"{results['rsvp_floor_commit_per_s']:,}/s; the durable-write floor (one row committed) "
             f"{results.get('rsvp_floor_write_per_s', 0):,}/s"
+        )
+    if "rsvp_cost_ratio" in results:
+        lines.append(
+            f"  rsvp in CPU instructions (callgrind, one process, no HTTP server): an answer "
+            f"{results['rsvp_cost_answer_instructions']:,}, the durable-write floor "
+            f"{results['rsvp_cost_floor_instructions']:,}: ratio {results['rsvp_cost_ratio']:.3f}; of the "
+            f"answer, the rate limit {results['rsvp_cost_rate_limit_instructions']:,} and the CSRF check "
+            f"{results['rsvp_cost_csrf_instructions']:,}"
         )
     if "rsvp_scaled_ratio" in results:
         lines.append(
@@ -142,7 +151,7 @@ def calibration() -> dict:
     return {"calibration_signs_per_s": round(best)}
 
 
-def main(names: list[str]) -> int:
+def main(names: list[str]) -> int | str:
     ensure_tools()
     results: dict = {
         "machine": machine(),
@@ -152,10 +161,11 @@ def main(names: list[str]) -> int:
     }
     for name in names or list(BENCHES):
         print(f"bench: {name} …", file=sys.stderr, flush=True)
-        out = subprocess.run(
-            [sys.executable, str(HERE / BENCHES[name])], check=True, capture_output=True, text=True, timeout=1200
-        ).stdout
-        results.update(json.loads(out))
+        done = subprocess.run([sys.executable, str(HERE / BENCHES[name])], capture_output=True, text=True, timeout=1200)
+        if done.returncode:  # what went wrong is on the benchmark's stderr
+            print(done.stderr[-3000:], file=sys.stderr)
+            return f"bench: {name} failed (exit status {done.returncode})"
+        results.update(json.loads(done.stdout))
     path = HERE / "results.json"
     previous = json.loads(path.read_text()) if path.exists() and names else {}
     path.write_text(json.dumps({**previous, **results}, indent=2, ensure_ascii=False) + "\n")

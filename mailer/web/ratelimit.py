@@ -9,8 +9,9 @@ what the counting itself costs. Here each budget is parsed once and a request ma
 
 Counters live in `ratelimit_storage_url`: memory:// holds them per process, a shared store
 (redis://) across processes and hosts. When the shared store is unreachable, limits are
-counted in this process's memory instead (logged once) and the store is tried again after
-STORE_RETRY_S: a cache outage must not take the answer pages down with it.
+counted in this process's memory instead and the store is tried again after STORE_RETRY_S (a
+warning each time it is found unreachable, so at most one every STORE_RETRY_S): a cache outage
+must not take the answer pages down with it.
 """
 
 from __future__ import annotations

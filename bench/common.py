@@ -22,16 +22,17 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 SECRET = "bench-secret-key-0123456789abcdef"
-TOOLS = {"smtp-sink": "postfix", "smtp-source": "postfix", "wrk": "wrk", "valgrind": "valgrind"}
+TOOLS = {"smtp-sink": "postfix", "smtp-source": "postfix", "wrk": "wrk"}
 
 
 def which(tool: str) -> str | None:
     return shutil.which(tool) or next((str(p) for p in (Path("/usr/sbin") / tool,) if p.exists()), None)
 
 
-def ensure_tools() -> None:
-    """Postfix's smtp-sink/smtp-source, wrk and valgrind come from Debian; install them when missing."""
-    missing = sorted({package for tool, package in TOOLS.items() if which(tool) is None})
+def ensure_tools(tools: dict[str, str] = TOOLS) -> None:
+    """Postfix's smtp-sink/smtp-source and wrk (or `tools`: command -> Debian package) come from
+    Debian; install them when missing."""
+    missing = sorted({package for tool, package in tools.items() if which(tool) is None})
     if not missing:
         return
     root = [] if os.geteuid() == 0 else ["sudo", "-n"]

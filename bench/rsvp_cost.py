@@ -6,6 +6,9 @@ Each request runs in one process through the app's test client (no HTTP server: 
 cost, the same for both, is left out, so this ratio sits a little below bench/rsvp.py's). Per
 request = (instructions for 250 requests - for 50) / 200, which leaves out start-up and set-up.
 Also counted: the answer without the rate limit and without the CSRF check, to show what each costs.
+valgrind counts every thread: `limits`' in-memory store starts a short timer thread when none
+runs, which under valgrind's slowness is about once an answer and at full speed once in 10 ms, so
+the rate limit's figure here is an upper bound.
 
 Usage: python bench/rsvp_cost.py   (valgrind is installed from Debian when missing, as make bench's other tools)
 """
@@ -30,7 +33,7 @@ VARIANTS = {"floor": "floor", "answer": "post", "answer_no_limit": "post", "answ
 
 def instructions(folder: Path, variant: str, requests: int) -> int:
     """Instructions valgrind counted for a child process making `requests` requests of `variant`."""
-    out = subprocess.run(
+    done = subprocess.run(
         [
             "valgrind",
             "--tool=callgrind",
@@ -44,9 +47,10 @@ def instructions(folder: Path, variant: str, requests: int) -> int:
         ],  # fmt: skip
         capture_output=True,
         text=True,
-        check=True,
-    ).stderr
-    return int(re.search(r"Collected : (\d+)", out).group(1))
+    )
+    if done.returncode:  # the child's own error is on its stderr, after valgrind's lines
+        raise RuntimeError(f"{variant} x {requests}: exit status {done.returncode}\n{done.stderr[-3000:]}")
+    return int(re.search(r"Collected : (\d+)", done.stderr).group(1))
 
 
 def per_request(folder: Path, variant: str) -> float:
@@ -81,14 +85,16 @@ def child(folder: Path, variant: str, requests: int) -> None:
     for number, path in enumerate(paths[1:21]):  # both warmed up
         client.post(path, data=body)
         client.post(f"/bench/floor/w{number}?write=1", data=body)
-    for number, path in enumerate(paths[21 : 21 + requests]):
+    batch = paths[21 : 21 + requests]
+    assert len(batch) == requests, f"{len(batch)} people for {requests} answers"
+    for number, path in enumerate(batch):
         reply = client.post(path if VARIANTS[variant] == "post" else f"/bench/floor/x{number}?write=1", data=body)
         assert reply.status_code == 303, (variant, reply.status_code)
     shutil.rmtree(copy)
 
 
 def run() -> dict:
-    ensure_tools()
+    ensure_tools({"valgrind": "valgrind"})
     with workspace() as folder:
         instance = Instance(folder, base_url="http://127.0.0.1:1", public_rate_limit="100000000 per minute")
         paths = people_and_meeting(instance, folder, 21 + MANY, "--max-guests", "3")

@@ -55,26 +55,6 @@ def test_a_configured_limit_is_the_one_enforced(app, test_config, person, make_m
         tight.extensions["mailer.db"].dispose()
 
 
-def test_an_unreachable_store_counts_in_memory_and_is_tried_again(app, test_config, person, make_meeting, caplog):
-    """Redis down (nothing listens on its port): the pages stay up, limits are still kept (in this
-    process's memory), one warning is logged, and a 429 still says when to come back."""
-    from mailer.app import create_app
-
-    path = links_for(app, person("anna@example.org"), make_meeting().id)["rsvp_url"]
-    settings = {"public_rate_limit": "3 per minute", "ratelimit_storage_url": f"redis://127.0.0.1:{free_port()}/0"}
-    cut_off = create_app({**test_config, **settings})
-    try:
-        client = cut_off.test_client()
-        with caplog.at_level("WARNING", logger="mailer.web.ratelimit"):
-            replies = [client.get(path) for _ in range(4)]
-        assert [reply.status_code for reply in replies] == [200, 200, 200, 429]
-        assert 1 <= int(replies[-1].headers["Retry-After"]) <= 60
-        warnings = [record.getMessage() for record in caplog.records if record.name == "mailer.web.ratelimit"]
-        assert len(warnings) == 1 and "rate-limit store unreachable" in warnings[0]
-    finally:
-        cut_off.extensions["mailer.db"].dispose()
-
-
 # -- a real server with several processes ------------------------------------------------------
 
 

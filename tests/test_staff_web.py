@@ -89,6 +89,7 @@ def test_wrong_passwords_say_nothing_about_which_and_are_slowed_down(app, staff)
         assert unknown.status_code == 401 and "Fel e-postadress eller lösenord." in text(unknown)
         refused = log_in(client)  # the right password, too soon after the failures
     assert refused.status_code == 429 and "Vänta 2 sekunder" in text(refused)
+    assert refused.headers["Retry-After"] == "2"  # what a script reads
     assert "/staff/" not in refused.headers.get("Location", "")
 
 

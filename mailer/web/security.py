@@ -59,7 +59,8 @@ def init_security(app: Flask, settings: Settings, public: list[Blueprint]) -> No
         if request.blueprint != "unsubscribe" or not unsubscribing():
             limits.check(public_budget, client_address())
         if request.blueprint == "signup" and request.method == "POST":  # a flood of sign-ups stops here
-            limits.check(signup_budget, client_address())
+            # one budget for each of the sign-up's pages (the form, the confirmation), as before
+            limits.check(signup_budget, client_address(), scope=f"{request.endpoint}:signup")
 
     @app.after_request
     def _public_headers(response):
@@ -153,7 +154,7 @@ def init_staff_security(app: Flask, staff: Blueprint, login: Blueprint) -> None:
     @app.before_request
     def _login_limit():
         if request.blueprint == f"{staff.name}.{login.name}" and request.method == "POST":  # nested in staff
-            limits.check(login_budget, client_address())
+            limits.check(login_budget, client_address(), scope=request.endpoint)  # each page its own budget
 
     @app.after_request
     def _staff_headers(response):

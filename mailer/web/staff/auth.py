@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
-from flask import Blueprint, redirect, request, session, url_for
+from flask import Blueprint, make_response, redirect, request, session, url_for
 
 from mailer.audit.log import record
 from mailer.staff import accounts
@@ -46,7 +46,12 @@ def login():
         start_session(outcome.user)
         return redirect(_safe_next(request.form.get("next")), code=303)
     error = words()("login_wait", seconds=outcome.wait) if outcome.wait else words()("login_failed")
-    return page("login.html", 429 if outcome.wait else 401, email=email, error=error, next=request.form.get("next", ""))
+    reply = make_response(
+        page("login.html", 429 if outcome.wait else 401, email=email, error=error, next=request.form.get("next", ""))
+    )
+    if outcome.wait:  # the account's slow-down: when to try again, as a client reads it
+        reply.headers["Retry-After"] = str(outcome.wait)
+    return reply
 
 
 @bp.post("/logout")

@@ -10,9 +10,9 @@ from mailer.audit.log import record
 from mailer.staff import accounts
 from mailer.staff.login import log_in
 from mailer.staff.roles import VIEWER
+from mailer.web.security import client_address
 from mailer.web.staff.access import requires
 from mailer.web.staff.common import (
-    client_address,
     db,
     end_session,
     flash_translated,

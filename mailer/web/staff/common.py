@@ -139,7 +139,3 @@ def page(template: str, status: int = 200, **context: Any):
         worker_banner=g.get("worker_banner"),
         **context,
     ), status
-
-
-def client_address() -> str:
-    return request.remote_addr or "unknown"

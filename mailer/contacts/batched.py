@@ -123,6 +123,14 @@ def import_in_batches(
     something to choose) are reported as the dry run reports them.
     """
     choices = choices or Choices()
+
+    def dry_run(files: list[Path]) -> list[FileReport]:
+        """The files as the dry run reports them (those not written: stopped, or something to choose)."""
+        with db.reading() as session:
+            return import_lists(
+                session, files, org, dry_run=True, check_dns=check_dns, data=data, choices=choices, max_bytes=max_bytes
+            ).files
+
     with Spools() as spools:  # closed, and so gone, however the import ends
         checked = _check(paths, org, check_dns, data, choices, max_bytes, progress, spools)
         stopped = any(r.error or r.blocking or r.rejected for r in checked) if strict else False
@@ -130,11 +138,11 @@ def import_in_batches(
             (spools[number], r) for number, r in enumerate(checked) if r.organisation and not (r.error or r.blocking)
         ]
         if stopped or not writable:
-            preview = _dry_run(db, paths, org, check_dns, data, choices, max_bytes)
+            preview = dry_run(paths)
             return ImportReport(files=preview, written=not stopped)
         written = _write(db, writable, org, choices, progress)
         held = [r.path for r in checked if r.organisation and (r.error or r.blocking)]
-        previews = {r.path: r for r in _dry_run(db, held, org, check_dns, data, choices, max_bytes)} if held else {}
+        previews = {r.path: r for r in dry_run(held)} if held else {}
         files = [written.get(r.path) or previews.get(r.path) or r for r in checked]
         report = ImportReport(files=files, written=True)
         with db.transaction() as session:
@@ -146,22 +154,6 @@ def import_in_batches(
             if finish is not None:
                 finish(session, report)
         return report
-
-
-def _dry_run(
-    db: Database,
-    paths: list[Path],
-    org: str | None,
-    check_dns: bool,
-    data: dict[Path, bytes] | None,
-    choices: Choices,
-    max_bytes: int,
-) -> list[FileReport]:
-    """The files as the dry run reports them (those not written: stopped, or something to choose)."""
-    with db.reading() as session:
-        return import_lists(
-            session, paths, org, dry_run=True, check_dns=check_dns, data=data, choices=choices, max_bytes=max_bytes
-        ).files
 
 
 def _check(

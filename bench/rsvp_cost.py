@@ -5,7 +5,11 @@ busy machine as on an idle one (bench/rsvp.py's rates drift by a fifth within a 
 Each request runs in one process through the app's test client (no HTTP server: gunicorn's own
 cost, the same for both, is left out, so this ratio sits a little below bench/rsvp.py's). Per
 request = (instructions for 250 requests - for 50) / 200, which leaves out start-up and set-up.
-Also counted: the answer without the rate limit and without the CSRF check, to show what each costs.
+Also counted: the answer without the rate limit and without the CSRF check, to show what each
+costs; and two bounds on any answer at all: the floor plus only the checks every answer must pass
+(rate limit, CSRF token, signed link: `floor_checked`, the best ratio an answer could reach if
+answering cost nothing beyond the floor's one row), and the floor writing two rows (`floor_two_rows`:
+what one more statement through SQLAlchemy costs).
 valgrind counts every thread: `limits`' in-memory store starts a short timer thread when none
 runs, which under valgrind's slowness is about once an answer and at full speed once in 10 ms, so
 the rate limit's figure here is an upper bound.
@@ -28,7 +32,15 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import Instance, ensure_tools, people_and_meeting, workspace  # noqa: E402
 
 FEW, MANY = 50, 250
-VARIANTS = {"floor": "floor", "answer": "post", "answer_no_limit": "post", "answer_no_csrf": "post"}
+# variant -> what each request POSTs to ({path}: the person's answer page, {n}: the request's number)
+VARIANTS = {
+    "floor": "/bench/floor/x{n}?write=1",
+    "answer": "{path}",
+    "answer_no_limit": "{path}",
+    "answer_no_csrf": "{path}",
+    "floor_checked": "/bench/checked{path}?write=1",
+    "floor_two_rows": "/bench/floor/x{n}?write=2",
+}
 
 
 def instructions(folder: Path, variant: str, requests: int) -> int:
@@ -71,6 +83,7 @@ def child(folder: Path, variant: str, requests: int) -> None:
     with app.extensions["mailer.db"].transaction() as session:
         session.execute(text("CREATE TABLE IF NOT EXISTS bench_floor (token VARCHAR(200) NOT NULL)"))
     app.add_url_rule("/bench/floor/<token>", "bench_floor", rsvp_server.floor, methods=["POST"])
+    app.add_url_rule("/bench/checked/r/<token>", "bench_checked", checked_floor(app), methods=["POST"])
     if variant == "answer_no_limit":
         app.extensions["mailer.rate_limits"].check = lambda *args, **kwargs: None
     if variant == "answer_no_csrf":
@@ -88,9 +101,30 @@ def child(folder: Path, variant: str, requests: int) -> None:
     batch = paths[21 : 21 + requests]
     assert len(batch) == requests, f"{len(batch)} people for {requests} answers"
     for number, path in enumerate(batch):
-        reply = client.post(path if VARIANTS[variant] == "post" else f"/bench/floor/x{number}?write=1", data=body)
+        reply = client.post(VARIANTS[variant].format(path=path, n=number), data=body)
         assert reply.status_code == 303, (variant, reply.status_code)
     shutil.rmtree(copy)
+
+
+def checked_floor(app):
+    """The floor behind the checks an answer passes first: the public rate limit, the CSRF token
+    and the signed link, called as mailer.web.security and mailer.web.rsvp call them."""
+    import rsvp_server
+
+    from mailer.mail.context import codec
+    from mailer.web.ratelimit import Budget
+    from mailer.web.security import client_address, csrf_ok
+
+    settings, limits = app.extensions["mailer.settings"], app.extensions["mailer.rate_limits"]
+    budget = Budget.parse("public", settings.public_rate_limit)
+
+    def view(token: str):
+        limits.check(budget, client_address())
+        assert csrf_ok()
+        codec(settings).loads("rsvp", token)
+        return rsvp_server.floor(token)
+
+    return view
 
 
 def run() -> dict:
@@ -109,6 +143,9 @@ def run() -> dict:
         "rsvp_cost_ratio": round(floor / answer, 3),
         "rsvp_cost_rate_limit_instructions": round(answer - counts["answer_no_limit"]),
         "rsvp_cost_csrf_instructions": round(answer - counts["answer_no_csrf"]),
+        "rsvp_cost_checked_floor_instructions": round(counts["floor_checked"]),
+        "rsvp_cost_best_ratio": round(floor / counts["floor_checked"], 3),
+        "rsvp_cost_statement_instructions": round(counts["floor_two_rows"] - floor),
     }
 
 

@@ -2,7 +2,8 @@
 route that does nothing (/bench/bare) and one that does only what any form POST with a
 session costs in Flask (/bench/floor/<token>: read the body and the session cookie, answer
 303 to the page; with ?commit=1 also one empty write transaction; with ?write=1 one row
-written and committed: the durable-write floor every stored answer needs), so every rate
+written and committed: the durable-write floor every stored answer needs; ?write=2 two rows, one
+statement each, in one transaction), so every rate
 comes from the same server.
 
 Usage (environment: the instance's MAILER_* variables): python bench/rsvp_server.py PORT WORKERS THREADS
@@ -28,7 +29,8 @@ def floor(token: str):
             db_session.connection()
     if request.args.get("write"):  # and one row written and committed, as every answer writes at least
         with db_of(current_app).transaction() as db_session:
-            db_session.execute(INSERT, {"token": token})
+            for _ in range(int(request.args["write"])):
+                db_session.execute(INSERT, {"token": token})
     return redirect(url_for("bench_floor", token=token, saved="1"), code=303)
 
 

@@ -81,7 +81,10 @@ def table(results: dict) -> str:
             f"{results['rsvp_cost_answer_instructions']:,}, the durable-write floor "
             f"{results['rsvp_cost_floor_instructions']:,}: ratio {results['rsvp_cost_ratio']:.3f}; of the "
             f"answer, the rate limit {results['rsvp_cost_rate_limit_instructions']:,} and the CSRF check "
-            f"{results['rsvp_cost_csrf_instructions']:,}"
+            f"{results['rsvp_cost_csrf_instructions']:,}; the floor behind only an answer's checks (rate limit, "
+            f"CSRF, signed link) {results['rsvp_cost_checked_floor_instructions']:,}: ratio "
+            f"{results['rsvp_cost_best_ratio']:.3f}, the most an answer writing one row could reach; one more statement "
+            f"through SQLAlchemy {results['rsvp_cost_statement_instructions']:,}"
         )
     if "rsvp_scaled_ratio" in results:
         lines.append(

@@ -52,11 +52,16 @@ class BackupKeep:
 
 
 class ConfigError(Exception):
-    """A setting is missing or malformed; `setting` is the environment variable name."""
+    """A setting is missing or malformed; `setting` is the environment variable name.
 
-    def __init__(self, setting: str, message: str):
+    `message` is English. Where a catalog text exists, `code` and `params` name it
+    ("error.config.<code>"): this layer cannot reach the catalogs, so mailer.errors.ConfigProblem
+    renders it for the CLI and `mailer doctor`.
+    """
+
+    def __init__(self, setting: str, message: str, code: str | None = None, **params: Any):
         super().__init__(f"{setting}: {message}")
-        self.setting = setting
+        self.setting, self.code, self.params = setting, code, params
 
 
 @dataclass(frozen=True)
@@ -519,6 +524,8 @@ def load_settings(overrides: dict[str, Any] | None = None, environ: dict[str, st
         raise ConfigError(
             env_name(missing[0]),
             f"is not set (in {config_file} or the environment); `mailer init` writes a config",
+            "missing",
+            path=str(config_file),
         )
     values = {key: PARSERS[key](key, raw[key]) for key in raw if key in PARSERS}
     values["mail_from"] = values.pop("from")

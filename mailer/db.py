@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from sqlalchemy import CursorResult, DateTime, Engine, Enum, Result, Table, create_engine, event
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
 
@@ -145,13 +146,21 @@ def _configure_sqlite(engine: Engine, write_lock: threading.RLock) -> None:
     def _on_begin(connection):
         # Straight to the driver: through exec_driver_sql this one statement cost as much as
         # the rest of a small transaction (events, logging, a result object).
+        # The driver's own errors are raised as SQLAlchemy's, as every other statement's are,
+        # so that what handles a vanished or full database elsewhere handles this one too.
         driver = connection.connection.driver_connection
         if connection.get_execution_options().get(READ_ONLY, False):
-            driver.execute("BEGIN")
+            try:
+                driver.execute("BEGIN")
+            except sqlite3.Error as exc:
+                raise OperationalError("BEGIN", None, exc) from exc
             return
         write_lock.acquire()
         try:
             driver.execute("BEGIN IMMEDIATE")
+        except sqlite3.Error as exc:
+            write_lock.release()
+            raise OperationalError("BEGIN IMMEDIATE", None, exc) from exc
         except BaseException:
             write_lock.release()
             raise

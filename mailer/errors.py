@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Any, TypeVar
 
+from mailer.config import ConfigError
 from mailer.translations import translate
 
 Found = TypeVar("Found")
@@ -45,3 +46,16 @@ def found(value: Found | None, code: str, /, **params: Any) -> Found:
 def render(exc: BaseException, language: str | None) -> str:
     """Any exception's text for a person: domain errors translated, others as they are."""
     return exc.render(language) if isinstance(exc, DomainError) else str(exc)
+
+
+class ConfigProblem:
+    """A ConfigError in the reader's language: its code's catalog text where it has one, else its
+    English text (mailer.config sits below the catalogs and cannot render itself)."""
+
+    def __init__(self, error: ConfigError):
+        self.error = error
+
+    def render(self, language: str | None) -> str:
+        if self.error.code is None:
+            return str(self.error)
+        return translate(f"error.config.{self.error.code}", language, setting=self.error.setting, **self.error.params)

@@ -254,6 +254,75 @@ def test_a_read_only_or_full_instance_folder_stops_commands_in_one_line(app, run
         assert result.exit_code == 0, result.output
 
 
+@SQLITE_ONLY
+def test_init_refuses_a_new_database_beside_the_deleted_ones_files_still_in_use(app, db, runner):
+    """A database deleted under a running process leaves its -wal and -shm in use; SQLite would
+    take them for the new file's own (mailer.operations.faults.check_new_database)."""
+    path = Path(make_url(db.url).database)
+    with sqlite3.connect(path) as running:  # as `mailer serve` would hold it
+        running.execute("SELECT count(*) FROM contacts").fetchone()
+        path.unlink()
+        result = runner.invoke(["init"])
+        side = next(side for side in (Path(f"{path}-wal"), Path(f"{path}-shm")) if side.exists())
+    running.close()
+    assert result.exit_code == 2, result.output
+    assert result.stderr == (
+        f"mailer: {side} is left over from the database file {path}, which was deleted while a program "
+        f"still used it; stop `mailer serve` and `mailer worker`, delete {side} and run `mailer init` again "
+        "(or restore a backup with `mailer restore PATH`)\n"
+    )
+    assert not path.exists()  # no broken empty file left for later commands to blame on the disk
+
+
+def test_a_missing_instance_folder_is_named_before_any_setting(runner_for, tmp_path):
+    folder = tmp_path / "nowhere"
+    result = runner_for({"MAILER_INSTANCE_PATH": str(folder), "LANG": "sv_SE.UTF-8"}).invoke(["contacts", "list"])
+    assert result.exit_code == 2
+    assert result.stderr == (
+        f"mailer: {folder}: instansmappen finns inte; kör `mailer init`, eller sätt MAILER_INSTANCE_PATH till "
+        "instansmappen\n"
+    )
+
+
+def test_a_missing_setting_is_named_in_swedish(runner_for, instance_path):
+    instance_path.mkdir(parents=True, exist_ok=True)
+    config = instance_path / "config.toml"
+    config.unlink(missing_ok=True)
+    result = runner_for({"MAILER_INSTANCE_PATH": str(instance_path), "LANG": "sv_SE.UTF-8"}).invoke(["orgs", "list"])
+    assert result.exit_code == 2
+    assert result.stderr == (
+        f"mailer: fel i inställningarna: MAILER_SECRET_KEY är inte satt (i {config} eller i miljön); "
+        "`mailer init` skriver en konfiguration\n"
+    )
+
+
+@SQLITE_ONLY
+def test_doctor_and_init_name_a_full_disk_and_leave_no_probe_file(app, runner_for, cli_env, tmp_path):
+    database = Path(cli_env["MAILER_DATABASE_URL"].split("///", 1)[1])
+    with tmpfs(tmp_path / "full", size="2m") as folder:
+        with sqlite3.connect(database) as source, sqlite3.connect(folder / "mailer.sqlite") as copy:
+            source.backup(copy)
+        env = {
+            **cli_env,
+            "MAILER_INSTANCE_PATH": str(folder),
+            "MAILER_DATABASE_URL": f"sqlite:///{folder}/mailer.sqlite",
+        }
+        filler = fill_disk(folder)
+        result = runner_for(env).invoke(["doctor"])
+        leftovers = sorted(path.name for path in folder.iterdir() if path.name.startswith(".doctor"))
+        (folder / "config.toml").write_text("")  # so that `init` goes on to the database
+        init = runner_for(env).invoke(["init"])
+        filler.unlink()
+    assert init.exit_code == 2, init.output
+    assert init.stderr.endswith(": the disk is full; free some space on that disk (old backups, logs) and try again\n")
+    assert result.exit_code != 0
+    assert (
+        f"{folder}: the disk is full; free some space on that disk (old backups, logs) and try again" in result.output
+    )
+    assert "No space left on device" not in result.output
+    assert leftovers == []
+
+
 # -- faults: the worker stops instead of writing into a deleted file ----------------------------------
 
 

@@ -10,6 +10,7 @@ from mailer.cli.runtime import Runtime, cli_language, echo_translated, fail
 from mailer.config import CONFIG_FILE, ConfigError, instance_path_from_env, load_settings
 from mailer.config_file import fill_in_staff_emails
 from mailer.db import Database
+from mailer.errors import ConfigProblem
 from mailer.staff.accounts import first_staff_email
 from mailer.translations import LANGUAGES, translate
 
@@ -80,7 +81,13 @@ def init() -> None:
     try:
         settings = load_settings()
     except ConfigError as exc:
-        fail(translate("cli.config_error", cli_language(), error=exc), 2)
+        fail(translate("cli.config_error", cli_language(), error=ConfigProblem(exc).render(cli_language())), 2)
+    from mailer.operations.faults import InstanceFault, check_new_database
+
+    try:
+        check_new_database(settings.database_url)
+    except InstanceFault as exc:
+        fail(exc, 2)
     database = Database(settings.database_url)
     database.upgrade()
     echo_translated(

@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 
 from mailer.cli.runtime import Runtime, cli_language, echo_translated, fail, pass_runtime
-from mailer.errors import render
+from mailer.errors import ConfigProblem, render
 from mailer.translations import translate
 
 PROGRESS_EVERY = 10_000  # rows between progress lines of `db copy`
@@ -69,7 +69,7 @@ def restore(path: Path, dry_run: bool) -> None:
         settings = load_settings()
         check_instance(settings.instance_path, settings.database_url, need_database=False)
     except ConfigError as exc:
-        fail(translate("cli.config_error", cli_language(), error=exc), 2)
+        fail(translate("cli.config_error", cli_language(), error=ConfigProblem(exc).render(cli_language())), 2)
     except InstanceFault as exc:
         fail(exc, 2)
     try:

@@ -18,7 +18,7 @@ from flask import Flask
 from sqlalchemy.orm import Session
 
 from mailer.config import ConfigError, Settings
-from mailer.errors import render
+from mailer.errors import ConfigProblem, render
 from mailer.translations import DEFAULT_LANGUAGE, LANGUAGES, translate
 
 
@@ -60,15 +60,18 @@ class Runtime:
     def app(self) -> Flask:
         if self._app is None:
             from mailer.app import create_app
-            from mailer.config import load_settings
+            from mailer.config import instance_path_from_env, load_settings
             from mailer.operations.faults import InstanceFault, check_instance
 
             try:
+                folder = instance_path_from_env()
+                if not folder.is_dir():  # said first: the missing settings would only be its consequence
+                    raise InstanceFault("instance_missing", folder)
                 settings = load_settings()
                 check_instance(settings.instance_path, settings.database_url)
                 self._app = create_app()
             except ConfigError as exc:
-                fail(translate("cli.config_error", self.language, error=exc), 2)
+                fail(translate("cli.config_error", self.language, error=ConfigProblem(exc).render(self.language)), 2)
             except InstanceFault as exc:
                 fail(exc, 2)
             db = self._app.extensions["mailer.db"]

@@ -14,6 +14,7 @@ import socket
 import ssl
 import uuid
 from collections.abc import Callable
+from contextlib import suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -24,8 +25,9 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from mailer.config import ConfigError, Settings, instance_path_from_env, load_settings
 from mailer.db import Database, head_revision, utcnow
+from mailer.errors import ConfigProblem
 from mailer.operations.backup import STALE_AFTER, backup_status
-from mailer.operations.faults import sqlite_path
+from mailer.operations.faults import InstanceFault, fault_from_error, sqlite_path
 from mailer.operations.health import database_problem
 from mailer.operations.heartbeat import STALL_AFTER, worker_health
 from mailer.translations import translate
@@ -65,7 +67,7 @@ def _(key: str, **values: Any) -> Text:
 class Check:
     status: str  # ok, warn or fail
     name: str  # config, instance, database, smtp, worker, backup, secret_key, base_url
-    detail: Text
+    detail: Text | InstanceFault  # both render themselves in the reader's language
     fix: Text | None = None
 
 
@@ -73,7 +75,9 @@ def _config(environ: dict[str, str] | None) -> tuple[Check, Settings | None]:
     try:
         settings = load_settings(environ=environ)
     except ConfigError as exc:
-        return Check(FAIL, "config", _("ops.doctor.config_error", error=str(exc)), _("ops.doctor.config_fix")), None
+        return Check(
+            FAIL, "config", _("ops.doctor.config_error", error=ConfigProblem(exc)), _("ops.doctor.config_fix")
+        ), None
     return Check(OK, "config", _("ops.doctor.config_ok", path=settings.instance_path / "config.toml")), settings
 
 
@@ -85,14 +89,19 @@ def _instance(folder: Path) -> Check:
     probe = folder / f".doctor-{uuid.uuid4().hex}"
     try:
         probe.write_bytes(b"probe")
-        probe.unlink()
     except OSError as exc:
+        fault = fault_from_error(exc, folder)  # a full disk, a read-only file system: named, with the fix
+        if fault is not None:
+            return Check(FAIL, "instance", fault)
         return Check(
             FAIL,
             "instance",
             _("ops.doctor.instance_readonly", path=folder, reason=exc.strerror or exc),
             _("ops.doctor.instance_readonly_fix", path=folder),
         )
+    finally:  # a write that failed half-way (a full disk) still created the file
+        with suppress(OSError):
+            probe.unlink(missing_ok=True)
     from shutil import disk_usage
 
     free = disk_usage(folder).free
@@ -119,6 +128,9 @@ def _database(settings: Settings) -> tuple[Check, Database | None]:
         revision = database.current_revision()
     except SQLAlchemyError as exc:
         database.dispose()
+        fault = fault_from_error(exc, shown)  # a full disk, a read-only file, a server that refuses: named
+        if fault is not None:
+            return Check(FAIL, "database", fault), None
         reason = str(getattr(exc, "orig", exc)).strip().splitlines()[0]
         return Check(
             FAIL,

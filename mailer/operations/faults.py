@@ -107,8 +107,31 @@ def fault_from_error(exc: BaseException, where: Path | str) -> InstanceFault | N
     text = str(getattr(exc, "orig", None) or exc).lower()
     for needles, code in _MESSAGES:
         if all(needle in text for needle in needles):
+            if code == "io_error" and _nearly_full(Path(where)):
+                code = "disk_full"  # SQLite says "disk I/O error" when a write into its -shm or -wal file finds no room
             return InstanceFault(code, where)
     return None
+
+
+def _nearly_full(place: Path) -> bool:
+    folder = next((path for path in (place, *place.parents) if path.is_dir()), None)
+    return folder is not None and shutil.disk_usage(folder).free < MIN_FREE_BYTES
+
+
+def check_new_database(database_url: str) -> None:
+    """Before `mailer init` creates a SQLite file: refuse when the old file's -wal or -shm is still there.
+
+    Why: a database file deleted while `mailer serve` or the worker runs leaves its -wal and
+    -shm files in use, and SQLite takes them for the new file's own: seen failing with "disk
+    I/O error" (leaving a broken empty file that later commands blamed on the disk), and
+    otherwise the running process's pages would be written into the new database's log.
+    """
+    path = sqlite_path(database_url)
+    if path is None or path.exists():
+        return
+    for side in (Path(f"{path}-wal"), Path(f"{path}-shm")):
+        if side.exists():
+            raise InstanceFault("stale_side_file", side, database=path)
 
 
 class FileWatch:

@@ -56,8 +56,9 @@ def test_every_batch_is_committed_and_others_write_between_them(db, make_csv):
 
     assert report.written and report.exit_code == 0
     assert report.files[0].imported == ROWS
-    checked, written = seen[:2], seen[2:]
-    assert checked == [(BATCH, 0), (2 * BATCH, 0)], "the check pass reads the whole file and writes nothing"
+    checked, start, written = seen[:3], seen[3], seen[4:]
+    assert checked == [(BATCH, 0), (2 * BATCH, 0), (ROWS, 0)], "the check pass reads the whole file and writes nothing"
+    assert start == (0, 0), "the write pass starts its count (and the CLI's clock) again"
     assert written == [(BATCH, BATCH), (2 * BATCH, 2 * BATCH), (ROWS, ROWS)], "each batch committed on its own"
 
 

@@ -92,7 +92,7 @@ def import_(
                 progress=progress,
             )
     else:
-        with ProgressLine(("progress.rows_checked", "progress.rows")) as progress:
+        with ProgressLine(("progress.rows_checked", "progress.rows_written")) as progress:
             report = import_in_batches(
                 runtime.db,
                 list(files),

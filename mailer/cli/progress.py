@@ -20,6 +20,8 @@ class ProgressLine:
 
     With several keys, one per pass (an import checks every row, then writes them): when the
     count starts again from a smaller number, the pass's line is ended and the next key's begins.
+    So a pass reports its last count when it ends and the next reports 0 when it starts: its
+    clock starts then, not at its first batch's end.
     """
 
     def __init__(self, key: str | tuple[str, ...] = "progress.rows", force: bool | None = None):

@@ -117,8 +117,8 @@ def import_in_batches(
 ) -> ImportReport:
     """Check every file whole, then write the ones that may be written, BATCH rows per transaction.
 
-    `progress` hears the rows checked so far, then (counting again from nothing) the rows
-    written. `finish` runs in the last transaction, with the rejections and the removals from
+    `progress` hears the rows checked so far, ending with all of them, then 0 and the rows
+    written so far. `finish` runs in the last transaction, with the rejections and the removals from
     the lists, when anything was written. Files that are not written (unreadable, or with
     something to choose) are reported as the dry run reports them.
     """
@@ -186,6 +186,8 @@ def _check(
             report.error, report.error_code, report.error_params = str(exc), exc.code, exc.params
             continue
         report.rejected, report.warnings, report.blocking = parsed.rejected, parsed.warnings, parsed.blocking
+    if progress is not None:
+        progress(rows)  # the pass's last count, not only its last whole batch
     return reports
 
 
@@ -205,6 +207,8 @@ def _write(
     """Each file's good rows (from its spool) written one batch per transaction; then the people
     no longer on each organisation's list (all its files of this import) leave it, in batches too."""
     claims, reports, rows = Claims(), {}, 0
+    if progress is not None:
+        progress(0)  # a new pass: the count starts again (see mailer.cli.progress)
     on_lists: dict[int, tuple[FileReport, set[str]]] = {}  # organisation id -> its last file, everyone on its files
     for number, (spool, check) in enumerate(checked, 1):
         path = check.path

@@ -101,6 +101,18 @@ def test_unknown_addresses_are_counted_and_refused_like_wrong_passwords(db, staf
     assert log_in(db, "nobody@ax.example.org", "x", "192.0.2.1", now + dt.timedelta(days=2)).wait == 0
 
 
+def test_staff_cli_add_asks_again_in_swedish_when_the_passwords_differ(runner, db):
+    result = runner.invoke(
+        ["--lang", "sv", "staff", "add", "karin@ax.example.org"], input=f"{PASSWORD}\nfel\n{PASSWORD}\n{PASSWORD}\n"
+    )
+    assert result.exit_code == 0, result.output
+    assert result.stderr.count("Lösenord: ") == 2 and result.stderr.count("Upprepa lösenordet: ") == 2
+    assert "Lösenorden är inte lika; skriv dem igen." in result.stderr
+    assert "Repeat" not in result.output and "Error" not in result.output
+    with db.transaction() as session:
+        assert accounts.password_matches(session.scalar(select(StaffUser)), PASSWORD)
+
+
 def test_staff_cli_add_with_password_list_and_remove(runner, db):
     result = runner.invoke(
         ["staff", "add", "Karin@AX.example.org", "--name", "Karin Kansli"], input=f"{PASSWORD}\n{PASSWORD}\n"

@@ -34,6 +34,17 @@ def _role(text: str | None) -> str | None:
         fail(exc)
 
 
+def _new_password() -> str:
+    """Asked twice, in the CLI's language: click's own confirmation and mismatch texts are English."""
+    language = cli_language()
+    while True:
+        password = click.prompt(translate("cli.password_prompt", language), hide_input=True, err=True)
+        again = click.prompt(translate("cli.password_repeat", language), hide_input=True, err=True)
+        if password == again:
+            return password
+        click.echo(translate("cli.passwords_differ", language), err=True)
+
+
 @staff.command()
 @click.argument("email")
 @click.option("--name", help="The person's name, shown in the web app.")
@@ -55,9 +66,7 @@ def add(runtime: Runtime, email: str, name: str | None, role: str | None, link_o
     chosen = _role(role)
     password = None
     if not link_only:
-        password = click.prompt(
-            translate("cli.password_prompt", cli_language()), hide_input=True, confirmation_prompt=True, err=True
-        )
+        password = _new_password()
     with runtime.transaction() as session:
         try:
             user = accounts.add_staff(session, email, name, password, role=chosen)

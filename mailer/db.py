@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import datetime as dt
 import enum
+import os
 import sqlite3
 import threading
 from collections.abc import Iterator
@@ -188,13 +189,15 @@ class Database:
             options = {}
             if path and path != ":memory:":
                 Path(path).parent.mkdir(parents=True, exist_ok=True)
-                if Path(path).exists():
-                    # Open the file that is there, never create one: a database deleted or moved while
-                    # the app runs must fail loudly, not be replaced by an empty one collecting answers.
-                    uri = Path(path).resolve().as_uri() + "?mode=rw"
-                    options["creator"] = lambda: sqlite3.connect(
-                        uri, uri=True, timeout=SQLITE_BUSY_TIMEOUT_MS / 1000, check_same_thread=False
-                    )
+                # A new file is readable by its owner only, as backups are: it holds every contact.
+                # SQLite gives its -wal and -shm files the same mode. An empty file is an empty database.
+                os.close(os.open(path, os.O_WRONLY | os.O_CREAT, 0o600))
+                # Open the file that is there, never create one: a database deleted or moved while
+                # the app runs must fail loudly, not be replaced by an empty one collecting answers.
+                uri = Path(path).resolve().as_uri() + "?mode=rw"
+                options["creator"] = lambda: sqlite3.connect(
+                    uri, uri=True, timeout=SQLITE_BUSY_TIMEOUT_MS / 1000, check_same_thread=False
+                )
             self.engine = create_engine(
                 url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000, "check_same_thread": False}, **options
             )

@@ -38,6 +38,7 @@ def test_init_creates_instance_config_and_schema(bare_runner):
     config = tomllib.loads(config_file.read_text(encoding="utf-8"))
     assert len(config["secret_key"]) >= 32
     assert stat.S_IMODE(config_file.stat().st_mode) == 0o600
+    assert stat.S_IMODE((instance / "mailer.sqlite").stat().st_mode) == 0o600  # every contact is in it
     assert f"wrote {config_file} with a new secret key" in result.stdout
     assert f"at revision {head_revision()}" in result.stdout
 
@@ -119,6 +120,13 @@ def test_init_leaves_the_database_in_wal_mode(bare_runner):
 
     # WAL is a property of the file: a plain sqlite3 connection sees it too.
     assert sqlite_pragma(instance / "mailer.sqlite", "journal_mode") == "wal"
+    connection = sqlite3.connect(instance / "mailer.sqlite")  # held open, so its -wal and -shm stay
+    try:
+        connection.execute("CREATE TABLE scratch (value TEXT)")
+        for side in ("mailer.sqlite-wal", "mailer.sqlite-shm"):  # SQLite gives them the database file's mode
+            assert stat.S_IMODE((instance / side).stat().st_mode) == 0o600, side
+    finally:
+        connection.close()
 
 
 def test_every_sqlite_connection_uses_wal_and_a_busy_timeout(tmp_path):

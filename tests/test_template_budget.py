@@ -12,13 +12,8 @@ import pytest
 from staff_helpers import post, text
 
 from mailer.config import LANGUAGES
-from mailer.mail.templates import (
-    MAX_LOOP_ITEMS,
-    MAX_RENDER_SECONDS,
-    EmailTemplates,
-    TemplateProblem,
-    packaged_templates_path,
-)
+from mailer.mail.sandbox import MAX_LOOP_ITEMS, MAX_RENDER_SECONDS
+from mailer.mail.templates import EmailTemplates, TemplateProblem, packaged_templates_path
 from mailer.staff import template_editor
 
 PREVIEW = "/staff/templates/sv/invitation.txt/preview.json"

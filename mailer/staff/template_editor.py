@@ -29,6 +29,7 @@ from mailer.digest.build import current_period, digest_context
 from mailer.mail.compose import made_up_contact
 from mailer.mail.context import meeting_context, recipient_context
 from mailer.mail.replies import explain_status
+from mailer.mail.sandbox import render_work
 from mailer.mail.templates import (
     RECIPIENT_TEMPLATES,
     TEMPLATE_NAMES,
@@ -226,8 +227,10 @@ def preview(session: Session, settings: Settings, name: str, text: str) -> Rende
 
 
 def check_all(session: Session, settings: Settings, name: str, text: str) -> None:
-    """Render every template, both languages, every sample branch, with the edit in place."""
-    with _edited(settings, name, text) as templates:
+    """Render every template, both languages, every sample branch, with the edit in place: under
+    one work budget (mailer.mail.sandbox), so a slow template holds a thread for seconds, not for
+    seconds times the fifty renders."""
+    with _edited(settings, name, text) as templates, render_work(settings.max_message_bytes):
         for template in TEMPLATE_NAMES:
             for language in LANGUAGES:
                 for context in _contexts(session, settings, template, language):

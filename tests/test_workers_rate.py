@@ -4,6 +4,7 @@ the next free slot), on SQLite and on PostgreSQL."""
 from __future__ import annotations
 
 import itertools
+import statistics
 import threading
 import time
 
@@ -22,12 +23,16 @@ def test_two_senders_get_slots_one_interval_apart(db):
     a, b = (SharedRateLimiter(db, per_minute=600, sleep=lambda _seconds: None) for _ in range(2))
     alternating = [next_slot(a if turn % 2 == 0 else b, upcoming=1) for turn in range(12)]
     gaps = [later - earlier for earlier, later in itertools.pairwise(alternating)]
-    assert all(abs(gap - 0.1) < 0.02 for gap in gaps), gaps
+    # Never closer than the interval (give or take the clock conversion each reservation makes, see
+    # mailer.outbox.ratelimit); further apart only when the machine stalled between two calls for
+    # longer than it (the next slot is then "now"), so most gaps are the interval itself.
+    assert all(gap > 0.1 - 0.02 for gap in gaps), gaps
+    assert abs(statistics.median(gaps) - 0.1) < 0.02, gaps
 
     # A sender expecting five messages reserves five slots in one go; the other queues behind them.
     first_of_a = next_slot(a, upcoming=5)
     first_of_b = next_slot(b, upcoming=5)
-    assert abs(first_of_b - first_of_a - 5 * 0.1) < 0.02
+    assert 5 * 0.1 - 0.02 < first_of_b - first_of_a < 5 * 0.1 + 0.5  # behind all five (later only on a stall)
     assert a.reservations == 7 and b.reservations == 7  # six single slots each, then one run of five
 
 

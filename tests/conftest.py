@@ -351,3 +351,18 @@ def database_dump(db: Database) -> Callable[[], str]:
         return "\n".join(lines)
 
     return dump
+
+
+@pytest.fixture
+def editable(app, tmp_path: Path) -> Path:
+    """A writable copy of the templates, as a deployment with MAILER_TEMPLATES_PATH has."""
+    import shutil
+
+    from mailer.mail.templates import EmailTemplates, packaged_templates_path
+
+    folder = tmp_path / "email"
+    shutil.copytree(packaged_templates_path(), folder)
+    settings = app.extensions["mailer.settings"].with_overrides(templates_path=folder)
+    app.extensions["mailer.settings"] = settings
+    app.extensions["mailer.templates"] = EmailTemplates(folder, settings.max_message_bytes)
+    return folder

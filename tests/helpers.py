@@ -243,3 +243,15 @@ class Browser:
         )
         body = b"".join(parts) + f"--{boundary}--\r\n".encode()
         return self.request("POST", "/staff/upload", body, f"multipart/form-data; boundary={boundary}")
+
+
+def send_everything(db, settings, templates) -> None:
+    """Run the sender until nothing is due: every queued message goes out (to the file outbox here)."""
+    from mailer.worker.sender import Sender
+
+    sender = Sender(db, settings, templates)
+    try:
+        while sender.run_once().claimed:
+            pass
+    finally:
+        sender.close()

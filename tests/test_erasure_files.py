@@ -11,6 +11,7 @@ from email import policy
 from pathlib import Path
 
 import pytest
+from helpers import send_everything
 from sqlalchemy import select
 
 from mailer.campaigns import service
@@ -22,7 +23,6 @@ from mailer.meetings.models import Meeting
 from mailer.privacy.files import MAX_UNZIPPED_BYTES, WINDOW_BYTES, files_about
 from mailer.privacy.person import Identity
 from mailer.rsvp.service import record_answer
-from mailer.worker.sender import Sender
 
 ANNA = "anna@kor.example.org"
 NAMESAKE = "anna.andersson@teater.example.org"  # another Anna Andersson
@@ -49,10 +49,7 @@ def sent(app, db, make_csv, make_meeting, instance_path):
             session, settings, templates, meeting_slug="falun", template="invitation", audience=Audience(all=True)
         )
         service.start(session, campaign)
-    sender = Sender(db, settings, templates)
-    while sender.run_once().claimed:
-        pass
-    sender.close()
+    send_everything(db, settings, templates)
     with db.transaction() as session:
         anna = session.scalar(select(Contact).where(Contact.email == ANNA))
         record_answer(

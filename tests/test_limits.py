@@ -17,21 +17,6 @@ from mailer.mail.templates import MAX_SUBJECT_CHARS, EmailTemplates, TemplatePro
 from mailer.staff import template_editor
 
 
-@pytest.fixture
-def editable(app, tmp_path):
-    """A writable copy of the templates, as a deployment with MAILER_TEMPLATES_PATH has."""
-    import shutil
-
-    from mailer.mail.templates import packaged_templates_path
-
-    folder = tmp_path / "email"
-    shutil.copytree(packaged_templates_path(), folder)
-    settings = app.extensions["mailer.settings"].with_overrides(templates_path=folder)
-    app.extensions["mailer.settings"] = settings
-    app.extensions["mailer.templates"] = EmailTemplates(folder, settings.max_message_bytes)
-    return folder
-
-
 def _with_subject(folder, subject_expression: str) -> str:
     original = (folder / "sv" / "invitation.txt").read_text(encoding="utf-8")
     start, end = original.index("{% block subject %}"), original.index("{% endblock %}")

@@ -15,6 +15,7 @@ from email import policy
 
 import pytest
 import time_machine
+from helpers import send_everything
 from sqlalchemy import Column, Integer, MetaData, String, Table, select
 
 from mailer.campaigns import service
@@ -32,7 +33,6 @@ from mailer.privacy.export import export_person
 from mailer.privacy.files import remove_expired_outbox_files
 from mailer.rsvp.service import record_answer
 from mailer.staff import uploads
-from mailer.worker.sender import Sender
 
 ADDRESS = "asa.odmark@kor.example.org"
 NAME = "Åsa Ödmark"
@@ -108,10 +108,7 @@ def test_erasure_leaves_nothing_in_the_database_or_the_instance_folder(
             {"value": "5", "knowledge": "4", "cooperation": "yes", "comment": f"Ring mig på {PHONE}"},
         )
         send_digest(session, settings)
-    sender = Sender(db, settings, templates)
-    while sender.run_once().claimed:
-        pass
-    sender.close()
+    send_everything(db, settings, templates)
     token = uploads.keep(instance_path / "uploads", LIST.encode("cp1252"))
     (instance_path / "exports").mkdir()
     (instance_path / "exports" / "deltagare.csv").write_text(f"namn\n{NAME}\n", encoding="utf-8")

@@ -11,7 +11,7 @@ import subprocess
 import sys
 
 import pytest
-from helpers import future_year
+from helpers import future_year, send_everything
 from sqlalchemy import select
 
 from mailer.attendance.checkin import check_in
@@ -31,7 +31,6 @@ from mailer.privacy.retention import anonymise_expired
 from mailer.rsvp.models import QuestionAnswer, Response, ResponseChange
 from mailer.rsvp.service import record_answer
 from mailer.tracking.status import full_status
-from mailer.worker.sender import Sender
 
 YEAR = future_year()  # a year still ahead: the tests keep their month and day, never go stale
 
@@ -52,10 +51,7 @@ def scene(db, app, make_csv, make_meeting):
             session, settings, templates, meeting_slug="falun", template="invitation", audience=Audience(all=True)
         )
         service.start(session, campaign)
-    sender = Sender(db, settings, templates)
-    while sender.run_once().claimed:
-        pass
-    sender.close()
+    send_everything(db, settings, templates)
     with db.transaction() as session:
         anna = session.scalar(select(Contact).where(Contact.email == ANNA))
         m = session.get(Meeting, meeting.id)

@@ -5,7 +5,6 @@ preview and save with a message naming the file and line, long before they could
 
 from __future__ import annotations
 
-import shutil
 import time
 
 import pytest
@@ -13,22 +12,11 @@ from staff_helpers import post, text
 
 from mailer.config import LANGUAGES
 from mailer.mail.sandbox import MAX_LOOP_ITEMS, MAX_RENDER_SECONDS
-from mailer.mail.templates import EmailTemplates, TemplateProblem, packaged_templates_path
+from mailer.mail.templates import EmailTemplates, TemplateProblem
 from mailer.staff import template_editor
 
 PREVIEW = "/staff/templates/sv/invitation.txt/preview.json"
 NESTED_RANGES = "{% for i in range(100000) %}{% for j in range(100000) %}{% endfor %}{% endfor %}"
-
-
-@pytest.fixture
-def editable(app, tmp_path):
-    """A writable copy of the templates, as a deployment with MAILER_TEMPLATES_PATH has."""
-    folder = tmp_path / "email"
-    shutil.copytree(packaged_templates_path(), folder)
-    settings = app.extensions["mailer.settings"].with_overrides(templates_path=folder)
-    app.extensions["mailer.settings"] = settings
-    app.extensions["mailer.templates"] = EmailTemplates(folder, settings.max_message_bytes)
-    return folder
 
 
 def _with_content(folder, extra: str, name: str = "sv/invitation.txt") -> str:

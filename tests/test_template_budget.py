@@ -148,6 +148,11 @@ HUGE_FROM_SMALL = [  # (expression, the code it is refused with; None: Jinja's o
     ("{{ lipsum(100000) }}", "too_much_work"),
     ("{{ [1]|batch(1000000000, 0)|list|length }}", "too_much_work"),
     ("{{ 'x'.ljust(1000000000) }}", None),  # Jinja's own refusal of an unsafe attribute
+    # Little output, much work inside whole-filter calls (found by a second walk-through):
+    ('{{ ([("x" * 10000000)] * 1000)|map("upper")|map("length")|sum }}', "value_too_large"),
+    ("{{ ([[0] * 1000] * 2000)|sum(start=[])|length }}", "sum_numbers"),
+    ('{{ ("x " * 1000000)|urlize|length }}', "value_too_large"),
+    ("{{ ([0] * 200000)|pprint|length }}", "value_too_large"),
 ]
 
 

@@ -282,11 +282,23 @@ def _check_format(text: str, limit: int) -> None:
         raise _too_big("format()", limit)
 
 
+def _weight(value: Any) -> int:
+    """How much a value holds, one level down: a list of 1,000 references to one 10 MB string
+    weighs 10 GB, as that is what a filter mapping over it goes through."""
+    if isinstance(value, str | bytes):
+        return len(value)
+    if isinstance(value, list | tuple):
+        return len(value) + sum(len(item) for item in value if isinstance(item, str | bytes | list | tuple | dict))
+    if isinstance(value, dict):
+        return len(value)
+    return 1
+
+
 def _check_binop(operator: str, left: Any, right: Any, limit: int) -> None:
     sequences = (str, list, tuple)
     if operator == "*":
         for sequence, times in ((left, right), (right, left)):
-            if isinstance(sequence, sequences) and isinstance(times, int) and len(sequence) * times > limit:
+            if isinstance(sequence, sequences) and isinstance(times, int) and _weight(sequence) * times > limit:
                 raise _too_big("'*'", limit)
         if isinstance(left, int) and isinstance(right, int) and left.bit_length() + right.bit_length() > _MAX_BITS:
             raise _too_many_digits("'*'")
@@ -381,7 +393,34 @@ def _check_tojson(values: list[Any], kwargs: dict[str, Any], work: _Work) -> Non
         raise _too_big("tojson", 64)
 
 
+def _check_sum(values: list[Any], kwargs: dict[str, Any], work: _Work) -> None:
+    """sum(start=[]) joins lists one by one, copying the growing result each time: refused."""
+    start = _argument(values, kwargs, 2, "start", 0)
+    if not isinstance(start, int | float):
+        raise Refused("sum_numbers", "sum() adds numbers only: its start must be a number")
+
+
+def _check_small_input(limit: int) -> Callable[[list[Any], dict[str, Any], _Work], None]:
+    """Filters that do much work for each character or item (urlize's patterns, pprint's layout):
+    their input is kept far below the message limit."""
+
+    def check(values: list[Any], kwargs: dict[str, Any], work: _Work) -> None:
+        if values and _weight(values[0]) > limit:
+            raise _too_big("filter", limit)
+
+    return check
+
+
+def _check_input(values: list[Any], kwargs: dict[str, Any], work: _Work) -> None:
+    """Every other filter: its input may hold no more than a message may (see _weight)."""
+    if values and _weight(values[0]) > work.max_bytes:
+        raise _too_big("filter", work.max_bytes)
+
+
 _FILTER_CHECKS: dict[str, Callable[[list[Any], dict[str, Any], _Work], None]] = {
+    "sum": _check_sum,
+    "urlize": _check_small_input(100_000),
+    "pprint": _check_small_input(100_000),
     "center": _check_center,
     "indent": _check_indent,
     "wordwrap": _check_wordwrap,
@@ -445,7 +484,10 @@ class Sandbox(ImmutableSandboxedEnvironment):
       with more than 4300 digits (intercepted_binops / call_binop, Jinja's "Operator
       Intercepting"); `%` and the format filter with widths adding up past the limit;
     - str.format() with such widths, or with a width taken from an argument;
-    - the filters center, indent, wordwrap, replace, join, tojson(indent) past the limit;
+    - the filters center, indent, wordwrap, replace, join, tojson(indent) past the limit; every
+      other filter given more than the limit holds (_weight: a list of 1,000 references to one
+      10 MB string holds 10 GB), urlize and pprint more than 100,000, and sum() with a start
+      that is not a number (joining lists one by one);
     - a namespace() attribute longer than the limit;
     - the str methods center, ljust, rjust, zfill, expandtabs, replace, join, translate and
       maketrans (unsafe attributes: use the filters).
@@ -454,7 +496,7 @@ class Sandbox(ImmutableSandboxedEnvironment):
     `~` concatenation (not an interceptable operator; `a ~ a ~ a …` can join many values of up
     to the limit each, and a recursive macro can double a string at each call, until the call
     depth runs out); work inside one filter or method call over a value within the limit (sorting
-    or mapping a 10 MB list, sum() of lists), which the clock only sees after the call returns;
+    a 10 MB list, a filter that is slow for each character), which the clock only sees after the call returns;
     and memory in general. A render in a separate process with a hard CPU and memory limit would
     bound all of these.
     """
@@ -466,7 +508,8 @@ class Sandbox(ImmutableSandboxedEnvironment):
         self.globals["range"] = _range
         self.globals["lipsum"] = _bounded_lipsum(self.globals["lipsum"])
         self.globals["namespace"] = _BoundedNamespace
-        for name, check in _FILTER_CHECKS.items():
+        for name in [name for name in self.filters if name != "mailer_counted_loop"]:  # the loop counts itself
+            check = _FILTER_CHECKS.get(name, _check_input)
             self.filters[name] = _bounded_filter(self.filters[name], check)
 
     def call_binop(self, context: Context, operator: str, left: Any, right: Any) -> Any:

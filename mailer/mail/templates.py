@@ -243,7 +243,7 @@ class EmailTemplates:
             template, line = _template_frame(exc, self.roots, current)
             raise TemplateProblem(template, line, str(exc)) from None
         if not subject:
-            raise TemplateProblem(loaded.text_name, None, "the subject block is empty")
+            raise TemplateProblem(loaded.text_name, None, "the subject block is empty", "subject_empty")
         html = self._inliner.inline(html)
         size = sum(len(part.encode("utf-8")) for part in (subject, text, html))
         if size > self.max_message_bytes:

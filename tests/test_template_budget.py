@@ -40,20 +40,27 @@ def _line_of(edited: str, extra: str) -> int:
     return edited[: edited.index(extra)].count("\n") + 1
 
 
-def test_nested_ranges_that_print_nothing_are_refused_at_preview_and_save_quickly(db, staff_client, editable):
-    """The tester's template: 10^10 empty rounds, which held a server for minutes."""
-    edited = _with_content(editable, NESTED_RANGES)
+def _refused_preview(staff_client, editable, extra: str) -> tuple[str, int, float]:
+    """Preview the invitation with `extra` in it: the refusal's text, the line of `extra`, and the seconds taken."""
+    edited = _with_content(editable, extra)
     started = time.monotonic()
     reply = post(staff_client, PREVIEW, {"text": edited})
     took = time.monotonic() - started
     assert reply.json["ok"] is False
-    assert reply.json["problem"] == (
-        f"sv/invitation.txt:{_line_of(edited, NESTED_RANGES)}: mallen gör för mycket arbete: dess slingor och "
+    return reply.json["problem"], _line_of(edited, extra), took
+
+
+def test_nested_ranges_that_print_nothing_are_refused_at_preview_and_save_quickly(db, staff_client, editable):
+    """The tester's template: 10^10 empty rounds, which held a server for minutes."""
+    problem, line, took = _refused_preview(staff_client, editable, NESTED_RANGES)
+    assert problem == (
+        f"sv/invitation.txt:{line}: mallen gör för mycket arbete: dess slingor och "
         f"range() går sammanlagt över {MAX_LOOP_ITEMS} varv. Ett utskick går igenom några frågor eller träffar; "
         "förenkla slingorna."
     )
     assert took < MAX_RENDER_SECONDS  # stopped by the count, not by the clock (that would say so)
     started = time.monotonic()
+    edited = _with_content(editable, NESTED_RANGES)
     saved = post(staff_client, "/staff/templates/sv/invitation.txt", {"text": edited, "action": "save"})
     assert time.monotonic() - started < MAX_RENDER_SECONDS
     assert saved.status_code == 422 and "mallen gör för mycket arbete" in text(saved)
@@ -65,8 +72,8 @@ def test_a_loop_without_range_is_counted_too(db, staff_client, editable):
     loops = (
         "{% set s = 'x' * 1000 %}{% for a in s %}{% for b in s %}{% for c in s %}{% endfor %}{% endfor %}{% endfor %}"
     )
-    reply = post(staff_client, PREVIEW, {"text": _with_content(editable, loops)})
-    assert reply.json["ok"] is False and "mallen gör för mycket arbete" in reply.json["problem"]
+    problem, _, _ = _refused_preview(staff_client, editable, loops)
+    assert "mallen gör för mycket arbete" in problem
 
 
 def test_the_budget_is_shared_by_every_template_of_one_render_and_renewed_for_the_next(settings, editable):
@@ -102,13 +109,9 @@ def test_the_budget_is_shared_by_every_template_of_one_render_and_renewed_for_th
 def test_a_costly_loop_that_prints_nothing_stops_at_the_deadline(db, staff_client, editable):
     """Each round builds a 9 MB string and drops it: few rounds, no output, but slow."""
     slow = "{% for i in range(100000) %}{% set x = 'x' * 9000000 %}{% endfor %}"
-    edited = _with_content(editable, slow)
-    started = time.monotonic()
-    reply = post(staff_client, PREVIEW, {"text": edited})
-    took = time.monotonic() - started
-    assert reply.json["ok"] is False
-    assert reply.json["problem"] == (
-        f"sv/invitation.txt:{_line_of(edited, slow)}: mallen tog mer än {MAX_RENDER_SECONDS:g} sekunder att "
+    problem, line, took = _refused_preview(staff_client, editable, slow)
+    assert problem == (
+        f"sv/invitation.txt:{line}: mallen tog mer än {MAX_RENDER_SECONDS:g} sekunder att "
         "fylla i och stoppades. Förenkla slingorna i den."
     )
     assert MAX_RENDER_SECONDS <= took < MAX_RENDER_SECONDS + 10
@@ -117,12 +120,9 @@ def test_a_costly_loop_that_prints_nothing_stops_at_the_deadline(db, staff_clien
 def test_string_multiplication_past_the_message_limit_is_refused_before_it_is_built(db, staff_client, editable):
     """Kept in a variable, never printed: the output limit alone would not see it."""
     huge = "{% set x = 'x' * 20000000 %}"
+    problem, line, _ = _refused_preview(staff_client, editable, huge)
+    assert problem == (f"sv/invitation.txt:{line}: '*' ger ett för stort värde (högst 10485760 tecken eller element).")
     edited = _with_content(editable, huge)
-    reply = post(staff_client, PREVIEW, {"text": edited})
-    assert reply.json["ok"] is False
-    assert reply.json["problem"] == (
-        f"sv/invitation.txt:{_line_of(edited, huge)}: '*' ger ett för stort värde (högst 10485760 tecken eller element)."
-    )
     saved = post(staff_client, "/staff/templates/sv/invitation.txt", {"text": edited, "action": "save"})
     assert saved.status_code == 422 and "'*' ger ett för stort värde" in text(saved)
     fits = _with_content(editable, "{{ '=' * 40 }}")

@@ -43,7 +43,7 @@ def _fault_for_folder(folder: Path) -> InstanceFault | None:
         return InstanceFault("instance_missing", folder)
     if not os.access(folder, os.W_OK | os.X_OK):
         return InstanceFault("folder_readonly", folder)
-    if shutil.disk_usage(folder).free < MIN_FREE_BYTES:
+    if _nearly_full(folder):
         return InstanceFault("disk_full", folder)
     return None
 
@@ -114,6 +114,7 @@ def fault_from_error(exc: BaseException, where: Path | str) -> InstanceFault | N
 
 
 def _nearly_full(place: Path) -> bool:
+    """Less room than SQLite needs for its journal, on the disk of `place` (or its nearest existing folder)."""
     folder = next((path for path in (place, *place.parents) if path.is_dir()), None)
     return folder is not None and shutil.disk_usage(folder).free < MIN_FREE_BYTES
 
